@@ -1,0 +1,28 @@
+"""The ``hub`` command: one entry point, one sub-command module per feature."""
+
+from __future__ import annotations
+
+import typer
+
+from hub.cli import audit, connectors, db, demo, registry, replay, serve, stats, tx
+
+app = typer.Typer(
+    help="Data-exchange hub: gateway, mock agencies, scenario replay and operator statistics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+serve.register(app)  # hub up, hub serve
+connectors.register(app)  # hub mock, hub connectors new
+replay.register(app)  # hub replay
+app.add_typer(db.app, name="db")
+app.add_typer(registry.app, name="registry")
+app.add_typer(demo.app, name="demo")
+app.add_typer(stats.app, name="stats")
+app.add_typer(tx.app, name="tx")
+app.add_typer(audit.app, name="audit")
+
+
+def main() -> None:
+    app()

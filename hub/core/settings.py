@@ -1,0 +1,74 @@
+"""Settings of the hub, read from ``HUB_*`` environment variables and flags."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER = "change-me"
+
+
+class Settings(BaseSettings):
+    """Everything the hub can be told; one instance per app."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///var/hub.db"
+    admin_token: str = PLACEHOLDER
+    operator_token: str = PLACEHOLDER
+    # Keys API keys are hashed with and personal identifiers are pseudonymised with.
+    secret_key: str = PLACEHOLDER
+    # Ed25519 private key (PEM path) that signs each committed log batch; generated under var/
+    # in development when missing.
+    signing_key_file: str = "var/signing-key.pem"
+    redis_url: str | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Transaction log group commit.
+    log_batch_max: int = 1000
+    log_flush_interval_ms: float = 2.0
+    log_queue_max: int = 50_000
+
+    # Gateway limits.
+    max_header_bytes: int = 16 * 1024
+    default_max_body_bytes: int = 1024 * 1024
+    default_timeout_ms: int = 10_000
+    metrics_client_label: bool = True
+    registry_refresh_s: float = 2.0
+
+    # Provider health checks and circuit breaker.
+    health_interval_s: float = 10.0
+    breaker_window_s: float = 30.0
+    breaker_min_requests: int = 20
+    breaker_failure_ratio: float = 0.5
+    breaker_open_s: float = 10.0
+
+    demo_credentials: bool = Field(default=True)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.env == "production":
+            for name in ("admin_token", "operator_token", "secret_key"):
+                value = getattr(self, name)
+                if value == PLACEHOLDER or len(value) < 16:
+                    raise ValueError(
+                        f"HUB_{name.upper()} must be set to a secret of at least 16 characters "
+                        "in production"
+                    )
+            object.__setattr__(self, "demo_credentials", False)
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
