@@ -1,0 +1,70 @@
+"""The mock agencies: every subpackage of ``connectors`` that exposes ``connector``.
+
+``names()`` lists them, ``get(name)`` returns one (``connectors.kit.Connector``), ``all()``
+returns them all. A package is found by scanning, so a scaffolded ``connectors/<name>/``
+(``hub connectors new``) is served by ``hub up`` without being listed anywhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from connectors.kit import Connector
+
+# Packages of this folder that are tooling, not agencies.
+_NOT_CONNECTORS = frozenset({"kit"})
+# The order `hub up` assigns ports in (docs/contracts.md); others follow by name.
+_ORDER = ("population", "business", "land", "insurance")
+
+
+class UnknownConnector(KeyError):
+    """No connector of that name; the message lists the ones there are."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@cache
+def _discover() -> dict[str, Connector]:
+    from connectors.kit import Connector
+
+    found: dict[str, Connector] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if not info.ispkg or info.name in _NOT_CONNECTORS or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        connector = getattr(module, "connector", None)
+        if isinstance(connector, Connector):
+            found[connector.manifest.name] = connector
+    rank = {name: i for i, name in enumerate(_ORDER)}
+    return dict(sorted(found.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])))
+
+
+def names() -> list[str]:
+    """Names of the connectors found, population, business, land, insurance first."""
+    return list(_discover())
+
+
+def all() -> list[Connector]:
+    """Every connector found, in ``names()`` order."""
+    return list(_discover().values())
+
+
+def get(name: str) -> Connector:
+    """The connector called ``name``; ``UnknownConnector`` when there is none."""
+    try:
+        return _discover()[name]
+    except KeyError:
+        raise UnknownConnector(
+            f"no connector named {name!r}; known: {', '.join(names()) or 'none'}"
+        ) from None
+
+
+def refresh() -> None:
+    """Forget what was found, so packages added since (a scaffold) are seen."""
+    _discover.cache_clear()
+    importlib.invalidate_caches()

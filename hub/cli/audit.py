@@ -1,7 +1,68 @@
-"""`hub audit`: placeholder until the feature lands."""
+"""`hub audit`: prove the transaction log is whole."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="audit commands", no_args_is_help=True)
+from hub.cli.common import DbOption, console, fail, run, settings
+from hub.core.db import create_engine
+from hub.txlog.audit import AuditReport, verify_log
+from hub.txlog.signing import Signer, load_public_key
+
+app = typer.Typer(help="Integrity of the transaction log.", no_args_is_help=True)
+
+
+@app.command("verify")
+def verify_cmd(
+    db: str | None = DbOption,
+    public_key: Path | None = typer.Option(
+        None, help="PEM public key the batches must be signed with (default: the hub's own)."
+    ),
+    no_signatures: bool = typer.Option(False, help="Check the hash chain only."),
+) -> None:
+    """Recompute the hash chain and batch signatures; exit 1 naming the first bad record."""
+    s = settings(db)
+    key = None
+    if not no_signatures:
+        try:
+            if public_key is not None:
+                key = load_public_key(public_key.read_bytes())
+            else:
+                key = Signer.from_file(s.signing_key_file, create=False).public_key
+        except (OSError, ValueError) as exc:
+            fail(f"cannot load the signing key ({exc}); pass --public-key or --no-signatures", 2)
+
+    async def go() -> AuditReport:
+        engine = create_engine(s.database_url)
+        try:
+            return await verify_log(engine, public_key=key)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = run(go())
+    except Exception as exc:
+        fail(f"cannot read the log at {s.database_url}: {exc}", 2)
+    if report.ok:
+        console.print(
+            f"[green]ok[/green]: {report.records} records chained, {report.batches} batches, "
+            f"{report.signatures_checked} signatures valid"
+        )
+        return
+    console.print(f"[red]the log has been tampered with[/red] ({report.records} records read):")
+    for problem in report.problems:
+        console.print(f"  - {problem}", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command("public-key")
+def public_key_cmd() -> None:
+    """Print the public key that verifies this hub's log batches."""
+    s = settings()
+    try:
+        signer = Signer.from_file(s.signing_key_file, create=False)
+    except (OSError, ValueError) as exc:
+        fail(str(exc), 2)
+    print(signer.public_pem(), end="")

@@ -1,7 +1,21 @@
-"""`hub db`: placeholder until the feature lands."""
+"""`hub db`: the database schema."""
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="db commands", no_args_is_help=True)
+from hub.cli.common import DbOption, console, fail, settings
+from hub.core.migrate import upgrade
+
+app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+def upgrade_cmd(db: str | None = DbOption, revision: str = "head") -> None:
+    """Apply the migrations (SQLite or PostgreSQL); safe to run again."""
+    s = settings(db)
+    try:
+        upgrade(s.database_url, revision)
+    except Exception as exc:  # a CLI user gets the reason, not a traceback
+        fail(f"could not migrate {s.database_url}: {exc}")
+    console.print(f"database at {s.database_url} is at revision {revision}")

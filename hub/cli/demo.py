@@ -1,7 +1,50 @@
-"""`hub demo`: placeholder until the feature lands."""
+"""`hub demo`: the demo clients and their keys (development only)."""
 
 from __future__ import annotations
 
-import typer
+import json
+import sys
 
-app = typer.Typer(help="demo commands", no_args_is_help=True)
+import typer
+from sqlalchemy import select
+
+from hub.cli.common import DbOption, fail, run, settings
+from hub.core import security
+from hub.core.db import create_engine, session_factory
+from hub.core.migrate import upgrade
+from hub.models import ApiKey, Grant
+
+app = typer.Typer(help="Demo registry helpers (refused in production).", no_args_is_help=True)
+
+
+@app.command("credentials")
+def credentials_cmd(db: str | None = DbOption) -> None:
+    """Print the demo clients as JSON: client, api_key, services it may call."""
+    s = settings(db)
+    if s.env == "production" or not s.demo_credentials:
+        fail("demo credentials are refused in production (HUB_ENV=production)", 2)
+    upgrade(s.database_url)
+
+    async def go() -> list[dict]:
+        engine = create_engine(s.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                keys = (await session.scalars(
+                    select(ApiKey).where(ApiKey.label == "demo", ApiKey.revoked_at.is_(None))
+                )).all()
+                grants = (await session.scalars(select(Grant))).all()
+        finally:
+            await engine.dispose()
+        out = []
+        for row in sorted(keys, key=lambda r: r.subsystem_id):
+            key = security.demo_api_key(s.secret_key, row.subsystem_id)
+            if security.hash_key(s.secret_key, key) != row.key_hash:
+                continue
+            services = sorted(g.service_id for g in grants if g.client_id == row.subsystem_id)
+            out.append({"client": row.subsystem_id, "api_key": key, "services": services})
+        return out
+
+    creds = run(go())
+    if not creds:
+        fail("no demo clients in this database: start `hub up` (or `make run`) first", 1)
+    sys.stdout.write(json.dumps(creds, indent=2, ensure_ascii=False) + "\n")

@@ -1,9 +1,155 @@
-"""CLI commands of the replay feature (placeholder until the feature lands)."""
+"""`hub replay`: run scenario files against a hub, for correctness or for load."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """``30s``, ``2m``, ``500ms``, ``1h`` or a number of seconds."""
+    match = _DURATION.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise typer.BadParameter(f"{text!r} is not a duration such as 30s, 2m, 500ms or 1h")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _event_loop_runner() -> asyncio.Runner:
+    try:
+        import uvloop
+    except ImportError:  # uvloop is optional; the plain loop is only slower
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
+def replay_command(
+    paths: Annotated[list[Path], typer.Argument(help="Scenario files or folders (*.yaml, *.yml).")],
+    hub: Annotated[str, typer.Option(help="Base URL of the hub.")] = "http://127.0.0.1:8000",
+    iterations: Annotated[
+        int | None, typer.Option(min=1, help="Iterations per scenario (default 1).")
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Closed model: workers; open model: cap on in-flight.")
+    ] = 1,
+    rate: Annotated[
+        float | None, typer.Option(min=0.001, help="Open model: iterations started per second.")
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option(help="Run each scenario this long, e.g. 30s or 2m.")
+    ] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="JSON of `hub demo credentials`; default: GET /demo/credentials."),
+    ] = None,
+    providers: Annotated[
+        Path | None,
+        typer.Option(help="Provider base URLs (JSON mapping); default: GET /demo/providers."),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
+    json_report: Annotated[
+        Path | None, typer.Option("--json", help="Write a JSON report here.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.001, help="Per-request timeout, seconds.")] = 30.0,
+) -> None:
+    """Replay exchange scenarios against a hub and report per-step pass/fail and latency.
+
+    Exit status: 0 when every expectation held, 1 when any failed, 2 on bad input.
+    """
+    from hub.replay.loader import ScenarioLoadError, load_paths
+    from hub.replay.reports import render_tables, write_json, write_junit
+    from hub.replay.results import ScenarioResult
+    from hub.replay.runner import Runner, RunOptions
+    from hub.replay.service import replay
+    from hub.replay.sources import SourceError
+
+    console = Console()
+    errors = Console(stderr=True)
+    duration_s = parse_duration(duration) if duration else None
+    options = RunOptions(
+        iterations=iterations if iterations or duration_s else 1,
+        duration_s=duration_s,
+        concurrency=concurrency,
+        rate=rate,
+        max_in_flight=max(concurrency, 1000) if concurrency == 1 else concurrency,
+        timeout_s=timeout,
+    )
+    try:
+        plans = load_paths(paths)
+    except ScenarioLoadError as exc:
+        for message in exc.messages:
+            errors.print(message, markup=False, highlight=False)
+        errors.print(f"refused: {len(exc.messages)} problem(s); nothing was run.")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    per_scenario = options.iterations if duration_s is None else duration_s
+    task = progress.add_task("starting", total=(per_scenario or 1) * len(plans))
+
+    async def main() -> tuple[list[ScenarioResult], str]:
+        runners: list[Runner] = []
+
+        async def refresh() -> None:
+            while True:
+                if runners and runners[0].current is not None:
+                    runner = runners[0]
+                    if duration_s is None:
+                        done = float(runner.iterations_done)
+                    else:
+                        elapsed = min(duration_s, time.monotonic() - runner.scenario_started)
+                        done = runner.scenario_index * duration_s + elapsed
+                    progress.update(task, completed=done, description=runner.current.name)
+                await asyncio.sleep(0.1)
+
+        ticker = asyncio.create_task(refresh())
+        try:
+            return await replay(
+                plans,
+                hub_url=hub,
+                options=options,
+                credentials_file=credentials,
+                providers_file=providers,
+                on_start=runners.append,
+            )
+        finally:
+            ticker.cancel()
+
+    try:
+        with progress, _event_loop_runner() as loop_runner:
+            results, run_id = loop_runner.run(main())
+    except SourceError as exc:
+        errors.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    render_tables(console, results)
+    if junit:
+        write_junit(junit, results)
+    if json_report:
+        write_json(json_report, results, hub_url=hub, run_id=run_id)
+    if not all(r.ok for r in results):
+        raise typer.Exit(EXIT_FAILED)
 
 
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the top-level app."""
+    app.command("replay")(replay_command)

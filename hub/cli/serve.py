@@ -1,9 +1,180 @@
-"""`hub up` and `hub serve` (placeholder)."""
+"""`hub up` (hub + mock agencies + demo registry) and `hub serve` (the hub alone)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
 import typer
+import uvicorn
+from rich.table import Table
+
+from hub.cli.common import DbOption, console, fail, settings
+from hub.core.migrate import upgrade
+from hub.core.settings import Settings
+
+UVICORN_FAST: dict[str, Any] = {"loop": "uvloop", "http": "httptools", "access_log": False}
 
 
 def register(app: typer.Typer) -> None:
-    """Add `up` and `serve`."""
+    app.command("up")(up)
+    app.command("serve")(serve)
+
+
+def up(
+    port: int = typer.Option(8000, help="Hub port; mock agencies take the next ports."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    db: str | None = DbOption,
+    seed: int = typer.Option(42, help="Seed of the mock agencies' synthetic data."),
+    size: int | None = typer.Option(None, help="Citizens in the population mock."),
+) -> None:
+    """Start the hub and the mock agencies, with the demo registry loaded."""
+    s = settings(db, port=port, host=host)
+    if s.env == "production":
+        fail("`hub up` runs the demo stack; use `hub serve` in production", 2)
+    import connectors
+    from connectors.demo import demo_registry
+
+    names = connectors.names()
+    base_urls = {name: f"http://{host}:{port + 1 + i}" for i, name in enumerate(names)}
+    try:
+        upgrade(s.database_url)
+        clients = asyncio.run(load_demo(s, demo_registry(base_urls)))
+    except Exception as exc:
+        fail(f"could not prepare the database at {s.database_url}: {exc}")
+
+    from hub.core.security import demo_api_key
+
+    procs: list[subprocess.Popen[bytes]] = []
+    hub_url = f"http://{host}:{port}"
+    try:
+        for name in names:
+            mock_port = int(base_urls[name].rsplit(":", 1)[1])
+            subsystem = connectors.get(name).manifest.subsystem_id
+            cmd = [sys.executable, "-m", "hub", "mock", name, "--port", str(mock_port),
+                   "--host", host, "--seed", str(seed), "--hub-url", hub_url]
+            if subsystem in clients:
+                cmd += ["--client-key", demo_api_key(s.secret_key, subsystem)]
+            if size is not None:
+                cmd += ["--size", str(size)]
+            procs.append(subprocess.Popen(cmd))
+        _wait_healthy(base_urls, procs)
+        _print_where(s, base_urls, hub_url)
+        config = uvicorn.Config(_app(s), host=host, port=port, log_level="warning", **UVICORN_FAST)
+        uvicorn.Server(config).run()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _app(s: Settings) -> Any:
+    from hub.app import create_app
+
+    return create_app(s)
+
+
+async def load_demo(s: Settings, doc: dict[str, Any]) -> set[str]:
+    """Apply the demo registry and give every client in it its demo key."""
+    from hub.core.db import create_engine, session_factory
+    from hub.registry import service as registry
+    from hub.registry.schemas import RegistryDoc
+
+    parsed = RegistryDoc.model_validate(doc)
+    clients = {g.client for g in parsed.grants}
+    engine = create_engine(s.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            await registry.apply(session, parsed)
+            await registry.ensure_demo_keys(session, secret=s.secret_key, clients=sorted(clients))
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return clients
+
+
+def _wait_healthy(base_urls: dict[str, str], procs: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + 60
+    pending = dict(base_urls)
+    with httpx.Client(timeout=1.0) as client:
+        while pending and time.monotonic() < deadline:
+            for p in procs:
+                if p.poll() is not None:
+                    fail(f"a mock agency exited early (code {p.returncode}): {p.args}")
+            for name, url in list(pending.items()):
+                try:
+                    if client.get(url + "/__health").status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.1)
+    if pending:
+        fail(f"mock agencies did not start: {', '.join(pending)}")
+
+
+def _print_where(s: Settings, base_urls: dict[str, str], hub_url: str) -> None:
+    table = Table(title="Data-exchange hub", show_header=True)
+    table.add_column("what")
+    table.add_column("where")
+    table.add_row("hub gateway", f"{hub_url}/r1/...")
+    table.add_row("operator dashboard", f"{hub_url}/dashboard")
+    table.add_row("API docs", f"{hub_url}/docs")
+    for name, url in base_urls.items():
+        table.add_row(f"mock agency: {name}", url)
+    table.add_row("database", s.database_url)
+    console.print(table)
+    console.print("demo keys: [bold]hub demo credentials[/bold] or GET /demo/credentials; "
+                  "Ctrl-C stops everything.")
+
+
+def serve(
+    port: int = typer.Option(8000, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (one per core)."),
+    db: str | None = DbOption,
+    migrate: bool = typer.Option(True, help="Apply migrations before starting."),
+    ssl_certfile: str | None = typer.Option(None, help="TLS certificate (PEM)."),
+    ssl_keyfile: str | None = typer.Option(None, help="TLS private key (PEM)."),
+    ssl_ca_certs: str | None = typer.Option(
+        None, help="CA bundle; when given, clients must present a certificate (mutual TLS)."
+    ),
+) -> None:
+    """Start the hub alone (production): gateway, admin and operator API, dashboard."""
+    s = settings(db, port=port, host=host)
+    os.environ["HUB_DATABASE_URL"] = s.database_url
+    if migrate:
+        try:
+            upgrade(s.database_url)
+        except Exception as exc:
+            fail(f"could not migrate {s.database_url}: {exc}")
+    tls: dict[str, Any] = {}
+    if ssl_certfile:
+        import ssl
+
+        tls = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile}
+        if ssl_ca_certs:
+            tls |= {"ssl_ca_certs": ssl_ca_certs, "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    console.print(f"hub listening on http{'s' if tls else ''}://{host}:{port} "
+                  f"with {workers} worker(s)")
+    uvicorn.run(
+        "hub.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+        **UVICORN_FAST,
+        **tls,
+    )

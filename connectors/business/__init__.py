@@ -1,0 +1,102 @@
+"""Mock business registry (Ministry of Finance): enterprises, branches and registration.
+
+Services (base URL of the mock; through the hub prefix ``/r1/VN/GOV/BTC/business-registry/
+<service>``):
+
+- ``enterprise-lookup``  ``GET /enterprises/{code}``: an enterprise, or a branch (``-NNN``)
+- ``enterprise-search``  ``GET /enterprises?name=&province=&status=&representative_id=
+  &limit=&cursor=``: ``{"items": [...], "next_cursor": ...}``
+- ``enterprise-registration``  ``POST /enterprises``: checks the legal representative with
+  population ``citizen-verify`` through the hub, then issues a new enterprise code (201)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+
+from connectors.business.dataset import Enterprises
+from connectors.business.hub_checks import verify_citizen
+from connectors.business.manifest import MANIFEST
+from connectors.kit import Connector, HubClient, UnprocessableError, build_app
+from connectors.kit.app import FaultsArg
+from schemas.business import EnterpriseRegistration, EnterpriseStatus
+from schemas.identifiers import COMMUNES, PROVINCES
+
+__all__ = ["MANIFEST", "Enterprises", "connector", "create_app"]
+
+
+def create_app(
+    *,
+    seed: int = 42,
+    size: int | None = None,
+    hub_url: str | None = None,
+    client_key: str | None = None,
+    faults: FaultsArg = None,
+) -> FastAPI:
+    """The business registry app; ``size`` is the population size it draws people from."""
+    data = Enterprises(seed=seed, size=size)
+    hub = HubClient(client_id=MANIFEST.subsystem_id, hub_url=hub_url, client_key=client_key)
+
+    async def lookup(code: str) -> dict[str, Any]:
+        return data.get(code)
+
+    async def search(
+        name: Annotated[str | None, Query(max_length=200)] = None,
+        province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+        status: EnterpriseStatus | None = None,
+        representative_id: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,
+    ) -> dict[str, Any]:
+        items, following = data.search(
+            name=name,
+            province=province,
+            status=status,
+            representative_id=representative_id,
+            limit=limit,
+            cursor=int(cursor or 0),
+        )
+        return {"items": items, "next_cursor": None if following is None else str(following)}
+
+    async def register(body: EnterpriseRegistration, request: Request) -> dict[str, Any]:
+        office = body.head_office
+        if office.province not in PROVINCES:
+            raise UnprocessableError(f"head_office.province {office.province!r} is not a province")
+        commune = COMMUNES.get(office.commune)
+        if commune is None or commune.province != office.province:
+            raise UnprocessableError(
+                f"head_office.commune {office.commune!r} is not a commune of province "
+                f"{office.province}"
+            )
+        person = body.legal_representative
+        matched = await verify_citizen(
+            hub,
+            request,
+            citizen_id=person.id,
+            full_name=person.full_name,
+            date_of_birth=person.date_of_birth,
+        )
+        if not matched:
+            raise UnprocessableError(
+                f"the legal representative {person.id} ({person.full_name}) does not match the "
+                "population database: check the ID number, full name and date of birth"
+            )
+        return data.register(body, today=dt.date.today())
+
+    return build_app(
+        MANIFEST,
+        dataset=data,
+        hub=hub,
+        faults=faults,
+        handlers={
+            "enterprise-lookup": lookup,
+            "enterprise-search": search,
+            "enterprise-registration": register,
+        },
+    )
+
+
+connector = Connector(MANIFEST, create_app)

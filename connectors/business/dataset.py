@@ -1,0 +1,359 @@
+"""The business registry's data: enterprises and branches made on demand from the seed.
+
+``size`` is the population size (the citizens of the population mock with the same seed), so
+that legal representatives are real citizens: ``citizen_at(seed, size, k)``. There are
+``size // 10`` enterprises (at least 10). Enterprise ``k`` has the code
+``code_for(province, shuffle(k))``, so a code maps back to its index without a table, and new
+registrations take the next indices, which no seed enterprise can hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+
+from connectors.business.seeded import Shuffle, rng
+from connectors.kit import Dataset, NotFoundError, ProviderError
+from connectors.population.dataset import DEFAULT_SIZE, citizen_at, index_of
+from schemas import enterprise_code
+from schemas.business import TYPE_PREFIX, EnterpriseRegistration
+from schemas.identifiers import COMMUNES_BY_PROVINCE, PROVINCES
+
+# Enterprises cluster in the big cities: each province appears this many times in the cycle
+# that assigns head-office provinces (index k is in province CYCLE[k % len(CYCLE)]).
+_WEIGHTS = {"79": 30, "01": 20, "48": 4, "31": 4, "75": 4, "92": 3, "24": 3, "56": 2}
+CYCLE = tuple(p for p in PROVINCES for _ in range(_WEIGHTS.get(p, 1)))
+_TYPES = (("llc-single", 35), ("llc-multi", 30), ("joint-stock", 20), ("private", 12))
+_TYPES += (("partnership", 3),)
+_STATUSES = (("active", 80), ("suspended", 8), ("dissolving", 4), ("dissolved", 7))
+_STATUSES += (("bankrupt", 1),)
+_SECTORS = (
+    "Thương mại",
+    "Xây dựng",
+    "Đầu tư",
+    "Công nghệ",
+    "Sản xuất",
+    "Vận tải",
+    "Du lịch",
+    "Thực phẩm",
+    "Nông sản",
+    "Dược phẩm",
+    "Bất động sản",
+    "Giáo dục",
+    "Cơ khí",
+    "May mặc",
+    "Xuất nhập khẩu",
+    "Phần mềm",
+    "Thủy sản",
+    "Dịch vụ",
+)
+_BRANDS = (
+    "Minh Phát",
+    "Hoàng Long",
+    "An Phú",
+    "Thành Công",
+    "Việt Tiến",
+    "Phú Thịnh",
+    "Sao Mai",
+    "Hưng Thịnh",
+    "Đại Việt",
+    "Tân Tiến",
+    "Bình Minh",
+    "Kim Long",
+    "Phúc An",
+    "Hải Đăng",
+    "Trường Sơn",
+    "Hồng Hà",
+    "Nam Việt",
+    "Thiên Phúc",
+    "Hòa Bình",
+    "Quang Minh",
+    "Đông Á",
+    "Cửu Long",
+    "Tây Nguyên",
+    "Bảo Ngọc",
+    "Gia Huy",
+    "Lộc Phát",
+    "Thịnh Vượng",
+    "Ánh Dương",
+)
+_STREETS = (
+    "Lê Lợi",
+    "Nguyễn Huệ",
+    "Trần Hưng Đạo",
+    "Lý Thường Kiệt",
+    "Hai Bà Trưng",
+    "Điện Biên Phủ",
+    "Nguyễn Trãi",
+    "Lê Duẩn",
+    "Quang Trung",
+    "Phan Chu Trinh",
+    "Hùng Vương",
+    "Võ Văn Kiệt",
+)
+_CAPITALS = (100, 500, 1_000, 2_000, 5_000, 10_000, 50_000, 200_000)  # million VND
+ADULT_BY = dt.date(2007, 6, 30)  # 18 by the last registration date
+LAST_REGISTRATION = dt.date(2025, 6, 30)
+FIRST_REGISTRATION = dt.date(2000, 1, 1)
+# How far a representative search walks from a citizen index to the next adult.
+_ADULT_WALK = 64
+
+
+def enterprise_count(size: int) -> int:
+    """How many seed enterprises a population of ``size`` citizens has."""
+    return min(max(size // 10, 10), enterprise_code.SERIAL_SPACE // 2)
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, so "minh phat" finds "Minh Phát"."""
+    decomposed = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _weighted(draw: Any, table: tuple[tuple[str, int], ...]) -> str:
+    return draw.choices([v for v, _ in table], weights=[w for _, w in table])[0]
+
+
+def street_address(draw: Any, commune: str) -> str:
+    """A house number and street (wards) or hamlet (rural communes)."""
+    if commune.startswith("Phường"):
+        return f"Số {draw.randint(1, 399)} {draw.choice(_STREETS)}"
+    return f"Thôn {draw.randint(1, 12)}"
+
+
+def address(draw: Any, province: str) -> dict[str, Any]:
+    commune = draw.choice(COMMUNES_BY_PROVINCE[province])
+    return {
+        "province": province,
+        "commune": commune.code,
+        "province_name": PROVINCES[province],
+        "commune_name": commune.name,
+        "detail": street_address(draw, commune.name),
+    }
+
+
+def adult_at(seed: int, size: int, k: int) -> tuple[int, dict[str, Any]]:
+    """The first citizen from index ``k`` on who is an adult by ``ADULT_BY`` (index, record)."""
+    for step in range(_ADULT_WALK):
+        index = (k + step) % size
+        citizen = citizen_at(seed, size, index)
+        if _is_adult(citizen):
+            return index, citizen
+    return k % size, citizen_at(seed, size, k % size)
+
+
+def _is_adult(citizen: dict[str, Any]) -> bool:
+    return dt.date.fromisoformat(str(citizen["date_of_birth"])) <= ADULT_BY
+
+
+def adult_origins(seed: int, size: int, citizen_id: str) -> list[int]:
+    """Every index ``k`` for which ``adult_at(seed, size, k)`` is this citizen (maybe none)."""
+    x = index_of(seed, size, citizen_id)
+    if x is None or not _is_adult(citizen_at(seed, size, x)):
+        return []
+    origins = [x]
+    for step in range(1, _ADULT_WALK):
+        k = (x - step) % size
+        if k == x or _is_adult(citizen_at(seed, size, k)):
+            break
+        origins.append(k)
+    return origins
+
+
+class Enterprises(Dataset):
+    """Seed enterprises by index, plus those registered since the start (the overlay)."""
+
+    default_size = DEFAULT_SIZE
+
+    def __init__(self, *, seed: int = 42, size: int | None = None) -> None:
+        super().__init__(seed=seed, size=size)
+        self.count = enterprise_count(self.size)
+        self._codes = Shuffle(enterprise_code.SERIAL_SPACE, seed=seed, salt="enterprise-code")
+        self._people = Shuffle(self.size, seed=seed, salt="representative")
+        self.reset()
+
+    def reset(self) -> None:
+        self._added: dict[str, dict[str, Any]] = {}  # code -> record, in registration order
+
+    def health(self) -> dict[str, object]:
+        return {**super().health(), "enterprises": self.count, "registered": len(self._added)}
+
+    # --- seed records ---------------------------------------------------------------
+
+    def _representative_of(self, k: int) -> tuple[str, dict[str, Any]]:
+        _, person = adult_at(self.seed, self.size, self._people(k))
+        return person["id"], person
+
+    def province_of(self, k: int) -> str:
+        return CYCLE[k % len(CYCLE)]
+
+    def code_at(self, k: int) -> str:
+        """The enterprise code of enterprise ``k`` (seed or registered)."""
+        return enterprise_code.code_for(self.province_of(k), self._codes(k))
+
+    def index_of(self, code: str) -> int | None:
+        """The index of the seed enterprise with this 10-digit code, or None."""
+        k = self._codes.inverse(enterprise_code.serial_of(code))
+        return k if k < self.count and self.code_at(k) == code else None
+
+    def enterprise_at(self, k: int) -> dict[str, Any]:
+        """Seed enterprise ``k`` (0 <= k < count)."""
+        draw = rng(self.seed, "enterprise", k)
+        province = self.province_of(k)
+        kind = _weighted(draw, _TYPES)
+        status = _weighted(draw, _STATUSES)
+        _, person = self._representative_of(k)
+        born = dt.date.fromisoformat(str(person["date_of_birth"]))
+        earliest = max(FIRST_REGISTRATION, born.replace(year=born.year + 18, day=28))
+        span = max((LAST_REGISTRATION - earliest).days, 0)
+        registered = earliest + dt.timedelta(days=draw.randint(0, span))
+        code = self.code_at(k)
+        name = f"{TYPE_PREFIX[kind]} {draw.choice(_SECTORS)} {draw.choice(_BRANDS)}"
+        branch_count = draw.choice((0, 0, 0, 0, 0, 0, 1, 2, 3))
+        return {
+            "code": code,
+            "name": name,
+            "type": kind,
+            "status": status,
+            "head_office": address(draw, province),
+            "registration_date": registered,
+            "legal_representative": {"id": person["id"], "full_name": person["full_name"]},
+            "charter_capital_vnd": draw.choice(_CAPITALS) * 1_000_000,
+            "parent_code": None,
+            "branches": [enterprise_code.branch_code(code, b) for b in range(1, branch_count + 1)],
+        }
+
+    def branch_of(self, parent: dict[str, Any], number: int) -> dict[str, Any]:
+        """Branch ``number`` of ``parent`` (an enterprise record listing it)."""
+        draw = rng(self.seed, f"branch-{parent['code']}", number)
+        province = draw.choice(CYCLE)
+        return {
+            **parent,
+            "code": enterprise_code.branch_code(parent["code"], number),
+            "name": f"Chi nhánh {PROVINCES[province]} - {parent['name']}",
+            "type": "branch",
+            "head_office": address(draw, province),
+            "parent_code": parent["code"],
+            "branches": [],
+        }
+
+    # --- reads ----------------------------------------------------------------------
+
+    def get(self, code: str) -> dict[str, Any]:
+        """The enterprise or branch with this code; NotFoundError when there is none."""
+        try:
+            base, branch = enterprise_code.split(code)
+        except enterprise_code.EnterpriseCodeError as exc:
+            raise ProviderError(str(exc)) from exc
+        record = self._added.get(base)
+        if record is None:
+            k = self.index_of(base)
+            record = self.enterprise_at(k) if k is not None else None
+        if record is None:
+            raise NotFoundError(f"no enterprise with code {base}")
+        if branch is None:
+            return record
+        if code not in record["branches"]:
+            raise NotFoundError(f"enterprise {base} has no branch {branch:03d}")
+        return self.branch_of(record, branch)
+
+    def records(self, start: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(position, record) of every enterprise from ``start`` on: seed, then registered."""
+        for k in range(start, self.count):
+            yield k, self.enterprise_at(k)
+        for offset, record in enumerate(list(self._added.values())[max(start - self.count, 0) :]):
+            yield max(start, self.count) + offset, record
+
+    def search(
+        self,
+        *,
+        name: str | None = None,
+        province: str | None = None,
+        status: str | None = None,
+        representative_id: str | None = None,
+        limit: int = 20,
+        cursor: int = 0,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Enterprises matching every filter given, from position ``cursor``; (page, next)."""
+        wanted = fold(name) if name else None
+
+        def matches(record: dict[str, Any]) -> bool:
+            return (
+                (wanted is None or wanted in fold(record["name"]))
+                and (province is None or record["head_office"]["province"] == province)
+                and (status is None or record["status"] == status)
+                and (
+                    representative_id is None
+                    or record["legal_representative"]["id"] == representative_id
+                )
+            )
+
+        items: list[dict[str, Any]] = []
+        for position, record in self._candidates(cursor, province, representative_id):
+            if matches(record):
+                if len(items) == limit:
+                    return items, position
+                items.append(record)
+        return items, None
+
+    def _candidates(
+        self, start: int, province: str | None, representative_id: str | None
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        # Narrow the scan where the layout allows: by representative through adult_origins,
+        # by province through the province cycle; registered enterprises are always scanned.
+        if representative_id is not None:
+            for k in self._represented_by(representative_id):
+                if k >= start:
+                    yield k, self.enterprise_at(k)
+        elif province is not None:
+            slots = [i for i, p in enumerate(CYCLE) if p == province]
+            base = start - start % len(CYCLE)
+            for block in range(base, self.count, len(CYCLE)):
+                for slot in slots:
+                    k = block + slot
+                    if start <= k < self.count:
+                        yield k, self.enterprise_at(k)
+        else:
+            yield from ((k, r) for k, r in self.records(start) if k < self.count)
+        yield from ((k, r) for k, r in self.records(max(start, self.count)))
+
+    def _represented_by(self, citizen_id: str) -> list[int]:
+        # Enterprise k's representative is the first adult from citizen shuffle(k) on, so
+        # the enterprises a citizen represents start their walk at one of adult_origins().
+        found = []
+        for origin in adult_origins(self.seed, self.size, citizen_id):
+            k = self._people.inverse(origin)
+            if k < self.count and self._representative_of(k)[0] == citizen_id:
+                found.append(k)
+        return sorted(found)
+
+    # --- writes ---------------------------------------------------------------------
+
+    def register(self, request: EnterpriseRegistration, *, today: dt.date) -> dict[str, Any]:
+        """Add an enterprise with a newly issued code (the representative is already checked)."""
+        k = self.count + len(self._added)
+        if k >= enterprise_code.SERIAL_SPACE:
+            raise ProviderError("the registry has no enterprise codes left to issue")
+        province = request.head_office.province
+        code = enterprise_code.code_for(province, self._codes(k))
+        office = request.head_office.model_dump()
+        office["province_name"] = office.get("province_name") or PROVINCES.get(province)
+        record = {
+            "code": code,
+            "name": request.name,
+            "type": request.type,
+            "status": "active",
+            "head_office": office,
+            "registration_date": today,
+            "legal_representative": {
+                "id": request.legal_representative.id,
+                "full_name": request.legal_representative.full_name,
+            },
+            "charter_capital_vnd": request.charter_capital_vnd,
+            "parent_code": None,
+            "branches": [],
+        }
+        self._added[code] = record
+        return record

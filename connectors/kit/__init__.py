@@ -1,0 +1,69 @@
+"""The connector kit: build a mock agency from a manifest, a dataset and handlers.
+
+A connector package (``connectors/<name>/``) exposes ``connector = Connector(manifest,
+create_app)``. The pieces:
+
+- ``Manifest`` / ``ServiceSpec`` (``manifest.py``): member, subsystem and services (code,
+  method, path template, request/response pydantic models, personal_data, timeout_ms,
+  max_body_bytes, description). ``Manifest.registry_entry(base_url)`` is the registry YAML
+  fragment of docs/contracts.md.
+- ``Dataset`` (``dataset.py``): seed records generated on demand, writes in an overlay,
+  ``reset()``.
+- ``build_app(manifest, dataset=, handlers=, hub=, faults=)`` (``app.py``): the FastAPI app,
+  with ``/__health``, ``/__reset`` and ``/__faults``.
+- ``FaultConfig`` / ``FaultSpec`` (``faults.py``): latency, jitter, errors, timeouts, resets,
+  malformed bodies; global or per service; seeded.
+- ``HubClient`` (``hub.py``): call other agencies through the hub with the connector's own
+  client identity.
+- ``NotFoundError`` and friends (``errors.py``): raise them in handlers for JSON problem answers.
+
+A minimal connector::
+
+    manifest = Manifest(name="demo", member_id="VN/GOV/X", member_name="X",
+                        subsystem_id="VN/GOV/X/demo", subsystem_name="Demo",
+                        services=(ServiceSpec(code="thing-lookup", method="GET",
+                                              path="/things/{id}", response_model=Thing,
+                                              description="Look up one thing."),))
+
+    def create_app(*, seed=42, size=None, hub_url=None, client_key=None, faults=None):
+        data = Things(seed=seed, size=size)
+
+        async def lookup(id: str) -> Thing:
+            return data.get(id)  # raises NotFoundError
+
+        return build_app(manifest, dataset=data, handlers={"thing-lookup": lookup},
+                         faults=faults)
+
+    connector = Connector(manifest, create_app)
+"""
+
+from __future__ import annotations
+
+from connectors.kit.app import Connector, build_app
+from connectors.kit.dataset import Dataset
+from connectors.kit.errors import (
+    ConflictError,
+    NotFoundError,
+    ProviderError,
+    UnprocessableError,
+    UpstreamError,
+)
+from connectors.kit.faults import FaultConfig, FaultSpec
+from connectors.kit.hub import HubClient
+from connectors.kit.manifest import Manifest, ServiceSpec
+
+__all__ = [
+    "ConflictError",
+    "Connector",
+    "Dataset",
+    "FaultConfig",
+    "FaultSpec",
+    "HubClient",
+    "Manifest",
+    "NotFoundError",
+    "ProviderError",
+    "ServiceSpec",
+    "UnprocessableError",
+    "UpstreamError",
+    "build_app",
+]

@@ -1,0 +1,186 @@
+"""The app factory: a FastAPI app serving a manifest's services, its control routes and faults.
+
+``build_app(manifest, dataset=..., handlers={"citizen-lookup": fn, ...})`` adds one route per
+``ServiceSpec`` (method, path, request/response models, 404 ``NotFound``), so FastAPI's
+``/openapi.json`` is the manifest's OpenAPI document. Each handler is an ordinary FastAPI
+endpoint function (path and query parameters, a body typed with the request model). The app
+also serves:
+
+- ``GET /__health``: ``{"status": "ok", "connector", "subsystem", "seed", "size", ...}``
+- ``POST /__reset``: drop every write and restore the starting faults (the seed state)
+- ``GET|PUT|DELETE /__faults``: see ``connectors.kit.faults``
+
+``Connector`` is what each connector package exposes as ``connector``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from connectors.kit.dataset import Dataset
+from connectors.kit.errors import ProviderError, provider_error_handler
+from connectors.kit.faults import FaultConfig, FaultMiddleware, Faults
+from connectors.kit.hub import HubClient
+from connectors.kit.manifest import Manifest, ServiceSpec
+from schemas.common import NotFound, Problem
+
+Handler = Callable[..., Awaitable[Any]]
+FaultsArg = FaultConfig | Mapping[str, Any] | None
+
+
+class AppFactory(Protocol):
+    def __call__(
+        self,
+        *,
+        seed: int = 42,
+        size: int | None = None,
+        hub_url: str | None = None,
+        client_key: str | None = None,
+        faults: FaultsArg = None,
+    ) -> FastAPI: ...
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A mock agency: its manifest and the factory of its app."""
+
+    manifest: Manifest
+    factory: AppFactory
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    def create_app(
+        self,
+        *,
+        seed: int = 42,
+        size: int | None = None,
+        hub_url: str | None = None,
+        client_key: str | None = None,
+        faults: FaultsArg = None,
+    ) -> FastAPI:
+        """A fresh app with its own dataset, faults and hub client."""
+        return self.factory(
+            seed=seed, size=size, hub_url=hub_url, client_key=client_key, faults=faults
+        )
+
+
+class ConnectorApp(FastAPI):
+    """FastAPI with the fault layer outermost, where it can reach the server's transport."""
+
+    faults: Faults
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return FaultMiddleware(
+            super().build_middleware_stack(),
+            faults=self.faults,
+            routes=self.router.routes,
+            codes=[spec.code for spec in self.state.manifest.services],
+        )
+
+
+def _specificity(spec: ServiceSpec) -> int:
+    # Literal paths first, so /citizens/changes is not taken for /citizens/{id}.
+    return spec.path.count("{")
+
+
+def build_app(
+    manifest: Manifest,
+    *,
+    dataset: Dataset,
+    handlers: Mapping[str, Handler],
+    hub: HubClient | None = None,
+    faults: FaultsArg = None,
+    version: str = "1.0.0",
+) -> FastAPI:
+    """Build the app serving ``manifest`` with ``handlers`` (service code -> endpoint)."""
+    codes = {spec.code for spec in manifest.services}
+    if set(handlers) != codes:
+        raise ValueError(
+            f"{manifest.name}: handlers {sorted(handlers)} do not match services {sorted(codes)}"
+        )
+    hub = hub or HubClient(client_id=manifest.subsystem_id)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with hub:
+            yield
+
+    app = ConnectorApp(
+        title=f"{manifest.subsystem_name} ({manifest.subsystem_id})",
+        description=f"Mock of {manifest.member_name}: {manifest.subsystem_name}.",
+        version=version,
+        lifespan=lifespan,
+    )
+    app.faults = Faults(_fault_config(faults), default_seed=dataset.seed)
+    app.state.manifest = manifest
+    app.state.dataset = dataset
+    app.state.hub = hub
+    app.add_exception_handler(ProviderError, provider_error_handler)
+
+    for spec in sorted(manifest.services, key=_specificity):
+        app.add_api_route(
+            spec.path,
+            handlers[spec.code],
+            methods=[spec.method],
+            name=spec.code,
+            operation_id=spec.code,
+            summary=spec.description,
+            tags=[manifest.name],
+            response_model=spec.response_model,
+            status_code=spec.status_code,
+            responses={404: {"model": NotFound, "description": "No data"}},
+            openapi_extra={
+                "x-service-id": f"{manifest.subsystem_id}/{spec.code}",
+                "x-personal-data": spec.personal_data,
+                "x-timeout-ms": spec.timeout_ms,
+            },
+        )
+    _add_control_routes(app, manifest, dataset)
+    return app
+
+
+def _fault_config(faults: FaultsArg) -> FaultConfig:
+    if faults is None:
+        return FaultConfig()
+    if isinstance(faults, FaultConfig):
+        return faults
+    return FaultConfig.model_validate(dict(faults))
+
+
+def _add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) -> None:
+    @app.get("/__health", include_in_schema=False)
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "connector": manifest.name,
+            "subsystem": manifest.subsystem_id,
+            **dataset.health(),
+        }
+
+    @app.post("/__reset", include_in_schema=False)
+    async def reset() -> dict[str, Any]:
+        dataset.reset()
+        app.faults.reset()
+        return {"status": "reset", **dataset.health()}
+
+    @app.get("/__faults", include_in_schema=False)
+    async def get_faults() -> FaultConfig:
+        return app.faults.config
+
+    @app.put("/__faults", include_in_schema=False, responses={422: {"model": Problem}})
+    async def put_faults(config: FaultConfig) -> FaultConfig:
+        app.faults.set(config)
+        return app.faults.config
+
+    @app.delete("/__faults", include_in_schema=False)
+    async def clear_faults() -> FaultConfig:
+        app.faults.set(FaultConfig(seed=app.faults.config.seed))
+        return app.faults.config

@@ -1,0 +1,226 @@
+"""Fault injection for resilience tests: the ``/__faults`` control of SPEC section 9.
+
+``PUT /__faults`` with a ``FaultConfig`` body replaces the faults; ``{}`` or ``DELETE`` clears
+them; ``GET`` shows them. Global fields apply to every service call; ``services`` overrides
+fields per service code: ``{"error_rate": 0.1, "services": {"citizen-lookup": {"latency_ms":
+500}}}``. Control routes (``/__*``) and the OpenAPI document are never faulted.
+
+Per call, after the latency (``latency_ms`` plus up to ``jitter_ms``), one uniform draw picks at
+most one fault, with these bands in this order: ``reset_rate`` (the connection is aborted with
+no answer), ``timeout_rate`` (no answer until the client gives up), ``error_rate`` (a JSON
+error with ``error_status``), ``malformed_rate`` (the real answer, cut short so it is invalid
+JSON, still labelled ``application/json``). The draws come from ``random.Random(seed)``, so the
+same seed and the same request sequence give the same faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# A "never answer" still ends eventually, so a forgotten fault cannot pin a server forever.
+MAX_HANG_S = 600.0
+KINDS = ("reset", "timeout", "error", "malformed")
+
+
+class FaultSpec(BaseModel):
+    """Fault settings for one service, or for all of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latency_ms: float = Field(default=0, ge=0, le=600_000)
+    jitter_ms: float = Field(default=0, ge=0, le=600_000)
+    error_rate: float = Field(default=0, ge=0, le=1)
+    error_status: int = Field(default=500, ge=400, le=599)
+    timeout_rate: float = Field(default=0, ge=0, le=1)
+    reset_rate: float = Field(default=0, ge=0, le=1)
+    malformed_rate: float = Field(default=0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _rates_fit_one_draw(self) -> FaultSpec:
+        if self.reset_rate + self.timeout_rate + self.error_rate + self.malformed_rate > 1:
+            raise ValueError("reset_rate + timeout_rate + error_rate + malformed_rate must be <= 1")
+        return self
+
+
+class FaultConfig(FaultSpec):
+    """The whole fault setting of a mock: global fields, per-service overrides and a seed."""
+
+    seed: int | None = None
+    services: dict[str, FaultSpec] = Field(default_factory=dict)
+
+    def for_service(self, code: str | None) -> FaultSpec:
+        """The effective settings for a call of ``code``: the global ones, overridden."""
+        merged = {name: getattr(self, name) for name in FaultSpec.model_fields}
+        override = self.services.get(code) if code else None
+        if override is not None:
+            merged.update({name: getattr(override, name) for name in override.model_fields_set})
+        return FaultSpec.model_validate(merged)
+
+
+class Faults:
+    """The live fault state of one app: its config and the seeded random source."""
+
+    def __init__(self, config: FaultConfig | None = None, *, default_seed: int = 0) -> None:
+        self.default_seed = default_seed
+        self.initial = config or FaultConfig()
+        self.set(self.initial)
+
+    def set(self, config: FaultConfig) -> None:
+        """Replace the config and restart the random sequence from its seed."""
+        self.config = config
+        seed = config.seed if config.seed is not None else self.default_seed
+        self.rng = random.Random(seed)
+
+    def reset(self) -> None:
+        """Back to the faults the app started with, with a fresh random sequence."""
+        self.set(self.initial)
+
+    def decide(self, code: str | None) -> tuple[float, str | None, FaultSpec]:
+        """Delay in seconds and the fault kind (or None) for one call."""
+        spec = self.config.for_service(code)
+        delay = spec.latency_ms + (self.rng.uniform(0, spec.jitter_ms) if spec.jitter_ms else 0)
+        draw = self.rng.random()
+        edge = 0.0
+        for kind in KINDS:
+            edge += getattr(spec, f"{kind}_rate")
+            if draw < edge:
+                return delay / 1000, kind, spec
+        return delay / 1000, None, spec
+
+
+class FaultMiddleware:
+    """ASGI layer that applies ``Faults`` to calls of the manifest's services.
+
+    It must sit outermost (the kit puts it there) so that a reset can reach the server's
+    transport through the server's own ``send``.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, faults: Faults, routes: Iterable[Any], codes: Iterable[str]
+    ) -> None:
+        self.app = app
+        self.faults = faults
+        self.routes = routes
+        self.codes = frozenset(codes)
+
+    def _service_code(self, scope: Scope) -> str | None:
+        # Match the way the router will, so per-service faults hit the route that answers.
+        for route in self.routes:
+            if route.matches(scope)[0] == Match.FULL:
+                name = getattr(route, "name", None)
+                return name if name in self.codes else None
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/__"):
+            await self.app(scope, receive, send)
+            return
+        code = self._service_code(scope)
+        if code is None:
+            await self.app(scope, receive, send)
+            return
+        delay, kind, spec = self.faults.decide(code)
+        if delay:
+            await asyncio.sleep(delay)
+        if kind == "reset":
+            await _reset(send)
+        elif kind == "timeout":
+            await _hang(receive)
+        elif kind == "error":
+            await _error(send, spec.error_status, code)
+        elif kind == "malformed":
+            await self.app(scope, receive, _Truncating(send))
+        else:
+            await self.app(scope, receive, send)
+
+
+class ConnectionResetByFault(ConnectionResetError):
+    """Raised where no server transport can be aborted (in-process test clients)."""
+
+
+async def _reset(send: Send) -> None:
+    # uvicorn passes a bound method of its request cycle as ``send``; the cycle owns the
+    # transport. Aborting it closes the socket with no answer at all, as a crashed peer would.
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        raise ConnectionResetByFault("connection reset by fault injection")
+    transport.abort()
+    # Let connection_lost run so the server sees a disconnect and does not answer 500.
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+async def _hang(receive: Receive) -> None:
+    # Read until the client disconnects: nothing is sent, and the task ends with the socket.
+    async def wait_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    # Returning without an answer once the client is gone is silent in uvicorn.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wait_disconnect(), MAX_HANG_S)
+
+
+async def _error(send: Send, status: int, code: str) -> None:
+    body = json.dumps(
+        {"type": "InjectedFault", "message": f"fault injection: {code} answered {status}"}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Truncating:
+    """A ``send`` that buffers the real answer and sends its first half as invalid JSON."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.start: Message | None = None
+        self.body = b""
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+            return
+        if message["type"] != "http.response.body" or self.start is None:
+            await self.send(message)
+            return
+        self.body += message.get("body", b"")
+        if message.get("more_body", False):
+            return
+        cut = self.body[: len(self.body) // 2] or b'{"'
+        if _parses(cut):
+            cut = b'{"truncated'
+        headers = [
+            (k, v)
+            for k, v in self.start["headers"]
+            if k not in (b"content-length", b"content-type")
+        ]
+        headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(cut))]
+        await self.send({**self.start, "headers": headers})
+        await self.send({"type": "http.response.body", "body": cut})
+
+
+def _parses(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True

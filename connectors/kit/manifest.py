@@ -1,0 +1,107 @@
+"""What a connector offers: its member, subsystem and services, and its registry entry.
+
+A ``Manifest`` is the single description the app factory serves, OpenAPI documents and
+``hub registry apply`` consumes (``Manifest.registry_entry(base_url)`` is the YAML fragment of
+docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service: an operation of the provider with its limits and wire models."""
+
+    code: str
+    method: str
+    path: str
+    description: str
+    request_model: type[BaseModel] | None = None
+    response_model: type[BaseModel] | Any | None = None
+    personal_data: bool = False
+    timeout_ms: int = 5000
+    max_body_bytes: int = 65536
+    # Status of a successful answer (201 for creations).
+    status_code: int = 200
+
+    def __post_init__(self) -> None:
+        if not _PART.match(self.code):
+            raise ValueError(f"service code {self.code!r}: use letters, digits, '-', '_', '.'")
+        if self.method not in METHODS:
+            raise ValueError(f"service {self.code}: method {self.method!r} not in {METHODS}")
+        if not self.path.startswith("/"):
+            raise ValueError(f"service {self.code}: path must start with '/'")
+
+    def request_schema(self) -> dict[str, Any] | None:
+        """JSON Schema of the request body, for the hub to validate against (or None)."""
+        return self.request_model.model_json_schema() if self.request_model else None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A connector: the agency (member), its system (subsystem) and the services it provides."""
+
+    name: str
+    member_id: str
+    member_name: str
+    subsystem_id: str
+    subsystem_name: str
+    services: tuple[ServiceSpec, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        member = self.member_id.split("/")
+        subsystem = self.subsystem_id.split("/")
+        if len(member) != 3 or len(subsystem) != 4 or subsystem[:3] != member:
+            raise ValueError(
+                f"{self.name}: member id is INSTANCE/CLASS/MEMBER and subsystem id is "
+                f"member id + /SUBSYSTEM (got {self.member_id!r}, {self.subsystem_id!r})"
+            )
+        if not all(_PART.match(part) for part in subsystem):
+            raise ValueError(f"{self.name}: bad characters in {self.subsystem_id!r}")
+        codes = [s.code for s in self.services]
+        if len(codes) != len(set(codes)):
+            raise ValueError(f"{self.name}: duplicate service codes in {codes}")
+
+    def service(self, code: str) -> ServiceSpec:
+        """The service with this code (KeyError when there is none)."""
+        for spec in self.services:
+            if spec.code == code:
+                return spec
+        raise KeyError(f"{self.name} has no service {code!r}")
+
+    def service_id(self, code: str) -> str:
+        """The full X-Road service id, e.g. ``VN/GOV/BCA/population/citizen-lookup``."""
+        return f"{self.subsystem_id}/{self.service(code).code}"
+
+    def registry_entry(self, base_url: str) -> dict[str, Any]:
+        """The registry YAML fragment (docs/contracts.md) that registers this connector."""
+        return {
+            "members": [{"id": self.member_id, "name": self.member_name}],
+            "subsystems": [
+                {"id": self.subsystem_id, "name": self.subsystem_name, "base_url": base_url}
+            ],
+            "services": [
+                {
+                    "id": f"{self.subsystem_id}/{spec.code}",
+                    "description": spec.description,
+                    "base_url": None,
+                    "service_type": "OPENAPI",
+                    "endpoints": [{"method": spec.method, "path": spec.path}],
+                    "personal_data": spec.personal_data,
+                    "timeout_ms": spec.timeout_ms,
+                    "max_body_bytes": spec.max_body_bytes,
+                    "request_schema": spec.request_schema(),
+                    "enabled": True,
+                }
+                for spec in self.services
+            ],
+        }

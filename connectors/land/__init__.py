@@ -1,0 +1,116 @@
+"""Mock land registry (Ministry of Agriculture and Environment): parcels and certificates.
+
+Services (base URL of the mock; through the hub prefix ``/r1/VN/GOV/BNNMT/land-registry/
+<service>``):
+
+- ``parcel-lookup``  ``GET /parcels/{id}``: one parcel by its 12-character GeoHash ID
+- ``parcel-search``  ``GET /parcels?province=&commune=&land_user=&limit=&cursor=``
+- ``certificate-verify``  ``POST /certificates/verify`` ``{code, serial, parcel_id?}`` ->
+  ``{"valid": bool, "status": "current" | "superseded" | "mismatch" | "unknown"}``
+- ``land-transfer``  ``POST /parcels/{id}/transfers`` ``{from, to, certificate}``: checks
+  both parties through the hub (population ``citizen-verify``, business
+  ``enterprise-lookup``), then replaces the giving users and issues a new certificate (201)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+
+from connectors.business.hub_checks import lookup_enterprise, verify_citizen
+from connectors.kit import Connector, HubClient, UnprocessableError, build_app
+from connectors.kit.app import FaultsArg
+from connectors.land.dataset import Parcels, same_name
+from connectors.land.manifest import MANIFEST
+from schemas.land import CertificateVerify, LandTransfer, Party
+
+__all__ = ["MANIFEST", "Parcels", "connector", "create_app"]
+
+
+async def check_party(hub: HubClient, request: Request, party: Party, *, receiving: bool) -> None:
+    """Refuse (422) a party the population or business registry does not confirm."""
+    if party.kind == "citizen":
+        if not (len(party.id) == 12 and party.id.isdigit()):
+            raise UnprocessableError(f"citizen {party.id!r}: a personal ID number is 12 digits")
+        if not await verify_citizen(hub, request, citizen_id=party.id, full_name=party.name):
+            raise UnprocessableError(
+                f"citizen {party.id} ({party.name}) does not match the population database"
+            )
+        return
+    record = await lookup_enterprise(hub, request, code=party.id)
+    if record is None:
+        raise UnprocessableError(f"the business registry has no enterprise {party.id}")
+    if not same_name(record.get("name", ""), party.name):
+        raise UnprocessableError(
+            f"enterprise {party.id} is registered as {record.get('name')!r}, not {party.name!r}"
+        )
+    if receiving and record.get("status") != "active":
+        raise UnprocessableError(
+            f"enterprise {party.id} is {record.get('status')}; only an active enterprise can "
+            "receive land-use rights"
+        )
+
+
+def create_app(
+    *,
+    seed: int = 42,
+    size: int | None = None,
+    hub_url: str | None = None,
+    client_key: str | None = None,
+    faults: FaultsArg = None,
+) -> FastAPI:
+    """The land registry app; ``size`` is the population size it draws land users from."""
+    data = Parcels(seed=seed, size=size)
+    hub = HubClient(client_id=MANIFEST.subsystem_id, hub_url=hub_url, client_key=client_key)
+
+    async def lookup(id: str) -> dict[str, Any]:
+        return data.get(id)
+
+    async def search(
+        province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+        commune: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
+        land_user: Annotated[str | None, Query(pattern=r"^\d{10}(\d{2})?$")] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,
+    ) -> dict[str, Any]:
+        items, following = data.search(
+            province=province,
+            commune=commune,
+            land_user=land_user,
+            limit=limit,
+            cursor=int(cursor or 0),
+        )
+        return {"items": items, "next_cursor": None if following is None else str(following)}
+
+    async def verify(body: CertificateVerify) -> dict[str, Any]:
+        valid, status = data.verify_certificate(body)
+        return {"valid": valid, "status": status}
+
+    async def transfer(id: str, body: LandTransfer, request: Request) -> dict[str, Any]:
+        # The registry's own records first (cheap, and no other agency is bothered for a
+        # request that cannot succeed), then both sides through the hub.
+        data.check_transfer(data.get(id), body)
+        for party in body.from_:
+            await check_party(hub, request, party, receiving=False)
+        for party in body.to:
+            await check_party(hub, request, party, receiving=True)
+        transfer_id, parcel, previous = data.transfer(id, body, today=dt.date.today())
+        return {"transfer_id": transfer_id, "parcel": parcel, "previous_certificate": previous}
+
+    return build_app(
+        MANIFEST,
+        dataset=data,
+        hub=hub,
+        faults=faults,
+        handlers={
+            "parcel-lookup": lookup,
+            "parcel-search": search,
+            "certificate-verify": verify,
+            "land-transfer": transfer,
+        },
+    )
+
+
+connector = Connector(MANIFEST, create_app)

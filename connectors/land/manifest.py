@@ -1,0 +1,59 @@
+"""The land registry's manifest: Ministry of Agriculture and Environment, land database."""
+
+from __future__ import annotations
+
+from connectors.kit import Manifest, ServiceSpec
+from schemas.common import Page
+from schemas.land import CertificateVerdict, CertificateVerify, LandTransfer, Parcel, TransferResult
+
+MANIFEST = Manifest(
+    name="land",
+    member_id="VN/GOV/BNNMT",
+    member_name="Bộ Nông nghiệp và Môi trường",
+    subsystem_id="VN/GOV/BNNMT/land-registry",
+    subsystem_name="Cơ sở dữ liệu quốc gia về đất đai",
+    services=(
+        ServiceSpec(
+            code="parcel-lookup",
+            method="GET",
+            path="/parcels/{id}",
+            description="Look up one land parcel by its 12-character GeoHash parcel ID.",
+            response_model=Parcel,
+            personal_data=True,  # land users are citizens by personal ID number
+        ),
+        ServiceSpec(
+            code="parcel-search",
+            method="GET",
+            path="/parcels",
+            description="Search parcels by province, commune or land user (ID number or code).",
+            response_model=Page[Parcel],
+            personal_data=True,
+        ),
+        ServiceSpec(
+            code="certificate-verify",
+            method="POST",
+            path="/certificates/verify",
+            description=(
+                "Check that a land-use right certificate (code and serial) is genuine and "
+                "current; answers valid yes/no and nothing about the parcel."
+            ),
+            request_model=CertificateVerify,
+            response_model=CertificateVerdict,
+        ),
+        ServiceSpec(
+            code="land-transfer",
+            method="POST",
+            path="/parcels/{id}/transfers",
+            description=(
+                "Register a transfer of land-use rights: both parties are checked through the "
+                "hub (population or business registry), the giving party must be a current "
+                "land user and the certificate current; a new certificate is issued."
+            ),
+            request_model=LandTransfer,
+            response_model=TransferResult,
+            personal_data=True,
+            timeout_ms=15000,
+            status_code=201,
+        ),
+    ),
+)

@@ -1,0 +1,96 @@
+"""The population connector's manifest: Bộ Công an's national population database."""
+
+from __future__ import annotations
+
+from connectors.kit import Manifest, ServiceSpec
+from schemas.population import (
+    BirthRegistration,
+    ChangePage,
+    Citizen,
+    CitizenPage,
+    DeathRegistration,
+    Household,
+    ResidenceRegistration,
+    VerifyRequest,
+    VerifyResult,
+)
+
+manifest = Manifest(
+    name="population",
+    member_id="VN/GOV/BCA",
+    member_name="Bộ Công an",
+    subsystem_id="VN/GOV/BCA/population",
+    subsystem_name="Cơ sở dữ liệu quốc gia về dân cư",
+    services=(
+        ServiceSpec(
+            code="citizen-lookup",
+            method="GET",
+            path="/citizens/{id}",
+            response_model=Citizen,
+            personal_data=True,
+            description="Look up one citizen by personal identification number.",
+        ),
+        ServiceSpec(
+            code="citizen-search",
+            method="GET",
+            path="/citizens",
+            response_model=CitizenPage,
+            personal_data=True,
+            description="Search citizens by province, name, birth year or household.",
+        ),
+        ServiceSpec(
+            code="citizen-verify",
+            method="POST",
+            path="/citizens/verify",
+            request_model=VerifyRequest,
+            response_model=VerifyResult,
+            personal_data=True,
+            max_body_bytes=4096,
+            description="Check an ID number against a name and birth date: yes or no only.",
+        ),
+        ServiceSpec(
+            code="household-lookup",
+            method="GET",
+            path="/households/{id}",
+            response_model=Household,
+            personal_data=True,
+            description="Look up a household and its members.",
+        ),
+        ServiceSpec(
+            code="birth-registration",
+            method="POST",
+            path="/births",
+            request_model=BirthRegistration,
+            response_model=Citizen,
+            personal_data=True,
+            status_code=201,
+            description="Register a birth: issue a personal ID and add the child to a household.",
+        ),
+        ServiceSpec(
+            code="death-registration",
+            method="POST",
+            path="/deaths",
+            request_model=DeathRegistration,
+            response_model=Citizen,
+            personal_data=True,
+            description="Register a citizen's death.",
+        ),
+        ServiceSpec(
+            code="residence-registration",
+            method="POST",
+            path="/residences",
+            request_model=ResidenceRegistration,
+            response_model=Citizen,
+            personal_data=True,
+            description="Register a permanent or temporary residence.",
+        ),
+        ServiceSpec(
+            code="citizen-changes",
+            method="GET",
+            path="/citizens/changes",
+            response_model=ChangePage,
+            personal_data=True,
+            description="Citizens changed since a time (births, deaths, residence).",
+        ),
+    ),
+)

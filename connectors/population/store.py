@@ -1,0 +1,300 @@
+"""The population mock's state: the seed population plus the writes made since start.
+
+Writes (births, deaths, residence changes) are kept in an overlay of full records by ID, and
+each appends to the changes feed; ``reset()`` drops them all. Searches scan the seed
+population lazily, household by household, skipping whole households on the cheap filters
+(province, birth year) before generating names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+from typing import Any
+
+from connectors.kit import ConflictError, Dataset, NotFoundError, UnprocessableError
+from connectors.population import dataset as gen
+from connectors.population.names import fold, same_name
+from schemas.identifiers import COMMUNES, PROVINCES, is_valid_personal_id, make_personal_id
+from schemas.population import (
+    BirthRegistration,
+    DeathRegistration,
+    ResidenceRegistration,
+    VerifyRequest,
+)
+
+Record = dict[str, Any]
+# Seed positions one search request may scan before it answers with what it has and a cursor,
+# so a rare name over a million citizens costs several short requests, not one long one.
+SCAN_BUDGET = 25_000
+
+
+class PopulationData(Dataset):
+    """Citizens and households of one population mock."""
+
+    default_size = gen.DEFAULT_SIZE
+    max_size = gen.MAX_SIZE
+
+    def __init__(self, *, seed: int = 42, size: int | None = None) -> None:
+        super().__init__(seed=seed, size=size)
+        self.reset()
+
+    def reset(self) -> None:
+        self.records: dict[str, Record] = {}  # overlay: changed or new citizens by ID
+        self.changed_index: dict[int, str] = {}  # seed index -> ID of a changed seed citizen
+        self.born: list[str] = []  # IDs of citizens registered since start, in order
+        self.joined: dict[str, list[str]] = {}  # household ID -> newborn member IDs
+        self.changes: list[Record] = []
+        # Serials of new IDs come from their own seeded stream, so replays issue the same IDs.
+        self.rng = random.Random(gen._mix(self.seed, 0xB127))
+
+    def health(self) -> dict[str, object]:
+        return {**super().health(), "writes": len(self.changes)}
+
+    # Reads
+
+    def find(self, citizen_id: str) -> Record | None:
+        if citizen_id in self.records:
+            return dict(self.records[citizen_id])
+        index = gen.index_of(self.seed, self.size, citizen_id)
+        return None if index is None else gen.citizen_at(self.seed, self.size, index)
+
+    def get(self, citizen_id: str) -> Record:
+        citizen = self.find(citizen_id)
+        if citizen is None:
+            raise NotFoundError(f"no citizen with id {citizen_id}")
+        return citizen
+
+    def verify(self, request: VerifyRequest) -> bool:
+        citizen = self.find(request.id)
+        if citizen is None or citizen["status"] != "alive":
+            return False
+        if request.full_name is not None and not same_name(request.full_name, citizen["full_name"]):
+            return False
+        born = request.date_of_birth
+        return born is None or born.isoformat() == citizen["date_of_birth"]
+
+    def household(self, household_id: str) -> Record:
+        members = [self._current(m) for m in self._members(household_id)]
+        head = members[0]
+        return {
+            "id": household_id,
+            "head_id": head["id"],
+            "address": head["permanent_address"],
+            "members": [
+                {k: m[k] for k in ("id", "full_name", "relation_to_head")} for m in members
+            ],
+        }
+
+    def search(
+        self,
+        *,
+        province: str | None = None,
+        name: str | None = None,
+        birth_year: int | None = None,
+        household_id: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[Record], str | None]:
+        """Citizens matching every filter given, in index order, and the next page's cursor."""
+        position = _position(cursor)
+        wanted = fold(name) if name else None
+
+        def matches(person: Record) -> bool:
+            return (
+                (province is None or person["permanent_address"]["province"] == province)
+                and (birth_year is None or person["date_of_birth"][:4] == str(birth_year))
+                and (wanted is None or wanted in fold(person["full_name"]))
+            )
+
+        if household_id is not None:
+            members = self._household_members(household_id)
+            hits = [(at, p) for at, p in enumerate(members) if at >= position and matches(p)]
+            more = len(hits) > limit
+            return [p for _, p in hits[:limit]], str(hits[limit][0]) if more else None
+
+        items: list[Record] = []
+        for at, person in self._scan(position, province, birth_year):
+            if at < 0:  # budget spent: resume here next time
+                return items, str(-at)
+            if matches(person):
+                items.append(person)
+                if len(items) == limit:
+                    return items, str(at + 1)
+        return items, None
+
+    def changes_since(
+        self, since: dt.datetime | None, *, limit: int, cursor: str | None
+    ) -> tuple[list[Record], str | None]:
+        after = _position(cursor)
+        hits = [c for c in self.changes if c["seq"] > after and (since is None or c["at"] >= since)]
+        page = hits[:limit]
+        return page, str(page[-1]["seq"]) if len(hits) > limit else None
+
+    # Writes
+
+    def register_birth(self, request: BirthRegistration) -> Record:
+        parents = {}
+        for role, sex in (("father_id", "male"), ("mother_id", "female")):
+            parent_id = getattr(request, role)
+            if parent_id is None:
+                continue
+            parent = self.find(parent_id)
+            if parent is None:
+                raise UnprocessableError(f"{role}: no citizen with id {parent_id}")
+            if parent["sex"] != sex:
+                raise UnprocessableError(f"{role}: citizen {parent_id} is not {sex}")
+            parents[role] = parent
+        if not parents:
+            raise UnprocessableError("give father_id or mother_id: a birth joins a household")
+        today = dt.date.today()
+        if request.date_of_birth > today:
+            raise UnprocessableError("date_of_birth is in the future")
+        home = parents.get("mother_id") or parents["father_id"]
+        province = request.birth_registration_province or home["permanent_address"]["province"]
+        if province not in PROVINCES:
+            raise UnprocessableError(f"unknown province code {province}")
+        child_id = self._new_id(province, request.date_of_birth, request.sex)
+        lineage = parents.get("father_id") or home
+        child: Record = {
+            "id": child_id,
+            "full_name": request.full_name,
+            "date_of_birth": request.date_of_birth.isoformat(),
+            "sex": request.sex,
+            "ethnicity": request.ethnicity or lineage["ethnicity"],
+            "nationality": request.nationality,
+            "birth_registration_province": province,
+            "native_place": dict(lineage["native_place"]),
+            "permanent_address": dict(home["permanent_address"]),
+            "current_residence": dict(home["permanent_address"]),
+            "household_id": home["household_id"],
+            "relation_to_head": "child"
+            if home["relation_to_head"] in ("head", "spouse")
+            else "other",
+            "father_id": request.father_id,
+            "mother_id": request.mother_id,
+            "spouse_id": None,
+            "status": "alive",
+            "date_of_death": None,
+        }
+        self.records[child_id] = child
+        self.born.append(child_id)
+        self.joined.setdefault(child["household_id"], []).append(child_id)
+        self._log("birth", child_id)
+        return dict(child)
+
+    def register_death(self, request: DeathRegistration) -> Record:
+        citizen = self.get(request.id)
+        if citizen["status"] == "deceased":
+            raise ConflictError(f"citizen {request.id} is already registered as deceased")
+        if not citizen["date_of_birth"] <= request.date_of_death.isoformat() <= _today():
+            raise UnprocessableError("date_of_death must be between the birth and today")
+        citizen.update(status="deceased", date_of_death=request.date_of_death.isoformat())
+        return self._save(citizen, "death")
+
+    def register_residence(self, request: ResidenceRegistration) -> Record:
+        citizen = self.get(request.id)
+        if citizen["status"] == "deceased":
+            raise ConflictError(f"citizen {request.id} is deceased")
+        place = request.address
+        commune = COMMUNES.get(place.commune)
+        if commune is None or commune.province != place.province:
+            raise UnprocessableError(
+                f"commune {place.commune} is not a commune of province {place.province}"
+            )
+        address = {
+            "province": place.province,
+            "commune": place.commune,
+            "province_name": PROVINCES[place.province],
+            "commune_name": commune.name,
+            "detail": place.detail,
+        }
+        citizen["current_residence"] = address
+        if request.kind == "permanent":
+            citizen["permanent_address"] = dict(address)
+        return self._save(citizen, "residence")
+
+    # Internals
+
+    def _current(self, person: Record) -> Record:
+        return dict(self.records.get(person["id"], person))
+
+    def _household_members(self, household_id: str) -> list[Record]:
+        try:
+            return [self._current(m) for m in self._members(household_id)]
+        except NotFoundError:
+            return []
+
+    def _members(self, household_id: str) -> list[Record]:
+        start = gen.household_start(self.seed, self.size, household_id)
+        if start is None:
+            raise NotFoundError(f"no household with id {household_id}")
+        people = gen.household_at(self.seed, self.size, start)
+        return people + [self.records[i] for i in self.joined.get(household_id, [])]
+
+    def _scan(
+        self, position: int, province: str | None, birth_year: int | None
+    ) -> Iterator[tuple[int, Record]]:
+        """(position, citizen) from ``position`` on; (-position, {}) when the budget is spent."""
+        seed, size = self.seed, self.size
+        budget_end = position + SCAN_BUDGET
+        while position < size:
+            if position >= budget_end:
+                yield -position, {}
+                return
+            start, n = gen.household_span(seed, size, position)
+            changed = any(i in self.changed_index for i in range(start, start + n))
+            # Skip households the cheap filters rule out, unless a write changed a member.
+            if not changed and (
+                (province is not None and gen.household_province(seed, start) != province)
+                or (
+                    birth_year is not None
+                    and all(born.year != birth_year for _, _, born in gen.skeleton(seed, start, n))
+                )
+            ):
+                position = start + n
+                continue
+            people = gen.household_at(seed, size, start)
+            for offset in range(position - start, n):
+                yield start + offset, self._current(people[offset])
+            position = start + n
+        for k in range(position - size, len(self.born)):
+            yield size + k, dict(self.records[self.born[k]])
+
+    def _new_id(self, province: str, born: dt.date, sex: str) -> str:
+        while True:
+            candidate = make_personal_id(province, born, sex, self.rng.randrange(1_000_000))
+            if self.find(candidate) is None:
+                assert is_valid_personal_id(candidate, born, sex)
+                return candidate
+
+    def _save(self, citizen: Record, kind: str) -> Record:
+        index = gen.index_of(self.seed, self.size, citizen["id"])
+        if index is not None:
+            self.changed_index[index] = citizen["id"]
+        self.records[citizen["id"]] = citizen
+        self._log(kind, citizen["id"])
+        return dict(citizen)
+
+    def _log(self, kind: str, citizen_id: str) -> None:
+        self.changes.append(
+            {
+                "seq": len(self.changes) + 1,
+                "at": dt.datetime.now(dt.UTC),
+                "kind": kind,
+                "citizen_id": citizen_id,
+            }
+        )
+
+
+def _position(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise UnprocessableError(f"cursor {cursor!r} is not one this service gave out")
+    return int(cursor)
+
+
+def _today() -> str:
+    return dt.date.today().isoformat()

@@ -1,0 +1,276 @@
+"""Admin API under ``/admin``: the registry and API keys (admin token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.core.deps import AdminDep, SessionDep, StateDep
+from hub.models import Grant, Member, Service, Subsystem
+from hub.registry import repository as repo
+from hub.registry import service as registry
+from hub.registry.schemas import (
+    ApplyResult,
+    GrantIn,
+    KeyIn,
+    KeyOut,
+    MemberIn,
+    MemberPatch,
+    NewKeyOut,
+    RegistryDoc,
+    RotateIn,
+    ServiceIn,
+    ServicePatch,
+    SubsystemIn,
+    SubsystemPatch,
+)
+from hub.registry.yamlio import RegistryFileError
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+class KeyRequest(KeyIn):
+    client: str
+
+
+async def _commit(session: AsyncSession, state: Any) -> None:
+    await session.commit()
+    await state.registry.refresh(force=True)
+
+
+async def _apply(
+    session: AsyncSession, state: Any, doc: RegistryDoc, prune: bool = False
+) -> ApplyResult:
+    try:
+        result = await registry.apply(session, doc, prune=prune)
+    except (RegistryFileError, registry.RegistryConflict) as exc:
+        raise HTTPException(422, str(exc)) from None
+    await _commit(session, state)
+    return result
+
+
+@router.get("/registry", summary="Export the whole registry (the YAML of `hub registry export`)")
+async def export_registry(
+    _: AdminDep, session: SessionDep, format: str = Query("json", pattern="^(json|yaml)$")
+) -> Any:
+    doc = await registry.export(session)
+    if format == "yaml":
+        return Response(registry.dump_yaml(doc), media_type="application/yaml")
+    return doc
+
+
+@router.put("/registry", summary="Apply a registry document (idempotent)")
+async def apply_registry(
+    doc: RegistryDoc, _: AdminDep, session: SessionDep, state: StateDep, prune: bool = False
+) -> ApplyResult:
+    return await _apply(session, state, doc, prune)
+
+
+# --- members, subsystems, services -------------------------------------------------------
+
+
+async def _get(session: AsyncSession, model: type, key: str, what: str) -> Any:
+    row = await session.get(model, key)
+    if row is None:
+        raise HTTPException(404, f"there is no {what} {key}")
+    return row
+
+
+def _plain(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {f: getattr(row, f) for f in fields}
+
+
+MEMBER_FIELDS = ("id", "name")
+SUBSYSTEM_FIELDS = ("id", "name", "base_url", "enabled")
+SERVICE_FIELDS = ("id", *registry.SERVICE_FIELDS)
+
+
+@router.get("/members")
+async def list_members(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]:
+    return [_plain(m, MEMBER_FIELDS) for m in await repo.members(session)]
+
+
+@router.post("/members", status_code=201)
+async def create_member(body: MemberIn, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+    if await session.get(Member, body.id):
+        raise HTTPException(409, f"member {body.id} exists; PATCH it instead")
+    await _apply(session, state, RegistryDoc(members=[body]))
+    return body
+
+
+@router.patch("/members/{member_id:path}")
+async def change_member(
+    member_id: str, body: MemberPatch, _: AdminDep, session: SessionDep, state: StateDep
+) -> Any:
+    row = await _get(session, Member, member_id, "member")
+    for k, v in body.model_dump(exclude_unset=True).items():
+        setattr(row, k, v)
+    row.updated_at = repo.utcnow()
+    await repo.bump_version(session)
+    await _commit(session, state)
+    return _plain(row, MEMBER_FIELDS)
+
+
+@router.delete("/members/{member_id:path}", status_code=204)
+async def delete_member(member_id: str, _: AdminDep, session: SessionDep, state: StateDep) -> None:
+    await session.delete(await _get(session, Member, member_id, "member"))
+    await repo.bump_version(session)
+    await _commit(session, state)
+
+
+@router.get("/subsystems")
+async def list_subsystems(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]:
+    return [_plain(s, SUBSYSTEM_FIELDS) for s in await repo.subsystems(session)]
+
+
+@router.post("/subsystems", status_code=201)
+async def create_subsystem(
+    body: SubsystemIn, _: AdminDep, session: SessionDep, state: StateDep
+) -> Any:
+    if await session.get(Subsystem, body.id):
+        raise HTTPException(409, f"subsystem {body.id} exists; PATCH it instead")
+    await _apply(session, state, RegistryDoc(subsystems=[body]))
+    return body
+
+
+@router.patch("/subsystems/{subsystem_id:path}")
+async def change_subsystem(
+    subsystem_id: str, body: SubsystemPatch, _: AdminDep, session: SessionDep, state: StateDep
+) -> Any:
+    row = await _get(session, Subsystem, subsystem_id, "subsystem")
+    for k, v in body.model_dump(exclude_unset=True).items():
+        setattr(row, k, v)
+    row.updated_at = repo.utcnow()
+    await repo.bump_version(session)
+    await _commit(session, state)
+    return _plain(row, SUBSYSTEM_FIELDS)
+
+
+@router.delete("/subsystems/{subsystem_id:path}", status_code=204)
+async def delete_subsystem(
+    subsystem_id: str, _: AdminDep, session: SessionDep, state: StateDep
+) -> None:
+    await session.delete(await _get(session, Subsystem, subsystem_id, "subsystem"))
+    await repo.bump_version(session)
+    await _commit(session, state)
+
+
+@router.get("/services")
+async def list_services(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]:
+    return [_plain(s, SERVICE_FIELDS) for s in await repo.services(session)]
+
+
+@router.post("/services", status_code=201)
+async def create_service(body: ServiceIn, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+    if await session.get(Service, body.id):
+        raise HTTPException(409, f"service {body.id} exists; PATCH it instead")
+    await _apply(session, state, RegistryDoc(services=[body]))
+    return body
+
+
+@router.patch("/services/{service_id:path}", summary="Change a service (enabled=false disables)")
+async def change_service(
+    service_id: str, body: ServicePatch, _: AdminDep, session: SessionDep, state: StateDep
+) -> Any:
+    row = await _get(session, Service, service_id, "service")
+    changes = body.model_dump(exclude_unset=True)
+    if "endpoints" in changes and changes["endpoints"] is not None:
+        changes["endpoints"] = [e.model_dump() for e in body.endpoints or []]
+    for k, v in changes.items():
+        setattr(row, k, v)
+    row.updated_at = repo.utcnow()
+    await repo.bump_version(session)
+    await _commit(session, state)
+    return _plain(row, SERVICE_FIELDS)
+
+
+@router.delete("/services/{service_id:path}", status_code=204)
+async def delete_service(
+    service_id: str, _: AdminDep, session: SessionDep, state: StateDep
+) -> None:
+    await session.delete(await _get(session, Service, service_id, "service"))
+    await repo.bump_version(session)
+    await _commit(session, state)
+
+
+# --- grants --------------------------------------------------------------------------------
+
+
+@router.get("/grants")
+async def list_grants(_: AdminDep, session: SessionDep) -> list[dict[str, str]]:
+    return [{"client": g.client_id, "service": g.service_id} for g in await repo.grants(session)]
+
+
+@router.post("/grants", status_code=201)
+async def create_grant(body: GrantIn, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+    await _apply(session, state, RegistryDoc(grants=[body]))
+    return body
+
+
+@router.delete("/grants", status_code=204)
+async def delete_grant(body: GrantIn, _: AdminDep, session: SessionDep, state: StateDep) -> None:
+    if await session.get(Grant, (body.client, body.service)) is None:
+        raise HTTPException(404, f"{body.client} has no grant for {body.service}")
+    await repo.delete_grant(session, body.client, body.service)
+    await repo.bump_version(session)
+    await _commit(session, state)
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+
+def _key_out(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "client": row.subsystem_id,
+        "prefix": row.prefix,
+        "label": row.label,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "revoked_at": row.revoked_at,
+    }
+
+
+@router.get("/keys", response_model=list[KeyOut])
+async def list_keys(_: AdminDep, session: SessionDep, client: str | None = None) -> Any:
+    return [_key_out(k) for k in await repo.api_keys(session, client)]
+
+
+@router.post("/keys", status_code=201, response_model=NewKeyOut)
+async def issue_key(body: KeyRequest, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+    try:
+        row, key = await registry.issue_key(
+            session, secret=state.settings.secret_key, client=body.client, label=body.label
+        )
+    except registry.RegistryConflict as exc:
+        raise HTTPException(404, str(exc)) from None
+    await _commit(session, state)
+    return {**_key_out(row), "api_key": key}
+
+
+@router.post("/keys/{key_id}/rotate", status_code=201, response_model=NewKeyOut)
+async def rotate_key(
+    key_id: int, _: AdminDep, session: SessionDep, state: StateDep, body: RotateIn | None = None
+) -> Any:
+    row = await repo.get_key(session, key_id)
+    if row is None or row.revoked_at is not None:
+        raise HTTPException(404, f"there is no active key {key_id}")
+    new, key = await registry.rotate_key(
+        session,
+        secret=state.settings.secret_key,
+        row=row,
+        grace_seconds=(body or RotateIn()).grace_seconds,
+    )
+    await _commit(session, state)
+    return {**_key_out(new), "api_key": key}
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+async def revoke_key(key_id: int, _: AdminDep, session: SessionDep, state: StateDep) -> None:
+    row = await repo.get_key(session, key_id)
+    if row is None:
+        raise HTTPException(404, f"there is no key {key_id}")
+    await registry.revoke_key(session, row)
+    await _commit(session, state)

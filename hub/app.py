@@ -1,0 +1,210 @@
+"""The hub's ASGI application: a lean gateway for ``/r1`` in front of a FastAPI app.
+
+``create_app(settings)`` builds both; engines, the log writer and HTTP clients are made
+in the lifespan, never at import time, so tests build their own app with their own settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from hub.admin.router import router as admin_router
+from hub.core import security
+from hub.core.db import create_engine, session_factory
+from hub.core.settings import Settings
+from hub.gateway.forwarder import Forwarder
+from hub.gateway.handler import Gateway
+from hub.gateway.metaservices import list_clients
+from hub.models import ApiKey
+from hub.registry.cache import RegistryCache
+from hub.txlog.signing import Signer
+from hub.txlog.writer import LogWriter, create_writer_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HubState:
+    """Everything the running hub holds; one per app."""
+
+    settings: Settings
+    engine: AsyncEngine
+    writer_engine: AsyncEngine
+    sessions: async_sessionmaker
+    registry: RegistryCache
+    writer: LogWriter
+    forwarder: Forwarder
+    gateway: Gateway
+    signer: Signer
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    # Features add what they need to start and stop with the hub.
+    on_shutdown: list[Callable[[], Any]] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _install_features(state: HubState, api: FastAPI) -> None:
+    """Optional features (stats, reliability) hook into the writer and the gateway here."""
+    from hub.stats import hooks as stats_hooks
+    from hub.stats.router import router as stats_router
+
+    stats_hooks.install(state)
+    api.include_router(stats_router)
+    try:
+        from hub.reliability import install as reliability_install
+    except ImportError:  # feature not present in this build
+        return
+    reliability_install(state)
+
+
+def create_app(settings: Settings | None = None) -> Callable:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        state: HubState = api.state.hub
+        await state.registry.refresh(force=True)
+        await state.forwarder.start()
+        await state.writer.start()
+        for start in state.extras.get("on_startup", []):
+            await start()
+        state.tasks.append(asyncio.create_task(state.registry.poll(settings.registry_refresh_s)))
+        try:
+            yield
+        finally:
+            for task in state.tasks:
+                task.cancel()
+            await asyncio.gather(*state.tasks, return_exceptions=True)
+            await state.writer.stop()
+            for stop in state.on_shutdown:
+                result = stop()
+                if asyncio.iscoroutine(result):
+                    await result
+            await state.forwarder.stop()
+            await state.engine.dispose()
+            await state.writer_engine.dispose()
+
+    api = FastAPI(
+        title="Data-exchange hub",
+        version="0.1.0",
+        description="X-Road style gateway with a provable transaction log. The exchange "
+        "itself is served under /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}/...",
+        lifespan=lifespan,
+    )
+    engine = create_engine(settings.database_url)
+    writer_engine = create_writer_engine(settings.database_url)
+    sessions = session_factory(engine)
+    registry = RegistryCache(sessions)
+    signer = Signer.from_file(settings.signing_key_file, create=settings.env != "production")
+    writer = LogWriter(
+        writer_engine,
+        signer=signer,
+        batch_max=settings.log_batch_max,
+        queue_max=settings.log_queue_max,
+    )
+    forwarder = Forwarder()
+    gateway = Gateway(settings=settings, registry=registry, writer=writer, forwarder=forwarder)
+    state = HubState(
+        settings=settings,
+        engine=engine,
+        writer_engine=writer_engine,
+        sessions=sessions,
+        registry=registry,
+        writer=writer,
+        forwarder=forwarder,
+        gateway=gateway,
+        signer=signer,
+    )
+    api.state.hub = state
+    _add_routes(api, state)
+    api.include_router(admin_router)
+    _install_features(state, api)
+    return HubApp(api, gateway)
+
+
+def _add_routes(api: FastAPI, state: HubState) -> None:
+    @api.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
+
+    @api.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz", tags=["health"], summary="Readiness: database, log writer, registry")
+    async def readyz() -> JSONResponse:
+        checks = {
+            "database": True,
+            "log_writer": state.writer.healthy,
+            "registry": state.registry.snapshot.version >= 0,
+        }
+        try:
+            async with state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            checks["database"] = False
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @api.get("/listClients", tags=["metaservices"], summary="Members and subsystems (X-Road)")
+    async def list_clients_route() -> dict[str, Any]:
+        return list_clients(state.registry.snapshot)
+
+    @api.get("/demo/credentials", tags=["demo"], summary="Demo clients' keys (development)")
+    async def demo_credentials() -> list[dict[str, Any]]:
+        if not state.settings.demo_credentials:
+            raise HTTPException(404, "demo credentials are off (production)")
+        return await demo_credentials_list(state)
+
+    @api.get("/demo/providers", tags=["demo"], summary="Provider base URLs (development)")
+    async def demo_providers() -> dict[str, str]:
+        if not state.settings.demo_credentials:
+            raise HTTPException(404, "demo endpoints are off (production)")
+        return {
+            sid: url for sid, (_n, url, _e) in state.registry.snapshot.subsystems.items() if url
+        }
+
+
+async def demo_credentials_list(state: HubState) -> list[dict[str, Any]]:
+    """Every client holding a demo key, its key (derived again) and what it may call."""
+    async with state.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(ApiKey).where(ApiKey.label == "demo", ApiKey.revoked_at.is_(None))
+            )
+        ).all()
+    grants = state.registry.snapshot.grants
+    out = []
+    for row in sorted(rows, key=lambda r: r.subsystem_id):
+        key = security.demo_api_key(state.settings.secret_key, row.subsystem_id)
+        if security.hash_key(state.settings.secret_key, key) != row.key_hash:
+            continue  # made with another secret; cannot be shown
+        services = sorted(s for c, s in grants if c == row.subsystem_id)
+        out.append({"client": row.subsystem_id, "api_key": key, "services": services})
+    return out
+
+
+class HubApp:
+    """Routes ``/r1/...`` to the gateway and everything else to FastAPI."""
+
+    def __init__(self, api: FastAPI, gateway: Gateway) -> None:
+        self.api = api
+        self.gateway = gateway
+        self.state: HubState = api.state.hub
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/r1/"):
+            await self.gateway(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)

@@ -1,0 +1,42 @@
+"""Helpers the CLI commands share: settings from flags, running coroutines, failing well."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from hub.core.settings import Settings
+
+T = TypeVar("T")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def settings(db: str | None = None, **overrides: Any) -> Settings:
+    """Settings from HUB_* variables, with flags taking precedence."""
+    if db:
+        os.environ["HUB_DATABASE_URL"] = db
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()), 2)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+DbOption = typer.Option(
+    None, "--db", help="Database URL (default HUB_DATABASE_URL or sqlite under var/)."
+)

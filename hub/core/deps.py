@@ -1,0 +1,75 @@
+"""FastAPI dependencies shared by the admin and operator API: state, sessions, roles."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.core.security import token_matches
+
+if TYPE_CHECKING:
+    from hub.app import HubState
+
+bearer = HTTPBearer(auto_error=False, description="The admin or operator token.")
+
+
+def get_state(request: Request) -> HubState:
+    return request.app.state.hub
+
+
+StateDep = Annotated["HubState", Depends(get_state)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.hub.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _role(request: Request, creds: HTTPAuthorizationCredentials | None) -> str | None:
+    settings = request.app.state.hub.settings
+    token = creds.credentials if creds else None
+    if token_matches(token, settings.admin_token):
+        return "admin"
+    if token_matches(token, settings.operator_token):
+        return "operator"
+    return None
+
+
+def _unauthorized() -> HTTPException:
+    return HTTPException(
+        401,
+        "send 'Authorization: Bearer <token>' with the admin token (or, for /api, the "
+        "operator token)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def require_admin(
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> str:
+    role = _role(request, creds)
+    if role is None:
+        raise _unauthorized()
+    if role != "admin":
+        raise HTTPException(403, "this needs the admin token; the operator token only reads")
+    return role
+
+
+def require_operator(
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> str:
+    role = _role(request, creds)
+    if role is None:
+        raise _unauthorized()
+    return role
+
+
+AdminDep = Annotated[str, Depends(require_admin)]
+OperatorDep = Annotated[str, Depends(require_operator)]

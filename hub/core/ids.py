@@ -1,0 +1,91 @@
+"""X-Road style identifiers: ``INSTANCE/CLASS/MEMBER[/SUBSYSTEM[/SERVICE]]``."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+PART = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+INSTANCES = frozenset({"VN"})
+CLASSES = frozenset({"GOV", "LOC", "COM"})
+
+
+class IdError(ValueError):
+    """An identifier that breaks the rules; the message says which part and why."""
+
+
+def check_parts(parts: list[str], kind: str, raw: str) -> None:
+    for part in parts:
+        # "." and ".." are legal characters but would let a path walk upwards.
+        if not PART.match(part) or part in (".", ".."):
+            raise IdError(
+                f"{kind} identifier {raw!r} has an invalid part {part!r}: "
+                "use letters, digits, '-', '_' or '.'"
+            )
+    if parts[0] not in INSTANCES:
+        raise IdError(f"{kind} identifier {raw!r}: unknown instance {parts[0]!r} (use VN)")
+    if parts[1] not in CLASSES:
+        raise IdError(
+            f"{kind} identifier {raw!r}: unknown member class {parts[1]!r} (use GOV, LOC or COM)"
+        )
+
+
+class MemberId(NamedTuple):
+    instance: str
+    member_class: str
+    member_code: str
+
+    def __str__(self) -> str:
+        return "/".join(self)
+
+
+class SubsystemId(NamedTuple):
+    instance: str
+    member_class: str
+    member_code: str
+    subsystem_code: str
+
+    def __str__(self) -> str:
+        return "/".join(self)
+
+    @property
+    def member(self) -> MemberId:
+        return MemberId(self.instance, self.member_class, self.member_code)
+
+
+class ServiceId(NamedTuple):
+    instance: str
+    member_class: str
+    member_code: str
+    subsystem_code: str
+    service_code: str
+
+    def __str__(self) -> str:
+        return "/".join(self)
+
+    @property
+    def subsystem(self) -> SubsystemId:
+        return SubsystemId(*self[:4])
+
+
+def _split(raw: str, n: int, kind: str) -> list[str]:
+    if not isinstance(raw, str):
+        raise IdError(f"{kind} identifier must be a string, got {type(raw).__name__}")
+    parts = raw.split("/")
+    if len(parts) != n:
+        shape = "/".join(["INSTANCE", "CLASS", "MEMBER", "SUBSYSTEM", "SERVICE"][:n])
+        raise IdError(f"{kind} identifier {raw!r} must have the form {shape}")
+    check_parts(parts, kind, raw)
+    return parts
+
+
+def parse_member(raw: str) -> MemberId:
+    return MemberId(*_split(raw, 3, "member"))
+
+
+def parse_subsystem(raw: str) -> SubsystemId:
+    return SubsystemId(*_split(raw, 4, "subsystem"))
+
+
+def parse_service(raw: str) -> ServiceId:
+    return ServiceId(*_split(raw, 5, "service"))

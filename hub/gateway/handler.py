@@ -1,0 +1,405 @@
+"""The exchange: one raw ASGI handler for ``/r1/...``, the hub's hot path.
+
+It runs outside FastAPI on purpose: the admin and operator API use FastAPI, but the
+routing, dependency injection and validation layers cost more than the whole hop here
+(see docs/benchmarks.md for the figures).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from hub.core import errors
+from hub.core.settings import Settings
+from hub.gateway import paths
+from hub.gateway.forwarder import HOP_BY_HOP, Answer, Forwarder
+from hub.gateway.metaservices import Metaservices
+from hub.gateway.privacy import log_path
+from hub.registry.cache import RegistryCache, ServiceEntry
+from hub.txlog.writer import LogWriter
+
+log = logging.getLogger(__name__)
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,200}$")
+SAFE_HEADER = re.compile(r"^[\x20-\x7e]{1,300}$")  # printable ASCII, no CR/LF
+Observer = Callable[[dict[str, Any]], None]
+
+
+def b64sha512(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha512(data).digest()).decode()
+
+
+class Exchange:
+    """What one request carries through the handler; slots keep it cheap to build."""
+
+    __slots__ = (
+        "request_id",
+        "xroad_id",
+        "client",
+        "target",
+        "service",
+        "user_id",
+        "issue",
+        "method",
+        "body",
+        "params",
+        "query",
+    )
+
+    def __init__(self, method: str) -> None:
+        self.request_id = uuid.uuid4().hex
+        self.xroad_id = self.request_id
+        self.client = ""
+        self.target: paths.Target | None = None
+        self.service: ServiceEntry | None = None
+        self.user_id: str | None = None
+        self.issue: str | None = None
+        self.method = method
+        self.body = b""
+        self.params: dict[str, str] = {}
+        self.query = ""
+
+
+class Gateway:
+    """ASGI app for ``/r1``: checks, forwards, records, answers."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        registry: RegistryCache,
+        writer: LogWriter,
+        forwarder: Forwarder,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.writer = writer
+        self.forwarder = forwarder
+        self.meta = Metaservices(registry=registry, forwarder=forwarder)
+        self.observers: list[Observer] = []
+        # Set by the reliability features: quota(client) -> seconds to wait or None;
+        # breaker.allow(provider) / breaker.record(provider, ok).
+        self.quota: Callable[[str], Awaitable[float | None]] | None = None
+        self.breaker: Any = None
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        t0 = time.perf_counter()
+        started = datetime.now(UTC).replace(tzinfo=None)
+        ex = Exchange(scope["method"])
+        upstream_ms: float | None = None
+        answer: Answer | None = None
+        extra: list[tuple[str, str]] = []
+        try:
+            headers = self._headers(scope)
+            raw = scope.get("raw_path") or scope["path"].encode()
+            raw_path = raw.decode("latin-1").split("?", 1)[0]
+            ex.query = scope.get("query_string", b"").decode("latin-1")
+            ex.target = paths.parse(raw_path)
+            self._purpose_headers(ex, headers)
+            client = self._authenticate(ex, headers)
+            if ex.target.meta is not None:
+                answer = await self.meta.answer(ex.target, client, ex.query)
+            else:
+                service = self._authorize(ex, client)
+                await self._read_body(ex, scope, receive, service)
+                if self.quota is not None:
+                    wait = await self.quota(client)
+                    if wait is not None:
+                        raise errors.RateLimited(
+                            f"client {client} is over its quota; retry in {wait:.0f} s",
+                            headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+                        )
+                if self.breaker is not None and not self.breaker.allow(service.provider):
+                    raise errors.ServiceUnavailable(
+                        f"provider {service.provider} is failing and its circuit is open; "
+                        "retry later"
+                    )
+                t_up = time.perf_counter()
+                try:
+                    answer = await self._forward(ex, service, headers)
+                finally:
+                    upstream_ms = (time.perf_counter() - t_up) * 1000
+                    if self.breaker is not None:
+                        self.breaker.record(
+                            service.provider, answer is not None and answer.status < 500
+                        )
+        except errors.HubError as exc:
+            answer = Answer(
+                exc.status, list(exc.headers.items()), exc.body(ex.request_id), "application/json"
+            )
+            extra.append(("X-Road-Error", exc.code))
+            fault = exc.code
+        except Exception:
+            log.exception("exchange %s failed inside the hub", ex.request_id)
+            exc = errors.InternalError("the hub failed to handle this exchange; it is logged")
+            answer = Answer(500, [], exc.body(ex.request_id), "application/json")
+            extra.append(("X-Road-Error", exc.code))
+            fault = exc.code
+        else:
+            fault = None
+
+        record = self._record(ex, answer, fault, started, t0, upstream_ms)
+        try:
+            await self.writer.submit(record)
+        except errors.LoggingFailed as exc:
+            answer = Answer(exc.status, [], exc.body(ex.request_id), "application/json")
+            extra = [("X-Road-Error", exc.code)]
+        else:
+            for observer in self.observers:
+                observer(record)
+        total_ms = (time.perf_counter() - t0) * 1000
+        await self._respond(send, ex, answer, extra, upstream_ms, total_ms)
+
+    # --- the checks, in the order X-Road applies them -----------------------------------
+
+    def _headers(self, scope: dict) -> dict[str, str]:
+        size = 0
+        out: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            size += len(name) + len(value)
+            out[name.decode("latin-1").lower()] = value.decode("latin-1")
+        if size > self.settings.max_header_bytes:
+            raise errors.HeadersTooLarge(
+                f"request headers total {size} bytes; the limit is {self.settings.max_header_bytes}"
+            )
+        return out
+
+    def _purpose_headers(self, ex: Exchange, headers: dict[str, str]) -> None:
+        xid = headers.get("x-road-id")
+        if xid is not None:
+            if not SAFE_ID.match(xid):
+                raise errors.BadRequest(
+                    "X-Road-Id must be 1-200 characters of letters, digits and ._:@/+=-"
+                )
+            ex.xroad_id = xid
+        for attr, name in (("user_id", "x-road-userid"), ("issue", "x-road-issue")):
+            value = headers.get(name)
+            if value is not None:
+                if not SAFE_HEADER.match(value):
+                    raise errors.BadRequest(f"{name} must be 1-300 printable ASCII characters")
+                setattr(ex, attr, value)
+
+    def _authenticate(self, ex: Exchange, headers: dict[str, str]) -> str:
+        client = headers.get("x-road-client")
+        if not client:
+            raise errors.BadRequest(
+                "the X-Road-Client header is missing: set it to your subsystem id, e.g. "
+                "VN/GOV/BTP/civil-status"
+            )
+        parts = client.split("/")
+        if len(parts) != 4:
+            raise errors.BadRequest(
+                f"X-Road-Client {client[:100]!r} must be INSTANCE/CLASS/MEMBER/SUBSYSTEM"
+            )
+        try:
+            from hub.core.ids import check_parts
+
+            check_parts(parts, "client", client)
+        except ValueError as exc:
+            raise errors.BadRequest(str(exc)) from None
+        ex.client = client
+        auth = headers.get("authorization", "")
+        scheme, _, key = auth.partition(" ")
+        if not auth:
+            raise errors.Unauthorized(
+                "no API key: send 'Authorization: Bearer <api key of your client>'"
+            )
+        if scheme.lower() != "bearer" or not key.strip():
+            raise errors.Unauthorized("the Authorization header must be 'Bearer <api key>'")
+        now = datetime.now(UTC).replace(tzinfo=None)
+        owner = self.registry.snapshot.authenticate(self.settings.secret_key, key.strip(), now)
+        if owner is None:
+            raise errors.Unauthorized("the API key is unknown, expired or revoked")
+        if owner != client:
+            raise errors.AccessDenied(f"this API key belongs to another client, not to {client}")
+        return client
+
+    def _authorize(self, ex: Exchange, client: str) -> ServiceEntry:
+        assert ex.target is not None
+        snap = self.registry.snapshot
+        service = snap.services.get(ex.target.service_id)
+        if service is None:
+            raise errors.UnknownService(f"there is no service {ex.target.service_id}")
+        ex.service = service
+        if not service.enabled:
+            raise errors.ServiceDisabled(f"service {service.id} is disabled by an operator")
+        if (client, service.id) not in snap.grants:
+            raise errors.AccessDenied(
+                f"client {client} is not permitted to call {service.id}; ask its provider "
+                "for a grant"
+            )
+        ok, ex.params = service.match(ex.method, ex.target.path)
+        if not ok:
+            served = ", ".join(f"{e['method']} {e['path']}" for e in service.endpoints)
+            raise errors.AccessDenied(
+                f"service {service.id} does not offer {ex.method} {ex.target.path[:200]}; "
+                f"it offers {served}"
+            )
+        if service.personal_data and not (ex.user_id and ex.issue):
+            raise errors.MissingPurpose(
+                f"{service.id} serves personal data: send X-Road-UserId (the officer asking) "
+                "and X-Road-Issue (the case or dossier the request serves)"
+            )
+        if not service.base_url:
+            raise errors.ServiceFailed(f"provider {service.provider} has no base URL")
+        return service
+
+    async def _read_body(
+        self, ex: Exchange, scope: dict, receive: Callable, service: ServiceEntry
+    ) -> None:
+        limit = service.max_body_bytes
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None:
+            if not length.isdigit():
+                raise errors.BadRequest("Content-Length must be a whole number")
+            if int(length) > limit:
+                raise errors.PayloadTooLarge(
+                    f"the body is {int(length)} bytes; {service.id} accepts at most {limit}"
+                )
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise errors.BadRequest("the client went away before sending its whole body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise errors.PayloadTooLarge(
+                    f"the body is over the limit of {limit} bytes of {service.id}"
+                )
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        ex.body = b"".join(chunks)
+        if service.validator is not None:
+            try:
+                doc = orjson.loads(ex.body) if ex.body else None
+            except orjson.JSONDecodeError as exc:
+                raise errors.BadRequest(f"the body is not valid JSON: {exc}") from None
+            error = next(iter(service.validator.iter_errors(doc)), None)
+            if error is not None:
+                where = "/".join(str(p) for p in error.absolute_path) or "(body)"
+                raise errors.InvalidPayload(
+                    f"the body does not match the request schema of {service.id}: at {where}: "
+                    f"{error.message[:300]}"
+                )
+
+    async def _forward(
+        self, ex: Exchange, service: ServiceEntry, headers: dict[str, str]
+    ) -> Answer:
+        assert ex.target is not None and service.base_url is not None
+        out = [
+            (k, v)
+            for k, v in headers.items()
+            if k not in HOP_BY_HOP and not k.startswith("x-road-")
+        ]
+        out += [
+            ("X-Road-Client", ex.client),
+            ("X-Road-Service", service.id),
+            ("X-Road-Id", ex.xroad_id),
+            ("X-Road-Request-Id", ex.request_id),
+        ]
+        if ex.user_id:
+            out.append(("X-Road-UserId", ex.user_id))
+        if ex.issue:
+            out.append(("X-Road-Issue", ex.issue))
+        url = service.base_url + ex.target.path + ("?" + ex.query if ex.query else "")
+        answer = await self.forwarder.send(ex.method, url, out, ex.body, service.timeout_s)
+        if answer.body and "json" in answer.content_type:
+            try:
+                orjson.loads(answer.body)
+            except orjson.JSONDecodeError:
+                raise errors.ServiceFailed(
+                    f"provider {service.provider} sent a malformed answer (invalid JSON)"
+                ) from None
+        return answer
+
+    # --- the record and the response ----------------------------------------------------
+
+    def _record(
+        self,
+        ex: Exchange,
+        answer: Answer,
+        fault: str | None,
+        started: datetime,
+        t0: float,
+        upstream_ms: float | None,
+    ) -> dict[str, Any]:
+        total_ms = (time.perf_counter() - t0) * 1000
+        target, service = ex.target, ex.service
+        personal = bool(service and service.personal_data)
+        path = ""
+        if target is not None:
+            full = target.path if target.meta is None else f"/{target.meta}"
+            path = log_path(self.settings.secret_key, full, ex.query, ex.params, personal)
+        keep = bool(service and service.keep_bodies)
+        return {
+            "id": ex.xroad_id,
+            "request_id": ex.request_id,
+            "client": ex.client,
+            "service": target.service_id
+            if target and target.meta is None
+            else (f"{target.provider}/{target.meta}" if target else ""),
+            "provider": target.provider if target else "",
+            "method": ex.method,
+            "path": path[:2000],
+            "user_id": ex.user_id,
+            "issue": ex.issue,
+            "status_code": answer.status,
+            "succeeded": fault is None and answer.status < 400,
+            "fault_code": fault,
+            "request_bytes": len(ex.body),
+            "response_bytes": len(answer.body),
+            "started_at": started,
+            "total_ms": round(total_ms, 3),
+            "upstream_ms": round(upstream_ms, 3) if upstream_ms is not None else None,
+            "hub_ms": round(total_ms - (upstream_ms or 0.0), 3),
+            "request_hash": b64sha512(ex.body),
+            "response_hash": b64sha512(answer.body),
+            "request_body": ex.body.decode("utf-8", "replace") if keep else None,
+            "response_body": answer.body.decode("utf-8", "replace") if keep else None,
+        }
+
+    async def _respond(
+        self,
+        send: Callable,
+        ex: Exchange,
+        answer: Answer,
+        extra: list[tuple[str, str]],
+        upstream_ms: float | None,
+        total_ms: float,
+    ) -> None:
+        hub_ms = total_ms - (upstream_ms or 0.0)
+        headers = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in answer.headers
+            if k.lower() not in ("content-length", "content-type") and k.lower() != "x-road-error"
+        ]
+        service_id = ""
+        if ex.target is not None:
+            service_id = ex.target.service_id
+        headers += [
+            (b"content-type", (answer.content_type or "application/octet-stream").encode()),
+            (b"content-length", str(len(answer.body)).encode()),
+            (b"x-road-id", ex.xroad_id.encode()),
+            (b"x-road-request-id", ex.request_id.encode()),
+            (b"x-road-client", ex.client.encode()),
+            (b"x-road-service", service_id.encode()),
+            (b"x-road-request-hash", b64sha512(ex.body).encode()),
+            (b"x-hub-upstream-latency", f"{upstream_ms or 0.0:.3f}".encode()),
+            (b"x-hub-latency", f"{hub_ms:.3f}".encode()),
+        ]
+        headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in extra]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})

@@ -1,0 +1,121 @@
+"""X-Road metaservices: listClients, listMethods, allowedMethods, getOpenAPI.
+
+They answer in X-Road's own JSON shapes so existing X-Road client code can read them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from hub.core import errors
+from hub.gateway import paths
+from hub.gateway.forwarder import Answer, Forwarder
+from hub.registry.cache import RegistryCache, ServiceEntry, Snapshot
+
+JSON = "application/json"
+OPENAPI_TTL_S = 60.0
+
+
+def _service_json(svc: ServiceEntry) -> dict[str, Any]:
+    instance, member_class, member_code, subsystem_code, code = svc.id.split("/")
+    return {
+        "object_type": "SERVICE",
+        "xroad_instance": instance,
+        "member_class": member_class,
+        "member_code": member_code,
+        "subsystem_code": subsystem_code,
+        "service_code": code,
+        "service_type": svc.service_type,
+        "endpoint_list": [{"method": e["method"], "path": e["path"]} for e in svc.endpoints],
+    }
+
+
+def list_clients(snap: Snapshot) -> dict[str, Any]:
+    out: list[dict[str, Any]] = []
+    for member_id, name in sorted(snap.members.items()):
+        instance, member_class, member_code = member_id.split("/")
+        ident = {
+            "object_type": "MEMBER",
+            "xroad_instance": instance,
+            "member_class": member_class,
+            "member_code": member_code,
+        }
+        out.append({"id": ident, "name": name})
+        for sub_id, (sub_name, _url, _enabled) in sorted(snap.subsystems.items()):
+            if sub_id.rsplit("/", 1)[0] == member_id:
+                sub_ident = {
+                    **ident,
+                    "object_type": "SUBSYSTEM",
+                    "subsystem_code": sub_id.rsplit("/", 1)[1],
+                }
+                out.append({"id": sub_ident, "name": name, "subsystem_name": sub_name})
+    return {"member": out}
+
+
+class Metaservices:
+    def __init__(self, *, registry: RegistryCache, forwarder: Forwarder) -> None:
+        self.registry = registry
+        self.forwarder = forwarder
+        self._openapi: dict[str, tuple[float, bytes]] = {}
+
+    async def answer(self, target: paths.Target, client: str, query: str) -> Answer:
+        snap = self.registry.snapshot
+        if target.provider not in snap.subsystems:
+            raise errors.UnknownService(f"there is no subsystem {target.provider}")
+        provided = [s for s in snap.services.values() if s.provider == target.provider]
+        if target.meta == "listMethods":
+            body = {"service": [_service_json(s) for s in provided]}
+        elif target.meta == "allowedMethods":
+            body = {
+                "service": [_service_json(s) for s in provided if (client, s.id) in snap.grants]
+            }
+        else:
+            return await self._openapi_doc(snap, target, query)
+        return Answer(200, [], orjson.dumps(body), JSON)
+
+    async def _openapi_doc(self, snap: Snapshot, target: paths.Target, query: str) -> Answer:
+        code = (parse_qs(query).get("serviceCode") or [""])[0]
+        if not code:
+            raise errors.BadRequest("getOpenAPI needs ?serviceCode=<service code>")
+        service = snap.services.get(f"{target.provider}/{code}")
+        if service is None:
+            raise errors.UnknownService(f"there is no service {target.provider}/{code}")
+        if not service.base_url:
+            raise errors.ServiceFailed(f"provider {service.provider} has no base URL")
+        cached = self._openapi.get(service.id)
+        if cached and time.monotonic() - cached[0] < OPENAPI_TTL_S:
+            return Answer(200, [], cached[1], JSON)
+        upstream = await self.forwarder.send(
+            "GET", service.base_url + "/openapi.json", [], b"", service.timeout_s
+        )
+        if upstream.status != 200:
+            raise errors.ServiceFailed(
+                f"provider {service.provider} did not serve its OpenAPI document "
+                f"(status {upstream.status})"
+            )
+        try:
+            doc = orjson.loads(upstream.body)
+        except orjson.JSONDecodeError:
+            raise errors.ServiceFailed("the provider's OpenAPI document is not JSON") from None
+        doc = _only_service_paths(doc, service)
+        body = orjson.dumps(doc)
+        self._openapi[service.id] = (time.monotonic(), body)
+        return Answer(200, [], body, JSON)
+
+
+def _only_service_paths(doc: Any, service: ServiceEntry) -> Any:
+    """Keep only the operations this service exposes, when the document has paths."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict) or not service.endpoints:
+        return doc
+    wanted = {(e["path"], e["method"].lower()) for e in service.endpoints}
+    kept: dict[str, Any] = {}
+    for path, ops in doc["paths"].items():
+        if isinstance(ops, dict):
+            sel = {m: op for m, op in ops.items() if (path, m) in wanted}
+            if sel:
+                kept[path] = sel
+    return {**doc, "paths": kept}

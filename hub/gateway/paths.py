@@ -1,0 +1,59 @@
+"""Parsing ``/r1/INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE[/path]`` safely.
+
+Works on the raw (still percent-encoded) path, so an encoded ``/`` or ``.`` can never turn
+into a separator or a parent reference after the access checks have run.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from hub.core.errors import BadRequest
+from hub.core.ids import IdError, check_parts
+
+METASERVICES = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
+# %2e "."  %2f "/"  %5c "\"  %00 NUL, in any case, and a raw backslash.
+FORBIDDEN = re.compile(r"%(2e|2f|5c|00)|\\", re.IGNORECASE)
+SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]*$")
+
+
+class Target(NamedTuple):
+    service_id: str  # full service id, or subsystem id for a metaservice
+    provider: str  # subsystem id
+    service_code: str
+    path: str  # provider-relative path, raw (percent-encoded), starts with "/"
+    meta: str | None
+
+
+def parse(raw_path: str) -> Target:
+    """Split a gateway path; BadRequest (with what to fix) when it is malformed."""
+    if FORBIDDEN.search(raw_path):
+        raise BadRequest(
+            "the path contains an encoded '.', '/', '\\' or NUL, or a backslash; "
+            "send path segments unencoded and without traversal"
+        )
+    parts = raw_path.split("/")
+    # parts[0] == "" and parts[1] == "r1"
+    ids = parts[2:7]
+    if len(ids) < 5 or not all(ids):
+        raise BadRequest(
+            "the path must be /r1/INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE[/path], e.g. "
+            "/r1/VN/GOV/BCA/population/citizen-lookup/citizens/001099000001"
+        )
+    try:
+        check_parts(ids, "service", "/".join(ids))
+    except IdError as exc:
+        raise BadRequest(str(exc)) from None
+    rest = parts[7:]
+    for seg in rest:
+        if seg in (".", "..") or not SEGMENT.match(seg):
+            raise BadRequest(
+                f"path segment {seg!r} is not allowed: no '.' or '..' segments, and encode "
+                "special characters"
+            )
+    provider = "/".join(ids[:4])
+    if ids[4] in METASERVICES and not rest:
+        return Target(provider, provider, ids[4], "/", ids[4])
+    path = "/" + "/".join(rest)
+    return Target("/".join(ids), provider, ids[4], path, None)

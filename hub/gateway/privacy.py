@@ -1,0 +1,48 @@
+"""What of an exchange the log may keep: personal identifiers become keyed hashes."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, quote, urlencode
+
+from hub.core.security import pseudonym
+
+# Query parameters that never carry personal data; everything else of a personal-data
+# service's query is pseudonymised.
+SAFE_QUERY = frozenset(
+    {
+        "limit",
+        "cursor",
+        "province",
+        "commune",
+        "status",
+        "since",
+        "until",
+        "page",
+        "sort",
+        "fields",
+        "land_use",
+        "type",
+        "birth_year",
+        "serviceCode",
+    }
+)
+# A 9- or 12-digit number anywhere (old and new ID card numbers), even in a free path.
+ID_NUMBER = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
+
+
+def log_path(secret: str, path: str, query: str, params: dict[str, str], personal: bool) -> str:
+    """The path and query as logged: identical for ordinary services, pseudonymised else."""
+    if not personal:
+        return path + ("?" + query if query else "")
+    for value in params.values():
+        if value:
+            path = path.replace(value, pseudonym(secret, value))
+    path = ID_NUMBER.sub(lambda m: pseudonym(secret, m.group(0)), path)
+    if query:
+        pairs = [
+            (k, v if k in SAFE_QUERY else pseudonym(secret, v))
+            for k, v in parse_qsl(query, keep_blank_values=True)
+        ]
+        return path + "?" + urlencode(pairs, quote_via=quote)
+    return path

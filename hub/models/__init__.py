@@ -1,0 +1,183 @@
+"""ORM models: one metadata for the registry, the transaction log and the rollups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only gives an INTEGER PRIMARY KEY auto-increment semantics, so BigInteger ids
+# become INTEGER there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64))
+    member_class: Mapped[str] = mapped_column(String(64))
+    member_code: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Subsystem(Base):
+    __tablename__ = "subsystems"
+
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    base_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Service(Base):
+    __tablename__ = "services"
+
+    id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    subsystem_id: Mapped[str] = mapped_column(
+        ForeignKey("subsystems.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    base_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    service_type: Mapped[str] = mapped_column(String(16), default="REST")
+    endpoints: Mapped[list] = mapped_column(JSON, default=list)
+    personal_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    timeout_ms: Mapped[int] = mapped_column(Integer, default=10_000)
+    max_body_bytes: Mapped[int] = mapped_column(Integer, default=1024 * 1024)
+    request_schema: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    keep_bodies: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Grant(Base):
+    __tablename__ = "grants"
+
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("subsystems.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_id: Mapped[str] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subsystem_id: Mapped[str] = mapped_column(
+        ForeignKey("subsystems.id", ondelete="CASCADE"), index=True
+    )
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    # A rotated key keeps working until expires_at (the grace period); revoked_at ends it now.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RegistryVersion(Base):
+    """One row whose counter moves on every registry change, so every worker reloads."""
+
+    __tablename__ = "registry_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Transaction(Base):
+    """One exchange that reached the gateway, append-only and hash-chained by ``seq``."""
+
+    __tablename__ = "transactions"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(200), index=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client: Mapped[str] = mapped_column(String(300), default="")
+    service: Mapped[str] = mapped_column(String(400), default="")
+    provider: Mapped[str] = mapped_column(String(300), default="")
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    issue: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    status_code: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    fault_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    response_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    total_ms: Mapped[float] = mapped_column(Float)
+    upstream_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    hub_ms: Mapped[float] = mapped_column(Float)
+    request_hash: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    response_hash: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    request_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    record_hash: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[int] = mapped_column(BigInteger, index=True)
+
+    __table_args__ = (
+        Index("ix_transactions_client_started", "client", "started_at"),
+        Index("ix_transactions_service_started", "service", "started_at"),
+    )
+
+
+class ChainHead(Base):
+    """The last record of the chain; locked by each batch so writers on many nodes agree."""
+
+    __tablename__ = "chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LogBatch(Base):
+    """One group commit of the log: its range, last hash, and an Ed25519 signature of both."""
+
+    __tablename__ = "log_batches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    committed_at: Mapped[datetime] = mapped_column(DateTime)
+    key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    signature: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -1,0 +1,155 @@
+"""The registry held in memory for the gateway, reloaded when its version moves.
+
+The gateway resolves services, grants and keys on every exchange; reading them from the
+database each time would cost more than the whole forwarding hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.core import security
+from hub.registry import repository as repo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ServiceEntry:
+    id: str
+    code: str
+    provider: str
+    base_url: str | None
+    service_type: str
+    endpoints: list[dict[str, str]]
+    personal_data: bool
+    timeout_s: float
+    max_body_bytes: int
+    enabled: bool
+    keep_bodies: bool
+    description: str
+    validator: Draft202012Validator | None
+    # (method, compiled path regex, names of templated segments)
+    routes: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = field(default_factory=list)
+
+    def match(self, method: str, path: str) -> tuple[bool, dict[str, str]]:
+        """Whether the service exposes ``method path``, and the templated values found."""
+        if not self.routes:
+            return True, {}
+        for m, pattern, _names in self.routes:
+            if m == method or (method == "HEAD" and m == "GET"):
+                found = pattern.match(path)
+                if found:
+                    return True, found.groupdict()
+        return False, {}
+
+
+@dataclass(slots=True)
+class KeyEntry:
+    client: str
+    key_hash: str
+    expires_at: datetime | None
+    revoked: bool
+
+
+@dataclass(slots=True)
+class Snapshot:
+    version: int = -1
+    services: dict[str, ServiceEntry] = field(default_factory=dict)
+    subsystems: dict[str, Any] = field(default_factory=dict)  # id -> (name, base_url, enabled)
+    members: dict[str, str] = field(default_factory=dict)  # id -> name
+    grants: frozenset[tuple[str, str]] = frozenset()
+    keys: dict[str, KeyEntry] = field(default_factory=dict)  # prefix -> entry
+
+    def authenticate(self, secret: str, key: str, now: datetime) -> str | None:
+        """The client a key belongs to, or None when unknown, revoked or expired."""
+        prefix = security.key_prefix(key)
+        entry = self.keys.get(prefix) if prefix else None
+        if entry is None or entry.revoked:
+            return None
+        if entry.expires_at is not None and entry.expires_at <= now:
+            return None
+        if not security.key_matches(secret, key, entry.key_hash):
+            return None
+        return entry.client
+
+
+def _compile(path: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    names: list[str] = []
+    out = []
+    for part in path.strip("/").split("/"):
+        if part.startswith("{") and part.endswith("}"):
+            names.append(part[1:-1])
+            out.append(f"(?P<{part[1:-1]}>[^/]+)")
+        else:
+            out.append(re.escape(part))
+    return re.compile("^/" + "/".join(out) + "/?$"), tuple(names)
+
+
+async def load(session: AsyncSession) -> Snapshot:
+    snap = Snapshot(version=await repo.version(session))
+    snap.members = {m.id: m.name for m in await repo.members(session)}
+    subs = await repo.subsystems(session)
+    snap.subsystems = {s.id: (s.name, s.base_url, s.enabled) for s in subs}
+    for svc in await repo.services(session):
+        sub = snap.subsystems.get(svc.subsystem_id)
+        entry = ServiceEntry(
+            id=svc.id,
+            code=svc.code,
+            provider=svc.subsystem_id,
+            base_url=(svc.base_url or (sub[1] if sub else None)),
+            service_type=svc.service_type,
+            endpoints=list(svc.endpoints or []),
+            personal_data=svc.personal_data,
+            timeout_s=svc.timeout_ms / 1000.0,
+            max_body_bytes=svc.max_body_bytes,
+            enabled=svc.enabled and bool(sub and sub[2]),
+            keep_bodies=svc.keep_bodies,
+            description=svc.description,
+            validator=Draft202012Validator(svc.request_schema) if svc.request_schema else None,
+        )
+        for ep in entry.endpoints:
+            pattern, names = _compile(ep["path"])
+            entry.routes.append((ep["method"].upper(), pattern, names))
+        snap.services[svc.id] = entry
+    snap.grants = frozenset((g.client_id, g.service_id) for g in await repo.grants(session))
+    for k in await repo.api_keys(session):
+        snap.keys[k.prefix] = KeyEntry(
+            client=k.subsystem_id,
+            key_hash=k.key_hash,
+            expires_at=k.expires_at,
+            revoked=k.revoked_at is not None,
+        )
+    return snap
+
+
+class RegistryCache:
+    """Holds the current snapshot; ``refresh`` is cheap when nothing changed."""
+
+    def __init__(self, sessions: async_sessionmaker) -> None:
+        self.sessions = sessions
+        self.snapshot = Snapshot()
+        self._lock = asyncio.Lock()
+
+    async def refresh(self, *, force: bool = False) -> None:
+        async with self._lock, self.sessions() as session:
+            if not force and await repo.version(session) == self.snapshot.version:
+                return
+            self.snapshot = await load(session)
+
+    async def poll(self, interval_s: float) -> None:
+        """Reload when another worker or the CLI changed the registry."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.refresh()
+            except Exception:  # keep serving the last good snapshot
+                log.warning("registry refresh failed", exc_info=True)

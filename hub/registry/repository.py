@@ -1,0 +1,71 @@
+"""All SQL of the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.models import ApiKey, Grant, Member, RegistryVersion, Service, Subsystem
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+async def members(session: AsyncSession) -> Sequence[Member]:
+    return (await session.scalars(select(Member).order_by(Member.id))).all()
+
+
+async def subsystems(session: AsyncSession) -> Sequence[Subsystem]:
+    return (await session.scalars(select(Subsystem).order_by(Subsystem.id))).all()
+
+
+async def services(session: AsyncSession) -> Sequence[Service]:
+    return (await session.scalars(select(Service).order_by(Service.id))).all()
+
+
+async def grants(session: AsyncSession) -> Sequence[Grant]:
+    return (await session.scalars(select(Grant).order_by(Grant.client_id, Grant.service_id))).all()
+
+
+async def api_keys(session: AsyncSession, client: str | None = None) -> Sequence[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.id)
+    if client is not None:
+        query = query.where(ApiKey.subsystem_id == client)
+    return (await session.scalars(query)).all()
+
+
+async def get_key(session: AsyncSession, key_id: int) -> ApiKey | None:
+    return await session.get(ApiKey, key_id)
+
+
+async def get_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None:
+    return await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+
+
+async def delete_grant(session: AsyncSession, client: str, service: str) -> int:
+    result = await session.execute(
+        delete(Grant).where(Grant.client_id == client, Grant.service_id == service)
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def version(session: AsyncSession) -> int:
+    row = await session.get(RegistryVersion, 1)
+    return row.version if row else 0
+
+
+async def bump_version(session: AsyncSession) -> None:
+    """Tell every worker the registry changed; committed with the change itself."""
+    row = await session.get(RegistryVersion, 1)
+    if row is None:
+        session.add(RegistryVersion(id=1, version=1))
+    else:
+        await session.execute(
+            update(RegistryVersion)
+            .where(RegistryVersion.id == 1)
+            .values(version=RegistryVersion.version + 1)
+        )

@@ -1,0 +1,165 @@
+"""Wire and YAML models of the registry: members, subsystems, services, grants, keys."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from hub.core.ids import IdError, parse_member, parse_service, parse_subsystem
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+TEMPLATE_PART = re.compile(r"^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9._~!$&'()*+,;=:@-]+)$")
+
+
+def _check(parser: Any) -> Any:
+    def check(value: str) -> str:
+        try:
+            parser(value)
+        except IdError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    return AfterValidator(check)
+
+
+MemberIdStr = Annotated[str, _check(parse_member)]
+SubsystemIdStr = Annotated[str, _check(parse_subsystem)]
+ServiceIdStr = Annotated[str, _check(parse_service)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Endpoint(Strict):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    path: str
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("path")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"endpoint path {value!r} must start with '/'")
+        for part in value.strip("/").split("/"):
+            if part and (part in (".", "..") or not TEMPLATE_PART.match(part)):
+                raise ValueError(f"endpoint path {value!r} has an invalid segment {part!r}")
+        return value
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        raise ValueError(f"base_url {value!r} must be an http:// or https:// URL")
+    return value.rstrip("/") if value else value
+
+
+class MemberIn(Strict):
+    id: MemberIdStr
+    name: str = ""
+
+
+class SubsystemIn(Strict):
+    id: SubsystemIdStr
+    name: str = ""
+    base_url: Annotated[str | None, AfterValidator(_check_url)] = None
+    enabled: bool = True
+
+
+class ServiceIn(Strict):
+    id: ServiceIdStr
+    description: str = ""
+    base_url: Annotated[str | None, AfterValidator(_check_url)] = None
+    service_type: Literal["REST", "OPENAPI"] = "REST"
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    personal_data: bool = False
+    timeout_ms: int = Field(default=10_000, gt=0, le=600_000)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0, le=100 * 1024 * 1024)
+    request_schema: dict[str, Any] | None = None
+    enabled: bool = True
+    keep_bodies: bool = False
+
+    @field_validator("request_schema")
+    @classmethod
+    def _schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            from jsonschema import Draft202012Validator
+            from jsonschema.exceptions import SchemaError
+
+            try:
+                Draft202012Validator.check_schema(value)
+            except SchemaError as exc:
+                raise ValueError(f"request_schema is not a valid JSON Schema: {exc.message}")
+        return value
+
+
+class GrantIn(Strict):
+    client: SubsystemIdStr
+    service: ServiceIdStr
+
+
+class RegistryDoc(Strict):
+    """The declarative registry file of ``hub registry apply``."""
+
+    members: list[MemberIn] = Field(default_factory=list)
+    subsystems: list[SubsystemIn] = Field(default_factory=list)
+    services: list[ServiceIn] = Field(default_factory=list)
+    grants: list[GrantIn] = Field(default_factory=list)
+
+
+class MemberPatch(Strict):
+    name: str | None = None
+
+
+class SubsystemPatch(Strict):
+    name: str | None = None
+    base_url: Annotated[str | None, AfterValidator(_check_url)] = None
+    enabled: bool | None = None
+
+
+class ServicePatch(Strict):
+    description: str | None = None
+    base_url: Annotated[str | None, AfterValidator(_check_url)] = None
+    service_type: Literal["REST", "OPENAPI"] | None = None
+    endpoints: list[Endpoint] | None = None
+    personal_data: bool | None = None
+    timeout_ms: int | None = Field(default=None, gt=0, le=600_000)
+    max_body_bytes: int | None = Field(default=None, ge=0, le=100 * 1024 * 1024)
+    request_schema: dict[str, Any] | None = None
+    enabled: bool | None = None
+    keep_bodies: bool | None = None
+
+
+class KeyIn(Strict):
+    label: str = Field(default="", max_length=200)
+
+
+class RotateIn(Strict):
+    grace_seconds: int = Field(default=3600, ge=0, le=30 * 24 * 3600)
+
+
+class KeyOut(BaseModel):
+    id: int
+    client: str
+    prefix: str
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewKeyOut(KeyOut):
+    api_key: str = Field(description="The key itself: shown once, stored only as a hash.")
+
+
+class ApplyResult(BaseModel):
+    created: int
+    updated: int
+    deleted: int
+    unchanged: int

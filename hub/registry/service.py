@@ -1,0 +1,255 @@
+"""Registry logic: declarative apply and export, admin changes, API key life cycle."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.core import security
+from hub.core.ids import parse_member, parse_service, parse_subsystem
+from hub.models import ApiKey, Grant, Member, Service, Subsystem
+from hub.registry import repository as repo
+from hub.registry.schemas import ApplyResult, RegistryDoc, ServiceIn, SubsystemIn
+from hub.registry.yamlio import RegistryFileError, describe, line_of, load
+
+SERVICE_FIELDS = (
+    "description",
+    "base_url",
+    "service_type",
+    "endpoints",
+    "personal_data",
+    "timeout_ms",
+    "max_body_bytes",
+    "request_schema",
+    "enabled",
+    "keep_bodies",
+)
+
+
+class RegistryConflict(ValueError):
+    """A change that would leave the registry inconsistent (a dangling reference)."""
+
+
+def parse_documents(texts: list[tuple[str, str]]) -> RegistryDoc:
+    """Validate YAML texts (source, text) into one document; errors name file, line and key."""
+    merged = RegistryDoc()
+    for source, text in texts:
+        data, node = load(text, source)
+        try:
+            doc = RegistryDoc.model_validate(data)
+        except ValidationError as exc:
+            raise RegistryFileError(describe(exc, source, node)) from None
+        _check_duplicates(doc, source, node)
+        merged.members += doc.members
+        merged.subsystems += doc.subsystems
+        merged.services += doc.services
+        merged.grants += doc.grants
+    _check_references(merged)
+    return merged
+
+
+def _check_duplicates(doc: RegistryDoc, source: str, node: Any) -> None:
+    for section in ("members", "subsystems", "services"):
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(doc, section)):
+            if item.id in seen:
+                line = line_of(node, (section, i))
+                raise RegistryFileError(f"{source}:{line}: {section}[{i}]: {item.id} appears twice")
+            seen.add(item.id)
+
+
+def _check_references(doc: RegistryDoc, known: dict[str, set[str]] | None = None) -> None:
+    known = known or {"members": set(), "subsystems": set(), "services": set()}
+    members = known["members"] | {m.id for m in doc.members}
+    subsystems = known["subsystems"] | {s.id for s in doc.subsystems}
+    services = known["services"] | {s.id for s in doc.services}
+    for s in doc.subsystems:
+        if str(parse_subsystem(s.id).member) not in members:
+            raise RegistryFileError(
+                f"subsystem {s.id}: its member {parse_subsystem(s.id).member} is not declared"
+            )
+    for svc in doc.services:
+        if str(parse_service(svc.id).subsystem) not in subsystems:
+            raise RegistryFileError(
+                f"service {svc.id}: its subsystem {parse_service(svc.id).subsystem} is not declared"
+            )
+    for g in doc.grants:
+        if g.client not in subsystems:
+            raise RegistryFileError(f"grant {g.client} -> {g.service}: unknown client {g.client}")
+        if g.service not in services:
+            raise RegistryFileError(f"grant {g.client} -> {g.service}: unknown service {g.service}")
+
+
+async def apply(session: AsyncSession, doc: RegistryDoc, *, prune: bool = False) -> ApplyResult:
+    """Make the registry hold what ``doc`` says; idempotent. Caller commits."""
+    now = repo.utcnow()
+    counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
+    existing = {
+        "members": {m.id: m for m in await repo.members(session)},
+        "subsystems": {s.id: s for s in await repo.subsystems(session)},
+        "services": {s.id: s for s in await repo.services(session)},
+    }
+    if not prune:
+        try:
+            _check_references(doc, {k: set(v) for k, v in existing.items()})
+        except RegistryFileError:
+            raise
+    else:
+        _check_references(doc)
+
+    def upsert(section: str, key: str, model: type, fields: dict[str, Any]) -> None:
+        row = existing[section].get(key)
+        if row is None:
+            session.add(model(id=key, created_at=now, updated_at=now, **fields))
+            counts["created"] += 1
+            return
+        changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
+        if changed:
+            for k, v in changed.items():
+                setattr(row, k, v)
+            row.updated_at = now
+            counts["updated"] += 1
+        else:
+            counts["unchanged"] += 1
+
+    for m in doc.members:
+        mid = parse_member(m.id)
+        upsert(
+            "members",
+            m.id,
+            Member,
+            {
+                "instance": mid.instance,
+                "member_class": mid.member_class,
+                "member_code": mid.member_code,
+                "name": m.name,
+            },
+        )
+    await session.flush()
+    for s in doc.subsystems:
+        sid = parse_subsystem(s.id)
+        upsert("subsystems", s.id, Subsystem, _subsystem_fields(s, str(sid.member), sid))
+    await session.flush()
+    for svc in doc.services:
+        upsert("services", svc.id, Service, _service_fields(svc))
+    await session.flush()
+
+    current_grants = {(g.client_id, g.service_id) for g in await repo.grants(session)}
+    wanted = {(g.client, g.service) for g in doc.grants}
+    for client, service in sorted(wanted - current_grants):
+        session.add(Grant(client_id=client, service_id=service, created_at=now))
+        counts["created"] += 1
+    counts["unchanged"] += len(wanted & current_grants)
+
+    if prune:
+        for client, service in current_grants - wanted:
+            counts["deleted"] += await repo.delete_grant(session, client, service)
+        for section, ids in (
+            ("services", {s.id for s in doc.services}),
+            ("subsystems", {s.id for s in doc.subsystems}),
+            ("members", {m.id for m in doc.members}),
+        ):
+            for key, row in existing[section].items():
+                if key not in ids:
+                    await session.delete(row)
+                    counts["deleted"] += 1
+            await session.flush()
+
+    if counts["created"] or counts["updated"] or counts["deleted"]:
+        await repo.bump_version(session)
+    return ApplyResult(**counts)
+
+
+def _subsystem_fields(s: SubsystemIn, member_id: str, sid: Any) -> dict[str, Any]:
+    return {
+        "member_id": member_id,
+        "code": sid.subsystem_code,
+        "name": s.name,
+        "base_url": s.base_url,
+        "enabled": s.enabled,
+    }
+
+
+def _service_fields(svc: ServiceIn) -> dict[str, Any]:
+    sid = parse_service(svc.id)
+    fields = svc.model_dump(include=set(SERVICE_FIELDS))
+    fields["endpoints"] = [e.model_dump() for e in svc.endpoints]
+    return {"subsystem_id": str(sid.subsystem), "code": sid.service_code, **fields}
+
+
+async def export(session: AsyncSession) -> dict[str, Any]:
+    """The registry as a document that ``apply`` takes back unchanged."""
+    doc: dict[str, Any] = {"members": [], "subsystems": [], "services": [], "grants": []}
+    for m in await repo.members(session):
+        doc["members"].append({"id": m.id, "name": m.name})
+    for s in await repo.subsystems(session):
+        item: dict[str, Any] = {"id": s.id, "name": s.name}
+        if s.base_url:
+            item["base_url"] = s.base_url
+        if not s.enabled:
+            item["enabled"] = False
+        doc["subsystems"].append(item)
+    for svc in await repo.services(session):
+        item = {"id": svc.id}
+        for field in SERVICE_FIELDS:
+            item[field] = getattr(svc, field)
+        doc["services"].append(item)
+    for g in await repo.grants(session):
+        doc["grants"].append({"client": g.client_id, "service": g.service_id})
+    return doc
+
+
+def dump_yaml(doc: dict[str, Any]) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+async def issue_key(
+    session: AsyncSession, *, secret: str, client: str, label: str = "", key: str | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key for ``client``; the plain key is returned once and never stored."""
+    if await session.get(Subsystem, client) is None:
+        raise RegistryConflict(f"no subsystem {client}: register it before issuing keys")
+    key = key or security.new_api_key()
+    prefix = security.key_prefix(key)
+    assert prefix is not None
+    row = ApiKey(
+        subsystem_id=client,
+        prefix=prefix,
+        key_hash=security.hash_key(secret, key),
+        label=label,
+        created_at=repo.utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    await repo.bump_version(session)
+    return row, key
+
+
+async def revoke_key(session: AsyncSession, row: ApiKey) -> None:
+    row.revoked_at = repo.utcnow()
+    await repo.bump_version(session)
+
+
+async def rotate_key(
+    session: AsyncSession, *, secret: str, row: ApiKey, grace_seconds: int
+) -> tuple[ApiKey, str]:
+    """A new key for the same client; the old one works for ``grace_seconds`` more."""
+    row.expires_at = repo.utcnow() + timedelta(seconds=grace_seconds)
+    return await issue_key(session, secret=secret, client=row.subsystem_id, label=row.label)
+
+
+async def ensure_demo_keys(session: AsyncSession, *, secret: str, clients: list[str]) -> None:
+    """Give each demo client its derived key, unless it already has it."""
+    for client in clients:
+        key = security.demo_api_key(secret, client)
+        prefix = security.key_prefix(key)
+        assert prefix is not None
+        if await repo.get_key_by_prefix(session, prefix) is None:
+            await issue_key(session, secret=secret, client=client, label="demo", key=key)

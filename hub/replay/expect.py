@@ -1,0 +1,135 @@
+"""Checking a response against a step's ``expect`` and taking its ``capture``s."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from jsonpath_ng.ext import parse as _parse_jsonpath
+
+from hub.replay.results import Failure
+from hub.replay.templating import MissingVariable, render_value
+
+if TYPE_CHECKING:
+    from hub.replay.plan import ExchangePlan
+
+NO_MATCH = "<nothing matched>"
+_UNSET: Any = object()
+
+
+class JSONPathError(ValueError):
+    """A JSONPath that does not parse."""
+
+
+@lru_cache(maxsize=1024)
+def compile_jsonpath(path: str) -> Any:
+    """Parse a JSONPath once (jsonpath-ng's extended grammar: filters, arithmetic)."""
+    if not path.startswith("$"):
+        raise JSONPathError(f"bad JSONPath {path!r}: it must start with '$'")
+    try:
+        return _parse_jsonpath(path)
+    except Exception as exc:  # jsonpath-ng raises bare Exceptions from its lexer and parser
+        raise JSONPathError(f"bad JSONPath {path!r}: {exc}") from None
+
+
+@dataclass(slots=True)
+class Reply:
+    """The parts of a response the checks look at."""
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive
+    body: bytes
+    elapsed_ms: float
+    _json: Any = _UNSET
+
+    def json(self) -> Any:
+        if self._json is _UNSET:
+            self._json = orjson.loads(self.body)  # ValueError when not JSON
+        return self._json
+
+    @property
+    def x_road_id(self) -> str | None:
+        return self.headers.get("X-Road-Id")
+
+    def excerpt(self) -> str:
+        return self.body[:500].decode("utf-8", "replace")
+
+
+def find(compiled_path: Any, document: Any) -> Any:
+    """The value(s) a JSONPath selects: one value, a list of several, or NO_MATCH."""
+    matches = compiled_path.find(document)
+    if not matches:
+        return NO_MATCH
+    if len(matches) == 1:
+        return matches[0].value
+    return [m.value for m in matches]
+
+
+def _fail(reply: Reply, kind: str, what: str, expected: Any, got: Any) -> Failure:
+    return Failure(
+        kind=kind,
+        what=what,
+        expected=expected,
+        got=got,
+        x_road_id=reply.x_road_id,
+        status=reply.status,
+        body=reply.excerpt(),
+    )
+
+
+def _document(reply: Reply) -> Any:
+    try:
+        return reply.json()
+    except ValueError:
+        return _UNSET
+
+
+def check(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> Failure | None:
+    """The first expectation of ``plan`` that ``reply`` breaks, or None."""
+    if plan.status is not None and reply.status not in plan.status:
+        expected = plan.status[0] if len(plan.status) == 1 else plan.status
+        return _fail(reply, "status", "", expected, reply.status)
+    try:
+        for name, compiled in plan.expect_headers:
+            got = reply.headers.get(name)
+            if compiled is None:
+                if got is not None:
+                    return _fail(reply, "headers", name, "absent", got)
+                continue
+            expected = render_value(compiled, variables)
+            if isinstance(expected, list):
+                if got not in [str(e) for e in expected]:
+                    return _fail(reply, "headers", name, f"one of {expected}", got)
+            elif got != str(expected):
+                return _fail(reply, "headers", name, str(expected), got)
+        if plan.expect_json:
+            document = _document(reply)
+            if document is _UNSET:
+                return _fail(reply, "json", "body", "a JSON body", reply.excerpt() or "<empty>")
+            for source, path, compiled in plan.expect_json:
+                expected = render_value(compiled, variables)
+                got = find(path, document)
+                if got != expected or isinstance(got, bool) != isinstance(expected, bool):
+                    return _fail(reply, "json", source, expected, got)
+    except MissingVariable as exc:
+        return _fail(reply, "template", "expect", f"variable {exc.name!r}", str(exc))
+    if plan.max_ms is not None and reply.elapsed_ms > plan.max_ms:
+        return _fail(reply, "max_ms", "", plan.max_ms, round(reply.elapsed_ms, 1))
+    return None
+
+
+def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Failure | None:
+    """Store each capture in ``variables``; a capture that matches nothing fails the step."""
+    if not plan.capture:
+        return None
+    document = _document(reply)
+    for name, source, path in plan.capture:
+        got = NO_MATCH if document is _UNSET else find(path, document)
+        if got is NO_MATCH:
+            why = NO_MATCH if document is not _UNSET else "a body that is not JSON"
+            return _fail(reply, "capture", name, f"a value at {source}", why)
+        variables[name] = got
+    return None

@@ -1,0 +1,230 @@
+"""Reading scenario files: YAML with line numbers, validation, and errors a person can act on.
+
+Every problem is reported as ``FILE:LINE: step 'ID' (steps[N]), field F: what is wrong``,
+all of a file's problems at once, and nothing runs until every file is clean.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from hub.replay.plan import Loc, ScenarioPlan, compile_scenario
+from hub.replay.schemas import ExchangeStep, Expect, Fault, FaultSettings, FaultStep, Scenario
+
+SUFFIXES = (".yaml", ".yml")
+_STEP_TAGS = {"exchange", "fault"}
+
+
+class ScenarioLoadError(Exception):
+    """One or more scenario files are malformed; ``messages`` says where and why."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+        super().__init__("\n".join(messages))
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """The scenario files named by ``paths``: files as given, folders searched recursively."""
+    found: list[Path] = []
+    problems: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            if not files:
+                problems.append(f"{path}: no *.yaml or *.yml scenario files in this folder")
+            found += files
+        elif path.is_file():
+            found.append(path)
+        else:
+            problems.append(f"{path}: no such file or folder")
+    if problems:
+        raise ScenarioLoadError(problems)
+    return list(dict.fromkeys(found))
+
+
+def load_paths(paths: list[Path]) -> list[ScenarioPlan]:
+    """Load every scenario under ``paths``; raise with every file's problems at once."""
+    plans: list[ScenarioPlan] = []
+    messages: list[str] = []
+    for file in discover(paths):
+        try:
+            plans.append(load_file(file))
+        except ScenarioLoadError as exc:
+            messages += exc.messages
+    if messages:
+        raise ScenarioLoadError(messages)
+    return plans
+
+
+def load_file(file: Path) -> ScenarioPlan:
+    """Parse, validate and compile one scenario file."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioLoadError([f"{file}: cannot read: {exc}"]) from None
+    return load_text(text, file=str(file), default_name=file.stem)
+
+
+def load_text(text: str, *, file: str, default_name: str = "scenario") -> ScenarioPlan:
+    """Parse, validate and compile one scenario given as text (``file`` names it in errors)."""
+    data, lines, duplicates = _parse_yaml(text, file)
+    if duplicates:
+        raise ScenarioLoadError([_format(file, data, lines, loc, m) for loc, m in duplicates])
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise ScenarioLoadError(
+            [f"{file}:1: a scenario is a mapping with 'name' and 'steps', got {got}"]
+        )
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioLoadError(_validation_messages(file, data, lines, exc)) from None
+    plan, errors = compile_scenario(scenario, file=file, default_name=default_name)
+    if errors:
+        raise ScenarioLoadError([_format(file, data, lines, loc, m) for loc, m in errors])
+    return plan
+
+
+def _parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple[Loc, str]]]:
+    """The document, the line of every key and item, and any duplicate keys."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        detail = f"{problem} ({context})" if context else problem
+        raise ScenarioLoadError([f"{where}: bad YAML: {detail}"]) from None
+    finally:
+        loader.dispose()
+    lines: dict[Loc, int] = {}
+    duplicates: list[tuple[Loc, str]] = []
+    if node is not None:
+        _walk(node, (), lines, duplicates)
+    return data, lines, duplicates
+
+
+def _walk(
+    node: yaml.Node, loc: Loc, lines: dict[Loc, int], duplicates: list[tuple[Loc, str]]
+) -> None:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            child = (*loc, key)
+            if key in seen:
+                duplicates.append((child, f"key {key!r} appears twice"))
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _walk(value_node, child, lines, duplicates)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*loc, index), lines, duplicates)
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> Loc:
+    """Drop pydantic's union tags and use the YAML keys (``json``, not ``json_``)."""
+    out: list[str | int] = []
+    for index, part in enumerate(loc):
+        if index == 2 and loc[0] == "steps" and part in _STEP_TAGS:
+            continue
+        out.append(part.rstrip("_") if isinstance(part, str) else part)
+    return tuple(out)
+
+
+def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
+    """The model that validates the mapping at ``loc`` (for listing its allowed keys)."""
+    if not loc:
+        return Scenario
+    if loc[0] != "steps" or len(loc) < 2:
+        return None
+    step = _get(data, loc[:2])
+    base: type[BaseModel] = (
+        FaultStep if isinstance(step, dict) and "fault" in step else ExchangeStep
+    )
+    rest = loc[2:]
+    if rest[:3] == ("fault", "set", "services") and len(rest) == 4:
+        return FaultSpec
+    models = {(): base, ("expect",): Expect, ("fault",): Fault, ("fault", "set"): FaultSettings}
+    return models.get(tuple(rest))
+
+
+def _get(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _validation_messages(
+    file: str, data: Any, lines: dict[Loc, int], error: ValidationError
+) -> list[str]:
+    messages: list[str] = []
+    for item in error.errors(include_url=False):
+        loc = _clean_loc(item["loc"])
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            key = loc[-1]
+            model = _model_at(loc[:-1], data)
+            hint = ""
+            if model is not None:
+                allowed = [f.alias or name for name, f in model.model_fields.items()]
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint += f"; allowed: {', '.join(allowed)}"
+            message = f"unknown key {key!r}{hint}"
+            loc_for_field = loc[:-1]
+        elif kind == "missing":
+            message = f"missing required field {loc[-1]!r}"
+            loc_for_field = loc[:-1]
+        else:
+            text = item["msg"].removeprefix("Value error, ")
+            shown = item.get("input")
+            if not isinstance(shown, dict | list):
+                text += f" (got {shown!r})"
+            message = text
+            loc_for_field = loc
+        entry = _format(file, data, lines, loc, message, field_loc=loc_for_field)
+        if entry not in messages:
+            messages.append(entry)
+    return messages
+
+
+def _format(
+    file: str,
+    data: Any,
+    lines: dict[Loc, int],
+    loc: Loc,
+    message: str,
+    *,
+    field_loc: Loc | None = None,
+) -> str:
+    line = None
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            line = lines[loc[:cut]]
+            break
+    where = f"{file}:{line}" if line else file
+    parts: list[str] = []
+    field_loc = loc if field_loc is None else field_loc
+    if len(field_loc) >= 2 and field_loc[0] == "steps" and isinstance(field_loc[1], int):
+        step = _get(data, field_loc[:2])
+        step_id = step.get("id") if isinstance(step, dict) else None
+        index = field_loc[1]
+        parts.append(f"step {step_id!r} (steps[{index}])" if step_id else f"step steps[{index}]")
+        field_loc = field_loc[2:]
+    if field_loc:
+        parts.append("field " + ".".join(str(p) for p in field_loc))
+    prefix = ", ".join(parts)
+    return f"{where}: {prefix}: {message}" if prefix else f"{where}: {message}"

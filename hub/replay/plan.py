@@ -1,0 +1,188 @@
+"""A validated scenario compiled for replay: templates and JSONPaths parsed once.
+
+Compiling is also the second half of validation: a bad template or JSONPath is reported
+with its location (``steps[1].capture.cid``) before any request is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.replay.expect import JSONPathError, compile_jsonpath
+from hub.replay.schemas import ExchangeStep, FaultStep, Scenario
+from hub.replay.templating import Template, TemplateSyntaxError, compile_value
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(slots=True)
+class ExchangePlan:
+    """One gateway request, ready to render and send."""
+
+    id: str
+    label: str
+    client: Any
+    service: Any
+    method: str
+    path: Any
+    query: list[tuple[str, Any]]
+    headers: list[tuple[str, Any]]
+    json: Any
+    body: Any
+    status: tuple[int, ...] | None
+    expect_headers: list[tuple[str, Any]]
+    expect_json: list[tuple[str, Any, Any]]  # (source, compiled path, compiled expected)
+    max_ms: float | None
+    capture: list[tuple[str, str, Any]]  # (name, source, compiled path)
+    sends_auth: bool  # the step sets Authorization itself (e.g. to test a bad key)
+    sends_client: bool
+
+
+@dataclass(slots=True)
+class FaultPlan:
+    """A PUT or DELETE of a mock agency's ``/__faults``."""
+
+    id: str
+    label: str
+    provider: str
+    url: str | None
+    settings: dict[str, Any] | None  # None: clear
+
+    @property
+    def clears(self) -> bool:
+        return self.settings is None
+
+
+@dataclass(slots=True)
+class ScenarioPlan:
+    """A scenario ready to run."""
+
+    name: str
+    file: str
+    vars: list[tuple[str, Any]]
+    steps: list[ExchangePlan | FaultPlan]
+    clients: set[str] = field(default_factory=set)  # static clients, to check keys up front
+
+    @property
+    def needs_gateway(self) -> bool:
+        return any(isinstance(s, ExchangePlan) for s in self.steps)
+
+    @property
+    def needs_providers(self) -> bool:
+        return any(isinstance(s, FaultPlan) and s.url is None for s in self.steps)
+
+
+def _where_bad(loc: Loc, value: Any) -> Loc:
+    """The location of the first bad template inside ``value`` (for nested json bodies)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value or [])
+    if isinstance(value, dict | list):
+        for key, item in items:
+            try:
+                compile_value(item)
+            except TemplateSyntaxError:
+                return _where_bad((*loc, key), item)
+    return loc
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.errors: list[tuple[Loc, str]] = []
+
+    def value(self, loc: Loc, value: Any) -> Any:
+        try:
+            return compile_value(value)
+        except TemplateSyntaxError as exc:
+            self.errors.append((_where_bad(loc, value), str(exc)))
+            return value
+
+    def path(self, loc: Loc, source: str) -> Any:
+        try:
+            return compile_jsonpath(source)
+        except JSONPathError as exc:
+            self.errors.append((loc, str(exc)))
+            return None
+
+    def pairs(self, loc: Loc, mapping: dict[str, Any] | None) -> list[tuple[str, Any]]:
+        return [(str(k), self.value((*loc, k), v)) for k, v in (mapping or {}).items()]
+
+    def exchange(self, loc: Loc, step: ExchangeStep) -> ExchangePlan:
+        expect = step.expect
+        status = None
+        if expect and expect.status is not None:
+            status = tuple(expect.status if isinstance(expect.status, list) else [expect.status])
+        header_names = {h.lower() for h in step.headers or {}}
+        query: list[tuple[str, Any]] = []
+        for name, value in (step.query or {}).items():
+            for item in value if isinstance(value, list) else [value]:
+                query.append((name, self.value((*loc, "query", name), item)))
+        return ExchangePlan(
+            id=step.id or "",
+            label=f"{step.method} {step.service}{step.path}",
+            client=self.value((*loc, "client"), step.client),
+            service=self.value((*loc, "service"), step.service),
+            method=step.method,
+            path=self.value((*loc, "path"), step.path),
+            query=query,
+            headers=self.pairs((*loc, "headers"), step.headers),
+            json=self.value((*loc, "json"), step.json_),
+            body=self.value((*loc, "body"), step.body),
+            status=status,
+            expect_headers=[
+                (k, None if v is None else self.value((*loc, "expect", "headers", k), v))
+                for k, v in ((expect and expect.headers) or {}).items()
+            ],
+            expect_json=[
+                (
+                    k,
+                    self.path((*loc, "expect", "json", k), k),
+                    self.value((*loc, "expect", "json", k), v),
+                )
+                for k, v in ((expect and expect.json_) or {}).items()
+            ],
+            max_ms=expect.max_ms if expect else None,
+            capture=[
+                (name, source, self.path((*loc, "capture", name), source))
+                for name, source in (step.capture or {}).items()
+            ],
+            sends_auth="authorization" in header_names,
+            sends_client="x-road-client" in header_names,
+        )
+
+    def fault(self, step: FaultStep) -> FaultPlan:
+        fault = step.fault
+        settings = None if fault.set is None else fault.set.model_dump(exclude_none=True)
+        action = "clear" if settings is None else f"set {settings}"
+        return FaultPlan(
+            id=step.id or "",
+            label=f"fault {fault.provider}: {action}",
+            provider=fault.provider,
+            url=fault.url.rstrip("/") if fault.url else None,
+            settings=settings,
+        )
+
+
+def compile_scenario(
+    scenario: Scenario, *, file: str, default_name: str
+) -> tuple[ScenarioPlan, list[tuple[Loc, str]]]:
+    """Compile ``scenario``; the errors come with their location in the file."""
+    compiler = _Compiler()
+    steps: list[ExchangePlan | FaultPlan] = []
+    clients: set[str] = set()
+    for index, step in enumerate(scenario.steps):
+        if isinstance(step, FaultStep):
+            steps.append(compiler.fault(step))
+            continue
+        plan = compiler.exchange(("steps", index), step)
+        if not isinstance(plan.client, Template) and not plan.sends_auth:
+            clients.add(plan.client)
+        steps.append(plan)
+    variables = [(k, compiler.value(("vars", k), v)) for k, v in scenario.vars.items()]
+    plan = ScenarioPlan(
+        name=scenario.name or default_name,
+        file=file,
+        vars=variables,
+        steps=steps,
+        clients=clients,
+    )
+    return plan, compiler.errors

@@ -1,0 +1,233 @@
+"""The scenario file format (SPEC section 8), as pydantic models.
+
+``schemas/scenario.schema.json`` is generated from :class:`Scenario` (``python -m
+hub.replay.schemas``), so editors and the loader agree on one definition. Every model
+forbids unknown keys: a typo in a scenario is an error before anything runs, not an
+expectation silently skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+Scalar = str | int | float | bool
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+# Either case; JSON Schema regexes have no portable case-insensitive flag.
+METHOD_PATTERN = "^(" + "|".join(HTTP_METHODS + tuple(m.lower() for m in HTTP_METHODS)) + ")$"
+
+# Identifiers may carry templates, so only the number of parts is checked here.
+CLIENT_PATTERN = r"^[^/\s]+/[^/\s]+/[^/\s]+/[^/\s]+$"
+SERVICE_PATTERN = r"^[^/\s]+/[^/\s]+/[^/\s]+/[^/\s]+/[^/\s]+$"
+STEP_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
+VAR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Expect(_Model):
+    """What a step's response must satisfy; every given check must hold."""
+
+    status: int | list[int] | None = Field(
+        default=None, description="Expected HTTP status, or a list of acceptable ones."
+    )
+    json_: dict[str, Any] | None = Field(
+        default=None,
+        alias="json",
+        description="JSONPath into the response body -> expected value (templates allowed).",
+    )
+    headers: dict[str, str | list[str] | None] | None = Field(
+        default=None,
+        description=(
+            "Response header -> exact value, or a list of acceptable values; "
+            "null: the header must be absent."
+        ),
+    )
+    max_ms: float | None = Field(default=None, gt=0, description="Latency ceiling in ms.")
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599 for v in values
+        ):
+            raise ValueError("must be an HTTP status (100-599) or a non-empty list of them")
+        return value
+
+
+class FaultSpec(_Model):
+    """Fault settings of a mock agency, for all its services or one (SPEC section 9)."""
+
+    latency_ms: float | None = Field(default=None, ge=0)
+    jitter_ms: float | None = Field(default=None, ge=0)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+    error_status: int | None = Field(default=None, ge=100, le=599)
+    timeout_rate: float | None = Field(default=None, ge=0, le=1)
+    reset_rate: float | None = Field(default=None, ge=0, le=1)
+    malformed_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class FaultSettings(FaultSpec):
+    """The body of ``PUT {base_url}/__faults``: global settings, a seed, per-service ones."""
+
+    seed: int | None = None
+    services: dict[str, FaultSpec] | None = Field(
+        default=None, description="Service code -> settings overriding the global ones."
+    )
+
+
+class Fault(_Model):
+    """Switch a provider's faults on (``set``) or off (``clear``)."""
+
+    provider: str = Field(
+        pattern=CLIENT_PATTERN, description="Provider subsystem, e.g. VN/GOV/BCA/population."
+    )
+    url: str | None = Field(
+        default=None, description="Provider base URL; default: --providers or GET /demo/providers."
+    )
+    set: FaultSettings | None = None
+    clear: bool = False
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Fault:
+        if (self.set is None) == (not self.clear):
+            raise ValueError("give exactly one of 'set: {...}' or 'clear: true'")
+        return self
+
+
+class ExchangeStep(_Model):
+    """One request through the hub's gateway."""
+
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    description: str | None = None
+    client: str = Field(pattern=CLIENT_PATTERN, description="Calling subsystem (X-Road-Client).")
+    service: str = Field(pattern=SERVICE_PATTERN, description="Service id, provider + /CODE.")
+    method: str = Field(default="GET", pattern=METHOD_PATTERN, description="HTTP method.")
+    path: str = Field(
+        default="", description="Path after the service id, e.g. /citizens/{{ cid }}."
+    )
+    query: dict[str, Scalar | list[Scalar]] | None = None
+    headers: dict[str, Scalar] | None = None
+    json_: Any = Field(default=None, alias="json", description="JSON request body.")
+    body: str | None = Field(default=None, description="Raw request body (instead of json).")
+    expect: Expect | None = None
+    capture: dict[str, str] | None = Field(
+        default=None, description="Variable name -> JSONPath into the response body."
+    )
+
+    @field_validator("method")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("path")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        if value and not value.startswith(("/", "{{")):
+            raise ValueError("must start with '/' (it is appended to the service id)")
+        return value
+
+    @field_validator("capture")
+    @classmethod
+    def _capture_names(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for name in value or {}:
+            if not re.match(VAR_NAME_PATTERN, name) or name == "run":
+                raise ValueError(f"capture name {name!r} is not a valid variable name")
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> ExchangeStep:
+        if self.json_ is not None and self.body is not None:
+            raise ValueError("give either 'json' or 'body', not both")
+        return self
+
+
+class FaultStep(_Model):
+    """A step that changes a mock agency's faults instead of calling the gateway."""
+
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    description: str | None = None
+    fault: Fault
+
+
+def _step_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "fault" if "fault" in value else "exchange"
+    return "fault" if hasattr(value, "fault") else "exchange"
+
+
+Step = Annotated[
+    Annotated[ExchangeStep, Tag("exchange")] | Annotated[FaultStep, Tag("fault")],
+    Discriminator(_step_kind),
+]
+
+
+class Scenario(_Model):
+    """A scenario file: named, ordered steps replayed once per iteration."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://hub.local/schemas/scenario.schema.json",
+        },
+    )
+
+    name: str | None = Field(default=None, description="Defaults to the file name.")
+    description: str | None = None
+    vars: dict[str, Any] = Field(
+        default_factory=dict, description="Variables for {{ templates }}; may use run.*."
+    )
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("vars")
+    @classmethod
+    def _var_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.match(VAR_NAME_PATTERN, str(name)) or name == "run":
+                raise ValueError(f"variable name {name!r} is not a valid variable name")
+        return value
+
+    @model_validator(mode="after")
+    def _ids(self) -> Scenario:
+        seen: set[str] = set()
+        for index, step in enumerate(self.steps):
+            if step.id is None:
+                kind = "fault" if isinstance(step, FaultStep) else "step"
+                step.id = f"{kind}-{index + 1}"
+            if step.id in seen:
+                raise ValueError(f"step id {step.id!r} is used twice")
+            seen.add(step.id)
+        return self
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema shipped as ``schemas/scenario.schema.json``."""
+    return Scenario.model_json_schema(by_alias=True)
+
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "scenario.schema.json"
+
+
+if __name__ == "__main__":  # python -m hub.replay.schemas > schemas/scenario.schema.json
+    json.dump(json_schema(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")

@@ -1,0 +1,114 @@
+"""Where API keys and provider base URLs come from: a file, or the hub's demo endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+
+class SourceError(Exception):
+    """Credentials or provider URLs could not be had; the message says what to do."""
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read the {what} file: {exc.strerror or exc}") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SourceError(f"{path}: the {what} file is neither JSON nor YAML: {exc}") from None
+
+
+def parse_credentials(data: Any, origin: str) -> dict[str, str]:
+    """``[{"client", "api_key", "services"}]`` (``hub demo credentials``) to client -> key."""
+    if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
+        return dict(data)
+    if not isinstance(data, list):
+        raise SourceError(
+            f"{origin}: expected a JSON list of {{client, api_key, services}} "
+            "(the output of `hub demo credentials`)"
+        )
+    keys: dict[str, str] = {}
+    for index, entry in enumerate(data):
+        if not (isinstance(entry, dict) and "client" in entry and "api_key" in entry):
+            raise SourceError(f"{origin}: entry {index} has no 'client' and 'api_key'")
+        keys[str(entry["client"])] = str(entry["api_key"])
+    return keys
+
+
+def load_credentials(path: Path) -> dict[str, str]:
+    return parse_credentials(_read_json(path, "credentials"), str(path))
+
+
+def parse_providers(data: Any, origin: str) -> dict[str, str]:
+    """A ``{provider: base_url}`` mapping, or a registry export's ``subsystems`` list."""
+    if isinstance(data, dict) and isinstance(data.get("subsystems"), list):
+        return {
+            str(s["id"]): str(s["base_url"]).rstrip("/")
+            for s in data["subsystems"]
+            if isinstance(s, dict) and s.get("base_url")
+        }
+    if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
+        return {str(k): v.rstrip("/") for k, v in data.items()}
+    raise SourceError(
+        f"{origin}: expected a mapping of provider id to base URL "
+        '({"VN/GOV/BCA/population": "http://127.0.0.1:8001"}) or a registry export'
+    )
+
+
+def load_providers(path: Path) -> dict[str, str]:
+    return parse_providers(_read_json(path, "providers"), str(path))
+
+
+async def fetch_json(session: aiohttp.ClientSession, url: str, what: str) -> Any:
+    """GET a demo endpoint of the hub; a SourceError that explains any failure."""
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise SourceError(
+                    f"GET {url} answered {response.status}: the hub does not serve {what} "
+                    "(demo endpoints exist only in development)"
+                )
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise SourceError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise SourceError(f"GET {url} did not answer JSON") from None
+
+
+class Providers:
+    """Provider base URLs, from a file or fetched once from ``GET {hub}/demo/providers``."""
+
+    def __init__(self, hub_url: str, mapping: dict[str, str] | None = None) -> None:
+        self.hub_url = hub_url.rstrip("/")
+        self.mapping = mapping
+        self._lock = asyncio.Lock()
+
+    async def resolve(self, session: aiohttp.ClientSession, provider: str) -> str:
+        if self.mapping is None:
+            async with self._lock:
+                if self.mapping is None:
+                    url = f"{self.hub_url}/demo/providers"
+                    self.mapping = parse_providers(
+                        await fetch_json(session, url, "provider URLs"), url
+                    )
+        if provider not in self.mapping:
+            known = ", ".join(sorted(self.mapping)) or "none"
+            raise SourceError(
+                f"no base URL for provider {provider!r} (known: {known}); "
+                "give the fault step a 'url:' or pass --providers FILE"
+            )
+        return self.mapping[provider]

@@ -1,0 +1,142 @@
+"""``{{ name }}`` templates in scenario values, compiled once and rendered per iteration.
+
+A string that is exactly one placeholder keeps the variable's type (``limit: "{{ n }}"``
+renders the integer ``n``), so captured numbers and booleans survive into bodies and
+expectations; a placeholder inside longer text is rendered with ``str()``. Dotted names
+walk into dicts and lists (``{{ child.id }}``, ``{{ items.0 }}``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_OPEN = "{{"
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*)\s*\}\}")
+
+
+class TemplateSyntaxError(ValueError):
+    """A ``{{`` that does not open a valid placeholder."""
+
+
+class MissingVariable(LookupError):
+    """A placeholder names a variable the iteration does not have (yet)."""
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        self.name = name
+        self.available = available
+        shown = ", ".join(sorted(available)) or "none"
+        super().__init__(f"variable {name!r} is not defined (defined: {shown})")
+
+
+def _lookup(name: str, variables: Mapping[str, Any]) -> Any:
+    head, *rest = name.split(".")
+    if head not in variables:
+        raise MissingVariable(name, list(variables))
+    value = variables[head]
+    for part in rest:
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise MissingVariable(name, list(variables))
+    return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+class Template:
+    """A compiled string: literal parts and placeholder names, alternating."""
+
+    __slots__ = ("parts", "whole", "names")
+
+    def __init__(self, source: str) -> None:
+        parts: list[str] = []
+        position = 0
+        for match in _PLACEHOLDER.finditer(source):
+            literal = source[position : match.start()]
+            if _OPEN in literal:
+                raise TemplateSyntaxError(_bad(source, literal))
+            parts += [literal, match.group(1)]
+            position = match.end()
+        tail = source[position:]
+        if _OPEN in tail:
+            raise TemplateSyntaxError(_bad(source, tail))
+        parts.append(tail)
+        self.parts = parts
+        self.names = parts[1::2]
+        # "{{ x }}" alone renders x itself, not its text.
+        self.whole = len(parts) == 3 and parts[0] == "" and parts[2] == ""
+
+    def render(self, variables: Mapping[str, Any]) -> Any:
+        if self.whole:
+            return _lookup(self.parts[1], variables)
+        out = []
+        for index, part in enumerate(self.parts):
+            out.append(_text(_lookup(part, variables)) if index % 2 else part)
+        return "".join(out)
+
+
+def _bad(source: str, fragment: str) -> str:
+    start = fragment.index(_OPEN)
+    snippet = fragment[start : start + 30]
+    return (
+        f"bad template {snippet!r} in {source!r}: expected '{{{{ name }}}}' "
+        "with a variable name such as cid, run.iteration or child.id"
+    )
+
+
+def compile_value(value: Any) -> Any:
+    """Compile every templated string inside ``value``; ``value`` itself if none is."""
+    if isinstance(value, str):
+        return Template(value) if _OPEN in value else value
+    if isinstance(value, list):
+        items = [compile_value(v) for v in value]
+        return _Dynamic(items) if any(_is_dynamic(v) for v in items) else value
+    if isinstance(value, dict):
+        entries = {compile_value(k): compile_value(v) for k, v in value.items()}
+        if any(_is_dynamic(k) or _is_dynamic(v) for k, v in entries.items()):
+            return _Dynamic(entries)
+        return value
+    return value
+
+
+class _Dynamic:
+    """A list or dict with templates somewhere inside."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: list[Any] | dict[Any, Any]) -> None:
+        self.value = value
+
+
+def _is_dynamic(value: Any) -> bool:
+    return isinstance(value, Template | _Dynamic)
+
+
+def render_value(compiled: Any, variables: Mapping[str, Any]) -> Any:
+    """Render what :func:`compile_value` returned; plain values come back unchanged."""
+    if isinstance(compiled, Template):
+        return compiled.render(variables)
+    if isinstance(compiled, _Dynamic):
+        inner = compiled.value
+        if isinstance(inner, list):
+            return [render_value(v, variables) for v in inner]
+        return {
+            _text(render_value(k, variables)) if isinstance(k, Template) else k: render_value(
+                v, variables
+            )
+            for k, v in inner.items()
+        }
+    return compiled
+
+
+def render_text(compiled: Any, variables: Mapping[str, Any]) -> str:
+    """Render a compiled string field to text (headers, path, query values)."""
+    return _text(render_value(compiled, variables))

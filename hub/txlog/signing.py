@@ -1,0 +1,74 @@
+"""Ed25519 signatures over committed log batches, so a database administrator cannot
+rewrite history and recompute the hash chain."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+class Signer:
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+        self.public_key = private_key.public_key()
+        self.key_id = key_id(self.public_key)
+
+    def sign(self, message: bytes) -> str:
+        return base64.b64encode(self._key.sign(message)).decode()
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, create: bool) -> Signer:
+        """Load the PEM private key; make one (mode 0600) when allowed and missing."""
+        path = Path(path)
+        if not path.exists():
+            if not create:
+                raise FileNotFoundError(f"signing key {path} does not exist")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            key = Ed25519PrivateKey.generate()
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            path.touch(mode=0o600)
+            path.write_bytes(pem)
+            return cls(key)
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} is not an Ed25519 private key")
+        return cls(key)
+
+    def public_pem(self) -> str:
+        return self.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def load_public_key(pem: bytes) -> Ed25519PublicKey:
+    """A public key from PEM; a private key's PEM gives its public half."""
+    if b"PRIVATE" in pem:
+        private = serialization.load_pem_private_key(pem, password=None)
+        assert isinstance(private, Ed25519PrivateKey)
+        return private.public_key()
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+def verify(public_key: Ed25519PublicKey, message: bytes, signature: str) -> bool:
+    try:
+        public_key.verify(base64.b64decode(signature), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

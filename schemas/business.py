@@ -1,0 +1,77 @@
+"""Wire models of the business registry (Ministry of Finance): enterprises and branches."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.common import Address
+
+EnterpriseType = Literal[
+    "llc-single",  # Công ty TNHH một thành viên
+    "llc-multi",  # Công ty TNHH hai thành viên trở lên
+    "joint-stock",  # Công ty cổ phần
+    "partnership",  # Công ty hợp danh
+    "private",  # Doanh nghiệp tư nhân
+    "branch",  # Chi nhánh (a branch of another enterprise)
+]
+EnterpriseStatus = Literal["active", "suspended", "dissolving", "dissolved", "bankrupt"]
+
+# The Vietnamese name prefix that goes with each type.
+TYPE_PREFIX: dict[str, str] = {
+    "llc-single": "Công ty TNHH MTV",
+    "llc-multi": "Công ty TNHH",
+    "joint-stock": "Công ty Cổ phần",
+    "partnership": "Công ty Hợp danh",
+    "private": "Doanh nghiệp tư nhân",
+    "branch": "Chi nhánh",
+}
+
+CITIZEN_ID = r"^\d{12}$"
+ENTERPRISE_CODE = r"^\d{10}(-\d{3})?$"
+
+
+class Representative(BaseModel):
+    """The legal representative: a citizen of the population database, by ID number."""
+
+    id: str = Field(pattern=CITIZEN_ID, examples=["079090001234"])
+    full_name: str = Field(examples=["Nguyễn Văn An"])
+
+
+class Enterprise(BaseModel):
+    """An enterprise, or one of its branches (``type`` ``branch`` with ``parent_code``)."""
+
+    code: str = Field(pattern=ENTERPRISE_CODE, examples=["0312345678"])
+    name: str = Field(examples=["Công ty TNHH Thương mại Minh Phát"])
+    type: EnterpriseType
+    status: EnterpriseStatus
+    head_office: Address
+    registration_date: dt.date
+    legal_representative: Representative
+    charter_capital_vnd: int | None = None
+    parent_code: str | None = None
+    branches: list[str] = Field(default_factory=list)
+
+
+class RepresentativeClaim(BaseModel):
+    """Who the applicant says the legal representative is; checked against population."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=CITIZEN_ID)
+    full_name: str = Field(min_length=1, max_length=200)
+    date_of_birth: dt.date | None = None
+
+
+class EnterpriseRegistration(BaseModel):
+    """``enterprise-registration``: a new enterprise; the code is issued by the registry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=3, max_length=300, examples=["Công ty TNHH Minh Phát"])
+    type: Literal["llc-single", "llc-multi", "joint-stock", "partnership", "private"] = "llc-multi"
+    head_office: Address
+    legal_representative: RepresentativeClaim
+    charter_capital_vnd: int | None = Field(default=None, ge=0)

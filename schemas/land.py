@@ -1,0 +1,119 @@
+"""Wire models of the land registry (Ministry of Agriculture and Environment)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+LandUserKind = Literal["citizen", "enterprise"]
+
+# Land-use purpose codes of the cadastral records (Vietnamese codes and names).
+LAND_USES: dict[str, str] = {
+    "ODT": "Đất ở tại đô thị",
+    "ONT": "Đất ở tại nông thôn",
+    "LUC": "Đất chuyên trồng lúa",
+    "LUK": "Đất trồng lúa còn lại",
+    "HNK": "Đất trồng cây hằng năm khác",
+    "CLN": "Đất trồng cây lâu năm",
+    "RSX": "Đất rừng sản xuất",
+    "NTS": "Đất nuôi trồng thủy sản",
+    "TMD": "Đất thương mại, dịch vụ",
+    "SKC": "Đất cơ sở sản xuất phi nông nghiệp",
+}
+
+PARCEL_ID = r"^[0-9b-hjkmnp-z]{12}$"
+CERTIFICATE_CODE = r"^\d{12}$"
+CERTIFICATE_SERIAL = r"^[A-Z]{2}\d{8}$"
+
+
+class LandUser(BaseModel):
+    """A land user: a citizen by personal ID number or an enterprise by enterprise code."""
+
+    kind: LandUserKind
+    id: str
+
+
+class CertificateRef(BaseModel):
+    """What identifies a land-use right certificate: its code and its serial."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=CERTIFICATE_CODE, examples=["792412345670"])
+    serial: str = Field(pattern=CERTIFICATE_SERIAL, examples=["AK01234567"])
+
+
+class Certificate(CertificateRef):
+    """The certificate currently issued for a parcel."""
+
+    issued_on: dt.date
+
+
+class Parcel(BaseModel):
+    """A land parcel: commune + map sheet + number, and its nationwide GeoHash ID."""
+
+    id: str = Field(pattern=PARCEL_ID, examples=["w3gvk1td8f2q"])
+    province: str = Field(pattern=r"^\d{2}$")
+    commune: str = Field(pattern=r"^\d{5}$")
+    sheet: int = Field(ge=1)
+    number: int = Field(ge=1)
+    area_m2: float = Field(gt=0)
+    land_use: str = Field(examples=["ODT"])
+    land_use_name: str
+    address: str
+    land_users: list[LandUser]
+    certificate: Certificate
+
+
+class CertificateVerify(BaseModel):
+    """``certificate-verify``: is this certificate genuine and current (for that parcel)?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    serial: str
+    parcel_id: str | None = None
+
+
+class CertificateVerdict(BaseModel):
+    """The answer to ``certificate-verify``; it discloses nothing about the parcel."""
+
+    valid: bool
+    status: Literal["current", "superseded", "mismatch", "unknown"]
+
+
+class Party(BaseModel):
+    """One side of a transfer, as the applicant declares it; checked through the hub."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: LandUserKind
+    id: str = Field(min_length=1, max_length=20)
+    name: str = Field(min_length=1, max_length=300)
+
+
+class LandTransfer(BaseModel):
+    """``land-transfer``: the current users hand the parcel to new users.
+
+    ``from`` and ``to`` each take one party or a list of parties.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: list[Party] = Field(alias="from", min_length=1, max_length=10)
+    to: list[Party] = Field(min_length=1, max_length=10)
+    certificate: CertificateRef
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, dict) else value
+
+
+class TransferResult(BaseModel):
+    """The registered transfer: the parcel as it now is, with its new certificate."""
+
+    transfer_id: str
+    parcel: Parcel
+    previous_certificate: CertificateRef

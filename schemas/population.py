@@ -1,0 +1,136 @@
+"""Wire models of the national population database (Bộ Công an): citizens and households.
+
+Field names SPEC section 9 fixes: ``id``, ``full_name``, ``date_of_birth``, ``sex``,
+``permanent_address`` (``province``, ``commune``, ``detail``), ``household_id``,
+``father_id``, ``mother_id``; the rest follow DOMAIN.md's citizen record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.common import Address, Page, Place
+
+PERSONAL_ID = r"^\d{12}$"
+Sex = Literal["male", "female"]
+Relation = Literal["head", "spouse", "child", "parent", "other"]
+
+
+class Citizen(BaseModel):
+    """A citizen as the population database holds them."""
+
+    id: str = Field(pattern=PERSONAL_ID, description="Personal identification number (12 digits)")
+    full_name: str
+    date_of_birth: dt.date
+    sex: Sex
+    ethnicity: str = Field(examples=["Kinh"])
+    nationality: str = Field(examples=["Việt Nam"])
+    birth_registration_province: str = Field(pattern=r"^\d{2}$", examples=["79"])
+    native_place: Place
+    permanent_address: Address
+    current_residence: Address
+    household_id: str
+    relation_to_head: Relation
+    father_id: str | None = None
+    mother_id: str | None = None
+    spouse_id: str | None = None
+    status: Literal["alive", "deceased"] = "alive"
+    date_of_death: dt.date | None = None
+
+
+class CitizenPage(Page[Citizen]):
+    """A page of ``citizen-search``."""
+
+
+class HouseholdMember(BaseModel):
+    id: str
+    full_name: str
+    relation_to_head: Relation
+
+
+class Household(BaseModel):
+    """A household (hộ gia đình): its head, its address and its members."""
+
+    id: str
+    head_id: str
+    address: Address
+    members: list[HouseholdMember]
+
+
+class VerifyRequest(BaseModel):
+    """``citizen-verify``: does this ID belong to someone with this name and birth date?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=32)
+    full_name: str | None = Field(default=None, max_length=200)
+    date_of_birth: dt.date | None = None
+
+
+class VerifyResult(BaseModel):
+    """Yes or no, and nothing else about the person."""
+
+    match: bool
+
+
+class BirthRegistration(BaseModel):
+    """``birth-registration``: register a newborn; at least one parent must be a citizen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: str = Field(min_length=1, max_length=200)
+    date_of_birth: dt.date
+    sex: Sex
+    father_id: str | None = Field(default=None, pattern=PERSONAL_ID)
+    mother_id: str | None = Field(default=None, pattern=PERSONAL_ID)
+    birth_registration_province: str | None = Field(
+        default=None,
+        pattern=r"^\d{2}$",
+        description="Province registering the birth; defaults to the parents' household's",
+    )
+    ethnicity: str | None = None
+    nationality: str = "Việt Nam"
+
+
+class DeathRegistration(BaseModel):
+    """``death-registration``: record a citizen's death."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=PERSONAL_ID)
+    date_of_death: dt.date
+    place_of_death: str | None = Field(default=None, max_length=300)
+
+
+class NewAddress(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    province: str = Field(pattern=r"^\d{2}$")
+    commune: str = Field(pattern=r"^\d{5}$")
+    detail: str = Field(min_length=1, max_length=300)
+
+
+class ResidenceRegistration(BaseModel):
+    """``residence-registration``: permanent (moves the record) or temporary residence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=PERSONAL_ID)
+    kind: Literal["permanent", "temporary"]
+    address: NewAddress
+
+
+class Change(BaseModel):
+    """One entry of the changes feed: which citizen changed, how, and when."""
+
+    seq: int
+    at: dt.datetime
+    kind: Literal["birth", "death", "residence"]
+    citizen_id: str
+
+
+class ChangePage(Page[Change]):
+    """A page of ``citizen-changes``."""

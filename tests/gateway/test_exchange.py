@@ -1,0 +1,238 @@
+"""The exchange end to end: forwarding, headers, every error code, and its log record."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+
+from tests.gateway.conftest import CITIZEN, CLIENT, OTHER, PROVIDER, Hub
+
+PURPOSE = {"X-Road-UserId": "officer-01", "X-Road-Issue": "HS-0001"}
+LOOKUP = f"/r1/{PROVIDER}/citizen-lookup/citizens/{CITIZEN}"
+
+
+async def test_granted_exchange_returns_the_answer_with_xroad_headers(hub: Hub) -> None:
+    resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE, **{"X-Road-Id": "msg-1"}))
+    assert resp.status_code == 200
+    assert resp.json() == {"id": CITIZEN, "full_name": "Nguyễn Văn An"}
+    assert resp.headers["X-Road-Id"] == "msg-1"
+    assert resp.headers["X-Road-Client"] == CLIENT
+    assert resp.headers["X-Road-Service"] == f"{PROVIDER}/citizen-lookup"
+    assert resp.headers["X-Road-Request-Hash"] == base64.b64encode(
+        hashlib.sha512(b"").digest()
+    ).decode()
+    assert float(resp.headers["X-Hub-Latency"]) >= 0
+    assert float(resp.headers["X-Hub-Upstream-Latency"]) > 0
+    assert "X-Road-Error" not in resp.headers
+    # The provider saw the purpose and identity, not the key.
+    seen = hub.provider.state.seen[-1]["headers"]
+    assert seen["x-road-client"] == CLIENT and seen["x-road-userid"] == "officer-01"
+    assert "authorization" not in seen
+
+
+async def test_provider_no_data_is_passed_through_unchanged(hub: Hub) -> None:
+    resp = await hub.client.get(
+        f"/r1/{PROVIDER}/citizen-lookup/citizens/079203009999", headers=hub.headers(**PURPOSE)
+    )
+    assert resp.status_code == 404
+    assert resp.json()["type"] == "NotFound"
+    assert "X-Road-Error" not in resp.headers
+    (rec,) = await hub.records()
+    assert rec["status_code"] == 404 and rec["fault_code"] is None and not rec["succeeded"]
+
+
+ERROR_CASES = [
+    # (name, method, path, headers(hub) -> dict, body, status, code)
+    ("malformed id", "GET", "/r1/VN/GOV/BCA/pop$/citizen-lookup/x", "ok", None, 400,
+     "Client.BadRequest"),
+    ("unknown instance", "GET", "/r1/XX/GOV/BCA/population/citizen-lookup/x", "ok", None, 400,
+     "Client.BadRequest"),
+    ("short path", "GET", "/r1/VN/GOV/BCA", "ok", None, 400, "Client.BadRequest"),
+    ("missing purpose", "GET", LOOKUP, "ok", None, 400, "Client.MissingPurpose"),
+    ("no key", "GET", LOOKUP, "nokey", None, 401, "Client.Unauthorized"),
+    ("unknown key", "GET", LOOKUP, "badkey", None, 401, "Client.Unauthorized"),
+    ("key of another client", "GET", LOOKUP, "otherkey", None, 403, "Client.AccessDenied"),
+    ("not granted", "GET", f"/r1/{PROVIDER}/ungranted/citizens/{CITIZEN}", "ok", None, 403,
+     "Client.AccessDenied"),
+    ("endpoint not offered", "GET", f"/r1/{PROVIDER}/citizen-lookup/households/1", "purpose",
+     None, 403, "Client.AccessDenied"),
+    ("unknown service", "GET", f"/r1/{PROVIDER}/nothing/x", "ok", None, 404,
+     "Client.UnknownService"),
+    ("too large", "POST", f"/r1/{PROVIDER}/echo/echo", "ok", b'{"id": "' + b"x" * 300 + b'"}',
+     413, "Client.PayloadTooLarge"),
+    ("schema", "POST", f"/r1/{PROVIDER}/echo/echo", "ok", b'{"id": 5}', 422,
+     "Client.InvalidPayload"),
+    ("not json", "POST", f"/r1/{PROVIDER}/echo/echo", "ok", b"{nope", 400, "Client.BadRequest"),
+    ("disabled", "GET", f"/r1/{PROVIDER}/closed/citizens/1", "ok", None, 503,
+     "Server.ServiceDisabled"),
+    ("unreachable", "GET", f"/r1/{PROVIDER}/unreachable/x", "ok", None, 502,
+     "Server.ServiceFailed"),
+    ("malformed answer", "GET", f"/r1/{PROVIDER}/bad/bad", "ok", None, 502,
+     "Server.ServiceFailed"),
+    ("timeout", "GET", f"/r1/{PROVIDER}/slow/slow", "ok", None, 504, "Server.ServiceTimeout"),
+]
+
+
+def _headers(hub: Hub, kind: str) -> dict[str, str]:
+    if kind == "nokey":
+        return {"X-Road-Client": CLIENT}
+    if kind == "badkey":
+        return {"X-Road-Client": CLIENT, "Authorization": "Bearer hub_000000000000_nothing"}
+    if kind == "otherkey":
+        return {"X-Road-Client": CLIENT, "Authorization": f"Bearer {hub.keys[OTHER]}", **PURPOSE}
+    if kind == "purpose":
+        return hub.headers(**PURPOSE)
+    return hub.headers()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kind", "body", "status", "code"),
+    [c[1:] for c in ERROR_CASES],
+    ids=[c[0] for c in ERROR_CASES],
+)
+async def test_hub_errors_carry_code_status_and_body_and_are_logged(
+    hub: Hub, method: str, path: str, kind: str, body: bytes | None, status: int, code: str
+) -> None:
+    headers = _headers(hub, kind)
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    resp = await hub.client.request(method, path, headers=headers, content=body)
+    assert resp.status_code == status, resp.text
+    assert resp.headers["X-Road-Error"] == code
+    payload = resp.json()
+    assert payload["type"] == code
+    assert payload["detail"] == resp.headers["X-Road-Request-Id"]
+    assert len(payload["message"]) > 10
+    (rec,) = await hub.records()
+    assert rec["fault_code"] == code
+    assert rec["status_code"] == status
+    assert rec["succeeded"] is False
+    assert rec["request_id"] == resp.headers["X-Road-Request-Id"]
+
+
+async def test_rate_limited_sets_retry_after(hub: Hub) -> None:
+    async def quota(client: str) -> float | None:
+        return 2.5
+
+    hub.app.state.gateway.quota = quota
+    resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+    assert resp.status_code == 429
+    assert resp.headers["X-Road-Error"] == "Client.RateLimited"
+    assert resp.headers["Retry-After"] == "3"
+
+
+async def test_logging_failure_refuses_the_exchange(hub: Hub) -> None:
+    await hub.app.state.writer.engine.dispose()
+
+    async def broken(conn, records):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    hub.app.state.writer.hooks.append(broken)
+    resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+    assert resp.status_code == 503
+    assert resp.headers["X-Road-Error"] == "Server.LoggingFailed"
+    assert await hub.records() == []
+    hub.app.state.writer.hooks.remove(broken)
+    resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+    assert resp.status_code == 200  # recovers by itself
+    assert len(await hub.records()) == 1
+
+
+async def test_record_fields_and_pseudonymised_path(hub: Hub) -> None:
+    resp = await hub.client.get(
+        LOOKUP + "?name=Nguyen&limit=5", headers=hub.headers(**PURPOSE, **{"X-Road-Id": "m-9"})
+    )
+    assert resp.status_code == 200
+    (rec,) = await hub.records()
+    assert rec["id"] == "m-9"
+    assert rec["client"] == CLIENT
+    assert rec["service"] == f"{PROVIDER}/citizen-lookup"
+    assert rec["provider"] == PROVIDER
+    assert rec["method"] == "GET"
+    assert CITIZEN not in rec["path"] and "Nguyen" not in rec["path"]
+    assert rec["path"].startswith("/citizens/~") and "limit=5" in rec["path"]
+    assert rec["user_id"] == "officer-01" and rec["issue"] == "HS-0001"
+    assert rec["succeeded"] is True
+    assert rec["response_bytes"] == len(resp.content)
+    assert rec["total_ms"] >= rec["upstream_ms"] > 0
+    assert rec["response_hash"] == base64.b64encode(hashlib.sha512(resp.content).digest()).decode()
+    assert rec["request_body"] is None and rec["response_body"] is None
+
+
+async def test_body_is_forwarded_and_hashed(hub: Hub) -> None:
+    body = b'{"id": "abc"}'
+    resp = await hub.client.post(
+        f"/r1/{PROVIDER}/echo/echo",
+        headers={**hub.headers(), "Content-Type": "application/json"},
+        content=body,
+    )
+    assert resp.status_code == 201 and resp.content == body
+    assert resp.headers["X-Road-Request-Hash"] == base64.b64encode(
+        hashlib.sha512(body).digest()
+    ).decode()
+    (rec,) = await hub.records()
+    assert rec["request_bytes"] == len(body)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/files/..%2f..%2fetc%2fpasswd",
+        "/files/%2e%2e/secret",
+        "/files/..",
+        "/files/a%5c..%5cb",
+        "/files/%2E%2E",
+    ],
+)
+async def test_traversal_never_reaches_the_provider(hub: Hub, path: str) -> None:
+    resp = await hub.client.get(f"/r1/{PROVIDER}/files{path}", headers=hub.headers())
+    assert resp.status_code in (400, 403), resp.text
+    assert resp.headers["X-Road-Error"] in ("Client.BadRequest", "Client.AccessDenied")
+
+
+async def test_hop_by_hop_headers_are_not_forwarded(hub: Hub) -> None:
+    headers = {**hub.headers(**PURPOSE), "Connection": "keep-alive, X-Secret",
+               "Proxy-Authorization": "Basic abc", "X-Custom": "kept"}
+    resp = await hub.client.get(LOOKUP, headers=headers)
+    assert resp.status_code == 200
+    seen = hub.provider.state.seen[-1]["headers"]
+    assert "proxy-authorization" not in seen
+    assert seen["x-custom"] == "kept"
+
+
+async def test_metaservices_answer_in_xroad_shapes(hub: Hub) -> None:
+    resp = await hub.client.get("/listClients")
+    members = resp.json()["member"]
+    sub = next(m for m in members if m["id"].get("subsystem_code") == "population")
+    assert sub["id"]["object_type"] == "SUBSYSTEM" and sub["subsystem_name"] == "Dân cư"
+    assert any(m["id"]["object_type"] == "MEMBER" and m["name"] == "Bộ Công an" for m in members)
+
+    resp = await hub.client.get(f"/r1/{PROVIDER}/listMethods", headers=hub.headers())
+    codes = {s["service_code"] for s in resp.json()["service"]}
+    assert {"citizen-lookup", "ungranted", "echo"} <= codes
+    lookup = next(s for s in resp.json()["service"] if s["service_code"] == "citizen-lookup")
+    assert lookup["endpoint_list"] == [{"method": "GET", "path": "/citizens/{id}"}]
+    assert lookup["object_type"] == "SERVICE" and lookup["xroad_instance"] == "VN"
+
+    resp = await hub.client.get(f"/r1/{PROVIDER}/allowedMethods", headers=hub.headers())
+    allowed = {s["service_code"] for s in resp.json()["service"]}
+    assert "ungranted" not in allowed and "citizen-lookup" in allowed
+    resp = await hub.client.get(f"/r1/{PROVIDER}/allowedMethods", headers=hub.headers(OTHER))
+    assert resp.json() == {"service": []}
+
+    resp = await hub.client.get(
+        f"/r1/{PROVIDER}/getOpenAPI?serviceCode=citizen-lookup", headers=hub.headers()
+    )
+    assert resp.status_code == 200
+    assert list(resp.json()["paths"]) == ["/citizens/{cid}"] or "paths" in resp.json()
+
+
+async def test_revoked_key_is_refused_at_once(hub: Hub) -> None:
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    keys = (await hub.client.get("/admin/keys", params={"client": CLIENT}, headers=admin)).json()
+    resp = await hub.client.delete(f"/admin/keys/{keys[0]['id']}", headers=admin)
+    assert resp.status_code == 204
+    resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+    assert resp.status_code == 401

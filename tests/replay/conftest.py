@@ -1,0 +1,162 @@
+"""Fixtures of the replay tests: a tiny X-Road-like hub on real HTTP, in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+import uvicorn
+
+KEYS = {
+    "VN/GOV/BTP/civil-status": "key-civil",
+    "VN/COM/0101234565/ekyc": "key-bank",
+}
+POPULATION = "VN/GOV/BCA/population"
+
+
+class FakeHub:
+    """Routes under ``/r1/VN/GOV/BCA/population/<code>``: echo, status/N, slow, denied."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.arrivals: list[float] = []  # time.monotonic() of each gateway request
+        self.faults: list[tuple[str, Any]] = []
+        self.latency_ms = 0.0
+        self.demo = True
+
+    def reset(self) -> None:
+        self.arrivals.clear()
+        self.faults.clear()
+        self.latency_ms = 0.0
+        self.demo = True
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        status, headers, payload = await self.handle(scope, body)
+        raw = [(b"content-type", b"application/json"), (b"x-road-id", uuid.uuid4().hex.encode())]
+        raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": json.dumps(payload).encode()})
+
+    async def handle(self, scope: dict, body: bytes) -> tuple[int, dict[str, str], Any]:
+        path, method = scope["path"], scope["method"]
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        if path == "/readyz":
+            return 200, {}, {"ready": True}
+        if path.startswith("/demo/"):
+            if not self.demo:
+                return 404, {}, {"detail": "not found"}
+            if path == "/demo/credentials":
+                creds = [{"client": c, "api_key": k, "services": []} for c, k in KEYS.items()]
+                return 200, {}, creds
+            return 200, {}, {POPULATION: f"{self.url}/mock/population"}
+        if path == "/mock/population/__faults":
+            settings = json.loads(body) if body else None
+            self.faults.append((method, settings))
+            self.latency_ms = (settings or {}).get("latency_ms", 0) if method == "PUT" else 0
+            return 200, {}, settings or {}
+        if not path.startswith("/r1/"):
+            return 404, {}, {"detail": "not found"}
+        self.arrivals.append(time.monotonic())
+        client = headers.get("x-road-client", "")
+        if headers.get("authorization") != f"Bearer {KEYS.get(client)}":
+            return 401, {"X-Road-Error": "Client.Unauthorized"}, {"type": "Client.Unauthorized"}
+        parts = path.removeprefix("/r1/").split("/")
+        code, rest = parts[4], parts[5:]
+        if self.latency_ms:
+            await asyncio.sleep(self.latency_ms / 1000)
+        query = dict(parse_qsl(scope["query_string"].decode()))
+        if code == "status":
+            return int(rest[0]), {}, {"status": int(rest[0])}
+        if code == "slow":
+            await asyncio.sleep(float(query.get("ms", "100")) / 1000)
+            return 200, {}, {"slept": True}
+        if code == "denied":
+            error = {"type": "Client.AccessDenied", "message": "not granted", "detail": "r"}
+            return 403, {"X-Road-Error": "Client.AccessDenied"}, error
+        return (
+            200,
+            {"X-Road-Client": client},
+            {
+                "method": method,
+                "path": "/" + "/".join(rest),
+                "query": query,
+                "headers": headers,
+                "json": json.loads(body) if body else None,
+                "items": [{"id": "079123456789", "full_name": "Nguyễn Văn A", "age": 30}],
+                "match": True,
+            },
+        )
+
+
+class ServerThread:
+    """Serve an ASGI app with uvicorn on a free port in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, lifespan="off", ws="none", log_level="warning", access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+@pytest.fixture(scope="session")
+def _fake_hub_server() -> Iterator[FakeHub]:
+    hub = FakeHub()
+    with ServerThread(hub) as server:
+        hub.url = server.url
+        yield hub
+
+
+@pytest.fixture
+def fake_hub(_fake_hub_server: FakeHub) -> FakeHub:
+    _fake_hub_server.reset()
+    return _fake_hub_server
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[..., Path]:
+    """Write a scenario file under tmp_path and return its path."""
+
+    def _write(text: str, name: str = "scenario.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write

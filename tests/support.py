@@ -1,0 +1,114 @@
+"""Test plumbing: databases on both engines, real HTTP servers, a hub with its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from hub.app import HubApp, create_app
+from hub.core.migrate import upgrade_async
+from hub.core.settings import Settings
+
+POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL")
+SECRET = "test-secret-0123456789abcdef"
+ADMIN = "admin-token-0123456789"
+OPERATOR = "operator-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, migrated database of ``kind`` ("sqlite" or "postgres")."""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+        await upgrade_async(url)
+        yield url
+        return
+    assert POSTGRES_URL
+    import asyncpg
+
+    base = make_url(POSTGRES_URL)
+    name = f"hubtest_{uuid.uuid4().hex[:12]}"
+    admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        await upgrade_async(url)
+        yield url
+    finally:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+def make_settings(db_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "database_url": db_url,
+        "admin_token": ADMIN,
+        "operator_token": OPERATOR,
+        "secret_key": SECRET,
+        "signing_key_file": str(tmp_path / "signing-key.pem"),
+        "registry_refresh_s": 0.2,
+        "health_interval_s": 3600,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@contextlib.asynccontextmanager
+async def running(app: HubApp) -> AsyncIterator[HubApp]:
+    """Run the app's lifespan (startup and shutdown) around the block."""
+    async with app.api.router.lifespan_context(app.api):
+        yield app
+
+
+@contextlib.asynccontextmanager
+async def hub_client(settings: Settings) -> AsyncIterator[tuple[HubApp, httpx.AsyncClient]]:
+    app = create_app(settings)
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            yield app, client
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Serve an ASGI app on a real port in this event loop; yields its base URL."""
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on", loop="asyncio")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
