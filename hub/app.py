@@ -105,7 +105,9 @@ def create_app(settings: Settings | None = None) -> Callable:
     writer_engine = create_writer_engine(settings.database_url)
     sessions = session_factory(engine)
     registry = RegistryCache(sessions)
-    signer = Signer.from_file(settings.signing_key_file, create=settings.env != "production")
+    # Made on first start when missing; operators back it up and publish its public half
+    # (`hub audit public-key`) so anyone can verify the log later.
+    signer = Signer.from_file(settings.signing_key_file, create=True)
     writer = LogWriter(
         writer_engine,
         signer=signer,

@@ -218,7 +218,7 @@ class Enterprises(Dataset):
             "type": kind,
             "status": status,
             "head_office": address(draw, province),
-            "registration_date": registered,
+            "registration_date": registered.isoformat(),
             "legal_representative": {"id": person["id"], "full_name": person["full_name"]},
             "charter_capital_vnd": draw.choice(_CAPITALS) * 1_000_000,
             "parent_code": None,
@@ -346,7 +346,7 @@ class Enterprises(Dataset):
             "type": request.type,
             "status": "active",
             "head_office": office,
-            "registration_date": today,
+            "registration_date": today.isoformat(),
             "legal_representative": {
                 "id": request.legal_representative.id,
                 "full_name": request.legal_representative.full_name,

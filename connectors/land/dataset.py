@@ -130,7 +130,7 @@ class Parcels(Dataset):
         return {
             "code": land_ids.certificate_code(province, issued.year, self._certs(c)),
             "serial": land_ids.certificate_serial(letters, self._serials(c)),
-            "issued_on": issued,
+            "issued_on": issued.isoformat(),
         }
 
     def _seed_users(self, i: int, draw: Any, land_use: str) -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.cli.common import DbOption, console, fail, run, settings
 from hub.core.db import create_engine
@@ -17,27 +18,29 @@ app = typer.Typer(help="Integrity of the transaction log.", no_args_is_help=True
 @app.command("verify")
 def verify_cmd(
     db: str | None = DbOption,
-    public_key: Path | None = typer.Option(
-        None, help="PEM public key the batches must be signed with (default: the hub's own)."
+    public_key: list[Path] = typer.Option(
+        [],
+        help="PEM public key the batches may be signed with (default: the hub's own); "
+        "repeat it to accept the keys used before a rotation.",
     ),
     no_signatures: bool = typer.Option(False, help="Check the hash chain only."),
 ) -> None:
     """Recompute the hash chain and batch signatures; exit 1 naming the first bad record."""
     s = settings(db)
-    key = None
+    keys: list[Ed25519PublicKey] = []
     if not no_signatures:
         try:
-            if public_key is not None:
-                key = load_public_key(public_key.read_bytes())
+            if public_key:
+                keys = [load_public_key(path.read_bytes()) for path in public_key]
             else:
-                key = Signer.from_file(s.signing_key_file, create=False).public_key
+                keys = [Signer.from_file(s.signing_key_file, create=False).public_key]
         except (OSError, ValueError) as exc:
             fail(f"cannot load the signing key ({exc}); pass --public-key or --no-signatures", 2)
 
     async def go() -> AuditReport:
         engine = create_engine(s.database_url)
         try:
-            return await verify_log(engine, public_key=key)
+            return await verify_log(engine, public_keys=keys)
         finally:
             await engine.dispose()
 
@@ -48,7 +51,9 @@ def verify_cmd(
     if report.ok:
         console.print(
             f"[green]ok[/green]: {report.records} records chained, {report.batches} batches, "
-            f"{report.signatures_checked} signatures valid"
+            f"{report.signatures_checked} signatures valid; last record seq={report.last_seq} "
+            f"hash={report.last_hash} (keep it elsewhere to detect truncation later)",
+            highlight=False,
         )
         return
     console.print(f"[red]the log has been tampered with[/red] ({report.records} records read):")

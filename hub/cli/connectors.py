@@ -1,9 +1,121 @@
-"""CLI commands of the connectors feature (placeholder until the feature lands)."""
+"""`hub mock` and `hub connectors`: run one mock agency, scaffold, list and register connectors."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+import yaml
+
+import connectors
+from connectors.kit import Connector, FaultConfig
+
+app = typer.Typer(help="Mock agency connectors: scaffold, list, registry entries.")
+
+NameArg = Annotated[str, typer.Argument(help="Connector name, e.g. population")]
 
 
-def register(app: typer.Typer) -> None:
-    """Add this feature's commands to the top-level app."""
+def _connector(name: str) -> Connector:
+    try:
+        return connectors.get(name)
+    except connectors.UnknownConnector as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def mock(
+    name: NameArg,
+    port: Annotated[
+        int | None, typer.Option(help="Port; default 8001 + its place in the list")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data")] = 42,
+    size: Annotated[int | None, typer.Option(help="Number of records (citizens...)")] = None,
+    hub_url: Annotated[str | None, typer.Option(help="Hub to call other agencies through")] = None,
+    client_key: Annotated[str | None, typer.Option(help="This system's API key at the hub")] = None,
+    latency_ms: Annotated[float, typer.Option(help="Fault: added latency")] = 0,
+    jitter_ms: Annotated[float, typer.Option(help="Fault: up to this much more latency")] = 0,
+    error_rate: Annotated[
+        float, typer.Option(help="Fault: share of calls answered with an error")
+    ] = 0,
+    error_status: Annotated[int, typer.Option(help="Fault: status of those errors")] = 500,
+    timeout_rate: Annotated[float, typer.Option(help="Fault: share of calls never answered")] = 0,
+    reset_rate: Annotated[float, typer.Option(help="Fault: share of connections reset")] = 0,
+    malformed_rate: Annotated[float, typer.Option(help="Fault: share of answers cut short")] = 0,
+    fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault draws")] = None,
+) -> None:
+    """Run one mock agency (population, business, land, insurance...) as an HTTP server."""
+    import uvicorn
+
+    connector = _connector(name)
+    try:
+        faults = FaultConfig(
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            error_rate=error_rate,
+            error_status=error_status,
+            timeout_rate=timeout_rate,
+            reset_rate=reset_rate,
+            malformed_rate=malformed_rate,
+            seed=fault_seed,
+        )
+        api = connector.create_app(
+            seed=seed, size=size, hub_url=hub_url, client_key=client_key, faults=faults
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    port = port if port is not None else 8001 + connectors.names().index(name)
+    typer.echo(f"{name} ({connector.manifest.subsystem_id}) on http://{host}:{port}", err=True)
+    # A "timeout" fault holds its connection open; do not let it hold up Ctrl-C.
+    uvicorn.run(api, host=host, port=port, timeout_graceful_shutdown=1, log_level="info")
+
+
+@app.command("new")
+def new(
+    name: NameArg,
+    dir: Annotated[Path, typer.Option("--dir", help="Project root to write into")] = Path("."),
+    member_id: Annotated[str | None, typer.Option(help="INSTANCE/CLASS/MEMBER")] = None,
+    member_name: Annotated[str | None, typer.Option(help="The agency's name")] = None,
+) -> None:
+    """Scaffold connectors/NAME/ (manifest, models, dataset, app, README) and its test."""
+    from connectors.kit.scaffold import ScaffoldError, scaffold
+
+    try:
+        written = scaffold(name, dir, member_id=member_id, member_name=member_name)
+    except ScaffoldError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for path in written:
+        typer.echo(f"created {path}")
+    typer.echo(f"next: hub mock {name} --port 8010, then see docs/connectors.md")
+
+
+@app.command("list")
+def list_() -> None:
+    """List the connectors found, with their subsystem and services."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "subsystem", "services")
+    for connector in connectors.all():
+        codes = ", ".join(s.code for s in connector.manifest.services)
+        table.add_row(connector.name, connector.manifest.subsystem_id, codes)
+    Console().print(table)
+
+
+@app.command("registry")
+def registry(
+    name: NameArg,
+    base_url: Annotated[str, typer.Option(help="Where the hub reaches this mock")],
+) -> None:
+    """Print the registry YAML of one connector, for `hub registry apply`."""
+    entry = _connector(name).manifest.registry_entry(base_url)
+    typer.echo(yaml.safe_dump(entry, allow_unicode=True, sort_keys=False), nl=False)
+
+
+def register(root: typer.Typer) -> None:
+    """Add `hub mock` and `hub connectors ...` to the top-level app."""
+    root.command("mock")(mock)
+    root.add_typer(app, name="connectors")

@@ -90,7 +90,7 @@ def replay_command(
         plans = load_paths(paths)
     except ScenarioLoadError as exc:
         for message in exc.messages:
-            errors.print(message, markup=False, highlight=False)
+            errors.print(message, markup=False, highlight=False, soft_wrap=True)
         errors.print(f"refused: {len(exc.messages)} problem(s); nothing was run.")
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
@@ -138,7 +138,7 @@ def replay_command(
         with progress, _event_loop_runner() as loop_runner:
             results, run_id = loop_runner.run(main())
     except SourceError as exc:
-        errors.print(str(exc), markup=False, highlight=False)
+        errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
     render_tables(console, results)

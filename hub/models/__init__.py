@@ -57,6 +57,11 @@ class Subsystem(Base):
     name: Mapped[str] = mapped_column(String(300), default="")
     base_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Requests a client may make per second and per day; None: the default (unlimited).
+    quota_rps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    quota_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # SHA-256 (hex) of the client certificate that stands in for an API key over mutual TLS.
+    cert_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -181,3 +186,6 @@ class LogBatch(Base):
     committed_at: Mapped[datetime] = mapped_column(DateTime)
     key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     signature: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+from hub.models.stats import LatencyDay, LatencyHour, StatsDay, StatsHour, StatsMinute  # noqa: E402, F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -11,7 +12,7 @@ import orjson
 from jsonpath_ng.ext import parse as _parse_jsonpath
 
 from hub.replay.results import Failure
-from hub.replay.templating import MissingVariable, render_value
+from hub.replay.templating import MissingVariable, Template, render_value
 
 if TYPE_CHECKING:
     from hub.replay.plan import ExchangePlan
@@ -30,7 +31,10 @@ def compile_jsonpath(path: str) -> Any:
     if not path.startswith("$"):
         raise JSONPathError(f"bad JSONPath {path!r}: it must start with '$'")
     try:
-        return _parse_jsonpath(path)
+        with warnings.catch_warnings():
+            # jsonpath-ng deprecates '&' in filters for '&&'; both still parse the same.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return _parse_jsonpath(path)
     except Exception as exc:  # jsonpath-ng raises bare Exceptions from its lexer and parser
         raise JSONPathError(f"bad JSONPath {path!r}: {exc}") from None
 
@@ -56,6 +60,13 @@ class Reply:
 
     def excerpt(self) -> str:
         return self.body[:500].decode("utf-8", "replace")
+
+
+def resolve(path: Any, variables: Mapping[str, Any]) -> Any:
+    """A compiled JSONPath; a templated one is rendered and parsed (cached) first."""
+    if isinstance(path, Template):
+        return compile_jsonpath(str(path.render(variables)))
+    return path
 
 
 def find(compiled_path: Any, document: Any) -> Any:
@@ -90,7 +101,7 @@ def _document(reply: Reply) -> Any:
 def check(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> Failure | None:
     """The first expectation of ``plan`` that ``reply`` breaks, or None."""
     if plan.status is not None and reply.status not in plan.status:
-        expected = plan.status[0] if len(plan.status) == 1 else plan.status
+        expected = plan.status[0] if len(plan.status) == 1 else list(plan.status)
         return _fail(reply, "status", "", expected, reply.status)
     try:
         for name, compiled in plan.expect_headers:
@@ -111,11 +122,13 @@ def check(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> Fai
                 return _fail(reply, "json", "body", "a JSON body", reply.excerpt() or "<empty>")
             for source, path, compiled in plan.expect_json:
                 expected = render_value(compiled, variables)
-                got = find(path, document)
+                got = find(resolve(path, variables), document)
                 if got != expected or isinstance(got, bool) != isinstance(expected, bool):
                     return _fail(reply, "json", source, expected, got)
     except MissingVariable as exc:
         return _fail(reply, "template", "expect", f"variable {exc.name!r}", str(exc))
+    except JSONPathError as exc:
+        return _fail(reply, "json", "path", "a valid JSONPath", str(exc))
     if plan.max_ms is not None and reply.elapsed_ms > plan.max_ms:
         return _fail(reply, "max_ms", "", plan.max_ms, round(reply.elapsed_ms, 1))
     return None
@@ -126,8 +139,16 @@ def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Fail
     if not plan.capture:
         return None
     document = _document(reply)
-    for name, source, path in plan.capture:
-        got = NO_MATCH if document is _UNSET else find(path, document)
+    for name, source, templated, match in plan.capture:
+        try:
+            path = resolve(templated, variables)
+        except (MissingVariable, JSONPathError) as exc:
+            return _fail(reply, "capture", name, f"a JSONPath from {source}", str(exc))
+        if match == "one":
+            got = NO_MATCH if document is _UNSET else find(path, document)
+        else:
+            values = [] if document is _UNSET else [m.value for m in path.find(document)]
+            got = values if match == "all" else (values[0] if values else NO_MATCH)
         if got is NO_MATCH:
             why = NO_MATCH if document is not _UNSET else "a body that is not JSON"
             return _fail(reply, "capture", name, f"a value at {source}", why)

@@ -14,7 +14,16 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from hub.replay.plan import Loc, ScenarioPlan, compile_scenario
-from hub.replay.schemas import ExchangeStep, Expect, Fault, FaultSettings, FaultStep, Scenario
+from hub.replay.schemas import (
+    Capture,
+    ExchangeStep,
+    Expect,
+    Fault,
+    FaultSettings,
+    FaultSpec,
+    FaultStep,
+    Scenario,
+)
 
 SUFFIXES = (".yaml", ".yml")
 _STEP_TAGS = {"exchange", "fault"}
@@ -154,6 +163,8 @@ def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
     rest = loc[2:]
     if rest[:3] == ("fault", "set", "services") and len(rest) == 4:
         return FaultSpec
+    if rest[:1] == ("capture",) and len(rest) == 2:
+        return Capture
     models = {(): base, ("expect",): Expect, ("fault",): Fault, ("fault", "set"): FaultSettings}
     return models.get(tuple(rest))
 

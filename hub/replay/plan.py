@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.replay.expect import JSONPathError, compile_jsonpath
-from hub.replay.schemas import ExchangeStep, FaultStep, Scenario
+from hub.replay.schemas import Capture, ExchangeStep, FaultStep, Scenario
 from hub.replay.templating import Template, TemplateSyntaxError, compile_value
 
 Loc = tuple[str | int, ...]
@@ -34,7 +34,7 @@ class ExchangePlan:
     expect_headers: list[tuple[str, Any]]
     expect_json: list[tuple[str, Any, Any]]  # (source, compiled path, compiled expected)
     max_ms: float | None
-    capture: list[tuple[str, str, Any]]  # (name, source, compiled path)
+    capture: list[tuple[str, str, Any, str]]  # (name, source, compiled path, match)
     sends_auth: bool  # the step sets Authorization itself (e.g. to test a bad key)
     sends_client: bool
 
@@ -73,6 +73,19 @@ class ScenarioPlan:
         return any(isinstance(s, FaultPlan) and s.url is None for s in self.steps)
 
 
+class _Stand(dict):
+    """Stands for any variable when a templated JSONPath is checked at load time."""
+
+    def __getitem__(self, key: object) -> Any:
+        return self
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return "x"
+
+
 def _where_bad(loc: Loc, value: Any) -> Loc:
     """The location of the first bad template inside ``value`` (for nested json bodies)."""
     items = value.items() if isinstance(value, dict) else enumerate(value or [])
@@ -98,8 +111,15 @@ class _Compiler:
 
     def path(self, loc: Loc, source: str) -> Any:
         try:
+            if "{{" in source:
+                # A templated JSONPath is parsed per iteration; check it now with stand-ins.
+                template = Template(source)
+                compile_jsonpath(
+                    template.render({n.split(".")[0]: _Stand() for n in template.names})
+                )
+                return template
             return compile_jsonpath(source)
-        except JSONPathError as exc:
+        except (JSONPathError, TemplateSyntaxError) as exc:
             self.errors.append((loc, str(exc)))
             return None
 
@@ -142,12 +162,17 @@ class _Compiler:
             ],
             max_ms=expect.max_ms if expect else None,
             capture=[
-                (name, source, self.path((*loc, "capture", name), source))
-                for name, source in (step.capture or {}).items()
+                self.capture((*loc, "capture", name), name, spec)
+                for name, spec in (step.capture or {}).items()
             ],
             sends_auth="authorization" in header_names,
             sends_client="x-road-client" in header_names,
         )
+
+    def capture(self, loc: Loc, name: str, spec: str | Capture) -> tuple[str, str, Any, str]:
+        if isinstance(spec, str):
+            return name, spec, self.path(loc, spec), "one"
+        return name, spec.path, self.path((*loc, "path"), spec.path), spec.match
 
     def fault(self, step: FaultStep) -> FaultPlan:
         fault = step.fault

@@ -24,7 +24,8 @@ def _failure_text(stats: StepStats) -> str:
     if failure is None:
         return ""
     xid = f" [X-Road-Id {failure.x_road_id}]" if failure.x_road_id else ""
-    return f"#{failure.iteration}: {failure.message()}{xid}"
+    body = f"\n    body: {failure.body[:300]}" if failure.body else ""
+    return f"#{failure.iteration}: {failure.message()}{xid}{body}"
 
 
 def render_tables(console: Console, results: list[ScenarioResult]) -> None:

@@ -12,7 +12,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -113,6 +113,19 @@ class Fault(_Model):
         return self
 
 
+class Capture(_Model):
+    """A capture with a choice of what to keep when the JSONPath matches several values."""
+
+    path: str = Field(description="JSONPath into the response body.")
+    match: Literal["one", "first", "all"] = Field(
+        default="one",
+        description=(
+            "one: the value, or the list when several match; first: the first match; "
+            "all: always the list of matches (may be empty)."
+        ),
+    )
+
+
 class ExchangeStep(_Model):
     """One request through the hub's gateway."""
 
@@ -129,7 +142,7 @@ class ExchangeStep(_Model):
     json_: Any = Field(default=None, alias="json", description="JSON request body.")
     body: str | None = Field(default=None, description="Raw request body (instead of json).")
     expect: Expect | None = None
-    capture: dict[str, str] | None = Field(
+    capture: dict[str, str | Capture] | None = Field(
         default=None, description="Variable name -> JSONPath into the response body."
     )
 
@@ -147,7 +160,9 @@ class ExchangeStep(_Model):
 
     @field_validator("capture")
     @classmethod
-    def _capture_names(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+    def _capture_names(
+        cls, value: dict[str, str | Capture] | None
+    ) -> dict[str, str | Capture] | None:
         for name in value or {}:
             if not re.match(VAR_NAME_PATTERN, name) or name == "run":
                 raise ValueError(f"capture name {name!r} is not a valid variable name")

@@ -1,9 +1,24 @@
-"""How statistics hook into the hub (placeholder until the statistics feature lands)."""
+"""How statistics hook into a running hub: rollups in the log writer, metrics, health."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+from hub.stats import rollup
+from hub.stats.health import HealthMonitor
+from hub.stats.metrics import Metrics
+
+if TYPE_CHECKING:
+    from hub.app import HubState
 
 
-def install(state: Any) -> None:
-    """Register rollup updates with the log writer and metrics with the gateway."""
+def install(state: HubState) -> None:
+    """Count every batch in its own transaction, feed /metrics, and watch the providers."""
+    state.writer.hooks.append(rollup.add_records)
+    metrics = Metrics(state.settings, state.writer)
+    state.gateway.observers.append(metrics.observe)
+    state.extras["metrics"] = metrics
+    monitor = HealthMonitor(state.registry, interval_s=state.settings.health_interval_s)
+    state.extras["health"] = monitor
+    state.extras.setdefault("on_startup", []).append(monitor.start)
+    state.on_shutdown.append(monitor.stop)

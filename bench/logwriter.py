@@ -1,0 +1,180 @@
+"""The log writer alone: records per second it commits, and bytes each record takes.
+
+Drives ``hub.txlog.writer.LogWriter`` directly (no HTTP), on a fresh SQLite file and, when
+a PostgreSQL server answers, on a fresh database there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hub.gateway.handler import b64sha512
+
+PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+BODY = b'{"id": "079203001234", "full_name": "Nguy\xe1\xbb\x85n V\xc4\x83n An"}' * 4
+
+
+@dataclass
+class WriterResult:
+    engine: str
+    concurrency: int
+    records: int
+    seconds: float
+    batches: int
+    bytes_per_record: float | None
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+    @property
+    def mean_batch(self) -> float:
+        return self.records / self.batches if self.batches else 0.0
+
+
+def record(i: int) -> dict[str, Any]:
+    """A record shaped like the gateway's for the bench exchange (pseudonymised path)."""
+    rid = uuid.uuid4().hex
+    return {
+        "id": rid,
+        "request_id": rid,
+        "client": "VN/GOV/BTP/civil-status",
+        "service": "VN/GOV/BCA/population/citizen-lookup",
+        "provider": "VN/GOV/BCA/population",
+        "method": "GET",
+        "path": "/citizens/~Zq3vX0c1mJkS2eQp",
+        "user_id": "officer-01",
+        "issue": "HS-2024-000123",
+        "status_code": 200,
+        "succeeded": True,
+        "fault_code": None,
+        "request_bytes": 0,
+        "response_bytes": 312,
+        "started_at": datetime.now(UTC).replace(tzinfo=None),
+        "total_ms": 1.234 + i % 7,
+        "upstream_ms": 0.9,
+        "hub_ms": 0.334,
+        "request_hash": b64sha512(b""),
+        "response_hash": b64sha512(BODY),
+        "request_body": None,
+        "response_body": None,
+    }
+
+
+async def drive(url: str, workdir: Path, *, records: int, concurrency: int) -> WriterResult:
+    from hub.txlog.signing import Signer
+    from hub.txlog.writer import LogWriter, create_writer_engine
+
+    signer = Signer.from_file(workdir / "writer-signing.pem", create=True)
+    engine = create_writer_engine(url)
+    writer = LogWriter(engine, signer=signer)
+    await writer.start()
+    per_task = records // concurrency
+    batches = 0
+
+    def count(_n: int, _s: float) -> None:
+        nonlocal batches
+        batches += 1
+
+    async def producer(n: int) -> None:
+        for j in range(n):
+            await writer.submit(record(j))
+
+    try:
+        await asyncio.gather(*(producer(50) for _ in range(8)))  # warm-up: pool, caches
+        writer.on_commit.append(count)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(producer(per_task) for _ in range(concurrency)))
+        seconds = time.perf_counter() - t0
+    finally:
+        await writer.stop()
+        await engine.dispose()
+    kind = "postgresql" if url.startswith("postgresql") else "sqlite"
+    return WriterResult(kind, concurrency, per_task * concurrency, seconds, batches, None)
+
+
+def sqlite_run(workdir: Path, *, records: int, concurrency: int) -> WriterResult:
+    """Fresh SQLite file; bytes per record from the file size after a WAL checkpoint."""
+    import sqlite3
+
+    from hub.core.migrate import upgrade
+
+    db = workdir / f"writer-{concurrency}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite+aiosqlite:///{db}"
+    upgrade(url)
+    empty = _checkpointed_size(db, sqlite3)
+    result = _run(drive(url, workdir, records=records, concurrency=concurrency))
+    with sqlite3.connect(db) as conn:
+        total = conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
+    result.bytes_per_record = (_checkpointed_size(db, sqlite3) - empty) / max(1, total)
+    return result
+
+
+def _checkpointed_size(db: Path, sqlite3: Any) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return db.stat().st_size
+
+
+def postgres_run(workdir: Path, *, records: int, concurrency: int) -> WriterResult | str:
+    """A fresh database on the local server; the reason as text when there is none."""
+    try:
+        return _run(_postgres(workdir, records=records, concurrency=concurrency))
+    except (OSError, ImportError) as exc:
+        return f"no PostgreSQL at {PG_URL} ({type(exc).__name__}: {exc})"
+
+
+async def _postgres(workdir: Path, *, records: int, concurrency: int) -> WriterResult:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from hub.core.migrate import upgrade_async
+
+    base = make_url(PG_URL)
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"hubbench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin, timeout=5)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        await upgrade_async(url)
+        result = await drive(url, workdir, records=records, concurrency=concurrency)
+        dsn = base.set(drivername="postgresql", database=name).render_as_string(
+            hide_password=False
+        )
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("VACUUM ANALYZE transactions")
+            size = await conn.fetchval(
+                "SELECT pg_total_relation_size('transactions') + pg_total_relation_size('log_batches')"
+            )
+            total = await conn.fetchval("SELECT count(*) FROM transactions")
+        finally:
+            await conn.close()
+        result.bytes_per_record = size / max(1, total)
+        return result
+    finally:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+def _run(coro: Any) -> Any:
+    import uvloop
+
+    return uvloop.run(coro)

@@ -1,0 +1,63 @@
+"""``hub connectors new NAME``: write a working connector and its test from templates.
+
+The connector (``connectors/<name>/``: manifest, models, dataset, app, README) serves a
+lookup, a search and a create over records generated from the seed; discovery finds it by
+its ``connector`` object, so ``hub up`` serves and registers it with no other change.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from string import Template
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+TEMPLATES = Path(__file__).parent / "templates"
+# template file -> path of the output, relative to the project root
+FILES = {
+    "__init__.py.txt": "connectors/{name}/__init__.py",
+    "manifest.py.txt": "connectors/{name}/manifest.py",
+    "models.py.txt": "connectors/{name}/models.py",
+    "dataset.py.txt": "connectors/{name}/dataset.py",
+    "app.py.txt": "connectors/{name}/app.py",
+    "README.md.txt": "connectors/{name}/README.md",
+    "test.py.txt": "tests/connectors/test_{name}.py",
+}
+
+
+class ScaffoldError(ValueError):
+    """The scaffold cannot be written; the message says why."""
+
+
+def scaffold(
+    name: str,
+    root: Path,
+    *,
+    member_id: str | None = None,
+    member_name: str | None = None,
+) -> list[Path]:
+    """Write connector ``name`` under ``root`` (the project root); return the files written."""
+    if not NAME_RE.match(name) or name == "kit":
+        raise ScaffoldError(
+            f"connector name {name!r}: use 2-31 lower-case letters, digits or '_', "
+            "starting with a letter (it becomes a Python package)"
+        )
+    member_id = member_id or f"VN/GOV/{name.upper().replace('_', '-')}"
+    if len(member_id.split("/")) != 3:
+        raise ScaffoldError(f"member id {member_id!r} must be INSTANCE/CLASS/MEMBER")
+    targets = {tmpl: root / path.format(name=name) for tmpl, path in FILES.items()}
+    existing = [str(p) for p in targets.values() if p.exists()]
+    if existing:
+        raise ScaffoldError(f"refusing to overwrite {', '.join(existing)}")
+    values = {
+        "name": name,
+        "slug": name.replace("_", "-"),
+        "title": name.replace("_", " ").title(),
+        "member_id": member_id,
+        "member_name": member_name or f"{name.replace('_', ' ').title()} agency",
+    }
+    for tmpl, target in targets.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = Template((TEMPLATES / tmpl).read_text(encoding="utf-8")).substitute(values)
+        target.write_text(text, encoding="utf-8")
+    return list(targets.values())

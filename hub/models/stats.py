@@ -1,0 +1,74 @@
+"""Rollup tables of the transaction log, kept in the same commit as the records they count.
+
+Counts live at three grains (minute, hour, day; all UTC) so a query over any range reads
+whole days in the middle and minutes or hours only at its edges. Latency histograms live at
+hour and day grain, one row per (bucket, client, service, bin). Every table is clustered on
+its key, bucket first (WITHOUT ROWID on SQLite), so a time range is one sequential read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Float, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.models import Base
+
+_CLUSTERED = {"sqlite_with_rowid": False}
+
+
+class _Counts:
+    """Key and exact sums of one rollup row; ``fault_code`` is '' when the hub saw no fault."""
+
+    bucket: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    client: Mapped[str] = mapped_column(String(300), primary_key=True)
+    service: Mapped[str] = mapped_column(String(400), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(300), primary_key=True)
+    status_code: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fault_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    succeeded: Mapped[int] = mapped_column(BigInteger)
+    request_bytes: Mapped[int] = mapped_column(BigInteger)
+    response_bytes: Mapped[int] = mapped_column(BigInteger)
+    # Sums, for means; percentiles come from the latency tables.
+    total_ms: Mapped[float] = mapped_column(Float)
+    hub_ms: Mapped[float] = mapped_column(Float)
+    upstream_ms: Mapped[float] = mapped_column(Float)
+
+
+class _Latency:
+    """How many exchanges of one key fell in latency bin ``bin`` (see hub.stats.histogram)."""
+
+    bucket: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    client: Mapped[str] = mapped_column(String(300), primary_key=True)
+    service: Mapped[str] = mapped_column(String(400), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(300), primary_key=True)
+    bin: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    n_total: Mapped[int] = mapped_column(BigInteger)
+    n_hub: Mapped[int] = mapped_column(BigInteger)
+
+
+class StatsMinute(_Counts, Base):
+    __tablename__ = "stats_minute"
+    __table_args__ = _CLUSTERED
+
+
+class StatsHour(_Counts, Base):
+    __tablename__ = "stats_hour"
+    __table_args__ = _CLUSTERED
+
+
+class StatsDay(_Counts, Base):
+    __tablename__ = "stats_day"
+    __table_args__ = _CLUSTERED
+
+
+class LatencyHour(_Latency, Base):
+    __tablename__ = "stats_latency_hour"
+    __table_args__ = _CLUSTERED
+
+
+class LatencyDay(_Latency, Base):
+    __tablename__ = "stats_latency_day"
+    __table_args__ = _CLUSTERED

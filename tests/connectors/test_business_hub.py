@@ -1,0 +1,199 @@
+"""Enterprise registration checks the representative with population through the hub."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from stdnum.vn import mst
+
+import connectors
+from connectors.business import connector
+from connectors.business.hub_checks import CITIZEN_VERIFY
+from connectors.business.testing import FakeHub, open_client, serve
+from connectors.population.dataset import citizen_at
+
+SEED, SIZE = 5, 10_000
+KEY = "business-registry-test-key"
+PURPOSE = {"X-Road-UserId": "officer-07", "X-Road-Issue": "DKKD-2025-0001"}
+
+
+@pytest.fixture
+def hub() -> Iterator[tuple[FakeHub, str]]:
+    fake = FakeHub(seed=SEED, size=SIZE)
+    with serve(fake.app) as url:
+        yield fake, url
+
+
+def adult(start: int = 0) -> dict[str, Any]:
+    for k in range(start, SIZE):
+        person = citizen_at(SEED, SIZE, k)
+        if person["date_of_birth"] < "2000-01-01":
+            return person
+    raise AssertionError("no adult")
+
+
+def application(person: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    body = {
+        "name": "Công ty TNHH Thương mại Sông Hồng",
+        "type": "llc-multi",
+        "head_office": {"province": "01", "commune": "00301", "detail": "Số 5 Tràng Tiền"},
+        "legal_representative": {
+            "id": person["id"],
+            "full_name": person["full_name"],
+            "date_of_birth": person["date_of_birth"],
+        },
+        "charter_capital_vnd": 2_000_000_000,
+    }
+    body.update(changes)
+    return body
+
+
+async def test_registration_calls_citizen_verify_through_the_hub(
+    hub: tuple[FakeHub, str],
+) -> None:
+    fake, url = hub
+    person = adult()
+    app = connector.create_app(seed=SEED, size=SIZE, hub_url=url, client_key=KEY)
+    async with open_client(app) as client:
+        answer = await client.post("/enterprises", json=application(person), headers=PURPOSE)
+        assert answer.status_code == 201, answer.text
+        record = answer.json()
+        assert mst.is_valid(record["code"]) and record["code"][:2] == "01"
+        assert record["status"] == "active"
+        assert record["registration_date"] == dt.date.today().isoformat()
+        assert record["legal_representative"] == {
+            "id": person["id"],
+            "full_name": person["full_name"],
+        }
+
+        [call] = fake.requests
+        assert call.method == "POST"
+        assert call.path == f"/r1/{CITIZEN_VERIFY}/citizens/verify"
+        assert call.path == "/r1/VN/GOV/BCA/population/citizen-verify/citizens/verify"
+        assert call.headers["x-road-client"] == "VN/GOV/BTC/business-registry"
+        assert call.headers["authorization"] == f"Bearer {KEY}"
+        assert call.headers["x-road-userid"] == "officer-07"
+        assert call.headers["x-road-issue"] == "DKKD-2025-0001"
+        assert call.body == {
+            "id": person["id"],
+            "full_name": person["full_name"],
+            "date_of_birth": person["date_of_birth"],
+        }
+
+        # The write is visible to later reads, and a reset forgets it.
+        assert (await client.get(f"/enterprises/{record['code']}")).json() == record
+        found = await client.get("/enterprises", params={"representative_id": person["id"]})
+        assert record in found.json()["items"]
+        found = await client.get("/enterprises", params={"name": "song hong", "limit": 100})
+        assert record["code"] in [i["code"] for i in found.json()["items"]]
+        second = await client.post("/enterprises", json=application(person), headers=PURPOSE)
+        assert second.status_code == 201 and second.json()["code"] != record["code"]
+
+        assert (await client.post("/__reset")).status_code == 200
+        gone = await client.get(f"/enterprises/{record['code']}")
+        assert gone.status_code == 404 and gone.json()["type"] == "NotFound"
+
+
+async def test_registration_against_the_population_mock_itself() -> None:
+    population = connectors.get("population").create_app(seed=SEED, size=SIZE)
+    fake = FakeHub(seed=SEED, size=SIZE, upstreams={CITIZEN_VERIFY: population})
+    person = adult(100)
+    wrong = application(person)
+    wrong["legal_representative"]["date_of_birth"] = "1901-01-01"
+    with serve(fake.app) as url:
+        app = connector.create_app(seed=SEED, size=SIZE, hub_url=url, client_key=KEY)
+        async with open_client(app) as client:
+            good = await client.post("/enterprises", json=application(person), headers=PURPOSE)
+            bad = await client.post("/enterprises", json=wrong, headers=PURPOSE)
+    assert good.status_code == 201, good.text
+    assert bad.status_code == 422, bad.text
+
+
+async def test_a_representative_who_does_not_match_is_refused(hub: tuple[FakeHub, str]) -> None:
+    fake, url = hub
+    person = adult()
+    body = application(person)
+    body["legal_representative"]["full_name"] = "Trần Văn Không Có"
+    app = connector.create_app(seed=SEED, size=SIZE, hub_url=url, client_key=KEY)
+    async with open_client(app) as client:
+        answer = await client.post("/enterprises", json=body, headers=PURPOSE)
+        assert answer.status_code == 422
+        problem = answer.json()
+        assert problem["type"] == "Unprocessable"
+        assert "does not match the population database" in problem["message"]
+        assert len(fake.requests) == 1
+        found = await client.get("/enterprises", params={"representative_id": person["id"]})
+        assert all(i["name"] != body["name"] for i in found.json()["items"])
+
+
+async def test_a_hub_refusal_is_a_502_saying_so(hub: tuple[FakeHub, str]) -> None:
+    fake, url = hub
+    fake.refuse(CITIZEN_VERIFY, 403, "Client.AccessDenied")
+    app = connector.create_app(seed=SEED, size=SIZE, hub_url=url, client_key=KEY)
+    async with open_client(app) as client:
+        answer = await client.post("/enterprises", json=application(adult()), headers=PURPOSE)
+    assert answer.status_code == 502
+    assert answer.json()["type"] == "UpstreamFailed"
+    assert "refused" in answer.json()["message"]
+    assert "Client.AccessDenied" in answer.json()["message"]
+
+
+async def test_an_unreachable_hub_is_a_502() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the call: nothing listens there
+    app = connector.create_app(seed=SEED, size=SIZE, hub_url=f"http://127.0.0.1:{port}")
+    async with open_client(app) as client:
+        answer = await client.post("/enterprises", json=application(adult()), headers=PURPOSE)
+    assert answer.status_code == 502
+    assert "could not be reached" in answer.json()["message"]
+
+
+async def test_without_a_hub_registration_is_a_502() -> None:
+    app = connector.create_app(seed=SEED, size=SIZE)
+    async with open_client(app) as client:
+        answer = await client.post("/enterprises", json=application(adult()))
+    assert answer.status_code == 502
+    assert "not connected to a hub" in answer.json()["message"]
+
+
+async def test_a_bad_head_office_is_refused_before_any_call(hub: tuple[FakeHub, str]) -> None:
+    fake, url = hub
+    app = connector.create_app(seed=SEED, size=SIZE, hub_url=url, client_key=KEY)
+    office = {"province": "79", "commune": "00301", "detail": "x"}  # a Hà Nội commune
+    async with open_client(app) as client:
+        answer = await client.post(
+            "/enterprises", json=application(adult(), head_office=office), headers=PURPOSE
+        )
+        assert answer.status_code == 422
+        assert "not a commune of province 79" in answer.json()["message"]
+        answer = await client.post("/enterprises", json={"name": "x"}, headers=PURPOSE)
+        assert answer.status_code == 422
+    assert fake.requests == []
+
+
+async def test_lookup_search_and_openapi_over_http() -> None:
+    app = connector.create_app(seed=SEED, size=SIZE)
+    async with open_client(app) as client:
+        page = (await client.get("/enterprises", params={"province": "79", "limit": 5})).json()
+        assert len(page["items"]) == 5 and page["next_cursor"] is not None
+        more = await client.get(
+            "/enterprises", params={"province": "79", "limit": 5, "cursor": page["next_cursor"]}
+        )
+        assert not {i["code"] for i in page["items"]} & {i["code"] for i in more.json()["items"]}
+        code = page["items"][0]["code"]
+        assert (await client.get(f"/enterprises/{code}")).json() == page["items"][0]
+        assert (await client.get("/enterprises", params={"limit": 101})).status_code == 422
+        assert (await client.get("/enterprises/0100000000")).status_code == 400
+        spec = (await client.get("/openapi.json")).json()
+        assert {"/enterprises", "/enterprises/{code}"} <= set(spec["paths"])
+    entry = connector.manifest.registry_entry("http://127.0.0.1:8002")
+    assert [s["id"] for s in entry["services"]] == [
+        "VN/GOV/BTC/business-registry/enterprise-lookup",
+        "VN/GOV/BTC/business-registry/enterprise-search",
+        "VN/GOV/BTC/business-registry/enterprise-registration",
+    ]

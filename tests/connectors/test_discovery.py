@@ -1,0 +1,79 @@
+"""Discovery, registry entries in the contracts.md format, and the demo registry."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+import yaml
+from stdnum.vn import mst
+from typer.testing import CliRunner
+
+import connectors
+from connectors.demo import BANK_MST, demo_registry
+from hub.cli.main import app
+
+
+def test_discovery_finds_the_agencies_in_port_order() -> None:
+    names = connectors.names()
+    assert names[0] == "population" and "insurance" in names
+    assert connectors.get("insurance").manifest.subsystem_id == "VN/GOV/BHXH/health-insurance"
+    with pytest.raises(connectors.UnknownConnector, match="known: population"):
+        connectors.get("nope")
+
+
+def test_registry_entry_has_the_contract_fields() -> None:
+    entry = connectors.get("population").manifest.registry_entry("http://127.0.0.1:8001")
+    assert entry["members"] == [{"id": "VN/GOV/BCA", "name": "Bộ Công an"}]
+    assert entry["subsystems"][0]["base_url"] == "http://127.0.0.1:8001"
+    services = {s["id"]: s for s in entry["services"]}
+    lookup = services["VN/GOV/BCA/population/citizen-lookup"]
+    assert lookup["endpoints"] == [{"method": "GET", "path": "/citizens/{id}"}]
+    assert lookup["personal_data"] is True and lookup["request_schema"] is None
+    assert set(lookup) == {
+        "id", "description", "base_url", "service_type", "endpoints", "personal_data",
+        "timeout_ms", "max_body_bytes", "request_schema", "enabled",
+    }  # fmt: skip
+    schema = services["VN/GOV/BCA/population/citizen-verify"]["request_schema"]
+    jsonschema.validate({"id": "079201000001", "full_name": "A"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"full_name": "A"}, schema)
+
+
+def test_demo_registry_grants_only_what_exists() -> None:
+    assert mst.is_valid(BANK_MST)
+    doc = demo_registry({"population": "http://p", "insurance": "http://i"})
+    services = {s["id"] for s in doc["services"]}
+    assert all(g["service"] in services for g in doc["grants"])
+    assert all(not s.startswith("VN/GOV/BTC/") for s in services)
+    bank = {g["service"] for g in doc["grants"] if g["client"] == f"VN/COM/{BANK_MST}/ekyc"}
+    assert bank == {
+        "VN/GOV/BCA/population/citizen-verify",
+        "VN/GOV/BCA/population/citizen-search",
+    }
+    ids = [m["id"] for m in doc["members"]]
+    assert len(ids) == len(set(ids)) and "VN/GOV/BTP" in ids
+
+
+def test_demo_registry_with_every_connector() -> None:
+    urls = {name: f"http://127.0.0.1:{8001 + i}" for i, name in enumerate(connectors.names())}
+    doc = demo_registry(urls)
+    subsystems = {s["id"] for s in doc["subsystems"]}
+    assert {g["client"] for g in doc["grants"]} <= subsystems
+    civil = {g["service"] for g in doc["grants"] if g["client"] == "VN/GOV/BTP/civil-status"}
+    assert "VN/GOV/BHXH/health-insurance/card-issue" in civil
+    assert "VN/GOV/BCA/population/citizen-verify" not in civil
+    assert yaml.safe_load(yaml.safe_dump(doc, allow_unicode=True)) == doc
+
+
+def test_cli_registry_prints_yaml_and_unknown_name_exits_2() -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["connectors", "registry", "insurance", "--base-url", "http://127.0.0.1:8004"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = yaml.safe_load(result.stdout)
+    assert doc["subsystems"][0]["base_url"] == "http://127.0.0.1:8004"
+    unknown = runner.invoke(app, ["mock", "nope"])
+    assert unknown.exit_code == 2 and "no connector named 'nope'" in unknown.output
+    listed = runner.invoke(app, ["connectors", "list"])
+    assert listed.exit_code == 0 and "VN/GOV/BCA/population" in listed.stdout

@@ -1,0 +1,138 @@
+"""Each fault kind, seen by an HTTP client of a real uvicorn server on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+
+import connectors
+from connectors.kit import FaultConfig
+from connectors.kit.faults import Faults
+from connectors.population.dataset import DEFAULT_SIZE, citizen_at
+
+PERSON = citizen_at(42, DEFAULT_SIZE, 0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def mock() -> AsyncIterator[httpx.AsyncClient]:
+    """The population mock served by uvicorn, and a client of it with a short timeout."""
+    port = free_port()
+    app = connectors.get("population").create_app(seed=42)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="critical", ws="none",
+        timeout_graceful_shutdown=1,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):  # uvicorn offers no event to await; poll for up to 5 s
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    assert server.started
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=2.0) as client:
+        yield client
+    server.should_exit = True
+    await task
+
+
+async def put(client: httpx.AsyncClient, faults: dict) -> None:
+    answer = await client.put("/__faults", json=faults)
+    assert answer.status_code == 200, answer.text
+
+
+async def test_latency_with_jitter(mock: httpx.AsyncClient) -> None:
+    await put(mock, {"latency_ms": 300, "jitter_ms": 100})
+    started = time.perf_counter()
+    answer = await mock.get(f"/citizens/{PERSON['id']}")
+    elapsed = time.perf_counter() - started
+    assert answer.status_code == 200 and 0.3 <= elapsed < 1.5
+    started = time.perf_counter()
+    await mock.get("/__health")  # control routes are never faulted
+    assert time.perf_counter() - started < 0.2
+
+
+async def test_error_with_chosen_status_then_cleared(mock: httpx.AsyncClient) -> None:
+    await put(mock, {"error_rate": 1, "error_status": 503})
+    answer = await mock.get(f"/citizens/{PERSON['id']}")
+    assert answer.status_code == 503 and answer.json()["type"] == "InjectedFault"
+    assert (await mock.delete("/__faults")).json()["error_rate"] == 0
+    assert (await mock.get(f"/citizens/{PERSON['id']}")).status_code == 200
+
+
+async def test_timeout_never_answers(mock: httpx.AsyncClient) -> None:
+    await put(mock, {"timeout_rate": 1})
+    with pytest.raises(httpx.ReadTimeout):
+        await mock.get(f"/citizens/{PERSON['id']}", timeout=0.5)
+    await put(mock, {})
+    assert (await mock.get(f"/citizens/{PERSON['id']}")).status_code == 200
+
+
+async def test_reset_drops_the_connection(mock: httpx.AsyncClient) -> None:
+    await put(mock, {"reset_rate": 1})
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        await mock.post("/citizens/verify", json={"id": PERSON["id"]})
+
+
+async def test_malformed_body_is_labelled_json_but_is_not(mock: httpx.AsyncClient) -> None:
+    await put(mock, {"malformed_rate": 1})
+    answer = await mock.get(f"/citizens/{PERSON['id']}")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert PERSON["id"] in answer.text
+    with pytest.raises(ValueError):
+        answer.json()
+
+
+async def test_per_service_faults_hit_only_that_service(mock: httpx.AsyncClient) -> None:
+    await put(mock, {"services": {"citizen-verify": {"error_rate": 1, "error_status": 502}}})
+    assert (await mock.post("/citizens/verify", json={"id": PERSON["id"]})).status_code == 502
+    assert (await mock.get(f"/citizens/{PERSON['id']}")).status_code == 200
+    # /citizens/changes is its own service, not citizen-lookup of id "changes"
+    await put(mock, {"services": {"citizen-lookup": {"error_rate": 1}}})
+    assert (await mock.get("/citizens/changes")).status_code == 200
+
+
+async def test_invalid_fault_settings_are_refused(mock: httpx.AsyncClient) -> None:
+    assert (await mock.put("/__faults", json={"error_rate": 2})).status_code == 422
+    assert (
+        await mock.put("/__faults", json={"error_rate": 0.6, "reset_rate": 0.6})
+    ).status_code == 422
+    assert (await mock.put("/__faults", json={"eror_rate": 0.1})).status_code == 422
+
+
+async def test_reset_restores_the_starting_faults(mock: httpx.AsyncClient) -> None:
+    await put(mock, {"error_rate": 1})
+    await mock.post("/__reset")
+    assert (await mock.get("/__faults")).json()["error_rate"] == 0
+
+
+def test_same_seed_same_fault_sequence() -> None:
+    config = FaultConfig(error_rate=0.3, malformed_rate=0.2, jitter_ms=50, seed=9)
+
+    def run() -> list[tuple[float, str | None]]:
+        faults = Faults(config)
+        return [faults.decide("citizen-lookup")[:2] for _ in range(200)]
+
+    first = run()
+    assert first == run()
+    kinds = [kind for _, kind in first]
+    assert 30 < kinds.count("error") < 90 and 15 < kinds.count("malformed") < 65
+    assert kinds != [
+        k
+        for _, k in [
+            Faults(config.model_copy(update={"seed": 10})).decide(None)[:2] for _ in range(200)
+        ]
+    ]

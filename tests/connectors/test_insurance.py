@@ -1,0 +1,50 @@
+"""The insurance mock: cards of seed citizens, and cards issued to newborns."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+import connectors
+from connectors.population.dataset import DEFAULT_SIZE, citizen_at
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[httpx.AsyncClient]:
+    app = connectors.get("insurance").create_app(seed=42)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://insurance") as client:
+        yield client
+
+
+async def test_seed_citizens_hold_cards_that_lead_back_to_them(api: httpx.AsyncClient) -> None:
+    holders = 0
+    for index in range(60):
+        person = citizen_at(42, DEFAULT_SIZE, index)
+        page = (await api.get("/cards", params={"holder_id": person["id"]})).json()
+        for card in page["items"]:
+            holders += 1
+            assert card["holder_id"] == card["social_insurance_number"] == person["id"]
+            assert len(card["code"]) == 15 and card["code"].endswith(person["id"][2:])
+            assert card["code"][3:5] == person["permanent_address"]["province"]
+            assert (await api.get(f"/cards/{card['code']}")).json() == card
+    assert 45 <= holders <= 60  # about 93 % coverage
+    assert (await api.get("/cards/GD4790000000000")).status_code == 404
+
+
+async def test_newborn_card_is_issued_once_and_found(api: httpx.AsyncClient) -> None:
+    body = {"holder_id": "079325123456", "full_name": "Lê Bảo An", "date_of_birth": "2025-04-01"}
+    issued = await api.post("/cards", json=body)
+    assert issued.status_code == 201, issued.text
+    card = issued.json()
+    assert card["code"] == "TE179" + "9325123456" and card["valid_to"] == "2031-03-31"
+    assert (await api.get(f"/cards/{card['code']}")).json() == card
+    found = (await api.get("/cards", params={"holder_id": body["holder_id"]})).json()
+    assert found["items"] == [card]
+    assert (await api.post("/cards", json=body)).status_code == 409
+    wrong_year = {**body, "holder_id": "079324123456"}
+    assert (await api.post("/cards", json=wrong_year)).status_code == 422
+    await api.post("/__reset")
+    assert (await api.get(f"/cards/{card['code']}")).status_code == 404

@@ -1,0 +1,50 @@
+"""`hub connectors new` writes a connector that discovery finds and whose own test passes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from hub.cli.main import app
+
+ROOT = Path(__file__).resolve().parents[2]
+# Adds the scaffold's folder to the real `connectors` package, as if it had been written into
+# the project, before the scaffold's own test is collected.
+CONFTEST = """
+import connectors
+connectors.__path__.append({path!r})
+connectors.refresh()
+"""
+
+
+def test_scaffolded_connector_passes_its_own_test(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["connectors", "new", "sample_agency", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    package = tmp_path / "connectors" / "sample_agency"
+    test = tmp_path / "tests" / "connectors" / "test_sample_agency.py"
+    assert (package / "README.md").exists() and test.exists()
+    (tmp_path / "tests" / "conftest.py").write_text(
+        CONFTEST.format(path=str(tmp_path / "connectors"))
+    )
+    pytest_args = ["-q", "-p", "no:cacheprovider", "-c", str(ROOT / "pyproject.toml")]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", *pytest_args, "--rootdir", str(tmp_path), str(test)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 passed" in run.stdout
+    again = CliRunner().invoke(app, ["connectors", "new", "sample_agency", "--dir", str(tmp_path)])
+    assert again.exit_code == 2 and "refusing to overwrite" in again.output
+
+
+def test_bad_names_are_refused(tmp_path: Path) -> None:
+    for name in ("Bad-Name", "kit", "x"):
+        result = CliRunner().invoke(app, ["connectors", "new", name, "--dir", str(tmp_path)])
+        assert result.exit_code == 2, name
+    assert not (tmp_path / "connectors").exists()

@@ -1,0 +1,150 @@
+"""Declarative registry: apply is idempotent, export round-trips, bad files name the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from hub.cli.main import app
+from hub.core.db import create_engine, session_factory
+from hub.registry import service as registry
+from hub.registry.yamlio import RegistryFileError
+
+GOOD = """\
+members:
+  - id: VN/GOV/BCA
+    name: Bộ Công an
+  - id: VN/GOV/BTP
+    name: Bộ Tư pháp
+subsystems:
+  - id: VN/GOV/BCA/population
+    name: Dân cư
+    base_url: http://127.0.0.1:8001
+  - id: VN/GOV/BTP/civil-status
+services:
+  - id: VN/GOV/BCA/population/citizen-lookup
+    endpoints:
+      - {method: GET, path: "/citizens/{id}"}
+    personal_data: true
+    timeout_ms: 5000
+  - id: VN/GOV/BCA/population/citizen-verify
+    endpoints:
+      - {method: post, path: /citizens/verify}
+    request_schema:
+      type: object
+      required: [id]
+grants:
+  - client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/citizen-lookup
+"""
+
+
+async def _apply(url: str, text: str, prune: bool = False) -> registry.ApplyResult:
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            result = await registry.apply(
+                session, registry.parse_documents([("reg.yaml", text)]), prune=prune
+            )
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+async def _export(url: str) -> dict:
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            return await registry.export(session)
+    finally:
+        await engine.dispose()
+
+
+async def test_apply_twice_changes_nothing_and_export_round_trips(db_url: str) -> None:
+    first = await _apply(db_url, GOOD)
+    assert first.created == 7 and first.updated == 0
+    second = await _apply(db_url, GOOD)
+    assert (second.created, second.updated, second.deleted) == (0, 0, 0)
+    assert second.unchanged == 7
+
+    exported = await _export(db_url)
+    assert exported["services"][1]["endpoints"] == [{"method": "POST", "path": "/citizens/verify"}]
+    assert exported["subsystems"][0]["base_url"] == "http://127.0.0.1:8001"
+    again = await _apply(db_url, registry.dump_yaml(exported))
+    assert (again.created, again.updated, again.deleted) == (0, 0, 0)
+    assert await _export(db_url) == exported
+
+
+async def test_change_and_prune(db_url: str) -> None:
+    await _apply(db_url, GOOD)
+    changed = GOOD.replace("timeout_ms: 5000", "timeout_ms: 7000")
+    result = await _apply(db_url, changed)
+    assert result.updated == 1 and result.created == 0
+    without_verify = changed.split("  - id: VN/GOV/BCA/population/citizen-verify")[0] + (
+        "grants:\n  - client: VN/GOV/BTP/civil-status\n"
+        "    service: VN/GOV/BCA/population/citizen-lookup\n"
+    )
+    result = await _apply(db_url, without_verify, prune=True)
+    assert result.deleted == 1
+    services = [s["id"] for s in (await _export(db_url))["services"]]
+    assert services == ["VN/GOV/BCA/population/citizen-lookup"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD.replace("    personal_data: true", "    personal: true"),
+         "reg.yaml:15: services[0].personal: unknown key 'personal'"),
+        (GOOD.replace("colour", "x").replace("  - id: VN/GOV/BTP/civil-status\n", ""),
+         "unknown client VN/GOV/BTP/civil-status"),
+        (GOOD.replace("      - {method: GET", "      - {method: FETCH"), "reg.yaml:14"),
+        (GOOD.replace("VN/GOV/BCA/population/citizen-lookup\n    endpoints",
+                      "VN/GOV/BCA/pop ulation/citizen-lookup\n    endpoints"),
+         "invalid part 'pop ulation'"),
+        (GOOD.replace("  - id: VN/GOV/BTP\n    name: Bộ Tư pháp\n", ""),
+         "its member VN/GOV/BTP is not declared"),
+        ("members: [\n", "reg.yaml:2: not valid YAML"),
+        ("- just a list\n", "a registry file is a mapping"),
+        (GOOD + "  - client: VN/GOV/BTP/civil-status\n    service: VN/GOV/BCA/population/nope\n",
+         "unknown service VN/GOV/BCA/population/nope"),
+        (GOOD.replace("base_url: http://127.0.0.1:8001", "base_url: ftp://x"),
+         "must be an http:// or https:// URL"),
+        (GOOD.replace("      required: [id]", "      required: 5"),
+         "request_schema is not a valid JSON Schema"),
+    ],
+    ids=["unknown key", "dangling grant client", "bad method", "bad id", "dangling member",
+         "bad yaml", "not a mapping", "dangling service", "bad url", "bad schema"],
+)
+def test_bad_files_are_refused_with_where_and_what(text: str, expected: str) -> None:
+    with pytest.raises(RegistryFileError) as info:
+        registry.parse_documents([("reg.yaml", text)])
+    assert expected in str(info.value)
+
+
+def test_cli_apply_export_and_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    reg = tmp_path / "reg.yaml"
+    reg.write_text(GOOD, encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["registry", "apply", str(reg)])
+    assert result.exit_code == 0, result.output
+    assert "created 7" in result.output
+    result = runner.invoke(app, ["registry", "apply", str(reg)])
+    assert "created 0, updated 0, deleted 0, unchanged 7" in result.output
+
+    result = runner.invoke(app, ["registry", "export"])
+    assert result.exit_code == 0
+    doc = yaml.safe_load(result.output)
+    assert {m["id"] for m in doc["members"]} == {"VN/GOV/BCA", "VN/GOV/BTP"}
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("timeout_ms: 5000", "timeout: 5000"), encoding="utf-8")
+    result = runner.invoke(app, ["registry", "apply", str(bad)])
+    assert result.exit_code == 2
+    assert "unknown key 'timeout'" in result.output and "bad.yaml:16" in result.output
+    result = runner.invoke(app, ["registry", "apply", str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 2 and "no such file" in result.output

@@ -1,0 +1,149 @@
+"""`hub replay`: exit codes, refusals of malformed files, reports."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from hub.cli.main import app
+
+GOOD = """
+name: good
+steps:
+  - id: find
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    expect: {status: 200}
+"""
+FAILING = GOOD.replace("name: good", "name: bad").replace("status: 200", "status: 201")
+
+runner = CliRunner()
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(app, ["replay", *args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: x\nsteps:\n  - id: a\n    client: [\n", [":5:1: bad YAML"]),
+        (
+            GOOD + "    expekt: {}\n",
+            [":8: step 'find' (steps[0]): unknown key 'expekt' (did you mean 'expect'?)"],
+        ),
+        (
+            GOOD.replace("    service: VN/GOV/BCA/population/echo\n", ""),
+            [":4: step 'find' (steps[0]): missing required field 'service'"],
+        ),
+        (
+            GOOD + "    capture: {cid: '$.items['}\n",
+            [":8: step 'find' (steps[0]), field capture.cid: bad JSONPath '$.items['"],
+        ),
+        (
+            GOOD + "    capture: {cid: 'items[0]'}\n",
+            ["field capture.cid: bad JSONPath 'items[0]': it must start with '$'"],
+        ),
+        (
+            GOOD.replace("/echo\n", "/echo\n    path: /c/{{ cid }\n"),
+            [":7: step 'find' (steps[0]), field path: bad template '{{ cid }'"],
+        ),
+        (
+            GOOD + "    json: {a: [1, {b: '{{ x y }}'}]}\n",
+            [":8: step 'find' (steps[0]), field json.a.1.b: bad template"],
+        ),
+        (
+            GOOD.replace("status: 200", "status: 999"),
+            ["field expect.status: must be an HTTP status"],
+        ),
+        (GOOD.replace("name: good\n", "nmae: good\n"), [":2: unknown key 'nmae'"]),
+        ("- just\n- a list\n", [":1: a scenario is a mapping"]),
+        (GOOD + "  - fault: {provider: VN/GOV/BCA/population}\n", ["give exactly one of"]),
+        (GOOD + "  - id: find\n    fault: {provider: A/B/C/D, clear: true}\n", ["used twice"]),
+        (GOOD.replace("steps:", "name: again\nsteps:"), [":3:", "'name' appears twice"]),
+    ],
+)
+def test_malformed_files_are_refused_before_anything_runs(
+    write: Callable[..., Path], text: str, expected: list[str]
+) -> None:
+    path = write(text)
+    # No hub listens on port 9: a run that started would fail differently (exit 1).
+    result = run(str(path), "--hub", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    for fragment in expected:
+        assert fragment in result.output
+    assert str(path) in result.output
+    assert "Traceback" not in result.output
+    assert "nothing was run" in result.output
+
+
+def test_every_problem_of_every_file_is_listed(write: Callable[..., Path], tmp_path: Path) -> None:
+    write(GOOD.replace("name: good", "name: a\nfoo: 1"), "a.yaml")
+    write(GOOD.replace("service:", "servise:"), "sub/b.yml")
+    write("not: a scenario\n", "sub/c.txt")
+    write("x: 1", "z.yaml")
+    result = run(str(tmp_path))
+    assert result.exit_code == 2
+    assert "a.yaml:3: unknown key 'foo'" in result.output
+    assert "b.yml" in result.output and "unknown key 'servise'" in result.output
+    assert "z.yaml" in result.output and "c.txt" not in result.output
+
+
+def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
+    assert run(str(tmp_path / "nope.yaml")).exit_code == 2
+    result = run(str(tmp_path))
+    assert result.exit_code == 2 and "no *.yaml" in result.output
+
+
+def test_exit_codes_and_reports(fake_hub: Any, write: Callable[..., Path], tmp_path: Path) -> None:
+    good = write(GOOD, "good.yaml")
+    assert run(str(good), "--hub", fake_hub.url).exit_code == 0
+
+    bad = write(FAILING, "bad.yaml")
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    result = run(
+        str(good), str(bad), "--hub", fake_hub.url, "--iterations", "3",
+        "--junit", str(junit), "--json", str(report),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "bad" in result.output and "status: expected 201, got 200" in result.output
+
+    document = json.loads(report.read_text())
+    assert document["ok"] is False
+    bad_step = document["scenarios"][1]["steps"][0]
+    assert (bad_step["runs"], bad_step["failed"]) == (3, 3)
+    assert bad_step["first_failure"]["x_road_id"]
+    assert set(bad_step["latency_ms"]) == {"p50", "p95", "p99"}
+
+    root = ET.parse(junit).getroot()
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures")) == ("2", "1")
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["good", "bad"]
+    for suite in suites:
+        for attribute in ("name", "tests", "failures", "errors", "time"):
+            assert suite.get(attribute) is not None
+        for case in suite.findall("testcase"):
+            assert case.get("name") and case.get("classname") and float(case.get("time", "")) >= 0
+            assert {child.tag for child in case} <= {"failure", "skipped"}
+    failure = suites[1].find("testcase/failure")
+    assert failure is not None
+    assert failure.get("type") == "status" and "X-Road-Id" in (failure.text or "")
+
+
+def test_no_credentials_is_a_clear_refusal(fake_hub: Any, write: Callable[..., Path]) -> None:
+    fake_hub.demo = False
+    result = run(str(write(GOOD)), "--hub", fake_hub.url)
+    assert result.exit_code == 2
+    assert "--credentials" in result.output and "Traceback" not in result.output
+
+
+def test_bad_duration_is_a_usage_error(write: Callable[..., Path]) -> None:
+    result = run(str(write(GOOD)), "--duration", "soon")
+    assert result.exit_code == 2 and "not a duration" in result.output

@@ -1,0 +1,106 @@
+"""Each expectation kind and capture, passing and failing, on a response built in memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from multidict import CIMultiDict
+
+from hub.replay.expect import Reply, capture, check
+from hub.replay.loader import load_text
+from hub.replay.plan import ExchangePlan
+
+BODY = {"items": [{"id": "079123456789", "sex": "female"}, {"id": "2", "sex": "male"}], "n": 2}
+
+
+def plan(step_yaml: str) -> ExchangePlan:
+    text = (
+        "steps:\n  - client: VN/GOV/BTP/civil-status\n"
+        "    service: VN/GOV/BCA/population/citizen-search\n" + step_yaml
+    )
+    step = load_text(text, file="t.yaml").steps[0]
+    assert isinstance(step, ExchangePlan)
+    return step
+
+
+def reply(status: int = 200, body: Any = BODY, ms: float = 5.0, **headers: str) -> Reply:
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    hdrs = CIMultiDict(
+        {"X-Road-Id": "xid-1", **{k.replace("_", "-"): v for k, v in headers.items()}}
+    )
+    return Reply(status, hdrs, raw, ms)
+
+
+CASES = [
+    ("    expect: {status: 200}\n", reply(), None),
+    ("    expect: {status: 200}\n", reply(status=404), ("status", 200, 404)),
+    ("    expect: {status: [200, 201]}\n", reply(status=201), None),
+    ("    expect: {status: [200, 201]}\n", reply(status=500), ("status", [200, 201], 500)),
+    ("    expect: {json: {$.n: 2}}\n", reply(), None),
+    ("    expect: {json: {$.n: 3}}\n", reply(), ("json", 3, 2)),
+    ('    expect: {json: {"$.items[0].id": "{{ cid }}"}}\n', reply(), None),
+    ("    expect: {json: {$.missing: 1}}\n", reply(), ("json", 1, "<nothing matched>")),
+    ("    expect: {json: {$.n: true}}\n", reply(body={"n": 1}), ("json", True, 1)),
+    (
+        "    expect: {json: {$.n: 1}}\n",
+        reply(body=b"not json"),
+        ("json", "a JSON body", "not json"),
+    ),
+    ("    expect: {headers: {X-Road-Id: xid-1}}\n", reply(), None),
+    ("    expect: {headers: {x-road-id: other}}\n", reply(), ("headers", "other", "xid-1")),
+    ("    expect: {headers: {X-Road-Error: null}}\n", reply(), None),
+    (
+        "    expect: {headers: {X-Road-Error: null}}\n",
+        reply(X_Road_Error="Client.AccessDenied"),
+        ("headers", "absent", "Client.AccessDenied"),
+    ),
+    ("    expect: {headers: {X-Road-Id: [a, xid-1]}}\n", reply(), None),
+    ("    expect: {max_ms: 10}\n", reply(ms=9.5), None),
+    ("    expect: {max_ms: 10}\n", reply(ms=12.0), ("max_ms", 10.0, 12.0)),
+]
+
+
+@pytest.mark.parametrize(("step", "response", "failure"), CASES)
+def test_expectations(step: str, response: Reply, failure: tuple | None) -> None:
+    got = check(plan(step), response, {"cid": "079123456789"})
+    if failure is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert (got.kind, got.expected, got.got) == failure
+        assert got.x_road_id == "xid-1"
+
+
+def test_expectation_with_undefined_variable_is_a_template_failure() -> None:
+    got = check(plan("    expect: {json: {$.n: '{{ nope }}'}}\n"), reply(), {})
+    assert got is not None and got.kind == "template" and "nope" in got.got
+
+
+def test_capture_one_first_all() -> None:
+    step = plan(
+        "    capture:\n"
+        "      first_id: $.items[0].id\n"
+        "      ids: $.items[*].id\n"
+        "      woman: {path: \"$.items[?(@.sex == 'female')]\", match: first}\n"
+        "      none: {path: \"$.items[?(@.sex == 'other')]\", match: all}\n"
+    )
+    variables: dict[str, Any] = {}
+    assert capture(step, reply(), variables) is None
+    assert variables == {
+        "first_id": "079123456789",
+        "ids": ["079123456789", "2"],
+        "woman": BODY["items"][0],
+        "none": [],
+    }
+
+
+def test_missing_capture_fails_the_step() -> None:
+    variables: dict[str, Any] = {}
+    got = capture(plan("    capture: {cid: '$.items[5].id'}\n"), reply(), variables)
+    assert got is not None
+    assert (got.kind, got.what, got.got) == ("capture", "cid", "<nothing matched>")
+    assert "cid" not in variables
+    got = capture(plan("    capture: {cid: $.id}\n"), reply(body=b"<html>"), {})
+    assert got is not None and got.got == "a body that is not JSON"

@@ -1,0 +1,277 @@
+"""`hub audit verify` finds every way of rewriting the log, and names the first bad record."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typer.testing import CliRunner
+
+from hub.cli.main import app as cli
+from hub.core.db import create_engine
+from hub.models import ChainHead, LogBatch, Transaction
+from hub.txlog.audit import AuditReport, verify_log
+from hub.txlog.chain import CHAINED_FIELDS, record_hash
+from hub.txlog.signing import Signer
+from hub.txlog.writer import append, create_writer_engine
+
+_tx = Transaction.__table__
+BATCHES, PER_BATCH = 4, 5  # records 1..20 in batches 1..4 of five
+T0 = datetime(2026, 1, 5, 9, 0, 0, 123456)
+
+
+def record(n: int) -> dict[str, Any]:
+    return {
+        "id": f"msg-{n}",
+        "request_id": f"req-{n:04d}",
+        "client": "VN/GOV/BTP/civil-status",
+        "service": "VN/GOV/BCA/population/citizen-lookup",
+        "provider": "VN/GOV/BCA/population",
+        "method": "GET",
+        "path": f"/citizens/~pseudonym{n}",
+        "user_id": "officer-01",
+        "issue": f"HS-{n}",
+        "status_code": 200,
+        "succeeded": True,
+        "fault_code": None,
+        "request_bytes": 0,
+        "response_bytes": 100 + n,
+        "started_at": T0 + timedelta(seconds=n),
+        "total_ms": 12.5 + n,
+        "upstream_ms": 10.25,
+        "hub_ms": 2.25 + n,
+        "request_hash": "req-hash",
+        "response_hash": f"resp-hash-{n}",
+        "request_body": None,
+        "response_body": None,
+    }
+
+
+async def write_log(url: str, signer: Signer, batches: int = BATCHES, start: int = 1) -> None:
+    """Commit ``batches`` signed batches of PER_BATCH records, as the log writer does."""
+    engine = create_writer_engine(url)
+    try:
+        n = start
+        for _ in range(batches):
+            async with engine.begin() as conn:
+                records = [record(i) for i in range(n, n + PER_BATCH)]
+                await append(conn, records, signer=signer, lock=url.startswith("postgresql"))
+            n += PER_BATCH
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> Signer:
+    return Signer.from_file(tmp_path / "signing-key.pem", create=True)
+
+
+@pytest.fixture
+async def log_url(db_url: str, signer: Signer) -> str:
+    await write_log(db_url, signer)
+    return db_url
+
+
+@pytest.fixture
+async def engine(log_url: str) -> Any:
+    engine = create_engine(log_url)
+    yield engine
+    await engine.dispose()
+
+
+async def audit(engine: AsyncEngine, signer: Signer) -> AuditReport:
+    return await verify_log(engine, public_key=signer.public_key)
+
+
+async def rows_from(conn: AsyncConnection, seq: int) -> list[dict[str, Any]]:
+    result = await conn.execute(select(_tx).where(_tx.c.seq >= seq).order_by(_tx.c.seq))
+    return [dict(r._mapping) for r in result]
+
+
+async def rechain(conn: AsyncConnection, seq: int) -> str:
+    """Recompute prev_hash and record_hash from ``seq`` on and move the chain head: what a
+    database administrator who understands the chain would do after changing a record."""
+    prev_row = (await conn.execute(select(_tx.c.record_hash).where(_tx.c.seq == seq - 1))).first()
+    prev = prev_row[0] if prev_row else "0" * 64
+    for row in await rows_from(conn, seq):
+        new = record_hash(prev, {k: row[k] for k in CHAINED_FIELDS})
+        await conn.execute(
+            update(_tx).where(_tx.c.seq == row["seq"]).values(prev_hash=prev, record_hash=new)
+        )
+        prev = new
+    last = (await conn.execute(select(_tx.c.seq).order_by(_tx.c.seq.desc()).limit(1))).scalar()
+    await conn.execute(
+        update(ChainHead).where(ChainHead.id == 1).values(seq=last, record_hash=prev)
+    )
+    return prev
+
+
+def run_cli(url: str, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`hub audit verify --db URL --public-key FILE`, in a thread (it runs its own loop)."""
+    key_file = tmp_path / "public.pem"
+    key_file.write_text(signer.public_pem())
+    # The CLI exports the URL for the hub it configures; monkeypatch puts it back.
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+    args = ["audit", "verify", "--db", url, "--public-key", str(key_file)]
+    return CliRunner().invoke(cli, args, env={"COLUMNS": "200"})
+
+
+async def cli_result(
+    url: str, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    return await asyncio.to_thread(run_cli, url, signer, tmp_path, monkeypatch)
+
+
+async def test_a_clean_log_verifies(
+    log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    report = await audit(engine, signer)
+    assert report.ok, report.problems
+    assert report.records == BATCHES * PER_BATCH
+    assert report.batches == report.signatures_checked == BATCHES
+    assert report.last_seq == BATCHES * PER_BATCH
+    result = await cli_result(log_url, signer, tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "20 records chained, 4 batches, 4 signatures valid" in result.output
+
+
+async def test_an_edited_field_is_found(
+    log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(update(_tx).where(_tx.c.seq == 7).values(status_code=403))
+    report = await audit(engine, signer)
+    assert report.problems[0] == (
+        "record seq=7 id=msg-7 was edited: its content no longer matches its hash"
+    )
+    result = await cli_result(log_url, signer, tmp_path, monkeypatch)
+    assert result.exit_code == 1
+    assert "record seq=7 id=msg-7 was edited" in result.output
+
+
+async def test_a_record_deleted_in_the_middle_is_found(
+    log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(delete(_tx).where(_tx.c.seq == 12))
+    report = await audit(engine, signer)
+    assert report.problems[0].startswith(
+        "records 12..12 are missing (deleted) before record seq=13"
+    )
+    result = await cli_result(log_url, signer, tmp_path, monkeypatch)
+    assert result.exit_code == 1
+    assert "records 12..12 are missing" in result.output
+
+
+async def test_the_last_record_deleted_is_found_even_with_the_head_moved_back(
+    log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(delete(_tx).where(_tx.c.seq == 20))
+        await rechain(conn, 20)  # nothing to rechain; moves the head back to seq 19
+    report = await audit(engine, signer)
+    assert report.problems == [
+        "batch 4 covers records 16..20 but the records end at seq=19: record seq=20 and later "
+        "were deleted from the end"
+    ]
+    result = await cli_result(log_url, signer, tmp_path, monkeypatch)
+    assert result.exit_code == 1
+    assert "record seq=20 and later were deleted" in result.output
+
+
+async def test_a_forged_record_appended_with_a_recomputed_chain_is_found(
+    log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    async with engine.begin() as conn:
+        forged = record(21) | {"seq": 21, "batch_id": 4, "prev_hash": "", "record_hash": ""}
+        await conn.execute(insert(_tx).values(forged))
+        await rechain(conn, 21)
+    report = await audit(engine, signer)
+    assert report.problems == [
+        "record seq=21 id=msg-21 lies in no committed batch (it names batch 4): it was added "
+        "after the fact"
+    ]
+    result = await cli_result(log_url, signer, tmp_path, monkeypatch)
+    assert result.exit_code == 1
+    assert "record seq=21 id=msg-21 lies in no committed batch" in result.output
+
+
+async def test_a_forged_record_inserted_in_the_middle_is_found(
+    log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    async with engine.begin() as conn:
+        # Make room at seq 9 (one row at a time, from the end, so seq stays unique) and
+        # widen batch 2 to hold it, then rechain everything after it.
+        for seq in range(20, 8, -1):
+            await conn.execute(update(_tx).where(_tx.c.seq == seq).values(seq=seq + 1))
+        forged = record(99) | {"seq": 9, "batch_id": 2, "prev_hash": "", "record_hash": ""}
+        await conn.execute(insert(_tx).values(forged))
+        await rechain(conn, 9)
+    report = await audit(engine, signer)
+    # Batch 2 (6..10) now ends on another record; the forged one is first in it.
+    assert report.problems[0].startswith(
+        "batch 2 (records 6..10) was committed with a different last hash: a record among "
+        "seq 6..10 was changed"
+    )
+    result = await cli_result(log_url, signer, tmp_path, monkeypatch)
+    assert result.exit_code == 1
+    assert "batch 2 (records 6..10)" in result.output
+
+
+async def test_a_dba_rewriting_history_is_caught_by_the_signatures(
+    log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(update(_tx).where(_tx.c.seq == 8).values(client="VN/GOV/BTP/other"))
+        await rechain(conn, 8)
+    report = await audit(engine, signer)
+    # The chain itself is consistent again; only the signed last hashes disagree.
+    assert report.problems[0].startswith(
+        "batch 2 (records 6..10) was committed with a different last hash: a record among "
+        "seq 6..10 was changed and the chain recomputed after the fact"
+    )
+    assert len(report.problems) == 3  # batches 2, 3 and 4
+    result = await cli_result(log_url, signer, tmp_path, monkeypatch)
+    assert result.exit_code == 1
+    assert "a record among seq 6..10 was changed" in result.output
+
+
+async def test_a_dba_who_also_rewrites_the_batch_rows_breaks_their_signatures(
+    engine: AsyncEngine, signer: Signer
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(update(_tx).where(_tx.c.seq == 3).values(issue="HS-forged"))
+        await rechain(conn, 3)
+        for b in (await conn.execute(select(LogBatch.id, LogBatch.last_seq))).all():
+            new_last = (
+                await conn.execute(select(_tx.c.record_hash).where(_tx.c.seq == b.last_seq))
+            ).scalar()
+            await conn.execute(
+                update(LogBatch).where(LogBatch.id == b.id).values(last_hash=new_last)
+            )
+    report = await audit(engine, signer)
+    assert report.problems[0] == (
+        "batch 1 (records 1..5) has an invalid signature: its row was changed"
+    )
+    # Without the public key only the chain is checked, and the rewrite goes unseen: the
+    # signatures are what make the log non-repudiable.
+    assert (await verify_log(engine)).ok
+
+
+async def test_batches_signed_before_a_key_rotation_verify_with_the_old_public_key(
+    log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path
+) -> None:
+    new = Signer.from_file(tmp_path / "new-key.pem", create=True)
+    await write_log(log_url, new, batches=1, start=BATCHES * PER_BATCH + 1)
+    report = await verify_log(engine, public_key=new.public_key)
+    assert report.problems == [
+        f"batch {n} (records {n * 5 - 4}..{n * 5}) was signed by an unknown key ({signer.key_id})"
+        for n in range(1, BATCHES + 1)
+    ]
+    both = await verify_log(engine, public_keys=[signer.public_key, new.public_key])
+    assert both.ok and both.signatures_checked == BATCHES + 1
