@@ -25,10 +25,21 @@ from schemas.identifiers import COMMUNES_BY_PROVINCE, PROVINCES
 # that assigns head-office provinces (index k is in province CYCLE[k % len(CYCLE)]).
 _WEIGHTS = {"79": 30, "01": 20, "48": 4, "31": 4, "75": 4, "92": 3, "24": 3, "56": 2}
 CYCLE = tuple(p for p in PROVINCES for _ in range(_WEIGHTS.get(p, 1)))
-_TYPES = (("llc-single", 35), ("llc-multi", 30), ("joint-stock", 20), ("private", 12))
-_TYPES += (("partnership", 3),)
-_STATUSES = (("active", 80), ("suspended", 8), ("dissolving", 4), ("dissolved", 7))
-_STATUSES += (("bankrupt", 1),)
+Weights = tuple[tuple[str, int], ...]
+_TYPES: Weights = (
+    ("llc-single", 35),
+    ("llc-multi", 30),
+    ("joint-stock", 20),
+    ("private", 12),
+    ("partnership", 3),
+)
+_STATUSES: Weights = (
+    ("active", 80),
+    ("suspended", 8),
+    ("dissolving", 4),
+    ("dissolved", 7),
+    ("bankrupt", 1),
+)
 _SECTORS = (
     "Thương mại",
     "Xây dựng",
@@ -97,6 +108,8 @@ _CAPITALS = (100, 500, 1_000, 2_000, 5_000, 10_000, 50_000, 200_000)  # million 
 ADULT_BY = dt.date(2007, 6, 30)  # 18 by the last registration date
 LAST_REGISTRATION = dt.date(2025, 6, 30)
 FIRST_REGISTRATION = dt.date(2000, 1, 1)
+# Records one search request examines at most before it answers with a cursor.
+SCAN_BUDGET = 20_000
 # How far a representative search walks from a citizen index to the next adult.
 _ADULT_WALK = 64
 
@@ -112,7 +125,7 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _weighted(draw: Any, table: tuple[tuple[str, int], ...]) -> str:
+def _weighted(draw: Any, table: Weights) -> str:
     return draw.choices([v for v, _ in table], weights=[w for _, w in table])[0]
 
 
@@ -200,30 +213,38 @@ class Enterprises(Dataset):
 
     def enterprise_at(self, k: int) -> dict[str, Any]:
         """Seed enterprise ``k`` (0 <= k < count)."""
+        return self._complete(k, self._profile(k))
+
+    def _profile(self, k: int) -> dict[str, Any]:
+        # Everything but the representative: searches by name or status read only this, as
+        # making the representative costs a household of the population.
         draw = rng(self.seed, "enterprise", k)
-        province = self.province_of(k)
         kind = _weighted(draw, _TYPES)
-        status = _weighted(draw, _STATUSES)
-        _, person = self._representative_of(k)
-        born = dt.date.fromisoformat(str(person["date_of_birth"]))
-        earliest = max(FIRST_REGISTRATION, born.replace(year=born.year + 18, day=28))
-        span = max((LAST_REGISTRATION - earliest).days, 0)
-        registered = earliest + dt.timedelta(days=draw.randint(0, span))
         code = self.code_at(k)
-        name = f"{TYPE_PREFIX[kind]} {draw.choice(_SECTORS)} {draw.choice(_BRANDS)}"
         branch_count = draw.choice((0, 0, 0, 0, 0, 0, 1, 2, 3))
         return {
             "code": code,
-            "name": name,
+            "name": f"{TYPE_PREFIX[kind]} {draw.choice(_SECTORS)} {draw.choice(_BRANDS)}",
             "type": kind,
-            "status": status,
-            "head_office": address(draw, province),
-            "registration_date": registered.isoformat(),
-            "legal_representative": {"id": person["id"], "full_name": person["full_name"]},
+            "status": _weighted(draw, _STATUSES),
+            "head_office": address(draw, self.province_of(k)),
             "charter_capital_vnd": draw.choice(_CAPITALS) * 1_000_000,
             "parent_code": None,
             "branches": [enterprise_code.branch_code(code, b) for b in range(1, branch_count + 1)],
         }
+
+    def _complete(self, k: int, profile: dict[str, Any]) -> dict[str, Any]:
+        _, person = self._representative_of(k)
+        born = dt.date.fromisoformat(str(person["date_of_birth"]))
+        earliest = max(FIRST_REGISTRATION, born.replace(year=born.year + 18, day=28))
+        span = max((LAST_REGISTRATION - earliest).days, 0)
+        registered = earliest + dt.timedelta(
+            days=rng(self.seed, "enterprise-registered", k).randint(0, span)
+        )
+        record = dict(profile)
+        record["registration_date"] = registered.isoformat()
+        record["legal_representative"] = {"id": person["id"], "full_name": person["full_name"]}
+        return record
 
     def branch_of(self, parent: dict[str, Any], number: int) -> dict[str, Any]:
         """Branch ``number`` of ``parent`` (an enterprise record listing it)."""
@@ -260,9 +281,12 @@ class Enterprises(Dataset):
         return self.branch_of(record, branch)
 
     def records(self, start: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
-        """(position, record) of every enterprise from ``start`` on: seed, then registered."""
+        """(position, record) of every enterprise from ``start`` on: seed, then registered.
+
+        Seed records come as profiles, without ``legal_representative`` (see ``_profile``).
+        """
         for k in range(start, self.count):
-            yield k, self.enterprise_at(k)
+            yield k, self._profile(k)
         for offset, record in enumerate(list(self._added.values())[max(start - self.count, 0) :]):
             yield max(start, self.count) + offset, record
 
@@ -284,18 +308,28 @@ class Enterprises(Dataset):
                 (wanted is None or wanted in fold(record["name"]))
                 and (province is None or record["head_office"]["province"] == province)
                 and (status is None or record["status"] == status)
-                and (
-                    representative_id is None
-                    or record["legal_representative"]["id"] == representative_id
-                )
             )
 
         items: list[dict[str, Any]] = []
-        for position, record in self._candidates(cursor, province, representative_id):
-            if matches(record):
-                if len(items) == limit:
-                    return items, position
-                items.append(record)
+        for examined, (position, record) in enumerate(
+            self._candidates(cursor, province, representative_id)
+        ):
+            if examined == SCAN_BUDGET:
+                # A page may come back short (even empty) with a cursor: the scan goes on from
+                # there, and no single request walks a million records.
+                return items, position
+            if not matches(record):
+                continue
+            if "legal_representative" not in record:
+                record = self._complete(position, record)
+            if (
+                representative_id is not None
+                and record["legal_representative"]["id"] != representative_id
+            ):
+                continue
+            if len(items) == limit:
+                return items, position
+            items.append(record)
         return items, None
 
     def _candidates(
@@ -306,7 +340,7 @@ class Enterprises(Dataset):
         if representative_id is not None:
             for k in self._represented_by(representative_id):
                 if k >= start:
-                    yield k, self.enterprise_at(k)
+                    yield k, self._profile(k)
         elif province is not None:
             slots = [i for i, p in enumerate(CYCLE) if p == province]
             base = start - start % len(CYCLE)
@@ -314,7 +348,7 @@ class Enterprises(Dataset):
                 for slot in slots:
                     k = block + slot
                     if start <= k < self.count:
-                        yield k, self.enterprise_at(k)
+                        yield k, self._profile(k)
         else:
             yield from ((k, r) for k, r in self.records(start) if k < self.count)
         yield from ((k, r) for k, r in self.records(max(start, self.count)))
@@ -340,7 +374,7 @@ class Enterprises(Dataset):
         code = enterprise_code.code_for(province, self._codes(k))
         office = request.head_office.model_dump()
         office["province_name"] = office.get("province_name") or PROVINCES.get(province)
-        record = {
+        record: dict[str, Any] = {
             "code": code,
             "name": request.name,
             "type": request.type,

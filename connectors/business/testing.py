@@ -3,9 +3,10 @@
 ``FakeHub`` records every request it gets, forwards a service to an app in process when
 ``upstreams`` maps its id to one (as the hub forwards to a provider), and otherwise answers
 population ``citizen-verify`` itself (from ``citizen_at`` of the same seed and size).
-``refuse(service_id, ...)`` makes it answer a service as the real hub does when it refuses (``X-Road-Error`` header and
-the SPEC's error body). ``serve(app)`` runs any ASGI app on a free local port;
-``open_client(app)`` runs a connector app's lifespan and gives an httpx client to it.
+``refuse(service_id, ...)`` makes it answer a service as the real hub does when it refuses
+(``X-Road-Error`` header and the SPEC's error body). ``serve(app)`` runs any ASGI app on a
+free local port; ``open_client(app)`` runs a connector app's lifespan and gives an httpx
+client to it.
 """
 
 from __future__ import annotations

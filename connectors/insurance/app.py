@@ -8,7 +8,7 @@ from fastapi import FastAPI, Query
 
 from connectors.insurance.manifest import manifest
 from connectors.insurance.store import InsuranceData
-from connectors.kit import FaultConfig, HubClient, UnprocessableError, build_app
+from connectors.kit import FaultConfig, Handler, HubClient, UnprocessableError, build_app
 from schemas.insurance import CardIssue
 
 
@@ -44,6 +44,10 @@ def create_app(
             "next_cursor": str(start + limit) if more else None,
         }
 
-    handlers = {"card-issue": card_issue, "card-lookup": card_lookup, "card-search": card_search}
+    handlers: dict[str, Handler] = {
+        "card-issue": card_issue,
+        "card-lookup": card_lookup,
+        "card-search": card_search,
+    }
     hub = HubClient(client_id=manifest.subsystem_id, hub_url=hub_url, client_key=client_key)
     return build_app(manifest, dataset=data, handlers=handlers, hub=hub, faults=faults)

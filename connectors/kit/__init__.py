@@ -39,7 +39,7 @@ A minimal connector::
 
 from __future__ import annotations
 
-from connectors.kit.app import Connector, build_app
+from connectors.kit.app import Connector, Handler, build_app
 from connectors.kit.dataset import Dataset
 from connectors.kit.errors import (
     ConflictError,
@@ -58,6 +58,7 @@ __all__ = [
     "Dataset",
     "FaultConfig",
     "FaultSpec",
+    "Handler",
     "HubClient",
     "Manifest",
     "NotFoundError",

@@ -15,7 +15,7 @@ also serves:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,7 +30,8 @@ from connectors.kit.hub import HubClient
 from connectors.kit.manifest import Manifest, ServiceSpec
 from schemas.common import NotFound, Problem
 
-Handler = Callable[..., Awaitable[Any]]
+# Handlers are FastAPI endpoint functions (async ones, by habit).
+Handler = Callable[..., Any]
 FaultsArg = FaultConfig | Mapping[str, Any] | None
 
 
@@ -42,7 +43,8 @@ class AppFactory(Protocol):
         size: int | None = None,
         hub_url: str | None = None,
         client_key: str | None = None,
-        faults: FaultsArg = None,
+        # Any: factories may narrow it (e.g. to dict | FaultConfig); the kit accepts both.
+        faults: Any = None,
     ) -> FastAPI: ...
 
 

@@ -37,9 +37,18 @@ _LOW_MASK = (1 << _LOW_BITS) - 1
 MAX_PARCELS = 1 << (2 * _LOW_BITS)
 _SPREAD = 0.03  # degrees around the commune centre (about 3 km)
 _MARGIN = 0.002  # degrees kept clear of the province box, more than the index bits move
+# Land-use mix of wards (urban) and rural communes: (code, weight).
 _URBAN = (("ODT", 55), ("TMD", 10), ("SKC", 5), ("CLN", 10), ("HNK", 12), ("NTS", 8))
-_RURAL = (("ONT", 30), ("LUC", 25), ("LUK", 8), ("CLN", 15), ("HNK", 10), ("RSX", 5))
-_RURAL += (("NTS", 5), ("SKC", 2))
+_RURAL = (
+    ("ONT", 30),
+    ("LUC", 25),
+    ("LUK", 8),
+    ("CLN", 15),
+    ("HNK", 10),
+    ("RSX", 5),
+    ("NTS", 5),
+    ("SKC", 2),
+)
 _AREA = {
     "ODT": (40, 300),
     "ONT": (100, 1000),

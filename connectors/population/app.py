@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
 
-from connectors.kit import FaultConfig, HubClient, build_app
+from connectors.kit import FaultConfig, Handler, HubClient, build_app
 from connectors.population.manifest import manifest
 from connectors.population.store import PopulationData
 from schemas.population import (
@@ -75,7 +75,7 @@ def create_app(
         items, next_cursor = data.changes_since(since, limit=limit, cursor=cursor)
         return {"items": items, "next_cursor": next_cursor}
 
-    handlers = {
+    handlers: dict[str, Handler] = {
         "citizen-lookup": citizen_lookup,
         "citizen-search": citizen_search,
         "citizen-verify": citizen_verify,

@@ -71,7 +71,7 @@ async def apply_registry(
 # --- members, subsystems, services -------------------------------------------------------
 
 
-async def _get(session: AsyncSession, model: type, key: str, what: str) -> Any:
+async def _get(session: AsyncSession, model: Any, key: str, what: str) -> Any:
     row = await session.get(model, key)
     if row is None:
         raise HTTPException(404, f"there is no {what} {key}")

@@ -29,9 +29,11 @@ def credentials_cmd(db: str | None = DbOption) -> None:
         engine = create_engine(s.database_url)
         try:
             async with session_factory(engine)() as session:
-                keys = (await session.scalars(
-                    select(ApiKey).where(ApiKey.label == "demo", ApiKey.revoked_at.is_(None))
-                )).all()
+                keys = (
+                    await session.scalars(
+                        select(ApiKey).where(ApiKey.label == "demo", ApiKey.revoked_at.is_(None))
+                    )
+                ).all()
                 grants = (await session.scalars(select(Grant))).all()
         finally:
             await engine.dispose()

@@ -14,8 +14,9 @@ from hub.registry import service as registry
 from hub.registry.schemas import ApplyResult
 from hub.registry.yamlio import RegistryFileError
 
-app = typer.Typer(help="Registry of members, subsystems, services and grants.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Registry of members, subsystems, services and grants.", no_args_is_help=True
+)
 
 
 @app.command("apply")

@@ -57,8 +57,21 @@ def up(
         for name in names:
             mock_port = int(base_urls[name].rsplit(":", 1)[1])
             subsystem = connectors.get(name).manifest.subsystem_id
-            cmd = [sys.executable, "-m", "hub", "mock", name, "--port", str(mock_port),
-                   "--host", host, "--seed", str(seed), "--hub-url", hub_url]
+            cmd = [
+                sys.executable,
+                "-m",
+                "hub",
+                "mock",
+                name,
+                "--port",
+                str(mock_port),
+                "--host",
+                host,
+                "--seed",
+                str(seed),
+                "--hub-url",
+                hub_url,
+            ]
             if subsystem in clients:
                 cmd += ["--client-key", demo_api_key(s.secret_key, subsystem)]
             if size is not None:
@@ -111,7 +124,7 @@ def _wait_healthy(base_urls: dict[str, str], procs: list[subprocess.Popen[bytes]
         while pending and time.monotonic() < deadline:
             for p in procs:
                 if p.poll() is not None:
-                    fail(f"a mock agency exited early (code {p.returncode}): {p.args}")
+                    fail(f"a mock agency exited early (code {p.returncode}): {p.args!r}")
             for name, url in list(pending.items()):
                 try:
                     if client.get(url + "/__health").status_code == 200:
@@ -134,8 +147,10 @@ def _print_where(s: Settings, base_urls: dict[str, str], hub_url: str) -> None:
         table.add_row(f"mock agency: {name}", url)
     table.add_row("database", s.database_url)
     console.print(table)
-    console.print("demo keys: [bold]hub demo credentials[/bold] or GET /demo/credentials; "
-                  "Ctrl-C stops everything.")
+    console.print(
+        "demo keys: [bold]hub demo credentials[/bold] or GET /demo/credentials; "
+        "Ctrl-C stops everything."
+    )
 
 
 def serve(
@@ -165,8 +180,9 @@ def serve(
         tls = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile}
         if ssl_ca_certs:
             tls |= {"ssl_ca_certs": ssl_ca_certs, "ssl_cert_reqs": ssl.CERT_REQUIRED}
-    console.print(f"hub listening on http{'s' if tls else ''}://{host}:{port} "
-                  f"with {workers} worker(s)")
+    console.print(
+        f"hub listening on http{'s' if tls else ''}://{host}:{port} with {workers} worker(s)"
+    )
     uvicorn.run(
         "hub.app:create_app",
         factory=True,

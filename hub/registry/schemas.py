@@ -95,7 +95,9 @@ class ServiceIn(Strict):
             try:
                 Draft202012Validator.check_schema(value)
             except SchemaError as exc:
-                raise ValueError(f"request_schema is not a valid JSON Schema: {exc.message}")
+                raise ValueError(
+                    f"request_schema is not a valid JSON Schema: {exc.message}"
+                ) from None
         return value
 
 

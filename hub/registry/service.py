@@ -88,18 +88,13 @@ async def apply(session: AsyncSession, doc: RegistryDoc, *, prune: bool = False)
     """Make the registry hold what ``doc`` says; idempotent. Caller commits."""
     now = repo.utcnow()
     counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
-    existing = {
+    existing: dict[str, dict[str, Any]] = {
         "members": {m.id: m for m in await repo.members(session)},
         "subsystems": {s.id: s for s in await repo.subsystems(session)},
         "services": {s.id: s for s in await repo.services(session)},
     }
-    if not prune:
-        try:
-            _check_references(doc, {k: set(v) for k, v in existing.items()})
-        except RegistryFileError:
-            raise
-    else:
-        _check_references(doc)
+    # Without --prune, what the database already holds may be referred to.
+    _check_references(doc, None if prune else {k: set(v) for k, v in existing.items()})
 
     def upsert(section: str, key: str, model: type, fields: dict[str, Any]) -> None:
         row = existing[section].get(key)

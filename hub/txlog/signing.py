@@ -38,10 +38,10 @@ class Signer:
             path.touch(mode=0o600)
             path.write_bytes(pem)
             return cls(key)
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 private key")
-        return cls(key)
+        return cls(loaded)
 
     def public_pem(self) -> str:
         return self.public_key.public_bytes(

@@ -20,9 +20,10 @@ async def test_granted_exchange_returns_the_answer_with_xroad_headers(hub: Hub) 
     assert resp.headers["X-Road-Id"] == "msg-1"
     assert resp.headers["X-Road-Client"] == CLIENT
     assert resp.headers["X-Road-Service"] == f"{PROVIDER}/citizen-lookup"
-    assert resp.headers["X-Road-Request-Hash"] == base64.b64encode(
-        hashlib.sha512(b"").digest()
-    ).decode()
+    assert (
+        resp.headers["X-Road-Request-Hash"]
+        == base64.b64encode(hashlib.sha512(b"").digest()).decode()
+    )
     assert float(resp.headers["X-Hub-Latency"]) >= 0
     assert float(resp.headers["X-Hub-Upstream-Latency"]) > 0
     assert "X-Road-Error" not in resp.headers
@@ -45,32 +46,94 @@ async def test_provider_no_data_is_passed_through_unchanged(hub: Hub) -> None:
 
 ERROR_CASES = [
     # (name, method, path, headers(hub) -> dict, body, status, code)
-    ("malformed id", "GET", "/r1/VN/GOV/BCA/pop$/citizen-lookup/x", "ok", None, 400,
-     "Client.BadRequest"),
-    ("unknown instance", "GET", "/r1/XX/GOV/BCA/population/citizen-lookup/x", "ok", None, 400,
-     "Client.BadRequest"),
+    (
+        "malformed id",
+        "GET",
+        "/r1/VN/GOV/BCA/pop$/citizen-lookup/x",
+        "ok",
+        None,
+        400,
+        "Client.BadRequest",
+    ),
+    (
+        "unknown instance",
+        "GET",
+        "/r1/XX/GOV/BCA/population/citizen-lookup/x",
+        "ok",
+        None,
+        400,
+        "Client.BadRequest",
+    ),
     ("short path", "GET", "/r1/VN/GOV/BCA", "ok", None, 400, "Client.BadRequest"),
     ("missing purpose", "GET", LOOKUP, "ok", None, 400, "Client.MissingPurpose"),
     ("no key", "GET", LOOKUP, "nokey", None, 401, "Client.Unauthorized"),
     ("unknown key", "GET", LOOKUP, "badkey", None, 401, "Client.Unauthorized"),
     ("key of another client", "GET", LOOKUP, "otherkey", None, 403, "Client.AccessDenied"),
-    ("not granted", "GET", f"/r1/{PROVIDER}/ungranted/citizens/{CITIZEN}", "ok", None, 403,
-     "Client.AccessDenied"),
-    ("endpoint not offered", "GET", f"/r1/{PROVIDER}/citizen-lookup/households/1", "purpose",
-     None, 403, "Client.AccessDenied"),
-    ("unknown service", "GET", f"/r1/{PROVIDER}/nothing/x", "ok", None, 404,
-     "Client.UnknownService"),
-    ("too large", "POST", f"/r1/{PROVIDER}/echo/echo", "ok", b'{"id": "' + b"x" * 300 + b'"}',
-     413, "Client.PayloadTooLarge"),
-    ("schema", "POST", f"/r1/{PROVIDER}/echo/echo", "ok", b'{"id": 5}', 422,
-     "Client.InvalidPayload"),
+    (
+        "not granted",
+        "GET",
+        f"/r1/{PROVIDER}/ungranted/citizens/{CITIZEN}",
+        "ok",
+        None,
+        403,
+        "Client.AccessDenied",
+    ),
+    (
+        "endpoint not offered",
+        "GET",
+        f"/r1/{PROVIDER}/citizen-lookup/households/1",
+        "purpose",
+        None,
+        403,
+        "Client.AccessDenied",
+    ),
+    (
+        "unknown service",
+        "GET",
+        f"/r1/{PROVIDER}/nothing/x",
+        "ok",
+        None,
+        404,
+        "Client.UnknownService",
+    ),
+    (
+        "too large",
+        "POST",
+        f"/r1/{PROVIDER}/echo/echo",
+        "ok",
+        b'{"id": "' + b"x" * 300 + b'"}',
+        413,
+        "Client.PayloadTooLarge",
+    ),
+    (
+        "schema",
+        "POST",
+        f"/r1/{PROVIDER}/echo/echo",
+        "ok",
+        b'{"id": 5}',
+        422,
+        "Client.InvalidPayload",
+    ),
     ("not json", "POST", f"/r1/{PROVIDER}/echo/echo", "ok", b"{nope", 400, "Client.BadRequest"),
-    ("disabled", "GET", f"/r1/{PROVIDER}/closed/citizens/1", "ok", None, 503,
-     "Server.ServiceDisabled"),
-    ("unreachable", "GET", f"/r1/{PROVIDER}/unreachable/x", "ok", None, 502,
-     "Server.ServiceFailed"),
-    ("malformed answer", "GET", f"/r1/{PROVIDER}/bad/bad", "ok", None, 502,
-     "Server.ServiceFailed"),
+    (
+        "disabled",
+        "GET",
+        f"/r1/{PROVIDER}/closed/citizens/1",
+        "ok",
+        None,
+        503,
+        "Server.ServiceDisabled",
+    ),
+    (
+        "unreachable",
+        "GET",
+        f"/r1/{PROVIDER}/unreachable/x",
+        "ok",
+        None,
+        502,
+        "Server.ServiceFailed",
+    ),
+    ("malformed answer", "GET", f"/r1/{PROVIDER}/bad/bad", "ok", None, 502, "Server.ServiceFailed"),
     ("timeout", "GET", f"/r1/{PROVIDER}/slow/slow", "ok", None, 504, "Server.ServiceTimeout"),
 ]
 
@@ -169,9 +232,10 @@ async def test_body_is_forwarded_and_hashed(hub: Hub) -> None:
         content=body,
     )
     assert resp.status_code == 201 and resp.content == body
-    assert resp.headers["X-Road-Request-Hash"] == base64.b64encode(
-        hashlib.sha512(body).digest()
-    ).decode()
+    assert (
+        resp.headers["X-Road-Request-Hash"]
+        == base64.b64encode(hashlib.sha512(body).digest()).decode()
+    )
     (rec,) = await hub.records()
     assert rec["request_bytes"] == len(body)
 
@@ -193,8 +257,12 @@ async def test_traversal_never_reaches_the_provider(hub: Hub, path: str) -> None
 
 
 async def test_hop_by_hop_headers_are_not_forwarded(hub: Hub) -> None:
-    headers = {**hub.headers(**PURPOSE), "Connection": "keep-alive, X-Secret",
-               "Proxy-Authorization": "Basic abc", "X-Custom": "kept"}
+    headers = {
+        **hub.headers(**PURPOSE),
+        "Connection": "keep-alive, X-Secret",
+        "Proxy-Authorization": "Basic abc",
+        "X-Custom": "kept",
+    }
     resp = await hub.client.get(LOOKUP, headers=headers)
     assert resp.status_code == 200
     seen = hub.provider.state.seen[-1]["headers"]

@@ -18,8 +18,9 @@ async def test_admin_crud_keys_and_roles(db_url: str, tmp_path: Path) -> None:
         resp = await c.get("/admin/members", headers={"Authorization": f"Bearer {OPERATOR}"})
         assert resp.status_code == 403
 
-        r = await c.post("/admin/members", json={"id": "VN/GOV/BCA", "name": "Bộ Công an"},
-                         headers=ADMIN_H)
+        r = await c.post(
+            "/admin/members", json={"id": "VN/GOV/BCA", "name": "Bộ Công an"}, headers=ADMIN_H
+        )
         assert r.status_code == 201, r.text
         r = await c.post("/admin/members", json={"id": "VN/GOV/BCA"}, headers=ADMIN_H)
         assert r.status_code == 409
@@ -28,11 +29,15 @@ async def test_admin_crud_keys_and_roles(db_url: str, tmp_path: Path) -> None:
         r = await c.post("/admin/subsystems", json={"id": "VN/GOV/NOPE/x"}, headers=ADMIN_H)
         assert r.status_code == 422 and "is not declared" in r.text
 
-        for sub in ({"id": "VN/GOV/BCA/population", "base_url": "http://127.0.0.1:9"},
-                    {"id": "VN/GOV/BCA/client"}):
+        for sub in (
+            {"id": "VN/GOV/BCA/population", "base_url": "http://127.0.0.1:9"},
+            {"id": "VN/GOV/BCA/client"},
+        ):
             assert (await c.post("/admin/subsystems", json=sub, headers=ADMIN_H)).status_code == 201
-        svc = {"id": "VN/GOV/BCA/population/citizen-lookup",
-               "endpoints": [{"method": "GET", "path": "/citizens/{id}"}]}
+        svc = {
+            "id": "VN/GOV/BCA/population/citizen-lookup",
+            "endpoints": [{"method": "GET", "path": "/citizens/{id}"}],
+        }
         assert (await c.post("/admin/services", json=svc, headers=ADMIN_H)).status_code == 201
         grant = {"client": "VN/GOV/BCA/client", "service": svc["id"]}
         assert (await c.post("/admin/grants", json=grant, headers=ADMIN_H)).status_code == 201
@@ -41,8 +46,9 @@ async def test_admin_crud_keys_and_roles(db_url: str, tmp_path: Path) -> None:
         r = await c.patch(f"/admin/services/{svc['id']}", json={"enabled": False}, headers=ADMIN_H)
         assert r.status_code == 200 and r.json()["enabled"] is False
 
-        r = await c.post("/admin/keys", json={"client": "VN/GOV/BCA/client", "label": "ci"},
-                         headers=ADMIN_H)
+        r = await c.post(
+            "/admin/keys", json={"client": "VN/GOV/BCA/client", "label": "ci"}, headers=ADMIN_H
+        )
         assert r.status_code == 201
         key = r.json()["api_key"]
         listed = (await c.get("/admin/keys", headers=ADMIN_H)).json()
@@ -52,8 +58,9 @@ async def test_admin_crud_keys_and_roles(db_url: str, tmp_path: Path) -> None:
         r = await c.get(f"/r1/{svc['id']}/citizens/1", headers=h)
         assert r.headers["X-Road-Error"] == "Server.ServiceDisabled"
 
-        r = await c.post(f"/admin/keys/{listed[0]['id']}/rotate",
-                         json={"grace_seconds": 0}, headers=ADMIN_H)
+        r = await c.post(
+            f"/admin/keys/{listed[0]['id']}/rotate", json={"grace_seconds": 0}, headers=ADMIN_H
+        )
         assert r.status_code == 201
         new_key = r.json()["api_key"]
         r = await c.get(f"/r1/{svc['id']}/citizens/1", headers=h)

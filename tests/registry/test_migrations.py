@@ -21,8 +21,16 @@ async def _tables(url: str) -> set[str]:
 
 async def test_upgrade_downgrade_upgrade(db_url: str) -> None:
     tables = await _tables(db_url)
-    assert {"members", "subsystems", "services", "grants", "api_keys", "transactions",
-            "chain_head", "log_batches"} <= tables
+    assert {
+        "members",
+        "subsystems",
+        "services",
+        "grants",
+        "api_keys",
+        "transactions",
+        "chain_head",
+        "log_batches",
+    } <= tables
     from alembic import command
 
     from hub.core.migrate import alembic_config

@@ -97,27 +97,53 @@ async def test_change_and_prune(db_url: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (GOOD.replace("    personal_data: true", "    personal: true"),
-         "reg.yaml:15: services[0].personal: unknown key 'personal'"),
-        (GOOD.replace("colour", "x").replace("  - id: VN/GOV/BTP/civil-status\n", ""),
-         "unknown client VN/GOV/BTP/civil-status"),
+        (
+            GOOD.replace("    personal_data: true", "    personal: true"),
+            "reg.yaml:15: services[0].personal: unknown key 'personal'",
+        ),
+        (
+            GOOD.replace("colour", "x").replace("  - id: VN/GOV/BTP/civil-status\n", ""),
+            "unknown client VN/GOV/BTP/civil-status",
+        ),
         (GOOD.replace("      - {method: GET", "      - {method: FETCH"), "reg.yaml:14"),
-        (GOOD.replace("VN/GOV/BCA/population/citizen-lookup\n    endpoints",
-                      "VN/GOV/BCA/pop ulation/citizen-lookup\n    endpoints"),
-         "invalid part 'pop ulation'"),
-        (GOOD.replace("  - id: VN/GOV/BTP\n    name: Bộ Tư pháp\n", ""),
-         "its member VN/GOV/BTP is not declared"),
+        (
+            GOOD.replace(
+                "VN/GOV/BCA/population/citizen-lookup\n    endpoints",
+                "VN/GOV/BCA/pop ulation/citizen-lookup\n    endpoints",
+            ),
+            "invalid part 'pop ulation'",
+        ),
+        (
+            GOOD.replace("  - id: VN/GOV/BTP\n    name: Bộ Tư pháp\n", ""),
+            "its member VN/GOV/BTP is not declared",
+        ),
         ("members: [\n", "reg.yaml:2: not valid YAML"),
         ("- just a list\n", "a registry file is a mapping"),
-        (GOOD + "  - client: VN/GOV/BTP/civil-status\n    service: VN/GOV/BCA/population/nope\n",
-         "unknown service VN/GOV/BCA/population/nope"),
-        (GOOD.replace("base_url: http://127.0.0.1:8001", "base_url: ftp://x"),
-         "must be an http:// or https:// URL"),
-        (GOOD.replace("      required: [id]", "      required: 5"),
-         "request_schema is not a valid JSON Schema"),
+        (
+            GOOD + "  - client: VN/GOV/BTP/civil-status\n    service: VN/GOV/BCA/population/nope\n",
+            "unknown service VN/GOV/BCA/population/nope",
+        ),
+        (
+            GOOD.replace("base_url: http://127.0.0.1:8001", "base_url: ftp://x"),
+            "must be an http:// or https:// URL",
+        ),
+        (
+            GOOD.replace("      required: [id]", "      required: 5"),
+            "request_schema is not a valid JSON Schema",
+        ),
     ],
-    ids=["unknown key", "dangling grant client", "bad method", "bad id", "dangling member",
-         "bad yaml", "not a mapping", "dangling service", "bad url", "bad schema"],
+    ids=[
+        "unknown key",
+        "dangling grant client",
+        "bad method",
+        "bad id",
+        "dangling member",
+        "bad yaml",
+        "not a mapping",
+        "dangling service",
+        "bad url",
+        "bad schema",
+    ],
 )
 def test_bad_files_are_refused_with_where_and_what(text: str, expected: str) -> None:
     with pytest.raises(RegistryFileError) as info:

@@ -1,0 +1,194 @@
+"""``python -m bench`` (``make bench``): the hub against the least a hop can cost.
+
+One run, one provider, one exchange (a citizen lookup, a small JSON GET): the provider
+called directly, a bare Python forwarder, nginx and the hub, at 32 connections in
+alternating rounds; then the hub-added latency at light load, memory over a long run,
+``hub serve --workers N``, and the log writer alone. Prints the targets met or missed and
+writes docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import light, logwriter, memory, others, report, targets, wrk
+from bench.procs import ROOT, running
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="short rounds, for a first look (~3 min)")
+    p.add_argument("--rounds", type=int, help="alternating wrk rounds per target (default 3)")
+    p.add_argument("--seconds", type=float, help="length of each wrk round (default 5)")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--exchanges", type=int,
+                   help="exchanges in the memory run (default 300,000; the target is 1,000,000)")
+    p.add_argument("--writer-records", type=int, help="records per log-writer run (default 100,000)")
+    p.add_argument("--light-seconds", type=float, help="length of the light-load run (default 10)")
+    p.add_argument("--light-rate", type=float, default=200.0, help="requests/s at light load")
+    p.add_argument("--no-others", action="store_true", help="skip other features' benchmarks")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    p.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = p.parse_args(argv)
+    q = args.quick
+    args.rounds = args.rounds or (2 if q else 3)
+    args.seconds = args.seconds or (3.0 if q else 5.0)
+    args.exchanges = args.exchanges or (30_000 if q else 300_000)
+    args.writer_records = args.writer_records or (20_000 if q else 100_000)
+    args.light_seconds = args.light_seconds or (5.0 if q else 10.0)
+    return args
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def throughput(ts: list[targets.Target], provider: Any, args: argparse.Namespace,
+               workdir: Path) -> dict[str, Any]:
+    """Alternating wrk rounds; per target the median and each process's CPU share."""
+    runs: dict[str, list[dict[str, Any]]] = {t.name: [] for t in ts}
+    for r in range(args.rounds):
+        order = ts[r % len(ts):] + ts[: r % len(ts)]  # rotate, so no target always goes first
+        for t in order:
+            procs = [provider] + ([t.server] if t.server is not provider else [])
+            before = [p.cpu_seconds() for p in procs]
+            res = wrk.run(t.url, seconds=args.seconds, connections=args.connections,
+                          headers=t.headers, workdir=workdir)
+            cpu = [p.cpu_seconds() - b for p, b in zip(procs, before, strict=True)]
+            row = asdict(res) | {"rps": res.rps, "cpu_provider": cpu[0] / res.seconds,
+                                 "cpu_server": (cpu[1] / res.seconds) if len(cpu) > 1 else 0.0,
+                                 "cpu_wrk": res.cpu_s / res.seconds}
+            runs[t.name].append(row)
+            say(f"  round {r + 1} {t.name:>8}: {res.rps:8.0f} req/s  p50 {res.p50_ms:6.2f} ms  "
+                f"p99 {res.p99_ms:6.2f} ms  errors {res.errors}")
+    out = {}
+    for name, rows in runs.items():
+        med = {k: statistics.median(row[k] for row in rows)
+               for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "cpu_provider",
+                         "cpu_server", "cpu_wrk")}
+        out[name] = med | {"errors": sum(r["errors"] for r in rows),
+                           "requests": sum(r["requests"] for r in rows),
+                           "rounds": [round(r["rps"]) for r in rows]}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    missing = wrk.check_tools()
+    if missing:
+        for m in missing:
+            say(f"error: {m}")
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    started = datetime.now(UTC)
+    t_start = time.monotonic()
+    results: dict[str, Any] = {"args": {k: (str(v) if isinstance(v, Path) else v)
+                                        for k, v in vars(args).items()},
+                               "started": started.isoformat(timespec="seconds")}
+    say(f"bench: working in {workdir}")
+    try:
+        provider = targets.start_provider(workdir)
+        with running(provider):
+            direct = targets.Target("direct", provider.url + targets.PROVIDER_PATH,
+                                    dict(targets.PURPOSE), provider)
+            bare = targets.start_bare(workdir, provider.url)
+            with running(bare.server):  # type: ignore[arg-type]
+                nginx = targets.start_nginx(workdir, provider.url)
+                with running(nginx.server):  # type: ignore[arg-type]
+                    db_url = targets.prepare_hub_db(workdir, provider.url)
+                    hub = targets.start_hub(workdir, db_url)
+                    with running(hub.server):  # type: ignore[arg-type]
+                        say(f"throughput at {args.connections} connections, {args.rounds} "
+                            f"rounds of {args.seconds:g} s")
+                        results["throughput"] = throughput(
+                            [direct, bare, nginx, hub], provider, args, workdir)
+                        say(f"hub-added latency at {args.light_rate:g} req/s for "
+                            f"{args.light_seconds:g} s")
+                        lr = light.run(hub.url, hub.headers, rate=args.light_rate,
+                                       seconds=args.light_seconds)
+                        results["light"] = report.light_summary(lr)
+                        say(f"  hub p50 {results['light']['hub_p50']:.3f} ms, "
+                            f"p99 {results['light']['hub_p99']:.3f} ms")
+                        say(f"memory over {args.exchanges:,} exchanges")
+                        mem = memory.run(hub, exchanges=args.exchanges,
+                                         rps_guess=results["throughput"]["hub"]["rps"],
+                                         workdir=workdir)
+                        results["memory"] = asdict(mem) | {"baseline": mem.baseline,
+                                                           "growth": mem.growth}
+                        say(f"  {mem.exchanges:,} exchanges, {mem.errors} errors, RSS "
+                            f"{mem.baseline / 2**20:.1f} -> {mem.samples[-1][1] / 2**20:.1f} MiB "
+                            f"({mem.growth:+.1%})")
+                        results["hub_db_bytes_per_record"] = report.sqlite_bytes_per_record(
+                            db_url)
+            say("hub serve --workers N")
+            results["workers"] = workers_run(workdir, provider, args)
+        say("log writer alone")
+        results["writer"] = writer_run(workdir, args)
+        if not args.no_others:
+            say("other features' benchmarks")
+            results["others"] = [asdict(o) for o in others.run_all()]
+    finally:
+        results["seconds"] = time.monotonic() - t_start
+        (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    verdicts = report.verdicts(results)
+    say("")
+    for line in report.verdict_lines(verdicts, results):
+        say(line)
+    out_json = ROOT / "var" / "bench" / f"{started:%Y%m%dT%H%M%S}.json"
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(results, indent=2, default=str))
+    say(f"\nraw figures: {out_json.relative_to(ROOT)}")
+    if not args.no_docs:
+        args.out.write_text(report.markdown(results, verdicts, argv or sys.argv[1:]))
+        say(f"report: {args.out}")
+    return 0
+
+
+def workers_run(workdir: Path, provider: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """``hub serve --workers N`` for N = 1, 2, each on its own database, rounds alternating."""
+    hubs = []
+    try:
+        for n in (1, 2):
+            db_url = targets.prepare_hub_db(workdir, provider.url, name=f"hub-w{n}")
+            hubs.append(targets.start_hub(workdir, db_url, workers=n))
+        return throughput(hubs, provider, args, workdir)
+    finally:
+        for h in hubs:
+            assert h.server is not None
+            h.server.stop()
+
+
+def writer_run(workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    out = []
+    for concurrency in (32, 1000):
+        r = logwriter.sqlite_run(workdir, records=args.writer_records, concurrency=concurrency)
+        out.append(asdict(r) | {"rate": r.rate, "mean_batch": r.mean_batch})
+        say(f"  sqlite, {concurrency} waiting: {r.rate:,.0f} records/s "
+            f"(mean batch {r.mean_batch:.0f}, {r.bytes_per_record:.0f} bytes/record)")
+    for concurrency in (32, 1000):
+        pg = logwriter.postgres_run(workdir, records=args.writer_records, concurrency=concurrency)
+        if isinstance(pg, str):
+            say(f"  postgresql: {pg}")
+            out.append({"engine": "postgresql", "concurrency": concurrency, "skipped": pg})
+            break
+        out.append(asdict(pg) | {"rate": pg.rate, "mean_batch": pg.mean_batch})
+        say(f"  postgresql, {concurrency} waiting: {pg.rate:,.0f} records/s "
+            f"(mean batch {pg.mean_batch:.0f}, {pg.bytes_per_record:.0f} bytes/record)")
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Active health checks of every registered provider, on an interval.
+
+Each provider subsystem with a base URL gets ``GET {base_url}/__health``; any HTTP answer
+below 500 means the provider is reachable (a provider without that endpoint answers 404,
+which still proves it is up). Passive error rates come from the rollups instead
+(``hub.stats.service.provider_health``), so every worker sees the same figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from hub.registry.cache import RegistryCache
+
+log = logging.getLogger(__name__)
+CHECK_TIMEOUT_S = 3.0
+
+
+@dataclass(slots=True)
+class Check:
+    """The last active check of one provider."""
+
+    reachable: bool
+    status: int | None
+    latency_ms: float | None
+    error: str | None
+    checked_at: datetime
+
+
+class HealthMonitor:
+    """Checks providers every ``interval_s`` seconds; ``results`` holds the last answers."""
+
+    def __init__(self, registry: RegistryCache, *, interval_s: float) -> None:
+        self.registry = registry
+        self.interval_s = interval_s
+        self.results: dict[str, Check] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    def providers(self) -> dict[str, str]:
+        """Provider subsystem id -> base URL, for every enabled subsystem with a base URL."""
+        snap = self.registry.snapshot
+        providers = {s.provider for s in snap.services.values()}
+        return {
+            sid: url
+            for sid, (_name, url, enabled) in snap.subsystems.items()
+            if url and enabled and sid in providers
+        }
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(timeout=CHECK_TIMEOUT_S, follow_redirects=False)
+        self._task = asyncio.create_task(self._loop(), name="provider-health")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.check_all()
+            except Exception:  # a check must never end the loop
+                log.exception("provider health checks failed")
+            await asyncio.sleep(self.interval_s)
+
+    async def check_all(self) -> None:
+        providers = self.providers()
+        results = await asyncio.gather(*(self._check(url) for url in providers.values()))
+        self.results = dict(zip(providers, results, strict=True))
+
+    async def _check(self, base_url: str) -> Check:
+        client = self._client or httpx.AsyncClient(timeout=CHECK_TIMEOUT_S)
+        t0 = time.perf_counter()
+        now = datetime.now(UTC).replace(tzinfo=None)
+        try:
+            resp = await client.get(base_url.rstrip("/") + "/__health")
+        except httpx.HTTPError as exc:
+            return Check(False, None, None, f"{type(exc).__name__}: {exc}"[:200], now)
+        ms = round((time.perf_counter() - t0) * 1000, 3)
+        ok = resp.status_code < 500
+        return Check(ok, resp.status_code, ms, None if ok else f"HTTP {resp.status_code}", now)

@@ -1,0 +1,126 @@
+"""The operator API's answers, as the wire carries them (also what ``--json`` prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Percentiles(BaseModel):
+    """Latency in milliseconds, from log-spaced histograms (within 5 % of exact)."""
+
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    mean: float | None = None
+
+
+class Window(BaseModel):
+    """The range a figure covers: UTC instants, start included, end excluded."""
+
+    since: str | None = Field(None, description="null: from the first record")
+    until: str
+    timezone: str
+
+
+class Summary(Window):
+    total: int
+    succeeded: int
+    failed: int
+    by_fault: dict[str, int] = Field(description="hub fault code -> count; faultless omitted")
+    by_status: dict[str, int]
+    request_bytes: int
+    response_bytes: int
+    latency_ms: Percentiles
+    hub_ms: Percentiles
+    latency_window: Window = Field(description="percentiles are kept per whole hour")
+
+
+class Point(BaseModel):
+    start: str = Field(description="bucket start, in the operator's time zone")
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    request_bytes: int = 0
+    response_bytes: int = 0
+    mean_ms: float | None = None
+    groups: dict[str, int] | None = None
+
+
+class Timeseries(Window):
+    bucket: str
+    group_by: str | None
+    keys: list[str] = Field(description="the groups that appear, biggest first")
+    points: list[Point]
+
+
+class Cell(BaseModel):
+    client: str
+    provider: str
+    count: int
+    succeeded: int
+    failed: int
+
+
+class Matrix(Window):
+    clients: list[str]
+    providers: list[str]
+    cells: list[Cell]
+    total: int
+
+
+class TopRow(BaseModel):
+    key: str
+    count: int
+    succeeded: int
+    failed: int
+    share: float
+    request_bytes: int
+    response_bytes: int
+
+
+class Top(Window):
+    by: str
+    rows: list[TopRow]
+
+
+class Period(BaseModel):
+    period: str
+    start: str
+    total: int
+    change: int | None
+    change_pct: float | None = Field(description="against the period before, in percent")
+
+
+class Growth(Window):
+    period: str
+    periods: list[Period]
+
+
+class TransactionPage(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class ProviderHealth(BaseModel):
+    provider: str
+    base_url: str | None
+    reachable: bool | None = Field(description="null until the first active check")
+    status: int | None
+    check_ms: float | None
+    checked_at: str | None
+    error: str | None
+    exchanges: int = Field(description="exchanges in the passive window")
+    errors: int = Field(description="of which answered 5xx (provider or hub failure)")
+    error_rate: float | None
+    circuit: str
+
+
+class HealthReport(BaseModel):
+    providers: list[ProviderHealth]
+    registered: int
+    reachable: int
+    connection_rate: float | None = Field(description="reachable share of registered providers")
+    window_minutes: int
+    interval_s: float

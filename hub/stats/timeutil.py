@@ -1,0 +1,203 @@
+"""Time for operators: parsing ``since``/``until``, local calendar buckets, rollup covers.
+
+Storage is naive UTC. Days, months and years are the operator's (``settings.timezone``),
+so their boundaries are computed in that zone and then turned back into UTC instants.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+BUCKETS = ("minute", "hour", "day", "month", "year")
+RELATIVE = re.compile(r"^\s*(\d{1,6})\s*(m|min|h|d|w|mo|y)\s*$")
+_UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "w": 10080}
+EPOCH = datetime(1970, 1, 1)
+
+
+class TimeInputError(ValueError):
+    """A time parameter the caller must fix; its message says how."""
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TimeInputError(f"unknown time zone {name!r}; use an IANA name like Asia/Ho_Chi_Minh")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def to_utc(local: datetime, tz: ZoneInfo) -> datetime:
+    return local.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+
+
+def to_local(utc: datetime, tz: ZoneInfo) -> datetime:
+    return utc.replace(tzinfo=UTC).astimezone(tz)
+
+
+def parse_instant(value: str, tz: ZoneInfo, *, name: str, now: datetime | None = None) -> datetime:
+    """``value`` as a naive UTC instant: ``24h``/``7d``/``3mo`` ago, an ISO date (local
+    midnight), or an ISO datetime (local unless it carries an offset)."""
+    now = now or utcnow()
+    text = value.strip()
+    if text.lower() == "now":
+        return now
+    rel = RELATIVE.match(text)
+    if rel:
+        n, unit = int(rel.group(1)), rel.group(2)
+        if unit in _UNIT_MINUTES:
+            return now - timedelta(minutes=n * _UNIT_MINUTES[unit])
+        local = to_local(now, tz).replace(tzinfo=None)
+        months = n * (12 if unit == "y" else 1)
+        return to_utc(_add_months(local, -months), tz)
+    try:
+        if len(text) == 10:
+            return to_utc(datetime.combine(date.fromisoformat(text), datetime.min.time()), tz)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        raise TimeInputError(
+            f"{name}={value[:60]!r} is not a time: use an ISO date (2024-06-01), an ISO "
+            "datetime (2024-06-01T08:00:00+07:00), or a relative form like 30m, 24h, 7d, 3mo"
+        ) from None
+    if parsed.tzinfo is None:
+        return to_utc(parsed, tz)
+    return parsed.astimezone(UTC).replace(tzinfo=None)
+
+
+def _add_months(local: datetime, months: int) -> datetime:
+    index = local.year * 12 + local.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(local.day, _month_days(year, month + 1))
+    return local.replace(year=year, month=month + 1, day=day)
+
+
+def _month_days(year: int, month: int) -> int:
+    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    return (nxt - timedelta(days=1)).day
+
+
+def floor_minute(t: datetime) -> datetime:
+    return t.replace(second=0, microsecond=0)
+
+
+def ceil_minute(t: datetime) -> datetime:
+    f = floor_minute(t)
+    return f if f == t else f + timedelta(minutes=1)
+
+
+def floor_local(t: datetime, bucket: str, tz: ZoneInfo) -> datetime:
+    """The UTC start of the local ``bucket`` holding UTC instant ``t``."""
+    if bucket == "minute":
+        return floor_minute(t)
+    local = to_local(t, tz).replace(tzinfo=None)
+    if bucket == "hour":
+        local = local.replace(minute=0, second=0, microsecond=0)
+    elif bucket == "day":
+        local = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    elif bucket == "month":
+        local = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    else:
+        local = local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    return to_utc(local, tz)
+
+
+def next_local(start: datetime, bucket: str, tz: ZoneInfo) -> datetime:
+    """The UTC start of the local bucket after the one starting at UTC ``start``."""
+    if bucket == "minute":
+        return start + timedelta(minutes=1)
+    local = to_local(start, tz).replace(tzinfo=None)
+    if bucket == "hour":
+        # Stepping in UTC keeps DST-repeated hours apart; the result is re-floored locally.
+        nxt = floor_local(start + timedelta(hours=1, minutes=1), "hour", tz)
+        return nxt if nxt > start else start + timedelta(hours=1)
+    if bucket == "day":
+        return floor_local(to_utc(local + timedelta(days=1, hours=3), tz), "day", tz)
+    months = 1 if bucket == "month" else 12
+    return to_utc(_add_months(local, months), tz)
+
+
+def local_buckets(start: datetime, end: datetime, bucket: str, tz: ZoneInfo) -> list[datetime]:
+    """UTC starts of every local bucket from the one holding ``start`` up to ``end``
+    (exclusive), plus the end of the last one: n buckets give n + 1 edges."""
+    edges = [floor_local(start, bucket, tz)]
+    while edges[-1] < end:
+        edges.append(next_local(edges[-1], bucket, tz))
+    if len(edges) == 1:
+        edges.append(next_local(edges[0], bucket, tz))
+    return edges
+
+
+def cover(start: datetime, end: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+    """The fewest rollup rows adding up to ``[start, end)`` (minute-aligned, UTC): whole UTC
+    days in the middle, whole hours next to them, minutes at the edges."""
+    out: dict[str, list[tuple[datetime, datetime]]] = {"minute": [], "hour": [], "day": []}
+    if start >= end:
+        return out
+    h0, h1 = _ceil(start, 3600), _floor(end, 3600)
+    if h0 >= h1:
+        out["minute"].append((start, end))
+        return out
+    _push(out["minute"], start, h0)
+    _push(out["minute"], h1, end)
+    d0, d1 = _ceil(h0, 86400), _floor(h1, 86400)
+    if d0 >= d1:
+        out["hour"].append((h0, h1))
+        return out
+    _push(out["hour"], h0, d0)
+    _push(out["hour"], d1, h1)
+    out["day"].append((d0, d1))
+    return out
+
+
+def hour_cover(start: datetime, end: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Like ``cover`` but widened to whole hours: latency histograms have no minute grain."""
+    return cover(_floor(start, 3600), _ceil(end, 3600))
+
+
+def merge_covers(
+    covers: list[dict[str, list[tuple[datetime, datetime]]]],
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Join many covers into as few ranges per grain as possible."""
+    out: dict[str, list[tuple[datetime, datetime]]] = {}
+    for grain in ("minute", "hour", "day"):
+        ranges = sorted(r for c in covers for r in c.get(grain, []))
+        merged: list[tuple[datetime, datetime]] = []
+        for a, b in ranges:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        out[grain] = merged
+    return out
+
+
+def _push(ranges: list[tuple[datetime, datetime]], a: datetime, b: datetime) -> None:
+    if a < b:
+        ranges.append((a, b))
+
+
+def _floor(t: datetime, seconds: int) -> datetime:
+    s = int((t - EPOCH).total_seconds())
+    return EPOCH + timedelta(seconds=s - s % seconds)
+
+
+def _ceil(t: datetime, seconds: int) -> datetime:
+    f = _floor(t, seconds)
+    return f if f == t else f + timedelta(seconds=seconds)
+
+
+def iso_local(t: datetime, tz: ZoneInfo) -> str:
+    return to_local(t, tz).isoformat()
+
+
+def iso_utc(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat(timespec="microseconds") + "Z"
+
+
+def pairs(edges: list[datetime]) -> Iterator[tuple[datetime, datetime]]:
+    return zip(edges, edges[1:], strict=False)

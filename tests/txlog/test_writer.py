@@ -1,0 +1,122 @@
+"""The group-commit writer: every record committed once, chained, shared commits."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.core.db import create_engine
+from hub.core.errors import LoggingFailed
+from hub.models import LogBatch, Transaction
+from hub.txlog.audit import verify_log
+from hub.txlog.signing import Signer
+from hub.txlog.writer import LogWriter, create_writer_engine
+
+
+def record(i: int, writer: str = "a") -> dict[str, Any]:
+    return {
+        "id": f"{writer}-{i}",
+        "request_id": f"{writer}-req-{i}",
+        "client": "VN/GOV/BTP/civil-status",
+        "service": "VN/GOV/BCA/population/citizen-lookup",
+        "provider": "VN/GOV/BCA/population",
+        "method": "GET",
+        "path": "/citizens/~abc",
+        "user_id": "officer",
+        "issue": "HS-1",
+        "status_code": 200,
+        "succeeded": True,
+        "fault_code": None,
+        "request_bytes": 0,
+        "response_bytes": 120,
+        "started_at": datetime.now(UTC).replace(tzinfo=None),
+        "total_ms": 1.5,
+        "upstream_ms": 1.0,
+        "hub_ms": 0.5,
+        "request_hash": "x",
+        "response_hash": "y",
+        "request_body": None,
+        "response_body": None,
+    }
+
+
+async def _count(url: str) -> tuple[int, int]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            n = await conn.scalar(select(func.count()).select_from(Transaction))
+            b = await conn.scalar(select(func.count()).select_from(LogBatch))
+            return int(n or 0), int(b or 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_submits_share_commits_and_chain(db_url: str, tmp_path: Path) -> None:
+    signer = Signer.from_file(tmp_path / "k.pem", create=True)
+    engine = create_writer_engine(db_url)
+    writer = LogWriter(engine, signer=signer)
+    await writer.start()
+    await asyncio.gather(*(writer.submit(record(i)) for i in range(500)))
+    await writer.stop()
+    await engine.dispose()
+
+    records, batches = await _count(db_url)
+    assert records == 500
+    assert 1 <= batches < 500  # group commit: exchanges waiting together share a commit
+    read = create_engine(db_url)
+    report = await verify_log(read, public_key=signer.public_key)
+    await read.dispose()
+    assert report.ok, report.problems
+    assert report.records == 500 and report.signatures_checked == batches
+
+
+async def test_two_writers_extend_one_chain(db_url: str, tmp_path: Path) -> None:
+    """Two hub workers append to the same log without forking the chain."""
+    signer = Signer.from_file(tmp_path / "k.pem", create=True)
+    engines = [create_writer_engine(db_url), create_writer_engine(db_url)]
+    writers = [LogWriter(e, signer=signer, batch_max=20) for e in engines]
+    for w in writers:
+        await w.start()
+    await asyncio.gather(
+        *(
+            w.submit(record(i, name))
+            for i in range(200)
+            for w, name in zip(writers, "ab", strict=True)
+        )
+    )
+    for w, e in zip(writers, engines, strict=True):
+        await w.stop()
+        await e.dispose()
+    read = create_engine(db_url)
+    report = await verify_log(read, public_key=signer.public_key)
+    await read.dispose()
+    assert report.ok, report.problems
+    assert report.records == 400
+
+
+async def test_submit_refuses_when_not_running(sqlite_url: str) -> None:
+    engine = create_writer_engine(sqlite_url)
+    writer = LogWriter(engine)
+    with pytest.raises(LoggingFailed):
+        await writer.submit(record(1))
+    await engine.dispose()
+
+
+async def test_full_queue_refuses_rather_than_waits(sqlite_url: str) -> None:
+    engine = create_writer_engine(sqlite_url)
+    writer = LogWriter(engine, queue_max=1)
+    await writer.start()
+    first = asyncio.create_task(writer.submit(record(1)))
+    second = asyncio.create_task(writer.submit(record(2)))
+    third = asyncio.create_task(writer.submit(record(3)))
+    results = await asyncio.gather(first, second, third, return_exceptions=True)
+    assert any(isinstance(r, LoggingFailed) for r in results)
+    assert any(r is None for r in results)
+    await writer.stop()
+    await engine.dispose()
+    assert (await _count(sqlite_url))[0] == sum(r is None for r in results)
