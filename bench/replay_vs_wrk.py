@@ -7,8 +7,8 @@ send the same single-step exchange (a bank's ``citizen-verify``, DOMAIN.md's mos
 one) with the same headers and body: wrk, then ``hub replay`` in the closed model with as
 many workers as wrk has connections, then wrk again (the better wrk rate counts). It prints
 both rates and their ratio; the target is replay/wrk >= 0.5 (the runner must not be the
-bottleneck of a load test). Exit code 0 when
-the target is met, 1 when not, 2 when something could not be run.
+bottleneck of a load test). Exit code 0 when the target is met, 1 when not, 2 when
+something could not be run.
 """
 
 from __future__ import annotations

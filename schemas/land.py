@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -93,13 +93,23 @@ class Party(BaseModel):
     name: str = Field(min_length=1, max_length=300)
 
 
+def _one_or_many_schema(schema: dict[str, Any]) -> None:
+    # The request schema the hub validates with must accept what the model accepts: one
+    # party or a list of them.
+    for name in ("from", "to"):
+        prop = schema["properties"][name]
+        schema["properties"][name] = {"anyOf": [prop["items"], prop], "title": prop.get("title")}
+
+
 class LandTransfer(BaseModel):
     """``land-transfer``: the current users hand the parcel to new users.
 
     ``from`` and ``to`` each take one party or a list of parties.
     """
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, json_schema_extra=_one_or_many_schema
+    )
 
     from_: list[Party] = Field(alias="from", min_length=1, max_length=10)
     to: list[Party] = Field(min_length=1, max_length=10)

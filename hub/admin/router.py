@@ -83,7 +83,7 @@ def _plain(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 MEMBER_FIELDS = ("id", "name")
-SUBSYSTEM_FIELDS = ("id", "name", "base_url", "enabled")
+SUBSYSTEM_FIELDS = ("id", "name", "base_url", "enabled", *registry.SUBSYSTEM_OPTIONAL)
 SERVICE_FIELDS = ("id", *registry.SERVICE_FIELDS)
 
 

@@ -111,14 +111,15 @@ def replay_command(
 
         async def refresh() -> None:
             while True:
-                if runners and runners[0].current is not None:
+                current = runners[0].current if runners else None
+                if current is not None:
                     runner = runners[0]
                     if duration_s is None:
                         done = float(runner.iterations_done)
                     else:
                         elapsed = min(duration_s, time.monotonic() - runner.scenario_started)
                         done = runner.scenario_index * duration_s + elapsed
-                    progress.update(task, completed=done, description=runner.current.name)
+                    progress.update(task, completed=done, description=current.name)
                 await asyncio.sleep(0.1)
 
         ticker = asyncio.create_task(refresh())

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     breaker_failure_ratio: float = 0.5
     breaker_open_s: float = 10.0
 
+    # Quotas of clients whose subsystem sets none (None: unlimited); shared through Redis
+    # when redis_url is set.
+    default_quota_rps: int | None = None
+    default_quota_per_day: int | None = None
+    # How long a write waits on a locked SQLite database before the exchange is refused.
+    sqlite_busy_timeout_ms: int = 30_000
+
     demo_credentials: bool = Field(default=True)
 
     @model_validator(mode="after")

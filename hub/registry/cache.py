@@ -68,6 +68,9 @@ class Snapshot:
     members: dict[str, str] = field(default_factory=dict)  # id -> name
     grants: frozenset[tuple[str, str]] = frozenset()
     keys: dict[str, KeyEntry] = field(default_factory=dict)  # prefix -> entry
+    # client id -> (requests per second, per day), only for clients with a quota set
+    quotas: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    certs: dict[str, str] = field(default_factory=dict)  # cert sha256 (hex) -> subsystem id
 
     def authenticate(self, secret: str, key: str, now: datetime) -> str | None:
         """The client a key belongs to, or None when unknown, revoked or expired."""
@@ -99,6 +102,12 @@ async def load(session: AsyncSession) -> Snapshot:
     snap.members = {m.id: m.name for m in await repo.members(session)}
     subs = await repo.subsystems(session)
     snap.subsystems = {s.id: (s.name, s.base_url, s.enabled) for s in subs}
+    snap.quotas = {
+        s.id: (s.quota_rps, s.quota_per_day)
+        for s in subs
+        if s.quota_rps is not None or s.quota_per_day is not None
+    }
+    snap.certs = {s.cert_sha256: s.id for s in subs if s.cert_sha256 and s.enabled}
     for svc in await repo.services(session):
         sub = snap.subsystems.get(svc.subsystem_id)
         entry = ServiceEntry(

@@ -65,11 +65,29 @@ class MemberIn(Strict):
     name: str = ""
 
 
+def _check_fingerprint(value: str) -> str:
+    hexed = value.replace(":", "").lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", hexed):
+        raise ValueError(
+            "cert_sha256 must be the certificate's SHA-256 fingerprint: 64 hex digits, colons "
+            "allowed (openssl x509 -noout -fingerprint -sha256)"
+        )
+    return hexed
+
+
+CertFingerprint = Annotated[str, AfterValidator(_check_fingerprint)]
+
+
 class SubsystemIn(Strict):
     id: SubsystemIdStr
     name: str = ""
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     enabled: bool = True
+    # Quotas of a client subsystem; None means the hub's default (HUB_DEFAULT_QUOTA_*).
+    quota_rps: int | None = Field(default=None, ge=1, le=1_000_000)
+    quota_per_day: int | None = Field(default=None, ge=1, le=2_000_000_000)
+    # Client certificate that authenticates this subsystem over mutual TLS.
+    cert_sha256: CertFingerprint | None = None
 
 
 class ServiceIn(Strict):
@@ -123,6 +141,9 @@ class SubsystemPatch(Strict):
     name: str | None = None
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     enabled: bool | None = None
+    quota_rps: int | None = Field(default=None, ge=1, le=1_000_000)
+    quota_per_day: int | None = Field(default=None, ge=1, le=2_000_000_000)
+    cert_sha256: CertFingerprint | None = None
 
 
 class ServicePatch(Strict):

@@ -29,6 +29,9 @@ SERVICE_FIELDS = (
     "keep_bodies",
 )
 
+# Subsystem fields written by apply and exported only when set (quotas, mTLS certificate).
+SUBSYSTEM_OPTIONAL = ("quota_rps", "quota_per_day", "cert_sha256")
+
 
 class RegistryConflict(ValueError):
     """A change that would leave the registry inconsistent (a dangling reference)."""
@@ -166,6 +169,7 @@ def _subsystem_fields(s: SubsystemIn, member_id: str, sid: Any) -> dict[str, Any
         "name": s.name,
         "base_url": s.base_url,
         "enabled": s.enabled,
+        **{k: getattr(s, k) for k in SUBSYSTEM_OPTIONAL},
     }
 
 
@@ -187,6 +191,9 @@ async def export(session: AsyncSession) -> dict[str, Any]:
             item["base_url"] = s.base_url
         if not s.enabled:
             item["enabled"] = False
+        for field in SUBSYSTEM_OPTIONAL:
+            if getattr(s, field) is not None:
+                item[field] = getattr(s, field)
         doc["subsystems"].append(item)
     for svc in await repo.services(session):
         item = {"id": svc.id}

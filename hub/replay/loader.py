@@ -165,8 +165,13 @@ def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
         return FaultSpec
     if rest[:1] == ("capture",) and len(rest) == 2:
         return Capture
-    models = {(): base, ("expect",): Expect, ("fault",): Fault, ("fault", "set"): FaultSettings}
-    return models.get(tuple(rest))
+    models: dict[tuple[str | int, ...], type[BaseModel]] = {
+        (): base,
+        ("expect",): Expect,
+        ("fault",): Fault,
+        ("fault", "set"): FaultSettings,
+    }
+    return models.get(rest)
 
 
 def _get(data: Any, loc: Loc) -> Any:

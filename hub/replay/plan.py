@@ -198,10 +198,10 @@ def compile_scenario(
         if isinstance(step, FaultStep):
             steps.append(compiler.fault(step))
             continue
-        plan = compiler.exchange(("steps", index), step)
-        if not isinstance(plan.client, Template) and not plan.sends_auth:
-            clients.add(plan.client)
-        steps.append(plan)
+        exchange = compiler.exchange(("steps", index), step)
+        if not isinstance(exchange.client, Template) and not exchange.sends_auth:
+            clients.add(exchange.client)
+        steps.append(exchange)
     variables = [(k, compiler.value(("vars", k), v)) for k, v in scenario.vars.items()]
     plan = ScenarioPlan(
         name=scenario.name or default_name,

@@ -166,6 +166,7 @@ class Runner:
         result.iterations_started += 1
         variables: dict[str, Any] = {"run": {"iteration": index, "id": self.run_id}}
         failed = False
+        failure: Failure | None
         try:
             for name, value in plan.vars:
                 variables[name] = render_value(value, variables)

@@ -13,11 +13,15 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
 from hub.registry.cache import RegistryCache
+from hub.stats import repository as repo
+from hub.stats.schemas import HealthReport, ProviderHealth
+from hub.stats.timeutil import iso_utc
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT_S = 3.0
@@ -90,3 +94,53 @@ class HealthMonitor:
         ms = round((time.perf_counter() - t0) * 1000, 3)
         ok = resp.status_code < 500
         return Check(ok, resp.status_code, ms, None if ok else f"HTTP {resp.status_code}", now)
+
+
+async def report(
+    conn: Any, monitor: HealthMonitor, breaker: Any, *, window_minutes: int = 15
+) -> HealthReport:
+    """Every provider's last active check, passive 5xx rate, and circuit state."""
+    since = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(
+        minutes=window_minutes
+    )
+    passive = await repo.provider_errors(conn, since)
+    providers = monitor.providers()
+    rows = []
+    for pid in sorted(set(providers) | set(monitor.results)):
+        check = monitor.results.get(pid)
+        n, errors = passive.get(pid, (0, 0))
+        rows.append(
+            ProviderHealth(
+                provider=pid,
+                base_url=providers.get(pid),
+                reachable=check.reachable if check else None,
+                status=check.status if check else None,
+                check_ms=check.latency_ms if check else None,
+                checked_at=iso_utc(check.checked_at) if check else None,
+                error=check.error if check else None,
+                exchanges=n,
+                errors=errors,
+                error_rate=round(errors / n, 4) if n else None,
+                circuit=_circuit(breaker, pid),
+            )
+        )
+    registered = [r for r in rows if r.base_url]
+    reachable = sum(1 for r in registered if r.reachable)
+    return HealthReport(
+        providers=rows,
+        registered=len(registered),
+        reachable=reachable,
+        connection_rate=round(reachable / len(registered), 4) if registered else None,
+        window_minutes=window_minutes,
+        interval_s=monitor.interval_s,
+    )
+
+
+def _circuit(breaker: Any, provider: str) -> str:
+    if breaker is None:
+        return "n/a"
+    try:
+        return str(breaker.state(provider))
+    except Exception:  # the breaker's own bug must not break the health page
+        log.exception("circuit state of %s unavailable", provider)
+        return "unknown"

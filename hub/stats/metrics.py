@@ -73,9 +73,7 @@ class Metrics:
         self.committed = Counter(
             "hub_log_records", "Records committed to the transaction log.", registry=r
         )
-        depth = Gauge(
-            "hub_log_queue_depth", "Records waiting for the log writer.", registry=r
-        )
+        depth = Gauge("hub_log_queue_depth", "Records waiting for the log writer.", registry=r)
         depth.set_function(lambda: writer.depth)
         writer.on_commit.append(self._on_commit)
 

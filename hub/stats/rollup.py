@@ -91,7 +91,12 @@ class Rollup:
         """(table, key columns, summed columns, rows) for each table with something to add."""
         for grain, table in COUNT_TABLES.items():
             if self.counts[grain]:
-                yield table, COUNT_KEY, COUNT_SUMS, _dicts(self.counts[grain], COUNT_KEY, COUNT_SUMS)
+                yield (
+                    table,
+                    COUNT_KEY,
+                    COUNT_SUMS,
+                    _dicts(self.counts[grain], COUNT_KEY, COUNT_SUMS),
+                )
         for grain, table in LATENCY_TABLES.items():
             if self.latency[grain]:
                 yield (

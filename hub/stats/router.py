@@ -1,7 +1,231 @@
-"""Operator API under /api (placeholder until the statistics feature lands)."""
+"""Operator API under /api, plus /metrics and the /dashboard page.
+
+Every /api route needs the operator or the admin token. /metrics is open, as Prometheus
+scrapers expect; it carries no more than the counts (put it behind the network's own
+access control where client names are sensitive, or turn the client label off).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
 
-router = APIRouter(prefix="/api", tags=["operator"])
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import FileResponse
+
+from hub.core.deps import OperatorDep, SessionDep, StateDep
+from hub.stats import browse, health, service
+from hub.stats.schemas import (
+    Growth,
+    HealthReport,
+    Matrix,
+    Summary,
+    Timeseries,
+    Top,
+    TransactionPage,
+)
+from hub.stats.timeutil import InputError
+
+T = TypeVar("T")
+STATIC = Path(__file__).resolve().parent / "static"
+
+api = APIRouter(prefix="/api", tags=["operator"])
+router = APIRouter()
+
+Since = Annotated[
+    str | None,
+    Query(description="ISO date or datetime (local time unless it has an offset), or 24h, 7d, 3mo"),
+]
+Until = Annotated[str | None, Query(description="Same forms as since; default now")]
+Client = Annotated[str | None, Query(description="client subsystem id")]
+Service = Annotated[str | None, Query(description="service id")]
+Provider = Annotated[str | None, Query(description="provider subsystem id")]
+Group = Literal["client", "service", "provider"]
+
+
+async def _answer(coro: Awaitable[T]) -> T:
+    try:
+        return await coro
+    except InputError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@api.get("/transactions", response_model=TransactionPage, summary="Browse the log")
+async def list_transactions(
+    _: OperatorDep,
+    state: StateDep,
+    session: SessionDep,
+    since: Since = None,
+    until: Until = None,
+    client: Client = None,
+    service_: Annotated[str | None, Query(alias="service")] = None,
+    provider: Provider = None,
+    status: Annotated[int | None, Query(ge=100, le=599)] = None,
+    fault: Annotated[str | None, Query(description="fault code, or none")] = None,
+    user_id: str | None = None,
+    issue: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=browse.MAX_LIMIT)] = 100,
+    cursor: str | None = None,
+) -> TransactionPage:
+    return await _answer(
+        browse.page(
+            session,
+            tz=state.settings.timezone,
+            since=since,
+            until=until,
+            client=client,
+            service=service_,
+            provider=provider,
+            status=status,
+            fault=fault,
+            user_id=user_id,
+            issue=issue,
+            limit=limit,
+            cursor=cursor,
+        )
+    )
+
+
+@api.get("/transactions/{ident}", summary="One record by X-Road-Id or X-Road-Request-Id")
+async def get_transaction(ident: str, _: OperatorDep, session: SessionDep) -> dict[str, Any]:
+    found = await browse.show(session, ident)
+    if found is None:
+        raise HTTPException(
+            404, f"no transaction has X-Road-Id or X-Road-Request-Id {ident[:200]!r}"
+        )
+    return found
+
+
+@api.get("/stats/summary", response_model=Summary, summary="Totals, faults, latency")
+async def stats_summary(
+    _: OperatorDep,
+    state: StateDep,
+    session: SessionDep,
+    since: Since = None,
+    until: Until = None,
+    client: Client = None,
+    service_: Annotated[str | None, Query(alias="service")] = None,
+    provider: Provider = None,
+) -> Summary:
+    return await _answer(
+        service.summary(
+            session,
+            tz=state.settings.timezone,
+            since=since,
+            until=until,
+            client=client,
+            service=service_,
+            provider=provider,
+        )
+    )
+
+
+@api.get("/stats/timeseries", response_model=Timeseries, summary="Volume over time")
+async def stats_timeseries(
+    _: OperatorDep,
+    state: StateDep,
+    session: SessionDep,
+    bucket: Literal["minute", "hour", "day", "month", "year"] = "hour",
+    group_by: Group | None = None,
+    since: Since = None,
+    until: Until = None,
+    client: Client = None,
+    service_: Annotated[str | None, Query(alias="service")] = None,
+    provider: Provider = None,
+) -> Timeseries:
+    return await _answer(
+        service.timeseries(
+            session,
+            tz=state.settings.timezone,
+            bucket=bucket,
+            group_by=group_by,
+            since=since,
+            until=until,
+            client=client,
+            service=service_,
+            provider=provider,
+        )
+    )
+
+
+@api.get("/stats/matrix", response_model=Matrix, summary="Who shared with whom")
+async def stats_matrix(
+    _: OperatorDep, state: StateDep, session: SessionDep, since: Since = None, until: Until = None
+) -> Matrix:
+    return await _answer(
+        service.matrix(session, tz=state.settings.timezone, since=since, until=until)
+    )
+
+
+@api.get("/stats/top", response_model=Top, summary="Busiest clients, services or providers")
+async def stats_top(
+    _: OperatorDep,
+    state: StateDep,
+    session: SessionDep,
+    by: Group = "service",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    since: Since = None,
+    until: Until = None,
+) -> Top:
+    return await _answer(
+        service.top(
+            session, tz=state.settings.timezone, by=by, limit=limit, since=since, until=until
+        )
+    )
+
+
+@api.get("/stats/growth", response_model=Growth, summary="Volume per period and its change")
+async def stats_growth(
+    _: OperatorDep,
+    state: StateDep,
+    session: SessionDep,
+    period: Literal["day", "month", "year"] = "month",
+    since: Since = None,
+    until: Until = None,
+) -> Growth:
+    return await _answer(
+        service.growth(session, tz=state.settings.timezone, period=period, since=since, until=until)
+    )
+
+
+@api.get("/health/providers", response_model=HealthReport, summary="Provider health")
+async def providers_health(
+    _: OperatorDep,
+    state: StateDep,
+    session: SessionDep,
+    refresh: Annotated[bool, Query(description="check every provider now first")] = False,
+    window_minutes: Annotated[int, Query(ge=1, le=1440)] = 15,
+) -> HealthReport:
+    monitor: health.HealthMonitor = state.extras["health"]
+    if refresh:
+        await monitor.check_all()
+    return await health.report(
+        session, monitor, state.extras.get("breaker"), window_minutes=window_minutes
+    )
+
+
+@router.get("/metrics", tags=["health"], summary="Prometheus metrics of this process")
+async def metrics(state: StateDep) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return Response(state.extras["metrics"].render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get(
+    "/dashboard", tags=["operator"], summary="The operators' dashboard", response_class=FileResponse
+)
+async def dashboard() -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+@router.get("/dashboard/{name:path}", tags=["operator"], include_in_schema=False)
+async def dashboard_asset(name: str) -> FileResponse:
+    # Only files shipped in static/ are served; the resolved path must stay inside it.
+    path = (STATIC / name).resolve()
+    if not path.is_file() or STATIC not in path.parents:
+        raise HTTPException(404, f"no dashboard file {name[:100]!r}")
+    return FileResponse(path)
+
+
+router.include_router(api)

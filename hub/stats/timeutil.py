@@ -17,15 +17,17 @@ _UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "w": 10080}
 EPOCH = datetime(1970, 1, 1)
 
 
-class TimeInputError(ValueError):
-    """A time parameter the caller must fix; its message says how."""
+class InputError(ValueError):
+    """A statistics parameter the caller must fix; its message says how."""
 
 
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise TimeInputError(f"unknown time zone {name!r}; use an IANA name like Asia/Ho_Chi_Minh")
+        raise InputError(
+            f"unknown time zone {name!r}; use an IANA name like Asia/Ho_Chi_Minh"
+        ) from None
 
 
 def utcnow() -> datetime:
@@ -60,7 +62,7 @@ def parse_instant(value: str, tz: ZoneInfo, *, name: str, now: datetime | None =
             return to_utc(datetime.combine(date.fromisoformat(text), datetime.min.time()), tz)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
     except ValueError:
-        raise TimeInputError(
+        raise InputError(
             f"{name}={value[:60]!r} is not a time: use an ISO date (2024-06-01), an ISO "
             "datetime (2024-06-01T08:00:00+07:00), or a relative form like 30m, 24h, 7d, 3mo"
         ) from None

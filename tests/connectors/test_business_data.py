@@ -8,7 +8,7 @@ import time
 import pytest
 from stdnum.vn import mst
 
-from connectors.business.dataset import Enterprises
+from connectors.business.dataset import SCAN_BUDGET, Enterprises
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at, index_of
 from schemas.business import Enterprise
 from schemas.identifiers import COMMUNES, PROVINCES
@@ -129,3 +129,6 @@ def test_default_size_starts_fast_and_a_million_works() -> None:
     big = Enterprises(seed=42, size=1_000_000)
     record = big.enterprise_at(big.count - 1)
     assert big.get(record["code"]) == record
+    # A search that matches nothing answers after a bounded scan, with a cursor to go on.
+    assert big.search(name="không có tên này") == ([], SCAN_BUDGET)
+    assert big.search(name="không có tên này", cursor=big.count - 10) == ([], None)

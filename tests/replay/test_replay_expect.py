@@ -12,7 +12,10 @@ from hub.replay.expect import Reply, capture, check
 from hub.replay.loader import load_text
 from hub.replay.plan import ExchangePlan
 
-BODY = {"items": [{"id": "079123456789", "sex": "female"}, {"id": "2", "sex": "male"}], "n": 2}
+BODY: dict[str, Any] = {
+    "items": [{"id": "079123456789", "sex": "female"}, {"id": "2", "sex": "male"}],
+    "n": 2,
+}
 
 
 def plan(step_yaml: str) -> ExchangePlan:

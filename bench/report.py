@@ -1,0 +1,317 @@
+"""Verdicts against the targets of issue 7, and docs/benchmarks.md written from a run."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from bench import scale
+from bench.light import LightResult, percentile
+
+NOTES = Path(__file__).resolve().parent / "profile_notes.md"
+
+
+def light_summary(r: LightResult) -> dict[str, Any]:
+    return {
+        "rate": r.rate,
+        "sent": r.sent,
+        "errors": r.errors,
+        "hub_p50": percentile(r.hub_ms, 50),
+        "hub_p90": percentile(r.hub_ms, 90),
+        "hub_p99": percentile(r.hub_ms, 99),
+        "hub_max": r.hub_ms[-1] if r.hub_ms else float("nan"),
+        "up_p50": percentile(r.upstream_ms, 50),
+        "up_p99": percentile(r.upstream_ms, 99),
+        "trip_p50": percentile(r.round_trip_ms, 50),
+        "trip_p99": percentile(r.round_trip_ms, 99),
+    }
+
+
+def sqlite_bytes_per_record(db_url: str) -> float:
+    """File size of the hub's own database per transaction record, after a checkpoint."""
+    path = db_url.split(":///", 1)[1]
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        n = conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
+    finally:
+        conn.close()
+    return os.path.getsize(path) / max(1, n)
+
+
+def verdicts(res: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+    """(target, met?, the measured figure); None when the run did not measure it."""
+    out: list[tuple[str, bool | None, str]] = []
+    tp = res.get("throughput", {})
+    if "hub" in tp and "bare" in tp:
+        ratio = tp["hub"]["rps"] / tp["bare"]["rps"]
+        out.append(("hub throughput >= 0.8 x bare forwarder", ratio >= 0.8, f"{ratio:.2f} x"))
+    if light := res.get("light"):
+        out.append(("hub-added latency p50 <= 1 ms (light load)", light["hub_p50"] <= 1.0,
+                    f"{light['hub_p50']:.3f} ms"))
+        out.append(("hub-added latency p99 <= 5 ms (light load)", light["hub_p99"] <= 5.0,
+                    f"{light['hub_p99']:.3f} ms"))
+    if tp:
+        errors = sum(v["errors"] for v in tp.values())
+        errors += res.get("memory", {}).get("errors", 0) + (light or {}).get("errors", 0)
+        out.append(("no error under load", errors == 0, f"{errors} errors"))
+    if mem := res.get("memory"):
+        ok = mem["growth"] < 0.10
+        out.append((f"RSS growth < 10 % over {mem['exchanges']:,} exchanges", ok,
+                    f"{mem['growth']:+.1%}"))
+        if mem["exchanges"] < 1_000_000:
+            out.append(("memory run reached 1,000,000 exchanges", False,
+                        f"ran {mem['exchanges']:,} (use --exchanges 1000000)"))
+    for w in res.get("writer", []):
+        if w["engine"] == "sqlite" and w["concurrency"] == 1000:
+            out.append(("log writer >= 20,000 records/s on SQLite", w["rate"] >= 20_000,
+                        f"{w['rate']:,.0f} records/s"))
+    return out
+
+
+def verdict_lines(vs: list[tuple[str, bool | None, str]], res: dict[str, Any]) -> list[str]:
+    lines = ["targets:"]
+    for name, ok, figure in vs:
+        mark = "met   " if ok else ("missed" if ok is False else "n/a   ")
+        lines.append(f"  [{mark}] {name}: {figure}")
+    tp = res.get("throughput", {})
+    if "bare" in tp:
+        bare = tp["bare"]["rps"]
+        ratios = ", ".join(f"{k} {v['rps'] / bare:.2f}" for k, v in tp.items())
+        lines.append(f"ratios to the bare forwarder: {ratios}")
+    return lines
+
+
+def machine() -> dict[str, str]:
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor() or "unknown")
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "ram": f"{mem_kb / 2**20:.1f} GiB",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "wrk": _first_line(["wrk", "--version"]),
+        "nginx": _first_line(["nginx", "-v"]),
+    }
+
+
+def _first_line(cmd: list[str]) -> str:
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "not installed"
+    return ((p.stdout or p.stderr).strip().splitlines() or ["?"])[0]
+
+
+def _ms(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: list[str]) -> str:
+    m = machine()
+    a = res["args"]
+    cmd = "python -m bench" + ("" if not argv else " " + " ".join(argv))
+    tp = res["throughput"]
+    bare, direct = tp["bare"]["rps"], tp["direct"]["rps"]
+    out = [
+        "# Benchmarks",
+        "",
+        "How much the hub costs on top of the least a forwarding hop can cost, measured in one",
+        "run on one machine. This page is written by the benchmark suite itself "
+        "(`make bench`, i.e. `python -m bench`); the figures below are from the run described",
+        "here, and the profiling notes come from `bench/profile_notes.md`.",
+        "",
+        f"- **Date**: {res['started']} (UTC); the run took {res['seconds'] / 60:.1f} minutes.",
+        f"- **Machine**: {m['nproc']} cores (`nproc`), {m['cpu']}, {m['ram']} RAM, {m['os']}.",
+        f"- **Software**: Python {m['python']}, SQLite {m['sqlite']}, {m['wrk']}, {m['nginx']}.",
+        f"- **Reproduce**: `{cmd}` from the repository root (`make bench` runs "
+        "`python -m bench`; `--quick` for a three-minute look; `--help` for the knobs). "
+        "Needs `apt-get install -y wrk nginx`; the suite says so when they are missing.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+    ]
+    for name, ok, figure in vs:
+        out.append(f"| {name} | {figure} | {'met' if ok else 'missed'} |")
+    out += [
+        "",
+        "## The exchange and the four targets",
+        "",
+        "Every target serves the same exchange: `GET /citizens/079203001234` answered by the",
+        "same provider process (`bench/provider.py`, FastAPI on uvicorn with uvloop and",
+        "httptools, one worker) with a 300-byte JSON citizen record. The four targets:",
+        "",
+        "- **direct**: wrk calls the provider itself;",
+        "- **bare**: `bench/bare_forwarder.py`, about fifty lines of raw ASGI on uvicorn with",
+        "  one pooled aiohttp session; no checks, no log. The least a Python hop costs;",
+        "- **nginx**: `proxy_pass` with upstream keep-alive, one worker (config generated",
+        "  into a temporary directory, run in the foreground);",
+        "- **hub**: `hub serve` (one worker) on a fresh SQLite database in WAL mode, registry",
+        "  applied with `hub registry apply`, a key issued through `POST /admin/keys`. The",
+        "  service is personal-data, so each exchange authenticates the key, checks the",
+        "  grant, the endpoint and the purpose headers, forwards, pseudonymises the citizen",
+        "  number in the logged path, hashes both bodies, commits a chained, batch-signed",
+        "  record (group commit) before answering, and feeds whatever metrics and rollups",
+        "  the installed features hook in.",
+        "",
+        f"## Throughput at {a['connections']} connections",
+        "",
+        f"wrk, 1 thread, {a['connections']} connections, {a['rounds']} rounds of "
+        f"{a['seconds']:g} s per target, targets alternating within each round; the figure is",
+        "the median of the rounds, latency percentiles are medians of each round's.",
+        "",
+        "| target | req/s | of direct | of bare | p50 ms | p90 ms | p99 ms | errors | rounds (req/s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, v in tp.items():
+        out.append(
+            f"| {name} | {v['rps']:,.0f} | {v['rps'] / direct:.2f} | {v['rps'] / bare:.2f} | "
+            f"{_ms(v['p50_ms'])} | {_ms(v['p90_ms'])} | {_ms(v['p99_ms'])} | {v['errors']} | "
+            f"{', '.join(f'{x:,}' for x in v['rounds'])} |"
+        )
+    out += [
+        "",
+        "The machine has two cores, and the provider, the target and wrk all run on them; the",
+        "share of a core each used during the rounds (median) says who was the bottleneck:",
+        "",
+        "| target | provider | target process | wrk |",
+        "|---|---|---|---|",
+    ]
+    for name, v in tp.items():
+        server = "-" if name == "direct" else f"{v['cpu_server']:.0%}"
+        out.append(f"| {name} | {v['cpu_provider']:.0%} | {server} | {v['cpu_wrk']:.0%} |")
+    light = res["light"]
+    out += [
+        "",
+        "## Hub-added latency at light load",
+        "",
+        f"One client on one keep-alive connection sending {a['light_rate']:g} requests/s on a",
+        f"fixed schedule for {a['light_seconds']:g} s ({light['sent']:,} exchanges, "
+        f"{light['errors']} errors), reading `X-Hub-Latency` (time in the hub, provider time",
+        "excluded; it includes the wait for the record's commit).",
+        "",
+        "| | p50 ms | p90 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|",
+        f"| `X-Hub-Latency` | {light['hub_p50']:.3f} | {light['hub_p90']:.3f} | "
+        f"{light['hub_p99']:.3f} | {light['hub_max']:.3f} |",
+        f"| `X-Hub-Upstream-Latency` | {light['up_p50']:.3f} | | {light['up_p99']:.3f} | |",
+        f"| round trip seen by the client | {light['trip_p50']:.3f} | | "
+        f"{light['trip_p99']:.3f} | |",
+    ]
+    mem = res["memory"]
+    samples = mem["samples"]
+    step = max(1, len(samples) // 8)
+    curve = ", ".join(f"{n:,}: {rss / 2**20:.1f}" for n, rss in samples[::step])
+    if samples[-1] not in samples[::step]:
+        curve += f", {samples[-1][0]:,}: {samples[-1][1] / 2**20:.1f}"
+    out += [
+        "",
+        "## Memory over a long run",
+        "",
+        f"wrk at {a['connections']} connections drove the same hub through "
+        f"{mem['exchanges']:,} exchanges in {mem['seconds']:.0f} s ({mem['errors']} errors); "
+        "its resident set (RSS) was read after each slice. Growth is counted from the end of "
+        "the first tenth (warm-up) to the end: "
+        f"**{mem['baseline'] / 2**20:.1f} MiB → {samples[-1][1] / 2**20:.1f} MiB, "
+        f"{mem['growth']:+.1%}**.",
+        "",
+        f"RSS in MiB by exchanges served: {curve}.",
+        "",
+        f"The hub's SQLite file after this run held {res['hub_db_bytes_per_record']:.0f} bytes "
+        "per transaction record (indexes, batch signatures and registry included).",
+    ]
+    out += _writer_section(res["writer"])
+    out += _workers_section(res["workers"])
+    if NOTES.is_file():
+        out += ["", NOTES.read_text().strip()]
+    out += ["", scale.markdown(res).strip()]
+    out += _others_section(res.get("others", []))
+    return "\n".join(out) + "\n"
+
+
+def _writer_section(ws: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "",
+        "## The log writer alone",
+        "",
+        "`bench/logwriter.py` drives `hub.txlog.writer.LogWriter` directly: N coroutines each",
+        "submit records one after another and wait for the commit, as exchanges do; the",
+        "writer group-commits whatever is queued (chained, with the batch signed). 32 waiting",
+        "is what the gateway sees at 32 connections; 1,000 shows the writer's ceiling.",
+        "",
+        "| engine | waiting | records | records/s | mean batch | bytes/record |",
+        "|---|---|---|---|---|---|",
+    ]
+    for w in ws:
+        if "skipped" in w:
+            out.append(f"| {w['engine']} | - | - | not run: {w['skipped']} | | |")
+            continue
+        out.append(
+            f"| {w['engine']} | {w['concurrency']:,} | {w['records']:,} | {w['rate']:,.0f} | "
+            f"{w['mean_batch']:.0f} | {w['bytes_per_record']:.0f} |"
+        )
+    out += [
+        "",
+        "Bytes per record: the SQLite file's growth after a WAL checkpoint; for PostgreSQL",
+        "`pg_total_relation_size` of `transactions` and `log_batches` (heap, indexes, TOAST)",
+        "after `VACUUM ANALYZE`, divided by the records.",
+    ]
+    return out
+
+
+def _workers_section(ws: dict[str, Any]) -> list[str]:
+    one = ws.get("hub", {}).get("rps")
+    out = [
+        "",
+        "## `hub serve --workers N`",
+        "",
+        "Two hubs at once (each on its own SQLite database), wrk rounds alternating between",
+        "them, against the same provider. With N = 2 the two workers share one database, so",
+        "their commits queue behind SQLite's single writer lock (BEGIN IMMEDIATE).",
+        "",
+        "| workers | req/s | vs 1 worker | p50 ms | p99 ms | hub CPU | provider CPU | wrk CPU |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, v in ws.items():
+        n = name.split("x")[-1].strip() if "x" in name else "1"
+        rel = f"{v['rps'] / one:.2f}" if one else "-"
+        out.append(
+            f"| {n} | {v['rps']:,.0f} | {rel} | {_ms(v['p50_ms'])} | {_ms(v['p99_ms'])} | "
+            f"{v['cpu_server']:.0%} | {v['cpu_provider']:.0%} | {v['cpu_wrk']:.0%} |"
+        )
+    out += [
+        "",
+        "CPU is in cores (100 % = one core). On two cores the provider and wrk take a large",
+        "share, so a second worker has little idle CPU to use; the per-core figure used in",
+        "the scale estimate below divides throughput by the hub's own CPU instead.",
+    ]
+    return out
+
+
+def _others_section(others: list[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for o in others:
+        out += ["", f"## {o['title']}", ""]
+        if o["returncode"] is None:
+            out.append(f"`bench/{o['name']}.py` does not exist yet; nothing measured.")
+            continue
+        status = "finished" if o["returncode"] == 0 else f"failed (exit {o['returncode']})"
+        out.append(f"`{o['command']}` {status} in {o['seconds']:.0f} s.")
+        if o["results_md"]:
+            body = o["results_md"].strip().splitlines()
+            body = ["#" + line if line.startswith("#") else line for line in body]
+            out += ["", f"From `{o['results_file']}`:", "", *body]
+        else:
+            out += ["", "```", o["output"].strip()[-3000:], "```"]
+    return out

@@ -1,0 +1,53 @@
+"""Reliability and security controls hooked into the gateway: quotas, circuit breakers,
+mutual-TLS identities, and how long a locked database may hold up the log.
+
+``install(state)`` is called by ``create_app`` when this package is present.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+
+from hub.reliability.breaker import Breaker
+from hub.reliability.quota import LocalQuotas, QuotaPolicy, RedisQuotas
+
+if TYPE_CHECKING:
+    from hub.app import HubState
+
+__all__ = ["Breaker", "LocalQuotas", "RedisQuotas", "install"]
+
+
+def install(state: HubState) -> None:
+    s = state.settings
+    policy = QuotaPolicy(state.registry, (s.default_quota_rps, s.default_quota_per_day), s.timezone)
+    quotas: LocalQuotas | RedisQuotas
+    if s.redis_url:
+        quotas = RedisQuotas(policy, s.redis_url)
+        state.on_shutdown.append(quotas.close)
+    else:
+        quotas = LocalQuotas(policy)
+    breaker = Breaker(
+        window_s=s.breaker_window_s,
+        min_requests=s.breaker_min_requests,
+        failure_ratio=s.breaker_failure_ratio,
+        open_s=s.breaker_open_s,
+    )
+    state.gateway.quota = quotas
+    state.gateway.breaker = breaker
+    state.extras["quotas"] = quotas
+    state.extras["breaker"] = breaker
+    if s.is_sqlite:
+        for engine in {state.engine, state.writer_engine}:
+            _busy_timeout(engine.sync_engine, s.sqlite_busy_timeout_ms)
+
+
+def _busy_timeout(sync_engine: Any, ms: int) -> None:
+    """Set how long SQLite waits on a lock; runs after the engine's own connect pragmas."""
+
+    @event.listens_for(sync_engine, "connect")
+    def _set(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={int(ms)}")
+        cur.close()

@@ -1,0 +1,113 @@
+"""A circuit breaker per provider, so a failing provider is not hammered while it is down.
+
+closed: exchanges pass; outcomes are counted in one-second buckets over the last
+``window_s``. When at least ``min_requests`` were seen and the share of failures reaches
+``failure_ratio``, the circuit opens.
+open: the gateway answers 503 Server.ServiceUnavailable at once, for ``open_s``.
+half_open: one probe exchange at a time is let through; a success closes the circuit with a
+clean window, a failure opens it again for another ``open_s``.
+
+A failure is what the hub could not get an answer for or a 5xx from the provider; a 4xx is
+the caller's problem and counts as a success. Nothing is retried: the breaker only decides
+whether to try.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Literal
+
+State = Literal["closed", "open", "half_open"]
+
+
+class _Circuit:
+    __slots__ = ("buckets", "total", "failed", "opened_at", "probe_at")
+
+    def __init__(self) -> None:
+        self.buckets: deque[list[int]] = deque()  # [second, total, failed]
+        self.total = 0
+        self.failed = 0
+        self.opened_at: float | None = None
+        self.probe_at: float | None = None  # when the half-open probe in flight started
+
+
+class Breaker:
+    """Per-provider circuits; ``allow`` before forwarding, ``record`` after."""
+
+    def __init__(
+        self,
+        *,
+        window_s: float,
+        min_requests: int,
+        failure_ratio: float,
+        open_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.window_s = window_s
+        self.min_requests = min_requests
+        self.failure_ratio = failure_ratio
+        self.open_s = open_s
+        self.clock = clock
+        self._circuits: dict[str, _Circuit] = {}
+        self.opened = 0  # how many times any circuit opened
+
+    def state(self, provider: str) -> State:
+        c = self._circuits.get(provider)
+        if c is None or c.opened_at is None:
+            return "closed"
+        return "open" if self.clock() - c.opened_at < self.open_s else "half_open"
+
+    def states(self) -> dict[str, State]:
+        return {p: self.state(p) for p in self._circuits}
+
+    def allow(self, provider: str) -> bool:
+        c = self._circuits.get(provider)
+        if c is None or c.opened_at is None:
+            return True
+        now = self.clock()
+        if now - c.opened_at < self.open_s:
+            return False
+        # Half-open: one probe at a time; a probe that never reported frees its slot after
+        # open_s so a lost one cannot keep the circuit shut.
+        if c.probe_at is not None and now - c.probe_at < self.open_s:
+            return False
+        c.probe_at = now
+        return True
+
+    def record(self, provider: str, ok: bool) -> None:
+        c = self._circuits.get(provider)
+        if c is None:
+            c = self._circuits[provider] = _Circuit()
+        now = self.clock()
+        if c.opened_at is not None:
+            if c.probe_at is None:
+                return  # an exchange let through before the circuit opened
+            c.probe_at = None
+            if ok:
+                c.opened_at = None
+                c.buckets.clear()
+                c.total = c.failed = 0
+            else:
+                c.opened_at = now
+            return
+        self._count(c, now, ok)
+        if c.total >= self.min_requests and c.failed >= self.failure_ratio * c.total:
+            c.opened_at = now
+            self.opened += 1
+
+    def _count(self, c: _Circuit, now: float, ok: bool) -> None:
+        second = int(now)
+        while c.buckets and c.buckets[0][0] <= second - self.window_s:
+            _, total, failed = c.buckets.popleft()
+            c.total -= total
+            c.failed -= failed
+        if not c.buckets or c.buckets[-1][0] != second:
+            c.buckets.append([second, 0, 0])
+        bucket = c.buckets[-1]
+        bucket[1] += 1
+        c.total += 1
+        if not ok:
+            bucket[2] += 1
+            c.failed += 1

@@ -1,0 +1,161 @@
+"""Per-client quotas: requests per second and per day, in fixed windows.
+
+A window is a calendar second or a calendar day (in the hub's time zone); a client may make
+at most its quota of requests in each. Fixed windows rather than a token bucket because the
+count is then exact and the same in one process and across processes: one counter per
+client and window, checked and incremented together. A refused request does not count.
+
+One process keeps the counters in memory (``LocalQuotas``). Several workers or replicas
+share them through Redis (``RedisQuotas``): one Lua script checks both windows and
+increments both atomically, on Redis's clock so replicas with skewed clocks still agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.registry.cache import RegistryCache
+
+log = logging.getLogger(__name__)
+
+Limits = tuple[int | None, int | None]  # (per second, per day); None: unlimited
+
+
+class QuotaPolicy:
+    """The limits of a client: its subsystem's, else the hub's defaults."""
+
+    def __init__(self, registry: RegistryCache, default: Limits, tz: str) -> None:
+        self.registry = registry
+        self.default = default
+        self.tz = ZoneInfo(tz)
+
+    def limits(self, client: str) -> Limits:
+        own = self.registry.snapshot.quotas.get(client)
+        if own is None:
+            return self.default
+        return (
+            own[0] if own[0] is not None else self.default[0],
+            own[1] if own[1] is not None else self.default[1],
+        )
+
+    def utc_offset_s(self, now: float) -> int:
+        """Seconds the hub's time zone is ahead of UTC at ``now``: where its days begin."""
+        offset = datetime.fromtimestamp(now, self.tz).utcoffset()
+        return int(offset.total_seconds()) if offset else 0
+
+
+class LocalQuotas:
+    """Exact quotas for one process."""
+
+    def __init__(self, policy: QuotaPolicy, clock: Callable[[], float] = time.time) -> None:
+        self.policy = policy
+        self.clock = clock
+        # client -> [second, count in it, day, count in it]
+        self._windows: dict[str, list[int]] = {}
+
+    async def __call__(self, client: str) -> float | None:
+        return self.take(client)
+
+    def take(self, client: str) -> float | None:
+        """Count one request of ``client``; None if allowed, else seconds to wait."""
+        rps, per_day = self.policy.limits(client)
+        if rps is None and per_day is None:
+            return None
+        now = self.clock()
+        second = int(now)
+        day = (second + self.policy.utc_offset_s(now)) // 86400
+        w = self._windows.get(client)
+        if w is None:
+            w = self._windows[client] = [second, 0, day, 0]
+        if w[0] != second:
+            w[0], w[1] = second, 0
+        if w[2] != day:
+            w[2], w[3] = day, 0
+        if rps is not None and w[1] >= rps:
+            return max(second + 1 - now, 0.001)
+        if per_day is not None and w[3] >= per_day:
+            return _until_next_day(now, self.policy.utc_offset_s(now))
+        w[1] += 1
+        w[3] += 1
+        return None
+
+
+def _until_next_day(now: float, offset_s: int) -> float:
+    local = now + offset_s
+    return math.floor(local / 86400 + 1) * 86400 - local
+
+
+# KEYS[1]: the client's key prefix. ARGV: rps, per day (-1: none), UTC offset in seconds.
+# Returns {0} when allowed, else {1, milliseconds to wait}.
+TAKE_SCRIPT = """
+local rps, per_day, offset = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local second = tonumber(t[1])
+local day = math.floor((second + offset) / 86400)
+local skey = KEYS[1] .. ':s:' .. second
+local dkey = KEYS[1] .. ':d:' .. day
+if rps >= 0 and tonumber(redis.call('GET', skey) or '0') >= rps then
+  return {1, (second + 1) * 1000 - now_ms}
+end
+if per_day >= 0 and tonumber(redis.call('GET', dkey) or '0') >= per_day then
+  return {1, (day + 1) * 86400000 - (now_ms + offset * 1000)}
+end
+if rps >= 0 then
+  redis.call('INCR', skey)
+  redis.call('EXPIRE', skey, 2)
+end
+if per_day >= 0 then
+  redis.call('INCR', dkey)
+  redis.call('EXPIRE', dkey, 90000)
+end
+return {0}
+"""
+
+
+class RedisQuotas:
+    """Quotas shared by every process using the same Redis.
+
+    If Redis cannot be reached the hub keeps serving, with this process's own counters, and
+    says so in its log: a quota is worth less than the exchanges it would stop.
+    """
+
+    def __init__(self, policy: QuotaPolicy, url: str, prefix: str = "hub:quota:") -> None:
+        import redis.asyncio as aioredis
+
+        self.policy = policy
+        self.client: Any = aioredis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.script = self.client.register_script(TAKE_SCRIPT)
+        self.prefix = prefix
+        self.fallback = LocalQuotas(policy)
+        self._warned = False
+
+    async def __call__(self, client: str) -> float | None:
+        rps, per_day = self.policy.limits(client)
+        if rps is None and per_day is None:
+            return None
+        offset = self.policy.utc_offset_s(time.time())
+        try:
+            # A hash tag keeps a client's keys on one Redis Cluster slot.
+            result = await self.script(
+                keys=[f"{self.prefix}{{{client}}}"],
+                args=[-1 if rps is None else rps, -1 if per_day is None else per_day, offset],
+            )
+        except Exception as exc:  # Redis down or slow: fall back, do not refuse
+            if not self._warned:
+                log.warning("quota store unreachable (%s); counting in this process only", exc)
+                self._warned = True
+            return self.fallback.take(client)
+        self._warned = False
+        if int(result[0]) == 0:
+            return None
+        return max(int(result[1]), 1) / 1000.0
+
+    async def close(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,99 @@
+"""Browsing the transaction log: filtered pages with opaque cursors, and single records."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+from hub.stats import repository as repo
+from hub.stats import timeutil as tu
+from hub.stats.schemas import TransactionPage
+from hub.stats.timeutil import InputError
+
+MAX_LIMIT = 1000
+HIDDEN = ("prev_hash", "record_hash")
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        if kind == "seq" and value.isdigit():
+            return int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise InputError("cursor is not one this API gave out; pass next_cursor from the last page")
+
+
+def _jsonable(rec: dict[str, Any]) -> dict[str, Any]:
+    out = dict(rec)
+    if isinstance(out.get("started_at"), datetime):
+        out["started_at"] = tu.iso_utc(out["started_at"])
+    return out
+
+
+async def page(
+    conn: repo.Conn,
+    *,
+    tz: str,
+    since: str | None = None,
+    until: str | None = None,
+    client: str | None = None,
+    service: str | None = None,
+    provider: str | None = None,
+    status: int | None = None,
+    fault: str | None = None,
+    user_id: str | None = None,
+    issue: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+    now: datetime | None = None,
+) -> TransactionPage:
+    """Newest first; ``fault=none`` keeps the exchanges the hub found no fault in."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InputError(f"limit must be between 1 and {MAX_LIMIT}; got {limit}")
+    zone = tu.zone(tz)
+    now = now or tu.utcnow()
+    start = tu.parse_instant(since, zone, name="since", now=now) if since else None
+    end = tu.parse_instant(until, zone, name="until", now=now) if until else None
+    no_fault = fault is not None and fault.lower() == "none"
+    equal = {
+        "client": client,
+        "service": service,
+        "provider": provider,
+        "status_code": status,
+        "fault_code": None if no_fault else fault,
+        "user_id": user_id,
+        "issue": issue,
+    }
+    rows = await repo.transactions(
+        conn,
+        before_seq=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+        since=start,
+        until=end,
+        equal=equal,
+        no_fault=no_fault,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return TransactionPage(
+        items=[_jsonable(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1]["seq"]) if more else None,
+    )
+
+
+async def show(conn: repo.Conn, ident: str) -> dict[str, Any] | None:
+    """One record by X-Road-Request-Id, else the newest with that X-Road-Id."""
+    rec = await repo.transaction(conn, ident)
+    if rec is None:
+        return None
+    out = _jsonable(rec)
+    out["same_xroad_id"] = await repo.count_same_id(conn, rec["id"])
+    return out

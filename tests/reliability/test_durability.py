@@ -1,0 +1,117 @@
+"""Processes that die: SIGKILL loses no answered exchange, SIGTERM drains and flushes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from hub.core.db import create_engine
+from hub.models import Transaction
+from tests.reliability.fakes import CLIENT, LOOKUP, PURPOSE, FaultyProvider, registry_doc
+from tests.reliability.procs import (
+    HubProcess,
+    apply_registry,
+    hub_cli,
+    hub_env,
+    hub_process,
+    issue_key,
+)
+from tests.support import serve
+
+pytestmark = pytest.mark.slow
+
+CONCURRENCY = 32
+KILL_AFTER = 600  # answered exchanges before the SIGKILL
+
+
+async def logged_request_ids(db_url: str) -> set[str]:
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            return set((await conn.scalars(select(Transaction.request_id))).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_sigkill_loses_no_record_of_an_answered_exchange(tmp_path: Path) -> None:
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    env = hub_env(tmp_path, db_url)
+    provider = FaultyProvider()
+    async with serve(provider) as base_url:
+        await apply_registry(env, registry_doc(base_url), tmp_path)
+        hub = await HubProcess(env, tmp_path).start()
+        try:
+            key = await issue_key(hub.url, CLIENT)
+            headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}
+            answered: dict[str, int] = {}  # X-Road-Request-Id -> status the client received
+            enough = asyncio.Event()
+
+            async def load(http: httpx.AsyncClient) -> None:
+                while True:
+                    try:
+                        resp = await http.get(hub.url + LOOKUP, headers=headers)
+                    except httpx.HTTPError:
+                        return  # the hub is gone
+                    answered[resp.headers["X-Road-Request-Id"]] = resp.status_code
+                    if len(answered) >= KILL_AFTER:
+                        enough.set()
+
+            limits = httpx.Limits(max_connections=CONCURRENCY)
+            async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+                workers = [asyncio.create_task(load(http)) for _ in range(CONCURRENCY)]
+                await asyncio.wait_for(enough.wait(), 120)
+                in_flight = provider.in_flight
+                hub.signal(signal.SIGKILL)
+                await asyncio.gather(*workers)
+            assert await hub.wait() == -signal.SIGKILL
+        finally:
+            await hub.stop()
+
+        # The kill came mid-load: exchanges were in flight, and every answered one is logged.
+        assert in_flight > 0 or provider.calls > len(answered)
+        assert set(answered.values()) == {200}, answered
+        missing = set(answered) - await logged_request_ids(db_url)
+        assert not missing, f"{len(missing)} answered exchanges have no record"
+
+        async with hub_process(env, tmp_path) as again, httpx.AsyncClient() as http:
+            resp = await http.get(again.url + LOOKUP, headers=headers)
+            assert resp.status_code == 200
+        code, out = await hub_cli(env, "audit", "verify", cwd=tmp_path)
+        assert code == 0, out
+        assert f"{len(await logged_request_ids(db_url))} records chained" in out
+
+
+async def test_sigterm_drains_in_flight_exchanges_and_flushes_the_log(tmp_path: Path) -> None:
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    env = hub_env(tmp_path, db_url)
+    provider = FaultyProvider()
+    async with serve(provider) as base_url:
+        await apply_registry(env, registry_doc(base_url), tmp_path)
+        hub = await HubProcess(env, tmp_path).start()
+        try:
+            key = await issue_key(hub.url, CLIENT)
+            headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}
+            provider.delay_s = 1.0
+            async with httpx.AsyncClient(timeout=30) as http:
+                calls = [
+                    asyncio.create_task(http.get(hub.url + LOOKUP, headers=headers))
+                    for _ in range(20)
+                ]
+                while provider.in_flight < 20:
+                    await asyncio.sleep(0.01)
+                hub.signal(signal.SIGTERM)
+                answers = await asyncio.gather(*calls)
+            # uvicorn re-raises the signal once it has shut down cleanly.
+            assert await hub.wait() == -signal.SIGTERM
+        finally:
+            await hub.stop()
+    assert [r.status_code for r in answers] == [200] * 20
+    ids = {r.headers["X-Road-Request-Id"] for r in answers}
+    assert ids <= await logged_request_ids(db_url)
+    code, out = await hub_cli(env, "audit", "verify", cwd=tmp_path)
+    assert code == 0, out
