@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/hub up
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q tests scenarios
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -44,6 +44,7 @@ def mock(
     reset_rate: Annotated[float, typer.Option(help="Fault: share of connections reset")] = 0,
     malformed_rate: Annotated[float, typer.Option(help="Fault: share of answers cut short")] = 0,
     fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault draws")] = None,
+    access_log: Annotated[bool, typer.Option(help="Print a line per request")] = True,
 ) -> None:
     """Run one mock agency (population, business, land, insurance...) as an HTTP server."""
     import uvicorn
@@ -69,7 +70,14 @@ def mock(
     port = port if port is not None else 8001 + connectors.names().index(name)
     typer.echo(f"{name} ({connector.manifest.subsystem_id}) on http://{host}:{port}", err=True)
     # A "timeout" fault holds its connection open; do not let it hold up Ctrl-C.
-    uvicorn.run(api, host=host, port=port, timeout_graceful_shutdown=1, log_level="info")
+    uvicorn.run(
+        api,
+        host=host,
+        port=port,
+        timeout_graceful_shutdown=1,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
+    )
 
 
 @app.command("new")

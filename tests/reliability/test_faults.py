@@ -1,0 +1,114 @@
+"""Faults survived: the provider down, slow, resetting or garbled, and the database away.
+
+Each fault gets the hub's own error answer, is logged with its fault code, and the next
+exchange goes through as if nothing happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from tests.reliability.conftest import RHub, running_hub
+from tests.reliability.fakes import LOOKUP, PROVIDER, PURPOSE
+from tests.support import POSTGRES_URL
+
+
+async def assert_survives(hub: RHub) -> None:
+    resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+    assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize(
+    ("service", "mode", "status", "code"),
+    [
+        ("down", "ok", 502, "Server.ServiceFailed"),
+        ("slow", "slow", 504, "Server.ServiceTimeout"),
+        ("reset", "ok", 502, "Server.ServiceFailed"),
+        ("plain", "malformed", 502, "Server.ServiceFailed"),
+    ],
+)
+async def test_a_provider_fault_is_answered_logged_and_survived(
+    rhub: RHub, service: str, mode: str, status: int, code: str
+) -> None:
+    rhub.provider.mode = mode
+    resp = await rhub.client.get(f"/r1/{PROVIDER}/{service}/anything", headers=rhub.headers())
+    assert resp.status_code == status
+    assert resp.headers["X-Road-Error"] == code
+    body = resp.json()
+    assert body["type"] == code and body["detail"] == resp.headers["X-Road-Request-Id"]
+    assert "provider" in body["message"]
+    (rec,) = await rhub.records()
+    assert (rec.status_code, rec.fault_code, rec.succeeded) == (status, code, False)
+    assert rec.request_id == resp.headers["X-Road-Request-Id"]
+    rhub.provider.mode = "ok"
+    await assert_survives(rhub)
+
+
+async def test_a_slow_provider_does_not_hold_up_other_exchanges(rhub: RHub) -> None:
+    rhub.provider.delay_s = 0.25
+    slow = asyncio.create_task(
+        rhub.client.get(f"/r1/{PROVIDER}/slow/x", headers=rhub.headers())
+    )
+    while rhub.provider.in_flight == 0:
+        await asyncio.sleep(0.01)
+    rhub.provider.delay_s = 0
+    await assert_survives(rhub)  # answered while the slow one still waits
+    assert not slow.done()
+    assert (await slow).status_code == 200
+
+
+async def test_a_locked_sqlite_database_refuses_exchanges_then_recovers_by_itself(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with running_hub(sqlite_url, tmp_path, sqlite_busy_timeout_ms=200) as hub:
+        await assert_survives(hub)
+        # Another process takes the write lock and keeps it past the busy timeout.
+        holder = sqlite3.connect(make_url(sqlite_url).database, isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+            assert resp.status_code == 503
+            assert resp.headers["X-Road-Error"] == "Server.LoggingFailed"
+            assert "could not be recorded" in resp.json()["message"]
+            ready = await hub.client.get("/readyz")
+            assert ready.status_code == 503 and ready.json()["checks"]["log_writer"] is False
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        await assert_survives(hub)
+        assert (await hub.client.get("/readyz")).status_code == 200
+        # The refused exchange was not served, so it has no record; the others do.
+        recs = await hub.records()
+        assert [r.status_code for r in recs] == [200, 200]
+        assert resp.headers["X-Road-Request-Id"] not in {r.request_id for r in recs}
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs HUB_TEST_POSTGRES_URL")
+async def test_killed_postgresql_connections_are_replaced_by_themselves(
+    db_url: str, tmp_path: Path
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite has no server connections to kill")
+    async with running_hub(db_url, tmp_path) as hub:
+        await assert_survives(hub)
+        async with hub.app.state.engine.connect() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert killed >= 1  # at least the log writer's connection
+        statuses = []
+        for _ in range(3):
+            resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+            statuses.append(resp.status_code)
+        # At most the first exchange meets the dead connection and is refused, unserved.
+        assert statuses[1:] == [200, 200] and statuses[0] in (200, 503)
