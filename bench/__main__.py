@@ -50,6 +50,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def load_average() -> str:
+    """The 1, 5 and 15-minute load averages: other work on the machine skews figures."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def say(text: str) -> None:
     print(text, flush=True)
 
@@ -71,7 +76,8 @@ def throughput(ts: list[targets.Target], provider: Any, args: argparse.Namespace
                                  "cpu_wrk": res.cpu_s / res.seconds}
             runs[t.name].append(row)
             say(f"  round {r + 1} {t.name:>8}: {res.rps:8.0f} req/s  p50 {res.p50_ms:6.2f} ms  "
-                f"p99 {res.p99_ms:6.2f} ms  errors {res.errors}")
+                f"p99 {res.p99_ms:6.2f} ms  errors {res.errors}  cpu: provider "
+                f"{row['cpu_provider']:.0%} target {row['cpu_server']:.0%} wrk {row['cpu_wrk']:.0%}")
     out = {}
     for name, rows in runs.items():
         med = {k: statistics.median(row[k] for row in rows)
@@ -95,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.monotonic()
     results: dict[str, Any] = {"args": {k: (str(v) if isinstance(v, Path) else v)
                                         for k, v in vars(args).items()},
-                               "started": started.isoformat(timespec="seconds")}
+                               "started": started.isoformat(timespec="seconds"),
+                               "loadavg_before": load_average()}
     say(f"bench: working in {workdir}")
     try:
         provider = targets.start_provider(workdir)
@@ -140,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             results["others"] = [asdict(o) for o in others.run_all()]
     finally:
         results["seconds"] = time.monotonic() - t_start
+        results["loadavg_after"] = load_average()
         (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

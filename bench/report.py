@@ -132,6 +132,9 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
         "",
         f"- **Date**: {res['started']} (UTC); the run took {res['seconds'] / 60:.1f} minutes.",
         f"- **Machine**: {m['nproc']} cores (`nproc`), {m['cpu']}, {m['ram']} RAM, {m['os']}.",
+        f"- **Load**: load average {res.get('loadavg_before', '?')} before the run, "
+        f"{res.get('loadavg_after', '?')} after (1, 5, 15 minutes; other work on the machine "
+        "shows here and slows every target alike, which is why the targets alternate).",
         f"- **Software**: Python {m['python']}, SQLite {m['sqlite']}, {m['wrk']}, {m['nginx']}.",
         f"- **Reproduce**: `{cmd}` from the repository root (`make bench` runs "
         "`python -m bench`; `--quick` for a three-minute look; `--help` for the knobs). "

@@ -1,7 +1,177 @@
-"""`hub stats`: placeholder until the feature lands."""
+"""`hub stats`: operator statistics read straight from the database's rollups."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 import typer
 
-app = typer.Typer(help="stats commands", no_args_is_help=True)
+from hub.cli.common import DbOption, console, fail, run, settings
+from hub.core.db import create_engine
+from hub.stats import service
+from hub.stats.output import emit
+from hub.stats.timeutil import InputError
+
+T = TypeVar("T")
+app = typer.Typer(
+    help="Operator statistics: volumes, faults, latency, growth.", no_args_is_help=True
+)
+
+SinceOpt = typer.Option(None, "--since", help="24h, 7d, 3mo, an ISO date or datetime.")
+UntilOpt = typer.Option(None, "--until", help="Same forms as --since; default now.")
+ClientOpt = typer.Option(None, "--client", help="Only this client subsystem.")
+ServiceOpt = typer.Option(None, "--service", help="Only this service.")
+ProviderOpt = typer.Option(None, "--provider", help="Only this provider subsystem.")
+JsonOpt = typer.Option(False, "--json", help="Print the API's JSON.")
+CsvOpt = typer.Option(False, "--csv", help="Print CSV rows.")
+TzOpt = typer.Option(None, "--tz", help="Time zone of days and months (default HUB_TIMEZONE).")
+
+
+def query(db: str | None, tz: str | None, fn: Callable[..., Awaitable[T]], **kw: Any) -> T:
+    """Run a service function on a connection of the configured database."""
+    s = settings(db)
+
+    async def go() -> T:
+        engine = create_engine(s.database_url)
+        try:
+            async with engine.connect() as conn:
+                return await fn(conn, tz=tz or s.timezone, **kw)
+        finally:
+            await engine.dispose()
+
+    try:
+        return run(go())
+    except InputError as exc:
+        fail(str(exc), 2)
+    except Exception as exc:  # a CLI user gets the reason, not a traceback
+        fail(f"cannot read statistics from {s.database_url}: {exc}")
+
+
+@app.command("summary")
+def summary_cmd(
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
+    client: str | None = ClientOpt,
+    service_: str | None = ServiceOpt,
+    provider: str | None = ProviderOpt,
+    as_json: bool = JsonOpt,
+    as_csv: bool = CsvOpt,
+    tz: str | None = TzOpt,
+    db: str | None = DbOption,
+) -> None:
+    """Totals, faults by code, bytes and latency percentiles."""
+    s = query(
+        db, tz, service.summary, since=since, until=until, client=client, service=service_,
+        provider=provider,
+    )  # fmt: skip
+    rows: list[dict[str, Any]] = [
+        {"figure": "total", "value": s.total},
+        {"figure": "succeeded", "value": s.succeeded},
+        {"figure": "failed", "value": s.failed},
+        {"figure": "request bytes", "value": s.request_bytes},
+        {"figure": "response bytes", "value": s.response_bytes},
+    ]
+    for name, p in (("latency ms", s.latency_ms), ("hub ms", s.hub_ms)):
+        for q in ("p50", "p95", "p99", "mean"):
+            rows.append({"figure": f"{name} {q}", "value": getattr(p, q)})
+    rows += [{"figure": f"fault {code}", "value": n} for code, n in s.by_fault.items()]
+    rows += [{"figure": f"status {code}", "value": n} for code, n in s.by_status.items()]
+    emit(
+        s, rows, ("figure", "value"), title="Exchanges", as_json=as_json, as_csv=as_csv,
+        console=console, caption=f"{s.since or 'start'} .. {s.until} (UTC)",
+    )  # fmt: skip
+
+
+@app.command("timeseries")
+def timeseries_cmd(
+    bucket: str = typer.Option("hour", help="minute, hour, day, month or year."),
+    group_by: str | None = typer.Option(None, "--group-by", help="client, service or provider."),
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
+    client: str | None = ClientOpt,
+    service_: str | None = ServiceOpt,
+    provider: str | None = ProviderOpt,
+    as_json: bool = JsonOpt,
+    as_csv: bool = CsvOpt,
+    tz: str | None = TzOpt,
+    db: str | None = DbOption,
+) -> None:
+    """Volume per bucket (local days and months), optionally split into groups."""
+    ts = query(
+        db, tz, service.timeseries, bucket=bucket, group_by=group_by, since=since, until=until,
+        client=client, service=service_, provider=provider,
+    )  # fmt: skip
+    columns = ["label", "total", "succeeded", "failed", "mean_ms"]
+    keys = ts.keys[:8] if not as_csv else ts.keys
+    rows = []
+    for p in ts.points:
+        row = p.model_dump(exclude={"groups"})
+        row["label"] = p.label
+        for k in keys:
+            row[k] = (p.groups or {}).get(k, 0)
+        rows.append(row)
+    emit(
+        ts, rows, columns + keys, title=f"Exchanges per {bucket}", as_json=as_json,
+        as_csv=as_csv, console=console, caption=ts.timezone,
+    )  # fmt: skip
+
+
+@app.command("matrix")
+def matrix_cmd(
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
+    as_json: bool = JsonOpt,
+    as_csv: bool = CsvOpt,
+    tz: str | None = TzOpt,
+    db: str | None = DbOption,
+) -> None:
+    """Who shared with whom: exchanges per client and provider."""
+    m = query(db, tz, service.matrix, since=since, until=until)
+    if as_json or as_csv:
+        rows = [c.model_dump() for c in m.cells]
+        emit(m, rows, ("client", "provider", "count", "succeeded", "failed"), title="",
+             as_json=as_json, as_csv=as_csv, console=console)  # fmt: skip
+        return
+    cells = {(c.client, c.provider): c.count for c in m.cells}
+    rows = [
+        {"client": client, **{p: cells.get((client, p), 0) for p in m.providers}}
+        for client in m.clients
+    ]
+    emit(m, rows, ["client", *m.providers], title=f"Sharing matrix ({m.total:,} exchanges)",
+         as_json=False, as_csv=False, console=console)  # fmt: skip
+
+
+@app.command("top")
+def top_cmd(
+    by: str = typer.Option("service", help="client, service or provider."),
+    limit: int = typer.Option(10, min=1, help="How many rows."),
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
+    as_json: bool = JsonOpt,
+    as_csv: bool = CsvOpt,
+    tz: str | None = TzOpt,
+    db: str | None = DbOption,
+) -> None:
+    """The busiest clients, services or providers."""
+    t = query(db, tz, service.top, by=by, limit=limit, since=since, until=until)
+    rows = [r.model_dump() for r in t.rows]
+    emit(t, rows, ("key", "count", "failed", "share", "request_bytes", "response_bytes"),
+         title=f"Top {by}s", as_json=as_json, as_csv=as_csv, console=console)  # fmt: skip
+
+
+@app.command("growth")
+def growth_cmd(
+    period: str = typer.Option("month", help="day, month or year."),
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
+    as_json: bool = JsonOpt,
+    as_csv: bool = CsvOpt,
+    tz: str | None = TzOpt,
+    db: str | None = DbOption,
+) -> None:
+    """Volume per period and its change against the period before."""
+    g = query(db, tz, service.growth, period=period, since=since, until=until)
+    rows = [p.model_dump() for p in g.periods]
+    emit(g, rows, ("period", "total", "change", "change_pct"), title=f"Growth per {period}",
+         as_json=as_json, as_csv=as_csv, console=console)  # fmt: skip

@@ -1,7 +1,109 @@
-"""`hub tx`: placeholder until the feature lands."""
+"""`hub tx`: browse the transaction log, and load synthetic history into it."""
 
 from __future__ import annotations
 
-import typer
+import json
+from typing import Any
 
-app = typer.Typer(help="tx commands", no_args_is_help=True)
+import typer
+from rich.progress import MofNCompleteColumn, Progress
+
+from hub.cli.common import DbOption, console, fail, run, settings
+from hub.cli.stats import ClientOpt, CsvOpt, JsonOpt, ProviderOpt, ServiceOpt, SinceOpt, UntilOpt
+from hub.cli.stats import query as stats_query
+from hub.stats import browse, synth
+from hub.stats.output import emit
+from hub.txlog.signing import Signer
+from hub.txlog.writer import create_writer_engine
+
+app = typer.Typer(help="The transaction log: list, show, synthesise.", no_args_is_help=True)
+COLUMNS = ("started_at", "id", "client", "service", "status_code", "fault_code", "total_ms")
+
+
+@app.command("list")
+def list_cmd(
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
+    client: str | None = ClientOpt,
+    service_: str | None = ServiceOpt,
+    provider: str | None = ProviderOpt,
+    status: int | None = typer.Option(None, help="Only this HTTP status."),
+    fault: str | None = typer.Option(None, help="Only this fault code, or 'none'."),
+    user_id: str | None = typer.Option(None, "--user-id", help="Only this officer."),
+    issue: str | None = typer.Option(None, help="Only this case or dossier."),
+    limit: int = typer.Option(20, min=1, max=browse.MAX_LIMIT, help="Records per page."),
+    cursor: str | None = typer.Option(None, help="next_cursor of the previous page."),
+    as_json: bool = JsonOpt,
+    as_csv: bool = CsvOpt,
+    db: str | None = DbOption,
+) -> None:
+    """The newest records first, filtered; prints the cursor of the next page."""
+    page = stats_query(
+        db, None, browse.page, since=since, until=until, client=client, service=service_,
+        provider=provider, status=status, fault=fault, user_id=user_id, issue=issue,
+        limit=limit, cursor=cursor,
+    )  # fmt: skip
+    emit(
+        page, page.items, COLUMNS + (("request_id",) if as_csv else ()),
+        title="Transactions (newest first)", as_json=as_json, as_csv=as_csv, console=console,
+        caption=f"next page: --cursor {page.next_cursor}" if page.next_cursor else None,
+    )  # fmt: skip
+
+
+@app.command("show")
+def show_cmd(
+    ident: str = typer.Argument(..., help="X-Road-Id or X-Road-Request-Id."),
+    db: str | None = DbOption,
+) -> None:
+    """One record, every field, as JSON."""
+
+    async def one(conn: Any, *, tz: str) -> dict[str, Any] | None:
+        return await browse.show(conn, ident)
+
+    found = stats_query(db, None, one)
+    if found is None:
+        fail(f"no transaction has X-Road-Id or X-Road-Request-Id {ident!r}")
+    print(json.dumps(found, indent=2, ensure_ascii=False, default=str))
+
+
+@app.command("synth")
+def synth_cmd(
+    records: int = typer.Option(100_000, min=1, help="How many exchanges to add."),
+    days: int = typer.Option(30, min=1, max=3660, help="Spread over this many past days."),
+    seed: int = typer.Option(1, help="Same seed, same traffic (request ids aside)."),
+    batch: int = typer.Option(20_000, min=100, help="Records per transaction."),
+    db: str | None = DbOption,
+) -> None:
+    """Bulk-load realistic past traffic through the log's chain and rollups (not in production)."""
+    s = settings(db)
+    if s.env == "production":
+        fail("synthetic traffic would mix with real records; refused in production", 2)
+    try:
+        signer = Signer.from_file(s.signing_key_file, create=True)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot load the signing key: {exc}", 2)
+
+    async def go() -> synth.LoadReport:
+        engine = create_writer_engine(s.database_url)
+        try:
+            with Progress(
+                *Progress.get_default_columns(), MofNCompleteColumn(), console=console,
+                transient=True,
+            ) as bar:  # fmt: skip
+                task = bar.add_task("logging", total=records)
+                return await synth.load(
+                    engine, records=records, days=days, secret=s.secret_key, seed=seed,
+                    tz=s.timezone, signer=signer, batch_size=batch,
+                    progress=lambda n: bar.advance(task, n),
+                )  # fmt: skip
+        finally:
+            await engine.dispose()
+
+    try:
+        report = run(go())
+    except Exception as exc:
+        fail(f"could not load synthetic traffic into {s.database_url}: {exc}")
+    console.print(
+        f"added {report.records:,} records over {days} days in {report.seconds:.1f} s "
+        f"({report.rate:,.0f} records/s); check them with: hub audit verify"
+    )

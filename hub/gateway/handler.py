@@ -338,12 +338,16 @@ class Gateway:
     ) -> dict[str, Any]:
         total_ms = (time.perf_counter() - t0) * 1000
         target, service = ex.target, ex.service
-        personal = bool(service and service.personal_data)
+        if service is None and target is not None:
+            # Refused before the service was resolved (bad key, wrong client): the path may
+            # still name a person, so judge it by its service, and an unknown one as personal.
+            service = self.registry.snapshot.services.get(target.service_id)
+        personal = service.personal_data if service is not None else target is not None
         path = ""
         if target is not None:
             full = target.path if target.meta is None else f"/{target.meta}"
             path = log_path(self.settings.secret_key, full, ex.query, ex.params, personal)
-        keep = bool(service and service.keep_bodies)
+        keep = bool(ex.service and ex.service.keep_bodies)
         return {
             "id": ex.xroad_id,
             "request_id": ex.request_id,

@@ -6,6 +6,7 @@ mutual-TLS identities, and how long a locked database may hold up the log.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -24,7 +25,9 @@ def install(state: HubState) -> None:
     policy = QuotaPolicy(state.registry, (s.default_quota_rps, s.default_quota_per_day), s.timezone)
     quotas: LocalQuotas | RedisQuotas
     if s.redis_url:
-        quotas = RedisQuotas(policy, s.redis_url)
+        # Hubs on the same database share counters; other hubs on the same Redis do not.
+        namespace = hashlib.sha256(s.database_url.encode()).hexdigest()[:12]
+        quotas = RedisQuotas(policy, s.redis_url, prefix=f"hub:{namespace}:quota:")
         state.on_shutdown.append(quotas.close)
     else:
         quotas = LocalQuotas(policy)

@@ -16,6 +16,8 @@ RATIO = 1.09
 # Up to MIN_MS * RATIO**215, about 11 minutes: longer than any service timeout.
 LAST_BIN = 215
 _LOG_RATIO = math.log(RATIO)
+_INV_LOG_RATIO = 1 / _LOG_RATIO
+_LOG_MIN = math.log(MIN_MS)
 _HALF_STEP = math.sqrt(RATIO)
 PERCENTILES = (50, 95, 99)
 
@@ -23,7 +25,8 @@ PERCENTILES = (50, 95, 99)
 def bin_of(ms: float) -> int:
     if ms < MIN_MS:
         return 0
-    return min(int(math.log(ms / MIN_MS) / _LOG_RATIO) + 1, LAST_BIN)
+    index = int((math.log(ms) - _LOG_MIN) * _INV_LOG_RATIO) + 1
+    return index if index < LAST_BIN else LAST_BIN
 
 
 def bin_value(index: int) -> float:

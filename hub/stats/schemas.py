@@ -39,6 +39,7 @@ class Summary(Window):
 
 class Point(BaseModel):
     start: str = Field(description="bucket start, in the operator's time zone")
+    label: str = Field(description="the bucket as people write it: 2024-06-01, 2024-06...")
     total: int = 0
     succeeded: int = 0
     failed: int = 0

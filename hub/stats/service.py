@@ -8,7 +8,6 @@ minutes and read as whole days, hours and minutes of the rollups (``timeutil.cov
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -200,6 +199,7 @@ async def timeseries(
         points.append(
             Point(
                 start=tu.iso_local(start, zone),
+                label=label_of(start, bucket, zone),
                 total=int(total),
                 succeeded=int(succeeded),
                 failed=int(total - succeeded),
@@ -341,7 +341,3 @@ async def growth(
 
 def label_of(start: datetime, bucket: str, zone: Any) -> str:
     return tu.to_local(start, zone).strftime(LABELS[bucket])
-
-
-def total_of(points: Iterable[Point]) -> int:
-    return sum(p.total for p in points)

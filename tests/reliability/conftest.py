@@ -31,7 +31,7 @@ class RHub:
 
     async def records(self) -> list[Transaction]:
         async with self.app.state.sessions() as session:
-            return list((await session.scalars(select(Transaction).order_by(Transaction.seq))))
+            return list(await session.scalars(select(Transaction).order_by(Transaction.seq)))
 
 
 @contextlib.asynccontextmanager

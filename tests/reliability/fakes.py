@@ -28,6 +28,13 @@ class FaultyProvider:
         self.delay_s = 0.0
         self.calls = 0
         self.in_flight = 0
+        self._arrived = asyncio.Event()
+
+    async def wait_in_flight(self, n: int) -> None:
+        """Until ``n`` requests are being answered at once."""
+        while self.in_flight < n:
+            self._arrived.clear()
+            await self._arrived.wait()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -41,8 +48,13 @@ class FaultyProvider:
         more = True
         while more:
             more = (await receive()).get("more_body", False)
+        if scope["path"] == "/__health":  # the hub's health probe is not an exchange
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
         self.calls += 1
         self.in_flight += 1
+        self._arrived.set()
         try:
             status, body = await self._answer(scope["path"])
         finally:
@@ -58,7 +70,7 @@ class FaultyProvider:
 
     async def _answer(self, path: str) -> tuple[int, bytes]:
         if self.delay_s or self.mode == "slow":
-            await asyncio.sleep(self.delay_s or 5)
+            await asyncio.sleep(self.delay_s or 1)
         if self.mode == "malformed":
             return 200, b'{"id": "079203001234", "full_na'
         if self.mode == "error":

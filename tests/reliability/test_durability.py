@@ -102,8 +102,7 @@ async def test_sigterm_drains_in_flight_exchanges_and_flushes_the_log(tmp_path: 
                     asyncio.create_task(http.get(hub.url + LOOKUP, headers=headers))
                     for _ in range(20)
                 ]
-                while provider.in_flight < 20:
-                    await asyncio.sleep(0.01)
+                await asyncio.wait_for(provider.wait_in_flight(20), 30)
                 hub.signal(signal.SIGTERM)
                 answers = await asyncio.gather(*calls)
             # uvicorn re-raises the signal once it has shut down cleanly.

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from tests.reliability.conftest import RHub, running_hub
 from tests.reliability.fakes import LOOKUP, PROVIDER, PURPOSE
-from tests.support import POSTGRES_URL
+from tests.support import POSTGRES_URL, database
 
 
 async def assert_survives(hub: RHub) -> None:
@@ -52,11 +52,8 @@ async def test_a_provider_fault_is_answered_logged_and_survived(
 
 async def test_a_slow_provider_does_not_hold_up_other_exchanges(rhub: RHub) -> None:
     rhub.provider.delay_s = 0.25
-    slow = asyncio.create_task(
-        rhub.client.get(f"/r1/{PROVIDER}/slow/x", headers=rhub.headers())
-    )
-    while rhub.provider.in_flight == 0:
-        await asyncio.sleep(0.01)
+    slow = asyncio.create_task(rhub.client.get(f"/r1/{PROVIDER}/slow/x", headers=rhub.headers()))
+    await asyncio.wait_for(rhub.provider.wait_in_flight(1), 10)
     rhub.provider.delay_s = 0
     await assert_survives(rhub)  # answered while the slow one still waits
     assert not slow.done()
@@ -91,12 +88,8 @@ async def test_a_locked_sqlite_database_refuses_exchanges_then_recovers_by_itsel
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs HUB_TEST_POSTGRES_URL")
-async def test_killed_postgresql_connections_are_replaced_by_themselves(
-    db_url: str, tmp_path: Path
-) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: SQLite has no server connections to kill")
-    async with running_hub(db_url, tmp_path) as hub:
+async def test_killed_postgresql_connections_are_replaced_by_themselves(tmp_path: Path) -> None:
+    async with database("postgres", tmp_path) as db_url, running_hub(db_url, tmp_path) as hub:
         await assert_survives(hub)
         async with hub.app.state.engine.connect() as conn:
             killed = await conn.scalar(
