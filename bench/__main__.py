@@ -31,9 +31,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, help="alternating wrk rounds per target (default 3)")
     p.add_argument("--seconds", type=float, help="length of each wrk round (default 5)")
     p.add_argument("--connections", type=int, default=32)
-    p.add_argument("--exchanges", type=int,
-                   help="exchanges in the memory run (default 300,000; the target is 1,000,000)")
-    p.add_argument("--writer-records", type=int, help="records per log-writer run (default 100,000)")
+    p.add_argument(
+        "--exchanges",
+        type=int,
+        help="exchanges in the memory run (default 300,000; the target is 1,000,000)",
+    )
+    p.add_argument(
+        "--writer-records", type=int, help="records per log-writer run (default 100,000)"
+    )
     p.add_argument("--light-seconds", type=float, help="length of the light-load run (default 10)")
     p.add_argument("--light-rate", type=float, default=200.0, help="requests/s at light load")
     p.add_argument("--no-others", action="store_true", help="skip other features' benchmarks")
@@ -59,33 +64,56 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def throughput(ts: list[targets.Target], provider: Any, args: argparse.Namespace,
-               workdir: Path) -> dict[str, Any]:
+def throughput(
+    ts: list[targets.Target], provider: Any, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
     """Alternating wrk rounds; per target the median and each process's CPU share."""
     runs: dict[str, list[dict[str, Any]]] = {t.name: [] for t in ts}
     for r in range(args.rounds):
-        order = ts[r % len(ts):] + ts[: r % len(ts)]  # rotate, so no target always goes first
+        order = ts[r % len(ts) :] + ts[: r % len(ts)]  # rotate, so no target always goes first
         for t in order:
             procs = [provider] + ([t.server] if t.server is not provider else [])
             before = [p.cpu_seconds() for p in procs]
-            res = wrk.run(t.url, seconds=args.seconds, connections=args.connections,
-                          headers=t.headers, workdir=workdir)
+            res = wrk.run(
+                t.url,
+                seconds=args.seconds,
+                connections=args.connections,
+                headers=t.headers,
+                workdir=workdir,
+            )
             cpu = [p.cpu_seconds() - b for p, b in zip(procs, before, strict=True)]
-            row = asdict(res) | {"rps": res.rps, "cpu_provider": cpu[0] / res.seconds,
-                                 "cpu_server": (cpu[1] / res.seconds) if len(cpu) > 1 else 0.0,
-                                 "cpu_wrk": res.cpu_s / res.seconds}
+            row = asdict(res) | {
+                "rps": res.rps,
+                "cpu_provider": cpu[0] / res.seconds,
+                "cpu_server": (cpu[1] / res.seconds) if len(cpu) > 1 else 0.0,
+                "cpu_wrk": res.cpu_s / res.seconds,
+            }
             runs[t.name].append(row)
-            say(f"  round {r + 1} {t.name:>8}: {res.rps:8.0f} req/s  p50 {res.p50_ms:6.2f} ms  "
+            say(
+                f"  round {r + 1} {t.name:>8}: {res.rps:8.0f} req/s  p50 {res.p50_ms:6.2f} ms  "
                 f"p99 {res.p99_ms:6.2f} ms  errors {res.errors}  cpu: provider "
-                f"{row['cpu_provider']:.0%} target {row['cpu_server']:.0%} wrk {row['cpu_wrk']:.0%}")
+                f"{row['cpu_provider']:.0%} target {row['cpu_server']:.0%} wrk {row['cpu_wrk']:.0%}"
+            )
     out = {}
     for name, rows in runs.items():
-        med = {k: statistics.median(row[k] for row in rows)
-               for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "cpu_provider",
-                         "cpu_server", "cpu_wrk")}
-        out[name] = med | {"errors": sum(r["errors"] for r in rows),
-                           "requests": sum(r["requests"] for r in rows),
-                           "rounds": [round(r["rps"]) for r in rows]}
+        med = {
+            k: statistics.median(row[k] for row in rows)
+            for k in (
+                "rps",
+                "p50_ms",
+                "p90_ms",
+                "p99_ms",
+                "p999_ms",
+                "cpu_provider",
+                "cpu_server",
+                "cpu_wrk",
+            )
+        }
+        out[name] = med | {
+            "errors": sum(r["errors"] for r in rows),
+            "requests": sum(r["requests"] for r in rows),
+            "rounds": [round(r["rps"]) for r in rows],
+        }
     return out
 
 
@@ -99,16 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     started = datetime.now(UTC)
     t_start = time.monotonic()
-    results: dict[str, Any] = {"args": {k: (str(v) if isinstance(v, Path) else v)
-                                        for k, v in vars(args).items()},
-                               "started": started.isoformat(timespec="seconds"),
-                               "loadavg_before": load_average()}
+    results: dict[str, Any] = {
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "started": started.isoformat(timespec="seconds"),
+        "loadavg_before": load_average(),
+    }
     say(f"bench: working in {workdir}")
     try:
         provider = targets.start_provider(workdir)
         with running(provider):
-            direct = targets.Target("direct", provider.url + targets.PROVIDER_PATH,
-                                    dict(targets.PURPOSE), provider)
+            direct = targets.Target(
+                "direct", provider.url + targets.PROVIDER_PATH, dict(targets.PURPOSE), provider
+            )
             bare = targets.start_bare(workdir, provider.url)
             with running(bare.server):  # type: ignore[arg-type]
                 nginx = targets.start_nginx(workdir, provider.url)
@@ -116,28 +146,42 @@ def main(argv: list[str] | None = None) -> int:
                     db_url = targets.prepare_hub_db(workdir, provider.url)
                     hub = targets.start_hub(workdir, db_url)
                     with running(hub.server):  # type: ignore[arg-type]
-                        say(f"throughput at {args.connections} connections, {args.rounds} "
-                            f"rounds of {args.seconds:g} s")
+                        say(
+                            f"throughput at {args.connections} connections, {args.rounds} "
+                            f"rounds of {args.seconds:g} s"
+                        )
                         results["throughput"] = throughput(
-                            [direct, bare, nginx, hub], provider, args, workdir)
-                        say(f"hub-added latency at {args.light_rate:g} req/s for "
-                            f"{args.light_seconds:g} s")
-                        lr = light.run(hub.url, hub.headers, rate=args.light_rate,
-                                       seconds=args.light_seconds)
+                            [direct, bare, nginx, hub], provider, args, workdir
+                        )
+                        say(
+                            f"hub-added latency at {args.light_rate:g} req/s for "
+                            f"{args.light_seconds:g} s"
+                        )
+                        lr = light.run(
+                            hub.url, hub.headers, rate=args.light_rate, seconds=args.light_seconds
+                        )
                         results["light"] = report.light_summary(lr)
-                        say(f"  hub p50 {results['light']['hub_p50']:.3f} ms, "
-                            f"p99 {results['light']['hub_p99']:.3f} ms")
+                        say(
+                            f"  hub p50 {results['light']['hub_p50']:.3f} ms, "
+                            f"p99 {results['light']['hub_p99']:.3f} ms"
+                        )
                         say(f"memory over {args.exchanges:,} exchanges")
-                        mem = memory.run(hub, exchanges=args.exchanges,
-                                         rps_guess=results["throughput"]["hub"]["rps"],
-                                         workdir=workdir)
-                        results["memory"] = asdict(mem) | {"baseline": mem.baseline,
-                                                           "growth": mem.growth}
-                        say(f"  {mem.exchanges:,} exchanges, {mem.errors} errors, RSS "
+                        mem = memory.run(
+                            hub,
+                            exchanges=args.exchanges,
+                            rps_guess=results["throughput"]["hub"]["rps"],
+                            workdir=workdir,
+                        )
+                        results["memory"] = asdict(mem) | {
+                            "baseline": mem.baseline,
+                            "growth": mem.growth,
+                        }
+                        say(
+                            f"  {mem.exchanges:,} exchanges, {mem.errors} errors, RSS "
                             f"{mem.baseline / 2**20:.1f} -> {mem.samples[-1][1] / 2**20:.1f} MiB "
-                            f"({mem.growth:+.1%})")
-                        results["hub_db_bytes_per_record"] = report.sqlite_bytes_per_record(
-                            db_url)
+                            f"({mem.growth:+.1%})"
+                        )
+                        results["hub_db_bytes_per_record"] = report.sqlite_bytes_per_record(db_url)
             say("hub serve --workers N")
             results["workers"] = workers_run(workdir, provider, args)
         say("log writer alone")
@@ -184,8 +228,10 @@ def writer_run(workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     for concurrency in (32, 1000):
         r = logwriter.sqlite_run(workdir, records=args.writer_records, concurrency=concurrency)
         out.append(asdict(r) | {"rate": r.rate, "mean_batch": r.mean_batch})
-        say(f"  sqlite, {concurrency} waiting: {r.rate:,.0f} records/s "
-            f"(mean batch {r.mean_batch:.0f}, {r.bytes_per_record:.0f} bytes/record)")
+        say(
+            f"  sqlite, {concurrency} waiting: {r.rate:,.0f} records/s "
+            f"(mean batch {r.mean_batch:.0f}, {r.bytes_per_record:.0f} bytes/record)"
+        )
     for concurrency in (32, 1000):
         pg = logwriter.postgres_run(workdir, records=args.writer_records, concurrency=concurrency)
         if isinstance(pg, str):
@@ -193,8 +239,10 @@ def writer_run(workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
             out.append({"engine": "postgresql", "concurrency": concurrency, "skipped": pg})
             break
         out.append(asdict(pg) | {"rate": pg.rate, "mean_batch": pg.mean_batch})
-        say(f"  postgresql, {concurrency} waiting: {pg.rate:,.0f} records/s "
-            f"(mean batch {pg.mean_batch:.0f}, {pg.bytes_per_record:.0f} bytes/record)")
+        say(
+            f"  postgresql, {concurrency} waiting: {pg.rate:,.0f} records/s "
+            f"(mean batch {pg.mean_batch:.0f}, {pg.bytes_per_record:.0f} bytes/record)"
+        )
     return out
 
 

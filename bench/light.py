@@ -7,6 +7,7 @@ and the round trip the client saw, so the header can be checked against the wire
 from __future__ import annotations
 
 import http.client
+import math
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -25,7 +26,8 @@ class LightResult:
 def percentile(sorted_values: list[float], p: float) -> float:
     if not sorted_values:
         return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values) + 0.5) - 1))
+    # Nearest rank: the smallest value with at least p % of the values at or below it.
+    index = min(len(sorted_values) - 1, max(0, math.ceil(p / 100 * len(sorted_values)) - 1))
     return sorted_values[index]
 
 

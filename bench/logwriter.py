@@ -152,14 +152,13 @@ async def _postgres(workdir: Path, *, records: int, concurrency: int) -> WriterR
     try:
         await upgrade_async(url)
         result = await drive(url, workdir, records=records, concurrency=concurrency)
-        dsn = base.set(drivername="postgresql", database=name).render_as_string(
-            hide_password=False
-        )
+        dsn = base.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
         conn = await asyncpg.connect(dsn)
         try:
             await conn.execute("VACUUM ANALYZE transactions")
             size = await conn.fetchval(
-                "SELECT pg_total_relation_size('transactions') + pg_total_relation_size('log_batches')"
+                "SELECT pg_total_relation_size('transactions') "
+                "+ pg_total_relation_size('log_batches')"
             )
             total = await conn.fetchval("SELECT count(*) FROM transactions")
         finally:

@@ -38,8 +38,7 @@ def run(target: Target, *, exchanges: int, rps_guess: float, workdir: Path) -> M
     while result.exchanges < exchanges:
         left = exchanges - result.exchanges
         seconds = max(1.0, min(20.0, left / rps))
-        r = wrk.run(target.url, seconds=seconds, headers=target.headers,
-                    workdir=workdir)
+        r = wrk.run(target.url, seconds=seconds, headers=target.headers, workdir=workdir)
         result.exchanges += r.requests
         result.errors += r.errors
         result.seconds += r.seconds

@@ -58,22 +58,47 @@ def main() -> None:
         with running(hub.server):
             wrk.run(hub.url, seconds=2, headers=hub.headers, workdir=workdir)  # warm-up
             raw = workdir / "profile.txt"
-            spy = ["py-spy", "record", "--pid", str(hub.server.proc.pid), "--rate",
-                   str(args.rate), "--duration", str(args.seconds), "--format", "raw",
-                   "--output", str(raw), "--nonblocking"]
+            spy = [
+                "py-spy",
+                "record",
+                "--pid",
+                str(hub.server.proc.pid),
+                "--rate",
+                str(args.rate),
+                "--duration",
+                str(args.seconds),
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--nonblocking",
+            ]
             result: list[wrk.WrkResult] = []
-            load = threading.Thread(target=lambda: result.append(wrk.run(
-                hub.url, seconds=args.seconds + 1, connections=args.connections,
-                headers=hub.headers, workdir=workdir)))
+            load = threading.Thread(
+                target=lambda: result.append(
+                    wrk.run(
+                        hub.url,
+                        seconds=args.seconds + 1,
+                        connections=args.connections,
+                        headers=hub.headers,
+                        workdir=workdir,
+                    )
+                )
+            )
             load.start()
             subprocess.run(spy, check=True, capture_output=True)
             load.join()
             if args.svg:
                 svg = [*spy[:-4], "--format", "flamegraph", "--output", str(args.svg)]
                 svg[svg.index("--duration") + 1] = str(min(args.seconds, 10))
-                load = threading.Thread(target=lambda: wrk.run(
-                    hub.url, seconds=min(args.seconds, 10) + 1, headers=hub.headers,
-                    workdir=workdir))
+                load = threading.Thread(
+                    target=lambda: wrk.run(
+                        hub.url,
+                        seconds=min(args.seconds, 10) + 1,
+                        headers=hub.headers,
+                        workdir=workdir,
+                    )
+                )
                 load.start()
                 subprocess.run(svg, check=True, capture_output=True)
                 load.join()

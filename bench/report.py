@@ -51,25 +51,46 @@ def verdicts(res: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
         ratio = tp["hub"]["rps"] / tp["bare"]["rps"]
         out.append(("hub throughput >= 0.8 x bare forwarder", ratio >= 0.8, f"{ratio:.2f} x"))
     if light := res.get("light"):
-        out.append(("hub-added latency p50 <= 1 ms (light load)", light["hub_p50"] <= 1.0,
-                    f"{light['hub_p50']:.3f} ms"))
-        out.append(("hub-added latency p99 <= 5 ms (light load)", light["hub_p99"] <= 5.0,
-                    f"{light['hub_p99']:.3f} ms"))
+        out.append(
+            (
+                "hub-added latency p50 <= 1 ms (light load)",
+                light["hub_p50"] <= 1.0,
+                f"{light['hub_p50']:.3f} ms",
+            )
+        )
+        out.append(
+            (
+                "hub-added latency p99 <= 5 ms (light load)",
+                light["hub_p99"] <= 5.0,
+                f"{light['hub_p99']:.3f} ms",
+            )
+        )
     if tp:
         errors = sum(v["errors"] for v in tp.values())
         errors += res.get("memory", {}).get("errors", 0) + (light or {}).get("errors", 0)
         out.append(("no error under load", errors == 0, f"{errors} errors"))
     if mem := res.get("memory"):
         ok = mem["growth"] < 0.10
-        out.append((f"RSS growth < 10 % over {mem['exchanges']:,} exchanges", ok,
-                    f"{mem['growth']:+.1%}"))
+        out.append(
+            (f"RSS growth < 10 % over {mem['exchanges']:,} exchanges", ok, f"{mem['growth']:+.1%}")
+        )
         if mem["exchanges"] < 1_000_000:
-            out.append(("memory run reached 1,000,000 exchanges", False,
-                        f"ran {mem['exchanges']:,} (use --exchanges 1000000)"))
+            out.append(
+                (
+                    "memory run reached 1,000,000 exchanges",
+                    False,
+                    f"ran {mem['exchanges']:,} (use --exchanges 1000000)",
+                )
+            )
     for w in res.get("writer", []):
         if w["engine"] == "sqlite" and w["concurrency"] == 1000:
-            out.append(("log writer >= 20,000 records/s on SQLite", w["rate"] >= 20_000,
-                        f"{w['rate']:,.0f} records/s"))
+            out.append(
+                (
+                    "log writer >= 20,000 records/s on SQLite",
+                    w["rate"] >= 20_000,
+                    f"{w['rate']:,.0f} records/s",
+                )
+            )
     return out
 
 
@@ -88,10 +109,18 @@ def verdict_lines(vs: list[tuple[str, bool | None, str]], res: dict[str, Any]) -
 
 def machine() -> dict[str, str]:
     model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")), platform.processor() or "unknown")
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
     return {
         "nproc": str(os.cpu_count()),
         "cpu": model,
@@ -174,7 +203,8 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
         f"{a['seconds']:g} s per target, targets alternating within each round; the figure is",
         "the median of the rounds, latency percentiles are medians of each round's.",
         "",
-        "| target | req/s | of direct | of bare | p50 ms | p90 ms | p99 ms | errors | rounds (req/s) |",
+        "| target | req/s | of direct | of bare | p50 ms | p90 ms | p99 ms | errors "
+        "| rounds (req/s) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, v in tp.items():
@@ -188,12 +218,21 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
         "The machine has two cores, and the provider, the target and wrk all run on them; the",
         "share of a core each used during the rounds (median) says who was the bottleneck:",
         "",
-        "| target | provider | target process | wrk |",
-        "|---|---|---|---|",
+        "| target | provider | target process | wrk | target's CPU per request |",
+        "|---|---|---|---|---|",
     ]
     for name, v in tp.items():
+        own = v["cpu_provider"] if name == "direct" else v["cpu_server"]
         server = "-" if name == "direct" else f"{v['cpu_server']:.0%}"
-        out.append(f"| {name} | {v['cpu_provider']:.0%} | {server} | {v['cpu_wrk']:.0%} |")
+        out.append(
+            f"| {name} | {v['cpu_provider']:.0%} | {server} | {v['cpu_wrk']:.0%} | "
+            f"{own / v['rps'] * 1e6:.0f} us |"
+        )
+    out += [
+        "",
+        "CPU per request is the steadier figure on a shared machine: it does not move when "
+        "another process takes the core away, throughput does.",
+    ]
     light = res["light"]
     out += [
         "",

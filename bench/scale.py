@@ -95,8 +95,7 @@ def markdown(res: dict[str, Any]) -> str:
         "nodes need PostgreSQL (SQLite is one file on one machine); the chain head is a row "
         "each batch locks, so nodes take turns per batch, not per record.",
         "",
-        "**Database size for a year** (transaction records only, bodies not kept, as by "
-        "default):",
+        "**Database size for a year** (transaction records only, bodies not kept, as by default):",
         "",
         "| engine | bytes/record (measured) | one year | with 67 % growth in year two |",
         "|---|---|---|---|",

@@ -89,8 +89,9 @@ def registry_doc(provider_url: str) -> dict:
 def start_provider(workdir: Path) -> Server:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = Server("provider", uvicorn_cmd("bench.provider:app", port), url,
-                    workdir / "provider.log")
+    server = Server(
+        "provider", uvicorn_cmd("bench.provider:app", port), url, workdir / "provider.log"
+    )
     server.wait_ready("/__health")
     return server
 
@@ -98,8 +99,13 @@ def start_provider(workdir: Path) -> Server:
 def start_bare(workdir: Path, provider_url: str) -> Target:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = Server("bare", uvicorn_cmd("bench.bare_forwarder:app", port), url,
-                    workdir / "bare.log", BENCH_UPSTREAM=provider_url)
+    server = Server(
+        "bare",
+        uvicorn_cmd("bench.bare_forwarder:app", port),
+        url,
+        workdir / "bare.log",
+        BENCH_UPSTREAM=provider_url,
+    )
     server.wait_ready(PROVIDER_PATH)
     return Target("bare", url + PROVIDER_PATH, dict(PURPOSE), server)
 
@@ -147,8 +153,18 @@ def start_hub(workdir: Path, db_url: str, *, workers: int = 1, key: str | None =
     """``hub serve`` on ``db_url``; issues a key through the admin API unless given one."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [PYTHON, "-m", "hub", "serve", "--port", str(port), "--workers", str(workers),
-           "--db", db_url]
+    cmd = [
+        PYTHON,
+        "-m",
+        "hub",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--db",
+        db_url,
+    ]
     log = workdir / f"hub-{workers}w.log"
     server = Server(f"hub x{workers}", cmd, url, log, **hub_env(workdir, db_url))
     try:

@@ -32,6 +32,9 @@ HOP_BY_HOP = frozenset(
 )
 
 
+NO_TIMEOUT = aiohttp.ClientTimeout(total=None)  # asyncio.timeout below bounds the whole hop
+
+
 class Answer(NamedTuple):
     status: int
     headers: list[tuple[str, str]]
@@ -72,7 +75,7 @@ class Forwarder:
                     headers=headers,
                     data=body or None,
                     allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=None),
+                    timeout=NO_TIMEOUT,
                 ) as resp:
                     data = await resp.read()
                     out = [(k, v) for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from hub.core import errors
+from hub.core.ids import check_parts
 from hub.core.settings import Settings
 from hub.gateway import paths
 from hub.gateway.forwarder import HOP_BY_HOP, Answer, Forwarder
@@ -39,6 +40,9 @@ def b64sha512(data: bytes) -> str:
     return base64.b64encode(hashlib.sha512(data).digest()).decode()
 
 
+EMPTY_HASH = b64sha512(b"")  # most exchanges are GETs without a body
+
+
 class Exchange:
     """What one request carries through the handler; slots keep it cheap to build."""
 
@@ -54,10 +58,13 @@ class Exchange:
         "body",
         "params",
         "query",
+        "request_hash",
     )
 
     def __init__(self, method: str) -> None:
-        self.request_id = uuid.uuid4().hex
+        # 128 random bits as 32 hex digits, like uuid4().hex without building a UUID
+        # object (2.2 us against 0.6 us here; every exchange pays it).
+        self.request_id = os.urandom(16).hex()
         self.xroad_id = self.request_id
         self.client = ""
         self.target: paths.Target | None = None
@@ -68,6 +75,7 @@ class Exchange:
         self.body = b""
         self.params: dict[str, str] = {}
         self.query = ""
+        self.request_hash = EMPTY_HASH
 
 
 class Gateway:
@@ -91,6 +99,8 @@ class Gateway:
         # breaker.allow(provider) / breaker.record(provider, ok).
         self.quota: Callable[[str], Awaitable[float | None]] | None = None
         self.breaker: Any = None
+        # peer_auth(scope, headers) -> client proven by a mutual-TLS certificate, or None.
+        self.peer_auth: Callable[[dict, dict[str, str]], str | None] | None = None
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         t0 = time.perf_counter()
@@ -99,6 +109,7 @@ class Gateway:
         upstream_ms: float | None = None
         answer: Answer | None = None
         extra: list[tuple[str, str]] = []
+        fault: str | None
         try:
             headers = self._headers(scope)
             raw = scope.get("raw_path") or scope["path"].encode()
@@ -106,7 +117,11 @@ class Gateway:
             ex.query = scope.get("query_string", b"").decode("latin-1")
             ex.target = paths.parse(raw_path)
             self._purpose_headers(ex, headers)
-            client = self._authenticate(ex, headers)
+            client = self.peer_auth(scope, headers) if self.peer_auth is not None else None
+            if client is None:
+                client = self._authenticate(ex, headers)
+            else:
+                ex.client = client
             if ex.target.meta is not None:
                 answer = await self.meta.answer(ex.target, client, ex.query)
             else:
@@ -141,10 +156,10 @@ class Gateway:
             fault = exc.code
         except Exception:
             log.exception("exchange %s failed inside the hub", ex.request_id)
-            exc = errors.InternalError("the hub failed to handle this exchange; it is logged")
-            answer = Answer(500, [], exc.body(ex.request_id), "application/json")
-            extra.append(("X-Road-Error", exc.code))
-            fault = exc.code
+            bug = errors.InternalError("the hub failed to handle this exchange; it is logged")
+            answer = Answer(500, [], bug.body(ex.request_id), "application/json")
+            extra.append(("X-Road-Error", bug.code))
+            fault = bug.code
         else:
             fault = None
 
@@ -167,7 +182,8 @@ class Gateway:
         out: dict[str, str] = {}
         for name, value in scope["headers"]:
             size += len(name) + len(value)
-            out[name.decode("latin-1").lower()] = value.decode("latin-1")
+            # ASGI promises lower-case header names, so no .lower() here.
+            out[name.decode("latin-1")] = value.decode("latin-1")
         if size > self.settings.max_header_bytes:
             raise errors.HeadersTooLarge(
                 f"request headers total {size} bytes; the limit is {self.settings.max_header_bytes}"
@@ -201,12 +217,12 @@ class Gateway:
             raise errors.BadRequest(
                 f"X-Road-Client {client[:100]!r} must be INSTANCE/CLASS/MEMBER/SUBSYSTEM"
             )
-        try:
-            from hub.core.ids import check_parts
-
-            check_parts(parts, "client", client)
-        except ValueError as exc:
-            raise errors.BadRequest(str(exc)) from None
+        if client not in self.registry.snapshot.subsystems:
+            # Registered ids were checked when registered; only strangers need the regexes.
+            try:
+                check_parts(parts, "client", client)
+            except ValueError as exc:
+                raise errors.BadRequest(str(exc)) from None
         ex.client = client
         auth = headers.get("authorization", "")
         scheme, _, key = auth.partition(" ")
@@ -282,6 +298,8 @@ class Gateway:
             chunks.append(chunk)
             more = message.get("more_body", False)
         ex.body = b"".join(chunks)
+        if ex.body:
+            ex.request_hash = b64sha512(ex.body)
         if service.validator is not None:
             try:
                 doc = orjson.loads(ex.body) if ex.body else None
@@ -369,7 +387,7 @@ class Gateway:
             "total_ms": round(total_ms, 3),
             "upstream_ms": round(upstream_ms, 3) if upstream_ms is not None else None,
             "hub_ms": round(total_ms - (upstream_ms or 0.0), 3),
-            "request_hash": b64sha512(ex.body),
+            "request_hash": ex.request_hash,
             "response_hash": b64sha512(answer.body),
             "request_body": ex.body.decode("utf-8", "replace") if keep else None,
             "response_body": answer.body.decode("utf-8", "replace") if keep else None,
@@ -400,7 +418,7 @@ class Gateway:
             (b"x-road-request-id", ex.request_id.encode()),
             (b"x-road-client", ex.client.encode()),
             (b"x-road-service", service_id.encode()),
-            (b"x-road-request-hash", b64sha512(ex.body).encode()),
+            (b"x-road-request-hash", ex.request_hash.encode()),
             (b"x-hub-upstream-latency", f"{upstream_ms or 0.0:.3f}".encode()),
             (b"x-hub-latency", f"{hub_ms:.3f}".encode()),
         ]

@@ -1,6 +1,8 @@
 """Reliability and security controls hooked into the gateway: quotas, circuit breakers,
 mutual-TLS identities, and how long a locked database may hold up the log.
 
+docs/security.md says what each control does and why.
+
 ``install(state)`` is called by ``create_app`` when this package is present.
 """
 
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 
 from hub.reliability.breaker import Breaker
+from hub.reliability.mtls import peer_authenticator
 from hub.reliability.quota import LocalQuotas, QuotaPolicy, RedisQuotas
 
 if TYPE_CHECKING:
@@ -39,11 +42,14 @@ def install(state: HubState) -> None:
     )
     state.gateway.quota = quotas
     state.gateway.breaker = breaker
+    state.gateway.peer_auth = peer_authenticator(state.registry)
     state.extras["quotas"] = quotas
     state.extras["breaker"] = breaker
     if s.is_sqlite:
-        for engine in {state.engine, state.writer_engine}:
-            _busy_timeout(engine.sync_engine, s.sqlite_busy_timeout_ms)
+        # Not the log writer's engine: its connection runs in the event loop and polls for
+        # the lock itself (hub/txlog/writer.py, LOCK_WAIT_S), so a blocking wait there
+        # would stall every exchange.
+        _busy_timeout(state.engine.sync_engine, s.sqlite_busy_timeout_ms)
 
 
 def _busy_timeout(sync_engine: Any, ms: int) -> None:

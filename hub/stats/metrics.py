@@ -85,11 +85,11 @@ class Metrics:
         """Count one committed exchange."""
         service = record["service"] or "-"
         fault = record["fault_code"] or "none"
+        key: tuple[str, ...] = (service, fault)
+        lat_key: tuple[str, ...] = (service,)
         if self.with_client:
             client = record["client"] or "-"
-            key, lat_key = (service, fault, client), (service, client)
-        else:
-            key, lat_key = (service, fault), (service,)
+            key, lat_key = (*key, client), (*lat_key, client)
         self.exchanges.labels(*key).inc()
         if not record["succeeded"]:
             self.failed.labels(*key).inc()

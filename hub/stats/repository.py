@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, or_, select
+from sqlalchemy import Row, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.models import Transaction
@@ -129,7 +129,7 @@ async def transactions(
         conds.append(_tx.c.fault_code.is_(None))
     query = (
         select(*(_tx.c[c] for c in LIST_COLUMNS))
-        .where(and_(*conds))
+        .where(and_(true(), *conds))
         .order_by(_tx.c.seq.desc())
         .limit(limit)
     )

@@ -64,8 +64,11 @@ def _minute_range(
 
 def _add(acc: dict[Any, list[float]], key: Any, row: Any) -> None:
     sums = acc.setdefault(key, [0, 0, 0, 0, 0.0, 0.0])
+    # PostgreSQL sums BIGINT into NUMERIC: back to int for counts, float for milliseconds.
+    values = row._mapping  # Row.count is also tuple's count method: go by name
     for i, name in enumerate(repo.SUMS):
-        sums[i] += getattr(row, name) or 0
+        value = values[name] or 0
+        sums[i] += int(value) if i < 4 else float(value)
 
 
 async def summary(
@@ -92,9 +95,10 @@ async def summary(
     acc: dict[Any, list[float]] = {}
     for row in rows:
         _add(acc, None, row)
-        by_status[str(row.status_code)] = by_status.get(str(row.status_code), 0) + int(row.count)
+        n = int(row._mapping["count"])
+        by_status[str(row.status_code)] = by_status.get(str(row.status_code), 0) + n
         if row.fault_code:
-            by_fault[row.fault_code] = by_fault.get(row.fault_code, 0) + int(row.count)
+            by_fault[row.fault_code] = by_fault.get(row.fault_code, 0) + n
     total, succeeded, req, resp, total_ms, hub_ms = acc.get(None, [0, 0, 0, 0, 0.0, 0.0])
     lat_cover = tu.hour_cover(first, end)
     bins_total, bins_hub = await repo.latency_bins(conn, lat_cover, filters=filters)
@@ -187,13 +191,8 @@ async def timeseries(
         total = succeeded = req = resp = 0
         ms = 0.0
         for key, (n, ok, rq, rs, tms, _h) in groups.items():
-            total, succeeded, req, resp, ms = (
-                total + n,
-                succeeded + ok,
-                req + rq,
-                resp + rs,
-                ms + tms,
-            )
+            total, succeeded = total + int(n), succeeded + int(ok)
+            req, resp, ms = req + int(rq), resp + int(rs), ms + tms
             if group_by:
                 key_totals[key] = key_totals.get(key, 0) + int(n)
         points.append(

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from hub.txlog import writer
 from tests.reliability.conftest import RHub, running_hub
 from tests.reliability.fakes import LOOKUP, PROVIDER, PURPOSE
 from tests.support import POSTGRES_URL, database
@@ -61,8 +62,11 @@ async def test_a_slow_provider_does_not_hold_up_other_exchanges(rhub: RHub) -> N
 
 
 async def test_a_locked_sqlite_database_refuses_exchanges_then_recovers_by_itself(
-    sqlite_url: str, tmp_path: Path
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The writer waits up to LOCK_WAIT_S (30 s) for the write lock; a shorter wait keeps the
+    # test short and changes nothing else about what happens.
+    monkeypatch.setattr(writer, "LOCK_WAIT_S", 0.3)
     async with running_hub(sqlite_url, tmp_path, sqlite_busy_timeout_ms=200) as hub:
         await assert_survives(hub)
         # Another process takes the write lock and keeps it past the busy timeout.

@@ -1,0 +1,262 @@
+"""What the security controls cost: hub throughput with each one on, against all off.
+
+``python -m bench.controls [--quick]`` starts one hub per configuration (every control
+off; each one alone on; all on), each on its own SQLite database in front of the same
+provider, and loads them in turn with wrk at 32 connections, round after round, so that
+drift on the machine falls on every configuration alike. The controls:
+
+- quota: a per-second quota on the client (set high, so it counts but never refuses);
+- breaker: the per-provider circuit breaker's allow/record around each forward;
+- pseudonymisation: keyed hashes of the personal identifier in each logged path;
+- signing: the Ed25519 signature of each committed log batch.
+
+Prints the ratios and writes bench/controls_results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import wrk
+from bench.procs import ROOT, Server, free_port, running, uvicorn_cmd
+
+CONTROLS = ("quota", "breaker", "pseudonymisation", "signing")
+CONFIGS = {"none": (), **{c: (c,) for c in CONTROLS}, "all": CONTROLS}
+CLIENT = "VN/GOV/BTP/civil-status"
+PROVIDER = "VN/GOV/BCA/population"
+SECRET = "bench-secret-0123456789abcdef"
+CITIZEN = "079203001234"
+RESULTS = Path(__file__).resolve().parent / "controls_results.md"
+
+
+def app() -> Any:
+    """The hub with only the controls named in BENCH_CONTROLS (comma-separated) on."""
+    from hub.app import create_app
+    from hub.core.settings import Settings
+    from hub.gateway import handler, privacy
+
+    on = set(filter(None, os.environ.get("BENCH_CONTROLS", "").split(",")))
+    overrides: dict[str, Any] = {"default_quota_rps": 10**6} if "quota" in on else {}
+    hub = create_app(Settings(**overrides))
+    gateway, state = hub.gateway, hub.state
+    if "quota" not in on:
+        gateway.quota = None
+    if "breaker" not in on:
+        gateway.breaker = None
+    if "signing" not in on:
+        state.writer.signer = None
+    if "pseudonymisation" not in on:
+        # The path is logged as sent, as for a service without personal data.
+        handler.log_path = lambda secret, path, query, params, personal: privacy.log_path(  # type: ignore[assignment]
+            secret, path, query, params, False
+        )
+    return hub
+
+
+async def prepare(db_url: str, provider_url: str, key: str) -> None:
+    """Migrate, register one personal-data service on the provider, and give CLIENT ``key``."""
+    from hub.core.db import create_engine, session_factory
+    from hub.core.migrate import upgrade_async
+    from hub.registry import service as registry
+    from hub.registry.schemas import RegistryDoc
+
+    await upgrade_async(db_url)
+    doc = {
+        "members": [{"id": "VN/GOV/BCA"}, {"id": "VN/GOV/BTP"}],
+        "subsystems": [{"id": PROVIDER, "base_url": provider_url}, {"id": CLIENT}],
+        "services": [
+            {
+                "id": f"{PROVIDER}/citizen-lookup",
+                "endpoints": [{"method": "GET", "path": "/citizens/{id}"}],
+                "personal_data": True,
+            }
+        ],
+        "grants": [{"client": CLIENT, "service": f"{PROVIDER}/citizen-lookup"}],
+    }
+    engine = create_engine(db_url)
+    try:
+        async with session_factory(engine)() as session:
+            await registry.apply(session, RegistryDoc.model_validate(doc))
+            await registry.issue_key(session, secret=SECRET, client=CLIENT, key=key)
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+def measure(rounds: int, seconds: float, connections: int, work: Path) -> dict[str, list[float]]:
+    from hub.core.security import new_api_key
+
+    key = new_api_key()
+    provider_port = free_port()
+    provider = Server(
+        "provider",
+        uvicorn_cmd("bench.provider:app", provider_port),
+        f"http://127.0.0.1:{provider_port}",
+        work / "provider.log",
+    )
+    hubs: dict[str, Server] = {}
+    for name, on in CONFIGS.items():
+        db = f"sqlite+aiosqlite:///{work}/{name}.db"
+        asyncio.run(prepare(db, provider.url, key))
+        port = free_port()
+        hubs[name] = Server(
+            f"hub ({name})",
+            uvicorn_cmd("bench.controls:app", port, "--factory"),
+            f"http://127.0.0.1:{port}",
+            work / f"hub-{name}.log",
+            HUB_ENV="test",
+            HUB_DATABASE_URL=db,
+            HUB_SECRET_KEY=SECRET,
+            HUB_ADMIN_TOKEN="bench-admin-token-0123456789",
+            HUB_OPERATOR_TOKEN="bench-operator-token-0123456789",
+            HUB_SIGNING_KEY_FILE=str(work / f"{name}-signing.pem"),
+            HUB_HEALTH_INTERVAL_S="3600",
+            BENCH_CONTROLS=",".join(on),
+        )
+    headers = {
+        "X-Road-Client": CLIENT,
+        "Authorization": f"Bearer {key}",
+        "X-Road-UserId": "officer-01",
+        "X-Road-Issue": "HS-0001",
+    }
+    path = f"/r1/{PROVIDER}/citizen-lookup/citizens/{CITIZEN}"
+    rps: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    with running(provider, *hubs.values()):
+        provider.wait_ready("/__health")
+        for hub in hubs.values():
+            hub.wait_ready("/healthz")
+            wrk.run(hub.url + path, seconds=1, connections=connections, headers=headers,
+                    workdir=work)  # fmt: skip  # warm-up
+        for r in range(rounds):
+            order = list(CONFIGS) if r % 2 == 0 else list(reversed(CONFIGS))
+            for name in order:
+                result = wrk.run(
+                    hubs[name].url + path, seconds=seconds, connections=connections,
+                    headers=headers, workdir=work,
+                )  # fmt: skip
+                if result.errors:
+                    raise RuntimeError(f"{name}: {result.errors} errors; see {hubs[name].log}")
+                rps[name].append(result.rps)
+                print(f"  round {r + 1} {name:>16}: {result.rps:8.0f} req/s", flush=True)
+    return rps
+
+
+def unit_costs() -> dict[str, float]:
+    """Microseconds of CPU per call of each control, measured alone: figures that the
+    machine's other load disturbs far less than throughput."""
+    import timeit
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from hub.gateway.privacy import log_path
+    from hub.registry.cache import RegistryCache, Snapshot
+    from hub.reliability.breaker import Breaker
+    from hub.reliability.quota import LocalQuotas, QuotaPolicy
+    from hub.txlog.signing import Signer
+
+    registry = RegistryCache(None)  # type: ignore[arg-type]
+    registry.snapshot = Snapshot()
+    quota = LocalQuotas(QuotaPolicy(registry, (10**6, None), "Asia/Ho_Chi_Minh"))
+    breaker = Breaker(window_s=30, min_requests=20, failure_ratio=0.5, open_s=10)
+    signer = Signer(Ed25519PrivateKey.generate())
+    params = {"id": CITIZEN}
+    path = f"/citizens/{CITIZEN}"
+
+    def per_call(fn: Any, number: int) -> float:
+        return min(timeit.repeat(fn, number=number, repeat=3)) / number * 1e6
+
+    return {
+        "quota": per_call(lambda: quota.take(CLIENT), 100_000),
+        "breaker": per_call(lambda: (breaker.allow(PROVIDER), breaker.record(PROVIDER, True)),
+                            100_000),
+        "pseudonymisation": per_call(lambda: log_path(SECRET, path, "", params, True), 100_000)
+        - per_call(lambda: log_path(SECRET, path, "", params, False), 100_000),
+        "signing": per_call(lambda: signer.sign(b"hub-log-batch|1|1|1|" + b"0" * 64), 5_000),
+    }  # fmt: skip
+
+
+def report(rps: dict[str, list[float]], rounds: int, seconds: float, connections: int) -> str:
+    base = statistics.median(rps["none"])
+    rows = []
+    for name in CONFIGS:
+        median = statistics.median(rps[name])
+        cost = (1 - median / base) * 100
+        label = "all four controls" if name == "all" else name
+        rows.append(f"| {label} | {median:,.0f} | {median / base:.3f} | {cost:+.1f} % |")
+    all_cost = (1 - statistics.median(rps["all"]) / base) * 100
+    verdict = "met" if all_cost < 10 else "missed"
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            "## Security controls: cost against throughput",
+            "",
+            f"Measured {when} on {os.cpu_count()} CPUs with `python -m bench.controls"
+            f"{' --quick' if rounds < 3 else ''}`: one hub per configuration (SQLite, one "
+            f"worker), a citizen lookup (personal data) through each, wrk at {connections} "
+            f"connections, {rounds} alternating rounds of {seconds:g} s; medians.",
+            "",
+            "| controls on | requests/s | ratio to none | cost |",
+            "|---|---:|---:|---:|",
+            *rows,
+            "",
+            f"Target: all four together cost under 10 % of throughput: **{verdict}** "
+            f"({all_cost:.1f} %). The hub, its provider and wrk share the machine's cores, "
+            "so differences of a few per cent between single controls are within the noise "
+            "of one round; the ratio of all four is the figure to watch.",
+            "",
+            "Per round (requests/s), to show the spread:",
+            "",
+            "| controls on | " + " | ".join(f"round {i + 1}" for i in range(rounds)) + " |",
+            "|---|" + "---:|" * rounds,
+            *[f"| {n} | " + " | ".join(f"{v:,.0f}" for v in rps[n]) + " |" for n in CONFIGS],
+            "",
+            "CPU per call of each control, measured alone (best of three), against the hub's "
+            f"CPU per exchange at the rate above (1 / {base:,.0f} s = {1e6 / base:,.0f} us):",
+            "",
+            "| control | us per call | share of an exchange |",
+            "|---|---:|---:|",
+            *[
+                f"| {n} | {us:.2f} | {us * base / 1e6 * 100:.2f} %{per} |"
+                for n, us in unit_costs().items()
+                for per in [
+                    " (per batch: less per record when batches hold more)" if n == "signing" else ""
+                ]
+            ],  # fmt: skip
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.controls", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="2 rounds of 3 s (about a minute)")
+    p.add_argument("--rounds", type=int)
+    p.add_argument("--seconds", type=float)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    rounds = args.rounds or (2 if args.quick else 4)
+    seconds = args.seconds or (3.0 if args.quick else 5.0)
+    missing = [m for m in wrk.check_tools() if m.startswith("wrk")]
+    if missing:
+        print("\n".join(missing), file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="bench-controls-") as tmp:
+        rps = measure(rounds, seconds, args.connections, Path(tmp))
+    text = report(rps, rounds, seconds, args.connections)
+    print(text)
+    args.out.write_text(text)
+    print(f"written to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

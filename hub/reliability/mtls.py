@@ -1,0 +1,74 @@
+"""Mutual TLS: a client certificate registered for a subsystem stands in for its API key.
+
+uvicorn checks the certificate against ``--ssl-ca-certs`` during the handshake but does not
+hand it to the application, so ``hub serve`` runs uvicorn's httptools protocol extended to
+put the peer certificate in the request scope, as the ASGI TLS extension describes
+(``scope["extensions"]["tls"]["client_cert_chain"]``, PEM). The gateway then maps the
+certificate's SHA-256 fingerprint to the subsystem registered with it (``cert_sha256``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from hub.registry.cache import RegistryCache
+
+
+def tls_extension(transport: Any) -> dict[str, Any] | None:
+    """The ASGI TLS extension of a connection, or None when it is not TLS."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    cipher = ssl_object.cipher()
+    return {
+        "server_cert": None,
+        "client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
+        "client_cert_name": None,
+        "client_cert_error": None,
+        "tls_version": None,
+        "cipher_suite": None,
+        # Not part of the extension: the fingerprint, so it is hashed once per connection.
+        "client_cert_sha256": hashlib.sha256(der).hexdigest() if der else None,
+        "cipher": cipher[0] if cipher else None,
+    }
+
+
+class TLSHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, adding the peer certificate to each request's scope."""
+
+    _tls: dict[str, Any] | None = None
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._tls = tls_extension(transport)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._tls is not None:
+            self.scope["extensions"] = {"tls": self._tls}  # type: ignore[dict-item]
+
+
+def peer_authenticator(registry: RegistryCache) -> Callable[[dict, dict[str, str]], str | None]:
+    """The gateway's mTLS check: the client a request's certificate proves, if any.
+
+    Only when the request carries no API key (a key, when sent, is checked as usual) and
+    the certificate is registered for exactly the subsystem named in X-Road-Client.
+    """
+
+    def authenticate(scope: dict, headers: dict[str, str]) -> str | None:
+        tls = scope.get("extensions", {}).get("tls")
+        if not tls or "authorization" in headers:
+            return None
+        fingerprint = tls.get("client_cert_sha256")
+        owner = registry.snapshot.certs.get(fingerprint) if fingerprint else None
+        if owner is None or owner != headers.get("x-road-client"):
+            return None
+        return owner
+
+    return authenticate

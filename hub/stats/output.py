@@ -1,0 +1,55 @@
+"""Printing statistics in a terminal: rich tables for people, JSON and CSV for scripts."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+
+def emit(
+    model: BaseModel | dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    title: str,
+    as_json: bool,
+    as_csv: bool,
+    console: Console,
+    caption: str | None = None,
+) -> None:
+    """Print ``model`` as JSON, ``rows`` as CSV, or ``rows`` as a table titled ``title``."""
+    if as_json:
+        data = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return
+    if as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    table = Table(title=title, caption=caption, title_justify="left")
+    for col in columns:
+        numeric = bool(rows) and isinstance(rows[0].get(col), int | float)
+        table.add_column(col, justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    return str(value)

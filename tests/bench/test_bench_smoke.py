@@ -1,0 +1,116 @@
+"""The benchmark suite's parts work: correctness only, nothing here is timed."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bench import report, scale, wrk
+from bench.bare_forwarder import Forwarder
+from bench.light import percentile
+from bench.provider import app as provider_app
+from hub.txlog.chain import CHAINED_FIELDS, record_hash
+from hub.txlog.writer import fast_record_hash
+from tests.support import serve
+
+
+async def test_bare_forwarder_passes_the_providers_answer_through() -> None:
+    async with (
+        serve(provider_app) as provider_url,
+        serve(Forwarder(provider_url)) as bare_url,
+        httpx.AsyncClient() as client,
+    ):
+        for cid in ("079203001234", "001099000001"):
+            direct = await client.get(f"{provider_url}/citizens/{cid}")
+            hop = await client.get(f"{bare_url}/citizens/{cid}?fields=all")
+            assert hop.status_code == direct.status_code == 200
+            assert hop.json() == direct.json()
+            assert hop.json()["id"] == cid
+            assert hop.headers["content-type"] == "application/json"
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+async def test_wrk_figures_are_read_from_its_report(tmp_path: Path) -> None:
+    async with serve(provider_app) as url:
+        result = await asyncio.to_thread(
+            wrk.run, url + "/citizens/079203001234", seconds=1, connections=2, workdir=tmp_path
+        )
+        missing = await asyncio.to_thread(
+            wrk.run, url + "/nowhere", seconds=1, connections=2, workdir=tmp_path
+        )
+    assert result.requests > 0 and result.errors == 0
+    assert 0 < result.p50_ms <= result.p99_ms <= result.max_ms
+    assert missing.requests > 0 and missing.errors == missing.requests  # 404s are errors
+
+
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.datetimes(),
+    st.datetimes(timezones=st.just(UTC)),
+)
+
+
+@given(st.fixed_dictionaries({name: values for name in CHAINED_FIELDS}), st.text(max_size=64))
+def test_the_writers_fast_hash_is_the_chains_hash(record: dict[str, Any], prev: str) -> None:
+    assert fast_record_hash(prev, record) == record_hash(prev, record)
+
+
+def test_fast_hash_handles_missing_fields_like_the_chain() -> None:
+    record = {"seq": 1, "id": "x", "started_at": datetime(2024, 1, 2, 3, 4, 5)}
+    assert fast_record_hash("0" * 64, record) == record_hash("0" * 64, record)
+
+
+def test_percentile_picks_the_nearest_rank() -> None:
+    values = [float(i) for i in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([7.0], 99) == 7.0
+
+
+def _results(hub_rps: float, growth_end: int) -> dict[str, Any]:
+    row = {"rps": 0.0, "errors": 0, "cpu_server": 0.9, "cpu_provider": 0.3, "cpu_wrk": 0.05}
+    return {
+        "throughput": {"bare": row | {"rps": 1000.0}, "hub": row | {"rps": hub_rps}},
+        "light": {"hub_p50": 0.8, "hub_p99": 6.0, "errors": 0},
+        "memory": {"exchanges": 1_000_000, "errors": 0, "growth": growth_end / 100 - 1},
+        "writer": [
+            {"engine": "sqlite", "concurrency": 1000, "rate": 25_000.0, "bytes_per_record": 900},
+            {"engine": "postgresql", "concurrency": 1000, "rate": 9_000.0, "bytes_per_record": 950},
+        ],
+    }
+
+
+def test_verdicts_compare_with_the_targets() -> None:
+    met = {name: ok for name, ok, _ in report.verdicts(_results(810.0, 105))}
+    assert met["hub throughput >= 0.8 x bare forwarder"] is True
+    assert met["hub-added latency p50 <= 1 ms (light load)"] is True
+    assert met["hub-added latency p99 <= 5 ms (light load)"] is False
+    assert met["RSS growth < 10 % over 1,000,000 exchanges"] is True
+    assert met["log writer >= 20,000 records/s on SQLite"] is True
+    missed = {name: ok for name, ok, _ in report.verdicts(_results(790.0, 111))}
+    assert missed["hub throughput >= 0.8 x bare forwarder"] is False
+    assert missed["RSS growth < 10 % over 1,000,000 exchanges"] is False
+
+
+def test_rollup_estimate_is_bounded_by_the_combinations() -> None:
+    assert scale.distinct_expected(100, 0) == 0
+    # One exchange (in expectation) shows at most one combination.
+    assert 0.9 < scale.distinct_expected(100, 1) <= 1.0
+    assert 99.9 < scale.distinct_expected(100, 10**9) <= 100
+    f = scale.figures(_results(1000.0, 100))
+    assert f["nodes"] >= 2
+    assert f["rollup_distinct"]["minute"] <= f["rollup_distinct"]["hour"] <= f["combos"]
+    assert f["bytes_per_record"] == {"sqlite": 900, "postgresql": 950}

@@ -1,0 +1,176 @@
+"""Quotas: exact in one process, shared by processes through Redis, answered with 429."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from hub.registry.cache import RegistryCache, Snapshot
+from hub.reliability.quota import LocalQuotas, QuotaPolicy, RedisQuotas
+from tests.reliability.conftest import RHub, running_hub
+from tests.reliability.fakes import CLIENT, LOOKUP, OTHER, PURPOSE, FaultyProvider, registry_doc
+from tests.reliability.procs import apply_registry, hub_env, hub_process, issue_key
+from tests.support import ADMIN, REDIS_URL, serve
+
+TZ = "Asia/Ho_Chi_Minh"
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def policy(quotas: dict[str, tuple[int | None, int | None]], default=(None, None)) -> QuotaPolicy:
+    registry = RegistryCache(sessions=None)  # type: ignore[arg-type]
+    registry.snapshot = Snapshot(quotas=quotas)
+    return QuotaPolicy(registry, default, TZ)
+
+
+def local_noon() -> float:
+    return datetime(2026, 3, 2, 12, 0, 0, tzinfo=ZoneInfo(TZ)).timestamp()
+
+
+def test_per_second_quota_is_exact_and_refusals_do_not_count() -> None:
+    clock = Clock(local_noon() + 0.25)
+    quotas = LocalQuotas(policy({CLIENT: (3, None)}), clock)
+    assert [quotas.take(CLIENT) for _ in range(3)] == [None, None, None]
+    assert quotas.take(CLIENT) == pytest.approx(0.75)  # until the next second
+    assert quotas.take(CLIENT) is not None
+    clock.now += 0.75  # next window: three more, the refusals above did not use them
+    assert [quotas.take(CLIENT) for _ in range(4)][:3] == [None, None, None]
+    assert quotas.take(OTHER) is None  # no quota for another client
+
+
+def test_per_day_quota_resets_at_local_midnight() -> None:
+    midnight = datetime(2026, 3, 3, tzinfo=ZoneInfo(TZ)).timestamp()
+    clock = Clock(midnight - 3600)
+    quotas = LocalQuotas(policy({CLIENT: (None, 2)}), clock)
+    assert quotas.take(CLIENT) is None and quotas.take(CLIENT) is None
+    assert quotas.take(CLIENT) == pytest.approx(3600)  # Retry-After: the day's end
+    clock.now = midnight
+    assert quotas.take(CLIENT) is None
+
+
+def test_the_hub_default_applies_where_a_subsystem_sets_none() -> None:
+    p = policy({CLIENT: (None, 100)}, default=(5, 1000))
+    assert p.limits(CLIENT) == (5, 100)
+    assert p.limits(OTHER) == (5, 1000)
+
+
+async def test_over_quota_is_answered_429_with_retry_after_and_logged(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with running_hub(sqlite_url, tmp_path) as hub:
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        resp = await hub.client.patch(
+            f"/admin/subsystems/{CLIENT}", json={"quota_per_day": 3}, headers=admin
+        )
+        assert resp.status_code == 200 and resp.json()["quota_per_day"] == 3
+        statuses = [
+            (await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))).status_code
+            for _ in range(3)
+        ]
+        assert statuses == [200, 200, 200]
+        refused = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+        assert refused.status_code == 429
+        assert refused.headers["X-Road-Error"] == "Client.RateLimited"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 86400
+        assert "over its quota" in refused.json()["message"]
+        assert hub.provider.calls == 3
+        rec = (await hub.records())[-1]
+        assert (rec.status_code, rec.fault_code) == (429, "Client.RateLimited")
+
+
+async def test_quotas_round_trip_through_the_registry_yaml(sqlite_url: str, tmp_path: Path) -> None:
+    async with running_hub(sqlite_url, tmp_path) as hub:
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        bad = await hub.client.patch(
+            f"/admin/subsystems/{CLIENT}", json={"quota_rps": 0}, headers=admin
+        )
+        assert bad.status_code == 422 and "quota_rps" in bad.text
+        await hub.client.patch(
+            f"/admin/subsystems/{CLIENT}", json={"quota_rps": 7, "quota_per_day": 70},
+            headers=admin,
+        )  # fmt: skip
+        doc = (await hub.client.get("/admin/registry", headers=admin)).json()
+        (sub,) = [s for s in doc["subsystems"] if s["id"] == CLIENT]
+        assert (sub["quota_rps"], sub["quota_per_day"]) == (7, 70)
+        again = await hub.client.put("/admin/registry", json=doc, headers=admin)
+        assert again.status_code == 200 and again.json()["updated"] == 0
+        assert hub.app.state.registry.snapshot.quotas[CLIENT] == (7, 70)
+
+
+needs_redis = pytest.mark.skipif(
+    not REDIS_URL, reason="shared quotas need a Redis: set HUB_TEST_REDIS_URL=redis://..."
+)
+
+
+@pytest.mark.redis
+@needs_redis
+async def test_redis_quotas_are_shared_and_exact_across_instances() -> None:
+    assert REDIS_URL
+    prefix = f"hub:test-{uuid.uuid4().hex[:8]}:quota:"
+    p = policy({CLIENT: (None, 25)})
+    a, b = RedisQuotas(p, REDIS_URL, prefix), RedisQuotas(p, REDIS_URL, prefix)
+    try:
+        results = await asyncio.gather(*[(a if i % 2 else b)(CLIENT) for i in range(60)])
+        assert sum(r is None for r in results) == 25
+        assert all(0 < r <= 86400 for r in results if r is not None)
+    finally:
+        for key in await a.client.keys(prefix + "*"):
+            await a.client.delete(key)
+        await a.close()
+        await b.close()
+
+
+async def test_an_unreachable_redis_falls_back_to_counting_in_the_process() -> None:
+    p = policy({CLIENT: (None, 2)})
+    quotas = RedisQuotas(p, "redis://127.0.0.1:1", "hub:test:quota:")
+    try:
+        assert [await quotas(CLIENT) is None for _ in range(3)] == [True, True, False]
+    finally:
+        await quotas.close()
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+@needs_redis
+async def test_two_hub_processes_together_let_through_no_more_than_the_quota(
+    tmp_path: Path,
+) -> None:
+    assert REDIS_URL
+    quota = 40
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    env = hub_env(tmp_path, db_url, HUB_REDIS_URL=REDIS_URL)
+    provider = FaultyProvider()
+    async with serve(provider) as base_url:
+        doc = registry_doc(base_url)
+        doc["subsystems"][1]["quota_per_day"] = quota  # CLIENT
+        await apply_registry(env, doc, tmp_path)
+        async with (
+            hub_process(env, tmp_path) as one,
+            hub_process(env, tmp_path) as two,
+            httpx.AsyncClient(timeout=30) as http,
+        ):
+            key = await issue_key(one.url, CLIENT)
+            headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}
+            await asyncio.sleep(0.5)  # the second hub reloads the registry (0.2 s poll)
+            answers = await asyncio.gather(
+                *[http.get((one, two)[i % 2].url + LOOKUP, headers=headers) for i in range(100)]
+            )
+    statuses = [r.status_code for r in answers]
+    assert statuses.count(200) == quota
+    assert statuses.count(429) == 100 - quota
+    assert provider.calls == quota
+
+
+_ = RHub  # re-exported fixture type, for readers of these tests

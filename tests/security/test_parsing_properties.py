@@ -1,0 +1,84 @@
+"""Identifier and gateway-path parsing on any input: it answers BadRequest or IdError, or a
+target that cannot walk out of the provider's base path."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from hub.core.errors import BadRequest
+from hub.core.ids import PART, IdError, parse_member, parse_service, parse_subsystem
+from hub.gateway import paths
+
+ENCODED_SEPARATOR = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
+fast = settings(max_examples=500, deadline=None)
+
+# Pieces a hostile path is made of: traversal, encodings, separators, and ordinary text.
+tricky = st.sampled_from(
+    [".", "..", "%2e", "%2E%2e", "%2f", "%2F", "%5c", "%00", "\\", "/", "//", "%252e%252e",
+     "%", "%zz", "~", ";", "..;", "\x00", "\n", "é", "%c0%ae", "VN", "GOV", "BCA", "population"]
+)  # fmt: skip
+segment = st.lists(st.one_of(tricky, st.text(max_size=6)), max_size=4).map("".join)
+raw_paths = st.lists(segment, min_size=0, max_size=10).map(lambda s: "/r1/" + "/".join(s))
+valid_prefix = st.just("/r1/VN/GOV/BCA/population/citizen-lookup")
+near_valid = st.tuples(valid_prefix, st.lists(segment, max_size=6)).map(
+    lambda t: t[0] + "".join("/" + s for s in t[1])
+)
+
+
+@fast
+@given(st.text(max_size=80))
+@example("VN/GOV/BCA/population/..")
+@example("VN/GOV/./population/x")
+@example("VN/GOV/BCA/pop%2fulation/x")
+def test_identifier_parsing_yields_valid_parts_or_an_id_error(raw: str) -> None:
+    for parse in (parse_member, parse_subsystem, parse_service):
+        try:
+            parts = parse(raw)
+        except IdError as exc:
+            assert str(exc)  # the message says what is wrong
+            continue
+        assert "/".join(parts) == raw
+        for part in parts:
+            assert PART.match(part) and part not in (".", "..")
+        assert parts[0] == "VN" and parts[1] in ("GOV", "LOC", "COM")
+
+
+def check_target(raw: str) -> None:
+    try:
+        target = paths.parse(raw)
+    except BadRequest as exc:
+        assert exc.status == 400 and exc.message
+        return
+    assert target.path.startswith("/")
+    assert not ENCODED_SEPARATOR.search(target.path)
+    assert "\\" not in target.path
+    for seg in target.path.split("/")[1:]:
+        assert seg not in (".", "..")
+        # What the provider sees after its one decoding step has no parent reference either.
+        assert unquote(seg) not in (".", "..") and "/" not in unquote(seg)
+    parse_service(target.service_id) if target.meta is None else parse_subsystem(target.provider)
+
+
+@fast
+@given(st.one_of(raw_paths, near_valid, st.text(max_size=120).map(lambda s: "/r1/" + s)))
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/../admin")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/%2e%2e/admin")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/a%2Fb")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/.%2e/x")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/%252e%252e/x")
+@example("/r1/VN/GOV/BCA/population/listMethods")
+def test_gateway_path_parsing_raises_only_bad_request_and_never_traverses(raw: str) -> None:
+    check_target(raw)
+
+
+@fast
+@given(st.lists(st.sampled_from(["a", "b1", "x-y", "_", "A.b"]), min_size=0, max_size=4))
+def test_ordinary_paths_are_kept_as_sent(segments: list[str]) -> None:
+    raw = "/r1/VN/GOV/BCA/population/citizen-lookup" + "".join("/" + s for s in segments)
+    target = paths.parse(raw)
+    assert target.service_id == "VN/GOV/BCA/population/citizen-lookup"
+    assert target.path == "/" + "/".join(segments)

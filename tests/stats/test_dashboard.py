@@ -1,0 +1,77 @@
+"""The dashboard in a real headless Chromium: no console errors, and charts with data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.gateway.conftest import CITIZEN, PROVIDER, load_registry, provider_app, registry_doc
+from tests.support import OPERATOR, make_settings, serve
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason="needs Debian's chromium (apt-get install chromium)"
+    ),
+]
+
+
+async def test_dashboard_loads_without_errors_and_draws_data(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright
+
+    from hub.app import create_app
+
+    papp = provider_app()
+    async with serve(papp) as base_url:
+        keys = await load_registry(sqlite_url, registry_doc(base_url))
+        app = create_app(make_settings(sqlite_url, tmp_path))
+        async with serve(app) as hub_url, httpx.AsyncClient(base_url=hub_url) as client:
+            headers = {"X-Road-Client": "VN/GOV/BTP/civil-status",
+                       "Authorization": f"Bearer {keys['VN/GOV/BTP/civil-status']}",
+                       "X-Road-UserId": "officer-01", "X-Road-Issue": "HS-1"}  # fmt: skip
+            for cid in (CITIZEN, CITIZEN, CITIZEN, "079203009999"):
+                await client.get(f"/r1/{PROVIDER}/citizen-lookup/citizens/{cid}", headers=headers)
+            await client.get(f"/r1/{PROVIDER}/ungranted/citizens/{CITIZEN}", headers=headers)
+            await client.get("/api/health/providers?refresh=true",
+                             headers={"Authorization": f"Bearer {OPERATOR}"})  # fmt: skip
+
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                try:
+                    page = await browser.new_page()
+                    problems: list[str] = []
+                    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+                    page.on("pageerror", lambda e: problems.append(str(e)))
+                    await page.add_init_script(
+                        f"localStorage.setItem('hub.operatorToken', '{OPERATOR}')"
+                    )
+                    await page.goto(f"{hub_url}/dashboard")
+                    await page.wait_for_selector("body[data-loaded='yes']", timeout=15000)
+                    volume = await page.evaluate(
+                        "Chart.getChart('volume').data.datasets"
+                        ".reduce((n, d) => n + d.data.reduce((a, b) => a + b, 0), 0)"
+                    )
+                    latency = await page.evaluate(
+                        "Chart.getChart('latency').data.datasets[0].data.filter(v => v > 0).length"
+                    )
+                    faults = await page.evaluate("Chart.getChart('errors').data.labels")
+                    cells = await page.locator("#matrix td.cell").all_inner_texts()
+                    total = await page.locator("[data-figure='exchanges']").inner_text()
+                    rate = await page.locator("#connection-rate").inner_text()
+                finally:
+                    await browser.close()
+    assert problems == []
+    assert volume == 5 and total == "5"
+    assert latency == 3
+    assert faults == ["Client.AccessDenied"]
+    assert cells == ["5"]
+    assert rate == "100 %"

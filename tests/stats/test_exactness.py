@@ -1,0 +1,183 @@
+"""After a known mix of granted, denied and failed exchanges through the real gateway, every
+figure the operator API gives equals the number of log records that match."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tests.gateway.conftest import CITIZEN, CLIENT, OTHER, PROVIDER, Hub
+from tests.stats.conftest import AUTH, exact_percentile
+from tests.support import ADMIN
+
+PURPOSE = {"X-Road-UserId": "officer-01", "X-Road-Issue": "HS-0001"}
+LOOKUP = f"/r1/{PROVIDER}/citizen-lookup/citizens/{CITIZEN}"
+
+
+async def traffic(hub: Hub) -> list[dict[str, Any]]:
+    """Send the mix and return the log records it left."""
+    c = hub.client
+    expected = []
+    for _ in range(5):
+        expected.append((await c.get(LOOKUP, headers=hub.headers(**PURPOSE))).status_code)
+    for _ in range(2):  # the provider has no such citizen
+        r = await c.get(f"/r1/{PROVIDER}/citizen-lookup/citizens/079203009999",
+                        headers=hub.headers(**PURPOSE))  # fmt: skip
+        expected.append(r.status_code)
+    for _ in range(2):
+        r = await c.post(f"/r1/{PROVIDER}/echo/echo", content=b'{"id": "a1"}',
+                         headers=hub.headers(**{"Content-Type": "application/json"}))  # fmt: skip
+        expected.append(r.status_code)
+    expected.append((await c.get(LOOKUP, headers=hub.headers())).status_code)  # no purpose
+    expected.append((await c.get(LOOKUP, headers={"X-Road-Client": CLIENT})).status_code)
+    for _ in range(2):
+        r = await c.get(f"/r1/{PROVIDER}/ungranted/citizens/{CITIZEN}", headers=hub.headers())
+        expected.append(r.status_code)
+    expected.append((await c.get(LOOKUP, headers=hub.headers(OTHER, **PURPOSE))).status_code)
+    expected.append((await c.get(f"/r1/{PROVIDER}/nothing/x", headers=hub.headers())).status_code)
+    expected.append(
+        (await c.get(f"/r1/{PROVIDER}/unreachable/x", headers=hub.headers())).status_code
+    )
+    expected.append((await c.get(f"/r1/{PROVIDER}/bad/bad", headers=hub.headers())).status_code)
+    expected.append((await c.get("/r1/VN/GOV/BCA", headers=hub.headers())).status_code)
+    records = await hub.records()
+    assert sorted(r["status_code"] for r in records) == sorted(expected)
+    assert Counter(expected) == Counter({200: 5, 404: 3, 201: 2, 400: 2, 401: 1, 403: 3, 502: 2})
+    return records
+
+
+async def get(hub: Hub, path: str, **params: Any) -> Any:
+    resp = await hub.client.get(path, params=params, headers=AUTH)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+async def test_summary_totals_faults_and_bytes_equal_the_log(hub: Hub) -> None:
+    records = await traffic(hub)
+    s = await get(hub, "/api/stats/summary")
+    assert s["total"] == len(records) == 18
+    assert s["succeeded"] == sum(r["succeeded"] for r in records) == 7
+    assert s["failed"] == len(records) - 7
+    assert s["by_fault"] == dict(Counter(r["fault_code"] for r in records if r["fault_code"]))
+    assert s["by_status"] == {
+        str(k): v for k, v in Counter(r["status_code"] for r in records).items()
+    }
+    assert s["request_bytes"] == sum(r["request_bytes"] for r in records) > 0
+    assert s["response_bytes"] == sum(r["response_bytes"] for r in records)
+    mine = await get(hub, "/api/stats/summary", client=OTHER, since="1h")
+    assert mine["total"] == sum(r["client"] == OTHER for r in records) == 1
+    lookups = await get(hub, "/api/stats/summary", service=f"{PROVIDER}/citizen-lookup")
+    assert lookups["total"] == sum(r["service"] == f"{PROVIDER}/citizen-lookup" for r in records)
+
+
+async def test_percentiles_are_within_five_percent_of_exact(hub: Hub) -> None:
+    records = await traffic(hub)
+    s = await get(hub, "/api/stats/summary")
+    for field, key in (("total_ms", "latency_ms"), ("hub_ms", "hub_ms")):
+        values = [r[field] for r in records]
+        for q in (50, 95, 99):
+            exact = exact_percentile(values, q)
+            assert s[key][f"p{q}"] == pytest.approx(exact, rel=0.05), (field, q)
+
+
+async def test_matrix_cells_equal_the_log(hub: Hub) -> None:
+    records = await traffic(hub)
+    m = await get(hub, "/api/stats/matrix", since="24h")
+    cells = {(c["client"], c["provider"]): c["count"] for c in m["cells"]}
+    assert cells == dict(Counter((r["client"], r["provider"]) for r in records))
+    assert m["total"] == len(records)
+    failed = {(c["client"], c["provider"]): c["failed"] for c in m["cells"]}
+    assert failed[(CLIENT, PROVIDER)] == sum(
+        1
+        for r in records
+        if (r["client"], r["provider"]) == (CLIENT, PROVIDER) and not r["succeeded"]
+    )
+
+
+@pytest.mark.parametrize("bucket", ["minute", "hour", "day", "month"])
+async def test_series_sums_equal_the_log(hub: Hub, bucket: str) -> None:
+    records = await traffic(hub)
+    ts = await get(hub, "/api/stats/timeseries", bucket=bucket, group_by="service")
+    per_service: Counter[str] = Counter()
+    for p in ts["points"]:
+        per_service.update(p["groups"])
+        assert p["total"] == sum(p["groups"].values())
+    assert +per_service == Counter(r["service"] for r in records)
+    assert sum(p["total"] for p in ts["points"]) == len(records)
+    assert sum(p["failed"] for p in ts["points"]) == sum(not r["succeeded"] for r in records)
+
+
+async def test_top_and_growth_count_every_record(hub: Hub) -> None:
+    records = await traffic(hub)
+    top = await get(hub, "/api/stats/top", by="client", limit=10)
+    assert {r["key"]: r["count"] for r in top["rows"]} == dict(
+        Counter(r["client"] for r in records)
+    )
+    growth = await get(hub, "/api/stats/growth", period="day")
+    assert growth["periods"][-1]["total"] == len(records)
+    assert growth["periods"][-1]["change"] == len(records)
+
+
+async def test_transactions_pages_cover_the_log_once_newest_first(hub: Hub) -> None:
+    records = await traffic(hub)
+    seen: list[str] = []
+    cursor = None
+    for _ in range(20):
+        params = {"limit": 4, **({"cursor": cursor} if cursor else {})}
+        page = await get(hub, "/api/transactions", **params)
+        assert len(page["items"]) <= 4
+        seen += [item["request_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [r["request_id"] for r in reversed(records)]
+
+
+async def test_transaction_filters_and_detail(hub: Hub) -> None:
+    records = await traffic(hub)
+    denied = await get(hub, "/api/transactions", fault="Client.AccessDenied")
+    assert len(denied["items"]) == sum(r["fault_code"] == "Client.AccessDenied" for r in records)
+    clean = await get(hub, "/api/transactions", fault="none", status=404)
+    assert len(clean["items"]) == 2
+    officer = await get(hub, "/api/transactions", user_id="officer-01", issue="HS-0001")
+    assert len(officer["items"]) == sum(r["user_id"] == "officer-01" for r in records)
+    first = records[0]
+    detail = await get(hub, f"/api/transactions/{first['request_id']}")
+    assert detail["id"] == first["id"] and detail["record_hash"] == first["record_hash"]
+    missing = await hub.client.get("/api/transactions/nope", headers=AUTH)
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "words"),
+    [
+        ("/api/stats/summary", {"since": "yesterday-ish"}, 400, "ISO date"),
+        ("/api/stats/summary", {"since": "1h", "until": "2h"}, 400, "before until"),
+        ("/api/stats/timeseries", {"bucket": "week"}, 422, "bucket"),
+        ("/api/stats/timeseries", {"bucket": "minute", "since": "30d"}, 400, "coarser"),
+        ("/api/transactions", {"limit": 1001}, 422, "limit"),
+        ("/api/transactions", {"cursor": "garbage!"}, 400, "next_cursor"),
+        ("/api/stats/growth", {"period": "week"}, 422, "period"),
+    ],
+)
+async def test_bad_parameters_get_a_4xx_sentence(
+    hub: Hub, path: str, params: dict[str, Any], status: int, words: str
+) -> None:
+    resp = await hub.client.get(path, params=params, headers=AUTH)
+    assert resp.status_code == status
+    assert words in resp.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/stats/summary", "/api/stats/matrix", "/api/transactions", "/api/health/providers"],
+)
+async def test_operator_api_needs_the_operator_or_admin_token(hub: Hub, path: str) -> None:
+    assert (await hub.client.get(path)).status_code == 401
+    bad = await hub.client.get(path, headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    assert (await hub.client.get(path, headers=AUTH)).status_code == 200
+    admin = await hub.client.get(path, headers={"Authorization": f"Bearer {ADMIN}"})
+    assert admin.status_code == 200

@@ -1,0 +1,170 @@
+"""Rollups against the log: time-zone edges, percentiles of a known distribution, atomicity
+with the records, synthetic history, and counting records logged before the rollups."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.core.db import create_engine
+from hub.core.errors import LoggingFailed
+from hub.core.migrate import upgrade, upgrade_async
+from hub.models import StatsDay, StatsMinute, Transaction
+from hub.stats import rollup, service, synth
+from hub.txlog.audit import verify_log
+from hub.txlog.writer import LogWriter, append, create_writer_engine
+from tests.stats.conftest import exact_percentile, log_records, record
+
+TZ = "Asia/Ho_Chi_Minh"
+NOW = datetime(2024, 8, 1)
+EDGES = [
+    datetime(2024, 6, 1, 16, 59, 59),  # 23:59:59 on 1 June in Hồ Chí Minh City
+    datetime(2024, 6, 1, 17, 0, 0),  # 00:00 on 2 June there
+    datetime(2024, 6, 1, 23, 30),  # 06:30 on 2 June there, still 1 June in UTC
+    datetime(2024, 6, 30, 16, 30),  # 23:30 on 30 June
+    datetime(2024, 6, 30, 17, 30),  # 00:30 on 1 July
+]
+
+
+@pytest.fixture
+async def edges(db_url: str) -> str:
+    await log_records(db_url, [record(t) for t in EDGES])
+    return db_url
+
+
+async def _with(db_url: str, fn, **kw):  # type: ignore[no-untyped-def]
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            return await fn(conn, now=NOW, **kw)
+    finally:
+        await engine.dispose()
+
+
+async def test_local_days_start_at_local_midnight(edges: str) -> None:
+    ts = await _with(edges, service.timeseries, tz=TZ, bucket="day", since="2024-06-01",
+                     until="2024-06-03")  # fmt: skip
+    assert [(p.label, p.total) for p in ts.points] == [("2024-06-01", 1), ("2024-06-02", 2)]
+    assert ts.points[0].start == "2024-06-01T00:00:00+07:00"
+    utc = await _with(edges, service.timeseries, tz="UTC", bucket="day", since="2024-06-01",
+                      until="2024-06-02")  # fmt: skip
+    assert [(p.label, p.total) for p in utc.points] == [("2024-06-01", 3)]
+
+
+async def test_local_months_and_growth(edges: str) -> None:
+    ts = await _with(edges, service.timeseries, tz=TZ, bucket="month", since="2024-06-01",
+                     until="2024-07-31")  # fmt: skip
+    assert [(p.label, p.total) for p in ts.points] == [("2024-06", 4), ("2024-07", 1)]
+    g = await _with(edges, service.growth, tz=TZ, period="month", since="2024-06-01",
+                    until="2024-07-31")  # fmt: skip
+    assert [(p.period, p.total, p.change, p.change_pct) for p in g.periods] == [
+        ("2024-06", 4, 4, None),
+        ("2024-07", 1, -3, -75.0),
+    ]
+
+
+async def test_summary_ranges_follow_the_time_zone(edges: str) -> None:
+    day2 = await _with(edges, service.summary, tz=TZ, since="2024-06-02", until="2024-06-03")
+    assert day2.total == 2
+    late = await _with(edges, service.summary, tz=TZ, since="2024-06-01T23:30:00Z",
+                       until="2024-06-02T00:00:00Z")  # fmt: skip
+    assert late.total == 1
+    hour = await _with(
+        edges,
+        service.timeseries,
+        tz=TZ,
+        bucket="hour",
+        since="2024-06-01T23:00:00+07:00",
+        until="2024-06-02T01:00:00+07:00",
+    )
+    assert [p.total for p in hour.points] == [1, 1]
+
+
+async def test_percentiles_of_a_known_distribution(db_url: str) -> None:
+    rng = random.Random(7)
+    # Log-uniform from 0.2 ms to 20 s: every bin of the histogram gets used.
+    totals = [10 ** rng.uniform(-0.7, 4.3) for _ in range(3000)]
+    hubs = [rng.expovariate(1.0) + 0.05 for _ in range(3000)]
+    start = datetime(2024, 6, 1, 3)
+    pairs = zip(totals, hubs, strict=True)
+    await log_records(
+        db_url, [record(start, total_ms=round(t, 3), hub_ms=round(h, 3)) for t, h in pairs]
+    )
+    s = await _with(db_url, service.summary, tz=TZ, since="2024-06-01", until="2024-06-02")
+    assert s.total == 3000
+    for q in (50, 95, 99):
+        exact = exact_percentile([round(t, 3) for t in totals], q)
+        assert getattr(s.latency_ms, f"p{q}") == pytest.approx(exact, rel=0.05)
+        exact_hub = exact_percentile([round(h, 3) for h in hubs], q)
+        assert getattr(s.hub_ms, f"p{q}") == pytest.approx(exact_hub, rel=0.05)
+
+
+async def _count(engine, table) -> int:  # type: ignore[no-untyped-def]
+    async with engine.connect() as conn:
+        column = table.count if table is not Transaction else 1
+        return int((await conn.execute(select(func.coalesce(func.sum(column), 0)))).scalar_one())
+
+
+async def test_a_failed_batch_leaves_neither_records_nor_counts(db_url: str) -> None:
+    engine = create_writer_engine(db_url)
+
+    async def broken(_conn, _records) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    writer = LogWriter(engine, hooks=[rollup.add_records, broken])
+    await writer.start()
+    try:
+        with pytest.raises(LoggingFailed):
+            await writer.submit(record(datetime(2024, 6, 1)))
+        writer.hooks.remove(broken)
+        await writer.submit(record(datetime(2024, 6, 1)))
+    finally:
+        await writer.stop()
+    assert await _count(engine, Transaction) == 1
+    assert await _count(engine, StatsMinute) == 1
+    assert await _count(engine, StatsDay) == 1
+    await engine.dispose()
+
+
+async def test_synthetic_history_is_chained_and_counted(db_url: str) -> None:
+    engine = create_writer_engine(db_url)
+    try:
+        report = await synth.load(engine, records=5000, days=10, secret="s" * 20, seed=3,
+                                  end=NOW, batch_size=1500)  # fmt: skip
+        assert report.records == 5000
+        audit = await verify_log(engine)
+        assert audit.ok and audit.records == 5000
+        async with engine.connect() as conn:
+            s = await service.summary(conn, tz=TZ, now=NOW)
+            faults = dict(
+                (await conn.execute(
+                    select(Transaction.fault_code, func.count()).group_by(Transaction.fault_code)
+                )).all()
+            )  # fmt: skip
+            verify = await service.top(conn, tz=TZ, by="service", limit=1, now=NOW)
+        assert s.total == 5000
+        assert s.by_fault == {k: v for k, v in faults.items() if k}
+        assert 0 < s.failed < 500  # a small error share
+        assert verify.rows[0].key == "VN/GOV/BCA/population/citizen-verify"
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_counts_records_logged_before_it(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/old.db"
+
+    await asyncio.to_thread(upgrade, url, "0001")
+    engine = create_writer_engine(url)
+
+    async with engine.begin() as conn:
+        await append(conn, [record(t) for t in EDGES], signer=None, lock=False)
+    await upgrade_async(url)
+    async with engine.connect() as conn:
+        s = await service.summary(conn, tz=TZ, now=NOW)
+    await engine.dispose()
+    assert s.total == len(EDGES)
