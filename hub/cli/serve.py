@@ -180,8 +180,11 @@ def serve(
         tls = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile}
         if ssl_ca_certs:
             # This protocol hands the client certificate to the gateway (hub/reliability/mtls.py).
-            tls |= {"ssl_ca_certs": ssl_ca_certs, "ssl_cert_reqs": ssl.CERT_REQUIRED,
-                    "http": "hub.reliability.mtls:TLSHttpToolsProtocol"}
+            tls |= {
+                "ssl_ca_certs": ssl_ca_certs,
+                "ssl_cert_reqs": ssl.CERT_REQUIRED,
+                "http": "hub.reliability.mtls:TLSHttpToolsProtocol",
+            }
     console.print(
         f"hub listening on http{'s' if tls else ''}://{host}:{port} with {workers} worker(s)"
     )
