@@ -45,6 +45,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     p.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument(
+        "--report-only",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: rewrite docs/benchmarks.md from a saved run (var/bench/*.json), "
+        "running the other features' benchmarks again unless --no-others",
+    )
     args = p.parse_args(argv)
     q = args.quick
     args.rounds = args.rounds or (2 if q else 3)
@@ -119,6 +126,8 @@ def throughput(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report_only:
+        return report_only(args)
     missing = wrk.check_tools()
     if missing:
         for m in missing:
@@ -131,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "started": started.isoformat(timespec="seconds"),
         "loadavg_before": load_average(),
+        "argv": list(argv if argv is not None else sys.argv[1:]),
     }
     say(f"bench: working in {workdir}")
     try:
@@ -205,6 +215,22 @@ def main(argv: list[str] | None = None) -> int:
     say(f"\nraw figures: {out_json.relative_to(ROOT)}")
     if not args.no_docs:
         args.out.write_text(report.markdown(results, verdicts, argv or sys.argv[1:]))
+        say(f"report: {args.out}")
+    return 0
+
+
+def report_only(args: argparse.Namespace) -> int:
+    results = json.loads(args.report_only.read_text())
+    if not args.no_others:
+        say("other features' benchmarks")
+        results["others"] = [asdict(o) for o in others.run_all()]
+        args.report_only.write_text(json.dumps(results, indent=2, default=str))
+    verdicts = report.verdicts(results)
+    for line in report.verdict_lines(verdicts, results):
+        say(line)
+    if not args.no_docs:
+        argv = [str(a) for a in results.get("argv", [])]
+        args.out.write_text(report.markdown(results, verdicts, argv))
         say(f"report: {args.out}")
     return 0
 

@@ -1,7 +1,8 @@
 """Other features' benchmarks, run when their scripts exist and folded into the report.
 
 Each is called as ``python -m bench.NAME`` with ``--quick`` when its source offers that
-option; what it prints, and the ``bench/*_results.md`` it writes, go into the report.
+option (or a smaller size it documents, below); what it prints, and the
+``bench/*_results.md`` it writes, go into the report.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ OTHERS = {
     "replay_vs_wrk": "Scenario replay against wrk",
     "controls": "Security controls",
 }
+
+# For scripts without --quick: the option that keeps them to a minute or two.
+SMALLER = {"stats_bench": ["--records", "1000000"], "replay_vs_wrk": ["--duration", "5"]}
 
 
 @dataclass
@@ -49,8 +53,11 @@ def run_all(timeout_s: float = 600) -> list[OtherResult]:
             out.append(OtherResult(name, title, "", None))
             continue
         cmd = [PYTHON, "-m", f"bench.{name}"]
-        if "--quick" in script.read_text(errors="replace"):
+        source = script.read_text(errors="replace")
+        if "--quick" in source:
             cmd.append("--quick")
+        elif name in SMALLER and SMALLER[name][0] in source:
+            cmd += SMALLER[name]
         shown = " ".join(["python", *cmd[1:]])
         print(f"  running {shown} ...", flush=True)
         t0 = time.monotonic()

@@ -105,6 +105,9 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(f"| {engine} | {b:,.0f} | {_gb(year)} | {_gb(year * (1 + GROWTH))} |")
     rr = f["rollup_rows_per_day"]
     rd = f["rollup_distinct"]
+    log_year = max(f["bytes_per_record"].values()) * f["per_year"]
+    minute_year = rr["minute"] * 365 * ROLLUP_ROW_BYTES["postgresql"]
+    hour_year = rr["hour"] * 365 * ROLLUP_ROW_BYTES["postgresql"]
     lines += [
         "",
         "That is a PostgreSQL job: a partitioned table (one partition a month) keeps the "
@@ -132,10 +135,11 @@ def markdown(res: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"(at about {ROLLUP_ROW_BYTES['postgresql']} bytes a row with its index; the stats "
-        "feature's own tables set the real figure.) Minute rollups are the bulk: keep them "
-        "for weeks, hour and day rollups for years. Even so the rollups stay two orders of "
-        "magnitude smaller than the log they summarise, which is why dashboards read them "
-        "and not the log.",
+        f"(at about {ROLLUP_ROW_BYTES['postgresql']} bytes a row with its index, an assumption; "
+        "the stats feature's own tables set the real figure.) Minute rollups are the bulk, "
+        f"about 1/{log_year / minute_year:,.0f} of the log's size; hour rollups about "
+        f"1/{log_year / hour_year:,.0f}. Keep minute rollups for weeks and hour and day "
+        "rollups for years: a dashboard's query then reads thousands of rows, not the "
+        "hundreds of millions of records they summarise.",
     ]
     return "\n".join(lines)
