@@ -19,7 +19,15 @@ from hub.cli.common import DbOption, console, fail, settings
 from hub.core.migrate import upgrade
 from hub.core.settings import Settings
 
-UVICORN_FAST: dict[str, Any] = {"loop": "uvloop", "http": "httptools", "access_log": False}
+# No Server or Date header of the hub's own: a provider's answer goes back with its own, and
+# uvicorn would otherwise add a second of each.
+UVICORN_FAST: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "access_log": False,
+    "server_header": False,
+    "date_header": False,
+}
 
 
 def register(app: typer.Typer) -> None:
