@@ -79,6 +79,7 @@ def up(
                 str(seed),
                 "--hub-url",
                 hub_url,
+                "--no-access-log",
             ]
             if subsystem in clients:
                 cmd += ["--client-key", demo_api_key(s.secret_key, subsystem)]
