@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from bench import light, logwriter, memory, others, report, targets, wrk
 from bench.procs import ROOT, running
 
@@ -181,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                             exchanges=args.exchanges,
                             rps_guess=results["throughput"]["hub"]["rps"],
                             workdir=workdir,
+                            wal=Path(f"{make_url(db_url).database}-wal"),
                         )
                         results["memory"] = asdict(mem) | {
                             "baseline": mem.baseline,
@@ -250,25 +253,34 @@ def workers_run(workdir: Path, provider: Any, args: argparse.Namespace) -> dict[
 
 
 def writer_run(workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
-    out = []
-    for concurrency in (32, 1000):
-        r = logwriter.sqlite_run(workdir, records=args.writer_records, concurrency=concurrency)
-        out.append(asdict(r) | {"rate": r.rate, "mean_batch": r.mean_batch})
-        say(
-            f"  sqlite, {concurrency} waiting: {r.rate:,.0f} records/s "
-            f"(mean batch {r.mean_batch:.0f}, {r.bytes_per_record:.0f} bytes/record)"
-        )
-    for concurrency in (32, 1000):
-        pg = logwriter.postgres_run(workdir, records=args.writer_records, concurrency=concurrency)
-        if isinstance(pg, str):
-            say(f"  postgresql: {pg}")
-            out.append({"engine": "postgresql", "concurrency": concurrency, "skipped": pg})
-            break
-        out.append(asdict(pg) | {"rate": pg.rate, "mean_batch": pg.mean_batch})
-        say(
-            f"  postgresql, {concurrency} waiting: {pg.rate:,.0f} records/s "
-            f"(mean batch {pg.mean_batch:.0f}, {pg.bytes_per_record:.0f} bytes/record)"
-        )
+    """Each engine at 32 and 1,000 waiting, without and with the rollup hook."""
+    out: list[dict[str, Any]] = []
+    for rollups in (False, True):
+        for concurrency in (32, 1000):
+            r = logwriter.sqlite_run(
+                workdir, records=args.writer_records, concurrency=concurrency, rollups=rollups
+            )
+            out.append(asdict(r) | {"rate": r.rate, "mean_batch": r.mean_batch})
+            say(
+                f"  sqlite, {concurrency} waiting{', rollups' if rollups else ''}: "
+                f"{r.rate:,.0f} records/s (mean batch {r.mean_batch:.0f}, "
+                f"{r.bytes_per_record:.0f} bytes/record)"
+            )
+    for rollups in (False, True):
+        for concurrency in (32, 1000):
+            pg = logwriter.postgres_run(
+                workdir, records=args.writer_records, concurrency=concurrency, rollups=rollups
+            )
+            if isinstance(pg, str):
+                say(f"  postgresql: {pg}")
+                out.append({"engine": "postgresql", "concurrency": concurrency, "skipped": pg})
+                return out
+            out.append(asdict(pg) | {"rate": pg.rate, "mean_batch": pg.mean_batch})
+            say(
+                f"  postgresql, {concurrency} waiting{', rollups' if rollups else ''}: "
+                f"{pg.rate:,.0f} records/s (mean batch {pg.mean_batch:.0f}, "
+                f"{pg.bytes_per_record:.0f} bytes/record)"
+            )
     return out
 
 

@@ -20,6 +20,7 @@ class MemoryResult:
     errors: int
     seconds: float
     samples: list[tuple[int, int]] = field(default_factory=list)  # (exchanges so far, RSS)
+    wal_bytes: list[int] = field(default_factory=list)  # SQLite WAL size after each slice
 
     @property
     def baseline(self) -> int:
@@ -31,7 +32,16 @@ class MemoryResult:
         return self.samples[-1][1] / self.baseline - 1
 
 
-def run(target: Target, *, exchanges: int, rps_guess: float, workdir: Path) -> MemoryResult:
+def run(
+    target: Target,
+    *,
+    exchanges: int,
+    rps_guess: float,
+    workdir: Path,
+    wal: Path | None = None,
+) -> MemoryResult:
+    """``wal``: the hub's SQLite WAL file, whose size is read after each slice too (the
+    writer checkpoints it from a thread; this shows that it stays bounded)."""
     assert target.server is not None
     result = MemoryResult(0, 0, 0.0, [(0, target.server.rss_bytes())])
     rps = max(rps_guess, 100.0)
@@ -44,4 +54,6 @@ def run(target: Target, *, exchanges: int, rps_guess: float, workdir: Path) -> M
         result.seconds += r.seconds
         rps = r.rps or rps
         result.samples.append((result.exchanges, target.server.rss_bytes()))
+        if wal is not None:
+            result.wal_bytes.append(wal.stat().st_size if wal.exists() else 0)
     return result

@@ -82,15 +82,22 @@ def verdicts(res: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
                     f"ran {mem['exchanges']:,} (use --exchanges 1000000)",
                 )
             )
-    for w in res.get("writer", []):
-        if w["engine"] == "sqlite" and w["concurrency"] == 1000:
-            out.append(
-                (
-                    "log writer >= 20,000 records/s on SQLite",
-                    w["rate"] >= 20_000,
-                    f"{w['rate']:,.0f} records/s",
-                )
+    ceiling = {
+        bool(w.get("rollups")): w["rate"]
+        for w in res.get("writer", [])
+        if w["engine"] == "sqlite" and w["concurrency"] == 1000 and "rate" in w
+    }
+    if False in ceiling:
+        # The target is the writer in isolation; the figure with the statistics feature's
+        # rollups (as the hub always runs) is shown beside it.
+        with_rollups = f" (with rollups: {ceiling[True]:,.0f})" if True in ceiling else ""
+        out.append(
+            (
+                "log writer >= 20,000 records/s on SQLite",
+                ceiling[False] >= 20_000,
+                f"{ceiling[False]:,.0f} records/s{with_rollups}",
             )
+        )
     return out
 
 
@@ -270,6 +277,15 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
         "",
         f"RSS in MiB by exchanges served: {curve}.",
         "",
+    ]
+    if wal := mem.get("wal_bytes"):
+        out += [
+            "The SQLite WAL, checkpointed by the log writer from a worker thread (never in "
+            "the event loop), measured after each slice: at most "
+            f"{max(wal) / 2**20:.1f} MiB, {wal[-1] / 2**20:.1f} MiB at the end.",
+            "",
+        ]
+    out += [
         f"The hub's SQLite file after this run held {res['hub_db_bytes_per_record']:.0f} bytes "
         "per transaction record (indexes, batch signatures and registry included).",
     ]
@@ -290,24 +306,28 @@ def _writer_section(ws: list[dict[str, Any]]) -> list[str]:
         "`bench/logwriter.py` drives `hub.txlog.writer.LogWriter` directly: N coroutines each",
         "submit records one after another and wait for the commit, as exchanges do; the",
         "writer group-commits whatever is queued (chained, with the batch signed). 32 waiting",
-        "is what the gateway sees at 32 connections; 1,000 shows the writer's ceiling.",
+        "is what the gateway sees at 32 connections; 1,000 shows the writer's ceiling. The",
+        "records are built before the clock starts. Each run is made without and with the",
+        "statistics feature's rollup hook (five upserts in the batch's transaction); the hub",
+        "always runs with it, so that row is what a hub's log sustains.",
         "",
-        "| engine | waiting | records | records/s | mean batch | bytes/record |",
-        "|---|---|---|---|---|---|",
+        "| engine | rollups | waiting | records | records/s | mean batch | bytes/record |",
+        "|---|---|---|---|---|---|---|",
     ]
     for w in ws:
         if "skipped" in w:
-            out.append(f"| {w['engine']} | - | - | not run: {w['skipped']} | | |")
+            out.append(f"| {w['engine']} | - | - | - | not run: {w['skipped']} | | |")
             continue
         out.append(
-            f"| {w['engine']} | {w['concurrency']:,} | {w['records']:,} | {w['rate']:,.0f} | "
-            f"{w['mean_batch']:.0f} | {w['bytes_per_record']:.0f} |"
+            f"| {w['engine']} | {'yes' if w.get('rollups') else 'no'} | {w['concurrency']:,} | "
+            f"{w['records']:,} | {w['rate']:,.0f} | {w['mean_batch']:.0f} | "
+            f"{w['bytes_per_record']:.0f} |"
         )
     out += [
         "",
         "Bytes per record: the SQLite file's growth after a WAL checkpoint; for PostgreSQL",
         "`pg_total_relation_size` of `transactions` and `log_batches` (heap, indexes, TOAST)",
-        "after `VACUUM ANALYZE`, divided by the records.",
+        "after `VACUUM ANALYZE`, divided by the records (rollup tables not counted).",
     ]
     return out
 

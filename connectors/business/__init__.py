@@ -13,15 +13,16 @@ Services (base URL of the mock; through the hub prefix ``/r1/VN/GOV/BTC/business
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 
 from connectors.business.dataset import Enterprises
-from connectors.business.hub_checks import verify_citizen
 from connectors.business.manifest import MANIFEST
 from connectors.kit import Connector, HubClient, UnprocessableError, build_app
 from connectors.kit.app import FaultsArg
+from connectors.kit.checks import verify_citizen
 from schemas.business import EnterpriseRegistration, EnterpriseStatus
 from schemas.identifiers import COMMUNES, PROVINCES
 
@@ -35,9 +36,10 @@ def create_app(
     hub_url: str | None = None,
     client_key: str | None = None,
     faults: FaultsArg = None,
+    state_path: str | Path | None = None,
 ) -> FastAPI:
     """The business registry app; ``size`` is the population size it draws people from."""
-    data = Enterprises(seed=seed, size=size)
+    data = Enterprises(seed=seed, size=size, state_path=state_path)
     hub = HubClient(client_id=MANIFEST.subsystem_id, hub_url=hub_url, client_key=client_key)
 
     async def lookup(code: str) -> dict[str, Any]:

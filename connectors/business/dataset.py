@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from connectors.business.seeded import Shuffle, rng
-from connectors.kit import Dataset, NotFoundError, ProviderError
+from connectors.kit import Dataset, NotFoundError, Overlay, ProviderError
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at, index_of
 from schemas import enterprise_code
 from schemas.business import TYPE_PREFIX, EnterpriseRegistration
@@ -180,15 +181,15 @@ class Enterprises(Dataset):
 
     default_size = DEFAULT_SIZE
 
-    def __init__(self, *, seed: int = 42, size: int | None = None) -> None:
-        super().__init__(seed=seed, size=size)
+    def __init__(
+        self, *, seed: int = 42, size: int | None = None, state_path: str | Path | None = None
+    ) -> None:
+        super().__init__(seed=seed, size=size, state_path=state_path)
         self.count = enterprise_count(self.size)
         self._codes = Shuffle(enterprise_code.SERIAL_SPACE, seed=seed, salt="enterprise-code")
         self._people = Shuffle(self.size, seed=seed, salt="representative")
-        self.reset()
-
-    def reset(self) -> None:
-        self._added: dict[str, dict[str, Any]] = {}  # code -> record, in registration order
+        # code -> record, in registration order
+        self._added: Overlay[str, dict[str, Any]] = self.overlay("enterprises")
 
     def health(self) -> dict[str, object]:
         return {**super().health(), "enterprises": self.count, "registered": len(self._added)}

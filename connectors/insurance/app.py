@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
@@ -19,9 +20,10 @@ def create_app(
     hub_url: str | None = None,
     client_key: str | None = None,
     faults: FaultConfig | dict[str, Any] | None = None,
+    state_path: str | Path | None = None,
 ) -> FastAPI:
     """An insurance mock mirroring the population of ``seed`` and ``size``."""
-    data = InsuranceData(seed=seed, size=size)
+    data = InsuranceData(seed=seed, size=size, state_path=state_path)
 
     async def card_issue(body: CardIssue) -> dict[str, Any]:
         return data.issue(body)

@@ -3,15 +3,17 @@
 About 93 % of seed citizens (the real coverage) hold a card computed from their record, so
 cards exist for the same people the population mock (same seed and size) knows. A card code
 carries the last ten digits of the holder's personal ID, which is how a code leads back to its
-holder. Cards issued through ``card-issue`` live in an overlay until ``reset()``.
+holder. Cards issued through ``card-issue`` live in an overlay (kept in the mock's state file
+when it has one) until ``reset()``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
-from connectors.kit import ConflictError, Dataset, NotFoundError, UnprocessableError
+from connectors.kit import ConflictError, Dataset, NotFoundError, Overlay, UnprocessableError
 from connectors.population import dataset as population
 from schemas.identifiers import (
     COMMUNES,
@@ -35,13 +37,17 @@ class InsuranceData(Dataset):
     default_size = population.DEFAULT_SIZE
     max_size = population.MAX_SIZE
 
-    def __init__(self, *, seed: int = 42, size: int | None = None) -> None:
-        super().__init__(seed=seed, size=size)
-        self.reset()
+    def __init__(
+        self, *, seed: int = 42, size: int | None = None, state_path: str | Path | None = None
+    ) -> None:
+        super().__init__(seed=seed, size=size, state_path=state_path)
+        self.issued: Overlay[str, Record] = self.overlay("cards")  # code -> card
+        self.reindex()
 
-    def reset(self) -> None:
-        self.issued: dict[str, Record] = {}  # code -> card
+    def reindex(self) -> None:
         self.by_holder: dict[str, list[str]] = {}  # holder ID -> codes issued since start
+        for code, card in self.issued.items():
+            self.by_holder.setdefault(card["holder_id"], []).append(code)
 
     def health(self) -> dict[str, object]:
         return {**super().health(), "issued": len(self.issued)}

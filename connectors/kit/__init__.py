@@ -7,8 +7,10 @@ create_app)``. The pieces:
   method, path template, request/response pydantic models, personal_data, timeout_ms,
   max_body_bytes, description). ``Manifest.registry_entry(base_url)`` is the registry YAML
   fragment of docs/contracts.md.
-- ``Dataset`` (``dataset.py``): seed records generated on demand, writes in an overlay,
-  ``reset()``.
+- ``Dataset`` (``dataset.py``): seed records generated on demand, writes in overlays
+  (``self.overlay(name)``), ``reset()``.
+- ``Overlay`` / ``StateFile`` (``state.py``): the overlays kept in the mock's own SQLite file
+  when it is started with one (``state_path``, ``hub mock --state FILE``).
 - ``build_app(manifest, dataset=, handlers=, hub=, faults=)`` (``app.py``): the FastAPI app,
   with ``/__health``, ``/__reset`` and ``/__faults``.
 - ``FaultConfig`` / ``FaultSpec`` (``faults.py``): latency, jitter, errors, timeouts, resets,
@@ -25,8 +27,9 @@ A minimal connector::
                                               path="/things/{id}", response_model=Thing,
                                               description="Look up one thing."),))
 
-    def create_app(*, seed=42, size=None, hub_url=None, client_key=None, faults=None):
-        data = Things(seed=seed, size=size)
+    def create_app(*, seed=42, size=None, hub_url=None, client_key=None, faults=None,
+                   state_path=None):
+        data = Things(seed=seed, size=size, state_path=state_path)
 
         async def lookup(id: str) -> Thing:
             return data.get(id)  # raises NotFoundError
@@ -51,6 +54,7 @@ from connectors.kit.errors import (
 from connectors.kit.faults import FaultConfig, FaultSpec
 from connectors.kit.hub import HubClient
 from connectors.kit.manifest import Manifest, ServiceSpec
+from connectors.kit.state import Overlay, StateFile, StateFileError
 
 __all__ = [
     "ConflictError",
@@ -62,8 +66,11 @@ __all__ = [
     "HubClient",
     "Manifest",
     "NotFoundError",
+    "Overlay",
     "ProviderError",
     "ServiceSpec",
+    "StateFile",
+    "StateFileError",
     "UnprocessableError",
     "UpstreamError",
     "build_app",

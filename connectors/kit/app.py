@@ -7,7 +7,7 @@ endpoint function (path and query parameters, a body typed with the request mode
 also serves:
 
 - ``GET /__health``: ``{"status": "ok", "connector", "subsystem", "seed", "size", ...}``
-- ``POST /__reset``: drop every write and restore the starting faults (the seed state)
+- ``POST /__reset``: drop every write (in the state file too) and restore the starting faults
 - ``GET|PUT|DELETE /__faults``: see ``connectors.kit.faults``
 
 ``Connector`` is what each connector package exposes as ``connector``.
@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from connectors.kit.dataset import Dataset
-from connectors.kit.errors import ProviderError, provider_error_handler
+from connectors.kit.errors import ProviderError, UnprocessableError, provider_error_handler
 from connectors.kit.faults import FaultConfig, FaultMiddleware, Faults
 from connectors.kit.hub import HubClient
 from connectors.kit.manifest import Manifest, ServiceSpec
@@ -45,6 +46,7 @@ class AppFactory(Protocol):
         client_key: str | None = None,
         # Any: factories may narrow it (e.g. to dict | FaultConfig); the kit accepts both.
         faults: Any = None,
+        state_path: str | Path | None = None,
     ) -> FastAPI: ...
 
 
@@ -67,10 +69,17 @@ class Connector:
         hub_url: str | None = None,
         client_key: str | None = None,
         faults: FaultsArg = None,
+        state_path: str | Path | None = None,
     ) -> FastAPI:
-        """A fresh app with its own dataset, faults and hub client."""
+        """A fresh app with its own dataset, faults and hub client.
+
+        With ``state_path`` the dataset keeps its writes in that SQLite file (and starts from
+        what is there); without it, in memory only.
+        """
+        # Passed only when given, so factories written before state files still work.
+        extra: dict[str, Any] = {} if state_path is None else {"state_path": state_path}
         return self.factory(
-            seed=seed, size=size, hub_url=hub_url, client_key=client_key, faults=faults
+            seed=seed, size=size, hub_url=hub_url, client_key=client_key, faults=faults, **extra
         )
 
 
@@ -112,8 +121,11 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with hub:
-            yield
+        try:
+            async with hub:
+                yield
+        finally:
+            dataset.close()
 
     app = ConnectorApp(
         title=f"{manifest.subsystem_name} ({manifest.subsystem_id})",
@@ -121,7 +133,11 @@ def build_app(
         version=version,
         lifespan=lifespan,
     )
-    app.faults = Faults(_fault_config(faults), default_seed=dataset.seed)
+    config = _fault_config(faults)
+    unknown = config.unknown_services(codes)
+    if unknown:
+        raise ValueError(f"{manifest.name} faults: {unknown}")
+    app.faults = Faults(config, default_seed=dataset.seed)
     app.state.manifest = manifest
     app.state.dataset = dataset
     app.state.hub = hub
@@ -179,6 +195,9 @@ def _add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset)
 
     @app.put("/__faults", include_in_schema=False, responses={422: {"model": Problem}})
     async def put_faults(config: FaultConfig) -> FaultConfig:
+        unknown = config.unknown_services(spec.code for spec in manifest.services)
+        if unknown:
+            raise UnprocessableError(unknown)
         app.faults.set(config)
         return app.faults.config
 

@@ -22,7 +22,7 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,6 +56,37 @@ class FaultConfig(FaultSpec):
 
     seed: int | None = None
     services: dict[str, FaultSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _merged_rates_fit_one_draw(self) -> FaultConfig:
+        # Each half may be fine alone and still add up to more than one draw together.
+        for code, override in self.services.items():
+            rates = {f"{kind}_rate": getattr(self, f"{kind}_rate") for kind in KINDS}
+            rates.update({k: getattr(override, k) for k in override.model_fields_set & set(rates)})
+            total = sum(rates.values())
+            if total > 1:
+                raise ValueError(
+                    f"services.{code}: with the global rates, its reset_rate + timeout_rate + "
+                    f"error_rate + malformed_rate come to {total:g}; they must be <= 1"
+                )
+        return self
+
+    @field_serializer("services")
+    def _overrides_only(self, services: dict[str, FaultSpec]) -> dict[str, dict[str, Any]]:
+        # Show what each service overrides, not defaults that would override the global
+        # settings if the answer of GET were PUT back.
+        return {code: spec.model_dump(exclude_unset=True) for code, spec in services.items()}
+
+    def unknown_services(self, codes: Iterable[str]) -> str | None:
+        """A sentence naming the service codes of ``services`` not in ``codes``, or None."""
+        known = set(codes)
+        unknown = sorted(set(self.services) - known)
+        if not unknown:
+            return None
+        return (
+            f"services: this mock has no service {', '.join(unknown)}; "
+            f"its services are {', '.join(sorted(known))}"
+        )
 
     def for_service(self, code: str | None) -> FaultSpec:
         """The effective settings for a call of ``code``: the global ones, overridden."""

@@ -15,13 +15,14 @@ Services (base URL of the mock; through the hub prefix ``/r1/VN/GOV/BNNMT/land-r
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 
-from connectors.business.hub_checks import lookup_enterprise, verify_citizen
 from connectors.kit import Connector, HubClient, UnprocessableError, build_app
 from connectors.kit.app import FaultsArg
+from connectors.kit.checks import lookup_enterprise, verify_citizen
 from connectors.land.dataset import Parcels, same_name
 from connectors.land.manifest import MANIFEST
 from schemas.land import CertificateVerify, LandTransfer, Party
@@ -60,9 +61,10 @@ def create_app(
     hub_url: str | None = None,
     client_key: str | None = None,
     faults: FaultsArg = None,
+    state_path: str | Path | None = None,
 ) -> FastAPI:
     """The land registry app; ``size`` is the population size it draws land users from."""
-    data = Parcels(seed=seed, size=size)
+    data = Parcels(seed=seed, size=size, state_path=state_path)
     hub = HubClient(client_id=MANIFEST.subsystem_id, hub_url=hub_url, client_key=client_key)
 
     async def lookup(id: str) -> dict[str, Any]:

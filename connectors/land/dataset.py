@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from connectors.business.dataset import Enterprises, adult_at, adult_origins, fold
 from connectors.business.seeded import Shuffle, rng
-from connectors.kit import Dataset, NotFoundError, UnprocessableError
+from connectors.kit import Dataset, NotFoundError, Overlay, UnprocessableError
 from connectors.population.dataset import DEFAULT_SIZE
 from schemas import land_ids
 from schemas.identifiers import COMMUNES, COMMUNES_BY_PROVINCE, PROVINCES
@@ -81,8 +82,10 @@ class Parcels(Dataset):
 
     default_size = DEFAULT_SIZE
 
-    def __init__(self, *, seed: int = 42, size: int | None = None) -> None:
-        super().__init__(seed=seed, size=size)
+    def __init__(
+        self, *, seed: int = 42, size: int | None = None, state_path: str | Path | None = None
+    ) -> None:
+        super().__init__(seed=seed, size=size, state_path=state_path)
         self.count = parcel_count(self.size)
         self.enterprises = Enterprises(seed=seed, size=self.size)
         self._people = Shuffle(self.size, seed=seed, salt="land-user")
@@ -90,13 +93,21 @@ class Parcels(Dataset):
         self._serials = Shuffle(land_ids.SERIAL_NUMBER_SPACE, seed=seed, salt="serial")
         self._mask = rng(seed, "parcel-mask", 0).randrange(MAX_PARCELS)
         self._offset = rng(seed, "parcel-enterprise", 0).randrange(self.enterprises.count)
-        self.reset()
+        # parcel -> its users and certificate now
+        self._changed: Overlay[int, dict[str, Any]] = self.overlay("parcels")
+        # certificate number -> {"parcel": index, "certificate": ...}; one per transfer
+        self._issued: Overlay[int, dict[str, Any]] = self.overlay("certificates")
+        self.reindex()
 
-    def reset(self) -> None:
-        self._changed: dict[int, dict[str, Any]] = {}  # parcel -> users and certificate now
-        self._issued: dict[int, tuple[int, dict[str, Any]]] = {}  # cert number -> parcel, cert
+    def reindex(self) -> None:
         self._by_user: dict[str, set[int]] = {}  # land user -> parcels changed to them
-        self._transfers = 0
+        for i, change in self._changed.items():
+            for user in change["land_users"]:
+                self._by_user.setdefault(user["id"], set()).add(i)
+
+    @property
+    def _transfers(self) -> int:
+        return len(self._issued)
 
     def health(self) -> dict[str, object]:
         return {**super().health(), "parcels": self.count, "transfers": self._transfers}
@@ -271,7 +282,7 @@ class Parcels(Dataset):
         if c < self.count:
             i, issued = c, self.seed_parcel(c)["certificate"]
         elif c in self._issued:
-            i, issued = self._issued[c]
+            i, issued = self._issued[c]["parcel"], self._issued[c]["certificate"]
         else:
             return False, "unknown"
         if issued["code"] != claim.code:
@@ -324,11 +335,11 @@ class Parcels(Dataset):
                 users.append({"kind": party.kind, "id": party.id})
         c = self.count + len(self._issued)
         certificate = self.certificate(c, before["province"], today)
-        self._issued[c] = (i, certificate)
-        self._changed[i] = {"land_users": users, "certificate": certificate}
+        with self.atomic():
+            self._issued[c] = {"parcel": i, "certificate": certificate}
+            self._changed[i] = {"land_users": users, "certificate": certificate}
         for user in users:
             self._by_user.setdefault(user["id"], set()).add(i)
-        self._transfers += 1
         transfer_id = f"BD-{today:%Y%m%d}-{self._transfers:06d}"
         previous = {
             "code": before["certificate"]["code"],

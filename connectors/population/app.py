@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
@@ -27,9 +28,10 @@ def create_app(
     hub_url: str | None = None,
     client_key: str | None = None,
     faults: FaultConfig | dict[str, Any] | None = None,
+    state_path: str | Path | None = None,
 ) -> FastAPI:
     """A population mock with its own data (``seed``, ``size`` citizens) and faults."""
-    data = PopulationData(seed=seed, size=size)
+    data = PopulationData(seed=seed, size=size, state_path=state_path)
 
     async def citizen_lookup(id: str) -> dict[str, Any]:
         return data.get(id)

@@ -1,9 +1,10 @@
 """The population mock's state: the seed population plus the writes made since start.
 
 Writes (births, deaths, residence changes) are kept in an overlay of full records by ID, and
-each appends to the changes feed; ``reset()`` drops them all. Searches scan the seed
-population lazily, household by household, skipping whole households on the cheap filters
-(province, birth year) before generating names.
+each appends to the changes feed; both are kit overlays, so ``hub mock --state FILE`` keeps
+them (and the stream new ID serials come from) across restarts, and ``reset()`` drops them
+all. Searches scan the seed population lazily, household by household, skipping whole
+households on the cheap filters (province, birth year) before generating names.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from connectors.kit import ConflictError, Dataset, NotFoundError, UnprocessableError
+from connectors.kit import ConflictError, Dataset, NotFoundError, Overlay, UnprocessableError
 from connectors.population import dataset as gen
 from connectors.population.names import fold, same_name
 from schemas.identifiers import COMMUNES, PROVINCES, is_valid_personal_id, make_personal_id
@@ -36,18 +38,31 @@ class PopulationData(Dataset):
     default_size = gen.DEFAULT_SIZE
     max_size = gen.MAX_SIZE
 
-    def __init__(self, *, seed: int = 42, size: int | None = None) -> None:
-        super().__init__(seed=seed, size=size)
-        self.reset()
+    def __init__(
+        self, *, seed: int = 42, size: int | None = None, state_path: str | Path | None = None
+    ) -> None:
+        super().__init__(seed=seed, size=size, state_path=state_path)
+        self.records: Overlay[str, Record] = self.overlay("citizens")  # changed or new, by ID
+        self.changes: Overlay[int, Record] = self.overlay("changes")  # the feed, by seq
+        self.serials: Overlay[str, Any] = self.overlay("serials")  # "rng": the stream's state
+        self.reindex()
 
-    def reset(self) -> None:
-        self.records: dict[str, Record] = {}  # overlay: changed or new citizens by ID
+    def reindex(self) -> None:
         self.changed_index: dict[int, str] = {}  # seed index -> ID of a changed seed citizen
         self.born: list[str] = []  # IDs of citizens registered since start, in order
         self.joined: dict[str, list[str]] = {}  # household ID -> newborn member IDs
-        self.changes: list[Record] = []
+        for citizen_id, record in self.records.items():
+            index = gen.index_of(self.seed, self.size, citizen_id)
+            if index is not None:
+                self.changed_index[index] = citizen_id
+            else:  # new IDs never collide with seed ones (_new_id)
+                self.born.append(citizen_id)
+                self.joined.setdefault(record["household_id"], []).append(citizen_id)
         # Serials of new IDs come from their own seeded stream, so replays issue the same IDs.
         self.rng = random.Random(gen._mix(self.seed, 0xB127))
+        if "rng" in self.serials:
+            version, internal, gauss = self.serials["rng"]
+            self.rng.setstate((version, tuple(internal), gauss))
 
     def health(self) -> dict[str, object]:
         return {**super().health(), "writes": len(self.changes)}
@@ -128,7 +143,11 @@ class PopulationData(Dataset):
         self, since: dt.datetime | None, *, limit: int, cursor: str | None
     ) -> tuple[list[Record], str | None]:
         after = _position(cursor)
-        hits = [c for c in self.changes if c["seq"] > after and (since is None or c["at"] >= since)]
+        hits = [
+            c
+            for c in self.changes.values()
+            if c["seq"] > after and (since is None or dt.datetime.fromisoformat(c["at"]) >= since)
+        ]
         page = hits[:limit]
         return page, str(page[-1]["seq"]) if len(hits) > limit else None
 
@@ -178,10 +197,12 @@ class PopulationData(Dataset):
             "status": "alive",
             "date_of_death": None,
         }
-        self.records[child_id] = child
+        with self.atomic():
+            self.records[child_id] = child
+            self.serials["rng"] = self.rng.getstate()
+            self._log("birth", child_id)
         self.born.append(child_id)
         self.joined.setdefault(child["household_id"], []).append(child_id)
-        self._log("birth", child_id)
         return dict(child)
 
     def register_death(self, request: DeathRegistration) -> Record:
@@ -273,19 +294,19 @@ class PopulationData(Dataset):
         index = gen.index_of(self.seed, self.size, citizen["id"])
         if index is not None:
             self.changed_index[index] = citizen["id"]
-        self.records[citizen["id"]] = citizen
-        self._log(kind, citizen["id"])
+        with self.atomic():
+            self.records[citizen["id"]] = citizen
+            self._log(kind, citizen["id"])
         return dict(citizen)
 
     def _log(self, kind: str, citizen_id: str) -> None:
-        self.changes.append(
-            {
-                "seq": len(self.changes) + 1,
-                "at": dt.datetime.now(dt.UTC),
-                "kind": kind,
-                "citizen_id": citizen_id,
-            }
-        )
+        seq = len(self.changes) + 1
+        self.changes[seq] = {
+            "seq": seq,
+            "at": dt.datetime.now(dt.UTC).isoformat(),
+            "kind": kind,
+            "citizen_id": citizen_id,
+        }
 
 
 def _position(cursor: str | None) -> int:

@@ -44,6 +44,13 @@ def mock(
     reset_rate: Annotated[float, typer.Option(help="Fault: share of connections reset")] = 0,
     malformed_rate: Annotated[float, typer.Option(help="Fault: share of answers cut short")] = 0,
     fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault draws")] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            help="SQLite file to keep the writes in: loaded at start, emptied by /__reset "
+            "(default: writes last as long as the process)"
+        ),
+    ] = None,
     access_log: Annotated[bool, typer.Option(help="Print a line per request")] = True,
 ) -> None:
     """Run one mock agency (population, business, land, insurance...) as an HTTP server."""
@@ -62,13 +69,31 @@ def mock(
             seed=fault_seed,
         )
         api = connector.create_app(
-            seed=seed, size=size, hub_url=hub_url, client_key=client_key, faults=faults
+            seed=seed,
+            size=size,
+            hub_url=hub_url,
+            client_key=client_key,
+            faults=faults,
+            state_path=state,
         )
-    except ValueError as exc:
+    except ValueError as exc:  # pydantic's ValidationError and StateFileError are ones too
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except TypeError as exc:
+        # A factory written before state files has no state_path parameter.
+        if "state_path" not in str(exc):
+            raise
+        typer.echo(
+            f"error: connector {name}'s create_app takes no state_path, so it cannot keep "
+            "its writes in --state: add the parameter (see connectors/kit/templates/app.py.txt)",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     port = port if port is not None else 8001 + connectors.names().index(name)
-    typer.echo(f"{name} ({connector.manifest.subsystem_id}) on http://{host}:{port}", err=True)
+    where = f" (writes kept in {state})" if state is not None else ""
+    typer.echo(
+        f"{name} ({connector.manifest.subsystem_id}) on http://{host}:{port}{where}", err=True
+    )
     # A "timeout" fault holds its connection open; do not let it hold up Ctrl-C.
     uvicorn.run(
         api,
@@ -83,20 +108,31 @@ def mock(
 @app.command("new")
 def new(
     name: NameArg,
-    dir: Annotated[Path, typer.Option("--dir", help="Project root to write into")] = Path("."),
+    dir: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Project root to write into (default: this project's)"),
+    ] = None,
     member_id: Annotated[str | None, typer.Option(help="INSTANCE/CLASS/MEMBER")] = None,
     member_name: Annotated[str | None, typer.Option(help="The agency's name")] = None,
 ) -> None:
     """Scaffold connectors/NAME/ (manifest, models, dataset, app, README) and its test."""
-    from connectors.kit.scaffold import ScaffoldError, scaffold
+    from connectors.kit.scaffold import ScaffoldError, project_root, scaffold
 
+    root = dir if dir is not None else project_root()
     try:
-        written = scaffold(name, dir, member_id=member_id, member_name=member_name)
+        written = scaffold(name, root, member_id=member_id, member_name=member_name)
     except ScaffoldError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     for path in written:
         typer.echo(f"created {path}")
+    found = [Path(p).resolve() for p in connectors.__path__]
+    if (root / "connectors").resolve() not in found:
+        typer.echo(
+            f"note: `hub mock` and `hub up` look for connectors in {found[0]}, not in "
+            f"{root / 'connectors'}: move the package there to serve it",
+            err=True,
+        )
     typer.echo(f"next: hub mock {name} --port 8010, then see docs/connectors.md")
 
 

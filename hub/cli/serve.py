@@ -41,6 +41,9 @@ def up(
     db: str | None = DbOption,
     seed: int = typer.Option(42, help="Seed of the mock agencies' synthetic data."),
     size: int | None = typer.Option(None, help="Citizens in the population mock."),
+    state_dir: str | None = typer.Option(
+        None, help="Keep each mock's writes in DIR/<name>.db across restarts (default: memory)."
+    ),
 ) -> None:
     """Start the hub and the mock agencies, with the demo registry loaded."""
     s = settings(db, port=port, host=host)
@@ -85,6 +88,8 @@ def up(
                 cmd += ["--client-key", demo_api_key(s.secret_key, subsystem)]
             if size is not None:
                 cmd += ["--size", str(size)]
+            if state_dir is not None:
+                cmd += ["--state", os.path.join(state_dir, f"{name}.db")]
             procs.append(subprocess.Popen(cmd))
         _wait_healthy(base_urls, procs)
         _print_where(s, base_urls, hub_url)

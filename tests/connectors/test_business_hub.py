@@ -12,8 +12,8 @@ from stdnum.vn import mst
 
 import connectors
 from connectors.business import connector
-from connectors.business.hub_checks import CITIZEN_VERIFY
-from connectors.business.testing import FakeHub, open_client, serve
+from connectors.kit.checks import CITIZEN_VERIFY
+from connectors.kit.testing import FakeHub, open_client, serve
 from connectors.population.dataset import citizen_at
 
 SEED, SIZE = 5, 10_000

@@ -136,3 +136,26 @@ def test_same_seed_same_fault_sequence() -> None:
             Faults(config.model_copy(update={"seed": 10})).decide(None)[:2] for _ in range(200)
         ]
     ]
+
+
+async def test_fault_settings_read_back_as_they_were_given() -> None:
+    app = connectors.get("insurance").create_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as mock:
+        given = {"error_rate": 0.4, "services": {"card-lookup": {"timeout_rate": 0.5}}}
+        await put(mock, given)
+        shown = (await mock.get("/__faults")).json()
+        # Only what the service overrides: PUT back, the global error rate still applies to it.
+        assert shown["services"] == {"card-lookup": {"timeout_rate": 0.5}}
+        await put(mock, shown)
+        assert app.faults.config.for_service("card-lookup").error_rate == 0.4  # type: ignore[attr-defined]
+
+        # Each part fits one draw, together they do not: refused, not a 500 on every call.
+        too_much = {"error_rate": 0.6, "services": {"card-lookup": {"timeout_rate": 0.5}}}
+        refused = await mock.put("/__faults", json=too_much)
+        assert refused.status_code == 422 and "services.card-lookup" in refused.text
+        typo = await mock.put("/__faults", json={"services": {"card-lokup": {"error_rate": 1}}})
+        assert typo.status_code == 422
+        assert "no service card-lokup" in typo.json()["message"]
+        assert "card-lookup" in typo.json()["message"]
+        assert (await mock.get("/__faults")).json() == shown

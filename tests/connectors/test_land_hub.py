@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from connectors import business, land
-from connectors.business.hub_checks import CITIZEN_VERIFY, ENTERPRISE_LOOKUP
-from connectors.business.testing import FakeHub, open_client, serve
+from connectors.kit.checks import CITIZEN_VERIFY, ENTERPRISE_LOOKUP
+from connectors.kit.testing import FakeHub, open_client, serve
 from connectors.land.dataset import Parcels
 from connectors.population.dataset import citizen_at, index_of
 

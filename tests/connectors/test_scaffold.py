@@ -8,6 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+import connectors
+from connectors.kit.scaffold import project_root
 from hub.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +25,8 @@ connectors.refresh()
 def test_scaffolded_connector_passes_its_own_test(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["connectors", "new", "sample_agency", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
+    # Written outside this project: discovery will not see it, and the command says so.
+    assert "look for connectors in" in result.output
     package = tmp_path / "connectors" / "sample_agency"
     test = tmp_path / "tests" / "connectors" / "test_sample_agency.py"
     assert (package / "README.md").exists() and test.exists()
@@ -38,7 +42,18 @@ def test_scaffolded_connector_passes_its_own_test(tmp_path: Path) -> None:
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 passed" in run.stdout
+    assert "4 passed" in run.stdout
+    # `make lint` passes on it as written (first-party as it would be inside the project).
+    own = "lint.isort.known-first-party = ['connectors', 'schemas', 'hub']"
+    config = ["--config", str(ROOT / "pyproject.toml"), "--config", own]
+    for args in (["check", *config], ["format", "--check", *config]):
+        lint = subprocess.run(
+            [sys.executable, "-m", "ruff", *args, str(package), str(test)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
     again = CliRunner().invoke(app, ["connectors", "new", "sample_agency", "--dir", str(tmp_path)])
     assert again.exit_code == 2 and "refusing to overwrite" in again.output
 
@@ -48,3 +63,8 @@ def test_bad_names_are_refused(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["connectors", "new", name, "--dir", str(tmp_path)])
         assert result.exit_code == 2, name
     assert not (tmp_path / "connectors").exists()
+
+
+def test_by_default_a_connector_goes_where_discovery_looks() -> None:
+    assert project_root().resolve() == ROOT
+    assert (ROOT / "connectors").resolve() in [Path(p).resolve() for p in connectors.__path__]

@@ -1,0 +1,206 @@
+"""The second performance round's shortcuts give the same results as the plain paths.
+
+Nothing here is timed: each test checks that a faster path (the writer's own SQLite
+connection, the checkpoints from a thread, the metrics' cached children) writes, counts or
+keeps exactly what the slower one did.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import select, text
+
+from hub.core.db import create_engine
+from hub.core.settings import Settings
+from hub.models import StatsMinute, Transaction
+from hub.stats import rollup
+from hub.stats.metrics import LATENCY_BUCKETS, Metrics
+from hub.txlog import writer as writer_mod
+from hub.txlog.audit import verify_log
+from hub.txlog.signing import Signer
+from hub.txlog.writer import LogWriter, append, create_writer_engine, inline_sqlite
+
+
+def record(i: int, client: str = "VN/GOV/BTP/civil-status") -> dict[str, Any]:
+    return {
+        "id": f"x-{i}",
+        "request_id": f"req-{i}",
+        "client": client,
+        "service": "VN/GOV/BCA/population/citizen-lookup",
+        "provider": "VN/GOV/BCA/population",
+        "method": "GET",
+        "path": f"/citizens/~p{i}",
+        "user_id": "officer",
+        "issue": "HS-1",
+        "status_code": 200 if i % 5 else 504,
+        "succeeded": bool(i % 5),
+        "fault_code": None if i % 5 else "Server.ServiceTimeout",
+        "request_bytes": i % 3,
+        "response_bytes": 100 + i,
+        "started_at": datetime(2026, 11, 2, 3, i % 60, i % 60, 1000 * i),
+        "total_ms": 1.25 + i,
+        "upstream_ms": None if i % 7 == 0 else 0.75,
+        "hub_ms": 0.5,
+        "request_hash": "rq",
+        "response_hash": "rs",
+        "request_body": None,
+        "response_body": "kept" if i % 4 == 0 else None,
+    }
+
+
+async def _rows(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            tx = (await conn.execute(select(Transaction.__table__).order_by("seq"))).all()
+            stats = (
+                await conn.execute(
+                    select(StatsMinute.__table__).order_by(*StatsMinute.__table__.primary_key)
+                )
+            ).all()
+            return [tuple(r) for r in tx], [tuple(r) for r in stats]
+    finally:
+        await engine.dispose()
+
+
+async def _write(url: str, batches: list[list[dict[str, Any]]], *, inline: bool) -> None:
+    engine = create_writer_engine(url) if inline else create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            assert (inline_sqlite(conn) is not None) is inline
+            for batch in batches:
+                async with conn.begin():
+                    await append(conn, batch, signer=None, lock=False)
+                    await rollup.add_records(conn, batch)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_inline_sqlite_path_writes_what_sqlalchemy_writes(tmp_path: Path) -> None:
+    from hub.core.migrate import upgrade_async
+
+    urls = [f"sqlite+aiosqlite:///{tmp_path}/{name}.db" for name in ("inline", "plain")]
+    for url, inline in zip(urls, (True, False), strict=True):
+        await upgrade_async(url)
+        await _write(url, [[record(i) for i in range(b * 7, b * 7 + 7)] for b in range(6)], inline=inline)
+    inline_rows, plain_rows = await _rows(urls[0]), await _rows(urls[1])
+    assert len(inline_rows[0]) == 42 and inline_rows[1]
+    assert inline_rows == plain_rows  # records, chain hashes and rollup sums alike
+
+
+async def test_checkpoints_from_the_thread_keep_the_wal_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.core.migrate import upgrade_async
+
+    db = tmp_path / "hub.db"
+    url = f"sqlite+aiosqlite:///{db}"
+    await upgrade_async(url)
+    monkeypatch.setattr(writer_mod, "RESTART_FRAMES", 64)
+    signer = Signer.from_file(tmp_path / "k.pem", create=True)
+    engine = create_writer_engine(url)
+    writer = LogWriter(engine, signer=signer, hooks=[rollup.add_records])
+    assert writer.checkpointer is not None
+    writer.checkpointer.every_s = 0.0  # a checkpoint after every commit that finds none running
+    await writer.start()
+    frames_written = 0
+    try:
+        for i in range(300):  # one record per commit: the most pages per record
+            await writer.submit(record(i))
+        assert writer._conn is not None
+        own = inline_sqlite(writer._conn)
+        assert own is not None
+        autocheckpoint = own.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        raw = sqlite3.connect(db)
+        try:
+            frames_written = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+        finally:
+            raw.close()
+        wal_size = Path(f"{db}-wal").stat().st_size
+        runs, restarts = writer.checkpointer.runs, writer.checkpointer.restarts
+    finally:
+        await writer.stop()
+        await engine.dispose()
+    assert runs > 0 and restarts > 0
+    # 300 one-record commits rewrite thousands of pages; restarted, the WAL holds a few.
+    assert frames_written < 1000
+    assert wal_size < 1000 * 4096
+    read = create_engine(url)
+    try:
+        report = await verify_log(read, public_key=signer.public_key)
+        async with read.connect() as conn:
+            counted = (await conn.execute(text("SELECT sum(count) FROM stats_minute"))).scalar()
+    finally:
+        await read.dispose()
+    assert report.ok, report.problems
+    assert report.records == 300 and counted == 300
+    assert autocheckpoint == 0  # the writer's connection never checkpoints in the loop
+
+
+def _reference(records: list[dict[str, Any]], with_client: bool) -> bytes:
+    """What the observer produced before its children were cached: labels() each time."""
+    r = CollectorRegistry(auto_describe=True)
+    labels = ["service", "fault_code"] + (["client"] if with_client else [])
+    lat = ["service"] + (["client"] if with_client else [])
+    ex = Counter("hub_exchanges", "Exchanges logged, by service and fault code.", labels, registry=r)
+    failed = Counter("hub_exchanges_failed", "Exchanges that did not succeed.", labels, registry=r)
+    req = Counter("hub_request_bytes", "Request body bytes received.", lat, registry=r)
+    resp = Counter("hub_response_bytes", "Response body bytes sent.", lat, registry=r)
+
+    def hist(name: str, doc: str) -> Histogram:
+        return Histogram(name, doc, lat, buckets=LATENCY_BUCKETS, registry=r)
+
+    total = hist("hub_exchange_duration_seconds", "Whole exchange as the hub measured it.")
+    up = hist("hub_upstream_duration_seconds", "Time spent waiting for the provider.")
+    added = hist("hub_added_duration_seconds", "Time the hub itself added to the exchange.")
+    for rec in records:
+        key = [rec["service"] or "-", rec["fault_code"] or "none"]
+        lk = [rec["service"] or "-"]
+        if with_client:
+            key.append(rec["client"] or "-")
+            lk.append(rec["client"] or "-")
+        ex.labels(*key).inc()
+        if not rec["succeeded"]:
+            failed.labels(*key).inc()
+        req.labels(*lk).inc(rec["request_bytes"])
+        resp.labels(*lk).inc(rec["response_bytes"])
+        total.labels(*lk).observe(rec["total_ms"] / 1000)
+        if rec["upstream_ms"] is not None:
+            up.labels(*lk).observe(rec["upstream_ms"] / 1000)
+        added.labels(*lk).observe(rec["hub_ms"] / 1000)
+    return generate_latest(r)
+
+
+class _Writer:
+    depth = 0
+
+    def __init__(self) -> None:
+        self.on_commit: list[Any] = []
+
+
+@pytest.mark.parametrize("with_client", [False, True])
+def test_cached_metric_children_count_like_labels(with_client: bool) -> None:
+    records = [record(i, client=f"VN/GOV/C/c{i % 3}") for i in range(40)]
+    records[3]["service"] = ""  # refused before a service was known
+    settings = Settings(metrics_client_label=with_client)
+    metrics = Metrics(settings, _Writer())  # type: ignore[arg-type]
+    for rec in records:
+        metrics.observe(rec)
+    ours = [
+        line
+        for line in metrics.render().decode().splitlines()
+        if line.startswith(("hub_exchange", "hub_request", "hub_response", "hub_upstream", "hub_added"))
+        and "_created" not in line
+    ]
+    expected = [
+        line
+        for line in _reference(records, with_client).decode().splitlines()
+        if not line.startswith("#") and "_created" not in line
+    ]
+    assert sorted(ours) == sorted(expected)

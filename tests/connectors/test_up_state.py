@@ -1,0 +1,104 @@
+"""`hub up --state-dir` keeps each mock's writes in its own file across a restart of the stack."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+import connectors
+from hub.core.security import demo_api_key
+
+pytestmark = pytest.mark.slow
+
+SECRET = "state-dir-test-secret-0123456789abcdef"
+CLIENT = "VN/GOV/BTP/civil-status"
+CARD_ISSUE = "/r1/VN/GOV/BHXH/health-insurance/card-issue/cards"
+CARD_LOOKUP = "/r1/VN/GOV/BHXH/health-insurance/card-lookup/cards/{code}"
+
+
+def free_block(n: int) -> int:
+    """A port p with p .. p+n-1 all free (`hub up` takes the ports after its own)."""
+    for _ in range(50):
+        base = random.randrange(20_000, 60_000)
+        socks = []
+        try:
+            for port in range(base, base + n):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no block of free ports")
+
+
+@contextmanager
+def hub_up(port: int, tmp_path: Path, state_dir: Path) -> Iterator[httpx.Client]:
+    """`hub up` as a real process; a client of its gateway once it answers."""
+    env = {
+        **os.environ,
+        "HUB_ENV": "development",
+        "HUB_SECRET_KEY": SECRET,
+        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+    }
+    cmd = [sys.executable, "-m", "hub", "up", "--port", str(port), "--size", "10000"]
+    cmd += ["--state-dir", str(state_dir)]
+    with (tmp_path / "up.log").open("ab") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None, (tmp_path / "up.log").read_text()
+                assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            yield client
+    finally:
+        proc.send_signal(signal.SIGINT)  # as Ctrl-C: `hub up` stops its mocks on the way out
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_mock_writes_outlive_a_restart_of_hub_up(tmp_path: Path) -> None:
+    port = free_block(1 + len(connectors.names()))
+    state_dir = tmp_path / "state"
+    headers = {
+        "X-Road-Client": CLIENT,
+        "Authorization": f"Bearer {demo_api_key(SECRET, CLIENT)}",
+        "X-Road-UserId": "officer-01",
+        "X-Road-Issue": "HS-2025-0007",
+    }
+    body = {"holder_id": "079325123456", "full_name": "Lê Bảo An", "date_of_birth": "2025-04-01"}
+    with hub_up(port, tmp_path, state_dir) as hub:
+        issued = hub.post(CARD_ISSUE, json=body, headers=headers)
+        assert issued.status_code == 201, issued.text
+        card = issued.json()
+    assert sorted(p.name for p in state_dir.iterdir()) == sorted(
+        f"{name}.db" for name in connectors.names()
+    )
+    with hub_up(port, tmp_path, state_dir) as hub:
+        found = hub.get(CARD_LOOKUP.format(code=card["code"]), headers=headers)
+        assert found.status_code == 200, found.text
+        assert found.json() == card
