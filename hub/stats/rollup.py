@@ -8,6 +8,7 @@ records, a count can never disagree with the log: both commit, or neither does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -174,6 +175,10 @@ def _driver_sql(dialect: Any, table: Table, key: tuple[str, ...], sums: tuple[st
         if tuple(compiled.positiontup or ()) != key + sums:
             raise RuntimeError(f"unexpected parameter order in the upsert of {table.name}")
         bucket = table.c.bucket.type.dialect_impl(dialect).bind_processor(dialect)
+        if bucket is not None:
+            # A batch's rows share a few buckets: SQLite's string form of each was ~1 % of
+            # the hub's CPU under load (py-spy), formatted anew for every row and table.
+            bucket = functools.lru_cache(maxsize=256)(bucket)
         found = _compiled[cache_key] = (str(compiled), bucket)
     return found
 

@@ -156,33 +156,36 @@ class _InlineSqlite(aiosqlite.Connection):
 
 CHECKPOINT_EVERY_S = 0.1  # SQLite: how often the WAL is checkpointed (when it grew)
 # ... and past how many WAL frames (pages; 4 KiB each) a checkpoint also restarts the WAL.
-RESTART_FRAMES = 4096
-RESTART_WAIT_MS = 20  # how long a restarting checkpoint may wait for the writer or readers
+RESTART_FRAMES = 8192
+RESTART_WAIT_MS = 50  # how long a restarting checkpoint may wait for the lock or readers
 
 
 class Checkpointer:
     """Checkpoints the writer's SQLite WAL from a worker thread, off the event loop.
 
-    The writer's connection has automatic checkpoints off (see LogWriter._commit), so
-    without this the WAL would grow for ever. ``after_commit`` starts a checkpoint on a
-    separate connection when the last one is at least ``every_s`` old and none is running.
+    The writer's connection has automatic checkpoints off (see LogWriter._commit): SQLite
+    runs them inside a commit, here in the event loop, and a checkpoint's fsyncs take
+    milliseconds (most of the 8.6 ms p99 of hub-added latency at light load). Instead,
+    ``after_commit`` starts a checkpoint on a separate connection in a thread when the
+    last one is at least ``every_s`` old and none is running.
 
-    A PASSIVE checkpoint copies the WAL's pages into the database without ever waiting,
-    but under steady load it never lets the WAL start over: SQLite rewinds the WAL only
-    when a write begins with every frame copied, and the writer has always appended a
-    commit or two since the checkpoint began (measured: the WAL grew by 240 MB/s at 32
-    waiting). So once the WAL holds ``RESTART_FRAMES`` frames, the PASSIVE pass is followed
-    by a RESTART one, which holds off the writer for the few frames left and the database
-    file's fsync (a few ms) and waits at most ``RESTART_WAIT_MS`` for readers; the writer
-    meanwhile polls for its lock without blocking the loop, so only the commit waits.
+    A PASSIVE checkpoint copies the WAL's pages into the database without waiting for
+    anyone, but under steady load it never lets the WAL start over: SQLite rewinds the WAL
+    only when a write begins with every frame copied, and the writer has always appended
+    a commit or two since the checkpoint began (measured: the WAL grew by 240 MB/s at 32
+    waiting). So once the WAL holds ``RESTART_FRAMES`` frames, a RESTART checkpoint
+    follows: the writer holds its next commit back (``pause``, an asynchronous wait; the
+    loop goes on) while the thread copies the few frames left and syncs the database
+    file, then the next commit writes the WAL from its start again.
 
     Measured with the writer alone at 32 waiting (rollups on): checkpoints inside the
     writer's commits (SQLite's default, every 1,000 pages) gave about 11,000 records/s and
-    a 4 MiB WAL; from this thread every 0.5 s, 17,000 records/s and a 245 MiB WAL; every
-    0.1 s, 17,000 records/s and a 70 MiB WAL (a commit of 32 records rewrites some 100
-    pages: the records' and the indexes' leaves, the rollup rows, the chain head). At light
-    load the WAL stays at a few MiB. Durability is unchanged: a commit is durable once it
-    is in the WAL.
+    a 4 MiB WAL; from this thread, about 16,500 records/s and a WAL file that levels off
+    at 60 MiB (a commit of 32 records rewrites some 100 pages: the records' and the
+    indexes' leaves, the rollup rows, the chain head; restarting at 4,096 frames gave
+    45 MiB and 14,500 records/s, at 16,384 frames 92 MiB and 17,000). Durability is
+    unchanged: a commit is durable once it is in the WAL, and a checkpoint only copies
+    what is already there.
     """
 
     def __init__(self, path: str, every_s: float = CHECKPOINT_EVERY_S) -> None:
@@ -194,6 +197,7 @@ class Checkpointer:
         self._conn: sqlite3.Connection | None = None
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="checkpoint")
         self._running: asyncio.Future[Any] | None = None
+        self._restart: asyncio.Future[Any] | None = None
         self._next = 0.0  # the first commit starts one
 
     def after_commit(self) -> None:
@@ -201,19 +205,24 @@ class Checkpointer:
         if now < self._next or self._running is not None:
             return
         self._next = now + self.every_s
-        self._running = asyncio.get_running_loop().run_in_executor(self._pool, self._checkpoint)
+        self._running = asyncio.get_running_loop().run_in_executor(
+            self._pool, self._checkpoint, "PASSIVE"
+        )
         self._running.add_done_callback(self._done)
 
-    def _checkpoint(self) -> tuple[int, int, int]:
+    async def pause(self) -> None:
+        """The writer's wait before a commit while a RESTART checkpoint runs."""
+        if self._restart is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._restart)
+
+    def _checkpoint(self, mode: str) -> tuple[int, int, int]:
         # Always on the pool's one thread, so the connection never changes threads.
         if self._conn is None:
             self._conn = sqlite3.connect(
                 self.path, timeout=RESTART_WAIT_MS / 1000, isolation_level=None
             )
-        row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if row[1] >= RESTART_FRAMES:
-            row = self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-            self.restarts += 1
+        row = self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         return (row[0], row[1], row[2])
 
     def _done(self, future: asyncio.Future[Any]) -> None:
@@ -226,15 +235,32 @@ class Checkpointer:
             return
         self.runs += 1
         self.last = future.result()
+        if self.last[1] >= RESTART_FRAMES and self._restart is None:
+            self._restart = asyncio.get_running_loop().run_in_executor(
+                self._pool, self._checkpoint, "RESTART"
+            )
+            self._restart.add_done_callback(self._restarted)
+
+    def _restarted(self, future: asyncio.Future[Any]) -> None:
+        self._restart = None
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            log.warning("WAL restart failed (the next checkpoint retries): %s", exc)
+            return
+        self.restarts += 1
+        self.last = future.result()
 
     async def close(self) -> None:
-        """Wait for a running checkpoint, run a last one, and drop the connection."""
+        """Wait for running checkpoints, run a last one, and drop the connection."""
         loop = asyncio.get_running_loop()
-        if self._running is not None:
-            with contextlib.suppress(Exception):
-                await self._running
+        for job in (self._running, self._restart):
+            if job is not None:
+                with contextlib.suppress(Exception):
+                    await job
         with contextlib.suppress(Exception):
-            self.last = await loop.run_in_executor(self._pool, self._checkpoint)
+            self.last = await loop.run_in_executor(self._pool, self._checkpoint, "PASSIVE")
         if self._conn is not None:
             await loop.run_in_executor(self._pool, self._conn.close)
             self._conn = None
@@ -344,12 +370,12 @@ class LogWriter:
         if self._conn is None:
             self._conn = await self.engine.connect()
             if self.checkpointer is not None:
-                # No automatic checkpoints from this connection: SQLite runs them inside a
-                # commit, here in the event loop, and a checkpoint's fsyncs take
-                # milliseconds (most of the 8.6 ms p99 of hub-added latency at light
-                # load). The Checkpointer runs them from a thread instead.
+                # No automatic checkpoints from this connection: the Checkpointer runs
+                # them from a thread instead (see there for why and the figures).
                 async with self._conn.begin():
                     await self._conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+        if self.checkpointer is not None:
+            await self.checkpointer.pause()
         conn = self._conn
         try:
             async with conn.begin():

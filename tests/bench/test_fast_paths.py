@@ -7,6 +7,8 @@ keeps exactly what the slower one did.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -88,7 +90,9 @@ async def test_the_inline_sqlite_path_writes_what_sqlalchemy_writes(tmp_path: Pa
     urls = [f"sqlite+aiosqlite:///{tmp_path}/{name}.db" for name in ("inline", "plain")]
     for url, inline in zip(urls, (True, False), strict=True):
         await upgrade_async(url)
-        await _write(url, [[record(i) for i in range(b * 7, b * 7 + 7)] for b in range(6)], inline=inline)
+        await _write(
+            url, [[record(i) for i in range(b * 7, b * 7 + 7)] for b in range(6)], inline=inline
+        )
     inline_rows, plain_rows = await _rows(urls[0]), await _rows(urls[1])
     assert len(inline_rows[0]) == 42 and inline_rows[1]
     assert inline_rows == plain_rows  # records, chain hashes and rollup sums alike
@@ -122,7 +126,7 @@ async def test_checkpoints_from_the_thread_keep_the_wal_bounded(
             frames_written = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
         finally:
             raw.close()
-        wal_size = Path(f"{db}-wal").stat().st_size
+        wal_size = await asyncio.to_thread(os.path.getsize, f"{db}-wal")
         runs, restarts = writer.checkpointer.runs, writer.checkpointer.restarts
     finally:
         await writer.stop()
@@ -148,7 +152,9 @@ def _reference(records: list[dict[str, Any]], with_client: bool) -> bytes:
     r = CollectorRegistry(auto_describe=True)
     labels = ["service", "fault_code"] + (["client"] if with_client else [])
     lat = ["service"] + (["client"] if with_client else [])
-    ex = Counter("hub_exchanges", "Exchanges logged, by service and fault code.", labels, registry=r)
+    ex = Counter(
+        "hub_exchanges", "Exchanges logged, by service and fault code.", labels, registry=r
+    )
     failed = Counter("hub_exchanges_failed", "Exchanges that did not succeed.", labels, registry=r)
     req = Counter("hub_request_bytes", "Request body bytes received.", lat, registry=r)
     resp = Counter("hub_response_bytes", "Response body bytes sent.", lat, registry=r)
@@ -195,7 +201,9 @@ def test_cached_metric_children_count_like_labels(with_client: bool) -> None:
     ours = [
         line
         for line in metrics.render().decode().splitlines()
-        if line.startswith(("hub_exchange", "hub_request", "hub_response", "hub_upstream", "hub_added"))
+        if line.startswith(
+            ("hub_exchange", "hub_request", "hub_response", "hub_upstream", "hub_added")
+        )
         and "_created" not in line
     ]
     expected = [
