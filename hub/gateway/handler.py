@@ -123,7 +123,7 @@ class Gateway:
             else:
                 ex.client = client
             if ex.target.meta is not None:
-                answer = await self.meta.answer(ex.target, client, ex.query)
+                answer, upstream_ms = await self.meta.answer(ex.target, client, ex.query)
             else:
                 service = self._authorize(ex, client)
                 await self._read_body(ex, scope, receive, service)
@@ -317,11 +317,11 @@ class Gateway:
         self, ex: Exchange, service: ServiceEntry, headers: dict[str, str]
     ) -> Answer:
         assert ex.target is not None and service.base_url is not None
-        out = [
-            (k, v)
-            for k, v in headers.items()
-            if k not in HOP_BY_HOP and not k.startswith("x-road-")
-        ]
+        drop = HOP_BY_HOP
+        if "connection" in headers:
+            # Headers the client named in Connection are for this hop only (RFC 9110 7.6.1).
+            drop = drop | {t.strip().lower() for t in headers["connection"].split(",")}
+        out = [(k, v) for k, v in headers.items() if k not in drop and not k.startswith("x-road-")]
         out += [
             ("X-Road-Client", ex.client),
             ("X-Road-Service", service.id),

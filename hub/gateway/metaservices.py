@@ -5,6 +5,7 @@ They answer in X-Road's own JSON shapes so existing X-Road client code can read 
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,6 +19,7 @@ from hub.registry.cache import RegistryCache, ServiceEntry, Snapshot
 
 JSON = "application/json"
 OPENAPI_TTL_S = 60.0
+PARAM = re.compile(r"\{[^/{}]*\}")
 
 
 def _service_json(svc: ServiceEntry) -> dict[str, Any]:
@@ -62,7 +64,10 @@ class Metaservices:
         self.forwarder = forwarder
         self._openapi: dict[str, tuple[float, bytes]] = {}
 
-    async def answer(self, target: paths.Target, client: str, query: str) -> Answer:
+    async def answer(
+        self, target: paths.Target, client: str, query: str
+    ) -> tuple[Answer, float | None]:
+        """The metaservice's answer, and the milliseconds spent asking the provider (if any)."""
         snap = self.registry.snapshot
         if target.provider not in snap.subsystems:
             raise errors.UnknownService(f"there is no subsystem {target.provider}")
@@ -75,9 +80,11 @@ class Metaservices:
             }
         else:
             return await self._openapi_doc(snap, target, query)
-        return Answer(200, [], orjson.dumps(body), JSON)
+        return Answer(200, [], orjson.dumps(body), JSON), None
 
-    async def _openapi_doc(self, snap: Snapshot, target: paths.Target, query: str) -> Answer:
+    async def _openapi_doc(
+        self, snap: Snapshot, target: paths.Target, query: str
+    ) -> tuple[Answer, float | None]:
         code = (parse_qs(query).get("serviceCode") or [""])[0]
         if not code:
             raise errors.BadRequest("getOpenAPI needs ?serviceCode=<service code>")
@@ -88,10 +95,12 @@ class Metaservices:
             raise errors.ServiceFailed(f"provider {service.provider} has no base URL")
         cached = self._openapi.get(service.id)
         if cached and time.monotonic() - cached[0] < OPENAPI_TTL_S:
-            return Answer(200, [], cached[1], JSON)
+            return Answer(200, [], cached[1], JSON), None
+        t0 = time.perf_counter()
         upstream = await self.forwarder.send(
             "GET", service.base_url + "/openapi.json", [], b"", service.timeout_s
         )
+        upstream_ms = (time.perf_counter() - t0) * 1000
         if upstream.status != 200:
             raise errors.ServiceFailed(
                 f"provider {service.provider} did not serve its OpenAPI document "
@@ -104,18 +113,24 @@ class Metaservices:
         doc = _only_service_paths(doc, service)
         body = orjson.dumps(doc)
         self._openapi[service.id] = (time.monotonic(), body)
-        return Answer(200, [], body, JSON)
+        return Answer(200, [], body, JSON), upstream_ms
+
+
+def _shape(path: str) -> str:
+    """A path template with its parameter names dropped: /citizens/{id} -> /citizens/{}."""
+    return PARAM.sub("{}", path.rstrip("/") or "/")
 
 
 def _only_service_paths(doc: Any, service: ServiceEntry) -> Any:
     """Keep only the operations this service exposes, when the document has paths."""
     if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict) or not service.endpoints:
         return doc
-    wanted = {(e["path"], e["method"].lower()) for e in service.endpoints}
+    # Parameter names may differ between the registry and the provider's document.
+    wanted = {(_shape(e["path"]), e["method"].lower()) for e in service.endpoints}
     kept: dict[str, Any] = {}
     for path, ops in doc["paths"].items():
         if isinstance(ops, dict):
-            sel = {m: op for m, op in ops.items() if (path, m) in wanted}
+            sel = {m: op for m, op in ops.items() if (_shape(path), m) in wanted}
             if sel:
                 kept[path] = sel
     return {**doc, "paths": kept}
