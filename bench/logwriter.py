@@ -76,7 +76,8 @@ async def drive(
 ) -> WriterResult:
     from hub.stats.rollup import add_records
     from hub.txlog.signing import Signer
-    from hub.txlog.writer import LogWriter, create_writer_engine
+    from hub.txlog.sqlite import create_writer_engine
+    from hub.txlog.writer import LogWriter
 
     signer = Signer.from_file(workdir / "writer-signing.pem", create=True)
     engine = create_writer_engine(url)

@@ -28,7 +28,7 @@ from sqlalchemy import event, text
 from hub.core.db import create_engine
 from hub.core.migrate import upgrade_async
 from hub.stats import service, synth
-from hub.txlog.writer import create_writer_engine
+from hub.txlog.sqlite import create_writer_engine
 
 TZ = "Asia/Ho_Chi_Minh"
 END = datetime(2026, 1, 1)

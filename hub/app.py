@@ -29,7 +29,8 @@ from hub.gateway.metaservices import list_clients
 from hub.models import ApiKey
 from hub.registry.cache import RegistryCache
 from hub.txlog.signing import Signer
-from hub.txlog.writer import LogWriter, create_writer_engine
+from hub.txlog.sqlite import create_writer_engine
+from hub.txlog.writer import LogWriter
 
 log = logging.getLogger(__name__)
 

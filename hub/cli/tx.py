@@ -14,7 +14,7 @@ from hub.cli.stats import query as stats_query
 from hub.stats import browse, synth
 from hub.stats.output import emit
 from hub.txlog.signing import Signer
-from hub.txlog.writer import create_writer_engine
+from hub.txlog.sqlite import create_writer_engine
 
 app = typer.Typer(help="The transaction log: list, show, synthesise.", no_args_is_help=True)
 COLUMNS = ("started_at", "id", "client", "service", "status_code", "fault_code", "total_ms")

@@ -47,7 +47,7 @@ def install(state: HubState) -> None:
     state.extras["breaker"] = breaker
     if s.is_sqlite:
         # Not the log writer's engine: its connection runs in the event loop and polls for
-        # the lock itself (hub/txlog/writer.py, LOCK_WAIT_S), so a blocking wait there
+        # the lock itself (hub/txlog/sqlite.py, LOCK_WAIT_S), so a blocking wait there
         # would stall every exchange.
         _busy_timeout(state.engine.sync_engine, s.sqlite_busy_timeout_ms)
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.models import LatencyDay, LatencyHour, StatsDay, StatsHour, StatsMinute
 from hub.stats.histogram import bin_of
-from hub.txlog.writer import inline_sqlite
+from hub.txlog.sqlite import inline_sqlite
 
 COUNT_TABLES: dict[str, Table] = {
     "minute": StatsMinute.__table__,  # type: ignore[dict-item]

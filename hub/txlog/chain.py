@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -49,9 +50,35 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def canonical_text(record: dict[str, Any]) -> str:
+    """The fields a record's hash covers, as the text that is hashed (the definition)."""
+    return "\x1f".join(_text(record.get(name)) for name in CHAINED_FIELDS)
+
+
+def _float3(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _datetime(value: datetime) -> str:
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+# _text by exact type: one dict lookup instead of a chain of isinstance calls, which
+# made record_hash a third of the writer's time at 1,000 records a batch (cProfile).
+# Anything else (subclasses, odd types) goes to _text itself, so hashes are the same.
+_TEXT: dict[type, Callable[[Any], str]] = {
+    str: str,
+    int: str,
+    bool: lambda v: "1" if v else "0",
+    float: _float3,
+    type(None): lambda _v: "\x00",
+    datetime: _datetime,
+}
+
+
 def record_hash(prev_hash: str, record: dict[str, Any]) -> str:
-    """SHA-256 over the previous hash and the record's fields, unit-separated."""
-    text = "\x1f".join(_text(record.get(name)) for name in CHAINED_FIELDS)
+    """SHA-256 over the previous hash and ``canonical_text(record)``, computed fast."""
+    text = "\x1f".join((_TEXT.get(type(v)) or _text)(v) for v in map(record.get, CHAINED_FIELDS))
     return hashlib.sha256(f"{prev_hash}\x1e{text}".encode()).hexdigest()
 
 

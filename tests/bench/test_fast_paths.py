@@ -23,10 +23,11 @@ from hub.core.settings import Settings
 from hub.models import StatsMinute, Transaction
 from hub.stats import rollup
 from hub.stats.metrics import LATENCY_BUCKETS, Metrics
-from hub.txlog import writer as writer_mod
+from hub.txlog import sqlite as writer_mod
 from hub.txlog.audit import verify_log
 from hub.txlog.signing import Signer
-from hub.txlog.writer import LogWriter, append, create_writer_engine, inline_sqlite
+from hub.txlog.sqlite import create_writer_engine, inline_sqlite
+from hub.txlog.writer import LogWriter, append
 
 
 def record(i: int, client: str = "VN/GOV/BTP/civil-status") -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from hub.txlog import writer
+from hub.txlog import sqlite as writer_sqlite
 from tests.reliability.conftest import RHub, running_hub
 from tests.reliability.fakes import LOOKUP, PROVIDER, PURPOSE
 from tests.support import POSTGRES_URL, database
@@ -66,7 +66,7 @@ async def test_a_locked_sqlite_database_refuses_exchanges_then_recovers_by_itsel
 ) -> None:
     # The writer waits up to LOCK_WAIT_S (30 s) for the write lock; a shorter wait keeps the
     # test short and changes nothing else about what happens.
-    monkeypatch.setattr(writer, "LOCK_WAIT_S", 0.3)
+    monkeypatch.setattr(writer_sqlite, "LOCK_WAIT_S", 0.3)
     async with running_hub(sqlite_url, tmp_path, sqlite_busy_timeout_ms=200) as hub:
         await assert_survives(hub)
         # Another process takes the write lock and keeps it past the busy timeout.

@@ -15,7 +15,8 @@ from hub.core.errors import LoggingFailed
 from hub.models import LogBatch, Transaction
 from hub.txlog.audit import verify_log
 from hub.txlog.signing import Signer
-from hub.txlog.writer import LogWriter, create_writer_engine
+from hub.txlog.sqlite import create_writer_engine
+from hub.txlog.writer import LogWriter
 
 
 def record(i: int, writer: str = "a") -> dict[str, Any]:
