@@ -42,7 +42,10 @@ def create_writer_engine(url: str) -> AsyncEngine:
     transaction would fail with SQLITE_BUSY_SNAPSHOT instead of waiting its turn.
     """
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_size=2)
+        # A chain head locked by someone else (a stuck session, a DBA) must turn into
+        # 503 Server.LoggingFailed after a while, not into exchanges that hang for ever.
+        settings = {"lock_timeout": str(int(LOCK_WAIT_S * 1000))}
+        return create_engine(url, pool_size=2, connect_args={"server_settings": settings})
     path = make_url(url).database or ":memory:"
 
     async def connect() -> aiosqlite.Connection:

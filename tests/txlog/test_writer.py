@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from hub.core.db import create_engine
 from hub.core.errors import LoggingFailed
@@ -121,3 +121,28 @@ async def test_full_queue_refuses_rather_than_waits(sqlite_url: str) -> None:
     await writer.stop()
     await engine.dispose()
     assert (await _count(sqlite_url))[0] == sum(r is None for r in results)
+
+
+async def test_a_held_chain_head_fails_the_batch_instead_of_hanging(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite's lock wait is covered in tests/reliability")
+    from hub.txlog import sqlite as writer_sqlite
+
+    monkeypatch.setattr(writer_sqlite, "LOCK_WAIT_S", 0.3)
+    holder = create_engine(db_url)
+    engine = create_writer_engine(db_url)
+    writer = LogWriter(engine)
+    await writer.start()
+    try:
+        async with holder.begin() as conn:
+            await conn.execute(text("SELECT * FROM chain_head WHERE id = 1 FOR UPDATE"))
+            with pytest.raises(LoggingFailed):
+                await asyncio.wait_for(writer.submit(record(1)), timeout=10)
+        await writer.submit(record(2))  # the lock is gone: the writer goes on by itself
+    finally:
+        await writer.stop()
+        await engine.dispose()
+        await holder.dispose()
+    assert (await _count(db_url))[0] == 1
