@@ -40,3 +40,14 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 DbOption = typer.Option(
     None, "--db", help="Database URL (default HUB_DATABASE_URL or sqlite under var/)."
 )
+
+
+def migrated(url: str) -> None:
+    """Bring the database up to date, or stop with why it cannot be opened."""
+    from hub.core.migrate import upgrade
+
+    try:
+        upgrade(url)
+    except Exception as exc:  # a CLI user gets the reason, not a traceback
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        fail(f"cannot open the database at {url}: {reason}")

@@ -8,10 +8,9 @@ import sys
 import typer
 from sqlalchemy import select
 
-from hub.cli.common import DbOption, fail, run, settings
+from hub.cli.common import DbOption, fail, migrated, run, settings
 from hub.core import security
 from hub.core.db import create_engine, session_factory
-from hub.core.migrate import upgrade
 from hub.models import ApiKey, Grant
 
 app = typer.Typer(help="Demo registry helpers (refused in production).", no_args_is_help=True)
@@ -23,7 +22,7 @@ def credentials_cmd(db: str | None = DbOption) -> None:
     s = settings(db)
     if s.env == "production" or not s.demo_credentials:
         fail("demo credentials are refused in production (HUB_ENV=production)", 2)
-    upgrade(s.database_url)
+    migrated(s.database_url)
 
     async def go() -> list[dict]:
         engine = create_engine(s.database_url)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 
-from hub.cli.common import DbOption, console, fail, run, settings
+from hub.cli.common import DbOption, console, fail, migrated, run, settings
 from hub.core.db import create_engine, session_factory
-from hub.core.migrate import upgrade
 from hub.registry import service as registry
 from hub.registry.schemas import ApplyResult
 from hub.registry.yamlio import RegistryFileError
@@ -39,7 +38,7 @@ def apply_cmd(
     except RegistryFileError as exc:
         fail(str(exc), 2)
     s = settings(db)
-    upgrade(s.database_url)
+    migrated(s.database_url)
 
     async def go() -> ApplyResult:
         engine = create_engine(s.database_url)
@@ -65,7 +64,7 @@ def apply_cmd(
 def export_cmd(db: str | None = DbOption) -> None:
     """Print the registry as YAML (what `apply` takes back)."""
     s = settings(db)
-    upgrade(s.database_url)
+    migrated(s.database_url)
 
     async def go() -> dict:
         engine = create_engine(s.database_url)
