@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -62,6 +63,13 @@ def up(
 
     from hub.core.security import demo_api_key
 
+    for p in [port, *(int(u.rsplit(":", 1)[1]) for u in base_urls.values())]:
+        if not _port_free(host, p):
+            fail(
+                f"port {p} on {host} is in use: stop what holds it, or pick --port "
+                f"(the hub takes it and the mock agencies the {len(names)} after it)",
+                2,
+            )
     procs: list[subprocess.Popen[bytes]] = []
     hub_url = f"http://{host}:{port}"
     try:
@@ -104,6 +112,17 @@ def up(
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        # As uvicorn binds: a port left in TIME_WAIT by a stopped hub is free to use.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _app(s: Settings) -> Any:
