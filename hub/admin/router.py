@@ -87,6 +87,32 @@ SUBSYSTEM_FIELDS = ("id", "name", "base_url", "enabled", *registry.SUBSYSTEM_OPT
 SERVICE_FIELDS = ("id", *registry.SERVICE_FIELDS)
 
 
+async def _create(
+    session: AsyncSession, state: Any, model: Any, key: str, what: str, doc: RegistryDoc
+) -> None:
+    if await session.get(model, key):
+        raise HTTPException(409, f"{what} {key} exists; PATCH it instead")
+    await _apply(session, state, doc)
+
+
+async def _change(
+    session: AsyncSession, state: Any, model: Any, key: str, what: str, changes: dict[str, Any]
+) -> Any:
+    row = await _get(session, model, key, what)
+    for k, v in changes.items():
+        setattr(row, k, v)
+    row.updated_at = repo.utcnow()
+    await repo.bump_version(session)
+    await _commit(session, state)
+    return row
+
+
+async def _delete(session: AsyncSession, state: Any, model: Any, key: str, what: str) -> None:
+    await session.delete(await _get(session, model, key, what))
+    await repo.bump_version(session)
+    await _commit(session, state)
+
+
 @router.get("/members")
 async def list_members(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]:
     return [_plain(m, MEMBER_FIELDS) for m in await repo.members(session)]
@@ -94,9 +120,7 @@ async def list_members(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]
 
 @router.post("/members", status_code=201)
 async def create_member(body: MemberIn, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
-    if await session.get(Member, body.id):
-        raise HTTPException(409, f"member {body.id} exists; PATCH it instead")
-    await _apply(session, state, RegistryDoc(members=[body]))
+    await _create(session, state, Member, body.id, "member", RegistryDoc(members=[body]))
     return body
 
 
@@ -104,20 +128,14 @@ async def create_member(body: MemberIn, _: AdminDep, session: SessionDep, state:
 async def change_member(
     member_id: str, body: MemberPatch, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
-    row = await _get(session, Member, member_id, "member")
-    for k, v in body.model_dump(exclude_unset=True).items():
-        setattr(row, k, v)
-    row.updated_at = repo.utcnow()
-    await repo.bump_version(session)
-    await _commit(session, state)
+    changes = body.model_dump(exclude_unset=True)
+    row = await _change(session, state, Member, member_id, "member", changes)
     return _plain(row, MEMBER_FIELDS)
 
 
 @router.delete("/members/{member_id:path}", status_code=204)
 async def delete_member(member_id: str, _: AdminDep, session: SessionDep, state: StateDep) -> None:
-    await session.delete(await _get(session, Member, member_id, "member"))
-    await repo.bump_version(session)
-    await _commit(session, state)
+    await _delete(session, state, Member, member_id, "member")
 
 
 @router.get("/subsystems")
@@ -129,9 +147,7 @@ async def list_subsystems(_: AdminDep, session: SessionDep) -> list[dict[str, An
 async def create_subsystem(
     body: SubsystemIn, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
-    if await session.get(Subsystem, body.id):
-        raise HTTPException(409, f"subsystem {body.id} exists; PATCH it instead")
-    await _apply(session, state, RegistryDoc(subsystems=[body]))
+    await _create(session, state, Subsystem, body.id, "subsystem", RegistryDoc(subsystems=[body]))
     return body
 
 
@@ -139,12 +155,8 @@ async def create_subsystem(
 async def change_subsystem(
     subsystem_id: str, body: SubsystemPatch, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
-    row = await _get(session, Subsystem, subsystem_id, "subsystem")
-    for k, v in body.model_dump(exclude_unset=True).items():
-        setattr(row, k, v)
-    row.updated_at = repo.utcnow()
-    await repo.bump_version(session)
-    await _commit(session, state)
+    changes = body.model_dump(exclude_unset=True)
+    row = await _change(session, state, Subsystem, subsystem_id, "subsystem", changes)
     return _plain(row, SUBSYSTEM_FIELDS)
 
 
@@ -152,9 +164,7 @@ async def change_subsystem(
 async def delete_subsystem(
     subsystem_id: str, _: AdminDep, session: SessionDep, state: StateDep
 ) -> None:
-    await session.delete(await _get(session, Subsystem, subsystem_id, "subsystem"))
-    await repo.bump_version(session)
-    await _commit(session, state)
+    await _delete(session, state, Subsystem, subsystem_id, "subsystem")
 
 
 @router.get("/services")
@@ -164,9 +174,7 @@ async def list_services(_: AdminDep, session: SessionDep) -> list[dict[str, Any]
 
 @router.post("/services", status_code=201)
 async def create_service(body: ServiceIn, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
-    if await session.get(Service, body.id):
-        raise HTTPException(409, f"service {body.id} exists; PATCH it instead")
-    await _apply(session, state, RegistryDoc(services=[body]))
+    await _create(session, state, Service, body.id, "service", RegistryDoc(services=[body]))
     return body
 
 
@@ -174,15 +182,10 @@ async def create_service(body: ServiceIn, _: AdminDep, session: SessionDep, stat
 async def change_service(
     service_id: str, body: ServicePatch, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
-    row = await _get(session, Service, service_id, "service")
     changes = body.model_dump(exclude_unset=True)
-    if "endpoints" in changes and changes["endpoints"] is not None:
-        changes["endpoints"] = [e.model_dump() for e in body.endpoints or []]
-    for k, v in changes.items():
-        setattr(row, k, v)
-    row.updated_at = repo.utcnow()
-    await repo.bump_version(session)
-    await _commit(session, state)
+    if "endpoints" in changes and changes["endpoints"] is None:
+        changes["endpoints"] = []  # "no endpoints" is an empty list, as export writes it
+    row = await _change(session, state, Service, service_id, "service", changes)
     return _plain(row, SERVICE_FIELDS)
 
 
@@ -190,9 +193,7 @@ async def change_service(
 async def delete_service(
     service_id: str, _: AdminDep, session: SessionDep, state: StateDep
 ) -> None:
-    await session.delete(await _get(session, Service, service_id, "service"))
-    await repo.bump_version(session)
-    await _commit(session, state)
+    await _delete(session, state, Service, service_id, "service")
 
 
 # --- grants --------------------------------------------------------------------------------

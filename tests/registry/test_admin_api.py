@@ -75,6 +75,14 @@ async def test_admin_crud_keys_and_roles(db_url: str, tmp_path: Path) -> None:
         r = await c.get(f"/r1/{svc['id']}/citizens/1", headers=h)
         assert r.headers["X-Road-Error"] == "Client.AccessDenied"
 
+        r = await c.patch(
+            f"/admin/services/{svc['id']}",
+            json={"endpoints": [{"method": "get", "path": "/people/{id}"}]},
+            headers=ADMIN_H,
+        )
+        assert r.json()["endpoints"] == [{"method": "GET", "path": "/people/{id}"}]
+        r = await c.patch(f"/admin/services/{svc['id']}", json={"endpoints": None}, headers=ADMIN_H)
+        assert r.status_code == 200 and r.json()["endpoints"] == []
         r = await c.get("/admin/registry", params={"format": "yaml"}, headers=ADMIN_H)
         assert "VN/GOV/BCA/population/citizen-lookup" in r.text
         assert (await c.delete("/admin/members/VN/GOV/BCA", headers=ADMIN_H)).status_code == 204
