@@ -63,10 +63,10 @@ def up(
 
     from hub.core.security import demo_api_key
 
-    for p in [port, *(int(u.rsplit(":", 1)[1]) for u in base_urls.values())]:
-        if not _port_free(host, p):
+    for wanted in [port, *(int(u.rsplit(":", 1)[1]) for u in base_urls.values())]:
+        if not _port_free(host, wanted):
             fail(
-                f"port {p} on {host} is in use: stop what holds it, or pick --port "
+                f"port {wanted} on {host} is in use: stop what holds it, or pick --port "
                 f"(the hub takes it and the mock agencies the {len(names)} after it)",
                 2,
             )
