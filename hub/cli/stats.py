@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ from hub.cli.common import DbOption, console, fail, run, settings
 from hub.core.db import create_engine
 from hub.stats import service
 from hub.stats.output import emit
+from hub.stats.retention import minute_horizon
 from hub.stats.timeutil import InputError
 
 T = TypeVar("T")
@@ -36,6 +38,8 @@ def query(db: str | None, tz: str | None, fn: Callable[..., Awaitable[T]], **kw:
         engine = create_engine(s.database_url)
         try:
             async with engine.connect() as conn:
+                if "minute_horizon" in inspect.signature(fn).parameters:
+                    kw["minute_horizon"] = minute_horizon(s.minute_rollup_days)
                 return await fn(conn, tz=tz or s.timezone, **kw)
         finally:
             await engine.dispose()

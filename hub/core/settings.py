@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     metrics_client_label: bool = True
     registry_refresh_s: float = 2.0
 
+    # Days per-minute statistics rollups are kept (hours and days for ever); 0 keeps them.
+    minute_rollup_days: int = Field(default=35, ge=0)
+
     # Provider health checks and circuit breaker.
     health_interval_s: float = 10.0
     breaker_window_s: float = 30.0

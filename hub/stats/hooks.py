@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from hub.stats import rollup
 from hub.stats.health import HealthMonitor
 from hub.stats.metrics import Metrics
+from hub.stats.retention import MinutePruner
 
 if TYPE_CHECKING:
     from hub.app import HubState
@@ -22,3 +23,7 @@ def install(state: HubState) -> None:
     state.extras["health"] = monitor
     state.extras.setdefault("on_startup", []).append(monitor.start)
     state.on_shutdown.append(monitor.stop)
+    pruner = MinutePruner(state.engine, days=state.settings.minute_rollup_days)
+    state.extras["minute_pruner"] = pruner
+    state.extras["on_startup"].append(pruner.start)
+    state.on_shutdown.append(pruner.stop)

@@ -8,6 +8,7 @@ access control where client names are sensitive, or turn the client label off).
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -16,6 +17,7 @@ from fastapi.responses import FileResponse
 
 from hub.core.deps import OperatorDep, SessionDep, StateDep
 from hub.stats import browse, health, service
+from hub.stats.retention import minute_horizon
 from hub.stats.schemas import (
     Growth,
     HealthReport,
@@ -49,6 +51,10 @@ async def _answer(coro: Awaitable[T]) -> T:
         return await coro
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None
+
+
+def _horizon(state: Any) -> datetime | None:
+    return minute_horizon(state.settings.minute_rollup_days)
 
 
 @api.get("/transactions", response_model=TransactionPage, summary="Browse the log")
@@ -112,6 +118,7 @@ async def stats_summary(
         service.summary(
             session,
             tz=state.settings.timezone,
+            minute_horizon=_horizon(state),
             since=since,
             until=until,
             client=client,
@@ -138,6 +145,7 @@ async def stats_timeseries(
         service.timeseries(
             session,
             tz=state.settings.timezone,
+            minute_horizon=_horizon(state),
             bucket=bucket,
             group_by=group_by,
             since=since,
@@ -154,7 +162,13 @@ async def stats_matrix(
     _: OperatorDep, state: StateDep, session: SessionDep, since: Since = None, until: Until = None
 ) -> Matrix:
     return await _answer(
-        service.matrix(session, tz=state.settings.timezone, since=since, until=until)
+        service.matrix(
+            session,
+            tz=state.settings.timezone,
+            minute_horizon=_horizon(state),
+            since=since,
+            until=until,
+        )
     )
 
 
@@ -170,7 +184,13 @@ async def stats_top(
 ) -> Top:
     return await _answer(
         service.top(
-            session, tz=state.settings.timezone, by=by, limit=limit, since=since, until=until
+            session,
+            tz=state.settings.timezone,
+            minute_horizon=_horizon(state),
+            by=by,
+            limit=limit,
+            since=since,
+            until=until,
         )
     )
 
@@ -185,7 +205,14 @@ async def stats_growth(
     until: Until = None,
 ) -> Growth:
     return await _answer(
-        service.growth(session, tz=state.settings.timezone, period=period, since=since, until=until)
+        service.growth(
+            session,
+            tz=state.settings.timezone,
+            minute_horizon=_horizon(state),
+            period=period,
+            since=since,
+            until=until,
+        )
     )
 
 

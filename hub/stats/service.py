@@ -56,10 +56,30 @@ def _window(start: datetime | None, end: datetime, tz: Any) -> dict[str, Any]:
 
 
 def _minute_range(
-    since: str | None, until: str | None, tz: Any, now: datetime | None
+    since: str | None,
+    until: str | None,
+    tz: Any,
+    now: datetime | None,
+    horizon: datetime | None = None,
 ) -> tuple[datetime | None, datetime]:
     start, end = _range(since, until, tz, now)
-    return (tu.floor_minute(start) if start else None), tu.ceil_minute(end)
+    first = tu.floor_minute(start) if start else None
+    last = tu.ceil_minute(end)
+    # Minute rows before the horizon may be pruned: edges there move out to whole hours,
+    # which the hour rows answer exactly.
+    if horizon is not None:
+        if first is not None and first < horizon:
+            first = tu.floor_hour(first)
+        if last < horizon:
+            last = tu.ceil_hour(last)
+    return first, last
+
+
+def _widen_edges(edges: list[datetime], horizon: datetime | None) -> list[datetime]:
+    """Bucket edges before the horizon as whole UTC hours (a no-op in whole-hour zones)."""
+    if horizon is None:
+        return edges
+    return [e if e >= horizon else tu.floor_hour(e) for e in edges]
 
 
 def _add(acc: dict[Any, list[float]], key: Any, row: Any) -> None:
@@ -81,10 +101,11 @@ async def summary(
     service: str | None = None,
     provider: str | None = None,
     now: datetime | None = None,
+    minute_horizon: datetime | None = None,
 ) -> Summary:
     """Totals, faults, bytes and latency percentiles of the exchanges in a range."""
     zone = tu.zone(tz)
-    start, end = _minute_range(since, until, zone, now)
+    start, end = _minute_range(since, until, zone, now, minute_horizon)
     first = start or tu.EPOCH
     filters = _filters(client, service, provider)
     rows = await repo.count_sums(
@@ -176,12 +197,20 @@ async def timeseries(
     service: str | None = None,
     provider: str | None = None,
     now: datetime | None = None,
+    minute_horizon: datetime | None = None,
 ) -> Timeseries:
     """Volume per local bucket, whole buckets only, optionally split by client/service/provider."""
     zone = tu.zone(tz)
     if group_by is not None and group_by not in GROUPS:
         raise InputError(f"group_by must be one of {', '.join(GROUPS)}; got {group_by!r}")
     edges = _edges(bucket, since, until, zone, now)
+    if bucket == "minute" and minute_horizon is not None and edges[0] < minute_horizon:
+        days = (tu.utcnow() if now is None else now) - minute_horizon
+        raise InputError(
+            f"minute buckets are kept for {max(days.days, 0)} days (HUB_MINUTE_ROLLUP_DAYS); "
+            "use bucket=hour for older ranges"
+        )
+    edges = _widen_edges(edges, minute_horizon)
     buckets = await _bucketed(
         conn, edges, group=group_by, filters=_filters(client, service, provider)
     )
@@ -226,9 +255,10 @@ async def _grouped(
     until: str | None,
     filters: dict[str, Any],
     now: datetime | None,
+    minute_horizon: datetime | None = None,
 ) -> tuple[dict[Any, list[float]], dict[str, Any]]:
     zone = tu.zone(tz)
-    start, end = _minute_range(since, until, zone, now)
+    start, end = _minute_range(since, until, zone, now, minute_horizon)
     rows = await repo.count_sums(
         conn, tu.cover(start or tu.EPOCH, end), group=group, filters=filters
     )
@@ -245,11 +275,13 @@ async def matrix(
     since: str | None = None,
     until: str | None = None,
     now: datetime | None = None,
+    minute_horizon: datetime | None = None,
 ) -> Matrix:
     """Who shared with whom: exchanges per (client, provider)."""
     acc, window = await _grouped(
-        conn, ("client", "provider"), tz=tz, since=since, until=until, filters={}, now=now
-    )
+        conn, ("client", "provider"), tz=tz, since=since, until=until, filters={}, now=now,
+        minute_horizon=minute_horizon,
+    )  # fmt: skip
     cells = [
         Cell(client=c, provider=p, count=int(v[0]), succeeded=int(v[1]), failed=int(v[0] - v[1]))
         for (c, p), v in sorted(acc.items())
@@ -275,6 +307,7 @@ async def top(
     service: str | None = None,
     provider: str | None = None,
     now: datetime | None = None,
+    minute_horizon: datetime | None = None,
 ) -> Top:
     """The busiest clients, services or providers in a range."""
     if by not in GROUPS:
@@ -287,6 +320,7 @@ async def top(
         until=until,
         filters=_filters(client, service, provider),
         now=now,
+        minute_horizon=minute_horizon,
     )
     grand = sum(v[0] for v in acc.values()) or 1
     ranked = sorted(acc.items(), key=lambda kv: (-kv[1][0], kv[0]))[: max(limit, 0)]
@@ -313,6 +347,7 @@ async def growth(
     since: str | None = None,
     until: str | None = None,
     now: datetime | None = None,
+    minute_horizon: datetime | None = None,
 ) -> Growth:
     """Each period's volume and its change against the period before (the first one too)."""
     if period not in ("day", "month", "year"):
@@ -320,7 +355,7 @@ async def growth(
     zone = tu.zone(tz)
     edges = _edges(period, since, until, zone, now)
     before = tu.floor_local(edges[0] - timedelta(minutes=1), period, zone)
-    edges = [before, *edges]
+    edges = _widen_edges([before, *edges], minute_horizon)
     buckets = await _bucketed(conn, edges, group=None, filters={})
     totals = [int(b.get(None, [0])[0]) for b in buckets]
     periods = []

@@ -203,3 +203,13 @@ def iso_utc(t: datetime | None) -> str | None:
 
 def pairs(edges: list[datetime]) -> Iterator[tuple[datetime, datetime]]:
     return zip(edges, edges[1:], strict=False)
+
+
+def floor_hour(t: datetime) -> datetime:
+    """The whole UTC hour holding ``t``."""
+    return _floor(t, 3600)
+
+
+def ceil_hour(t: datetime) -> datetime:
+    """The first whole UTC hour at or after ``t``."""
+    return _ceil(t, 3600)
