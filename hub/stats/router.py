@@ -8,11 +8,11 @@ access control where client names are sensitive, or turn the client label off).
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import datetime
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import FileResponse
 
 from hub.core.deps import OperatorDep, SessionDep, StateDep
@@ -46,6 +46,27 @@ Provider = Annotated[str | None, Query(description="provider subsystem id")]
 Group = Literal["client", "service", "provider"]
 
 
+@dataclass
+class RangeQuery:
+    """The time range every operator query takes."""
+
+    since: Since = None
+    until: Until = None
+
+
+@dataclass
+class FilterQuery:
+    """Who and what a query is narrowed to."""
+
+    client: Client = None
+    service: Service = None
+    provider: Provider = None
+
+
+Range = Annotated[RangeQuery, Depends()]
+Filters = Annotated[FilterQuery, Depends()]
+
+
 async def _answer(coro: Awaitable[T]) -> T:
     try:
         return await coro
@@ -53,8 +74,10 @@ async def _answer(coro: Awaitable[T]) -> T:
         raise HTTPException(400, str(exc)) from None
 
 
-def _horizon(state: Any) -> datetime | None:
-    return minute_horizon(state.settings.minute_rollup_days)
+def _context(state: Any) -> dict[str, Any]:
+    """The settings every statistics query reads: the time zone and the minute horizon."""
+    settings = state.settings
+    return {"tz": settings.timezone, "minute_horizon": minute_horizon(settings.minute_rollup_days)}
 
 
 @api.get("/transactions", response_model=TransactionPage, summary="Browse the log")
@@ -62,11 +85,8 @@ async def list_transactions(
     _: OperatorDep,
     state: StateDep,
     session: SessionDep,
-    since: Since = None,
-    until: Until = None,
-    client: Client = None,
-    service_: Annotated[str | None, Query(alias="service")] = None,
-    provider: Provider = None,
+    window: Range,
+    filters: Filters,
     status: Annotated[int | None, Query(ge=100, le=599)] = None,
     fault: Annotated[str | None, Query(description="fault code, or none")] = None,
     user_id: str | None = None,
@@ -78,11 +98,8 @@ async def list_transactions(
         browse.page(
             session,
             tz=state.settings.timezone,
-            since=since,
-            until=until,
-            client=client,
-            service=service_,
-            provider=provider,
+            **asdict(window),
+            **asdict(filters),
             status=status,
             fault=fault,
             user_id=user_id,
@@ -108,23 +125,11 @@ async def stats_summary(
     _: OperatorDep,
     state: StateDep,
     session: SessionDep,
-    since: Since = None,
-    until: Until = None,
-    client: Client = None,
-    service_: Annotated[str | None, Query(alias="service")] = None,
-    provider: Provider = None,
+    window: Range,
+    filters: Filters,
 ) -> Summary:
     return await _answer(
-        service.summary(
-            session,
-            tz=state.settings.timezone,
-            minute_horizon=_horizon(state),
-            since=since,
-            until=until,
-            client=client,
-            service=service_,
-            provider=provider,
-        )
+        service.summary(session, **_context(state), **asdict(window), **asdict(filters))
     )
 
 
@@ -133,43 +138,28 @@ async def stats_timeseries(
     _: OperatorDep,
     state: StateDep,
     session: SessionDep,
+    window: Range,
+    filters: Filters,
     bucket: Literal["minute", "hour", "day", "month", "year"] = "hour",
     group_by: Group | None = None,
-    since: Since = None,
-    until: Until = None,
-    client: Client = None,
-    service_: Annotated[str | None, Query(alias="service")] = None,
-    provider: Provider = None,
 ) -> Timeseries:
     return await _answer(
         service.timeseries(
             session,
-            tz=state.settings.timezone,
-            minute_horizon=_horizon(state),
+            **_context(state),
             bucket=bucket,
             group_by=group_by,
-            since=since,
-            until=until,
-            client=client,
-            service=service_,
-            provider=provider,
+            **asdict(window),
+            **asdict(filters),
         )
     )
 
 
 @api.get("/stats/matrix", response_model=Matrix, summary="Who shared with whom")
 async def stats_matrix(
-    _: OperatorDep, state: StateDep, session: SessionDep, since: Since = None, until: Until = None
+    _: OperatorDep, state: StateDep, session: SessionDep, window: Range
 ) -> Matrix:
-    return await _answer(
-        service.matrix(
-            session,
-            tz=state.settings.timezone,
-            minute_horizon=_horizon(state),
-            since=since,
-            until=until,
-        )
-    )
+    return await _answer(service.matrix(session, **_context(state), **asdict(window)))
 
 
 @api.get("/stats/top", response_model=Top, summary="Busiest clients, services or providers")
@@ -177,21 +167,12 @@ async def stats_top(
     _: OperatorDep,
     state: StateDep,
     session: SessionDep,
+    window: Range,
     by: Group = "service",
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-    since: Since = None,
-    until: Until = None,
 ) -> Top:
     return await _answer(
-        service.top(
-            session,
-            tz=state.settings.timezone,
-            minute_horizon=_horizon(state),
-            by=by,
-            limit=limit,
-            since=since,
-            until=until,
-        )
+        service.top(session, **_context(state), by=by, limit=limit, **asdict(window))
     )
 
 
@@ -200,19 +181,11 @@ async def stats_growth(
     _: OperatorDep,
     state: StateDep,
     session: SessionDep,
+    window: Range,
     period: Literal["day", "month", "year"] = "month",
-    since: Since = None,
-    until: Until = None,
 ) -> Growth:
     return await _answer(
-        service.growth(
-            session,
-            tz=state.settings.timezone,
-            minute_horizon=_horizon(state),
-            period=period,
-            since=since,
-            until=until,
-        )
+        service.growth(session, **_context(state), period=period, **asdict(window))
     )
 
 
