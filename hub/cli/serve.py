@@ -19,6 +19,7 @@ from rich.table import Table
 from hub.cli.common import DbOption, console, fail, settings
 from hub.core.migrate import upgrade
 from hub.core.settings import Settings
+from hub.txlog.service import WriterProcess
 
 # No Server or Date header of the hub's own: a provider's answer goes back with its own, and
 # uvicorn would otherwise add a second of each.
@@ -47,7 +48,7 @@ def up(
     ),
 ) -> None:
     """Start the hub and the mock agencies, with the demo registry loaded."""
-    s = settings(db, port=port, host=host)
+    s = settings(db, port=port, host=host, gc_freeze=True)
     if s.env == "production":
         fail("`hub up` runs the demo stack; use `hub serve` in production", 2)
     import connectors
@@ -197,15 +198,49 @@ def serve(
     ssl_ca_certs: str | None = typer.Option(
         None, help="CA bundle; when given, clients must present a certificate (mutual TLS)."
     ),
+    log_process: bool = typer.Option(
+        True,
+        "--log-process/--log-inline",
+        help="Write the transaction log from a process of its own (default), or inside "
+        "each worker.",
+    ),
 ) -> None:
     """Start the hub alone (production): gateway, admin and operator API, dashboard."""
     s = settings(db, port=port, host=host)
     os.environ["HUB_DATABASE_URL"] = s.database_url
+    os.environ["HUB_GC_FREEZE"] = "1"
     if migrate:
         try:
             upgrade(s.database_url)
         except Exception as exc:
             fail(f"could not migrate {s.database_url}: {exc}")
+    writer: WriterProcess | None = None
+    if log_process:
+        writer = WriterProcess()
+        try:
+            writer.start()
+        except RuntimeError as exc:
+            fail(str(exc))
+        os.environ["HUB_LOG_WRITER_SOCKET"] = writer.path
+    else:
+        os.environ.pop("HUB_LOG_WRITER_SOCKET", None)
+    try:
+        _serve(host, port, workers, ssl_certfile, ssl_keyfile, ssl_ca_certs)
+    finally:
+        # (After SIGTERM, uvicorn re-raises the signal and the process ends before this;
+        # the writer process then sees its stdin close and stops by itself, the same way.)
+        if writer is not None:
+            writer.stop()
+
+
+def _serve(
+    host: str,
+    port: int,
+    workers: int,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+    ssl_ca_certs: str | None,
+) -> None:
     tls: dict[str, Any] = {}
     if ssl_certfile:
         import ssl

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     log_batch_max: int = 1000
     log_flush_interval_ms: float = 2.0
     log_queue_max: int = 50_000
+    # Unix socket of a log writer process (hub/txlog/service.py); `hub serve` starts one and
+    # sets this. Unset: the writer runs inside the process, as in tests and `hub up`.
+    log_writer_socket: str | None = None
+    # Move every object alive after startup out of the garbage collector's sight
+    # (`gc.freeze()`); `hub serve` and `hub up` turn it on, see hub/app.py.
+    gc_freeze: bool = False
 
     # Gateway limits.
     max_header_bytes: int = 16 * 1024

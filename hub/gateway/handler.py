@@ -27,6 +27,7 @@ from hub.gateway.forwarder import HOP_BY_HOP, Answer, Forwarder
 from hub.gateway.metaservices import Metaservices
 from hub.gateway.privacy import log_path
 from hub.registry.cache import RegistryCache, ServiceEntry
+from hub.txlog.remote import RemoteLogWriter
 from hub.txlog.writer import LogWriter
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class Gateway:
         *,
         settings: Settings,
         registry: RegistryCache,
-        writer: LogWriter,
+        writer: LogWriter | RemoteLogWriter,
         forwarder: Forwarder,
     ) -> None:
         self.settings = settings

@@ -8,6 +8,7 @@ from hub.stats import rollup
 from hub.stats.health import HealthMonitor
 from hub.stats.metrics import Metrics
 from hub.stats.retention import MinutePruner
+from hub.txlog.writer import LogWriter
 
 if TYPE_CHECKING:
     from hub.app import HubState
@@ -15,7 +16,9 @@ if TYPE_CHECKING:
 
 def install(state: HubState) -> None:
     """Count every batch in its own transaction, feed /metrics, and watch the providers."""
-    state.writer.hooks.append(rollup.add_records)
+    if isinstance(state.writer, LogWriter):
+        # (A log writer process runs the same hook itself: hub/txlog/service.py.)
+        state.writer.hooks.append(rollup.add_records)
     metrics = Metrics(state.settings, state.writer)
     state.gateway.observers.append(metrics.observe)
     state.extras["metrics"] = metrics

@@ -14,6 +14,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from hub.core.settings import Settings
+from hub.txlog.remote import RemoteLogWriter
 from hub.txlog.writer import LogWriter
 
 # Seconds; from a sub-millisecond hub hop up to the longest service timeouts.
@@ -26,7 +27,7 @@ COMMIT_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 class Metrics:
     """The hub's counters and histograms; ``observe`` is a gateway observer."""
 
-    def __init__(self, settings: Settings, writer: LogWriter) -> None:
+    def __init__(self, settings: Settings, writer: LogWriter | RemoteLogWriter) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.with_client = settings.metrics_client_label
         labels = ["service", "fault_code"] + (["client"] if self.with_client else [])

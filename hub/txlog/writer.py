@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -30,6 +30,15 @@ from hub.txlog.sqlite import Checkpointer, inline_sqlite
 log = logging.getLogger(__name__)
 
 BatchHook = Callable[[AsyncConnection, list[dict[str, Any]]], Awaitable[None]]
+
+
+class Waiter(Protocol):
+    """What waits for a record's commit: an asyncio future, or an object acting like one."""
+
+    def done(self) -> bool: ...
+    def set_result(self, result: None) -> None: ...
+    def set_exception(self, exception: BaseException) -> None: ...
+
 
 _tx: Table = Transaction.__table__  # type: ignore[assignment]
 _batches: Table = LogBatch.__table__  # type: ignore[assignment]
@@ -58,15 +67,14 @@ class LogWriter:
         self.engine = engine
         self.signer = signer
         self.batch_max = batch_max
-        self.queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[None]]] = asyncio.Queue(
-            queue_max
-        )
+        self.queue: asyncio.Queue[tuple[dict[str, Any], Waiter]] = asyncio.Queue(queue_max)
         self.hooks: list[BatchHook] = list(hooks or [])
         self.is_postgres = engine.dialect.name == "postgresql"
         self._task: asyncio.Task[None] | None = None
         self._conn: AsyncConnection | None = None
         self._stopping = False
         self.committed = 0
+        self.batches = 0  # committed batches, numbered from 1
         self.failed_batches = 0
         self.last_commit_s = 0.0
         self.healthy = True
@@ -96,16 +104,25 @@ class LogWriter:
 
     async def submit(self, record: dict[str, Any]) -> None:
         """Queue ``record`` and wait for its commit; LoggingFailed when it cannot be written."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.offer(record, fut)
+        await fut
+
+    def offer(self, record: dict[str, Any], waiter: Waiter) -> None:
+        """Queue ``record``; ``waiter`` gets ``set_result(None)`` once it is committed.
+
+        ``waiter`` is a future, or anything with its ``done``, ``set_result`` and
+        ``set_exception`` (the writer process answers its peers that way, without a future
+        and a callback per record). Raises LoggingFailed when the record cannot be queued.
+        """
         if self._task is None or self._task.done():
             raise LoggingFailed("the transaction log is not running, so the exchange is refused")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         try:
-            self.queue.put_nowait((record, fut))
+            self.queue.put_nowait((record, waiter))
         except asyncio.QueueFull:
             raise LoggingFailed(
                 "the transaction log is overloaded, so the exchange is refused; retry shortly"
             ) from None
-        await fut
 
     @property
     def depth(self) -> int:
@@ -164,6 +181,7 @@ class LogWriter:
                 await conn.close()
             raise
         self.committed += len(records)
+        self.batches += 1
         self.last_commit_s = time.perf_counter() - t0
         if self.checkpointer is not None:
             self.checkpointer.after_commit()

@@ -1,0 +1,190 @@
+"""The log writer process: records from hub workers committed once, in one chain, acked."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from hub.core.db import create_engine
+from hub.core.errors import LoggingFailed
+from hub.models import StatsMinute, Transaction
+from hub.txlog import service
+from hub.txlog.audit import verify_log
+from hub.txlog.remote import RemoteLogWriter
+from hub.txlog.signing import Signer
+from tests.support import make_settings
+from tests.txlog.test_writer import record
+
+
+def _exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
+def writer_processes(parent: int) -> list[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [
+        int(pid)
+        for pid in children
+        if b"hub.txlog.service" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+@contextlib.asynccontextmanager
+async def writer_service(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, asyncio.Event]]:
+    """The writer's server in this event loop (as its process runs it); yields its socket."""
+    path = str(tmp_path / "writer.sock")
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.serve(make_settings(db_url, tmp_path), path, stop=stop))
+    for _ in range(200):
+        if _exists(path) or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if task.done():
+        task.result()  # raises why it could not start
+    try:
+        yield path, stop
+    finally:
+        stop.set()
+        await task
+
+
+async def committed(db_url: str) -> tuple[set[str], int]:
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            ids = set((await conn.scalars(select(Transaction.request_id))).all())
+            counted = await conn.scalar(select(func.sum(StatsMinute.count)))
+        return ids, int(counted or 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_two_workers_share_one_chain_and_every_ack_means_committed(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with writer_service(db_url, tmp_path) as (path, _stop):
+        a, b = RemoteLogWriter(path), RemoteLogWriter(path)
+        commits: list[tuple[int, float]] = []
+        a.on_commit.append(lambda n, s: commits.append((n, s)))
+        await a.start()
+        await b.start()
+        assert a.healthy and b.healthy
+        recs = [record(i, "a") for i in range(300)] + [record(i, "b") for i in range(300)]
+        await asyncio.gather(*(a.submit(r) for r in recs[:300]), *(b.submit(r) for r in recs[300:]))
+        # Acknowledged means committed: read before the writer stops.
+        ids, counted = await committed(db_url)
+        assert ids == {r["request_id"] for r in recs}
+        assert counted == 600  # the rollups commit with the records
+        assert a.committed == 300 and b.committed == 300
+        assert sum(n for n, _ in commits) == 300 and all(s > 0 for _, s in commits)
+        assert a.depth == 0
+        await a.stop()
+        await b.stop()
+    engine = create_engine(db_url)
+    try:
+        key = Signer.from_file(tmp_path / "signing-key.pem", create=False).public_key
+        report = await verify_log(engine, public_key=key)
+    finally:
+        await engine.dispose()
+    assert report.ok, report.problems
+    assert report.records == 600 and report.signatures_checked == report.batches
+
+
+async def test_a_record_the_writer_cannot_read_is_refused_alone(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with writer_service(sqlite_url, tmp_path) as (path, _stop):
+        remote = RemoteLogWriter(path)
+        await remote.start()
+        bad: dict[str, Any] = record(1)
+        bad["started_at"] = "yesterday"
+        results = await asyncio.gather(
+            remote.submit(record(0)), remote.submit(bad), return_exceptions=True
+        )
+        assert results[0] is None
+        assert isinstance(results[1], LoggingFailed) and "malformed" in str(results[1])
+        await remote.stop()
+    ids, _ = await committed(sqlite_url)
+    assert ids == {record(0)["request_id"]}
+
+
+async def test_without_the_writer_exchanges_fail_then_recover_when_it_returns(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with writer_service(sqlite_url, tmp_path) as (path, stop):
+        remote = RemoteLogWriter(path)
+        await remote.start()
+        await remote.submit(record(0))
+        stop.set()  # the writer goes away
+        for _ in range(100):
+            if not remote.healthy:
+                break
+            await asyncio.sleep(0.01)
+        assert not remote.healthy
+        with pytest.raises(LoggingFailed, match="not reachable"):
+            await remote.submit(record(1))
+    async with writer_service(sqlite_url, tmp_path):
+        await asyncio.sleep(0.25)  # past the reconnect back-off
+        await remote.submit(record(2))
+        assert remote.healthy
+        await remote.stop()
+    ids, _ = await committed(sqlite_url)
+    assert ids == {record(0)["request_id"], record(2)["request_id"]}
+
+
+def test_frames_split_anywhere_are_read_whole() -> None:
+    docs = [[[1, {"a": "é" * 50}]], {"ok": [1, 2], "err": [], "commits": [[2, 0.001]]}]
+    stream = b"".join(service.frame(d) for d in docs)
+    for cut in range(1, len(stream)):
+        reader = service.FrameReader()
+        assert reader.feed(stream[:cut]) + reader.feed(stream[cut:]) == docs
+    with pytest.raises(ValueError, match="over the limit"):
+        service.FrameReader().feed((service.MAX_FRAME + 1).to_bytes(4, "big"))
+
+
+@pytest.mark.slow
+async def test_hub_serve_restarts_a_killed_writer_process(tmp_path: Path) -> None:
+    from tests.reliability.fakes import CLIENT, LOOKUP, PURPOSE, FaultyProvider, registry_doc
+    from tests.reliability.procs import apply_registry, hub_env, hub_process, issue_key
+    from tests.support import serve
+
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    env = hub_env(tmp_path, db_url)
+    async with serve(FaultyProvider()) as base_url:
+        await apply_registry(env, registry_doc(base_url), tmp_path)
+        async with hub_process(env, tmp_path, "--workers", "2") as hub:
+            key = await issue_key(hub.url, CLIENT)
+            headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}
+            assert hub.proc is not None
+            writers = writer_processes(hub.proc.pid)
+            assert len(writers) == 1  # one writer for both workers
+            async with httpx.AsyncClient(timeout=10) as http:
+                for _ in range(50):  # until both workers have seen the new key
+                    before = await http.get(hub.url + LOOKUP, headers=headers)
+                    if before.status_code == 200:
+                        break
+                    await asyncio.sleep(0.1)
+                assert before.status_code == 200
+                os.kill(writers[0], signal.SIGKILL)
+                statuses = []
+                for _ in range(100):  # 503 LoggingFailed while it is away, then 200 again
+                    resp = await http.get(hub.url + LOOKUP, headers=headers)
+                    statuses.append(resp.status_code)
+                    if resp.status_code == 503:
+                        assert resp.headers["X-Road-Error"] == "Server.LoggingFailed"
+                    if statuses[-3:] == [200, 200, 200]:
+                        break
+                    await asyncio.sleep(0.1)
+            assert set(statuses) <= {200, 503} and statuses[-3:] == [200, 200, 200], statuses
+            answered = {before.headers["X-Road-Request-Id"]}
+    ids, _ = await committed(db_url)
+    assert answered <= ids
