@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hub.core.ids import request_id
 from hub.gateway.handler import b64sha512
 
 PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -44,7 +45,7 @@ class WriterResult:
 
 def record(i: int) -> dict[str, Any]:
     """A record shaped like the gateway's for the bench exchange (pseudonymised path)."""
-    rid = uuid.uuid4().hex
+    rid = request_id()  # as the gateway makes them: time-ordered
     return {
         "id": rid,
         "request_id": rid,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from typing import NamedTuple
 
 PART = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -89,3 +91,24 @@ def parse_subsystem(raw: str) -> SubsystemId:
 
 def parse_service(raw: str) -> ServiceId:
     return ServiceId(*_split(raw, 5, "service"))
+
+
+def request_id() -> str:
+    """A new exchange's X-Road-Request-Id: a UUIDv7 (RFC 9562) as 32 hex digits.
+
+    Time-ordered, so the log's indexes on request ids grow at their right edge instead of
+    at random pages. With random (v4) ids, a commit of 12 records rewrote a page per record
+    in each of those indexes: 530 us per commit against 181 us with these, and 78 against
+    45 us of the writer's time per record (bench/logwriter.py records on SQLite, 50,000
+    already logged). 48 bits of milliseconds, then 74 random bits.
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (ms & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76
+        | (rand >> 68) << 64  # rand_a: 12 bits
+        | 0b10 << 62
+        | (rand & 0x3FFF_FFFF_FFFF_FFFF)  # rand_b: 62 bits
+    )
+    return f"{value:032x}"

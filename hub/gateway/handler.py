@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,7 @@ from typing import Any
 import orjson
 
 from hub.core import errors
-from hub.core.ids import check_parts
+from hub.core.ids import check_parts, request_id
 from hub.core.settings import Settings
 from hub.gateway import paths
 from hub.gateway.forwarder import HOP_BY_HOP, Answer, Forwarder
@@ -63,9 +62,8 @@ class Exchange:
     )
 
     def __init__(self, method: str) -> None:
-        # 128 random bits as 32 hex digits, like uuid4().hex without building a UUID
-        # object (2.2 us against 0.6 us here; every exchange pays it).
-        self.request_id = os.urandom(16).hex()
+        # A UUIDv7 as 32 hex digits: time-ordered, which the log's indexes need (see there).
+        self.request_id = request_id()
         self.xroad_id = self.request_id
         self.client = ""
         self.target: paths.Target | None = None

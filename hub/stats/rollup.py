@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.models import LatencyDay, LatencyHour, StatsDay, StatsHour, StatsMinute
 from hub.stats.histogram import bin_of
-from hub.txlog.sqlite import inline_sqlite
+from hub.txlog.sqlite import INLINE_SAFE_HOOKS, inline_sqlite
 
 COUNT_TABLES: dict[str, Table] = {
     "minute": StatsMinute.__table__,  # type: ignore[dict-item]
@@ -200,3 +200,6 @@ async def add_records(conn: AsyncConnection, records: list[dict[str, Any]]) -> N
             db.executemany(sql, params)
         else:
             await conn.exec_driver_sql(sql, params)
+
+
+INLINE_SAFE_HOOKS.add(add_records)

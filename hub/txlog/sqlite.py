@@ -89,6 +89,9 @@ def create_writer_engine(url: str) -> AsyncEngine:
 
 
 INLINE_SQLITE = "hub.inline_sqlite"
+# Batch hooks whose statements go to inline_sqlite(conn) when there is one, and never
+# through ``conn`` itself: the writer may then run the whole batch below SQLAlchemy.
+INLINE_SAFE_HOOKS: set[object] = set()
 
 
 def inline_sqlite(conn: AsyncConnection) -> sqlite3.Connection | None:
