@@ -196,13 +196,14 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
         "  one pooled aiohttp session; no checks, no log. The least a Python hop costs;",
         "- **nginx**: `proxy_pass` with upstream keep-alive, one worker (config generated",
         "  into a temporary directory, run in the foreground);",
-        "- **hub**: `hub serve` (one worker) on a fresh SQLite database in WAL mode, registry",
+        "- **hub**: `hub serve` (one worker, and the log writer process it starts) on a fresh",
+        "  SQLite database in WAL mode, registry",
         "  applied with `hub registry apply`, a key issued through `POST /admin/keys`. The",
         "  service is personal-data, so each exchange authenticates the key, checks the",
         "  grant, the endpoint and the purpose headers, forwards, pseudonymises the citizen",
-        "  number in the logged path, hashes both bodies, commits a chained, batch-signed",
-        "  record (group commit) before answering, and feeds whatever metrics and rollups",
-        "  the installed features hook in.",
+        "  number in the logged path, hashes both bodies, has the log writer process commit",
+        "  a chained, batch-signed record with its rollups (group commit) before answering,",
+        "  and feeds the metrics.",
         "",
         f"## Throughput at {a['connections']} connections",
         "",
@@ -223,7 +224,8 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
     out += [
         "",
         "The machine has two cores, and the provider, the target and wrk all run on them; the",
-        "share of a core each used during the rounds (median) says who was the bottleneck:",
+        "share of a core each used during the rounds (median) says who was the bottleneck",
+        "(the hub's figure adds its worker and its log writer process):",
         "",
         "| target | provider | target process | wrk | target's CPU per request |",
         "|---|---|---|---|---|",
@@ -280,8 +282,8 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
     ]
     if wal := mem.get("wal_bytes"):
         out += [
-            "The SQLite WAL, checkpointed by the log writer from a worker thread (never in "
-            "the event loop), measured after each slice: at most "
+            "The SQLite WAL, checkpointed by the log writer process from a thread of its own "
+            "(never in its event loop), measured after each slice: at most "
             f"{max(wal) / 2**20:.1f} MiB, {wal[-1] / 2**20:.1f} MiB at the end.",
             "",
         ]
@@ -339,8 +341,8 @@ def _workers_section(ws: dict[str, Any]) -> list[str]:
         "## `hub serve --workers N`",
         "",
         "Two hubs at once (each on its own SQLite database), wrk rounds alternating between",
-        "them, against the same provider. With N = 2 the two workers share one database, so",
-        "their commits queue behind SQLite's single writer lock (BEGIN IMMEDIATE).",
+        "them, against the same provider. With N = 2 the two workers send their records to",
+        "the same log writer process, which commits them together.",
         "",
         "| workers | req/s | vs 1 worker | p50 ms | p99 ms | hub CPU | provider CPU | wrk CPU |",
         "|---|---|---|---|---|---|---|---|",

@@ -72,6 +72,19 @@ async def _rows(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
         await engine.dispose()
 
 
+async def _write_through_writer(url: str, batches: list[list[dict[str, Any]]]) -> None:
+    """The log writer's own commits: on SQLite, BEGIN to COMMIT below SQLAlchemy."""
+    writer = LogWriter(create_writer_engine(url), hooks=[rollup.add_records])
+    try:
+        for batch in batches:
+            await writer._commit(batch)
+        assert writer._conn is not None and inline_sqlite(writer._conn) is not None
+        assert writer.batches == len(batches)
+    finally:
+        await writer.stop()
+        await writer.engine.dispose()
+
+
 async def _write(url: str, batches: list[list[dict[str, Any]]], *, inline: bool) -> None:
     engine = create_writer_engine(url) if inline else create_engine(url)
     try:
@@ -88,15 +101,19 @@ async def _write(url: str, batches: list[list[dict[str, Any]]], *, inline: bool)
 async def test_the_inline_sqlite_path_writes_what_sqlalchemy_writes(tmp_path: Path) -> None:
     from hub.core.migrate import upgrade_async
 
-    urls = [f"sqlite+aiosqlite:///{tmp_path}/{name}.db" for name in ("inline", "plain")]
-    for url, inline in zip(urls, (True, False), strict=True):
+    names = ("inline", "plain", "writer")
+    urls = [f"sqlite+aiosqlite:///{tmp_path}/{name}.db" for name in names]
+    for url, name in zip(urls, names, strict=True):
         await upgrade_async(url)
-        await _write(
-            url, [[record(i) for i in range(b * 7, b * 7 + 7)] for b in range(6)], inline=inline
-        )
-    inline_rows, plain_rows = await _rows(urls[0]), await _rows(urls[1])
+        batches = [[record(i) for i in range(b * 7, b * 7 + 7)] for b in range(6)]
+        if name == "writer":
+            await _write_through_writer(url, batches)
+        else:
+            await _write(url, batches, inline=name == "inline")
+    inline_rows, plain_rows, writer_rows = [await _rows(url) for url in urls]
     assert len(inline_rows[0]) == 42 and inline_rows[1]
     assert inline_rows == plain_rows  # records, chain hashes and rollup sums alike
+    assert writer_rows == plain_rows
 
 
 async def test_checkpoints_from_the_thread_keep_the_wal_bounded(
