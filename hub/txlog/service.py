@@ -235,12 +235,10 @@ def main(argv: list[str] | None = None) -> None:
 class WriterProcess:
     """``hub serve``'s handle on its log writer process: start, restart if it dies, stop."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="hub-log-writer-")
         self.path = str(Path(self.dir) / "writer.sock")
-        self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
         self._stopping = False
         self._watch: threading.Thread | None = None
 
@@ -251,9 +249,7 @@ class WriterProcess:
 
     def _spawn(self, timeout_s: float) -> None:
         cmd = [sys.executable, "-m", "hub.txlog.service", "--socket", self.path]
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env or os.environ
-        )
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert proc.stdout is not None
         ready: list[bytes] = []
         reader = threading.Thread(target=lambda: ready.append(proc.stdout.readline()))  # type: ignore[union-attr]
@@ -277,7 +273,6 @@ class WriterProcess:
             if self._stopping:
                 return
             log.error("the log writer process exited with code %s; starting it again", code)
-            self.restarts += 1
             time.sleep(0.5)
             try:
                 self._spawn(60.0)
