@@ -1,7 +1,8 @@
 """``python -m bench`` (``make bench``): the hub against the least a hop can cost.
 
 One run, one provider, one exchange (a citizen lookup, a small JSON GET): the provider
-called directly, a bare Python forwarder, nginx and the hub, at 32 connections in
+called directly, a bare Python forwarder (on the hub's HTTP client and on aiohttp), nginx
+and the hub, at 32 connections in
 alternating rounds; then the hub-added latency at light load, memory over a long run,
 ``hub serve --workers N``, and the log writer alone. Prints the targets met or missed and
 writes docs/benchmarks.md.
@@ -152,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                 "direct", provider.url + targets.PROVIDER_PATH, dict(targets.PURPOSE), provider
             )
             bare = targets.start_bare(workdir, provider.url)
-            with running(bare.server):  # type: ignore[arg-type]
+            bare_aiohttp = targets.start_bare(workdir, provider.url, client="aiohttp")
+            with running(bare.server, bare_aiohttp.server):  # type: ignore[arg-type]
                 nginx = targets.start_nginx(workdir, provider.url)
                 with running(nginx.server):  # type: ignore[arg-type]
                     db_url = targets.prepare_hub_db(workdir, provider.url)
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"rounds of {args.seconds:g} s"
                         )
                         results["throughput"] = throughput(
-                            [direct, bare, nginx, hub], provider, args, workdir
+                            [direct, bare, bare_aiohttp, nginx, hub], provider, args, workdir
                         )
                         say(
                             f"hub-added latency at {args.light_rate:g} req/s for "

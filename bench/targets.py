@@ -1,7 +1,8 @@
-"""The four things measured, all in front of the same provider and the same exchange.
+"""The five things measured, all in front of the same provider and the same exchange.
 
 - ``direct``: the provider itself;
-- ``bare``: bench/bare_forwarder.py, the reference Python hop;
+- ``bare``: bench/bare_forwarder.py, the reference Python hop, on the hub's own client;
+- ``bare-aiohttp``: the same hop on aiohttp, the client the hub used before;
 - ``nginx``: proxy_pass with upstream keep-alive, the C reference;
 - ``hub``: ``hub serve`` with authentication, grants, durable logging and metrics on.
 """
@@ -96,18 +97,21 @@ def start_provider(workdir: Path) -> Server:
     return server
 
 
-def start_bare(workdir: Path, provider_url: str) -> Target:
+def start_bare(workdir: Path, provider_url: str, client: str = "hub") -> Target:
+    """The bare forwarder on the hub's own client ("bare") or on aiohttp ("bare-aiohttp")."""
+    name = "bare" if client == "hub" else f"bare-{client}"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = Server(
-        "bare",
+        name,
         uvicorn_cmd("bench.bare_forwarder:app", port),
         url,
-        workdir / "bare.log",
+        workdir / f"{name}.log",
         BENCH_UPSTREAM=provider_url,
+        BENCH_CLIENT=client,
     )
     server.wait_ready(PROVIDER_PATH)
-    return Target("bare", url + PROVIDER_PATH, dict(PURPOSE), server)
+    return Target(name, url + PROVIDER_PATH, dict(PURPOSE), server)
 
 
 def start_nginx(workdir: Path, provider_url: str) -> Target:

@@ -1,8 +1,9 @@
-"""The outbound hop to providers, on one pooled aiohttp session.
+"""The outbound hop to providers, on the hub's pooled HTTP/1.1 client (hub.gateway.client).
 
-aiohttp rather than httpx's default transport: measured on this machine with wrk at 32
-connections, a forwarder on httpx's transport did about 350 requests/s against a provider
-that aiohttp forwarded at about 2,700 (issue 2's figures); see docs/benchmarks.md.
+Issue 2 chose aiohttp over httpx's default transport (about 2,700 against 350 requests/s
+through a forwarder on this machine); the fourth profiling round replaced aiohttp with the
+hub's own client for the same reason again: see the client's docstring and
+bench/profile_notes.md.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import NamedTuple
 
-import aiohttp
-
 from hub.core.errors import ServiceFailed, ServiceTimeout
+from hub.gateway.client import ClientError, HttpClient
 
 HOP_BY_HOP = frozenset(
     {
@@ -32,9 +32,6 @@ HOP_BY_HOP = frozenset(
 )
 
 
-NO_TIMEOUT = aiohttp.ClientTimeout(total=None)  # asyncio.timeout below bounds the whole hop
-
-
 class Answer(NamedTuple):
     status: int
     headers: list[tuple[str, str]]
@@ -44,19 +41,15 @@ class Answer(NamedTuple):
 
 class Forwarder:
     def __init__(self) -> None:
-        self.session: aiohttp.ClientSession | None = None
+        self.client: HttpClient | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
-        # auto_decompress off: the provider's answer goes back byte for byte.
-        self.session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",)
-        )
+        self.client = HttpClient()
 
     async def stop(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
 
     async def send(
         self,
@@ -66,25 +59,24 @@ class Forwarder:
         body: bytes,
         timeout_s: float,
     ) -> Answer:
-        assert self.session is not None
+        assert self.client is not None
         try:
             async with asyncio.timeout(timeout_s):
-                async with self.session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=body or None,
-                    allow_redirects=False,
-                    timeout=NO_TIMEOUT,
-                ) as resp:
-                    data = await resp.read()
-                    out = [(k, v) for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP]
-                    return Answer(resp.status, out, data, resp.headers.get("Content-Type", ""))
+                resp = await self.client.request(method, url, headers, body)
         except TimeoutError:
             raise ServiceTimeout(
                 f"the provider did not answer within the service timeout of {timeout_s:g} s"
             ) from None
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
+        except (ClientError, OSError, UnicodeError) as exc:
             raise ServiceFailed(
                 f"the provider could not be reached or broke off its answer ({type(exc).__name__})"
             ) from None
+        out = []
+        content_type = ""
+        for name, value in resp.headers:
+            lname = name.lower()
+            if lname == "content-type":
+                content_type = value
+            if lname not in HOP_BY_HOP:
+                out.append((name, value))
+        return Answer(resp.status, out, resp.body, content_type)

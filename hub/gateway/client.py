@@ -1,0 +1,261 @@
+"""A small HTTP/1.1 client for the outbound hop: keep-alive pools over asyncio protocols.
+
+Why not aiohttp, which the hop used before: on the bench exchange (a 300-byte JSON GET, wrk
+at 32 connections) aiohttp's request path was about a third of the hub worker's CPU,
+mostly building request and response objects the hop throws away. This client sends the
+request as one write and parses the answer with httptools (llhttp, the parser uvicorn uses
+for the inbound side); bench/profile_notes.md, fourth round, has the before and after.
+
+What it does, and what it leaves out on purpose:
+- one idle pool per (scheme, host, port), most recent first; a connection goes back only
+  after a whole answer on a keep-alive connection, and an idle one is dropped after
+  ``IDLE_S`` seconds, shorter than uvicorn's own 5 s keep-alive, so the hub rarely writes
+  to a socket the provider is closing;
+- a reused connection that closes before the first byte of the answer is retried once on
+  a new connection, for idempotent methods only (RFC 9110 9.2.2);
+- bodies sized by Content-Length, chunked, or read to the end of the connection; HEAD,
+  204 and 304 answers have none;
+- https with the system's trust store; no proxies, no redirects (the hub passes a
+  provider's 3xx back as it is), no decompression (the answer goes back byte for byte).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import httptools
+
+IDLE_S = 4.0  # below uvicorn's default keep-alive of 5 s, the usual provider's
+POOL_MAX = 256  # idle connections kept per provider address
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+class ClientError(Exception):
+    """The provider could not be reached, or its answer was broken off or malformed."""
+
+
+class StaleConnection(ClientError):
+    """A reused connection closed before any byte of the answer came back."""
+
+
+class Response:
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP (or TLS) connection; one request at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self.reused = False
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[Response] | None = None
+        self._head = False
+        self._got_bytes = False
+        self._status = 0
+        self._headers: list[tuple[str, str]] = []
+        self._body: list[bytes] = []
+        self._until_eof = False  # neither Content-Length nor chunked: the body ends at EOF
+        self.keep_alive = False
+
+    # --- asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._got_bytes = True
+        if self._waiter is None or self._waiter.done():
+            # Bytes nobody asked for: the connection is out of step; never reuse it.
+            self.close()
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(ClientError("the provider switched protocols, which the hub does not"))
+        except httptools.HttpParserError as exc:
+            self._fail(ClientError(f"malformed answer from the provider: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._until_eof and self._status:
+            self.keep_alive = False
+            waiter.set_result(Response(self._status, self._headers, b"".join(self._body)))
+        elif not self._got_bytes and self.reused:
+            waiter.set_exception(StaleConnection("the kept-alive connection was closed"))
+        else:
+            waiter.set_exception(ClientError("the provider closed the connection mid-answer"))
+
+    # --- httptools callbacks ------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        self._status = self._parser.get_status_code()
+        if self._head:
+            # llhttp cannot be told that a HEAD answer has no body: finish here and close.
+            self._finish(keep_alive=False)
+            return
+        framed = self._status in (204, 304) or 100 <= self._status < 200
+        for name, value in self._headers:
+            lname = name.lower()
+            if lname == "content-length" or (
+                lname == "transfer-encoding" and "chunked" in value.lower()
+            ):
+                framed = True
+        self._until_eof = not framed
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if 100 <= self._status < 200:
+            # An interim answer (103 Early Hints and the like): the real one follows.
+            self._status, self._headers, self._body = 0, [], []
+            return
+        self._finish(keep_alive=self._parser.should_keep_alive())
+
+    # --- the exchange -------------------------------------------------------------------
+
+    def _finish(self, *, keep_alive: bool) -> None:
+        self.keep_alive = keep_alive
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(Response(self._status, self._headers, b"".join(self._body)))
+
+    def _fail(self, exc: Exception) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+        self.close()
+
+    def request(self, data: bytes, *, head: bool) -> asyncio.Future[Response]:
+        assert self.transport is not None
+        self._waiter = self.loop.create_future()
+        self._head = head
+        self._got_bytes = False
+        self._status = 0
+        self._headers = []
+        self._body = []
+        self._until_eof = False
+        self.keep_alive = False
+        self.transport.write(data)
+        return self._waiter
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class HttpClient:
+    """Pooled HTTP/1.1 connections to providers."""
+
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._ssl = ssl_context  # made on first https call when not given
+        self._closed = False
+
+    async def request(
+        self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes
+    ) -> Response:
+        """Send one request and read the whole answer. Raises ClientError or OSError."""
+        if self._closed:
+            raise ClientError("the client is closed")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ClientError(f"cannot call {url[:200]!r}: only http and https URLs")
+        default = 443 if parts.scheme == "https" else 80
+        port = parts.port or default
+        key = (parts.scheme, parts.hostname, port)
+        host = parts.netloc.rpartition("@")[2]
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        data = _encode(method, target, host, headers, body)
+        attempts = 2 if method in IDEMPOTENT else 1
+        while True:
+            conn = await self._acquire(key)
+            try:
+                answer = await conn.request(data, head=method == "HEAD")
+            except StaleConnection:
+                attempts -= 1
+                if attempts:
+                    continue
+                raise
+            except BaseException:
+                conn.close()  # cancelled or failed mid-answer: the connection is out of step
+                raise
+            self._release(key, conn)
+            return answer
+
+    async def _acquire(self, key: tuple[str, str, int]) -> _Connection:
+        pool = self._idle.get(key)
+        now = time.monotonic()
+        while pool:
+            conn = pool.pop()
+            if not conn.closed and now - conn.idle_since < IDLE_S:
+                conn.reused = True
+                return conn
+            conn.close()
+        scheme, host, port = key
+        loop = asyncio.get_running_loop()
+        context = self._ssl_context() if scheme == "https" else None
+        _, conn = await loop.create_connection(lambda: _Connection(loop), host, port, ssl=context)
+        return conn
+
+    def _release(self, key: tuple[str, str, int], conn: _Connection) -> None:
+        if conn.closed or not conn.keep_alive or self._closed:
+            conn.close()
+            return
+        pool = self._idle.setdefault(key, [])
+        if len(pool) >= POOL_MAX:
+            conn.close()
+            return
+        conn.idle_since = time.monotonic()
+        pool.append(conn)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
+
+    async def close(self) -> None:
+        self._closed = True
+        for pool in self._idle.values():
+            for conn in pool:
+                conn.close()
+        self._idle.clear()
+
+
+def _encode(
+    method: str, target: str, host: str, headers: Iterable[tuple[str, str]], body: bytes
+) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
+    for name, value in headers:
+        lines.append(f"{name}: {value}")
+    if body or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}")
+    head = "\r\n".join(lines)
+    breaks = len(lines) - 1
+    if head.count("\n") != breaks or head.count("\r") != breaks:
+        # Values reach here from uvicorn's parser or the hub's own checks, which refuse
+        # line breaks; this keeps a request from ever being split in two.
+        raise ClientError("a request header holds a line break")
+    return (head + "\r\n\r\n").encode("latin-1") + body
