@@ -8,7 +8,6 @@ bench/profile_notes.md.
 
 from __future__ import annotations
 
-import asyncio
 from typing import NamedTuple
 
 from hub.core.errors import ServiceFailed, ServiceTimeout
@@ -61,8 +60,7 @@ class Forwarder:
     ) -> Answer:
         assert self.client is not None
         try:
-            async with asyncio.timeout(timeout_s):
-                resp = await self.client.request(method, url, headers, body)
+            resp = await self.client.request(method, url, headers, body, timeout_s=timeout_s)
         except TimeoutError:
             raise ServiceTimeout(
                 f"the provider did not answer within the service timeout of {timeout_s:g} s"

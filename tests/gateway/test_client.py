@@ -186,14 +186,19 @@ async def test_refused_connection_raises_oserror(http: HttpClient) -> None:
 
 async def test_timeout_drops_the_connection(http: HttpClient) -> None:
     def script(n: int, _r: bytes) -> bytes | None:
-        return b"HTTP/1.1 200 OK\r\n" if n == 1 else ok()  # the first answer never ends
+        return b"HTTP/1.1 200 OK\r\n" if n in (1, 3) else ok()  # these answers never end
 
     server, url = await serve(script)
+    with pytest.raises(TimeoutError):
+        await http.request("GET", url, [], b"", timeout_s=0.2)
+    assert (await http.request("GET", url, [], b"")).status == 200
+    assert server.connections == 2  # the half-read connection was not reused
+    # A caller's own cancellation (asyncio.timeout here) leaves the pool as clean.
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.2):
             await http.request("GET", url, [], b"")
     assert (await http.request("GET", url, [], b"")).status == 200
-    assert server.connections == 2  # the half-read connection was not reused
+    assert server.connections == 3
     await server.stop()
 
 
@@ -212,6 +217,8 @@ async def test_line_breaks_in_headers_are_refused(http: HttpClient) -> None:
         await http.request("GET", url, [("X-A", "1\r\nX-Injected: 2")], b"")
     with pytest.raises(ClientError, match="only http and https"):
         await http.request("GET", "ftp://127.0.0.1/", [], b"")
+    with pytest.raises(ClientError, match="Port"):
+        await http.request("GET", "http://127.0.0.1:99999/x", [], b"")
     assert server.requests == []
     await server.stop()
 
