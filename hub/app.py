@@ -43,7 +43,7 @@ class HubState:
 
     settings: Settings
     engine: AsyncEngine
-    writer_engine: AsyncEngine
+    writer_engine: AsyncEngine | None  # None when a log writer process writes the log
     sessions: async_sessionmaker
     registry: RegistryCache
     writer: LogWriter | RemoteLogWriter
@@ -103,7 +103,8 @@ def create_app(settings: Settings | None = None) -> Callable:
                     await result
             await state.forwarder.stop()
             await state.engine.dispose()
-            await state.writer_engine.dispose()
+            if state.writer_engine is not None:
+                await state.writer_engine.dispose()
 
     api = FastAPI(
         title="Data-exchange hub",
@@ -113,7 +114,7 @@ def create_app(settings: Settings | None = None) -> Callable:
         lifespan=lifespan,
     )
     engine = create_engine(settings.database_url)
-    writer_engine = create_writer_engine(settings.database_url)
+    writer_engine: AsyncEngine | None = None
     sessions = session_factory(engine)
     registry = RegistryCache(sessions)
     # Made on first start when missing; operators back it up and publish its public half
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Callable:
     if settings.log_writer_socket:
         writer = RemoteLogWriter(settings.log_writer_socket, queue_max=settings.log_queue_max)
     else:
+        writer_engine = create_writer_engine(settings.database_url)
         writer = LogWriter(
             writer_engine,
             signer=signer,

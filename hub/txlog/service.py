@@ -230,13 +230,22 @@ def main(argv: list[str] | None = None) -> None:
     import uvloop
 
     uvloop.run(serve(Settings(), args.socket))
+    # The folder hub serve made for the socket: after a SIGTERM, uvicorn ends hub serve
+    # before its own cleanup runs, so the last one out (this process) removes it.
+    folder = Path(args.socket).parent
+    if folder.name.startswith(SOCKET_DIR_PREFIX):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+SOCKET_DIR_PREFIX = "hub-log-writer-"
 
 
 class WriterProcess:
     """``hub serve``'s handle on its log writer process: start, restart if it dies, stop."""
 
     def __init__(self) -> None:
-        self.dir = tempfile.mkdtemp(prefix="hub-log-writer-")
+        self.dir = tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX)
         self.path = str(Path(self.dir) / "writer.sock")
         self.proc: subprocess.Popen[bytes] | None = None
         self._stopping = False

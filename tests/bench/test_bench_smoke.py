@@ -22,10 +22,11 @@ from hub.txlog.chain import CHAINED_FIELDS, canonical_text, record_hash
 from tests.support import serve
 
 
-async def test_bare_forwarder_passes_the_providers_answer_through() -> None:
+@pytest.mark.parametrize("outbound", ["hub", "aiohttp"])
+async def test_bare_forwarder_passes_the_providers_answer_through(outbound: str) -> None:
     async with (
         serve(provider_app) as provider_url,
-        serve(Forwarder(provider_url)) as bare_url,
+        serve(Forwarder(provider_url, outbound)) as bare_url,
         httpx.AsyncClient() as client,
     ):
         for cid in ("079203001234", "001099000001"):

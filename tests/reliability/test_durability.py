@@ -22,6 +22,22 @@ from tests.reliability.procs import (
     issue_key,
 )
 from tests.support import serve
+from tests.txlog.test_service import writer_processes
+
+
+def _socket_dir(writer: int) -> Path:
+    """The folder of a log writer process's socket, from its command line."""
+    cmdline = Path(f"/proc/{writer}/cmdline").read_bytes().split(b"\0")
+    return Path(cmdline[cmdline.index(b"--socket") + 1].decode()).parent
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # exited, not yet reaped
+
 
 pytestmark = pytest.mark.slow
 
@@ -103,10 +119,19 @@ async def test_sigterm_drains_in_flight_exchanges_and_flushes_the_log(tmp_path: 
                     for _ in range(20)
                 ]
                 await asyncio.wait_for(provider.wait_in_flight(20), 30)
+                assert hub.proc is not None
+                (writer,) = writer_processes(hub.proc.pid)
+                socket_dir = _socket_dir(writer)
+                assert socket_dir.is_dir()
                 hub.signal(signal.SIGTERM)
                 answers = await asyncio.gather(*calls)
             # uvicorn re-raises the signal once it has shut down cleanly.
             assert await hub.wait() == -signal.SIGTERM
+            for _ in range(100):  # the writer process drains, then leaves no folder behind
+                if _gone(writer):
+                    break
+                await asyncio.sleep(0.1)
+            assert not socket_dir.exists()
         finally:
             await hub.stop()
     assert [r.status_code for r in answers] == [200] * 20
