@@ -31,7 +31,7 @@ from bench.procs import ROOT, running
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="short rounds, for a first look (~3 min)")
-    p.add_argument("--rounds", type=int, help="alternating wrk rounds per target (default 3)")
+    p.add_argument("--rounds", type=int, help="alternating wrk rounds per target (default 5)")
     p.add_argument("--seconds", type=float, help="length of each wrk round (default 5)")
     p.add_argument("--connections", type=int, default=32)
     p.add_argument(
@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     q = args.quick
-    args.rounds = args.rounds or (2 if q else 3)
+    args.rounds = args.rounds or (2 if q else 5)
     args.seconds = args.seconds or (3.0 if q else 5.0)
     args.exchanges = args.exchanges or (30_000 if q else 300_000)
     args.writer_records = args.writer_records or (20_000 if q else 100_000)
@@ -100,7 +100,7 @@ def throughput(
             }
             runs[t.name].append(row)
             say(
-                f"  round {r + 1} {t.name:>8}: {res.rps:8.0f} req/s  p50 {res.p50_ms:6.2f} ms  "
+                f"  round {r + 1} {t.name:>12}: {res.rps:8.0f} req/s  p50 {res.p50_ms:6.2f} ms  "
                 f"p99 {res.p99_ms:6.2f} ms  errors {res.errors}  cpu: provider "
                 f"{row['cpu_provider']:.0%} target {row['cpu_server']:.0%} wrk {row['cpu_wrk']:.0%}"
             )

@@ -83,3 +83,64 @@ async def test_a_provider_that_does_not_answer_is_unreachable(hub: Hub) -> None:
     monitor = HealthMonitor(hub.app.state.registry, interval_s=3600)
     check = await monitor._check("http://127.0.0.1:9")
     assert check.reachable is False and check.error
+
+
+def test_exchange_series_read_as_prometheus_clients_own() -> None:
+    """The hand-kept series expose what prometheus_client's Counter and Histogram would."""
+    import random
+
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from hub.stats.metrics import LATENCY_BUCKETS, ExchangeCollector
+
+    ours = ExchangeCollector(with_client=True)
+    mine = CollectorRegistry()
+    mine.register(ours)
+    ref = CollectorRegistry()
+    total = Histogram(
+        "hub_exchange_duration_seconds", "x", ["service", "client"], buckets=LATENCY_BUCKETS,
+        registry=ref,
+    )  # fmt: skip
+    rng = random.Random(7)
+    edges = [*LATENCY_BUCKETS, 0.0, 99.0]  # values on the bounds go to their own bucket
+    n_failed = 0
+    for i in range(500):
+        seconds = rng.choice(edges) if i % 5 == 0 else rng.expovariate(50)
+        ok = i % 7 != 0
+        n_failed += not ok
+        record = {
+            "service": "VN/GOV/BCA/population/citizen-lookup",
+            "client": "VN/GOV/BTP/civil-status",
+            "fault_code": None if ok else "Server.ServiceFailed",
+            "succeeded": ok,
+            "request_bytes": i,
+            "response_bytes": 2 * i,
+            "total_ms": seconds * 1000,
+            "upstream_ms": None,
+            "hub_ms": 0.5,
+        }
+        ours.observe(record)
+        total.labels(record["service"], record["client"]).observe(seconds)
+
+    def series(text: str, prefix: str) -> dict[tuple, float]:  # type: ignore[type-arg]
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name.startswith(prefix) and not s.name.endswith("_created")
+        }
+
+    got = generate_latest(mine).decode()
+    want = generate_latest(ref).decode()
+    got_total = series(got, "hub_exchange_duration_seconds")
+    want_total = series(want, "hub_exchange_duration_seconds")
+    assert got_total.keys() == want_total.keys()
+    for key, value in want_total.items():
+        assert abs(got_total[key] - value) < 1e-9, key
+    assert sum(s.value for s in samples(got, "hub_exchanges_total")) == 500
+    assert sum(s.value for s in samples(got, "hub_exchanges_failed_total")) == n_failed
+    assert samples(got, "hub_request_bytes_total")[0].value == sum(range(500))
+    assert samples(got, "hub_response_bytes_total")[0].value == 2 * sum(range(500))
+    assert samples(got, "hub_upstream_duration_seconds_count") == []  # nothing forwarded
+    added = samples(got, "hub_added_duration_seconds_bucket")
+    assert {s.labels["le"]: s.value for s in added}["0.001"] == 500  # 0.5 ms each
