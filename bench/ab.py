@@ -1,0 +1,95 @@
+"""A/B of hub versions in one run: ``python -m bench.ab before=../old-checkout after=.``
+
+Each NAME=PATH starts ``hub serve`` from that checkout (its own code, this venv, the
+same database migrations) on a fresh database, beside both bare forwarders and one
+provider; wrk rounds alternate over all of them. Per target it prints the median req/s,
+the ratios to the bare forwarders, and the target's CPU per exchange divided by the
+provider's in the same round. That last figure is the one to compare on a noisy machine:
+the provider's code is the same for every target, so its cost per request shows how
+fast the machine was during the round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import bench.procs
+from bench import targets, wrk
+from bench.procs import cpu_seconds, running
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__.splitlines()[0])
+    p.add_argument("hubs", nargs="+", metavar="NAME=PATH", help="a name and a checkout")
+    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--connections", type=int, default=32)
+    args = p.parse_args(argv)
+    versions = []
+    for spec in args.hubs:
+        name, sep, path = spec.partition("=")
+        root = Path(path).resolve()
+        if not sep or not name or not (root / "hub" / "__main__.py").is_file():
+            p.error(f"{spec!r}: give NAME=PATH, PATH a checkout of this project")
+        versions.append((name, root))
+    if missing := wrk.check_tools():
+        p.error("; ".join(missing))
+    work = Path(tempfile.mkdtemp(prefix="hub-ab-"))
+    provider = targets.start_provider(work)
+    ts = [targets.start_bare(work, provider.url)]
+    ts.append(targets.start_bare(work, provider.url, client="aiohttp"))
+    own_root = bench.procs.ROOT
+    try:
+        for name, root in versions:
+            # Server runs each process from bench.procs.ROOT: that checkout's code is found
+            # first (``python -m hub`` puts the working directory first on sys.path).
+            bench.procs.ROOT = root
+            t = targets.start_hub(work, targets.prepare_hub_db(work, provider.url, name=name))
+            t.name = name
+            ts.append(t)
+    finally:
+        bench.procs.ROOT = own_root
+    rps: dict[str, list[float]] = {t.name: [] for t in ts}
+    rel_cpu: dict[str, list[float]] = {t.name: [] for t in ts}
+    with running(provider, *[t.server for t in ts if t.server is not None]):
+        for r in range(args.rounds):
+            for t in ts[r % len(ts) :] + ts[: r % len(ts)]:
+                assert t.server is not None
+                pids = t.server.pids()
+                before = sum(cpu_seconds(pid) for pid in pids)
+                before_provider = provider.cpu_seconds()
+                res = wrk.run(
+                    t.url,
+                    seconds=args.seconds,
+                    connections=args.connections,
+                    headers=t.headers,
+                    workdir=work,
+                )
+                n = max(1, res.requests)
+                own = (sum(cpu_seconds(pid) for pid in pids) - before) / n * 1e6
+                prov = (provider.cpu_seconds() - before_provider) / n * 1e6
+                rps[t.name].append(res.rps)
+                rel_cpu[t.name].append(own / prov if prov else float("nan"))
+                print(
+                    f"round {r + 1} {t.name:>12}: {res.rps:6.0f} req/s, errors {res.errors}, "
+                    f"CPU per exchange {own:4.0f} us (provider {prov:4.0f} us)",
+                    flush=True,
+                )
+    bare, bare_aiohttp = (statistics.median(rps[t.name]) for t in ts[:2])
+    print()
+    for name, values in rps.items():
+        med = statistics.median(values)
+        print(
+            f"{name:>12}: {med:6.0f} req/s, {med / bare:.3f} x bare, "
+            f"{med / bare_aiohttp:.3f} x bare-aiohttp, CPU {statistics.median(rel_cpu[name]):.2f}"
+            " x the provider's"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
