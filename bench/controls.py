@@ -136,7 +136,13 @@ def measure(rounds: int, seconds: float, connections: int, work: Path) -> dict[s
             wrk.run(hub.url + path, seconds=1, connections=connections, headers=headers,
                     workdir=work)  # fmt: skip  # warm-up
         for r in range(rounds):
-            order = list(CONFIGS) if r % 2 == 0 else list(reversed(CONFIGS))
+            # Rotated, as in python -m bench: each configuration takes each place in turn.
+            # (Reversing the order every other round put "none" and "all" next to the
+            # round boundary every time, so one slow spell there fell on both of "all"'s
+            # rounds: 23.7 % in a --quick run, where each control measured alone costs
+            # 1-6 us an exchange and the signature 82 us a batch.)
+            names = list(CONFIGS)
+            order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
                 result = wrk.run(
                     hubs[name].url + path, seconds=seconds, connections=connections,
@@ -183,7 +189,9 @@ def unit_costs() -> dict[str, float]:
     }  # fmt: skip
 
 
-def report(rps: dict[str, list[float]], rounds: int, seconds: float, connections: int) -> str:
+def report(
+    rps: dict[str, list[float]], rounds: int, seconds: float, connections: int, command: str
+) -> str:
     base = statistics.median(rps["none"])
     rows = []
     for name in CONFIGS:
@@ -198,10 +206,11 @@ def report(rps: dict[str, list[float]], rounds: int, seconds: float, connections
         [
             "## Security controls: cost against throughput",
             "",
-            f"Measured {when} on {os.cpu_count()} CPUs with `python -m bench.controls"
-            f"{' --quick' if rounds < 3 else ''}`: one hub per configuration (SQLite, one "
+            f"Measured {when} on {os.cpu_count()} CPUs with `{command}`: one hub per "
+            "configuration (SQLite, one "
             f"worker), a citizen lookup (personal data) through each, wrk at {connections} "
-            f"connections, {rounds} alternating rounds of {seconds:g} s; medians.",
+            f"connections, {rounds} rounds of {seconds:g} s, the order rotated each round; "
+            "medians.",
             "",
             "| controls on | requests/s | ratio to none | cost |",
             "|---|---:|---:|---:|",
@@ -237,13 +246,16 @@ def report(rps: dict[str, list[float]], rounds: int, seconds: float, connections
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.controls", description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="2 rounds of 3 s (about a minute)")
+    p.add_argument(
+        "--quick", action="store_true", help="6 rounds of 3 s (about two and a half minutes)"
+    )
     p.add_argument("--rounds", type=int)
     p.add_argument("--seconds", type=float)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    rounds = args.rounds or (2 if args.quick else 4)
+    # Six rounds either way: with the order rotated, each configuration takes each place once.
+    rounds = args.rounds or 6
     seconds = args.seconds or (3.0 if args.quick else 5.0)
     missing = [m for m in wrk.check_tools() if m.startswith("wrk")]
     if missing:
@@ -251,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="bench-controls-") as tmp:
         rps = measure(rounds, seconds, args.connections, Path(tmp))
-    text = report(rps, rounds, seconds, args.connections)
+    command = " ".join(["python -m bench.controls", *(sys.argv[1:] if argv is None else argv)])
+    text = report(rps, rounds, seconds, args.connections, command)
     print(text)
     args.out.write_text(text)
     print(f"written to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
