@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from bench import light, logwriter, memory, others, report, targets, wrk
 from bench.procs import ROOT, running
+from bench.rounds import throughput
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,59 +72,6 @@ def load_average() -> str:
 
 def say(text: str) -> None:
     print(text, flush=True)
-
-
-def throughput(
-    ts: list[targets.Target], provider: Any, args: argparse.Namespace, workdir: Path
-) -> dict[str, Any]:
-    """Alternating wrk rounds; per target the median and each process's CPU share."""
-    runs: dict[str, list[dict[str, Any]]] = {t.name: [] for t in ts}
-    for r in range(args.rounds):
-        order = ts[r % len(ts) :] + ts[: r % len(ts)]  # rotate, so no target always goes first
-        for t in order:
-            procs = [provider] + ([t.server] if t.server is not provider else [])
-            before = [p.cpu_seconds() for p in procs]
-            res = wrk.run(
-                t.url,
-                seconds=args.seconds,
-                connections=args.connections,
-                headers=t.headers,
-                workdir=workdir,
-            )
-            cpu = [p.cpu_seconds() - b for p, b in zip(procs, before, strict=True)]
-            row = asdict(res) | {
-                "rps": res.rps,
-                "cpu_provider": cpu[0] / res.seconds,
-                "cpu_server": (cpu[1] / res.seconds) if len(cpu) > 1 else 0.0,
-                "cpu_wrk": res.cpu_s / res.seconds,
-            }
-            runs[t.name].append(row)
-            say(
-                f"  round {r + 1} {t.name:>12}: {res.rps:8.0f} req/s  p50 {res.p50_ms:6.2f} ms  "
-                f"p99 {res.p99_ms:6.2f} ms  errors {res.errors}  cpu: provider "
-                f"{row['cpu_provider']:.0%} target {row['cpu_server']:.0%} wrk {row['cpu_wrk']:.0%}"
-            )
-    out = {}
-    for name, rows in runs.items():
-        med = {
-            k: statistics.median(row[k] for row in rows)
-            for k in (
-                "rps",
-                "p50_ms",
-                "p90_ms",
-                "p99_ms",
-                "p999_ms",
-                "cpu_provider",
-                "cpu_server",
-                "cpu_wrk",
-            )
-        }
-        out[name] = med | {
-            "errors": sum(r["errors"] for r in rows),
-            "requests": sum(r["requests"] for r in rows),
-            "rounds": [round(r["rps"]) for r in rows],
-        }
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,14 +12,14 @@ fast the machine was during the round.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 import bench.procs
 from bench import targets, wrk
-from bench.procs import cpu_seconds, running
+from bench.procs import running
+from bench.rounds import throughput
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,53 +40,34 @@ def main(argv: list[str] | None = None) -> int:
         p.error("; ".join(missing))
     work = Path(tempfile.mkdtemp(prefix="hub-ab-"))
     provider = targets.start_provider(work)
-    ts = [targets.start_bare(work, provider.url)]
-    ts.append(targets.start_bare(work, provider.url, client="aiohttp"))
+    ts: list[targets.Target] = []
     own_root = bench.procs.ROOT
-    try:
-        for name, root in versions:
-            # Server runs each process from bench.procs.ROOT: that checkout's code is found
-            # first (``python -m hub`` puts the working directory first on sys.path).
-            bench.procs.ROOT = root
-            t = targets.start_hub(work, targets.prepare_hub_db(work, provider.url, name=name))
-            t.name = name
-            ts.append(t)
-    finally:
-        bench.procs.ROOT = own_root
-    rps: dict[str, list[float]] = {t.name: [] for t in ts}
-    rel_cpu: dict[str, list[float]] = {t.name: [] for t in ts}
-    with running(provider, *[t.server for t in ts if t.server is not None]):
-        for r in range(args.rounds):
-            for t in ts[r % len(ts) :] + ts[: r % len(ts)]:
-                assert t.server is not None
-                pids = t.server.pids()
-                before = sum(cpu_seconds(pid) for pid in pids)
-                before_provider = provider.cpu_seconds()
-                res = wrk.run(
-                    t.url,
-                    seconds=args.seconds,
-                    connections=args.connections,
-                    headers=t.headers,
-                    workdir=work,
-                )
-                n = max(1, res.requests)
-                own = (sum(cpu_seconds(pid) for pid in pids) - before) / n * 1e6
-                prov = (provider.cpu_seconds() - before_provider) / n * 1e6
-                rps[t.name].append(res.rps)
-                rel_cpu[t.name].append(own / prov if prov else float("nan"))
-                print(
-                    f"round {r + 1} {t.name:>12}: {res.rps:6.0f} req/s, errors {res.errors}, "
-                    f"CPU per exchange {own:4.0f} us (provider {prov:4.0f} us)",
-                    flush=True,
-                )
-    bare, bare_aiohttp = (statistics.median(rps[t.name]) for t in ts[:2])
+    with running(provider):
+        try:
+            ts.append(targets.start_bare(work, provider.url))
+            ts.append(targets.start_bare(work, provider.url, client="aiohttp"))
+            for name, root in versions:
+                # Server runs each process from bench.procs.ROOT: that checkout's code is
+                # found first (``python -m hub`` puts the working directory first on
+                # sys.path).
+                bench.procs.ROOT = root
+                t = targets.start_hub(work, targets.prepare_hub_db(work, provider.url, name=name))
+                t.name = name
+                ts.append(t)
+            bench.procs.ROOT = own_root
+            res = throughput(ts, provider, args, work)
+        finally:
+            bench.procs.ROOT = own_root
+            for t in ts:
+                if t.server is not None:
+                    t.server.stop()
+    bare, bare_aiohttp = (res[t.name]["rps"] for t in ts[:2])
     print()
-    for name, values in rps.items():
-        med = statistics.median(values)
+    for name, v in res.items():
         print(
-            f"{name:>12}: {med:6.0f} req/s, {med / bare:.3f} x bare, "
-            f"{med / bare_aiohttp:.3f} x bare-aiohttp, CPU {statistics.median(rel_cpu[name]):.2f}"
-            " x the provider's"
+            f"{name:>12}: {v['rps']:6.0f} req/s, {v['rps'] / bare:.3f} x bare, "
+            f"{v['rps'] / bare_aiohttp:.3f} x bare-aiohttp, CPU {v['cpu_rel']:.2f} x the "
+            "provider's"
         )
     return 0
 

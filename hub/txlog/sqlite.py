@@ -214,15 +214,11 @@ class Checkpointer:
 
     def _done(self, future: asyncio.Future[Any]) -> None:
         self._running = None
-        if future.cancelled():
-            return
-        exc = future.exception()
-        if exc is not None:
-            log.warning("WAL checkpoint failed (the next one retries): %s", exc)
+        if (result := _outcome(future, "WAL checkpoint failed")) is None:
             return
         self.runs += 1
-        self.last = future.result()
-        if self.last[1] >= RESTART_FRAMES and self._restart is None:
+        self.last = result
+        if result[1] >= RESTART_FRAMES and self._restart is None:
             self._restart = asyncio.get_running_loop().run_in_executor(
                 self._pool, self._checkpoint, "RESTART"
             )
@@ -230,14 +226,10 @@ class Checkpointer:
 
     def _restarted(self, future: asyncio.Future[Any]) -> None:
         self._restart = None
-        if future.cancelled():
-            return
-        exc = future.exception()
-        if exc is not None:
-            log.warning("WAL restart failed (the next checkpoint retries): %s", exc)
+        if (result := _outcome(future, "WAL restart failed")) is None:
             return
         self.restarts += 1
-        self.last = future.result()
+        self.last = result
 
     async def close(self) -> None:
         """Wait for running checkpoints, run a last one, and drop the connection."""
@@ -252,3 +244,14 @@ class Checkpointer:
             await loop.run_in_executor(self._pool, self._conn.close)
             self._conn = None
         self._pool.shutdown(wait=False)
+
+
+def _outcome(future: asyncio.Future[Any], failed: str) -> tuple[int, int, int] | None:
+    """A finished checkpoint's (busy, WAL frames, checkpointed); None, logged, if it failed."""
+    if future.cancelled():
+        return None
+    exc = future.exception()
+    if exc is not None:
+        log.warning("%s (the next checkpoint retries): %s", failed, exc)
+        return None
+    return future.result()  # type: ignore[no-any-return]
