@@ -405,7 +405,7 @@ class Gateway:
         headers = [
             (k.encode("latin-1"), v.encode("latin-1"))
             for k, v in answer.headers
-            if k.lower() not in ("content-length", "content-type") and k.lower() != "x-road-error"
+            if k.lower() not in ("content-length", "content-type", "x-road-error")
         ]
         service_id = ""
         if ex.target is not None:
