@@ -7,6 +7,9 @@ the ratios to the bare forwarders, and the target's CPU per exchange divided by 
 provider's in the same round. That last figure is the one to compare on a noisy machine:
 the provider's code is the same for every target, so its cost per request shows how
 fast the machine was during the round.
+
+``NAME=PATH::OPTIONS`` passes options to that ``hub serve``, e.g.
+``process=.::--log-process inline=.::--log-inline``.
 """
 
 from __future__ import annotations
@@ -24,18 +27,21 @@ from bench.rounds import throughput
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__.splitlines()[0])
-    p.add_argument("hubs", nargs="+", metavar="NAME=PATH", help="a name and a checkout")
+    p.add_argument(
+        "hubs", nargs="+", metavar="NAME=PATH[::OPTIONS]", help="a name, a checkout, options"
+    )
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--connections", type=int, default=32)
     args = p.parse_args(argv)
     versions = []
     for spec in args.hubs:
-        name, sep, path = spec.partition("=")
+        name, sep, rest = spec.partition("=")
+        path, _, options = rest.partition("::")
         root = Path(path).resolve()
         if not sep or not name or not (root / "hub" / "__main__.py").is_file():
-            p.error(f"{spec!r}: give NAME=PATH, PATH a checkout of this project")
-        versions.append((name, root))
+            p.error(f"{spec!r}: give NAME=PATH[::OPTIONS], PATH a checkout of this project")
+        versions.append((name, root, options.split()))
     if missing := wrk.check_tools():
         p.error("; ".join(missing))
     work = Path(tempfile.mkdtemp(prefix="hub-ab-"))
@@ -46,12 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             ts.append(targets.start_bare(work, provider.url))
             ts.append(targets.start_bare(work, provider.url, client="aiohttp"))
-            for name, root in versions:
+            for name, root, options in versions:
                 # Server runs each process from bench.procs.ROOT: that checkout's code is
                 # found first (``python -m hub`` puts the working directory first on
                 # sys.path).
                 bench.procs.ROOT = root
-                t = targets.start_hub(work, targets.prepare_hub_db(work, provider.url, name=name))
+                db = targets.prepare_hub_db(work, provider.url, name=name)
+                t = targets.start_hub(work, db, extra=options)
                 t.name = name
                 ts.append(t)
             bench.procs.ROOT = own_root

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,8 +154,15 @@ def prepare_hub_db(workdir: Path, provider_url: str, name: str = "hub") -> str:
     return db_url
 
 
-def start_hub(workdir: Path, db_url: str, *, workers: int = 1, key: str | None = None) -> Target:
-    """``hub serve`` on ``db_url``; issues a key through the admin API unless given one."""
+def start_hub(
+    workdir: Path,
+    db_url: str,
+    *,
+    workers: int = 1,
+    key: str | None = None,
+    extra: Sequence[str] = (),
+) -> Target:
+    """``hub serve`` on ``db_url`` (``extra``: more options); issues a key unless given one."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
@@ -168,6 +176,7 @@ def start_hub(workdir: Path, db_url: str, *, workers: int = 1, key: str | None =
         str(workers),
         "--db",
         db_url,
+        *extra,
     ]
     log = workdir / f"hub-{workers}w.log"
     server = Server(f"hub x{workers}", cmd, url, log, **hub_env(workdir, db_url))

@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Callable:
             signer=signer,
             batch_max=settings.log_batch_max,
             queue_max=settings.log_queue_max,
+            linger_rounds=settings.log_linger_rounds,
         )
     forwarder = Forwarder()
     gateway = Gateway(settings=settings, registry=registry, writer=writer, forwarder=forwarder)

@@ -198,11 +198,13 @@ def serve(
     ssl_ca_certs: str | None = typer.Option(
         None, help="CA bundle; when given, clients must present a certificate (mutual TLS)."
     ),
-    log_process: bool = typer.Option(
-        True,
+    log_process: bool | None = typer.Option(
+        None,
         "--log-process/--log-inline",
-        help="Write the transaction log from a process of its own (default), or inside "
-        "each worker.",
+        help="Write the transaction log from a process of its own, shared by the workers, "
+        "or inside each worker. Default: inside the worker when there is one, a process "
+        "of its own when there are more.",
+        show_default=False,
     ),
 ) -> None:
     """Start the hub alone (production): gateway, admin and operator API, dashboard."""
@@ -214,6 +216,13 @@ def serve(
             upgrade(s.database_url)
         except Exception as exc:
             fail(f"could not migrate {s.database_url}: {exc}")
+    if log_process is None:
+        # One worker: the log inside it carried more exchanges a second than a writer
+        # process beside it (6,246 against 4,754 on 2 cores, wrk at 32 connections: the
+        # hand-off to another process and back left both waiting on each other;
+        # bench/profile_notes.md, fifth round). More workers share one writer process,
+        # so that they do not queue for SQLite's write lock.
+        log_process = workers > 1
     writer: WriterProcess | None = None
     if log_process:
         writer = WriterProcess()

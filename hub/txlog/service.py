@@ -183,6 +183,7 @@ async def serve(settings: Settings, path: str, *, stop: asyncio.Event | None = N
         signer=signer,
         batch_max=settings.log_batch_max,
         queue_max=settings.log_queue_max,
+        linger_rounds=settings.log_linger_rounds,
         hooks=[rollup.add_records],  # the hub always counts its exchanges with the log
     )
     await writer.start()

@@ -54,13 +54,21 @@ async def logged_request_ids(db_url: str) -> set[str]:
         await engine.dispose()
 
 
-async def test_sigkill_loses_no_record_of_an_answered_exchange(tmp_path: Path) -> None:
+# Where the log is written: inside the worker (the default with one worker), or in a
+# process of its own (the default with more).
+LOG_MODES = pytest.mark.parametrize("log_mode", ["--log-inline", "--log-process"])
+
+
+@LOG_MODES
+async def test_sigkill_loses_no_record_of_an_answered_exchange(
+    tmp_path: Path, log_mode: str
+) -> None:
     db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
     env = hub_env(tmp_path, db_url)
     provider = FaultyProvider()
     async with serve(provider) as base_url:
         await apply_registry(env, registry_doc(base_url), tmp_path)
-        hub = await HubProcess(env, tmp_path).start()
+        hub = await HubProcess(env, tmp_path, log_mode).start()
         try:
             key = await issue_key(hub.url, CLIENT)
             headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}
@@ -102,13 +110,17 @@ async def test_sigkill_loses_no_record_of_an_answered_exchange(tmp_path: Path) -
         assert f"{len(await logged_request_ids(db_url))} records chained" in out
 
 
-async def test_sigterm_drains_in_flight_exchanges_and_flushes_the_log(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_mode", ["", "--log-process"])  # "": one worker's default
+async def test_sigterm_drains_in_flight_exchanges_and_flushes_the_log(
+    tmp_path: Path, log_mode: str
+) -> None:
     db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
     env = hub_env(tmp_path, db_url)
     provider = FaultyProvider()
+    writer: int | None = None
     async with serve(provider) as base_url:
         await apply_registry(env, registry_doc(base_url), tmp_path)
-        hub = await HubProcess(env, tmp_path).start()
+        hub = await HubProcess(env, tmp_path, *filter(None, [log_mode])).start()
         try:
             key = await issue_key(hub.url, CLIENT)
             headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}
@@ -120,18 +132,23 @@ async def test_sigterm_drains_in_flight_exchanges_and_flushes_the_log(tmp_path: 
                 ]
                 await asyncio.wait_for(provider.wait_in_flight(20), 30)
                 assert hub.proc is not None
-                (writer,) = writer_processes(hub.proc.pid)
-                socket_dir = _socket_dir(writer)
-                assert socket_dir.is_dir()
+                writers = writer_processes(hub.proc.pid)
+                if log_mode == "--log-process":
+                    (writer,) = writers
+                    socket_dir = _socket_dir(writer)
+                    assert socket_dir.is_dir()
+                else:
+                    assert writers == []  # one worker writes its log itself
                 hub.signal(signal.SIGTERM)
                 answers = await asyncio.gather(*calls)
             # uvicorn re-raises the signal once it has shut down cleanly.
             assert await hub.wait() == -signal.SIGTERM
-            for _ in range(100):  # the writer process drains, then leaves no folder behind
-                if _gone(writer):
-                    break
-                await asyncio.sleep(0.1)
-            assert not socket_dir.exists()
+            if writer is not None:
+                for _ in range(100):  # the writer process drains, then leaves no folder
+                    if _gone(writer):
+                        break
+                    await asyncio.sleep(0.1)
+                assert not socket_dir.exists()
         finally:
             await hub.stop()
     assert [r.status_code for r in answers] == [200] * 20

@@ -76,6 +76,57 @@ async def test_concurrent_submits_share_commits_and_chain(db_url: str, tmp_path:
     assert report.records == 500 and report.signatures_checked == batches
 
 
+@pytest.mark.parametrize("linger", [0, 8])
+async def test_lingering_gathers_records_that_arrive_turn_by_turn(
+    sqlite_url: str, linger: int
+) -> None:
+    """Exchanges reach ``submit`` over several turns of the event loop under load."""
+    engine = create_writer_engine(sqlite_url)
+    writer = LogWriter(engine, linger_rounds=linger)
+    sizes: list[int] = []
+    writer.on_commit.append(lambda n, _s: sizes.append(n))
+    await writer.start()
+
+    async def arrive(i: int) -> None:
+        for _ in range(i // 4):  # four records reach submit in each turn of the loop
+            await asyncio.sleep(0)
+        await writer.submit(record(i))
+
+    await asyncio.gather(*(arrive(i) for i in range(16)))
+    await writer.stop()
+    await engine.dispose()
+    assert sum(sizes) == 16
+    if linger:
+        assert sizes == [16]  # held open while the queue grew
+    else:
+        assert len(sizes) > 1 and sizes[0] < 16  # taken as soon as the first arrived
+
+
+async def test_a_lone_record_is_not_held(sqlite_url: str) -> None:
+    """With nothing else arriving, lingering ends after two quiet turns of the loop."""
+    engine = create_writer_engine(sqlite_url)
+    writer = LogWriter(engine, linger_rounds=1000)
+    await writer.start()
+    turns = 0
+    done = False
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while not done:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counter = asyncio.create_task(count_turns())
+    await writer.submit(record(1))  # warm: the first commit opens the connection
+    turns = 0
+    await writer.submit(record(2))
+    done = True
+    await counter
+    await writer.stop()
+    await engine.dispose()
+    assert turns < 10  # two quiet turns and the commit's own awaits, not a thousand
+
+
 async def test_two_writers_extend_one_chain(db_url: str, tmp_path: Path) -> None:
     """Two hub workers append to the same log without forking the chain."""
     signer = Signer.from_file(tmp_path / "k.pem", create=True)
