@@ -47,6 +47,7 @@ class Exchange:
     """What one request carries through the handler; slots keep it cheap to build."""
 
     __slots__ = (
+        "started",
         "request_id",
         "xroad_id",
         "client",
@@ -62,6 +63,7 @@ class Exchange:
     )
 
     def __init__(self, method: str) -> None:
+        self.started = datetime.now(UTC).replace(tzinfo=None)  # also the key's expiry clock
         # A UUIDv7 as 32 hex digits: time-ordered, which the log's indexes need (see there).
         self.request_id = request_id()
         self.xroad_id = self.request_id
@@ -103,7 +105,6 @@ class Gateway:
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         t0 = time.perf_counter()
-        started = datetime.now(UTC).replace(tzinfo=None)
         ex = Exchange(scope["method"])
         upstream_ms: float | None = None
         answer: Answer | None = None
@@ -114,7 +115,7 @@ class Gateway:
             raw = scope.get("raw_path") or scope["path"].encode()
             raw_path = raw.decode("latin-1").split("?", 1)[0]
             ex.query = scope.get("query_string", b"").decode("latin-1")
-            ex.target = paths.parse(raw_path)
+            ex.target = paths.parse(raw_path, self.registry.snapshot.services)
             self._purpose_headers(ex, headers)
             client = self.peer_auth(scope, headers) if self.peer_auth is not None else None
             if client is None:
@@ -162,7 +163,7 @@ class Gateway:
         else:
             fault = None
 
-        record = self._record(ex, answer, fault, started, t0, upstream_ms)
+        record = self._record(ex, answer, fault, t0, upstream_ms)
         try:
             await self.writer.submit(record)
         except errors.LoggingFailed as exc:
@@ -231,8 +232,9 @@ class Gateway:
             )
         if scheme.lower() != "bearer" or not key.strip():
             raise errors.Unauthorized("the Authorization header must be 'Bearer <api key>'")
-        now = datetime.now(UTC).replace(tzinfo=None)
-        owner = self.registry.snapshot.authenticate(self.settings.secret_key, key.strip(), now)
+        owner = self.registry.snapshot.authenticate(
+            self.settings.secret_key, key.strip(), ex.started
+        )
         if owner is None:
             raise errors.Unauthorized("the API key is unknown, expired or revoked")
         if owner != client:
@@ -349,7 +351,6 @@ class Gateway:
         ex: Exchange,
         answer: Answer,
         fault: str | None,
-        started: datetime,
         t0: float,
         upstream_ms: float | None,
     ) -> dict[str, Any]:
@@ -382,7 +383,7 @@ class Gateway:
             "fault_code": fault,
             "request_bytes": len(ex.body),
             "response_bytes": len(answer.body),
-            "started_at": started,
+            "started_at": ex.started,
             "total_ms": round(total_ms, 3),
             "upstream_ms": round(upstream_ms, 3) if upstream_ms is not None else None,
             "hub_ms": round(total_ms - (upstream_ms or 0.0), 3),

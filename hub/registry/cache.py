@@ -71,16 +71,26 @@ class Snapshot:
     # client id -> (requests per second, per day), only for clients with a quota set
     quotas: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     certs: dict[str, str] = field(default_factory=dict)  # cert sha256 (hex) -> subsystem id
+    # Keys whose hash matched in this snapshot, so a client's next exchanges skip the HMAC
+    # (one per exchange otherwise). At most one per entry of ``keys``: only matching keys
+    # are kept, and a new snapshot (a key revoked, rotated or added) starts empty.
+    verified: dict[str, KeyEntry] = field(default_factory=dict)
 
     def authenticate(self, secret: str, key: str, now: datetime) -> str | None:
-        """The client a key belongs to, or None when unknown, revoked or expired."""
-        prefix = security.key_prefix(key)
-        entry = self.keys.get(prefix) if prefix else None
-        if entry is None or entry.revoked:
+        """The client a key belongs to, or None when unknown, revoked or expired.
+
+        ``secret`` is the process's one server secret; the keys verified with it are kept.
+        """
+        entry = self.verified.get(key)
+        if entry is None:
+            prefix = security.key_prefix(key)
+            entry = self.keys.get(prefix) if prefix else None
+            if entry is None or not security.key_matches(secret, key, entry.key_hash):
+                return None
+            self.verified[key] = entry
+        if entry.revoked:
             return None
         if entry.expires_at is not None and entry.expires_at <= now:
-            return None
-        if not security.key_matches(secret, key, entry.key_hash):
             return None
         return entry.client
 
