@@ -205,14 +205,13 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
         "  hub used until the fourth profiling round and the reference of earlier reports;",
         "- **nginx**: `proxy_pass` with upstream keep-alive, one worker (config generated",
         "  into a temporary directory, run in the foreground);",
-        "- **hub**: `hub serve` (one worker, and the log writer process it starts) on a fresh",
-        "  SQLite database in WAL mode, registry",
-        "  applied with `hub registry apply`, a key issued through `POST /admin/keys`. The",
-        "  service is personal-data, so each exchange authenticates the key, checks the",
-        "  grant, the endpoint and the purpose headers, forwards, pseudonymises the citizen",
-        "  number in the logged path, hashes both bodies, has the log writer process commit",
-        "  a chained, batch-signed record with its rollups (group commit) before answering,",
-        "  and feeds the metrics.",
+        "- **hub**: `hub serve` (one worker, which writes its log itself, the default with",
+        "  one worker) on a fresh SQLite database in WAL mode, registry applied with",
+        "  `hub registry apply`, a key issued through `POST /admin/keys`. The service is",
+        "  personal-data, so each exchange authenticates the key, checks the grant, the",
+        "  endpoint and the purpose headers, forwards, pseudonymises the citizen number in",
+        "  the logged path, hashes both bodies, commits a chained, batch-signed record with",
+        "  its rollups (group commit) before answering, and feeds the metrics.",
         "",
         f"## Throughput at {a['connections']} connections",
         "",
@@ -234,7 +233,7 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
         "",
         "The machine has two cores, and the provider, the target and wrk all run on them; the",
         "share of a core each used during the rounds (median) says who was the bottleneck",
-        "(the hub's figure adds its worker and its log writer process):",
+        "(the hub's figure adds all its processes: with one worker, that worker alone):",
         "",
         "| target | provider | target process | wrk | target's CPU per request |",
         "|---|---|---|---|---|",
@@ -291,7 +290,7 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
     ]
     if wal := mem.get("wal_bytes"):
         out += [
-            "The SQLite WAL, checkpointed by the log writer process from a thread of its own "
+            "The SQLite WAL, checkpointed by the log writer from a thread of its own "
             "(never in its event loop), measured after each slice: at most "
             f"{max(wal) / 2**20:.1f} MiB, {wal[-1] / 2**20:.1f} MiB at the end.",
             "",
@@ -351,7 +350,8 @@ def _workers_section(ws: dict[str, Any]) -> list[str]:
         "",
         "Two hubs at once (each on its own SQLite database), wrk rounds alternating between",
         "them, against the same provider. With N = 2 the two workers send their records to",
-        "the same log writer process, which commits them together.",
+        "one log writer process, which commits them together (the default with more than",
+        "one worker); one worker writes its log itself.",
         "",
         "| workers | req/s | vs 1 worker | p50 ms | p99 ms | hub CPU | provider CPU | wrk CPU |",
         "|---|---|---|---|---|---|---|---|",

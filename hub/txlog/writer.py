@@ -400,7 +400,7 @@ async def _insert_records(conn: AsyncConnection, records: list[dict[str, Any]]) 
     await conn.exec_driver_sql(sql, rows)
 
 
-def _sqlite_rows(records: list[dict[str, Any]]) -> list[list[Any]]:
+def _sqlite_rows(records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """The records as SQLite parameter rows: values in column order, datetimes as text.
 
     itemgetter and the DateTime columns alone: converting every value took 3.2 us a
@@ -411,7 +411,7 @@ def _sqlite_rows(records: list[dict[str, Any]]) -> list[list[Any]]:
         row = list(_ROW(rec))
         for i in _DATETIME_AT:
             row[i] = _sqlite_value(row[i])
-        rows.append(row)
+        rows.append(tuple(row))  # SQLAlchemy's executemany takes tuples, not lists
     return rows
 
 
