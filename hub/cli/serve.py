@@ -218,7 +218,7 @@ def serve(
             fail(f"could not migrate {s.database_url}: {exc}")
     if log_process is None:
         # One worker: the log inside it carried more exchanges a second than a writer
-        # process beside it (6,246 against 4,754 on 2 cores, wrk at 32 connections: the
+        # process beside it (6,345 against 4,754 on 2 cores, wrk at 32 connections: the
         # hand-off to another process and back left both waiting on each other;
         # bench/profile_notes.md, fifth round). More workers share one writer process,
         # so that they do not queue for SQLite's write lock.

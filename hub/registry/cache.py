@@ -7,6 +7,7 @@ database each time would cost more than the whole forwarding hop.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -71,23 +72,26 @@ class Snapshot:
     # client id -> (requests per second, per day), only for clients with a quota set
     quotas: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     certs: dict[str, str] = field(default_factory=dict)  # cert sha256 (hex) -> subsystem id
-    # Keys whose hash matched in this snapshot, so a client's next exchanges skip the HMAC
-    # (one per exchange otherwise). At most one per entry of ``keys``: only matching keys
-    # are kept, and a new snapshot (a key revoked, rotated or added) starts empty.
-    verified: dict[str, KeyEntry] = field(default_factory=dict)
+    # Keys whose HMAC matched in this snapshot, by an unkeyed digest of the key, so that a
+    # client's next exchanges skip the HMAC (one per exchange otherwise) and no key is kept
+    # in plain text. At most one per entry of ``keys``: only matching keys are kept, and a
+    # new snapshot (a key revoked, rotated or added) starts empty. Revocation and expiry
+    # are still checked on every call.
+    verified: dict[bytes, KeyEntry] = field(default_factory=dict)
 
     def authenticate(self, secret: str, key: str, now: datetime) -> str | None:
         """The client a key belongs to, or None when unknown, revoked or expired.
 
         ``secret`` is the process's one server secret; the keys verified with it are kept.
         """
-        entry = self.verified.get(key)
+        seen = hashlib.blake2b(key.encode(), digest_size=16).digest()
+        entry = self.verified.get(seen)
         if entry is None:
             prefix = security.key_prefix(key)
             entry = self.keys.get(prefix) if prefix else None
             if entry is None or not security.key_matches(secret, key, entry.key_hash):
                 return None
-            self.verified[key] = entry
+            self.verified[seen] = entry
         if entry.revoked:
             return None
         if entry.expires_at is not None and entry.expires_at <= now:

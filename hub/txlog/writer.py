@@ -139,33 +139,51 @@ class LogWriter:
 
     async def _run(self) -> None:
         while True:
-            first = await self.queue.get()
-            if self.linger_rounds:
-                await self._linger()
-            items = [first]
-            while len(items) < self.batch_max and not self.queue.empty():
-                items.append(self.queue.get_nowait())
+            items = [await self.queue.get()]
             try:
-                await self._commit([rec for rec, _ in items])
-            except Exception as exc:
-                self.failed_batches += 1
-                self.healthy = False
-                log.error("log batch of %d failed: %s", len(items), exc)
+                if self.linger_rounds and not self._stopping:
+                    await self._linger()
+                while len(items) < self.batch_max and not self.queue.empty():
+                    items.append(self.queue.get_nowait())
+                await self._write(items)
+            except asyncio.CancelledError:
+                # Stopped with records waiting (stop() itself waits for the queue first, so
+                # only some other cancellation): nobody may wait forever, and the queue's
+                # count must close for a later join().
+                while not self.queue.empty():
+                    items.append(self.queue.get_nowait())
                 err = LoggingFailed(
-                    "the exchange could not be recorded in the transaction log, so it is "
-                    "refused; retry shortly"
+                    "the transaction log stopped before this exchange's record was "
+                    "confirmed, so the exchange is refused; retry shortly"
                 )
                 for _, fut in items:
                     if not fut.done():
                         fut.set_exception(err)
-            else:
-                self.healthy = True
-                for _, fut in items:
-                    if not fut.done():
-                        fut.set_result(None)
+                raise
             finally:
                 for _ in items:
                     self.queue.task_done()
+
+    async def _write(self, items: list[tuple[dict[str, Any], Waiter]]) -> None:
+        """Commit one batch and settle its waiters, each with the batch's outcome."""
+        try:
+            await self._commit([rec for rec, _ in items])
+        except Exception as exc:
+            self.failed_batches += 1
+            self.healthy = False
+            log.error("log batch of %d failed: %s", len(items), exc)
+            err = LoggingFailed(
+                "the exchange could not be recorded in the transaction log, so it is "
+                "refused; retry shortly"
+            )
+            for _, fut in items:
+                if not fut.done():
+                    fut.set_exception(err)
+        else:
+            self.healthy = True
+            for _, fut in items:
+                if not fut.done():
+                    fut.set_result(None)
 
     async def _linger(self) -> None:
         """Hold the batch open for a few turns of the event loop while records keep coming.
@@ -175,18 +193,22 @@ class LogWriter:
         exchanges of one wave of provider answers reach ``submit`` over several turns of the
         loop, so a batch taken at once held about 7 of the 32 in flight (wrk at 32
         connections, ``hub serve --log-inline``). Yielding while the queue still grows
-        gathered about 16-20 and took the hub from 5,049 to 5,859-6,514 exchanges/s
-        (bench/profile_notes.md, fifth round). Alone, a record waits one turn more.
+        gathered about 16-20 and took the hub from 5,049 to 6,246-6,515 exchanges/s
+        (bench/profile_notes.md, fifth round, item 3). A record alone waits two quiet
+        turns of the loop; a full batch (``batch_max``, the first record included) none.
         """
         queue = self.queue
+        full = self.batch_max - 1  # the batch's first record is already off the queue
         seen = queue.qsize()
         still = 0
         for _ in range(self.linger_rounds):
+            if seen >= full:
+                return
             await asyncio.sleep(0)
             now = queue.qsize()
             if now == seen:
                 still += 1
-                if still == 2 or now >= self.batch_max:
+                if still == 2:
                     return
             else:
                 still = 0
@@ -404,7 +426,8 @@ def _sqlite_rows(records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """The records as SQLite parameter rows: values in column order, datetimes as text.
 
     itemgetter and the DateTime columns alone: converting every value took 3.2 us a
-    record against 0.6 (timeit, the bench record), and this runs in the writer's commit.
+    record against 1.7-1.8 (timeit, the bench record), and this runs in the writer's
+    commit.
     """
     rows = []
     for rec in records:

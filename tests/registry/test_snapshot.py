@@ -22,9 +22,19 @@ def test_a_verified_key_is_remembered_and_still_checked_for_expiry() -> None:
     key = security.new_api_key()
     snap = snapshot(key, expires_at=NOW + timedelta(hours=1))
     assert snap.authenticate(SECRET, key, NOW) == "VN/GOV/BTP/civil-status"
-    assert list(snap.verified) == [key]
+    assert len(snap.verified) == 1
+    assert key.encode() not in b"".join(snap.verified)  # a digest, not the key
     assert snap.authenticate(SECRET, key, NOW) == "VN/GOV/BTP/civil-status"
     assert snap.authenticate(SECRET, key, NOW + timedelta(hours=2)) is None
+
+
+def test_a_remembered_key_is_still_checked_for_revocation() -> None:
+    key = security.new_api_key()
+    snap = snapshot(key)
+    assert snap.authenticate(SECRET, key, NOW) == "VN/GOV/BTP/civil-status"
+    (entry,) = snap.keys.values()
+    entry.revoked = True
+    assert snap.authenticate(SECRET, key, NOW) is None
 
 
 def test_a_wrong_key_with_a_known_prefix_is_refused_and_not_remembered() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -82,3 +83,17 @@ def test_ordinary_paths_are_kept_as_sent(segments: list[str]) -> None:
     target = paths.parse(raw)
     assert target.service_id == "VN/GOV/BCA/population/citizen-lookup"
     assert target.path == "/" + "/".join(segments)
+
+
+def test_registered_service_ids_skip_only_the_id_checks() -> None:
+    known = {"VN/GOV/BCA/population/citizen-lookup"}
+    target = paths.parse("/r1/VN/GOV/BCA/population/citizen-lookup/citizens/1", known)
+    assert target.service_id == "VN/GOV/BCA/population/citizen-lookup"
+    assert target.path == "/citizens/1"
+    # An id the registry does not hold is still checked part by part ...
+    with pytest.raises(BadRequest, match="service"):
+        paths.parse("/r1/VN/GOV/BCA/popu lation/citizen-lookup/citizens/1", known)
+    # ... and a registered service's path segments always are.
+    for bad in ("/citizens/..", "/citizens/%2e%2e", "/a b"):
+        with pytest.raises(BadRequest):
+            paths.parse(f"/r1/VN/GOV/BCA/population/citizen-lookup{bad}", known)

@@ -127,6 +127,56 @@ async def test_a_lone_record_is_not_held(sqlite_url: str) -> None:
     assert turns < 10  # two quiet turns and the commit's own awaits, not a thousand
 
 
+async def test_lingering_ends_once_a_full_batch_waits(sqlite_url: str) -> None:
+    """Records arriving on every turn never hold a full batch back."""
+    engine = create_writer_engine(sqlite_url)
+    writer = LogWriter(engine, batch_max=8, linger_rounds=1000)
+    sizes: list[int] = []
+    arrived: list[int] = []  # records submitted when each batch committed
+    await writer.start()
+    await writer.submit(record(0))  # warm: the first commit opens the connection
+    submitted = 0
+    writer.on_commit.append(lambda n, _s: (sizes.append(n), arrived.append(submitted)))
+
+    async def arrive(i: int) -> None:
+        nonlocal submitted
+        for _ in range(i):  # one record reaches submit on each turn of the loop
+            await asyncio.sleep(0)
+        submitted += 1
+        await writer.submit(record(i))
+
+    await asyncio.gather(*(arrive(i) for i in range(1, 25)))
+    await writer.stop()
+    await engine.dispose()
+    assert sum(sizes) == 24 and max(sizes) <= 8
+    assert sizes[0] == 8
+    assert arrived[0] < 12  # committed once full, not after the last of the 24 arrived
+
+
+async def test_a_writer_cancelled_while_lingering_refuses_its_records(sqlite_url: str) -> None:
+    engine = create_writer_engine(sqlite_url)
+    writer = LogWriter(engine, linger_rounds=1000)
+    await writer.start()
+
+    async def keep_arriving() -> None:
+        i = 0
+        while True:  # the queue grows every turn, so the writer keeps lingering
+            i += 1
+            writer.offer(record(i), asyncio.get_running_loop().create_future())
+            await asyncio.sleep(0)
+
+    feeder = asyncio.create_task(keep_arriving())
+    waiting = asyncio.create_task(writer.submit(record(0)))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert writer._task is not None
+    writer._task.cancel()
+    feeder.cancel()
+    with pytest.raises(LoggingFailed, match="stopped"):
+        await asyncio.wait_for(waiting, 5)
+    await engine.dispose()
+
+
 async def test_two_writers_extend_one_chain(db_url: str, tmp_path: Path) -> None:
     """Two hub workers append to the same log without forking the chain."""
     signer = Signer.from_file(tmp_path / "k.pem", create=True)
