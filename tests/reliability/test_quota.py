@@ -174,3 +174,13 @@ async def test_two_hub_processes_together_let_through_no_more_than_the_quota(
 
 
 _ = RHub  # re-exported fixture type, for readers of these tests
+
+
+def test_the_day_boundary_follows_a_daylight_saving_change() -> None:
+    """The zone's offset is remembered for a minute at most, so a change is seen in time."""
+    p = QuotaPolicy(RegistryCache(sessions=None), (None, None), "Europe/Berlin")  # type: ignore[arg-type]
+    change = datetime(2026, 3, 29, 1, 0, tzinfo=ZoneInfo("UTC")).timestamp()  # 02:00 CET
+    assert p.utc_offset_s(change - 30) == 3600  # winter time
+    assert p.utc_offset_s(change - 1) == 3600
+    assert p.utc_offset_s(change) == 7200  # summer time from the change on
+    assert p.utc_offset_s(change - 1) == 3600  # and back, for a clock that goes back
