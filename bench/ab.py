@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
                 ts.append(t)
             bench.procs.ROOT = own_root
             res = throughput(ts, provider, args, work)
+        except RuntimeError as exc:  # a server that would not start: its log is named
+            print(f"python -m bench.ab: {exc}", file=sys.stderr)
+            return 1
         finally:
             bench.procs.ROOT = own_root
             for t in ts:

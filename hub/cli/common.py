@@ -30,7 +30,14 @@ def settings(db: str | None = None, **overrides: Any) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()), 2)
+        fail("; ".join(_problem(e) for e in exc.errors()), 2)
+
+
+def _problem(error: Any) -> str:
+    """One settings error, naming the variable it came from when there is one."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    field = error["loc"][0] if error["loc"] else None
+    return f"HUB_{str(field).upper()}: {message}" if isinstance(field, str) else message
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     # Transaction log group commit.
     log_batch_max: int = 1000
     # Turns of the event loop a batch stays open while records keep arriving (LogWriter).
-    log_linger_rounds: int = 8
+    log_linger_rounds: int = Field(default=8, ge=0)
     log_queue_max: int = 50_000
     # Unix socket of a log writer process (hub/txlog/service.py); `hub serve` starts one and
     # sets this. Unset: the writer runs inside the process, as in tests and `hub up`.

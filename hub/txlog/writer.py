@@ -152,13 +152,13 @@ class LogWriter:
                 # count must close for a later join().
                 while not self.queue.empty():
                     items.append(self.queue.get_nowait())
-                err = LoggingFailed(
-                    "the transaction log stopped before this exchange's record was "
-                    "confirmed, so the exchange is refused; retry shortly"
+                _settle(
+                    items,
+                    LoggingFailed(
+                        "the transaction log stopped before this exchange's record was "
+                        "confirmed, so the exchange is refused; retry shortly"
+                    ),
                 )
-                for _, fut in items:
-                    if not fut.done():
-                        fut.set_exception(err)
                 raise
             finally:
                 for _ in items:
@@ -172,18 +172,16 @@ class LogWriter:
             self.failed_batches += 1
             self.healthy = False
             log.error("log batch of %d failed: %s", len(items), exc)
-            err = LoggingFailed(
-                "the exchange could not be recorded in the transaction log, so it is "
-                "refused; retry shortly"
+            _settle(
+                items,
+                LoggingFailed(
+                    "the exchange could not be recorded in the transaction log, so it is "
+                    "refused; retry shortly"
+                ),
             )
-            for _, fut in items:
-                if not fut.done():
-                    fut.set_exception(err)
         else:
             self.healthy = True
-            for _, fut in items:
-                if not fut.done():
-                    fut.set_result(None)
+            _settle(items, None)
 
     async def _linger(self) -> None:
         """Hold the batch open for a few turns of the event loop while records keep coming.
@@ -253,6 +251,17 @@ class LogWriter:
             self.checkpointer.after_commit()
         for callback in self.on_commit:
             callback(len(records), self.last_commit_s)
+
+
+def _settle(items: list[tuple[dict[str, Any], Waiter]], error: BaseException | None) -> None:
+    """Release a batch's waiters: committed (``error`` None) or refused with ``error``."""
+    for _, waiter in items:
+        if waiter.done():
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
 
 
 async def append(
