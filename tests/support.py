@@ -95,12 +95,14 @@ async def hub_client(settings: Settings) -> AsyncIterator[tuple[HubApp, httpx.As
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
-    """Serve an ASGI app on a real port in this event loop; yields its base URL."""
+async def serve(app: Any, port: int | None = None, **options: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app on a real port in this event loop; yields its base URL.
+
+    ``options`` go to uvicorn.Config, e.g. ``http=`` for the hub's own protocol.
+    """
     port = port or free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="asyncio"
-    )
+    settings: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "loop": "asyncio"}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **(settings | options))
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())

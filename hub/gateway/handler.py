@@ -25,6 +25,7 @@ from hub.gateway import paths
 from hub.gateway.forwarder import HOP_BY_HOP, Answer, Forwarder
 from hub.gateway.metaservices import Metaservices
 from hub.gateway.privacy import log_path
+from hub.gateway.protocol import EXTENSION
 from hub.registry.cache import RegistryCache, ServiceEntry
 from hub.txlog.remote import RemoteLogWriter
 from hub.txlog.writer import LogWriter
@@ -173,7 +174,8 @@ class Gateway:
             for observer in self.observers:
                 observer(record)
         total_ms = (time.perf_counter() - t0) * 1000
-        await self._respond(send, ex, answer, extra, upstream_ms, total_ms)
+        one_message = EXTENSION in scope.get("extensions", ())
+        await self._respond(send, ex, answer, extra, upstream_ms, total_ms, one_message)
 
     # --- the checks, in the order X-Road applies them -----------------------------------
 
@@ -401,9 +403,10 @@ class Gateway:
         extra: list[tuple[str, str]],
         upstream_ms: float | None,
         total_ms: float,
+        one_message: bool = False,
     ) -> None:
         hub_ms = total_ms - (upstream_ms or 0.0)
-        headers = [
+        passed = [
             (k.encode("latin-1"), v.encode("latin-1"))
             for k, v in answer.headers
             if k.lower() not in ("content-length", "content-type", "x-road-error")
@@ -411,7 +414,7 @@ class Gateway:
         service_id = ""
         if ex.target is not None:
             service_id = ex.target.service_id
-        headers += [
+        headers = [
             (b"content-type", (answer.content_type or "application/octet-stream").encode()),
             (b"content-length", str(len(answer.body)).encode()),
             (b"x-road-id", ex.xroad_id.encode()),
@@ -423,5 +426,17 @@ class Gateway:
             (b"x-hub-latency", f"{hub_ms:.3f}".encode()),
         ]
         headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in extra]
+        if one_message:
+            await send(
+                {
+                    "type": EXTENSION,
+                    "status": answer.status,
+                    "passed": passed,
+                    "headers": headers,
+                    "body": answer.body,
+                }
+            )
+            return
+        headers = passed + headers
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})

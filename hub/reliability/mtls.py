@@ -14,8 +14,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
+from hub.gateway.protocol import EXTENSION, HubHttpProtocol
 from hub.registry.cache import RegistryCache
 
 
@@ -39,8 +38,8 @@ def tls_extension(transport: Any) -> dict[str, Any] | None:
     }
 
 
-class TLSHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, adding the peer certificate to each request's scope."""
+class TLSHttpToolsProtocol(HubHttpProtocol):
+    """The hub's httptools protocol, adding the peer certificate to each request's scope."""
 
     _tls: dict[str, Any] | None = None
 
@@ -51,7 +50,7 @@ class TLSHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if self._tls is not None:
-            self.scope["extensions"] = {"tls": self._tls}  # type: ignore[dict-item]
+            self.scope["extensions"] = {"tls": self._tls, EXTENSION: {}}  # type: ignore[dict-item]
 
 
 def peer_authenticator(registry: RegistryCache) -> Callable[[dict, dict[str, str]], str | None]:

@@ -1,0 +1,147 @@
+"""The hub's HTTP protocol: the gateway's answer in one message and one write."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from hub.gateway.protocol import EXTENSION, HubHttpProtocol
+from tests.gateway.conftest import CITIZEN, PROVIDER, Hub
+from tests.support import serve
+
+GET = b"GET /r1/x HTTP/1.1\r\nHost: hub\r\n\r\n"
+
+
+class Transport:
+    """Records what the protocol writes, as uvicorn's transport would carry it."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 5555)}.get(name, default)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def set_write_buffer_limits(self, *a: Any, **k: Any) -> None: ...
+
+
+def whole_answer(passed: list[tuple[bytes, bytes]] | None = None) -> Any:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        assert EXTENSION in scope["extensions"]
+        await send(
+            {
+                "type": EXTENSION,
+                "status": 200,
+                "passed": passed or [(b"X-Provider", b"yes")],
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
+                "body": b"{}",
+            }
+        )
+
+    return app
+
+
+async def two_messages(scope: dict, receive: Any, send: Any) -> None:
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
+    await send({"type": "http.response.start", "status": 201, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def feed(app: Any, *requests: bytes) -> Transport:
+    config = Config(app, log_level="error", access_log=False)
+    config.load()
+    protocol = HubHttpProtocol(config=config, server_state=ServerState(), app_state={})
+    transport = Transport()
+    protocol.connection_made(transport)  # type: ignore[arg-type]
+    for request in requests:
+        protocol.data_received(request)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    return transport
+
+
+async def test_whole_answer_goes_out_in_one_write() -> None:
+    transport = await feed(whole_answer(), GET)
+    assert transport.writes == [
+        b"HTTP/1.1 200 OK\r\nx-provider: yes\r\ncontent-type: application/json\r\n"
+        b"content-length: 2\r\n\r\n{}"
+    ]
+    assert not transport.closed
+
+
+async def test_pipelined_requests_are_answered_in_order() -> None:
+    transport = await feed(whole_answer(), GET + GET, GET)
+    assert len(transport.writes) == 3
+    assert all(w.endswith(b"\r\n\r\n{}") for w in transport.writes)
+
+
+async def test_connection_close_is_honoured() -> None:
+    transport = await feed(whole_answer(), b"GET /r1/x HTTP/1.0\r\nHost: hub\r\n\r\n")
+    assert b"connection: close\r\n" in transport.writes[0]
+    assert transport.closed
+
+
+async def test_head_gets_no_body() -> None:
+    transport = await feed(whole_answer(), b"HEAD /r1/x HTTP/1.1\r\nHost: hub\r\n\r\n")
+    assert transport.writes[0].endswith(b"content-length: 2\r\n\r\n")
+
+
+async def test_a_provider_header_with_a_line_break_becomes_a_500() -> None:
+    transport = await feed(whole_answer([(b"x-evil", b"a\r\nset-cookie: b")]), GET)
+    assert transport.writes[0].startswith(b"HTTP/1.1 500 ")
+    assert b"set-cookie" not in b"".join(transport.writes)
+
+
+async def test_other_apps_keep_the_two_asgi_messages() -> None:
+    transport = await feed(two_messages, GET)
+    assert b"".join(transport.writes).startswith(b"HTTP/1.1 201 Created\r\n")
+    assert b"".join(transport.writes).endswith(b"\r\n\r\nok")
+
+
+def comparable(answer: httpx.Response) -> tuple[int, bytes, dict[str, str]]:
+    varying = {"x-road-id", "x-road-request-id", "x-hub-latency", "x-hub-upstream-latency"}
+    varying |= {"date", "server"}
+    headers = {k: v for k, v in answer.headers.items() if k not in varying}
+    rid = answer.headers["x-road-request-id"].encode()  # a refusal's body names it
+    return answer.status_code, answer.content.replace(rid, b"<request id>"), headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "who", "status"),
+    [
+        ("GET", f"/citizen-lookup/citizens/{CITIZEN}", None, "ok", 200),
+        ("GET", "/citizen-lookup/citizens/000000000000", None, "ok", 404),  # the provider's
+        ("POST", "/echo/echo", b'{"id": "a"}', "ok", 201),
+        ("GET", f"/citizen-lookup/citizens/{CITIZEN}", None, "nokey", 401),  # the hub's
+        ("GET", "/ungranted/citizens/1", None, "ok", 403),
+    ],
+)
+async def test_over_http_the_answer_is_the_one_the_gateway_gives(
+    hub: Hub, method: str, path: str, body: bytes | None, who: str, status: int
+) -> None:
+    headers = hub.headers(**{"X-Road-UserId": "officer-01", "X-Road-Issue": "HS-1"})
+    if who == "nokey":
+        del headers["Authorization"]
+    url = f"/r1/{PROVIDER}{path}"
+    direct = await hub.client.request(method, url, headers=headers, content=body)
+    served = serve(hub.app, http=HubHttpProtocol, lifespan="off")
+    async with served as base, httpx.AsyncClient(base_url=base) as client:
+        over_http = await client.request(method, url, headers=headers, content=body)
+    assert over_http.status_code == status
+    assert comparable(over_http) == comparable(direct)
