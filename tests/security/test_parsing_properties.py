@@ -12,8 +12,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hub.core.errors import BadRequest
-from hub.core.security import hmac_sha256
 from hub.core.ids import PART, IdError, parse_member, parse_service, parse_subsystem
+from hub.core.security import hmac_sha256
 from hub.gateway import paths
 
 ENCODED_SEPARATOR = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
