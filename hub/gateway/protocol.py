@@ -65,18 +65,18 @@ class _OneWriteCycle(RequestResponseCycle):
         self.on_response()
 
 
-_MARK: dict[str, dict[str, Any]] = {EXTENSION: {}}  # the scope extension, one for all
-
-
 class HubHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol whose request cycles take ``hub.response``."""
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope["extensions"] = _MARK  # type: ignore[typeddict-item]
+        # A dict of its own per request: an application may add extensions to a scope.
+        self.scope["extensions"] = {EXTENSION: {}}  # type: ignore[typeddict-item]
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
+        # uvicorn makes the request's cycle in there; it becomes the subclass, which has no
+        # state of its own, rather than copying uvicorn's method to change one name.
         cycle = self.cycle
         if cycle is not None and type(cycle) is RequestResponseCycle:
             cycle.__class__ = _OneWriteCycle
