@@ -91,7 +91,10 @@ async def prepare(db_url: str, provider_url: str, key: str) -> None:
         await engine.dispose()
 
 
-def measure(rounds: int, seconds: float, connections: int, work: Path) -> dict[str, list[float]]:
+def measure(
+    rounds: int, seconds: float, connections: int, work: Path
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per configuration, each round's req/s and the hub's CPU over the provider's."""
     from hub.core.security import new_api_key
 
     key = new_api_key()
@@ -129,6 +132,7 @@ def measure(rounds: int, seconds: float, connections: int, work: Path) -> dict[s
     }
     path = f"/r1/{PROVIDER}/citizen-lookup/citizens/{CITIZEN}"
     rps: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
     with running(provider, *hubs.values()):
         provider.wait_ready("/__health")
         for hub in hubs.values():
@@ -144,15 +148,25 @@ def measure(rounds: int, seconds: float, connections: int, work: Path) -> dict[s
             names = list(CONFIGS)
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
+                before = (provider.cpu_seconds(), hubs[name].cpu_seconds())
                 result = wrk.run(
                     hubs[name].url + path, seconds=seconds, connections=connections,
                     headers=headers, workdir=work,
                 )  # fmt: skip
                 if result.errors:
                     raise RuntimeError(f"{name}: {result.errors} errors; see {hubs[name].log}")
+                spent_provider = provider.cpu_seconds() - before[0]
+                spent_hub = hubs[name].cpu_seconds() - before[1]
                 rps[name].append(result.rps)
-                print(f"  round {r + 1} {name:>16}: {result.rps:8.0f} req/s", flush=True)
-    return rps
+                # Both serve the same requests, and the provider's code is the same in
+                # every configuration: the ratio cancels the machine's speed of the moment.
+                cpu[name].append(spent_hub / spent_provider if spent_provider else 0.0)
+                print(
+                    f"  round {r + 1} {name:>16}: {result.rps:8.0f} req/s, "
+                    f"hub CPU {cpu[name][-1]:.2f} x the provider's",
+                    flush=True,
+                )
+    return rps, cpu
 
 
 def unit_costs() -> dict[str, float]:
@@ -190,16 +204,28 @@ def unit_costs() -> dict[str, float]:
 
 
 def report(
-    rps: dict[str, list[float]], rounds: int, seconds: float, connections: int, command: str
+    rps: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    rounds: int,
+    seconds: float,
+    connections: int,
+    command: str,
 ) -> str:
     base = statistics.median(rps["none"])
+    cpu_base = statistics.median(cpu["none"])
     rows = []
     for name in CONFIGS:
         median = statistics.median(rps[name])
         cost = (1 - median / base) * 100
+        cpu_rel = statistics.median(cpu[name])
+        cpu_cost = (cpu_rel / cpu_base - 1) * 100
         label = "all four controls" if name == "all" else name
-        rows.append(f"| {label} | {median:,.0f} | {median / base:.3f} | {cost:+.1f} % |")
+        rows.append(
+            f"| {label} | {median:,.0f} | {median / base:.3f} | {cost:+.1f} % "
+            f"| {cpu_rel:.3f} | {cpu_cost:+.1f} % |"
+        )
     all_cost = (1 - statistics.median(rps["all"]) / base) * 100
+    all_cpu_cost = (statistics.median(cpu["all"]) / cpu_base - 1) * 100
     verdict = "met" if all_cost < 10 else "missed"
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
@@ -212,8 +238,9 @@ def report(
             f"connections, {rounds} rounds of {seconds:g} s, the order rotated each round; "
             "medians.",
             "",
-            "| controls on | requests/s | ratio to none | cost |",
-            "|---|---:|---:|---:|",
+            "| controls on | requests/s | ratio to none | cost | hub CPU / provider CPU "
+            "| CPU cost |",
+            "|---|---:|---:|---:|---:|---:|",
             *rows,
             "",
             f"Target: all four together cost under 10 % of throughput: **{verdict}** "
@@ -221,11 +248,23 @@ def report(
             "so differences of a few per cent between single controls are within the noise "
             "of one round; the ratio of all four is the figure to watch.",
             "",
-            "Per round (requests/s), to show the spread:",
+            f"By CPU, all four cost {all_cpu_cost:+.1f} % per exchange. That figure is the "
+            "median of each round's hub CPU over the provider's CPU for the same requests, "
+            "against the same for no controls. The provider's code is the same in every "
+            "configuration, so the ratio holds when the whole machine speeds up or slows "
+            "down between rounds, which moves throughput by more than the controls cost "
+            "on a shared machine (see the spread below).",
+            "",
+            "Per round, requests/s and (after the slash) hub CPU over provider CPU:",
             "",
             "| controls on | " + " | ".join(f"round {i + 1}" for i in range(rounds)) + " |",
             "|---|" + "---:|" * rounds,
-            *[f"| {n} | " + " | ".join(f"{v:,.0f}" for v in rps[n]) + " |" for n in CONFIGS],
+            *[
+                f"| {n} | "
+                + " | ".join(f"{v:,.0f} / {c:.2f}" for v, c in zip(rps[n], cpu[n], strict=True))
+                + " |"
+                for n in CONFIGS
+            ],
             "",
             "CPU per call of each control, measured alone (best of three), against the hub's "
             f"CPU per exchange at the rate above (1 / {base:,.0f} s = {1e6 / base:,.0f} us):",
@@ -262,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(missing), file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="bench-controls-") as tmp:
-        rps = measure(rounds, seconds, args.connections, Path(tmp))
+        rps, cpu = measure(rounds, seconds, args.connections, Path(tmp))
     command = " ".join(["python -m bench.controls", *(sys.argv[1:] if argv is None else argv)])
-    text = report(rps, rounds, seconds, args.connections, command)
+    text = report(rps, cpu, rounds, seconds, args.connections, command)
     print(text)
     args.out.write_text(text)
     print(f"written to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")

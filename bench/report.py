@@ -237,21 +237,33 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
         "share of a core each used during the rounds (median) says who was the bottleneck",
         "(the hub's figure adds all its processes: with one worker, that worker alone):",
         "",
-        "| target | provider | target process | wrk | target's CPU per request |",
-        "|---|---|---|---|---|",
+        "| target | provider | target process | wrk | target's CPU per request "
+        "| target's CPU / provider's |",
+        "|---|---|---|---|---|---|",
     ]
     for name, v in tp.items():
         own = v["cpu_provider"] if name == "direct" else v["cpu_server"]
         server = "-" if name == "direct" else f"{v['cpu_server']:.0%}"
+        rel = "-" if name == "direct" or not v.get("cpu_rel") else f"{v['cpu_rel']:.2f}"
         out.append(
             f"| {name} | {v['cpu_provider']:.0%} | {server} | {v['cpu_wrk']:.0%} | "
-            f"{own / v['rps'] * 1e6:.0f} us |"
+            f"{own / v['rps'] * 1e6:.0f} us | {rel} |"
         )
     out += [
         "",
         "CPU per request is the steadier figure on a shared machine: it does not move when "
-        "another process takes the core away, throughput does.",
+        "another process takes the core away, throughput does. The last column divides it "
+        "by the provider's for the same requests in the same round (median of the rounds): "
+        "the provider's code is the same behind every target, so the ratio also holds when "
+        "the whole machine speeds up or slows down between rounds.",
     ]
+    hub, bare = tp.get("hub"), tp.get("bare")
+    if hub and bare and hub.get("cpu_rel") and bare.get("cpu_rel"):
+        out += [
+            "",
+            f"By that measure the hub spends {hub['cpu_rel'] / bare['cpu_rel']:.2f} times "
+            "the bare forwarder's CPU per exchange.",
+        ]
     light = res["light"]
     out += [
         "",

@@ -119,3 +119,20 @@ def test_rollup_estimate_is_bounded_by_the_combinations() -> None:
     assert f["nodes"] >= 2
     assert f["rollup_distinct"]["minute"] <= f["rollup_distinct"]["hour"] <= f["combos"]
     assert f["bytes_per_record"] == {"sqlite": 900, "postgresql": 950}
+
+
+def test_controls_report_gives_both_the_throughput_and_the_cpu_cost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench import controls
+
+    monkeypatch.setattr(controls, "unit_costs", lambda: {"quota": 0.5})
+    names = list(controls.CONFIGS)
+    # Throughput swings with the machine (here by half between rounds); the CPU ratio does not.
+    rps = {n: [6000.0, 3000.0, 6000.0] for n in names} | {"all": [5000.0, 2500.0, 5000.0]}
+    cpu = {n: [1.60, 1.62, 1.58] for n in names} | {"all": [1.76, 1.78, 1.74]}
+    text = controls.report(rps, cpu, 3, 3.0, 32, "python -m bench.controls --quick")
+    assert "| all four controls | 5,000 | 0.833 | +16.7 % | 1.760 | +10.0 % |" in text
+    assert "**missed** (16.7 %)" in text
+    assert "By CPU, all four cost +10.0 % per exchange" in text
+    assert "| none | 6,000 / 1.60 | 3,000 / 1.62 | 6,000 / 1.58 |" in text
