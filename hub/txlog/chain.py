@@ -60,7 +60,11 @@ def _float3(value: float) -> str:
 
 
 def _datetime(value: datetime) -> str:
-    return value.replace(tzinfo=None).isoformat(timespec="microseconds")
+    # The log's datetimes are naive UTC already: datetime.replace costs 1.4 us, more than
+    # the isoformat itself (timeit), so it runs only for an aware one. Same text either way.
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds")
 
 
 # _text by exact type: one dict lookup instead of a chain of isinstance calls, which

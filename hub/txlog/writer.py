@@ -450,5 +450,7 @@ def _sqlite_rows(records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 def _sqlite_value(value: Any) -> Any:
     # SQLAlchemy stores a SQLite DATETIME as "YYYY-MM-DD HH:MM:SS.ffffff", ignoring tzinfo.
     if type(value) is datetime:
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        if value.tzinfo is not None:  # naive already, as a rule: see chain._datetime
+            value = value.replace(tzinfo=None)
+        return value.isoformat(" ", "microseconds")
     return value

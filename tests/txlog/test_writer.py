@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +247,25 @@ async def test_a_held_chain_head_fails_the_batch_instead_of_hanging(
         await engine.dispose()
         await holder.dispose()
     assert (await _count(db_url))[0] == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 11, 22, 5, 0, 0),  # no microseconds: still written with them
+        datetime(2026, 11, 22, 5, 0, 0, 123456),
+        datetime(2026, 11, 22, 5, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 11, 22, 12, 0, 0, 1, tzinfo=timezone(timedelta(hours=7))),
+    ],
+)
+def test_sqlite_datetimes_are_written_as_sqlalchemy_writes_them(value: datetime) -> None:
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from hub.txlog.writer import _sqlite_value
+
+    dialect = sqlite.dialect()
+    processor = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert processor is not None
+    # SQLAlchemy keeps a SQLite DATETIME's wall time and drops the zone.
+    assert _sqlite_value(value) == processor(value.replace(tzinfo=None))
