@@ -105,20 +105,54 @@ class Gateway:
         self.peer_auth: Callable[[dict, dict[str, str]], str | None] | None = None
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """The ASGI entry, for requests the hub's protocol does not answer itself."""
+        raw = scope.get("raw_path") or scope["path"].encode()
+        message = await self.exchange(
+            scope["method"],
+            raw.decode("latin-1").split("?", 1)[0],
+            scope.get("query_string", b"").decode("latin-1"),
+            scope["headers"],
+            receive=receive,
+            scope=scope,
+        )
+        if EXTENSION in scope.get("extensions", ()):
+            await send(message)
+            return
+        headers = message["passed"] + message["headers"]
+        await send({"type": "http.response.start", "status": message["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": message["body"]})
+
+    async def exchange(
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        raw_headers: list[tuple[bytes, bytes]],
+        *,
+        body: bytes | None = None,
+        receive: Callable | None = None,
+        scope: dict | None = None,
+    ) -> dict[str, Any]:
+        """One exchange, from the request's parts to the whole answer as one message.
+
+        The body comes whole (``body``: the hub's protocol read it with the request) or from
+        ASGI's ``receive``. The answer is a ``hub.response`` message (hub/gateway/protocol.py):
+        status, the provider's headers (``passed``), the hub's own (``headers``), and body.
+        """
         t0 = time.perf_counter()
-        ex = Exchange(scope["method"])
+        ex = Exchange(method)
         upstream_ms: float | None = None
         answer: Answer | None = None
         extra: list[tuple[str, str]] = []
         fault: str | None
         try:
-            headers = self._headers(scope)
-            raw = scope.get("raw_path") or scope["path"].encode()
-            raw_path = raw.decode("latin-1").split("?", 1)[0]
-            ex.query = scope.get("query_string", b"").decode("latin-1")
+            headers = self._headers(raw_headers)
+            ex.query = query
             ex.target = paths.parse(raw_path, self.registry.snapshot.services)
             self._purpose_headers(ex, headers)
-            client = self.peer_auth(scope, headers) if self.peer_auth is not None else None
+            client = None
+            if self.peer_auth is not None and scope is not None:
+                client = self.peer_auth(scope, headers)
             if client is None:
                 client = self._authenticate(ex, headers)
             else:
@@ -127,7 +161,7 @@ class Gateway:
                 answer, upstream_ms = await self.meta.answer(ex.target, client, ex.query)
             else:
                 service = self._authorize(ex, client)
-                await self._read_body(ex, scope, receive, service)
+                await self._read_body(ex, raw_headers, body, receive, service)
                 if self.quota is not None:
                     wait = await self.quota(client)
                     if wait is not None:
@@ -174,15 +208,14 @@ class Gateway:
             for observer in self.observers:
                 observer(record)
         total_ms = (time.perf_counter() - t0) * 1000
-        one_message = EXTENSION in scope.get("extensions", ())
-        await self._respond(send, ex, answer, extra, upstream_ms, total_ms, one_message)
+        return self._answer(ex, answer, extra, upstream_ms, total_ms)
 
     # --- the checks, in the order X-Road applies them -----------------------------------
 
-    def _headers(self, scope: dict) -> dict[str, str]:
+    def _headers(self, raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
         size = 0
         out: dict[str, str] = {}
-        for name, value in scope["headers"]:
+        for name, value in raw_headers:
             size += len(name) + len(value)
             # ASGI promises lower-case header names, so no .lower() here.
             out[name.decode("latin-1")] = value.decode("latin-1")
@@ -274,10 +307,15 @@ class Gateway:
         return service
 
     async def _read_body(
-        self, ex: Exchange, scope: dict, receive: Callable, service: ServiceEntry
+        self,
+        ex: Exchange,
+        raw_headers: list[tuple[bytes, bytes]],
+        body: bytes | None,
+        receive: Callable | None,
+        service: ServiceEntry,
     ) -> None:
         limit = service.max_body_bytes
-        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        length = next((v for k, v in raw_headers if k == b"content-length"), None)
         if length is not None:
             if not length.isdigit():
                 raise errors.BadRequest("Content-Length must be a whole number")
@@ -285,6 +323,32 @@ class Gateway:
                 raise errors.PayloadTooLarge(
                     f"the body is {int(length)} bytes; {service.id} accepts at most {limit}"
                 )
+        if body is None:
+            assert receive is not None
+            body = await self._receive_body(receive, service)
+        elif len(body) > limit:
+            raise errors.PayloadTooLarge(
+                f"the body is over the limit of {limit} bytes of {service.id}"
+            )
+        ex.body = body
+        if ex.body:
+            ex.request_hash = b64sha512(ex.body)
+        if service.validator is not None:
+            try:
+                doc = orjson.loads(ex.body) if ex.body else None
+            except orjson.JSONDecodeError as exc:
+                raise errors.BadRequest(f"the body is not valid JSON: {exc}") from None
+            error = next(iter(service.validator.iter_errors(doc)), None)
+            if error is not None:
+                where = "/".join(str(p) for p in error.absolute_path) or "(body)"
+                raise errors.InvalidPayload(
+                    f"the body does not match the request schema of {service.id}: at {where}: "
+                    f"{error.message[:300]}"
+                )
+
+    async def _receive_body(self, receive: Callable, service: ServiceEntry) -> bytes:
+        """The body from ASGI's ``receive``, refused as soon as it passes the limit."""
+        limit = service.max_body_bytes
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -300,21 +364,7 @@ class Gateway:
                 )
             chunks.append(chunk)
             more = message.get("more_body", False)
-        ex.body = b"".join(chunks)
-        if ex.body:
-            ex.request_hash = b64sha512(ex.body)
-        if service.validator is not None:
-            try:
-                doc = orjson.loads(ex.body) if ex.body else None
-            except orjson.JSONDecodeError as exc:
-                raise errors.BadRequest(f"the body is not valid JSON: {exc}") from None
-            error = next(iter(service.validator.iter_errors(doc)), None)
-            if error is not None:
-                where = "/".join(str(p) for p in error.absolute_path) or "(body)"
-                raise errors.InvalidPayload(
-                    f"the body does not match the request schema of {service.id}: at {where}: "
-                    f"{error.message[:300]}"
-                )
+        return b"".join(chunks)
 
     async def _forward(
         self, ex: Exchange, service: ServiceEntry, headers: dict[str, str]
@@ -395,16 +445,15 @@ class Gateway:
             "response_body": answer.body.decode("utf-8", "replace") if keep else None,
         }
 
-    async def _respond(
+    def _answer(
         self,
-        send: Callable,
         ex: Exchange,
         answer: Answer,
         extra: list[tuple[str, str]],
         upstream_ms: float | None,
         total_ms: float,
-        one_message: bool = False,
-    ) -> None:
+    ) -> dict[str, Any]:
+        """The whole answer as one ``hub.response`` message, the provider's headers apart."""
         hub_ms = total_ms - (upstream_ms or 0.0)
         passed = [
             (k.encode("latin-1"), v.encode("latin-1"))
@@ -426,17 +475,10 @@ class Gateway:
             (b"x-hub-latency", f"{hub_ms:.3f}".encode()),
         ]
         headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in extra]
-        if one_message:
-            await send(
-                {
-                    "type": EXTENSION,
-                    "status": answer.status,
-                    "passed": passed,
-                    "headers": headers,
-                    "body": answer.body,
-                }
-            )
-            return
-        headers = passed + headers
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+        return {
+            "type": EXTENSION,
+            "status": answer.status,
+            "passed": passed,
+            "headers": headers,
+            "body": answer.body,
+        }

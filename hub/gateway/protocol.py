@@ -1,24 +1,35 @@
-"""uvicorn's HTTP protocol with a one-message answer for the gateway.
+"""uvicorn's HTTP protocol, with the gateway's exchanges answered without ASGI.
 
-An ASGI answer takes two messages (``http.response.start``, then ``http.response.body``),
-and uvicorn writes each to the socket at once, checking every header name and value
-against its regular expressions on the way. The gateway's answer is always whole: the
-provider's body is read before the record is committed. So requests get an extension,
-``scope["extensions"]["hub.response"]``, and the gateway sends one message of type
-``hub.response`` (status, headers, body) that goes out in one write. Header values the
-gateway made itself are known to be safe; the provider's pass the same check uvicorn
-makes. Every other message, and every other route, is uvicorn's own.
+uvicorn turns each request into an ASGI cycle: a scope, an ``asyncio.Event``, a task
+running the application through ``receive`` and ``send``, and two messages for the answer,
+each written to the socket at once after its headers pass uvicorn's regular expressions.
+The gateway needs none of it: its answer is always whole (the provider's body is read
+before the record is committed), and bodies sent to it are small.
 
-Measured with ``hub serve`` under wrk at 32 connections, four alternating rounds of 5 s
-against the code before (which also had uvicorn's proxy-headers middleware on): the hub's
-CPU per exchange 168-181 us before, 154-170 us after; in-process, the Python of one
-answer 16-18 us against 14-17 (bench/profile_notes.md, sixth round).
+So for a request to ``/r1/`` with a body of known, small length, this protocol keeps the
+parts uvicorn parsed (method, path, query, headers, body) and, once the request is whole,
+runs ``Gateway.exchange`` in a task of its own and writes the answer in one write
+(``_GatewayCycle``). Everything else keeps uvicorn's ASGI cycle: other routes, chunked or
+large bodies, ``Expect: 100-continue``, upgrades, an access log or a concurrency limit.
+Pipelined requests are answered in order either way: a gateway cycle waits in uvicorn's
+own queue, and keep-alive, flow control and graceful shutdown stay uvicorn's.
+
+ASGI requests get an extension too, ``scope["extensions"]["hub.response"]``: the gateway
+(and any app) may send its answer as one message of type ``hub.response`` (status,
+headers, body) that goes out in one write.
+
+Header values the gateway made itself are known to be safe; the provider's pass the same
+check uvicorn makes. Figures: bench/profile_notes.md, sixth round (one write) and seventh
+round (no ASGI cycle).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import (
     HEADER_RE,
     HEADER_VALUE_RE,
@@ -28,6 +39,38 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 
 EXTENSION = "hub.response"
+GATEWAY_PREFIX = b"/r1/"
+# Bodies up to uvicorn's own read-ahead limit are read whole before the exchange starts;
+# larger or chunked ones stream through the ASGI cycle, which refuses them as they arrive.
+WHOLE_BODY_MAX = HIGH_WATER_LIMIT
+
+log = logging.getLogger(__name__)
+
+
+def encode_answer(message: dict[str, Any], *, keep_alive: bool, head: bool) -> bytes:
+    """A ``hub.response`` message as the bytes of one HTTP/1.1 answer.
+
+    Raises RuntimeError when a provider's header would break the answer's framing.
+    """
+    content = [STATUS_LINE[message["status"]]]
+    for name, value in message["passed"]:  # the provider's: checked as uvicorn would
+        if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
+            raise RuntimeError("Invalid HTTP header.")
+        content += (name.lower(), b": ", value, b"\r\n")
+    for name, value in message["headers"]:
+        content += (name, b": ", value, b"\r\n")
+    if not keep_alive:
+        content.append(b"connection: close\r\n")
+    content.append(b"\r\n")
+    if not head:
+        content.append(message["body"])
+    return b"".join(content)
+
+
+INTERNAL_ERROR = (
+    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error"
+)
 
 
 class _OneWriteCycle(RequestResponseCycle):
@@ -43,21 +86,11 @@ class _OneWriteCycle(RequestResponseCycle):
             return
         if self.response_started:
             raise RuntimeError("hub.response sent after the response had started")
-        body: bytes = message["body"]
-        content = [STATUS_LINE[message["status"]]]
-        for name, value in message["passed"]:  # the provider's: checked as uvicorn would
-            if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
-                raise RuntimeError("Invalid HTTP header.")  # run_asgi answers 500
-            content += (name.lower(), b": ", value, b"\r\n")
-        for name, value in message["headers"]:
-            content += (name, b": ", value, b"\r\n")
+        data = encode_answer(  # a RuntimeError here: run_asgi answers 500
+            message, keep_alive=self.keep_alive, head=self.scope["method"] == "HEAD"
+        )
         self.response_started = True
-        if not self.keep_alive:
-            content.append(b"connection: close\r\n")
-        content.append(b"\r\n")
-        if self.scope["method"] != "HEAD":
-            content.append(body)
-        self.transport.write(b"".join(content))
+        self.transport.write(data)
         self.response_complete = True
         self.message_event.set()
         if not self.keep_alive:
@@ -65,8 +98,71 @@ class _OneWriteCycle(RequestResponseCycle):
         self.on_response()
 
 
+class _Event:
+    """What uvicorn calls on a cycle's ``message_event``; a gateway cycle waits on nothing."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        pass
+
+
+_NO_EVENT = _Event()
+
+
+class _GatewayCycle:
+    """One gateway request read whole, answered by ``Gateway.exchange`` without ASGI.
+
+    It stands where uvicorn keeps its ``RequestResponseCycle`` (``protocol.cycle`` and the
+    pipeline queue), with the attributes uvicorn reads and sets there.
+    """
+
+    __slots__ = (
+        "method",
+        "path",
+        "query",
+        "headers",
+        "body",
+        "more_body",
+        "keep_alive",
+        "disconnected",
+        "response_complete",
+        "message_event",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[bytes, bytes]],
+        keep_alive: bool,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = b""
+        self.more_body = True
+        self.keep_alive = keep_alive
+        self.disconnected = False
+        self.response_complete = False
+        self.message_event = _NO_EVENT
+        self.waiting = False  # True while an earlier request on the connection is answered
+
+
 class HubHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol whose request cycles take ``hub.response``."""
+    """uvicorn's httptools protocol that answers gateway requests itself."""
+
+    # The TLS protocol turns this off: its scope carries the client certificate.
+    answers_gateway = True
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._gateway = _find_gateway(self.app) if self.answers_gateway else None
+        if self.access_log or self.limit_concurrency is not None:
+            self._gateway = None  # uvicorn's cycle logs and limits; the gateway's does not
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -74,9 +170,113 @@ class HubHttpProtocol(HttpToolsProtocol):
         self.scope["extensions"] = {EXTENSION: {}}  # type: ignore[typeddict-item]
 
     def on_headers_complete(self) -> None:
+        if self._gateway is not None and self.url.startswith(GATEWAY_PREFIX) and self._whole():
+            self._gateway_request()
+            return
         super().on_headers_complete()
         # uvicorn makes the request's cycle in there; it becomes the subclass, which has no
         # state of its own, rather than copying uvicorn's method to change one name.
         cycle = self.cycle
         if cycle is not None and type(cycle) is RequestResponseCycle:
             cycle.__class__ = _OneWriteCycle
+
+    def _whole(self) -> bool:
+        """Whether this request's body may be read whole before its exchange starts."""
+        parser = self.parser
+        if self.expect_100_continue or parser.should_upgrade():
+            return False
+        length = None
+        for name, value in self.headers:
+            if name == b"content-length":
+                if length is not None or not value.isdigit():
+                    return False  # the ASGI path refuses it with the gateway's own words
+                length = int(value)
+            elif name == b"transfer-encoding":
+                return False
+        return length is None or length <= WHOLE_BODY_MAX
+
+    def _gateway_request(self) -> None:
+        parser = self.parser
+        version = parser.get_http_version()
+        url = self.url
+        if b"#" in url:  # a fragment is the client's own; uvicorn drops it too
+            url = url.partition(b"#")[0]
+        path, _, query = url.partition(b"?")
+        cycle = _GatewayCycle(
+            parser.get_method().decode("ascii"),
+            path.decode("latin-1"),
+            query.decode("latin-1"),
+            self.headers,
+            version != "1.0" and parser.should_keep_alive(),
+        )
+        earlier = self.cycle
+        self.cycle = cycle  # type: ignore[assignment]
+        if earlier is not None and not earlier.response_complete:
+            # Pipelined behind an answer still being made: uvicorn's queue keeps the order.
+            cycle.waiting = True
+            self.flow.pause_reading()
+            self.pipeline.appendleft((cycle, self.app))  # type: ignore[arg-type]
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if type(cycle) is _GatewayCycle:
+            cycle.body += body  # at most WHOLE_BODY_MAX bytes: its length was checked
+            return
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        cycle = self.cycle
+        if type(cycle) is _GatewayCycle:
+            cycle.more_body = False
+            if not cycle.waiting:
+                self._start(cycle)
+            return
+        super().on_message_complete()
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        if type(cycle) is _GatewayCycle:  # its turn in the pipeline has come
+            cycle.waiting = False
+            if not cycle.more_body:
+                self._start(cycle)
+            return  # else on_message_complete starts it
+        super()._start_asgi_task(cycle, app)
+
+    def _start(self, cycle: _GatewayCycle) -> None:
+        task = self.loop.create_task(self._answer(cycle))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+
+    async def _answer(self, cycle: _GatewayCycle) -> None:
+        assert self._gateway is not None
+        try:
+            message = await self._gateway.exchange(
+                cycle.method, cycle.path, cycle.query, cycle.headers, body=cycle.body
+            )
+            data = encode_answer(message, keep_alive=cycle.keep_alive, head=cycle.method == "HEAD")
+        except Exception:
+            # Gateway.exchange answers its own failures; this is a provider header that
+            # would break the framing, or a bug in this module.
+            log.exception("the gateway's answer could not be written")
+            data = INTERNAL_ERROR
+            cycle.keep_alive = False
+        if self.flow.write_paused and not cycle.disconnected:
+            await self.flow.drain()
+        if cycle.disconnected:
+            return
+        self.transport.write(data)
+        cycle.response_complete = True
+        if not cycle.keep_alive:
+            self.transport.close()
+        self.on_response_complete()
+
+
+def _find_gateway(app: Any) -> Any:
+    """The gateway behind uvicorn's wrappers of the hub's app, or None for another app."""
+    for _ in range(8):
+        gateway = getattr(app, "gateway", None)
+        if gateway is not None and hasattr(gateway, "exchange"):
+            return gateway
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None

@@ -42,6 +42,8 @@ class TLSHttpToolsProtocol(HubHttpProtocol):
     """The hub's httptools protocol, adding the peer certificate to each request's scope."""
 
     _tls: dict[str, Any] | None = None
+    # The gateway reads the certificate from the ASGI scope, so its requests keep the cycle.
+    answers_gateway = False
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         super().connection_made(transport)
