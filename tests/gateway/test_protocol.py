@@ -140,7 +140,7 @@ async def test_over_http_the_answer_is_the_one_the_gateway_gives(
         del headers["Authorization"]
     url = f"/r1/{PROVIDER}{path}"
     direct = await hub.client.request(method, url, headers=headers, content=body)
-    served = serve(hub.app, http=HubHttpProtocol, lifespan="off")
+    served = serve(hub.app, http=HubHttpProtocol, lifespan="off", access_log=False)
     async with served as base, httpx.AsyncClient(base_url=base) as client:
         over_http = await client.request(method, url, headers=headers, content=body)
     assert over_http.status_code == status

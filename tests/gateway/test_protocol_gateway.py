@@ -1,0 +1,179 @@
+"""The hub's protocol answering gateway requests itself, over a real socket.
+
+Gateway requests with a small body of known length skip uvicorn's ASGI cycle; the rest
+(chunked bodies, Expect: 100-continue, other routes) keep it. Either way a connection's
+answers come in order, and every exchange is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.gateway.protocol import HubHttpProtocol, _find_gateway
+from tests.gateway.conftest import CITIZEN, PROVIDER, Hub
+from tests.support import serve
+
+PURPOSE = {"X-Road-UserId": "officer-01", "X-Road-Issue": "HS-1"}
+
+
+@pytest.fixture
+def answered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths the protocol answered itself, without an ASGI cycle."""
+    paths: list[str] = []
+    start = HubHttpProtocol._start
+
+    def recording(self: HubHttpProtocol, cycle: Any) -> None:
+        paths.append(cycle.path)
+        start(self, cycle)
+
+    monkeypatch.setattr(HubHttpProtocol, "_start", recording)
+    return paths
+
+
+def served_hub(hub: Hub) -> Any:
+    # As `hub serve` runs it: no access log (uvicorn's cycle writes it; this path does not).
+    return serve(hub.app, http=HubHttpProtocol, lifespan="off", access_log=False)
+
+
+def raw_request(hub: Hub, method: str, path: str, body: bytes = b"", **headers: str) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: hub"]
+    for name, value in {**hub.headers(**PURPOSE), **headers}.items():
+        lines.append(f"{name}: {value}")
+    if body and "Transfer-Encoding" not in headers:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def exchange_raw(base: str, data: bytes, answers: int, *, then: bytes = b"") -> bytes:
+    """Send ``data`` on one connection; read until ``answers`` answers have come."""
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(data)
+    got = b""
+    try:
+        async with asyncio.timeout(10):
+            while len(_statuses(got)) < answers or not _complete(got):
+                if then and b"100 Continue" in got:
+                    writer.write(then)
+                    then = b""
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                got += chunk
+    finally:
+        writer.close()
+    return got
+
+
+def _statuses(data: bytes) -> list[int]:
+    return [int(s) for s in re.findall(rb"HTTP/1\.1 (\d{3}) ", data) if s != b"100"]
+
+
+def _complete(data: bytes) -> bool:
+    """Whether the last answer's body has come whole (by its Content-Length)."""
+    head, sep, rest = data.rpartition(b"\r\n\r\n")
+    found = re.findall(rb"content-length: (\d+)", head.lower())
+    return bool(sep) and (not found or len(rest) >= int(found[-1]))
+
+
+def lookup(cid: str = CITIZEN) -> str:
+    return f"/r1/{PROVIDER}/citizen-lookup/citizens/{cid}"
+
+
+async def test_the_hub_app_is_answered_by_the_protocol_and_others_are_not(hub: Hub) -> None:
+    assert _find_gateway(hub.app) is hub.app.gateway
+    assert _find_gateway(object()) is None
+
+
+async def test_pipelined_requests_are_answered_in_order_across_both_paths(
+    hub: Hub, answered: list[str]
+) -> None:
+    served = served_hub(hub)
+    requests = [
+        raw_request(hub, "GET", f"/r1/{PROVIDER}/slow/slow"),  # 504 after 300 ms
+        raw_request(hub, "GET", "/healthz"),  # FastAPI, through the ASGI cycle
+        raw_request(hub, "GET", lookup("000000000000")),  # the provider's 404
+        raw_request(hub, "POST", f"/r1/{PROVIDER}/echo/echo", b'{"id": "a"}'),
+    ]
+    async with served as base:
+        got = await exchange_raw(base, b"".join(requests), 4)
+    assert _statuses(got) == [504, 200, 404, 201]
+    assert answered == [
+        f"/r1/{PROVIDER}/{p}"
+        for p in ("slow/slow", "citizen-lookup/citizens/000000000000", "echo/echo")
+    ]
+    assert got.endswith(b'{"id": "a"}')
+    assert len(await hub.records()) == 3  # /healthz is not an exchange
+
+
+async def test_a_chunked_body_streams_through_the_asgi_cycle(hub: Hub, answered: list[str]) -> None:
+    body = b'{"id": "chunked"}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    request = raw_request(
+        hub, "POST", f"/r1/{PROVIDER}/echo/echo", chunked, **{"Transfer-Encoding": "chunked"}
+    )
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, request, 1)
+    assert _statuses(got) == [201]
+    assert got.endswith(body)
+    assert answered == []
+
+
+async def test_expect_100_continue_is_answered_before_the_body(
+    hub: Hub, answered: list[str]
+) -> None:
+    body = b'{"id": "expected"}'
+    head = raw_request(hub, "POST", f"/r1/{PROVIDER}/echo/echo", **{"Expect": "100-continue"})
+    head = head.replace(b"\r\n\r\n", f"\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, head, 1, then=body)
+    assert b"HTTP/1.1 100 Continue" in got
+    assert _statuses(got) == [201]
+    assert got.endswith(body)
+    assert answered == []
+
+
+async def test_a_body_over_the_service_limit_is_refused_whole_read(hub: Hub) -> None:
+    body = b'{"id": "' + b"x" * 300 + b'"}'  # the echo service takes 200 bytes
+    request = raw_request(hub, "POST", f"/r1/{PROVIDER}/echo/echo", body)
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, request + raw_request(hub, "GET", lookup()), 2)
+    assert _statuses(got) == [413, 200]  # and the connection goes on
+    assert b"x-road-error: Client.PayloadTooLarge" in got
+
+
+async def test_head_gets_headers_only_and_close_is_honoured(hub: Hub) -> None:
+    unknown = f"/r1/{PROVIDER}/no-such-service/x"  # the hub's own 404, with a JSON body
+    request = raw_request(hub, "HEAD", unknown, Connection="close")
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, request, 1)
+    direct = await hub.client.head(unknown, headers=hub.headers(**PURPOSE))
+    head, _, rest = got.partition(b"\r\n\r\n")
+    assert _statuses(got) == [direct.status_code]
+    assert direct.headers["content-length"] != "0"
+    assert f"content-length: {direct.headers['content-length']}".encode() in head
+    assert b"connection: close" in head
+    assert rest == b""
+
+
+async def test_a_client_that_leaves_mid_exchange_is_still_recorded(hub: Hub) -> None:
+    async with served_hub(hub) as base:
+        host, port = base.removeprefix("http://").split(":")
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.write(raw_request(hub, "GET", f"/r1/{PROVIDER}/slow/slow"))
+        await writer.drain()
+        writer.close()
+        for _ in range(100):
+            if await hub.records():
+                break
+            await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=base) as client:
+            after = await client.get(lookup(), headers=hub.headers(**PURPOSE))
+    records = await hub.records()
+    assert records[0]["fault_code"] == "Server.ServiceTimeout"
+    assert after.status_code == 200
