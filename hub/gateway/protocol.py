@@ -15,8 +15,10 @@ Pipelined requests are answered in order either way: a gateway cycle waits in uv
 own queue, and keep-alive, flow control and graceful shutdown stay uvicorn's.
 
 ASGI requests get an extension too, ``scope["extensions"]["hub.response"]``: the gateway
-(and any app) may send its answer as one message of type ``hub.response`` (status,
-headers, body) that goes out in one write.
+(and any app) may send its answer as one message of type ``hub.response`` that goes out
+in one write: ``status``, ``passed`` (header pairs from elsewhere, checked here as uvicorn
+checks them), ``head`` (header lines already rendered, ``b"name: value\\r\\n"`` each) and
+``body``.
 
 Header values the gateway made itself are known to be safe; the provider's pass the same
 check uvicorn makes. Figures: bench/profile_notes.md, sixth round (one write) and seventh
@@ -57,14 +59,23 @@ def encode_answer(message: dict[str, Any], *, keep_alive: bool, head: bool) -> b
         if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
             raise RuntimeError("Invalid HTTP header.")
         content += (name.lower(), b": ", value, b"\r\n")
-    for name, value in message["headers"]:
-        content += (name, b": ", value, b"\r\n")
+    content.append(message["head"])
     if not keep_alive:
         content.append(b"connection: close\r\n")
     content.append(b"\r\n")
     if not head:
         content.append(message["body"])
     return b"".join(content)
+
+
+def head_pairs(head: bytes) -> list[tuple[bytes, bytes]]:
+    """A rendered head ("name: value" lines) as ASGI header pairs."""
+    pairs = []
+    for line in head.split(b"\r\n"):
+        if line:
+            name, _, value = line.partition(b": ")
+            pairs.append((name, value))
+    return pairs
 
 
 INTERNAL_ERROR = (
@@ -165,14 +176,29 @@ class HubHttpProtocol(HttpToolsProtocol):
             self._gateway = None  # uvicorn's cycle logs and limits; the gateway's does not
 
     def on_message_begin(self) -> None:
+        if self._gateway is not None:
+            # The ASGI scope waits until the request is known to need one (see below).
+            self.url = b""
+            self.expect_100_continue = False
+            self.headers = []
+            return
+        self._begin_scope()
+
+    def _begin_scope(self) -> None:
         super().on_message_begin()
         # A dict of its own per request: an application may add extensions to a scope.
         self.scope["extensions"] = {EXTENSION: {}}  # type: ignore[typeddict-item]
 
     def on_headers_complete(self) -> None:
-        if self._gateway is not None and self.url.startswith(GATEWAY_PREFIX) and self._whole():
-            self._gateway_request()
-            return
+        if self._gateway is not None:
+            if self.url.startswith(GATEWAY_PREFIX) and self._whole():
+                self._gateway_request()
+                return
+            # uvicorn's scope as its on_message_begin makes it, around what was parsed since.
+            url, headers, expect = self.url, self.headers, self.expect_100_continue
+            self._begin_scope()
+            self.url, self.headers, self.expect_100_continue = url, headers, expect
+            self.scope["headers"] = headers
         super().on_headers_complete()
         # uvicorn makes the request's cycle in there; it becomes the subclass, which has no
         # state of its own, rather than copying uvicorn's method to change one name.

@@ -123,9 +123,17 @@ class Rollup:
 
 
 def _fold(src: dict[Any, list[Any]], dst: dict[Any, list[Any]], grain: str) -> None:
+    # A batch's keys share one or two buckets, and datetime.replace costs 1.4 us: once per
+    # bucket, not per key (a bench batch of 18 has about 20 latency keys; Rollup() went
+    # from 88 to 67 us a batch of 18, timeit).
+    coarse_of: dict[datetime, datetime] = {}
     for key, values in src.items():
         bucket: datetime = key[0]
-        coarse = bucket.replace(minute=0) if grain == "hour" else bucket.replace(hour=0, minute=0)
+        coarse = coarse_of.get(bucket)
+        if coarse is None:
+            coarse = coarse_of[bucket] = (
+                bucket.replace(minute=0) if grain == "hour" else bucket.replace(hour=0, minute=0)
+            )
         ckey = (coarse, *key[1:])
         row = dst.get(ckey)
         if row is None:

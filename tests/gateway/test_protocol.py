@@ -49,7 +49,7 @@ def whole_answer(passed: list[tuple[bytes, bytes]] | None = None) -> Any:
                 "type": EXTENSION,
                 "status": 200,
                 "passed": passed or [(b"X-Provider", b"yes")],
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
+                "head": b"content-type: application/json\r\ncontent-length: 2\r\n",
                 "body": b"{}",
             }
         )
