@@ -18,7 +18,7 @@ from bench import report, scale, wrk
 from bench.bare_forwarder import Forwarder
 from bench.light import percentile
 from bench.provider import app as provider_app
-from hub.txlog.chain import CHAINED_FIELDS, canonical_text, record_hash
+from hub.txlog.chain import CHAINED_FIELDS, _exchange_text, canonical_text, record_hash
 from tests.support import serve
 
 
@@ -70,6 +70,60 @@ def _by_definition(prev: str, record: dict[str, Any]) -> str:
 @given(st.fixed_dictionaries({name: values for name in CHAINED_FIELDS}), st.text(max_size=64))
 def test_the_fast_hash_is_the_chains_definition(record: dict[str, Any], prev: str) -> None:
     assert record_hash(prev, record) == _by_definition(prev, record)
+
+
+def _optional(strategy: Any) -> Any:
+    return st.one_of(st.none(), strategy)
+
+
+texts = st.text(max_size=20)
+# The record as the gateway makes it (the fast path), with now and then a value of another
+# type (a bool for an int, an aware datetime, an int for a float) that must take the slow one.
+exchange_records = st.fixed_dictionaries(
+    {
+        "seq": st.integers(min_value=0),
+        "id": texts,
+        "request_id": texts,
+        "client": texts,
+        "service": texts,
+        "provider": texts,
+        "method": st.sampled_from(["GET", "POST"]),
+        "path": texts,
+        "user_id": _optional(texts),
+        "issue": _optional(texts),
+        "status_code": st.one_of(st.integers(100, 599), st.booleans()),
+        "succeeded": st.booleans(),
+        "fault_code": _optional(texts),
+        "request_bytes": st.integers(min_value=0),
+        "response_bytes": st.integers(min_value=0),
+        "started_at": st.one_of(st.datetimes(), st.datetimes(timezones=st.just(UTC))),
+        "total_ms": st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers()),
+        "upstream_ms": _optional(st.floats(allow_nan=False, allow_infinity=False)),
+        "hub_ms": st.floats(allow_nan=False, allow_infinity=False),
+        "request_hash": _optional(texts),
+        "response_hash": _optional(texts),
+        "request_body": _optional(texts),
+        "response_body": _optional(texts),
+        "batch_id": st.integers(min_value=0),
+    }
+)
+
+
+@given(exchange_records, st.text(max_size=64))
+def test_the_exchange_records_fast_text_is_the_chains_definition(
+    record: dict[str, Any], prev: str
+) -> None:
+    assert record_hash(prev, record) == _by_definition(prev, record)
+
+
+def test_the_exchange_records_fast_text_is_taken() -> None:
+    record = {name: "x" for name in CHAINED_FIELDS} | {
+        "seq": 1, "status_code": 200, "succeeded": True, "request_bytes": 0,
+        "response_bytes": 2, "started_at": datetime(2026, 12, 1, 19, 0), "total_ms": 1.5,
+        "upstream_ms": None, "hub_ms": 0.5, "batch_id": 1, "user_id": None,
+    }  # fmt: skip
+    assert _exchange_text(record) == canonical_text(record)
+    assert _exchange_text(record | {"status_code": True}) is None  # a bool is not an int here
 
 
 def test_fast_hash_handles_missing_fields_like_the_chain() -> None:

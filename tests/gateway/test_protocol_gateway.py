@@ -177,3 +177,26 @@ async def test_a_client_that_leaves_mid_exchange_is_still_recorded(hub: Hub) -> 
     records = await hub.records()
     assert records[0]["fault_code"] == "Server.ServiceTimeout"
     assert after.status_code == 200
+
+
+async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(hub: Hub) -> None:
+    served = serve(
+        hub.app, http=HubHttpProtocol, lifespan="off", access_log=False, timeout_keep_alive=0.3
+    )
+    async with served as base:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for _ in range(6):  # 0.9 s of requests 0.15 s apart: never idle for 0.3 s
+                writer.write(raw_request(hub, "GET", lookup()))
+                got = b""
+                while not (_statuses(got) and _complete(got)):
+                    chunk = await asyncio.wait_for(reader.read(65536), 5)
+                    assert chunk, "the hub closed a connection that was not idle"
+                    got += chunk
+                assert _statuses(got) == [200]
+                await asyncio.sleep(0.15)
+            async with asyncio.timeout(5):
+                assert await reader.read(65536) == b""  # then idle: closed by the hub
+        finally:
+            writer.close()
