@@ -19,8 +19,9 @@ from pathlib import Path
 import httpx
 import yaml
 
+import bench.procs
 from bench import wrk
-from bench.procs import PYTHON, ROOT, Server, free_port, uvicorn_cmd
+from bench.procs import PYTHON, Server, free_port, uvicorn_cmd
 
 CLIENT = "VN/GOV/BTP/civil-status"
 SERVICE = "VN/GOV/BCA/population/citizen-lookup"
@@ -149,7 +150,10 @@ def prepare_hub_db(workdir: Path, provider_url: str, name: str = "hub") -> str:
     reg.write_text(yaml.safe_dump(registry_doc(provider_url), allow_unicode=True))
     subprocess.run(
         [PYTHON, "-m", "hub", "registry", "apply", str(reg), "--db", db_url],
-        cwd=ROOT, check=True, capture_output=True, env={**os.environ, **hub_env(workdir, db_url)},
+        # bench.procs.ROOT at call time: bench.ab points it at each checkout in turn, whose
+        # own migrations must build its database.
+        cwd=bench.procs.ROOT, check=True, capture_output=True,
+        env={**os.environ, **hub_env(workdir, db_url)},
     )  # fmt: skip
     return db_url
 

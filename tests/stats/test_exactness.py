@@ -181,3 +181,23 @@ async def test_operator_api_needs_the_operator_or_admin_token(hub: Hub, path: st
     assert (await hub.client.get(path, headers=AUTH)).status_code == 200
     admin = await hub.client.get(path, headers={"Authorization": f"Bearer {ADMIN}"})
     assert admin.status_code == 200
+
+
+async def test_a_record_is_found_by_its_x_road_id_chosen_or_not(hub: Hub) -> None:
+    # The X-Road-Id index holds only ids a client chose (migration 0005); lookups by
+    # X-Road-Id must still find every record, whichever way its id came.
+    chosen = {"X-Road-Id": "case-2026-77"}
+    for _ in range(2):
+        await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE, **chosen))
+    plain = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+    records = await hub.records()
+    assert [r["id"] == r["request_id"] for r in records] == [False, False, True]
+
+    by_chosen = await get(hub, "/api/transactions/case-2026-77")
+    assert by_chosen["request_id"] == records[1]["request_id"]  # the newest with that id
+    assert by_chosen["same_xroad_id"] == 2
+    by_request = await get(hub, f"/api/transactions/{records[0]['request_id']}")
+    assert by_request["id"] == "case-2026-77" and by_request["same_xroad_id"] == 2
+    default = await get(hub, f"/api/transactions/{plain.headers['x-road-id']}")
+    assert default["request_id"] == records[2]["request_id"]
+    assert default["same_xroad_id"] == 1
