@@ -239,15 +239,24 @@ class HttpClient:
 
         Raises ClientError, OSError (ssl.SSLError included) or TimeoutError.
         """
+        return await self.request_head(
+            method, url, header_lines(headers), body, timeout_s=timeout_s
+        )
+
+    async def request_head(
+        self, method: str, url: str, head: bytes, body: bytes, *, timeout_s: float = 30.0
+    ) -> Response:
+        """``request`` with the headers rendered already (``header_lines``), Host and
+        Content-Length aside: the gateway renders them from the bytes it parsed."""
         if self._closed:
             raise ClientError("the client is closed")
         key, host, target = _split(url)
-        data = _encode(method, target, host, headers, body)
+        data = _encode(method, target, host, head, body)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         attempts = 2 if method in IDEMPOTENT else 1
         while True:
-            conn = await self._acquire(key, deadline)
+            conn = self._pooled(key) or await self._connect(key)
             try:
                 answer = await conn.request(data, head=method == "HEAD", deadline=deadline)
             except StaleConnection:
@@ -261,7 +270,8 @@ class HttpClient:
             self._release(key, conn)
             return answer
 
-    async def _acquire(self, key: tuple[str, str, int], deadline: float) -> _Connection:
+    def _pooled(self, key: tuple[str, str, int]) -> _Connection | None:
+        # Plain, not a coroutine: a pooled connection is the rule under load.
         pool = self._idle.get(key)
         now = time.monotonic()
         while pool:
@@ -270,6 +280,9 @@ class HttpClient:
                 conn.reused = True
                 return conn
             conn.close()
+        return None
+
+    async def _connect(self, key: tuple[str, str, int]) -> _Connection:
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         context = self._ssl_context() if scheme == "https" else None
@@ -332,18 +345,26 @@ def _origin(origin: str) -> tuple[tuple[str, str, int], str]:
     return (parts.scheme, parts.hostname, port or default), parts.netloc.rpartition("@")[2]
 
 
-def _encode(
-    method: str, target: str, host: str, headers: Iterable[tuple[str, str]], body: bytes
-) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
-    for name, value in headers:
-        lines.append(f"{name}: {value}")
-    if body or method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(body)}")
-    head = "\r\n".join(lines)
-    breaks = len(lines) - 1
-    if head.count("\n") != breaks or head.count("\r") != breaks:
+def header_lines(headers: Iterable[tuple[str, str]]) -> bytes:
+    """Header pairs as the lines of a request head, refusing values with line breaks."""
+    pairs = list(headers)
+    lines = "".join([f"{name}: {value}\r\n" for name, value in pairs])
+    if lines.count("\n") != len(pairs) or lines.count("\r") != len(pairs):
         # Values reach here from uvicorn's parser or the hub's own checks, which refuse
         # line breaks; this keeps a request from ever being split in two.
         raise ClientError("a request header holds a line break")
-    return (head + "\r\n\r\n").encode("latin-1") + body
+    return lines.encode("latin-1")
+
+
+def _encode(method: str, target: str, host: str, head: bytes, body: bytes) -> bytes:
+    start = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"
+    if start.count("\n") != 2 or start.count("\r") != 2:
+        raise ClientError("a request line or Host holds a line break")
+    if body or method in ("POST", "PUT", "PATCH"):
+        return b"%s%sContent-Length: %d\r\n\r\n%s" % (
+            start.encode("latin-1"),
+            head,
+            len(body),
+            body,
+        )
+    return start.encode("latin-1") + head + b"\r\n"

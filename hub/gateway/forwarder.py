@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from hub.core.errors import ServiceFailed, ServiceTimeout
-from hub.gateway.client import ClientError, HttpClient
+from hub.gateway.client import ClientError, HttpClient, header_lines
 
 HOP_BY_HOP = frozenset(
     {
@@ -29,6 +29,9 @@ HOP_BY_HOP = frozenset(
         "authorization",
     }
 )
+
+
+HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
 
 
 class Answer(NamedTuple):
@@ -58,9 +61,19 @@ class Forwarder:
         body: bytes,
         timeout_s: float,
     ) -> Answer:
+        try:
+            head = header_lines(headers)
+        except ClientError:
+            raise ServiceFailed("a header for the provider holds a line break") from None
+        return await self.send_head(method, url, head, body, timeout_s)
+
+    async def send_head(
+        self, method: str, url: str, head: bytes, body: bytes, timeout_s: float
+    ) -> Answer:
+        """``send`` with the header lines rendered already (see HttpClient.request_head)."""
         assert self.client is not None
         try:
-            resp = await self.client.request(method, url, headers, body, timeout_s=timeout_s)
+            resp = await self.client.request_head(method, url, head, body, timeout_s=timeout_s)
         except TimeoutError:
             raise ServiceTimeout(
                 f"the provider did not answer within the service timeout of {timeout_s:g} s"
