@@ -80,6 +80,9 @@ class _Deadlines:
             self._timer = self.loop.call_later(SWEEP_S, self._sweep)
 
     def close(self) -> None:
+        """Fail the requests still in flight (nothing would time them out) and stop."""
+        for conn in list(self.pending):
+            conn._fail(ClientError("the client was closed"))
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

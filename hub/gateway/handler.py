@@ -228,7 +228,8 @@ class Gateway:
     def _purpose_headers(self, ex: Exchange, headers: dict[str, str]) -> None:
         xid = headers.get("x-road-id")
         if xid is not None:
-            if not SAFE_ID.match(xid):
+            # fullmatch, not match: "$" also matches before a final line break.
+            if not SAFE_ID.fullmatch(xid):
                 raise errors.BadRequest(
                     "X-Road-Id must be 1-200 characters of letters, digits and ._:@/+=-"
                 )
@@ -236,7 +237,7 @@ class Gateway:
         for attr, name in (("user_id", "x-road-userid"), ("issue", "x-road-issue")):
             value = headers.get(name)
             if value is not None:
-                if not SAFE_HEADER.match(value):
+                if not SAFE_HEADER.fullmatch(value):
                     raise errors.BadRequest(f"{name} must be 1-300 printable ASCII characters")
                 setattr(ex, attr, value)
 
@@ -376,9 +377,10 @@ class Gateway:
         assert ex.target is not None and service.base_url is not None
         drop = HOP_BY_HOP_BYTES
         if "connection" in headers:
-            # Headers the client named in Connection are for this hop only (RFC 9110 7.6.1).
-            named = headers["connection"].split(",")
-            drop = drop | {t.strip().lower().encode("latin-1") for t in named}
+            # Headers the client named in Connection are for this hop only (RFC 9110 7.6.1),
+            # in every Connection header it sent.
+            named = [t for n, v in raw_headers if n == b"connection" for t in v.split(b",")]
+            drop = drop | {t.strip().lower() for t in named}
         # The client's headers go on as the bytes uvicorn parsed (httptools refuses line
         # breaks in them); the hub's own values were checked on the way in. Rendered here
         # rather than as str pairs for HttpClient.request: 4.1 -> 2.6 us with the request line

@@ -78,10 +78,11 @@ def head_pairs(head: bytes) -> list[tuple[bytes, bytes]]:
     return pairs
 
 
-INTERNAL_ERROR = (
+INTERNAL_ERROR_HEAD = (
     b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error"
+    b"content-length: 21\r\nconnection: close\r\n\r\n"
 )
+INTERNAL_ERROR = INTERNAL_ERROR_HEAD + b"Internal Server Error"
 
 
 class _OneWriteCycle(RequestResponseCycle):
@@ -172,11 +173,18 @@ class HubHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._gateway = _find_gateway(self.app) if self.answers_gateway else None
-        if self.access_log or self.limit_concurrency is not None:
-            self._gateway = None  # uvicorn's cycle logs and limits; the gateway's does not
+        if self.access_log or self.limit_concurrency is not None or self.root_path:
+            # uvicorn's cycle logs, limits and prefixes paths; the gateway's does not.
+            self._gateway = None
         self._idle = False
         self._idle_since = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        # Any byte from the client ends the idle time, as uvicorn's own timer is cancelled:
+        # the next request may have begun before the last answer went out.
+        self._idle = False
+        super().data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
@@ -324,11 +332,11 @@ class HubHttpProtocol(HttpToolsProtocol):
             # Gateway.exchange answers its own failures; this is a provider header that
             # would break the framing, or a bug in this module.
             log.exception("the gateway's answer could not be written")
-            data = INTERNAL_ERROR
+            data = INTERNAL_ERROR_HEAD if cycle.method == "HEAD" else INTERNAL_ERROR
             cycle.keep_alive = False
         if self.flow.write_paused and not cycle.disconnected:
             await self.flow.drain()
-        if cycle.disconnected:
+        if cycle.disconnected or self.transport.is_closing():
             return
         self.transport.write(data)
         cycle.response_complete = True

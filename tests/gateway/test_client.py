@@ -244,3 +244,26 @@ async def test_https_with_a_trusted_ca(tmp_path: Path) -> None:
     finally:
         await stranger.close()
         await server.stop()
+
+
+async def test_closing_the_client_fails_the_requests_in_flight() -> None:
+    # Their deadlines are swept by the client; once it is closed nothing else would end them.
+    server, url = await serve(lambda _n, _r: b"HTTP/1.1 200 OK\r\n")  # never ends
+    http = HttpClient()
+    pending = asyncio.create_task(http.request("GET", url, [], b"", timeout_s=30))
+    await asyncio.sleep(0.1)
+    await http.close()
+    with pytest.raises(ClientError, match="closed"):
+        await asyncio.wait_for(pending, 2)
+    await server.stop()
+
+
+async def test_a_timeout_fires_within_the_sweep_of_its_deadline(http: HttpClient) -> None:
+    server, url = await serve(lambda _n, _r: b"HTTP/1.1 200 OK\r\n")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await http.request("GET", url, [], b"", timeout_s=0.1)
+    waited = loop.time() - started
+    assert 0.1 <= waited < 0.1 + client_mod.SWEEP_S + 0.1  # slack for a busy machine
+    await server.stop()

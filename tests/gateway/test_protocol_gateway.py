@@ -200,3 +200,53 @@ async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(hub: Hu
                 assert await reader.read(65536) == b""  # then idle: closed by the hub
         finally:
             writer.close()
+
+
+async def test_a_request_begun_before_the_last_answer_keeps_the_connection(hub: Hub) -> None:
+    # The next request's first bytes come before the previous answer goes out; the idle
+    # timer must not count the time after that answer as idle.
+    served = serve(
+        hub.app, http=HubHttpProtocol, lifespan="off", access_log=False, timeout_keep_alive=0.15
+    )
+    slow = raw_request(hub, "GET", f"/r1/{PROVIDER}/slow/slow")  # 504 after 300 ms
+    async with served as base:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            writer.write(raw_request(hub, "GET", "/healthz") + slow[:5])
+            got = b""
+            while not (_statuses(got) and _complete(got)):
+                got += await asyncio.wait_for(reader.read(65536), 5)
+            writer.write(slow[5:])
+            got = b""
+            while not (_statuses(got) and _complete(got)):
+                chunk = await asyncio.wait_for(reader.read(65536), 5)
+                assert chunk, "the hub closed a connection that was serving a request"
+                got += chunk
+            assert _statuses(got) == [504]
+        finally:
+            writer.close()
+
+
+async def test_headers_named_in_every_connection_header_stay_on_this_hop(hub: Hub) -> None:
+    request = raw_request(hub, "GET", lookup()).replace(
+        b"\r\n\r\n",
+        b"\r\nConnection: keep-alive, X-First\r\nConnection: X-Second\r\n"
+        b"X-First: 1\r\nX-Second: 2\r\nX-Third: 3\r\n\r\n",
+    )
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, request, 1)
+    assert _statuses(got) == [200]
+    seen = hub.provider.state.seen[-1]["headers"]
+    assert seen.get("x-third") == "3"
+    assert "x-first" not in seen and "x-second" not in seen
+
+
+async def test_an_x_road_header_ending_in_a_line_break_is_refused(hub: Hub) -> None:
+    headers = [(k.lower().encode(), v.encode()) for k, v in hub.headers(**PURPOSE).items()]
+    for name in (b"x-road-id", b"x-road-issue"):
+        message = await hub.app.gateway.exchange(
+            "GET", lookup(), "", [*headers, (name, b"case-1\n")]
+        )
+        assert message["status"] == 400
+        assert b"x-road-error: Client.BadRequest" in message["head"]
