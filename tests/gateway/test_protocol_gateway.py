@@ -70,6 +70,16 @@ async def exchange_raw(base: str, data: bytes, answers: int, *, then: bytes = b"
     return got
 
 
+async def read_answer(reader: asyncio.StreamReader) -> bytes:
+    """One whole answer; fails if the hub closes the connection before it."""
+    got = b""
+    while not (_statuses(got) and _complete(got)):
+        chunk = await asyncio.wait_for(reader.read(65536), 5)
+        assert chunk, "the hub closed a connection that was not idle"
+        got += chunk
+    return got
+
+
 def _statuses(data: bytes) -> list[int]:
     return [int(s) for s in re.findall(rb"HTTP/1\.1 (\d{3}) ", data) if s != b"100"]
 
@@ -189,12 +199,7 @@ async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(hub: Hu
         try:
             for _ in range(6):  # 0.9 s of requests 0.15 s apart: never idle for 0.3 s
                 writer.write(raw_request(hub, "GET", lookup()))
-                got = b""
-                while not (_statuses(got) and _complete(got)):
-                    chunk = await asyncio.wait_for(reader.read(65536), 5)
-                    assert chunk, "the hub closed a connection that was not idle"
-                    got += chunk
-                assert _statuses(got) == [200]
+                assert _statuses(await read_answer(reader)) == [200]
                 await asyncio.sleep(0.15)
             async with asyncio.timeout(5):
                 assert await reader.read(65536) == b""  # then idle: closed by the hub
@@ -214,16 +219,9 @@ async def test_a_request_begun_before_the_last_answer_keeps_the_connection(hub: 
         reader, writer = await asyncio.open_connection(host, int(port))
         try:
             writer.write(raw_request(hub, "GET", "/healthz") + slow[:5])
-            got = b""
-            while not (_statuses(got) and _complete(got)):
-                got += await asyncio.wait_for(reader.read(65536), 5)
+            assert _statuses(await read_answer(reader)) == [200]
             writer.write(slow[5:])
-            got = b""
-            while not (_statuses(got) and _complete(got)):
-                chunk = await asyncio.wait_for(reader.read(65536), 5)
-                assert chunk, "the hub closed a connection that was serving a request"
-                got += chunk
-            assert _statuses(got) == [504]
+            assert _statuses(await read_answer(reader)) == [504]
         finally:
             writer.close()
 
