@@ -71,6 +71,9 @@ class _Deadlines:
         if self._timer is None:
             self._timer = self.loop.call_later(SWEEP_S, self._sweep)
 
+    def discard(self, conn: _Connection) -> None:
+        self.pending.discard(conn)
+
     def _sweep(self) -> None:
         self._timer = None
         now = self.loop.time()
@@ -188,7 +191,7 @@ class _Connection(asyncio.Protocol):
         self.close()
 
     def _stop_timer(self) -> None:
-        self.deadlines.pending.discard(self)
+        self.deadlines.discard(self)
 
     def _timed_out(self) -> None:
         self._fail(TimeoutError())

@@ -63,8 +63,10 @@ class Forwarder:
     ) -> Answer:
         try:
             head = header_lines(headers)
-        except ClientError:
-            raise ServiceFailed("a header for the provider holds a line break") from None
+        except (ClientError, UnicodeError):
+            raise ServiceFailed(
+                "a header for the provider holds a line break or a character outside Latin-1"
+            ) from None
         return await self.send_head(method, url, head, body, timeout_s)
 
     async def send_head(

@@ -137,7 +137,7 @@ class Gateway:
 
         The body comes whole (``body``: the hub's protocol read it with the request) or from
         ASGI's ``receive``. The answer is a ``hub.response`` message (hub/gateway/protocol.py):
-        status, the provider's headers (``passed``), the hub's own (``headers``), and body.
+        status, the provider's headers (``passed``), the hub's own rendered (``head``), and body.
         """
         t0 = time.perf_counter()
         ex = Exchange(method)

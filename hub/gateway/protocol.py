@@ -224,7 +224,6 @@ class HubHttpProtocol(HttpToolsProtocol):
             self._idle_timer = self.loop.call_at(due, self._idle_check)
 
     def on_message_begin(self) -> None:
-        self._idle = False
         if self._gateway is not None:
             # The ASGI scope waits until the request is known to need one (see below).
             self.url = b""
