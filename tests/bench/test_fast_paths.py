@@ -8,6 +8,7 @@ keeps exactly what the slower one did.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import sqlite3
 from datetime import datetime
@@ -230,3 +231,18 @@ def test_cached_metric_children_count_like_labels(with_client: bool) -> None:
         if not line.startswith("#") and "_created" not in line
     ]
     assert sorted(ours) == sorted(expected)
+
+
+def test_libsodium_signatures_are_the_ones_cryptography_makes(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from hub.txlog.signing import verify
+
+    signer = Signer.from_file(tmp_path / "k.pem", create=True)
+    reference = load_pem_private_key((tmp_path / "k.pem").read_bytes(), password=None)
+    for i in range(50):
+        message = f"hub-log-batch|{i}|{i * 17 + 1}|{i * 17 + 17}|{i:064x}".encode()
+        signature = signer.sign(message)
+        assert base64.b64decode(signature) == reference.sign(message)  # type: ignore[union-attr]
+        assert verify(signer.public_key, message, signature)
+        assert not verify(signer.public_key, message + b"x", signature)
