@@ -50,7 +50,10 @@ def create_writer_engine(url: str) -> AsyncEngine:
 
     async def connect() -> aiosqlite.Connection:
         return await _InlineSqlite(
-            lambda: sqlite3.connect(path, timeout=0, check_same_thread=False), 64
+            lambda: sqlite3.connect(
+                path, timeout=0, check_same_thread=False, cached_statements=MULTI_ROW_CACHE
+            ),
+            64,
         )
 
     engine = create_engine(url, async_creator=connect)
@@ -89,6 +92,9 @@ def create_writer_engine(url: str) -> AsyncEngine:
 
 
 INLINE_SQLITE = "hub.inline_sqlite"
+# Prepared statements the writer's connection keeps: the rollups' multi-row upserts are one
+# statement per table and row count (hub/stats/rollup.py), beside the writer's own few.
+MULTI_ROW_CACHE = 512
 # Batch hooks whose statements go to inline_sqlite(conn) when there is one, and never
 # through ``conn`` itself: the writer may then run the whole batch below SQLAlchemy.
 INLINE_SAFE_HOOKS: set[object] = set()

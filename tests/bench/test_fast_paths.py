@@ -246,3 +246,35 @@ def test_libsodium_signatures_are_the_ones_cryptography_makes(tmp_path: Path) ->
         assert base64.b64decode(signature) == reference.sign(message)  # type: ignore[union-attr]
         assert verify(signer.public_key, message, signature)
         assert not verify(signer.public_key, message + b"x", signature)
+
+
+def test_multi_row_upserts_add_what_executemany_adds(tmp_path: Path) -> None:
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    from hub.core.migrate import upgrade
+
+    table = rollup.LATENCY_TABLES["hour"]
+    sql, _ = rollup._driver_sql(
+        sqlite_dialect.dialect(), table, rollup.LATENCY_KEY, rollup.LATENCY_SUMS
+    )
+    key = ("2026-12-01 10:00:00.000000", "VN/GOV/A/a", "VN/GOV/B/b/s", "VN/GOV/B/b")
+    # Past MULTI_ROWS, so the rows split into statements; half of them meet existing rows.
+    first = [(*key, b, b % 3, 1) for b in range(0, 2 * rollup.MULTI_ROWS + 5, 2)]
+    second = [(*key, b, 1, b % 2) for b in range(0, 2 * rollup.MULTI_ROWS + 5)]
+    tables = {}
+    for how in ("executemany", "multi"):
+        db = tmp_path / f"{how}.db"
+        upgrade(f"sqlite+aiosqlite:///{db}")
+        conn = sqlite3.connect(db, isolation_level=None)
+        for rows in (first, second, second[:1]):
+            if how == "executemany":
+                conn.executemany(sql, rows)
+            else:
+                rollup._upsert_rows(conn, sql, rows)
+        tables[how] = conn.execute(
+            f"SELECT bin, n_total, n_hub FROM {table.name} ORDER BY bin"
+        ).fetchall()
+        conn.close()
+    assert len(tables["multi"]) == len(second)
+    assert tables["multi"] == tables["executemany"]
+    assert tables["multi"][0] == (0, 0 + 1 + 1, 1 + 0 + 0)
