@@ -17,6 +17,8 @@ METASERVICES = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
 # %2e "."  %2f "/"  %5c "\"  %00 NUL, in any case, and a raw backslash.
 FORBIDDEN = re.compile(r"%(2e|2f|5c|00)|\\", re.IGNORECASE)
 SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]*$")
+# The provider-relative rest of the path at once: SEGMENT's characters and "/".
+REST = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
 
 
 class Target(NamedTuple):
@@ -33,13 +35,16 @@ def parse(raw_path: str, known: Container[str] = ()) -> Target:
     ``known``: service ids already checked when they were registered; only others are
     checked part by part here (five regular expressions on every exchange otherwise).
     """
-    if FORBIDDEN.search(raw_path):
+    # The checks below run on every exchange: a regex only where its characters occur, and
+    # one over the rest of the path instead of one per segment (3.3-3.9 -> 2.5 us, timeit, the
+    # bench path); a rest that fails is judged segment by segment for the message.
+    if ("%" in raw_path or "\\" in raw_path) and FORBIDDEN.search(raw_path):
         raise BadRequest(
             "the path contains an encoded '.', '/', '\\' or NUL, or a backslash; "
             "send path segments unencoded and without traversal"
         )
-    parts = raw_path.split("/")
-    # parts[0] == "" and parts[1] == "r1"
+    parts = raw_path.split("/", 7)
+    # parts[0] == "" and parts[1] == "r1"; parts[7], when there is one, the provider's path
     ids = parts[2:7]
     if len(ids) < 5 or not all(ids):
         raise BadRequest(
@@ -52,15 +57,17 @@ def parse(raw_path: str, known: Container[str] = ()) -> Target:
             check_parts(ids, "service", service_id)
         except IdError as exc:
             raise BadRequest(str(exc)) from None
-    rest = parts[7:]
-    for seg in rest:
-        if seg in (".", "..") or not SEGMENT.match(seg):
-            raise BadRequest(
-                f"path segment {seg!r} is not allowed: no '.' or '..' segments, and encode "
-                "special characters"
-            )
     provider = "/".join(ids[:4])
-    if ids[4] in METASERVICES and not rest:
-        return Target(provider, provider, ids[4], "/", ids[4])
-    path = "/" + "/".join(rest)
-    return Target(service_id, provider, ids[4], path, None)
+    if len(parts) == 7:
+        if ids[4] in METASERVICES:
+            return Target(provider, provider, ids[4], "/", ids[4])
+        return Target(service_id, provider, ids[4], "/", None)
+    rest = parts[7]
+    if not REST.fullmatch(rest) or "." in rest and ("/./" in f"/{rest}/" or "/../" in f"/{rest}/"):
+        for seg in rest.split("/"):
+            if seg in (".", "..") or not SEGMENT.match(seg):
+                raise BadRequest(
+                    f"path segment {seg!r} is not allowed: no '.' or '..' segments, and "
+                    "encode special characters"
+                )
+    return Target(service_id, provider, ids[4], "/" + rest, None)
