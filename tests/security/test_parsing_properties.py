@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import hmac
 import re
-from urllib.parse import unquote
-
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import example, given, settings
