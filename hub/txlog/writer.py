@@ -351,13 +351,13 @@ def _append_inline(
         rec["batch_id"] = batch_id
         rec["prev_hash"] = prev
         started = rec["started_at"]
-        if type(started) is datetime and started.tzinfo is None and _DATETIME_AT == _STARTED_AT:
+        if _ONLY_STARTED_AT and type(started) is datetime and started.tzinfo is None:
             # One isoformat for the chain's text and the row's (1.5 us, timeit): SQLite's
             # form differs only by the space at index 10, after the always 10-wide date.
             iso = started.isoformat(timespec="microseconds")
             prev = rec["record_hash"] = record_hash(prev, rec, iso)
             row = list(_ROW(rec))
-            row[_STARTED_AT[0]] = f"{iso[:10]} {iso[11:]}"
+            row[_STARTED_AT] = f"{iso[:10]} {iso[11:]}"
             rows.append(tuple(row))
         else:
             prev = rec["record_hash"] = record_hash(prev, rec)
@@ -425,7 +425,8 @@ _TX_COLUMNS = tuple(c.name for c in _tx.columns)
 _TX_COLSET = frozenset(_TX_COLUMNS)
 _ROW = operator.itemgetter(*_TX_COLUMNS)  # a record's values in column order
 _DATETIME_AT = tuple(i for i, c in enumerate(_tx.columns) if isinstance(c.type, DateTime))
-_STARTED_AT = (_TX_COLUMNS.index("started_at"),)
+_STARTED_AT = _TX_COLUMNS.index("started_at")
+_ONLY_STARTED_AT = _DATETIME_AT == (_STARTED_AT,)  # so the chain's text of it serves the row
 _GIVEN_COLSET = _TX_COLSET - {"seq", "batch_id", "prev_hash", "record_hash"}  # append sets these
 
 
