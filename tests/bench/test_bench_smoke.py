@@ -190,3 +190,17 @@ def test_controls_report_gives_both_the_throughput_and_the_cpu_cost(
     assert "**missed** (16.7 %)" in text
     assert "By CPU, all four cost +10.0 % per exchange" in text
     assert "| none | 6,000 / 1.60 | 3,000 / 1.62 | 6,000 / 1.58 |" in text
+
+
+def test_writer_bench_deals_records_so_the_log_takes_them_in_made_order(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bench import logwriter
+
+    assert logwriter._dealt(6, 3, make=lambda i: i) == [[0, 3], [1, 4], [2, 5]]
+    result = logwriter.sqlite_run(tmp_path, records=17 * 20, concurrency=17)
+    assert result.records == 340
+    with sqlite3.connect(tmp_path / "writer-17.db") as conn:
+        got = [r[0] for r in conn.execute("SELECT total_ms FROM transactions ORDER BY seq")]
+    # record(i) takes 1.234 + i % 7 ms: the timed records, by seq, in the order made.
+    assert got[-340:] == [1.234 + i % 7 for i in range(340)]
