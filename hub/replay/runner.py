@@ -7,9 +7,12 @@ constant-arrival-rate); if ``max_in_flight`` iterations are still running when t
 one is due, it is dropped and counted, as k6 does. Scenarios run one after another, so a
 scenario's fault steps never slow down another scenario's exchanges.
 
-One pooled aiohttp session serves the whole run: measured against a trivial server on a
-2-core machine it drove about 30 times the requests per second httpx's AsyncClient did
-(bench/replay_vs_wrk.py compares the runner with wrk).
+Exchanges go through the hub's own pooled HTTP/1.1 client (hub/gateway/client.py), the
+one its gateway uses towards providers: the runner shares two cores with the hub it loads,
+and through one aiohttp session it reached 0.46-0.59 of wrk's rate on the same exchange
+(bench/replay_vs_wrk.py) where the issue asks for 0.5. aiohttp (which had itself replaced
+httpx's AsyncClient, about 30 times slower here) still serves the rare fault and
+provider-list calls.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ import contextlib
 import itertools
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import orjson
+from multidict import CIMultiDict
 
+from hub.gateway.client import ClientError, HttpClient
 from hub.replay.expect import Reply, capture, check
 from hub.replay.plan import ExchangePlan, FaultPlan, ScenarioPlan
 from hub.replay.results import Failure, ScenarioResult, StepStats
@@ -70,6 +77,7 @@ class Runner:
         self.scenario_index = 0
         self.scenario_started = 0.0  # time.monotonic() when the current scenario started
         self._session: aiohttp.ClientSession | None = None
+        self._http: HttpClient | None = None
         self._faulted: dict[str, str] = {}
 
     async def __aenter__(self) -> Runner:
@@ -79,9 +87,13 @@ class Runner:
             cookie_jar=aiohttp.DummyCookieJar(),
             timeout=aiohttp.ClientTimeout(total=self.options.timeout_s),
         )
+        self._http = HttpClient()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -213,28 +225,31 @@ class Runner:
             for name, value in step.headers:
                 headers[name] = render_text(value, variables)
             params = [(name, render_text(value, variables)) for name, value in step.query]
-            data: bytes | None = None
+            data = b""
             if step.json is not None:
                 data = orjson.dumps(render_value(step.json, variables))
-                headers.setdefault("Content-Type", "application/json")
+                if not any(name.lower() == "content-type" for name in headers):
+                    headers["Content-Type"] = "application/json"
             elif step.body is not None:
                 data = render_text(step.body, variables).encode()
         except MissingVariable as exc:
             return None, Failure("template", "request", f"variable {exc.name!r}", str(exc))
-        url = f"{self.hub_url}/r1/{service}{path}"
+        url = self.hub_url + request_target(f"/r1/{service}{path}", params)
         started = time.perf_counter()
         try:
-            async with self.session.request(
-                step.method, url, params=params or None, data=data, headers=headers
-            ) as response:
-                body = await response.read()
-                reply = Reply(
-                    response.status,
-                    response.headers,
-                    body,
-                    (time.perf_counter() - started) * 1000,
-                )
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            if self._http is None:
+                raise RuntimeError("use the Runner as 'async with Runner(...) as runner'")
+            response = await self._http.request_head(
+                step.method, url, head_lines(headers), data, timeout_s=self.options.timeout_s
+            )
+            answer = CIMultiDict(response.headers)
+            reply = Reply(
+                response.status,
+                answer,
+                decoded(response.body, answer.get("Content-Encoding")),
+                (time.perf_counter() - started) * 1000,
+            )
+        except (TimeoutError, ClientError, OSError, ValueError, zlib.error) as exc:
             elapsed = (time.perf_counter() - started) * 1000
             got = f"{type(exc).__name__}: {exc}".rstrip(": ")
             return elapsed, Failure("transport", f"{step.method} {url}", "a response", got)
@@ -275,3 +290,49 @@ class Runner:
         for url in faulted.values():
             with contextlib.suppress(TimeoutError, aiohttp.ClientError):
                 await self._send_fault(url, None)
+
+
+# Characters a request target may hold as they are (RFC 3986's unreserved, sub-delims, ':',
+# '@', '/', '?' and '%'): a scenario's own escapes and query go out as written; spaces and
+# non-ASCII letters are percent-encoded as UTF-8.
+_TARGET_SAFE = "/?:@!$&'()*+,;=-._~%"
+
+
+def request_target(path: str, params: list[tuple[str, str]]) -> str:
+    """The request target: ``path`` percent-encoded where it must be, then ``params``."""
+    target = quote(path, safe=_TARGET_SAFE)
+    if params:
+        target += ("&" if "?" in target else "?") + urlencode(params)
+    return target
+
+
+USER_AGENT = "hub-replay"
+
+
+def head_lines(headers: dict[str, str]) -> bytes:
+    """The request's header lines (UTF-8), with a User-Agent unless the step set one.
+
+    A value holding a line break would split the request: ValueError, reported on the step.
+    """
+    lines = [f"{name}: {value}\r\n" for name, value in headers.items()]
+    if not any(name.lower() == "user-agent" for name in headers):
+        lines.append(f"User-Agent: {USER_AGENT}\r\n")
+    text = "".join(lines)
+    if text.count("\n") != len(lines) or text.count("\r") != len(lines):
+        raise ValueError("a request header holds a line break; remove it from the scenario")
+    return text.encode()
+
+
+def decoded(body: bytes, encoding: str | None) -> bytes:
+    """The body with a gzip or deflate Content-Encoding undone (a step may ask for one)."""
+    if not body or encoding is None:
+        return body
+    name = encoding.strip().lower()
+    if name in ("gzip", "x-gzip"):
+        return zlib.decompress(body, wbits=31)
+    if name == "deflate":
+        try:
+            return zlib.decompress(body)
+        except zlib.error:
+            return zlib.decompress(body, wbits=-15)  # raw deflate, as some servers send
+    return body

@@ -177,3 +177,66 @@ steps:
     # Two workers, 100 ms per iteration, 0.5 s: about 10 iterations, never 2x more.
     assert 2 <= results[0].iterations_started <= 12
     assert results[0].iterations_dropped == 0
+
+
+async def test_paths_queries_and_headers_go_out_encoded_as_the_scenario_wrote_them(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    text = """
+steps:
+  - id: odd
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    path: "/citizens/Nguyễn Văn An?kind=full"
+    query: {note: "a b&c"}
+    headers: {X-Road-Issue: "Hồ sơ 7"}
+    expect:
+      status: 200
+      json:
+        $.path: "/citizens/Nguyễn Văn An"
+        $.query.kind: full
+        $.query.note: "a b&c"
+        $.headers.x-road-issue: "Hồ sơ 7"
+        $.headers.user-agent: hub-replay
+"""
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=1)
+    )
+    assert results[0].ok, results[0].to_dict()
+
+
+async def test_a_header_with_a_line_break_fails_its_step_and_the_run_goes_on(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    text = """
+vars: {issue: "HS-{{ run.iteration }}\\r\\nX-Evil: 1"}
+steps:
+  - id: split
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    headers: {X-Road-Issue: "{{ issue }}"}
+"""
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=2)
+    )
+    (step,) = results[0].steps
+    assert (step.runs, step.failed) == (2, 2)
+    failure = step.first_failure
+    assert failure is not None and failure.kind == "transport"
+    assert "line break" in failure.got
+    assert fake_hub.arrivals == []  # nothing was sent
+
+
+def test_request_targets_and_bodies_as_the_runner_sends_and_reads_them() -> None:
+    import gzip
+    import zlib
+
+    from hub.replay.runner import decoded, request_target
+
+    assert request_target("/r1/a/b c/%41", []) == "/r1/a/b%20c/%41"
+    assert request_target("/r1/x?k=1", [("q", "a b")]) == "/r1/x?k=1&q=a+b"
+    assert request_target("/r1/x", [("t", "a"), ("t", "b")]) == "/r1/x?t=a&t=b"
+    body = b'{"ok": true}'
+    assert decoded(gzip.compress(body), "gzip") == body
+    assert decoded(zlib.compress(body), "deflate") == body
+    assert decoded(body, None) == body and decoded(body, "br") == body
