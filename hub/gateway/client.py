@@ -351,15 +351,19 @@ def _origin(origin: str) -> tuple[tuple[str, str, int], str]:
     return (parts.scheme, parts.hostname, port or default), parts.netloc.rpartition("@")[2]
 
 
-def header_lines(headers: Iterable[tuple[str, str]]) -> bytes:
-    """Header pairs as the lines of a request head, refusing values with line breaks."""
+def header_lines(headers: Iterable[tuple[str, str]], encoding: str = "latin-1") -> bytes:
+    """Header pairs as the lines of a request head, refusing values with line breaks.
+
+    Latin-1 towards providers (HTTP's historical header charset); ``hub replay`` sends its
+    scenarios' values as UTF-8.
+    """
     pairs = list(headers)
     lines = "".join([f"{name}: {value}\r\n" for name, value in pairs])
     if lines.count("\n") != len(pairs) or lines.count("\r") != len(pairs):
         # Values reach here from uvicorn's parser or the hub's own checks, which refuse
         # line breaks; this keeps a request from ever being split in two.
         raise ClientError("a request header holds a line break")
-    return lines.encode("latin-1")
+    return lines.encode(encoding)
 
 
 def _encode(method: str, target: str, host: str, head: bytes, body: bytes) -> bytes:

@@ -63,7 +63,7 @@ def parse(raw_path: str, known: Container[str] = ()) -> Target:
             return Target(provider, provider, ids[4], "/", ids[4])
         return Target(service_id, provider, ids[4], "/", None)
     rest = parts[7]
-    if not REST.fullmatch(rest) or "." in rest and _dot_segment(rest):
+    if not REST.fullmatch(rest) or ("." in rest and _dot_segment(rest)):
         for seg in rest.split("/"):
             if seg in (".", "..") or not SEGMENT.match(seg):
                 raise BadRequest(

@@ -31,7 +31,7 @@ import aiohttp
 import orjson
 from multidict import CIMultiDict
 
-from hub.gateway.client import ClientError, HttpClient
+from hub.gateway.client import ClientError, HttpClient, header_lines
 from hub.replay.expect import Reply, capture, check
 from hub.replay.plan import ExchangePlan, FaultPlan, ScenarioPlan
 from hub.replay.results import Failure, ScenarioResult, StepStats
@@ -97,6 +97,12 @@ class Runner:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    @property
+    def http(self) -> HttpClient:
+        if self._http is None:
+            raise RuntimeError("use the Runner as 'async with Runner(...) as runner'")
+        return self._http
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -237,9 +243,7 @@ class Runner:
         url = self.hub_url + request_target(f"/r1/{service}{path}", params)
         started = time.perf_counter()
         try:
-            if self._http is None:
-                raise RuntimeError("use the Runner as 'async with Runner(...) as runner'")
-            response = await self._http.request_head(
+            response = await self.http.request_head(
                 step.method, url, head_lines(headers), data, timeout_s=self.options.timeout_s
             )
             answer = CIMultiDict(response.headers)
@@ -312,15 +316,12 @@ USER_AGENT = "hub-replay"
 def head_lines(headers: dict[str, str]) -> bytes:
     """The request's header lines (UTF-8), with a User-Agent unless the step set one.
 
-    A value holding a line break would split the request: ValueError, reported on the step.
+    A value holding a line break would split the request: ClientError, reported on the step.
     """
-    lines = [f"{name}: {value}\r\n" for name, value in headers.items()]
+    pairs = list(headers.items())
     if not any(name.lower() == "user-agent" for name in headers):
-        lines.append(f"User-Agent: {USER_AGENT}\r\n")
-    text = "".join(lines)
-    if text.count("\n") != len(lines) or text.count("\r") != len(lines):
-        raise ValueError("a request header holds a line break; remove it from the scenario")
-    return text.encode()
+        pairs.append(("User-Agent", USER_AGENT))
+    return header_lines(pairs, encoding="utf-8")
 
 
 def decoded(body: bytes, encoding: str | None) -> bytes:
