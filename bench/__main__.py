@@ -28,22 +28,38 @@ from bench.procs import ROOT, running
 from bench.rounds import throughput
 
 
+def _positive(kind: type[int] | type[float]) -> Any:
+    """An argparse type: a number above zero, else a message that says so."""
+
+    def convert(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} must be above zero")
+        return value
+
+    return convert
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    count, length = _positive(int), _positive(float)
     p.add_argument("--quick", action="store_true", help="short rounds, for a first look (~3 min)")
-    p.add_argument("--rounds", type=int, help="alternating wrk rounds per target (default 5)")
-    p.add_argument("--seconds", type=float, help="length of each wrk round (default 5)")
-    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--rounds", type=count, help="alternating wrk rounds per target (default 5)")
+    p.add_argument("--seconds", type=length, help="length of each wrk round (default 5)")
+    p.add_argument("--connections", type=count, default=32)
     p.add_argument(
         "--exchanges",
-        type=int,
+        type=count,
         help="exchanges in the memory run (default 300,000; the target is 1,000,000)",
     )
     p.add_argument(
-        "--writer-records", type=int, help="records per log-writer run (default 100,000)"
+        "--writer-records", type=count, help="records per log-writer run (default 100,000)"
     )
-    p.add_argument("--light-seconds", type=float, help="length of the light-load run (default 10)")
-    p.add_argument("--light-rate", type=float, default=200.0, help="requests/s at light load")
+    p.add_argument("--light-seconds", type=length, help="length of the light-load run (default 10)")
+    p.add_argument("--light-rate", type=length, default=200.0, help="requests/s at light load")
     p.add_argument("--no-others", action="store_true", help="skip other features' benchmarks")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     p.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")
@@ -172,7 +188,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report_only(args: argparse.Namespace) -> int:
-    results = json.loads(args.report_only.read_text())
+    try:
+        results = json.loads(args.report_only.read_text())
+    except (OSError, ValueError) as exc:
+        say(f"error: cannot read the saved run {args.report_only}: {exc}")
+        return 2
+    if not isinstance(results, dict) or "throughput" not in results:
+        say(f"error: {args.report_only} is not a saved run of python -m bench (var/bench/*.json)")
+        return 2
     if not args.no_others:
         say("other features' benchmarks")
         results["others"] = [asdict(o) for o in others.run_all()]

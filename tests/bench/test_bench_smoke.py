@@ -204,3 +204,30 @@ def test_writer_bench_deals_records_so_the_log_takes_them_in_made_order(tmp_path
         got = [r[0] for r in conn.execute("SELECT total_ms FROM transactions ORDER BY seq")]
     # record(i) takes 1.234 + i % 7 ms: the timed records, by seq, in the order made.
     assert got[-340:] == [1.234 + i % 7 for i in range(340)]
+
+
+@pytest.mark.parametrize("argv", [["--exchanges", "-5"], ["--rounds", "x"], ["--seconds", "0"]])
+def test_bench_refuses_counts_and_lengths_that_are_not_above_zero(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.__main__ import parse_args
+
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(argv)
+    assert exit_.value.code == 2
+    assert argv[0] in capsys.readouterr().err
+
+
+def test_bench_report_only_says_what_is_wrong_with_the_saved_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.__main__ import main
+
+    not_json = tmp_path / "run.json"
+    not_json.write_text("not json")
+    assert main(["--report-only", str(tmp_path / "missing.json"), "--no-docs"]) == 2
+    assert "cannot read the saved run" in capsys.readouterr().out
+    assert main(["--report-only", str(not_json), "--no-docs"]) == 2
+    not_json.write_text("[1, 2]")
+    assert main(["--report-only", str(not_json), "--no-docs"]) == 2
+    assert "is not a saved run" in capsys.readouterr().out
