@@ -76,14 +76,14 @@ def record(i: int) -> dict[str, Any]:
 async def drive(
     url: str, workdir: Path, *, records: int, concurrency: int, rollups: bool = False
 ) -> WriterResult:
-    from hub.stats.rollup import add_records
+    from hub.stats.rollup import Folder
     from hub.txlog.signing import Signer
     from hub.txlog.sqlite import create_writer_engine
     from hub.txlog.writer import LogWriter
 
     signer = Signer.from_file(workdir / "writer-signing.pem", create=True)
     engine = create_writer_engine(url)
-    writer = LogWriter(engine, signer=signer, hooks=[add_records] if rollups else [])
+    writer = LogWriter(engine, signer=signer, hooks=[Folder()] if rollups else [])
     await writer.start()
     per_task = records // concurrency
     batches = 0

@@ -199,4 +199,11 @@ class LogBatch(Base):
     signature: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
-from hub.models.stats import LatencyDay, LatencyHour, StatsDay, StatsHour, StatsMinute  # noqa: E402, F401
+from hub.models.stats import (  # noqa: E402, F401
+    LatencyDay,
+    LatencyHour,
+    RollupMark,
+    StatsDay,
+    StatsHour,
+    StatsMinute,
+)

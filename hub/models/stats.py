@@ -1,4 +1,4 @@
-"""Rollup tables of the transaction log, kept in the same commit as the records they count.
+"""Rollup tables of the transaction log, and the mark of how far they have counted it.
 
 Counts live at three grains (minute, hour, day; all UTC) so a query over any range reads
 whole days in the middle and minutes or hours only at its edges. Latency histograms live at
@@ -72,3 +72,17 @@ class LatencyHour(_Latency, Base):
 class LatencyDay(_Latency, Base):
     __tablename__ = "stats_latency_day"
     __table_args__ = _CLUSTERED
+
+
+class RollupMark(Base):
+    """How far the rollups have counted the log: every record up to ``seq``, none after.
+
+    The log writer folds its batches into the rollup tables every fraction of a second
+    instead of in every commit (hub/stats/rollup.py); readers add the records after
+    ``seq`` themselves, so a count still equals the log's at any moment.
+    """
+
+    __tablename__ = "rollup_mark"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)

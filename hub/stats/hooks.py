@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 
 
 def install(state: HubState) -> None:
-    """Count every batch in its own transaction, feed /metrics, and watch the providers."""
+    """Fold the log into the rollups, feed /metrics, and watch the providers."""
     if isinstance(state.writer, LogWriter):
         # (A log writer process runs the same hook itself: hub/txlog/service.py.)
-        state.writer.hooks.append(rollup.add_records)
+        state.writer.hooks.append(rollup.Folder())
     metrics = Metrics(state.settings, state.writer)
     state.gateway.observers.append(metrics.observe)
     state.extras["metrics"] = metrics

@@ -1,16 +1,23 @@
 """All SQL of the statistics feature: rollup sums over time ranges, and the raw log for
-browsing single transactions (never for statistics)."""
+browsing single transactions.
+
+The rollups count the log up to their mark (hub/stats/rollup.py); the records after it, a
+fraction of a second of the log, are read and summed here with the same code, so every
+count equals the log's. Each rollup query reads the mark in the same statement, so it is
+the mark of the state that query saw, whatever the writer folded meanwhile.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, or_, select, true
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.models import Transaction
-from hub.stats.rollup import COUNT_TABLES, LATENCY_TABLES
+from hub.stats.rollup import COUNT_SUMS, COUNT_TABLES, LATENCY_TABLES, MARK, Rollup, records_after
 
 Conn = AsyncConnection | AsyncSession
 Ranges = dict[str, list[tuple[datetime, datetime]]]
@@ -25,25 +32,109 @@ def _where(table: Any, ranges: list[tuple[datetime, datetime]], filters: dict[st
     return and_(*conds)
 
 
+class _Tail:
+    """The records after a rollup mark, summed like the rollups; read once per mark."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.before: int | None = None
+        self._at: dict[int, Rollup] = {}
+
+    async def start(self) -> None:
+        """Read the mark before any rollup query (see ``mark_of``)."""
+        found = (await self.conn.execute(MARK)).scalar()
+        self.before = int(found or 0)
+
+    def mark_of(self, rows: Sequence[Any]) -> int:
+        # A query that found no rollup rows has no mark column to read: no record up to
+        # its mark falls in its ranges, so the tail from any earlier mark adds exactly the
+        # records after.
+        assert self.before is not None
+        return int(rows[0].mark) if rows else self.before
+
+    async def at(self, mark: int) -> Rollup:
+        found = self._at.get(mark)
+        if found is None:
+            found = self._at[mark] = Rollup(await records_after(self.conn, mark)).grains()
+        return found
+
+
+class _Sums:
+    """A row of tail sums, read as count_sums' rows are (attributes and ``_mapping``)."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _in(bucket: Any, spans: list[tuple[datetime, datetime]]) -> bool:
+    return any(a <= bucket < b for a, b in spans)
+
+
+def _matches(key: tuple[Any, ...], filters: dict[str, Any]) -> bool:
+    # key: (bucket, client, service, provider, ...), as in the rollup tables
+    return all(v is None or key[1 + FILTERS.index(k)] == v for k, v in filters.items())
+
+
+_COUNT_KEY = ("bucket", "client", "service", "provider", "status_code", "fault_code")
+_SUM_AT = tuple(COUNT_SUMS.index(s) for s in SUMS)
+
+
+def _tail_counts(
+    sums: dict[Any, list[float]],
+    spans: list[tuple[datetime, datetime]],
+    group: tuple[str, ...],
+    filters: dict[str, Any],
+) -> list[_Sums]:
+    at = tuple(_COUNT_KEY.index(g) for g in group)
+    acc: dict[tuple[Any, ...], list[float]] = {}
+    for key, values in sums.items():
+        if not (_in(key[0], spans) and _matches(key, filters)):
+            continue
+        gkey = tuple(key[i] for i in at)
+        row = acc.setdefault(gkey, [0] * len(SUMS))
+        for j, i in enumerate(_SUM_AT):
+            row[j] += values[i]
+    return [_Sums(dict(zip(group + SUMS, (*k, *v), strict=True))) for k, v in acc.items()]
+
+
 async def count_sums(
     conn: Conn, ranges: Ranges, *, group: tuple[str, ...], filters: dict[str, Any]
-) -> list[Row[Any]]:
-    """Sums of the count rollups over ``ranges`` (per grain), grouped by ``group`` columns.
+) -> list[Any]:
+    """Sums of the count rollups over ``ranges`` (per grain), grouped by ``group`` columns,
+    the records after the rollups' mark included.
 
-    The same group can come back once per grain; callers add them up.
+    The same group can come back more than once (per grain, and from the tail); callers
+    add them up. Rows give each sum by attribute and through ``_mapping``.
     """
-    out: list[Row[Any]] = []
+    out: list[Any] = []
+    tail = _Tail(conn)
+    await tail.start()
     for grain, spans in ranges.items():
         if not spans:
             continue
         t = COUNT_TABLES[grain]
         cols = [t.c[g] for g in group]
         query = (
-            select(*cols, *(func.sum(t.c[s]).label(s) for s in SUMS))
+            select(
+                *cols,
+                *(func.sum(t.c[s]).label(s) for s in SUMS),
+                MARK.scalar_subquery().label("mark"),
+            )
             .where(_where(t, spans, filters))
             .group_by(*cols)
         )
-        out.extend((await conn.execute(query)).all())
+        rows = (await conn.execute(query)).all()
+        out.extend(rows)
+        recent = await tail.at(tail.mark_of(rows))
+        out.extend(_tail_counts(recent.counts[grain], spans, group, filters))
     return out
 
 
@@ -53,6 +144,8 @@ async def latency_bins(
     """Histograms (bin -> count) of total and hub-added latency over hour-aligned ``ranges``."""
     total: dict[int, int] = {}
     hub: dict[int, int] = {}
+    tail = _Tail(conn)
+    await tail.start()
     for grain, spans in ranges.items():
         if not spans:
             continue
@@ -60,13 +153,24 @@ async def latency_bins(
             raise ValueError("latency histograms have no minute grain; use hour_cover")
         t = LATENCY_TABLES[grain]
         query = (
-            select(t.c.bin, func.sum(t.c.n_total), func.sum(t.c.n_hub))
+            select(
+                t.c.bin,
+                func.sum(t.c.n_total),
+                func.sum(t.c.n_hub),
+                MARK.scalar_subquery().label("mark"),
+            )
             .where(_where(t, spans, filters))
             .group_by(t.c.bin)
         )
-        for index, n_total, n_hub in (await conn.execute(query)).all():
+        rows = (await conn.execute(query)).all()
+        for index, n_total, n_hub, _mark in rows:
             total[index] = total.get(index, 0) + int(n_total)
             hub[index] = hub.get(index, 0) + int(n_hub)
+        recent = await tail.at(tail.mark_of(rows))
+        for key, (n_total, n_hub) in recent.latency[grain].items():
+            if _in(key[0], spans) and _matches(key, filters):
+                total[key[4]] = total.get(key[4], 0) + n_total
+                hub[key[4]] = hub.get(key[4], 0) + n_hub
     return total, hub
 
 
@@ -75,11 +179,21 @@ async def provider_errors(conn: Conn, since: datetime) -> dict[str, tuple[int, i
     t = COUNT_TABLES["minute"]
     errors = func.sum(case((t.c.status_code >= 500, t.c.count), else_=0))
     query = (
-        select(t.c.provider, func.sum(t.c.count), errors)
+        select(t.c.provider, func.sum(t.c.count), errors, MARK.scalar_subquery().label("mark"))
         .where(t.c.bucket >= since)
         .group_by(t.c.provider)
     )
-    return {p: (int(n), int(e or 0)) for p, n, e in (await conn.execute(query)).all()}
+    tail = _Tail(conn)
+    await tail.start()
+    rows = (await conn.execute(query)).all()
+    out = {p: (int(n), int(e or 0)) for p, n, e, _mark in rows}
+    recent = await tail.at(tail.mark_of(rows))
+    for key, values in recent.counts["minute"].items():
+        if key[0] >= since:
+            n, e = out.get(key[3], (0, 0))
+            fails = int(values[0]) if key[4] >= 500 else 0
+            out[key[3]] = (n + int(values[0]), e + fails)
+    return out
 
 
 # --- the raw log, one page or one record at a time ---------------------------------------

@@ -184,7 +184,7 @@ async def serve(settings: Settings, path: str, *, stop: asyncio.Event | None = N
         batch_max=settings.log_batch_max,
         queue_max=settings.log_queue_max,
         linger_rounds=settings.log_linger_rounds,
-        hooks=[rollup.add_records],  # the hub always counts its exchanges with the log
+        hooks=[rollup.Folder()],  # the hub always counts its exchanges with the log
     )
     await writer.start()
     loop = asyncio.get_running_loop()

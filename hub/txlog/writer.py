@@ -106,10 +106,25 @@ class LogWriter:
                 await self._task
         self._task = None
         if self._conn is not None:
+            await self._close_hooks(self._conn)
             await self._conn.close()
             self._conn = None
         if self.checkpointer is not None:
             await self.checkpointer.close()
+
+    async def _close_hooks(self, conn: AsyncConnection) -> None:
+        """One last transaction for the hooks that keep work across batches (``close``)."""
+        closers = [c for hook in self.hooks if (c := getattr(hook, "close", None)) is not None]
+        if not closers:
+            return
+        try:
+            if self.checkpointer is not None:
+                await self.checkpointer.pause()
+            async with conn.begin():
+                for close in closers:
+                    await close(conn)
+        except Exception as exc:  # nothing is lost: the next writer's hooks redo it
+            log.warning("the log hooks' last transaction failed: %s", exc)
 
     async def submit(self, record: dict[str, Any]) -> None:
         """Queue ``record`` and wait for its commit; LoggingFailed when it cannot be written."""
@@ -171,6 +186,10 @@ class LogWriter:
         except Exception as exc:
             self.failed_batches += 1
             self.healthy = False
+            for hook in self.hooks:  # a hook that keeps state across batches forgets this one
+                rolled_back = getattr(hook, "rolled_back", None)
+                if rolled_back is not None:
+                    rolled_back()
             log.error("log batch of %d failed: %s", len(items), exc)
             _settle(
                 items,
@@ -230,7 +249,7 @@ class LogWriter:
         try:
             if (
                 db is not None
-                and all(hook in INLINE_SAFE_HOOKS for hook in self.hooks)
+                and all(_inline_safe(hook) for hook in self.hooks)
                 and all(rec.keys() >= _GIVEN_COLSET for rec in records)
             ):
                 await _commit_inline(db, conn, records, self.signer, self.hooks)
@@ -251,6 +270,11 @@ class LogWriter:
             self.checkpointer.after_commit()
         for callback in self.on_commit:
             callback(len(records), self.last_commit_s)
+
+
+def _inline_safe(hook: BatchHook) -> bool:
+    """Whether ``hook`` sends its statements to inline_sqlite(conn) (see INLINE_SAFE_HOOKS)."""
+    return hook in INLINE_SAFE_HOOKS or getattr(hook, "inline_safe", False) is True
 
 
 def _settle(items: list[tuple[dict[str, Any], Waiter]], error: BaseException | None) -> None:
