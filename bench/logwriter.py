@@ -2,7 +2,8 @@
 
 Drives ``hub.txlog.writer.LogWriter`` directly (no HTTP), on a fresh SQLite file and, when
 a PostgreSQL server answers, on a fresh database there; with and without the statistics
-feature's rollup hook (the hub always runs with it: the counts commit with the records).
+feature's rollup hook (the hub always runs with it: it folds the batches into the
+rollups every 0.25 s).
 The records are built before the clock starts, so the figure is the writer's alone.
 """
 

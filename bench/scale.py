@@ -89,7 +89,7 @@ def markdown(res: dict[str, Any]) -> str:
         "the hub at national scale; the database and the providers are.",
         "",
         "**The log writer.** Every node appends to the same chain, so one database's commit "
-        "rate bounds the whole hub. Measured alone, with the rollups in each commit: "
+        "rate bounds the whole hub. Measured alone, with the rollups folded in: "
         + "; ".join(f"{k} {v:,.0f} records/s" for k, v in f["writer_rate"].items())
         + f", against a national peak of {f['peak']:.0f} records/s: "
         f"{min(f['writer_rate'].values()) / f['peak']:,.0f} times the need or more. Several "
