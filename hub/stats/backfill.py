@@ -6,25 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from hub.models import Transaction
-from hub.stats.rollup import statements
+from hub.stats.rollup import FOLDED_COLUMNS, statements
 
 _tx = Transaction.__table__
 CHUNK = 50_000
-COLUMNS = (
-    "seq",
-    "client",
-    "service",
-    "provider",
-    "status_code",
-    "succeeded",
-    "fault_code",
-    "request_bytes",
-    "response_bytes",
-    "started_at",
-    "total_ms",
-    "hub_ms",
-    "upstream_ms",
-)
+COLUMNS = ("seq", *FOLDED_COLUMNS)  # seq to page by, and what a Rollup reads
 
 
 def backfill_sync(conn: Connection) -> int:
