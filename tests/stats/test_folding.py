@@ -227,3 +227,48 @@ async def test_a_range_without_folded_rows_still_counts_the_log_after_the_mark(
     for row in rows:
         counted[row.client] = counted.get(row.client, 0) + int(row._mapping["count"])
     assert counted == {"VN/GOV/BTP/civil-status": 2, "VN/PROV/79/one-stop": 2}
+
+
+async def test_operator_totals_through_a_running_hub_never_skip_or_double_a_record(
+    hub: Any,
+) -> None:
+    """Exchanges flow while the operator polls the summary across several folds: each total
+    lies between the exchanges answered before the poll and those sent before its answer."""
+    from tests.gateway.conftest import CITIZEN, PROVIDER
+    from tests.stats.conftest import AUTH
+
+    folder = next(h for h in hub.app.state.writer.hooks if isinstance(h, rollup.Folder))
+    folder.every_s = 0.05  # several folds within the test
+    path = f"/r1/{PROVIDER}/citizen-lookup/citizens/{CITIZEN}"
+    headers = hub.headers(**{"X-Road-UserId": "officer-01", "X-Road-Issue": "HS-0001"})
+    sent = answered = 0
+    stop = asyncio.Event()
+
+    async def exchanges() -> None:
+        nonlocal sent, answered
+        while not stop.is_set():
+            sent += 8
+            replies = await asyncio.gather(
+                *(hub.client.get(path, headers=headers) for _ in range(8))
+            )
+            assert all(r.status_code == 200 for r in replies)
+            answered += 8
+
+    load = asyncio.create_task(exchanges())
+    seen: list[tuple[int, int, int]] = []
+    try:
+        while folder.folds < 4 or len(seen) < 10:
+            low = answered
+            resp = await hub.client.get("/api/stats/summary", headers=AUTH)
+            assert resp.status_code == 200, resp.text
+            seen.append((low, resp.json()["total"], sent))
+            assert len(seen) < 500, "the folder never folded"
+    finally:
+        stop.set()
+        await load
+    for low, total, high in seen:
+        assert low <= total <= high
+    totals = [total for _, total, _ in seen]
+    assert totals == sorted(totals)
+    final = (await hub.client.get("/api/stats/summary", headers=AUTH)).json()["total"]
+    assert final == answered == len(await hub.records())
