@@ -272,10 +272,11 @@ async def fold(
 
 
 # How often the log writer folds its batches into the rollups, and past how many records
-# it folds at once. Folding in every commit cost the hub about 5 % of its CPU under load
-# (bench: 1.31 against 1.24 times the provider's CPU per exchange, five upserts a batch
-# of ~17 against one fold every 0.25 s; bench/profile_notes.md, tenth round); readers add
-# at most this much of the log themselves (hub/stats/repository.py).
+# it folds at once. Folding in every commit cost the hub about 4 % of its CPU under load
+# (python -m bench.ab: 1.29 against 1.24 times the provider's CPU per exchange, five
+# upserts a batch of ~17 against one fold every 0.25 s, 0.654 against 0.783 of bare's
+# req/s; bench/profile_notes.md, tenth round). Readers add at most about this much of the
+# log themselves (hub/stats/repository.py).
 FOLD_EVERY_S = 0.25
 FOLD_RECORDS = 20_000
 
