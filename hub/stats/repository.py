@@ -17,7 +17,15 @@ from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.models import Transaction
-from hub.stats.rollup import COUNT_SUMS, COUNT_TABLES, LATENCY_TABLES, MARK, Rollup, records_after
+from hub.stats.rollup import (
+    COUNT_KEY,
+    COUNT_SUMS,
+    COUNT_TABLES,
+    LATENCY_TABLES,
+    MARK,
+    Rollup,
+    records_after,
+)
 
 Conn = AsyncConnection | AsyncSession
 Ranges = dict[str, list[tuple[datetime, datetime]]]
@@ -83,7 +91,6 @@ def _matches(key: tuple[Any, ...], filters: dict[str, Any]) -> bool:
     return all(v is None or key[1 + FILTERS.index(k)] == v for k, v in filters.items())
 
 
-_COUNT_KEY = ("bucket", "client", "service", "provider", "status_code", "fault_code")
 _SUM_AT = tuple(COUNT_SUMS.index(s) for s in SUMS)
 
 
@@ -93,7 +100,7 @@ def _tail_counts(
     group: tuple[str, ...],
     filters: dict[str, Any],
 ) -> list[_Sums]:
-    at = tuple(_COUNT_KEY.index(g) for g in group)
+    at = tuple(COUNT_KEY.index(g) for g in group)
     acc: dict[tuple[Any, ...], list[float]] = {}
     for key, values in sums.items():
         if not (_in(key[0], spans) and _matches(key, filters)):

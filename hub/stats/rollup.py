@@ -248,8 +248,9 @@ async def fold(
     if mark >= last:
         return False
     read_back = rollup is None or first != mark + 1
-    if rollup is None or read_back:
+    if read_back:
         rollup = Rollup(await records_after(conn, mark, last))
+    assert rollup is not None
     dialect = conn.dialect
     # The writer's own SQLite connection takes the statements directly: through
     # exec_driver_sql, the five upserts of a one-record batch cost about 200 us of CPU
@@ -290,8 +291,6 @@ class Folder:
     that fails is rolled back with whatever fold it carried: ``rolled_back`` forgets what
     was gathered, and the next fold reads the records after the mark back from the log.
     """
-
-    inline_safe = True  # its statements go to the writer's inline SQLite connection
 
     def __init__(self, every_s: float = FOLD_EVERY_S, most: int = FOLD_RECORDS) -> None:
         self.every_s = every_s
@@ -424,4 +423,4 @@ def _upsert_rows(db: sqlite3.Connection, sql: str, params: list[tuple[Any, ...]]
         db.execute(found, [value for row in chunk for value in row])
 
 
-INLINE_SAFE_HOOKS.add(add_records)
+INLINE_SAFE_HOOKS.update((add_records, Folder))

@@ -95,8 +95,9 @@ INLINE_SQLITE = "hub.inline_sqlite"
 # Prepared statements the writer's connection keeps: the rollups' multi-row upserts are one
 # statement per table and row count (hub/stats/rollup.py), beside the writer's own few.
 MULTI_ROW_CACHE = 512
-# Batch hooks whose statements go to inline_sqlite(conn) when there is one, and never
-# through ``conn`` itself: the writer may then run the whole batch below SQLAlchemy.
+# Batch hooks (functions, or the classes of hook objects) whose statements go to
+# inline_sqlite(conn) when there is one, and never through ``conn`` itself: the writer may
+# then run the whole batch below SQLAlchemy.
 INLINE_SAFE_HOOKS: set[object] = set()
 
 

@@ -274,7 +274,7 @@ class LogWriter:
 
 def _inline_safe(hook: BatchHook) -> bool:
     """Whether ``hook`` sends its statements to inline_sqlite(conn) (see INLINE_SAFE_HOOKS)."""
-    return hook in INLINE_SAFE_HOOKS or getattr(hook, "inline_safe", False) is True
+    return hook in INLINE_SAFE_HOOKS or type(hook) in INLINE_SAFE_HOOKS
 
 
 def _settle(items: list[tuple[dict[str, Any], Waiter]], error: BaseException | None) -> None:

@@ -272,3 +272,13 @@ async def test_operator_totals_through_a_running_hub_never_skip_or_double_a_reco
     assert totals == sorted(totals)
     final = (await hub.client.get("/api/stats/summary", headers=AUTH)).json()["total"]
     assert final == answered == len(await hub.records())
+
+
+def test_the_folder_lets_the_writer_run_its_batches_below_sqlalchemy() -> None:
+    from hub.txlog.writer import _inline_safe
+
+    async def other(_conn: Any, _records: Any) -> None:
+        return None
+
+    assert _inline_safe(rollup.Folder()) and _inline_safe(rollup.add_records)
+    assert not _inline_safe(other)
