@@ -74,3 +74,16 @@ def test_bad_input_exits_2_with_a_sentence(cli_db: str) -> None:
     assert "ISO date" in result.output
     missing = CliRunner().invoke(app, ["tx", "show", "nope"])
     assert missing.exit_code == 1 and "no transaction" in missing.output
+
+
+def test_a_database_older_than_the_hub_says_to_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.core.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/old.db"
+    upgrade(url, "0005")  # before the rollup mark
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+    result = CliRunner().invoke(app, ["stats", "summary"])
+    assert result.exit_code == 1
+    assert "hub db upgrade" in result.output and "Traceback" not in result.output
