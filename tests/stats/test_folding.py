@@ -103,6 +103,16 @@ def _expected(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+async def _append_unfolded(url: str, records: list[dict[str, Any]]) -> None:
+    """Append and commit ``records`` without folding them, as a writer killed before its fold."""
+    engine = create_writer_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await append(conn, records, signer=None, lock=engine.dialect.name == "postgresql")
+    finally:
+        await engine.dispose()
+
+
 def _without_p50(seen: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in seen.items() if k != "p50"}
 
@@ -160,12 +170,7 @@ async def test_records_committed_without_their_fold_are_counted_and_folded_later
 ) -> None:
     """A writer killed between its commits and its fold: readers and the next fold agree."""
     recs = _records(30)
-    engine = create_writer_engine(db_url)
-    try:
-        async with engine.begin() as conn:  # appended and committed, never folded
-            await append(conn, recs[:20], signer=None, lock=engine.dialect.name == "postgresql")
-    finally:
-        await engine.dispose()
+    await _append_unfolded(db_url, recs[:20])
     assert await _state(db_url) == (20, 0, 0, 0)
     assert _without_p50(await _seen(db_url)) == _expected(recs[:20])
     folder = rollup.Folder(every_s=0.0)  # folds with every batch
@@ -212,11 +217,9 @@ async def test_a_range_without_folded_rows_still_counts_the_log_after_the_mark(
     db_url: str,
 ) -> None:
     """The rollup query that finds no rows has no mark to read: the one read before it serves."""
-    recs = _records(4)
-    engine = create_writer_engine(db_url)
+    await _append_unfolded(db_url, _records(4))
+    engine = create_engine(db_url)
     try:
-        async with engine.begin() as conn:
-            await append(conn, recs, signer=None, lock=engine.dialect.name == "postgresql")
         async with engine.connect() as conn:
             rows = await repo.count_sums(
                 conn, tu.cover(START, START + timedelta(hours=1)), group=("client",), filters={}
