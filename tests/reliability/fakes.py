@@ -26,6 +26,9 @@ class FaultyProvider:
     def __init__(self) -> None:
         self.mode = "ok"
         self.delay_s = 0.0
+        # Requests that arrive while this is set wait for it: held without a clock, so a
+        # slow machine cannot turn "still waiting" into a timeout.
+        self.hold: asyncio.Event | None = None
         self.calls = 0
         self.in_flight = 0
         self._arrived = asyncio.Event()
@@ -69,6 +72,9 @@ class FaultyProvider:
         await send({"type": "http.response.body", "body": body})
 
     async def _answer(self, path: str) -> tuple[int, bytes]:
+        hold = self.hold
+        if hold is not None:
+            await hold.wait()
         if self.delay_s or self.mode == "slow":
             await asyncio.sleep(self.delay_s or 1)
         if self.mode == "malformed":

@@ -52,13 +52,19 @@ async def test_a_provider_fault_is_answered_logged_and_survived(
 
 
 async def test_a_slow_provider_does_not_hold_up_other_exchanges(rhub: RHub) -> None:
-    rhub.provider.delay_s = 0.25
-    slow = asyncio.create_task(rhub.client.get(f"/r1/{PROVIDER}/slow/x", headers=rhub.headers()))
+    # The first exchange is held at the provider until the second has been answered (a
+    # gate, not a delay: a 0.25 s delay against the slow service's 0.3 s timeout failed as
+    # a 504 on a loaded machine). "plain" keeps the default timeout.
+    gate = asyncio.Event()
+    rhub.provider.hold = gate
+    slow = asyncio.create_task(rhub.client.get(f"/r1/{PROVIDER}/plain/x", headers=rhub.headers()))
     await asyncio.wait_for(rhub.provider.wait_in_flight(1), 10)
-    rhub.provider.delay_s = 0
-    await assert_survives(rhub)  # answered while the slow one still waits
+    rhub.provider.hold = None
+    await assert_survives(rhub)  # answered while the first one still waits
     assert not slow.done()
-    assert (await slow).status_code == 200
+    assert rhub.provider.in_flight == 1
+    gate.set()
+    assert (await asyncio.wait_for(slow, 10)).status_code == 200
 
 
 async def test_a_locked_sqlite_database_refuses_exchanges_then_recovers_by_itself(
