@@ -164,6 +164,19 @@ def test_verdicts_compare_with_the_targets() -> None:
     assert missed["RSS growth < 10 % over 1,000,000 exchanges"] is False
 
 
+def test_throughput_verdict_counts_the_rounds_at_the_target() -> None:
+    res = _results(800.0, 100)
+    res["throughput"]["bare"]["rounds"] = [1000, 1000, 2000, 1000]
+    res["throughput"]["hub"]["rounds"] = [850, 790, 1500, 800]
+    assert report.round_ratios(res["throughput"]) == [0.85, 0.79, 0.75, 0.8]
+    figure = {name: fig for name, _, fig in report.verdicts(res)}
+    assert figure["hub throughput >= 0.8 x bare forwarder"].endswith(
+        "round by round 2 of 4 at 0.8 or above"
+    )
+    res["throughput"]["hub"]["rounds"] = [850]  # a saved run cut short: no pairs to show
+    assert report.round_ratios(res["throughput"]) == []
+
+
 def test_rollup_estimate_is_bounded_by_the_combinations() -> None:
     assert scale.distinct_expected(100, 0) == 0
     # One exchange (in expectation) shows at most one combination.
