@@ -276,6 +276,13 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
         "the provider's code is the same behind every target, so the ratio also holds when "
         "the whole machine speeds up or slows down between rounds.",
     ]
+    hub, bare = tp.get("hub"), tp.get("bare")
+    if hub and bare and hub.get("cpu_rel") and bare.get("cpu_rel"):
+        out += [
+            "",
+            f"By that measure the hub spends {hub['cpu_rel'] / bare['cpu_rel']:.2f} times "
+            "the bare forwarder's CPU per exchange.",
+        ]
     if paired := round_ratios(tp):
         out += [
             "",
@@ -283,13 +290,6 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
             f"same round): {', '.join(f'{r:.2f}' for r in paired)}; median "
             f"{statistics.median(paired):.2f}, {sum(r >= 0.8 for r in paired)} of {len(paired)} "
             "at 0.8 or above.",
-        ]
-    hub, bare = tp.get("hub"), tp.get("bare")
-    if hub and bare and hub.get("cpu_rel") and bare.get("cpu_rel"):
-        out += [
-            "",
-            f"By that measure the hub spends {hub['cpu_rel'] / bare['cpu_rel']:.2f} times "
-            "the bare forwarder's CPU per exchange.",
         ]
     light = res["light"]
     out += [
