@@ -29,7 +29,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy hub connectors schemas
+	$(BIN)/mypy hub connectors schemas bench
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

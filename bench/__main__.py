@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "loadavg_before": load_average(),
         "argv": list(argv if argv is not None else sys.argv[1:]),
+        "machine": report.machine(),  # a report rewritten later may run elsewhere
     }
     say(f"bench: working in {workdir}")
     try:

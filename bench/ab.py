@@ -10,11 +10,19 @@ fast the machine was during the round.
 
 ``NAME=PATH::OPTIONS`` passes options to that ``hub serve``, e.g.
 ``process=.::--log-process inline=.::--log-inline``.
+
+``--pin`` gives each target a core of its own (the first this process may use) and leaves
+the others to the provider and wrk, as a deployment gives a gateway its own machine. On
+two cores the figures then answer another question than the suite's: how much of what
+the provider can serve through a hop still gets through the target, not what each target
+costs (with all on shared cores, every CPU-second a target spends is one the provider
+lacks). The suite's own rounds do not pin.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -33,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--connections", type=int, default=32)
+    p.add_argument(
+        "--pin", action="store_true", help="each target on a core of its own, the rest on others"
+    )
     args = p.parse_args(argv)
     versions = []
     for spec in args.hubs:
@@ -44,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         versions.append((name, root, options.split()))
     if missing := wrk.check_tools():
         p.error("; ".join(missing))
+    target_cpus: set[int] = set()
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            p.error("--pin needs at least two cores to choose from")
+        target_cpus = {cpus[0]}
+        os.sched_setaffinity(0, set(cpus[1:]))  # the provider, wrk and the setup inherit it
+        print(f"targets on core {cpus[0]}; provider and wrk on {', '.join(map(str, cpus[1:]))}")
     work = Path(tempfile.mkdtemp(prefix="hub-ab-"))
     provider = targets.start_provider(work)
     ts: list[targets.Target] = []
@@ -62,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                 t.name = name
                 ts.append(t)
             bench.procs.ROOT = own_root
+            for t in ts:
+                if target_cpus and t.server is not None:
+                    bench.procs.pin(t.server.pids(), target_cpus)
             res = throughput(ts, provider, args, work)
         except RuntimeError as exc:  # a server that would not start: its log is named
             print(f"python -m bench.ab: {exc}", file=sys.stderr)

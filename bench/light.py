@@ -34,7 +34,7 @@ def percentile(sorted_values: list[float], p: float) -> float:
 def run(url: str, headers: dict[str, str], *, rate: float, seconds: float) -> LightResult:
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
     hub, upstream, trip = [], [], []
     errors = 0
     interval = 1.0 / rate

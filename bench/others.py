@@ -65,7 +65,10 @@ def run_all(timeout_s: float = 600) -> list[OtherResult]:
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
             code, text = proc.returncode, proc.stdout + proc.stderr
         except subprocess.TimeoutExpired as exc:
-            code, text = -1, f"timed out after {timeout_s:.0f} s\n{exc.stdout or ''}"
+            # TimeoutExpired carries bytes even under text=True: decoded, not shown as b'...'.
+            raw = exc.stdout or b""
+            partial = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+            code, text = -1, f"timed out after {timeout_s:.0f} s\n{partial}"
         result = OtherResult(name, title, shown, code, time.monotonic() - t0, text[-4000:])
         if (md := results_file(name)) is not None:
             result.results_file = str(md.relative_to(ROOT))

@@ -115,6 +115,19 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def pin(pids: list[int], cpus: set[int]) -> None:
+    """Every thread of each process in ``pids`` onto ``cpus``; threads and processes they
+    start later inherit it. A process that has ended is passed over."""
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(tid), cpus)
+
+
 @contextlib.contextmanager
 def running(*servers: Server) -> Iterator[None]:
     try:

@@ -182,10 +182,31 @@ def _ms(x: float) -> str:
     return f"{x:.2f}"
 
 
+# Options that say only where the figures go, not what is measured: left out of the
+# report's command to reproduce them (the option, and the value of those that take one).
+_OUTPUT_ONLY = {"--no-docs": 0, "--keep": 0, "--out": 1, "--report-only": 1}
+
+
+def reproduce_command(argv: list[str]) -> str:
+    """``python -m bench`` with the options of ``argv`` that decide what was measured."""
+    kept: list[str] = []
+    skip = 0
+    for arg in argv:
+        if skip:
+            skip -= 1
+            continue
+        name = arg.split("=", 1)[0]
+        if name in _OUTPUT_ONLY:
+            skip = _OUTPUT_ONLY[name] if "=" not in arg else 0
+            continue
+        kept.append(arg)
+    return " ".join(["python -m bench", *kept])
+
+
 def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: list[str]) -> str:
-    m = machine()
+    m = res.get("machine") or machine()  # runs saved before the machine was recorded: this one
     a = res["args"]
-    cmd = "python -m bench" + ("" if not argv else " " + " ".join(argv))
+    cmd = reproduce_command(argv)
     tp = res["throughput"]
     bare, direct = tp["bare"]["rps"], tp["direct"]["rps"]
     out = [

@@ -83,7 +83,7 @@ async def measure(records: int, workdir: Path, repeat: int = 5) -> dict[str, Any
             return sum(p.total for p in ts.points)
 
         async def raw_summary() -> int:
-            return int((await conn.execute(text(RAW_SUMMARY), bounds)).first()[0])
+            return int((await conn.execute(text(RAW_SUMMARY), bounds)).one()[0])
 
         async def raw_series() -> int:
             return sum(n for _h, n in (await conn.execute(text(RAW_SERIES), bounds)).all())

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench import report, scale, wrk
+from bench import procs, report, scale, wrk
 from bench.bare_forwarder import Forwarder
 from bench.light import percentile
 from bench.provider import app as provider_app
@@ -244,3 +247,46 @@ def test_bench_report_only_says_what_is_wrong_with_the_saved_run(
     not_json.write_text("[1, 2]")
     assert main(["--report-only", str(not_json), "--no-docs"]) == 2
     assert "is not a saved run" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two usable cores")
+def test_pin_moves_every_thread_of_a_process_and_what_it_starts_later() -> None:
+    cpu = max(os.sched_getaffinity(0))
+    script = (
+        "import sys, threading, time\n"
+        "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"  # told to go on once pinned: one more thread, then report
+        "t = threading.Thread(target=time.sleep, args=(30,), daemon=True); t.start()\n"
+        "import os; print(sorted(os.sched_getaffinity(t.native_id)), flush=True)\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None and child.stdin is not None
+        try:
+            assert child.stdout.readline().strip() == "ready"
+            tids = [int(t) for t in os.listdir(f"/proc/{child.pid}/task")]
+            assert len(tids) >= 2
+            procs.pin([child.pid, 2**22 + 12345], {cpu})  # an ended (or never) pid: passed over
+            assert all(os.sched_getaffinity(tid) == {cpu} for tid in tids)
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            assert child.stdout.readline().strip() == f"[{cpu}]"
+        finally:
+            child.kill()
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        ([], "python -m bench"),
+        (["--exchanges", "1000000", "--no-docs"], "python -m bench --exchanges 1000000"),
+        (["--keep", "--out", "x.md", "--quick"], "python -m bench --quick"),
+        (["--out=x.md", "--rounds", "3", "--report-only", "r.json"], "python -m bench --rounds 3"),
+    ],
+)
+def test_the_command_to_reproduce_keeps_what_decides_the_figures(
+    argv: list[str], command: str
+) -> None:
+    assert report.reproduce_command(argv) == command
