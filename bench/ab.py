@@ -11,8 +11,9 @@ fast the machine was during the round.
 ``NAME=PATH::OPTIONS`` passes options to that ``hub serve``, e.g.
 ``process=.::--log-process inline=.::--log-inline``.
 
-``--pin`` gives each target a core of its own (the first this process may use) and leaves
-the others to the provider and wrk, as a deployment gives a gateway its own machine. On
+``--pin`` puts the targets on one core (the first this process may use; wrk loads one
+at a time, so each has the core to itself in its turn) and leaves the others to the
+provider and wrk, as a deployment gives a gateway its own machine. On
 two cores the figures then answer another question than the suite's: how much of what
 the provider can serve through a hop still gets through the target, not what each target
 costs (with all on shared cores, every CPU-second a target spends is one the provider
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument(
-        "--pin", action="store_true", help="each target on a core of its own, the rest on others"
+        "--pin", action="store_true", help="the targets on one core, the provider and wrk on others"
     )
     args = p.parse_args(argv)
     versions = []
