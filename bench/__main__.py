@@ -24,28 +24,14 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bench import light, logwriter, memory, others, report, targets, wrk
+from bench.cli import COUNT, LENGTH
 from bench.procs import ROOT, running
 from bench.rounds import throughput
 
 
-def _positive(kind: type[int] | type[float]) -> Any:
-    """An argparse type: a number above zero, else a message that says so."""
-
-    def convert(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text} must be above zero")
-        return value
-
-    return convert
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    count, length = _positive(int), _positive(float)
+    count, length = COUNT, LENGTH
     p.add_argument("--quick", action="store_true", help="short rounds, for a first look (~3 min)")
     p.add_argument("--rounds", type=count, help="alternating wrk rounds per target (default 5)")
     p.add_argument("--seconds", type=length, help="length of each wrk round (default 5)")

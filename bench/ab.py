@@ -30,6 +30,7 @@ from pathlib import Path
 
 import bench.procs
 from bench import targets, wrk
+from bench.cli import COUNT, LENGTH
 from bench.procs import running
 from bench.rounds import throughput
 
@@ -39,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "hubs", nargs="+", metavar="NAME=PATH[::OPTIONS]", help="a name, a checkout, options"
     )
-    p.add_argument("--rounds", type=int, default=6)
-    p.add_argument("--seconds", type=float, default=5.0)
-    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--rounds", type=COUNT, default=6)
+    p.add_argument("--seconds", type=LENGTH, default=5.0)
+    p.add_argument("--connections", type=COUNT, default=32)
     p.add_argument(
         "--pin", action="store_true", help="the targets on one core, the provider and wrk on others"
     )

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import wrk
+from bench.cli import COUNT, LENGTH
 from bench.procs import ROOT, Server, free_port, running, uvicorn_cmd
 
 CONTROLS = ("quota", "breaker", "pseudonymisation", "signing")
@@ -291,9 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--quick", action="store_true", help="6 rounds of 3 s (about two and a half minutes)"
     )
-    p.add_argument("--rounds", type=int)
-    p.add_argument("--seconds", type=float)
-    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--rounds", type=COUNT)
+    p.add_argument("--seconds", type=LENGTH)
+    p.add_argument("--connections", type=COUNT, default=32)
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     # Six rounds either way: with the order rotated, each configuration takes each place once.

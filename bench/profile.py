@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from bench import targets, wrk
+from bench.cli import COUNT
 from bench.procs import running
 
 
@@ -42,11 +43,11 @@ def summarise(raw: Path, top: int) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    p.add_argument("--seconds", type=int, default=15)
-    p.add_argument("--connections", type=int, default=32)
-    p.add_argument("--top", type=int, default=40)
+    p.add_argument("--seconds", type=COUNT, default=15)
+    p.add_argument("--connections", type=COUNT, default=32)
+    p.add_argument("--top", type=COUNT, default=40)
     p.add_argument("--svg", type=Path, help="also write a flame graph here")
-    p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    p.add_argument("--rate", type=COUNT, default=250, help="py-spy samples per second")
     args = p.parse_args()
     if shutil.which("py-spy") is None:
         raise SystemExit("py-spy is not installed: pip install py-spy")

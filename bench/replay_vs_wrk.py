@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cli import COUNT  # noqa: E402 (after the path, so it runs as a script too)
+
 CLIENT = "VN/COM/0101234565/ekyc"
 SERVICE = "VN/GOV/BCA/population/citizen-verify"
 BODY = {"id": "079090001234", "full_name": "Nguyễn Văn An"}
@@ -105,8 +107,8 @@ def replay_rate(hub: str, creds: Path, duration: int, connections: int, work: Pa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hub", help="a running hub; default: start `hub up` on free ports")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per tool")
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=COUNT, default=10, help="seconds per tool")
+    parser.add_argument("--connections", type=COUNT, default=32)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)

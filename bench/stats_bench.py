@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 
+from bench.cli import COUNT
 from hub.core.db import create_engine
 from hub.core.migrate import upgrade_async
 from hub.stats import service, synth
@@ -126,7 +127,7 @@ def run(report: Callable[[str], Any] = print, records: int = 10_000_000) -> dict
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=10_000_000)
+    parser.add_argument("--records", type=COUNT, default=10_000_000)
     args = parser.parse_args(argv)
     run(print, args.records)
 

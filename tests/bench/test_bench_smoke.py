@@ -290,3 +290,27 @@ def test_the_command_to_reproduce_keeps_what_decides_the_figures(
     argv: list[str], command: str
 ) -> None:
     assert report.reproduce_command(argv) == command
+
+
+@pytest.mark.parametrize(
+    ("module", "option"),
+    [
+        ("bench", "--rounds"),
+        ("bench.ab", "--rounds"),
+        ("bench.controls", "--seconds"),
+        ("bench.profile", "--connections"),
+        ("bench.replay_vs_wrk", "--duration"),
+        ("bench.stats_bench", "--records"),
+    ],
+)
+def test_each_bench_tool_refuses_a_count_that_is_not_above_zero(module: str, option: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    hubs = ["hub=."] if module == "bench.ab" else []  # its one required argument
+    for value, message in (("0", "0 must be above zero"), ("ten", "'ten' is not a number")):
+        proc = subprocess.run(
+            [sys.executable, "-m", module, *hubs, option, value],
+            cwd=root, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        assert f"argument {option}: {message}" in proc.stderr
+        assert "Traceback" not in proc.stderr
