@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--exchanges",
         type=count,
-        help="exchanges in the memory run (default 300,000; the target is 1,000,000)",
+        help="exchanges in the memory run (default 1,000,000, the target's; 30,000 with --quick)",
     )
     p.add_argument(
         "--writer-records", type=count, help="records per log-writer run (default 100,000)"
@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     q = args.quick
     args.rounds = args.rounds or (2 if q else 5)
     args.seconds = args.seconds or (3.0 if q else 5.0)
-    args.exchanges = args.exchanges or (30_000 if q else 300_000)
+    args.exchanges = args.exchanges or (30_000 if q else 1_000_000)
     args.writer_records = args.writer_records or (20_000 if q else 100_000)
     args.light_seconds = args.light_seconds or (5.0 if q else 10.0)
     return args
