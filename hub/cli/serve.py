@@ -76,6 +76,12 @@ def up(
             )
     procs: list[subprocess.Popen[bytes]] = []
     hub_url = f"http://{host}:{port}"
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again once its handlers are
+    # gone: with the default action there, the process died before the `finally` below and
+    # left the mock agencies running on their ports (the next `hub up` refused to start).
+    # SIGHUP (the terminal closed) ended it the same way, without even uvicorn's shutdown.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _as_sigterm)
     try:
         for name in names:
             mock_port = int(base_urls[name].rsplit(":", 1)[1])
@@ -108,6 +114,8 @@ def up(
         config = uvicorn.Config(_app(s), host=host, port=port, log_level="warning", **UVICORN_FAST)
         uvicorn.Server(config).run()
     finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # a second one must not cut this short
+            signal.signal(sig, signal.SIG_IGN)
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -116,6 +124,16 @@ def up(
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    """Leave through the callers' `finally` blocks, with the shell's status for a signal."""
+    raise SystemExit(128 + signum)
+
+
+def _as_sigterm(_signum: int, _frame: Any) -> None:
+    """SIGHUP taken as SIGTERM: uvicorn's graceful stop while it runs, else the exit above."""
+    signal.raise_signal(signal.SIGTERM)
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -102,3 +103,55 @@ def test_mock_writes_outlive_a_restart_of_hub_up(tmp_path: Path) -> None:
         found = hub.get(CARD_LOOKUP.format(code=card["code"]), headers=headers)
         assert found.status_code == 200, found.text
         assert found.json() == card
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_hub_up_stops_its_mock_agencies_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    """A process manager's SIGTERM, a closed terminal's SIGHUP and Ctrl-C each end `hub up`
+    with its mock agencies: none is left holding its port for the next `hub up`."""
+    n = len(connectors.names())
+    port = free_block(1 + n)
+    env = {
+        **os.environ,
+        "HUB_ENV": "development",
+        "HUB_SECRET_KEY": SECRET,
+        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+    }
+    cmd = [sys.executable, "-m", "hub", "up", "--port", str(port), "--size", "1000"]
+    with (tmp_path / "up.log").open("ab") as log:
+        # A session of its own, so that a failure here cannot leave its mocks behind.
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 60
+        with httpx.Client(timeout=5) as client:
+            while True:
+                assert proc.poll() is None, (tmp_path / "up.log").read_text()
+                assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+                try:
+                    if client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+        mock_ports = range(port + 1, port + 1 + n)
+        assert all(_port_taken(p) for p in mock_ports)  # the agencies are up behind the hub
+        proc.send_signal(sig)
+        # The shell's status for the signal; SIGHUP is taken as SIGTERM.
+        assert proc.wait(30) == 128 + (signal.SIGTERM if sig == signal.SIGHUP else sig)
+        left = [p for p in mock_ports if _port_taken(p)]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert left == [], (tmp_path / "up.log").read_text()
