@@ -27,7 +27,8 @@ def _connector(name: str) -> Connector:
 def mock(
     name: NameArg,
     port: Annotated[
-        int | None, typer.Option(help="Port; default 8001 + its place in the list")
+        int | None,
+        typer.Option(min=1, max=65535, help="Port; default 8001 + its place in the list"),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data")] = 42,

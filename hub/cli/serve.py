@@ -41,7 +41,9 @@ def register(app: typer.Typer) -> None:
 
 
 def up(
-    port: int = typer.Option(8000, help="Hub port; mock agencies take the next ports."),
+    port: int = typer.Option(
+        8000, min=1, max=65535, help="Hub port; mock agencies take the next ports."
+    ),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     db: str | None = DbOption,
     seed: int = typer.Option(42, help="Seed of the mock agencies' synthetic data."),
@@ -58,6 +60,12 @@ def up(
     from connectors.demo import demo_registry
 
     names = connectors.names()
+    if port + len(names) > 65535:
+        fail(
+            f"--port {port} leaves no room for the {len(names)} mock agencies, which take "
+            f"the ports after the hub's: pick {65535 - len(names)} or lower",
+            2,
+        )
     base_urls = {name: f"http://{host}:{port + 1 + i}" for i, name in enumerate(names)}
     try:
         upgrade(s.database_url)
@@ -209,7 +217,7 @@ def _print_where(s: Settings, base_urls: dict[str, str], hub_url: str) -> None:
 
 
 def serve(
-    port: int = typer.Option(8000, help="Port to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     workers: int = typer.Option(1, min=1, help="Worker processes (one per core)."),
     db: str | None = DbOption,
