@@ -7,6 +7,7 @@ import re
 import time
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -33,6 +34,16 @@ def _event_loop_runner() -> asyncio.Runner:
     except ImportError:  # uvloop is optional; the plain loop is only slower
         return asyncio.Runner()
     return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
+def _is_base_url(url: str) -> bool:
+    """Whether ``url`` is an http(s) URL with a host (and a port in range, if any)."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def replay_command(
@@ -77,6 +88,16 @@ def replay_command(
 
     console = Console()
     errors = Console(stderr=True)
+    if not _is_base_url(hub):
+        # Else every request of the run failed on its own, one failure per step.
+        errors.print(
+            f"--hub {hub!r} is not the hub's base URL: give http:// or https://, a host and "
+            "a port, e.g. http://127.0.0.1:8000; nothing was run.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
     duration_s = parse_duration(duration) if duration else None
     options = RunOptions(
         iterations=iterations if iterations or duration_s else 1,

@@ -83,6 +83,22 @@ def test_malformed_files_are_refused_before_anything_runs(
     assert "nothing was run" in result.output
 
 
+@pytest.mark.parametrize(
+    "url", ["127.0.0.1:8000", "notaurl", "ftp://hub", "http://", "http://hub:99999"]
+)
+def test_a_hub_url_that_cannot_be_called_is_refused_before_anything_runs(
+    write: Callable[..., Path], tmp_path: Path, url: str
+) -> None:
+    # It used to run, and report every step of every iteration failed ("only http and
+    # https URLs"), exit status 1 as if the hub had answered wrong.
+    creds = tmp_path / "creds.json"
+    creds.write_text('[{"client": "VN/GOV/BTP/civil-status", "api_key": "k", "services": []}]')
+    result = run(str(write(GOOD)), "--hub", url, "--credentials", str(creds))
+    assert result.exit_code == 2, result.output
+    assert f"--hub {url!r} is not the hub's base URL" in result.output
+    assert "nothing was run" in result.output
+
+
 def test_every_problem_of_every_file_is_listed(write: Callable[..., Path], tmp_path: Path) -> None:
     write(GOOD.replace("name: good", "name: a\nfoo: 1"), "a.yaml")
     write(GOOD.replace("service:", "servise:"), "sub/b.yml")
