@@ -23,6 +23,7 @@ from connectors.business.manifest import MANIFEST
 from connectors.kit import Connector, HubClient, UnprocessableError, build_app
 from connectors.kit.app import FaultsArg
 from connectors.kit.checks import verify_citizen
+from connectors.kit.queries import ProvinceFilter
 from schemas.business import EnterpriseRegistration, EnterpriseStatus
 from schemas.identifiers import COMMUNES, PROVINCES
 
@@ -47,7 +48,7 @@ def create_app(
 
     async def search(
         name: Annotated[str | None, Query(max_length=200)] = None,
-        province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+        province: ProvinceFilter = None,
         status: EnterpriseStatus | None = None,
         representative_id: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,

@@ -23,6 +23,7 @@ from fastapi import FastAPI, Query, Request
 from connectors.kit import Connector, HubClient, UnprocessableError, build_app
 from connectors.kit.app import FaultsArg
 from connectors.kit.checks import lookup_enterprise, verify_citizen
+from connectors.kit.queries import ProvinceFilter
 from connectors.land.dataset import Parcels, same_name
 from connectors.land.manifest import MANIFEST
 from schemas.land import CertificateVerify, LandTransfer, Party
@@ -71,7 +72,7 @@ def create_app(
         return data.get(id)
 
     async def search(
-        province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+        province: ProvinceFilter = None,
         commune: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
         land_user: Annotated[str | None, Query(pattern=r"^\d{10}(\d{2})?$")] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query
 
 from connectors.kit import FaultConfig, Handler, HubClient, build_app
+from connectors.kit.queries import ProvinceFilter
 from connectors.population.manifest import manifest
 from connectors.population.store import PopulationData
 from schemas.population import (
@@ -37,7 +38,7 @@ def create_app(
         return data.get(id)
 
     async def citizen_search(
-        province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+        province: ProvinceFilter = None,
         name: Annotated[str | None, Query(max_length=200)] = None,
         birth_year: Annotated[int | None, Query(ge=1800, le=2400)] = None,
         household_id: str | None = None,
