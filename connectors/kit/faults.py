@@ -161,7 +161,10 @@ class FaultMiddleware:
             return
         delay, kind, spec = self.faults.decide(code)
         if delay:
-            await asyncio.sleep(delay)
+            replay = await _delay(delay, receive)
+            if replay is None:
+                return  # the client gave up waiting: nobody is left to answer
+            receive = replay
         if kind == "reset":
             await _reset(send)
         elif kind == "timeout":
@@ -188,6 +191,36 @@ async def _reset(send: Send) -> None:
     # Let connection_lost run so the server sees a disconnect and does not answer 500.
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+async def _delay(seconds: float, receive: Receive) -> Receive | None:
+    """Wait ``seconds`` unless the client leaves first; then None, else a ``receive`` for the app.
+
+    A client that stops waiting (the hub after its service timeout) closes its connection;
+    a plain sleep held the request for the whole latency regardless, piling up under load
+    with a slow-provider fault, and a mock stopped meanwhile logged each one's cancellation
+    as a traceback. The request's body messages read while watching are handed on.
+    """
+    read: list[Message] = []
+
+    async def until_gone() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            read.append(message)
+
+    try:
+        await asyncio.wait_for(until_gone(), seconds)
+    except TimeoutError:
+        pass
+    else:
+        return None
+
+    async def replay() -> Message:
+        return read.pop(0) if read else await receive()
+
+    return replay
 
 
 async def _hang(receive: Receive) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -25,8 +26,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-async def mock() -> AsyncIterator[httpx.AsyncClient]:
+@contextlib.asynccontextmanager
+async def serving() -> AsyncIterator[tuple[httpx.AsyncClient, uvicorn.Server]]:
     """The population mock served by uvicorn, and a client of it with a short timeout."""
     port = free_port()
     app = connectors.get("population").create_app(seed=42)
@@ -43,9 +44,15 @@ async def mock() -> AsyncIterator[httpx.AsyncClient]:
     assert server.started
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=2.0) as client:
-        yield client
+        yield client, server
     server.should_exit = True
     await task
+
+
+@pytest.fixture
+async def mock() -> AsyncIterator[httpx.AsyncClient]:
+    async with serving() as (client, _server):
+        yield client
 
 
 async def put(client: httpx.AsyncClient, faults: dict) -> None:
@@ -62,6 +69,32 @@ async def test_latency_with_jitter(mock: httpx.AsyncClient) -> None:
     started = time.perf_counter()
     await mock.get("/__health")  # control routes are never faulted
     assert time.perf_counter() - started < 0.2
+
+
+async def test_latency_hands_the_body_on(mock: httpx.AsyncClient) -> None:
+    # The body is read while the delay watches for the client leaving; the app still gets it.
+    await put(mock, {"latency_ms": 200})
+    body = {"id": PERSON["id"], "full_name": PERSON["full_name"]}
+    answer = await mock.post("/citizens/verify", json=body)
+    assert answer.status_code == 200 and answer.json() == {"match": True}
+    body["full_name"] = "Someone Else"
+    assert (await mock.post("/citizens/verify", json=body)).json() == {"match": False}
+
+
+async def test_a_client_that_stops_waiting_ends_the_delay() -> None:
+    # The hub gives up on a slow provider at its service timeout and closes the connection;
+    # the mock's request slept out the whole latency all the same (and one stopped
+    # meanwhile logged the sleep's cancellation as a traceback).
+    async with serving() as (client, server):
+        await put(client, {"latency_ms": 30_000})
+        with pytest.raises(httpx.ReadTimeout):
+            await client.get(f"/citizens/{PERSON['id']}", timeout=0.3)
+        for _ in range(200):
+            if not server.server_state.tasks:
+                break
+            await asyncio.sleep(0.01)
+        assert not server.server_state.tasks, "the abandoned request is still held"
+        await put(client, {})
 
 
 async def test_error_with_chosen_status_then_cleared(mock: httpx.AsyncClient) -> None:
