@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # the shell's status for SIGINT
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -127,8 +129,29 @@ def replay_command(
     per_scenario = options.iterations if duration_s is None else duration_s
     task = progress.add_task("starting", total=(per_scenario or 1) * len(plans))
 
+    interrupts = 0
+
     async def main() -> tuple[list[ScenarioResult], str]:
         runners: list[Runner] = []
+        loop = asyncio.get_running_loop()
+        main_task = asyncio.current_task()
+        assert main_task is not None
+
+        def interrupted() -> None:
+            # Ctrl-C as k6 takes it: the first stops starting iterations and lets those in
+            # flight finish, so the report covers what ran; the second quits at once.
+            nonlocal interrupts
+            interrupts += 1
+            if interrupts == 1 and runners:
+                runners[0].stop()
+                errors.print(
+                    "stopping: no new iterations; waiting for those in flight, then the "
+                    "report (Ctrl-C again to quit at once)"
+                )
+            else:
+                main_task.cancel()
+
+        loop.add_signal_handler(signal.SIGINT, interrupted)
 
         async def refresh() -> None:
             while True:
@@ -155,6 +178,7 @@ def replay_command(
             )
         finally:
             ticker.cancel()
+            loop.remove_signal_handler(signal.SIGINT)
 
     try:
         with progress, _event_loop_runner() as loop_runner:
@@ -162,12 +186,33 @@ def replay_command(
     except SourceError as exc:
         errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    except asyncio.CancelledError:
+        errors.print("interrupted: no report")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
     render_tables(console, results)
+    # A Ctrl-C after the last iteration finished cut nothing short.
+    stopped = len(results) < len(plans) or any(r.interrupted for r in results)
+    if stopped:
+        ran = [r for r in results if not r.interrupted]
+        errors.print(
+            f"interrupted: {len(ran)} of {len(plans)} scenario(s) ran in full"
+            + (
+                f", {results[-1].name!r} was cut short"
+                if results and results[-1].interrupted
+                else ""
+            )
+            + "; the figures above are for what ran",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if junit:
         write_junit(junit, results)
     if json_report:
-        write_json(json_report, results, hub_url=hub, run_id=run_id)
+        write_json(json_report, results, hub_url=hub, run_id=run_id, interrupted=stopped)
+    if stopped:
+        raise typer.Exit(EXIT_INTERRUPTED)
     if not all(r.ok for r in results):
         raise typer.Exit(EXIT_FAILED)
 

@@ -71,17 +71,27 @@ def render_tables(console: Console, results: list[ScenarioResult]) -> None:
     )
 
 
-def to_json(results: list[ScenarioResult], *, hub_url: str, run_id: str) -> dict[str, Any]:
+def to_json(
+    results: list[ScenarioResult], *, hub_url: str, run_id: str, interrupted: bool = False
+) -> dict[str, Any]:
     return {
         "hub": hub_url,
         "run_id": run_id,
         "ok": all(r.ok for r in results),
+        "interrupted": interrupted,  # stopped by Ctrl-C: scenarios after the last are missing
         "scenarios": [r.to_dict() for r in results],
     }
 
 
-def write_json(path: Path, results: list[ScenarioResult], *, hub_url: str, run_id: str) -> None:
-    document = to_json(results, hub_url=hub_url, run_id=run_id)
+def write_json(
+    path: Path,
+    results: list[ScenarioResult],
+    *,
+    hub_url: str,
+    run_id: str,
+    interrupted: bool = False,
+) -> None:
+    document = to_json(results, hub_url=hub_url, run_id=run_id, interrupted=interrupted)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
 
 

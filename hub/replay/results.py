@@ -105,6 +105,7 @@ class ScenarioResult:
     iterations_dropped: int = 0  # open model: not started because too many were in flight
     requests: int = 0
     duration_s: float = 0.0
+    interrupted: bool = False  # stopped early (Ctrl-C): fewer iterations or less time than asked
 
     @property
     def ok(self) -> bool:
@@ -126,6 +127,7 @@ class ScenarioResult:
                 "dropped": self.iterations_dropped,
             },
             "requests": self.requests,
+            "interrupted": self.interrupted,
             "duration_s": round(self.duration_s, 3),
             "requests_per_s": round(self.requests_per_s, 1),
             "steps": [s.to_dict() for s in self.steps],

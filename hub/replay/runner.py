@@ -78,6 +78,7 @@ class Runner:
         self.scenario_started = 0.0  # time.monotonic() when the current scenario started
         self._session: aiohttp.ClientSession | None = None
         self._http: HttpClient | None = None
+        self._stop = asyncio.Event()
         self._faulted: dict[str, str] = {}
 
     async def __aenter__(self) -> Runner:
@@ -110,9 +111,20 @@ class Runner:
             raise RuntimeError("use the Runner as 'async with Runner(...) as runner'")
         return self._session
 
+    def stop(self) -> None:
+        """Start no more iterations (nor scenarios); those in flight finish. For Ctrl-C."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
     async def run(self, plans: list[ScenarioPlan]) -> list[ScenarioResult]:
+        """The scenarios' results, one after another; after ``stop`` only those begun."""
         results = []
         for index, plan in enumerate(plans):
+            if self.stopped:
+                break
             result = ScenarioResult(
                 name=plan.name,
                 file=plan.file,
@@ -137,6 +149,7 @@ class Runner:
             finally:
                 await self._clear_leftover_faults()
             result.duration_s = time.perf_counter() - started
+            result.interrupted = self.stopped
             results.append(result)
         return results
 
@@ -146,7 +159,7 @@ class Runner:
         deadline = None if options.duration_s is None else time.monotonic() + options.duration_s
 
         async def worker() -> None:
-            while deadline is None or time.monotonic() < deadline:
+            while not self.stopped and (deadline is None or time.monotonic() < deadline):
                 index = next(counter)
                 if options.iterations is not None and index > options.iterations:
                     return
@@ -170,7 +183,9 @@ class Runner:
                 break
             delay = start + offset - loop.time()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self._pause(delay)
+            if self.stopped:
+                break
             if len(in_flight) >= options.max_in_flight:
                 result.iterations_dropped += 1
                 continue
@@ -179,6 +194,14 @@ class Runner:
             task.add_done_callback(in_flight.discard)
         if in_flight:
             await asyncio.gather(*in_flight)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep until an iteration is due, or until ``stop``."""
+        if seconds < 0.05:  # short waits stay plain sleeps: a stop shows at the next due time
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _iteration(self, plan: ScenarioPlan, result: ScenarioResult, index: int) -> None:
         result.iterations_started += 1

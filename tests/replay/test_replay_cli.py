@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -163,3 +167,40 @@ def test_no_credentials_is_a_clear_refusal(fake_hub: Any, write: Callable[..., P
 def test_bad_duration_is_a_usage_error(write: Callable[..., Path]) -> None:
     result = run(str(write(GOOD)), "--duration", "soon")
     assert result.exit_code == 2 and "not a duration" in result.output
+
+
+@pytest.mark.parametrize(
+    "model", [["--concurrency", "2"], ["--rate", "50"]], ids=["closed", "open"]
+)
+def test_ctrl_c_stops_the_load_and_still_reports_what_ran(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path, model: list[str]
+) -> None:
+    # k6's way: the first Ctrl-C starts no new iteration and reports; before, a 60 s load
+    # stopped by Ctrl-C exited 130 with no figures at all and no --json.
+    first, second = write(GOOD, "a.yaml"), write(GOOD.replace("good", "later"), "b.yaml")
+    report = tmp_path / "report.json"
+    cmd = [sys.executable, "-m", "hub", "replay", str(first), str(second), "--hub", fake_hub.url]
+    cmd += ["--duration", "60s", "--json", str(report), *model]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while len(fake_hub.arrivals) < 20:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the load never started"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted: 0 of 2 scenario(s) ran in full, 'good' was cut short" in " ".join(
+        err.decode().split()
+    )
+    assert "find" in out.decode()  # the table of the step that ran
+    document = json.loads(report.read_text())
+    assert document["interrupted"] is True
+    [ran] = document["scenarios"]  # the second scenario never started
+    assert ran["name"] == "good" and ran["interrupted"] is True
+    assert ran["iterations"]["started"] >= 1 and ran["duration_s"] < 50
