@@ -292,7 +292,7 @@ def _serve(
                 "http": "hub.reliability.mtls:TLSHttpToolsProtocol",
             }
     console.print(
-        f"hub listening on http{'s' if tls else ''}://{host}:{port} with {workers} worker(s)"
+        f"hub starting on http{'s' if tls else ''}://{host}:{port} with {workers} worker(s)"
     )
     uvicorn.run(
         "hub.app:create_app",
