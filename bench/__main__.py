@@ -31,21 +31,20 @@ from bench.rounds import throughput
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    count, length = COUNT, LENGTH
     p.add_argument("--quick", action="store_true", help="short rounds, for a first look (~3 min)")
-    p.add_argument("--rounds", type=count, help="alternating wrk rounds per target (default 5)")
-    p.add_argument("--seconds", type=length, help="length of each wrk round (default 5)")
-    p.add_argument("--connections", type=count, default=32)
+    p.add_argument("--rounds", type=COUNT, help="alternating wrk rounds per target (default 5)")
+    p.add_argument("--seconds", type=LENGTH, help="length of each wrk round (default 5)")
+    p.add_argument("--connections", type=COUNT, default=32)
     p.add_argument(
         "--exchanges",
-        type=count,
+        type=COUNT,
         help="exchanges in the memory run (default 1,000,000, the target's; 30,000 with --quick)",
     )
     p.add_argument(
-        "--writer-records", type=count, help="records per log-writer run (default 100,000)"
+        "--writer-records", type=COUNT, help="records per log-writer run (default 100,000)"
     )
-    p.add_argument("--light-seconds", type=length, help="length of the light-load run (default 10)")
-    p.add_argument("--light-rate", type=length, default=200.0, help="requests/s at light load")
+    p.add_argument("--light-seconds", type=LENGTH, help="length of the light-load run (default 10)")
+    p.add_argument("--light-rate", type=LENGTH, default=200.0, help="requests/s at light load")
     p.add_argument("--no-others", action="store_true", help="skip other features' benchmarks")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     p.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")

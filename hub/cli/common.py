@@ -44,6 +44,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+PORT_MAX = 65535  # TCP's last port: the kernel kept the low 16 bits of a larger one
+
 DbOption = typer.Option(
     None, "--db", help="Database URL (default HUB_DATABASE_URL or sqlite under var/)."
 )

@@ -10,6 +10,7 @@ import yaml
 
 import connectors
 from connectors.kit import Connector, FaultConfig
+from hub.cli.common import PORT_MAX
 
 app = typer.Typer(help="Mock agency connectors: scaffold, list, registry entries.")
 
@@ -28,7 +29,7 @@ def mock(
     name: NameArg,
     port: Annotated[
         int | None,
-        typer.Option(min=1, max=65535, help="Port; default 8001 + its place in the list"),
+        typer.Option(min=1, max=PORT_MAX, help="Port; default 8001 + its place in the list"),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data")] = 42,

@@ -8,11 +8,12 @@ import signal
 import time
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hub.core.urls import is_http_url
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -36,16 +37,6 @@ def _event_loop_runner() -> asyncio.Runner:
     except ImportError:  # uvloop is optional; the plain loop is only slower
         return asyncio.Runner()
     return asyncio.Runner(loop_factory=uvloop.new_event_loop)
-
-
-def _is_base_url(url: str) -> bool:
-    """Whether ``url`` is an http(s) URL with a host (and a port in range, if any)."""
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 (raises ValueError for a port out of range)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def replay_command(
@@ -90,7 +81,7 @@ def replay_command(
 
     console = Console()
     errors = Console(stderr=True)
-    if not _is_base_url(hub):
+    if not is_http_url(hub):
         # Else every request of the run failed on its own, one failure per step.
         errors.print(
             f"--hub {hub!r} is not the hub's base URL: give http:// or https://, a host and "
@@ -194,14 +185,10 @@ def replay_command(
     # A Ctrl-C after the last iteration finished cut nothing short.
     stopped = len(results) < len(plans) or any(r.interrupted for r in results)
     if stopped:
-        ran = [r for r in results if not r.interrupted]
+        cut = [r.name for r in results if r.interrupted]
         errors.print(
-            f"interrupted: {len(ran)} of {len(plans)} scenario(s) ran in full"
-            + (
-                f", {results[-1].name!r} was cut short"
-                if results and results[-1].interrupted
-                else ""
-            )
+            f"interrupted: {len(results) - len(cut)} of {len(plans)} scenario(s) ran in full"
+            + "".join(f", {name!r} was cut short" for name in cut)
             + "; the figures above are for what ran",
             markup=False,
             highlight=False,

@@ -16,7 +16,7 @@ import typer
 import uvicorn
 from rich.table import Table
 
-from hub.cli.common import DbOption, console, fail, settings
+from hub.cli.common import PORT_MAX, DbOption, console, fail, settings
 from hub.core.migrate import upgrade
 from hub.core.settings import Settings
 from hub.txlog.service import WriterProcess
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
 
 def up(
     port: int = typer.Option(
-        8000, min=1, max=65535, help="Hub port; mock agencies take the next ports."
+        8000, min=1, max=PORT_MAX, help="Hub port; mock agencies take the next ports."
     ),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     db: str | None = DbOption,
@@ -60,10 +60,10 @@ def up(
     from connectors.demo import demo_registry
 
     names = connectors.names()
-    if port + len(names) > 65535:
+    if port + len(names) > PORT_MAX:
         fail(
             f"--port {port} leaves no room for the {len(names)} mock agencies, which take "
-            f"the ports after the hub's: pick {65535 - len(names)} or lower",
+            f"the ports after the hub's: pick {PORT_MAX - len(names)} or lower",
             2,
         )
     base_urls = {name: f"http://{host}:{port + 1 + i}" for i, name in enumerate(names)}
@@ -217,7 +217,7 @@ def _print_where(s: Settings, base_urls: dict[str, str], hub_url: str) -> None:
 
 
 def serve(
-    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    port: int = typer.Option(8000, min=1, max=PORT_MAX, help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     workers: int = typer.Option(1, min=1, help="Worker processes (one per core)."),
     db: str | None = DbOption,

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from hub.core.ids import IdError, parse_member, parse_service, parse_subsystem
+from hub.core.urls import is_http_url
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 TEMPLATE_PART = re.compile(r"^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9._~!$&'()*+,;=:@-]+)$")
@@ -55,7 +56,7 @@ class Endpoint(Strict):
 
 
 def _check_url(value: str | None) -> str | None:
-    if value is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+    if value is not None and not is_http_url(value):
         raise ValueError(f"base_url {value!r} must be an http:// or https:// URL")
     return value.rstrip("/") if value else value
 
