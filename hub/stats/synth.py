@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.core.security import pseudonym
 from hub.stats import rollup
 from hub.stats import timeutil as tu
+from hub.txlog.repository import append
 from hub.txlog.signing import Signer
-from hub.txlog.writer import append
 
 POP = "VN/GOV/BCA/population"
 BUS = "VN/GOV/BTC/business-registry"

@@ -26,9 +26,10 @@ from hub.stats import rollup
 from hub.stats.metrics import LATENCY_BUCKETS, Metrics
 from hub.txlog import sqlite as writer_mod
 from hub.txlog.audit import verify_log
+from hub.txlog.repository import append
 from hub.txlog.signing import Signer
 from hub.txlog.sqlite import create_writer_engine, inline_sqlite
-from hub.txlog.writer import LogWriter, append
+from hub.txlog.writer import LogWriter
 
 
 def record(i: int, client: str = "VN/GOV/BTP/civil-status") -> dict[str, Any]:

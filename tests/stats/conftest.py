@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from hub.stats import rollup
+from hub.txlog.repository import append
 from hub.txlog.sqlite import create_writer_engine
-from hub.txlog.writer import append
 from tests.gateway.conftest import hub  # noqa: F401  (the running hub fixture)
 from tests.support import OPERATOR
 

@@ -16,8 +16,9 @@ from hub.models import LatencyHour, RollupMark, StatsMinute, Transaction
 from hub.stats import repository as repo
 from hub.stats import rollup, service
 from hub.stats import timeutil as tu
+from hub.txlog.repository import append
 from hub.txlog.sqlite import create_writer_engine
-from hub.txlog.writer import LogWriter, append
+from hub.txlog.writer import LogWriter
 from tests.stats.conftest import record
 
 TZ = "UTC"

@@ -17,8 +17,9 @@ from hub.core.migrate import upgrade, upgrade_async
 from hub.models import StatsDay, StatsMinute, Transaction
 from hub.stats import rollup, service, synth
 from hub.txlog.audit import verify_log
+from hub.txlog.repository import append
 from hub.txlog.sqlite import create_writer_engine
-from hub.txlog.writer import LogWriter, append
+from hub.txlog.writer import LogWriter
 from tests.stats.conftest import exact_percentile, log_records, record
 
 TZ = "Asia/Ho_Chi_Minh"

@@ -17,9 +17,9 @@ from hub.core.db import create_engine
 from hub.models import ChainHead, LogBatch, Transaction
 from hub.txlog.audit import AuditReport, verify_log
 from hub.txlog.chain import CHAINED_FIELDS, record_hash
+from hub.txlog.repository import append
 from hub.txlog.signing import Signer
 from hub.txlog.sqlite import create_writer_engine
-from hub.txlog.writer import append
 
 _tx = Transaction.__table__
 BATCHES, PER_BATCH = 4, 5  # records 1..20 in batches 1..4 of five

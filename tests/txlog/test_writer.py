@@ -262,7 +262,7 @@ def test_sqlite_datetimes_are_written_as_sqlalchemy_writes_them(value: datetime)
     from sqlalchemy import DateTime
     from sqlalchemy.dialects import sqlite
 
-    from hub.txlog.writer import _sqlite_value
+    from hub.txlog.repository import _sqlite_value
 
     dialect = sqlite.dialect()
     processor = DateTime().dialect_impl(dialect).bind_processor(dialect)
