@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core.deps import AdminDep, SessionDep, StateDep
@@ -221,6 +221,9 @@ async def delete_grant(body: GrantIn, _: AdminDep, session: SessionDep, state: S
 
 # --- API keys --------------------------------------------------------------------------------
 
+# A key's id as the database can hold it: a larger number is a 422, not an overflow in SQLite.
+KeyId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The key's id, from GET /admin/keys")]
+
 
 def _key_out(row: Any) -> dict[str, Any]:
     return {
@@ -253,11 +256,20 @@ async def issue_key(body: KeyRequest, _: AdminDep, session: SessionDep, state: S
 
 @router.post("/keys/{key_id}/rotate", status_code=201, response_model=NewKeyOut)
 async def rotate_key(
-    key_id: int, _: AdminDep, session: SessionDep, state: StateDep, body: RotateIn | None = None
+    key_id: KeyId, _: AdminDep, session: SessionDep, state: StateDep, body: RotateIn | None = None
 ) -> Any:
     row = await repo.get_key(session, key_id)
     if row is None or row.revoked_at is not None:
         raise HTTPException(404, f"there is no active key {key_id}")
+    if row.expires_at is not None:
+        # Rotating it again would move its end, and an expired key would work once more.
+        if row.expires_at <= repo.utcnow():
+            raise HTTPException(404, f"there is no active key {key_id}: it expired")
+        raise HTTPException(
+            409,
+            f"key {key_id} was rotated already and works until {row.expires_at:%Y-%m-%d %H:%M:%S}"
+            " UTC; rotate the key that replaced it",
+        )
     new, key = await registry.rotate_key(
         session,
         secret=state.settings.secret_key,
@@ -269,7 +281,7 @@ async def rotate_key(
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-async def revoke_key(key_id: int, _: AdminDep, session: SessionDep, state: StateDep) -> None:
+async def revoke_key(key_id: KeyId, _: AdminDep, session: SessionDep, state: StateDep) -> None:
     row = await repo.get_key(session, key_id)
     if row is None:
         raise HTTPException(404, f"there is no key {key_id}")

@@ -108,6 +108,46 @@ async def test_a_revoked_key_is_refused_at_once(sqlite_url: str, tmp_path: Path)
         assert again.status_code == 404  # a revoked key cannot be revived by rotation
 
 
+async def test_a_rotated_key_cannot_be_rotated_again(sqlite_url: str, tmp_path: Path) -> None:
+    async with running_hub(sqlite_url, tmp_path) as hub:
+        listing = {"params": {"client": CLIENT}, "headers": ADMIN_H}
+        before = len((await hub.client.get("/admin/keys", **listing)).json())
+        old = (
+            await hub.client.post("/admin/keys", json={"client": CLIENT}, headers=ADMIN_H)
+        ).json()
+        rotate = f"/admin/keys/{old['id']}/rotate"
+        assert (await hub.client.post(rotate, headers=ADMIN_H)).status_code == 201
+        # In its grace period: rotating it again would move its end and issue a third key.
+        again = await hub.client.post(rotate, json={"grace_seconds": 0}, headers=ADMIN_H)
+        assert again.status_code == 409
+        assert "rotate the key that replaced it" in again.json()["detail"]
+        assert await call(hub, old["api_key"]) == 200  # its grace period is unchanged
+        # Expired: a rotation must not bring it back.
+        assert (await hub.client.post(rotate, headers=ADMIN_H)).status_code == 409
+        async with hub.app.state.sessions() as session:
+            await session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == old["id"])
+                .values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+            await session.commit()
+        await hub.app.state.registry.refresh(force=True)
+        revived = await hub.client.post(rotate, json={"grace_seconds": 3600}, headers=ADMIN_H)
+        assert revived.status_code == 404 and "expired" in revived.json()["detail"]
+        assert await call(hub, old["api_key"]) == 401
+        # The key and the one rotation that was allowed: none of the refusals issued a key.
+        assert len((await hub.client.get("/admin/keys", **listing)).json()) == before + 2
+
+
+async def test_a_key_id_too_large_for_the_database_is_a_422(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with running_hub(sqlite_url, tmp_path) as hub:
+        for method, path in (("DELETE", "/admin/keys/{}"), ("POST", "/admin/keys/{}/rotate")):
+            resp = await hub.client.request(method, path.format(10**20), headers=ADMIN_H)
+            assert resp.status_code == 422, resp.text
+
+
 def _concrete(path: str) -> str:
     """A route path with plausible values in its parameters."""
     path = path.replace("{key_id}", "1")
