@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from referencing.exceptions import Unresolvable
 
 from hub.core import errors
 from hub.core.ids import check_parts, request_id
@@ -339,7 +340,13 @@ class Gateway:
                 doc = orjson.loads(ex.body) if ex.body else None
             except orjson.JSONDecodeError as exc:
                 raise errors.BadRequest(f"the body is not valid JSON: {exc}") from None
-            error = next(iter(service.validator.iter_errors(doc)), None)
+            try:
+                error = next(iter(service.validator.iter_errors(doc)), None)
+            except Unresolvable as exc:  # a schema stored before the registry checked its $refs
+                raise errors.ServiceUnavailable(
+                    f"the request schema of {service.id} has a $ref that resolves to nothing "
+                    f"({exc}); the service cannot be called until its schema is fixed"
+                ) from None
             if error is not None:
                 where = "/".join(str(p) for p in error.absolute_path) or "(body)"
                 raise errors.InvalidPayload(

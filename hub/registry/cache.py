@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.core import security
 from hub.registry import repository as repo
+from hub.registry.schemas import request_validator
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ async def load(session: AsyncSession) -> Snapshot:
             enabled=svc.enabled and bool(sub and sub[2]),
             keep_bodies=svc.keep_bodies,
             description=svc.description,
-            validator=Draft202012Validator(svc.request_schema) if svc.request_schema else None,
+            validator=request_validator(svc.request_schema) if svc.request_schema else None,
         )
         for ep in entry.endpoints:
             pattern, names = _compile(ep["path"])

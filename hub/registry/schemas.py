@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from hub.core.ids import IdError, parse_member, parse_service, parse_subsystem
 from hub.core.urls import is_http_url
@@ -91,6 +96,59 @@ class SubsystemIn(Strict):
     cert_sha256: CertFingerprint | None = None
 
 
+SCHEMA_URI = "urn:hub:request-schema"  # the base of a request schema without its own $id
+
+
+def request_validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """The validator of a service's request bodies: ``$ref`` only within the schema.
+
+    jsonschema fetches a remote ``$ref`` (http://...) itself unless given a registry: from
+    the gateway, that was a blocking download inside an exchange, to any address the
+    schema named.
+    """
+    return Draft202012Validator(schema, registry=Registry())
+
+
+def check_request_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``schema`` if it is a JSON Schema whose every ``$ref`` resolves within it."""
+    if schema is None:
+        return None
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise ValueError(f"request_schema is not a valid JSON Schema: {exc.message}") from None
+    resource = DRAFT202012.create_resource(schema)
+    uri = resource.id() or SCHEMA_URI
+    resolver = Registry().with_resource(uri, resource).resolver(base_uri=uri)
+
+    def walk(node: Any, top: bool = False) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+            return
+        if not isinstance(node, dict) or (not top and "$id" in node):
+            return  # a subschema with an $id of its own: its references are relative to it
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            try:
+                resolver.lookup(ref)
+            except Unresolvable:
+                raise ValueError(
+                    f"request_schema's $ref {ref!r} resolves to nothing: a reference must "
+                    "point inside the schema (e.g. #/$defs/name), which the hub never "
+                    "downloads"
+                ) from None
+        for key, value in node.items():
+            if key not in ("const", "enum", "default", "examples"):  # data, not schemas
+                walk(value)
+
+    walk(schema, top=True)
+    return schema
+
+
+RequestSchema = Annotated[dict[str, Any], AfterValidator(check_request_schema)]
+
+
 class ServiceIn(Strict):
     id: ServiceIdStr
     description: str = ""
@@ -100,24 +158,9 @@ class ServiceIn(Strict):
     personal_data: bool = False
     timeout_ms: int = Field(default=10_000, gt=0, le=600_000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=0, le=100 * 1024 * 1024)
-    request_schema: dict[str, Any] | None = None
+    request_schema: RequestSchema | None = None
     enabled: bool = True
     keep_bodies: bool = False
-
-    @field_validator("request_schema")
-    @classmethod
-    def _schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None:
-            from jsonschema import Draft202012Validator
-            from jsonschema.exceptions import SchemaError
-
-            try:
-                Draft202012Validator.check_schema(value)
-            except SchemaError as exc:
-                raise ValueError(
-                    f"request_schema is not a valid JSON Schema: {exc.message}"
-                ) from None
-        return value
 
 
 class GrantIn(Strict):
@@ -134,11 +177,31 @@ class RegistryDoc(Strict):
     grants: list[GrantIn] = Field(default_factory=list)
 
 
-class MemberPatch(Strict):
+class Patch(Strict):
+    """A change: fields left out keep their value; ``null`` clears only those that may be empty."""
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if value is None and name in cls.model_fields and name not in cls.clearable:
+                    raise ValueError(
+                        f"{name} cannot be null: give it a value, or leave it out to keep the "
+                        "current one"
+                    )
+        return data
+
+
+class MemberPatch(Patch):
     name: str | None = None
 
 
-class SubsystemPatch(Strict):
+class SubsystemPatch(Patch):
+    clearable = frozenset({"base_url", "quota_rps", "quota_per_day", "cert_sha256"})
+
     name: str | None = None
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     enabled: bool | None = None
@@ -147,7 +210,10 @@ class SubsystemPatch(Strict):
     cert_sha256: CertFingerprint | None = None
 
 
-class ServicePatch(Strict):
+class ServicePatch(Patch):
+    # No endpoints is an empty list, which null also means (see the admin router).
+    clearable = frozenset({"base_url", "request_schema", "endpoints"})
+
     description: str | None = None
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     service_type: Literal["REST", "OPENAPI"] | None = None
@@ -155,7 +221,7 @@ class ServicePatch(Strict):
     personal_data: bool | None = None
     timeout_ms: int | None = Field(default=None, gt=0, le=600_000)
     max_body_bytes: int | None = Field(default=None, ge=0, le=100 * 1024 * 1024)
-    request_schema: dict[str, Any] | None = None
+    request_schema: RequestSchema | None = None
     enabled: bool | None = None
     keep_bodies: bool | None = None
 
