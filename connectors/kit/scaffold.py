@@ -7,6 +7,7 @@ its ``connector`` object, so ``hub up`` serves and registers it with no other ch
 
 from __future__ import annotations
 
+import keyword
 import re
 from pathlib import Path
 from string import Template
@@ -47,11 +48,16 @@ def scaffold(
     member_name: str | None = None,
 ) -> list[Path]:
     """Write connector ``name`` under ``root`` (the project root); return the files written."""
-    if not NAME_RE.match(name) or name == "kit":
+    if not NAME_RE.match(name):
         raise ScaffoldError(
             f"connector name {name!r}: use 2-31 lower-case letters, digits or '_', "
             "starting with a letter (it becomes a Python package)"
         )
+    if name == "kit" or keyword.iskeyword(name):
+        # A keyword cannot be imported as connectors.<name>, and discovery imports them all:
+        # such a package broke `hub up`, `hub mock` and `hub connectors list` for every one.
+        what = "the connector kit's package" if name == "kit" else "a Python keyword"
+        raise ScaffoldError(f"connector name {name!r} is {what}; choose another name")
     member_id = member_id or f"VN/GOV/{name.upper().replace('_', '-')}"
     if len(member_id.split("/")) != 3:
         raise ScaffoldError(f"member id {member_id!r} must be INSTANCE/CLASS/MEMBER")

@@ -11,6 +11,7 @@ import yaml
 import connectors
 from connectors.kit import Connector, FaultConfig
 from hub.cli.common import PORT_MAX
+from hub.core.ids import IdError, parse_member
 
 app = typer.Typer(help="Mock agency connectors: scaffold, list, registry entries.")
 
@@ -122,8 +123,10 @@ def new(
 
     root = dir if dir is not None else project_root()
     try:
+        if member_id is not None:
+            parse_member(member_id)  # the registry refuses it later, and `hub up` with it
         written = scaffold(name, root, member_id=member_id, member_name=member_name)
-    except ScaffoldError as exc:
+    except (ScaffoldError, IdError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     for path in written:

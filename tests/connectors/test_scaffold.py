@@ -59,9 +59,28 @@ def test_scaffolded_connector_passes_its_own_test(tmp_path: Path) -> None:
 
 
 def test_bad_names_are_refused(tmp_path: Path) -> None:
-    for name in ("Bad-Name", "kit", "x"):
+    for name, why in (
+        ("Bad-Name", "lower-case letters"),
+        ("x", "lower-case letters"),
+        ("kit", "the connector kit's package"),
+        ("def", "a Python keyword"),  # `import connectors.def` is a syntax error
+        ("class", "a Python keyword"),
+    ):
         result = CliRunner().invoke(app, ["connectors", "new", name, "--dir", str(tmp_path)])
-        assert result.exit_code == 2, name
+        assert result.exit_code == 2 and why in result.output, (name, result.output)
+    assert not (tmp_path / "connectors").exists()
+
+
+def test_a_member_id_the_registry_would_refuse_is_refused(tmp_path: Path) -> None:
+    for member, why in (
+        ("VN/LOC/a b", "a b"),
+        ("VN/ABC/01", "unknown member class"),
+        ("XX/GOV/ABC", "XX"),
+        ("VN/LOC", "INSTANCE/CLASS/MEMBER"),
+    ):
+        args = ["connectors", "new", "zz", "--dir", str(tmp_path), "--member-id", member]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2 and why in result.output, (member, result.output)
     assert not (tmp_path / "connectors").exists()
 
 
