@@ -22,10 +22,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp
 
 from connectors.kit.dataset import Dataset
-from connectors.kit.errors import ProviderError, UnprocessableError, provider_error_handler
+from connectors.kit.errors import (
+    ProviderError,
+    UnprocessableError,
+    provider_error_handler,
+    validation_error_handler,
+)
 from connectors.kit.faults import FaultConfig, FaultMiddleware, Faults
 from connectors.kit.hub import HubClient
 from connectors.kit.manifest import Manifest, ServiceSpec
@@ -142,6 +148,7 @@ def build_app(
     app.state.dataset = dataset
     app.state.hub = hub
     app.add_exception_handler(ProviderError, provider_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
 
     for spec in sorted(manifest.services, key=_specificity):
         app.add_api_route(
@@ -203,5 +210,5 @@ def _add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset)
 
     @app.delete("/__faults", include_in_schema=False)
     async def clear_faults() -> FaultConfig:
-        app.faults.set(FaultConfig(seed=app.faults.config.seed))
+        app.faults.set(FaultConfig())  # as PUT {} does: the seed too goes back to the default
         return app.faults.config

@@ -34,7 +34,8 @@ KINDS = ("reset", "timeout", "error", "malformed")
 class FaultSpec(BaseModel):
     """Fault settings for one service, or for all of them."""
 
-    model_config = ConfigDict(extra="forbid")
+    # NaN and the infinities would pass no range check, and could not be shown back as JSON.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     latency_ms: float = Field(default=0, ge=0, le=600_000)
     jitter_ms: float = Field(default=0, ge=0, le=600_000)

@@ -146,6 +146,29 @@ async def test_invalid_fault_settings_are_refused(mock: httpx.AsyncClient) -> No
     assert (await mock.put("/__faults", json={"eror_rate": 0.1})).status_code == 422
 
 
+async def test_not_a_number_is_refused_by_name(mock: httpx.AsyncClient) -> None:
+    # JSON has no NaN, but Python's json (and so curl users' tools) write it; it was a 500.
+    for field, value in (
+        ("latency_ms", "NaN"),
+        ("error_rate", "Infinity"),
+        ("jitter_ms", "-Infinity"),
+    ):
+        body = '{"%s": %s}' % (field, value)
+        answer = await mock.put(
+            "/__faults", content=body, headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 422 and field in answer.text, answer.text
+    assert (await mock.get("/__faults")).json()["latency_ms"] == 0
+
+
+async def test_delete_clears_what_put_of_nothing_clears(mock: httpx.AsyncClient) -> None:
+    await put(mock, {"seed": 7, "latency_ms": 5})
+    deleted = (await mock.delete("/__faults")).json()
+    await put(mock, {"seed": 7, "latency_ms": 5})
+    assert deleted == (await mock.put("/__faults", json={})).json()
+    assert deleted["seed"] is None and deleted["latency_ms"] == 0
+
+
 async def test_reset_restores_the_starting_faults(mock: httpx.AsyncClient) -> None:
     await put(mock, {"error_rate": 1})
     await mock.post("/__reset")
