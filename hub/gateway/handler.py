@@ -276,6 +276,10 @@ class Gateway:
             raise errors.Unauthorized("the API key is unknown, expired or revoked")
         if owner != client:
             raise errors.AccessDenied(f"this API key belongs to another client, not to {client}")
+        subsystem = self.registry.snapshot.subsystems.get(client)
+        if subsystem is not None and not subsystem[2]:
+            # As X-Road refuses a disabled client; its certificate is refused the same way.
+            raise errors.AccessDenied(f"client {client} is disabled by an operator")
         return client
 
     def _authorize(self, ex: Exchange, client: str) -> ServiceEntry:

@@ -108,3 +108,16 @@ async def test_a_stored_schema_that_cannot_resolve_refuses_with_a_503(
         r = await _verify(c, key, {"id": "079049355864"})
         assert r.status_code == 503 and r.headers["X-Road-Error"] == "Server.ServiceUnavailable"
         assert "resolves to nothing" in r.json()["message"]
+
+
+async def test_a_disabled_client_is_refused(db_url: str, tmp_path: Path) -> None:
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        key = await _registry(c)
+        r = await c.patch(f"/admin/subsystems/{CLIENT}", json={"enabled": False}, headers=ADMIN_H)
+        assert r.status_code == 200
+        r = await _verify(c, key, {"id": "079049355864"})
+        assert r.status_code == 403 and r.headers["X-Road-Error"] == "Client.AccessDenied"
+        assert r.json()["message"] == f"client {CLIENT} is disabled by an operator"
+        await c.patch(f"/admin/subsystems/{CLIENT}", json={"enabled": True}, headers=ADMIN_H)
+        r = await _verify(c, key, {"id": "079049355864"})
+        assert r.headers.get("X-Road-Error") != "Client.AccessDenied"  # past the checks again
