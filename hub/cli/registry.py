@@ -29,6 +29,8 @@ def apply_cmd(
     for f in files:
         if str(f) == "-":
             texts.append(("<stdin>", sys.stdin.read()))
+        elif f.is_dir():
+            fail(f"{f}: is a folder; give the registry's YAML files themselves", 2)
         elif not f.is_file():
             fail(f"{f}: no such file", 2)
         else:

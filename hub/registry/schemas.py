@@ -8,7 +8,15 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
@@ -175,6 +183,9 @@ class RegistryDoc(Strict):
     subsystems: list[SubsystemIn] = Field(default_factory=list)
     services: list[ServiceIn] = Field(default_factory=list)
     grants: list[GrantIn] = Field(default_factory=list)
+    # Where each entry was read, as "file:line" by (section, index), for the errors that
+    # only applying can find (a reference to what neither the files nor the database hold).
+    _where: dict[tuple[str, int], str] = PrivateAttr(default_factory=dict)
 
 
 class Patch(Strict):

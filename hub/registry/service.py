@@ -47,11 +47,13 @@ def parse_documents(texts: list[tuple[str, str]]) -> RegistryDoc:
         except ValidationError as exc:
             raise RegistryFileError(describe(exc, source, node)) from None
         _check_duplicates(doc, source, node)
-        merged.members += doc.members
-        merged.subsystems += doc.subsystems
-        merged.services += doc.services
-        merged.grants += doc.grants
-    _check_references(merged)
+        for section in ("members", "subsystems", "services", "grants"):
+            into = getattr(merged, section)
+            for i, item in enumerate(getattr(doc, section)):
+                line = line_of(node, (section, i))
+                merged._where[(section, len(into))] = f"{source}:{line}" if line else source
+                into.append(item)
+    # References are checked by apply(), which knows what the database holds already.
     return merged
 
 
@@ -70,21 +72,31 @@ def _check_references(doc: RegistryDoc, known: dict[str, set[str]] | None = None
     members = known["members"] | {m.id for m in doc.members}
     subsystems = known["subsystems"] | {s.id for s in doc.subsystems}
     services = known["services"] | {s.id for s in doc.services}
-    for s in doc.subsystems:
+
+    def refuse(section: str, i: int, problem: str) -> None:
+        where = doc._where.get((section, i))
+        raise RegistryFileError(f"{where}: {section}[{i}]: {problem}" if where else problem)
+
+    for i, s in enumerate(doc.subsystems):
         if str(parse_subsystem(s.id).member) not in members:
-            raise RegistryFileError(
-                f"subsystem {s.id}: its member {parse_subsystem(s.id).member} is not declared"
+            refuse(
+                "subsystems",
+                i,
+                f"subsystem {s.id}: its member {parse_subsystem(s.id).member} is not declared",
             )
-    for svc in doc.services:
+    for i, svc in enumerate(doc.services):
         if str(parse_service(svc.id).subsystem) not in subsystems:
-            raise RegistryFileError(
-                f"service {svc.id}: its subsystem {parse_service(svc.id).subsystem} is not declared"
+            refuse(
+                "services",
+                i,
+                f"service {svc.id}: its subsystem {parse_service(svc.id).subsystem} is not "
+                "declared",
             )
-    for g in doc.grants:
+    for i, g in enumerate(doc.grants):
         if g.client not in subsystems:
-            raise RegistryFileError(f"grant {g.client} -> {g.service}: unknown client {g.client}")
+            refuse("grants", i, f"grant {g.client} -> {g.service}: unknown client {g.client}")
         if g.service not in services:
-            raise RegistryFileError(f"grant {g.client} -> {g.service}: unknown service {g.service}")
+            refuse("grants", i, f"grant {g.client} -> {g.service}: unknown service {g.service}")
 
 
 async def apply(session: AsyncSession, doc: RegistryDoc, *, prune: bool = False) -> ApplyResult:
