@@ -8,6 +8,7 @@ import time
 from typing import NamedTuple
 
 PART = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+CHARS = re.compile(r"^[A-Za-z0-9._-]+$")  # ... at any length, to tell which rule a part breaks
 INSTANCES = frozenset({"VN"})
 CLASSES = frozenset({"GOV", "LOC", "COM"})
 
@@ -20,8 +21,13 @@ def check_parts(parts: list[str], kind: str, raw: str) -> None:
     for part in parts:
         # "." and ".." are legal characters but would let a path walk upwards.
         if not PART.match(part) or part in (".", ".."):
+            if len(part) > 128 and CHARS.match(part):
+                raise IdError(
+                    f"{kind} identifier {_short(raw)!r} has a part of {len(part)} characters "
+                    f"({_short(part, 20)!r}); the limit is 128"
+                )
             raise IdError(
-                f"{kind} identifier {raw!r} has an invalid part {part!r}: "
+                f"{kind} identifier {_short(raw)!r} has an invalid part {_short(part)!r}: "
                 "use letters, digits, '-', '_' or '.'"
             )
     if parts[0] not in INSTANCES:
@@ -30,6 +36,10 @@ def check_parts(parts: list[str], kind: str, raw: str) -> None:
         raise IdError(
             f"{kind} identifier {raw!r}: unknown member class {parts[1]!r} (use GOV, LOC or COM)"
         )
+
+
+def _short(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class MemberId(NamedTuple):

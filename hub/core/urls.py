@@ -5,13 +5,22 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 
+def http_url_problem(url: str) -> str | None:
+    """What keeps ``url`` from being an http(s) URL with a host and a port in range, or None."""
+    if any(c.isspace() for c in url):
+        return "has whitespace in it"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parts.hostname:
+        return "has no host"
+    try:
+        port = parts.port  # raises ValueError past 65535
+    except ValueError:
+        port = 0
+    return "has a port out of range (1-65535)" if port == 0 else None
+
+
 def is_http_url(url: str) -> bool:
     """An http:// or https:// URL with a host, a port in range if any, and no whitespace."""
-    if any(c.isspace() for c in url):
-        return False
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 (raises ValueError for a port out of range)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    return http_url_problem(url) is None

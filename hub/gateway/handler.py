@@ -166,9 +166,10 @@ class Gateway:
                 if self.quota is not None:
                     wait = await self.quota(client)
                     if wait is not None:
+                        after = max(1, int(wait + 0.999))  # whole seconds, rounded up
                         raise errors.RateLimited(
-                            f"client {client} is over its quota; retry in {wait:.0f} s",
-                            headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+                            f"client {client} is over its quota; retry in {after} s",
+                            headers={"Retry-After": str(after)},
                         )
                 if self.breaker is not None and not self.breaker.allow(service.provider):
                     raise errors.ServiceUnavailable(

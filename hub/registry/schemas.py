@@ -22,7 +22,7 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from hub.core.ids import IdError, parse_member, parse_service, parse_subsystem
-from hub.core.urls import is_http_url
+from hub.core.urls import http_url_problem
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 TEMPLATE_PART = re.compile(r"^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9._~!$&'()*+,;=:@-]+)$")
@@ -69,8 +69,9 @@ class Endpoint(Strict):
 
 
 def _check_url(value: str | None) -> str | None:
-    if value is not None and not is_http_url(value):
-        raise ValueError(f"base_url {value!r} must be an http:// or https:// URL")
+    problem = None if value is None else http_url_problem(value)
+    if problem is not None:
+        raise ValueError(f"base_url {value!r} {problem}")
     return value.rstrip("/") if value else value
 
 

@@ -113,7 +113,11 @@ async def test_change_and_prune(db_url: str) -> None:
         ("- just a list\n", "a registry file is a mapping"),
         (
             GOOD.replace("base_url: http://127.0.0.1:8001", "base_url: ftp://x"),
-            "must be an http:// or https:// URL",
+            "base_url 'ftp://x' must start with http:// or https://",
+        ),
+        (
+            GOOD.replace("base_url: http://127.0.0.1:8001", "base_url: http://127.0.0.1:99999"),
+            "base_url 'http://127.0.0.1:99999' has a port out of range (1-65535)",
         ),
         (
             GOOD.replace("      required: [id]", "      required: 5"),
@@ -127,6 +131,7 @@ async def test_change_and_prune(db_url: str) -> None:
         "bad yaml",
         "not a mapping",
         "bad url",
+        "bad port",
         "bad schema",
     ],
 )

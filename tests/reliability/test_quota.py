@@ -184,3 +184,19 @@ def test_the_day_boundary_follows_a_daylight_saving_change() -> None:
     assert p.utc_offset_s(change - 1) == 3600
     assert p.utc_offset_s(change) == 7200  # summer time from the change on
     assert p.utc_offset_s(change - 1) == 3600  # and back, for a clock that goes back
+
+
+async def test_the_sentence_and_retry_after_give_the_same_wait(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with running_hub(sqlite_url, tmp_path) as hub:
+        for wait, after in ((0.4, "1"), (2.2, "3"), (7.0, "7")):
+
+            async def quota(_client: str, wait: float = wait) -> float:
+                return wait
+
+            hub.app.gateway.quota = quota
+            refused = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+            assert refused.status_code == 429 and refused.headers["Retry-After"] == after
+            # Whole seconds, rounded up, in both (the sentence said "retry in 0 s" for 0.4).
+            assert refused.json()["message"].endswith(f"over its quota; retry in {after} s")

@@ -161,3 +161,12 @@ def test_gateway_path_parsing_matches_the_segment_by_segment_rules(raw: str) -> 
         assert isinstance(reference, tuple) and reference[1] is None
     else:
         assert ours == reference
+
+
+def test_an_identifier_error_names_the_rule_the_part_breaks() -> None:
+    with pytest.raises(IdError, match="has a part of 129 characters .*; the limit is 128"):
+        parse_member("VN/GOV/" + "a" * 129)
+    with pytest.raises(IdError, match="invalid part 'a b': use letters, digits"):
+        parse_member("VN/GOV/a b")
+    with pytest.raises(IdError, match="invalid part .*: use letters, digits"):
+        parse_member("VN/GOV/" + "a" * 129 + "!")  # both rules: the characters first
