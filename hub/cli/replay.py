@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -46,8 +48,12 @@ def replay_command(
         int | None, typer.Option(min=1, help="Iterations per scenario (default 1).")
     ] = None,
     concurrency: Annotated[
-        int, typer.Option(min=1, help="Closed model: workers; open model: cap on in-flight.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Closed model: workers (default 1); open model: cap on in-flight (default 1000).",
+        ),
+    ] = None,
     rate: Annotated[
         float | None, typer.Option(min=0.001, help="Open model: iterations started per second.")
     ] = None,
@@ -92,14 +98,26 @@ def replay_command(
         )
         raise typer.Exit(EXIT_BAD_INPUT)
     duration_s = parse_duration(duration) if duration else None
+    # Not given and 1 differ: the open model's cap defaults to 1000, yet 1 is a valid cap.
     options = RunOptions(
         iterations=iterations if iterations or duration_s else 1,
         duration_s=duration_s,
-        concurrency=concurrency,
+        concurrency=concurrency or 1,
         rate=rate,
-        max_in_flight=max(concurrency, 1000) if concurrency == 1 else concurrency,
+        max_in_flight=concurrency or 1000,
         timeout_s=timeout,
     )
+    report_problems = [
+        problem
+        for option, path in (("--junit", junit), ("--json", json_report))
+        if path is not None and (problem := _unwritable(option, path))
+    ]
+    if report_problems:
+        # Found now rather than after a run of many minutes whose figures would be lost.
+        for problem in report_problems:
+            errors.print(problem, markup=False, highlight=False, soft_wrap=True)
+        errors.print("nothing was run.")
+        raise typer.Exit(EXIT_BAD_INPUT)
     try:
         plans = load_paths(paths)
     except ScenarioLoadError as exc:
@@ -194,14 +212,50 @@ def replay_command(
             highlight=False,
             soft_wrap=True,
         )
+    # Each report is written on its own: one that cannot be written costs only itself.
+    unwritten = False
     if junit:
-        write_junit(junit, results)
+        unwritten |= _write_report("--junit", junit, lambda: write_junit(junit, results), errors)
     if json_report:
-        write_json(json_report, results, hub_url=hub, run_id=run_id, interrupted=stopped)
+        unwritten |= _write_report(
+            "--json",
+            json_report,
+            lambda: write_json(
+                json_report, results, hub_url=hub, run_id=run_id, interrupted=stopped
+            ),
+            errors,
+        )
     if stopped:
         raise typer.Exit(EXIT_INTERRUPTED)
-    if not all(r.ok for r in results):
+    if unwritten or not all(r.ok for r in results):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _unwritable(option: str, path: Path) -> str | None:
+    """Why a report cannot be written at ``path``, or None."""
+    if path.is_dir():
+        return f"{option} {path}: is a folder; give a file name, e.g. {path / 'report'}"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"{option} {path}: the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"{option} {path}: not writable (permission denied)"
+    return None
+
+
+def _write_report(option: str, path: Path, write: Callable[[], None], errors: Console) -> bool:
+    """Write one report; True (and a one-line message) if it could not be written."""
+    try:
+        write()
+    except OSError as exc:
+        errors.print(
+            f"{option} {path}: the report could not be written: {exc.strerror or exc}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return True
+    return False
 
 
 def register(app: typer.Typer) -> None:

@@ -65,7 +65,10 @@ class Reply:
 def resolve(path: Any, variables: Mapping[str, Any]) -> Any:
     """A compiled JSONPath; a templated one is rendered and parsed (cached) first."""
     if isinstance(path, Template):
-        return compile_jsonpath(str(path.render(variables)))
+        rendered = path.render(variables)
+        if path.whole and not isinstance(rendered, str):
+            raise JSONPathError(f"{{{{ {path.names[0]} }}}} is {rendered!r}, not a JSONPath")
+        return compile_jsonpath(str(rendered))
     return path
 
 
@@ -122,13 +125,14 @@ def check(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> Fai
                 return _fail(reply, "json", "body", "a JSON body", reply.excerpt() or "<empty>")
             for source, path, compiled in plan.expect_json:
                 expected = render_value(compiled, variables)
-                got = find(resolve(path, variables), document)
+                try:
+                    got = find(resolve(path, variables), document)
+                except JSONPathError as exc:
+                    return _fail(reply, "json", source, "a valid JSONPath", str(exc))
                 if got != expected or isinstance(got, bool) != isinstance(expected, bool):
                     return _fail(reply, "json", source, expected, got)
     except MissingVariable as exc:
         return _fail(reply, "template", "expect", f"variable {exc.name!r}", str(exc))
-    except JSONPathError as exc:
-        return _fail(reply, "json", "path", "a valid JSONPath", str(exc))
     if plan.max_ms is not None and reply.elapsed_ms > plan.max_ms:
         return _fail(reply, "max_ms", "", plan.max_ms, round(reply.elapsed_ms, 1))
     return None

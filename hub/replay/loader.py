@@ -6,6 +6,7 @@ all of a file's problems at once, and nothing runs until every file is clean.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from pathlib import Path
 from typing import Any
@@ -117,14 +118,38 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple[L
     lines: dict[Loc, int] = {}
     duplicates: list[tuple[Loc, str]] = []
     if node is not None:
-        _walk(node, (), lines, duplicates)
+        try:
+            _walk(node, (), lines, duplicates, ())
+        except _RecursiveAlias as exc:
+            where = ".".join(str(p) for p in exc.loc)
+            raise ScenarioLoadError(
+                [
+                    f"{file}:{exc.line}: recursive YAML alias at {where}: it refers to the "
+                    f"anchor at line {exc.anchor_line} that contains it"
+                ]
+            ) from None
     return data, lines, duplicates
 
 
+class _RecursiveAlias(Exception):
+    def __init__(self, loc: Loc, line: int, anchor_line: int) -> None:
+        self.loc, self.line, self.anchor_line = loc, line, anchor_line
+
+
 def _walk(
-    node: yaml.Node, loc: Loc, lines: dict[Loc, int], duplicates: list[tuple[Loc, str]]
+    node: yaml.Node,
+    loc: Loc,
+    lines: dict[Loc, int],
+    duplicates: list[tuple[Loc, str]],
+    parents: tuple[yaml.Node, ...],
 ) -> None:
     lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        # An alias is the very node of its anchor, so a node inside itself is a cycle that
+        # nothing (nor this walk, nor JSON) could ever finish.
+        if any(node is parent for parent in parents):
+            raise _RecursiveAlias(loc, lines[loc], node.start_mark.line + 1)
+        parents = (*parents, node)
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
@@ -134,20 +159,69 @@ def _walk(
                 duplicates.append((child, f"key {key!r} appears twice"))
             seen.add(key)
             lines[child] = key_node.start_mark.line + 1
-            _walk(value_node, child, lines, duplicates)
+            _walk(value_node, child, lines, duplicates, parents)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*loc, index), lines, duplicates)
+            lines.setdefault((*loc, index), item.start_mark.line + 1)
+            _walk(item, (*loc, index), lines, duplicates, parents)
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> Loc:
-    """Drop pydantic's union tags and use the YAML keys (``json``, not ``json_``)."""
+def _clean_loc(loc: tuple[Any, ...], data: Any, *, keep_last: bool = False) -> Loc:
+    """The YAML location of a pydantic error: its union branch tags dropped.
+
+    A union's errors carry the branch tried (``query.a.str``, ``capture.x.Capture``); a
+    part that is not a key or index of the data at that point is such a tag. The last part
+    of a ``missing`` error is the absent key itself (``keep_last``).
+    """
     out: list[str | int] = []
+    node = data
+    last = len(loc) - 1
     for index, part in enumerate(loc):
+        if isinstance(part, str):
+            part = part.rstrip("_")  # the YAML key: ``json``, not ``json_``
         if index == 2 and loc[0] == "steps" and part in _STEP_TAGS:
             continue
-        out.append(part.rstrip("_") if isinstance(part, str) else part)
+        if keep_last and index == last:
+            out.append(part)
+            break
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
+            continue
+        node = node[part]
+        out.append(part)
     return tuple(out)
+
+
+# What a union field accepts, said once instead of once per branch pydantic tried.
+_ALLOWED: list[tuple[tuple[str | None, ...], str]] = [
+    (("query", None), "a string, number or boolean, or a list of them"),
+    (("query", None, None), "a string, number or boolean"),
+    (("headers", None), "a string, number or boolean"),
+    (("capture", None), "a JSONPath string, or {path: JSONPath, match: one|first|all}"),
+    (("expect", "headers", None), "a string, a list of strings, or null (must be absent)"),
+    (("expect", "headers", None, None), "a string"),
+    (("expect", "status"), "an HTTP status (100-599) or a non-empty list of them"),
+]
+
+
+def _allowed(field: Loc, items: list[Any]) -> str:
+    for pattern, text in _ALLOWED:
+        if len(pattern) == len(field) and all(
+            p is None or p == f for p, f in zip(pattern, field, strict=True)
+        ):
+            return text
+    wanted = dict.fromkeys(i["msg"].removeprefix("Input should be ") for i in items)
+    return " or ".join(wanted)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    hint = " (an unquoted date; quote it)" if isinstance(value, dt.date) else ""
+    return f"{value!r}{hint}"
 
 
 def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
@@ -186,9 +260,17 @@ def _get(data: Any, loc: Loc) -> Any:
 def _validation_messages(
     file: str, data: Any, lines: dict[Loc, int], error: ValidationError
 ) -> list[str]:
-    messages: list[str] = []
+    groups: dict[Loc, list[Any]] = {}
     for item in error.errors(include_url=False):
-        loc = _clean_loc(item["loc"])
+        loc = _clean_loc(item["loc"], data, keep_last=item["type"] == "missing")
+        groups.setdefault(loc, []).append(item)
+    messages: list[str] = []
+    for loc, items in groups.items():
+        # A mapping that a model branch of a union rejected for a deeper reason: that reason
+        # is the mistake, not "it is not a string" from the other branches.
+        if any(other[: len(loc)] == loc and len(other) > len(loc) for other in groups):
+            continue
+        item = items[0]
         kind = item["type"]
         if kind == "extra_forbidden":
             key = loc[-1]
@@ -204,11 +286,15 @@ def _validation_messages(
         elif kind == "missing":
             message = f"missing required field {loc[-1]!r}"
             loc_for_field = loc[:-1]
+        elif len(items) > 1:
+            field = loc[2:] if loc[:1] == ("steps",) else loc
+            message = f"expected {_allowed(field, items)}, got {_shown(item.get('input'))}"
+            loc_for_field = loc
         else:
             text = item["msg"].removeprefix("Value error, ")
             shown = item.get("input")
             if not isinstance(shown, dict | list):
-                text += f" (got {shown!r})"
+                text += f" (got {_shown(shown)})"
             message = text
             loc_for_field = loc
         entry = _format(file, data, lines, loc, message, field_loc=loc_for_field)

@@ -6,12 +6,13 @@ with its location (``steps[1].capture.cid``) before any request is sent.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from hub.replay.expect import JSONPathError, compile_jsonpath
 from hub.replay.schemas import Capture, ExchangeStep, FaultStep, Scenario
-from hub.replay.templating import Template, TemplateSyntaxError, compile_value
+from hub.replay.templating import Template, TemplateSyntaxError, compile_value, names_in
 
 Loc = tuple[str | int, ...]
 
@@ -101,6 +102,8 @@ def _where_bad(loc: Loc, value: Any) -> Loc:
 class _Compiler:
     def __init__(self) -> None:
         self.errors: list[tuple[Loc, str]] = []
+        # JSONPaths that are one whole placeholder: the variable holds the path itself.
+        self.whole_paths: list[tuple[Loc, str]] = []
 
     def value(self, loc: Loc, value: Any) -> Any:
         try:
@@ -109,16 +112,43 @@ class _Compiler:
             self.errors.append((_where_bad(loc, value), str(exc)))
             return value
 
+    def json_value(self, loc: Loc, value: Any) -> Any:
+        """``value`` as JSON has it: YAML dates as ISO text, and only text as object keys."""
+        if isinstance(value, dt.date):
+            # JSON has no date type: an unquoted 1949-09-22 means the text a body holds.
+            return value.isoformat()
+        if isinstance(value, list):
+            return [self.json_value((*loc, index), item) for index, item in enumerate(value)]
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    self.errors.append(
+                        (
+                            (*loc, str(key)),
+                            f"key {key!r} is not text: JSON object keys are strings; "
+                            f"quote it ('{_key_text(key)}')",
+                        )
+                    )
+                out[key] = self.json_value((*loc, str(key)), item)
+            return out
+        return value
+
     def path(self, loc: Loc, source: str) -> Any:
         try:
-            if "{{" in source:
+            if "{{" not in source:
+                return compile_jsonpath(source)
+            template = Template(source)
+            if template.whole:
+                # Nothing to parse until the variable is known: checked below when it is a
+                # plain var, else as it is rendered.
+                self.whole_paths.append((loc, template.names[0]))
+            else:
                 # A templated JSONPath is parsed per iteration; check it now with stand-ins.
-                template = Template(source)
                 compile_jsonpath(
                     template.render({n.split(".")[0]: _Stand() for n in template.names})
                 )
-                return template
-            return compile_jsonpath(source)
+            return template
         except (JSONPathError, TemplateSyntaxError) as exc:
             self.errors.append((loc, str(exc)))
             return None
@@ -145,7 +175,7 @@ class _Compiler:
             path=self.value((*loc, "path"), step.path),
             query=query,
             headers=self.pairs((*loc, "headers"), step.headers),
-            json=self.value((*loc, "json"), step.json_),
+            json=self.value((*loc, "json"), self.json_value((*loc, "json"), step.json_)),
             body=self.value((*loc, "body"), step.body),
             status=status,
             expect_headers=[
@@ -156,7 +186,10 @@ class _Compiler:
                 (
                     k,
                     self.path((*loc, "expect", "json", k), k),
-                    self.value((*loc, "expect", "json", k), v),
+                    self.value(
+                        (*loc, "expect", "json", k),
+                        self.json_value((*loc, "expect", "json", k), v),
+                    ),
                 )
                 for k, v in ((expect and expect.json_) or {}).items()
             ],
@@ -187,6 +220,10 @@ class _Compiler:
         )
 
 
+def _key_text(key: Any) -> str:
+    return key.isoformat() if isinstance(key, dt.date) else str(key)
+
+
 def compile_scenario(
     scenario: Scenario, *, file: str, default_name: str
 ) -> tuple[ScenarioPlan, list[tuple[Loc, str]]]:
@@ -194,15 +231,42 @@ def compile_scenario(
     compiler = _Compiler()
     steps: list[ExchangePlan | FaultPlan] = []
     clients: set[str] = set()
+    first_index: dict[str, int] = {}
+    captured: set[str] = set()
     for index, step in enumerate(scenario.steps):
+        step_id = step.id or ""
+        if step_id in first_index:
+            compiler.errors.append(
+                (
+                    ("steps", index, "id"),
+                    f"step id {step_id!r} is used twice (first by steps[{first_index[step_id]}])",
+                )
+            )
+        first_index.setdefault(step_id, index)
         if isinstance(step, FaultStep):
             steps.append(compiler.fault(step))
             continue
         exchange = compiler.exchange(("steps", index), step)
         if not isinstance(exchange.client, Template) and not exchange.sends_auth:
             clients.add(exchange.client)
+        captured.update(name for name, *_ in exchange.capture)
         steps.append(exchange)
-    variables = [(k, compiler.value(("vars", k), v)) for k, v in scenario.vars.items()]
+    variables = _compile_vars(compiler, scenario.vars)
+    plain = {
+        name: value
+        for name, value in scenario.vars.items()
+        if name not in captured and not isinstance(dict(variables).get(name), Template)
+    }
+    for loc, name in compiler.whole_paths:
+        if name in plain:
+            value = plain[name]
+            if not isinstance(value, str):
+                compiler.errors.append((loc, f"var {name!r} is {value!r}, not a JSONPath"))
+                continue
+            try:
+                compile_jsonpath(value)
+            except JSONPathError as exc:
+                compiler.errors.append((loc, f"var {name!r}: {exc}"))
     plan = ScenarioPlan(
         name=scenario.name or default_name,
         file=file,
@@ -211,3 +275,34 @@ def compile_scenario(
         clients=clients,
     )
     return plan, compiler.errors
+
+
+RUN_NAMES = ("run.iteration", "run.id")
+
+
+def _compile_vars(compiler: _Compiler, raw: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The vars, compiled; a name they use that no iteration can have is refused here.
+
+    Vars are rendered before the first step, so they can only see run.* and the vars above
+    them; anything else would fail every iteration.
+    """
+    variables: list[tuple[str, Any]] = []
+    for name, value in raw.items():
+        compiled = compiler.value(("vars", name), compiler.json_value(("vars", name), value))
+        defined = [n for n, _ in variables]
+        for used in names_in(compiled):
+            head = used.split(".")[0]
+            if head == "run" and used in RUN_NAMES:
+                continue
+            if head != "run" and head in defined:
+                continue
+            known = ", ".join([*RUN_NAMES, *defined])
+            compiler.errors.append(
+                (
+                    ("vars", name),
+                    f"variable {used!r} is not defined: vars may use {known} "
+                    "(only the vars above, and no captures)",
+                )
+            )
+        variables.append((name, compiled))
+    return variables

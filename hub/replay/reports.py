@@ -12,15 +12,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hub.replay.results import ScenarioResult, StepStats
+from hub.replay.results import Failure, ScenarioResult
 
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def _failure_text(stats: StepStats) -> str:
-    failure = stats.first_failure
+def _failure_text(failure: Failure | None) -> str:
     if failure is None:
         return ""
     xid = f" [X-Road-Id {failure.x_road_id}]" if failure.x_road_id else ""
@@ -56,10 +55,18 @@ def render_tables(console: Console, results: list[ScenarioResult]) -> None:
                 _ms(p["p99"]),
             )
         console.print(table)
+        if result.vars_failure is not None:
+            console.print(
+                f"  [red]vars[/] failed in {result.vars_failed} iteration(s), first: "
+                f"{escape(_failure_text(result.vars_failure))}",
+                markup=True,
+                highlight=False,
+            )
         for stats in result.steps:
             if stats.first_failure is not None:
+                text = _failure_text(stats.first_failure)
                 console.print(
-                    f"  [red]{escape(stats.id)}[/] first failure: {escape(_failure_text(stats))}",
+                    f"  [red]{escape(stats.id)}[/] first failure: {escape(text)}",
                     markup=True,
                     highlight=False,
                 )
@@ -144,7 +151,21 @@ def junit_tree(results: list[ScenarioResult]) -> ET.Element:
                 node.text = text
             elif stats.runs == 0:
                 ET.SubElement(case, "skipped", message="no iteration reached this step")
-        totals["tests"] += len(result.steps)
+        if result.vars_failure is not None:
+            # Only when they failed: a row per scenario for vars would be noise otherwise.
+            failure = result.vars_failure
+            case = ET.SubElement(
+                suite, "testcase", name="vars", classname=result.name, time="0", file=result.file
+            )
+            node = ET.SubElement(case, "failure", message=failure.message(), type=failure.kind)
+            node.text = (
+                f"{result.vars_failed} iteration(s) failed; first in iteration "
+                f"{failure.iteration}\nexpected: {failure.expected!r}\ngot: {failure.got!r}\n"
+            )
+            failures += 1
+            suite.set("tests", str(len(result.steps) + 1))
+            suite.set("failures", str(failures))
+        totals["tests"] += len(suite.findall("testcase"))
         totals["failures"] += failures
         totals["skipped"] += skipped
         total_time += result.duration_s

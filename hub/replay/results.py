@@ -12,7 +12,8 @@ from typing import Any
 class Failure:
     """Why a step failed: which check, what it wanted, what it got."""
 
-    kind: str  # status | json | headers | max_ms | capture | template | transport | config
+    # status | json | headers | max_ms | capture | template | request | transport | config
+    kind: str
     what: str  # the JSONPath, header, capture name, ... the check was about
     expected: Any
     got: Any
@@ -103,13 +104,24 @@ class ScenarioResult:
     iterations_passed: int = 0
     iterations_failed: int = 0
     iterations_dropped: int = 0  # open model: not started because too many were in flight
-    requests: int = 0
+    requests: int = 0  # exchanges sent; a step that failed before sending is not one
     duration_s: float = 0.0
     interrupted: bool = False  # stopped early (Ctrl-C): fewer iterations or less time than asked
+    vars_failed: int = 0  # iterations whose vars could not be rendered (no step ran)
+    vars_failure: Failure | None = None
+
+    def record_vars_failure(self, failure: Failure) -> None:
+        self.vars_failed += 1
+        if self.vars_failure is None:
+            self.vars_failure = failure
 
     @property
     def ok(self) -> bool:
-        return self.iterations_failed == 0 and all(s.failed == 0 for s in self.steps)
+        return (
+            self.iterations_failed == 0
+            and self.vars_failed == 0
+            and all(s.failed == 0 for s in self.steps)
+        )
 
     @property
     def requests_per_s(self) -> float:
@@ -125,6 +137,10 @@ class ScenarioResult:
                 "passed": self.iterations_passed,
                 "failed": self.iterations_failed,
                 "dropped": self.iterations_dropped,
+            },
+            "vars": {
+                "failed": self.vars_failed,
+                "first_failure": self.vars_failure.to_dict() if self.vars_failure else None,
             },
             "requests": self.requests,
             "interrupted": self.interrupted,

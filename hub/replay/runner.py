@@ -212,9 +212,10 @@ class Runner:
             for name, value in plan.vars:
                 variables[name] = render_value(value, variables)
         except MissingVariable as exc:
+            # Charged to the vars, not to a step: no step ran for it.
             failure = Failure("template", "vars", f"variable {exc.name!r}", str(exc))
             failure.iteration = index
-            result.steps[0].record(None, failure)
+            result.record_vars_failure(failure)
             failed = True
         for step, stats in zip(plan.steps, result.steps, strict=True):
             # After a failure only the fault clean-ups still run, so no fault outlives it.
@@ -222,8 +223,7 @@ class Runner:
                 continue
             try:
                 if isinstance(step, ExchangePlan):
-                    result.requests += 1
-                    elapsed, failure = await self._exchange(step, variables)
+                    elapsed, failure = await self._exchange(step, variables, result)
                 else:
                     elapsed, failure = await self._fault(step)
             except Exception as exc:  # a bug must not end the run; report it on the step
@@ -239,8 +239,10 @@ class Runner:
         self.iterations_done += 1
 
     async def _exchange(
-        self, step: ExchangePlan, variables: dict[str, Any]
+        self, step: ExchangePlan, variables: dict[str, Any], result: ScenarioResult
     ) -> tuple[float | None, Failure | None]:
+        """Send one exchange and check it; a step that fails before sending has no latency
+        and is no request (it would make req/s and the percentiles lie)."""
         try:
             client = render_text(step.client, variables)
             service = render_text(step.service, variables)
@@ -256,18 +258,25 @@ class Runner:
             params = [(name, render_text(value, variables)) for name, value in step.query]
             data = b""
             if step.json is not None:
-                data = orjson.dumps(render_value(step.json, variables))
                 if not any(name.lower() == "content-type" for name in headers):
                     headers["Content-Type"] = "application/json"
+                try:
+                    data = orjson.dumps(render_value(step.json, variables))
+                except TypeError as exc:  # orjson.JSONEncodeError: e.g. a non-text key
+                    return None, Failure("request", "json", "a body JSON can hold", str(exc))
             elif step.body is not None:
                 data = render_text(step.body, variables).encode()
+            url = self.hub_url + request_target(f"/r1/{service}{path}", params)
+            head = head_lines(headers)
         except MissingVariable as exc:
             return None, Failure("template", "request", f"variable {exc.name!r}", str(exc))
-        url = self.hub_url + request_target(f"/r1/{service}{path}", params)
+        except ClientError as exc:  # a header value with a line break: never sent
+            return None, Failure("transport", "headers", "a request", str(exc))
+        result.requests += 1
         started = time.perf_counter()
         try:
             response = await self.http.request_head(
-                step.method, url, head_lines(headers), data, timeout_s=self.options.timeout_s
+                step.method, url, head, data, timeout_s=self.options.timeout_s
             )
             answer = CIMultiDict(response.headers)
             reply = Reply(

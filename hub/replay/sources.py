@@ -54,11 +54,16 @@ def load_credentials(path: Path) -> dict[str, str]:
 def parse_providers(data: Any, origin: str) -> dict[str, str]:
     """A ``{provider: base_url}`` mapping, or a registry export's ``subsystems`` list."""
     if isinstance(data, dict) and isinstance(data.get("subsystems"), list):
-        return {
-            str(s["id"]): str(s["base_url"]).rstrip("/")
-            for s in data["subsystems"]
-            if isinstance(s, dict) and s.get("base_url")
-        }
+        mapping: dict[str, str] = {}
+        for index, entry in enumerate(data["subsystems"]):
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+                raise SourceError(
+                    f"{origin}: subsystems[{index}] has no 'id' (a registry export lists "
+                    "each subsystem as {id, base_url, ...})"
+                )
+            if entry.get("base_url"):  # consumers have no base URL, and need none here
+                mapping[entry["id"]] = str(entry["base_url"]).rstrip("/")
+        return mapping
     if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
         return {str(k): v.rstrip("/") for k, v in data.items()}
     raise SourceError(

@@ -140,3 +140,14 @@ def render_value(compiled: Any, variables: Mapping[str, Any]) -> Any:
 def render_text(compiled: Any, variables: Mapping[str, Any]) -> str:
     """Render a compiled string field to text (headers, path, query values)."""
     return _text(render_value(compiled, variables))
+
+
+def names_in(compiled: Any) -> list[str]:
+    """Every placeholder name inside what :func:`compile_value` returned, in order."""
+    if isinstance(compiled, Template):
+        return list(compiled.names)
+    if isinstance(compiled, _Dynamic):
+        inner = compiled.value
+        items = inner if isinstance(inner, list) else [*inner.keys(), *inner.values()]
+        return [name for item in items for name in names_in(item)]
+    return []

@@ -153,7 +153,7 @@ async def test_not_a_number_is_refused_by_name(mock: httpx.AsyncClient) -> None:
         ("error_rate", "Infinity"),
         ("jitter_ms", "-Infinity"),
     ):
-        body = '{"%s": %s}' % (field, value)
+        body = f'{{"{field}": {value}}}'
         answer = await mock.put(
             "/__faults", content=body, headers={"content-type": "application/json"}
         )

@@ -69,7 +69,47 @@ def run(*args: str) -> Any:
         (GOOD.replace("name: good\n", "nmae: good\n"), [":2: unknown key 'nmae'"]),
         ("- just\n- a list\n", [":1: a scenario is a mapping"]),
         (GOOD + "  - fault: {provider: VN/GOV/BCA/population}\n", ["give exactly one of"]),
-        (GOOD + "  - id: find\n    fault: {provider: A/B/C/D, clear: true}\n", ["used twice"]),
+        (
+            GOOD + "  - id: find\n    fault: {provider: A/B/C/D, clear: true}\n",
+            [":8: step 'find' (steps[1]), field id: step id 'find' is used twice"],
+        ),
+        (
+            GOOD.replace("name: good", "name: good\nvars: {a: &x [*x]}"),
+            [":3: recursive YAML alias at vars.a.0"],
+        ),
+        (
+            GOOD + "    json: &j\n      a: 1\n      self: *j\n",
+            [":10: recursive YAML alias at steps.0.json.self: it refers to the anchor at line 8"],
+        ),
+        (
+            GOOD + "    query: {a: {b: 1}}\n",
+            [
+                ":8: step 'find' (steps[0]), field query.a: expected a string, number or "
+                "boolean, or a list of them, got a mapping\n"
+                "refused: 1 problem(s)"
+            ],
+        ),
+        (
+            GOOD + "    capture: {x: {path: 5}}\n",
+            ["field capture.x.path: Input should be a valid string (got 5)\nrefused: 1 "],
+        ),
+        (
+            GOOD + "    query: {dob: 1949-09-22}\n",
+            ["field query.dob: expected", "got datetime.date(1949, 9, 22) (an unquoted date"],
+        ),
+        (
+            GOOD + "    json: {1: a}\n",
+            [":8: step 'find' (steps[0]), field json.1: key 1 is not text", "quote it ('1')"],
+        ),
+        (
+            GOOD.replace("name: good", 'name: good\nvars: {dossier: "D-{{ nope }}"}'),
+            [":3: field vars.dossier: variable 'nope' is not defined: vars may use run.iteration"],
+        ),
+        (
+            GOOD.replace("name: good", 'name: good\nvars: {q: "$.items["}')
+            + '    capture: {cid: "{{ q }}"}\n',
+            [":9: step 'find' (steps[0]), field capture.cid: var 'q': bad JSONPath '$.items['"],
+        ),
         (GOOD.replace("steps:", "name: again\nsteps:"), [":3:", "'name' appears twice"]),
     ],
 )
@@ -204,3 +244,71 @@ def test_ctrl_c_stops_the_load_and_still_reports_what_ran(
     [ran] = document["scenarios"]  # the second scenario never started
     assert ran["name"] == "good" and ran["interrupted"] is True
     assert ran["iterations"]["started"] >= 1 and ran["duration_s"] < 50
+
+
+@pytest.mark.parametrize("target", ["nodir/j.xml", "."], ids=["missing-folder", "a-folder"])
+@pytest.mark.parametrize("option", ["--junit", "--json"])
+def test_a_report_path_that_cannot_be_written_is_refused_before_anything_runs(
+    write: Callable[..., Path], tmp_path: Path, option: str, target: str
+) -> None:
+    # It used to run everything, then end in a traceback and lose the figures.
+    path = tmp_path / target
+    # No hub listens on port 9: a run that started would fail differently.
+    result = run(str(write(GOOD)), "--hub", "http://127.0.0.1:9", option, str(path))
+    assert result.exit_code == 2, result.output
+    assert f"{option} {path}:" in result.output
+    assert "nothing was run" in result.output
+
+
+def test_a_report_that_fails_to_write_does_not_cost_the_other(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hub.replay.reports
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(hub.replay.reports, "write_junit", disk_full)
+    junit, report = tmp_path / "j.xml", tmp_path / "r.json"
+    result = run(
+        str(write(GOOD)), "--hub", fake_hub.url, "--junit", str(junit), "--json", str(report)
+    )
+    assert f"--junit {junit}: the report could not be written: No space left" in result.output
+    assert json.loads(report.read_text())["ok"] is True
+    assert result.exit_code == 1  # CI must not take a missing report for a pass
+
+
+def test_a_registry_export_without_ids_is_refused(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    providers = tmp_path / "providers.json"
+    providers.write_text('{"subsystems": [{"base_url": "http://127.0.0.1:18203"}]}')
+    scenario = write("steps:\n  - fault: {provider: VN/GOV/BCA/population, clear: true}\n")
+    result = run(str(scenario), "--hub", "http://127.0.0.1:9", "--providers", str(providers))
+    assert result.exit_code == 2, result.output
+    assert f"{providers}: subsystems[0] has no 'id'" in result.output
+
+
+SLOW = """
+steps:
+  - client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/slow
+    query: {ms: 300}
+"""
+
+
+@pytest.mark.parametrize(("cap", "dropped"), [(["--concurrency", "1"], True), ([], False)])
+def test_concurrency_one_caps_the_open_model_at_one_iteration_in_flight(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path, cap: list[str], dropped: bool
+) -> None:
+    # 20 starts a second of 300 ms iterations: with one allowed in flight most are dropped;
+    # without --concurrency the cap is 1000 and none is.
+    report = tmp_path / "r.json"
+    args = [str(write(SLOW)), "--hub", fake_hub.url, "--rate", "20", "--iterations", "6"]
+    result = run(*args, *cap, "--json", str(report))
+    assert result.exit_code == 0, result.output
+    iterations = json.loads(report.read_text())["scenarios"][0]["iterations"]
+    if dropped:
+        assert iterations["dropped"] >= 4 and iterations["started"] <= 2, iterations
+    else:
+        assert (iterations["dropped"], iterations["started"]) == (0, 6)

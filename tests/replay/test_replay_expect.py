@@ -51,6 +51,13 @@ CASES = [
         reply(body=b"not json"),
         ("json", "a JSON body", "not json"),
     ),
+    # JSON has no dates: an unquoted YAML date means the ISO text (it could never match).
+    ("    expect: {json: {$.dob: 1949-09-22}}\n", reply(body={"dob": "1949-09-22"}), None),
+    (
+        "    expect: {json: {$.dob: 1949-09-22}}\n",
+        reply(body={"dob": "1949-09-23"}),
+        ("json", "1949-09-22", "1949-09-23"),
+    ),
     ("    expect: {headers: {X-Road-Id: xid-1}}\n", reply(), None),
     ("    expect: {headers: {x-road-id: other}}\n", reply(), ("headers", "other", "xid-1")),
     ("    expect: {headers: {X-Road-Error: null}}\n", reply(), None),

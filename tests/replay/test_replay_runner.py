@@ -225,6 +225,7 @@ steps:
     assert failure is not None and failure.kind == "transport"
     assert "line break" in failure.got
     assert fake_hub.arrivals == []  # nothing was sent
+    assert results[0].requests == 0 and len(step.latencies_ms) == 0
 
 
 def test_request_targets_and_bodies_as_the_runner_sends_and_reads_them() -> None:
@@ -240,3 +241,80 @@ def test_request_targets_and_bodies_as_the_runner_sends_and_reads_them() -> None
     assert decoded(gzip.compress(body), "gzip") == body
     assert decoded(zlib.compress(body), "deflate") == body
     assert decoded(body, None) == body and decoded(body, "br") == body
+
+
+async def test_a_jsonpath_that_is_one_placeholder_takes_the_variables_path(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # It was a load-time traceback (TypeError: unhashable type: '_Stand').
+    text = """
+vars: {p: "$.items[0].id", n: "{{ run.iteration }}"}
+steps:
+  - id: find
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    expect: {json: {"{{ p }}": "079123456789"}}
+    capture: {cid: "{{ p }}"}
+  - id: use
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    path: /c/{{ cid }}
+    expect: {json: {$.path: /c/079123456789}}
+  - id: not-a-path
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    capture: {x: "{{ n }}"}
+"""
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=1)
+    )
+    find, use, not_a_path = results[0].steps
+    assert (find.passed, use.passed, not_a_path.failed) == (1, 1, 1), results[0].to_dict()
+    failure = not_a_path.first_failure
+    assert failure is not None and failure.kind == "capture"
+    assert failure.got == "{{ n }} is 1, not a JSONPath"
+
+
+async def test_a_step_that_fails_before_sending_is_no_request(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # Such steps were counted as requests of 0 ms: 39,000 req/s and percentiles of nothing.
+    text = """
+steps:
+  - id: unsent
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    path: /x/{{ nope }}
+"""
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=3)
+    )
+    (step,) = results[0].steps
+    assert (step.runs, step.failed, len(step.latencies_ms)) == (3, 3, 0)
+    assert results[0].requests == 0 and results[0].requests_per_s == 0
+    assert fake_hub.arrivals == []
+
+
+async def test_a_vars_failure_is_charged_to_the_vars_not_to_a_step(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # 'a' has no 'c': only known when rendered. It was charged to the first step, which
+    # then showed two runs per iteration.
+    text = """
+vars: {a: x, b: "{{ a.c }}"}
+steps:
+  - fault: {provider: VN/GOV/BCA/population, clear: true}
+  - id: find
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+"""
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=3)
+    )
+    (result,) = results
+    clear, find = result.steps
+    assert (clear.runs, clear.passed, clear.failed, find.runs) == (3, 3, 0, 0)
+    assert result.vars_failed == 3 and result.iterations_failed == 3 and not result.ok
+    document = result.to_dict()["vars"]
+    assert document["failed"] == 3
+    assert "'a.c' is not defined" in document["first_failure"]["got"]
