@@ -10,6 +10,7 @@ import yaml
 
 import connectors
 from connectors.kit import Connector, FaultConfig
+from hub.cli.children import end_with_parent
 from hub.cli.common import PORT_MAX
 from hub.core.ids import IdError, parse_member
 
@@ -58,6 +59,8 @@ def mock(
 ) -> None:
     """Run one mock agency (population, business, land, insurance...) as an HTTP server."""
     import uvicorn
+
+    end_with_parent()  # a no-op unless `hub up` started this one
 
     connector = _connector(name)
     try:

@@ -16,6 +16,7 @@ import typer
 import uvicorn
 from rich.table import Table
 
+from hub.cli.children import child_env
 from hub.cli.common import PORT_MAX, DbOption, console, fail, settings
 from hub.core.migrate import upgrade
 from hub.core.settings import Settings
@@ -116,7 +117,7 @@ def up(
                 cmd += ["--size", str(size)]
             if state_dir is not None:
                 cmd += ["--state", os.path.join(state_dir, f"{name}.db")]
-            procs.append(subprocess.Popen(cmd))
+            procs.append(subprocess.Popen(cmd, env=child_env()))
         _wait_healthy(base_urls, procs)
         _print_where(s, base_urls, hub_url)
         config = uvicorn.Config(_app(s), host=host, port=port, log_level="warning", **UVICORN_FAST)
