@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hub.cli.common import DbOption, console, fail, run, settings
+from hub.cli.common import DbOption, console, existing, fail, run, settings, unreadable
 from hub.core.db import create_engine
 from hub.txlog.audit import AuditReport, verify_log
 from hub.txlog.signing import Signer, load_public_key
@@ -27,6 +27,7 @@ def verify_cmd(
 ) -> None:
     """Recompute the hash chain and batch signatures; exit 1 naming the first bad record."""
     s = settings(db)
+    existing(s.database_url)
     keys: list[Ed25519PublicKey] = []
     if not no_signatures:
         try:
@@ -46,8 +47,8 @@ def verify_cmd(
 
     try:
         report = run(go())
-    except Exception as exc:
-        fail(f"cannot read the log at {s.database_url}: {exc}", 2)
+    except Exception as exc:  # exit 1 means a tampered log: a log not read is 2
+        fail(unreadable(exc, s.database_url, "the log"), 2)
     if report.ok:
         console.print(
             f"[green]ok[/green]: {report.records} records chained, {report.batches} batches, "

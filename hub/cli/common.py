@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from hub.core.settings import Settings
 
@@ -60,3 +63,39 @@ def migrated(url: str) -> None:
     except Exception as exc:  # a CLI user gets the reason, not a traceback
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         fail(f"cannot open the database at {url}: {reason}")
+
+
+def existing(url: str) -> None:
+    """Stop unless the SQLite file at ``url`` exists: commands that only read never make one.
+
+    Connecting creates a missing SQLite file (and the engine its folder), so a typo in --db
+    left an empty database behind and the error blamed its schema.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # not a URL at all: opening it says why
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or path in (None, "", ":memory:"):
+        return
+    if parsed.query.get("uri") or path.startswith("file:"):
+        return  # a URI filename (mode=ro and the like): sqlite3 opens it as it says
+    if not Path(path).is_file():
+        fail(
+            f"there is no database at {Path(path).absolute()}: check --db or HUB_DATABASE_URL "
+            "(`hub db upgrade` creates a new one)",
+            2,
+        )
+
+
+def unreadable(exc: BaseException, url: str, what: str) -> str:
+    """Why ``what`` could not be read from the database at ``url``, in one line without SQL."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    reason = (str(cause).splitlines() or [type(cause).__name__])[0]
+    # SQLite says "no such table: x", PostgreSQL 'relation "x" does not exist'.
+    if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+        return (
+            f"the database {url} lacks this hub's tables ({reason}): it is empty or older "
+            "than this hub; run `hub db upgrade` first"
+        )
+    return f"cannot read {what} from {url}: {reason}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hub.cli.common import DbOption, console, fail, migrated, run, settings
+from hub.cli.common import DbOption, console, existing, fail, migrated, run, settings
 from hub.core.db import create_engine, session_factory
 from hub.registry import service as registry
 from hub.registry.schemas import ApplyResult
@@ -66,6 +66,7 @@ def apply_cmd(
 def export_cmd(db: str | None = DbOption) -> None:
     """Print the registry as YAML (what `apply` takes back)."""
     s = settings(db)
+    existing(s.database_url)
     migrated(s.database_url)
 
     async def go() -> dict:

@@ -7,9 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
-from sqlalchemy.exc import DBAPIError
 
-from hub.cli.common import DbOption, console, fail, run, settings
+from hub.cli.common import DbOption, console, existing, fail, run, settings, unreadable
 from hub.core.db import create_engine
 from hub.stats import service
 from hub.stats.output import emit
@@ -45,20 +44,13 @@ def query(db: str | None, tz: str | None, fn: Callable[..., Awaitable[T]], **kw:
         finally:
             await engine.dispose()
 
+    existing(s.database_url)
     try:
         return run(go())
     except InputError as exc:
         fail(str(exc), 2)
-    except DBAPIError as exc:
-        reason = str(exc.orig)
-        if "no such table" in reason or "does not exist" in reason:
-            fail(
-                f"the database {s.database_url} is older than this hub ({reason}): "
-                "run `hub db upgrade` first"
-            )
-        fail(f"cannot read statistics from {s.database_url}: {reason}")
     except Exception as exc:  # a CLI user gets the reason, not a traceback
-        fail(f"cannot read statistics from {s.database_url}: {exc}")
+        fail(unreadable(exc, s.database_url, "statistics"))
 
 
 @app.command("summary")

@@ -1,8 +1,9 @@
 """Retention of the per-minute rollups: rows older than ``HUB_MINUTE_ROLLUP_DAYS`` go.
 
 Minute rows serve only the edges of a query; hour and day rows are kept for ever. Before
-the horizon (now minus the days, floored to a whole UTC hour) queries widen their edges to
-whole hours (``hub.stats.service``), so they never read a minute row that may be gone.
+the horizon (now minus the days, floored to a whole UTC hour) queries count the minutes at
+their edges from the log instead (``timeutil.cover``), so they never read a minute row that
+may be gone.
 """
 
 from __future__ import annotations

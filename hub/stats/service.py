@@ -2,7 +2,8 @@
 
 Each function takes a connection (or session) and the raw parameters as the API and the CLI
 receive them, so both answer the same. Counts are exact: every range is resolved to whole
-minutes and read as whole days, hours and minutes of the rollups (``timeutil.cover``).
+minutes and read as whole days, hours and minutes of the rollups (``timeutil.cover``); the
+minutes before the minute rows' retention horizon are counted from the log itself.
 """
 
 from __future__ import annotations
@@ -56,30 +57,10 @@ def _window(start: datetime | None, end: datetime, tz: Any) -> dict[str, Any]:
 
 
 def _minute_range(
-    since: str | None,
-    until: str | None,
-    tz: Any,
-    now: datetime | None,
-    horizon: datetime | None = None,
+    since: str | None, until: str | None, tz: Any, now: datetime | None
 ) -> tuple[datetime | None, datetime]:
     start, end = _range(since, until, tz, now)
-    first = tu.floor_minute(start) if start else None
-    last = tu.ceil_minute(end)
-    # Minute rows before the horizon may be pruned: edges there move out to whole hours,
-    # which the hour rows answer exactly.
-    if horizon is not None:
-        if first is not None and first < horizon:
-            first = tu.floor_hour(first)
-        if last < horizon:
-            last = tu.ceil_hour(last)
-    return first, last
-
-
-def _widen_edges(edges: list[datetime], horizon: datetime | None) -> list[datetime]:
-    """Bucket edges before the horizon as whole UTC hours (a no-op in whole-hour zones)."""
-    if horizon is None:
-        return edges
-    return [e if e >= horizon else tu.floor_hour(e) for e in edges]
+    return (tu.floor_minute(start) if start else None), tu.ceil_minute(end)
 
 
 def _add(acc: dict[Any, list[float]], key: Any, row: Any) -> None:
@@ -105,11 +86,14 @@ async def summary(
 ) -> Summary:
     """Totals, faults, bytes and latency percentiles of the exchanges in a range."""
     zone = tu.zone(tz)
-    start, end = _minute_range(since, until, zone, now, minute_horizon)
+    start, end = _minute_range(since, until, zone, now)
     first = start or tu.EPOCH
     filters = _filters(client, service, provider)
     rows = await repo.count_sums(
-        conn, tu.cover(first, end), group=("status_code", "fault_code"), filters=filters
+        conn,
+        tu.cover(first, end, minute_horizon),
+        group=("status_code", "fault_code"),
+        filters=filters,
     )
     by_status: dict[str, int] = {}
     by_fault: dict[str, int] = {}
@@ -171,10 +155,15 @@ _BUCKET_LENGTH = {
 
 
 async def _bucketed(
-    conn: repo.Conn, edges: list[datetime], *, group: str | None, filters: dict[str, Any]
+    conn: repo.Conn,
+    edges: list[datetime],
+    *,
+    group: str | None,
+    filters: dict[str, Any],
+    horizon: datetime | None,
 ) -> list[dict[Any, list[float]]]:
     """Per output bucket (edges[i], edges[i+1]): group key -> sums."""
-    ranges = tu.merge_covers([tu.cover(a, b) for a, b in tu.pairs(edges)])
+    ranges = tu.merge_covers([tu.cover(a, b, horizon) for a, b in tu.pairs(edges)])
     cols = ("bucket", group) if group else ("bucket",)
     rows = await repo.count_sums(conn, ranges, group=cols, filters=filters)
     out: list[dict[Any, list[float]]] = [{} for _ in range(len(edges) - 1)]
@@ -210,9 +199,12 @@ async def timeseries(
             f"minute buckets are kept for {max(days.days, 0)} days (HUB_MINUTE_ROLLUP_DAYS); "
             "use bucket=hour for older ranges"
         )
-    edges = _widen_edges(edges, minute_horizon)
     buckets = await _bucketed(
-        conn, edges, group=group_by, filters=_filters(client, service, provider)
+        conn,
+        edges,
+        group=group_by,
+        filters=_filters(client, service, provider),
+        horizon=minute_horizon,
     )
     key_totals: dict[str, int] = {}
     points = []
@@ -258,9 +250,9 @@ async def _grouped(
     minute_horizon: datetime | None = None,
 ) -> tuple[dict[Any, list[float]], dict[str, Any]]:
     zone = tu.zone(tz)
-    start, end = _minute_range(since, until, zone, now, minute_horizon)
+    start, end = _minute_range(since, until, zone, now)
     rows = await repo.count_sums(
-        conn, tu.cover(start or tu.EPOCH, end), group=group, filters=filters
+        conn, tu.cover(start or tu.EPOCH, end, minute_horizon), group=group, filters=filters
     )
     acc: dict[Any, list[float]] = {}
     for row in rows:
@@ -355,8 +347,8 @@ async def growth(
     zone = tu.zone(tz)
     edges = _edges(period, since, until, zone, now)
     before = tu.floor_local(edges[0] - timedelta(minutes=1), period, zone)
-    edges = _widen_edges([before, *edges], minute_horizon)
-    buckets = await _bucketed(conn, edges, group=None, filters={})
+    edges = [before, *edges]
+    buckets = await _bucketed(conn, edges, group=None, filters={}, horizon=minute_horizon)
     totals = [int(b.get(None, [0])[0]) for b in buckets]
     periods = []
     for i in range(1, len(totals)):

@@ -15,6 +15,12 @@ BUCKETS = ("minute", "hour", "day", "month", "year")
 RELATIVE = re.compile(r"^\s*(\d{1,6})\s*(m|min|h|d|w|mo|y)\s*$")
 _UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "w": 10080}
 EPOCH = datetime(1970, 1, 1)
+# The times a query may name. Python's datetime ends at years 1 and 9999, and a bucket or
+# time zone past them raised OverflowError deep inside a query; these bounds leave room for
+# any UTC offset and the year-long bucket around either end.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+_EARLIEST = datetime.combine(FIRST_DAY, datetime.min.time()) - timedelta(days=1)
+_LATEST = datetime.combine(LAST_DAY, datetime.min.time()) + timedelta(days=2)
 
 
 class InputError(ValueError):
@@ -45,8 +51,23 @@ def to_local(utc: datetime, tz: ZoneInfo) -> datetime:
 def parse_instant(value: str, tz: ZoneInfo, *, name: str, now: datetime | None = None) -> datetime:
     """``value`` as a naive UTC instant: ``24h``/``7d``/``3mo`` ago, an ISO date (local
     midnight), or an ISO datetime (local unless it carries an offset)."""
-    now = now or utcnow()
-    text = value.strip()
+    try:
+        found = _instant(value.strip(), tz, now or utcnow())
+    except (OverflowError, ValueError):
+        found = datetime.min  # past year 9999 or before year 1, once in UTC or gone back
+    if found is None:
+        raise InputError(
+            f"{name}={value[:60]!r} is not a time: use an ISO date (2024-06-01), an ISO "
+            "datetime (2024-06-01T08:00:00+07:00), or a relative form like 30m, 24h, 7d, 3mo"
+        )
+    if not _EARLIEST <= found < _LATEST:
+        raise InputError(
+            f"{name}={value[:60]!r} is out of range: send a time between {FIRST_DAY} and {LAST_DAY}"
+        )
+    return found
+
+
+def _instant(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
     if text.lower() == "now":
         return now
     rel = RELATIVE.match(text)
@@ -59,13 +80,11 @@ def parse_instant(value: str, tz: ZoneInfo, *, name: str, now: datetime | None =
         return to_utc(_add_months(local, -months), tz)
     try:
         if len(text) == 10:
-            return to_utc(datetime.combine(date.fromisoformat(text), datetime.min.time()), tz)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+            parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
     except ValueError:
-        raise InputError(
-            f"{name}={value[:60]!r} is not a time: use an ISO date (2024-06-01), an ISO "
-            "datetime (2024-06-01T08:00:00+07:00), or a relative form like 30m, 24h, 7d, 3mo"
-        ) from None
+        return None
     if parsed.tzinfo is None:
         return to_utc(parsed, tz)
     return parsed.astimezone(UTC).replace(tzinfo=None)
@@ -134,25 +153,37 @@ def local_buckets(start: datetime, end: datetime, bucket: str, tz: ZoneInfo) -> 
     return edges
 
 
-def cover(start: datetime, end: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+def cover(
+    start: datetime, end: datetime, horizon: datetime | None = None
+) -> dict[str, list[tuple[datetime, datetime]]]:
     """The fewest rollup rows adding up to ``[start, end)`` (minute-aligned, UTC): whole UTC
-    days in the middle, whole hours next to them, minutes at the edges."""
+    days in the middle, whole hours next to them, minutes at the edges.
+
+    Minute rows before ``horizon`` (a whole hour) may be pruned: minutes there come under
+    ``log``, to be counted from the log itself, so an edge that is no whole hour (local
+    midnight in Asia/Kolkata is 18:30 UTC) stays where it is and its counts exact.
+    """
     out: dict[str, list[tuple[datetime, datetime]]] = {"minute": [], "hour": [], "day": []}
     if start >= end:
         return out
     h0, h1 = _ceil(start, 3600), _floor(end, 3600)
     if h0 >= h1:
         out["minute"].append((start, end))
-        return out
-    _push(out["minute"], start, h0)
-    _push(out["minute"], h1, end)
-    d0, d1 = _ceil(h0, 86400), _floor(h1, 86400)
-    if d0 >= d1:
-        out["hour"].append((h0, h1))
-        return out
-    _push(out["hour"], h0, d0)
-    _push(out["hour"], d1, h1)
-    out["day"].append((d0, d1))
+    else:
+        _push(out["minute"], start, h0)
+        _push(out["minute"], h1, end)
+        d0, d1 = _ceil(h0, 86400), _floor(h1, 86400)
+        if d0 >= d1:
+            out["hour"].append((h0, h1))
+        else:
+            _push(out["hour"], h0, d0)
+            _push(out["hour"], d1, h1)
+            out["day"].append((d0, d1))
+    if horizon is not None:
+        minutes, out["minute"], out["log"] = out["minute"], [], []
+        for a, b in minutes:
+            _push(out["log"], a, min(b, horizon))
+            _push(out["minute"], max(a, horizon), b)
     return out
 
 
@@ -166,7 +197,7 @@ def merge_covers(
 ) -> dict[str, list[tuple[datetime, datetime]]]:
     """Join many covers into as few ranges per grain as possible."""
     out: dict[str, list[tuple[datetime, datetime]]] = {}
-    for grain in ("minute", "hour", "day"):
+    for grain in ("log", "minute", "hour", "day"):
         ranges = sorted(r for c in covers for r in c.get(grain, []))
         merged: list[tuple[datetime, datetime]] = []
         for a, b in ranges:
@@ -208,8 +239,3 @@ def pairs(edges: list[datetime]) -> Iterator[tuple[datetime, datetime]]:
 def floor_hour(t: datetime) -> datetime:
     """The whole UTC hour holding ``t``."""
     return _floor(t, 3600)
-
-
-def ceil_hour(t: datetime) -> datetime:
-    """The first whole UTC hour at or after ``t``."""
-    return _ceil(t, 3600)

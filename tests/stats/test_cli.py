@@ -74,6 +74,14 @@ def test_bad_input_exits_2_with_a_sentence(cli_db: str) -> None:
     assert "ISO date" in result.output
     missing = CliRunner().invoke(app, ["tx", "show", "nope"])
     assert missing.exit_code == 1 and "no transaction" in missing.output
+    # A date past what datetime holds in UTC was blamed on the database, exit 1.
+    for args in (["stats", "summary", "--since", "0001-01-01"],
+                 ["tx", "list", "--until", "9999-12-31T23:00:00-05:00"]):  # fmt: skip
+        early = CliRunner().invoke(app, args)
+        assert early.exit_code == 2, early.output
+        said = " ".join(early.output.split())
+        assert "is out of range: send a time between 1900-01-01 and 2999-12-31" in said
+        assert "database" not in said and "statistics" not in said
 
 
 def test_a_database_older_than_the_hub_says_to_upgrade(

@@ -160,6 +160,17 @@ async def test_transaction_filters_and_detail(hub: Hub) -> None:
         ("/api/transactions", {"limit": 1001}, 422, "limit"),
         ("/api/transactions", {"cursor": "garbage!"}, 400, "next_cursor"),
         ("/api/stats/growth", {"period": "week"}, 422, "period"),
+        # Past the years datetime holds, once in UTC or a bucket further: these were 500s.
+        ("/api/transactions", {"since": "0001-01-01"}, 400, "between 1900-01-01 and 2999"),
+        ("/api/stats/summary", {"since": "0001-01-01"}, 400, "between 1900-01-01 and 2999"),
+        ("/api/transactions", {"until": "9999-12-31T23:00:00-05:00"}, 400, "out of range"),
+        ("/api/stats/timeseries", {"bucket": "year", "until": "9999-12-31"}, 400, "range"),
+        ("/api/stats/growth", {"period": "year", "until": "9999-12-31"}, 400, "range"),
+        ("/api/stats/timeseries", {"bucket": "day", "since": "0001-01-01"}, 400, "range"),
+        ("/api/stats/summary", {"since": "999999w"}, 400, "out of range"),
+        ("/api/stats/matrix", {"since": "999999y"}, 400, "out of range"),
+        ("/api/stats/summary", {"since": "1899-12-30"}, 400, "out of range"),
+        ("/api/stats/summary", {"until": "3000-01-05"}, 400, "out of range"),
     ],
 )
 async def test_bad_parameters_get_a_4xx_sentence(
@@ -168,6 +179,29 @@ async def test_bad_parameters_get_a_4xx_sentence(
     resp = await hub.client.get(path, params=params, headers=AUTH)
     assert resp.status_code == status
     assert words in resp.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "first", "last"),
+    [
+        # About 2,900 spans of days and hours: one OR of them all was deeper than SQLite's
+        # 1,000 levels ("Expression tree is too large").
+        ({"bucket": "month", "since": "1905-06-01"}, "1905-06", None),
+        ({"bucket": "year", "since": "1900-01-01", "until": "2999-12-31"}, "1900", "2999"),
+    ],
+)
+async def test_the_widest_ranges_count_every_record(
+    hub: Hub, params: dict[str, Any], first: str, last: str | None
+) -> None:
+    records = await traffic(hub)
+    series = await get(hub, "/api/stats/timeseries", **params)
+    assert series["points"][0]["label"] == first
+    assert last is None or series["points"][-1]["label"] == last
+    assert sum(p["total"] for p in series["points"]) == len(records)
+    growth = await get(hub, "/api/stats/growth", period="year", since="1900-01-01",
+                       until="2999-12-31")  # fmt: skip
+    assert sum(p["total"] for p in growth["periods"]) == len(records)
+    assert len(growth["periods"]) == 1100
 
 
 @pytest.mark.parametrize(

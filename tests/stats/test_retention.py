@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -63,20 +64,22 @@ async def test_prune_drops_old_minutes_only_and_answers_stay_exact(history: str)
                 conn, tz="UTC", since="2024-06-10T08:13:00Z", until="2024-06-20T17:29:00Z",
                 now=NOW, minute_horizon=HORIZON,
             )  # fmt: skip
+            # Before the horizon the minutes at the edges come from the log: the range
+            # stays as asked, and its counts exact.
             assert (s.since, s.until) == (
-                "2024-06-10T08:00:00.000000Z",
-                "2024-06-20T18:00:00.000000Z",
+                "2024-06-10T08:13:00.000000Z",
+                "2024-06-20T17:29:00.000000Z",
             )
             logged = await _n(conn, select(func.count()).where(
-                Transaction.started_at >= datetime(2024, 6, 10, 8),
-                Transaction.started_at < datetime(2024, 6, 20, 18)))  # fmt: skip
+                Transaction.started_at >= datetime(2024, 6, 10, 8, 13),
+                Transaction.started_at < datetime(2024, 6, 20, 17, 29)))  # fmt: skip
             assert s.total == logged > 0
             across = await service.summary(
                 conn, tz="UTC", since="2024-06-10T08:13:00Z", now=NOW, minute_horizon=HORIZON
             )
             logged = await _n(conn, select(func.count()).where(
-                Transaction.started_at >= datetime(2024, 6, 10, 8)))  # fmt: skip
-            assert across.since == "2024-06-10T08:00:00.000000Z"
+                Transaction.started_at >= datetime(2024, 6, 10, 8, 13)))  # fmt: skip
+            assert across.since == "2024-06-10T08:13:00.000000Z"
             assert across.total == logged
             after = await service.summary(
                 conn, tz="UTC", since=since_after, now=NOW, minute_horizon=HORIZON
@@ -104,5 +107,71 @@ async def test_minute_timeseries_before_the_horizon_is_refused(history: str) -> 
             logged = await _n(conn, select(func.count()).where(
                 Transaction.started_at >= NOW - timedelta(hours=3)))  # fmt: skip
             assert sum(p.total for p in recent.points) == logged > 0
+    finally:
+        await engine.dispose()
+
+
+KOLKATA = ZoneInfo("Asia/Kolkata")  # UTC+05:30: local midnight is 18:30 UTC
+
+
+def _midnight(day: date) -> datetime:
+    """Local midnight of ``day`` in Kolkata, as naive UTC (computed apart from the hub)."""
+    local = datetime.combine(day, datetime.min.time(), tzinfo=KOLKATA)
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+async def _logged_between(conn, a: datetime, b: datetime) -> int:  # type: ignore[no-untyped-def]
+    return await _n(conn, select(func.count()).where(
+        Transaction.started_at >= a, Transaction.started_at < b))  # fmt: skip
+
+
+async def test_local_days_in_a_half_hour_zone_stay_exact_before_the_horizon(
+    history: str,
+) -> None:
+    # Edges widened to whole UTC hours put 18:00-18:30 UTC, the last half hour of a
+    # Kolkata day, into the next day, and labelled each day a day early.
+    around = [datetime(2024, 6, d, 18, m) for d in range(8, 14) for m in (5, 29, 30, 55)]
+    await log_records(history, [record(t) for t in around])
+    engine = create_engine(history)
+    try:
+        await retention.MinutePruner(engine, days=DAYS).run_once(NOW)
+        async with engine.connect() as conn:
+            days = [date(2024, 6, 10) + timedelta(days=i) for i in range(30)]  # to 9 July
+            ts = await service.timeseries(
+                conn, tz="Asia/Kolkata", bucket="day", since="2024-06-10", until="2024-07-10",
+                now=NOW, minute_horizon=HORIZON,
+            )  # fmt: skip
+            assert ts.since == "2024-06-09T18:30:00.000000Z"
+            assert ts.until == "2024-07-09T18:30:00.000000Z"
+            expected = [
+                (str(d), await _logged_between(conn, _midnight(d), _midnight(d + timedelta(1))))
+                for d in days
+            ]
+            assert [(p.label, p.total) for p in ts.points] == expected
+            assert ts.points[0].start == "2024-06-10T00:00:00+05:30"
+
+            growth = await service.growth(
+                conn, tz="Asia/Kolkata", period="day", since="2024-06-10", until="2024-06-14",
+                now=NOW, minute_horizon=HORIZON,
+            )  # fmt: skip
+            assert [(p.period, p.total) for p in growth.periods] == expected[:4]
+            before = await _logged_between(conn, _midnight(date(2024, 6, 9)), _midnight(days[0]))
+            assert growth.periods[0].change == expected[0][1] - before
+
+            months = await service.timeseries(
+                conn, tz="Asia/Kolkata", bucket="month", since="2024-06-01", until="2024-07-31",
+                now=NOW, minute_horizon=HORIZON,
+            )  # fmt: skip
+            june, july, august = (_midnight(date(2024, m, 1)) for m in (6, 7, 8))
+            assert [(p.label, p.total) for p in months.points] == [
+                ("2024-06", await _logged_between(conn, june, july)),
+                ("2024-07", await _logged_between(conn, july, august)),
+            ]
+
+            day = await service.summary(
+                conn, tz="Asia/Kolkata", since="2024-06-12", until="2024-06-13",
+                now=NOW, minute_horizon=HORIZON,
+            )  # fmt: skip
+            assert (day.since, day.total) == ("2024-06-11T18:30:00.000000Z", expected[2][1])
     finally:
         await engine.dispose()
