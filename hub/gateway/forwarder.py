@@ -34,11 +34,17 @@ HOP_BY_HOP = frozenset(
 HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
 
 
+# Response headers only the hub may set: a provider's own would stand beside the hub's, and
+# let it speak for the exchange (another client, another id) to the client.
+HUB_ONLY_PREFIXES = ("x-road-", "x-hub-")
+
+
 class Answer(NamedTuple):
     status: int
     headers: list[tuple[str, str]]
     body: bytes
     content_type: str
+    head_length: str | None = None  # a HEAD answer's Content-Length: that of the GET
 
 
 class Forwarder:
@@ -86,10 +92,20 @@ class Forwarder:
             ) from None
         out = []
         content_type = ""
+        head_length = None
+        named: list[str] = []
         for name, value in resp.headers:
             lname = name.lower()
             if lname == "content-type":
                 content_type = value
-            if lname not in HOP_BY_HOP:
+            elif lname == "connection":
+                named += value.split(",")
+            elif lname == "content-length" and method == "HEAD":
+                head_length = value
+            if lname not in HOP_BY_HOP and not lname.startswith(HUB_ONLY_PREFIXES):
                 out.append((name, value))
-        return Answer(resp.status, out, resp.body, content_type)
+        if named:
+            # Headers the provider named in Connection are for its hop only (RFC 9110 7.6.1).
+            hop = {t.strip().lower() for t in named}
+            out = [(n, v) for n, v in out if n.lower() not in hop]
+        return Answer(resp.status, out, resp.body, content_type, head_length)

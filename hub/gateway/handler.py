@@ -34,6 +34,18 @@ from hub.txlog.writer import LogWriter
 log = logging.getLogger(__name__)
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,200}$")
+# Headers a request may carry once only, by their lower-case names.
+SINGLE_HEADERS = {
+    h.lower(): h
+    for h in (
+        "Authorization",
+        "X-Road-Client",
+        "X-Road-Id",
+        "X-Road-UserId",
+        "X-Road-Issue",
+        "Content-Type",
+    )
+}
 SAFE_HEADER = re.compile(r"^[\x20-\x7e]{1,300}$")  # printable ASCII, no CR/LF
 Observer = Callable[[dict[str, Any]], None]
 
@@ -220,7 +232,14 @@ class Gateway:
         for name, value in raw_headers:
             size += len(name) + len(value)
             # ASGI promises lower-case header names, so no .lower() here.
-            out[name.decode("latin-1")] = value.decode("latin-1")
+            key = name.decode("latin-1")
+            if key in out and key in SINGLE_HEADERS:
+                # Which one counts would be the hub's guess: the key that authenticates, the
+                # client it speaks for, the officer the log names.
+                raise errors.BadRequest(
+                    f"the {SINGLE_HEADERS[key]} header is sent more than once; send it once"
+                )
+            out[key] = value.decode("latin-1")
         if size > self.settings.max_header_bytes:
             raise errors.HeadersTooLarge(
                 f"request headers total {size} bytes; the limit is {self.settings.max_header_bytes}"
@@ -491,13 +510,19 @@ class Gateway:
         passed = [
             (k.encode("latin-1"), v.encode("latin-1"))
             for k, v in answer.headers
-            if k.lower() not in ("content-length", "content-type", "x-road-error")
+            if k.lower() != "content-type"  # the forwarder kept no framing or X-Road header
         ]
         target = ex.target
         up = upstream_ms or 0.0
-        head = (
-            f"content-type: {answer.content_type or 'application/octet-stream'}\r\n"
-            f"content-length: {len(answer.body)}\r\n"
+        # The provider's content type as it sent it, none if it sent none; no length where
+        # HTTP forbids one (1xx, 204) or where there is no body to measure (304), and a HEAD
+        # answer's that of the GET (RFC 9110 8.6, 9.3.2).
+        status = answer.status
+        head = f"content-type: {answer.content_type}\r\n" if answer.content_type else ""
+        if status >= 200 and status not in (204, 304):
+            length = answer.head_length if answer.head_length is not None else len(answer.body)
+            head += f"content-length: {length}\r\n"
+        head += (
             f"x-road-id: {ex.xroad_id}\r\n"
             f"x-road-request-id: {ex.request_id}\r\n"
             f"x-road-client: {ex.client}\r\n"

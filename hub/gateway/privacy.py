@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from hub.core.security import pseudonym
 
@@ -32,17 +32,31 @@ ID_NUMBER = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
 
 
 def log_path(secret: str, path: str, query: str, params: dict[str, str], personal: bool) -> str:
-    """The path and query as logged: identical for ordinary services, pseudonymised else."""
+    """The path and query as logged: identical for ordinary services, pseudonymised else.
+
+    For a personal-data service the path is judged decoded (``%30%37%39...`` is an ID
+    number too, and must get the same pseudonym as the digits), every query value but the
+    safe ones is replaced, and ID numbers are replaced wherever else they stand: in a safe
+    value, in a parameter's name.
+    """
     if not personal:
         return path + ("?" + query if query else "")
+    if "%" in path:
+        path = unquote(path)
+        params = {k: unquote(v) for k, v in params.items()}
     for value in params.values():
         if value:
             path = path.replace(value, pseudonym(secret, value))
-    path = ID_NUMBER.sub(lambda m: pseudonym(secret, m.group(0)), path)
+    path = _ids_out(secret, path)
     if query:
         pairs = [
-            (k, v if k in SAFE_QUERY else pseudonym(secret, v))
+            (_ids_out(secret, k), _ids_out(secret, v) if k in SAFE_QUERY else pseudonym(secret, v))
             for k, v in parse_qsl(query, keep_blank_values=True)
         ]
         return path + "?" + urlencode(pairs, quote_via=quote)
     return path
+
+
+def _ids_out(secret: str, text: str) -> str:
+    """``text`` with every ID number in it replaced by its pseudonym."""
+    return ID_NUMBER.sub(lambda m: pseudonym(secret, m.group(0)), text)

@@ -48,6 +48,40 @@ def provider_app() -> FastAPI:
     async def bad() -> Response:
         return Response(b'{"truncated": ', media_type="application/json")
 
+    @app.get("/hostile")
+    async def hostile() -> Response:
+        # Headers only the hub may set, and one named as this hop's own.
+        return Response(
+            b"{}",
+            media_type="application/json",
+            headers={
+                "X-Road-Client": "VN/GOV/EVIL/x",
+                "X-Road-Id": "provider-id",
+                "X-Road-Error": "Server.Fake",
+                "X-Hub-Latency": "999",
+                "Connection": "keep-alive, X-Secret-Hop",
+                "X-Secret-Hop": "1",
+                "X-Kept": "yes",
+            },
+        )
+
+    @app.get("/status/{code}")
+    async def status(code: int) -> Response:
+        return Response(status_code=code)  # no body, no content type
+
+    @app.get("/raw")
+    async def raw() -> Response:
+        return Response(b"plain bytes")  # no content type
+
+    @app.api_route("/sized", methods=["GET", "HEAD"], include_in_schema=False)
+    async def sized() -> Response:
+        return Response(b"x" * 249, media_type="text/plain")
+
+    @app.get("/people")
+    async def people(request: Request) -> dict[str, str]:
+        seen.append({"path": request.url.path, "headers": dict(request.headers)})
+        return {"query": str(request.url.query)}
+
     @app.get("/files/{name}")
     async def files(name: str, request: Request) -> dict[str, str]:
         return {"name": name, "raw": request.scope.get("raw_path", b"").decode()}
@@ -74,6 +108,8 @@ def registry_doc(base_url: str) -> dict[str, Any]:
         svc("slow", [{"method": "GET", "path": "/slow"}], timeout_ms=300),
         svc("bad", [{"method": "GET", "path": "/bad"}]),
         svc("files", [{"method": "GET", "path": "/files/{name}"}]),
+        svc("answers", []),  # any method and path
+        svc("people", [{"method": "GET", "path": "/people"}], personal_data=True),
         svc("closed", [{"method": "GET", "path": "/citizens/{id}"}], enabled=False),
         svc("unreachable", [], base_url="http://127.0.0.1:9"),
         svc("ungranted", [{"method": "GET", "path": "/citizens/{id}"}]),
