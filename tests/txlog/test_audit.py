@@ -276,3 +276,20 @@ async def test_batches_signed_before_a_key_rotation_verify_with_the_old_public_k
     ]
     both = await verify_log(engine, public_keys=[signer.public_key, new.public_key])
     assert both.ok and both.signatures_checked == BATCHES + 1
+
+
+async def test_stopping_at_the_problem_limit_claims_nothing_about_the_unread_rest(
+    log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path
+) -> None:
+    # The wrong key (the old one not kept after a rotation): every batch is a problem.
+    other = Signer.from_file(tmp_path / "other-key.pem", create=True)
+    report = await verify_log(engine, public_key=other.public_key, max_problems=2)
+    assert report.problems[:2] == [
+        f"batch {n} (records {n * 5 - 4}..{n * 5}) was signed by an unknown key ({signer.key_id})"
+        for n in (1, 2)
+    ]
+    # Stopped there: the records past it were not read, not deleted.
+    assert report.problems[2:] == [
+        "stopped after 2 problems at record seq=10; the records after it were not checked"
+    ]
+    assert not any("deleted" in p for p in report.problems)
