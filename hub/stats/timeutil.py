@@ -138,8 +138,14 @@ def next_local(start: datetime, bucket: str, tz: ZoneInfo) -> datetime:
         return nxt if nxt > start else start + timedelta(hours=1)
     if bucket == "day":
         return floor_local(to_utc(local + timedelta(days=1, hours=3), tz), "day", tz)
-    months = 1 if bucket == "month" else 12
-    return to_utc(_add_months(local, months), tz)
+    # From the bucket's local month, not from its start's local time: a zone whose offset
+    # changed since (Asia/Ho_Chi_Minh was +08:00 until 1975) put that start at 23:00 or
+    # 01:00 local, and every later month would have kept the hour.
+    mid = local + timedelta(days=15)
+    first = mid.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if bucket == "year":
+        return to_utc(first.replace(year=first.year + 1, month=1), tz)
+    return to_utc(_add_months(first, 1), tz)
 
 
 def local_buckets(start: datetime, end: datetime, bucket: str, tz: ZoneInfo) -> list[datetime]:
