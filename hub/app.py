@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from hub.admin.router import router as admin_router
 from hub.core import security
+from hub.core.children import end_with_parent
 from hub.core.db import create_engine, session_factory
 from hub.core.settings import Settings
 from hub.gateway.forwarder import Forwarder
@@ -71,6 +73,7 @@ def _install_features(state: HubState, api: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None) -> Callable:
+    end_with_parent()  # a worker of `hub serve --workers N`; a no-op elsewhere
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
@@ -226,5 +229,20 @@ class HubApp:
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/r1/"):
             await self.gateway(scope, receive, send)
+        elif scope["type"] == "http" and "\x00" in scope["path"] + _query(scope):
+            # A NUL character reached PostgreSQL from a filter or an id and failed there (a
+            # 500); SQLite took it. Refused alike on both, before any route runs.
+            body = b'{"detail": "the path or query holds a NUL character (%00); remove it"}'
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ]
+            await send({"type": "http.response.start", "status": 400, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
         else:
             await self.api(scope, receive, send)
+
+
+def _query(scope: dict) -> str:
+    raw = scope.get("query_string", b"")
+    return unquote(raw.decode("latin-1")) if b"%" in raw else ""

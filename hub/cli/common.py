@@ -54,6 +54,20 @@ DbOption = typer.Option(
 )
 
 
+def shown(url: str) -> str:
+    """A database URL fit to print: its password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of an error: SQLAlchemy adds SQL and a "Background on this error" link."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return (str(cause).splitlines() or [type(cause).__name__])[0] or type(cause).__name__
+
+
 def migrated(url: str) -> None:
     """Bring the database up to date, or stop with why it cannot be opened."""
     from hub.core.migrate import upgrade
@@ -61,8 +75,7 @@ def migrated(url: str) -> None:
     try:
         upgrade(url)
     except Exception as exc:  # a CLI user gets the reason, not a traceback
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        fail(f"cannot open the database at {url}: {reason}")
+        fail(f"cannot open the database at {shown(url)}: {reason(exc)}")
 
 
 def existing(url: str) -> None:
@@ -90,12 +103,11 @@ def existing(url: str) -> None:
 
 def unreadable(exc: BaseException, url: str, what: str) -> str:
     """Why ``what`` could not be read from the database at ``url``, in one line without SQL."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    reason = (str(cause).splitlines() or [type(cause).__name__])[0]
+    why = reason(exc)
     # SQLite says "no such table: x", PostgreSQL 'relation "x" does not exist'.
-    if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+    if "no such table" in why or ("relation" in why and "does not exist" in why):
         return (
-            f"the database {url} lacks this hub's tables ({reason}): it is empty or older "
+            f"the database {shown(url)} lacks this hub's tables ({why}): it is empty or older "
             "than this hub; run `hub db upgrade` first"
         )
-    return f"cannot read {what} from {url}: {reason}"
+    return f"cannot read {what} from {shown(url)}: {why}"

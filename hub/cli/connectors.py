@@ -10,8 +10,8 @@ import yaml
 
 import connectors
 from connectors.kit import Connector, FaultConfig
-from hub.cli.children import end_with_parent
 from hub.cli.common import PORT_MAX
+from hub.core.children import end_with_parent
 from hub.core.ids import IdError, parse_member
 
 app = typer.Typer(help="Mock agency connectors: scaffold, list, registry entries.")

@@ -16,8 +16,8 @@ import typer
 import uvicorn
 from rich.table import Table
 
-from hub.cli.children import child_env
-from hub.cli.common import PORT_MAX, DbOption, console, fail, settings
+from hub.cli.common import PORT_MAX, DbOption, console, fail, reason, settings, shown
+from hub.core.children import PARENT_ENV, child_env
 from hub.core.migrate import upgrade
 from hub.core.settings import Settings
 from hub.txlog.service import WriterProcess
@@ -72,7 +72,7 @@ def up(
         upgrade(s.database_url)
         clients = asyncio.run(load_demo(s, demo_registry(base_urls)))
     except Exception as exc:
-        fail(f"could not prepare the database at {s.database_url}: {exc}")
+        fail(f"could not prepare the database at {shown(s.database_url)}: {reason(exc)}")
 
     from hub.core.security import demo_api_key
 
@@ -133,6 +133,24 @@ def up(
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def ready_to_sign(s: Settings) -> None:
+    """Stop unless the log's signing key can be loaded (or, outside production, made)."""
+    from hub.txlog.signing import Signer
+
+    try:
+        Signer.from_file(s.signing_key_file, create=s.env != "production")
+    except FileNotFoundError:
+        fail(
+            f"HUB_SIGNING_KEY_FILE {s.signing_key_file} does not exist; in production the hub "
+            "makes no new key (batches signed with it would not verify with the one you keep): "
+            "point it at your key, or make one with `openssl genpkey -algorithm ed25519 -out "
+            "FILE`",
+            2,
+        )
+    except (OSError, ValueError) as exc:
+        fail(f"HUB_SIGNING_KEY_FILE {s.signing_key_file}: cannot load the signing key ({exc})", 2)
 
 
 def _exit_on_signal(signum: int, _frame: Any) -> None:
@@ -209,7 +227,7 @@ def _print_where(s: Settings, base_urls: dict[str, str], hub_url: str) -> None:
     table.add_row("API docs", f"{hub_url}/docs")
     for name, url in base_urls.items():
         table.add_row(f"mock agency: {name}", url)
-    table.add_row("database", s.database_url)
+    table.add_row("database", shown(s.database_url))
     console.print(table)
     console.print(
         "demo keys: [bold]hub demo credentials[/bold] or GET /demo/credentials; "
@@ -238,14 +256,17 @@ def serve(
     ),
 ) -> None:
     """Start the hub alone (production): gateway, admin and operator API, dashboard."""
-    s = settings(db, port=port, host=host)
-    os.environ["HUB_DATABASE_URL"] = s.database_url
-    os.environ["HUB_GC_FREEZE"] = "1"
+    # The workers read their settings from the environment: the flags go there, and what
+    # the workers will read is checked here, so a bad HUB_* value is one line and exit 2
+    # rather than a traceback in every worker (which uvicorn restarted for ever).
+    os.environ |= {"HUB_PORT": str(port), "HUB_HOST": host, "HUB_GC_FREEZE": "1"}
+    s = settings(db)
+    ready_to_sign(s)
     if migrate:
         try:
             upgrade(s.database_url)
         except Exception as exc:
-            fail(f"could not migrate {s.database_url}: {exc}")
+            fail(f"could not migrate {shown(s.database_url)}: {reason(exc)}")
     if log_process is None:
         # One worker: the log inside it carried more exchanges a second than a writer
         # process beside it (6,345 against 4,754 on 2 cores, wrk at 32 connections: the
@@ -263,6 +284,8 @@ def serve(
         os.environ["HUB_LOG_WRITER_SOCKET"] = writer.path
     else:
         os.environ.pop("HUB_LOG_WRITER_SOCKET", None)
+    if workers > 1:
+        os.environ[PARENT_ENV] = str(os.getpid())  # so a SIGKILL here ends them too
     try:
         _serve(host, port, workers, ssl_certfile, ssl_keyfile, ssl_ca_certs)
     finally:

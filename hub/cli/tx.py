@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.progress import MofNCompleteColumn, Progress
 
-from hub.cli.common import DbOption, console, fail, run, settings
+from hub.cli.common import DbOption, console, fail, reason, run, settings, shown
 from hub.cli.stats import ClientOpt, CsvOpt, JsonOpt, ProviderOpt, ServiceOpt, SinceOpt, UntilOpt
 from hub.cli.stats import query as stats_query
 from hub.stats import browse, synth
@@ -102,7 +102,7 @@ def synth_cmd(
     try:
         report = run(go())
     except Exception as exc:
-        fail(f"could not load synthetic traffic into {s.database_url}: {exc}")
+        fail(f"could not load synthetic traffic into {shown(s.database_url)}: {reason(exc)}")
     console.print(
         f"added {report.records:,} records over {days} days in {report.seconds:.1f} s "
         f"({report.rate:,.0f} records/s); check them with: hub audit verify"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER = "change-me"
+DRIVERS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 
 
 class Settings(BaseSettings):
@@ -28,13 +30,13 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     timezone: str = "Asia/Ho_Chi_Minh"
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
 
     # Transaction log group commit.
-    log_batch_max: int = 1000
+    log_batch_max: int = Field(default=1000, ge=1)
     # Turns of the event loop a batch stays open while records keep arriving (LogWriter).
     log_linger_rounds: int = Field(default=8, ge=0)
-    log_queue_max: int = 50_000
+    log_queue_max: int = Field(default=50_000, ge=1)
     # Unix socket of a log writer process (hub/txlog/service.py); `hub serve` starts one and
     # sets this. Unset: the writer runs inside the process, as in tests and `hub up`.
     log_writer_socket: str | None = None
@@ -43,30 +45,61 @@ class Settings(BaseSettings):
     gc_freeze: bool = False
 
     # Gateway limits.
-    max_header_bytes: int = 16 * 1024
-    default_max_body_bytes: int = 1024 * 1024
-    default_timeout_ms: int = 10_000
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    default_max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    default_timeout_ms: int = Field(default=10_000, gt=0)
     metrics_client_label: bool = True
-    registry_refresh_s: float = 2.0
+    registry_refresh_s: float = Field(default=2.0, gt=0)
 
     # Days per-minute statistics rollups are kept (hours and days for ever); 0 keeps them.
     minute_rollup_days: int = Field(default=35, ge=0)
 
     # Provider health checks and circuit breaker.
-    health_interval_s: float = 10.0
-    breaker_window_s: float = 30.0
-    breaker_min_requests: int = 20
-    breaker_failure_ratio: float = 0.5
-    breaker_open_s: float = 10.0
+    health_interval_s: float = Field(default=10.0, gt=0)
+    breaker_window_s: float = Field(default=30.0, gt=0)
+    breaker_min_requests: int = Field(default=20, ge=1)
+    breaker_failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    breaker_open_s: float = Field(default=10.0, gt=0)
 
     # Quotas of clients whose subsystem sets none (None: unlimited); shared through Redis
     # when redis_url is set.
-    default_quota_rps: int | None = None
-    default_quota_per_day: int | None = None
+    default_quota_rps: int | None = Field(default=None, ge=1)
+    default_quota_per_day: int | None = Field(default=None, ge=1)
     # How long a write waits on a locked SQLite database before the exchange is refused.
-    sqlite_busy_timeout_ms: int = 30_000
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
     demo_credentials: bool = Field(default=True)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(DRIVERS):
+            scheme = value.partition("://")[0] or value[:30]
+            raise ValueError(
+                f"the database URL starts with {scheme!r}: use sqlite+aiosqlite:///PATH or "
+                "postgresql+asyncpg://USER@HOST:PORT/DATABASE (the hub's two drivers)"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name like Asia/Ho_Chi_Minh"
+            ) from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"{value[:60]!r} is no Redis URL: use redis://HOST:PORT/DB (rediss:// for TLS)"
+            )
+        return value or None
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

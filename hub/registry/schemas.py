@@ -47,6 +47,39 @@ ServiceIdStr = Annotated[str, _check(parse_service)]
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL stores no NUL character in text or JSON (a 500 from asyncpg); SQLite
+        # would keep it, and the registry must not differ by its database.
+        where = _nul_at(data)
+        if where is not None:
+            raise ValueError(
+                f"{where or 'a value'} holds a NUL character (\\u0000), which no text field "
+                "may hold; remove it"
+            )
+        return data
+
+
+def _nul_at(value: Any, path: str = "") -> str | None:
+    """Where in ``value`` (a JSON-like document) a NUL character stands, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return here
+            found = _nul_at(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _nul_at(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
 
 class Endpoint(Strict):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

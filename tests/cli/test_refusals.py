@@ -16,23 +16,76 @@ UNREACHABLE = "postgresql+asyncpg://nobody@127.0.0.1:1/hub"
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "code"),
     [
-        ["registry", "export", "--db", "nodriver://x"],
-        ["registry", "export", "--db", UNREACHABLE],
-        ["demo", "credentials", "--db", UNREACHABLE],
-        ["db", "upgrade", "--db", "nodriver://x"],
-        ["stats", "summary", "--db", UNREACHABLE],
+        (["registry", "export", "--db", "nodriver://x"], 2),  # no driver of the hub's: input
+        (["registry", "export", "--db", UNREACHABLE], 1),
+        (["demo", "credentials", "--db", UNREACHABLE], 1),
+        (["db", "upgrade", "--db", "nodriver://x"], 2),
+        (["stats", "summary", "--db", UNREACHABLE], 1),
     ],
     ids=["registry bad url", "registry unreachable", "demo", "db upgrade", "stats"],
 )
-def test_unopenable_database_is_a_message_not_a_traceback(args: list[str]) -> None:
+def test_unopenable_database_is_a_message_not_a_traceback(args: list[str], code: int) -> None:
     result = CliRunner().invoke(app, args)
-    assert result.exit_code == 1
+    assert result.exit_code == code, result.output
     assert isinstance(result.exception, SystemExit), result.exception  # not an uncaught error
     assert "error:" in result.output and (
         "database" in result.output or "migrate" in result.output or "statistics" in result.output
     )
+    assert "Background on this error" not in result.output  # one line, no SQLAlchemy link
+
+
+def test_a_database_password_is_never_printed() -> None:
+    url = "postgresql+asyncpg://someone:s3cret-pw@127.0.0.1:1/hub"
+    for args in (["db", "upgrade", "--db", url], ["stats", "summary", "--db", url]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1 and "s3cret-pw" not in result.output, result.output
+        assert "someone:***@" in result.output
+
+
+GOOD_ENV = {"HUB_DATABASE_URL": "sqlite+aiosqlite:///:memory:"}
+PRODUCTION = {
+    "HUB_ENV": "production",
+    "HUB_ADMIN_TOKEN": "a" * 20,
+    "HUB_OPERATOR_TOKEN": "o" * 20,
+    "HUB_SECRET_KEY": "s" * 20,
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"HUB_TIMEZONE": "Mars/Olympus"}, "HUB_TIMEZONE: unknown time zone 'Mars/Olympus'"),
+        ({"HUB_REDIS_URL": "notaurl"}, "HUB_REDIS_URL: 'notaurl' is no Redis URL"),
+        ({"HUB_MAX_HEADER_BYTES": "-1"}, "HUB_MAX_HEADER_BYTES: Input should be greater"),
+        ({"HUB_DEFAULT_QUOTA_RPS": "0"}, "HUB_DEFAULT_QUOTA_RPS: Input should be greater"),
+        ({"HUB_BREAKER_FAILURE_RATIO": "2"}, "HUB_BREAKER_FAILURE_RATIO: Input should be less"),
+        ({"HUB_LOG_BATCH_MAX": "0"}, "HUB_LOG_BATCH_MAX: Input should be greater"),
+        ({"HUB_DATABASE_URL": "postgresql://x/y"}, "use sqlite+aiosqlite:///PATH or postgresql"),
+        ({"HUB_SIGNING_KEY_FILE": "GARBAGE"}, "cannot load the signing key"),
+        ({**PRODUCTION, "HUB_SIGNING_KEY_FILE": "MISSING"}, "the hub makes no new key"),
+    ],
+    ids=["zone", "redis", "header limit", "quota", "ratio", "batch", "driver", "key", "no key"],
+)
+def test_hub_serve_refuses_a_bad_setting_in_one_line(
+    env: dict[str, str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each of these was a traceback from every worker (uvicorn restarting them for ever), or
+    # a hub that started and then refused every exchange.
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the hub started with a bad setting")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("garbage")
+    paths = {"GARBAGE": str(garbage), "MISSING": str(tmp_path / "typo-key.pem")}
+    env = {**GOOD_ENV, **{k: paths.get(v, v) for k, v in env.items()}}
+    result = CliRunner().invoke(app, ["serve", "--no-migrate"], env=env)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert said in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "typo-key.pem").exists()  # no key made in its place
 
 
 @pytest.mark.parametrize(

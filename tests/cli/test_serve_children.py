@@ -1,0 +1,67 @@
+"""`hub serve --workers N`: its workers end with it, even when it is killed with SIGKILL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import SECRET, free_port
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's"
+)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_workers_end_when_hub_serve_is_killed(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "HUB_ENV": "development",
+        "HUB_SECRET_KEY": SECRET,
+        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+        "HUB_SIGNING_KEY_FILE": str(tmp_path / "key.pem"),
+    }
+    cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port), "--workers", "2"]
+    with (tmp_path / "serve.log").open("ab") as log:
+        # A session of its own, so that a failure here cannot leave its workers behind.
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 60
+        with httpx.Client(timeout=2) as client:
+            while True:
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                try:
+                    if client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(30) == -signal.SIGKILL
+        # The workers went on listening, refusing every exchange with their log writer gone,
+        # and the next `hub serve` failed on the port.
+        deadline = time.monotonic() + 30
+        while _listening(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _listening(port), (tmp_path / "serve.log").read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
