@@ -3,8 +3,8 @@
     .venv/bin/python bench/replay_vs_wrk.py [--hub URL] [--duration 10] [--connections 32]
 
 Without ``--hub`` it starts ``hub up`` on free ports with a throw-away database. Both tools
-send the same single-step exchange (a bank's ``citizen-verify``, DOMAIN.md's most frequent
-one) with the same headers and body: wrk, then ``hub replay`` in the closed model with as
+send the same single-step exchange (a bank's ``citizen-verify``, the most frequent exchange
+of all) with the same headers and body: wrk, then ``hub replay`` in the closed model with as
 many workers as wrk has connections, then wrk again (the better wrk rate counts). It prints
 both rates and their ratio; the target is replay/wrk >= 0.5 (the runner must not be the
 bottleneck of a load test). Exit code 0 when the target is met, 1 when not, 2 when

@@ -1,4 +1,4 @@
-"""Scale on paper: what the national volume of DOMAIN.md needs, from a run's figures.
+"""Scale on paper: what the national exchange volume needs, from a run's figures.
 
 The volume (Jan-Jul 2024): about 2.5 million exchanges a day, peaks ten times the
 average. Everything else comes from the run, or is an assumption stated in the text.
@@ -74,7 +74,7 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         "## Scale on paper",
         "",
-        "DOMAIN.md: about 2.5 million exchanges a day in 2024, "
+        "The national platform (NDXP) carried about 2.5 million exchanges a day in 2024, "
         f"i.e. {f['avg']:.0f} a second on average and, with peaks ten times the average, "
         f"about **{f['peak']:.0f} a second at peak**; {f['per_year'] / 1e6:,.0f} million a "
         f"year, growing about {GROWTH:.0%} a year.",

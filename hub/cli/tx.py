@@ -8,8 +8,17 @@ from typing import Any
 import typer
 from rich.progress import MofNCompleteColumn, Progress
 
-from hub.cli.common import DbOption, console, fail, reason, run, settings, shown
-from hub.cli.stats import ClientOpt, CsvOpt, JsonOpt, ProviderOpt, ServiceOpt, SinceOpt, UntilOpt
+from hub.cli.common import DbOption, console, fail, migrated, reason, run, settings, shown
+from hub.cli.stats import (
+    ClientOpt,
+    CsvOpt,
+    JsonOpt,
+    ProviderOpt,
+    ServiceOpt,
+    SinceOpt,
+    TzOpt,
+    UntilOpt,
+)
 from hub.cli.stats import query as stats_query
 from hub.stats import browse, synth
 from hub.stats.output import emit
@@ -35,11 +44,12 @@ def list_cmd(
     cursor: str | None = typer.Option(None, help="next_cursor of the previous page."),
     as_json: bool = JsonOpt,
     as_csv: bool = CsvOpt,
+    tz: str | None = TzOpt,
     db: str | None = DbOption,
 ) -> None:
     """The newest records first, filtered; prints the cursor of the next page."""
     page = stats_query(
-        db, None, browse.page, since=since, until=until, client=client, service=service_,
+        db, tz, browse.page, since=since, until=until, client=client, service=service_,
         provider=provider, status=status, fault=fault, user_id=user_id, issue=issue,
         limit=limit, cursor=cursor,
     )  # fmt: skip
@@ -82,6 +92,7 @@ def synth_cmd(
         signer = Signer.from_file(s.signing_key_file, create=True)
     except (OSError, ValueError) as exc:
         fail(f"cannot load the signing key: {exc}", 2)
+    migrated(s.database_url)  # a new database gets its tables, as `hub up` and `apply` do
 
     async def go() -> synth.LoadReport:
         engine = create_writer_engine(s.database_url)

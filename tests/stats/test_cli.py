@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,30 @@ def test_a_database_older_than_the_hub_says_to_upgrade(
     result = CliRunner().invoke(app, ["stats", "summary"])
     assert result.exit_code == 1
     assert "hub db upgrade" in result.output and "Traceback" not in result.output
+
+
+def test_tx_list_reads_dates_in_the_zone_given(cli_db: str) -> None:
+    day = (datetime.now(UTC) - timedelta(days=2)).date()
+    args = (
+        "tx",
+        "list",
+        "--since",
+        day.isoformat(),
+        "--until",
+        (day + timedelta(days=1)).isoformat(),
+    )
+    for tz, start in (("UTC", 0), ("Asia/Ho_Chi_Minh", -7)):
+        items = json.loads(run(*args, "--tz", tz, "--limit", "1000", "--json"))["items"]
+        assert items, tz
+        first = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=start)
+        times = [datetime.fromisoformat(i["started_at"].replace("Z", "+00:00")) for i in items]
+        assert first <= min(times) and max(times) < first + timedelta(days=1), tz
+
+
+def test_tx_synth_makes_the_tables_of_a_new_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/new.db")
+    monkeypatch.setenv("HUB_SIGNING_KEY_FILE", str(tmp_path / "key.pem"))
+    # It answered "no such table: chain_head" where `hub up` and `registry apply` migrate.
+    assert "added 100 records" in run("tx", "synth", "--records", "100", "--days", "1")

@@ -41,6 +41,7 @@ async def test_dashboard_loads_without_errors_and_draws_data(
             for cid in (CITIZEN, CITIZEN, CITIZEN, "079203009999"):
                 await client.get(f"/r1/{PROVIDER}/citizen-lookup/citizens/{cid}", headers=headers)
             await client.get(f"/r1/{PROVIDER}/ungranted/citizens/{CITIZEN}", headers=headers)
+            await client.get("/r1/VN", headers=headers)  # refused before anything is known
             await client.get("/api/health/providers?refresh=true",
                              headers={"Authorization": f"Bearer {OPERATOR}"})  # fmt: skip
 
@@ -64,14 +65,21 @@ async def test_dashboard_loads_without_errors_and_draws_data(
                         "Chart.getChart('latency').data.datasets[0].data.filter(v => v > 0).length"
                     )
                     faults = await page.evaluate("Chart.getChart('errors').data.labels")
+                    series = await page.evaluate(
+                        "Chart.getChart('volume').data.datasets.map(d => d.label)"
+                    )
+                    heads = await page.locator("#matrix th").all_inner_texts()
                     cells = await page.locator("#matrix td.cell").all_inner_texts()
                     total = await page.locator("[data-figure='exchanges']").inner_text()
                     rate = await page.locator("#connection-rate").inner_text()
                 finally:
                     await browser.close()
     assert problems == []
-    assert volume == 5 and total == "5"
+    assert volume == 6 and total == "6"
     assert latency == 3
-    assert faults == ["Client.AccessDenied"]
-    assert cells == ["5"]
+    assert sorted(faults) == ["Client.AccessDenied", "Client.BadRequest"]
+    assert sorted(cells) == ["1", "5", "·", "·"]  # a row and a column each
     assert rate == "100 %"
+    # The refused exchange has no provider or client: named so, not an empty label.
+    assert sorted(series) == ["(not identified)", PROVIDER]
+    assert "(not identified)" in heads and "" not in heads

@@ -39,6 +39,10 @@ function esc(s) {
     '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+// Exchanges refused before their client or service was known are logged with none.
+const UNKNOWN = "(not identified)";
+const name = (k) => (k === "" ? UNKNOWN : k);
+
 function draw(id, config) {
   if (charts[id]) {
     charts[id].data = config.data;
@@ -63,7 +67,7 @@ function volume(ts) {
     type: "bar",
     data: {
       labels: ts.points.map((p) => p.label),
-      datasets: keys.map((k, i) => ({ label: k, backgroundColor: palette[i],
+      datasets: keys.map((k, i) => ({ label: name(k), backgroundColor: palette[i],
         data: ts.points.map((p) => (p.groups || {})[k] || 0) })),
     },
     options: { animation: false, responsive: true, scales: { x: { stacked: true },
@@ -99,8 +103,8 @@ function matrix(m) {
   const at = {};
   m.cells.forEach((c) => { at[c.client + "\u0000" + c.provider] = c; });
   const head = "<tr><th>client \\ provider</th>" +
-    m.providers.map((p) => `<th class="num">${esc(p)}</th>`).join("") + "</tr>";
-  const rows = m.clients.map((client) => "<tr><th>" + esc(client) + "</th>" + m.providers.map((p) => {
+    m.providers.map((p) => `<th class="num">${esc(name(p))}</th>`).join("") + "</tr>";
+  const rows = m.clients.map((client) => "<tr><th>" + esc(name(client)) + "</th>" + m.providers.map((p) => {
     const c = at[client + "\u0000" + p];
     if (!c) return '<td class="cell">·</td>';
     const alpha = (0.12 + 0.88 * Math.sqrt(c.count / max)).toFixed(2);
