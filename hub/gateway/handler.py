@@ -34,6 +34,9 @@ from hub.txlog.writer import LogWriter
 log = logging.getLogger(__name__)
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,200}$")
+# The request target's limit, Apache's and near nginx's: a longer one was forwarded and the
+# provider's refusal came back as the hub's Server.ServiceFailed, blaming the provider.
+MAX_TARGET_BYTES = 8192
 # Headers a request may carry once only, by their lower-case names.
 SINGLE_HEADERS = {
     h.lower(): h
@@ -159,6 +162,11 @@ class Gateway:
         extra: list[tuple[str, str]] = []
         fault: str | None
         try:
+            if len(raw_path) + len(query) > MAX_TARGET_BYTES:
+                raise errors.BadRequest(
+                    f"the path and query are {len(raw_path) + len(query)} bytes; the limit is "
+                    f"{MAX_TARGET_BYTES}: send long selections in a body instead"
+                )
             headers = self._headers(raw_headers)
             ex.query = query
             ex.target = paths.parse(raw_path, self.registry.snapshot.services)
@@ -371,6 +379,11 @@ class Gateway:
                     f"the request schema of {service.id} has a $ref that resolves to nothing "
                     f"({exc}); the service cannot be called until its schema is fixed"
                 ) from None
+            if error is not None and doc is None:
+                raise errors.InvalidPayload(
+                    f"the request has no body; {service.id} takes a JSON body that matches its "
+                    "request schema"
+                )
             if error is not None:
                 where = "/".join(str(p) for p in error.absolute_path) or "(body)"
                 raise errors.InvalidPayload(

@@ -31,6 +31,7 @@ import asyncio
 import logging
 from typing import Any
 
+import orjson
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import (
     HEADER_RE,
@@ -39,6 +40,8 @@ from uvicorn.protocols.http.httptools_impl import (
     HttpToolsProtocol,
     RequestResponseCycle,
 )
+
+from hub.core.ids import request_id
 
 EXTENSION = "hub.response"
 GATEWAY_PREFIX = b"/r1/"
@@ -179,6 +182,30 @@ class HubHttpProtocol(HttpToolsProtocol):
         self._idle = False
         self._idle_since = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
+
+    def send_400_response(self, msg: str) -> None:
+        # A request httptools cannot parse (two Content-Lengths, a control byte in a header,
+        # a bad request line): uvicorn answers in plain text; the hub answers as it refuses
+        # anything else, with its error body and X-Road-Error. No exchange began, so none
+        # is logged; the request id ties the answer to this warning.
+        rid = request_id()
+        log.warning("request %s refused: %s", rid, msg)
+        body = orjson.dumps(
+            {
+                "type": "Client.BadRequest",
+                "message": "the request is not valid HTTP/1.1: check its request line, its "
+                "headers (one Content-Length, no Transfer-Encoding beside it, no control "
+                "characters) and the length of its body",
+                "detail": rid,
+            }
+        )
+        self.transport.write(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nx-road-error: Client.BadRequest\r\n"
+            b"x-road-request-id: %s\r\nconnection: close\r\n\r\n%s"
+            % (len(body), rid.encode(), body)
+        )
+        self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         # Any byte from the client ends the idle time, as uvicorn's own timer is cancelled:

@@ -84,3 +84,23 @@ async def test_an_identity_header_sent_twice_is_refused(hub: Hub, name: str) -> 
     assert hub.provider.state.seen == []  # refused before anything was forwarded
     (rec,) = await hub.records()
     assert rec["status_code"] == 400
+
+
+async def test_no_body_for_a_service_with_a_schema_says_one_is_needed(hub: Hub) -> None:
+    resp = await hub.client.post(f"/r1/{PROVIDER}/echo/echo", headers=hub.headers())
+    assert resp.status_code == 422 and resp.headers["X-Road-Error"] == "Client.InvalidPayload"
+    # It said "at (body): None is not of type 'object'".
+    assert resp.json()["message"] == (
+        f"the request has no body; {PROVIDER}/echo takes a JSON body that matches its "
+        "request schema"
+    )
+
+
+async def test_a_request_target_over_the_limit_is_the_clients_fault(hub: Hub) -> None:
+    long_query = "q=" + "x" * 9000
+    resp = await hub.client.get(f"{ANSWERS}/raw?{long_query}", headers=hub.headers())
+    # It went to the provider, whose refusal came back as Server.ServiceFailed.
+    assert resp.status_code == 400 and resp.headers["X-Road-Error"] == "Client.BadRequest"
+    assert "the limit is 8192" in resp.json()["message"]
+    (rec,) = await hub.records()
+    assert rec["status_code"] == 400 and len(rec["path"]) <= 2000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -145,3 +146,24 @@ async def test_over_http_the_answer_is_the_one_the_gateway_gives(
         over_http = await client.request(method, url, headers=headers, content=body)
     assert over_http.status_code == status
     assert comparable(over_http) == comparable(direct)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /r1/x HTTP/1.1\r\nHost: hub\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"GET /r1/x HTTP/1.1\r\nHost: hub\r\nX-Road-Id: a\x01b\r\n\r\n",
+        b"get /r1/x HTTP/1.1\r\nHost: hub\r\n\r\n",
+    ],
+    ids=["two lengths", "control byte", "lower-case method"],
+)
+async def test_a_request_that_is_not_http_gets_the_hubs_error_body(request_bytes: bytes) -> None:
+    transport = await feed(whole_answer(), request_bytes)
+    answer = b"".join(transport.writes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    # It was uvicorn's text/plain "Invalid HTTP request received.", no X-Road-Error.
+    assert head.startswith(b"HTTP/1.1 400 ") and b"x-road-error: Client.BadRequest" in head
+    payload = json.loads(body)
+    assert payload["type"] == "Client.BadRequest" and "not valid HTTP/1.1" in payload["message"]
+    assert f"x-road-request-id: {payload['detail']}".encode() in head
+    assert transport.closed
