@@ -33,7 +33,7 @@ def check_digit(first9: str) -> str | None:
 
 def code_for(province: str, serial: int) -> str:
     """The valid 10-digit code of a province (2 digits) and a serial in [0, SERIAL_SPACE)."""
-    if not (len(province) == 2 and province.isdigit()):
+    if not (len(province) == 2 and province.isascii() and province.isdigit()):
         raise EnterpriseCodeError(f"province code {province!r} must be 2 digits")
     if not 0 <= serial < SERIAL_SPACE:
         raise EnterpriseCodeError(f"serial {serial} is outside [0, {SERIAL_SPACE})")

@@ -36,7 +36,7 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        if cursor is not None and not cursor.isdigit():
+        if cursor is not None and not (cursor.isascii() and cursor.isdigit()):
             raise UnprocessableError(f"cursor {cursor!r} is not one this service gave out")
         start = int(cursor or 0)
         cards = data.cards_of(holder_id)

@@ -9,6 +9,7 @@ when it has one) until ``reset()``.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ class InsuranceData(Dataset):
         return _card(citizen["id"], citizen["full_name"], born, home["province"], facility, start)
 
     def _seed_card_by_code(self, code: str) -> Record | None:
-        if len(code) != 15 or not code[3:].isdigit():
+        if len(code) != 15 or not (code[3:].isascii() and code[3:].isdigit()):
             return None
         tail = code[5:]
         # The code keeps the ID's last ten digits; the two dropped ones are "0" and the first
@@ -130,8 +131,14 @@ def _card(
     age = (start - born).days // 365
     group = "TE" if age < 6 else "HT" if age >= 62 else "GD"
     if group == "TE":
-        # A child's card runs until the day before the sixth birthday.
-        valid_to = born.replace(year=born.year + 6) - dt.timedelta(days=1)
+        # A child's card runs until the day before the sixth birthday; one born on 29
+        # February turns six on 1 March of a common year (replace() refused the date).
+        sixth = (
+            born.replace(year=born.year + 6)
+            if (born.month, born.day) != (2, 29) or calendar.isleap(born.year + 6)
+            else dt.date(born.year + 6, 3, 1)
+        )
+        valid_to = sixth - dt.timedelta(days=1)
     else:
         valid_to = dt.date(start.year, 12, 31)
     return {

@@ -15,6 +15,7 @@ Services (base URL of the mock; through the hub prefix ``/r1/VN/GOV/BNNMT/land-r
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,17 +31,25 @@ from schemas.land import CertificateVerify, LandTransfer, Party
 
 __all__ = ["MANIFEST", "Parcels", "connector", "create_app"]
 
+ENTERPRISE_CODE = re.compile(r"[0-9]{10}(-[0-9]{3})?", re.ASCII)
+
 
 async def check_party(hub: HubClient, request: Request, party: Party, *, receiving: bool) -> None:
     """Refuse (422) a party the population or business registry does not confirm."""
     if party.kind == "citizen":
-        if not (len(party.id) == 12 and party.id.isdigit()):
+        if not (len(party.id) == 12 and party.id.isascii() and party.id.isdigit()):
             raise UnprocessableError(f"citizen {party.id!r}: a personal ID number is 12 digits")
         if not await verify_citizen(hub, request, citizen_id=party.id, full_name=party.name):
             raise UnprocessableError(
                 f"citizen {party.id} ({party.name}) does not match the population database"
             )
         return
+    if not ENTERPRISE_CODE.fullmatch(party.id):
+        # Looked up through the hub, "0186709705?a=1" found 0186709705 and was stored as is.
+        raise UnprocessableError(
+            f"enterprise {party.id!r}: an enterprise code is 10 digits (a branch's, 10 digits, "
+            "'-' and 3 more)"
+        )
     record = await lookup_enterprise(hub, request, code=party.id)
     if record is None:
         raise UnprocessableError(f"the business registry has no enterprise {party.id}")

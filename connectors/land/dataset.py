@@ -253,7 +253,7 @@ class Parcels(Dataset):
         found = set(self._by_user.get(land_user, ()))
         if len(land_user) == 12:
             found.update(self._held_by_citizen(land_user))
-        elif len(land_user) == 10 and land_user.isdigit():
+        elif len(land_user) == 10 and land_user.isascii() and land_user.isdigit():
             k = self.enterprises.index_of(land_user)
             if k is None:
                 return found

@@ -111,7 +111,11 @@ def household_id(seed: int, start: int) -> str:
 
 def household_start(seed: int, size: int, value: str) -> int | None:
     """First index of the household with id ``value``, or None if there is no such household."""
-    if len(value) != 10 or not value.startswith("HK") or not value[2:].isdigit():
+    if (
+        len(value) != 10
+        or not value.startswith("HK")
+        or not (value[2:].isascii() and value[2:].isdigit())
+    ):
         return None
     start = unpermute(seed, _T_HOUSEHOLD, int(value[4:]))
     if start >= size or household_span(seed, size, start)[0] != start:
@@ -236,7 +240,7 @@ def citizen_at(seed: int, size: int, index: int) -> dict[str, Any]:
 
 def index_of(seed: int, size: int, value: str) -> int | None:
     """Index of the seed citizen with personal ID ``value``, or None."""
-    if len(value) != 12 or not value.isdigit():
+    if len(value) != 12 or not (value.isascii() and value.isdigit()):
         return None
     index = unpermute(seed, _T_ID, int(value[6:]))
     if index >= size:

@@ -168,8 +168,26 @@ class PopulationData(Dataset):
         if not parents:
             raise UnprocessableError("give father_id or mother_id: a birth joins a household")
         today = dt.date.today()
-        if request.date_of_birth > today:
+        born = request.date_of_birth
+        if born > today:
             raise UnprocessableError("date_of_birth is in the future")
+        if born.year < 1900:
+            # The ID's century digit starts at 1900 (make_personal_id raised: a 500).
+            raise UnprocessableError("date_of_birth: a birth registered now is in 1900 or later")
+        for role, parent in parents.items():
+            parent_born = dt.date.fromisoformat(parent["date_of_birth"])
+            if born < _years_after(parent_born, MIN_PARENT_AGE):
+                raise UnprocessableError(
+                    f"{role}: citizen {parent['id']}, born {parent_born}, would be under "
+                    f"{MIN_PARENT_AGE} at this birth on {born}"
+                )
+            died = parent.get("date_of_death")
+            # A father may die before the birth, not before the conception.
+            grace = dt.timedelta(days=300 if role == "father_id" else 0)
+            if died and dt.date.fromisoformat(died) + grace < born:
+                raise UnprocessableError(
+                    f"{role}: citizen {parent['id']} died on {died}, before this birth on {born}"
+                )
         home = parents.get("mother_id") or parents["father_id"]
         province = request.birth_registration_province or home["permanent_address"]["province"]
         if province not in PROVINCES:
@@ -312,10 +330,20 @@ class PopulationData(Dataset):
 def _position(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit():
+    if not (cursor.isascii() and cursor.isdigit()):
         raise UnprocessableError(f"cursor {cursor!r} is not one this service gave out")
     return int(cursor)
 
 
 def _today() -> str:
     return dt.date.today().isoformat()
+
+
+MIN_PARENT_AGE = 12  # years: younger parents are a data error, not a registration
+
+
+def _years_after(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February, in a common year
+        return dt.date(day.year + years, 3, 1)

@@ -26,7 +26,11 @@ def child_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 def end_with_parent() -> None:
     """In a child of `hub up` or `hub serve`: receive SIGTERM when it dies, however it dies."""
     raw = os.environ.get(PARENT_ENV, "")
-    if not raw.isdigit() or int(raw) == os.getpid() or not sys.platform.startswith("linux"):
+    if (
+        not (raw.isascii() and raw.isdigit())
+        or int(raw) == os.getpid()
+        or not sys.platform.startswith("linux")
+    ):
         return  # not a child (the parent itself reads the variable it set)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:

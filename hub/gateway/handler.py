@@ -351,7 +351,7 @@ class Gateway:
         limit = service.max_body_bytes
         length = next((v for k, v in raw_headers if k == b"content-length"), None)
         if length is not None:
-            if not length.isdigit():
+            if not (length.isascii() and length.isdigit()):
                 raise errors.BadRequest("Content-Length must be a whole number")
             if int(length) > limit:
                 raise errors.PayloadTooLarge(

@@ -38,7 +38,9 @@ def _lookup(name: str, variables: Mapping[str, Any]) -> Any:
     for part in rest:
         if isinstance(value, Mapping) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif (
+            isinstance(value, list) and part.isascii() and part.isdigit() and int(part) < len(value)
+        ):
             value = value[int(part)]
         else:
             raise MissingVariable(name, list(variables))

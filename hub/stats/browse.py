@@ -24,7 +24,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind == "seq" and value.isdigit():
+        if kind == "seq" and value.isascii() and value.isdigit():
             return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

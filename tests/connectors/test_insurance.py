@@ -48,3 +48,17 @@ async def test_newborn_card_is_issued_once_and_found(api: httpx.AsyncClient) -> 
     assert (await api.post("/cards", json=wrong_year)).status_code == 422
     await api.post("/__reset")
     assert (await api.get(f"/cards/{card['code']}")).status_code == 404
+
+
+async def test_a_child_born_on_29_february_gets_a_card(api: httpx.AsyncClient) -> None:
+    body = {"holder_id": "079324000001", "full_name": "Bé", "date_of_birth": "2024-02-29"}
+    issued = await api.post("/cards", json=body)  # replace(year=2030) failed: a 500
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["valid_to"] == "2030-02-28"  # the day before 1 March 2030
+
+
+async def test_digits_that_are_not_ascii_are_no_data(api: httpx.AsyncClient) -> None:
+    # "²" passed str.isdigit() and failed int(): a 500.
+    assert (await api.get("/cards/GD47990900²²²²²")).status_code == 404
+    cards = await api.get("/cards", params={"holder_id": "079200317948", "cursor": "²"})
+    assert cards.status_code == 422

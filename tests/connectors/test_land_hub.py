@@ -123,6 +123,8 @@ async def test_transfer_between_citizens(hub: tuple[FakeHub, str]) -> None:
         ({"to": {"kind": "enterprise", "id": "0100233488", "name": "X"}}, "no enterprise"),
         ({"to": {"kind": "enterprise", "id": "ENTERPRISE", "name": "Tên Sai"}}, "not 'Tên Sai'"),
         ({"to": {"kind": "enterprise", "id": "INACTIVE", "name": "NAME"}}, "only an active"),
+        # Looked up as /enterprises/0186709705?a=1, it found 0186709705 and was stored as is.
+        ({"to": {"kind": "enterprise", "id": "ENTERPRISE?a=1", "name": "X"}}, "10 digits"),
     ],
 )
 async def test_parties_the_registries_do_not_confirm_are_refused(
@@ -131,8 +133,8 @@ async def test_parties_the_registries_do_not_confirm_are_refused(
     fake, url = hub
     parcel = citizen_parcel()
     to = dict(change["to"])
-    if to["id"] == "ENTERPRISE":
-        to["id"] = active_enterprise()["code"]
+    if to["id"].startswith("ENTERPRISE"):
+        to["id"] = to["id"].replace("ENTERPRISE", active_enterprise()["code"])
     if to["id"] == "INACTIVE":
         closed = next(
             e

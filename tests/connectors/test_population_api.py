@@ -194,3 +194,38 @@ async def test_openapi_document_lists_the_manifest(api: httpx.AsyncClient) -> No
     doc = (await api.get("/openapi.json")).json()
     operations = {op["operationId"] for path in doc["paths"].values() for op in path.values()}
     assert operations == {s.code for s in connectors.get("population").manifest.services}
+
+
+async def test_digits_that_are_not_ascii_are_no_data(api: httpx.AsyncClient) -> None:
+    # "²" passed str.isdigit() and failed int(): a 500 on each of these.
+    assert (await api.get("/citizens/07909000123²")).status_code == 404
+    assert (await api.get("/households/HK79²²²²²²")).status_code == 404
+    assert (await api.get("/citizens", params={"cursor": "²"})).status_code == 422
+    assert (await api.get("/citizens/changes", params={"cursor": "²"})).status_code == 422
+    verify = await api.post("/citizens/verify", json={"id": "07909000123²"})
+    assert verify.status_code == 200 and verify.json() == {"match": False}
+
+
+async def test_a_birth_must_fit_its_parents_lives(api: httpx.AsyncClient) -> None:
+    mother = next(
+        p
+        for p in (citizen_at(42, DEFAULT_SIZE, i) for i in range(200))
+        if p["sex"] == "female"
+        and "1960" <= p["date_of_birth"] <= "1995"
+        and p["status"] == "alive"
+    )
+    born = mother["date_of_birth"]
+    child = {"full_name": "Con", "sex": "female", "mother_id": mother["id"]}
+    for date, said in (
+        ("1850-01-01", "1900 or later"),  # the ID's century digit: it was a 500
+        (f"{int(born[:4]) - 1}{born[4:]}", "would be under 12"),
+        (f"{int(born[:4]) + 5}{born[4:]}", "would be under 12"),
+    ):
+        answer = await api.post("/births", json={**child, "date_of_birth": date})
+        assert answer.status_code == 422 and said in answer.text, (date, answer.text)
+    died = await api.post("/deaths", json={"id": mother["id"], "date_of_death": "2026-01-01"})
+    assert died.status_code in (200, 201), died.text
+    after = await api.post("/births", json={**child, "date_of_birth": "2026-11-01"})
+    assert after.status_code == 422 and "died on 2026-01-01" in after.text
+    before = await api.post("/births", json={**child, "date_of_birth": "2025-12-01"})
+    assert before.status_code == 201, before.text
