@@ -25,7 +25,7 @@ from connectors.kit.app import FaultsArg
 from connectors.kit.checks import verify_citizen
 from connectors.kit.queries import ProvinceFilter
 from schemas.business import EnterpriseRegistration, EnterpriseStatus
-from schemas.identifiers import COMMUNES, PROVINCES
+from schemas.identifiers import COMMUNES, PROVINCES, personal_id_facts
 
 __all__ = ["MANIFEST", "Enterprises", "connector", "create_app"]
 
@@ -75,6 +75,14 @@ def create_app(
                 f"{office.province}"
             )
         person = body.legal_representative
+        today = dt.date.today()
+        born = person.date_of_birth or _born_by_id(person.id)
+        if born is None or _years_between(born, today) < ADULT_AGE:
+            # The registry's own records are adults (dataset.ADULT_BY); a registration was not.
+            raise UnprocessableError(
+                f"the legal representative {person.id} is not {ADULT_AGE} or older"
+                + (f" (born {born})" if born else "")
+            )
         matched = await verify_citizen(
             hub,
             request,
@@ -87,7 +95,7 @@ def create_app(
                 f"the legal representative {person.id} ({person.full_name}) does not match the "
                 "population database: check the ID number, full name and date of birth"
             )
-        return data.register(body, today=dt.date.today())
+        return data.register(body, today=today)
 
     return build_app(
         MANIFEST,
@@ -103,3 +111,19 @@ def create_app(
 
 
 connector = Connector(MANIFEST, create_app)
+
+
+ADULT_AGE = 18
+
+
+def _born_by_id(citizen_id: str) -> dt.date | None:
+    """The latest birth date the ID number allows: 31 December of the year it encodes."""
+    try:
+        _province, year, _sex = personal_id_facts(citizen_id)
+    except ValueError:
+        return None
+    return dt.date(year, 12, 31)
+
+
+def _years_between(born: dt.date, day: dt.date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

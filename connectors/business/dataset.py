@@ -20,7 +20,7 @@ from connectors.kit import Dataset, NotFoundError, Overlay, ProviderError
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at, index_of
 from schemas import enterprise_code
 from schemas.business import TYPE_PREFIX, EnterpriseRegistration
-from schemas.identifiers import COMMUNES_BY_PROVINCE, PROVINCES
+from schemas.identifiers import COMMUNES, COMMUNES_BY_PROVINCE, PROVINCES
 
 # Enterprises cluster in the big cities: each province appears this many times in the cycle
 # that assigns head-office provinces (index k is in province CYCLE[k % len(CYCLE)]).
@@ -374,7 +374,10 @@ class Enterprises(Dataset):
         province = request.head_office.province
         code = enterprise_code.code_for(province, self._codes(k))
         office = request.head_office.model_dump()
-        office["province_name"] = office.get("province_name") or PROVINCES.get(province)
+        # Names from the codes, as every seed record has them: the client's own could say
+        # province 79 is Hà Nội, and none at all left commune_name empty.
+        office["province_name"] = PROVINCES[province]
+        office["commune_name"] = COMMUNES[request.head_office.commune].name
         record: dict[str, Any] = {
             "code": code,
             "name": request.name,

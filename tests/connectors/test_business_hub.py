@@ -197,3 +197,42 @@ async def test_lookup_search_and_openapi_over_http() -> None:
         "VN/GOV/BTC/business-registry/enterprise-search",
         "VN/GOV/BTC/business-registry/enterprise-registration",
     ]
+
+
+async def test_a_representative_under_18_is_refused_before_any_call(
+    hub: tuple[FakeHub, str],
+) -> None:
+    fake, url = hub
+    child = next(
+        p
+        for p in (citizen_at(SEED, SIZE, k) for k in range(SIZE))
+        if p["date_of_birth"] > (dt.date.today() - dt.timedelta(days=5 * 365)).isoformat()
+    )
+    app = connector.create_app(seed=SEED, size=SIZE, hub_url=url, client_key=KEY)
+    async with open_client(app) as client:
+        body = application(child)
+        answer = await client.post("/enterprises", json=body, headers=PURPOSE)
+        assert answer.status_code == 422 and "is not 18 or older" in answer.json()["message"]
+        # Without a claimed birth date, the year in the ID number tells.
+        del body["legal_representative"]["date_of_birth"]
+        answer = await client.post("/enterprises", json=body, headers=PURPOSE)
+        assert answer.status_code == 422 and "is not 18 or older" in answer.json()["message"]
+    assert fake.requests == []
+
+
+async def test_the_head_office_is_named_from_its_codes(hub: tuple[FakeHub, str]) -> None:
+    _fake, url = hub
+    office = {
+        "province": "01",
+        "commune": "00301",
+        "detail": "Số 5 Tràng Tiền",
+        "province_name": "Hồ Chí Minh",  # the client's own say, and wrong
+    }
+    app = connector.create_app(seed=SEED, size=SIZE, hub_url=url, client_key=KEY)
+    async with open_client(app) as client:
+        answer = await client.post(
+            "/enterprises", json=application(adult(), head_office=office), headers=PURPOSE
+        )
+        assert answer.status_code == 201, answer.text
+        stored = answer.json()["head_office"]
+        assert stored["province_name"] == "Hà Nội" and stored["commune_name"]
