@@ -19,7 +19,7 @@ def install(state: HubState) -> None:
     if isinstance(state.writer, LogWriter):
         # (A log writer process runs the same hook itself: hub/txlog/service.py.)
         state.writer.hooks.append(rollup.Folder())
-    metrics = Metrics(state.settings, state.writer)
+    metrics = Metrics(state.settings, state.writer, state.registry)
     state.gateway.observers.append(metrics.observe)
     state.extras["metrics"] = metrics
     monitor = HealthMonitor(state.registry, interval_s=state.settings.health_interval_s)
