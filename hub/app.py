@@ -177,6 +177,9 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
                 await conn.execute(text("SELECT 1"))
         except Exception:
             checks["database"] = False
+        if not checks["log_writer"] and checks["database"] and await _takes_writes(state):
+            state.writer.recovered()
+            checks["log_writer"] = state.writer.healthy
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
@@ -241,6 +244,36 @@ class HubApp:
             await send({"type": "http.response.body", "body": body})
         else:
             await self.api(scope, receive, send)
+
+
+async def _takes_writes(state: HubState) -> bool:
+    """Whether the log's database takes a write now: a no-op update of the chain head.
+
+    A lock or a full disk fails it as they failed the log writer's batch; it changes nothing
+    (the head keeps its values), and it gives up within READY_PROBE_S.
+    """
+    sqlite = state.settings.is_sqlite
+    wait_ms = int(READY_PROBE_S * 1000)
+    try:
+        # The statement's own lock wait is the probe's, not the 30 s an exchange may wait;
+        # the outer bound is for anything else that hangs.
+        async with asyncio.timeout(READY_PROBE_S * 3), state.engine.begin() as conn:
+            if sqlite:
+                await conn.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+            else:
+                await conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{wait_ms}ms'")
+            try:
+                await conn.execute(text("UPDATE chain_head SET seq = seq WHERE id = 1"))
+            finally:
+                if sqlite:  # the pooled connection goes back with the usual wait
+                    busy = state.settings.sqlite_busy_timeout_ms
+                    await conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy}")
+    except Exception:
+        return False
+    return True
+
+
+READY_PROBE_S = 2.0
 
 
 def _query(scope: dict) -> str:

@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     # when redis_url is set.
     default_quota_rps: int | None = Field(default=None, ge=1)
     default_quota_per_day: int | None = Field(default=None, ge=1)
-    # How long a write waits on a locked SQLite database before the exchange is refused.
+    # How long the API's reads and registry writes wait on a locked SQLite database (the log
+    # writer waits LOCK_WAIT_S, hub/txlog/sqlite.py, before an exchange is refused).
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
     demo_credentials: bool = Field(default=True)

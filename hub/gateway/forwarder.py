@@ -8,6 +8,7 @@ bench/profile_notes.md.
 
 from __future__ import annotations
 
+import socket
 from typing import NamedTuple
 
 from hub.core.errors import ServiceFailed, ServiceTimeout
@@ -88,7 +89,7 @@ class Forwarder:
             ) from None
         except (ClientError, OSError, UnicodeError) as exc:
             raise ServiceFailed(
-                f"the provider could not be reached or broke off its answer ({type(exc).__name__})"
+                f"the provider could not be reached or broke off its answer: {_why(exc)}"
             ) from None
         out = []
         content_type = ""
@@ -109,3 +110,16 @@ class Forwarder:
             hop = {t.strip().lower() for t in named}
             out = [(n, v) for n, v in out if n.lower() not in hop]
         return Answer(resp.status, out, resp.body, content_type, head_length)
+
+
+def _why(exc: BaseException) -> str:
+    """What went wrong with the provider, in words (a class name said little)."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(exc, ConnectionResetError):
+        return "the connection was reset"
+    if isinstance(exc, socket.gaierror):
+        return "its host name does not resolve"
+    if isinstance(exc, ClientError) and not str(exc).startswith("cannot call"):
+        return str(exc)  # the client's own sentences; "cannot call" would show its address
+    return type(exc).__name__

@@ -121,6 +121,11 @@ class RemoteLogWriter(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         await loop.create_unix_connection(lambda: self, self.path)
 
+    def recovered(self) -> None:
+        """The database takes writes again (see LogWriter.recovered): healthy, if connected."""
+        if self._transport is not None:
+            self.healthy = True
+
     # --- asyncio.Protocol ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

@@ -131,6 +131,15 @@ class LogWriter:
                 "the transaction log is overloaded, so the exchange is refused; retry shortly"
             ) from None
 
+    def recovered(self) -> None:
+        """The database takes writes again (a probe said so): healthy, if still running.
+
+        ``healthy`` otherwise changes only with a batch's outcome, and a hub whose readiness
+        keeps traffic away gets no batch to clear it (/readyz stayed 503 after the fault).
+        """
+        if self._task is not None and not self._task.done():
+            self.healthy = True
+
     @property
     def depth(self) -> int:
         return self.queue.qsize()
