@@ -77,6 +77,18 @@ class InsuranceData(Dataset):
         if active:
             raise ConflictError(f"{holder} already holds card {active[0]['code']}")
         citizen = self._citizen(holder)
+        if citizen is not None:
+            # A seed citizen's card carries the population database's name and birth date:
+            # another given here was issued as given, a card that named someone else.
+            for field, given in (
+                ("full_name", request.full_name),
+                ("date_of_birth", born_of(request)),
+            ):
+                if given is not None and given != citizen[field]:
+                    raise UnprocessableError(
+                        f"{field} {given!r} is not that of citizen {holder} in the population "
+                        f"database ({citizen[field]!r}); leave it out to use the database's"
+                    )
         name = request.full_name or (citizen and citizen["full_name"])
         born = request.date_of_birth or (
             dt.date.fromisoformat(citizen["date_of_birth"]) if citizen else None
@@ -158,3 +170,7 @@ def _card(
 
 def _first_commune(province: str) -> str:
     return next(c.name for c in COMMUNES.values() if c.province == province)
+
+
+def born_of(request: CardIssue) -> str | None:
+    return request.date_of_birth.isoformat() if request.date_of_birth else None

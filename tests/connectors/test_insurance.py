@@ -62,3 +62,22 @@ async def test_digits_that_are_not_ascii_are_no_data(api: httpx.AsyncClient) -> 
     assert (await api.get("/cards/GD47990900²²²²²")).status_code == 404
     cards = await api.get("/cards", params={"holder_id": "079200317948", "cursor": "²"})
     assert cards.status_code == 422
+
+
+async def test_a_seed_citizens_card_carries_the_population_records_name(
+    api: httpx.AsyncClient,
+) -> None:
+    for index in range(200):  # a seed citizen without a card (about 7 %)
+        person = citizen_at(42, DEFAULT_SIZE, index)
+        if not (await api.get("/cards", params={"holder_id": person["id"]})).json()["items"]:
+            break
+    else:
+        raise AssertionError("every one of 200 citizens holds a card")
+    body = {"holder_id": person["id"], "full_name": "Tên Giả Mạo"}
+    refused = await api.post("/cards", json=body)
+    assert refused.status_code == 422 and "population database" in refused.text
+    wrong_day = {"holder_id": person["id"], "date_of_birth": "1900-01-01"}
+    assert (await api.post("/cards", json=wrong_day)).status_code == 422
+    issued = await api.post("/cards", json={"holder_id": person["id"]})
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["full_name"] == person["full_name"]

@@ -21,9 +21,7 @@ async def test_unregistered_clients_and_services_share_one_label(hub: Hub) -> No
     assert ok.status_code == 200
     meta = await hub.client.get(f"/r1/{PROVIDER}/listMethods", headers=hub.headers())
     assert meta.status_code == 200
-    text = (
-        await hub.client.get("/metrics", headers={"Authorization": f"Bearer {OPERATOR}"})
-    ).text
+    text = (await hub.client.get("/metrics", headers={"Authorization": f"Bearer {OPERATOR}"})).text
     assert "svc" not in text and "VN/GOV/X" not in text and "nothing" not in text
     unauthorized = 'client="-",fault_code="Client.Unauthorized",service="-"'
     assert f"hub_exchanges_total{{{unauthorized}}} 20.0" in text
