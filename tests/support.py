@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import os
 import socket
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -115,3 +117,17 @@ async def serve(app: Any, port: int | None = None, **options: Any) -> AsyncItera
     finally:
         server.should_exit = True
         await task
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, seconds: float = 60) -> None:
+    """Wait until the hub started as ``proc`` answers ``url``/healthz; fail with its log."""
+    deadline = time.monotonic() + seconds
+    with httpx.Client(timeout=5) as client:
+        while True:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                if client.get(f"{url}/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)

@@ -9,7 +9,6 @@ when it has one) until ``reset()``.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -143,14 +142,8 @@ def _card(
     age = (start - born).days // 365
     group = "TE" if age < 6 else "HT" if age >= 62 else "GD"
     if group == "TE":
-        # A child's card runs until the day before the sixth birthday; one born on 29
-        # February turns six on 1 March of a common year (replace() refused the date).
-        sixth = (
-            born.replace(year=born.year + 6)
-            if (born.month, born.day) != (2, 29) or calendar.isleap(born.year + 6)
-            else dt.date(born.year + 6, 3, 1)
-        )
-        valid_to = sixth - dt.timedelta(days=1)
+        # A child's card runs until the day before the sixth birthday.
+        valid_to = population.years_after(born, 6) - dt.timedelta(days=1)
     else:
         valid_to = dt.date(start.year, 12, 31)
     return {

@@ -252,3 +252,11 @@ def index_of(seed: int, size: int, value: str) -> int | None:
 def _copy(person: dict[str, Any]) -> dict[str, Any]:
     # Records are cached; callers get their own nested dicts to change.
     return {k: dict(v) if isinstance(v, dict) else v for k, v in person.items()}
+
+
+def years_after(day: dt.date, years: int) -> dt.date:
+    """The anniversary ``years`` after ``day``: 29 February's is 1 March in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return dt.date(day.year + years, 3, 1)

@@ -176,7 +176,7 @@ class PopulationData(Dataset):
             raise UnprocessableError("date_of_birth: a birth registered now is in 1900 or later")
         for role, parent in parents.items():
             parent_born = dt.date.fromisoformat(parent["date_of_birth"])
-            if born < _years_after(parent_born, MIN_PARENT_AGE):
+            if born < gen.years_after(parent_born, MIN_PARENT_AGE):
                 raise UnprocessableError(
                     f"{role}: citizen {parent['id']}, born {parent_born}, would be under "
                     f"{MIN_PARENT_AGE} at this birth on {born}"
@@ -340,10 +340,3 @@ def _today() -> str:
 
 
 MIN_PARENT_AGE = 12  # years: younger parents are a data error, not a registration
-
-
-def _years_after(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February, in a common year
-        return dt.date(day.year + years, 3, 1)

@@ -42,7 +42,7 @@ HUB_ONLY_PREFIXES = ("x-road-", "x-hub-")
 
 class Answer(NamedTuple):
     status: int
-    headers: list[tuple[str, str]]
+    headers: list[tuple[str, str]]  # to pass on: no framing, X-Road or content-type header
     body: bytes
     content_type: str
     head_length: str | None = None  # a HEAD answer's Content-Length: that of the GET
@@ -98,12 +98,12 @@ class Forwarder:
         for name, value in resp.headers:
             lname = name.lower()
             if lname == "content-type":
-                content_type = value
+                content_type = value  # the answer's own field: the handler writes it
             elif lname == "connection":
                 named += value.split(",")
             elif lname == "content-length" and method == "HEAD":
                 head_length = value
-            if lname not in HOP_BY_HOP and not lname.startswith(HUB_ONLY_PREFIXES):
+            elif lname not in HOP_BY_HOP and not lname.startswith(HUB_ONLY_PREFIXES):
                 out.append((name, value))
         if named:
             # Headers the provider named in Connection are for its hop only (RFC 9110 7.6.1).

@@ -11,10 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support import SECRET, free_port
+from tests.support import SECRET, free_port, wait_healthy
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's"
@@ -43,16 +42,7 @@ def test_workers_end_when_hub_serve_is_killed(tmp_path: Path) -> None:
             cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + 60
-        with httpx.Client(timeout=2) as client:
-            while True:
-                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-                try:
-                    if client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        wait_healthy(proc, f"http://127.0.0.1:{port}", tmp_path / "serve.log")
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
         # The workers went on listening, refusing every exchange with their log writer gone,

@@ -19,6 +19,7 @@ import pytest
 
 import connectors
 from hub.core.security import demo_api_key
+from tests.support import wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -62,16 +63,8 @@ def hub_up(port: int, tmp_path: Path, state_dir: Path) -> Iterator[httpx.Client]
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
+        wait_healthy(proc, url, tmp_path / "up.log")
         with httpx.Client(base_url=url, timeout=10) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, (tmp_path / "up.log").read_text()
-                assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
             yield client
     finally:
         proc.send_signal(signal.SIGINT)  # as Ctrl-C: `hub up` stops its mocks on the way out
@@ -136,16 +129,7 @@ def test_hub_up_stops_its_mock_agencies_on_a_signal(tmp_path: Path, sig: signal.
             cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + 60
-        with httpx.Client(timeout=5) as client:
-            while True:
-                assert proc.poll() is None, (tmp_path / "up.log").read_text()
-                assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
-                try:
-                    if client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        wait_healthy(proc, f"http://127.0.0.1:{port}", tmp_path / "up.log")
         mock_ports = range(port + 1, port + 1 + n)
         assert all(_port_taken(p) for p in mock_ports)  # the agencies are up behind the hub
         proc.send_signal(sig)
