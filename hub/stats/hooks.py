@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from hub.stats import rollup
 from hub.stats.health import HealthMonitor
 from hub.stats.metrics import Metrics
+from hub.stats.offload import QueryThread
 from hub.stats.retention import MinutePruner
 from hub.txlog.writer import LogWriter
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def install(state: HubState) -> None:
-    """Fold the log into the rollups, feed /metrics, and watch the providers."""
+    """Fold the log into the rollups, feed /metrics, watch the providers, answer queries."""
     if isinstance(state.writer, LogWriter):
         # (A log writer process runs the same hook itself: hub/txlog/service.py.)
         state.writer.hooks.append(rollup.Folder())
@@ -30,3 +31,7 @@ def install(state: HubState) -> None:
     state.extras["minute_pruner"] = pruner
     state.extras["on_startup"].append(pruner.start)
     state.on_shutdown.append(pruner.stop)
+    queries = QueryThread(state.settings.database_url)
+    state.extras["queries"] = queries
+    state.extras["on_startup"].append(queries.start)
+    state.on_shutdown.append(queries.stop)

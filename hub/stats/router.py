@@ -7,16 +7,19 @@ access control where client names are sensitive, or turn the client label off).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import FileResponse
+from pydantic import BaseModel
 
 from hub.core.deps import OperatorDep, SessionDep, StateDep
 from hub.stats import browse, health, service
+from hub.stats.offload import QueryThread
 from hub.stats.retention import minute_horizon
 from hub.stats.schemas import (
     Growth,
@@ -67,11 +70,18 @@ Range = Annotated[RangeQuery, Depends()]
 Filters = Annotated[FilterQuery, Depends()]
 
 
-async def _answer(coro: Awaitable[T]) -> T:
+async def _query(state: Any, fn: Callable[..., Awaitable[BaseModel]]) -> Response:
+    """``fn(conn)`` on the operator query thread (hub/stats/offload.py), as JSON made there."""
+
+    async def answer(conn: Any) -> bytes:
+        return (await fn(conn)).model_dump_json().encode()
+
+    queries: QueryThread = state.extras["queries"]
     try:
-        return await coro
+        body = await queries.run(answer)
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None
+    return Response(body, media_type="application/json")
 
 
 def _context(state: Any) -> dict[str, Any]:
@@ -84,7 +94,6 @@ def _context(state: Any) -> dict[str, Any]:
 async def list_transactions(
     _: OperatorDep,
     state: StateDep,
-    session: SessionDep,
     window: Range,
     filters: Filters,
     status: Annotated[int | None, Query(ge=100, le=599)] = None,
@@ -93,10 +102,11 @@ async def list_transactions(
     issue: str | None = None,
     limit: Annotated[int, Query(ge=1, le=browse.MAX_LIMIT)] = 100,
     cursor: str | None = None,
-) -> TransactionPage:
-    return await _answer(
-        browse.page(
-            session,
+) -> Response:
+    return await _query(
+        state,
+        partial(
+            browse.page,
             tz=state.settings.timezone,
             **asdict(window),
             **asdict(filters),
@@ -106,7 +116,7 @@ async def list_transactions(
             issue=issue,
             limit=limit,
             cursor=cursor,
-        )
+        ),
     )
 
 
@@ -124,12 +134,11 @@ async def get_transaction(ident: str, _: OperatorDep, session: SessionDep) -> di
 async def stats_summary(
     _: OperatorDep,
     state: StateDep,
-    session: SessionDep,
     window: Range,
     filters: Filters,
-) -> Summary:
-    return await _answer(
-        service.summary(session, **_context(state), **asdict(window), **asdict(filters))
+) -> Response:
+    return await _query(
+        state, partial(service.summary, **_context(state), **asdict(window), **asdict(filters))
     )
 
 
@@ -137,42 +146,39 @@ async def stats_summary(
 async def stats_timeseries(
     _: OperatorDep,
     state: StateDep,
-    session: SessionDep,
     window: Range,
     filters: Filters,
     bucket: Literal["minute", "hour", "day", "month", "year"] = "hour",
     group_by: Group | None = None,
-) -> Timeseries:
-    return await _answer(
-        service.timeseries(
-            session,
+) -> Response:
+    return await _query(
+        state,
+        partial(
+            service.timeseries,
             **_context(state),
             bucket=bucket,
             group_by=group_by,
             **asdict(window),
             **asdict(filters),
-        )
+        ),
     )
 
 
 @api.get("/stats/matrix", response_model=Matrix, summary="Who shared with whom")
-async def stats_matrix(
-    _: OperatorDep, state: StateDep, session: SessionDep, window: Range
-) -> Matrix:
-    return await _answer(service.matrix(session, **_context(state), **asdict(window)))
+async def stats_matrix(_: OperatorDep, state: StateDep, window: Range) -> Response:
+    return await _query(state, partial(service.matrix, **_context(state), **asdict(window)))
 
 
 @api.get("/stats/top", response_model=Top, summary="Busiest clients, services or providers")
 async def stats_top(
     _: OperatorDep,
     state: StateDep,
-    session: SessionDep,
     window: Range,
     by: Group = "service",
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-) -> Top:
-    return await _answer(
-        service.top(session, **_context(state), by=by, limit=limit, **asdict(window))
+) -> Response:
+    return await _query(
+        state, partial(service.top, **_context(state), by=by, limit=limit, **asdict(window))
     )
 
 
@@ -180,12 +186,11 @@ async def stats_top(
 async def stats_growth(
     _: OperatorDep,
     state: StateDep,
-    session: SessionDep,
     window: Range,
     period: Literal["day", "month", "year"] = "month",
-) -> Growth:
-    return await _answer(
-        service.growth(session, **_context(state), period=period, **asdict(window))
+) -> Response:
+    return await _query(
+        state, partial(service.growth, **_context(state), period=period, **asdict(window))
     )
 
 

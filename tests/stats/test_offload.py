@@ -1,0 +1,115 @@
+"""Operator queries run on a thread of their own: a long one leaves the gateway's loop free."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from hub.stats import service
+from hub.stats.offload import QueryThread
+from tests.gateway.conftest import Hub
+from tests.stats.conftest import AUTH
+
+
+async def _until(flag: threading.Event, seconds: float = 10) -> None:
+    for _ in range(int(seconds * 100)):
+        if flag.is_set():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the event was never set")
+
+
+async def test_the_gateway_loop_answers_while_a_long_query_runs(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+    real = service.summary
+
+    async def long_summary(conn: Any, **kw: Any) -> Any:
+        # Plain Python that never awaits, as the shaping of a year's rows is: on the
+        # gateway's loop nothing else could run until it ended (by its 10 s timeout here).
+        entered.set()
+        outcome["released"] = release.wait(10)
+        return await real(conn, **kw)
+
+    monkeypatch.setattr(service, "summary", long_summary)
+    query = asyncio.create_task(hub.client.get("/api/stats/summary", headers=AUTH))
+    await _until(entered)
+    health = await hub.client.get("/healthz")
+    assert health.status_code == 200
+    assert not query.done()
+    release.set()
+    resp = await query
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["total"] == 0
+    assert outcome["released"] is True  # /healthz answered while the query still ran
+
+
+async def test_bad_input_on_the_query_thread_is_still_a_400(hub: Hub) -> None:
+    resp = await hub.client.get(
+        "/api/stats/timeseries", params={"since": "2026-05-01", "until": "2026-04-01"},
+        headers=AUTH,
+    )  # fmt: skip
+    assert resp.status_code == 400
+    assert resp.json()["detail"] == "since must be before until"
+    assert resp.headers["content-type"] == "application/json"
+
+
+async def test_the_thread_has_its_own_loop_and_cancelling_reaches_it(tmp_path: Path) -> None:
+    queries = QueryThread(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
+    await queries.start()
+    try:
+        seen: dict[str, Any] = {}
+
+        async def where(conn: Any) -> int:
+            seen["thread"] = threading.get_ident()
+            seen["loop"] = asyncio.get_running_loop()
+            return (await conn.execute(text("SELECT 41 + 1"))).scalar_one()
+
+        assert await queries.run(where) == 42
+        assert seen["thread"] != threading.get_ident()
+        assert seen["loop"] is not asyncio.get_running_loop()
+
+        started, cancelled = threading.Event(), threading.Event()
+
+        async def forever(conn: Any) -> None:
+            started.set()
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        task = asyncio.create_task(queries.run(forever))
+        await _until(started)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await _until(cancelled)
+    finally:
+        await queries.stop()
+    with pytest.raises(RuntimeError, match="not running"):
+        await queries.run(where)
+
+
+async def test_stop_cancels_what_still_runs(tmp_path: Path) -> None:
+    queries = QueryThread(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
+    await queries.start()
+    started = threading.Event()
+
+    async def forever(conn: Any) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    task = asyncio.create_task(queries.run(forever))
+    await _until(started)
+    await queries.stop()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not any(t.name == "hub-operator-queries" for t in threading.enumerate())
