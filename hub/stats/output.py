@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 
@@ -37,10 +38,20 @@ def emit(
     table = Table(title=title, caption=caption, title_justify="left")
     for col in columns:
         numeric = bool(rows) and isinstance(rows[0].get(col), int | float)
-        table.add_column(col, justify="right" if numeric else "left")
+        # A narrow terminal wraps a value rather than cut it to "VN/GOV/…": ids are copied.
+        table.add_column(col, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in columns))
-    console.print(table)
+    if console.is_terminal:
+        console.print(table)
+        return
+    # Piped into grep, less or a file, there is no width to keep to: every row on one line.
+    wide = Console(file=console.file, width=100_000, color_system=None)
+    width = Measurement.get(wide, wide.options, table).maximum
+    out = Console(width=width, color_system=None)
+    with out.capture() as text:
+        out.print(table)
+    console.file.write("".join(line.rstrip() + "\n" for line in text.get().splitlines()))
 
 
 def _cell(value: Any) -> str:

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from hub.cli.main import app
+from hub.stats.output import emit
 
 
 @pytest.fixture
@@ -67,6 +69,24 @@ def test_tx_list_pages_and_show(cli_db: str) -> None:
     assert second["items"][0]["seq"] == first["items"][-1]["seq"] - 1
     shown = json.loads(run("tx", "show", first["items"][0]["request_id"]))
     assert shown["record_hash"] and shown["seq"] == first["items"][0]["seq"]
+
+
+def test_tables_keep_whole_values_piped_and_in_a_narrow_terminal(cli_db: str) -> None:
+    items = json.loads(run("tx", "list", "--limit", "3", "--json"))["items"]
+    piped = run("tx", "list", "--limit", "3")  # not a terminal: one line per record
+    assert "…" not in piped
+    for item in items:
+        line = next(x for x in piped.splitlines() if item["id"] in x)
+        assert item["service"] in line and item["started_at"] in line
+        assert line == line.rstrip()
+    narrow = Console(file=io.StringIO(), width=60, force_terminal=True, color_system=None)
+    emit(
+        {}, [{"id": "7" * 32, "service": "VN/GOV/BCA/population/citizen-lookup"}],
+        ("id", "service"), title="t", as_json=False, as_csv=False, console=narrow,
+    )  # fmt: skip
+    shown = narrow.file.getvalue()  # type: ignore[attr-defined]
+    assert "…" not in shown
+    assert "".join(ch for ch in shown if ch == "7") == "7" * 32  # wrapped, not cut
 
 
 def test_bad_input_exits_2_with_a_sentence(cli_db: str) -> None:
