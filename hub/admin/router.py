@@ -14,6 +14,8 @@ from hub.registry import service as registry
 from hub.registry.schemas import (
     ApplyResult,
     GrantIn,
+    GrantKey,
+    GrantPatch,
     KeyIn,
     KeyOut,
     MemberIn,
@@ -82,7 +84,7 @@ def _plain(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     return {f: getattr(row, f) for f in fields}
 
 
-MEMBER_FIELDS = ("id", "name")
+MEMBER_FIELDS = ("id", "name", "enabled")
 SUBSYSTEM_FIELDS = ("id", "name", "base_url", "enabled", *registry.SUBSYSTEM_OPTIONAL)
 SERVICE_FIELDS = ("id", *registry.SERVICE_FIELDS)
 
@@ -124,7 +126,7 @@ async def create_member(body: MemberIn, _: AdminDep, session: SessionDep, state:
     return body
 
 
-@router.patch("/members/{member_id:path}")
+@router.patch("/members/{member_id:path}", summary="Change a member (enabled=false disables)")
 async def change_member(
     member_id: str, body: MemberPatch, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
@@ -199,9 +201,20 @@ async def delete_service(
 # --- grants --------------------------------------------------------------------------------
 
 
+def _grant_out(g: Grant) -> dict[str, Any]:
+    return {"client": g.client_id, "service": g.service_id, "enabled": g.enabled}
+
+
+async def _grant(session: AsyncSession, key: GrantKey | GrantPatch) -> Grant:
+    grant = await session.get(Grant, (key.client, key.service))
+    if grant is None:
+        raise HTTPException(404, f"{key.client} has no grant for {key.service}")
+    return grant
+
+
 @router.get("/grants")
-async def list_grants(_: AdminDep, session: SessionDep) -> list[dict[str, str]]:
-    return [{"client": g.client_id, "service": g.service_id} for g in await repo.grants(session)]
+async def list_grants(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]:
+    return [_grant_out(g) for g in await repo.grants(session)]
 
 
 @router.post("/grants", status_code=201)
@@ -210,10 +223,19 @@ async def create_grant(body: GrantIn, _: AdminDep, session: SessionDep, state: S
     return body
 
 
+@router.patch("/grants", summary="Change a grant, named by client and service (enabled=false)")
+async def change_grant(body: GrantPatch, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+    grant = await _grant(session, body)
+    if body.enabled is not None and body.enabled != grant.enabled:
+        grant.enabled = body.enabled
+        await repo.bump_version(session)
+        await _commit(session, state)
+    return _grant_out(grant)
+
+
 @router.delete("/grants", status_code=204)
-async def delete_grant(body: GrantIn, _: AdminDep, session: SessionDep, state: StateDep) -> None:
-    if await session.get(Grant, (body.client, body.service)) is None:
-        raise HTTPException(404, f"{body.client} has no grant for {body.service}")
+async def delete_grant(body: GrantKey, _: AdminDep, session: SessionDep, state: StateDep) -> None:
+    await _grant(session, body)
     await repo.delete_grant(session, body.client, body.service)
     await repo.bump_version(session)
     await _commit(session, state)

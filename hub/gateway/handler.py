@@ -307,6 +307,11 @@ class Gateway:
         subsystem = self.registry.snapshot.subsystems.get(client)
         if subsystem is not None and not subsystem[2]:
             # As X-Road refuses a disabled client; its certificate is refused the same way.
+            member = client.rpartition("/")[0]
+            if member in self.registry.snapshot.disabled_members:
+                raise errors.AccessDenied(
+                    f"member {member} is disabled by an operator, and with it client {client}"
+                )
             raise errors.AccessDenied(f"client {client} is disabled by an operator")
         return client
 
@@ -318,8 +323,17 @@ class Gateway:
             raise errors.UnknownService(f"there is no service {ex.target.service_id}")
         ex.service = service
         if not service.enabled:
+            member = service.provider.rpartition("/")[0]
+            if member in snap.disabled_members:
+                raise errors.ServiceDisabled(
+                    f"member {member} is disabled by an operator, and with it service {service.id}"
+                )
             raise errors.ServiceDisabled(f"service {service.id} is disabled by an operator")
         if (client, service.id) not in snap.grants:
+            if (client, service.id) in snap.disabled_grants:
+                raise errors.AccessDenied(
+                    f"client {client}'s grant to call {service.id} is disabled by an operator"
+                )
             raise errors.AccessDenied(
                 f"client {client} is not permitted to call {service.id}; ask its provider "
                 "for a grant"

@@ -45,6 +45,8 @@ class Member(Base):
     member_class: Mapped[str] = mapped_column(String(64))
     member_code: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(300), default="")
+    # Off: none of its subsystems may call, and none of its services answers.
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -98,6 +100,8 @@ class Grant(Base):
     service_id: Mapped[str] = mapped_column(
         ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
     )
+    # Off: the client is refused as if it had no grant, and the grant is kept.
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 

@@ -68,7 +68,11 @@ class Snapshot:
     services: dict[str, ServiceEntry] = field(default_factory=dict)
     subsystems: dict[str, Any] = field(default_factory=dict)  # id -> (name, base_url, enabled)
     members: dict[str, str] = field(default_factory=dict)  # id -> name
-    grants: frozenset[tuple[str, str]] = frozenset()
+    grants: frozenset[tuple[str, str]] = frozenset()  # (client, service), enabled ones only
+    # What an operator turned off, kept apart to say so (a disabled member's subsystems and
+    # services are disabled in ``subsystems`` and ``services`` already).
+    disabled_members: frozenset[str] = frozenset()
+    disabled_grants: frozenset[tuple[str, str]] = frozenset()
     keys: dict[str, KeyEntry] = field(default_factory=dict)  # prefix -> entry
     # client id -> (requests per second, per day), only for clients with a quota set
     quotas: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
@@ -114,15 +118,20 @@ def _compile(path: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
 
 async def load(session: AsyncSession) -> Snapshot:
     snap = Snapshot(version=await repo.version(session))
-    snap.members = {m.id: m.name for m in await repo.members(session)}
+    members = await repo.members(session)
+    snap.members = {m.id: m.name for m in members}
+    snap.disabled_members = frozenset(m.id for m in members if not m.enabled)
     subs = await repo.subsystems(session)
-    snap.subsystems = {s.id: (s.name, s.base_url, s.enabled) for s in subs}
+    snap.subsystems = {
+        s.id: (s.name, s.base_url, s.enabled and s.member_id not in snap.disabled_members)
+        for s in subs
+    }
     snap.quotas = {
         s.id: (s.quota_rps, s.quota_per_day)
         for s in subs
         if s.quota_rps is not None or s.quota_per_day is not None
     }
-    snap.certs = {s.cert_sha256: s.id for s in subs if s.cert_sha256 and s.enabled}
+    snap.certs = {s.cert_sha256: s.id for s in subs if s.cert_sha256 and snap.subsystems[s.id][2]}
     for svc in await repo.services(session):
         sub = snap.subsystems.get(svc.subsystem_id)
         entry = ServiceEntry(
@@ -144,7 +153,9 @@ async def load(session: AsyncSession) -> Snapshot:
             pattern, names = _compile(ep["path"])
             entry.routes.append((ep["method"].upper(), pattern, names))
         snap.services[svc.id] = entry
-    snap.grants = frozenset((g.client_id, g.service_id) for g in await repo.grants(session))
+    grants = await repo.grants(session)
+    snap.grants = frozenset((g.client_id, g.service_id) for g in grants if g.enabled)
+    snap.disabled_grants = frozenset((g.client_id, g.service_id) for g in grants if not g.enabled)
     for k in await repo.api_keys(session):
         snap.keys[k.prefix] = KeyEntry(
             client=k.subsystem_id,

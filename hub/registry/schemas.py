@@ -111,6 +111,7 @@ def _check_url(value: str | None) -> str | None:
 class MemberIn(Strict):
     id: MemberIdStr
     name: str = ""
+    enabled: bool = True
 
 
 def _check_fingerprint(value: str) -> str:
@@ -205,9 +206,13 @@ class ServiceIn(Strict):
     keep_bodies: bool = False
 
 
-class GrantIn(Strict):
+class GrantKey(Strict):
     client: SubsystemIdStr
     service: ServiceIdStr
+
+
+class GrantIn(GrantKey):
+    enabled: bool = True
 
 
 class RegistryDoc(Strict):
@@ -242,6 +247,15 @@ class Patch(Strict):
 
 class MemberPatch(Patch):
     name: str | None = None
+    enabled: bool | None = None
+
+
+class GrantPatch(Patch):
+    """Which grant (``client`` and ``service``), and its new state."""
+
+    client: SubsystemIdStr
+    service: ServiceIdStr
+    enabled: bool | None = None
 
 
 class SubsystemPatch(Patch):

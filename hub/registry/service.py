@@ -137,6 +137,7 @@ async def apply(session: AsyncSession, doc: RegistryDoc, *, prune: bool = False)
                 "member_class": mid.member_class,
                 "member_code": mid.member_code,
                 "name": m.name,
+                "enabled": m.enabled,
             },
         )
     await session.flush()
@@ -148,15 +149,23 @@ async def apply(session: AsyncSession, doc: RegistryDoc, *, prune: bool = False)
         upsert("services", svc.id, Service, _service_fields(svc))
     await session.flush()
 
-    current_grants = {(g.client_id, g.service_id) for g in await repo.grants(session)}
-    wanted = {(g.client, g.service) for g in doc.grants}
-    for client, service in sorted(wanted - current_grants):
-        session.add(Grant(client_id=client, service_id=service, created_at=now))
-        counts["created"] += 1
-    counts["unchanged"] += len(wanted & current_grants)
+    current_grants = {(g.client_id, g.service_id): g for g in await repo.grants(session)}
+    wanted = {(g.client, g.service): g.enabled for g in doc.grants}
+    for (client, service), enabled in sorted(wanted.items()):
+        grant = current_grants.get((client, service))
+        if grant is None:
+            session.add(
+                Grant(client_id=client, service_id=service, enabled=enabled, created_at=now)
+            )
+            counts["created"] += 1
+        elif grant.enabled != enabled:
+            grant.enabled = enabled
+            counts["updated"] += 1
+        else:
+            counts["unchanged"] += 1
 
     if prune:
-        for client, service in current_grants - wanted:
+        for client, service in current_grants.keys() - wanted.keys():
             counts["deleted"] += await repo.delete_grant(session, client, service)
         for section, ids in (
             ("services", {s.id for s in doc.services}),
@@ -196,13 +205,12 @@ async def export(session: AsyncSession) -> dict[str, Any]:
     """The registry as a document that ``apply`` takes back unchanged."""
     doc: dict[str, Any] = {"members": [], "subsystems": [], "services": [], "grants": []}
     for m in await repo.members(session):
-        doc["members"].append({"id": m.id, "name": m.name})
+        doc["members"].append({"id": m.id, "name": m.name, **_off(m)})
     for s in await repo.subsystems(session):
         item: dict[str, Any] = {"id": s.id, "name": s.name}
         if s.base_url:
             item["base_url"] = s.base_url
-        if not s.enabled:
-            item["enabled"] = False
+        item.update(_off(s))
         for field in SUBSYSTEM_OPTIONAL:
             if getattr(s, field) is not None:
                 item[field] = getattr(s, field)
@@ -213,8 +221,13 @@ async def export(session: AsyncSession) -> dict[str, Any]:
             item[field] = getattr(svc, field)
         doc["services"].append(item)
     for g in await repo.grants(session):
-        doc["grants"].append({"client": g.client_id, "service": g.service_id})
+        doc["grants"].append({"client": g.client_id, "service": g.service_id, **_off(g)})
     return doc
+
+
+def _off(row: Any) -> dict[str, bool]:
+    """``enabled: false`` for a disabled entry; an enabled one leaves the default unsaid."""
+    return {} if row.enabled else {"enabled": False}
 
 
 def dump_yaml(doc: dict[str, Any]) -> str:

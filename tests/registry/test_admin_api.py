@@ -41,7 +41,7 @@ async def test_admin_crud_keys_and_roles(db_url: str, tmp_path: Path) -> None:
         assert (await c.post("/admin/services", json=svc, headers=ADMIN_H)).status_code == 201
         grant = {"client": "VN/GOV/BCA/client", "service": svc["id"]}
         assert (await c.post("/admin/grants", json=grant, headers=ADMIN_H)).status_code == 201
-        assert (await c.get("/admin/grants", headers=ADMIN_H)).json() == [grant]
+        assert (await c.get("/admin/grants", headers=ADMIN_H)).json() == [grant | {"enabled": True}]
 
         r = await c.patch(f"/admin/services/{svc['id']}", json={"enabled": False}, headers=ADMIN_H)
         assert r.status_code == 200 and r.json()["enabled"] is False
