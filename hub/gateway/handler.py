@@ -345,6 +345,13 @@ class Gateway:
                 f"service {service.id} does not offer {ex.method} {ex.target.path[:200]}; "
                 f"it offers {served}"
             )
+        if service.shadows:
+            owner = service.claimed_by(ex.target.path)
+            if owner is not None:
+                raise errors.AccessDenied(
+                    f"{ex.target.path[:200]} is served by {owner}, not by {service.id}: "
+                    "call that service (its grant is its own)"
+                )
         if service.personal_data and not (ex.user_id and ex.issue):
             raise errors.MissingPurpose(
                 f"{service.id} serves personal data: send X-Road-UserId (the officer asking) "

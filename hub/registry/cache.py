@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from jsonschema import Draft202012Validator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,6 +42,9 @@ class ServiceEntry:
     validator: Draft202012Validator | None
     # (method, compiled path regex, names of templated segments)
     routes: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = field(default_factory=list)
+    # Paths this service's templates (or its any-path) would match but that another service
+    # of the same provider names more exactly: (regex on the service's path, that service).
+    shadows: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
 
     def match(self, method: str, path: str) -> tuple[bool, dict[str, str]]:
         """Whether the service exposes ``method path``, and the templated values found."""
@@ -52,6 +56,19 @@ class ServiceEntry:
                 if found:
                     return True, found.groupdict()
         return False, {}
+
+    def claimed_by(self, path: str) -> str | None:
+        """The other service of this provider that ``path`` belongs to, if one does.
+
+        Without this, a grant of ``GET /citizens/{id}`` reached the provider's
+        ``GET /citizens/changes`` (another service, not granted) with ``id=changes``. The
+        provider routes the decoded path, so the decoded path is what is compared.
+        """
+        plain = unquote(path) if "%" in path else path
+        for pattern, owner in self.shadows:
+            if pattern.match(plain):
+                return owner
+        return None
 
 
 @dataclass(slots=True)
@@ -104,6 +121,56 @@ class Snapshot:
         return entry.client
 
 
+def _segments(path: str) -> list[str]:
+    return path.strip("/").split("/") if path.strip("/") else []
+
+
+def _templated(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}")
+
+
+def _refines(mine: list[str], other: list[str]) -> bool:
+    """Whether ``other`` names a strict part of what ``mine`` matches (a literal for a
+    template), so that a path ``other`` matches is ``other``'s and not ``mine``'s."""
+    if len(mine) != len(other):
+        return False
+    finer = False
+    for a, b in zip(mine, other, strict=True):
+        if _templated(a) and not _templated(b):
+            finer = True
+        elif not _templated(a) and (_templated(b) or a != b):
+            return False
+    return finer
+
+
+def _shadow(services: dict[str, ServiceEntry]) -> None:
+    """Fill each service's ``shadows`` from the other services at the same provider host."""
+    hosts: dict[tuple[str, str], list[tuple[str, ServiceEntry]]] = {}
+    for entry in services.values():
+        if entry.base_url:
+            url = urlsplit(entry.base_url)
+            hosts.setdefault((url.scheme, url.netloc.lower()), []).append(
+                (url.path.rstrip("/"), entry)
+            )
+    for group in hosts.values():
+        for base, entry in group:
+            mine = [_segments(e["path"]) for e in entry.endpoints]
+            seen: set[str] = set()
+            for other_base, other in group:
+                if other is entry:
+                    continue
+                for ep in other.endpoints:
+                    full = other_base + "/" + ep["path"].strip("/")
+                    if base and not full.startswith(base + "/"):
+                        continue  # outside every path this service reaches
+                    rest = full[len(base) :]
+                    theirs = _segments(rest)
+                    if rest in seen or not (not mine or any(_refines(m, theirs) for m in mine)):
+                        continue
+                    seen.add(rest)
+                    entry.shadows.append((_compile(rest)[0], other.id))
+
+
 def _compile(path: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     names: list[str] = []
     out = []
@@ -153,6 +220,7 @@ async def load(session: AsyncSession) -> Snapshot:
             pattern, names = _compile(ep["path"])
             entry.routes.append((ep["method"].upper(), pattern, names))
         snap.services[svc.id] = entry
+    _shadow(snap.services)
     grants = await repo.grants(session)
     snap.grants = frozenset((g.client_id, g.service_id) for g in grants if g.enabled)
     snap.disabled_grants = frozenset((g.client_id, g.service_id) for g in grants if not g.enabled)
