@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -32,9 +32,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def _role(request: Request, creds: HTTPAuthorizationCredentials | None) -> str | None:
-    settings = request.app.state.hub.settings
-    token = creds.credentials if creds else None
+UNAUTHORIZED = (
+    "send 'Authorization: Bearer <token>' with the admin token (or, for /api, the operator token)"
+)
+ADMIN_ONLY = "this needs the admin token; the operator token only reads"
+
+
+def role_of(settings: Any, token: str | None) -> str | None:
+    """``admin``, ``operator`` or None for the bearer token given."""
     if token_matches(token, settings.admin_token):
         return "admin"
     if token_matches(token, settings.operator_token):
@@ -42,13 +47,12 @@ def _role(request: Request, creds: HTTPAuthorizationCredentials | None) -> str |
     return None
 
 
+def _role(request: Request, creds: HTTPAuthorizationCredentials | None) -> str | None:
+    return role_of(request.app.state.hub.settings, creds.credentials if creds else None)
+
+
 def _unauthorized() -> HTTPException:
-    return HTTPException(
-        401,
-        "send 'Authorization: Bearer <token>' with the admin token (or, for /api, the "
-        "operator token)",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+    return HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
 
 def require_admin(
@@ -58,7 +62,7 @@ def require_admin(
     if role is None:
         raise _unauthorized()
     if role != "admin":
-        raise HTTPException(403, "this needs the admin token; the operator token only reads")
+        raise HTTPException(403, ADMIN_ONLY)
     return role
 
 
