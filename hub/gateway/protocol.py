@@ -49,6 +49,18 @@ GATEWAY_PREFIX = b"/r1/"
 # larger or chunked ones stream through the ASGI cycle, which refuses them as they arrive.
 WHOLE_BODY_MAX = HIGH_WATER_LIMIT
 
+# A request's head (request line and headers) is counted from the second read on while it
+# is incomplete (the first read, at most uvloop's 256 KiB, is never counted, so a request
+# whose head fits one read costs nothing here): past HEAD_READ_MAX it is refused with 431.
+# The gateway's own HUB_MAX_HEADER_BYTES (16 KiB) still answers smaller heads. Without it,
+# 300 headers of 1 MB each were read and kept before any answer.
+HEAD_READ_MAX = 1024 * 1024
+# A head not whole this long after its connection opened, or its first byte came, ends
+# with 408 (or a bare close when nothing was sent): 21,000 connections that sent half a
+# header line had held every file descriptor of the hub.
+HEAD_TIMEOUT_S = 15.0
+SWEEP_EVERY_S = 1.0
+
 log = logging.getLogger(__name__)
 
 
@@ -182,28 +194,36 @@ class HubHttpProtocol(HttpToolsProtocol):
         self._idle = False
         self._idle_since = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
+        # Waiting for a request's head since _head_since (from the connection's start).
+        self._in_head = True
+        self._began = False
+        self._head_since = self.loop.time()
+        self._head_bytes = 0
+        _sweep_later(self.loop, self.server_state)
 
     def send_400_response(self, msg: str) -> None:
         # A request httptools cannot parse (two Content-Lengths, a control byte in a header,
         # a bad request line): uvicorn answers in plain text; the hub answers as it refuses
         # anything else, with its error body and X-Road-Error. No exchange began, so none
         # is logged; the request id ties the answer to this warning.
-        rid = request_id()
-        log.warning("request %s refused: %s", rid, msg)
-        body = orjson.dumps(
-            {
-                "type": "Client.BadRequest",
-                "message": "the request is not valid HTTP/1.1: check its request line, its "
-                "headers (one Content-Length, no Transfer-Encoding beside it, no control "
-                "characters) and the length of its body",
-                "detail": rid,
-            }
+        self._refuse(
+            b"400 Bad Request",
+            "Client.BadRequest",
+            "the request is not valid HTTP/1.1: check its request line, its headers (one "
+            "Content-Length, no Transfer-Encoding beside it, no control characters) and the "
+            "length of its body",
+            msg,
         )
+
+    def _refuse(self, status: bytes, code: str, message: str, why: str) -> None:
+        rid = request_id()
+        log.warning("request %s refused: %s", rid, why)
+        body = orjson.dumps({"type": code, "message": message, "detail": rid})
         self.transport.write(
-            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-            b"content-length: %d\r\nx-road-error: Client.BadRequest\r\n"
+            b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nx-road-error: %s\r\n"
             b"x-road-request-id: %s\r\nconnection: close\r\n\r\n%s"
-            % (len(body), rid.encode(), body)
+            % (status, len(body), code.encode(), rid.encode(), body)
         )
         self.transport.close()
 
@@ -211,7 +231,34 @@ class HubHttpProtocol(HttpToolsProtocol):
         # Any byte from the client ends the idle time, as uvicorn's own timer is cancelled:
         # the next request may have begun before the last answer went out.
         self._idle = False
+        if self._in_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > HEAD_READ_MAX:
+                self._refuse(
+                    b"431 Request Header Fields Too Large",
+                    "Client.HeadersTooLarge",
+                    f"the request line and headers are over {HEAD_READ_MAX // 1024} KiB; "
+                    "send fewer or shorter headers",
+                    f"head over {self._head_bytes} bytes",
+                )
+                return
         super().data_received(data)
+
+    def head_overdue(self, now: float) -> None:
+        """Called by the sweep: end the connection if its head is late."""
+        if not self._in_head or now - self._head_since < HEAD_TIMEOUT_S:
+            return
+        if self.transport.is_closing():
+            return
+        if not self._began:  # never sent a byte of a request: nothing to answer
+            self.transport.close()
+            return
+        self._refuse(
+            b"408 Request Timeout",
+            "Client.BadRequest",
+            f"the request's headers did not arrive whole within {HEAD_TIMEOUT_S:g} s",
+            "head timed out",
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
@@ -251,6 +298,9 @@ class HubHttpProtocol(HttpToolsProtocol):
             self._idle_timer = self.loop.call_at(due, self._idle_check)
 
     def on_message_begin(self) -> None:
+        self._in_head = self._began = True
+        self._head_since = self.loop.time()
+        self._head_bytes = 0
         if self._gateway is not None:
             # The ASGI scope waits until the request is known to need one (see below).
             self.url = b""
@@ -265,6 +315,7 @@ class HubHttpProtocol(HttpToolsProtocol):
         self.scope["extensions"] = {EXTENSION: {}}  # type: ignore[typeddict-item]
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         if self._gateway is not None:
             if self.url.startswith(GATEWAY_PREFIX) and self._whole():
                 self._gateway_request()
@@ -369,6 +420,26 @@ class HubHttpProtocol(HttpToolsProtocol):
         if not cycle.keep_alive:
             self.transport.close()
         self.on_response_complete()
+
+
+_sweeps: dict[int, asyncio.TimerHandle] = {}  # id(server state) -> its sweep's next turn
+
+
+def _sweep_later(loop: asyncio.AbstractEventLoop, state: Any) -> None:
+    """One timer per server checks every connection's head, not one timer per request."""
+    if id(state) not in _sweeps:
+        _sweeps[id(state)] = loop.call_later(SWEEP_EVERY_S, _sweep, loop, state)
+
+
+def _sweep(loop: asyncio.AbstractEventLoop, state: Any) -> None:
+    del _sweeps[id(state)]
+    now = loop.time()
+    for conn in list(state.connections):
+        overdue = getattr(conn, "head_overdue", None)
+        if overdue is not None:
+            overdue(now)
+    if state.connections:
+        _sweep_later(loop, state)
 
 
 def _find_gateway(app: Any) -> Any:

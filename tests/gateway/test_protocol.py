@@ -167,3 +167,56 @@ async def test_a_request_that_is_not_http_gets_the_hubs_error_body(request_bytes
     assert payload["type"] == "Client.BadRequest" and "not valid HTTP/1.1" in payload["message"]
     assert f"x-road-request-id: {payload['detail']}".encode() in head
     assert transport.closed
+
+
+def _connection(app: Any, state: ServerState) -> tuple[HubHttpProtocol, Transport]:
+    config = Config(app, log_level="error", access_log=False)
+    config.load()
+    protocol = HubHttpProtocol(config=config, server_state=state, app_state={})
+    transport = Transport()
+    protocol.connection_made(transport)  # type: ignore[arg-type]
+    return protocol, transport
+
+
+async def test_a_head_past_the_read_limit_gets_431_before_it_is_all_read() -> None:
+    called = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        called.append(scope["path"])
+
+    protocol, transport = _connection(app, ServerState())
+    protocol.data_received(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n")
+    line = b"X-A: " + b"a" * (64 * 1024 - 7) + b"\r\n"
+    sent = 0
+    while not transport.closed and sent < 64:  # 4 MiB at most; refused long before
+        protocol.data_received(line)
+        sent += 1
+    head, _, body = b"".join(transport.writes).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 ") and b"x-road-error: Client.HeadersTooLarge" in head
+    assert "send fewer or shorter headers" in json.loads(body)["message"]
+    assert transport.closed and sent <= 17 and not called
+
+
+async def test_a_head_not_whole_in_time_ends_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hub.gateway.protocol as protocol_module
+
+    monkeypatch.setattr(protocol_module, "HEAD_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(protocol_module, "SWEEP_EVERY_S", 0.05)
+    state = ServerState()
+    app = whole_answer()
+    half, half_t = _connection(app, state)
+    silent, silent_t = _connection(app, state)
+    whole, whole_t = _connection(app, state)
+    half.data_received(b"GET /healthz HTTP/1.1\r\nHost: hub\r\nX-A: ")
+    whole.data_received(GET)
+    for _ in range(100):
+        if half_t.closed and silent_t.closed:
+            break
+        await asyncio.sleep(0.02)
+    head, _, body = b"".join(half_t.writes).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ") and b"x-road-error: Client.BadRequest" in head
+    assert "did not arrive whole within 0.3 s" in json.loads(body)["message"]
+    assert silent_t.closed and silent_t.writes == []  # nothing sent, nothing answered
+    assert not whole_t.closed and whole_t.writes[0].startswith(b"HTTP/1.1 200 ")
