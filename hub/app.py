@@ -11,7 +11,7 @@ import contextlib
 import gc
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -285,7 +285,7 @@ class HubApp:
                 return {"type": "http.disconnect"}
             return message
 
-        async def answer(message: dict) -> None:
+        async def answer(message: MutableMapping[str, Any]) -> None:
             if not over:
                 await send(message)
 

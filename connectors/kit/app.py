@@ -1,8 +1,8 @@
 """The app factory: a FastAPI app serving a manifest's services, its control routes and faults.
 
 ``build_app(manifest, dataset=..., handlers={"citizen-lookup": fn, ...})`` adds one route per
-``ServiceSpec`` (method, path, request/response models, 404 ``NotFound``), so FastAPI's
-``/openapi.json`` is the manifest's OpenAPI document. Each handler is an ordinary FastAPI
+``ServiceSpec`` (method, path, request/response models, 404 ``NotFound``, 422 ``Problem``), so
+FastAPI's ``/openapi.json`` is the manifest's OpenAPI document. Each handler is an ordinary FastAPI
 endpoint function (path and query parameters, a body typed with the request model). The app
 also serves:
 
@@ -161,7 +161,10 @@ def build_app(
             tags=[manifest.name],
             response_model=spec.response_model,
             status_code=spec.status_code,
-            responses={404: {"model": NotFound, "description": "No data"}},
+            responses={
+                404: {"model": NotFound, "description": "No data"},
+                422: {"model": Problem, "description": "Not a valid request: says what to fix"},
+            },
             openapi_extra={
                 "x-service-id": f"{manifest.subsystem_id}/{spec.code}",
                 "x-personal-data": spec.personal_data,

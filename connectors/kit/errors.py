@@ -7,17 +7,32 @@
     ├── ConflictError       409 Conflict   the write contradicts the current state
     ├── UnprocessableError  422 Unprocessable  well-formed, but refers to something wrong
     └── UpstreamError       502 UpstreamFailed  a call through the hub failed
+
+A request the route's own models refuse (FastAPI's ``RequestValidationError``: a wrong field,
+a missing parameter, a body that is not JSON) gets the same shape, 422 ``InvalidRequest``, with
+one sentence saying what to fix: ``"error_rate: must be at most 1 (got 5)"``.
 """
 
 from __future__ import annotations
 
-import math
+import json
+import re
 from typing import Any
 
 from fastapi import Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+# Past this many, a sentence stops helping: the rest are counted.
+MAX_ERRORS = 5
+_PLACES = {"query": "query parameter ", "path": "path parameter ", "header": "header "}
+_SHOULD = re.compile(r"^(Input|String|List|Value|Dictionary|Tuple|Set|Data) should (have )?")
+_BOUNDS = {
+    "less_than_equal": ("le", "at most"),
+    "greater_than_equal": ("ge", "at least"),
+    "less_than": ("lt", "less than"),
+    "greater_than": ("gt", "more than"),
+}
 
 
 class ProviderError(Exception):
@@ -57,20 +72,96 @@ async def provider_error_handler(request: Request, exc: Exception) -> JSONRespon
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's own 422 answer, with values JSON cannot carry shown as text.
+    """A 422 ``InvalidRequest`` whose message says, in one sentence, what to fix.
 
-    The default echoes each wrong input; a NaN or an infinity sent by the client (Python's json
-    writes them) then failed the answer's own encoding, and the client got a 500.
+    FastAPI's own answer was a list of pydantic errors (``{"detail": [{"loc": ..., "msg":
+    ...}]}``), unlike every other answer of the mocks, and it echoed each wrong input (a NaN
+    then failed the answer's own encoding, and the client got a 500).
     """
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": _as_json(jsonable_encoder(exc.errors()))}, status_code=422)
+    errors = list(exc.errors())
+    invalid_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if invalid_json is not None:
+        message = _invalid_json(invalid_json, exc.body)
+    else:
+        content_type = request.headers.get("content-type", "")
+        said = [_sentence(error, content_type) for error in errors[:MAX_ERRORS]]
+        if len(errors) > MAX_ERRORS:
+            said.append(f"and {len(errors) - MAX_ERRORS} more")
+        message = "; ".join(said) or "the request is not valid"
+    return JSONResponse({"type": "InvalidRequest", "message": message}, status_code=422)
 
 
-def _as_json(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+def _invalid_json(error: Any, body: Any) -> str:
+    # FastAPI puts the character offset where parsing stopped in the location, and the text.
+    loc = error.get("loc", ())
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    reason = str((error.get("ctx") or {}).get("error", "JSON decode error")).lower()
+    if pos is None:
+        return f"the body is not valid JSON: {reason}"
+    where = f"character {pos}"
+    if isinstance(body, str):
+        line = body.count("\n", 0, pos) + 1
+        column = pos - body.rfind("\n", 0, pos)
+        where = f"line {line}, column {column} ({where})"
+    return f"the body is not valid JSON: {reason} at {where}"
+
+
+def _sentence(error: Any, content_type: str) -> str:
+    """``where: what is wrong (got what was sent)`` for one pydantic error."""
+    kind = error.get("type", "")
+    loc = [str(p) for p in error.get("loc", ())]
+    place, path = (loc[0], loc[1:]) if loc else ("body", [])
+    where = _PLACES.get(place, "") + ".".join(path) if path else "the body"
+    value = error.get("input")
+    if kind == "missing":
+        return f"{where} is required" if path else "the body is missing: send a JSON object"
+    if kind == "extra_forbidden":
+        return f"{where} is not a field of this request; leave it out"
+    if kind in ("model_attributes_type", "model_type", "dict_type") and not path:
+        if isinstance(value, str | bytes) and "json" not in content_type.lower():
+            return (
+                "the body must be a JSON object sent with Content-Type: application/json "
+                f"(got {content_type or 'no Content-Type'})"
+            )
+        return f"the body must be a JSON object (got {_json_kind(value)})"
+    if kind in ("value_error", "assertion_error"):
+        # The connector's own validators: their message is the sentence, naming the field
+        # itself where that reads better, and it shows the value where that helps.
+        said = str((error.get("ctx") or {}).get("error") or error.get("msg", ""))
+        return said if not path or said.startswith(path[-1]) else f"{where}: {said}"
+    if kind in _BOUNDS:
+        key, words = _BOUNDS[kind]
+        bound = (error.get("ctx") or {}).get(key)
+        what = f"must be {words} {_number(bound)}"
+    else:
+        what = _SHOULD.sub("must ", error.get("msg", "is not valid"))
+    return f"{where}: {what}{_got(value, quoted=place == 'body')}"
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _json_kind(value: Any) -> str:
     if isinstance(value, dict):
-        return {k: _as_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_json(v) for v in value]
-    return value
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, str | bytes):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else type(value).__name__
+
+
+def _got(value: Any, *, quoted: bool) -> str:
+    if isinstance(value, dict | list | tuple) or value is None:
+        return f" (got {_json_kind(value)})"
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    # Query, path and header values are always text: quotes would only suggest they belong.
+    shown = json.dumps(value, ensure_ascii=False, default=str) if quoted else str(value)
+    return f" (got {shown[:60]}{'...' if len(shown) > 60 else ''})"

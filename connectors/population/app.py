@@ -11,12 +11,12 @@ from fastapi import FastAPI, Query
 from connectors.kit import FaultConfig, Handler, HubClient, build_app
 from connectors.kit.queries import ProvinceFilter
 from connectors.population.manifest import manifest
+from connectors.population.models import CitizenVerifyRequest
 from connectors.population.store import PopulationData
 from schemas.population import (
     BirthRegistration,
     DeathRegistration,
     ResidenceRegistration,
-    VerifyRequest,
 )
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, at most 100")]
@@ -55,7 +55,7 @@ def create_app(
         )
         return {"items": items, "next_cursor": next_cursor}
 
-    async def citizen_verify(body: VerifyRequest) -> dict[str, bool]:
+    async def citizen_verify(body: CitizenVerifyRequest) -> dict[str, bool]:
         return {"match": data.verify(body)}
 
     async def household_lookup(id: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connectors.kit import Manifest, ServiceSpec
+from connectors.population.models import CitizenVerifyRequest
 from schemas.population import (
     BirthRegistration,
     ChangePage,
@@ -11,7 +12,6 @@ from schemas.population import (
     DeathRegistration,
     Household,
     ResidenceRegistration,
-    VerifyRequest,
     VerifyResult,
 )
 
@@ -42,7 +42,7 @@ manifest = Manifest(
             code="citizen-verify",
             method="POST",
             path="/citizens/verify",
-            request_model=VerifyRequest,
+            request_model=CitizenVerifyRequest,
             response_model=VerifyResult,
             personal_data=True,
             max_body_bytes=4096,

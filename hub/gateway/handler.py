@@ -409,7 +409,7 @@ class Gateway:
                 where = "/".join(str(p) for p in error.absolute_path) or "(body)"
                 raise errors.InvalidPayload(
                     f"the body does not match the request schema of {service.id}: at {where}: "
-                    f"{error.message[:300]}"
+                    f"{_schema_problem(error)[:300]}"
                 )
 
     async def _receive_body(self, receive: Callable, service: ServiceEntry) -> bytes:
@@ -570,3 +570,15 @@ class Gateway:
             "head": head.encode("latin-1"),
             "body": answer.body,
         }
+
+
+def _schema_problem(error: Any) -> str:
+    """What to fix: for a choice of forms (anyOf, oneOf), what each form asks for.
+
+    jsonschema's own message for them repeats the whole body ("{...} is not valid under any
+    of the given schemas") and says nothing of what would be.
+    """
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        forms = sorted({sub.message for sub in error.context})
+        return "it must meet one of these: " + "; or ".join(forms)
+    return str(error.message)

@@ -18,6 +18,7 @@ from connectors.kit.faults import Faults
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at
 
 PERSON = citizen_at(42, DEFAULT_SIZE, 0)
+VERIFY = {"id": PERSON["id"], "full_name": PERSON["full_name"]}
 
 
 def free_port() -> int:
@@ -116,7 +117,7 @@ async def test_timeout_never_answers(mock: httpx.AsyncClient) -> None:
 async def test_reset_drops_the_connection(mock: httpx.AsyncClient) -> None:
     await put(mock, {"reset_rate": 1})
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
-        await mock.post("/citizens/verify", json={"id": PERSON["id"]})
+        await mock.post("/citizens/verify", json=VERIFY)
 
 
 async def test_malformed_body_is_labelled_json_but_is_not(mock: httpx.AsyncClient) -> None:
@@ -131,7 +132,7 @@ async def test_malformed_body_is_labelled_json_but_is_not(mock: httpx.AsyncClien
 
 async def test_per_service_faults_hit_only_that_service(mock: httpx.AsyncClient) -> None:
     await put(mock, {"services": {"citizen-verify": {"error_rate": 1, "error_status": 502}}})
-    assert (await mock.post("/citizens/verify", json={"id": PERSON["id"]})).status_code == 502
+    assert (await mock.post("/citizens/verify", json=VERIFY)).status_code == 502
     assert (await mock.get(f"/citizens/{PERSON['id']}")).status_code == 200
     # /citizens/changes is its own service, not citizen-lookup of id "changes"
     await put(mock, {"services": {"citizen-lookup": {"error_rate": 1}}})

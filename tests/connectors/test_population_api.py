@@ -80,7 +80,7 @@ async def test_verify_says_yes_or_no_and_nothing_else(api: httpx.AsyncClient) ->
     assert yes.json() == {"match": True}
     wrong_name = await api.post("/citizens/verify", json={"id": person["id"], "full_name": "X Y"})
     assert wrong_name.json() == {"match": False}
-    unknown = await api.post("/citizens/verify", json={"id": "079000000001"})
+    unknown = await api.post("/citizens/verify", json={"id": "079000000001", "full_name": "X Y"})
     assert unknown.status_code == 200 and unknown.json() == {"match": False}
     assert (await api.post("/citizens/verify", json={"full_name": "X"})).status_code == 422
 
@@ -168,8 +168,8 @@ async def test_death_and_residence_are_visible_and_reset_forgets_them(
     assert died.status_code == 200 and died.json()["status"] == "deceased"
     again = await api.post("/deaths", json={"id": person["id"], "date_of_death": "2026-01-05"})
     assert again.status_code == 409
-    verify = await api.post("/citizens/verify", json={"id": person["id"]})
-    assert verify.json() == {"match": False}
+    body = {"id": person["id"], "full_name": person["full_name"]}
+    assert (await api.post("/citizens/verify", json=body)).json() == {"match": False}
     kinds = [c["kind"] for c in (await api.get("/citizens/changes")).json()["items"]]
     assert kinds == ["residence", "death"]
     page = (await api.get("/citizens/changes", params={"limit": 1})).json()
@@ -202,7 +202,7 @@ async def test_digits_that_are_not_ascii_are_no_data(api: httpx.AsyncClient) -> 
     assert (await api.get("/households/HK79²²²²²²")).status_code == 404
     assert (await api.get("/citizens", params={"cursor": "²"})).status_code == 422
     assert (await api.get("/citizens/changes", params={"cursor": "²"})).status_code == 422
-    verify = await api.post("/citizens/verify", json={"id": "07909000123²"})
+    verify = await api.post("/citizens/verify", json={"id": "07909000123²", "full_name": "A"})
     assert verify.status_code == 200 and verify.json() == {"match": False}
 
 

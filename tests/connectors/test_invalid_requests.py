@@ -1,0 +1,113 @@
+"""A request a mock's models refuse is a 422 ``{"type", "message"}`` that says what to fix.
+
+FastAPI's own answer was ``{"detail": [{"loc": ..., "msg": ...}]}``, a list of pydantic errors
+in a shape no other answer of the mocks has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+import connectors
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture(params=connectors.names())
+async def mock(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    app = connectors.get(request.param).create_app(seed=42, size=200)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        yield client
+
+
+def problem(answer: httpx.Response) -> str:
+    """The message of a 422 InvalidRequest (and nothing else in the body)."""
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert set(body) == {"type", "message"} and body["type"] == "InvalidRequest", body
+    return body["message"]
+
+
+@pytest.mark.parametrize(
+    ("faults", "message"),
+    [
+        ({"error_rate": 5}, "error_rate: must be at most 1 (got 5)"),
+        ({"latency_ms": -1}, "latency_ms: must be at least 0 (got -1)"),
+        ({"latency_ms": "x"}, 'latency_ms: must be a valid number, unable to parse string as a number (got "x")'),  # noqa: E501
+        ({"error_status": 200}, "error_status: must be at least 400 (got 200)"),
+        ({"services": []}, "services: must be a valid dictionary (got a list)"),
+        ({"noise": 1}, "noise is not a field of this request; leave it out"),
+        (
+            {"services": {"x": {"reset_rate": 2}}},
+            "services.x.reset_rate: must be at most 1 (got 2)",
+        ),
+        (
+            {"error_rate": 0.6, "timeout_rate": 0.6},
+            "reset_rate + timeout_rate + error_rate + malformed_rate must be <= 1",
+        ),
+    ],
+)  # fmt: skip
+async def test_wrong_faults_say_what_to_fix(
+    mock: httpx.AsyncClient, faults: dict, message: str
+) -> None:
+    assert problem(await mock.put("/__faults", json=faults)) == message
+
+
+async def test_several_mistakes_in_one_sentence(mock: httpx.AsyncClient) -> None:
+    said = problem(await mock.put("/__faults", json={"error_rate": 5, "jitter_ms": "x"}))
+    # In the model's field order, not the body's.
+    assert said == (
+        'jitter_ms: must be a valid number, unable to parse string as a number (got "x"); '
+        "error_rate: must be at most 1 (got 5)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"error_rate": ', "the body is not valid JSON: expecting value at line 1, column 16"),
+        (b'{"error_rate": 0}\n{', "the body is not valid JSON: extra data at line 2, column 1"),
+        (b"{'error_rate': 0}", "the body is not valid JSON: expecting property name enclosed"),
+    ],
+)
+async def test_a_body_that_is_not_json_says_where(
+    mock: httpx.AsyncClient, body: bytes, message: str
+) -> None:
+    assert problem(await mock.put("/__faults", content=body, headers=JSON)).startswith(message)
+
+
+async def test_a_body_that_is_no_object(mock: httpx.AsyncClient) -> None:
+    said = problem(await mock.put("/__faults", json=[1]))
+    assert said == "the body must be a JSON object (got a list)"
+    said = problem(await mock.put("/__faults"))
+    assert said == "the body is missing: send a JSON object"
+    text = {"content-type": "text/plain"}
+    plain = await mock.put("/__faults", content=b"error_rate=1", headers=text)
+    assert problem(plain) == (
+        "the body must be a JSON object sent with Content-Type: application/json (got text/plain)"
+    )
+
+
+async def test_a_number_json_cannot_carry_is_named_not_a_500(mock: httpx.AsyncClient) -> None:
+    # Python's json writes NaN; echoing it back once broke the answer's own encoding.
+    answer = await mock.put("/__faults", content=b'{"latency_ms": NaN}', headers=JSON)
+    assert problem(answer) == "latency_ms: must be a finite number (got NaN)"
+
+
+async def test_service_routes_answer_the_same_way() -> None:
+    app = connectors.get("population").create_app(seed=42, size=200)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://population") as client:
+        limit = await client.get("/citizens", params={"limit": 500})
+        births = await client.post("/births", json={"full_name": "A", "sex": "male"})
+        doc = (await client.get("/openapi.json")).json()
+    assert problem(limit) == "query parameter limit: must be at most 100 (got 500)"
+    assert problem(births) == "date_of_birth is required"
+    # The OpenAPI document describes the 422 that is sent, not FastAPI's list of errors.
+    answers = doc["paths"]["/citizens"]["get"]["responses"]
+    assert answers["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/Problem")
+    assert "HTTPValidationError" not in doc.get("components", {}).get("schemas", {})

@@ -1,0 +1,115 @@
+"""citizen-verify takes an ID with something to check it against, and a date as YYYY-MM-DD.
+
+Both sides are tested: the mock's own answer, and the request schema the hub validates bodies
+with (its registry entry, run through the hub's own schema check and validator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+import connectors
+from connectors.demo import demo_registry
+from connectors.population.dataset import DEFAULT_SIZE, citizen_at
+from hub.registry.schemas import check_request_schema, request_validator
+
+PERSON = citizen_at(42, DEFAULT_SIZE, 0)
+UNKNOWN_ID = "079000000001"
+SERVICE = "VN/GOV/BCA/population/citizen-verify"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[httpx.AsyncClient]:
+    app = connectors.get("population").create_app(seed=42)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://population") as client:
+        yield client
+
+
+def hub_schema() -> dict[str, Any]:
+    """citizen-verify's request_schema as the demo registry hands it to the hub."""
+    doc = demo_registry({"population": "http://127.0.0.1:19301"})
+    schema = next(s for s in doc["services"] if s["id"] == SERVICE)["request_schema"]
+    assert check_request_schema(schema) is schema  # the registry takes it as it is
+    return schema
+
+
+def hub_accepts(body: dict[str, Any]) -> bool:
+    return not list(request_validator(hub_schema()).iter_errors(body))
+
+
+@pytest.mark.parametrize("body", [{}, {"full_name": None}, {"date_of_birth": None}])
+async def test_an_id_alone_is_refused_whether_or_not_it_exists(
+    api: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    # It answered match: true for any living citizen and false for an unknown ID: an oracle.
+    known = await api.post("/citizens/verify", json={"id": PERSON["id"], **body})
+    unknown = await api.post("/citizens/verify", json={"id": UNKNOWN_ID, **body})
+    assert known.status_code == unknown.status_code == 422
+    assert known.json() == unknown.json()
+    problem = known.json()
+    assert problem["type"] == "InvalidRequest"
+    assert "send full_name or date_of_birth" in problem["message"]
+
+
+async def test_either_field_alone_is_enough(api: httpx.AsyncClient) -> None:
+    by_name = {"id": PERSON["id"], "full_name": PERSON["full_name"]}
+    by_birth = {"id": PERSON["id"], "date_of_birth": PERSON["date_of_birth"]}
+    for body in (by_name, by_birth):
+        answer = await api.post("/citizens/verify", json=body)
+        assert answer.status_code == 200 and answer.json() == {"match": True}
+        assert hub_accepts(body)
+
+
+@pytest.mark.parametrize("body", [{}, {"full_name": None}, {"date_of_birth": None}])
+def test_the_hub_schema_refuses_an_id_alone(body: dict[str, Any]) -> None:
+    assert not hub_accepts({"id": PERSON["id"], **body})
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "not-a-date",
+        "1990-1-5",
+        "05/01/1990",
+        "1990-01-05T00:00:00",
+        "1990-01-05\n",  # Python's $ matches before a final newline
+        "١٩٩٠-٠١-٠٥",  # Arabic-Indic digits, which Python's \d takes
+        19900105,
+    ],
+)
+def test_the_hub_schema_wants_an_iso_date(date: Any) -> None:
+    assert not hub_accepts({"id": PERSON["id"], "date_of_birth": date})
+    assert hub_accepts({"id": PERSON["id"], "date_of_birth": "1990-01-05"})
+
+
+@pytest.mark.parametrize(
+    ("date", "said"),
+    [
+        ("not-a-date", "date_of_birth must be an ISO date, YYYY-MM-DD"),
+        ("1990-01-05T00:00:00", "date_of_birth must be an ISO date, YYYY-MM-DD"),
+        (0, "date_of_birth must be an ISO date, YYYY-MM-DD"),  # not 1970-01-01
+        ("2020-02-30", "date_of_birth 2020-02-30 is not a date of the calendar"),
+    ],
+)
+async def test_the_mock_says_what_is_wrong_with_a_date(
+    api: httpx.AsyncClient, date: Any, said: str
+) -> None:
+    answer = await api.post("/citizens/verify", json={"id": PERSON["id"], "date_of_birth": date})
+    assert answer.status_code == 422
+    assert answer.json()["type"] == "InvalidRequest"
+    assert answer.json()["message"].startswith(said)
+
+
+def test_the_hubs_refusal_of_an_id_alone_says_what_to_send_not_the_body() -> None:
+    from hub.gateway.handler import _schema_problem
+
+    error = next(request_validator(hub_schema()).iter_errors({"id": PERSON["id"]}))
+    problem = _schema_problem(error)
+    assert PERSON["id"] not in problem  # jsonschema's own message repeated the body
+    assert "'full_name' is a required property" in problem
+    assert "'date_of_birth' is a required property" in problem
