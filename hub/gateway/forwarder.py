@@ -34,6 +34,23 @@ HOP_BY_HOP = frozenset(
 
 HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
 
+# What a client says of the route its request took: a provider behind the hub trusts them
+# from the hub's address (uvicorn does by default), and took "X-Forwarded-Proto: https" from
+# any client to build its redirects. The provider's peer is the hub; the client is named by
+# X-Road-Client.
+FORWARDING_BYTES = frozenset(
+    {
+        b"forwarded",
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-port",
+        b"x-forwarded-prefix",
+        b"x-forwarded-proto",
+        b"x-real-ip",
+    }
+)
+REQUEST_DROP = HOP_BY_HOP_BYTES | FORWARDING_BYTES
+
 
 # Response headers only the hub may set: a provider's own would stand beside the hub's, and
 # let it speak for the exchange (another client, another id) to the client.
@@ -77,9 +94,20 @@ class Forwarder:
         return await self.send_head(method, url, head, body, timeout_s)
 
     async def send_head(
-        self, method: str, url: str, head: bytes, body: bytes, timeout_s: float
+        self,
+        method: str,
+        url: str,
+        head: bytes,
+        body: bytes,
+        timeout_s: float,
+        moved: tuple[str, str] | None = None,
     ) -> Answer:
-        """``send`` with the header lines rendered already (see HttpClient.request_head)."""
+        """``send`` with the header lines rendered already (see HttpClient.request_head).
+
+        ``moved`` is (the provider's base URL, the hub's path for it): a Location under the
+        base URL is rewritten to the hub's path, as nginx's proxy_redirect does, so that a
+        redirect neither leaks the provider's address nor leads the client around the hub.
+        """
         assert self.client is not None
         try:
             resp = await self.client.request_head(method, url, head, body, timeout_s=timeout_s)
@@ -103,6 +131,8 @@ class Forwarder:
                 named += value.split(",")
             elif lname == "content-length" and method == "HEAD":
                 head_length = value
+            elif lname == "location" and moved is not None:
+                out.append((name, _moved(value, *moved)))
             elif lname not in HOP_BY_HOP and not lname.startswith(HUB_ONLY_PREFIXES):
                 out.append((name, value))
         if named:
@@ -110,6 +140,13 @@ class Forwarder:
             hop = {t.strip().lower() for t in named}
             out = [(n, v) for n, v in out if n.lower() not in hop]
         return Answer(resp.status, out, resp.body, content_type, head_length)
+
+
+def _moved(location: str, base: str, public: str) -> str:
+    if location.startswith(base) and location[len(base) : len(base) + 1] in ("", "/", "?", "#"):
+        rest = location[len(base) :]
+        return public + (rest if rest[:1] == "/" else "/" + rest if rest else "")
+    return location
 
 
 def _why(exc: BaseException) -> str:

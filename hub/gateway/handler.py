@@ -22,7 +22,7 @@ from hub.core import errors
 from hub.core.ids import check_parts, request_id
 from hub.core.settings import Settings
 from hub.gateway import paths
-from hub.gateway.forwarder import HOP_BY_HOP_BYTES, Answer, Forwarder
+from hub.gateway.forwarder import REQUEST_DROP, Answer, Forwarder
 from hub.gateway.metaservices import Metaservices
 from hub.gateway.privacy import log_path
 from hub.gateway.protocol import EXTENSION, head_pairs
@@ -440,7 +440,7 @@ class Gateway:
         raw_headers: list[tuple[bytes, bytes]],
     ) -> Answer:
         assert ex.target is not None and service.base_url is not None
-        drop = HOP_BY_HOP_BYTES
+        drop = REQUEST_DROP
         if "connection" in headers:
             # Headers the client named in Connection are for this hop only (RFC 9110 7.6.1),
             # in every Connection header it sent.
@@ -467,7 +467,9 @@ class Gateway:
         )
         head += xroad.encode("latin-1")
         url = service.base_url + ex.target.path + ("?" + ex.query if ex.query else "")
-        answer = await self.forwarder.send_head(ex.method, url, head, ex.body, service.timeout_s)
+        answer = await self.forwarder.send_head(
+            ex.method, url, head, ex.body, service.timeout_s, (service.base_url, service.public)
+        )
         if answer.body and "json" in answer.content_type:
             try:
                 orjson.loads(answer.body)

@@ -42,6 +42,8 @@ class ServiceEntry:
     validator: Draft202012Validator | None
     # (method, compiled path regex, names of templated segments)
     routes: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = field(default_factory=list)
+    # The hub's path for this service: /r1/{id}, where a provider's redirect is sent.
+    public: str = ""
     # Paths this service's templates (or its any-path) would match but that another service
     # of the same provider names more exactly: (regex on the service's path, that service).
     shadows: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
@@ -215,6 +217,7 @@ async def load(session: AsyncSession) -> Snapshot:
             keep_bodies=svc.keep_bodies,
             description=svc.description,
             validator=request_validator(svc.request_schema) if svc.request_schema else None,
+            public=f"/r1/{svc.id}",
         )
         for ep in entry.endpoints:
             pattern, names = _compile(ep["path"])

@@ -1,0 +1,74 @@
+"""What a client claims of its route never reaches the provider, and a provider's redirect
+names the hub's path, not the provider's address."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+
+from tests.gateway.conftest import load_registry
+from tests.support import hub_client, make_settings, serve
+
+PROVIDER = "VN/GOV/BCA/population"
+CLIENT = "VN/GOV/BTP/civil-status"
+OTHER = "VN/GOV/BTP/other"  # load_registry issues it a key too
+SERVICE = f"{PROVIDER}/anything"
+
+
+def provider(base: dict[str, str]) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/headers")
+    async def headers(request: Request) -> dict[str, str]:
+        return dict(request.headers)
+
+    @app.get("/go")
+    async def go(to: str) -> RedirectResponse:
+        return RedirectResponse({"here": base["url"] + "/headers?x=1", "root": base["url"],
+                                 "elsewhere": "https://example.org/headers",
+                                 "nearby": base["url"] + "0/headers"}[to])  # fmt: skip
+
+    return app
+
+
+def doc(base_url: str) -> dict[str, Any]:
+    return {
+        "members": [{"id": "VN/GOV/BCA"}, {"id": "VN/GOV/BTP"}],
+        "subsystems": [{"id": PROVIDER, "base_url": base_url}, {"id": CLIENT}, {"id": OTHER}],
+        "services": [{"id": SERVICE}],
+        "grants": [{"client": CLIENT, "service": SERVICE}],
+    }
+
+
+async def test_forwarding_claims_are_dropped_and_redirects_name_the_hub(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    base: dict[str, str] = {}
+    async with serve(provider(base)) as base_url:
+        base["url"] = base_url
+        keys = await load_registry(sqlite_url, doc(base_url))
+        async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+            h = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {keys[CLIENT]}"}
+            claims = {
+                "X-Forwarded-For": "10.9.9.9", "X-Forwarded-Proto": "https",
+                "X-Forwarded-Host": "evil.example", "Forwarded": "for=10.9.9.9;proto=https",
+                "X-Real-IP": "10.9.9.9", "X-Kept": "yes",
+            }  # fmt: skip
+            got = (await c.get(f"/r1/{SERVICE}/headers", headers=h | claims)).json()
+            assert got["x-kept"] == "yes" and got["x-road-client"] == CLIENT
+            for name in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                         "forwarded", "x-real-ip"):  # fmt: skip
+                assert name not in got, name
+
+            async def location(to: str) -> str:
+                r = await c.get(f"/r1/{SERVICE}/go", params={"to": to}, headers=h)
+                assert r.status_code == 307
+                return r.headers["location"]
+
+            assert await location("here") == f"/r1/{SERVICE}/headers?x=1"
+            assert await location("root") == f"/r1/{SERVICE}"
+            assert await location("elsewhere") == "https://example.org/headers"
+            assert await location("nearby") == base_url + "0/headers"  # another port
