@@ -18,6 +18,8 @@ with their signatures and the chain head. Keep the last verified ``seq`` and has
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +101,8 @@ async def verify_log(
                     report.problems.append(
                         f"{where} was edited: its content no longer matches its hash"
                     )
+                else:
+                    report.problems.extend(_body_problems(rec, where))
                 batch = batches.get(rec["batch_id"])
                 if batch is None or not batch.first_seq <= seq <= batch.last_seq:
                     report.problems.append(
@@ -129,6 +133,27 @@ async def verify_log(
         else:
             await _check_tail(conn, report)
     return report
+
+
+def _body_problems(rec: dict[str, Any], where: str) -> list[str]:
+    """Stored bodies (keep_bodies services) against the body hashes taken at the exchange.
+
+    The record hash covers fields joined by a separator a body may hold itself, so text moved
+    from one body to the other kept the hash ("pay A\x1fnote" | "{...}" read as "pay A" |
+    "note\x1f{...}"); each body's own SHA-512 does not follow. A body stored with U+FFFD
+    (bytes that were not UTF-8, replaced) cannot be hashed back, and is not judged.
+    """
+    problems = []
+    for side in ("request", "response"):
+        body = rec[f"{side}_body"]
+        if body is None or "\ufffd" in body:
+            continue
+        digest = base64.b64encode(hashlib.sha512(body.encode()).digest()).decode()
+        if digest != rec[f"{side}_hash"]:
+            problems.append(
+                f"{where} was edited: its stored {side} body does not match its {side}_hash"
+            )
+    return problems
 
 
 async def _batches_over(conn: AsyncConnection, first: int, last: int) -> dict[int, Any]:

@@ -293,3 +293,37 @@ async def test_stopping_at_the_problem_limit_claims_nothing_about_the_unread_res
         "stopped after 2 problems at record seq=10; the records after it were not checked"
     ]
     assert not any("deleted" in p for p in report.problems)
+
+
+async def test_text_moved_from_one_stored_body_to_the_other_is_found(
+    db_url: str, signer: Signer
+) -> None:
+    import base64
+    import hashlib
+
+    def sha(text: str) -> str:
+        return base64.b64encode(hashlib.sha512(text.encode()).digest()).decode()
+
+    sent, answered = "transfer 100 to A\x1fnote", '{"ok": true}'
+    kept = record(1) | {"request_body": sent, "response_body": answered,
+                        "request_hash": sha(sent), "response_hash": sha(answered)}  # fmt: skip
+    not_utf8 = record(2) | {"request_body": "caf\ufffd", "request_hash": sha("café")}
+    engine = create_writer_engine(db_url)
+    async with engine.begin() as conn:
+        await append(conn, [kept, not_utf8], signer=signer, lock=db_url.startswith("postgresql"))
+    await engine.dispose()
+    engine = create_engine(db_url)
+    try:
+        assert (await audit(engine, signer)).ok  # the U+FFFD body is not judged
+        async with engine.begin() as conn:
+            moved = {"request_body": "transfer 100 to A", "response_body": 'note\x1f{"ok": true}'}
+            await conn.execute(update(_tx).where(_tx.c.seq == 1).values(**moved))
+        report = await audit(engine, signer)
+    finally:
+        await engine.dispose()
+    # The record's own hash still matches: the separator stands where it stood.
+    assert report.problems == [
+        "record seq=1 id=msg-1 was edited: its stored request body does not match its request_hash",
+        "record seq=1 id=msg-1 was edited: its stored response body does not match its "
+        "response_hash",
+    ]
