@@ -160,7 +160,7 @@ def create_app(settings: Settings | None = None) -> Callable:
 def _add_routes(api: FastAPI, state: HubState) -> None:
     @api.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        problems = [_problem(e) for e in exc.errors()[:10]]
         return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
 
     @api.get("/healthz", tags=["health"], summary="Liveness: the process answers")
@@ -232,7 +232,7 @@ class HubApp:
         self.state: HubState = api.state.hub
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/r1/"):
+        if scope["type"] == "http" and (scope["path"].startswith("/r1/") or scope["path"] == "/r1"):
             await self.gateway(scope, receive, send)
         elif scope["type"] == "http" and "\x00" in scope["path"] + _query(scope):
             # A NUL character reached PostgreSQL from a filter or an id and failed there (a
@@ -320,6 +320,21 @@ async def _takes_writes(state: HubState) -> bool:
 
 
 READY_PROBE_S = 2.0
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """One validation error as a sentence a person can act on."""
+    if error["type"] == "json_invalid":
+        # pydantic says "body.1: JSON decode error": the 1 is the character it stopped at.
+        at = error["loc"][1] if len(error["loc"]) > 1 else 0
+        why = error.get("ctx", {}).get("error", "")
+        return f"the body is not valid JSON: {why} at character {at}".replace(":  at", ": at")
+    where = ".".join(str(p) for p in error["loc"])
+    value = error.get("input")
+    got = ""
+    if isinstance(value, str | int | float | bool) and len(repr(value)) <= 60:
+        got = f" (got {value!r})"
+    return f"{where}: {error['msg']}{got}"
 
 
 API_BODY_MAX = 16 * 1024 * 1024  # a registry of thousands of services is a few MB

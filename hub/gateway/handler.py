@@ -265,7 +265,7 @@ class Gateway:
             ex.xroad_id = xid
         for attr, name in (("user_id", "x-road-userid"), ("issue", "x-road-issue")):
             value = headers.get(name)
-            if value is not None:
+            if value:  # an empty one says as little as none: MissingPurpose where it is needed
                 if not SAFE_HEADER.fullmatch(value):
                     raise errors.BadRequest(f"{name} must be 1-300 printable ASCII characters")
                 setattr(ex, attr, value)

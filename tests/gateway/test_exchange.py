@@ -308,3 +308,17 @@ async def test_revoked_key_is_refused_at_once(hub: Hub) -> None:
     assert resp.status_code == 204
     resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
     assert resp.status_code == 401
+
+
+async def test_r1_without_a_slash_is_the_gateways_bad_request(hub: Hub) -> None:
+    r = await hub.client.get("/r1", headers=hub.headers())
+    assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
+    assert "/r1/INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE" in r.json()["message"]
+
+
+async def test_an_empty_purpose_header_is_a_missing_purpose(hub: Hub) -> None:
+    lookup = f"/r1/{PROVIDER}/citizen-lookup/citizens/{CITIZEN}"
+    for empty in ({"X-Road-UserId": "", "X-Road-Issue": "HS-1"},
+                  {"X-Road-UserId": "officer-01", "X-Road-Issue": ""}):  # fmt: skip
+        r = await hub.client.get(lookup, headers=hub.headers(**empty))
+        assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.MissingPurpose"

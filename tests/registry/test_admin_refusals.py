@@ -121,3 +121,16 @@ async def test_a_disabled_client_is_refused(db_url: str, tmp_path: Path) -> None
         await c.patch(f"/admin/subsystems/{CLIENT}", json={"enabled": True}, headers=ADMIN_H)
         r = await _verify(c, key, {"id": "079049355864"})
         assert r.headers.get("X-Road-Error") != "Client.AccessDenied"  # past the checks again
+
+
+async def test_a_body_that_is_not_json_or_a_wrong_type_is_said_in_words(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        json_h = {**ADMIN_H, "Content-Type": "application/json"}
+        r = await c.post("/admin/members", content=b'{"id": "VN/GOV/BCA",', headers=json_h)
+        assert r.status_code == 422
+        assert r.json()["detail"].startswith("the body is not valid JSON: ")
+        assert "at character 20" in r.json()["detail"]  # was "body.20: JSON decode error"
+        r = await c.post("/admin/members", json={"id": 5}, headers=ADMIN_H)
+        assert r.json()["detail"] == "body.id: Input should be a valid string (got 5)"
