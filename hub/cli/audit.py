@@ -23,7 +23,9 @@ def verify_cmd(
         help="PEM public key the batches may be signed with (default: the hub's own); "
         "repeat it to accept the keys used before a rotation.",
     ),
-    no_signatures: bool = typer.Option(False, help="Check the hash chain only."),
+    # Named, so that typer makes it one flag: by the parameter's name alone it also made
+    # a --no-no-signatures.
+    no_signatures: bool = typer.Option(False, "--no-signatures", help="Check the hash chain only."),
 ) -> None:
     """Recompute the hash chain and batch signatures; exit 1 naming the first bad record."""
     s = settings(db)

@@ -30,17 +30,22 @@ def settings(db: str | None = None, **overrides: Any) -> Settings:
     """Settings from HUB_* variables, with flags taking precedence."""
     if db:
         os.environ["HUB_DATABASE_URL"] = db
+    # --db goes through the environment (the workers of `hub serve` read it there), but a
+    # bad value is named as the flag it came from, not as a variable the user never set.
+    flags = {"database_url": "--db"} if db else {}
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        fail("; ".join(_problem(e) for e in exc.errors()), 2)
+        fail("; ".join(_problem(e, flags) for e in exc.errors()), 2)
 
 
-def _problem(error: Any) -> str:
-    """One settings error, naming the variable it came from when there is one."""
+def _problem(error: Any, flags: dict[str, str]) -> str:
+    """One settings error, naming the flag or variable it came from when there is one."""
     message = str(error["msg"]).removeprefix("Value error, ")
     field = error["loc"][0] if error["loc"] else None
-    return f"HUB_{str(field).upper()}: {message}" if isinstance(field, str) else message
+    if not isinstance(field, str):
+        return message
+    return f"{flags.get(field) or 'HUB_' + field.upper()}: {message}"
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

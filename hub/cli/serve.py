@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import socket
@@ -76,13 +77,11 @@ def up(
 
     from hub.core.security import demo_api_key
 
-    for wanted in [port, *(int(u.rsplit(":", 1)[1]) for u in base_urls.values())]:
-        if not _port_free(host, wanted):
-            fail(
-                f"port {wanted} on {host} is in use: stop what holds it, or pick --port "
-                f"(the hub takes it and the mock agencies the {len(names)} after it)",
-                2,
-            )
+    listenable(
+        host,
+        [port, *(int(u.rsplit(":", 1)[1]) for u in base_urls.values())],
+        f" (the hub takes it and the mock agencies the {len(names)} after it)",
+    )
     procs: list[subprocess.Popen[bytes]] = []
     hub_url = f"http://{host}:{port}"
     # uvicorn stops gracefully on SIGTERM, then raises the signal again once its handlers are
@@ -163,15 +162,36 @@ def _as_sigterm(_signum: int, _frame: Any) -> None:
     signal.raise_signal(signal.SIGTERM)
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        # As uvicorn binds: a port left in TIME_WAIT by a stopped hub is free to use.
+def listenable(host: str, ports: list[int], note: str = "") -> None:
+    """Stop with one line unless every port can be listened on at ``host``.
+
+    uvicorn's own refusal was a log line with an errno, and exit 3; ``note`` says what
+    else takes ports after the one given with --port.
+    """
+    for port in ports:
+        problem = _bind_problem(host, port)
+        if problem is None:
+            continue
+        if problem.errno == errno.EADDRINUSE:
+            fail(
+                f"port {port} on {host} is in use: stop what holds it, or pick another "
+                f"with --port{note}",
+                2,
+            )
+        fail(f"cannot listen on {host} port {port}: {problem.strerror or problem}", 2)
+
+
+def _bind_problem(host: str, port: int) -> OSError | None:
+    # As uvicorn binds: IPv6 for a host with a colon, and SO_REUSEADDR, so that a port left
+    # in TIME_WAIT by a stopped hub is free to use.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+        except OSError as exc:
+            return exc
+    return None
 
 
 def _app(s: Settings) -> Any:
@@ -261,6 +281,7 @@ def serve(
     # rather than a traceback in every worker (which uvicorn restarted for ever).
     os.environ |= {"HUB_PORT": str(port), "HUB_HOST": host, "HUB_GC_FREEZE": "1"}
     s = settings(db)
+    listenable(host, [port])  # before the key is made or the database migrated
     ready_to_sign(s)
     if migrate:
         try:

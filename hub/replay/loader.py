@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.replay.plan import Loc, ScenarioPlan, compile_scenario
 from hub.replay.schemas import (
+    PATTERN_ADVICE,
     Capture,
     ExchangeStep,
     Expect,
@@ -224,6 +225,15 @@ def _shown(value: Any) -> str:
     return f"{value!r}{hint}"
 
 
+def _said(item: Any) -> str:
+    """One pydantic error in words: what a pattern asks for, rather than the pattern."""
+    if item["type"] == "string_pattern_mismatch":
+        advice = PATTERN_ADVICE.get(str(item.get("ctx", {}).get("pattern")))
+        if advice:
+            return advice
+    return str(item["msg"]).removeprefix("Value error, ")
+
+
 def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
     """The model that validates the mapping at ``loc`` (for listing its allowed keys)."""
     if not loc:
@@ -291,7 +301,7 @@ def _validation_messages(
             message = f"expected {_allowed(field, items)}, got {_shown(item.get('input'))}"
             loc_for_field = loc
         else:
-            text = item["msg"].removeprefix("Value error, ")
+            text = _said(item)
             shown = item.get("input")
             if not isinstance(shown, dict | list):
                 text += f" (got {_shown(shown)})"

@@ -35,6 +35,16 @@ SERVICE_PATTERN = r"^[^/\s]+/[^/\s]+/[^/\s]+/[^/\s]+/[^/\s]+$"
 STEP_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 VAR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 
+# What each pattern asks for, in words: a file that breaks one is told this, not the regex.
+PATTERN_ADVICE = {
+    CLIENT_PATTERN: "must be a subsystem id INSTANCE/CLASS/MEMBER/SUBSYSTEM "
+    "such as VN/GOV/BTP/civil-status",
+    SERVICE_PATTERN: "must be a service id INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE "
+    "such as VN/GOV/BCA/population/citizen-lookup",
+    METHOD_PATTERN: f"must be one of {', '.join(HTTP_METHODS)}",
+    STEP_ID_PATTERN: "must be letters, digits, '_', '.' and '-' only, such as find-citizen",
+}
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

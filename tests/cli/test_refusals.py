@@ -3,6 +3,7 @@ say so and stop, without a traceback."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -179,3 +180,49 @@ def test_an_empty_database_says_to_upgrade_without_sql(
     said = " ".join(result.output.split())
     assert "run `hub db upgrade` first" in said and "no such table" in said
     assert "SELECT" not in said and "[SQL" not in said
+
+
+def test_hub_serve_on_a_taken_port_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uvicorn's own refusal was "ERROR: [Errno 98] ... address already in use", and exit 3.
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the hub started on a port that is taken")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.chdir(tmp_path)  # a key or database made by mistake lands here
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        # (None: unset during the run, and what `hub serve` sets there is undone after it.)
+        env = {**GOOD_ENV, "HUB_PORT": None, "HUB_HOST": None, "HUB_GC_FREEZE": None}
+        result = CliRunner().invoke(app, ["serve", "--port", str(port)], env=env)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    said = " ".join(result.output.split())
+    assert f"error: port {port} on 127.0.0.1 is in use" in said and "with --port" in said
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert not list(tmp_path.iterdir())  # checked before a key was made
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        (["stats", "summary", "--db", "notaurl"], {}, "error: --db: the database URL"),
+        (["stats", "summary"], {"HUB_DATABASE_URL": "notaurl"}, "error: HUB_DATABASE_URL: the"),
+        (["registry", "export", "--db", "notaurl"], {}, "error: --db: the database URL"),
+        (["audit", "verify", "--db", "notaurl"], {}, "error: --db: the database URL"),
+        (["db", "upgrade", "--db", "notaurl"], {"HUB_DATABASE_URL": "x"}, "error: --db: the"),
+    ],
+    ids=["flag", "variable", "registry", "audit", "flag over variable"],
+)
+def test_a_bad_database_url_is_blamed_on_where_it_came_from(
+    args: list[str], env: dict[str, str], said: str
+) -> None:
+    # A --db value was reported as "HUB_DATABASE_URL: ...", a variable the user never set.
+    result = CliRunner().invoke(app, args, env={"HUB_DATABASE_URL": None, **env})
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(said), result.output
+    assert "starts with 'notaurl'" in result.output
+    assert ("HUB_DATABASE_URL" in result.output) == ("--db" not in args), result.output

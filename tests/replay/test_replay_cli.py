@@ -128,6 +128,54 @@ def test_malformed_files_are_refused_before_anything_runs(
 
 
 @pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (
+            "client: VN/GOV/BTP/civil-status",
+            "client: bad client",
+            ":5: step 'find' (steps[0]), field client: must be a subsystem id "
+            "INSTANCE/CLASS/MEMBER/SUBSYSTEM such as VN/GOV/BTP/civil-status (got 'bad client')",
+        ),
+        (
+            "service: VN/GOV/BCA/population/echo",
+            "service: VN/GOV/BCA/population",
+            ":6: step 'find' (steps[0]), field service: must be a service id "
+            "INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE such as "
+            "VN/GOV/BCA/population/citizen-lookup (got 'VN/GOV/BCA/population')",
+        ),
+        (
+            "    expect:",
+            "    method: FETCH\n    expect:",
+            ":7: step 'find' (steps[0]), field method: must be one of GET, POST, PUT, PATCH, "
+            "DELETE, HEAD, OPTIONS (got 'FETCH')",
+        ),
+        (
+            "id: find",
+            "id: find me",
+            ":4: step 'find me' (steps[0]), field id: must be letters, digits, '_', '.' and "
+            "'-' only, such as find-citizen (got 'find me')",
+        ),
+        (
+            "    expect: {status: 200}",
+            "  - fault: {provider: population, clear: true}",
+            ":7: step steps[1], field fault.provider: must be a subsystem id "
+            "INSTANCE/CLASS/MEMBER/SUBSYSTEM such as VN/GOV/BTP/civil-status (got 'population')",
+        ),
+    ],
+    ids=["client", "service", "method", "step id", "fault provider"],
+)
+def test_a_malformed_identifier_says_what_a_valid_one_looks_like(
+    write: Callable[..., Path], old: str, new: str, said: str
+) -> None:
+    # It showed pydantic's regex: String should match pattern '^[^/\s]+/[^/\s]+/...$'.
+    path = write(GOOD.replace(old, new))
+    result = run(str(path), "--hub", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert f"{path}{said}\n" in result.output
+    assert "pattern" not in result.output
+
+
+@pytest.mark.parametrize(
     "url", ["127.0.0.1:8000", "notaurl", "ftp://hub", "http://", "http://hub:99999"]
 )
 def test_a_hub_url_that_cannot_be_called_is_refused_before_anything_runs(

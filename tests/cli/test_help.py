@@ -1,0 +1,42 @@
+"""What `hub ... --help` shows of each command's options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from hub.cli.main import app
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The path of every command under ``command`` (typer's groups have ``commands``)."""
+    subs = getattr(command, "commands", None)
+    if not subs:
+        return [path]
+    return [leaf for name, sub in subs.items() for leaf in _commands(sub, (*path, name))]
+
+
+COMMANDS = _commands(typer.main.get_command(app))
+
+
+def test_every_command_is_walked() -> None:
+    assert ("audit", "verify") in COMMANDS and ("serve",) in COMMANDS and len(COMMANDS) > 15
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
+def test_no_option_has_a_doubled_negative(path: tuple[str, ...]) -> None:
+    # A bool parameter named no_x became "--no-x/--no-no-x" in typer.
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--no-no-" not in result.output, result.output
+
+
+def test_audit_verify_has_one_no_signatures_flag() -> None:
+    result = CliRunner().invoke(app, ["audit", "verify", "--help"], env={"COLUMNS": "200"})
+    options = [line.split()[1] for line in result.output.splitlines() if "--no-sig" in line]
+    assert options == ["--no-signatures"], result.output
+    refused = CliRunner().invoke(app, ["audit", "verify", "--no-no-signatures"])
+    assert refused.exit_code == 2 and "No such option" in refused.output, refused.output
