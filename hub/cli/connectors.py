@@ -37,7 +37,13 @@ def mock(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data")] = 42,
     size: Annotated[int | None, typer.Option(help="Number of records (citizens...)")] = None,
     hub_url: Annotated[str | None, typer.Option(help="Hub to call other agencies through")] = None,
-    client_key: Annotated[str | None, typer.Option(help="This system's API key at the hub")] = None,
+    client_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HUB_MOCK_CLIENT_KEY",
+            help="This system's API key at the hub (the environment keeps it out of ps)",
+        ),
+    ] = None,
     latency_ms: Annotated[float, typer.Option(help="Fault: added latency")] = 0,
     jitter_ms: Annotated[float, typer.Option(help="Fault: up to this much more latency")] = 0,
     error_rate: Annotated[

@@ -110,13 +110,16 @@ def up(
                 hub_url,
                 "--no-access-log",
             ]
+            env = child_env()
+            env.pop("HUB_MOCK_CLIENT_KEY", None)
             if subsystem in clients:
-                cmd += ["--client-key", demo_api_key(s.secret_key, subsystem)]
+                # In its environment, not its command line, which any local user reads (ps).
+                env["HUB_MOCK_CLIENT_KEY"] = demo_api_key(s.secret_key, subsystem)
             if size is not None:
                 cmd += ["--size", str(size)]
             if state_dir is not None:
                 cmd += ["--state", os.path.join(state_dir, f"{name}.db")]
-            procs.append(subprocess.Popen(cmd, env=child_env()))
+            procs.append(subprocess.Popen(cmd, env=env))
         _wait_healthy(base_urls, procs)
         _print_where(s, base_urls, hub_url)
         config = uvicorn.Config(_app(s), host=host, port=port, log_level="warning", **UVICORN_FAST)

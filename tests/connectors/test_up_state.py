@@ -64,6 +64,14 @@ def hub_up(port: int, tmp_path: Path, state_dir: Path) -> Iterator[httpx.Client]
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(proc, url, tmp_path / "up.log")
+        mocks = _children(proc.pid)
+        assert len(mocks) == len(connectors.names())
+        for cmdline in mocks.values():
+            # Any local user reads a command line (ps); the mocks' client keys stay off it.
+            assert "hub_" not in cmdline, cmdline
+            assert "--client-key" not in cmdline
+        keyed = [pid for pid in mocks if "HUB_MOCK_CLIENT_KEY=hub_" in _environ(pid)]
+        assert keyed  # the mocks that call other agencies got their key another way
         with httpx.Client(base_url=url, timeout=10) as client:
             yield client
     finally:
@@ -73,6 +81,24 @@ def hub_up(port: int, tmp_path: Path, state_dir: Path) -> Iterator[httpx.Client]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The command lines of ``pid``'s children, from /proc."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                child = int(stat.parent.name)
+                found[child] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return found
+
+
+def _environ(pid: int) -> str:
+    return Path(f"/proc/{pid}/environ").read_bytes().replace(b"\0", b"\n").decode()
 
 
 def test_mock_writes_outlive_a_restart_of_hub_up(tmp_path: Path) -> None:
