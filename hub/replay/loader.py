@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,58 @@ def load_text(text: str, *, file: str, default_name: str = "scenario") -> Scenar
     return plan
 
 
+# A template in a plain YAML value inside a flow mapping breaks the YAML ("{" opens a
+# mapping there): ``headers: {X-Road-Issue: KYC-{{ run.iteration }}}``, as written in the
+# product's spec, was "bad YAML". Templates are masked with private-use characters of the
+# same length (so errors keep their columns) while the YAML is parsed, and put back after.
+TEMPLATE = re.compile(r"\{\{[^{}\n]*\}\}")
+MASKED = re.compile("\ue000[^\ue002]*\ue002")
+MASK_CHARS = ("\ue000", "\ue001", "\ue002")
+
+
+def _mask(text: str) -> tuple[str, dict[str, str]]:
+    if any(c in text for c in MASK_CHARS):
+        return text, {}  # the file uses these characters itself: parsed as it is
+    originals: dict[str, str] = {}
+
+    def token(match: re.Match[str]) -> str:
+        n = len(originals)
+        if n >= 0x1000:
+            return match.group()
+        masked = "\ue000" + chr(0xE100 + n)
+        masked += "\ue001" * (len(match.group()) - len(masked) - 1) + "\ue002"
+        originals[masked] = match.group()
+        return masked
+
+    return TEMPLATE.sub(token, text), originals
+
+
+def _unmask(value: Any, originals: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        if "\ue000" not in value:
+            return value
+        return MASKED.sub(lambda m: originals.get(m.group(), m.group()), value)
+    if isinstance(value, dict):
+        return {_unmask(k, originals): _unmask(v, originals) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_unmask(v, originals) for v in value)
+    return value
+
+
 def _parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple[Loc, str]]]:
     """The document, the line of every key and item, and any duplicate keys."""
+    text, originals = _mask(text)
+    data, lines, duplicates = _parse_masked(text, file)
+    if not originals:
+        return data, lines, duplicates
+    return (
+        _unmask(data, originals),
+        {_unmask(loc, originals): line for loc, line in lines.items()},
+        [(_unmask(loc, originals), _unmask(m, originals)) for loc, m in duplicates],
+    )
+
+
+def _parse_masked(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple[Loc, str]]]:
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

@@ -1,0 +1,65 @@
+"""Templates may stand unquoted in YAML, even inside a flow mapping, as the spec writes them."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.replay.loader import ScenarioLoadError, _parse_yaml, load_text
+
+# The spec's own example (SPEC section 8), verbatim: its last headers line is not YAML as
+# such ("{" opens a mapping inside a flow mapping).
+SPEC_EXAMPLE = """\
+name: bank-ekyc
+description: A bank verifies a customer's identity.
+steps:
+  - id: find
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/citizen-search
+    method: GET
+    path: /citizens
+    query: {province: "79", limit: 1}
+    headers: {X-Road-UserId: officer-01, X-Road-Issue: HS-0001}
+    expect:
+      status: 200
+    capture:
+      cid: $.items[0].id
+      name: $.items[0].full_name
+  - id: verify
+    client: VN/COM/0101234565/ekyc
+    service: VN/GOV/BCA/population/citizen-verify
+    method: POST
+    path: /citizens/verify
+    json: {id: "{{ cid }}", full_name: "{{ name }}"}
+    headers: {X-Road-UserId: teller-7, X-Road-Issue: KYC-{{ run.iteration }}}
+    expect:
+      status: 200
+      json: {$.match: true}
+"""
+
+
+def test_the_spec_example_loads_as_written() -> None:
+    data, lines, _ = _parse_yaml(SPEC_EXAMPLE, "spec.yaml")
+    verify = data["steps"][1]
+    assert verify["headers"] == {
+        "X-Road-UserId": "teller-7",
+        "X-Road-Issue": "KYC-{{ run.iteration }}",
+    }
+    assert verify["json"] == {"id": "{{ cid }}", "full_name": "{{ name }}"}
+    assert lines[("steps", 1, "headers")] == 22
+    plan = load_text(SPEC_EXAMPLE, file="spec.yaml")
+    assert [step.id for step in plan.steps] == ["find", "verify"]
+
+
+def test_a_whole_value_template_is_a_string_and_errors_keep_their_columns() -> None:
+    data, _, _ = _parse_yaml("a: {{ cid }}\nb: [1, {{ x }}]\n", "t.yaml")
+    assert data == {"a": "{{ cid }}", "b": [1, "{{ x }}"]}
+    with pytest.raises(ScenarioLoadError) as caught:
+        load_text("name: x\nsteps: [{id: {{ a }}, : b]\n", file="t.yaml")
+    assert caught.value.messages[0].startswith("t.yaml:2:")
+    unmasked = "name: x\nsteps: [{id: xxxxxxx, : b]\n"  # the same length, no template
+    with pytest.raises(ScenarioLoadError) as plain:
+        load_text(unmasked, file="t.yaml")
+    assert (
+        caught.value.messages[0].split(": bad YAML")[0]
+        == plain.value.messages[0].split(": bad YAML")[0]
+    )
