@@ -327,6 +327,10 @@ LIST_COLUMNS = (
     "total_ms",
     "upstream_ms",
     "hub_ms",
+    # Every field of a record the spec names, bodies and the chain's own hashes aside
+    # (GET /api/transactions/{id} has those).
+    "request_hash",
+    "response_hash",
 )
 
 

@@ -143,3 +143,12 @@ def test_tx_synth_makes_the_tables_of_a_new_database(
     monkeypatch.setenv("HUB_SIGNING_KEY_FILE", str(tmp_path / "key.pem"))
     # It answered "no such table: chain_head" where `hub up` and `registry apply` migrate.
     assert "added 100 records" in run("tx", "synth", "--records", "100", "--days", "1")
+
+
+def test_listed_records_carry_the_body_hashes_the_spec_names(cli_db: str) -> None:
+    item = json.loads(run("tx", "list", "--limit", "1", "--json"))["items"][0]
+    shown = json.loads(run("tx", "show", item["request_id"]))
+    # Synthetic traffic has no bodies, and so no hashes of them: the keys are there all the same.
+    assert "request_hash" in item and item["request_hash"] == shown["request_hash"]
+    assert "response_hash" in item and item["response_hash"] == shown["response_hash"]
+    assert "prev_hash" not in item and "record_hash" not in item

@@ -235,3 +235,16 @@ async def test_a_record_is_found_by_its_x_road_id_chosen_or_not(hub: Hub) -> Non
     default = await get(hub, f"/api/transactions/{plain.headers['x-road-id']}")
     assert default["request_id"] == records[2]["request_id"]
     assert default["same_xroad_id"] == 1
+
+
+async def test_listed_items_carry_each_records_body_hashes(hub: Hub) -> None:
+    records = {r["request_id"]: r for r in await traffic(hub)}
+    items = (await get(hub, "/api/transactions", limit=100))["items"]
+    assert len(items) == len(records)
+    for item in items:
+        rec = records[item["request_id"]]
+        assert (item["request_hash"], item["response_hash"]) == (
+            rec["request_hash"],
+            rec["response_hash"],
+        )
+    assert all(item["request_hash"] for item in items)
