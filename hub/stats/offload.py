@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -28,13 +29,19 @@ POOL = {"pool_size": 4, "max_overflow": 4}
 class QueryThread:
     """Runs ``fn(conn)`` coroutines on a private loop and engine; the caller awaits the result."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, concurrency: int = 2) -> None:
         self.url = url
+        # Queries beyond this wait their turn: each one running takes the GIL from the
+        # gateway's loop in turns, and 16 clients looping over heavy queries had taken the
+        # gateway's p95 from 8 to 193 ms (1M records).
+        self.concurrency = concurrency
+        self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._engine: AsyncEngine | None = None
         self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
+        self._slots = asyncio.Semaphore(self.concurrency)
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(
             target=self._main, args=(started,), name="hub-operator-queries", daemon=True
@@ -60,15 +67,38 @@ class QueryThread:
 
     async def run(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """``fn`` on a connection of the query thread's engine; cancelling cancels it there."""
-        loop, engine = self._loop, self._engine
-        if loop is None or engine is None or loop.is_closed():
+        loop, engine, slots = self._loop, self._engine, self._slots
+        if loop is None or engine is None or slots is None or loop.is_closed():
             raise RuntimeError("the operator query thread is not running")
 
         async def job() -> T:
             async with engine.connect() as conn:
                 return await fn(conn)
 
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(job(), loop))
+        async with slots:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(job(), loop))
+
+    async def answer(self, receive: Callable[[], Awaitable[Any]], fn: Callable[..., Any]) -> Any:
+        """``run(fn)``, cancelled when the client goes (``receive`` says http.disconnect).
+
+        A web framework leaves a route running when its client has gone: a dashboard that
+        timed out, or a script retrying, left the hub busy for a minute with answers nobody
+        would read.
+        """
+        query = asyncio.ensure_future(self.run(fn))
+        gone = asyncio.ensure_future(_disconnect(receive))
+        try:
+            await asyncio.wait({query, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not query.done():
+                query.cancel()
+            for task in (gone, query):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait({task})
+        if query.cancelled():
+            raise ClientGone
+        return query.result()
 
     async def stop(self) -> None:
         loop, thread = self._loop, self._thread
@@ -88,3 +118,12 @@ class QueryThread:
         await asyncio.gather(*pending, return_exceptions=True)
         if self._engine is not None:
             await self._engine.dispose()
+
+
+class ClientGone(Exception):
+    """The client went before its query ended; the query was cancelled."""
+
+
+async def _disconnect(receive: Callable[[], Awaitable[Any]]) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

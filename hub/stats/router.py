@@ -13,13 +13,13 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from hub.core.deps import OperatorDep, SessionDep, StateDep
 from hub.stats import browse, health, service
-from hub.stats.offload import QueryThread
+from hub.stats.offload import ClientGone, QueryThread
 from hub.stats.retention import minute_horizon
 from hub.stats.schemas import (
     Growth,
@@ -70,17 +70,20 @@ Range = Annotated[RangeQuery, Depends()]
 Filters = Annotated[FilterQuery, Depends()]
 
 
-async def _query(state: Any, fn: Callable[..., Awaitable[BaseModel]]) -> Response:
-    """``fn(conn)`` on the operator query thread (hub/stats/offload.py), as JSON made there."""
+async def _query(request: Request, fn: Callable[..., Awaitable[BaseModel]]) -> Response:
+    """``fn(conn)`` on the operator query thread (hub/stats/offload.py), as JSON made there;
+    cancelled there if the client goes first."""
 
     async def answer(conn: Any) -> bytes:
         return (await fn(conn)).model_dump_json().encode()
 
-    queries: QueryThread = state.extras["queries"]
+    queries: QueryThread = request.app.state.hub.extras["queries"]
     try:
-        body = await queries.run(answer)
+        body = await queries.answer(request.receive, answer)
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None
+    except ClientGone:
+        return Response(status_code=499)  # nginx's "client closed request": nobody reads it
     return Response(body, media_type="application/json")
 
 
@@ -93,6 +96,7 @@ def _context(state: Any) -> dict[str, Any]:
 @api.get("/transactions", response_model=TransactionPage, summary="Browse the log")
 async def list_transactions(
     _: OperatorDep,
+    request: Request,
     state: StateDep,
     window: Range,
     filters: Filters,
@@ -104,7 +108,7 @@ async def list_transactions(
     cursor: str | None = None,
 ) -> Response:
     return await _query(
-        state,
+        request,
         partial(
             browse.page,
             tz=state.settings.timezone,
@@ -133,18 +137,20 @@ async def get_transaction(ident: str, _: OperatorDep, session: SessionDep) -> di
 @api.get("/stats/summary", response_model=Summary, summary="Totals, faults, latency")
 async def stats_summary(
     _: OperatorDep,
+    request: Request,
     state: StateDep,
     window: Range,
     filters: Filters,
 ) -> Response:
     return await _query(
-        state, partial(service.summary, **_context(state), **asdict(window), **asdict(filters))
+        request, partial(service.summary, **_context(state), **asdict(window), **asdict(filters))
     )
 
 
 @api.get("/stats/timeseries", response_model=Timeseries, summary="Volume over time")
 async def stats_timeseries(
     _: OperatorDep,
+    request: Request,
     state: StateDep,
     window: Range,
     filters: Filters,
@@ -152,7 +158,7 @@ async def stats_timeseries(
     group_by: Group | None = None,
 ) -> Response:
     return await _query(
-        state,
+        request,
         partial(
             service.timeseries,
             **_context(state),
@@ -165,32 +171,36 @@ async def stats_timeseries(
 
 
 @api.get("/stats/matrix", response_model=Matrix, summary="Who shared with whom")
-async def stats_matrix(_: OperatorDep, state: StateDep, window: Range) -> Response:
-    return await _query(state, partial(service.matrix, **_context(state), **asdict(window)))
+async def stats_matrix(
+    _: OperatorDep, request: Request, state: StateDep, window: Range
+) -> Response:
+    return await _query(request, partial(service.matrix, **_context(state), **asdict(window)))
 
 
 @api.get("/stats/top", response_model=Top, summary="Busiest clients, services or providers")
 async def stats_top(
     _: OperatorDep,
+    request: Request,
     state: StateDep,
     window: Range,
     by: Group = "service",
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
 ) -> Response:
     return await _query(
-        state, partial(service.top, **_context(state), by=by, limit=limit, **asdict(window))
+        request, partial(service.top, **_context(state), by=by, limit=limit, **asdict(window))
     )
 
 
 @api.get("/stats/growth", response_model=Growth, summary="Volume per period and its change")
 async def stats_growth(
     _: OperatorDep,
+    request: Request,
     state: StateDep,
     window: Range,
     period: Literal["day", "month", "year"] = "month",
 ) -> Response:
     return await _query(
-        state, partial(service.growth, **_context(state), period=period, **asdict(window))
+        request, partial(service.growth, **_context(state), period=period, **asdict(window))
     )
 
 

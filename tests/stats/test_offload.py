@@ -113,3 +113,65 @@ async def test_stop_cancels_what_still_runs(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not any(t.name == "hub-operator-queries" for t in threading.enumerate())
+
+
+async def test_a_client_gone_cancels_its_query_on_the_thread(tmp_path: Path) -> None:
+    from hub.stats.offload import ClientGone
+
+    queries = QueryThread(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
+    await queries.start()
+    started, cancelled, leave = threading.Event(), threading.Event(), asyncio.Event()
+
+    async def forever(conn: Any) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await leave.wait()  # as uvicorn's receive waits until the connection is lost
+        return {"type": "http.disconnect"}
+
+    try:
+        task = asyncio.create_task(queries.answer(receive, forever))
+        await _until(started)
+        leave.set()
+        with pytest.raises(ClientGone):
+            await task
+        await _until(cancelled)
+    finally:
+        await queries.stop()
+
+
+async def test_queries_past_the_limit_wait_their_turn(tmp_path: Path) -> None:
+    queries = QueryThread(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}", concurrency=1)
+    await queries.start()
+    first_in, first_out = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    async def first(conn: Any) -> None:
+        first_in.set()
+        await asyncio.to_thread(first_out.wait, 10)
+        order.append("first")
+
+    async def second(conn: Any) -> None:
+        order.append("second")
+
+    try:
+        one = asyncio.create_task(queries.run(first))
+        await _until(first_in)
+        two = asyncio.create_task(queries.run(second))
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        assert order == [] and not two.done()  # held back while the first runs
+        first_out.set()
+        await asyncio.gather(one, two)
+        assert order == ["first", "second"]
+    finally:
+        await queries.stop()
