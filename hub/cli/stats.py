@@ -81,6 +81,9 @@ def summary_cmd(
         for q in ("p50", "p95", "p99", "mean"):
             rows.append({"figure": f"{name} {q}", "value": getattr(p, q)})
     rows += [{"figure": f"fault {code}", "value": n} for code, n in s.by_fault.items()]
+    rows += [
+        {"figure": f"provider failed {code}", "value": n} for code, n in s.provider_failed.items()
+    ]
     rows += [{"figure": f"status {code}", "value": n} for code, n in s.by_status.items()]
     emit(
         s, rows, ("figure", "value"), title="Exchanges", as_json=as_json, as_csv=as_csv,

@@ -30,6 +30,10 @@ class Summary(Window):
     failed: int
     by_fault: dict[str, int] = Field(description="hub fault code -> count; faultless omitted")
     by_status: dict[str, int]
+    provider_failed: dict[str, int] = Field(
+        description="status -> count of failed answers the provider made itself (no hub fault "
+        "code); with by_fault, every failed exchange"
+    )
     request_bytes: int
     response_bytes: int
     latency_ms: Percentiles

@@ -77,7 +77,8 @@ async def test_dashboard_loads_without_errors_and_draws_data(
     assert problems == []
     assert volume == 6 and total == "6"
     assert latency == 3
-    assert sorted(faults) == ["Client.AccessDenied", "Client.BadRequest"]
+    # The provider's own 404 ("no such citizen") is a failure too, beside the hub's faults.
+    assert sorted(faults) == ["Client.AccessDenied", "Client.BadRequest", "provider 404"]
     assert sorted(cells) == ["1", "5", "·", "·"]  # a row and a column each
     assert rate == "100 %"
     # The refused exchange has no provider or client: named so, not an empty label.

@@ -61,6 +61,12 @@ async def test_summary_totals_faults_and_bytes_equal_the_log(hub: Hub) -> None:
     assert s["succeeded"] == sum(r["succeeded"] for r in records) == 7
     assert s["failed"] == len(records) - 7
     assert s["by_fault"] == dict(Counter(r["fault_code"] for r in records if r["fault_code"]))
+    # The provider's own failures (the two 404s "no such citizen"): no hub fault code.
+    own = Counter(
+        str(r["status_code"]) for r in records if not r["succeeded"] and not r["fault_code"]
+    )
+    assert s["provider_failed"] == dict(own) == {"404": 2}
+    assert sum(s["by_fault"].values()) + sum(s["provider_failed"].values()) == s["failed"]
     assert s["by_status"] == {
         str(k): v for k, v in Counter(r["status_code"] for r in records).items()
     }

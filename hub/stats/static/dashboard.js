@@ -88,7 +88,10 @@ function latency(s) {
 }
 
 function errors(s) {
-  const entries = Object.entries(s.by_fault);
+  // The hub's fault codes, then the failed answers the provider made itself (a 404 "no
+  // data"): together, every failed exchange of the range.
+  const entries = Object.entries(s.by_fault).concat(
+    Object.entries(s.provider_failed || {}).map(([status, n]) => [`provider ${status}`, n]));
   draw("errors", {
     type: "bar",
     data: { labels: entries.map(([k]) => k), datasets: [{ label: "exchanges",
