@@ -172,7 +172,7 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
         checks = {
             "database": True,
             "log_writer": state.writer.healthy,
-            "registry": state.registry.snapshot.version >= 0,
+            "registry": state.registry.snapshot.version >= 0 and not state.registry.failing,
         }
         try:
             async with state.engine.connect() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core.deps import AdminDep, SessionDep, StateDep
@@ -37,8 +38,19 @@ class KeyRequest(KeyIn):
     client: str
 
 
+RACED = (
+    "another change to the registry was being made at the same time and took this entry "
+    "first; read it again and retry"
+)
+
+
 async def _commit(session: AsyncSession, state: Any) -> None:
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        # Two admins adding the same entry at once: the database kept one (a 500 before).
+        await session.rollback()
+        raise HTTPException(409, RACED) from None
     await state.registry.refresh(force=True)
 
 
@@ -49,6 +61,9 @@ async def _apply(
         result = await registry.apply(session, doc, prune=prune)
     except (RegistryFileError, registry.RegistryConflict) as exc:
         raise HTTPException(422, str(exc)) from None
+    except IntegrityError:
+        await session.rollback()
+        raise HTTPException(409, RACED) from None
     await _commit(session, state)
     return result
 

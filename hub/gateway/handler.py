@@ -322,6 +322,8 @@ class Gateway:
         if service is None:
             raise errors.UnknownService(f"there is no service {ex.target.service_id}")
         ex.service = service
+        if service.problem is not None:
+            raise errors.ServiceUnavailable(service.problem)
         if not service.enabled:
             member = service.provider.rpartition("/")[0]
             if member in snap.disabled_members:

@@ -44,6 +44,8 @@ class ServiceEntry:
     routes: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = field(default_factory=list)
     # The hub's path for this service: /r1/{id}, where a provider's redirect is sent.
     public: str = ""
+    # Why the service cannot be called (an endpoint stored that no pattern can match).
+    problem: str | None = None
     # Paths this service's templates (or its any-path) would match but that another service
     # of the same provider names more exactly: (regex on the service's path, that service).
     shadows: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
@@ -159,7 +161,7 @@ def _shadow(services: dict[str, ServiceEntry]) -> None:
             mine = [_segments(e["path"]) for e in entry.endpoints]
             seen: set[str] = set()
             for other_base, other in group:
-                if other is entry:
+                if other is entry or other.problem is not None:
                     continue
                 for ep in other.endpoints:
                     full = other_base + "/" + ep["path"].strip("/")
@@ -219,9 +221,19 @@ async def load(session: AsyncSession) -> Snapshot:
             validator=request_validator(svc.request_schema) if svc.request_schema else None,
             public=f"/r1/{svc.id}",
         )
-        for ep in entry.endpoints:
-            pattern, names = _compile(ep["path"])
-            entry.routes.append((ep["method"].upper(), pattern, names))
+        try:
+            for ep in entry.endpoints:
+                pattern, names = _compile(ep["path"])
+                entry.routes.append((ep["method"].upper(), pattern, names))
+        except (re.error, KeyError, AttributeError, TypeError) as exc:
+            # Stored before the registry refused it: this service is unusable, and the
+            # rest of the registry (a key revoked since) must still load.
+            log.error("service %s has an endpoint the gateway cannot match: %s", svc.id, exc)
+            entry.routes = []
+            entry.problem = (
+                f"service {svc.id} has an endpoint the hub cannot match ({exc}); an operator "
+                "must correct its endpoints"
+            )
         snap.services[svc.id] = entry
     _shadow(snap.services)
     grants = await repo.grants(session)
@@ -244,12 +256,19 @@ class RegistryCache:
         self.sessions = sessions
         self.snapshot = Snapshot()
         self._lock = asyncio.Lock()
+        # The last reload failed: the snapshot is older than the registry (/readyz says so).
+        self.failing = False
 
     async def refresh(self, *, force: bool = False) -> None:
         async with self._lock, self.sessions() as session:
             if not force and await repo.version(session) == self.snapshot.version:
                 return
-            self.snapshot = await load(session)
+            try:
+                self.snapshot = await load(session)
+            except Exception:
+                self.failing = True
+                raise
+            self.failing = False
 
     async def poll(self, interval_s: float) -> None:
         """Reload when another worker or the CLI changed the registry."""

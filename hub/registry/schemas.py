@@ -28,20 +28,27 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 TEMPLATE_PART = re.compile(r"^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9._~!$&'()*+,;=:@-]+)$")
 
 
-def _check(parser: Any) -> Any:
+def _check(parser: Any, limit: int) -> Any:
     def check(value: str) -> str:
         try:
-            parser(value)
+            parsed = parser(value)
         except IdError as exc:
             raise ValueError(str(exc)) from None
+        # The registry's columns: a longer one was a 500 on PostgreSQL and kept on SQLite.
+        if len(value) > limit:
+            raise ValueError(f"identifier {value[:60]!r}... is over {limit} characters")
+        for part in ("instance", "member_class"):
+            if len(getattr(parsed, part)) > 64:
+                raise ValueError(f"the {part} of {value[:60]!r} is over 64 characters")
         return value
 
     return AfterValidator(check)
 
 
-MemberIdStr = Annotated[str, _check(parse_member)]
-SubsystemIdStr = Annotated[str, _check(parse_subsystem)]
-ServiceIdStr = Annotated[str, _check(parse_service)]
+MemberIdStr = Annotated[str, _check(parse_member, 200)]
+SubsystemIdStr = Annotated[str, _check(parse_subsystem, 300)]
+ServiceIdStr = Annotated[str, _check(parse_service, 400)]
+Name = Annotated[str, Field(max_length=300)]
 
 
 class Strict(BaseModel):
@@ -95,9 +102,19 @@ class Endpoint(Strict):
     def _template(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError(f"endpoint path {value!r} must start with '/'")
+        names: set[str] = set()
         for part in value.strip("/").split("/"):
             if part and (part in (".", "..") or not TEMPLATE_PART.match(part)):
                 raise ValueError(f"endpoint path {value!r} has an invalid segment {part!r}")
+            if part.startswith("{"):
+                if part in names:
+                    # Two segments of one name: which one the name means would be a guess,
+                    # and the gateway's path pattern cannot be built.
+                    raise ValueError(
+                        f"endpoint path {value!r} names {part} twice; give each segment a "
+                        "name of its own"
+                    )
+                names.add(part)
         return value
 
 
@@ -110,7 +127,7 @@ def _check_url(value: str | None) -> str | None:
 
 class MemberIn(Strict):
     id: MemberIdStr
-    name: str = ""
+    name: Name = ""
     enabled: bool = True
 
 
@@ -129,7 +146,7 @@ CertFingerprint = Annotated[str, AfterValidator(_check_fingerprint)]
 
 class SubsystemIn(Strict):
     id: SubsystemIdStr
-    name: str = ""
+    name: Name = ""
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     enabled: bool = True
     # Quotas of a client subsystem; None means the hub's default (HUB_DEFAULT_QUOTA_*).
@@ -171,14 +188,16 @@ def check_request_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None
             return
         if not isinstance(node, dict) or (not top and "$id" in node):
             return  # a subschema with an $id of its own: its references are relative to it
-        ref = node.get("$ref")
-        if isinstance(ref, str):
+        for keyword in ("$ref", "$dynamicRef"):
+            ref = node.get(keyword)
+            if not isinstance(ref, str):
+                continue
             try:
                 resolver.lookup(ref)
             except Unresolvable:
                 raise ValueError(
-                    f"request_schema's $ref {ref!r} resolves to nothing: a reference must "
-                    "point inside the schema (e.g. #/$defs/name), which the hub never "
+                    f"request_schema's {keyword} {ref!r} resolves to nothing: a reference "
+                    "must point inside the schema (e.g. #/$defs/name), which the hub never "
                     "downloads"
                 ) from None
         for key, value in node.items():
@@ -246,7 +265,7 @@ class Patch(Strict):
 
 
 class MemberPatch(Patch):
-    name: str | None = None
+    name: Name | None = None
     enabled: bool | None = None
 
 
@@ -261,7 +280,7 @@ class GrantPatch(Patch):
 class SubsystemPatch(Patch):
     clearable = frozenset({"base_url", "quota_rps", "quota_per_day", "cert_sha256"})
 
-    name: str | None = None
+    name: Name | None = None
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     enabled: bool | None = None
     quota_rps: int | None = Field(default=None, ge=1, le=1_000_000)

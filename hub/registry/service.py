@@ -67,6 +67,22 @@ def _check_duplicates(doc: RegistryDoc, source: str, node: Any) -> None:
             seen.add(item.id)
 
 
+def _check_unique(doc: RegistryDoc) -> None:
+    """Each entry once in all the files (or the body) together: which of two would count
+    was a guess, and a new one given twice failed in the database (a 500)."""
+    for section in ("members", "subsystems", "services", "grants"):
+        first: dict[Any, int] = {}
+        for i, item in enumerate(getattr(doc, section)):
+            key = (item.client, item.service) if section == "grants" else item.id
+            if key in first:
+                named = f"{key[0]} -> {key[1]}" if section == "grants" else key
+                where = doc._where.get((section, i))
+                earlier = doc._where.get((section, first[key])) or f"{section}[{first[key]}]"
+                problem = f"{section}[{i}]: {named} appears twice (also at {earlier})"
+                raise RegistryFileError(f"{where}: {problem}" if where else problem)
+            first[key] = i
+
+
 def _check_references(doc: RegistryDoc, known: dict[str, set[str]] | None = None) -> None:
     known = known or {"members": set(), "subsystems": set(), "services": set()}
     members = known["members"] | {m.id for m in doc.members}
@@ -108,6 +124,7 @@ async def apply(session: AsyncSession, doc: RegistryDoc, *, prune: bool = False)
         "subsystems": {s.id: s for s in await repo.subsystems(session)},
         "services": {s.id: s for s in await repo.services(session)},
     }
+    _check_unique(doc)
     # Without --prune, what the database already holds may be referred to.
     _check_references(doc, None if prune else {k: set(v) for k, v in existing.items()})
 
@@ -260,6 +277,8 @@ async def issue_key(
 
 
 async def revoke_key(session: AsyncSession, row: ApiKey) -> None:
+    if row.revoked_at is not None:
+        return  # revoked already: when it was stays as it was
     row.revoked_at = repo.utcnow()
     await repo.bump_version(session)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from hub.registry import service as registry
@@ -105,3 +106,48 @@ async def test_yaml_disables_members_and_grants_and_reapplies_unchanged(hub: Hub
     assert {"id": "VN/GOV/BTP", "name": "", "enabled": False} in exported["members"]
     await hub.app.state.registry.refresh(force=True)
     assert (await _lookup(hub))[1] == "Client.AccessDenied"
+
+
+async def test_an_endpoint_naming_a_segment_twice_is_refused(hub: Hub) -> None:
+    svc = {"id": f"{PROVIDER}/twice", "endpoints": [{"method": "GET", "path": "/x/{a}/y/{a}"}]}
+    r = await hub.client.post("/admin/services", json=svc, headers=ADMIN_H)
+    assert r.status_code == 422 and "names {a} twice" in r.json()["detail"]
+
+
+async def test_a_stored_endpoint_no_pattern_can_match_spoils_only_its_service(hub: Hub) -> None:
+    from sqlalchemy import update
+
+    from hub.models import Service
+
+    async with hub.app.state.sessions() as session:  # as stored before the check existed
+        await session.execute(
+            update(Service)
+            .where(Service.id == LOOKUP_ID)
+            .values(endpoints=[{"method": "GET", "path": "/citizens/{id}/{id}"}])
+        )
+        await session.commit()
+    await hub.app.state.registry.refresh(force=True)  # raised re.error and kept the old one
+    status, code, message = await _lookup(hub)
+    assert (status, code) == (503, "Server.ServiceUnavailable")
+    assert "an endpoint the hub cannot match" in message
+    echo = await hub.client.post(
+        f"/r1/{PROVIDER}/echo/echo", json={"id": "a"}, headers=hub.headers()
+    )
+    assert echo.status_code == 201
+    ready = await hub.client.get("/readyz")
+    assert ready.json()["checks"]["registry"] is True
+
+
+async def test_a_registry_that_fails_to_load_makes_the_hub_not_ready(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.registry import cache
+
+    async def broken(session: object) -> None:
+        raise RuntimeError("the registry could not be read")
+
+    monkeypatch.setattr(cache, "load", broken)
+    with pytest.raises(RuntimeError):
+        await hub.app.state.registry.refresh(force=True)
+    ready = await hub.client.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["checks"]["registry"] is False
