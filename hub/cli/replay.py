@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import time
 from collections.abc import Callable
@@ -21,16 +20,15 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # the shell's status for SIGINT
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
 
 def parse_duration(text: str) -> float:
-    """``30s``, ``2m``, ``500ms``, ``1h`` or a number of seconds."""
-    match = _DURATION.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise typer.BadParameter(f"{text!r} is not a duration such as 30s, 2m, 500ms or 1h")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    """k6's durations (``30s``, ``1m30s``, ``500ms``) or a number of seconds."""
+    from hub.replay.options import parse_duration as seconds
+
+    try:
+        return seconds(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _event_loop_runner() -> asyncio.Runner:
@@ -58,7 +56,8 @@ def replay_command(
         float | None, typer.Option(min=0.001, help="Open model: iterations started per second.")
     ] = None,
     duration: Annotated[
-        str | None, typer.Option(help="Run each scenario this long, e.g. 30s or 2m.")
+        str | None,
+        typer.Option(help="Run each scenario this long: 30s, 2m, 1m30s, 500ms or seconds."),
     ] = None,
     credentials: Annotated[
         Path | None,
@@ -73,6 +72,13 @@ def replay_command(
         Path | None, typer.Option("--json", help="Write a JSON report here.")
     ] = None,
     timeout: Annotated[float, typer.Option(min=0.001, help="Per-request timeout, seconds.")] = 30.0,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Pass/fail on the whole run, as k6: p95<200 (ms), failed<1%, dropped==0, "
+            "rps>=100; repeatable. A threshold not met exits 1."
+        ),
+    ] = None,
 ) -> None:
     """Replay exchange scenarios against a hub and report per-step pass/fail and latency.
 
@@ -97,7 +103,14 @@ def replay_command(
             soft_wrap=True,
         )
         raise typer.Exit(EXIT_BAD_INPUT)
+    from hub.replay.options import evaluate, parse_threshold, same_report_path
+
     duration_s = parse_duration(duration) if duration else None
+    try:
+        thresholds = [parse_threshold(t) for t in threshold or []]
+    except ValueError as exc:
+        errors.print(f"{exc}; nothing was run.", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     # Not given and 1 differ: the open model's cap defaults to 1000, yet 1 is a valid cap.
     options = RunOptions(
         iterations=iterations if iterations or duration_s else 1,
@@ -112,6 +125,9 @@ def replay_command(
         for option, path in (("--junit", junit), ("--json", json_report))
         if path is not None and (problem := _unwritable(option, path))
     ]
+    clash = same_report_path(junit, json_report)
+    if clash:
+        report_problems.append(clash)
     if report_problems:
         # Found now rather than after a run of many minutes whose figures would be lost.
         for problem in report_problems:
@@ -212,6 +228,11 @@ def replay_command(
             highlight=False,
             soft_wrap=True,
         )
+    outcomes = evaluate(thresholds, results)
+    for outcome in outcomes:
+        (console if outcome.ok else errors).print(
+            outcome.message(), markup=False, highlight=False, soft_wrap=True
+        )
     # Each report is written on its own: one that cannot be written costs only itself.
     unwritten = False
     if junit:
@@ -221,13 +242,18 @@ def replay_command(
             "--json",
             json_report,
             lambda: write_json(
-                json_report, results, hub_url=hub, run_id=run_id, interrupted=stopped
+                json_report,
+                results,
+                hub_url=hub,
+                run_id=run_id,
+                interrupted=stopped,
+                thresholds=outcomes,
             ),
             errors,
         )
     if stopped:
         raise typer.Exit(EXIT_INTERRUPTED)
-    if unwritten or not all(r.ok for r in results):
+    if unwritten or not all(r.ok for r in results) or not all(o.ok for o in outcomes):
         raise typer.Exit(EXIT_FAILED)
 
 

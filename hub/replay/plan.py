@@ -207,10 +207,12 @@ class _Compiler:
             return name, spec, self.path(loc, spec), "one"
         return name, spec.path, self.path((*loc, "path"), spec.path), spec.match
 
-    def fault(self, step: FaultStep) -> FaultPlan:
+    def fault(self, loc: Loc, step: FaultStep) -> FaultPlan:
         fault = step.fault
         settings = None if fault.set is None else fault.set.model_dump(exclude_none=True)
         action = "clear" if settings is None else f"set {settings}"
+        if settings is not None and isinstance(settings.get("seed"), str):
+            settings["seed"] = self.value((*loc, "fault", "set", "seed"), settings["seed"])
         return FaultPlan(
             id=step.id or "",
             label=f"fault {fault.provider}: {action}",
@@ -244,7 +246,7 @@ def compile_scenario(
             )
         first_index.setdefault(step_id, index)
         if isinstance(step, FaultStep):
-            steps.append(compiler.fault(step))
+            steps.append(compiler.fault(("steps", index), step))
             continue
         exchange = compiler.exchange(("steps", index), step)
         if not isinstance(exchange.client, Template) and not exchange.sends_auth:

@@ -12,7 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hub.replay.results import Failure, ScenarioResult
+from hub.replay.options import Outcome
+from hub.replay.results import Failure, ScenarioResult, StepStats, iso, not_run, show_json
+
+LATENCIES = ("min", "mean", "p50", "p90", "p95", "p99", "max")
 
 
 def _ms(value: float | None) -> str:
@@ -27,32 +30,47 @@ def _failure_text(failure: Failure | None) -> str:
     return f"#{failure.iteration}: {failure.message()}{xid}{body}"
 
 
+def _counts(counts: dict[Any, int]) -> str:
+    return " ".join(f"{key}×{n}" for key, n in sorted(counts.items(), key=lambda kv: str(kv[0])))
+
+
+def answers_text(stats: StepStats) -> str:
+    """The step's answers in one cell: ``200×98 503×2; Server.X×2; no answer: refused×3``."""
+    parts = [_counts(stats.statuses), _counts(stats.x_road_errors)]
+    if stats.transport_errors:
+        parts.append("no answer: " + _counts(stats.transport_errors))
+    return "; ".join(part for part in parts if part)
+
+
 def render_tables(console: Console, results: list[ScenarioResult]) -> None:
     """A table per scenario, a row per step, then a one-line total."""
     for result in results:
         mark = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
+        transport = sum(result.transport_errors.values())
         title = (
             f"{mark} {escape(result.name)} ({escape(result.file)}): "
             f"{result.iterations_started} iteration(s), "
             f"{result.iterations_failed} failed"
             + (f", {result.iterations_dropped} dropped" if result.iterations_dropped else "")
-            + f", {result.requests_per_s:.1f} req/s"
+            + f", {result.requests} requests, {result.requests_per_s:.1f} req/s"
+            + (f", [red]{transport} transport error(s)[/]" if transport else "")
+            + (", [yellow]interrupted[/]" if result.interrupted else "")
+            + "; latency in ms"
         )
         console.print(title, highlight=False)
         table = Table(expand=False)
-        for column in ("step", "runs", "passed", "failed", "p50 ms", "p95 ms", "p99 ms"):
-            table.add_column(column, justify="left" if column == "step" else "right")
+        for column in ("step", "runs", "passed", "failed", *LATENCIES, "answers"):
+            table.add_column(column, justify="left" if column in ("step", "answers") else "right")
         for stats in result.steps:
             p = stats.percentiles()
             failed = f"[red]{stats.failed}[/]" if stats.failed else "0"
             table.add_row(
-                stats.id,
+                escape(stats.id),
                 str(stats.runs),
                 str(stats.passed),
                 failed,
-                _ms(p["p50"]),
-                _ms(p["p95"]),
-                _ms(p["p99"]),
+                *(_ms(p[name]) for name in LATENCIES),
+                escape(answers_text(stats)),
             )
         console.print(table)
         if result.vars_failure is not None:
@@ -72,21 +90,61 @@ def render_tables(console: Console, results: list[ScenarioResult]) -> None:
                 )
     ok = sum(r.ok for r in results)
     requests = sum(r.requests for r in results)
+    unrun = not_run(results)
+    given = len(results) + len(unrun)
+    if unrun or any(r.interrupted for r in results):
+        # Never "all expectations held" then: what did not run was not checked.
+        cut = sum(r.interrupted for r in results)
+        console.print(
+            f"[yellow]interrupted[/]: {ok} of {given} scenarios passed; {requests} requests; "
+            + (f"{cut} cut short; " if cut else "")
+            + f"{len(unrun)} did not run",
+            highlight=False,
+        )
+        return
     console.print(
-        f"{ok} of {len(results)} scenarios passed; {requests} requests; "
-        + ("[green]all expectations held[/]" if ok == len(results) else "[red]failures above[/]")
+        f"{ok} of {given} scenarios passed; {requests} requests; "
+        + ("[green]all expectations held[/]" if ok == given else "[red]failures above[/]")
     )
 
 
+def render_thresholds(console: Console, outcomes: list[Outcome]) -> None:
+    """A line per ``--threshold``: held or failed, with the figure measured."""
+    for outcome in outcomes:
+        colour = "green" if outcome.ok else "red"
+        console.print(f"[{colour}]{escape(outcome.message())}[/]", highlight=False)
+
+
+def run_interrupted(results: list[ScenarioResult]) -> bool:
+    """A Ctrl-C cut a scenario short or left some unrun."""
+    return bool(not_run(results)) or any(r.interrupted for r in results)
+
+
 def to_json(
-    results: list[ScenarioResult], *, hub_url: str, run_id: str, interrupted: bool = False
+    results: list[ScenarioResult],
+    *,
+    hub_url: str,
+    run_id: str,
+    interrupted: bool = False,
+    thresholds: list[Outcome] | None = None,
 ) -> dict[str, Any]:
+    interrupted = interrupted or run_interrupted(results)
+    unrun = not_run(results)
+    started = [r.started_at for r in results if r.started_at is not None]
+    ended = [r.ended_at for r in results if r.ended_at is not None]
     return {
         "hub": hub_url,
         "run_id": run_id,
-        "ok": all(r.ok for r in results),
-        "interrupted": interrupted,  # stopped by Ctrl-C: scenarios after the last are missing
+        # An interrupted run is not a passed one, whatever the part that ran did.
+        "ok": all(r.ok for r in results)
+        and not interrupted
+        and all(o.ok for o in thresholds or []),
+        "interrupted": interrupted,  # stopped by Ctrl-C: see not_run, and each "interrupted"
+        "started_at": iso(min(started)) if started else None,
+        "ended_at": iso(max(ended)) if ended else None,
         "scenarios": [r.to_dict() for r in results],
+        "not_run": [{"name": r.name, "file": r.file} for r in unrun],
+        "thresholds": [o.to_dict() for o in thresholds or []],
     }
 
 
@@ -97,8 +155,11 @@ def write_json(
     hub_url: str,
     run_id: str,
     interrupted: bool = False,
+    thresholds: list[Outcome] | None = None,
 ) -> None:
-    document = to_json(results, hub_url=hub_url, run_id=run_id, interrupted=interrupted)
+    document = to_json(
+        results, hub_url=hub_url, run_id=run_id, interrupted=interrupted, thresholds=thresholds
+    )
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
@@ -106,13 +167,15 @@ def junit_tree(results: list[ScenarioResult]) -> ET.Element:
     """``testsuites`` > ``testsuite`` per scenario > ``testcase`` per step, JUnit's usual shape.
 
     A step that some iteration failed gets one ``failure`` (the first, with the count); a
-    step that no iteration reached is ``skipped``.
+    step that no iteration reached is ``skipped``, as is every step of a scenario a Ctrl-C
+    left unrun; a scenario it cut short gets an extra ``interrupted`` case, skipped.
     """
-    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    now = datetime.now(UTC)
     root = ET.Element("testsuites", name="hub replay")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     total_time = 0.0
-    for result in results:
+    runs = [(r, True) for r in results] + [(r, False) for r in not_run(results)]
+    for result, ran in runs:
         failures = sum(1 for s in result.steps if s.failed)
         skipped = sum(1 for s in result.steps if s.runs == 0)
         suite = ET.SubElement(
@@ -124,7 +187,7 @@ def junit_tree(results: list[ScenarioResult]) -> ET.Element:
             errors="0",
             skipped=str(skipped),
             time=f"{result.duration_s:.3f}",
-            timestamp=now,
+            timestamp=(result.started_at or now).replace(microsecond=0, tzinfo=None).isoformat(),
             file=result.file,
         )
         for stats in result.steps:
@@ -142,13 +205,15 @@ def junit_tree(results: list[ScenarioResult]) -> ET.Element:
                 text = (
                     f"{stats.label}\n{stats.failed} of {stats.runs} runs failed; "
                     f"first in iteration {failure.iteration}\n"
-                    f"expected: {failure.expected!r}\ngot: {failure.got!r}\n"
+                    f"expected: {show_json(failure.expected)}\ngot: {show_json(failure.got)}\n"
                     f"X-Road-Id: {failure.x_road_id}\n"
                 )
                 if failure.body:
                     text += f"body: {failure.body}\n"
                 node = ET.SubElement(case, "failure", message=failure.message(), type=failure.kind)
                 node.text = text
+            elif not ran:
+                ET.SubElement(case, "skipped", message=NOT_RUN)
             elif stats.runs == 0:
                 ET.SubElement(case, "skipped", message="no iteration reached this step")
         if result.vars_failure is not None:
@@ -160,11 +225,27 @@ def junit_tree(results: list[ScenarioResult]) -> ET.Element:
             node = ET.SubElement(case, "failure", message=failure.message(), type=failure.kind)
             node.text = (
                 f"{result.vars_failed} iteration(s) failed; first in iteration "
-                f"{failure.iteration}\nexpected: {failure.expected!r}\ngot: {failure.got!r}\n"
+                f"{failure.iteration}\nexpected: {show_json(failure.expected)}\n"
+                f"got: {show_json(failure.got)}\n"
             )
             failures += 1
-            suite.set("tests", str(len(result.steps) + 1))
-            suite.set("failures", str(failures))
+        if result.interrupted:
+            # A marker CI shows: this scenario ran fewer iterations (or less time) than asked.
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                name="interrupted",
+                classname=result.name,
+                time="0",
+                file=result.file,
+            )
+            ET.SubElement(case, "skipped", message=CUT_SHORT)
+            skipped += 1
+        if not ran:
+            skipped = len(result.steps)
+        suite.set("tests", str(len(suite.findall("testcase"))))
+        suite.set("failures", str(failures))
+        suite.set("skipped", str(skipped))
         totals["tests"] += len(suite.findall("testcase"))
         totals["failures"] += failures
         totals["skipped"] += skipped
@@ -173,6 +254,10 @@ def junit_tree(results: list[ScenarioResult]) -> ET.Element:
         root.set(key, str(value))
     root.set("time", f"{total_time:.3f}")
     return root
+
+
+NOT_RUN = "not run: the run was interrupted (Ctrl-C) before this scenario"
+CUT_SHORT = "the run was interrupted (Ctrl-C) during this scenario: it was cut short"
 
 
 def write_junit(path: Path, results: list[ScenarioResult]) -> None:

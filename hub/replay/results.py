@@ -1,10 +1,13 @@
-"""What a replay records: per-step counts, latencies and the first failure's detail."""
+"""What a replay records: per-step counts, latencies, answers and the first failure's detail."""
 
 from __future__ import annotations
 
+import json
 import math
 from array import array
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -13,6 +16,7 @@ class Failure:
     """Why a step failed: which check, what it wanted, what it got."""
 
     # status | json | headers | max_ms | capture | template | request | transport | config
+    # | fault | error; "transport" means no HTTP answer came back (refused, reset, timeout)
     kind: str
     what: str  # the JSONPath, header, capture name, ... the check was about
     expected: Any
@@ -40,8 +44,25 @@ class Failure:
 
 
 def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) or value == "" else value
+    """A value as the scenario would write it: text as it is, anything else as JSON."""
+    text = value if isinstance(value, str) and value != "" else show_json(value)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def show_json(value: Any) -> str:
+    """``value`` as JSON (``null``, ``false``, ``"x"``), the language of the scenario files."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """An ISO 8601 UTC timestamp to the millisecond, e.g. ``2025-01-31T08:00:00.123Z``."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def percentile(ordered: list[float], q: float) -> float | None:
@@ -64,6 +85,15 @@ class StepStats:
     failed: int = 0
     latencies_ms: array = field(default_factory=lambda: array("d"))
     first_failure: Failure | None = None
+    statuses: Counter[int] = field(default_factory=Counter)  # HTTP answers by status
+    x_road_errors: Counter[str] = field(default_factory=Counter)  # by X-Road-Error header
+    transport_errors: Counter[str] = field(default_factory=Counter)  # no answer, by kind
+
+    def answered(self, status: int, x_road_error: str | None) -> None:
+        """Count an HTTP answer (whatever its status) by status and X-Road-Error code."""
+        self.statuses[status] += 1
+        if x_road_error:
+            self.x_road_errors[x_road_error] += 1
 
     def record(self, elapsed_ms: float | None, failure: Failure | None) -> None:
         self.runs += 1
@@ -77,8 +107,15 @@ class StepStats:
                 self.first_failure = failure
 
     def percentiles(self) -> dict[str, float | None]:
+        """min, mean, p50, p90, p95, p99 and max of the latencies, in ms (None: none)."""
         ordered = sorted(self.latencies_ms)
-        return {f"p{q}": percentile(ordered, q) for q in (50, 95, 99)}
+        stats: dict[str, float | None] = {
+            "min": ordered[0] if ordered else None,
+            "mean": sum(ordered) / len(ordered) if ordered else None,
+        }
+        stats.update({f"p{q}": percentile(ordered, q) for q in (50, 90, 95, 99)})
+        stats["max"] = ordered[-1] if ordered else None
+        return stats
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,7 +125,13 @@ class StepStats:
             "runs": self.runs,
             "passed": self.passed,
             "failed": self.failed,
-            "latency_ms": self.percentiles(),
+            "latency_ms": {
+                k: None if v is None else round(v, 3) for k, v in self.percentiles().items()
+            },
+            # JSON keys are text: statuses as "200"
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "x_road_errors": dict(sorted(self.x_road_errors.items())),
+            "transport_errors": dict(sorted(self.transport_errors.items())),
             "first_failure": self.first_failure.to_dict() if self.first_failure else None,
         }
 
@@ -104,8 +147,12 @@ class ScenarioResult:
     iterations_passed: int = 0
     iterations_failed: int = 0
     iterations_dropped: int = 0  # open model: not started because too many were in flight
-    requests: int = 0  # exchanges sent; a step that failed before sending is not one
+    # exchanges that got an HTTP answer; one that failed before sending, or got no answer
+    # (refused, reset, timed out: see transport_errors), is not one
+    requests: int = 0
     duration_s: float = 0.0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
     interrupted: bool = False  # stopped early (Ctrl-C): fewer iterations or less time than asked
     vars_failed: int = 0  # iterations whose vars could not be rendered (no step ran)
     vars_failure: Failure | None = None
@@ -122,6 +169,13 @@ class ScenarioResult:
             and self.vars_failed == 0
             and all(s.failed == 0 for s in self.steps)
         )
+
+    @property
+    def transport_errors(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for step in self.steps:
+            total.update(step.transport_errors)
+        return total
 
     @property
     def requests_per_s(self) -> float:
@@ -143,8 +197,28 @@ class ScenarioResult:
                 "first_failure": self.vars_failure.to_dict() if self.vars_failure else None,
             },
             "requests": self.requests,
+            "transport_errors": dict(sorted(self.transport_errors.items())),
             "interrupted": self.interrupted,
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
             "duration_s": round(self.duration_s, 3),
             "requests_per_s": round(self.requests_per_s, 1),
             "steps": [s.to_dict() for s in self.steps],
         }
+
+
+class RunResults(list[ScenarioResult]):
+    """The results of the scenarios that ran, in order, and those a Ctrl-C left unrun.
+
+    A list, so that code which only wants what ran needs nothing else; ``not_run`` holds an
+    empty result per scenario that never started (for the reports to list and count).
+    """
+
+    def __init__(self, ran: list[ScenarioResult] | None = None) -> None:
+        super().__init__(ran or [])
+        self.not_run: list[ScenarioResult] = []
+
+
+def not_run(results: list[ScenarioResult]) -> list[ScenarioResult]:
+    """The scenarios of the run that never started (Ctrl-C), if ``results`` knows them."""
+    return results.not_run if isinstance(results, RunResults) else []

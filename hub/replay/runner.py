@@ -13,6 +13,12 @@ and through one aiohttp session it reached 0.46-0.59 of wrk's rate on the same e
 (bench/replay_vs_wrk.py) where the issue asks for 0.5. aiohttp (which had itself replaced
 httpx's AsyncClient, about 30 times slower here) still serves the rare fault and
 provider-list calls.
+
+Only exchanges that got an HTTP answer are requests and feed the latencies; an attempt
+that got none (connection refused or reset, a timeout before any answer) is a transport
+error, counted by kind, and fails its step. A closed-model worker whose iteration met one
+pauses ``TRANSPORT_PAUSE_S`` before its next: with the hub down, connection refusals come
+back in microseconds and the loop would otherwise spin at full CPU.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import socket
 import time
 import uuid
 import zlib
@@ -34,9 +41,11 @@ from multidict import CIMultiDict
 from hub.gateway.client import ClientError, HttpClient, header_lines
 from hub.replay.expect import Reply, capture, check
 from hub.replay.plan import ExchangePlan, FaultPlan, ScenarioPlan
-from hub.replay.results import Failure, ScenarioResult, StepStats
+from hub.replay.results import Failure, RunResults, ScenarioResult, StepStats, utc_now
 from hub.replay.sources import Providers, SourceError
-from hub.replay.templating import MissingVariable, render_text, render_value
+from hub.replay.templating import MissingVariable, Template, render_text, render_value
+
+TRANSPORT_PAUSE_S = 0.1  # a closed-model worker's pause after a transport error
 
 
 @dataclass(slots=True)
@@ -119,27 +128,19 @@ class Runner:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    async def run(self, plans: list[ScenarioPlan]) -> list[ScenarioResult]:
-        """The scenarios' results, one after another; after ``stop`` only those begun."""
-        results = []
+    async def run(self, plans: list[ScenarioPlan]) -> RunResults:
+        """The scenarios' results, one after another; after ``stop`` only those begun, and
+        the others in ``not_run``."""
+        results = RunResults()
         for index, plan in enumerate(plans):
             if self.stopped:
+                results.not_run = [_empty_result(p) for p in plans[index:]]
                 break
-            result = ScenarioResult(
-                name=plan.name,
-                file=plan.file,
-                steps=[
-                    StepStats(
-                        id=s.id,
-                        kind="fault" if isinstance(s, FaultPlan) else "exchange",
-                        label=s.label,
-                    )
-                    for s in plan.steps
-                ],
-            )
+            result = _empty_result(plan)
             self.current = result
             self.scenario_index = index
             self.scenario_started = time.monotonic()
+            result.started_at = utc_now()
             started = time.perf_counter()
             try:
                 if self.options.rate:
@@ -149,6 +150,7 @@ class Runner:
             finally:
                 await self._clear_leftover_faults()
             result.duration_s = time.perf_counter() - started
+            result.ended_at = utc_now()
             result.interrupted = self.stopped
             results.append(result)
         return results
@@ -163,7 +165,8 @@ class Runner:
                 index = next(counter)
                 if options.iterations is not None and index > options.iterations:
                     return
-                await self._iteration(plan, result, index)
+                if await self._iteration(plan, result, index):
+                    await self._pause(TRANSPORT_PAUSE_S)
 
         await asyncio.gather(*(worker() for _ in range(max(1, options.concurrency))))
 
@@ -173,7 +176,7 @@ class Runner:
         loop = asyncio.get_running_loop()
         interval = 1.0 / options.rate
         start = loop.time()
-        in_flight: set[asyncio.Task[None]] = set()
+        in_flight: set[asyncio.Task[bool]] = set()
         for index in itertools.count(1):
             if options.iterations is not None and index > options.iterations:
                 break
@@ -203,8 +206,10 @@ class Runner:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
 
-    async def _iteration(self, plan: ScenarioPlan, result: ScenarioResult, index: int) -> None:
+    async def _iteration(self, plan: ScenarioPlan, result: ScenarioResult, index: int) -> bool:
+        """Run one iteration; True if an exchange of it got no answer (a transport error)."""
         result.iterations_started += 1
+        unanswered = False
         variables: dict[str, Any] = {"run": {"iteration": index, "id": self.run_id}}
         failed = False
         failure: Failure | None
@@ -223,26 +228,33 @@ class Runner:
                 continue
             try:
                 if isinstance(step, ExchangePlan):
-                    elapsed, failure = await self._exchange(step, variables, result)
+                    elapsed, failure = await self._exchange(step, variables, result, stats)
                 else:
-                    elapsed, failure = await self._fault(step)
+                    elapsed, failure = await self._fault(step, variables)
             except Exception as exc:  # a bug must not end the run; report it on the step
                 elapsed, failure = None, Failure("error", "", "no error", repr(exc))
             if failure is not None:
                 failure.iteration = index
                 failed = True
+                unanswered = unanswered or failure.kind == "transport"
             stats.record(elapsed, failure)
         if failed:
             result.iterations_failed += 1
         else:
             result.iterations_passed += 1
         self.iterations_done += 1
+        return unanswered
 
     async def _exchange(
-        self, step: ExchangePlan, variables: dict[str, Any], result: ScenarioResult
+        self,
+        step: ExchangePlan,
+        variables: dict[str, Any],
+        result: ScenarioResult,
+        stats: StepStats,
     ) -> tuple[float | None, Failure | None]:
-        """Send one exchange and check it; a step that fails before sending has no latency
-        and is no request (it would make req/s and the percentiles lie)."""
+        """Send one exchange and check it. Only an exchange that got an HTTP answer is a
+        request with a latency: counting one that failed before sending, or got no answer,
+        would make req/s and the percentiles lie (a refused connection takes microseconds)."""
         try:
             client = render_text(step.client, variables)
             service = render_text(step.service, variables)
@@ -271,28 +283,44 @@ class Runner:
         except MissingVariable as exc:
             return None, Failure("template", "request", f"variable {exc.name!r}", str(exc))
         except ClientError as exc:  # a header value with a line break: never sent
-            return None, Failure("transport", "headers", "a request", str(exc))
-        result.requests += 1
+            return None, Failure("request", "headers", "a request", str(exc))
         started = time.perf_counter()
         try:
             response = await self.http.request_head(
                 step.method, url, head, data, timeout_s=self.options.timeout_s
             )
-            answer = CIMultiDict(response.headers)
-            reply = Reply(
-                response.status,
-                answer,
-                decoded(response.body, answer.get("Content-Encoding")),
-                (time.perf_counter() - started) * 1000,
-            )
-        except (TimeoutError, ClientError, OSError, ValueError, zlib.error) as exc:
-            elapsed = (time.perf_counter() - started) * 1000
-            got = f"{type(exc).__name__}: {exc}".rstrip(": ")
-            return elapsed, Failure("transport", f"{step.method} {url}", "a response", got)
+        except (TimeoutError, ClientError, OSError, ValueError) as exc:
+            kind = transport_kind(exc)
+            stats.transport_errors[kind] += 1
+            got = f"{kind}: {type(exc).__name__}: {exc}".rstrip(": ")
+            return None, Failure("transport", f"{step.method} {url}", "an HTTP answer", got)
+        elapsed = (time.perf_counter() - started) * 1000
+        result.requests += 1
+        answer = CIMultiDict(response.headers)
+        stats.answered(response.status, answer.get("X-Road-Error"))
+        try:
+            body = decoded(response.body, answer.get("Content-Encoding"))
+        except zlib.error as exc:
+            got = f"a body that does not decode: {exc}"
+            status = response.status
+            return elapsed, Failure("body", "Content-Encoding", "a body", got, status=status)
+        reply = Reply(response.status, answer, body, elapsed)
         failure = check(step, reply, variables) or capture(step, reply, variables)
         return reply.elapsed_ms, failure
 
-    async def _fault(self, step: FaultPlan) -> tuple[float | None, Failure | None]:
+    async def _fault(
+        self, step: FaultPlan, variables: dict[str, Any]
+    ) -> tuple[float | None, Failure | None]:
+        settings = step.settings
+        if settings is not None and isinstance(settings.get("seed"), Template):
+            try:
+                seed = render_value(settings["seed"], variables)
+            except MissingVariable as exc:
+                return None, Failure("template", "seed", f"variable {exc.name!r}", str(exc))
+            try:
+                settings = {**settings, "seed": int(seed)}
+            except (TypeError, ValueError):
+                return None, Failure("template", "seed", "an integer", seed)
         started = time.perf_counter()
         try:
             base = step.url or await self.providers.resolve(self.session, step.provider)
@@ -305,7 +333,7 @@ class Runner:
                 self._faulted.pop(step.provider, None)
             else:
                 self._faulted[step.provider] = url
-                status = await self._send_fault(url, step.settings)
+                status = await self._send_fault(url, settings)
         except (TimeoutError, aiohttp.ClientError) as exc:
             got = f"{type(exc).__name__}: {exc}"
             return None, Failure("fault", url, "a 2xx answer", got)
@@ -326,6 +354,32 @@ class Runner:
         for url in faulted.values():
             with contextlib.suppress(TimeoutError, aiohttp.ClientError):
                 await self._send_fault(url, None)
+
+
+def _empty_result(plan: ScenarioPlan) -> ScenarioResult:
+    steps = [
+        StepStats(id=s.id, kind="fault" if isinstance(s, FaultPlan) else "exchange", label=s.label)
+        for s in plan.steps
+    ]
+    return ScenarioResult(name=plan.name, file=plan.file, steps=steps)
+
+
+def transport_kind(exc: BaseException) -> str:
+    """What kind of transport error ``exc`` is: refused, reset, timeout, dns, tls, ..."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+        return "reset"
+    if isinstance(exc, socket.gaierror):
+        return "dns"
+    if isinstance(exc, OSError) and type(exc).__module__ == "ssl":
+        return "tls"
+    if isinstance(exc, ClientError):
+        # the peer closed the connection before or during the answer, or sent no HTTP
+        return "reset" if "closed" in str(exc) else "protocol"
+    return "connection"
 
 
 # Characters a request target may hold as they are (RFC 3986's unreserved, sub-delims, ':',

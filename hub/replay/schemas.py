@@ -98,10 +98,25 @@ class FaultSpec(_Model):
 class FaultSettings(FaultSpec):
     """The body of ``PUT {base_url}/__faults``: global settings, a seed, per-service ones."""
 
-    seed: int | None = None
+    # A template ("{{ run.iteration }}") gives each iteration its own draws: the mock
+    # restarts its random sequence from the seed at every PUT.
+    seed: int | str | None = None
     services: dict[str, FaultSpec] | None = Field(
         default=None, description="Service code -> settings overriding the global ones."
     )
+
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, str) and "{{" not in value:
+            try:
+                return int(value)
+            except ValueError:
+                raise ValueError(
+                    "a seed is an integer, or a template that renders to one, "
+                    'e.g. "{{ run.iteration }}"'
+                ) from None
+        return value
 
 
 class Fault(_Model):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
-from hub.replay.plan import ScenarioPlan
+import aiohttp
+
+from hub.replay.plan import FaultPlan, ScenarioPlan
 from hub.replay.results import ScenarioResult
 from hub.replay.runner import Runner, RunOptions
 from hub.replay.sources import (
@@ -30,8 +33,9 @@ async def replay(
 ) -> tuple[list[ScenarioResult], str]:
     """Run ``plans`` against ``hub_url``; SourceError if keys or provider URLs cannot be had.
 
-    Everything that can be checked before the first request is: a client named by a step
-    but missing from the credentials stops the run here, not in every iteration.
+    Everything that can be checked before the first request is: that ``hub_url`` is a hub,
+    and a client or fault provider named by a step but missing from the credentials or the
+    provider URLs stops the run here, not in every iteration.
     """
     hub_url = hub_url.rstrip("/")
     providers = Providers(hub_url, load_providers(providers_file) if providers_file else None)
@@ -43,6 +47,7 @@ async def replay(
         options=options,
         run_id=run_id,
     ) as runner:
+        await check_hub(runner.session, hub_url)
         needed = set().union(*(p.clients for p in plans))
         if needed and credentials_file is None:
             url = f"{hub_url}/demo/credentials"
@@ -58,7 +63,42 @@ async def replay(
         if missing:
             origin = str(credentials_file) if credentials_file else f"{hub_url}/demo/credentials"
             raise SourceError(f"no API key for client(s) {', '.join(missing)} in {origin}")
+        for plan in plans:
+            for step in plan.steps:
+                if isinstance(step, FaultPlan) and step.url is None:
+                    try:
+                        await providers.resolve(runner.session, step.provider)
+                    except SourceError as exc:
+                        where = f"step {step.id!r}" if step.id else "a fault step"
+                        raise SourceError(f"{plan.file}: {where}: {exc}") from None
         if on_start is not None:
             on_start(runner)
         results = await runner.run(plans)
         return results, runner.run_id
+
+
+async def check_hub(session: aiohttp.ClientSession, hub_url: str) -> None:
+    """SourceError unless ``hub_url`` answers ``GET /healthz`` as the hub does.
+
+    A URL ending in /r1, or a mock agency's, failed later and misleadingly ("the hub does
+    not serve demo credentials"), or in every request of the run.
+    """
+    url = f"{hub_url}/healthz"
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as response:
+            status, body = response.status, await response.read()
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise SourceError(
+            f"cannot reach the hub at {hub_url}: GET {url} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if status != 200 or not (isinstance(answer, dict) and answer.get("status") == "ok"):
+        excerpt = body[:100].decode("utf-8", "replace")
+        raise SourceError(
+            f"{hub_url} does not look like the hub's base URL (GET /healthz answered {status} "
+            f'{excerpt!r}, where the hub answers 200 {{"status": "ok"}}); give the hub\'s '
+            "base URL, e.g. http://127.0.0.1:8000, without /r1 and not a mock agency's"
+        )

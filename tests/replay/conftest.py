@@ -59,6 +59,8 @@ class FakeHub:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         if path == "/readyz":
             return 200, {}, {"ready": True}
+        if path == "/healthz":
+            return 200, {}, {"status": "ok"}
         if path.startswith("/demo/"):
             if not self.demo:
                 return 404, {}, {"detail": "not found"}

@@ -9,6 +9,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -227,7 +228,19 @@ def test_exit_codes_and_reports(fake_hub: Any, write: Callable[..., Path], tmp_p
     bad_step = document["scenarios"][1]["steps"][0]
     assert (bad_step["runs"], bad_step["failed"]) == (3, 3)
     assert bad_step["first_failure"]["x_road_id"]
-    assert set(bad_step["latency_ms"]) == {"p50", "p95", "p99"}
+    latency = bad_step["latency_ms"]
+    assert list(latency) == ["min", "mean", "p50", "p90", "p95", "p99", "max"]
+    assert latency["min"] <= latency["mean"] <= latency["max"]
+    assert latency["min"] <= latency["p50"] <= latency["p90"] <= latency["p95"] <= latency["max"]
+    assert "mean" in result.output and "p90" in result.output
+    # Per step, every answer by status and X-Road-Error code, not only the first failure.
+    assert (bad_step["statuses"], bad_step["x_road_errors"]) == ({"200": 3}, {})
+    assert "200×3" in result.output
+    # ISO UTC timestamps, to line the run up with the hub's operator API.
+    started, ended = document["started_at"], document["ended_at"]
+    assert started.endswith("Z") and ended.endswith("Z")
+    assert datetime.fromisoformat(started) <= datetime.fromisoformat(ended)
+    assert document["scenarios"][1]["started_at"] >= document["scenarios"][0]["ended_at"]
 
     root = ET.parse(junit).getroot()
     assert root.tag == "testsuites"
@@ -266,9 +279,9 @@ def test_ctrl_c_stops_the_load_and_still_reports_what_ran(
     # k6's way: the first Ctrl-C starts no new iteration and reports; before, a 60 s load
     # stopped by Ctrl-C exited 130 with no figures at all and no --json.
     first, second = write(GOOD, "a.yaml"), write(GOOD.replace("good", "later"), "b.yaml")
-    report = tmp_path / "report.json"
+    report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
     cmd = [sys.executable, "-m", "hub", "replay", str(first), str(second), "--hub", fake_hub.url]
-    cmd += ["--duration", "60s", "--json", str(report), *model]
+    cmd += ["--duration", "60s", "--json", str(report), "--junit", str(junit), *model]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
@@ -286,12 +299,23 @@ def test_ctrl_c_stops_the_load_and_still_reports_what_ran(
     assert "interrupted: 0 of 2 scenario(s) ran in full, 'good' was cut short" in " ".join(
         err.decode().split()
     )
-    assert "find" in out.decode()  # the table of the step that ran
+    stdout = " ".join(out.decode().split())
+    assert "find" in stdout  # the table of the step that ran
+    # Not "1 of 1 scenarios passed; all expectations held" with 2 given.
+    assert "interrupted: 1 of 2 scenarios passed" in stdout and "1 did not run" in stdout
+    assert "all expectations held" not in stdout
     document = json.loads(report.read_text())
-    assert document["interrupted"] is True
+    assert document["interrupted"] is True and document["ok"] is False
     [ran] = document["scenarios"]  # the second scenario never started
     assert ran["name"] == "good" and ran["interrupted"] is True
     assert ran["iterations"]["started"] >= 1 and ran["duration_s"] < 50
+    assert document["not_run"] == [{"name": "later", "file": str(second)}]
+    good, later = ET.parse(junit).getroot().findall("testsuite")
+    marker = good.find("testcase[@name='interrupted']/skipped")
+    assert marker is not None and "cut short" in marker.get("message", "")
+    assert later.get("name") == "later" and later.get("skipped") == "1"
+    skipped = later.find("testcase[@name='find']/skipped")
+    assert skipped is not None and "not run" in skipped.get("message", "")
 
 
 @pytest.mark.parametrize("target", ["nodir/j.xml", "."], ids=["missing-folder", "a-folder"])
@@ -360,3 +384,29 @@ def test_concurrency_one_caps_the_open_model_at_one_iteration_in_flight(
         assert iterations["dropped"] >= 4 and iterations["started"] <= 2, iterations
     else:
         assert (iterations["dropped"], iterations["started"]) == (0, 6)
+
+
+def test_thresholds_pass_or_fail_the_run_and_reach_the_json(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    good, report = write(GOOD), tmp_path / "run.json"
+    held = run(str(good), "--hub", fake_hub.url, "--threshold", "failed==0",
+               "--threshold", "p99<60000", "--json", str(report))  # fmt: skip
+    assert held.exit_code == 0, held.output
+    assert "threshold failed==0 held" in held.output
+    assert [t["ok"] for t in json.loads(report.read_text())["thresholds"]] == [True, True]
+    missed = run(str(good), "--hub", fake_hub.url, "--threshold", "rps>=1000000000")
+    assert missed.exit_code == 1 and "threshold rps>=1000000000 FAILED" in missed.output
+    bad = run(str(good), "--hub", fake_hub.url, "--threshold", "p95 under 200")
+    assert bad.exit_code == 2 and "is malformed" in bad.output and "nothing was run" in bad.output
+
+
+def test_compound_durations_and_one_path_for_two_reports(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    from hub.cli.replay import parse_duration
+
+    assert parse_duration("1m30s") == 90.0 and parse_duration("90") == 90.0
+    same = tmp_path / "report"
+    result = run(str(write(GOOD)), "--junit", str(same), "--json", str(same))
+    assert result.exit_code == 2 and "name the same file" in result.output

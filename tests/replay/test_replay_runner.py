@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hub.replay.loader import load_file
-from hub.replay.runner import RunOptions
+import pytest
+
+from hub.replay.loader import ScenarioLoadError, load_file
+from hub.replay.reports import answers_text
+from hub.replay.results import Failure
+from hub.replay.runner import TRANSPORT_PAUSE_S, Runner, RunOptions
 from hub.replay.service import replay
+from hub.replay.sources import Providers, SourceError
 
 FakeHub = Any  # the fake_hub fixture of conftest.py
+POPULATION = "VN/GOV/BCA/population"
+KEYS = {"VN/GOV/BTP/civil-status": "key-civil", "VN/COM/0101234565/ekyc": "key-bank"}
 
 SCENARIO = """
 name: flow
@@ -222,7 +230,7 @@ steps:
     (step,) = results[0].steps
     assert (step.runs, step.failed) == (2, 2)
     failure = step.first_failure
-    assert failure is not None and failure.kind == "transport"
+    assert failure is not None and failure.kind == "request"  # never sent
     assert "line break" in failure.got
     assert fake_hub.arrivals == []  # nothing was sent
     assert results[0].requests == 0 and len(step.latencies_ms) == 0
@@ -318,3 +326,151 @@ steps:
     document = result.to_dict()["vars"]
     assert document["failed"] == 3
     assert "'a.c' is not defined" in document["first_failure"]["got"]
+
+
+async def test_attempts_that_got_no_answer_are_transport_errors_not_requests(
+    write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A hub stopped mid-run made 197,146 "requests" at 13,143 req/s with p50 0.2 ms out of
+    # its 8,317 real ones: each refused connection counted as a request with a latency.
+    pauses: list[float] = []
+
+    async def pause(self: Runner, seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr(Runner, "_pause", pause)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound but not listening: connections are refused
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        async with Runner(
+            hub_url=url,
+            credentials=KEYS,
+            providers=Providers(url),
+            options=RunOptions(iterations=3),
+        ) as runner:
+            results = await runner.run([load_file(write(SCENARIO))])
+    (result,) = results
+    find, verify = result.steps
+    assert result.requests == 0 and result.requests_per_s == 0
+    assert len(find.latencies_ms) == 0 and find.percentiles()["p50"] is None
+    assert dict(find.transport_errors) == {"refused": 3} and not find.statuses
+    assert (find.failed, verify.runs, result.iterations_failed) == (3, 0, 3) and not result.ok
+    assert find.first_failure is not None and find.first_failure.kind == "transport"
+    assert result.to_dict()["transport_errors"] == {"refused": 3}
+    # The closed-model worker pauses after each such iteration instead of spinning.
+    assert pauses == [TRANSPORT_PAUSE_S] * 3
+
+
+async def test_answers_are_counted_by_status_and_x_road_error(
+    fake_hub: FakeHub, write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+
+    async def pause(self: Runner, seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr(Runner, "_pause", pause)
+    text = """
+steps:
+  - id: ok
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+  - id: denied
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/denied
+  - id: down
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/status
+    path: /503
+"""
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=2)
+    )
+    ok, denied, down = results[0].steps
+    assert [dict(s.statuses) for s in (ok, denied, down)] == [{200: 2}, {403: 2}, {503: 2}]
+    assert dict(denied.x_road_errors) == {"Client.AccessDenied": 2} and not ok.x_road_errors
+    step = results[0].to_dict()["steps"][1]
+    assert (step["statuses"], step["x_road_errors"]) == ({"403": 2}, {"Client.AccessDenied": 2})
+    assert step["transport_errors"] == {} and pauses == []  # answered: no pause
+    assert answers_text(denied) == "403×2; Client.AccessDenied×2"
+
+
+@pytest.mark.parametrize("suffix", ["/r1", "/mock/population"], ids=["r1", "a-mock"])
+async def test_a_url_that_is_not_the_hub_is_refused_before_anything_runs(
+    fake_hub: FakeHub, write: Callable[..., Path], suffix: str
+) -> None:
+    # It said "the hub does not serve demo credentials", sending people the wrong way.
+    url = fake_hub.url + suffix
+    with pytest.raises(SourceError) as caught:
+        await replay([load_file(write(SCENARIO))], hub_url=url, options=RunOptions())
+    message = str(caught.value)
+    assert message.startswith(f"{url} does not look like the hub's base URL (GET /healthz")
+    assert "demo credentials" not in message
+
+
+async def test_an_unknown_fault_provider_is_refused_before_anything_runs(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    text = SCENARIO.replace(
+        "steps:\n", "steps:\n  - id: slow\n    fault: {provider: VN/GOV/XX/nope, set: {}}\n"
+    )
+    path = write(text)
+    with pytest.raises(SourceError) as caught:
+        await replay([load_file(path)], hub_url=fake_hub.url, options=RunOptions(iterations=3))
+    message = str(caught.value)
+    assert message.startswith(f"{path}: step 'slow': no base URL for provider 'VN/GOV/XX/nope'")
+    assert POPULATION in message  # the known ones
+    assert fake_hub.arrivals == [] and fake_hub.faults == []
+
+
+def test_failure_messages_show_values_as_json() -> None:
+    # "expected None, got False" was Python speaking; scenarios are written in YAML/JSON.
+    failure = Failure("json", "$.match", None, False)
+    assert failure.message() == "json $.match: expected null, got false"
+    assert Failure("json", "$.a", {"k": True}, [1, None]).message() == (
+        'json $.a: expected {"k": true}, got [1, null]'
+    )
+    assert Failure("headers", "X-A", "text", "").message() == 'headers X-A: expected text, got ""'
+
+
+async def test_a_fault_seed_can_be_a_template_for_draws_that_differ_per_iteration(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # A fixed seed is sent again each iteration and the mock restarts its draws from it,
+    # so error_rate 0.5 failed every iteration or none.
+    text = """
+steps:
+  - fault: {provider: VN/GOV/BCA/population, set: {error_rate: 0.5, seed: "{{ run.iteration }}"}}
+  - fault: {provider: VN/GOV/BCA/population, set: {seed: "1{{ run.iteration }}"}}
+  - fault: {provider: VN/GOV/BCA/population, clear: true}
+"""
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=2)
+    )
+    assert results[0].ok, results[0].to_dict()
+    seeds = [settings["seed"] for method, settings in fake_hub.faults if method == "PUT"]
+    assert seeds == [1, 11, 2, 12]
+
+
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [
+        ('"soon"', "a seed is an integer, or a template that renders to one"),
+        ('"{{ run.id }}"', None),  # loads; fails at run time: the id is not an integer
+    ],
+)
+async def test_a_seed_that_is_no_integer_is_refused(
+    fake_hub: FakeHub, write: Callable[..., Path], seed: str, message: str | None
+) -> None:
+    text = f"steps:\n  - fault: {{provider: VN/GOV/BCA/population, set: {{seed: {seed}}}}}\n"
+    if message is not None:
+        with pytest.raises(ScenarioLoadError, match=message):
+            load_file(write(text))
+        return
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(), run_id="run-x"
+    )
+    failure = results[0].steps[0].first_failure
+    assert failure is not None and (failure.kind, failure.what) == ("template", "seed")
+    assert failure.message() == "template seed: expected an integer, got run-x"
+    assert [m for m, _ in fake_hub.faults] == []  # nothing was set

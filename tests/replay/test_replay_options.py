@@ -1,0 +1,104 @@
+"""Durations, thresholds and report paths as a command line gives them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from hub.replay.options import (
+    evaluate,
+    parse_duration,
+    parse_threshold,
+    same_report_path,
+)
+from hub.replay.reports import render_thresholds, to_json
+from hub.replay.results import ScenarioResult, StepStats
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("1m30s", 90.0),  # was refused
+        ("1h5m", 3900.0),
+        ("2m", 120.0),
+        ("1s500ms", 1.5),
+        ("500ms", 0.5),
+        ("1.5s", 1.5),
+        ("90", 90.0),  # a bare number is seconds
+        (" 1m 30s ", 90.0),
+    ],
+)
+def test_durations_compound_as_k6_has_them(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["soon", "0", "0s", "1m1m", "30x", "-1", "s", "1m30", "inf"])
+def test_malformed_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a duration such as 30s, 2m, 1m30s"):
+        parse_duration(text)
+
+
+def _result(latencies: list[float], *, started: int, failed: int, dropped: int) -> ScenarioResult:
+    step = StepStats(id="a", kind="exchange", label="GET x")
+    step.latencies_ms.extend(latencies)
+    return ScenarioResult(
+        name="s",
+        file="s.yaml",
+        steps=[step],
+        iterations_started=started,
+        iterations_failed=failed,
+        iterations_passed=started - failed,
+        iterations_dropped=dropped,
+        requests=len(latencies),
+        duration_s=2.0,
+    )
+
+
+def test_thresholds_are_measured_on_the_run() -> None:
+    # `--rate 3000 --duration 5s` printed PASS with 11,789 dropped and exited 0.
+    results = [_result([float(ms) for ms in range(1, 101)], started=100, failed=2, dropped=25)]
+    texts = [
+        "p95<200", "p99<=99", "max<=100ms", "failed<1%", "failed==2", "dropped<1%", "rps>=50",
+    ]  # fmt: skip
+    outcomes = evaluate([parse_threshold(t) for t in texts], results)
+    measured = {o.threshold.text: (o.measured, o.ok) for o in outcomes}
+    assert measured == {
+        "p95<200": (95.0, True),
+        "p99<=99": (99.0, True),
+        "max<=100ms": (100.0, True),
+        "failed<1%": (2.0, False),
+        "failed==2": (2.0, True),
+        "dropped<1%": (20.0, False),  # 25 of the 125 the schedule planned
+        "rps>=50": (50.0, True),
+    }
+    document = to_json(results, hub_url="h", run_id="r", thresholds=outcomes)
+    assert document["ok"] is False  # every step passed, yet thresholds failed
+    assert {"threshold": "dropped<1%", "measured": 20.0, "ok": False} in document["thresholds"]
+    console = Console(record=True, width=200)
+    render_thresholds(console, outcomes)
+    text = console.export_text()
+    assert "threshold dropped<1% FAILED: dropped = 20.00%" in text
+    assert "threshold p95<200 held: p95 = 95.0 ms" in text
+
+
+def test_a_threshold_with_nothing_measured_does_not_hold() -> None:
+    results = [_result([], started=3, failed=3, dropped=0)]
+    (outcome,) = evaluate([parse_threshold("p95<200")], results)
+    assert (outcome.measured, outcome.ok) == (None, False)
+    assert outcome.message() == "threshold p95<200 FAILED: p95 = none measured"
+
+
+@pytest.mark.parametrize("text", ["p95", "p95<", "lat<200", "p95<1%", "rps>=1ms", "p95=200"])
+def test_malformed_thresholds_say_the_accepted_forms(text: str) -> None:
+    with pytest.raises(ValueError, match="threshold") as caught:
+        parse_threshold(text)
+    assert text in str(caught.value)
+
+
+def test_one_path_for_both_reports_is_refused(tmp_path: Path) -> None:
+    report = tmp_path / "r.out"
+    assert same_report_path(report, tmp_path / "." / "r.out") is not None
+    assert same_report_path(report, tmp_path / "r.json") is None
+    assert same_report_path(report, None) is None
