@@ -81,21 +81,26 @@ def create_app(settings: Settings | None = None) -> Callable:
     @contextlib.asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         state: HubState = api.state.hub
-        await state.registry.refresh(force=True)
-        await state.forwarder.start()
-        await state.writer.start()
-        for start in state.extras.get("on_startup", []):
-            await start()
-        state.tasks.append(asyncio.create_task(state.registry.poll(settings.registry_refresh_s)))
-        if settings.gc_freeze:
-            # Everything loaded so far (FastAPI, SQLAlchemy, pydantic, the registry) lives as
-            # long as the process: frozen, the collector's full passes stop walking it. On the
-            # bench exchange (wrk, 32 connections) this took the hub without its log from 199
-            # to 177 us of CPU per exchange and its p99 from 43 to 8 ms: the p99 was those
-            # passes (bench/profile_notes.md, third round).
-            gc.collect()
-            gc.freeze()
+        # Startup inside the try: a step that fails (the log writer process gone) still has
+        # what started before it stopped. Its database connections' threads, left running,
+        # had kept a worker's interpreter, and the port it inherited, from ever exiting.
         try:
+            await state.registry.refresh(force=True)
+            await state.forwarder.start()
+            await state.writer.start()
+            for start in state.extras.get("on_startup", []):
+                await start()
+            state.tasks.append(
+                asyncio.create_task(state.registry.poll(settings.registry_refresh_s))
+            )
+            if settings.gc_freeze:
+                # Everything loaded so far (FastAPI, SQLAlchemy, pydantic, the registry) lives
+                # as long as the process: frozen, the collector's full passes stop walking it.
+                # On the bench exchange (wrk, 32 connections) this took the hub without its
+                # log from 199 to 177 us of CPU per exchange and its p99 from 43 to 8 ms: the
+                # p99 was those passes (bench/profile_notes.md, third round).
+                gc.collect()
+                gc.freeze()
             yield
         finally:
             for task in state.tasks:

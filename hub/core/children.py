@@ -13,9 +13,13 @@ import ctypes
 import os
 import signal
 import sys
+import threading
+import time
 
 PARENT_ENV = "HUB_PARENT_PID"  # set by `hub up` for its mocks, `hub serve` for its workers
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+WATCH_EVERY_S = 0.5
+GRACE_S = 40.0  # past hub serve's graceful shutdown (30 s)
 
 
 def child_env(environ: dict[str, str] | None = None) -> dict[str, str]:
@@ -37,3 +41,23 @@ def end_with_parent() -> None:
         return
     if os.getppid() != int(raw):  # it died before the request above was made
         os.kill(os.getpid(), signal.SIGTERM)
+        return
+    threading.Thread(
+        target=_watch_parent, args=(int(raw),), name="end-with-parent", daemon=True
+    ).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """The signal again once the parent is gone, and an exit should even that not end it.
+
+    One `hub serve --workers 2` in two to seven, SIGKILLed just after it answered, left a
+    worker serving on its port: prctl had been set (logged), SIGTERM had a handler and none
+    was pending, and yet the worker ran on in its event loop. Sent again from here, it
+    ended every worker in 25 runs in a row. A thread that is not a daemon can also keep an
+    interpreter from exiting after its stop: past GRACE_S it ends at once.
+    """
+    while os.getppid() == parent:
+        time.sleep(WATCH_EVERY_S)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(GRACE_S)
+    os._exit(1)

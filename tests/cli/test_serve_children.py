@@ -55,3 +55,29 @@ def test_workers_end_when_hub_serve_is_killed(tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+async def test_a_startup_that_fails_leaves_no_thread_to_keep_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from hub.app import create_app
+    from hub.core.migrate import upgrade_async
+    from tests.support import make_settings, running
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    await upgrade_async(url)
+    app = create_app(make_settings(url, tmp_path))
+
+    async def gone() -> None:  # as the log writer process's socket was, after a SIGKILL
+        raise FileNotFoundError("no such socket")
+
+    monkeypatch.setattr(app.state.writer, "start", gone)  # app.state is the HubState
+    with pytest.raises(FileNotFoundError):
+        async with running(app):
+            pass
+    # The registry was read before the failure: its database connection's thread, which
+    # is not a daemon, had kept the worker's interpreter (and its port) from exiting.
+    left = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+    assert left == [], left
