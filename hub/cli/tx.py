@@ -21,12 +21,14 @@ from hub.cli.stats import (
 )
 from hub.cli.stats import query as stats_query
 from hub.stats import browse, synth
+from hub.stats import repository as stats_repo
 from hub.stats.output import emit
 from hub.txlog.signing import Signer
 from hub.txlog.sqlite import create_writer_engine
 
 app = typer.Typer(help="The transaction log: list, show, synthesise.", no_args_is_help=True)
 COLUMNS = ("started_at", "id", "client", "service", "status_code", "fault_code", "total_ms")
+LIST_COLUMNS = tuple(c for c in stats_repo.LIST_COLUMNS if c != "seq")
 
 
 @app.command("list")
@@ -54,7 +56,8 @@ def list_cmd(
         limit=limit, cursor=cursor,
     )  # fmt: skip
     emit(
-        page, page.items, COLUMNS + (("request_id",) if as_csv else ()),
+        # CSV is for scripts: every field of the listing, the provider and purpose included.
+        page, page.items, LIST_COLUMNS if as_csv else COLUMNS,
         title="Transactions (newest first)", as_json=as_json, as_csv=as_csv, console=console,
         caption=f"next page: --cursor {page.next_cursor}" if page.next_cursor else None,
     )  # fmt: skip

@@ -96,6 +96,10 @@ class Period(BaseModel):
     total: int
     change: int | None
     change_pct: float | None = Field(description="against the period before, in percent")
+    partial: bool = Field(
+        default=False,
+        description="the period has not ended yet: its total, and its change, are so far",
+    )
 
 
 class Growth(Window):

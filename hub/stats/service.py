@@ -358,6 +358,7 @@ async def growth(
     edges = [before, *edges]
     buckets = await _bucketed(conn, edges, group=None, filters={}, horizon=minute_horizon)
     totals = [int(b.get(None, [0])[0]) for b in buckets]
+    current = tu.utcnow() if now is None else now
     periods = []
     for i in range(1, len(totals)):
         prev, cur = totals[i - 1], totals[i]
@@ -368,6 +369,8 @@ async def growth(
                 total=cur,
                 change=cur - prev,
                 change_pct=round((cur - prev) * 100 / prev, 2) if prev else None,
+                # Four days of December against all of November read -82 %: say so.
+                partial=edges[i + 1] > current,
             )
         )
     return Growth(**_window(edges[1], edges[-1], zone), period=period, periods=periods)

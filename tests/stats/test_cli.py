@@ -152,3 +152,17 @@ def test_listed_records_carry_the_body_hashes_the_spec_names(cli_db: str) -> Non
     assert "request_hash" in item and item["request_hash"] == shown["request_hash"]
     assert "response_hash" in item and item["response_hash"] == shown["response_hash"]
     assert "prev_hash" not in item and "record_hash" not in item
+
+
+def test_the_current_period_of_growth_is_marked_partial(cli_db: str) -> None:
+    growth = json.loads(run("stats", "growth", "--period", "day", "--since", "7d", "--json"))
+    flags = [p["partial"] for p in growth["periods"]]
+    assert flags[-1] is True and not any(flags[:-1])  # only today has not ended
+
+
+def test_tx_list_csv_has_every_listed_field(cli_db: str) -> None:
+    rows = list(csv.DictReader(io.StringIO(run("tx", "list", "--limit", "3", "--csv"))))
+    assert len(rows) == 3
+    for field in ("provider", "user_id", "issue", "request_bytes", "hub_ms", "request_id"):
+        assert field in rows[0], field
+    assert all(r["provider"].startswith("VN/") for r in rows)
