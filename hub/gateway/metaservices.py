@@ -75,8 +75,14 @@ class Metaservices:
         if target.meta == "listMethods":
             body = {"service": [_service_json(s) for s in provided]}
         elif target.meta == "allowedMethods":
+            # What the caller may call now: granted, and not disabled (itself, its subsystem
+            # or its member), as its exchanges would be refused.
             body = {
-                "service": [_service_json(s) for s in provided if (client, s.id) in snap.grants]
+                "service": [
+                    _service_json(s)
+                    for s in provided
+                    if (client, s.id) in snap.grants and s.enabled and s.problem is None
+                ]
             }
         else:
             return await self._openapi_doc(snap, target, query)

@@ -40,6 +40,8 @@ async def test_a_disabled_member_stops_its_clients_and_its_services(hub: Hub) ->
     assert (await _lookup(hub))[0] == 200
 
     await c.patch("/admin/members/VN/GOV/BCA", json={"enabled": False}, headers=ADMIN_H)
+    allowed = await c.get(f"/r1/{PROVIDER}/allowedMethods", headers=hub.headers())
+    assert allowed.json()["service"] == []  # nothing of a disabled member may be called
     assert await _lookup(hub) == (
         503,
         "Server.ServiceDisabled",
