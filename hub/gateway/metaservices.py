@@ -62,7 +62,7 @@ class Metaservices:
     def __init__(self, *, registry: RegistryCache, forwarder: Forwarder) -> None:
         self.registry = registry
         self.forwarder = forwarder
-        self._openapi: dict[str, tuple[float, bytes]] = {}
+        self._openapi: dict[str, tuple[float, int, bytes]] = {}  # id -> (when, version, doc)
 
     async def answer(
         self, target: paths.Target, client: str, query: str
@@ -100,8 +100,10 @@ class Metaservices:
         if not service.base_url:
             raise errors.ServiceFailed(f"provider {service.provider} has no base URL")
         cached = self._openapi.get(service.id)
-        if cached and time.monotonic() - cached[0] < OPENAPI_TTL_S:
-            return Answer(200, [], cached[1], JSON), None
+        # Cut to the service's endpoints as the registry held them: a registry change (an
+        # endpoint added) showed in the document only when its 60 s were up.
+        if cached and cached[1] == snap.version and time.monotonic() - cached[0] < OPENAPI_TTL_S:
+            return Answer(200, [], cached[2], JSON), None
         t0 = time.perf_counter()
         upstream = await self.forwarder.send(
             "GET", service.base_url + "/openapi.json", [], b"", service.timeout_s
@@ -118,7 +120,7 @@ class Metaservices:
             raise errors.ServiceFailed("the provider's OpenAPI document is not JSON") from None
         doc = _only_service_paths(doc, service)
         body = orjson.dumps(doc)
-        self._openapi[service.id] = (time.monotonic(), body)
+        self._openapi[service.id] = (time.monotonic(), snap.version, body)
         return Answer(200, [], body, JSON), upstream_ms
 
 

@@ -322,3 +322,17 @@ async def test_an_empty_purpose_header_is_a_missing_purpose(hub: Hub) -> None:
                   {"X-Road-UserId": "officer-01", "X-Road-Issue": ""}):  # fmt: skip
         r = await hub.client.get(lookup, headers=hub.headers(**empty))
         assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.MissingPurpose"
+
+
+async def test_the_openapi_document_follows_a_registry_change_at_once(hub: Hub) -> None:
+    url = f"/r1/{PROVIDER}/getOpenAPI?serviceCode=citizen-lookup"
+    first = await hub.client.get(url, headers=hub.headers())
+    assert list(first.json()["paths"]) == ["/citizens/{cid}"]
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    endpoints = [{"method": "GET", "path": "/citizens/{id}"}, {"method": "GET", "path": "/people"}]
+    r = await hub.client.patch(
+        f"/admin/services/{PROVIDER}/citizen-lookup", json={"endpoints": endpoints}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    again = await hub.client.get(url, headers=hub.headers())  # within the cache's 60 s
+    assert sorted(again.json()["paths"]) == ["/citizens/{cid}", "/people"]
