@@ -11,6 +11,7 @@ import contextlib
 import gc
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from hub.admin.router import router as admin_router
 from hub.core import security
-from hub.core.children import end_with_parent
+from hub.core.children import end_with_parent, orphaned
 from hub.core.db import create_engine, session_factory
 from hub.core.deps import ADMIN_ONLY, UNAUTHORIZED, role_of
 from hub.core.settings import Settings
@@ -81,9 +82,9 @@ def create_app(settings: Settings | None = None) -> Callable:
     @contextlib.asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         state: HubState = api.state.hub
-        # Startup inside the try: a step that fails (the log writer process gone) still has
-        # what started before it stopped. Its database connections' threads, left running,
-        # had kept a worker's interpreter, and the port it inherited, from ever exiting.
+        # A startup step that fails (the log writer process gone) still has what started
+        # before it stopped. Its database connections' threads, left running, had kept a
+        # worker's interpreter, and the port it inherited, from ever exiting.
         try:
             await state.registry.refresh(force=True)
             await state.forwarder.start()
@@ -101,20 +102,18 @@ def create_app(settings: Settings | None = None) -> Callable:
                 # p99 was those passes (bench/profile_notes.md, third round).
                 gc.collect()
                 gc.freeze()
+        except BaseException:
+            if orphaned():
+                # A worker whose `hub serve` died while it started (its log writer process
+                # gone with it): nobody is left to tell, and uvicorn's exit after a failed
+                # startup was seen to hold the port for 30 s and more.
+                os._exit(3)
+            await _stop(state)
+            raise
+        try:
             yield
         finally:
-            for task in state.tasks:
-                task.cancel()
-            await asyncio.gather(*state.tasks, return_exceptions=True)
-            await state.writer.stop()
-            for stop in state.on_shutdown:
-                result = stop()
-                if asyncio.iscoroutine(result):
-                    await result
-            await state.forwarder.stop()
-            await state.engine.dispose()
-            if state.writer_engine is not None:
-                await state.writer_engine.dispose()
+            await _stop(state)
 
     api = FastAPI(
         title="Data-exchange hub",
@@ -160,6 +159,22 @@ def create_app(settings: Settings | None = None) -> Callable:
     api.include_router(admin_router)
     _install_features(state, api)
     return HubApp(api, gateway)
+
+
+async def _stop(state: HubState) -> None:
+    """Stop what the lifespan started, in reverse; each step is safe if its start never ran."""
+    for task in state.tasks:
+        task.cancel()
+    await asyncio.gather(*state.tasks, return_exceptions=True)
+    await state.writer.stop()
+    for stop in state.on_shutdown:
+        result = stop()
+        if asyncio.iscoroutine(result):
+            await result
+    await state.forwarder.stop()
+    await state.engine.dispose()
+    if state.writer_engine is not None:
+        await state.writer_engine.dispose()
 
 
 def _add_routes(api: FastAPI, state: HubState) -> None:

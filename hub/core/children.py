@@ -19,7 +19,9 @@ import time
 PARENT_ENV = "HUB_PARENT_PID"  # set by `hub up` for its mocks, `hub serve` for its workers
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WATCH_EVERY_S = 0.5
-GRACE_S = 40.0  # past hub serve's graceful shutdown (30 s)
+# With its parent gone, a hub worker's log writer process is gone too: no exchange in flight
+# can be recorded any more, so there is nothing to wait the usual 30 s graceful stop for.
+GRACE_S = 10.0
 
 
 def child_env(environ: dict[str, str] | None = None) -> dict[str, str]:
@@ -51,13 +53,19 @@ def _watch_parent(parent: int) -> None:
     """The signal again once the parent is gone, and an exit should even that not end it.
 
     One `hub serve --workers 2` in two to seven, SIGKILLed just after it answered, left a
-    worker serving on its port: prctl had been set (logged), SIGTERM had a handler and none
-    was pending, and yet the worker ran on in its event loop. Sent again from here, it
-    ended every worker in 25 runs in a row. A thread that is not a daemon can also keep an
-    interpreter from exiting after its stop: past GRACE_S it ends at once.
+    worker holding its port: once serving in its event loop with prctl set (logged) and no
+    signal pending, once after a startup that failed (its log writer process gone), its main
+    thread busy in the interpreter's exit for 30 s and more. Sent again from here, SIGTERM
+    ended the first kind in 25 runs in a row; GRACE_S later, anything left ends at once.
     """
     while os.getppid() == parent:
         time.sleep(WATCH_EVERY_S)
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(GRACE_S)
     os._exit(1)
+
+
+def orphaned() -> bool:
+    """Whether this is a child of `hub up` or `hub serve` whose parent has died."""
+    raw = os.environ.get(PARENT_ENV, "")
+    return raw.isascii() and raw.isdigit() and int(raw) != os.getpid() and os.getppid() != int(raw)

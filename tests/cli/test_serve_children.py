@@ -81,3 +81,16 @@ async def test_a_startup_that_fails_leaves_no_thread_to_keep_the_process(
     # is not a daemon, had kept the worker's interpreter (and its port) from exiting.
     left = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
     assert left == [], left
+
+
+def test_orphaned_says_whether_the_parent_named_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.core.children import PARENT_ENV, orphaned
+
+    monkeypatch.delenv(PARENT_ENV, raising=False)
+    assert not orphaned()  # not a child of hub up or hub serve
+    monkeypatch.setenv(PARENT_ENV, str(os.getppid()))
+    assert not orphaned()
+    monkeypatch.setenv(PARENT_ENV, str(os.getpid()))
+    assert not orphaned()  # the parent itself
+    monkeypatch.setenv(PARENT_ENV, "999999999")  # no such process is this one's parent
+    assert orphaned()
