@@ -29,23 +29,28 @@ def child_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     return {**(os.environ if environ is None else environ), PARENT_ENV: str(os.getpid())}
 
 
+def _parent() -> int | None:
+    """The pid of the `hub up` or `hub serve` this is a child of, or None (the parent itself
+    reads the variable it set)."""
+    raw = os.environ.get(PARENT_ENV, "")
+    if not (raw.isascii() and raw.isdigit()) or int(raw) == os.getpid():
+        return None
+    return int(raw)
+
+
 def end_with_parent() -> None:
     """In a child of `hub up` or `hub serve`: receive SIGTERM when it dies, however it dies."""
-    raw = os.environ.get(PARENT_ENV, "")
-    if (
-        not (raw.isascii() and raw.isdigit())
-        or int(raw) == os.getpid()
-        or not sys.platform.startswith("linux")
-    ):
-        return  # not a child (the parent itself reads the variable it set)
+    parent = _parent()
+    if parent is None or not sys.platform.startswith("linux"):
+        return
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         return
-    if os.getppid() != int(raw):  # it died before the request above was made
+    if os.getppid() != parent:  # it died before the request above was made
         os.kill(os.getpid(), signal.SIGTERM)
         return
     threading.Thread(
-        target=_watch_parent, args=(int(raw),), name="end-with-parent", daemon=True
+        target=_watch_parent, args=(parent,), name="end-with-parent", daemon=True
     ).start()
 
 
@@ -67,5 +72,5 @@ def _watch_parent(parent: int) -> None:
 
 def orphaned() -> bool:
     """Whether this is a child of `hub up` or `hub serve` whose parent has died."""
-    raw = os.environ.get(PARENT_ENV, "")
-    return raw.isascii() and raw.isdigit() and int(raw) != os.getpid() and os.getppid() != int(raw)
+    parent = _parent()
+    return parent is not None and os.getppid() != parent

@@ -307,8 +307,8 @@ class Gateway:
         subsystem = self.registry.snapshot.subsystems.get(client)
         if subsystem is not None and not subsystem[2]:
             # As X-Road refuses a disabled client; its certificate is refused the same way.
-            member = client.rpartition("/")[0]
-            if member in self.registry.snapshot.disabled_members:
+            member = self.registry.snapshot.off_member(client)
+            if member is not None:
                 raise errors.AccessDenied(
                     f"member {member} is disabled by an operator, and with it client {client}"
                 )
@@ -325,8 +325,8 @@ class Gateway:
         if service.problem is not None:
             raise errors.ServiceUnavailable(service.problem)
         if not service.enabled:
-            member = service.provider.rpartition("/")[0]
-            if member in snap.disabled_members:
+            member = snap.off_member(service.provider)
+            if member is not None:
                 raise errors.ServiceDisabled(
                     f"member {member} is disabled by an operator, and with it service {service.id}"
                 )

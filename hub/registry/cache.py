@@ -105,6 +105,11 @@ class Snapshot:
     # are still checked on every call.
     verified: dict[bytes, KeyEntry] = field(default_factory=dict)
 
+    def off_member(self, subsystem: str) -> str | None:
+        """The member of ``subsystem`` if an operator disabled it, else None."""
+        member = subsystem.rpartition("/")[0]
+        return member if member in self.disabled_members else None
+
     def authenticate(self, secret: str, key: str, now: datetime) -> str | None:
         """The client a key belongs to, or None when unknown, revoked or expired.
 

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
 import connectors
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at
 from schemas.identifiers import is_valid_personal_id
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[httpx.AsyncClient]:
-    app = connectors.get("population").create_app(seed=42)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://population") as client:
-        yield client
 
 
 def head_of_family(seed: int = 42) -> dict:

@@ -6,13 +6,11 @@ with (its registry entry, run through the hub's own schema check and validator).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-import connectors
 from connectors.demo import demo_registry
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at
 from hub.registry.schemas import check_request_schema, request_validator
@@ -20,14 +18,6 @@ from hub.registry.schemas import check_request_schema, request_validator
 PERSON = citizen_at(42, DEFAULT_SIZE, 0)
 UNKNOWN_ID = "079000000001"
 SERVICE = "VN/GOV/BCA/population/citizen-verify"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[httpx.AsyncClient]:
-    app = connectors.get("population").create_app(seed=42)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://population") as client:
-        yield client
 
 
 def hub_schema() -> dict[str, Any]:

@@ -24,6 +24,20 @@ async def _until(flag: threading.Event, seconds: float = 10) -> None:
     raise AssertionError("the event was never set")
 
 
+def waits_for_cancel(started: threading.Event, cancelled: threading.Event) -> Any:
+    """A query that waits until it is cancelled, and says when each happens."""
+
+    async def forever(conn: Any) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    return forever
+
+
 async def test_the_gateway_loop_answers_while_a_long_query_runs(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,14 +91,7 @@ async def test_the_thread_has_its_own_loop_and_cancelling_reaches_it(tmp_path: P
         assert seen["loop"] is not asyncio.get_running_loop()
 
         started, cancelled = threading.Event(), threading.Event()
-
-        async def forever(conn: Any) -> None:
-            started.set()
-            try:
-                await asyncio.sleep(60)
-            except asyncio.CancelledError:
-                cancelled.set()
-                raise
+        forever = waits_for_cancel(started, cancelled)
 
         task = asyncio.create_task(queries.run(forever))
         await _until(started)
@@ -121,14 +128,7 @@ async def test_a_client_gone_cancels_its_query_on_the_thread(tmp_path: Path) -> 
     queries = QueryThread(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
     await queries.start()
     started, cancelled, leave = threading.Event(), threading.Event(), asyncio.Event()
-
-    async def forever(conn: Any) -> None:
-        started.set()
-        try:
-            await asyncio.sleep(60)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
+    forever = waits_for_cancel(started, cancelled)
 
     messages = [{"type": "http.request", "body": b"", "more_body": False}]
 
