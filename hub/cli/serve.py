@@ -214,7 +214,7 @@ async def load_demo(s: Settings, doc: dict[str, Any]) -> set[str]:
     engine = create_engine(s.database_url)
     try:
         async with session_factory(engine)() as session:
-            await registry.apply(session, parsed)
+            await registry.apply(session, parsed, keep_switches=True)
             await registry.ensure_demo_keys(session, secret=s.secret_key, clients=sorted(clients))
             await session.commit()
     finally:

@@ -115,8 +115,15 @@ def _check_references(doc: RegistryDoc, known: dict[str, set[str]] | None = None
             refuse("grants", i, f"grant {g.client} -> {g.service}: unknown service {g.service}")
 
 
-async def apply(session: AsyncSession, doc: RegistryDoc, *, prune: bool = False) -> ApplyResult:
-    """Make the registry hold what ``doc`` says; idempotent. Caller commits."""
+async def apply(
+    session: AsyncSession, doc: RegistryDoc, *, prune: bool = False, keep_switches: bool = False
+) -> ApplyResult:
+    """Make the registry hold what ``doc`` says; idempotent. Caller commits.
+
+    With ``keep_switches``, an entry already there keeps its ``enabled`` as it is: `hub up`
+    loads the demo registry at every start, and must not turn back on what an operator
+    disabled through the API since.
+    """
     now = repo.utcnow()
     counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
     existing: dict[str, dict[str, Any]] = {
@@ -134,6 +141,8 @@ async def apply(session: AsyncSession, doc: RegistryDoc, *, prune: bool = False)
             session.add(model(id=key, created_at=now, updated_at=now, **fields))
             counts["created"] += 1
             return
+        if keep_switches:
+            fields = {k: v for k, v in fields.items() if k != "enabled"}
         changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
         if changed:
             for k, v in changed.items():
@@ -175,7 +184,7 @@ async def apply(session: AsyncSession, doc: RegistryDoc, *, prune: bool = False)
                 Grant(client_id=client, service_id=service, enabled=enabled, created_at=now)
             )
             counts["created"] += 1
-        elif grant.enabled != enabled:
+        elif grant.enabled != enabled and not keep_switches:
             grant.enabled = enabled
             counts["updated"] += 1
         else:

@@ -63,3 +63,40 @@ async def test_production_app_hides_demo_endpoints(sqlite_url: str, tmp_path: Pa
     async with hub_client(settings) as (_app, client):
         assert (await client.get("/demo/credentials")).status_code == 404
         assert (await client.get("/demo/providers")).status_code == 404
+
+
+async def test_hub_up_keeps_what_an_operator_disabled(sqlite_url: str, tmp_path: Path) -> None:
+    """`hub up` loads the demo registry at every start: switches set since stay as they are."""
+    from hub.core.db import create_engine, session_factory
+    from hub.registry import repository as repo
+
+    settings = make_settings(sqlite_url, tmp_path, env="development")
+    urls = {n: f"http://127.0.0.1:{9100 + i}" for i, n in enumerate(connectors.names())}
+    await load_demo(settings, demo_registry(urls))
+    client, service = "VN/COM/0101234565/ekyc", "VN/GOV/BCA/population/citizen-verify"
+    async with hub_client(settings) as (_app, c):
+        admin = {"Authorization": f"Bearer {settings.admin_token}"}
+        r = await c.patch("/admin/members/VN/GOV/BTP", json={"enabled": False}, headers=admin)
+        assert r.status_code == 200
+        grant = {"client": client, "service": service, "enabled": False}
+        assert (await c.patch("/admin/grants", json=grant, headers=admin)).status_code == 200
+        r = await c.patch(f"/admin/services/{service}", json={"enabled": False}, headers=admin)
+        assert r.status_code == 200, r.text
+
+    moved = {**urls, "population": "http://127.0.0.1:9199"}
+    await load_demo(settings, demo_registry(moved))  # the next `hub up`, mocks on other ports
+
+    engine = create_engine(sqlite_url)
+    try:
+        async with session_factory(engine)() as session:
+            members = {m.id: m.enabled for m in await repo.members(session)}
+            services = {s.id: s.enabled for s in await repo.services(session)}
+            grants = {(g.client_id, g.service_id): g.enabled for g in await repo.grants(session)}
+            bases = {s.id: s.base_url for s in await repo.subsystems(session)}
+    finally:
+        await engine.dispose()
+    assert members["VN/GOV/BTP"] is False and members["VN/GOV/BCA"] is True
+    assert services[service] is False
+    assert grants[(client, service)] is False
+    assert grants[(client, "VN/GOV/BCA/population/citizen-search")] is True
+    assert bases["VN/GOV/BCA/population"] == "http://127.0.0.1:9199"  # the rest still follows
