@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -72,6 +73,29 @@ async def test_dashboard_loads_without_errors_and_draws_data(
                     cells = await page.locator("#matrix td.cell").all_inner_texts()
                     total = await page.locator("[data-figure='exchanges']").inner_text()
                     rate = await page.locator("#connection-rate").inner_text()
+                    shared = await page.locator("[data-figure='data shared']").inner_text()
+                    zone = await page.locator("#volume-zone").inner_text()
+                    summary = (await client.get("/api/stats/summary?since=24h",
+                        headers={"Authorization": f"Bearer {OPERATOR}"})).json()  # fmt: skip
+
+                    # More groups than colours: the biggest nine, and one "other" bar for the
+                    # rest, so each bar still adds up to its bucket's total.
+                    async def many_groups(route: Any) -> None:
+                        resp = await route.fetch()
+                        ts = await resp.json()
+                        keys = [f"VN/GOV/P{i:02}/provider" for i in range(12)]
+                        ts["keys"] = keys
+                        ts["points"] = [{**p, "total": 120, "groups": {k: 12 - i for i, k in
+                            enumerate(keys)}} for p in ts["points"]]  # fmt: skip
+                        await route.fulfill(response=resp, json=ts)
+
+                    await page.route("**/api/stats/timeseries*", many_groups)
+                    await page.reload()
+                    await page.wait_for_selector("body[data-loaded='yes']", timeout=15000)
+                    many = await page.evaluate(
+                        "Chart.getChart('volume').data.datasets"
+                        ".map(d => [d.label, d.data[0]])"
+                    )
                 finally:
                     await browser.close()
     assert problems == []
@@ -84,3 +108,9 @@ async def test_dashboard_loads_without_errors_and_draws_data(
     # The refused exchange has no provider or client: named so, not an empty label.
     assert sorted(series) == ["(not identified)", PROVIDER]
     assert "(not identified)" in heads and "" not in heads
+    assert summary["total"] == 6 and summary["response_bytes"] > 0
+    sent = summary["request_bytes"] + summary["response_bytes"]
+    assert shared == (f"{sent} B" if sent < 1000 else f"{sent / 1000:.2f} kB")
+    assert zone == "times in Asia/Ho_Chi_Minh"
+    assert len(many) == 10 and many[:9] == [[f"VN/GOV/P{i:02}/provider", 12 - i] for i in range(9)]
+    assert many[9] == ["other (3)", 120 - sum(12 - i for i in range(9))]

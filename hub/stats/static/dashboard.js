@@ -34,6 +34,13 @@ function bucketFor(range) { return range === "1h" ? "minute" : range === "30d" ?
 
 function fmt(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en"); }
 
+function bytes(n) {
+  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
+  return (i ? n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0) : String(n)) + " " + units[i];
+}
+
 function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;",
     '"': "&quot;", "'": "&#39;" })[c]);
@@ -56,20 +63,29 @@ function tiles(s) {
   const rate = s.total ? ((s.failed / s.total) * 100).toFixed(2) + " %" : "–";
   const items = [["exchanges", fmt(s.total)], ["succeeded", fmt(s.succeeded)],
     ["failed", fmt(s.failed)], ["error rate", rate], ["p95 latency", fmt(s.latency_ms.p95) + " ms"],
-    ["p95 hub-added", fmt(s.hub_ms.p95) + " ms"]];
-  document.getElementById("tiles").innerHTML = items.map(([k, v]) =>
-    `<div class="tile"><b data-figure="${esc(k)}">${esc(v)}</b><span>${esc(k)}</span></div>`).join("");
+    ["p95 hub-added", fmt(s.hub_ms.p95) + " ms"],
+    ["data shared", bytes(s.request_bytes + s.response_bytes),
+      `${fmt(s.request_bytes)} bytes sent to providers, ${fmt(s.response_bytes)} bytes returned`]];
+  document.getElementById("tiles").innerHTML = items.map(([k, v, title]) =>
+    `<div class="tile"${title ? ` title="${esc(title)}"` : ""}><b data-figure="${esc(k)}">` +
+    `${esc(v)}</b><span>${esc(k)}</span></div>`).join("");
 }
 
 function volume(ts) {
-  const keys = ts.keys.slice(0, palette.length);
+  // The biggest groups get a colour each; past the palette, the rest are one "other" bar, so
+  // every bar still adds up to the bucket's total.
+  const many = ts.keys.length > palette.length;
+  const keys = ts.keys.slice(0, many ? palette.length - 1 : palette.length);
+  const datasets = keys.map((k, i) => ({ label: name(k), backgroundColor: palette[i],
+    data: ts.points.map((p) => (p.groups || {})[k] || 0) }));
+  if (many) {
+    datasets.push({ label: `other (${ts.keys.length - keys.length})`, backgroundColor: "#9aa5b1",
+      data: ts.points.map((p, j) => p.total - datasets.reduce((n, d) => n + d.data[j], 0)) });
+  }
+  document.getElementById("volume-zone").textContent = "times in " + ts.timezone;
   draw("volume", {
     type: "bar",
-    data: {
-      labels: ts.points.map((p) => p.label),
-      datasets: keys.map((k, i) => ({ label: name(k), backgroundColor: palette[i],
-        data: ts.points.map((p) => (p.groups || {})[k] || 0) })),
-    },
+    data: { labels: ts.points.map((p) => p.label), datasets },
     options: { animation: false, responsive: true, scales: { x: { stacked: true },
       y: { stacked: true, beginAtZero: true } } },
   });
