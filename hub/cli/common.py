@@ -21,6 +21,10 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+class Unwritable(Exception):
+    """The command's output could not be written (a full disk): not the database's fault."""
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from hub.cli import audit, connectors, db, demo, registry, replay, serve, stats, tx
+from hub.cli.common import Unwritable
 
 app = typer.Typer(
     help="Data-exchange hub: gateway, mock agencies, scenario replay and operator statistics.",
@@ -25,4 +28,8 @@ app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except (OSError, Unwritable) as exc:  # stdout on a full disk: one line, no traceback
+        print(f"error: cannot write the output: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -8,7 +8,16 @@ from typing import Any, TypeVar
 
 import typer
 
-from hub.cli.common import DbOption, console, existing, fail, run, settings, unreadable
+from hub.cli.common import (
+    DbOption,
+    Unwritable,
+    console,
+    existing,
+    fail,
+    run,
+    settings,
+    unreadable,
+)
 from hub.core.db import create_engine
 from hub.stats import service
 from hub.stats.output import emit
@@ -49,6 +58,8 @@ def query(db: str | None, tz: str | None, fn: Callable[..., Awaitable[T]], **kw:
         return run(go())
     except InputError as exc:
         fail(str(exc), 2)
+    except (BrokenPipeError, Unwritable):
+        raise  # the reader went (`| head`) or the disk is full: see hub/cli/main.py
     except Exception as exc:  # a CLI user gets the reason, not a traceback
         fail(unreadable(exc, s.database_url, "statistics"))
 

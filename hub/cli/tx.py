@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import sys
 from typing import Any
 
 import typer
 from rich.progress import MofNCompleteColumn, Progress
 
-from hub.cli.common import DbOption, console, fail, migrated, reason, run, settings, shown
+from hub.cli.common import (
+    DbOption,
+    Unwritable,
+    console,
+    err_console,
+    fail,
+    migrated,
+    reason,
+    run,
+    settings,
+    shown,
+)
 from hub.cli.stats import (
     ClientOpt,
     CsvOpt,
@@ -23,6 +36,7 @@ from hub.cli.stats import query as stats_query
 from hub.stats import browse, synth
 from hub.stats import repository as stats_repo
 from hub.stats.output import emit
+from hub.stats.timeutil import utcnow
 from hub.txlog.signing import Signer
 from hub.txlog.sqlite import create_writer_engine
 
@@ -44,12 +58,25 @@ def list_cmd(
     issue: str | None = typer.Option(None, help="Only this case or dossier."),
     limit: int = typer.Option(20, min=1, max=browse.MAX_LIMIT, help="Records per page."),
     cursor: str | None = typer.Option(None, help="next_cursor of the previous page."),
+    every: bool = typer.Option(
+        False, "--all", help="Every page, streamed: CSV, or with --json one record a line."
+    ),
     as_json: bool = JsonOpt,
     as_csv: bool = CsvOpt,
     tz: str | None = TzOpt,
     db: str | None = DbOption,
 ) -> None:
     """The newest records first, filtered; prints the cursor of the next page."""
+    if every:
+        if as_json == as_csv:
+            fail("--all streams every record for a script: add --csv or --json (not both)", 2)
+        n = stats_query(
+            db, tz, _stream, as_csv=as_csv, since=since, until=until, client=client,
+            service=service_, provider=provider, status=status, fault=fault, user_id=user_id,
+            issue=issue, cursor=cursor,
+        )  # fmt: skip
+        err_console.print(f"{n:,} records", style="dim")
+        return
     page = stats_query(
         db, tz, browse.page, since=since, until=until, client=client, service=service_,
         provider=provider, status=status, fault=fault, user_id=user_id, issue=issue,
@@ -61,6 +88,35 @@ def list_cmd(
         title="Transactions (newest first)", as_json=as_json, as_csv=as_csv, console=console,
         caption=f"next page: --cursor {page.next_cursor}" if page.next_cursor else None,
     )  # fmt: skip
+
+
+async def _stream(conn: Any, *, tz: str, as_csv: bool, **filters: Any) -> int:
+    """Write every page of the listing to stdout as it is read; the number of records."""
+    now = utcnow()  # "24h" means the same instant on every page
+    out = csv.DictWriter(sys.stdout, fieldnames=LIST_COLUMNS, extrasaction="ignore")
+
+    def write(items: list[dict[str, Any]], first: bool) -> None:
+        try:
+            if as_csv:
+                if first:
+                    out.writeheader()
+                out.writerows(items)
+            else:
+                lines = (json.dumps(i, ensure_ascii=False, default=str) + "\n" for i in items)
+                sys.stdout.writelines(lines)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise Unwritable(exc) from exc
+
+    n = 0
+    while True:
+        page = await browse.page(conn, tz=tz, now=now, limit=browse.MAX_LIMIT, **filters)
+        write(page.items, first=n == 0)
+        n += len(page.items)
+        if page.next_cursor is None:
+            return n
+        filters["cursor"] = page.next_cursor
 
 
 @app.command("show")

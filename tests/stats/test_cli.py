@@ -166,3 +166,35 @@ def test_tx_list_csv_has_every_listed_field(cli_db: str) -> None:
     for field in ("provider", "user_id", "issue", "request_bytes", "hub_ms", "request_id"):
         assert field in rows[0], field
     assert all(r["provider"].startswith("VN/") for r in rows)
+
+
+def test_tx_list_all_streams_every_page(cli_db: str) -> None:
+    result = CliRunner().invoke(app, ["tx", "list", "--all", "--csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 3000 == len({r["request_id"] for r in rows})  # three pages, none twice
+    assert [r["started_at"] for r in rows] == sorted((r["started_at"] for r in rows), reverse=True)
+    assert "3,000 records" in result.stderr
+
+    one = CliRunner().invoke(app, ["tx", "list", "--all", "--json", "--since", "2d"])
+    lines = [json.loads(line) for line in one.stdout.splitlines()]
+    page = json.loads(run("tx", "list", "--since", "2d", "--limit", "1000", "--json"))
+    assert 0 < len(lines) < 3000 and lines[: len(page["items"])] == page["items"]
+    assert all(line["started_at"] >= lines[-1]["started_at"] for line in lines)
+
+    refused = CliRunner().invoke(app, ["tx", "list", "--all"])
+    assert refused.exit_code == 2 and "add --csv or --json" in refused.output
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("args", [("tx", "list", "--all", "--csv"), ("stats", "summary")])
+def test_output_on_a_full_disk_is_one_line(cli_db: str, args: tuple[str, ...]) -> None:
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "hub", *args], stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert done.returncode == 1
+    assert done.stderr == "error: cannot write the output: [Errno 28] No space left on device\n"
