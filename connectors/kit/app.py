@@ -10,6 +10,8 @@ also serves:
 - ``POST /__reset``: drop every write (in the state file too) and restore the starting faults
 - ``GET|PUT|DELETE /__faults``: see ``connectors.kit.faults``
 
+The controls but ``/__health`` answer 403 to a request that came through the hub.
+
 ``Connector`` is what each connector package exposes as ``connector``.
 """
 
@@ -21,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp
 
 from connectors.kit.dataset import Dataset
 from connectors.kit.errors import (
+    ForbiddenError,
     ProviderError,
     UnprocessableError,
     provider_error_handler,
@@ -183,7 +186,22 @@ def _fault_config(faults: FaultsArg) -> FaultConfig:
     return FaultConfig.model_validate(dict(faults))
 
 
+def _direct(request: Request) -> None:
+    """Refuse a control call that came through the hub (it adds ``X-Road-Client``).
+
+    A granted service without endpoints reaches every path of its provider, and with this
+    mock's ``PUT /__faults`` any client could have made the provider fail for every other.
+    """
+    if "x-road-client" in request.headers:
+        raise ForbiddenError(
+            f"{request.url.path} is a control of the mock for testers, not a service: call the "
+            "mock directly, not through the hub"
+        )
+
+
 def _add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) -> None:
+    direct = [Depends(_direct)]
+
     @app.get("/__health", include_in_schema=False)
     async def health() -> dict[str, Any]:
         return {
@@ -193,17 +211,22 @@ def _add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset)
             **dataset.health(),
         }
 
-    @app.post("/__reset", include_in_schema=False)
+    @app.post("/__reset", include_in_schema=False, dependencies=direct)
     async def reset() -> dict[str, Any]:
         dataset.reset()
         app.faults.reset()
         return {"status": "reset", **dataset.health()}
 
-    @app.get("/__faults", include_in_schema=False)
+    @app.get("/__faults", include_in_schema=False, dependencies=direct)
     async def get_faults() -> FaultConfig:
         return app.faults.config
 
-    @app.put("/__faults", include_in_schema=False, responses={422: {"model": Problem}})
+    @app.put(
+        "/__faults",
+        include_in_schema=False,
+        dependencies=direct,
+        responses={422: {"model": Problem}},
+    )
     async def put_faults(config: FaultConfig) -> FaultConfig:
         unknown = config.unknown_services(spec.code for spec in manifest.services)
         if unknown:
@@ -211,7 +234,7 @@ def _add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset)
         app.faults.set(config)
         return app.faults.config
 
-    @app.delete("/__faults", include_in_schema=False)
+    @app.delete("/__faults", include_in_schema=False, dependencies=direct)
     async def clear_faults() -> FaultConfig:
         app.faults.set(FaultConfig())  # as PUT {} does: the seed too goes back to the default
         return app.faults.config

@@ -3,6 +3,7 @@
 ::
 
     ProviderError (status, type)        -> {"type": ..., "message": ...}
+    ├── ForbiddenError      403 Forbidden  a mock's controls asked through the hub
     ├── NotFoundError       404 NotFound   "no data" (Circular 13/2017)
     ├── ConflictError       409 Conflict   the write contradicts the current state
     ├── UnprocessableError  422 Unprocessable  well-formed, but refers to something wrong
@@ -44,6 +45,11 @@ class ProviderError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class ForbiddenError(ProviderError):
+    status_code = 403
+    type = "Forbidden"
 
 
 class NotFoundError(ProviderError):
