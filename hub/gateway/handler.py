@@ -22,7 +22,7 @@ from hub.core import errors
 from hub.core.ids import check_parts, request_id
 from hub.core.settings import Settings
 from hub.gateway import paths
-from hub.gateway.forwarder import REQUEST_DROP, Answer, Forwarder
+from hub.gateway.forwarder import REQUEST_DROP, Answer, Forwarder, http_date
 from hub.gateway.metaservices import Metaservices
 from hub.gateway.privacy import log_path
 from hub.gateway.protocol import EXTENSION, head_pairs
@@ -247,7 +247,9 @@ class Gateway:
                 raise errors.BadRequest(
                     f"the {SINGLE_HEADERS[key]} header is sent more than once; send it once"
                 )
-            out[key] = value.decode("latin-1")
+            # The whitespace around a value is not part of it (RFC 9110 5.5), and not every
+            # client trims it: "VN/GOV/BTP/civil-status " is the client it names.
+            out[key] = value.decode("latin-1").strip(" \t")
         if size > self.settings.max_header_bytes:
             raise errors.HeadersTooLarge(
                 f"request headers total {size} bytes; the limit is {self.settings.max_header_bytes}"
@@ -276,6 +278,11 @@ class Gateway:
             raise errors.BadRequest(
                 "the X-Road-Client header is missing: set it to your subsystem id, e.g. "
                 "VN/GOV/BTP/civil-status"
+            )
+        if not client.isascii():
+            raise errors.BadRequest(
+                f"X-Road-Client {_sent(client)[:100]!r} must be ASCII: an id is letters, digits "
+                "and .-_ parts"
             )
         parts = client.split("/")
         if len(parts) != 4:
@@ -329,6 +336,12 @@ class Gateway:
             if member is not None:
                 raise errors.ServiceDisabled(
                     f"member {member} is disabled by an operator, and with it service {service.id}"
+                )
+            provider = snap.subsystems.get(service.provider)
+            if provider is not None and not provider[2]:
+                raise errors.ServiceDisabled(
+                    f"subsystem {service.provider} is disabled by an operator, and with it "
+                    f"service {service.id}"
                 )
             raise errors.ServiceDisabled(f"service {service.id} is disabled by an operator")
         if (client, service.id) not in snap.grants:
@@ -567,6 +580,8 @@ class Gateway:
         )
         for name, value in extra:
             head += f"{name.lower()}: {value}\r\n"
+        if not answer.headers:  # the hub's own answer (a refusal, a metaservice): see http_date
+            head += f"date: {http_date()}\r\n"
         return {
             "type": EXTENSION,
             "status": answer.status,
@@ -574,6 +589,11 @@ class Gateway:
             "head": head.encode("latin-1"),
             "body": answer.body,
         }
+
+
+def _sent(value: str) -> str:
+    """A header value as the client wrote it: its UTF-8 bytes, not their Latin-1 reading."""
+    return value.encode("latin-1").decode("utf-8", "replace")
 
 
 def _schema_problem(error: Any) -> str:
