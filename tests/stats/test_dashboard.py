@@ -93,8 +93,7 @@ async def test_dashboard_loads_without_errors_and_draws_data(
                     await page.reload()
                     await page.wait_for_selector("body[data-loaded='yes']", timeout=15000)
                     many = await page.evaluate(
-                        "Chart.getChart('volume').data.datasets"
-                        ".map(d => [d.label, d.data[0]])"
+                        "Chart.getChart('volume').data.datasets.map(d => [d.label, d.data[0]])"
                     )
                 finally:
                     await browser.close()
