@@ -8,13 +8,16 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hub.core.urls import is_http_url
+
+if TYPE_CHECKING:
+    from hub.replay.runner import Runner
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -79,15 +82,40 @@ def replay_command(
             "rps>=100; repeatable. A threshold not met exits 1."
         ),
     ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Hold a mock's faults for the whole run, set before the first scenario and "
+            "cleared after the last: PROVIDER=SETTINGS, e.g. "
+            "'VN/GOV/BCA/population={latency_ms: 200}' (SETTINGS as a fault step's set:); "
+            "repeatable. For loads under a fault with --concurrency above 1."
+        ),
+    ] = None,
+    stages: Annotated[
+        str | None,
+        typer.Option(
+            help="Ramp the load as k6's stages: DURATION:TARGET,... e.g. 10s:20,30s:50,10s:0; "
+            "workers (from --concurrency, default 1), or with --rate iterations per second "
+            "(from --rate). Sets each scenario's duration."
+        ),
+    ] = None,
+    progress_every: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="Without a terminal, a progress line on stderr every this many seconds."
+        ),
+    ] = 10.0,
 ) -> None:
     """Replay exchange scenarios against a hub and report per-step pass/fail and latency.
 
-    Exit status: 0 when every expectation held, 1 when any failed, 2 on bad input.
+    Exit status: 0 when every expectation held, 1 when any failed, 2 on bad input; 130,
+    143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP (after the report of what ran).
     """
+    from hub.replay.faults import parse_fault
     from hub.replay.loader import ScenarioLoadError, load_paths
-    from hub.replay.reports import render_tables, write_json, write_junit
+    from hub.replay.reports import render_tables, render_thresholds, write_json, write_junit
     from hub.replay.results import ScenarioResult
-    from hub.replay.runner import Runner, RunOptions
+    from hub.replay.runner import RunOptions
     from hub.replay.service import replay
     from hub.replay.sources import SourceError
 
@@ -103,11 +131,20 @@ def replay_command(
             soft_wrap=True,
         )
         raise typer.Exit(EXIT_BAD_INPUT)
-    from hub.replay.options import evaluate, parse_threshold, same_report_path
+    from hub.replay.options import Ramp, evaluate, parse_stages, parse_threshold, same_report_path
 
     duration_s = parse_duration(duration) if duration else None
+    ramp = None
     try:
         thresholds = [parse_threshold(t) for t in threshold or []]
+        run_faults = [parse_fault(f) for f in fault or []]
+        if stages is not None:
+            if duration_s is not None:
+                raise ValueError("--stages sets how long each scenario runs: drop --duration")
+            # From --rate in the open model (k6's startRate), else from --concurrency, or one
+            # worker (k6's startVUs).
+            ramp = Ramp(rate if rate else (concurrency or 1), parse_stages(stages))
+            duration_s = ramp.duration_s
     except ValueError as exc:
         errors.print(f"{exc}; nothing was run.", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -119,6 +156,7 @@ def replay_command(
         rate=rate,
         max_in_flight=concurrency or 1000,
         timeout_s=timeout,
+        ramp=ramp,
     )
     report_problems = [
         problem
@@ -134,27 +172,30 @@ def replay_command(
             errors.print(problem, markup=False, highlight=False, soft_wrap=True)
         errors.print("nothing was run.")
         raise typer.Exit(EXIT_BAD_INPUT)
+    skipped: list[Path] = []
     try:
-        plans = load_paths(paths)
+        plans = load_paths(paths, skipped)
     except ScenarioLoadError as exc:
+        _say_skipped(errors, skipped)
         for message in exc.messages:
             errors.print(message, markup=False, highlight=False, soft_wrap=True)
         errors.print(f"refused: {len(exc.messages)} problem(s); nothing was run.")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    _say_skipped(errors, skipped)
 
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed:.0f}/{task.total:.0f}"),
         TimeElapsedColumn(),
-        console=console,
+        console=errors,
         transient=True,
-        disable=not console.is_terminal,
+        disable=not errors.is_terminal,
     )
     per_scenario = options.iterations if duration_s is None else duration_s
     task = progress.add_task("starting", total=(per_scenario or 1) * len(plans))
 
-    interrupts = 0
+    signals: list[int] = []  # the signals received, in order
 
     async def main() -> tuple[list[ScenarioResult], str]:
         runners: list[Runner] = []
@@ -162,23 +203,31 @@ def replay_command(
         main_task = asyncio.current_task()
         assert main_task is not None
 
-        def interrupted() -> None:
+        def interrupted(signum: int) -> None:
             # Ctrl-C as k6 takes it: the first stops starting iterations and lets those in
             # flight finish, so the report covers what ran; the second quits at once.
-            nonlocal interrupts
-            interrupts += 1
-            if interrupts == 1 and runners:
-                runners[0].stop()
+            # SIGTERM (CI timeouts, `timeout`, docker stop) and SIGHUP (a closed terminal)
+            # are taken the same way: else they killed the run with no report, and a fault
+            # switched on at a mock stayed on.
+            signals.append(signum)
+            name = _SIGNAL_NAMES[signum]
+            if len(signals) == 1 and runners:
+                runners[0].stop(name)
                 errors.print(
-                    "stopping: no new iterations; waiting for those in flight, then the "
-                    "report (Ctrl-C again to quit at once)"
+                    f"stopping ({name}): no new iterations; waiting for those in flight, "
+                    "clearing faults, then the report (Ctrl-C again to quit at once)",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
                 )
             else:
                 main_task.cancel()
 
-        loop.add_signal_handler(signal.SIGINT, interrupted)
+        for signum in _SIGNAL_NAMES:
+            loop.add_signal_handler(signum, interrupted, signum)
 
         async def refresh() -> None:
+            last_line = time.monotonic()
             while True:
                 current = runners[0].current if runners else None
                 if current is not None:
@@ -189,6 +238,15 @@ def replay_command(
                         elapsed = min(duration_s, time.monotonic() - runner.scenario_started)
                         done = runner.scenario_index * duration_s + elapsed
                     progress.update(task, completed=done, description=current.name)
+                    if not errors.is_terminal and time.monotonic() - last_line >= progress_every:
+                        # No bar in a CI log: a line now and then shows the run is alive.
+                        last_line = time.monotonic()
+                        errors.print(
+                            progress_line(runner, done, progress.tasks[0].total),
+                            markup=False,
+                            highlight=False,
+                            soft_wrap=True,
+                        )
                 await asyncio.sleep(0.1)
 
         ticker = asyncio.create_task(refresh())
@@ -200,27 +258,35 @@ def replay_command(
                 credentials_file=credentials,
                 providers_file=providers,
                 on_start=runners.append,
+                faults=run_faults,
             )
         finally:
             ticker.cancel()
-            loop.remove_signal_handler(signal.SIGINT)
+            for signum in _SIGNAL_NAMES:
+                loop.remove_signal_handler(signum)
 
     try:
         with progress, _event_loop_runner() as loop_runner:
             results, run_id = loop_runner.run(main())
     except SourceError as exc:
+        if signals:  # stopped while the run was being prepared: nothing ran
+            errors.print(f"interrupted ({_SIGNAL_NAMES[signals[0]]}) before the run: no report")
+            raise typer.Exit(_exit_status(signals[0])) from None
         errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except asyncio.CancelledError:
-        errors.print("interrupted: no report")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        name = _SIGNAL_NAMES[signals[0]] if signals else "Ctrl-C"
+        errors.print(f"interrupted ({name}): no report")
+        raise typer.Exit(_exit_status(signals[0] if signals else signal.SIGINT)) from None
 
+    # The report, all of it, on stdout (`> run.log` keeps it whole); stderr is for the
+    # tool's own errors.
     render_tables(console, results)
     # A Ctrl-C after the last iteration finished cut nothing short.
     stopped = len(results) < len(plans) or any(r.interrupted for r in results)
     if stopped:
         cut = [r.name for r in results if r.interrupted]
-        errors.print(
+        console.print(
             f"interrupted: {len(results) - len(cut)} of {len(plans)} scenario(s) ran in full"
             + "".join(f", {name!r} was cut short" for name in cut)
             + "; the figures above are for what ran",
@@ -228,15 +294,22 @@ def replay_command(
             highlight=False,
             soft_wrap=True,
         )
-    outcomes = evaluate(thresholds, results)
-    for outcome in outcomes:
-        (console if outcome.ok else errors).print(
-            outcome.message(), markup=False, highlight=False, soft_wrap=True
+    for held in run_faults:
+        console.print(
+            f"fault held for the whole run: {held.text}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
+    outcomes = evaluate(thresholds, results)
+    render_thresholds(console, outcomes)
+    faults_held = [{"provider": f.provider, "set": f.settings} for f in run_faults]
     # Each report is written on its own: one that cannot be written costs only itself.
     unwritten = False
     if junit:
-        unwritten |= _write_report("--junit", junit, lambda: write_junit(junit, results), errors)
+        unwritten |= _write_report(
+            "--junit", junit, lambda: write_junit(junit, results, outcomes), errors
+        )
     if json_report:
         unwritten |= _write_report(
             "--json",
@@ -248,13 +321,51 @@ def replay_command(
                 run_id=run_id,
                 interrupted=stopped,
                 thresholds=outcomes,
+                faults=faults_held,
             ),
             errors,
         )
     if stopped:
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(_exit_status(signals[0] if signals else signal.SIGINT))
     if unwritten or not all(r.ok for r in results) or not all(o.ok for o in outcomes):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _say_skipped(errors: Console, skipped: list[Path]) -> None:
+    """Name the YAML files of the folders given that are not scenarios.
+
+    A folder may hold a providers file or a registry export: as pytest does, these are left
+    out; said, so that a scenario with a typo in ``steps:`` is not lost quietly.
+    """
+    if skipped:
+        errors.print(
+            f"skipped {len(skipped)} YAML file(s) without a top-level 'steps:' (not "
+            f"scenarios): {', '.join(str(p) for p in skipped)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+_SIGNAL_NAMES: dict[int, str] = {
+    signal.SIGINT: "Ctrl-C",
+    signal.SIGTERM: "SIGTERM",
+    signal.SIGHUP: "SIGHUP",
+}
+
+
+def _exit_status(signum: int) -> int:
+    """The shell's status for a process ended by ``signum``: 130, 143, 129."""
+    return 128 + int(signum)
+
+
+def progress_line(runner: Runner, done: float, total: float | None) -> str:
+    """A progress line for a log, where no bar can be drawn."""
+    current = runner.current
+    name = current.name if current is not None else "starting"
+    failed = current.iterations_failed if current is not None else 0
+    share = f" ({100 * done / total:.0f}%)" if total else ""
+    return f"progress: {name}: {runner.iterations_done} iteration(s) done, {failed} failed{share}"
 
 
 def _unwritable(option: str, path: Path) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -64,12 +64,24 @@ class Reply:
 
 def resolve(path: Any, variables: Mapping[str, Any]) -> Any:
     """A compiled JSONPath; a templated one is rendered and parsed (cached) first."""
+    return resolved(path, variables)[0]
+
+
+def resolved(path: Any, variables: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """:func:`resolve`, and the rendered text of a templated path (None for a plain one)."""
     if isinstance(path, Template):
         rendered = path.render(variables)
         if path.whole and not isinstance(rendered, str):
             raise JSONPathError(f"{{{{ {path.names[0]} }}}} is {rendered!r}, not a JSONPath")
-        return compile_jsonpath(str(rendered))
-    return path
+        return compile_jsonpath(str(rendered)), str(rendered)
+    return path, None
+
+
+def _shown_path(source: str, rendered: str | None) -> str:
+    """A JSONPath as it was used: rendered, with the template it came from."""
+    if rendered is None or rendered == source:
+        return source
+    return f"{rendered} (from {source})"
 
 
 def find(compiled_path: Any, document: Any) -> Any:
@@ -102,40 +114,62 @@ def _document(reply: Reply) -> Any:
 
 
 def check(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> Failure | None:
-    """The first expectation of ``plan`` that ``reply`` breaks, or None."""
+    """The expectations of ``plan`` that ``reply`` breaks, all of them (the first with the
+    others under ``also``), or None."""
+    failures = list(_broken(plan, reply, variables))
+    if not failures:
+        return None
+    first, *others = failures
+    first.also = others
+    return first
+
+
+def _broken(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> Iterator[Failure]:
     if plan.status is not None and reply.status not in plan.status:
         expected = plan.status[0] if len(plan.status) == 1 else list(plan.status)
-        return _fail(reply, "status", "", expected, reply.status)
-    try:
-        for name, compiled in plan.expect_headers:
-            got = reply.headers.get(name)
-            if compiled is None:
-                if got is not None:
-                    return _fail(reply, "headers", name, "absent", got)
-                continue
+        yield _fail(reply, "status", "", expected, reply.status)
+    for name, compiled in plan.expect_headers:
+        got = reply.headers.get(name)
+        if compiled is None:
+            if got is not None:
+                yield _fail(reply, "headers", name, "absent", got)
+            continue
+        try:
             expected = render_value(compiled, variables)
-            if isinstance(expected, list):
-                if got not in [str(e) for e in expected]:
-                    return _fail(reply, "headers", name, f"one of {expected}", got)
-            elif got != str(expected):
-                return _fail(reply, "headers", name, str(expected), got)
-        if plan.expect_json:
-            document = _document(reply)
-            if document is _UNSET:
-                return _fail(reply, "json", "body", "a JSON body", reply.excerpt() or "<empty>")
+        except MissingVariable as exc:
+            yield _missing(reply, f"headers {name}", exc)
+            continue
+        if isinstance(expected, list):
+            if got not in [str(e) for e in expected]:
+                yield _fail(reply, "headers", name, f"one of {expected}", got)
+        elif got != str(expected):
+            yield _fail(reply, "headers", name, str(expected), got)
+    if plan.expect_json:
+        document = _document(reply)
+        if document is _UNSET:
+            yield _fail(reply, "json", "body", "a JSON body", reply.excerpt() or "<empty>")
+        else:
             for source, path, compiled in plan.expect_json:
-                expected = render_value(compiled, variables)
                 try:
-                    got = find(resolve(path, variables), document)
+                    expected = render_value(compiled, variables)
+                    compiled_path, rendered = resolved(path, variables)
+                except MissingVariable as exc:
+                    yield _missing(reply, f"json {source}", exc)
+                    continue
                 except JSONPathError as exc:
-                    return _fail(reply, "json", source, "a valid JSONPath", str(exc))
+                    yield _fail(reply, "json", source, "a valid JSONPath", str(exc))
+                    continue
+                got = find(compiled_path, document)
                 if got != expected or isinstance(got, bool) != isinstance(expected, bool):
-                    return _fail(reply, "json", source, expected, got)
-    except MissingVariable as exc:
-        return _fail(reply, "template", "expect", f"variable {exc.name!r}", str(exc))
+                    yield _fail(reply, "json", _shown_path(source, rendered), expected, got)
     if plan.max_ms is not None and reply.elapsed_ms > plan.max_ms:
-        return _fail(reply, "max_ms", "", plan.max_ms, round(reply.elapsed_ms, 1))
-    return None
+        yield _fail(reply, "max_ms", "", plan.max_ms, round(reply.elapsed_ms, 1))
+
+
+def _missing(reply: Reply, what: str, exc: MissingVariable) -> Failure:
+    failure = _fail(reply, "template", what, f"a value for {exc.name!r}", str(exc))
+    failure.text = str(exc)
+    return failure
 
 
 def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Failure | None:
@@ -145,8 +179,10 @@ def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Fail
     document = _document(reply)
     for name, source, templated, match in plan.capture:
         try:
-            path = resolve(templated, variables)
-        except (MissingVariable, JSONPathError) as exc:
+            path, rendered = resolved(templated, variables)
+        except MissingVariable as exc:
+            return _missing(reply, f"capture {name}", exc)
+        except JSONPathError as exc:
             return _fail(reply, "capture", name, f"a JSONPath from {source}", str(exc))
         if match == "one":
             got = NO_MATCH if document is _UNSET else find(path, document)
@@ -155,6 +191,7 @@ def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Fail
             got = values if match == "all" else (values[0] if values else NO_MATCH)
         if got is NO_MATCH:
             why = NO_MATCH if document is not _UNSET else "a body that is not JSON"
-            return _fail(reply, "capture", name, f"a value at {source}", why)
+            where = _shown_path(source, rendered)
+            return _fail(reply, "capture", name, f"a value at {where}", why)
         variables[name] = got
     return None

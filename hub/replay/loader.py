@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from hub.replay.files import SUFFIXES, looks_like_scenario
 from hub.replay.plan import Loc, ScenarioPlan, compile_scenario
 from hub.replay.schemas import (
     PATTERN_ADVICE,
@@ -28,7 +29,6 @@ from hub.replay.schemas import (
     Scenario,
 )
 
-SUFFIXES = (".yaml", ".yml")
 _STEP_TAGS = {"exchange", "fault"}
 
 
@@ -40,16 +40,27 @@ class ScenarioLoadError(Exception):
         super().__init__("\n".join(messages))
 
 
-def discover(paths: list[Path]) -> list[Path]:
-    """The scenario files named by ``paths``: files as given, folders searched recursively."""
+def discover(paths: list[Path], skipped: list[Path] | None = None) -> list[Path]:
+    """The scenario files named by ``paths``: files as given, folders searched recursively.
+
+    A YAML file found in a folder without a top-level ``steps:`` is not a scenario (a
+    providers file, a registry export): it is left out, and added to ``skipped``.
+    """
     found: list[Path] = []
     problems: list[str] = []
     for path in paths:
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
-            if not files:
-                problems.append(f"{path}: no *.yaml or *.yml scenario files in this folder")
-            found += files
+            scenarios = [p for p in files if looks_like_scenario(p)]
+            others = [p for p in files if p not in scenarios]
+            if skipped is not None:
+                skipped += others
+            if not scenarios:
+                also = (
+                    f" ({len(others)} YAML file(s) without a top-level 'steps:')" if others else ""
+                )
+                problems.append(f"{path}: no scenario files in this folder{also}")
+            found += scenarios
         elif path.is_file():
             found.append(path)
         else:
@@ -59,11 +70,14 @@ def discover(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def load_paths(paths: list[Path]) -> list[ScenarioPlan]:
-    """Load every scenario under ``paths``; raise with every file's problems at once."""
+def load_paths(paths: list[Path], skipped: list[Path] | None = None) -> list[ScenarioPlan]:
+    """Load every scenario under ``paths``; raise with every file's problems at once.
+
+    YAML files in folders that are not scenarios are left out and added to ``skipped``.
+    """
     plans: list[ScenarioPlan] = []
     messages: list[str] = []
-    for file in discover(paths):
+    for file in discover(paths, skipped):
         try:
             plans.append(load_file(file))
         except ScenarioLoadError as exc:
@@ -164,6 +178,9 @@ def _parse_masked(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple
         problem = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
         detail = f"{problem} ({context})" if context else problem
+        if mark is not None:
+            rows = text.splitlines()
+            detail += _quote_hint(rows[mark.line] if mark.line < len(rows) else "")
         raise ScenarioLoadError([f"{where}: bad YAML: {detail}"]) from None
     finally:
         loader.dispose()
@@ -183,6 +200,24 @@ def _parse_masked(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple
     return data, lines, duplicates
 
 
+# An unquoted JSONPath as a value: ``cid: $.items[0].id`` inside ``{ }``, where YAML reads
+# "[" as the start of a list and "," as the end of the value.
+_UNQUOTED_PATH = re.compile(r"(?:^|[{,\s])[\w.-]+:\s+(\$[^\s,{}'\"]*)")
+
+
+def _quote_hint(line: str) -> str:
+    match = _UNQUOTED_PATH.search(line)
+    if match is None or any(c in match.group(1) for c in MASK_CHARS):
+        return ""
+    path = match.group(1)
+    # A filter's path goes on past a space or a quote: then no example of it.
+    example = f', e.g. "{path}"' if path.count("[") == path.count("]") else ""
+    return f"; a JSONPath holding [ ] or other YAML punctuation must be quoted{example}"
+
+
+_NOT_JSON_TAGS = {f"tag:yaml.org,2002:{kind}" for kind in ("set", "binary", "omap", "pairs")}
+
+
 class _RecursiveAlias(Exception):
     def __init__(self, loc: Loc, line: int, anchor_line: int) -> None:
         self.loc, self.line, self.anchor_line = loc, line, anchor_line
@@ -196,6 +231,12 @@ def _walk(
     parents: tuple[yaml.Node, ...],
 ) -> None:
     lines.setdefault(loc, node.start_mark.line + 1)
+    if node.tag in _NOT_JSON_TAGS:
+        # A set or bytes would fail, or go out as something else, only once the run began.
+        kind = node.tag.rsplit(":", 1)[-1]
+        duplicates.append(
+            (loc, f"YAML's !!{kind} is not a JSON-like value; use a list, a mapping or text")
+        )
     if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
         # An alias is the very node of its anchor, so a node inside itself is a cycle that
         # nothing (nor this walk, nor JSON) could ever finish.

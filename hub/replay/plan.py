@@ -7,6 +7,9 @@ with its location (``steps[1].capture.cid``) before any request is sent.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +18,7 @@ from hub.replay.schemas import Capture, ExchangeStep, FaultStep, Scenario
 from hub.replay.templating import Template, TemplateSyntaxError, compile_value, names_in
 
 Loc = tuple[str | int, ...]
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110's token: a header name
 
 
 @dataclass(slots=True)
@@ -117,6 +121,11 @@ class _Compiler:
         if isinstance(value, dt.date):
             # JSON has no date type: an unquoted 1949-09-22 means the text a body holds.
             return value.isoformat()
+        if isinstance(value, float) and not math.isfinite(value):
+            # JSON has no NaN nor infinity: it went out as null, silently.
+            shown = ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+            self.errors.append((loc, f"{shown} is not a JSON number (JSON has no NaN or infinity)"))
+            return value
         if isinstance(value, list):
             return [self.json_value((*loc, index), item) for index, item in enumerate(value)]
         if isinstance(value, dict):
@@ -156,12 +165,27 @@ class _Compiler:
     def pairs(self, loc: Loc, mapping: dict[str, Any] | None) -> list[tuple[str, Any]]:
         return [(str(k), self.value((*loc, k), v)) for k, v in (mapping or {}).items()]
 
+    def header_names(self, loc: Loc, mapping: dict[str, Any] | None) -> None:
+        """Refuse header names HTTP does not allow (a space, a colon, a letter with an
+        accent): sent, they split or spoil the request; expected, they can never match."""
+        for name in mapping or {}:
+            if not _TOKEN.match(str(name)):
+                self.errors.append(
+                    (
+                        (*loc, name),
+                        f"{str(name)!r} is not a valid header name: letters, digits and "
+                        "!#$%&'*+-.^_`|~ only, no spaces (e.g. X-Road-UserId)",
+                    )
+                )
+
     def exchange(self, loc: Loc, step: ExchangeStep) -> ExchangePlan:
         expect = step.expect
         status = None
         if expect and expect.status is not None:
             status = tuple(expect.status if isinstance(expect.status, list) else [expect.status])
         header_names = {h.lower() for h in step.headers or {}}
+        self.header_names((*loc, "headers"), step.headers)
+        self.header_names((*loc, "expect", "headers"), expect.headers if expect else None)
         query: list[tuple[str, Any]] = []
         for name, value in (step.query or {}).items():
             for item in value if isinstance(value, list) else [value]:
@@ -235,6 +259,12 @@ def compile_scenario(
     clients: set[str] = set()
     first_index: dict[str, int] = {}
     captured: set[str] = set()
+    captured_by: dict[str, str] = {}  # capture name -> id of the first step that captures it
+    for step in scenario.steps:
+        if isinstance(step, ExchangeStep):
+            for name in step.capture or {}:
+                captured_by.setdefault(name, step.id or "")
+    names = _Names(compiler, set(scenario.vars), captured_by)
     for index, step in enumerate(scenario.steps):
         step_id = step.id or ""
         if step_id in first_index:
@@ -246,9 +276,12 @@ def compile_scenario(
             )
         first_index.setdefault(step_id, index)
         if isinstance(step, FaultStep):
-            steps.append(compiler.fault(("steps", index), step))
+            fault = compiler.fault(("steps", index), step)
+            names.check_fault(("steps", index), fault)
+            steps.append(fault)
             continue
         exchange = compiler.exchange(("steps", index), step)
+        names.check_exchange(("steps", index), exchange)
         if not isinstance(exchange.client, Template) and not exchange.sends_auth:
             clients.add(exchange.client)
         captured.update(name for name, *_ in exchange.capture)
@@ -280,6 +313,64 @@ def compile_scenario(
 
 
 RUN_NAMES = ("run.iteration", "run.id")
+
+
+class _Names:
+    """Checks that every placeholder of a step names something it can have at that point:
+    ``run.*``, a var, or a capture of an earlier step. Anything else would fail the step in
+    every iteration; it is a mistake (``{{ cdi }}``) to report before anything runs."""
+
+    def __init__(
+        self, compiler: _Compiler, var_names: set[str], captured_by: dict[str, str]
+    ) -> None:
+        self.compiler = compiler
+        self.known = set(var_names)
+        self.captured_by = captured_by
+
+    def check(self, loc: Loc, compiled: Any, extra: Iterable[str] = ()) -> None:
+        for used in names_in(compiled):
+            head = used.split(".")[0]
+            if head == "run":
+                if used != "run" and used not in RUN_NAMES:
+                    self.compiler.errors.append(
+                        (loc, f"{used!r} does not exist: run has only {', '.join(RUN_NAMES)}")
+                    )
+                continue
+            if head in self.known or head in extra:
+                continue
+            later = self.captured_by.get(head)
+            why = (
+                f"it is captured only by a later step ({later!r})"
+                if later is not None
+                else "no var declares it and no earlier step captures it"
+            )
+            known = ", ".join([*RUN_NAMES, *sorted(self.known)])
+            self.compiler.errors.append(
+                (loc, f"variable {head!r} is not defined: {why} (defined here: {known})")
+            )
+
+    def check_exchange(self, loc: Loc, step: ExchangePlan) -> None:
+        for field_name in ("client", "service", "path", "json", "body"):
+            self.check((*loc, field_name), getattr(step, field_name))
+        for name, value in step.query:
+            self.check((*loc, "query", name), value)
+        for name, value in step.headers:
+            self.check((*loc, "headers", name), value)
+        for name, value in step.expect_headers:
+            self.check((*loc, "expect", "headers", name), value)
+        for source, path, value in step.expect_json:
+            self.check((*loc, "expect", "json", source), path)
+            self.check((*loc, "expect", "json", source), value)
+        own: list[str] = []
+        for name, _source, path, _match in step.capture:
+            # A capture may use the captures above it in the same step: they are set in order.
+            self.check((*loc, "capture", name), path, extra=own)
+            own.append(name)
+        self.known.update(own)
+
+    def check_fault(self, loc: Loc, step: FaultPlan) -> None:
+        if step.settings is not None:
+            self.check((*loc, "fault", "set", "seed"), step.settings.get("seed"))
 
 
 def _compile_vars(compiler: _Compiler, raw: dict[str, Any]) -> list[tuple[str, Any]]:

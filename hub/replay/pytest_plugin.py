@@ -13,7 +13,6 @@ end of the session.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -26,7 +25,6 @@ from typing import IO, Any
 
 import pytest
 
-_STEPS = re.compile(rb"^steps\s*:", re.MULTILINE)
 _ROOTS = pytest.StashKey[list[Path]]()
 _HUB = pytest.StashKey["HubProcess"]()
 
@@ -66,16 +64,20 @@ def _roots(config: pytest.Config) -> list[Path]:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix not in (".yaml", ".yml"):
+    from hub.replay.files import SUFFIXES, looks_like_scenario
+
+    if file_path.suffix not in SUFFIXES:
         return None
     resolved = file_path.resolve()
-    if not any(resolved == root or root in resolved.parents for root in _roots(parent.config)):
-        return None
-    try:
-        if not _STEPS.search(file_path.read_bytes()):
+    roots = _roots(parent.config)
+    # As `hub replay` does: a file named on the command line is a scenario, whatever it
+    # holds (a typo such as `stpes:` is then an error, not a silent skip); one found in a
+    # folder is only if it has a top-level `steps:`.
+    if resolved not in roots:
+        if not any(root in resolved.parents for root in roots):
             return None
-    except OSError:
-        return None
+        if not looks_like_scenario(file_path):
+            return None
     return ScenarioFile.from_parent(parent, path=file_path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -10,10 +11,19 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from hub.replay.options import Outcome
-from hub.replay.results import Failure, ScenarioResult, StepStats, iso, not_run, show_json
+from hub.replay.results import (
+    Failure,
+    ScenarioResult,
+    StepStats,
+    iso,
+    not_run,
+    show_json,
+    stopped_by,
+)
 
 LATENCIES = ("min", "mean", "p50", "p90", "p95", "p99", "max")
 
@@ -42,25 +52,58 @@ def answers_text(stats: StepStats) -> str:
     return "; ".join(part for part in parts if part)
 
 
+def print_table(console: Console, table: Table) -> None:
+    """``table`` on ``console``; piped into a file, grep or less, at its full width.
+
+    Without a terminal rich keeps to 80 columns and cuts cells short ("fin…"), losing the
+    step ids and answers a log is read for; as ``hub stats`` does (hub/stats/output.py),
+    the table is measured and printed as wide as its widest row.
+    """
+    if console.is_terminal:
+        console.print(table)
+        return
+    wide = Console(file=io.StringIO(), width=100_000, color_system=None)
+    width = Measurement.get(wide, wide.options, table).maximum
+    out = Console(file=io.StringIO(), width=width, color_system=None)
+    with out.capture() as text:
+        out.print(table)
+    console.file.write("".join(line.rstrip() + "\n" for line in text.get().splitlines()))
+
+
+def _say(console: Console, text: str) -> None:
+    """One line of the report, never wrapped (a log line stays one line for grep)."""
+    console.print(text, highlight=False, soft_wrap=True)
+
+
+def _title(result: ScenarioResult) -> str:
+    if result.interrupted and result.iterations_failed == 0 and result.vars_failed == 0:
+        mark = "[yellow]CUT SHORT[/]"
+    else:
+        mark = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
+    transport = sum(result.transport_errors.values())
+    # One iteration's req/s says nothing about throughput: it is left out then.
+    rate = f", {result.requests_per_s:.1f} req/s" if result.iterations_started > 1 else ""
+    return (
+        f"{mark} {escape(result.name)} ({escape(result.file)}): "
+        f"{result.iterations_started} iteration(s), "
+        f"{result.iterations_failed} failed"
+        + (f", {result.iterations_dropped} dropped" if result.iterations_dropped else "")
+        + f", {result.requests} requests{rate}"
+        + (f", [red]{transport} transport error(s)[/]" if transport else "")
+        + (", [yellow]interrupted[/]" if result.interrupted else "")
+        + "; latency in ms"
+    )
+
+
 def render_tables(console: Console, results: list[ScenarioResult]) -> None:
     """A table per scenario, a row per step, then a one-line total."""
     for result in results:
-        mark = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
-        transport = sum(result.transport_errors.values())
-        title = (
-            f"{mark} {escape(result.name)} ({escape(result.file)}): "
-            f"{result.iterations_started} iteration(s), "
-            f"{result.iterations_failed} failed"
-            + (f", {result.iterations_dropped} dropped" if result.iterations_dropped else "")
-            + f", {result.requests} requests, {result.requests_per_s:.1f} req/s"
-            + (f", [red]{transport} transport error(s)[/]" if transport else "")
-            + (", [yellow]interrupted[/]" if result.interrupted else "")
-            + "; latency in ms"
-        )
-        console.print(title, highlight=False)
+        _say(console, _title(result))
         table = Table(expand=False)
         for column in ("step", "runs", "passed", "failed", *LATENCIES, "answers"):
-            table.add_column(column, justify="left" if column in ("step", "answers") else "right")
+            words = column in ("step", "answers")
+            # On a narrow terminal a cell wraps rather than lose its end to "…".
+            table.add_column(column, justify="left" if words else "right", overflow="fold")
         for stats in result.steps:
             p = stats.percentiles()
             failed = f"[red]{stats.failed}[/]" if stats.failed else "0"
@@ -72,39 +115,38 @@ def render_tables(console: Console, results: list[ScenarioResult]) -> None:
                 *(_ms(p[name]) for name in LATENCIES),
                 escape(answers_text(stats)),
             )
-        console.print(table)
+        print_table(console, table)
         if result.vars_failure is not None:
-            console.print(
+            _say(
+                console,
                 f"  [red]vars[/] failed in {result.vars_failed} iteration(s), first: "
                 f"{escape(_failure_text(result.vars_failure))}",
-                markup=True,
-                highlight=False,
             )
         for stats in result.steps:
             if stats.first_failure is not None:
                 text = _failure_text(stats.first_failure)
-                console.print(
-                    f"  [red]{escape(stats.id)}[/] first failure: {escape(text)}",
-                    markup=True,
-                    highlight=False,
-                )
-    ok = sum(r.ok for r in results)
+                _say(console, f"  [red]{escape(stats.id)}[/] first failure: {escape(text)}")
+    passed = sum(r.ok for r in results)
     requests = sum(r.requests for r in results)
     unrun = not_run(results)
     given = len(results) + len(unrun)
     if unrun or any(r.interrupted for r in results):
-        # Never "all expectations held" then: what did not run was not checked.
+        # Never "all expectations held" then: what did not run was not checked. The counts
+        # add up to the scenarios given; a scenario cut short is neither passed nor failed.
         cut = sum(r.interrupted for r in results)
-        console.print(
-            f"[yellow]interrupted[/]: {ok} of {given} scenarios passed; {requests} requests; "
-            + (f"{cut} cut short; " if cut else "")
-            + f"{len(unrun)} did not run",
-            highlight=False,
+        failing = len(results) - passed - cut
+        by = stopped_by(results)
+        _say(
+            console,
+            f"[yellow]interrupted[/]: {passed} of {given} scenarios passed; {failing} failed; "
+            f"{cut} cut short; {len(unrun)} did not run; {requests} requests"
+            + ("" if by == "Ctrl-C" else f" (stopped by {by})"),
         )
         return
-    console.print(
-        f"{ok} of {given} scenarios passed; {requests} requests; "
-        + ("[green]all expectations held[/]" if ok == given else "[red]failures above[/]")
+    _say(
+        console,
+        f"{passed} of {given} scenarios passed; {requests} requests; "
+        + ("[green]all expectations held[/]" if passed == given else "[red]failures above[/]"),
     )
 
 
@@ -112,7 +154,7 @@ def render_thresholds(console: Console, outcomes: list[Outcome]) -> None:
     """A line per ``--threshold``: held or failed, with the figure measured."""
     for outcome in outcomes:
         colour = "green" if outcome.ok else "red"
-        console.print(f"[{colour}]{escape(outcome.message())}[/]", highlight=False)
+        _say(console, f"[{colour}]{escape(outcome.message())}[/]")
 
 
 def run_interrupted(results: list[ScenarioResult]) -> bool:
@@ -127,6 +169,7 @@ def to_json(
     run_id: str,
     interrupted: bool = False,
     thresholds: list[Outcome] | None = None,
+    faults: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     interrupted = interrupted or run_interrupted(results)
     unrun = not_run(results)
@@ -139,12 +182,14 @@ def to_json(
         "ok": all(r.ok for r in results)
         and not interrupted
         and all(o.ok for o in thresholds or []),
-        "interrupted": interrupted,  # stopped by Ctrl-C: see not_run, and each "interrupted"
+        "interrupted": interrupted,  # stopped early: see not_run, and each "interrupted"
+        "stopped_by": stopped_by(results) if interrupted else None,  # Ctrl-C, SIGTERM, ...
         "started_at": iso(min(started)) if started else None,
         "ended_at": iso(max(ended)) if ended else None,
         "scenarios": [r.to_dict() for r in results],
         "not_run": [{"name": r.name, "file": r.file} for r in unrun],
         "thresholds": [o.to_dict() for o in thresholds or []],
+        "faults": faults or [],  # held for the whole run (--fault)
     }
 
 
@@ -156,25 +201,35 @@ def write_json(
     run_id: str,
     interrupted: bool = False,
     thresholds: list[Outcome] | None = None,
+    faults: list[dict[str, Any]] | None = None,
 ) -> None:
     document = to_json(
-        results, hub_url=hub_url, run_id=run_id, interrupted=interrupted, thresholds=thresholds
+        results,
+        hub_url=hub_url,
+        run_id=run_id,
+        interrupted=interrupted,
+        thresholds=thresholds,
+        faults=faults,
     )
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def junit_tree(results: list[ScenarioResult]) -> ET.Element:
+def junit_tree(
+    results: list[ScenarioResult], thresholds: list[Outcome] | None = None
+) -> ET.Element:
     """``testsuites`` > ``testsuite`` per scenario > ``testcase`` per step, JUnit's usual shape.
 
     A step that some iteration failed gets one ``failure`` (the first, with the count); a
     step that no iteration reached is ``skipped``, as is every step of a scenario a Ctrl-C
-    left unrun; a scenario it cut short gets an extra ``interrupted`` case, skipped.
+    left unrun; a scenario it cut short gets an extra ``interrupted`` case, skipped. The
+    ``--threshold``s come last, in a ``thresholds`` suite, a case each (k6 does the same).
     """
     now = datetime.now(UTC)
     root = ET.Element("testsuites", name="hub replay")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     total_time = 0.0
     runs = [(r, True) for r in results] + [(r, False) for r in not_run(results)]
+    by = stopped_by(results)
     for result, ran in runs:
         failures = sum(1 for s in result.steps if s.failed)
         skipped = sum(1 for s in result.steps if s.runs == 0)
@@ -213,7 +268,7 @@ def junit_tree(results: list[ScenarioResult]) -> ET.Element:
                 node = ET.SubElement(case, "failure", message=failure.message(), type=failure.kind)
                 node.text = text
             elif not ran:
-                ET.SubElement(case, "skipped", message=NOT_RUN)
+                ET.SubElement(case, "skipped", message=NOT_RUN.format(by=by))
             elif stats.runs == 0:
                 ET.SubElement(case, "skipped", message="no iteration reached this step")
         if result.vars_failure is not None:
@@ -239,7 +294,7 @@ def junit_tree(results: list[ScenarioResult]) -> ET.Element:
                 time="0",
                 file=result.file,
             )
-            ET.SubElement(case, "skipped", message=CUT_SHORT)
+            ET.SubElement(case, "skipped", message=CUT_SHORT.format(by=by))
             skipped += 1
         if not ran:
             skipped = len(result.steps)
@@ -250,17 +305,40 @@ def junit_tree(results: list[ScenarioResult]) -> ET.Element:
         totals["failures"] += failures
         totals["skipped"] += skipped
         total_time += result.duration_s
+    if thresholds:
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name="thresholds",
+            tests=str(len(thresholds)),
+            failures=str(sum(not o.ok for o in thresholds)),
+            errors="0",
+            skipped="0",
+            time="0.000",
+            timestamp=now.replace(microsecond=0, tzinfo=None).isoformat(),
+        )
+        for outcome in thresholds:
+            case = ET.SubElement(
+                suite, "testcase", name=outcome.threshold.text, classname="thresholds", time="0"
+            )
+            if not outcome.ok:
+                node = ET.SubElement(case, "failure", message=outcome.message(), type="threshold")
+                node.text = outcome.message() + "\n"
+        totals["tests"] += len(thresholds)
+        totals["failures"] += sum(not o.ok for o in thresholds)
     for key, value in totals.items():
         root.set(key, str(value))
     root.set("time", f"{total_time:.3f}")
     return root
 
 
-NOT_RUN = "not run: the run was interrupted (Ctrl-C) before this scenario"
-CUT_SHORT = "the run was interrupted (Ctrl-C) during this scenario: it was cut short"
+NOT_RUN = "not run: the run was interrupted ({by}) before this scenario"
+CUT_SHORT = "the run was interrupted ({by}) during this scenario: it was cut short"
 
 
-def write_junit(path: Path, results: list[ScenarioResult]) -> None:
-    tree = ET.ElementTree(junit_tree(results))
+def write_junit(
+    path: Path, results: list[ScenarioResult], thresholds: list[Outcome] | None = None
+) -> None:
+    tree = ET.ElementTree(junit_tree(results, thresholds))
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -25,10 +25,21 @@ class Failure:
     x_road_id: str | None = None
     status: int | None = None
     body: str | None = None  # an excerpt of the response body, for context
+    # The whole sentence, where "expected X, got Y" would read badly ("variable 'x' is not
+    # defined"); expected and got still say it for tools reading the JSON.
+    text: str | None = None
+    also: list[Failure] = field(default_factory=list)  # the step's other failed checks
+
+    def check_message(self) -> str:
+        """This check alone, in words."""
+        where = f" {self.what}" if self.what else ""
+        if self.text is not None:
+            return f"{self.kind}{where}: {self.text}"
+        return f"{self.kind}{where}: expected {_show(self.expected)}, got {_show(self.got)}"
 
     def message(self) -> str:
-        where = f" {self.what}" if self.what else ""
-        return f"{self.kind}{where}: expected {_show(self.expected)}, got {_show(self.got)}"
+        """Every failed check of the step, not only the first."""
+        return "; ".join([self.check_message(), *(f.check_message() for f in self.also)])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,10 +47,15 @@ class Failure:
             "what": self.what,
             "expected": self.expected,
             "got": self.got,
+            "message": self.message(),
             "iteration": self.iteration,
             "x_road_id": self.x_road_id,
             "status": self.status,
             "body": self.body,
+            "also": [
+                {"kind": f.kind, "what": f.what, "expected": f.expected, "got": f.got}
+                for f in self.also
+            ],
         }
 
 
@@ -88,6 +104,9 @@ class StepStats:
     statuses: Counter[int] = field(default_factory=Counter)  # HTTP answers by status
     x_road_errors: Counter[str] = field(default_factory=Counter)  # by X-Road-Error header
     transport_errors: Counter[str] = field(default_factory=Counter)  # no answer, by kind
+    # How long each attempt that timed out waited (about --timeout): no latency of the
+    # table, but latency thresholds count them at that duration, as k6 does.
+    timeouts_ms: array = field(default_factory=lambda: array("d"))
 
     def answered(self, status: int, x_road_error: str | None) -> None:
         """Count an HTTP answer (whatever its status) by status and X-Road-Error code."""
@@ -164,8 +183,10 @@ class ScenarioResult:
 
     @property
     def ok(self) -> bool:
+        # A scenario cut short was not checked in full: it did not pass.
         return (
-            self.iterations_failed == 0
+            not self.interrupted
+            and self.iterations_failed == 0
             and self.vars_failed == 0
             and all(s.failed == 0 for s in self.steps)
         )
@@ -217,8 +238,15 @@ class RunResults(list[ScenarioResult]):
     def __init__(self, ran: list[ScenarioResult] | None = None) -> None:
         super().__init__(ran or [])
         self.not_run: list[ScenarioResult] = []
+        self.stopped_by: str | None = None  # what stopped the run early: Ctrl-C, SIGTERM, ...
 
 
 def not_run(results: list[ScenarioResult]) -> list[ScenarioResult]:
     """The scenarios of the run that never started (Ctrl-C), if ``results`` knows them."""
     return results.not_run if isinstance(results, RunResults) else []
+
+
+def stopped_by(results: list[ScenarioResult]) -> str:
+    """What stopped the run early, for the reports: ``Ctrl-C`` unless known otherwise."""
+    by = results.stopped_by if isinstance(results, RunResults) else None
+    return by or "Ctrl-C"

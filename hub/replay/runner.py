@@ -26,26 +26,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import socket
+import math
 import time
 import uuid
 import zlib
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import aiohttp
 import orjson
 from multidict import CIMultiDict
 
-from hub.gateway.client import ClientError, HttpClient, header_lines
+from hub.gateway.client import ClientError, HttpClient
 from hub.replay.expect import Reply, capture, check
+from hub.replay.faults import send
+from hub.replay.options import Ramp
 from hub.replay.plan import ExchangePlan, FaultPlan, ScenarioPlan
 from hub.replay.results import Failure, RunResults, ScenarioResult, StepStats, utc_now
 from hub.replay.sources import Providers, SourceError
 from hub.replay.templating import MissingVariable, Template, render_text, render_value
+from hub.replay.wire import (
+    LINE_BREAK,
+    decoded,
+    head_lines,
+    hub_words,
+    request_target,
+    transport_kind,
+)
+
+__all__ = ["TRANSPORT_PAUSE_S", "RunOptions", "Runner", "decoded", "request_target"]
 
 TRANSPORT_PAUSE_S = 0.1  # a closed-model worker's pause after a transport error
+RAMP_TICK_S = 0.05  # how often a worker a ramp holds back looks again
 
 
 @dataclass(slots=True)
@@ -58,6 +70,9 @@ class RunOptions:
     rate: float | None = None  # iterations started per second (open model)
     max_in_flight: int = 1000  # open model only
     timeout_s: float = 30.0
+    # k6's stages: workers (closed model) or rate (open model) ramped over time; the run
+    # lasts as long as the stages do.
+    ramp: Ramp | None = None
 
     def __post_init__(self) -> None:
         if self.iterations is None and self.duration_s is None:
@@ -88,6 +103,7 @@ class Runner:
         self._session: aiohttp.ClientSession | None = None
         self._http: HttpClient | None = None
         self._stop = asyncio.Event()
+        self.stopped_by: str | None = None
         self._faulted: dict[str, str] = {}
 
     async def __aenter__(self) -> Runner:
@@ -120,8 +136,11 @@ class Runner:
             raise RuntimeError("use the Runner as 'async with Runner(...) as runner'")
         return self._session
 
-    def stop(self) -> None:
-        """Start no more iterations (nor scenarios); those in flight finish. For Ctrl-C."""
+    def stop(self, reason: str = "Ctrl-C") -> None:
+        """Start no more iterations (nor scenarios); those in flight finish. For Ctrl-C,
+        SIGTERM and SIGHUP (``reason`` names it in the reports)."""
+        if not self._stop.is_set():
+            self.stopped_by = reason
         self._stop.set()
 
     @property
@@ -153,6 +172,7 @@ class Runner:
             result.ended_at = utc_now()
             result.interrupted = self.stopped
             results.append(result)
+        results.stopped_by = self.stopped_by
         return results
 
     async def _closed(self, plan: ScenarioPlan, result: ScenarioResult) -> None:
@@ -160,15 +180,26 @@ class Runner:
         counter = itertools.count(1)
         deadline = None if options.duration_s is None else time.monotonic() + options.duration_s
 
-        async def worker() -> None:
+        ramp = options.ramp
+        begun = time.monotonic()
+
+        async def worker(number: int) -> None:
             while not self.stopped and (deadline is None or time.monotonic() < deadline):
+                if ramp is not None and number >= ramp.value(time.monotonic() - begun):
+                    # Not this worker's turn yet (ramping up), or no longer (ramping down):
+                    # it waits, an iteration in flight having finished, as k6's VUs do.
+                    await self._pause(RAMP_TICK_S)
+                    continue
                 index = next(counter)
                 if options.iterations is not None and index > options.iterations:
                     return
                 if await self._iteration(plan, result, index):
                     await self._pause(TRANSPORT_PAUSE_S)
 
-        await asyncio.gather(*(worker() for _ in range(max(1, options.concurrency))))
+        workers = max(1, options.concurrency)
+        if ramp is not None:
+            workers = max(1, math.ceil(max(ramp.start, *(t for _, t in ramp.stages))))
+        await asyncio.gather(*(worker(number) for number in range(workers)))
 
     async def _open(self, plan: ScenarioPlan, result: ScenarioResult) -> None:
         options = self.options
@@ -181,9 +212,10 @@ class Runner:
             if options.iterations is not None and index > options.iterations:
                 break
             # Due times come from the start, not from the previous wake-up, so they never drift.
-            offset = (index - 1) * interval
-            if options.duration_s is not None and offset >= options.duration_s:
+            due = (index - 1) * interval if options.ramp is None else options.ramp.due(index - 1)
+            if due is None or (options.duration_s is not None and due >= options.duration_s):
                 break
+            offset = due
             delay = start + offset - loop.time()
             if delay > 0:
                 await self._pause(delay)
@@ -218,7 +250,7 @@ class Runner:
                 variables[name] = render_value(value, variables)
         except MissingVariable as exc:
             # Charged to the vars, not to a step: no step ran for it.
-            failure = Failure("template", "vars", f"variable {exc.name!r}", str(exc))
+            failure = missing_variable("vars", exc)
             failure.iteration = index
             result.record_vars_failure(failure)
             failed = True
@@ -277,13 +309,23 @@ class Runner:
                 except TypeError as exc:  # orjson.JSONEncodeError: e.g. a non-text key
                     return None, Failure("request", "json", "a body JSON can hold", str(exc))
             elif step.body is not None:
+                # Raw text, said so: a body without Content-Type is guesswork for the
+                # receiver. A step sends another type by setting the header.
+                if not any(name.lower() == "content-type" for name in headers):
+                    headers["Content-Type"] = "text/plain; charset=utf-8"
                 data = render_text(step.body, variables).encode()
             url = self.hub_url + request_target(f"/r1/{service}{path}", params)
+            broken = [name for name, value in headers.items() if LINE_BREAK.search(value)]
+            if broken:
+                text = f"the value of header {broken[0]} holds a line break; it was not sent"
+                return None, Failure(
+                    "request", "headers", "no line break", "a line break", text=text
+                )
             head = head_lines(headers)
         except MissingVariable as exc:
-            return None, Failure("template", "request", f"variable {exc.name!r}", str(exc))
-        except ClientError as exc:  # a header value with a line break: never sent
-            return None, Failure("request", "headers", "a request", str(exc))
+            return None, missing_variable("request", exc)
+        except ClientError as exc:  # a line break elsewhere (the path): never sent
+            return None, Failure("request", "", "a request", str(exc), text=f"{exc}; not sent")
         started = time.perf_counter()
         try:
             response = await self.http.request_head(
@@ -292,7 +334,12 @@ class Runner:
         except (TimeoutError, ClientError, OSError, ValueError) as exc:
             kind = transport_kind(exc)
             stats.transport_errors[kind] += 1
-            got = f"{kind}: {type(exc).__name__}: {exc}".rstrip(": ")
+            if kind == "timeout":
+                stats.timeouts_ms.append((time.perf_counter() - started) * 1000)
+            if kind == "timeout":
+                got = f"timeout: no answer within {self.options.timeout_s:g} s (--timeout)"
+            else:
+                got = f"{kind}: {type(exc).__name__}: {hub_words(exc)}".rstrip(": ")
             return None, Failure("transport", f"{step.method} {url}", "an HTTP answer", got)
         elapsed = (time.perf_counter() - started) * 1000
         result.requests += 1
@@ -316,7 +363,7 @@ class Runner:
             try:
                 seed = render_value(settings["seed"], variables)
             except MissingVariable as exc:
-                return None, Failure("template", "seed", f"variable {exc.name!r}", str(exc))
+                return None, missing_variable("seed", exc)
             try:
                 settings = {**settings, "seed": int(seed)}
             except (TypeError, ValueError):
@@ -329,31 +376,31 @@ class Runner:
         url = f"{base}/__faults"
         try:
             if step.clears:
-                status = await self._send_fault(url, None)
+                status, said = await send(self.session, url, None)
                 self._faulted.pop(step.provider, None)
             else:
                 self._faulted[step.provider] = url
-                status = await self._send_fault(url, settings)
+                status, said = await send(self.session, url, settings)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            got = f"{type(exc).__name__}: {exc}"
-            return None, Failure("fault", url, "a 2xx answer", got)
+            return None, Failure("fault", url, "a 2xx answer", f"{type(exc).__name__}: {exc}")
         elapsed = (time.perf_counter() - started) * 1000
         if not 200 <= status < 300:
-            return elapsed, Failure("fault", url, "a 2xx answer", status, status=status)
+            got: str | int = f"{status}: {said}" if said else status
+            text = f"the mock refused it with {status}: {said or '(no message)'}"
+            return elapsed, Failure("fault", url, "a 2xx answer", got, status=status, text=text)
         return elapsed, None
-
-    async def _send_fault(self, url: str, settings: dict[str, Any] | None) -> int:
-        method = "DELETE" if settings is None else "PUT"
-        async with self.session.request(method, url, json=settings) as response:
-            await response.read()
-            return response.status
 
     async def _clear_leftover_faults(self) -> None:
         """Clear faults a scenario switched on and never off (its run was cut short)."""
         faulted, self._faulted = self._faulted, {}
         for url in faulted.values():
             with contextlib.suppress(TimeoutError, aiohttp.ClientError):
-                await self._send_fault(url, None)
+                await send(self.session, url, None)
+
+
+def missing_variable(what: str, exc: MissingVariable) -> Failure:
+    """A template that names a variable the iteration does not have, in plain words."""
+    return Failure("template", what, f"a value for {exc.name!r}", str(exc), text=str(exc))
 
 
 def _empty_result(plan: ScenarioPlan) -> ScenarioResult:
@@ -362,64 +409,3 @@ def _empty_result(plan: ScenarioPlan) -> ScenarioResult:
         for s in plan.steps
     ]
     return ScenarioResult(name=plan.name, file=plan.file, steps=steps)
-
-
-def transport_kind(exc: BaseException) -> str:
-    """What kind of transport error ``exc`` is: refused, reset, timeout, dns, tls, ..."""
-    if isinstance(exc, TimeoutError):
-        return "timeout"
-    if isinstance(exc, ConnectionRefusedError):
-        return "refused"
-    if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
-        return "reset"
-    if isinstance(exc, socket.gaierror):
-        return "dns"
-    if isinstance(exc, OSError) and type(exc).__module__ == "ssl":
-        return "tls"
-    if isinstance(exc, ClientError):
-        # the peer closed the connection before or during the answer, or sent no HTTP
-        return "reset" if "closed" in str(exc) else "protocol"
-    return "connection"
-
-
-# Characters a request target may hold as they are (RFC 3986's unreserved, sub-delims, ':',
-# '@', '/', '?' and '%'): a scenario's own escapes and query go out as written; spaces and
-# non-ASCII letters are percent-encoded as UTF-8.
-_TARGET_SAFE = "/?:@!$&'()*+,;=-._~%"
-
-
-def request_target(path: str, params: list[tuple[str, str]]) -> str:
-    """The request target: ``path`` percent-encoded where it must be, then ``params``."""
-    target = quote(path, safe=_TARGET_SAFE)
-    if params:
-        target += ("&" if "?" in target else "?") + urlencode(params)
-    return target
-
-
-USER_AGENT = "hub-replay"
-
-
-def head_lines(headers: dict[str, str]) -> bytes:
-    """The request's header lines (UTF-8), with a User-Agent unless the step set one.
-
-    A value holding a line break would split the request: ClientError, reported on the step.
-    """
-    pairs = list(headers.items())
-    if not any(name.lower() == "user-agent" for name in headers):
-        pairs.append(("User-Agent", USER_AGENT))
-    return header_lines(pairs, encoding="utf-8")
-
-
-def decoded(body: bytes, encoding: str | None) -> bytes:
-    """The body with a gzip or deflate Content-Encoding undone (a step may ask for one)."""
-    if not body or encoding is None:
-        return body
-    name = encoding.strip().lower()
-    if name in ("gzip", "x-gzip"):
-        return zlib.decompress(body, wbits=31)
-    if name == "deflate":
-        try:
-            return zlib.decompress(body)
-        except zlib.error:
-            return zlib.decompress(body, wbits=-15)  # raw deflate, as some servers send
-    return body

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
+from hub.replay import faults as fault_control
+from hub.replay.faults import RunFault
 from hub.replay.plan import FaultPlan, ScenarioPlan
 from hub.replay.results import ScenarioResult
 from hub.replay.runner import Runner, RunOptions
@@ -30,13 +34,20 @@ async def replay(
     providers_file: Path | None = None,
     on_start: Callable[[Runner], None] | None = None,
     run_id: str | None = None,
+    faults: list[RunFault] | None = None,
 ) -> tuple[list[ScenarioResult], str]:
     """Run ``plans`` against ``hub_url``; SourceError if keys or provider URLs cannot be had.
 
     Everything that can be checked before the first request is: that ``hub_url`` is a hub,
     and a client or fault provider named by a step but missing from the credentials or the
-    provider URLs stops the run here, not in every iteration.
+    provider URLs stops the run here, not in every iteration; so does a fault setting for a
+    service the mock does not have. ``faults`` are held for the whole run: set before the
+    first scenario, cleared after the last, however the run ends.
     """
+    faults = faults or []
+    clashes = fault_control.conflicts(faults, plans)
+    if clashes:
+        raise SourceError("\n".join(clashes))
     hub_url = hub_url.rstrip("/")
     providers = Providers(hub_url, load_providers(providers_file) if providers_file else None)
     credentials = load_credentials(credentials_file) if credentials_file else {}
@@ -63,18 +74,68 @@ async def replay(
         if missing:
             origin = str(credentials_file) if credentials_file else f"{hub_url}/demo/credentials"
             raise SourceError(f"no API key for client(s) {', '.join(missing)} in {origin}")
+        checks = _MockServices(runner.session)
         for plan in plans:
             for step in plan.steps:
-                if isinstance(step, FaultPlan) and step.url is None:
-                    try:
-                        await providers.resolve(runner.session, step.provider)
-                    except SourceError as exc:
-                        where = f"step {step.id!r}" if step.id else "a fault step"
-                        raise SourceError(f"{plan.file}: {where}: {exc}") from None
-        if on_start is not None:
-            on_start(runner)
-        results = await runner.run(plans)
+                if not isinstance(step, FaultPlan):
+                    continue
+                where = (
+                    f"{plan.file}: step {step.id!r}" if step.id else f"{plan.file}: a fault step"
+                )
+                try:
+                    base = step.url or await providers.resolve(runner.session, step.provider)
+                except SourceError as exc:
+                    raise SourceError(f"{where}: {exc}") from None
+                problem = await checks.unknown(base, step.settings)
+                if problem:
+                    raise SourceError(f"{where}: {step.provider}: {problem}")
+        held: list[str] = []
+        try:
+            for fault in faults:
+                try:
+                    base = await providers.resolve(runner.session, fault.provider)
+                except SourceError as exc:
+                    raise SourceError(f"--fault {fault.text}: {exc}") from None
+                problem = await checks.unknown(base, fault.settings)
+                if problem:
+                    raise SourceError(f"--fault {fault.text}: {problem}")
+                url = f"{base}/__faults"
+                held.append(url)
+                try:
+                    status, said = await fault_control.send(runner.session, url, fault.settings)
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    raise SourceError(
+                        f"--fault {fault.text}: PUT {url} failed: {type(exc).__name__}: {exc}"
+                    ) from None
+                if not 200 <= status < 300:
+                    raise SourceError(
+                        f"--fault {fault.text}: the mock refused it with {status}: {said}"
+                    )
+            if on_start is not None:
+                on_start(runner)
+            results = await runner.run(plans)
+        finally:
+            # However the run ends (a refusal above, Ctrl-C, SIGTERM): no fault outlives it.
+            for url in held:
+                with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+                    await fault_control.send(runner.session, url, None)
         return results, runner.run_id
+
+
+class _MockServices:
+    """The service codes of each mock, asked once (None: the mock cannot say)."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+        self.known: dict[str, set[str] | None] = {}
+
+    async def unknown(self, base: str, settings: dict[str, Any] | None) -> str | None:
+        if not (settings or {}).get("services"):
+            return None
+        if base not in self.known:
+            self.known[base] = await fault_control.mock_services(self.session, base)
+        codes = self.known[base]
+        return None if codes is None else fault_control.unknown_services(settings, codes)
 
 
 async def check_hub(session: aiohttp.ClientSession, hub_url: str) -> None:

@@ -21,6 +21,7 @@ KEYS = {
     "VN/COM/0101234565/ekyc": "key-bank",
 }
 POPULATION = "VN/GOV/BCA/population"
+MOCK_SERVICES = ("citizen-lookup", "citizen-search", "echo")
 
 
 class FakeHub:
@@ -31,13 +32,17 @@ class FakeHub:
         self.arrivals: list[float] = []  # time.monotonic() of each gateway request
         self.faults: list[tuple[str, Any]] = []
         self.latency_ms = 0.0
+        self.latency_at_arrival: list[float] = []  # the fault latency each request met
         self.demo = True
+        self.openapi = True  # the population mock says its services (GET /openapi.json)
 
     def reset(self) -> None:
         self.arrivals.clear()
         self.faults.clear()
         self.latency_ms = 0.0
+        self.latency_at_arrival.clear()
         self.demo = True
+        self.openapi = True
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -68,14 +73,28 @@ class FakeHub:
                 creds = [{"client": c, "api_key": k, "services": []} for c, k in KEYS.items()]
                 return 200, {}, creds
             return 200, {}, {POPULATION: f"{self.url}/mock/population"}
+        if path == "/mock/population/openapi.json":
+            if not self.openapi:
+                return 404, {}, {"detail": "Not Found"}
+            paths = {f"/{code}": {"get": {"operationId": code}} for code in MOCK_SERVICES}
+            return 200, {}, {"openapi": "3.1.0", "paths": paths}
         if path == "/mock/population/__faults":
             settings = json.loads(body) if body else None
+            unknown = sorted(set((settings or {}).get("services") or {}) - set(MOCK_SERVICES))
+            if method == "PUT" and unknown:
+                # As the connector kit's mocks answer (connectors/kit/app.py).
+                message = (
+                    f"services: this mock has no service {', '.join(unknown)}; "
+                    f"its services are {', '.join(sorted(MOCK_SERVICES))}"
+                )
+                return 422, {}, {"type": "Unprocessable", "message": message}
             self.faults.append((method, settings))
             self.latency_ms = (settings or {}).get("latency_ms", 0) if method == "PUT" else 0
             return 200, {}, settings or {}
         if not path.startswith("/r1/"):
             return 404, {}, {"detail": "not found"}
         self.arrivals.append(time.monotonic())
+        self.latency_at_arrival.append(self.latency_ms)
         client = headers.get("x-road-client", "")
         if headers.get("authorization") != f"Bearer {KEYS.get(client)}":
             return 401, {"X-Road-Error": "Client.Unauthorized"}, {"type": "Client.Unauthorized"}
@@ -100,11 +119,19 @@ class FakeHub:
                 "path": "/" + "/".join(rest),
                 "query": query,
                 "headers": headers,
-                "json": json.loads(body) if body else None,
+                "json": _json_or_none(body),
+                "body": body.decode("utf-8", "replace"),
                 "items": [{"id": "079123456789", "full_name": "Nguyễn Văn A", "age": 30}],
                 "match": True,
             },
         )
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:  # a raw body
+        return None
 
 
 class ServerThread:

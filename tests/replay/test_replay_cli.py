@@ -112,6 +112,57 @@ def run(*args: str) -> Any:
             [":9: step 'find' (steps[0]), field capture.cid: var 'q': bad JSONPath '$.items['"],
         ),
         (GOOD.replace("steps:", "name: again\nsteps:"), [":3:", "'name' appears twice"]),
+        (
+            GOOD + "    headers: {X Road-UserId: officer-01}\n",
+            [
+                ":8: step 'find' (steps[0]), field headers.X Road-UserId: 'X Road-UserId' is not "
+                "a valid header name"
+            ],
+        ),
+        (
+            GOOD.replace("{status: 200}", "{headers: {'X-Road-Error:': null}}"),
+            ["field expect.headers.X-Road-Error:: 'X-Road-Error:' is not a valid header name"],
+        ),
+        (
+            GOOD + "    json: {age: .nan, n: [1, -.inf]}\n",
+            [
+                ":8: step 'find' (steps[0]), field json.age: .nan is not a JSON number",
+                "field json.n.1: -.inf is not a JSON number",
+            ],
+        ),
+        (
+            GOOD + "    json: {tags: !!set {a, b}, raw: !!binary aGVsbG8=}\n",
+            [
+                "field json.tags: YAML's !!set is not a JSON-like value",
+                "field json.raw: YAML's !!binary is not a JSON-like value",
+            ],
+        ),
+        (
+            GOOD + "    path: /citizens/{{ cdi }}\n",
+            [
+                ":8: step 'find' (steps[0]), field path: variable 'cdi' is not defined: no var "
+                "declares it and no earlier step captures it (defined here: run.iteration, run.id)"
+            ],
+        ),
+        (
+            GOOD
+            + "    path: /c/{{ cid }}/{{ run.iter }}\n"
+            + "  - id: later\n    client: VN/GOV/BTP/civil-status\n"
+            + "    service: VN/GOV/BCA/population/echo\n    capture: {cid: $.id}\n",
+            [
+                "field path: variable 'cid' is not defined: it is captured only by a later "
+                "step ('later')",
+                "field path: 'run.iter' does not exist: run has only run.iteration, run.id",
+            ],
+        ),
+        (
+            GOOD + "    capture: {cid: $.items[0].id}\n",
+            [
+                ":8:27: bad YAML: expected ',' or '}', but got '['",
+                "a JSONPath holding [ ] or other YAML punctuation must be quoted, "
+                'e.g. "$.items[0].id"',
+            ],
+        ),
     ],
 )
 def test_malformed_files_are_refused_before_anything_runs(
@@ -196,18 +247,47 @@ def test_every_problem_of_every_file_is_listed(write: Callable[..., Path], tmp_p
     write(GOOD.replace("name: good", "name: a\nfoo: 1"), "a.yaml")
     write(GOOD.replace("service:", "servise:"), "sub/b.yml")
     write("not: a scenario\n", "sub/c.txt")
-    write("x: 1", "z.yaml")
+    z = write("x: 1", "z.yaml")
     result = run(str(tmp_path))
     assert result.exit_code == 2
     assert "a.yaml:3: unknown key 'foo'" in result.output
     assert "b.yml" in result.output and "unknown key 'servise'" in result.output
-    assert "z.yaml" in result.output and "c.txt" not in result.output
+    assert f"skipped 1 YAML file(s) without a top-level 'steps:' (not scenarios): {z}" in (
+        " ".join(result.output.split())
+    )
+    assert "c.txt" not in result.output
+    # Named on its own, a file is a scenario whatever it holds: its problem is said.
+    named = run(str(z), "--hub", "http://127.0.0.1:9")
+    assert named.exit_code == 2 and f"{z}:1: unknown key 'x'" in named.output
 
 
 def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     assert run(str(tmp_path / "nope.yaml")).exit_code == 2
     result = run(str(tmp_path))
-    assert result.exit_code == 2 and "no *.yaml" in result.output
+    assert result.exit_code == 2 and "no scenario files in this folder" in result.output
+
+
+def test_a_folder_with_other_yaml_runs_its_scenarios_as_pytest_does(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # A providers file or a registry export beside the scenarios refused the whole run,
+    # while `pytest scenarios/` skipped them.
+    write(GOOD, "scen/good.yaml")
+    providers = write("VN/GOV/BCA/population: http://127.0.0.1:8001\n", "scen/providers.yaml")
+    export = write("members: []\nsubsystems: []\n", "scen/registry.yml")
+    result = run(str(tmp_path / "scen"), "--hub", fake_hub.url)
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert (
+        "skipped 2 YAML file(s) without a top-level 'steps:' (not scenarios): "
+        f"{providers}, {export}" in output
+    )
+    assert "1 of 1 scenarios passed" in output
+    only_others = run(str(write("x: 1\n", "none/p.yaml").parent))
+    assert only_others.exit_code == 2
+    assert "no scenario files in this folder (1 YAML file(s) without a top-level 'steps:')" in (
+        only_others.output
+    )
 
 
 def test_exit_codes_and_reports(fake_hub: Any, write: Callable[..., Path], tmp_path: Path) -> None:
@@ -270,6 +350,24 @@ def test_bad_duration_is_a_usage_error(write: Callable[..., Path]) -> None:
     assert result.exit_code == 2 and "not a duration" in result.output
 
 
+def _stop_mid_run(cmd: list[str], fake_hub: Any, signum: int) -> tuple[int, str, str]:
+    """Start ``cmd``, send ``signum`` once the load is going; its status, stdout, stderr."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while len(fake_hub.arrivals) < 20:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the load never started"
+            time.sleep(0.05)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, " ".join(out.decode().split()), " ".join(err.decode().split())
+
+
 @pytest.mark.parametrize(
     "model", [["--concurrency", "2"], ["--rate", "50"]], ids=["closed", "open"]
 )
@@ -282,32 +380,22 @@ def test_ctrl_c_stops_the_load_and_still_reports_what_ran(
     report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
     cmd = [sys.executable, "-m", "hub", "replay", str(first), str(second), "--hub", fake_hub.url]
     cmd += ["--duration", "60s", "--json", str(report), "--junit", str(junit), *model]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while len(fake_hub.arrivals) < 20:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the load never started"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, (out, err)
-    assert "interrupted: 0 of 2 scenario(s) ran in full, 'good' was cut short" in " ".join(
-        err.decode().split()
-    )
-    stdout = " ".join(out.decode().split())
+    status, stdout, stderr = _stop_mid_run(cmd, fake_hub, signal.SIGINT)
+    assert status == 130, (stdout, stderr)
+    # The whole report is on stdout, the "interrupted" lines too.
+    assert "interrupted: 0 of 2 scenario(s) ran in full, 'good' was cut short" in stdout
     assert "find" in stdout  # the table of the step that ran
-    # Not "1 of 1 scenarios passed; all expectations held" with 2 given.
-    assert "interrupted: 1 of 2 scenarios passed" in stdout and "1 did not run" in stdout
+    # Not "1 of 1 scenarios passed; all expectations held" with 2 given; and the counts
+    # add up: a scenario cut short is not passed.
+    assert "interrupted: 0 of 2 scenarios passed; 0 failed; 1 cut short; 1 did not run" in stdout
+    assert "CUT SHORT good" in stdout
     assert "all expectations held" not in stdout
+    assert "interrupted" not in stderr.replace("stopping (Ctrl-C)", "")
     document = json.loads(report.read_text())
     assert document["interrupted"] is True and document["ok"] is False
+    assert document["stopped_by"] == "Ctrl-C"
     [ran] = document["scenarios"]  # the second scenario never started
-    assert ran["name"] == "good" and ran["interrupted"] is True
+    assert ran["name"] == "good" and ran["interrupted"] is True and ran["ok"] is False
     assert ran["iterations"]["started"] >= 1 and ran["duration_s"] < 50
     assert document["not_run"] == [{"name": "later", "file": str(second)}]
     good, later = ET.parse(junit).getroot().findall("testsuite")
@@ -316,6 +404,37 @@ def test_ctrl_c_stops_the_load_and_still_reports_what_ran(
     assert later.get("name") == "later" and later.get("skipped") == "1"
     skipped = later.find("testcase[@name='find']/skipped")
     assert skipped is not None and "not run" in skipped.get("message", "")
+
+
+FAULT_LEFT_ON = GOOD.replace(
+    "steps:\n",
+    "steps:\n  - id: slow-down\n    fault: {provider: VN/GOV/BCA/population, "
+    "set: {latency_ms: 1}}\n",
+)
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "name"),
+    [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGHUP, 129, "SIGHUP")],
+    ids=["SIGTERM", "SIGHUP"],
+)
+def test_sigterm_and_sighup_stop_like_ctrl_c_and_clear_the_faults(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path, signum: int, status: int, name: str
+) -> None:
+    # CI timeouts, `timeout` and `docker stop` send SIGTERM: the run died with 143, no
+    # report, and the mock kept the fault the scenario had switched on.
+    report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
+    cmd = [sys.executable, "-m", "hub", "replay", str(write(FAULT_LEFT_ON)), "--hub", fake_hub.url]
+    cmd += ["--duration", "60s", "--concurrency", "2", "--json", str(report), "--junit", str(junit)]
+    got, stdout, stderr = _stop_mid_run(cmd, fake_hub, signum)
+    assert got == status, (stdout, stderr)
+    assert fake_hub.faults[0] == ("PUT", {"latency_ms": 1})
+    assert fake_hub.faults[-1] == ("DELETE", None)  # cleared before the process ended
+    assert "1 cut short; 0 did not run" in stdout and f"(stopped by {name})" in stdout
+    document = json.loads(report.read_text())
+    assert document["interrupted"] is True and document["stopped_by"] == name
+    marker = ET.parse(junit).getroot().find("testsuite/testcase[@name='interrupted']/skipped")
+    assert marker is not None and f"interrupted ({name})" in marker.get("message", "")
 
 
 @pytest.mark.parametrize("target", ["nodir/j.xml", "."], ids=["missing-folder", "a-folder"])
@@ -410,3 +529,236 @@ def test_compound_durations_and_one_path_for_two_reports(
     same = tmp_path / "report"
     result = run(str(write(GOOD)), "--junit", str(same), "--json", str(same))
     assert result.exit_code == 2 and "name the same file" in result.output
+
+
+POPULATION_FAULT = "VN/GOV/BCA/population={latency_ms: 5}"
+
+
+def test_a_fault_held_for_the_whole_run_loads_under_it_with_concurrency(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # The docs said to set the faults "in a scenario of their own before the load", but
+    # the runner cleared them as soon as that scenario ended: no load ever ran under them.
+    report = tmp_path / "r.json"
+    result = run(
+        str(write(GOOD)), "--hub", fake_hub.url, "--iterations", "8", "--concurrency", "4",
+        "--fault", POPULATION_FAULT, "--json", str(report),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # Set once before the first iteration, cleared once after the last.
+    assert fake_hub.faults == [("PUT", {"latency_ms": 5.0}), ("DELETE", None)]
+    assert fake_hub.latency_at_arrival == [5.0] * 8
+    assert 'fault held for the whole run: VN/GOV/BCA/population={"latency_ms": 5.0}' in (
+        result.output
+    )
+    held = json.loads(report.read_text())["faults"]
+    assert held == [{"provider": "VN/GOV/BCA/population", "set": {"latency_ms": 5.0}}]
+
+
+def test_a_fault_held_for_the_run_is_cleared_when_a_scenario_fails(
+    fake_hub: Any, write: Callable[..., Path]
+) -> None:
+    result = run(str(write(FAILING)), "--hub", fake_hub.url, "--fault", POPULATION_FAULT)
+    assert result.exit_code == 1, result.output
+    assert [method for method, _ in fake_hub.faults] == ["PUT", "DELETE"]
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("population={latency_ms: 5}", "--fault 'population={latency_ms: 5}' is malformed"),
+        ("VN/GOV/BCA/population", "is malformed: give PROVIDER=SETTINGS"),
+        ("VN/GOV/BCA/population={error_rate: 2}", "error_rate: Input should be less than"),
+        ("VN/GOV/BCA/population={latncy_ms: 5}", "latncy_ms: Extra inputs are not permitted"),
+        ("VN/GOV/BCA/population={seed: '{{ run.iteration }}'}", "seed must be an integer"),
+    ],
+)
+def test_a_malformed_fault_option_is_refused_before_anything_runs(
+    write: Callable[..., Path], value: str, said: str
+) -> None:
+    result = run(str(write(GOOD)), "--hub", "http://127.0.0.1:9", "--fault", value)
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "nothing was run" in result.output
+
+
+def test_a_scenario_switching_a_provider_the_run_holds_is_refused(
+    fake_hub: Any, write: Callable[..., Path]
+) -> None:
+    # Its clear (or the clean-up after it) would lift the run's fault mid-load.
+    path = write(FAULT_LEFT_ON)
+    result = run(str(path), "--hub", fake_hub.url, "--fault", POPULATION_FAULT)
+    assert result.exit_code == 2, result.output
+    assert f"{path}: step 'slow-down' switches the faults of VN/GOV/BCA/population" in " ".join(
+        result.output.split()
+    )
+    assert fake_hub.faults == [] and fake_hub.arrivals == []
+
+
+UNKNOWN_SERVICE = GOOD.replace(
+    "steps:\n",
+    "steps:\n  - id: slow-down\n    fault: {provider: VN/GOV/BCA/population, "
+    "set: {services: {citizen-lookupp: {latency_ms: 1}}}}\n",
+)
+
+
+def test_a_fault_for_a_service_the_mock_lacks_is_refused_before_any_step_runs(
+    fake_hub: Any, write: Callable[..., Path]
+) -> None:
+    path = write(UNKNOWN_SERVICE)
+    result = run(str(path), "--hub", fake_hub.url)
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert (
+        f"{path}: step 'slow-down': VN/GOV/BCA/population: the mock has no service "
+        "'citizen-lookupp' (did you mean 'citizen-lookup'?) under set.services" in output
+    )
+    assert fake_hub.faults == [] and fake_hub.arrivals == []
+    typo = "VN/GOV/BCA/population={services: {citizen-lookupp: {latency_ms: 1}}}"
+    held = run(str(write(GOOD)), "--hub", fake_hub.url, "--fault", typo)
+    assert held.exit_code == 2 and "the mock has no service 'citizen-lookupp'" in held.output
+
+
+def test_a_fault_the_mock_refuses_says_what_the_mock_said(
+    fake_hub: Any, write: Callable[..., Path]
+) -> None:
+    # When the mock cannot list its services, its refusal is the message: it was only
+    # "expected a 2xx answer, got 422".
+    fake_hub.openapi = False
+    result = run(str(write(UNKNOWN_SERVICE)), "--hub", fake_hub.url)
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert (
+        "fault http://" in output
+        and "the mock refused it with 422: services: this mock has no service citizen-lookupp"
+        in output
+    )
+
+
+def test_thresholds_are_test_cases_of_the_junit_report(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # A failed threshold exited 1 with a JUnit report of tests="1" failures="0".
+    junit = tmp_path / "j.xml"
+    result = run(str(write(GOOD)), "--hub", fake_hub.url, "--junit", str(junit),
+                 "--threshold", "failed==0", "--threshold", "rps>=1000000000")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    root = ET.parse(junit).getroot()
+    assert (root.get("tests"), root.get("failures")) == ("3", "1")
+    suite = root.find("testsuite[@name='thresholds']")
+    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    held, missed = suite.findall("testcase")
+    assert held.get("name") == "failed==0" and list(held) == []
+    failure = missed.find("failure")
+    assert missed.get("name") == "rps>=1000000000" and failure is not None
+    assert failure.get("message", "").startswith("threshold rps>=1000000000 FAILED: rps = ")
+
+
+def test_the_whole_report_goes_to_stdout_and_at_full_width_when_piped(
+    fake_hub: Any, write: Callable[..., Path]
+) -> None:
+    # With `> run.log` the failed thresholds and "interrupted" went to the terminal and the
+    # log claimed all held; and rich cut the table to 80 columns: "fin…", "Clie…".
+    long_id = "find-a-citizen-by-province-with-a-rather-long-step-id"
+    path = write(GOOD.replace("id: find", f"id: {long_id}"), "a-scenario-with-a-long-name.yaml")
+    cmd = [sys.executable, "-m", "hub", "replay", str(path), "--hub", fake_hub.url]
+    cmd += ["--threshold", "failed==0", "--threshold", "rps>=1000000000"]
+    done = subprocess.run(cmd, capture_output=True, timeout=60)
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 1, (out, err)
+    assert "threshold failed==0 held" in out and "threshold rps>=1000000000 FAILED" in out
+    assert err == ""
+    assert "…" not in out
+    assert f"│ {long_id} │" in out  # the whole id, in one cell of one line
+    assert f"PASS good ({path}): 1 iteration(s)" in out  # the title not wrapped either
+
+
+def test_a_single_iteration_has_no_request_rate(fake_hub: Any, write: Callable[..., Path]) -> None:
+    one = run(str(write(GOOD)), "--hub", fake_hub.url)
+    assert one.exit_code == 0 and "req/s" not in one.output
+    three = run(str(write(GOOD)), "--hub", fake_hub.url, "--iterations", "3")
+    assert three.exit_code == 0 and "req/s" in three.output
+
+
+TIMES_OUT = (
+    GOOD
+    + """
+  - id: slow
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/slow
+    query: {ms: 2000}
+"""
+)
+
+
+def test_latency_thresholds_count_requests_that_timed_out(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # 47 of 100 requests timed out and "max<=1000 held": timeouts were left out.
+    report = tmp_path / "r.json"
+    result = run(str(write(TIMES_OUT)), "--hub", fake_hub.url, "--timeout", "0.3",
+                 "--threshold", "max<=250", "--json", str(report))  # fmt: skip
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "threshold max<=250 FAILED: max = " in output
+    assert "(1 request(s) timed out with no answer; counted at the time they waited)" in output
+    [outcome] = json.loads(report.read_text())["thresholds"]
+    assert outcome["ok"] is False and outcome["timeouts"] == 1
+    assert outcome["measured"] > 250  # the timed-out request, counted at about --timeout
+    # Said as what happened, not a bare "got timeout: TimeoutError".
+    assert "slow first failure: #1: transport GET " in output
+    assert "expected an HTTP answer, got timeout: no answer within 0.3 s (--timeout)" in output
+
+
+def test_stages_ramp_the_open_model_rate(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # From 10 to 30 iterations a second over 1 s: 20 iterations are due, whatever the hub.
+    report = tmp_path / "r.json"
+    args = ["--rate", "10", "--stages", "1s:30", "--json", str(report)]
+    result = run(str(write(GOOD)), "--hub", fake_hub.url, *args)
+    assert result.exit_code == 0, result.output
+    iterations = json.loads(report.read_text())["scenarios"][0]["iterations"]
+    assert (iterations["started"], iterations["dropped"]) == (20, 0)
+    both = run(str(write(GOOD)), "--stages", "1s:3", "--duration", "5s")
+    assert both.exit_code == 2 and "--stages sets how long each scenario runs" in both.output
+    bad = run(str(write(GOOD)), "--stages", "1s")
+    assert bad.exit_code == 2 and "--stages '1s' is malformed" in bad.output
+
+
+def test_without_a_terminal_progress_lines_go_to_stderr(
+    fake_hub: Any, write: Callable[..., Path]
+) -> None:
+    cmd = [sys.executable, "-m", "hub", "replay", str(write(GOOD)), "--hub", fake_hub.url]
+    cmd += ["--duration", "600ms", "--progress-every", "0.1"]
+    done = subprocess.run(cmd, capture_output=True, timeout=60)
+    assert done.returncode == 0, done
+    err = done.stderr.decode()
+    assert "progress: good: " in err and " iteration(s) done, 0 failed (" in err
+    assert "progress:" not in done.stdout.decode()  # the report stays clean
+
+
+def test_a_second_signal_quits_at_once_and_still_clears_the_faults(
+    fake_hub: Any, write: Callable[..., Path]
+) -> None:
+    text = FAULT_LEFT_ON.replace("service: VN/GOV/BCA/population/echo", SLOW_SERVICE)
+    cmd = [sys.executable, "-m", "hub", "replay", str(write(text)), "--hub", fake_hub.url]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not fake_hub.arrivals:  # the 3 s request is in flight
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, (out, err)
+    assert "interrupted (SIGTERM): no report" in err.decode() and out.decode() == ""
+    assert fake_hub.faults == [("PUT", {"latency_ms": 1}), ("DELETE", None)]
+
+
+SLOW_SERVICE = "service: VN/GOV/BCA/population/slow\n    query: {ms: 3000}"

@@ -20,6 +20,7 @@ BODY: dict[str, Any] = {
 
 def plan(step_yaml: str) -> ExchangePlan:
     text = (
+        "vars: {cid: x}\n"
         "steps:\n  - client: VN/GOV/BTP/civil-status\n"
         "    service: VN/GOV/BCA/population/citizen-search\n" + step_yaml
     )
@@ -84,8 +85,8 @@ def test_expectations(step: str, response: Reply, failure: tuple | None) -> None
 
 
 def test_expectation_with_undefined_variable_is_a_template_failure() -> None:
-    got = check(plan("    expect: {json: {$.n: '{{ nope }}'}}\n"), reply(), {})
-    assert got is not None and got.kind == "template" and "nope" in got.got
+    got = check(plan("    expect: {json: {$.n: '{{ cid.nope }}'}}\n"), reply(), {"cid": "x"})
+    assert got is not None and got.kind == "template" and "cid.nope" in got.got
 
 
 def test_capture_one_first_all() -> None:
@@ -114,3 +115,36 @@ def test_missing_capture_fails_the_step() -> None:
     assert "cid" not in variables
     got = capture(plan("    capture: {cid: $.id}\n"), reply(body=b"<html>"), {})
     assert got is not None and got.got == "a body that is not JSON"
+
+
+def test_every_failed_check_of_a_step_is_reported_not_only_the_first() -> None:
+    step = plan(
+        "    expect:\n"
+        "      status: 201\n"
+        "      json: {$.n: 3, '$.items[0].sex': female}\n"
+        "      headers: {X-Road-Id: other}\n"
+    )
+    got = check(step, reply(), {})
+    assert got is not None and (got.kind, got.expected, got.got) == ("status", 201, 200)
+    assert [(f.kind, f.what) for f in got.also] == [("headers", "X-Road-Id"), ("json", "$.n")]
+    assert got.message() == (
+        "status: expected 201, got 200; headers X-Road-Id: expected other, got xid-1; "
+        "json $.n: expected 3, got 2"
+    )
+    assert [a["what"] for a in got.to_dict()["also"]] == ["X-Road-Id", "$.n"]
+
+
+def test_a_failed_templated_jsonpath_is_shown_rendered() -> None:
+    # It printed "a value at $.items[?(@.id == '{{ cid }}')]": which id was looked for?
+    step = plan("    capture: {c: \"$.items[?(@.id == '{{ cid }}')]\"}\n")
+    got = capture(step, reply(), {"cid": "0790"})
+    assert got is not None and got.expected == (
+        "a value at $.items[?(@.id == '0790')] (from $.items[?(@.id == '{{ cid }}')])"
+    )
+    step = plan("    expect: {json: {\"$.items[?(@.id == '{{ cid }}')].sex\": male}}\n")
+    got = check(step, reply(), {"cid": "079123456789"})
+    assert got is not None
+    assert (
+        got.what
+        == "$.items[?(@.id == '079123456789')].sex (from $.items[?(@.id == '{{ cid }}')].sex)"
+    )

@@ -8,8 +8,10 @@ import pytest
 from rich.console import Console
 
 from hub.replay.options import (
+    Ramp,
     evaluate,
     parse_duration,
+    parse_stages,
     parse_threshold,
     same_report_path,
 )
@@ -34,9 +36,16 @@ def test_durations_compound_as_k6_has_them(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["soon", "0", "0s", "1m1m", "30x", "-1", "s", "1m30", "inf"])
+@pytest.mark.parametrize("text", ["soon", "1m1m", "30x", "-1", "s", "1m30", "inf"])
 def test_malformed_durations_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="is not a duration such as 30s, 2m, 1m30s"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["0", "0s", "0m0s", "0ms"])
+def test_a_zero_duration_is_said_to_need_to_be_above_zero(text: str) -> None:
+    # It said "'0' is not a duration such as 30s, ...", though 0 is one.
+    with pytest.raises(ValueError, match="a duration must be above zero"):
         parse_duration(text)
 
 
@@ -102,3 +111,39 @@ def test_one_path_for_both_reports_is_refused(tmp_path: Path) -> None:
     assert same_report_path(report, tmp_path / "." / "r.out") is not None
     assert same_report_path(report, tmp_path / "r.json") is None
     assert same_report_path(report, None) is None
+
+
+def test_stages_ramp_linearly_as_k6_has_them() -> None:
+    ramp = Ramp(10, parse_stages("1s:30, 500ms:30,1s:0"))
+    assert ramp.duration_s == 2.5
+    assert [ramp.value(t) for t in (0, 0.5, 1, 1.25, 2, 2.5, 9)] == [10, 20, 30, 30, 15, 0, 0]
+    # The load summed over time: iterations due in the open model.
+    assert ramp.count(1) == pytest.approx(20) and ramp.count(2.5) == pytest.approx(50)
+    assert ramp.due(0) == 0 and ramp.due(20) == pytest.approx(1.0)
+    assert ramp.due(35) == pytest.approx(1.5) and ramp.due(50) == pytest.approx(2.5)
+    assert ramp.due(51) is None
+    due = [ramp.due(n) for n in range(50)]
+    assert due == sorted(due)  # a schedule never goes back in time
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("10s", "is malformed"), ("10s:x", "is malformed"), ("soon:5", "is malformed"),
+     ("0s:5", "is malformed"), ("10s:-1", "a target is a number, 0 or more")],
+)  # fmt: skip
+def test_malformed_stages_are_refused(text: str, said: str) -> None:
+    with pytest.raises(ValueError, match=said):
+        parse_stages(text)
+
+
+def test_latency_thresholds_count_timed_out_requests_at_the_time_they_waited() -> None:
+    # 47 of 100 timed out and "max<=1000 held": only the 53 answered were measured.
+    result = _result([5.0] * 53, started=100, failed=47, dropped=0)
+    result.steps[0].timeouts_ms.extend([2000.0] * 47)
+    [held_before, p50] = evaluate(
+        [parse_threshold("max<=1000"), parse_threshold("p50<10")], [result]
+    )
+    assert (held_before.ok, held_before.measured, held_before.timeouts) == (False, 2000.0, 47)
+    assert p50.ok and p50.measured == 5.0
+    assert "47 request(s) timed out with no answer" in held_before.message()
+    assert held_before.to_dict()["timeouts"] == 47

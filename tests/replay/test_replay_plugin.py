@@ -58,3 +58,18 @@ def test_inert_without_paths_and_malformed_file_is_a_collection_error(
     result = pytest_in(tmp_path, "tests", "--collect-only")
     assert result.returncode == 2
     assert "unknown key 'expekt'" in result.stdout and "Traceback" not in result.stdout
+
+
+def test_a_file_named_on_the_command_line_is_a_scenario_as_with_hub_replay(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # In a folder a file without `steps:` is skipped; named, it is read, and a typo in
+    # its `steps:` is a collection error, as `hub replay FILE` refuses it.
+    write(GOOD.replace("steps:", "stpes:"), "scen/typo.yaml")
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    assert "no tests collected" in pytest_in(tmp_path, "scen", "--collect-only").stdout
+    result = pytest_in(tmp_path, "scen/typo.yaml", "--collect-only")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "unknown key 'stpes'" in result.stdout

@@ -85,13 +85,18 @@ async def test_a_failing_step_ends_its_iteration_only(
 async def test_missing_variable_is_a_step_failure(
     fake_hub: FakeHub, write: Callable[..., Path]
 ) -> None:
-    text = SCENARIO.replace("path: /citizens/{{ cid }}/verify", "path: /x/{{ nope }}")
+    # A name no var or capture has is refused at load time; one inside a captured value is
+    # only known missing when rendered.
+    text = SCENARIO.replace("path: /citizens/{{ cid }}/verify", "path: /x/{{ cid.nope }}")
     results, _ = await replay(
         [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=1)
     )
     failure = results[0].steps[1].first_failure
     assert failure is not None and failure.kind == "template"
-    assert "'nope' is not defined" in failure.got
+    assert "'cid.nope' is not defined" in failure.got
+    # Said once, plainly: not "expected variable 'x', got variable 'x' is not defined".
+    assert failure.message().startswith("template request: variable 'cid.nope' is not defined")
+    assert "expected" not in failure.message()
 
 
 async def test_fault_steps_set_and_clear_and_a_failure_still_clears(
@@ -231,7 +236,10 @@ steps:
     assert (step.runs, step.failed) == (2, 2)
     failure = step.first_failure
     assert failure is not None and failure.kind == "request"  # never sent
-    assert "line break" in failure.got
+    # Not "expected a request, got a request header holds a line break".
+    assert failure.message() == (
+        "request headers: the value of header X-Road-Issue holds a line break; it was not sent"
+    )
     assert fake_hub.arrivals == []  # nothing was sent
     assert results[0].requests == 0 and len(step.latencies_ms) == 0
 
@@ -288,11 +296,12 @@ async def test_a_step_that_fails_before_sending_is_no_request(
 ) -> None:
     # Such steps were counted as requests of 0 ms: 39,000 req/s and percentiles of nothing.
     text = """
+vars: {a: x}
 steps:
   - id: unsent
     client: VN/GOV/BTP/civil-status
     service: VN/GOV/BCA/population/echo
-    path: /x/{{ nope }}
+    path: /x/{{ a.nope }}
 """
     results, _ = await replay(
         [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=3)
@@ -474,3 +483,74 @@ async def test_a_seed_that_is_no_integer_is_refused(
     assert failure is not None and (failure.kind, failure.what) == ("template", "seed")
     assert failure.message() == "template seed: expected an integer, got run-x"
     assert [m for m, _ in fake_hub.faults] == []  # nothing was set
+
+
+async def test_a_hub_that_closes_the_connection_is_called_the_hub(
+    write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The runner shares the gateway's client, whose words are about providers: the report
+    # said "the provider closed the connection" when the hub had.
+    import asyncio
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    async def no_pause(self: Runner, seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(Runner, "_pause", no_pause)
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with Runner(
+            hub_url=url, credentials=KEYS, providers=Providers(url), options=RunOptions()
+        ) as runner:
+            results = await runner.run([load_file(write(SCENARIO))])
+    finally:
+        server.close()
+    failure = results[0].steps[0].first_failure
+    assert failure is not None and failure.kind == "transport"
+    assert "the hub closed the connection before its answer was complete" in failure.message()
+    assert "provider" not in failure.message()
+
+
+async def test_a_raw_body_is_sent_as_text_unless_the_step_says_otherwise(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # It went out with no Content-Type at all: guesswork for the provider.
+    text = """
+steps:
+  - id: text
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    method: POST
+    body: "hello"
+    expect:
+      json: {$.headers.content-type: "text/plain; charset=utf-8"}
+  - id: xml
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    method: POST
+    headers: {Content-Type: application/xml}
+    body: "<a/>"
+    expect:
+      json: {$.headers.content-type: application/xml}
+"""
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=1)
+    )
+    assert results[0].ok, results[0].to_dict()
+
+
+@pytest.mark.parametrize(("workers", "started"), [(0, False), (2, True)])
+async def test_a_ramp_holds_back_the_workers_it_does_not_want(
+    fake_hub: FakeHub, write: Callable[..., Path], workers: int, started: bool
+) -> None:
+    from hub.replay.options import Ramp
+
+    ramp = Ramp(workers, ((0.3, workers),))  # held at `workers` for 0.3 s
+    options = RunOptions(iterations=None, duration_s=ramp.duration_s, ramp=ramp)
+    results, _ = await replay([load_file(write(SCENARIO))], hub_url=fake_hub.url, options=options)
+    assert (results[0].iterations_started > 0) is started
+    assert bool(fake_hub.arrivals) is started

@@ -1,0 +1,148 @@
+"""Switching mock agencies' faults (their ``/__faults`` control): steps, run-wide faults, checks.
+
+A fault step switches a provider's faults within an iteration; ``--fault PROVIDER=SETTINGS``
+holds one for the whole run, set once before the first scenario and cleared after the last
+(also when the run is stopped), so that a load with ``--concurrency`` above 1 runs under it.
+The mock holds one setting per provider, so a scenario may not switch the faults of a
+provider that a ``--fault`` holds: its clear would undo the run's.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import yaml
+from pydantic import ValidationError
+
+from hub.replay.plan import FaultPlan, ScenarioPlan
+from hub.replay.schemas import CLIENT_PATTERN, FaultSettings
+
+
+@dataclass(frozen=True, slots=True)
+class RunFault:
+    """A fault held for the whole run: ``--fault VN/GOV/BCA/population={latency_ms: 200}``."""
+
+    provider: str
+    settings: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return f"{self.provider}={json.dumps(self.settings, separators=(', ', ': '))}"
+
+
+FAULT_FORMS = (
+    "PROVIDER=SETTINGS, SETTINGS being what a fault step's set: takes, as JSON or YAML, "
+    "e.g. VN/GOV/BCA/population={latency_ms: 200} or "
+    'VN/GOV/BCA/population=\'{"services": {"citizen-lookup": {"error_rate": 0.1}}}\''
+)
+
+
+def parse_fault(text: str) -> RunFault:
+    """A ``--fault`` option; ValueError saying what is wrong and the accepted form."""
+    provider, sep, raw = text.partition("=")
+    provider = provider.strip()
+    if not sep or not re.match(CLIENT_PATTERN, provider):
+        raise ValueError(f"--fault {text!r} is malformed: give {FAULT_FORMS}")
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"--fault {text!r}: the settings are not JSON or YAML: {exc}") from None
+    if not isinstance(data, dict) or not data:
+        raise ValueError(f"--fault {text!r}: give the settings as a non-empty mapping")
+    try:
+        settings = FaultSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"--fault {text!r}: {problems}") from None
+    if isinstance(settings.seed, str):
+        raise ValueError(f"--fault {text!r}: seed must be an integer (there is no iteration)")
+    return RunFault(provider, settings.model_dump(exclude_none=True))
+
+
+def conflicts(faults: list[RunFault], plans: list[ScenarioPlan]) -> list[str]:
+    """Scenario fault steps on a provider a ``--fault`` holds: each would undo the run's."""
+    held = {f.provider for f in faults}
+    return [
+        f"{plan.file}: step {step.id!r} switches the faults of {step.provider}, which "
+        "--fault holds for the whole run (the mock keeps one setting, so its clear would "
+        "undo the run's); drop one of them"
+        for plan in plans
+        for step in plan.steps
+        if isinstance(step, FaultPlan) and step.provider in held
+    ]
+
+
+async def send(
+    session: aiohttp.ClientSession, url: str, settings: dict[str, Any] | None
+) -> tuple[int, str]:
+    """PUT (or, for None, DELETE) ``url``: the status and the mock's message."""
+    method = "DELETE" if settings is None else "PUT"
+    async with session.request(method, url, json=settings) as response:
+        return response.status, said(await response.read())
+
+
+def said(body: bytes) -> str:
+    """What a mock's answer says: its ``message``, FastAPI's ``detail``, else an excerpt."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:300].decode("utf-8", "replace")
+    if isinstance(data, dict):
+        if isinstance(data.get("message"), str):
+            return data["message"]
+        detail = data.get("detail")
+        if isinstance(detail, list):  # a request validation error
+            return "; ".join(
+                f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}"
+                for d in detail
+                if isinstance(d, dict)
+            )
+        if isinstance(detail, str):
+            return detail
+    return json.dumps(data, ensure_ascii=False)[:300]
+
+
+async def mock_services(session: aiohttp.ClientSession, base_url: str) -> set[str] | None:
+    """The service codes a mock serves (its OpenAPI operation ids), or None if it cannot say.
+
+    A mock agency built on the connector kit names each route after its service code.
+    """
+    try:
+        async with session.get(
+            f"{base_url}/openapi.json", timeout=aiohttp.ClientTimeout(total=10)
+        ) as response:
+            if response.status != 200:
+                return None
+            document = json.loads(await response.read())
+    except (TimeoutError, aiohttp.ClientError, ValueError):
+        return None
+    codes = {
+        operation["operationId"]
+        for item in (document.get("paths") or {}).values()
+        if isinstance(item, dict)
+        for operation in item.values()
+        if isinstance(operation, dict) and isinstance(operation.get("operationId"), str)
+    }
+    return codes or None
+
+
+def unknown_services(settings: dict[str, Any] | None, known: set[str]) -> str | None:
+    """A sentence naming the ``services`` of ``settings`` that the mock lacks, or None."""
+    unknown = sorted(set((settings or {}).get("services") or {}) - known)
+    if not unknown:
+        return None
+    hints = []
+    for code in unknown:
+        close = difflib.get_close_matches(code, sorted(known), n=1)
+        hints.append(f"{code!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (
+        f"the mock has no service {', '.join(hints)} under set.services; "
+        f"its services are {', '.join(sorted(known))}"
+    )
