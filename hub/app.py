@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Callable:
             state.tasks.append(
                 asyncio.create_task(state.registry.poll(settings.registry_refresh_s))
             )
+            state.tasks.append(asyncio.create_task(_probe_log(state), name="log-probe"))
             if settings.gc_freeze:
                 # Everything loaded so far (FastAPI, SQLAlchemy, pydantic, the registry) lives
                 # as long as the process: frozen, the collector's full passes stop walking it.
@@ -312,6 +313,18 @@ class HubApp:
         await self.api(scope, capped, answer)
 
 
+async def _probe_log(state: HubState) -> None:
+    """After a failed batch, find when the database takes writes again.
+
+    The gateway refuses exchanges while the log's last write failed (LogWriter.refusal), so
+    no batch comes to clear it: this probe does, within LOG_PROBE_EVERY_S of the recovery.
+    """
+    while True:
+        await asyncio.sleep(LOG_PROBE_EVERY_S)
+        if not state.writer.healthy and state.writer.linked and await _takes_writes(state):
+            state.writer.recovered()
+
+
 async def _takes_writes(state: HubState) -> bool:
     """Whether the log's database takes a write now: a no-op update of the chain head.
 
@@ -340,6 +353,7 @@ async def _takes_writes(state: HubState) -> bool:
 
 
 READY_PROBE_S = 2.0
+LOG_PROBE_EVERY_S = 0.5
 
 
 def _problem(error: dict[str, Any]) -> str:

@@ -197,6 +197,17 @@ class Gateway:
                         "retry later"
                     )
                 t_up = time.perf_counter()
+                why = self.writer.refusal(t_up)
+                if why is not None:
+                    raise LogRefused(
+                        f"{why}, so the exchange is refused before it reached the provider; "
+                        "retry shortly"
+                    )
+                if not self.writer.linked:
+                    try:
+                        await self.writer.connect()
+                    except errors.LoggingFailed as exc:
+                        raise LogRefused(exc.message) from None
                 try:
                     answer = await self._forward(ex, service, headers, raw_headers)
                 finally:
@@ -205,6 +216,11 @@ class Gateway:
                         self.breaker.record(
                             service.provider, answer is not None and answer.status < 500
                         )
+        except LogRefused as exc:  # not recorded: the log cannot take it (see refusal)
+            answer = Answer(exc.status, [], exc.body(ex.request_id), "application/json")
+            extra = [("X-Road-Error", exc.code)]
+            total_ms = (time.perf_counter() - t0) * 1000
+            return self._answer(ex, answer, extra, upstream_ms, total_ms)
         except errors.HubError as exc:
             answer = Answer(
                 exc.status, list(exc.headers.items()), exc.body(ex.request_id), "application/json"
@@ -223,9 +239,17 @@ class Gateway:
         record = self._record(ex, answer, fault, t0, upstream_ms)
         try:
             await self.writer.submit(record)
-        except errors.LoggingFailed as exc:
-            answer = Answer(exc.status, [], exc.body(ex.request_id), "application/json")
-            extra = [("X-Road-Error", exc.code)]
+        except errors.LoggingFailed as failed:
+            unlogged = failed
+            if upstream_ms is not None:
+                # Forwarded: the provider may have carried it out (see LogWriter.refusal).
+                unlogged = errors.LoggingFailed(
+                    "the exchange went to the provider, but it could not be recorded in the "
+                    "transaction log, so its answer is withheld; the provider may have carried "
+                    "out the request: check before sending it again"
+                )
+            answer = Answer(unlogged.status, [], unlogged.body(ex.request_id), "application/json")
+            extra = [("X-Road-Error", unlogged.code)]
         else:
             for observer in self.observers:
                 observer(record)
@@ -589,6 +613,10 @@ class Gateway:
             "head": head.encode("latin-1"),
             "body": answer.body,
         }
+
+
+class LogRefused(errors.LoggingFailed):
+    """Refused before forwarding because the log cannot take the record: none is written."""
 
 
 def _sent(value: str) -> str:

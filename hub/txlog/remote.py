@@ -21,6 +21,7 @@ from typing import Any
 
 from hub.core.errors import LoggingFailed
 from hub.txlog.service import FrameReader, frame
+from hub.txlog.writer import STALL_S
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class RemoteLogWriter(asyncio.Protocol):
         self.failed_batches = 0
         self.last_commit_s = 0.0
         self.healthy = False
+        self.busy_since = 0.0  # perf_counter since when records wait with no answer; 0 idle
         self._transport: asyncio.Transport | None = None
         self._reader = FrameReader()
         self._pending: dict[int, asyncio.Future[None]] = {}
@@ -83,6 +85,8 @@ class RemoteLogWriter(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self._tag += 1
         fut = loop.create_future()
+        if not self._pending:
+            self.busy_since = time.perf_counter()
         self._pending[self._tag] = fut
         self._outbox.append((self._tag, record))
         if not self._scheduled:
@@ -121,6 +125,28 @@ class RemoteLogWriter(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         await loop.create_unix_connection(lambda: self, self.path)
 
+    def refusal(self, now: float) -> str | None:
+        """Why a new exchange must not reach its provider now: see LogWriter.refusal.
+
+        None while the link is down: ``connect`` then says whether the writer is back.
+        """
+        if self._transport is not None and not self.healthy:
+            return "the transaction log's last write failed"
+        if self.busy_since and now - self.busy_since > STALL_S:
+            return (
+                f"the transaction log's writer has not answered for {now - self.busy_since:.0f} s"
+            )
+        return None
+
+    @property
+    def linked(self) -> bool:
+        return self._transport is not None
+
+    async def connect(self) -> None:
+        """Reach the writer if the link is down; LoggingFailed when it cannot be reached."""
+        if self._transport is None:
+            await self._reconnect()
+
     def recovered(self) -> None:
         """The database takes writes again (see LogWriter.recovered): healthy, if connected."""
         if self._transport is not None:
@@ -144,6 +170,7 @@ class RemoteLogWriter(asyncio.Protocol):
             "so the exchange is refused; retry shortly"
         )
         pending, self._pending, self._outbox = self._pending, {}, []
+        self.busy_since = 0.0
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
         for fut in pending.values():
@@ -158,6 +185,8 @@ class RemoteLogWriter(asyncio.Protocol):
             if self._transport is not None:
                 self._transport.close()
             return
+        if docs:  # the writer answered: it is not stuck
+            self.busy_since = time.perf_counter() if self._pending else 0.0
         for doc in docs:
             pending = self._pending
             for tag in doc["ok"]:
@@ -173,6 +202,8 @@ class RemoteLogWriter(asyncio.Protocol):
                         fut.set_exception(LoggingFailed(message))
             elif doc["ok"]:
                 self.healthy = True
+            if not pending:
+                self.busy_since = 0.0
             if not pending and self._drained is not None and not self._drained.done():
                 self._drained.set_result(None)
             for n, seconds in doc["commits"]:

@@ -29,6 +29,10 @@ from hub.txlog.sqlite import (
     inline_sqlite,
 )
 
+# A commit takes milliseconds (a batch of 1,000 on PostgreSQL, about 50); one that has waited
+# this long is stuck behind a lock, and new exchanges are refused before they are forwarded.
+STALL_S = 2.0
+
 log = logging.getLogger(__name__)
 
 BatchHook = Callable[[AsyncConnection, list[dict[str, Any]]], Awaitable[None]]
@@ -70,6 +74,7 @@ class LogWriter:
         self.failed_batches = 0
         self.last_commit_s = 0.0
         self.healthy = True
+        self.busy_since = 0.0  # perf_counter when the batch being committed began; 0 idle
         self.on_commit: list[Callable[[int, float], None]] = []
         self.checkpointer: Checkpointer | None = None
         url = engine.url
@@ -173,6 +178,7 @@ class LogWriter:
 
     async def _write(self, items: list[tuple[dict[str, Any], Waiter]]) -> None:
         """Commit one batch and settle its waiters, each with the batch's outcome."""
+        self.busy_since = time.perf_counter()
         try:
             await self._commit([rec for rec, _ in items])
         except Exception as exc:
@@ -193,6 +199,31 @@ class LogWriter:
         else:
             self.healthy = True
             _settle(items, None)
+        finally:
+            self.busy_since = 0.0
+
+    linked = True  # in this process: nothing to connect to (see RemoteLogWriter)
+
+    async def connect(self) -> None:
+        """Nothing to do: the writer runs in this process."""
+
+    def refusal(self, now: float) -> str | None:
+        """Why a new exchange must not reach its provider now (``now``: perf_counter).
+
+        An exchange is forwarded before its record is written (the record holds the answer),
+        so a log that cannot write would let providers serve exchanges that nobody can
+        prove: a birth registered at the provider whose client got 503 and sent it again.
+        The gateway asks this first, and refuses at once while the last batch failed (until
+        a probe finds the database taking writes: hub/app.py) or while a commit has been
+        stuck for STALL_S (another process holding SQLite's lock, a locked chain head).
+        """
+        if self._task is None or self._task.done():
+            return "the transaction log is not running"
+        if not self.healthy:
+            return "the transaction log's last write failed"
+        if self.busy_since and now - self.busy_since > STALL_S:
+            return f"the transaction log's current write has waited {now - self.busy_since:.0f} s"
+        return None
 
     async def _linger(self) -> None:
         """Hold the batch open for a few turns of the event loop while records keep coming.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 
@@ -186,8 +187,16 @@ async def test_rate_limited_sets_retry_after(hub: Hub) -> None:
     assert resp.headers["Retry-After"] == "3"
 
 
+def _stop_log_probe(hub: Hub) -> None:
+    for task in hub.app.state.tasks:
+        if task.get_name() == "log-probe":
+            task.cancel()
+
+
 async def test_logging_failure_refuses_the_exchange(hub: Hub) -> None:
+    _stop_log_probe(hub)  # recovery comes from /readyz below, not from the probe's timing
     await hub.app.state.writer.engine.dispose()
+    seen = hub.provider.state.seen
 
     async def broken(conn, records):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
@@ -196,11 +205,66 @@ async def test_logging_failure_refuses_the_exchange(hub: Hub) -> None:
     resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
     assert resp.status_code == 503
     assert resp.headers["X-Road-Error"] == "Server.LoggingFailed"
-    assert await hub.records() == []
+    assert "the provider may have carried out the request" in resp.json()["message"]
+    assert len(seen) == 1
+    # The log's last write failed: the next exchanges are refused before the provider.
     hub.app.state.writer.hooks.remove(broken)
     resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
-    assert resp.status_code == 200  # recovers by itself
+    assert resp.status_code == 503 and resp.headers["X-Road-Error"] == "Server.LoggingFailed"
+    assert "refused before it reached the provider" in resp.json()["message"]
+    assert len(seen) == 1 and await hub.records() == []
+    # A probe that finds the database taking writes lets them through again.
+    assert (await hub.client.get("/readyz")).status_code == 200
+    resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+    assert resp.status_code == 200
+    assert len(seen) == 2 and len(await hub.records()) == 1
+
+
+async def test_the_log_probe_lets_exchanges_through_by_itself(hub: Hub) -> None:
+    await hub.app.state.writer.engine.dispose()
+
+    async def broken(conn, records):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    hub.app.state.writer.hooks.append(broken)
+    assert (await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))).status_code == 503
+    hub.app.state.writer.hooks.remove(broken)
+    for _ in range(100):  # the probe runs every 0.5 s; no /readyz is asked
+        resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+        if resp.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert resp.status_code == 200
     assert len(await hub.records()) == 1
+
+
+async def test_a_stuck_log_refuses_exchanges_before_the_provider(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hub.txlog.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "STALL_S", 0.05)
+    writer = hub.app.state.writer
+    seen = hub.provider.state.seen
+    release = asyncio.Event()
+
+    async def stuck(conn, records):  # type: ignore[no-untyped-def]
+        await release.wait()  # a lock another process holds
+
+    writer.hooks.append(stuck)
+    first = asyncio.create_task(hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE)))
+    while not writer.busy_since:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+    assert resp.status_code == 503 and resp.headers["X-Road-Error"] == "Server.LoggingFailed"
+    assert resp.json()["message"].startswith("the transaction log's current write has waited")
+    assert len(seen) == 1  # only the first reached the provider
+    release.set()
+    assert (await first).status_code == 200
+    writer.hooks.remove(stuck)
+    assert (await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))).status_code == 200
+    assert len(seen) == 2 and len(await hub.records()) == 2
 
 
 async def test_record_fields_and_pseudonymised_path(hub: Hub) -> None:
