@@ -27,8 +27,21 @@ def _run(connection: Connection) -> None:
 async def _main() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
     async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one (alembic's batch
+            # mode), and with the hub's foreign keys on (hub/core/db.py) that DROP cascaded:
+            # 0007 on `members` deleted every subsystem, service, grant and API key. The
+            # pragma only counts outside a transaction, so it comes first.
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
         await conn.run_sync(_run)
         await conn.commit()
+        if sqlite:
+            broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).fetchall()
+            if broken:
+                raise RuntimeError(f"rows refer to rows that are gone after migrating: {broken}")
+            await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
     await engine.dispose()
 
 
