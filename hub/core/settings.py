@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -100,6 +101,23 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{value[:60]!r} is no Redis URL: use redis://HOST:PORT/DB (rediss:// for TLS)"
             )
+        if value and not value.startswith("unix://"):
+            # redis-py takes these apart only when it connects: a port that is no number
+            # crashed every worker at its first exchange, and "/abc" quietly meant db 0.
+            url = urlsplit(value)
+            try:
+                port = url.port
+            except ValueError:
+                port = -1
+            if port is not None and not 1 <= port <= 65535:
+                raise ValueError(
+                    f"the Redis URL's port must be a number from 1 to 65535: {value[:60]!r}"
+                )
+            db = url.path.strip("/")
+            if db and not db.isdigit():
+                raise ValueError(
+                    f"the Redis URL's database must be a number (redis://HOST:PORT/11), not {db!r}"
+                )
         return value or None
 
     @model_validator(mode="after")
@@ -107,11 +125,16 @@ class Settings(BaseSettings):
         if self.env == "production":
             for name in ("admin_token", "operator_token", "secret_key"):
                 value = getattr(self, name)
-                if value == PLACEHOLDER or len(value) < 16:
+                if value == PLACEHOLDER or len(value.strip()) < 16:
                     raise ValueError(
                         f"HUB_{name.upper()} must be set to a secret of at least 16 characters "
                         "in production"
                     )
+            if self.admin_token == self.operator_token:
+                raise ValueError(
+                    "HUB_ADMIN_TOKEN and HUB_OPERATOR_TOKEN must differ in production: with one "
+                    "value, whoever reads statistics may also change the registry"
+                )
             object.__setattr__(self, "demo_credentials", False)
         return self
 

@@ -66,8 +66,14 @@ PRODUCTION = {
         ({"HUB_DATABASE_URL": "postgresql://x/y"}, "use sqlite+aiosqlite:///PATH or postgresql"),
         ({"HUB_SIGNING_KEY_FILE": "GARBAGE"}, "cannot load the signing key"),
         ({**PRODUCTION, "HUB_SIGNING_KEY_FILE": "MISSING"}, "the hub makes no new key"),
+        ({"HUB_REDIS_URL": "redis://127.0.0.1:notaport/11"}, "port must be a number from 1"),
+        ({"HUB_REDIS_URL": "redis://127.0.0.1:99999/11"}, "port must be a number from 1"),
+        ({"HUB_REDIS_URL": "redis://127.0.0.1:6379/abc"}, "database must be a number"),
+        ({**PRODUCTION, "HUB_OPERATOR_TOKEN": "a" * 20}, "must differ in production"),
+        ({**PRODUCTION, "HUB_SECRET_KEY": " " * 20}, "HUB_SECRET_KEY must be set to a secret"),
     ],
-    ids=["zone", "redis", "header limit", "quota", "ratio", "batch", "driver", "key", "no key"],
+    ids=["zone", "redis", "header limit", "quota", "ratio", "batch", "driver", "key", "no key",
+         "redis port", "redis port range", "redis db", "same tokens", "blank secret"],  # fmt: skip
 )
 def test_hub_serve_refuses_a_bad_setting_in_one_line(
     env: dict[str, str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
