@@ -134,10 +134,21 @@ class RedisQuotas:
     """Quotas shared by every process using the same Redis.
 
     If Redis cannot be reached the hub keeps serving, with this process's own counters, and
-    says so in its log: a quota is worth less than the exchanges it would stop.
+    says so in its log: a quota is worth less than the exchanges it would stop. After a
+    failure it counts locally for RETRY_AFTER_S before it asks Redis again: a Redis that
+    accepted connections and never answered held every exchange with a quota for the whole
+    socket timeout (0.5 s), for as long as it hung.
     """
 
-    def __init__(self, policy: QuotaPolicy, url: str, prefix: str = "hub:quota:") -> None:
+    RETRY_AFTER_S = 5.0
+
+    def __init__(
+        self,
+        policy: QuotaPolicy,
+        url: str,
+        prefix: str = "hub:quota:",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         import redis.asyncio as aioredis
 
         self.policy = policy
@@ -145,12 +156,16 @@ class RedisQuotas:
         self.script = self.client.register_script(TAKE_SCRIPT)
         self.prefix = prefix
         self.fallback = LocalQuotas(policy)
+        self.clock = clock
         self._warned = False
+        self._retry_at = 0.0  # clock() before which Redis is not asked (after a failure)
 
     async def __call__(self, client: str) -> float | None:
         rps, per_day = self.policy.limits(client)
         if rps is None and per_day is None:
             return None
+        if self._retry_at and self.clock() < self._retry_at:
+            return self.fallback.take(client)
         offset = self.policy.utc_offset_s(time.time())
         try:
             # A hash tag keeps a client's keys on one Redis Cluster slot.
@@ -162,8 +177,12 @@ class RedisQuotas:
             if not self._warned:
                 log.warning("quota store unreachable (%s); counting in this process only", exc)
                 self._warned = True
+            self._retry_at = self.clock() + self.RETRY_AFTER_S
             return self.fallback.take(client)
+        if self._warned:
+            log.warning("quota store reachable again; quotas are shared again")
         self._warned = False
+        self._retry_at = 0.0
         if int(result[0]) == 0:
             return None
         return max(int(result[1]), 1) / 1000.0

@@ -141,6 +141,33 @@ async def test_an_unreachable_redis_falls_back_to_counting_in_the_process() -> N
         await quotas.close()
 
 
+async def test_a_redis_that_hangs_is_asked_again_only_after_a_pause() -> None:
+    connections: list[asyncio.StreamWriter] = []
+
+    async def hang(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)  # accepts, reads nothing, answers nothing
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    now = [1000.0]
+    p = policy({CLIENT: (None, 3)})
+    quotas = RedisQuotas(p, f"redis://127.0.0.1:{port}/0", "hub:test:quota:", clock=lambda: now[0])
+    try:
+        # The first call waits out the socket timeout; the next ones count in the process at
+        # once, without a new connection, until the pause is over.
+        answers = [await quotas(CLIENT) is None for _ in range(5)]
+        assert answers == [True, True, True, False, False]
+        assert len(connections) == 1
+        now[0] += RedisQuotas.RETRY_AFTER_S + 0.1
+        assert await quotas(CLIENT) is not None  # still over the local count, Redis asked
+        assert len(connections) == 2
+    finally:
+        for w in connections:
+            w.close()
+        server.close()
+        await quotas.close()
+
+
 @pytest.mark.redis
 @pytest.mark.slow
 @needs_redis
