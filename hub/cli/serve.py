@@ -17,7 +17,16 @@ import typer
 import uvicorn
 from rich.table import Table
 
-from hub.cli.common import PORT_MAX, DbOption, console, fail, reason, settings, shown
+from hub.cli.common import (
+    PORT_MAX,
+    DbOption,
+    console,
+    existing,
+    fail,
+    reason,
+    settings,
+    shown,
+)
 from hub.core.children import PARENT_ENV, child_env
 from hub.core.migrate import upgrade
 from hub.core.settings import Settings
@@ -135,6 +144,29 @@ def up(
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def up_to_date(url: str) -> None:
+    """Stop unless the database has this hub's schema (``--no-migrate`` starts on it as is).
+
+    Without this, every worker failed its startup with a traceback on a missing table, and
+    with --workers 2 the whole ended with exit 0.
+    """
+    from hub.core.migrate import revisions
+
+    existing(url)  # connecting would make an empty file
+    try:
+        current, head = revisions(url)
+    except Exception as exc:
+        fail(f"cannot open the database at {shown(url)}: {reason(exc)}")
+    if current is None:
+        fail(f"the database at {shown(url)} has no hub tables: run `hub db upgrade` first", 2)
+    if current != head:
+        fail(
+            f"the database at {shown(url)} is at revision {current} and this hub needs {head}: "
+            "run `hub db upgrade` (or start without --no-migrate)",
+            2,
+        )
 
 
 def ready_to_sign(s: Settings) -> None:
@@ -286,11 +318,17 @@ def serve(
     s = settings(db)
     listenable(host, [port])  # before the key is made or the database migrated
     ready_to_sign(s)
+    if s.env == "production":
+        # A typo in the path would start an empty registry and a new chain: the database is
+        # made once, on purpose, by `hub db upgrade`.
+        existing(s.database_url)
     if migrate:
         try:
             upgrade(s.database_url)
         except Exception as exc:
             fail(f"could not migrate {shown(s.database_url)}: {reason(exc)}")
+    else:
+        up_to_date(s.database_url)
     if log_process is None:
         # One worker: the log inside it carried more exchanges a second than a writer
         # process beside it (6,345 against 4,754 on 2 cores, wrk at 32 connections: the

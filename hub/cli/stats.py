@@ -39,8 +39,15 @@ CsvOpt = typer.Option(False, "--csv", help="Print CSV rows.")
 TzOpt = typer.Option(None, "--tz", help="Time zone of days and months (default HUB_TIMEZONE).")
 
 
-def query(db: str | None, tz: str | None, fn: Callable[..., Awaitable[T]], **kw: Any) -> T:
-    """Run a service function on a connection of the configured database."""
+def query(
+    db: str | None,
+    tz: str | None,
+    fn: Callable[..., Awaitable[T]],
+    *,
+    what: str = "statistics",
+    **kw: Any,
+) -> T:
+    """Run a service function on a connection of the configured database (``what`` it reads)."""
     s = settings(db)
 
     async def go() -> T:
@@ -61,7 +68,7 @@ def query(db: str | None, tz: str | None, fn: Callable[..., Awaitable[T]], **kw:
     except (BrokenPipeError, Unwritable):
         raise  # the reader went (`| head`) or the disk is full: see hub/cli/main.py
     except Exception as exc:  # a CLI user gets the reason, not a traceback
-        fail(unreadable(exc, s.database_url, "statistics"))
+        fail(unreadable(exc, s.database_url, what))
 
 
 @app.command("summary")

@@ -42,6 +42,7 @@ from hub.txlog.sqlite import create_writer_engine
 
 app = typer.Typer(help="The transaction log: list, show, synthesise.", no_args_is_help=True)
 COLUMNS = ("started_at", "id", "client", "service", "status_code", "fault_code", "total_ms")
+LOG = "the transaction log"
 LIST_COLUMNS = tuple(c for c in stats_repo.LIST_COLUMNS if c != "seq")
 
 
@@ -71,14 +72,14 @@ def list_cmd(
         if as_json == as_csv:
             fail("--all streams every record for a script: add --csv or --json (not both)", 2)
         n = stats_query(
-            db, tz, _stream, as_csv=as_csv, since=since, until=until, client=client,
+            db, tz, _stream, what=LOG, as_csv=as_csv, since=since, until=until, client=client,
             service=service_, provider=provider, status=status, fault=fault, user_id=user_id,
             issue=issue, cursor=cursor,
         )  # fmt: skip
         err_console.print(f"{n:,} records", style="dim")
         return
     page = stats_query(
-        db, tz, browse.page, since=since, until=until, client=client, service=service_,
+        db, tz, browse.page, what=LOG, since=since, until=until, client=client, service=service_,
         provider=provider, status=status, fault=fault, user_id=user_id, issue=issue,
         limit=limit, cursor=cursor,
     )  # fmt: skip
@@ -129,7 +130,7 @@ def show_cmd(
     async def one(conn: Any, *, tz: str) -> dict[str, Any] | None:
         return await browse.show(conn, ident)
 
-    found = stats_query(db, None, one)
+    found = stats_query(db, None, one, what=LOG)
     if found is None:
         fail(f"no transaction has X-Road-Id or X-Road-Request-Id {ident!r}")
     print(json.dumps(found, indent=2, ensure_ascii=False, default=str))

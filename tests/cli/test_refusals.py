@@ -12,6 +12,8 @@ import uvicorn
 from typer.testing import CliRunner
 
 from hub.cli.main import app
+from hub.txlog.signing import Signer
+from tests.support import free_port
 
 UNREACHABLE = "postgresql+asyncpg://nobody@127.0.0.1:1/hub"
 
@@ -72,8 +74,22 @@ PRODUCTION = {
         ({**PRODUCTION, "HUB_OPERATOR_TOKEN": "a" * 20}, "must differ in production"),
         ({**PRODUCTION, "HUB_SECRET_KEY": " " * 20}, "HUB_SECRET_KEY must be set to a secret"),
     ],
-    ids=["zone", "redis", "header limit", "quota", "ratio", "batch", "driver", "key", "no key",
-         "redis port", "redis port range", "redis db", "same tokens", "blank secret"],  # fmt: skip
+    ids=[
+        "zone",
+        "redis",
+        "header limit",
+        "quota",
+        "ratio",
+        "batch",
+        "driver",
+        "key",
+        "no key",
+        "redis port",
+        "redis port range",
+        "redis db",
+        "same tokens",
+        "blank secret",
+    ],  # fmt: skip
 )
 def test_hub_serve_refuses_a_bad_setting_in_one_line(
     env: dict[str, str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -232,3 +248,35 @@ def test_a_bad_database_url_is_blamed_on_where_it_came_from(
     assert result.output.startswith(said), result.output
     assert "starts with 'notaurl'" in result.output
     assert ("HUB_DATABASE_URL" in result.output) == ("--db" not in args), result.output
+
+
+def test_hub_serve_refuses_a_database_it_cannot_run_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.core.migrate import upgrade
+
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the hub started on a database it cannot run on")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.chdir(tmp_path)
+    old = tmp_path / "old.db"
+    upgrade(f"sqlite+aiosqlite:///{old}", "0006")
+    key = tmp_path / "key.pem"
+    Signer.from_file(str(key), create=True)
+    cases = [
+        # --no-migrate on an older schema: each worker's startup failed with a traceback.
+        ({"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{old}"}, ["--no-migrate"],
+         "is at revision 0006 and this hub needs"),
+        ({"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/none.db"}, ["--no-migrate"],
+         "there is no database at"),
+        # In production a typo in the path made a new, empty database and a new chain.
+        ({**PRODUCTION, "HUB_SIGNING_KEY_FILE": str(key),
+          "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/typo/hub.db"}, [],
+         "there is no database at"),
+    ]  # fmt: skip
+    for env, args, said in cases:
+        result = CliRunner().invoke(app, ["serve", "--port", str(free_port()), *args], env=env)
+        assert result.exit_code == 2, result.output
+        assert said in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "none.db").exists() and not (tmp_path / "typo").exists()

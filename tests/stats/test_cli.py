@@ -198,3 +198,10 @@ def test_output_on_a_full_disk_is_one_line(cli_db: str, args: tuple[str, ...]) -
         )
     assert done.returncode == 1
     assert done.stderr == "error: cannot write the output: [Errno 28] No space left on device\n"
+
+
+def test_tx_says_it_could_not_read_the_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    result = CliRunner().invoke(app, ["tx", "list"])
+    assert result.exit_code == 1
+    assert "cannot read the transaction log from" in " ".join(result.output.split())
