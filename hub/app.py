@@ -27,7 +27,7 @@ from hub.admin.router import router as admin_router
 from hub.core import security
 from hub.core.children import end_with_parent, orphaned
 from hub.core.db import create_engine, session_factory
-from hub.core.deps import ADMIN_ONLY, UNAUTHORIZED, role_of
+from hub.core.deps import ADMIN_ONLY, role_of, unauthorized_message
 from hub.core.settings import Settings
 from hub.gateway.forwarder import Forwarder
 from hub.gateway.handler import Gateway
@@ -281,7 +281,8 @@ class HubApp:
                 length = int(value)
         role = role_of(self.state.settings, token)
         if role is None:
-            await _refuse(send, 401, UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
+            message = unauthorized_message(token)
+            await _refuse(send, 401, message, [(b"www-authenticate", b"Bearer")])
         elif role != "admin" and scope["path"].startswith("/admin"):
             await _refuse(send, 403, ADMIN_ONLY)
         elif length > API_BODY_MAX:

@@ -35,7 +35,16 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 UNAUTHORIZED = (
     "send 'Authorization: Bearer <token>' with the admin token (or, for /api, the operator token)"
 )
+REFUSED = (
+    "the token sent is neither this hub's admin token nor its operator token: check the value "
+    "(HUB_ADMIN_TOKEN or HUB_OPERATOR_TOKEN of the hub)"
+)
 ADMIN_ONLY = "this needs the admin token; the operator token only reads"
+
+
+def unauthorized_message(token: str | None) -> str:
+    """What a 401 says: how to send a token when none came, that it was refused when one did."""
+    return REFUSED if token else UNAUTHORIZED
 
 
 def role_of(settings: Any, token: str | None) -> str | None:
@@ -51,8 +60,9 @@ def _role(request: Request, creds: HTTPAuthorizationCredentials | None) -> str |
     return role_of(request.app.state.hub.settings, creds.credentials if creds else None)
 
 
-def _unauthorized() -> HTTPException:
-    return HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+def _unauthorized(creds: HTTPAuthorizationCredentials | None) -> HTTPException:
+    message = unauthorized_message(creds.credentials if creds else None)
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
 def require_admin(
@@ -60,7 +70,7 @@ def require_admin(
 ) -> str:
     role = _role(request, creds)
     if role is None:
-        raise _unauthorized()
+        raise _unauthorized(creds)
     if role != "admin":
         raise HTTPException(403, ADMIN_ONLY)
     return role
@@ -71,7 +81,7 @@ def require_operator(
 ) -> str:
     role = _role(request, creds)
     if role is None:
-        raise _unauthorized()
+        raise _unauthorized(creds)
     return role
 
 
