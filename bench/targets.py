@@ -148,13 +148,14 @@ def prepare_hub_db(workdir: Path, provider_url: str, name: str = "hub") -> str:
     db_url = f"sqlite+aiosqlite:///{db}"
     reg = workdir / "registry.yaml"
     reg.write_text(yaml.safe_dump(registry_doc(provider_url), allow_unicode=True))
-    subprocess.run(
-        [PYTHON, "-m", "hub", "registry", "apply", str(reg), "--db", db_url],
-        # bench.procs.ROOT at call time: bench.ab points it at each checkout in turn, whose
-        # own migrations must build its database.
-        cwd=bench.procs.ROOT, check=True, capture_output=True,
-        env={**os.environ, **hub_env(workdir, db_url)},
-    )  # fmt: skip
+    # `registry apply` makes no database: `db upgrade` does. bench.procs.ROOT at call time:
+    # bench.ab points it at each checkout in turn, whose own migrations must build it.
+    for command in (["db", "upgrade"], ["registry", "apply", str(reg)]):
+        subprocess.run(
+            [PYTHON, "-m", "hub", *command, "--db", db_url],
+            cwd=bench.procs.ROOT, check=True, capture_output=True,
+            env={**os.environ, **hub_env(workdir, db_url)},
+        )  # fmt: skip
     return db_url
 
 

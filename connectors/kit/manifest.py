@@ -15,6 +15,10 @@ from pydantic import BaseModel
 
 _PART = re.compile(r"^[A-Za-z0-9._-]+$")
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+# The X-Road metaservices' names: the hub takes /r1/{subsystem}/listMethods as the metaservice,
+# so a service of that code could never be called (the kit does not import the hub; a test
+# keeps this equal to hub.gateway.paths.METASERVICES).
+RESERVED_CODES = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,11 @@ class ServiceSpec:
     def __post_init__(self) -> None:
         if not _PART.match(self.code):
             raise ValueError(f"service code {self.code!r}: use letters, digits, '-', '_', '.'")
+        if self.code in RESERVED_CODES:
+            raise ValueError(
+                f"service code {self.code!r} is an X-Road metaservice's name, which the hub "
+                "answers itself: the service could never be called; choose another code"
+            )
         if self.method not in METHODS:
             raise ValueError(f"service {self.code}: method {self.method!r} not in {METHODS}")
         if not self.path.startswith("/"):
@@ -67,6 +76,8 @@ class Manifest:
             )
         if not all(_PART.match(part) for part in subsystem):
             raise ValueError(f"{self.name}: bad characters in {self.subsystem_id!r}")
+        if not self.member_name.strip():
+            raise ValueError(f"{self.name}: member_name is blank; give the agency's name")
         codes = [s.code for s in self.services]
         if len(codes) != len(set(codes)):
             raise ValueError(f"{self.name}: duplicate service codes in {codes}")

@@ -1,13 +1,17 @@
-"""Admin API under ``/admin``: the registry and API keys (admin token)."""
+"""Admin API under ``/admin``: the registry (keys in ``hub/admin/keys.py``), admin token."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.admin import keys
+from hub.admin.common import RACED, commit
+from hub.admin.wire import YAML_TYPES, AdminRoute, RegistryRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.models import Grant, Member, Service, Subsystem
 from hub.registry import repository as repo
@@ -17,13 +21,9 @@ from hub.registry.schemas import (
     GrantIn,
     GrantKey,
     GrantPatch,
-    KeyIn,
-    KeyOut,
-    MemberIn,
+    MemberCreate,
     MemberPatch,
-    NewKeyOut,
     RegistryDoc,
-    RotateIn,
     ServiceIn,
     ServicePatch,
     SubsystemIn,
@@ -31,40 +31,30 @@ from hub.registry.schemas import (
 )
 from hub.registry.yamlio import RegistryFileError
 
-router = APIRouter(prefix="/admin", tags=["admin"])
-
-
-class KeyRequest(KeyIn):
-    client: str
-
-
-RACED = (
-    "another change to the registry was being made at the same time and took this entry "
-    "first; read it again and retry"
-)
-
-
-async def _commit(session: AsyncSession, state: Any) -> None:
-    try:
-        await session.commit()
-    except IntegrityError:
-        # Two admins adding the same entry at once: the database kept one (a 500 before).
-        await session.rollback()
-        raise HTTPException(409, RACED) from None
-    await state.registry.refresh(force=True)
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=AdminRoute)
 
 
 async def _apply(
-    session: AsyncSession, state: Any, doc: RegistryDoc, prune: bool = False
+    session: AsyncSession,
+    state: Any,
+    doc: RegistryDoc,
+    *,
+    prune: bool = False,
+    prune_all: bool = False,
+    dry_run: bool = False,
 ) -> ApplyResult:
     try:
-        result = await registry.apply(session, doc, prune=prune)
+        result = await registry.apply(session, doc, prune=prune, prune_all=prune_all)
     except (RegistryFileError, registry.RegistryConflict) as exc:
         raise HTTPException(422, str(exc)) from None
     except IntegrityError:
         await session.rollback()
         raise HTTPException(409, RACED) from None
-    await _commit(session, state)
+    if dry_run:
+        await session.rollback()
+        result.dry_run = True
+    else:
+        await commit(session, state)
     return result
 
 
@@ -78,11 +68,44 @@ async def export_registry(
     return doc
 
 
-@router.put("/registry", summary="Apply a registry document (idempotent)")
+REGISTRY_BODY = {
+    "requestBody": {
+        "content": {
+            **{t: {"schema": {"$ref": "#/components/schemas/RegistryDoc"}} for t in YAML_TYPES},
+        }
+    }
+}
+
+
 async def apply_registry(
-    doc: RegistryDoc, _: AdminDep, session: SessionDep, state: StateDep, prune: bool = False
+    doc: RegistryDoc,
+    request: Request,
+    _: AdminDep,
+    session: SessionDep,
+    state: StateDep,
+    prune: bool = False,
+    prune_all: bool = False,
+    dry_run: bool = False,
 ) -> ApplyResult:
-    return await _apply(session, state, doc, prune)
+    # From YAML, the document as parsed there: it knows the line of each entry.
+    doc = request.scope.get("hub.registry_doc", doc)
+    return await _apply(session, state, doc, prune=prune, prune_all=prune_all, dry_run=dry_run)
+
+
+router.add_api_route(
+    "/registry",
+    apply_registry,
+    methods=["PUT"],
+    summary="Apply a registry document, JSON or YAML (an upsert; idempotent)",
+    description="Entries the registry holds change only in the fields given. `prune` also "
+    "deletes what the document leaves out of the subsystems it declares (their services; "
+    "grants between a client and a service it declares both of); `prune_all` deletes "
+    "everything it leaves out. `dry_run` answers what would change and changes nothing. "
+    "YAML (what `GET /admin/registry?format=yaml` gives) goes with "
+    "`Content-Type: application/yaml`.",
+    route_class_override=RegistryRoute,
+    openapi_extra=REGISTRY_BODY,
+)
 
 
 # --- members, subsystems, services -------------------------------------------------------
@@ -91,7 +114,7 @@ async def apply_registry(
 async def _get(session: AsyncSession, model: Any, key: str, what: str) -> Any:
     row = await session.get(model, key)
     if row is None:
-        raise HTTPException(404, f"there is no {what} {key}")
+        raise HTTPException(404, f"no such {what} {key}: GET /admin/{what}s lists them")
     return row
 
 
@@ -120,14 +143,14 @@ async def _change(
         setattr(row, k, v)
     row.updated_at = repo.utcnow()
     await repo.bump_version(session)
-    await _commit(session, state)
+    await commit(session, state)
     return row
 
 
 async def _delete(session: AsyncSession, state: Any, model: Any, key: str, what: str) -> None:
     await session.delete(await _get(session, model, key, what))
     await repo.bump_version(session)
-    await _commit(session, state)
+    await commit(session, state)
 
 
 @router.get("/members")
@@ -136,9 +159,16 @@ async def list_members(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]
 
 
 @router.post("/members", status_code=201)
-async def create_member(body: MemberIn, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+async def create_member(
+    body: MemberCreate, _: AdminDep, session: SessionDep, state: StateDep
+) -> Any:
     await _create(session, state, Member, body.id, "member", RegistryDoc(members=[body]))
     return body
+
+
+@router.get("/members/{member_id:path}", summary="One member")
+async def get_member(member_id: str, _: AdminDep, session: SessionDep) -> Any:
+    return _plain(await _get(session, Member, member_id, "member"), MEMBER_FIELDS)
 
 
 @router.patch("/members/{member_id:path}", summary="Change a member (enabled=false disables)")
@@ -155,9 +185,11 @@ async def delete_member(member_id: str, _: AdminDep, session: SessionDep, state:
     await _delete(session, state, Member, member_id, "member")
 
 
-@router.get("/subsystems")
-async def list_subsystems(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]:
-    return [_plain(s, SUBSYSTEM_FIELDS) for s in await repo.subsystems(session)]
+@router.get("/subsystems", summary="Subsystems (?member=ID: of that member)")
+async def list_subsystems(
+    _: AdminDep, session: SessionDep, member: str | None = None
+) -> list[dict[str, Any]]:
+    return [_plain(s, SUBSYSTEM_FIELDS) for s in await repo.subsystems(session, member=member)]
 
 
 @router.post("/subsystems", status_code=201)
@@ -166,6 +198,11 @@ async def create_subsystem(
 ) -> Any:
     await _create(session, state, Subsystem, body.id, "subsystem", RegistryDoc(subsystems=[body]))
     return body
+
+
+@router.get("/subsystems/{subsystem_id:path}", summary="One subsystem")
+async def get_subsystem(subsystem_id: str, _: AdminDep, session: SessionDep) -> Any:
+    return _plain(await _get(session, Subsystem, subsystem_id, "subsystem"), SUBSYSTEM_FIELDS)
 
 
 @router.patch("/subsystems/{subsystem_id:path}")
@@ -184,15 +221,22 @@ async def delete_subsystem(
     await _delete(session, state, Subsystem, subsystem_id, "subsystem")
 
 
-@router.get("/services")
-async def list_services(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]:
-    return [_plain(s, SERVICE_FIELDS) for s in await repo.services(session)]
+@router.get("/services", summary="Services (?subsystem=ID: of that provider)")
+async def list_services(
+    _: AdminDep, session: SessionDep, subsystem: str | None = None
+) -> list[dict[str, Any]]:
+    return [_plain(s, SERVICE_FIELDS) for s in await repo.services(session, subsystem=subsystem)]
 
 
 @router.post("/services", status_code=201)
 async def create_service(body: ServiceIn, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
     await _create(session, state, Service, body.id, "service", RegistryDoc(services=[body]))
     return body
+
+
+@router.get("/services/{service_id:path}", summary="One service")
+async def get_service(service_id: str, _: AdminDep, session: SessionDep) -> Any:
+    return _plain(await _get(session, Service, service_id, "service"), SERVICE_FIELDS)
 
 
 @router.patch("/services/{service_id:path}", summary="Change a service (enabled=false disables)")
@@ -227,9 +271,11 @@ async def _grant(session: AsyncSession, key: GrantKey | GrantPatch) -> Grant:
     return grant
 
 
-@router.get("/grants")
-async def list_grants(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]:
-    return [_grant_out(g) for g in await repo.grants(session)]
+@router.get("/grants", summary="Grants (?client=ID, ?service=ID: those of that client, service)")
+async def list_grants(
+    _: AdminDep, session: SessionDep, client: str | None = None, service: str | None = None
+) -> list[dict[str, Any]]:
+    return [_grant_out(g) for g in await repo.grants(session, client=client, service=service)]
 
 
 @router.post("/grants", status_code=201)
@@ -244,83 +290,50 @@ async def change_grant(body: GrantPatch, _: AdminDep, session: SessionDep, state
     if body.enabled is not None and body.enabled != grant.enabled:
         grant.enabled = body.enabled
         await repo.bump_version(session)
-        await _commit(session, state)
+        await commit(session, state)
     return _grant_out(grant)
 
 
-@router.delete("/grants", status_code=204)
-async def delete_grant(body: GrantKey, _: AdminDep, session: SessionDep, state: StateDep) -> None:
+NAME_THE_GRANT = (
+    'give ?client=CLIENT&service=SERVICE, or a JSON body {"client": ..., "service": ...}'
+)
+
+
+@router.delete(
+    "/grants",
+    status_code=204,
+    summary="Delete a grant, named by ?client=&service= or by a JSON body with both",
+)
+async def delete_grant(
+    _: AdminDep,
+    session: SessionDep,
+    state: StateDep,
+    body: GrantKey | None = None,
+    client: str | None = None,
+    service: str | None = None,
+) -> None:
+    if body is None:
+        if client is None and service is None:
+            raise HTTPException(422, f"which grant? {NAME_THE_GRANT}")
+        if client is None or service is None:
+            has, lacks = ("client", "service") if service is None else ("service", "client")
+            raise HTTPException(422, f"the query gives a {has} but no {lacks}: {NAME_THE_GRANT}")
+        try:
+            body = GrantKey(client=client, service=service)
+        except ValidationError as exc:
+            problems = [
+                f"query.{e['loc'][0]}: {str(e['msg']).removeprefix('Value error, ')}"
+                for e in exc.errors()
+            ]
+            raise HTTPException(422, "; ".join(problems)) from None
+    elif client is not None or service is not None:
+        raise HTTPException(
+            422, f"the grant is named twice, in the query and in the body; {NAME_THE_GRANT}"
+        )
     await _grant(session, body)
     await repo.delete_grant(session, body.client, body.service)
     await repo.bump_version(session)
-    await _commit(session, state)
+    await commit(session, state)
 
 
-# --- API keys --------------------------------------------------------------------------------
-
-# A key's id as the database can hold it: a larger number is a 422, not an overflow in SQLite.
-KeyId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The key's id, from GET /admin/keys")]
-
-
-def _key_out(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "client": row.subsystem_id,
-        "prefix": row.prefix,
-        "label": row.label,
-        "created_at": row.created_at,
-        "expires_at": row.expires_at,
-        "revoked_at": row.revoked_at,
-    }
-
-
-@router.get("/keys", response_model=list[KeyOut])
-async def list_keys(_: AdminDep, session: SessionDep, client: str | None = None) -> Any:
-    return [_key_out(k) for k in await repo.api_keys(session, client)]
-
-
-@router.post("/keys", status_code=201, response_model=NewKeyOut)
-async def issue_key(body: KeyRequest, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
-    try:
-        row, key = await registry.issue_key(
-            session, secret=state.settings.secret_key, client=body.client, label=body.label
-        )
-    except registry.RegistryConflict as exc:
-        raise HTTPException(404, str(exc)) from None
-    await _commit(session, state)
-    return {**_key_out(row), "api_key": key}
-
-
-@router.post("/keys/{key_id}/rotate", status_code=201, response_model=NewKeyOut)
-async def rotate_key(
-    key_id: KeyId, _: AdminDep, session: SessionDep, state: StateDep, body: RotateIn | None = None
-) -> Any:
-    row = await repo.get_key(session, key_id)
-    if row is None or row.revoked_at is not None:
-        raise HTTPException(404, f"there is no active key {key_id}")
-    if row.expires_at is not None:
-        # Rotating it again would move its end, and an expired key would work once more.
-        if row.expires_at <= repo.utcnow():
-            raise HTTPException(404, f"there is no active key {key_id}: it expired")
-        raise HTTPException(
-            409,
-            f"key {key_id} was rotated already and works until {row.expires_at:%Y-%m-%d %H:%M:%S}"
-            " UTC; rotate the key that replaced it",
-        )
-    new, key = await registry.rotate_key(
-        session,
-        secret=state.settings.secret_key,
-        row=row,
-        grace_seconds=(body or RotateIn()).grace_seconds,
-    )
-    await _commit(session, state)
-    return {**_key_out(new), "api_key": key}
-
-
-@router.delete("/keys/{key_id}", status_code=204)
-async def revoke_key(key_id: KeyId, _: AdminDep, session: SessionDep, state: StateDep) -> None:
-    row = await repo.get_key(session, key_id)
-    if row is None:
-        raise HTTPException(404, f"there is no key {key_id}")
-    await registry.revoke_key(session, row)
-    await _commit(session, state)
+router.include_router(keys.router)

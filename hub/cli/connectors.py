@@ -13,6 +13,7 @@ from connectors.kit import Connector, FaultConfig
 from hub.cli.common import PORT_MAX
 from hub.core.children import end_with_parent
 from hub.core.ids import IdError, parse_member
+from hub.core.urls import http_url_problem
 
 app = typer.Typer(help="Mock agency connectors: scaffold, list, registry entries.")
 
@@ -169,7 +170,16 @@ def registry(
     base_url: Annotated[str, typer.Option(help="Where the hub reaches this mock")],
 ) -> None:
     """Print the registry YAML of one connector, for `hub registry apply`."""
-    entry = _connector(name).manifest.registry_entry(base_url)
+    problem = http_url_problem(base_url)
+    if problem is not None:
+        # `hub registry apply` refuses it: better said now, about the flag given.
+        typer.echo(
+            f"error: --base-url {base_url!r} {problem}; give where the hub reaches the mock, "
+            "e.g. --base-url http://127.0.0.1:8010",
+            err=True,
+        )
+        raise typer.Exit(2)
+    entry = _connector(name).manifest.registry_entry(base_url.rstrip("/"))
     typer.echo(yaml.safe_dump(entry, allow_unicode=True, sort_keys=False), nl=False)
 
 

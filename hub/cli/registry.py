@@ -6,48 +6,117 @@ import sys
 from pathlib import Path
 
 import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from hub.cli.common import DbOption, console, existing, fail, migrated, run, settings
+from hub.cli.common import (
+    DbOption,
+    console,
+    err_console,
+    existing,
+    fail,
+    migrated,
+    run,
+    settings,
+    shown,
+    unreadable,
+)
 from hub.core.db import create_engine, session_factory
 from hub.registry import service as registry
 from hub.registry.schemas import ApplyResult
-from hub.registry.yamlio import RegistryFileError
+from hub.registry.yamlio import RegistryFileError, decode
 
 app = typer.Typer(
     help="Registry of members, subsystems, services and grants.", no_args_is_help=True
 )
 
 
-@app.command("apply")
-def apply_cmd(
-    files: list[Path] = typer.Argument(..., help="Registry YAML files ('-' reads stdin)."),
-    prune: bool = typer.Option(False, help="Also delete what the files do not mention."),
-    db: str | None = DbOption,
-) -> None:
-    """Make the registry hold what the files say; applying twice changes nothing."""
+def _read(files: list[Path]) -> list[tuple[str, str]]:
+    """Each file's (name, text); stops with exit 2 on one that cannot be read as UTF-8."""
     texts = []
     for f in files:
-        if str(f) == "-":
-            texts.append(("<stdin>", sys.stdin.read()))
+        source = "<stdin>" if str(f) == "-" else str(f)
+        if source == "<stdin>":
+            data = sys.stdin.buffer.read()
         elif f.is_dir():
             fail(f"{f}: is a folder; give the registry's YAML files themselves", 2)
         elif not f.is_file():
             fail(f"{f}: no such file", 2)
         else:
-            texts.append((str(f), f.read_text(encoding="utf-8")))
+            try:
+                data = f.read_bytes()
+            except OSError as exc:
+                fail(f"{f}: cannot read it ({exc.strerror})", 2)
+        try:
+            texts.append((source, decode(data, source)))
+        except RegistryFileError as exc:
+            fail(str(exc), 2)
+    return texts
+
+
+def where(url: str) -> str:
+    """The database at ``url`` as a person finds it: a SQLite file's absolute path."""
     try:
-        doc = registry.parse_documents(texts)
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    path = parsed.database
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and path
+        and path != ":memory:"
+        and path[:5] != "file:"
+    ):
+        return str(Path(path).absolute())
+    return shown(url)
+
+
+@app.command("apply")
+def apply_cmd(
+    files: list[Path] = typer.Argument(..., help="Registry YAML files ('-' reads stdin)."),
+    prune: bool = typer.Option(
+        False,
+        help="Also delete what the files leave out within what they declare: the services "
+        "of each subsystem they declare, and the grants between a client and a service "
+        "they both declare. Members, subsystems and other providers' entries stay.",
+    ),
+    prune_all: bool = typer.Option(
+        False,
+        "--prune-all",
+        help="Delete everything in the registry the files leave out, keys of deleted "
+        "subsystems included: for files that hold the whole registry.",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would be created, updated and deleted; change nothing."
+    ),
+    db: str | None = DbOption,
+) -> None:
+    """Make the registry hold what the files say; applying twice changes nothing.
+
+    An entry already there changes only in the fields the files give.
+
+    The database must exist: `hub db upgrade` makes one.
+    """
+    try:
+        doc = registry.parse_documents(_read(files))
     except RegistryFileError as exc:
         fail(str(exc), 2)
     s = settings(db)
-    migrated(s.database_url)
+    # A write must not make a database: from another folder, the default var/hub.db was
+    # a new, empty one that took the registry while the hub went on reading its own.
+    existing(s.database_url)
+    if not dry_run:
+        migrated(s.database_url)
 
     async def go() -> ApplyResult:
         engine = create_engine(s.database_url)
         try:
             async with session_factory(engine)() as session:
-                result = await registry.apply(session, doc, prune=prune)
-                await session.commit()
+                result = await registry.apply(session, doc, prune=prune, prune_all=prune_all)
+                if dry_run:
+                    await session.rollback()
+                else:
+                    await session.commit()
                 return result
         finally:
             await engine.dispose()
@@ -56,9 +125,30 @@ def apply_cmd(
         result = run(go())
     except (RegistryFileError, registry.RegistryConflict) as exc:
         fail(str(exc), 2)
+    except SQLAlchemyError as exc:
+        fail(unreadable(exc, s.database_url, "the registry"))
+    would = "would " if dry_run else ""
+    for change in result.changes:
+        console.print(f"{would}{change}", markup=False, highlight=False, soft_wrap=True)
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    if dry_run:
+        console.print(
+            f"dry run, nothing changed: would create {result.created}, update "
+            f"{result.updated}, delete {result.deleted}; unchanged {result.unchanged} "
+            f"(database {where(s.database_url)})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
     console.print(
         f"created {result.created}, updated {result.updated}, deleted {result.deleted}, "
-        f"unchanged {result.unchanged}"
+        f"unchanged {result.unchanged}",
+        highlight=False,
+    )
+    console.print(
+        f"applied to {where(s.database_url)}", markup=False, highlight=False, soft_wrap=True
     )
 
 

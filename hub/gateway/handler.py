@@ -385,7 +385,7 @@ class Gateway:
                 f"it offers {served}"
             )
         if service.shadows:
-            owner = service.claimed_by(ex.target.path)
+            owner = service.claimed_by(ex.method, ex.target.path)
             if owner is not None:
                 raise errors.AccessDenied(
                     f"{ex.target.path[:200]} is served by {owner}, not by {service.id}: "

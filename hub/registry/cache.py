@@ -48,7 +48,8 @@ class ServiceEntry:
     problem: str | None = None
     # Paths this service's templates (or its any-path) would match but that another service
     # of the same provider names more exactly: (regex on the service's path, that service).
-    shadows: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+    # (regex on the service's path, that service, the method it declares there).
+    shadows: list[tuple[re.Pattern[str], str, str]] = field(default_factory=list)
 
     def match(self, method: str, path: str) -> tuple[bool, dict[str, str]]:
         """Whether the service exposes ``method path``, and the templated values found."""
@@ -61,18 +62,25 @@ class ServiceEntry:
                     return True, found.groupdict()
         return False, {}
 
-    def claimed_by(self, path: str) -> str | None:
+    def claimed_by(self, method: str, path: str) -> str | None:
         """The other service of this provider that ``path`` belongs to, if one does.
 
         Without this, a grant of ``GET /citizens/{id}`` reached the provider's
         ``GET /citizens/changes`` (another service, not granted) with ``id=changes``. The
-        provider routes the decoded path, so the decoded path is what is compared.
+        provider routes the decoded path, so the decoded path is what is compared. A path
+        another service declares is refused whatever the method; the service named is the
+        one that declares this method there, when one does (``POST /records`` may be one
+        service's and ``GET /records`` another's).
         """
         plain = unquote(path) if "%" in path else path
-        for pattern, owner in self.shadows:
+        wanted = "GET" if method == "HEAD" else method
+        first = None
+        for pattern, owner, declared in self.shadows:
             if pattern.match(plain):
-                return owner
-        return None
+                if declared == wanted:
+                    return owner
+                first = first or owner
+        return first
 
 
 @dataclass(slots=True)
@@ -164,7 +172,7 @@ def _shadow(services: dict[str, ServiceEntry]) -> None:
     for group in hosts.values():
         for base, entry in group:
             mine = [_segments(e["path"]) for e in entry.endpoints]
-            seen: set[str] = set()
+            seen: set[tuple[str, str]] = set()
             for other_base, other in group:
                 if other is entry or other.problem is not None:
                     continue
@@ -174,10 +182,13 @@ def _shadow(services: dict[str, ServiceEntry]) -> None:
                         continue  # outside every path this service reaches
                     rest = full[len(base) :]
                     theirs = _segments(rest)
-                    if rest in seen or not (not mine or any(_refines(m, theirs) for m in mine)):
+                    method = ep["method"].upper()
+                    if (rest, method) in seen or not (
+                        not mine or any(_refines(m, theirs) for m in mine)
+                    ):
                         continue
-                    seen.add(rest)
-                    entry.shadows.append((_compile(rest)[0], other.id))
+                    seen.add((rest, method))
+                    entry.shadows.append((_compile(rest)[0], other.id, method))
 
 
 def _compile(path: str) -> tuple[re.Pattern[str], tuple[str, ...]]:

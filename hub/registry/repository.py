@@ -26,16 +26,29 @@ async def members(session: AsyncSession) -> Sequence[Member]:
     return (await session.scalars(select(Member).order_by(Member.id))).all()
 
 
-async def subsystems(session: AsyncSession) -> Sequence[Subsystem]:
-    return (await session.scalars(select(Subsystem).order_by(Subsystem.id))).all()
+async def subsystems(session: AsyncSession, *, member: str | None = None) -> Sequence[Subsystem]:
+    query = select(Subsystem).order_by(Subsystem.id)
+    if member is not None:
+        query = query.where(Subsystem.member_id == member)
+    return (await session.scalars(query)).all()
 
 
-async def services(session: AsyncSession) -> Sequence[Service]:
-    return (await session.scalars(select(Service).order_by(Service.id))).all()
+async def services(session: AsyncSession, *, subsystem: str | None = None) -> Sequence[Service]:
+    query = select(Service).order_by(Service.id)
+    if subsystem is not None:
+        query = query.where(Service.subsystem_id == subsystem)
+    return (await session.scalars(query)).all()
 
 
-async def grants(session: AsyncSession) -> Sequence[Grant]:
-    return (await session.scalars(select(Grant).order_by(Grant.client_id, Grant.service_id))).all()
+async def grants(
+    session: AsyncSession, *, client: str | None = None, service: str | None = None
+) -> Sequence[Grant]:
+    query = select(Grant).order_by(Grant.client_id, Grant.service_id)
+    if client is not None:
+        query = query.where(Grant.client_id == client)
+    if service is not None:
+        query = query.where(Grant.service_id == service)
+    return (await session.scalars(query)).all()
 
 
 async def api_keys(session: AsyncSession, client: str | None = None) -> Sequence[ApiKey]:

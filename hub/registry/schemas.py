@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from jsonschema import Draft202012Validator
@@ -48,7 +48,40 @@ def _check(parser: Any, limit: int) -> Any:
 MemberIdStr = Annotated[str, _check(parse_member, 200)]
 SubsystemIdStr = Annotated[str, _check(parse_subsystem, 300)]
 ServiceIdStr = Annotated[str, _check(parse_service, 400)]
-Name = Annotated[str, Field(max_length=300)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a member's name cannot be blank: give the agency's name")
+    return value
+
+
+def _not_only_spaces(value: str) -> str:
+    # "" is no name, as export writes it for an entry made without one (a file may leave
+    # names out); spaces alone are a name nobody can read in listClients.
+    if value and not value.strip():
+        raise ValueError('name is only whitespace: give a name, or "" for none')
+    return value
+
+
+Name = Annotated[str, Field(max_length=300), AfterValidator(_not_only_spaces)]
+# What the admin API's POST and PATCH of a member take: the agency's name, never blank.
+MemberName = Annotated[str, Field(max_length=300), AfterValidator(_not_blank)]
+
+# The gateway takes /r1/{subsystem}/listMethods (and the others) as the metaservice, so a
+# service of that code could never be called (hub/gateway/paths.py METASERVICES).
+RESERVED_CODES = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
+
+
+def _not_reserved(value: str) -> str:
+    code = value.rsplit("/", 1)[-1]
+    if code in RESERVED_CODES:
+        raise ValueError(
+            f"service code {code!r} is the name of an X-Road metaservice "
+            f"({', '.join(sorted(RESERVED_CODES))}): /r1/.../{code} always reaches the "
+            "metaservice, so this service could never be called; choose another code"
+        )
+    return value
 
 
 class Strict(BaseModel):
@@ -129,6 +162,12 @@ class MemberIn(Strict):
     id: MemberIdStr
     name: Name = ""
     enabled: bool = True
+
+
+class MemberCreate(MemberIn):
+    """``POST /admin/members``: a new member, with its name (SPEC's listClients shows it)."""
+
+    name: MemberName
 
 
 def _check_fingerprint(value: str) -> str:
@@ -212,7 +251,7 @@ RequestSchema = Annotated[dict[str, Any], AfterValidator(check_request_schema)]
 
 
 class ServiceIn(Strict):
-    id: ServiceIdStr
+    id: Annotated[ServiceIdStr, AfterValidator(_not_reserved)]
     description: str = ""
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     service_type: Literal["REST", "OPENAPI"] = "REST"
@@ -265,7 +304,7 @@ class Patch(Strict):
 
 
 class MemberPatch(Patch):
-    name: Name | None = None
+    name: MemberName | None = None
     enabled: bool | None = None
 
 
@@ -304,8 +343,28 @@ class ServicePatch(Patch):
     keep_bodies: bool | None = None
 
 
+def _future_utc(value: datetime | None) -> datetime | None:
+    """``value`` as the naive UTC time the database keeps; it must lie ahead."""
+    if value is None:
+        return None
+    # A time without a zone is taken as UTC, the zone of every time the hub answers with.
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    utc = aware.astimezone(UTC)
+    if utc <= datetime.now(UTC):
+        raise ValueError(
+            f"expires_at {utc:%Y-%m-%dT%H:%M:%SZ} is not in the future: give a later time, "
+            "e.g. 2030-01-01T00:00:00Z (UTC), or leave it out for a key that does not expire"
+        )
+    return utc.replace(tzinfo=None)
+
+
 class KeyIn(Strict):
     label: str = Field(default="", max_length=200)
+    expires_at: Annotated[datetime | None, AfterValidator(_future_utc)] = Field(
+        default=None,
+        description="When the key stops working (ISO 8601; UTC when no zone is given). "
+        "Default: never.",
+    )
 
 
 class RotateIn(Strict):
@@ -313,6 +372,8 @@ class RotateIn(Strict):
 
 
 class KeyOut(BaseModel):
+    """A key as the admin API answers it; times in UTC (``...Z``), as the log's."""
+
     id: int
     client: str
     prefix: str
@@ -331,3 +392,13 @@ class ApplyResult(BaseModel):
     updated: int
     deleted: int
     unchanged: int
+    dry_run: bool = Field(default=False, description="Nothing was changed: what it would do.")
+    changes: list[str] = Field(
+        default_factory=list,
+        description="Each entry created, updated (with the fields) or deleted, in order.",
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What was applied but looks wrong, e.g. two services of one provider "
+        "declaring the same method and path (a renamed service whose old entry is left).",
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
@@ -13,6 +13,7 @@ from hub.core import security
 from hub.core.ids import parse_member, parse_service, parse_subsystem
 from hub.models import ApiKey, Grant, Member, Service, Subsystem
 from hub.registry import repository as repo
+from hub.registry.prune import prune_entries, pruned_services, same_endpoints
 from hub.registry.schemas import ApplyResult, RegistryDoc, ServiceIn, SubsystemIn
 from hub.registry.yamlio import RegistryFileError, describe, line_of, load
 
@@ -116,9 +117,24 @@ def _check_references(doc: RegistryDoc, known: dict[str, set[str]] | None = None
 
 
 async def apply(
-    session: AsyncSession, doc: RegistryDoc, *, prune: bool = False, keep_switches: bool = False
+    session: AsyncSession,
+    doc: RegistryDoc,
+    *,
+    prune: bool = False,
+    prune_all: bool = False,
+    keep_switches: bool = False,
 ) -> ApplyResult:
-    """Make the registry hold what ``doc`` says; idempotent. Caller commits.
+    """Make the registry hold what ``doc`` says; idempotent. Caller commits (or rolls back,
+    for a dry run: the result says what the commit would do).
+
+    An upsert: an entry already there changes only in the fields ``doc`` gives, so a file
+    with just a service's ``id`` and ``timeout_ms`` changes its timeout and nothing else; a
+    new entry takes the defaults for what is left out.
+
+    ``prune`` deletes what the document leaves out *within its scope* (``prune_scope``):
+    the services of each subsystem it declares, and the grants between a client and a
+    service it declares both of. ``prune_all`` deletes everything the document leaves out,
+    for a document of the whole registry.
 
     With ``keep_switches``, an entry already there keeps its ``enabled`` as it is: `hub up`
     loads the demo registry at every start, and must not turn back on what an operator
@@ -126,29 +142,45 @@ async def apply(
     """
     now = repo.utcnow()
     counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
+    changes: list[str] = []
     existing: dict[str, dict[str, Any]] = {
         "members": {m.id: m for m in await repo.members(session)},
         "subsystems": {s.id: s for s in await repo.subsystems(session)},
         "services": {s.id: s for s in await repo.services(session)},
     }
+    current_grants = {(g.client_id, g.service_id): g for g in await repo.grants(session)}
     _check_unique(doc)
-    # Without --prune, what the database already holds may be referred to.
-    _check_references(doc, None if prune else {k: set(v) for k, v in existing.items()})
+    if prune_all:
+        known = None  # the document must hold everything it refers to
+    else:
+        # What the database holds may be referred to, unless this very apply prunes it.
+        known = {k: set(v) for k, v in existing.items()}
+        if prune:
+            known["services"] -= pruned_services(doc, existing["services"])
+    _check_references(doc, known)
 
-    def upsert(section: str, key: str, model: type, fields: dict[str, Any]) -> None:
+    def upsert(
+        section: str, key: str, model: type, fields: dict[str, Any], given: set[str]
+    ) -> None:
+        kind = section[:-1]
         row = existing[section].get(key)
         if row is None:
             session.add(model(id=key, created_at=now, updated_at=now, **fields))
             counts["created"] += 1
+            changes.append(f"create {kind} {key}")
             return
+        # Fields the document leaves out keep their stored values (the rest of ``fields``
+        # follows from the id, and is the same).
+        fields = {k: v for k, v in fields.items() if k in given}
         if keep_switches:
-            fields = {k: v for k, v in fields.items() if k != "enabled"}
+            fields.pop("enabled", None)
         changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
         if changed:
             for k, v in changed.items():
                 setattr(row, k, v)
             row.updated_at = now
             counts["updated"] += 1
+            changes.append(f"update {kind} {key}: {', '.join(changed)}")
         else:
             counts["unchanged"] += 1
 
@@ -165,48 +197,51 @@ async def apply(
                 "name": m.name,
                 "enabled": m.enabled,
             },
+            m.model_fields_set,
         )
     await session.flush()
     for s in doc.subsystems:
         sid = parse_subsystem(s.id)
-        upsert("subsystems", s.id, Subsystem, _subsystem_fields(s, str(sid.member), sid))
+        fields = _subsystem_fields(s, str(sid.member), sid)
+        upsert("subsystems", s.id, Subsystem, fields, s.model_fields_set)
     await session.flush()
     for svc in doc.services:
-        upsert("services", svc.id, Service, _service_fields(svc))
+        upsert("services", svc.id, Service, _service_fields(svc), svc.model_fields_set)
     await session.flush()
 
-    current_grants = {(g.client_id, g.service_id): g for g in await repo.grants(session)}
-    wanted = {(g.client, g.service): g.enabled for g in doc.grants}
-    for (client, service), enabled in sorted(wanted.items()):
-        grant = current_grants.get((client, service))
+    for g in sorted(doc.grants, key=lambda g: (g.client, g.service)):
+        grant = current_grants.get((g.client, g.service))
+        named = f"grant {g.client} -> {g.service}"
         if grant is None:
             session.add(
-                Grant(client_id=client, service_id=service, enabled=enabled, created_at=now)
+                Grant(client_id=g.client, service_id=g.service, enabled=g.enabled, created_at=now)
             )
             counts["created"] += 1
-        elif grant.enabled != enabled and not keep_switches:
-            grant.enabled = enabled
+            changes.append(f"create {named}")
+        elif "enabled" in g.model_fields_set and grant.enabled != g.enabled and not keep_switches:
+            grant.enabled = g.enabled
             counts["updated"] += 1
+            changes.append(f"update {named}: enabled")
         else:
             counts["unchanged"] += 1
 
-    if prune:
-        for client, service in current_grants.keys() - wanted.keys():
-            counts["deleted"] += await repo.delete_grant(session, client, service)
-        for section, ids in (
-            ("services", {s.id for s in doc.services}),
-            ("subsystems", {s.id for s in doc.subsystems}),
-            ("members", {m.id for m in doc.members}),
-        ):
-            for key, row in existing[section].items():
-                if key not in ids:
-                    await session.delete(row)
-                    counts["deleted"] += 1
-            await session.flush()
+    if prune or prune_all:
+        await prune_entries(
+            session, doc, existing, current_grants, everything=prune_all, into=changes
+        )
+        counts["deleted"] = sum(c.startswith("delete ") for c in changes)
 
     if counts["created"] or counts["updated"] or counts["deleted"]:
         await repo.bump_version(session)
-    return ApplyResult(**counts)
+    warnings = same_endpoints(await repo.services(session), {svc.id for svc in doc.services})
+    return ApplyResult(
+        created=counts["created"],
+        updated=counts["updated"],
+        deleted=counts["deleted"],
+        unchanged=counts["unchanged"],
+        changes=changes,
+        warnings=warnings,
+    )
 
 
 def _subsystem_fields(s: SubsystemIn, member_id: str, sid: Any) -> dict[str, Any]:
@@ -264,9 +299,18 @@ def dump_yaml(doc: dict[str, Any]) -> str:
 
 
 async def issue_key(
-    session: AsyncSession, *, secret: str, client: str, label: str = "", key: str | None = None
+    session: AsyncSession,
+    *,
+    secret: str,
+    client: str,
+    label: str = "",
+    key: str | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key for ``client``; the plain key is returned once and never stored."""
+    """Create a key for ``client``; the plain key is returned once and never stored.
+
+    ``expires_at`` (naive UTC, as stored) ends it; None keeps it until it is revoked.
+    """
     if await session.get(Subsystem, client) is None:
         raise RegistryConflict(f"no subsystem {client}: register it before issuing keys")
     key = key or security.new_api_key()
@@ -278,6 +322,7 @@ async def issue_key(
         key_hash=security.hash_key(secret, key),
         label=label,
         created_at=repo.utcnow(),
+        expires_at=expires_at,
     )
     session.add(row)
     await session.flush()

@@ -12,6 +12,18 @@ class RegistryFileError(ValueError):
     """A registry file that cannot be applied; the message names the file, line and key."""
 
 
+def decode(data: bytes, source: str, fix: str = "save it as UTF-8") -> str:
+    """``data`` as text, or a refusal naming the first byte that is not UTF-8 and its line."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start]
+        raise RegistryFileError(
+            f"{source}: not UTF-8 (byte 0x{byte:02x} at line {line}); {fix}"
+        ) from None
+
+
 def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
     for key in loc:
         if isinstance(node, yaml.MappingNode):

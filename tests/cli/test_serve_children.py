@@ -79,6 +79,11 @@ async def test_a_startup_that_fails_leaves_no_thread_to_keep_the_process(
             pass
     # The registry was read before the failure: its database connection's thread, which
     # is not a daemon, had kept the worker's interpreter (and its port) from exiting.
+    # Closed, such a thread ends within milliseconds (it was seen alive right after): it
+    # must end, not be gone at once.
+    for thread in threading.enumerate():
+        if "_connection_worker_thread" in thread.name:
+            thread.join(timeout=5)
     left = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
     assert left == [], left
 

@@ -22,7 +22,7 @@ async def test_admin_crud_keys_and_roles(db_url: str, tmp_path: Path) -> None:
             "/admin/members", json={"id": "VN/GOV/BCA", "name": "Bộ Công an"}, headers=ADMIN_H
         )
         assert r.status_code == 201, r.text
-        r = await c.post("/admin/members", json={"id": "VN/GOV/BCA"}, headers=ADMIN_H)
+        r = await c.post("/admin/members", json={"id": "VN/GOV/BCA", "name": "B"}, headers=ADMIN_H)
         assert r.status_code == 409
         r = await c.post("/admin/members", json={"id": "VN/XXX/BCA"}, headers=ADMIN_H)
         assert r.status_code == 422 and "unknown member class" in r.text

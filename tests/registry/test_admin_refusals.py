@@ -23,7 +23,7 @@ ECHO = {"method": "POST", "path": "/citizens/verify"}
 async def _registry(c: httpx.AsyncClient, schema: dict[str, Any] | None = None) -> str:
     """A provider, a client with a key and a grant, and SERVICE; the client's key."""
     for path, body in (
-        ("/admin/members", {"id": MEMBER}),
+        ("/admin/members", {"id": MEMBER, "name": "Bộ Công an"}),
         ("/admin/subsystems", {"id": PROVIDER, "base_url": "http://127.0.0.1:9"}),
         ("/admin/subsystems", {"id": CLIENT}),
         ("/admin/services", {"id": SERVICE, "endpoints": [ECHO], "request_schema": schema}),
@@ -132,5 +132,5 @@ async def test_a_body_that_is_not_json_or_a_wrong_type_is_said_in_words(
         assert r.status_code == 422
         assert r.json()["detail"].startswith("the body is not valid JSON: ")
         assert "at character 20" in r.json()["detail"]  # was "body.20: JSON decode error"
-        r = await c.post("/admin/members", json={"id": 5}, headers=ADMIN_H)
+        r = await c.post("/admin/members", json={"id": 5, "name": "n"}, headers=ADMIN_H)
         assert r.json()["detail"] == "body.id: Input should be a valid string (got 5)"

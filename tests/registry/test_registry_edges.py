@@ -16,7 +16,7 @@ async def test_admins_adding_the_same_entry_at_once_get_201_or_409(
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
         answers = await asyncio.gather(
             *(
-                c.post("/admin/members", json={"id": "VN/GOV/RACE"}, headers=ADMIN_H)
+                c.post("/admin/members", json={"id": "VN/GOV/RACE", "name": "R"}, headers=ADMIN_H)
                 for _ in range(10)
             )  # fmt: skip
         )
@@ -65,7 +65,7 @@ async def test_base_urls_with_credentials_a_query_or_a_fragment_are_refused(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
-        assert (await c.post("/admin/members", json={"id": "VN/GOV/X"},
+        assert (await c.post("/admin/members", json={"id": "VN/GOV/X", "name": "X"},
                              headers=ADMIN_H)).status_code == 201  # fmt: skip
         for url, said in (
             ("http://admin:s3cret@127.0.0.1:9", "user name or password"),

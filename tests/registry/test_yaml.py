@@ -42,6 +42,13 @@ grants:
 """
 
 
+def _new_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HUB_DATABASE_URL at a new database: `registry apply` makes none of its own."""
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    result = CliRunner().invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+
+
 async def _apply(url: str, text: str, prune: bool = False) -> registry.ApplyResult:
     engine = create_engine(url)
     try:
@@ -142,7 +149,7 @@ def test_bad_files_are_refused_with_where_and_what(text: str, expected: str) -> 
 
 
 def test_cli_apply_export_and_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    _new_db(tmp_path, monkeypatch)
     reg = tmp_path / "reg.yaml"
     reg.write_text(GOOD, encoding="utf-8")
     runner = CliRunner()
@@ -192,7 +199,7 @@ def test_cli_apply_export_and_refusal(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_dangling_references_are_refused_with_where(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, expected: str
 ) -> None:
-    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    _new_db(tmp_path, monkeypatch)
     reg = tmp_path / "reg.yaml"
     reg.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(app, ["registry", "apply", str(reg)])
@@ -204,7 +211,7 @@ def test_dangling_references_are_refused_with_where(
 def test_a_file_may_refer_to_what_the_registry_holds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    _new_db(tmp_path, monkeypatch)
     (tmp_path / "reg.yaml").write_text(GOOD, encoding="utf-8")
     assert CliRunner().invoke(app, ["registry", "apply", str(tmp_path / "reg.yaml")]).exit_code == 0
     more = tmp_path / "more.yaml"
@@ -215,6 +222,9 @@ def test_a_file_may_refer_to_what_the_registry_holds(
     )
     result = CliRunner().invoke(app, ["registry", "apply", str(more)])
     assert result.exit_code == 0 and "created 3" in result.output, result.output
-    # With --prune the file must stand alone: the service would be deleted under the grant.
+    # --prune stays within what the file declares: the granted service is another provider's.
     result = CliRunner().invoke(app, ["registry", "apply", "--prune", str(more)])
+    assert result.exit_code == 0 and "deleted 0, unchanged 3" in result.output, result.output
+    # With --prune-all the file must stand alone: the service would be deleted under the grant.
+    result = CliRunner().invoke(app, ["registry", "apply", "--prune-all", str(more)])
     assert result.exit_code == 2 and "more.yaml:7: grants[0]" in result.output, result.output

@@ -48,6 +48,8 @@ async def hub_cli(env: dict[str, str], *args: str, cwd: Path) -> tuple[int, str]
 async def apply_registry(env: dict[str, str], doc: dict[str, Any], cwd: Path) -> None:
     path = cwd / "registry.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    code, out = await hub_cli(env, "db", "upgrade", cwd=cwd)  # apply makes no database
+    assert code == 0, out
     code, out = await hub_cli(env, "registry", "apply", str(path), cwd=cwd)
     assert code == 0, out
 

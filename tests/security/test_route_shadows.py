@@ -99,3 +99,27 @@ async def test_a_template_or_any_path_does_not_reach_another_services_endpoint(
                 200,
                 {"id": "079203001234", "version": "2"},
             )
+
+
+async def test_the_service_named_is_the_one_that_declares_the_method(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with serve(provider()) as base_url:
+        registry = doc(base_url)
+        registry["services"] += [
+            {"id": f"{PROVIDER}/record-search", "endpoints": [{"method": "GET", "path": "/records"}]},
+            {"id": f"{PROVIDER}/record-create", "endpoints": [{"method": "POST", "path": "/records"}]},
+        ]  # fmt: skip
+        keys = await load_registry(db_url, registry)
+        async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+            h = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {keys[CLIENT]}", **PURPOSE}
+            said = {}
+            for method in ("GET", "HEAD", "POST", "DELETE"):
+                r = await c.request(method, f"/r1/{PROVIDER}/anything/records", headers=h)
+                assert r.status_code == 403, method
+                said[method] = r.headers["X-Road-Error"], (r.json() if method != "HEAD" else {})
+    assert f"served by {PROVIDER}/record-search," in said["GET"][1]["message"]
+    assert f"served by {PROVIDER}/record-create," in said["POST"][1]["message"]
+    # A method neither declares is still refused: the path is another service's.
+    assert said["DELETE"][1]["message"].startswith("/records is served by")
+    assert said["HEAD"][0] == "Client.AccessDenied"

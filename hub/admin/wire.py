@@ -1,0 +1,136 @@
+"""How the admin API reads what it is sent: bodies (JSON, and YAML for the registry) and
+query parameters, with refusals that say what to send instead of pydantic's words."""
+
+from __future__ import annotations
+
+import email.message
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import HTTPException, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from hub.registry import service as registry
+from hub.registry.yamlio import RegistryFileError, decode
+
+YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
+SEND_JSON = "send the body as JSON with the header 'Content-Type: application/json'"
+CURL_FORM = "curl -d alone sends it as a form: add -H 'content-type: application/json'"
+
+
+def media_type(request: Request) -> str | None:
+    """The request's content type without its parameters, lower case; None when not sent."""
+    value = request.headers.get("content-type")
+    if not value:
+        return None
+    message = email.message.Message()
+    message["content-type"] = value
+    return message.get_content_type()
+
+
+def is_json(media: str | None) -> bool:
+    return media is not None and media.startswith("application/") and media.endswith("json")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route reads, its dependencies' included."""
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+class AdminRoute(APIRoute):
+    """An admin route: refuses unknown query parameters on reads (a filter misspelt was
+    ignored, and the whole list came back) and explains a body it cannot take."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        takes = _query_names(self.dependant)
+
+        async def route(request: Request) -> Response:
+            if request.method == "GET":
+                unknown = sorted(set(request.query_params) - takes)
+                if unknown:
+                    known = ", ".join(sorted(takes)) or "none"
+                    raise HTTPException(
+                        422, f"unknown query parameter {unknown[0]!r}; this takes: {known}"
+                    )
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise explained(exc, request) from None
+
+        return route
+
+
+class RegistryRoute(AdminRoute):
+    """``PUT /admin/registry``: takes YAML too (``Content-Type: application/yaml``), as
+    ``GET /admin/registry?format=yaml`` gives it; its errors name the line."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            if media_type(request) in YAML_TYPES:
+                request = await _yaml_as_json(request)
+            return await handler(request)
+
+        return route
+
+
+async def _yaml_as_json(request: Request) -> Request:
+    """The request with its YAML body validated (errors with lines) and given as JSON; the
+    parsed document, with where each entry was read, goes along in the scope."""
+    data = await request.body()
+    try:
+        doc = registry.parse_documents([("body", decode(data, "body", "send it as UTF-8"))])
+    except RegistryFileError as exc:
+        raise HTTPException(422, str(exc)) from None
+    body = json.dumps(doc.model_dump(exclude_unset=True)).encode()
+    scope = dict(request.scope)
+    scope["headers"] = [
+        *(
+            (k, v)
+            for k, v in request.scope["headers"]
+            if k not in (b"content-type", b"content-length")
+        ),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    scope["hub.registry_doc"] = doc
+    sent = False
+
+    async def receive() -> Any:
+        nonlocal sent
+        if sent:
+            return await request.receive()  # a disconnect, when it comes
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(scope, receive)
+
+
+def explained(exc: RequestValidationError, request: Request) -> Exception:
+    """A refusal saying what to send when the body was not JSON or is missing; else ``exc``
+    in words of its own (without pydantic's "Value error, " before each sentence)."""
+    errors = exc.errors()
+    body_errors = [e for e in errors if e["loc"] and e["loc"][0] == "body"]
+    media = media_type(request)
+    if any(e["type"] == "missing" and tuple(e["loc"]) == ("body",) for e in body_errors):
+        return HTTPException(422, f"this needs a body: {SEND_JSON} (/docs lists its fields)")
+    if not is_json(media) and any(e["type"] != "json_invalid" for e in body_errors):
+        got = f"it came as {media}" if media else "it came with no Content-Type"
+        also = "; YAML goes with 'Content-Type: application/yaml'" if _registry(request) else ""
+        return HTTPException(415, f"{SEND_JSON} ({CURL_FORM}); {got}{also}")
+    return RequestValidationError(
+        [{**e, "msg": str(e["msg"]).removeprefix("Value error, ")} for e in errors],
+        body=exc.body,
+    )
+
+
+def _registry(request: Request) -> bool:
+    return request.method == "PUT" and request.url.path.rstrip("/") == "/admin/registry"

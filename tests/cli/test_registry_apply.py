@@ -1,0 +1,98 @@
+"""`hub registry apply` writes only to a database that exists, and says which; files that
+are not UTF-8 and base URLs it would refuse are said in one line, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hub.cli.main import app
+
+MEMBER = "members:\n  - id: VN/GOV/BCA\n    name: Bộ Công an\n"
+
+
+def test_apply_makes_no_database_and_names_the_one_it_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # another folder: the default var/hub.db is not the hub's
+    # Set, then removed: --db below sets it (for `hub serve`'s workers), and it is put back.
+    monkeypatch.setenv("HUB_DATABASE_URL", "")
+    monkeypatch.delenv("HUB_DATABASE_URL")
+    (tmp_path / "reg.yaml").write_text(MEMBER, encoding="utf-8")
+    runner = CliRunner()
+    for dry in ([], ["--dry-run"]):
+        result = runner.invoke(app, ["registry", "apply", *dry, "reg.yaml"])
+        assert result.exit_code == 2, result.output
+        said = " ".join(result.output.split())
+        assert f"there is no database at {tmp_path / 'var' / 'hub.db'}" in said
+        assert "`hub db upgrade` creates a new one" in said
+        assert not (tmp_path / "var").exists()  # neither the file nor its folder
+
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["registry", "apply", "reg.yaml"])
+    assert result.exit_code == 0, result.output
+    assert f"applied to {tmp_path / 'var' / 'hub.db'}" in result.output
+    assert "create member VN/GOV/BCA" in result.output
+
+    db = tmp_path / "elsewhere.db"
+    result = runner.invoke(
+        app, ["registry", "apply", "--db", f"sqlite+aiosqlite:///{db}", "reg.yaml"]
+    )
+    assert result.exit_code == 2 and not db.exists(), result.output
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "byte"),
+    [
+        (MEMBER.replace("Bộ Công an", "B\xf4 C\xf4ng an").encode("latin-1"), 3, "0xf4"),
+        (MEMBER.encode("utf-16"), 1, "0xff"),  # Notepad's "Unicode": a BOM of FF FE
+    ],
+    ids=["latin-1", "utf-16"],
+)
+def test_a_file_that_is_not_utf8_is_named_with_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, line: int, byte: str
+) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    reg = tmp_path / "reg.yaml"
+    reg.write_bytes(data)
+    result = CliRunner().invoke(app, ["registry", "apply", str(reg)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # not a UnicodeDecodeError traceback
+    said = " ".join(result.output.split())
+    assert said == f"error: {reg}: not UTF-8 (byte {byte} at line {line}); save it as UTF-8"
+    result = CliRunner().invoke(app, ["registry", "apply", "-"], input=data)
+    assert result.exit_code == 2, result.output
+    assert f"<stdin>: not UTF-8 (byte {byte} at line {line})" in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("localhost:9110", "must start with http:// or https://"),
+        ("http://127.0.0.1:99999", "has a port out of range"),
+        ("http://127.0.0.1:9110/?x=1", "has a query or fragment"),
+    ],
+)
+def test_connectors_registry_refuses_a_base_url_apply_would_refuse(url: str, said: str) -> None:
+    result = CliRunner().invoke(app, ["connectors", "registry", "population", "--base-url", url])
+    assert result.exit_code == 2, result.output
+    assert f"error: --base-url {url!r} {said}" in " ".join(result.output.split())
+    assert "members:" not in result.output  # no YAML to apply
+
+
+def test_connectors_registry_output_applies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(
+        app, ["connectors", "registry", "land", "--base-url", "http://127.0.0.1:9603/"]
+    )
+    assert result.exit_code == 0, result.output
+    (tmp_path / "land.yaml").write_text(result.stdout, encoding="utf-8")
+    result = runner.invoke(app, ["registry", "apply", str(tmp_path / "land.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "base_url: http://127.0.0.1:9603\n" in runner.invoke(app, ["registry", "export"]).output

@@ -1,0 +1,207 @@
+"""Apply is an upsert: what a file leaves out keeps its value; --prune stays within what the
+files declare; --dry-run changes nothing; two services on one route are warned about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from hub.cli.main import app
+from hub.registry import service as registry
+from tests.registry.test_yaml import GOOD, _apply, _export
+from tests.support import ADMIN, hub_client, make_settings
+
+ADMIN_H = {"Authorization": f"Bearer {ADMIN}"}
+LOOKUP = "VN/GOV/BCA/population/citizen-lookup"
+
+
+def _by_id(doc: dict, section: str, key: str) -> dict:
+    return next(item for item in doc[section] if item.get("id", item.get("service")) == key)
+
+
+async def test_a_partial_entry_keeps_what_it_leaves_out(db_url: str) -> None:
+    await _apply(db_url, GOOD)
+    before = await _export(db_url)
+    partial = (
+        "members:\n  - id: VN/GOV/BCA\n    enabled: false\n"
+        "subsystems:\n  - id: VN/GOV/BCA/population\n    name: Dân cư (mới)\n"
+        f"services:\n  - id: {LOOKUP}\n    timeout_ms: 7000\n"
+        "  - id: VN/GOV/BCA/population/fresh\n"
+    )
+    result = await _apply(db_url, partial)
+    assert (result.created, result.updated) == (1, 3), result
+    assert result.changes == [
+        "update member VN/GOV/BCA: enabled",
+        "update subsystem VN/GOV/BCA/population: name",
+        f"update service {LOOKUP}: timeout_ms",
+        "create service VN/GOV/BCA/population/fresh",
+    ]
+    after = await _export(db_url)
+    lookup = _by_id(after, "services", LOOKUP)
+    # Only the timeout changed: the endpoints, personal_data... were reset to defaults before.
+    assert lookup == _by_id(before, "services", LOOKUP) | {"timeout_ms": 7000}
+    assert lookup["endpoints"] == [{"method": "GET", "path": "/citizens/{id}"}]
+    assert lookup["personal_data"] is True
+    population = _by_id(after, "subsystems", "VN/GOV/BCA/population")
+    assert population["base_url"] == "http://127.0.0.1:8001"
+    assert _by_id(after, "members", "VN/GOV/BCA") == {
+        "id": "VN/GOV/BCA",
+        "name": "Bộ Công an",
+        "enabled": False,
+    }
+    # A new entry takes the defaults for what is left out.
+    fresh = _by_id(after, "services", "VN/GOV/BCA/population/fresh")
+    assert (fresh["endpoints"], fresh["timeout_ms"], fresh["personal_data"]) == ([], 10_000, False)
+    # Export still comes back unchanged, and says everything.
+    again = await _apply(db_url, registry.dump_yaml(after))
+    assert (again.created, again.updated, again.deleted, again.changes) == (0, 0, 0, [])
+    assert await _export(db_url) == after
+
+
+async def test_a_grant_without_enabled_keeps_its_switch(db_url: str) -> None:
+    await _apply(db_url, GOOD)
+    grant = f"grants:\n  - client: VN/GOV/BTP/civil-status\n    service: {LOOKUP}\n"
+    await _apply(db_url, grant + "    enabled: false\n")
+    result = await _apply(db_url, grant)
+    assert (result.updated, result.unchanged) == (0, 1)
+    assert (await _export(db_url))["grants"][0]["enabled"] is False
+
+
+PROVIDER_FILE = """\
+members:
+  - id: VN/LOC/01
+    name: UBND TP. Hà Nội
+subsystems:
+  - id: VN/LOC/01/permits
+    base_url: http://127.0.0.1:9610
+services:
+  - id: VN/LOC/01/permits/record-lookup
+    endpoints: [{method: GET, path: "/records/{id}"}]
+  - id: VN/LOC/01/permits/record-search
+    endpoints: [{method: GET, path: /records}]
+"""
+RENAMED = PROVIDER_FILE.replace("record-lookup", "record-get").replace("{id}", "{rid}")
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def registry_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A migrated database holding GOOD and the permits connector, with permits granted."""
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    assert _cli("db", "upgrade")[0] == 0
+    (tmp_path / "good.yaml").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "permits.yaml").write_text(PROVIDER_FILE, encoding="utf-8")
+    grant = tmp_path / "grant.yaml"
+    grant.write_text(
+        "grants:\n  - client: VN/GOV/BTP/civil-status\n"
+        "    service: VN/LOC/01/permits/record-lookup\n",
+        encoding="utf-8",
+    )
+    for f in ("good.yaml", "permits.yaml", "grant.yaml"):
+        code, out = _cli("registry", "apply", str(tmp_path / f))
+        assert code == 0, out
+    return tmp_path
+
+
+def _exported() -> dict:
+    code, out = _cli("registry", "export")
+    assert code == 0, out
+    return yaml.safe_load(out)
+
+
+def test_a_renamed_service_is_warned_about_and_pruned_within_its_subsystem(
+    registry_db: Path,
+) -> None:
+    renamed = registry_db / "renamed.yaml"
+    renamed.write_text(RENAMED, encoding="utf-8")
+    code, out = _cli("registry", "apply", str(renamed))
+    assert code == 0, out
+    assert (
+        "warning: VN/LOC/01/permits/record-get and VN/LOC/01/permits/record-lookup both "
+        "declare GET /records/{rid}"
+    ) in " ".join(out.split())
+    before = _exported()
+
+    code, out = _cli("registry", "apply", "--dry-run", "--prune", str(renamed))
+    assert code == 0, out
+    assert out.splitlines()[:2] == [
+        "would delete grant VN/GOV/BTP/civil-status -> VN/LOC/01/permits/record-lookup",
+        "would delete service VN/LOC/01/permits/record-lookup",
+    ]
+    assert "dry run, nothing changed: would create 0, update 0, delete 2" in out
+    assert _exported() == before  # nothing changed
+
+    code, out = _cli("registry", "apply", "--prune", str(renamed))
+    assert code == 0 and "deleted 2" in out and "warning" not in out, out
+    after = _exported()
+    # Only the old service and its grant went: the rest of the registry is untouched,
+    # though the file declares none of it.
+    assert [s["id"] for s in after["services"]] == [
+        s["id"] for s in before["services"] if s["id"] != "VN/LOC/01/permits/record-lookup"
+    ]
+    assert after["members"] == before["members"]
+    assert after["subsystems"] == before["subsystems"]
+    assert after["grants"] == [
+        g for g in before["grants"] if g["service"] != "VN/LOC/01/permits/record-lookup"
+    ]
+
+
+def test_prune_deletes_grants_only_between_entries_the_files_declare(registry_db: Path) -> None:
+    # GOOD declares the civil-status client and citizen-lookup, and grants it: without the
+    # grant, --prune takes it away; the grant to the permits service (not declared) stays.
+    without = registry_db / "without.yaml"
+    without.write_text(GOOD.split("grants:")[0], encoding="utf-8")
+    code, out = _cli("registry", "apply", "--prune", str(without))
+    assert code == 0, out
+    assert f"delete grant VN/GOV/BTP/civil-status -> {LOOKUP}" in out
+    assert "deleted 1," in out
+    assert _exported()["grants"] == [
+        {"client": "VN/GOV/BTP/civil-status", "service": "VN/LOC/01/permits/record-lookup"}
+    ]
+
+
+def test_prune_all_deletes_everything_left_out_and_says_so(registry_db: Path) -> None:
+    code, out = _cli(
+        "registry", "apply", "--prune-all", "--dry-run", str(registry_db / "good.yaml")
+    )
+    assert code == 0, out
+    assert "would delete member VN/LOC/01" in out
+    assert "would delete subsystem VN/LOC/01/permits" in out
+    code, out = _cli("registry", "apply", "--prune-all", str(registry_db / "good.yaml"))
+    assert code == 0 and "deleted 5," in out, out
+    assert {m["id"] for m in _exported()["members"]} == {"VN/GOV/BCA", "VN/GOV/BTP"}
+
+
+async def test_the_admin_api_applies_with_dry_run_prune_and_warnings(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        doc = yaml.safe_load(PROVIDER_FILE)
+        r = await c.put("/admin/registry", json=doc, headers=ADMIN_H)
+        assert r.status_code == 200 and r.json()["warnings"] == [], r.text
+        renamed = yaml.safe_load(RENAMED)
+        r = await c.put("/admin/registry?dry_run=true&prune=true", json=renamed, headers=ADMIN_H)
+        answer = r.json()
+        assert answer["dry_run"] is True and answer["changes"] == [
+            "create service VN/LOC/01/permits/record-get",
+            "delete service VN/LOC/01/permits/record-lookup",
+        ]
+        services = (await c.get("/admin/services", headers=ADMIN_H)).json()
+        assert [s["id"] for s in services] == [
+            "VN/LOC/01/permits/record-lookup",
+            "VN/LOC/01/permits/record-search",
+        ]
+        r = await c.put("/admin/registry", json=renamed, headers=ADMIN_H)
+        assert r.json()["dry_run"] is False
+        assert r.json()["warnings"] == [
+            "VN/LOC/01/permits/record-get and VN/LOC/01/permits/record-lookup both declare "
+            "GET /records/{rid}: if one of them was renamed, delete the old one (`hub registry "
+            "apply --prune` with the provider's file, or DELETE /admin/services/ID)"
+        ]
