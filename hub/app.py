@@ -56,6 +56,7 @@ class HubState:
     gateway: Gateway
     signer: Signer
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    stopping: bool = False
     # Features add what they need to start and stop with the hub.
     on_shutdown: list[Callable[[], Any]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Callable:
 
 async def _stop(state: HubState) -> None:
     """Stop what the lifespan started, in reverse; each step is safe if its start never ran."""
+    state.stopping = True
     for task in state.tasks:
         task.cancel()
     await asyncio.gather(*state.tasks, return_exceptions=True)
@@ -318,10 +320,18 @@ async def _probe_log(state: HubState) -> None:
     """After a failed batch, find when the database takes writes again.
 
     The gateway refuses exchanges while the log's last write failed (LogWriter.refusal), so
-    no batch comes to clear it: this probe does, within LOG_PROBE_EVERY_S of the recovery.
+    no batch comes to clear it: this probe does, at once after the failure and then every
+    LOG_PROBE_EVERY_S (a killed database connection costs the exchanges of one probe).
     """
-    while True:
-        await asyncio.sleep(LOG_PROBE_EVERY_S)
+    # Not `while True`: a cancellation that lands in the probe's database call was seen
+    # swallowed there (aiosqlite under SQLAlchemy), and the shutdown's wait for this task
+    # then never ended.
+    failed = asyncio.Event()  # a batch failed: probe at once, not at the next turn
+    state.writer.on_failure.append(failed.set)
+    while not state.stopping:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(failed.wait(), LOG_PROBE_EVERY_S)
+        failed.clear()
         if not state.writer.healthy and state.writer.linked and await _takes_writes(state):
             state.writer.recovered()
 

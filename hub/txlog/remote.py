@@ -34,6 +34,7 @@ class RemoteLogWriter(asyncio.Protocol):
         self.path = path
         self.queue_max = queue_max
         self.on_commit: list[Callable[[int, float], None]] = []
+        self.on_failure: list[Callable[[], None]] = []  # see LogWriter.on_failure
         self.committed = 0
         self.failed_batches = 0
         self.last_commit_s = 0.0
@@ -196,6 +197,8 @@ class RemoteLogWriter(asyncio.Protocol):
             if doc["err"]:
                 self.failed_batches += 1
                 self.healthy = False
+                for failing in self.on_failure:
+                    failing()
                 for tag, message in doc["err"]:
                     fut = pending.pop(tag, None)
                     if fut is not None and not fut.done():

@@ -76,6 +76,7 @@ class LogWriter:
         self.healthy = True
         self.busy_since = 0.0  # perf_counter when the batch being committed began; 0 idle
         self.on_commit: list[Callable[[int, float], None]] = []
+        self.on_failure: list[Callable[[], None]] = []  # a batch failed (hub/app.py probes)
         self.checkpointer: Checkpointer | None = None
         url = engine.url
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
@@ -184,6 +185,8 @@ class LogWriter:
         except Exception as exc:
             self.failed_batches += 1
             self.healthy = False
+            for callback in self.on_failure:
+                callback()
             for hook in self.hooks:  # a hook that keeps state across batches forgets this one
                 rolled_back = getattr(hook, "rolled_back", None)
                 if rolled_back is not None:
