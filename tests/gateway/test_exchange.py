@@ -246,16 +246,17 @@ async def test_a_stuck_log_refuses_exchanges_before_the_provider(
     monkeypatch.setattr(writer_module, "STALL_S", 0.05)
     writer = hub.app.state.writer
     seen = hub.provider.state.seen
-    release = asyncio.Event()
+    entered, release = asyncio.Event(), asyncio.Event()
 
     async def stuck(conn, records):  # type: ignore[no-untyped-def]
+        entered.set()
         await release.wait()  # a lock another process holds
 
     writer.hooks.append(stuck)
     first = asyncio.create_task(hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE)))
-    while not writer.busy_since:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.1)
+    await entered.wait()
+    assert writer.busy_since
+    await asyncio.sleep(0.1)  # past STALL_S
     resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
     assert resp.status_code == 503 and resp.headers["X-Road-Error"] == "Server.LoggingFailed"
     assert resp.json()["message"].startswith("the transaction log's current write has waited")
