@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Any
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.cli.common import DbOption, console, existing, fail, run, settings, unreadable
 from hub.core.db import create_engine
-from hub.txlog.audit import AuditReport, verify_log
-from hub.txlog.signing import Signer, load_public_key
+from hub.txlog.audit import AuditReport, check_proof, make_proof, verify_log
+from hub.txlog.signing import Signer, fingerprint, key_id, load_public_key, public_pem
 
 app = typer.Typer(help="Integrity of the transaction log.", no_args_is_help=True)
+ANCHOR = re.compile(r"^\s*(\d+):([0-9a-fA-F]{64})\s*$")
 
 
 @app.command("verify")
@@ -26,10 +30,19 @@ def verify_cmd(
     # Named, so that typer makes it one flag: by the parameter's name alone it also made
     # a --no-no-signatures.
     no_signatures: bool = typer.Option(False, "--no-signatures", help="Check the hash chain only."),
+    expect: list[str] = typer.Option(
+        [],
+        "--expect",
+        metavar="SEQ:HASH",
+        help="An anchor an earlier verify printed: fail unless record SEQ is still there with "
+        "this hash. Repeat it for several.",
+    ),
 ) -> None:
-    """Recompute the hash chain and batch signatures; exit 1 naming the first bad record."""
+    """Recompute the hash chain and batch signatures, hold the statistics to the log; exit 1
+    naming the first bad record."""
     s = settings(db)
     existing(s.database_url)
+    anchors = _anchors(expect)
     keys: list[Ed25519PublicKey] = []
     if not no_signatures:
         try:
@@ -43,7 +56,9 @@ def verify_cmd(
     async def go() -> AuditReport:
         engine = create_engine(s.database_url)
         try:
-            return await verify_log(engine, public_keys=keys)
+            return await verify_log(
+                engine, public_keys=keys, expect=anchors, minute_days=s.minute_rollup_days
+            )
         finally:
             await engine.dispose()
 
@@ -51,26 +66,152 @@ def verify_cmd(
         report = run(go())
     except Exception as exc:  # exit 1 means a tampered log: a log not read is 2
         fail(unreadable(exc, s.database_url, "the log"), 2)
-    if report.ok:
+    if not report.ok:
+        console.print(f"[red]the log has been tampered with[/red] ({report.records} records read):")
+        for problem in report.problems:
+            console.print(f"  - {problem}", highlight=False)
+        raise typer.Exit(1)
+    _print_ok(report, signatures=bool(keys))
+
+
+def _anchors(values: list[str]) -> dict[int, str]:
+    """``--expect SEQ:HASH`` values as seq -> hash; exit 2 on one that is not."""
+    anchors: dict[int, str] = {}
+    for value in values:
+        found = ANCHOR.match(value)
+        if found is None or int(found[1]) < 1:
+            fail(
+                f"--expect {value!r} is not an anchor: give SEQ:HASH as `hub audit verify` "
+                "printed it, a record's seq (1 or more), a colon and its 64-hex record hash",
+                2,
+            )
+        seq, digest = int(found[1]), found[2].lower()
+        if anchors.setdefault(seq, digest) != digest:
+            fail(f"--expect names record {seq} twice, with different hashes", 2)
+    return anchors
+
+
+def _print_ok(report: AuditReport, *, signatures: bool) -> None:
+    by_key = ", ".join(f"{k} ({n} batches)" for k, n in sorted(report.signed_by.items()))
+    found = f"{report.records} records chained, {report.batches} batches, "
+    if signatures:
+        found += f"{report.signatures_checked} signatures valid"
+        found += f", by key {by_key}" if by_key else ""
+        console.print(f"[green]ok[/green]: {found}", highlight=False)
+    else:
         console.print(
-            f"[green]ok[/green]: {report.records} records chained, {report.batches} batches, "
-            f"{report.signatures_checked} signatures valid; last record seq={report.last_seq} "
-            f"hash={report.last_hash} (keep it elsewhere to detect truncation later)",
+            f"[yellow]the chain holds, but signatures were NOT checked[/yellow] "
+            f"(--no-signatures): {found.rstrip(', ')}; whoever can write to the database can "
+            "rewrite the log and recompute its chain",
             highlight=False,
         )
+    extra = []
+    if report.rollup_mark is not None:
+        extra.append(f"statistics agree with the log up to seq={report.rollup_mark}")
+    if report.anchors_checked:
+        extra.append(f"{report.anchors_checked} kept anchor(s) found unchanged")
+    extra.append(
+        f"checked the log as it was when the check began (up to seq={report.last_seq}); "
+        "records committed since were not read"
+    )
+    console.print("; ".join(extra), highlight=False)
+    if report.last_seq == 0:
+        console.print("the log is empty: no anchor to keep yet", highlight=False)
         return
-    console.print(f"[red]the log has been tampered with[/red] ({report.records} records read):")
-    for problem in report.problems:
-        console.print(f"  - {problem}", highlight=False)
-    raise typer.Exit(1)
+    signer = f", signed by key {report.last_key}" if signatures and report.last_key else ""
+    console.print(
+        f"anchor: {report.anchor} (record seq={report.last_seq}, batch {report.last_batch}"
+        f"{signer})\nkeep it where the database administrator cannot write, and check the "
+        f"next audit against it: hub audit verify --expect {report.anchor}",
+        highlight=False,
+        soft_wrap=True,  # never break the hash
+    )
 
 
 @app.command("public-key")
-def public_key_cmd() -> None:
-    """Print the public key that verifies this hub's log batches."""
-    s = settings()
+def public_key_cmd(
+    key_file: Path | None = typer.Option(
+        None,
+        "--file",
+        help="A PEM key (public, or private for its public half) instead of the hub's own "
+        "signing key.",
+    ),
+    show_id: bool = typer.Option(
+        False, "--id", help="Print the key id and the key's SHA-256 fingerprint, not the PEM."
+    ),
+) -> None:
+    """Print the public key that verifies this hub's log batches, or its key id."""
     try:
-        signer = Signer.from_file(s.signing_key_file, create=False)
+        if key_file is not None:
+            key = load_public_key(key_file.read_bytes())
+        else:
+            key = Signer.from_file(settings().signing_key_file, create=False).public_key
     except (OSError, ValueError) as exc:
         fail(str(exc), 2)
-    print(signer.public_pem(), end="")
+    if show_id:
+        # The key id is what every batch row names, and what `hub audit verify` prints.
+        print(f"key id: {key_id(key)}\nsha256: {fingerprint(key)}")
+    else:
+        print(public_pem(key), end="")
+
+
+@app.command("proof")
+def proof_cmd(
+    ident: str = typer.Argument(..., help="X-Road-Request-Id (or X-Road-Id) of the exchange."),
+    out: Path | None = typer.Option(None, "--out", help="Write it to this file, not stdout."),
+    db: str | None = DbOption,
+) -> None:
+    """Write a JSON proof that one exchange is in the signed log, to check offline."""
+    s = settings(db)
+    existing(s.database_url)
+
+    async def go() -> dict[str, Any] | None:
+        engine = create_engine(s.database_url)
+        try:
+            return await make_proof(engine, ident)
+        finally:
+            await engine.dispose()
+
+    try:
+        proof = run(go())
+    except ValueError as exc:
+        fail(f"no proof: the log does not hold around {ident!r} ({exc}); run hub audit verify")
+    except Exception as exc:
+        fail(unreadable(exc, s.database_url, "the log"), 2)
+    if proof is None:
+        fail(f"no transaction has X-Road-Id or X-Road-Request-Id {ident!r}")
+    text = json.dumps(proof, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text)
+
+
+@app.command("check-proof")
+def check_proof_cmd(
+    file: Path = typer.Argument(..., help="A proof `hub audit proof` wrote."),
+    public_key: list[Path] = typer.Option(
+        ..., help="PEM public key the batch may be signed with; repeat it for several."
+    ),
+) -> None:
+    """Check a proof against the public key, without the hub or its database."""
+    try:
+        keys = {key_id(k): k for k in (load_public_key(p.read_bytes()) for p in public_key)}
+        proof = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the proof or the key: {exc}", 2)
+    if not isinstance(proof, dict):
+        fail(f"{file} is not a proof", 2)
+    problems = check_proof(proof, keys)
+    if problems:
+        console.print("[red]the proof does not hold[/red]:")
+        for problem in problems:
+            console.print(f"  - {problem}", highlight=False)
+        raise typer.Exit(1)
+    ex, batch = proof["exchange"], proof["batch"]
+    console.print(
+        f"[green]the proof holds[/green]: exchange {ex['fields']['request_id']} is record "
+        f"seq={ex['seq']} of the log, in batch {batch['id']} (records {batch['first_seq']}.."
+        f"{batch['last_seq']}) signed by key {batch['key_id']}",
+        highlight=False,
+    )

@@ -120,3 +120,28 @@ def unreadable(exc: BaseException, url: str, what: str) -> str:
             "than this hub; run `hub db upgrade` first"
         )
     return f"cannot read {what} from {shown(url)}: {why}"
+
+
+def up_to_date(url: str) -> None:
+    """Stop unless the database has this hub's schema, changing nothing.
+
+    For `hub serve --no-migrate` (every worker failed its startup with a traceback on a
+    missing table, and with --workers 2 the whole ended with exit 0) and the commands that
+    only read: `hub registry export` migrated an older database, the backup taken before
+    an upgrade being the very thing it changed.
+    """
+    from hub.core.migrate import revisions
+
+    existing(url)  # connecting would make an empty file
+    try:
+        current, head = revisions(url)
+    except Exception as exc:
+        fail(f"cannot open the database at {shown(url)}: {reason(exc)}")
+    if current is None:
+        fail(f"the database at {shown(url)} has no hub tables: run `hub db upgrade` first", 2)
+    if current != head:
+        fail(
+            f"the database at {shown(url)} is at revision {current} and this hub needs {head}: "
+            "run `hub db upgrade` first (`hub serve` does it itself without --no-migrate)",
+            2,
+        )

@@ -8,7 +8,7 @@ import sys
 import typer
 from sqlalchemy import select
 
-from hub.cli.common import DbOption, existing, fail, migrated, run, settings
+from hub.cli.common import DbOption, existing, fail, run, settings, up_to_date
 from hub.core import security
 from hub.core.db import create_engine, session_factory
 from hub.models import ApiKey, Grant
@@ -23,7 +23,7 @@ def credentials_cmd(db: str | None = DbOption) -> None:
     if s.env == "production" or not s.demo_credentials:
         fail("demo credentials are refused in production (HUB_ENV=production)", 2)
     existing(s.database_url)
-    migrated(s.database_url)
+    up_to_date(s.database_url)
 
     async def go() -> list[dict]:
         engine = create_engine(s.database_url)

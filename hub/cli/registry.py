@@ -20,6 +20,7 @@ from hub.cli.common import (
     settings,
     shown,
     unreadable,
+    up_to_date,
 )
 from hub.core.db import create_engine, session_factory
 from hub.registry import service as registry
@@ -156,8 +157,7 @@ def apply_cmd(
 def export_cmd(db: str | None = DbOption) -> None:
     """Print the registry as YAML (what `apply` takes back)."""
     s = settings(db)
-    existing(s.database_url)
-    migrated(s.database_url)
+    up_to_date(s.database_url)  # reads only: an older database is said so, not migrated
 
     async def go() -> dict:
         engine = create_engine(s.database_url)

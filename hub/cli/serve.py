@@ -26,6 +26,7 @@ from hub.cli.common import (
     reason,
     settings,
     shown,
+    up_to_date,
 )
 from hub.core.children import PARENT_ENV, child_env
 from hub.core.migrate import upgrade
@@ -144,29 +145,6 @@ def up(
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
-
-
-def up_to_date(url: str) -> None:
-    """Stop unless the database has this hub's schema (``--no-migrate`` starts on it as is).
-
-    Without this, every worker failed its startup with a traceback on a missing table, and
-    with --workers 2 the whole ended with exit 0.
-    """
-    from hub.core.migrate import revisions
-
-    existing(url)  # connecting would make an empty file
-    try:
-        current, head = revisions(url)
-    except Exception as exc:
-        fail(f"cannot open the database at {shown(url)}: {reason(exc)}")
-    if current is None:
-        fail(f"the database at {shown(url)} has no hub tables: run `hub db upgrade` first", 2)
-    if current != head:
-        fail(
-            f"the database at {shown(url)} is at revision {current} and this hub needs {head}: "
-            "run `hub db upgrade` (or start without --no-migrate)",
-            2,
-        )
 
 
 def ready_to_sign(s: Settings) -> None:

@@ -280,3 +280,19 @@ def test_hub_serve_refuses_a_database_it_cannot_run_on(
         assert result.exit_code == 2, result.output
         assert said in " ".join(result.output.split()), result.output
     assert not (tmp_path / "none.db").exists() and not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("command", [["registry", "export"], ["demo", "credentials"]])
+def test_commands_that_only_read_never_migrate(tmp_path: Path, command: list[str]) -> None:
+    import sqlite3
+
+    from hub.core.migrate import upgrade
+
+    old = tmp_path / "old.db"
+    upgrade(f"sqlite+aiosqlite:///{old}", "0006")
+    env = {"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{old}", "HUB_ENV": "development"}
+    result = CliRunner().invoke(app, command, env=env)
+    assert result.exit_code == 2, result.output
+    assert "is at revision 0006 and this hub needs" in " ".join(result.output.split())
+    with sqlite3.connect(old) as db:  # the backup before an upgrade is left as it was
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0006",)
