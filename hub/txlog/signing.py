@@ -78,3 +78,16 @@ def verify(public_key: Ed25519PublicKey, message: bytes, signature: str) -> bool
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def fingerprint(public_key: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw public key, in hex: the key id is its first 16 characters."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def public_pem(public_key: Ed25519PublicKey) -> str:
+    """The public key as PEM (SubjectPublicKeyInfo), as ``--public-key`` takes it."""
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()

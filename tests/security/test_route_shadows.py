@@ -107,9 +107,9 @@ async def test_the_service_named_is_the_one_that_declares_the_method(
     async with serve(provider()) as base_url:
         registry = doc(base_url)
         registry["services"] += [
-            {"id": f"{PROVIDER}/record-search", "endpoints": [{"method": "GET", "path": "/records"}]},
-            {"id": f"{PROVIDER}/record-create", "endpoints": [{"method": "POST", "path": "/records"}]},
-        ]  # fmt: skip
+            {"id": f"{PROVIDER}/{code}", "endpoints": [{"method": method, "path": "/records"}]}
+            for code, method in (("record-search", "GET"), ("record-create", "POST"))
+        ]
         keys = await load_registry(db_url, registry)
         async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
             h = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {keys[CLIENT]}", **PURPOSE}

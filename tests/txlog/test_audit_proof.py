@@ -1,0 +1,174 @@
+"""A proof of one exchange, written by `hub audit proof` and checked offline."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from hub.cli.main import app as cli
+from hub.core.db import create_engine
+from hub.models import Transaction
+from hub.txlog.audit import check_proof, make_proof
+from hub.txlog.chain import CHAINED_FIELDS
+from hub.txlog.signing import Signer
+from tests.txlog.test_audit import write_log
+
+_tx = Transaction.__table__
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> Signer:
+    return Signer.from_file(tmp_path / "signing-key.pem", create=True)
+
+
+@pytest.fixture
+async def log_url(db_url: str, signer: Signer) -> str:
+    await write_log(db_url, signer)  # records 1..20, batches of five
+    return db_url
+
+
+async def proof_of(url: str, ident: str) -> dict[str, Any] | None:
+    engine = create_engine(url)
+    try:
+        return await make_proof(engine, ident)
+    finally:
+        await engine.dispose()
+
+
+async def hub(url: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+    runner = CliRunner()
+    return await asyncio.to_thread(runner.invoke, cli, list(args), env={"COLUMNS": "200"})
+
+
+async def test_a_proof_holds_offline_and_gives_the_canonical_text(
+    log_url: str, signer: Signer
+) -> None:
+    proof = await proof_of(log_url, "req-0012")
+    assert proof is not None
+    assert check_proof(proof, {signer.key_id: signer.public_key}) == []
+    # Record 12 and the rest of its batch (11..15), as the text the chain hashes.
+    assert proof["exchange"]["seq"] == 12 and len(proof["chain"]) == 3
+    assert proof["batch"]["id"] == 3 and proof["batch"]["key_id"] == signer.key_id
+    fields = proof["exchange"]["fields"]
+    assert list(fields) == list(CHAINED_FIELDS)
+    # The forms docs/security.md describes: NULL, bool, float, datetime, int.
+    assert fields["fault_code"] == "\x00" and fields["request_body"] == "\x00"
+    assert fields["succeeded"] == "1" and fields["status_code"] == "200"
+    assert fields["total_ms"] == "24.500" and fields["upstream_ms"] == "10.250"
+    assert fields["started_at"] == "2026-01-05T09:00:12.123456"
+    assert proof["chain"][0].split("\x1f")[:3] == ["13", "msg-13", "req-0013"]
+    # The last record of a batch needs no chain.
+    last = await proof_of(log_url, "req-0015")
+    assert last is not None and last["chain"] == []
+    assert check_proof(last, {signer.key_id: signer.public_key}) == []
+
+
+def changed(proof: dict[str, Any], how: str) -> dict[str, Any]:
+    p = copy.deepcopy(proof)
+    if how == "field":
+        p["exchange"]["fields"]["status_code"] = "403"
+    elif how == "chain":
+        p["chain"] = p["chain"][:-1]
+    elif how == "chain text":
+        p["chain"][1] = p["chain"][1].replace("HS-14", "HS-99")
+    elif how == "batch":
+        p["batch"]["last_seq"] += 1
+    elif how == "seq":
+        p["exchange"]["seq"] = 13
+    return p
+
+
+@pytest.mark.parametrize(
+    ("how", "problem"),
+    [
+        ("field", "its record's fields do not give its record_hash"),
+        ("chain", "the chain from seq=12 does not end at batch 3's last record"),
+        ("chain text", "the chain does not lead to batch 3's signed last hash"),
+        ("batch", "batch 3's signature does not hold"),
+        ("seq", "its record's seq or batch is not the one the proof names"),
+    ],
+)
+async def test_a_changed_proof_does_not_hold(
+    sqlite_url: str, signer: Signer, how: str, problem: str
+) -> None:
+    await write_log(sqlite_url, signer)
+    proof = await proof_of(sqlite_url, "req-0012")
+    assert proof is not None
+    assert problem in check_proof(changed(proof, how), {signer.key_id: signer.public_key})
+
+
+async def test_a_proof_signed_by_another_key_does_not_hold(
+    log_url: str, signer: Signer, tmp_path: Path
+) -> None:
+    other = Signer.from_file(tmp_path / "other.pem", create=True)
+    proof = await proof_of(log_url, "req-0012")
+    assert proof is not None
+    assert check_proof(proof, {other.key_id: other.public_key}) == [
+        f"batch 3 was signed by another key ({signer.key_id})"
+    ]
+
+
+async def test_the_cli_writes_and_checks_a_proof(
+    log_url: str, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, key = tmp_path / "proof.json", tmp_path / "public.pem"
+    key.write_text(signer.public_pem())
+    made = await hub(log_url, monkeypatch, "audit", "proof", "req-0007", "--out", str(out),
+                     "--db", log_url)  # fmt: skip
+    assert made.exit_code == 0, made.output
+    checked = await hub(log_url, monkeypatch, "audit", "check-proof", str(out),
+                        "--public-key", str(key))  # fmt: skip
+    assert checked.exit_code == 0, checked.output
+    assert (
+        f"the proof holds: exchange req-0007 is record seq=7 of the log, in batch 2 (records "
+        f"6..10) signed by key {signer.key_id}"
+    ) in checked.output
+    forged = json.loads(out.read_text())
+    forged["exchange"]["fields"]["user_id"] = "someone-else"
+    out.write_text(json.dumps(forged))
+    refused = await hub(log_url, monkeypatch, "audit", "check-proof", str(out),
+                        "--public-key", str(key))  # fmt: skip
+    assert refused.exit_code == 1
+    assert "its record's fields do not give its record_hash" in refused.output
+    unknown = await hub(log_url, monkeypatch, "audit", "proof", "nope", "--db", log_url)
+    assert unknown.exit_code == 1 and "no transaction has" in unknown.output
+
+
+async def test_no_proof_is_made_where_the_log_does_not_hold(
+    log_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(log_url)
+    async with engine.begin() as conn:
+        await conn.execute(update(_tx).where(_tx.c.seq == 7).values(issue="HS-forged"))
+    await engine.dispose()
+    result = await hub(log_url, monkeypatch, "audit", "proof", "req-0007", "--db", log_url)
+    assert result.exit_code == 1
+    assert "no proof: the log does not hold around 'req-0007'" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    ("proof", "problem"),
+    [
+        ({"format": "other/1"}, "not a hub-log-proof/1 proof"),
+        ({"format": "hub-log-proof/1", "exchange": {}}, "not a complete hub-log-proof/1 proof"),
+        (
+            {
+                "format": "hub-log-proof/1",
+                "exchange": {"seq": 1, "fields": {"seq": "1"}},
+                "chain": [],
+                "batch": {"id": 1, "first_seq": 1, "last_seq": 1},
+            },
+            "its fields are not the chained fields, in their order",
+        ),
+    ],  # fmt: skip
+)
+def test_what_is_not_a_proof_is_said_to_be_none(proof: dict[str, Any], problem: str) -> None:
+    assert check_proof(proof, {})[0].startswith(problem)

@@ -1,0 +1,167 @@
+"""`hub audit verify` holds the statistics to the log: counts equal the log's (SPEC §7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, select, update
+
+from hub.core.db import create_engine
+from hub.models import RollupMark, StatsDay, StatsHour, StatsMinute
+from hub.models.stats import LatencyHour
+from hub.stats import synth
+from hub.stats.rollup import Rollup
+from hub.stats.timeutil import utcnow
+from hub.txlog.audit import AuditReport, _Statistics, verify_log
+from hub.txlog.signing import Signer
+from hub.txlog.sqlite import create_writer_engine
+
+RECORDS = 600
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> Signer:
+    return Signer.from_file(tmp_path / "signing-key.pem", create=True)
+
+
+@pytest.fixture
+async def log_url(db_url: str, signer: Signer) -> str:
+    """Two days of synthetic traffic, logged with its rollups as the hub logs it."""
+    engine = create_writer_engine(db_url)
+    await synth.load(engine, records=RECORDS, days=2, secret="s" * 20, seed=5, signer=signer,
+                     batch_size=100)  # fmt: skip
+    await engine.dispose()
+    return db_url
+
+
+async def audit(url: str, signer: Signer) -> AuditReport:
+    engine = create_engine(url)
+    try:
+        return await verify_log(engine, public_key=signer.public_key, minute_days=35)
+    finally:
+        await engine.dispose()
+
+
+async def change(url: str, table: Any, delta: int, nth: int = 0, **where: Any) -> Any:
+    """Add ``delta`` to the count of the ``nth`` row of a rollup table; that row's key."""
+    t: Table = table.__table__
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        count = "n_total" if "bin" in t.c else "count"
+        keys = [c for c in t.primary_key.columns]
+        query = select(*keys).order_by(*keys)
+        for name, value in where.items():
+            query = query.where(t.c[name] == value)
+        row = (await conn.execute(query.offset(nth).limit(1))).one()
+        match = [c == v for c, v in zip(keys, row, strict=True)]
+        await conn.execute(update(t).where(*match).values({count: t.c[count] + delta}))
+    await engine.dispose()
+    return row
+
+
+async def test_rollups_written_with_the_log_agree_with_it(log_url: str, signer: Signer) -> None:
+    report = await audit(log_url, signer)
+    assert report.ok, report.problems
+    assert report.rollup_mark == RECORDS == report.last_seq
+
+
+@pytest.mark.parametrize("table", [StatsDay, StatsHour])
+async def test_forged_counts_disagree_with_the_log(
+    log_url: str, signer: Signer, table: Any
+) -> None:
+    row = await change(log_url, table, 5000)
+    day = f"{row.bucket:%Y-%m-%d}"
+    problems = (await audit(log_url, signer)).problems
+    name = table.__tablename__
+    first = [p for p in problems if p.startswith(f"statistics disagree with the log: {name} ")]
+    assert first and first[0].startswith(
+        f"statistics disagree with the log: {name} on {day} (UTC): count "
+    )
+    assert f"in all it counts {RECORDS + 5000:,} exchanges, the log {RECORDS:,} up to the " \
+        f"rollup mark seq={RECORDS}" in first[0]  # fmt: skip
+
+
+async def test_counts_moved_between_the_rows_of_a_day_disagree_with_the_log(
+    log_url: str, signer: Signer
+) -> None:
+    first = await change(log_url, StatsHour, -1)
+    await change(log_url, StatsHour, +1, nth=1, bucket=first.bucket)  # the day's totals hold
+    problems = (await audit(log_url, signer)).problems
+    moved = "the same totals, split differently between hours, clients or statuses"
+    assert problems[0].startswith(
+        f"statistics disagree with the log: stats_hour on {first.bucket:%Y-%m-%d} (UTC): {moved}"
+    )
+
+
+async def test_forged_minutes_disagree_with_their_hour(log_url: str, signer: Signer) -> None:
+    row = await change(log_url, StatsMinute, 5000)
+    problems = (await audit(log_url, signer)).problems
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "statistics disagree with the log: stats_minute does not add up to stats_hour at ("
+    )
+    assert row.client in problems[0]
+
+
+async def test_a_forged_latency_histogram_disagrees_with_its_hour(
+    log_url: str, signer: Signer
+) -> None:
+    await change(log_url, LatencyHour, 1)
+    problems = (await audit(log_url, signer)).problems
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "statistics disagree with the log: stats_latency_hour does not add up to the "
+        "exchanges of stats_hour at ("
+    )
+
+
+async def set_mark(url: str, seq: int) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(update(RollupMark).where(RollupMark.id == 1).values(seq=seq))
+    await engine.dispose()
+
+
+async def test_a_mark_moved_back_counts_records_twice_and_is_found(
+    log_url: str, signer: Signer
+) -> None:
+    await set_mark(log_url, 0)  # readers would add every record again to the rollups'
+    problems = (await audit(log_url, signer)).problems
+    assert [p.split(" on ")[0] for p in problems] == [
+        "statistics disagree with the log: stats_hour",
+        "statistics disagree with the log: stats_day",
+    ]
+    assert all(
+        f"in all it counts {RECORDS:,} exchanges, the log 0 up to the rollup mark seq=0" in p
+        for p in problems
+    )
+
+
+async def test_a_mark_past_the_log_is_found(log_url: str, signer: Signer) -> None:
+    await set_mark(log_url, RECORDS + 100)
+    problems = (await audit(log_url, signer)).problems
+    assert problems == [
+        f"the rollup mark says the statistics count the log up to seq={RECORDS + 100}, but "
+        f"the records end at seq={RECORDS}: it was changed"
+    ]
+
+
+def test_the_check_sums_the_log_as_the_rollups_do() -> None:
+    """``_Statistics.add_records`` repeats the hour keys and sums of ``Rollup`` (for speed)."""
+    gen = synth.Generator("s" * 20, seed=9)
+    records = gen.hour(utcnow().replace(minute=0, second=0, microsecond=0), 400)
+    records += gen.hour(records[0]["started_at"].replace(minute=0, second=0), 300)
+    ours = _Statistics(mark=10**9, horizon=None)
+    ours.add_records(records[:350])  # in two chunks, as the walk gives them
+    ours.add_records(records[350:])
+    theirs = _Statistics(mark=10**9, horizon=None)
+    theirs.secret, theirs.mix = ours.secret, ours.mix
+    rollup = Rollup(records).grains()
+    theirs._add(theirs.log, "stats_hour", rollup.counts["hour"].items())
+    theirs._add(theirs.log, "stats_day", rollup.counts["day"].items())
+    assert ours.log.keys() == theirs.log.keys()
+    for key, sums in ours.log.items():
+        assert sums[:5] == theirs.log[key][:5]
+        assert sums[5:] == pytest.approx(theirs.log[key][5:])
