@@ -123,12 +123,10 @@ def replay_command(
     errors = Console(stderr=True)
     if not is_http_url(hub):
         # Else every request of the run failed on its own, one failure per step.
-        errors.print(
+        _say(
+            errors,
             f"--hub {hub!r} is not the hub's base URL: give http:// or https://, a host and "
             "a port, e.g. http://127.0.0.1:8000; nothing was run.",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
         )
         raise typer.Exit(EXIT_BAD_INPUT)
     from hub.replay.options import Ramp, evaluate, parse_stages, parse_threshold, same_report_path
@@ -146,7 +144,7 @@ def replay_command(
             ramp = Ramp(rate if rate else (concurrency or 1), parse_stages(stages))
             duration_s = ramp.duration_s
     except ValueError as exc:
-        errors.print(f"{exc}; nothing was run.", markup=False, highlight=False, soft_wrap=True)
+        _say(errors, f"{exc}; nothing was run.")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     # Not given and 1 differ: the open model's cap defaults to 1000, yet 1 is a valid cap.
     options = RunOptions(
@@ -169,7 +167,7 @@ def replay_command(
     if report_problems:
         # Found now rather than after a run of many minutes whose figures would be lost.
         for problem in report_problems:
-            errors.print(problem, markup=False, highlight=False, soft_wrap=True)
+            _say(errors, problem)
         errors.print("nothing was run.")
         raise typer.Exit(EXIT_BAD_INPUT)
     skipped: list[Path] = []
@@ -178,7 +176,7 @@ def replay_command(
     except ScenarioLoadError as exc:
         _say_skipped(errors, skipped)
         for message in exc.messages:
-            errors.print(message, markup=False, highlight=False, soft_wrap=True)
+            _say(errors, message)
         errors.print(f"refused: {len(exc.messages)} problem(s); nothing was run.")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     _say_skipped(errors, skipped)
@@ -213,12 +211,10 @@ def replay_command(
             name = _SIGNAL_NAMES[signum]
             if len(signals) == 1 and runners:
                 runners[0].stop(name)
-                errors.print(
+                _say(
+                    errors,
                     f"stopping ({name}): no new iterations; waiting for those in flight, "
                     "clearing faults, then the report (Ctrl-C again to quit at once)",
-                    markup=False,
-                    highlight=False,
-                    soft_wrap=True,
                 )
             else:
                 main_task.cancel()
@@ -241,11 +237,9 @@ def replay_command(
                     if not errors.is_terminal and time.monotonic() - last_line >= progress_every:
                         # No bar in a CI log: a line now and then shows the run is alive.
                         last_line = time.monotonic()
-                        errors.print(
+                        _say(
+                            errors,
                             progress_line(runner, done, progress.tasks[0].total),
-                            markup=False,
-                            highlight=False,
-                            soft_wrap=True,
                         )
                 await asyncio.sleep(0.1)
 
@@ -272,7 +266,7 @@ def replay_command(
         if signals:  # stopped while the run was being prepared: nothing ran
             errors.print(f"interrupted ({_SIGNAL_NAMES[signals[0]]}) before the run: no report")
             raise typer.Exit(_exit_status(signals[0])) from None
-        errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        _say(errors, str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except asyncio.CancelledError:
         name = _SIGNAL_NAMES[signals[0]] if signals else "Ctrl-C"
@@ -286,20 +280,16 @@ def replay_command(
     stopped = len(results) < len(plans) or any(r.interrupted for r in results)
     if stopped:
         cut = [r.name for r in results if r.interrupted]
-        console.print(
+        _say(
+            console,
             f"interrupted: {len(results) - len(cut)} of {len(plans)} scenario(s) ran in full"
             + "".join(f", {name!r} was cut short" for name in cut)
             + "; the figures above are for what ran",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
         )
     for held in run_faults:
-        console.print(
+        _say(
+            console,
             f"fault held for the whole run: {held.text}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
         )
     outcomes = evaluate(thresholds, results)
     render_thresholds(console, outcomes)
@@ -338,12 +328,10 @@ def _say_skipped(errors: Console, skipped: list[Path]) -> None:
     out; said, so that a scenario with a typo in ``steps:`` is not lost quietly.
     """
     if skipped:
-        errors.print(
+        _say(
+            errors,
             f"skipped {len(skipped)} YAML file(s) without a top-level 'steps:' (not "
             f"scenarios): {', '.join(str(p) for p in skipped)}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
         )
 
 
@@ -385,11 +373,9 @@ def _write_report(option: str, path: Path, write: Callable[[], None], errors: Co
     try:
         write()
     except OSError as exc:
-        errors.print(
+        _say(
+            errors,
             f"{option} {path}: the report could not be written: {exc.strerror or exc}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
         )
         return True
     return False
@@ -398,3 +384,8 @@ def _write_report(option: str, path: Path, write: Callable[[], None], errors: Co
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the top-level app."""
     app.command("replay")(replay_command)
+
+
+def _say(console: Console, text: str) -> None:
+    """One line as written: no markup, no highlighting, never wrapped (paths, ids, JSON)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)

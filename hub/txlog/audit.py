@@ -56,7 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.models import ChainHead, LogBatch, RollupMark, Transaction
 from hub.stats.repository import transaction
 from hub.stats.retention import minute_horizon
-from hub.stats.rollup import COUNT_KEY, COUNT_SUMS, COUNT_TABLES
+from hub.stats.rollup import COUNT_KEY, COUNT_SUMS, COUNT_TABLES, fold_grain
 from hub.txlog.chain import CHAINED_FIELDS, GENESIS, batch_message, canonical_text, record_hash
 from hub.txlog.chain import _text as field_text  # the definition's text of one field
 from hub.txlog.signing import key_id, verify
@@ -720,14 +720,7 @@ class _Statistics:
                 row[6] += up
         self._add(self.log, _COUNT_TABLES[0].name, hours.items())
         days: dict[tuple[Any, ...], list[Any]] = {}
-        for key, sums in hours.items():
-            day_key = (self._day(key[0]), *key[1:])
-            found = days.get(day_key)
-            if found is None:
-                days[day_key] = list(sums)
-            else:
-                for i, v in enumerate(sums):
-                    found[i] += v
+        fold_grain(hours, days, "day")  # as the rollups fold their hours into days
         self._add(self.log, _COUNT_TABLES[1].name, days.items())
 
     def problems(self) -> list[str]:
