@@ -16,6 +16,7 @@ import httpx
 import typer
 import uvicorn
 from rich.table import Table
+from uvicorn.supervisors import Multiprocess
 
 from hub.cli.common import (
     PORT_MAX,
@@ -358,13 +359,35 @@ def _serve(
     console.print(
         f"hub starting on http{'s' if tls else ''}://{host}:{port} with {workers} worker(s)"
     )
-    uvicorn.run(
-        "hub.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        timeout_graceful_shutdown=30,
-        **(UVICORN_FAST | tls),
+    options: dict[str, Any] = (
+        {
+            "factory": True,
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "log_level": "warning",
+            "timeout_graceful_shutdown": 30,
+        }
+        | UVICORN_FAST
+        | tls
     )
+    if workers == 1:
+        uvicorn.run("hub.app:create_app", **options)
+        return
+    config = uvicorn.Config("hub.app:create_app", **options)
+    _Supervisor(config, sockets=[config.bind_socket()]).run()
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's parent of several workers, which stops listening when it stops them.
+
+    uvicorn's own kept its copy of the listening socket open until its workers had drained:
+    the kernel went on accepting connections that no worker would serve, and reset them
+    when the parent exited. Closed first, a new connection is refused at once, as with one
+    worker, and a load balancer sends it elsewhere.
+    """
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 
@@ -156,3 +157,47 @@ async def test_sigterm_drains_in_flight_exchanges_and_flushes_the_log(
     assert ids <= await logged_request_ids(db_url)
     code, out = await hub_cli(env, "audit", "verify", cwd=tmp_path)
     assert code == 0, out
+
+
+async def test_workers_stop_listening_as_soon_as_sigterm_arrives(tmp_path: Path) -> None:
+    # With more than one worker, uvicorn's parent process holds the listening socket too:
+    # while its workers drained, the kernel went on accepting connections on the parent's
+    # copy, and reset them when it exited. A load balancer's new connection during a drain
+    # must be refused at once (it retries on another node), as with one worker.
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    env = hub_env(tmp_path, db_url)
+    provider = FaultyProvider()
+    async with serve(provider) as base_url:
+        await apply_registry(env, registry_doc(base_url), tmp_path)
+        hub = await HubProcess(env, tmp_path, "--workers", "2").start()
+        try:
+            key = await issue_key(hub.url, CLIENT)
+            headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}
+            async with httpx.AsyncClient(timeout=30) as http:
+                for _ in range(50):  # until both workers' registries know the new key
+                    resp = await http.get(hub.url + LOOKUP, headers=headers)
+                    await asyncio.sleep(0.1)
+                assert resp.status_code == 200, resp.text
+                provider.delay_s = 2.0
+                calls = [
+                    asyncio.create_task(http.get(hub.url + LOOKUP, headers=headers))
+                    for _ in range(4)
+                ]
+                await asyncio.wait_for(provider.wait_in_flight(4), 30)
+                assert hub.proc is not None
+                os.kill(hub.proc.pid, signal.SIGTERM)  # the parent alone, as systemd's main PID
+                refused = False
+                while provider.in_flight:  # the parent looks for signals every 0.5 s
+                    await asyncio.sleep(0.05)
+                    try:
+                        _, writer = await asyncio.open_connection("127.0.0.1", hub.port)
+                    except ConnectionRefusedError:
+                        refused = True
+                        break
+                    writer.close()
+                answers = await asyncio.gather(*calls)
+            assert refused, "connections were still accepted during the drain"
+            assert await hub.wait() in (0, -signal.SIGTERM)
+        finally:
+            await hub.stop()
+    assert [r.status_code for r in answers] == [200] * 4
