@@ -177,7 +177,13 @@ def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Fail
     if not plan.capture:
         return None
     document = _document(reply)
-    for name, source, templated, match in plan.capture:
+    for name, source, templated, match, header in plan.capture:
+        if header is not None:
+            value = reply.headers.get(header)
+            if value is None:
+                return _fail(reply, "capture", name, f"a header {header}", "<absent>")
+            variables[name] = value
+            continue
         try:
             path, rendered = resolved(templated, variables)
         except MissingVariable as exc:

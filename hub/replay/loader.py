@@ -27,9 +27,11 @@ from hub.replay.schemas import (
     FaultSpec,
     FaultStep,
     Scenario,
+    SleepStep,
+    step_kind,
 )
 
-_STEP_TAGS = {"exchange", "fault"}
+_STEP_TAGS = {"exchange", "fault", "sleep"}
 
 
 class ScenarioLoadError(Exception):
@@ -291,7 +293,10 @@ _ALLOWED: list[tuple[tuple[str | None, ...], str]] = [
     (("query", None), "a string, number or boolean, or a list of them"),
     (("query", None, None), "a string, number or boolean"),
     (("headers", None), "a string, number or boolean"),
-    (("capture", None), "a JSONPath string, or {path: JSONPath, match: one|first|all}"),
+    (
+        ("capture", None),
+        "a JSONPath string, {path: JSONPath, match: one|first|all}, or {header: NAME}",
+    ),
     (("expect", "headers", None), "a string, a list of strings, or null (must be absent)"),
     (("expect", "headers", None, None), "a string"),
     (("expect", "status"), "an HTTP status (100-599) or a non-empty list of them"),
@@ -333,9 +338,12 @@ def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
     if loc[0] != "steps" or len(loc) < 2:
         return None
     step = _get(data, loc[:2])
-    base: type[BaseModel] = (
-        FaultStep if isinstance(step, dict) and "fault" in step else ExchangeStep
-    )
+    kinds: dict[str, type[BaseModel]] = {
+        "fault": FaultStep,
+        "sleep": SleepStep,
+        "exchange": ExchangeStep,
+    }
+    base = kinds[step_kind(step)] if isinstance(step, dict) else ExchangeStep
     rest = loc[2:]
     if rest[:3] == ("fault", "set", "services") and len(rest) == 4:
         return FaultSpec
@@ -390,7 +398,13 @@ def _validation_messages(
             loc_for_field = loc[:-1]
         elif len(items) > 1:
             field = loc[2:] if loc[:1] == ("steps",) else loc
-            message = f"expected {_allowed(field, items)}, got {_shown(item.get('input'))}"
+            # A mapping that the model branch refused for a reason of its own ("give
+            # exactly one of ..."): that reason, not the list of what the field takes.
+            reason = next((i for i in items if i["type"] == "value_error"), None)
+            if reason is not None and isinstance(item.get("input"), dict):
+                message = _said(reason)
+            else:
+                message = f"expected {_allowed(field, items)}, got {_shown(item.get('input'))}"
             loc_for_field = loc
         else:
             text = _said(item)

@@ -11,14 +11,24 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from hub.replay.expect import JSONPathError, compile_jsonpath
-from hub.replay.schemas import Capture, ExchangeStep, FaultStep, Scenario
+from hub.replay.schemas import Capture, ExchangeStep, FaultStep, Scenario, SleepStep
 from hub.replay.templating import Template, TemplateSyntaxError, compile_value, names_in
 
 Loc = tuple[str | int, ...]
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110's token: a header name
+
+
+class CapturePlan(NamedTuple):
+    """One ``capture`` entry: a JSONPath into the body, or a response header."""
+
+    name: str
+    source: str  # the JSONPath as written, or the header's name
+    path: Any  # the compiled JSONPath (None for a header)
+    match: str  # one | first | all
+    header: str | None = None
 
 
 @dataclass(slots=True)
@@ -39,7 +49,7 @@ class ExchangePlan:
     expect_headers: list[tuple[str, Any]]
     expect_json: list[tuple[str, Any, Any]]  # (source, compiled path, compiled expected)
     max_ms: float | None
-    capture: list[tuple[str, str, Any, str]]  # (name, source, compiled path, match)
+    capture: list[CapturePlan]
     sends_auth: bool  # the step sets Authorization itself (e.g. to test a bad key)
     sends_client: bool
 
@@ -60,13 +70,25 @@ class FaultPlan:
 
 
 @dataclass(slots=True)
+class SleepPlan:
+    """A pause of ``seconds`` inside an iteration."""
+
+    id: str
+    label: str
+    seconds: float
+
+
+Step = ExchangePlan | FaultPlan | SleepPlan
+
+
+@dataclass(slots=True)
 class ScenarioPlan:
     """A scenario ready to run."""
 
     name: str
     file: str
     vars: list[tuple[str, Any]]
-    steps: list[ExchangePlan | FaultPlan]
+    steps: list[Step]
     clients: set[str] = field(default_factory=set)  # static clients, to check keys up front
 
     @property
@@ -169,14 +191,17 @@ class _Compiler:
         """Refuse header names HTTP does not allow (a space, a colon, a letter with an
         accent): sent, they split or spoil the request; expected, they can never match."""
         for name in mapping or {}:
-            if not _TOKEN.match(str(name)):
-                self.errors.append(
-                    (
-                        (*loc, name),
-                        f"{str(name)!r} is not a valid header name: letters, digits and "
-                        "!#$%&'*+-.^_`|~ only, no spaces (e.g. X-Road-UserId)",
-                    )
+            self.header_name((*loc, name), str(name))
+
+    def header_name(self, loc: Loc, name: str) -> None:
+        if not _TOKEN.match(name):
+            self.errors.append(
+                (
+                    loc,
+                    f"{name!r} is not a valid header name: letters, digits and "
+                    "!#$%&'*+-.^_`|~ only, no spaces (e.g. X-Road-UserId)",
                 )
+            )
 
     def exchange(self, loc: Loc, step: ExchangeStep) -> ExchangePlan:
         expect = step.expect
@@ -226,10 +251,14 @@ class _Compiler:
             sends_client="x-road-client" in header_names,
         )
 
-    def capture(self, loc: Loc, name: str, spec: str | Capture) -> tuple[str, str, Any, str]:
+    def capture(self, loc: Loc, name: str, spec: str | Capture) -> CapturePlan:
         if isinstance(spec, str):
-            return name, spec, self.path(loc, spec), "one"
-        return name, spec.path, self.path((*loc, "path"), spec.path), spec.match
+            return CapturePlan(name, spec, self.path(loc, spec), "one")
+        if spec.header is not None:
+            self.header_name((*loc, "header"), spec.header)
+            return CapturePlan(name, spec.header, None, "one", header=spec.header)
+        assert spec.path is not None  # the model holds one of the two
+        return CapturePlan(name, spec.path, self.path((*loc, "path"), spec.path), spec.match)
 
     def fault(self, loc: Loc, step: FaultStep) -> FaultPlan:
         fault = step.fault
@@ -255,7 +284,7 @@ def compile_scenario(
 ) -> tuple[ScenarioPlan, list[tuple[Loc, str]]]:
     """Compile ``scenario``; the errors come with their location in the file."""
     compiler = _Compiler()
-    steps: list[ExchangePlan | FaultPlan] = []
+    steps: list[Step] = []
     clients: set[str] = set()
     first_index: dict[str, int] = {}
     captured: set[str] = set()
@@ -280,11 +309,14 @@ def compile_scenario(
             names.check_fault(("steps", index), fault)
             steps.append(fault)
             continue
+        if isinstance(step, SleepStep):
+            steps.append(SleepPlan(step_id, f"sleep {step.sleep:g} s", step.sleep))
+            continue
         exchange = compiler.exchange(("steps", index), step)
         names.check_exchange(("steps", index), exchange)
         if not isinstance(exchange.client, Template) and not exchange.sends_auth:
             clients.add(exchange.client)
-        captured.update(name for name, *_ in exchange.capture)
+        captured.update(c.name for c in exchange.capture)
         steps.append(exchange)
     variables = _compile_vars(compiler, scenario.vars)
     plain = {
@@ -362,10 +394,10 @@ class _Names:
             self.check((*loc, "expect", "json", source), path)
             self.check((*loc, "expect", "json", source), value)
         own: list[str] = []
-        for name, _source, path, _match in step.capture:
+        for entry in step.capture:
             # A capture may use the captures above it in the same step: they are set in order.
-            self.check((*loc, "capture", name), path, extra=own)
-            own.append(name)
+            self.check((*loc, "capture", entry.name), entry.path, extra=own)
+            own.append(entry.name)
         self.known.update(own)
 
     def check_fault(self, loc: Loc, step: FaultPlan) -> None:

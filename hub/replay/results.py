@@ -94,7 +94,7 @@ class StepStats:
     """Counts and latencies of one step over every iteration that reached it."""
 
     id: str
-    kind: str  # exchange | fault
+    kind: str  # exchange | fault | sleep
     label: str  # what the step calls, for the report
     runs: int = 0
     passed: int = 0

@@ -41,7 +41,7 @@ from hub.gateway.client import ClientError, HttpClient
 from hub.replay.expect import Reply, capture, check
 from hub.replay.faults import send
 from hub.replay.options import Ramp
-from hub.replay.plan import ExchangePlan, FaultPlan, ScenarioPlan
+from hub.replay.plan import ExchangePlan, FaultPlan, ScenarioPlan, SleepPlan
 from hub.replay.results import Failure, RunResults, ScenarioResult, StepStats, utc_now
 from hub.replay.sources import Providers, SourceError
 from hub.replay.templating import MissingVariable, Template, render_text, render_value
@@ -261,6 +261,11 @@ class Runner:
             try:
                 if isinstance(step, ExchangePlan):
                     elapsed, failure = await self._exchange(step, variables, result, stats)
+                elif isinstance(step, SleepPlan):
+                    # Its own time, shown in its row; latency thresholds count exchanges only.
+                    started = time.perf_counter()
+                    await self._pause(step.seconds)
+                    elapsed, failure = (time.perf_counter() - started) * 1000, None
                 else:
                     elapsed, failure = await self._fault(step, variables)
             except Exception as exc:  # a bug must not end the run; report it on the step
@@ -404,8 +409,6 @@ def missing_variable(what: str, exc: MissingVariable) -> Failure:
 
 
 def _empty_result(plan: ScenarioPlan) -> ScenarioResult:
-    steps = [
-        StepStats(id=s.id, kind="fault" if isinstance(s, FaultPlan) else "exchange", label=s.label)
-        for s in plan.steps
-    ]
+    kinds = {ExchangePlan: "exchange", FaultPlan: "fault", SleepPlan: "sleep"}
+    steps = [StepStats(id=s.id, kind=kinds[type(s)], label=s.label) for s in plan.steps]
     return ScenarioResult(name=plan.name, file=plan.file, steps=steps)

@@ -139,16 +139,29 @@ class Fault(_Model):
 
 
 class Capture(_Model):
-    """A capture with a choice of what to keep when the JSONPath matches several values."""
+    """A capture from the response body (a JSONPath, with a choice of what to keep when
+    it matches several values) or from a response header."""
 
-    path: str = Field(description="JSONPath into the response body.")
+    path: str | None = Field(default=None, description="JSONPath into the response body.")
+    header: str | None = Field(
+        default=None,
+        description="Response header whose value to keep (e.g. X-Road-Id, Location).",
+    )
     match: Literal["one", "first", "all"] = Field(
         default="one",
         description=(
-            "one: the value, or the list when several match; first: the first match; "
-            "all: always the list of matches (may be empty)."
+            "For a path: one: the value, or the list when several match; first: the first "
+            "match; all: always the list of matches (may be empty)."
         ),
     )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Capture:
+        if (self.path is None) == (self.header is None):
+            raise ValueError("give exactly one of 'path: JSONPath' or 'header: NAME'")
+        if self.header is not None and "match" in self.model_fields_set:
+            raise ValueError("'match' applies to a JSONPath; a header has one value")
+        return self
 
 
 class ExchangeStep(_Model):
@@ -168,7 +181,9 @@ class ExchangeStep(_Model):
     body: str | None = Field(default=None, description="Raw request body (instead of json).")
     expect: Expect | None = None
     capture: dict[str, str | Capture] | None = Field(
-        default=None, description="Variable name -> JSONPath into the response body."
+        default=None,
+        description="Variable name -> JSONPath into the response body, or "
+        "{path: JSONPath, match: ...} or {header: NAME}.",
     )
 
     @field_validator("method")
@@ -208,15 +223,27 @@ class FaultStep(_Model):
     fault: Fault
 
 
-def _step_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "fault" if "fault" in value else "exchange"
-    return "fault" if hasattr(value, "fault") else "exchange"
+class SleepStep(_Model):
+    """A pause inside an iteration (k6's ``sleep``): a user's think time between requests."""
+
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    description: str | None = None
+    sleep: float = Field(gt=0, le=3600, description="Seconds to wait, e.g. 0.5.")
+
+
+def step_kind(value: Any) -> str:
+    """``fault``, ``sleep`` or ``exchange``: which model a step (a mapping or a model) is."""
+    for kind in ("fault", "sleep"):
+        if (kind in value) if isinstance(value, dict) else hasattr(value, kind):
+            return kind
+    return "exchange"
 
 
 Step = Annotated[
-    Annotated[ExchangeStep, Tag("exchange")] | Annotated[FaultStep, Tag("fault")],
-    Discriminator(_step_kind),
+    Annotated[ExchangeStep, Tag("exchange")]
+    | Annotated[FaultStep, Tag("fault")]
+    | Annotated[SleepStep, Tag("sleep")],
+    Discriminator(step_kind),
 ]
 
 
@@ -252,7 +279,7 @@ class Scenario(_Model):
         # Duplicates are refused when compiling (hub/replay/plan.py), at the step's own line.
         for index, step in enumerate(self.steps):
             if step.id is None:
-                kind = "fault" if isinstance(step, FaultStep) else "step"
+                kind = {FaultStep: "fault", SleepStep: "sleep"}.get(type(step), "step")
                 step.id = f"{kind}-{index + 1}"
         return self
 

@@ -95,6 +95,26 @@ def run(*args: str) -> Any:
             ["field capture.x.path: Input should be a valid string (got 5)\nrefused: 1 "],
         ),
         (
+            GOOD + "    capture: {x: {path: $.a, header: X-Road-Id}}\n",
+            [":8: step 'find' (steps[0]), field capture.x: give exactly one of 'path: JSONPath'"],
+        ),
+        (
+            GOOD + "    capture: {x: {header: X-Road-Id, match: all}}\n",
+            ["field capture.x: 'match' applies to a JSONPath; a header has one value"],
+        ),
+        (
+            GOOD + "    capture: {x: {header: X Road}}\n",
+            ["field capture.x.header: 'X Road' is not a valid header name"],
+        ),
+        (
+            GOOD + "  - sleep: 0\n",
+            [":8: step steps[1], field sleep: Input should be greater than 0"],
+        ),
+        (
+            GOOD + "  - {sleep: 1, client: x}\n",
+            [":8: step steps[1]: unknown key 'client'; allowed: id, description, sleep"],
+        ),
+        (
             GOOD + "    query: {dob: 1949-09-22}\n",
             ["field query.dob: expected", "got datetime.date(1949, 9, 22) (an unquoted date"],
         ),

@@ -554,3 +554,63 @@ async def test_a_ramp_holds_back_the_workers_it_does_not_want(
     results, _ = await replay([load_file(write(SCENARIO))], hub_url=fake_hub.url, options=options)
     assert (results[0].iterations_started > 0) is started
     assert bool(fake_hub.arrivals) is started
+
+
+async def test_a_capture_takes_a_response_header(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # The exchange's own X-Road-Id, kept to quote it in the next request (a dossier's
+    # reference, a Location to follow); a header that is not there fails the step.
+    text = """
+steps:
+  - id: first
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    capture: {rid: {header: x-road-id}}
+  - id: second
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    headers: {X-Road-Issue: "after {{ rid }}"}
+    expect: {json: {$.headers.x-road-issue: "after {{ rid }}"}}
+    capture: {nope: {header: X-Not-There}}
+"""
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=2)
+    )
+    first, second = results[0].steps
+    assert (first.passed, second.runs, second.failed) == (2, 2, 2)
+    failure = second.first_failure
+    assert failure is not None
+    assert (failure.kind, failure.what, failure.expected, failure.got) == (
+        "capture",
+        "nope",
+        "a header X-Not-There",
+        "<absent>",
+    )  # the expectation before it held: the header captured in "first" was sent
+
+
+async def test_a_sleep_step_pauses_the_iteration_and_is_no_request(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    text = """
+steps:
+  - client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+  - sleep: 0.3
+  - client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+"""
+    plan = load_file(write(text))
+    results, _ = await replay([plan], hub_url=fake_hub.url, options=RunOptions(iterations=2))
+    (result,) = results
+    assert result.ok and result.requests == 4
+    _, pause, _ = result.steps
+    assert (pause.id, pause.kind, pause.label, pause.passed) == (
+        "sleep-2",
+        "sleep",
+        "sleep 0.3 s",
+        2,
+    )
+    assert all(ms >= 300 for ms in pause.latencies_ms)
+    first, second, third, fourth = fake_hub.arrivals
+    assert second - first >= 0.3 and fourth - third >= 0.3
