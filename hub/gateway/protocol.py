@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -59,6 +60,10 @@ HEAD_READ_MAX = 1024 * 1024
 # with 408 (or a bare close when nothing was sent): 21,000 connections that sent half a
 # header line had held every file descriptor of the hub.
 HEAD_TIMEOUT_S = 15.0
+# A body that stops coming (no byte for this long while the request is not whole, and the
+# hub is reading) ends with 408: a Content-Length larger than what was sent held its
+# connection for ever, as a half-sent head did before HEAD_TIMEOUT_S.
+BODY_IDLE_TIMEOUT_S = 15.0
 SWEEP_EVERY_S = 1.0
 
 log = logging.getLogger(__name__)
@@ -123,6 +128,29 @@ class _OneWriteCycle(RequestResponseCycle):
         if not self.keep_alive:
             self.transport.close()
         self.on_response()
+
+
+class _Trailers:
+    """Where the parser's fields go once a request's head is whole: a chunked body's
+    trailer. RFC 9110 6.5.1 forbids merging them into the headers (a key or a purpose sent
+    only there was taken for the request's, out of sight of a proxy in front); the hub
+    discards them, as the RFC lets it."""
+
+    __slots__ = ()
+
+    def append(self, field: tuple[bytes, bytes]) -> None:
+        pass
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        return iter(())
+
+
+_TRAILERS = _Trailers()
+
+
+class _Refusal(Exception):
+    """Raised in a parser callback to refuse the request: httptools stops parsing and
+    uvicorn's data_received calls send_400_response, which says ``_refusal``."""
 
 
 class _Event:
@@ -199,13 +227,22 @@ class HubHttpProtocol(HttpToolsProtocol):
         self._began = False
         self._head_since = self.loop.time()
         self._head_bytes = 0
+        self._in_body = False  # the head is whole, the body not yet
+        self._body_read_at = 0.0  # the last read while in the body
+        self._refusal: tuple[bytes, str, str, str] | None = None  # said by send_400_response
+        self._deferred: bytes | None = None  # a refusal waiting for earlier answers
         _sweep_later(self.loop, self.server_state)
 
     def send_400_response(self, msg: str) -> None:
         # A request httptools cannot parse (two Content-Lengths, a control byte in a header,
-        # a bad request line): uvicorn answers in plain text; the hub answers as it refuses
-        # anything else, with its error body and X-Road-Error. No exchange began, so none
-        # is logged; the request id ties the answer to this warning.
+        # a bad request line), or one a callback here refused (_Refusal): uvicorn answers in
+        # plain text; the hub answers as it refuses anything else, with its error body and
+        # X-Road-Error. No exchange began, so none is logged; the request id ties the
+        # answer to this warning.
+        refusal, self._refusal = self._refusal, None
+        if refusal is not None:
+            self._refuse(*refusal)
+            return
         self._refuse(
             b"400 Bad Request",
             "Client.BadRequest",
@@ -219,19 +256,33 @@ class HubHttpProtocol(HttpToolsProtocol):
         rid = request_id()
         log.warning("request %s refused: %s", rid, why)
         body = orjson.dumps({"type": code, "message": message, "detail": rid})
-        self.transport.write(
+        data = (
             b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n"
             b"content-length: %d\r\nx-road-error: %s\r\n"
             b"x-road-request-id: %s\r\nconnection: close\r\n\r\n%s"
             % (status, len(body), code.encode(), rid.encode(), body)
         )
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and not cycle.more_body:
+            # An earlier request, read whole, is still being answered (or waits its turn in
+            # the pipeline): the refusal goes out after its answer, in order (RFC 9112
+            # 9.3.2); a client that read it as that request's answer would send it again.
+            self._deferred = data
+            self._in_head = self._in_body = False
+            self.flow.pause_reading()
+            return
+        self.transport.write(data)
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         # Any byte from the client ends the idle time, as uvicorn's own timer is cancelled:
         # the next request may have begun before the last answer went out.
         self._idle = False
-        if self._in_head:
+        if self._deferred is not None:
+            return  # refused: nothing more is read from this connection
+        if self._in_body:
+            self._body_read_at = self.loop.time()
+        elif self._in_head:
             self._head_bytes += len(data)
             if self._head_bytes > HEAD_READ_MAX:
                 self._refuse(
@@ -245,7 +296,10 @@ class HubHttpProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def head_overdue(self, now: float) -> None:
-        """Called by the sweep: end the connection if its head is late."""
+        """Called by the sweep: end the connection if its head, or its body, is late."""
+        if self._in_body:
+            self._body_overdue(now)
+            return
         if not self._in_head or now - self._head_since < HEAD_TIMEOUT_S:
             return
         if self.transport.is_closing():
@@ -258,6 +312,24 @@ class HubHttpProtocol(HttpToolsProtocol):
             "Client.BadRequest",
             f"the request's headers did not arrive whole within {HEAD_TIMEOUT_S:g} s",
             "head timed out",
+        )
+
+    def _body_overdue(self, now: float) -> None:
+        if now - max(self._head_since, self._body_read_at) < BODY_IDLE_TIMEOUT_S:
+            return
+        if self.transport.is_closing() or self.flow.read_paused:
+            return  # the hub stopped reading (a pipelined request, a full buffer): no fault
+        self._in_body = False
+        cycle = self.cycle
+        if cycle is not None and getattr(cycle, "response_started", False):
+            self.transport.close()  # answered already (a 413): nothing more to say
+            return
+        self._refuse(
+            b"408 Request Timeout",
+            "Client.BadRequest",
+            f"the request's body stopped arriving: nothing came for {BODY_IDLE_TIMEOUT_S:g} s "
+            "before it was whole; send the whole body its Content-Length announces",
+            "body timed out",
         )
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -275,11 +347,16 @@ class HubHttpProtocol(HttpToolsProtocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        self.flow.resume_reading()
         if self.pipeline:
+            self.flow.resume_reading()
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
             return
+        if self._deferred is not None:  # the answers before it are out: now the refusal
+            self.transport.write(self._deferred)
+            self.transport.close()
+            return
+        self.flow.resume_reading()
         self._idle = True
         self._idle_since = self.loop.time()
         if self._idle_timer is None:
@@ -316,9 +393,44 @@ class HubHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        parser = self.parser
+        # One pass over the headers: the body's framing, and the Host fields.
+        hosts = 0
+        length = 0  # -1: a body of unknown length (chunked)
+        whole = not self.expect_100_continue  # the body may be read before the exchange
+        for name, value in self.headers:
+            if name == b"host":
+                hosts += 1
+            elif name == b"content-length":
+                if not value.isdigit():
+                    whole = False  # the ASGI path refuses it with the gateway's own words
+                else:
+                    length = int(value)
+            elif name == b"transfer-encoding":
+                whole, length = False, -1
+        if hosts != 1 and (hosts or parser.get_http_version() == "1.1"):
+            # RFC 9112 3.2: a server must refuse an HTTP/1.1 request without one.
+            self._refusal = (
+                b"400 Bad Request",
+                "Client.BadRequest",
+                "an HTTP/1.1 request carries exactly one Host header (the hub's host and "
+                f"port); this one had {hosts}",
+                f"{hosts} Host headers",
+            )
+            raise _Refusal
+        close = websocket = False
+        if parser.should_upgrade():
+            if self._should_upgrade():  # a WebSocket, uvicorn's to take (with its headers)
+                whole = False
+                websocket = True
+            else:
+                self._no_upgrade(length)  # raises _Refusal when a body would be lost
+                close = True  # httptools reads nothing after this request
         if self._gateway is not None:
-            if self.url.startswith(GATEWAY_PREFIX) and self._whole():
-                self._gateway_request()
+            if whole and length <= WHOLE_BODY_MAX and self.url.startswith(GATEWAY_PREFIX):
+                self._gateway_request(close)
+                self.headers = _TRAILERS  # type: ignore[assignment]
+                self._in_body = True
                 return
             # uvicorn's scope as its on_message_begin makes it, around what was parsed since.
             url, headers, expect = self.url, self.headers, self.expect_100_continue
@@ -326,28 +438,47 @@ class HubHttpProtocol(HttpToolsProtocol):
             self.url, self.headers, self.expect_100_continue = url, headers, expect
             self.scope["headers"] = headers
         super().on_headers_complete()
+        if not websocket:
+            self.headers = _TRAILERS  # type: ignore[assignment]
+        self._in_body = True
         # uvicorn makes the request's cycle in there; it becomes the subclass, which has no
         # state of its own, rather than copying uvicorn's method to change one name.
         cycle = self.cycle
         if cycle is not None and type(cycle) is RequestResponseCycle:
             cycle.__class__ = _OneWriteCycle
+            if close:
+                cycle.keep_alive = False
 
-    def _whole(self) -> bool:
-        """Whether this request's body may be read whole before its exchange starts."""
-        parser = self.parser
-        if self.expect_100_continue or parser.should_upgrade():
-            return False
-        length = None
-        for name, value in self.headers:
-            if name == b"content-length":
-                if length is not None or not value.isdigit():
-                    return False  # the ASGI path refuses it with the gateway's own words
-                length = int(value)
-            elif name == b"transfer-encoding":
-                return False
-        return length is None or length <= WHOLE_BODY_MAX
+    def _no_upgrade(self, length: int) -> None:
+        """An Upgrade (or CONNECT) the hub does not take: RFC 9110 7.8 lets it answer in
+        HTTP/1.1, but httptools stops at such a request's head, so a body after it would be
+        lost (the exchange went out empty) and the connection read no further. CONNECT, or
+        an Upgrade with a body, is refused; one without a body is served, then closed."""
+        method = self.parser.get_method()
+        if method == b"CONNECT":
+            self._refusal = (
+                b"400 Bad Request",
+                "Client.BadRequest",
+                "CONNECT is not served: the hub is no proxy; call a service with GET, POST, "
+                "PUT, PATCH or DELETE on /r1/{service id}/...",
+                "CONNECT",
+            )
+            raise _Refusal
+        if length:
+            upgrade = (self._get_upgrade() or b"").decode("latin-1")
+            self._refusal = (
+                b"400 Bad Request",
+                "Client.BadRequest",
+                f"the hub does not switch protocols (Upgrade: {upgrade}), and a request "
+                "asking to cannot carry a body here: send it without the Upgrade header",
+                f"Upgrade {upgrade} with a body",
+            )
+            raise _Refusal
 
-    def _gateway_request(self) -> None:
+    def _unsupported_upgrade_warning(self) -> None:
+        pass  # said by _no_upgrade: the request is served, then its connection closed
+
+    def _gateway_request(self, close: bool) -> None:
         parser = self.parser
         version = parser.get_http_version()
         url = self.url
@@ -359,7 +490,7 @@ class HubHttpProtocol(HttpToolsProtocol):
             path.decode("latin-1"),
             query.decode("latin-1"),
             self.headers,
-            version != "1.0" and parser.should_keep_alive(),
+            version != "1.0" and not close and parser.should_keep_alive(),
         )
         earlier = self.cycle
         self.cycle = cycle  # type: ignore[assignment]
@@ -377,6 +508,7 @@ class HubHttpProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._in_body = False
         cycle = self.cycle
         if type(cycle) is _GatewayCycle:
             cycle.more_body = False

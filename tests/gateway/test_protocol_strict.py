@@ -1,0 +1,128 @@
+"""What the hub's protocol refuses, and in what order it answers, over a real socket.
+
+Each case was a way for a client's view to part from what was forwarded or recorded: an
+error answered ahead of an earlier request's answer, a chunked body's trailer taken for a
+header, a body lost to an Upgrade, a body that never came holding a connection for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+import hub.gateway.protocol as protocol_module
+from tests.gateway.conftest import PROVIDER, Hub
+from tests.gateway.test_protocol_gateway import (
+    _statuses,
+    exchange_raw,
+    lookup,
+    raw_request,
+    served_hub,
+)
+
+ECHO = f"/r1/{PROVIDER}/echo/echo"
+
+
+def _error(answer: bytes) -> tuple[int, str, str]:
+    """Status, X-Road-Error and message of the hub's one error answer."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    code = next(
+        line.split(b": ", 1)[1].decode()
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"x-road-error: ")
+    )
+    return status, code, json.loads(body)["message"]
+
+
+async def test_an_unparsable_request_is_refused_after_the_answers_before_it(hub: Hub) -> None:
+    good = raw_request(hub, "POST", ECHO, b'{"id": "first"}')
+    bad = b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n"
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, good + bad, 2)
+    # The POST's answer first: a client reading the 400 as the POST's would send it again.
+    assert _statuses(got) == [201, 400]
+    first, _, rest = got.partition(b'{"id": "first"}')
+    assert first.startswith(b"HTTP/1.1 201 ") and rest.startswith(b"HTTP/1.1 400 ")
+    assert len(await hub.records()) == 1
+
+
+async def test_a_chunked_bodys_trailer_is_not_taken_for_a_header(hub: Hub) -> None:
+    headers = hub.headers(**{"X-Road-UserId": "officer-01", "X-Road-Issue": "HS-1"})
+    auth = headers.pop("Authorization")
+    head = f"POST {ECHO} HTTP/1.1\r\nHost: hub\r\nTransfer-Encoding: chunked\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    trailer = f"Authorization: {auth}\r\nX-Secret-To-Provider: t\r\n"
+    request = (head + "\r\n2\r\nab\r\n0\r\n" + trailer + "\r\n").encode()
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, request, 1)
+    # The key came in the trailer only: the request had none.
+    assert _statuses(got) == [401]
+    assert not any("x-secret-to-provider" in seen["headers"] for seen in hub.provider.state.seen)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "extra", "words"),
+    [
+        ("POST", ECHO, "Connection: Upgrade\r\nUpgrade: foo\r\n", "Upgrade"),
+        ("POST", "/admin/members", "Connection: Upgrade\r\nUpgrade: foo\r\n", "Upgrade"),
+        ("CONNECT", ECHO, "", "CONNECT"),
+    ],
+    ids=["upgrade gateway", "upgrade api", "connect"],
+)
+async def test_a_body_the_parser_would_drop_is_refused_not_lost(
+    hub: Hub, method: str, path: str, extra: str, words: str
+) -> None:
+    request = f"{method} {path} HTTP/1.1\r\nHost: hub\r\n{extra}Content-Length: 2\r\n\r\nab"
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, request.encode(), 1)
+    status, code, message = _error(got)
+    assert (status, code) == (400, "Client.BadRequest") and words in message
+    assert await hub.records() == []
+
+
+async def test_an_upgrade_without_a_body_is_served_and_the_connection_then_closed(
+    hub: Hub,
+) -> None:
+    # curl --http2 on http:// asks for h2c this way: the hub answers in HTTP/1.1 (RFC 9110
+    # 7.8 lets a server ignore Upgrade), then closes, as the parser reads no further.
+    request = raw_request(hub, "GET", lookup(), Connection="Upgrade, HTTP2-Settings", Upgrade="h2c")
+    following = raw_request(hub, "POST", ECHO, b'{"id": "2"}')
+    async with served_hub(hub) as base:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(request + following)
+        got = b""
+        async with asyncio.timeout(2):  # not the keep-alive timeout's 5 s
+            while chunk := await reader.read(65536):
+                got += chunk
+        writer.close()
+    assert _statuses(got) == [200]  # the next request is not read: the client sends it again
+    assert len(await hub.records()) == 1
+
+
+@pytest.mark.parametrize("hosts", ["", "Host: a\r\nHost: b\r\n"], ids=["no host", "two hosts"])
+async def test_an_http11_request_needs_exactly_one_host(hub: Hub, hosts: str) -> None:
+    request = raw_request(hub, "GET", "/healthz").replace(b"Host: hub\r\n", hosts.encode())
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, request, 1)
+    status, code, message = _error(got)
+    assert (status, code) == (400, "Client.BadRequest") and "Host" in message
+
+
+async def test_a_body_that_stops_coming_ends_the_connection(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(protocol_module, "BODY_IDLE_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(protocol_module, "SWEEP_EVERY_S", 0.05)
+    request = raw_request(hub, "POST", ECHO, b'{"id": "0123"}')
+    async with served_hub(hub) as base:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(request[:-10])  # the head, and 4 of the body's 14 bytes
+        got = await asyncio.wait_for(reader.read(65536), 5)
+        writer.close()
+    status, code, message = _error(got)
+    assert (status, code) == (408, "Client.BadRequest") and "body" in message
