@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.cli.common import DbOption, console, existing, fail, run, settings, unreadable
 from hub.core.db import create_engine
-from hub.txlog.audit import AuditReport, check_proof, make_proof, verify_log
+from hub.txlog.audit import AuditReport, verify_log
+from hub.txlog.proof import check_proof, make_proof
 from hub.txlog.signing import Signer, fingerprint, key_id, load_public_key, public_pem
 
 app = typer.Typer(help="Integrity of the transaction log.", no_args_is_help=True)

@@ -11,16 +11,18 @@ What each check catches:
   rewriting a record and recomputing the chain of every later record (the database
   administrator's attack) leaves a batch whose signed last hash differs from its records;
 - the chain head and the last batch: records deleted from the end, or added past the head;
-- stored forms (SQLite): a value stored in a form the hub never writes but that reads back
-  as the same Python value, so its hash still matches, while SQL sees another one (a NUL
-  character for NULL, ``T`` for the space of a date, ``'maybe'`` for a boolean);
-- statistics: the rollup tables against the records up to the rollup mark;
+- stored forms (SQLite, ``hub/txlog/forms.py``): a value stored in a form the hub never
+  writes but that reads back as the same Python value, so its hash still matches, while
+  SQL sees another one (a NUL character for NULL, ``T`` for the space of a date,
+  ``'maybe'`` for a boolean);
+- statistics: the rollup tables against the records up to the rollup mark
+  (``hub/txlog/audit_stats.py``);
 - anchors (``expect``): records kept from an earlier audit, which are still there and
   unchanged; nothing else shows whole batches cut from the end together with their
   signatures and the chain head, and new exchanges appended after (docs/security.md).
 
 What is checked is the log as committed when the check began: records and batches
-committed while it runs are not read (see ``_begin``).
+committed while it runs are not read (see ``begin_snapshot``).
 """
 
 from __future__ import annotations
@@ -28,37 +30,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import math
-import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    Float,
-    Integer,
-    String,
-    Table,
-    bindparam,
-    func,
-    select,
-    text,
-)
+from sqlalchemy import Integer, String, Table, func, select
 from sqlalchemy import literal_column as sql
 from sqlalchemy import type_coerce as raw
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.models import ChainHead, LogBatch, RollupMark, Transaction
-from hub.stats.repository import transaction
 from hub.stats.retention import minute_horizon
-from hub.stats.rollup import COUNT_KEY, COUNT_SUMS, COUNT_TABLES, fold_grain
-from hub.txlog.chain import CHAINED_FIELDS, GENESIS, batch_message, canonical_text, record_hash
-from hub.txlog.chain import _text as field_text  # the definition's text of one field
+from hub.txlog.audit_stats import Statistics
+from hub.txlog.chain import CHAINED_FIELDS, GENESIS, batch_message, record_hash
+from hub.txlog.forms import all_well_formed, bad_form
 from hub.txlog.signing import key_id, verify
 
 _tx: Table = Transaction.__table__  # type: ignore[assignment]
@@ -66,7 +54,7 @@ _batches: Table = LogBatch.__table__  # type: ignore[assignment]
 _head: Table = ChainHead.__table__  # type: ignore[assignment]
 _mark: Table = RollupMark.__table__  # type: ignore[assignment]
 CHUNK = 20_000
-_BATCH_COLS = ("id", "first_seq", "last_seq", "last_hash", "key_id", "signature")
+BATCH_COLS = ("id", "first_seq", "last_seq", "last_hash", "key_id", "signature")
 
 
 @dataclass
@@ -115,10 +103,10 @@ async def verify_log(
     report = AuditReport()
     anchors = dict(expect or {})
     async with engine.connect() as conn:
-        conn, beside = await _begin(conn)
+        conn, beside = await begin_snapshot(conn)
         state = await _State.read(conn, minute_days, now)
         if conn.dialect.name == "sqlite":
-            await conn.commit()  # end the read transaction: see _begin
+            await conn.commit()  # end the read transaction: see begin_snapshot
         report.rollup_mark = state.mark
         report.problems.extend(state.first)
         stats, aside = state.stats, None
@@ -161,7 +149,7 @@ async def _on_its_own(engine: AsyncEngine, work: Callable[[AsyncConnection], Any
         await work(conn)
 
 
-async def _begin(conn: AsyncConnection) -> tuple[AsyncConnection, bool]:
+async def begin_snapshot(conn: AsyncConnection) -> tuple[AsyncConnection, bool]:
     """Open the read that the whole check is bounded by; and whether another connection
     may read beside this one (not with the log writer's engine, whose every transaction
     takes the write lock).
@@ -242,7 +230,7 @@ class _Walker:
             self.columns[at] = raw(_tx.c.started_at, String).label("started_at")
             self.columns[ok] = raw(_tx.c.succeeded, Integer).label("succeeded")
             self.names.append("bad_form")
-            form = _bad_form([_tx.c[n] for n in CHAINED_FIELDS], hashed=True)
+            form = bad_form([_tx.c[n] for n in CHAINED_FIELDS], hashed=True)
             self.columns.append(sql(form).label("bad_form"))
 
     def chunk(self, rows: Sequence[Any], batches: dict[int, Any]) -> bool:
@@ -339,7 +327,7 @@ def _read_stored(rec: dict[str, Any], where: str, problems: list[str]) -> tuple[
 
 
 def _shown(bad: str, stored: Mapping[str, Any]) -> str:
-    """The columns ``bad`` names (see ``_bad_form``), with their stored values."""
+    """The columns ``bad`` names (see ``bad_form``), with their stored values."""
     columns = bad.split()
     values = ", ".join(f"{c}={stored[c]!r:.80}" for c in columns)
     return f"{values} {'is' if len(columns) == 1 else 'are'} not stored the way the hub writes it"
@@ -379,7 +367,7 @@ def _check_anchor(report: AuditReport, seq: int, found: str, kept: str) -> None:
 async def _batches_over(conn: AsyncConnection, first: int, last: int) -> dict[int, Any]:
     """Batch id -> row, for the well-formed batches overlapping records first..last."""
     rows = await conn.execute(
-        select(*(_batches.c[c] for c in _BATCH_COLS)).where(
+        select(*(_batches.c[c] for c in BATCH_COLS)).where(
             _batches.c.last_seq >= first, _batches.c.first_seq <= last
         )
     )
@@ -418,53 +406,10 @@ def _check_batch(
         report.last_key = b.key_id
 
 
-# SQLAlchemy writes a SQLite DATETIME as "YYYY-MM-DD HH:MM:SS.ffffff", always.
-_D = "[0-9]"
-_DATETIME_GLOB = f"{_D * 4}-{_D * 2}-{_D * 2} {_D * 2}:{_D * 2}:{_D * 2}.{_D * 6}"
-
-
-def _well_formed(column: Any, *, hashed: bool = False) -> str | None:
-    """SQLite SQL, true when ``column`` holds a value in the form the hub writes it.
-
-    SQLite stores any value in any column. ``hashed``: only what a record's hash cannot see
-    (None when nothing): the hash takes the values as Python reads them back, and reads a
-    NUL character where the hub wrote NULL (both hash as "\\x00") and a date with ``T`` as
-    the hub's own, while SQL compares them as stored, so such a record drops out of a query
-    while its hash holds. Any other value in another form reads back as another value, which
-    the hash sees (checking every column here cost a third more time reading the log).
-    """
-    name, kind = column.name, column.type
-    nul = f"{name} IS NOT CAST(x'00' AS TEXT)"
-    if isinstance(kind, Boolean):
-        ok = f"{name} IN (0, 1)"
-    elif isinstance(kind, DateTime):
-        ok = f"typeof({name}) = 'text' AND {name} GLOB '{_DATETIME_GLOB}'"
-    elif hashed:
-        return nul if column.nullable else None
-    elif isinstance(kind, Float):
-        ok = f"typeof({name}) = 'real'"
-    elif isinstance(kind, Integer):
-        ok = f"typeof({name}) = 'integer'"
-    else:
-        ok = f"typeof({name}) = 'text' AND {nul}"
-    return f"({name} IS NULL OR ({ok}))" if column.nullable else f"({ok})"
-
-
-def _all_well_formed(columns: Sequence[Any], hashed: bool = False) -> str:
-    return " AND ".join(ok for c in columns if (ok := _well_formed(c, hashed=hashed)) is not None)
-
-
-def _bad_form(columns: Sequence[Any], hashed: bool = False) -> str:
-    """SQLite SQL naming the ``columns`` of a row not stored as the hub writes them; NULL if
-    none (the names are worked out only for such a row)."""
-    checks = [(c.name, ok) for c in columns if (ok := _well_formed(c, hashed=hashed))]
-    names = " || ".join(f"(CASE WHEN {ok} THEN '' ELSE '{n} ' END)" for n, ok in checks)
-    return f"CASE WHEN {' AND '.join(ok for _, ok in checks)} THEN NULL ELSE {names} END"
-
-
 @dataclass
 class _State:
-    """What the walk is bounded by and checked against, read in one snapshot (``_begin``)."""
+    """What the walk is bounded by and checked against, read in one snapshot
+    (``begin_snapshot``)."""
 
     end: int  # the last record's seq
     head: Any | None
@@ -473,7 +418,7 @@ class _State:
     first: list[str]  # problems to report before the records'
     last_batch: Any | None  # the batch with the highest id
     beyond: Any | None  # the first batch ending past the last record
-    stats: _Statistics | None
+    stats: Statistics | None
 
     @classmethod
     async def read(
@@ -484,16 +429,16 @@ class _State:
         head_cols: list[Any] = [_head.c.seq, _head.c.record_hash, _head.c.batch_id]
         mark_cols: list[Any] = [_mark.c.seq]
         if sqlite:
-            head_cols.append(sql(_bad_form(head_cols)).label("bad_form"))
-            mark_cols.append(sql(_bad_form(mark_cols)).label("bad_form"))
+            head_cols.append(sql(bad_form(head_cols)).label("bad_form"))
+            mark_cols.append(sql(bad_form(mark_cols)).label("bad_form"))
         head = (await conn.execute(select(*head_cols).where(_head.c.id == 1))).first()
         end = int((await conn.execute(select(func.max(_tx.c.seq)))).scalar() or 0)
         bad_batches = {}
         if sqlite:
-            cols = [_batches.c[c] for c in _BATCH_COLS[1:]] + [_batches.c.committed_at]
+            cols = [_batches.c[c] for c in BATCH_COLS[1:]] + [_batches.c.committed_at]
             damaged = select(
-                _batches.c.id, sql(_bad_form(cols)), *(raw(c, String) for c in cols)
-            ).where(sql(f"NOT ({_all_well_formed(cols)})"))
+                _batches.c.id, sql(bad_form(cols)), *(raw(c, String) for c in cols)
+            ).where(sql(f"NOT ({all_well_formed(cols)})"))
             for row in await conn.execute(damaged):
                 stored = dict(zip((c.name for c in cols), row[2:], strict=True))
                 bad_batches[row[0]] = row[1]
@@ -533,7 +478,7 @@ class _State:
             horizon = None
             if minute_days is not None:
                 horizon = minute_horizon(minute_days, now) or datetime.min
-            stats = _Statistics(mark, horizon)
+            stats = Statistics(mark, horizon)
             await stats.read_tables(conn)
         return cls(end, head, mark, bad_batches, first, last_batch, beyond, stats)
 
@@ -563,371 +508,3 @@ class _State:
                 f"{self.last_batch.id}: batches were deleted from or added to the end"
             )
         return problems
-
-
-# The count rollups compared with the log itself, and the order of their sums: whole
-# numbers (exchanges, bytes) first, then floats (milliseconds).
-_COUNT_TABLES = (COUNT_TABLES["hour"], COUNT_TABLES["day"])
-_INTS, _FLOATS = COUNT_SUMS[:4], COUNT_SUMS[4:]
-PARTITION = 10_000
-
-
-class _Statistics:
-    """The rollup tables against the records up to the rollup mark, in the walk's one pass.
-
-    The hour and day tables are held to the log: both sides are summed per UTC day, the
-    whole-number sums (exchanges, successes, bytes) exactly, the milliseconds to rounding,
-    and a fingerprint: every row's counts weighted by a keyed hash of its key (bucket,
-    client, service, provider, status, fault) under this run's random key, so counts moved
-    between the rows of a day change it too, and no one can move them so that it holds
-    without knowing the key. Memory grows with the days, not with the rows.
-
-    The other tables are held to those in SQL (``_CONSISTENT``): the minute rows, within
-    their retention (``HUB_MINUTE_ROLLUP_DAYS``; older ones may be gone, and queries no
-    longer read them), add up to their hour's rows, and the latency histograms to the
-    exchanges of their hour and day. Summing the log at every grain and latency bin in Python
-    doubled the time of the whole check. Not seen that way: counts moved between the minutes
-    of one hour, or between the latency bins of one hour.
-    """
-
-    def __init__(self, mark: int, horizon: datetime | None) -> None:
-        self.mark = mark
-        self.horizon = horizon  # minute rows from here on are compared; None: none are
-        self.secret = secrets.token_bytes(16)  # this run's key of the fingerprint
-        self.mix = [secrets.randbits(24) | 1 for _ in _INTS]  # a weight for each count
-        self.log: dict[tuple[str, datetime], list[Any]] = {}
-        self.table: dict[tuple[str, datetime], list[Any]] = {}
-        self.found: list[str] = []  # problems found in the tables alone
-        self._days: dict[datetime, datetime] = {}
-        self._hours: dict[tuple[int, int, int, int], datetime] = {}
-
-    def _day(self, bucket: datetime) -> datetime:
-        day = self._days.get(bucket)
-        if day is None:
-            day = self._days[bucket] = bucket.replace(hour=0, minute=0, second=0, microsecond=0)
-        return day
-
-    def _add(
-        self,
-        into: dict[tuple[str, datetime], list[Any]],
-        name: str,
-        items: Iterable[tuple[tuple[Any, ...], Sequence[Any]]],
-    ) -> None:
-        """Add rows (key, sums) to their days' sums in ``into``."""
-        secret, days, day_of = self.secret, self._days, self._day
-        blake2b = hashlib.blake2b
-        m0, m1, m2, m3 = self.mix
-        for key, (n, ok, req, resp, total, hub, upstream) in items:
-            day = days.get(key[0]) or day_of(key[0])
-            slot = into.get((name, day))
-            if slot is None:
-                slot = into[(name, day)] = [0, 0, 0, 0, 0, 0.0, 0.0, 0.0]
-            slot[0] += n
-            slot[1] += ok
-            slot[2] += req
-            slot[3] += resp
-            # Linear in the sums, so a key's records summed in several parts (chunks of the
-            # log) weigh what their one row in the table weighs. A keyed BLAKE2b, not hash():
-            # Python's hash is no secret where PYTHONHASHSEED is set, and two keys that
-            # collide could trade counts unseen.
-            weight = int.from_bytes(blake2b(repr(key).encode(), key=secret, digest_size=8).digest())
-            slot[4] += weight * (m0 * n + m1 * ok + m2 * req + m3 * resp)
-            slot[5] += total
-            slot[6] += hub
-            slot[7] += upstream
-
-    async def read_tables(self, conn: AsyncConnection) -> None:
-        """Sum the hour and day tables (in the snapshot the mark was read in)."""
-        sqlite = conn.dialect.name == "sqlite"
-        names = (*COUNT_KEY, *_INTS, *_FLOATS)
-        for table in _COUNT_TABLES:
-            cols: list[Any] = [table.c[c] for c in names]
-            if sqlite:  # as stored (see _Walker), and whether as the hub writes it
-                cols[0] = raw(table.c.bucket, String)
-                cols.append(sql(_bad_form([table.c[c] for c in names])))
-            async with conn.stream(select(*cols)) as result:
-                async for part in result.partitions(PARTITION):
-                    self._add(self.table, table.name, self._rows(table.name, part, sqlite))
-
-    async def check_tables(self, conn: AsyncConnection) -> None:
-        """The tables not held to the log against those that are (``_CONSISTENT``).
-
-        Each is one statement, so it reads the tables at one instant whenever it runs: the
-        log writer folds into every table of a batch in one transaction.
-        """
-        for what, query in _CONSISTENT[conn.dialect.name]:
-            statement = text(query)
-            if ":h" in query:
-                if self.horizon is None:
-                    continue  # the minute rows are not checked
-                statement = statement.bindparams(bindparam("h", self.horizon, DateTime))
-            row = (await conn.execute(statement)).first()
-            if row is not None:
-                self.found.append(
-                    f"statistics disagree with the log: {what} at {tuple(row)!r:.200}"
-                )
-
-    def _rows(
-        self, name: str, rows: Sequence[Any], sqlite: bool
-    ) -> Iterator[tuple[tuple[Any, ...], Sequence[Any]]]:
-        """A count table's rows as (key, sums), the bucket read as a datetime."""
-        width, end = len(COUNT_KEY), len(COUNT_KEY) + len(_INTS) + len(_FLOATS)
-        parsed: dict[Any, datetime] = {}
-        for row in rows:
-            at = parsed.get(row[0])
-            if at is None:
-                at = parsed[row[0]] = _as_datetime(row[0]) or datetime.min
-            if (sqlite and row[-1]) or at is datetime.min:
-                if len(self.found) < 3:
-                    self.found.append(
-                        f"statistics were changed: a row of {name} is not stored the way the "
-                        f"hub writes it ({tuple(row[:end])!r:.200})"
-                    )
-                continue
-            yield (at, *row[1:width]), row[width:end]
-
-    def add_records(self, records: list[dict[str, Any]]) -> None:
-        """Sum records (all up to the mark) as the rollups key them (``rollup.Rollup``: a
-        test holds the two to the same sums; that one also sums minutes and latency bins,
-        three times the work)."""
-        hours: dict[tuple[Any, ...], list[Any]] = {}
-        floors = self._hours
-        for r in records:
-            s = r["started_at"]
-            at = (s.hour, s.day, s.month, s.year)
-            hour = floors.get(at)
-            if hour is None:
-                hour = floors[at] = s.replace(minute=0, second=0, microsecond=0)
-            key = (hour, r["client"], r["service"], r["provider"], r["status_code"],
-                   r["fault_code"] or "")  # fmt: skip
-            try:  # SQLite: a sum that is no number (the record's hash said so) is left out
-                req, resp = r["request_bytes"] + 0, r["response_bytes"] + 0
-                total, hub, up = r["total_ms"] + 0.0, r["hub_ms"] + 0.0, r["upstream_ms"] or 0.0
-                up += 0.0
-            except TypeError:
-                continue
-            ok = 1 if r["succeeded"] else 0
-            row = hours.get(key)
-            if row is None:
-                hours[key] = [1, ok, req, resp, total, hub, up]
-            else:
-                row[0] += 1
-                row[1] += ok
-                row[2] += req
-                row[3] += resp
-                row[4] += total
-                row[5] += hub
-                row[6] += up
-        self._add(self.log, _COUNT_TABLES[0].name, hours.items())
-        days: dict[tuple[Any, ...], list[Any]] = {}
-        fold_grain(hours, days, "day")  # as the rollups fold their hours into days
-        self._add(self.log, _COUNT_TABLES[1].name, days.items())
-
-    def problems(self) -> list[str]:
-        out = []
-        zero = [0] * (len(_INTS) + 1) + [0.0] * len(_FLOATS)
-        for table in _COUNT_TABLES:
-            days = sorted(day for name, day in {*self.log, *self.table} if name == table.name)
-            differ = []
-            for day in days:
-                ours = self.log.get((table.name, day), zero)
-                theirs = self.table.get((table.name, day), zero)
-                why = _difference(ours, theirs)
-                if why:
-                    differ.append((day, why))
-            if differ:
-                day, why = differ[0]
-                total_log = sum(v[0] for (n, _), v in self.log.items() if n == table.name)
-                total_table = sum(v[0] for (n, _), v in self.table.items() if n == table.name)
-                more = f" and {len(differ) - 1} more days" if len(differ) > 1 else ""
-                out.append(
-                    f"statistics disagree with the log: {table.name} on {day:%Y-%m-%d} (UTC)"
-                    f"{more}: {why}; in all it counts {total_table:,} exchanges, the log "
-                    f"{total_log:,} up to the rollup mark seq={self.mark}"
-                )
-        return out + self.found
-
-
-def _difference(ours: list[Any], theirs: list[Any]) -> str | None:
-    """How a day's sums of the log (``ours``) and of a table (``theirs``) differ, if at all."""
-    n = len(_INTS)
-    for i, name in enumerate(_INTS):
-        if ours[i] != theirs[i]:
-            return f"{name} {theirs[i]:,} in the table, {ours[i]:,} in the log"
-    if ours[n] != theirs[n]:
-        return "the same totals, split differently between hours, clients or statuses"
-    for j, name in enumerate(_FLOATS):
-        a, b = ours[n + 1 + j], theirs[n + 1 + j]
-        if not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6):
-            return f"{name} {b:,.3f} in the table, {a:,.3f} in the log"
-    return None
-
-
-def _consistent(floor: Callable[[str], str]) -> list[tuple[str, str]]:
-    """(what, SQL giving the key of a row where it fails, if any) of each check of one table
-    against another. ``floor(grain)``: SQL of ``bucket`` floored to the grain.
-
-    Each sums the first table's rows minus the second's per key: one scan of each and one
-    grouping (two EXCEPTs took 2.5 times as long on SQLite and PostgreSQL).
-    """
-    key = ("client", "service", "provider")
-    counts = ("count", "succeeded", "request_bytes", "response_bytes")
-    checks = (
-        (
-            "stats_minute does not add up to stats_hour",
-            (floor("hour"), *key, "status_code", "fault_code"), counts,
-            "stats_minute WHERE bucket >= :h",
-            ("bucket", *key, "status_code", "fault_code"), counts,
-            "stats_hour WHERE bucket >= :h",
-        ),
-        (
-            "stats_latency_hour does not add up to the exchanges of stats_hour",
-            ("bucket", *key), ("n_total", "n_hub"), "stats_latency_hour",
-            ("bucket", *key), ("count", "count"), "stats_hour",
-        ),
-        (
-            "stats_latency_day does not add up to the exchanges of stats_day",
-            ("bucket", *key), ("n_total", "n_hub"), "stats_latency_day",
-            ("bucket", *key), ("count", "count"), "stats_day",
-        ),
-    )  # fmt: skip
-    out = []
-    for what, key_a, sums_a, from_a, key_b, sums_b, from_b in checks:
-        first = ", ".join(
-            [f"{k} AS k{i}" for i, k in enumerate(key_a)]
-            + [f"{v} AS v{i}" for i, v in enumerate(sums_a)]
-        )
-        second = ", ".join([*key_b, *(f"-{v}" for v in sums_b)])
-        keys = ", ".join(f"k{i}" for i in range(len(key_a)))
-        differ = " OR ".join(f"sum(v{i}) <> 0" for i in range(len(sums_a)))
-        out.append(
-            (
-                what,
-                f"SELECT {keys} FROM (SELECT {first} FROM {from_a} UNION ALL "
-                f"SELECT {second} FROM {from_b}) AS u GROUP BY {keys} HAVING {differ} LIMIT 1",
-            )
-        )
-    return out
-
-
-# SQLite keeps a bucket as SQLAlchemy writes it: "YYYY-MM-DD HH:MM:SS.ffffff".
-_CONSISTENT = {
-    "sqlite": _consistent(
-        lambda grain: (
-            "substr(bucket, 1, 14) || '00:00.000000'"
-            if grain == "hour"
-            else "substr(bucket, 1, 11) || '00:00:00.000000'"
-        )
-    ),
-    "postgresql": _consistent(lambda grain: f"date_trunc('{grain}', bucket)"),
-}
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if type(value) is datetime:
-        return value
-    if type(value) is str and len(value) == 26 and value[10] == " ":
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-# Proofs of one exchange, checked offline: the record's canonical text, the chain from it to
-# the last record of its batch, and the batch's signature (docs/security.md has the format).
-PROOF_FORMAT = "hub-log-proof/1"
-
-
-async def make_proof(engine: AsyncEngine, ident: str) -> dict[str, Any] | None:
-    """A proof that the exchange ``ident`` (X-Road-Request-Id, else X-Road-Id) is in the log.
-
-    None when there is no such exchange. Raises ValueError when the log does not hold
-    around it (``hub audit verify`` says where): a proof of a broken chain proves nothing.
-    """
-    async with engine.connect() as conn:
-        conn, _ = await _begin(conn)
-        rec = await transaction(conn, ident)  # the lookup of `hub tx show`
-        if rec is None:
-            return None
-        batch = (
-            await conn.execute(
-                select(*(_batches.c[c] for c in _BATCH_COLS)).where(
-                    _batches.c.id == rec["batch_id"]
-                )
-            )
-        ).first()
-        if batch is None or not batch.first_seq <= rec["seq"] <= batch.last_seq:
-            raise ValueError(f"record seq={rec['seq']} lies in no committed batch")
-        after = (
-            await conn.execute(
-                select(*(_tx.c[n] for n in (*CHAINED_FIELDS, "record_hash")))
-                .where(_tx.c.seq > rec["seq"], _tx.c.seq <= batch.last_seq)
-                .order_by(_tx.c.seq)
-            )
-        ).all()
-    chain = [canonical_text(r._asdict()) for r in after]
-    proof = {
-        "format": PROOF_FORMAT,
-        "exchange": {
-            "seq": rec["seq"],
-            "prev_hash": rec["prev_hash"],
-            "record_hash": rec["record_hash"],
-            "fields": {name: field_text(rec.get(name)) for name in CHAINED_FIELDS},
-        },
-        "chain": chain,
-        "batch": {c: getattr(batch, c) for c in _BATCH_COLS},
-    }
-    problems = check_proof(proof, {})
-    if problems:
-        raise ValueError(problems[0])
-    return proof
-
-
-def _hashes(first: str, texts: Iterable[str]) -> list[str]:
-    out, h = [], first
-    for t in texts:
-        h = hashlib.sha256(f"{h}\x1e{t}".encode()).hexdigest()
-        out.append(h)
-    return out
-
-
-def check_proof(proof: Mapping[str, Any], keys: Mapping[str, Ed25519PublicKey]) -> list[str]:
-    """What is wrong with ``proof`` (``make_proof``'s); nothing when it holds.
-
-    ``keys``: key id -> public key that may have signed the batch; none: the signature is
-    not checked (``make_proof`` checks its chain before writing it).
-    """
-    if proof.get("format") != PROOF_FORMAT:
-        return [f"not a {PROOF_FORMAT} proof"]
-    try:
-        ex, chain, b = proof["exchange"], list(proof["chain"]), proof["batch"]
-        fields, seq, batch_id = dict(ex["fields"]), int(ex["seq"]), int(b["id"])
-        first, last = int(b["first_seq"]), int(b["last_seq"])
-        if not all(type(v) is str for v in [*fields.values(), *chain]):
-            raise TypeError("its fields and chain are not all text")
-    except (KeyError, TypeError, ValueError) as exc:
-        return [f"not a complete {PROOF_FORMAT} proof: {exc!r}"]
-    if list(fields) != list(CHAINED_FIELDS):
-        return ["its fields are not the chained fields, in their order"]
-    problems = []
-    if fields["seq"] != str(seq) or fields["batch_id"] != str(batch_id):
-        problems.append("its record's seq or batch is not the one the proof names")
-    text = "\x1f".join(fields[name] for name in CHAINED_FIELDS)
-    if hashlib.sha256(f"{ex['prev_hash']}\x1e{text}".encode()).hexdigest() != ex["record_hash"]:
-        problems.append("its record's fields do not give its record_hash")
-    if not first <= seq <= last or seq + len(chain) != last:
-        problems.append(f"the chain from seq={seq} does not end at batch {batch_id}'s last record")
-    for n, t in enumerate(chain, start=seq + 1):
-        if t.split("\x1f", 1)[0] != str(n) or t.rsplit("\x1f", 1)[-1] != str(batch_id):
-            problems.append(f"the chain's record seq={n} is not record {n} of batch {batch_id}")
-            break
-    if (_hashes(ex["record_hash"], chain) or [ex["record_hash"]])[-1] != b["last_hash"]:
-        problems.append(f"the chain does not lead to batch {batch_id}'s signed last hash")
-    if keys:
-        message = batch_message(batch_id, first, last, str(b["last_hash"]))
-        if b.get("key_id") not in keys:
-            problems.append(f"batch {batch_id} was signed by another key ({b.get('key_id')})")
-        elif not verify(keys[b["key_id"]], message, str(b.get("signature"))):
-            problems.append(f"batch {batch_id}'s signature does not hold")
-    return problems

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from hub.cli.main import app as cli
 from hub.core.db import create_engine
 from hub.models import Transaction
-from hub.txlog.audit import check_proof, make_proof
 from hub.txlog.chain import CHAINED_FIELDS
+from hub.txlog.proof import check_proof, make_proof
 from hub.txlog.signing import Signer
 from tests.txlog.test_audit import write_log
 

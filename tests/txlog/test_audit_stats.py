@@ -14,7 +14,8 @@ from hub.models.stats import LatencyHour
 from hub.stats import synth
 from hub.stats.rollup import Rollup
 from hub.stats.timeutil import utcnow
-from hub.txlog.audit import AuditReport, _Statistics, verify_log
+from hub.txlog.audit import AuditReport, verify_log
+from hub.txlog.audit_stats import Statistics
 from hub.txlog.signing import Signer
 from hub.txlog.sqlite import create_writer_engine
 
@@ -149,14 +150,14 @@ async def test_a_mark_past_the_log_is_found(log_url: str, signer: Signer) -> Non
 
 
 def test_the_check_sums_the_log_as_the_rollups_do() -> None:
-    """``_Statistics.add_records`` repeats the hour keys and sums of ``Rollup`` (for speed)."""
+    """``Statistics.add_records`` repeats the hour keys and sums of ``Rollup`` (for speed)."""
     gen = synth.Generator("s" * 20, seed=9)
     records = gen.hour(utcnow().replace(minute=0, second=0, microsecond=0), 400)
     records += gen.hour(records[0]["started_at"].replace(minute=0, second=0), 300)
-    ours = _Statistics(mark=10**9, horizon=None)
+    ours = Statistics(mark=10**9, horizon=None)
     ours.add_records(records[:350])  # in two chunks, as the walk gives them
     ours.add_records(records[350:])
-    theirs = _Statistics(mark=10**9, horizon=None)
+    theirs = Statistics(mark=10**9, horizon=None)
     theirs.secret, theirs.mix = ours.secret, ours.mix
     rollup = Rollup(records).grains()
     theirs._add(theirs.log, "stats_hour", rollup.counts["hour"].items())
