@@ -148,12 +148,12 @@ class ExchangeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         families = self._families()
         for (service, fault, client), sums in list(self.sums.items()):
-            values = [service, fault] + ([client] if self.with_client else [])
+            values = [service, _provider(service), fault] + ([client] if self.with_client else [])
             families[0].add_metric(values, sums.exchanges)
             if sums.failed:
                 families[1].add_metric(values, sums.failed)
         for (service, client), lat in list(self.latencies.items()):
-            values = [service] + ([client] if self.with_client else [])
+            values = [service, _provider(service)] + ([client] if self.with_client else [])
             families[2].add_metric(values, lat.request_bytes)
             families[3].add_metric(values, lat.response_bytes)
             for family, hist in zip(
@@ -164,8 +164,8 @@ class ExchangeCollector(Collector):
         return iter(families)
 
     def _families(self) -> list[Any]:
-        labels = ["service", "fault_code"] + (["client"] if self.with_client else [])
-        lat_labels = ["service"] + (["client"] if self.with_client else [])
+        labels = ["service", "provider", "fault_code"] + (["client"] if self.with_client else [])
+        lat_labels = ["service", "provider"] + (["client"] if self.with_client else [])
         return [
             CounterMetricFamily(
                 "hub_exchanges", "Exchanges logged, by service and fault code.", labels=labels
@@ -195,6 +195,12 @@ class ExchangeCollector(Collector):
                 labels=lat_labels,
             ),
         ]
+
+
+def _provider(service: str) -> str:
+    """The provider subsystem of a service id (its first four parts), "-" for none. Made on
+    a scrape from the service label, so the gateway's path counts nothing more."""
+    return service.rpartition("/")[0] or "-"
 
 
 def _observe(hist: list[float], value: float) -> None:

@@ -23,9 +23,9 @@ async def test_unregistered_clients_and_services_share_one_label(hub: Hub) -> No
     assert meta.status_code == 200
     text = (await hub.client.get("/metrics", headers={"Authorization": f"Bearer {OPERATOR}"})).text
     assert "svc" not in text and "VN/GOV/X" not in text and "nothing" not in text
-    unauthorized = 'client="-",fault_code="Client.Unauthorized",service="-"'
+    unauthorized = 'client="-",fault_code="Client.Unauthorized",provider="-",service="-"'
     assert f"hub_exchanges_total{{{unauthorized}}} 20.0" in text
-    unknown = f'client="{CLIENT}",fault_code="Client.UnknownService",service="-"'
+    unknown = f'client="{CLIENT}",fault_code="Client.UnknownService",provider="-",service="-"'
     assert f"hub_exchanges_total{{{unknown}}} 20.0" in text
     # Registered services and metaservices keep their names.
     assert f'service="{PROVIDER}/citizen-lookup"' in text

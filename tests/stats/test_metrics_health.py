@@ -31,6 +31,17 @@ async def test_metrics_counters_match_the_log(hub: Hub) -> None:
         by_fault[s.labels["fault_code"]] += int(s.value)
         assert "client" in s.labels
     assert by_fault == Counter(r["fault_code"] or "none" for r in records)
+    # By provider too ("with whom"), the log's own provider of each exchange.
+    by_provider: Counter[str] = Counter()
+    for s in exchanges:
+        by_provider[s.labels["provider"]] += int(s.value)
+    assert by_provider == Counter(
+        r["provider"] if r["service"] in {s.labels["service"] for s in exchanges} else "-"
+        for r in records
+    )
+    assert PROVIDER in by_provider
+    for name in ("hub_request_bytes_total", "hub_exchange_duration_seconds_count"):
+        assert all(s.labels["provider"] for s in samples(text, name))
     failed = sum(s.value for s in samples(text, "hub_exchanges_failed_total"))
     assert failed == sum(not r["succeeded"] for r in records)
     counts = sum(s.value for s in samples(text, "hub_exchange_duration_seconds_count"))
@@ -98,7 +109,8 @@ def test_exchange_series_read_as_prometheus_clients_own() -> None:
     mine.register(ours)
     ref = CollectorRegistry()
     total = Histogram(
-        "hub_exchange_duration_seconds", "x", ["service", "client"], buckets=LATENCY_BUCKETS,
+        "hub_exchange_duration_seconds", "x", ["service", "provider", "client"],
+        buckets=LATENCY_BUCKETS,
         registry=ref,
     )  # fmt: skip
     rng = random.Random(7)
@@ -120,7 +132,7 @@ def test_exchange_series_read_as_prometheus_clients_own() -> None:
             "hub_ms": 0.5,
         }
         ours.observe(record)
-        total.labels(record["service"], record["client"]).observe(seconds)
+        total.labels(record["service"], "VN/GOV/BCA/population", record["client"]).observe(seconds)
 
     def series(text: str, prefix: str) -> dict[tuple, float]:  # type: ignore[type-arg]
         return {
