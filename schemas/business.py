@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import Address
+from schemas.common import Address, Text
 
 EnterpriseType = Literal[
     "llc-single",  # Công ty TNHH một thành viên
@@ -61,8 +61,14 @@ class RepresentativeClaim(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=CITIZEN_ID)
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: Text = Field(min_length=1, max_length=200)
     date_of_birth: dt.date | None = None
+
+
+class HeadOffice(Address):
+    """The head office an application gives: an address whose detail is not blank."""
+
+    detail: Text = Field(min_length=1, max_length=300, examples=["12 Lê Lợi"])
 
 
 class EnterpriseRegistration(BaseModel):
@@ -70,8 +76,8 @@ class EnterpriseRegistration(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=3, max_length=300, examples=["Công ty TNHH Minh Phát"])
+    name: Text = Field(min_length=3, max_length=300, examples=["Công ty TNHH Minh Phát"])
     type: Literal["llc-single", "llc-multi", "joint-stock", "partnership", "private"] = "llc-multi"
-    head_office: Address
+    head_office: HeadOffice
     legal_representative: RepresentativeClaim
     charter_capital_vnd: int | None = Field(default=None, ge=0)

@@ -6,11 +6,15 @@ Circular 13/2017 asks that "no data" be distinct from "not permitted": a provide
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
+
+# A name or other text of a write request: stripped before its length is checked, so with
+# min_length=1 one of spaces alone is refused ("   " was stored as a newborn's name).
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 
 
 class Page(BaseModel, Generic[T]):

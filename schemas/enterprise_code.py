@@ -17,7 +17,8 @@ WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
 # The sequence is built from a 6-digit serial plus one filler digit chosen to make the check
 # digit exist, so every serial below SERIAL_SPACE maps to exactly one valid code.
 SERIAL_SPACE = 1_000_000
-CODE_RE = re.compile(r"^(\d{10})(?:-(\d{3}))?$")
+# Used with fullmatch: "$" also matches before a final "\n" ("0186709705\n" was found).
+CODE_RE = re.compile(r"([0-9]{10})(?:-([0-9]{3}))?")
 
 
 class EnterpriseCodeError(ValueError):
@@ -59,12 +60,12 @@ def serial_of(code: str) -> int:
 
 def is_valid(code: str) -> bool:
     """Whether ``code`` is a valid enterprise or branch code (``0101234567[-001]``)."""
-    return CODE_RE.match(code) is not None and mst.is_valid(code)
+    return CODE_RE.fullmatch(code) is not None and mst.is_valid(code)
 
 
 def split(code: str) -> tuple[str, int | None]:
     """The enterprise code and branch number (None for the head office) of a valid code."""
-    match = CODE_RE.match(code)
+    match = CODE_RE.fullmatch(code)
     if match is None or not mst.is_valid(code):
         raise EnterpriseCodeError(
             f"{code!r} is not a valid enterprise code: 10 digits with a correct check digit, "

@@ -140,7 +140,7 @@ COMMUNES_BY_PROVINCE: dict[str, tuple[Commune, ...]] = {
     p: tuple(c for c in COMMUNES.values() if c.province == p) for p in PROVINCES
 }
 
-_ID_RE = re.compile(r"^\d{12}$")
+_ID_RE = re.compile(r"[0-9]{12}")  # fullmatch: "$" lets a final "\n" through
 # Digit 4 of a personal ID: (first year of the century, sex) per value; 20th century 0/1,
 # 21st 2/3, 22nd 4/5, 23rd 6/7, 24th 8/9 (Circular 59/2021/TT-BCA).
 _CENTURY_SEX = {d: (1900 + 100 * (d // 2), "male" if d % 2 == 0 else "female") for d in range(10)}
@@ -181,7 +181,7 @@ def is_valid_personal_id(
     digits 4-6) that is not in the future; with ``date_of_birth`` the year must match, with
     ``sex`` digit 4's parity must.
     """
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         return False
     province = value[1:3]
     if value[0] != "0" or (province not in PROVINCES and province not in OLD_PROVINCE_CODES):

@@ -11,7 +11,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import Page
+from schemas.common import Page, Text
 
 CARD_CODE = r"^[A-Z]{2}\d{13}$"
 
@@ -22,7 +22,7 @@ class CardIssue(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     holder_id: str = Field(pattern=r"^\d{12}$")
-    full_name: str | None = Field(default=None, max_length=200)
+    full_name: Text | None = Field(default=None, min_length=1, max_length=200)
     date_of_birth: dt.date | None = None
     province: str | None = Field(default=None, pattern=r"^\d{2}$")
 

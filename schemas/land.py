@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.common import Text
+
 LandUserKind = Literal["citizen", "enterprise"]
 
 # Land-use purpose codes of the cadastral records (Vietnamese codes and names).
@@ -90,7 +92,7 @@ class Party(BaseModel):
 
     kind: LandUserKind
     id: str = Field(min_length=1, max_length=20)
-    name: str = Field(min_length=1, max_length=300)
+    name: Text = Field(min_length=1, max_length=300)
 
 
 def _one_or_many_schema(schema: dict[str, Any]) -> None:

@@ -21,9 +21,10 @@ BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 _DECODE = {c: i for i, c in enumerate(BASE32)}
 PARCEL_ID_LENGTH = 12
 CELL_BITS = PARCEL_ID_LENGTH * 5 // 2  # 30 bits of latitude and 30 of longitude
-PARCEL_ID_RE = re.compile(rf"^[{BASE32}]{{{PARCEL_ID_LENGTH}}}$")
-CERTIFICATE_CODE_RE = re.compile(r"^\d{12}$")
-CERTIFICATE_SERIAL_RE = re.compile(r"^[A-Z]{2}\d{8}$")
+# Used with fullmatch: "$" also matches before a final "\n", and "w7dytcbw9u29\n" got through.
+PARCEL_ID_RE = re.compile(rf"[{BASE32}]{{{PARCEL_ID_LENGTH}}}")
+CERTIFICATE_CODE_RE = re.compile(r"[0-9]{12}")
+CERTIFICATE_SERIAL_RE = re.compile(r"[A-Z]{2}[0-9]{8}")
 CERTIFICATE_NUMBER_SPACE = 10_000_000
 SERIAL_NUMBER_SPACE = 100_000_000
 
@@ -112,7 +113,7 @@ def decode(geohash: str) -> tuple[float, float]:
 
 def is_parcel_id(value: str) -> bool:
     """Whether ``value`` has the shape of a parcel ID (12 GeoHash characters)."""
-    return PARCEL_ID_RE.match(value) is not None
+    return PARCEL_ID_RE.fullmatch(value) is not None
 
 
 # --- Certificates ----------------------------------------------------------------------
@@ -128,7 +129,7 @@ def certificate_code(province: str, year: int, number: int) -> str:
 
 def is_certificate_code(code: str) -> bool:
     """Whether ``code`` is 12 digits whose last is the Luhn check digit of the rest."""
-    return CERTIFICATE_CODE_RE.match(code) is not None and luhn.is_valid(code)
+    return CERTIFICATE_CODE_RE.fullmatch(code) is not None and luhn.is_valid(code)
 
 
 def certificate_number(code: str) -> int:
@@ -145,4 +146,4 @@ def certificate_serial(letters: int, number: int) -> str:
 
 def is_certificate_serial(serial: str) -> bool:
     """Whether ``serial`` is two capital letters and eight digits."""
-    return CERTIFICATE_SERIAL_RE.match(serial) is not None
+    return CERTIFICATE_SERIAL_RE.fullmatch(serial) is not None

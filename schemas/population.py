@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import Address, Page, Place
+from schemas.common import Address, Page, Place, Text
 
 PERSONAL_ID = r"^\d{12}$"
 Sex = Literal["male", "female"]
@@ -81,7 +81,7 @@ class BirthRegistration(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: Text = Field(min_length=1, max_length=200)
     date_of_birth: dt.date
     sex: Sex
     father_id: str | None = Field(default=None, pattern=PERSONAL_ID)
@@ -91,8 +91,8 @@ class BirthRegistration(BaseModel):
         pattern=r"^\d{2}$",
         description="Province registering the birth; defaults to the parents' household's",
     )
-    ethnicity: str | None = None
-    nationality: str = "Việt Nam"
+    ethnicity: Text | None = Field(default=None, min_length=1, max_length=100)
+    nationality: Text = Field(default="Việt Nam", min_length=1, max_length=100)
 
 
 class DeathRegistration(BaseModel):
@@ -102,7 +102,7 @@ class DeathRegistration(BaseModel):
 
     id: str = Field(pattern=PERSONAL_ID)
     date_of_death: dt.date
-    place_of_death: str | None = Field(default=None, max_length=300)
+    place_of_death: Text | None = Field(default=None, min_length=1, max_length=300)
 
 
 class NewAddress(BaseModel):
@@ -110,17 +110,26 @@ class NewAddress(BaseModel):
 
     province: str = Field(pattern=r"^\d{2}$")
     commune: str = Field(pattern=r"^\d{5}$")
-    detail: str = Field(min_length=1, max_length=300)
+    detail: Text = Field(min_length=1, max_length=300)
 
 
 class ResidenceRegistration(BaseModel):
-    """``residence-registration``: permanent (moves the record) or temporary residence."""
+    """``residence-registration``: permanent (moves the record) or temporary residence.
+
+    A permanent residence at another address leaves the household: the person joins the
+    household ``household_id`` at that address, or without one heads a new household there.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=PERSONAL_ID)
     kind: Literal["permanent", "temporary"]
     address: NewAddress
+    household_id: str | None = Field(
+        default=None,
+        pattern=r"^HK[0-9]{8}$",
+        description="Permanent only: the household at the address to join",
+    )
 
 
 class Change(BaseModel):

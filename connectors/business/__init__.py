@@ -7,7 +7,9 @@ Services (base URL of the mock; through the hub prefix ``/r1/VN/GOV/BTC/business
 - ``enterprise-search``  ``GET /enterprises?name=&province=&status=&representative_id=
   &limit=&cursor=``: ``{"items": [...], "next_cursor": ...}``
 - ``enterprise-registration``  ``POST /enterprises``: checks the legal representative with
-  population ``citizen-verify`` through the hub, then issues a new enterprise code (201)
+  population ``citizen-verify`` through the hub, then issues a new enterprise code (201); a
+  name identical to a registered enterprise's (case and spacing aside) is refused (409), as
+  the Law on Enterprises does, unless that enterprise is dissolved or bankrupt
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.business.seeded import Shuffle, rng
-from connectors.kit import Dataset, NotFoundError, Overlay, ProviderError
+from connectors.kit import ConflictError, Dataset, NotFoundError, Overlay, ProviderError
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at, index_of
 from schemas import enterprise_code
 from schemas.business import TYPE_PREFIX, EnterpriseRegistration
@@ -126,6 +126,23 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def name_key(name: str) -> str:
+    """What makes two enterprise names identical: case and spacing do not count."""
+    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
+
+
+# Every name a seed enterprise can have, so only a registration under one of these needs the
+# seed names at all (a scan of every seed enterprise, made once).
+SEED_NAMES = frozenset(
+    name_key(f"{TYPE_PREFIX[kind]} {sector} {brand}")
+    for kind, _ in _TYPES
+    for sector in _SECTORS
+    for brand in _BRANDS
+)
+# Enterprises whose names may be registered again by another.
+_NAME_FREED = ("dissolved", "bankrupt")
+
+
 def _weighted(draw: Any, table: Weights) -> str:
     return draw.choices([v for v, _ in table], weights=[w for _, w in table])[0]
 
@@ -190,6 +207,11 @@ class Enterprises(Dataset):
         self._people = Shuffle(self.size, seed=seed, salt="representative")
         # code -> record, in registration order
         self._added: Overlay[str, dict[str, Any]] = self.overlay("enterprises")
+        self._seed_names: dict[str, str] | None = None  # name_key -> code, made when needed
+        self.reindex()
+
+    def reindex(self) -> None:
+        self._names = {name_key(r["name"]): code for code, r in self._added.items()}
 
     def health(self) -> dict[str, object]:
         return {**super().health(), "enterprises": self.count, "registered": len(self._added)}
@@ -366,8 +388,32 @@ class Enterprises(Dataset):
 
     # --- writes ---------------------------------------------------------------------
 
+    def holder_of(self, name: str) -> str | None:
+        """The code of the enterprise whose name is identical to ``name``, if one holds it.
+
+        Dissolved and bankrupt enterprises hold their names no more.
+        """
+        key = name_key(name)
+        if key in self._names:
+            return self._names[key]
+        if key not in SEED_NAMES:
+            return None
+        if self._seed_names is None:
+            self._seed_names = {}
+            for k in range(self.count):
+                profile = self._profile(k)
+                if profile["status"] not in _NAME_FREED:
+                    self._seed_names.setdefault(name_key(profile["name"]), profile["code"])
+        return self._seed_names.get(key)
+
     def register(self, request: EnterpriseRegistration, *, today: dt.date) -> dict[str, Any]:
         """Add an enterprise with a newly issued code (the representative is already checked)."""
+        holder = self.holder_of(request.name)
+        if holder is not None:
+            raise ConflictError(
+                f"enterprise {holder} is already registered as {self.get(holder)['name']!r}: "
+                "the Law on Enterprises forbids an identical name; choose another"
+            )
         k = self.count + len(self._added)
         if k >= enterprise_code.SERIAL_SPACE:
             raise ProviderError("the registry has no enterprise codes left to issue")
@@ -394,4 +440,5 @@ class Enterprises(Dataset):
             "branches": [],
         }
         self._added[code] = record
+        self._names[name_key(record["name"])] = code
         return record

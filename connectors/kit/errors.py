@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 # Past this many, a sentence stops helping: the rest are counted.
 MAX_ERRORS = 5
 _PLACES = {"query": "query parameter ", "path": "path parameter ", "header": "header "}
-_SHOULD = re.compile(r"^(Input|String|List|Value|Dictionary|Tuple|Set|Data) should (have )?")
+_SHOULD = re.compile(r"^(Input|String|List|Value|Dictionary|Tuple|Set|Data) should ")
 _BOUNDS = {
     "less_than_equal": ("le", "at most"),
     "greater_than_equal": ("ge", "at least"),
@@ -136,6 +136,9 @@ def _sentence(error: Any, content_type: str) -> str:
         # itself where that reads better, and it shows the value where that helps.
         said = str((error.get("ctx") or {}).get("error") or error.get("msg", ""))
         return said if not path or said.startswith(path[-1]) else f"{where}: {said}"
+    if kind == "string_too_short" and isinstance(value, str) and not value.strip():
+        # The text models strip spaces first (schemas.common.Text): "   " is empty to them.
+        return f"{where}: must not be blank{_got(value, quoted=place == 'body')}"
     if kind in _BOUNDS:
         key, words = _BOUNDS[kind]
         bound = (error.get("ctx") or {}).get(key)

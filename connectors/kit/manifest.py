@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+_PART = re.compile(r"[A-Za-z0-9._-]+")  # fullmatch: "$" lets a final "\n" through
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 # The X-Road metaservices' names: the hub takes /r1/{subsystem}/listMethods as the metaservice,
 # so a service of that code could never be called (the kit does not import the hub; a test
@@ -38,7 +38,7 @@ class ServiceSpec:
     status_code: int = 200
 
     def __post_init__(self) -> None:
-        if not _PART.match(self.code):
+        if not _PART.fullmatch(self.code):
             raise ValueError(f"service code {self.code!r}: use letters, digits, '-', '_', '.'")
         if self.code in RESERVED_CODES:
             raise ValueError(
@@ -74,7 +74,7 @@ class Manifest:
                 f"{self.name}: member id is INSTANCE/CLASS/MEMBER and subsystem id is "
                 f"member id + /SUBSYSTEM (got {self.member_id!r}, {self.subsystem_id!r})"
             )
-        if not all(_PART.match(part) for part in subsystem):
+        if not all(_PART.fullmatch(part) for part in subsystem):
             raise ValueError(f"{self.name}: bad characters in {self.subsystem_id!r}")
         if not self.member_name.strip():
             raise ValueError(f"{self.name}: member_name is blank; give the agency's name")

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from string import Template
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+NAME_RE = re.compile(r"[a-z][a-z0-9_]{1,30}")  # fullmatch: "$" lets a final "\n" through
 TEMPLATES = Path(__file__).parent / "templates"
 # template file -> path of the output, relative to the project root
 FILES = {
@@ -48,7 +48,7 @@ def scaffold(
     member_name: str | None = None,
 ) -> list[Path]:
     """Write connector ``name`` under ``root`` (the project root); return the files written."""
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise ScaffoldError(
             f"connector name {name!r}: use 2-31 lower-case letters, digits or '_', "
             "starting with a letter (it becomes a Python package)"

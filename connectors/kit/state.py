@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")  # fullmatch: "$" lets a final "\n" through
 
 
 class StateFileError(ValueError):
@@ -75,7 +75,7 @@ class StateFile:
             )
 
     def _table(self, name: str) -> str:
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise ValueError(f"overlay name {name!r}: use lower-case letters, digits and '_'")
         table = f"overlay_{name}"
         self._connection().execute(

@@ -5,11 +5,17 @@ Services (base URL of the mock; through the hub prefix ``/r1/VN/GOV/BNNMT/land-r
 
 - ``parcel-lookup``  ``GET /parcels/{id}``: one parcel by its 12-character GeoHash ID
 - ``parcel-search``  ``GET /parcels?province=&commune=&land_user=&limit=&cursor=``
+  (``land_user``: a personal ID number or an enterprise code)
 - ``certificate-verify``  ``POST /certificates/verify`` ``{code, serial, parcel_id?}`` ->
   ``{"valid": bool, "status": "current" | "superseded" | "mismatch" | "unknown"}``
 - ``land-transfer``  ``POST /parcels/{id}/transfers`` ``{from, to, certificate}``: checks
   both parties through the hub (population ``citizen-verify``, business
   ``enterprise-lookup``), then replaces the giving users and issues a new certificate (201)
+
+Land users are citizens by personal ID number and enterprises by enterprise code (DOMAIN.md).
+A branch (``-NNN``) is not one: it has no legal personality of its own, so the land is its
+enterprise's. A transfer to a branch code, and a search by one, is refused (422) with a
+sentence that names the enterprise's code to give instead.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from pydantic import AfterValidator
 
 from connectors.kit import Connector, HubClient, UnprocessableError, build_app
 from connectors.kit.app import FaultsArg
@@ -31,7 +38,33 @@ from schemas.land import CertificateVerify, LandTransfer, Party
 
 __all__ = ["MANIFEST", "Parcels", "connector", "create_app"]
 
-ENTERPRISE_CODE = re.compile(r"[0-9]{10}(-[0-9]{3})?", re.ASCII)
+ENTERPRISE_CODE = re.compile(r"([0-9]{10})(-[0-9]{3})?", re.ASCII)
+PERSONAL_ID = re.compile(r"[0-9]{12}", re.ASCII)
+
+
+def _land_user(value: str | None) -> str | None:
+    # A branch given as a land user was stored, and then no search could find its parcels.
+    if value is None or PERSONAL_ID.fullmatch(value):
+        return value
+    code = ENTERPRISE_CODE.fullmatch(value)
+    if code is None:
+        raise ValueError(
+            f"must be a personal ID number (12 digits) or an enterprise code (10 digits) "
+            f"(got {value!r})"
+        )
+    if code.group(2):
+        raise ValueError(
+            f"{value} is a branch's code, and a branch holds no land-use rights of its own: "
+            f"search by its enterprise's code {code.group(1)}"
+        )
+    return value
+
+
+LandUserFilter = Annotated[
+    str | None,
+    Query(description="A land user: personal ID number (12 digits) or enterprise code (10)"),
+    AfterValidator(_land_user),
+]
 
 
 async def check_party(hub: HubClient, request: Request, party: Party, *, receiving: bool) -> None:
@@ -44,11 +77,14 @@ async def check_party(hub: HubClient, request: Request, party: Party, *, receivi
                 f"citizen {party.id} ({party.name}) does not match the population database"
             )
         return
-    if not ENTERPRISE_CODE.fullmatch(party.id):
+    code = ENTERPRISE_CODE.fullmatch(party.id)
+    if code is None:
         # Looked up through the hub, "0186709705?a=1" found 0186709705 and was stored as is.
+        raise UnprocessableError(f"enterprise {party.id!r}: an enterprise code is 10 digits")
+    if code.group(2):
         raise UnprocessableError(
-            f"enterprise {party.id!r}: an enterprise code is 10 digits (a branch's, 10 digits, "
-            "'-' and 3 more)"
+            f"enterprise {party.id}: a branch holds no land-use rights of its own; give its "
+            f"enterprise's code {code.group(1)}"
         )
     record = await lookup_enterprise(hub, request, code=party.id)
     if record is None:
@@ -83,7 +119,7 @@ def create_app(
     async def search(
         province: ProvinceFilter = None,
         commune: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
-        land_user: Annotated[str | None, Query(pattern=r"^\d{10}(\d{2})?$")] = None,
+        land_user: LandUserFilter = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,
     ) -> dict[str, Any]:

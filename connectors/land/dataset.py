@@ -198,6 +198,11 @@ class Parcels(Dataset):
     # --- reads ----------------------------------------------------------------------
 
     def get(self, parcel_id: str) -> dict[str, Any]:
+        if not land_ids.is_parcel_id(parcel_id):
+            raise NotFoundError(
+                f"no parcel with ID {parcel_id!r}: a parcel ID is 12 GeoHash characters "
+                f"({land_ids.BASE32})"
+            )
         i = self.index_of(parcel_id)
         if i is None:
             raise NotFoundError(f"no parcel with ID {parcel_id}")

@@ -5,6 +5,20 @@ each appends to the changes feed; both are kit overlays, so ``hub mock --state F
 them (and the stream new ID serials come from) across restarts, and ``reset()`` drops them
 all. Searches scan the seed population lazily, household by household, skipping whole
 households on the cheap filters (province, birth year) before generating names.
+
+A household's members are its living citizens whose ``household_id`` names it, and they all
+have its address (the head's), because membership only changes with the address:
+
+- a birth joins the mother's household (the father's when no mother is given);
+- a permanent residence at another address leaves the household for the one given by
+  ``household_id`` at that address, or else for a new household there that the person heads
+  (a new ID in the seed's format, ``HK`` + province + six digits);
+- a death leaves the household (residence deregistration); the record keeps the household
+  it was last in.
+
+A household left without its head is headed by its eldest member (an adult whenever one is
+left), and each member's ``relation_to_head`` is recomputed against the new head; each record
+that changes so is a ``residence`` entry of the changes feed.
 """
 
 from __future__ import annotations
@@ -30,6 +44,8 @@ Record = dict[str, Any]
 # Seed positions one search request may scan before it answers with what it has and a cursor,
 # so a rare name over a million citizens costs several short requests, not one long one.
 SCAN_BUDGET = 25_000
+# Tag of the stream the numbers of new households come from (see PopulationData._new_household).
+_T_NEW_HOUSEHOLD = 0x40B5
 
 
 class PopulationData(Dataset):
@@ -45,18 +61,26 @@ class PopulationData(Dataset):
         self.records: Overlay[str, Record] = self.overlay("citizens")  # changed or new, by ID
         self.changes: Overlay[int, Record] = self.overlay("changes")  # the feed, by seq
         self.serials: Overlay[str, Any] = self.overlay("serials")  # "rng": the stream's state
+        # households formed since start (by a move), by ID: {"address": ..., "formed_by": ID}
+        self.households: Overlay[str, Record] = self.overlay("households")
         self.reindex()
 
     def reindex(self) -> None:
         self.changed_index: dict[int, str] = {}  # seed index -> ID of a changed seed citizen
         self.born: list[str] = []  # IDs of citizens registered since start, in order
-        self.joined: dict[str, list[str]] = {}  # household ID -> newborn member IDs
+        # household ID -> IDs of citizens in it who were not in the seed (newborns, movers)
+        self.joined: dict[str, list[str]] = {}
+        self.children: dict[str, list[str]] = {}  # parent ID -> IDs of children born since
         for citizen_id, record in self.records.items():
             index = gen.index_of(self.seed, self.size, citizen_id)
             if index is not None:
                 self.changed_index[index] = citizen_id
             else:  # new IDs never collide with seed ones (_new_id)
                 self.born.append(citizen_id)
+                for parent_id in (record["father_id"], record["mother_id"]):
+                    if parent_id is not None:
+                        self.children.setdefault(parent_id, []).append(citizen_id)
+            if record["household_id"] != self._seed_household(citizen_id):
                 self.joined.setdefault(record["household_id"], []).append(citizen_id)
         # Serials of new IDs come from their own seeded stream, so replays issue the same IDs.
         self.rng = random.Random(gen._mix(self.seed, 0xB127))
@@ -91,7 +115,11 @@ class PopulationData(Dataset):
         return born is None or born.isoformat() == citizen["date_of_birth"]
 
     def household(self, household_id: str) -> Record:
-        members = [self._current(m) for m in self._members(household_id)]
+        members = self._members(household_id)
+        if not members:
+            raise NotFoundError(
+                f"household {household_id} has no living members: each has moved away or died"
+            )
         head = members[0]
         return {
             "id": household_id,
@@ -134,9 +162,11 @@ class PopulationData(Dataset):
             if at < 0:  # budget spent: resume here next time
                 return items, str(-at)
             if matches(person):
-                items.append(person)
+                # A full page answers a cursor only once one more match is found, as the
+                # business and land searches do: the last page says there is no more.
                 if len(items) == limit:
-                    return items, str(at + 1)
+                    return items, str(at)
+                items.append(person)
         return items, None
 
     def changes_since(
@@ -188,6 +218,14 @@ class PopulationData(Dataset):
                 raise UnprocessableError(
                     f"{role}: citizen {parent['id']} died on {died}, before this birth on {born}"
                 )
+        registered = self._registered_birth(request)
+        if registered is not None:
+            role = "mother" if request.mother_id else "father"
+            raise ConflictError(
+                f"this birth is already registered: citizen {registered['id']} "
+                f"({registered['full_name']}, born {registered['date_of_birth']} to {role} "
+                f"{request.mother_id or request.father_id})"
+            )
         home = parents.get("mother_id") or parents["father_id"]
         province = request.birth_registration_province or home["permanent_address"]["province"]
         if province not in PROVINCES:
@@ -219,9 +257,12 @@ class PopulationData(Dataset):
             self.records[child_id] = child
             self.serials["rng"] = self.rng.getstate()
             self._log("birth", child_id)
-        self.born.append(child_id)
-        self.joined.setdefault(child["household_id"], []).append(child_id)
-        return dict(child)
+            self.born.append(child_id)
+            self.joined.setdefault(child["household_id"], []).append(child_id)
+            for parent in parents.values():
+                self.children.setdefault(parent["id"], []).append(child_id)
+            self._settle(child["household_id"])  # a household whose members had all left
+        return dict(self.records[child_id])
 
     def register_death(self, request: DeathRegistration) -> Record:
         citizen = self.get(request.id)
@@ -230,7 +271,10 @@ class PopulationData(Dataset):
         if not citizen["date_of_birth"] <= request.date_of_death.isoformat() <= _today():
             raise UnprocessableError("date_of_death must be between the birth and today")
         citizen.update(status="deceased", date_of_death=request.date_of_death.isoformat())
-        return self._save(citizen, "death")
+        with self.atomic():
+            saved = self._save(citizen, "death")
+            self._settle(citizen["household_id"])
+        return saved
 
     def register_residence(self, request: ResidenceRegistration) -> Record:
         citizen = self.get(request.id)
@@ -249,28 +293,143 @@ class PopulationData(Dataset):
             "commune_name": commune.name,
             "detail": place.detail,
         }
+        if request.household_id is not None and request.kind != "permanent":
+            raise UnprocessableError(
+                "household_id: only a permanent residence joins a household; leave it out"
+            )
         citizen["current_residence"] = address
-        if request.kind == "permanent":
-            citizen["permanent_address"] = dict(address)
-        return self._save(citizen, "residence")
+        left = citizen["household_id"]
+        with self.atomic():
+            if request.household_id is not None:
+                self._join(citizen, request.household_id, address)
+            elif request.kind == "permanent" and not _same_address(
+                address, citizen["permanent_address"]
+            ):
+                citizen.update(
+                    household_id=self._new_household(address, citizen["id"]),
+                    relation_to_head="head",
+                    permanent_address=dict(address),
+                )
+            saved = self._save(citizen, "residence")
+            if citizen["household_id"] != left:
+                self._rehouse(citizen["id"], left, citizen["household_id"])
+                self._settle(left)
+        return saved
+
+    # Households
+
+    def _join(self, citizen: Record, household_id: str, address: Record) -> None:
+        """Move ``citizen`` (in memory) into an existing household at ``address``."""
+        try:
+            members = self._members(household_id)
+        except NotFoundError:
+            raise UnprocessableError(f"household_id: no household with id {household_id}") from None
+        if not members:
+            raise UnprocessableError(
+                f"household {household_id} has no living members: leave household_id out to "
+                "form a new household at this address"
+            )
+        head = members[0]
+        home = head["permanent_address"]
+        if not _same_address(address, home):
+            raise UnprocessableError(
+                f"household {household_id} is at {home['detail']}, commune {home['commune']}, "
+                f"province {home['province']}: give its address to join it"
+            )
+        if citizen["household_id"] != household_id:
+            citizen.update(
+                household_id=household_id,
+                relation_to_head=_relation(citizen, head),
+                permanent_address=dict(home),
+            )
+
+    def _new_household(self, address: Record, founder_id: str) -> str:
+        """Register a new household at ``address``: its ID, unlike any seed or earlier one."""
+        k = len(self.households)
+        while True:
+            household_id = (
+                f"HK{address['province']}{gen.permute(self.seed, _T_NEW_HOUSEHOLD, k):06d}"
+            )
+            if (
+                household_id not in self.households
+                and gen.household_start(self.seed, self.size, household_id) is None
+            ):
+                break
+            k += 1
+        self.households[household_id] = {"address": dict(address), "formed_by": founder_id}
+        return household_id
+
+    def _rehouse(self, citizen_id: str, left: str, joined: str) -> None:
+        if citizen_id in self.joined.get(left, ()):
+            self.joined[left].remove(citizen_id)
+        if joined != self._seed_household(citizen_id):
+            self.joined.setdefault(joined, []).append(citizen_id)
+
+    def _settle(self, household_id: str) -> None:
+        """Give a household that lost its head a new one: its eldest member."""
+        members = self._household_members(household_id)
+        if not members or members[0]["relation_to_head"] == "head":
+            return
+        head = min(members, key=lambda m: m["date_of_birth"])
+        for member in members:
+            relation = _relation(member, head)
+            if relation != member["relation_to_head"]:
+                member["relation_to_head"] = relation
+                self._save(member, "residence")
+
+    def _seed_household(self, citizen_id: str) -> str | None:
+        index = gen.index_of(self.seed, self.size, citizen_id)
+        if index is None:
+            return None
+        return gen.household_id(self.seed, gen.household_span(self.seed, self.size, index)[0])
+
+    def _household_members(self, household_id: str) -> list[Record]:
+        try:
+            return self._members(household_id)
+        except NotFoundError:
+            return []
+
+    def _members(self, household_id: str) -> list[Record]:
+        """The living members of a household now, head first (NotFoundError if it never was)."""
+        start = gen.household_start(self.seed, self.size, household_id)
+        if start is None and household_id not in self.households:
+            raise NotFoundError(f"no household with id {household_id}")
+        seed = gen.household_at(self.seed, self.size, start) if start is not None else []
+        people = [self._current(p) for p in seed]
+        people += [dict(self.records[i]) for i in self.joined.get(household_id, [])]
+        members = [
+            p for p in people if p["household_id"] == household_id and p["status"] == "alive"
+        ]
+        return sorted(members, key=lambda p: p["relation_to_head"] != "head")
+
+    # Births
+
+    def _registered_birth(self, request: BirthRegistration) -> Record | None:
+        """The citizen of this birth if it is registered: same name, birth date and mother.
+
+        Twins have names of their own. Without a mother, the father's children are compared.
+        """
+        role = "mother_id" if request.mother_id else "father_id"
+        parent_id = getattr(request, role)
+        index = gen.index_of(self.seed, self.size, parent_id)
+        seed = []
+        if index is not None:
+            start, _ = gen.household_span(self.seed, self.size, index)
+            seed = gen.household_at(self.seed, self.size, start)
+        born = request.date_of_birth.isoformat()
+        for child in seed + [self.records[i] for i in self.children.get(parent_id, [])]:
+            if (
+                child[role] == parent_id
+                and child["date_of_birth"] == born
+                and same_name(child["full_name"], request.full_name)
+            ):
+                return dict(child)
+        return None
 
     # Internals
 
     def _current(self, person: Record) -> Record:
         return dict(self.records.get(person["id"], person))
-
-    def _household_members(self, household_id: str) -> list[Record]:
-        try:
-            return [self._current(m) for m in self._members(household_id)]
-        except NotFoundError:
-            return []
-
-    def _members(self, household_id: str) -> list[Record]:
-        start = gen.household_start(self.seed, self.size, household_id)
-        if start is None:
-            raise NotFoundError(f"no household with id {household_id}")
-        people = gen.household_at(self.seed, self.size, start)
-        return people + [self.records[i] for i in self.joined.get(household_id, [])]
 
     def _scan(
         self, position: int, province: str | None, birth_year: int | None
@@ -325,6 +484,28 @@ class PopulationData(Dataset):
             "kind": kind,
             "citizen_id": citizen_id,
         }
+
+
+def _relation(person: Record, head: Record) -> str:
+    """What ``person`` is to the head of their household."""
+    if person["id"] == head["id"]:
+        return "head"
+    if head["id"] == person["spouse_id"] or person["id"] == head["spouse_id"]:
+        return "spouse"
+    if head["id"] in (person["father_id"], person["mother_id"]):
+        return "child"
+    if person["id"] in (head["father_id"], head["mother_id"]):
+        return "parent"
+    return "other"
+
+
+def _same_address(a: Record, b: Record) -> bool:
+    """The same place: province, commune, and detail but for case and spacing."""
+    return (
+        a["province"] == b["province"]
+        and a["commune"] == b["commune"]
+        and same_name(a["detail"], b["detail"])
+    )
 
 
 def _position(cursor: str | None) -> int:

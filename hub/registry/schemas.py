@@ -137,7 +137,7 @@ class Endpoint(Strict):
             raise ValueError(f"endpoint path {value!r} must start with '/'")
         names: set[str] = set()
         for part in value.strip("/").split("/"):
-            if part and (part in (".", "..") or not TEMPLATE_PART.match(part)):
+            if part and (part in (".", "..") or not TEMPLATE_PART.fullmatch(part)):
                 raise ValueError(f"endpoint path {value!r} has an invalid segment {part!r}")
             if part.startswith("{"):
                 if part in names:

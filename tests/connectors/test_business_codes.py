@@ -63,3 +63,12 @@ def test_bad_arguments_are_refused() -> None:
         enterprise_code.code_for("7", 1)
     with pytest.raises(enterprise_code.EnterpriseCodeError):
         enterprise_code.code_for("79", enterprise_code.SERIAL_SPACE)
+
+
+def test_a_trailing_newline_is_not_part_of_a_code() -> None:
+    # "$" matches before a final "\n": "0186709705\n" was looked up as 0186709705.
+    code = enterprise_code.code_for("01", 42)
+    for bad in (f"{code}\n", f"{code}-001\n"):
+        assert not enterprise_code.is_valid(bad)
+        with pytest.raises(enterprise_code.EnterpriseCodeError):
+            enterprise_code.split(bad)

@@ -9,8 +9,9 @@ import pytest
 from stdnum.vn import mst
 
 from connectors.business.dataset import SCAN_BUDGET, Enterprises
+from connectors.kit import ConflictError
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at, index_of
-from schemas.business import Enterprise
+from schemas.business import Enterprise, EnterpriseRegistration
 from schemas.identifiers import COMMUNES, PROVINCES
 
 SIZE = 20_000
@@ -132,3 +133,44 @@ def test_default_size_starts_fast_and_a_million_works() -> None:
     # A search that matches nothing answers after a bounded scan, with a cursor to go on.
     assert big.search(name="không có tên này") == ([], SCAN_BUDGET)
     assert big.search(name="không có tên này", cursor=big.count - 10) == ([], None)
+
+
+def registration(name: str) -> EnterpriseRegistration:
+    person = citizen_at(7, SIZE, 1)
+    return EnterpriseRegistration.model_validate(
+        {
+            "name": name,
+            "head_office": {"province": "79", "commune": "23701", "detail": "Số 1 Lê Lợi"},
+            "legal_representative": {"id": person["id"], "full_name": person["full_name"]},
+        }
+    )
+
+
+def test_a_name_identical_to_a_registered_enterprise_is_refused() -> None:
+    data = Enterprises(seed=7, size=SIZE)
+    today = dt.date(2026, 1, 5)
+    first = data.register(registration("Công ty TNHH Minh Khang"), today=today)
+    with pytest.raises(ConflictError) as refused:
+        data.register(registration("công ty  TNHH minh KHANG"), today=today)
+    assert f"enterprise {first['code']} is already registered" in refused.value.message
+    # A seed enterprise's name is taken too, unless the enterprise is dissolved or bankrupt.
+    profiles = [data._profile(k) for k in range(data.count)]
+    holders: dict[str, list[dict]] = {}
+    for profile in profiles:
+        holders.setdefault(profile["name"], []).append(profile)
+    active = next(p for p in profiles if p["status"] == "active")
+    with pytest.raises(ConflictError) as refused:
+        data.register(registration(active["name"].upper()), today=today)
+    assert "enterprise " in refused.value.message
+    gone = next(
+        name
+        for name, found in holders.items()
+        if all(p["status"] in ("dissolved", "bankrupt") for p in found)
+    )
+    assert data.register(registration(gone), today=today)["name"] == gone
+    # A reset forgets the registrations and their names.
+    data.reset()
+    assert (
+        data.register(registration("Công ty TNHH Minh Khang"), today=today)["code"]
+        == (first["code"])
+    )

@@ -11,7 +11,7 @@ import pytest
 from stdnum.vn import mst
 
 import connectors
-from connectors.business import connector
+from connectors.business import Enterprises, connector
 from connectors.kit.checks import CITIZEN_VERIFY
 from connectors.kit.testing import FakeHub, open_client, serve
 from connectors.population.dataset import citizen_at
@@ -90,8 +90,15 @@ async def test_registration_calls_citizen_verify_through_the_hub(
         assert record in found.json()["items"]
         found = await client.get("/enterprises", params={"name": "song hong", "limit": 100})
         assert record["code"] in [i["code"] for i in found.json()["items"]]
-        second = await client.post("/enterprises", json=application(person), headers=PURPOSE)
-        assert second.status_code == 201 and second.json()["code"] != record["code"]
+        # The Law on Enterprises forbids a name identical to a registered enterprise's.
+        same = application(person, name="  CÔNG TY TNHH   thương mại Sông Hồng ")
+        second = await client.post("/enterprises", json=same, headers=PURPOSE)
+        assert second.status_code == 409, second.text
+        assert second.json() == {
+            "type": "Conflict",
+            "message": f"enterprise {record['code']} is already registered as {record['name']!r}: "
+            "the Law on Enterprises forbids an identical name; choose another",
+        }
 
         assert (await client.post("/__reset")).status_code == 200
         gone = await client.get(f"/enterprises/{record['code']}")
@@ -236,3 +243,18 @@ async def test_the_head_office_is_named_from_its_codes(hub: tuple[FakeHub, str])
         assert answer.status_code == 201, answer.text
         stored = answer.json()["head_office"]
         assert stored["province_name"] == "Hà Nội" and stored["commune_name"]
+
+
+async def test_a_code_with_a_trailing_newline_is_refused() -> None:
+    # "$" matches before a final "\n": the enterprise came back (200) and its branch was a 404.
+    data = Enterprises(seed=SEED, size=SIZE)
+    parent = next(e for e in map(data.enterprise_at, range(data.count)) if e["branches"])
+    app = connector.create_app(seed=SEED, size=SIZE)
+    async with open_client(app) as client:
+        for code in (parent["code"], parent["branches"][0]):
+            answer = await client.get(f"/enterprises/{code}%0A")
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["message"] == (
+                f"{code + chr(10)!r} is not a valid enterprise code: 10 digits with a correct "
+                "check digit, optionally followed by -NNN for a branch (001-999)"
+            )

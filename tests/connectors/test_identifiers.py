@@ -48,6 +48,7 @@ def test_invalid_ids_are_refused() -> None:
     assert not is_valid_personal_id("003190999999")  # 03 is no province code
     assert not is_valid_personal_id("179190999999")
     assert not is_valid_personal_id("07939912345a")
+    assert not is_valid_personal_id(good + "\n")  # "$" matches before a final newline
     # 21st century, year 99: in the future
     assert not is_valid_personal_id("079299123456", today=dt.date(2026, 1, 1))
     with pytest.raises(ValueError):

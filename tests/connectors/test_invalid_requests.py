@@ -111,3 +111,36 @@ async def test_service_routes_answer_the_same_way() -> None:
     answers = doc["paths"]["/citizens"]["get"]["responses"]
     assert answers["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/Problem")
     assert "HTTPValidationError" not in doc.get("components", {}).get("schemas", {})
+
+
+PERSON = "079090001234"
+ADDRESS = {"province": "79", "commune": "23701", "detail": "Số 1 Lê Lợi"}
+PARTY = {"kind": "citizen", "id": PERSON, "name": "Nguyễn Văn An"}
+CERTIFICATE = {"code": "792412345670", "serial": "AK01234567"}
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "body", "where"),
+    [
+        ("population", "/births", {"full_name": "   ", "date_of_birth": "2025-01-01", "sex": "male", "mother_id": PERSON}, "full_name"),  # noqa: E501
+        ("population", "/births", {"full_name": "A", "date_of_birth": "2025-01-01", "sex": "male", "mother_id": PERSON, "ethnicity": " "}, "ethnicity"),  # noqa: E501
+        ("population", "/births", {"full_name": "A", "date_of_birth": "2025-01-01", "sex": "male", "mother_id": PERSON, "nationality": "\t"}, "nationality"),  # noqa: E501
+        ("population", "/deaths", {"id": PERSON, "date_of_death": "2025-01-01", "place_of_death": "  "}, "place_of_death"),  # noqa: E501
+        ("population", "/residences", {"id": PERSON, "kind": "permanent", "address": ADDRESS | {"detail": "  "}}, "address.detail"),  # noqa: E501
+        ("business", "/enterprises", {"name": "     ", "head_office": ADDRESS, "legal_representative": {"id": PERSON, "full_name": "A"}}, "name"),  # noqa: E501
+        ("business", "/enterprises", {"name": "Công ty TNHH A", "head_office": ADDRESS, "legal_representative": {"id": PERSON, "full_name": " "}}, "legal_representative.full_name"),  # noqa: E501
+        ("business", "/enterprises", {"name": "Công ty TNHH A", "head_office": ADDRESS | {"detail": " "}, "legal_representative": {"id": PERSON, "full_name": "A"}}, "head_office.detail"),  # noqa: E501
+        ("land", "/parcels/w7dytcbw9u29/transfers", {"from": PARTY | {"name": " "}, "to": PARTY, "certificate": CERTIFICATE}, "from.0.name"),  # noqa: E501
+        ("land", "/parcels/w7dytcbw9u29/transfers", {"from": PARTY, "to": [PARTY | {"name": "  "}], "certificate": CERTIFICATE}, "to.0.name"),  # noqa: E501
+        ("insurance", "/cards", {"holder_id": PERSON, "full_name": "   "}, "full_name"),
+    ],
+)  # fmt: skip
+async def test_a_name_or_text_of_spaces_alone_is_refused(
+    name: str, path: str, body: dict, where: str
+) -> None:
+    # "   " passed min_length=1 and was stored as a newborn's name or an enterprise's.
+    app = connectors.get(name).create_app(seed=42, size=200)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        answer = await client.post(path, json=body)
+    assert f"{where}: must not be blank" in problem(answer)

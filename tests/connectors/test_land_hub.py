@@ -125,6 +125,11 @@ async def test_transfer_between_citizens(hub: tuple[FakeHub, str]) -> None:
         ({"to": {"kind": "enterprise", "id": "INACTIVE", "name": "NAME"}}, "only an active"),
         # Looked up as /enterprises/0186709705?a=1, it found 0186709705 and was stored as is.
         ({"to": {"kind": "enterprise", "id": "ENTERPRISE?a=1", "name": "X"}}, "10 digits"),
+        # Accepted, it was a land user no parcel search could find (land_user is 10 digits).
+        (
+            {"to": {"kind": "enterprise", "id": "ENTERPRISE-001", "name": "X"}},
+            "a branch holds no land-use rights of its own; give its enterprise's code ENTERPRISE",
+        ),
     ],
 )
 async def test_parties_the_registries_do_not_confirm_are_refused(
@@ -135,6 +140,7 @@ async def test_parties_the_registries_do_not_confirm_are_refused(
     to = dict(change["to"])
     if to["id"].startswith("ENTERPRISE"):
         to["id"] = to["id"].replace("ENTERPRISE", active_enterprise()["code"])
+        message = message.replace("ENTERPRISE", active_enterprise()["code"])
     if to["id"] == "INACTIVE":
         closed = next(
             e
@@ -201,5 +207,25 @@ async def test_lookup_search_and_verify_over_http() -> None:
         bad = await client.post("/certificates/verify", json={"code": "1", "serial": "2"})
         assert bad.json() == {"valid": False, "status": "unknown"}
         assert (await client.get("/parcels", params={"land_user": "abc"})).status_code == 422
+        branch = await client.get("/parcels", params={"land_user": "0186709705-001"})
+        assert branch.status_code == 422
+        assert branch.json()["message"] == (
+            "query parameter land_user: 0186709705-001 is a branch's code, and a branch holds "
+            "no land-use rights of its own: search by its enterprise's code 0186709705"
+        )
         spec = (await client.get("/openapi.json")).json()
         assert "/parcels/{id}/transfers" in spec["paths"]
+
+
+async def test_a_parcel_id_with_a_trailing_newline_is_no_data() -> None:
+    # "$" matches before a final "\n": both answered 500 (KeyError in cell_of).
+    parcel = citizen_parcel()
+    body = request_for(parcel, {"kind": "citizen", "id": "079090001234", "name": "A"})
+    app = land.create_app(seed=SEED, size=SIZE)
+    async with open_client(app) as client:
+        lookup = await client.get(f"/parcels/{parcel['id']}%0A")
+        transfer = await client.post(f"/parcels/{parcel['id']}%0A/transfers", json=body)
+    for answer in (lookup, transfer):
+        assert answer.status_code == 404, answer.text
+        said = answer.json()["message"]
+        assert said.startswith(f"no parcel with ID {parcel['id'] + chr(10)!r}: a parcel ID is 12")

@@ -56,3 +56,13 @@ def test_certificate_serial_structure() -> None:
     assert land_ids.is_certificate_serial("AK01234567")
     for bad in ("A01234567", "ak01234567", "AK0123456", "AK012345678"):
         assert not land_ids.is_certificate_serial(bad)
+
+
+def test_a_trailing_newline_is_not_part_of_an_identifier() -> None:
+    # "$" matches before a final "\n": "w7dytcbw9u29\n" passed and cell_of raised KeyError.
+    parcel = land_ids.encode(10.77, 106.70)
+    code = land_ids.certificate_code("79", 2024, 1234567)
+    assert land_ids.is_parcel_id(parcel) and land_ids.is_certificate_code(code)
+    assert not land_ids.is_parcel_id(parcel + "\n")
+    assert not land_ids.is_certificate_code(code + "\n")
+    assert not land_ids.is_certificate_serial("AK01234567\n")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 import connectors
+from connectors.population import dataset as gen
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at
 from schemas.identifiers import is_valid_personal_id
 
@@ -218,3 +221,191 @@ async def test_a_birth_must_fit_its_parents_lives(api: httpx.AsyncClient) -> Non
     assert after.status_code == 422 and "died on 2026-01-01" in after.text
     before = await api.post("/births", json={**child, "date_of_birth": "2025-12-01"})
     assert before.status_code == 201, before.text
+
+
+async def test_the_last_page_has_no_cursor() -> None:
+    # The cursor after a full last page led to an empty page; business and land look ahead.
+    app = connectors.get("population").create_app(seed=42, size=2000)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://p") as client:
+        last = (await client.get("/citizens", params={"limit": 100, "cursor": "1900"})).json()
+        assert len(last["items"]) == 100 and last["next_cursor"] is None
+        before = (await client.get("/citizens", params={"limit": 100, "cursor": "1800"})).json()
+        assert before["next_cursor"] == "1900"
+        # With a filter, the cursor points at the next match, and the last match ends it.
+        seen, cursor = [], None
+        while True:
+            params = {"province": "79", "limit": 7} | ({"cursor": cursor} if cursor else {})
+            page = (await client.get("/citizens", params=params)).json()
+            assert page["items"], "a page came back empty"
+            seen += [p["id"] for p in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    everyone = [citizen_at(42, 2000, i) for i in range(2000)]
+    assert seen == [p["id"] for p in everyone if p["permanent_address"]["province"] == "79"]
+
+
+def family_of(head: dict) -> list[dict]:
+    """The seed household of ``head``: head, spouse, children."""
+    index = gen.index_of(42, DEFAULT_SIZE, head["id"])
+    assert index is not None
+    start, n = gen.household_span(42, DEFAULT_SIZE, index)
+    return gen.household_at(42, DEFAULT_SIZE, start)
+
+
+async def coherent(api: httpx.AsyncClient, household_id: str) -> dict:
+    """The household, after checking its members share its address and the search agrees."""
+    house = (await api.get(f"/households/{household_id}")).json()
+    listed = (await api.get("/citizens", params={"household_id": household_id})).json()
+    assert [m["id"] for m in house["members"]] == [p["id"] for p in listed["items"]]
+    assert [m["relation_to_head"] for m in house["members"]].count("head") == 1
+    assert house["members"][0]["id"] == house["head_id"]
+    for person in listed["items"]:
+        assert person["household_id"] == household_id and person["status"] == "alive"
+        assert person["permanent_address"] == house["address"]
+        relation = next(m for m in house["members"] if m["id"] == person["id"])
+        assert person["relation_to_head"] == relation["relation_to_head"]
+    return house
+
+
+def move(citizen_id: str, address: dict, **more: str) -> dict:
+    where = {k: address[k] for k in ("province", "commune", "detail")}
+    return {"id": citizen_id, "kind": "permanent", "address": where, **more}
+
+
+HANOI = {"province": "01", "commune": "00301", "detail": "Số 1 Tràng Tiền"}
+
+
+async def test_a_permanent_move_leaves_the_household_for_one_at_the_new_address(
+    api: httpx.AsyncClient,
+) -> None:
+    head = head_of_family()
+    home = head["household_id"]
+    spouse, *children = family_of(head)[1:]
+    # A child moves away: a household of its own there, with a new ID in the same format.
+    moved = (await api.post("/residences", json=move(children[0]["id"], HANOI))).json()
+    assert moved["household_id"] != home and moved["relation_to_head"] == "head"
+    assert re.fullmatch(r"HK01[0-9]{6}", moved["household_id"])
+    there = await coherent(api, moved["household_id"])
+    assert [m["id"] for m in there["members"]] == [moved["id"]]
+    assert there["address"]["detail"] == "Số 1 Tràng Tiền"
+    house = await coherent(api, home)
+    assert [m["id"] for m in house["members"]] == [p["id"] for p in (head, spouse, *children[1:])]
+    assert house["address"] == head["permanent_address"]
+
+    # The head moves too: the spouse, the eldest left, heads the household, and the
+    # children stay the spouse's children.
+    left = (await api.post("/residences", json=move(head["id"], HANOI))).json()
+    assert left["household_id"] not in (home, moved["household_id"])
+    house = await coherent(api, home)
+    assert house["head_id"] == spouse["id"]
+    assert {m["id"]: m["relation_to_head"] for m in house["members"]} == {spouse["id"]: "head"} | {
+        c["id"]: "child" for c in children[1:]
+    }
+    kinds = [
+        (c["kind"], c["citizen_id"]) for c in (await api.get("/citizens/changes")).json()["items"]
+    ]
+    assert kinds == [
+        ("residence", moved["id"]),
+        ("residence", head["id"]),
+        ("residence", spouse["id"]),  # now the head: the record changed
+    ]
+
+    # The spouse follows into the head's new household, by its ID: joined, as the spouse.
+    joined = await api.post(
+        "/residences",
+        json=move(spouse["id"], left["permanent_address"], household_id=left["household_id"]),
+    )
+    assert joined.status_code == 200, joined.text
+    assert joined.json()["household_id"] == left["household_id"]
+    assert joined.json()["relation_to_head"] == "spouse"
+    new_home = await coherent(api, left["household_id"])
+    assert [m["id"] for m in new_home["members"]] == [head["id"], spouse["id"]]
+    # Without adults, the eldest child heads the old household; the others are "other".
+    house = await coherent(api, home)
+    assert house["head_id"] == children[1]["id"]
+
+    # A move to the address one already has, and a temporary residence, change no household.
+    same = await api.post("/residences", json=move(head["id"], left["permanent_address"]))
+    assert same.json()["household_id"] == left["household_id"]
+    away = await api.post("/residences", json={**move(head["id"], HANOI), "kind": "temporary"})
+    assert away.json()["household_id"] == left["household_id"]
+
+    # Joining asks for the household's own address, and a household that exists.
+    elsewhere = HANOI | {"detail": "Số 9 Hàng Bài"}
+    wrong = await api.post(
+        "/residences", json=move(children[1]["id"], elsewhere, household_id=left["household_id"])
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["message"] == (
+        f"household {left['household_id']} is at Số 1 Tràng Tiền, commune 00301, province 01: "
+        "give its address to join it"
+    )
+    unknown = await api.post(
+        "/residences", json=move(children[1]["id"], HANOI, household_id="HK79000000")
+    )
+    assert unknown.status_code == 422 and "HK79000000" in unknown.json()["message"]
+
+
+async def test_a_death_leaves_the_household_and_a_head_is_succeeded(
+    api: httpx.AsyncClient,
+) -> None:
+    head = head_of_family()
+    home = head["household_id"]
+    spouse, *children = family_of(head)[1:]
+    died = await api.post("/deaths", json={"id": children[-1]["id"], "date_of_death": "2026-01-05"})
+    assert died.status_code == 200, died.text
+    house = await coherent(api, home)
+    assert children[-1]["id"] not in [m["id"] for m in house["members"]]
+    assert house["head_id"] == head["id"]
+
+    await api.post("/deaths", json={"id": head["id"], "date_of_death": "2026-01-06"})
+    house = await coherent(api, home)
+    assert house["head_id"] == spouse["id"]
+    assert [m["id"] for m in house["members"]] == [spouse["id"], *(c["id"] for c in children[:-1])]
+    # A death keeps the household the record was last in, as a matter of history.
+    assert (await api.get(f"/citizens/{head['id']}")).json()["household_id"] == home
+
+    for person in (spouse, *children[:-1]):
+        await api.post("/deaths", json={"id": person["id"], "date_of_death": "2026-01-07"})
+    empty = await api.get(f"/households/{home}")
+    assert empty.status_code == 404 and "no living members" in empty.json()["message"]
+    assert (await api.get("/citizens", params={"household_id": home})).json()["items"] == []
+
+
+async def test_the_same_birth_twice_is_refused(api: httpx.AsyncClient) -> None:
+    head = head_of_family()
+    spouse, *children = family_of(head)[1:]
+    mother = head if head["sex"] == "female" else spouse
+    father = spouse if mother is head else head
+    body = {
+        "full_name": "Nguyễn Minh Khôi",
+        "date_of_birth": "2025-09-02",
+        "sex": "male",
+        "father_id": father["id"],
+        "mother_id": mother["id"],
+    }
+    first = await api.post("/births", json=body)
+    assert first.status_code == 201, first.text
+    child = first.json()["id"]
+    # Name, birth date and mother identify a birth: spacing and case do not count.
+    for again in (body, {**body, "full_name": " nguyễn  minh KHÔI", "father_id": None}):
+        refused = await api.post("/births", json=again)
+        assert refused.status_code == 409, refused.text
+        assert refused.json() == {
+            "type": "Conflict",
+            "message": f"this birth is already registered: citizen {child} (Nguyễn Minh Khôi, "
+            f"born 2025-09-02 to mother {mother['id']})",
+        }
+    # With the father alone, his children are compared.
+    by_father = await api.post("/births", json={**body, "mother_id": None})
+    assert by_father.status_code == 409 and child in by_father.json()["message"]
+    # A twin has a name of its own.
+    twin = await api.post("/births", json={**body, "full_name": "Nguyễn Minh Khang"})
+    assert twin.status_code == 201, twin.text
+    # A seed child registered again is the same birth too.
+    seed_child = {**body, "full_name": children[0]["full_name"]}
+    seed_child["date_of_birth"] = children[0]["date_of_birth"]
+    refused = await api.post("/births", json=seed_child)
+    assert refused.status_code == 409 and children[0]["id"] in refused.json()["message"]

@@ -62,6 +62,7 @@ def test_bad_names_are_refused(tmp_path: Path) -> None:
     for name, why in (
         ("Bad-Name", "lower-case letters"),
         ("x", "lower-case letters"),
+        ("permits\n", "lower-case letters"),  # "$" matches before a final newline
         ("kit", "the connector kit's package"),
         ("def", "a Python keyword"),  # `import connectors.def` is a syntax error
         ("class", "a Python keyword"),

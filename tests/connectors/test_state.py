@@ -138,6 +138,7 @@ async def test_population_writes_and_id_stream_outlive_a_restart(tmp_path: Path)
             "/residences", json={"id": head["id"], "kind": "permanent", "address": address}
         )
         assert moved.status_code == 200, moved.text
+        formed = (await api.get(f"/households/{moved.json()['household_id']}")).json()
 
     async with running("population", state) as api:
         assert (await api.get(f"/citizens/{child['id']}")).json() == child
@@ -146,13 +147,16 @@ async def test_population_writes_and_id_stream_outlive_a_restart(tmp_path: Path)
         assert home["commune"] == "00301"
         house = (await api.get(f"/households/{head['household_id']}")).json()
         assert child["id"] in [m["id"] for m in house["members"]]
+        assert head["id"] not in [m["id"] for m in house["members"]]
+        assert (await api.get(f"/households/{formed['id']}")).json() == formed
         feed = (await api.get("/citizens/changes")).json()["items"]
-        assert [c["kind"] for c in feed] == ["birth", "death", "residence"]
+        # The head's move made the spouse the head: a change to the spouse's record too.
+        assert [c["kind"] for c in feed] == ["birth", "death", "residence", "residence"]
         # The serial stream goes on where it stopped: the second birth gets the same ID as
         # in a mock that was never restarted.
         assert (await api.post("/births", json=birth("B"))).json()["id"] == expected[1]
         health = (await api.get("/__health")).json()
-        assert health["state"] == str(state) and health["writes"] == 4
+        assert health["state"] == str(state) and health["writes"] == 5
         assert (await api.post("/__reset")).json()["writes"] == 0
 
     async with running("population", state) as api:
@@ -198,8 +202,11 @@ async def test_business_registrations_outlive_a_restart(tmp_path: Path, hub: str
         assert (await api.get(f"/enterprises/{record['code']}")).json() == record
         found = await api.get("/enterprises", params={"representative_id": person["id"]})
         assert record in found.json()["items"]
-        # The next code issued is a new one, not the first again.
-        second = (await api.post("/enterprises", json=body, headers=PURPOSE)).json()
+        # The name stays taken, and the next code issued is a new one, not the first again.
+        again = await api.post("/enterprises", json=body, headers=PURPOSE)
+        assert again.status_code == 409 and record["code"] in again.json()["message"]
+        other = body | {"name": "Công ty TNHH Lưu Trữ Bền Hai"}
+        second = (await api.post("/enterprises", json=other, headers=PURPOSE)).json()
         assert second["code"] != record["code"]
         await api.post("/__reset")
     async with running("business", state, hub_url=hub) as api:

@@ -130,6 +130,10 @@ async def test_change_and_prune(db_url: str) -> None:
             GOOD.replace("      required: [id]", "      required: 5"),
             "request_schema is not a valid JSON Schema",
         ),
+        (
+            GOOD.replace("path: /citizens/verify}", 'path: "/citizens/verify\\n"}'),
+            "has an invalid segment 'verify\\n'",
+        ),
     ],
     ids=[
         "unknown key",
@@ -140,6 +144,7 @@ async def test_change_and_prune(db_url: str) -> None:
         "bad url",
         "bad port",
         "bad schema",
+        "newline in a path",
     ],
 )
 def test_bad_files_are_refused_with_where_and_what(text: str, expected: str) -> None:
