@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.models import Transaction
+from hub.stats.histogram import bin_of
 from hub.stats.rollup import (
     COUNT_KEY,
     COUNT_SUMS,
@@ -281,6 +282,29 @@ async def latency_bins(
                     total[key[4]] = total.get(key[4], 0) + n_total
                     hub[key[4]] = hub.get(key[4], 0) + n_hub
     return total, hub
+
+
+async def log_latency_bins(
+    conn: Conn,
+    spans: list[tuple[datetime, datetime]],
+    *,
+    filters: dict[str, Any],
+    total: dict[int, int],
+    hub: dict[int, int],
+) -> None:
+    """Add the records started in ``spans`` to the histograms ``total`` and ``hub``, binned
+    as the rollups bin them: the parts of an hour at a range's edges, which the hourly
+    histograms cannot split (they made a 2-minute range's p50 one of its whole hour)."""
+    if not spans:
+        return
+    query = select(_tx.c.total_ms, _tx.c.hub_ms).where(
+        _where(_tx.c.started_at, _tx, spans, filters, bounded=False)
+    )
+    for total_ms, hub_ms in (await conn.execute(query)).all():
+        b = bin_of(total_ms)
+        total[b] = total.get(b, 0) + 1
+        b = bin_of(hub_ms)
+        hub[b] = hub.get(b, 0) + 1
 
 
 async def provider_errors(conn: Conn, since: datetime) -> dict[str, tuple[int, int]]:

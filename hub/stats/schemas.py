@@ -38,7 +38,10 @@ class Summary(Window):
     response_bytes: int
     latency_ms: Percentiles
     hub_ms: Percentiles
-    latency_window: Window = Field(description="percentiles are kept per whole hour")
+    latency_window: Window = Field(
+        description="the range the percentiles are of: the summary's own (kept for clients "
+        "of the time when it was widened to whole hours)"
+    )
 
 
 class Point(BaseModel):

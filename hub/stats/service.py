@@ -1,9 +1,10 @@
 """Operator statistics from the rollups: summary, time series, matrix, top, growth, health.
 
 Each function takes a connection (or session) and the raw parameters as the API and the CLI
-receive them, so both answer the same. Counts are exact: every range is resolved to whole
-minutes and read as whole days, hours and minutes of the rollups (``timeutil.cover``); the
-minutes before the minute rows' retention horizon are counted from the log itself.
+receive them, so both answer the same. Counts are exact: a range is read as whole days,
+hours and minutes of the rollups (``timeutil.cover``), and what lies outside whole minutes
+(its edges, to the microsecond) and the minutes before the minute rows' retention horizon
+are counted from the log itself (``timeutil.exact_cover``).
 """
 
 from __future__ import annotations
@@ -56,13 +57,6 @@ def _window(start: datetime | None, end: datetime, tz: Any) -> dict[str, Any]:
     return {"since": tu.iso_utc(start), "until": tu.iso_utc(end), "timezone": str(tz)}
 
 
-def _minute_range(
-    since: str | None, until: str | None, tz: Any, now: datetime | None
-) -> tuple[datetime | None, datetime]:
-    start, end = _range(since, until, tz, now)
-    return (tu.floor_minute(start) if start else None), tu.ceil_minute(end)
-
-
 def _add(acc: dict[Any, list[float]], key: Any, row: Any) -> None:
     sums = acc.setdefault(key, [0, 0, 0, 0, 0.0, 0.0])
     # PostgreSQL sums BIGINT into NUMERIC: back to int for counts, float for milliseconds.
@@ -86,12 +80,12 @@ async def summary(
 ) -> Summary:
     """Totals, faults, bytes and latency percentiles of the exchanges in a range."""
     zone = tu.zone(tz)
-    start, end = _minute_range(since, until, zone, now)
+    start, end = _range(since, until, zone, now)
     first = start or tu.EPOCH
     filters = _filters(client, service, provider)
     rows = await repo.count_sums(
         conn,
-        tu.cover(first, end, minute_horizon),
+        tu.exact_cover(first, end, minute_horizon),
         group=("status_code", "fault_code"),
         filters=filters,
     )
@@ -112,10 +106,11 @@ async def summary(
             key = str(row.status_code)
             provider_failed[key] = provider_failed.get(key, 0) + n - int(values["succeeded"])
     total, succeeded, req, resp, total_ms, hub_ms = acc.get(None, [0, 0, 0, 0, 0.0, 0.0])
-    lat_cover = tu.hour_cover(first, end)
-    bins_total, bins_hub = await repo.latency_bins(conn, lat_cover, filters=filters)
-    lat_start = min((a for spans in lat_cover.values() for a, _ in spans), default=first)
-    lat_end = max((b for spans in lat_cover.values() for _, b in spans), default=end)
+    # Whole hours from the hourly and daily histograms; the parts of an hour at the edges
+    # binned from the log, so the percentiles are of this range, within the bins' 4.4 %.
+    hours, edges = tu.hour_split(first, end)
+    bins_total, bins_hub = await repo.latency_bins(conn, hours, filters=filters)
+    await repo.log_latency_bins(conn, edges, filters=filters, total=bins_total, hub=bins_hub)
     return Summary(
         **_window(start, end, zone),
         total=int(total),
@@ -128,7 +123,7 @@ async def summary(
         response_bytes=int(resp),
         latency_ms=Percentiles(**percentiles(bins_total), mean=_mean(total_ms, total)),
         hub_ms=Percentiles(**percentiles(bins_hub), mean=_mean(hub_ms, total)),
-        latency_window=Window(**_window(lat_start if start else None, lat_end, zone)),
+        latency_window=Window(**_window(start, end, zone)),
     )
 
 
@@ -258,9 +253,9 @@ async def _grouped(
     minute_horizon: datetime | None = None,
 ) -> tuple[dict[Any, list[float]], dict[str, Any]]:
     zone = tu.zone(tz)
-    start, end = _minute_range(since, until, zone, now)
+    start, end = _range(since, until, zone, now)
     rows = await repo.count_sums(
-        conn, tu.cover(start or tu.EPOCH, end, minute_horizon), group=group, filters=filters
+        conn, tu.exact_cover(start or tu.EPOCH, end, minute_horizon), group=group, filters=filters
     )
     acc: dict[Any, list[float]] = {}
     for row in rows:

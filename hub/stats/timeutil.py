@@ -198,6 +198,35 @@ def hour_cover(start: datetime, end: datetime) -> dict[str, list[tuple[datetime,
     return cover(_floor(start, 3600), _ceil(end, 3600))
 
 
+def exact_cover(
+    start: datetime, end: datetime, horizon: datetime | None = None
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """``cover`` of ``[start, end)`` at any instants: the whole minutes inside from the
+    rollups, the parts of a minute at either edge under ``log``, counted from the log."""
+    m0, m1 = _ceil(start, 60), _floor(end, 60)
+    if m0 >= m1:
+        return {"log": [(start, end)] if start < end else []}
+    out = cover(m0, m1, horizon)
+    edges = out.setdefault("log", [])
+    _push(edges, start, m0)
+    _push(edges, m1, end)
+    return out
+
+
+def hour_split(
+    start: datetime, end: datetime
+) -> tuple[dict[str, list[tuple[datetime, datetime]]], list[tuple[datetime, datetime]]]:
+    """``[start, end)`` as the ``cover`` of its whole UTC hours (what latency histograms
+    hold) and the spans left at either edge (to be binned from the log)."""
+    h0, h1 = _ceil(start, 3600), _floor(end, 3600)
+    if h0 >= h1:
+        return {}, [(start, end)] if start < end else []
+    edges: list[tuple[datetime, datetime]] = []
+    _push(edges, start, h0)
+    _push(edges, h1, end)
+    return cover(h0, h1), edges
+
+
 def merge_covers(
     covers: list[dict[str, list[tuple[datetime, datetime]]]],
 ) -> dict[str, list[tuple[datetime, datetime]]]:
