@@ -34,10 +34,29 @@ IDLE_S = 4.0  # below uvicorn's default keep-alive of 5 s, the usual provider's
 SWEEP_S = 0.005  # how often in-flight requests' deadlines are checked: a timeout's lateness
 POOL_MAX = 256  # idle connections kept per provider address
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+# Limits on a provider's answer, past which it is refused as malformed (the gateway's 502):
+# without them a 2 MiB header, or 20,000 headers, were read whole and passed on to clients
+# that then failed on them. The head's header lines (name, value and their ": " and CRLF)
+# at most HEAD_MAX bytes, four times the hub's own HUB_MAX_HEADER_BYTES for requests (Node's
+# limit is 16 KiB, nginx's proxy_buffer_size 4-8 KiB); HEADERS_MAX fields, Apache's
+# LimitRequestFields, which mod_proxy applies to backends' answers too. The hub reads an
+# answer whole before passing it on, so its body is capped too: ANSWER_MAX bytes (head
+# included), the largest request body a service may be set to take (registry's limit).
+HEAD_MAX = 64 * 1024
+HEADERS_MAX = 100
+ANSWER_MAX = 100 * 1024 * 1024
+
+
+SWITCHED = "the provider switched protocols, which the hub does not"
+HEAD_OVER = "the provider's answer headers exceeded the limit of"
 
 
 class ClientError(Exception):
     """The provider could not be reached, or its answer was broken off or malformed."""
+
+
+class MalformedAnswer(ClientError):
+    """The provider answered, but not with an HTTP answer the hub may pass on."""
 
 
 class StaleConnection(ClientError):
@@ -110,6 +129,7 @@ class _Connection(asyncio.Protocol):
         self._headers: list[tuple[str, str]] = []
         self._body: list[bytes] = []
         self._until_eof = False  # neither Content-Length nor chunked: the body ends at EOF
+        self._fed = 0  # bytes of this answer read so far, for the limits
         self.keep_alive = False
 
     # --- asyncio.Protocol ---------------------------------------------------------------
@@ -123,12 +143,32 @@ class _Connection(asyncio.Protocol):
             # Bytes nobody asked for: the connection is out of step; never reuse it.
             self.close()
             return
+        self._fed += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(ClientError("the provider switched protocols, which the hub does not"))
+            self._fail(MalformedAnswer(SWITCHED))
         except httptools.HttpParserError as exc:
-            self._fail(ClientError(f"malformed answer from the provider: {exc}"))
+            self._fail(MalformedAnswer(f"malformed answer from the provider: {exc}"))
+        if self._fed > HEAD_MAX:  # one comparison on the usual path
+            self._check_size()
+
+    def _check_size(self) -> None:
+        """Fail an answer whose head is unfinished past HEAD_MAX, or that is past ANSWER_MAX.
+
+        Checked as the bytes come, since httptools keeps a header line it has not seen the
+        end of: a head that never ends would be read without end.
+        """
+        if self._waiter is None or self._waiter.done():
+            return
+        if not self._status:
+            self._fail(MalformedAnswer(f"{HEAD_OVER} {HEAD_MAX} bytes"))
+        elif self._fed > ANSWER_MAX:
+            self._fail(
+                MalformedAnswer(
+                    f"the provider's answer body exceeded the limit of {ANSWER_MAX} bytes"
+                )
+            )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -150,12 +190,32 @@ class _Connection(asyncio.Protocol):
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
-        self._status = self._parser.get_status_code()
+        status = self._status = self._parser.get_status_code()
+        if len(self._headers) > HEADERS_MAX or self._fed > HEAD_MAX:
+            # Rare: this head may be over the limits (the bytes read may be mostly body).
+            problem = self._head_problem()
+            if problem is not None:
+                self._fail(MalformedAnswer(problem))
+                return
+        if status < 200 or status > 599:
+            # llhttp takes any three digits. A 600 went on to the client, and the hub's
+            # protocol, with a status line for 100-599 only, answered it with a 500.
+            if status < 100 or status > 599:
+                self._fail(
+                    MalformedAnswer(
+                        f"the provider answered with status {status}, outside HTTP's 100-599"
+                    )
+                )
+            elif status == 101:
+                self._fail(MalformedAnswer(SWITCHED))
+            # else an interim answer (103 Early Hints and the like), a HEAD's too: it has no
+            # body, and on_message_complete drops it for the real one that follows.
+            return
         if self._head:
             # llhttp cannot be told that a HEAD answer has no body: finish here and close.
             self._finish(keep_alive=False)
             return
-        framed = self._status in (204, 304) or 100 <= self._status < 200
+        framed = status in (204, 304)
         for name, value in self._headers:
             lname = name.lower()
             if lname == "content-length" or (
@@ -163,6 +223,13 @@ class _Connection(asyncio.Protocol):
             ):
                 framed = True
         self._until_eof = not framed
+
+    def _head_problem(self) -> str | None:
+        if len(self._headers) > HEADERS_MAX:
+            return f"{HEAD_OVER} {HEADERS_MAX} fields"
+        if sum([len(n) + len(v) + 4 for n, v in self._headers]) > HEAD_MAX:
+            return f"{HEAD_OVER} {HEAD_MAX} bytes"
+        return None
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
@@ -213,6 +280,7 @@ class _Connection(asyncio.Protocol):
         self._headers = []
         self._body = []
         self._until_eof = False
+        self._fed = 0
         self.keep_alive = False
         self.transport.write(data)
         return self._waiter

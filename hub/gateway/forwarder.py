@@ -14,7 +14,7 @@ from email.utils import formatdate
 from typing import Any, NamedTuple
 
 from hub.core.errors import ServiceFailed, ServiceTimeout
-from hub.gateway.client import ClientError, HttpClient, header_lines
+from hub.gateway.client import ClientError, HttpClient, MalformedAnswer, header_lines
 
 HOP_BY_HOP = frozenset(
     {
@@ -75,7 +75,9 @@ class Answer(NamedTuple):
     headers: list[tuple[str, str]]  # to pass on: no framing, X-Road or content-type header
     body: bytes
     content_type: str
-    head_length: str | None = None  # a HEAD answer's Content-Length: that of the GET
+    # A forwarded HEAD answer's Content-Length, that of the GET: "" when the provider sent
+    # none (a chunked GET), and then the client gets none either (RFC 9110 8.6).
+    head_length: str | None = None
 
 
 class Forwarder:
@@ -128,13 +130,15 @@ class Forwarder:
             raise ServiceTimeout(
                 f"the provider did not answer within the service timeout of {timeout_s:g} s"
             ) from None
+        except MalformedAnswer as exc:
+            raise ServiceFailed(str(exc)) from None  # the client's sentences name the provider
         except (ClientError, OSError, UnicodeError) as exc:
             raise ServiceFailed(
                 f"the provider could not be reached or broke off its answer: {_why(exc)}"
             ) from None
         out = []
         content_type = ""
-        head_length = None
+        head_length = "" if method == "HEAD" else None
         named: list[str] = []
         dated = False
         for name, value in resp.headers:
