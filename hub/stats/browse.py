@@ -62,6 +62,8 @@ async def page(
     now = now or tu.utcnow()
     start = tu.parse_instant(since, zone, name="since", now=now) if since else None
     end = tu.parse_instant(until, zone, name="until", now=now) if until else None
+    if start is not None and end is not None and start >= end:
+        raise tu.InputError("since must be before until")  # as the statistics say it
     no_fault = fault is not None and fault.lower() == "none"
     equal = {
         "client": client,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -53,6 +54,8 @@ async def test_dashboard_loads_without_errors_and_draws_data(
                     problems: list[str] = []
                     page.on("console", lambda m: m.type == "error" and problems.append(m.text))
                     page.on("pageerror", lambda e: problems.append(str(e)))
+                    asked: list[str] = []
+                    page.on("request", lambda r: asked.append(r.url))
                     await page.add_init_script(
                         f"localStorage.setItem('hub.operatorToken', '{OPERATOR}')"
                     )
@@ -77,6 +80,8 @@ async def test_dashboard_loads_without_errors_and_draws_data(
                     zone = await page.locator("#volume-zone").inner_text()
                     summary = (await client.get("/api/stats/summary?since=24h",
                         headers={"Authorization": f"Bearer {OPERATOR}"})).json()  # fmt: skip
+                    chart = (await client.get("/api/stats/timeseries?since=24h&bucket=hour",
+                        headers={"Authorization": f"Bearer {OPERATOR}"})).json()  # fmt: skip
 
                     # More groups than colours: the biggest nine, and one "other" bar for the
                     # rest, so each bar still adds up to its bucket's total.
@@ -98,6 +103,11 @@ async def test_dashboard_loads_without_errors_and_draws_data(
                 finally:
                     await browser.close()
     assert problems == []
+    # The tiles and the matrix count from the chart's first bucket edge, not from 24 hours
+    # ago to the second: then they add up to the bars.
+    since = "since=" + quote(chart["since"], safe="")
+    for route in ("/api/stats/summary?", "/api/stats/matrix?"):
+        assert any(route + since in url for url in asked), (route, since, asked)
     assert volume == 6 and total == "6"
     assert latency == 3
     # The provider's own 404 ("no such citizen") is a failure too, beside the hub's faults.

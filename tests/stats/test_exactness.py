@@ -161,6 +161,7 @@ async def test_transaction_filters_and_detail(hub: Hub) -> None:
     [
         ("/api/stats/summary", {"since": "yesterday-ish"}, 400, "ISO date"),
         ("/api/stats/summary", {"since": "1h", "until": "2h"}, 400, "before until"),
+        ("/api/transactions", {"since": "2026-12-05", "until": "2026-12-04"}, 400, "before until"),
         ("/api/stats/timeseries", {"bucket": "week"}, 422, "bucket"),
         ("/api/stats/timeseries", {"bucket": "minute", "since": "30d"}, 400, "coarser"),
         ("/api/transactions", {"limit": 1001}, 422, "limit"),

@@ -157,11 +157,16 @@ async function refresh() {
   const since = document.getElementById("range").value;
   const q = "since=" + encodeURIComponent(since);
   try {
-    const [s, ts, m, h] = await Promise.all([
-      api("/api/stats/summary?" + q),
-      api(`/api/stats/timeseries?${q}&bucket=${bucketFor(since)}&group_by=provider`),
-      api("/api/stats/matrix?" + q),
-      api("/api/health/providers"),
+    const providers = api("/api/health/providers");
+    // The chart's buckets are whole local hours or days, so its range starts at the first
+    // one's edge; the tiles and the matrix count from that same instant, so that they add
+    // up to the bars (with "30d" alone they started mid-day and counted fewer).
+    const ts = await api(`/api/stats/timeseries?${q}&bucket=${bucketFor(since)}&group_by=provider`);
+    const same = "since=" + encodeURIComponent(ts.since);
+    const [s, m, h] = await Promise.all([
+      api("/api/stats/summary?" + same),
+      api("/api/stats/matrix?" + same),
+      providers,
     ]);
     tiles(s); volume(ts); latency(s); errors(s); matrix(m); health(h);
     status.className = "";
