@@ -9,7 +9,7 @@ before the record is committed), and bodies sent to it are small.
 So for a request to ``/r1/`` with a body of known, small length, this protocol keeps the
 parts uvicorn parsed (method, path, query, headers, body) and, once the request is whole,
 runs ``Gateway.exchange`` in a task of its own and writes the answer in one write
-(``_GatewayCycle``). Everything else keeps uvicorn's ASGI cycle: other routes, chunked or
+(``GatewayCycle``). Everything else keeps uvicorn's ASGI cycle: other routes, chunked or
 large bodies, ``Expect: 100-continue``, upgrades, an access log or a concurrency limit.
 Pipelined requests are answered in order either way: a gateway cycle waits in uvicorn's
 own queue, and keep-alive, flow control and graceful shutdown stay uvicorn's.
@@ -21,8 +21,14 @@ checks them), ``head`` (header lines already rendered, ``b"name: value\\r\\n"`` 
 ``body``.
 
 Header values the gateway made itself are known to be safe; the provider's pass the same
-check uvicorn makes. Figures: bench/profile_notes.md, sixth round (one write) and seventh
-round (no ASGI cycle).
+check uvicorn makes (``cycles.encode_answer``). Figures: bench/profile_notes.md, sixth round
+(one write) and seventh round (no ASGI cycle).
+
+What the protocol refuses itself, with the hub's error body: what httptools cannot parse,
+an HTTP/1.1 request without exactly one Host, CONNECT and an Upgrade with a body (its body
+would be lost), a head over HEAD_READ_MAX or not whole within HEAD_TIMEOUT_S, a body that
+stops coming for BODY_IDLE_TIMEOUT_S. A refusal goes out after the answers of the requests
+before it on the connection, never ahead of them; a chunked body's trailer is dropped.
 """
 
 from __future__ import annotations
@@ -35,16 +41,20 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import (
-    HEADER_RE,
-    HEADER_VALUE_RE,
-    STATUS_LINE,
     HttpToolsProtocol,
     RequestResponseCycle,
 )
 
 from hub.core.ids import request_id
+from hub.gateway.cycles import (
+    EXTENSION,
+    INTERNAL_ERROR,
+    INTERNAL_ERROR_HEAD,
+    GatewayCycle,
+    OneWriteCycle,
+    encode_answer,
+)
 
-EXTENSION = "hub.response"
 GATEWAY_PREFIX = b"/r1/"
 # Bodies up to uvicorn's own read-ahead limit are read whole before the exchange starts;
 # larger or chunked ones stream through the ASGI cycle, which refuses them as they arrive.
@@ -69,67 +79,6 @@ SWEEP_EVERY_S = 1.0
 log = logging.getLogger(__name__)
 
 
-def encode_answer(message: dict[str, Any], *, keep_alive: bool, head: bool) -> bytes:
-    """A ``hub.response`` message as the bytes of one HTTP/1.1 answer.
-
-    Raises RuntimeError when a provider's header would break the answer's framing.
-    """
-    content = [STATUS_LINE[message["status"]]]
-    for name, value in message["passed"]:  # the provider's: checked as uvicorn would
-        if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
-            raise RuntimeError("Invalid HTTP header.")
-        content += (name.lower(), b": ", value, b"\r\n")
-    content.append(message["head"])
-    if not keep_alive:
-        content.append(b"connection: close\r\n")
-    content.append(b"\r\n")
-    if not head:
-        content.append(message["body"])
-    return b"".join(content)
-
-
-def head_pairs(head: bytes) -> list[tuple[bytes, bytes]]:
-    """A rendered head ("name: value" lines) as ASGI header pairs."""
-    pairs = []
-    for line in head.split(b"\r\n"):
-        if line:
-            name, _, value = line.partition(b": ")
-            pairs.append((name, value))
-    return pairs
-
-
-INTERNAL_ERROR_HEAD = (
-    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 21\r\nconnection: close\r\n\r\n"
-)
-INTERNAL_ERROR = INTERNAL_ERROR_HEAD + b"Internal Server Error"
-
-
-class _OneWriteCycle(RequestResponseCycle):
-    """uvicorn's request cycle, also taking the gateway's whole answer as one message."""
-
-    async def send(self, message: Any) -> None:
-        if message["type"] != EXTENSION:
-            await super().send(message)
-            return
-        if self.flow.write_paused and not self.disconnected:
-            await self.flow.drain()
-        if self.disconnected:
-            return
-        if self.response_started:
-            raise RuntimeError("hub.response sent after the response had started")
-        data = encode_answer(  # a RuntimeError here: run_asgi answers 500
-            message, keep_alive=self.keep_alive, head=self.scope["method"] == "HEAD"
-        )
-        self.response_started = True
-        self.transport.write(data)
-        self.response_complete = True
-        self.message_event.set()
-        if not self.keep_alive:
-            self.transport.close()
-        self.on_response()
-
-
 class _Trailers:
     """Where the parser's fields go once a request's head is whole: a chunked body's
     trailer. RFC 9110 6.5.1 forbids merging them into the headers (a key or a purpose sent
@@ -151,60 +100,6 @@ _TRAILERS = _Trailers()
 class _Refusal(Exception):
     """Raised in a parser callback to refuse the request: httptools stops parsing and
     uvicorn's data_received calls send_400_response, which says ``_refusal``."""
-
-
-class _Event:
-    """What uvicorn calls on a cycle's ``message_event``; a gateway cycle waits on nothing."""
-
-    __slots__ = ()
-
-    def set(self) -> None:
-        pass
-
-
-_NO_EVENT = _Event()
-
-
-class _GatewayCycle:
-    """One gateway request read whole, answered by ``Gateway.exchange`` without ASGI.
-
-    It stands where uvicorn keeps its ``RequestResponseCycle`` (``protocol.cycle`` and the
-    pipeline queue), with the attributes uvicorn reads and sets there.
-    """
-
-    __slots__ = (
-        "method",
-        "path",
-        "query",
-        "headers",
-        "body",
-        "more_body",
-        "keep_alive",
-        "disconnected",
-        "response_complete",
-        "message_event",
-        "waiting",
-    )
-
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: list[tuple[bytes, bytes]],
-        keep_alive: bool,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = headers
-        self.body = b""
-        self.more_body = True
-        self.keep_alive = keep_alive
-        self.disconnected = False
-        self.response_complete = False
-        self.message_event = _NO_EVENT
-        self.waiting = False  # True while an earlier request on the connection is answered
 
 
 class HubHttpProtocol(HttpToolsProtocol):
@@ -445,7 +340,7 @@ class HubHttpProtocol(HttpToolsProtocol):
         # state of its own, rather than copying uvicorn's method to change one name.
         cycle = self.cycle
         if cycle is not None and type(cycle) is RequestResponseCycle:
-            cycle.__class__ = _OneWriteCycle
+            cycle.__class__ = OneWriteCycle
             if close:
                 cycle.keep_alive = False
 
@@ -485,7 +380,7 @@ class HubHttpProtocol(HttpToolsProtocol):
         if b"#" in url:  # a fragment is the client's own; uvicorn drops it too
             url = url.partition(b"#")[0]
         path, _, query = url.partition(b"?")
-        cycle = _GatewayCycle(
+        cycle = GatewayCycle(
             parser.get_method().decode("ascii"),
             path.decode("latin-1"),
             query.decode("latin-1"),
@@ -502,7 +397,7 @@ class HubHttpProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
-        if type(cycle) is _GatewayCycle:
+        if type(cycle) is GatewayCycle:
             cycle.body += body  # at most WHOLE_BODY_MAX bytes: its length was checked
             return
         super().on_body(body)
@@ -510,7 +405,7 @@ class HubHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._in_body = False
         cycle = self.cycle
-        if type(cycle) is _GatewayCycle:
+        if type(cycle) is GatewayCycle:
             cycle.more_body = False
             if not cycle.waiting:
                 self._start(cycle)
@@ -518,19 +413,19 @@ class HubHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        if type(cycle) is _GatewayCycle:  # its turn in the pipeline has come
+        if type(cycle) is GatewayCycle:  # its turn in the pipeline has come
             cycle.waiting = False
             if not cycle.more_body:
                 self._start(cycle)
             return  # else on_message_complete starts it
         super()._start_asgi_task(cycle, app)
 
-    def _start(self, cycle: _GatewayCycle) -> None:
+    def _start(self, cycle: GatewayCycle) -> None:
         task = self.loop.create_task(self._answer(cycle))
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
 
-    async def _answer(self, cycle: _GatewayCycle) -> None:
+    async def _answer(self, cycle: GatewayCycle) -> None:
         assert self._gateway is not None
         try:
             message = await self._gateway.exchange(

@@ -14,7 +14,8 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from hub.gateway.protocol import EXTENSION, HubHttpProtocol
+from hub.gateway.cycles import EXTENSION
+from hub.gateway.protocol import HubHttpProtocol
 from hub.registry.cache import RegistryCache
 
 

@@ -96,10 +96,10 @@ async def test_the_mock_says_what_is_wrong_with_a_date(
 
 
 def test_the_hubs_refusal_of_an_id_alone_says_what_to_send_not_the_body() -> None:
-    from hub.gateway.handler import _schema_problem
+    from hub.gateway.body import schema_problem
 
     error = next(request_validator(hub_schema()).iter_errors({"id": PERSON["id"]}))
-    problem = _schema_problem(error)
+    problem = schema_problem(error)
     assert PERSON["id"] not in problem  # jsonschema's own message repeated the body
     assert "'full_name' is a required property" in problem
     assert "'date_of_birth' is a required property" in problem

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from hub.gateway import handler as handler_mod
+from hub.gateway import body as body_mod
 from tests.gateway.conftest import CLIENT, PROVIDER, Hub, load_registry, provider_app, registry_doc
 from tests.support import hub_client, make_settings, serve
 
@@ -66,7 +66,7 @@ async def test_a_body_nested_past_the_limit_is_invalid(hub: Hub, field: str) -> 
     resp = await post(hub, body)
     assert resp.status_code == 422, resp.text[:300]
     assert resp.headers["X-Road-Error"] == "Client.InvalidPayload"
-    limit = handler_mod.MAX_BODY_DEPTH
+    limit = body_mod.MAX_BODY_DEPTH
     assert f"the body nests deeper than {limit} levels" in resp.json()["message"]
     assert hub.provider.state.seen == []  # refused before anything was forwarded
     (rec,) = await hub.records()
@@ -75,7 +75,7 @@ async def test_a_body_nested_past_the_limit_is_invalid(hub: Hub, field: str) -> 
 
 async def test_a_body_at_the_limit_is_validated_as_usual(hub: Hub) -> None:
     # The object itself is a level: "id"'s arrays make up the rest.
-    resp = await post(hub, nested("id", handler_mod.MAX_BODY_DEPTH - 1))
+    resp = await post(hub, nested("id", body_mod.MAX_BODY_DEPTH - 1))
     assert resp.status_code == 422 and "is not of type 'string'" in resp.json()["message"]
     assert "nests deeper" not in resp.json()["message"]
 
@@ -89,7 +89,7 @@ async def test_recursion_in_the_validator_is_the_clients_mistake_too(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The last resort, should a schema recurse more per level than the limit allows for.
-    monkeypatch.setattr(handler_mod, "MAX_BODY_DEPTH", 10_000)
+    monkeypatch.setattr(body_mod, "MAX_BODY_DEPTH", 10_000)
     resp = await post(hub, nested("id", 1000))
     assert resp.status_code == 422, resp.text[:300]
     assert resp.headers["X-Road-Error"] == "Client.InvalidPayload"
@@ -107,7 +107,7 @@ async def test_recursion_in_the_validator_is_the_clients_mistake_too(
 )
 def test_depth_is_counted_in_levels_not_brackets(doc: Any, deep: bool) -> None:
     body = orjson.dumps(doc)
-    assert handler_mod._too_deep(body, doc) is deep
+    assert body_mod._too_deep(body, doc) is deep
 
 
 @pytest.mark.parametrize("depth", [1, 63, 64, 65, 200])
@@ -116,4 +116,4 @@ def test_depth_at_and_past_the_limit(depth: int) -> None:
     for _ in range(depth - 1):
         doc = [doc, {"k": 1}]
     body = orjson.dumps(doc)
-    assert handler_mod._too_deep(body, doc) is (depth > handler_mod.MAX_BODY_DEPTH)
+    assert body_mod._too_deep(body, doc) is (depth > body_mod.MAX_BODY_DEPTH)

@@ -11,7 +11,8 @@ import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from hub.gateway.protocol import EXTENSION, HubHttpProtocol
+from hub.gateway.cycles import EXTENSION
+from hub.gateway.protocol import HubHttpProtocol
 from tests.gateway.conftest import CITIZEN, PROVIDER, Hub
 from tests.support import serve
 

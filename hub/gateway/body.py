@@ -1,0 +1,112 @@
+"""A request body: read from ASGI within the service's limit, and checked against the
+service's request schema (``Client.PayloadTooLarge``, ``Client.InvalidPayload``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from referencing.exceptions import Unresolvable
+
+from hub.core import errors
+from hub.registry.cache import ServiceEntry
+
+# How deep a body checked against a request schema may nest (arrays and objects, the body
+# itself the first level). jsonschema recurses into each level, and writes the value into
+# its messages with repr: a body of 1,000 nested arrays (2 KB) raised RecursionError, a 500.
+# 64 is far past any exchange standard's bodies; orjson itself refuses past 1,024.
+MAX_BODY_DEPTH = 64
+
+
+def validate(service: ServiceEntry, body: bytes) -> None:
+    """Refuse ``body`` unless it is JSON that meets ``service``'s request schema."""
+    assert service.validator is not None
+    try:
+        doc = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError as exc:
+        raise errors.BadRequest(f"the body is not valid JSON: {exc}") from None
+    if doc is not None and _too_deep(body, doc):
+        raise errors.InvalidPayload(
+            f"the body nests deeper than {MAX_BODY_DEPTH} levels of arrays and objects; "
+            f"the request schema of {service.id} is checked to {MAX_BODY_DEPTH} at most"
+        )
+    try:
+        error = next(iter(service.validator.iter_errors(doc)), None)
+    except RecursionError:  # the last resort: a schema that recurses more per level
+        raise errors.InvalidPayload(
+            f"the body nests too deeply for the request schema of {service.id} to be "
+            "checked; send a flatter body"
+        ) from None
+    except Unresolvable as exc:  # a schema stored before the registry checked its $refs
+        raise errors.ServiceUnavailable(
+            f"the request schema of {service.id} has a $ref that resolves to nothing "
+            f"({exc}); the service cannot be called until its schema is fixed"
+        ) from None
+    if error is not None and doc is None:
+        raise errors.InvalidPayload(
+            f"the request has no body; {service.id} takes a JSON body that matches its "
+            "request schema"
+        )
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(body)"
+        raise errors.InvalidPayload(
+            f"the body does not match the request schema of {service.id}: at {where}: "
+            f"{schema_problem(error)[:300]}"
+        )
+
+
+async def read_body(receive: Callable, service: ServiceEntry) -> bytes:
+    """The body from ASGI's ``receive``, refused as soon as it passes the limit."""
+    limit = service.max_body_bytes
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise errors.BadRequest("the client went away before sending its whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise errors.PayloadTooLarge(
+                f"the body is over the limit of {limit} bytes of {service.id}"
+            )
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _too_deep(body: bytes, doc: Any) -> bool:
+    """Whether ``doc`` (parsed from ``body``) nests deeper than MAX_BODY_DEPTH levels.
+
+    A body with fewer brackets than the limit cannot nest past it: two counts in C (0.18 us
+    with the comparison for a citizen-verify body, timeit) spare the walk, which only
+    bodies with many brackets take, and which costs less than the validation that follows.
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_BODY_DEPTH:
+        return False
+    level = [doc]
+    for _ in range(MAX_BODY_DEPTH):
+        inner: list[Any] = []
+        for node in level:
+            if isinstance(node, dict):
+                inner += [v for v in node.values() if isinstance(v, (dict, list))]
+            elif isinstance(node, list):
+                inner += [v for v in node if isinstance(v, (dict, list))]
+        if not inner:
+            return False
+        level = inner
+    return True
+
+
+def schema_problem(error: Any) -> str:
+    """What to fix: for a choice of forms (anyOf, oneOf), what each form asks for.
+
+    jsonschema's own message for them repeats the whole body ("{...} is not valid under any
+    of the given schemas") and says nothing of what would be.
+    """
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        forms = sorted({sub.message for sub in error.context})
+        return "it must meet one of these: " + "; or ".join(forms)
+    return str(error.message)
