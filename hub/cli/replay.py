@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -113,13 +115,13 @@ def replay_command(
     """
     from hub.replay.faults import parse_fault
     from hub.replay.loader import ScenarioLoadError, load_paths
-    from hub.replay.reports import render_tables, render_thresholds, write_json, write_junit
+    from hub.replay.reports import write_json, write_junit
     from hub.replay.results import ScenarioResult
     from hub.replay.runner import RunOptions
     from hub.replay.service import replay
     from hub.replay.sources import SourceError
 
-    console = Console()
+    console = _Stdout()
     errors = Console(stderr=True)
     if not is_http_url(hub):
         # Else every request of the run failed on its own, one failure per step.
@@ -180,6 +182,7 @@ def replay_command(
         errors.print(f"refused: {len(exc.messages)} problem(s); nothing was run.")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     _say_skipped(errors, skipped)
+    _say_fault_scenarios(errors, plans, options)
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -273,27 +276,12 @@ def replay_command(
         errors.print(f"interrupted ({name}): no report")
         raise typer.Exit(_exit_status(signals[0] if signals else signal.SIGINT)) from None
 
-    # The report, all of it, on stdout (`> run.log` keeps it whole); stderr is for the
-    # tool's own errors.
-    render_tables(console, results)
     # A Ctrl-C after the last iteration finished cut nothing short.
     stopped = len(results) < len(plans) or any(r.interrupted for r in results)
-    if stopped:
-        cut = [r.name for r in results if r.interrupted]
-        _say(
-            console,
-            f"interrupted: {len(results) - len(cut)} of {len(plans)} scenario(s) ran in full"
-            + "".join(f", {name!r} was cut short" for name in cut)
-            + "; the figures above are for what ran",
-        )
-    for held in run_faults:
-        _say(
-            console,
-            f"fault held for the whole run: {held.text}",
-        )
     outcomes = evaluate(thresholds, results)
-    render_thresholds(console, outcomes)
     faults_held = [{"provider": f.provider, "set": f.settings} for f in run_faults]
+    # The files first: a stdout that cannot take the printed report (`| head -1`, `| grep
+    # -q`, a full disk) cost the --json and --junit files and turned the exit status into 1.
     # Each report is written on its own: one that cannot be written costs only itself.
     unwritten = False
     if junit:
@@ -315,10 +303,80 @@ def replay_command(
             ),
             errors,
         )
+    try:
+        _print_report(console, results, outcomes, plans=len(plans), stopped=stopped,
+                      held=[f.text for f in run_faults])  # fmt: skip
+        sys.stdout.flush()  # here, not at exit, where click took EPIPE for a failure
+    except OSError as exc:  # BrokenPipeError too: the reader went away
+        _stdout_gone()
+        with contextlib.suppress(OSError):
+            errors.print(f"the report could not be printed ({exc.strerror or exc})")
     if stopped:
         raise typer.Exit(_exit_status(signals[0] if signals else signal.SIGINT))
     if unwritten or not all(r.ok for r in results) or not all(o.ok for o in outcomes):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _print_report(
+    console: Console,
+    results: list[Any],
+    outcomes: list[Any],
+    *,
+    plans: int,
+    stopped: bool,
+    held: list[str],
+) -> None:
+    """The report, all of it, on stdout (`> run.log` keeps it whole); stderr is for the
+    tool's own errors."""
+    from hub.replay.reports import render_tables, render_thresholds
+
+    render_tables(console, results)
+    if stopped:
+        cut = [r.name for r in results if r.interrupted]
+        _say(
+            console,
+            f"interrupted: {len(results) - len(cut)} of {plans} scenario(s) ran in full"
+            + "".join(f", {name!r} was cut short" for name in cut)
+            + "; the figures above are for what ran",
+        )
+    for text in held:
+        _say(console, f"fault held for the whole run: {text}")
+    render_thresholds(console, outcomes)
+
+
+class _Stdout(Console):
+    """The report's console: a reader gone (`| head -1`) is an OSError to handle, where rich's
+    own ended the process with status 1, before the run's own status was known."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(32, "the reader of stdout went away")
+
+
+def _stdout_gone() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of what could not be
+    written raises no second error on the way out."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _say_fault_scenarios(errors: Console, plans: list[Any], options: Any) -> None:
+    """Say which scenarios run one iteration at a time: those that switch a mock's faults,
+    which every iteration shares (the runner's choice), or warn when --rate overlaps them."""
+    names = ", ".join(repr(p.name) for p in plans if p.switches_faults)
+    if not names:
+        return
+    if options.rate:
+        _say(
+            errors,
+            f"note: {names} switch a mock's faults, which overlapping iterations at --rate "
+            "share: one iteration's clear may lift another's fault mid-exchange",
+        )
+    elif options.concurrency > 1 or options.ramp is not None:
+        _say(
+            errors,
+            f"note: {names} switch a mock's faults, which every iteration shares: their "
+            "iterations run one at a time (use --fault to load the hub under a fault)",
+        )
 
 
 def _say_skipped(errors: Console, skipped: list[Path]) -> None:

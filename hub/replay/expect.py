@@ -163,7 +163,9 @@ def _broken(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> I
                 if got != expected or isinstance(got, bool) != isinstance(expected, bool):
                     yield _fail(reply, "json", _shown_path(source, rendered), expected, got)
     if plan.max_ms is not None and reply.elapsed_ms > plan.max_ms:
-        yield _fail(reply, "max_ms", "", plan.max_ms, round(reply.elapsed_ms, 1))
+        failure = _fail(reply, "max_ms", "", plan.max_ms, round(reply.elapsed_ms, 1))
+        failure.text = f"took {reply.elapsed_ms:.1f} ms, over the {plan.max_ms:g} ms allowed"
+        yield failure
 
 
 def _missing(reply: Reply, what: str, exc: MissingVariable) -> Failure:

@@ -96,6 +96,11 @@ class ScenarioPlan:
         return any(isinstance(s, ExchangePlan) for s in self.steps)
 
     @property
+    def switches_faults(self) -> bool:
+        """Its iterations switch a mock's faults, which every iteration shares."""
+        return any(isinstance(s, FaultPlan) for s in self.steps)
+
+    @property
     def needs_providers(self) -> bool:
         return any(isinstance(s, FaultPlan) and s.url is None for s in self.steps)
 

@@ -261,8 +261,9 @@ def junit_tree(
                     f"{stats.label}\n{stats.failed} of {stats.runs} runs failed; "
                     f"first in iteration {failure.iteration}\n"
                     f"expected: {show_json(failure.expected)}\ngot: {show_json(failure.got)}\n"
-                    f"X-Road-Id: {failure.x_road_id}\n"
                 )
+                if failure.x_road_id:  # none when no answer came (a transport failure)
+                    text += f"X-Road-Id: {failure.x_road_id}\n"
                 if failure.body:
                     text += f"body: {failure.body}\n"
                 node = ET.SubElement(case, "failure", message=failure.message(), type=failure.kind)

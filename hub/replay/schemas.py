@@ -19,12 +19,17 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     Tag,
     field_validator,
     model_validator,
 )
 
 Scalar = str | int | float | bool
+# A number as written: YAML's true is no 1 (a `sleep: true` slept a second, an `error_rate:
+# true` failed every call), nor is "0.5"; an int is a number.
+Number = Annotated[float, Strict()]
+Whole = Annotated[int, Strict()]
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 # Either case; JSON Schema regexes have no portable case-insensitive flag.
 METHOD_PATTERN = "^(" + "|".join(HTTP_METHODS + tuple(m.lower() for m in HTTP_METHODS)) + ")$"
@@ -68,7 +73,7 @@ class Expect(_Model):
             "null: the header must be absent."
         ),
     )
-    max_ms: float | None = Field(default=None, gt=0, description="Latency ceiling in ms.")
+    max_ms: Number | None = Field(default=None, gt=0, description="Latency ceiling in ms.")
 
     @field_validator("status", mode="before")
     @classmethod
@@ -86,13 +91,13 @@ class Expect(_Model):
 class FaultSpec(_Model):
     """Fault settings of a mock agency, for all its services or one (SPEC section 9)."""
 
-    latency_ms: float | None = Field(default=None, ge=0)
-    jitter_ms: float | None = Field(default=None, ge=0)
-    error_rate: float | None = Field(default=None, ge=0, le=1)
-    error_status: int | None = Field(default=None, ge=100, le=599)
-    timeout_rate: float | None = Field(default=None, ge=0, le=1)
-    reset_rate: float | None = Field(default=None, ge=0, le=1)
-    malformed_rate: float | None = Field(default=None, ge=0, le=1)
+    latency_ms: Number | None = Field(default=None, ge=0)
+    jitter_ms: Number | None = Field(default=None, ge=0)
+    error_rate: Number | None = Field(default=None, ge=0, le=1)
+    error_status: Whole | None = Field(default=None, ge=100, le=599)
+    timeout_rate: Number | None = Field(default=None, ge=0, le=1)
+    reset_rate: Number | None = Field(default=None, ge=0, le=1)
+    malformed_rate: Number | None = Field(default=None, ge=0, le=1)
 
 
 class FaultSettings(FaultSpec):
@@ -228,7 +233,7 @@ class SleepStep(_Model):
 
     id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
     description: str | None = None
-    sleep: float = Field(gt=0, le=3600, description="Seconds to wait, e.g. 0.5.")
+    sleep: Number = Field(gt=0, le=3600, description="Seconds to wait, e.g. 0.5.")
 
 
 def step_kind(value: Any) -> str:

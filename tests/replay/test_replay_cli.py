@@ -107,6 +107,15 @@ def run(*args: str) -> Any:
             ["field capture.x.header: 'X Road' is not a valid header name"],
         ),
         (
+            GOOD.replace("{status: 200}", "{status: 200, max_ms: true}")
+            + "  - sleep: true\n  - fault: {provider: A/B/C/D, set: {error_rate: true}}\n",
+            [
+                "field expect.max_ms: Input should be a valid number (got True)",
+                ":8: step steps[1], field sleep: Input should be a valid number (got True)",
+                "field fault.set.error_rate: Input should be a valid number (got True)",
+            ],
+        ),
+        (
             GOOD + "  - sleep: 0\n",
             [":8: step steps[1], field sleep: Input should be greater than 0"],
         ),
@@ -782,3 +791,26 @@ def test_a_second_signal_quits_at_once_and_still_clears_the_faults(
 
 
 SLOW_SERVICE = "service: VN/GOV/BCA/population/slow\n    query: {ms: 3000}"
+
+
+@pytest.mark.parametrize("reader", ["head", "full"], ids=["| head -1", "> /dev/full"])
+def test_reports_are_written_when_stdout_cannot_take_the_printed_one(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path, reader: str
+) -> None:
+    # `hub replay ... --json r.json | head -1` lost r.json and exited 1 on a passing run.
+    report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
+    cmd = [sys.executable, "-m", "hub", "replay", str(write(GOOD)), "--hub", fake_hub.url]
+    cmd += ["--iterations", "5", "--json", str(report), "--junit", str(junit)]
+    if reader == "full":
+        with open("/dev/full", "wb") as full:
+            done = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, timeout=60)
+    else:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # the reader is gone before the report (head -1 after one line)
+        stderr = proc.stderr.read()
+        done = subprocess.CompletedProcess(cmd, proc.wait(timeout=60), None, stderr)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(report.read_text())["ok"] is True
+    assert ET.parse(junit).getroot().find("testsuite") is not None
+    assert b"Traceback" not in done.stderr

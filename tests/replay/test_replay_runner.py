@@ -120,6 +120,7 @@ steps:
     set_, slow, never, clear = results[0].steps
     assert (set_.passed, slow.failed, never.runs, clear.passed) == (1, 1, 0, 1)
     assert slow.first_failure is not None and slow.first_failure.kind == "max_ms"
+    assert "ms, over the 20 ms allowed" in slow.first_failure.message()  # not "expected 20.0"
     assert fake_hub.faults == [("PUT", {"latency_ms": 50}), ("DELETE", None)]
 
 
@@ -614,3 +615,27 @@ steps:
     assert all(ms >= 300 for ms in pause.latencies_ms)
     first, second, third, fourth = fake_hub.arrivals
     assert second - first >= 0.3 and fourth - third >= 0.3
+
+
+async def test_a_scenario_that_switches_faults_runs_one_iteration_at_a_time(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # The mock's faults are shared: at --concurrency 2 one iteration's clear lifted the
+    # other's set mid-exchange, and the shipped provider-down scenario failed at random.
+    text = """
+steps:
+  - fault: {provider: VN/GOV/BCA/population, set: {latency_ms: 30}}
+  - client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+  - fault: {provider: VN/GOV/BCA/population, clear: true}
+"""
+    results, _ = await replay(
+        [load_file(write(text))],
+        hub_url=fake_hub.url,
+        options=RunOptions(iterations=4, concurrency=4),
+    )
+    assert results[0].ok and results[0].iterations_passed == 4
+    # Each set is followed by its own clear before the next set: never two sets in a row.
+    methods = [method for method, _ in fake_hub.faults]
+    assert methods == ["PUT", "DELETE"] * 4
+    assert fake_hub.latency_at_arrival == [30] * 4
