@@ -408,10 +408,15 @@ def _exit_status(signum: int) -> int:
 def progress_line(runner: Runner, done: float, total: float | None) -> str:
     """A progress line for a log, where no bar can be drawn."""
     current = runner.current
-    name = current.name if current is not None else "starting"
-    failed = current.iterations_failed if current is not None else 0
     share = f" ({100 * done / total:.0f}%)" if total else ""
-    return f"progress: {name}: {runner.iterations_done} iteration(s) done, {failed} failed{share}"
+    if current is None:
+        return f"progress: starting{share}"
+    # The scenario's own counts beside its name; the run's in all after it.
+    ran = current.iterations_passed + current.iterations_failed
+    return (
+        f"progress: {current.name}: {ran} iteration(s) done, {current.iterations_failed} "
+        f"failed; {runner.iterations_done} in all{share}"
+    )
 
 
 def _unwritable(option: str, path: Path) -> str | None:

@@ -762,7 +762,8 @@ def test_without_a_terminal_progress_lines_go_to_stderr(
     done = subprocess.run(cmd, capture_output=True, timeout=60)
     assert done.returncode == 0, done
     err = done.stderr.decode()
-    assert "progress: good: " in err and " iteration(s) done, 0 failed (" in err
+    assert "progress: good: " in err and " iteration(s) done, 0 failed; " in err
+    assert " in all (" in err
     assert "progress:" not in done.stdout.decode()  # the report stays clean
 
 
