@@ -327,6 +327,15 @@ def serve(
         os.environ.pop("HUB_LOG_WRITER_SOCKET", None)
     if workers > 1:
         os.environ[PARENT_ENV] = str(os.getpid())  # so a SIGKILL here ends them too
+        if not s.redis_url:
+            # Each worker counts in its own memory: a client that opened connections to
+            # both got twice its quota (30 exchanges through on a quota of 10, two workers).
+            console.print(
+                f"note: without HUB_REDIS_URL each of the {workers} workers counts client "
+                f"quotas on its own, so a client may get up to {workers} times its quota; set "
+                "HUB_REDIS_URL to count them once (docs/security.md)",
+                style="yellow",
+            )
     try:
         _serve(host, port, workers, ssl_certfile, ssl_keyfile, ssl_ca_certs)
     finally:

@@ -68,6 +68,7 @@ class Exchange:
         "request_id",
         "xroad_id",
         "client",
+        "claimed",
         "target",
         "service",
         "user_id",
@@ -84,7 +85,10 @@ class Exchange:
         # A UUIDv7 as 32 hex digits: time-ordered, which the log's indexes need (see there).
         self.request_id = request_id()
         self.xroad_id = self.request_id
+        # Who sent it, as far as the hub established it (its key's or certificate's owner),
+        # what the log and its statistics name; and the X-Road-Client it claimed.
         self.client = ""
+        self.claimed = ""
         self.target: paths.Target | None = None
         self.service: ServiceEntry | None = None
         self.user_id: str | None = None
@@ -177,7 +181,7 @@ class Gateway:
             if client is None:
                 client = self._authenticate(ex, headers)
             else:
-                ex.client = client
+                ex.client = ex.claimed = client
             if ex.target.meta is not None:
                 answer, upstream_ms = await self.meta.answer(ex.target, client, ex.query)
             else:
@@ -319,7 +323,7 @@ class Gateway:
                 check_parts(parts, "client", client)
             except ValueError as exc:
                 raise errors.BadRequest(str(exc)) from None
-        ex.client = client
+        ex.claimed = client
         auth = headers.get("authorization", "")
         scheme, _, key = auth.partition(" ")
         if not auth:
@@ -333,6 +337,9 @@ class Gateway:
         )
         if owner is None:
             raise errors.Unauthorized("the API key is unknown, expired or revoked")
+        # From here the sender is known: the key's owner. An unauthenticated caller named
+        # any client it liked, and the log and its statistics counted its exchange there.
+        ex.client = owner
         if owner != client:
             raise errors.AccessDenied(f"this API key belongs to another client, not to {client}")
         subsystem = self.registry.snapshot.subsystems.get(client)
@@ -499,14 +506,26 @@ class Gateway:
             full = target.path if target.meta is None else f"/{target.meta}"
             path = log_path(self.settings.secret_key, full, ex.query, ex.params, personal)
         keep = bool(ex.service and ex.service.keep_bodies)
+        if target is None:
+            service_id = provider = ""
+        elif ex.service is not None:
+            service_id, provider = target.service_id, target.provider
+        else:
+            # Refused before its service was found, or a metaservice: the ids the path names
+            # count only when registered. Anyone could otherwise add providers and services
+            # of any name to the sharing matrix and to statistics kept for ever.
+            snap = self.registry.snapshot
+            provider = target.provider if target.provider in snap.subsystems else ""
+            if target.meta is not None:
+                service_id = f"{provider}/{target.meta}" if provider else ""
+            else:
+                service_id = target.service_id if target.service_id in snap.services else ""
         return {
             "id": ex.xroad_id,
             "request_id": ex.request_id,
             "client": ex.client,
-            "service": target.service_id
-            if target and target.meta is None
-            else (f"{target.provider}/{target.meta}" if target else ""),
-            "provider": target.provider if target else "",
+            "service": service_id,
+            "provider": provider,
             "method": ex.method,
             "path": path[:2000],
             "user_id": ex.user_id,
@@ -559,7 +578,7 @@ class Gateway:
         head += (
             f"x-road-id: {ex.xroad_id}\r\n"
             f"x-road-request-id: {ex.request_id}\r\n"
-            f"x-road-client: {ex.client}\r\n"
+            f"x-road-client: {ex.claimed}\r\n"
             f"x-road-service: {target.service_id if target is not None else ''}\r\n"
             f"x-road-request-hash: {ex.request_hash}\r\n"
             f"x-hub-upstream-latency: {up:.3f}\r\n"

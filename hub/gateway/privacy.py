@@ -29,16 +29,25 @@ SAFE_QUERY = frozenset(
 )
 # A 9- or 12-digit number anywhere (old and new ID card numbers), even in a free path.
 ID_NUMBER = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
+# The secret part of a hub API key (hub/core/security.py: hub_<12 hex>_<secret>) sent by
+# mistake in a URL (`?api_key=...`): the log keeps the key's public prefix, not its secret.
+API_KEY = re.compile(r"(hub_[0-9a-f]{12}_)[A-Za-z0-9_-]+")
 
 
 def log_path(secret: str, path: str, query: str, params: dict[str, str], personal: bool) -> str:
-    """The path and query as logged: identical for ordinary services, pseudonymised else.
+    """The path and query as logged: as sent for ordinary services, pseudonymised else; an
+    API key sent in them by mistake keeps its public prefix only.
 
     For a personal-data service the path is judged decoded (``%30%37%39...`` is an ID
     number too, and must get the same pseudonym as the digits), every query value but the
     safe ones is replaced, and ID numbers are replaced wherever else they stand: in a safe
     value, in a parameter's name.
     """
+    logged = _logged(secret, path, query, params, personal)
+    return API_KEY.sub(r"\1~", logged) if "hub_" in logged else logged
+
+
+def _logged(secret: str, path: str, query: str, params: dict[str, str], personal: bool) -> str:
     if not personal:
         return path + ("?" + query if query else "")
     if "%" in path:

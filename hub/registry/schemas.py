@@ -349,7 +349,14 @@ def _future_utc(value: datetime | None) -> datetime | None:
         return None
     # A time without a zone is taken as UTC, the zone of every time the hub answers with.
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    utc = aware.astimezone(UTC)
+    try:
+        utc = aware.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-14:00 is in the year 10000 in UTC: was a 500
+        raise ValueError(
+            f"expires_at {value.isoformat()} is past the years a time can hold in UTC; give "
+            "an earlier one, e.g. 2030-01-01T00:00:00Z, or leave it out for a key that does "
+            "not expire"
+        ) from None
     if utc <= datetime.now(UTC):
         raise ValueError(
             f"expires_at {utc:%Y-%m-%dT%H:%M:%SZ} is not in the future: give a later time, "

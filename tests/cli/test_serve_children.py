@@ -29,7 +29,7 @@ def _listening(port: int) -> bool:
 def test_workers_end_when_hub_serve_is_killed(tmp_path: Path) -> None:
     port = free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "HUB_REDIS_URL"},
         "HUB_ENV": "development",
         "HUB_SECRET_KEY": SECRET,
         "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
@@ -43,6 +43,9 @@ def test_workers_end_when_hub_serve_is_killed(tmp_path: Path) -> None:
         )
     try:
         wait_healthy(proc, f"http://127.0.0.1:{port}", tmp_path / "serve.log")
+        # Quotas counted per worker, said so at the start (they were multiplied silently).
+        said = " ".join((tmp_path / "serve.log").read_text().split())
+        assert "counts client quotas on its own, so a client may get up to 2 times" in said
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
         # The workers went on listening, refusing every exchange with their log writer gone,

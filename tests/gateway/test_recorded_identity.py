@@ -1,0 +1,47 @@
+"""The log names a client, service and provider only as the hub established them.
+
+A caller without a key named any client it liked in X-Road-Client, and any provider or
+service in its path: the log, the sharing matrix and the statistics (kept for ever) counted
+its refused exchanges there, so anyone could forge who shared with whom.
+"""
+
+from __future__ import annotations
+
+from tests.gateway.conftest import CITIZEN, CLIENT, OTHER, PROVIDER, Hub
+from tests.stats.conftest import AUTH
+
+LOOKUP = f"/r1/{PROVIDER}/citizen-lookup/citizens/{CITIZEN}"
+PURPOSE = {"X-Road-UserId": "officer-01", "X-Road-Issue": "HS-1"}
+
+
+async def test_refused_callers_are_recorded_as_the_hub_knows_them(hub: Hub) -> None:
+    calls = [
+        (LOOKUP, {"X-Road-Client": "VN/GOV/FAKE/exfil", **PURPOSE}),  # no key, a made-up client
+        (LOOKUP, {"X-Road-Client": CLIENT, **PURPOSE}),  # no key, a real client's name
+        (LOOKUP, {**hub.headers(OTHER), "X-Road-Client": CLIENT, **PURPOSE}),  # OTHER's key
+        ("/r1/VN/GOV/NOT-REAL/ghost/svc-1/x", hub.headers()),  # a provider that is not
+        (f"/r1/{PROVIDER}/no-such-service/x", hub.headers()),  # a service that is not
+        ("/r1/VN/GOV/NOT-REAL/ghost/listMethods", hub.headers()),
+    ]
+    statuses = []
+    for path, headers in calls:
+        resp = await hub.client.get(path, headers=headers)
+        statuses.append(resp.status_code)
+        # The answer still echoes the client the caller named.
+        assert resp.headers["X-Road-Client"] == headers["X-Road-Client"]
+    assert statuses == [401, 401, 403, 404, 404, 404]
+    recorded = [(r["client"], r["service"], r["provider"]) for r in await hub.records()]
+    lookup = f"{PROVIDER}/citizen-lookup"
+    assert recorded == [
+        ("", lookup, PROVIDER),  # refused before anyone was known
+        ("", lookup, PROVIDER),
+        (OTHER, lookup, PROVIDER),  # the key's owner sent it, claiming to be CLIENT
+        (CLIENT, "", ""),
+        (CLIENT, "", PROVIDER),
+        (CLIENT, "", ""),
+    ]
+    matrix = (await hub.client.get("/api/stats/matrix", headers=AUTH)).json()
+    assert "VN/GOV/FAKE/exfil" not in matrix["clients"]
+    assert not any("NOT-REAL" in p for p in matrix["providers"])
+    top = (await hub.client.get("/api/stats/top", params={"by": "service"}, headers=AUTH)).json()
+    assert not any("svc-1" in str(row) or "no-such" in str(row) for row in top["rows"])
