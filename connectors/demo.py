@@ -14,6 +14,7 @@ their own procedures through the hub.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import connectors
@@ -88,7 +89,10 @@ def demo_registry(base_urls: dict[str, str]) -> dict[str, Any]:
     for connector in connectors.all():
         if connector.name in base_urls:
             entry = connector.manifest.registry_entry(base_urls[connector.name])
-            for key in ("members", "subsystems", "services"):
+            # One member may hold several connectors' subsystems (a ministry's registers):
+            # listed twice, the registry refused it, and `hub up` did not start.
+            _add_new(doc["members"], entry["members"])
+            for key in ("subsystems", "services"):
                 doc[key].extend(entry[key])
     _add_new(doc["members"], CLIENT_MEMBERS)
     _add_new(doc["subsystems"], CLIENT_SUBSYSTEMS)
@@ -104,7 +108,7 @@ def demo_registry(base_urls: dict[str, str]) -> dict[str, Any]:
     return doc
 
 
-def _add_new(items: list[dict[str, Any]], new: tuple[dict[str, Any], ...]) -> None:
+def _add_new(items: list[dict[str, Any]], new: Iterable[dict[str, Any]]) -> None:
     # A provider's member (BHXH) may also own a client subsystem: keep one entry per id.
     seen = {item["id"] for item in items}
     items.extend(dict(item) for item in new if item["id"] not in seen)

@@ -279,7 +279,12 @@ async def export(session: AsyncSession) -> dict[str, Any]:
     for svc in await repo.services(session):
         item = {"id": svc.id}
         for field in SERVICE_FIELDS:
-            item[field] = getattr(svc, field)
+            # As for the other entries: `enabled: true` and unset optional fields (a base
+            # URL of its own, a schema) left unsaid, so that applied to another registry
+            # they keep its values; written out, they re-enabled a service disabled there.
+            if field != "enabled" and getattr(svc, field) is not None:
+                item[field] = getattr(svc, field)
+        item.update(_off(svc))
         doc["services"].append(item)
     for g in await repo.grants(session):
         doc["grants"].append({"client": g.client_id, "service": g.service_id, **_off(g)})

@@ -100,3 +100,34 @@ async def test_hub_up_keeps_what_an_operator_disabled(sqlite_url: str, tmp_path:
     assert grants[(client, service)] is False
     assert grants[(client, "VN/GOV/BCA/population/citizen-search")] is True
     assert bases["VN/GOV/BCA/population"] == "http://127.0.0.1:9199"  # the rest still follows
+
+
+async def test_a_new_connector_may_share_a_member_with_another(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `hub connectors new tax --member-id VN/GOV/BTC` (the member of business-registry):
+    # the demo registry listed VN/GOV/BTC twice and `hub up` refused to start.
+    from types import SimpleNamespace
+
+    shipped = connectors.all()
+    business = next(c for c in shipped if c.name == "business")
+    member = business.manifest.registry_entry("http://x")["members"][0]
+
+    def entry(url: str) -> dict[str, list[dict[str, object]]]:
+        return {
+            "members": [dict(member)],
+            "subsystems": [{"id": f"{member['id']}/tax", "base_url": url}],
+            "services": [
+                {
+                    "id": f"{member['id']}/tax/taxpayer-lookup",
+                    "endpoints": [{"method": "GET", "path": "/taxpayers/{id}"}],
+                }  # fmt: skip
+            ],
+        }
+
+    tax = SimpleNamespace(name="tax", manifest=SimpleNamespace(registry_entry=entry))
+    monkeypatch.setattr(connectors, "all", lambda: [*shipped, tax])
+    urls = {c.name: f"http://127.0.0.1:{9100 + i}" for i, c in enumerate([*shipped, tax])}
+    doc = demo_registry(urls)
+    assert [m["id"] for m in doc["members"]].count(member["id"]) == 1
+    await load_demo(make_settings(sqlite_url, tmp_path), doc)  # refused before

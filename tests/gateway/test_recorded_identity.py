@@ -45,3 +45,25 @@ async def test_refused_callers_are_recorded_as_the_hub_knows_them(hub: Hub) -> N
     assert not any("NOT-REAL" in p for p in matrix["providers"])
     top = (await hub.client.get("/api/stats/top", params={"by": "service"}, headers=AUTH)).json()
     assert not any("svc-1" in str(row) or "no-such" in str(row) for row in top["rows"])
+
+
+async def test_a_refused_personal_path_is_pseudonymised_whatever_its_value(hub: Hub) -> None:
+    # Only 9- and 12-digit numbers were caught outside a matched template: a 10-digit tax
+    # code, a passport number or a name in the path of a refused request went in clear.
+    secret_values = ["8012345678", "B1234567", "Nguyen-Van-A"]
+    for value in secret_values:
+        no_key = {"X-Road-Client": CLIENT, **PURPOSE}
+        assert (await hub.client.get(f"/r1/{PROVIDER}/citizen-lookup/citizens/{value}",
+                                     headers=no_key)).status_code == 401  # fmt: skip
+        not_offered = f"/r1/{PROVIDER}/citizen-lookup/other/{value}"
+        assert (
+            await hub.client.get(not_offered, headers=hub.headers(**PURPOSE))
+        ).status_code == 403
+        unknown = f"/r1/{PROVIDER}/no-such-service/citizens/{value}"
+        assert (await hub.client.get(unknown, headers=hub.headers(**PURPOSE))).status_code == 404
+    paths = [r["path"] for r in await hub.records()]
+    assert len(paths) == 9
+    assert not [p for p in paths if any(v in p for v in secret_values)], paths
+    # Resource names stay readable; the same value gets the same pseudonym.
+    assert all(p.startswith(("/citizens/~", "/other/~")) for p in paths), paths
+    assert len({p.rsplit("/", 1)[1] for p in paths}) == len(secret_values)

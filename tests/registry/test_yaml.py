@@ -84,6 +84,14 @@ async def test_apply_twice_changes_nothing_and_export_round_trips(db_url: str) -
     again = await _apply(db_url, registry.dump_yaml(exported))
     assert (again.created, again.updated, again.deleted) == (0, 0, 0)
     assert await _export(db_url) == exported
+    # Applied to a registry where an operator disabled a service, the export (of a
+    # registry where it is enabled) leaves it disabled, as it does subsystems.
+    assert all("enabled" not in s and None not in s.values() for s in exported["services"])
+    first_service = exported["services"][0]["id"]
+    await _apply(db_url, f"services:\n  - id: {first_service}\n    enabled: false\n")
+    await _apply(db_url, registry.dump_yaml(exported))
+    [off] = [s for s in (await _export(db_url))["services"] if s["id"] == first_service]
+    assert off["enabled"] is False
 
 
 async def test_change_and_prune(db_url: str) -> None:
