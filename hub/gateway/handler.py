@@ -589,11 +589,14 @@ class Gateway:
                 head += f"content-length: {len(answer.body)}\r\n"
             elif length:
                 head += f"content-length: {length}\r\n"
+        # No X-Road-Client or X-Road-Service when the request was refused before it said
+        # them (its headers too large to read): empty, they read as given and blank.
+        client = f"x-road-client: {ex.claimed}\r\n" if ex.claimed else ""
+        named = f"x-road-service: {target.service_id}\r\n" if target is not None else ""
         head += (
             f"x-road-id: {ex.xroad_id}\r\n"
             f"x-road-request-id: {ex.request_id}\r\n"
-            f"x-road-client: {ex.claimed}\r\n"
-            f"x-road-service: {target.service_id if target is not None else ''}\r\n"
+            f"{client}{named}"
             f"x-road-request-hash: {ex.request_hash}\r\n"
             f"x-hub-upstream-latency: {up:.3f}\r\n"
             f"x-hub-latency: {total_ms - up:.3f}\r\n"

@@ -67,3 +67,13 @@ async def test_a_refused_personal_path_is_pseudonymised_whatever_its_value(hub: 
     # Resource names stay readable; the same value gets the same pseudonym.
     assert all(p.startswith(("/citizens/~", "/other/~")) for p in paths), paths
     assert len({p.rsplit("/", 1)[1] for p in paths}) == len(secret_values)
+
+
+async def test_a_refusal_before_the_headers_were_read_names_no_client(hub: Hub) -> None:
+    # Headers too large to read: the answer carried "x-road-client: " and
+    # "x-road-service: " empty, where other refusals echo what the caller sent.
+    headers = {**hub.headers(**PURPOSE), "X-Big": "a" * 20_000}
+    resp = await hub.client.get(LOOKUP, headers=headers)
+    assert resp.status_code == 431 and resp.headers["X-Road-Error"] == "Client.HeadersTooLarge"
+    assert "X-Road-Client" not in resp.headers and "X-Road-Service" not in resp.headers
+    assert resp.headers["X-Road-Request-Id"]
