@@ -56,9 +56,12 @@ def app() -> Any:
         state.writer.signer = None
     if "pseudonymisation" not in on:
         # The path is logged as sent, as for a service without personal data.
-        handler.log_path = lambda secret, path, query, params, personal: privacy.log_path(  # type: ignore[assignment]
-            secret, path, query, params, False
-        )
+        def as_sent(
+            secret: str, path: str, query: str, params: Any, personal: bool, **_: Any
+        ) -> str:
+            return privacy.log_path(secret, path, query, params, False)
+
+        handler.log_path = as_sent  # type: ignore[assignment]
     return hub
 
 

@@ -314,3 +314,19 @@ def test_each_bench_tool_refuses_a_count_that_is_not_above_zero(module: str, opt
         assert proc.returncode == 2, proc.stderr
         assert f"argument {option}: {message}" in proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_the_controls_hub_logs_paths_as_sent_whatever_the_gateway_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its stand-in for log_path took the arguments of the day positionally: the gateway's
+    # new keyword (opaque=) made every exchange of the "none" hub a 500, and the run failed.
+    from bench import controls
+    from hub.gateway import handler
+
+    monkeypatch.setattr(handler, "log_path", handler.log_path)  # put back after the test
+    monkeypatch.setenv("BENCH_CONTROLS", "")
+    controls.app()
+    assert handler.log_path("s", "/citizens/8012345678", "", {}, True, opaque=True) == (
+        "/citizens/8012345678"
+    )
