@@ -184,8 +184,8 @@ async def test_checkpoints_from_the_thread_keep_the_wal_bounded(
 def _reference(records: list[dict[str, Any]], with_client: bool) -> bytes:
     """What the observer produced before its children were cached: labels() each time."""
     r = CollectorRegistry(auto_describe=True)
-    labels = ["service", "fault_code"] + (["client"] if with_client else [])
-    lat = ["service"] + (["client"] if with_client else [])
+    labels = ["service", "provider", "fault_code"] + (["client"] if with_client else [])
+    lat = ["service", "provider"] + (["client"] if with_client else [])
     ex = Counter(
         "hub_exchanges", "Exchanges logged, by service and fault code.", labels, registry=r
     )
@@ -200,8 +200,10 @@ def _reference(records: list[dict[str, Any]], with_client: bool) -> bytes:
     up = hist("hub_upstream_duration_seconds", "Time spent waiting for the provider.")
     added = hist("hub_added_duration_seconds", "Time the hub itself added to the exchange.")
     for rec in records:
-        key = [rec["service"] or "-", rec["fault_code"] or "none"]
-        lk = [rec["service"] or "-"]
+        service = rec["service"] or "-"
+        provider = service.rpartition("/")[0] or "-"  # the series' provider, from the service
+        key = [service, provider, rec["fault_code"] or "none"]
+        lk = [service, provider]
         if with_client:
             key.append(rec["client"] or "-")
             lk.append(rec["client"] or "-")

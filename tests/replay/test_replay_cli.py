@@ -810,6 +810,7 @@ def test_reports_are_written_when_stdout_cannot_take_the_printed_one(
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.close()  # the reader is gone before the report (head -1 after one line)
         stderr = proc.stderr.read()
+        proc.stderr.close()
         done = subprocess.CompletedProcess(cmd, proc.wait(timeout=60), None, stderr)
     assert done.returncode == 0, done.stderr
     assert json.loads(report.read_text())["ok"] is True
