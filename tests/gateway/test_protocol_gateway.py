@@ -8,6 +8,8 @@ answers come in order, and every exchange is recorded.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import re
 from typing import Any
 
@@ -155,6 +157,12 @@ async def test_a_body_over_the_service_limit_is_refused_whole_read(hub: Hub) -> 
         got = await exchange_raw(base, request + raw_request(hub, "GET", lookup()), 2)
     assert _statuses(got) == [413, 200]  # and the connection goes on
     assert b"x-road-error: Client.PayloadTooLarge" in got
+    # Read whole, it is recorded as received, its hash as the answer gave it.
+    refused = (await hub.records())[0]
+    assert refused["request_bytes"] == len(body)
+    digest = base64.b64encode(hashlib.sha512(body).digest())
+    assert refused["request_hash"] == digest.decode()
+    assert b"x-road-request-hash: " + digest in got
 
 
 async def test_head_gets_headers_only_and_close_is_honoured(hub: Hub) -> None:
