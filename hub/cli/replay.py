@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,7 +19,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from hub.core.urls import is_http_url
 
 if TYPE_CHECKING:
-    from hub.replay.runner import Runner
+    from hub.replay.options import Outcome
+    from hub.replay.plan import ScenarioPlan
+    from hub.replay.results import ScenarioResult
+    from hub.replay.runner import Runner, RunOptions
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -116,7 +119,6 @@ def replay_command(
     from hub.replay.faults import parse_fault
     from hub.replay.loader import ScenarioLoadError, load_paths
     from hub.replay.reports import write_json, write_junit
-    from hub.replay.results import ScenarioResult
     from hub.replay.runner import RunOptions
     from hub.replay.service import replay
     from hub.replay.sources import SourceError
@@ -319,8 +321,8 @@ def replay_command(
 
 def _print_report(
     console: Console,
-    results: list[Any],
-    outcomes: list[Any],
+    results: list[ScenarioResult],
+    outcomes: list[Outcome],
     *,
     plans: int,
     stopped: bool,
@@ -359,7 +361,7 @@ def _stdout_gone() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _say_fault_scenarios(errors: Console, plans: list[Any], options: Any) -> None:
+def _say_fault_scenarios(errors: Console, plans: list[ScenarioPlan], options: RunOptions) -> None:
     """Say which scenarios run one iteration at a time: those that switch a mock's faults,
     which every iteration shares (the runner's choice), or warn when --rate overlaps them."""
     names = ", ".join(repr(p.name) for p in plans if p.switches_faults)

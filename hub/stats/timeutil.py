@@ -203,13 +203,9 @@ def exact_cover(
 ) -> dict[str, list[tuple[datetime, datetime]]]:
     """``cover`` of ``[start, end)`` at any instants: the whole minutes inside from the
     rollups, the parts of a minute at either edge under ``log``, counted from the log."""
-    m0, m1 = _ceil(start, 60), _floor(end, 60)
-    if m0 >= m1:
-        return {"log": [(start, end)] if start < end else []}
-    out = cover(m0, m1, horizon)
-    edges = out.setdefault("log", [])
-    _push(edges, start, m0)
-    _push(edges, m1, end)
+    whole, edges = _whole(start, end, 60)
+    out = cover(*whole, horizon) if whole else {}
+    out["log"] = out.get("log", []) + edges
     return out
 
 
@@ -218,13 +214,22 @@ def hour_split(
 ) -> tuple[dict[str, list[tuple[datetime, datetime]]], list[tuple[datetime, datetime]]]:
     """``[start, end)`` as the ``cover`` of its whole UTC hours (what latency histograms
     hold) and the spans left at either edge (to be binned from the log)."""
-    h0, h1 = _ceil(start, 3600), _floor(end, 3600)
-    if h0 >= h1:
-        return {}, [(start, end)] if start < end else []
+    whole, edges = _whole(start, end, 3600)
+    return (cover(*whole) if whole else {}), edges
+
+
+def _whole(
+    start: datetime, end: datetime, seconds: int
+) -> tuple[tuple[datetime, datetime] | None, list[tuple[datetime, datetime]]]:
+    """The whole units of ``seconds`` inside ``[start, end)`` (None when there is none), and
+    the spans left at either edge."""
+    a, b = _ceil(start, seconds), _floor(end, seconds)
+    if a >= b:
+        return None, [(start, end)] if start < end else []
     edges: list[tuple[datetime, datetime]] = []
-    _push(edges, start, h0)
-    _push(edges, h1, end)
-    return cover(h0, h1), edges
+    _push(edges, start, a)
+    _push(edges, b, end)
+    return (a, b), edges
 
 
 def merge_covers(
