@@ -42,7 +42,7 @@ def app() -> Any:
     """The hub with only the controls named in BENCH_CONTROLS (comma-separated) on."""
     from hub.app import create_app
     from hub.core.settings import Settings
-    from hub.gateway import handler, privacy
+    from hub.gateway import privacy, records
 
     on = set(filter(None, os.environ.get("BENCH_CONTROLS", "").split(",")))
     overrides: dict[str, Any] = {"default_quota_rps": 10**6} if "quota" in on else {}
@@ -61,7 +61,7 @@ def app() -> Any:
         ) -> str:
             return privacy.log_path(secret, path, query, params, False)
 
-        handler.log_path = as_sent  # type: ignore[assignment]
+        records.log_path = as_sent  # type: ignore[assignment]
     return hub
 
 

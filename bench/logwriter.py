@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.core.ids import request_id
-from hub.gateway.handler import b64sha512
+from hub.gateway.records import b64sha512
 
 PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 BODY = b'{"id": "079203001234", "full_name": "Nguy\xe1\xbb\x85n V\xc4\x83n An"}' * 4

@@ -322,11 +322,11 @@ def test_the_controls_hub_logs_paths_as_sent_whatever_the_gateway_passes(
     # Its stand-in for log_path took the arguments of the day positionally: the gateway's
     # new keyword (opaque=) made every exchange of the "none" hub a 500, and the run failed.
     from bench import controls
-    from hub.gateway import handler
+    from hub.gateway import records
 
-    monkeypatch.setattr(handler, "log_path", handler.log_path)  # put back after the test
+    monkeypatch.setattr(records, "log_path", records.log_path)  # put back after the test
     monkeypatch.setenv("BENCH_CONTROLS", "")
     controls.app()
-    assert handler.log_path("s", "/citizens/8012345678", "", {}, True, opaque=True) == (
+    assert records.log_path("s", "/citizens/8012345678", "", {}, True, opaque=True) == (
         "/citizens/8012345678"
     )

@@ -1,0 +1,182 @@
+"""The checks of an exchange before it is forwarded, in the order X-Road applies them.
+
+Each raises the ``HubError`` whose X-Road code and sentence the client gets (hub/core/errors.py);
+the handler (hub/gateway/handler.py) runs them and records whatever they refuse.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hub.core import errors
+from hub.core.ids import check_parts
+from hub.gateway.records import Exchange
+from hub.registry.cache import ServiceEntry, Snapshot
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,200}$")
+# Headers a request may carry once only, by their lower-case names.
+SINGLE_HEADERS = {
+    h.lower(): h
+    for h in (
+        "Authorization",
+        "X-Road-Client",
+        "X-Road-Id",
+        "X-Road-UserId",
+        "X-Road-Issue",
+        "Content-Type",
+    )
+}
+SAFE_HEADER = re.compile(r"^[\x20-\x7e]{1,300}$")  # printable ASCII, no CR/LF
+
+
+def read_headers(raw_headers: list[tuple[bytes, bytes]], limit: int) -> dict[str, str]:
+    """The request's headers by lower-case name, each single one once, within ``limit`` bytes."""
+    size = 0
+    out: dict[str, str] = {}
+    for name, value in raw_headers:
+        size += len(name) + len(value)
+        # ASGI promises lower-case header names, so no .lower() here.
+        key = name.decode("latin-1")
+        if key in out and key in SINGLE_HEADERS:
+            # Which one counts would be the hub's guess: the key that authenticates, the
+            # client it speaks for, the officer the log names.
+            raise errors.BadRequest(
+                f"the {SINGLE_HEADERS[key]} header is sent more than once; send it once"
+            )
+        # The whitespace around a value is not part of it (RFC 9110 5.5), and not every
+        # client trims it: "VN/GOV/BTP/civil-status " is the client it names.
+        out[key] = value.decode("latin-1").strip(" \t")
+    if size > limit:
+        raise errors.HeadersTooLarge(f"request headers total {size} bytes; the limit is {limit}")
+    return out
+
+
+def read_purpose(ex: Exchange, headers: dict[str, str]) -> None:
+    """The X-Road-Id, X-Road-UserId and X-Road-Issue the client sent, checked, onto ``ex``."""
+    xid = headers.get("x-road-id")
+    if xid is not None:
+        # fullmatch, not match: "$" also matches before a final line break.
+        if not SAFE_ID.fullmatch(xid):
+            raise errors.BadRequest(
+                "X-Road-Id must be 1-200 characters of letters, digits and ._:@/+=-"
+            )
+        ex.xroad_id = xid
+    for attr, name in (("user_id", "x-road-userid"), ("issue", "x-road-issue")):
+        value = headers.get(name)
+        if value:  # an empty one says as little as none: MissingPurpose where it is needed
+            if not SAFE_HEADER.fullmatch(value):
+                raise errors.BadRequest(f"{name} must be 1-300 printable ASCII characters")
+            setattr(ex, attr, value)
+
+
+def authenticate(ex: Exchange, headers: dict[str, str], snap: Snapshot, secret: str) -> str:
+    """The client the request speaks for, once its API key proves it."""
+    client = headers.get("x-road-client")
+    if not client:
+        raise errors.BadRequest(
+            "the X-Road-Client header is missing: set it to your subsystem id, e.g. "
+            "VN/GOV/BTP/civil-status"
+        )
+    if not client.isascii():
+        raise errors.BadRequest(
+            f"X-Road-Client {_sent(client)[:100]!r} must be ASCII: an id is letters, digits "
+            "and .-_ parts"
+        )
+    parts = client.split("/")
+    if len(parts) != 4:
+        raise errors.BadRequest(
+            f"X-Road-Client {client[:100]!r} must be INSTANCE/CLASS/MEMBER/SUBSYSTEM"
+        )
+    if client not in snap.subsystems:
+        # Registered ids were checked when registered; only strangers need the regexes.
+        try:
+            check_parts(parts, "client", client)
+        except ValueError as exc:
+            raise errors.BadRequest(str(exc)) from None
+    ex.claimed = client
+    auth = headers.get("authorization", "")
+    scheme, _, key = auth.partition(" ")
+    if not auth:
+        raise errors.Unauthorized(
+            "no API key: send 'Authorization: Bearer <api key of your client>'"
+        )
+    if scheme.lower() != "bearer" or not key.strip():
+        raise errors.Unauthorized("the Authorization header must be 'Bearer <api key>'")
+    owner = snap.authenticate(secret, key.strip(), ex.started)
+    if owner is None:
+        raise errors.Unauthorized("the API key is unknown, expired or revoked")
+    # From here the sender is known: the key's owner. An unauthenticated caller named
+    # any client it liked, and the log and its statistics counted its exchange there.
+    ex.client = owner
+    if owner != client:
+        raise errors.AccessDenied(f"this API key belongs to another client, not to {client}")
+    subsystem = snap.subsystems.get(client)
+    if subsystem is not None and not subsystem[2]:
+        # As X-Road refuses a disabled client; its certificate is refused the same way.
+        member = snap.off_member(client)
+        if member is not None:
+            raise errors.AccessDenied(
+                f"member {member} is disabled by an operator, and with it client {client}"
+            )
+        raise errors.AccessDenied(f"client {client} is disabled by an operator")
+    return client
+
+
+def authorize(ex: Exchange, client: str, snap: Snapshot) -> ServiceEntry:
+    """The service the request names, once ``client`` may call it as asked."""
+    assert ex.target is not None
+    service = snap.services.get(ex.target.service_id)
+    if service is None:
+        raise errors.UnknownService(f"there is no service {ex.target.service_id}")
+    ex.service = service
+    if service.problem is not None:
+        raise errors.ServiceUnavailable(service.problem)
+    if not service.enabled:
+        member = snap.off_member(service.provider)
+        if member is not None:
+            raise errors.ServiceDisabled(
+                f"member {member} is disabled by an operator, and with it service {service.id}"
+            )
+        provider = snap.subsystems.get(service.provider)
+        if provider is not None and not provider[2]:
+            raise errors.ServiceDisabled(
+                f"subsystem {service.provider} is disabled by an operator, and with it "
+                f"service {service.id}"
+            )
+        raise errors.ServiceDisabled(f"service {service.id} is disabled by an operator")
+    if (client, service.id) not in snap.grants:
+        if (client, service.id) in snap.disabled_grants:
+            raise errors.AccessDenied(
+                f"client {client}'s grant to call {service.id} is disabled by an operator"
+            )
+        raise errors.AccessDenied(
+            f"client {client} is not permitted to call {service.id}; ask its provider for a grant"
+        )
+    ok, params = service.match(ex.method, ex.target.path)
+    if not ok:
+        served = ", ".join(f"{e['method']} {e['path']}" for e in service.endpoints)
+        raise errors.AccessDenied(
+            f"service {service.id} does not offer {ex.method} {ex.target.path[:200]}; "
+            f"it offers {served}"
+        )
+    ex.params = params
+    if service.shadows:
+        owner = service.claimed_by(ex.method, ex.target.path)
+        if owner is not None:
+            raise errors.AccessDenied(
+                f"{ex.target.path[:200]} is served by {owner}, not by {service.id}: "
+                "call that service (its grant is its own)"
+            )
+    if service.personal_data and not (ex.user_id and ex.issue):
+        raise errors.MissingPurpose(
+            f"{service.id} serves personal data: send X-Road-UserId (the officer asking) "
+            "and X-Road-Issue (the case or dossier the request serves)"
+        )
+    if not service.base_url:
+        raise errors.ServiceFailed(f"provider {service.provider} has no base URL")
+    return service
+
+
+def _sent(value: str) -> str:
+    """A header value as the client wrote it: its UTF-8 bytes, not their Latin-1 reading."""
+    return value.encode("latin-1").decode("utf-8", "replace")
