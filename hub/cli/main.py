@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -27,7 +28,22 @@ app.add_typer(tx.app, name="tx")
 app.add_typer(audit.app, name="audit")
 
 
+def _standard_fds() -> None:
+    """Put /dev/null where the caller closed stdin, stdout or stderr (``hub replay >&-``).
+
+    Else the next file or socket opened takes that number, and the event loop's library
+    (libuv, under uvloop) aborts the process when it closes a descriptor below 3; output
+    meant for the terminal would go into whatever took the number.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+
+
 def main() -> None:
+    _standard_fds()
     try:
         app()
     except (OSError, Unwritable) as exc:  # stdout on a full disk: one line, no traceback

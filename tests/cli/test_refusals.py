@@ -3,8 +3,10 @@ say so and stop, without a traceback."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from hub.cli.main import app
 from hub.txlog.signing import Signer
 from tests.support import free_port
 
+ROOT = Path(__file__).resolve().parents[2]
 UNREACHABLE = "postgresql+asyncpg://nobody@127.0.0.1:1/hub"
 
 
@@ -296,3 +299,26 @@ def test_commands_that_only_read_never_migrate(tmp_path: Path, command: list[str
     assert "is at revision 0006 and this hub needs" in " ".join(result.output.split())
     with sqlite3.connect(old) as db:  # the backup before an upgrade is left as it was
         assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0006",)
+
+
+def test_a_command_run_with_its_output_closed_stops_with_its_message(tmp_path: Path) -> None:
+    # `hub replay ... >&-`: the first socket took descriptor 1, and uvloop's libuv aborted
+    # the process when it closed it (SIGABRT, "uv__close: Assertion `fd > STDERR_FILENO'").
+    port = free_port()
+    cmd = [
+        str(Path(sys.executable).parent / "hub"),
+        "replay",
+        str(ROOT / "scenarios" / "bank-ekyc.yaml"),
+    ]
+    proc = subprocess.run(
+        [*cmd, "--hub", f"http://127.0.0.1:{port}"],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        pass_fds=(),
+        preexec_fn=lambda: os.close(1),  # noqa: PLW1509 (no threads in the child yet)
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot reach the hub at http://127.0.0.1:{port}" in proc.stderr
+    assert "Assertion" not in proc.stderr
