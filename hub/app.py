@@ -28,6 +28,7 @@ from hub.core import security
 from hub.core.children import end_with_parent, orphaned
 from hub.core.db import create_engine, session_factory
 from hub.core.deps import ADMIN_ONLY, role_of, unauthorized_message
+from hub.core.ids import IdError
 from hub.core.settings import Settings
 from hub.gateway.forwarder import Forwarder
 from hub.gateway.handler import Gateway
@@ -184,7 +185,9 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
     @api.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [_problem(e) for e in exc.errors()[:10]]
-        return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
+        # A malformed identifier is a 400 wherever it is sent (SPEC §4); the rest a 422.
+        bad_id = any(isinstance(e.get("ctx", {}).get("error"), IdError) for e in exc.errors())
+        return JSONResponse({"detail": "; ".join(problems)}, status_code=400 if bad_id else 422)
 
     @api.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

@@ -12,13 +12,13 @@ from hub.admin.wire import AdminRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.registry import repository as repo
 from hub.registry import service as registry
-from hub.registry.schemas import KeyIn, KeyOut, NewKeyOut, RotateIn
+from hub.registry.schemas import KeyIn, KeyOut, NewKeyOut, RotateIn, SubsystemIdStr
 
 router = APIRouter(route_class=AdminRoute)
 
 
 class KeyRequest(KeyIn):
-    client: str
+    client: SubsystemIdStr
 
 
 # A key's id as the database can hold it: a larger number is a 422, not an overflow in SQLite.
@@ -43,7 +43,7 @@ def _key_out(row: Any) -> dict[str, Any]:
 
 
 @router.get("/keys", response_model=list[KeyOut])
-async def list_keys(_: AdminDep, session: SessionDep, client: str | None = None) -> Any:
+async def list_keys(_: AdminDep, session: SessionDep, client: SubsystemIdStr | None = None) -> Any:
     return [_key_out(k) for k in await repo.api_keys(session, client)]
 
 

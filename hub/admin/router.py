@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,10 +21,13 @@ from hub.registry.schemas import (
     GrantKey,
     GrantPatch,
     MemberCreate,
+    MemberIdStr,
     MemberPatch,
     RegistryDoc,
+    ServiceIdStr,
     ServiceIn,
     ServicePatch,
+    SubsystemIdStr,
     SubsystemIn,
     SubsystemPatch,
 )
@@ -45,7 +47,9 @@ async def _apply(
 ) -> ApplyResult:
     try:
         result = await registry.apply(session, doc, prune=prune, prune_all=prune_all)
-    except (RegistryFileError, registry.RegistryConflict) as exc:
+    except RegistryFileError as exc:
+        raise HTTPException(400 if exc.bad_identifier else 422, str(exc)) from None
+    except registry.RegistryConflict as exc:
         raise HTTPException(422, str(exc)) from None
     except IntegrityError:
         await session.rollback()
@@ -167,13 +171,13 @@ async def create_member(
 
 
 @router.get("/members/{member_id:path}", summary="One member")
-async def get_member(member_id: str, _: AdminDep, session: SessionDep) -> Any:
+async def get_member(member_id: MemberIdStr, _: AdminDep, session: SessionDep) -> Any:
     return _plain(await _get(session, Member, member_id, "member"), MEMBER_FIELDS)
 
 
 @router.patch("/members/{member_id:path}", summary="Change a member (enabled=false disables)")
 async def change_member(
-    member_id: str, body: MemberPatch, _: AdminDep, session: SessionDep, state: StateDep
+    member_id: MemberIdStr, body: MemberPatch, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
     changes = body.model_dump(exclude_unset=True)
     row = await _change(session, state, Member, member_id, "member", changes)
@@ -181,13 +185,15 @@ async def change_member(
 
 
 @router.delete("/members/{member_id:path}", status_code=204)
-async def delete_member(member_id: str, _: AdminDep, session: SessionDep, state: StateDep) -> None:
+async def delete_member(
+    member_id: MemberIdStr, _: AdminDep, session: SessionDep, state: StateDep
+) -> None:
     await _delete(session, state, Member, member_id, "member")
 
 
 @router.get("/subsystems", summary="Subsystems (?member=ID: of that member)")
 async def list_subsystems(
-    _: AdminDep, session: SessionDep, member: str | None = None
+    _: AdminDep, session: SessionDep, member: MemberIdStr | None = None
 ) -> list[dict[str, Any]]:
     return [_plain(s, SUBSYSTEM_FIELDS) for s in await repo.subsystems(session, member=member)]
 
@@ -196,34 +202,46 @@ async def list_subsystems(
 async def create_subsystem(
     body: SubsystemIn, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
+    await _cert_free(session, body.cert_sha256, body.id)
     await _create(session, state, Subsystem, body.id, "subsystem", RegistryDoc(subsystems=[body]))
     return body
 
 
+async def _cert_free(session: AsyncSession, cert: str | None, subsystem_id: str) -> None:
+    holder = cert and await registry.cert_holder(session, cert, besides=subsystem_id)
+    if holder:
+        raise HTTPException(409, registry.cert_taken(cert or "", holder))
+
+
 @router.get("/subsystems/{subsystem_id:path}", summary="One subsystem")
-async def get_subsystem(subsystem_id: str, _: AdminDep, session: SessionDep) -> Any:
+async def get_subsystem(subsystem_id: SubsystemIdStr, _: AdminDep, session: SessionDep) -> Any:
     return _plain(await _get(session, Subsystem, subsystem_id, "subsystem"), SUBSYSTEM_FIELDS)
 
 
 @router.patch("/subsystems/{subsystem_id:path}")
 async def change_subsystem(
-    subsystem_id: str, body: SubsystemPatch, _: AdminDep, session: SessionDep, state: StateDep
+    subsystem_id: SubsystemIdStr,
+    body: SubsystemPatch,
+    _: AdminDep,
+    session: SessionDep,
+    state: StateDep,
 ) -> Any:
     changes = body.model_dump(exclude_unset=True)
+    await _cert_free(session, changes.get("cert_sha256"), subsystem_id)
     row = await _change(session, state, Subsystem, subsystem_id, "subsystem", changes)
     return _plain(row, SUBSYSTEM_FIELDS)
 
 
 @router.delete("/subsystems/{subsystem_id:path}", status_code=204)
 async def delete_subsystem(
-    subsystem_id: str, _: AdminDep, session: SessionDep, state: StateDep
+    subsystem_id: SubsystemIdStr, _: AdminDep, session: SessionDep, state: StateDep
 ) -> None:
     await _delete(session, state, Subsystem, subsystem_id, "subsystem")
 
 
 @router.get("/services", summary="Services (?subsystem=ID: of that provider)")
 async def list_services(
-    _: AdminDep, session: SessionDep, subsystem: str | None = None
+    _: AdminDep, session: SessionDep, subsystem: SubsystemIdStr | None = None
 ) -> list[dict[str, Any]]:
     return [_plain(s, SERVICE_FIELDS) for s in await repo.services(session, subsystem=subsystem)]
 
@@ -235,13 +253,13 @@ async def create_service(body: ServiceIn, _: AdminDep, session: SessionDep, stat
 
 
 @router.get("/services/{service_id:path}", summary="One service")
-async def get_service(service_id: str, _: AdminDep, session: SessionDep) -> Any:
+async def get_service(service_id: ServiceIdStr, _: AdminDep, session: SessionDep) -> Any:
     return _plain(await _get(session, Service, service_id, "service"), SERVICE_FIELDS)
 
 
 @router.patch("/services/{service_id:path}", summary="Change a service (enabled=false disables)")
 async def change_service(
-    service_id: str, body: ServicePatch, _: AdminDep, session: SessionDep, state: StateDep
+    service_id: ServiceIdStr, body: ServicePatch, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
     changes = body.model_dump(exclude_unset=True)
     if "endpoints" in changes and changes["endpoints"] is None:
@@ -252,7 +270,7 @@ async def change_service(
 
 @router.delete("/services/{service_id:path}", status_code=204)
 async def delete_service(
-    service_id: str, _: AdminDep, session: SessionDep, state: StateDep
+    service_id: ServiceIdStr, _: AdminDep, session: SessionDep, state: StateDep
 ) -> None:
     await _delete(session, state, Service, service_id, "service")
 
@@ -273,13 +291,22 @@ async def _grant(session: AsyncSession, key: GrantKey | GrantPatch) -> Grant:
 
 @router.get("/grants", summary="Grants (?client=ID, ?service=ID: those of that client, service)")
 async def list_grants(
-    _: AdminDep, session: SessionDep, client: str | None = None, service: str | None = None
+    _: AdminDep,
+    session: SessionDep,
+    client: SubsystemIdStr | None = None,
+    service: ServiceIdStr | None = None,
 ) -> list[dict[str, Any]]:
     return [_grant_out(g) for g in await repo.grants(session, client=client, service=service)]
 
 
 @router.post("/grants", status_code=201)
 async def create_grant(body: GrantIn, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+    if await session.get(Grant, (body.client, body.service)):
+        raise HTTPException(
+            409,
+            f"{body.client} has a grant for {body.service} already; PATCH /admin/grants to "
+            "change it",
+        )
     await _apply(session, state, RegistryDoc(grants=[body]))
     return body
 
@@ -309,8 +336,8 @@ async def delete_grant(
     session: SessionDep,
     state: StateDep,
     body: GrantKey | None = None,
-    client: str | None = None,
-    service: str | None = None,
+    client: SubsystemIdStr | None = None,
+    service: ServiceIdStr | None = None,
 ) -> None:
     if body is None:
         if client is None and service is None:
@@ -318,14 +345,7 @@ async def delete_grant(
         if client is None or service is None:
             has, lacks = ("client", "service") if service is None else ("service", "client")
             raise HTTPException(422, f"the query gives a {has} but no {lacks}: {NAME_THE_GRANT}")
-        try:
-            body = GrantKey(client=client, service=service)
-        except ValidationError as exc:
-            problems = [
-                f"query.{e['loc'][0]}: {str(e['msg']).removeprefix('Value error, ')}"
-                for e in exc.errors()
-            ]
-            raise HTTPException(422, "; ".join(problems)) from None
+        body = GrantKey(client=client, service=service)
     elif client is not None or service is not None:
         raise HTTPException(
             422, f"the grant is named twice, in the query and in the body; {NAME_THE_GRANT}"

@@ -44,21 +44,21 @@ def _query_names(dependant: Dependant) -> set[str]:
 
 
 class AdminRoute(APIRoute):
-    """An admin route: refuses unknown query parameters on reads (a filter misspelt was
-    ignored, and the whole list came back) and explains a body it cannot take."""
+    """An admin route: refuses unknown query parameters (a filter misspelt was ignored, and
+    the whole list came back; ``?dryrun=true`` applied for real) and explains a body it
+    cannot take."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         takes = _query_names(self.dependant)
 
         async def route(request: Request) -> Response:
-            if request.method == "GET":
-                unknown = sorted(set(request.query_params) - takes)
-                if unknown:
-                    known = ", ".join(sorted(takes)) or "none"
-                    raise HTTPException(
-                        422, f"unknown query parameter {unknown[0]!r}; this takes: {known}"
-                    )
+            unknown = sorted(set(request.query_params) - takes)
+            if unknown:
+                known = ", ".join(sorted(takes)) or "none"
+                raise HTTPException(
+                    422, f"unknown query parameter {unknown[0]!r}; this takes: {known}"
+                )
             try:
                 return await handler(request)
             except RequestValidationError as exc:
@@ -89,7 +89,7 @@ async def _yaml_as_json(request: Request) -> Request:
     try:
         doc = registry.parse_documents([("body", decode(data, "body", "send it as UTF-8"))])
     except RegistryFileError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(400 if exc.bad_identifier else 422, str(exc)) from None
     body = json.dumps(doc.model_dump(exclude_unset=True)).encode()
     scope = dict(request.scope)
     scope["headers"] = [

@@ -40,6 +40,12 @@ async def services(session: AsyncSession, *, subsystem: str | None = None) -> Se
     return (await session.scalars(query)).all()
 
 
+async def subsystem_with_cert(session: AsyncSession, cert: str, *, besides: str) -> str | None:
+    """The subsystem other than ``besides`` registered with client certificate ``cert``."""
+    query = select(Subsystem.id).where(Subsystem.cert_sha256 == cert, Subsystem.id != besides)
+    return await session.scalar(query.limit(1))
+
+
 async def grants(
     session: AsyncSession, *, client: str | None = None, service: str | None = None
 ) -> Sequence[Grant]:

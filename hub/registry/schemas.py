@@ -30,16 +30,14 @@ TEMPLATE_PART = re.compile(r"^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9._~!$&'()*+,
 
 def _check(parser: Any, limit: int) -> Any:
     def check(value: str) -> str:
-        try:
-            parsed = parser(value)
-        except IdError as exc:
-            raise ValueError(str(exc)) from None
+        # Each refusal an IdError (a ValueError): the admin API answers it 400 (SPEC §4).
+        parsed = parser(value)
         # The registry's columns: a longer one was a 500 on PostgreSQL and kept on SQLite.
         if len(value) > limit:
-            raise ValueError(f"identifier {value[:60]!r}... is over {limit} characters")
+            raise IdError(f"identifier {value[:60]!r}... is over {limit} characters")
         for part in ("instance", "member_class"):
             if len(getattr(parsed, part)) > 64:
-                raise ValueError(f"the {part} of {value[:60]!r} is over 64 characters")
+                raise IdError(f"the {part} of {value[:60]!r} is over 64 characters")
         return value
 
     return AfterValidator(check)
@@ -283,6 +281,8 @@ class RegistryDoc(Strict):
     # Where each entry was read, as "file:line" by (section, index), for the errors that
     # only applying can find (a reference to what neither the files nor the database hold).
     _where: dict[tuple[str, int], str] = PrivateAttr(default_factory=dict)
+    # Each entry's index within its own file, where it differs from its index in all of them.
+    _index: dict[tuple[str, int], int] = PrivateAttr(default_factory=dict)
 
 
 class Patch(Strict):

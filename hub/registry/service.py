@@ -15,7 +15,13 @@ from hub.models import ApiKey, Grant, Member, Service, Subsystem
 from hub.registry import repository as repo
 from hub.registry.prune import prune_entries, pruned_services, same_endpoints
 from hub.registry.schemas import ApplyResult, RegistryDoc, ServiceIn, SubsystemIn
-from hub.registry.yamlio import RegistryFileError, describe, line_of, load
+from hub.registry.yamlio import (
+    RegistryFileError,
+    describe,
+    line_of,
+    load,
+    names_bad_identifier,
+)
 
 SERVICE_FIELDS = (
     "description",
@@ -46,13 +52,16 @@ def parse_documents(texts: list[tuple[str, str]]) -> RegistryDoc:
         try:
             doc = RegistryDoc.model_validate(data)
         except ValidationError as exc:
-            raise RegistryFileError(describe(exc, source, node)) from None
+            raise RegistryFileError(
+                describe(exc, source, node), bad_identifier=names_bad_identifier(exc)
+            ) from None
         _check_duplicates(doc, source, node)
         for section in ("members", "subsystems", "services", "grants"):
             into = getattr(merged, section)
             for i, item in enumerate(getattr(doc, section)):
                 line = line_of(node, (section, i))
                 merged._where[(section, len(into))] = f"{source}:{line}" if line else source
+                merged._index[(section, len(into))] = i
                 into.append(item)
     # References are checked by apply(), which knows what the database holds already.
     return merged
@@ -68,6 +77,13 @@ def _check_duplicates(doc: RegistryDoc, source: str, node: Any) -> None:
             seen.add(item.id)
 
 
+def _entry(doc: RegistryDoc, section: str, i: int) -> str:
+    """Entry ``i`` of ``section`` as its file has it: ``file:line: section[index in file]``."""
+    where = doc._where.get((section, i))
+    named = f"{section}[{doc._index.get((section, i), i)}]"
+    return f"{where}: {named}" if where else named
+
+
 def _check_unique(doc: RegistryDoc) -> None:
     """Each entry once in all the files (or the body) together: which of two would count
     was a guess, and a new one given twice failed in the database (a 500)."""
@@ -77,10 +93,10 @@ def _check_unique(doc: RegistryDoc) -> None:
             key = (item.client, item.service) if section == "grants" else item.id
             if key in first:
                 named = f"{key[0]} -> {key[1]}" if section == "grants" else key
-                where = doc._where.get((section, i))
                 earlier = doc._where.get((section, first[key])) or f"{section}[{first[key]}]"
-                problem = f"{section}[{i}]: {named} appears twice (also at {earlier})"
-                raise RegistryFileError(f"{where}: {problem}" if where else problem)
+                raise RegistryFileError(
+                    f"{_entry(doc, section, i)}: {named} appears twice (also at {earlier})"
+                )
             first[key] = i
 
 
@@ -92,7 +108,7 @@ def _check_references(doc: RegistryDoc, known: dict[str, set[str]] | None = None
 
     def refuse(section: str, i: int, problem: str) -> None:
         where = doc._where.get((section, i))
-        raise RegistryFileError(f"{where}: {section}[{i}]: {problem}" if where else problem)
+        raise RegistryFileError(f"{_entry(doc, section, i)}: {problem}" if where else problem)
 
     for i, s in enumerate(doc.subsystems):
         if str(parse_subsystem(s.id).member) not in members:
@@ -231,6 +247,13 @@ async def apply(
         )
         counts["deleted"] = sum(c.startswith("delete ") for c in changes)
 
+    for i, s in enumerate(doc.subsystems):
+        holder = s.cert_sha256 and await cert_holder(session, s.cert_sha256, besides=s.id)
+        if holder:
+            raise RegistryConflict(
+                f"{_entry(doc, 'subsystems', i)}: {cert_taken(s.cert_sha256 or '', holder)}"
+            )
+
     if counts["created"] or counts["updated"] or counts["deleted"]:
         await repo.bump_version(session)
     warnings = same_endpoints(await repo.services(session), {svc.id for svc in doc.services})
@@ -241,6 +264,19 @@ async def apply(
         unchanged=counts["unchanged"],
         changes=changes,
         warnings=warnings,
+    )
+
+
+async def cert_holder(session: AsyncSession, cert: str, *, besides: str) -> str | None:
+    """Another subsystem registered with ``cert``: the gateway maps a certificate to one
+    subsystem, so a second holder left one of the two silently unproven."""
+    return await repo.subsystem_with_cert(session, cert, besides=besides)
+
+
+def cert_taken(cert: str, holder: str) -> str:
+    return (
+        f"certificate {cert} is registered for {holder} already: a certificate proves one "
+        "subsystem; clear it there first (cert_sha256: null)"
     )
 
 

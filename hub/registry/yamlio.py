@@ -7,9 +7,19 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from hub.core.ids import IdError
+
 
 class RegistryFileError(ValueError):
-    """A registry file that cannot be applied; the message names the file, line and key."""
+    """A registry file that cannot be applied; the message names the file, line and key.
+
+    ``bad_identifier``: it names an identifier that is not well-formed, which the admin API
+    answers with a 400 (SPEC §4) where it answers the other problems with a 422.
+    """
+
+    def __init__(self, message: str, *, bad_identifier: bool = False) -> None:
+        super().__init__(message)
+        self.bad_identifier = bad_identifier
 
 
 def decode(data: bytes, source: str, fix: str = "save it as UTF-8") -> str:
@@ -49,6 +59,7 @@ def load(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
         where = f"{source}:{mark.line + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc)
         raise RegistryFileError(f"{where}: not valid YAML: {problem}") from None
+    _check_keys(node, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -56,6 +67,41 @@ def load(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
             f"{source}: a registry file is a mapping with members, subsystems, services, grants"
         )
     return data, node
+
+
+def _check_keys(node: yaml.Node | None, source: str) -> None:
+    """Refuse a key given twice in one mapping: YAML took the last, so `enabled: false` with
+    an `enabled: true` further down the entry was silently undone."""
+    seen: set[int] = set()
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if id(node) in seen:  # an alias, met before (or a recursive one)
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, f"{path}[{i}]")
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if key.value in first:
+                        where = f"{source}:{line}: {path}: " if path else f"{source}:{line}: "
+                        raise RegistryFileError(
+                            f"{where}the key {key.value!r} is given twice (also at line "
+                            f"{first[key.value]})"
+                        )
+                    first[key.value] = line
+                    walk(value, f"{path}.{key.value}" if path else key.value)
+
+    if node is not None:
+        walk(node, "")
+
+
+def names_bad_identifier(exc: ValidationError) -> bool:
+    """Whether one of ``exc``'s errors is an identifier that is not well-formed."""
+    return any(isinstance(e.get("ctx", {}).get("error"), IdError) for e in exc.errors())
 
 
 def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:

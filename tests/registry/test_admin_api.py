@@ -25,7 +25,7 @@ async def test_admin_crud_keys_and_roles(db_url: str, tmp_path: Path) -> None:
         r = await c.post("/admin/members", json={"id": "VN/GOV/BCA", "name": "B"}, headers=ADMIN_H)
         assert r.status_code == 409
         r = await c.post("/admin/members", json={"id": "VN/XXX/BCA"}, headers=ADMIN_H)
-        assert r.status_code == 422 and "unknown member class" in r.text
+        assert r.status_code == 400 and "unknown member class" in r.text  # SPEC §4
         r = await c.post("/admin/subsystems", json={"id": "VN/GOV/NOPE/x"}, headers=ADMIN_H)
         assert r.status_code == 422 and "is not declared" in r.text
 

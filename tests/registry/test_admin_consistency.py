@@ -1,0 +1,206 @@
+"""The admin API answers alike across its resources: a duplicate is a 409 everywhere, a
+malformed identifier a 400 wherever it is sent (SPEC §4), and a write refuses a query
+parameter it does not take rather than doing something else than asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.registry import service as registry
+from hub.registry.yamlio import RegistryFileError
+from tests.support import ADMIN, hub_client, make_settings
+
+ADMIN_H = {"Authorization": f"Bearer {ADMIN}"}
+YAML_H = {**ADMIN_H, "Content-Type": "application/yaml"}
+CLIENT = "VN/GOV/BCA/client"
+SERVICE = "VN/GOV/BCA/population/citizen-lookup"
+DOC = {
+    "members": [{"id": "VN/GOV/BCA", "name": "Bộ Công an"}],
+    "subsystems": [
+        {"id": "VN/GOV/BCA/population", "base_url": "http://127.0.0.1:9"},
+        {"id": CLIENT},
+    ],
+    "services": [{"id": SERVICE, "endpoints": [{"method": "GET", "path": "/citizens/{id}"}]}],
+}
+
+
+async def _load(c: httpx.AsyncClient) -> None:
+    r = await c.put("/admin/registry", json=DOC, headers=ADMIN_H)
+    assert r.status_code == 200, r.text
+
+
+async def test_a_grant_posted_twice_is_a_409_as_any_other_duplicate(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        await _load(c)
+        grant = {"client": CLIENT, "service": SERVICE}
+        assert (await c.post("/admin/grants", json=grant, headers=ADMIN_H)).status_code == 201
+        r = await c.post("/admin/grants", json=grant, headers=ADMIN_H)
+        assert r.status_code == 409, r.text
+        assert r.json()["detail"] == (
+            f"{CLIENT} has a grant for {SERVICE} already; PATCH /admin/grants to change it"
+        )
+        # A POST never changes what is there: the grant stays enabled.
+        r = await c.post("/admin/grants", json={**grant, "enabled": False}, headers=ADMIN_H)
+        assert r.status_code == 409
+        listed = (await c.get("/admin/grants", headers=ADMIN_H)).json()
+        assert listed == [{**grant, "enabled": True}]
+
+
+async def test_a_write_refuses_a_query_parameter_it_does_not_take(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        await _load(c)
+        new = {"members": [{"id": "VN/GOV/BTP", "name": "Bộ Tư pháp"}]}
+        # dry_run misspelt: it applied for real, and said dry_run false.
+        r = await c.put("/admin/registry", params={"dryrun": "true"}, json=new, headers=ADMIN_H)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"] == (
+            "unknown query parameter 'dryrun'; this takes: dry_run, prune, prune_all"
+        )
+        assert (await c.get("/admin/members/VN/GOV/BTP", headers=ADMIN_H)).status_code == 404
+        r = await c.delete("/admin/services/" + SERVICE, params={"force": "1"}, headers=ADMIN_H)
+        assert r.status_code == 422 and "this takes: none" in r.text, r.text
+        assert (await c.get("/admin/services/" + SERVICE, headers=ADMIN_H)).status_code == 200
+        r = await c.post(
+            "/admin/members", params={"x": "1"}, json=new["members"][0], headers=ADMIN_H
+        )
+        assert r.status_code == 422
+        # What a route takes still goes through.
+        r = await c.put("/admin/registry", params={"dry_run": "true"}, json=new, headers=ADMIN_H)
+        assert r.status_code == 200 and r.json()["dry_run"] is True
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "said"),
+    [
+        ("GET", "/admin/members/VN/GOV/B%20TP", None, "invalid part 'B TP'"),
+        ("GET", "/admin/members/VN/GOV/BCA/", None, "must have the form"),
+        ("PATCH", "/admin/subsystems/VN/GOV/BCA/cli%20ent", {"name": "x"}, "invalid part"),
+        ("DELETE", "/admin/services/VN/GOV/BCA/population/a%2Bb", None, "invalid part 'a+b'"),
+        ("GET", "/admin/subsystems?member=VN/XXX/BCA", None, "unknown member class 'XXX'"),
+        ("GET", "/admin/services?subsystem=VN/GOV/BCA/a%20b", None, "invalid part"),
+        ("GET", "/admin/grants?client=VN/GOV/BCA", None, "subsystem identifier"),
+        ("GET", "/admin/grants?service=VN/GOV/BCA/x/y%C3%A9", None, "invalid part 'yé'"),
+        ("GET", "/admin/keys?client=civil-status", None, "subsystem identifier"),
+        ("DELETE", f"/admin/grants?client=VN/GOV/BCA/a%20b&service={SERVICE}", None, "invalid"),
+        ("POST", "/admin/members", {"id": "VN/GOV/B TP", "name": "x"}, "body.id: member"),
+        ("POST", "/admin/subsystems", {"id": "VN/GOV/BCA/é"}, "invalid part 'é'"),
+        ("POST", "/admin/grants", {"client": CLIENT, "service": "VN/GOV/BCA/p/a b"}, "'a b'"),
+        ("POST", "/admin/keys", {"client": "VN/GOV/BCA/a b"}, "body.client: subsystem"),
+        ("PATCH", "/admin/grants", {"client": "x", "service": SERVICE, "enabled": False}, "'x'"),
+        ("PUT", "/admin/registry", {"members": [{"id": "US/GOV/X", "name": "x"}]}, "'US'"),
+    ],
+)
+async def test_a_malformed_identifier_is_a_400_wherever_it_is_sent(
+    sqlite_url: str, tmp_path: Path, method: str, path: str, body: dict | None, said: str
+) -> None:
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        await _load(c)
+        r = await c.request(method, path, json=body, headers=ADMIN_H)
+        assert r.status_code == 400 and said in r.json()["detail"], r.text
+        assert len((await c.get("/admin/services", headers=ADMIN_H)).json()) == 1
+
+
+async def test_a_malformed_identifier_in_registry_yaml_is_a_400(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        text = "members:\n  - id: VN/GOV/BCA\n    name: B\nsubsystems:\n  - id: VN/GOV/BCA/a b\n"
+        r = await c.put("/admin/registry", content=text.encode(), headers=YAML_H)
+        assert r.status_code == 400, r.text
+        assert r.json()["detail"].startswith("body:5: subsystems[0].id: subsystem identifier")
+        # Other mistakes stay 422, as a well-formed id that names nothing does.
+        text = "members:\n  - id: VN/GOV/BCA\n    nam: B\n"
+        r = await c.put("/admin/registry", content=text.encode(), headers=YAML_H)
+        assert r.status_code == 422 and "unknown key 'nam'" in r.text
+        r = await c.post("/admin/keys", json={"client": "VN/GOV/BCA/nobody"}, headers=ADMIN_H)
+        assert r.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "members:\n  - id: VN/GOV/BCA\n    name: A\n    name: B\n",
+            "reg.yaml:4: members[0]: the key 'name' is given twice (also at line 3)",
+        ),
+        (
+            "services:\n  - id: VN/GOV/BCA/p/s\n    enabled: false\n    timeout_ms: 5\n"
+            "    enabled: true\n",
+            "reg.yaml:5: services[0]: the key 'enabled' is given twice (also at line 3)",
+        ),
+        (
+            "members: []\ngrants: []\nmembers:\n  - id: VN/GOV/BCA\n    name: A\n",
+            "reg.yaml:3: the key 'members' is given twice (also at line 1)",
+        ),
+    ],
+)
+def test_a_key_given_twice_in_yaml_is_refused_not_the_last_taken(text: str, said: str) -> None:
+    with pytest.raises(RegistryFileError) as caught:
+        registry.parse_documents([("reg.yaml", text)])
+    assert str(caught.value) == said
+
+
+FINGERPRINT = "ab" * 32
+
+
+async def test_one_certificate_proves_one_subsystem(sqlite_url: str, tmp_path: Path) -> None:
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        await _load(c)
+        r = await c.patch(
+            f"/admin/subsystems/{CLIENT}", json={"cert_sha256": FINGERPRINT}, headers=ADMIN_H
+        )
+        assert r.status_code == 200, r.text
+        # A second holder was taken silently, and one of the two stopped being proven by it.
+        other = "VN/GOV/BCA/population"
+        r = await c.patch(
+            f"/admin/subsystems/{other}", json={"cert_sha256": FINGERPRINT}, headers=ADMIN_H
+        )
+        assert r.status_code == 409, r.text
+        assert r.json()["detail"].startswith(
+            f"certificate {FINGERPRINT} is registered for {CLIENT} already"
+        )
+        new = {"id": "VN/GOV/BCA/third", "cert_sha256": FINGERPRINT.upper()}
+        r = await c.post("/admin/subsystems", json=new, headers=ADMIN_H)
+        assert r.status_code == 409 and CLIENT in r.json()["detail"], r.text
+        r = await c.put("/admin/registry", json={"subsystems": [new]}, headers=ADMIN_H)
+        assert r.status_code == 422 and CLIENT in r.json()["detail"], r.text
+        subs = (await c.get("/admin/subsystems", headers=ADMIN_H)).json()
+        assert [s["id"] for s in subs if s["cert_sha256"]] == [CLIENT]
+        # Moving it in one document is fine: what counts is the registry after it.
+        moved = {"subsystems": [{"id": CLIENT, "cert_sha256": None}, new]}
+        r = await c.put("/admin/registry", json=moved, headers=ADMIN_H)
+        assert r.status_code == 200, r.text
+        subs = (await c.get("/admin/subsystems", headers=ADMIN_H)).json()
+        assert [s["id"] for s in subs if s["cert_sha256"]] == [new["id"]]
+        # The entry that holds it may be changed, with its own certificate given again.
+        r = await c.patch(
+            f"/admin/subsystems/{new['id']}",
+            json={"name": "x", "cert_sha256": FINGERPRINT},
+            headers=ADMIN_H,
+        )
+        assert r.status_code == 200, r.text
+
+
+def test_an_entry_of_the_second_file_is_named_by_its_place_in_that_file() -> None:
+    first = "members:\n  - id: VN/GOV/BCA\n    name: A\n"
+    second = "members:\n  - id: VN/GOV/BCA\n    name: B\n"
+    with pytest.raises(RegistryFileError) as caught:
+        doc = registry.parse_documents([("a.yaml", first), ("b.yaml", second)])
+        registry._check_unique(doc)
+    assert str(caught.value) == "b.yaml:2: members[0]: VN/GOV/BCA appears twice (also at a.yaml:2)"
+    grant = "grants:\n  - client: VN/GOV/BCA/c\n    service: VN/GOV/BCA/p/s\n"
+    doc = registry.parse_documents([("a.yaml", first), ("b.yaml", grant)])
+    with pytest.raises(RegistryFileError) as caught:
+        registry._check_references(doc)
+    assert str(caught.value).startswith("b.yaml:2: grants[0]: grant VN/GOV/BCA/c -> ")
+    doc = registry.parse_documents([("a.yaml", grant + grant.replace("grants:\n", ""))])
+    with pytest.raises(RegistryFileError) as caught:
+        registry._check_unique(doc)
+    assert str(caught.value).startswith("a.yaml:4: grants[1]: VN/GOV/BCA/c -> VN/GOV/BCA/p/s")
