@@ -48,7 +48,7 @@ def verify_cmd(
     if not no_signatures:
         try:
             if public_key:
-                keys = [load_public_key(path.read_bytes()) for path in public_key]
+                keys = [_public_key(path) for path in public_key]
             else:
                 keys = [Signer.from_file(s.signing_key_file, create=False).public_key]
         except (OSError, ValueError) as exc:
@@ -73,6 +73,15 @@ def verify_cmd(
             console.print(f"  - {problem}", highlight=False)
         raise typer.Exit(1)
     _print_ok(report, signatures=bool(keys))
+
+
+def _public_key(path: Path) -> Ed25519PublicKey:
+    """The key in ``path``; OSError or ValueError naming the file."""
+    pem = path.read_bytes()  # its OSError names the file already
+    try:
+        return load_public_key(pem)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def _anchors(values: list[str]) -> dict[int, str]:
@@ -144,7 +153,7 @@ def public_key_cmd(
     """Print the public key that verifies this hub's log batches, or its key id."""
     try:
         if key_file is not None:
-            key = load_public_key(key_file.read_bytes())
+            key = _public_key(key_file)
         else:
             key = Signer.from_file(settings().signing_key_file, create=False).public_key
     except (OSError, ValueError) as exc:
@@ -197,10 +206,13 @@ def check_proof_cmd(
 ) -> None:
     """Check a proof against the public key, without the hub or its database."""
     try:
-        keys = {key_id(k): k for k in (load_public_key(p.read_bytes()) for p in public_key)}
+        keys = {key_id(k): k for k in map(_public_key, public_key)}
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the key: {exc}", 2)
+    try:
         proof = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
-        fail(f"cannot read the proof or the key: {exc}", 2)
+        fail(f"cannot read the proof {file}: {exc}", 2)
     if not isinstance(proof, dict):
         fail(f"{file} is not a proof", 2)
     problems = check_proof(proof, keys)

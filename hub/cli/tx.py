@@ -53,7 +53,7 @@ def list_cmd(
     client: str | None = ClientOpt,
     service_: str | None = ServiceOpt,
     provider: str | None = ProviderOpt,
-    status: int | None = typer.Option(None, help="Only this HTTP status."),
+    status: int | None = typer.Option(None, min=100, max=599, help="Only this HTTP status."),
     fault: str | None = typer.Option(None, help="Only this fault code, or 'none'."),
     user_id: str | None = typer.Option(None, "--user-id", help="Only this officer."),
     issue: str | None = typer.Option(None, help="Only this case or dossier."),

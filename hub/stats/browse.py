@@ -13,6 +13,7 @@ from hub.stats.schemas import TransactionPage
 from hub.stats.timeutil import InputError
 
 MAX_LIMIT = 1000
+MAX_SEQ = 2**63 - 1  # the databases' BIGINT: a cursor past it is none we gave out
 HIDDEN = ("prev_hash", "record_hash")
 
 
@@ -24,7 +25,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind == "seq" and value.isascii() and value.isdigit():
+        if kind == "seq" and value.isascii() and value.isdigit() and int(value) <= MAX_SEQ:
             return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

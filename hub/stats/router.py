@@ -124,7 +124,8 @@ async def list_transactions(
     )
 
 
-@api.get("/transactions/{ident}", summary="One record by X-Road-Id or X-Road-Request-Id")
+# `:path`: the gateway takes `/` in an X-Road-Id a client chooses.
+@api.get("/transactions/{ident:path}", summary="One record by X-Road-Id or X-Road-Request-Id")
 async def get_transaction(ident: str, _: OperatorDep, session: SessionDep) -> dict[str, Any]:
     found = await browse.show(session, ident)
     if found is None:

@@ -470,7 +470,8 @@ class _State:
             mark = mark_row.seq
             first.append(
                 f"the rollup mark says the statistics count the log up to seq={mark}, but "
-                f"the records end at seq={end}: it was changed"
+                f"the records end at seq={end}: it was changed, or records were deleted from "
+                "the end"
             )
         else:
             mark = mark_row.seq
@@ -497,10 +498,16 @@ class _State:
                 "the chain head is missing (its row was deleted): the hub cannot append, and "
                 "the end of the log cannot be checked against it"
             )
-        elif head.seq != end or head.record_hash != report.last_hash:
+        elif head.seq != end:
             problems.append(
                 f"the chain head says the log ends at seq={head.seq} but the records end at "
                 f"seq={end}: records were deleted from or added to the end"
+            )
+        elif head.record_hash != report.last_hash:
+            problems.append(
+                f"the chain head names record seq={end} with hash {head.record_hash!s:.16}..., "
+                f"but that record's hash is {report.last_hash:.16}...: the chain head was "
+                "changed, or the last record replaced"
             )
         elif self.last_batch is not None and head.batch_id != self.last_batch.id:
             problems.append(

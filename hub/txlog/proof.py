@@ -94,6 +94,15 @@ def check_proof(proof: Mapping[str, Any], keys: Mapping[str, Ed25519PublicKey]) 
         return [f"not a complete {PROOF_FORMAT} proof: {exc!r}"]
     if list(fields) != list(CHAINED_FIELDS):
         return ["its fields are not the chained fields, in their order"]
+    # Read below as text; each was a KeyError or TypeError out of `hub audit check-proof`.
+    texts = [ex.get("prev_hash"), ex.get("record_hash"), b.get("last_hash")]
+    if not all(type(v) is str for v in texts) or not all(
+        b.get(k) is None or type(b[k]) is str for k in ("key_id", "signature")
+    ):
+        return [
+            f"not a complete {PROOF_FORMAT} proof: its prev_hash, record_hash, last_hash, "
+            "key_id and signature are not all text"
+        ]
     problems = []
     if fields["seq"] != str(seq) or fields["batch_id"] != str(batch_id):
         problems.append("its record's seq or batch is not the one the proof names")
@@ -109,7 +118,7 @@ def check_proof(proof: Mapping[str, Any], keys: Mapping[str, Ed25519PublicKey]) 
     if (_hashes(ex["record_hash"], chain) or [ex["record_hash"]])[-1] != b["last_hash"]:
         problems.append(f"the chain does not lead to batch {batch_id}'s signed last hash")
     if keys:
-        message = batch_message(batch_id, first, last, str(b["last_hash"]))
+        message = batch_message(batch_id, first, last, b["last_hash"])
         if b.get("key_id") not in keys:
             problems.append(f"batch {batch_id} was signed by another key ({b.get('key_id')})")
         elif not verify(keys[b["key_id"]], message, str(b.get("signature"))):

@@ -44,7 +44,7 @@ class Signer:
             path.touch(mode=0o600)
             path.write_bytes(pem)
             return cls(key)
-        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        loaded = _load_private(path.read_bytes(), path)
         if not isinstance(loaded, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 private key")
         return cls(loaded)
@@ -55,6 +55,14 @@ class Signer:
         ).decode()
 
 
+def _load_private(pem: bytes, path: Path | None = None) -> object:
+    try:
+        return serialization.load_pem_private_key(pem, password=None)
+    except TypeError as exc:  # a key protected by a password: the hub has none to give
+        where = f"{path}: " if path else ""
+        raise ValueError(f"{where}{exc}; give it unencrypted") from exc
+
+
 def key_id(public_key: Ed25519PublicKey) -> str:
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
@@ -63,8 +71,9 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 def load_public_key(pem: bytes) -> Ed25519PublicKey:
     """A public key from PEM; a private key's PEM gives its public half."""
     if b"PRIVATE" in pem:
-        private = serialization.load_pem_private_key(pem, password=None)
-        assert isinstance(private, Ed25519PrivateKey)
+        private = _load_private(pem)
+        if not isinstance(private, Ed25519PrivateKey):
+            raise ValueError("not an Ed25519 key")
         return private.public_key()
     key = serialization.load_pem_public_key(pem)
     if not isinstance(key, Ed25519PublicKey):
@@ -74,7 +83,12 @@ def load_public_key(pem: bytes) -> Ed25519PublicKey:
 
 def verify(public_key: Ed25519PublicKey, message: bytes, signature: str) -> bool:
     try:
-        public_key.verify(base64.b64decode(signature), message)
+        raw = base64.b64decode(signature, validate=True)
+        # Only the text the signer wrote: b64decode also takes other spellings of the same
+        # bytes (the unused bits of the last character), so a changed signature still held.
+        if base64.b64encode(raw).decode() != signature:
+            return False
+        public_key.verify(raw, message)
     except (InvalidSignature, ValueError):
         return False
     return True

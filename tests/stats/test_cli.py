@@ -103,6 +103,13 @@ def test_bad_input_exits_2_with_a_sentence(cli_db: str) -> None:
         said = " ".join(early.output.split())
         assert "is out of range: send a time between 1900-01-01 and 2999-12-31" in said
         assert "database" not in said and "statistics" not in said
+    # A cursor past the database's integers was blamed on the log, exit 1.
+    past = "c2VxOjk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"  # seq:99999999999999999999999
+    huge = CliRunner().invoke(app, ["tx", "list", "--cursor", past])
+    assert huge.exit_code == 2 and "pass next_cursor" in huge.output
+    # As the API: no status outside 100..599 (it listed nothing, exit 0).
+    status = CliRunner().invoke(app, ["tx", "list", "--status", "999"])
+    assert status.exit_code == 2 and "--status" in status.output
 
 
 def test_a_database_older_than_the_hub_says_to_upgrade(

@@ -166,6 +166,8 @@ async def test_transaction_filters_and_detail(hub: Hub) -> None:
         ("/api/stats/timeseries", {"bucket": "minute", "since": "30d"}, 400, "coarser"),
         ("/api/transactions", {"limit": 1001}, 422, "limit"),
         ("/api/transactions", {"cursor": "garbage!"}, 400, "next_cursor"),
+        # seq:99999999999999999999999, past SQLite's and PostgreSQL's integers: was a 500.
+        ("/api/transactions", {"cursor": "c2VxOjk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"}, 400, "cursor"),
         ("/api/stats/growth", {"period": "week"}, 422, "period"),
         # Past the years datetime holds, once in UTC or a bucket further: these were 500s.
         ("/api/transactions", {"since": "0001-01-01"}, 400, "between 1900-01-01 and 2999"),
@@ -242,6 +244,19 @@ async def test_a_record_is_found_by_its_x_road_id_chosen_or_not(hub: Hub) -> Non
     default = await get(hub, f"/api/transactions/{plain.headers['x-road-id']}")
     assert default["request_id"] == records[2]["request_id"]
     assert default["same_xroad_id"] == 1
+
+
+async def test_a_chosen_x_road_id_with_a_slash_is_found(hub: Hub) -> None:
+    # The gateway takes `/` in an X-Road-Id; the lookup answered 404 "Not Found" for it.
+    chosen = {"X-Road-Id": "BTP/2026/77"}
+    sent = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE, **chosen))
+    assert sent.status_code == 200
+    for path in ("/api/transactions/BTP/2026/77", "/api/transactions/BTP%2F2026%2F77"):
+        found = await get(hub, path)
+        assert found["id"] == "BTP/2026/77"
+        assert found["request_id"] == sent.headers["x-road-request-id"]
+    missing = await hub.client.get("/api/transactions/BTP/2026/78", headers=AUTH)
+    assert missing.status_code == 404 and "BTP/2026/78" in missing.json()["detail"]
 
 
 async def test_listed_items_carry_each_records_body_hashes(hub: Hub) -> None:

@@ -185,6 +185,23 @@ async def test_the_last_record_deleted_is_found_even_with_the_head_moved_back(
     assert "record seq=20 and later were deleted" in result.output
 
 
+async def test_a_chain_head_pointing_at_another_last_hash_is_named_as_such(
+    log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(update(ChainHead).where(ChainHead.id == 1).values(record_hash="ab" * 32))
+        last = (await conn.execute(select(_tx.c.record_hash).where(_tx.c.seq == 20))).scalar()
+    report = await audit(engine, signer)
+    # It said "ends at seq=20 but the records end at seq=20: records were deleted from or
+    # added to the end", which the auditor could make nothing of.
+    assert report.problems == [
+        f"the chain head names record seq=20 with hash {'ab' * 8}..., but that record's hash "
+        f"is {last[:16]}...: the chain head was changed, or the last record replaced"
+    ]
+    result = await cli_result(log_url, signer, tmp_path, monkeypatch)
+    assert result.exit_code == 1 and "the chain head was changed" in result.output
+
+
 async def test_a_forged_record_appended_with_a_recomputed_chain_is_found(
     log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path, monkeypatch: Any
 ) -> None:

@@ -228,3 +228,34 @@ def test_public_key_prints_the_key_id_of_a_given_key_file(
     # The hub's own key, when there is none: a clear error, not a traceback.
     missing = runner.invoke(cli, ["audit", "public-key", "--id"])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_a_key_file_that_is_not_an_ed25519_key_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    pem, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
+    rsa_key = tmp_path / "rsa.pem"
+    rsa_key.write_bytes(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            pem, pkcs8, serialization.NoEncryption()
+        )
+    )
+    locked = tmp_path / "locked.pem"
+    locked.write_bytes(
+        ed25519.Ed25519PrivateKey.generate().private_bytes(
+            pem, pkcs8, serialization.BestAvailableEncryption(b"secret")
+        )
+    )
+    proof = tmp_path / "proof.json"
+    proof.write_text("{}")
+    runner = CliRunner()
+    for key, words in ((rsa_key, "not an Ed25519"), (locked, "encrypted")):
+        # Each was an AssertionError or TypeError traceback.
+        for args in (
+            ["audit", "public-key", "--file", str(key)],
+            ["audit", "check-proof", str(proof), "--public-key", str(key)],
+        ):
+            result = runner.invoke(cli, args)
+            assert result.exit_code == 2, (args, result.output)
+            assert words in result.output and str(key.name) in result.output

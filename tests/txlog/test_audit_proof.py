@@ -172,3 +172,51 @@ async def test_no_proof_is_made_where_the_log_does_not_hold(
 )
 def test_what_is_not_a_proof_is_said_to_be_none(proof: dict[str, Any], problem: str) -> None:
     assert check_proof(proof, {})[0].startswith(problem)
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["no record_hash", "no prev_hash", "no last_hash", "key_id a list", "signature a number"],
+)
+async def test_a_proof_with_a_part_missing_or_of_another_type_is_said_not_to_hold(
+    sqlite_url: str, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    await write_log(sqlite_url, signer)
+    proof = await proof_of(sqlite_url, "req-0012")
+    assert proof is not None
+    if how == "no record_hash":
+        del proof["exchange"]["record_hash"]
+    elif how == "no prev_hash":
+        del proof["exchange"]["prev_hash"]
+    elif how == "no last_hash":
+        del proof["batch"]["last_hash"]
+    elif how == "key_id a list":
+        proof["batch"]["key_id"] = [signer.key_id]
+    else:
+        proof["batch"]["signature"] = 12
+    # Each was a KeyError or TypeError traceback from `hub audit check-proof`.
+    problems = check_proof(proof, {signer.key_id: signer.public_key})
+    assert problems and problems[0].startswith("not a complete hub-log-proof/1 proof")
+    out, key = tmp_path / "proof.json", tmp_path / "public.pem"
+    out.write_text(json.dumps(proof))
+    key.write_text(signer.public_pem())
+    result = await hub(sqlite_url, monkeypatch, "audit", "check-proof", str(out),
+                       "--public-key", str(key))  # fmt: skip
+    assert result.exit_code == 1 and "the proof does not hold" in result.output
+
+
+async def test_a_signature_changed_in_its_unused_base64_bits_does_not_hold(
+    sqlite_url: str, signer: Signer
+) -> None:
+    await write_log(sqlite_url, signer)
+    proof = await proof_of(sqlite_url, "req-0012")
+    assert proof is not None
+    sig = proof["batch"]["signature"]
+    assert sig.endswith("==")  # 64 bytes: the last character before "==" has 4 unused bits
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    n = alphabet.index(sig[-3])
+    proof["batch"]["signature"] = f"{sig[:-3]}{alphabet[n ^ 1]}=="
+    # The same bytes once decoded: a one-character change to the proof that still held.
+    assert check_proof(proof, {signer.key_id: signer.public_key}) == [
+        "batch 3's signature does not hold"
+    ]
