@@ -9,7 +9,8 @@ from fastapi import FastAPI, Query
 
 from connectors.insurance.manifest import manifest
 from connectors.insurance.store import InsuranceData
-from connectors.kit import FaultConfig, Handler, HubClient, UnprocessableError, build_app
+from connectors.kit import FaultConfig, Handler, HubClient, build_app
+from connectors.kit.queries import Cursor
 from schemas.insurance import CardIssue
 
 
@@ -34,10 +35,8 @@ def create_app(
     async def card_search(
         holder_id: Annotated[str, Query(pattern=r"^\d{12}$")],
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: str | None = None,
+        cursor: Cursor = None,
     ) -> dict[str, Any]:
-        if cursor is not None and not (cursor.isascii() and cursor.isdigit()):
-            raise UnprocessableError(f"cursor {cursor!r} is not one this service gave out")
         start = int(cursor or 0)
         cards = data.cards_of(holder_id)
         more = start + limit < len(cards)

@@ -46,6 +46,7 @@ from connectors.kit.app import Connector, Handler, build_app
 from connectors.kit.dataset import Dataset
 from connectors.kit.errors import (
     ConflictError,
+    InvalidRequestError,
     NotFoundError,
     ProviderError,
     UnprocessableError,
@@ -64,6 +65,7 @@ __all__ = [
     "FaultSpec",
     "Handler",
     "HubClient",
+    "InvalidRequestError",
     "Manifest",
     "NotFoundError",
     "Overlay",

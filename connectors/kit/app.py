@@ -30,8 +30,8 @@ from starlette.types import ASGIApp
 from connectors.kit.dataset import Dataset
 from connectors.kit.errors import (
     ForbiddenError,
+    InvalidRequestError,
     ProviderError,
-    UnprocessableError,
     provider_error_handler,
     validation_error_handler,
 )
@@ -230,7 +230,7 @@ def _add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset)
     async def put_faults(config: FaultConfig) -> FaultConfig:
         unknown = config.unknown_services(spec.code for spec in manifest.services)
         if unknown:
-            raise UnprocessableError(unknown)
+            raise InvalidRequestError(unknown)
         app.faults.set(config)
         return app.faults.config
 

@@ -6,12 +6,14 @@
     ├── ForbiddenError      403 Forbidden  a mock's controls asked through the hub
     ├── NotFoundError       404 NotFound   "no data" (Circular 13/2017)
     ├── ConflictError       409 Conflict   the write contradicts the current state
+    ├── InvalidRequestError 422 InvalidRequest  the request itself is wrong: what to fix
     ├── UnprocessableError  422 Unprocessable  well-formed, but refers to something wrong
     └── UpstreamError       502 UpstreamFailed  a call through the hub failed
 
 A request the route's own models refuse (FastAPI's ``RequestValidationError``: a wrong field,
-a missing parameter, a body that is not JSON) gets the same shape, 422 ``InvalidRequest``, with
-one sentence saying what to fix: ``"error_rate: must be at most 1 (got 5)"``.
+a missing parameter, a body that is not JSON) gets the same answer as ``InvalidRequestError``,
+422 ``InvalidRequest``, with one sentence saying what to fix: ``"error_rate: must be at most 1
+(got 5)"``.
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ class NotFoundError(ProviderError):
 class ConflictError(ProviderError):
     status_code = 409
     type = "Conflict"
+
+
+class InvalidRequestError(ProviderError):
+    status_code = 422
+    type = "InvalidRequest"
 
 
 class UnprocessableError(ProviderError):

@@ -7,6 +7,7 @@ its ``connector`` object, so ``hub up`` serves and registers it with no other ch
 
 from __future__ import annotations
 
+import json
 import keyword
 import re
 from pathlib import Path
@@ -58,25 +59,45 @@ def scaffold(
         # such a package broke `hub up`, `hub mock` and `hub connectors list` for every one.
         what = "the connector kit's package" if name == "kit" else "a Python keyword"
         raise ScaffoldError(f"connector name {name!r} is {what}; choose another name")
+    if member_name is not None and not member_name.strip():
+        # The registry refuses it, and `hub up` with it.
+        raise ScaffoldError("--member-name is blank: give the agency's name, or leave it out")
     member_id = member_id or f"VN/GOV/{name.upper().replace('_', '-')}"
     if len(member_id.split("/")) != 3:
         raise ScaffoldError(f"member id {member_id!r} must be INSTANCE/CLASS/MEMBER")
+    module = root / "connectors" / f"{name}.py"
+    if module.exists():
+        # The package would hide the module from every import of connectors.<name>
+        # (connectors/demo.py is the demo registry `hub up` loads).
+        raise ScaffoldError(
+            f"connector name {name!r} is taken by the module {module}; choose another name"
+        )
     targets = {tmpl: root / path.format(name=name) for tmpl, path in FILES.items()}
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing:
         raise ScaffoldError(f"refusing to overwrite {', '.join(existing)}")
+    member_name = member_name or f"{name.replace('_', ' ').title()} agency"
     values = {
         "name": name,
         "slug": name.replace("_", "-"),
         "title": name.replace("_", " ").title(),
         "member_id": member_id,
-        "member_name": member_name or f"{name.replace('_', ' ').title()} agency",
+        "member_name": member_name,
+        "member_name_literal": _python_string(member_name),
     }
     for tmpl, target in targets.items():
         target.parent.mkdir(parents=True, exist_ok=True)
         text = Template((TEMPLATES / tmpl).read_text(encoding="utf-8")).substitute(values)
         target.write_text(_sort_own_imports(text), encoding="utf-8")
     return list(targets.values())
+
+
+def _python_string(text: str) -> str:
+    """``text`` as a Python string literal, quoted as ruff's formatter would (a quote or a
+    backslash in an agency's name once ended the literal, and the manifest did not parse)."""
+    if '"' in text and "'" not in text:
+        return repr(text)  # single quotes: none of the text's quotes to escape
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _sort_own_imports(text: str) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query
 
 from connectors.kit import FaultConfig, Handler, HubClient, build_app
-from connectors.kit.queries import ProvinceFilter
+from connectors.kit.queries import Cursor, ProvinceFilter
 from connectors.population.manifest import manifest
 from connectors.population.models import CitizenVerifyRequest
 from connectors.population.store import PopulationData
@@ -43,7 +43,7 @@ def create_app(
         birth_year: Annotated[int | None, Query(ge=1800, le=2400)] = None,
         household_id: str | None = None,
         limit: Limit = 20,
-        cursor: str | None = None,
+        cursor: Cursor = None,
     ) -> dict[str, Any]:
         items, next_cursor = data.search(
             province=province,
@@ -71,7 +71,7 @@ def create_app(
         return data.register_residence(body)
 
     async def citizen_changes(
-        since: dt.datetime | None = None, limit: Limit = 100, cursor: str | None = None
+        since: dt.datetime | None = None, limit: Limit = 100, cursor: Cursor = None
     ) -> dict[str, Any]:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=dt.UTC)

@@ -18,7 +18,8 @@ generation and any size up to ``MAX_SIZE`` starts instantly in constant memory.
   the population mock runs with.
 
 ``citizen_at`` and ``DEFAULT_SIZE`` are a public API: the business and land mocks pick their
-representatives and land users with them.
+representatives and land users with ``citizen_at(seed, size, k)`` over their own seed and
+size, so they match a population mock of the same seed and size.
 """
 
 from __future__ import annotations

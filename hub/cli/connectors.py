@@ -36,7 +36,13 @@ def mock(
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data")] = 42,
-    size: Annotated[int | None, typer.Option(help="Number of records (citizens...)")] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            help="Size of the data (the population's citizens; business and land derive "
+            "theirs from it, so give mocks that refer to each other the same --seed and --size)"
+        ),
+    ] = None,
     hub_url: Annotated[str | None, typer.Option(help="Hub to call other agencies through")] = None,
     client_key: Annotated[
         str | None,
@@ -135,6 +141,8 @@ def new(
     try:
         if member_id is not None:
             parse_member(member_id)  # the registry refuses it later, and `hub up` with it
+            if member_name is None:
+                member_name = _known_member_name(member_id)
         written = scaffold(name, root, member_id=member_id, member_name=member_name)
     except (ScaffoldError, IdError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -149,6 +157,20 @@ def new(
             err=True,
         )
     typer.echo(f"next: hub mock {name} --port 8010, then see docs/connectors.md")
+
+
+def _known_member_name(member_id: str) -> str | None:
+    """The name a shipped connector or demo client gives the member, if one does.
+
+    The scaffold's own default ("Permits agency") renamed the agency in the registry when the
+    new connector's file was applied.
+    """
+    from connectors.demo import CLIENT_MEMBERS
+
+    for connector in connectors.all():
+        if connector.manifest.member_id == member_id:
+            return connector.manifest.member_name
+    return next((m["name"] for m in CLIENT_MEMBERS if m["id"] == member_id), None)
 
 
 @app.command("list")

@@ -120,7 +120,7 @@ class Gateway:
             else:
                 ex.client = ex.claimed = client
             if ex.target.meta is not None:
-                answer, upstream_ms = await self.meta.answer(ex.target, client, ex.query)
+                answer, upstream_ms = await self.meta.answer(ex.target, client, ex.query, ex.method)
             else:
                 service = checks.authorize(ex, client, snap)
                 await self._read_body(ex, raw_headers, body, receive, service)

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from hub.core import errors
+from hub.core.ids import PART
 from hub.gateway import paths
 from hub.gateway.forwarder import Answer, Forwarder
 from hub.registry.cache import RegistryCache, ServiceEntry, Snapshot
@@ -65,9 +66,13 @@ class Metaservices:
         self._openapi: dict[str, tuple[float, int, bytes]] = {}  # id -> (when, version, doc)
 
     async def answer(
-        self, target: paths.Target, client: str, query: str
+        self, target: paths.Target, client: str, query: str, method: str = "GET"
     ) -> tuple[Answer, float | None]:
         """The metaservice's answer, and the milliseconds spent asking the provider (if any)."""
+        if method not in ("GET", "HEAD"):
+            raise errors.BadRequest(
+                f"the metaservice {target.meta} answers GET only (got {method})"
+            )
         snap = self.registry.snapshot
         if target.provider not in snap.subsystems:
             raise errors.UnknownService(f"there is no subsystem {target.provider}")
@@ -91,9 +96,19 @@ class Metaservices:
     async def _openapi_doc(
         self, snap: Snapshot, target: paths.Target, query: str
     ) -> tuple[Answer, float | None]:
-        code = (parse_qs(query).get("serviceCode") or [""])[0]
+        codes = parse_qs(query).get("serviceCode") or [""]
+        if len(codes) > 1:
+            raise errors.BadRequest(
+                "getOpenAPI takes one serviceCode; send one request per service"
+            )
+        code = codes[0]
         if not code:
             raise errors.BadRequest("getOpenAPI needs ?serviceCode=<service code>")
+        if not PART.fullmatch(code) or code in (".", ".."):
+            raise errors.BadRequest(
+                f"serviceCode {code[:60]!r} is not a service code: use letters, digits, '-', '_' "
+                "or '.'"
+            )
         service = snap.services.get(f"{target.provider}/{code}")
         if service is None:
             raise errors.UnknownService(f"there is no service {target.provider}/{code}")
@@ -119,6 +134,13 @@ class Metaservices:
         except orjson.JSONDecodeError:
             raise errors.ServiceFailed("the provider's OpenAPI document is not JSON") from None
         doc = _only_service_paths(doc, service)
+        if service.endpoints and isinstance(doc, dict) and doc.get("paths") == {}:
+            # An empty document would read as a service with nothing to call.
+            wanted = ", ".join(f"{e['method']} {e['path']}" for e in service.endpoints)
+            raise errors.ServiceFailed(
+                f"the OpenAPI document of provider {service.provider} describes none of the "
+                f"endpoints of {service.id} ({wanted}); the registry and the provider disagree"
+            )
         body = orjson.dumps(doc)
         self._openapi[service.id] = (time.monotonic(), snap.version, body)
         return Answer(200, [], body, JSON), upstream_ms

@@ -214,5 +214,7 @@ async def test_fault_settings_read_back_as_they_were_given() -> None:
         typo = await mock.put("/__faults", json={"services": {"card-lokup": {"error_rate": 1}}})
         assert typo.status_code == 422
         assert "no service card-lokup" in typo.json()["message"]
+        # The same type as the sum refused above: both are fields of the request to fix.
+        assert typo.json()["type"] == refused.json()["type"] == "InvalidRequest"
         assert "card-lookup" in typo.json()["message"]
         assert (await mock.get("/__faults")).json() == shown

@@ -144,3 +144,25 @@ async def test_a_name_or_text_of_spaces_alone_is_refused(
     async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
         answer = await client.post(path, json=body)
     assert f"{where}: must not be blank" in problem(answer)
+
+
+# Each mock's list endpoints, with the filters they need.
+LISTS = {
+    "population": [("/citizens", {}), ("/citizens/changes", {})],
+    "business": [("/enterprises", {})],
+    "land": [("/parcels", {})],
+    "insurance": [("/cards", {"holder_id": "079200317948"})],
+}
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+@pytest.mark.parametrize("cursor", ["zz", "-5", "", "\u00b2", "9" * 5000])
+async def test_a_cursor_no_page_gave_out_is_an_invalid_request(name: str, cursor: str) -> None:
+    # Population and insurance answered 422 "Unprocessable" where business and land answered
+    # "InvalidRequest", and a cursor of thousands of digits was a 500 (int() refuses them).
+    app = connectors.get(name).create_app(seed=42, size=200)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        for path, filters in LISTS[name]:
+            said = problem(await client.get(path, params={**filters, "cursor": cursor}))
+            assert "cursor" in said, said

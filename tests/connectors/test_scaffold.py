@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,51 @@ def test_bad_names_are_refused(tmp_path: Path) -> None:
     ):
         result = CliRunner().invoke(app, ["connectors", "new", name, "--dir", str(tmp_path)])
         assert result.exit_code == 2 and why in result.output, (name, result.output)
+    assert not (tmp_path / "connectors").exists()
+
+
+def test_a_name_of_a_module_of_the_package_is_refused(tmp_path: Path) -> None:
+    # connectors/demo/ would hide connectors/demo.py (the demo registry) and break `hub up`.
+    (tmp_path / "connectors").mkdir()
+    (tmp_path / "connectors" / "demo.py").write_text("")
+    result = CliRunner().invoke(app, ["connectors", "new", "demo", "--dir", str(tmp_path)])
+    assert result.exit_code == 2 and "demo.py" in result.output, result.output
+    assert not (tmp_path / "connectors" / "demo").exists()
+    assert (ROOT / "connectors" / "demo.py").is_file()  # the name the default root refuses
+
+
+def test_a_known_member_keeps_its_name(tmp_path: Path) -> None:
+    # "Passports agency" in the manifest renamed Bộ Công an in the registry once applied.
+    for member, name in (("VN/GOV/BCA", "Bộ Công an"), ("VN/GOV/BTP", "Bộ Tư pháp")):
+        code = member.rsplit("/", 1)[1].lower()
+        args = ["connectors", "new", f"sys_{code}", "--dir", str(tmp_path), "--member-id", member]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        manifest = tmp_path / "connectors" / f"sys_{code}" / "manifest.py"
+        assert f'member_name="{name}"' in manifest.read_text(encoding="utf-8")
+
+
+def test_any_member_name_makes_a_manifest_that_imports(tmp_path: Path) -> None:
+    # A quote ended the string literal: the manifest did not parse, and since discovery
+    # imports every connector, `hub up` and `hub mock` failed for all of them.
+    for i, name in enumerate(('Sở "Xây dựng"', "Sở 'A' và \"B\"", "C:\\N\\x")):
+        args = ["connectors", "new", f"named{i}", "--dir", str(tmp_path), "--member-name", name]
+        assert CliRunner().invoke(app, args).exit_code == 0
+        text = (tmp_path / "connectors" / f"named{i}" / "manifest.py").read_text("utf-8")
+        call = next(
+            node
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, ast.keyword) and node.arg == "member_name"
+        )
+        assert ast.literal_eval(call.value) == name
+
+
+def test_a_blank_member_name_is_refused(tmp_path: Path) -> None:
+    # The registry refuses a name of spaces: `hub up` did not start with such a connector.
+    for blank in ("", "   "):
+        args = ["connectors", "new", "blanky", "--dir", str(tmp_path), "--member-name", blank]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2 and "--member-name" in result.output, result.output
     assert not (tmp_path / "connectors").exists()
 
 

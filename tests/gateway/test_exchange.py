@@ -401,3 +401,34 @@ async def test_the_openapi_document_follows_a_registry_change_at_once(hub: Hub) 
     assert r.status_code == 200, r.text
     again = await hub.client.get(url, headers=hub.headers())  # within the cache's 60 s
     assert sorted(again.json()["paths"]) == ["/citizens/{cid}", "/people"]
+
+
+async def test_get_openapi_refuses_a_service_code_that_is_no_identifier(hub: Hub) -> None:
+    url = f"/r1/{PROVIDER}/getOpenAPI"
+    for query in ("serviceCode=a%2Fb", "serviceCode=a%20b", "serviceCode=x&serviceCode=y"):
+        r = await hub.client.get(f"{url}?{query}", headers=hub.headers())
+        assert r.status_code == 400, (query, r.text)
+        assert r.headers["X-Road-Error"] == "Client.BadRequest"
+        assert "serviceCode" in r.json()["message"]
+
+
+async def test_get_openapi_of_a_service_its_provider_does_not_describe_says_so(hub: Hub) -> None:
+    # The provider serves /sized but leaves it out of its document: cut to the service, the
+    # document had no operation left, and the hub answered 200 with empty paths.
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    service = {"id": f"{PROVIDER}/sized", "endpoints": [{"method": "GET", "path": "/sized"}]}
+    r = await hub.client.post("/admin/services", json=service, headers=admin)
+    assert r.status_code == 201, r.text
+    r = await hub.client.get(f"/r1/{PROVIDER}/getOpenAPI?serviceCode=sized", headers=hub.headers())
+    assert r.status_code == 502 and r.headers["X-Road-Error"] == "Server.ServiceFailed"
+    assert "GET /sized" in r.json()["message"]
+
+
+async def test_metaservices_answer_get_only(hub: Hub) -> None:
+    # A DELETE of allowedMethods answered the list, as if it were a GET.
+    for method, meta in (("POST", "listMethods"), ("DELETE", "allowedMethods")):
+        r = await hub.client.request(method, f"/r1/{PROVIDER}/{meta}", headers=hub.headers())
+        assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
+        assert f"{meta} answers GET" in r.json()["message"]
+    r = await hub.client.head(f"/r1/{PROVIDER}/listMethods", headers=hub.headers())
+    assert r.status_code == 200
