@@ -66,14 +66,15 @@ async def page(
     if start is not None and end is not None and start >= end:
         raise tu.InputError("since must be before until")  # as the statistics say it
     no_fault = fault is not None and fault.lower() == "none"
+    # An empty value (?client=, a form's empty field) is no filter, as an empty since is.
     equal = {
-        "client": client,
-        "service": service,
-        "provider": provider,
+        "client": client or None,
+        "service": service or None,
+        "provider": provider or None,
         "status_code": status,
-        "fault_code": None if no_fault else fault,
-        "user_id": user_id,
-        "issue": issue,
+        "fault_code": None if no_fault else fault or None,
+        "user_id": user_id or None,
+        "issue": issue or None,
     }
     rows = await repo.transactions(
         conn,

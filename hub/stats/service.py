@@ -50,7 +50,8 @@ def _range(
 
 
 def _filters(client: str | None, service: str | None, provider: str | None) -> dict[str, Any]:
-    return {"client": client, "service": service, "provider": provider}
+    # An empty value (?client=, a form's empty field) is no filter, as an empty since is.
+    return {"client": client or None, "service": service or None, "provider": provider or None}
 
 
 def _window(start: datetime | None, end: datetime, tz: Any) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 BUCKETS = ("minute", "hour", "day", "month", "year")
 RELATIVE = re.compile(r"^\s*(\d{1,6})\s*(m|min|h|d|w|mo|y)\s*$")
+# A datetime whose offset's + was sent unencoded in a URL, where it reads as a space.
+_PLUS_AS_SPACE = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 _UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "w": 10080}
 EPOCH = datetime(1970, 1, 1)
 # The times a query may name. Python's datetime ends at years 1 and 9999, and a bucket or
@@ -78,6 +80,7 @@ def _instant(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
         local = to_local(now, tz).replace(tzinfo=None)
         months = n * (12 if unit == "y" else 1)
         return to_utc(_add_months(local, -months), tz)
+    text = _PLUS_AS_SPACE.sub(r"\1+\2", text)
     try:
         if len(text) == 10:
             parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -123,3 +126,188 @@ async def test_dashboard_loads_without_errors_and_draws_data(
     assert zone == "times in Asia/Ho_Chi_Minh"
     assert len(many) == 10 and many[:9] == [[f"VN/GOV/P{i:02}/provider", 12 - i] for i in range(9)]
     assert many[9] == ["other (3)", 120 - sum(12 - i for i in range(9))]
+
+
+@contextlib.asynccontextmanager
+async def dashboard(
+    db_url: str,
+    tmp_path: Path,
+    token: str | None = OPERATOR,
+    width: int = 1280,
+    before: Callable[[httpx.AsyncClient], Awaitable[None]] | None = None,
+    **settings: Any,
+) -> AsyncIterator[tuple[Any, list[str]]]:
+    """The hub on ``db_url`` and a Chromium page on its dashboard (not yet loaded), with the
+    page's errors collected; ``token`` is what the browser has kept, ``before`` runs against
+    the hub first."""
+    from playwright.async_api import async_playwright
+
+    from hub.app import create_app
+
+    app = create_app(make_settings(db_url, tmp_path, **settings))
+    async with serve(app) as hub_url, async_playwright() as pw:
+        if before is not None:
+            async with httpx.AsyncClient(base_url=hub_url) as client:
+                await before(client)
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": width, "height": 900})
+            problems: list[str] = []
+            page.on("console", lambda m: m.type == "error" and "401" not in m.text
+                    and problems.append(m.text))  # fmt: skip
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            if token is not None:
+                await page.add_init_script(f"localStorage.setItem('hub.operatorToken', '{token}')")
+            page.set_default_timeout(15000)
+            await page.goto(f"{hub_url}/dashboard")
+            yield page, problems
+        finally:
+            await browser.close()
+
+
+async def test_a_refused_token_is_said_in_the_dialog_and_typing_survives_refreshes(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with dashboard(sqlite_url, tmp_path, token="an-old-token") as (page, problems):
+        await page.wait_for_selector("#token-dialog[open]")
+        await page.wait_for_function("document.getElementById('status').textContent !== ''")
+        said = await page.locator("#token-dialog").inner_text()
+        await page.fill("#token", "half-typ")
+        await page.evaluate("refresh()")  # what the 15-second timer does
+        await page.wait_for_function("document.getElementById('status').textContent !== ''")
+        await page.wait_for_timeout(300)
+        typed = await page.input_value("#token")
+        await page.fill("#token", f" {OPERATOR} ")  # as pasted
+        await page.click("#token-form button[type=submit]")
+        await page.wait_for_selector("body[data-loaded='yes']")
+        still_open = await page.evaluate("document.getElementById('token-dialog').open")
+        said_after = await page.locator("#token-error").inner_text()
+    assert "refused" in said
+    assert typed == "half-typ"
+    assert not still_open and said_after == ""
+    assert problems == []  # no unhandled rejection from the requests refused together
+
+
+async def test_without_a_token_the_page_says_what_to_do(sqlite_url: str, tmp_path: Path) -> None:
+    async with dashboard(sqlite_url, tmp_path, token=None) as (page, problems):
+        await page.wait_for_selector("#token-dialog[open]")
+        await page.keyboard.press("Escape")
+        status = await page.locator("#status").inner_text()
+    assert "token" in status.lower() and "Token" in status
+    assert problems == []
+
+
+async def test_the_charts_show_the_range_chosen_last(sqlite_url: str, tmp_path: Path) -> None:
+    """A slow answer for a range left behind does not overwrite the range chosen since."""
+    async with dashboard(sqlite_url, tmp_path) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+
+        async def slow_30d(route: Any) -> None:
+            if "since=30d" in route.request.url:
+                await asyncio.sleep(1.5)
+            await route.continue_()
+
+        await page.route("**/api/stats/timeseries*", slow_30d)
+        await page.select_option("#range", "30d")
+        await page.wait_for_timeout(200)
+        await page.select_option("#range", "1h")
+        await page.wait_for_timeout(3000)
+        points = await page.evaluate("Chart.getChart('volume').data.labels.length")
+        unit = await page.evaluate("Chart.getChart('volume').options.scales.y.title.text")
+    assert points == 61  # the last hour's minutes, not the 31 days
+    assert unit == "exchanges per minute"
+    assert problems == []
+
+
+async def test_an_empty_database_and_a_narrow_window(sqlite_url: str, tmp_path: Path) -> None:
+    """At 800 px nothing runs off the page, every fault code keeps its label, and counts
+    are whole numbers; with no exchanges the latency tiles read "–", not "– ms"."""
+    providers = [f"VN/GOV/AGENCY{i}/a-rather-long-subsystem-name" for i in range(6)]
+    codes = [f"Client.{c}" for c in ("AccessDenied", "BadRequest", "MissingPurpose",
+             "RateLimited", "Unauthorized")] + [f"Server.Service{c}" for c in
+             ("Failed", "Timeout", "Unavailable", "Disabled")]  # fmt: skip
+
+    async with dashboard(sqlite_url, tmp_path, width=800) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        empty_p95 = await page.locator("[data-figure='p95 latency']").inner_text()
+        ticks = await page.evaluate("Chart.getChart('volume').scales.y.ticks.map(t => t.value)")
+
+        async def matrix(route: Any) -> None:
+            resp = await route.fetch()
+            m = await resp.json()
+            m["clients"], m["providers"] = ["VN/GOV/BTP/civil-status"], providers
+            m["cells"] = [{"client": "VN/GOV/BTP/civil-status", "provider": p,
+                           "count": 1000 + i, "succeeded": 1000, "failed": i}
+                          for i, p in enumerate(providers)]  # fmt: skip
+            await route.fulfill(response=resp, json=m)
+
+        async def summary(route: Any) -> None:
+            resp = await route.fetch()
+            s = await resp.json()
+            s["by_fault"] = {c: i + 1 for i, c in enumerate(codes)}
+            await route.fulfill(response=resp, json=s)
+
+        await page.route("**/api/stats/matrix*", matrix)
+        await page.route("**/api/stats/summary*", summary)
+        await page.reload()
+        await page.wait_for_selector("body[data-loaded='yes']")
+        await page.wait_for_timeout(300)
+        widths = await page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        labels = await page.evaluate("Chart.getChart('errors').scales.y.ticks.length")
+    assert empty_p95 == "–"
+    assert all(float(t).is_integer() for t in ticks), ticks
+    assert widths[0] <= widths[1], widths
+    assert labels == len(codes)
+    assert problems == []
+
+
+async def test_health_shows_a_stopped_provider_and_its_open_circuit(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with serve(provider_app()) as base_url:
+        keys = await load_registry(sqlite_url, registry_doc(base_url))
+    # The provider is stopped now: its exchanges fail and open the circuit.
+
+    async def fail(client: httpx.AsyncClient) -> None:
+        headers = {"X-Road-Client": "VN/GOV/BTP/civil-status",
+                   "Authorization": f"Bearer {keys['VN/GOV/BTP/civil-status']}",
+                   "X-Road-UserId": "officer-01", "X-Road-Issue": "HS-1"}  # fmt: skip
+        for _ in range(3):
+            await client.get(f"/r1/{PROVIDER}/citizen-lookup/citizens/{CITIZEN}", headers=headers)
+        await client.get("/api/health/providers?refresh=true",
+                         headers={"Authorization": f"Bearer {OPERATOR}"})  # fmt: skip
+
+    opened = dashboard(sqlite_url, tmp_path, before=fail, breaker_min_requests=2)
+    async with opened as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        row = page.locator("#health tr", has_text=PROVIDER)
+        cells = await row.locator("td").all_inner_texts()
+        why = await row.locator(".bad").first.get_attribute("title")
+        circuit_bad = await row.locator("td").nth(4).get_attribute("class")
+        rate = await page.locator("#connection-rate").inner_text()
+    assert cells[0] == PROVIDER and cells[1] == "down" and cells[4] == "open", cells
+    assert why, "the reason the provider is down, on hover"
+    assert circuit_bad == "bad"
+    assert rate == "0 %"
+    assert problems == []
+
+
+async def test_a_token_with_characters_no_token_has_is_asked_again(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A token pasted with a typographic dash or an accent: fetch itself refuses such a
+    header, which read as "the hub did not answer"."""
+    async with dashboard(sqlite_url, tmp_path, token="opérateur—token") as (page, problems):
+        await page.wait_for_selector("#token-dialog[open]")
+        await page.wait_for_function("document.getElementById('status').textContent !== ''")
+        said = await page.locator("#token-error").inner_text()
+        status = await page.locator("#status").inner_text()
+        await page.fill("#token", "tök")
+        await page.click("#token-form button[type=submit]")
+        kept_open = await page.evaluate("document.getElementById('token-dialog').open")
+        stored = await page.evaluate("localStorage.getItem('hub.operatorToken')")
+    assert "characters" in said and "Token" in status, (said, status)
+    assert kept_open and stored == "opérateur—token"
+    assert problems == []

@@ -156,6 +156,19 @@ async def test_transaction_filters_and_detail(hub: Hub) -> None:
     assert missing.status_code == 404 and "nope" in missing.json()["detail"]
 
 
+async def test_empty_filters_are_no_filters(hub: Hub) -> None:
+    """``?since=&until=&client=&service=&provider=`` (a form's empty fields, SPEC's own
+    spelling) counts everything, as an empty since already did; it counted nothing."""
+    records = await traffic(hub)
+    empty = {"since": "", "until": "", "client": "", "service": "", "provider": ""}
+    s = await get(hub, "/api/stats/summary", **empty)
+    assert s["total"] == len(records)
+    series = await get(hub, "/api/stats/timeseries", **empty)
+    assert sum(p["total"] for p in series["points"]) == len(records)
+    page = await get(hub, "/api/transactions", **empty, fault="", user_id="", issue="")
+    assert len(page["items"]) == len(records)
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "words"),
     [

@@ -27,3 +27,19 @@ def test_edges_since_1900_start_their_local_bucket(zone: str, bucket: str) -> No
             assert local.day == 1 and (bucket == "month" or local.month == 1), (edge, local)
     # Recent edges, far from any change of offset, are plain local midnights.
     assert all(tu.to_local(e, tz).time() == time(0) for e in edges if e.year >= 2000)
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2024-06-01T08:00:00+07:00", datetime(2024, 6, 1, 1)),
+        # The same pasted into a URL unencoded: the + arrives as a space.
+        ("2024-06-01T08:00:00 07:00", datetime(2024, 6, 1, 1)),
+        ("2024-06-01 08:00 07:00", datetime(2024, 6, 1, 1)),
+        ("2024-06-01T08:00:00.5 0530", datetime(2024, 6, 1, 2, 30, 0, 500000)),
+        ("2024-06-01 08:00", datetime(2024, 6, 1, 1)),  # local, a space before the time
+        ("2024-06-01T08:00:00-05:00", datetime(2024, 6, 1, 13)),
+    ],
+)
+def test_an_offset_whose_plus_became_a_space_still_reads(text: str, utc: datetime) -> None:
+    assert tu.parse_instant(text, tu.zone("Asia/Ho_Chi_Minh"), name="since") == utc

@@ -10,29 +10,58 @@ const palette = ["#0b6bcb", "#e8710a", "#1e7b34", "#b3261e", "#7b3fbf", "#00838f
 
 function token() { return localStorage.getItem(TOKEN_KEY); }
 
-function askToken() {
+// Says why in the dialog; fills the field only when it opens, so that a refresh every 15
+// seconds never wipes what the operator is typing.
+function askToken(why) {
   const dialog = document.getElementById("token-dialog");
+  document.getElementById("token-error").textContent = why || "";
+  if (dialog.open) return;
   document.getElementById("token").value = token() || "";
-  if (!dialog.open) dialog.showModal();
+  dialog.showModal();
 }
 
 document.getElementById("token-form").addEventListener("submit", () => {
   localStorage.setItem(TOKEN_KEY, document.getElementById("token").value.trim());
+  document.getElementById("token-error").textContent = "";
   refresh();
 });
 document.getElementById("change-token").addEventListener("click", askToken);
 document.getElementById("range").addEventListener("change", () => refresh());
 
+const REFUSED = "the hub refused the operator token: press Token to change it";
+
+// What a token can hold; fetch refuses a header with anything else, before asking the hub.
+const TOKEN_CHARS = /^[!-~]+$/;
+
 async function api(path) {
-  const resp = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
-  if (resp.status === 401) { askToken(); throw new Error("the token was refused"); }
-  if (!resp.ok) throw new Error(path + ": HTTP " + resp.status);
+  if (!TOKEN_CHARS.test(token())) {
+    askToken("That token holds characters no token has (a space, an accent, a typographic " +
+      "dash or quote); paste it again.");
+    throw new Error("the operator token is not valid: press Token to change it");
+  }
+  let resp;
+  try {
+    resp = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
+  } catch (err) {
+    throw new Error("the hub did not answer (" + (err.message || err) + ")");
+  }
+  if (resp.status === 401) {
+    askToken("The hub refused that token; enter the operator (or admin) token.");
+    throw new Error(REFUSED);
+  }
+  if (!resp.ok) {
+    const body = await resp.json().catch(() => ({}));
+    throw new Error(`${path.split("?")[0]}: HTTP ${resp.status}` +
+      (typeof body.detail === "string" ? ": " + body.detail : ""));
+  }
   return resp.json();
 }
 
 function bucketFor(range) { return range === "1h" ? "minute" : range === "30d" ? "day" : "hour"; }
 
 function fmt(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en"); }
+
+function ms(n) { return n === null || n === undefined ? "–" : fmt(n) + " ms"; }
 
 function bytes(n) {
   const units = ["B", "kB", "MB", "GB", "TB", "PB"];
@@ -53,6 +82,7 @@ const name = (k) => (k === "" ? UNKNOWN : k);
 function draw(id, config) {
   if (charts[id]) {
     charts[id].data = config.data;
+    charts[id].options = config.options;  // a new range can bring a new unit
     charts[id].update("none");
   } else {
     charts[id] = new Chart(document.getElementById(id), config);
@@ -62,8 +92,8 @@ function draw(id, config) {
 function tiles(s) {
   const rate = s.total ? ((s.failed / s.total) * 100).toFixed(2) + " %" : "–";
   const items = [["exchanges", fmt(s.total)], ["succeeded", fmt(s.succeeded)],
-    ["failed", fmt(s.failed)], ["error rate", rate], ["p95 latency", fmt(s.latency_ms.p95) + " ms"],
-    ["p95 hub-added", fmt(s.hub_ms.p95) + " ms"],
+    ["failed", fmt(s.failed)], ["error rate", rate], ["p95 latency", ms(s.latency_ms.p95)],
+    ["p95 hub-added", ms(s.hub_ms.p95)],
     ["data shared", bytes(s.request_bytes + s.response_bytes),
       `${fmt(s.request_bytes)} bytes sent to providers, ${fmt(s.response_bytes)} bytes returned`]];
   document.getElementById("tiles").innerHTML = items.map(([k, v, title]) =>
@@ -87,7 +117,8 @@ function volume(ts) {
     type: "bar",
     data: { labels: ts.points.map((p) => p.label), datasets },
     options: { animation: false, responsive: true, scales: { x: { stacked: true },
-      y: { stacked: true, beginAtZero: true } } },
+      y: { stacked: true, beginAtZero: true, ticks: { precision: 0 },
+        title: { display: true, text: "exchanges per " + ts.bucket } } } },
   });
 }
 
@@ -99,7 +130,8 @@ function latency(s) {
       { label: "whole exchange", backgroundColor: palette[0], data: qs.map((q) => s.latency_ms[q]) },
       { label: "added by the hub", backgroundColor: palette[1], data: qs.map((q) => s.hub_ms[q]) },
     ] },
-    options: { animation: false, responsive: true, scales: { y: { beginAtZero: true } } },
+    options: { animation: false, responsive: true,
+      scales: { y: { beginAtZero: true, title: { display: true, text: "ms" } } } },
   });
 }
 
@@ -112,7 +144,10 @@ function errors(s) {
     type: "bar",
     data: { labels: entries.map(([k]) => k), datasets: [{ label: "exchanges",
       backgroundColor: palette[3], data: entries.map(([, v]) => v) }] },
+    // Every code keeps its label (Chart.js would skip every other one in a narrow card).
     options: { animation: false, indexAxis: "y", responsive: true,
+      scales: { x: { beginAtZero: true, ticks: { precision: 0 },
+        title: { display: true, text: "failed exchanges" } }, y: { ticks: { autoSkip: false } } },
       plugins: { legend: { display: false } } },
   });
 }
@@ -138,10 +173,12 @@ function matrix(m) {
 function health(h) {
   const rows = h.providers.map((p) => {
     const reach = p.reachable === null ? '<span class="unknown">not checked</span>' :
-      p.reachable ? '<span class="ok">reachable</span>' : `<span class="bad">down</span>`;
+      p.reachable ? '<span class="ok">reachable</span>' :
+      `<span class="bad" title="${esc(p.error || "HTTP " + p.status)}">down</span>`;
     const rate = p.error_rate === null ? "–" : (p.error_rate * 100).toFixed(1) + " %";
     return `<tr><td>${esc(p.provider)}</td><td>${reach}</td><td class="num">${fmt(p.exchanges)}</td>` +
-      `<td class="num">${rate}</td><td>${esc(p.circuit)}</td></tr>`;
+      `<td class="num">${rate}</td><td${p.circuit === "closed" || p.circuit === "n/a" ? "" :
+        ' class="bad"'}>${esc(p.circuit)}</td></tr>`;
   }).join("");
   const share = h.connection_rate === null ? "–" : (h.connection_rate * 100).toFixed(0) + " %";
   document.getElementById("health").innerHTML =
@@ -151,13 +188,23 @@ function health(h) {
     `<th>circuit</th></tr>${rows}</table>`;
 }
 
+let generation = 0;
+
 async function refresh() {
   const status = document.getElementById("status");
-  if (!token()) { askToken(); return; }
+  if (!token()) {
+    askToken();
+    status.className = "error";
+    status.textContent = "no operator token: press Token to enter it";
+    return;
+  }
+  // Only the newest refresh draws: a slow answer for a range left behind is dropped.
+  const mine = ++generation;
   const since = document.getElementById("range").value;
   const q = "since=" + encodeURIComponent(since);
   try {
     const providers = api("/api/health/providers");
+    providers.catch(() => {});  // awaited below; not "unhandled" if the series fails first
     // The chart's buckets are whole local hours or days, so its range starts at the first
     // one's edge; the tiles and the matrix count from that same instant, so that they add
     // up to the bars (with "30d" alone they started mid-day and counted fewer).
@@ -168,11 +215,13 @@ async function refresh() {
       api("/api/stats/matrix?" + same),
       providers,
     ]);
+    if (mine !== generation) return;
     tiles(s); volume(ts); latency(s); errors(s); matrix(m); health(h);
     status.className = "";
     status.textContent = "updated " + new Date().toLocaleTimeString();
     document.body.dataset.loaded = "yes";
   } catch (err) {
+    if (mine !== generation) return;
     status.className = "error";
     status.textContent = String(err.message || err);
   }
