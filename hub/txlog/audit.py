@@ -265,6 +265,7 @@ class _Walker:
                 problems.append(f"{where} was edited: its content no longer matches its hash")
             else:
                 problems.extend(_body_problems(rec, where))
+                problems.extend(_ms_problems(rec, where))
             batch_id = rec["batch_id"]
             batch = batches.get(batch_id)
             if batch is None and batch_id in bad_batches:
@@ -352,6 +353,28 @@ def _body_problems(rec: dict[str, Any], where: str) -> list[str]:
                 f"{where} was edited: its stored {side} body does not match its {side}_hash"
             )
     return problems
+
+
+MS_FIELDS = ("total_ms", "upstream_ms", "hub_ms")
+
+
+def _ms_problems(rec: dict[str, Any], where: str) -> list[str]:
+    """Milliseconds with more decimals than the hub writes (it rounds them to three).
+
+    The record's hash takes them to three decimals, so 12.5 made 12.5004 kept the hash
+    while the statistics and any SQL read the changed value.
+    """
+    bad = [
+        f"{name}={value!r}"
+        for name in MS_FIELDS
+        if type(value := rec[name]) is float and round(value, 3) != value
+    ]
+    if not bad:
+        return []
+    return [
+        f"{where} was edited: {', '.join(bad)} has more than the three decimals the hub "
+        "writes (the hash reads three, so it still holds)"
+    ]
 
 
 def _check_anchor(report: AuditReport, seq: int, found: str, kept: str) -> None:

@@ -344,3 +344,19 @@ async def test_text_moved_from_one_stored_body_to_the_other_is_found(
         "record seq=1 id=msg-1 was edited: its stored response body does not match its "
         "response_hash",
     ]
+
+
+async def test_milliseconds_changed_below_the_hashed_decimals_are_found(
+    log_url: str, engine: AsyncEngine, signer: Signer
+) -> None:
+    # The hash reads three decimals: 13.5 -> 13.5004 kept it, and verify said the log was ok.
+    async with engine.begin() as conn:
+        await conn.execute(update(_tx).where(_tx.c.seq == 1).values(total_ms=13.5004))
+        await conn.execute(update(_tx).where(_tx.c.seq == 9).values(hub_ms=11.2499))
+    report = await audit(engine, signer)
+    assert report.problems == [
+        "record seq=1 id=msg-1 was edited: total_ms=13.5004 has more than the three decimals "
+        "the hub writes (the hash reads three, so it still holds)",
+        "record seq=9 id=msg-9 was edited: hub_ms=11.2499 has more than the three decimals "
+        "the hub writes (the hash reads three, so it still holds)",
+    ]
