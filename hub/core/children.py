@@ -46,9 +46,9 @@ def end_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         return
-    if os.getppid() != parent:  # it died before the request above was made
-        os.kill(os.getpid(), signal.SIGTERM)
-        return
+    # Also when the parent died before the request above was made: the watch then signals
+    # at once, and its exit after GRACE_S still comes (a worker SIGKILLed out of `hub serve`
+    # while still starting, its log writer gone, held the port past 30 s without it).
     threading.Thread(
         target=_watch_parent, args=(parent,), name="end-with-parent", daemon=True
     ).start()

@@ -102,3 +102,27 @@ def test_orphaned_says_whether_the_parent_named_is_gone(monkeypatch: pytest.Monk
     assert not orphaned()  # the parent itself
     monkeypatch.setenv(PARENT_ENV, "999999999")  # no such process is this one's parent
     assert orphaned()
+
+
+def test_a_child_whose_parent_died_before_it_asked_still_ends(tmp_path: Path) -> None:
+    # A worker still starting when `hub serve` was SIGKILLed found its parent gone: it sent
+    # itself SIGTERM once, and with no watch behind it, a startup that let the signal wait
+    # (here: ignores it) held the port past the test's 30 s.
+    script = (
+        "import signal, time\n"
+        "from hub.core import children\n"
+        "children.GRACE_S = 0.5\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "children.end_with_parent()\n"
+        "time.sleep(60)\n"
+    )
+    # The parent it names is gone: a process that has ended.
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()
+    env = {**os.environ, "HUB_PARENT_PID": str(gone.pid)}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        assert proc.wait(20) == 1
+    finally:
+        proc.kill()
+        proc.wait()
