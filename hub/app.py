@@ -19,16 +19,16 @@ from urllib.parse import unquote
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from hub.admin.router import router as admin_router
-from hub.core import security
+from hub.core import errors, security
 from hub.core.children import end_with_parent, orphaned
 from hub.core.db import create_engine, session_factory
 from hub.core.deps import ADMIN_ONLY, role_of, unauthorized_message
-from hub.core.ids import IdError
+from hub.core.ids import IdError, request_id
 from hub.core.settings import Settings
 from hub.gateway.forwarder import Forwarder
 from hub.gateway.handler import Gateway
@@ -214,6 +214,20 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
     @api.get("/listClients", tags=["metaservices"], summary="Members and subsystems (X-Road)")
     async def list_clients_route() -> dict[str, Any]:
         return list_clients(state.registry.snapshot)
+
+    @api.api_route(
+        "/listClients", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    )
+    async def list_clients_other(request: Request) -> Response:
+        # As the metaservices under /r1 refuse them, in X-Road's error shape (FastAPI's
+        # own 405 body was {"detail": "Method Not Allowed"}).
+        refusal = errors.BadRequest(f"listClients answers GET only (got {request.method})")
+        return Response(
+            refusal.body(request_id()),
+            status_code=refusal.status,
+            media_type="application/json",
+            headers={"X-Road-Error": refusal.code},
+        )
 
     @api.get("/demo/credentials", tags=["demo"], summary="Demo clients' keys (development)")
     async def demo_credentials() -> list[dict[str, Any]]:

@@ -432,3 +432,8 @@ async def test_metaservices_answer_get_only(hub: Hub) -> None:
         assert f"{meta} answers GET" in r.json()["message"]
     r = await hub.client.head(f"/r1/{PROVIDER}/listMethods", headers=hub.headers())
     assert r.status_code == 200
+    # listClients too, in the same shape (it was FastAPI's {"detail": "Method Not Allowed"}).
+    r = await hub.client.post("/listClients")
+    assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
+    assert r.json()["message"] == "listClients answers GET only (got POST)"
+    assert r.json()["type"] == "Client.BadRequest" and r.json()["detail"]
