@@ -10,6 +10,7 @@ import re
 
 from hub.core import errors
 from hub.core.ids import check_parts
+from hub.gateway import paths
 from hub.gateway.records import Exchange
 from hub.registry.cache import ServiceEntry, Snapshot
 
@@ -127,6 +128,12 @@ def authorize(ex: Exchange, client: str, snap: Snapshot) -> ServiceEntry:
     assert ex.target is not None
     service = snap.services.get(ex.target.service_id)
     if service is None:
+        code = ex.target.service_id.rpartition("/")[2]
+        if code in paths.METASERVICES:  # ".../listMethods/": a path after a metaservice
+            raise errors.UnknownService(
+                f"there is no service {ex.target.service_id}; the metaservice {code} takes "
+                f"no path after it: GET /r1/{ex.target.provider}/{code}"
+            )
         raise errors.UnknownService(f"there is no service {ex.target.service_id}")
     ex.service = service
     if service.problem is not None:

@@ -437,3 +437,13 @@ async def test_metaservices_answer_get_only(hub: Hub) -> None:
     assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
     assert r.json()["message"] == "listClients answers GET only (got POST)"
     assert r.json()["type"] == "Client.BadRequest" and r.json()["detail"]
+
+
+async def test_a_path_after_a_metaservice_is_said_to_be_one(hub: Hub) -> None:
+    # ".../listMethods/" read "there is no service .../listMethods" and nothing more.
+    r = await hub.client.get(f"/r1/{PROVIDER}/listMethods/", headers=hub.headers())
+    assert r.status_code == 404 and r.headers["X-Road-Error"] == "Client.UnknownService"
+    assert r.json()["message"] == (
+        f"there is no service {PROVIDER}/listMethods; the metaservice listMethods takes no "
+        f"path after it: GET /r1/{PROVIDER}/listMethods"
+    )
