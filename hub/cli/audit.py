@@ -10,8 +10,9 @@ from typing import Any
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hub.cli.common import DbOption, console, existing, fail, run, settings, unreadable
+from hub.cli.common import DbOption, console, err_console, existing, fail, run, settings, unreadable
 from hub.core.db import create_engine
+from hub.stats.repository import count_same_id
 from hub.txlog.audit import AuditReport, verify_log
 from hub.txlog.proof import check_proof, make_proof
 from hub.txlog.signing import Signer, fingerprint, key_id, load_public_key, public_pem
@@ -175,21 +176,36 @@ def proof_cmd(
     s = settings(db)
     existing(s.database_url)
 
-    async def go() -> dict[str, Any] | None:
+    async def go() -> tuple[dict[str, Any] | None, int]:
         engine = create_engine(s.database_url)
         try:
-            return await make_proof(engine, ident)
+            proof = await make_proof(engine, ident)
+            shared = 0
+            if proof is not None and proof["exchange"]["fields"]["request_id"] != ident:
+                async with engine.connect() as conn:
+                    shared = await count_same_id(conn, ident)
+            return proof, shared
         finally:
             await engine.dispose()
 
     try:
-        proof = run(go())
+        proof, shared = run(go())
     except ValueError as exc:
         fail(f"no proof: the log does not hold around {ident!r} ({exc}); run hub audit verify")
     except Exception as exc:
         fail(unreadable(exc, s.database_url, "the log"), 2)
     if proof is None:
         fail(f"no transaction has X-Road-Id or X-Road-Request-Id {ident!r}")
+    if shared > 1:
+        # An X-Road-Id a client chose may name several exchanges; which one is proved
+        # was said nowhere.
+        rid = proof["exchange"]["fields"]["request_id"]
+        err_console.print(
+            f"note: {shared} exchanges carry X-Road-Id {ident!r}; this proves the newest, "
+            f"X-Road-Request-Id {rid}. To prove another, give its request id "
+            f"(hub tx list --all lists them)",
+            style="yellow",
+        )
     text = json.dumps(proof, indent=2, ensure_ascii=False) + "\n"
     if out is None:
         print(text, end="")

@@ -220,3 +220,29 @@ async def test_a_signature_changed_in_its_unused_base64_bits_does_not_hold(
     assert check_proof(proof, {signer.key_id: signer.public_key}) == [
         "batch 3's signature does not hold"
     ]
+
+
+async def test_a_proof_by_a_shared_x_road_id_says_which_exchange_it_proves(
+    db_url: str, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client may send one X-Road-Id with several exchanges; the proof took the newest
+    # and said nothing of the others.
+    from hub.txlog.repository import append
+    from hub.txlog.sqlite import create_writer_engine
+    from tests.txlog.test_audit import record
+
+    engine = create_writer_engine(db_url)
+    async with engine.begin() as conn:
+        records = [record(n) | {"id": "case-42"} for n in (1, 2, 3)] + [record(4)]
+        await append(conn, records, signer=signer, lock=db_url.startswith("postgresql"))
+    await engine.dispose()
+    shared = await hub(db_url, monkeypatch, "audit", "proof", "case-42", "--db", db_url)
+    assert shared.exit_code == 0, shared.output
+    said = " ".join(shared.output.split())
+    assert (
+        "note: 3 exchanges carry X-Road-Id 'case-42'; this proves the newest, "
+        "X-Road-Request-Id req-0003. To prove another, give its request id"
+    ) in said
+    one = await hub(db_url, monkeypatch, "audit", "proof", "msg-4", "--db", db_url)
+    by_request = await hub(db_url, monkeypatch, "audit", "proof", "req-0002", "--db", db_url)
+    assert "note:" not in one.output + by_request.output
