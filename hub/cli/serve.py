@@ -163,7 +163,9 @@ def ready_to_sign(s: Settings) -> None:
             2,
         )
     except (OSError, ValueError) as exc:
-        fail(f"HUB_SIGNING_KEY_FILE {s.signing_key_file}: cannot load the signing key ({exc})", 2)
+        said = str(exc)  # most name the file already
+        where = "" if s.signing_key_file in said else f"{s.signing_key_file}: "
+        fail(f"HUB_SIGNING_KEY_FILE: cannot load the signing key: {where}{said}", 2)
 
 
 def _exit_on_signal(signum: int, _frame: Any) -> None:

@@ -322,3 +322,31 @@ def test_a_command_run_with_its_output_closed_stops_with_its_message(tmp_path: P
     assert proc.returncode == 2, proc.stderr
     assert f"cannot reach the hub at http://127.0.0.1:{port}" in proc.stderr
     assert "Assertion" not in proc.stderr
+
+
+def test_a_signing_key_of_another_kind_is_named_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "HUB_SIGNING_KEY_FILE X: cannot load the signing key (X is not an Ed25519 private key)"
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the hub started with a bad setting")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    key = tmp_path / "rsa.pem"
+    key.write_bytes(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    env = {**GOOD_ENV, "HUB_SIGNING_KEY_FILE": str(key)}
+    result = CliRunner().invoke(app, ["serve", "--no-migrate"], env=env)
+    assert result.exit_code == 2, result.output
+    said = "".join(result.output.split())  # the path may be wrapped at any character
+    assert said == (
+        f"error:HUB_SIGNING_KEY_FILE:cannotloadthesigningkey:{key}isnotanEd25519privatekey"
+    ), result.output
