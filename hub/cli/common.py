@@ -110,11 +110,22 @@ def existing(url: str) -> None:
         )
 
 
+def read_failed(exc: BaseException, url: str, what: str, code: int = 1) -> NoReturn:
+    """Stop: ``what`` could not be read. A database without the hub's tables is the wrong
+    one given (exit 2, as `hub registry export` and `hub audit` said; `hub tx` and `hub
+    stats` said 1), anything else exits ``code``."""
+    fail(unreadable(exc, url, what), 2 if _no_tables(reason(exc)) else code)
+
+
+def _no_tables(why: str) -> bool:
+    # SQLite says "no such table: x", PostgreSQL 'relation "x" does not exist'.
+    return "no such table" in why or ("relation" in why and "does not exist" in why)
+
+
 def unreadable(exc: BaseException, url: str, what: str) -> str:
     """Why ``what`` could not be read from the database at ``url``, in one line without SQL."""
     why = reason(exc)
-    # SQLite says "no such table: x", PostgreSQL 'relation "x" does not exist'.
-    if "no such table" in why or ("relation" in why and "does not exist" in why):
+    if _no_tables(why):
         return (
             f"the database {shown(url)} lacks this hub's tables ({why}): it is empty or older "
             "than this hub; run `hub db upgrade` first"

@@ -16,10 +16,10 @@ from hub.cli.common import (
     existing,
     fail,
     migrated,
+    read_failed,
     run,
     settings,
     shown,
-    unreadable,
     up_to_date,
 )
 from hub.core.db import create_engine, session_factory
@@ -127,7 +127,7 @@ def apply_cmd(
     except (RegistryFileError, registry.RegistryConflict) as exc:
         fail(str(exc), 2)
     except SQLAlchemyError as exc:
-        fail(unreadable(exc, s.database_url, "the registry"))
+        read_failed(exc, s.database_url, "the registry")
     would = "would " if dry_run else ""
     for change in result.changes:
         console.print(f"{would}{change}", markup=False, highlight=False, soft_wrap=True)

@@ -14,9 +14,9 @@ from hub.cli.common import (
     console,
     existing,
     fail,
+    read_failed,
     run,
     settings,
-    unreadable,
 )
 from hub.core.db import create_engine
 from hub.stats import service
@@ -68,7 +68,7 @@ def query(
     except (BrokenPipeError, Unwritable):
         raise  # the reader went (`| head`) or the disk is full: see hub/cli/main.py
     except Exception as exc:  # a CLI user gets the reason, not a traceback
-        fail(unreadable(exc, s.database_url, what))
+        read_failed(exc, s.database_url, what)
 
 
 @app.command("summary")

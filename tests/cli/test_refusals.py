@@ -186,12 +186,14 @@ def test_the_default_database_is_not_created_by_a_read(
 @pytest.mark.parametrize(
     ("args", "code"),
     [
-        (["stats", "summary"], 1),
-        (["tx", "list"], 1),
-        (["tx", "show", "abc"], 1),
+        # The wrong database given, exit 2 everywhere (`hub tx` and `hub stats` said 1).
+        (["stats", "summary"], 2),
+        (["tx", "list"], 2),
+        (["tx", "show", "abc"], 2),
         (["audit", "verify", "--no-signatures"], 2),  # its exit 1 means a tampered log
+        (["audit", "proof", "abc"], 2),
     ],
-    ids=["stats", "tx list", "tx show", "audit verify"],
+    ids=["stats", "tx list", "tx show", "audit verify", "audit proof"],
 )
 def test_an_empty_database_says_to_upgrade_without_sql(
     args: list[str], code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
