@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
+import pytest
+from sqlalchemy import text
+
+from hub.core.db import create_engine
 from hub.core.migrate import upgrade
 
 NOW = "2026-01-01 00:00:00.000000"
@@ -52,3 +58,127 @@ def test_upgrading_a_populated_sqlite_registry_keeps_every_row(tmp_path: Path) -
         key = db.execute("SELECT subsystem_id, prefix FROM api_keys").fetchone()
     assert counts == {t: len(rows) for t, rows in ROWS.items()}
     assert key == ("VN/GOV/BTP/civil-status", "0123456789ab")
+
+
+# --- 0008: key ids never given twice, one subsystem per client certificate ---------------
+
+CERT = "ab" * 32
+
+
+async def _at_0007_with_keys(url: str, certs: dict[str, str | None]) -> None:
+    """The database at ``url`` taken back to 0007, holding subsystems (with ``certs``) and
+    keys 1, 2 and 5 (3 and 4 were deleted before)."""
+    from alembic import command
+
+    from hub.core.migrate import alembic_config
+
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0007")
+    now = datetime(2026, 1, 1)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO members (id, instance, member_class, member_code, name, "
+                    "created_at, updated_at) VALUES ('VN/GOV/BCA', 'VN', 'GOV', 'BCA', '', :t, :t)"
+                ),
+                {"t": now},
+            )
+            for sid, cert in certs.items():
+                await conn.execute(
+                    text(
+                        "INSERT INTO subsystems (id, member_id, code, name, enabled, cert_sha256, "
+                        "created_at, updated_at) VALUES (:id, 'VN/GOV/BCA', :code, '', true, "
+                        ":cert, :t, :t)"
+                    ),
+                    {"id": sid, "code": sid.rsplit("/", 1)[1], "cert": cert, "t": now},
+                )
+            for key_id, sid in ((1, "VN/GOV/BCA/a"), (2, "VN/GOV/BCA/b"), (5, "VN/GOV/BCA/b")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO api_keys (id, subsystem_id, prefix, key_hash, label, "
+                        "created_at) VALUES (:id, :sid, :p, 'h', 'ops', :t)"
+                    ),
+                    {"id": key_id, "sid": sid, "p": f"prefix{key_id}", "t": now},
+                )
+    finally:
+        await engine.dispose()
+
+
+async def _rows(url: str, sql: str) -> list[tuple]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return [tuple(r) for r in await conn.execute(text(sql))]
+    finally:
+        await engine.dispose()
+
+
+async def test_0008_keeps_every_key_and_id_and_never_gives_a_deleted_id_again(
+    db_url: str,
+) -> None:
+    from alembic import command
+
+    from hub.core.migrate import alembic_config
+
+    await _at_0007_with_keys(db_url, {"VN/GOV/BCA/a": CERT, "VN/GOV/BCA/b": None})
+    await asyncio.to_thread(upgrade, db_url)
+    keys = "SELECT id, subsystem_id, prefix FROM api_keys ORDER BY id"
+    assert await _rows(db_url, keys) == [
+        (1, "VN/GOV/BCA/a", "prefix1"),
+        (2, "VN/GOV/BCA/b", "prefix2"),
+        (5, "VN/GOV/BCA/b", "prefix5"),
+    ]
+    certs = "SELECT id, cert_sha256 FROM subsystems ORDER BY id"
+    assert await _rows(db_url, certs) == [("VN/GOV/BCA/a", CERT), ("VN/GOV/BCA/b", None)]
+
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            # The newest keys go with their subsystem (the foreign key still cascades) ...
+            await conn.execute(text("DELETE FROM subsystems WHERE id = 'VN/GOV/BCA/b'"))
+            # ... and the next key issued does not take an id they had.
+            new = await conn.execute(
+                text(
+                    "INSERT INTO api_keys (subsystem_id, prefix, key_hash, label, created_at) "
+                    "VALUES ('VN/GOV/BCA/a', 'prefix6', 'h', 'ops', :t) RETURNING id"
+                ),
+                {"t": datetime(2026, 1, 2)},
+            )
+            assert new.scalar_one() > 5
+    finally:
+        await engine.dispose()
+    assert [k for k, *_ in await _rows(db_url, keys)][0] == 1
+    assert len(await _rows(db_url, keys)) == 2
+
+    await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0007")
+    assert len(await _rows(db_url, keys)) == 2
+    assert await _rows(db_url, certs) == [("VN/GOV/BCA/a", CERT)]
+    await asyncio.to_thread(upgrade, db_url)
+    assert len(await _rows(db_url, keys)) == 2
+
+
+async def test_0008_refuses_a_registry_whose_subsystems_share_a_certificate(
+    db_url: str,
+) -> None:
+    await _at_0007_with_keys(
+        db_url, {"VN/GOV/BCA/a": CERT, "VN/GOV/BCA/b": CERT, "VN/GOV/BCA/c": None}
+    )
+    with pytest.raises(RuntimeError) as refused:
+        await asyncio.to_thread(upgrade, db_url)
+    said = str(refused.value)
+    assert "\n" not in said
+    assert f"certificate {CERT} is registered for VN/GOV/BCA/a and VN/GOV/BCA/b:" in said
+    assert "UPDATE subsystems SET cert_sha256 = NULL" in said
+    # Nothing changed, and once the operator chose, the upgrade goes through.
+    assert len(await _rows(db_url, "SELECT id FROM api_keys")) == 3
+    assert await _rows(db_url, "SELECT version_num FROM alembic_version") == [("0007",)]
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            clear = "UPDATE subsystems SET cert_sha256 = NULL WHERE id = 'VN/GOV/BCA/a'"
+            await conn.execute(text(clear))
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(upgrade, db_url)
+    assert len(await _rows(db_url, "SELECT id FROM api_keys")) == 3

@@ -53,7 +53,8 @@ async def _apply(
         raise HTTPException(422, str(exc)) from None
     except IntegrityError:
         await session.rollback()
-        raise HTTPException(409, RACED) from None
+        certs = [(s.id, s.cert_sha256) for s in doc.subsystems]
+        raise HTTPException(409, await _refusal(session, certs)) from None
     if dry_run:
         await session.rollback()
         result.dry_run = True
@@ -146,6 +147,12 @@ async def _change(
     for k, v in changes.items():
         setattr(row, k, v)
     row.updated_at = repo.utcnow()
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        certs = [(key, changes.get("cert_sha256"))] if model is Subsystem else []
+        raise HTTPException(409, await _refusal(session, certs)) from None
     await repo.bump_version(session)
     await commit(session, state)
     return row
@@ -211,6 +218,16 @@ async def _cert_free(session: AsyncSession, cert: str | None, subsystem_id: str)
     holder = cert and await registry.cert_holder(session, cert, besides=subsystem_id)
     if holder:
         raise HTTPException(409, registry.cert_taken(cert or "", holder))
+
+
+async def _refusal(session: AsyncSession, certs: list[tuple[str, str | None]]) -> str:
+    """Why the database refused a change, read once it is rolled back: a certificate that
+    another change, committed since the API checked it, registered first; else a race."""
+    for subsystem_id, cert in certs:
+        holder = cert and await registry.cert_holder(session, cert, besides=subsystem_id)
+        if holder:
+            return registry.cert_taken(cert or "", holder)
+    return RACED
 
 
 @router.get("/subsystems/{subsystem_id:path}", summary="One subsystem")

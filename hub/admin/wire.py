@@ -12,12 +12,17 @@ from fastapi import HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy.orm.exc import StaleDataError
 
 from hub.registry import service as registry
 from hub.registry.yamlio import RegistryFileError, decode
 
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 SEND_JSON = "send the body as JSON with the header 'Content-Type: application/json'"
+GONE = (
+    "the entry was deleted by another change made at the same time, so this one was not "
+    "made; read it again (GET) to see what is there"
+)
 CURL_FORM = "curl -d alone sends it as a form: add -H 'content-type: application/json'"
 
 
@@ -63,6 +68,10 @@ class AdminRoute(APIRoute):
                 return await handler(request)
             except RequestValidationError as exc:
                 raise explained(exc, request) from None
+            except StaleDataError:
+                # The entry read was deleted before this change was written (a 500 before);
+                # the session rolled back, so nothing of the change was kept.
+                raise HTTPException(409, GONE) from None
 
         return route
 

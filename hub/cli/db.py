@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import typer
+from alembic.script import ScriptDirectory
 
 from hub.cli.common import DbOption, console, fail, reason, settings, shown
-from hub.core.migrate import upgrade
+from hub.core.migrate import alembic_config, revisions, upgrade
 
 app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 
@@ -16,6 +17,16 @@ def upgrade_cmd(db: str | None = DbOption, revision: str = "head") -> None:
     s = settings(db)
     try:
         upgrade(s.database_url, revision)
+        current, head = revisions(s.database_url)
+        asked = ScriptDirectory.from_config(alembic_config(s.database_url)).get_revision(revision)
     except Exception as exc:  # a CLI user gets the reason, not a traceback
         fail(f"could not migrate {shown(s.database_url)}: {reason(exc)}")
-    console.print(f"database at {shown(s.database_url)} is at revision {revision}")
+    if asked is not None and asked.revision != current:
+        # Alembic does nothing when asked to upgrade to a revision the database is past.
+        fail(
+            f"the database at {shown(s.database_url)} is at revision {current}, past "
+            f"{asked.revision}: `hub db upgrade` never goes back",
+            2,
+        )
+    newest = " (the newest)" if current == head else ""
+    console.print(f"database at {shown(s.database_url)} is at revision {current}{newest}")

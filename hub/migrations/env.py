@@ -6,6 +6,7 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.core.db import create_engine
 from hub.models import Base
@@ -26,6 +27,14 @@ def _run(connection: Connection) -> None:
 
 async def _main() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    try:
+        await _migrate(engine)
+    finally:
+        # Also when a migration refuses: its connection is closed, not left to the collector.
+        await engine.dispose()
+
+
+async def _migrate(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
@@ -42,7 +51,6 @@ async def _main() -> None:
             if broken:
                 raise RuntimeError(f"rows refer to rows that are gone after migrating: {broken}")
             await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-    await engine.dispose()
 
 
 if context.is_offline_mode():

@@ -68,6 +68,17 @@ class Subsystem(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
+    # A certificate proves one subsystem, also when two changes race (migration 0008).
+    __table_args__ = (
+        Index(
+            "uq_subsystems_cert_sha256",
+            "cert_sha256",
+            unique=True,
+            sqlite_where=text("cert_sha256 IS NOT NULL"),
+            postgresql_where=text("cert_sha256 IS NOT NULL"),
+        ),
+    )
+
 
 class Service(Base):
     __tablename__ = "services"
@@ -107,6 +118,8 @@ class Grant(Base):
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
+    # An id is never given twice, also on SQLite after the newest key was deleted (0008).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     subsystem_id: Mapped[str] = mapped_column(

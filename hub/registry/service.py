@@ -175,16 +175,15 @@ async def apply(
             known["services"] -= pruned_services(doc, existing["services"])
     _check_references(doc, known)
 
-    def upsert(
-        section: str, key: str, model: type, fields: dict[str, Any], given: set[str]
-    ) -> None:
+    def upsert(section: str, key: str, model: type, fields: dict[str, Any], given: set[str]) -> Any:
         kind = section[:-1]
         row = existing[section].get(key)
         if row is None:
-            session.add(model(id=key, created_at=now, updated_at=now, **fields))
+            row = model(id=key, created_at=now, updated_at=now, **fields)
+            session.add(row)
             counts["created"] += 1
             changes.append(f"create {kind} {key}")
-            return
+            return row
         # Fields the document leaves out keep their stored values (the rest of ``fields``
         # follows from the id, and is the same).
         fields = {k: v for k, v in fields.items() if k in given}
@@ -199,6 +198,7 @@ async def apply(
             changes.append(f"update {kind} {key}: {', '.join(changed)}")
         else:
             counts["unchanged"] += 1
+        return row
 
     for m in doc.members:
         mid = parse_member(m.id)
@@ -216,10 +216,17 @@ async def apply(
             m.model_fields_set,
         )
     await session.flush()
+    # A unique index holds the certificates, and a document may move one to another
+    # subsystem or swap two: the new ones are written last, once the old ones are let go.
+    held: list[tuple[Subsystem, str]] = []
     for s in doc.subsystems:
         sid = parse_subsystem(s.id)
         fields = _subsystem_fields(s, str(sid.member), sid)
-        upsert("subsystems", s.id, Subsystem, fields, s.model_fields_set)
+        before = getattr(existing["subsystems"].get(s.id), "cert_sha256", None)
+        row = upsert("subsystems", s.id, Subsystem, fields, s.model_fields_set)
+        if row.cert_sha256 is not None and row.cert_sha256 != before:
+            held.append((row, row.cert_sha256))
+            row.cert_sha256 = None
     await session.flush()
     for svc in doc.services:
         upsert("services", svc.id, Service, _service_fields(svc), svc.model_fields_set)
@@ -247,12 +254,26 @@ async def apply(
         )
         counts["deleted"] = sum(c.startswith("delete ") for c in changes)
 
+    claimed: dict[str, int] = {}
     for i, s in enumerate(doc.subsystems):
-        holder = s.cert_sha256 and await cert_holder(session, s.cert_sha256, besides=s.id)
+        if s.cert_sha256 is None:
+            continue
+        if s.cert_sha256 in claimed:
+            first = claimed[s.cert_sha256]
+            raise RegistryConflict(
+                f"{_entry(doc, 'subsystems', i)}: certificate {s.cert_sha256} is given to "
+                f"both {doc.subsystems[first].id} ({_entry(doc, 'subsystems', first)}) and "
+                f"{s.id}: a certificate proves one subsystem"
+            )
+        claimed[s.cert_sha256] = i
+        holder = await cert_holder(session, s.cert_sha256, besides=s.id)
         if holder:
             raise RegistryConflict(
-                f"{_entry(doc, 'subsystems', i)}: {cert_taken(s.cert_sha256 or '', holder)}"
+                f"{_entry(doc, 'subsystems', i)}: {cert_taken(s.cert_sha256, holder)}"
             )
+    for row, cert in held:
+        row.cert_sha256 = cert
+    await session.flush()
 
     if counts["created"] or counts["updated"] or counts["deleted"]:
         await repo.bump_version(session)
