@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,7 +198,7 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
     async def readyz() -> JSONResponse:
         checks = {
             "database": True,
-            "log_writer": state.writer.healthy,
+            "log_writer": _log_takes_exchanges(state),
             "registry": state.registry.snapshot.version >= 0 and not state.registry.failing,
         }
         try:
@@ -207,7 +208,7 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
             checks["database"] = False
         if not checks["log_writer"] and checks["database"] and await _takes_writes(state):
             state.writer.recovered()
-            checks["log_writer"] = state.writer.healthy
+            checks["log_writer"] = _log_takes_exchanges(state)
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
@@ -351,6 +352,13 @@ async def _probe_log(state: HubState) -> None:
         failed.clear()
         if not state.writer.healthy and state.writer.linked and await _takes_writes(state):
             state.writer.recovered()
+
+
+def _log_takes_exchanges(state: HubState) -> bool:
+    """Whether the gateway lets exchanges through to the log now: not while its last write
+    failed, nor while a commit is stuck (another process holding SQLite's lock), when it
+    refuses every exchange with 503 (LogWriter.refusal)."""
+    return state.writer.healthy and state.writer.refusal(time.perf_counter()) is None
 
 
 async def _takes_writes(state: HubState) -> bool:

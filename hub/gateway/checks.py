@@ -7,6 +7,7 @@ the handler (hub/gateway/handler.py) runs them and records whatever they refuse.
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 from hub.core import errors
 from hub.core.ids import check_parts
@@ -113,14 +114,19 @@ def authenticate(ex: Exchange, headers: dict[str, str], snap: Snapshot, secret: 
         raise errors.AccessDenied(f"this API key belongs to another client, not to {client}")
     subsystem = snap.subsystems.get(client)
     if subsystem is not None and not subsystem[2]:
-        # As X-Road refuses a disabled client; its certificate is refused the same way.
-        member = snap.off_member(client)
-        if member is not None:
-            raise errors.AccessDenied(
-                f"member {member} is disabled by an operator, and with it client {client}"
-            )
-        raise errors.AccessDenied(f"client {client} is disabled by an operator")
+        refuse_disabled(client, snap)
     return client
+
+
+def refuse_disabled(client: str, snap: Snapshot, headers: dict[str, str] | None = None) -> NoReturn:
+    """Refuse a disabled client, as X-Road does, whether its key or its certificate proved it."""
+    member = snap.off_member(client)
+    if member is not None:
+        raise errors.AccessDenied(
+            f"member {member} is disabled by an operator, and with it client {client}",
+            headers=headers,
+        )
+    raise errors.AccessDenied(f"client {client} is disabled by an operator", headers=headers)
 
 
 def authorize(ex: Exchange, client: str, snap: Snapshot) -> ServiceEntry:

@@ -105,7 +105,8 @@ class Snapshot:
     keys: dict[str, KeyEntry] = field(default_factory=dict)  # prefix -> entry
     # client id -> (requests per second, per day), only for clients with a quota set
     quotas: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
-    certs: dict[str, str] = field(default_factory=dict)  # cert sha256 (hex) -> subsystem id
+    # cert sha256 (hex) -> subsystem id, enabled or not
+    certs: dict[str, str] = field(default_factory=dict)
     # Keys whose HMAC matched in this snapshot, by an unkeyed digest of the key, so that a
     # client's next exchanges skip the HMAC (one per exchange otherwise) and no key is kept
     # in plain text. At most one per entry of ``keys``: only matching keys are kept, and a
@@ -218,7 +219,8 @@ async def load(session: AsyncSession) -> Snapshot:
         for s in subs
         if s.quota_rps is not None or s.quota_per_day is not None
     }
-    snap.certs = {s.cert_sha256: s.id for s in subs if s.cert_sha256 and snap.subsystems[s.id][2]}
+    # A disabled subsystem's too: its certificate is refused saying so (hub/reliability/mtls.py).
+    snap.certs = {s.cert_sha256: s.id for s in subs if s.cert_sha256}
     for svc in await repo.services(session):
         sub = snap.subsystems.get(svc.subsystem_id)
         entry = ServiceEntry(

@@ -14,6 +14,8 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+from hub.core import errors
+from hub.gateway.checks import refuse_disabled
 from hub.gateway.cycles import EXTENSION
 from hub.gateway.protocol import HubHttpProtocol
 from hub.registry.cache import RegistryCache
@@ -60,7 +62,9 @@ def peer_authenticator(registry: RegistryCache) -> Callable[[dict, dict[str, str
     """The gateway's mTLS check: the client a request's certificate proves, if any.
 
     Only when the request carries no API key (a key, when sent, is checked as usual) and
-    the certificate is registered for exactly the subsystem named in X-Road-Client.
+    the certificate is registered for exactly the subsystem named in X-Road-Client. A
+    certificate that proves nothing is refused saying why (the key check would say "no API
+    key" to a client that sent its certificate), and a disabled client's as its key is.
     """
 
     def authenticate(scope: dict, headers: dict[str, str]) -> str | None:
@@ -68,9 +72,28 @@ def peer_authenticator(registry: RegistryCache) -> Callable[[dict, dict[str, str
         if not tls or "authorization" in headers:
             return None
         fingerprint = tls.get("client_cert_sha256")
-        owner = registry.snapshot.certs.get(fingerprint) if fingerprint else None
-        if owner is None or owner != headers.get("x-road-client"):
-            return None
+        claimed = headers.get("x-road-client")
+        snap = registry.snapshot
+        if not fingerprint or claimed is None or claimed not in snap.subsystems:
+            return None  # the key check says what to send, and what is wrong with the id
+        owner = snap.certs.get(fingerprint)
+        echo = {"X-Road-Client": claimed}  # a registered id, as the key check's refusals do
+        if owner is None:
+            raise errors.Unauthorized(
+                f"no API key, and the client certificate (SHA-256 {fingerprint[:16]}...) is "
+                "registered for no subsystem: ask the hub's operator to register it "
+                "(cert_sha256), or send 'Authorization: Bearer <api key of your client>'",
+                headers=echo,
+            )
+        if owner != claimed:
+            raise errors.Unauthorized(
+                f"no API key, and the client certificate is registered for {owner}, not for "
+                f"{claimed}: send X-Road-Client: {owner}, or "
+                "'Authorization: Bearer <api key of your client>'",
+                headers=echo,
+            )
+        if not snap.subsystems[owner][2]:
+            refuse_disabled(owner, snap, echo)
         return owner
 
     return authenticate

@@ -141,6 +141,10 @@ class RedisQuotas:
     """
 
     RETRY_AFTER_S = 5.0
+    # Connections to Redis per process. Calls past them wait for one (a script takes well
+    # under a millisecond) rather than fail: redis-py's own pool refused the 101st concurrent
+    # call, which read as Redis gone, so a burst let every worker count alone.
+    POOL_SIZE = 64
 
     def __init__(
         self,
@@ -152,7 +156,14 @@ class RedisQuotas:
         import redis.asyncio as aioredis
 
         self.policy = policy
-        self.client: Any = aioredis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=self.POOL_SIZE,
+            timeout=0.5,  # for a free connection; then as for a Redis that does not answer
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+        )
+        self.client: Any = aioredis.Redis(connection_pool=pool)
         self.script = self.client.register_script(TAKE_SCRIPT)
         self.prefix = prefix
         self.fallback = LocalQuotas(policy)
@@ -189,3 +200,4 @@ class RedisQuotas:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.client.connection_pool.aclose()  # a pool given to Redis() is not closed by it

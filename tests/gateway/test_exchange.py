@@ -268,6 +268,36 @@ async def test_a_stuck_log_refuses_exchanges_before_the_provider(
     assert len(seen) == 2 and len(await hub.records()) == 2
 
 
+async def test_readiness_says_not_ready_while_a_stuck_log_refuses_exchanges(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load balancer asks /readyz: it said ready while every exchange got 503."""
+    import hub.txlog.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "STALL_S", 0.05)
+    writer = hub.app.state.writer
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def stuck(conn, records):  # type: ignore[no-untyped-def]
+        entered.set()
+        await release.wait()
+
+    writer.hooks.append(stuck)
+    first = asyncio.create_task(hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE)))
+    try:
+        await entered.wait()
+        await asyncio.sleep(0.1)  # past STALL_S
+        refused = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+        assert refused.status_code == 503
+        ready = await hub.client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["log_writer"] is False
+    finally:
+        release.set()
+    assert (await first).status_code == 200
+    writer.hooks.remove(stuck)
+    assert (await hub.client.get("/readyz")).status_code == 200
+
+
 async def test_record_fields_and_pseudonymised_path(hub: Hub) -> None:
     resp = await hub.client.get(
         LOOKUP + "?name=Nguyen&limit=5", headers=hub.headers(**PURPOSE, **{"X-Road-Id": "m-9"})

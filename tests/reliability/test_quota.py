@@ -169,6 +169,49 @@ async def test_a_redis_that_hangs_is_asked_again_only_after_a_pause() -> None:
 
 
 @pytest.mark.redis
+@needs_redis
+async def test_a_burst_wider_than_the_redis_connection_pool_is_still_counted_once() -> None:
+    """redis-py refused the 101st concurrent call ("Too many connections"), and the hub took
+    that for a Redis gone: each worker counted alone for 5 s, letting through N times the
+    quota. Calls past the pool now wait for a connection."""
+    assert REDIS_URL
+    prefix = f"hub:test-{uuid.uuid4().hex[:8]}:quota:"
+    quotas = RedisQuotas(policy({CLIENT: (None, 120)}), REDIS_URL, prefix)
+    try:
+        results = await asyncio.gather(*[quotas(CLIENT) for _ in range(400)])
+        assert sum(r is None for r in results) == 120
+        assert quotas._retry_at == 0.0  # never fell back to counting alone
+    finally:
+        for key in await quotas.client.keys(prefix + "*"):
+            await quotas.client.delete(key)
+        await quotas.close()
+
+
+async def test_a_burst_against_a_redis_that_hangs_waits_no_longer_than_one_timeout() -> None:
+    connections: list[asyncio.StreamWriter] = []
+
+    async def hang(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    quotas = RedisQuotas(policy({CLIENT: (None, 50)}), f"redis://127.0.0.1:{port}/0")
+    try:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        results = await asyncio.gather(*[quotas(CLIENT) for _ in range(400)])
+        # Each call waits for a connection to Redis and for its answer, 0.5 s at most each,
+        # then counts in the process: exactly the quota, as one process counts.
+        assert loop.time() - t0 < 2.5  # not one timeout after another: 400 / 64 * 0.5 s
+        assert sum(r is None for r in results) == 50
+    finally:
+        for w in connections:
+            w.close()
+        server.close()
+        await quotas.close()
+
+
+@pytest.mark.redis
 @pytest.mark.slow
 @needs_redis
 async def test_two_hub_processes_together_let_through_no_more_than_the_quota(

@@ -1,0 +1,80 @@
+"""What a client presenting a certificate without an API key is told when it proves nothing.
+
+The certificate path of the gateway (hub/reliability/mtls.py), without TLS: the scope holds
+the fingerprint as the hub's protocol puts it there. The handshake itself is in test_mtls.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.core import errors
+from hub.registry.cache import RegistryCache, Snapshot
+from hub.reliability.mtls import peer_authenticator
+
+CLIENT = "VN/GOV/BTP/civil-status"
+OTHER = "VN/LOC/79/one-stop-portal"
+CERT = "17dedc9e8fdbe0f1d1695a37e4def467bb50b7b1b4b4fb100045294b513f8453"
+STRANGER = "ab" * 32
+
+
+def authenticator(*, enabled: bool = True, member_off: bool = False):  # type: ignore[no-untyped-def]
+    registry = RegistryCache(sessions=None)  # type: ignore[arg-type]
+    registry.snapshot = Snapshot(
+        subsystems={CLIENT: ("civil status", None, enabled and not member_off),
+                    OTHER: ("portal", None, True)},
+        disabled_members=frozenset({"VN/GOV/BTP"} if member_off else ()),
+        certs={CERT: CLIENT},
+    )  # fmt: skip
+    return peer_authenticator(registry)
+
+
+def scope(fingerprint: str | None) -> dict:
+    return {"extensions": {"tls": {"client_cert_sha256": fingerprint}}}
+
+
+def test_a_registered_certificate_proves_its_subsystem() -> None:
+    assert authenticator()(scope(CERT), {"x-road-client": CLIENT}) == CLIENT
+
+
+def test_an_api_key_or_no_certificate_goes_the_usual_way() -> None:
+    auth = authenticator()
+    assert auth(scope(CERT), {"x-road-client": OTHER, "authorization": "Bearer k"}) is None
+    assert auth(scope(None), {"x-road-client": CLIENT}) is None
+    assert auth({}, {"x-road-client": CLIENT}) is None
+    assert auth(scope(CERT), {}) is None  # the missing X-Road-Client is said as usual
+    # So is what is wrong with an id no one registered (its form, or that no key came).
+    assert auth(scope(STRANGER), {"x-road-client": "VN/GOV/BTP/nobody"}) is None
+
+
+def test_a_certificate_of_another_subsystem_says_whose_it_is() -> None:
+    with pytest.raises(errors.Unauthorized) as refused:
+        authenticator()(scope(CERT), {"x-road-client": OTHER})
+    message = refused.value.message
+    assert f"registered for {CLIENT}, not for {OTHER}" in message
+    assert "Authorization: Bearer" in message
+    assert refused.value.headers == {"X-Road-Client": OTHER}  # echoed, as for a bad key
+
+
+def test_an_unregistered_certificate_says_so() -> None:
+    with pytest.raises(errors.Unauthorized) as refused:
+        authenticator()(scope(STRANGER), {"x-road-client": CLIENT})
+    message = refused.value.message
+    assert "registered for no subsystem" in message and STRANGER[:16] in message
+    assert "cert_sha256" in message
+
+
+@pytest.mark.parametrize(
+    ("member_off", "said"),
+    [(False, f"client {CLIENT} is disabled by an operator"),
+     (True, f"member VN/GOV/BTP is disabled by an operator, and with it client {CLIENT}")],
+)  # fmt: skip
+def test_a_disabled_clients_certificate_is_refused_as_its_key_would_be(
+    member_off: bool, said: str
+) -> None:
+    # Its key gets 403 Client.AccessDenied naming the switch; its certificate said 401 "no
+    # API key", as if it had never been registered.
+    with pytest.raises(errors.AccessDenied) as refused:
+        authenticator(enabled=False, member_off=member_off)(scope(CERT), {"x-road-client": CLIENT})
+    assert refused.value.message == said
+    assert refused.value.headers == {"X-Road-Client": CLIENT}
