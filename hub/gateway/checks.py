@@ -118,15 +118,14 @@ def authenticate(ex: Exchange, headers: dict[str, str], snap: Snapshot, secret: 
     return client
 
 
-def refuse_disabled(client: str, snap: Snapshot, headers: dict[str, str] | None = None) -> NoReturn:
+def refuse_disabled(client: str, snap: Snapshot) -> NoReturn:
     """Refuse a disabled client, as X-Road does, whether its key or its certificate proved it."""
     member = snap.off_member(client)
     if member is not None:
         raise errors.AccessDenied(
-            f"member {member} is disabled by an operator, and with it client {client}",
-            headers=headers,
+            f"member {member} is disabled by an operator, and with it client {client}"
         )
-    raise errors.AccessDenied(f"client {client} is disabled by an operator", headers=headers)
+    raise errors.AccessDenied(f"client {client} is disabled by an operator")
 
 
 def authorize(ex: Exchange, client: str, snap: Snapshot) -> ServiceEntry:

@@ -55,8 +55,8 @@ class Gateway:
         # breaker.allow(provider) / breaker.record(provider, ok).
         self.quota: Callable[[str], Awaitable[float | None]] | None = None
         self.breaker: Any = None
-        # peer_auth(scope, headers) -> client proven by a mutual-TLS certificate, or None.
-        self.peer_auth: Callable[[dict, dict[str, str]], str | None] | None = None
+        # peer_auth(scope, headers, ex) -> client proven by a mutual-TLS certificate, or None.
+        self.peer_auth: Callable[[dict, dict[str, str], Exchange], str | None] | None = None
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         """The ASGI entry, for requests the hub's protocol does not answer itself."""
@@ -114,7 +114,7 @@ class Gateway:
             checks.read_purpose(ex, headers)
             client = None
             if self.peer_auth is not None and scope is not None:
-                client = self.peer_auth(scope, headers)
+                client = self.peer_auth(scope, headers, ex)
             if client is None:
                 client = checks.authenticate(ex, headers, snap, self.settings.secret_key)
             else:

@@ -18,6 +18,7 @@ from hub.core import errors
 from hub.gateway.checks import refuse_disabled
 from hub.gateway.cycles import EXTENSION
 from hub.gateway.protocol import HubHttpProtocol
+from hub.gateway.records import Exchange
 from hub.registry.cache import RegistryCache
 
 
@@ -58,16 +59,20 @@ class TLSHttpToolsProtocol(HubHttpProtocol):
             self.scope["extensions"] = {"tls": self._tls, EXTENSION: {}}  # type: ignore[dict-item]
 
 
-def peer_authenticator(registry: RegistryCache) -> Callable[[dict, dict[str, str]], str | None]:
+def peer_authenticator(
+    registry: RegistryCache,
+) -> Callable[[dict, dict[str, str], Exchange], str | None]:
     """The gateway's mTLS check: the client a request's certificate proves, if any.
 
     Only when the request carries no API key (a key, when sent, is checked as usual) and
     the certificate is registered for exactly the subsystem named in X-Road-Client. A
     certificate that proves nothing is refused saying why (the key check would say "no API
-    key" to a client that sent its certificate), and a disabled client's as its key is.
+    key" to a client that sent its certificate), and a disabled client's as its key is. The
+    exchange gets the client it claimed (a registered id, said again in the answer as the key
+    check does) and the one its certificate proved (the log's client), as far as known.
     """
 
-    def authenticate(scope: dict, headers: dict[str, str]) -> str | None:
+    def authenticate(scope: dict, headers: dict[str, str], ex: Exchange) -> str | None:
         tls = scope.get("extensions", {}).get("tls")
         if not tls or "authorization" in headers:
             return None
@@ -76,24 +81,23 @@ def peer_authenticator(registry: RegistryCache) -> Callable[[dict, dict[str, str
         snap = registry.snapshot
         if not fingerprint or claimed is None or claimed not in snap.subsystems:
             return None  # the key check says what to send, and what is wrong with the id
+        ex.claimed = claimed
         owner = snap.certs.get(fingerprint)
-        echo = {"X-Road-Client": claimed}  # a registered id, as the key check's refusals do
         if owner is None:
             raise errors.Unauthorized(
                 f"no API key, and the client certificate (SHA-256 {fingerprint[:16]}...) is "
                 "registered for no subsystem: ask the hub's operator to register it "
-                "(cert_sha256), or send 'Authorization: Bearer <api key of your client>'",
-                headers=echo,
+                "(cert_sha256), or send 'Authorization: Bearer <api key of your client>'"
             )
         if owner != claimed:
             raise errors.Unauthorized(
                 f"no API key, and the client certificate is registered for {owner}, not for "
                 f"{claimed}: send X-Road-Client: {owner}, or "
-                "'Authorization: Bearer <api key of your client>'",
-                headers=echo,
+                "'Authorization: Bearer <api key of your client>'"
             )
+        ex.client = owner  # proved: the log counts its refusal under it, as for its key
         if not snap.subsystems[owner][2]:
-            refuse_disabled(owner, snap, echo)
+            refuse_disabled(owner, snap)
         return owner
 
     return authenticate

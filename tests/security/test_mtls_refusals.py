@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from hub.core import errors
+from hub.gateway.records import Exchange
 from hub.registry.cache import RegistryCache, Snapshot
 from hub.reliability.mtls import peer_authenticator
 
@@ -34,31 +35,37 @@ def scope(fingerprint: str | None) -> dict:
 
 
 def test_a_registered_certificate_proves_its_subsystem() -> None:
-    assert authenticator()(scope(CERT), {"x-road-client": CLIENT}) == CLIENT
+    assert authenticator()(scope(CERT), {"x-road-client": CLIENT}, Exchange("GET")) == CLIENT
 
 
 def test_an_api_key_or_no_certificate_goes_the_usual_way() -> None:
     auth = authenticator()
-    assert auth(scope(CERT), {"x-road-client": OTHER, "authorization": "Bearer k"}) is None
-    assert auth(scope(None), {"x-road-client": CLIENT}) is None
-    assert auth({}, {"x-road-client": CLIENT}) is None
-    assert auth(scope(CERT), {}) is None  # the missing X-Road-Client is said as usual
+    assert (
+        auth(scope(CERT), {"x-road-client": OTHER, "authorization": "Bearer k"}, Exchange("GET"))
+        is None
+    )
+    assert auth(scope(None), {"x-road-client": CLIENT}, Exchange("GET")) is None
+    assert auth({}, {"x-road-client": CLIENT}, Exchange("GET")) is None
+    assert (
+        auth(scope(CERT), {}, Exchange("GET")) is None
+    )  # the missing X-Road-Client is said as usual
     # So is what is wrong with an id no one registered (its form, or that no key came).
-    assert auth(scope(STRANGER), {"x-road-client": "VN/GOV/BTP/nobody"}) is None
+    assert auth(scope(STRANGER), {"x-road-client": "VN/GOV/BTP/nobody"}, Exchange("GET")) is None
 
 
 def test_a_certificate_of_another_subsystem_says_whose_it_is() -> None:
     with pytest.raises(errors.Unauthorized) as refused:
-        authenticator()(scope(CERT), {"x-road-client": OTHER})
+        authenticator()(scope(CERT), {"x-road-client": OTHER}, ex := Exchange("GET"))
     message = refused.value.message
     assert f"registered for {CLIENT}, not for {OTHER}" in message
     assert "Authorization: Bearer" in message
-    assert refused.value.headers == {"X-Road-Client": OTHER}  # echoed, as for a bad key
+    # Said again in the answer, as for a bad key; the certificate proved no client to log.
+    assert (ex.claimed, ex.client) == (OTHER, "")
 
 
 def test_an_unregistered_certificate_says_so() -> None:
     with pytest.raises(errors.Unauthorized) as refused:
-        authenticator()(scope(STRANGER), {"x-road-client": CLIENT})
+        authenticator()(scope(STRANGER), {"x-road-client": CLIENT}, Exchange("GET"))
     message = refused.value.message
     assert "registered for no subsystem" in message and STRANGER[:16] in message
     assert "cert_sha256" in message
@@ -75,6 +82,9 @@ def test_a_disabled_clients_certificate_is_refused_as_its_key_would_be(
     # Its key gets 403 Client.AccessDenied naming the switch; its certificate said 401 "no
     # API key", as if it had never been registered.
     with pytest.raises(errors.AccessDenied) as refused:
-        authenticator(enabled=False, member_off=member_off)(scope(CERT), {"x-road-client": CLIENT})
+        check = authenticator(enabled=False, member_off=member_off)
+        check(scope(CERT), {"x-road-client": CLIENT}, ex := Exchange("GET"))
     assert refused.value.message == said
-    assert refused.value.headers == {"X-Road-Client": CLIENT}
+    # Proved by its certificate: logged under it, as its key's refusal is (it was logged
+    # under no client).
+    assert (ex.claimed, ex.client) == (CLIENT, CLIENT)
