@@ -2,8 +2,9 @@
 
 ``build_app(manifest, dataset=..., handlers={"citizen-lookup": fn, ...})`` adds one route per
 ``ServiceSpec`` (method, path, request/response models, 404 ``NotFound``, 422 ``Problem``), so
-FastAPI's ``/openapi.json`` is the manifest's OpenAPI document. Each handler is an ordinary FastAPI
-endpoint function (path and query parameters, a body typed with the request model). The app
+FastAPI's ``/openapi.json`` is the manifest's OpenAPI document. Each handler is an ordinary
+FastAPI endpoint function (path and query parameters, a body typed with the request model); a
+query parameter it does not take is a 422 ``InvalidRequest`` naming it, never ignored. The app
 also serves:
 
 - ``GET /__health``: ``{"status": "ok", "connector", "subsystem", "seed", "size", ...}``
@@ -17,6 +18,7 @@ The controls but ``/__health`` answer 403 to a request that came through the hub
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from starlette.types import ASGIApp
 
 from connectors.kit.dataset import Dataset
 from connectors.kit.errors import (
+    MAX_ERRORS,
     ForbiddenError,
     InvalidRequestError,
     ProviderError,
@@ -111,6 +114,44 @@ def _specificity(spec: ServiceSpec) -> int:
     return spec.path.count("{")
 
 
+class _KnownQuery:
+    """A route dependency: a query parameter the service does not take is a 422, not ignored.
+
+    Ignored, a typo (``GET /citizens?provinc=79``) answered every citizen, and a scenario
+    passed for the wrong reason. The parameters taken are those of the route's OpenAPI
+    operation, read at its first call.
+    """
+
+    def __init__(self, spec: ServiceSpec) -> None:
+        self.spec = spec
+        self.names: tuple[str, ...] | None = None
+
+    async def __call__(self, request: Request) -> None:
+        if not request.query_params:
+            return
+        if self.names is None:
+            operation = request.app.openapi()["paths"][self.spec.path][self.spec.method.lower()]
+            self.names = tuple(
+                p["name"] for p in operation.get("parameters", ()) if p["in"] == "query"
+            )
+        unknown = [k for k in dict.fromkeys(request.query_params.keys()) if k not in self.names]
+        if unknown:
+            raise InvalidRequestError(_unknown_query(self.spec.code, unknown, self.names))
+
+
+def _unknown_query(code: str, unknown: list[str], names: tuple[str, ...]) -> str:
+    said = []
+    for name in unknown[:MAX_ERRORS]:
+        shown = name if len(name) <= 40 else name[:37] + "..."
+        close = difflib.get_close_matches(name, names, n=1)
+        said.append(f"'{shown}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    if len(unknown) > MAX_ERRORS:
+        said.append(f"and {len(unknown) - MAX_ERRORS} more")
+    takes = f"takes {', '.join(names)}" if names else "takes no query parameters"
+    plural = "s" if len(unknown) > 1 else ""
+    return f"unknown query parameter{plural} {', '.join(said)}: {code} {takes}"
+
+
 def build_app(
     manifest: Manifest,
     *,
@@ -162,6 +203,7 @@ def build_app(
             operation_id=spec.code,
             summary=spec.description,
             tags=[manifest.name],
+            dependencies=[Depends(_KnownQuery(spec))],
             response_model=spec.response_model,
             status_code=spec.status_code,
             responses={

@@ -20,15 +20,18 @@ import contextlib
 import json
 import random
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_serializer, model_validator
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # A "never answer" still ends eventually, so a forgotten fault cannot pin a server forever.
 MAX_HANG_S = 600.0
 KINDS = ("reset", "timeout", "error", "malformed")
+# Numbers only: pydantic took true for 1 (every call failed) and "0.5" for 0.5.
+Number = Annotated[float, Strict()]
+Whole = Annotated[int, Strict()]
 
 
 class FaultSpec(BaseModel):
@@ -37,13 +40,13 @@ class FaultSpec(BaseModel):
     # NaN and the infinities would pass no range check, and could not be shown back as JSON.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    latency_ms: float = Field(default=0, ge=0, le=600_000)
-    jitter_ms: float = Field(default=0, ge=0, le=600_000)
-    error_rate: float = Field(default=0, ge=0, le=1)
-    error_status: int = Field(default=500, ge=400, le=599)
-    timeout_rate: float = Field(default=0, ge=0, le=1)
-    reset_rate: float = Field(default=0, ge=0, le=1)
-    malformed_rate: float = Field(default=0, ge=0, le=1)
+    latency_ms: Number = Field(default=0, ge=0, le=600_000)
+    jitter_ms: Number = Field(default=0, ge=0, le=600_000)
+    error_rate: Number = Field(default=0, ge=0, le=1)
+    error_status: Whole = Field(default=500, ge=400, le=599)
+    timeout_rate: Number = Field(default=0, ge=0, le=1)
+    reset_rate: Number = Field(default=0, ge=0, le=1)
+    malformed_rate: Number = Field(default=0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _rates_fit_one_draw(self) -> FaultSpec:
@@ -55,7 +58,7 @@ class FaultSpec(BaseModel):
 class FaultConfig(FaultSpec):
     """The whole fault setting of a mock: global fields, per-service overrides and a seed."""
 
-    seed: int | None = None
+    seed: Whole | None = None
     services: dict[str, FaultSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")

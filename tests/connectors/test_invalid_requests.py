@@ -37,7 +37,7 @@ def problem(answer: httpx.Response) -> str:
     [
         ({"error_rate": 5}, "error_rate: must be at most 1 (got 5)"),
         ({"latency_ms": -1}, "latency_ms: must be at least 0 (got -1)"),
-        ({"latency_ms": "x"}, 'latency_ms: must be a valid number, unable to parse string as a number (got "x")'),  # noqa: E501
+        ({"latency_ms": "x"}, 'latency_ms: must be a valid number (got "x")'),
         ({"error_status": 200}, "error_status: must be at least 400 (got 200)"),
         ({"services": []}, "services: must be a valid dictionary (got a list)"),
         ({"noise": 1}, "noise is not a field of this request; leave it out"),
@@ -61,8 +61,7 @@ async def test_several_mistakes_in_one_sentence(mock: httpx.AsyncClient) -> None
     said = problem(await mock.put("/__faults", json={"error_rate": 5, "jitter_ms": "x"}))
     # In the model's field order, not the body's.
     assert said == (
-        'jitter_ms: must be a valid number, unable to parse string as a number (got "x"); '
-        "error_rate: must be at most 1 (got 5)"
+        'jitter_ms: must be a valid number (got "x"); error_rate: must be at most 1 (got 5)'
     )
 
 
@@ -166,3 +165,89 @@ async def test_a_cursor_no_page_gave_out_is_an_invalid_request(name: str, cursor
         for path, filters in LISTS[name]:
             said = problem(await client.get(path, params={**filters, "cursor": cursor}))
             assert "cursor" in said, said
+
+
+# Each mock's list endpoints, a typo of one of their filters, and what they take.
+TYPOS = {
+    "population": [
+        ("/citizens", {"provinc": "79"}, "province, name, birth_year, household_id, limit, cursor"),
+        ("/citizens/changes", {"sinse": "2025-01-01"}, "since, limit, cursor"),
+    ],
+    "business": [
+        (
+            "/enterprises",
+            {"representative": "079090001234"},
+            "name, province, status, representative_id, limit, cursor",
+        )
+    ],
+    "land": [
+        ("/parcels", {"landuser": "079090001234"}, "province, commune, land_user, limit, cursor")
+    ],
+    "insurance": [
+        ("/cards", {"holder_id": "079200317948", "holder": "x"}, "holder_id, limit, cursor")
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(TYPOS))
+async def test_an_unknown_query_parameter_is_named_not_ignored(name: str) -> None:
+    # GET /citizens?provinc=79 answered every citizen: a scenario's search "passed" while its
+    # filter was never applied.
+    app = connectors.get(name).create_app(seed=42, size=200)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        for path, query, takes in TYPOS[name]:
+            typo = next(iter(set(query) - {"holder_id"}))
+            said = problem(await client.get(path, params=query))
+            assert f"unknown query parameter '{typo}'" in said, said
+            assert said.endswith(f"takes {takes}"), said
+            # The typo is named even when a known parameter is wrong too.
+            said = problem(await client.get(path, params={**query, "limit": 500}))
+            assert typo in said, said
+
+
+async def test_unknown_query_parameters_are_all_named_with_a_suggestion() -> None:
+    app = connectors.get("population").create_app(seed=42, size=200)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        many = await client.get("/citizens", params={"provinc": "79", "zzz": "1", "limit": 1})
+        lookup = await client.get("/citizens/079090001234", params={"fields": "id"})
+        verify = await client.post(
+            "/citizens/verify", params={"debug": "1"}, json={"id": "1", "full_name": "A"}
+        )
+        fine = await client.get("/citizens", params={"province": "79", "limit": 1})
+    assert problem(many) == (
+        "unknown query parameters 'provinc' (did you mean 'province'?), 'zzz': citizen-search "
+        "takes province, name, birth_year, household_id, limit, cursor"
+    )
+    assert problem(lookup) == (
+        "unknown query parameter 'fields': citizen-lookup takes no query parameters"
+    )
+    assert "unknown query parameter 'debug'" in problem(verify)
+    assert fine.status_code == 200 and len(fine.json()["items"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"error_rate": True}, "error_rate: must be a valid number (got true)"),
+        ({"latency_ms": False}, "latency_ms: must be a valid number (got false)"),
+        ({"error_status": True}, "error_status: must be a valid integer (got true)"),
+        ({"seed": True}, "seed: must be a valid integer (got true)"),
+        ({"error_rate": "0.5"}, 'error_rate: must be a valid number (got "0.5")'),
+        ({"seed": "7"}, 'seed: must be a valid integer (got "7")'),
+        (
+            {"services": {"x": {"timeout_rate": True}}},
+            "services.x.timeout_rate: must be a valid number (got true)",
+        ),
+    ],
+)
+async def test_a_fault_value_is_a_number_not_a_boolean_or_text(
+    mock: httpx.AsyncClient, body: dict, message: str
+) -> None:
+    # {"error_rate": true} was taken for 1.0: every call failed, and nothing said why.
+    assert problem(await mock.put("/__faults", json=body)) == message
+    assert (await mock.get("/__faults")).json()["error_rate"] == 0
+    # Whole numbers are numbers too.
+    taken = await mock.put("/__faults", json={"error_rate": 1, "latency_ms": 0, "seed": 3})
+    assert taken.status_code == 200 and taken.json()["error_rate"] == 1
