@@ -133,9 +133,11 @@ class Gateway:
                             headers={"Retry-After": str(after)},
                         )
                 if self.breaker is not None and not self.breaker.allow(service.provider):
+                    after = max(1, int(self.breaker.retry_after(service.provider) + 0.999))
                     raise errors.ServiceUnavailable(
                         f"provider {service.provider} is failing and its circuit is open; "
-                        "retry later"
+                        f"retry in {after} s",
+                        headers={"Retry-After": str(after)},
                     )
                 t_up = time.perf_counter()
                 why = self.writer.refusal(t_up)

@@ -62,6 +62,15 @@ class Breaker:
     def states(self) -> dict[str, State]:
         return {p: self.state(p) for p in self._circuits}
 
+    def retry_after(self, provider: str) -> float:
+        """Seconds until the circuit lets an exchange try the provider again: the rest of the
+        open time; a second while a half-open probe is out (it usually reports within one)."""
+        c = self._circuits.get(provider)
+        if c is None or c.opened_at is None:
+            return 0.0
+        left = self.open_s - (self.clock() - c.opened_at)
+        return left if left > 0 else 1.0
+
     def allow(self, provider: str) -> bool:
         c = self._circuits.get(provider)
         if c is None or c.opened_at is None:

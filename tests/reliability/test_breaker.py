@@ -101,6 +101,13 @@ async def test_the_gateway_answers_503_while_the_circuit_is_open(
         assert resp.status_code == 503
         assert resp.headers["X-Road-Error"] == "Server.ServiceUnavailable"
         assert "circuit is open" in resp.json()["message"]
+        # When to come back, as a 429 says (it said "retry later" and no time).
+        assert resp.headers["Retry-After"] == "5"
+        assert resp.json()["message"].endswith("retry in 5 s")
+        clock.now += 3.5
+        resp = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+        assert (resp.status_code, resp.headers["Retry-After"]) == (503, "2")
+        clock.now -= 3.5
         assert hub.provider.calls == calls  # the provider was spared
         rec = (await hub.records())[-1]
         assert (rec.status_code, rec.fault_code) == (503, "Server.ServiceUnavailable")
