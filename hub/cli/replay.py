@@ -364,19 +364,21 @@ def _stdout_gone() -> None:
 def _say_fault_scenarios(errors: Console, plans: list[ScenarioPlan], options: RunOptions) -> None:
     """Say which scenarios run one iteration at a time: those that switch a mock's faults,
     which every iteration shares (the runner's choice), or warn when --rate overlaps them."""
-    names = ", ".join(repr(p.name) for p in plans if p.switches_faults)
-    if not names:
+    switching = [repr(p.name) for p in plans if p.switches_faults]
+    if not switching:
         return
+    names = ", ".join(switching)
+    verb, own = ("switches", "its") if len(switching) == 1 else ("switch", "their")
     if options.rate:
         _say(
             errors,
-            f"note: {names} switch a mock's faults, which overlapping iterations at --rate "
+            f"note: {names} {verb} a mock's faults, which overlapping iterations at --rate "
             "share: one iteration's clear may lift another's fault mid-exchange",
         )
     elif options.concurrency > 1 or options.ramp is not None:
         _say(
             errors,
-            f"note: {names} switch a mock's faults, which every iteration shares: their "
+            f"note: {names} {verb} a mock's faults, which every iteration shares: {own} "
             "iterations run one at a time (use --fault to load the hub under a fault)",
         )
 

@@ -67,7 +67,9 @@ def read_purpose(ex: Exchange, headers: dict[str, str]) -> None:
         value = headers.get(name)
         if value:  # an empty one says as little as none: MissingPurpose where it is needed
             if not SAFE_HEADER.fullmatch(value):
-                raise errors.BadRequest(f"{name} must be 1-300 printable ASCII characters")
+                raise errors.BadRequest(
+                    f"{SINGLE_HEADERS[name]} must be 1-300 printable ASCII characters"
+                )
             setattr(ex, attr, value)
 
 

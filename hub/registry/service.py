@@ -325,7 +325,9 @@ async def export(session: AsyncSession) -> dict[str, Any]:
     for m in await repo.members(session):
         doc["members"].append({"id": m.id, "name": m.name, **_off(m)})
     for s in await repo.subsystems(session):
-        item: dict[str, Any] = {"id": s.id, "name": s.name}
+        item: dict[str, Any] = {"id": s.id}
+        if s.name:  # optional: unsaid, so that another registry keeps the name it has
+            item["name"] = s.name
         if s.base_url:
             item["base_url"] = s.base_url
         item.update(_off(s))

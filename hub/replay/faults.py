@@ -54,6 +54,13 @@ def parse_fault(text: str) -> RunFault:
         raise ValueError(f"--fault {text!r}: the settings are not JSON or YAML: {exc}") from None
     if not isinstance(data, dict) or not data:
         raise ValueError(f"--fault {text!r}: give the settings as a non-empty mapping")
+    seed = data.get("seed")
+    if seed is not None and not _whole(seed):
+        # Checked here: the model's own message offers a template, which --fault cannot take.
+        raise ValueError(
+            f"--fault {text!r}: seed must be an integer, e.g. 7 (there is no iteration to "
+            "render a template for)"
+        )
     try:
         settings = FaultSettings.model_validate(data)
     except ValidationError as exc:
@@ -61,9 +68,22 @@ def parse_fault(text: str) -> RunFault:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise ValueError(f"--fault {text!r}: {problems}") from None
-    if isinstance(settings.seed, str):
-        raise ValueError(f"--fault {text!r}: seed must be an integer (there is no iteration)")
     return RunFault(provider, settings.model_dump(exclude_none=True))
+
+
+def _whole(value: object) -> bool:
+    """An integer, or text of one (JSON's "7"), as the fault model takes it."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if isinstance(value, str):
+        try:
+            int(value)
+        except ValueError:
+            return False
+        return True
+    return False
 
 
 def conflicts(faults: list[RunFault], plans: list[ScenarioPlan]) -> list[str]:

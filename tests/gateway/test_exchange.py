@@ -419,6 +419,15 @@ async def test_an_empty_purpose_header_is_a_missing_purpose(hub: Hub) -> None:
         assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.MissingPurpose"
 
 
+async def test_a_bad_purpose_header_is_named_as_the_client_writes_it(hub: Hub) -> None:
+    # The refusal said "x-road-userid must be ...", the ASGI form, where X-Road-Id is named
+    # as written.
+    for name in ("X-Road-UserId", "X-Road-Issue"):
+        r = await hub.client.get(LOOKUP, headers=hub.headers(**(PURPOSE | {name: "a" * 301})))
+        assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
+        assert r.json()["message"] == f"{name} must be 1-300 printable ASCII characters"
+
+
 async def test_the_openapi_document_follows_a_registry_change_at_once(hub: Hub) -> None:
     url = f"/r1/{PROVIDER}/getOpenAPI?serviceCode=citizen-lookup"
     first = await hub.client.get(url, headers=hub.headers())

@@ -61,6 +61,23 @@ async def test_a_partial_entry_keeps_what_it_leaves_out(db_url: str) -> None:
     assert await _export(db_url) == after
 
 
+async def test_an_export_leaves_out_a_subsystem_without_a_name(db_url: str) -> None:
+    # Applied to another registry, `name: ''` blanked the name the subsystem has there.
+    await _apply(
+        db_url,
+        "members:\n  - {id: VN/GOV/BTP, name: B}\nsubsystems:\n  - id: VN/GOV/BTP/civil-status\n",
+    )
+    exported = await _export(db_url)
+    assert _by_id(exported, "subsystems", "VN/GOV/BTP/civil-status") == {
+        "id": "VN/GOV/BTP/civil-status"
+    }
+    await _apply(db_url, "subsystems:\n  - {id: VN/GOV/BTP/civil-status, name: Hộ tịch}\n")
+    result = await _apply(db_url, registry.dump_yaml(exported))
+    assert result.changes == []
+    named = _by_id(await _export(db_url), "subsystems", "VN/GOV/BTP/civil-status")
+    assert named["name"] == "Hộ tịch"
+
+
 async def test_a_grant_without_enabled_keeps_its_switch(db_url: str) -> None:
     await _apply(db_url, GOOD)
     grant = f"grants:\n  - client: VN/GOV/BTP/civil-status\n    service: {LOOKUP}\n"

@@ -600,6 +600,9 @@ def test_a_fault_held_for_the_run_is_cleared_when_a_scenario_fails(
         ("VN/GOV/BCA/population={error_rate: 2}", "error_rate: Input should be less than"),
         ("VN/GOV/BCA/population={latncy_ms: 5}", "latncy_ms: Extra inputs are not permitted"),
         ("VN/GOV/BCA/population={seed: '{{ run.iteration }}'}", "seed must be an integer"),
+        # Not the scenario's hint at a template, nor pydantic's two union branches.
+        ("VN/GOV/BCA/population={seed: x}", "seed must be an integer, e.g. 7 (there is"),
+        ("VN/GOV/BCA/population={seed: 7.5}", "seed must be an integer, e.g. 7 (there is"),
     ],
 )
 def test_a_malformed_fault_option_is_refused_before_anything_runs(
@@ -816,3 +819,20 @@ def test_reports_are_written_when_stdout_cannot_take_the_printed_one(
     assert json.loads(report.read_text())["ok"] is True
     assert ET.parse(junit).getroot().find("testsuite") is not None
     assert b"Traceback" not in done.stderr
+
+
+def test_the_note_on_a_fault_scenario_speaks_of_one_scenario_or_several(
+    fake_hub: Any, write: Callable[..., Path]
+) -> None:
+    # It read "'good' switch a mock's faults, which every iteration shares: their ...".
+    one = run(str(write(FAULT_LEFT_ON)), "--hub", fake_hub.url, "--concurrency", "2")
+    assert one.exit_code == 0, one.output
+    assert "note: 'good' switches a mock's faults, which every iteration shares: its " in (
+        " ".join(one.output.split())
+    )
+    other = write(FAULT_LEFT_ON.replace("name: good", "name: other"), "other.yaml")
+    both = run(str(write(FAULT_LEFT_ON)), str(other), "--hub", fake_hub.url, "--rate", "5")
+    assert both.exit_code == 0, both.output
+    assert "note: 'good', 'other' switch a mock's faults, which overlapping iterations" in (
+        " ".join(both.output.split())
+    )
