@@ -40,8 +40,9 @@ def verify_cmd(
         "this hash. Repeat it for several.",
     ),
 ) -> None:
-    """Recompute the hash chain and batch signatures, hold the statistics to the log; exit 1
-    naming the first bad record."""
+    """Recompute the hash chain and batch signatures, hold the statistics to the log.
+
+    Exit 1 naming the first bad record."""
     s = settings(db)
     existing(s.database_url)
     anchors = _anchors(expect)

@@ -199,5 +199,5 @@ def growth_cmd(
     """Volume per period and its change against the period before."""
     g = query(db, tz, service.growth, period=period, since=since, until=until)
     rows = [p.model_dump() for p in g.periods]
-    emit(g, rows, ("period", "total", "change", "change_pct"), title=f"Growth per {period}",
-         as_json=as_json, as_csv=as_csv, console=console)  # fmt: skip
+    emit(g, rows, ("period", "total", "change", "change_pct", "partial"),
+         title=f"Growth per {period}", as_json=as_json, as_csv=as_csv, console=console)  # fmt: skip

@@ -82,7 +82,8 @@ class MinutePruner:
         began = time.perf_counter()
         deleted = await prune(self.engine, horizon)
         if deleted:
-            log.info(
+            # WARNING: the level `hub serve` and `hub up` show; at INFO no operator saw it.
+            log.warning(
                 "deleted %d minute rollup rows before %s in %.2f s",
                 deleted,
                 tu.iso_utc(horizon),

@@ -40,3 +40,13 @@ def test_audit_verify_has_one_no_signatures_flag() -> None:
     assert options == ["--no-signatures"], result.output
     refused = CliRunner().invoke(app, ["audit", "verify", "--no-no-signatures"])
     assert refused.exit_code == 2 and "No such option" in refused.output, refused.output
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
+def test_each_summary_is_one_line_in_a_wide_terminal(path: tuple[str, ...]) -> None:
+    # A docstring's first paragraph wrapped in the source kept its break in the group's list
+    # ("...; exit 1" then "naming the first bad record." under `hub audit --help`).
+    result = CliRunner().invoke(app, [*path[:-1], "--help"], env={"COLUMNS": "200"})
+    line = next(x for x in result.output.splitlines() if f" {path[-1]} " in x)
+    summary = line.split(path[-1], 1)[1].strip(" │")
+    assert summary.endswith((".", ")")), (path, line)

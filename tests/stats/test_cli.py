@@ -165,6 +165,12 @@ def test_the_current_period_of_growth_is_marked_partial(cli_db: str) -> None:
     growth = json.loads(run("stats", "growth", "--period", "day", "--since", "7d", "--json"))
     flags = [p["partial"] for p in growth["periods"]]
     assert flags[-1] is True and not any(flags[:-1])  # only today has not ended
+    # The table and CSV say so too: today's change against yesterday is not a fall.
+    args = ("stats", "growth", "--period", "day", "--since", "7d")
+    rows = list(csv.DictReader(io.StringIO(run(*args, "--csv"))))
+    assert [r["partial"] for r in rows] == ["False"] * (len(rows) - 1) + ["True"]
+    table = run(*args).splitlines()
+    assert "partial" in table[2] and table[-2].rstrip("│ ").endswith("yes")
 
 
 def test_tx_list_csv_has_every_listed_field(cli_db: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -89,6 +90,20 @@ async def test_prune_drops_old_minutes_only_and_answers_stay_exact(history: str)
             top = await service.top(conn, tz="UTC", since="2024-06-10T08:13:00Z", now=NOW,
                                     minute_horizon=HORIZON)  # fmt: skip
             assert top.rows[0].count == logged
+    finally:
+        await engine.dispose()
+
+
+async def test_a_pass_that_deletes_says_so_where_the_hub_logs(
+    history: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `hub serve` and `hub up` show warnings and above: at INFO the line never reached anyone.
+    caplog.set_level(logging.WARNING)
+    engine = create_engine(history)
+    try:
+        deleted = await retention.MinutePruner(engine, days=DAYS).run_once(NOW)
+        assert deleted > 0
+        assert f"deleted {deleted} minute rollup rows" in caplog.text
     finally:
         await engine.dispose()
 
