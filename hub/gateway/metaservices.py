@@ -71,7 +71,7 @@ class Metaservices:
         """The metaservice's answer, and the milliseconds spent asking the provider (if any)."""
         if method not in ("GET", "HEAD"):
             raise errors.BadRequest(
-                f"the metaservice {target.meta} answers GET only (got {method})"
+                f"the metaservice {target.meta} answers GET and HEAD only (got {method})"
             )
         snap = self.registry.snapshot
         if target.provider not in snap.subsystems:
