@@ -161,11 +161,21 @@ def matrix_cmd(
         return
     cells = {(c.client, c.provider): c.count for c in m.cells}
     rows = [
-        {"client": client, **{p: cells.get((client, p), 0) for p in m.providers}}
+        {"client": _named(client), **{_named(p): cells.get((client, p), 0) for p in m.providers}}
         for client in m.clients
     ]
-    emit(m, rows, ["client", *m.providers], title=f"Sharing matrix ({m.total:,} exchanges)",
+    columns = ["client", *map(_named, m.providers)]
+    emit(m, rows, columns, title=f"Sharing matrix ({m.total:,} exchanges)",
          as_json=False, as_csv=False, console=console)  # fmt: skip
+
+
+UNIDENTIFIED = "(not identified)"
+
+
+def _named(key: str) -> str:
+    """A client or provider as a table shows it: "" is a caller refused before the hub knew
+    who it was, or an unknown provider (a blank header and row; the dashboard's label)."""
+    return key or UNIDENTIFIED
 
 
 @app.command("top")
@@ -182,6 +192,8 @@ def top_cmd(
     """The busiest clients, services or providers."""
     t = query(db, tz, service.top, by=by, limit=limit, since=since, until=until)
     rows = [r.model_dump() for r in t.rows]
+    if not (as_json or as_csv):  # the data keeps "", the table says what it is
+        rows = [r | {"key": _named(r["key"])} for r in rows]
     emit(t, rows, ("key", "count", "failed", "share", "request_bytes", "response_bytes"),
          title=f"Top {by}s", as_json=as_json, as_csv=as_csv, console=console)  # fmt: skip
 

@@ -218,3 +218,36 @@ def test_tx_says_it_could_not_read_the_log(monkeypatch: pytest.MonkeyPatch) -> N
     result = CliRunner().invoke(app, ["tx", "list"])
     assert result.exit_code == 1
     assert "cannot read the transaction log from" in " ".join(result.output.split())
+
+
+async def test_an_unidentified_caller_is_named_so_in_tables_and_blank_in_data(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A caller refused before the hub knew who it was (a bad key) had an empty row and
+    # column header in `hub stats matrix`, and an empty key in `top`.
+    import asyncio
+
+    from hub.core.migrate import upgrade_async
+    from hub.txlog.repository import append
+    from hub.txlog.signing import Signer
+    from hub.txlog.sqlite import create_writer_engine
+    from tests.txlog.test_audit import record
+
+    await upgrade_async(sqlite_url)
+    engine = create_writer_engine(sqlite_url)
+    signer = Signer.from_file(tmp_path / "key.pem", create=True)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    refused = record(1) | {"client": "", "status_code": 401, "succeeded": False,
+                           "fault_code": "Client.Unauthorized", "started_at": now}  # fmt: skip
+    try:
+        async with engine.begin() as conn:  # past the rollup mark: the statistics read the log
+            await append(conn, [refused, record(2) | {"started_at": now}], signer=signer,
+                         lock=False)  # fmt: skip
+    finally:
+        await engine.dispose()
+    monkeypatch.setenv("HUB_DATABASE_URL", sqlite_url)
+    matrix = await asyncio.to_thread(run, "stats", "matrix", "--since", "1h")
+    top = await asyncio.to_thread(run, "stats", "top", "--by", "client", "--since", "1h")
+    assert "(not identified)" in matrix and "(not identified)" in top
+    data = json.loads(await asyncio.to_thread(run, "stats", "matrix", "--since", "1h", "--json"))
+    assert "" in data["clients"] and "(not identified)" not in json.dumps(data)
