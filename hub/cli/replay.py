@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -135,6 +136,9 @@ def replay_command(
         raise typer.Exit(EXIT_BAD_INPUT)
     from hub.replay.options import Ramp, evaluate, parse_stages, parse_threshold, same_report_path
 
+    if rate is not None and not math.isfinite(rate):
+        # Else its schedule never ended: every iteration due at once, for ever.
+        raise typer.BadParameter(f"{rate:g} is not a finite rate", param_hint="'--rate'")
     duration_s = parse_duration(duration) if duration else None
     ramp = None
     try:

@@ -223,6 +223,10 @@ class Runner:
             delay = start + offset - loop.time()
             if delay > 0:
                 await self._pause(delay)
+            else:
+                # Behind schedule: still let the iterations in flight (and a Ctrl-C) run,
+                # or none would finish and every later one would be dropped.
+                await asyncio.sleep(0)
             if self.stopped:
                 break
             if len(in_flight) >= options.max_in_flight:

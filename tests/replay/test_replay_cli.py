@@ -379,6 +379,13 @@ def test_bad_duration_is_a_usage_error(write: Callable[..., Path]) -> None:
     assert result.exit_code == 2 and "not a duration" in result.output
 
 
+@pytest.mark.parametrize("rate", ["inf", "1e400"])
+def test_an_infinite_rate_is_a_usage_error(write: Callable[..., Path], rate: str) -> None:
+    # It was taken, and with --duration the schedule never ended (nor heeded Ctrl-C).
+    result = run(str(write(GOOD)), "--rate", rate, "--duration", "1")
+    assert result.exit_code == 2 and "--rate" in result.output and "finite" in result.output
+
+
 def _stop_mid_run(cmd: list[str], fake_hub: Any, signum: int) -> tuple[int, str, str]:
     """Start ``cmd``, send ``signum`` once the load is going; its status, stdout, stderr."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

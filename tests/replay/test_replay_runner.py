@@ -639,3 +639,21 @@ steps:
     methods = [method for method, _ in fake_hub.faults]
     assert methods == ["PUT", "DELETE"] * 4
     assert fake_hub.latency_at_arrival == [30] * 4
+
+
+async def test_open_model_behind_its_schedule_still_lets_iterations_run(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # A rate the scheduling loop itself cannot keep up with: it never waited, so the
+    # iterations it started never ran until the end, every later one was dropped, and
+    # Ctrl-C was not seen before the schedule was through.
+    text = """
+steps:
+  - client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+"""
+    options = RunOptions(iterations=None, duration_s=0.005, rate=1e7, max_in_flight=2)
+    results, _ = await replay([load_file(write(text))], hub_url=fake_hub.url, options=options)
+    assert results[0].iterations_started > 2
+    planned = results[0].iterations_started + results[0].iterations_dropped
+    assert abs(planned - 50_000) <= 1  # due times in floating point
