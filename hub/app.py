@@ -185,9 +185,10 @@ async def _stop(state: HubState) -> None:
 def _add_routes(api: FastAPI, state: HubState) -> None:
     @api.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [_problem(e) for e in exc.errors()[:10]]
+        errs = exc.errors()
+        problems = [_problem(e) for e in errs[:10]]
         # A malformed identifier is a 400 wherever it is sent (SPEC §4); the rest a 422.
-        bad_id = any(isinstance(e.get("ctx", {}).get("error"), IdError) for e in exc.errors())
+        bad_id = any(isinstance(e.get("ctx", {}).get("error"), IdError) for e in errs)
         return JSONResponse({"detail": "; ".join(problems)}, status_code=400 if bad_id else 422)
 
     @api.get("/healthz", tags=["health"], summary="Liveness: the process answers")

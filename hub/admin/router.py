@@ -214,20 +214,28 @@ async def create_subsystem(
     return body
 
 
-async def _cert_free(session: AsyncSession, cert: str | None, subsystem_id: str) -> None:
-    holder = cert and await registry.cert_holder(session, cert, besides=subsystem_id)
-    if holder:
-        raise HTTPException(409, registry.cert_taken(cert or "", holder))
-
-
-async def _refusal(session: AsyncSession, certs: list[tuple[str, str | None]]) -> str:
-    """Why the database refused a change, read once it is rolled back: a certificate that
-    another change, committed since the API checked it, registered first; else a race."""
+async def _cert_taken(session: AsyncSession, certs: list[tuple[str, str | None]]) -> str | None:
+    """The refusal of the first (subsystem, certificate) whose certificate another subsystem
+    holds; None when none is."""
     for subsystem_id, cert in certs:
         holder = cert and await registry.cert_holder(session, cert, besides=subsystem_id)
         if holder:
             return registry.cert_taken(cert or "", holder)
-    return RACED
+    return None
+
+
+async def _cert_free(session: AsyncSession, cert: str | None, subsystem_id: str) -> None:
+    # Checked before the write for a plain 409 (apply() calls a taken one a 422 conflict);
+    # the unique index catches one taken meanwhile (_refusal).
+    taken = await _cert_taken(session, [(subsystem_id, cert)])
+    if taken:
+        raise HTTPException(409, taken)
+
+
+async def _refusal(session: AsyncSession, certs: list[tuple[str, str | None]]) -> str:
+    """Why the database refused a change, read once it is rolled back: a certificate held
+    by another subsystem (its unique index, migration 0008), else a race."""
+    return await _cert_taken(session, certs) or RACED
 
 
 @router.get("/subsystems/{subsystem_id:path}", summary="One subsystem")
