@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from jsonpath_ng.ext import parse as _parse_jsonpath
 
-from hub.replay.results import Failure
-from hub.replay.templating import MissingVariable, Template, render_value
+from hub.replay.results import Failure, show_json
+from hub.replay.templating import MissingVariable, Template, as_text, render_value
 
 if TYPE_CHECKING:
     from hub.replay.plan import ExchangePlan
 
 NO_MATCH = "<nothing matched>"
+ABSENT = "<absent>"  # a header the answer does not carry
 _UNSET: Any = object()
 
 
@@ -94,6 +95,21 @@ def find(compiled_path: Any, document: Any) -> Any:
     return [m.value for m in matches]
 
 
+def same_json(got: Any, expected: Any) -> bool:
+    """JSON equality: ``true`` is not ``1`` at any depth (Python's ``==`` says it is)."""
+    if isinstance(got, bool) or isinstance(expected, bool):
+        return type(got) is type(expected) and got == expected
+    if isinstance(got, dict) and isinstance(expected, dict):
+        return got.keys() == expected.keys() and all(
+            same_json(got[key], expected[key]) for key in got
+        )
+    if isinstance(got, list) and isinstance(expected, list):
+        return len(got) == len(expected) and all(
+            same_json(g, e) for g, e in zip(got, expected, strict=True)
+        )
+    return bool(got == expected)
+
+
 def _fail(reply: Reply, kind: str, what: str, expected: Any, got: Any) -> Failure:
     return Failure(
         kind=kind,
@@ -139,11 +155,14 @@ def _broken(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> I
         except MissingVariable as exc:
             yield _missing(reply, f"headers {name}", exc)
             continue
+        shown = ABSENT if got is None else got
+        # A header is text: a variable's true is "true", as a request header sends it.
         if isinstance(expected, list):
-            if got not in [str(e) for e in expected]:
-                yield _fail(reply, "headers", name, f"one of {expected}", got)
-        elif got != str(expected):
-            yield _fail(reply, "headers", name, str(expected), got)
+            texts = [as_text(e) for e in expected]
+            if got not in texts:
+                yield _fail(reply, "headers", name, f"one of {show_json(texts)}", shown)
+        elif got != as_text(expected):
+            yield _fail(reply, "headers", name, as_text(expected), shown)
     if plan.expect_json:
         document = _document(reply)
         if document is _UNSET:
@@ -160,7 +179,7 @@ def _broken(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> I
                     yield _fail(reply, "json", source, "a valid JSONPath", str(exc))
                     continue
                 got = find(compiled_path, document)
-                if got != expected or isinstance(got, bool) != isinstance(expected, bool):
+                if not same_json(got, expected):
                     yield _fail(reply, "json", _shown_path(source, rendered), expected, got)
     if plan.max_ms is not None and reply.elapsed_ms > plan.max_ms:
         failure = _fail(reply, "max_ms", "", plan.max_ms, round(reply.elapsed_ms, 1))
@@ -183,7 +202,7 @@ def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Fail
         if header is not None:
             value = reply.headers.get(header)
             if value is None:
-                return _fail(reply, "capture", name, f"a header {header}", "<absent>")
+                return _fail(reply, "capture", name, f"a header {header}", ABSENT)
             variables[name] = value
             continue
         try:

@@ -406,6 +406,13 @@ def _validation_messages(
             else:
                 message = f"expected {_allowed(field, items)}, got {_shown(item.get('input'))}"
             loc_for_field = loc
+        elif kind in ("dict_type", "model_type"):
+            # Pydantic says "a valid dictionary or instance of ExchangeStep"; YAML has mappings.
+            message = f"expected a mapping (key: value), got {_shown(item.get('input'))}"
+            loc_for_field = loc
+        elif kind == "too_short" and loc == ("steps",):
+            message = "a scenario needs at least one step"
+            loc_for_field = loc
         else:
             text = _said(item)
             shown = item.get("input")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from hub.replay.expect import JSONPathError, compile_jsonpath
 from hub.replay.schemas import Capture, ExchangeStep, FaultStep, Scenario, SleepStep
-from hub.replay.templating import Template, TemplateSyntaxError, compile_value, names_in
+from hub.replay.templating import Template, TemplateSyntaxError, compile_value, names_at
 
 Loc = tuple[str | int, ...]
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110's token: a header name
@@ -41,7 +41,7 @@ class ExchangePlan:
     service: Any
     method: str
     path: Any
-    query: list[tuple[str, Any]]
+    query: list[tuple[Any, Any]]  # (compiled name, compiled value): a name may be templated
     headers: list[tuple[str, Any]]
     json: Any
     body: Any
@@ -105,14 +105,21 @@ class ScenarioPlan:
         return any(isinstance(s, FaultPlan) and s.url is None for s in self.steps)
 
 
-class _Stand(dict):
-    """Stands for any variable when a templated JSONPath is checked at load time."""
+class _Stand(Mapping[str, Any]):
+    """Stands for any variable when a templated JSONPath is checked at load time: a mapping
+    to walk into, that reads as a name (not as a dict, which text renders as JSON)."""
 
     def __getitem__(self, key: object) -> Any:
         return self
 
     def __contains__(self, key: object) -> bool:
         return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
     def __str__(self) -> str:
         return "x"
@@ -216,10 +223,11 @@ class _Compiler:
         header_names = {h.lower() for h in step.headers or {}}
         self.header_names((*loc, "headers"), step.headers)
         self.header_names((*loc, "expect", "headers"), expect.headers if expect else None)
-        query: list[tuple[str, Any]] = []
+        query: list[tuple[Any, Any]] = []
         for name, value in (step.query or {}).items():
+            compiled_name = self.value((*loc, "query", name), name)
             for item in value if isinstance(value, list) else [value]:
-                query.append((name, self.value((*loc, "query", name), item)))
+                query.append((compiled_name, self.value((*loc, "query", name), item)))
         return ExchangePlan(
             id=step.id or "",
             label=f"{step.method} {step.service}{step.path}",
@@ -365,12 +373,13 @@ class _Names:
         self.captured_by = captured_by
 
     def check(self, loc: Loc, compiled: Any, extra: Iterable[str] = ()) -> None:
-        for used in names_in(compiled):
+        for inner, used in names_at(compiled):
+            where = (*loc, *inner)  # down to the key or item in a json body
             head = used.split(".")[0]
             if head == "run":
                 if used != "run" and used not in RUN_NAMES:
                     self.compiler.errors.append(
-                        (loc, f"{used!r} does not exist: run has only {', '.join(RUN_NAMES)}")
+                        (where, f"{used!r} does not exist: run has only {', '.join(RUN_NAMES)}")
                     )
                 continue
             if head in self.known or head in extra:
@@ -383,14 +392,16 @@ class _Names:
             )
             known = ", ".join([*RUN_NAMES, *sorted(self.known)])
             self.compiler.errors.append(
-                (loc, f"variable {head!r} is not defined: {why} (defined here: {known})")
+                (where, f"variable {head!r} is not defined: {why} (defined here: {known})")
             )
 
     def check_exchange(self, loc: Loc, step: ExchangePlan) -> None:
         for field_name in ("client", "service", "path", "json", "body"):
             self.check((*loc, field_name), getattr(step, field_name))
         for name, value in step.query:
-            self.check((*loc, "query", name), value)
+            shown = name.source if isinstance(name, Template) else name
+            self.check((*loc, "query", shown), name)
+            self.check((*loc, "query", shown), value)
         for name, value in step.headers:
             self.check((*loc, "headers", name), value)
         for name, value in step.expect_headers:
@@ -420,7 +431,7 @@ def _compile_vars(compiler: _Compiler, raw: dict[str, Any]) -> list[tuple[str, A
     for name, value in raw.items():
         compiled = compiler.value(("vars", name), compiler.json_value(("vars", name), value))
         defined = [n for n, _ in variables]
-        for used in names_in(compiled):
+        for inner, used in names_at(compiled):
             head = used.split(".")[0]
             if head == "run" and used in RUN_NAMES:
                 continue
@@ -429,7 +440,7 @@ def _compile_vars(compiler: _Compiler, raw: dict[str, Any]) -> list[tuple[str, A
             known = ", ".join([*RUN_NAMES, *defined])
             compiler.errors.append(
                 (
-                    ("vars", name),
+                    ("vars", name, *inner),
                     f"variable {used!r} is not defined: vars may use {known} "
                     "(only the vars above, and no captures)",
                 )

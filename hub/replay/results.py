@@ -35,7 +35,11 @@ class Failure:
         where = f" {self.what}" if self.what else ""
         if self.text is not None:
             return f"{self.kind}{where}: {self.text}"
-        return f"{self.kind}{where}: expected {_show(self.expected)}, got {_show(self.got)}"
+        expected, got = _show(self.expected), _show(self.got)
+        if expected == got:
+            # Alike as text, so unlike in type: the number 96 and the text "96".
+            expected, got = _show(self.expected, typed=True), _show(self.got, typed=True)
+        return f"{self.kind}{where}: expected {expected}, got {got}"
 
     def message(self) -> str:
         """Every failed check of the step, not only the first."""
@@ -59,9 +63,11 @@ class Failure:
         }
 
 
-def _show(value: Any) -> str:
-    """A value as the scenario would write it: text as it is, anything else as JSON."""
-    text = value if isinstance(value, str) and value != "" else show_json(value)
+def _show(value: Any, *, typed: bool = False) -> str:
+    """A value as the scenario would write it: text as it is (``typed``: quoted, as JSON),
+    anything else as JSON."""
+    plain = isinstance(value, str) and value != "" and not typed
+    text = value if plain else show_json(value)
     return text if len(text) <= 200 else text[:197] + "..."
 
 

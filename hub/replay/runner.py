@@ -312,7 +312,10 @@ class Runner:
                 headers["Authorization"] = f"Bearer {key}"
             for name, value in step.headers:
                 headers[name] = render_text(value, variables)
-            params = [(name, render_text(value, variables)) for name, value in step.query]
+            params = [
+                (render_text(name, variables), render_text(value, variables))
+                for name, value in step.query
+            ]
             data = b""
             if step.json is not None:
                 if not any(name.lower() == "content-type" for name in headers):

@@ -20,6 +20,10 @@ def _read_json(path: Path, what: str) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SourceError(f"{path}: cannot read the {what} file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SourceError(
+            f"{path}: cannot read the {what} file: it is not UTF-8 text (save it as UTF-8)"
+        ) from None
     try:
         return json.loads(text)
     except ValueError:
@@ -43,7 +47,11 @@ def parse_credentials(data: Any, origin: str) -> dict[str, str]:
     for index, entry in enumerate(data):
         if not (isinstance(entry, dict) and "client" in entry and "api_key" in entry):
             raise SourceError(f"{origin}: entry {index} has no 'client' and 'api_key'")
-        keys[str(entry["client"])] = str(entry["api_key"])
+        client, key = entry["client"], entry["api_key"]
+        if not (isinstance(client, str) and isinstance(key, str)):
+            # A null key went out as "Bearer None", and every step failed with 401.
+            raise SourceError(f"{origin}: entry {index}: 'client' and 'api_key' must be text")
+        keys[client] = key
     return keys
 
 

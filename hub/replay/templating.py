@@ -2,12 +2,13 @@
 
 A string that is exactly one placeholder keeps the variable's type (``limit: "{{ n }}"``
 renders the integer ``n``), so captured numbers and booleans survive into bodies and
-expectations; a placeholder inside longer text is rendered with ``str()``. Dotted names
-walk into dicts and lists (``{{ child.id }}``, ``{{ items.0 }}``).
+expectations; a placeholder inside longer text is rendered as text (objects and lists as
+JSON). Dotted names walk into dicts and lists (``{{ child.id }}``, ``{{ items.0 }}``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -47,18 +48,24 @@ def _lookup(name: str, variables: Mapping[str, Any]) -> Any:
     return value
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """``value`` as it goes into text: a header, a path, a query, a raw body."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict | list):
+        # A captured object in text is JSON, as it came: Python's repr ({'id': ...}) is
+        # nothing a receiver can read.
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     return "" if value is None else str(value)
 
 
 class Template:
     """A compiled string: literal parts and placeholder names, alternating."""
 
-    __slots__ = ("parts", "whole", "names")
+    __slots__ = ("source", "parts", "whole", "names")
 
     def __init__(self, source: str) -> None:
+        self.source = source
         parts: list[str] = []
         position = 0
         for match in _PLACEHOLDER.finditer(source):
@@ -81,7 +88,7 @@ class Template:
             return _lookup(self.parts[1], variables)
         out = []
         for index, part in enumerate(self.parts):
-            out.append(_text(_lookup(part, variables)) if index % 2 else part)
+            out.append(as_text(_lookup(part, variables)) if index % 2 else part)
         return "".join(out)
 
 
@@ -131,7 +138,7 @@ def render_value(compiled: Any, variables: Mapping[str, Any]) -> Any:
         if isinstance(inner, list):
             return [render_value(v, variables) for v in inner]
         return {
-            _text(render_value(k, variables)) if isinstance(k, Template) else k: render_value(
+            as_text(render_value(k, variables)) if isinstance(k, Template) else k: render_value(
                 v, variables
             )
             for k, v in inner.items()
@@ -141,15 +148,23 @@ def render_value(compiled: Any, variables: Mapping[str, Any]) -> Any:
 
 def render_text(compiled: Any, variables: Mapping[str, Any]) -> str:
     """Render a compiled string field to text (headers, path, query values)."""
-    return _text(render_value(compiled, variables))
+    return as_text(render_value(compiled, variables))
 
 
-def names_in(compiled: Any) -> list[str]:
-    """Every placeholder name inside what :func:`compile_value` returned, in order."""
+def names_at(compiled: Any, loc: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
+    """Every placeholder name inside what :func:`compile_value` returned, in order, with
+    where it is: the keys and indexes down to it (``json.b.c.1``)."""
     if isinstance(compiled, Template):
-        return list(compiled.names)
-    if isinstance(compiled, _Dynamic):
-        inner = compiled.value
-        items = inner if isinstance(inner, list) else [*inner.keys(), *inner.values()]
-        return [name for item in items for name in names_in(item)]
-    return []
+        return [(loc, name) for name in compiled.names]
+    if not isinstance(compiled, _Dynamic):
+        return []
+    inner = compiled.value
+    if isinstance(inner, list):
+        return [
+            found for index, item in enumerate(inner) for found in names_at(item, (*loc, index))
+        ]
+    out: list[tuple[tuple[Any, ...], str]] = []
+    for key, item in inner.items():
+        at = (*loc, key.source if isinstance(key, Template) else key)
+        out += names_at(key, at) + names_at(item, at)
+    return out

@@ -174,6 +174,13 @@ def run(*args: str) -> Any:
             ],
         ),
         (
+            # It said "field json" at the json: line, for a name deep in a long body.
+            GOOD + "    json:\n      a: 1\n      b: {c: [1, '{{ cdi }}']}\n",
+            [
+                ":10: step 'find' (steps[0]), field json.b.c.1: variable 'cdi' is not defined",
+            ],
+        ),
+        (
             GOOD
             + "    path: /c/{{ cid }}/{{ run.iter }}\n"
             + "  - id: later\n    client: VN/GOV/BTP/civil-status\n"
@@ -254,6 +261,30 @@ def test_a_malformed_identifier_says_what_a_valid_one_looks_like(
     assert result.exit_code == 2, result.output
     assert f"{path}{said}\n" in result.output
     assert "pattern" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        # Pydantic's words: "List should have at least 1 item after validation, not 0".
+        ("name: x\nsteps: []\n", ":2: field steps: a scenario needs at least one step"),
+        # "Input should be a valid dictionary": YAML and JSON say mapping.
+        (
+            GOOD.replace("expect: {status: 200}", "expect: {json: [1]}"),
+            ":7: step 'find' (steps[0]), field expect.json: expected a mapping "
+            "(key: value), got a list",
+        ),
+        ("vars: [a]\n" + GOOD, ":1: field vars: expected a mapping (key: value), got a list"),
+    ],
+    ids=["no steps", "json list", "vars list"],
+)
+def test_a_wrong_shape_is_said_in_the_words_of_yaml(
+    write: Callable[..., Path], text: str, said: str
+) -> None:
+    path = write(text)
+    result = run(str(path), "--hub", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert f"{path}{said}\n" in result.output
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,22 @@ CASES = [
     ('    expect: {json: {"$.items[0].id": "{{ cid }}"}}\n', reply(), None),
     ("    expect: {json: {$.missing: 1}}\n", reply(), ("json", 1, "<nothing matched>")),
     ("    expect: {json: {$.n: true}}\n", reply(body={"n": 1}), ("json", True, 1)),
+    # Nor inside a list or a mapping: [1, true] is no [1, 1], and {b: true} no {b: 1}.
+    (
+        "    expect: {json: {$.a: {b: true, c: [1, 0]}}}\n",
+        reply(body={"a": {"b": 1, "c": [True, False]}}),
+        ("json", {"b": True, "c": [1, 0]}, {"b": 1, "c": [True, False]}),
+    ),
+    (
+        "    expect: {json: {$.c: [1, 1]}}\n",
+        reply(body={"c": [1, True]}),
+        ("json", [1, 1], [1, True]),
+    ),
+    (
+        "    expect: {json: {$.a: {b: 1.0, c: [2]}}}\n",
+        reply(body={"a": {"b": 1, "c": [2.0]}}),
+        None,
+    ),
     (
         "    expect: {json: {$.n: 1}}\n",
         reply(body=b"not json"),
@@ -68,6 +84,13 @@ CASES = [
         ("headers", "absent", "Client.AccessDenied"),
     ),
     ("    expect: {headers: {X-Road-Id: [a, xid-1]}}\n", reply(), None),
+    # An absent header read "got null", as if it held the text null.
+    ("    expect: {headers: {X-Missing: a}}\n", reply(), ("headers", "a", "<absent>")),
+    (
+        "    expect: {headers: {X-Road-Id: [a, b]}}\n",
+        reply(),
+        ("headers", 'one of ["a", "b"]', "xid-1"),
+    ),
     ("    expect: {max_ms: 10}\n", reply(ms=9.5), None),
     ("    expect: {max_ms: 10}\n", reply(ms=12.0), ("max_ms", 10.0, 12.0)),
 ]
@@ -82,6 +105,15 @@ def test_expectations(step: str, response: Reply, failure: tuple | None) -> None
         assert got is not None
         assert (got.kind, got.expected, got.got) == failure
         assert got.x_road_id == "xid-1"
+
+
+def test_an_expected_header_from_a_variable_is_compared_as_its_text() -> None:
+    # A boolean var was compared as Python's "True" with the header's "true".
+    step = plan("    expect: {headers: {X-Flag: '{{ cid.ok }}', X-N: ['{{ cid.n }}', x]}}\n")
+    variables = {"cid": {"ok": True, "n": 2}}
+    assert check(step, reply(X_Flag="true", X_N="2"), variables) is None
+    got = check(step, reply(X_Flag="True", X_N="2"), variables)
+    assert got is not None and (got.what, got.expected, got.got) == ("X-Flag", "true", "True")
 
 
 def test_expectation_with_undefined_variable_is_a_template_failure() -> None:

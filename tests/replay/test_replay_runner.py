@@ -219,6 +219,43 @@ steps:
     assert results[0].ok, results[0].to_dict()
 
 
+async def test_a_query_parameter_name_may_hold_a_template(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # The name went out as written, "%7B%7B+field+%7D%7D=x", while JSON keys were rendered.
+    text = """
+vars: {field: province}
+steps:
+  - id: by-name
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    query: {"{{ field }}": "79", "{{ field }}-{{ run.iteration }}": [a, b]}
+    expect:
+      json: {$.query.province: "79", $.query.province-1: b}
+"""
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=1)
+    )
+    assert results[0].ok, results[0].to_dict()
+
+
+def test_a_query_parameter_name_with_an_undefined_variable_is_refused(
+    write: Callable[..., Path],
+) -> None:
+    text = """
+steps:
+  - id: by-name
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    query: {"{{ fieldd }}": "79"}
+"""
+    with pytest.raises(ScenarioLoadError) as caught:
+        load_file(write(text))
+    assert "step 'by-name' (steps[0]), field query.{{ fieldd }}: variable 'fieldd' is not " in str(
+        caught.value
+    )
+
+
 async def test_a_header_with_a_line_break_fails_its_step_and_the_run_goes_on(
     fake_hub: FakeHub, write: Callable[..., Path]
 ) -> None:
@@ -258,6 +295,18 @@ def test_request_targets_and_bodies_as_the_runner_sends_and_reads_them() -> None
     assert decoded(gzip.compress(body), "gzip") == body
     assert decoded(zlib.compress(body), "deflate") == body
     assert decoded(body, None) == body and decoded(body, "br") == body
+
+
+def test_a_jsonpath_with_a_placeholder_inside_a_filter_loads(write: Callable[..., Path]) -> None:
+    # Checked at load time with a stand-in for each variable, which must read as a name.
+    text = """
+steps:
+  - id: find
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    expect: {json: {"$.items[?(@.n > {{ run.iteration }})]": 1}}
+"""
+    load_file(write(text))
 
 
 async def test_a_jsonpath_that_is_one_placeholder_takes_the_variables_path(
@@ -441,6 +490,13 @@ def test_failure_messages_show_values_as_json() -> None:
         'json $.a: expected {"k": true}, got [1, null]'
     )
     assert Failure("headers", "X-A", "text", "").message() == 'headers X-A: expected text, got ""'
+
+
+def test_a_failure_between_values_that_read_alike_shows_their_types() -> None:
+    # "expected 96, got 96": the number 96 against the text "96" read as no failure at all.
+    assert Failure("json", "$.s", 96, "96").message() == 'json $.s: expected 96, got "96"'
+    assert Failure("json", "$.t", "true", True).message() == 'json $.t: expected "true", got true'
+    assert Failure("json", "$.s", "a", "b").message() == "json $.s: expected a, got b"
 
 
 async def test_a_fault_seed_can_be_a_template_for_draws_that_differ_per_iteration(

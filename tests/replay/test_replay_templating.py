@@ -18,6 +18,12 @@ def test_text_with_placeholders_renders_as_text() -> None:
     assert Template("flag={{ ok }}").render(VARS) == "flag=true"
 
 
+def test_an_object_or_list_inside_text_renders_as_json() -> None:
+    # It rendered Python's repr, {'id': 'x1', ...}, which no receiver reads as JSON.
+    assert Template("c={{ child }}").render(VARS) == 'c={"id":"x1","tags":["a","b"]}'
+    assert Template("{{ child.tags }};").render(VARS) == '["a","b"];'
+
+
 def test_a_lone_placeholder_keeps_its_type() -> None:
     assert Template("{{ n }}").render(VARS) == 3
     assert Template("{{ child }}").render(VARS) == {"id": "x1", "tags": ["a", "b"]}

@@ -1,0 +1,43 @@
+"""Reading API keys and provider URLs from the files a tester passes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.replay.sources import SourceError, load_credentials, load_providers
+
+
+def test_a_file_that_is_not_utf8_is_refused_in_words(tmp_path: Path) -> None:
+    # A UTF-16 file (as some editors save JSON) ended the run with a traceback.
+    path = tmp_path / "creds.json"
+    path.write_text('[{"client": "A/B/C/d", "api_key": "k"}]', encoding="utf-16")
+    for load in (load_credentials, load_providers):
+        with pytest.raises(SourceError) as caught:
+            load(path)
+        assert str(caught.value).startswith(f"{path}: cannot read the ")
+        assert "UTF-8" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        '{"client": "A/B/C/d", "api_key": null}',
+        '{"client": "A/B/C/d", "api_key": 5}',
+        '{"client": ["A/B/C/d"], "api_key": "k"}',
+    ],
+)
+def test_a_key_or_client_that_is_not_text_is_refused(tmp_path: Path, entry: str) -> None:
+    # A null key was sent as "Bearer None": every step then failed with 401.
+    path = tmp_path / "creds.json"
+    path.write_text(f"[{entry}]")
+    with pytest.raises(SourceError) as caught:
+        load_credentials(path)
+    assert str(caught.value) == f"{path}: entry 0: 'client' and 'api_key' must be text"
+
+
+def test_the_output_of_hub_demo_credentials_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "creds.json"
+    path.write_text('[{"client": "A/B/C/d", "api_key": "k", "services": ["A/B/C/d/e"]}]')
+    assert load_credentials(path) == {"A/B/C/d": "k"}
