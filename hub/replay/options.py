@@ -96,6 +96,8 @@ def parse_threshold(text: str) -> Threshold:
         unit == "%" and metric not in SHARE_METRICS
     ):
         raise ValueError(f"threshold {text!r}: {unit} does not go with {metric}")
+    if unit == "%" and float(match["value"]) > 100:
+        raise ValueError(f"threshold {text!r}: a share of iterations is at most 100%")
     return Threshold(text.strip(), metric, match["op"], float(match["value"]), unit == "%")
 
 

@@ -106,6 +106,13 @@ def test_malformed_thresholds_say_the_accepted_forms(text: str) -> None:
     assert text in str(caught.value)
 
 
+@pytest.mark.parametrize("text", ["failed<150%", "dropped>=100.5%"])
+def test_a_share_above_a_hundred_percent_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="at most 100%"):
+        parse_threshold(text)
+    assert parse_threshold("failed<=100%").value == 100
+
+
 def test_one_path_for_both_reports_is_refused(tmp_path: Path) -> None:
     report = tmp_path / "r.out"
     assert same_report_path(report, tmp_path / "." / "r.out") is not None
