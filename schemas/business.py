@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import Address, Text
+from schemas.common import Address, IsoDate, Text
 
 EnterpriseType = Literal[
     "llc-single",  # Công ty TNHH một thành viên
@@ -62,7 +62,7 @@ class RepresentativeClaim(BaseModel):
 
     id: str = Field(pattern=CITIZEN_ID)
     full_name: Text = Field(min_length=1, max_length=200)
-    date_of_birth: dt.date | None = None
+    date_of_birth: IsoDate | None = None
 
 
 class HeadOffice(Address):

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import Address, Page, Place, Text
+from schemas.common import Address, IsoDate, Page, Place, Text
 
 PERSONAL_ID = r"^\d{12}$"
 Sex = Literal["male", "female"]
@@ -82,7 +82,7 @@ class BirthRegistration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     full_name: Text = Field(min_length=1, max_length=200)
-    date_of_birth: dt.date
+    date_of_birth: IsoDate
     sex: Sex
     father_id: str | None = Field(default=None, pattern=PERSONAL_ID)
     mother_id: str | None = Field(default=None, pattern=PERSONAL_ID)
@@ -101,7 +101,7 @@ class DeathRegistration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=PERSONAL_ID)
-    date_of_death: dt.date
+    date_of_death: IsoDate
     place_of_death: Text | None = Field(default=None, min_length=1, max_length=300)
 
 

@@ -27,7 +27,7 @@ from connectors.kit.app import FaultsArg
 from connectors.kit.checks import verify_citizen
 from connectors.kit.queries import ProvinceFilter
 from schemas.business import EnterpriseRegistration, EnterpriseStatus
-from schemas.identifiers import COMMUNES, PROVINCES, personal_id_facts
+from schemas.identifiers import COMMUNES, PROVINCES, is_valid_personal_id, personal_id_facts
 
 __all__ = ["MANIFEST", "Enterprises", "connector", "create_app"]
 
@@ -77,13 +77,23 @@ def create_app(
                 f"{office.province}"
             )
         person = body.legal_representative
+        if not is_valid_personal_id(person.id):
+            # No citizen can hold it: said so, not "is not 18 or older" or "does not match".
+            raise UnprocessableError(
+                f"legal_representative.id {person.id} is not a personal identification "
+                "number: 12 digits, the first three a province code, then the century and "
+                "sex digit and the birth year"
+            )
         today = dt.date.today()
         born = person.date_of_birth or _born_by_id(person.id)
-        if born is None or _years_between(born, today) < ADULT_AGE:
+        if _years_between(born, today) < ADULT_AGE:
             # The registry's own records are adults (dataset.ADULT_BY); a registration was not.
+            if person.date_of_birth is not None:
+                said = f"born {born}"
+            else:  # only the year is known: _born_by_id's 31 December is no one's birthday
+                said = f"born in {born.year}, by the ID number"
             raise UnprocessableError(
-                f"the legal representative {person.id} is not {ADULT_AGE} or older"
-                + (f" (born {born})" if born else "")
+                f"the legal representative {person.id} is not {ADULT_AGE} or older ({said})"
             )
         matched = await verify_citizen(
             hub,
@@ -118,12 +128,9 @@ connector = Connector(MANIFEST, create_app)
 ADULT_AGE = 18
 
 
-def _born_by_id(citizen_id: str) -> dt.date | None:
-    """The latest birth date the ID number allows: 31 December of the year it encodes."""
-    try:
-        _province, year, _sex = personal_id_facts(citizen_id)
-    except ValueError:
-        return None
+def _born_by_id(citizen_id: str) -> dt.date:
+    """The latest birth date a valid ID number allows: 31 December of the year it encodes."""
+    _province, year, _sex = personal_id_facts(citizen_id)
     return dt.date(year, 12, 31)
 
 

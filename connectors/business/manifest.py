@@ -20,6 +20,7 @@ MANIFEST = Manifest(
             description="Look up one enterprise or branch by enterprise code (0101234567[-001]).",
             response_model=Enterprise,
             personal_data=True,  # names the legal representative by personal ID number
+            errors=(400,),  # not an enterprise code at all
         ),
         ServiceSpec(
             code="enterprise-search",
@@ -42,6 +43,7 @@ MANIFEST = Manifest(
             personal_data=True,
             timeout_ms=10000,
             status_code=201,
+            errors=(409, 502),  # a name already taken; the population check failed
         ),
     ),
 )

@@ -20,6 +20,7 @@ manifest = Manifest(
             response_model=Card,
             personal_data=True,
             status_code=201,
+            errors=(409,),  # the holder already has a card
             max_body_bytes=4096,
             description="Issue a health-insurance card to a citizen (e.g. a newborn).",
         ),

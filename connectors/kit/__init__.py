@@ -5,8 +5,8 @@ create_app)``. The pieces:
 
 - ``Manifest`` / ``ServiceSpec`` (``manifest.py``): member, subsystem and services (code,
   method, path template, request/response pydantic models, personal_data, timeout_ms,
-  max_body_bytes, description). ``Manifest.registry_entry(base_url)`` is the registry YAML
-  fragment of docs/contracts.md.
+  max_body_bytes, description, error statuses beyond 404 and 422).
+  ``Manifest.registry_entry(base_url)`` is the registry YAML fragment of docs/contracts.md.
 - ``Dataset`` (``dataset.py``): seed records generated on demand, writes in overlays
   (``self.overlay(name)``), ``reset()``.
 - ``Overlay`` / ``StateFile`` (``state.py``): the overlays kept in the mock's own SQLite file

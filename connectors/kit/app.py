@@ -109,6 +109,14 @@ class ConnectorApp(FastAPI):
         )
 
 
+# How the OpenAPI document describes the error statuses a service declares (ServiceSpec.errors).
+_ERRORS = {
+    400: "Not a well-formed identifier: says what one looks like",
+    409: "The current state contradicts this request: says why",
+    502: "A check through the hub could not be made: says which",
+}
+
+
 def _specificity(spec: ServiceSpec) -> int:
     # Literal paths first, so /citizens/changes is not taken for /citizens/{id}.
     return spec.path.count("{")
@@ -209,6 +217,10 @@ def build_app(
             responses={
                 404: {"model": NotFound, "description": "No data"},
                 422: {"model": Problem, "description": "Not a valid request: says what to fix"},
+                **{
+                    status: {"model": Problem, "description": _ERRORS.get(status, "Refused")}
+                    for status in spec.errors
+                },
             },
             openapi_extra={
                 "x-service-id": f"{manifest.subsystem_id}/{spec.code}",

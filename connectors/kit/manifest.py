@@ -36,6 +36,10 @@ class ServiceSpec:
     max_body_bytes: int = 65536
     # Status of a successful answer (201 for creations).
     status_code: int = 200
+    # Error statuses the service answers besides 404 and 422, which every service may (409
+    # for a write the current state contradicts, 502 for a check through the hub that
+    # failed...), so its OpenAPI document declares each answer a client can get.
+    errors: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not _PART.fullmatch(self.code):
@@ -49,6 +53,8 @@ class ServiceSpec:
             raise ValueError(f"service {self.code}: method {self.method!r} not in {METHODS}")
         if not self.path.startswith("/"):
             raise ValueError(f"service {self.code}: path must start with '/'")
+        if not all(400 <= status <= 599 for status in self.errors):
+            raise ValueError(f"service {self.code}: errors {self.errors} must be 4xx or 5xx")
 
     def request_schema(self) -> dict[str, Any] | None:
         """JSON Schema of the request body, for the hub to validate against (or None)."""

@@ -54,6 +54,7 @@ MANIFEST = Manifest(
             personal_data=True,
             timeout_ms=15000,
             status_code=201,
+            errors=(502,),  # a party's check through the hub failed
         ),
     ),
 )

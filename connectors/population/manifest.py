@@ -64,6 +64,7 @@ manifest = Manifest(
             response_model=Citizen,
             personal_data=True,
             status_code=201,
+            errors=(409,),  # the same birth is registered already
             description="Register a birth: issue a personal ID and add the child to a household.",
         ),
         ServiceSpec(
@@ -73,6 +74,7 @@ manifest = Manifest(
             request_model=DeathRegistration,
             response_model=Citizen,
             personal_data=True,
+            errors=(409,),  # already registered as deceased
             description="Register a citizen's death.",
         ),
         ServiceSpec(
@@ -82,6 +84,7 @@ manifest = Manifest(
             request_model=ResidenceRegistration,
             response_model=Citizen,
             personal_data=True,
+            errors=(409,),  # the citizen is deceased
             description="Register a permanent or temporary residence.",
         ),
         ServiceSpec(

@@ -14,7 +14,8 @@ have its address (the head's), because membership only changes with the address:
   ``household_id`` at that address, or else for a new household there that the person heads
   (a new ID in the seed's format, ``HK`` + province + six digits);
 - a death leaves the household (residence deregistration); the record keeps the household
-  it was last in.
+  it was last in. It may not come before a child's birth (a father's, not more than 300 days
+  before), as a birth may not come after a parent's death.
 
 A household left without its head is headed by its eldest member (an adult whenever one is
 left), and each member's ``relation_to_head`` is recomputed against the new head; each record
@@ -212,9 +213,7 @@ class PopulationData(Dataset):
                     f"{MIN_PARENT_AGE} at this birth on {born}"
                 )
             died = parent.get("date_of_death")
-            # A father may die before the birth, not before the conception.
-            grace = dt.timedelta(days=300 if role == "father_id" else 0)
-            if died and dt.date.fromisoformat(died) + grace < born:
+            if died and dt.date.fromisoformat(died) + _GRACE[role] < born:
                 raise UnprocessableError(
                     f"{role}: citizen {parent['id']} died on {died}, before this birth on {born}"
                 )
@@ -244,15 +243,17 @@ class PopulationData(Dataset):
             "permanent_address": dict(home["permanent_address"]),
             "current_residence": dict(home["permanent_address"]),
             "household_id": home["household_id"],
-            "relation_to_head": "child"
-            if home["relation_to_head"] in ("head", "spouse")
-            else "other",
+            "relation_to_head": "other",  # set below, against the household's head
             "father_id": request.father_id,
             "mother_id": request.mother_id,
             "spouse_id": None,
             "status": "alive",
             "date_of_death": None,
         }
+        members = self._household_members(child["household_id"])
+        if members and members[0]["relation_to_head"] == "head":
+            child["relation_to_head"] = _relation(child, members[0])
+        # else the household has no head left: _settle gives it one and the relations
         with self.atomic():
             self.records[child_id] = child
             self.serials["rng"] = self.rng.getstate()
@@ -270,6 +271,7 @@ class PopulationData(Dataset):
             raise ConflictError(f"citizen {request.id} is already registered as deceased")
         if not citizen["date_of_birth"] <= request.date_of_death.isoformat() <= _today():
             raise UnprocessableError("date_of_death must be between the birth and today")
+        self._check_death_after_births(citizen["id"], request.date_of_death)
         citizen.update(status="deceased", date_of_death=request.date_of_death.isoformat())
         with self.atomic():
             saved = self._save(citizen, "death")
@@ -404,6 +406,31 @@ class PopulationData(Dataset):
 
     # Births
 
+    def _children_of(self, parent_id: str) -> list[Record]:
+        """The children of a citizen: those of the seed household, then those born since."""
+        index = gen.index_of(self.seed, self.size, parent_id)
+        seed = []
+        if index is not None:
+            start, _ = gen.household_span(self.seed, self.size, index)
+            seed = [
+                child
+                for child in gen.household_at(self.seed, self.size, start)
+                if parent_id in (child["father_id"], child["mother_id"])
+            ]
+        return seed + [dict(self.records[i]) for i in self.children.get(parent_id, [])]
+
+    def _check_death_after_births(self, citizen_id: str, died: dt.date) -> None:
+        """Refuse a death dated before a child's birth, as a birth after it is refused."""
+        for child in self._children_of(citizen_id):
+            role = "father_id" if child["father_id"] == citizen_id else "mother_id"
+            born = dt.date.fromisoformat(child["date_of_birth"])
+            if died + _GRACE[role] < born:
+                before = "more than 300 days before" if _GRACE[role] else "before"
+                raise UnprocessableError(
+                    f"date_of_death {died} is {before} the birth of citizen {child['id']} on "
+                    f"{born}, whose {role[:-3]} this citizen is"
+                )
+
     def _registered_birth(self, request: BirthRegistration) -> Record | None:
         """The citizen of this birth if it is registered: same name, birth date and mother.
 
@@ -411,13 +438,8 @@ class PopulationData(Dataset):
         """
         role = "mother_id" if request.mother_id else "father_id"
         parent_id = getattr(request, role)
-        index = gen.index_of(self.seed, self.size, parent_id)
-        seed = []
-        if index is not None:
-            start, _ = gen.household_span(self.seed, self.size, index)
-            seed = gen.household_at(self.seed, self.size, start)
         born = request.date_of_birth.isoformat()
-        for child in seed + [self.records[i] for i in self.children.get(parent_id, [])]:
+        for child in self._children_of(parent_id):
             if (
                 child[role] == parent_id
                 and child["date_of_birth"] == born
@@ -521,3 +543,6 @@ def _today() -> str:
 
 
 MIN_PARENT_AGE = 12  # years: younger parents are a data error, not a registration
+# How long before a birth each parent may have died: a father before the birth, not before
+# the conception.
+_GRACE = {"father_id": dt.timedelta(days=300), "mother_id": dt.timedelta(0)}

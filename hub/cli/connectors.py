@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import yaml
+from pydantic import ValidationError
 
 import connectors
-from connectors.kit import Connector, FaultConfig
+from connectors.kit import Connector, FaultConfig, FaultSpec
 from hub.cli.common import PORT_MAX
 from hub.core.children import end_with_parent
 from hub.core.ids import IdError, parse_member
@@ -26,6 +28,27 @@ def _connector(name: str) -> Connector:
     except connectors.UnknownConnector as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+# The fault options are FaultConfig's fields under these names.
+_FAULT_OPTIONS = {
+    **{field: "--" + field.replace("_", "-") for field in FaultSpec.model_fields},
+    "seed": "--fault-seed",
+}
+
+
+def _fault_options_problem(exc: ValidationError) -> str:
+    """pydantic's report on the fault options, as sentences naming the options."""
+    said = []
+    for error in exc.errors():
+        if error["type"] == "value_error":  # FaultConfig's own checks: their sentence
+            text = str((error.get("ctx") or {}).get("error", error["msg"]))
+        else:
+            text = re.sub(r"^Input should ", "must ", error["msg"]) + f" (got {error['input']})"
+        if error["loc"]:
+            text = f"{error['loc'][0]} {text}"
+        said.append(re.sub(r"\b[a-z]+_[a-z_]+\b", lambda m: _FAULT_OPTIONS.get(m[0], m[0]), text))
+    return "; ".join(said)
 
 
 def mock(
@@ -87,6 +110,10 @@ def mock(
             malformed_rate=malformed_rate,
             seed=fault_seed,
         )
+    except ValidationError as exc:
+        typer.echo(f"error: {_fault_options_problem(exc)}", err=True)
+        raise typer.Exit(2) from None
+    try:
         api = connector.create_app(
             seed=seed,
             size=size,

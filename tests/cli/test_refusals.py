@@ -352,3 +352,31 @@ def test_a_signing_key_of_another_kind_is_named_once(
     assert said == (
         f"error:HUB_SIGNING_KEY_FILE:cannotloadthesigningkey:{key}isnotanEd25519privatekey"
     ), result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--error-rate", "2"], "error: --error-rate must be less than or equal to 1 (got 2.0)\n"),
+        (["--error-status", "200"], "error: --error-status must be greater than or equal to 400"),
+        (["--latency-ms", "nan"], "error: --latency-ms must be a finite number (got nan)\n"),
+        (
+            ["--error-rate", "0.6", "--timeout-rate", "0.5"],
+            "error: --reset-rate + --timeout-rate + --error-rate + --malformed-rate must be <= 1\n",
+        ),
+    ],
+    ids=["rate", "status", "nan", "sum"],
+)
+def test_a_mock_fault_out_of_range_is_one_sentence_naming_the_option(
+    args: list[str], said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was pydantic's report: "1 validation error for FaultConfig", the field's name (not
+    # the option's), the input's Python type and a link to pydantic's docs.
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a mock started with a fault out of range")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    result = CliRunner().invoke(app, ["mock", "population", "--size", "10", *args])
+    assert result.exit_code == 2, result.output
+    assert said in result.output
+    assert "pydantic" not in result.output and "FaultConfig" not in result.output

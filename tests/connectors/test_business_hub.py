@@ -220,10 +220,35 @@ async def test_a_representative_under_18_is_refused_before_any_call(
         body = application(child)
         answer = await client.post("/enterprises", json=body, headers=PURPOSE)
         assert answer.status_code == 422 and "is not 18 or older" in answer.json()["message"]
-        # Without a claimed birth date, the year in the ID number tells.
+        # Without a claimed birth date, the year in the ID number tells (and the answer
+        # says so, not "born 20xx-12-31", a date nobody gave).
         del body["legal_representative"]["date_of_birth"]
         answer = await client.post("/enterprises", json=body, headers=PURPOSE)
-        assert answer.status_code == 422 and "is not 18 or older" in answer.json()["message"]
+        assert answer.status_code == 422
+        assert answer.json()["message"] == (
+            f"the legal representative {child['id']} is not 18 or older (born in "
+            f"{child['date_of_birth'][:4]}, by the ID number)"
+        )
+    assert fake.requests == []
+
+
+async def test_a_representative_id_that_is_no_personal_id_is_said_so(
+    hub: tuple[FakeHub, str],
+) -> None:
+    # Province 99 was never a province: the answer said the person "is not 18 or older".
+    fake, url = hub
+    person = {"id": "099090001234", "full_name": "Nguyễn Văn An", "date_of_birth": "1990-01-01"}
+    app = connector.create_app(seed=SEED, size=SIZE, hub_url=url, client_key=KEY)
+    async with open_client(app) as client:
+        body = application(person)
+        del body["legal_representative"]["date_of_birth"]
+        answer = await client.post("/enterprises", json=body, headers=PURPOSE)
+    assert answer.status_code == 422
+    assert answer.json()["message"] == (
+        "legal_representative.id 099090001234 is not a personal identification number: 12 "
+        "digits, the first three a province code, then the century and sex digit and the "
+        "birth year"
+    )
     assert fake.requests == []
 
 

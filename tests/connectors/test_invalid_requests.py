@@ -251,3 +251,58 @@ async def test_a_fault_value_is_a_number_not_a_boolean_or_text(
     # Whole numbers are numbers too.
     taken = await mock.put("/__faults", json={"error_rate": 1, "latency_ms": 0, "seed": 3})
     assert taken.status_code == 200 and taken.json()["error_rate"] == 1
+
+
+DATED_WRITES = [
+    ("population", "/births", {"full_name": "A", "sex": "male", "mother_id": "079000000001"}),
+    ("population", "/deaths", {"id": "079000000001"}),
+    ("insurance", "/cards", {"holder_id": "079000000001"}),
+    (
+        "business",
+        "/enterprises",
+        {
+            "name": "Công ty TNHH Sông Hồng",
+            "head_office": {"province": "01", "commune": "00301", "detail": "Số 5"},
+            "legal_representative": {"id": "079090000001", "full_name": "A"},
+        },
+    ),
+]
+
+
+def _with_date(name: str, body: dict, date: object) -> tuple[str, dict]:
+    """The body with ``date`` as its date field, and that field's name."""
+    if name == "business":
+        person = {**body["legal_representative"], "date_of_birth": date}
+        return "date_of_birth", {**body, "legal_representative": person}
+    field = "date_of_death" if "id" in body else "date_of_birth"
+    return field, {**body, field: date}
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "body"), DATED_WRITES, ids=[p for _, p, _ in DATED_WRITES]
+)
+@pytest.mark.parametrize(
+    ("date", "said"),
+    [
+        # A number was taken for a Unix time (0 registered a birth on 1970-01-01), and
+        # "20240101" was refused as a datetime "that should have zero time".
+        (0, "must be an ISO date, YYYY-MM-DD such as 1990-05-17 (got 0)"),
+        ("20240101", "must be an ISO date, YYYY-MM-DD such as 1990-05-17 (got '20240101')"),
+        ("2024-01-01T10:00:00Z", "must be an ISO date, YYYY-MM-DD such as 1990-05-17"),
+        ("2024-02-30", "2024-02-30 is not a date of the calendar"),
+    ],
+    ids=["number", "digits", "datetime", "no such day"],
+)
+async def test_a_date_of_a_write_is_an_iso_date(
+    name: str, path: str, body: dict, date: object, said: str
+) -> None:
+    app = connectors.get(name).create_app(seed=42, size=200)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        field, sent = _with_date(name, body, date)
+        message = problem(await client.post(path, json=sent))
+    assert message.startswith(f"{field} {said}"), message
+    # The hub validates with the same rule: the request schema wants the pattern too.
+    services = connectors.get(name).manifest.services
+    spec = next(s for s in services if (s.method, s.path) == ("POST", path))
+    assert "[0-9]{4}-[0-9]{2}-[0-9]{2}" in str(spec.request_schema())

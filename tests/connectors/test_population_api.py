@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import httpx
@@ -409,3 +410,71 @@ async def test_the_same_birth_twice_is_refused(api: httpx.AsyncClient) -> None:
     seed_child["date_of_birth"] = children[0]["date_of_birth"]
     refused = await api.post("/births", json=seed_child)
     assert refused.status_code == 409 and children[0]["id"] in refused.json()["message"]
+
+
+async def test_a_death_before_a_childs_birth_is_refused(api: httpx.AsyncClient) -> None:
+    # A mother registered as dead years before her children were born: the registry held
+    # what birth-registration itself refuses (a birth after the mother's death).
+    head = head_of_family()
+    spouse, *children = family_of(head)[1:]
+    mother, father = (head, spouse) if head["sex"] == "female" else (spouse, head)
+    eldest = min(children, key=lambda c: c["date_of_birth"])
+    day_before = (dt.date.fromisoformat(eldest["date_of_birth"]) - dt.timedelta(days=1)).isoformat()
+    refused = await api.post("/deaths", json={"id": mother["id"], "date_of_death": day_before})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["message"] == (
+        f"date_of_death {day_before} is before the birth of citizen {eldest['id']} on "
+        f"{eldest['date_of_birth']}, whose mother this citizen is"
+    )
+    # A child registered since counts too; a father may die up to 300 days before a birth.
+    born = await api.post(
+        "/births",
+        json={
+            "full_name": "Con Út",
+            "date_of_birth": "2026-03-01",
+            "sex": "male",
+            "father_id": father["id"],
+            "mother_id": mother["id"],
+        },
+    )
+    assert born.status_code == 201, born.text
+    early = await api.post("/deaths", json={"id": father["id"], "date_of_death": "2025-04-01"})
+    assert early.status_code == 422 and born.json()["id"] in early.json()["message"], early.text
+    assert (await api.get(f"/citizens/{father['id']}")).json()["status"] == "alive"
+    late = await api.post("/deaths", json={"id": father["id"], "date_of_death": "2025-06-01"})
+    assert late.status_code == 200, late.text
+
+
+async def test_a_newborn_is_the_heads_child_only_when_the_head_is_a_parent(
+    api: httpx.AsyncClient,
+) -> None:
+    # A birth to the head's spouse by another father was recorded as the head's "child";
+    # the relations recomputed when a head is succeeded would say "other".
+    head = head_of_family()
+    spouse = family_of(head)[1]
+    mother, father = (head, spouse) if head["sex"] == "female" else (spouse, head)
+    other_father = next(
+        p
+        for p in (citizen_at(42, DEFAULT_SIZE, i) for i in range(200))
+        if p["sex"] == "male"
+        and p["household_id"] != head["household_id"]
+        and "1960" <= p["date_of_birth"] <= "2000"
+    )
+    for dad, relation in (
+        (father, "child"),
+        (other_father, "child" if mother is head else "other"),
+    ):
+        born = await api.post(
+            "/births",
+            json={
+                "full_name": f"Con {relation}",
+                "date_of_birth": "2025-09-02",
+                "sex": "male",
+                "father_id": dad["id"],
+                "mother_id": mother["id"],
+            },
+        )
+        assert born.status_code == 201, born.text
+        assert born.json()["relation_to_head"] == relation
+        assert born.json()["household_id"] == head["household_id"]
+    await coherent(api, head["household_id"])
