@@ -130,15 +130,17 @@ def timeseries_cmd(
     )  # fmt: skip
     columns = ["label", "total", "succeeded", "failed", "mean_ms"]
     keys = ts.keys[:8] if not as_csv else ts.keys
+    # The data keeps "", the table's column header says what it is (as matrix and top do).
+    names = keys if as_csv else [_named(k) for k in keys]
     rows = []
     for p in ts.points:
         row = p.model_dump(exclude={"groups"})
         row["label"] = p.label
-        for k in keys:
-            row[k] = (p.groups or {}).get(k, 0)
+        for k, name in zip(keys, names, strict=True):
+            row[name] = (p.groups or {}).get(k, 0)
         rows.append(row)
     emit(
-        ts, rows, columns + keys, title=f"Exchanges per {bucket}", as_json=as_json,
+        ts, rows, columns + names, title=f"Exchanges per {bucket}", as_json=as_json,
         as_csv=as_csv, console=console, caption=ts.timezone,
     )  # fmt: skip
 
@@ -184,13 +186,19 @@ def top_cmd(
     limit: int = typer.Option(10, min=1, help="How many rows."),
     since: str | None = SinceOpt,
     until: str | None = UntilOpt,
+    client: str | None = ClientOpt,
+    service_: str | None = ServiceOpt,
+    provider: str | None = ProviderOpt,
     as_json: bool = JsonOpt,
     as_csv: bool = CsvOpt,
     tz: str | None = TzOpt,
     db: str | None = DbOption,
 ) -> None:
     """The busiest clients, services or providers."""
-    t = query(db, tz, service.top, by=by, limit=limit, since=since, until=until)
+    t = query(
+        db, tz, service.top, by=by, limit=limit, since=since, until=until, client=client,
+        service=service_, provider=provider,
+    )  # fmt: skip
     rows = [r.model_dump() for r in t.rows]
     if not (as_json or as_csv):  # the data keeps "", the table says what it is
         rows = [r | {"key": _named(r["key"])} for r in rows]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.models import Transaction
 from hub.stats.histogram import bin_of
+from hub.stats.retention import first_whole_hour
 from hub.stats.rollup import (
     COUNT_KEY,
     COUNT_SUMS,
@@ -173,6 +174,8 @@ async def count_sums(
     The ``log`` grain (minutes whose rows may be pruned) is summed from the log itself.
     """
     out: list[Any] = []
+    if ranges.get("minute"):
+        ranges = await _whole_minutes(conn, ranges)
     tail = _Tail(conn)
     await tail.start()
     for grain, all_spans in ranges.items():
@@ -197,6 +200,23 @@ async def count_sums(
             recent = await tail.at(tail.mark_of(rows))
             out.extend(_tail_counts(recent.counts[grain], spans, group, filters))
     return out
+
+
+async def _whole_minutes(conn: Conn, ranges: Ranges) -> Ranges:
+    """``ranges`` with the minute spans whose rows are gone moved to ``log``: those before
+    the oldest minute row's hour, whatever retention the caller's horizon assumed."""
+    kept = await first_whole_hour(conn)
+    minutes: list[tuple[datetime, datetime]] = []
+    gone: list[tuple[datetime, datetime]] = []
+    for a, b in ranges["minute"]:
+        cut = b if kept is None else min(max(a, kept), b)
+        if a < cut:
+            gone.append((a, cut))
+        if cut < b:
+            minutes.append((cut, b))
+    if not gone:
+        return ranges
+    return {**ranges, "minute": minutes, "log": sorted([*ranges.get("log", []), *gone])}
 
 
 _LOG_SUMS = {

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,6 +32,23 @@ def minute_horizon(days: int, now: datetime | None = None) -> datetime | None:
     if days <= 0:
         return None
     return tu.floor_hour((now or tu.utcnow()) - timedelta(days=days))
+
+
+async def first_whole_hour(conn: Any) -> datetime | None:
+    """The hour from which every minute row is still there (that of the oldest one kept),
+    or None when no minute row is left.
+
+    The horizon a reader computes comes from its own ``HUB_MINUTE_ROLLUP_DAYS``, but the hub
+    that pruned may have kept fewer days (another setting, or `hub stats` and `hub audit
+    verify` run from a shell without the hub's environment): the minutes between the two
+    horizons read as none. ``prune`` deletes from the oldest row up to a whole hour, so the
+    minutes from the oldest kept row's hour on are whole.
+    """
+    table = COUNT_TABLES["minute"]
+    oldest = (await conn.execute(select(func.min(table.c.bucket)))).scalar()
+    if oldest is None:
+        return None
+    return tu.floor_hour(datetime.fromisoformat(oldest) if isinstance(oldest, str) else oldest)
 
 
 async def prune(engine: AsyncEngine, horizon: datetime, *, chunk: timedelta = CHUNK) -> int:

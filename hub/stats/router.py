@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, Field
 
 from hub.core.deps import OperatorDep, SessionDep, StateDep
 from hub.stats import browse, health, service
@@ -47,6 +47,19 @@ Client = Annotated[str | None, Query(description="client subsystem id")]
 Service = Annotated[str | None, Query(description="service id")]
 Provider = Annotated[str | None, Query(description="provider subsystem id")]
 Group = Literal["client", "service", "provider"]
+
+
+def _blank_is_none(value: Any) -> Any:
+    # A form's empty field (?status=, ?group_by=) is no filter, as an empty since is.
+    return None if value == "" else value
+
+
+Status = Annotated[
+    Annotated[int, Field(ge=100, le=599)] | None,
+    BeforeValidator(_blank_is_none),
+    Query(description="HTTP status code of the answer"),
+]
+GroupBy = Annotated[Group | None, BeforeValidator(_blank_is_none), Query()]
 
 
 @dataclass
@@ -100,7 +113,7 @@ async def list_transactions(
     state: StateDep,
     window: Range,
     filters: Filters,
-    status: Annotated[int | None, Query(ge=100, le=599)] = None,
+    status: Status = None,
     fault: Annotated[str | None, Query(description="fault code, or none")] = None,
     user_id: str | None = None,
     issue: str | None = None,
@@ -156,7 +169,7 @@ async def stats_timeseries(
     window: Range,
     filters: Filters,
     bucket: Literal["minute", "hour", "day", "month", "year"] = "hour",
-    group_by: Group | None = None,
+    group_by: GroupBy = None,
 ) -> Response:
     return await _query(
         request,
@@ -184,11 +197,20 @@ async def stats_top(
     request: Request,
     state: StateDep,
     window: Range,
+    filters: Filters,
     by: Group = "service",
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
 ) -> Response:
     return await _query(
-        request, partial(service.top, **_context(state), by=by, limit=limit, **asdict(window))
+        request,
+        partial(
+            service.top,
+            **_context(state),
+            by=by,
+            limit=limit,
+            **asdict(window),
+            **asdict(filters),
+        ),
     )
 
 

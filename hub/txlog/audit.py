@@ -43,7 +43,7 @@ from sqlalchemy import type_coerce as raw
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.models import ChainHead, LogBatch, RollupMark, Transaction
-from hub.stats.retention import minute_horizon
+from hub.stats.retention import first_whole_hour, minute_horizon
 from hub.txlog.audit_stats import Statistics
 from hub.txlog.chain import CHAINED_FIELDS, GENESIS, batch_message, record_hash
 from hub.txlog.forms import all_well_formed, bad_form
@@ -500,8 +500,11 @@ class _State:
             mark = mark_row.seq
         if mark is not None:
             horizon = None
-            if minute_days is not None:
-                horizon = minute_horizon(minute_days, now) or datetime.min
+            # Minute rows a hub with fewer days pruned are no tampering: from the oldest
+            # one's hour on (none when none is left), whatever the days given here.
+            kept = await first_whole_hour(conn) if minute_days is not None else None
+            if minute_days is not None and kept is not None:
+                horizon = max(minute_horizon(minute_days, now) or datetime.min, kept)
             stats = Statistics(mark, horizon)
             await stats.read_tables(conn)
         return cls(end, head, mark, bad_batches, first, last_batch, beyond, stats)

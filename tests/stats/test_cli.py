@@ -251,3 +251,16 @@ async def test_an_unidentified_caller_is_named_so_in_tables_and_blank_in_data(
     assert "(not identified)" in matrix and "(not identified)" in top
     data = json.loads(await asyncio.to_thread(run, "stats", "matrix", "--since", "1h", "--json"))
     assert "" in data["clients"] and "(not identified)" not in json.dumps(data)
+    # `timeseries --group-by client` had a blank column header for it.
+    series = await asyncio.to_thread(
+        run, "stats", "timeseries", "--bucket", "hour", "--since", "1h", "--group-by", "client"
+    )
+    assert "(not identified)" in series
+    rows = await asyncio.to_thread(
+        run, "stats", "timeseries", "--since", "1h", "--group-by", "client", "--csv"
+    )
+    assert sorted(rows.splitlines()[0].split(",")[5:]) == ["", "VN/GOV/BTP/civil-status"]
+    # `top` narrows as `summary` does: the refused caller is not this client.
+    mine = await asyncio.to_thread(run, "stats", "top", "--by", "client", "--since", "1h",
+                                   "--client", "VN/GOV/BTP/civil-status", "--json")  # fmt: skip
+    assert [r["key"] for r in json.loads(mine)["rows"]] == ["VN/GOV/BTP/civil-status"]

@@ -126,6 +126,19 @@ async def test_top_and_growth_count_every_record(hub: Hub) -> None:
     assert growth["periods"][-1]["change"] == len(records)
 
 
+async def test_top_is_narrowed_as_the_summary_is(hub: Hub) -> None:
+    # Who calls this service most: ?service= was taken and ignored, every service counted.
+    records = await traffic(hub)
+    service = f"{PROVIDER}/citizen-lookup"
+    top = await get(hub, "/api/stats/top", by="client", service=service, client="")
+    assert {r["key"]: r["count"] for r in top["rows"]} == dict(
+        Counter(r["client"] for r in records if r["service"] == service)
+    )
+    assert top["rows"][0]["share"] == round(
+        top["rows"][0]["count"] / sum(r["service"] == service for r in records), 4
+    )
+
+
 async def test_transactions_pages_cover_the_log_once_newest_first(hub: Hub) -> None:
     records = await traffic(hub)
     seen: list[str] = []
@@ -167,6 +180,17 @@ async def test_empty_filters_are_no_filters(hub: Hub) -> None:
     assert sum(p["total"] for p in series["points"]) == len(records)
     page = await get(hub, "/api/transactions", **empty, fault="", user_id="", issue="")
     assert len(page["items"]) == len(records)
+
+
+async def test_an_empty_status_or_grouping_is_none(hub: Hub) -> None:
+    """A form's empty status or group-by field is no filter and no grouping (docs/operators.md:
+    an empty value is no filter); both were a 422 naming the empty value."""
+    records = await traffic(hub)
+    page = await get(hub, "/api/transactions", status="")
+    assert len(page["items"]) == len(records)
+    series = await get(hub, "/api/stats/timeseries", group_by="")
+    assert series["group_by"] is None and series["keys"] == []
+    assert sum(p["total"] for p in series["points"]) == len(records)
 
 
 @pytest.mark.parametrize(

@@ -190,3 +190,35 @@ async def test_local_days_in_a_half_hour_zone_stay_exact_before_the_horizon(
             assert (day.since, day.total) == ("2024-06-11T18:30:00.000000Z", expected[2][1])
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("kept_days", [5, 0])
+async def test_minutes_pruned_under_a_shorter_retention_are_counted_from_the_log(
+    history: str, kept_days: int
+) -> None:
+    # The hub kept 5 days of minutes (or none are left); the reader (`hub stats` from a
+    # shell without the hub's HUB_MINUTE_ROLLUP_DAYS, or a hub restarted with more days)
+    # believes in 35. The minutes at the edges between the two horizons were read from the
+    # emptied minute table and counted 0: 4310 exchanges where the log held 4363.
+    engine = create_engine(history)
+    try:
+        pruned_to = NOW - timedelta(days=kept_days) if kept_days else NOW + timedelta(days=1)
+        assert await retention.prune(engine, pruned_to) > 0
+        since, until = datetime(2024, 7, 10, 8, 13), datetime(2024, 7, 20, 17, 29)
+        async with engine.connect() as conn:
+            s = await service.summary(
+                conn, tz="UTC", since=f"{since:%Y-%m-%dT%H:%M}Z", until=f"{until:%Y-%m-%dT%H:%M}Z",
+                now=NOW, minute_horizon=HORIZON,
+            )  # fmt: skip
+            assert s.total == await _logged_between(conn, since, until) > 0
+            hours = await service.timeseries(
+                conn, tz="Asia/Kolkata", bucket="hour", since="2024-07-15T09:00",
+                until="2024-07-16T09:00", now=NOW, minute_horizon=HORIZON,
+            )  # fmt: skip
+            edges = [datetime.fromisoformat(p.start).astimezone(UTC).replace(tzinfo=None)
+                     for p in hours.points] + [datetime(2024, 7, 16, 3, 30)]  # fmt: skip
+            assert [p.total for p in hours.points] == [
+                await _logged_between(conn, a, b) for a, b in zip(edges, edges[1:], strict=False)
+            ]
+    finally:
+        await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ from hub.core.db import create_engine
 from hub.models import RollupMark, StatsDay, StatsHour, StatsMinute
 from hub.models.stats import LatencyHour
 from hub.stats import synth
+from hub.stats.retention import prune
 from hub.stats.rollup import Rollup
-from hub.stats.timeutil import utcnow
+from hub.stats.timeutil import floor_hour, utcnow
 from hub.txlog.audit import AuditReport, verify_log
 from hub.txlog.audit_stats import Statistics
 from hub.txlog.signing import Signer
@@ -115,6 +117,26 @@ async def test_forged_minutes_disagree_with_their_hour(log_url: str, signer: Sig
         "statistics disagree with the log: stats_minute does not add up to stats_hour at ("
     )
     assert row.client in problems[0]
+
+
+@pytest.mark.parametrize("kept_hours", [24, 0])
+async def test_minutes_pruned_under_a_shorter_retention_are_no_tampering(
+    log_url: str, signer: Signer, kept_hours: int
+) -> None:
+    # The hub kept a day of minutes (or none are left); `hub audit verify`, run without the
+    # hub's HUB_MINUTE_ROLLUP_DAYS, believed in 35 days and reported the log as tampered
+    # with: "stats_minute does not add up to stats_hour".
+    engine = create_engine(log_url)
+    try:
+        horizon = floor_hour(utcnow() - timedelta(hours=kept_hours)) + timedelta(hours=1)
+        assert await prune(engine, horizon) > 0
+    finally:
+        await engine.dispose()
+    report = await audit(log_url, signer)
+    assert report.ok, report.problems
+    if kept_hours:  # the minutes still kept are still held to their hours
+        await change(log_url, StatsMinute, 5000, nth=0)
+        assert not (await audit(log_url, signer)).ok
 
 
 async def test_a_forged_latency_histogram_disagrees_with_its_hour(
