@@ -176,7 +176,9 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
-        if self._until_eof and self._status:
+        if self._until_eof and self._status and exc is None:
+            # Only an orderly close ends such a body: a reset (exc) cut it short, and the
+            # cut body went on as the provider's whole answer (RFC 9112 8).
             self.keep_alive = False
             waiter.set_result(Response(self._status, self._headers, b"".join(self._body)))
         elif not self._got_bytes and self.reused:
@@ -218,9 +220,20 @@ class _Connection(asyncio.Protocol):
         framed = status in (204, 304)
         for name, value in self._headers:
             lname = name.lower()
-            if lname == "content-length" or (
-                lname == "transfer-encoding" and "chunked" in value.lower()
-            ):
+            if lname == "transfer-encoding":
+                if value.strip().lower() != "chunked":
+                    # The hub asks for no other (it sends no TE) and decodes none: the
+                    # parser undid the chunking only, and "gzip, chunked" went on as the
+                    # body, its coding no longer said anywhere (RFC 9112 6.1).
+                    self._fail(
+                        MalformedAnswer(
+                            "the provider's answer has a transfer coding other than chunked "
+                            f"({value[:100]}), which the hub did not ask for"
+                        )
+                    )
+                    return
+                framed = True
+            elif lname == "content-length":
                 framed = True
         self._until_eof = not framed
 

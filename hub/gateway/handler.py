@@ -267,7 +267,9 @@ class Gateway:
             [
                 b"%s: %s\r\n" % (name, value)
                 for name, value in raw_headers
-                if name not in drop and not name.startswith(b"x-road-")
+                if name not in drop
+                and not name.startswith(b"x-road-")
+                and (b"_" not in name or _kept(name, drop))
             ]
         )
         head += xroad.encode("latin-1")
@@ -283,6 +285,14 @@ class Gateway:
                     f"provider {service.provider} sent a malformed answer (invalid JSON)"
                 ) from None
         return answer
+
+
+def _kept(name: bytes, drop: frozenset[bytes] | set[bytes]) -> bool:
+    """Whether a header named with ``_`` is forwarded: CGI, WSGI and PHP read ``X_Road_Client``
+    as ``X-Road-Client`` (both HTTP_X_ROAD_CLIENT), so a client's would stand beside the
+    hub's own there; it is dropped as the name it stands for would be."""
+    name = name.replace(b"_", b"-")
+    return name not in drop and not name.startswith(b"x-road-")
 
 
 class LogRefused(errors.LoggingFailed):

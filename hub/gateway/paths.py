@@ -65,7 +65,7 @@ def parse(raw_path: str, known: Container[str] = ()) -> Target:
     rest = parts[7]
     if not REST.fullmatch(rest) or ("." in rest and _dot_segment(rest)):
         for seg in rest.split("/"):
-            if seg in (".", "..") or not SEGMENT.match(seg):
+            if seg.split(";", 1)[0] in (".", "..") or not SEGMENT.match(seg):
                 raise BadRequest(
                     f"path segment {seg!r} is not allowed: no '.' or '..' segments, and "
                     "encode special characters"
@@ -74,6 +74,7 @@ def parse(raw_path: str, known: Container[str] = ()) -> Target:
 
 
 def _dot_segment(rest: str) -> bool:
-    """Whether a segment of ``rest`` is "." or ".."."""
+    """Whether a segment of ``rest`` is "." or "..", once its parameters are cut off: Tomcat,
+    Jetty and Spring read "/..;x/" as "/../", which walked out of the provider's base path."""
     segments = f"/{rest}/"
-    return "/./" in segments or "/../" in segments
+    return "/./" in segments or "/../" in segments or "/.;" in segments or "/..;" in segments

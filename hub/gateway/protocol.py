@@ -26,9 +26,11 @@ check uvicorn makes (``cycles.encode_answer``). Figures: bench/profile_notes.md,
 
 What the protocol refuses itself, with the hub's error body: what httptools cannot parse,
 an HTTP/1.1 request without exactly one Host, CONNECT and an Upgrade with a body (its body
-would be lost), a head over HEAD_READ_MAX or not whole within HEAD_TIMEOUT_S, a body that
-stops coming for BODY_IDLE_TIMEOUT_S. A refusal goes out after the answers of the requests
-before it on the connection, never ahead of them; a chunked body's trailer is dropped.
+would be lost), a transfer coding other than chunked (it would go on undecoded), a head
+over HEAD_READ_MAX or not whole within HEAD_TIMEOUT_S, a body that stops coming for
+BODY_IDLE_TIMEOUT_S. A refusal goes out after the answers of the requests before it on the
+connection, never ahead of them; a chunked body's trailer is dropped. A client's half-close
+after its requests still gets their answers (``eof_received``).
 """
 
 from __future__ import annotations
@@ -227,6 +229,21 @@ class HubHttpProtocol(HttpToolsProtocol):
             "body timed out",
         )
 
+    def eof_received(self) -> bool | None:  # type: ignore[override]
+        # The client will send nothing more (a half-close, shutdown(SHUT_WR), as `nc -N`
+        # does after its request): that says no other request comes, not that the answers
+        # are unwanted (RFC 9112 9.6). uvicorn closed at once, so an exchange carried out
+        # and recorded was never answered; here the requests read whole are answered, then
+        # the connection closed. None: asyncio closes the transport.
+        cycle = self.cycle
+        if self._in_body or cycle is None or cycle.response_complete:
+            return None  # nothing whole left to answer (a body cut short cannot be)
+        if self.transport.get_extra_info("sslcontext") is not None:
+            return None  # TLS ignores a half-open transport
+        if self._deferred is None:  # else the refusal after the answers closes it
+            cycle.keep_alive = False  # the newest request: its answer is the last
+        return True
+
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         if self._idle_timer is not None:
@@ -289,6 +306,10 @@ class HubHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         parser = self.parser
+        if self.expect_100_continue and parser.get_http_version() == "1.0":
+            # RFC 9110 10.1.1: an HTTP/1.0 client cannot read a 1xx, which it took for the
+            # answer to its request; its expectation is ignored, its body read as it comes.
+            self.expect_100_continue = False
         # One pass over the headers: the body's framing, and the Host fields.
         hosts = 0
         length = 0  # -1: a body of unknown length (chunked)
@@ -303,6 +324,18 @@ class HubHttpProtocol(HttpToolsProtocol):
                     length = int(value)
             elif name == b"transfer-encoding":
                 whole, length = False, -1
+                if value.strip().lower() != b"chunked":
+                    # The parser takes "gzip, chunked" and undoes the chunking only: the
+                    # gzip bytes went on as the body. RFC 9112 6.1: refuse what is not done.
+                    self._refusal = (
+                        b"400 Bad Request",
+                        "Client.BadRequest",
+                        "the hub decodes no transfer coding but chunked (Transfer-Encoding: "
+                        f"{value.decode('latin-1')[:100]}); send the body chunked or with a "
+                        "Content-Length",
+                        "Transfer-Encoding other than chunked",
+                    )
+                    raise _Refusal
         if hosts != 1 and (hosts or parser.get_http_version() == "1.1"):
             # RFC 9112 3.2: a server must refuse an HTTP/1.1 request without one.
             self._refusal = (

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -266,4 +268,40 @@ async def test_a_timeout_fires_within_the_sweep_of_its_deadline(http: HttpClient
         await http.request("GET", url, [], b"", timeout_s=0.1)
     waited = loop.time() - started
     assert 0.1 <= waited < 0.1 + client_mod.SWEEP_S + 0.1  # slack for a busy machine
+    await server.stop()
+
+
+async def test_answer_until_the_end_cut_by_a_reset_is_an_error(http: HttpClient) -> None:
+    # A body that ends with its connection is whole only when the connection ends cleanly:
+    # a reset (the provider crashed mid-answer) left a cut body passed on as a 200.
+    async def serve_reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nthe first half")
+        await writer.drain()
+        await asyncio.sleep(0.05)  # the first half is read before the reset comes
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # SO_LINGER 0: a reset, not an orderly close
+
+    server = await asyncio.start_server(serve_reset, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    with pytest.raises(ClientError, match="mid-answer"):
+        await http.request("GET", f"http://127.0.0.1:{port}/", [], b"")
+    server.close()
+
+
+@pytest.mark.parametrize(
+    "coding", [b"gzip, chunked", b"gzip"], ids=["gzip then chunked", "gzip to the end"]
+)
+async def test_a_transfer_coding_other_than_chunked_is_malformed(
+    http: HttpClient, coding: bytes
+) -> None:
+    # The hub asks for none (no TE header), and undid only the chunking: the gzip bytes
+    # went on as the body, with no header left to say what they were (RFC 9112 6.1).
+    body = b"\x1f\x8b\x08\x00" + b"\x00" * 8
+    framed = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if b"chunked" in coding else body
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: %s\r\nConnection: close\r\n\r\n" % coding
+    server, url = await serve(lambda _n, _r: answer + framed)
+    with pytest.raises(client_mod.MalformedAnswer, match="transfer coding"):
+        await http.request("GET", url, [], b"")
     await server.stop()

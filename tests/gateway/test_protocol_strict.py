@@ -126,3 +126,55 @@ async def test_a_body_that_stops_coming_ends_the_connection(
         writer.close()
     status, code, message = _error(got)
     assert (status, code) == (408, "Client.BadRequest") and "body" in message
+
+
+async def test_an_http10_request_gets_no_100_continue(hub: Hub) -> None:
+    # RFC 9110 10.1.1: an HTTP/1.0 client cannot read a 1xx, so its Expect is ignored; the
+    # interim answer came first and was read as the request's own.
+    body = b'{"id": "ten"}'
+    request = raw_request(hub, "POST", ECHO, body, Expect="100-continue")
+    request = request.replace(b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", 1)
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, request, 1)
+    assert got.startswith(b"HTTP/1.1 201 ")
+    assert b"100 Continue" not in got and got.endswith(body)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["whole body", "chunked body"])
+async def test_a_client_that_half_closes_after_its_requests_gets_their_answers(
+    hub: Hub, chunked: bool
+) -> None:
+    # shutdown(SHUT_WR) after the request (nc -N, some HTTP/1.0 clients) says no more
+    # requests will come, not that the answers are unwanted (RFC 9112 9.6): the hub still
+    # called the provider and recorded a 200, but closed the connection without answering.
+    body = b'{"id": "half"}'
+    if chunked:
+        framed = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        last = raw_request(hub, "POST", ECHO, framed, **{"Transfer-Encoding": "chunked"})
+    else:
+        last = raw_request(hub, "POST", ECHO, body)
+    async with served_hub(hub) as base:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(raw_request(hub, "GET", lookup()) + last)
+        writer.write_eof()
+        got = b""
+        async with asyncio.timeout(5):
+            while chunk := await reader.read(65536):
+                got += chunk
+        writer.close()
+    assert _statuses(got) == [200, 201]  # then the hub closes: nothing more can come
+    assert got.endswith(body)
+    assert len(await hub.records()) == 2
+
+
+async def test_a_transfer_coding_other_than_chunked_is_refused(hub: Hub) -> None:
+    # "gzip, chunked": the parser undid the chunking only, and the gzip bytes went to the
+    # provider, and into the log's hash, as the request's body (RFC 9112 6.1: refuse it).
+    framed = b"2\r\n\x1f\x8b\r\n0\r\n\r\n"
+    request = raw_request(hub, "POST", ECHO, framed, **{"Transfer-Encoding": "gzip, chunked"})
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, request, 1)
+    status, code, message = _error(got)
+    assert (status, code) == (400, "Client.BadRequest") and "Transfer-Encoding" in message
+    assert await hub.records() == [] and hub.provider.state.seen == []

@@ -72,3 +72,22 @@ async def test_forwarding_claims_are_dropped_and_redirects_name_the_hub(
             assert await location("root") == f"/r1/{SERVICE}"
             assert await location("elsewhere") == "https://example.org/headers"
             assert await location("nearby") == base_url + "0/headers"  # another port
+
+
+async def test_claims_spelled_with_underscores_are_dropped_too(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # CGI, WSGI and PHP read "X_Road_Client" as "X-Road-Client" (both HTTP_X_ROAD_CLIENT):
+    # forwarded beside the hub's own, a client's could stand for it at such a provider.
+    async with serve(provider({})) as base_url:
+        keys = await load_registry(sqlite_url, doc(base_url))
+        async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+            h = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {keys[CLIENT]}"}
+            claims = {
+                "X_Road_Client": "VN/GOV/EVIL/x", "X-Road_UserId": "someone-else",
+                "X_Forwarded_For": "10.9.9.9", "X_Real_IP": "10.9.9.9", "X_Kept": "yes",
+            }  # fmt: skip
+            got = (await c.get(f"/r1/{SERVICE}/headers", headers=h | claims)).json()
+            assert got["x_kept"] == "yes" and got["x-road-client"] == CLIENT
+            for name in ("x_road_client", "x-road_userid", "x_forwarded_for", "x_real_ip"):
+                assert name not in got, name

@@ -62,8 +62,9 @@ def check_target(raw: str) -> None:
     assert "\\" not in target.path
     for seg in target.path.split("/")[1:]:
         assert seg not in (".", "..")
-        # What the provider sees after its one decoding step has no parent reference either.
-        assert unquote(seg) not in (".", "..") and "/" not in unquote(seg)
+        # What the provider sees after its one decoding step has no parent reference either,
+        # nor once it drops the segment's parameters (Tomcat reads "..;x" as "..").
+        assert unquote(seg).split(";")[0] not in (".", "..") and "/" not in unquote(seg)
     parse_service(target.service_id) if target.meta is None else parse_subsystem(target.provider)
 
 
@@ -74,6 +75,8 @@ def check_target(raw: str) -> None:
 @example("/r1/VN/GOV/BCA/population/citizen-lookup/a%2Fb")
 @example("/r1/VN/GOV/BCA/population/citizen-lookup/.%2e/x")
 @example("/r1/VN/GOV/BCA/population/citizen-lookup/%252e%252e/x")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/..;/..;/admin")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/a/.;x/b")
 @example("/r1/VN/GOV/BCA/population/listMethods")
 def test_gateway_path_parsing_raises_only_bad_request_and_never_traverses(raw: str) -> None:
     check_target(raw)
@@ -128,7 +131,7 @@ def reference_parse(raw: str, known: frozenset[str]) -> paths.Target:
             raise BadRequest("id") from None
     rest = parts[7:]
     for seg in rest:
-        if seg in (".", "..") or not paths.SEGMENT.match(seg):
+        if seg.split(";")[0] in (".", "..") or not paths.SEGMENT.match(seg):
             raise BadRequest(f"path segment {seg!r} is not allowed")
     provider = "/".join(ids[:4])
     if ids[4] in paths.METASERVICES and not rest:
@@ -143,6 +146,8 @@ def reference_parse(raw: str, known: frozenset[str]) -> paths.Target:
 @example("/r1/VN/GOV/BCA/population/citizen-lookup/a/./b")
 @example("/r1/VN/GOV/BCA/population/citizen-lookup/.a/..b/...")
 @example("/r1/VN/GOV/BCA/population/citizen-lookup/x/..")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/x/..;y/z")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/x/..y;/z")
 def test_gateway_path_parsing_matches_the_segment_by_segment_rules(raw: str) -> None:
     known = frozenset({"VN/GOV/BCA/population/citizen-lookup"})
 
