@@ -29,10 +29,18 @@ SINGLE_HEADERS = {
     )
 }
 SAFE_HEADER = re.compile(r"^[\x20-\x7e]{1,300}$")  # printable ASCII, no CR/LF
+# Header fields a request may carry, as providers' answers may (client.HEADERS_MAX, Apache's
+# LimitRequestFields): within the byte limit, thousands of tiny fields went on one by one.
+FIELDS_MAX = 100
 
 
 def read_headers(raw_headers: list[tuple[bytes, bytes]], limit: int) -> dict[str, str]:
     """The request's headers by lower-case name, each single one once, within ``limit`` bytes."""
+    if len(raw_headers) > FIELDS_MAX:
+        raise errors.HeadersTooLarge(
+            f"the request carries {len(raw_headers)} header fields, over the limit of {FIELDS_MAX} "
+            "header fields; send fewer"
+        )
     size = 0
     out: dict[str, str] = {}
     for name, value in raw_headers:

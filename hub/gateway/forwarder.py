@@ -51,7 +51,9 @@ FORWARDING_BYTES = frozenset(
         b"x-real-ip",
     }
 )
-REQUEST_DROP = HOP_BY_HOP_BYTES | FORWARDING_BYTES
+# Expect: the hub reads the whole body before it forwards, so the client's expectation is
+# met (or refused) here; passed on, a provider that knows no such expectation answered 417.
+REQUEST_DROP = HOP_BY_HOP_BYTES | FORWARDING_BYTES | {b"expect"}
 
 
 # Response headers only the hub may set: a provider's own would stand beside the hub's, and

@@ -91,3 +91,14 @@ async def test_claims_spelled_with_underscores_are_dropped_too(
             assert got["x_kept"] == "yes" and got["x-road-client"] == CLIENT
             for name in ("x_road_client", "x-road_userid", "x_forwarded_for", "x_real_ip"):
                 assert name not in got, name
+
+
+async def test_an_expectation_is_not_passed_on(sqlite_url: str, tmp_path: Path) -> None:
+    # The hub has read the whole body before it forwards: the client's expectation was met
+    # (or refused) here, and a provider that knows no such expectation answers 417.
+    async with serve(provider({})) as base_url:
+        keys = await load_registry(sqlite_url, doc(base_url))
+        async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+            h = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {keys[CLIENT]}"}
+            got = (await c.get(f"/r1/{SERVICE}/headers", headers=h | {"Expect": "x-y"})).json()
+            assert got["x-road-client"] == CLIENT and "expect" not in got
