@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 
-from hub.admin.common import commit
+from hub.admin.common import RACED, commit
 from hub.admin.wire import AdminRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
+from hub.models import ApiKey
 from hub.registry import repository as repo
 from hub.registry import service as registry
 from hub.registry.schemas import KeyIn, KeyOut, NewKeyOut, RotateIn, SubsystemIdStr
@@ -67,7 +68,24 @@ async def issue_key(body: KeyRequest, _: AdminDep, session: SessionDep, state: S
 async def rotate_key(
     key_id: KeyId, _: AdminDep, session: SessionDep, state: StateDep, body: RotateIn | None = None
 ) -> Any:
-    row = await repo.get_key(session, key_id)
+    row = _rotatable(await repo.get_key(session, key_id), key_id)
+    rotated = await registry.rotate_key(
+        session,
+        secret=state.settings.secret_key,
+        row=row,
+        grace_seconds=(body or RotateIn()).grace_seconds,
+    )
+    if rotated is None:
+        # Rotated, revoked or deleted by another change since it was read: say which.
+        _rotatable(await session.get(ApiKey, key_id, populate_existing=True), key_id)
+        raise HTTPException(409, RACED)
+    await commit(session, state)
+    new, key = rotated
+    return {**_key_out(new), "api_key": key}
+
+
+def _rotatable(row: ApiKey | None, key_id: int) -> ApiKey:
+    """``row`` if it may be rotated; else the refusal that says why."""
     if row is None or row.revoked_at is not None:
         raise HTTPException(404, f"there is no active key {key_id}")
     if row.expires_at is not None:
@@ -80,14 +98,7 @@ async def rotate_key(
             f"{row.expires_at:%Y-%m-%d %H:%M:%S} UTC (it was rotated, or issued with "
             "expires_at); rotate the key that replaced it, or issue a new key",
         )
-    new, key = await registry.rotate_key(
-        session,
-        secret=state.settings.secret_key,
-        row=row,
-        grace_seconds=(body or RotateIn()).grace_seconds,
-    )
-    await commit(session, state)
-    return {**_key_out(new), "api_key": key}
+    return row
 
 
 @router.delete("/keys/{key_id}", status_code=204)

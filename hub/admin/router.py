@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +45,10 @@ async def _apply(
     prune: bool = False,
     prune_all: bool = False,
     dry_run: bool = False,
+    exists: str | None = None,
 ) -> ApplyResult:
+    """Apply ``doc``; with ``exists`` (a POST's refusal of an entry that is there), the one
+    entry of ``doc`` must be new."""
     try:
         result = await registry.apply(session, doc, prune=prune, prune_all=prune_all)
     except RegistryFileError as exc:
@@ -55,6 +59,10 @@ async def _apply(
         await session.rollback()
         certs = [(s.id, s.cert_sha256) for s in doc.subsystems]
         raise HTTPException(409, await _refusal(session, certs)) from None
+    if exists is not None and not result.created:
+        # Another POST made it after this one looked: apply() found it and upserted it.
+        await session.rollback()
+        raise HTTPException(409, exists)
     if dry_run:
         await session.rollback()
         result.dry_run = True
@@ -135,9 +143,10 @@ SERVICE_FIELDS = ("id", *registry.SERVICE_FIELDS)
 async def _create(
     session: AsyncSession, state: Any, model: Any, key: str, what: str, doc: RegistryDoc
 ) -> None:
+    exists = f"{what} {key} exists; PATCH it instead"
     if await session.get(model, key):
-        raise HTTPException(409, f"{what} {key} exists; PATCH it instead")
-    await _apply(session, state, doc)
+        raise HTTPException(409, exists)
+    await _apply(session, state, doc, exists=exists)
 
 
 async def _change(
@@ -159,7 +168,13 @@ async def _change(
 
 
 async def _delete(session: AsyncSession, state: Any, model: Any, key: str, what: str) -> None:
-    await session.delete(await _get(session, model, key, what))
+    await _get(session, model, key, what)
+    # What hangs below goes by the database's ON DELETE CASCADE. Counted, so that an entry
+    # another change deleted since it was read is a 404 as it would be a moment later (it
+    # was a 204, and a SQLAlchemy warning in the hub's log).
+    result = await session.execute(delete(model).where(model.id == key))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise HTTPException(404, f"no such {what} {key}: GET /admin/{what}s lists them")
     await repo.bump_version(session)
     await commit(session, state)
 
@@ -326,13 +341,12 @@ async def list_grants(
 
 @router.post("/grants", status_code=201)
 async def create_grant(body: GrantIn, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+    exists = (
+        f"{body.client} has a grant for {body.service} already; PATCH /admin/grants to change it"
+    )
     if await session.get(Grant, (body.client, body.service)):
-        raise HTTPException(
-            409,
-            f"{body.client} has a grant for {body.service} already; PATCH /admin/grants to "
-            "change it",
-        )
-    await _apply(session, state, RegistryDoc(grants=[body]))
+        raise HTTPException(409, exists)
+    await _apply(session, state, RegistryDoc(grants=[body]), exists=exists)
     return body
 
 

@@ -116,7 +116,12 @@ def authenticate(ex: Exchange, headers: dict[str, str], snap: Snapshot, secret: 
         raise errors.Unauthorized("the Authorization header must be 'Bearer <api key>'")
     owner = snap.authenticate(secret, key.strip(), ex.started)
     if owner is None:
-        raise errors.Unauthorized("the API key is unknown, expired or revoked")
+        ended = snap.ended(key.strip(), ex.started)
+        if ended is None:
+            raise errors.Unauthorized("the API key is unknown, expired or revoked")
+        # A key the registry holds: the log names its owner, as for another client's key.
+        ex.client, why = ended
+        raise errors.Unauthorized(why)
     # From here the sender is known: the key's owner. An unauthenticated caller named
     # any client it liked, and the log and its statistics counted its exchange there.
     ex.client = owner

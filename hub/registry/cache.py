@@ -138,6 +138,27 @@ class Snapshot:
             return None
         return entry.client
 
+    def ended(self, key: str, now: datetime) -> tuple[str, str] | None:
+        """For a key ``authenticate`` refused: its owner and why, when it is a registered
+        key that was revoked or has expired; None for a key the registry does not hold.
+
+        ``authenticate`` keeps every key whose HMAC matched, revoked and expired ones too. Its
+        sender holds the whole key, so saying which end it met tells nothing new, and the log
+        names whose key was still being sent.
+        """
+        entry = self.verified.get(hashlib.blake2b(key.encode(), digest_size=16).digest())
+        if entry is None:
+            return None
+        if entry.revoked:
+            return entry.client, "this API key was revoked; ask the hub's operators for a new one"
+        if entry.expires_at is not None and entry.expires_at <= now:
+            return entry.client, (
+                f"this API key expired at {entry.expires_at:%Y-%m-%d %H:%M:%S} UTC (it was "
+                "rotated, or issued with an end): use the key that replaced it, or ask the "
+                "hub's operators for a new one"
+            )
+        return None
+
 
 def _segments(path: str) -> list[str]:
     return path.strip("/").split("/") if path.strip("/") else []

@@ -68,6 +68,21 @@ async def get_key(session: AsyncSession, key_id: int) -> ApiKey | None:
     return await session.get(ApiKey, key_id)
 
 
+async def end_key(session: AsyncSession, key_id: int, at: datetime) -> bool:
+    """Give an active key its end; False when it has one already or is revoked.
+
+    One conditional UPDATE, so that of two operators rotating a key at once one does: each
+    read it without an end, and both rotated it (two new keys, its end moved twice).
+    """
+    result = await session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.expires_at.is_(None), ApiKey.revoked_at.is_(None))
+        .values(expires_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def get_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None:
     return await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
 

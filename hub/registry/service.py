@@ -403,9 +403,13 @@ async def revoke_key(session: AsyncSession, row: ApiKey) -> None:
 
 async def rotate_key(
     session: AsyncSession, *, secret: str, row: ApiKey, grace_seconds: int
-) -> tuple[ApiKey, str]:
-    """A new key for the same client; the old one works for ``grace_seconds`` more."""
-    row.expires_at = repo.utcnow() + timedelta(seconds=grace_seconds)
+) -> tuple[ApiKey, str] | None:
+    """A new key for the same client; the old one works for ``grace_seconds`` more.
+
+    None when another change gave ``row`` an end or revoked it since it was read.
+    """
+    if not await repo.end_key(session, row.id, repo.utcnow() + timedelta(seconds=grace_seconds)):
+        return None
     return await issue_key(session, secret=secret, client=row.subsystem_id, label=row.label)
 
 

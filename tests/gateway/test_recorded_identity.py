@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tests.gateway.conftest import CITIZEN, CLIENT, OTHER, PROVIDER, Hub
 from tests.stats.conftest import AUTH
+from tests.support import ADMIN
 
 LOOKUP = f"/r1/{PROVIDER}/citizen-lookup/citizens/{CITIZEN}"
 PURPOSE = {"X-Road-UserId": "officer-01", "X-Road-Issue": "HS-1"}
@@ -91,3 +92,33 @@ async def test_a_request_with_over_a_hundred_header_fields_is_refused(hub: Hub) 
     assert (
         await hub.client.get(LOOKUP, headers={**hub.headers(**PURPOSE), **ok})
     ).status_code == 200
+
+
+async def test_a_revoked_or_expired_key_is_recorded_under_its_owner(hub: Hub) -> None:
+    # The log said "(not identified)" for a key the hub knows, revoked or rotated out: an
+    # operator could not see which client still sends it, nor the client why it failed.
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    listed = (await hub.client.get("/admin/keys", params={"client": CLIENT}, headers=admin)).json()
+    r = await hub.client.post(f"/admin/keys/{listed[0]['id']}/rotate", json={"grace_seconds": 0},
+                              headers=admin)  # fmt: skip
+    assert r.status_code == 201, r.text
+    expired = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+    hub.keys[CLIENT] = r.json()["api_key"]
+    assert (await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))).status_code == 200
+    r = await hub.client.delete(f"/admin/keys/{r.json()['id']}", headers=admin)
+    assert r.status_code == 204, r.text
+    revoked = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+    assert (expired.status_code, revoked.status_code) == (401, 401)
+    assert expired.headers["X-Road-Error"] == revoked.headers["X-Road-Error"]
+    assert expired.headers["X-Road-Error"] == "Client.Unauthorized"
+    assert expired.json()["message"].startswith("this API key expired at 20"), expired.text
+    assert "use the key that replaced it" in expired.json()["message"], expired.text
+    assert revoked.json()["message"] == (
+        "this API key was revoked; ask the hub's operators for a new one"
+    )
+    recorded = [(r["client"], r["status_code"], r["fault_code"]) for r in await hub.records()]
+    assert recorded == [
+        (CLIENT, 401, "Client.Unauthorized"),
+        (CLIENT, 200, None),
+        (CLIENT, 401, "Client.Unauthorized"),
+    ]

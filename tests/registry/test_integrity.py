@@ -4,6 +4,7 @@ certificate proves one subsystem even when two changes race for it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,127 @@ async def test_a_change_to_an_entry_deleted_meanwhile_is_a_409_with_a_sentence(
             assert r.status_code == 409 and "deleted by another change" in r.text, r.text
         finally:
             await engine.dispose()
+
+
+async def test_a_key_rotated_or_revoked_meanwhile_is_not_rotated_again(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Four operators rotating one key at once got four 201s: four new keys, the old one's
+    # end moved by each, though a key is rotated once (docs/security.md).
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        await _load(c)
+        engine = create_engine(db_url)
+        real = repo.get_key
+
+        def changed_once_read(change: str) -> None:
+            """Another admin changes the key just after this request has read it."""
+
+            async def read(*args: Any, **kwargs: Any) -> Any:
+                row = await real(*args, **kwargs)
+                monkeypatch.setattr(repo, "get_key", real)
+                async with engine.begin() as conn:
+                    later = repo.utcnow() + timedelta(hours=1)
+                    await conn.execute(text(change), {"id": row.id, "at": later})
+                return row
+
+            monkeypatch.setattr(repo, "get_key", read)
+
+        try:
+            for change, status, said in (
+                ("UPDATE api_keys SET expires_at = :at WHERE id = :id", 409, "already has an end"),
+                ("UPDATE api_keys SET revoked_at = :at WHERE id = :id", 404, "no active key"),
+            ):
+                key = await _issue(c, BANK)
+                changed_once_read(change)
+                r = await c.post(f"/admin/keys/{key}/rotate", json={"grace_seconds": 60},
+                                 headers=ADMIN_H)  # fmt: skip
+                assert r.status_code == status, r.text
+                assert said in r.json()["detail"], r.text
+                keys = (await c.get("/admin/keys", headers=ADMIN_H)).json()
+                assert keys[-1]["id"] == key  # no key was issued
+        finally:
+            await engine.dispose()
+
+
+async def test_an_entry_created_meanwhile_is_a_409_and_stays_as_it_was(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two operators posting one entry at once both got 201: the second's apply found the
+    # first's entry and updated it with its own fields, though a POST never changes what
+    # is there.
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        await _load(c)
+        engine = create_engine(db_url)
+        real = registry.apply
+        service = "VN/GOV/BHXH/third/s"
+
+        def created_just_before(insert: str) -> None:
+            """Another admin's POST commits after this one checked, before it applies."""
+
+            async def apply(*args: Any, **kwargs: Any) -> Any:
+                monkeypatch.setattr(registry, "apply", real)
+                async with engine.begin() as conn:
+                    await conn.execute(text(insert), {"now": repo.utcnow()})
+                return await real(*args, **kwargs)
+
+            monkeypatch.setattr(registry, "apply", apply)
+
+        try:
+            created_just_before(
+                "INSERT INTO members (id, instance, member_class, member_code, name, enabled, "
+                "created_at, updated_at) VALUES ('VN/GOV/BTP', 'VN', 'GOV', 'BTP', 'first', "
+                "true, :now, :now)"
+            )
+            r = await c.post("/admin/members", json={"id": "VN/GOV/BTP", "name": "second"},
+                             headers=ADMIN_H)  # fmt: skip
+            assert r.status_code == 409, r.text
+            assert r.json()["detail"] == "member VN/GOV/BTP exists; PATCH it instead"
+            got = (await c.get("/admin/members/VN/GOV/BTP", headers=ADMIN_H)).json()
+            assert got["name"] == "first"
+            r = await c.post("/admin/services", json={"id": service}, headers=ADMIN_H)
+            assert r.status_code == 201, r.text
+            created_just_before(
+                f"INSERT INTO grants (client_id, service_id, enabled, created_at) "
+                f"VALUES ('{PORTAL}', '{service}', false, :now)"
+            )
+            grant = {"client": PORTAL, "service": service}
+            r = await c.post("/admin/grants", json={**grant, "enabled": True}, headers=ADMIN_H)
+            assert r.status_code == 409, r.text
+            assert "has a grant for" in r.json()["detail"], r.text
+            listed = (await c.get("/admin/grants", params=grant, headers=ADMIN_H)).json()
+            assert listed == [{**grant, "enabled": False}]
+        finally:
+            await engine.dispose()
+
+
+async def test_an_entry_deleted_meanwhile_is_a_404_to_the_second_delete(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two operators deleting one entry at once both got 204, and the server's log a
+    # SQLAlchemy warning ("expected to delete 1 row(s); 0 were matched").
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        await _load(c)
+        engine = create_engine(db_url)
+        real = admin_router._get
+
+        async def read(*args: Any, **kwargs: Any) -> Any:
+            """Another admin deletes the subsystem just after this request has read it."""
+            row = await real(*args, **kwargs)
+            async with engine.begin() as conn:
+                await conn.execute(text(f"DELETE FROM subsystems WHERE id = '{THIRD}'"))
+            return row
+
+        monkeypatch.setattr(admin_router, "_get", read)
+        try:
+            r = await c.delete(f"/admin/subsystems/{THIRD}", headers=ADMIN_H)
+            assert r.status_code == 404, r.text
+            assert r.json()["detail"] == (
+                f"no such subsystem {THIRD}: GET /admin/subsystems lists them"
+            )
+        finally:
+            await engine.dispose()
+        monkeypatch.setattr(admin_router, "_get", real)
+        r = await c.delete(f"/admin/subsystems/{PORTAL}", headers=ADMIN_H)
+        assert r.status_code == 204, r.text
+        subsystems = (await c.get("/admin/subsystems", headers=ADMIN_H)).json()
+        assert [s["id"] for s in subsystems] == [BANK]

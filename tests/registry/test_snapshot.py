@@ -61,3 +61,22 @@ def test_malformed_keys_are_refused() -> None:
     for key in ("", "hub_", "nothub_0123456789ab_x", "hub_short_x"):
         assert snap.authenticate(SECRET, key, NOW) is None
     assert snap.verified == {}
+
+
+def test_only_a_key_that_matched_is_said_to_have_ended_and_named_by_its_owner() -> None:
+    key = security.new_api_key()
+    snap = snapshot(key, revoked=True)
+    forged = key[: key.rindex("_") + 1] + "x" * 32
+    # A forged key with a real prefix proves nothing: no owner, no reason.
+    assert snap.authenticate(SECRET, forged, NOW) is None
+    assert snap.ended(forged, NOW) is None
+    assert snap.authenticate(SECRET, key, NOW) is None
+    assert snap.ended(key, NOW) == (
+        "VN/GOV/BTP/civil-status",
+        "this API key was revoked; ask the hub's operators for a new one",
+    )
+    later = snapshot(key, expires_at=NOW)
+    assert later.authenticate(SECRET, key, NOW) is None
+    client, why = later.ended(key, NOW) or ("", "")
+    assert client == "VN/GOV/BTP/civil-status"
+    assert why.startswith("this API key expired at 2026-01-01 12:00:00 UTC"), why

@@ -77,7 +77,7 @@ async def test_a_rotated_key_works_through_its_grace_period_then_expires(
             headers={"X-Road-Client": CLIENT, "Authorization": f"Bearer {old_key}", **PURPOSE},
         )
         assert refused.status_code == 401
-        assert refused.json()["message"] == "the API key is unknown, expired or revoked"
+        assert refused.json()["message"].startswith("this API key expired at ")
         assert await call(hub, new_key) == 200
 
 
