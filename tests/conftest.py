@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,15 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 async def sqlite_url(tmp_path: Path) -> AsyncIterator[str]:
     async with database("sqlite", tmp_path) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _hub_variables_put_back() -> Iterator[None]:
+    """HUB_* variables as they were before each test: `hub serve` and --db write theirs into
+    os.environ (its workers read them there), and one test's (an empty HUB_HOST) must not
+    reach the settings of every test after it."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("HUB_")}
+    yield
+    for name in [k for k in os.environ if k.startswith("HUB_") and k not in before]:
+        del os.environ[name]
+    os.environ.update(before)

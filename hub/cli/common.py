@@ -35,8 +35,10 @@ def settings(db: str | None = None, **overrides: Any) -> Settings:
     if db:
         os.environ["HUB_DATABASE_URL"] = db
     # --db goes through the environment (the workers of `hub serve` read it there), but a
-    # bad value is named as the flag it came from, not as a variable the user never set.
+    # bad value is named as the flag it came from, not as a variable the user never set; so
+    # are the other flags given.
     flags = {"database_url": "--db"} if db else {}
+    flags |= {name: "--" + name.replace("_", "-") for name in overrides}
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
@@ -49,6 +51,10 @@ def _problem(error: Any, flags: dict[str, str]) -> str:
     field = error["loc"][0] if error["loc"] else None
     if not isinstance(field, str):
         return message
+    if error["type"] != "value_error" and isinstance(error.get("input"), str):
+        # pydantic's own ("Input should be a valid integer") never say what was given; the
+        # hub's (value_error) do when it is safe to, never a database URL's password.
+        message += f" (it is {error['input'][:60]!r})"
     return f"{flags.get(field) or 'HUB_' + field.upper()}: {message}"
 
 
@@ -74,7 +80,13 @@ def shown(url: str) -> str:
 def reason(exc: BaseException) -> str:
     """The first line of an error: SQLAlchemy adds SQL and a "Background on this error" link."""
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return (str(cause).splitlines() or [type(cause).__name__])[0] or type(cause).__name__
+    first = (str(cause).splitlines() or [type(cause).__name__])[0] or type(cause).__name__
+    if first == "unable to open database file":  # SQLite's, naming nothing
+        first += (
+            " (it must be a SQLite file, or none yet, in a folder this user may write: "
+            "SQLite keeps its -wal and -shm files beside it)"
+        )
+    return first
 
 
 def migrated(url: str) -> None:
@@ -84,7 +96,14 @@ def migrated(url: str) -> None:
     try:
         upgrade(url)
     except Exception as exc:  # a CLI user gets the reason, not a traceback
-        fail(f"cannot open the database at {shown(url)}: {reason(exc)}")
+        fail(f"cannot open the database at {shown(url)}: {reason(exc)}", not_ours(exc))
+
+
+def not_ours(exc: BaseException) -> int:
+    """The exit status of a failed migration: 2 when the database given is not this hub's."""
+    from hub.core.migrate import ForeignDatabase
+
+    return 2 if isinstance(exc, ForeignDatabase) else 1
 
 
 def existing(url: str) -> None:
@@ -141,7 +160,7 @@ def up_to_date(url: str) -> None:
     only read: `hub registry export` migrated an older database, the backup taken before
     an upgrade being the very thing it changed.
     """
-    from hub.core.migrate import revisions
+    from hub.core.migrate import known, revisions, unknown_revision
 
     existing(url)  # connecting would make an empty file
     try:
@@ -150,6 +169,8 @@ def up_to_date(url: str) -> None:
         fail(f"cannot open the database at {shown(url)}: {reason(exc)}")
     if current is None:
         fail(f"the database at {shown(url)} has no hub tables: run `hub db upgrade` first", 2)
+    if not known(url, current):
+        fail(unknown_revision(current, head, f"the database at {shown(url)}"), 2)
     if current != head:
         fail(
             f"the database at {shown(url)} is at revision {current} and this hub needs {head}: "

@@ -5,14 +5,19 @@ from __future__ import annotations
 import typer
 from alembic.script import ScriptDirectory
 
-from hub.cli.common import DbOption, console, fail, reason, settings, shown
+from hub.cli.common import DbOption, console, fail, not_ours, reason, settings, shown
 from hub.core.migrate import alembic_config, revisions, upgrade
 
 app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 
 
 @app.command("upgrade")
-def upgrade_cmd(db: str | None = DbOption, revision: str = "head") -> None:
+def upgrade_cmd(
+    db: str | None = DbOption,
+    revision: str = typer.Option(
+        "head", help="Migration to bring the database to (e.g. 0007); it never goes back."
+    ),
+) -> None:
     """Apply the migrations (SQLite or PostgreSQL); safe to run again."""
     s = settings(db)
     try:
@@ -20,7 +25,7 @@ def upgrade_cmd(db: str | None = DbOption, revision: str = "head") -> None:
         current, head = revisions(s.database_url)
         asked = ScriptDirectory.from_config(alembic_config(s.database_url)).get_revision(revision)
     except Exception as exc:  # a CLI user gets the reason, not a traceback
-        fail(f"could not migrate {shown(s.database_url)}: {reason(exc)}")
+        fail(f"could not migrate {shown(s.database_url)}: {reason(exc)}", not_ours(exc))
     if asked is not None and asked.revision != current:
         # Alembic does nothing when asked to upgrade to a revision the database is past.
         fail(

@@ -24,6 +24,7 @@ from hub.cli.common import (
     console,
     existing,
     fail,
+    not_ours,
     reason,
     settings,
     shown,
@@ -60,7 +61,7 @@ def up(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     db: str | None = DbOption,
     seed: int = typer.Option(42, help="Seed of the mock agencies' synthetic data."),
-    size: int | None = typer.Option(None, help="Citizens in the population mock."),
+    size: int | None = typer.Option(None, min=1, help="Citizens in the population mock."),
     state_dir: str | None = typer.Option(
         None, help="Keep each mock's writes in DIR/<name>.db across restarts (default: memory)."
     ),
@@ -84,7 +85,10 @@ def up(
         upgrade(s.database_url)
         clients = asyncio.run(load_demo(s, demo_registry(base_urls)))
     except Exception as exc:
-        fail(f"could not prepare the database at {shown(s.database_url)}: {reason(exc)}")
+        fail(
+            f"could not prepare the database at {shown(s.database_url)}: {reason(exc)}",
+            not_ours(exc),
+        )
 
     from hub.core.security import demo_api_key
 
@@ -168,6 +172,69 @@ def ready_to_sign(s: Settings) -> None:
         fail(f"HUB_SIGNING_KEY_FILE: cannot load the signing key: {where}{said}", 2)
 
 
+def usable_tls(certfile: str | None, keyfile: str | None, ca_certs: str | None) -> None:
+    """Stop with one line unless the TLS files given can be loaded as the workers will.
+
+    A key or CA bundle without a certificate was ignored (plain HTTP, no mutual TLS); a file
+    that would not load said "cannot write the output: [SSL] PEM lib (_ssl.c:3905)", and with
+    --workers 2 every worker failed on it and was started again, for ever, without a word.
+    """
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    if not certfile:
+        if keyfile or ca_certs:
+            fail(
+                "--ssl-keyfile and --ssl-ca-certs need --ssl-certfile (the hub's certificate): "
+                "without it the hub would serve plain HTTP",
+                2,
+            )
+        return
+    given = {"--ssl-certfile": certfile, "--ssl-keyfile": keyfile, "--ssl-ca-certs": ca_certs}
+    read: dict[str, bytes] = {}
+    for flag, path in given.items():
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    read[flag] = f.read()
+            except OSError as exc:
+                fail(f"{flag} {path}: {exc.strerror or exc}", 2)
+    try:
+        x509.load_pem_x509_certificates(read["--ssl-certfile"])
+    except ValueError:
+        fail(f"--ssl-certfile {certfile}: not a PEM certificate", 2)
+    key_flag = "--ssl-keyfile" if keyfile else "--ssl-certfile"
+    try:
+        serialization.load_pem_private_key(read[key_flag], password=None)
+    except TypeError:  # the hub has no way to be given its password
+        fail(f"{key_flag} {given[key_flag]}: the private key is encrypted; give it decrypted", 2)
+    except ValueError:
+        if keyfile:
+            fail(f"--ssl-keyfile {keyfile}: not a PEM private key", 2)
+        fail(f"--ssl-certfile {certfile}: no private key in it; give it with --ssl-keyfile", 2)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except ssl.SSLError as exc:
+        fail(f"--ssl-certfile {certfile}: {_ssl_reason(exc)}", 2)
+    if ca_certs:
+        try:
+            context.load_verify_locations(ca_certs)
+        except ssl.SSLError as exc:
+            fail(f"--ssl-ca-certs {ca_certs}: {_ssl_reason(exc)}", 2)
+
+
+def _ssl_reason(exc: Exception) -> str:
+    # OpenSSL's reason code says more than its message with a line of _ssl.c.
+    why = str(getattr(exc, "reason", None) or exc)
+    return {
+        "KEY_VALUES_MISMATCH": "the private key is not this certificate's",
+        "NO_CERTIFICATE_OR_CRL_FOUND": "no PEM certificate in it",
+    }.get(why, why.lower().replace("_", " "))
+
+
 def _exit_on_signal(signum: int, _frame: Any) -> None:
     """Leave through the callers' `finally` blocks, with the shell's status for a signal."""
     raise SystemExit(128 + signum)
@@ -240,9 +307,13 @@ def _wait_healthy(base_urls: dict[str, str], procs: list[subprocess.Popen[bytes]
     pending = dict(base_urls)
     with httpx.Client(timeout=1.0) as client:
         while pending and time.monotonic() < deadline:
-            for p in procs:
+            for name, p in zip(base_urls, procs, strict=True):
                 if p.poll() is not None:
-                    fail(f"a mock agency exited early (code {p.returncode}): {p.args!r}")
+                    # Its own error is above; its command line would only hide it.
+                    fail(
+                        f"the {name} mock agency stopped (exit status {p.returncode}) before "
+                        "it was ready: its error is above"
+                    )
             for name, url in list(pending.items()):
                 try:
                     if client.get(url + "/__health").status_code == 200:
@@ -296,7 +367,8 @@ def serve(
     # the workers will read is checked here, so a bad HUB_* value is one line and exit 2
     # rather than a traceback in every worker (which uvicorn restarted for ever).
     os.environ |= {"HUB_PORT": str(port), "HUB_HOST": host, "HUB_GC_FREEZE": "1"}
-    s = settings(db)
+    s = settings(db, port=port, host=host)
+    usable_tls(ssl_certfile, ssl_keyfile, ssl_ca_certs)
     listenable(host, [port])  # before the key is made or the database migrated
     ready_to_sign(s)
     if s.env == "production":
@@ -307,7 +379,7 @@ def serve(
         try:
             upgrade(s.database_url)
         except Exception as exc:
-            fail(f"could not migrate {shown(s.database_url)}: {reason(exc)}")
+            fail(f"could not migrate {shown(s.database_url)}: {reason(exc)}", not_ours(exc))
     else:
         up_to_date(s.database_url)
     if log_process is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,12 @@ def ensure_sqlite_dir(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if not parsed.query.get("uri") and not parsed.database.startswith("file:"):
+            # Opened here first, so that a file that cannot be opened (a folder, a folder
+            # this user may not write) fails now: aiosqlite stops the thread of a connection
+            # that failed with a future of the running loop, and when the loop closed first
+            # the thread died printing "RuntimeError: Event loop is closed".
+            sqlite3.connect(parsed.database).close()
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -7,8 +7,48 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class ForeignDatabase(Exception):
+    """The database is a newer hub's or another application's: nothing in it was changed."""
+
+
+def unknown_revision(current: str, head: str, where: str = "the database") -> str:
+    return (
+        f"{where} is at revision {current}, which this hub does not know (its newest is "
+        f"{head}): a newer hub or another application made it; run that one, or give another "
+        "database"
+    )
+
+
+def refuse_foreign(connection: Connection, script: ScriptDirectory) -> None:
+    """Raise ForeignDatabase unless migrating the database on ``connection`` is this hub's to do.
+
+    Alembic said "Can't locate revision identified by '0099'" of a newer hub's database, and
+    added the hub's tables beside another application's when there was no revision at all.
+    """
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is None:
+        others = sorted(set(inspect(connection).get_table_names()) - {"alembic_version"})
+        if others:
+            listed = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            raise ForeignDatabase(
+                f"the database holds tables that are not this hub's ({listed}) and no hub "
+                "revision: give an empty database, or one this hub made"
+            )
+        return
+    try:
+        script.get_revision(current)
+    except CommandError:
+        head = script.get_current_head()
+        raise ForeignDatabase(unknown_revision(current, head or "none")) from None
 
 
 def alembic_config(url: str) -> Config:
@@ -30,9 +70,6 @@ async def upgrade_async(url: str) -> None:
 
 def revisions(url: str) -> tuple[str | None, str]:
     """The revision the database at ``url`` is at (None: no hub tables) and this hub's head."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
     from hub.core.db import create_engine
 
     async def current() -> str | None:
@@ -48,3 +85,12 @@ def revisions(url: str) -> tuple[str | None, str]:
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     assert head is not None
     return asyncio.run(current()), head
+
+
+def known(url: str, revision: str) -> bool:
+    """Whether ``revision`` is one of this hub's migrations."""
+    try:
+        ScriptDirectory.from_config(alembic_config(url)).get_revision(revision)
+    except CommandError:
+        return False
+    return True

@@ -7,7 +7,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER = "change-me"
@@ -17,7 +17,9 @@ DRIVERS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 class Settings(BaseSettings):
     """Everything the hub can be told; one instance per app."""
 
-    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+    # No inf or nan: a refresh interval of inf never refreshed, and nan compares false with
+    # every bound, so its refusal named the wrong one.
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore", allow_inf_nan=False)
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///var/hub.db"
@@ -71,6 +73,20 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
     demo_credentials: bool = Field(default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset_or_refused(cls, value: object, info: ValidationInfo) -> object:
+        """One rule for a variable set but empty (``HUB_X=``, as env files and templates
+        leave them): a setting that may be unset (no default, like HUB_REDIS_URL) is unset;
+        any other is refused, since a blank token, secret, path or port is never meant."""
+        if value != "" or info.field_name is None:
+            return value
+        default = cls.model_fields[info.field_name].default
+        if default is None:
+            return None
+        shown = str(default).lower() if isinstance(default, bool) else default
+        raise ValueError(f"set but empty; give a value, or unset it for the default ({shown})")
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.core.db import create_engine
+from hub.core.migrate import refuse_foreign
 from hub.models import Base
 
 config = context.config
@@ -21,6 +22,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
     )
+    refuse_foreign(connection, context.script)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from hub.cli.main import app
-from hub.core.migrate import revisions
+from hub.core.migrate import revisions, upgrade
 
 
 def _said(args: list[str]) -> tuple[int, str]:
@@ -33,3 +35,53 @@ def test_db_upgrade_names_the_revision_and_never_claims_an_older_one(
     assert code == 2, said
     assert f"is at revision {head}, past 0007: `hub db upgrade` never goes back" in said, said
     assert revisions(url)[0] == head
+
+
+def _tables(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["serve", "--port", "1"]])
+def test_a_database_of_another_application_is_left_alone(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hub's tables were added beside the other application's, and it said "is at
+    # revision 0008 (the newest)".
+    path = tmp_path / "crm.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    monkeypatch.setattr(uvicorn, "run", _never_started)
+    monkeypatch.setattr("hub.cli.serve.listenable", lambda *_args: None)
+    result = CliRunner().invoke(app, [*command, "--db", f"sqlite+aiosqlite:///{path}"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert "holds tables that are not this hub's (customers)" in said, said
+    assert _tables(path) == ["customers"]
+
+
+@pytest.mark.parametrize(
+    "command", [["db", "upgrade"], ["serve", "--port", "1"], ["serve", "--no-migrate"]]
+)
+def test_a_database_at_a_revision_this_hub_does_not_know_is_named_so(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "Can't locate revision identified by '0099'" (exit 1), and with --no-migrate the
+    # advice to run `hub db upgrade`, which failed so.
+    path = tmp_path / "newer.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    head = revisions(url)[1]
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0099'")
+    monkeypatch.setattr(uvicorn, "run", _never_started)
+    monkeypatch.setattr("hub.cli.serve.listenable", lambda *_args: None)
+    result = CliRunner().invoke(app, [*command, "--db", url])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert f"is at revision 0099, which this hub does not know (its newest is {head})" in said
+    assert "hub db upgrade" not in said
+
+
+def _never_started(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("the hub started on a database that is not its own")

@@ -50,3 +50,13 @@ def test_each_summary_is_one_line_in_a_wide_terminal(path: tuple[str, ...]) -> N
     line = next(x for x in result.output.splitlines() if f" {path[-1]} " in x)
     summary = line.split(path[-1], 1)[1].strip(" │")
     assert summary.endswith((".", ")")), (path, line)
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
+def test_every_option_says_what_it_is_for(path: tuple[str, ...]) -> None:
+    # `hub db upgrade --help` listed "--revision <str> [default: head]" and nothing else.
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    bare = [p.opts[0] for p in command.params if p.param_type_name == "option" and not p.help]
+    assert bare == [], (path, bare)

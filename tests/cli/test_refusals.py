@@ -7,9 +7,11 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import typer
 import uvicorn
 from typer.testing import CliRunner
 
@@ -76,6 +78,9 @@ PRODUCTION = {
         ({"HUB_REDIS_URL": "redis://127.0.0.1:6379/abc"}, "database must be a number"),
         ({**PRODUCTION, "HUB_OPERATOR_TOKEN": "a" * 20}, "must differ in production"),
         ({**PRODUCTION, "HUB_SECRET_KEY": " " * 20}, "HUB_SECRET_KEY must be set to a secret"),
+        ({"HUB_LOG_BATCH_MAX": "many"}, "HUB_LOG_BATCH_MAX: Input should be a valid integer"),
+        ({"HUB_LOG_BATCH_MAX": "many"}, "unable to parse string as an integer (it is 'many')"),
+        ({"HUB_SECRET_KEY": ""}, "HUB_SECRET_KEY: set but empty; give a value, or unset it"),
     ],
     ids=[
         "zone",
@@ -92,6 +97,9 @@ PRODUCTION = {
         "redis db",
         "same tokens",
         "blank secret",
+        "not a number",
+        "what it is",
+        "empty secret",
     ],  # fmt: skip
 )
 def test_hub_serve_refuses_a_bad_setting_in_one_line(
@@ -121,8 +129,11 @@ def test_hub_serve_refuses_a_bad_setting_in_one_line(
         (["mock", "population", "--port", "99999"], "less than or equal to 65535"),
         (["up", "--port", "0"], "greater than or equal to 1"),
         (["up", "--port", "65534"], "pick 65531 or lower"),
+        # Each mock said "size must be between 1 and 1000000, got 0", and `hub up` then
+        # printed the command line of the first to exit.
+        (["up", "--size", "0"], "'--size': Input should be greater than or equal to 1"),
     ],
-    ids=["serve", "mock", "up zero", "up no room for the mocks"],
+    ids=["serve", "mock", "up zero", "up no room for the mocks", "up size"],
 )
 def test_a_port_out_of_range_is_refused_before_anything_starts(
     args: list[str], said: str, monkeypatch: pytest.MonkeyPatch
@@ -380,3 +391,105 @@ def test_a_mock_fault_out_of_range_is_one_sentence_naming_the_option(
     assert result.exit_code == 2, result.output
     assert said in result.output
     assert "pydantic" not in result.output and "FaultConfig" not in result.output
+
+
+def test_hub_up_names_the_mock_agency_that_did_not_start(tmp_path: Path) -> None:
+    # It printed the Popen's argument list: "a mock agency exited early (code 2): ['/…/python3',
+    # '-m', 'hub', 'mock', 'land', '--port', …]".
+    from hub.cli.serve import _wait_healthy
+
+    procs = [
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]),
+        subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"]),
+    ]
+    procs[1].wait()
+    urls = {"population": f"http://127.0.0.1:{free_port()}", "land": "http://127.0.0.1:1"}
+    try:
+        result = CliRunner().invoke(typer_app(lambda: _wait_healthy(urls, procs)), [])
+    finally:
+        procs[0].kill()
+        procs[0].wait()
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1, said
+    assert "the land mock agency stopped (exit status 2) before it was ready" in said, said
+    assert "python" not in said
+
+
+def typer_app(body: Callable[[], None]) -> typer.Typer:
+    one = typer.Typer()
+    one.command()(body)
+    return one
+
+
+@pytest.mark.parametrize(
+    ("tls", "said"),
+    [
+        (["--ssl-keyfile", "KEY"], "--ssl-keyfile and --ssl-ca-certs need --ssl-certfile"),
+        (["--ssl-ca-certs", "CA"], "--ssl-keyfile and --ssl-ca-certs need --ssl-certfile"),
+        (["--ssl-certfile", "MISSING"], "--ssl-certfile MISSING: No such file or directory"),
+        (["--ssl-certfile", "CERT"], "--ssl-certfile CERT: no private key in it"),
+        (["--ssl-certfile", "CERT", "--ssl-keyfile", "GARBAGE"], "--ssl-keyfile GARBAGE: not a"),
+        (
+            ["--ssl-certfile", "CERT", "--ssl-keyfile", "KEY", "--ssl-ca-certs", "MISSING"],
+            "--ssl-ca-certs MISSING: No such file or directory",
+        ),
+    ],
+    ids=["key alone", "ca alone", "no cert file", "no key", "bad key", "no ca file"],
+)
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_hub_serve_refuses_tls_files_it_cannot_use(
+    tls: list[str], said: str, workers: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A key or CA bundle without a certificate was ignored: plain HTTP, no mutual TLS. A file
+    # it could not load said "cannot write the output: [SSL] PEM lib (_ssl.c:3905)", and with
+    # --workers 2 each worker failed and was started again, for ever, silently.
+    from tests.security.certs import CA
+
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the hub started with TLS files it cannot use")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.setattr("hub.cli.serve._Supervisor.run", started)
+    ca = CA(tmp_path)
+    cert, key, _ = ca.issue("hub", "127.0.0.1", server=True)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("garbage")
+    paths = {
+        "KEY": str(key),
+        "CA": str(ca.path),
+        "CERT": str(cert),
+        "GARBAGE": str(garbage),
+        "MISSING": str(tmp_path / "missing.pem"),
+    }
+    args = [paths.get(a, a) for a in tls]
+    result = CliRunner().invoke(
+        app,
+        ["serve", "--no-migrate", "--port", str(free_port()), "--workers", workers, *args],
+        env=GOOD_ENV,
+    )
+    for placeholder, path in paths.items():
+        said = said.replace(placeholder, path)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert said in " ".join(result.output.split()), result.output
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["serve", "--port", "1"], ["up"]])
+def test_a_sqlite_path_that_cannot_be_opened_says_what_to_check(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite's own "unable to open database file" named neither the folder nor the -wal file.
+    monkeypatch.setattr("hub.cli.serve.listenable", lambda *_args: None)
+    result = CliRunner().invoke(app, [*command, "--db", f"sqlite+aiosqlite:///{tmp_path}"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1, said
+    assert "unable to open database file (it must be a SQLite file, or none yet" in said, said
+
+
+@pytest.mark.parametrize("command", ["serve", "up"])
+def test_an_empty_host_is_refused_naming_the_flag(command: str) -> None:
+    # `hub serve --host ""` listened on every interface; refused, it named HUB_HOST.
+    result = CliRunner().invoke(app, [command, "--host", ""], env=GOOD_ENV)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert "error: --host: set but empty" in said, said

@@ -1,0 +1,25 @@
+"""Engines: a SQLite file that cannot be opened is said so before any connection thread runs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from hub.core.db import create_engine
+
+
+def test_a_sqlite_file_that_cannot_be_opened_fails_before_aiosqlite_starts_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiosqlite stops the thread of a connection that failed to open with a future of the
+    # running loop; `hub db upgrade` on a folder it may not write then often printed
+    # "Exception in thread ... RuntimeError: Event loop is closed" (twice) above its error.
+    def connect(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("aiosqlite was asked to open a file that cannot be opened")
+
+    monkeypatch.setattr(aiosqlite, "connect", connect)
+    with pytest.raises(sqlite3.OperationalError, match="unable to open database file"):
+        create_engine(f"sqlite+aiosqlite:///{tmp_path}")  # a folder, not a file
