@@ -89,6 +89,25 @@ def reason(exc: BaseException) -> str:
     return first
 
 
+def on_disk(url: str) -> None:
+    """Stop unless ``url`` is a database the hub's several connections share.
+
+    Each SQLite connection to ":memory:" has a database of its own: the one migrated was not
+    the one the app read, and `hub serve` ended in "no such table" tracebacks.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # not a URL at all: opening it says why
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        fail(
+            f"{shown(url)} is an in-memory SQLite database: each of the hub's connections "
+            "(log writer, registry, operators' reads) would get an empty one of its own; give "
+            "a file, e.g. sqlite+aiosqlite:///var/hub.db",
+            2,
+        )
+
+
 def migrated(url: str) -> None:
     """Bring the database up to date, or stop with why it cannot be opened."""
     from hub.core.migrate import upgrade

@@ -25,6 +25,7 @@ from hub.cli.common import (
     existing,
     fail,
     not_ours,
+    on_disk,
     reason,
     settings,
     shown,
@@ -81,6 +82,7 @@ def up(
             2,
         )
     base_urls = {name: f"http://{host}:{port + 1 + i}" for i, name in enumerate(names)}
+    on_disk(s.database_url)
     try:
         upgrade(s.database_url)
         clients = asyncio.run(load_demo(s, demo_registry(base_urls)))
@@ -375,6 +377,7 @@ def serve(
         # A typo in the path would start an empty registry and a new chain: the database is
         # made once, on purpose, by `hub db upgrade`.
         existing(s.database_url)
+    on_disk(s.database_url)
     if migrate:
         try:
             upgrade(s.database_url)

@@ -493,3 +493,23 @@ def test_an_empty_host_is_refused_naming_the_flag(command: str) -> None:
     said = " ".join(result.output.split())
     assert result.exit_code == 2, said
     assert "error: --host: set but empty" in said, said
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite:///:memory:", "sqlite+aiosqlite://"])
+@pytest.mark.parametrize("command", ["serve", "up"])
+def test_an_in_memory_database_is_refused_by_the_servers(
+    command: str, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each connection has its own in-memory database: the migrated one was not the one the
+    # app read ("no such table: registry_version", two tracebacks, exit 3).
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the hub started on an in-memory database")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.setattr(subprocess, "Popen", started)
+    monkeypatch.chdir(tmp_path)
+    env = {"HUB_PORT": None, "HUB_HOST": None, "HUB_GC_FREEZE": None}
+    result = CliRunner().invoke(app, [command, "--port", "18990", "--db", url], env=env)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert "in-memory SQLite database" in said and "give a file" in said, said
