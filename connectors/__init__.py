@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import traceback
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,25 @@ class UnknownConnector(KeyError):
         return str(self.args[0])
 
 
+class BrokenConnector(ValueError):
+    """A package of ``connectors/`` fails to import; the message names it and where."""
+
+
+def _broken(name: str, folder: str, exc: Exception) -> BrokenConnector:
+    # The traceback's last line of the package's own code is where to look, not the
+    # importlib and kit frames below or above it; a SyntaxError names its own line.
+    if isinstance(exc, SyntaxError):
+        where = f"{exc.filename} line {exc.lineno}: {exc.msg}"
+    else:
+        own = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(folder)]
+        at = f"{own[-1].filename} line {own[-1].lineno}: " if own else ""
+        where = f"{at}{exc}" if str(exc) else f"{at}{type(exc).__name__}"
+    return BrokenConnector(
+        f"connector package {name} does not load: {where}; fix it, or move the package out "
+        "of connectors/"
+    )
+
+
 @cache
 def _discover() -> dict[str, Connector]:
     from connectors.kit import Connector
@@ -36,7 +56,11 @@ def _discover() -> dict[str, Connector]:
     for info in pkgutil.iter_modules(__path__):
         if not info.ispkg or info.name in _NOT_CONNECTORS or info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        try:
+            module = importlib.import_module(f"{__name__}.{info.name}")
+        except Exception as exc:
+            folder = f"{getattr(info.module_finder, 'path', '')}/{info.name}/"
+            raise _broken(info.name, folder, exc) from exc
         connector = getattr(module, "connector", None)
         if isinstance(connector, Connector):
             found[connector.manifest.name] = connector
@@ -45,7 +69,10 @@ def _discover() -> dict[str, Connector]:
 
 
 def names() -> list[str]:
-    """Names of the connectors found, population, business, land, insurance first."""
+    """Names of the connectors found, population, business, land, insurance first.
+
+    This and the functions below raise ``BrokenConnector`` while a package fails to import.
+    """
     return list(_discover())
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PydanticUserError, TypeAdapter
 
 _PART = re.compile(r"[A-Za-z0-9._-]+")  # fullmatch: "$" lets a final "\n" through
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
@@ -55,6 +55,21 @@ class ServiceSpec:
             raise ValueError(f"service {self.code}: path must start with '/'")
         if not all(400 <= status <= 599 for status in self.errors):
             raise ValueError(f"service {self.code}: errors {self.errors} must be 4xx or 5xx")
+        # Found here, at import, rather than as a 500 from the mock's /openapi.json and a
+        # traceback from `hub connectors registry` (the request schema goes to the registry).
+        for role, model in (("request", self.request_model), ("response", self.response_model)):
+            if model is None:
+                continue
+            try:
+                TypeAdapter(model).json_schema(
+                    mode="validation" if role == "request" else "serialization"
+                )
+            except PydanticUserError as exc:
+                raise ValueError(
+                    f"service {self.code}: the {role} model {getattr(model, '__name__', model)} "
+                    f"has no JSON Schema ({str(exc).splitlines()[0]}): give its fields types "
+                    "pydantic can describe, or annotate one with WithJsonSchema"
+                ) from None
 
     def request_schema(self) -> dict[str, Any] | None:
         """JSON Schema of the request body, for the hub to validate against (or None)."""

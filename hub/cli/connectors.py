@@ -13,6 +13,7 @@ from pydantic import ValidationError
 import connectors
 from connectors.kit import Connector, FaultConfig, FaultSpec
 from hub.cli.common import PORT_MAX
+from hub.cli.serve import listenable
 from hub.core.children import end_with_parent
 from hub.core.ids import IdError, parse_member
 from hub.core.urls import http_url_problem
@@ -25,7 +26,15 @@ NameArg = Annotated[str, typer.Argument(help="Connector name, e.g. population")]
 def _connector(name: str) -> Connector:
     try:
         return connectors.get(name)
-    except connectors.UnknownConnector as exc:
+    except (connectors.UnknownConnector, connectors.BrokenConnector) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _all_connectors() -> list[Connector]:
+    try:
+        return connectors.all()
+    except connectors.BrokenConnector as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
@@ -113,6 +122,10 @@ def mock(
     except ValidationError as exc:
         typer.echo(f"error: {_fault_options_problem(exc)}", err=True)
         raise typer.Exit(2) from None
+    port = port if port is not None else 8001 + connectors.names().index(name)
+    # uvicorn's refusal was a log line with an errno, after the line saying where the mock
+    # runs, and exit 3; checked before a --state file is made.
+    listenable(host, [port])
     try:
         api = connector.create_app(
             seed=seed,
@@ -135,7 +148,6 @@ def mock(
             err=True,
         )
         raise typer.Exit(2) from None
-    port = port if port is not None else 8001 + connectors.names().index(name)
     where = f" (writes kept in {state})" if state is not None else ""
     typer.echo(
         f"{name} ({connector.manifest.subsystem_id}) on http://{host}:{port}{where}", err=True
@@ -171,7 +183,7 @@ def new(
             if member_name is None:
                 member_name = _known_member_name(member_id)
         written = scaffold(name, root, member_id=member_id, member_name=member_name)
-    except (ScaffoldError, IdError) as exc:
+    except (ScaffoldError, IdError, connectors.BrokenConnector) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     for path in written:
@@ -207,7 +219,7 @@ def list_() -> None:
     from rich.table import Table
 
     table = Table("name", "subsystem", "services")
-    for connector in connectors.all():
+    for connector in _all_connectors():
         codes = ", ".join(s.code for s in connector.manifest.services)
         table.add_row(connector.name, connector.manifest.subsystem_id, codes)
     Console().print(table)

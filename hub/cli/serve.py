@@ -74,7 +74,10 @@ def up(
     import connectors
     from connectors.demo import demo_registry
 
-    names = connectors.names()
+    try:
+        names = connectors.names()
+    except connectors.BrokenConnector as exc:
+        fail(str(exc), 2)
     if port + len(names) > PORT_MAX:
         fail(
             f"--port {port} leaves no room for the {len(names)} mock agencies, which take "

@@ -15,6 +15,7 @@ import typer
 import uvicorn
 from typer.testing import CliRunner
 
+import connectors
 from hub.cli.main import app
 from hub.txlog.signing import Signer
 from tests.support import free_port
@@ -128,7 +129,8 @@ def test_hub_serve_refuses_a_bad_setting_in_one_line(
         (["serve", "--port", "70000"], "less than or equal to 65535"),
         (["mock", "population", "--port", "99999"], "less than or equal to 65535"),
         (["up", "--port", "0"], "greater than or equal to 1"),
-        (["up", "--port", "65534"], "pick 65531 or lower"),
+        # (The mocks are the connectors found: one scaffolded into the project is one more.)
+        (["up", "--port", "65534"], f"pick {65535 - len(connectors.names())} or lower"),
         # Each mock said "size must be between 1 and 1000000, got 0", and `hub up` then
         # printed the command line of the first to exit.
         (["up", "--size", "0"], "'--size': Input should be greater than or equal to 1"),
@@ -513,3 +515,22 @@ def test_an_in_memory_database_is_refused_by_the_servers(
     said = " ".join(result.output.split())
     assert result.exit_code == 2, said
     assert "in-memory SQLite database" in said and "give a file" in said, said
+
+
+def test_hub_mock_on_a_taken_port_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # uvicorn's own refusal came after the "permits ... on http://..." line, as
+    # "ERROR: [Errno 98] ... address already in use", and exit 3.
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a mock started on a port that is taken")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = CliRunner().invoke(app, ["mock", "insurance", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    said = " ".join(result.output.split())
+    assert f"error: port {port} on 127.0.0.1 is in use" in said and "with --port" in said
+    assert len(result.output.strip().splitlines()) == 1, result.output
