@@ -81,6 +81,10 @@ def read_purpose(ex: Exchange, headers: dict[str, str]) -> None:
             setattr(ex, attr, value)
 
 
+class UnknownKey(errors.Unauthorized):
+    """An API key the snapshot holds no entry for: perhaps one issued since it was loaded."""
+
+
 def authenticate(ex: Exchange, headers: dict[str, str], snap: Snapshot, secret: str) -> str:
     """The client the request speaks for, once its API key proves it."""
     client = headers.get("x-road-client")
@@ -118,7 +122,7 @@ def authenticate(ex: Exchange, headers: dict[str, str], snap: Snapshot, secret: 
     if owner is None:
         ended = snap.ended(key.strip(), ex.started)
         if ended is None:
-            raise errors.Unauthorized("the API key is unknown, expired or revoked")
+            raise UnknownKey("the API key is unknown, expired or revoked")
         # A key the registry holds: the log names its owner, as for another client's key.
         ex.client, why = ended
         raise errors.Unauthorized(why)

@@ -116,7 +116,18 @@ class Gateway:
             if self.peer_auth is not None and scope is not None:
                 client = self.peer_auth(scope, headers, ex)
             if client is None:
-                client = checks.authenticate(ex, headers, snap, self.settings.secret_key)
+                try:
+                    client = checks.authenticate(ex, headers, snap, self.settings.secret_key)
+                except checks.UnknownKey:
+                    # Perhaps a key just issued or rotated through another worker: this
+                    # worker's snapshot would learn of it only at its next reload, up to
+                    # HUB_REGISTRY_REFRESH_S later. Refused keys only: a known key's path
+                    # is unchanged.
+                    newer = await self.registry.catch_up(snap)
+                    if newer is None:
+                        raise
+                    snap = newer
+                    client = checks.authenticate(ex, headers, snap, self.settings.secret_key)
             else:
                 ex.client = ex.claimed = client
             if ex.target.meta is not None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +25,9 @@ from hub.registry import repository as repo
 from hub.registry.schemas import request_validator
 
 log = logging.getLogger(__name__)
+
+# The least time between two of ``RegistryCache.catch_up``'s checks of the registry version.
+CATCH_UP_S = 0.2
 
 
 @dataclass(slots=True)
@@ -297,6 +302,9 @@ class RegistryCache:
         self._lock = asyncio.Lock()
         # The last reload failed: the snapshot is older than the registry (/readyz says so).
         self.failing = False
+        # ``catch_up``'s check in flight, and when the last one began (time.monotonic).
+        self._check: asyncio.Future[None] | None = None
+        self._checked_at = -math.inf
 
     async def refresh(self, *, force: bool = False) -> None:
         async with self._lock, self.sessions() as session:
@@ -308,6 +316,34 @@ class RegistryCache:
                 self.failing = True
                 raise
             self.failing = False
+
+    async def catch_up(self, seen: Snapshot) -> Snapshot | None:
+        """A snapshot newer than ``seen``, reloaded if the registry moved since; else None.
+
+        For an API key ``seen`` does not hold: another worker (or the CLI) may have issued it
+        a moment ago, and ``poll`` would find it only within its interval. Only refused
+        exchanges call this, so a flood of unknown keys costs one version query per
+        CATCH_UP_S and a reload only when the registry did change: a caller that comes while
+        a check runs waits for it, and one within CATCH_UP_S of the last check gets None.
+        """
+        if self.snapshot is seen:
+            if self._check is None:
+                now = time.monotonic()
+                if now - self._checked_at < CATCH_UP_S:
+                    return None
+                self._checked_at = now
+                self._check = asyncio.ensure_future(self._catch_up())
+            # Shielded: a caller that goes away leaves the check to those still waiting.
+            await asyncio.shield(self._check)
+        return None if self.snapshot is seen else self.snapshot
+
+    async def _catch_up(self) -> None:
+        try:
+            await self.refresh()
+        except Exception:  # the caller's key is refused, as without the check
+            log.warning("registry refresh failed", exc_info=True)
+        finally:
+            self._check = None
 
     async def poll(self, interval_s: float) -> None:
         """Reload when another worker or the CLI changed the registry."""

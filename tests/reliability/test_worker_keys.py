@@ -1,0 +1,45 @@
+"""A key issued or rotated through one worker of `hub serve --workers 2` works in both at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.reliability.fakes import CLIENT, LOOKUP, PURPOSE, FaultyProvider, registry_doc
+from tests.reliability.procs import apply_registry, hub_env, hub_process
+from tests.support import ADMIN, serve
+
+# Calls each on its own connection, so that the kernel hands them to both workers.
+CALLS = 30
+
+
+async def calls(url: str, key: str) -> list[int]:
+    headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}
+    out = []
+    for _ in range(CALLS):
+        async with httpx.AsyncClient(timeout=30) as http:
+            out.append((await http.get(url + LOOKUP, headers=headers)).status_code)
+    return out
+
+
+async def test_a_new_or_rotated_key_works_at_once_in_every_worker(tmp_path: Path) -> None:
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    # The periodic reload would hide the delay: the other worker must find the key itself.
+    env = hub_env(tmp_path, db_url, HUB_REGISTRY_REFRESH_S="3600")
+    async with serve(FaultyProvider()) as base_url:
+        await apply_registry(env, registry_doc(base_url), tmp_path)
+        async with hub_process(env, tmp_path, "--workers", "2") as hub:
+            admin = {"Authorization": f"Bearer {ADMIN}"}
+            async with httpx.AsyncClient(base_url=hub.url, timeout=30) as http:
+                issued = await http.post("/admin/keys", json={"client": CLIENT}, headers=admin)
+            assert issued.status_code == 201, issued.text
+            assert await calls(hub.url, issued.json()["api_key"]) == [200] * CALLS
+            async with httpx.AsyncClient(base_url=hub.url, timeout=30) as http:
+                rotated = await http.post(
+                    f"/admin/keys/{issued.json()['id']}/rotate",
+                    json={"grace_seconds": 60},
+                    headers=admin,
+                )
+            assert rotated.status_code == 201, rotated.text
+            assert await calls(hub.url, rotated.json()["api_key"]) == [200] * CALLS
