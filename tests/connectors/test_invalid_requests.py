@@ -306,3 +306,23 @@ async def test_a_date_of_a_write_is_an_iso_date(
     services = connectors.get(name).manifest.services
     spec = next(s for s in services if (s.method, s.path) == ("POST", path))
     assert "[0-9]{4}-[0-9]{2}-[0-9]{2}" in str(spec.request_schema())
+
+
+@pytest.mark.parametrize("capital", [1e30, 10**19, 2.5])
+async def test_a_charter_capital_out_of_range_is_named(capital: float) -> None:
+    # 1e30 passed the hub's schema (no maximum) and the mock then spoke of "an input string".
+    from schemas.business import EnterpriseRegistration
+
+    app = connectors.get("business").create_app(seed=42, size=200)
+    body = {
+        "name": "Công ty TNHH A",
+        "head_office": ADDRESS,
+        "legal_representative": {"id": PERSON, "full_name": "A"},
+        "charter_capital_vnd": capital,
+    }
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://business") as client:
+        said = problem(await client.post("/enterprises", json=body))
+    assert said.startswith("charter_capital_vnd: must be"), said
+    schema = EnterpriseRegistration.model_json_schema()["properties"]["charter_capital_vnd"]
+    assert {"maximum": 10**18} in [{"maximum": s.get("maximum")} for s in schema["anyOf"]]
