@@ -44,11 +44,18 @@ def refuse_foreign(connection: Connection, script: ScriptDirectory) -> None:
                 "revision: give an empty database, or one this hub made"
             )
         return
-    try:
-        script.get_revision(current)
-    except CommandError:
+    if not has_revision(script, current):
         head = script.get_current_head()
-        raise ForeignDatabase(unknown_revision(current, head or "none")) from None
+        raise ForeignDatabase(unknown_revision(current, head or "none"))
+
+
+def has_revision(script: ScriptDirectory, revision: str) -> bool:
+    """Whether ``revision`` is one of the migrations in ``script``."""
+    try:
+        script.get_revision(revision)
+    except CommandError:
+        return False
+    return True
 
 
 def alembic_config(url: str) -> Config:
@@ -89,8 +96,4 @@ def revisions(url: str) -> tuple[str | None, str]:
 
 def known(url: str, revision: str) -> bool:
     """Whether ``revision`` is one of this hub's migrations."""
-    try:
-        ScriptDirectory.from_config(alembic_config(url)).get_revision(revision)
-    except CommandError:
-        return False
-    return True
+    return has_revision(ScriptDirectory.from_config(alembic_config(url)), revision)
