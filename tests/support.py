@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import time
@@ -29,9 +30,27 @@ OPERATOR = "operator-token-0123456789"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port to listen on a moment later, from below the kernel's range for outgoing
+    connections: one the kernel lent (bind to 0) could be given meanwhile to a connection
+    this process opened (PostgreSQL, Redis, a mock), and the server's bind then failed with
+    "address already in use" (seen once in a full run, tests/e2e)."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randint(20000, low - 1) if low > 21000 else 0
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError("no free port to listen on below the ephemeral range")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0  # unknown: let the kernel pick
 
 
 @contextlib.asynccontextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -16,15 +15,10 @@ import connectors
 from connectors.kit import FaultConfig
 from connectors.kit.faults import Faults
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at
+from tests.support import free_port
 
 PERSON = citizen_at(42, DEFAULT_SIZE, 0)
 VERIFY = {"id": PERSON["id"], "full_name": PERSON["full_name"]}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.asynccontextmanager
