@@ -1,16 +1,41 @@
-"""What the admin routes share: committing a change, with a race said in words."""
+"""What the admin routes share: committing a change, with a race said in words, and the
+validators (``ETag``, ``If-Match``) that keep two operators from undoing each other."""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+import re
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import HTTPException
+from fastapi import Header, HTTPException
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 RACED = (
     "another change to the registry was being made at the same time and took this entry "
     "first; read it again and retry"
+)
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The `ETag` a GET of the entry answered: the change is made only if the "
+        "entry is still as it was read, else 412 (`*`: whatever it holds). Without it, the "
+        "last change wins.",
+    ),
+]
+PRECONDITION: dict[int | str, dict[str, Any]] = {
+    412: {"description": "The entry changed since the ETag in If-Match was read"}
+}
+
+_TAG = r'(?:W/)?"[^"]*"'
+_TAGS = re.compile(rf"\s*{_TAG}\s*(?:,\s*{_TAG}\s*)*")
+BAD_IF_MATCH = (
+    "If-Match takes * or the ETag a GET of the entry answered, with its double quotes "
+    '(If-Match: "..."), several separated by commas'
 )
 
 
@@ -22,3 +47,35 @@ async def commit(session: AsyncSession, state: Any) -> None:
         await session.rollback()
         raise HTTPException(409, RACED) from None
     await state.registry.refresh(force=True)
+
+
+def etag(representation: dict[str, Any], written: datetime | None = None) -> str:
+    """A strong validator of an entry: a digest of what a GET answers of it and of when it
+    was last written (so it moves with a change made and undone between two reads)."""
+    content = json.dumps(
+        [representation, written.isoformat() if written else None],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return '"' + hashlib.sha256(content.encode()).hexdigest()[:32] + '"'
+
+
+def stale(named: str) -> HTTPException:
+    return HTTPException(
+        412,
+        f"{named} changed since the ETag given in If-Match was read, so this change was not "
+        "made: GET it again and reapply your change to what it holds now",
+    )
+
+
+def precondition(if_match: str | None, current: str, named: str) -> None:
+    """Refuse the change (412) unless ``If-Match`` names the entry as it is now (``current``);
+    without the header, any change goes, as before it was taken."""
+    if if_match is None or if_match.strip() == "*":
+        return
+    if not _TAGS.fullmatch(if_match):
+        raise HTTPException(400, BAD_IF_MATCH)
+    # The strong comparison of RFC 9110: a weak tag (W/"...") never matches.
+    if current not in [tag for weak, tag in re.findall(r'(W/)?("[^"]*")', if_match) if not weak]:
+        raise stale(named)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.admin import keys
-from hub.admin.common import RACED, commit
-from hub.admin.wire import YAML_TYPES, AdminRoute, RegistryRoute
+from hub.admin.common import PRECONDITION, RACED, IfMatch, commit, etag, precondition, stale
+from hub.admin.wire import GONE, YAML_TYPES, AdminRoute, RegistryRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.models import Grant, Member, Service, Subsystem
 from hub.registry import repository as repo
@@ -138,24 +137,70 @@ def _plain(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 MEMBER_FIELDS = ("id", "name", "enabled")
 SUBSYSTEM_FIELDS = ("id", "name", "base_url", "enabled", *registry.SUBSYSTEM_OPTIONAL)
 SERVICE_FIELDS = ("id", *registry.SERVICE_FIELDS)
+FIELDS: dict[Any, tuple[str, ...]] = {
+    Member: MEMBER_FIELDS,
+    Subsystem: SUBSYSTEM_FIELDS,
+    Service: SERVICE_FIELDS,
+}
+
+
+def _out(row: Any, response: Response) -> dict[str, Any]:
+    """What a GET answers of ``row``, its ETag in ``response``'s headers."""
+    response.headers["ETag"] = _tag(row)
+    return _plain(row, FIELDS[type(row)])
+
+
+def _tag(row: Any) -> str:
+    return etag(_plain(row, FIELDS[type(row)]), row.updated_at)
+
+
+def _guards(if_match: str | None) -> bool:
+    """Whether the write must find the entry as it was read: ``*`` takes it as it is."""
+    return if_match is not None and if_match.strip() != "*"
 
 
 async def _create(
-    session: AsyncSession, state: Any, model: Any, key: str, what: str, doc: RegistryDoc
+    session: AsyncSession,
+    state: Any,
+    response: Response,
+    model: Any,
+    key: str,
+    what: str,
+    doc: RegistryDoc,
 ) -> None:
     exists = f"{what} {key} exists; PATCH it instead"
     if await session.get(model, key):
         raise HTTPException(409, exists)
     await _apply(session, state, doc, exists=exists)
+    response.headers["ETag"] = _tag(await session.get(model, key))
+
+
+async def _current(
+    session: AsyncSession, model: Any, key: str, what: str, if_match: str | None
+) -> Any:
+    """The entry to change, if ``If-Match`` (when given) names it as it is."""
+    row = await _get(session, model, key, what)
+    precondition(if_match, _tag(row), f"{what} {key}")
+    return row
 
 
 async def _change(
-    session: AsyncSession, state: Any, model: Any, key: str, what: str, changes: dict[str, Any]
+    session: AsyncSession,
+    state: Any,
+    row: Any,
+    what: str,
+    changes: dict[str, Any],
+    if_match: str | None,
 ) -> Any:
-    row = await _get(session, model, key, what)
+    model, key, now = type(row), row.id, repo.utcnow()
+    if _guards(if_match) and not await repo.claim(session, row, FIELDS[model], now):
+        # Written or deleted by another change since _current read it: this one is not made.
+        if await session.get(model, key, populate_existing=True) is None:
+            raise HTTPException(409, GONE)
+        raise stale(f"{what} {key}")
     for k, v in changes.items():
         setattr(row, k, v)
-    row.updated_at = repo.utcnow()
+    row.updated_at = now
     try:
         await session.flush()
     except IntegrityError:
@@ -167,13 +212,17 @@ async def _change(
     return row
 
 
-async def _delete(session: AsyncSession, state: Any, model: Any, key: str, what: str) -> None:
-    await _get(session, model, key, what)
+async def _delete(
+    session: AsyncSession, state: Any, model: Any, key: str, what: str, if_match: str | None
+) -> None:
+    row = await _current(session, model, key, what, if_match)
     # What hangs below goes by the database's ON DELETE CASCADE. Counted, so that an entry
     # another change deleted since it was read is a 404 as it would be a moment later (it
     # was a 204, and a SQLAlchemy warning in the hub's log).
-    result = await session.execute(delete(model).where(model.id == key))
-    if not result.rowcount:  # type: ignore[attr-defined]
+    guarded = FIELDS[model] if _guards(if_match) else None
+    if not await repo.delete_entry(session, row, guarded):
+        if guarded and await session.get(model, key, populate_existing=True) is not None:
+            raise stale(f"{what} {key}")
         raise HTTPException(404, f"no such {what} {key}: GET /admin/{what}s lists them")
     await repo.bump_version(session)
     await commit(session, state)
@@ -186,31 +235,47 @@ async def list_members(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]
 
 @router.post("/members", status_code=201)
 async def create_member(
-    body: MemberCreate, _: AdminDep, session: SessionDep, state: StateDep
+    body: MemberCreate, response: Response, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
-    await _create(session, state, Member, body.id, "member", RegistryDoc(members=[body]))
+    await _create(session, state, response, Member, body.id, "member", RegistryDoc(members=[body]))
     return body
 
 
 @router.get("/members/{member_id:path}", summary="One member")
-async def get_member(member_id: MemberIdStr, _: AdminDep, session: SessionDep) -> Any:
-    return _plain(await _get(session, Member, member_id, "member"), MEMBER_FIELDS)
-
-
-@router.patch("/members/{member_id:path}", summary="Change a member (enabled=false disables)")
-async def change_member(
-    member_id: MemberIdStr, body: MemberPatch, _: AdminDep, session: SessionDep, state: StateDep
+async def get_member(
+    member_id: MemberIdStr, response: Response, _: AdminDep, session: SessionDep
 ) -> Any:
+    return _out(await _get(session, Member, member_id, "member"), response)
+
+
+@router.patch(
+    "/members/{member_id:path}",
+    summary="Change a member (enabled=false disables)",
+    responses=PRECONDITION,
+)
+async def change_member(
+    member_id: MemberIdStr,
+    body: MemberPatch,
+    response: Response,
+    _: AdminDep,
+    session: SessionDep,
+    state: StateDep,
+    if_match: IfMatch = None,
+) -> Any:
+    row = await _current(session, Member, member_id, "member", if_match)
     changes = body.model_dump(exclude_unset=True)
-    row = await _change(session, state, Member, member_id, "member", changes)
-    return _plain(row, MEMBER_FIELDS)
+    return _out(await _change(session, state, row, "member", changes, if_match), response)
 
 
-@router.delete("/members/{member_id:path}", status_code=204)
+@router.delete("/members/{member_id:path}", status_code=204, responses=PRECONDITION)
 async def delete_member(
-    member_id: MemberIdStr, _: AdminDep, session: SessionDep, state: StateDep
+    member_id: MemberIdStr,
+    _: AdminDep,
+    session: SessionDep,
+    state: StateDep,
+    if_match: IfMatch = None,
 ) -> None:
-    await _delete(session, state, Member, member_id, "member")
+    await _delete(session, state, Member, member_id, "member", if_match)
 
 
 @router.get("/subsystems", summary="Subsystems (?member=ID: of that member)")
@@ -222,10 +287,12 @@ async def list_subsystems(
 
 @router.post("/subsystems", status_code=201)
 async def create_subsystem(
-    body: SubsystemIn, _: AdminDep, session: SessionDep, state: StateDep
+    body: SubsystemIn, response: Response, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
     await _cert_free(session, body.cert_sha256, body.id)
-    await _create(session, state, Subsystem, body.id, "subsystem", RegistryDoc(subsystems=[body]))
+    await _create(
+        session, state, response, Subsystem, body.id, "subsystem", RegistryDoc(subsystems=[body])
+    )
     return body
 
 
@@ -254,29 +321,37 @@ async def _refusal(session: AsyncSession, certs: list[tuple[str, str | None]]) -
 
 
 @router.get("/subsystems/{subsystem_id:path}", summary="One subsystem")
-async def get_subsystem(subsystem_id: SubsystemIdStr, _: AdminDep, session: SessionDep) -> Any:
-    return _plain(await _get(session, Subsystem, subsystem_id, "subsystem"), SUBSYSTEM_FIELDS)
+async def get_subsystem(
+    subsystem_id: SubsystemIdStr, response: Response, _: AdminDep, session: SessionDep
+) -> Any:
+    return _out(await _get(session, Subsystem, subsystem_id, "subsystem"), response)
 
 
-@router.patch("/subsystems/{subsystem_id:path}")
+@router.patch("/subsystems/{subsystem_id:path}", responses=PRECONDITION)
 async def change_subsystem(
     subsystem_id: SubsystemIdStr,
     body: SubsystemPatch,
+    response: Response,
     _: AdminDep,
     session: SessionDep,
     state: StateDep,
+    if_match: IfMatch = None,
 ) -> Any:
+    row = await _current(session, Subsystem, subsystem_id, "subsystem", if_match)
     changes = body.model_dump(exclude_unset=True)
     await _cert_free(session, changes.get("cert_sha256"), subsystem_id)
-    row = await _change(session, state, Subsystem, subsystem_id, "subsystem", changes)
-    return _plain(row, SUBSYSTEM_FIELDS)
+    return _out(await _change(session, state, row, "subsystem", changes, if_match), response)
 
 
-@router.delete("/subsystems/{subsystem_id:path}", status_code=204)
+@router.delete("/subsystems/{subsystem_id:path}", status_code=204, responses=PRECONDITION)
 async def delete_subsystem(
-    subsystem_id: SubsystemIdStr, _: AdminDep, session: SessionDep, state: StateDep
+    subsystem_id: SubsystemIdStr,
+    _: AdminDep,
+    session: SessionDep,
+    state: StateDep,
+    if_match: IfMatch = None,
 ) -> None:
-    await _delete(session, state, Subsystem, subsystem_id, "subsystem")
+    await _delete(session, state, Subsystem, subsystem_id, "subsystem", if_match)
 
 
 @router.get("/services", summary="Services (?subsystem=ID: of that provider)")
@@ -287,32 +362,52 @@ async def list_services(
 
 
 @router.post("/services", status_code=201)
-async def create_service(body: ServiceIn, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
-    await _create(session, state, Service, body.id, "service", RegistryDoc(services=[body]))
+async def create_service(
+    body: ServiceIn, response: Response, _: AdminDep, session: SessionDep, state: StateDep
+) -> Any:
+    await _create(
+        session, state, response, Service, body.id, "service", RegistryDoc(services=[body])
+    )
     return body
 
 
 @router.get("/services/{service_id:path}", summary="One service")
-async def get_service(service_id: ServiceIdStr, _: AdminDep, session: SessionDep) -> Any:
-    return _plain(await _get(session, Service, service_id, "service"), SERVICE_FIELDS)
-
-
-@router.patch("/services/{service_id:path}", summary="Change a service (enabled=false disables)")
-async def change_service(
-    service_id: ServiceIdStr, body: ServicePatch, _: AdminDep, session: SessionDep, state: StateDep
+async def get_service(
+    service_id: ServiceIdStr, response: Response, _: AdminDep, session: SessionDep
 ) -> Any:
+    return _out(await _get(session, Service, service_id, "service"), response)
+
+
+@router.patch(
+    "/services/{service_id:path}",
+    summary="Change a service (enabled=false disables)",
+    responses=PRECONDITION,
+)
+async def change_service(
+    service_id: ServiceIdStr,
+    body: ServicePatch,
+    response: Response,
+    _: AdminDep,
+    session: SessionDep,
+    state: StateDep,
+    if_match: IfMatch = None,
+) -> Any:
+    row = await _current(session, Service, service_id, "service", if_match)
     changes = body.model_dump(exclude_unset=True)
     if "endpoints" in changes and changes["endpoints"] is None:
         changes["endpoints"] = []  # "no endpoints" is an empty list, as export writes it
-    row = await _change(session, state, Service, service_id, "service", changes)
-    return _plain(row, SERVICE_FIELDS)
+    return _out(await _change(session, state, row, "service", changes, if_match), response)
 
 
-@router.delete("/services/{service_id:path}", status_code=204)
+@router.delete("/services/{service_id:path}", status_code=204, responses=PRECONDITION)
 async def delete_service(
-    service_id: ServiceIdStr, _: AdminDep, session: SessionDep, state: StateDep
+    service_id: ServiceIdStr,
+    _: AdminDep,
+    session: SessionDep,
+    state: StateDep,
+    if_match: IfMatch = None,
 ) -> None:
-    await _delete(session, state, Service, service_id, "service")
+    await _delete(session, state, Service, service_id, "service", if_match)
 
 
 # --- grants --------------------------------------------------------------------------------
@@ -322,6 +417,14 @@ def _grant_out(g: Grant) -> dict[str, Any]:
     return {"client": g.client_id, "service": g.service_id, "enabled": g.enabled}
 
 
+def _grant_tag(g: Grant) -> str:
+    return etag(_grant_out(g))
+
+
+def _grant_named(key: GrantKey | GrantPatch) -> str:
+    return f"the grant of {key.client} for {key.service}"
+
+
 async def _grant(session: AsyncSession, key: GrantKey | GrantPatch) -> Grant:
     grant = await session.get(Grant, (key.client, key.service))
     if grant is None:
@@ -329,34 +432,65 @@ async def _grant(session: AsyncSession, key: GrantKey | GrantPatch) -> Grant:
     return grant
 
 
-@router.get("/grants", summary="Grants (?client=ID, ?service=ID: those of that client, service)")
+@router.get(
+    "/grants",
+    summary="Grants (?client=ID, ?service=ID: those of that client, service)",
+    description="With both, the one grant, and its `ETag` (for `If-Match`) in the headers.",
+)
 async def list_grants(
+    response: Response,
     _: AdminDep,
     session: SessionDep,
     client: SubsystemIdStr | None = None,
     service: ServiceIdStr | None = None,
 ) -> list[dict[str, Any]]:
-    return [_grant_out(g) for g in await repo.grants(session, client=client, service=service)]
+    grants = await repo.grants(session, client=client, service=service)
+    if client is not None and service is not None and grants:
+        response.headers["ETag"] = _grant_tag(grants[0])
+    return [_grant_out(g) for g in grants]
 
 
 @router.post("/grants", status_code=201)
-async def create_grant(body: GrantIn, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+async def create_grant(
+    body: GrantIn, response: Response, _: AdminDep, session: SessionDep, state: StateDep
+) -> Any:
     exists = (
         f"{body.client} has a grant for {body.service} already; PATCH /admin/grants to change it"
     )
     if await session.get(Grant, (body.client, body.service)):
         raise HTTPException(409, exists)
     await _apply(session, state, RegistryDoc(grants=[body]), exists=exists)
+    response.headers["ETag"] = _grant_tag(await _grant(session, body))
     return body
 
 
-@router.patch("/grants", summary="Change a grant, named by client and service (enabled=false)")
-async def change_grant(body: GrantPatch, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+@router.patch(
+    "/grants",
+    summary="Change a grant, named by client and service (enabled=false)",
+    responses=PRECONDITION,
+)
+async def change_grant(
+    body: GrantPatch,
+    response: Response,
+    _: AdminDep,
+    session: SessionDep,
+    state: StateDep,
+    if_match: IfMatch = None,
+) -> Any:
     grant = await _grant(session, body)
+    precondition(if_match, _grant_tag(grant), _grant_named(body))
     if body.enabled is not None and body.enabled != grant.enabled:
-        grant.enabled = body.enabled
+        if not _guards(if_match):
+            grant.enabled = body.enabled
+        elif not await repo.switch_grant(session, grant, body.enabled):
+            # Switched or deleted by another change since it was read: this one is not made.
+            key = (body.client, body.service)
+            if await session.get(Grant, key, populate_existing=True) is None:
+                raise HTTPException(409, GONE)
+            raise stale(_grant_named(body))
         await repo.bump_version(session)
         await commit(session, state)
+    response.headers["ETag"] = _grant_tag(grant)
     return _grant_out(grant)
 
 
@@ -369,6 +503,7 @@ NAME_THE_GRANT = (
     "/grants",
     status_code=204,
     summary="Delete a grant, named by ?client=&service= or by a JSON body with both",
+    responses=PRECONDITION,
 )
 async def delete_grant(
     _: AdminDep,
@@ -377,6 +512,7 @@ async def delete_grant(
     body: GrantKey | None = None,
     client: SubsystemIdStr | None = None,
     service: ServiceIdStr | None = None,
+    if_match: IfMatch = None,
 ) -> None:
     if body is None:
         if client is None and service is None:
@@ -389,8 +525,16 @@ async def delete_grant(
         raise HTTPException(
             422, f"the grant is named twice, in the query and in the body; {NAME_THE_GRANT}"
         )
-    await _grant(session, body)
-    await repo.delete_grant(session, body.client, body.service)
+    grant = await _grant(session, body)
+    precondition(if_match, _grant_tag(grant), _grant_named(body))
+    seen = grant.enabled if _guards(if_match) else None
+    deleted = await repo.delete_grant(session, body.client, body.service, enabled=seen)
+    if seen is not None and not deleted:
+        # Switched or deleted by another change since it was read.
+        key = (body.client, body.service)
+        if await session.get(Grant, key, populate_existing=True) is not None:
+            raise stale(_grant_named(body))
+        raise HTTPException(404, f"{body.client} has no grant for {body.service}")
     await repo.bump_version(session)
     await commit(session, state)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import JSON, ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.models import ApiKey, Grant, Member, RegistryVersion, Service, Subsystem
@@ -87,10 +88,74 @@ async def get_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None
     return await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
 
 
-async def delete_grant(session: AsyncSession, client: str, service: str) -> int:
+def as_read(
+    row: Member | Subsystem | Service, fields: tuple[str, ...]
+) -> list[ColumnElement[bool]]:
+    """The conditions an UPDATE or DELETE of ``row`` needs to touch it only as it was read:
+    when it was last written (every change writes updated_at) and what it held.
+
+    JSON columns are left to updated_at: PostgreSQL's json has no equality.
+    """
+    model: Any = type(row)
+    same = [model.id == row.id, model.updated_at == row.updated_at]
+    for field in fields:
+        if not isinstance(model.__table__.c[field].type, JSON):
+            same.append(getattr(model, field) == getattr(row, field))
+    return same
+
+
+async def claim(
+    session: AsyncSession, row: Member | Subsystem | Service, fields: tuple[str, ...], at: datetime
+) -> bool:
+    """Mark ``row`` written ``at`` if the database holds it as it was read; False when
+    another change wrote or deleted it since.
+
+    One conditional UPDATE, as end_key: it holds the row (PostgreSQL's row lock, SQLite's
+    write lock) until the commit, so that nothing changes it between this check and the
+    change written after it.
+    """
     result = await session.execute(
-        delete(Grant).where(Grant.client_id == client, Grant.service_id == service)
+        update(type(row))
+        .where(*as_read(row, fields))
+        .values(updated_at=at)
+        .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_entry(
+    session: AsyncSession, row: Member | Subsystem | Service, fields: tuple[str, ...] | None
+) -> bool:
+    """Delete ``row`` (with ``fields``: only as it was read); False when it is not there."""
+    model: Any = type(row)
+    same = as_read(row, fields) if fields is not None else [model.id == row.id]
+    result = await session.execute(delete(model).where(*same))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def switch_grant(session: AsyncSession, grant: Grant, enabled: bool) -> bool:
+    """Turn ``grant`` on or off if it is still as it was read; False when another change
+    switched or deleted it since (one conditional UPDATE, as claim)."""
+    result = await session.execute(
+        update(Grant)
+        .where(
+            Grant.client_id == grant.client_id,
+            Grant.service_id == grant.service_id,
+            Grant.enabled == grant.enabled,
+        )
+        .values(enabled=enabled)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_grant(
+    session: AsyncSession, client: str, service: str, *, enabled: bool | None = None
+) -> int:
+    """Delete a grant; with ``enabled``, only if it is still switched so."""
+    query = delete(Grant).where(Grant.client_id == client, Grant.service_id == service)
+    if enabled is not None:
+        query = query.where(Grant.enabled == enabled)
+    result = await session.execute(query)
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
