@@ -8,10 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from hub.core.db import create_engine
 from hub.core.migrate import upgrade
+from hub.stats.retention import read_pruned
 
 NOW = "2026-01-01 00:00:00.000000"
 ROWS = {
@@ -182,3 +183,56 @@ async def test_0008_refuses_a_registry_whose_subsystems_share_a_certificate(
         await engine.dispose()
     await asyncio.to_thread(upgrade, db_url)
     assert len(await _rows(db_url, "SELECT id FROM api_keys")) == 3
+
+
+# --- 0009: how far the minute rollups were pruned ----------------------------------------
+
+ROLLUP = (
+    "INSERT INTO {table} (bucket, client, service, provider, status_code, fault_code, count, "
+    "succeeded, request_bytes, response_bytes, total_ms, hub_ms, upstream_ms) "
+    "VALUES (:b, 'c', 's', 'p', 200, '', 1, 1, 0, 0, 1.0, 1.0, 0.0)"
+)
+
+
+@pytest.mark.parametrize(
+    ("minutes", "hours", "recorded"),
+    [
+        # Pruned by an older hub, or not: the oldest minute row's hour, all it went by.
+        ([datetime(2026, 1, 2, 10, 17), datetime(2026, 1, 2, 11, 5)],
+         [datetime(2026, 1, 2, 10)], [(datetime(2026, 1, 2, 10),)]),
+        ([], [], [(None,)]),  # no rollups yet: none was pruned
+        ([], [datetime(2026, 1, 2, 10)], []),  # every minute gone: not known how far
+    ],
+)  # fmt: skip
+async def test_0009_starts_from_what_the_minute_rows_tell(
+    db_url: str, minutes: list[datetime], hours: list[datetime], recorded: list[tuple]
+) -> None:
+    from alembic import command
+
+    from hub.core.migrate import alembic_config
+
+    await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0008")
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            for table, buckets in (("stats_minute", minutes), ("stats_hour", hours)):
+                for bucket in buckets:
+                    await conn.execute(text(ROLLUP.format(table=table)), {"b": bucket})
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(upgrade, db_url)
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            known, before = await read_pruned(conn)
+    finally:
+        await engine.dispose()
+    assert ([(before,)] if known else []) == recorded
+    await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0008")
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+    finally:
+        await engine.dispose()
+    assert "minute_prune" not in tables and "stats_minute" in tables

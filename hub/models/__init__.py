@@ -219,6 +219,7 @@ class LogBatch(Base):
 from hub.models.stats import (  # noqa: E402, F401
     LatencyDay,
     LatencyHour,
+    MinutePrune,
     RollupMark,
     StatsDay,
     StatsHour,

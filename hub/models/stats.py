@@ -86,3 +86,18 @@ class RollupMark(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MinutePrune(Base):
+    """How far the minute rollups were pruned (hub/stats/retention.py): rows before
+    ``pruned_before`` may be gone, and every one from it on is kept.
+
+    NULL: none was pruned. No row: not known (a database an older hub pruned), and only the
+    oldest minute row's hour tells. ``hub audit verify`` holds the minutes from here on to
+    their hours, so rows deleted from the oldest on are told from pruned ones.
+    """
+
+    __tablename__ = "minute_prune"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pruned_before: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

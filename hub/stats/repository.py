@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.models import Transaction
 from hub.stats.histogram import bin_of
-from hub.stats.retention import first_whole_hour
+from hub.stats.retention import whole_minutes_from
 from hub.stats.rollup import (
     COUNT_KEY,
     COUNT_SUMS,
@@ -203,9 +203,10 @@ async def count_sums(
 
 
 async def _whole_minutes(conn: Conn, ranges: Ranges) -> Ranges:
-    """``ranges`` with the minute spans whose rows are gone moved to ``log``: those before
-    the oldest minute row's hour, whatever retention the caller's horizon assumed."""
-    kept = await first_whole_hour(conn)
+    """``ranges`` with the minute spans whose rows may be gone moved to ``log``: those before
+    the minutes pruned or the oldest minute row's hour, whatever retention the caller's
+    horizon assumed."""
+    kept = await whole_minutes_from(conn)
     minutes: list[tuple[datetime, datetime]] = []
     gone: list[tuple[datetime, datetime]] = []
     for a, b in ranges["minute"]:

@@ -3,7 +3,8 @@
 Minute rows serve only the edges of a query; hour and day rows are kept for ever. Before
 the horizon (now minus the days, floored to a whole UTC hour) queries count the minutes at
 their edges from the log instead (``timeutil.cover``), so they never read a minute row that
-may be gone.
+may be gone. How far the rows were pruned is recorded as they go (``MinutePrune``), so that
+`hub audit verify` tells minute rows deleted after it from pruned ones.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, Table, delete, func, insert, or_, select, update
+from sqlalchemy import type_coerce as raw
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.models import MinutePrune
 from hub.stats import timeutil as tu
 from hub.stats.rollup import COUNT_TABLES
 
@@ -25,6 +28,9 @@ log = logging.getLogger(__name__)
 CHUNK = timedelta(days=1)
 INTERVAL_S = 3600.0
 FIRST_DELAY_S = 60.0
+_pruned: Table = MinutePrune.__table__  # type: ignore[assignment]
+# As stored: on SQLite a value that is no date failed the read instead of being named.
+_READ_PRUNED = select(raw(_pruned.c.pruned_before, String)).where(_pruned.c.id == 1)
 
 
 def minute_horizon(days: int, now: datetime | None = None) -> datetime | None:
@@ -35,14 +41,11 @@ def minute_horizon(days: int, now: datetime | None = None) -> datetime | None:
 
 
 async def first_whole_hour(conn: Any) -> datetime | None:
-    """The hour from which every minute row is still there (that of the oldest one kept),
-    or None when no minute row is left.
+    """The hour of the oldest minute row, or None when no minute row is left.
 
-    The horizon a reader computes comes from its own ``HUB_MINUTE_ROLLUP_DAYS``, but the hub
-    that pruned may have kept fewer days (another setting, or `hub stats` and `hub audit
-    verify` run from a shell without the hub's environment): the minutes between the two
-    horizons read as none. ``prune`` deletes from the oldest row up to a whole hour, so the
-    minutes from the oldest kept row's hour on are whole.
+    ``prune`` deletes from the oldest row up to a whole hour, so the minutes from the oldest
+    kept row's hour on are whole, unless rows were deleted otherwise: for a database pruned
+    before the prunes were recorded (``read_pruned``), all there is to go by.
     """
     table = COUNT_TABLES["minute"]
     oldest = (await conn.execute(select(func.min(table.c.bucket)))).scalar()
@@ -51,10 +54,54 @@ async def first_whole_hour(conn: Any) -> datetime | None:
     return tu.floor_hour(datetime.fromisoformat(oldest) if isinstance(oldest, str) else oldest)
 
 
+async def read_pruned(conn: Any) -> tuple[bool, datetime | None]:
+    """Whether it is known how far the minute rows were pruned, and the whole hour they were
+    pruned up to (None: none was). Not known where an older hub pruned (no row).
+
+    ValueError when the stored value is no whole hour: the hub writes none such.
+    """
+    row = (await conn.execute(_READ_PRUNED)).first()
+    if row is None:
+        return False, None
+    value = row[0]
+    if value is None:
+        return True, None
+    at = None
+    if type(value) is datetime:
+        at = value
+    elif type(value) is str:
+        with contextlib.suppress(ValueError):
+            at = datetime.fromisoformat(value)
+    if at is None or at.tzinfo is not None or at != tu.floor_hour(at):
+        raise ValueError(f"pruned_before={value!r} is not a whole hour")
+    return True, at
+
+
+async def whole_minutes_from(conn: Any) -> datetime | None:
+    """The hour from which every minute row is there, or None when no minute row is left.
+
+    The horizon a reader computes comes from its own ``HUB_MINUTE_ROLLUP_DAYS``, but the hub
+    that pruned may have kept fewer days (another setting, or `hub stats` run from a shell
+    without the hub's environment): the minutes between the two horizons read as none.
+    Nor is the oldest row enough: a minute logged late (or loaded) before the hours pruned
+    is one row of a minute whose others are gone.
+    """
+    oldest = await first_whole_hour(conn)
+    if oldest is None:
+        return None
+    try:
+        _, before = await read_pruned(conn)
+    except ValueError:
+        before = None  # the oldest row is all there is to go by; the audit says the rest
+    return oldest if before is None else max(oldest, before)
+
+
 async def prune(engine: AsyncEngine, horizon: datetime, *, chunk: timedelta = CHUNK) -> int:
     """Delete minute rows before ``horizon``, one ``chunk`` of buckets per transaction.
 
-    Short transactions keep the log writer's waits for the write lock short.
+    Short transactions keep the log writer's waits for the write lock short. Each records,
+    with its delete, how far the minutes are pruned (``MinutePrune``): `hub audit verify`
+    holds every minute after it to its hour, and no reader sees the one without the other.
     """
     table = COUNT_TABLES["minute"]
     async with engine.connect() as conn:
@@ -70,9 +117,23 @@ async def prune(engine: AsyncEngine, horizon: datetime, *, chunk: timedelta = CH
                 delete(table).where(table.c.bucket >= start, table.c.bucket < end)
             )
             deleted += max(result.rowcount or 0, 0)
+            await _record_pruned(conn, end)
         start = end
         await asyncio.sleep(0)  # let the writer's batches through between chunks
     return deleted
+
+
+async def _record_pruned(conn: Any, before: datetime) -> None:
+    """Move the recorded horizon up to ``before``, never back (a hub with more days)."""
+    col = _pruned.c.pruned_before
+    moved = await conn.execute(
+        update(_pruned)
+        .where(_pruned.c.id == 1, or_(col.is_(None), col < before))
+        .values(pruned_before=before)
+    )
+    if not moved.rowcount and (await conn.execute(_READ_PRUNED)).first() is None:
+        # Pruned by an older hub, or its row deleted: from here on it is known.
+        await conn.execute(insert(_pruned).values(id=1, pruned_before=before))
 
 
 class MinutePruner:

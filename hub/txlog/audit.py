@@ -43,7 +43,7 @@ from sqlalchemy import type_coerce as raw
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.models import ChainHead, LogBatch, RollupMark, Transaction
-from hub.stats.retention import first_whole_hour, minute_horizon
+from hub.stats.retention import first_whole_hour, minute_horizon, read_pruned
 from hub.txlog.audit_stats import Statistics
 from hub.txlog.chain import CHAINED_FIELDS, GENESIS, batch_message, record_hash
 from hub.txlog.forms import all_well_formed, bad_form
@@ -429,6 +429,31 @@ def _check_batch(
         report.last_key = b.key_id
 
 
+async def _minutes_kept(
+    conn: AsyncConnection, minute_days: int, now: datetime | None, first: list[str]
+) -> datetime | None:
+    """The hour from which the minute rows are held to their hours; None: they are not.
+
+    Minutes a hub with fewer days pruned are no tampering, whatever the days given here.
+    """
+    try:
+        known, before = await read_pruned(conn)
+    except ValueError as exc:
+        first.append(f"the record of how far the minute rollups were pruned was changed: {exc}")
+        known, before = False, None
+    if known:
+        # Recorded with each prune's delete: every minute row from there on is kept, so
+        # the oldest ones missing were deleted, not pruned.
+        kept: datetime | None = before or datetime.min
+    else:
+        # Pruned by an older hub, which recorded nothing: from the oldest row's hour on,
+        # none when none is left.
+        kept = await first_whole_hour(conn)
+    if kept is None:
+        return None
+    return max(minute_horizon(minute_days, now) or datetime.min, kept)
+
+
 @dataclass
 class _State:
     """What the walk is bounded by and checked against, read in one snapshot
@@ -500,11 +525,8 @@ class _State:
             mark = mark_row.seq
         if mark is not None:
             horizon = None
-            # Minute rows a hub with fewer days pruned are no tampering: from the oldest
-            # one's hour on (none when none is left), whatever the days given here.
-            kept = await first_whole_hour(conn) if minute_days is not None else None
-            if minute_days is not None and kept is not None:
-                horizon = max(minute_horizon(minute_days, now) or datetime.min, kept)
+            if minute_days is not None:
+                horizon = await _minutes_kept(conn, minute_days, now, first)
             stats = Statistics(mark, horizon)
             await stats.read_tables(conn)
         return cls(end, head, mark, bad_batches, first, last_batch, beyond, stats)

@@ -7,7 +7,7 @@ import hashlib
 import math
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, String, bindparam, select, text
@@ -36,8 +36,9 @@ class Statistics:
     without knowing the key. Memory grows with the days, not with the rows.
 
     The other tables are held to those in SQL (``_CONSISTENT``): the minute rows, within
-    their retention (``HUB_MINUTE_ROLLUP_DAYS``; older ones may be gone, and queries no
-    longer read them), add up to their hour's rows, and the latency histograms to the
+    their retention (``HUB_MINUTE_ROLLUP_DAYS`` and the hour recorded as pruned up to; older
+    ones may be gone, and queries no longer read them), add up to their hour's rows (an hour
+    they count fewer exchanges of is named as such, ``_LOST``), and the latency histograms to the
     exchanges of their hour and day. Summing the log at every grain and latency bin in Python
     doubled the time of the whole check. Not seen that way: counts moved between the minutes
     of one hour, or between the latency bins of one hour.
@@ -108,17 +109,46 @@ class Statistics:
         Each is one statement, so it reads the tables at one instant whenever it runs: the
         log writer folds into every table of a batch in one transaction.
         """
-        for what, query in _CONSISTENT[conn.dialect.name]:
+        dialect = conn.dialect.name
+        lost = False
+        if self.horizon is not None:
+            lost = await self._lost_minutes(conn, _LOST[dialect])
+        for what, query in _CONSISTENT[dialect]:
             statement = text(query)
             if ":h" in query:
-                if self.horizon is None:
-                    continue  # the minute rows are not checked
+                if self.horizon is None or lost:
+                    continue  # the minute rows are not checked, or said so already
                 statement = statement.bindparams(bindparam("h", self.horizon, DateTime))
             row = (await conn.execute(statement)).first()
             if row is not None:
                 self.found.append(
                     f"statistics disagree with the log: {what} at {tuple(row)!r:.200}"
                 )
+
+    async def _lost_minutes(self, conn: AsyncConnection, query: str) -> bool:
+        """Hours the minute rows kept count fewer exchanges of than stats_hour: their rows
+        were deleted (the oldest ones, to look pruned). True when there are some."""
+        statement = text(query).bindparams(bindparam("h", self.horizon, DateTime))
+        first_at, last_at, hours, lost = (await conn.execute(statement)).one()
+        if not hours:
+            return False
+        first, last = _as_datetime(first_at), _as_datetime(last_at)
+        span = (
+            f"from {first:%Y-%m-%d %H:%M} to {last + timedelta(hours=1):%Y-%m-%d %H:%M} (UTC)"
+            if first is not None and last is not None
+            else f"from {first_at!r:.40} to {last_at!r:.40}"  # stats_hour names them, too
+        )
+        kept = (
+            "no minute row was pruned"
+            if self.horizon == datetime.min
+            else f"the hub prunes none from {self.horizon:%Y-%m-%d %H:%M} on"
+        )
+        self.found.append(
+            f"statistics disagree with the log: stats_minute has lost the minutes of "
+            f"{int(lost):,} exchanges, in {hours:,} hours {span} that stats_hour counts: "
+            f"their rows were deleted, or their counts lowered ({kept})"
+        )
+        return True
 
     def _rows(
         self, name: str, rows: Sequence[Any], sqlite: bool
@@ -216,6 +246,14 @@ def _difference(ours: list[Any], theirs: list[Any]) -> str | None:
     return None
 
 
+# The minute rows held to their hours: from ``:h`` (read in the audit's snapshot), and past
+# whatever the pruner recorded since, read in the same statement: a prune that commits while
+# the check runs (on a connection of its own) deletes rows before what it records with them.
+_KEPT = (
+    "bucket >= :h AND bucket >= COALESCE((SELECT pruned_before FROM minute_prune WHERE id = 1), :h)"
+)
+
+
 def _consistent(floor: Callable[[str], str]) -> list[tuple[str, str]]:
     """(what, SQL giving the key of a row where it fails, if any) of each check of one table
     against another. ``floor(grain)``: SQL of ``bucket`` floored to the grain.
@@ -229,9 +267,9 @@ def _consistent(floor: Callable[[str], str]) -> list[tuple[str, str]]:
         (
             "stats_minute does not add up to stats_hour",
             (floor("hour"), *key, "status_code", "fault_code"), counts,
-            "stats_minute WHERE bucket >= :h",
+            f"stats_minute WHERE {_KEPT}",
             ("bucket", *key, "status_code", "fault_code"), counts,
-            "stats_hour WHERE bucket >= :h",
+            f"stats_hour WHERE {_KEPT}",
         ),
         (
             "stats_latency_hour does not add up to the exchanges of stats_hour",
@@ -263,6 +301,18 @@ def _consistent(floor: Callable[[str], str]) -> list[tuple[str, str]]:
     return out
 
 
+def _lost(floor: Callable[[str], str]) -> str:
+    """SQL of the hours (first, last, how many) whose minute rows count fewer exchanges than
+    their stats_hour rows, and how many fewer."""
+    return (
+        "SELECT min(h.bucket), max(h.bucket), count(*), sum(h.n - COALESCE(m.n, 0)) FROM "
+        f"(SELECT bucket, sum(count) AS n FROM stats_hour WHERE {_KEPT} GROUP BY bucket) AS h "
+        f"LEFT JOIN (SELECT {floor('hour')} AS bucket, sum(count) AS n FROM stats_minute "
+        f"WHERE {_KEPT} GROUP BY {floor('hour')}) AS m ON m.bucket = h.bucket "
+        "WHERE h.n > COALESCE(m.n, 0)"
+    )
+
+
 # SQLite keeps a bucket as SQLAlchemy writes it: "YYYY-MM-DD HH:MM:SS.ffffff".
 _CONSISTENT = {
     "sqlite": _consistent(
@@ -273,6 +323,10 @@ _CONSISTENT = {
         )
     ),
     "postgresql": _consistent(lambda grain: f"date_trunc('{grain}', bucket)"),
+}
+_LOST = {
+    "sqlite": _lost(lambda grain: "substr(bucket, 1, 14) || '00:00.000000'"),
+    "postgresql": _lost(lambda grain: f"date_trunc('{grain}', bucket)"),
 }
 
 

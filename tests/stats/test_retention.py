@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.core.db import create_engine
-from hub.models import StatsDay, StatsHour, StatsMinute, Transaction
+from hub.models import MinutePrune, StatsDay, StatsHour, StatsMinute, Transaction
 from hub.stats import retention, service
 from hub.stats.timeutil import InputError
 from tests.stats.conftest import log_records, record
@@ -220,5 +220,44 @@ async def test_minutes_pruned_under_a_shorter_retention_are_counted_from_the_log
             assert [p.total for p in hours.points] == [
                 await _logged_between(conn, a, b) for a, b in zip(edges, edges[1:], strict=False)
             ]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_minute_logged_late_before_the_pruned_hours_keeps_answers_exact(
+    history: str,
+) -> None:
+    # The hub pruned the minutes before 5 days ago; then a record of 12 July came in (a
+    # late or loaded one) and its minute row made the oldest one. Its hour on was taken as
+    # whole, and the minutes between it and the pruned hours were read as none: 319
+    # exchanges where the log held 320.
+    engine = create_engine(history)
+    try:
+        assert await retention.prune(engine, NOW - timedelta(days=5)) > 0
+        await log_records(history, [record(datetime(2024, 7, 12, 10, 30))])
+        # Each edge's minutes hold a record (one every 47 minutes: 17:46:13 is one).
+        since, until = datetime(2024, 7, 10, 8, 13), datetime(2024, 7, 20, 17, 50)
+        async with engine.connect() as conn:
+            s = await service.summary(
+                conn, tz="UTC", since=f"{since:%Y-%m-%dT%H:%M}Z", until=f"{until:%Y-%m-%dT%H:%M}Z",
+                now=NOW, minute_horizon=HORIZON,
+            )  # fmt: skip
+            assert s.total == await _logged_between(conn, since, until) > 0
+    finally:
+        await engine.dispose()
+
+
+async def test_the_pruner_records_how_far_it_pruned_as_it_deletes(history: str) -> None:
+    engine = create_engine(history)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(MinutePrune.pruned_before))).all() == [(None,)]
+        assert await retention.MinutePruner(engine, days=DAYS).run_once(NOW) > 0
+        async with engine.connect() as conn:
+            assert await retention.read_pruned(conn) == (True, HORIZON)
+        # A horizon further back (a hub restarted with more days) never moves it back.
+        assert await retention.prune(engine, HORIZON - timedelta(days=3)) == 0
+        async with engine.connect() as conn:
+            assert await retention.read_pruned(conn) == (True, HORIZON)
     finally:
         await engine.dispose()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, delete, func, select, text, update
 
 from hub.core.db import create_engine
-from hub.models import RollupMark, StatsDay, StatsHour, StatsMinute
+from hub.models import MinutePrune, RollupMark, StatsDay, StatsHour, StatsMinute
 from hub.models.stats import LatencyHour
 from hub.stats import synth
 from hub.stats.retention import prune
@@ -20,6 +21,7 @@ from hub.txlog.audit import AuditReport, verify_log
 from hub.txlog.audit_stats import Statistics
 from hub.txlog.signing import Signer
 from hub.txlog.sqlite import create_writer_engine
+from tests.txlog.test_audit import cli_result
 
 RECORDS = 600
 
@@ -137,6 +139,116 @@ async def test_minutes_pruned_under_a_shorter_retention_are_no_tampering(
     if kept_hours:  # the minutes still kept are still held to their hours
         await change(log_url, StatsMinute, 5000, nth=0)
         assert not (await audit(log_url, signer)).ok
+
+
+async def delete_minutes(url: str, before: datetime) -> tuple[int, str]:
+    """``DELETE FROM stats_minute WHERE bucket < before``, as whoever can write to the
+    database may; the exchanges the deleted rows counted, and the hours they lay in."""
+    t: Table = StatsMinute.__table__  # type: ignore[assignment]
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            old = t.c.bucket < before
+            counted, first, last = (
+                await conn.execute(
+                    select(func.sum(t.c.count), func.min(t.c.bucket), func.max(t.c.bucket)).where(
+                        old
+                    )
+                )
+            ).one()
+            await conn.execute(delete(t).where(old))
+    finally:
+        await engine.dispose()
+    if not counted:
+        return 0, ""
+    end = floor_hour(last) + timedelta(hours=1)
+    return int(counted), f"from {floor_hour(first):%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} (UTC)"
+
+
+@pytest.mark.parametrize("pruned", [True, False])
+async def test_the_oldest_minutes_deleted_inside_the_kept_range_are_found(
+    log_url: str, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pruned: bool
+) -> None:
+    # The oldest minute rows looked pruned: the audit held only the minutes from the oldest
+    # row's hour on to their hours, whatever the pruner had deleted.
+    now = utcnow()
+    if pruned:  # the pruner went up to a day and a half ago; none of this is retention's
+        engine = create_engine(log_url)
+        try:
+            assert await prune(engine, floor_hour(now - timedelta(hours=36))) > 0
+        finally:
+            await engine.dispose()
+        assert (await audit(log_url, signer)).ok
+    missing, hours = await delete_minutes(log_url, floor_hour(now - timedelta(hours=20)))
+    assert missing > 0
+
+    problems = (await audit(log_url, signer)).problems
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(
+        f"statistics disagree with the log: stats_minute has lost the minutes of {missing:,} "
+        "exchanges, in "
+    )
+    assert f" hours {hours} that stats_hour counts: their rows were deleted, or " in problems[0]
+
+    result = await cli_result(log_url, signer, tmp_path, monkeypatch)
+    assert result.exit_code == 1
+    assert "the log has been tampered with" in result.output
+    assert f"stats_minute has lost the minutes of {missing:,} exchanges" in result.output
+
+
+async def test_minutes_an_older_hub_pruned_are_no_tampering(log_url: str, signer: Signer) -> None:
+    # A hub before revision 0009 pruned without saying how far: the oldest minute row's hour
+    # is all there is to go by, and no alarm is raised for the minutes before it.
+    from alembic import command
+
+    from hub.core.migrate import alembic_config, upgrade
+
+    await asyncio.to_thread(command.downgrade, alembic_config(log_url), "0008")
+    horizon = floor_hour(utcnow() - timedelta(hours=30))
+    assert (await delete_minutes(log_url, horizon))[0] > 0  # that hub's prune
+    await asyncio.to_thread(upgrade, log_url)
+    report = await audit(log_url, signer)
+    assert report.ok, report.problems
+    # From the upgrade on, the minutes kept are known: deleting the oldest of them is seen.
+    missing, _ = await delete_minutes(log_url, horizon + timedelta(hours=6))
+    assert missing > 0
+    problems = (await audit(log_url, signer)).problems
+    assert [p.split(", in ")[0] for p in problems] == [
+        f"statistics disagree with the log: stats_minute has lost the minutes of {missing:,} "
+        "exchanges"
+    ]
+
+
+async def test_without_a_recorded_prune_the_oldest_minute_row_is_trusted(
+    log_url: str, signer: Signer
+) -> None:
+    # No row says how far the minutes were pruned (a database an older hub pruned): the
+    # minutes before the oldest row's hour are taken as pruned, as before.
+    engine = create_engine(log_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(delete(MinutePrune))
+    finally:
+        await engine.dispose()
+    assert (await delete_minutes(log_url, floor_hour(utcnow() - timedelta(hours=20))))[0] > 0
+    report = await audit(log_url, signer)
+    assert report.ok, report.problems
+
+
+async def test_a_recorded_prune_that_is_no_hour_is_named(log_url: str, signer: Signer) -> None:
+    if not log_url.startswith("sqlite"):
+        pytest.skip("SQLite only: PostgreSQL keeps a timestamp in a timestamp column")
+    engine = create_engine(log_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE minute_prune SET pruned_before = 'yesterday'"))
+    finally:
+        await engine.dispose()
+    problems = (await audit(log_url, signer)).problems
+    assert problems == [
+        "the record of how far the minute rollups were pruned was changed: "
+        "pruned_before='yesterday' is not a whole hour"
+    ]
 
 
 async def test_a_forged_latency_histogram_disagrees_with_its_hour(
