@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from hub.admin.router import router as admin_router
 from hub.core import errors, security
-from hub.core.children import end_with_parent, orphaned
+from hub.core.children import end_with_parent, is_child, orphaned
 from hub.core.db import create_engine, session_factory
 from hub.core.deps import ADMIN_ONLY, role_of, unauthorized_message
 from hub.core.ids import IdError, request_id
-from hub.core.settings import Settings
+from hub.core.settings import Settings, warn_unknown_variables
 from hub.gateway.forwarder import Forwarder
 from hub.gateway.handler import Gateway
 from hub.gateway.metaservices import list_clients
@@ -80,7 +80,10 @@ def _install_features(state: HubState, api: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> Callable:
     end_with_parent()  # a worker of `hub serve --workers N`; a no-op elsewhere
-    settings = settings or Settings()
+    if settings is None:
+        if not is_child():  # else `hub serve` said it, not each of its workers again
+            warn_unknown_variables()
+        settings = Settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -272,6 +275,19 @@ class HubApp:
         self.api = api
         self.gateway = gateway
         self.state: HubState = api.state.hub
+        # In production the API's description takes a token, as /api does (operators use
+        # /api, and it is described there too): it lists every admin route and field, which
+        # is nobody's business outside, while scripts and client generators still fetch it
+        # (curl -H "Authorization: Bearer ..." .../openapi.json). Not turned off: the admin
+        # API's refusals point at it for the fields they want.
+        described = (
+            api.openapi_url,
+            api.docs_url,
+            api.redoc_url,
+            api.swagger_ui_oauth2_redirect_url,
+        )
+        production = self.state.settings.env == "production"
+        self.token_paths = frozenset(p for p in described if p and production)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http" and (scope["path"].startswith("/r1/") or scope["path"] == "/r1"):
@@ -280,7 +296,9 @@ class HubApp:
             # A NUL character reached PostgreSQL from a filter or an id and failed there (a
             # 500); SQLite took it. Refused alike on both, before any route runs.
             await _refuse(send, 400, "the path or query holds a NUL character (%00); remove it")
-        elif scope["type"] == "http" and _guarded(scope["path"]):
+        elif scope["type"] == "http" and (
+            _guarded(scope["path"]) or scope["path"] in self.token_paths
+        ):
             await self._guard(scope, receive, send)
         else:
             await self.api(scope, receive, send)

@@ -10,7 +10,16 @@ from typing import Any
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hub.cli.common import DbOption, console, err_console, existing, fail, run, settings, unreadable
+from hub.cli.common import (
+    DbOption,
+    console,
+    err_console,
+    fail,
+    run,
+    settings,
+    unreadable,
+    up_to_date,
+)
 from hub.core.db import create_engine
 from hub.stats.repository import count_same_id
 from hub.txlog.audit import AuditReport, verify_log
@@ -44,7 +53,7 @@ def verify_cmd(
 
     Exit 1 naming the first bad record."""
     s = settings(db)
-    existing(s.database_url)
+    up_to_date(s.database_url, "the log")
     anchors = _anchors(expect)
     keys: list[Ed25519PublicKey] = []
     if not no_signatures:
@@ -175,7 +184,7 @@ def proof_cmd(
 ) -> None:
     """Write a JSON proof that one exchange is in the signed log, to check offline."""
     s = settings(db)
-    existing(s.database_url)
+    up_to_date(s.database_url, "the log")
 
     async def go() -> tuple[dict[str, Any] | None, int]:
         engine = create_engine(s.database_url)

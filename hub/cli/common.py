@@ -14,7 +14,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from hub.core.settings import Settings
+from hub.core.settings import Settings, warn_unknown_variables
 
 T = TypeVar("T")
 console = Console()
@@ -32,6 +32,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def settings(db: str | None = None, **overrides: Any) -> Settings:
     """Settings from HUB_* variables, with flags taking precedence."""
+    # Before any refusal, which the typo may explain (HUB_ADMN_TOKEN: "HUB_ADMIN_TOKEN must
+    # be set").
+    warn_unknown_variables()
     if db:
         os.environ["HUB_DATABASE_URL"] = db
     # --db goes through the environment (the workers of `hub serve` read it there), but a
@@ -171,13 +174,14 @@ def unreadable(exc: BaseException, url: str, what: str) -> str:
     return f"cannot read {what} from {shown(url)}: {why}"
 
 
-def up_to_date(url: str) -> None:
+def up_to_date(url: str, what: str | None = None) -> None:
     """Stop unless the database has this hub's schema, changing nothing.
 
     For `hub serve --no-migrate` (every worker failed its startup with a traceback on a
     missing table, and with --workers 2 the whole ended with exit 0) and the commands that
-    only read: `hub registry export` migrated an older database, the backup taken before
-    an upgrade being the very thing it changed.
+    only read ``what``: `hub registry export` migrated an older database, the backup taken
+    before an upgrade being the very thing it changed, and `hub stats`, `hub tx` and `hub
+    audit` read an older or a newer hub's tables as this hub's own.
     """
     from hub.core.migrate import known, revisions, unknown_revision
 
@@ -185,6 +189,8 @@ def up_to_date(url: str) -> None:
     try:
         current, head = revisions(url)
     except Exception as exc:
+        if what is not None:
+            fail(unreadable(exc, url, what))
         fail(f"cannot open the database at {shown(url)}: {reason(exc)}")
     if current is None:
         fail(f"the database at {shown(url)} has no hub tables: run `hub db upgrade` first", 2)

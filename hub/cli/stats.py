@@ -12,11 +12,11 @@ from hub.cli.common import (
     DbOption,
     Unwritable,
     console,
-    existing,
     fail,
     read_failed,
     run,
     settings,
+    up_to_date,
 )
 from hub.core.db import create_engine
 from hub.stats import service
@@ -60,11 +60,11 @@ def query(
         finally:
             await engine.dispose()
 
-    existing(s.database_url)
+    up_to_date(s.database_url, what)
     try:
         return run(go())
     except InputError as exc:
-        fail(str(exc), 2)
+        fail(exc.cli, 2)
     except (BrokenPipeError, Unwritable):
         raise  # the reader went (`| head`) or the disk is full: see hub/cli/main.py
     except Exception as exc:  # a CLI user gets the reason, not a traceback

@@ -70,6 +70,11 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
+def is_child() -> bool:
+    """Whether this is a child of `hub up` or `hub serve`."""
+    return _parent() is not None
+
+
 def orphaned() -> bool:
     """Whether this is a child of `hub up` or `hub serve` whose parent has died."""
     parent = _parent()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
@@ -159,6 +163,47 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+# HUB_* variables that are no settings: the test suite's (tests/support.py, .ci/run), and
+# those the hub sets for its children (hub/core/children.py, `hub up` for `hub mock`).
+NOT_SETTINGS_PREFIX = "HUB_TEST_"
+NOT_SETTINGS = frozenset({"HUB_PARENT_PID", "HUB_MOCK_CLIENT_KEY"})
+_warned: set[str] = set()
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A sentence for each HUB_* variable in ``environ`` that is no setting, naming the
+    closest setting: pydantic-settings ignores them, so HUB_DATABSE_URL quietly left the hub
+    on its default SQLite database."""
+    known = sorted("HUB_" + name.upper() for name in Settings.model_fields)
+    found = []
+    for name in sorted(environ):
+        upper = name.upper()  # the settings' names are read in any case
+        if not upper.startswith("HUB_") or upper.startswith(NOT_SETTINGS_PREFIX):
+            continue
+        if upper in known or upper in NOT_SETTINGS:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        found.append(f"{name} is not a hub setting{hint}; it is ignored.")
+    return found
+
+
+def warn_unknown_variables() -> None:
+    """One line on stderr for each HUB_* variable that is no setting, once a process.
+
+    A warning, in production too, not a refusal: deployments carry variables of their own,
+    and some are HUB_* by no choice of the operator's (Kubernetes gives every pod beside a
+    Service named "hub" HUB_SERVICE_HOST, HUB_PORT_8000_TCP and the like), so refusing
+    would stop a production hub over a variable it never reads. The costly typo is caught
+    there anyway: a production `hub serve` refuses a SQLite file that does not exist.
+    """
+    for line in unknown_variables(os.environ):
+        if line not in _warned:
+            _warned.add(line)
+            print(f"warning: {line}", file=sys.stderr)
+
+
 @lru_cache
 def get_settings() -> Settings:
+    warn_unknown_variables()
     return Settings()

@@ -60,6 +60,11 @@ class OneWriteCycle(RequestResponseCycle):
     """uvicorn's request cycle, also taking the gateway's whole answer as one message."""
 
     async def send(self, message: Any) -> None:
+        if self.waiting_for_100_continue and self.more_body:
+            # Answered (a 413 by the Content-Length, a 401) before the body was asked for:
+            # the client sends none, so the parser would wait for it on a connection kept
+            # open. Closing says the body is not wanted (RFC 9110 10.1.1).
+            self.keep_alive = False
         if message["type"] != EXTENSION:
             await super().send(message)
             return

@@ -14,8 +14,16 @@ from hub.core.errors import BadRequest
 from hub.core.ids import IdError, check_parts
 
 METASERVICES = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
-# %2e "."  %2f "/"  %5c "\"  %00 NUL, in any case, and a raw backslash.
-FORBIDDEN = re.compile(r"%(2e|2f|5c|00)|\\", re.IGNORECASE)
+# %2e "."  %2f "/"  %5c "\"  %00 NUL, in any case, and a raw backslash; also each of them
+# encoded again ("%252e": a provider, or a proxy before it, that decodes twice reads "."),
+# overlong UTF-8 (%c0%ae, %e0%80%ae, %f0%80%80%ae: decoders that accept it read "." or "/";
+# it is never valid UTF-8, so no name is spelled so), and a "%" that starts no escape of two
+# hex digits ("%2%65" and "%%32%65" are "%2e" once decoded).
+FORBIDDEN = re.compile(
+    r"%(?:25)*(?:2e|2f|5c|00|c[01]%(?:25)*[89ab]|e0%(?:25)*[89]|f[08c]%(?:25)*8)"
+    r"|%(?![0-9a-f]{2})|\\",
+    re.IGNORECASE,
+)
 SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]*$")
 # The provider-relative rest of the path at once: SEGMENT's characters and "/".
 REST = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
@@ -39,10 +47,7 @@ def parse(raw_path: str, known: Container[str] = ()) -> Target:
     # one over the rest of the path instead of one per segment (3.3-3.9 -> 2.5 us, timeit, the
     # bench path); a rest that fails is judged segment by segment for the message.
     if ("%" in raw_path or "\\" in raw_path) and FORBIDDEN.search(raw_path):
-        raise BadRequest(
-            "the path contains an encoded '.', '/', '\\' or NUL, or a backslash; "
-            "send path segments unencoded and without traversal"
-        )
+        raise BadRequest(_forbidden(raw_path))
     parts = raw_path.split("/", 7)
     # parts[0] == "" and parts[1] == "r1"; parts[7], when there is one, the provider's path
     ids = parts[2:7]
@@ -78,3 +83,30 @@ def _dot_segment(rest: str) -> bool:
     Jetty and Spring read "/..;x/" as "/../", which walked out of the provider's base path."""
     segments = f"/{rest}/"
     return "/./" in segments or "/../" in segments or "/.;" in segments or "/..;" in segments
+
+
+def _forbidden(raw_path: str) -> str:
+    """What to fix in a path FORBIDDEN refuses (the rare branch: the match is looked at again)."""
+    found = FORBIDDEN.search(raw_path)
+    assert found is not None
+    text = found.group().lower()
+    near = raw_path[found.start() : found.start() + 12]
+    if text == "%":
+        return (
+            f"the path has a '%' that starts no escape of two hex digits (at {near!r}); "
+            "send a literal '%' as %25"
+        )
+    if text.startswith("%25"):
+        return (
+            f"the path holds an encoded '.', '/', '\\' or NUL encoded twice (at {near!r}); "
+            "encode path segments once, without traversal"
+        )
+    if text.startswith(("%c", "%e", "%f")):
+        return (
+            f"the path holds overlong UTF-8 (at {near!r}), which some decoders read as '.' or "
+            "'/'; encode characters in standard UTF-8, without traversal"
+        )
+    return (
+        "the path contains an encoded '.', '/', '\\' or NUL, or a backslash; "
+        "send path segments unencoded and without traversal"
+    )

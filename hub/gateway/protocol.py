@@ -25,12 +25,13 @@ check uvicorn makes (``cycles.encode_answer``). Figures: bench/profile_notes.md,
 (one write) and seventh round (no ASGI cycle).
 
 What the protocol refuses itself, with the hub's error body: what httptools cannot parse,
-an HTTP/1.1 request without exactly one Host, CONNECT and an Upgrade with a body (its body
-would be lost), a transfer coding other than chunked (it would go on undecoded), a head
-over HEAD_READ_MAX or not whole within HEAD_TIMEOUT_S, a body that stops coming for
-BODY_IDLE_TIMEOUT_S. A refusal goes out after the answers of the requests before it on the
-connection, never ahead of them; a chunked body's trailer is dropped. A client's half-close
-after its requests still gets their answers (``eof_received``).
+an HTTP version other than 1.0 and 1.1 (505), an HTTP/1.1 request without exactly one Host,
+CONNECT and an Upgrade with a body (its body would be lost), a transfer coding other than
+chunked (it would go on undecoded), a head over HEAD_READ_MAX or not whole within
+HEAD_TIMEOUT_S, a body that stops coming for BODY_IDLE_TIMEOUT_S. A refusal goes out after
+the answers of the requests before it on the connection, never ahead of them; a chunked
+body's trailer is dropped. A client's half-close after its requests still gets their
+answers (``eof_received``).
 """
 
 from __future__ import annotations
@@ -139,6 +140,13 @@ class HubHttpProtocol(HttpToolsProtocol):
         refusal, self._refusal = self._refusal, None
         if refusal is not None:
             self._refuse(*refusal)
+            return
+        parser = self.parser
+        version = parser.get_http_version()  # "0.0" when the request line broke before it
+        if version not in ("0.0", "1.0", "1.1") or parser.get_method() == b"PRI":
+            # A version the parser refuses itself (HTTP/1.2, HTTP/3.0), or HTTP/2's preface
+            # ("PRI * HTTP/2.0") sent in clear: what is wrong is the version, not the request.
+            self._refuse(*_wrong_version("2.0" if parser.get_method() == b"PRI" else version))
             return
         self._refuse(
             b"400 Bad Request",
@@ -306,7 +314,13 @@ class HubHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         parser = self.parser
-        if self.expect_100_continue and parser.get_http_version() == "1.0":
+        version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            # HTTP/2.0 or HTTP/0.9 in a request line of text: the parser takes both, and they
+            # were answered as HTTP/1.1 (RFC 9110 15.6.6: 505, with what the hub speaks).
+            self._refusal = _wrong_version(version)
+            raise _Refusal
+        if self.expect_100_continue and version == "1.0":
             # RFC 9110 10.1.1: an HTTP/1.0 client cannot read a 1xx, which it took for the
             # answer to its request; its expectation is ignored, its body read as it comes.
             self.expect_100_continue = False
@@ -336,7 +350,7 @@ class HubHttpProtocol(HttpToolsProtocol):
                         "Transfer-Encoding other than chunked",
                     )
                     raise _Refusal
-        if hosts != 1 and (hosts or parser.get_http_version() == "1.1"):
+        if hosts != 1 and (hosts or version == "1.1"):
             # RFC 9112 3.2: a server must refuse an HTTP/1.1 request without one.
             self._refusal = (
                 b"400 Bad Request",
@@ -356,7 +370,7 @@ class HubHttpProtocol(HttpToolsProtocol):
                 close = True  # httptools reads nothing after this request
         if self._gateway is not None:
             if whole and length <= WHOLE_BODY_MAX and self.url.startswith(GATEWAY_PREFIX):
-                self._gateway_request(close)
+                self._gateway_request(close, version)
                 self.headers = _TRAILERS  # type: ignore[assignment]
                 self._in_body = True
                 return
@@ -406,9 +420,8 @@ class HubHttpProtocol(HttpToolsProtocol):
     def _unsupported_upgrade_warning(self) -> None:
         pass  # said by _no_upgrade: the request is served, then its connection closed
 
-    def _gateway_request(self, close: bool) -> None:
+    def _gateway_request(self, close: bool, version: str) -> None:
         parser = self.parser
-        version = parser.get_http_version()
         url = self.url
         if b"#" in url:  # a fragment is the client's own; uvicorn drops it too
             url = url.partition(b"#")[0]
@@ -480,6 +493,16 @@ class HubHttpProtocol(HttpToolsProtocol):
         if not cycle.keep_alive:
             self.transport.close()
         self.on_response_complete()
+
+
+def _wrong_version(version: str) -> tuple[bytes, str, str, str]:
+    """The refusal of a request in an HTTP version the hub does not speak."""
+    return (
+        b"505 HTTP Version Not Supported",
+        "Client.BadRequest",
+        f"the hub speaks HTTP/1.1 (and HTTP/1.0), not HTTP/{version}; send the request as HTTP/1.1",
+        f"HTTP/{version}",
+    )
 
 
 _sweeps: dict[int, asyncio.TimerHandle] = {}  # id(server state) -> its sweep's next turn

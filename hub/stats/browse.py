@@ -29,7 +29,10 @@ def decode_cursor(cursor: str) -> int:
             return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
-    raise InputError("cursor is not one this API gave out; pass next_cursor from the last page")
+    raise InputError(
+        "cursor is not one this API gave out; pass next_cursor from the last page",
+        "--cursor is not one this hub gave out; give the one the last page printed",
+    )
 
 
 def _jsonable(rec: dict[str, Any]) -> dict[str, Any]:
@@ -58,13 +61,13 @@ async def page(
 ) -> TransactionPage:
     """Newest first; ``fault=none`` keeps the exchanges the hub found no fault in."""
     if not 1 <= limit <= MAX_LIMIT:
-        raise InputError(f"limit must be between 1 and {MAX_LIMIT}; got {limit}")
+        raise tu.bad("limit", f"must be between 1 and {MAX_LIMIT}; got {limit}")
     zone = tu.zone(tz)
     now = now or tu.utcnow()
     start = tu.parse_instant(since, zone, name="since", now=now) if since else None
     end = tu.parse_instant(until, zone, name="until", now=now) if until else None
     if start is not None and end is not None and start >= end:
-        raise tu.InputError("since must be before until")  # as the statistics say it
+        raise tu.not_before()  # as the statistics say it
     no_fault = fault is not None and fault.lower() == "none"
     # An empty value (?client=, a form's empty field) is no filter, as an empty since is.
     equal = {

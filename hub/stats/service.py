@@ -45,7 +45,7 @@ def _range(
     start = tu.parse_instant(since, tz, name="since", now=now) if since else None
     end = tu.parse_instant(until, tz, name="until", now=now) if until else now
     if start is not None and start >= end:
-        raise InputError("since must be before until")
+        raise tu.not_before()
     return start, end
 
 
@@ -136,7 +136,7 @@ def _edges(
     bucket: str, since: str | None, until: str | None, zone: Any, now: datetime | None
 ) -> list[datetime]:
     if bucket not in tu.BUCKETS:
-        raise InputError(f"bucket must be one of {', '.join(tu.BUCKETS)}; got {bucket!r}")
+        raise tu.bad("bucket", f"must be one of {', '.join(tu.BUCKETS)}; got {bucket!r}")
     start, end = _range(since or DEFAULT_SPAN[bucket], until, zone, now)
     assert start is not None
     # Refuse before building the edges: a year of minutes would take a while to list.
@@ -195,13 +195,14 @@ async def timeseries(
     """Volume per local bucket, whole buckets only, optionally split by client/service/provider."""
     zone = tu.zone(tz)
     if group_by is not None and group_by not in GROUPS:
-        raise InputError(f"group_by must be one of {', '.join(GROUPS)}; got {group_by!r}")
+        raise tu.bad("group_by", f"must be one of {', '.join(GROUPS)}; got {group_by!r}")
     edges = _edges(bucket, since, until, zone, now)
     if bucket == "minute" and minute_horizon is not None and edges[0] < minute_horizon:
         days = (tu.utcnow() if now is None else now) - minute_horizon
+        kept = f"minute buckets are kept for {max(days.days, 0)} days (HUB_MINUTE_ROLLUP_DAYS)"
         raise InputError(
-            f"minute buckets are kept for {max(days.days, 0)} days (HUB_MINUTE_ROLLUP_DAYS); "
-            "use bucket=hour for older ranges"
+            f"{kept}; use bucket=hour for older ranges",
+            f"{kept}; use --bucket hour for older ranges",
         )
     buckets = await _bucketed(
         conn,
@@ -307,7 +308,7 @@ async def top(
 ) -> Top:
     """The busiest clients, services or providers in a range."""
     if by not in GROUPS:
-        raise InputError(f"by must be one of {', '.join(GROUPS)}; got {by!r}")
+        raise tu.bad("by", f"must be one of {', '.join(GROUPS)}; got {by!r}")
     acc, window = await _grouped(
         conn,
         (by,),
@@ -347,7 +348,7 @@ async def growth(
 ) -> Growth:
     """Each period's volume and its change against the period before (the first one too)."""
     if period not in ("day", "month", "year"):
-        raise InputError(f"period must be day, month or year; got {period!r}")
+        raise tu.bad("period", f"must be day, month or year; got {period!r}")
     zone = tu.zone(tz)
     edges = _edges(period, since, until, zone, now)
     before = tu.floor_local(edges[0] - timedelta(minutes=1), period, zone)

@@ -26,7 +26,29 @@ _LATEST = datetime.combine(LAST_DAY, datetime.min.time()) + timedelta(days=2)
 
 
 class InputError(ValueError):
-    """A statistics parameter the caller must fix; its message says how."""
+    """A statistics parameter the caller must fix; its message says how.
+
+    The message names the API's query parameters (group_by); ``cli`` says the same with the
+    options of `hub stats` and `hub tx` (--group-by), which have no such parameters.
+    """
+
+    def __init__(self, message: str, cli: str | None = None) -> None:
+        super().__init__(message)
+        self.cli = cli or message
+
+
+def option(name: str) -> str:
+    """The command line's option for the API's query parameter ``name``."""
+    return "--" + name.replace("_", "-")
+
+
+def bad(name: str, problem: str) -> InputError:
+    """The parameter ``name`` has ``problem`` ("must be one of ..."), in either's words."""
+    return InputError(f"{name} {problem}", f"{option(name)} {problem}")
+
+
+def not_before() -> InputError:
+    return InputError("since must be before until", "--since must be before --until")
 
 
 def zone(name: str) -> ZoneInfo:
@@ -58,15 +80,16 @@ def parse_instant(value: str, tz: ZoneInfo, *, name: str, now: datetime | None =
     except (OverflowError, ValueError):
         found = datetime.min  # past year 9999 or before year 1, once in UTC or gone back
     if found is None:
-        raise InputError(
-            f"{name}={value[:60]!r} is not a time: use an ISO date (2024-06-01), an ISO "
-            "datetime (2024-06-01T08:00:00+07:00), or a relative form like 30m, 24h, 7d, 3mo"
+        problem = (
+            "is not a time: use an ISO date (2024-06-01), an ISO datetime "
+            "(2024-06-01T08:00:00+07:00), or a relative form like 30m, 24h, 7d, 3mo"
         )
-    if not _EARLIEST <= found < _LATEST:
-        raise InputError(
-            f"{name}={value[:60]!r} is out of range: send a time between {FIRST_DAY} and {LAST_DAY}"
-        )
-    return found
+    elif not _EARLIEST <= found < _LATEST:
+        problem = f"is out of range: send a time between {FIRST_DAY} and {LAST_DAY}"
+    else:
+        return found
+    shown = repr(value[:60])
+    raise InputError(f"{name}={shown} {problem}", f"{option(name)} {shown} {problem}")
 
 
 def _instant(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:

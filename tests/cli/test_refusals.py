@@ -218,7 +218,7 @@ def test_an_empty_database_says_to_upgrade_without_sql(
     assert result.exit_code == code, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     said = " ".join(result.output.split())
-    assert "run `hub db upgrade` first" in said and "no such table" in said
+    assert "has no hub tables: run `hub db upgrade` first" in said
     assert "SELECT" not in said and "[SQL" not in said
 
 
@@ -314,6 +314,76 @@ def test_commands_that_only_read_never_migrate(tmp_path: Path, command: list[str
     assert "is at revision 0006 and this hub needs" in " ".join(result.output.split())
     with sqlite3.connect(old) as db:  # the backup before an upgrade is left as it was
         assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0006",)
+
+
+def test_a_mistyped_variable_is_named_before_what_it_causes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # HUB_ADMN_TOKEN was ignored without a word: the refusal named a variable that was "set".
+    monkeypatch.setattr("hub.core.settings._warned", set())
+    env = {**PRODUCTION, "HUB_ADMIN_TOKEN": None, "HUB_ADMN_TOKEN": "a" * 20,
+           "HUB_TEST_ANYTHING": "1", "HUB_PARENT_PID": "1"}  # fmt: skip
+    result = CliRunner().invoke(app, ["stats", "summary"], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[0] == (
+        "warning: HUB_ADMN_TOKEN is not a hub setting (did you mean HUB_ADMIN_TOKEN?); "
+        "it is ignored."
+    )
+    said = " ".join(result.stderr.split())
+    assert said.count("warning:") == 1 and "error: HUB_ADMIN_TOKEN must be set" in said
+
+
+@pytest.fixture(scope="module")
+def unfit_databases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A database of each kind a command that only reads cannot use, made once."""
+    import sqlite3
+
+    from hub.core.migrate import upgrade
+
+    where = tmp_path_factory.mktemp("unfit")
+    made = {kind: where / f"{kind}.db" for kind in ("never", "older", "newer")}
+    with sqlite3.connect(made["never"]) as db:  # never migrated: no table at all
+        db.execute("PRAGMA journal_mode = WAL")  # as the hub opens it, so reads change nothing
+    upgrade(f"sqlite+aiosqlite:///{made['older']}", "0006")
+    upgrade(f"sqlite+aiosqlite:///{made['newer']}")
+    with sqlite3.connect(made["newer"]) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0099'")  # a newer hub's
+    return made
+
+
+READERS = [
+    ["stats", "summary"], ["stats", "timeseries"], ["stats", "matrix"], ["stats", "top"],
+    ["stats", "growth"], ["tx", "list"], ["tx", "show", "x"],
+    ["audit", "verify", "--no-signatures"], ["audit", "proof", "x"], ["registry", "export"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("never", "has no hub tables: run `hub db upgrade` first"),
+        ("older", "is at revision 0006 and this hub needs"),
+        ("newer", "is at revision 0099, which this hub does not know"),
+    ],
+)
+@pytest.mark.parametrize("command", READERS, ids=" ".join)
+def test_commands_that_only_read_refuse_a_database_not_at_this_hubs_revision(
+    command: list[str], kind: str, said: str, unfit_databases: dict[str, Path]
+) -> None:
+    # An older or a newer hub's database was read as if it were this hub's (exit 0, figures
+    # from tables another schema fills), and an empty one failed on whichever table came first.
+    import sqlite3
+
+    path = unfit_databases[kind]
+    before = path.read_bytes()
+    result = CliRunner().invoke(app, [*command, "--db", f"sqlite+aiosqlite:///{path}"])
+    assert result.exit_code == 2, result.output
+    assert said in " ".join(result.output.split()), result.output
+    assert result.output.count("error:") == 1 and "Traceback" not in result.output
+    assert path.read_bytes() == before  # read, never migrated
+    if kind != "never":
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] in said
 
 
 def test_a_command_run_with_its_output_closed_stops_with_its_message(tmp_path: Path) -> None:

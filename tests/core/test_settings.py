@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from hub.core import settings as settings_module
 from hub.core.settings import Settings
 
 
@@ -65,3 +66,47 @@ def test_a_duration_or_ratio_must_be_a_finite_number(
     # "should be less than or equal to 1".
     with pytest.raises(ValidationError, match="finite number"):
         _settings(monkeypatch, **{name: value})
+
+
+def test_a_hub_variable_that_is_no_setting_is_named_with_the_closest_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # HUB_DATABSE_URL was ignored without a word: the hub ran on the default SQLite file.
+    monkeypatch.setattr(settings_module, "_warned", set())
+    monkeypatch.setenv("HUB_DATABSE_URL", "postgresql+asyncpg://hub@db/hub")
+    monkeypatch.setenv("HUB_ZZZ", "1")
+    # The test suite's, and those the hub sets for its own children: not settings, not typos.
+    for name in ("HUB_TEST_POSTGRES_URL", "HUB_TEST_ANYTHING", "HUB_PARENT_PID"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("HUB_MOCK_CLIENT_KEY", "hub_x")
+    settings_module.warn_unknown_variables()
+    settings_module.warn_unknown_variables()  # once a process: `hub serve` loads them twice
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: HUB_DATABSE_URL is not a hub setting (did you mean HUB_DATABASE_URL?); "
+        "it is ignored.",
+        "warning: HUB_ZZZ is not a hub setting; it is ignored.",
+    ]
+    assert Settings().database_url == "sqlite+aiosqlite:///var/hub.db"  # still ignored
+
+
+def test_every_hub_variable_the_repository_sets_is_a_setting_or_known() -> None:
+    # A variable the Dockerfile, CI, bench/, a test or the hub itself sets draws no warning.
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    names: set[str] = set()
+    for pattern in (
+        "Dockerfile",
+        "Makefile",
+        ".ci/run",
+        "bench/*.py",
+        "tests/**/*.py",
+        "hub/**/*.py",
+    ):
+        for path in root.glob(pattern):
+            if path.name != "settings.py":  # its examples of what is no setting
+                names |= set(re.findall(r"\bHUB_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    names -= {"HUB_PATH", "HUB_ONLY_PREFIXES"}  # Python names: bench/targets.py's, the gateway's
+    names -= {"HUB_DATABSE_URL", "HUB_ADMN_TOKEN", "HUB_ZZZ"}  # the tests' typos
+    assert settings_module.unknown_variables(dict.fromkeys(names, "x")) == []

@@ -351,6 +351,61 @@ async def test_traversal_never_reaches_the_provider(hub: Hub, path: str) -> None
     assert resp.headers["X-Road-Error"] in ("Client.BadRequest", "Client.AccessDenied")
 
 
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        # Overlong UTF-8 for "." and "/": decoders that accept it (old IIS, some Java) read
+        # "../" where the hub's checks saw neither.
+        ("/files/%c0%ae%c0%ae/secret", "overlong UTF-8"),
+        ("/files/%e0%80%ae%e0%80%ae/secret", "overlong UTF-8"),
+        ("/files/..%c0%afsecret", "overlong UTF-8"),
+        ("/files/%C0%AE%C0%AE%C0%AFsecret", "overlong UTF-8"),
+        # Double-encoded: a provider (or a proxy before it) that decodes twice reads "../".
+        ("/files/%252e%252e/secret", "encoded twice"),
+        ("/files/..%252fsecret", "encoded twice"),
+        ("/files/%25252e%25252e/secret", "encoded twice"),
+        # A "%" that starts no escape: "%2%65" and "%%32%65" are "%2e" once decoded.
+        ("/files/%2%65%2%65/secret", "two hex digits"),
+        ("/files/%%32%65%%32%65/secret", "two hex digits"),
+    ],
+)
+async def test_encoded_traversal_spellings_are_refused(hub: Hub, path: str, words: str) -> None:
+    resp = await hub.client.get(f"/r1/{PROVIDER}/answers{path}", headers=hub.headers())
+    assert resp.status_code == 400, resp.text
+    assert resp.headers["X-Road-Error"] == "Client.BadRequest"
+    assert words in resp.json()["message"]
+    assert hub.provider.state.seen == []
+    (rec,) = await hub.records()
+    assert rec["fault_code"] == "Client.BadRequest"
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/files/Nguy%E1%BB%85n%20V%C4%83n%20An", "Nguyễn Văn An"),
+        ("/files/%C3%80-%C3%A1", "À-á"),  # "À": a two-byte character, not an overlong one
+        ("/files/50%25", "50%"),  # a literal "%"
+        ("/files/50%25-off", "50%-off"),
+        ("/files/%2541", "%41"),  # "%" then "41": no dot, slash, backslash or NUL
+    ],
+)
+async def test_percent_encoded_names_still_pass(hub: Hub, path: str, name: str) -> None:
+    resp = await hub.client.get(f"/r1/{PROVIDER}/files{path}", headers=hub.headers())
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"name": name, "raw": path}
+
+
+async def test_a_query_is_forwarded_as_sent(hub: Hub) -> None:
+    # The query is the provider's data, not a path: a literal "%" (%25) and a Vietnamese
+    # name in UTF-8 go on unchanged.
+    query = "name=Nguy%E1%BB%85n%20V%C4%83n%20An&discount=50%25&q=%252e"
+    resp = await hub.client.get(
+        f"/r1/{PROVIDER}/people/people?{query}", headers=hub.headers(**PURPOSE)
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"query": query}
+
+
 async def test_hop_by_hop_headers_are_not_forwarded(hub: Hub) -> None:
     headers = {
         **hub.headers(**PURPOSE),

@@ -19,8 +19,10 @@ from tests.gateway.test_protocol_gateway import (
     exchange_raw,
     lookup,
     raw_request,
+    read_answer,
     served_hub,
 )
+from tests.support import ADMIN
 
 ECHO = f"/r1/{PROVIDER}/echo/echo"
 
@@ -178,3 +180,107 @@ async def test_a_transfer_coding_other_than_chunked_is_refused(hub: Hub) -> None
     status, code, message = _error(got)
     assert (status, code) == (400, "Client.BadRequest") and "Transfer-Encoding" in message
     assert await hub.records() == [] and hub.provider.state.seen == []
+
+
+async def _until_closed(base: str, data: bytes, seconds: float = 2) -> bytes:
+    """Send ``data`` on one connection and read until the hub closes it; fails with
+    TimeoutError if it is still open after ``seconds``."""
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(data)
+    got = b""
+    try:
+        async with asyncio.timeout(seconds):
+            while chunk := await reader.read(65536):
+                got += chunk
+    finally:
+        writer.close()
+    return got
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GET {lookup} HTTP/2.0",
+        "GET /healthz HTTP/2.0",  # the API's routes too: the protocol serves both
+        "GET {lookup} HTTP/0.9",
+        "GET {lookup}",  # HTTP/0.9's request line: no version at all
+        "GET /healthz HTTP/1.2",  # one the parser refuses itself
+        "PRI * HTTP/2.0",  # HTTP/2's connection preface, sent in clear
+    ],
+)
+async def test_a_request_line_of_another_http_version_is_refused_with_505(
+    hub: Hub, line: str
+) -> None:
+    # HTTP/2.0 and HTTP/0.9 in a text request line were served as HTTP/1.1.
+    if line.startswith("PRI"):
+        request = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    else:
+        request = raw_request(hub, "GET", "/").replace(
+            b"GET / HTTP/1.1", line.format(lookup=lookup()).encode(), 1
+        )
+    async with served_hub(hub) as base:
+        got = await _until_closed(base, request)
+    status, code, message = _error(got)
+    assert (status, code) == (505, "Client.BadRequest")
+    assert got.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
+    assert b"connection: close" in got and "HTTP/1.1" in message
+    assert await hub.records() == [] and hub.provider.state.seen == []
+
+
+async def test_http10_and_http11_are_served(hub: Hub) -> None:
+    request = raw_request(hub, "GET", lookup(), Connection="close")
+    async with served_hub(hub) as base:
+        got11 = await _until_closed(base, request)
+        got10 = await _until_closed(base, request.replace(b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", 1))
+    assert _statuses(got11) == _statuses(got10) == [200]
+
+
+@pytest.mark.parametrize("route", ["gateway", "api"])
+async def test_expect_100_continue_over_the_limit_is_refused_from_its_head(
+    hub: Hub, route: str
+) -> None:
+    # Only the head is sent, as a client waiting for 100 Continue does: the 413 comes at
+    # once, and the connection closes, so the client never uploads (nor waits for the
+    # hub to read a body that is not coming).
+    if route == "gateway":
+        head = raw_request(hub, "POST", ECHO, Expect="100-continue")
+        words = "accepts at most 200"
+    else:
+        head = (
+            f"PUT /admin/registry HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer {ADMIN}\r\n"
+            "Content-Type: application/json\r\nExpect: 100-continue\r\n\r\n"
+        ).encode()
+        words = "MiB"
+    head = head.replace(b"\r\n\r\n", b"\r\nContent-Length: 50000000\r\n\r\n")
+    async with served_hub(hub) as base:
+        got = await _until_closed(base, head)  # well within BODY_IDLE_TIMEOUT_S
+    assert b"100 Continue" not in got
+    assert _statuses(got) == [413] and b"connection: close" in got
+    answer = json.loads(got.partition(b"\r\n\r\n")[2])
+    assert words in answer["message" if route == "gateway" else "detail"]
+    if route == "gateway":
+        (record,) = await hub.records()
+        assert record["fault_code"] == "Client.PayloadTooLarge"
+    assert hub.provider.state.seen == []
+
+
+async def test_expect_100_continue_within_the_limit_keeps_the_connection(hub: Hub) -> None:
+    # The body asked for is read and the connection kept: a second request follows.
+    body = b'{"id": "kept"}'
+    head = raw_request(hub, "POST", ECHO, Expect="100-continue")
+    head = head.replace(b"\r\n\r\n", f"\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+    async with served_hub(hub) as base:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(head)
+        assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5) == (
+            b"HTTP/1.1 100 Continue\r\n\r\n"
+        )
+        writer.write(body)
+        first = await read_answer(reader)
+        writer.write(raw_request(hub, "GET", lookup()))
+        second = await read_answer(reader)
+        writer.close()
+    assert _statuses(first) == [201] and first.endswith(body)
+    assert _statuses(second) == [200]

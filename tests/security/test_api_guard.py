@@ -72,3 +72,28 @@ async def test_bodies_over_the_cap_are_refused_with_or_without_a_length(
         assert out["status"] == 413 and out["read"] == 17
         out = await call(app, "/admin/registry", admin, [b"{}"])
         assert out["status"] == 200, out  # an empty document changes nothing
+
+
+DESCRIPTION = ("/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect")
+
+
+async def test_the_api_description_needs_a_token_in_production_only(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # In production anyone reaching the hub read the whole admin API's description.
+    production = make_settings(sqlite_url, tmp_path, env="production")
+    async with hub_client(production) as (_app, c):
+        for path in DESCRIPTION:
+            r = await c.get(path)
+            assert r.status_code == 401, path
+            assert "Authorization: Bearer" in r.json()["detail"]
+            r = await c.get(path, headers={"Authorization": "Bearer not-the-token"})
+            assert r.status_code == 401 and "neither this hub's admin token" in r.json()["detail"]
+        for token in (ADMIN, OPERATOR):  # the operator's /api is described there too
+            r = await c.get("/openapi.json", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200 and "/admin/registry" in r.json()["paths"]
+        r = await c.get("/docs", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert r.status_code == 200 and "swagger-ui" in r.text
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        for path in DESCRIPTION:  # open in development, where `hub up` points people at it
+            assert (await c.get(path)).status_code == 200, path

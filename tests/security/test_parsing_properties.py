@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 import pytest
 from hypothesis import example, given, settings
@@ -23,7 +23,8 @@ fast = settings(max_examples=500, deadline=None)
 # Pieces a hostile path is made of: traversal, encodings, separators, and ordinary text.
 tricky = st.sampled_from(
     [".", "..", "%2e", "%2E%2e", "%2f", "%2F", "%5c", "%00", "\\", "/", "//", "%252e%252e",
-     "%", "%zz", "~", ";", "..;", "\x00", "\n", "é", "%c0%ae", "VN", "GOV", "BCA", "population"]
+     "%", "%zz", "~", ";", "..;", "\x00", "\n", "é", "%c0%ae", "VN", "GOV", "BCA", "population",
+     "%e0%80%ae", "%C0%AF", "%252f", "%25", "%2", "%65", "%E1%BB%85"]
 )  # fmt: skip
 segment = st.lists(st.one_of(tricky, st.text(max_size=6)), max_size=4).map("".join)
 raw_paths = st.lists(segment, min_size=0, max_size=10).map(lambda s: "/r1/" + "/".join(s))
@@ -63,14 +64,36 @@ def check_target(raw: str) -> None:
     for seg in target.path.split("/")[1:]:
         assert seg not in (".", "..")
         # What the provider sees after its one decoding step has no parent reference either,
-        # nor once it drops the segment's parameters (Tomcat reads "..;x" as "..").
-        assert unquote(seg).split(";")[0] not in (".", "..") and "/" not in unquote(seg)
+        # nor once it drops the segment's parameters (Tomcat reads "..;x" as ".."); nor
+        # after a second decoding step, nor read by a decoder that accepts overlong UTF-8.
+        for seen in (unquote(seg), unquote(unquote(seg)), overlong_decoded(seg)):
+            assert seen.split(";")[0] not in (".", "..") and not {"/", "\\"} & set(seen)
     parse_service(target.service_id) if target.meta is None else parse_subsystem(target.provider)
+
+
+def overlong_decoded(text: str) -> str:
+    """``text`` percent-decoded by a lax decoder that reads overlong UTF-8 ("%c0%ae" is ".")."""
+    data = unquote_to_bytes(text)
+    out, i = [], 0
+    while i < len(data):
+        lead = data[i]
+        size = 1 if lead < 0xC0 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+        code = lead & (0xFF >> (size + 1)) if size > 1 else lead
+        for cont in data[i + 1 : i + size]:
+            code = (code << 6) | (cont & 0x3F)
+        out.append(chr(code % 0x110000))
+        i += size
+    return "".join(out)
 
 
 @fast
 @given(st.one_of(raw_paths, near_valid, st.text(max_size=120).map(lambda s: "/r1/" + s)))
 @example("/r1/VN/GOV/BCA/population/citizen-lookup/../admin")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/%c0%ae%c0%ae/admin")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/%e0%80%ae./admin")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/..%c0%afadmin")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/..%252fadmin")
+@example("/r1/VN/GOV/BCA/population/citizen-lookup/%2%65%2%65/admin")
 @example("/r1/VN/GOV/BCA/population/citizen-lookup/%2e%2e/admin")
 @example("/r1/VN/GOV/BCA/population/citizen-lookup/a%2Fb")
 @example("/r1/VN/GOV/BCA/population/citizen-lookup/.%2e/x")

@@ -106,10 +106,44 @@ def test_bad_input_exits_2_with_a_sentence(cli_db: str) -> None:
     # A cursor past the database's integers was blamed on the log, exit 1.
     past = "c2VxOjk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"  # seq:99999999999999999999999
     huge = CliRunner().invoke(app, ["tx", "list", "--cursor", past])
-    assert huge.exit_code == 2 and "pass next_cursor" in huge.output
+    assert huge.exit_code == 2 and "--cursor is not one this hub gave out" in huge.output
     # As the API: no status outside 100..599 (it listed nothing, exit 0).
     status = CliRunner().invoke(app, ["tx", "list", "--status", "999"])
     assert status.exit_code == 2 and "--status" in status.output
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["stats", "summary", "--since", "abc"], "--since 'abc' is not a time: use an ISO date"),
+        (["stats", "matrix", "--until", "x"], "--until 'x' is not a time: use an ISO date"),
+        (["stats", "summary", "--since", "1800-01-01"], "--since '1800-01-01' is out of range"),
+        (["stats", "top", "--since", "2025-02-01", "--until", "2025-01-01"],
+         "--since must be before --until"),
+        (["tx", "list", "--since", "1d", "--until", "2d"], "--since must be before --until"),
+        (["stats", "timeseries", "--bucket", "week"], "--bucket must be one of minute, hour,"),
+        (["stats", "timeseries", "--group-by", "x"], "--group-by must be one of client, service,"),
+        (["stats", "timeseries", "--bucket", "minute", "--since", "2d"],
+         "minute buckets are kept for 1 days (HUB_MINUTE_ROLLUP_DAYS); use --bucket hour for"),
+        (["stats", "top", "--by", "x"], "--by must be one of client, service, provider; got 'x'"),
+        (["stats", "growth", "--period", "week"], "--period must be day, month or year; got"),
+        (["tx", "list", "--cursor", "nope"],
+         "--cursor is not one this hub gave out; give the one the last page printed"),
+    ],
+)  # fmt: skip
+def test_bad_options_are_named_as_the_command_line_spells_them(
+    args: list[str], said: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The operator API's words came through: "since='abc' is not a time", "group_by must be",
+    # "use bucket=hour", "pass next_cursor": parameters the command line does not have.
+    monkeypatch.setenv("HUB_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HUB_MINUTE_ROLLUP_DAYS", "1")
+    result = CliRunner().invoke(app, args)
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2, message
+    assert message.startswith("error: " + said), message
+    for api_word in ("since=", "until=", "bucket=", "group_by", "next_cursor", " by must"):
+        assert api_word not in message, message
 
 
 def test_a_database_older_than_the_hub_says_to_upgrade(
