@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import AfterValidator
 
-from schemas.identifiers import PROVINCES
+from schemas.identifiers import COMMUNES, PROVINCES
 
 
 def _known_province(code: str | None) -> str | None:
@@ -25,6 +25,24 @@ ProvinceFilter = Annotated[
     str | None,
     Query(pattern=r"^\d{2}$", description="Province code, two digits (one of the 34)"),
     AfterValidator(_known_province),
+]
+
+
+def _known_commune(code: str | None) -> str | None:
+    # Five digits that name no commune (an old district's code, a typo) matched nothing, and
+    # a search answered an empty page, as if the commune had no records.
+    if code is not None and code not in COMMUNES:
+        raise ValueError(
+            f"commune {code!r} is not a commune code in force since the 2025 merger: give one "
+            "of its 5-digit codes, e.g. 23701 (Phường Sài Gòn, province 79)"
+        )
+    return code
+
+
+CommuneFilter = Annotated[
+    str | None,
+    Query(pattern=r"^\d{5}$", description="Commune code, five digits (since the 2025 merger)"),
+    AfterValidator(_known_commune),
 ]
 
 

@@ -31,7 +31,7 @@ from pydantic import AfterValidator
 from connectors.kit import Connector, HubClient, UnprocessableError, build_app
 from connectors.kit.app import FaultsArg
 from connectors.kit.checks import lookup_enterprise, verify_citizen
-from connectors.kit.queries import ProvinceFilter
+from connectors.kit.queries import CommuneFilter, ProvinceFilter
 from connectors.land.dataset import Parcels, same_name
 from connectors.land.manifest import MANIFEST
 from schemas.land import CertificateVerify, LandTransfer, Party
@@ -118,7 +118,7 @@ def create_app(
 
     async def search(
         province: ProvinceFilter = None,
-        commune: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
+        commune: CommuneFilter = None,
         land_user: LandUserFilter = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query
 
@@ -41,6 +41,12 @@ def create_app(
         province: ProvinceFilter = None,
         name: Annotated[str | None, Query(max_length=200)] = None,
         birth_year: Annotated[int | None, Query(ge=1800, le=2400)] = None,
+        born_before: Annotated[
+            dt.date | None, Query(description="Born before this date (YYYY-MM-DD)")
+        ] = None,
+        status: Annotated[
+            Literal["alive", "deceased"] | None, Query(description="alive or deceased")
+        ] = None,
         household_id: str | None = None,
         limit: Limit = 20,
         cursor: Cursor = None,
@@ -49,6 +55,8 @@ def create_app(
             province=province,
             name=name,
             birth_year=birth_year,
+            born_before=born_before,
+            status=status,
             household_id=household_id,
             limit=limit,
             cursor=cursor,

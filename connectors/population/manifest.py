@@ -36,7 +36,7 @@ manifest = Manifest(
             path="/citizens",
             response_model=CitizenPage,
             personal_data=True,
-            description="Search citizens by province, name, birth year or household.",
+            description="Search citizens by province, name, birth date, status or household.",
         ),
         ServiceSpec(
             code="citizen-verify",

@@ -4,7 +4,7 @@ Writes (births, deaths, residence changes) are kept in an overlay of full record
 each appends to the changes feed; both are kit overlays, so ``hub mock --state FILE`` keeps
 them (and the stream new ID serials come from) across restarts, and ``reset()`` drops them
 all. Searches scan the seed population lazily, household by household, skipping whole
-households on the cheap filters (province, birth year) before generating names.
+households on the cheap filters (province, birth year, born before) before generating names.
 
 A household's members are its living citizens whose ``household_id`` names it, and they all
 have its address (the head's), because membership only changes with the address:
@@ -69,6 +69,7 @@ class PopulationData(Dataset):
     def reindex(self) -> None:
         self.changed_index: dict[int, str] = {}  # seed index -> ID of a changed seed citizen
         self.born: list[str] = []  # IDs of citizens registered since start, in order
+        self.born_at: dict[str, int] = {}  # ID of a citizen registered since -> place in born
         # household ID -> IDs of citizens in it who were not in the seed (newborns, movers)
         self.joined: dict[str, list[str]] = {}
         self.children: dict[str, list[str]] = {}  # parent ID -> IDs of children born since
@@ -77,6 +78,7 @@ class PopulationData(Dataset):
             if index is not None:
                 self.changed_index[index] = citizen_id
             else:  # new IDs never collide with seed ones (_new_id)
+                self.born_at[citizen_id] = len(self.born)
                 self.born.append(citizen_id)
                 for parent_id in (record["father_id"], record["mother_id"]):
                     if parent_id is not None:
@@ -137,6 +139,8 @@ class PopulationData(Dataset):
         province: str | None = None,
         name: str | None = None,
         birth_year: int | None = None,
+        born_before: dt.date | None = None,
+        status: str | None = None,
         household_id: str | None = None,
         limit: int = 20,
         cursor: str | None = None,
@@ -144,22 +148,29 @@ class PopulationData(Dataset):
         """Citizens matching every filter given, in index order, and the next page's cursor."""
         position = _position(cursor)
         wanted = fold(name) if name else None
+        before = None if born_before is None else born_before.isoformat()
 
         def matches(person: Record) -> bool:
             return (
                 (province is None or person["permanent_address"]["province"] == province)
                 and (birth_year is None or person["date_of_birth"][:4] == str(birth_year))
+                and (before is None or person["date_of_birth"] < before)
+                and (status is None or person["status"] == status)
                 and (wanted is None or wanted in fold(person["full_name"]))
             )
 
         if household_id is not None:
-            members = self._household_members(household_id)
-            hits = [(at, p) for at, p in enumerate(members) if at >= position and matches(p)]
+            # Members in index order, the cursor a member's index: a member who dies or
+            # moves between pages shifts nobody else (offset paging over the living skipped one).
+            members = sorted(
+                (self._index(p["id"]), p) for p in self._household_members(household_id)
+            )
+            hits = [(at, p) for at, p in members if at >= position and matches(p)]
             more = len(hits) > limit
             return [p for _, p in hits[:limit]], str(hits[limit][0]) if more else None
 
         items: list[Record] = []
-        for at, person in self._scan(position, province, birth_year):
+        for at, person in self._scan(position, province, birth_year, born_before):
             if at < 0:  # budget spent: resume here next time
                 return items, str(-at)
             if matches(person):
@@ -258,6 +269,7 @@ class PopulationData(Dataset):
             self.records[child_id] = child
             self.serials["rng"] = self.rng.getstate()
             self._log("birth", child_id)
+            self.born_at[child_id] = len(self.born)
             self.born.append(child_id)
             self.joined.setdefault(child["household_id"], []).append(child_id)
             for parent in parents.values():
@@ -453,8 +465,17 @@ class PopulationData(Dataset):
     def _current(self, person: Record) -> Record:
         return dict(self.records.get(person["id"], person))
 
+    def _index(self, citizen_id: str) -> int:
+        """A citizen's place in index order, where ``_scan`` finds them: seed, then births."""
+        index = gen.index_of(self.seed, self.size, citizen_id)
+        return self.size + self.born_at[citizen_id] if index is None else index
+
     def _scan(
-        self, position: int, province: str | None, birth_year: int | None
+        self,
+        position: int,
+        province: str | None,
+        birth_year: int | None,
+        born_before: dt.date | None = None,
     ) -> Iterator[tuple[int, Record]]:
         """(position, citizen) from ``position`` on; (-position, {}) when the budget is spent."""
         seed, size = self.seed, self.size
@@ -471,6 +492,10 @@ class PopulationData(Dataset):
                 or (
                     birth_year is not None
                     and all(born.year != birth_year for _, _, born in gen.skeleton(seed, start, n))
+                )
+                or (
+                    born_before is not None
+                    and all(born >= born_before for _, _, born in gen.skeleton(seed, start, n))
                 )
             ):
                 position = start + n

@@ -99,6 +99,25 @@ async def test_a_search_by_a_province_that_is_no_more_says_so(name: str, path: s
     assert found.json()["items"]
 
 
+async def test_a_search_by_an_unknown_commune_says_so() -> None:
+    # Five digits that name no commune (say a pre-2025 district's code) matched nothing: the
+    # land search answered an empty page, as if the commune had no parcels.
+    app = connectors.get("land").create_app(seed=42, size=2000)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://land") as client:
+        refused = await client.get("/parcels", params={"commune": "99999"})
+        known = (await client.get("/parcels", params={"limit": 1})).json()["items"][0]["commune"]
+        found = await client.get("/parcels", params={"commune": known, "limit": 3})
+    assert refused.status_code == 422
+    assert refused.json() == {
+        "type": "InvalidRequest",
+        "message": "commune '99999' is not a commune code in force since the 2025 merger: "
+        "give one of its 5-digit codes, e.g. 23701 (Phường Sài Gòn, province 79)",
+    }
+    assert found.status_code == 200
+    assert [p["commune"] for p in found.json()["items"]] == [known] * 3
+
+
 @pytest.mark.parametrize(
     ("name", "code", "statuses"),
     [

@@ -170,7 +170,11 @@ async def test_a_cursor_no_page_gave_out_is_an_invalid_request(name: str, cursor
 # Each mock's list endpoints, a typo of one of their filters, and what they take.
 TYPOS = {
     "population": [
-        ("/citizens", {"provinc": "79"}, "province, name, birth_year, household_id, limit, cursor"),
+        (
+            "/citizens",
+            {"provinc": "79"},
+            "province, name, birth_year, born_before, status, household_id, limit, cursor",
+        ),
         ("/citizens/changes", {"sinse": "2025-01-01"}, "since, limit, cursor"),
     ],
     "business": [
@@ -218,7 +222,7 @@ async def test_unknown_query_parameters_are_all_named_with_a_suggestion() -> Non
         fine = await client.get("/citizens", params={"province": "79", "limit": 1})
     assert problem(many) == (
         "unknown query parameters 'provinc' (did you mean 'province'?), 'zzz': citizen-search "
-        "takes province, name, birth_year, household_id, limit, cursor"
+        "takes province, name, birth_year, born_before, status, household_id, limit, cursor"
     )
     assert problem(lookup) == (
         "unknown query parameter 'fields': citizen-lookup takes no query parameters"

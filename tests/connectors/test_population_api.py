@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import httpx
 
@@ -259,7 +260,8 @@ async def coherent(api: httpx.AsyncClient, household_id: str) -> dict:
     """The household, after checking its members share its address and the search agrees."""
     house = (await api.get(f"/households/{household_id}")).json()
     listed = (await api.get("/citizens", params={"household_id": household_id})).json()
-    assert [m["id"] for m in house["members"]] == [p["id"] for p in listed["items"]]
+    # The same people; the search lists them in index order, the lookup head first.
+    assert sorted(m["id"] for m in house["members"]) == sorted(p["id"] for p in listed["items"])
     assert [m["relation_to_head"] for m in house["members"]].count("head") == 1
     assert house["members"][0]["id"] == house["head_id"]
     for person in listed["items"]:
@@ -478,3 +480,71 @@ async def test_a_newborn_is_the_heads_child_only_when_the_head_is_a_parent(
         assert born.json()["relation_to_head"] == relation
         assert born.json()["household_id"] == head["household_id"]
     await coherent(api, head["household_id"])
+
+
+async def household_pages(api: httpx.AsyncClient, household_id: str, between: Any) -> list[str]:
+    """Every member's ID, one per page, calling ``between(page_number)`` after each page."""
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"household_id": household_id, "limit": 1}
+        if cursor is not None:
+            params["cursor"] = cursor
+        page = (await api.get("/citizens", params=params)).json()
+        seen += [p["id"] for p in page["items"]]
+        await between(len(seen))
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+async def test_household_pages_skip_nobody_when_a_member_dies_between_pages(
+    api: httpx.AsyncClient,
+) -> None:
+    # Paging by offset over the living members: the head's death after page 1 moved every
+    # other member one place up, and page 2 (from place 1) skipped the one now at place 0.
+    head = head_of_family()
+    family = family_of(head)
+    assert len(family) >= 3
+
+    async def head_dies(pages: int) -> None:
+        if pages == 1:
+            died = await api.post("/deaths", json={"id": head["id"], "date_of_death": "2026-01-05"})
+            assert died.status_code == 200, died.text
+
+    seen = await household_pages(api, head["household_id"], head_dies)
+    assert seen == [p["id"] for p in family]  # each once, the head (seen before it died) too
+
+    # A member who dies before the page that would list them is not listed; the rest are.
+    youngest = family[-1]
+
+    async def youngest_dies(pages: int) -> None:
+        if pages == 1:
+            await api.post("/deaths", json={"id": youngest["id"], "date_of_death": "2026-01-06"})
+
+    seen = await household_pages(api, head["household_id"], youngest_dies)
+    assert seen == [p["id"] for p in family[1:-1]]
+
+
+async def test_search_by_status_and_born_before(api: httpx.AsyncClient) -> None:
+    # What a looped death scenario needs: the first living citizen born before a date, from
+    # a cursor on, however many before them have died.
+    params = {"born_before": "1965-10-31", "status": "alive", "limit": 2, "cursor": "1000"}
+    first = (await api.get("/citizens", params=params)).json()["items"]
+    assert len(first) == 2
+    assert all(p["date_of_birth"] < "1965-10-31" and p["status"] == "alive" for p in first)
+    died = await api.post("/deaths", json={"id": first[0]["id"], "date_of_death": "2025-10-30"})
+    assert died.status_code == 200, died.text
+    after = (await api.get("/citizens", params=params)).json()["items"]
+    assert after[0] == first[1] and after[1]["id"] not in {p["id"] for p in first}
+    dead = {**params, "status": "deceased"}
+    assert [p["id"] for p in (await api.get("/citizens", params=dead)).json()["items"]] == [
+        first[0]["id"]
+    ]
+
+    wrong_status = await api.get("/citizens", params={"status": "dead"})
+    assert wrong_status.status_code == 422
+    assert "status" in wrong_status.json()["message"]
+    assert "'alive' or 'deceased'" in wrong_status.json()["message"]
+    wrong_date = await api.get("/citizens", params={"born_before": "31/10/1965"})
+    assert wrong_date.status_code == 422 and "born_before" in wrong_date.json()["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import selectors
 import signal
 import subprocess
 import sys
@@ -821,6 +822,14 @@ def test_a_second_signal_quits_at_once_and_still_clears_the_faults(
             assert time.monotonic() < deadline, "the run never started"
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
+        # The second signal only once the first is taken: sent together, both can be pending
+        # at once, and Python runs pending handlers by signal number, SIGINT's first.
+        assert proc.stderr is not None
+        readable = selectors.DefaultSelector()
+        readable.register(proc.stderr, selectors.EVENT_READ)
+        assert readable.select(timeout=20), "SIGTERM was never taken"
+        first = proc.stderr.readline()
+        assert first.startswith(b"stopping (SIGTERM)"), first
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:
