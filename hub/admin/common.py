@@ -69,6 +69,11 @@ def stale(named: str) -> HTTPException:
     )
 
 
+def guards(if_match: str | None) -> bool:
+    """Whether the write must find the entry as it was read: ``*`` takes it as it is."""
+    return if_match is not None and if_match.strip() != "*"
+
+
 def precondition(if_match: str | None, current: str, named: str) -> None:
     """Refuse the change (412) unless ``If-Match`` names the entry as it is now (``current``);
     without the header, any change goes, as before it was taken."""

@@ -96,6 +96,10 @@ def apply_cmd(
 
     An entry already there changes only in the fields the files give.
 
+    Entries the registry holds that the files leave out stay: --prune, --prune-all delete them.
+
+    --dry-run prints what would be created, updated and deleted, and changes nothing.
+
     The database must exist: `hub db upgrade` makes one.
     """
     try:

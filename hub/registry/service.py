@@ -69,12 +69,16 @@ def parse_documents(texts: list[tuple[str, str]]) -> RegistryDoc:
 
 def _check_duplicates(doc: RegistryDoc, source: str, node: Any) -> None:
     for section in ("members", "subsystems", "services"):
-        seen: set[str] = set()
+        first: dict[str, int] = {}
         for i, item in enumerate(getattr(doc, section)):
-            if item.id in seen:
+            if item.id in first:
                 line = line_of(node, (section, i))
-                raise RegistryFileError(f"{source}:{line}: {section}[{i}]: {item.id} appears twice")
-            seen.add(item.id)
+                earlier = line_of(node, (section, first[item.id]))
+                raise RegistryFileError(
+                    f"{source}:{line}: {section}[{i}]: {item.id} appears twice "
+                    f"(also at {source}:{earlier})"
+                )
+            first[item.id] = i
 
 
 def _entry(doc: RegistryDoc, section: str, i: int) -> str:

@@ -55,10 +55,7 @@ def load(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RegistryFileError(f"{where}: not valid YAML: {problem}") from None
+        raise RegistryFileError(_yaml_error(exc, source)) from None
     _check_keys(node, source)
     if data is None:
         data = {}
@@ -67,6 +64,22 @@ def load(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
             f"{source}: a registry file is a mapping with members, subsystems, services, grants"
         )
     return data, node
+
+
+def _yaml_error(exc: yaml.YAMLError, source: str) -> str:
+    """PyYAML's complaint with the line it noticed it at and, when that is further down, the
+    line of what was left open (an unclosed ``{`` shows on the line after it)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{source}:{mark.line + 1}" if mark else source
+    problem = getattr(exc, "problem", None) or str(exc)
+    opened = getattr(exc, "context_mark", None)
+    context = getattr(exc, "context", None) or ""  # "while parsing a flow mapping"
+    if mark and opened and opened.line < mark.line and " a " in context:
+        what = context.split(" a ", 1)[1]
+        problem += f" (in the {what} that starts at line {opened.line + 1})"
+    if "'\\t'" in problem:
+        problem += "; YAML indents with spaces, not tabs"
+    return f"{where}: not valid YAML: {problem}"
 
 
 def _check_keys(node: yaml.Node | None, source: str) -> None:
@@ -110,6 +123,15 @@ def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return _node_at(node, loc).start_mark.line + 1
 
 
+def _given(err: Any) -> str:
+    value = err.get("input")
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
 def describe(exc: ValidationError, source: str, node: yaml.Node | None) -> str:
     """One line per problem: ``file:line: services[2].endpoints[0].method: what to fix``."""
     lines = []
@@ -121,5 +143,10 @@ def describe(exc: ValidationError, source: str, node: yaml.Node | None) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = f"unknown key {loc[-1]!r}"
+        elif err["type"] == "model_type":  # pydantic names the model class here
+            msg = f"an entry is a mapping (id: ... and its other keys), not {_given(err)}"
+        elif err["type"].endswith(("_type", "_parsing")):
+            # YAML reads `no`, `0755`, `8010` as what they look like: say what it read.
+            msg = f"{msg} (got {_given(err)})"
         lines.append(f"{where}: {path}: {msg}")
     return "\n".join(lines)

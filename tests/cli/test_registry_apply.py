@@ -96,3 +96,78 @@ def test_connectors_registry_output_applies(
     result = runner.invoke(app, ["registry", "apply", str(tmp_path / "land.yaml")])
     assert result.exit_code == 0, result.output
     assert "base_url: http://127.0.0.1:9603\n" in runner.invoke(app, ["registry", "export"]).output
+
+
+CONNECTOR = """\
+members:
+  - id: VN/LOC/01
+    name: Permits office
+subsystems:
+  - id: VN/LOC/01/permits
+    base_url: http://127.0.0.1:8010
+  - id: VN/LOC/01/portal
+services:
+  - id: VN/LOC/01/permits/record-lookup
+    endpoints:
+      - {method: GET, path: "/records/{id}"}
+    timeout_ms: 5000
+grants:
+  - client: VN/LOC/01/portal
+    service: VN/LOC/01/permits/record-lookup
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            CONNECTOR.replace("timeout_ms: 5000", "timeout_ms: fast"),
+            "reg.yaml:12: services[0].timeout_ms: Input should be a valid integer, unable to "
+            "parse string as an integer (got 'fast')",
+        ),
+        (
+            CONNECTOR.replace("  - id: VN/LOC/01/portal\n", "  - id: VN/LOC/01/permits\n"),
+            "reg.yaml:7: subsystems[1]: VN/LOC/01/permits appears twice (also at reg.yaml:5)",
+        ),
+        (
+            CONNECTOR.replace("  - id: VN/LOC/01\n    name: Permits office\n", "  - VN/LOC/01\n"),
+            "reg.yaml:2: members[0]: an entry is a mapping (id: ... and its other keys), "
+            "not 'VN/LOC/01'",
+        ),
+        (
+            CONNECTOR.replace('"/records/{id}"}', '"/records/{id}"'),
+            "reg.yaml:12: not valid YAML: expected ',' or '}', but got '<scalar>' (in the "
+            "flow mapping that starts at line 11)",
+        ),
+        (
+            CONNECTOR.replace("  - id: VN/LOC/01\n", "\t- id: VN/LOC/01\n"),
+            "reg.yaml:2: not valid YAML: found character '\\t' that cannot start any token; "
+            "YAML indents with spaces, not tabs",
+        ),
+    ],
+    ids=["wrong type", "duplicate id", "entry not a mapping", "unclosed brace", "tab"],
+)
+def test_a_refused_file_says_where_and_what_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, said: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    (tmp_path / "good.yaml").write_text(CONNECTOR, encoding="utf-8")
+    assert runner.invoke(app, ["registry", "apply", "good.yaml"]).exit_code == 0
+    before = runner.invoke(app, ["registry", "export"]).output
+    (tmp_path / "reg.yaml").write_text(text.replace("5000", "6000"), encoding="utf-8")
+    result = runner.invoke(app, ["registry", "apply", "reg.yaml"])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert result.output == f"error: {said}\n"
+    assert runner.invoke(app, ["registry", "export"]).output == before
+
+
+def test_apply_help_says_what_happens_to_entries_the_files_leave_out() -> None:
+    result = CliRunner().invoke(app, ["registry", "apply", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    said = " ".join(result.output.replace("│", " ").split())
+    assert "Entries the registry holds that the files leave out stay" in said
+    assert "--dry-run" in said and "change nothing" in said

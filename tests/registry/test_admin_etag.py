@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from hub.admin import router as admin_router
+from hub.admin import entries, grants
 from hub.core.db import create_engine
 from hub.registry import repository as repo
 from tests.support import ADMIN, hub_client, make_settings
@@ -209,7 +209,7 @@ async def test_a_change_made_between_the_check_and_the_write_is_a_412(
             for method, body in (("PATCH", {"description": "mine"}), ("DELETE", None)):
                 tag = (await _get(c, path)).headers["ETag"]
                 changed_once_read(
-                    admin_router,
+                    entries,
                     "_get",
                     f"UPDATE services SET timeout_ms = timeout_ms + 1{stamp} "
                     f"WHERE id = '{SERVICE}'",
@@ -221,13 +221,13 @@ async def test_a_change_made_between_the_check_and_the_write_is_a_412(
                 assert got["description"] == "" and got["timeout_ms"] > 10_000, got
             # The entry deleted meanwhile: the PATCH says so, as without If-Match.
             tag = (await _get(c, path)).headers["ETag"]
-            changed_once_read(admin_router, "_get", f"DELETE FROM services WHERE id = '{SERVICE}'")
+            changed_once_read(entries, "_get", f"DELETE FROM services WHERE id = '{SERVICE}'")
             r = await c.patch(path, json={"description": "mine"}, headers=_if(tag))
             assert r.status_code == 409 and "deleted by another change" in r.text, r.text
             member = f"/admin/members/{MEMBER}"
             tag = (await _get(c, member)).headers["ETag"]
             changed_once_read(
-                admin_router,
+                entries,
                 "_get",
                 f"UPDATE members SET name = 'theirs'{stamp} WHERE id = '{MEMBER}'",
             )
@@ -248,12 +248,12 @@ async def test_a_grant_switched_between_the_check_and_the_write_is_a_412(
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
         await _load(c)
         engine = create_engine(db_url)
-        real = admin_router._grant
+        real = grants._grant
 
         async def read(*args: Any, **kwargs: Any) -> Any:
             """Another admin disables the grant just after this request has read it."""
             row = await real(*args, **kwargs)
-            monkeypatch.setattr(admin_router, "_grant", real)
+            monkeypatch.setattr(grants, "_grant", real)
             async with engine.begin() as conn:
                 await conn.execute(
                     text(f"UPDATE grants SET enabled = false WHERE client_id = '{CLIENT}'")
@@ -264,7 +264,7 @@ async def test_a_grant_switched_between_the_check_and_the_write_is_a_412(
             for method, body in (("PATCH", {**GRANT, "enabled": False}), ("DELETE", GRANT)):
                 await c.patch("/admin/grants", json={**GRANT, "enabled": True}, headers=ADMIN_H)
                 tag = (await _grant(c)).headers["ETag"]
-                monkeypatch.setattr(admin_router, "_grant", read)
+                monkeypatch.setattr(grants, "_grant", read)
                 r = await c.request(method, "/admin/grants", json=body, headers=_if(tag))
                 assert r.status_code == 412, r.text
                 assert STALE in r.json()["detail"], r.text

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from hub.admin import router as admin_router
+from hub.admin import entries, grants
 from hub.core.db import create_engine
 from hub.registry import repository as repo
 from hub.registry import service as registry
@@ -202,11 +202,11 @@ async def test_a_change_to_an_entry_deleted_meanwhile_is_a_409_with_a_sentence(
             monkeypatch.setattr(module, name, read)
 
         try:
-            deleted_once_read(admin_router, "_get", "subsystems", f"id = '{BANK}'")
+            deleted_once_read(entries, "_get", "subsystems", f"id = '{BANK}'")
             r = await c.patch(f"/admin/subsystems/{BANK}", json={"name": "x"}, headers=ADMIN_H)
             assert r.status_code == 409, r.text
             assert "deleted by another change" in r.json()["detail"], r.text
-            deleted_once_read(admin_router, "_grant", "grants", f"client_id = '{PORTAL}'")
+            deleted_once_read(grants, "_grant", "grants", f"client_id = '{PORTAL}'")
             r = await c.patch("/admin/grants", json={**grant, "enabled": False}, headers=ADMIN_H)
             assert r.status_code == 409 and "deleted by another change" in r.text, r.text
             deleted_once_read(repo, "get_key", "api_keys", f"id = {key}")
@@ -315,7 +315,7 @@ async def test_an_entry_deleted_meanwhile_is_a_404_to_the_second_delete(
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
         await _load(c)
         engine = create_engine(db_url)
-        real = admin_router._get
+        real = entries._get
 
         async def read(*args: Any, **kwargs: Any) -> Any:
             """Another admin deletes the subsystem just after this request has read it."""
@@ -324,7 +324,7 @@ async def test_an_entry_deleted_meanwhile_is_a_404_to_the_second_delete(
                 await conn.execute(text(f"DELETE FROM subsystems WHERE id = '{THIRD}'"))
             return row
 
-        monkeypatch.setattr(admin_router, "_get", read)
+        monkeypatch.setattr(entries, "_get", read)
         try:
             r = await c.delete(f"/admin/subsystems/{THIRD}", headers=ADMIN_H)
             assert r.status_code == 404, r.text
@@ -333,7 +333,7 @@ async def test_an_entry_deleted_meanwhile_is_a_404_to_the_second_delete(
             )
         finally:
             await engine.dispose()
-        monkeypatch.setattr(admin_router, "_get", real)
+        monkeypatch.setattr(entries, "_get", real)
         r = await c.delete(f"/admin/subsystems/{PORTAL}", headers=ADMIN_H)
         assert r.status_code == 204, r.text
         subsystems = (await c.get("/admin/subsystems", headers=ADMIN_H)).json()
