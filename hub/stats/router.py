@@ -259,6 +259,8 @@ async def dashboard() -> FileResponse:
 
 @router.get("/dashboard/{name:path}", tags=["operator"], include_in_schema=False)
 async def dashboard_asset(name: str) -> FileResponse:
+    if name == "":  # "/dashboard/", as typed or bookmarked: the page (its links are absolute)
+        return await dashboard()
     # Only files shipped in static/ are served; the resolved path must stay inside it.
     path = (STATIC / name).resolve()
     if not path.is_file() or STATIC not in path.parents:

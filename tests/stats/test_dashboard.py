@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from tests.gateway.conftest import CITIZEN, PROVIDER, load_registry, provider_app, registry_doc
+from tests.stats.conftest import log_records, record
 from tests.support import OPERATOR, make_settings, serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -135,11 +139,12 @@ async def dashboard(
     token: str | None = OPERATOR,
     width: int = 1280,
     before: Callable[[httpx.AsyncClient], Awaitable[None]] | None = None,
+    zone: str = "Asia/Ho_Chi_Minh",
     **settings: Any,
 ) -> AsyncIterator[tuple[Any, list[str]]]:
     """The hub on ``db_url`` and a Chromium page on its dashboard (not yet loaded), with the
     page's errors collected; ``token`` is what the browser has kept, ``before`` runs against
-    the hub first."""
+    the hub first, ``zone`` is the browser's time zone."""
     from playwright.async_api import async_playwright
 
     from hub.app import create_app
@@ -151,7 +156,9 @@ async def dashboard(
                 await before(client)
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = await browser.new_page(viewport={"width": width, "height": 900})
+            page = await browser.new_page(
+                viewport={"width": width, "height": 900}, timezone_id=zone
+            )
             problems: list[str] = []
             page.on("console", lambda m: m.type == "error" and "401" not in m.text
                     and problems.append(m.text))  # fmt: skip
@@ -212,9 +219,14 @@ async def test_the_charts_show_the_range_chosen_last(sqlite_url: str, tmp_path: 
         await page.wait_for_timeout(200)
         await page.select_option("#range", "1h")
         await page.wait_for_timeout(3000)
-        points = await page.evaluate("Chart.getChart('volume').data.labels.length")
+        labels = await page.evaluate("Chart.getChart('volume').data.labels")
         unit = await page.evaluate("Chart.getChart('volume').options.scales.y.title.text")
-    assert points == 61  # the last hour's minutes, not the 31 days
+    assert len(labels) == 61  # the last hour's minutes, not the 31 days
+    # Under each bar its time; its date ("06-12 09:15") on the first and where the day turns.
+    dated = [label for label in labels if " " in label]
+    assert re.fullmatch(r"\d\d-\d\d \d\d:\d\d", labels[0]), labels[0]
+    assert all(re.fullmatch(r"\d\d:\d\d", label) for label in labels if label not in dated)
+    assert 1 <= len(dated) <= 2, dated
     assert unit == "exchanges per minute"
     assert problems == []
 
@@ -256,7 +268,14 @@ async def test_an_empty_database_and_a_narrow_window(sqlite_url: str, tmp_path: 
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
         labels = await page.evaluate("Chart.getChart('errors').scales.y.ticks.length")
+        # Scrolled to its last provider, the matrix still names each row's client.
+        await page.evaluate("document.getElementById('matrix').scrollLeft = 10000")
+        edges = await page.evaluate(
+            "[document.getElementById('matrix').getBoundingClientRect().left,"
+            " document.querySelector('#matrix tr:nth-child(2) th').getBoundingClientRect().left]"
+        )
     assert empty_p95 == "–"
+    assert abs(edges[0] - edges[1]) < 2, edges
     assert all(float(t).is_integer() for t in ticks), ticks
     assert widths[0] <= widths[1], widths
     assert labels == len(codes)
@@ -311,3 +330,63 @@ async def test_a_token_with_characters_no_token_has_is_asked_again(
     assert "characters" in said and "Token" in status, (said, status)
     assert kept_open and stored == "opérateur—token"
     assert problems == []
+
+
+async def test_times_in_the_hub_s_zone_and_latency_from_a_millisecond_to_seconds(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A browser in another zone: "updated" reads in the hub's zone, as the chart's buckets
+    do. Latency spanning 1 ms to 5 s: every bar can still be seen, and tiles read briefly."""
+    now = datetime.now(UTC)
+    latencies = [0.846] * 50 + [18.829] * 48 + [5099.657] * 2
+    await log_records(
+        sqlite_url,
+        [record(now - timedelta(minutes=1), total_ms=ms, hub_ms=ms / 100) for ms in latencies],
+    )
+    async with dashboard(sqlite_url, tmp_path, zone="America/New_York") as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        status = await page.locator("#status").inner_text()
+        p95 = await page.locator("[data-figure='p95 latency']").inner_text()
+        heights = await page.evaluate(
+            "Chart.getChart('latency').getDatasetMeta(0).data.map(b => b.base - b.y)"
+        )
+        values = await page.evaluate("Chart.getChart('latency').data.datasets[0].data")
+    hub_time = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    shown = datetime.strptime(status.removeprefix("updated "), "%H:%M:%S")
+    assert status.startswith("updated ")
+    assert abs(hub_time.hour * 60 + hub_time.minute - shown.hour * 60 - shown.minute) <= 1
+    assert re.fullmatch(r"1[89](\.\d)? ms", p95), p95
+    assert values[0] < 1 and values[2] > 5000
+    assert all(h >= 10 for h in heights), heights  # p50 is not a flat line under p99
+    assert problems == []
+
+
+async def test_the_token_dialog_and_the_hub_going_away(sqlite_url: str, tmp_path: Path) -> None:
+    async with dashboard(sqlite_url, tmp_path) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        await page.click("#change-token")
+        said = await page.locator("#token-error").inner_text()
+        labelled = await page.get_by_label("Operator token").count()
+        await page.get_by_role("button", name="Cancel").click()
+        still_open = await page.evaluate("document.getElementById('token-dialog').open")
+        charts = await page.get_by_role("img").count()
+        unnamed = await page.evaluate(
+            "[...document.querySelectorAll('canvas')].filter(c => !c.getAttribute('aria-label'))"
+            ".length"
+        )
+
+        await page.route("**/api/**", lambda route: route.abort())
+        await page.evaluate("refresh()")
+        await page.wait_for_selector("#status.error")
+        gone = await page.locator("#status").inner_text()
+        await page.unroute("**/api/**")
+        await page.evaluate("refresh()")
+        await page.wait_for_function("!document.getElementById('status').className")
+        back = await page.locator("#status").inner_text()
+    assert said == ""  # not "[object PointerEvent]"
+    assert labelled == 1 and not still_open
+    assert charts == 3 and unnamed == 0
+    # The figures left on the page are said to be old, and that the page keeps trying.
+    assert "did not answer" in gone and "figures from" in gone and "retrying" in gone, gone
+    assert back.startswith("updated ")
+    assert problems == [] or all("ERR_FAILED" in p for p in problems), problems

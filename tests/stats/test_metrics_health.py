@@ -156,3 +156,15 @@ def test_exchange_series_read_as_prometheus_clients_own() -> None:
     assert samples(got, "hub_upstream_duration_seconds_count") == []  # nothing forwarded
     added = samples(got, "hub_added_duration_seconds_bucket")
     assert {s.labels["le"]: s.value for s in added}["0.001"] == 500  # 0.5 ms each
+
+
+async def test_the_dashboard_is_served_with_or_without_a_trailing_slash(hub: Hub) -> None:
+    page = await hub.client.get("/dashboard")
+    slashed = await hub.client.get("/dashboard/")
+    script = await hub.client.get("/dashboard/dashboard.js")
+    missing = await hub.client.get("/dashboard/nothing.js")
+    assert page.status_code == slashed.status_code == 200
+    assert slashed.text == page.text and "<title>" in page.text
+    assert slashed.headers["content-type"].startswith("text/html")
+    assert script.status_code == 200
+    assert missing.status_code == 404 and "no dashboard file" in missing.json()["detail"]

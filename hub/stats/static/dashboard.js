@@ -25,7 +25,10 @@ document.getElementById("token-form").addEventListener("submit", () => {
   document.getElementById("token-error").textContent = "";
   refresh();
 });
-document.getElementById("change-token").addEventListener("click", askToken);
+// Not askToken itself: the click event would be taken for the reason and shown as one.
+document.getElementById("change-token").addEventListener("click", () => askToken());
+document.getElementById("token-cancel").addEventListener("click", () =>
+  document.getElementById("token-dialog").close());
 document.getElementById("range").addEventListener("change", () => refresh());
 
 const REFUSED = "the hub refused the operator token: press Token to change it";
@@ -61,7 +64,13 @@ function bucketFor(range) { return range === "1h" ? "minute" : range === "30d" ?
 
 function fmt(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en"); }
 
-function ms(n) { return n === null || n === undefined ? "–" : fmt(n) + " ms"; }
+// Three significant digits at most (18.8 ms, 0.357 ms, 5,100 ms): the percentiles come from
+// histograms, and "18.829 ms" wrapped its tile to two lines.
+function ms(n) {
+  if (n === null || n === undefined) return "–";
+  const digits = n < 1 ? 3 : n < 10 ? 2 : n < 100 ? 1 : 0;
+  return Number(n).toLocaleString("en", { maximumFractionDigits: digits }) + " ms";
+}
 
 function bytes(n) {
   const units = ["B", "kB", "MB", "GB", "TB", "PB"];
@@ -101,6 +110,19 @@ function tiles(s) {
     `${esc(v)}</b><span>${esc(k)}</span></div>`).join("");
 }
 
+function ticks(labels) {
+  // "2026-12-05T11:00" under every bar ran together: a time says only its hour and minute,
+  // and its date where the day changes (and on the first bar), as "05-12 00:00".
+  let day = null;
+  return labels.map((label) => {
+    const [date, time] = label.split("T");
+    if (time === undefined) return label;
+    const shown = date === day ? time : `${date.slice(8, 10)}-${date.slice(5, 7)} ${time}`;
+    day = date;
+    return shown;
+  });
+}
+
 function volume(ts) {
   // The biggest groups get a colour each; past the palette, the rest are one "other" bar, so
   // every bar still adds up to the bucket's total.
@@ -115,7 +137,7 @@ function volume(ts) {
   document.getElementById("volume-zone").textContent = "times in " + ts.timezone;
   draw("volume", {
     type: "bar",
-    data: { labels: ts.points.map((p) => p.label), datasets },
+    data: { labels: ticks(ts.points.map((p) => p.label)), datasets },
     options: { animation: false, responsive: true, scales: { x: { stacked: true },
       y: { stacked: true, beginAtZero: true, ticks: { precision: 0 },
         title: { display: true, text: "exchanges per " + ts.bucket } } } },
@@ -130,9 +152,14 @@ function latency(s) {
       { label: "whole exchange", backgroundColor: palette[0], data: qs.map((q) => s.latency_ms[q]) },
       { label: "added by the hub", backgroundColor: palette[1], data: qs.map((q) => s.hub_ms[q]) },
     ] },
+    // Logarithmic: a few timeouts put p99 in seconds, and on a linear axis p50 (a
+    // millisecond) was no bar at all.
     options: { animation: false, responsive: true,
-      scales: { y: { beginAtZero: true, title: { display: true, text: "ms" } } } },
+      scales: { y: { type: "logarithmic", title: { display: true, text: "ms" },
+        ticks: { callback: (v) => v.toLocaleString("en", { maximumSignificantDigits: 3 }) } } } },
   });
+  document.getElementById("latency").setAttribute("aria-label", "Latency percentiles: " +
+    qs.map((q) => `${q} ${ms(s.latency_ms[q])} (hub ${ms(s.hub_ms[q])})`).join(", "));
 }
 
 function errors(s) {
@@ -189,6 +216,7 @@ function health(h) {
 }
 
 let generation = 0;
+let shownAt = null;  // when the figures on the page were fetched, in the hub's time zone
 
 async function refresh() {
   const status = document.getElementById("status");
@@ -217,13 +245,20 @@ async function refresh() {
     ]);
     if (mine !== generation) return;
     tiles(s); volume(ts); latency(s); errors(s); matrix(m); health(h);
+    // In the hub's zone, as the chart's buckets are, not the browser's.
+    shownAt = new Date().toLocaleTimeString("en-GB", { timeZone: ts.timezone });
     status.className = "";
-    status.textContent = "updated " + new Date().toLocaleTimeString();
+    status.textContent = "updated " + shownAt;
     document.body.dataset.loaded = "yes";
   } catch (err) {
     if (mine !== generation) return;
     status.className = "error";
-    status.textContent = String(err.message || err);
+    // The charts left on the page are the last ones fetched: say how old, and that the
+    // page tries again by itself (a token refused waits for the operator instead).
+    const waiting = document.getElementById("token-dialog").open;
+    status.textContent = String(err.message || err) +
+      (shownAt && !waiting ? "; figures from " + shownAt : "") +
+      (waiting ? "" : `; retrying every ${REFRESH_MS / 1000} s`);
   }
 }
 
