@@ -198,6 +198,13 @@ def is_valid_personal_id(
     return sex is None or sex == id_sex
 
 
+# What a personal ID looks like, for the refusals of one that is not.
+PERSONAL_ID_FORM = (
+    "12 digits, a province code (001 to 096), a century-and-sex digit, the last two digits of "
+    "a birth year not in the future, then six more (e.g. 079090001234)"
+)
+
+
 def personal_id_facts(value: str) -> tuple[str, int, str]:
     """(province code, birth year, sex) read from a valid personal ID."""
     if not is_valid_personal_id(value):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.common import Address, IsoDate, Page, Place, Text
 
 PERSONAL_ID = r"^\d{12}$"
+HOUSEHOLD_ID = r"^HK[0-9]{8}$"  # HK, the province code, six digits
 Sex = Literal["male", "female"]
 Relation = Literal["head", "spouse", "child", "parent", "other"]
 
@@ -127,7 +128,7 @@ class ResidenceRegistration(BaseModel):
     address: NewAddress
     household_id: str | None = Field(
         default=None,
-        pattern=r"^HK[0-9]{8}$",
+        pattern=HOUSEHOLD_ID,
         description="Permanent only: the household at the address to join",
     )
 

@@ -30,6 +30,7 @@ manifest = Manifest(
             path="/cards/{code}",
             response_model=Card,
             personal_data=True,
+            errors=(400,),  # not a card code at all
             description="Look up a health-insurance card by its 15-character code.",
         ),
         ServiceSpec(

@@ -10,10 +10,18 @@ when it has one) until ``reset()``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
-from connectors.kit import ConflictError, Dataset, NotFoundError, Overlay, UnprocessableError
+from connectors.kit import (
+    ConflictError,
+    Dataset,
+    NotFoundError,
+    Overlay,
+    ProviderError,
+    UnprocessableError,
+)
 from connectors.population import dataset as population
 from schemas.identifiers import (
     COMMUNES,
@@ -22,7 +30,7 @@ from schemas.identifiers import (
     is_valid_personal_id,
     personal_id_facts,
 )
-from schemas.insurance import CardIssue
+from schemas.insurance import CARD_CODE, CardIssue
 
 Record = dict[str, Any]
 COVERAGE_PERCENT = 93
@@ -53,6 +61,11 @@ class InsuranceData(Dataset):
         return {**super().health(), "issued": len(self.issued)}
 
     def lookup(self, code: str) -> Record:
+        if not re.fullmatch(CARD_CODE, code, re.ASCII):  # no card could have it: not "no data"
+            raise ProviderError(
+                f"{code!r} is not a health-insurance card code: 2 capital letters (the "
+                "beneficiary group) and 13 digits (e.g. GD4799090001234)"
+            )
         card = self.issued.get(code) or self._seed_card_by_code(code)
         if card is None:
             raise NotFoundError(f"no health-insurance card with code {code}")

@@ -25,7 +25,7 @@ from typing import Any
 
 from connectors.business.dataset import Enterprises, adult_at, adult_origins, fold
 from connectors.business.seeded import Shuffle, rng
-from connectors.kit import Dataset, NotFoundError, Overlay, UnprocessableError
+from connectors.kit import Dataset, NotFoundError, Overlay, ProviderError, UnprocessableError
 from connectors.population.dataset import DEFAULT_SIZE
 from schemas import land_ids
 from schemas.identifiers import COMMUNES, COMMUNES_BY_PROVINCE, PROVINCES
@@ -198,10 +198,9 @@ class Parcels(Dataset):
     # --- reads ----------------------------------------------------------------------
 
     def get(self, parcel_id: str) -> dict[str, Any]:
-        if not land_ids.is_parcel_id(parcel_id):
-            raise NotFoundError(
-                f"no parcel with ID {parcel_id!r}: a parcel ID is 12 GeoHash characters "
-                f"({land_ids.BASE32})"
+        if not land_ids.is_parcel_id(parcel_id):  # no parcel could have it: not "no data"
+            raise ProviderError(
+                f"{parcel_id!r} is not a parcel ID: 12 GeoHash characters ({land_ids.BASE32})"
             )
         i = self.index_of(parcel_id)
         if i is None:

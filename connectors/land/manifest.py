@@ -20,6 +20,7 @@ MANIFEST = Manifest(
             description="Look up one land parcel by its 12-character GeoHash parcel ID.",
             response_model=Parcel,
             personal_data=True,  # land users are citizens by personal ID number
+            errors=(400,),  # not a parcel ID at all
         ),
         ServiceSpec(
             code="parcel-search",
@@ -54,7 +55,7 @@ MANIFEST = Manifest(
             personal_data=True,
             timeout_ms=15000,
             status_code=201,
-            errors=(502,),  # a party's check through the hub failed
+            errors=(400, 502),  # not a parcel ID at all; a party's check through the hub failed
         ),
     ),
 )

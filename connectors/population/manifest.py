@@ -28,6 +28,7 @@ manifest = Manifest(
             path="/citizens/{id}",
             response_model=Citizen,
             personal_data=True,
+            errors=(400,),  # not a personal identification number at all
             description="Look up one citizen by personal identification number.",
         ),
         ServiceSpec(
@@ -54,6 +55,7 @@ manifest = Manifest(
             path="/households/{id}",
             response_model=Household,
             personal_data=True,
+            errors=(400,),  # not a household ID at all
             description="Look up a household and its members.",
         ),
         ServiceSpec(

@@ -26,15 +26,30 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from connectors.kit import ConflictError, Dataset, NotFoundError, Overlay, UnprocessableError
+from connectors.kit import (
+    ConflictError,
+    Dataset,
+    NotFoundError,
+    Overlay,
+    ProviderError,
+    UnprocessableError,
+)
 from connectors.population import dataset as gen
 from connectors.population.names import fold, same_name
-from schemas.identifiers import COMMUNES, PROVINCES, is_valid_personal_id, make_personal_id
+from schemas.identifiers import (
+    COMMUNES,
+    PERSONAL_ID_FORM,
+    PROVINCES,
+    is_valid_personal_id,
+    make_personal_id,
+)
 from schemas.population import (
+    HOUSEHOLD_ID,
     BirthRegistration,
     DeathRegistration,
     ResidenceRegistration,
@@ -103,6 +118,10 @@ class PopulationData(Dataset):
         return None if index is None else gen.citizen_at(self.seed, self.size, index)
 
     def get(self, citizen_id: str) -> Record:
+        if not is_valid_personal_id(citizen_id):  # no citizen could hold it: not "no data"
+            raise ProviderError(
+                f"{citizen_id!r} is not a personal identification number: {PERSONAL_ID_FORM}"
+            )
         citizen = self.find(citizen_id)
         if citizen is None:
             raise NotFoundError(f"no citizen with id {citizen_id}")
@@ -118,6 +137,10 @@ class PopulationData(Dataset):
         return born is None or born.isoformat() == citizen["date_of_birth"]
 
     def household(self, household_id: str) -> Record:
+        if not re.fullmatch(HOUSEHOLD_ID, household_id, re.ASCII):
+            raise ProviderError(
+                f"{household_id!r} is not a household ID: HK and 8 digits (e.g. HK79000000)"
+            )
         members = self._members(household_id)
         if not members:
             raise NotFoundError(

@@ -95,12 +95,13 @@ def parse_member(raw: str) -> MemberId:
     return MemberId(*_split(raw, 3, "member"))
 
 
-def parse_subsystem(raw: str) -> SubsystemId:
-    return SubsystemId(*_split(raw, 4, "subsystem"))
+def parse_subsystem(raw: str, kind: str = "subsystem") -> SubsystemId:
+    """``raw`` as a subsystem id; ``kind`` is what its refusal calls it ("client")."""
+    return SubsystemId(*_split(raw, 4, kind))
 
 
-def parse_service(raw: str) -> ServiceId:
-    return ServiceId(*_split(raw, 5, "service"))
+def parse_service(raw: str, kind: str = "service") -> ServiceId:
+    return ServiceId(*_split(raw, 5, kind))
 
 
 def request_id() -> str:

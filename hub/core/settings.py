@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from collections.abc import Mapping
 from functools import lru_cache
@@ -16,6 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER = "change-me"
 DRIVERS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+# What Kubernetes sets HUB_PORT to in every pod beside a Service named "hub" (its Docker
+# links form, tcp://10.0.0.7:8000): no setting of the operator's, so no reason to stop.
+SERVICE_LINK = re.compile(r"^tcp://[^/:]+:\d+$")
 
 
 class Settings(BaseSettings):
@@ -91,6 +95,17 @@ class Settings(BaseSettings):
             return None
         shown = str(default).lower() if isinstance(default, bool) else default
         raise ValueError(f"set but empty; give a value, or unset it for the default ({shown})")
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port_number(cls, value: object) -> object:
+        if not isinstance(value, str) or value == "":  # an int from a flag; or empty, above
+            return value
+        if SERVICE_LINK.match(value):  # warned about by warn_unknown_variables()
+            return cls.model_fields["port"].default
+        if not value.strip().isdigit():
+            raise ValueError(f"must be a port number from 1 to 65535, not {value[:60]!r}")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -173,12 +188,20 @@ _warned: set[str] = set()
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """A sentence for each HUB_* variable in ``environ`` that is no setting, naming the
     closest setting: pydantic-settings ignores them, so HUB_DATABSE_URL quietly left the hub
-    on its default SQLite database."""
+    on its default SQLite database. And one for a HUB_PORT that Kubernetes set, which the
+    settings ignore too."""
     known = sorted("HUB_" + name.upper() for name in Settings.model_fields)
     found = []
     for name in sorted(environ):
         upper = name.upper()  # the settings' names are read in any case
         if not upper.startswith("HUB_") or upper.startswith(NOT_SETTINGS_PREFIX):
+            continue
+        if upper == "HUB_PORT" and SERVICE_LINK.match(environ[name]):
+            found.append(
+                f"{name} is {environ[name]!r}, the address Kubernetes gives a pod beside a "
+                'Service named "hub", not a port; it is ignored (the hub listens on '
+                "`hub serve --port`, 8000 by default)."
+            )
             continue
         if upper in known or upper in NOT_SETTINGS:
             continue
@@ -193,9 +216,9 @@ def warn_unknown_variables() -> None:
 
     A warning, in production too, not a refusal: deployments carry variables of their own,
     and some are HUB_* by no choice of the operator's (Kubernetes gives every pod beside a
-    Service named "hub" HUB_SERVICE_HOST, HUB_PORT_8000_TCP and the like), so refusing
-    would stop a production hub over a variable it never reads. The costly typo is caught
-    there anyway: a production `hub serve` refuses a SQLite file that does not exist.
+    Service named "hub" HUB_SERVICE_HOST, HUB_PORT_8000_TCP, even HUB_PORT=tcp://IP:PORT),
+    so refusing would stop a production hub over a variable it never reads. The costly typo
+    is caught there anyway: a production `hub serve` refuses a SQLite file that does not exist.
     """
     for line in unknown_variables(os.environ):
         if line not in _warned:

@@ -10,6 +10,7 @@ from typing import Any
 from hub.stats import repository as repo
 from hub.stats import timeutil as tu
 from hub.stats.schemas import TransactionPage
+from hub.stats.service import id_filters
 from hub.stats.timeutil import InputError
 
 MAX_LIMIT = 1000
@@ -69,11 +70,8 @@ async def page(
     if start is not None and end is not None and start >= end:
         raise tu.not_before()  # as the statistics say it
     no_fault = fault is not None and fault.lower() == "none"
-    # An empty value (?client=, a form's empty field) is no filter, as an empty since is.
     equal = {
-        "client": client or None,
-        "service": service or None,
-        "provider": provider or None,
+        **id_filters(client, service, provider),
         "status_code": status,
         "fault_code": None if no_fault else fault or None,
         "user_id": user_id or None,

@@ -13,6 +13,7 @@ import bisect
 from datetime import datetime, timedelta
 from typing import Any
 
+from hub.core.ids import IdError, parse_service, parse_subsystem
 from hub.stats import repository as repo
 from hub.stats import timeutil as tu
 from hub.stats.histogram import percentiles
@@ -49,9 +50,24 @@ def _range(
     return start, end
 
 
-def _filters(client: str | None, service: str | None, provider: str | None) -> dict[str, Any]:
-    # An empty value (?client=, a form's empty field) is no filter, as an empty since is.
-    return {"client": client or None, "service": service or None, "provider": provider or None}
+def id_filters(client: str | None, service: str | None, provider: str | None) -> dict[str, Any]:
+    """The client, service and provider a query is narrowed to, each a well-formed id.
+
+    A malformed one (client=VN/GOV, client=a b) matched nothing and answered zero: the log
+    names only registered ids, or no client at all for a caller refused before it was
+    identified (one whose X-Road-Client is no id among them). An empty value (?client=, a
+    form's empty field) is no filter, as an empty since is.
+    """
+    found = {"client": client or None, "service": service or None, "provider": provider or None}
+    for name, value in found.items():
+        if value is None:
+            continue
+        try:
+            parse_service(value, name) if name == "service" else parse_subsystem(value, name)
+        except IdError as exc:
+            said = str(exc).removeprefix(f"{name} identifier ")
+            raise InputError(f"{name}={said}", f"{tu.option(name)} {said}") from None
+    return found
 
 
 def _window(start: datetime | None, end: datetime, tz: Any) -> dict[str, Any]:
@@ -83,7 +99,7 @@ async def summary(
     zone = tu.zone(tz)
     start, end = _range(since, until, zone, now)
     first = start or tu.EPOCH
-    filters = _filters(client, service, provider)
+    filters = id_filters(client, service, provider)
     rows = await repo.count_sums(
         conn,
         tu.exact_cover(first, end, minute_horizon),
@@ -133,8 +149,16 @@ def _mean(total: float, n: float) -> float | None:
 
 
 def _edges(
-    bucket: str, since: str | None, until: str | None, zone: Any, now: datetime | None
+    bucket: str,
+    since: str | None,
+    until: str | None,
+    zone: Any,
+    now: datetime | None,
+    *,
+    name: str = "bucket",
 ) -> list[datetime]:
+    """The edges of the local buckets of a range; ``name`` is the parameter that chose the
+    bucket (growth's is ``period``), for the refusal of too many."""
     if bucket not in tu.BUCKETS:
         raise tu.bad("bucket", f"must be one of {', '.join(tu.BUCKETS)}; got {bucket!r}")
     start, end = _range(since or DEFAULT_SPAN[bucket], until, zone, now)
@@ -142,9 +166,10 @@ def _edges(
     # Refuse before building the edges: a year of minutes would take a while to list.
     approx = (end - start) / _BUCKET_LENGTH[bucket]
     if approx > MAX_BUCKETS:
+        many = f"that range holds about {int(approx)} {bucket} {name}s; the limit is {MAX_BUCKETS}"
         raise InputError(
-            f"that range holds about {int(approx)} {bucket} buckets; the limit is {MAX_BUCKETS}: "
-            "use a coarser bucket or a shorter range"
+            f"{many}: use a coarser {name} or a shorter range",
+            f"{many}: use a coarser {tu.option(name)} or a shorter range",
         )
     return tu.local_buckets(start, end, bucket, zone)
 
@@ -208,7 +233,7 @@ async def timeseries(
         conn,
         edges,
         group=group_by,
-        filters=_filters(client, service, provider),
+        filters=id_filters(client, service, provider),
         horizon=minute_horizon,
     )
     key_totals: dict[str, int] = {}
@@ -315,7 +340,7 @@ async def top(
         tz=tz,
         since=since,
         until=until,
-        filters=_filters(client, service, provider),
+        filters=id_filters(client, service, provider),
         now=now,
         minute_horizon=minute_horizon,
     )
@@ -350,7 +375,7 @@ async def growth(
     if period not in ("day", "month", "year"):
         raise tu.bad("period", f"must be day, month or year; got {period!r}")
     zone = tu.zone(tz)
-    edges = _edges(period, since, until, zone, now)
+    edges = _edges(period, since, until, zone, now, name="period")
     before = tu.floor_local(edges[0] - timedelta(minutes=1), period, zone)
     edges = [before, *edges]
     buckets = await _bucketed(conn, edges, group=None, filters={}, horizon=minute_horizon)

@@ -333,6 +333,32 @@ def test_a_mistyped_variable_is_named_before_what_it_causes(
     assert said.count("warning:") == 1 and "error: HUB_ADMIN_TOKEN must be set" in said
 
 
+def test_a_kubernetes_hub_port_leaves_commands_that_only_read_working(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every pod beside a Service named "hub" has HUB_PORT=tcp://IP:PORT: `hub stats`,
+    # `hub tx list` and `hub registry export` all stopped at "Input should be a valid integer".
+    from hub.core.migrate import upgrade
+
+    monkeypatch.setattr("hub.core.settings._warned", set())
+    db = tmp_path / "hub.db"
+    upgrade(f"sqlite+aiosqlite:///{db}")
+    env = {"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "HUB_PORT": "tcp://10.0.0.7:8000"}
+    said = ""
+    for command in (["stats", "summary"], ["tx", "list"], ["registry", "export"]):
+        result = CliRunner().invoke(app, command, env=env)
+        assert result.exit_code == 0, result.output
+        said += " ".join(result.stderr.split())
+    assert said == (  # once a process
+        "warning: HUB_PORT is 'tcp://10.0.0.7:8000', the address Kubernetes gives a pod beside "
+        'a Service named "hub", not a port; it is ignored (the hub listens on `hub serve '
+        "--port`, 8000 by default)."
+    )
+    result = CliRunner().invoke(app, ["stats", "summary"], env={**env, "HUB_PORT": "abc"})
+    assert result.exit_code == 2
+    assert "HUB_PORT: must be a port number from 1 to 65535, not 'abc'" in result.stderr
+
+
 @pytest.fixture(scope="module")
 def unfit_databases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A database of each kind a command that only reads cannot use, made once."""

@@ -121,13 +121,16 @@ async def test_a_search_by_an_unknown_commune_says_so() -> None:
 @pytest.mark.parametrize(
     ("name", "code", "statuses"),
     [
-        ("population", "citizen-lookup", {"200", "404", "422"}),
+        ("population", "citizen-lookup", {"200", "400", "404", "422"}),
+        ("population", "household-lookup", {"200", "400", "404", "422"}),
         ("population", "birth-registration", {"201", "404", "409", "422"}),
         ("population", "death-registration", {"200", "404", "409", "422"}),
         ("population", "residence-registration", {"200", "404", "409", "422"}),
         ("business", "enterprise-lookup", {"200", "400", "404", "422"}),
         ("business", "enterprise-registration", {"201", "404", "409", "422", "502"}),
-        ("land", "land-transfer", {"201", "404", "422", "502"}),
+        ("land", "parcel-lookup", {"200", "400", "404", "422"}),
+        ("land", "land-transfer", {"201", "400", "404", "422", "502"}),
+        ("insurance", "card-lookup", {"200", "400", "404", "422"}),
         ("insurance", "card-issue", {"201", "404", "409", "422"}),
     ],
 )

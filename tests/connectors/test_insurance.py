@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -59,7 +60,7 @@ async def test_a_child_born_on_29_february_gets_a_card(api: httpx.AsyncClient) -
 
 async def test_digits_that_are_not_ascii_are_no_data(api: httpx.AsyncClient) -> None:
     # "²" passed str.isdigit() and failed int(): a 500.
-    assert (await api.get("/cards/GD47990900²²²²²")).status_code == 404
+    assert (await api.get("/cards/GD47990900²²²²²")).status_code == 400
     cards = await api.get("/cards", params={"holder_id": "079200317948", "cursor": "²"})
     assert cards.status_code == 422
 
@@ -81,3 +82,18 @@ async def test_a_seed_citizens_card_carries_the_population_records_name(
     issued = await api.post("/cards", json={"holder_id": person["id"]})
     assert issued.status_code == 201, issued.text
     assert issued.json()["full_name"] == person["full_name"]
+
+
+@pytest.mark.parametrize("code", ["abc", "gd4799090012345", "GD47990900123", "GD479909001234\n"])
+async def test_a_malformed_card_code_is_a_400_saying_what_one_is(
+    api: httpx.AsyncClient, code: str
+) -> None:
+    # Each was a 404 "no health-insurance card with code abc".
+    answer = await api.get(f"/cards/{quote(code)}")
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {
+        "type": "BadRequest",
+        "message": f"{code!r} is not a health-insurance card code: 2 capital letters (the "
+        "beneficiary group) and 13 digits (e.g. GD4799090001234)",
+    }
+    assert (await api.get("/cards/GD4799090001234")).status_code == 404  # well-formed: no data

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from connectors.business.dataset import Enterprises
-from connectors.kit import NotFoundError, UnprocessableError
+from connectors.kit import NotFoundError, ProviderError, UnprocessableError
 from connectors.land.dataset import Parcels
 from connectors.population.dataset import citizen_at, index_of
 from schemas import land_ids
@@ -74,9 +74,13 @@ def test_land_users_are_real_citizens_and_enterprises(data: Parcels) -> None:
 def test_lookup_by_id_and_unknown_ids(data: Parcels) -> None:
     record = data.seed_parcel(77)
     assert data.get(record["id"]) == record
-    for bad in ("w3gvk1td8f2q", "zzzzzzzzzzzz", "short", "AAAAAAAAAAAA"):
+    for unknown in ("w3gvk1td8f2q", "zzzzzzzzzzzz"):
         with pytest.raises(NotFoundError):
-            data.get(bad)
+            data.get(unknown)
+    for malformed in ("short", "AAAAAAAAAAAA"):  # no parcel could have them: a 400, no 404
+        with pytest.raises(ProviderError, match="is not a parcel ID") as caught:
+            data.get(malformed)
+        assert caught.value.status_code == 400
 
 
 def test_same_seed_same_data_other_seed_other_data() -> None:

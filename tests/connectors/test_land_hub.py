@@ -217,8 +217,8 @@ async def test_lookup_search_and_verify_over_http() -> None:
         assert "/parcels/{id}/transfers" in spec["paths"]
 
 
-async def test_a_parcel_id_with_a_trailing_newline_is_no_data() -> None:
-    # "$" matches before a final "\n": both answered 500 (KeyError in cell_of).
+async def test_a_malformed_parcel_id_is_a_400_saying_what_one_is() -> None:
+    # "$" matches before a final "\n": both answered 500 (KeyError in cell_of), then 404.
     parcel = citizen_parcel()
     body = request_for(parcel, {"kind": "citizen", "id": "079090001234", "name": "A"})
     app = land.create_app(seed=SEED, size=SIZE)
@@ -226,6 +226,9 @@ async def test_a_parcel_id_with_a_trailing_newline_is_no_data() -> None:
         lookup = await client.get(f"/parcels/{parcel['id']}%0A")
         transfer = await client.post(f"/parcels/{parcel['id']}%0A/transfers", json=body)
     for answer in (lookup, transfer):
-        assert answer.status_code == 404, answer.text
-        said = answer.json()["message"]
-        assert said.startswith(f"no parcel with ID {parcel['id'] + chr(10)!r}: a parcel ID is 12")
+        assert answer.status_code == 400, answer.text
+        assert answer.json() == {
+            "type": "BadRequest",
+            "message": f"{parcel['id'] + chr(10)!r} is not a parcel ID: 12 GeoHash characters "
+            "(0123456789bcdefghjkmnpqrstuvwxyz)",
+        }

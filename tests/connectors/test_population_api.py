@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+import pytest
 
 import connectors
 from connectors.population import dataset as gen
@@ -192,8 +194,8 @@ async def test_openapi_document_lists_the_manifest(api: httpx.AsyncClient) -> No
 
 async def test_digits_that_are_not_ascii_are_no_data(api: httpx.AsyncClient) -> None:
     # "²" passed str.isdigit() and failed int(): a 500 on each of these.
-    assert (await api.get("/citizens/07909000123²")).status_code == 404
-    assert (await api.get("/households/HK79²²²²²²")).status_code == 404
+    assert (await api.get("/citizens/07909000123²")).status_code == 400
+    assert (await api.get("/households/HK79²²²²²²")).status_code == 400
     assert (await api.get("/citizens", params={"cursor": "²"})).status_code == 422
     assert (await api.get("/citizens/changes", params={"cursor": "²"})).status_code == 422
     verify = await api.post("/citizens/verify", json={"id": "07909000123²", "full_name": "A"})
@@ -548,3 +550,33 @@ async def test_search_by_status_and_born_before(api: httpx.AsyncClient) -> None:
     assert "'alive' or 'deceased'" in wrong_status.json()["message"]
     wrong_date = await api.get("/citizens", params={"born_before": "31/10/1965"})
     assert wrong_date.status_code == 422 and "born_before" in wrong_date.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["abc", "07909000123", "0790900012345", "999090001234", "079990001234", "07909000123\n"],
+)
+async def test_a_malformed_personal_id_is_a_400_saying_what_one_is(
+    api: httpx.AsyncClient, value: str
+) -> None:
+    # Each was a 404 "no citizen with id abc": no data, as if such a citizen might exist.
+    answer = await api.get(f"/citizens/{quote(value)}")
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {
+        "type": "BadRequest",
+        "message": f"{value!r} is not a personal identification number: 12 digits, a province "
+        "code (001 to 096), a century-and-sex digit, the last two digits of a birth year not in "
+        "the future, then six more (e.g. 079090001234)",
+    }
+    assert (await api.get("/citizens/079090001234")).status_code == 404  # well-formed: no data
+
+
+async def test_a_malformed_household_id_is_a_400_saying_what_one_is(
+    api: httpx.AsyncClient,
+) -> None:
+    answer = await api.get("/households/79000000")
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {
+        "type": "BadRequest",
+        "message": "'79000000' is not a household ID: HK and 8 digits (e.g. HK79000000)",
+    }

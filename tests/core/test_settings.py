@@ -110,3 +110,33 @@ def test_every_hub_variable_the_repository_sets_is_a_setting_or_known() -> None:
     names -= {"HUB_PATH", "HUB_ONLY_PREFIXES"}  # Python names: bench/targets.py's, the gateway's
     names -= {"HUB_DATABSE_URL", "HUB_ADMN_TOKEN", "HUB_ZZZ"}  # the tests' typos
     assert settings_module.unknown_variables(dict.fromkeys(names, "x")) == []
+
+
+def test_a_kubernetes_service_address_in_hub_port_is_ignored_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Kubernetes gives every pod beside a Service named "hub" HUB_PORT=tcp://IP:PORT: every
+    # command, read-only ones included, stopped with "Input should be a valid integer".
+    monkeypatch.setattr(settings_module, "_warned", set())
+    monkeypatch.setenv("HUB_PORT", "tcp://10.0.0.7:8000")
+    settings_module.warn_unknown_variables()
+    settings_module.warn_unknown_variables()
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: HUB_PORT is 'tcp://10.0.0.7:8000', the address Kubernetes gives a pod beside "
+        'a Service named "hub", not a port; it is ignored (the hub listens on '
+        "`hub serve --port`, 8000 by default)."
+    ]
+    assert Settings().port == 8000
+    assert Settings(port=9000).port == 9000  # a flag still wins
+
+
+@pytest.mark.parametrize("value", ["abc", "8000x", "tcp://", "http://10.0.0.7:8000"])
+def test_a_hub_port_that_is_no_number_is_refused_in_one_sentence(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _settings(monkeypatch, HUB_PORT=value)
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("port",)
+    assert error["msg"] == f"Value error, must be a port number from 1 to 65535, not {value!r}"
+    assert settings_module.unknown_variables({"HUB_PORT": value}) == []  # refused, not warned

@@ -127,6 +127,12 @@ def test_bad_input_exits_2_with_a_sentence(cli_db: str) -> None:
          "minute buckets are kept for 1 days (HUB_MINUTE_ROLLUP_DAYS); use --bucket hour for"),
         (["stats", "top", "--by", "x"], "--by must be one of client, service, provider; got 'x'"),
         (["stats", "growth", "--period", "week"], "--period must be day, month or year; got"),
+        (["stats", "summary", "--client", "VN/GOV"],
+         "--client 'VN/GOV' must have the form INSTANCE/CLASS/MEMBER/SUBSYSTEM"),
+        (["stats", "top", "--service", "VN/GOV/BCA/population/a b"],
+         "--service 'VN/GOV/BCA/population/a b' has an invalid part 'a b': use letters"),
+        (["tx", "list", "--provider", "VN/XYZ/BCA/population"],
+         "--provider 'VN/XYZ/BCA/population': unknown member class 'XYZ' (use GOV, LOC or COM)"),
         (["tx", "list", "--cursor", "nope"],
          "--cursor is not one this hub gave out; give the one the last page printed"),
     ],
@@ -144,6 +150,26 @@ def test_bad_options_are_named_as_the_command_line_spells_them(
     assert message.startswith("error: " + said), message
     for api_word in ("since=", "until=", "bucket=", "group_by", "next_cursor", " by must"):
         assert api_word not in message, message
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["stats", "growth", "--period", "day", "--since", "1990-01-01"],
+         "day periods; the limit is 10000: use a coarser --period or a shorter range"),
+        (["stats", "timeseries", "--bucket", "hour", "--since", "1000d"],
+         "hour buckets; the limit is 10000: use a coarser --bucket or a shorter range"),
+    ],
+)  # fmt: skip
+def test_too_many_buckets_name_the_commands_own_option(
+    args: list[str], said: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `hub stats growth` said "use a coarser bucket": it has --period, no --bucket.
+    monkeypatch.setenv("HUB_DATABASE_URL", sqlite_url)
+    result = CliRunner().invoke(app, args)
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2, message
+    assert message.startswith("error: that range holds about ") and message.endswith(said)
 
 
 def test_a_database_older_than_the_hub_says_to_upgrade(

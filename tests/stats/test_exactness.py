@@ -200,7 +200,8 @@ async def test_an_empty_status_or_grouping_is_none(hub: Hub) -> None:
         ("/api/stats/summary", {"since": "1h", "until": "2h"}, 400, "before until"),
         ("/api/transactions", {"since": "2026-12-05", "until": "2026-12-04"}, 400, "before until"),
         ("/api/stats/timeseries", {"bucket": "week"}, 422, "bucket"),
-        ("/api/stats/timeseries", {"bucket": "minute", "since": "30d"}, 400, "coarser"),
+        ("/api/stats/timeseries", {"bucket": "minute", "since": "30d"}, 400, "coarser bucket"),
+        ("/api/stats/growth", {"period": "day", "since": "1990-01-01"}, 400, "coarser period "),
         ("/api/transactions", {"limit": 1001}, 422, "limit"),
         ("/api/transactions", {"cursor": "garbage!"}, 400, "next_cursor"),
         # seq:99999999999999999999999, past SQLite's and PostgreSQL's integers: was a 500.
@@ -217,8 +218,18 @@ async def test_an_empty_status_or_grouping_is_none(hub: Hub) -> None:
         ("/api/stats/matrix", {"since": "999999y"}, 400, "out of range"),
         ("/api/stats/summary", {"since": "1899-12-30"}, 400, "out of range"),
         ("/api/stats/summary", {"until": "3000-01-05"}, 400, "out of range"),
+        # Malformed ids matched nothing and answered zero: the log holds no such client,
+        # service or provider (a malformed X-Road-Client is logged with no client at all).
+        ("/api/stats/summary", {"client": "VN/GOV"}, 400,
+         "client='VN/GOV' must have the form INSTANCE/CLASS/MEMBER/SUBSYSTEM"),
+        ("/api/stats/timeseries", {"client": "VN/GOV/BTP/a b"}, 400,
+         "client='VN/GOV/BTP/a b' has an invalid part 'a b': use letters, digits,"),
+        ("/api/stats/top", {"provider": "EE/GOV/BCA/population"}, 400,
+         "provider='EE/GOV/BCA/population': unknown instance 'EE' (use VN)"),
+        ("/api/transactions", {"service": "VN/GOV/BCA/population"}, 400,
+         "service='VN/GOV/BCA/population' must have the form INSTANCE/CLASS/MEMBER/SUBSYSTEM/"),
     ],
-)
+)  # fmt: skip
 async def test_bad_parameters_get_a_4xx_sentence(
     hub: Hub, path: str, params: dict[str, Any], status: int, words: str
 ) -> None:
