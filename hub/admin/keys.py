@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Response
 
 from hub.admin.common import RACED, commit
 from hub.admin.wire import AdminRoute
@@ -21,6 +21,9 @@ router = APIRouter(route_class=AdminRoute)
 class KeyRequest(KeyIn):
     client: SubsystemIdStr
 
+
+# An answer carrying a new key, shown once, must not stay in a proxy's or browser's cache.
+NO_STORE = "no-store"
 
 # A key's id as the database can hold it: a larger number is a 422, not an overflow in SQLite.
 KeyId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The key's id, from GET /admin/keys")]
@@ -49,7 +52,9 @@ async def list_keys(_: AdminDep, session: SessionDep, client: SubsystemIdStr | N
 
 
 @router.post("/keys", status_code=201, response_model=NewKeyOut)
-async def issue_key(body: KeyRequest, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+async def issue_key(
+    body: KeyRequest, _: AdminDep, session: SessionDep, state: StateDep, response: Response
+) -> Any:
     try:
         row, key = await registry.issue_key(
             session,
@@ -61,12 +66,18 @@ async def issue_key(body: KeyRequest, _: AdminDep, session: SessionDep, state: S
     except registry.RegistryConflict as exc:
         raise HTTPException(404, str(exc)) from None
     await commit(session, state)
+    response.headers["Cache-Control"] = NO_STORE
     return {**_key_out(row), "api_key": key}
 
 
 @router.post("/keys/{key_id}/rotate", status_code=201, response_model=NewKeyOut)
 async def rotate_key(
-    key_id: KeyId, _: AdminDep, session: SessionDep, state: StateDep, body: RotateIn | None = None
+    key_id: KeyId,
+    _: AdminDep,
+    session: SessionDep,
+    state: StateDep,
+    response: Response,
+    body: RotateIn | None = None,
 ) -> Any:
     row = _rotatable(await repo.get_key(session, key_id), key_id)
     rotated = await registry.rotate_key(
@@ -81,6 +92,7 @@ async def rotate_key(
         raise HTTPException(409, RACED)
     await commit(session, state)
     new, key = rotated
+    response.headers["Cache-Control"] = NO_STORE
     return {**_key_out(new), "api_key": key}
 
 

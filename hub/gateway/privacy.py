@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import quote, unquote, unquote_plus
 
 from hub.core.security import pseudonym
 
@@ -33,9 +33,17 @@ ID_NUMBER = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
 # a resource's name, lower-case words (citizens, household-members). Any other segment (a
 # digit, a capital, anything else) may be an identifier, and is pseudonymised.
 WORD = re.compile(r"[a-z][a-z_-]*")
+# A query parameter's name as programs write them (full_name, page.size, filter[id]). Any
+# other name of a personal-data service's query (a name, an ID with separators) may be a
+# value sent where a name stands, and is pseudonymised.
+PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*(?:\[[A-Za-z0-9_.-]*\])*")
 # The secret part of a hub API key (hub/core/security.py: hub_<12 hex>_<secret>) sent by
 # mistake in a URL (`?api_key=...`): the log keeps the key's public prefix, not its secret.
-API_KEY = re.compile(r"(hub_[0-9a-f]{12}_)[A-Za-z0-9_-]+")
+# Also written with encoded underscores (hub%5F...) or in capitals (HUB_...): its secret
+# is the same.
+API_KEY = re.compile(
+    r"(hub(?:_|%5f)[0-9a-f]{12}(?:_|%5f))(?:[a-z0-9_-]|%[0-9a-f]{2})+", re.IGNORECASE
+)
 
 
 def log_path(
@@ -53,11 +61,12 @@ def log_path(
     For a personal-data service the path is judged decoded (``%30%37%39...`` is an ID
     number too, and must get the same pseudonym as the digits), every query value but the
     safe ones is replaced, and ID numbers are replaced wherever else they stand: in a safe
-    value, in a parameter's name. ``opaque``: no template says which segments hold values,
+    value, in a parameter's name; a name no program would write, and a value sent without
+    a name, are replaced whole. ``opaque``: no template says which segments hold values,
     so every segment but a plain word is pseudonymised.
     """
     logged = _logged(secret, path, query, params, personal, opaque)
-    return API_KEY.sub(r"\1~", logged) if "hub_" in logged else logged
+    return API_KEY.sub(r"\1~", logged) if "hub" in logged.lower() else logged
 
 
 def _logged(
@@ -77,12 +86,22 @@ def _logged(
             path = path.replace(value, pseudonym(secret, value))
     path = _ids_out(secret, path)
     if query:
-        pairs = [
-            (_ids_out(secret, k), _ids_out(secret, v) if k in SAFE_QUERY else pseudonym(secret, v))
-            for k, v in parse_qsl(query, keep_blank_values=True)
-        ]
-        return path + "?" + urlencode(pairs, quote_via=quote)
+        return path + "?" + "&".join(_query_part(secret, p) for p in query.split("&") if p)
     return path
+
+
+def _query_part(secret: str, part: str) -> str:
+    """One ``name=value`` of a personal-data service's query, as the log keeps it."""
+    name, eq, value = part.partition("=")
+    name, value = unquote_plus(name), unquote_plus(value)
+    if name in SAFE_QUERY:
+        return quote(name, safe="") + eq + quote(_ids_out(secret, value), safe="")
+    if not eq:
+        # A value with no name (``?Nguyễn Văn An``): a free-text search, an ID number.
+        return pseudonym(secret, name)
+    # A name a program would write keeps what it says, but an ID number run into it.
+    name = _ids_out(secret, name) if PARAM_NAME.fullmatch(name) else pseudonym(secret, name)
+    return quote(name, safe="") + "=" + pseudonym(secret, value)
 
 
 def _ids_out(secret: str, text: str) -> str:

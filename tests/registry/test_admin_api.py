@@ -87,3 +87,21 @@ async def test_admin_crud_keys_and_roles(db_url: str, tmp_path: Path) -> None:
         assert "VN/GOV/BCA/population/citizen-lookup" in r.text
         assert (await c.delete("/admin/members/VN/GOV/BCA", headers=ADMIN_H)).status_code == 204
         assert (await c.get("/admin/services", headers=ADMIN_H)).json() == []
+
+
+async def test_an_answer_carrying_a_new_key_is_never_cached(db_url: str, tmp_path: Path) -> None:
+    # The key is shown once: a proxy or browser cache in front of the admin API kept it.
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        for path, body in (("/admin/members", {"id": "VN/GOV/BTP", "name": "Bộ Tư pháp"}),
+                           ("/admin/subsystems", {"id": "VN/GOV/BTP/civil-status"})):  # fmt: skip
+            assert (await c.post(path, json=body, headers=ADMIN_H)).status_code == 201
+        issued = await c.post(
+            "/admin/keys", json={"client": "VN/GOV/BTP/civil-status"}, headers=ADMIN_H
+        )
+        assert issued.status_code == 201 and issued.json()["api_key"].startswith("hub_")
+        assert issued.headers["Cache-Control"] == "no-store"
+        rotated = await c.post(f"/admin/keys/{issued.json()['id']}/rotate", headers=ADMIN_H)
+        assert rotated.status_code == 201 and rotated.json()["api_key"] != issued.json()["api_key"]
+        assert rotated.headers["Cache-Control"] == "no-store"
+        listed = await c.get("/admin/keys", headers=ADMIN_H)
+        assert listed.status_code == 200 and "api_key" not in listed.text

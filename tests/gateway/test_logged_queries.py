@@ -1,0 +1,59 @@
+"""What the log keeps of a query the hub did not expect: no personal value, no key's secret.
+
+A personal-data service's query values were pseudonymised, but a value sent without a name
+(``?Nguyễn Văn An``) or an ID number written with separators as a parameter's name stood in
+the log as the parameter's name. On an ordinary service a key sent in the URL kept only its
+public prefix, unless written ``hub%5F...`` or ``HUB_...``: then its secret went in whole.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from tests.gateway.conftest import CLIENT, PROVIDER, Hub
+
+PURPOSE = {"X-Road-UserId": "officer-01", "X-Road-Issue": "HS-1"}
+
+
+async def test_a_personal_query_keeps_no_value_in_a_parameters_name(hub: Hub) -> None:
+    name = "Nguyễn Văn An"
+    queries = [
+        quote(name),  # a free-text search with no parameter name
+        "079203001234x",  # an ID number run on into a bare word
+        "0792-0300-1234=x",  # an ID number with separators, as a name
+        quote("079 203 001 234") + "=1",
+        "nguyen-van-an",  # a bare lower-case value
+        "limit=5&" + quote(name) + "=",
+    ]
+    for query in queries:
+        resp = await hub.client.get(
+            f"/r1/{PROVIDER}/people/people?{query}", headers=hub.headers(**PURPOSE)
+        )
+        assert resp.status_code == 200, resp.text
+    paths = [r["path"] for r in await hub.records()]
+    assert len(paths) == len(queries)
+    leaked = ["Nguy", "Văn", "V%C4%83n", "079", "0792", "1234", "nguyen"]
+    assert not [p for p in paths if any(v in p for v in leaked)], paths
+    # Harmless parameters stay readable; the same value gets the same pseudonym.
+    assert paths[-1].startswith("/people?limit=5&~"), paths[-1]
+    assert paths[0].split("?")[1] == paths[-1].split("&")[1].split("=")[0], paths
+
+
+async def test_a_key_in_the_url_of_an_ordinary_service_keeps_only_its_prefix(hub: Hub) -> None:
+    key = hub.keys[CLIENT]
+    prefix, secret = key.split("_", 2)[1:]
+    spelled = [
+        key.replace("_", "%5F"),
+        key.replace("_", "%5f"),
+        "HUB" + key[3:],
+        "Hub" + key[3:].replace("_", "%5F"),
+    ]
+    for form in spelled:
+        resp = await hub.client.get(
+            f"/r1/{PROVIDER}/answers/x/{form}?api_key={form}", headers=hub.headers()
+        )
+        assert resp.status_code == 404  # the provider has no such path; the log has it
+    paths = [r["path"] for r in await hub.records()]
+    assert len(paths) == len(spelled)
+    assert not [p for p in paths if secret[:8] in p or quote(secret)[:8] in p], paths
+    assert all(p.count(prefix) == 2 for p in paths), paths
