@@ -54,9 +54,11 @@ def log_path(
     personal: bool,
     *,
     opaque: bool = False,
+    tokens: tuple[str, ...] = (),
 ) -> str:
     """The path and query as logged: as sent for ordinary services, pseudonymised else; an
-    API key sent in them by mistake keeps its public prefix only.
+    API key sent in them by mistake keeps its public prefix only, and the admin and operator
+    ``tokens`` none of themselves (operators read the log: the admin token there was theirs).
 
     For a personal-data service the path is judged decoded (``%30%37%39...`` is an ID
     number too, and must get the same pseudonym as the digits), every query value but the
@@ -66,6 +68,9 @@ def log_path(
     so every segment but a plain word is pseudonymised.
     """
     logged = _logged(secret, path, query, params, personal, opaque)
+    for token in tokens:
+        if token in logged:
+            logged = logged.replace(token, "~")
     return API_KEY.sub(r"\1~", logged) if "hub" in logged.lower() else logged
 
 

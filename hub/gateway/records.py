@@ -74,6 +74,7 @@ def record(
     *,
     snap: Snapshot,
     secret: str,
+    tokens: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The exchange's log record (SPEC 6), its path pseudonymised where it may name a person."""
     total_ms = (time.perf_counter() - t0) * 1000
@@ -97,7 +98,9 @@ def record(
                 ok, params = service.match(ex.method, target.path)
                 opaque = not ok
             opaque = opaque or service is None or not service.routes
-        path = log_path(secret, full, ex.query, params or {}, personal, opaque=opaque)
+        path = log_path(
+            secret, full, ex.query, params or {}, personal, opaque=opaque, tokens=tokens
+        )
     keep = bool(ex.service and ex.service.keep_bodies)
     if target is None:
         service_id = provider = ""
