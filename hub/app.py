@@ -220,13 +220,21 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
     async def list_clients_route() -> dict[str, Any]:
         return list_clients(state.registry.snapshot)
 
+    # HEAD as the metaservices under /r1 answer it (FastAPI adds no HEAD to a GET route):
+    # the GET's head, whose body the server leaves out.
+    @api.head("/listClients", include_in_schema=False)
+    async def list_clients_head() -> JSONResponse:
+        return JSONResponse(list_clients(state.registry.snapshot))
+
     @api.api_route(
-        "/listClients", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+        "/listClients",
+        methods=["POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        include_in_schema=False,
     )
     async def list_clients_other(request: Request) -> Response:
         # As the metaservices under /r1 refuse them, in X-Road's error shape (FastAPI's
         # own 405 body was {"detail": "Method Not Allowed"}).
-        refusal = errors.BadRequest(f"listClients answers GET only (got {request.method})")
+        refusal = errors.BadRequest(f"listClients answers GET and HEAD only (got {request.method})")
         return Response(
             refusal.body(request_id()),
             status_code=refusal.status,

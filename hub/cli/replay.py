@@ -74,7 +74,10 @@ def replay_command(
     ] = None,
     providers: Annotated[
         Path | None,
-        typer.Option(help="Provider base URLs (JSON mapping); default: GET /demo/providers."),
+        typer.Option(
+            help="Provider base URLs (JSON mapping, or `hub registry export` YAML); "
+            "default: GET /demo/providers."
+        ),
     ] = None,
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
     json_report: Annotated[

@@ -529,8 +529,20 @@ async def test_metaservices_answer_get_only(hub: Hub) -> None:
     # listClients too, in the same shape (it was FastAPI's {"detail": "Method Not Allowed"}).
     r = await hub.client.post("/listClients")
     assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
-    assert r.json()["message"] == "listClients answers GET only (got POST)"
+    assert r.json()["message"] == "listClients answers GET and HEAD only (got POST)"
     assert r.json()["type"] == "Client.BadRequest" and r.json()["detail"]
+
+
+async def test_list_clients_answers_head_and_refuses_options_as_the_others(hub: Hub) -> None:
+    # HEAD was FastAPI's 405 {"detail": "Method Not Allowed"}, and so was OPTIONS, while
+    # the /r1 metaservices answer HEAD and refuse other methods in X-Road's shape.
+    length = len((await hub.client.get("/listClients")).content)
+    r = await hub.client.head("/listClients")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.headers["content-length"] == str(length)
+    r = await hub.client.options("/listClients")
+    assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
+    assert r.json()["message"] == "listClients answers GET and HEAD only (got OPTIONS)"
 
 
 async def test_a_path_after_a_metaservice_is_said_to_be_one(hub: Hub) -> None:
