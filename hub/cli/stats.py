@@ -34,8 +34,19 @@ UntilOpt = typer.Option(None, "--until", help="Same forms as --since; default no
 ClientOpt = typer.Option(None, "--client", help="Only this client subsystem.")
 ServiceOpt = typer.Option(None, "--service", help="Only this service.")
 ProviderOpt = typer.Option(None, "--provider", help="Only this provider subsystem.")
-JsonOpt = typer.Option(False, "--json", help="Print the API's JSON.")
-CsvOpt = typer.Option(False, "--csv", help="Print CSV rows.")
+
+
+def _one_format(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> bool:
+    # Both given printed JSON alone, the --csv a script asked for silently dropped. Each
+    # option checks the other: whichever Click reads second finds the first in ctx.params.
+    other = "as_csv" if param.name == "as_json" else "as_json"
+    if value and ctx.params.get(other):
+        raise typer.BadParameter("give --json or --csv, not both", param_hint="--json/--csv")
+    return value
+
+
+JsonOpt = typer.Option(False, "--json", help="Print the API's JSON.", callback=_one_format)
+CsvOpt = typer.Option(False, "--csv", help="Print CSV rows.", callback=_one_format)
 TzOpt = typer.Option(None, "--tz", help="Time zone of days and months (default HUB_TIMEZONE).")
 
 

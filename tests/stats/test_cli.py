@@ -89,6 +89,22 @@ def test_tables_keep_whole_values_piped_and_in_a_narrow_terminal(cli_db: str) ->
     assert "".join(ch for ch in shown if ch == "7") == "7" * 32  # wrapped, not cut
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats", "summary", "--json", "--csv"],
+        ["stats", "top", "--csv", "--json"],
+        ["tx", "list", "--json", "--csv"],
+    ],
+)
+def test_json_and_csv_together_are_refused(cli_db: str, args: list[str]) -> None:
+    # Both printed the JSON alone: the CSV a script asked for was dropped without a word.
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "give --json or --csv, not both" in result.output
+    assert "{" not in result.output
+
+
 def test_bad_input_exits_2_with_a_sentence(cli_db: str) -> None:
     result = CliRunner().invoke(app, ["stats", "summary", "--since", "last tuesday"])
     assert result.exit_code == 2
