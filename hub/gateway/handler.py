@@ -57,7 +57,7 @@ class Gateway:
         self.meta = Metaservices(registry=registry, forwarder=forwarder)
         self.observers: list[Observer] = []
         # Set by the reliability features: quota(client) -> seconds to wait or None;
-        # breaker.allow(provider) / breaker.record(provider, ok).
+        # breaker.allow(provider) -> ticket (0: refused) / breaker.record(provider, ok, ticket).
         self.quota: Callable[[str], Awaitable[float | None]] | None = None
         self.breaker: Any = None
         # peer_auth(scope, headers, ex) -> client proven by a mutual-TLS certificate, or None.
@@ -148,7 +148,9 @@ class Gateway:
                             f"client {client} is over its quota; retry in {after} s",
                             headers={"Retry-After": str(after)},
                         )
-                if self.breaker is not None and not self.breaker.allow(service.provider):
+                if self.breaker is not None and not (
+                    ticket := self.breaker.allow(service.provider)
+                ):
                     after = max(1, int(self.breaker.retry_after(service.provider) + 0.999))
                     raise errors.ServiceUnavailable(
                         f"provider {service.provider} is failing and its circuit is open; "
@@ -173,7 +175,7 @@ class Gateway:
                     upstream_ms = (time.perf_counter() - t_up) * 1000
                     if self.breaker is not None:
                         self.breaker.record(
-                            service.provider, answer is not None and answer.status < 500
+                            service.provider, answer is not None and answer.status < 500, ticket
                         )
         except LogRefused as exc:  # not recorded: the log cannot take it (see refusal)
             answer = Answer(exc.status, [], exc.body(ex.request_id), "application/json")

@@ -10,6 +10,10 @@ clean window, a failure opens it again for another ``open_s``.
 A failure is what the hub could not get an answer for or a 5xx from the provider; a 4xx is
 the caller's problem and counts as a success. Nothing is retried: the breaker only decides
 whether to try.
+
+``allow`` answers with a ticket that ``record`` takes back: an exchange let through before
+the circuit opened can finish while the probe is out (a service timeout longer than
+``open_s``), and only the probe's own outcome may decide the half-open circuit.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ from collections.abc import Callable
 from typing import Literal
 
 State = Literal["closed", "open", "half_open"]
+PASS = 1  # allow's ticket for an exchange let through while closed; probes get 2, 3, ...
 
 
 class _Circuit:
-    __slots__ = ("buckets", "total", "failed", "opened_at", "probe_at")
+    __slots__ = ("buckets", "total", "failed", "opened_at", "probe_at", "probe")
 
     def __init__(self) -> None:
         self.buckets: deque[list[int]] = deque()  # [second, total, failed]
@@ -31,6 +36,7 @@ class _Circuit:
         self.failed = 0
         self.opened_at: float | None = None
         self.probe_at: float | None = None  # when the half-open probe in flight started
+        self.probe = 0  # that probe's ticket
 
 
 class Breaker:
@@ -51,6 +57,7 @@ class Breaker:
         self.open_s = open_s
         self.clock = clock
         self._circuits: dict[str, _Circuit] = {}
+        self._tickets = PASS
         self.opened = 0  # how many times any circuit opened
 
     def state(self, provider: str) -> State:
@@ -71,29 +78,31 @@ class Breaker:
         left = self.open_s - (self.clock() - c.opened_at)
         return left if left > 0 else 1.0
 
-    def allow(self, provider: str) -> bool:
+    def allow(self, provider: str) -> int:
+        """0 to refuse the exchange, else the ticket to give ``record`` with its outcome."""
         c = self._circuits.get(provider)
         if c is None or c.opened_at is None:
-            return True
+            return PASS
         now = self.clock()
         if now - c.opened_at < self.open_s:
-            return False
+            return 0
         # Half-open: one probe at a time; a probe that never reported frees its slot after
         # open_s so a lost one cannot keep the circuit shut.
         if c.probe_at is not None and now - c.probe_at < self.open_s:
-            return False
-        c.probe_at = now
-        return True
+            return 0
+        self._tickets += 1
+        c.probe_at, c.probe = now, self._tickets
+        return c.probe
 
-    def record(self, provider: str, ok: bool) -> None:
+    def record(self, provider: str, ok: bool, ticket: int = PASS) -> None:
         c = self._circuits.get(provider)
         if c is None:
             c = self._circuits[provider] = _Circuit()
         now = self.clock()
         if c.opened_at is not None:
-            if c.probe_at is None:
-                return  # an exchange let through before the circuit opened
-            c.probe_at = None
+            if ticket != c.probe:
+                return  # let through before the circuit opened, or a probe given up on
+            c.probe_at, c.probe = None, 0
             if ok:
                 c.opened_at = None
                 c.buckets.clear()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+
+import httpx
 
 from hub.reliability.breaker import Breaker
 from tests.reliability.conftest import running_hub
@@ -54,12 +57,14 @@ def test_half_open_lets_one_probe_through_and_its_outcome_decides() -> None:
         b.record(P, False)
     clock.now += 5
     assert b.state(P) == "half_open"
-    assert b.allow(P) and not b.allow(P)  # one probe at a time
-    b.record(P, False)  # the probe failed: open again for open_s
+    probe = b.allow(P)
+    assert probe and not b.allow(P)  # one probe at a time
+    b.record(P, False, probe)  # the probe failed: open again for open_s
     assert b.state(P) == "open" and not b.allow(P)
     clock.now += 5
-    assert b.allow(P)
-    b.record(P, True)
+    probe = b.allow(P)
+    assert probe
+    b.record(P, True, probe)
     assert b.state(P) == "closed" and b.allow(P) and b.allow(P)
 
 
@@ -69,9 +74,14 @@ def test_a_lost_probe_does_not_keep_the_circuit_shut() -> None:
     for _ in range(4):
         b.record(P, False)
     clock.now += 5
-    assert b.allow(P)  # this probe never reports back
+    lost = b.allow(P)  # this probe never reports back...
     clock.now += 5
-    assert b.allow(P)
+    probe = b.allow(P)
+    assert lost and probe
+    b.record(P, False, lost)  # ...until after the next one went out: not the one to decide
+    assert b.state(P) == "half_open"
+    b.record(P, True, probe)
+    assert b.state(P) == "closed"
 
 
 def test_outcomes_of_exchanges_started_before_it_opened_are_ignored() -> None:
@@ -118,3 +128,49 @@ async def test_the_gateway_answers_503_while_the_circuit_is_open(
         probe = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
         assert probe.status_code == 200
         assert b.state(PROVIDER) == "closed"
+
+
+async def test_a_stale_outcome_does_not_stand_in_for_the_half_open_probe(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # An exchange let through before the circuit opened can finish while the probe is out
+    # (a service whose timeout is longer than HUB_BREAKER_OPEN_S): its outcome says nothing
+    # about the provider now. It closed the circuit, let a second probe through, and the
+    # real probe's failure was then dropped.
+    settings = {"breaker_min_requests": 4, "breaker_failure_ratio": 0.5, "breaker_open_s": 5}
+    async with running_hub(sqlite_url, tmp_path, **settings) as hub:
+        b: Breaker = hub.app.state.extras["breaker"]
+        b.clock = Clock()
+
+        async def get() -> httpx.Response:
+            call = hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))
+            return await asyncio.wait_for(call, 10)
+
+        hub.provider.hold = stale_hold = asyncio.Event()
+        stale = asyncio.create_task(get())
+        await asyncio.wait_for(hub.provider.wait_in_flight(1), 10)
+        hub.provider.hold = None
+        hub.provider.mode = "error"
+        for _ in range(4):
+            assert (await get()).status_code == 500
+        assert b.state(PROVIDER) == "open"
+
+        b.clock.now += 5
+        hub.provider.hold = probe_hold = asyncio.Event()
+        try:
+            probe = asyncio.create_task(get())
+            await asyncio.wait_for(hub.provider.wait_in_flight(2), 10)
+            hub.provider.mode = "ok"
+            stale_hold.set()
+            assert (await stale).status_code == 200
+            assert b.state(PROVIDER) == "half_open"
+            hub.provider.hold = None
+            second = await get()  # still one probe at a time
+            assert (second.status_code, second.headers["Retry-After"]) == (503, "1")
+            hub.provider.mode = "error"
+            probe_hold.set()
+            assert (await probe).status_code == 500
+            assert b.state(PROVIDER) == "open"  # the probe's failure decides
+        finally:  # a request still held would keep the provider from stopping
+            stale_hold.set()
+            probe_hold.set()
