@@ -389,10 +389,12 @@ def _log_takes_exchanges(state: HubState) -> bool:
 
 
 async def _takes_writes(state: HubState) -> bool:
-    """Whether the log's database takes a write now: a no-op update of the chain head.
+    """Whether the log's database takes a write now: the chain head moved and put back.
 
-    A lock or a full disk fails it as they failed the log writer's batch; it changes nothing
-    (the head keeps its values), and it gives up within READY_PROBE_S.
+    A lock, a read-only file or a full disk fails it as they failed the log writer's batch;
+    it changes nothing (the head keeps its values), and it gives up within READY_PROBE_S.
+    The head really moves: SQLite commits nothing for an update to the same values, and
+    that passed on a file that refused every write.
     """
     sqlite = state.settings.is_sqlite
     wait_ms = int(READY_PROBE_S * 1000)
@@ -405,7 +407,8 @@ async def _takes_writes(state: HubState) -> bool:
             else:
                 await conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{wait_ms}ms'")
             try:
-                await conn.execute(text("UPDATE chain_head SET seq = seq WHERE id = 1"))
+                await conn.execute(text("UPDATE chain_head SET seq = seq + 1 WHERE id = 1"))
+                await conn.execute(text("UPDATE chain_head SET seq = seq - 1 WHERE id = 1"))
             finally:
                 if sqlite:  # the pooled connection goes back with the usual wait
                     busy = state.settings.sqlite_busy_timeout_ms

@@ -3,11 +3,18 @@ needed to prove it (a hub kept out of traffic by its readiness would never get o
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import shutil
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import make_url
 
+from hub.app import LOG_PROBE_EVERY_S
 from tests.support import hub_client, make_settings
 
 
@@ -30,4 +37,47 @@ async def test_readiness_returns_when_the_database_takes_writes(
         ready = await c.get("/readyz")  # the fault has gone, and no exchange came meanwhile
         assert ready.status_code == 200 and ready.json()["checks"]["log_writer"] is True
         # The probe changed nothing: the chain is as it was.
+        assert app.state.writer.committed == 0
+
+
+@contextlib.contextmanager
+def unwritable(*paths: str) -> Iterator[None]:
+    """The files refuse every write, through descriptors already open too (a read-only
+    remount, a failing disk); needs chattr and the right to use it, else the test skips.
+    Not the -shm file: SQLite maps it, and a refused write there is a SIGBUS."""
+    done: list[str] = []
+    try:
+        for path in paths:
+            if shutil.which("chattr") is None:
+                pytest.skip("needs chattr")
+            if subprocess.run(["chattr", "+i", path], capture_output=True).returncode != 0:
+                pytest.skip("chattr +i is not permitted here")
+            done.append(path)
+        yield
+    finally:
+        for path in done:
+            subprocess.run(["chattr", "-i", path], check=True)
+
+
+async def test_a_database_that_refuses_writes_keeps_the_hub_not_ready(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A no-op update of the chain head commits nothing on SQLite (the page is unchanged), so
+    it passed on a read-only file: the hub went ready again at once and sent every exchange
+    to its provider, only to answer 503 Server.LoggingFailed after it."""
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (app, c):
+        assert (await c.get("/readyz")).status_code == 200
+        path = make_url(sqlite_url).database
+        assert path is not None
+        with unwritable(path, f"{path}-wal"):
+            app.state.writer.healthy = False  # as after the batch that hit the fault
+            ready = await c.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"] == {
+                "database": True, "log_writer": False, "registry": True
+            }  # fmt: skip
+            await asyncio.sleep(LOG_PROBE_EVERY_S * 3)  # the background probe agrees
+            assert app.state.writer.healthy is False
+        ready = await c.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["ready"] is True
         assert app.state.writer.committed == 0
