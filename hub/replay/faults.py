@@ -20,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from hub.replay.plan import FaultPlan, ScenarioPlan
-from hub.replay.schemas import CLIENT_PATTERN, FaultSettings
+from hub.replay.schemas import CLIENT_PATTERN, FaultSettings, FaultSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +65,25 @@ def parse_fault(text: str) -> RunFault:
         settings = FaultSettings.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc'])}: {_problem(e)}" for e in exc.errors()
         )
         raise ValueError(f"--fault {text!r}: {problems}") from None
     return RunFault(provider, settings.model_dump(exclude_none=True))
+
+
+def _problem(error: Any) -> str:
+    """pydantic's complaint, said as a setting's: "Extra inputs are not permitted" named no
+    setting a fault takes."""
+    if error["type"] != "extra_forbidden":
+        return str(error["msg"])
+    known = (
+        sorted(FaultSpec.model_fields)
+        if len(error["loc"]) > 1
+        else sorted(FaultSettings.model_fields)
+    )
+    close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"not a fault setting ({hint}the settings: {', '.join(known)})"
 
 
 def _whole(value: object) -> bool:

@@ -637,7 +637,14 @@ def test_a_fault_held_for_the_run_is_cleared_when_a_scenario_fails(
         ("population={latency_ms: 5}", "--fault 'population={latency_ms: 5}' is malformed"),
         ("VN/GOV/BCA/population", "is malformed: give PROVIDER=SETTINGS"),
         ("VN/GOV/BCA/population={error_rate: 2}", "error_rate: Input should be less than"),
-        ("VN/GOV/BCA/population={latncy_ms: 5}", "latncy_ms: Extra inputs are not permitted"),
+        (
+            "VN/GOV/BCA/population={latncy_ms: 5}",
+            "latncy_ms: not a fault setting (did you mean latency_ms? the settings: error_rate,",
+        ),
+        (
+            "VN/GOV/BCA/population={services: {citizen-lookup: {sed: 5}}}",
+            "citizen-lookup.sed: not a fault setting (the settings: error_rate, error_status,",
+        ),
         ("VN/GOV/BCA/population={seed: '{{ run.iteration }}'}", "seed must be an integer"),
         # Not the scenario's hint at a template, nor pydantic's two union branches.
         ("VN/GOV/BCA/population={seed: x}", "seed must be an integer, e.g. 7 (there is"),
