@@ -63,6 +63,10 @@ def load(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
         raise RegistryFileError(
             f"{source}: a registry file is a mapping with members, subsystems, services, grants"
         )
+    for section in ("members", "subsystems", "services", "grants"):
+        # `members:` with every entry under it commented out is YAML's null: no entries.
+        if section in data and data[section] is None:
+            data[section] = []
     return data, node
 
 

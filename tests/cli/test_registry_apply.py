@@ -171,3 +171,25 @@ def test_apply_help_says_what_happens_to_entries_the_files_leave_out() -> None:
     said = " ".join(result.output.replace("│", " ").split())
     assert "Entries the registry holds that the files leave out stay" in said
     assert "--dry-run" in said and "change nothing" in said
+
+
+def test_a_section_whose_entries_are_all_commented_out_is_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `grants:` with nothing under it is YAML's null; it was refused as "not a valid list".
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    grants = CONNECTOR.index("grants:\n")
+    text = (
+        CONNECTOR[:grants]
+        + "grants:\n"
+        + "".join(f"#{line}\n" for line in CONNECTOR[grants:].splitlines()[1:])
+    )
+    (tmp_path / "reg.yaml").write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["registry", "apply", "reg.yaml"])
+    assert result.exit_code == 0, result.output
+    exported = runner.invoke(app, ["registry", "export"]).output
+    assert "VN/LOC/01/permits/record-lookup" in exported
+    assert "client: VN/LOC/01/portal" not in exported
