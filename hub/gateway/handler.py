@@ -299,9 +299,16 @@ class Gateway:
         )
         head += xroad.encode("latin-1")
         url = service.base_url + ex.target.path + ("?" + ex.query if ex.query else "")
-        answer = await self.forwarder.send_head(
-            ex.method, url, head, ex.body, service.timeout_s, (service.base_url, service.public)
-        )
+        try:
+            answer = await self.forwarder.send_head(
+                ex.method, url, head, ex.body, service.timeout_s, (service.base_url, service.public)
+            )
+        except (errors.ServiceTimeout, errors.ServiceFailed) as exc:
+            # The forwarder's sentences say "the provider": a replay's report or a log line
+            # shows the sentence alone, so it says which (no cost until one is raised).
+            if exc.message.startswith("the provider"):
+                exc.message = f"provider {service.provider}{exc.message[12:]}"
+            raise
         if answer.body and "json" in answer.content_type:
             try:
                 orjson.loads(answer.body)

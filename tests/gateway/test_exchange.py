@@ -139,6 +139,19 @@ ERROR_CASES = [
 ]
 
 
+async def test_a_timeout_and_an_unreachable_provider_are_named_in_the_message(hub: Hub) -> None:
+    # "the provider did not answer ..." alone, in a replay's report, said not which.
+    slow = await hub.client.get(f"/r1/{PROVIDER}/slow/slow", headers=hub.headers())
+    gone = await hub.client.get(f"/r1/{PROVIDER}/unreachable/x", headers=hub.headers())
+    assert slow.status_code == 504 and gone.status_code == 502
+    assert slow.json()["message"].startswith(
+        f"provider {PROVIDER} did not answer within the service timeout of 0.3 s"
+    ), slow.text
+    assert gone.json()["message"].startswith(
+        f"provider {PROVIDER} could not be reached or broke off its answer: "
+    ), gone.text
+
+
 def _headers(hub: Hub, kind: str) -> dict[str, str]:
     if kind == "nokey":
         return {"X-Road-Client": CLIENT}
