@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Header, HTTPException
 from sqlalchemy.exc import IntegrityError
@@ -59,6 +59,16 @@ def etag(representation: dict[str, Any], written: datetime | None = None) -> str
         ensure_ascii=False,
     )
     return '"' + hashlib.sha256(content.encode()).hexdigest()[:32] + '"'
+
+
+async def lost(
+    session: AsyncSession, model: Any, key: Any, named: str, gone: HTTPException
+) -> NoReturn:
+    """A write guarded by If-Match found its row no longer as read: ``gone`` when another
+    change deleted it since, else the 412 of one that changed it."""
+    if await session.get(model, key, populate_existing=True) is None:
+        raise gone
+    raise stale(named)
 
 
 def stale(named: str) -> HTTPException:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.admin.apply import apply_doc, cert_taken, refusal
-from hub.admin.common import PRECONDITION, IfMatch, commit, etag, guards, precondition, stale
+from hub.admin.common import PRECONDITION, IfMatch, commit, etag, guards, lost, precondition
 from hub.admin.wire import GONE, AdminRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.models import Member, Service, Subsystem
@@ -98,9 +98,7 @@ async def _change(
     model, key, now = type(row), row.id, repo.utcnow()
     if guards(if_match) and not await repo.claim(session, row, FIELDS[model], now):
         # Written or deleted by another change since _current read it: this one is not made.
-        if await session.get(model, key, populate_existing=True) is None:
-            raise HTTPException(409, GONE)
-        raise stale(f"{what} {key}")
+        await lost(session, model, key, f"{what} {key}", HTTPException(409, GONE))
     for k, v in changes.items():
         setattr(row, k, v)
     row.updated_at = now
@@ -124,9 +122,10 @@ async def _delete(
     # was a 204, and a SQLAlchemy warning in the hub's log).
     guarded = FIELDS[model] if guards(if_match) else None
     if not await repo.delete_entry(session, row, guarded):
-        if guarded and await session.get(model, key, populate_existing=True) is not None:
-            raise stale(f"{what} {key}")
-        raise HTTPException(404, f"no such {what} {key}: GET /admin/{what}s lists them")
+        missing = HTTPException(404, f"no such {what} {key}: GET /admin/{what}s lists them")
+        if guarded:
+            await lost(session, model, key, f"{what} {key}", missing)
+        raise missing
     await repo.bump_version(session)
     await commit(session, state)
 

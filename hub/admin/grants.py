@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.admin.apply import apply_doc
-from hub.admin.common import PRECONDITION, IfMatch, commit, etag, guards, precondition, stale
+from hub.admin.common import PRECONDITION, IfMatch, commit, etag, guards, lost, precondition
 from hub.admin.wire import GONE, AdminRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.models import Grant
@@ -97,9 +97,7 @@ async def change_grant(
         elif not await repo.switch_grant(session, grant, body.enabled):
             # Switched or deleted by another change since it was read: this one is not made.
             key = (body.client, body.service)
-            if await session.get(Grant, key, populate_existing=True) is None:
-                raise HTTPException(409, GONE)
-            raise stale(_grant_named(body))
+            await lost(session, Grant, key, _grant_named(body), HTTPException(409, GONE))
         await repo.bump_version(session)
         await commit(session, state)
     response.headers["ETag"] = _grant_tag(grant)
@@ -143,9 +141,7 @@ async def delete_grant(
     deleted = await repo.delete_grant(session, body.client, body.service, enabled=seen)
     if seen is not None and not deleted:
         # Switched or deleted by another change since it was read.
-        key = (body.client, body.service)
-        if await session.get(Grant, key, populate_existing=True) is not None:
-            raise stale(_grant_named(body))
-        raise HTTPException(404, f"{body.client} has no grant for {body.service}")
+        missing = HTTPException(404, f"{body.client} has no grant for {body.service}")
+        await lost(session, Grant, (body.client, body.service), _grant_named(body), missing)
     await repo.bump_version(session)
     await commit(session, state)
