@@ -139,8 +139,8 @@ async def delete_grant(
     precondition(if_match, _grant_tag(grant), _grant_named(body))
     seen = grant.enabled if guards(if_match) else None
     deleted = await repo.delete_grant(session, body.client, body.service, enabled=seen)
-    if seen is not None and not deleted:
-        # Switched or deleted by another change since it was read.
+    if not deleted:
+        # Deleted by another change since it was read (or, under If-Match, switched).
         missing = HTTPException(404, f"{body.client} has no grant for {body.service}")
         await lost(session, Grant, (body.client, body.service), _grant_named(body), missing)
     await repo.bump_version(session)

@@ -271,3 +271,31 @@ async def test_a_grant_switched_between_the_check_and_the_write_is_a_412(
                 assert (await _grant(c)).json() == [{**GRANT, "enabled": False}]
         finally:
             await engine.dispose()
+
+
+async def test_a_grant_deleted_between_the_read_and_the_write_is_a_404_as_an_entry_is(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two operators delete the same grant at once: the second is told it was not there, as
+    # a DELETE of a service or member is, with If-Match or without.
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        await _load(c)
+        engine = create_engine(db_url)
+        real = grants._grant
+
+        async def read(*args: Any, **kwargs: Any) -> Any:
+            row = await real(*args, **kwargs)
+            monkeypatch.setattr(grants, "_grant", real)
+            async with engine.begin() as conn:
+                await conn.execute(text(f"DELETE FROM grants WHERE client_id = '{CLIENT}'"))
+            return row
+
+        try:
+            for headers in (ADMIN_H, _if("*")):
+                await c.post("/admin/grants", json=GRANT, headers=ADMIN_H)
+                monkeypatch.setattr(grants, "_grant", read)
+                r = await c.request("DELETE", "/admin/grants", json=GRANT, headers=headers)
+                assert r.status_code == 404, r.text
+                assert f"{CLIENT} has no grant for {SERVICE}" in r.json()["detail"], r.text
+        finally:
+            await engine.dispose()
