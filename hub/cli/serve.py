@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +35,7 @@ from hub.cli.common import (
 from hub.core.children import PARENT_ENV, child_env
 from hub.core.migrate import upgrade
 from hub.core.settings import Settings
+from hub.stats import shared as shared_metrics
 from hub.txlog.service import WriterProcess
 
 # No Server or Date header of the hub's own: a provider's answer goes back with its own, and
@@ -405,8 +407,11 @@ def serve(
         os.environ["HUB_LOG_WRITER_SOCKET"] = writer.path
     else:
         os.environ.pop("HUB_LOG_WRITER_SOCKET", None)
+    os.environ.pop("HUB_METRICS_DIR", None)
     if workers > 1:
         os.environ[PARENT_ENV] = str(os.getpid())  # so a SIGKILL here ends them too
+        # Where the workers share their /metrics, so a scrape sees them all.
+        os.environ["HUB_METRICS_DIR"] = metrics_dir = shared_metrics.make_dir()
         if not s.redis_url:
             # Each worker counts in its own memory: a client that opened connections to
             # both got twice its quota (30 exchanges through on a quota of 10, two workers).
@@ -423,6 +428,8 @@ def serve(
         # the writer process then sees its stdin close and stops by itself, the same way.)
         if writer is not None:
             writer.stop()
+        if workers > 1:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _serve(

@@ -9,6 +9,7 @@ from hub.stats.health import HealthMonitor
 from hub.stats.metrics import Metrics
 from hub.stats.offload import QueryThread
 from hub.stats.retention import MinutePruner
+from hub.stats.shared import SharedMetrics
 from hub.txlog.writer import LogWriter
 
 if TYPE_CHECKING:
@@ -23,6 +24,10 @@ def install(state: HubState) -> None:
     metrics = Metrics(state.settings, state.writer, state.registry)
     state.gateway.observers.append(metrics.observe)
     state.extras["metrics"] = metrics
+    if state.settings.metrics_dir:
+        shared = metrics.shared = SharedMetrics(state.settings.metrics_dir, metrics.registry)
+        state.extras.setdefault("on_startup", []).append(shared.start)
+        state.on_shutdown.append(shared.stop)
     monitor = HealthMonitor(state.registry, interval_s=state.settings.health_interval_s)
     state.extras["health"] = monitor
     state.extras.setdefault("on_startup", []).append(monitor.start)

@@ -1,9 +1,8 @@
 """Prometheus metrics of one hub process, fed by the gateway's observers and the log writer.
 
 Each app gets its own ``CollectorRegistry`` (tests and ``hub up`` build several apps in one
-process). With ``hub serve --workers N`` every worker has its own registry, so Prometheus
-must scrape each worker, or read the exact totals from ``/api/stats`` instead (see
-docs/operators.md).
+process). With ``hub serve --workers N`` every worker has its own registry, and the one
+that answers a scrape adds the others' figures (hub/stats/shared.py).
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from prometheus_client.registry import Collector
 from hub.core.settings import Settings
 from hub.gateway.paths import METASERVICES
 from hub.registry.cache import RegistryCache
+from hub.stats.shared import SharedMetrics
 from hub.txlog.remote import RemoteLogWriter
 from hub.txlog.writer import LogWriter
 
@@ -59,10 +59,17 @@ class Metrics:
         depth.set_function(lambda: writer.depth)
         writer.on_commit.append(self._on_commit)
         self.observe = self.exchanges.observe
+        self.shared: SharedMetrics | None = None  # with several workers: hub/stats/shared.py
 
     def _on_commit(self, n: int, seconds: float) -> None:
         self.commits.observe(seconds)
         self.committed.inc(n)
+
+    async def scrape(self) -> bytes:
+        """What /metrics answers: this process's figures, or with several workers, all."""
+        if self.shared is not None:
+            return await self.shared.render()
+        return self.render()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -243,11 +243,11 @@ async def providers_health(
     )
 
 
-@router.get("/metrics", tags=["health"], summary="Prometheus metrics of this process")
+@router.get("/metrics", tags=["health"], summary="Prometheus metrics of this hub, every worker's")
 async def metrics(state: StateDep) -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST
 
-    return Response(state.extras["metrics"].render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(await state.extras["metrics"].scrape(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get(

@@ -1,0 +1,69 @@
+"""/metrics of `hub serve --workers 2` counts the exchanges of both workers, whichever answers.
+
+Each worker kept its counters to itself and a scrape reached whichever the kernel picked:
+after ten exchanges one target read 10, 0, 10 over three scrapes, which Prometheus takes for
+counter resets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from tests.reliability.fakes import CLIENT, LOOKUP, PURPOSE, FaultyProvider, registry_doc
+from tests.reliability.procs import apply_registry, hub_env, hub_process, issue_key
+from tests.support import serve
+
+CALLS = 20
+SCRAPES = 12
+SERIES = re.compile(r"^hub_exchanges_total\{(.*)\} (\S+)$")
+
+
+def listed(directory: Path, pattern: str) -> list[Path]:
+    return list(directory.glob(pattern))
+
+
+def exchanges(text: str) -> float:
+    """The exchanges /metrics counts for the lookup service without a fault."""
+    return sum(
+        float(m.group(2))
+        for line in text.splitlines()
+        if (m := SERIES.match(line))
+        and 'fault_code="none"' in m.group(1)
+        and re.search(r'service="[^"]+/lookup"', m.group(1))
+    )
+
+
+async def test_every_scrape_counts_the_exchanges_of_every_worker(tmp_path: Path) -> None:
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    # A short TMPDIR of its own (a Unix socket's path is short), to see what is left in it.
+    tmp = Path(tempfile.mkdtemp(prefix="hm", dir="/tmp"))
+    env = hub_env(tmp_path, db_url, TMPDIR=str(tmp))
+    async with serve(FaultyProvider()) as base_url:
+        await apply_registry(env, registry_doc(base_url), tmp_path)
+        async with hub_process(env, tmp_path, "--workers", "2") as hub:
+            shared = listed(tmp, "hub-metrics-*")
+            assert len(shared) == 1, shared
+            key = await issue_key(hub.url, CLIENT)
+            headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}
+            for _ in range(CALLS):  # each on its own connection: the kernel deals them out
+                async with httpx.AsyncClient(timeout=30) as http:
+                    assert (await http.get(hub.url + LOOKUP, headers=headers)).status_code == 200
+            await asyncio.sleep(1.5)  # each worker shares its figures once a second
+            seen = []
+            for _ in range(SCRAPES):
+                async with httpx.AsyncClient(timeout=30) as http:
+                    r = await http.get(hub.url + "/metrics")
+                assert r.status_code == 200, r.text
+                seen.append(exchanges(r.text))
+                assert r.text.count("# TYPE hub_exchanges_total counter") == 1, r.text
+            assert seen == [CALLS] * SCRAPES, seen
+            # Both workers listen there, so the scrapes above merged two processes.
+            assert len(listed(shared[0], "*.sock")) == 2
+        assert not shared[0].exists(), "hub serve leaves its metrics directory behind"
+        os.rmdir(tmp)
