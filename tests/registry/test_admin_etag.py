@@ -62,6 +62,22 @@ def _if(tag: str) -> dict[str, str]:
     return {**ADMIN_H, "If-Match": tag}
 
 
+def _changed_once_read(
+    monkeypatch: pytest.MonkeyPatch, engine: Any, module: Any, name: str, change: str
+) -> None:
+    """Another admin runs ``change`` just after this request has read what it changes."""
+    real = getattr(module, name)
+
+    async def read(*args: Any, **kwargs: Any) -> Any:
+        row = await real(*args, **kwargs)
+        monkeypatch.setattr(module, name, real)
+        async with engine.begin() as conn:
+            await conn.execute(text(change), {"now": repo.utcnow()})
+        return row
+
+    monkeypatch.setattr(module, name, read)
+
+
 async def test_each_entry_answers_its_etag_and_a_change_moves_it(
     sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -192,17 +208,7 @@ async def test_a_change_made_between_the_check_and_the_write_is_a_412(
         stamp = ", updated_at = :now" if touches_updated_at else ""
 
         def changed_once_read(module: Any, name: str, change: str) -> None:
-            """Another admin changes the entry just after this request has read it."""
-            real = getattr(module, name)
-
-            async def read(*args: Any, **kwargs: Any) -> Any:
-                row = await real(*args, **kwargs)
-                monkeypatch.setattr(module, name, real)
-                async with engine.begin() as conn:
-                    await conn.execute(text(change), {"now": repo.utcnow()})
-                return row
-
-            monkeypatch.setattr(module, name, read)
+            _changed_once_read(monkeypatch, engine, module, name, change)
 
         try:
             path = f"/admin/services/{SERVICE}"
@@ -248,23 +254,12 @@ async def test_a_grant_switched_between_the_check_and_the_write_is_a_412(
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
         await _load(c)
         engine = create_engine(db_url)
-        real = grants._grant
-
-        async def read(*args: Any, **kwargs: Any) -> Any:
-            """Another admin disables the grant just after this request has read it."""
-            row = await real(*args, **kwargs)
-            monkeypatch.setattr(grants, "_grant", real)
-            async with engine.begin() as conn:
-                await conn.execute(
-                    text(f"UPDATE grants SET enabled = false WHERE client_id = '{CLIENT}'")
-                )
-            return row
-
+        disable = f"UPDATE grants SET enabled = false WHERE client_id = '{CLIENT}'"
         try:
             for method, body in (("PATCH", {**GRANT, "enabled": False}), ("DELETE", GRANT)):
                 await c.patch("/admin/grants", json={**GRANT, "enabled": True}, headers=ADMIN_H)
                 tag = (await _grant(c)).headers["ETag"]
-                monkeypatch.setattr(grants, "_grant", read)
+                _changed_once_read(monkeypatch, engine, grants, "_grant", disable)
                 r = await c.request(method, "/admin/grants", json=body, headers=_if(tag))
                 assert r.status_code == 412, r.text
                 assert STALE in r.json()["detail"], r.text
@@ -281,19 +276,11 @@ async def test_a_grant_deleted_between_the_read_and_the_write_is_a_404_as_an_ent
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
         await _load(c)
         engine = create_engine(db_url)
-        real = grants._grant
-
-        async def read(*args: Any, **kwargs: Any) -> Any:
-            row = await real(*args, **kwargs)
-            monkeypatch.setattr(grants, "_grant", real)
-            async with engine.begin() as conn:
-                await conn.execute(text(f"DELETE FROM grants WHERE client_id = '{CLIENT}'"))
-            return row
-
+        delete = f"DELETE FROM grants WHERE client_id = '{CLIENT}'"
         try:
             for headers in (ADMIN_H, _if("*")):
                 await c.post("/admin/grants", json=GRANT, headers=ADMIN_H)
-                monkeypatch.setattr(grants, "_grant", read)
+                _changed_once_read(monkeypatch, engine, grants, "_grant", delete)
                 r = await c.request("DELETE", "/admin/grants", json=GRANT, headers=headers)
                 assert r.status_code == 404, r.text
                 assert f"{CLIENT} has no grant for {SERVICE}" in r.json()["detail"], r.text
