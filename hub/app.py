@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from hub import __version__
 from hub.admin.router import router as admin_router
 from hub.core import errors, security
 from hub.core.children import end_with_parent, is_child, orphaned
@@ -124,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Callable:
 
     api = FastAPI(
         title="Data-exchange hub",
-        version="0.1.0",
+        version=__version__,
         description="X-Road style gateway with a provable transaction log. The exchange "
         "itself is served under /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}/...",
         lifespan=lifespan,

@@ -46,6 +46,25 @@ def free_port() -> int:
     raise RuntimeError("no free port to listen on below the ephemeral range")
 
 
+def free_block(n: int) -> int:
+    """A port p with p .. p+n-1 all free (`hub up` takes the ports after its own)."""
+    for _ in range(50):
+        base = random.randrange(20_000, 60_000)
+        socks = []
+        try:
+            for port in range(base, base + n):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no block of free ports")
+
+
 def _ephemeral_low() -> int:
     try:
         return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])

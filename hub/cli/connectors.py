@@ -190,11 +190,14 @@ def new(
         typer.echo(f"created {path}")
     found = [Path(p).resolve() for p in connectors.__path__]
     if (root / "connectors").resolve() not in found:
+        # An installed hub: discovery does not read the directory written into.
         typer.echo(
             f"note: `hub mock` and `hub up` look for connectors in {found[0]}, not in "
-            f"{root / 'connectors'}: move the package there to serve it",
+            f"{root / 'connectors'}: move the package there to serve it, then "
+            f"`hub mock {name} --port 8010`",
             err=True,
         )
+        return
     typer.echo(f"next: hub mock {name} --port 8010, then see docs/connectors.md")
 
 

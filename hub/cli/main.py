@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
+from hub import __version__
 from hub.cli import audit, connectors, db, demo, registry, replay, serve, stats, tx
 from hub.cli.common import Unwritable
 
@@ -16,6 +18,28 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"hub {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the hub's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Options that come before the command (``hub --version``)."""
+
 
 serve.register(app)  # hub up, hub serve
 connectors.register(app)  # hub mock, hub connectors new
@@ -46,6 +70,12 @@ def main() -> None:
     _standard_fds()
     try:
         app()
-    except (OSError, Unwritable) as exc:  # stdout on a full disk: one line, no traceback
+    except OSError as exc:
+        if exc.filename is None:  # stdout on a full disk: one line, no traceback
+            print(f"error: cannot write the output: {exc}", file=sys.stderr)
+        else:  # a file or folder the command was given or made (`--dir` a file)
+            print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        sys.exit(1)
+    except Unwritable as exc:
         print(f"error: cannot write the output: {exc}", file=sys.stderr)
         sys.exit(1)

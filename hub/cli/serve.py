@@ -118,6 +118,7 @@ def up(
             subsystem = connectors.get(name).manifest.subsystem_id
             cmd = [
                 sys.executable,
+                "-P",  # not the current directory's `hub` or `connectors`: the ones running here
                 "-m",
                 "hub",
                 "mock",

@@ -258,7 +258,8 @@ class WriterProcess:
         self._watch.start()
 
     def _spawn(self, timeout_s: float) -> None:
-        cmd = [sys.executable, "-m", "hub.txlog.service", "--socket", self.path]
+        # -P: the hub running here, not a `hub` folder in the current directory.
+        cmd = [sys.executable, "-P", "-m", "hub.txlog.service", "--socket", self.path]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert proc.stdout is not None
         ready: list[bytes] = []

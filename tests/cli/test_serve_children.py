@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import SECRET, free_port, wait_healthy
+from tests.support import SECRET, free_block, free_port, wait_healthy
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's"
@@ -126,3 +126,51 @@ def test_a_child_whose_parent_died_before_it_asked_still_ends(tmp_path: Path) ->
     finally:
         proc.kill()
         proc.wait()
+
+
+SHADOW = 'raise ImportError("imported from the current directory, not the installed hub")\n'
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["up", "serve"])
+def test_children_do_not_import_packages_from_the_current_directory(
+    tmp_path: Path, command: str
+) -> None:
+    # `hub up` started its mock agencies, and `hub serve` its log writer, as `python -m ...`,
+    # which puts the current directory first on the import path: run from a directory holding
+    # a `hub`, `connectors` or `schemas` folder (the parent of a clone named `hub`; a project
+    # with its own `schemas`), the children imported that folder and died.
+    work = tmp_path / "work"
+    for package in ("hub", "connectors", "schemas"):
+        (work / package).mkdir(parents=True)
+        (work / package / "__init__.py").write_text(SHADOW)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_ENV": "development",
+        "HUB_SECRET_KEY": SECRET,
+        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+        "HUB_SIGNING_KEY_FILE": str(tmp_path / "key.pem"),
+    }
+    script = Path(sys.executable).with_name("hub")  # the console script: not `python -m`
+    if command == "up":
+        port = free_block(5)
+        cmd = [str(script), "up", "--port", str(port), "--size", "1000"]
+    else:
+        port = free_port()
+        cmd = [str(script), "serve", "--port", str(port), "--log-process"]
+    log_path = tmp_path / f"{command}.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_healthy(proc, f"http://127.0.0.1:{port}", log_path)
+        assert "current directory" not in log_path.read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -134,3 +134,29 @@ def test_a_member_id_the_registry_would_refuse_is_refused(tmp_path: Path) -> Non
 def test_by_default_a_connector_goes_where_discovery_looks() -> None:
     assert project_root().resolve() == ROOT
     assert (ROOT / "connectors").resolve() in [Path(p).resolve() for p in connectors.__path__]
+
+
+def test_scaffold_outside_the_project_does_not_say_to_serve_it_as_it_is(tmp_path: Path) -> None:
+    # From an installed hub the scaffold goes to the current directory, which discovery does
+    # not read: `hub mock NAME` right after it answered "no connector named NAME".
+    result = CliRunner().invoke(app, ["connectors", "new", "permits", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "next: hub mock permits" not in result.output
+    assert "move the package there" in result.output and "hub mock permits" in result.output
+    assert "permits" not in connectors.names()
+
+
+def test_a_folder_it_cannot_write_into_is_named_as_such(tmp_path: Path) -> None:
+    # It said "error: cannot write the output: [Errno 20] Not a directory: ...", the message
+    # of a full disk under the command's output, which this is not.
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("")
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "connectors", "new", "permits", "--dir", str(not_a_folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: {not_a_folder}/connectors"), done.stderr
+    assert done.stderr.endswith(": Not a directory\n") and done.stderr.count("\n") == 1

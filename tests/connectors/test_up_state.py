@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 
 import connectors
 from hub.core.security import demo_api_key
-from tests.support import wait_healthy
+from tests.support import free_block, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -27,25 +26,6 @@ SECRET = "state-dir-test-secret-0123456789abcdef"
 CLIENT = "VN/GOV/BTP/civil-status"
 CARD_ISSUE = "/r1/VN/GOV/BHXH/health-insurance/card-issue/cards"
 CARD_LOOKUP = "/r1/VN/GOV/BHXH/health-insurance/card-lookup/cards/{code}"
-
-
-def free_block(n: int) -> int:
-    """A port p with p .. p+n-1 all free (`hub up` takes the ports after its own)."""
-    for _ in range(50):
-        base = random.randrange(20_000, 60_000)
-        socks = []
-        try:
-            for port in range(base, base + n):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError("no block of free ports")
 
 
 @contextmanager
