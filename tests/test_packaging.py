@@ -57,6 +57,8 @@ def test_wheel_holds_every_file_of_the_packages(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         shipped = set(zf.namelist())
     assert sorted(present - shipped) == []
+    # The licence the metadata declares travels with it.
+    assert any(re.fullmatch(r"hub-[^/]+\.dist-info/licenses/LICENSE", n) for n in shipped)
 
 
 def _hub(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
