@@ -73,11 +73,12 @@ def _ephemeral_low() -> int:
 
 
 @contextlib.asynccontextmanager
-async def database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, migrated database of ``kind`` ("sqlite" or "postgres")."""
+async def database(kind: str, tmp_path: Path, migrated: bool = True) -> AsyncIterator[str]:
+    """A fresh database of ``kind`` ("sqlite" or "postgres"), migrated unless told not to."""
     if kind == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
-        await upgrade_async(url)
+        if migrated:
+            await upgrade_async(url)
         yield url
         return
     assert POSTGRES_URL
@@ -93,7 +94,8 @@ async def database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
         await conn.close()
     url = base.set(database=name).render_as_string(hide_password=False)
     try:
-        await upgrade_async(url)
+        if migrated:
+            await upgrade_async(url)
         yield url
     finally:
         conn = await asyncpg.connect(admin_dsn)

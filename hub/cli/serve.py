@@ -50,6 +50,8 @@ UVICORN_FAST: dict[str, Any] = {
     "server_header": False,
     "date_header": False,
 }
+# How long the parent of several workers waits for one to answer before it replaces it.
+WORKER_PING_S = 60
 
 
 def register(app: typer.Typer) -> None:
@@ -464,6 +466,10 @@ def _serve(
             "workers": workers,
             "log_level": "warning",
             "timeout_graceful_shutdown": 30,
+            # A worker answers the parent's health pings once it has imported the hub: a
+            # few seconds, more on a busy host or a fraction of a core. uvicorn's 5 s killed
+            # such workers before they served, and their replacements, silently, for ever.
+            "timeout_worker_healthcheck": WORKER_PING_S,
         }
         | UVICORN_FAST
         | tls

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
         default = cls.model_fields[info.field_name].default
         if default is None:
             return None
+        if default == PLACEHOLDER and info.data.get("env") == "production":
+            # Its default is refused there too (see below): ask for what is accepted.
+            raise ValueError("set but empty; give a secret of at least 16 characters in production")
         shown = str(default).lower() if isinstance(default, bool) else default
         raise ValueError(f"set but empty; give a value, or unset it for the default ({shown})")
 

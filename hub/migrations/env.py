@@ -14,6 +14,9 @@ from hub.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+# Any constant bigint, the same in every hub: the key of the PostgreSQL advisory lock that
+# makes migrations of one database take turns.
+MIGRATION_LOCK = 0x6875622D6D6967  # "hub-mig"
 
 
 def _run(connection: Connection) -> None:
@@ -21,7 +24,21 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        # SQLite takes DDL in a transaction too; Alembic otherwise commits after each
+        # migration there, and a second process read the revision of a half-migrated file.
+        transactional_ddl=True,
     )
+    if connection.dialect.name == "postgresql":
+        # Two nodes (or `hub db upgrade` and a starting `hub serve`) migrating one database at
+        # once both created the same tables, and all but one failed on a duplicate key in
+        # PostgreSQL's catalog. The lock lasts until this transaction, the migrations', ends;
+        # the next one then reads the revision they left and has nothing to do.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+    elif connection.dialect.name == "sqlite":
+        # The driver opens no transaction for DDL, so another process saw this one's first
+        # tables without a revision and refused the database as another application's. One
+        # write transaction for it all: the next waits (busy_timeout), then finds it done.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     refuse_foreign(connection, context.script)
     with context.begin_transaction():
         context.run_migrations()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from typer.testing import CliRunner
 
 from hub.cli.main import app
 from hub.core.migrate import revisions, upgrade
+from tests.support import POSTGRES_URL, database
 
 
 def _said(args: list[str]) -> tuple[int, str]:
@@ -85,3 +89,32 @@ def test_a_database_at_a_revision_this_hub_does_not_know_is_named_so(
 
 def _never_started(*_args: object, **_kwargs: object) -> None:
     raise AssertionError("the hub started on a database that is not its own")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_upgrades_started_at_once_on_an_empty_database_all_succeed(
+    kind: str, tmp_path: Path
+) -> None:
+    # Two nodes (or a deploy job and a `hub serve`) migrating one new database at once: on
+    # PostgreSQL all but one failed with "duplicate key value violates unique constraint
+    # pg_type_typname_nsp_index", each creating the same tables; on SQLite they saw the
+    # first one's tables without a revision and refused the database as another
+    # application's (exit 2).
+    if kind == "postgres" and not POSTGRES_URL:
+        pytest.skip("needs HUB_TEST_POSTGRES_URL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    async with database(kind, tmp_path, migrated=False) as url:
+        procs = [
+            await asyncio.create_subprocess_exec(
+                *[sys.executable, "-m", "hub", "db", "upgrade", "--db", url],
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            for _ in range(4)
+        ]
+        said = [(await p.communicate())[0].decode() for p in procs]
+        current, head = await asyncio.to_thread(revisions, url)
+        assert [p.returncode for p in procs] == [0] * 4, said
+        assert all(f"is at revision {head} (the newest)" in " ".join(s.split()) for s in said)
+        assert current == head

@@ -60,6 +60,41 @@ def test_workers_end_when_hub_serve_is_killed(tmp_path: Path) -> None:
         proc.wait()
 
 
+def test_workers_slow_to_start_are_waited_for(tmp_path: Path) -> None:
+    # A worker answers uvicorn's health pings only once its process has imported what it
+    # runs, a few seconds on a busy host or a container with a fraction of a core; after
+    # 5 s of silence uvicorn killed it and started another, which took as long: the hub
+    # never served, and said nothing (uvicorn logs it below `hub serve`'s warning level).
+    main = tmp_path / "slow_hub.py"
+    main.write_text(
+        "import sys, time\n"
+        "if __name__ != '__main__':\n"
+        "    time.sleep(20)  # each worker re-imports this script: a slow start\n"
+        "from hub.cli.main import main\n"
+        "if __name__ == '__main__':\n"
+        "    sys.exit(main())\n"
+    )
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "HUB_REDIS_URL"},
+        "HUB_ENV": "development",
+        "HUB_SECRET_KEY": SECRET,
+        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+        "HUB_SIGNING_KEY_FILE": str(tmp_path / "key.pem"),
+    }
+    cmd = [sys.executable, str(main), "serve", "--port", str(port), "--workers", "2"]
+    with (tmp_path / "serve.log").open("ab") as log:
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_healthy(proc, f"http://127.0.0.1:{port}", tmp_path / "serve.log", seconds=75)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 async def test_a_startup_that_fails_leaves_no_thread_to_keep_the_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -57,6 +57,25 @@ def test_an_empty_variable_of_a_setting_with_a_default_is_refused_naming_it(
     assert "set but empty" in error["msg"] and f"the default ({default})" in error["msg"]
 
 
+@pytest.mark.parametrize("name", ["HUB_ADMIN_TOKEN", "HUB_OPERATOR_TOKEN", "HUB_SECRET_KEY"])
+def test_an_empty_secret_in_production_asks_for_a_secret_not_the_placeholder(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said "unset it for the default (change-me)", which production refuses in turn.
+    secrets = {
+        "HUB_ADMIN_TOKEN": "a" * 24,
+        "HUB_OPERATOR_TOKEN": "o" * 24,
+        "HUB_SECRET_KEY": "s" * 32,
+    }
+    with pytest.raises(ValidationError) as caught:
+        _settings(monkeypatch, HUB_ENV="production", **{**secrets, name: ""})
+    (error,) = caught.value.errors()
+    assert error["loc"] == (name.removeprefix("HUB_").lower(),)
+    assert "set but empty" in error["msg"], error["msg"]
+    assert "a secret of at least 16 characters in production" in error["msg"], error["msg"]
+    assert "change-me" not in error["msg"], error["msg"]
+
+
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
 @pytest.mark.parametrize("name", ["HUB_REGISTRY_REFRESH_S", "HUB_BREAKER_FAILURE_RATIO"])
 def test_a_duration_or_ratio_must_be_a_finite_number(

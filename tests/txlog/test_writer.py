@@ -249,6 +249,38 @@ async def test_a_held_chain_head_fails_the_batch_instead_of_hanging(
     assert (await _count(db_url))[0] == 1
 
 
+async def test_a_connection_closed_between_batches_is_replaced_before_the_next(
+    db_url: str,
+) -> None:
+    # The writer keeps one connection; PostgreSQL closed it meanwhile (a restart, a DBA,
+    # idle_session_timeout on a quiet night): the next batch failed on it, and its exchanges,
+    # already carried out by their providers, were answered 503 Server.LoggingFailed.
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite's file has no server to close it")
+    killer = create_engine(db_url)
+    engine = create_writer_engine(db_url)
+    writer = LogWriter(engine)
+    await writer.start()
+    try:
+        await writer.submit(record(1))
+        async with killer.connect() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert killed >= 1  # the writer's connection
+        await asyncio.sleep(0.5)  # the kill reaches the writer's side of the connection
+        await asyncio.wait_for(writer.submit(record(2)), timeout=10)
+        assert writer.failed_batches == 0
+    finally:
+        await writer.stop()
+        await engine.dispose()
+        await killer.dispose()
+    assert (await _count(db_url))[0] == 2
+
+
 @pytest.mark.parametrize(
     "value",
     [
