@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,11 +21,20 @@ from pydantic import (
     ValidationInfo,
 )
 
+from schemas.identifiers import PERSONAL_ID_FORM, is_valid_personal_id
+
 T = TypeVar("T")
 
-# A name or other text of a write request: stripped before its length is checked, so with
-# min_length=1 one of spaces alone is refused ("   " was stored as a newborn's name).
-Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+
+def _nfc(value: Any) -> Any:
+    # Vietnamese typed on some keyboards arrives decomposed (NFD); stored so, a name equalled
+    # its NFC twin nowhere but on screen, and a card was refused for a citizen's own name.
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
+# A name or other text of a write request: in NFC, stripped before its length is checked,
+# so with min_length=1 one of spaces alone is refused ("   " was stored as a newborn's name).
+Text = Annotated[str, StringConstraints(strip_whitespace=True), BeforeValidator(_nfc)]
 
 # [0-9], not \d: the hub's validator runs the pattern with Python's re, where \d also takes
 # other scripts' digits; maxLength stops the "\n" that Python's $ lets through at the end.
@@ -31,28 +42,54 @@ ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _iso_date(value: Any, info: ValidationInfo) -> Any:
-    # pydantic alone takes a number for a Unix time (0 is 1970-01-01) or a datetime string
-    # for a date, and explains a wrong one in its own terms ("20240101": "Datetimes provided
-    # to dates should have zero time"); the hub's schema allows YYYY-MM-DD only.
+def iso_date(value: Any, info: ValidationInfo) -> Any:
+    """A ``BeforeValidator``: YYYY-MM-DD only, refused in one sentence otherwise.
+
+    pydantic alone takes a number for a Unix time (0 is 1970-01-01) or a datetime string for
+    a date, and explains a wrong one in its own terms ("20240101": "Datetimes provided to
+    dates should have zero time"); the hub's schema allows YYYY-MM-DD only. A query
+    parameter has no field name here: its sentence starts with what is wrong, and the kit
+    puts the parameter's name before it.
+    """
     if value is None or isinstance(value, dt.date):
         return value
-    name = info.field_name or "date"
+    name = f"{info.field_name} " if info.field_name else ""
     if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise ValueError(
-            f"{name} must be an ISO date, YYYY-MM-DD such as 1990-05-17 (got {value!r})"
+            f"{name}must be an ISO date, YYYY-MM-DD such as 1990-05-17 (got {value!r})"
         )
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise ValueError(f"{name} {value} is not a date of the calendar ({exc})") from None
+        raise ValueError(f"{name}{value} is not a date of the calendar ({exc})") from None
 
 
 # A date in a request: YYYY-MM-DD only, for the mock and, through the JSON Schema, the hub.
 IsoDate = Annotated[
     dt.date,
-    BeforeValidator(_iso_date),
+    BeforeValidator(iso_date),
     Field(json_schema_extra={"pattern": ISO_DATE, "maxLength": 10}),
+]
+
+
+def check_personal_id(value: str) -> str:
+    """``value`` if it is a personal identification number, else a ValueError saying why.
+
+    "999999999999" (province 99), a birth year to come, or digits of another script (which
+    "\\d" takes) are no one's: a request naming one says so, not "no data".
+    """
+    if not is_valid_personal_id(value):
+        raise ValueError(f"{value!r} is not a personal identification number: {PERSONAL_ID_FORM}")
+    return value
+
+
+# A personal ID number in a request: the hub checks its form (the schema's pattern), the mock
+# the rest too (a province code, a birth year not in the future).
+PERSONAL_ID_PATTERN = "^[0-9]{12}$"
+PersonalId = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": PERSONAL_ID_PATTERN, "maxLength": 12}),
+    AfterValidator(check_personal_id),
 ]
 
 

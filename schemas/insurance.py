@@ -11,7 +11,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import IsoDate, Page, Text
+from schemas.common import IsoDate, Page, PersonalId, Text
 
 CARD_CODE = r"^[A-Z]{2}\d{13}$"
 
@@ -21,7 +21,7 @@ class CardIssue(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    holder_id: str = Field(pattern=r"^\d{12}$")
+    holder_id: PersonalId
     full_name: Text | None = Field(default=None, min_length=1, max_length=200)
     date_of_birth: IsoDate | None = None
     province: str | None = Field(default=None, pattern=r"^\d{2}$")

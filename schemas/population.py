@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import Address, IsoDate, Page, Place, Text
+from schemas.common import Address, IsoDate, Page, PersonalId, Place, Text
 
 PERSONAL_ID = r"^\d{12}$"
 HOUSEHOLD_ID = r"^HK[0-9]{8}$"  # HK, the province code, six digits
@@ -85,8 +85,8 @@ class BirthRegistration(BaseModel):
     full_name: Text = Field(min_length=1, max_length=200)
     date_of_birth: IsoDate
     sex: Sex
-    father_id: str | None = Field(default=None, pattern=PERSONAL_ID)
-    mother_id: str | None = Field(default=None, pattern=PERSONAL_ID)
+    father_id: PersonalId | None = None
+    mother_id: PersonalId | None = None
     birth_registration_province: str | None = Field(
         default=None,
         pattern=r"^\d{2}$",
@@ -101,7 +101,7 @@ class DeathRegistration(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=PERSONAL_ID)
+    id: PersonalId
     date_of_death: IsoDate
     place_of_death: Text | None = Field(default=None, min_length=1, max_length=300)
 
@@ -123,7 +123,7 @@ class ResidenceRegistration(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=PERSONAL_ID)
+    id: PersonalId
     kind: Literal["permanent", "temporary"]
     address: NewAddress
     household_id: str | None = Field(

@@ -25,7 +25,7 @@ from connectors.business.manifest import MANIFEST
 from connectors.kit import Connector, HubClient, UnprocessableError, build_app
 from connectors.kit.app import FaultsArg
 from connectors.kit.checks import verify_citizen
-from connectors.kit.queries import ProvinceFilter
+from connectors.kit.queries import Cursor, PersonalIdFilter, ProvinceFilter
 from schemas.business import EnterpriseRegistration, EnterpriseStatus
 from schemas.identifiers import COMMUNES, PROVINCES, is_valid_personal_id, personal_id_facts
 
@@ -52,9 +52,9 @@ def create_app(
         name: Annotated[str | None, Query(max_length=200)] = None,
         province: ProvinceFilter = None,
         status: EnterpriseStatus | None = None,
-        representative_id: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+        representative_id: PersonalIdFilter = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,
+        cursor: Cursor = None,
     ) -> dict[str, Any]:
         items, following = data.search(
             name=name,

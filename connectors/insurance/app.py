@@ -10,7 +10,7 @@ from fastapi import FastAPI, Query
 from connectors.insurance.manifest import manifest
 from connectors.insurance.store import InsuranceData
 from connectors.kit import FaultConfig, Handler, HubClient, build_app
-from connectors.kit.queries import Cursor
+from connectors.kit.queries import Cursor, PersonalIdParam
 from schemas.insurance import CardIssue
 
 
@@ -33,7 +33,7 @@ def create_app(
         return data.lookup(code)
 
     async def card_search(
-        holder_id: Annotated[str, Query(pattern=r"^\d{12}$")],
+        holder_id: PersonalIdParam,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: Cursor = None,
     ) -> dict[str, Any]:

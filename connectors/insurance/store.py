@@ -27,7 +27,6 @@ from schemas.identifiers import (
     COMMUNES,
     OLD_PROVINCE_CODES,
     PROVINCES,
-    is_valid_personal_id,
     personal_id_facts,
 )
 from schemas.insurance import CARD_CODE, CardIssue
@@ -80,10 +79,13 @@ class InsuranceData(Dataset):
     def issue(self, request: CardIssue, *, today: dt.date | None = None) -> Record:
         today = today or dt.date.today()
         holder = request.holder_id
-        if not is_valid_personal_id(holder, request.date_of_birth):
+        # The model took only a personal ID (schemas.common.PersonalId); it said "is not a
+        # valid personal ID for that date of birth", not what disagreed.
+        born_by_id = personal_id_facts(holder)[1]
+        if request.date_of_birth is not None and request.date_of_birth.year != born_by_id:
             raise UnprocessableError(
-                f"holder_id {holder} is not a valid personal ID"
-                + (" for that date of birth" if request.date_of_birth else "")
+                f"holder_id {holder} says born in {born_by_id}, not "
+                f"{request.date_of_birth.year} (date_of_birth {request.date_of_birth})"
             )
         active = [c for c in self.cards_of(holder) if c["valid_to"] >= today.isoformat()]
         if active:

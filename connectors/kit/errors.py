@@ -143,6 +143,16 @@ def _sentence(error: Any, content_type: str) -> str:
         # itself where that reads better, and it shows the value where that helps.
         said = str((error.get("ctx") or {}).get("error") or error.get("msg", ""))
         return said if not path or said.startswith(path[-1]) else f"{where}: {said}"
+    if kind in ("too_short", "too_long") and isinstance(value, str):
+        # An optional text of a write (schemas.common.Text | None) is measured as a
+        # "Value" with "items after validation": told as the characters they are.
+        bound = (error.get("ctx") or {}).get("min_length" if kind == "too_short" else "max_length")
+        if kind == "too_short" and not value.strip():
+            kind = "string_too_short"  # blank: said so below
+        else:
+            words = "at least" if kind == "too_short" else "at most"
+            what = f"must have {words} {bound} characters"
+            return f"{where}: {what}{_got(value, quoted=place == 'body')}"
     if kind == "string_too_short" and isinstance(value, str) and not value.strip():
         # The text models strip spaces first (schemas.common.Text): "   " is empty to them.
         return f"{where}: must not be blank{_got(value, quoted=place == 'body')}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
+from schemas.common import ISO_DATE, PERSONAL_ID_PATTERN, check_personal_id, iso_date
 from schemas.identifiers import COMMUNES, PROVINCES
 
 
@@ -63,4 +65,29 @@ Cursor = Annotated[
     str | None,
     Query(description="The next_cursor of the page before; none for the first page"),
     AfterValidator(_given_cursor),
+]
+
+
+def _personal_id(value: str | None) -> str | None:
+    # "999999999999" answered an empty page, as if that person held nothing; the lookup of
+    # the same ID says it is none (400).
+    return None if value is None else check_personal_id(value)
+
+
+_PERSONAL_ID_QUERY = Query(
+    description="Personal identification number (12 digits)",
+    json_schema_extra={"pattern": PERSONAL_ID_PATTERN},
+)
+PersonalIdFilter = Annotated[str | None, _PERSONAL_ID_QUERY, AfterValidator(_personal_id)]
+# The same, for a parameter that must be given.
+PersonalIdParam = Annotated[str, _PERSONAL_ID_QUERY, AfterValidator(check_personal_id)]
+
+
+DateFilter = Annotated[
+    dt.date | None,
+    Query(
+        description="A date, YYYY-MM-DD",
+        json_schema_extra={"pattern": ISO_DATE},
+    ),
+    BeforeValidator(iso_date),
 ]

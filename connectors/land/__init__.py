@@ -28,12 +28,21 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from pydantic import AfterValidator
 
-from connectors.kit import Connector, HubClient, UnprocessableError, build_app
+from connectors.kit import (
+    Connector,
+    HubClient,
+    InvalidRequestError,
+    UnprocessableError,
+    build_app,
+)
 from connectors.kit.app import FaultsArg
 from connectors.kit.checks import lookup_enterprise, verify_citizen
-from connectors.kit.queries import CommuneFilter, ProvinceFilter
+from connectors.kit.queries import CommuneFilter, Cursor, ProvinceFilter
 from connectors.land.dataset import Parcels, same_name
 from connectors.land.manifest import MANIFEST
+from schemas import enterprise_code
+from schemas.common import check_personal_id
+from schemas.identifiers import COMMUNES, PROVINCES
 from schemas.land import CertificateVerify, LandTransfer, Party
 
 __all__ = ["MANIFEST", "Parcels", "connector", "create_app"]
@@ -44,8 +53,11 @@ PERSONAL_ID = re.compile(r"[0-9]{12}", re.ASCII)
 
 def _land_user(value: str | None) -> str | None:
     # A branch given as a land user was stored, and then no search could find its parcels.
-    if value is None or PERSONAL_ID.fullmatch(value):
+    if value is None:
         return value
+    if PERSONAL_ID.fullmatch(value):
+        # One no citizen could hold (province 99) answered an empty page.
+        return check_personal_id(value)
     code = ENTERPRISE_CODE.fullmatch(value)
     if code is None:
         raise ValueError(
@@ -57,6 +69,9 @@ def _land_user(value: str | None) -> str | None:
             f"{value} is a branch's code, and a branch holds no land-use rights of its own: "
             f"search by its enterprise's code {code.group(1)}"
         )
+    if not enterprise_code.is_valid(value):
+        # A wrong check digit answered an empty page; the lookup of the code says it is none.
+        enterprise_code.split(value)  # raises, saying what a code is
     return value
 
 
@@ -121,8 +136,15 @@ def create_app(
         commune: CommuneFilter = None,
         land_user: LandUserFilter = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,
+        cursor: Cursor = None,
     ) -> dict[str, Any]:
+        place = COMMUNES.get(commune) if commune is not None else None
+        if place is not None and province is not None and place.province != province:
+            # Both filters hold for no parcel: an empty page said nothing of why.
+            raise InvalidRequestError(
+                f"commune {commune} is in province {place.province} "
+                f"({PROVINCES[place.province]}), not {province}: give one or the other"
+            )
         items, following = data.search(
             province=province,
             commune=commune,

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Query
 
 from connectors.kit import FaultConfig, Handler, HubClient, build_app
-from connectors.kit.queries import Cursor, ProvinceFilter
+from connectors.kit.queries import Cursor, DateFilter, ProvinceFilter
 from connectors.population.manifest import manifest
-from connectors.population.models import CitizenVerifyRequest
+from connectors.population.models import CitizenVerifyRequest, HouseholdIdFilter
 from connectors.population.store import PopulationData
 from schemas.population import (
     BirthRegistration,
@@ -41,13 +41,11 @@ def create_app(
         province: ProvinceFilter = None,
         name: Annotated[str | None, Query(max_length=200)] = None,
         birth_year: Annotated[int | None, Query(ge=1800, le=2400)] = None,
-        born_before: Annotated[
-            dt.date | None, Query(description="Born before this date (YYYY-MM-DD)")
-        ] = None,
+        born_before: DateFilter = None,
         status: Annotated[
             Literal["alive", "deceased"] | None, Query(description="alive or deceased")
         ] = None,
-        household_id: str | None = None,
+        household_id: HouseholdIdFilter = None,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> dict[str, Any]:

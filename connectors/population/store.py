@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from connectors.kit import (
     UnprocessableError,
 )
 from connectors.population import dataset as gen
+from connectors.population.models import household_id_problem
 from connectors.population.names import fold, same_name
 from schemas.identifiers import (
     COMMUNES,
@@ -49,7 +49,6 @@ from schemas.identifiers import (
     make_personal_id,
 )
 from schemas.population import (
-    HOUSEHOLD_ID,
     BirthRegistration,
     DeathRegistration,
     ResidenceRegistration,
@@ -137,10 +136,9 @@ class PopulationData(Dataset):
         return born is None or born.isoformat() == citizen["date_of_birth"]
 
     def household(self, household_id: str) -> Record:
-        if not re.fullmatch(HOUSEHOLD_ID, household_id, re.ASCII):
-            raise ProviderError(
-                f"{household_id!r} is not a household ID: HK and 8 digits (e.g. HK79000000)"
-            )
+        said = household_id_problem(household_id)
+        if said is not None:
+            raise ProviderError(said)
         members = self._members(household_id)
         if not members:
             raise NotFoundError(
