@@ -22,13 +22,14 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from hub import __version__
 from hub.admin.router import router as admin_router
 from hub.core import errors, security
 from hub.core.children import end_with_parent, is_child, orphaned
-from hub.core.db import create_engine, session_factory
+from hub.core.db import create_engine, refusal_message, session_factory
 from hub.core.deps import ADMIN_ONLY, role_of, unauthorized_message
 from hub.core.ids import IdError, request_id
 from hub.core.settings import Settings, warn_unknown_variables
@@ -194,6 +195,15 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
         # A malformed identifier is a 400 wherever it is sent (SPEC §4); the rest a 422.
         bad_id = any(isinstance(e.get("ctx", {}).get("error"), IdError) for e in errs)
         return JSONResponse({"detail": "; ".join(problems)}, status_code=400 if bad_id else 422)
+
+    @api.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> Response:
+        said = refusal_message(exc)
+        if said is None:
+            log.error("a request failed on the database", exc_info=exc)
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        log.warning("%s", said)  # one line: the database's state, not the hub's fault
+        return JSONResponse({"detail": said}, status_code=503, headers={"Retry-After": "5"})
 
     @api.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

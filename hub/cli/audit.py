@@ -53,7 +53,7 @@ def verify_cmd(
 
     Exit 1 naming the first bad record."""
     s = settings(db)
-    up_to_date(s.database_url, "the log")
+    up_to_date(s.database_url, "the log", 2)
     anchors = _anchors(expect)
     keys: list[Ed25519PublicKey] = []
     if not no_signatures:
@@ -184,7 +184,7 @@ def proof_cmd(
 ) -> None:
     """Write a JSON proof that one exchange is in the signed log, to check offline."""
     s = settings(db)
-    up_to_date(s.database_url, "the log")
+    up_to_date(s.database_url, "the log", 2)
 
     async def go() -> tuple[dict[str, Any] | None, int]:
         engine = create_engine(s.database_url)

@@ -89,6 +89,11 @@ def reason(exc: BaseException) -> str:
             " (it must be a SQLite file, or none yet, in a folder this user may write: "
             "SQLite keeps its -wal and -shm files beside it)"
         )
+    elif first == "database disk image is malformed":  # SQLite's, of any damaged file
+        first += (
+            " (the file is damaged: a copy cut short or taken while the hub wrote, or a -wal "
+            "file left beside a restored one; restore a backup as docs/operators.md says)"
+        )
     return first
 
 
@@ -126,6 +131,39 @@ def not_ours(exc: BaseException) -> int:
     from hub.core.migrate import ForeignDatabase
 
     return 2 if isinstance(exc, ForeignDatabase) else 1
+
+
+def takes_writes(url: str) -> None:
+    """Stop unless the database at ``url`` takes a write, changing nothing.
+
+    A read-only file (or folder, or open) passed the migration, which had nothing to write:
+    `hub serve` then reported ready and sent exchanges to providers whose answers it could
+    not record. The chain head moves and is put back, as the readiness probe does; a lock
+    another process holds is not a refusal (the log writer waits for it too).
+    """
+    from sqlalchemy import text
+
+    from hub.core.db import create_engine
+
+    async def probe() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("UPDATE chain_head SET seq = seq + 1 WHERE id = 1"))
+                await conn.execute(text("UPDATE chain_head SET seq = seq - 1 WHERE id = 1"))
+        finally:
+            await engine.dispose()
+
+    try:
+        run(probe())
+    except Exception as exc:
+        why = reason(exc)
+        if "database is locked" in why or "lock timeout" in why:
+            return
+        fail(
+            f"the database at {shown(url)} refuses writes ({why}): the hub records every "
+            "exchange there; give a database this user may write (for SQLite, its folder too)"
+        )
 
 
 def existing(url: str) -> None:
@@ -174,14 +212,15 @@ def unreadable(exc: BaseException, url: str, what: str) -> str:
     return f"cannot read {what} from {shown(url)}: {why}"
 
 
-def up_to_date(url: str, what: str | None = None) -> None:
+def up_to_date(url: str, what: str | None = None, code: int = 1) -> None:
     """Stop unless the database has this hub's schema, changing nothing.
 
     For `hub serve --no-migrate` (every worker failed its startup with a traceback on a
     missing table, and with --workers 2 the whole ended with exit 0) and the commands that
     only read ``what``: `hub registry export` migrated an older database, the backup taken
     before an upgrade being the very thing it changed, and `hub stats`, `hub tx` and `hub
-    audit` read an older or a newer hub's tables as this hub's own.
+    audit` read an older or a newer hub's tables as this hub's own. A database that cannot
+    be read exits ``code`` (2 for `hub audit`, whose 1 means a record found bad).
     """
     from hub.core.migrate import known, revisions, unknown_revision
 
@@ -190,8 +229,8 @@ def up_to_date(url: str, what: str | None = None) -> None:
         current, head = revisions(url)
     except Exception as exc:
         if what is not None:
-            fail(unreadable(exc, url, what))
-        fail(f"cannot open the database at {shown(url)}: {reason(exc)}")
+            fail(unreadable(exc, url, what), code)
+        fail(f"cannot open the database at {shown(url)}: {reason(exc)}", code)
     if current is None:
         fail(f"the database at {shown(url)} has no hub tables: run `hub db upgrade` first", 2)
     if not known(url, current):

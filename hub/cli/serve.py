@@ -30,6 +30,7 @@ from hub.cli.common import (
     reason,
     settings,
     shown,
+    takes_writes,
     up_to_date,
 )
 from hub.core.children import PARENT_ENV, child_env
@@ -393,6 +394,7 @@ def serve(
             fail(f"could not migrate {shown(s.database_url)}: {reason(exc)}", not_ours(exc))
     else:
         up_to_date(s.database_url)
+    takes_writes(s.database_url)
     if log_process is None:
         # One worker: the log inside it carried more exchanges a second than a writer
         # process beside it (6,345 against 4,754 on 2 cores, wrk at 32 connections: the

@@ -8,19 +8,27 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NotSupportedError,
+    ProgrammingError,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 
 def ensure_sqlite_dir(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if parsed.query.get("uri") or parsed.database.startswith("file:"):
+            return  # a URI filename (file:...?mode=ro): no path to make, sqlite3 opens it
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        if not parsed.query.get("uri") and not parsed.database.startswith("file:"):
-            # Opened here first, so that a file that cannot be opened (a folder, a folder
-            # this user may not write) fails now: aiosqlite stops the thread of a connection
-            # that failed with a future of the running loop, and when the loop closed first
-            # the thread died printing "RuntimeError: Event loop is closed".
-            sqlite3.connect(parsed.database).close()
+        # Opened here first, so that a file that cannot be opened (a folder, a folder this
+        # user may not write) fails now: aiosqlite stops the thread of a connection that
+        # failed with a future of the running loop, and when the loop closed first the
+        # thread died printing "RuntimeError: Event loop is closed".
+        sqlite3.connect(parsed.database).close()
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -53,3 +61,17 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker:
 def sync_url(url: str) -> str:
     """The synchronous driver URL for Alembic."""
     return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+
+
+def refusal_message(exc: DBAPIError) -> str | None:
+    """What to tell an admin or operator whose request the database refused, or None when
+    the error is the hub's own (a constraint, a statement): that stays a 500.
+
+    A read-only file, a full disk, a lock held past the wait, a damaged file or a server
+    gone: each admin write was a bare "Internal Server Error" with a traceback in the log.
+    """
+    if isinstance(exc, IntegrityError | DataError | ProgrammingError | NotSupportedError):
+        return None
+    cause = exc.orig if exc.orig is not None else exc
+    first = (str(cause).splitlines() or [type(cause).__name__])[0] or type(cause).__name__
+    return f"the database refused this request ({first}); try again once it takes requests"

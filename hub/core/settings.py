@@ -16,6 +16,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER = "change-me"
+MINUTE_DAYS_MAX = 36500  # HUB_MINUTE_ROLLUP_DAYS: a century
 DRIVERS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 # What Kubernetes sets HUB_PORT to in every pod beside a Service named "hub" (its Docker
 # links form, tcp://10.0.0.7:8000): no setting of the operator's, so no reason to stop.
@@ -121,6 +122,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"the database URL starts with {scheme!r}: use sqlite+aiosqlite:///PATH or "
                 "postgresql+asyncpg://USER@HOST:PORT/DATABASE (the hub's two drivers)"
+            )
+        return value
+
+    @field_validator("minute_rollup_days")
+    @classmethod
+    def _within_a_century(cls, value: int) -> int:
+        # Further back the horizon fell before year 1 (800000 days): every statistics read
+        # failed with "date value out of range", blamed on the database.
+        if value > MINUTE_DAYS_MAX:
+            raise ValueError(
+                f"at most {MINUTE_DAYS_MAX} days (a century), not {value}; 0 keeps them for ever"
             )
         return value
 

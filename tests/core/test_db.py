@@ -23,3 +23,15 @@ def test_a_sqlite_file_that_cannot_be_opened_fails_before_aiosqlite_starts_a_thr
     monkeypatch.setattr(aiosqlite, "connect", connect)
     with pytest.raises(sqlite3.OperationalError, match="unable to open database file"):
         create_engine(f"sqlite+aiosqlite:///{tmp_path}")  # a folder, not a file
+
+
+def test_a_sqlite_uri_filename_makes_no_folder_named_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The parent of "file:/data/hub.db" was made as a path relative to the working folder:
+    # every command given a URI filename (mode=ro, as for a backup) left ./file:/data behind.
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "hub.db"
+    sqlite3.connect(path).close()
+    create_engine(f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hub.db"]

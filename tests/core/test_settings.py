@@ -159,3 +159,21 @@ def test_a_hub_port_that_is_no_number_is_refused_in_one_sentence(
     assert error["loc"] == ("port",)
     assert error["msg"] == f"Value error, must be a port number from 1 to 65535, not {value!r}"
     assert settings_module.unknown_variables({"HUB_PORT": value}) == []  # refused, not warned
+
+
+def test_minute_rollup_days_beyond_a_century_are_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # HUB_MINUTE_ROLLUP_DAYS=800000 was taken: its horizon fell before year 1, and `hub
+    # stats` and `hub audit verify` blamed the database ("cannot read the log from ...: date
+    # value out of range"), `hub serve` each stats request and prune pass.
+    from hub.stats.retention import minute_horizon
+
+    with pytest.raises(ValidationError) as caught:
+        _settings(monkeypatch, HUB_MINUTE_ROLLUP_DAYS="800000")
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("minute_rollup_days",)
+    assert "0 keeps them for ever" in error["msg"], error["msg"]
+    most = _settings(monkeypatch, HUB_MINUTE_ROLLUP_DAYS="36500").minute_rollup_days
+    horizon = minute_horizon(most)
+    assert horizon is not None and horizon.year >= 1900
