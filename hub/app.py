@@ -68,9 +68,11 @@ class HubState:
 
 def _install_features(state: HubState, api: FastAPI) -> None:
     """Optional features (stats, reliability) hook into the writer and the gateway here."""
+    from hub.core import workers
     from hub.stats import hooks as stats_hooks
     from hub.stats.router import router as stats_router
 
+    workers.install(state)  # first: the features below answer the other workers through it
     stats_hooks.install(state)
     api.include_router(stats_router)
     try:

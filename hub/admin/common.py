@@ -47,6 +47,10 @@ async def commit(session: AsyncSession, state: Any) -> None:
         await session.rollback()
         raise HTTPException(409, RACED) from None
     await state.registry.refresh(force=True)
+    if (link := state.extras.get("workers")) is not None:
+        # The other workers of `hub serve --workers N` reload it before this is answered:
+        # a key revoked or a grant removed is refused by all of them from now on.
+        await link.ask("registry")
 
 
 def etag(representation: dict[str, Any], written: datetime | None = None) -> str:

@@ -33,10 +33,10 @@ from hub.cli.common import (
     takes_writes,
     up_to_date,
 )
+from hub.core import workers as worker_link
 from hub.core.children import PARENT_ENV, child_env
 from hub.core.migrate import upgrade
 from hub.core.settings import Settings
-from hub.stats import shared as shared_metrics
 from hub.txlog.service import WriterProcess
 
 # No Server or Date header of the hub's own: a provider's answer goes back with its own, and
@@ -412,11 +412,12 @@ def serve(
         os.environ["HUB_LOG_WRITER_SOCKET"] = writer.path
     else:
         os.environ.pop("HUB_LOG_WRITER_SOCKET", None)
-    os.environ.pop("HUB_METRICS_DIR", None)
+    os.environ.pop("HUB_WORKERS_DIR", None)
     if workers > 1:
         os.environ[PARENT_ENV] = str(os.getpid())  # so a SIGKILL here ends them too
-        # Where the workers share their /metrics, so a scrape sees them all.
-        os.environ["HUB_METRICS_DIR"] = metrics_dir = shared_metrics.make_dir()
+        # Where the workers listen for each other: a scrape of /metrics answers for them
+        # all, and an admin change is reloaded by every one before it is answered.
+        os.environ["HUB_WORKERS_DIR"] = workers_dir = worker_link.make_dir()
         if not s.redis_url:
             # Each worker counts in its own memory: a client that opened connections to
             # both got twice its quota (30 exchanges through on a quota of 10, two workers).
@@ -434,7 +435,7 @@ def serve(
         if writer is not None:
             writer.stop()
         if workers > 1:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+            shutil.rmtree(workers_dir, ignore_errors=True)
 
 
 def _serve(

@@ -52,9 +52,9 @@ class Settings(BaseSettings):
     # Unix socket of a log writer process (hub/txlog/service.py); `hub serve` starts one and
     # sets this. Unset: the writer runs inside the process, as in tests and `hub up`.
     log_writer_socket: str | None = None
-    # Directory where the workers of `hub serve --workers N` share their /metrics
-    # (hub/stats/shared.py); `hub serve` makes it and sets this. Unset: one process's own.
-    metrics_dir: str | None = None
+    # Directory where the workers of `hub serve --workers N` listen for each other
+    # (hub/core/workers.py); `hub serve` makes it and sets this. Unset: one process alone.
+    workers_dir: str | None = None
     # Move every object alive after startup out of the garbage collector's sight
     # (`gc.freeze()`); `hub serve` and `hub up` turn it on, see hub/app.py.
     gc_freeze: bool = False

@@ -24,9 +24,8 @@ def install(state: HubState) -> None:
     metrics = Metrics(state.settings, state.writer, state.registry)
     state.gateway.observers.append(metrics.observe)
     state.extras["metrics"] = metrics
-    if state.settings.metrics_dir:
-        shared = metrics.shared = SharedMetrics(state.settings.metrics_dir, metrics.registry)
-        state.extras.setdefault("on_startup", []).append(shared.start)
+    if (link := state.extras.get("workers")) is not None:
+        shared = metrics.shared = SharedMetrics(link, metrics.registry)
         state.on_shutdown.append(shared.stop)
     monitor = HealthMonitor(state.registry, interval_s=state.settings.health_interval_s)
     state.extras["health"] = monitor

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.reliability.fakes import CLIENT, LOOKUP, PURPOSE, FaultyProvider, registry_doc
+from tests.reliability.fakes import (
+    CLIENT,
+    LOOKUP,
+    PROVIDER,
+    PURPOSE,
+    FaultyProvider,
+    registry_doc,
+)
 from tests.reliability.procs import apply_registry, hub_env, hub_process
 from tests.support import ADMIN, serve
 
@@ -43,3 +50,30 @@ async def test_a_new_or_rotated_key_works_at_once_in_every_worker(tmp_path: Path
                 )
             assert rotated.status_code == 201, rotated.text
             assert await calls(hub.url, rotated.json()["api_key"]) == [200] * CALLS
+
+
+async def test_a_revoked_key_or_removed_grant_is_refused_at_once_by_every_worker(
+    tmp_path: Path,
+) -> None:
+    # Before, the worker that did not take the change went on serving it until its next
+    # reload of the registry (HUB_REGISTRY_REFRESH_S, 2 s by default; an hour here).
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    env = hub_env(tmp_path, db_url, HUB_REGISTRY_REFRESH_S="3600")
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    async with serve(FaultyProvider()) as base_url:
+        await apply_registry(env, registry_doc(base_url), tmp_path)
+        async with hub_process(env, tmp_path, "--workers", "2") as hub:
+            async with httpx.AsyncClient(base_url=hub.url, timeout=30) as http:
+                first = await http.post("/admin/keys", json={"client": CLIENT}, headers=admin)
+                second = await http.post("/admin/keys", json={"client": CLIENT}, headers=admin)
+            keys = [first.json(), second.json()]
+            assert [await calls(hub.url, k["api_key"]) for k in keys] == [[200] * CALLS] * 2
+            async with httpx.AsyncClient(base_url=hub.url, timeout=30) as http:
+                r = await http.delete(f"/admin/keys/{keys[0]['id']}", headers=admin)
+            assert r.status_code == 204, r.text
+            assert await calls(hub.url, keys[0]["api_key"]) == [401] * CALLS
+            grant = {"client": CLIENT, "service": f"{PROVIDER}/lookup"}
+            async with httpx.AsyncClient(base_url=hub.url, timeout=30) as http:
+                r = await http.request("DELETE", "/admin/grants", json=grant, headers=admin)
+            assert r.status_code == 204, r.text
+            assert await calls(hub.url, keys[1]["api_key"]) == [403] * CALLS

@@ -47,7 +47,7 @@ async def test_every_scrape_counts_the_exchanges_of_every_worker(tmp_path: Path)
     async with serve(FaultyProvider()) as base_url:
         await apply_registry(env, registry_doc(base_url), tmp_path)
         async with hub_process(env, tmp_path, "--workers", "2") as hub:
-            shared = listed(tmp, "hub-metrics-*")
+            shared = listed(tmp, "hub-workers-*")
             assert len(shared) == 1, shared
             key = await issue_key(hub.url, CLIENT)
             headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}

@@ -1,5 +1,5 @@
-"""How the workers' /metrics files are merged (hub/stats/shared.py); end to end with two
-workers: tests/reliability/test_worker_metrics.py."""
+"""How the workers' /metrics are merged (hub/stats/shared.py) over their link
+(hub/core/workers.py); end to end with two workers: tests/reliability/test_worker_metrics.py."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub.core.workers import WorkerLink
 from hub.stats import shared
 
 
@@ -41,21 +42,27 @@ def _dead_pid() -> int:
 OUT = {"capture_output": True, "text": True, "check": True}
 
 
+def _worker(tmp_path: Path, registry: CollectorRegistry, pid: int) -> shared.SharedMetrics:
+    """A worker's metrics on the link in ``tmp_path``, as if of process ``pid``."""
+    link = WorkerLink(str(tmp_path))
+    link.pid, link.socket = pid, tmp_path / f"{pid}.sock"
+    return shared.SharedMetrics(link, registry)
+
+
 async def test_counters_and_histograms_add_up_and_a_stopped_workers_gauge_drops(
     tmp_path: Path,
 ) -> None:
-    mine = shared.SharedMetrics(str(tmp_path), _registry(5, 3, [0.005, 0.05]))
-    live = shared.SharedMetrics(str(tmp_path), _registry(7, 2, [0.5]))
-    stopped = shared.SharedMetrics(str(tmp_path), _registry(11, 9, [0.005]))
-    live.socket = tmp_path / f"{os.getppid()}.sock"  # as another worker's
-    await live.start()
-    stopped.write(tmp_path / f"{_dead_pid()}.json")  # what a worker leaves when it stops
+    mine = shared.SharedMetrics(WorkerLink(str(tmp_path)), _registry(5, 3, [0.005, 0.05]))
+    live = _worker(tmp_path, _registry(7, 2, [0.5]), os.getppid())  # a process that runs
+    stopped = _worker(tmp_path, _registry(11, 9, [0.005]), _dead_pid())
+    await live.link.start()
+    await stopped.stop()  # what a worker leaves when it stops
     try:
         got = _values(await mine.render())
     finally:
-        await live.stop()
-    assert got["hub_log_records_total"] == 5 + 7 + 11  # a gone worker's exchanges still count
-    assert got["hub_log_queue_depth"] == 3 + 2  # what waits now: the workers alive
+        await live.link.stop()
+    assert got["hub_log_records_total"] == 5 + 7 + 11  # a stopped worker's still count
+    assert got["hub_log_queue_depth"] == 3 + 2  # what waits now: the workers running
     assert got["hub_log_commit_seconds_count"] == 4
     assert got["hub_log_commit_seconds_bucket{le=0.01}"] == 2
     assert got["hub_log_commit_seconds_bucket{le=0.1}"] == 3
@@ -70,37 +77,18 @@ async def test_a_series_only_another_worker_has_is_shown(tmp_path: Path) -> None
     r = CollectorRegistry()
     c = Counter("hub_things", "Things.", ["service"], registry=r)
     c.labels("a").inc()
-    mine = shared.SharedMetrics(str(tmp_path), r)
+    mine = shared.SharedMetrics(WorkerLink(str(tmp_path)), r)
     other_r = CollectorRegistry()
     Counter("hub_things", "Things.", ["service"], registry=other_r).labels("b").inc(4)
-    other = shared.SharedMetrics(str(tmp_path), other_r)
-    other.socket = tmp_path / f"{os.getppid()}.sock"
-    await other.start()
+    other = _worker(tmp_path, other_r, os.getppid())
+    await other.link.start()
     try:
         c.labels("a").inc(2)
         got = _values(await mine.render())
     finally:
-        await other.stop()
+        await other.link.stop()
     assert got["hub_things_total{service=a}"] == 3
     assert got["hub_things_total{service=b}"] == 4
-
-
-def test_a_new_hub_serve_removes_the_directories_of_ended_ones(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(shared.tempfile, "tempdir", str(tmp_path))
-    ended = tmp_path / f"hub-metrics-{_dead_pid()}-x1"
-    running = tmp_path / f"hub-metrics-{os.getppid()}-x2"
-    other = tmp_path / "hub-metrics-notes"
-    for d in (ended, running, other):
-        d.mkdir()
-    made = Path(shared.make_dir())
-    assert (made.stat().st_mode & 0o777) == 0o700
-    assert made.name.startswith(f"hub-metrics-{os.getpid()}-")
-    made.rmdir()  # (under /tmp when tmp_path is too long for a socket's path)
-    assert len(str(made / "4194304.sock")) <= shared.SOCKET_PATH_MAX
-    assert not ended.exists()
-    assert running.exists() and other.exists()
 
 
 async def test_a_crashed_workers_socket_is_cleared_and_the_scrape_still_answers(
@@ -108,7 +96,7 @@ async def test_a_crashed_workers_socket_is_cleared_and_the_scrape_still_answers(
 ) -> None:
     r = CollectorRegistry()
     Counter("hub_things", "Things.", registry=r).inc(2)
-    mine = shared.SharedMetrics(str(tmp_path), r)
+    mine = shared.SharedMetrics(WorkerLink(str(tmp_path)), r)
     crashed = tmp_path / f"{_dead_pid()}.sock"
     crashed.touch()  # what a killed worker leaves: nobody listens there
     assert _values(await mine.render())["hub_things_total"] == 2
