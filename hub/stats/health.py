@@ -97,9 +97,15 @@ class HealthMonitor:
 
 
 async def report(
-    conn: Any, monitor: HealthMonitor, breaker: Any, *, window_minutes: int = 15
+    conn: Any,
+    monitor: HealthMonitor,
+    breaker: Any,
+    *,
+    window_minutes: int = 15,
+    others: list[dict[str, str]] | None = None,
 ) -> HealthReport:
-    """Every provider's last active check, passive 5xx rate, and circuit state."""
+    """Every provider's last active check, passive 5xx rate, and circuit state; ``others``:
+    the circuit states of the other workers of ``hub serve --workers N``."""
     since = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(
         minutes=window_minutes
     )
@@ -121,7 +127,7 @@ async def report(
                 exchanges=n,
                 errors=errors,
                 error_rate=round(errors / n, 4) if n else None,
-                circuit=_circuit(breaker, pid),
+                **_circuits(_circuit(breaker, pid), pid, others),
             )
         )
     registered = [r for r in rows if r.base_url]
@@ -134,6 +140,23 @@ async def report(
         window_minutes=window_minutes,
         interval_s=monitor.interval_s,
     )
+
+
+# Which state a provider is shown in when the workers differ: the one that refuses most.
+_WORST = {"open": 0, "half_open": 1, "unknown": 2, "closed": 3, "n/a": 4}
+
+
+def _circuits(own: str, provider: str, others: list[dict[str, str]] | None) -> dict[str, Any]:
+    """The circuit fields of one provider: each worker has its own breaker, and the page
+    showed the state of whichever worker answered (open, closed, open on reloads)."""
+    if not others:
+        return {"circuit": own}
+    # A worker whose breaker never saw the provider holds no circuit for it: closed.
+    states = [own] + [o.get(provider, "closed" if own != "n/a" else "n/a") for o in others]
+    counts = dict.fromkeys(sorted(set(states), key=lambda s: _WORST.get(s, 2)), 0)
+    for state in states:
+        counts[state] += 1
+    return {"circuit": next(iter(counts)), "circuit_workers": counts}
 
 
 def _circuit(breaker: Any, provider: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from hub.stats import rollup
@@ -27,6 +28,13 @@ def install(state: HubState) -> None:
     if (link := state.extras.get("workers")) is not None:
         shared = metrics.shared = SharedMetrics(link, metrics.registry)
         state.on_shutdown.append(shared.stop)
+
+        async def circuits() -> bytes:
+            """This worker's circuit states, for the health page another worker answers."""
+            breaker = state.extras.get("breaker")
+            return json.dumps(breaker.states() if breaker is not None else {}).encode()
+
+        link.handlers["circuits"] = circuits
     monitor = HealthMonitor(state.registry, interval_s=state.settings.health_interval_s)
     state.extras["health"] = monitor
     state.extras.setdefault("on_startup", []).append(monitor.start)

@@ -7,6 +7,7 @@ access control where client names are sensitive, or turn the client label off).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -238,8 +239,12 @@ async def providers_health(
     monitor: health.HealthMonitor = state.extras["health"]
     if refresh:
         await monitor.check_all()
+    breaker = state.extras.get("breaker")
+    others = None
+    if (link := state.extras.get("workers")) is not None:
+        others = [json.loads(a) for a in await link.ask("circuits") if a]
     return await health.report(
-        session, monitor, state.extras.get("breaker"), window_minutes=window_minutes
+        session, monitor, breaker, window_minutes=window_minutes, others=others
     )
 
 

@@ -126,7 +126,14 @@ class ProviderHealth(BaseModel):
     exchanges: int = Field(description="exchanges in the passive window")
     errors: int = Field(description="of which answered 5xx (provider or hub failure)")
     error_rate: float | None
-    circuit: str
+    circuit: str = Field(
+        description="closed, open or half_open (n/a without a breaker); with several workers "
+        "the least open of theirs: open in one is open"
+    )
+    circuit_workers: dict[str, int] | None = Field(
+        default=None,
+        description="with several workers, how many are in each circuit state",
+    )
 
 
 class HealthReport(BaseModel):

@@ -15,9 +15,16 @@ from pathlib import Path
 
 import httpx
 
-from tests.reliability.fakes import CLIENT, LOOKUP, PURPOSE, FaultyProvider, registry_doc
+from tests.reliability.fakes import (
+    CLIENT,
+    LOOKUP,
+    PROVIDER,
+    PURPOSE,
+    FaultyProvider,
+    registry_doc,
+)
 from tests.reliability.procs import apply_registry, hub_env, hub_process, issue_key
-from tests.support import serve
+from tests.support import OPERATOR, serve
 
 CALLS = 20
 SCRAPES = 12
@@ -67,3 +74,31 @@ async def test_every_scrape_counts_the_exchanges_of_every_worker(tmp_path: Path)
             assert len(listed(shared[0], "*.sock")) == 2
         assert not shared[0].exists(), "hub serve leaves its metrics directory behind"
         os.rmdir(tmp)
+
+
+async def test_the_health_page_shows_a_circuit_open_in_any_worker(tmp_path: Path) -> None:
+    # Each worker has its own breaker: the page showed the state of whichever worker
+    # answered, so a provider refused by one worker read "closed" on every other reload.
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    env = hub_env(tmp_path, db_url, HUB_BREAKER_MIN_REQUESTS="5", HUB_BREAKER_OPEN_S="600")
+    provider = FaultyProvider()
+    async with serve(provider) as base_url:
+        await apply_registry(env, registry_doc(base_url), tmp_path)
+        async with hub_process(env, tmp_path, "--workers", "2") as hub:
+            key = await issue_key(hub.url, CLIENT)
+            headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}
+            provider.mode = "error"
+            async with httpx.AsyncClient(timeout=30) as http:  # one connection: one worker
+                statuses = [(await http.get(hub.url + LOOKUP, headers=headers)).status_code]
+                while statuses[-1] != 503 and len(statuses) < 50:
+                    statuses.append((await http.get(hub.url + LOOKUP, headers=headers)).status_code)
+            assert statuses[-1] == 503, statuses  # that worker's circuit opened
+            operator = {"Authorization": f"Bearer {OPERATOR}"}
+            seen = []
+            for _ in range(SCRAPES):  # each on its own connection: both workers answer
+                async with httpx.AsyncClient(timeout=30) as http:
+                    r = await http.get(hub.url + "/api/health/providers", headers=operator)
+                assert r.status_code == 200, r.text
+                (row,) = [p for p in r.json()["providers"] if p["provider"] == PROVIDER]
+                seen.append((row["circuit"], row["circuit_workers"]))
+            assert seen == [("open", {"open": 1, "closed": 1})] * SCRAPES, seen
