@@ -13,7 +13,7 @@ from pydantic import ValidationError
 import connectors
 from connectors.kit import Connector, FaultConfig, FaultSpec
 from hub.cli.common import PORT_MAX
-from hub.cli.serve import listenable
+from hub.cli.preflight import listenable
 from hub.core.children import end_with_parent
 from hub.core.ids import IdError, parse_member
 from hub.core.urls import http_url_problem
