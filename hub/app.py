@@ -229,15 +229,38 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @api.get("/listClients", tags=["metaservices"], summary="Members and subsystems (X-Road)")
-    async def list_clients_route() -> dict[str, Any]:
-        return list_clients(state.registry.snapshot)
+    def refused(refusal: errors.HubError) -> Response:
+        # In X-Road's error shape, as the metaservices under /r1 refuse (FastAPI's own 405
+        # body was {"detail": "Method Not Allowed"}).
+        return Response(
+            refusal.body(request_id()),
+            status_code=refusal.status,
+            media_type="application/json",
+            headers={"X-Road-Error": refusal.code},
+        )
+
+    def clients(request: Request) -> Response:
+        try:
+            body = list_clients(
+                state.registry.snapshot, request.query_params.getlist("xRoadInstance")
+            )
+        except errors.HubError as exc:
+            return refused(exc)
+        return JSONResponse(body)
+
+    @api.get(
+        "/listClients",
+        tags=["metaservices"],
+        summary="Members and subsystems (X-Road); ?xRoadInstance=VN names the instance",
+    )
+    async def list_clients_route(request: Request) -> Response:
+        return clients(request)
 
     # HEAD as the metaservices under /r1 answer it (FastAPI adds no HEAD to a GET route):
     # the GET's head, whose body the server leaves out.
     @api.head("/listClients", include_in_schema=False)
-    async def list_clients_head() -> JSONResponse:
-        return JSONResponse(list_clients(state.registry.snapshot))
+    async def list_clients_head(request: Request) -> Response:
+        return clients(request)
 
     @api.api_route(
         "/listClients",
@@ -245,14 +268,8 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
         include_in_schema=False,
     )
     async def list_clients_other(request: Request) -> Response:
-        # As the metaservices under /r1 refuse them, in X-Road's error shape (FastAPI's
-        # own 405 body was {"detail": "Method Not Allowed"}).
-        refusal = errors.BadRequest(f"listClients answers GET and HEAD only (got {request.method})")
-        return Response(
-            refusal.body(request_id()),
-            status_code=refusal.status,
-            media_type="application/json",
-            headers={"X-Road-Error": refusal.code},
+        return refused(
+            errors.BadRequest(f"listClients answers GET and HEAD only (got {request.method})")
         )
 
     @api.get("/demo/credentials", tags=["demo"], summary="Demo clients' keys (development)")

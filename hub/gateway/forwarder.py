@@ -53,7 +53,10 @@ FORWARDING_BYTES = frozenset(
 )
 # Expect: the hub reads the whole body before it forwards, so the client's expectation is
 # met (or refused) here; passed on, a provider that knows no such expectation answered 417.
-REQUEST_DROP = HOP_BY_HOP_BYTES | FORWARDING_BYTES | {b"expect"}
+# User-Agent and, in answers, Server: they can name the host at the other end, and X-Road's
+# REST protocol (PR-REST 4.3, "Filtered headers") has them rewritten or left out, as Host is.
+REQUEST_DROP = HOP_BY_HOP_BYTES | FORWARDING_BYTES | {b"expect", b"user-agent"}
+RESPONSE_DROP = HOP_BY_HOP | {"server"}
 
 
 # Response headers only the hub may set: a provider's own would stand beside the hub's, and
@@ -154,7 +157,7 @@ class Forwarder:
                 head_length = value
             elif lname == "location" and moved is not None:
                 out.append((name, _moved(value, *moved)))
-            elif lname not in HOP_BY_HOP and not lname.startswith(HUB_ONLY_PREFIXES):
+            elif lname not in RESPONSE_DROP and not lname.startswith(HUB_ONLY_PREFIXES):
                 out.append((name, value))
         if named:
             # Headers the provider named in Connection are for its hop only (RFC 9110 7.6.1).

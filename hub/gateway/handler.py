@@ -115,8 +115,9 @@ class Gateway:
                 )
             headers = checks.read_headers(raw_headers, self.settings.max_header_bytes)
             ex.query = query
-            ex.target = paths.parse(raw_path, snap.services)
+            # X-Road-Id first: a refused path is answered and recorded under the client's id.
             checks.read_purpose(ex, headers)
+            ex.target = paths.parse(raw_path, snap.services)
             client = None
             if self.peer_auth is not None and scope is not None:
                 client = self.peer_auth(scope, headers, ex)

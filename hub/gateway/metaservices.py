@@ -37,10 +37,24 @@ def _service_json(svc: ServiceEntry) -> dict[str, Any]:
     }
 
 
-def list_clients(snap: Snapshot) -> dict[str, Any]:
+def list_clients(snap: Snapshot, instances: list[str] | None = None) -> dict[str, Any]:
+    """Members and subsystems; ``instances``: the ``xRoadInstance`` query values (PR-META 2:
+    the clients of that instance, none for an instance the hub does not hold)."""
+    wanted = None
+    if instances:
+        if len(instances) > 1:
+            raise errors.BadRequest("listClients takes one xRoadInstance; send one per instance")
+        if not PART.fullmatch(instances[0]):
+            raise errors.BadRequest(
+                f"xRoadInstance {instances[0][:60]!r} is not an instance code: use letters, "
+                "digits, '-', '_' or '.', e.g. ?xRoadInstance=VN"
+            )
+        wanted = instances[0]
     out: list[dict[str, Any]] = []
     for member_id, name in sorted(snap.members.items()):
         instance, member_class, member_code = member_id.split("/")
+        if wanted is not None and instance != wanted:
+            continue
         ident = {
             "object_type": "MEMBER",
             "xroad_instance": instance,
@@ -133,6 +147,11 @@ class Metaservices:
             doc = orjson.loads(upstream.body)
         except orjson.JSONDecodeError:
             raise errors.ServiceFailed("the provider's OpenAPI document is not JSON") from None
+        if not isinstance(doc, dict) or not ("openapi" in doc or "swagger" in doc):
+            raise errors.ServiceFailed(
+                f"provider {service.provider} serves at /openapi.json JSON that is not an "
+                "OpenAPI document (it has no 'openapi' field)"
+            )
         doc = _only_service_paths(doc, service)
         if service.endpoints and isinstance(doc, dict) and doc.get("paths") == {}:
             # An empty document would read as a service with nothing to call.

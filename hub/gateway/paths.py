@@ -30,7 +30,7 @@ REST = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
 
 
 class Target(NamedTuple):
-    service_id: str  # full service id, or subsystem id for a metaservice
+    service_id: str  # full service id; a metaservice's is its subsystem's + /listMethods...
     provider: str  # subsystem id
     service_code: str
     path: str  # provider-relative path, raw (percent-encoded), starts with "/"
@@ -65,7 +65,7 @@ def parse(raw_path: str, known: Container[str] = ()) -> Target:
     provider = "/".join(ids[:4])
     if len(parts) == 7:
         if ids[4] in METASERVICES:
-            return Target(provider, provider, ids[4], "/", ids[4])
+            return Target(service_id, provider, ids[4], "/", ids[4])
         return Target(service_id, provider, ids[4], "/", None)
     rest = parts[7]
     if not REST.fullmatch(rest) or ("." in rest and _dot_segment(rest)):
