@@ -12,9 +12,12 @@ create_app)``. The pieces:
 - ``Overlay`` / ``StateFile`` (``state.py``): the overlays kept in the mock's own SQLite file
   when it is started with one (``state_path``, ``hub mock --state FILE``).
 - ``build_app(manifest, dataset=, handlers=, hub=, faults=)`` (``app.py``): the FastAPI app,
-  with ``/__health``, ``/__reset`` and ``/__faults``.
+  with the controls of ``controls.py``: ``/__health``, ``/__reset``, ``/__faults``,
+  ``/__stubs`` and ``/__requests``.
 - ``FaultConfig`` / ``FaultSpec`` (``faults.py``): latency, jitter, errors, timeouts, resets,
   malformed bodies; global or per service; seeded.
+- ``Stub`` / ``Stubs`` (``stubs.py``): answers set at run time, matched before the handlers.
+- ``Journal`` (``journal.py``): the last calls received, with secrets redacted.
 - ``HubClient`` (``hub.py``): call other agencies through the hub with the connector's own
   client identity.
 - ``NotFoundError`` and friends (``errors.py``): raise them in handlers for JSON problem answers.

@@ -10,15 +10,18 @@ also serves:
 - ``GET /__health``: ``{"status": "ok", "connector", "subsystem", "seed", "size", ...}``
 - ``POST /__reset``: drop every write (in the state file too) and restore the starting faults
 - ``GET|PUT|DELETE /__faults``: see ``connectors.kit.faults``
+- ``GET|PUT|POST|DELETE /__stubs``: answers set at run time, see ``connectors.kit.stubs``
+- ``GET|DELETE /__requests``, ``GET /__requests/count``: what the mock received, see
+  ``connectors.kit.journal``
 
-The controls but ``/__health`` answer 403 to a request that came through the hub.
+The controls (``connectors.kit.controls``) but ``/__health`` answer 403 to a request that came
+through the hub.
 
 ``Connector`` is what each connector package exposes as ``connector``.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,18 +32,20 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp
 
+from connectors.kit.controls import add_control_routes
 from connectors.kit.dataset import Dataset
 from connectors.kit.errors import (
-    MAX_ERRORS,
-    ForbiddenError,
     InvalidRequestError,
     ProviderError,
     provider_error_handler,
+    unknown_query,
     validation_error_handler,
 )
 from connectors.kit.faults import FaultConfig, FaultMiddleware, Faults
 from connectors.kit.hub import HubClient
+from connectors.kit.journal import Journal
 from connectors.kit.manifest import Manifest, ServiceSpec
+from connectors.kit.stubs import Stubs
 from schemas.common import NotFound, Problem
 
 # Handlers are FastAPI endpoint functions (async ones, by habit).
@@ -99,6 +104,8 @@ class ConnectorApp(FastAPI):
     """FastAPI with the fault layer outermost, where it can reach the server's transport."""
 
     faults: Faults
+    stubs: Stubs
+    journal: Journal
 
     def build_middleware_stack(self) -> ASGIApp:
         return FaultMiddleware(
@@ -106,6 +113,8 @@ class ConnectorApp(FastAPI):
             faults=self.faults,
             routes=self.router.routes,
             codes=[spec.code for spec in self.state.manifest.services],
+            stubs=self.stubs,
+            journal=self.journal,
         )
 
 
@@ -144,20 +153,7 @@ class _KnownQuery:
             )
         unknown = [k for k in dict.fromkeys(request.query_params.keys()) if k not in self.names]
         if unknown:
-            raise InvalidRequestError(_unknown_query(self.spec.code, unknown, self.names))
-
-
-def _unknown_query(code: str, unknown: list[str], names: tuple[str, ...]) -> str:
-    said = []
-    for name in unknown[:MAX_ERRORS]:
-        shown = name if len(name) <= 40 else name[:37] + "..."
-        close = difflib.get_close_matches(name, names, n=1)
-        said.append(f"'{shown}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-    if len(unknown) > MAX_ERRORS:
-        said.append(f"and {len(unknown) - MAX_ERRORS} more")
-    takes = f"takes {', '.join(names)}" if names else "takes no query parameters"
-    plural = "s" if len(unknown) > 1 else ""
-    return f"unknown query parameter{plural} {', '.join(said)}: {code} {takes}"
+            raise InvalidRequestError(unknown_query(self.spec.code, unknown, self.names))
 
 
 def build_app(
@@ -196,6 +192,8 @@ def build_app(
     if unknown:
         raise ValueError(f"{manifest.name} faults: {unknown}")
     app.faults = Faults(config, default_seed=dataset.seed)
+    app.stubs = Stubs()
+    app.journal = Journal()
     app.state.manifest = manifest
     app.state.dataset = dataset
     app.state.hub = hub
@@ -228,7 +226,7 @@ def build_app(
                 "x-timeout-ms": spec.timeout_ms,
             },
         )
-    _add_control_routes(app, manifest, dataset)
+    add_control_routes(app, manifest, dataset)
     return app
 
 
@@ -238,57 +236,3 @@ def _fault_config(faults: FaultsArg) -> FaultConfig:
     if isinstance(faults, FaultConfig):
         return faults
     return FaultConfig.model_validate(dict(faults))
-
-
-def _direct(request: Request) -> None:
-    """Refuse a control call that came through the hub (it adds ``X-Road-Client``).
-
-    A granted service without endpoints reaches every path of its provider, and with this
-    mock's ``PUT /__faults`` any client could have made the provider fail for every other.
-    """
-    if "x-road-client" in request.headers:
-        raise ForbiddenError(
-            f"{request.url.path} is a control of the mock for testers, not a service: call the "
-            "mock directly, not through the hub"
-        )
-
-
-def _add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) -> None:
-    direct = [Depends(_direct)]
-
-    @app.get("/__health", include_in_schema=False)
-    async def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "connector": manifest.name,
-            "subsystem": manifest.subsystem_id,
-            **dataset.health(),
-        }
-
-    @app.post("/__reset", include_in_schema=False, dependencies=direct)
-    async def reset() -> dict[str, Any]:
-        dataset.reset()
-        app.faults.reset()
-        return {"status": "reset", **dataset.health()}
-
-    @app.get("/__faults", include_in_schema=False, dependencies=direct)
-    async def get_faults() -> FaultConfig:
-        return app.faults.config
-
-    @app.put(
-        "/__faults",
-        include_in_schema=False,
-        dependencies=direct,
-        responses={422: {"model": Problem}},
-    )
-    async def put_faults(config: FaultConfig) -> FaultConfig:
-        unknown = config.unknown_services(spec.code for spec in manifest.services)
-        if unknown:
-            raise InvalidRequestError(unknown)
-        app.faults.set(config)
-        return app.faults.config
-
-    @app.delete("/__faults", include_in_schema=False, dependencies=direct)
-    async def clear_faults() -> FaultConfig:
-        app.faults.set(FaultConfig())  # as PUT {} does: the seed too goes back to the default
-        return app.faults.config

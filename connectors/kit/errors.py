@@ -18,6 +18,7 @@ a missing parameter, a body that is not JSON) gets the same answer as ``InvalidR
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from typing import Any
@@ -191,3 +192,17 @@ def _got(value: Any, *, quoted: bool) -> str:
     # Query, path and header values are always text: quotes would only suggest they belong.
     shown = json.dumps(value, ensure_ascii=False, default=str) if quoted else str(value)
     return f" (got {shown[:60]}{'...' if len(shown) > 60 else ''})"
+
+
+def unknown_query(code: str, unknown: list[str], names: tuple[str, ...]) -> str:
+    """``unknown query parameter 'x' (did you mean 'y'?): CODE takes ...``."""
+    said = []
+    for name in unknown[:MAX_ERRORS]:
+        shown = name if len(name) <= 40 else name[:37] + "..."
+        close = difflib.get_close_matches(name, names, n=1)
+        said.append(f"'{shown}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    if len(unknown) > MAX_ERRORS:
+        said.append(f"and {len(unknown) - MAX_ERRORS} more")
+    takes = f"takes {', '.join(names)}" if names else "takes no query parameters"
+    plural = "s" if len(unknown) > 1 else ""
+    return f"unknown query parameter{plural} {', '.join(said)}: {code} {takes}"

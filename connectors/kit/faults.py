@@ -3,7 +3,9 @@
 ``PUT /__faults`` with a ``FaultConfig`` body replaces the faults; ``{}`` or ``DELETE`` clears
 them; ``GET`` shows them. Global fields apply to every service call; ``services`` overrides
 fields per service code: ``{"error_rate": 0.1, "services": {"citizen-lookup": {"latency_ms":
-500}}}``. Control routes (``/__*``) and the OpenAPI document are never faulted.
+500}}}``. Control routes (``/__*``) and the OpenAPI document are never faulted; a path no
+service has is faulted (with the global fields) only when a stub answers it, and a stubbed call
+of a service gets that service's faults: faults come before stubs (``FaultMiddleware``).
 
 Per call, after the latency (``latency_ms`` plus up to ``jitter_ms``), one uniform draw picks at
 most one fault, with these bands in this order: ``reset_rate`` (the connection is aborted with
@@ -25,6 +27,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_serializer, model_validator
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from connectors.kit.journal import Entry, Journal
+from connectors.kit.stubs import Stubs
 
 # A "never answer" still ends eventually, so a forgotten fault cannot pin a server forever.
 MAX_HANG_S = 600.0
@@ -133,19 +138,32 @@ class Faults:
 
 
 class FaultMiddleware:
-    """ASGI layer that applies ``Faults`` to calls of the manifest's services.
+    """ASGI layer in front of the manifest's services: the journal, then faults, then stubs.
 
+    Each call but the controls (``/__*``) is recorded in ``journal``. A call of a service (the
+    route it matches), or of a path only a stub answers, then gets its latency and fault draw;
+    a call the fault leaves to be answered goes to the first live stub matching it, else to
+    the app. A stub's hits count the calls it answered, so a faulted call does not use it up.
     It must sit outermost (the kit puts it there) so that a reset can reach the server's
     transport through the server's own ``send``.
     """
 
     def __init__(
-        self, app: ASGIApp, *, faults: Faults, routes: Iterable[Any], codes: Iterable[str]
+        self,
+        app: ASGIApp,
+        *,
+        faults: Faults,
+        routes: Iterable[Any],
+        codes: Iterable[str],
+        stubs: Stubs | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.app = app
         self.faults = faults
         self.routes = routes
         self.codes = frozenset(codes)
+        self.stubs = stubs or Stubs()
+        self.journal = journal
 
     def _service_code(self, scope: Scope) -> str | None:
         # Match the way the router will, so per-service faults hit the route that answers.
@@ -159,26 +177,69 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/__"):
             await self.app(scope, receive, send)
             return
+        if self.journal is None:
+            await self._serve(scope, receive, send, send, None)
+            return
+        entry = self.journal.open(scope)
+
+        async def noted_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                entry.took(message.get("body", b""))
+            return message
+
+        async def noted_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry.status = message["status"]
+            elif not message.get("more_body", False):
+                entry.done()  # before the client can see the end of the answer
+            await send(message)
+
+        try:
+            await self._serve(scope, noted_receive, noted_send, send, entry)
+        finally:
+            entry.done()
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, raw_send: Send, entry: Entry | None
+    ) -> None:
         code = self._service_code(scope)
-        if code is None:
+        if code is None and not (self.stubs.stubs and self.stubs.find(scope)):
             await self.app(scope, receive, send)
             return
         delay, kind, spec = self.faults.decide(code)
+        if entry is not None:
+            entry.delay, entry.fault = delay, kind
         if delay:
             replay = await _delay(delay, receive)
             if replay is None:
                 return  # the client gave up waiting: nobody is left to answer
             receive = replay
         if kind == "reset":
-            await _reset(send)
-        elif kind == "timeout":
+            await _reset(raw_send)
+            return
+        if kind == "timeout":
             await _hang(receive)
-        elif kind == "error":
-            await _error(send, spec.error_status, code)
-        elif kind == "malformed":
-            await self.app(scope, receive, _Truncating(send))
-        else:
+            return
+        if kind == "error":
+            await _error(send, spec.error_status, code or scope["path"])
+            return
+        if kind == "malformed":
+            send = _Truncating(send)
+        # Found again: another call may have used the stub up during the delay.
+        stub = self.stubs.find(scope) if self.stubs.stubs else None
+        if stub is None:
             await self.app(scope, receive, send)
+            return
+        stub.hits += 1
+        if entry is not None:
+            entry.stub = stub.id
+        if stub.stub.latency_ms:
+            replay = await _delay(stub.stub.latency_ms / 1000, receive)
+            if replay is None:
+                return
+            receive = replay
+        await stub.answer(receive, send)
 
 
 class ConnectionResetByFault(ConnectionResetError):

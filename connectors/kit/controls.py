@@ -1,0 +1,236 @@
+"""The mock's controls for testers: health, reset, faults, stubs and the request journal.
+
+- ``GET /__health``, ``POST /__reset``, ``GET|PUT|DELETE /__faults`` (``connectors.kit.faults``)
+- ``GET|PUT|POST|DELETE /__stubs``, ``GET|DELETE /__stubs/{id}`` (``connectors.kit.stubs``)
+- ``GET|DELETE /__requests``, ``GET /__requests/count`` (``connectors.kit.journal``)
+
+All but ``/__health`` answer 403 to a request that came through the hub.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Body, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from connectors.kit.dataset import Dataset
+from connectors.kit.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    unknown_query,
+)
+from connectors.kit.faults import FaultConfig
+from connectors.kit.journal import JOURNAL_SIZE, Journal
+from connectors.kit.manifest import Manifest
+from connectors.kit.stubs import LiveStub, Stub, StubError, Stubs, compile_pattern
+from schemas.common import Problem
+
+if TYPE_CHECKING:
+    from connectors.kit.app import ConnectorApp
+
+_FILTERS = ("method", "path", "path_pattern", "status")
+MethodFilter = Annotated[str | None, Query(max_length=10)]
+PathFilter = Annotated[str | None, Query(max_length=2000)]
+StatusFilter = Annotated[int | None, Query(ge=100, le=599)]
+_KINDS = {list: "a list", dict: "an object", str: "a string", bytes: "text", bool: "a boolean"}
+
+
+def _direct(request: Request) -> None:
+    """Refuse a control call that came through the hub (it adds ``X-Road-Client``).
+
+    A granted service without endpoints reaches every path of its provider, and with this
+    mock's ``PUT /__faults`` any client could have made the provider fail for every other.
+    """
+    if "x-road-client" in request.headers:
+        raise ForbiddenError(
+            f"{request.url.path} is a control of the mock for testers, not a service: call the "
+            "mock directly, not through the hub"
+        )
+
+
+class _Takes:
+    """A route dependency: a query parameter the control does not take is a 422 naming it."""
+
+    def __init__(self, what: str, *names: str) -> None:
+        self.what = what
+        self.names = names
+
+    async def __call__(self, request: Request) -> None:
+        unknown = [k for k in dict.fromkeys(request.query_params.keys()) if k not in self.names]
+        if unknown:
+            raise InvalidRequestError(unknown_query(self.what, unknown, self.names))
+
+
+def _stubs(body: Any, *, many: bool, content_type: str) -> list[Stub]:
+    """The stubs of a request body (one object or a list; a list only where ``many``)."""
+    wanted = "a JSON list of stubs ([] for none)" if many else "a stub as a JSON object"
+    if body is None:
+        raise InvalidRequestError(f"the body is missing: send {wanted}")
+    if isinstance(body, str | bytes) and "json" not in content_type.lower():
+        raise InvalidRequestError(
+            f"the body must be {wanted} sent with Content-Type: application/json "
+            f"(got {content_type or 'no Content-Type'})"
+        )
+    if not isinstance(body, list) and (many or not isinstance(body, dict)):
+        kind = _KINDS.get(type(body), "a number")
+        raise InvalidRequestError(f"the body must be {wanted} (got {kind})")
+    items = body if isinstance(body, list) else [body]
+    stubs, errors = [], []
+    for i, item in enumerate(items):
+        where: tuple[str, ...] = ("body", f"stubs[{i}]") if isinstance(body, list) else ("body",)
+        try:
+            stubs.append(Stub.model_validate(item))
+        except ValidationError as exc:
+            errors += [{**e, "loc": (*where, *e["loc"])} for e in exc.errors()]
+    if errors:
+        raise RequestValidationError(errors, body=body)
+    return stubs
+
+
+def _pattern(path_pattern: str | None) -> re.Pattern[str] | None:
+    try:
+        return None if path_pattern is None else compile_pattern(path_pattern)
+    except ValueError as exc:
+        raise InvalidRequestError(f"path_pattern: {exc}") from None
+
+
+def _views(stubs: list[LiveStub]) -> list[dict[str, Any]]:
+    return [s.view() for s in stubs]
+
+
+def add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) -> None:
+    direct = [Depends(_direct)]
+    refused: dict[int | str, dict[str, Any]] = {422: {"model": Problem}}
+
+    @app.get("/__health", include_in_schema=False)
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "connector": manifest.name,
+            "subsystem": manifest.subsystem_id,
+            **dataset.health(),
+        }
+
+    @app.post("/__reset", include_in_schema=False, dependencies=direct)
+    async def reset() -> dict[str, Any]:
+        dataset.reset()
+        app.faults.reset()
+        app.stubs.reset()
+        app.journal.clear()
+        return {"status": "reset", **dataset.health()}
+
+    @app.get("/__faults", include_in_schema=False, dependencies=direct)
+    async def get_faults() -> FaultConfig:
+        return app.faults.config
+
+    @app.put("/__faults", include_in_schema=False, dependencies=direct, responses=refused)
+    async def put_faults(config: FaultConfig) -> FaultConfig:
+        unknown = config.unknown_services(spec.code for spec in manifest.services)
+        if unknown:
+            raise InvalidRequestError(unknown)
+        app.faults.set(config)
+        return app.faults.config
+
+    @app.delete("/__faults", include_in_schema=False, dependencies=direct)
+    async def clear_faults() -> FaultConfig:
+        app.faults.set(FaultConfig())  # as PUT {} does: the seed too goes back to the default
+        return app.faults.config
+
+    _add_stub_routes(app, direct)
+    _add_journal_routes(app, direct)
+
+
+def _add_stub_routes(app: ConnectorApp, direct: list[Any]) -> None:
+    stubs: Stubs = app.stubs
+
+    @app.get("/__stubs", include_in_schema=False, dependencies=direct)
+    async def list_stubs() -> list[dict[str, Any]]:
+        return _views(stubs.stubs)
+
+    @app.put("/__stubs", include_in_schema=False, dependencies=direct)
+    async def put_stubs(
+        request: Request, body: Annotated[Any, Body()] = None
+    ) -> list[dict[str, Any]]:
+        given = _stubs(body, many=True, content_type=request.headers.get("content-type", ""))
+        try:
+            return _views(stubs.replace(given))
+        except StubError as exc:
+            raise InvalidRequestError(str(exc)) from None
+
+    @app.post("/__stubs", include_in_schema=False, dependencies=direct)
+    async def add_stubs(request: Request, body: Annotated[Any, Body()] = None) -> JSONResponse:
+        given = _stubs(body, many=False, content_type=request.headers.get("content-type", ""))
+        taken = stubs.taken(given)
+        if taken is not None:
+            raise ConflictError(
+                f"there is already a stub {taken!r}: delete it first, or give another id"
+            )
+        try:
+            added = _views(stubs.add(given))
+        except StubError as exc:
+            raise InvalidRequestError(str(exc)) from None
+        return JSONResponse(added if isinstance(body, list) else added[0], status_code=201)
+
+    @app.delete("/__stubs", include_in_schema=False, dependencies=direct)
+    async def clear_stubs() -> list[dict[str, Any]]:
+        return _views(stubs.clear())
+
+    @app.get("/__stubs/{stub_id}", include_in_schema=False, dependencies=direct)
+    async def get_stub(stub_id: str) -> dict[str, Any]:
+        found = next((s for s in stubs.stubs if s.id == stub_id), None)
+        if found is None:
+            raise NotFoundError(f"no stub {stub_id[:64]!r}: GET /__stubs lists them")
+        return found.view()
+
+    @app.delete("/__stubs/{stub_id}", include_in_schema=False, dependencies=direct)
+    async def delete_stub(stub_id: str) -> dict[str, Any]:
+        removed = stubs.remove(stub_id)
+        if removed is None:
+            raise NotFoundError(f"no stub {stub_id[:64]!r}: GET /__stubs lists them")
+        return removed.view()
+
+
+def _add_journal_routes(app: ConnectorApp, direct: list[Any]) -> None:
+    journal: Journal = app.journal
+    listing = [*direct, Depends(_Takes("GET /__requests", *_FILTERS, "limit"))]
+    counting = [*direct, Depends(_Takes("GET /__requests/count", *_FILTERS))]
+
+    @app.get("/__requests", include_in_schema=False, dependencies=listing)
+    async def list_requests(
+        method: MethodFilter = None,
+        path: PathFilter = None,
+        path_pattern: PathFilter = None,
+        status: StatusFilter = None,
+        limit: Annotated[int, Query(ge=1, le=JOURNAL_SIZE)] = 100,
+    ) -> dict[str, Any]:
+        found = journal.select(
+            method=method, path=path, pattern=_pattern(path_pattern), status=status
+        )
+        return {
+            "items": [e.view() for e in found[:limit]],
+            "matched": len(found),
+            "dropped": journal.dropped,
+            "capacity": journal.size,
+        }
+
+    @app.get("/__requests/count", include_in_schema=False, dependencies=counting)
+    async def count_requests(
+        method: MethodFilter = None,
+        path: PathFilter = None,
+        path_pattern: PathFilter = None,
+        status: StatusFilter = None,
+    ) -> dict[str, int]:
+        found = journal.select(
+            method=method, path=path, pattern=_pattern(path_pattern), status=status
+        )
+        return {"count": len(found), "dropped": journal.dropped}
+
+    @app.delete("/__requests", include_in_schema=False, dependencies=direct)
+    async def clear_requests() -> dict[str, int]:
+        return {"deleted": journal.clear()}

@@ -1,0 +1,168 @@
+"""The request journal: what a mock received, for tests that check what was called.
+
+Each call of the mock (not its ``/__`` controls) is an ``Entry`` in a bounded deque, newest
+last: the raw method, path, query and headers, the body's size and first bytes, and, as the
+call goes on, the status answered, the stub or fault that applied and the duration. Turning
+that into JSON (decoding, redacting secrets) waits for ``GET /__requests``, so a call costs an
+append and a few attribute sets.
+
+Headers and query parameters whose names suggest a secret (``Authorization``, cookies, keys,
+tokens, passwords) are shown as ``[redacted]``; an ``Authorization`` keeps its scheme
+(``Bearer [redacted]``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+import time
+from collections import deque
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.types import Scope
+
+JOURNAL_SIZE = 1000
+PREVIEW = 200  # characters of the body shown
+_KEPT = 4 * PREVIEW  # bytes kept: enough for PREVIEW characters of UTF-8
+REDACTED = "[redacted]"
+_SECRET = re.compile(
+    r"authorization|cookie|token|secret|passw|api[-_]?key|client[-_]?key|session|signature|^key$",
+    re.IGNORECASE,
+)
+
+
+class Entry:
+    """One call as received; filled in while it is answered."""
+
+    __slots__ = (
+        "seq",
+        "at",
+        "started",
+        "method",
+        "path",
+        "query",
+        "headers",
+        "size",
+        "head",
+        "status",
+        "stub",
+        "fault",
+        "delay",
+        "duration",
+    )
+
+    def __init__(self, seq: int, scope: Scope) -> None:
+        self.seq = seq
+        self.at = time.time()
+        self.started = time.perf_counter()
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.query: bytes = scope["query_string"]
+        self.headers: list[tuple[bytes, bytes]] = scope["headers"]
+        self.size = 0
+        self.head = b""
+        self.status: int | None = None
+        self.stub: str | None = None
+        self.fault: str | None = None
+        self.delay = 0.0
+        self.duration: float | None = None
+
+    def took(self, chunk: bytes) -> None:
+        """Note a piece of the request body."""
+        self.size += len(chunk)
+        if len(self.head) < _KEPT:
+            self.head += chunk[: _KEPT - len(self.head)]
+
+    def done(self) -> None:
+        if self.duration is None:
+            self.duration = time.perf_counter() - self.started
+
+    def view(self) -> dict[str, Any]:
+        headers: dict[str, str] = {}
+        size = self.size
+        for raw_name, raw_value in self.headers:
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            if name == "content-length" and not size and value.isdigit():
+                size = int(value)  # a body nobody read: the handler did not need it
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        preview = self.head.decode("utf-8", "replace")[:PREVIEW]
+        return {
+            "id": self.seq,
+            "time": dt.datetime.fromtimestamp(self.at, dt.UTC).isoformat(),
+            "method": self.method,
+            "path": self.path,
+            "query": _query(self.query),
+            "headers": {k: _redact(k, v) for k, v in headers.items()},
+            "body_size": size,
+            "body_preview": preview,
+            "status": self.status,
+            "stub": self.stub,
+            "fault": self.fault,
+            "delay_ms": round(self.delay * 1000, 3),
+            "duration_ms": None if self.duration is None else round(self.duration * 1000, 3),
+        }
+
+
+def _redact(name: str, value: str) -> str:
+    if not _SECRET.search(name):
+        return value
+    scheme, _, rest = value.partition(" ")
+    return f"{scheme} {REDACTED}" if name.endswith("authorization") and rest else REDACTED
+
+
+def _query(raw: bytes) -> str:
+    text = raw.decode("latin-1")
+    pairs = parse_qsl(text, keep_blank_values=True)
+    if not any(_SECRET.search(k) for k, _ in pairs):
+        return text
+    shown = [(k, REDACTED if _SECRET.search(k) else v) for k, v in pairs]
+    return urlencode(shown, safe="[]/:,")
+
+
+class Journal:
+    """The last ``size`` calls of one app, and how many fell off since it was last cleared."""
+
+    def __init__(self, size: int = JOURNAL_SIZE) -> None:
+        self.size = size
+        self.entries: deque[Entry] = deque(maxlen=size)
+        self._seq = itertools.count(1)
+        self._opened = 0
+
+    def open(self, scope: Scope) -> Entry:
+        """Record a call as it arrives (so one still waiting is already counted)."""
+        entry = Entry(next(self._seq), scope)
+        self.entries.append(entry)
+        self._opened += 1
+        return entry
+
+    @property
+    def dropped(self) -> int:
+        return self._opened - len(self.entries)
+
+    def clear(self) -> int:
+        """Forget every call; return how many there were."""
+        held = len(self.entries)
+        self.entries.clear()
+        self._opened = 0
+        return held
+
+    def select(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        pattern: re.Pattern[str] | None = None,
+        status: int | None = None,
+    ) -> list[Entry]:
+        """The calls matching every filter given, newest first."""
+        wanted = method.upper() if method else None
+        return [
+            e
+            for e in reversed(self.entries)
+            if (wanted is None or e.method == wanted)
+            and (path is None or e.path == path)
+            and (pattern is None or pattern.fullmatch(e.path))
+            and (status is None or e.status == status)
+        ]

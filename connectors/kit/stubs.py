@@ -1,0 +1,276 @@
+"""Stubs: tell a running mock "for this request, answer this" (the ``/__stubs`` control).
+
+A ``Stub`` matches on ``method`` (or ``ANY``), ``path`` (exact) or ``path_pattern`` (a regular
+expression the whole path must match), and optionally ``query`` (each named parameter has that
+value; others may come too) and ``request_headers`` (each named header, in any case, has that
+value). It answers ``status`` with ``headers`` and a JSON ``body`` or a ``text``, after
+``latency_ms``; with ``times`` it answers that many calls, then no more.
+
+``Stubs`` keeps them in the order they are tried: ``PUT`` sets the list as given, ``POST`` puts
+new ones in front (a stub a test adds is usually more specific than those set up before it).
+The first live stub that matches answers, before the mock's own handlers; faults come first
+(see ``connectors.kit.faults``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from starlette.types import Receive, Scope, Send
+
+MAX_STUBS = 1000
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
+Number = Annotated[float, Strict()]
+Whole = Annotated[int, Strict()]
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110)
+_VALUE = re.compile(r"[\x20-\x7e\t]*")  # printable ASCII: h11 refuses the rest mid-answer
+_WORKED_OUT = ("content-length", "transfer-encoding")
+_NO_BODY = (204, 304)
+
+
+def _header_names(headers: dict[str, str], *, values: bool) -> dict[str, str]:
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"{name[:40]!r} is not a header name: use letters, digits and '-'")
+        if values and not _VALUE.fullmatch(value):
+            raise ValueError(f"{name!r} must be printable ASCII on one line")
+    return headers
+
+
+class Stub(BaseModel):
+    """One stub as the wire gives it: what to match and what to answer."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    id: str | None = None
+    method: str
+    path: str | None = None
+    path_pattern: str | None = None
+    query: dict[str, str] = Field(default_factory=dict)
+    request_headers: dict[str, str] = Field(default_factory=dict)
+    status: Whole = Field(default=200, ge=200, le=599)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    text: str | None = None
+    times: Whole | None = Field(default=None, ge=1)
+    latency_ms: Number = Field(default=0, ge=0, le=600_000)
+    # As GET shows them, so its answer can be PUT back; a PUT starts them afresh.
+    hits: Whole | None = Field(default=None, exclude=True)
+    remaining: Whole | None = Field(default=None, exclude=True)
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_a_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ID.fullmatch(value):
+            raise ValueError(
+                "use letters, digits, '.', '_' or '-', at most 64, starting with a letter "
+                f"or digit (got {value[:40]!r})"
+            )
+        return value
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value.upper() not in METHODS:
+            raise ValueError(f"must be one of {', '.join(METHODS)} (got {value[:20]!r})")
+        return value.upper()
+
+    @field_validator("path")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"must start with '/' (got {value[:60]!r})")
+        return value
+
+    @field_validator("path_pattern")
+    @classmethod
+    def _a_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_pattern(value)
+        return value
+
+    @field_validator("request_headers")
+    @classmethod
+    def _request_header_names(cls, value: dict[str, str]) -> dict[str, str]:
+        return {k.lower(): v for k, v in _header_names(value, values=False).items()}
+
+    @field_validator("headers")
+    @classmethod
+    def _answer_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        _header_names(value, values=True)
+        for name in value:
+            if name.lower() in _WORKED_OUT:
+                raise ValueError(f"{name.lower()} is worked out by the mock; leave it out")
+        return value
+
+    @model_validator(mode="after")
+    def _one_path_one_answer(self) -> Stub:
+        if (self.path is None) == (self.path_pattern is None):
+            raise ValueError(
+                "give path (exact) or path_pattern (a regular expression), not both"
+                if self.path is not None
+                else "a stub needs a path to match: give path (exact) or path_pattern "
+                "(a regular expression)"
+            )
+        if (self.path or self.path_pattern or "").startswith("/__"):
+            raise ValueError("the mock's controls (/__...) cannot be stubbed; give another path")
+        has_body = "body" in self.model_fields_set or self.text is not None
+        if "body" in self.model_fields_set and self.text is not None:
+            raise ValueError("give the answer as body (JSON) or text, not both")
+        if has_body and self.status in _NO_BODY:
+            raise ValueError(f"status {self.status} answers no body: leave body and text out")
+        return self
+
+    def wire(self) -> dict[str, Any]:
+        """What was given, with the defaults that decide the answer."""
+        return {"method": self.method, "status": self.status, **self.model_dump(exclude_unset=True)}
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled, or a ``ValueError`` saying why it is no regular expression."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc} (got {pattern[:60]!r})") from None
+
+
+@dataclass(eq=False)
+class LiveStub:
+    """A stub in use: its id, how often it answered, its compiled pattern and answer."""
+
+    id: str
+    stub: Stub
+    hits: int = 0
+
+    def __post_init__(self) -> None:
+        s = self.stub
+        self.pattern = compile_pattern(s.path_pattern) if s.path_pattern is not None else None
+        if "body" in s.model_fields_set:
+            content: bytes = json.dumps(s.body, ensure_ascii=False, separators=(",", ":")).encode()
+            kind: str | None = "application/json"
+        elif s.text is not None:
+            content, kind = s.text.encode(), "text/plain; charset=utf-8"
+        else:
+            content, kind = b"", None
+        given = {k.lower() for k in s.headers}
+        headers = [(k.lower().encode(), v.encode()) for k, v in s.headers.items()]
+        if kind is not None and "content-type" not in given:
+            headers.append((b"content-type", kind.encode()))
+        if s.status not in _NO_BODY:
+            headers.append((b"content-length", b"%d" % len(content)))
+        headers.append((b"x-mock-stub", self.id.encode()))
+        self.content = content
+        self.raw_headers = headers
+
+    @property
+    def live(self) -> bool:
+        return self.stub.times is None or self.hits < self.stub.times
+
+    def matches(self, scope: Scope) -> bool:
+        s = self.stub
+        if s.method != "ANY" and s.method != scope["method"]:
+            return False
+        path = scope["path"]
+        if self.pattern is not None:
+            if not self.pattern.fullmatch(path):
+                return False
+        elif path != s.path:
+            return False
+        if s.query:
+            given = dict(parse_qsl(scope["query_string"].decode("latin-1"), True))
+            if any(given.get(k) != v for k, v in s.query.items()):
+                return False
+        if s.request_headers:
+            given = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            if any(given.get(k) != v for k, v in s.request_headers.items()):
+                return False
+        return True
+
+    def view(self) -> dict[str, Any]:
+        times = self.stub.times
+        remaining = None if times is None else max(times - self.hits, 0)
+        return {"id": self.id, **self.stub.wire(), "hits": self.hits, "remaining": remaining}
+
+    async def answer(self, receive: Receive, send: Send) -> None:
+        # Read the request's body first: the journal then knows its size, and a client still
+        # sending is not answered mid-body.
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left
+            more = message.get("more_body", False)
+        start = {"type": "http.response.start", "status": self.stub.status}
+        await send({**start, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.content})
+
+
+class StubError(ValueError):
+    """A stub list cannot be taken as it is; the message says why."""
+
+
+class Stubs:
+    """The live stubs of one app, in the order they are tried."""
+
+    def __init__(self) -> None:
+        self.stubs: list[LiveStub] = []
+        self._ids = itertools.count(1)
+
+    def _make(self, stubs: Iterable[Stub], taken: set[str]) -> list[LiveStub]:
+        made = []
+        for stub in stubs:
+            stub_id = stub.id
+            if stub_id is None:
+                stub_id = next(f"s{n}" for n in self._ids if f"s{n}" not in taken)
+            elif stub_id in taken:
+                raise StubError(f"id {stub_id!r} is given twice; give each stub its own")
+            taken.add(stub_id)
+            made.append(LiveStub(stub_id, stub))
+        if len(taken) > MAX_STUBS:
+            raise StubError(f"a mock holds at most {MAX_STUBS} stubs; delete some first")
+        return made
+
+    def replace(self, stubs: list[Stub]) -> list[LiveStub]:
+        self.stubs = self._make(stubs, set())
+        return self.stubs
+
+    def add(self, stubs: list[Stub]) -> list[LiveStub]:
+        """Put ``stubs`` in front; a ``ConflictError`` for an id already there is the caller's."""
+        made = self._make(stubs, {s.id for s in self.stubs})
+        self.stubs = made + self.stubs
+        return made
+
+    def taken(self, stubs: Iterable[Stub]) -> str | None:
+        """The first given id that a stub already has, or None."""
+        ids = {s.id for s in self.stubs}
+        return next((s.id for s in stubs if s.id in ids), None)
+
+    def remove(self, stub_id: str) -> LiveStub | None:
+        found = next((s for s in self.stubs if s.id == stub_id), None)
+        if found is not None:
+            self.stubs.remove(found)
+        return found
+
+    def clear(self) -> list[LiveStub]:
+        removed, self.stubs = self.stubs, []
+        return removed
+
+    def reset(self) -> None:
+        """No stubs, and ids from ``s1`` again (the journal that named the old ones is gone)."""
+        self.clear()
+        self._ids = itertools.count(1)
+
+    def find(self, scope: Scope) -> LiveStub | None:
+        """The first live stub matching the request, or None."""
+        for stub in self.stubs:
+            if stub.live and stub.matches(scope):
+                return stub
+        return None

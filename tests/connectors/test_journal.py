@@ -1,0 +1,118 @@
+"""The request journal (``/__requests``): what a mock received, newest first, secrets hidden."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+
+from connectors.kit.journal import Journal
+from connectors.population.dataset import DEFAULT_SIZE, citizen_at
+
+PERSON = citizen_at(42, DEFAULT_SIZE, 0)
+
+
+async def test_the_journal_records_each_call_newest_first(api: httpx.AsyncClient) -> None:
+    before = dt.datetime.now(dt.UTC)
+    await api.get(f"/citizens/{PERSON['id']}")
+    await api.get("/citizens", params={"province": "79", "limit": 2})
+    await api.post("/citizens/verify", json={"id": PERSON["id"], "full_name": "X"})
+    await api.get("/__health")  # controls are not recorded
+    journal = (await api.get("/__requests")).json()
+    assert journal["matched"] == 3 and journal["dropped"] == 0 and journal["capacity"] == 1000
+    verify, search, lookup = journal["items"]
+    assert (verify["method"], verify["path"], verify["status"]) == ("POST", "/citizens/verify", 200)
+    assert verify["body_size"] > 20 and verify["body_preview"].startswith('{"id":')
+    assert search["query"] == "province=79&limit=2" and search["body_size"] == 0
+    assert lookup["path"] == f"/citizens/{PERSON['id']}" and lookup["stub"] is None
+    assert lookup["fault"] is None and lookup["duration_ms"] >= 0
+    assert before <= dt.datetime.fromisoformat(lookup["time"]) <= dt.datetime.now(dt.UTC)
+    assert verify["id"] > search["id"] > lookup["id"]
+
+
+async def test_secrets_are_redacted(api: httpx.AsyncClient) -> None:
+    await api.get(
+        "/citizens",
+        params={"province": "79", "access_token": "tok-123"},
+        headers={
+            "Authorization": "Bearer sk-very-secret",
+            "Cookie": "session=abc",
+            "X-Api-Key": "key-456",
+            "X-Road-UserId": "officer-01",
+        },
+    )
+    [seen] = (await api.get("/__requests")).json()["items"]
+    assert seen["status"] == 422  # access_token is no parameter of the search
+    headers = seen["headers"]
+    assert headers["authorization"] == "Bearer [redacted]"
+    assert headers["cookie"] == headers["x-api-key"] == "[redacted]"
+    assert headers["x-road-userid"] == "officer-01"
+    assert seen["query"] == "province=79&access_token=[redacted]"
+    shown = str(seen)
+    assert "sk-very-secret" not in shown and "tok-123" not in shown and "key-456" not in shown
+
+
+async def test_a_long_body_is_previewed_short(api: httpx.AsyncClient) -> None:
+    await api.post("/citizens/verify", json={"id": PERSON["id"], "full_name": "Đ" * 3000})
+    [seen] = (await api.get("/__requests")).json()["items"]
+    assert seen["body_size"] > 6000 and len(seen["body_preview"]) == 200
+
+
+async def test_filters_limit_and_count(api: httpx.AsyncClient) -> None:
+    for _ in range(3):
+        await api.get(f"/citizens/{PERSON['id']}")
+    await api.get("/households/HK79000001")
+    await api.post("/citizens/verify", json={"id": PERSON["id"], "full_name": "X"})
+
+    async def count(**params: str) -> int:
+        answer = await api.get("/__requests/count", params=params)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["count"]
+
+    assert await count() == 5
+    assert await count(method="get") == 4
+    assert await count(method="GET", path=f"/citizens/{PERSON['id']}") == 3
+    assert await count(path_pattern="/citizens/.*") == 4
+    assert await count(status="200") == 4
+    limited = (await api.get("/__requests", params={"method": "GET", "limit": 2})).json()
+    assert limited["matched"] == 4 and len(limited["items"]) == 2
+    assert limited["items"][0]["path"] == "/households/HK79000001"
+    assert (await api.delete("/__requests")).json() == {"deleted": 5}
+    assert await count() == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ({"limit": "0"}, "query parameter limit: must be at least 1 (got 0)"),
+        ({"limit": "5000"}, "query parameter limit: must be at most 1000"),
+        ({"path_pattern": "("}, "path_pattern: not a regular expression"),
+        ({"methd": "GET"}, "unknown query parameter 'methd' (did you mean 'method'?)"),
+        ({"status": "abc"}, "query parameter status"),
+    ],
+)
+async def test_bad_filters_are_refused(
+    api: httpx.AsyncClient, params: dict[str, str], said: str
+) -> None:
+    for path in ("/__requests", "/__requests/count"):
+        if path.endswith("count") and "limit" in params:
+            continue
+        answer = await api.get(path, params=params)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["type"] == "InvalidRequest" and said in answer.json()["message"]
+
+
+async def test_reset_clears_the_journal(api: httpx.AsyncClient) -> None:
+    await api.get(f"/citizens/{PERSON['id']}")
+    await api.post("/__reset")
+    assert (await api.get("/__requests")).json()["items"] == []
+
+
+def test_the_journal_keeps_the_newest_and_counts_the_dropped() -> None:
+    journal = Journal(size=3)
+    for i in range(5):
+        journal.open({"method": "GET", "path": f"/p{i}", "query_string": b"", "headers": []})
+    assert [e.path for e in journal.select()] == ["/p4", "/p3", "/p2"]
+    assert journal.dropped == 2
+    assert journal.clear() == 3 and journal.dropped == 0 and not journal.select()
