@@ -221,6 +221,13 @@ def proof_cmd(
         print(text, end="")
     else:
         out.write_text(text)
+        rid = proof["exchange"]["fields"]["request_id"]
+        typer.echo(
+            f"wrote the proof of exchange {rid} to {out}; check it anywhere with "
+            f"`hub audit check-proof {out} --public-key KEY.pem` (`hub audit public-key` "
+            "prints the key)",
+            err=True,
+        )
 
 
 @app.command("check-proof")

@@ -124,6 +124,9 @@ async def test_the_cli_writes_and_checks_a_proof(
     made = await hub(log_url, monkeypatch, "audit", "proof", "req-0007", "--out", str(out),
                      "--db", log_url)  # fmt: skip
     assert made.exit_code == 0, made.output
+    # Said where it went and how to check it (it printed nothing).
+    assert f"wrote the proof of exchange req-0007 to {out}" in made.output
+    assert "hub audit check-proof" in made.output
     checked = await hub(log_url, monkeypatch, "audit", "check-proof", str(out),
                         "--public-key", str(key))  # fmt: skip
     assert checked.exit_code == 0, checked.output
