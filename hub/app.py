@@ -31,6 +31,7 @@ from hub.core import errors, security
 from hub.core.children import end_with_parent, is_child, orphaned
 from hub.core.db import create_engine, refusal_message, session_factory
 from hub.core.deps import ADMIN_ONLY, role_of, unauthorized_message
+from hub.core.headers import protect
 from hub.core.ids import IdError, request_id
 from hub.core.settings import Settings, warn_unknown_variables
 from hub.gateway.forwarder import Forwarder
@@ -326,17 +327,23 @@ class HubApp:
         )
         production = self.state.settings.env == "production"
         self.token_paths = frozenset(p for p in described if p and production)
+        self.docs_paths = frozenset(p for p in described if p and p != api.openapi_url)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http" and (scope["path"].startswith("/r1/") or scope["path"] == "/r1"):
             await self.gateway(scope, receive, send)
-        elif scope["type"] == "http" and "\x00" in scope["path"] + _query(scope):
+        elif scope["type"] == "http":
+            # The hub's own answers (not /r1's) get the browser protections.
+            await self._own(scope, receive, protect(scope["path"], send, self.docs_paths))
+        else:
+            await self.api(scope, receive, send)
+
+    async def _own(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if "\x00" in scope["path"] + _query(scope):
             # A NUL character reached PostgreSQL from a filter or an id and failed there (a
             # 500); SQLite took it. Refused alike on both, before any route runs.
             await _refuse(send, 400, "the path or query holds a NUL character (%00); remove it")
-        elif scope["type"] == "http" and (
-            _guarded(scope["path"]) or scope["path"] in self.token_paths
-        ):
+        elif _guarded(scope["path"]) or scope["path"] in self.token_paths:
             await self._guard(scope, receive, send)
         else:
             await self.api(scope, receive, send)

@@ -255,6 +255,9 @@ async def metrics(state: StateDep) -> Response:
     return Response(await state.extras["metrics"].scrape(), media_type=CONTENT_TYPE_LATEST)
 
 
+# HEAD as GET, without the body (FileResponse leaves it out); not described, as FastAPI
+# describes no HEAD beside a GET.
+@router.head("/dashboard", include_in_schema=False)
 @router.get(
     "/dashboard", tags=["operator"], summary="The operators' dashboard", response_class=FileResponse
 )
@@ -262,6 +265,7 @@ async def dashboard() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
 
+@router.head("/dashboard/{name:path}", include_in_schema=False)
 @router.get("/dashboard/{name:path}", tags=["operator"], include_in_schema=False)
 async def dashboard_asset(name: str) -> FileResponse:
     if name == "":  # "/dashboard/", as typed or bookmarked: the page (its links are absolute)

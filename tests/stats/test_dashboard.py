@@ -24,6 +24,13 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]  # fmt: skip
 
+# Every Content-Security-Policy violation the page reports, kept where the test reads it.
+WATCH_POLICY = """
+window.refusedByPolicy = [];
+document.addEventListener("securitypolicyviolation", (e) => window.refusedByPolicy.push(
+  `${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+"""
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
@@ -66,8 +73,11 @@ async def test_dashboard_loads_without_errors_and_draws_data(
                     await page.add_init_script(
                         f"localStorage.setItem('hub.operatorToken', '{OPERATOR}')"
                     )
-                    await page.goto(f"{hub_url}/dashboard")
+                    await page.add_init_script(WATCH_POLICY)
+                    opened = await page.goto(f"{hub_url}/dashboard")
                     await page.wait_for_selector("body[data-loaded='yes']", timeout=15000)
+                    policy = (await opened.all_headers()).get("content-security-policy", "")
+                    refused = await page.evaluate("window.refusedByPolicy")
                     volume = await page.evaluate(
                         "Chart.getChart('volume').data.datasets"
                         ".reduce((n, d) => n + d.data.reduce((a, b) => a + b, 0), 0)"
@@ -81,6 +91,10 @@ async def test_dashboard_loads_without_errors_and_draws_data(
                     )
                     heads = await page.locator("#matrix th").all_inner_texts()
                     cells = await page.locator("#matrix td.cell").all_inner_texts()
+                    cells_bg = await page.evaluate(
+                        "[...document.querySelectorAll('#matrix td.cell')]"
+                        ".map(td => td.style.backgroundColor)"
+                    )
                     total = await page.locator("[data-figure='exchanges']").inner_text()
                     rate = await page.locator("#connection-rate").inner_text()
                     shared = await page.locator("[data-figure='data shared']").inner_text()
@@ -107,9 +121,17 @@ async def test_dashboard_loads_without_errors_and_draws_data(
                     many = await page.evaluate(
                         "Chart.getChart('volume').data.datasets.map(d => [d.label, d.data[0]])"
                     )
+                    refused += await page.evaluate("window.refusedByPolicy")
                 finally:
                     await browser.close()
     assert problems == []
+    # The page ran under its strict policy (hub/core/headers.py) and broke none of it: the
+    # matrix's colours are set from the script, not as inline style attributes.
+    assert "default-src 'self'" in policy and "unsafe-inline" not in policy, policy
+    assert refused == [], refused
+    assert sorted(cells) == ["1", "5", "·", "·"]  # a row and a column each
+    coloured = [c for c in cells_bg if c]
+    assert len(coloured) == 2 and all("(11, 107, 203" in c for c in coloured), coloured
     # The tiles and the matrix count from the chart's first bucket edge, not from 24 hours
     # ago to the second: then they add up to the bars.
     since = "since=" + quote(chart["since"], safe="")
@@ -119,7 +141,6 @@ async def test_dashboard_loads_without_errors_and_draws_data(
     assert latency == 3
     # The provider's own 404 ("no such citizen") is a failure too, beside the hub's faults.
     assert sorted(faults) == ["Client.AccessDenied", "Client.BadRequest", "provider 404"]
-    assert sorted(cells) == ["1", "5", "·", "·"]  # a row and a column each
     assert rate == "100 %"
     # The refused exchange has no provider or client: named so, not an empty label.
     assert sorted(series) == ["(not identified)", PROVIDER]
@@ -166,8 +187,11 @@ async def dashboard(
             if token is not None:
                 await page.add_init_script(f"localStorage.setItem('hub.operatorToken', '{token}')")
             page.set_default_timeout(15000)
+            await page.add_init_script(WATCH_POLICY)
             await page.goto(f"{hub_url}/dashboard")
             yield page, problems
+            # Each test asserts problems == [] after the block: with the policy's refusals.
+            problems.extend(await page.evaluate("window.refusedByPolicy"))
         finally:
             await browser.close()
 

@@ -189,12 +189,16 @@ function matrix(m) {
     const c = at[client + "\u0000" + p];
     if (!c) return '<td class="cell">·</td>';
     const alpha = (0.12 + 0.88 * Math.sqrt(c.count / max)).toFixed(2);
-    const fg = alpha > 0.55 ? "#fff" : "#1d2733";
-    return `<td class="cell" title="${c.failed} failed" style="background: rgba(11,107,203,${alpha});` +
-      ` color: ${fg}">${fmt(c.count)}</td>`;
+    return `<td class="cell" title="${c.failed} failed" data-alpha="${alpha}">${fmt(c.count)}</td>`;
   }).join("") + "</tr>").join("");
-  document.getElementById("matrix").innerHTML = m.cells.length ?
-    `<table>${head}${rows}</table>` : "<p>No exchanges in this range.</p>";
+  const box = document.getElementById("matrix");
+  box.innerHTML = m.cells.length ? `<table>${head}${rows}</table>` : "<p>No exchanges in this range.</p>";
+  // Coloured through the DOM: the page's policy refuses style attributes in markup.
+  box.querySelectorAll("td[data-alpha]").forEach((td) => {
+    const alpha = Number(td.dataset.alpha);
+    td.style.background = `rgba(11,107,203,${alpha})`;
+    td.style.color = alpha > 0.55 ? "#fff" : "#1d2733";
+  });
 }
 
 function health(h) {
