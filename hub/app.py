@@ -12,7 +12,6 @@ import gc
 import json
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from hub import __version__
 from hub.admin.router import router as admin_router
-from hub.core import errors, security
+from hub.core import errors, readiness, security
 from hub.core.children import end_with_parent, is_child, orphaned
 from hub.core.db import create_engine, refusal_message, session_factory
 from hub.core.deps import ADMIN_ONLY, role_of, unauthorized_message
@@ -105,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Callable:
             state.tasks.append(
                 asyncio.create_task(state.registry.poll(settings.registry_refresh_s))
             )
-            state.tasks.append(asyncio.create_task(_probe_log(state), name="log-probe"))
+            state.tasks.append(asyncio.create_task(readiness.probe_log(state), name="log-probe"))
             if settings.gc_freeze:
                 # Everything loaded so far (FastAPI, SQLAlchemy, pydantic, the registry) lives
                 # as long as the process: frozen, the collector's full passes stop walking it.
@@ -216,7 +215,7 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
     async def readyz() -> JSONResponse:
         checks = {
             "database": True,
-            "log_writer": _log_takes_exchanges(state),
+            "log_writer": readiness.log_takes_exchanges(state),
             "registry": state.registry.snapshot.version >= 0 and not state.registry.failing,
         }
         try:
@@ -224,9 +223,9 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
                 await conn.execute(text("SELECT 1"))
         except Exception:
             checks["database"] = False
-        if not checks["log_writer"] and checks["database"] and await _takes_writes(state):
+        if not checks["log_writer"] and checks["database"] and await readiness.takes_writes(state):
             state.writer.recovered()
-            checks["log_writer"] = _log_takes_exchanges(state)
+            checks["log_writer"] = readiness.log_takes_exchanges(state)
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
@@ -396,67 +395,6 @@ class HubApp:
                 await send(message)
 
         await self.api(scope, capped, answer)
-
-
-async def _probe_log(state: HubState) -> None:
-    """After a failed batch, find when the database takes writes again.
-
-    The gateway refuses exchanges while the log's last write failed (LogWriter.refusal), so
-    no batch comes to clear it: this probe does, at once after the failure and then every
-    LOG_PROBE_EVERY_S (a killed database connection costs the exchanges of one probe).
-    """
-    # Not `while True`: a cancellation that lands in the probe's database call was seen
-    # swallowed there (aiosqlite under SQLAlchemy), and the shutdown's wait for this task
-    # then never ended.
-    failed = asyncio.Event()  # a batch failed: probe at once, not at the next turn
-    state.writer.on_failure.append(failed.set)
-    while not state.stopping:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(failed.wait(), LOG_PROBE_EVERY_S)
-        failed.clear()
-        if not state.writer.healthy and state.writer.linked and await _takes_writes(state):
-            state.writer.recovered()
-
-
-def _log_takes_exchanges(state: HubState) -> bool:
-    """Whether the gateway lets exchanges through to the log now: not while its last write
-    failed, nor while a commit is stuck (another process holding SQLite's lock), when it
-    refuses every exchange with 503 (LogWriter.refusal)."""
-    return state.writer.healthy and state.writer.refusal(time.perf_counter()) is None
-
-
-async def _takes_writes(state: HubState) -> bool:
-    """Whether the log's database takes a write now: the chain head moved and put back.
-
-    A lock, a read-only file or a full disk fails it as they failed the log writer's batch;
-    it changes nothing (the head keeps its values), and it gives up within READY_PROBE_S.
-    The head really moves: SQLite commits nothing for an update to the same values, and
-    that passed on a file that refused every write.
-    """
-    sqlite = state.settings.is_sqlite
-    wait_ms = int(READY_PROBE_S * 1000)
-    try:
-        # The statement's own lock wait is the probe's, not the 30 s an exchange may wait;
-        # the outer bound is for anything else that hangs.
-        async with asyncio.timeout(READY_PROBE_S * 3), state.engine.begin() as conn:
-            if sqlite:
-                await conn.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
-            else:
-                await conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{wait_ms}ms'")
-            try:
-                await conn.execute(text("UPDATE chain_head SET seq = seq + 1 WHERE id = 1"))
-                await conn.execute(text("UPDATE chain_head SET seq = seq - 1 WHERE id = 1"))
-            finally:
-                if sqlite:  # the pooled connection goes back with the usual wait
-                    busy = state.settings.sqlite_busy_timeout_ms
-                    await conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy}")
-    except Exception:
-        return False
-    return True
-
-
-READY_PROBE_S = 2.0
-LOG_PROBE_EVERY_S = 0.5
 
 
 def _problem(error: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from hub.app import LOG_PROBE_EVERY_S
+from hub.core.readiness import LOG_PROBE_EVERY_S
 from tests.support import hub_client, make_settings
 
 
