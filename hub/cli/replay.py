@@ -371,21 +371,33 @@ def _stdout_gone() -> None:
 def _say_fault_scenarios(errors: Console, plans: list[ScenarioPlan], options: RunOptions) -> None:
     """Say which scenarios run one iteration at a time: those that switch a mock's faults,
     which every iteration shares (the runner's choice), or warn when --rate overlaps them."""
+    from hub.replay.plan import MOCK_STEPS, FaultPlan
+
     switching = [repr(p.name) for p in plans if p.switches_faults]
     if not switching:
         return
     names = ", ".join(switching)
     verb, own = ("switches", "its") if len(switching) == 1 else ("switch", "their")
+    faults_only = all(
+        isinstance(s, FaultPlan) for p in plans for s in p.steps if isinstance(s, MOCK_STEPS)
+    )
+    what, undo = (
+        ("a mock's faults", "one iteration's clear may lift another's fault mid-exchange")
+        if faults_only
+        else (
+            "a mock's faults, stubs or request journal",
+            "one iteration's clean-up may undo another's stubs or counts mid-exchange",
+        )
+    )
     if options.rate:
         _say(
             errors,
-            f"note: {names} {verb} a mock's faults, which overlapping iterations at --rate "
-            "share: one iteration's clear may lift another's fault mid-exchange",
+            f"note: {names} {verb} {what}, which overlapping iterations at --rate share: {undo}",
         )
     elif options.concurrency > 1 or options.ramp is not None:
         _say(
             errors,
-            f"note: {names} {verb} a mock's faults, which every iteration shares: {own} "
+            f"note: {names} {verb} {what}, which every iteration shares: {own} "
             "iterations run one at a time (use --fault to load the hub under a fault)",
         )
 

@@ -26,12 +26,18 @@ from hub.replay.schemas import (
     FaultSettings,
     FaultSpec,
     FaultStep,
+    JournalFilter,
+    MockStub,
     Scenario,
     SleepStep,
+    Stubs,
+    StubStep,
+    Verify,
+    VerifyStep,
     step_kind,
 )
 
-_STEP_TAGS = {"exchange", "fault", "sleep"}
+_STEP_TAGS = {"exchange", "fault", "stub", "verify", "sleep"}
 
 
 class ScenarioLoadError(Exception):
@@ -340,6 +346,8 @@ def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
     step = _get(data, loc[:2])
     kinds: dict[str, type[BaseModel]] = {
         "fault": FaultStep,
+        "stub": StubStep,
+        "verify": VerifyStep,
         "sleep": SleepStep,
         "exchange": ExchangeStep,
     }
@@ -349,11 +357,16 @@ def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
         return FaultSpec
     if rest[:1] == ("capture",) and len(rest) == 2:
         return Capture
+    if rest[:2] == ("stub", "add") and len(rest) == 3:
+        return MockStub
     models: dict[tuple[str | int, ...], type[BaseModel]] = {
         (): base,
         ("expect",): Expect,
         ("fault",): Fault,
         ("fault", "set"): FaultSettings,
+        ("stub",): Stubs,
+        ("verify",): Verify,
+        ("verify", "request"): JournalFilter,
     }
     return models.get(rest)
 

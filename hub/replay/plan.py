@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from hub.replay.expect import JSONPathError, compile_jsonpath
-from hub.replay.schemas import Capture, ExchangeStep, FaultStep, Scenario, SleepStep
+from hub.replay.mockplan import StubPlan, VerifyPlan, compile_stub, compile_verify
+from hub.replay.schemas import (
+    Capture,
+    ExchangeStep,
+    FaultStep,
+    Scenario,
+    SleepStep,
+    StubStep,
+    VerifyStep,
+)
 from hub.replay.templating import Template, TemplateSyntaxError, compile_value, names_at
 
 Loc = tuple[str | int, ...]
@@ -78,7 +87,8 @@ class SleepPlan:
     seconds: float
 
 
-Step = ExchangePlan | FaultPlan | SleepPlan
+Step = ExchangePlan | FaultPlan | StubPlan | VerifyPlan | SleepPlan
+MOCK_STEPS = (FaultPlan, StubPlan, VerifyPlan)  # steps that talk to a mock agency directly
 
 
 @dataclass(slots=True)
@@ -97,12 +107,20 @@ class ScenarioPlan:
 
     @property
     def switches_faults(self) -> bool:
-        """Its iterations switch a mock's faults, which every iteration shares."""
-        return any(isinstance(s, FaultPlan) for s in self.steps)
+        """Its iterations switch a mock's faults or stubs, or count its journal: state of the
+        mock that every iteration shares."""
+        return any(isinstance(s, MOCK_STEPS) for s in self.steps)
 
     @property
     def needs_providers(self) -> bool:
-        return any(isinstance(s, FaultPlan) and s.url is None for s in self.steps)
+        return any(isinstance(s, MOCK_STEPS) and s.url is None for s in self.steps)
+
+    @property
+    def verified(self) -> list[tuple[str, str | None]]:
+        """The providers whose journal a verify step counts, with the step's ``url:``."""
+        return list(
+            dict.fromkeys((s.provider, s.url) for s in self.steps if isinstance(s, VerifyPlan))
+        )
 
 
 class _Stand(Mapping[str, Any]):
@@ -324,6 +342,18 @@ def compile_scenario(
             continue
         if isinstance(step, SleepStep):
             steps.append(SleepPlan(step_id, f"sleep {step.sleep:g} s", step.sleep))
+            continue
+        if isinstance(step, StubStep):
+            stub = compile_stub(compiler, ("steps", index), step)
+            for number, compiled in enumerate(stub.stubs or []):
+                names.check(("steps", index, "stub", "add", number), compiled)
+            steps.append(stub)
+            continue
+        if isinstance(step, VerifyStep):
+            verify = compile_verify(compiler, ("steps", index), step)
+            for name, value in verify.filters:
+                names.check(("steps", index, "verify", "request", name), value)
+            steps.append(verify)
             continue
         exchange = compiler.exchange(("steps", index), step)
         names.check_exchange(("steps", index), exchange)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.replay.templating import MissingVariable
+
 
 @dataclass(slots=True)
 class Failure:
@@ -61,6 +63,11 @@ class Failure:
                 for f in self.also
             ],
         }
+
+
+def missing_variable(what: str, exc: MissingVariable) -> Failure:
+    """A template that names a variable the iteration does not have, in plain words."""
+    return Failure("template", what, f"a value for {exc.name!r}", str(exc), text=str(exc))
 
 
 def _show(value: Any, *, typed: bool = False) -> str:

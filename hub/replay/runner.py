@@ -40,9 +40,24 @@ from multidict import CIMultiDict
 from hub.gateway.client import ClientError, HttpClient
 from hub.replay.expect import Reply, capture, check
 from hub.replay.faults import send
+from hub.replay.mocks import Stubbed, clear_journals, remove_stubs, run_stub, run_verify
 from hub.replay.options import Ramp
-from hub.replay.plan import ExchangePlan, FaultPlan, ScenarioPlan, SleepPlan
-from hub.replay.results import Failure, RunResults, ScenarioResult, StepStats, utc_now
+from hub.replay.plan import (
+    ExchangePlan,
+    FaultPlan,
+    ScenarioPlan,
+    SleepPlan,
+    StubPlan,
+    VerifyPlan,
+)
+from hub.replay.results import (
+    Failure,
+    RunResults,
+    ScenarioResult,
+    StepStats,
+    missing_variable,
+    utc_now,
+)
 from hub.replay.sources import Providers, SourceError
 from hub.replay.templating import MissingVariable, Template, render_text, render_value
 from hub.replay.wire import (
@@ -105,6 +120,7 @@ class Runner:
         self._stop = asyncio.Event()
         self.stopped_by: str | None = None
         self._faulted: dict[str, str] = {}
+        self._stubbed: set[Stubbed] = set()  # stubs of iterations in flight (or cut short)
 
     async def __aenter__(self) -> Runner:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
@@ -168,6 +184,7 @@ class Runner:
                     await self._closed(plan, result)
             finally:
                 await self._clear_leftover_faults()
+                await self._remove_leftover_stubs()
             result.duration_s = time.perf_counter() - started
             result.ended_at = utc_now()
             result.interrupted = self.stopped
@@ -262,33 +279,60 @@ class Runner:
             failure.iteration = index
             result.record_vars_failure(failure)
             failed = True
-        for step, stats in zip(plan.steps, result.steps, strict=True):
-            # After a failure only the fault clean-ups still run, so no fault outlives it.
-            if failed and not (isinstance(step, FaultPlan) and step.clears):
-                continue
-            try:
-                if isinstance(step, ExchangePlan):
-                    elapsed, failure = await self._exchange(step, variables, result, stats)
-                elif isinstance(step, SleepPlan):
-                    # Its own time, shown in its row; latency thresholds count exchanges only.
-                    started = time.perf_counter()
-                    await self._pause(step.seconds)
-                    elapsed, failure = (time.perf_counter() - started) * 1000, None
-                else:
-                    elapsed, failure = await self._fault(step, variables)
-            except Exception as exc:  # a bug must not end the run; report it on the step
-                elapsed, failure = None, Failure("error", "", "no error", repr(exc))
-            if failure is not None:
-                failure.iteration = index
-                failed = True
-                unanswered = unanswered or failure.kind == "transport"
-            stats.record(elapsed, failure)
+        stubbed = Stubbed()
+        self._stubbed.add(stubbed)
+        try:
+            journals = (
+                await clear_journals(self.session, self.providers, plan.verified)
+                if plan.verified
+                else {}
+            )
+            for step, stats in zip(plan.steps, result.steps, strict=True):
+                # After a failure only the clean-ups still run, so no fault nor stub outlives it.
+                if failed and not (isinstance(step, FaultPlan | StubPlan) and step.clears):
+                    continue
+                try:
+                    if isinstance(step, ExchangePlan):  # the common case, called directly
+                        elapsed, failure = await self._exchange(step, variables, result, stats)
+                    else:
+                        elapsed, failure = await self._other(step, variables, stubbed, journals)
+                except Exception as exc:  # a bug must not end the run; report it on the step
+                    elapsed, failure = None, Failure("error", "", "no error", repr(exc))
+                if failure is not None:
+                    failure.iteration = index
+                    failed = True
+                    unanswered = unanswered or failure.kind == "transport"
+                stats.record(elapsed, failure)
+        finally:
+            # Stubs the iteration added and did not clear: the next iteration adds its own.
+            if stubbed.ids:
+                await remove_stubs(self.session, stubbed.pop(), quiet=True)
+            self._stubbed.discard(stubbed)
         if failed:
             result.iterations_failed += 1
         else:
             result.iterations_passed += 1
         self.iterations_done += 1
         return unanswered
+
+    async def _other(
+        self,
+        step: FaultPlan | StubPlan | VerifyPlan | SleepPlan,
+        variables: dict[str, Any],
+        stubbed: Stubbed,
+        journals: dict[str, str | None],
+    ) -> tuple[float | None, Failure | None]:
+        """A step that is no exchange: a sleep, or one that talks to a mock directly."""
+        if isinstance(step, SleepPlan):
+            # Its own time, shown in its row; latency thresholds count exchanges only.
+            started = time.perf_counter()
+            await self._pause(step.seconds)
+            return (time.perf_counter() - started) * 1000, None
+        if isinstance(step, StubPlan):
+            return await run_stub(self.session, self.providers, step, variables, stubbed)
+        if isinstance(step, VerifyPlan):
+            return await run_verify(self.session, self.providers, step, variables, journals)
+        return await self._fault(step, variables)
 
     async def _exchange(
         self,
@@ -413,13 +457,20 @@ class Runner:
             with contextlib.suppress(TimeoutError, aiohttp.ClientError):
                 await send(self.session, url, None)
 
-
-def missing_variable(what: str, exc: MissingVariable) -> Failure:
-    """A template that names a variable the iteration does not have, in plain words."""
-    return Failure("template", what, f"a value for {exc.name!r}", str(exc), text=str(exc))
+    async def _remove_leftover_stubs(self) -> None:
+        """Remove stubs of iterations that were cut short before their own clean-up."""
+        for stubbed in list(self._stubbed):
+            await remove_stubs(self.session, stubbed.pop(), quiet=True)
+        self._stubbed.clear()
 
 
 def _empty_result(plan: ScenarioPlan) -> ScenarioResult:
-    kinds = {ExchangePlan: "exchange", FaultPlan: "fault", SleepPlan: "sleep"}
+    kinds = {
+        ExchangePlan: "exchange",
+        FaultPlan: "fault",
+        StubPlan: "stub",
+        VerifyPlan: "verify",
+        SleepPlan: "sleep",
+    }
     steps = [StepStats(id=s.id, kind=kinds[type(s)], label=s.label) for s in plan.steps]
     return ScenarioResult(name=plan.name, file=plan.file, steps=steps)

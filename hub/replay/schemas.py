@@ -236,9 +236,141 @@ class SleepStep(_Model):
     sleep: Number = Field(gt=0, le=3600, description="Seconds to wait, e.g. 0.5.")
 
 
+STUB_METHODS = (*HTTP_METHODS, "ANY")
+
+
+def _templated(value: Any) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
+class MockStub(_Model):
+    """One stub of a mock's ``/__stubs`` (docs/connectors.md, "Stubs"); every string may hold
+    templates. The mock checks the rest when it is added (a refusal fails the step)."""
+
+    id: str | None = Field(default=None, description="A name of your own; else the mock's s1...")
+    method: str = Field(description="GET, POST, ... or ANY.")
+    path: str | None = Field(default=None, description="The exact path to answer.")
+    path_pattern: str | None = Field(
+        default=None, description="A regular expression the whole path must match."
+    )
+    query: dict[str, Scalar] | None = None
+    request_headers: dict[str, Scalar] | None = None
+    status: Whole | str = Field(default=200, description="The answer's status, 200-599.")
+    headers: dict[str, Scalar] | None = Field(default=None, description="The answer's headers.")
+    body: Any = Field(default=None, description="The answer as JSON.")
+    text: str | None = Field(default=None, description="The answer as text (instead of body).")
+    times: Whole | str | None = Field(default=None, description="Answer that many calls only.")
+    latency_ms: Number | str | None = None
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        if not _templated(value) and value.upper() not in STUB_METHODS:
+            raise ValueError(f"must be one of {', '.join(STUB_METHODS)}")
+        return value if _templated(value) else value.upper()
+
+    @field_validator("status")
+    @classmethod
+    def _stub_status(cls, value: int | str) -> int | str:
+        if isinstance(value, str) and not _templated(value):
+            raise ValueError("must be an HTTP status 200-599, or a template that renders to one")
+        if isinstance(value, int) and not 200 <= value <= 599:
+            raise ValueError("must be an HTTP status 200-599")
+        return value
+
+    @model_validator(mode="after")
+    def _stub_shape(self) -> MockStub:
+        if (self.path is None) == (self.path_pattern is None):
+            raise ValueError("give exactly one of 'path' (exact) or 'path_pattern' (a regex)")
+        if self.path is not None and not self.path.startswith(("/", "{{")):
+            raise ValueError("path must start with '/'")
+        if "body" in self.model_fields_set and self.text is not None:
+            raise ValueError("give the answer as 'body' (JSON) or 'text', not both")
+        return self
+
+
+class Stubs(_Model):
+    """Add stubs to a provider's mock (``add``), or remove those the scenario added."""
+
+    provider: str = Field(
+        pattern=CLIENT_PATTERN, description="Provider subsystem, e.g. VN/GOV/BCA/population."
+    )
+    url: str | None = Field(
+        default=None, description="Provider base URL; default: --providers or GET /demo/providers."
+    )
+    add: list[MockStub] | None = Field(default=None, min_length=1)
+    clear: bool = False
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Stubs:
+        if (self.add is None) == (not self.clear):
+            raise ValueError("give exactly one of 'add: [{stub}, ...]' or 'clear: true'")
+        return self
+
+
+class JournalFilter(_Model):
+    """Which calls of the mock's journal to count (``GET /__requests/count``)."""
+
+    method: str | None = Field(default=None, pattern=METHOD_PATTERN)
+    path: str | None = Field(default=None, description="The exact path.")
+    path_pattern: str | None = Field(
+        default=None, description="A regular expression the whole path must match."
+    )
+    status: Whole | None = Field(default=None, ge=100, le=599, description="Status answered.")
+
+    @model_validator(mode="after")
+    def _one_path(self) -> JournalFilter:
+        if self.path is not None and self.path_pattern is not None:
+            raise ValueError("give 'path' (exact) or 'path_pattern' (a regex), not both")
+        return self
+
+
+class Verify(_Model):
+    """How many calls a provider's mock received that match ``request``, in this iteration."""
+
+    provider: str = Field(
+        pattern=CLIENT_PATTERN, description="Provider subsystem, e.g. VN/GOV/BCA/population."
+    )
+    url: str | None = Field(
+        default=None, description="Provider base URL; default: --providers or GET /demo/providers."
+    )
+    request: JournalFilter = Field(default_factory=JournalFilter)
+    count: Whole | None = Field(default=None, ge=0, description="Exactly this many calls.")
+    at_least: Whole | None = Field(default=None, ge=0)
+    at_most: Whole | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Verify:
+        if self.count is not None and (self.at_least is not None or self.at_most is not None):
+            raise ValueError("give 'count', or 'at_least' and/or 'at_most', not both")
+        if self.count is None and self.at_least is None and self.at_most is None:
+            raise ValueError("give 'count: N', or 'at_least: N' and/or 'at_most: N'")
+        low, high = self.at_least, self.at_most
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"at_least ({low}) is more than at_most ({high})")
+        return self
+
+
+class StubStep(_Model):
+    """A step that adds or removes stubs of a mock agency instead of calling the gateway."""
+
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    description: str | None = None
+    stub: Stubs
+
+
+class VerifyStep(_Model):
+    """A step that checks a mock agency's request journal instead of calling the gateway."""
+
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    description: str | None = None
+    verify: Verify
+
+
 def step_kind(value: Any) -> str:
-    """``fault``, ``sleep`` or ``exchange``: which model a step (a mapping or a model) is."""
-    for kind in ("fault", "sleep"):
+    """``fault``, ``stub``, ``verify``, ``sleep`` or ``exchange``: which model a step (a
+    mapping or a model) is."""
+    for kind in ("fault", "stub", "verify", "sleep"):
         if (kind in value) if isinstance(value, dict) else hasattr(value, kind):
             return kind
     return "exchange"
@@ -247,6 +379,8 @@ def step_kind(value: Any) -> str:
 Step = Annotated[
     Annotated[ExchangeStep, Tag("exchange")]
     | Annotated[FaultStep, Tag("fault")]
+    | Annotated[StubStep, Tag("stub")]
+    | Annotated[VerifyStep, Tag("verify")]
     | Annotated[SleepStep, Tag("sleep")],
     Discriminator(step_kind),
 ]
@@ -284,7 +418,13 @@ class Scenario(_Model):
         # Duplicates are refused when compiling (hub/replay/plan.py), at the step's own line.
         for index, step in enumerate(self.steps):
             if step.id is None:
-                kind = {FaultStep: "fault", SleepStep: "sleep"}.get(type(step), "step")
+                kinds = {
+                    FaultStep: "fault",
+                    StubStep: "stub",
+                    VerifyStep: "verify",
+                    SleepStep: "sleep",
+                }
+                kind = kinds.get(type(step), "step")
                 step.id = f"{kind}-{index + 1}"
         return self
 

@@ -12,7 +12,8 @@ import aiohttp
 
 from hub.replay import faults as fault_control
 from hub.replay.faults import RunFault
-from hub.replay.plan import FaultPlan, ScenarioPlan
+from hub.replay.mocks import lacks_control
+from hub.replay.plan import MOCK_STEPS, FaultPlan, ScenarioPlan, StubPlan
 from hub.replay.results import ScenarioResult
 from hub.replay.runner import Runner, RunOptions
 from hub.replay.sources import (
@@ -75,18 +76,24 @@ async def replay(
             origin = str(credentials_file) if credentials_file else f"{hub_url}/demo/credentials"
             raise SourceError(f"no API key for client(s) {', '.join(missing)} in {origin}")
         checks = _MockServices(runner.session)
+        controls: dict[str, str | None] = {}
         for plan in plans:
             for step in plan.steps:
-                if not isinstance(step, FaultPlan):
+                if not isinstance(step, MOCK_STEPS):
                     continue
-                where = (
-                    f"{plan.file}: step {step.id!r}" if step.id else f"{plan.file}: a fault step"
-                )
+                where = f"{plan.file}: step {step.id!r}" if step.id else f"{plan.file}: a mock step"
                 try:
                     base = step.url or await providers.resolve(runner.session, step.provider)
                 except SourceError as exc:
                     raise SourceError(f"{where}: {exc}") from None
-                problem = await checks.unknown(base, step.settings)
+                if isinstance(step, FaultPlan):
+                    problem = await checks.unknown(base, step.settings)
+                else:
+                    control = "/__stubs" if isinstance(step, StubPlan) else "/__requests/count"
+                    url = base + control
+                    if url not in controls:
+                        controls[url] = await lacks_control(runner.session, url)
+                    problem = controls[url]
                 if problem:
                     raise SourceError(f"{where}: {step.provider}: {problem}")
         held: list[str] = []

@@ -122,6 +122,6 @@ class Providers:
             known = ", ".join(sorted(self.mapping)) or "none"
             raise SourceError(
                 f"no base URL for provider {provider!r} (known: {known}); "
-                "give the fault step a 'url:' or pass --providers FILE"
+                "give the step a 'url:' or pass --providers FILE"
             )
         return self.mapping[provider]

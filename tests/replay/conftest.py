@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 import uvicorn
 
@@ -35,6 +36,9 @@ class FakeHub:
         self.latency_at_arrival: list[float] = []  # the fault latency each request met
         self.demo = True
         self.openapi = True  # the population mock says its services (GET /openapi.json)
+        self.forward_to = ""  # base URL the ``forward`` service passes calls on to
+        self.journal: dict[str, int] | None = None  # what /__requests/count answers
+        self.controls: list[tuple[str, str]] = []  # stub and journal control calls
 
     def reset(self) -> None:
         self.arrivals.clear()
@@ -43,6 +47,9 @@ class FakeHub:
         self.latency_at_arrival.clear()
         self.demo = True
         self.openapi = True
+        self.forward_to = ""
+        self.journal = None
+        self.controls.clear()
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -91,6 +98,12 @@ class FakeHub:
             self.faults.append((method, settings))
             self.latency_ms = (settings or {}).get("latency_ms", 0) if method == "PUT" else 0
             return 200, {}, settings or {}
+        if path.startswith("/mock/population/__") and self.journal is not None:
+            # A mock whose journal answers what the test says (e.g. that it dropped calls).
+            self.controls.append((method, path.removeprefix("/mock/population")))
+            if path.endswith("/__requests/count"):
+                return 200, {}, self.journal
+            return 200, {}, {"deleted": 0} if method == "DELETE" else []
         if not path.startswith("/r1/"):
             return 404, {}, {"detail": "not found"}
         self.arrivals.append(time.monotonic())
@@ -103,6 +116,11 @@ class FakeHub:
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
         query = dict(parse_qsl(scope["query_string"].decode()))
+        if code == "forward":  # as the hub forwards a call to its provider
+            target = self.forward_to + "/" + "/".join(rest)
+            async with httpx.AsyncClient() as client:
+                answer = await client.request(method, target, params=query)
+            return answer.status_code, {}, answer.json()
         if code == "status":
             return int(rest[0]), {}, {"status": int(rest[0])}
         if code == "slow":

@@ -1,0 +1,112 @@
+"""Stub and verify steps compiled for replay (their running is in ``hub.replay.mocks``).
+
+``compiler`` is the scenario's ``plan._Compiler``: it compiles templates and records
+problems with their location, as for every other step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hub.replay.schemas import StubStep, VerifyStep
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(slots=True)
+class StubPlan:
+    """A POST of stubs to a mock agency's ``/__stubs``, or the removal of those it added."""
+
+    id: str
+    label: str
+    provider: str
+    url: str | None
+    stubs: list[Any] | None  # compiled stub bodies; None: clear
+
+    @property
+    def clears(self) -> bool:
+        return self.stubs is None
+
+
+@dataclass(slots=True)
+class VerifyPlan:
+    """A count of a mock agency's journal (``/__requests/count``) held against bounds."""
+
+    id: str
+    label: str
+    provider: str
+    url: str | None
+    filters: list[tuple[str, Any]]  # (query parameter, compiled value)
+    at_least: int | None
+    at_most: int | None  # equal to at_least for count: N
+
+
+def compile_stub(compiler: Any, loc: Loc, step: StubStep) -> StubPlan:
+    spec = step.stub
+    stubs = None
+    if spec.add is not None:
+        stubs = []
+        for index, item in enumerate(spec.add):
+            where = (*loc, "stub", "add", index)
+            raw = item.model_dump(exclude_unset=True)
+            for name in ("query", "request_headers", "headers"):
+                if name in raw:
+                    raw[name] = {k: _text(v) for k, v in raw[name].items()}
+            if "body" in raw:
+                raw["body"] = compiler.json_value((*where, "body"), raw["body"])
+            stubs.append(compiler.value(where, raw))
+    action = "clear its stubs" if stubs is None else f"add {len(stubs)} stub(s)"
+    return StubPlan(
+        id=step.id or "",
+        label=f"stub {spec.provider}: {action}",
+        provider=spec.provider,
+        url=spec.url.rstrip("/") if spec.url else None,
+        stubs=stubs,
+    )
+
+
+def compile_verify(compiler: Any, loc: Loc, step: VerifyStep) -> VerifyPlan:
+    spec = step.verify
+    request = spec.request.model_dump(exclude_none=True)
+    filters = [
+        (name, compiler.value((*loc, "verify", "request", name), value))
+        for name, value in request.items()
+    ]
+    low, high = spec.at_least, spec.at_most
+    if spec.count is not None:
+        low, high = spec.count, spec.count
+    return VerifyPlan(
+        id=step.id or "",
+        label=f"verify {spec.provider}: {calls_text(request)} {_bounds(low, high)}",
+        provider=spec.provider,
+        url=spec.url.rstrip("/") if spec.url else None,
+        filters=filters,
+        at_least=low,
+        at_most=high,
+    )
+
+
+def _text(value: Any) -> Any:
+    """A scalar as the mock takes it (text): YAML's 79 and true as "79" and "true"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def calls_text(request: dict[str, Any]) -> str:
+    """The calls a verify step counts, in words: ``GET /citizens/079...`` or ``any call``."""
+    what = request.get("method", "any")
+    where = request.get("path") or (
+        f"~{request['path_pattern']}" if "path_pattern" in request else "any path"
+    )
+    status = f" answered {request['status']}" if "status" in request else ""
+    return f"{what} {where}{status}"
+
+
+def _bounds(low: int | None, high: int | None) -> str:
+    if low is not None and low == high:
+        return f"×{low}"
+    if high is None:
+        return f"×≥{low}"
+    return f"×≤{high}" if low is None else f"×{low}..{high}"
