@@ -69,6 +69,7 @@ async def prepare(db_url: str, provider_url: str, key: str) -> None:
     """Migrate, register one personal-data service on the provider, and give CLIENT ``key``."""
     from hub.core.db import create_engine, session_factory
     from hub.core.migrate import upgrade_async
+    from hub.registry import keys as api_keys
     from hub.registry import service as registry
     from hub.registry.schemas import RegistryDoc
 
@@ -89,7 +90,7 @@ async def prepare(db_url: str, provider_url: str, key: str) -> None:
     try:
         async with session_factory(engine)() as session:
             await registry.apply(session, RegistryDoc.model_validate(doc))
-            await registry.issue_key(session, secret=SECRET, client=CLIENT, key=key)
+            await api_keys.issue_key(session, secret=SECRET, client=CLIENT, key=key)
             await session.commit()
     finally:
         await engine.dispose()

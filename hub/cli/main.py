@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hub import __version__
-from hub.cli import audit, connectors, db, demo, registry, replay, serve, stats, tx
+from hub.cli import audit, connectors, db, demo, keys, registry, replay, serve, stats, tx
 from hub.cli.common import Unwritable
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ connectors.register(app)  # hub mock, hub connectors new
 replay.register(app)  # hub replay
 app.add_typer(db.app, name="db")
 app.add_typer(registry.app, name="registry")
+app.add_typer(keys.app, name="keys")
 app.add_typer(demo.app, name="demo")
 app.add_typer(stats.app, name="stats")
 app.add_typer(tx.app, name="tx")

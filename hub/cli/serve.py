@@ -181,6 +181,7 @@ def _app(s: Settings) -> Any:
 async def load_demo(s: Settings, doc: dict[str, Any]) -> set[str]:
     """Apply the demo registry and give every client in it its demo key."""
     from hub.core.db import create_engine, session_factory
+    from hub.registry import keys
     from hub.registry import service as registry
     from hub.registry.schemas import RegistryDoc
 
@@ -190,7 +191,7 @@ async def load_demo(s: Settings, doc: dict[str, Any]) -> set[str]:
     try:
         async with session_factory(engine)() as session:
             await registry.apply(session, parsed, keep_switches=True)
-            await registry.ensure_demo_keys(session, secret=s.secret_key, clients=sorted(clients))
+            await keys.ensure_demo_keys(session, secret=s.secret_key, clients=sorted(clients))
             await session.commit()
     finally:
         await engine.dispose()

@@ -374,6 +374,10 @@ class KeyIn(Strict):
     )
 
 
+class KeyRequest(KeyIn):
+    client: SubsystemIdStr
+
+
 class RotateIn(Strict):
     grace_seconds: int = Field(default=3600, ge=0, le=30 * 24 * 3600)
 

@@ -1,17 +1,15 @@
-"""Registry logic: declarative apply and export, admin changes, API key life cycle."""
+"""Registry logic: declarative apply and export, admin changes (API keys: hub/registry/keys.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.core import security
 from hub.core.ids import parse_member, parse_service, parse_subsystem
-from hub.models import ApiKey, Grant, Member, Service, Subsystem
+from hub.models import Grant, Member, Service, Subsystem
 from hub.registry import repository as repo
 from hub.registry.prune import prune_entries, pruned_services, same_endpoints
 from hub.registry.schemas import ApplyResult, RegistryDoc, ServiceIn, SubsystemIn
@@ -361,67 +359,3 @@ def _off(row: Any) -> dict[str, bool]:
 
 def dump_yaml(doc: dict[str, Any]) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
-
-
-# --- API keys -------------------------------------------------------------------------------
-
-
-async def issue_key(
-    session: AsyncSession,
-    *,
-    secret: str,
-    client: str,
-    label: str = "",
-    key: str | None = None,
-    expires_at: datetime | None = None,
-) -> tuple[ApiKey, str]:
-    """Create a key for ``client``; the plain key is returned once and never stored.
-
-    ``expires_at`` (naive UTC, as stored) ends it; None keeps it until it is revoked.
-    """
-    if await session.get(Subsystem, client) is None:
-        raise RegistryConflict(f"no subsystem {client}: register it before issuing keys")
-    key = key or security.new_api_key()
-    prefix = security.key_prefix(key)
-    assert prefix is not None
-    row = ApiKey(
-        subsystem_id=client,
-        prefix=prefix,
-        key_hash=security.hash_key(secret, key),
-        label=label,
-        created_at=repo.utcnow(),
-        expires_at=expires_at,
-    )
-    session.add(row)
-    await session.flush()
-    await repo.bump_version(session)
-    return row, key
-
-
-async def revoke_key(session: AsyncSession, row: ApiKey) -> None:
-    if row.revoked_at is not None:
-        return  # revoked already: when it was stays as it was
-    row.revoked_at = repo.utcnow()
-    await repo.bump_version(session)
-
-
-async def rotate_key(
-    session: AsyncSession, *, secret: str, row: ApiKey, grace_seconds: int
-) -> tuple[ApiKey, str] | None:
-    """A new key for the same client; the old one works for ``grace_seconds`` more.
-
-    None when another change gave ``row`` an end or revoked it since it was read.
-    """
-    if not await repo.end_key(session, row.id, repo.utcnow() + timedelta(seconds=grace_seconds)):
-        return None
-    return await issue_key(session, secret=secret, client=row.subsystem_id, label=row.label)
-
-
-async def ensure_demo_keys(session: AsyncSession, *, secret: str, clients: list[str]) -> None:
-    """Give each demo client its derived key, unless it already has it."""
-    for client in clients:
-        key = security.demo_api_key(secret, client)
-        prefix = security.key_prefix(key)
-        assert prefix is not None
-        if await repo.get_key_by_prefix(session, prefix) is None:
-            await issue_key(session, secret=secret, client=client, label="demo", key=key)

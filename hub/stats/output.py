@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
@@ -63,4 +64,6 @@ def _cell(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.3f}".rstrip("0").rstrip(".")
-    return str(value)
+    # Text as written: a key's label, or anything else the hub was sent, may hold "[/]" (a
+    # MarkupError from rich) or "[red]" (a style) that rich would read as markup.
+    return escape(str(value))

@@ -300,7 +300,9 @@ def test_hub_serve_refuses_a_database_it_cannot_run_on(
     assert not (tmp_path / "none.db").exists() and not (tmp_path / "typo").exists()
 
 
-@pytest.mark.parametrize("command", [["registry", "export"], ["demo", "credentials"]])
+@pytest.mark.parametrize(
+    "command", [["registry", "export"], ["demo", "credentials"], ["keys", "list"]]
+)
 def test_commands_that_only_read_never_migrate(tmp_path: Path, command: list[str]) -> None:
     import sqlite3
 
@@ -381,6 +383,7 @@ READERS = [
     ["stats", "summary"], ["stats", "timeseries"], ["stats", "matrix"], ["stats", "top"],
     ["stats", "growth"], ["tx", "list"], ["tx", "show", "x"],
     ["audit", "verify", "--no-signatures"], ["audit", "proof", "x"], ["registry", "export"],
+    ["keys", "list"],
 ]  # fmt: skip
 
 

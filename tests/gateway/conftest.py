@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from hub.core.db import create_engine, session_factory
+from hub.registry import keys as api_keys
 from hub.registry import service as registry
 from hub.registry.schemas import RegistryDoc
 from tests.support import SECRET, hub_client, make_settings, serve
@@ -137,7 +138,7 @@ async def load_registry(db_url: str, doc: dict[str, Any]) -> dict[str, str]:
         async with session_factory(engine)() as session:
             await registry.apply(session, RegistryDoc.model_validate(doc))
             for client in (CLIENT, OTHER):
-                _, keys[client] = await registry.issue_key(session, secret=SECRET, client=client)
+                _, keys[client] = await api_keys.issue_key(session, secret=SECRET, client=client)
             await session.commit()
     finally:
         await engine.dispose()

@@ -14,7 +14,7 @@ import pytest
 from hub.core import security
 from hub.core.db import create_engine, session_factory
 from hub.registry import cache
-from hub.registry import service as registry
+from hub.registry import keys as api_keys
 from tests.gateway.conftest import CITIZEN, CLIENT, PROVIDER, load_registry, provider_app
 from tests.gateway.conftest import registry_doc as gateway_doc
 from tests.support import SECRET, hub_client, make_settings, serve
@@ -45,7 +45,7 @@ async def issue_elsewhere(db_url: str) -> str:
     engine = create_engine(db_url)
     try:
         async with session_factory(engine)() as session:
-            _, key = await registry.issue_key(session, secret=SECRET, client=CLIENT)
+            _, key = await api_keys.issue_key(session, secret=SECRET, client=CLIENT)
             await session.commit()
     finally:
         await engine.dispose()

@@ -1,0 +1,149 @@
+"""The API key life cycle: issue, rotate, revoke, and the rules that refuse a change.
+
+Both the admin API (hub/admin/keys.py) and `hub keys` (hub/cli/keys.py) go through these:
+each change bumps the registry version in the same transaction, so every hub on the
+database sees it (a new key at once through ``RegistryCache.catch_up``, a revocation at its
+next reload).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.core import security
+from hub.models import ApiKey, Subsystem
+from hub.registry import repository as repo
+from hub.registry.service import RegistryConflict
+
+
+class KeyRefused(LookupError):
+    """A key that cannot be rotated or revoked, in a sentence. ``gone``: there is no such
+    key (or none active, for a rotation), the API's 404; else it has an end already, 409."""
+
+    def __init__(self, message: str, *, gone: bool) -> None:
+        super().__init__(message)
+        self.gone = gone
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """A stored (naive UTC) time as the hub shows it: with its zone, ``...Z``."""
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def fields(row: ApiKey) -> dict[str, Any]:
+    """A key as listed: everything but its hash (the key itself is never stored)."""
+    return {
+        "id": row.id,
+        "client": row.subsystem_id,
+        "prefix": row.prefix,
+        "label": row.label,
+        "created_at": utc(row.created_at),
+        "expires_at": utc(row.expires_at),
+        "revoked_at": utc(row.revoked_at),
+    }
+
+
+async def issue_key(
+    session: AsyncSession,
+    *,
+    secret: str,
+    client: str,
+    label: str = "",
+    key: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key for ``client``; the plain key is returned once and never stored.
+
+    ``expires_at`` (naive UTC, as stored) ends it; None keeps it until it is revoked.
+    """
+    if await session.get(Subsystem, client) is None:
+        raise RegistryConflict(f"no subsystem {client}: register it before issuing keys")
+    key = key or security.new_api_key()
+    prefix = security.key_prefix(key)
+    assert prefix is not None
+    row = ApiKey(
+        subsystem_id=client,
+        prefix=prefix,
+        key_hash=security.hash_key(secret, key),
+        label=label,
+        created_at=repo.utcnow(),
+        expires_at=expires_at,
+    )
+    session.add(row)
+    await session.flush()
+    await repo.bump_version(session)
+    return row, key
+
+
+async def revoke_key(session: AsyncSession, row: ApiKey) -> None:
+    if row.revoked_at is not None:
+        return  # revoked already: when it was stays as it was
+    row.revoked_at = repo.utcnow()
+    await repo.bump_version(session)
+
+
+async def revoke(session: AsyncSession, key_id: int) -> tuple[ApiKey, bool]:
+    """Revoke key ``key_id``; the key, and whether it was revoked before (then unchanged)."""
+    row = await repo.get_key(session, key_id)
+    if row is None:
+        raise KeyRefused(f"there is no key {key_id}", gone=True)
+    before = row.revoked_at is not None
+    await revoke_key(session, row)
+    return row, before
+
+
+async def rotate_key(
+    session: AsyncSession, *, secret: str, row: ApiKey, grace_seconds: int
+) -> tuple[ApiKey, str] | None:
+    """A new key for the same client; the old one works for ``grace_seconds`` more.
+
+    None when another change gave ``row`` an end or revoked it since it was read.
+    """
+    if not await repo.end_key(session, row.id, repo.utcnow() + timedelta(seconds=grace_seconds)):
+        return None
+    return await issue_key(session, secret=secret, client=row.subsystem_id, label=row.label)
+
+
+async def rotate(
+    session: AsyncSession, *, secret: str, key_id: int, grace_seconds: int
+) -> tuple[ApiKey, str] | None:
+    """Rotate key ``key_id`` if the rules allow (``rotatable``): the new key and its row.
+
+    None when another change took it first in a way the rules do not explain (retry).
+    """
+    row = rotatable(await repo.get_key(session, key_id), key_id)
+    rotated = await rotate_key(session, secret=secret, row=row, grace_seconds=grace_seconds)
+    if rotated is None:
+        # Rotated, revoked or deleted by another change since it was read: say which.
+        rotatable(await session.get(ApiKey, key_id, populate_existing=True), key_id)
+    return rotated
+
+
+def rotatable(row: ApiKey | None, key_id: int) -> ApiKey:
+    """``row`` if it may be rotated; else the refusal that says why."""
+    if row is None or row.revoked_at is not None:
+        raise KeyRefused(f"there is no active key {key_id}", gone=True)
+    if row.expires_at is not None:
+        # Rotating it again would move its end, and an expired key would work once more.
+        if row.expires_at <= repo.utcnow():
+            raise KeyRefused(f"there is no active key {key_id}: it expired", gone=True)
+        raise KeyRefused(
+            f"key {key_id} already has an end: it works until "
+            f"{row.expires_at:%Y-%m-%d %H:%M:%S} UTC (it was rotated, or issued with an "
+            "expiry); rotate the key that replaced it, or issue a new key",
+            gone=False,
+        )
+    return row
+
+
+async def ensure_demo_keys(session: AsyncSession, *, secret: str, clients: list[str]) -> None:
+    """Give each demo client its derived key, unless it already has it."""
+    for client in clients:
+        key = security.demo_api_key(secret, client)
+        prefix = security.key_prefix(key)
+        assert prefix is not None
+        if await repo.get_key_by_prefix(session, prefix) is None:
+            await issue_key(session, secret=secret, client=client, label="demo", key=key)
