@@ -47,9 +47,13 @@ def free_port() -> int:
 
 
 def free_block(n: int) -> int:
-    """A port p with p .. p+n-1 all free (`hub up` takes the ports after its own)."""
+    """A port p with p .. p+n-1 all free (`hub up` takes the ports after its own), below the
+    kernel's range for outgoing connections as ``free_port``'s (one in it was taken by a
+    connection between this check and `hub up`'s bind, once in a full run)."""
+    low = _ephemeral_low()
+    top = low - n if low > 21_000 + n else 60_000
     for _ in range(50):
-        base = random.randrange(20_000, 60_000)
+        base = random.randrange(20_000, top)
         socks = []
         try:
             for port in range(base, base + n):
