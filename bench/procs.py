@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,11 @@ from pathlib import Path
 
 import httpx
 
+from hub.core.ports import free_port as free_port  # for bench.targets and bench.controls
+
 TICK = os.sysconf("SC_CLK_TCK")
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def uvicorn_cmd(app: str, port: int, *extra: str) -> list[str]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
-import socket
 import subprocess
 import time
 import uuid
@@ -20,6 +18,8 @@ from sqlalchemy.engine import make_url
 
 from hub.app import HubApp, create_app
 from hub.core.migrate import upgrade_async
+from hub.core.ports import free_block as free_block
+from hub.core.ports import free_port as free_port
 from hub.core.settings import Settings
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
@@ -27,53 +27,6 @@ REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL")
 SECRET = "test-secret-0123456789abcdef"
 ADMIN = "admin-token-0123456789"
 OPERATOR = "operator-token-0123456789"
-
-
-def free_port() -> int:
-    """A port to listen on a moment later, from below the kernel's range for outgoing
-    connections: one the kernel lent (bind to 0) could be given meanwhile to a connection
-    this process opened (PostgreSQL, Redis, a mock), and the server's bind then failed with
-    "address already in use" (seen once in a full run, tests/e2e)."""
-    low = _ephemeral_low()
-    for _ in range(200):
-        port = random.randint(20000, low - 1) if low > 21000 else 0
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(s.getsockname()[1])
-    raise RuntimeError("no free port to listen on below the ephemeral range")
-
-
-def free_block(n: int) -> int:
-    """A port p with p .. p+n-1 all free (`hub up` takes the ports after its own), below the
-    kernel's range for outgoing connections as ``free_port``'s (one in it was taken by a
-    connection between this check and `hub up`'s bind, once in a full run)."""
-    low = _ephemeral_low()
-    top = low - n if low > 21_000 + n else 60_000
-    for _ in range(50):
-        base = random.randrange(20_000, top)
-        socks = []
-        try:
-            for port in range(base, base + n):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError("no block of free ports")
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0  # unknown: let the kernel pick
 
 
 @contextlib.asynccontextmanager

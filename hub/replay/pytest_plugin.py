@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+
+from hub.core.ports import free_block
 
 _ROOTS = pytest.StashKey[list[Path]]()
 _HUB = pytest.StashKey["HubProcess"]()
@@ -145,35 +146,12 @@ class ScenarioItem(pytest.Item):
         return self.path, 0, f"scenario: {self.name}"
 
 
-def _free_port_block(size: int) -> int:
-    """A port P with P..P+size-1 all free (``hub up`` uses P for the hub, P+1... for mocks)."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size > 65535:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no block of free ports found")
-
-
 class HubProcess:
     """``hub up`` as a subprocess with its own temporary database."""
 
     def __init__(self) -> None:
         self.workdir = tempfile.TemporaryDirectory(prefix="hub-scenarios-")
-        self.port = _free_port_block(8)
+        self.port = free_block(8)  # ``hub up`` uses P for the hub, P+1... for mocks
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(self.workdir.name) / "hub.log"
         self.log: IO[bytes] | None = None
