@@ -1,7 +1,9 @@
 """Population mock: Bộ Công an's national population database (``VN/GOV/BCA/population``).
 
-Citizens and households generated from ``(seed, size)`` (``dataset.py``), writes for the
-birth, death and residence procedures (``store.py``), served from ``manifest.py``.
+Citizens and households generated from ``(seed, size)`` (``dataset.py``, names from
+``names.py``); the writes since start kept over them (``records.py``), with the households they
+form (``households.py``) and the rules registrations follow (``rules.py``); the services'
+answers (``store.py``), served from ``manifest.py``.
 """
 
 from __future__ import annotations

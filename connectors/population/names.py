@@ -161,9 +161,24 @@ def fold(text: str) -> str:
     ).casefold()
 
 
+# The five tone marks (dấu thanh). Two conventions are in use for where a syllable carries one
+# ("Thủy" or "Thuỷ", "Hòa" or "Hoà"); the vowel marks (â, ă, ê, ô, ơ, ư) never move.
+_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
+
+
+def _spelling(word: str) -> tuple[str, str]:
+    """A word's letters with their vowel marks, and its tone marks wherever they sat."""
+    decomposed = unicodedata.normalize("NFD", word)
+    letters = "".join(c for c in decomposed if c not in _TONES)
+    tones = "".join(sorted(c for c in decomposed if c in _TONES))
+    return unicodedata.normalize("NFC", letters), tones
+
+
 def same_name(a: str, b: str) -> bool:
-    """Exact name comparison as an officer would make it: case and spacing do not count."""
-    return (
-        " ".join(unicodedata.normalize("NFC", a).split()).casefold()
-        == " ".join(unicodedata.normalize("NFC", b).split()).casefold()
-    )
+    """Exact name comparison as an officer would make it.
+
+    Case, spacing and the vowel a syllable's tone mark sits on do not count.
+    """
+    return [_spelling(w) for w in unicodedata.normalize("NFC", a).casefold().split()] == [
+        _spelling(w) for w in unicodedata.normalize("NFC", b).casefold().split()
+    ]

@@ -103,3 +103,42 @@ def test_the_hubs_refusal_of_an_id_alone_says_what_to_send_not_the_body() -> Non
     assert PERSON["id"] not in problem  # jsonschema's own message repeated the body
     assert "'full_name' is a required property" in problem
     assert "'date_of_birth' is a required property" in problem
+
+
+def first_with(text: str, field: str = "full_name") -> dict[str, Any]:
+    """The first seed citizen whose ``field`` (a name, or the detail of an address) has ``text``."""
+    for index in range(DEFAULT_SIZE):
+        person = citizen_at(42, DEFAULT_SIZE, index)
+        value = person[field] if field == "full_name" else person[field]["detail"]
+        if text in value:
+            return person
+    raise AssertionError(f"no {field} with {text!r}")
+
+
+async def test_a_name_matches_with_its_tone_mark_on_either_vowel(api: httpx.AsyncClient) -> None:
+    # "Thủy" and "Thuỷ" are one name in the two tone-placement conventions in use (as are
+    # "Hòa" and "Hoà"); a bank's customer typed the other one and was told the ID was not theirs.
+    person = first_with("Thủy")
+    other = person["full_name"].replace("Thủy", "Thuỷ")
+    assert other != person["full_name"]
+    answer = await api.post("/citizens/verify", json={"id": person["id"], "full_name": other})
+    assert answer.status_code == 200 and answer.json() == {"match": True}
+    # A different tone, or none, is still another name.
+    for wrong in ("Thuy", "Thùy", "Thụy"):
+        body = {"id": person["id"], "full_name": person["full_name"].replace("Thủy", wrong)}
+        answer = await api.post("/citizens/verify", json=body)
+        assert answer.json() == {"match": False}, wrong
+
+
+async def test_a_household_is_joined_at_its_address_in_either_tone_placement(
+    api: httpx.AsyncClient,
+) -> None:
+    head = first_with("Thôn Hòa Bình", "permanent_address")
+    home = head["permanent_address"]
+    mover = citizen_at(42, DEFAULT_SIZE, 0 if head["id"] != PERSON["id"] else 1)
+    assert mover["household_id"] != head["household_id"]
+    where = {k: home[k] for k in ("province", "commune")} | {"detail": "thôn hoà bình"}
+    body = {"id": mover["id"], "kind": "permanent", "address": where}
+    joined = await api.post("/residences", json=body | {"household_id": head["household_id"]})
+    assert joined.status_code == 200, joined.text
+    assert joined.json()["household_id"] == head["household_id"]
