@@ -121,7 +121,8 @@ def replay_command(
     143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP (after the report of what ran).
     """
     from hub.replay.faults import parse_fault
-    from hub.replay.loader import ScenarioLoadError, load_paths
+    from hub.replay.loader import load_paths
+    from hub.replay.problems import ScenarioLoadError
     from hub.replay.reports import write_json, write_junit
     from hub.replay.runner import RunOptions
     from hub.replay.service import replay

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +20,12 @@ import aiohttp
 import yaml
 from pydantic import ValidationError
 
+from hub.replay.fields import CLIENT_PATTERN
+from hub.replay.mockschemas import FaultSettings, FaultSpec
 from hub.replay.plan import FaultPlan, ScenarioPlan
-from hub.replay.schemas import CLIENT_PATTERN, FaultSettings, FaultSpec
+from hub.replay.results import Failure, missing_variable
+from hub.replay.sources import Providers, SourceError
+from hub.replay.templating import MissingVariable, Template, render_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,48 @@ def conflicts(faults: list[RunFault], plans: list[ScenarioPlan]) -> list[str]:
         for step in plan.steps
         if isinstance(step, FaultPlan) and step.provider in held
     ]
+
+
+async def run_fault(
+    session: aiohttp.ClientSession,
+    providers: Providers,
+    step: FaultPlan,
+    variables: dict[str, Any],
+    faulted: dict[str, str],
+) -> tuple[float | None, Failure | None]:
+    """Render the step's seed and switch the mock's faults; ``faulted`` keeps the URLs of
+    those switched on, for the clean-up of a run cut short."""
+    settings = step.settings
+    if settings is not None and isinstance(settings.get("seed"), Template):
+        try:
+            seed = render_value(settings["seed"], variables)
+        except MissingVariable as exc:
+            return None, missing_variable("seed", exc)
+        try:
+            settings = {**settings, "seed": int(seed)}
+        except (TypeError, ValueError):
+            return None, Failure("template", "seed", "an integer", seed)
+    started = time.perf_counter()
+    try:
+        base = step.url or await providers.resolve(session, step.provider)
+    except SourceError as exc:
+        return None, Failure("config", "provider", "a provider base URL", str(exc))
+    url = f"{base}/__faults"
+    try:
+        if step.clears:
+            status, answer = await send(session, url, None)
+            faulted.pop(step.provider, None)
+        else:
+            faulted[step.provider] = url
+            status, answer = await send(session, url, settings)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        return None, Failure("fault", url, "a 2xx answer", f"{type(exc).__name__}: {exc}")
+    elapsed = (time.perf_counter() - started) * 1000
+    if not 200 <= status < 300:
+        got: str | int = f"{status}: {answer}" if answer else status
+        text = f"the mock refused it with {status}: {answer or '(no message)'}"
+        return elapsed, Failure("fault", url, "a 2xx answer", got, status=status, text=text)
+    return elapsed, None
 
 
 async def send(

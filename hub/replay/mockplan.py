@@ -1,6 +1,6 @@
 """Stub and verify steps compiled for replay (their running is in ``hub.replay.mocks``).
 
-``compiler`` is the scenario's ``plan._Compiler``: it compiles templates and records
+``compiler`` is the scenario's ``compiler.Compiler``: it compiles templates and records
 problems with their location, as for every other step.
 """
 
@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hub.replay.schemas import StubStep, VerifyStep
-
-Loc = tuple[str | int, ...]
+from hub.replay.compiler import Loc
+from hub.replay.stepschemas import StubStep, VerifyStep
 
 
 @dataclass(slots=True)

@@ -7,12 +7,8 @@ constant-arrival-rate); if ``max_in_flight`` iterations are still running when t
 one is due, it is dropped and counted, as k6 does. Scenarios run one after another, so a
 scenario's fault steps never slow down another scenario's exchanges.
 
-Exchanges go through the hub's own pooled HTTP/1.1 client (hub/gateway/client.py), the
-one its gateway uses towards providers: the runner shares two cores with the hub it loads,
-and through one aiohttp session it reached 0.46-0.59 of wrk's rate on the same exchange
-(bench/replay_vs_wrk.py) where the issue asks for 0.5. aiohttp (which had itself replaced
-httpx's AsyncClient, about 30 times slower here) still serves the rare fault and
-provider-list calls.
+Exchanges are sent by ``hub.replay.exchange``, through the hub's own pooled HTTP client;
+aiohttp serves the rare fault, stub, verify and provider-list calls.
 
 Only exchanges that got an HTTP answer are requests and feed the latencies; an attempt
 that got none (connection refused or reset, a timeout before any answer) is a transport
@@ -29,17 +25,14 @@ import itertools
 import math
 import time
 import uuid
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import orjson
-from multidict import CIMultiDict
 
-from hub.gateway.client import ClientError, HttpClient
-from hub.replay.expect import Reply, capture, check
-from hub.replay.faults import send
+from hub.gateway.client import HttpClient
+from hub.replay.exchange import run_exchange
+from hub.replay.faults import run_fault, send
 from hub.replay.mocks import Stubbed, clear_journals, remove_stubs, run_stub, run_verify
 from hub.replay.options import Ramp
 from hub.replay.plan import (
@@ -58,18 +51,8 @@ from hub.replay.results import (
     missing_variable,
     utc_now,
 )
-from hub.replay.sources import Providers, SourceError
-from hub.replay.templating import MissingVariable, Template, render_text, render_value
-from hub.replay.wire import (
-    LINE_BREAK,
-    decoded,
-    head_lines,
-    hub_words,
-    request_target,
-    transport_kind,
-)
-
-__all__ = ["TRANSPORT_PAUSE_S", "RunOptions", "Runner", "decoded", "request_target"]
+from hub.replay.sources import Providers
+from hub.replay.templating import MissingVariable, render_value
 
 TRANSPORT_PAUSE_S = 0.1  # a closed-model worker's pause after a transport error
 RAMP_TICK_S = 0.05  # how often a worker a ramp holds back looks again
@@ -293,7 +276,16 @@ class Runner:
                     continue
                 try:
                     if isinstance(step, ExchangePlan):  # the common case, called directly
-                        elapsed, failure = await self._exchange(step, variables, result, stats)
+                        elapsed, failure = await run_exchange(
+                            self.http,
+                            step,
+                            variables,
+                            result,
+                            stats,
+                            hub_url=self.hub_url,
+                            credentials=self.credentials,
+                            timeout_s=self.options.timeout_s,
+                        )
                     else:
                         elapsed, failure = await self._other(step, variables, stubbed, journals)
                 except Exception as exc:  # a bug must not end the run; report it on the step
@@ -332,123 +324,7 @@ class Runner:
             return await run_stub(self.session, self.providers, step, variables, stubbed)
         if isinstance(step, VerifyPlan):
             return await run_verify(self.session, self.providers, step, variables, journals)
-        return await self._fault(step, variables)
-
-    async def _exchange(
-        self,
-        step: ExchangePlan,
-        variables: dict[str, Any],
-        result: ScenarioResult,
-        stats: StepStats,
-    ) -> tuple[float | None, Failure | None]:
-        """Send one exchange and check it. Only an exchange that got an HTTP answer is a
-        request with a latency: counting one that failed before sending, or got no answer,
-        would make req/s and the percentiles lie (a refused connection takes microseconds)."""
-        try:
-            client = render_text(step.client, variables)
-            service = render_text(step.service, variables)
-            path = render_text(step.path, variables)
-            headers = {"X-Road-Client": client}
-            if not step.sends_auth:
-                key = self.credentials.get(client)
-                if key is None:
-                    return None, Failure("config", "client", f"an API key for {client}", "none")
-                headers["Authorization"] = f"Bearer {key}"
-            for name, value in step.headers:
-                headers[name] = render_text(value, variables)
-            params = [
-                (render_text(name, variables), render_text(value, variables))
-                for name, value in step.query
-            ]
-            data = b""
-            if step.json is not None:
-                if not any(name.lower() == "content-type" for name in headers):
-                    headers["Content-Type"] = "application/json"
-                try:
-                    data = orjson.dumps(render_value(step.json, variables))
-                except TypeError as exc:  # orjson.JSONEncodeError: e.g. a non-text key
-                    return None, Failure("request", "json", "a body JSON can hold", str(exc))
-            elif step.body is not None:
-                # Raw text, said so: a body without Content-Type is guesswork for the
-                # receiver. A step sends another type by setting the header.
-                if not any(name.lower() == "content-type" for name in headers):
-                    headers["Content-Type"] = "text/plain; charset=utf-8"
-                data = render_text(step.body, variables).encode()
-            url = self.hub_url + request_target(f"/r1/{service}{path}", params)
-            broken = [name for name, value in headers.items() if LINE_BREAK.search(value)]
-            if broken:
-                text = f"the value of header {broken[0]} holds a line break; it was not sent"
-                return None, Failure(
-                    "request", "headers", "no line break", "a line break", text=text
-                )
-            head = head_lines(headers)
-        except MissingVariable as exc:
-            return None, missing_variable("request", exc)
-        except ClientError as exc:  # a line break elsewhere (the path): never sent
-            return None, Failure("request", "", "a request", str(exc), text=f"{exc}; not sent")
-        started = time.perf_counter()
-        try:
-            response = await self.http.request_head(
-                step.method, url, head, data, timeout_s=self.options.timeout_s
-            )
-        except (TimeoutError, ClientError, OSError, ValueError) as exc:
-            kind = transport_kind(exc)
-            stats.transport_errors[kind] += 1
-            if kind == "timeout":
-                stats.timeouts_ms.append((time.perf_counter() - started) * 1000)
-            if kind == "timeout":
-                got = f"timeout: no answer within {self.options.timeout_s:g} s (--timeout)"
-            else:
-                got = f"{kind}: {type(exc).__name__}: {hub_words(exc)}".rstrip(": ")
-            return None, Failure("transport", f"{step.method} {url}", "an HTTP answer", got)
-        elapsed = (time.perf_counter() - started) * 1000
-        result.requests += 1
-        answer = CIMultiDict(response.headers)
-        stats.answered(response.status, answer.get("X-Road-Error"))
-        try:
-            body = decoded(response.body, answer.get("Content-Encoding"))
-        except zlib.error as exc:
-            got = f"a body that does not decode: {exc}"
-            status = response.status
-            return elapsed, Failure("body", "Content-Encoding", "a body", got, status=status)
-        reply = Reply(response.status, answer, body, elapsed)
-        failure = check(step, reply, variables) or capture(step, reply, variables)
-        return reply.elapsed_ms, failure
-
-    async def _fault(
-        self, step: FaultPlan, variables: dict[str, Any]
-    ) -> tuple[float | None, Failure | None]:
-        settings = step.settings
-        if settings is not None and isinstance(settings.get("seed"), Template):
-            try:
-                seed = render_value(settings["seed"], variables)
-            except MissingVariable as exc:
-                return None, missing_variable("seed", exc)
-            try:
-                settings = {**settings, "seed": int(seed)}
-            except (TypeError, ValueError):
-                return None, Failure("template", "seed", "an integer", seed)
-        started = time.perf_counter()
-        try:
-            base = step.url or await self.providers.resolve(self.session, step.provider)
-        except SourceError as exc:
-            return None, Failure("config", "provider", "a provider base URL", str(exc))
-        url = f"{base}/__faults"
-        try:
-            if step.clears:
-                status, said = await send(self.session, url, None)
-                self._faulted.pop(step.provider, None)
-            else:
-                self._faulted[step.provider] = url
-                status, said = await send(self.session, url, settings)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            return None, Failure("fault", url, "a 2xx answer", f"{type(exc).__name__}: {exc}")
-        elapsed = (time.perf_counter() - started) * 1000
-        if not 200 <= status < 300:
-            got: str | int = f"{status}: {said}" if said else status
-            text = f"the mock refused it with {status}: {said or '(no message)'}"
-            return elapsed, Failure("fault", url, "a 2xx answer", got, status=status, text=text)
-        return elapsed, None
+        return await run_fault(self.session, self.providers, step, variables, self._faulted)
 
     async def _clear_leftover_faults(self) -> None:
         """Clear faults a scenario switched on and never off (its run was cut short)."""

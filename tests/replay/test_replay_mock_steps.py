@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from connectors.population.app import create_app
-from hub.replay.loader import ScenarioLoadError, load_file
+from hub.replay.loader import load_file
+from hub.replay.problems import ScenarioLoadError
 from hub.replay.reports import write_junit
 from hub.replay.runner import RunOptions
 from hub.replay.service import replay

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from hub.replay.loader import ScenarioLoadError, load_file
+from hub.replay.loader import load_file
+from hub.replay.problems import ScenarioLoadError
 from hub.replay.reports import answers_text
 from hub.replay.results import Failure
 from hub.replay.runner import TRANSPORT_PAUSE_S, Runner, RunOptions
@@ -286,7 +287,7 @@ def test_request_targets_and_bodies_as_the_runner_sends_and_reads_them() -> None
     import gzip
     import zlib
 
-    from hub.replay.runner import decoded, request_target
+    from hub.replay.wire import decoded, request_target
 
     assert request_target("/r1/a/b c/%41", []) == "/r1/a/b%20c/%41"
     assert request_target("/r1/x?k=1", [("q", "a b")]) == "/r1/x?k=1&q=a+b"

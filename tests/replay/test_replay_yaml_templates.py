@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hub.replay.loader import ScenarioLoadError, _parse_yaml, load_text
+from hub.replay.loader import load_text
+from hub.replay.problems import ScenarioLoadError
+from hub.replay.yamllines import parse_yaml
 
 # The spec's own example (SPEC section 8), verbatim: its last headers line is not YAML as
 # such ("{" opens a mapping inside a flow mapping).
@@ -38,7 +40,7 @@ steps:
 
 
 def test_the_spec_example_loads_as_written() -> None:
-    data, lines, _ = _parse_yaml(SPEC_EXAMPLE, "spec.yaml")
+    data, lines, _ = parse_yaml(SPEC_EXAMPLE, "spec.yaml")
     verify = data["steps"][1]
     assert verify["headers"] == {
         "X-Road-UserId": "teller-7",
@@ -51,7 +53,7 @@ def test_the_spec_example_loads_as_written() -> None:
 
 
 def test_a_whole_value_template_is_a_string_and_errors_keep_their_columns() -> None:
-    data, _, _ = _parse_yaml("a: {{ cid }}\nb: [1, {{ x }}]\n", "t.yaml")
+    data, _, _ = parse_yaml("a: {{ cid }}\nb: [1, {{ x }}]\n", "t.yaml")
     assert data == {"a": "{{ cid }}", "b": [1, "{{ x }}"]}
     with pytest.raises(ScenarioLoadError) as caught:
         load_text("name: x\nsteps: [{id: {{ a }}, : b]\n", file="t.yaml")

@@ -1,0 +1,187 @@
+"""The scenario format's models of what a step asks of a mock agency: faults, stubs, counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from hub.replay.fields import (
+    CLIENT_PATTERN,
+    HTTP_METHODS,
+    METHOD_PATTERN,
+    Model,
+    Number,
+    Scalar,
+    Whole,
+)
+
+
+class FaultSpec(Model):
+    """Fault settings of a mock agency, for all its services or one (SPEC section 9)."""
+
+    latency_ms: Number | None = Field(default=None, ge=0)
+    jitter_ms: Number | None = Field(default=None, ge=0)
+    error_rate: Number | None = Field(default=None, ge=0, le=1)
+    error_status: Whole | None = Field(default=None, ge=100, le=599)
+    timeout_rate: Number | None = Field(default=None, ge=0, le=1)
+    reset_rate: Number | None = Field(default=None, ge=0, le=1)
+    malformed_rate: Number | None = Field(default=None, ge=0, le=1)
+
+
+class FaultSettings(FaultSpec):
+    """The body of ``PUT {base_url}/__faults``: global settings, a seed, per-service ones."""
+
+    # A template ("{{ run.iteration }}") gives each iteration its own draws: the mock
+    # restarts its random sequence from the seed at every PUT.
+    seed: int | str | None = None
+    services: dict[str, FaultSpec] | None = Field(
+        default=None, description="Service code -> settings overriding the global ones."
+    )
+
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, str) and "{{" not in value:
+            try:
+                return int(value)
+            except ValueError:
+                raise ValueError(
+                    "a seed is an integer, or a template that renders to one, "
+                    'e.g. "{{ run.iteration }}"'
+                ) from None
+        return value
+
+
+class Fault(Model):
+    """Switch a provider's faults on (``set``) or off (``clear``)."""
+
+    provider: str = Field(
+        pattern=CLIENT_PATTERN, description="Provider subsystem, e.g. VN/GOV/BCA/population."
+    )
+    url: str | None = Field(
+        default=None, description="Provider base URL; default: --providers or GET /demo/providers."
+    )
+    set: FaultSettings | None = None
+    clear: bool = False
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Fault:
+        if (self.set is None) == (not self.clear):
+            raise ValueError("give exactly one of 'set: {...}' or 'clear: true'")
+        return self
+
+
+STUB_METHODS = (*HTTP_METHODS, "ANY")
+
+
+def _templated(value: Any) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
+class MockStub(Model):
+    """One stub of a mock's ``/__stubs`` (docs/connectors.md, "Stubs"); every string may hold
+    templates. The mock checks the rest when it is added (a refusal fails the step)."""
+
+    id: str | None = Field(default=None, description="A name of your own; else the mock's s1...")
+    method: str = Field(description="GET, POST, ... or ANY.")
+    path: str | None = Field(default=None, description="The exact path to answer.")
+    path_pattern: str | None = Field(
+        default=None, description="A regular expression the whole path must match."
+    )
+    query: dict[str, Scalar] | None = None
+    request_headers: dict[str, Scalar] | None = None
+    status: Whole | str = Field(default=200, description="The answer's status, 200-599.")
+    headers: dict[str, Scalar] | None = Field(default=None, description="The answer's headers.")
+    body: Any = Field(default=None, description="The answer as JSON.")
+    text: str | None = Field(default=None, description="The answer as text (instead of body).")
+    times: Whole | str | None = Field(default=None, description="Answer that many calls only.")
+    latency_ms: Number | str | None = None
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        if not _templated(value) and value.upper() not in STUB_METHODS:
+            raise ValueError(f"must be one of {', '.join(STUB_METHODS)}")
+        return value if _templated(value) else value.upper()
+
+    @field_validator("status")
+    @classmethod
+    def _stub_status(cls, value: int | str) -> int | str:
+        if isinstance(value, str) and not _templated(value):
+            raise ValueError("must be an HTTP status 200-599, or a template that renders to one")
+        if isinstance(value, int) and not 200 <= value <= 599:
+            raise ValueError("must be an HTTP status 200-599")
+        return value
+
+    @model_validator(mode="after")
+    def _stub_shape(self) -> MockStub:
+        if (self.path is None) == (self.path_pattern is None):
+            raise ValueError("give exactly one of 'path' (exact) or 'path_pattern' (a regex)")
+        if self.path is not None and not self.path.startswith(("/", "{{")):
+            raise ValueError("path must start with '/'")
+        if "body" in self.model_fields_set and self.text is not None:
+            raise ValueError("give the answer as 'body' (JSON) or 'text', not both")
+        return self
+
+
+class Stubs(Model):
+    """Add stubs to a provider's mock (``add``), or remove those the scenario added."""
+
+    provider: str = Field(
+        pattern=CLIENT_PATTERN, description="Provider subsystem, e.g. VN/GOV/BCA/population."
+    )
+    url: str | None = Field(
+        default=None, description="Provider base URL; default: --providers or GET /demo/providers."
+    )
+    add: list[MockStub] | None = Field(default=None, min_length=1)
+    clear: bool = False
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Stubs:
+        if (self.add is None) == (not self.clear):
+            raise ValueError("give exactly one of 'add: [{stub}, ...]' or 'clear: true'")
+        return self
+
+
+class JournalFilter(Model):
+    """Which calls of the mock's journal to count (``GET /__requests/count``)."""
+
+    method: str | None = Field(default=None, pattern=METHOD_PATTERN)
+    path: str | None = Field(default=None, description="The exact path.")
+    path_pattern: str | None = Field(
+        default=None, description="A regular expression the whole path must match."
+    )
+    status: Whole | None = Field(default=None, ge=100, le=599, description="Status answered.")
+
+    @model_validator(mode="after")
+    def _one_path(self) -> JournalFilter:
+        if self.path is not None and self.path_pattern is not None:
+            raise ValueError("give 'path' (exact) or 'path_pattern' (a regex), not both")
+        return self
+
+
+class Verify(Model):
+    """How many calls a provider's mock received that match ``request``, in this iteration."""
+
+    provider: str = Field(
+        pattern=CLIENT_PATTERN, description="Provider subsystem, e.g. VN/GOV/BCA/population."
+    )
+    url: str | None = Field(
+        default=None, description="Provider base URL; default: --providers or GET /demo/providers."
+    )
+    request: JournalFilter = Field(default_factory=JournalFilter)
+    count: Whole | None = Field(default=None, ge=0, description="Exactly this many calls.")
+    at_least: Whole | None = Field(default=None, ge=0)
+    at_most: Whole | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Verify:
+        if self.count is not None and (self.at_least is not None or self.at_most is not None):
+            raise ValueError("give 'count', or 'at_least' and/or 'at_most', not both")
+        if self.count is None and self.at_least is None and self.at_most is None:
+            raise ValueError("give 'count: N', or 'at_least: N' and/or 'at_most: N'")
+        low, high = self.at_least, self.at_most
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"at_least ({low}) is more than at_most ({high})")
+        return self

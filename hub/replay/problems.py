@@ -1,0 +1,243 @@
+"""What is wrong with a scenario file, in words: ScenarioLoadError and its FILE:LINE messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from hub.replay.compiler import Loc
+from hub.replay.fields import PATTERN_ADVICE
+from hub.replay.mockschemas import (
+    Fault,
+    FaultSettings,
+    FaultSpec,
+    JournalFilter,
+    MockStub,
+    Stubs,
+    Verify,
+)
+from hub.replay.schemas import Scenario
+from hub.replay.stepschemas import (
+    Capture,
+    ExchangeStep,
+    Expect,
+    FaultStep,
+    SleepStep,
+    StubStep,
+    VerifyStep,
+    step_kind,
+)
+
+_STEP_TAGS = {"exchange", "fault", "stub", "verify", "sleep"}
+
+
+class ScenarioLoadError(Exception):
+    """One or more scenario files are malformed; ``messages`` says where and why."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+        super().__init__("\n".join(messages))
+
+
+def _clean_loc(loc: tuple[Any, ...], data: Any, *, keep_last: bool = False) -> Loc:
+    """The YAML location of a pydantic error: its union branch tags dropped.
+
+    A union's errors carry the branch tried (``query.a.str``, ``capture.x.Capture``); a
+    part that is not a key or index of the data at that point is such a tag. The last part
+    of a ``missing`` error is the absent key itself (``keep_last``).
+    """
+    out: list[str | int] = []
+    node = data
+    last = len(loc) - 1
+    for index, part in enumerate(loc):
+        if isinstance(part, str):
+            part = part.rstrip("_")  # the YAML key: ``json``, not ``json_``
+        if index == 2 and loc[0] == "steps" and part in _STEP_TAGS:
+            continue
+        if keep_last and index == last:
+            out.append(part)
+            break
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
+            continue
+        node = node[part]
+        out.append(part)
+    return tuple(out)
+
+
+# What a union field accepts, said once instead of once per branch pydantic tried.
+_ALLOWED: list[tuple[tuple[str | None, ...], str]] = [
+    (("query", None), "a string, number or boolean, or a list of them"),
+    (("query", None, None), "a string, number or boolean"),
+    (("headers", None), "a string, number or boolean"),
+    (
+        ("capture", None),
+        "a JSONPath string, {path: JSONPath, match: one|first|all}, or {header: NAME}",
+    ),
+    (("expect", "headers", None), "a string, a list of strings, or null (must be absent)"),
+    (("expect", "headers", None, None), "a string"),
+    (("expect", "status"), "an HTTP status (100-599) or a non-empty list of them"),
+]
+
+
+def _allowed(field: Loc, items: list[Any]) -> str:
+    for pattern, text in _ALLOWED:
+        if len(pattern) == len(field) and all(
+            p is None or p == f for p, f in zip(pattern, field, strict=True)
+        ):
+            return text
+    wanted = dict.fromkeys(i["msg"].removeprefix("Input should be ") for i in items)
+    return " or ".join(wanted)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    hint = " (an unquoted date; quote it)" if isinstance(value, dt.date) else ""
+    return f"{value!r}{hint}"
+
+
+def _said(item: Any) -> str:
+    """One pydantic error in words: what a pattern asks for, rather than the pattern."""
+    if item["type"] == "string_pattern_mismatch":
+        advice = PATTERN_ADVICE.get(str(item.get("ctx", {}).get("pattern")))
+        if advice:
+            return advice
+    return str(item["msg"]).removeprefix("Value error, ")
+
+
+def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
+    """The model that validates the mapping at ``loc`` (for listing its allowed keys)."""
+    if not loc:
+        return Scenario
+    if loc[0] != "steps" or len(loc) < 2:
+        return None
+    step = _get(data, loc[:2])
+    kinds: dict[str, type[BaseModel]] = {
+        "fault": FaultStep,
+        "stub": StubStep,
+        "verify": VerifyStep,
+        "sleep": SleepStep,
+        "exchange": ExchangeStep,
+    }
+    base = kinds[step_kind(step)] if isinstance(step, dict) else ExchangeStep
+    rest = loc[2:]
+    if rest[:3] == ("fault", "set", "services") and len(rest) == 4:
+        return FaultSpec
+    if rest[:1] == ("capture",) and len(rest) == 2:
+        return Capture
+    if rest[:2] == ("stub", "add") and len(rest) == 3:
+        return MockStub
+    models: dict[tuple[str | int, ...], type[BaseModel]] = {
+        (): base,
+        ("expect",): Expect,
+        ("fault",): Fault,
+        ("fault", "set"): FaultSettings,
+        ("stub",): Stubs,
+        ("verify",): Verify,
+        ("verify", "request"): JournalFilter,
+    }
+    return models.get(rest)
+
+
+def _get(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def validation_messages(
+    file: str, data: Any, lines: dict[Loc, int], error: ValidationError
+) -> list[str]:
+    groups: dict[Loc, list[Any]] = {}
+    for item in error.errors(include_url=False):
+        loc = _clean_loc(item["loc"], data, keep_last=item["type"] == "missing")
+        groups.setdefault(loc, []).append(item)
+    messages: list[str] = []
+    for loc, items in groups.items():
+        # A mapping that a model branch of a union rejected for a deeper reason: that reason
+        # is the mistake, not "it is not a string" from the other branches.
+        if any(other[: len(loc)] == loc and len(other) > len(loc) for other in groups):
+            continue
+        item = items[0]
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            key = loc[-1]
+            model = _model_at(loc[:-1], data)
+            hint = ""
+            if model is not None:
+                allowed = [f.alias or name for name, f in model.model_fields.items()]
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint += f"; allowed: {', '.join(allowed)}"
+            message = f"unknown key {key!r}{hint}"
+            loc_for_field = loc[:-1]
+        elif kind == "missing":
+            message = f"missing required field {loc[-1]!r}"
+            loc_for_field = loc[:-1]
+        elif len(items) > 1:
+            field = loc[2:] if loc[:1] == ("steps",) else loc
+            # A mapping that the model branch refused for a reason of its own ("give
+            # exactly one of ..."): that reason, not the list of what the field takes.
+            reason = next((i for i in items if i["type"] == "value_error"), None)
+            if reason is not None and isinstance(item.get("input"), dict):
+                message = _said(reason)
+            else:
+                message = f"expected {_allowed(field, items)}, got {_shown(item.get('input'))}"
+            loc_for_field = loc
+        elif kind in ("dict_type", "model_type"):
+            # Pydantic says "a valid dictionary or instance of ExchangeStep"; YAML has mappings.
+            message = f"expected a mapping (key: value), got {_shown(item.get('input'))}"
+            loc_for_field = loc
+        elif kind == "too_short" and loc == ("steps",):
+            message = "a scenario needs at least one step"
+            loc_for_field = loc
+        else:
+            text = _said(item)
+            shown = item.get("input")
+            if not isinstance(shown, dict | list):
+                text += f" (got {_shown(shown)})"
+            message = text
+            loc_for_field = loc
+        entry = format_problem(file, data, lines, loc, message, field_loc=loc_for_field)
+        if entry not in messages:
+            messages.append(entry)
+    return messages
+
+
+def format_problem(
+    file: str,
+    data: Any,
+    lines: dict[Loc, int],
+    loc: Loc,
+    message: str,
+    *,
+    field_loc: Loc | None = None,
+) -> str:
+    line = None
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            line = lines[loc[:cut]]
+            break
+    where = f"{file}:{line}" if line else file
+    parts: list[str] = []
+    field_loc = loc if field_loc is None else field_loc
+    if len(field_loc) >= 2 and field_loc[0] == "steps" and isinstance(field_loc[1], int):
+        step = _get(data, field_loc[:2])
+        step_id = step.get("id") if isinstance(step, dict) else None
+        index = field_loc[1]
+        parts.append(f"step {step_id!r} (steps[{index}])" if step_id else f"step steps[{index}]")
+        field_loc = field_loc[2:]
+    if field_loc:
+        parts.append("field " + ".".join(str(p) for p in field_loc))
+    prefix = ", ".join(parts)
+    return f"{where}: {prefix}: {message}" if prefix else f"{where}: {message}"

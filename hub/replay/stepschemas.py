@@ -1,0 +1,181 @@
+"""The scenario format's step models: an exchange with its checks and captures, and the rest."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+
+from hub.replay.fields import (
+    CLIENT_PATTERN,
+    METHOD_PATTERN,
+    SERVICE_PATTERN,
+    STEP_ID_PATTERN,
+    VAR_NAME_PATTERN,
+    Model,
+    Number,
+    Scalar,
+)
+from hub.replay.mockschemas import Fault, Stubs, Verify
+
+
+class Expect(Model):
+    """What a step's response must satisfy; every given check must hold."""
+
+    status: int | list[int] | None = Field(
+        default=None, description="Expected HTTP status, or a list of acceptable ones."
+    )
+    json_: dict[str, Any] | None = Field(
+        default=None,
+        alias="json",
+        description="JSONPath into the response body -> expected value (templates allowed).",
+    )
+    headers: dict[str, str | list[str] | None] | None = Field(
+        default=None,
+        description=(
+            "Response header -> exact value, or a list of acceptable values; "
+            "null: the header must be absent."
+        ),
+    )
+    max_ms: Number | None = Field(default=None, gt=0, description="Latency ceiling in ms.")
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599 for v in values
+        ):
+            raise ValueError("must be an HTTP status (100-599) or a non-empty list of them")
+        return value
+
+
+class Capture(Model):
+    """A capture from the response body (a JSONPath, with a choice of what to keep when
+    it matches several values) or from a response header."""
+
+    path: str | None = Field(default=None, description="JSONPath into the response body.")
+    header: str | None = Field(
+        default=None,
+        description="Response header whose value to keep (e.g. X-Road-Id, Location).",
+    )
+    match: Literal["one", "first", "all"] = Field(
+        default="one",
+        description=(
+            "For a path: one: the value, or the list when several match; first: the first "
+            "match; all: always the list of matches (may be empty)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Capture:
+        if (self.path is None) == (self.header is None):
+            raise ValueError("give exactly one of 'path: JSONPath' or 'header: NAME'")
+        if self.header is not None and "match" in self.model_fields_set:
+            raise ValueError("'match' applies to a JSONPath; a header has one value")
+        return self
+
+
+class ExchangeStep(Model):
+    """One request through the hub's gateway."""
+
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    description: str | None = None
+    client: str = Field(pattern=CLIENT_PATTERN, description="Calling subsystem (X-Road-Client).")
+    service: str = Field(pattern=SERVICE_PATTERN, description="Service id, provider + /CODE.")
+    method: str = Field(default="GET", pattern=METHOD_PATTERN, description="HTTP method.")
+    path: str = Field(
+        default="", description="Path after the service id, e.g. /citizens/{{ cid }}."
+    )
+    query: dict[str, Scalar | list[Scalar]] | None = None
+    headers: dict[str, Scalar] | None = None
+    json_: Any = Field(default=None, alias="json", description="JSON request body.")
+    body: str | None = Field(default=None, description="Raw request body (instead of json).")
+    expect: Expect | None = None
+    capture: dict[str, str | Capture] | None = Field(
+        default=None,
+        description="Variable name -> JSONPath into the response body, or "
+        "{path: JSONPath, match: ...} or {header: NAME}.",
+    )
+
+    @field_validator("method")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("path")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        if value and not value.startswith(("/", "{{")):
+            raise ValueError("must start with '/' (it is appended to the service id)")
+        return value
+
+    @field_validator("capture")
+    @classmethod
+    def _capture_names(
+        cls, value: dict[str, str | Capture] | None
+    ) -> dict[str, str | Capture] | None:
+        for name in value or {}:
+            if not re.match(VAR_NAME_PATTERN, name) or name == "run":
+                raise ValueError(f"capture name {name!r} is not a valid variable name")
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> ExchangeStep:
+        if self.json_ is not None and self.body is not None:
+            raise ValueError("give either 'json' or 'body', not both")
+        return self
+
+
+class FaultStep(Model):
+    """A step that changes a mock agency's faults instead of calling the gateway."""
+
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    description: str | None = None
+    fault: Fault
+
+
+class SleepStep(Model):
+    """A pause inside an iteration (k6's ``sleep``): a user's think time between requests."""
+
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    description: str | None = None
+    sleep: Number = Field(gt=0, le=3600, description="Seconds to wait, e.g. 0.5.")
+
+
+class StubStep(Model):
+    """A step that adds or removes stubs of a mock agency instead of calling the gateway."""
+
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    description: str | None = None
+    stub: Stubs
+
+
+class VerifyStep(Model):
+    """A step that checks a mock agency's request journal instead of calling the gateway."""
+
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    description: str | None = None
+    verify: Verify
+
+
+def step_kind(value: Any) -> str:
+    """``fault``, ``stub``, ``verify``, ``sleep`` or ``exchange``: which model a step (a
+    mapping or a model) is."""
+    for kind in ("fault", "stub", "verify", "sleep"):
+        if (kind in value) if isinstance(value, dict) else hasattr(value, kind):
+            return kind
+    return "exchange"
+
+
+Step = Annotated[
+    Annotated[ExchangeStep, Tag("exchange")]
+    | Annotated[FaultStep, Tag("fault")]
+    | Annotated[StubStep, Tag("stub")]
+    | Annotated[VerifyStep, Tag("verify")]
+    | Annotated[SleepStep, Tag("sleep")],
+    Discriminator(step_kind),
+]

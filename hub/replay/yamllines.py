@@ -1,0 +1,153 @@
+"""Scenario YAML parsed with the line of every key and item; templates survive flow mappings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from hub.replay.compiler import Loc
+from hub.replay.problems import ScenarioLoadError
+
+# A template in a plain YAML value inside a flow mapping breaks the YAML ("{" opens a
+# mapping there): ``headers: {X-Road-Issue: KYC-{{ run.iteration }}}``, as written in the
+# product's spec, was "bad YAML". Templates are masked with private-use characters of the
+# same length (so errors keep their columns) while the YAML is parsed, and put back after.
+TEMPLATE = re.compile(r"\{\{[^{}\n]*\}\}")
+MASKED = re.compile("\ue000[^\ue002]*\ue002")
+MASK_CHARS = ("\ue000", "\ue001", "\ue002")
+
+
+def _mask(text: str) -> tuple[str, dict[str, str]]:
+    if any(c in text for c in MASK_CHARS):
+        return text, {}  # the file uses these characters itself: parsed as it is
+    originals: dict[str, str] = {}
+
+    def token(match: re.Match[str]) -> str:
+        n = len(originals)
+        if n >= 0x1000:
+            return match.group()
+        masked = "\ue000" + chr(0xE100 + n)
+        masked += "\ue001" * (len(match.group()) - len(masked) - 1) + "\ue002"
+        originals[masked] = match.group()
+        return masked
+
+    return TEMPLATE.sub(token, text), originals
+
+
+def _unmask(value: Any, originals: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        if "\ue000" not in value:
+            return value
+        return MASKED.sub(lambda m: originals.get(m.group(), m.group()), value)
+    if isinstance(value, dict):
+        return {_unmask(k, originals): _unmask(v, originals) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_unmask(v, originals) for v in value)
+    return value
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple[Loc, str]]]:
+    """The document, the line of every key and item, and any duplicate keys."""
+    text, originals = _mask(text)
+    data, lines, duplicates = _parse_masked(text, file)
+    if not originals:
+        return data, lines, duplicates
+    return (
+        _unmask(data, originals),
+        {_unmask(loc, originals): line for loc, line in lines.items()},
+        [(_unmask(loc, originals), _unmask(m, originals)) for loc, m in duplicates],
+    )
+
+
+def _parse_masked(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple[Loc, str]]]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        detail = f"{problem} ({context})" if context else problem
+        if mark is not None:
+            rows = text.splitlines()
+            detail += _quote_hint(rows[mark.line] if mark.line < len(rows) else "")
+        raise ScenarioLoadError([f"{where}: bad YAML: {detail}"]) from None
+    finally:
+        loader.dispose()
+    lines: dict[Loc, int] = {}
+    duplicates: list[tuple[Loc, str]] = []
+    if node is not None:
+        try:
+            _walk(node, (), lines, duplicates, ())
+        except _RecursiveAlias as exc:
+            where = ".".join(str(p) for p in exc.loc)
+            raise ScenarioLoadError(
+                [
+                    f"{file}:{exc.line}: recursive YAML alias at {where}: it refers to the "
+                    f"anchor at line {exc.anchor_line} that contains it"
+                ]
+            ) from None
+    return data, lines, duplicates
+
+
+# An unquoted JSONPath as a value: ``cid: $.items[0].id`` inside ``{ }``, where YAML reads
+# "[" as the start of a list and "," as the end of the value.
+_UNQUOTED_PATH = re.compile(r"(?:^|[{,\s])[\w.-]+:\s+(\$[^\s,{}'\"]*)")
+
+
+def _quote_hint(line: str) -> str:
+    match = _UNQUOTED_PATH.search(line)
+    if match is None or any(c in match.group(1) for c in MASK_CHARS):
+        return ""
+    path = match.group(1)
+    # A filter's path goes on past a space or a quote: then no example of it.
+    example = f', e.g. "{path}"' if path.count("[") == path.count("]") else ""
+    return f"; a JSONPath holding [ ] or other YAML punctuation must be quoted{example}"
+
+
+_NOT_JSON_TAGS = {f"tag:yaml.org,2002:{kind}" for kind in ("set", "binary", "omap", "pairs")}
+
+
+class _RecursiveAlias(Exception):
+    def __init__(self, loc: Loc, line: int, anchor_line: int) -> None:
+        self.loc, self.line, self.anchor_line = loc, line, anchor_line
+
+
+def _walk(
+    node: yaml.Node,
+    loc: Loc,
+    lines: dict[Loc, int],
+    duplicates: list[tuple[Loc, str]],
+    parents: tuple[yaml.Node, ...],
+) -> None:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if node.tag in _NOT_JSON_TAGS:
+        # A set or bytes would fail, or go out as something else, only once the run began.
+        kind = node.tag.rsplit(":", 1)[-1]
+        duplicates.append(
+            (loc, f"YAML's !!{kind} is not a JSON-like value; use a list, a mapping or text")
+        )
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        # An alias is the very node of its anchor, so a node inside itself is a cycle that
+        # nothing (nor this walk, nor JSON) could ever finish.
+        if any(node is parent for parent in parents):
+            raise _RecursiveAlias(loc, lines[loc], node.start_mark.line + 1)
+        parents = (*parents, node)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            child = (*loc, key)
+            if key in seen:
+                duplicates.append((child, f"key {key!r} appears twice"))
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _walk(value_node, child, lines, duplicates, parents)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.setdefault((*loc, index), item.start_mark.line + 1)
+            _walk(item, (*loc, index), lines, duplicates, parents)
