@@ -46,7 +46,10 @@ class Summary(Window):
 
 class Point(BaseModel):
     start: str = Field(description="bucket start, in the operator's time zone")
-    label: str = Field(description="the bucket as people write it: 2024-06-01, 2024-06...")
+    label: str = Field(
+        description="the bucket as people write it: 2024-06-01, 2024-06...; an hour "
+        "the clocks set back comes twice, each with its UTC offset"
+    )
     total: int = 0
     succeeded: int = 0
     failed: int = 0

@@ -399,4 +399,10 @@ async def growth(
 
 
 def label_of(start: datetime, bucket: str, zone: Any) -> str:
-    return tu.to_local(start, zone).strftime(LABELS[bucket])
+    local = tu.to_local(start, zone)
+    label = local.strftime(LABELS[bucket])
+    # An hour the clocks set back repeats: both of its buckets would read 02:00, and the CSV
+    # export, which has only the label, would show two rows no one could tell apart.
+    if bucket in ("minute", "hour") and tu.is_repeated(local):
+        label += local.isoformat()[-6:]
+    return label

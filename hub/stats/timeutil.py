@@ -290,6 +290,11 @@ def _ceil(t: datetime, seconds: int) -> datetime:
     return f if f == t else f + timedelta(seconds=seconds)
 
 
+def is_repeated(local: datetime) -> bool:
+    """Whether the local time ``local`` (aware) comes twice, as where clocks are set back."""
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+
+
 def iso_local(t: datetime, tz: ZoneInfo) -> str:
     return to_local(t, tz).isoformat()
 

@@ -48,6 +48,31 @@ async def _with(db_url: str, fn, **kw):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
+async def test_an_hour_the_clocks_repeat_is_two_buckets_told_apart(db_url: str) -> None:
+    # Berlin set its clocks back from 03:00 to 02:00 on 27 October 2024: 02:30 came twice,
+    # at 00:30 and at 01:30 UTC. The two hours were two points both labelled 02:00, and the
+    # CSV export, which has only the label, two rows no spreadsheet could tell apart.
+    await log_records(db_url, [record(datetime(2024, 10, 27, 0, 30)),
+                               record(datetime(2024, 10, 27, 1, 30)),
+                               record(datetime(2024, 10, 27, 1, 40))])  # fmt: skip
+    ts = await _with(db_url, service.timeseries, tz="Europe/Berlin", bucket="hour",
+                     since="2024-10-27T01:00", until="2024-10-27T04:00")  # fmt: skip
+    assert [(p.label, p.total) for p in ts.points] == [
+        ("2024-10-27T01:00", 0),
+        ("2024-10-27T02:00+02:00", 1),
+        ("2024-10-27T02:00+01:00", 2),
+        ("2024-10-27T03:00", 0),
+    ]
+    minutes = await _with(db_url, service.timeseries, tz="Europe/Berlin", bucket="minute",
+                          since="2024-10-27T01:29:00Z", until="2024-10-27T01:31:00Z")  # fmt: skip
+    labels = [p.label for p in minutes.points]
+    assert labels == ["2024-10-27T02:29+01:00", "2024-10-27T02:30+01:00"]
+    # Any other hour keeps the label people write.
+    days = await _with(db_url, service.timeseries, tz="Europe/Berlin", bucket="hour",
+                       since="2024-10-27T05:00", until="2024-10-27T06:00")  # fmt: skip
+    assert [p.label for p in days.points] == ["2024-10-27T05:00"]
+
+
 async def test_local_days_start_at_local_midnight(edges: str) -> None:
     ts = await _with(edges, service.timeseries, tz=TZ, bucket="day", since="2024-06-01",
                      until="2024-06-03")  # fmt: skip
