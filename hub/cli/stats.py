@@ -139,7 +139,15 @@ def timeseries_cmd(
         db, tz, service.timeseries, bucket=bucket, group_by=group_by, since=since, until=until,
         client=client, service=service_, provider=provider,
     )  # fmt: skip
-    columns = ["label", "total", "succeeded", "failed", "mean_ms"]
+    columns = [
+        "label",
+        "total",
+        "succeeded",
+        "failed",
+        "request_bytes",
+        "response_bytes",
+        "mean_ms",
+    ]
     keys = ts.keys[:8] if not as_csv else ts.keys
     # The data keeps "", the table's column header says what it is (as matrix and top do).
     names = keys if as_csv else [_named(k) for k in keys]

@@ -51,6 +51,12 @@ def test_series_matrix_top_growth(cli_db: str) -> None:
     args = ("--bucket", "hour", "--since", "7d", "--group-by", "client", "--csv")
     series_csv = list(csv.DictReader(io.StringIO(run("stats", "timeseries", *args))))
     assert sum(int(r["total"]) for r in series_csv) == 3000
+    # How much data was shared per bucket, not only how many exchanges.
+    summary = json.loads(run("stats", "summary", "--json"))
+    for column in ("request_bytes", "response_bytes"):
+        assert sum(int(r[column]) for r in series_csv) == summary[column] > 0
+    table = run("stats", "timeseries", "--bucket", "day", "--since", "7d")
+    assert "request_bytes" in table and "response_bytes" in table
     matrix = json.loads(run("stats", "matrix", "--json"))
     assert matrix["total"] == 3000
     top = json.loads(run("stats", "top", "--by", "provider", "--json"))
@@ -335,7 +341,7 @@ async def test_an_unidentified_caller_is_named_so_in_tables_and_blank_in_data(
     rows = await asyncio.to_thread(
         run, "stats", "timeseries", "--since", "1h", "--group-by", "client", "--csv"
     )
-    assert sorted(rows.splitlines()[0].split(",")[5:]) == ["", "VN/GOV/BTP/civil-status"]
+    assert sorted(rows.splitlines()[0].split(",")[7:]) == ["", "VN/GOV/BTP/civil-status"]
     # `top` narrows as `summary` does: the refused caller is not this client.
     mine = await asyncio.to_thread(run, "stats", "top", "--by", "client", "--since", "1h",
                                    "--client", "VN/GOV/BTP/civil-status", "--json")  # fmt: skip
