@@ -144,5 +144,7 @@ class HealthReport(BaseModel):
     registered: int
     reachable: int
     connection_rate: float | None = Field(description="reachable share of registered providers")
-    window_minutes: int
+    window_minutes: int = Field(
+        description="the passive figures' window: that many whole minutes and the current one"
+    )
     interval_s: float
