@@ -21,13 +21,19 @@ CITIZEN_VERIFY = "VN/GOV/BCA/population/citizen-verify"
 ENTERPRISE_LOOKUP = "VN/GOV/BTC/business-registry/enterprise-lookup"
 
 
-def _refused(service_id: str, response: httpx.Response) -> UpstreamError:
+def _refused(hub: HubClient, service_id: str, response: httpx.Response) -> UpstreamError:
     fault = response.headers.get("X-Road-Error")
     try:
         said = response.json().get("message", "")
     except ValueError:
         said = response.text[:200]
     what = f"the hub refused the call ({fault})" if fault else "the provider failed"
+    if fault == "Client.Unauthorized" and not hub.client_key:
+        # The hub's sentence tells a client what to send; whoever started the mock needs this.
+        said += (
+            f" ({hub.client_id} was started without an API key: give it --client-key or "
+            f"HUB_MOCK_CLIENT_KEY (hub keys issue {hub.client_id}))"
+        )
     return UpstreamError(
         f"could not call {service_id}: {what}, HTTP {response.status_code}: {said}"
     )
@@ -51,7 +57,7 @@ async def verify_citizen(
     if response.status_code == 404 and "X-Road-Error" not in response.headers:
         return False  # the provider's own "no data"
     if response.status_code != 200 or "X-Road-Error" in response.headers:
-        raise _refused(CITIZEN_VERIFY, response)
+        raise _refused(hub, CITIZEN_VERIFY, response)
     try:
         match = response.json()["match"]
     except (ValueError, KeyError, TypeError) as exc:
@@ -67,7 +73,7 @@ async def lookup_enterprise(
     if response.status_code in (400, 404) and "X-Road-Error" not in response.headers:
         return None  # no such enterprise, or not even a well-formed code
     if response.status_code != 200 or "X-Road-Error" in response.headers:
-        raise _refused(ENTERPRISE_LOOKUP, response)
+        raise _refused(hub, ENTERPRISE_LOOKUP, response)
     try:
         record = response.json()
     except ValueError as exc:

@@ -132,7 +132,8 @@ class Manifest:
                     "timeout_ms": spec.timeout_ms,
                     "max_body_bytes": spec.max_body_bytes,
                     "request_schema": spec.request_schema(),
-                    "enabled": True,
+                    # No `enabled`: a new service is enabled, and applying the file again
+                    # after a manifest change leaves one an operator disabled as it is.
                 }
                 for spec in self.services
             ],

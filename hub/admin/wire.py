@@ -17,6 +17,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from hub.registry import service as registry
 from hub.registry.yamlio import RegistryFileError, decode
 
+# What `curl -d @file.yaml` sends: curl drops a file's line breaks with -d, not with
+# --data-binary, and YAML without them rarely parses.
+ONE_LINE = (
+    "the body came as one line: curl -d @FILE drops a file's line breaks, "
+    "send it with --data-binary @FILE"
+)
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 SEND_JSON = "send the body as JSON with the header 'Content-Type: application/json'"
 GONE = (
@@ -98,7 +104,10 @@ async def _yaml_as_json(request: Request) -> Request:
     try:
         doc = registry.parse_documents([("body", decode(data, "body", "send it as UTF-8"))])
     except RegistryFileError as exc:
-        raise HTTPException(400 if exc.bad_identifier else 422, str(exc)) from None
+        message = str(exc)
+        if b"\n" not in data.strip() and ": not valid YAML: " in message:
+            message += f"; {ONE_LINE}"
+        raise HTTPException(400 if exc.bad_identifier else 422, message) from None
     body = json.dumps(doc.model_dump(exclude_unset=True)).encode()
     scope = dict(request.scope)
     scope["headers"] = [

@@ -179,14 +179,18 @@ def _app(s: Settings) -> Any:
 
 
 async def load_demo(s: Settings, doc: dict[str, Any]) -> set[str]:
-    """Apply the demo registry and give every client in it its demo key."""
+    """Apply the demo registry and give every client in it its demo key, and every mock
+    agency (a subsystem with a base URL) too, so that one the developer grants a service
+    can call it through the hub (`hub up` hands the key to the mock)."""
     from hub.core.db import create_engine, session_factory
     from hub.registry import keys
     from hub.registry import service as registry
     from hub.registry.schemas import RegistryDoc
 
     parsed = RegistryDoc.model_validate(doc)
-    clients = {g.client for g in parsed.grants}
+    clients = {g.client for g in parsed.grants} | {
+        sub.id for sub in parsed.subsystems if sub.base_url is not None
+    }
     engine = create_engine(s.database_url)
     try:
         async with session_factory(engine)() as session:

@@ -124,8 +124,14 @@ async def rotate(
 
 def rotatable(row: ApiKey | None, key_id: int) -> ApiKey:
     """``row`` if it may be rotated; else the refusal that says why."""
-    if row is None or row.revoked_at is not None:
+    if row is None:
         raise KeyRefused(f"there is no active key {key_id}", gone=True)
+    if row.revoked_at is not None:
+        raise KeyRefused(
+            f"there is no active key {key_id}: it was revoked at "
+            f"{row.revoked_at:%Y-%m-%d %H:%M:%S} UTC; issue a new key",
+            gone=True,
+        )
     if row.expires_at is not None:
         # Rotating it again would move its end, and an expired key would work once more.
         if row.expires_at <= repo.utcnow():

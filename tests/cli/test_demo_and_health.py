@@ -50,6 +50,32 @@ async def test_demo_credentials_cli_and_endpoint(
     assert result.exit_code == 2 and "refused in production" in result.output
 
 
+async def test_every_connector_gets_a_demo_key_to_call_through_the_hub(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # `hub up` hands each mock its subsystem's demo key (HUB_MOCK_CLIENT_KEY) when it has one:
+    # a connector of the developer's own, which no demo grant names, had none, so every call
+    # it made through the hub (`hub.call`, kit.checks) was a 401, whatever it was granted.
+    settings = make_settings(sqlite_url, tmp_path, env="development")
+    urls = {n: f"http://127.0.0.1:{9100 + i}" for i, n in enumerate(connectors.names())}
+    clients = await load_demo(settings, demo_registry(urls))
+    providers = {c.manifest.subsystem_id for c in connectors.all()}
+    assert "VN/GOV/BCA/population" in providers  # granted nothing in the demo registry
+    assert providers <= clients
+    async with hub_client(settings) as (_app, client):
+        creds = {c["client"]: c for c in (await client.get("/demo/credentials")).json()}
+        population = creds["VN/GOV/BCA/population"]
+        assert population["services"] == []  # a key alone opens no service
+        listed = await client.get(
+            "/r1/VN/GOV/BCA/population/listMethods",
+            headers={
+                "X-Road-Client": "VN/GOV/BCA/population",
+                "Authorization": f"Bearer {population['api_key']}",
+            },
+        )
+        assert listed.status_code == 200, listed.text
+
+
 def test_production_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_ENV", "production")
     monkeypatch.delenv("HUB_ADMIN_TOKEN", raising=False)

@@ -141,6 +141,8 @@ async def test_rotate_keeps_the_old_key_through_its_grace_then_revoke_ends_the_n
 
         gone = await cli(sqlite_url, "rotate", str(new_id))
         assert gone.exit_code == 1 and f"there is no active key {new_id}" in gone.stderr
+        # Why, as for an expired key: it was revoked (not a wrong id).
+        assert ": it was revoked at " in " ".join(gone.stderr.split())
         twice = await cli(sqlite_url, "revoke", str(new_id))
         assert twice.exit_code == 0 and "already revoked" in " ".join(twice.stdout.split())
 

@@ -149,6 +149,27 @@ async def test_a_hub_refusal_is_a_502_saying_so(hub: tuple[FakeHub, str]) -> Non
     assert "Client.AccessDenied" in answer.json()["message"]
 
 
+async def test_a_mock_started_without_a_key_is_told_how_to_give_it_one(
+    hub: tuple[FakeHub, str],
+) -> None:
+    # `hub mock business --hub-url ...` without --client-key: the hub's 401 ("no API key:
+    # send 'Authorization: ...'") spoke to a client, not to whoever started the mock.
+    fake, url = hub
+    fake.refuse(CITIZEN_VERIFY, 401, "Client.Unauthorized")
+    for key, hint in ((None, True), (KEY, False)):
+        app = connector.create_app(seed=SEED, size=SIZE, hub_url=url, client_key=key)
+        async with open_client(app) as client:
+            answer = await client.post("/enterprises", json=application(adult()), headers=PURPOSE)
+        assert answer.status_code == 502
+        message = answer.json()["message"]
+        assert "Client.Unauthorized" in message
+        assert (
+            "VN/GOV/BTC/business-registry was started without an API key: give it "
+            "--client-key or HUB_MOCK_CLIENT_KEY (hub keys issue VN/GOV/BTC/business-registry)"
+            in message
+        ) is hint, message
+
+
 async def test_an_unreachable_hub_is_a_502() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import jsonschema
 import pytest
@@ -12,6 +14,7 @@ from typer.testing import CliRunner
 import connectors
 from connectors.demo import BANK_MST, demo_registry
 from hub.cli.main import app
+from tests.support import ADMIN, hub_client, make_settings
 
 
 def test_discovery_finds_the_agencies_in_port_order() -> None:
@@ -32,12 +35,31 @@ def test_registry_entry_has_the_contract_fields() -> None:
     assert lookup["personal_data"] is True and lookup["request_schema"] is None
     assert set(lookup) == {
         "id", "description", "base_url", "service_type", "endpoints", "personal_data",
-        "timeout_ms", "max_body_bytes", "request_schema", "enabled",
+        "timeout_ms", "max_body_bytes", "request_schema",
     }  # fmt: skip
     schema = services["VN/GOV/BCA/population/citizen-verify"]["request_schema"]
     jsonschema.validate({"id": "079201000001", "full_name": "A"}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"full_name": "A"}, schema)
+
+
+async def test_applying_the_entry_again_keeps_what_an_operator_disabled(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # docs/connectors.md step 4: after a manifest change, write the file again and apply it.
+    # The file said `enabled: true` for every service, so that re-enabled one an operator had
+    # disabled; a new service is enabled without it.
+    entry = connectors.get("insurance").manifest.registry_entry("http://127.0.0.1:8004")
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    service = "VN/GOV/BHXH/health-insurance/card-lookup"
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        assert (await c.put("/admin/registry", json=entry, headers=admin)).status_code == 200
+        assert (await c.get(f"/admin/services/{service}", headers=admin)).json()["enabled"]
+        off = await c.patch(f"/admin/services/{service}", json={"enabled": False}, headers=admin)
+        assert off.status_code == 200, off.text
+        again = await c.put("/admin/registry", json=entry, headers=admin)
+        assert again.status_code == 200 and again.json()["changes"] == [], again.text
+        assert not (await c.get(f"/admin/services/{service}", headers=admin)).json()["enabled"]
 
 
 def test_demo_registry_grants_only_what_exists() -> None:

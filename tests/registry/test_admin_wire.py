@@ -95,6 +95,25 @@ async def test_put_registry_takes_the_yaml_get_gives(db_url: str, tmp_path: Path
         assert {"application/json", "application/yaml"} <= content.keys()
 
 
+async def test_yaml_sent_on_one_line_says_to_keep_its_line_breaks(
+    db_url: str, tmp_path: Path
+) -> None:
+    # `curl -d @permits.yaml` drops the file's line breaks, which leaves YAML unreadable.
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        flat = DOC.replace("\n", "").encode()
+        r = await c.put("/admin/registry", content=flat, headers=YAML_H)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"].startswith("body:1: not valid YAML: ")
+        assert r.json()["detail"].endswith(
+            "; the body came as one line: curl -d @FILE drops a file's line breaks, "
+            "send it with --data-binary @FILE"
+        )
+        # A YAML body of several lines with a mistake of its own gets no such hint.
+        r = await c.put("/admin/registry", content=b"members:\n  - {id: [\n", headers=YAML_H)
+        assert r.status_code == 422 and "--data-binary" not in r.text
+        assert (await c.get("/admin/members", headers=ADMIN_H)).json() == []
+
+
 async def test_a_grant_is_deleted_by_query_too(db_url: str, tmp_path: Path) -> None:
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
         await _load(c)
