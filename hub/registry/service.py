@@ -54,6 +54,8 @@ def parse_documents(texts: list[tuple[str, str]]) -> RegistryDoc:
                 describe(exc, source, node), bad_identifier=names_bad_identifier(exc)
             ) from None
         _check_duplicates(doc, source, node)
+        # The sections a file names, even empty: what prune_all may empty on purpose.
+        merged.model_fields_set.update(doc.model_fields_set)
         for section in ("members", "subsystems", "services", "grants"):
             into = getattr(merged, section)
             for i, item in enumerate(getattr(doc, section)):
@@ -134,6 +136,16 @@ def _check_references(doc: RegistryDoc, known: dict[str, set[str]] | None = None
             refuse("grants", i, f"grant {g.client} -> {g.service}: unknown service {g.service}")
 
 
+SECTIONS = frozenset({"members", "subsystems", "services", "grants"})
+# An empty file, one all comments, or an empty pipe (`make-registry | hub registry apply
+# --prune-all -` after the first command failed) deleted every entry and key.
+EMPTY_PRUNE_ALL = (
+    "the document holds no entries (it is empty or all comments), so --prune-all (prune_all) "
+    "would delete the whole registry, keys included; to empty it on purpose, name its "
+    "sections empty (members: [])"
+)
+
+
 async def apply(
     session: AsyncSession,
     doc: RegistryDoc,
@@ -168,6 +180,8 @@ async def apply(
     }
     current_grants = {(g.client_id, g.service_id): g for g in await repo.grants(session)}
     _check_unique(doc)
+    if prune_all and not doc.model_fields_set & SECTIONS:
+        raise RegistryConflict(EMPTY_PRUNE_ALL)
     if prune_all:
         known = None  # the document must hold everything it refers to
     else:

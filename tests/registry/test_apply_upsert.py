@@ -196,6 +196,43 @@ def test_prune_all_deletes_everything_left_out_and_says_so(registry_db: Path) ->
     assert {m["id"] for m in _exported()["members"]} == {"VN/GOV/BCA", "VN/GOV/BTP"}
 
 
+def test_prune_all_refuses_a_document_with_no_entries(registry_db: Path) -> None:
+    # A file all commented out, or an empty pipe (`make-registry | hub registry apply
+    # --prune-all -` where the first command failed), deleted the whole registry.
+    before = _exported()
+    empty = registry_db / "empty.yaml"
+    for text in ("# members:\n#   - id: VN/GOV/BCA\n", "", "{}\n"):
+        empty.write_text(text, encoding="utf-8")
+        code, out = _cli("registry", "apply", "--prune-all", str(empty))
+        assert code != 0, out
+        assert "holds no entries" in out and "would delete the whole registry" in out, out
+    assert _exported() == before
+    # Without --prune-all it changes nothing and says so, as before.
+    code, out = _cli("registry", "apply", str(empty))
+    assert code == 0 and "created 0, updated 0, deleted 0" in out, out
+    # A whole registry emptied on purpose says so with its sections.
+    empty.write_text("members: []\n", encoding="utf-8")
+    code, out = _cli("registry", "apply", "--prune-all", "--dry-run", str(empty))
+    assert code == 0 and "would delete member VN/GOV/BCA" in out, out
+
+
+async def test_the_admin_api_refuses_prune_all_of_an_empty_document(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        r = await c.put("/admin/registry", json=yaml.safe_load(PROVIDER_FILE), headers=ADMIN_H)
+        assert r.status_code == 200, r.text
+        yaml_h = {**ADMIN_H, "Content-Type": "application/yaml"}
+        for body in ("# all commented out\n", ""):
+            r = await c.put("/admin/registry?prune_all=true", content=body, headers=yaml_h)
+            assert r.status_code == 422, r.text
+            assert "would delete the whole registry" in r.json()["detail"], r.text
+        r = await c.put("/admin/registry?prune_all=true", json={}, headers=ADMIN_H)
+        assert r.status_code == 422, r.text
+        services = (await c.get("/admin/services", headers=ADMIN_H)).json()
+        assert services, "nothing was deleted"
+
+
 async def test_the_admin_api_applies_with_dry_run_prune_and_warnings(
     db_url: str, tmp_path: Path
 ) -> None:
