@@ -1,3 +1,3 @@
-from hub.cli.main import main
+from hub.cli.start import main
 
 main()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hub.core.urls import is_http_url
@@ -197,7 +198,8 @@ def replay_command(
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+        # A --duration run's bar counts seconds: said so, else "4/8" read as iterations.
+        TextColumn("{task.completed:.0f}/{task.total:.0f}" + (" s" if duration_s else "")),
         TimeElapsedColumn(),
         console=errors,
         transient=True,
@@ -246,7 +248,9 @@ def replay_command(
                     else:
                         elapsed = min(duration_s, time.monotonic() - runner.scenario_started)
                         done = runner.scenario_index * duration_s + elapsed
-                    progress.update(task, completed=done, description=current.name)
+                    progress.update(
+                        task, completed=done, description=escape(scenario_counts(current))
+                    )
                     if not errors.is_terminal and time.monotonic() - last_line >= progress_every:
                         # No bar in a CI log: a line now and then shows the run is alive.
                         last_line = time.monotonic()
@@ -436,11 +440,13 @@ def progress_line(runner: Runner, done: float, total: float | None) -> str:
     if current is None:
         return f"progress: starting{share}"
     # The scenario's own counts beside its name; the run's in all after it.
+    return f"progress: {scenario_counts(current)}; {runner.iterations_done} in all{share}"
+
+
+def scenario_counts(current: ScenarioResult) -> str:
+    """A scenario's name and iterations so far, for the bar and the log's progress lines."""
     ran = current.iterations_passed + current.iterations_failed
-    return (
-        f"progress: {current.name}: {ran} iteration(s) done, {current.iterations_failed} "
-        f"failed; {runner.iterations_done} in all{share}"
-    )
+    return f"{current.name}: {ran} iteration(s) done, {current.iterations_failed} failed"
 
 
 def _unwritable(option: str, path: Path) -> str | None:

@@ -76,7 +76,7 @@ def _say(console: Console, text: str) -> None:
 
 
 def _title(result: ScenarioResult) -> str:
-    if result.interrupted and result.iterations_failed == 0 and result.vars_failed == 0:
+    if result.cut_short:
         mark = "[yellow]CUT SHORT[/]"
     else:
         mark = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
@@ -132,8 +132,9 @@ def render_tables(console: Console, results: list[ScenarioResult]) -> None:
     given = len(results) + len(unrun)
     if unrun or any(r.interrupted for r in results):
         # Never "all expectations held" then: what did not run was not checked. The counts
-        # add up to the scenarios given; a scenario cut short is neither passed nor failed.
-        cut = sum(r.interrupted for r in results)
+        # add up to the scenarios given; a scenario cut short is neither passed nor failed,
+        # unless it had failures, as its title says.
+        cut = sum(r.cut_short for r in results)
         failing = len(results) - passed - cut
         by = stopped_by(results)
         _say(

@@ -195,14 +195,24 @@ class ScenarioResult:
             self.vars_failure = failure
 
     @property
+    def saw_failures(self) -> bool:
+        """Some iteration failed (a step or its vars)."""
+        return (
+            self.iterations_failed > 0
+            or self.vars_failed > 0
+            or any(s.failed > 0 for s in self.steps)
+        )
+
+    @property
     def ok(self) -> bool:
         # A scenario cut short was not checked in full: it did not pass.
-        return (
-            not self.interrupted
-            and self.iterations_failed == 0
-            and self.vars_failed == 0
-            and all(s.failed == 0 for s in self.steps)
-        )
+        return not self.interrupted and not self.saw_failures
+
+    @property
+    def cut_short(self) -> bool:
+        """Stopped early (Ctrl-C) with no failure seen: neither passed nor failed. One that
+        had failures failed, stopped early or not."""
+        return self.interrupted and not self.saw_failures
 
     @property
     def transport_errors(self) -> Counter[str]:

@@ -74,7 +74,12 @@ async def replay(
         missing = sorted(needed - runner.credentials.keys())
         if missing:
             origin = str(credentials_file) if credentials_file else f"{hub_url}/demo/credentials"
-            raise SourceError(f"no API key for client(s) {', '.join(missing)} in {origin}")
+            # Which files: in a folder of scenarios, a typo in one client is else a grep away.
+            files = [p.file for p in plans if p.clients.intersection(missing)]
+            raise SourceError(
+                f"no API key for client(s) {', '.join(missing)} (named in "
+                f"{', '.join(dict.fromkeys(files))}) in {origin}"
+            )
         checks = _MockServices(runner.session)
         controls: dict[str, str | None] = {}
         for plan in plans:

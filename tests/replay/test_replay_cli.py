@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
+import re
 import selectors
 import signal
 import subprocess
@@ -890,3 +894,49 @@ def test_the_note_on_a_fault_scenario_speaks_of_one_scenario_or_several(
     assert "note: 'good', 'other' switch a mock's faults, which overlapping iterations" in (
         " ".join(both.output.split())
     )
+
+
+def _strip_ansi(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_on_a_terminal_the_bar_counts_iterations_and_says_seconds(
+    fake_hub: Any, write: Callable[..., Path]
+) -> None:
+    # The bar of a --duration run counted seconds with no unit ("1/2"), which read as
+    # iterations, and never showed the iterations done nor failed (a log's line does).
+    primary, secondary = pty.openpty()
+    cmd = [sys.executable, "-m", "hub", "replay", str(write(GOOD)), "--hub", fake_hub.url]
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "160"}
+    proc = subprocess.Popen(
+        [*cmd, "--duration", "1500ms"], stdout=subprocess.PIPE, stderr=secondary, env=env
+    )
+    os.close(secondary)
+    seen = b""
+    with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
+        while chunk := os.read(primary, 65536):
+            seen += chunk
+    os.close(primary)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    bar = _strip_ansi(seen.decode("utf-8", "replace"))
+    assert " iteration(s) done, 0 failed" in bar, bar
+    assert "/2 s" in bar, bar  # 1.5 s shown whole, with its unit
+
+
+def test_a_ctrl_c_while_the_command_loads_is_no_traceback(write: Callable[..., Path]) -> None:
+    # Loading the command takes a second or two; a Ctrl-C then printed importlib's traceback.
+    cmd = [sys.executable, "-X", "importtime", "-m", "hub", "replay", str(write(GOOD))]
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONASYNCIODEBUG"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:  # -X importtime: a line per module imported
+        lines.append(line)
+        if line.rstrip().endswith(b" sqlalchemy"):  # well inside the imports of hub.cli.main
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.communicate(timeout=60)[1]
+    err = b"".join(lines).decode() + rest.decode()
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-2000:]
+    assert proc.returncode == 130

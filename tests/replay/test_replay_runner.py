@@ -714,3 +714,20 @@ steps:
     assert results[0].iterations_started > 2
     planned = results[0].iterations_started + results[0].iterations_dropped
     assert abs(planned - 50_000) <= 1  # due times in floating point
+
+
+async def test_a_client_without_a_key_is_refused_with_the_files_that_name_it(
+    fake_hub: FakeHub, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # "no API key for client(s) X" left the user to grep a folder of scenarios for X.
+    civil_only = (
+        "steps:\n  - {client: VN/GOV/BTP/civil-status, service: VN/GOV/BCA/population/echo}\n"
+    )
+    plans = [load_file(write(SCENARIO, "uses-ekyc.yaml")), load_file(write(civil_only, "ok.yaml"))]
+    creds = tmp_path / "creds.json"
+    creds.write_text('[{"client": "VN/GOV/BTP/civil-status", "api_key": "key-civil"}]')
+    with pytest.raises(SourceError) as refused:
+        await replay(plans, hub_url=fake_hub.url, options=RunOptions(), credentials_file=creds)
+    message = str(refused.value)
+    assert "no API key for client(s) VN/COM/0101234565/ekyc (named in " in message
+    assert "uses-ekyc.yaml" in message and "ok.yaml" not in message
