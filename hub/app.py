@@ -275,16 +275,22 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
     @api.get("/demo/credentials", tags=["demo"], summary="Demo clients' keys (development)")
     async def demo_credentials() -> list[dict[str, Any]]:
         if not state.settings.demo_credentials:
-            raise HTTPException(404, "demo credentials are off (production)")
+            raise HTTPException(404, _demo_off(state.settings))
         return await demo_credentials_list(state)
 
     @api.get("/demo/providers", tags=["demo"], summary="Provider base URLs (development)")
     async def demo_providers() -> dict[str, str]:
         if not state.settings.demo_credentials:
-            raise HTTPException(404, "demo endpoints are off (production)")
+            raise HTTPException(404, _demo_off(state.settings))
         return {
             sid: url for sid, (_n, url, _e) in state.registry.snapshot.subsystems.items() if url
         }
+
+
+def _demo_off(settings: Settings) -> str:
+    """Why the demo endpoints answer 404: production, or HUB_DEMO_CREDENTIALS=false."""
+    why = "production" if settings.env == "production" else "HUB_DEMO_CREDENTIALS=false"
+    return f"demo endpoints are off ({why})"
 
 
 async def demo_credentials_list(state: HubState) -> list[dict[str, Any]]:

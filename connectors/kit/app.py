@@ -8,7 +8,8 @@ query parameter it does not take is a 422 ``InvalidRequest`` naming it, never ig
 also serves:
 
 - ``GET /__health``: ``{"status": "ok", "connector", "subsystem", "seed", "size", ...}``
-- ``POST /__reset``: drop every write (in the state file too) and restore the starting faults
+- ``POST /__reset``: drop every write (in the state file too), restore the starting faults and
+  stubs, clear the journal
 - ``GET|PUT|DELETE /__faults``: see ``connectors.kit.faults``
 - ``GET|PUT|POST|DELETE /__stubs``: answers set at run time, see ``connectors.kit.stubs``
 - ``GET|DELETE /__requests``, ``GET /__requests/count``: what the mock received, see
@@ -30,6 +31,7 @@ from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from connectors.kit.controls import add_control_routes
@@ -37,6 +39,7 @@ from connectors.kit.dataset import Dataset
 from connectors.kit.errors import (
     InvalidRequestError,
     ProviderError,
+    http_error_handler,
     provider_error_handler,
     unknown_query,
     validation_error_handler,
@@ -198,6 +201,7 @@ def build_app(
     app.state.dataset = dataset
     app.state.hub = hub
     app.add_exception_handler(ProviderError, provider_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
 
     for spec in sorted(manifest.services, key=_specificity):

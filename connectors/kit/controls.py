@@ -57,14 +57,16 @@ def _direct(request: Request) -> None:
 class _Takes:
     """A route dependency: a query parameter the control does not take is a 422 naming it."""
 
-    def __init__(self, what: str, *names: str) -> None:
+    def __init__(self, what: str | None = None, *names: str) -> None:
         self.what = what
         self.names = names
 
     async def __call__(self, request: Request) -> None:
         unknown = [k for k in dict.fromkeys(request.query_params.keys()) if k not in self.names]
         if unknown:
-            raise InvalidRequestError(unknown_query(self.what, unknown, self.names))
+            # Ignored, DELETE /__requests?method=GET cleared every call, not the GETs.
+            what = self.what or f"{request.method} {request.scope['route'].path}"
+            raise InvalidRequestError(unknown_query(what, unknown, self.names))
 
 
 def _stubs(body: Any, *, many: bool, content_type: str) -> list[Stub]:
@@ -106,6 +108,7 @@ def _views(stubs: list[LiveStub]) -> list[dict[str, Any]]:
 
 def add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) -> None:
     direct = [Depends(_direct)]
+    plain = [*direct, Depends(_Takes())]  # controls that take no query parameters
     refused: dict[int | str, dict[str, Any]] = {422: {"model": Problem}}
 
     @app.get("/__health", include_in_schema=False)
@@ -117,7 +120,7 @@ def add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) 
             **dataset.health(),
         }
 
-    @app.post("/__reset", include_in_schema=False, dependencies=direct)
+    @app.post("/__reset", include_in_schema=False, dependencies=plain)
     async def reset() -> dict[str, Any]:
         dataset.reset()
         app.faults.reset()
@@ -125,11 +128,11 @@ def add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) 
         app.journal.clear()
         return {"status": "reset", **dataset.health()}
 
-    @app.get("/__faults", include_in_schema=False, dependencies=direct)
+    @app.get("/__faults", include_in_schema=False, dependencies=plain)
     async def get_faults() -> FaultConfig:
         return app.faults.config
 
-    @app.put("/__faults", include_in_schema=False, dependencies=direct, responses=refused)
+    @app.put("/__faults", include_in_schema=False, dependencies=plain, responses=refused)
     async def put_faults(config: FaultConfig) -> FaultConfig:
         unknown = config.unknown_services(spec.code for spec in manifest.services)
         if unknown:
@@ -137,23 +140,23 @@ def add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) 
         app.faults.set(config)
         return app.faults.config
 
-    @app.delete("/__faults", include_in_schema=False, dependencies=direct)
+    @app.delete("/__faults", include_in_schema=False, dependencies=plain)
     async def clear_faults() -> FaultConfig:
         app.faults.set(FaultConfig())  # as PUT {} does: the seed too goes back to the default
         return app.faults.config
 
-    _add_stub_routes(app, direct)
+    _add_stub_routes(app, plain)
     _add_journal_routes(app, direct)
 
 
-def _add_stub_routes(app: ConnectorApp, direct: list[Any]) -> None:
+def _add_stub_routes(app: ConnectorApp, plain: list[Any]) -> None:
     stubs: Stubs = app.stubs
 
-    @app.get("/__stubs", include_in_schema=False, dependencies=direct)
+    @app.get("/__stubs", include_in_schema=False, dependencies=plain)
     async def list_stubs() -> list[dict[str, Any]]:
         return _views(stubs.stubs)
 
-    @app.put("/__stubs", include_in_schema=False, dependencies=direct)
+    @app.put("/__stubs", include_in_schema=False, dependencies=plain)
     async def put_stubs(
         request: Request, body: Annotated[Any, Body()] = None
     ) -> list[dict[str, Any]]:
@@ -163,7 +166,7 @@ def _add_stub_routes(app: ConnectorApp, direct: list[Any]) -> None:
         except StubError as exc:
             raise InvalidRequestError(str(exc)) from None
 
-    @app.post("/__stubs", include_in_schema=False, dependencies=direct)
+    @app.post("/__stubs", include_in_schema=False, dependencies=plain)
     async def add_stubs(request: Request, body: Annotated[Any, Body()] = None) -> JSONResponse:
         given = _stubs(body, many=False, content_type=request.headers.get("content-type", ""))
         taken = stubs.taken(given)
@@ -177,18 +180,18 @@ def _add_stub_routes(app: ConnectorApp, direct: list[Any]) -> None:
             raise InvalidRequestError(str(exc)) from None
         return JSONResponse(added if isinstance(body, list) else added[0], status_code=201)
 
-    @app.delete("/__stubs", include_in_schema=False, dependencies=direct)
+    @app.delete("/__stubs", include_in_schema=False, dependencies=plain)
     async def clear_stubs() -> list[dict[str, Any]]:
         return _views(stubs.clear())
 
-    @app.get("/__stubs/{stub_id}", include_in_schema=False, dependencies=direct)
+    @app.get("/__stubs/{stub_id}", include_in_schema=False, dependencies=plain)
     async def get_stub(stub_id: str) -> dict[str, Any]:
         found = next((s for s in stubs.stubs if s.id == stub_id), None)
         if found is None:
             raise NotFoundError(f"no stub {stub_id[:64]!r}: GET /__stubs lists them")
         return found.view()
 
-    @app.delete("/__stubs/{stub_id}", include_in_schema=False, dependencies=direct)
+    @app.delete("/__stubs/{stub_id}", include_in_schema=False, dependencies=plain)
     async def delete_stub(stub_id: str) -> dict[str, Any]:
         removed = stubs.remove(stub_id)
         if removed is None:
@@ -198,6 +201,7 @@ def _add_stub_routes(app: ConnectorApp, direct: list[Any]) -> None:
 
 def _add_journal_routes(app: ConnectorApp, direct: list[Any]) -> None:
     journal: Journal = app.journal
+    plain = [*direct, Depends(_Takes())]
     listing = [*direct, Depends(_Takes("GET /__requests", *_FILTERS, "limit"))]
     counting = [*direct, Depends(_Takes("GET /__requests/count", *_FILTERS))]
 
@@ -231,6 +235,6 @@ def _add_journal_routes(app: ConnectorApp, direct: list[Any]) -> None:
         )
         return {"count": len(found), "dropped": journal.dropped}
 
-    @app.delete("/__requests", include_in_schema=False, dependencies=direct)
+    @app.delete("/__requests", include_in_schema=False, dependencies=plain)
     async def clear_requests() -> dict[str, int]:
         return {"deleted": journal.clear()}

@@ -21,11 +21,13 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # Past this many, a sentence stops helping: the rest are counted.
 MAX_ERRORS = 5
@@ -85,6 +87,30 @@ async def provider_error_handler(request: Request, exc: Exception) -> JSONRespon
     return JSONResponse({"type": exc.type, "message": exc.message}, status_code=exc.status_code)
 
 
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The router's own 404 and 405 (no route, or not this method) in the mocks' shape.
+
+    They were ``{"detail": "Not Found"}``, so a call no service and no stub answered (a stub
+    used up, a path mistyped) said nothing of why.
+    """
+    assert isinstance(exc, StarletteHTTPException)
+    call = f"{request.method} {request.url.path}"
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        kind = "NotFound"
+        message = (
+            f"no service of this mock and no stub answers {call}: GET /openapi.json lists "
+            "the services, GET /__stubs the stubs"
+        )
+    elif exc.status_code == 405:
+        kind = "MethodNotAllowed"
+        message = f"{call}: this path takes {headers.get('Allow', 'other methods')} only"
+    else:
+        kind, message = HTTPStatus(exc.status_code).phrase.replace(" ", ""), str(exc.detail)
+    body = {"type": kind, "message": message}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """A 422 ``InvalidRequest`` whose message says, in one sentence, what to fix.
 
@@ -98,12 +124,16 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     if invalid_json is not None:
         message = _invalid_json(invalid_json, exc.body)
     else:
-        content_type = request.headers.get("content-type", "")
-        said = [_sentence(error, content_type) for error in errors[:MAX_ERRORS]]
-        if len(errors) > MAX_ERRORS:
-            said.append(f"and {len(errors) - MAX_ERRORS} more")
-        message = "; ".join(said) or "the request is not valid"
+        message = describe(errors, request.headers.get("content-type", ""))
     return JSONResponse({"type": "InvalidRequest", "message": message}, status_code=422)
+
+
+def describe(errors: list[Any], content_type: str = "application/json") -> str:
+    """pydantic's ``errors`` as sentences saying what to fix, the first ``MAX_ERRORS``."""
+    said = [_sentence(error, content_type) for error in errors[:MAX_ERRORS]]
+    if len(errors) > MAX_ERRORS:
+        said.append(f"and {len(errors) - MAX_ERRORS} more")
+    return "; ".join(said) or "the request is not valid"
 
 
 def _invalid_json(error: Any, body: Any) -> str:

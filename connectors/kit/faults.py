@@ -203,8 +203,13 @@ class FaultMiddleware:
     async def _serve(
         self, scope: Scope, receive: Receive, send: Send, raw_send: Send, entry: Entry | None
     ) -> None:
+        body = None
+        if self.stubs.stubs and self.stubs.needs_body(scope):
+            body, receive = await _read_body(receive)
+            if body is None:
+                return  # the client left mid-body
         code = self._service_code(scope)
-        if code is None and not (self.stubs.stubs and self.stubs.find(scope)):
+        if code is None and not (self.stubs.stubs and self.stubs.find(scope, body)):
             await self.app(scope, receive, send)
             return
         delay, kind, spec = self.faults.decide(code)
@@ -227,7 +232,7 @@ class FaultMiddleware:
         if kind == "malformed":
             send = _Truncating(send)
         # Found again: another call may have used the stub up during the delay.
-        stub = self.stubs.find(scope) if self.stubs.stubs else None
+        stub = self.stubs.find(scope, body) if self.stubs.stubs else None
         if stub is None:
             await self.app(scope, receive, send)
             return
@@ -256,6 +261,25 @@ async def _reset(send: Send) -> None:
     # Let connection_lost run so the server sees a disconnect and does not answer 500.
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes | None, Receive]:
+    """The whole request body (None if the client left), and a ``receive`` that gives it again."""
+    chunks = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None, receive
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return body, replay
 
 
 async def _delay(seconds: float, receive: Receive) -> Receive | None:

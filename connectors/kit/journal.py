@@ -6,9 +6,9 @@ call goes on, the status answered, the stub or fault that applied and the durati
 that into JSON (decoding, redacting secrets) waits for ``GET /__requests``, so a call costs an
 append and a few attribute sets.
 
-Headers and query parameters whose names suggest a secret (``Authorization``, cookies, keys,
-tokens, passwords) are shown as ``[redacted]``; an ``Authorization`` keeps its scheme
-(``Bearer [redacted]``).
+Headers, query parameters and the JSON body's fields whose names suggest a secret
+(``Authorization``, cookies, keys, tokens, passwords) are shown as ``[redacted]``; an
+``Authorization`` keeps its scheme (``Bearer [redacted]``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ _SECRET = re.compile(
     r"authorization|cookie|token|secret|passw|api[-_]?key|client[-_]?key|session|signature|^key$",
     re.IGNORECASE,
 )
+# A JSON member: its name, the colon, and its value (a string, cut short or not, or a scalar).
+_MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^\s,}\]{\[][^\s,}\]]*)')
 
 
 class Entry:
@@ -87,7 +89,7 @@ class Entry:
             if name == "content-length" and not size and value.isdigit():
                 size = int(value)  # a body nobody read: the handler did not need it
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        preview = self.head.decode("utf-8", "replace")[:PREVIEW]
+        preview = _redact_body(self.head.decode("utf-8", "replace"))[:PREVIEW]
         return {
             "id": self.seq,
             "time": dt.datetime.fromtimestamp(self.at, dt.UTC).isoformat(),
@@ -110,6 +112,17 @@ def _redact(name: str, value: str) -> str:
         return value
     scheme, _, rest = value.partition(" ")
     return f"{scheme} {REDACTED}" if name.endswith("authorization") and rest else REDACTED
+
+
+def _redact_body(text: str) -> str:
+    if not _SECRET.search(text):
+        return text
+
+    def hidden(member: re.Match[str]) -> str:
+        name, colon, value = member.groups()
+        return f'"{name}"{colon}"{REDACTED}"' if _SECRET.search(name) else member[0]
+
+    return _MEMBER.sub(hidden, text)
 
 
 def _query(raw: bytes) -> str:

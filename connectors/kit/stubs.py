@@ -4,7 +4,9 @@ A ``Stub`` matches on ``method`` (or ``ANY``), ``path`` (exact) or ``path_patter
 expression the whole path must match), and optionally ``query`` (each named parameter has that
 value; others may come too) and ``request_headers`` (each named header, in any case, has that
 value). It answers ``status`` with ``headers`` and a JSON ``body`` or a ``text``, after
-``latency_ms``; with ``times`` it answers that many calls, then no more.
+``latency_ms``; with ``times`` it answers that many calls, then no more. ``request_json`` matches
+the body: it must parse as JSON and contain the value given (an object's other keys may come too;
+lists and other values must be as given), so a stub can answer one ``POST`` and not another.
 
 ``Stubs`` keeps them in the order they are tried: ``PUT`` sets the list as given, ``POST`` puts
 new ones in front (a stub a test adds is usually more specific than those set up before it).
@@ -19,11 +21,22 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from starlette.types import Receive, Scope, Send
+
+from connectors.kit.errors import describe
 
 MAX_STUBS = 1000
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
@@ -32,7 +45,7 @@ Whole = Annotated[int, Strict()]
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110)
 _VALUE = re.compile(r"[\x20-\x7e\t]*")  # printable ASCII: h11 refuses the rest mid-answer
-_WORKED_OUT = ("content-length", "transfer-encoding")
+_WORKED_OUT = ("content-length", "transfer-encoding", "x-mock-stub")
 _NO_BODY = (204, 304)
 
 
@@ -58,6 +71,7 @@ class Stub(BaseModel):
     request_headers: dict[str, str] = Field(default_factory=dict)
     status: Whole = Field(default=200, ge=200, le=599)
     headers: dict[str, str] = Field(default_factory=dict)
+    request_json: Any = None
     body: Any = None
     text: str | None = None
     times: Whole | None = Field(default=None, ge=1)
@@ -88,6 +102,21 @@ class Stub(BaseModel):
     def _a_path(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("/"):
             raise ValueError(f"must start with '/' (got {value[:60]!r})")
+        if value is not None and "?" in value:
+            # A call's path holds no query, so such a stub could never match.
+            raise ValueError(
+                f"a path holds no query: give its parameters in query (got {value[:60]!r})"
+            )
+        return value
+
+    @field_validator("body", "request_json")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        # Python's parser takes NaN and Infinity, which no JSON client would read back.
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise ValueError("NaN and Infinity are not JSON: give numbers, or strings") from None
         return value
 
     @field_validator("path_pattern")
@@ -153,6 +182,7 @@ class LiveStub:
     def __post_init__(self) -> None:
         s = self.stub
         self.pattern = compile_pattern(s.path_pattern) if s.path_pattern is not None else None
+        self.reads_body = "request_json" in s.model_fields_set
         if "body" in s.model_fields_set:
             content: bytes = json.dumps(s.body, ensure_ascii=False, separators=(",", ":")).encode()
             kind: str | None = "application/json"
@@ -174,7 +204,18 @@ class LiveStub:
     def live(self) -> bool:
         return self.stub.times is None or self.hits < self.stub.times
 
-    def matches(self, scope: Scope) -> bool:
+    def matches(self, scope: Scope, body: bytes | None = None) -> bool:
+        """Whether the call matches; with ``request_json``, only once its ``body`` is read."""
+        if not self.matches_all_but_body(scope):
+            return False
+        if not self.reads_body:
+            return True
+        try:
+            return body is not None and _contains(json.loads(body), self.stub.request_json)
+        except ValueError:
+            return False
+
+    def matches_all_but_body(self, scope: Scope) -> bool:
         s = self.stub
         if s.method != "ANY" and s.method != scope["method"]:
             return False
@@ -185,8 +226,9 @@ class LiveStub:
         elif path != s.path:
             return False
         if s.query:
-            given = dict(parse_qsl(scope["query_string"].decode("latin-1"), True))
-            if any(given.get(k) != v for k, v in s.query.items()):
+            # A parameter given more than once matches on any of its values.
+            pairs = set(parse_qsl(scope["query_string"].decode("latin-1"), True))
+            if any((k, v) not in pairs for k, v in s.query.items()):
                 return False
         if s.request_headers:
             given = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -213,8 +255,50 @@ class LiveStub:
         await send({"type": "http.response.body", "body": self.content})
 
 
+def _contains(given: Any, wanted: Any) -> bool:
+    """Whether JSON ``given`` holds ``wanted``: an object's other keys may come too."""
+    if isinstance(wanted, dict):
+        return isinstance(given, dict) and all(
+            k in given and _contains(given[k], v) for k, v in wanted.items()
+        )
+    if isinstance(wanted, list):
+        return (
+            isinstance(given, list)
+            and len(given) == len(wanted)
+            and all(_contains(g, w) for g, w in zip(given, wanted, strict=True))
+        )
+    if isinstance(wanted, bool) or isinstance(given, bool):
+        return given is wanted  # True == 1 in Python, never in JSON
+    return bool(given == wanted)
+
+
 class StubError(ValueError):
     """A stub list cannot be taken as it is; the message says why."""
+
+
+def read_stubs(path: Path) -> list[Stub]:
+    """The stubs of a JSON file holding a list of them, as ``PUT /__stubs`` takes."""
+    try:
+        given = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise StubError(f"cannot read the stubs file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise StubError(f"the stubs file {path} is not JSON: {exc}") from None
+    if not isinstance(given, list):
+        raise StubError(f"the stubs file {path} must hold a JSON list of stubs ([] for none)")
+    stubs, errors = [], []
+    for i, item in enumerate(given):
+        try:
+            stubs.append(Stub.model_validate(item))
+        except ValidationError as exc:
+            errors += [{**e, "loc": ("body", f"stubs[{i}]", *e["loc"])} for e in exc.errors()]
+    if errors:
+        raise StubError(f"the stubs file {path}: {describe(errors)}")
+    try:
+        Stubs().replace(stubs)  # an id given twice, or too many stubs
+    except StubError as exc:
+        raise StubError(f"the stubs file {path}: {exc}") from None
+    return stubs
 
 
 class Stubs:
@@ -222,7 +306,13 @@ class Stubs:
 
     def __init__(self) -> None:
         self.stubs: list[LiveStub] = []
+        self.initial: list[Stub] = []
         self._ids = itertools.count(1)
+
+    def start_with(self, stubs: list[Stub]) -> None:
+        """Serve ``stubs`` now and again after each reset (``hub mock --stubs``)."""
+        self.replace(stubs)
+        self.initial = stubs
 
     def _make(self, stubs: Iterable[Stub], taken: set[str]) -> list[LiveStub]:
         made = []
@@ -264,13 +354,18 @@ class Stubs:
         return removed
 
     def reset(self) -> None:
-        """No stubs, and ids from ``s1`` again (the journal that named the old ones is gone)."""
-        self.clear()
+        """The stubs started with, unused, and ids from ``s1`` again (the journal that named
+        the old ones is gone)."""
         self._ids = itertools.count(1)
+        self.replace(self.initial)
 
-    def find(self, scope: Scope) -> LiveStub | None:
-        """The first live stub matching the request, or None."""
+    def needs_body(self, scope: Scope) -> bool:
+        """Whether a live stub matching all else would look at the request's body."""
+        return any(s.reads_body and s.live and s.matches_all_but_body(scope) for s in self.stubs)
+
+    def find(self, scope: Scope, body: bytes | None = None) -> LiveStub | None:
+        """The first live stub matching the request (and its ``body``, once read), or None."""
         for stub in self.stubs:
-            if stub.live and stub.matches(scope):
+            if stub.live and stub.matches(scope, body):
                 return stub
         return None

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 import connectors
 from connectors.kit import Connector, FaultConfig, FaultSpec
+from connectors.kit.app import ConnectorApp
+from connectors.kit.stubs import StubError, read_stubs
 from hub.cli.common import PORT_MAX
 from hub.cli.preflight import listenable
 from hub.core.children import end_with_parent
@@ -100,6 +102,13 @@ def mock(
             "(default: writes last as long as the process)"
         ),
     ] = None,
+    stubs: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON file with a list of stubs, as PUT /__stubs takes: served from the "
+            "start, and again after each /__reset"
+        ),
+    ] = None,
     access_log: Annotated[bool, typer.Option(help="Print a line per request")] = True,
 ) -> None:
     """Run one mock agency (population, business, land, insurance...) as an HTTP server."""
@@ -121,6 +130,11 @@ def mock(
         )
     except ValidationError as exc:
         typer.echo(f"error: {_fault_options_problem(exc)}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        start_stubs = read_stubs(stubs) if stubs is not None else None
+    except StubError as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     port = port if port is not None else 8001 + connectors.names().index(name)
     # uvicorn's refusal was a log line with an errno, after the line saying where the mock
@@ -148,6 +162,11 @@ def mock(
             err=True,
         )
         raise typer.Exit(2) from None
+    if start_stubs is not None:
+        if not isinstance(api, ConnectorApp):
+            typer.echo(f"error: connector {name} is not built with the kit: no --stubs", err=True)
+            raise typer.Exit(2)
+        api.stubs.start_with(start_stubs)
     where = f" (writes kept in {state})" if state is not None else ""
     typer.echo(
         f"{name} ({connector.manifest.subsystem_id}) on http://{host}:{port}{where}", err=True

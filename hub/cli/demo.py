@@ -20,8 +20,10 @@ app = typer.Typer(help="Demo registry helpers (refused in production).", no_args
 def credentials_cmd(db: str | None = DbOption) -> None:
     """Print the demo clients as JSON: client, api_key, services it may call."""
     s = settings(db)
-    if s.env == "production" or not s.demo_credentials:
+    if s.env == "production":
         fail("demo credentials are refused in production (HUB_ENV=production)", 2)
+    if not s.demo_credentials:
+        fail("demo credentials are turned off (HUB_DEMO_CREDENTIALS=false)", 2)
     existing(s.database_url)
     up_to_date(s.database_url)
 

@@ -50,6 +50,13 @@ UVICORN_FAST: dict[str, Any] = {
     "server_header": False,
     "date_header": False,
 }
+# No default of its own: unset, HUB_HOST (a setting like any other) says, else 127.0.0.1.
+HostOption = typer.Option(
+    None,
+    "--host",
+    help="Interface to listen on. Default: HUB_HOST, else 127.0.0.1.",
+    show_default=False,
+)
 # How long the parent of several workers waits for one to answer before it replaces it.
 WORKER_PING_S = 60
 
@@ -60,10 +67,14 @@ def register(app: typer.Typer) -> None:
 
 
 def up(
-    port: int = typer.Option(
-        8000, min=1, max=PORT_MAX, help="Hub port; mock agencies take the next ports."
+    port: int | None = typer.Option(
+        None,
+        min=1,
+        max=PORT_MAX,
+        help="Hub port; mock agencies take the next ports. Default: HUB_PORT, else 8000.",
+        show_default=False,
     ),
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    host: str | None = HostOption,
     db: str | None = DbOption,
     seed: int = typer.Option(42, help="Seed of the mock agencies' synthetic data."),
     size: int | None = typer.Option(None, min=1, help="Citizens in the population mock."),
@@ -73,6 +84,7 @@ def up(
 ) -> None:
     """Start the hub and the mock agencies, with the demo registry loaded."""
     s = settings(db, port=port, host=host, gc_freeze=True)
+    port, host = s.port, s.host  # the flags, else HUB_PORT and HUB_HOST, else the defaults
     if s.env == "production":
         fail("`hub up` runs the demo stack; use `hub serve` in production", 2)
     import connectors
@@ -243,8 +255,14 @@ def _print_where(s: Settings, base_urls: dict[str, str], hub_url: str) -> None:
 
 
 def serve(
-    port: int = typer.Option(8000, min=1, max=PORT_MAX, help="Port to listen on."),
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int | None = typer.Option(
+        None,
+        min=1,
+        max=PORT_MAX,
+        help="Port to listen on. Default: HUB_PORT, else 8000.",
+        show_default=False,
+    ),
+    host: str | None = HostOption,
     workers: int = typer.Option(1, min=1, help="Worker processes (one per core)."),
     db: str | None = DbOption,
     migrate: bool = typer.Option(True, help="Apply migrations before starting."),
@@ -266,8 +284,9 @@ def serve(
     # The workers read their settings from the environment: the flags go there, and what
     # the workers will read is checked here, so a bad HUB_* value is one line and exit 2
     # rather than a traceback in every worker (which uvicorn restarted for ever).
-    os.environ |= {"HUB_PORT": str(port), "HUB_HOST": host, "HUB_GC_FREEZE": "1"}
     s = settings(db, port=port, host=host)
+    port, host = s.port, s.host  # the flags, else HUB_PORT and HUB_HOST, else the defaults
+    os.environ |= {"HUB_PORT": str(port), "HUB_HOST": host, "HUB_GC_FREEZE": "1"}
     usable_tls(ssl_certfile, ssl_keyfile, ssl_ca_certs)
     listenable(host, [port])  # before the key is made or the database migrated
     ready_to_sign(s)

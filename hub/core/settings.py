@@ -60,9 +60,8 @@ class Settings(BaseSettings):
     gc_freeze: bool = False
 
     # Gateway limits.
+    # (A service's timeout and body limit are its registry entry's: timeout_ms, max_body_bytes.)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
-    default_max_body_bytes: int = Field(default=1024 * 1024, ge=0)
-    default_timeout_ms: int = Field(default=10_000, gt=0)
     metrics_client_label: bool = True
     registry_refresh_s: float = Field(default=2.0, gt=0)
 

@@ -157,3 +157,22 @@ async def test_a_new_connector_may_share_a_member_with_another(
     doc = demo_registry(urls)
     assert [m["id"] for m in doc["members"]].count(member["id"]) == 1
     await load_demo(make_settings(sqlite_url, tmp_path), doc)  # refused before
+
+
+async def test_demo_credentials_turned_off_in_development_say_by_what(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With HUB_DEMO_CREDENTIALS=false in development, `hub demo credentials` blamed
+    # "HUB_ENV=production" and the endpoints "(production)": neither was set.
+    settings = make_settings(sqlite_url, tmp_path, env="development", demo_credentials=False)
+    monkeypatch.setenv("HUB_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HUB_DEMO_CREDENTIALS", "false")
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["demo", "credentials"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert "HUB_DEMO_CREDENTIALS=false" in said and "production" not in said, said
+    async with hub_client(settings) as (_app, client):
+        for path in ("/demo/credentials", "/demo/providers"):
+            answer = await client.get(path)
+            assert answer.status_code == 404
+            assert "HUB_DEMO_CREDENTIALS=false" in answer.json()["detail"], answer.json()

@@ -633,3 +633,32 @@ def test_hub_mock_on_a_taken_port_says_so_in_one_line(monkeypatch: pytest.Monkey
     said = " ".join(result.output.split())
     assert f"error: port {port} on 127.0.0.1 is in use" in said and "with --port" in said
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+@pytest.mark.parametrize("command", ["serve", "up"])
+def test_hub_port_and_hub_host_are_where_the_servers_listen_without_flags(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # HUB_PORT and HUB_HOST are settings, but the flags' own defaults (8000, 127.0.0.1)
+    # always won: `HUB_PORT=9000 hub serve` listened on 8000. Here the port HUB_PORT names is
+    # taken, so a server that reads it stops there, before anything starts.
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the hub started elsewhere than HUB_PORT")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.setattr(subprocess, "Popen", started)
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {
+            "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",
+            "HUB_PORT": str(port),
+            "HUB_HOST": "127.0.0.1",
+            "HUB_GC_FREEZE": None,
+        }
+        result = CliRunner().invoke(app, [command], env=env)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert f"error: port {port} on 127.0.0.1 is in use" in said, said

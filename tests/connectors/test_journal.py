@@ -116,3 +116,21 @@ def test_the_journal_keeps_the_newest_and_counts_the_dropped() -> None:
     assert [e.path for e in journal.select()] == ["/p4", "/p3", "/p2"]
     assert journal.dropped == 2
     assert journal.clear() == 3 and journal.dropped == 0 and not journal.select()
+
+
+async def test_clearing_the_journal_takes_no_filters(api: httpx.AsyncClient) -> None:
+    # DELETE /__requests?method=GET cleared every call, the POSTs too.
+    await api.get(f"/citizens/{PERSON['id']}")
+    answer = await api.delete("/__requests", params={"method": "GET"})
+    assert answer.status_code == 422, answer.text
+    assert "unknown query parameter 'method'" in answer.json()["message"]
+    assert (await api.get("/__requests/count")).json()["count"] == 1
+
+
+async def test_secrets_in_a_json_body_are_redacted(api: httpx.AsyncClient) -> None:
+    body = {"id": PERSON["id"], "password": "hunter2", "nested": {"api_key": "k-9"}, "n": 1}
+    await api.post("/citizens/verify", json=body)
+    [seen] = (await api.get("/__requests")).json()["items"]
+    preview = seen["body_preview"]
+    assert "hunter2" not in preview and "k-9" not in preview, preview
+    assert '"password":"[redacted]"' in preview and PERSON["id"] in preview

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from click.testing import Result
+from typer.testing import CliRunner
 
 import connectors
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at
+from hub.cli.main import app as hub_cli
 
 PERSON = citizen_at(42, DEFAULT_SIZE, 0)
 OTHER = citizen_at(42, DEFAULT_SIZE, 1)
@@ -222,3 +228,162 @@ async def test_every_mock_takes_stubs(name: str) -> None:
         assert (await mock.get("/__requests/count", params={"path": "/stubbed"})).json()[
             "count"
         ] == 1
+
+
+async def test_a_path_with_a_query_is_refused_pointing_at_query(api: httpx.AsyncClient) -> None:
+    # The whole URL, query included, is what a stub matches elsewhere; here that stub could
+    # never match, since the path a call has holds no query.
+    stub = {"method": "GET", "path": "/citizens?province=79", "body": {"items": []}}
+    for answer in (await api.post("/__stubs", json=stub), await api.put("/__stubs", json=[stub])):
+        assert answer.status_code == 422, answer.text
+        assert "give its parameters in query" in answer.json()["message"]
+    assert (await api.get("/__stubs")).json() == []
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity"])
+async def test_a_body_that_is_no_json_is_refused(api: httpx.AsyncClient, number: bytes) -> None:
+    # Python's parser takes NaN; the stub then answered `NaN` labelled application/json.
+    raw = b'[{"method": "GET", "path": "/a", "body": {"n": [%s]}}]' % number
+    answer = await api.put("/__stubs", content=raw, headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert "stubs[0].body: " in answer.json()["message"]
+    assert "not JSON" in answer.json()["message"]
+
+
+async def test_the_stub_id_header_is_the_mock_s(api: httpx.AsyncClient) -> None:
+    stub = {"method": "GET", "path": "/a", "headers": {"X-Mock-Stub": "mine"}}
+    answer = await api.post("/__stubs", json=stub)
+    assert answer.status_code == 422 and "x-mock-stub" in answer.json()["message"], answer.text
+
+
+async def test_request_json_matcher(api: httpx.AsyncClient) -> None:
+    wanted = {"id": PERSON["id"], "names": ["A", {"b": 1}]}
+    await put(
+        api,
+        [
+            {"id": "body", "method": "POST", "path": "/citizens/verify", "request_json": wanted,
+             "body": {"match": False}},
+            {"id": "null", "method": "POST", "path": "/things", "request_json": None, "text": "n"},
+        ],
+    )  # fmt: skip
+
+    async def stub_of(body: Any, path: str = "/citizens/verify") -> str | None:
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        answer = await api.post(path, content=content, headers={"content-type": "application/json"})
+        return answer.headers.get("x-mock-stub")
+
+    # Extra fields of an object may come; lists and values must be as given.
+    assert await stub_of({**wanted, "full_name": "X"}) == "body"
+    assert await stub_of({**wanted, "names": ["A", {"b": 1.0, "c": 2}]}) == "body"
+    assert await stub_of({**wanted, "names": ["A", {"b": True}]}) is None
+    assert await stub_of({**wanted, "names": ["A"]}) is None
+    assert await stub_of({"id": PERSON["id"]}) is None
+    assert await stub_of(b"{not json") is None
+    assert await stub_of(None, "/things") == "null"
+    assert await stub_of({}, "/things") is None
+    # The handler still reads the body a stub looked at.
+    answer = await api.post("/citizens/verify", json={"id": PERSON["id"], "full_name": "X"})
+    assert answer.status_code == 200 and answer.json() == {"match": False}
+    assert "x-mock-stub" not in answer.headers
+    [seen, *_] = (await api.get("/__requests")).json()["items"]
+    assert seen["body_size"] > 0 and seen["stub"] is None
+    listed = (await api.get("/__stubs")).json()
+    assert listed[0]["request_json"] == wanted and listed[0]["hits"] == 2
+    assert listed[1]["request_json"] is None and "request_json" in listed[1]
+
+
+async def test_an_unmatched_call_says_so(api: httpx.AsyncClient) -> None:
+    await put(api, [{"method": "GET", "path": "/once", "text": "once", "times": 1}])
+    assert (await api.get("/once")).text == "once"
+    gone = await api.get("/once")
+    assert gone.status_code == 404, gone.text
+    assert gone.json()["type"] == "NotFound"
+    assert "GET /once" in gone.json()["message"] and "/__stubs" in gone.json()["message"]
+    wrong = await api.delete(f"/citizens/{PERSON['id']}")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"
+    assert wrong.json()["type"] == "MethodNotAllowed" and "GET" in wrong.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/__stubs"),
+        ("DELETE", "/__stubs"),
+        ("GET", "/__stubs/s1"),
+        ("DELETE", "/__stubs/s1"),
+        ("GET", "/__faults"),
+        ("DELETE", "/__faults"),
+        ("POST", "/__reset"),
+    ],
+)
+async def test_controls_refuse_unknown_query_parameters(
+    api: httpx.AsyncClient, method: str, path: str
+) -> None:
+    await put(api, [{"id": "s1", "method": "GET", "path": "/a"}])
+    answer = await api.request(method, path, params={"id": "s1"})
+    assert answer.status_code == 422, answer.text
+    assert "unknown query parameter 'id'" in answer.json()["message"]
+    assert len((await api.get("/__stubs")).json()) == 1
+
+
+def _mock_with_stubs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str
+) -> tuple[Result, list[Any]]:
+    """``hub mock population --stubs FILE`` with ``content`` in FILE; the app it would serve."""
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda api, **_: served.append(api))
+    path = tmp_path / "stubs.json"
+    path.write_text(content)
+    args = ["mock", "population", "--size", "1000", "--port", "1", "--stubs", str(path)]
+    monkeypatch.setattr("hub.cli.connectors.listenable", lambda *_: None)
+    return CliRunner().invoke(hub_cli, args), served
+
+
+async def test_a_mock_starts_with_the_stubs_of_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stubs lived only as long as the process: a restart, even with --state, lost them all.
+    stubs = [{"id": "down", "method": "GET", "path_pattern": "/citizens/.*", "status": 503}]
+    result, [app] = _mock_with_stubs(tmp_path, monkeypatch, json.dumps(stubs))
+    assert result.exit_code == 0, result.output
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as mock:
+        assert (await mock.get(f"/citizens/{PERSON['id']}")).status_code == 503
+        await mock.delete("/__stubs")
+        assert (await mock.get("/v2/x")).status_code == 404
+        # A reset goes back to the stubs the mock started with, as it does for faults.
+        await mock.post("/__reset")
+        [shown] = (await mock.get("/__stubs")).json()
+        assert shown["id"] == "down" and shown["hits"] == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("[{", "is not JSON"),
+        ('{"method": "GET"}', "a JSON list of stubs"),
+        ('[{"method": "GET", "path": "/a"}, {"method": "GET", "path": "/a", "status": 700}]',
+         "stubs[1].status: must be at most 599"),
+        ('[{"id": "a", "method": "GET", "path": "/a"}, {"id": "a", "method": "GET", "path": "/b"}]',
+         "id 'a' is given twice"),
+    ],
+)  # fmt: skip
+def test_a_bad_stubs_file_stops_the_mock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, said: str
+) -> None:
+    result, served = _mock_with_stubs(tmp_path, monkeypatch, content)
+    assert result.exit_code == 2 and said in result.output, result.output
+    assert "stubs.json" in result.output and not served
+
+
+def test_a_missing_stubs_file_stops_the_mock(tmp_path: Path) -> None:
+    result = CliRunner().invoke(hub_cli, ["mock", "population", "--stubs", str(tmp_path / "no")])
+    assert result.exit_code == 2 and "cannot read" in result.output, result.output
+
+
+async def test_a_repeated_parameter_matches_on_any_of_its_values(api: httpx.AsyncClient) -> None:
+    # Only the last value counted, so the order of the parameters decided the match.
+    await put(api, [{"method": "GET", "path": "/v2/x", "query": {"tag": "a"}, "text": "a"}])
+    assert (await api.get("/v2/x?tag=b&tag=a")).text == "a"
+    assert (await api.get("/v2/x?tag=a&tag=b")).text == "a"
+    assert (await api.get("/v2/x?tag=b")).status_code == 404

@@ -128,6 +128,7 @@ def test_every_hub_variable_the_repository_sets_is_a_setting_or_known() -> None:
                 names |= set(re.findall(r"\bHUB_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
     names -= {"HUB_PATH", "HUB_ONLY_PREFIXES"}  # Python names: bench/targets.py's, the gateway's
     names -= {"HUB_DATABSE_URL", "HUB_ADMN_TOKEN", "HUB_ZZZ"}  # the tests' typos
+    names -= {"HUB_DEFAULT_TIMEOUT_MS", "HUB_DEFAULT_MAX_BODY_BYTES"}  # settings no more
     assert settings_module.unknown_variables(dict.fromkeys(names, "x")) == []
 
 
@@ -177,3 +178,26 @@ def test_minute_rollup_days_beyond_a_century_are_refused_naming_the_variable(
     most = _settings(monkeypatch, HUB_MINUTE_ROLLUP_DAYS="36500").minute_rollup_days
     horizon = minute_horizon(most)
     assert horizon is not None and horizon.year >= 1900
+
+
+def test_every_setting_is_documented_where_users_look() -> None:
+    # HUB_LOG_BATCH_MAX, HUB_SQLITE_BUSY_TIMEOUT_MS, HUB_DEMO_CREDENTIALS and others were
+    # read by the hub and named nowhere a user reads: the README and docs/ only.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "README.md").read_text() + "".join(
+        p.read_text() for p in sorted((root / "docs").glob("*.md"))
+    )
+    missing = [
+        "HUB_" + name.upper() for name in Settings.model_fields if "HUB_" + name.upper() not in text
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", ["HUB_DEFAULT_TIMEOUT_MS", "HUB_DEFAULT_MAX_BODY_BYTES"])
+def test_a_service_default_the_hub_never_read_is_warned_about(name: str) -> None:
+    # These were settings that nothing read: a service's timeout and body limit come from
+    # its registry entry (timeout_ms, max_body_bytes), so setting them quietly did nothing.
+    (line,) = settings_module.unknown_variables({name: "5000"})
+    assert line.startswith(f"{name} is not a hub setting"), line
