@@ -229,7 +229,8 @@ def replay_command(
                 _say(
                     errors,
                     f"stopping ({name}): no new iterations; waiting for those in flight, "
-                    "clearing faults, then the report (Ctrl-C again to quit at once)",
+                    "clearing faults and stubs, then the report (Ctrl-C again to abort them "
+                    "and quit without a report)",
                 )
             else:
                 main_task.cancel()

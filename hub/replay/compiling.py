@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hub.replay.compiler import Compiler, Loc
@@ -154,7 +155,8 @@ def _capture(compiler: Compiler, loc: Loc, name: str, spec: str | Capture) -> Ca
 def _fault(compiler: Compiler, loc: Loc, step: FaultStep) -> FaultPlan:
     fault = step.fault
     settings = None if fault.set is None else fault.set.model_dump(exclude_none=True)
-    action = "clear" if settings is None else f"set {settings}"
+    # As --fault's echo has it (JSON), not Python's {'latency_ms': 200}.
+    action = "clear" if settings is None else f"set {json.dumps(settings, separators=(', ', ': '))}"
     if settings is not None and isinstance(settings.get("seed"), str):
         settings["seed"] = compiler.value((*loc, "fault", "set", "seed"), settings["seed"])
     return FaultPlan(

@@ -52,8 +52,9 @@ def compile_stub(compiler: Any, loc: Loc, step: StubStep) -> StubPlan:
             for name in ("query", "request_headers", "headers"):
                 if name in raw:
                     raw[name] = {k: _text(v) for k, v in raw[name].items()}
-            if "body" in raw:
-                raw["body"] = compiler.json_value((*where, "body"), raw["body"])
+            for name in ("request_json", "body"):
+                if name in raw:  # a null given is kept: request_json: null matches a null body
+                    raw[name] = compiler.json_value((*where, name), raw[name])
             stubs.append(compiler.value(where, raw))
     action = "clear its stubs" if stubs is None else f"add {len(stubs)} stub(s)"
     return StubPlan(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
 from hub.replay.fields import (
     CLIENT_PATTERN,
@@ -27,6 +27,13 @@ class FaultSpec(Model):
     timeout_rate: Number | None = Field(default=None, ge=0, le=1)
     reset_rate: Number | None = Field(default=None, ge=0, le=1)
     malformed_rate: Number | None = Field(default=None, ge=0, le=1)
+
+    @field_serializer(
+        "latency_ms", "jitter_ms", "error_rate", "timeout_rate", "reset_rate", "malformed_rate"
+    )
+    def _whole_as_given(self, value: float | None) -> float | int | None:
+        # The model takes 200 as 200.0; the reports and labels echo it back as written.
+        return int(value) if value is not None and value.is_integer() else value
 
 
 class FaultSettings(FaultSpec):
@@ -92,6 +99,11 @@ class MockStub(Model):
     query: dict[str, Scalar] | None = None
     request_headers: dict[str, Scalar] | None = None
     status: Whole | str = Field(default=200, description="The answer's status, 200-599.")
+    request_json: Any = Field(
+        default=None,
+        description="Answer only a request whose body is JSON holding this value (an object's "
+        "other keys may come too; null matches a body that is null).",
+    )
     headers: dict[str, Scalar] | None = Field(default=None, description="The answer's headers.")
     body: Any = Field(default=None, description="The answer as JSON.")
     text: str | None = Field(default=None, description="The answer as text (instead of body).")
@@ -112,6 +124,25 @@ class MockStub(Model):
             raise ValueError("must be an HTTP status 200-599, or a template that renders to one")
         if isinstance(value, int) and not 200 <= value <= 599:
             raise ValueError("must be an HTTP status 200-599")
+        return value
+
+    @field_validator("times")
+    @classmethod
+    def _stub_times(cls, value: int | str | None) -> int | str | None:
+        # Else "two" or 0 loaded, and the mock refused the stub in every iteration.
+        plain = isinstance(value, str) and not _templated(value)
+        if plain or (isinstance(value, int) and value < 1):
+            raise ValueError("must be a whole number, 1 or more, or a template that renders to one")
+        return value
+
+    @field_validator("latency_ms")
+    @classmethod
+    def _stub_latency(cls, value: float | str | None) -> float | str | None:
+        plain = isinstance(value, str) and not _templated(value)
+        if plain or (isinstance(value, float) and not 0 <= value <= 600_000):
+            raise ValueError(
+                "must be a number of milliseconds 0-600000, or a template that renders to one"
+            )
         return value
 
     @model_validator(mode="after")

@@ -118,8 +118,11 @@ class FakeHub:
         query = dict(parse_qsl(scope["query_string"].decode()))
         if code == "forward":  # as the hub forwards a call to its provider
             target = self.forward_to + "/" + "/".join(rest)
-            async with httpx.AsyncClient() as client:
-                answer = await client.request(method, target, params=query)
+            sent = {"content-type": headers["content-type"]} if "content-type" in headers else {}
+            async with httpx.AsyncClient(timeout=30) as client:  # a slow stub is waited for
+                answer = await client.request(
+                    method, target, params=query, content=body, headers=sent
+                )
             return answer.status_code, {}, answer.json()
         if code == "status":
             return int(rest[0]), {}, {"status": int(rest[0])}

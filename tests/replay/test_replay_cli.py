@@ -618,13 +618,34 @@ def test_a_fault_held_for_the_whole_run_loads_under_it_with_concurrency(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     # Set once before the first iteration, cleared once after the last.
-    assert fake_hub.faults == [("PUT", {"latency_ms": 5.0}), ("DELETE", None)]
-    assert fake_hub.latency_at_arrival == [5.0] * 8
-    assert 'fault held for the whole run: VN/GOV/BCA/population={"latency_ms": 5.0}' in (
+    assert fake_hub.faults == [("PUT", {"latency_ms": 5}), ("DELETE", None)]
+    assert fake_hub.latency_at_arrival == [5] * 8
+    # As given: it read {"latency_ms": 5.0}.
+    assert 'fault held for the whole run: VN/GOV/BCA/population={"latency_ms": 5}' in (
         result.output
     )
     held = json.loads(report.read_text())["faults"]
-    assert held == [{"provider": "VN/GOV/BCA/population", "set": {"latency_ms": 5.0}}]
+    assert held == [{"provider": "VN/GOV/BCA/population", "set": {"latency_ms": 5}}]
+    assert type(held[0]["set"]["latency_ms"]) is int
+
+
+def test_fault_settings_print_as_given_whole_numbers_as_integers(
+    write: Callable[..., Path],
+) -> None:
+    from hub.replay.faults import parse_fault
+    from hub.replay.loader import load_file
+
+    given = "{latency_ms: 200, jitter_ms: 12.5, error_rate: 1, services: {echo: {latency_ms: 9}}}"
+    held = parse_fault(f"VN/GOV/BCA/population={given}")
+    assert held.text == (
+        'VN/GOV/BCA/population={"latency_ms": 200, "jitter_ms": 12.5, "error_rate": 1, '
+        '"services": {"echo": {"latency_ms": 9}}}'
+    )
+    step = "  - fault: {provider: VN/GOV/BCA/population, set: {latency_ms: 200, error_rate: 0.5}}"
+    plan = load_file(write(f"steps:\n{step}\n"))
+    assert plan.steps[0].label == (
+        'fault VN/GOV/BCA/population: set {"latency_ms": 200, "error_rate": 0.5}'
+    )
 
 
 def test_a_fault_held_for_the_run_is_cleared_when_a_scenario_fails(

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import selectors
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -113,6 +119,50 @@ async def test_a_stub_answers_with_its_templates_rendered_and_verify_counts_the_
     assert await stubs_at(mock) == []
 
 
+MATCH_BODY = """
+  - id: matching
+    stub:
+      provider: VN/GOV/BCA/population
+      url: MOCK
+      add:
+        - method: POST
+          path: /citizens/verify
+          request_json: {id: "{{ cid }}", born: 1949-09-22, tags: ["{{ cid }}"]}
+          status: 299
+          body: {matched: true}
+"""
+
+
+def post(step_id: str, json: str, status: int) -> str:
+    return f"""
+  - id: {step_id}
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/forward
+    method: POST
+    path: /citizens/verify
+    json: {json}
+    expect: {{status: {status}}}
+"""
+
+
+async def test_a_stub_matches_the_request_body_with_request_json_templated(
+    fake_hub: FakeHub, mock: str, write: Callable[..., Path]
+) -> None:
+    # The mock's stubs take request_json (connectors/kit/stubs.py); a stub step refused it
+    # as an unknown key, so a scenario could not answer one POST and not another.
+    text = scenario(
+        mock,
+        MATCH_BODY,
+        # Other keys may come too; the date is the text the body holds.
+        post("same", '{id: "{{ cid }}", born: "1949-09-22", tags: ["{{ cid }}"], x: 1}', 299),
+        post("other", '{id: "079000000002", born: "1949-09-22", tags: ["{{ cid }}"]}', 422),
+        verify("count: 2", "method: POST, path: /citizens/verify"),
+    )
+    result = await run(write, fake_hub, text, iterations=2)
+    assert result.ok, [s.first_failure for s in result.steps]
+    assert await stubs_at(mock) == []
+
+
 async def test_a_count_that_does_not_hold_fails_the_step_in_plain_words(
     fake_hub: FakeHub, mock: str, write: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -201,6 +251,38 @@ P = "provider: VN/GOV/BCA/population"
             "field stub.add.0.path: variable 'cdi' is not defined",
         ),
         (
+            "  - stub: {"
+            + P
+            + ", add: [{method: POST, path: /a, request_json: {id: '{{ cdi }}'}}]}",
+            "field stub.add.0.request_json.id: variable 'cdi' is not defined",
+        ),
+        (
+            # Quoted by mistake: loaded, then refused by the mock in every iteration.
+            "  - stub: {" + P + ", add: [{method: GET, path: /a, latency_ms: '200'}]}",
+            "field stub.add.0.latency_ms: must be a number of milliseconds 0-600000, or a "
+            "template that renders to one",
+        ),
+        (
+            "  - stub: {" + P + ", add: [{method: GET, path: /a, times: two}]}",
+            "field stub.add.0.times: must be a whole number, 1 or more, or a template",
+        ),
+        (
+            "  - stub: {" + P + ", add: [{method: GET, path: /a, times: 0}]}",
+            "field stub.add.0.times: must be a whole number, 1 or more, or a template",
+        ),
+        (
+            "  - stub: {" + P + ", add: [{method: POST, path: /a, request_json: [1, '{{ x }']}]}",
+            "field stub.add.0.request_json.1: bad template '{{ x }' in '{{ x }'",
+        ),
+        (
+            "  - stub: {" + P + ", add: [{method: POST, path: /a, request_json: {a: .nan}}]}",
+            "field stub.add.0.request_json.a: .nan is not a JSON number",
+        ),
+        (
+            "  - stub: {" + P + ", add: [{method: POST, path: /a, request_json: {1: x}}]}",
+            "field stub.add.0.request_json.1: key 1 is not text",
+        ),
+        (
             "  - verify: {" + P + ", request: {method: GET}}",
             "field verify: give 'count: N', or 'at_least: N' and/or 'at_most: N'",
         ),
@@ -221,3 +303,80 @@ def test_malformed_stub_and_verify_steps_are_refused_at_load_time(
     with pytest.raises(ScenarioLoadError) as caught:
         load_file(path)
     assert f"{path}:2: step steps[0], {message}" in str(caught.value)
+
+
+def test_a_request_json_problem_is_told_at_its_own_line(write: Callable[..., Path]) -> None:
+    path = write(
+        "vars: {cid: '079000000001'}\n"
+        "steps:\n"
+        "  - stub:\n"
+        "      provider: VN/GOV/BCA/population\n"
+        "      add:\n"
+        "        - method: POST\n"
+        "          path: /citizens/verify\n"
+        "          request_json:\n"
+        "            id: '{{ cid }}'\n"
+        "            deep:\n"
+        "              when: '{{ wen }}'\n"
+    )
+    with pytest.raises(ScenarioLoadError) as caught:
+        load_file(path)
+    assert (
+        f"{path}:11: step steps[0], field stub.add.0.request_json.deep.when: "
+        "variable 'wen' is not defined"
+    ) in str(caught.value)
+
+
+HUNG = """
+  - id: hang
+    stub:
+      provider: VN/GOV/BCA/population
+      url: MOCK
+      add:
+        - {method: GET, path: "/citizens/{{ cid }}", latency_ms: 5000, body: {late: true}}
+"""
+
+
+def test_a_second_ctrl_c_aborts_requests_to_a_hung_provider_and_still_cleans_up(
+    fake_hub: FakeHub, mock: str, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # docs/scenarios.md: the first Ctrl-C waits for the iterations in flight, the second
+    # aborts them at once (not after the provider's 5 s), without a report, yet the
+    # stubs are removed and the faults cleared, those of --fault too.
+    providers, report = tmp_path / "providers.json", tmp_path / "report.json"
+    providers.write_text(json.dumps({"VN/GOV/BCA/population": mock}))
+    path = write(scenario(mock, HUNG, CALL.format(id="slow", status=200)))
+    cmd = [sys.executable, "-m", "hub", "replay", str(path), "--hub", fake_hub.url]
+    cmd += ["--providers", str(providers), "--fault", "VN/GOV/BCA/population={jitter_ms: 1}"]
+    cmd += ["--json", str(report)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not fake_hub.arrivals:  # the exchange is in flight, its stub holding it
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.05)
+        assert httpx.get(f"{mock}/__faults").json()["jitter_ms"] == 1
+        proc.send_signal(signal.SIGINT)
+        assert proc.stderr is not None
+        readable = selectors.DefaultSelector()
+        readable.register(proc.stderr, selectors.EVENT_READ)
+        assert readable.select(timeout=20), "Ctrl-C was never taken"
+        first = proc.stderr.readline()
+        assert first.startswith(b"stopping (Ctrl-C)"), first
+        time.sleep(0.3)
+        assert proc.poll() is None  # the first waits for the request in flight
+        second = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        took = time.monotonic() - second
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, (out, err)
+    assert took < 3, f"the second Ctrl-C took {took:.1f} s"  # the stub answers after 5 s
+    assert "interrupted (Ctrl-C): no report" in err.decode() and out.decode() == ""
+    assert not report.exists()
+    assert httpx.get(f"{mock}/__stubs").json() == []
+    assert httpx.get(f"{mock}/__faults").json()["jitter_ms"] == 0
