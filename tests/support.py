@@ -104,10 +104,24 @@ async def serve(app: Any, port: int | None = None, **options: Any) -> AsyncItera
     config = uvicorn.Config(app, host="127.0.0.1", port=port, **(settings | options))
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
+
+    async def serving() -> None:
+        try:
+            await server.serve()
+        except SystemExit as exc:
+            # uvicorn exits when it cannot bind (a port another process took since
+            # free_port). A SystemExit leaves the event loop itself, which broke
+            # pytest-asyncio's runner for every later test of the session, not just this one.
+            raise RuntimeError(
+                f"uvicorn could not serve on 127.0.0.1:{port} (exit {exc.code}); "
+                "its error is in the captured log"
+            ) from None
+
+    task = asyncio.create_task(serving())
     while not server.started:
         if task.done():
             task.result()
+            raise RuntimeError(f"uvicorn stopped before serving on 127.0.0.1:{port}")
         await asyncio.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{port}"

@@ -21,6 +21,7 @@ from hub.cli.common import (
     PORT_MAX,
     DbOption,
     console,
+    err_console,
     existing,
     fail,
     not_ours,
@@ -59,6 +60,8 @@ HostOption = typer.Option(
 )
 # How long the parent of several workers waits for one to answer before it replaces it.
 WORKER_PING_S = 60
+# How long, past the graceful shutdown's 30 s, the parent waits for a worker to stop.
+WORKER_STOP_MARGIN_S = 5
 
 
 def register(app: typer.Typer) -> None:
@@ -405,3 +408,24 @@ class _Supervisor(Multiprocess):
         for sock in self.sockets:
             sock.close()
         super().terminate_all()
+
+    def join_all(self) -> None:
+        """Wait for the workers to drain, then kill those that never will.
+
+        A worker that no longer runs (stopped with SIGSTOP, deadlocked) never acts on
+        SIGTERM: uvicorn's parent waited for it for ever, and `hub serve` with it.
+        """
+        graceful = self.config.timeout_graceful_shutdown or 0
+        deadline = time.monotonic() + graceful + WORKER_STOP_MARGIN_S
+        for worker in self.processes:
+            worker.process.join(max(deadline - time.monotonic(), 0))
+            if worker.process.exitcode is None:
+                # On stderr, which Python flushes by line: the parent may end by the signal
+                # uvicorn raises again, and what waits in stdout's buffer is lost then.
+                err_console.print(
+                    f"worker {worker.process.pid} did not stop within "
+                    f"{graceful:g} s of SIGTERM: killed",
+                    style="yellow",
+                )
+                worker.process.kill()
+                worker.process.join()

@@ -49,9 +49,16 @@ def install(state: HubState) -> None:
         await state.registry.refresh()  # reloads only if the registry's version moved
         return b"ok"
 
+    async def start() -> None:
+        await link.start()
+        # The registry was loaded before this socket opened: a change another worker made
+        # in between was asked of the others only (a worker started in place of one that
+        # died served it stale until its periodic reload). From now on it is asked here too.
+        await registry()
+
     link.handlers["registry"] = registry
     state.extras["workers"] = link
-    state.extras.setdefault("on_startup", []).append(link.start)
+    state.extras.setdefault("on_startup", []).append(start)
     state.on_shutdown.append(link.stop)
 
 
@@ -130,7 +137,12 @@ class WorkerLink:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
             else:
-                log.warning("worker %s did not answer %r: %s", pid, question, exc)
+                why = (
+                    f"no answer within {ASK_TIMEOUT_S:g} s"
+                    if isinstance(exc, TimeoutError)
+                    else exc
+                )
+                log.warning("worker %s did not answer %r: %s", pid, question, why)
             raise
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -140,7 +152,9 @@ class WorkerLink:
             if handler is not None:
                 writer.write(await handler())
                 await writer.drain()
-        except Exception:  # the asker gave up, or the handler failed: it gets nothing
+        except (ConnectionError, TimeoutError) as exc:  # the asker gave up: nothing to tell
+            log.info("another worker stopped waiting for this one's answer: %r", exc)
+        except Exception:  # the handler failed: the asker gets nothing
             log.warning("could not answer another worker", exc_info=True)
         finally:
             writer.close()

@@ -14,7 +14,9 @@ What it does, and what it leaves out on purpose:
 - a reused connection that closes before the first byte of the answer is retried once on
   a new connection, for idempotent methods only (RFC 9110 9.2.2);
 - bodies sized by Content-Length, chunked, or read to the end of the connection; HEAD,
-  204 and 304 answers have none;
+  204 and 304 answers have none; a chunked body's trailer fields are dropped, and bytes
+  after an answer (a second one nobody asked for) close its connection;
+- the request's timeout covers connecting and the TLS handshake as well as the answer;
 - https with the system's trust store; no proxies, no redirects (the hub passes a
   provider's 3xx back as it is), no decompression (the answer goes back byte for byte).
 """
@@ -70,6 +72,15 @@ class Response:
         self.status = status
         self.headers = headers
         self.body = body
+
+
+class _Head(list[tuple[str, str]]):
+    """A chunked answer's head fields, closed to the trailer's that follow the body."""
+
+    __slots__ = ()
+
+    def append(self, field: tuple[str, str]) -> None:
+        pass
 
 
 class _Deadlines:
@@ -233,6 +244,10 @@ class _Connection(asyncio.Protocol):
                     )
                     return
                 framed = True
+                # The parser reports a chunked body's trailer fields through on_header too:
+                # they went on as the answer's headers (a Content-Type or a Set-Cookie sent
+                # after the body), which RFC 9110 6.5.1 forbids; the hub drops them.
+                self._headers = _Head(self._headers)
             elif lname == "content-length":
                 framed = True
         self._until_eof = not framed
@@ -262,6 +277,12 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(Response(self._status, self._headers, b"".join(self._body)))
+            # Reset here rather than in request(): a second answer in the same bytes (no
+            # request asked for it) then fills new lists, not this answer's headers; and an
+            # idle pooled connection holds no answer (the waiter's result, the body's parts).
+            self._waiter, self._headers, self._body = None, [], []
+        else:
+            self.close()  # an answer nobody asked for: the connection is out of step
 
     def _fail(self, exc: Exception) -> None:
         self._stop_timer()
@@ -290,8 +311,6 @@ class _Connection(asyncio.Protocol):
         self._head = head
         self._got_bytes = False
         self._status = 0
-        self._headers = []
-        self._body = []
         self._until_eof = False
         self._fed = 0
         self.keep_alive = False
@@ -343,7 +362,7 @@ class HttpClient:
         deadline = loop.time() + timeout_s
         attempts = 2 if method in IDEMPOTENT else 1
         while True:
-            conn = self._pooled(key) or await self._connect(key)
+            conn = self._pooled(key) or await self._connect(key, deadline)
             try:
                 answer = await conn.request(data, head=method == "HEAD", deadline=deadline)
             except StaleConnection:
@@ -369,16 +388,21 @@ class HttpClient:
             conn.close()
         return None
 
-    async def _connect(self, key: tuple[str, str, int]) -> _Connection:
+    async def _connect(self, key: tuple[str, str, int], deadline: float) -> _Connection:
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         context = self._ssl_context() if scheme == "https" else None
         if self._deadlines is None or self._deadlines.loop is not loop:
             self._deadlines = _Deadlines(loop)
         deadlines = self._deadlines
-        _, conn = await loop.create_connection(
-            lambda: _Connection(loop, deadlines), host, port, ssl=context
-        )
+        # The request's deadline covers the connect and TLS handshake too: a provider whose
+        # listen queue is full, or that never answers a TLS hello, held the exchange for the
+        # kernel's connect timeout (about 130 s) or asyncio's handshake timeout (60 s),
+        # whatever the service's timeout. New connections only: a pooled one pays nothing.
+        async with asyncio.timeout_at(deadline):
+            _, conn = await loop.create_connection(
+                lambda: _Connection(loop, deadlines), host, port, ssl=context
+            )
         return conn
 
     def _release(self, key: tuple[str, str, int], conn: _Connection) -> None:

@@ -154,6 +154,9 @@ class RedisQuotas:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
 
         self.policy = policy
         pool = aioredis.BlockingConnectionPool.from_url(
@@ -162,6 +165,11 @@ class RedisQuotas:
             timeout=0.5,  # for a free connection; then as for a Redis that does not answer
             socket_timeout=0.5,
             socket_connect_timeout=0.5,
+            # A pooled connection a restarted Redis closed fails once when next used: tried
+            # again at once on a new one. Without it each such connection made the process
+            # count alone for RETRY_AFTER_S, one after another, for half a minute and more.
+            # Not a timeout: a Redis that hangs would then hold each exchange twice as long.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         self.client: Any = aioredis.Redis(connection_pool=pool)
         self.script = self.client.register_script(TAKE_SCRIPT)

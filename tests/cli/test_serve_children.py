@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import multiprocessing.process
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from hub.cli.serve import _Supervisor
 from tests.support import SECRET, free_block, free_port, wait_healthy
 
 pytestmark = pytest.mark.skipif(
@@ -209,3 +214,35 @@ def test_children_do_not_import_packages_from_the_current_directory(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+class _Worker:
+    """What uvicorn's parent holds of a worker (its ``Process``), around a real process."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess) -> None:
+        self.process = process
+
+    def join(self) -> None:
+        self.process.join()
+
+
+def test_a_hung_worker_does_not_keep_hub_serve_from_stopping() -> None:
+    # A worker that no longer runs (SIGSTOP, a deadlock) never acts on SIGTERM: uvicorn's
+    # parent waited for it for ever, and `hub serve` never exited.
+    hung = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(120,))
+    hung.start()
+    assert hung.pid is not None
+    os.kill(hung.pid, signal.SIGSTOP)
+    supervisor = object.__new__(_Supervisor)
+    supervisor.config = SimpleNamespace(timeout_graceful_shutdown=0.5)  # type: ignore[assignment]
+    supervisor.processes = [_Worker(hung)]  # type: ignore[list-item]
+    joiner = threading.Thread(target=supervisor.join_all, daemon=True)
+    try:
+        joiner.start()
+        joiner.join(20)
+        assert not joiner.is_alive()
+        assert hung.exitcode == -signal.SIGKILL
+    finally:
+        if hung.exitcode is None:
+            hung.kill()
+            hung.join()

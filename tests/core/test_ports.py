@@ -62,3 +62,17 @@ def test_a_range_starting_low_still_yields_ports(
 def test_an_empty_block_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one port"):
         ports.free_block(0)
+
+
+async def test_a_test_server_on_a_taken_port_raises_instead_of_exiting() -> None:
+    from starlette.applications import Starlette
+
+    from tests.support import serve
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(RuntimeError, match=f"could not serve on 127.0.0.1:{port}"):
+            async with serve(Starlette(), port):
+                pass

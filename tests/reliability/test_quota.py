@@ -187,6 +187,37 @@ async def test_a_burst_wider_than_the_redis_connection_pool_is_still_counted_onc
         await quotas.close()
 
 
+@pytest.mark.redis
+@needs_redis
+async def test_connections_a_restarted_redis_closed_are_replaced_without_counting_alone() -> None:
+    """After Redis restarted, each pooled connection it had closed failed once when next
+    used, and each failure made the process count alone for RETRY_AFTER_S: a worker with
+    many pooled connections counted alone, 5 s at a time, for half a minute and more."""
+    import redis.asyncio as aioredis
+
+    assert REDIS_URL
+    prefix = f"hub:test-{uuid.uuid4().hex[:8]}:quota:"
+    quotas = RedisQuotas(policy({CLIENT: (None, 1000)}), REDIS_URL, prefix)
+    other = aioredis.from_url(REDIS_URL)
+    try:
+        await asyncio.gather(*[quotas(CLIENT) for _ in range(20)])  # several pooled
+        pooled = list(quotas.client.connection_pool._available_connections)
+        assert len(pooled) > 1
+        for conn in pooled:  # as a restart does: the server closes them all
+            host, port = conn._writer.get_extra_info("sockname")[:2]
+            await other.client_kill(f"{host}:{port}")
+        for _ in range(len(pooled) + 1):
+            await quotas(CLIENT)
+            assert quotas._retry_at == 0.0  # asked Redis, did not count alone
+        (key,) = await other.keys(prefix + "*:d:*")
+        assert int(await other.get(key)) == 20 + len(pooled) + 1
+    finally:
+        for key in await other.keys(prefix + "*"):
+            await other.delete(key)
+        await other.aclose()
+        await quotas.close()
+
+
 async def test_a_burst_against_a_redis_that_hangs_waits_no_longer_than_one_timeout() -> None:
     connections: list[asyncio.StreamWriter] = []
 
