@@ -550,7 +550,7 @@ def test_hub_serve_refuses_tls_files_it_cannot_use(
         raise AssertionError("the hub started with TLS files it cannot use")
 
     monkeypatch.setattr(uvicorn, "run", started)
-    monkeypatch.setattr("hub.cli.serve._Supervisor.run", started)
+    monkeypatch.setattr("hub.cli.listen.Supervisor.run", started)
     ca = CA(tmp_path)
     cert, key, _ = ca.issue("hub", "127.0.0.1", server=True)
     garbage = tmp_path / "garbage.pem"

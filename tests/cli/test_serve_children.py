@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hub.cli.serve import _Supervisor
+from hub.cli.listen import Supervisor
 from tests.support import SECRET, free_block, free_port, wait_healthy
 
 pytestmark = pytest.mark.skipif(
@@ -233,7 +233,7 @@ def test_a_hung_worker_does_not_keep_hub_serve_from_stopping() -> None:
     hung.start()
     assert hung.pid is not None
     os.kill(hung.pid, signal.SIGSTOP)
-    supervisor = object.__new__(_Supervisor)
+    supervisor = object.__new__(Supervisor)
     supervisor.config = SimpleNamespace(timeout_graceful_shutdown=0.5)  # type: ignore[assignment]
     supervisor.processes = [_Worker(hung)]  # type: ignore[list-item]
     joiner = threading.Thread(target=supervisor.join_all, daemon=True)
