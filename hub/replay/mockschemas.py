@@ -60,8 +60,8 @@ class FaultSettings(FaultSpec):
         return value
 
 
-class Fault(Model):
-    """Switch a provider's faults on (``set``) or off (``clear``)."""
+class MockTarget(Model):
+    """The provider whose mock a fault, stub or verify step acts on."""
 
     provider: str = Field(
         pattern=CLIENT_PATTERN, description="Provider subsystem, e.g. VN/GOV/BCA/population."
@@ -69,6 +69,11 @@ class Fault(Model):
     url: str | None = Field(
         default=None, description="Provider base URL; default: --providers or GET /demo/providers."
     )
+
+
+class Fault(MockTarget):
+    """Switch a provider's faults on (``set``) or off (``clear``)."""
+
     set: FaultSettings | None = None
     clear: bool = False
 
@@ -156,15 +161,9 @@ class MockStub(Model):
         return self
 
 
-class Stubs(Model):
+class Stubs(MockTarget):
     """Add stubs to a provider's mock (``add``), or remove those the scenario added."""
 
-    provider: str = Field(
-        pattern=CLIENT_PATTERN, description="Provider subsystem, e.g. VN/GOV/BCA/population."
-    )
-    url: str | None = Field(
-        default=None, description="Provider base URL; default: --providers or GET /demo/providers."
-    )
     add: list[MockStub] | None = Field(default=None, min_length=1)
     clear: bool = False
 
@@ -192,15 +191,9 @@ class JournalFilter(Model):
         return self
 
 
-class Verify(Model):
+class Verify(MockTarget):
     """How many calls a provider's mock received that match ``request``, in this iteration."""
 
-    provider: str = Field(
-        pattern=CLIENT_PATTERN, description="Provider subsystem, e.g. VN/GOV/BCA/population."
-    )
-    url: str | None = Field(
-        default=None, description="Provider base URL; default: --providers or GET /demo/providers."
-    )
     request: JournalFilter = Field(default_factory=JournalFilter)
     count: Whole | None = Field(default=None, ge=0, description="Exactly this many calls.")
     at_least: Whole | None = Field(default=None, ge=0)
