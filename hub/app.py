@@ -37,6 +37,7 @@ from hub.gateway.forwarder import Forwarder
 from hub.gateway.handler import Gateway
 from hub.gateway.metaservices import list_clients
 from hub.models import ApiKey
+from hub.registry import keys
 from hub.registry.cache import RegistryCache
 from hub.txlog.remote import RemoteLogWriter
 from hub.txlog.signing import Signer
@@ -97,6 +98,8 @@ def create_app(settings: Settings | None = None) -> Callable:
         # worker's interpreter, and the port it inherited, from ever exiting.
         try:
             await state.registry.refresh(force=True)
+            if not is_child():  # else `hub serve` has each worker say it again
+                keys.warn_foreign(state.registry.snapshot, settings.secret_key)
             await state.forwarder.start()
             await state.writer.start()
             for start in state.extras.get("on_startup", []):

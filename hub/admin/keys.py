@@ -30,8 +30,11 @@ def _refused(exc: keys.KeyRefused) -> HTTPException:
 
 
 @router.get("/keys", response_model=list[KeyOut])
-async def list_keys(_: AdminDep, session: SessionDep, client: SubsystemIdStr | None = None) -> Any:
-    return [keys.fields(k) for k in await repo.api_keys(session, client)]
+async def list_keys(
+    _: AdminDep, session: SessionDep, state: StateDep, client: SubsystemIdStr | None = None
+) -> Any:
+    secret = state.settings.secret_key
+    return [keys.fields(k, secret) for k in await repo.api_keys(session, client)]
 
 
 @router.post("/keys", status_code=201, response_model=NewKeyOut)
@@ -50,7 +53,7 @@ async def issue_key(
         raise HTTPException(404, str(exc)) from None
     await commit(session, state)
     response.headers["Cache-Control"] = NO_STORE
-    return {**keys.fields(row), "api_key": key}
+    return {**keys.fields(row, state.settings.secret_key), "api_key": key}
 
 
 @router.post("/keys/{key_id}/rotate", status_code=201, response_model=NewKeyOut)
@@ -76,7 +79,7 @@ async def rotate_key(
     await commit(session, state)
     new, key = rotated
     response.headers["Cache-Control"] = NO_STORE
-    return {**keys.fields(new), "api_key": key}
+    return {**keys.fields(new, state.settings.secret_key), "api_key": key}
 
 
 @router.delete("/keys/{key_id}", status_code=204)

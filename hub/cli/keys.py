@@ -201,7 +201,7 @@ def issue_cmd(
             label=body.label,
             expires_at=body.expires_at,
         )
-        return keys.fields(row), key
+        return keys.fields(row, s.secret_key), key
 
     row, key = _on_database(s, work)
     ends = f", expires {_when(row['expires_at'])}" if row["expires_at"] else ""
@@ -228,7 +228,7 @@ def list_cmd(
     s = _open(db, hashing=False)
 
     async def work(session: AsyncSession) -> list[dict[str, Any]]:
-        return [keys.fields(k) for k in await repo.api_keys(session, client)]
+        return [keys.fields(k, s.secret_key) for k in await repo.api_keys(session, client)]
 
     rows = _on_database(s, work)
     if as_json:
@@ -244,6 +244,20 @@ def list_cmd(
     emit({}, table, columns, title="API keys", as_json=False, as_csv=False, console=console)
     if not rows:
         _note(f"no keys for {client}" if client else "no keys")
+    other = [str(r["id"]) for r in table if r["current_secret"] is False and _live(r, now)]
+    if other:
+        _note(
+            f"[yellow]warning:[/yellow] {'keys' if len(other) > 1 else 'key'} {', '.join(other)} "
+            f"{'were' if len(other) > 1 else 'was'} hashed under another HUB_SECRET_KEY than "
+            "this one: a hub running with this secret refuses every call with "
+            f"{'them' if len(other) > 1 else 'it'} (401). Run the hub with the secret they were "
+            "made with, or issue new keys (docs/security.md, rotating secrets)"
+        )
+
+
+def _live(row: dict[str, Any], now: datetime) -> bool:
+    ends = row["expires_at"]
+    return row["revoked_at"] is None and (ends is None or ends > now)
 
 
 @app.command("rotate")
@@ -279,7 +293,7 @@ def rotate_cmd(
             )
         new, key = rotated
         old = await repo.get_key(session, key_id)
-        return keys.fields(new), key, keys.utc(old.expires_at) if old else None
+        return keys.fields(new, s.secret_key), key, keys.utc(old.expires_at) if old else None
 
     row, key, ends = _on_database(s, work)
     _note(
@@ -299,7 +313,7 @@ def revoke_cmd(key_id: int = KeyIdArg, db: str | None = DbOption) -> None:
 
     async def work(session: AsyncSession) -> tuple[dict[str, Any], bool]:
         row, before = await keys.revoke(session, key_id)
-        return keys.fields(row), before
+        return keys.fields(row, s.secret_key), before
 
     row, before = _on_database(s, work)
     said = f"key {key_id} of {row['client']} (prefix {row['prefix']})"

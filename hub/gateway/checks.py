@@ -6,6 +6,7 @@ the handler (hub/gateway/handler.py) runs them and records whatever they refuse.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import NoReturn
 
@@ -15,6 +16,7 @@ from hub.gateway import paths
 from hub.gateway.records import Exchange
 from hub.registry.cache import ServiceEntry, Snapshot
 
+log = logging.getLogger(__name__)
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,200}$")
 # Headers a request may carry once only, by their lower-case names.
 SINGLE_HEADERS = {
@@ -122,6 +124,7 @@ def authenticate(ex: Exchange, headers: dict[str, str], snap: Snapshot, secret: 
     if owner is None:
         ended = snap.ended(key.strip(), ex.started)
         if ended is None:
+            _foreign_secret(snap, secret, key.strip())
             raise UnknownKey("the API key is unknown, expired or revoked")
         # A key the registry holds: the log names its owner, as for another client's key.
         ex.client, why = ended
@@ -135,6 +138,27 @@ def authenticate(ex: Exchange, headers: dict[str, str], snap: Snapshot, secret: 
     if subsystem is not None and not subsystem[2]:
         refuse_disabled(client, snap)
     return client
+
+
+_WARNED: set[str] = set()  # prefixes said once each per process
+
+
+def _foreign_secret(snap: Snapshot, secret: str, key: str) -> None:
+    """Tell the operators, once a key, when a refused key is registered under another
+    HUB_SECRET_KEY: its sender gets the same 401 as for any unknown key."""
+    entry = snap.foreign_key(secret, key)
+    if entry is None or len(_WARNED) >= 1000:
+        return
+    prefix = key.split("_")[1]
+    if prefix not in _WARNED:
+        _WARNED.add(prefix)
+        log.warning(
+            "refused an API key of %s (prefix %s): it was hashed under another HUB_SECRET_KEY "
+            "than this hub's, so no call with it can pass; run the hub with the secret the "
+            "keys were made with, or issue new keys",
+            entry.client,
+            prefix,
+        )
 
 
 def refuse_disabled(client: str, snap: Snapshot) -> NoReturn:

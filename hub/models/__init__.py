@@ -127,6 +127,8 @@ class ApiKey(Base):
     )
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str] = mapped_column(String(128))
+    # The secret the hash was made under (hub.core.security.secret_id); None before 0010.
+    secret_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     # A rotated key keeps working until expires_at (the grace period); revoked_at ends it now.

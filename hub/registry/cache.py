@@ -94,6 +94,10 @@ class KeyEntry:
     key_hash: str
     expires_at: datetime | None
     revoked: bool
+    secret_id: str | None = None  # the secret its hash was made under; None before 0010
+
+    def live(self, now: datetime) -> bool:
+        return not self.revoked and (self.expires_at is None or self.expires_at > now)
 
 
 @dataclass(slots=True)
@@ -142,6 +146,25 @@ class Snapshot:
         if entry.expires_at is not None and entry.expires_at <= now:
             return None
         return entry.client
+
+    def foreign_keys(self, secret: str, now: datetime) -> list[str]:
+        """The prefixes of live keys hashed under another secret than ``secret``: every
+        call with them is refused, and only the hub's operators can tell why."""
+        mine = security.secret_id(secret)
+        return sorted(
+            prefix
+            for prefix, entry in self.keys.items()
+            if entry.secret_id not in (None, mine) and entry.live(now)
+        )
+
+    def foreign_key(self, secret: str, key: str) -> KeyEntry | None:
+        """For a key ``authenticate`` refused: its entry, when its prefix is registered
+        under another secret than ``secret`` (so no hash made now can match it)."""
+        prefix = security.key_prefix(key)
+        entry = self.keys.get(prefix) if prefix else None
+        if entry is None or entry.secret_id in (None, security.secret_id(secret)):
+            return None
+        return entry
 
     def ended(self, key: str, now: datetime) -> tuple[str, str] | None:
         """For a key ``authenticate`` refused: its owner and why, when it is a registered
@@ -289,6 +312,7 @@ async def load(session: AsyncSession) -> Snapshot:
             key_hash=k.key_hash,
             expires_at=k.expires_at,
             revoked=k.revoked_at is not None,
+            secret_id=k.secret_id,
         )
     return snap
 

@@ -8,6 +8,7 @@ next reload).
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.core import security
 from hub.models import ApiKey, Subsystem
 from hub.registry import repository as repo
+from hub.registry.cache import Snapshot
 from hub.registry.service import RegistryConflict
+
+log = logging.getLogger(__name__)
 
 
 class KeyRefused(LookupError):
@@ -33,8 +37,10 @@ def utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None else None
 
 
-def fields(row: ApiKey) -> dict[str, Any]:
-    """A key as listed: everything but its hash (the key itself is never stored)."""
+def fields(row: ApiKey, secret: str) -> dict[str, Any]:
+    """A key as listed: everything but its hash (the key itself is never stored), and
+    whether it was hashed under ``secret`` (None: made before the hub kept track)."""
+    made_under = row.secret_id
     return {
         "id": row.id,
         "client": row.subsystem_id,
@@ -43,6 +49,7 @@ def fields(row: ApiKey) -> dict[str, Any]:
         "created_at": utc(row.created_at),
         "expires_at": utc(row.expires_at),
         "revoked_at": utc(row.revoked_at),
+        "current_secret": None if made_under is None else made_under == security.secret_id(secret),
     }
 
 
@@ -68,6 +75,7 @@ async def issue_key(
         subsystem_id=client,
         prefix=prefix,
         key_hash=security.hash_key(secret, key),
+        secret_id=security.secret_id(secret),
         label=label,
         created_at=repo.utcnow(),
         expires_at=expires_at,
@@ -153,3 +161,18 @@ async def ensure_demo_keys(session: AsyncSession, *, secret: str, clients: list[
         assert prefix is not None
         if await repo.get_key_by_prefix(session, prefix) is None:
             await issue_key(session, secret=secret, client=client, label="demo", key=key)
+
+
+def warn_foreign(snap: Snapshot, secret: str) -> None:
+    """Say at start when live keys were hashed under another HUB_SECRET_KEY than ``secret``:
+    the hub refuses every call with them, and their senders see only a 401."""
+    foreign = snap.foreign_keys(secret, repo.utcnow())
+    if foreign:
+        shown = ", ".join(foreign[:10]) + (", ..." if len(foreign) > 10 else "")
+        log.warning(
+            "%d API key(s) (prefixes %s) were hashed under another HUB_SECRET_KEY than this "
+            "hub's: every call with them is refused (401). Run the hub with the secret they "
+            "were made with, or issue new keys (`hub keys list` marks them)",
+            len(foreign),
+            shown,
+        )

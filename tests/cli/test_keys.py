@@ -85,8 +85,10 @@ async def test_json_issue_answers_as_the_admin_api(sqlite_url: str, tmp_path: Pa
         assert result.exit_code == 0, result.output
         out = json.loads(result.stdout)
         assert set(out) == {
-            "id", "client", "prefix", "label", "created_at", "expires_at", "revoked_at", "api_key"
+            "id", "client", "prefix", "label", "created_at", "expires_at", "revoked_at", "api_key",
+            "current_secret",
         }  # fmt: skip
+        assert out["current_secret"] is True
         assert out["client"] == CLIENT and out["prefix"] == security.key_prefix(out["api_key"])
         ends = datetime.fromisoformat(out["expires_at"])
         assert timedelta(days=29, hours=23) < ends - datetime.now(UTC) <= timedelta(days=30)
