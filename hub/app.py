@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from hub import __version__
 from hub.admin.router import router as admin_router
-from hub.core import errors, readiness, security
+from hub.core import apidocs, errors, readiness, security
 from hub.core.children import end_with_parent, is_child, orphaned
 from hub.core.db import create_engine, refusal_message, session_factory
 from hub.core.deps import ADMIN_ONLY, role_of, unauthorized_message
@@ -135,7 +135,10 @@ def create_app(settings: Settings | None = None) -> Callable:
         description="X-Road style gateway with a provable transaction log. The exchange "
         "itself is served under /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}/...",
         lifespan=lifespan,
+        docs_url=None,  # served by apidocs, without a CDN
+        redoc_url=None,
     )
+    apidocs.install(api)
     engine = create_engine(settings.database_url)
     writer_engine: AsyncEngine | None = None
     sessions = session_factory(engine)

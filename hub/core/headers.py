@@ -8,8 +8,8 @@ the hub's own protocol (hub/gateway/protocol.py); ``HubApp`` sends /r1 past this
 - JSON and every other answer may load, run and frame nothing (``default-src 'none'``),
   and /api, /admin and /demo say ``Cache-Control: no-store``: they carry the log's
   officers and cases, the registry, and keys.
-- /docs and /redoc are FastAPI's pages, which load Swagger UI and ReDoc from the CDN they
-  name and run one inline script each: their policy allows that CDN and that script, by
+- /docs and /redoc are FastAPI's pages, which load Swagger UI and ReDoc from the hub itself
+  and run one inline script each: their policy allows the hub's files and that script, by
   its hash, taken from the page as sent (it holds the path the hub is served under).
 - Everywhere: no framing (clickjacking), no MIME sniffing, no Referer to other sites.
 
@@ -32,16 +32,12 @@ PAGE_POLICY = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; form-action 'self'; " + _CLOSED
 )
 DATA_POLICY = "default-src 'none'; form-action 'none'; " + _CLOSED
-CDN = "https://cdn.jsdelivr.net"  # where FastAPI's /docs and /redoc take their scripts
-# Swagger UI and ReDoc set styles of their own at run time (ReDoc adds <style> elements);
-# ReDoc takes its fonts from Google and its logo from its own CDN, and runs its search in a
-# worker made from a blob; the favicon is FastAPI's.
+# Swagger UI and ReDoc come from the hub's own /docs/assets (hub/core/apidocs.py); they set
+# styles of their own at run time (ReDoc adds <style> elements) and ReDoc runs its search in
+# a worker made from a blob.
 DOCS_POLICY = (
-    "default-src 'none'; script-src {scripts}; "
-    f"style-src 'unsafe-inline' {CDN} https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "connect-src 'self'; worker-src blob:; form-action 'self'; " + _CLOSED
+    "default-src 'none'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; worker-src blob:; form-action 'self'; " + _CLOSED
 )
 
 ALWAYS: list[Header] = [
@@ -76,12 +72,13 @@ def protect(path: str, send: Send, docs: frozenset[str]) -> Send:
 
 
 def docs_policy(page: bytes) -> bytes:
-    """The policy of a FastAPI docs page: its CDN, and its inline scripts by their hash."""
+    """The policy of a FastAPI docs page: the hub's files, and its inline scripts by their
+    hash."""
     hashes = [
         "'sha256-" + base64.b64encode(hashlib.sha256(s).digest()).decode() + "'"
         for s in _INLINE.findall(page)
     ]
-    return DOCS_POLICY.format(scripts=" ".join([*hashes, CDN])).encode()
+    return DOCS_POLICY.format(scripts=" ".join(["'self'", *hashes])).encode()
 
 
 def _docs_page(send: Send) -> Send:

@@ -1,0 +1,67 @@
+"""/docs and /redoc with Swagger UI and ReDoc served by the hub itself.
+
+FastAPI's own pages load both from a CDN: on a network without the internet, where hubs
+between agencies run, they showed a blank page. The scripts come pinned in the
+``fastapi-offline`` package (Swagger UI and ReDoc's standalone bundles, FastAPI's favicon)
+and are served under /docs/assets; the pages are FastAPI's, pointed at them.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+DOCS = "/docs"
+REDOC = "/redoc"
+ASSETS = "/docs/assets"
+
+
+def install(api: FastAPI) -> None:
+    """Add /docs, its OAuth2 redirect, /redoc and their files to ``api``, made with
+    ``docs_url=None, redoc_url=None``; its ``docs_url`` and ``redoc_url`` then name them."""
+    assert api.openapi_url and api.docs_url is None and api.redoc_url is None
+    openapi_url = api.openapi_url
+    redirect = api.swagger_ui_oauth2_redirect_url
+    bundled = files("fastapi_offline") / "static"
+    api.mount(ASSETS, StaticFiles(directory=str(bundled)), name="docs-assets")
+
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        # The path the hub is served under (behind a proxy), as FastAPI's own page takes it.
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=root + openapi_url,
+            title=f"{api.title} - Swagger UI",
+            swagger_js_url=f"{root}{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{ASSETS}/favicon.png",
+            oauth2_redirect_url=root + redirect if redirect else None,
+            init_oauth=api.swagger_ui_init_oauth,
+            swagger_ui_parameters=api.swagger_ui_parameters,
+        )
+
+    async def oauth2_redirect(request: Request) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_redoc_html(
+            openapi_url=root + openapi_url,
+            title=f"{api.title} - ReDoc",
+            redoc_js_url=f"{root}{ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+
+    api.add_route(DOCS, swagger_ui, include_in_schema=False)
+    if redirect:
+        api.add_route(redirect, oauth2_redirect, include_in_schema=False)
+    api.add_route(REDOC, redoc, include_in_schema=False)
+    api.docs_url, api.redoc_url = DOCS, REDOC
