@@ -30,6 +30,8 @@ document.getElementById("change-token").addEventListener("click", () => askToken
 document.getElementById("token-cancel").addEventListener("click", () =>
   document.getElementById("token-dialog").close());
 document.getElementById("range").addEventListener("change", () => refresh());
+document.getElementById("matrix-csv").addEventListener("click", () => saveCsv("matrix"));
+document.getElementById("volume-csv").addEventListener("click", () => saveCsv("volume"));
 
 const REFUSED = "the hub refused the operator token: press Token to change it";
 
@@ -73,7 +75,7 @@ function ms(n) {
 }
 
 function bytes(n) {
-  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
+  const units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
   let i = 0;
   while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
   return (i ? n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0) : String(n)) + " " + units[i];
@@ -88,7 +90,9 @@ function esc(s) {
 const UNKNOWN = "(not identified)";
 const name = (k) => (k === "" ? UNKNOWN : k);
 
+// Every chart fills its box (.chart in the page's CSS) rather than keep an aspect ratio.
 function draw(id, config) {
+  config.options.maintainAspectRatio = false;
   if (charts[id]) {
     charts[id].data = config.data;
     charts[id].options = config.options;  // a new range can bring a new unit
@@ -138,7 +142,8 @@ function volume(ts) {
   draw("volume", {
     type: "bar",
     data: { labels: ticks(ts.points.map((p) => p.label)), datasets },
-    options: { animation: false, responsive: true, scales: { x: { stacked: true },
+    options: { animation: false, responsive: true, plugins: { legend: { labels: { boxWidth: 12 } } },
+      scales: { x: { stacked: true },
       y: { stacked: true, beginAtZero: true, ticks: { precision: 0 },
         title: { display: true, text: "exchanges per " + ts.bucket } } } },
   });
@@ -146,6 +151,7 @@ function volume(ts) {
 
 function latency(s) {
   const qs = ["p50", "p95", "p99"];
+  document.getElementById("latency-empty").hidden = s.total > 0;
   draw("latency", {
     type: "bar",
     data: { labels: qs, datasets: [
@@ -167,6 +173,9 @@ function errors(s) {
   // data"): together, every failed exchange of the range.
   const entries = Object.entries(s.by_fault).concat(
     Object.entries(s.provider_failed || {}).map(([status, n]) => [`provider ${status}`, n]));
+  document.getElementById("errors-empty").hidden = entries.length > 0;
+  // A line of its own for each code (they were written over one another on a phone).
+  document.getElementById("errors-box").style.height = Math.max(200, 70 + 24 * entries.length) + "px";
   draw("errors", {
     type: "bar",
     data: { labels: entries.map(([k]) => k), datasets: [{ label: "exchanges",
@@ -176,28 +185,47 @@ function errors(s) {
       scales: { x: { beginAtZero: true, ticks: { precision: 0 },
         title: { display: true, text: "failed exchanges" } }, y: { ticks: { autoSkip: false } } },
       plugins: { legend: { display: false } } },
+  });  // Read out by screen readers, as the bars show them.
+  document.getElementById("errors").setAttribute("aria-label", "Failed exchanges by code" +
+    (entries.length ? ": " + entries.map(([k, v]) => `${k} ${fmt(v)}`).join(", ") : ": none"));
+}
+
+const HEAT = [11, 107, 203];
+
+// Relative luminance of an sRGB colour (WCAG 2).
+function luminance(rgb) {
+  const [r, g, b] = rgb.map((c) => {
+    const v = c / 255;
+    return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
   });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }
 
 function matrix(m) {
   const max = Math.max(1, ...m.cells.map((c) => c.count));
   const at = {};
   m.cells.forEach((c) => { at[c.client + "\u0000" + c.provider] = c; });
-  const head = "<tr><th>client \\ provider</th>" +
-    m.providers.map((p) => `<th class="num">${esc(name(p))}</th>`).join("") + "</tr>";
-  const rows = m.clients.map((client) => "<tr><th>" + esc(name(client)) + "</th>" + m.providers.map((p) => {
+  const head = '<thead><tr><th scope="col">client \\ provider</th>' +
+    m.providers.map((p) => `<th scope="col" class="num">${esc(name(p))}</th>`).join("") +
+    "</tr></thead>";
+  const rows = m.clients.map((client) => '<tr><th scope="row">' + esc(name(client)) + "</th>" +
+    m.providers.map((p) => {
     const c = at[client + "\u0000" + p];
     if (!c) return '<td class="cell">·</td>';
     const alpha = (0.12 + 0.88 * Math.sqrt(c.count / max)).toFixed(2);
     return `<td class="cell" title="${c.failed} failed" data-alpha="${alpha}">${fmt(c.count)}</td>`;
   }).join("") + "</tr>").join("");
   const box = document.getElementById("matrix");
-  box.innerHTML = m.cells.length ? `<table>${head}${rows}</table>` : "<p>No exchanges in this range.</p>";
+  box.innerHTML = m.cells.length ? `<table>${head}<tbody>${rows}</tbody></table>` :
+    "<p>No exchanges in this range.</p>";
   // Coloured through the DOM: the page's policy refuses style attributes in markup.
+  // Its figure in black or white, whichever stands out more on the shade (at least 4.5:1;
+  // white on the mid blues was 2.4:1).
   box.querySelectorAll("td[data-alpha]").forEach((td) => {
     const alpha = Number(td.dataset.alpha);
-    td.style.background = `rgba(11,107,203,${alpha})`;
-    td.style.color = alpha > 0.55 ? "#fff" : "#1d2733";
+    td.style.background = `rgba(${HEAT.join(",")},${alpha})`;
+    const shade = luminance(HEAT.map((c) => 255 - alpha * (255 - c)));
+    td.style.color = 1.05 / (shade + 0.05) >= (shade + 0.05) / 0.05 ? "#fff" : "#000";
   });
 }
 
@@ -214,13 +242,44 @@ function health(h) {
   const share = h.connection_rate === null ? "–" : (h.connection_rate * 100).toFixed(0) + " %";
   document.getElementById("health").innerHTML =
     `<p>Connection rate: <b id="connection-rate">${share}</b> (${h.reachable} of ${h.registered} ` +
-    `providers reachable)</p><table><tr><th>provider</th><th>state</th>` +
-    `<th class="num">exchanges (${h.window_minutes} min)</th><th class="num">5xx rate</th>` +
-    `<th>circuit</th></tr>${rows}</table>`;
+    `providers reachable)</p><table><thead><tr><th scope="col">provider</th>` +
+    `<th scope="col">state</th><th scope="col" class="num">exchanges (${h.window_minutes} min)` +
+    `</th><th scope="col" class="num">5xx rate</th><th scope="col">circuit</th></tr></thead>` +
+    `<tbody>${rows}</tbody></table>`;
+}
+
+// The answers drawn last, for "Download CSV": the columns of `hub stats matrix --csv` and
+// `hub stats timeseries --csv` (a client or provider not identified is an empty field there too).
+const drawn = {};
+
+function csvField(v) {
+  const s = v === null || v === undefined ? "" : String(v);
+  return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+}
+
+function saveCsv(what) {
+  let rows;
+  if (what === "matrix") {
+    rows = [["client", "provider", "count", "succeeded", "failed"]].concat(drawn.matrix.cells.map(
+      (c) => [c.client, c.provider, c.count, c.succeeded, c.failed]));
+  } else {
+    const ts = drawn.volume;
+    const cols = ["total", "succeeded", "failed", "request_bytes", "response_bytes", "mean_ms"];
+    rows = [["label", ...cols, ...ts.keys]].concat(ts.points.map((p) =>
+      [p.label, ...cols.map((c) => p[c]), ...ts.keys.map((k) => (p.groups || {})[k] || 0)]));
+  }
+  const text = rows.map((r) => r.map(csvField).join(",")).join("\r\n") + "\r\n";
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+  // The range's first bucket in the name: hub-matrix-2026-12-05T13-00.csv
+  link.download = `hub-${what}-${drawn.volume.since.slice(0, 16).replace(/:/g, "-")}.csv`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 }
 
 let generation = 0;
 let shownAt = null;  // when the figures on the page were fetched, in the hub's time zone
+let shownRange = null;  // and of which range ("last 24 hours"): the select may say another
 
 async function refresh() {
   const status = document.getElementById("status");
@@ -232,7 +291,9 @@ async function refresh() {
   }
   // Only the newest refresh draws: a slow answer for a range left behind is dropped.
   const mine = ++generation;
-  const since = document.getElementById("range").value;
+  const select = document.getElementById("range");
+  const since = select.value;
+  const range = select.selectedOptions[0].textContent;
   const q = "since=" + encodeURIComponent(since);
   try {
     const providers = api("/api/health/providers");
@@ -249,8 +310,13 @@ async function refresh() {
     ]);
     if (mine !== generation) return;
     tiles(s); volume(ts); latency(s); errors(s); matrix(m); health(h);
+    drawn.matrix = m;
+    drawn.volume = ts;
+    document.getElementById("matrix-csv").disabled = false;
+    document.getElementById("volume-csv").disabled = false;
     // In the hub's zone, as the chart's buckets are, not the browser's.
     shownAt = new Date().toLocaleTimeString("en-GB", { timeZone: ts.timezone });
+    shownRange = range;
     status.className = "";
     status.textContent = "updated " + shownAt;
     document.body.dataset.loaded = "yes";
@@ -261,7 +327,7 @@ async function refresh() {
     // page tries again by itself (a token refused waits for the operator instead).
     const waiting = document.getElementById("token-dialog").open;
     status.textContent = String(err.message || err) +
-      (shownAt && !waiting ? "; figures from " + shownAt : "") +
+      (shownAt && !waiting ? `; figures from ${shownAt}, of the ${shownRange}` : "") +
       (waiting ? "" : `; retrying every ${REFRESH_MS / 1000} s`);
   }
 }

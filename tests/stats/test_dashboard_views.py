@@ -1,0 +1,200 @@
+"""The dashboard as an operator reads it: on a phone, with huge figures, through a screen
+reader's tables, and with the hub gone while the page is open."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.stats.conftest import log_records, record
+from tests.stats.test_dashboard import dashboard, pytestmark  # noqa: F401  (browser, chromium)
+
+# The WCAG contrast ratio of each heat-map cell's text on its colour, painted over the card.
+CELL_CONTRAST = """
+[...document.querySelectorAll('#matrix td[data-alpha]')].map((td) => {
+  const rgb = (s) => s.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((c) => { c /= 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; })
+    .reduce((n, c, i) => n + c * [0.2126, 0.7152, 0.0722][i], 0);
+  const bg = rgb(getComputedStyle(td).backgroundColor);
+  const a = bg.length > 3 ? bg[3] : 1;
+  const back = lum(bg.slice(0, 3).map((c) => 255 - a * (255 - c)));
+  const fore = lum(rgb(getComputedStyle(td).color));
+  return (Math.max(back, fore) + 0.05) / (Math.min(back, fore) + 0.05);
+})
+"""
+
+FAULTS = ["Client.AccessDenied", "Client.BadRequest", "Client.MissingPurpose",
+          "Client.RateLimited", "Client.Unauthorized", "Server.ServiceFailed",
+          "Server.ServiceTimeout", "Server.ServiceUnavailable"]  # fmt: skip
+PROVIDERS = [f"VN/GOV/B{i}/registry" for i in range(5)]
+
+
+async def some_traffic(db_url: str) -> None:
+    now = datetime.now(UTC) - timedelta(minutes=2)
+    records = [record(now, provider=p) for p in PROVIDERS for _ in range(3)]
+    records += [record(now, succeeded=False, status_code=403, fault_code=f) for f in FAULTS]
+    await log_records(db_url, records)
+
+
+async def test_on_a_phone_every_chart_keeps_room_for_its_data(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """At 375 px the volume chart's legend took all its height (no bar to be seen) and the
+    fault codes were written over one another."""
+    await some_traffic(sqlite_url)
+    async with dashboard(sqlite_url, tmp_path, width=375) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        plot = await page.evaluate("Chart.getChart('volume').chartArea.height")
+        per_code = await page.evaluate(
+            "(c => c.chartArea.height / c.data.labels.length)(Chart.getChart('errors'))"
+        )
+        latency = await page.evaluate("Chart.getChart('latency').chartArea.height")
+        widths = await page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+    assert plot >= 120, plot
+    assert per_code >= 14, per_code  # a 12 px label each, not overlapping
+    assert latency >= 120, latency
+    assert widths[0] <= widths[1], widths
+    assert problems == []
+
+
+async def test_heat_map_text_is_readable_on_every_shade(sqlite_url: str, tmp_path: Path) -> None:
+    """White figures on the mid blues read at 2.4:1; WCAG AA asks 4.5:1."""
+    providers = [f"VN/GOV/P{i:02}/registry" for i in range(25)]
+
+    async def matrix(route: Any) -> None:
+        resp = await route.fetch()
+        m = await resp.json()
+        m["clients"], m["providers"] = ["VN/GOV/BTP/civil-status"], providers
+        m["cells"] = [{"client": "VN/GOV/BTP/civil-status", "provider": p, "count": (i + 1) ** 2,
+                       "succeeded": (i + 1) ** 2, "failed": 0}
+                      for i, p in enumerate(providers)]  # fmt: skip
+        await route.fulfill(response=resp, json=m)
+
+    async with dashboard(sqlite_url, tmp_path) as (page, problems):
+        await page.route("**/api/stats/matrix*", matrix)
+        await page.reload()
+        await page.wait_for_selector("body[data-loaded='yes']")
+        ratios = await page.evaluate(CELL_CONTRAST)
+    assert len(ratios) == 25
+    assert min(ratios) >= 4.5, [round(r, 2) for r in ratios]
+    assert problems == []
+
+
+async def test_huge_figures_stay_inside_their_tiles(sqlite_url: str, tmp_path: Path) -> None:
+    async def summary(route: Any) -> None:
+        resp = await route.fetch()
+        s = await resp.json()
+        s.update(total=12_345_678_901_234, succeeded=12_345_678_901_000, failed=234,
+                 request_bytes=4 * 10**18, response_bytes=7 * 10**18)  # fmt: skip
+        await route.fulfill(response=resp, json=s)
+
+    async with dashboard(sqlite_url, tmp_path) as (page, problems):
+        await page.route("**/api/stats/summary*", summary)
+        await page.reload()
+        await page.wait_for_selector("body[data-loaded='yes']")
+        spill = await page.evaluate(
+            "[...document.querySelectorAll('.tile b')].filter(b => b.scrollWidth > b.clientWidth)"
+            ".map(b => b.textContent)"
+        )
+        shared = await page.locator("[data-figure='data shared']").inner_text()
+        total = await page.locator("[data-figure='exchanges']").inner_text()
+    assert spill == []
+    assert total == "12,345,678,901,234"
+    assert shared == "11.0 EB"
+    assert problems == []
+
+
+async def test_tables_name_their_headers_and_empty_charts_say_so(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A screen reader reads each matrix figure with its client and provider; charts with
+    nothing to draw say so rather than show bare axes."""
+    async with dashboard(sqlite_url, tmp_path) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        empty = await page.locator("#errors-empty").inner_text()
+        empty_latency = await page.locator("#latency-empty").inner_text()
+        denied = record(datetime.now(UTC) - timedelta(minutes=1), succeeded=False,
+                        status_code=403, fault_code="Client.AccessDenied")  # fmt: skip
+        await log_records(sqlite_url, [denied])
+        await page.evaluate("refresh()")
+        await page.wait_for_function("document.querySelector('#matrix table')")
+        cols = await page.evaluate(
+            "[...document.querySelectorAll('#matrix thead th')].map(th => th.scope)"
+        )
+        rows = await page.evaluate(
+            "[...document.querySelectorAll('#matrix tbody th')].map(th => th.scope)"
+        )
+        health = await page.evaluate(
+            "[...document.querySelectorAll('#health thead th')].map(th => th.scope)"
+        )
+        still_empty = await page.locator("#errors-empty").is_visible()
+        latency_empty = await page.locator("#latency-empty").is_visible()
+        said = await page.locator("#errors").get_attribute("aria-label")
+    assert "no failed exchanges" in empty.lower()
+    assert "no exchanges" in empty_latency.lower()
+    assert cols == ["col", "col"] and rows == ["row"], (cols, rows)
+    assert health and set(health) == {"col"}, health
+    assert not still_empty and not latency_empty
+    assert said == "Failed exchanges by code: Client.AccessDenied 1", said
+    assert problems == []
+
+
+async def test_figures_kept_while_the_hub_is_away_name_their_range(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The range changed while the hub did not answer: the select said "last hour" over the
+    last 24 hours' figures, and nothing told them apart."""
+    async with dashboard(sqlite_url, tmp_path) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        await page.route("**/api/**", lambda route: route.abort())
+        await page.select_option("#range", "1h")
+        await page.wait_for_selector("#status.error")
+        status = await page.locator("#status").inner_text()
+    assert "last 24 hours" in status, status
+    assert problems == [] or all("ERR_FAILED" in p for p in problems), problems
+
+
+async def test_the_matrix_and_the_volume_download_as_csv(sqlite_url: str, tmp_path: Path) -> None:
+    """The figures on screen, for a spreadsheet: the columns of `hub stats matrix --csv` and
+    `hub stats timeseries --csv`, from the same answers the page drew."""
+    await some_traffic(sqlite_url)
+    await log_records(sqlite_url, [record(datetime.now(UTC), client="", provider="")])
+    answers: dict[str, Any] = {}
+
+    async def keep(route: Any) -> None:
+        resp = await route.fetch()
+        answers[route.request.url.split("/api/stats/")[1].split("?")[0]] = await resp.json()
+        await route.fulfill(response=resp)
+
+    async with dashboard(sqlite_url, tmp_path) as (page, problems):
+        await page.route("**/api/stats/*", keep)
+        await page.reload()
+        await page.wait_for_selector("body[data-loaded='yes']")
+        saved: dict[str, str] = {}
+        for button in ("matrix-csv", "volume-csv"):
+            async with page.expect_download() as info:
+                await page.click(f"#{button}")
+            download = await info.value
+            saved[button] = download.suggested_filename
+            await download.save_as(tmp_path / button)
+    name = saved["matrix-csv"]
+    lines = (tmp_path / "matrix-csv").read_text().splitlines()
+    assert name.startswith("hub-matrix-") and name.endswith(".csv"), name
+    assert lines[0] == "client,provider,count,succeeded,failed"
+    assert lines[1:] == [f"{c['client']},{c['provider']},{c['count']},{c['succeeded']},"
+                         f"{c['failed']}" for c in answers["matrix"]["cells"]]  # fmt: skip
+    assert len(lines) == 1 + len(PROVIDERS) + 1 + 1  # civil-status's five rows, denied, nobody
+    name = saved["volume-csv"]
+    lines = (tmp_path / "volume-csv").read_text().splitlines()
+    ts = answers["timeseries"]
+    assert name.startswith("hub-volume-") and name.endswith(".csv"), name
+    assert lines[0].split(",") == ["label", "total", "succeeded", "failed", "request_bytes",
+                                   "response_bytes", "mean_ms", *ts["keys"]]  # fmt: skip
+    assert len(lines) == 1 + len(ts["points"])
+    assert sum(int(line.split(",")[1]) for line in lines[1:]) == sum(
+        p["total"] for p in ts["points"]) == 3 * len(PROVIDERS) + len(FAULTS) + 1  # fmt: skip
+    assert problems == []
