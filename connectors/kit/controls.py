@@ -9,6 +9,7 @@ All but ``/__health`` answer 403 to a request that came through the hub.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -34,10 +35,15 @@ from schemas.common import Problem
 if TYPE_CHECKING:
     from connectors.kit.app import ConnectorApp
 
-_FILTERS = ("method", "path", "path_pattern", "status")
+_FILTERS = ("method", "path", "path_pattern", "status", "stub", "unmatched", "since", "until")
 MethodFilter = Annotated[str | None, Query(max_length=10)]
 PathFilter = Annotated[str | None, Query(max_length=2000)]
 StatusFilter = Annotated[int | None, Query(ge=100, le=599)]
+StubFilter = Annotated[str | None, Query(min_length=1, max_length=64)]
+UnmatchedFilter = Annotated[bool | None, Query()]
+TimeFilter = Annotated[str | None, Query(max_length=64)]
+# An ISO time whose "+" came unescaped in a URL, so arrived as a space: "...T08:00:00 07:00".
+_SPACED_OFFSET = re.compile(r"(.+T.+) (\d\d(?::?\d\d)?)")
 _KINDS = {list: "a list", dict: "an object", str: "a string", bytes: "text", bool: "a boolean"}
 
 
@@ -100,6 +106,24 @@ def _pattern(path_pattern: str | None) -> re.Pattern[str] | None:
         return None if path_pattern is None else compile_pattern(path_pattern)
     except ValueError as exc:
         raise InvalidRequestError(f"path_pattern: {exc}") from None
+
+
+def _instant(name: str, value: str | None) -> dt.datetime | None:
+    """A journal time filter: an ISO 8601 date or datetime, UTC unless it has an offset."""
+    if value is None:
+        return None
+    text = value.strip()
+    spaced = _SPACED_OFFSET.fullmatch(text)
+    if spaced:
+        text = f"{spaced[1]}+{spaced[2]}"
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequestError(
+            f"{name}: {value[:40]!r} is not a time: give an ISO 8601 datetime such as "
+            "2026-12-06T07:56:16Z, as the journal's time shows it (UTC unless it has an offset)"
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def _views(stubs: list[LiveStub]) -> list[dict[str, Any]]:
@@ -199,6 +223,29 @@ def _add_stub_routes(app: ConnectorApp, plain: list[Any]) -> None:
         return removed.view()
 
 
+async def _filters(
+    method: MethodFilter = None,
+    path: PathFilter = None,
+    path_pattern: PathFilter = None,
+    status: StatusFilter = None,
+    stub: StubFilter = None,
+    unmatched: UnmatchedFilter = None,
+    since: TimeFilter = None,
+    until: TimeFilter = None,
+) -> dict[str, Any]:
+    """The journal's filters, as ``Journal.select`` takes them."""
+    return {
+        "method": method,
+        "path": path,
+        "pattern": _pattern(path_pattern),
+        "status": status,
+        "stub": stub,
+        "unmatched": unmatched,
+        "since": _instant("since", since),
+        "until": _instant("until", until),
+    }
+
+
 def _add_journal_routes(app: ConnectorApp, direct: list[Any]) -> None:
     journal: Journal = app.journal
     plain = [*direct, Depends(_Takes())]
@@ -207,15 +254,10 @@ def _add_journal_routes(app: ConnectorApp, direct: list[Any]) -> None:
 
     @app.get("/__requests", include_in_schema=False, dependencies=listing)
     async def list_requests(
-        method: MethodFilter = None,
-        path: PathFilter = None,
-        path_pattern: PathFilter = None,
-        status: StatusFilter = None,
+        filters: Annotated[dict[str, Any], Depends(_filters)],
         limit: Annotated[int, Query(ge=1, le=JOURNAL_SIZE)] = 100,
     ) -> dict[str, Any]:
-        found = journal.select(
-            method=method, path=path, pattern=_pattern(path_pattern), status=status
-        )
+        found = journal.select(**filters)
         return {
             "items": [e.view() for e in found[:limit]],
             "matched": len(found),
@@ -225,15 +267,9 @@ def _add_journal_routes(app: ConnectorApp, direct: list[Any]) -> None:
 
     @app.get("/__requests/count", include_in_schema=False, dependencies=counting)
     async def count_requests(
-        method: MethodFilter = None,
-        path: PathFilter = None,
-        path_pattern: PathFilter = None,
-        status: StatusFilter = None,
+        filters: Annotated[dict[str, Any], Depends(_filters)],
     ) -> dict[str, int]:
-        found = journal.select(
-            method=method, path=path, pattern=_pattern(path_pattern), status=status
-        )
-        return {"count": len(found), "dropped": journal.dropped}
+        return {"count": len(journal.select(**filters)), "dropped": journal.dropped}
 
     @app.delete("/__requests", include_in_schema=False, dependencies=plain)
     async def clear_requests() -> dict[str, int]:

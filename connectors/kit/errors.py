@@ -98,17 +98,35 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers or {})
     if exc.status_code == 404 and exc.detail == "Not Found":
         kind = "NotFound"
-        message = (
-            f"no service of this mock and no stub answers {call}: GET /openapi.json lists "
-            "the services, GET /__stubs the stubs"
+        message = f"no service of this mock and no stub answers {call}" + (
+            await _near_miss(request)
+            or ": GET /openapi.json lists the services, GET /__stubs the stubs"
         )
     elif exc.status_code == 405:
         kind = "MethodNotAllowed"
         message = f"{call}: this path takes {headers.get('Allow', 'other methods')} only"
+        message += await _near_miss(request)
     else:
         kind, message = HTTPStatus(exc.status_code).phrase.replace(" ", ""), str(exc.detail)
     body = {"type": kind, "message": message}
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+async def _near_miss(request: Request) -> str:
+    """``; the closest stub 'x' did not answer: ...`` for a call that a stub of its path missed,
+    else ""."""
+    stubs = getattr(request.app, "stubs", None)
+    if stubs is None or not stubs.stubs or request.url.path.startswith("/__"):
+        return ""
+    body = await request.body() if any(s.reads_body for s in stubs.stubs) else None
+    near = stubs.closest(request.scope, body)
+    if near is None or not near[1]:
+        return ""
+    stub, said = near
+    return (
+        f"; the closest stub {stub.id!r} did not answer: {', '.join(said)} "
+        f"(GET /__stubs/{stub.id} shows it)"
+    )
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -165,13 +165,14 @@ class FaultMiddleware:
         self.stubs = stubs or Stubs()
         self.journal = journal
 
-    def _service_code(self, scope: Scope) -> str | None:
+    def _route(self, scope: Scope) -> tuple[bool, str | None]:
+        """Whether a route of the app takes the call, and the service code if a service's."""
         # Match the way the router will, so per-service faults hit the route that answers.
         for route in self.routes:
             if route.matches(scope)[0] == Match.FULL:
                 name = getattr(route, "name", None)
-                return name if name in self.codes else None
-        return None
+                return True, name if name in self.codes else None
+        return False, None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/__"):
@@ -208,8 +209,10 @@ class FaultMiddleware:
             body, receive = await _read_body(receive)
             if body is None:
                 return  # the client left mid-body
-        code = self._service_code(scope)
+        routed, code = self._route(scope)
         if code is None and not (self.stubs.stubs and self.stubs.find(scope, body)):
+            if entry is not None:
+                entry.unmatched = not routed  # the app answers 404, or 405 for another method
             await self.app(scope, receive, send)
             return
         delay, kind, spec = self.faults.decide(code)
@@ -234,6 +237,8 @@ class FaultMiddleware:
         # Found again: another call may have used the stub up during the delay.
         stub = self.stubs.find(scope, body) if self.stubs.stubs else None
         if stub is None:
+            if entry is not None:
+                entry.unmatched = not routed
             await self.app(scope, receive, send)
             return
         stub.hits += 1

@@ -4,7 +4,9 @@ Each call of the mock (not its ``/__`` controls) is an ``Entry`` in a bounded de
 last: the raw method, path, query and headers, the body's size and first bytes, and, as the
 call goes on, the status answered, the stub or fault that applied and the duration. Turning
 that into JSON (decoding, redacting secrets) waits for ``GET /__requests``, so a call costs an
-append and a few attribute sets.
+append and a few attribute sets. ``Journal.select`` finds calls by method, path, status, the
+stub that answered, whether anything did (``unmatched``: neither a service nor a stub), and
+arrival time.
 
 Headers, query parameters and the JSON body's fields whose names suggest a secret
 (``Authorization``, cookies, keys, tokens, passwords) are shown as ``[redacted]``; an
@@ -53,6 +55,7 @@ class Entry:
         "fault",
         "delay",
         "duration",
+        "unmatched",
     )
 
     def __init__(self, seq: int, scope: Scope) -> None:
@@ -70,6 +73,7 @@ class Entry:
         self.fault: str | None = None
         self.delay = 0.0
         self.duration: float | None = None
+        self.unmatched = False  # neither a service nor a stub answered it
 
     def took(self, chunk: bytes) -> None:
         """Note a piece of the request body."""
@@ -80,6 +84,10 @@ class Entry:
     def done(self) -> None:
         if self.duration is None:
             self.duration = time.perf_counter() - self.started
+
+    @property
+    def time(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.at, dt.UTC)
 
     def view(self) -> dict[str, Any]:
         headers: dict[str, str] = {}
@@ -92,11 +100,11 @@ class Entry:
         preview = _redact_body(self.head.decode("utf-8", "replace"))[:PREVIEW]
         return {
             "id": self.seq,
-            "time": dt.datetime.fromtimestamp(self.at, dt.UTC).isoformat(),
+            "time": self.time.isoformat(),
             "method": self.method,
             "path": self.path,
             "query": _query(self.query),
-            "headers": {k: _redact(k, v) for k, v in headers.items()},
+            "headers": {k: redact(k, v) for k, v in headers.items()},
             "body_size": size,
             "body_preview": preview,
             "status": self.status,
@@ -104,10 +112,12 @@ class Entry:
             "fault": self.fault,
             "delay_ms": round(self.delay * 1000, 3),
             "duration_ms": None if self.duration is None else round(self.duration * 1000, 3),
+            "unmatched": self.unmatched,
         }
 
 
-def _redact(name: str, value: str) -> str:
+def redact(name: str, value: str) -> str:
+    """``value`` of header or parameter ``name``, ``[redacted]`` if its name suggests a secret."""
     if not _SECRET.search(name):
         return value
     scheme, _, rest = value.partition(" ")
@@ -168,8 +178,13 @@ class Journal:
         path: str | None = None,
         pattern: re.Pattern[str] | None = None,
         status: int | None = None,
+        stub: str | None = None,
+        unmatched: bool | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
     ) -> list[Entry]:
-        """The calls matching every filter given, newest first."""
+        """The calls matching every filter given, newest first; ``since`` is inclusive,
+        ``until`` not (the times as the journal shows them, to the microsecond)."""
         wanted = method.upper() if method else None
         return [
             e
@@ -178,4 +193,8 @@ class Journal:
             and (path is None or e.path == path)
             and (pattern is None or pattern.fullmatch(e.path))
             and (status is None or e.status == status)
+            and (stub is None or e.stub == stub)
+            and (unmatched is None or e.unmatched == unmatched)
+            and (since is None or e.time >= since)
+            and (until is None or e.time < until)
         ]

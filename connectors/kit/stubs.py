@@ -8,10 +8,11 @@ value). It answers ``status`` with ``headers`` and a JSON ``body`` or a ``text``
 the body: it must parse as JSON and contain the value given (an object's other keys may come too;
 lists and other values must be as given), so a stub can answer one ``POST`` and not another.
 
-``Stubs`` keeps them in the order they are tried: ``PUT`` sets the list as given, ``POST`` puts
-new ones in front (a stub a test adds is usually more specific than those set up before it).
-The first live stub that matches answers, before the mock's own handlers; faults come first
-(see ``connectors.kit.faults``).
+``Stubs`` keeps them in the order they are tried: by ``priority`` (1 first; none is 5, as in
+WireMock), then, within a priority, as ``PUT`` gives the list, with the stubs of a ``POST`` in
+front (a stub a test adds is usually more specific than those set up before it). The first
+live stub that matches answers, before the mock's own handlers; faults come first (see
+``connectors.kit.faults``). Matching itself is ``connectors.kit.matching``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from pydantic import (
     BaseModel,
@@ -37,8 +37,10 @@ from pydantic import (
 from starlette.types import Receive, Scope, Send
 
 from connectors.kit.errors import describe
+from connectors.kit.matching import body_holds, header_holds, header_values, misses, query_values
 
 MAX_STUBS = 1000
+DEFAULT_PRIORITY = 5  # WireMock's: a stub without a priority comes after those of 1 to 4
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 Number = Annotated[float, Strict()]
 Whole = Annotated[int, Strict()]
@@ -47,6 +49,21 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 
 _VALUE = re.compile(r"[\x20-\x7e\t]*")  # printable ASCII: h11 refuses the rest mid-answer
 _WORKED_OUT = ("content-length", "transfer-encoding", "x-mock-stub")
 _NO_BODY = (204, 304)
+# WireMock's names of what a stub here gives under another name, for a mapping pasted from it.
+_WIREMOCK = {
+    "url": "path (and query for its parameters)",
+    "urlPath": "path",
+    "urlPattern": "path_pattern",
+    "urlPathPattern": "path_pattern",
+    "queryParameters": "query",
+    "bodyPatterns": "request_json",
+    "jsonBody": "body",
+    "fixedDelayMilliseconds": "latency_ms",
+}
+_FLAT = (
+    "method, path or path_pattern, query, request_headers, request_json, status, headers, "
+    "body or text, latency_ms, times, priority, id"
+)
 
 
 def _header_names(headers: dict[str, str], *, values: bool) -> dict[str, str]:
@@ -76,9 +93,25 @@ class Stub(BaseModel):
     text: str | None = None
     times: Whole | None = Field(default=None, ge=1)
     latency_ms: Number = Field(default=0, ge=0, le=600_000)
+    priority: Whole | None = Field(default=None, ge=1)
     # As GET shows them, so its answer can be PUT back; a PUT starts them afresh.
     hits: Whole | None = Field(default=None, exclude=True)
     remaining: Whole | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_wiremock(cls, given: Any) -> Any:
+        if not isinstance(given, dict):
+            return given
+        if "request" in given or "response" in given:
+            raise ValueError(
+                f"this is WireMock's mapping (request, response): a stub of this mock is "
+                f"flat: {_FLAT}"
+            )
+        theirs = [f"{k} is WireMock's name: give {_WIREMOCK[k]}" for k in given if k in _WIREMOCK]
+        if theirs:
+            raise ValueError("; ".join(theirs))
+        return given
 
     @field_validator("id")
     @classmethod
@@ -208,31 +241,28 @@ class LiveStub:
         """Whether the call matches; with ``request_json``, only once its ``body`` is read."""
         if not self.matches_all_but_body(scope):
             return False
-        if not self.reads_body:
-            return True
-        try:
-            return body is not None and _contains(json.loads(body), self.stub.request_json)
-        except ValueError:
-            return False
+        return not self.reads_body or body_holds(body, self.stub.request_json)
+
+    def path_matches(self, path: str) -> bool:
+        if self.pattern is not None:
+            return self.pattern.fullmatch(path) is not None
+        return path == self.stub.path
 
     def matches_all_but_body(self, scope: Scope) -> bool:
         s = self.stub
         if s.method != "ANY" and s.method != scope["method"]:
             return False
-        path = scope["path"]
-        if self.pattern is not None:
-            if not self.pattern.fullmatch(path):
-                return False
-        elif path != s.path:
+        if not self.path_matches(scope["path"]):
             return False
         if s.query:
             # A parameter given more than once matches on any of its values.
-            pairs = set(parse_qsl(scope["query_string"].decode("latin-1"), True))
-            if any((k, v) not in pairs for k, v in s.query.items()):
+            given = query_values(scope)
+            if any(v not in given.get(k, ()) for k, v in s.query.items()):
                 return False
         if s.request_headers:
-            given = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            if any(given.get(k) != v for k, v in s.request_headers.items()):
+            # So does a header given on several lines, or all of them as the journal joins them.
+            headers = header_values(scope)
+            if any(not header_holds(headers.get(k, []), v) for k, v in s.request_headers.items()):
                 return False
         return True
 
@@ -253,23 +283,6 @@ class LiveStub:
         start = {"type": "http.response.start", "status": self.stub.status}
         await send({**start, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": self.content})
-
-
-def _contains(given: Any, wanted: Any) -> bool:
-    """Whether JSON ``given`` holds ``wanted``: an object's other keys may come too."""
-    if isinstance(wanted, dict):
-        return isinstance(given, dict) and all(
-            k in given and _contains(given[k], v) for k, v in wanted.items()
-        )
-    if isinstance(wanted, list):
-        return (
-            isinstance(given, list)
-            and len(given) == len(wanted)
-            and all(_contains(g, w) for g, w in zip(given, wanted, strict=True))
-        )
-    if isinstance(wanted, bool) or isinstance(given, bool):
-        return given is wanted  # True == 1 in Python, never in JSON
-    return bool(given == wanted)
 
 
 class StubError(ValueError):
@@ -329,13 +342,14 @@ class Stubs:
         return made
 
     def replace(self, stubs: list[Stub]) -> list[LiveStub]:
-        self.stubs = self._make(stubs, set())
+        self.stubs = sorted(self._make(stubs, set()), key=_rank)
         return self.stubs
 
     def add(self, stubs: list[Stub]) -> list[LiveStub]:
-        """Put ``stubs`` in front; a ``ConflictError`` for an id already there is the caller's."""
+        """Put ``stubs`` in front of those of their priority; a ``ConflictError`` for an id
+        already there is the caller's."""
         made = self._make(stubs, {s.id for s in self.stubs})
-        self.stubs = made + self.stubs
+        self.stubs = sorted(made + self.stubs, key=_rank)  # stable: the order within a priority
         return made
 
     def taken(self, stubs: Iterable[Stub]) -> str | None:
@@ -369,3 +383,16 @@ class Stubs:
             if stub.live and stub.matches(scope, body):
                 return stub
         return None
+
+    def closest(self, scope: Scope, body: bytes | None = None) -> tuple[LiveStub, list[str]] | None:
+        """For a call no stub answered: the stub of its path that misses it least, and how."""
+        near = [(misses(s, scope, body), s) for s in self.stubs if s.path_matches(scope["path"])]
+        if not near:
+            return None
+        said, stub = min(near, key=lambda pair: len(pair[0]))  # the first of the fewest
+        return stub, said
+
+
+def _rank(stub: LiveStub) -> int:
+    priority = stub.stub.priority
+    return DEFAULT_PRIORITY if priority is None else priority

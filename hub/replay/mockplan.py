@@ -70,7 +70,7 @@ def compile_verify(compiler: Any, loc: Loc, step: VerifyStep) -> VerifyPlan:
     spec = step.verify
     request = spec.request.model_dump(exclude_none=True)
     filters = [
-        (name, compiler.value((*loc, "verify", "request", name), value))
+        (name, compiler.value((*loc, "verify", "request", name), _text(value)))
         for name, value in request.items()
     ]
     low, high = spec.at_least, spec.at_most
@@ -101,6 +101,10 @@ def calls_text(request: dict[str, Any]) -> str:
         f"~{request['path_pattern']}" if "path_pattern" in request else "any path"
     )
     status = f" answered {request['status']}" if "status" in request else ""
+    if "stub" in request:
+        status += f" by stub {request['stub']}"
+    if "unmatched" in request:
+        status += " unmatched" if request["unmatched"] in (True, "true") else " matched"
     return f"{what} {where}{status}"
 
 

@@ -23,7 +23,7 @@ class FaultSpec(Model):
     latency_ms: Number | None = Field(default=None, ge=0)
     jitter_ms: Number | None = Field(default=None, ge=0)
     error_rate: Number | None = Field(default=None, ge=0, le=1)
-    error_status: Whole | None = Field(default=None, ge=100, le=599)
+    error_status: Whole | None = Field(default=None, ge=400, le=599)  # as the mock takes it
     timeout_rate: Number | None = Field(default=None, ge=0, le=1)
     reset_rate: Number | None = Field(default=None, ge=0, le=1)
     malformed_rate: Number | None = Field(default=None, ge=0, le=1)
@@ -114,6 +114,9 @@ class MockStub(Model):
     text: str | None = Field(default=None, description="The answer as text (instead of body).")
     times: Whole | str | None = Field(default=None, description="Answer that many calls only.")
     latency_ms: Number | str | None = None
+    priority: Whole | str | None = Field(
+        default=None, description="1 is tried first; without one, 5 (as in WireMock)."
+    )
 
     @field_validator("method")
     @classmethod
@@ -131,7 +134,7 @@ class MockStub(Model):
             raise ValueError("must be an HTTP status 200-599")
         return value
 
-    @field_validator("times")
+    @field_validator("times", "priority")
     @classmethod
     def _stub_times(cls, value: int | str | None) -> int | str | None:
         # Else "two" or 0 loaded, and the mock refused the stub in every iteration.
@@ -183,6 +186,10 @@ class JournalFilter(Model):
         default=None, description="A regular expression the whole path must match."
     )
     status: Whole | None = Field(default=None, ge=100, le=599, description="Status answered.")
+    stub: str | None = Field(default=None, min_length=1, description="The stub that answered.")
+    unmatched: bool | None = Field(
+        default=None, description="true: calls neither a service nor a stub answered."
+    )
 
     @model_validator(mode="after")
     def _one_path(self) -> JournalFilter:

@@ -134,3 +134,79 @@ async def test_secrets_in_a_json_body_are_redacted(api: httpx.AsyncClient) -> No
     preview = seen["body_preview"]
     assert "hunter2" not in preview and "k-9" not in preview, preview
     assert '"password":"[redacted]"' in preview and PERSON["id"] in preview
+
+
+async def test_calls_by_the_stub_that_answered_them(api: httpx.AsyncClient) -> None:
+    stubs = [
+        {"id": "down", "method": "GET", "path_pattern": "/citizens/.*", "status": 503},
+        {"id": "ping", "method": "GET", "path": "/v2/ping", "text": "pong"},
+    ]
+    assert (await api.put("/__stubs", json=stubs)).status_code == 200
+    for path in (f"/citizens/{PERSON['id']}", "/v2/ping", "/v2/ping", "/households/HK79000001"):
+        await api.get(path)
+    found = (await api.get("/__requests", params={"stub": "ping"})).json()
+    assert found["matched"] == 2 and {e["stub"] for e in found["items"]} == {"ping"}
+    assert (await api.get("/__requests/count", params={"stub": "down"})).json()["count"] == 1
+    assert (await api.get("/__requests/count", params={"stub": "none"})).json()["count"] == 0
+
+
+async def test_unmatched_calls_are_those_no_service_nor_stub_answered(
+    api: httpx.AsyncClient,
+) -> None:
+    # WireMock's "unmatched requests": what the connector called that the mock does not serve.
+    await api.put("/__stubs", json=[{"method": "GET", "path": "/v2/ping", "times": 1}])
+    await api.get("/v2/ping")  # a stub's
+    await api.get("/v2/ping")  # used up: unmatched
+    await api.get(f"/citizens/{PERSON['id']}")  # a service's
+    await api.get("/citizens/000000000000")  # a service's "no data" 404 is matched
+    await api.delete(f"/citizens/{PERSON['id']}")  # a method the path does not take
+    await api.get("/openapi.json")  # the mock's own document
+    found = (await api.get("/__requests", params={"unmatched": "true"})).json()
+    assert [(e["method"], e["path"]) for e in found["items"]] == [
+        ("DELETE", f"/citizens/{PERSON['id']}"),
+        ("GET", "/v2/ping"),
+    ]
+    assert all(e["unmatched"] for e in found["items"]), found
+    count = await api.get("/__requests/count", params={"unmatched": "false"})
+    assert count.json()["count"] == 4
+
+
+async def test_calls_since_and_until_a_time(api: httpx.AsyncClient) -> None:
+    await api.get("/v2/first")
+    [first] = (await api.get("/__requests")).json()["items"]
+    await api.get("/v2/second")
+
+    async def paths(**params: str) -> list[str]:
+        answer = await api.get("/__requests", params=params)
+        assert answer.status_code == 200, answer.text
+        return [e["path"] for e in answer.json()["items"]]
+
+    assert await paths(since=first["time"]) == ["/v2/second", "/v2/first"]
+    after = dt.datetime.fromisoformat(first["time"]) + dt.timedelta(microseconds=1)
+    assert await paths(since=after.isoformat()) == ["/v2/second"]
+    assert await paths(until=after.isoformat()) == ["/v2/first"]
+    # Z, and a time without an offset, are UTC as the journal shows it.
+    assert await paths(since=after.strftime("%Y-%m-%dT%H:%M:%S.%fZ")) == ["/v2/second"]
+    assert await paths(since=after.replace(tzinfo=None).isoformat()) == ["/v2/second"]
+    # An unescaped + in a URL arrives as a space: it is taken as the + it was.
+    assert await paths(since=after.isoformat().replace("+", " ")) == ["/v2/second"]
+    later = (await api.get("/__requests/count", params={"since": after.isoformat()})).json()
+    assert later["count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ({"since": "yesterday"}, "since: 'yesterday' is not a time"),
+        ({"until": "2026-13-01"}, "until: '2026-13-01' is not a time"),
+        ({"unmatched": "maybe"}, "query parameter unmatched"),
+        ({"stub": ""}, "query parameter stub"),
+    ],
+)
+async def test_bad_time_and_stub_filters_are_refused(
+    api: httpx.AsyncClient, params: dict[str, str], said: str
+) -> None:
+    for path in ("/__requests", "/__requests/count"):
+        answer = await api.get(path, params=params)
+        assert answer.status_code == 422, answer.text
+        assert said in answer.json()["message"], answer.text

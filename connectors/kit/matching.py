@@ -1,0 +1,100 @@
+"""Whether a call meets a stub's criteria, and, for a call that no stub answered, why not.
+
+A query parameter or header sent more than once matches on any of its values; a header also
+matches on all its values joined with ``", "``, as the journal shows them. ``misses`` lists
+what keeps a stub from answering a call (``method POST (got GET)``, ``query v=1 (got 2)``,
+``used up (times 1)``), so the mock's 404 can name the closest stub as WireMock's does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from starlette.types import Scope
+
+from connectors.kit.journal import redact
+
+if TYPE_CHECKING:
+    from connectors.kit.stubs import LiveStub
+
+_SHOWN = 60  # characters of a value quoted in a miss
+
+
+def query_values(scope: Scope) -> dict[str, list[str]]:
+    """The call's query parameters, each with every value it was given."""
+    values: dict[str, list[str]] = {}
+    for name, value in parse_qsl(scope["query_string"].decode("latin-1"), True):
+        values.setdefault(name, []).append(value)
+    return values
+
+
+def header_values(scope: Scope) -> dict[str, list[str]]:
+    """The call's headers by lower-case name, each with every line it came in."""
+    values: dict[str, list[str]] = {}
+    for name, value in scope["headers"]:
+        values.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+    return values
+
+
+def header_holds(values: list[str], wanted: str) -> bool:
+    return wanted in values or (len(values) > 1 and ", ".join(values) == wanted)
+
+
+def contains(given: Any, wanted: Any) -> bool:
+    """Whether JSON ``given`` holds ``wanted``: an object's other keys may come too."""
+    if isinstance(wanted, dict):
+        return isinstance(given, dict) and all(
+            k in given and contains(given[k], v) for k, v in wanted.items()
+        )
+    if isinstance(wanted, list):
+        return (
+            isinstance(given, list)
+            and len(given) == len(wanted)
+            and all(contains(g, w) for g, w in zip(given, wanted, strict=True))
+        )
+    if isinstance(wanted, bool) or isinstance(given, bool):
+        return given is wanted  # True == 1 in Python, never in JSON
+    return bool(given == wanted)
+
+
+def body_holds(body: bytes | None, wanted: Any) -> bool:
+    try:
+        return body is not None and contains(json.loads(body), wanted)
+    except ValueError:
+        return False
+
+
+def misses(live: LiveStub, scope: Scope, body: bytes | None) -> list[str]:
+    """What keeps ``live``, a stub of the call's path, from answering it, in words; [] if
+    nothing does."""
+    s = live.stub
+    said = []
+    if s.method not in ("ANY", scope["method"]):
+        said.append(f"method {s.method} (got {scope['method']})")
+    if s.query:
+        given = query_values(scope)
+        for name, value in s.query.items():
+            if value not in given.get(name, ()):
+                said.append(f"query {name}={_cut(value)} (got {_got(given.get(name))})")
+    if s.request_headers:
+        headers = header_values(scope)
+        for name, value in s.request_headers.items():
+            if not header_holds(headers.get(name, []), value):
+                got = [redact(name, v) for v in headers.get(name, [])]
+                said.append(f"header {name}: {_cut(redact(name, value))} (got {_got(got)})")
+    if live.reads_body and not body_holds(body, s.request_json):
+        wanted = json.dumps(s.request_json, ensure_ascii=False, separators=(",", ":"))
+        said.append(f"request_json {_cut(wanted)} (the body does not hold it)")
+    if not live.live:
+        said.append(f"used up (times {s.times})")
+    return said
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+
+
+def _got(values: list[str] | None) -> str:
+    return ", ".join(_cut(v) for v in values) if values else "none"

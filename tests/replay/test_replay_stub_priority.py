@@ -1,0 +1,113 @@
+"""Stub steps with priorities, and verify steps that count by stub or the unmatched calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.population.app import create_app
+from hub.replay.loader import load_file
+from hub.replay.problems import ScenarioLoadError
+from hub.replay.runner import RunOptions
+from hub.replay.service import replay
+from tests.replay.conftest import ServerThread
+
+FakeHub = Any  # the fake_hub fixture of conftest.py
+CID = "079000000001"
+SCENARIO = """
+vars: {cid: "CID", low: 9}
+steps:
+  - id: fallback
+    stub:
+      provider: VN/GOV/BCA/population
+      url: MOCK
+      add:
+        - {id: late, method: GET, path: "/citizens/{{ cid }}", status: 500, priority: "{{ low }}"}
+  - id: lookup
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/forward
+    path: /citizens/{{ cid }}
+    expect: {status: 503}
+  - id: stray
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/forward
+    path: /v2/nothing
+    expect: {status: 404}
+  - id: by-stub
+    verify: {provider: VN/GOV/BCA/population, url: MOCK, request: {stub: down}, count: 1}
+  - id: never-late
+    verify: {provider: VN/GOV/BCA/population, url: MOCK, request: {stub: late}, count: 0}
+  - id: unmatched
+    verify:
+      provider: VN/GOV/BCA/population
+      url: MOCK
+      request: {unmatched: true, path: /v2/nothing}
+      count: 1
+"""
+
+
+@pytest.fixture(scope="module")
+def _mock() -> Iterator[str]:
+    with ServerThread(create_app(size=50)) as server:
+        yield server.url
+
+
+async def test_priorities_and_verify_by_stub_and_unmatched(
+    _mock: str, fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    async with httpx.AsyncClient(base_url=_mock) as mock:
+        await mock.post("/__reset")
+        await _run(mock, fake_hub, write)
+
+
+async def _run(mock: httpx.AsyncClient, fake_hub: FakeHub, write: Callable[..., Path]) -> None:
+    _mock = str(mock.base_url).rstrip("/")
+    fake_hub.forward_to = _mock
+    down = {
+        "id": "down",
+        "method": "GET",
+        "path_pattern": "/citizens/.*",
+        "status": 503,
+        "body": {},
+    }
+    assert (await mock.put("/__stubs", json=[down])).status_code == 200
+    text = SCENARIO.replace("MOCK", _mock).replace("CID", CID)
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=2)
+    )
+    [result] = results
+    assert result.ok, [s.first_failure for s in result.steps]
+    labels = [s.label for s in result.steps if s.kind == "verify"]
+    assert "stub down" in labels[0] and "unmatched" in labels[2], labels
+    assert [s["id"] for s in (await mock.get("/__stubs")).json()] == ["down"]
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (
+            "  - stub: {provider: VN/GOV/BCA/population, add: [{method: GET, path: /a, "
+            "priority: 0}]}",
+            "field stub.add.0.priority: must be a whole number, 1 or more, or a template",
+        ),
+        (
+            "  - fault: {provider: VN/GOV/BCA/population, set: {error_rate: 1, error_status: 200}}",
+            "field fault.set.error_status: Input should be greater than or equal to 400",
+        ),
+        (
+            "  - verify: {provider: VN/GOV/BCA/population, request: {unmatched: maybe}, count: 0}",
+            "field verify.request.unmatched",
+        ),
+    ],
+)
+def test_bad_priorities_statuses_and_filters_are_refused_at_load_time(
+    write: Callable[..., Path], step: str, message: str
+) -> None:
+    path = write(f"steps:\n{step}\n")
+    with pytest.raises(ScenarioLoadError) as caught:
+        load_file(path)
+    assert f"{path}:2: step steps[0], {message}" in str(caught.value)
