@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from hub.gateway import client as client_mod
+from hub.gateway import connection as conn_mod
 from hub.gateway.client import ClientError, HttpClient
 from hub.gateway.protocol import HubHttpProtocol
 from tests.gateway.conftest import PROVIDER, Hub, load_registry, registry_doc
@@ -46,9 +46,9 @@ RAW = {
     b"/chunked": chunked,
     b"/big-header": lambda _r: with_headers(2, b"a" * (2 * 1024 * 1024)),
     b"/many-headers": lambda _r: with_headers(20_000),
-    b"/headers-at-limit": lambda _r: with_headers(client_mod.HEADERS_MAX),
-    b"/headers-over-limit": lambda _r: with_headers(client_mod.HEADERS_MAX + 1),
-    b"/head-at-limit": lambda _r: with_headers(2, b"a" * (client_mod.HEAD_MAX - 100)),
+    b"/headers-at-limit": lambda _r: with_headers(conn_mod.HEADERS_MAX),
+    b"/headers-over-limit": lambda _r: with_headers(conn_mod.HEADERS_MAX + 1),
+    b"/head-at-limit": lambda _r: with_headers(2, b"a" * (conn_mod.HEAD_MAX - 100)),
     b"/big-body": lambda _r: ok(b'"' + b"a" * 200_000 + b'"'),
 }
 
@@ -147,9 +147,9 @@ async def test_the_hubs_own_refusal_of_a_head_keeps_its_length(hub: Hub) -> None
 @pytest.mark.parametrize(
     ("path", "said"),
     [
-        ("/big-header", f"headers exceeded the limit of {client_mod.HEAD_MAX} bytes"),
+        ("/big-header", f"headers exceeded the limit of {conn_mod.HEAD_MAX} bytes"),
         ("/many-headers", "headers exceeded the limit of"),
-        ("/headers-over-limit", f"exceeded the limit of {client_mod.HEADERS_MAX} fields"),
+        ("/headers-over-limit", f"exceeded the limit of {conn_mod.HEADERS_MAX} fields"),
     ],
 )
 async def test_a_head_over_the_limits_is_a_malformed_answer(hub: Hub, path: str, said: str) -> None:
@@ -189,7 +189,7 @@ async def test_a_big_head_is_refused_before_it_is_all_read(http: HttpClient, pro
 async def test_a_body_over_the_limit_is_refused(
     http: HttpClient, monkeypatch: pytest.MonkeyPatch, answer: bytes
 ) -> None:
-    monkeypatch.setattr(client_mod, "ANSWER_MAX", 100_000)
+    monkeypatch.setattr(conn_mod, "ANSWER_MAX", 100_000)
     server, url = await serve(lambda _n, _r: answer)
     with pytest.raises(ClientError, match="body exceeded the limit of 100000 bytes"):
         await http.request("GET", url, [], b"")
@@ -199,7 +199,7 @@ async def test_a_body_over_the_limit_is_refused(
 async def test_the_hub_refuses_a_body_over_the_limit(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_mod, "ANSWER_MAX", 100_000)
+    monkeypatch.setattr(conn_mod, "ANSWER_MAX", 100_000)
     await assert_refused(hub, "GET", "/big-body", "body exceeded the limit of 100000 bytes")
 
 
