@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import inspect
 
 from hub.cli.common import (
     DbOption,
@@ -21,6 +22,7 @@ from hub.cli.common import (
     up_to_date,
 )
 from hub.core.db import create_engine
+from hub.models import Base
 from hub.stats.repository import count_same_id
 from hub.txlog.audit import AuditReport, verify_log
 from hub.txlog.proof import check_proof, make_proof
@@ -77,6 +79,18 @@ def verify_cmd(
     try:
         report = run(go())
     except Exception as exc:  # exit 1 means a tampered log: a log not read is 2
+        dropped = _dropped_tables(s.database_url)
+        if dropped:
+            # up_to_date found the database at this hub's revision, which has them: no
+            # `hub db upgrade` brings them back.
+            console.print("[red]the log has been tampered with[/red]:")
+            for name in dropped:
+                console.print(
+                    f"  - table {name} was dropped: the database is at this hub's revision, "
+                    "which has it, so the log cannot be checked",
+                    highlight=False,
+                )
+            raise typer.Exit(1) from None
         fail(unreadable(exc, s.database_url, "the log"), 2)
     if not report.ok:
         console.print(f"[red]the log has been tampered with[/red] ({report.records} records read):")
@@ -84,6 +98,24 @@ def verify_cmd(
             console.print(f"  - {problem}", highlight=False)
         raise typer.Exit(1)
     _print_ok(report, signatures=bool(keys))
+
+
+def _dropped_tables(url: str) -> list[str]:
+    """The hub's tables missing from a database at its revision; [] when it cannot tell."""
+
+    async def go() -> list[str]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        finally:
+            await engine.dispose()
+        return sorted(set(Base.metadata.tables) - names)
+
+    try:
+        return run(go())
+    except Exception:
+        return []
 
 
 def _public_key(path: Path) -> Ed25519PublicKey:

@@ -11,6 +11,8 @@ What each check catches:
   rewriting a record and recomputing the chain of every later record (the database
   administrator's attack) leaves a batch whose signed last hash differs from its records;
 - the chain head and the last batch: records deleted from the end, or added past the head;
+- the batch rows by id (``hub/txlog/audit_batches.py``): one inserted beside those the
+  hub wrote, or deleted from among them;
 - stored forms (SQLite, ``hub/txlog/forms.py``): a value stored in a form the hub never
   writes but that reads back as the same Python value, so its hash still matches, while
   SQL sees another one (a NUL character for NULL, ``T`` for the space of a date,
@@ -44,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.models import ChainHead, LogBatch, RollupMark, Transaction
 from hub.stats.retention import first_whole_hour, minute_horizon, read_pruned
+from hub.txlog.audit_batches import batch_problems
 from hub.txlog.audit_stats import Statistics
 from hub.txlog.chain import CHAINED_FIELDS, GENESIS, batch_message, record_hash
 from hub.txlog.forms import all_well_formed, bad_form
@@ -495,6 +498,7 @@ class _State:
                 first.append(
                     f"the chain head was changed: {_shown(head.bad_form, dict(head._mapping))}"
                 )
+        first.extend(await batch_problems(conn, bad_batches))
         last_batch = (
             await conn.execute(
                 select(_batches.c.id, _batches.c.last_seq).order_by(_batches.c.id.desc()).limit(1)

@@ -360,3 +360,17 @@ async def test_milliseconds_changed_below_the_hashed_decimals_are_found(
         "record seq=9 id=msg-9 was edited: hub_ms=11.2499 has more than the three decimals "
         "the hub writes (the hash reads three, so it still holds)",
     ]
+
+
+@pytest.mark.parametrize("table", ["log_batches", "chain_head", "stats_hour"])
+async def test_a_table_of_the_log_dropped_is_tampering_not_an_old_database(
+    log_url: str, engine: AsyncEngine, signer: Signer, tmp_path: Path, monkeypatch: Any, table: str
+) -> None:
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(f"DROP TABLE {table}")
+    result = await cli_result(log_url, signer, tmp_path, monkeypatch)
+    # It exited 2 advising `hub db upgrade`, which finds the database up to date.
+    assert result.exit_code == 1, result.output
+    assert "the log has been tampered with" in result.output
+    assert f"table {table}" in result.output and "was dropped" in result.output
+    assert "hub db upgrade" not in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -254,12 +255,15 @@ async def test_a_recorded_prune_that_is_no_hour_is_named(log_url: str, signer: S
 async def test_a_forged_latency_histogram_disagrees_with_its_hour(
     log_url: str, signer: Signer
 ) -> None:
-    await change(log_url, LatencyHour, 1)
+    row = await change(log_url, LatencyHour, 1)
     problems = (await audit(log_url, signer)).problems
     assert len(problems) == 1
-    assert problems[0].startswith(
+    # The row's key as an operator reads it, on both engines: PostgreSQL's showed
+    # "(datetime.datetime(2026, 12, 6, 13, 0), 'VN/GOV/...', ...)".
+    assert problems[0] == (
         "statistics disagree with the log: stats_latency_hour does not add up to the "
-        "exchanges of stats_hour at ("
+        f"exchanges of stats_hour at ({row.bucket:%Y-%m-%d %H:%M}, {row.client}, "
+        f"{row.service}, {row.provider})"
     )
 
 
@@ -311,3 +315,31 @@ def test_the_check_sums_the_log_as_the_rollups_do() -> None:
     for key, sums in ours.log.items():
         assert sums[:5] == theirs.log[key][:5]
         assert sums[5:] == pytest.approx(theirs.log[key][5:])
+
+
+async def test_milliseconds_changed_below_the_shown_decimals_show_how_they_differ(
+    log_url: str, signer: Signer
+) -> None:
+    engine = create_engine(log_url)
+    async with engine.begin() as conn:
+        t = StatsDay.__table__
+        day = (await conn.execute(select(func.min(t.c.bucket)))).scalar_one()
+        ms = (await conn.execute(select(func.sum(t.c.total_ms)).where(t.c.bucket == day))).scalar()
+        # A day's sum moved by a few ten-thousandths, staying the same to three decimals.
+        shown = round(ms, 3)
+        moved = shown + 0.0003 if ms < shown + 0.0002 else shown - 0.0003
+        keys = list(t.primary_key.columns)
+        row = (await conn.execute(select(*keys).where(t.c.bucket == day).limit(1))).one()
+        one_row = [c == v for c, v in zip(keys, row, strict=True)]
+        await conn.execute(update(t).where(*one_row).values(total_ms=t.c.total_ms + moved - ms))
+    await engine.dispose()
+    problems = (await audit(log_url, signer)).problems
+    # It said "total_ms 1,932.226 in the table, 1,932.226 in the log": no difference to see.
+    assert len(problems) == 1 and problems[0].startswith(
+        f"statistics disagree with the log: stats_day on {day:%Y-%m-%d} (UTC): total_ms "
+    ), problems
+    found = re.search(r"total_ms ([\d,.]+) in the table, ([\d,.]+) in the log;", problems[0])
+    assert found is not None, problems[0]
+    table, log = (float(v.replace(",", "")) for v in found.groups())
+    assert table != log
+    assert table == pytest.approx(moved, abs=1e-4) and log == pytest.approx(ms, abs=1e-4)
