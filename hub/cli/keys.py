@@ -252,6 +252,11 @@ def list_cmd(
             "this one: a hub running with this secret refuses every call with "
             f"{'them' if len(other) > 1 else 'it'} (401). Run the hub with the secret they were "
             "made with, or issue new keys (docs/security.md, rotating secrets)"
+            + (
+                "; HUB_SECRET_KEY is not set here: run `hub keys list` with the hub's"
+                if s.secret_key == PLACEHOLDER
+                else ""
+            )
         )
 
 

@@ -70,6 +70,11 @@ async def test_a_key_made_under_another_secret_is_named_at_start_in_the_log_and_
     assert other is not None, theirs_view.stderr
     assert sorted(other[1].split(", ")) == sorted(str(k["id"]) for k in theirs)
 
+    # A shell without the hub's secret is told so: every key looks foreign from there.
+    unset = await cli(sqlite_url, "list", HUB_SECRET_KEY=None)  # type: ignore[arg-type]
+    assert unset.exit_code == 0, unset.output
+    assert "HUB_SECRET_KEY is not set here" in unset.stderr
+
     # A hub started again with SECRET names the key at start.
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="hub.registry.keys"):
