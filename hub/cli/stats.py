@@ -31,9 +31,13 @@ app = typer.Typer(
 
 SinceOpt = typer.Option(None, "--since", help="24h, 7d, 3mo, an ISO date or datetime.")
 UntilOpt = typer.Option(None, "--until", help="Same forms as --since; default now.")
-ClientOpt = typer.Option(None, "--client", help="Only this client subsystem.")
-ServiceOpt = typer.Option(None, "--service", help="Only this service.")
-ProviderOpt = typer.Option(None, "--provider", help="Only this provider subsystem.")
+ClientOpt = typer.Option(
+    None, "--client", help="Only this client subsystem; none: callers not identified."
+)
+ServiceOpt = typer.Option(None, "--service", help="Only this service; none: no registered service.")
+ProviderOpt = typer.Option(
+    None, "--provider", help="Only this provider subsystem; none: no registered one."
+)
 
 
 def _one_format(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> bool:
@@ -150,7 +154,7 @@ def timeseries_cmd(
     ]
     keys = ts.keys[:8] if not as_csv else ts.keys
     # The data keeps "", the table's column header says what it is (as matrix and top do).
-    names = keys if as_csv else [_named(k) for k in keys]
+    names = keys if as_csv else [named(k) for k in keys]
     rows = []
     for p in ts.points:
         row = p.model_dump(exclude={"groups"})
@@ -182,10 +186,10 @@ def matrix_cmd(
         return
     cells = {(c.client, c.provider): c.count for c in m.cells}
     rows = [
-        {"client": _named(client), **{_named(p): cells.get((client, p), 0) for p in m.providers}}
+        {"client": named(client), **{named(p): cells.get((client, p), 0) for p in m.providers}}
         for client in m.clients
     ]
-    columns = ["client", *map(_named, m.providers)]
+    columns = ["client", *map(named, m.providers)]
     emit(m, rows, columns, title=f"Sharing matrix ({m.total:,} exchanges)",
          as_json=False, as_csv=False, console=console)  # fmt: skip
 
@@ -193,9 +197,10 @@ def matrix_cmd(
 UNIDENTIFIED = "(not identified)"
 
 
-def _named(key: str) -> str:
-    """A client or provider as a table shows it: "" is a caller refused before the hub knew
-    who it was, or an unknown provider (a blank header and row; the dashboard's label)."""
+def named(key: str) -> str:
+    """A client, service or provider as a table shows it: "" is a caller refused before the
+    hub knew who it was, or an unknown service or provider (a blank header, row or cell; the
+    dashboard's label)."""
     return key or UNIDENTIFIED
 
 
@@ -220,7 +225,7 @@ def top_cmd(
     )  # fmt: skip
     rows = [r.model_dump() for r in t.rows]
     if not (as_json or as_csv):  # the data keeps "", the table says what it is
-        rows = [r | {"key": _named(r["key"])} for r in rows]
+        rows = [r | {"key": named(r["key"])} for r in rows]
     emit(t, rows, ("key", "count", "failed", "share", "request_bytes", "response_bytes"),
          title=f"Top {by}s", as_json=as_json, as_csv=as_csv, console=console)  # fmt: skip
 

@@ -31,11 +31,12 @@ from hub.cli.stats import (
     SinceOpt,
     TzOpt,
     UntilOpt,
+    named,
 )
 from hub.cli.stats import query as stats_query
 from hub.stats import browse, synth
 from hub.stats import repository as stats_repo
-from hub.stats.output import emit
+from hub.stats.output import as_text, emit
 from hub.stats.timeutil import utcnow
 from hub.txlog.signing import Signer
 from hub.txlog.sqlite import create_writer_engine
@@ -83,9 +84,12 @@ def list_cmd(
         provider=provider, status=status, fault=fault, user_id=user_id, issue=issue,
         limit=limit, cursor=cursor,
     )  # fmt: skip
+    items = page.items
+    if not (as_json or as_csv):  # the data keeps "", the table says what it is
+        items = [i | {k: named(i[k]) for k in ("client", "service")} for i in items]
     emit(
         # CSV is for scripts: every field of the listing, the provider and purpose included.
-        page, page.items, LIST_COLUMNS if as_csv else COLUMNS,
+        page, items, LIST_COLUMNS if as_csv else COLUMNS,
         title="Transactions (newest first)", as_json=as_json, as_csv=as_csv, console=console,
         caption=f"next page: --cursor {page.next_cursor}" if page.next_cursor else None,
     )  # fmt: skip
@@ -101,7 +105,7 @@ async def _stream(conn: Any, *, tz: str, as_csv: bool, **filters: Any) -> int:
             if as_csv:
                 if first:
                     out.writeheader()
-                out.writerows(items)
+                out.writerows(map(as_text, items))
             else:
                 lines = (json.dumps(i, ensure_ascii=False, default=str) + "\n" for i in items)
                 sys.stdout.writelines(lines)

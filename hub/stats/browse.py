@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from hub.core.errors import ALL_ERRORS
 from hub.stats import repository as repo
 from hub.stats import timeutil as tu
 from hub.stats.schemas import TransactionPage
@@ -18,22 +19,48 @@ MAX_SEQ = 2**63 - 1  # the databases' BIGINT: a cursor past it is none we gave o
 HIDDEN = ("prev_hash", "record_hash")
 
 
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+def encode_cursor(seq: int, at: datetime) -> str:
+    """The next page: records before ``seq``, their range read at ``at`` (its "now")."""
+    micros = (at - tu.EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"seq:{seq}:{micros}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str) -> tuple[int, datetime | None]:
+    """The ``seq`` a cursor continues before, and the instant its listing began (None in
+    the cursors of older hubs, which carried no instant)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        if kind == "seq" and value.isascii() and value.isdigit() and int(value) <= MAX_SEQ:
-            return int(value)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        kind, _, rest = raw.partition(":")
+        value, timed, micros = rest.partition(":")
+        numbers = (value, micros) if timed else (value,)
+        digits = all(n.isascii() and n.isdigit() for n in numbers)
+        if kind == "seq" and digits and int(value) <= MAX_SEQ:
+            at = tu.EPOCH + timedelta(microseconds=int(micros)) if timed else None
+            if at is None or tu.EPOCH < at < datetime(3000, 1, 1):
+                return int(value), at
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         pass
     raise InputError(
         "cursor is not one this API gave out; pass next_cursor from the last page",
         "--cursor is not one this hub gave out; give the one the last page printed",
     )
+
+
+# The codes the hub logs, by their lower case: a typo (Client.AccesDenied) listed nothing,
+# as if no such exchange had happened, and client.accessdenied missed every one.
+FAULTS = {e.code.lower(): e.code for e in ALL_ERRORS}
+
+
+def fault_code(fault: str | None) -> str | None:
+    """``fault`` as the log spells it (None: no filter); a 4xx sentence for no such code."""
+    if not fault:
+        return None
+    found = FAULTS.get(fault.strip().lower())
+    if found is None:
+        codes = ", ".join(sorted(FAULTS.values()))
+        problem = f"{fault[:60]!r} is no fault code the hub logs: use one of {codes}, or none"
+        raise InputError(f"fault={problem}", f"--fault {problem}")
+    return found
 
 
 def _jsonable(rec: dict[str, Any]) -> dict[str, Any]:
@@ -64,22 +91,25 @@ async def page(
     if not 1 <= limit <= MAX_LIMIT:
         raise tu.bad("limit", f"must be between 1 and {MAX_LIMIT}; got {limit}")
     zone = tu.zone(tz)
-    now = now or tu.utcnow()
+    before_seq, began = decode_cursor(cursor) if cursor else (None, None)
+    # Relative forms (since=24h) mean the instants the first page read them as: a listing
+    # paged over some minutes lost the records that had slipped out of the range meanwhile.
+    now = began or now or tu.utcnow()
     start = tu.parse_instant(since, zone, name="since", now=now) if since else None
     end = tu.parse_instant(until, zone, name="until", now=now) if until else None
     if start is not None and end is not None and start >= end:
-        raise tu.not_before()  # as the statistics say it
-    no_fault = fault is not None and fault.lower() == "none"
+        raise tu.not_before(since, until)  # as the statistics say it
+    no_fault = fault is not None and fault.strip().lower() == "none"
     equal = {
         **id_filters(client, service, provider),
         "status_code": status,
-        "fault_code": None if no_fault else fault or None,
+        "fault_code": None if no_fault else fault_code(fault),
         "user_id": user_id or None,
         "issue": issue or None,
     }
     rows = await repo.transactions(
         conn,
-        before_seq=decode_cursor(cursor) if cursor else None,
+        before_seq=before_seq,
         limit=limit + 1,
         since=start,
         until=end,
@@ -90,7 +120,7 @@ async def page(
     rows = rows[:limit]
     return TransactionPage(
         items=[_jsonable(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1]["seq"]) if more else None,
+        next_cursor=encode_cursor(rows[-1]["seq"], now) if more else None,
     )
 
 

@@ -34,7 +34,7 @@ def emit(
     if as_csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(map(as_text, rows))
         return
     table = Table(title=title, caption=caption, title_justify="left")
     for col in columns:
@@ -53,6 +53,20 @@ def emit(
     with out.capture() as text:
         out.print(table)
     console.file.write("".join(line.rstrip() + "\n" for line in text.get().splitlines()))
+
+
+# A cell a spreadsheet reads as a formula. Clients choose their X-Road-Id, X-Road-UserId
+# and X-Road-Issue: "=HYPERLINK(...&A1...)" there ran in the operator's spreadsheet.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` for a CSV cell by cell: text that would read as a formula gets a leading
+    ``'``, as spreadsheets themselves mark text (OWASP's advice); numbers stay numbers."""
+    return {
+        k: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v
+        for k, v in row.items()
+    }
 
 
 def _cell(value: Any) -> str:

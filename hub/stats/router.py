@@ -36,7 +36,34 @@ from hub.stats.timeutil import InputError
 T = TypeVar("T")
 STATIC = Path(__file__).resolve().parent / "static"
 
-api = APIRouter(prefix="/api", tags=["operator"])
+
+def _query_names(dependant: Any) -> list[str]:
+    """The query parameters a route takes, its dependencies' included, in their order."""
+    names: list[str] = []
+    for sub in dependant.dependencies:
+        names += [n for n in _query_names(sub) if n not in names]
+    return names + [p.alias for p in dependant.query_params if p.alias not in names]
+
+
+async def refuse_unknown(request: Request, _: OperatorDep) -> None:
+    """A 400 for a query parameter the route does not take (after the token, so a caller
+    without one learns no parameter names). A misspelt filter (consumer=, from=) or one the
+    route has not (the matrix's client=) was ignored: the figures of everything, as if
+    narrowed."""
+    route = request.scope.get("route")
+    if route is None:
+        return
+    known = _query_names(route.dependant)
+    unknown = [k for k in dict.fromkeys(request.query_params) if k not in known]
+    if unknown:
+        names = ", ".join(repr(k[:40]) for k in unknown[:5])
+        takes = ", ".join(known) if known else "no parameters"
+        plural = "s" if len(unknown) > 1 else ""
+        where = getattr(route, "path_format", route.path)  # {ident}, not {ident:path}
+        raise HTTPException(400, f"unknown parameter{plural} {names}: {where} takes {takes}")
+
+
+api = APIRouter(prefix="/api", tags=["operator"], dependencies=[Depends(refuse_unknown)])
 router = APIRouter()
 
 Since = Annotated[
@@ -44,9 +71,13 @@ Since = Annotated[
     Query(description="ISO date or datetime (local time unless it has an offset), or 24h, 7d, 3mo"),
 ]
 Until = Annotated[str | None, Query(description="Same forms as since; default now")]
-Client = Annotated[str | None, Query(description="client subsystem id")]
-Service = Annotated[str | None, Query(description="service id")]
-Provider = Annotated[str | None, Query(description="provider subsystem id")]
+Client = Annotated[
+    str | None, Query(description="client subsystem id; none: callers not identified")
+]
+Service = Annotated[str | None, Query(description="service id; none: no registered service")]
+Provider = Annotated[
+    str | None, Query(description="provider subsystem id; none: no registered one")
+]
 Group = Literal["client", "service", "provider"]
 
 

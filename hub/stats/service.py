@@ -33,6 +33,7 @@ from hub.stats.schemas import (
 from hub.stats.timeutil import InputError
 
 GROUPS = ("client", "service", "provider")
+NONE = "none"  # the filter value of a client, service or provider not identified
 MAX_BUCKETS = 10_000
 DEFAULT_SPAN = {"minute": "60m", "hour": "24h", "day": "30d", "month": "12mo", "year": "5y"}
 LABELS = {"minute": "%Y-%m-%dT%H:%M", "hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d",
@@ -46,27 +47,36 @@ def _range(
     start = tu.parse_instant(since, tz, name="since", now=now) if since else None
     end = tu.parse_instant(until, tz, name="until", now=now) if until else now
     if start is not None and start >= end:
-        raise tu.not_before()
+        raise tu.not_before(since, until)
     return start, end
 
 
 def id_filters(client: str | None, service: str | None, provider: str | None) -> dict[str, Any]:
-    """The client, service and provider a query is narrowed to, each a well-formed id.
+    """The client, service and provider a query is narrowed to, each a well-formed id or
+    ``none``.
 
     A malformed one (client=VN/GOV, client=a b) matched nothing and answered zero: the log
-    names only registered ids, or no client at all for a caller refused before it was
-    identified (one whose X-Road-Client is no id among them). An empty value (?client=, a
-    form's empty field) is no filter, as an empty since is.
+    names only registered ids, or "" for a caller refused before it was identified (a
+    missing or unknown key) and a service or provider that does not exist. ``none`` (as
+    ``fault=none``; no id has that form) keeps those: the "(not identified)" of the tables
+    and the dashboard could be seen but not listed. An empty value (?client=, a form's
+    empty field) is no filter, as an empty since is.
     """
     found = {"client": client or None, "service": service or None, "provider": provider or None}
     for name, value in found.items():
         if value is None:
             continue
+        if value.strip().lower() == NONE:
+            found[name] = ""
+            continue
         try:
             parse_service(value, name) if name == "service" else parse_subsystem(value, name)
         except IdError as exc:
             said = str(exc).removeprefix(f"{name} identifier ")
-            raise InputError(f"{name}={said}", f"{tu.option(name)} {said}") from None
+            unknown = f"{NONE} keeps the exchanges whose {name} was not identified"
+            raise InputError(
+                f"{name}={said} ({name}={unknown})", f"{tu.option(name)} {said} ({unknown})"
+            ) from None
     return found
 
 

@@ -47,8 +47,16 @@ def bad(name: str, problem: str) -> InputError:
     return InputError(f"{name} {problem}", f"{option(name)} {problem}")
 
 
-def not_before() -> InputError:
-    return InputError("since must be before until", "--since must be before --until")
+def not_before(since: str | None = None, until: str | None = None) -> InputError:
+    """The refusal of a range that ends before it starts, with the likely reason."""
+    api = cli = ""
+    if not until:  # a since in the future: "before until" named an until never given
+        api, cli = " (now, as no until was given)", " (now, as no --until was given)"
+    elif any(RELATIVE.match(v) for v in (since or "", until)):
+        why = "relative forms count back from now ({} is the last day but its final hour)"
+        api = ": " + why.format("since=24h&until=1h")
+        cli = ": " + why.format("--since 24h --until 1h")
+    return InputError(f"since must be before until{api}", f"--since must be before --until{cli}")
 
 
 def zone(name: str) -> ZoneInfo:

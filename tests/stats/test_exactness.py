@@ -165,6 +165,9 @@ async def test_transaction_filters_and_detail(hub: Hub) -> None:
     first = records[0]
     detail = await get(hub, f"/api/transactions/{first['request_id']}")
     assert detail["id"] == first["id"] and detail["record_hash"] == first["record_hash"]
+    # Fault codes are read in any case, as fault=none is.
+    lower = await get(hub, "/api/transactions", fault="client.accessdenied")
+    assert lower["items"] == denied["items"]
     missing = await hub.client.get("/api/transactions/nope", headers=AUTH)
     assert missing.status_code == 404 and "nope" in missing.json()["detail"]
 
@@ -228,6 +231,27 @@ async def test_an_empty_status_or_grouping_is_none(hub: Hub) -> None:
          "provider='EE/GOV/BCA/population': unknown instance 'EE' (use VN)"),
         ("/api/transactions", {"service": "VN/GOV/BCA/population"}, 400,
          "service='VN/GOV/BCA/population' must have the form INSTANCE/CLASS/MEMBER/SUBSYSTEM/"),
+        ("/api/stats/summary", {"client": "VN/GOV"}, 400, "client=none keeps the exchanges"),
+        # A fault code with a typo listed nothing, as if no such exchange had happened.
+        ("/api/transactions", {"fault": "Client.AccesDenied"}, 400,
+         "fault='Client.AccesDenied' is no fault code the hub logs: use one of "
+         "Client.AccessDenied, Client.BadRequest,"),
+        # A since in the future with no until: "since must be before until" named an
+        # until the operator never gave.
+        ("/api/stats/summary", {"since": "2999-01-01"}, 400,
+         "since must be before until (now, as no until was given)"),
+        ("/api/stats/summary", {"since": "1h", "until": "2h"}, 400,
+         "relative forms count back from now"),
+        # A misspelt or unsupported filter was ignored: the figures of everything, as if
+        # narrowed. The matrix takes no client, though the summary does.
+        ("/api/stats/summary", {"consumer": "VN/GOV/BTP/civil-status"}, 400,
+         "unknown parameter 'consumer': /api/stats/summary takes since, until, client, "
+         "service, provider"),
+        ("/api/stats/matrix", {"client": "VN/GOV/BTP/civil-status"}, 400,
+         "unknown parameter 'client': /api/stats/matrix takes since, until"),
+        ("/api/transactions/abc", {"x": "1"}, 400, "/api/transactions/{ident} takes no para"),
+        ("/api/transactions", {"from": "2026-01-01", "status_code": "200"}, 400,
+         "unknown parameters 'from', 'status_code': /api/transactions takes since, until,"),
     ],
 )  # fmt: skip
 async def test_bad_parameters_get_a_4xx_sentence(
@@ -267,6 +291,8 @@ async def test_the_widest_ranges_count_every_record(
 )
 async def test_operator_api_needs_the_operator_or_admin_token(hub: Hub, path: str) -> None:
     assert (await hub.client.get(path)).status_code == 401
+    # Without a token no parameter is weighed: no names are told to a stranger.
+    assert (await hub.client.get(path, params={"x": "1"})).status_code == 401
     bad = await hub.client.get(path, headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
     assert (await hub.client.get(path, headers=AUTH)).status_code == 200

