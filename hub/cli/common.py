@@ -207,6 +207,13 @@ def unreadable(exc: BaseException, url: str, what: str) -> str:
             f"the database {shown(url)} lacks this hub's tables ({why}): it is empty or older "
             "than this hub; run `hub db upgrade` first"
         )
+    if isinstance(exc, ValueError) and "isoformat" in why:
+        # A time stored in a form the hub never writes: the file was edited by hand.
+        return (
+            f"cannot read {what} from {shown(url)}: {why}; a time is stored in a form the hub "
+            "never writes, so the database was changed by other means: `hub audit verify` "
+            "names the rows"
+        )
     return f"cannot read {what} from {shown(url)}: {why}"
 
 

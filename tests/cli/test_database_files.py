@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,21 @@ def test_a_damaged_copy_is_named_as_one(tmp_path: Path) -> None:
         assert result.exit_code == code, said
         assert "database disk image is malformed (the file is damaged" in said, said
         assert "Traceback" not in said
+
+
+def test_a_time_edited_by_hand_points_at_the_audit(tmp_path: Path) -> None:
+    # A started_at set to text the hub never writes said only "Invalid isoformat string".
+    path = tmp_path / "hub.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    env = {"HUB_ENV": "development"}
+    made = CliRunner().invoke(app, ["tx", "synth", "--records", "50", "--db", url], env=env)
+    assert made.exit_code == 0, made.output
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE transactions SET started_at = 'garbage' WHERE seq = 5")
+    for command in (["stats", "summary", "--since", "30d"], ["tx", "list", "--limit", "100"]):
+        result = CliRunner().invoke(app, [*command, "--db", url])
+        said = " ".join(result.output.split())
+        assert result.exit_code == 1, said
+        assert "Invalid isoformat string: 'garbage'" in said, said
+        assert "`hub audit verify` names the rows" in said and "Traceback" not in said
