@@ -237,3 +237,40 @@ async def test_0009_starts_from_what_the_minute_rows_tell(
     finally:
         await engine.dispose()
     assert "minute_prune" not in tables and "stats_minute" in tables
+
+
+# --- 0011: the audit trail of registry changes -------------------------------------------
+
+
+def test_0011_down_and_up_keeps_the_registry_and_the_trail_starts_again(tmp_path: Path) -> None:
+    from alembic import command
+
+    from hub.core.migrate import alembic_config
+
+    path = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url, "0010")
+    with sqlite3.connect(path) as db:
+        for table, rows in ROWS.items():
+            marks = ", ".join("?" * len(rows[0]))
+            db.executemany(f"INSERT INTO {table} ({COLUMNS[table]}) VALUES ({marks})", rows)
+    upgrade(url)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM registry_events").fetchone() == (0,)
+        db.execute(
+            "INSERT INTO registry_events (id, at, actor, source, action, target, version, "
+            "detail, prev_hash, hash) VALUES (1, ?, 'demo', 'demo', 'member.create', "
+            "'VN/GOV/BCA', 1, '{}', ?, ?)",
+            (NOW, "0" * 64, "a" * 64),
+        )
+    command.downgrade(alembic_config(url), "0010")
+    with sqlite3.connect(path) as db:
+        counts = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ROWS}
+        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert counts == {t: len(rows) for t, rows in ROWS.items()}
+    assert "registry_events" not in tables
+    upgrade(url)
+    with sqlite3.connect(path) as db:
+        counts = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ROWS}
+        assert db.execute("SELECT count(*) FROM registry_events").fetchone() == (0,)
+    assert counts == {t: len(rows) for t, rows in ROWS.items()}

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.admin.common import RACED, commit
 from hub.registry import service as registry
+from hub.registry.events import ADMIN_API
 from hub.registry.schemas import ApplyResult, RegistryDoc
 from hub.registry.yamlio import RegistryFileError
 
@@ -28,7 +29,10 @@ async def apply_doc(
     """Apply ``doc``; with ``exists`` (a POST's refusal of an entry that is there), the one
     entry of ``doc`` must be new."""
     try:
-        result = await registry.apply(session, doc, prune=prune, prune_all=prune_all)
+        # One entry POSTed is its own event; a document is also the apply's (with counts).
+        result = await registry.apply(
+            session, doc, prune=prune, prune_all=prune_all, actor=ADMIN_API, summary=exists is None
+        )
     except RegistryFileError as exc:
         raise HTTPException(400 if exc.bad_identifier else 422, str(exc)) from None
     except registry.RegistryConflict as exc:

@@ -15,6 +15,7 @@ from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.models import Member, Service, Subsystem
 from hub.registry import repository as repo
 from hub.registry import service as registry
+from hub.registry.events import ADMIN_API, Change, going_with, record, updated
 from hub.registry.schemas import (
     MemberCreate,
     MemberIdStr,
@@ -99,6 +100,7 @@ async def _change(
     if guards(if_match) and not await repo.claim(session, row, FIELDS[model], now):
         # Written or deleted by another change since _current read it: this one is not made.
         await lost(session, model, key, f"{what} {key}", HTTPException(409, GONE))
+    change = Change(f"{what}.update", key, updated(row, changes))
     for k, v in changes.items():
         setattr(row, k, v)
     row.updated_at = now
@@ -108,7 +110,7 @@ async def _change(
         await session.rollback()
         certs = [(key, changes.get("cert_sha256"))] if model is Subsystem else []
         raise HTTPException(409, await refusal(session, certs)) from None
-    await repo.bump_version(session)
+    await record(session, ADMIN_API, [change])
     await commit(session, state)
     return row
 
@@ -121,12 +123,13 @@ async def _delete(
     # another change deleted since it was read is a 404 as it would be a moment later (it
     # was a 204, and a SQLAlchemy warning in the hub's log).
     guarded = FIELDS[model] if guards(if_match) else None
+    change = Change(f"{what}.delete", key, await going_with(session, model, key))
     if not await repo.delete_entry(session, row, guarded):
         missing = HTTPException(404, f"no such {what} {key}: GET /admin/{what}s lists them")
         if guarded:
             await lost(session, model, key, f"{what} {key}", missing)
         raise missing
-    await repo.bump_version(session)
+    await record(session, ADMIN_API, [change])
     await commit(session, state)
 
 

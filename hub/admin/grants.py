@@ -13,6 +13,7 @@ from hub.admin.wire import GONE, AdminRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.models import Grant
 from hub.registry import repository as repo
+from hub.registry.events import ADMIN_API, Change, grant_target, record
 from hub.registry.schemas import (
     GrantIn,
     GrantKey,
@@ -92,13 +93,15 @@ async def change_grant(
     grant = await _grant(session, body)
     precondition(if_match, _grant_tag(grant), _grant_named(body))
     if body.enabled is not None and body.enabled != grant.enabled:
+        switched = {"enabled": {"from": grant.enabled, "to": body.enabled}}
+        change = Change("grant.update", grant_target(body.client, body.service), switched)
         if not guards(if_match):
             grant.enabled = body.enabled
         elif not await repo.switch_grant(session, grant, body.enabled):
             # Switched or deleted by another change since it was read: this one is not made.
             key = (body.client, body.service)
             await lost(session, Grant, key, _grant_named(body), HTTPException(409, GONE))
-        await repo.bump_version(session)
+        await record(session, ADMIN_API, [change])
         await commit(session, state)
     response.headers["ETag"] = _grant_tag(grant)
     return _grant_out(grant)
@@ -138,10 +141,15 @@ async def delete_grant(
     grant = await _grant(session, body)
     precondition(if_match, _grant_tag(grant), _grant_named(body))
     seen = grant.enabled if guards(if_match) else None
+    detail = {"enabled": grant.enabled}
     deleted = await repo.delete_grant(session, body.client, body.service, enabled=seen)
     if not deleted:
         # Deleted by another change since it was read (or, under If-Match, switched).
         missing = HTTPException(404, f"{body.client} has no grant for {body.service}")
         await lost(session, Grant, (body.client, body.service), _grant_named(body), missing)
-    await repo.bump_version(session)
+    await record(
+        session,
+        ADMIN_API,
+        [Change("grant.delete", grant_target(body.client, body.service), detail)],
+    )
     await commit(session, state)

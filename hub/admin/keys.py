@@ -13,6 +13,7 @@ from hub.admin.wire import AdminRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.registry import keys
 from hub.registry import repository as repo
+from hub.registry.events import ADMIN_API
 from hub.registry.schemas import KeyOut, KeyRequest, NewKeyOut, RotateIn, SubsystemIdStr
 from hub.registry.service import RegistryConflict
 
@@ -48,6 +49,7 @@ async def issue_key(
             client=body.client,
             label=body.label,
             expires_at=body.expires_at,
+            actor=ADMIN_API,
         )
     except RegistryConflict as exc:
         raise HTTPException(404, str(exc)) from None
@@ -71,6 +73,7 @@ async def rotate_key(
             secret=state.settings.secret_key,
             key_id=key_id,
             grace_seconds=(body or RotateIn()).grace_seconds,
+            actor=ADMIN_API,
         )
     except keys.KeyRefused as exc:
         raise _refused(exc) from None
@@ -85,7 +88,7 @@ async def rotate_key(
 @router.delete("/keys/{key_id}", status_code=204)
 async def revoke_key(key_id: KeyId, _: AdminDep, session: SessionDep, state: StateDep) -> None:
     try:
-        await keys.revoke(session, key_id)
+        await keys.revoke(session, key_id, ADMIN_API)
     except keys.KeyRefused as exc:
         raise _refused(exc) from None
     await commit(session, state)

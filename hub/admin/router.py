@@ -1,7 +1,8 @@
 """Admin API under ``/admin``: the registry as a whole (export, apply) and the admin token.
 
-The entries one by one are in ``entries.py``, grants in ``grants.py``, keys in ``keys.py``;
-included here in that order, the order their routes are matched in.
+The entries one by one are in ``entries.py``, grants in ``grants.py``, keys in ``keys.py``,
+the audit trail of changes in ``events.py``; included here in that order, the order their
+routes are matched in.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from hub.admin import entries, grants, keys
+from hub.admin import entries, events, grants, keys
 from hub.admin.apply import apply_doc
 from hub.admin.wire import YAML_TYPES, AdminRoute, RegistryRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
@@ -76,3 +77,4 @@ router.add_api_route(
 router.include_router(entries.router)
 router.include_router(grants.router)
 router.include_router(keys.router)
+router.include_router(events.router)

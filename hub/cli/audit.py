@@ -11,6 +11,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import inspect
 
+from hub.cli.audit_events import events_cmd
 from hub.cli.common import (
     DbOption,
     console,
@@ -23,12 +24,17 @@ from hub.cli.common import (
 )
 from hub.core.db import create_engine
 from hub.models import Base
+from hub.registry.events_read import TrailReport, verify_trail
 from hub.stats.repository import count_same_id
-from hub.txlog.audit import AuditReport, verify_log
+from hub.txlog.audit import AuditReport, begin_snapshot, verify_log
 from hub.txlog.proof import check_proof, make_proof
 from hub.txlog.signing import Signer, fingerprint, key_id, load_public_key, public_pem
 
-app = typer.Typer(help="Integrity of the transaction log.", no_args_is_help=True)
+app = typer.Typer(
+    help="Integrity of the transaction log, and the audit trail of registry changes.",
+    no_args_is_help=True,
+)
+app.command("events")(events_cmd)
 ANCHOR = re.compile(r"^\s*(\d+):([0-9a-fA-F]{64})\s*$")
 
 
@@ -53,7 +59,9 @@ def verify_cmd(
 ) -> None:
     """Recompute the hash chain and batch signatures, hold the statistics to the log.
 
-    Exit 1 naming the first bad record."""
+    Checks the chain of registry changes (`hub audit events`) too.
+
+    Exit 1 naming the first bad record or event."""
     s = settings(db)
     up_to_date(s.database_url, "the log", 2)
     anchors = _anchors(expect)
@@ -67,17 +75,20 @@ def verify_cmd(
         except (OSError, ValueError) as exc:
             fail(f"cannot load the signing key ({exc}); pass --public-key or --no-signatures", 2)
 
-    async def go() -> AuditReport:
+    async def go() -> tuple[AuditReport, TrailReport]:
         engine = create_engine(s.database_url)
         try:
-            return await verify_log(
+            report = await verify_log(
                 engine, public_keys=keys, expect=anchors, minute_days=s.minute_rollup_days
             )
+            async with engine.connect() as conn:
+                conn, _ = await begin_snapshot(conn)
+                return report, await verify_trail(conn)
         finally:
             await engine.dispose()
 
     try:
-        report = run(go())
+        report, trail = run(go())
     except Exception as exc:  # exit 1 means a tampered log: a log not read is 2
         dropped = _dropped_tables(s.database_url)
         if dropped:
@@ -96,8 +107,23 @@ def verify_cmd(
         console.print(f"[red]the log has been tampered with[/red] ({report.records} records read):")
         for problem in report.problems:
             console.print(f"  - {problem}", highlight=False)
+    if trail.problems:
+        console.print(
+            "[red]the audit trail of registry changes has been tampered with[/red] "
+            f"({trail.events} events read):"
+        )
+        for problem in trail.problems:
+            console.print(f"  - {problem}", highlight=False)
+    if not report.ok or trail.problems:
         raise typer.Exit(1)
     _print_ok(report, signatures=bool(keys))
+    console.print(
+        f"registry changes: {trail.events} events chained"
+        + (f", the last id={trail.last_id} hash {trail.last_hash}" if trail.events else "")
+        + " (hub audit events lists them)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _dropped_tables(url: str) -> list[str]:

@@ -28,6 +28,7 @@ from hub.core.db import create_engine, session_factory
 from hub.core.settings import PLACEHOLDER, Settings
 from hub.registry import keys
 from hub.registry import repository as repo
+from hub.registry.events import local_actor
 from hub.registry.schemas import KeyOut, KeyRequest, NewKeyOut, RotateIn, SubsystemIdStr
 from hub.registry.service import RegistryConflict
 from hub.stats.output import emit
@@ -200,6 +201,7 @@ def issue_cmd(
             client=body.client,
             label=body.label,
             expires_at=body.expires_at,
+            actor=local_actor(),
         )
         return keys.fields(row, s.secret_key), key
 
@@ -289,7 +291,11 @@ def rotate_cmd(
 
     async def work(session: AsyncSession) -> tuple[dict[str, Any], str, datetime | None]:
         rotated = await keys.rotate(
-            session, secret=s.secret_key, key_id=key_id, grace_seconds=grace.grace_seconds
+            session,
+            secret=s.secret_key,
+            key_id=key_id,
+            grace_seconds=grace.grace_seconds,
+            actor=local_actor(),
         )
         if rotated is None:
             raise keys.KeyRefused(
@@ -317,7 +323,7 @@ def revoke_cmd(key_id: int = KeyIdArg, db: str | None = DbOption) -> None:
     s = _open(db, hashing=False)
 
     async def work(session: AsyncSession) -> tuple[dict[str, Any], bool]:
-        row, before = await keys.revoke(session, key_id)
+        row, before = await keys.revoke(session, key_id, local_actor())
         return keys.fields(row, s.secret_key), before
 
     row, before = _on_database(s, work)

@@ -24,6 +24,7 @@ from hub.cli.common import (
 )
 from hub.core.db import create_engine, session_factory
 from hub.registry import service as registry
+from hub.registry.events import local_actor
 from hub.registry.schemas import ApplyResult
 from hub.registry.yamlio import RegistryFileError, decode
 
@@ -117,7 +118,9 @@ def apply_cmd(
         engine = create_engine(s.database_url)
         try:
             async with session_factory(engine)() as session:
-                result = await registry.apply(session, doc, prune=prune, prune_all=prune_all)
+                result = await registry.apply(
+                    session, doc, prune=prune, prune_all=prune_all, actor=local_actor()
+                )
                 if dry_run:
                     await session.rollback()
                 else:

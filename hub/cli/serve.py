@@ -185,6 +185,7 @@ async def load_demo(s: Settings, doc: dict[str, Any]) -> set[str]:
     from hub.core.db import create_engine, session_factory
     from hub.registry import keys
     from hub.registry import service as registry
+    from hub.registry.events import DEMO
     from hub.registry.schemas import RegistryDoc
 
     parsed = RegistryDoc.model_validate(doc)
@@ -194,8 +195,10 @@ async def load_demo(s: Settings, doc: dict[str, Any]) -> set[str]:
     engine = create_engine(s.database_url)
     try:
         async with session_factory(engine)() as session:
-            await registry.apply(session, parsed, keep_switches=True)
-            await keys.ensure_demo_keys(session, secret=s.secret_key, clients=sorted(clients))
+            await registry.apply(session, parsed, keep_switches=True, actor=DEMO)
+            await keys.ensure_demo_keys(
+                session, secret=s.secret_key, clients=sorted(clients), actor=DEMO
+            )
             await session.commit()
     finally:
         await engine.dispose()

@@ -145,6 +145,25 @@ class RegistryVersion(Base):
     version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class RegistryEvent(Base):
+    """One change to the registry or its keys: who, when, what; hash-chained by ``id``
+    (hub/registry/events.py). ``version``: the registry version the change made."""
+
+    __tablename__ = "registry_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(800))
+    version: Mapped[int] = mapped_column(BigInteger)
+    # Canonical JSON (hub.registry.events.detail_text), kept as text: hashed as stored.
+    detail: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class Transaction(Base):
     """One exchange that reached the gateway, append-only and hash-chained by ``seq``."""
 

@@ -1,7 +1,8 @@
 """The API key life cycle: issue, rotate, revoke, and the rules that refuse a change.
 
 Both the admin API (hub/admin/keys.py) and `hub keys` (hub/cli/keys.py) go through these:
-each change bumps the registry version in the same transaction, so every hub on the
+each change bumps the registry version in the same transaction, and is an event of the
+audit trail (hub/registry/events.py, never with the key or its hash), so every hub on the
 database sees it (a new key at once through ``RegistryCache.catch_up``, a revocation at its
 next reload).
 """
@@ -18,6 +19,7 @@ from hub.core import security
 from hub.models import ApiKey, Subsystem
 from hub.registry import repository as repo
 from hub.registry.cache import Snapshot
+from hub.registry.events import Actor, Change, key_target, record
 from hub.registry.service import RegistryConflict
 
 log = logging.getLogger(__name__)
@@ -61,11 +63,29 @@ async def issue_key(
     label: str = "",
     key: str | None = None,
     expires_at: datetime | None = None,
+    actor: Actor | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key for ``client``; the plain key is returned once and never stored.
 
     ``expires_at`` (naive UTC, as stored) ends it; None keeps it until it is revoked.
     """
+    row, key = await _new_key(
+        session, secret=secret, client=client, label=label, key=key, expires_at=expires_at
+    )
+    detail = {"client": client, "label": label, "expires_at": expires_at}
+    await record(session, actor, [Change("key.issue", key_target(row.id), detail)])
+    return row, key
+
+
+async def _new_key(
+    session: AsyncSession,
+    *,
+    secret: str,
+    client: str,
+    label: str,
+    key: str | None,
+    expires_at: datetime | None,
+) -> tuple[ApiKey, str]:
     if await session.get(Subsystem, client) is None:
         raise RegistryConflict(f"no subsystem {client}: register it before issuing keys")
     key = key or security.new_api_key()
@@ -82,48 +102,73 @@ async def issue_key(
     )
     session.add(row)
     await session.flush()
-    await repo.bump_version(session)
     return row, key
 
 
-async def revoke_key(session: AsyncSession, row: ApiKey) -> None:
+async def revoke_key(session: AsyncSession, row: ApiKey, actor: Actor | None = None) -> None:
     if row.revoked_at is not None:
         return  # revoked already: when it was stays as it was
     row.revoked_at = repo.utcnow()
-    await repo.bump_version(session)
+    detail = {"client": row.subsystem_id, "revoked_at": row.revoked_at}
+    await record(session, actor, [Change("key.revoke", key_target(row.id), detail)])
 
 
-async def revoke(session: AsyncSession, key_id: int) -> tuple[ApiKey, bool]:
+async def revoke(
+    session: AsyncSession, key_id: int, actor: Actor | None = None
+) -> tuple[ApiKey, bool]:
     """Revoke key ``key_id``; the key, and whether it was revoked before (then unchanged)."""
     row = await repo.get_key(session, key_id)
     if row is None:
         raise KeyRefused(f"there is no key {key_id}", gone=True)
     before = row.revoked_at is not None
-    await revoke_key(session, row)
+    await revoke_key(session, row, actor)
     return row, before
 
 
 async def rotate_key(
-    session: AsyncSession, *, secret: str, row: ApiKey, grace_seconds: int
+    session: AsyncSession,
+    *,
+    secret: str,
+    row: ApiKey,
+    grace_seconds: int,
+    actor: Actor | None = None,
 ) -> tuple[ApiKey, str] | None:
     """A new key for the same client; the old one works for ``grace_seconds`` more.
 
     None when another change gave ``row`` an end or revoked it since it was read.
     """
-    if not await repo.end_key(session, row.id, repo.utcnow() + timedelta(seconds=grace_seconds)):
+    ends = repo.utcnow() + timedelta(seconds=grace_seconds)
+    if not await repo.end_key(session, row.id, ends):
         return None
-    return await issue_key(session, secret=secret, client=row.subsystem_id, label=row.label)
+    new, key = await _new_key(
+        session,
+        secret=secret,
+        client=row.subsystem_id,
+        label=row.label,
+        key=None,
+        expires_at=None,
+    )
+    detail = {"client": row.subsystem_id, "new_key": new.id, "old_key_expires_at": ends}
+    await record(session, actor, [Change("key.rotate", key_target(row.id), detail)])
+    return new, key
 
 
 async def rotate(
-    session: AsyncSession, *, secret: str, key_id: int, grace_seconds: int
+    session: AsyncSession,
+    *,
+    secret: str,
+    key_id: int,
+    grace_seconds: int,
+    actor: Actor | None = None,
 ) -> tuple[ApiKey, str] | None:
     """Rotate key ``key_id`` if the rules allow (``rotatable``): the new key and its row.
 
     None when another change took it first in a way the rules do not explain (retry).
     """
     row = rotatable(await repo.get_key(session, key_id), key_id)
-    rotated = await rotate_key(session, secret=secret, row=row, grace_seconds=grace_seconds)
+    rotated = await rotate_key(
+        session, secret=secret, row=row, grace_seconds=grace_seconds, actor=actor
+    )
     if rotated is None:
         # Rotated, revoked or deleted by another change since it was read: say which.
         rotatable(await session.get(ApiKey, key_id, populate_existing=True), key_id)
@@ -153,14 +198,19 @@ def rotatable(row: ApiKey | None, key_id: int) -> ApiKey:
     return row
 
 
-async def ensure_demo_keys(session: AsyncSession, *, secret: str, clients: list[str]) -> None:
-    """Give each demo client its derived key, unless it already has it."""
+async def ensure_demo_keys(
+    session: AsyncSession, *, secret: str, clients: list[str], actor: Actor | None = None
+) -> None:
+    """Give each demo client its derived key, unless it already has it (events of
+    ``actor``'s, `hub up`'s ``DEMO``)."""
     for client in clients:
         key = security.demo_api_key(secret, client)
         prefix = security.key_prefix(key)
         assert prefix is not None
         if await repo.get_key_by_prefix(session, prefix) is None:
-            await issue_key(session, secret=secret, client=client, label="demo", key=key)
+            await issue_key(
+                session, secret=secret, client=client, label="demo", key=key, actor=actor
+            )
 
 
 def warn_foreign(snap: Snapshot, secret: str) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.models import Grant, Service
 from hub.registry import repository as repo
+from hub.registry.events import Change, grant_target
 from hub.registry.schemas import RegistryDoc
 
 
@@ -29,9 +30,11 @@ async def prune_entries(
     *,
     everything: bool,
     into: list[str],
+    trail: list[Change],
 ) -> None:
     """Delete what ``doc`` leaves out (in its scope, unless ``everything``); each deletion
-    is named in ``into``, the grants that go with a deleted service or subsystem too."""
+    is named in ``into`` and is an event in ``trail``, the grants that go with a deleted
+    service or subsystem too."""
     listed = {
         "members": {m.id for m in doc.members},
         "subsystems": {s.id for s in doc.subsystems},
@@ -60,6 +63,7 @@ async def prune_entries(
         if hangs or in_scope:
             await repo.delete_grant(session, client, service)
             into.append(f"delete grant {client} -> {service}")
+            trail.append(Change("grant.delete", grant_target(client, service)))
     for section in ("services", "subsystems", "members"):
         for key in sorted(gone[section]):
             row = existing[section][key]
@@ -67,6 +71,8 @@ async def prune_entries(
             await session.delete(row)
             also = f" (and its {len(keys)} API key{'s' * (len(keys) != 1)})" if keys else ""
             into.append(f"delete {section[:-1]} {key}{also}")
+            detail = {"api_keys": [k.id for k in keys]} if keys else {}
+            trail.append(Change(f"{section[:-1]}.delete", key, detail))
         await session.flush()
 
 

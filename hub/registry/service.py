@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core.ids import parse_member, parse_service, parse_subsystem
 from hub.models import Grant, Member, Service, Subsystem
 from hub.registry import repository as repo
+from hub.registry.events import Actor, Change, grant_target, record, updated
+from hub.registry.export import SERVICE_FIELDS as SERVICE_FIELDS
+from hub.registry.export import SUBSYSTEM_OPTIONAL as SUBSYSTEM_OPTIONAL
+from hub.registry.export import dump_yaml as dump_yaml
+from hub.registry.export import export as export
 from hub.registry.prune import prune_entries, pruned_services, same_endpoints
 from hub.registry.schemas import ApplyResult, RegistryDoc, ServiceIn, SubsystemIn
 from hub.registry.yamlio import (
@@ -20,22 +24,6 @@ from hub.registry.yamlio import (
     load,
     names_bad_identifier,
 )
-
-SERVICE_FIELDS = (
-    "description",
-    "base_url",
-    "service_type",
-    "endpoints",
-    "personal_data",
-    "timeout_ms",
-    "max_body_bytes",
-    "request_schema",
-    "enabled",
-    "keep_bodies",
-)
-
-# Subsystem fields written by apply and exported only when set (quotas, mTLS certificate).
-SUBSYSTEM_OPTIONAL = ("quota_rps", "quota_per_day", "cert_sha256")
 
 
 class RegistryConflict(ValueError):
@@ -153,6 +141,8 @@ async def apply(
     prune: bool = False,
     prune_all: bool = False,
     keep_switches: bool = False,
+    actor: Actor | None = None,
+    summary: bool = True,
 ) -> ApplyResult:
     """Make the registry hold what ``doc`` says; idempotent. Caller commits (or rolls back,
     for a dry run: the result says what the commit would do).
@@ -169,10 +159,15 @@ async def apply(
     With ``keep_switches``, an entry already there keeps its ``enabled`` as it is: `hub up`
     loads the demo registry at every start, and must not turn back on what an operator
     disabled through the API since.
+
+    Each entry changed is an event of ``actor``'s (hub/registry/events.py), and with
+    ``summary`` the apply itself too (registry.apply, with the counts); none when nothing
+    changed.
     """
     now = repo.utcnow()
     counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
     changes: list[str] = []
+    trail: list[Change] = []
     existing: dict[str, dict[str, Any]] = {
         "members": {m.id: m for m in await repo.members(session)},
         "subsystems": {s.id: s for s in await repo.subsystems(session)},
@@ -199,6 +194,9 @@ async def apply(
             session.add(row)
             counts["created"] += 1
             changes.append(f"create {kind} {key}")
+            trail.append(
+                Change(f"{kind}.create", key, {k: fields[k] for k in given if k in fields})
+            )
             return row
         # Fields the document leaves out keep their stored values (the rest of ``fields``
         # follows from the id, and is the same).
@@ -207,6 +205,7 @@ async def apply(
             fields.pop("enabled", None)
         changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
         if changed:
+            trail.append(Change(f"{kind}.update", key, updated(row, changed)))
             for k, v in changed.items():
                 setattr(row, k, v)
             row.updated_at = now
@@ -257,16 +256,25 @@ async def apply(
             )
             counts["created"] += 1
             changes.append(f"create {named}")
+            target = grant_target(g.client, g.service)
+            trail.append(Change("grant.create", target, {"enabled": g.enabled}))
         elif "enabled" in g.model_fields_set and grant.enabled != g.enabled and not keep_switches:
             grant.enabled = g.enabled
             counts["updated"] += 1
             changes.append(f"update {named}: enabled")
+            trail.append(
+                Change(
+                    "grant.update",
+                    grant_target(g.client, g.service),
+                    {"enabled": {"from": not g.enabled, "to": g.enabled}},
+                )
+            )
         else:
             counts["unchanged"] += 1
 
     if prune or prune_all:
         await prune_entries(
-            session, doc, existing, current_grants, everything=prune_all, into=changes
+            session, doc, existing, current_grants, everything=prune_all, into=changes, trail=trail
         )
         counts["deleted"] = sum(c.startswith("delete ") for c in changes)
 
@@ -292,7 +300,17 @@ async def apply(
     await session.flush()
 
     if counts["created"] or counts["updated"] or counts["deleted"]:
-        await repo.bump_version(session)
+        if summary:
+            done = {k: counts[k] for k in ("created", "updated", "deleted", "unchanged")}
+            options = {"prune": prune, "prune_all": prune_all, "keep_switches": keep_switches}
+            trail.append(
+                Change(
+                    "registry.apply",
+                    "registry",
+                    {**done, **{k: v for k, v in options.items() if v}},
+                )
+            )
+        await record(session, actor, trail)
     warnings = same_endpoints(await repo.services(session), {svc.id for svc in doc.services})
     return ApplyResult(
         created=counts["created"],
@@ -333,43 +351,3 @@ def _service_fields(svc: ServiceIn) -> dict[str, Any]:
     fields = svc.model_dump(include=set(SERVICE_FIELDS))
     fields["endpoints"] = [e.model_dump() for e in svc.endpoints]
     return {"subsystem_id": str(sid.subsystem), "code": sid.service_code, **fields}
-
-
-async def export(session: AsyncSession) -> dict[str, Any]:
-    """The registry as a document that ``apply`` takes back unchanged."""
-    doc: dict[str, Any] = {"members": [], "subsystems": [], "services": [], "grants": []}
-    for m in await repo.members(session):
-        doc["members"].append({"id": m.id, "name": m.name, **_off(m)})
-    for s in await repo.subsystems(session):
-        item: dict[str, Any] = {"id": s.id}
-        if s.name:  # optional: unsaid, so that another registry keeps the name it has
-            item["name"] = s.name
-        if s.base_url:
-            item["base_url"] = s.base_url
-        item.update(_off(s))
-        for field in SUBSYSTEM_OPTIONAL:
-            if getattr(s, field) is not None:
-                item[field] = getattr(s, field)
-        doc["subsystems"].append(item)
-    for svc in await repo.services(session):
-        item = {"id": svc.id}
-        for field in SERVICE_FIELDS:
-            # As for the other entries: `enabled: true` and unset optional fields (a base
-            # URL of its own, a schema) left unsaid, so that applied to another registry
-            # they keep its values; written out, they re-enabled a service disabled there.
-            if field != "enabled" and getattr(svc, field) is not None:
-                item[field] = getattr(svc, field)
-        item.update(_off(svc))
-        doc["services"].append(item)
-    for g in await repo.grants(session):
-        doc["grants"].append({"client": g.client_id, "service": g.service_id, **_off(g)})
-    return doc
-
-
-def _off(row: Any) -> dict[str, bool]:
-    """``enabled: false`` for a disabled entry; an enabled one leaves the default unsaid."""
-    return {} if row.enabled else {"enabled": False}
-
-
-def dump_yaml(doc: dict[str, Any]) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

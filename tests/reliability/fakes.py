@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -15,6 +16,18 @@ CLIENT = "VN/GOV/BTP/civil-status"
 OTHER = "VN/GOV/BTP/other"
 PROVIDER = "VN/GOV/BCA/population"
 CITIZEN = "079203001234"
+
+
+# Its description, for the hub's getOpenAPI: the endpoints of registry_doc's lookup and of
+# the fuzz tests' echo (tests/security/test_fuzz_api.py).
+_OK = {"responses": {"200": {"description": "ok"}}}
+OPENAPI = json.dumps(
+    {
+        "openapi": "3.0.3",
+        "info": {"title": "faulty provider", "version": "1"},
+        "paths": {"/citizens/{id}": {"get": _OK}, "/echo": {"post": _OK}},
+    }
+).encode()
 
 
 class FaultyProvider:
@@ -54,6 +67,14 @@ class FaultyProvider:
         if scope["path"] == "/__health":  # the hub's health probe is not an exchange
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b""})
+            return
+        if scope["path"] == "/openapi.json":
+            # The description the hub's getOpenAPI passes on. Without it the hub answered the
+            # fuzz tests' getOpenAPI with its 502 for a provider whose description is not one
+            # (or lacks a registered endpoint): right, but a server error to the fuzzing.
+            head = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 200, "headers": head})
+            await send({"type": "http.response.body", "body": OPENAPI})
             return
         self.calls += 1
         self.in_flight += 1

@@ -1,0 +1,49 @@
+"""Admin API for the audit trail of registry and key changes (hub/registry/events.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from hub.admin.wire import AdminRoute
+from hub.core.deps import AdminDep, SessionDep
+from hub.registry import events_read
+from hub.stats.timeutil import InputError
+
+router = APIRouter(route_class=AdminRoute)
+
+
+@router.get(
+    "/events",
+    summary="Who changed the registry and its keys, and when: newest first",
+    description="Each change to a member, subsystem, service, grant or API key, made through "
+    "this API, `hub registry apply`, `hub keys` or `hub up`'s demo loading, with who made it "
+    "(`actor`, `source`), the `action` (member.update, grant.delete, key.revoke, "
+    "registry.apply...), its `target` and what changed (`detail`; never a key or token). "
+    "`since`/`until`: ISO times (UTC without a zone) or 24h, 7d; `action`: one, or a kind "
+    "(`grant`); `target`: an entry's id, which also finds the grants it is part of. "
+    "`next_cursor` gives the next (older) page.",
+)
+async def list_events(
+    _: AdminDep,
+    session: SessionDep,
+    since: str | None = None,
+    until: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=events_read.MAX_LIMIT)] = 100,
+    cursor: Annotated[int | None, Query(ge=1, le=events_read.MAX_ID)] = None,
+) -> dict[str, Any]:
+    try:
+        return await events_read.page(
+            session,
+            since=since,
+            until=until,
+            action=action,
+            target=target,
+            limit=limit,
+            cursor=cursor,
+        )
+    except InputError as exc:
+        raise HTTPException(400, str(exc)) from None

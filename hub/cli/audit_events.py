@@ -1,0 +1,82 @@
+"""`hub audit events`: who changed the registry and its keys, and when (GET /admin/events)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.cli.common import DbOption, console, fail, read_failed, run, settings, up_to_date
+from hub.core.db import create_engine, session_factory
+from hub.registry import events_read
+from hub.stats.timeutil import InputError
+
+
+def events_cmd(
+    since: str | None = typer.Option(
+        None, help="From this time: ISO (UTC without a zone), or 24h, 7d, 3mo ago."
+    ),
+    until: str | None = typer.Option(None, help="Before this time, as --since."),
+    action: str | None = typer.Option(
+        None, help="One action (grant.create, key.revoke) or a kind (member, grant, key)."
+    ),
+    target: str | None = typer.Option(
+        None,
+        help="An entry's id (a grant: CLIENT -> SERVICE; a key: key:ID); an entry's id "
+        "also finds the grants it is part of.",
+    ),
+    limit: int = typer.Option(100, min=1, max=events_read.MAX_LIMIT, help="Events a page."),
+    cursor: int | None = typer.Option(
+        None, min=1, max=events_read.MAX_ID, help="next_cursor of the previous page."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the admin API's JSON instead."),
+    db: str | None = DbOption,
+) -> None:
+    """Registry and key changes, newest first: when, who, from where, what, on what.
+
+    Every change through the admin API, `hub registry apply`, `hub keys` and `hub up`'s
+    demo loading is one event; `hub audit verify` checks their hash chain."""
+    s = settings(db)
+    up_to_date(s.database_url, "the audit trail", 2)
+
+    async def go() -> dict[str, Any]:
+        engine = create_engine(s.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                return await events_read.page(
+                    session,
+                    since=since,
+                    until=until,
+                    action=action,
+                    target=target,
+                    limit=limit,
+                    cursor=cursor,
+                )
+        finally:
+            await engine.dispose()
+
+    try:
+        found = run(go())
+    except InputError as exc:
+        fail(exc.cli, 2)
+    except SQLAlchemyError as exc:
+        read_failed(exc, s.database_url, "the audit trail", 2)
+    if as_json:
+        sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+        return
+    if not found["items"]:
+        console.print("no events", highlight=False)
+    for e in found["items"]:
+        detail = json.dumps(e["detail"], ensure_ascii=False, separators=(", ", ": "))
+        console.print(
+            f"{e['id']:>6}  {e['at']}  {e['actor']} ({e['source']})  {e['action']} "
+            f"{e['target']}" + (f"  {detail}" if e["detail"] else ""),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if found["next_cursor"] is not None:
+        console.print(f"older events: --cursor {found['next_cursor']}", highlight=False)

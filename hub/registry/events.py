@@ -1,0 +1,198 @@
+"""The audit trail of registry and key changes: who changed what, when, hash-chained.
+
+Every change to the registry (members, subsystems, services, grants) and to API keys goes
+through ``record``, in the transaction of the change itself: the admin API, `hub registry
+apply`, `hub keys` and `hub up`'s demo loading alike. A change rolled back (refused, or a
+dry run) takes its events with it; an event is never written without its change.
+
+Each event's hash covers its fields and the previous event's hash, as the transaction
+log's records do (hub/txlog/chain.py); `hub audit verify` recomputes the chain
+(hub/registry/events_read.py). Details never hold a key, a key's hash or a token.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.models import ApiKey, Grant, Member, RegistryEvent, RegistryVersion, Service, Subsystem
+from hub.registry import repository as repo
+
+GENESIS = "0" * 64
+
+# The fields an event's hash covers, in this order; changing it breaks old chains.
+CHAINED = ("id", "at", "actor", "source", "action", "target", "version", "detail")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change (``who``) and through what (``source``: api, cli, demo)."""
+
+    who: str
+    source: str
+
+
+DEMO = Actor("demo", "demo")
+# The admin API changes the registry only with the admin token (the operator's reads).
+ADMIN_API = Actor("admin token", "api")
+
+
+def api_actor(role: str) -> Actor:
+    """The admin API's caller, as far as the hub can tell: which of its tokens was sent."""
+    return Actor(f"{role} token", "api")
+
+
+def local_actor(source: str = "cli") -> Actor:
+    """A command run on a host: its OS user and host name."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid (a container's)
+        import os
+
+        user = f"uid {os.getuid()}"
+    return Actor(f"{user}@{socket.gethostname()}", source)
+
+
+@dataclass
+class Change:
+    """One change: ``action`` (member.create, grant.delete, key.rotate, ...) of ``target``
+    (an entry's id, ``CLIENT -> SERVICE`` for a grant, ``key:ID`` for a key), and what
+    changed (``detail``: fields, ``{"from": old, "to": new}`` for an update)."""
+
+    action: str
+    target: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def grant_target(client: str, service: str) -> str:
+    return f"{client} -> {service}"
+
+
+def key_target(key_id: int) -> str:
+    return f"key:{key_id}"
+
+
+def updated(row: Any, changes: dict[str, Any]) -> dict[str, Any]:
+    """``{field: {"from": old, "to": new}}`` for what ``changes`` changes in ``row``."""
+    return {
+        k: {"from": getattr(row, k), "to": v} for k, v in changes.items() if getattr(row, k) != v
+    }
+
+
+async def going_with(session: AsyncSession, model: Any, key: str) -> dict[str, Any]:
+    """What the database's ON DELETE CASCADE deletes with entry ``key`` of ``model``: the
+    entries below it by id, the grants as ``CLIENT -> SERVICE``, the keys by id."""
+    subsystems: list[str] = []
+    if model is Member:
+        subsystems = list(
+            await session.scalars(
+                select(Subsystem.id).where(Subsystem.member_id == key).order_by(Subsystem.id)
+            )
+        )
+    owners = [key] if model is Subsystem else subsystems
+    services = [key] if model is Service else []
+    if owners:
+        services += await session.scalars(
+            select(Service.id).where(Service.subsystem_id.in_(owners)).order_by(Service.id)
+        )
+    touching = or_(Grant.service_id.in_(services), Grant.client_id.in_(owners))
+    grants = [
+        grant_target(g.client_id, g.service_id)
+        for g in await session.execute(
+            select(Grant.client_id, Grant.service_id)
+            .where(touching)
+            .order_by(Grant.client_id, Grant.service_id)
+        )
+    ]
+    keys = (
+        list(
+            await session.scalars(
+                select(ApiKey.id).where(ApiKey.subsystem_id.in_(owners)).order_by(ApiKey.id)
+            )
+        )
+        if owners
+        else []
+    )
+    found = {
+        "subsystems": subsystems,
+        "services": [s for s in services if s != key],
+        "grants": grants,
+        "api_keys": keys,
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+def detail_text(detail: dict[str, Any]) -> str:
+    """The stored (and hashed) form of a detail: canonical JSON."""
+    return json.dumps(
+        detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    raise TypeError(f"{type(value).__name__} in an event's detail")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "\x00"
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(timespec="microseconds")
+    return str(value)
+
+
+def canonical_text(event: dict[str, Any]) -> str:
+    """What an event's hash covers, as the text that is hashed (the definition)."""
+    return "\x1f".join(_text(event.get(name)) for name in CHAINED)
+
+
+def event_hash(prev_hash: str, event: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{prev_hash}\x1e{canonical_text(event)}".encode()).hexdigest()
+
+
+async def record(session: AsyncSession, actor: Actor | None, changes: list[Change]) -> None:
+    """Bump the registry version and append ``changes`` to the trail, in the caller's
+    transaction (committed or rolled back with the change).
+
+    The version's UPDATE comes first: on PostgreSQL its row lock, held until the commit,
+    makes every other change wait before it reads the trail's last event, so two changes
+    at once never chain onto the same one (SQLite: its write lock does the same).
+    """
+    await repo.bump_version(session)
+    if not changes:
+        return
+    actor = actor or local_actor()
+    version = (await session.execute(select(RegistryVersion.version))).scalar_one()
+    last = (
+        await session.execute(
+            select(RegistryEvent.id, RegistryEvent.hash).order_by(RegistryEvent.id.desc()).limit(1)
+        )
+    ).first()
+    prev_id, prev_hash = (last.id, last.hash) if last else (0, GENESIS)
+    at = repo.utcnow()
+    for change in changes:
+        prev_id += 1
+        event = {
+            "id": prev_id,
+            "at": at,
+            "actor": actor.who[:200],
+            "source": actor.source,
+            "action": change.action,
+            "target": change.target,
+            "version": version,
+            "detail": detail_text(change.detail),
+        }
+        digest = event_hash(prev_hash, event)
+        session.add(RegistryEvent(**event, prev_hash=prev_hash, hash=digest))
+        prev_hash = digest
+    await session.flush()

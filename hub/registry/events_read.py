@@ -1,0 +1,168 @@
+"""Reading the audit trail of registry changes: pages of events (GET /admin/events,
+`hub audit events`) and the check of its chain (`hub audit verify`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from hub.models import RegistryEvent, RegistryVersion
+from hub.registry.events import GENESIS, event_hash
+from hub.stats import timeutil as tu
+from hub.stats.timeutil import InputError
+
+_events: Table = RegistryEvent.__table__  # type: ignore[assignment]
+MAX_LIMIT = 1000
+MAX_ID = 2**63 - 1
+ACTION = re.compile(r"^[a-z]+(\.[a-z]+)?$")
+COLUMNS = ("id", "at", "actor", "source", "action", "target", "version", "detail")
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _check(name: str, value: str | None, cli_name: str | None = None) -> None:
+    if value is not None and (not value.strip() or "\x00" in value or len(value) > 800):
+        flag = cli_name or tu.option(name)
+        problem = "must be a non-empty text of at most 800 characters"
+        raise InputError(f"{name} {problem}", f"{flag} {problem}")
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    limit: int = 100,
+    cursor: int | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The events newest first, filtered; ``next_cursor`` (an event id) gives the page
+    after. ``action``: one (``grant.create``) or a kind (``grant``); ``target``: an entry's
+    id, which also finds the grants it is the client or service of."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise tu.bad("limit", f"must be between 1 and {MAX_LIMIT}; got {limit}")
+    if cursor is not None and not 1 <= cursor <= MAX_ID:
+        raise InputError(
+            "cursor is not one this API gave out; pass next_cursor from the last page",
+            "--cursor is not one this hub gave out; give the one the last page printed",
+        )
+    if action is not None and not ACTION.match(action):
+        problem = (
+            f"{action[:60]!r} is not an action: give one such as grant.create or a kind such "
+            "as grant (member, subsystem, service, grant, key, registry)"
+        )
+        raise InputError(f"action={problem}", f"--action {problem}")
+    _check("target", target)
+    now = now or tu.utcnow()
+    start = tu.parse_instant(since, tu.zone("UTC"), name="since", now=now) if since else None
+    end = tu.parse_instant(until, tu.zone("UTC"), name="until", now=now) if until else None
+    if start is not None and end is not None and start >= end:
+        raise tu.not_before()
+    query = select(_events).order_by(_events.c.id.desc()).limit(limit + 1)
+    if cursor is not None:
+        query = query.where(_events.c.id < cursor)
+    if start is not None:
+        query = query.where(_events.c.at >= start)
+    if end is not None:
+        query = query.where(_events.c.at < end)
+    if action is not None:
+        column = _events.c.action
+        query = query.where(column == action if "." in action else column.like(f"{action}.%"))
+    if target is not None:
+        t = _like(target)
+        query = query.where(
+            or_(
+                _events.c.target == target,
+                _events.c.target.like(f"{t} -> %", escape="\\"),
+                _events.c.target.like(f"% -> {t}", escape="\\"),
+            )
+        )
+    rows = (await session.execute(query)).mappings().all()
+    more = len(rows) > limit
+    items = [shown(r) for r in rows[:limit]]
+    return {"items": items, "next_cursor": items[-1]["id"] if more else None}
+
+
+def shown(row: Any) -> dict[str, Any]:
+    out = {name: row[name] for name in COLUMNS}
+    out["at"] = tu.iso_utc(row["at"])
+    out["detail"] = json.loads(row["detail"])
+    out["hash"] = row["hash"]
+    return out
+
+
+@dataclass
+class TrailReport:
+    events: int = 0
+    last_id: int = 0
+    last_hash: str = GENESIS
+    problems: list[str] = field(default_factory=list)
+
+
+async def verify_trail(conn: AsyncConnection, *, max_problems: int = 20) -> TrailReport:
+    """Recompute the chain of events in id order; each problem names the event.
+
+    Catches an event edited (its hash), deleted or inserted (the next one no longer follows,
+    or an id is skipped), and events cut from the end while the registry version moved on
+    past the last one (unless the version was set back too).
+    """
+    report = TrailReport()
+    prev_id, prev_hash = 0, GENESIS
+    after = 0
+    while len(report.problems) < max_problems:
+        rows = (
+            (
+                await conn.execute(
+                    select(_events).where(_events.c.id > after).order_by(_events.c.id).limit(5000)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        if not rows:
+            break
+        for row in rows:
+            report.events += 1
+            where = f"event id={row['id']} ({row['action']} {row['target']})"
+            if row["id"] != prev_id + 1:
+                first, last = prev_id + 1, row["id"] - 1
+                gap = (
+                    f"event id={first} was" if first == last else f"events id={first}..{last} were"
+                )
+                report.problems.append(
+                    f"{where}: follows event id={prev_id}; "
+                    + (f"{gap} deleted" if last >= first else "its id is out of order")
+                )
+            elif row["prev_hash"] != prev_hash:
+                report.problems.append(
+                    f"{where}: does not follow the event before it (its prev_hash differs): an "
+                    "event before it was deleted, inserted or rewritten"
+                )
+            digest = event_hash(row["prev_hash"], dict(row))
+            if digest != row["hash"]:
+                report.problems.append(f"{where}: its hash does not match its content: edited")
+            prev_id, prev_hash = row["id"], row["hash"]
+            after = row["id"]
+        report.last_id, report.last_hash = prev_id, prev_hash
+    if report.events and len(report.problems) < max_problems:
+        version = (await conn.execute(select(RegistryVersion.version))).scalar()
+        last = (
+            await conn.execute(select(_events.c.version).where(_events.c.id == report.last_id))
+        ).scalar()
+        if version is not None and last is not None and version > last:
+            report.problems.append(
+                f"the registry is at version {version}, but the last event (id="
+                f"{report.last_id}) made version {last}: events were cut from the end, or "
+                "the registry was changed around the hub"
+            )
+    return report

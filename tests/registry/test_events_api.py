@@ -1,0 +1,230 @@
+"""The audit trail through the admin API: each change made is one event of the admin
+token's, a change refused or only tried is none, and the events are read back filtered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.core.db import create_engine
+from hub.registry.events_read import verify_trail
+from tests.support import ADMIN, SECRET, hub_client, make_settings
+
+H = {"Authorization": f"Bearer {ADMIN}"}
+CLIENT = "VN/GOV/BTP/civil-status"
+LOOKUP = "VN/GOV/BCA/population/citizen-lookup"
+GRANT = f"{CLIENT} -> {LOOKUP}"
+
+
+async def events(c: httpx.AsyncClient, **query: Any) -> list[dict[str, Any]]:
+    r = await c.get("/admin/events", params={"limit": 1000, **query}, headers=H)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+async def one_more(c: httpx.AsyncClient, before: int) -> dict[str, Any]:
+    """The one event a change left (newest first), after ``before`` events."""
+    now = await events(c)
+    assert len(now) == before + 1, now[: len(now) - before]
+    return now[0]
+
+
+async def changed(c: httpx.AsyncClient, method: str, url: str, status: int, **kw: Any) -> Any:
+    before = len(await events(c))
+    r = await c.request(method, url, headers=H, **kw)
+    assert r.status_code == status, r.text
+    event = await one_more(c, before)
+    assert (event["actor"], event["source"]) == ("admin token", "api")
+    return event
+
+
+async def refused(c: httpx.AsyncClient, method: str, url: str, status: int, **kw: Any) -> None:
+    before = await events(c)
+    r = await c.request(method, url, headers=H, **kw)
+    assert r.status_code == status, r.text
+    assert await events(c) == before
+
+
+async def setup(c: httpx.AsyncClient) -> None:
+    for url, body in (
+        ("/admin/members", {"id": "VN/GOV/BCA", "name": "Bộ Công an"}),
+        ("/admin/members", {"id": "VN/GOV/BTP", "name": "Bộ Tư pháp"}),
+        ("/admin/subsystems", {"id": "VN/GOV/BCA/population", "base_url": "http://127.0.0.1:9"}),
+        ("/admin/subsystems", {"id": CLIENT}),
+        ("/admin/services", {"id": LOOKUP}),
+    ):
+        assert (await c.post(url, json=body, headers=H)).status_code == 201
+
+
+async def test_each_entry_change_is_one_event_and_a_refusal_none(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        e = await changed(c, "POST", "/admin/members", 201, json={"id": "VN/GOV/BCA", "name": "B"})
+        assert (e["action"], e["target"], e["detail"]) == (
+            "member.create",
+            "VN/GOV/BCA",
+            {"name": "B"},
+        )
+        await refused(c, "POST", "/admin/members", 409, json={"id": "VN/GOV/BCA", "name": "C"})
+        await refused(c, "POST", "/admin/subsystems", 422, json={"id": "VN/GOV/NOPE/x"})
+        await refused(c, "PATCH", "/admin/members/VN/GOV/NONE", 404, json={"enabled": False})
+        e = await changed(c, "PATCH", "/admin/members/VN/GOV/BCA", 200, json={"enabled": False})
+        assert (e["action"], e["detail"]) == (
+            "member.update",
+            {"enabled": {"from": True, "to": False}},
+        )
+        await setup_rest(c)
+        e = await changed(
+            c, "POST", "/admin/grants", 201, json={"client": CLIENT, "service": LOOKUP}
+        )
+        assert (e["action"], e["target"], e["detail"]) == ("grant.create", GRANT, {"enabled": True})
+        await refused(c, "POST", "/admin/grants", 409, json={"client": CLIENT, "service": LOOKUP})
+        grant = {"client": CLIENT, "service": LOOKUP, "enabled": False}
+        e = await changed(c, "PATCH", "/admin/grants", 200, json=grant)
+        assert (e["action"], e["detail"]) == (
+            "grant.update",
+            {"enabled": {"from": True, "to": False}},
+        )
+        e = await changed(c, "PATCH", f"/admin/services/{LOOKUP}", 200, json={"timeout_ms": 3000})
+        assert e["detail"] == {"timeout_ms": {"from": 10000, "to": 3000}}
+        query = {"client": CLIENT, "service": LOOKUP}
+        e = await changed(c, "DELETE", "/admin/grants", 204, params=query)
+        assert (e["action"], e["target"], e["detail"]) == (
+            "grant.delete",
+            GRANT,
+            {"enabled": False},
+        )
+        await refused(c, "DELETE", "/admin/grants", 404, params=query)
+        # A dry run answers what it would do, and leaves no event.
+        doc = {"grants": [{"client": CLIENT, "service": LOOKUP}]}
+        await refused(c, "PUT", "/admin/registry", 200, params={"dry_run": "true"}, json=doc)
+        # A document: each entry it changes, then the apply with its counts.
+        before = len(await events(c))
+        assert (await c.put("/admin/registry", json=doc, headers=H)).status_code == 200
+        apply, grant_event = (await events(c))[:2]
+        assert len(await events(c)) == before + 2
+        assert (grant_event["action"], grant_event["target"]) == ("grant.create", GRANT)
+        assert apply["action"] == "registry.apply"
+        assert apply["detail"] == {"created": 1, "updated": 0, "deleted": 0, "unchanged": 0}
+        # A deletion names what the database deletes with it.
+        r = await c.post("/admin/keys", json={"client": CLIENT}, headers=H)
+        key_id = r.json()["id"]
+        e = await changed(c, "DELETE", f"/admin/subsystems/{CLIENT}", 204)
+        assert (e["action"], e["target"]) == ("subsystem.delete", CLIENT)
+        assert e["detail"] == {"grants": [GRANT], "api_keys": [key_id]}
+        e = await changed(c, "DELETE", "/admin/members/VN/GOV/BCA", 204)
+        assert e["detail"] == {"subsystems": ["VN/GOV/BCA/population"], "services": [LOOKUP]}
+
+        engine = create_engine(db_url)
+        try:
+            async with engine.connect() as conn:
+                report = await verify_trail(conn)
+        finally:
+            await engine.dispose()
+        assert report.problems == [] and report.events == len(await events(c))
+
+
+async def setup_rest(c: httpx.AsyncClient) -> None:
+    for url, body in (
+        ("/admin/members", {"id": "VN/GOV/BTP", "name": "Bộ Tư pháp"}),
+        ("/admin/subsystems", {"id": "VN/GOV/BCA/population", "base_url": "http://127.0.0.1:9"}),
+        ("/admin/subsystems", {"id": CLIENT}),
+        ("/admin/services", {"id": LOOKUP}),
+    ):
+        e = await changed(c, "POST", url, 201, json=body)
+        assert e["action"].endswith(".create") and e["target"] == body["id"]
+
+
+async def test_key_changes_are_events_without_the_key(db_url: str, tmp_path: Path) -> None:
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        await setup(c)
+        before = len(await events(c))
+        r = await c.post("/admin/keys", json={"client": CLIENT, "label": "ci"}, headers=H)
+        issued = r.json()
+        e = await one_more(c, before)
+        assert (e["action"], e["target"]) == ("key.issue", f"key:{issued['id']}")
+        assert e["detail"] == {"client": CLIENT, "label": "ci", "expires_at": None}
+        await refused(c, "POST", "/admin/keys", 404, json={"client": "VN/GOV/BTP/none"})
+        await refused(c, "POST", "/admin/keys/999/rotate", 404)
+        e = await changed(
+            c, "POST", f"/admin/keys/{issued['id']}/rotate", 201, json={"grace_seconds": 60}
+        )
+        assert (e["action"], e["target"]) == ("key.rotate", f"key:{issued['id']}")
+        new_id = e["detail"]["new_key"]
+        assert new_id != issued["id"] and e["detail"]["old_key_expires_at"].endswith("Z")
+        await refused(c, "POST", f"/admin/keys/{issued['id']}/rotate", 409)
+        e = await changed(c, "DELETE", f"/admin/keys/{new_id}", 204)
+        assert (e["action"], e["target"]) == ("key.revoke", f"key:{new_id}")
+        await refused(c, "DELETE", f"/admin/keys/{new_id}", 204)  # revoked already
+        await refused(c, "DELETE", "/admin/keys/999", 404)
+        everything = json.dumps(await events(c))
+        for secret in (issued["api_key"], SECRET, ADMIN):
+            assert secret not in everything
+
+
+async def test_events_are_filtered_and_paged_and_bad_parameters_said(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        await setup(c)
+        await c.post("/admin/grants", json={"client": CLIENT, "service": LOOKUP}, headers=H)
+        assert [e["action"] for e in await events(c, action="grant")] == ["grant.create"]
+        assert [e["action"] for e in await events(c, action="member.create")] == [
+            "member.create",
+            "member.create",
+        ]
+        assert [e["target"] for e in await events(c, target=CLIENT)] == [GRANT, CLIENT]
+        assert [e["target"] for e in await events(c, target=LOOKUP)] == [GRANT, LOOKUP]
+        assert await events(c, since="2000-01-01", until="2000-01-02") == []
+        assert len(await events(c, since="1h")) == 6
+        first = (await c.get("/admin/events?limit=4", headers=H)).json()
+        assert [e["id"] for e in first["items"]] == [6, 5, 4, 3] and first["next_cursor"] == 3
+        rest = await c.get(f"/admin/events?limit=4&cursor={first['next_cursor']}", headers=H)
+        assert [e["id"] for e in rest.json()["items"]] == [2, 1]
+        assert rest.json()["next_cursor"] is None
+        for query, status, said in (
+            ("since=yesterday", 400, "since='yesterday' is not a time"),
+            ("since=2024-01-02&until=2024-01-01", 400, "before"),
+            ("action=DROP%20TABLE", 400, "is not an action"),
+            ("limit=0", 422, "limit"),
+            ("cursor=abc", 422, "cursor"),
+            ("actor=x", 422, "unknown query parameter 'actor'"),
+        ):
+            r = await c.get(f"/admin/events?{query}", headers=H)
+            assert r.status_code == status and said in r.text, (query, r.text)
+
+
+@pytest.mark.postgres
+async def test_changes_at_once_on_postgres_keep_one_chain(tmp_path: Path) -> None:
+    from tests.support import POSTGRES_URL, database
+
+    if not POSTGRES_URL:
+        pytest.skip("needs HUB_TEST_POSTGRES_URL")
+    async with (
+        database("postgres", tmp_path) as url,
+        hub_client(make_settings(url, tmp_path)) as (_app, c),
+    ):
+        await setup(c)
+        answers = await asyncio.gather(
+            *[c.post("/admin/keys", json={"client": CLIENT}, headers=H) for _ in range(12)],
+            *[
+                c.patch("/admin/members/VN/GOV/BTP", json={"name": f"n{i}"}, headers=H)
+                for i in range(6)
+            ],
+        )
+        made = sum(r.status_code in (200, 201) for r in answers)
+        assert made >= 12, [r.text for r in answers]
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                report = await verify_trail(conn)
+        finally:
+            await engine.dispose()
+        assert report.problems == []
+        assert report.events == 5 + made
