@@ -153,8 +153,9 @@ def timeseries_cmd(
         "mean_ms",
     ]
     keys = ts.keys[:8] if not as_csv else ts.keys
-    # The data keeps "", the table's column header says what it is (as matrix and top do).
-    names = keys if as_csv else [named(k) for k in keys]
+    # The data keeps "", the table's column header says what it is (as matrix and top do),
+    # and whose it is under the id. The CSV's columns stay the ids: its JSON has the names.
+    names = keys if as_csv else [heading(k, ts.names) for k in keys]
     rows = []
     for p in ts.points:
         row = p.model_dump(exclude={"groups"})
@@ -180,16 +181,27 @@ def matrix_cmd(
     """Who shared with whom: exchanges per client and provider."""
     m = query(db, tz, service.matrix, since=since, until=until)
     if as_json or as_csv:
-        rows = [c.model_dump() for c in m.cells]
-        emit(m, rows, ("client", "provider", "count", "succeeded", "failed"), title="",
-             as_json=as_json, as_csv=as_csv, console=console)  # fmt: skip
+        # The names after the columns scripts already read by position.
+        rows = [
+            c.model_dump() | {"client_name": m.names.get(c.client, ""),
+                              "provider_name": m.names.get(c.provider, "")}
+            for c in m.cells
+        ]  # fmt: skip
+        fields = ("client", "provider", "count", "succeeded", "failed", "client_name",
+                  "provider_name")  # fmt: skip
+        emit(m, rows, fields, title="", as_json=as_json, as_csv=as_csv, console=console)
         return
     cells = {(c.client, c.provider): c.count for c in m.cells}
+    heads = [heading(p, m.names) for p in m.providers]
     rows = [
-        {"client": named(client), **{named(p): cells.get((client, p), 0) for p in m.providers}}
+        {
+            "client": named(client),
+            "name": m.names.get(client, ""),
+            **{h: cells.get((client, p), 0) for p, h in zip(m.providers, heads, strict=True)},
+        }
         for client in m.clients
     ]
-    columns = ["client", *map(named, m.providers)]
+    columns = ["client", "name", *heads]
     emit(m, rows, columns, title=f"Sharing matrix ({m.total:,} exchanges)",
          as_json=False, as_csv=False, console=console)  # fmt: skip
 
@@ -202,6 +214,11 @@ def named(key: str) -> str:
     hub knew who it was, or an unknown service or provider (a blank header, row or cell; the
     dashboard's label)."""
     return key or UNIDENTIFIED
+
+
+def heading(key: str, names: dict[str, str]) -> str:
+    """A column headed by a client, service or provider: its id, and its name below."""
+    return named(key) + (f"\n{names[key]}" if key in names else "")
 
 
 @app.command("top")
@@ -223,11 +240,14 @@ def top_cmd(
         db, tz, service.top, by=by, limit=limit, since=since, until=until, client=client,
         service=service_, provider=provider,
     )  # fmt: skip
-    rows = [r.model_dump() for r in t.rows]
-    if not (as_json or as_csv):  # the data keeps "", the table says what it is
+    rows = [r.model_dump() | {"name": t.names.get(r.key, "")} for r in t.rows]
+    columns = ["key", "count", "failed", "share", "request_bytes", "response_bytes"]
+    if as_csv:
+        columns.append("name")  # after the columns scripts already read by position
+    elif not as_json:  # the data keeps "", the table says what it is
         rows = [r | {"key": named(r["key"])} for r in rows]
-    emit(t, rows, ("key", "count", "failed", "share", "request_bytes", "response_bytes"),
-         title=f"Top {by}s", as_json=as_json, as_csv=as_csv, console=console)  # fmt: skip
+        columns.insert(1, "name")
+    emit(t, rows, columns, title=f"Top {by}s", as_json=as_json, as_csv=as_csv, console=console)
 
 
 @app.command("growth")

@@ -10,8 +10,8 @@ from typing import Any
 from hub.core.errors import ALL_ERRORS
 from hub.stats import repository as repo
 from hub.stats import timeutil as tu
+from hub.stats.common import id_filters
 from hub.stats.schemas import TransactionPage
-from hub.stats.service import id_filters
 from hub.stats.timeutil import InputError
 
 MAX_LIMIT = 1000

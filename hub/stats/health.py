@@ -3,7 +3,7 @@
 Each provider subsystem with a base URL gets ``GET {base_url}/__health``; any HTTP answer
 below 500 means the provider is reachable (a provider without that endpoint answers 404,
 which still proves it is up). Passive error rates come from the rollups instead
-(``hub.stats.service.provider_health``), so every worker sees the same figures.
+(``hub.stats.repository.provider_errors``), so every worker sees the same figures.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import httpx
 
 from hub.registry.cache import RegistryCache
 from hub.stats import repository as repo
+from hub.stats.names import Directory
 from hub.stats.schemas import HealthReport, ProviderHealth
 from hub.stats.timeutil import iso_utc
 
@@ -139,6 +140,7 @@ async def report(
         connection_rate=round(reachable / len(registered), 4) if registered else None,
         window_minutes=window_minutes,
         interval_s=monitor.interval_s,
+        names=Directory(monitor.registry.snapshot).pick(r.provider for r in rows),
     )
 
 

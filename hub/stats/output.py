@@ -40,7 +40,8 @@ def emit(
     for col in columns:
         numeric = bool(rows) and isinstance(rows[0].get(col), int | float)
         # A narrow terminal wraps a value rather than cut it to "VN/GOV/…": ids are copied.
-        table.add_column(col, justify="right" if numeric else "left", overflow="fold")
+        # Escaped as the cells are: a registry name heads a column and may hold "[".
+        table.add_column(escape(col), justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in columns))
     if console.is_terminal:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from hub.core.deps import OperatorDep, SessionDep, StateDep
 from hub.stats import browse, health, service
+from hub.stats.names import Directory
 from hub.stats.offload import ClientGone, QueryThread
 from hub.stats.retention import minute_horizon
 from hub.stats.schemas import (
@@ -138,6 +139,12 @@ def _context(state: Any) -> dict[str, Any]:
     return {"tz": settings.timezone, "minute_horizon": minute_horizon(settings.minute_rollup_days)}
 
 
+def _directory(state: Any) -> Directory:
+    """The names of the registry snapshot this process holds (a snapshot is never changed,
+    only replaced, so the query thread may read it)."""
+    return Directory(state.registry.snapshot)
+
+
 @api.get("/transactions", response_model=TransactionPage, summary="Browse the log")
 async def list_transactions(
     _: OperatorDep,
@@ -208,6 +215,7 @@ async def stats_timeseries(
         partial(
             service.timeseries,
             **_context(state),
+            directory=_directory(state),
             bucket=bucket,
             group_by=group_by,
             **asdict(window),
@@ -220,7 +228,10 @@ async def stats_timeseries(
 async def stats_matrix(
     _: OperatorDep, request: Request, state: StateDep, window: Range
 ) -> Response:
-    return await _query(request, partial(service.matrix, **_context(state), **asdict(window)))
+    return await _query(
+        request,
+        partial(service.matrix, **_context(state), directory=_directory(state), **asdict(window)),
+    )
 
 
 @api.get("/stats/top", response_model=Top, summary="Busiest clients, services or providers")
@@ -238,6 +249,7 @@ async def stats_top(
         partial(
             service.top,
             **_context(state),
+            directory=_directory(state),
             by=by,
             limit=limit,
             **asdict(window),

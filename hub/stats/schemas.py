@@ -16,6 +16,15 @@ class Percentiles(BaseModel):
     mean: float | None = None
 
 
+def names_field() -> Any:
+    return Field(
+        default_factory=dict,
+        description="id -> the registry's name for it (member · subsystem, or member · "
+        'service description), for the ids this answer lists that have one; none for "" '
+        "(not identified) or an id the registry no longer holds",
+    )
+
+
 class Window(BaseModel):
     """The range a figure covers: UTC instants, start included, end excluded."""
 
@@ -64,6 +73,7 @@ class Timeseries(Window):
     group_by: str | None
     keys: list[str] = Field(description="the groups that appear, biggest first")
     points: list[Point]
+    names: dict[str, str] = names_field()
 
 
 class Cell(BaseModel):
@@ -79,6 +89,7 @@ class Matrix(Window):
     providers: list[str]
     cells: list[Cell]
     total: int
+    names: dict[str, str] = names_field()
 
 
 class TopRow(BaseModel):
@@ -94,6 +105,7 @@ class TopRow(BaseModel):
 class Top(Window):
     by: str
     rows: list[TopRow]
+    names: dict[str, str] = names_field()
 
 
 class Period(BaseModel):
@@ -148,3 +160,4 @@ class HealthReport(BaseModel):
         description="the passive figures' window: that many whole minutes and the current one"
     )
     interval_s: float
+    names: dict[str, str] = names_field()

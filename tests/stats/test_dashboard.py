@@ -142,8 +142,9 @@ async def test_dashboard_loads_without_errors_and_draws_data(
     # The provider's own 404 ("no such citizen") is a failure too, beside the hub's faults.
     assert sorted(faults) == ["Client.AccessDenied", "Client.BadRequest", "provider 404"]
     assert rate == "100 %"
-    # The refused exchange has no provider or client: named so, not an empty label.
-    assert sorted(series) == ["(not identified)", PROVIDER]
+    # The refused exchange has no provider or client: named so, not an empty label; the
+    # provider by the registry's names (tests/stats/test_dashboard_names.py has the rest).
+    assert sorted(series) == ["(not identified)", "Bộ Công an · Dân cư"]
     assert "(not identified)" in heads and "" not in heads
     assert summary["total"] == 6 and summary["response_bytes"] > 0
     sent = summary["request_bytes"] + summary["response_bytes"]
@@ -330,7 +331,8 @@ async def test_health_shows_a_stopped_provider_and_its_open_circuit(
         why = await row.locator(".bad").first.get_attribute("title")
         circuit_bad = await row.locator("td").nth(4).get_attribute("class")
         rate = await page.locator("#connection-rate").inner_text()
-    assert cells[0] == PROVIDER and cells[1] == "down" and cells[4] == "open", cells
+    assert cells[0].splitlines() == ["Bộ Công an · Dân cư", PROVIDER], cells  # name, then id
+    assert cells[1] == "down" and cells[4] == "open", cells
     assert why, "the reason the provider is down, on hover"
     assert circuit_bad == "bad"
     assert rate == "0 %"

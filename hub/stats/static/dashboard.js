@@ -90,6 +90,27 @@ function esc(s) {
 const UNKNOWN = "(not identified)";
 const name = (k) => (k === "" ? UNKNOWN : k);
 
+// A client or provider as a header or cell shows it: the registry's name (answers carry
+// `names`, id -> name, for the ids that have one) above its id; the id alone without one.
+function label(id, names) {
+  const known = (names || {})[id];
+  return (known ? `<span class="name">${esc(known)}</span>` : "") +
+    `<span class="id">${esc(name(id)).replace(/\//g, "/<wbr>")}</span>`;  // wraps at its slashes
+}
+
+// The attributes of an element labelled so: its id for scripts, both whole in a tooltip.
+function labelled(id, names) {
+  const known = (names || {})[id];
+  return ` data-id="${esc(id)}"` + (known ? ` title="${esc(known + "\n" + id)}"` : "");
+}
+
+// A legend entry drawn on the canvas cannot wrap: a long name is cut to what the chart's
+// width holds (about 7.5 px a character), and its tooltip has it whole.
+function fit(text, width) {
+  const most = Math.max(16, Math.floor((width - 40) / 7.5));
+  return text.length > most ? text.slice(0, most - 1).trimEnd() + "…" : text;
+}
+
 // Every chart fills its box (.chart in the page's CSS) rather than keep an aspect ratio.
 function draw(id, config) {
   config.options.maintainAspectRatio = false;
@@ -132,8 +153,9 @@ function volume(ts) {
   // every bar still adds up to the bucket's total.
   const many = ts.keys.length > palette.length;
   const keys = ts.keys.slice(0, many ? palette.length - 1 : palette.length);
-  const datasets = keys.map((k, i) => ({ label: name(k), backgroundColor: palette[i],
-    data: ts.points.map((p) => (p.groups || {})[k] || 0) }));
+  const names = ts.names || {};
+  const datasets = keys.map((k, i) => ({ label: names[k] || name(k), key: k,
+    backgroundColor: palette[i], data: ts.points.map((p) => (p.groups || {})[k] || 0) }));
   if (many) {
     datasets.push({ label: `other (${ts.keys.length - keys.length})`, backgroundColor: "#9aa5b1",
       data: ts.points.map((p, j) => p.total - datasets.reduce((n, d) => n + d.data[j], 0)) });
@@ -142,7 +164,15 @@ function volume(ts) {
   draw("volume", {
     type: "bar",
     data: { labels: ticks(ts.points.map((p) => p.label)), datasets },
-    options: { animation: false, responsive: true, plugins: { legend: { labels: { boxWidth: 12 } } },
+    options: { animation: false, responsive: true, plugins: {
+      legend: { labels: { boxWidth: 12, generateLabels: (chart) =>
+        Chart.defaults.plugins.legend.labels.generateLabels(chart).map((item) =>
+          Object.assign(item, { text: fit(item.text, chart.width) })) } },
+      // The whole name, and the id under it, of the bar pointed at.
+      tooltip: { callbacks: { label: (item) => {
+        const line = `${item.dataset.label}: ${item.formattedValue}`;
+        return names[item.dataset.key] ? [line, item.dataset.key] : line;
+      } } } },
       scales: { x: { stacked: true },
       y: { stacked: true, beginAtZero: true, ticks: { precision: 0 },
         title: { display: true, text: "exchanges per " + ts.bucket } } } },
@@ -205,10 +235,11 @@ function matrix(m) {
   const max = Math.max(1, ...m.cells.map((c) => c.count));
   const at = {};
   m.cells.forEach((c) => { at[c.client + "\u0000" + c.provider] = c; });
-  const head = '<thead><tr><th scope="col">client \\ provider</th>' +
-    m.providers.map((p) => `<th scope="col" class="num">${esc(name(p))}</th>`).join("") +
+  const head = '<thead><tr><th scope="col">client \\ provider</th>' + m.providers.map((p) =>
+    `<th scope="col" class="num"${labelled(p, m.names)}>${label(p, m.names)}</th>`).join("") +
     "</tr></thead>";
-  const rows = m.clients.map((client) => '<tr><th scope="row">' + esc(name(client)) + "</th>" +
+  const rows = m.clients.map((client) => `<tr><th scope="row"${labelled(client, m.names)}>` +
+    label(client, m.names) + "</th>" +
     m.providers.map((p) => {
     const c = at[client + "\u0000" + p];
     if (!c) return '<td class="cell">·</td>';
@@ -235,7 +266,8 @@ function health(h) {
       p.reachable ? '<span class="ok">reachable</span>' :
       `<span class="bad" title="${esc(p.error || "HTTP " + p.status)}">down</span>`;
     const rate = p.error_rate === null ? "–" : (p.error_rate * 100).toFixed(1) + " %";
-    return `<tr><td>${esc(p.provider)}</td><td>${reach}</td><td class="num">${fmt(p.exchanges)}</td>` +
+    return `<tr><td${labelled(p.provider, h.names)}>${label(p.provider, h.names)}</td>` +
+      `<td>${reach}</td><td class="num">${fmt(p.exchanges)}</td>` +
       `<td class="num">${rate}</td><td${p.circuit === "closed" || p.circuit === "n/a" ? "" :
         ' class="bad"'}>${esc(p.circuit)}</td></tr>`;
   }).join("");
@@ -260,8 +292,10 @@ function csvField(v) {
 function saveCsv(what) {
   let rows;
   if (what === "matrix") {
-    rows = [["client", "provider", "count", "succeeded", "failed"]].concat(drawn.matrix.cells.map(
-      (c) => [c.client, c.provider, c.count, c.succeeded, c.failed]));
+    const names = drawn.matrix.names || {};
+    rows = [["client", "provider", "count", "succeeded", "failed", "client_name", "provider_name"]]
+      .concat(drawn.matrix.cells.map((c) => [c.client, c.provider, c.count, c.succeeded, c.failed,
+        names[c.client] || "", names[c.provider] || ""]));
   } else {
     const ts = drawn.volume;
     const cols = ["total", "succeeded", "failed", "request_bytes", "response_bytes", "mean_ms"];
