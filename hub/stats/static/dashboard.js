@@ -285,7 +285,10 @@ function health(h) {
 const drawn = {};
 
 function csvField(v) {
-  const s = v === null || v === undefined ? "" : String(v);
+  let s = v === null || v === undefined ? "" : String(v);
+  // Text a spreadsheet would run as a formula (a registry name "=HYPERLINK(...)") gets a
+  // leading quote, as hub/stats/output.py's as_text gives the CLI's CSV; numbers stay.
+  if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = "'" + s;
   return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 
