@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.admin.common import RACED, commit
 from hub.registry import service as registry
-from hub.registry.events import ADMIN_API
+from hub.registry.events import admin_api
 from hub.registry.schemas import ApplyResult, RegistryDoc
 from hub.registry.yamlio import RegistryFileError
 
@@ -31,7 +31,12 @@ async def apply_doc(
     try:
         # One entry POSTed is its own event; a document is also the apply's (with counts).
         result = await registry.apply(
-            session, doc, prune=prune, prune_all=prune_all, actor=ADMIN_API, summary=exists is None
+            session,
+            doc,
+            prune=prune,
+            prune_all=prune_all,
+            actor=admin_api(state.signer),
+            summary=exists is None,
         )
     except RegistryFileError as exc:
         raise HTTPException(400 if exc.bad_identifier else 422, str(exc)) from None

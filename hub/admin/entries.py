@@ -15,7 +15,7 @@ from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.models import Member, Service, Subsystem
 from hub.registry import repository as repo
 from hub.registry import service as registry
-from hub.registry.events import ADMIN_API, Change, going_with, record, updated
+from hub.registry.events import Change, admin_api, going_with, record, updated
 from hub.registry.schemas import (
     MemberCreate,
     MemberIdStr,
@@ -110,7 +110,7 @@ async def _change(
         await session.rollback()
         certs = [(key, changes.get("cert_sha256"))] if model is Subsystem else []
         raise HTTPException(409, await refusal(session, certs)) from None
-    await record(session, ADMIN_API, [change])
+    await record(session, admin_api(state.signer), [change])
     await commit(session, state)
     return row
 
@@ -129,7 +129,7 @@ async def _delete(
         if guarded:
             await lost(session, model, key, f"{what} {key}", missing)
         raise missing
-    await record(session, ADMIN_API, [change])
+    await record(session, admin_api(state.signer), [change])
     await commit(session, state)
 
 

@@ -20,7 +20,8 @@ router = APIRouter(route_class=AdminRoute)
     description="Each change to a member, subsystem, service, grant or API key, made through "
     "this API, `hub registry apply`, `hub keys` or `hub up`'s demo loading, with who made it "
     "(`actor`, `source`), the `action` (member.update, grant.delete, key.revoke, "
-    "registry.apply...), its `target` and what changed (`detail`; never a key or token). "
+    "registry.apply...), its `target`, what changed (`detail`; never a key or token), its "
+    "chained `hash` and the hub's key that signed it (`key_id`; null: unsigned). "
     "`since`/`until`: ISO times (UTC without a zone) or 24h, 7d; `action`: one, or a kind "
     "(`grant`); `target`: an entry's id, which also finds the grants it is part of. "
     "`next_cursor` gives the next (older) page.",

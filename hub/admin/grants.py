@@ -13,7 +13,7 @@ from hub.admin.wire import GONE, AdminRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.models import Grant
 from hub.registry import repository as repo
-from hub.registry.events import ADMIN_API, Change, grant_target, record
+from hub.registry.events import Change, admin_api, grant_target, record
 from hub.registry.schemas import (
     GrantIn,
     GrantKey,
@@ -101,7 +101,7 @@ async def change_grant(
             # Switched or deleted by another change since it was read: this one is not made.
             key = (body.client, body.service)
             await lost(session, Grant, key, _grant_named(body), HTTPException(409, GONE))
-        await record(session, ADMIN_API, [change])
+        await record(session, admin_api(state.signer), [change])
         await commit(session, state)
     response.headers["ETag"] = _grant_tag(grant)
     return _grant_out(grant)
@@ -149,7 +149,7 @@ async def delete_grant(
         await lost(session, Grant, (body.client, body.service), _grant_named(body), missing)
     await record(
         session,
-        ADMIN_API,
+        admin_api(state.signer),
         [Change("grant.delete", grant_target(body.client, body.service), detail)],
     )
     await commit(session, state)

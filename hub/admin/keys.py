@@ -13,7 +13,7 @@ from hub.admin.wire import AdminRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.registry import keys
 from hub.registry import repository as repo
-from hub.registry.events import ADMIN_API
+from hub.registry.events import admin_api
 from hub.registry.schemas import KeyOut, KeyRequest, NewKeyOut, RotateIn, SubsystemIdStr
 from hub.registry.service import RegistryConflict
 
@@ -49,7 +49,7 @@ async def issue_key(
             client=body.client,
             label=body.label,
             expires_at=body.expires_at,
-            actor=ADMIN_API,
+            actor=admin_api(state.signer),
         )
     except RegistryConflict as exc:
         raise HTTPException(404, str(exc)) from None
@@ -73,7 +73,7 @@ async def rotate_key(
             secret=state.settings.secret_key,
             key_id=key_id,
             grace_seconds=(body or RotateIn()).grace_seconds,
-            actor=ADMIN_API,
+            actor=admin_api(state.signer),
         )
     except keys.KeyRefused as exc:
         raise _refused(exc) from None
@@ -88,7 +88,7 @@ async def rotate_key(
 @router.delete("/keys/{key_id}", status_code=204)
 async def revoke_key(key_id: KeyId, _: AdminDep, session: SessionDep, state: StateDep) -> None:
     try:
-        await keys.revoke(session, key_id, ADMIN_API)
+        await keys.revoke(session, key_id, admin_api(state.signer))
     except keys.KeyRefused as exc:
         raise _refused(exc) from None
     await commit(session, state)

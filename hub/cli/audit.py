@@ -24,7 +24,7 @@ from hub.cli.common import (
 )
 from hub.core.db import create_engine
 from hub.models import Base
-from hub.registry.events_read import TrailReport, verify_trail
+from hub.registry.events_verify import TrailReport, verify_trail
 from hub.stats.repository import count_same_id
 from hub.txlog.audit import AuditReport, begin_snapshot, verify_log
 from hub.txlog.proof import check_proof, make_proof
@@ -56,15 +56,24 @@ def verify_cmd(
         help="An anchor an earlier verify printed: fail unless record SEQ is still there with "
         "this hash. Repeat it for several.",
     ),
+    expect_event: list[str] = typer.Option(
+        [],
+        "--expect-event",
+        metavar="ID:HASH",
+        help="The registry changes' anchor an earlier verify printed: fail unless event ID is "
+        "still there with this hash. Repeat it for several.",
+    ),
 ) -> None:
     """Recompute the hash chain and batch signatures, hold the statistics to the log.
 
-    Checks the chain of registry changes (`hub audit events`) too.
+    Checks the chain of registry changes (`hub audit events`) and their signatures too,
+    with the same keys.
 
     Exit 1 naming the first bad record or event."""
     s = settings(db)
     up_to_date(s.database_url, "the log", 2)
     anchors = _anchors(expect)
+    event_anchors = _anchors(expect_event, flag="--expect-event", thing="event", number="id")
     keys: list[Ed25519PublicKey] = []
     if not no_signatures:
         try:
@@ -83,7 +92,8 @@ def verify_cmd(
             )
             async with engine.connect() as conn:
                 conn, _ = await begin_snapshot(conn)
-                return report, await verify_trail(conn)
+                trail = await verify_trail(conn, public_keys=keys, expect=event_anchors)
+                return report, trail
         finally:
             await engine.dispose()
 
@@ -108,22 +118,22 @@ def verify_cmd(
         for problem in report.problems:
             console.print(f"  - {problem}", highlight=False)
     if trail.problems:
+        # Unsigned events alone may be a command run without the key, not an attack: the
+        # exit is 1 all the same (nothing proves them), but the headline does not accuse.
+        said = (
+            "cannot be proven"
+            if trail.unproven == len(trail.problems)
+            else "has been tampered with"
+        )
         console.print(
-            "[red]the audit trail of registry changes has been tampered with[/red] "
-            f"({trail.events} events read):"
+            f"[red]the audit trail of registry changes {said}[/red] ({trail.events} events read):"
         )
         for problem in trail.problems:
             console.print(f"  - {problem}", highlight=False)
     if not report.ok or trail.problems:
         raise typer.Exit(1)
     _print_ok(report, signatures=bool(keys))
-    console.print(
-        f"registry changes: {trail.events} events chained"
-        + (f", the last id={trail.last_id} hash {trail.last_hash}" if trail.events else "")
-        + " (hub audit events lists them)",
-        highlight=False,
-        soft_wrap=True,
-    )
+    _print_trail(trail, signatures=bool(keys))
 
 
 def _dropped_tables(url: str) -> list[str]:
@@ -153,20 +163,24 @@ def _public_key(path: Path) -> Ed25519PublicKey:
         raise ValueError(f"{path}: {exc}") from exc
 
 
-def _anchors(values: list[str]) -> dict[int, str]:
-    """``--expect SEQ:HASH`` values as seq -> hash; exit 2 on one that is not."""
+def _anchors(
+    values: list[str], *, flag: str = "--expect", thing: str = "record", number: str = "seq"
+) -> dict[int, str]:
+    """``--expect SEQ:HASH`` (records) or ``--expect-event ID:HASH`` (events) values as
+    number -> hash; exit 2 on one that is not."""
     anchors: dict[int, str] = {}
     for value in values:
         found = ANCHOR.match(value)
         if found is None or int(found[1]) < 1:
             fail(
-                f"--expect {value!r} is not an anchor: give SEQ:HASH as `hub audit verify` "
-                "printed it, a record's seq (1 or more), a colon and its 64-hex record hash",
+                f"{flag} {value!r} is not an anchor: give {number.upper()}:HASH as `hub audit "
+                f"verify` printed it, the {thing}'s {number} (1 or more), a colon and its "
+                f"64-hex {thing} hash",
                 2,
             )
         seq, digest = int(found[1]), found[2].lower()
         if anchors.setdefault(seq, digest) != digest:
-            fail(f"--expect names record {seq} twice, with different hashes", 2)
+            fail(f"{flag} names {thing} {seq} twice, with different hashes", 2)
     return anchors
 
 
@@ -202,6 +216,33 @@ def _print_ok(report: AuditReport, *, signatures: bool) -> None:
         f"anchor: {report.anchor} (record seq={report.last_seq}, batch {report.last_batch}"
         f"{signer})\nkeep it where the database administrator cannot write, and check the "
         f"next audit against it: hub audit verify --expect {report.anchor}",
+        highlight=False,
+        soft_wrap=True,  # never break the hash
+    )
+
+
+def _print_trail(trail: TrailReport, *, signatures: bool) -> None:
+    if not trail.events:
+        console.print("registry changes: no events yet", highlight=False)
+        return
+    found = f"registry changes: {trail.events} events chained"
+    if signatures:
+        by_key = ", ".join(f"{k} ({n} events)" for k, n in sorted(trail.signed_by.items()))
+        found += f", {trail.signatures_checked} signatures valid"
+        found += f", by key {by_key}" if by_key else ""
+        if trail.vouched:
+            found += (
+                f"; {trail.vouched} events not signed, all at or before the kept anchor "
+                f"id={trail.vouched_to}, which vouches for them"
+            )
+    else:
+        found += " (signatures NOT checked: --no-signatures)"
+    if trail.anchors_checked:
+        found += f"; {trail.anchors_checked} kept anchor(s) found unchanged"
+    console.print(f"{found} (hub audit events lists them)", highlight=False, soft_wrap=True)
+    console.print(
+        f"event anchor: {trail.anchor} (the last event)\nkeep it with the log's, and check "
+        f"the next audit against it: hub audit verify --expect-event {trail.anchor}",
         highlight=False,
         soft_wrap=True,  # never break the hash
     )

@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -15,6 +15,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from hub.core.settings import Settings, warn_unknown_variables
+
+if TYPE_CHECKING:
+    from hub.registry.events import Actor
 
 T = TypeVar("T")
 console = Console()
@@ -246,3 +249,43 @@ def up_to_date(url: str, what: str | None = None, code: int = 1) -> None:
             "run `hub db upgrade` first (`hub serve` does it itself without --no-migrate)",
             2,
         )
+
+
+def change_actor(s: Settings) -> Actor:
+    """The OS user on this host, as the author of registry and key changes, with the hub's
+    signing key (HUB_SIGNING_KEY_FILE) to sign their events: commands run on the hub's host
+    with its variables. Never a new key (events signed with it would verify with no key the
+    hub publishes). Without the file (or leave to read it) the events are unsigned
+    (``unsigned_note``); a file that is there but no key stops the command."""
+    from hub.registry.events import local_actor
+    from hub.txlog.signing import Signer
+
+    path = s.signing_key_file
+    try:
+        return local_actor(signer=Signer.from_file(path, create=False))
+    except (FileNotFoundError, PermissionError):
+        return local_actor()
+    except (OSError, ValueError) as exc:
+        said = str(exc)
+        where = "" if path in said else f"{path}: "
+        fail(
+            "HUB_SIGNING_KEY_FILE: cannot load the signing key, which signs the audit trail's "
+            f"events of this change: {where}{said}",
+            2,
+        )
+
+
+def unsigned_note(s: Settings, actor: Actor) -> None:
+    """Say on stderr that the events a change wrote are unsigned, when they are."""
+    if actor.signer is not None:
+        return
+    path = s.signing_key_file
+    why = "is not readable by this user" if Path(path).exists() else "does not exist"
+    err_console.print(
+        f"[yellow]note:[/yellow] HUB_SIGNING_KEY_FILE {path} {why}: the audit trail's events "
+        "of this change were written unsigned, and `hub audit verify` names them. Run "
+        "commands that change the registry on the hub's host, as its user, with its "
+        "variables, to sign them.",
+        highlight=False,
+        soft_wrap=True,
+    )

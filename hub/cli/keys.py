@@ -16,19 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.common import (
     DbOption,
+    change_actor,
     console,
     err_console,
     fail,
     read_failed,
     run,
     settings,
+    unsigned_note,
     up_to_date,
 )
 from hub.core.db import create_engine, session_factory
 from hub.core.settings import PLACEHOLDER, Settings
 from hub.registry import keys
 from hub.registry import repository as repo
-from hub.registry.events import local_actor
 from hub.registry.schemas import KeyOut, KeyRequest, NewKeyOut, RotateIn, SubsystemIdStr
 from hub.registry.service import RegistryConflict
 from hub.stats.output import emit
@@ -193,6 +194,7 @@ def issue_cmd(
     flags = {"client": "CLIENT", "label": "--label", "expires_at": "--expires"}
     body = _checked(KeyRequest, flags, client=client, label=label, expires_at=_expiry(expires))
     s = _open(db, hashing=True)
+    actor = change_actor(s)
 
     async def work(session: AsyncSession) -> tuple[dict[str, Any], str]:
         row, key = await keys.issue_key(
@@ -201,7 +203,7 @@ def issue_cmd(
             client=body.client,
             label=body.label,
             expires_at=body.expires_at,
-            actor=local_actor(),
+            actor=actor,
         )
         return keys.fields(row, s.secret_key), key
 
@@ -211,6 +213,7 @@ def issue_cmd(
         f"issued key {row['id']} for {row['client']} (prefix {row['prefix']}{ends}): it is "
         "shown once, store it now. Hubs running on this database accept it at once."
     )
+    unsigned_note(s, actor)
     _new_key(row, key, as_json)
 
 
@@ -288,6 +291,7 @@ def rotate_cmd(
     """
     grace = _checked(RotateIn, {"grace_seconds": "--grace-seconds"}, grace_seconds=grace_seconds)
     s = _open(db, hashing=True)
+    actor = change_actor(s)
 
     async def work(session: AsyncSession) -> tuple[dict[str, Any], str, datetime | None]:
         rotated = await keys.rotate(
@@ -295,7 +299,7 @@ def rotate_cmd(
             secret=s.secret_key,
             key_id=key_id,
             grace_seconds=grace.grace_seconds,
-            actor=local_actor(),
+            actor=actor,
         )
         if rotated is None:
             raise keys.KeyRefused(
@@ -311,6 +315,7 @@ def rotate_cmd(
         f"rotated key {key_id}: it works until {_when(ends)}; the new key is {row['id']} "
         f"(prefix {row['prefix']}), shown once: store it now. " + SEEN
     )
+    unsigned_note(s, actor)
     _new_key(row, key, as_json)
 
 
@@ -321,9 +326,10 @@ def revoke_cmd(key_id: int = KeyIdArg, db: str | None = DbOption) -> None:
     Revoking a key revoked already changes nothing, and says when it was.
     """
     s = _open(db, hashing=False)
+    actor = change_actor(s)
 
     async def work(session: AsyncSession) -> tuple[dict[str, Any], bool]:
-        row, before = await keys.revoke(session, key_id, local_actor())
+        row, before = await keys.revoke(session, key_id, actor)
         return keys.fields(row, s.secret_key), before
 
     row, before = _on_database(s, work)
@@ -335,4 +341,5 @@ def revoke_cmd(key_id: int = KeyIdArg, db: str | None = DbOption) -> None:
             f"revoked {said}: hubs running on this database refuse it within "
             "HUB_REGISTRY_REFRESH_S (2 s by default)"
         )
+        unsigned_note(s, actor)
     console.print(text, markup=False, highlight=False, soft_wrap=True)

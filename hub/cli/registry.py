@@ -11,6 +11,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hub.cli.common import (
     DbOption,
+    change_actor,
     console,
     err_console,
     existing,
@@ -20,11 +21,11 @@ from hub.cli.common import (
     run,
     settings,
     shown,
+    unsigned_note,
     up_to_date,
 )
 from hub.core.db import create_engine, session_factory
 from hub.registry import service as registry
-from hub.registry.events import local_actor
 from hub.registry.schemas import ApplyResult
 from hub.registry.yamlio import RegistryFileError, decode
 
@@ -113,13 +114,14 @@ def apply_cmd(
     existing(s.database_url)
     if not dry_run:
         migrated(s.database_url)
+    actor = change_actor(s)
 
     async def go() -> ApplyResult:
         engine = create_engine(s.database_url)
         try:
             async with session_factory(engine)() as session:
                 result = await registry.apply(
-                    session, doc, prune=prune, prune_all=prune_all, actor=local_actor()
+                    session, doc, prune=prune, prune_all=prune_all, actor=actor
                 )
                 if dry_run:
                     await session.rollback()
@@ -155,6 +157,8 @@ def apply_cmd(
         f"unchanged {result.unchanged}",
         highlight=False,
     )
+    if result.changes:
+        unsigned_note(s, actor)
     console.print(
         f"applied to {where(s.database_url)}", markup=False, highlight=False, soft_wrap=True
     )

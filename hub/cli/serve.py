@@ -89,6 +89,7 @@ def up(
             2,
         )
     base_urls = {name: f"http://{host}:{port + 1 + i}" for i, name in enumerate(names)}
+    ready_to_sign(s)  # the demo's events are signed with it, before the hub starts
     on_disk(s.database_url)
     try:
         upgrade(s.database_url)
@@ -181,12 +182,18 @@ def _app(s: Settings) -> Any:
 async def load_demo(s: Settings, doc: dict[str, Any]) -> set[str]:
     """Apply the demo registry and give every client in it its demo key, and every mock
     agency (a subsystem with a base URL) too, so that one the developer grants a service
-    can call it through the hub (`hub up` hands the key to the mock)."""
+    can call it through the hub (`hub up` hands the key to the mock).
+
+    Its events are signed with the hub's key, made here when missing as the hub would
+    a moment later (never in production, where `hub up` does not run)."""
     from hub.core.db import create_engine, session_factory
     from hub.registry import keys
     from hub.registry import service as registry
-    from hub.registry.events import DEMO
+    from hub.registry.events import demo
     from hub.registry.schemas import RegistryDoc
+    from hub.txlog.signing import Signer
+
+    actor = demo(Signer.from_file(s.signing_key_file, create=s.env != "production"))
 
     parsed = RegistryDoc.model_validate(doc)
     clients = {g.client for g in parsed.grants} | {
@@ -195,9 +202,9 @@ async def load_demo(s: Settings, doc: dict[str, Any]) -> set[str]:
     engine = create_engine(s.database_url)
     try:
         async with session_factory(engine)() as session:
-            await registry.apply(session, parsed, keep_switches=True, actor=DEMO)
+            await registry.apply(session, parsed, keep_switches=True, actor=actor)
             await keys.ensure_demo_keys(
-                session, secret=s.secret_key, clients=sorted(clients), actor=DEMO
+                session, secret=s.secret_key, clients=sorted(clients), actor=actor
             )
             await session.commit()
     finally:

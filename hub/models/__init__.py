@@ -147,7 +147,9 @@ class RegistryVersion(Base):
 
 class RegistryEvent(Base):
     """One change to the registry or its keys: who, when, what; hash-chained by ``id``
-    (hub/registry/events.py). ``version``: the registry version the change made."""
+    (hub/registry/events.py). ``version``: the registry version the change made;
+    ``key_id``/``signature``: the hub's Ed25519 signature of ``hash``, None where the change
+    was made without the hub's signing key."""
 
     __tablename__ = "registry_events"
 
@@ -162,6 +164,8 @@ class RegistryEvent(Base):
     detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    signature: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Transaction(Base):

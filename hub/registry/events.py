@@ -6,8 +6,11 @@ apply`, `hub keys` and `hub up`'s demo loading alike. A change rolled back (refu
 dry run) takes its events with it; an event is never written without its change.
 
 Each event's hash covers its fields and the previous event's hash, as the transaction
-log's records do (hub/txlog/chain.py); `hub audit verify` recomputes the chain
-(hub/registry/events_read.py). Details never hold a key, a key's hash or a token.
+log's records do (hub/txlog/chain.py), and is signed with the key that signs the log's
+batches when the process making the change holds it (the actor's ``signer``: the hub's own,
+or the key file a command on the hub's host reads); `hub audit verify` recomputes the chain
+and checks the signatures (hub/registry/events_verify.py). Details never hold a key, a key's
+hash or a token.
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ import json
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.models import ApiKey, Grant, Member, RegistryEvent, RegistryVersion, Service, Subsystem
 from hub.registry import repository as repo
+
+if TYPE_CHECKING:
+    from hub.txlog.signing import Signer
 
 GENESIS = "0" * 64
 
@@ -34,23 +40,26 @@ CHAINED = ("id", "at", "actor", "source", "action", "target", "version", "detail
 
 @dataclass(frozen=True)
 class Actor:
-    """Who made a change (``who``) and through what (``source``: api, cli, demo)."""
+    """Who made a change (``who``), through what (``source``: api, cli, demo), and the hub's
+    signing key its events are signed with (None: written unsigned)."""
 
     who: str
     source: str
+    signer: Signer | None = field(default=None, compare=False, repr=False)
 
 
-DEMO = Actor("demo", "demo")
-# The admin API changes the registry only with the admin token (the operator's reads).
-ADMIN_API = Actor("admin token", "api")
+def admin_api(signer: Signer | None) -> Actor:
+    """The admin API's caller: the admin token (the only one that may change the registry;
+    the operator token reads), with the hub's key."""
+    return Actor("admin token", "api", signer)
 
 
-def api_actor(role: str) -> Actor:
-    """The admin API's caller, as far as the hub can tell: which of its tokens was sent."""
-    return Actor(f"{role} token", "api")
+def demo(signer: Signer | None) -> Actor:
+    """`hub up`'s demo registry and keys, loaded with the hub's key."""
+    return Actor("demo", "demo", signer)
 
 
-def local_actor(source: str = "cli") -> Actor:
+def local_actor(source: str = "cli", signer: Signer | None = None) -> Actor:
     """A command run on a host: its OS user and host name."""
     try:
         user = getpass.getuser()
@@ -58,7 +67,7 @@ def local_actor(source: str = "cli") -> Actor:
         import os
 
         user = f"uid {os.getuid()}"
-    return Actor(f"{user}@{socket.gethostname()}", source)
+    return Actor(f"{user}@{socket.gethostname()}", source, signer)
 
 
 @dataclass
@@ -160,6 +169,13 @@ def event_hash(prev_hash: str, event: dict[str, Any]) -> str:
     return hashlib.sha256(f"{prev_hash}\x1e{canonical_text(event)}".encode()).hexdigest()
 
 
+def event_message(digest: str) -> bytes:
+    """What an event's signature covers: its hash, which chains all before it. Worded apart
+    from a batch's (hub.txlog.chain.batch_message), so that the one key's signature of a
+    batch never passes for an event's, nor the reverse."""
+    return f"hub-registry-event|{digest}".encode()
+
+
 async def record(session: AsyncSession, actor: Actor | None, changes: list[Change]) -> None:
     """Bump the registry version and append ``changes`` to the trail, in the caller's
     transaction (committed or rolled back with the change).
@@ -193,6 +209,15 @@ async def record(session: AsyncSession, actor: Actor | None, changes: list[Chang
             "detail": detail_text(change.detail),
         }
         digest = event_hash(prev_hash, event)
-        session.add(RegistryEvent(**event, prev_hash=prev_hash, hash=digest))
+        signer = actor.signer
+        session.add(
+            RegistryEvent(
+                **event,
+                prev_hash=prev_hash,
+                hash=digest,
+                key_id=signer.key_id if signer else None,
+                signature=signer.sign(event_message(digest)) if signer else None,
+            )
+        )
         prev_hash = digest
     await session.flush()

@@ -202,7 +202,7 @@ async def ensure_demo_keys(
     session: AsyncSession, *, secret: str, clients: list[str], actor: Actor | None = None
 ) -> None:
     """Give each demo client its derived key, unless it already has it (events of
-    ``actor``'s, `hub up`'s ``DEMO``)."""
+    ``actor``'s, `hub up`'s demo)."""
     for client in clients:
         key = security.demo_api_key(secret, client)
         prefix = security.key_prefix(key)

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from hub.core.db import create_engine
-from hub.registry.events_read import ACTIONS, verify_trail
+from hub.registry.events_read import ACTIONS
+from hub.registry.events_verify import verify_trail
 from tests.support import ADMIN, SECRET, hub_client, make_settings
 
 H = {"Authorization": f"Bearer {ADMIN}"}

@@ -6,8 +6,9 @@ Create Date: 2026-12-10 10:00:00.000000
 
 Who granted a client a service, revoked a key or disabled a member, and when, was kept
 nowhere (a deleted grant left no trace). Each change now appends an event, hash-chained
-by id, in the transaction of the change (hub/registry/events.py). Changes made before this
-revision have none.
+by id, in the transaction of the change (hub/registry/events.py), and its hash signed with
+the hub's signing key where the change was made with it. Changes made before this revision
+have none.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("key_id", sa.String(length=64), nullable=True),
+        sa.Column("signature", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_events")),
     )
     op.create_index(op.f("ix_registry_events_at"), "registry_events", ["at"])

@@ -1,0 +1,184 @@
+"""`hub audit verify`'s check of the audit trail of registry changes.
+
+What each check catches:
+
+- the chain: an event edited (its hash), deleted or inserted (the next one no longer
+  follows, or an id is skipped);
+- signatures (the keys that verify the log's batches): an event rewritten with the chain
+  recomputed after it (the database administrator's attack: the signed hash is no longer
+  the event's), a signature forged or moved from another event, a key the hub never had;
+- the registry version: events cut from the end while the version moved on past the last
+  one;
+- anchors (``expect``: id -> hash of events an earlier audit saw): events cut from the end
+  with the version set back too, which nothing else shows, and a trail cut back and made
+  again past the anchor.
+
+An event without a signature was written by a command run without the hub's key
+(`hub registry apply` or `hub keys` where HUB_SIGNING_KEY_FILE was not there), or had its
+signature removed: nothing tells which, so it is a finding, unless a kept anchor at or
+after it vouches for the chain up to there.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.models import RegistryEvent, RegistryVersion
+from hub.registry.events import GENESIS, event_hash, event_message
+from hub.txlog.signing import key_id, verify
+
+_events: Table = RegistryEvent.__table__  # type: ignore[assignment]
+NAMED_UNSIGNED = 10  # unsigned events named one by one; the rest are counted
+
+
+@dataclass
+class TrailReport:
+    events: int = 0
+    last_id: int = 0
+    last_hash: str = GENESIS
+    problems: list[str] = field(default_factory=list)
+    signatures_checked: int = 0
+    signed_by: Counter[str] = field(default_factory=Counter)  # key id -> events it signed
+    anchors_checked: int = 0
+    vouched_to: int = 0  # the last event id a kept anchor was found unchanged at
+    unsigned: list[tuple[int, str]] = field(default_factory=list)  # id, the event named
+    unproven: int = 0  # of ``problems``, those that say only that events are unsigned
+
+    @property
+    def anchor(self) -> str:
+        """``ID:HASH`` of the last event, for ``hub audit verify --expect-event`` next time."""
+        return f"{self.last_id}:{self.last_hash}"
+
+    @property
+    def vouched(self) -> int:
+        """Unsigned events a kept anchor vouches for (at or before it)."""
+        return sum(1 for i, _ in self.unsigned if i <= self.vouched_to)
+
+
+async def verify_trail(
+    conn: AsyncConnection,
+    *,
+    public_keys: Iterable[Ed25519PublicKey] = (),
+    expect: Mapping[int, str] | None = None,
+    max_problems: int = 20,
+) -> TrailReport:
+    """Recompute the chain of events in id order and check their signatures against
+    ``public_keys`` (none: not checked); each problem names the event."""
+    keys = {key_id(k): k for k in public_keys}
+    anchors = dict(expect or {})
+    report = TrailReport()
+    prev_id, prev_hash = 0, GENESIS
+    after = 0
+    while len(report.problems) < max_problems:
+        query = select(_events).where(_events.c.id > after).order_by(_events.c.id).limit(5000)
+        rows = (await conn.execute(query)).mappings().all()
+        if not rows:
+            break
+        for row in rows:
+            report.events += 1
+            where = f"event id={row['id']} ({row['action']} {row['target']})"
+            _check_chain(report, row, where, prev_id, prev_hash)
+            if keys:
+                _check_signature(report, keys, row, where)
+            if row["id"] in anchors:
+                _check_anchor(report, row, anchors.pop(row["id"]))
+            prev_id, prev_hash = row["id"], row["hash"]
+            after = row["id"]
+        report.last_id, report.last_hash = prev_id, prev_hash
+    if len(report.problems) >= max_problems:
+        return report
+    for kept in sorted(anchors):
+        report.problems.append(
+            f"event id={kept}, kept as an anchor, is missing: "
+            + (
+                f"the trail now ends at id={report.last_id} (events were cut from the end, and "
+                "the registry version maybe set back with them)"
+                if kept > report.last_id
+                else "it was deleted"
+            )
+        )
+    _unsigned_problems(report)
+    if report.events:
+        version = (await conn.execute(select(RegistryVersion.version))).scalar()
+        last = (
+            await conn.execute(select(_events.c.version).where(_events.c.id == report.last_id))
+        ).scalar()
+        if version is not None and last is not None and version > last:
+            report.problems.append(
+                f"the registry is at version {version}, but the last event (id="
+                f"{report.last_id}) made version {last}: events were cut from the end, or "
+                "the registry was changed around the hub"
+            )
+    return report
+
+
+def _check_chain(report: TrailReport, row: Any, where: str, prev_id: int, prev_hash: str) -> None:
+    if row["id"] != prev_id + 1:
+        first, last = prev_id + 1, row["id"] - 1
+        gap = f"event id={first} was" if first == last else f"events id={first}..{last} were"
+        report.problems.append(
+            f"{where}: follows event id={prev_id}; "
+            + (f"{gap} deleted" if last >= first else "its id is out of order")
+        )
+    elif row["prev_hash"] != prev_hash:
+        report.problems.append(
+            f"{where}: does not follow the event before it (its prev_hash differs): an "
+            "event before it was deleted, inserted or rewritten"
+        )
+    if event_hash(row["prev_hash"], dict(row)) != row["hash"]:
+        report.problems.append(f"{where}: its hash does not match its content: edited")
+
+
+def _check_signature(
+    report: TrailReport, keys: dict[str, Ed25519PublicKey], row: Any, where: str
+) -> None:
+    signature, kid = row["signature"], row["key_id"]
+    if signature is None:
+        report.unsigned.append((row["id"], where))
+    elif kid not in keys:
+        report.problems.append(f"{where}: signed by an unknown key ({kid})")
+    elif not verify(keys[kid], event_message(row["hash"]), signature):
+        report.problems.append(
+            f"{where}: its signature does not match its hash: the event was rewritten and the "
+            "chain recomputed after it, or its signature was changed"
+        )
+    else:
+        report.signatures_checked += 1
+        report.signed_by[kid] += 1
+
+
+def _check_anchor(report: TrailReport, row: Any, kept: str) -> None:
+    report.anchors_checked += 1
+    if row["hash"] != kept:
+        report.problems.append(
+            f"event id={row['id']} is not the event kept as an anchor: its hash is "
+            f"{row['hash']}, the anchor's {kept} (the trail was cut back to before it and "
+            "made again, or rewritten)"
+        )
+    else:
+        report.vouched_to = max(report.vouched_to, row["id"])
+
+
+def _unsigned_problems(report: TrailReport) -> None:
+    """The unsigned events no kept anchor vouches for, as problems."""
+    left = [where for i, where in report.unsigned if i > report.vouched_to]
+    if not left:
+        return
+    named = [f"{where}: not signed" for where in left[:NAMED_UNSIGNED]]
+    report.problems.extend(named)
+    report.unproven += len(named) + 1
+    count = len(left)
+    report.problems.append(
+        f"{count} {'event' if count == 1 else 'events'} not signed: written where the "
+        "hub's signing key was not at hand (`hub registry apply` or `hub keys` without "
+        "HUB_SIGNING_KEY_FILE), or their signatures removed; nothing tells which. Once "
+        "checked by other means, keep the anchor of an event at or after them "
+        "(--expect-event): the events up to it are then vouched for"
+    )

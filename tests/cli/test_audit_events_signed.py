@@ -1,0 +1,197 @@
+"""Signed events from the command line: `hub registry apply` and `hub keys` sign with the hub's
+key when HUB_SIGNING_KEY_FILE is there (and never make one), and `hub audit verify` names an
+event unsigned, forged, rewritten with its chain recomputed, or cut from the end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from typer.testing import CliRunner
+
+from hub.cli.main import app
+from hub.core.db import create_engine
+from hub.models import RegistryEvent, RegistryVersion
+from hub.registry.events import event_hash
+from hub.txlog.signing import Signer
+from tests.cli.test_audit_events import DOC, sql
+from tests.support import SECRET
+
+
+def hub(url: str, key: Path, *args: str) -> Any:
+    env = {
+        "HUB_SECRET_KEY": SECRET,
+        "HUB_ENV": "test",
+        "COLUMNS": "200",
+        "HUB_SIGNING_KEY_FILE": str(key),
+    }
+    return CliRunner().invoke(app, [*args, "--db", url], env=env)
+
+
+async def cli(url: str, key: Path, *args: str) -> Any:
+    return await asyncio.to_thread(hub, url, key, *args)
+
+
+async def rows(url: str) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(select(RegistryEvent).order_by("id"))).all())
+    finally:
+        await engine.dispose()
+
+
+async def applied(url: str, key: Path, tmp_path: Path) -> Any:
+    (tmp_path / "reg.yaml").write_text(DOC, encoding="utf-8")
+    done = await cli(url, key, "registry", "apply", str(tmp_path / "reg.yaml"))
+    assert done.exit_code == 0, done.output
+    return done
+
+
+def flat(result: Any) -> str:
+    return " ".join(result.output.split())
+
+
+async def test_cli_changes_are_signed_with_the_key_file(db_url: str, tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    signer = Signer.from_file(key, create=True)
+    done = await applied(db_url, key, tmp_path)
+    assert "unsigned" not in done.stderr
+    issued = await cli(db_url, key, "keys", "issue", "VN/GOV/BTP/civil-status")
+    assert issued.exit_code == 0 and "unsigned" not in issued.stderr
+    found = await rows(db_url)
+    assert len(found) == 8 and {r.key_id for r in found} == {signer.key_id}
+    listed = json.loads((await cli(db_url, key, "audit", "events", "--json")).stdout)
+    assert {e["key_id"] for e in listed["items"]} == {signer.key_id}
+    verified = await cli(db_url, key, "audit", "verify")  # the hub's own key
+    assert verified.exit_code == 0, verified.output
+    said = flat(verified)
+    assert f"registry changes: 8 events chained, 8 signatures valid, by key {signer.key_id}" in said
+    assert f"hub audit verify --expect-event 8:{found[-1].hash}" in said
+
+
+async def test_without_the_key_file_events_are_unsigned_and_said(
+    db_url: str, tmp_path: Path
+) -> None:
+    absent = tmp_path / "absent.pem"
+    done = await applied(db_url, absent, tmp_path)
+    note = " ".join(done.stderr.split())
+    assert f"{absent} does not exist" in note and "written unsigned" in note
+    assert not absent.exists()  # never made by a command
+    assert {r.signature for r in await rows(db_url)} == {None}
+
+    issued = await cli(db_url, absent, "keys", "issue", "VN/GOV/BTP/civil-status")
+    assert issued.exit_code == 0 and "were written unsigned" in issued.stderr
+    refused = await cli(db_url, absent, "keys", "revoke", "999")
+    assert refused.exit_code == 1 and "unsigned" not in refused.stderr  # nothing written
+    hubs = tmp_path / "hub.pem"
+    Signer.from_file(hubs, create=True)
+    found = await cli(db_url, absent, "audit", "verify", "--public-key", str(hubs))
+    assert found.exit_code == 1
+    said = flat(found)
+    # Unsigned events alone: not proven, which is not said to be tampering.
+    assert "the audit trail of registry changes cannot be proven" in said
+    assert "tampered" not in said
+    assert "event id=1 (member.create VN/GOV/BCA): not signed" in said
+    assert "event id=8 (key.issue key:1): not signed" in said
+    assert "8 events not signed: written where the hub's signing key was not at hand" in said
+    ok = await cli(db_url, absent, "audit", "verify", "--no-signatures")
+    assert ok.exit_code == 0, ok.output
+
+    # An anchor the auditor kept vouches for the events up to it: unsigned, they are a note.
+    last = (await rows(db_url))[-1]
+    kept = await cli(
+        db_url, absent, "audit", "verify", "--public-key", str(hubs),
+        "--expect-event", f"{last.id}:{last.hash}",
+    )  # fmt: skip
+    assert kept.exit_code == 0, kept.output
+    assert "8 events not signed, all at or before the kept anchor id=8" in flat(kept)
+
+
+async def test_a_forged_signature_is_named(db_url: str, tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    Signer.from_file(key, create=True)
+    await applied(db_url, key, tmp_path)
+    found = await rows(db_url)
+    await sql(
+        db_url,
+        update(RegistryEvent).where(RegistryEvent.id == 3).values(signature=found[4].signature),
+    )
+    result = await cli(db_url, key, "audit", "verify")
+    assert result.exit_code == 1, result.output
+    said = flat(result)
+    assert "the audit trail of registry changes has been tampered with" in said
+    assert "event id=3 (subsystem.create VN/GOV/BCA/population): its signature does not" in said
+
+
+async def test_a_recomputed_chain_no_longer_matches_its_signatures(
+    db_url: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "key.pem"
+    Signer.from_file(key, create=True)
+    await applied(db_url, key, tmp_path)
+    found = await rows(db_url)
+    prev = found[4].hash
+    statements = []
+    for row in found[5:]:
+        event = dict(row._mapping)
+        if row.id == 6:
+            event["detail"] = json.dumps({"forged": True})
+        digest = event_hash(prev, event)
+        statements.append(
+            update(RegistryEvent)
+            .where(RegistryEvent.id == row.id)
+            .values(detail=event["detail"], prev_hash=prev, hash=digest)
+        )
+        prev = digest
+    await sql(db_url, *statements)
+    chained = await cli(db_url, key, "audit", "verify", "--no-signatures")
+    assert chained.exit_code == 0, chained.output  # the chain alone holds
+    result = await cli(db_url, key, "audit", "verify")
+    assert result.exit_code == 1, result.output
+    said = flat(result)
+    assert "event id=6 (grant.create" in said and "its signature does not match its hash" in said
+    assert "event id=7 (registry.apply" in said
+    assert "event id=5" not in said
+
+
+async def test_events_cut_with_the_version_set_back_need_the_anchor(
+    db_url: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "key.pem"
+    Signer.from_file(key, create=True)
+    await applied(db_url, key, tmp_path)
+    issued = await cli(db_url, key, "keys", "issue", "VN/GOV/BTP/civil-status")
+    assert issued.exit_code == 0, issued.output
+    first = await cli(db_url, key, "audit", "verify")
+    assert first.exit_code == 0, first.output
+    anchor = flat(first).split("--expect-event ")[1].split()[0]
+    found = await rows(db_url)
+    assert anchor == f"8:{found[-1].hash}"
+    await sql(
+        db_url,
+        delete(RegistryEvent).where(RegistryEvent.id == 8),
+        update(RegistryVersion).values(version=found[6].version),
+    )
+    unseen = await cli(db_url, key, "audit", "verify")
+    assert unseen.exit_code == 0, unseen.output  # signed and whole: only the anchor tells
+    caught = await cli(db_url, key, "audit", "verify", "--expect-event", anchor)
+    assert caught.exit_code == 1, caught.output
+    said = flat(caught)
+    assert "event id=8, kept as an anchor, is missing: the trail now ends at id=7" in said
+
+    bad = await cli(db_url, key, "audit", "verify", "--expect-event", "8:nothex")
+    assert bad.exit_code == 2 and "--expect-event '8:nothex' is not an anchor" in flat(bad)
+
+
+async def test_a_key_file_that_is_no_key_stops_the_change(db_url: str, tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text("not a key")
+    (tmp_path / "reg.yaml").write_text(DOC, encoding="utf-8")
+    result = await cli(db_url, key, "registry", "apply", str(tmp_path / "reg.yaml"))
+    assert result.exit_code == 2, result.output
+    assert "HUB_SIGNING_KEY_FILE: cannot load the signing key" in flat(result)
+    assert await rows(db_url) == []
