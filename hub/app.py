@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> Callable:
         # worker's interpreter, and the port it inherited, from ever exiting.
         try:
             await state.registry.refresh(force=True)
-            if not is_child():  # else `hub serve` has each worker say it again
+            if not is_child():  # else `hub serve` said it once, for all its workers
                 keys.warn_foreign(state.registry.snapshot, settings.secret_key)
             await state.forwarder.start()
             await state.writer.start()

@@ -73,6 +73,7 @@ async def _create(
     doc: RegistryDoc,
 ) -> None:
     exists = f"{what} {key} exists; PATCH it instead"
+    await repo.hold(session)
     if await session.get(model, key):
         raise HTTPException(409, exists)
     await apply_doc(session, state, doc, exists=exists)
@@ -82,7 +83,9 @@ async def _create(
 async def _current(
     session: AsyncSession, model: Any, key: str, what: str, if_match: str | None
 ) -> Any:
-    """The entry to change, if ``If-Match`` (when given) names it as it is."""
+    """The entry to change, if ``If-Match`` (when given) names it as it is; read once this
+    change holds the registry's lock, so that what its event says it changed from is so."""
+    await repo.hold(session)
     row = await _get(session, model, key, what)
     precondition(if_match, _tag(row), f"{what} {key}")
     return row

@@ -38,7 +38,9 @@ def _grant_named(key: GrantKey | GrantPatch) -> str:
     return f"the grant of {key.client} for {key.service}"
 
 
-async def _grant(session: AsyncSession, key: GrantKey | GrantPatch) -> Grant:
+async def _grant(session: AsyncSession, key: GrantKey | GrantPatch, change: bool = True) -> Grant:
+    if change:
+        await repo.hold(session)  # read as it is when this change is made (events.py)
     grant = await session.get(Grant, (key.client, key.service))
     if grant is None:
         raise HTTPException(404, f"{key.client} has no grant for {key.service}")
@@ -70,10 +72,11 @@ async def create_grant(
     exists = (
         f"{body.client} has a grant for {body.service} already; PATCH /admin/grants to change it"
     )
+    await repo.hold(session)
     if await session.get(Grant, (body.client, body.service)):
         raise HTTPException(409, exists)
     await apply_doc(session, state, RegistryDoc(grants=[body]), exists=exists)
-    response.headers["ETag"] = _grant_tag(await _grant(session, body))
+    response.headers["ETag"] = _grant_tag(await _grant(session, body, change=False))
     return body
 
 

@@ -254,15 +254,20 @@ def up_to_date(url: str, what: str | None = None, code: int = 1) -> None:
 def change_actor(s: Settings) -> Actor:
     """The OS user on this host, as the author of registry and key changes, with the hub's
     signing key (HUB_SIGNING_KEY_FILE) to sign their events: commands run on the hub's host
-    with its variables. Never a new key (events signed with it would verify with no key the
-    hub publishes). Without the file (or leave to read it) the events are unsigned
-    (``unsigned_note``); a file that is there but no key stops the command."""
+    with its variables.
+
+    A missing key is made as the hub makes it, outside production only: a development
+    registry is applied before the first `hub serve`, which then takes the same file (the
+    events of that first apply were unsigned, and `hub audit verify` failed on them). In
+    production, where the hub refuses to start without the file, none is made: without it
+    (or leave to read it) the events are unsigned (``unsigned_note``). A file that is there
+    but no key stops the command."""
     from hub.registry.events import local_actor
     from hub.txlog.signing import Signer
 
     path = s.signing_key_file
     try:
-        return local_actor(signer=Signer.from_file(path, create=False))
+        return local_actor(signer=Signer.from_file(path, create=s.env != "production"))
     except (FileNotFoundError, PermissionError):
         return local_actor()
     except (OSError, ValueError) as exc:

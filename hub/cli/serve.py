@@ -25,6 +25,7 @@ from hub.cli.common import (
     not_ours,
     on_disk,
     reason,
+    run,
     settings,
     shown,
     takes_writes,
@@ -36,6 +37,7 @@ from hub.core import workers as worker_link
 from hub.core.children import PARENT_ENV, child_env
 from hub.core.migrate import upgrade
 from hub.core.settings import Settings
+from hub.registry import keys
 from hub.txlog.service import WriterProcess
 
 
@@ -327,6 +329,10 @@ def serve(
                 "HUB_REDIS_URL to count them once (docs/security.md)",
                 style="yellow",
             )
+        # Each worker is a child, which leaves this to its parent: said once, here.
+        foreign = run(keys.foreign_said_at(s.database_url, s.secret_key))
+        if foreign:
+            console.print(f"warning: {foreign}", style="yellow", soft_wrap=True)
     try:
         run_server(host, port, workers, ssl_certfile, ssl_keyfile, ssl_ca_certs)
     finally:

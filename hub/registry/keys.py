@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core import security
+from hub.core.db import create_engine, session_factory
 from hub.models import ApiKey, Subsystem
 from hub.registry import repository as repo
-from hub.registry.cache import Snapshot
+from hub.registry.cache import Snapshot, load
 from hub.registry.events import Actor, Change, key_target, record
 from hub.registry.service import RegistryConflict
 
@@ -117,6 +118,7 @@ async def revoke(
     session: AsyncSession, key_id: int, actor: Actor | None = None
 ) -> tuple[ApiKey, bool]:
     """Revoke key ``key_id``; the key, and whether it was revoked before (then unchanged)."""
+    await repo.hold(session)  # a revocation at the same time waits, then finds it revoked
     row = await repo.get_key(session, key_id)
     if row is None:
         raise KeyRefused(f"there is no key {key_id}", gone=True)
@@ -165,6 +167,7 @@ async def rotate(
 
     None when another change took it first in a way the rules do not explain (retry).
     """
+    await repo.hold(session)
     row = rotatable(await repo.get_key(session, key_id), key_id)
     rotated = await rotate_key(
         session, secret=secret, row=row, grace_seconds=grace_seconds, actor=actor
@@ -216,13 +219,30 @@ async def ensure_demo_keys(
 def warn_foreign(snap: Snapshot, secret: str) -> None:
     """Say at start when live keys were hashed under another HUB_SECRET_KEY than ``secret``:
     the hub refuses every call with them, and their senders see only a 401."""
-    foreign = snap.foreign_keys(secret, repo.utcnow())
-    if foreign:
-        shown = ", ".join(foreign[:10]) + (", ..." if len(foreign) > 10 else "")
-        log.warning(
-            "%d API key(s) (prefixes %s) were hashed under another HUB_SECRET_KEY than this "
-            "hub's: every call with them is refused (401). Run the hub with the secret they "
-            "were made with, or issue new keys (`hub keys list` marks them)",
-            len(foreign),
-            shown,
-        )
+    said = foreign_said(snap.foreign_keys(secret, repo.utcnow()))
+    if said:
+        log.warning("%s", said)
+
+
+def foreign_said(prefixes: list[str]) -> str | None:
+    """The start warning for the live keys ``prefixes`` hashed under another secret."""
+    if not prefixes:
+        return None
+    shown = ", ".join(prefixes[:10]) + (", ..." if len(prefixes) > 10 else "")
+    return (
+        f"{len(prefixes)} API key(s) (prefixes {shown}) were hashed under another "
+        "HUB_SECRET_KEY than this hub's: every call with them is refused (401). Run the hub "
+        "with the secret they were made with, or issue new keys (`hub keys list` marks them)"
+    )
+
+
+async def foreign_said_at(url: str, secret: str) -> str | None:
+    """``warn_foreign``'s sentence for the database at ``url``, for `hub serve --workers N`,
+    which says it once rather than each worker (or, as before, none of them)."""
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            snap = await load(session)
+    finally:
+        await engine.dispose()
+    return foreign_said(snap.foreign_keys(secret, repo.utcnow()))

@@ -164,6 +164,24 @@ async def version(session: AsyncSession) -> int:
     return row.version if row else 0
 
 
+async def hold(session: AsyncSession) -> None:
+    """On PostgreSQL, take the registry's write lock before a change reads what it changes.
+
+    The row lock of the registry version, which the change's own bump (``bump_version``)
+    takes anyway, held until the commit: two changes at once (two workers, a worker and
+    `hub keys`) then read one after the other, so the second sees what the first wrote.
+    Without it both read the entry as it was, and a key revoked twice at once was two
+    events, an update's ``from`` the value before the other update. Call it first in the
+    transaction: rows read before it stay as they were read. SQLite: nothing, since its
+    write lock would block every other writer for the change's reads (and a worker there
+    may still read an entry another worker is changing as it was).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(RegistryVersion.version).where(RegistryVersion.id == 1).with_for_update()
+        )
+
+
 async def bump_version(session: AsyncSession) -> None:
     """Tell every worker the registry changed; committed with the change itself."""
     row = await session.get(RegistryVersion, 1)

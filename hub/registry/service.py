@@ -164,6 +164,7 @@ async def apply(
     ``summary`` the apply itself too (registry.apply, with the counts); none when nothing
     changed.
     """
+    await repo.hold(session)  # what it compares with is what it changes (events.py)
     now = repo.utcnow()
     counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
     changes: list[str] = []

@@ -18,21 +18,24 @@ from hub.models import RegistryEvent, RegistryVersion
 from hub.registry.events import event_hash
 from hub.txlog.signing import Signer
 from tests.cli.test_audit_events import DOC, sql
-from tests.support import SECRET
+from tests.support import ADMIN, OPERATOR, SECRET
+
+PRODUCTION = {"HUB_ENV": "production", "HUB_ADMIN_TOKEN": ADMIN, "HUB_OPERATOR_TOKEN": OPERATOR}
 
 
-def hub(url: str, key: Path, *args: str) -> Any:
+def hub(url: str, key: Path, *args: str, **more: str) -> Any:
     env = {
         "HUB_SECRET_KEY": SECRET,
         "HUB_ENV": "test",
         "COLUMNS": "200",
         "HUB_SIGNING_KEY_FILE": str(key),
+        **more,
     }
     return CliRunner().invoke(app, [*args, "--db", url], env=env)
 
 
-async def cli(url: str, key: Path, *args: str) -> Any:
-    return await asyncio.to_thread(hub, url, key, *args)
+async def cli(url: str, key: Path, *args: str, **env: str) -> Any:
+    return await asyncio.to_thread(hub, url, key, *args, **env)
 
 
 async def rows(url: str) -> list[Any]:
@@ -44,15 +47,29 @@ async def rows(url: str) -> list[Any]:
         await engine.dispose()
 
 
-async def applied(url: str, key: Path, tmp_path: Path) -> Any:
+async def applied(url: str, key: Path, tmp_path: Path, **env: str) -> Any:
     (tmp_path / "reg.yaml").write_text(DOC, encoding="utf-8")
-    done = await cli(url, key, "registry", "apply", str(tmp_path / "reg.yaml"))
+    done = await cli(url, key, "registry", "apply", str(tmp_path / "reg.yaml"), **env)
     assert done.exit_code == 0, done.output
     return done
 
 
 def flat(result: Any) -> str:
     return " ".join(result.output.split())
+
+
+async def test_a_development_registry_applied_first_is_signed_with_the_hubs_key_to_be(
+    db_url: str, tmp_path: Path
+) -> None:
+    # `hub registry apply` before the first `hub serve`: the key is made where the hub
+    # takes it, as the hub would have made it; its events verify with that key.
+    key = tmp_path / "var" / "signing-key.pem"
+    done = await applied(db_url, key, tmp_path)
+    assert "unsigned" not in done.stderr and key.exists()
+    signer = Signer.from_file(key, create=False)
+    assert {r.key_id for r in await rows(db_url)} == {signer.key_id}
+    verified = await cli(db_url, key, "audit", "verify")
+    assert verified.exit_code == 0, verified.output
 
 
 async def test_cli_changes_are_signed_with_the_key_file(db_url: str, tmp_path: Path) -> None:
@@ -76,17 +93,20 @@ async def test_cli_changes_are_signed_with_the_key_file(db_url: str, tmp_path: P
 async def test_without_the_key_file_events_are_unsigned_and_said(
     db_url: str, tmp_path: Path
 ) -> None:
+    # In production, where the hub itself refuses to start without the file, no command
+    # makes one.
     absent = tmp_path / "absent.pem"
-    done = await applied(db_url, absent, tmp_path)
+    done = await applied(db_url, absent, tmp_path, **PRODUCTION)
     note = " ".join(done.stderr.split())
     assert f"{absent} does not exist" in note and "written unsigned" in note
-    assert not absent.exists()  # never made by a command
+    assert not absent.exists()
     assert {r.signature for r in await rows(db_url)} == {None}
 
-    issued = await cli(db_url, absent, "keys", "issue", "VN/GOV/BTP/civil-status")
+    issued = await cli(db_url, absent, "keys", "issue", "VN/GOV/BTP/civil-status", **PRODUCTION)
     assert issued.exit_code == 0 and "were written unsigned" in issued.stderr
-    refused = await cli(db_url, absent, "keys", "revoke", "999")
+    refused = await cli(db_url, absent, "keys", "revoke", "999", **PRODUCTION)
     assert refused.exit_code == 1 and "unsigned" not in refused.stderr  # nothing written
+    assert not absent.exists()
     hubs = tmp_path / "hub.pem"
     Signer.from_file(hubs, create=True)
     found = await cli(db_url, absent, "audit", "verify", "--public-key", str(hubs))

@@ -14,7 +14,7 @@ from tests.reliability.fakes import (
     FaultyProvider,
     registry_doc,
 )
-from tests.reliability.procs import apply_registry, hub_env, hub_process
+from tests.reliability.procs import apply_registry, hub_cli, hub_env, hub_process
 from tests.support import ADMIN, serve
 
 # Calls each on its own connection, so that the kernel hands them to both workers.
@@ -77,3 +77,27 @@ async def test_a_revoked_key_or_removed_grant_is_refused_at_once_by_every_worker
                 r = await http.request("DELETE", "/admin/grants", json=grant, headers=admin)
             assert r.status_code == 204, r.text
             assert await calls(hub.url, keys[1]["api_key"]) == [403] * CALLS
+
+
+async def test_a_key_of_another_secret_is_named_once_at_the_start_of_hub_serve(
+    tmp_path: Path,
+) -> None:
+    # Each worker is a child of `hub serve`, and left the start warning to its parent, which
+    # never said it: with --workers 2 the key's 401s were the first sign.
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    env = hub_env(tmp_path, db_url)
+    async with serve(FaultyProvider()) as base_url:
+        await apply_registry(env, registry_doc(base_url), tmp_path)
+        other = env | {"HUB_SECRET_KEY": "another-secret-0123456789abcdef"}
+        code, out = await hub_cli(other, "keys", "issue", CLIENT, cwd=tmp_path)
+        assert code == 0, out
+        key = next(w for w in out.split() if w.startswith("hub_"))
+        prefix = key.split("_")[1]
+        async with hub_process(env, tmp_path, "--workers", "2") as hub:
+            assert await calls(hub.url, key) == [401] * CALLS
+        output = hub.output()
+    started = [line for line in output.splitlines() if "API key(s) (prefixes" in line]
+    assert len(started) == 1 and prefix in started[0], output
+    # Each worker that refused it says so once (the kernel may give one worker every call).
+    refused = [line for line in output.splitlines() if f"refused an API key of {CLIENT}" in line]
+    assert 1 <= len(refused) <= 2 and all(prefix in line for line in refused), output
