@@ -5,25 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from hub.core.db import create_engine
 from hub.models import RegistryEvent
 from hub.registry.events import event_message
 from hub.registry.events_verify import verify_trail
 from hub.txlog.signing import Signer, verify
+from tests.cli.test_audit_events_signed import rows as _rows
 from tests.support import ADMIN, hub_client, make_settings
 
 H = {"Authorization": f"Bearer {ADMIN}"}
-
-
-async def _rows(url: str) -> list[RegistryEvent]:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return list((await conn.execute(select(RegistryEvent).order_by("id"))).all())
-    finally:
-        await engine.dispose()
 
 
 async def _trail(url: str, signer: Signer, **expect: object) -> list[str]:
