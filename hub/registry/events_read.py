@@ -74,7 +74,7 @@ async def page(
     start = tu.parse_instant(since, tu.zone("UTC"), name="since", now=now) if since else None
     end = tu.parse_instant(until, tu.zone("UTC"), name="until", now=now) if until else None
     if start is not None and end is not None and start >= end:
-        raise tu.not_before()
+        raise tu.not_before(since, until)
     query = select(_events).order_by(_events.c.id.desc()).limit(limit + 1)
     if cursor is not None:
         query = query.where(_events.c.id < cursor)

@@ -208,6 +208,9 @@ async def test_events_are_filtered_and_paged_and_bad_parameters_said(
         ):
             r = await c.get(f"/admin/events?{query}", headers=H)
             assert r.status_code == status and said in r.text, (query, r.text)
+        # An until that was given is not said to be missing.
+        both = await c.get("/admin/events?since=2030-01-01&until=2020-01-01", headers=H)
+        assert both.json() == {"detail": "since must be before until"}, both.text
 
 
 @pytest.mark.postgres
