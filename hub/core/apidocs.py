@@ -34,8 +34,7 @@ def install(api: FastAPI) -> None:
     api.mount(ASSETS, StaticFiles(directory=str(bundled)), name="docs-assets")
 
     async def swagger_ui(request: Request) -> HTMLResponse:
-        # The path the hub is served under (behind a proxy), as FastAPI's own page takes it.
-        root = request.scope.get("root_path", "").rstrip("/")
+        root = _root(request)
         return get_swagger_ui_html(
             openapi_url=root + openapi_url,
             title=f"{api.title} - Swagger UI",
@@ -51,7 +50,7 @@ def install(api: FastAPI) -> None:
         return get_swagger_ui_oauth2_redirect_html()
 
     async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "").rstrip("/")
+        root = _root(request)
         return get_redoc_html(
             openapi_url=root + openapi_url,
             title=f"{api.title} - ReDoc",
@@ -65,3 +64,8 @@ def install(api: FastAPI) -> None:
         api.add_route(redirect, oauth2_redirect, include_in_schema=False)
     api.add_route(REDOC, redoc, include_in_schema=False)
     api.docs_url, api.redoc_url = DOCS, REDOC
+
+
+def _root(request: Request) -> str:
+    """The path the hub is served under (behind a proxy), as FastAPI's own pages take it."""
+    return str(request.scope.get("root_path", "")).rstrip("/")

@@ -146,10 +146,10 @@ _WARNED: set[str] = set()  # prefixes said once each per process
 def _foreign_secret(snap: Snapshot, secret: str, key: str) -> None:
     """Tell the operators, once a key, when a refused key is registered under another
     HUB_SECRET_KEY: its sender gets the same 401 as for any unknown key."""
-    entry = snap.foreign_key(secret, key)
-    if entry is None or len(_WARNED) >= 1000:
+    found = snap.foreign_key(secret, key)
+    if found is None or len(_WARNED) >= 1000:
         return
-    prefix = key.split("_")[1]
+    prefix, entry = found
     if prefix not in _WARNED:
         _WARNED.add(prefix)
         log.warning(

@@ -157,14 +157,14 @@ class Snapshot:
             if entry.secret_id not in (None, mine) and entry.live(now)
         )
 
-    def foreign_key(self, secret: str, key: str) -> KeyEntry | None:
-        """For a key ``authenticate`` refused: its entry, when its prefix is registered
-        under another secret than ``secret`` (so no hash made now can match it)."""
+    def foreign_key(self, secret: str, key: str) -> tuple[str, KeyEntry] | None:
+        """For a key ``authenticate`` refused: its prefix and entry, when the prefix is
+        registered under another secret than ``secret`` (so no hash made now can match)."""
         prefix = security.key_prefix(key)
         entry = self.keys.get(prefix) if prefix else None
-        if entry is None or entry.secret_id in (None, security.secret_id(secret)):
+        if prefix is None or entry is None or entry.secret_id in (None, security.secret_id(secret)):
             return None
-        return entry
+        return prefix, entry
 
     def ended(self, key: str, now: datetime) -> tuple[str, str] | None:
         """For a key ``authenticate`` refused: its owner and why, when it is a registered
