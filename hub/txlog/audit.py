@@ -30,8 +30,6 @@ committed while it runs are not read (see ``begin_snapshot``).
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,25 +37,21 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Integer, String, Table, func, select
+from sqlalchemy import Integer, String, Table, select
 from sqlalchemy import literal_column as sql
 from sqlalchemy import type_coerce as raw
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.models import ChainHead, LogBatch, RollupMark, Transaction
-from hub.stats.retention import first_whole_hour, minute_horizon, read_pruned
-from hub.txlog.audit_batches import batch_problems
-from hub.txlog.audit_stats import Statistics
+from hub.models import LogBatch, Transaction
+from hub.txlog.audit_records import body_problems, ms_problems, read_stored
+from hub.txlog.audit_state import BATCH_COLS, LogState
 from hub.txlog.chain import CHAINED_FIELDS, GENESIS, batch_message, record_hash
-from hub.txlog.forms import all_well_formed, bad_form
+from hub.txlog.forms import bad_form
 from hub.txlog.signing import key_id, verify
 
 _tx: Table = Transaction.__table__  # type: ignore[assignment]
 _batches: Table = LogBatch.__table__  # type: ignore[assignment]
-_head: Table = ChainHead.__table__  # type: ignore[assignment]
-_mark: Table = RollupMark.__table__  # type: ignore[assignment]
 CHUNK = 20_000
-BATCH_COLS = ("id", "first_seq", "last_seq", "last_hash", "key_id", "signature")
 
 
 @dataclass
@@ -107,7 +101,7 @@ async def verify_log(
     anchors = dict(expect or {})
     async with engine.connect() as conn:
         conn, beside = await begin_snapshot(conn)
-        state = await _State.read(conn, minute_days, now)
+        state = await LogState.read(conn, minute_days, now)
         if conn.dialect.name == "sqlite":
             await conn.commit()  # end the read transaction: see begin_snapshot
         report.rollup_mark = state.mark
@@ -159,7 +153,7 @@ async def begin_snapshot(conn: AsyncConnection) -> tuple[AsyncConnection, bool]:
 
     PostgreSQL: one REPEATABLE READ transaction for everything, so every statement sees the
     log as it was at the first. SQLite: a read transaction only for the chain head, the
-    rollup mark, the last seq and the statistics (``_State.read``); the records and batches
+    rollup mark, the last seq and the statistics (``LogState.read``); the records and batches
     are then read up to that last seq, in statements of their own. Records are append-only
     and a batch commits with its records, so nothing up to that seq changes unless someone
     changes it, and the batches committed later all start after it. One read transaction
@@ -183,7 +177,7 @@ async def begin_snapshot(conn: AsyncConnection) -> tuple[AsyncConnection, bool]:
 
 async def _walk(
     conn: AsyncConnection,
-    state: _State,
+    state: LogState,
     keys: dict[str, Ed25519PublicKey],
     anchors: dict[int, str],
     report: AuditReport,
@@ -214,7 +208,7 @@ class _Walker:
     def __init__(
         self,
         sqlite: bool,
-        state: _State,
+        state: LogState,
         keys: dict[str, Ed25519PublicKey],
         anchors: dict[int, str],
         report: AuditReport,
@@ -261,14 +255,14 @@ class _Walker:
                 )
             started_text, readable = None, True
             if self.sqlite:
-                started_text, readable = _read_stored(rec, where, problems)
+                started_text, readable = read_stored(rec, where, problems)
             if started_text == "":
                 pass  # said so already, and there is no hash to compare
             elif record_hash(rec["prev_hash"], rec, started_text) != rec["record_hash"]:
                 problems.append(f"{where} was edited: its content no longer matches its hash")
             else:
-                problems.extend(_body_problems(rec, where))
-                problems.extend(_ms_problems(rec, where))
+                problems.extend(body_problems(rec, where))
+                problems.extend(ms_problems(rec, where))
             batch_id = rec["batch_id"]
             batch = batches.get(batch_id)
             if batch is None and batch_id in bad_batches:
@@ -299,87 +293,6 @@ class _Walker:
         return len(problems) >= self.max_problems
 
 
-def _read_stored(rec: dict[str, Any], where: str, problems: list[str]) -> tuple[str | None, bool]:
-    """SQLite: a record's stored values as Python ones, and whether it can be counted.
-
-    Also returns the text ``chain.record_hash`` takes for started_at when it is stored as the
-    hub stores it (one ``isoformat`` saved per record), None when it is to be worked out,
-    and "" when there is no hash to compare: a value is not stored as the hub writes it (said
-    so here), or started_at is no date. Problems go to ``problems``.
-    """
-    stored = rec["started_at"]
-    started_text: str | None = None
-    try:
-        rec["started_at"] = datetime.fromisoformat(stored)
-    except (TypeError, ValueError):
-        started_text = ""
-    ok = rec["succeeded"]
-    if ok in (0, 1):
-        rec["succeeded"] = ok == 1
-    bad = rec.pop("bad_form")
-    if bad:
-        shown = _shown(bad, {**rec, "started_at": stored})
-        problems.append(
-            f"{where} was edited: {shown} (read back, it may hash the same, but SQL sees it "
-            "otherwise)"
-        )
-        return "", started_text is None  # counted in the statistics, as they counted it
-    if started_text == "":
-        problems.append(f"{where} was edited: started_at={stored!r} is not a date")
-        return "", False
-    return f"{stored[:10]}T{stored[11:]}", True  # as isoformat gives it: the GLOB held
-
-
-def _shown(bad: str, stored: Mapping[str, Any]) -> str:
-    """The columns ``bad`` names (see ``bad_form``), with their stored values."""
-    columns = bad.split()
-    values = ", ".join(f"{c}={stored[c]!r:.80}" for c in columns)
-    return f"{values} {'is' if len(columns) == 1 else 'are'} not stored the way the hub writes it"
-
-
-def _body_problems(rec: dict[str, Any], where: str) -> list[str]:
-    """Stored bodies (keep_bodies services) against the body hashes taken at the exchange.
-
-    The record hash covers fields joined by a separator a body may hold itself, so text moved
-    from one body to the other kept the hash ("pay A\x1fnote" | "{...}" read as "pay A" |
-    "note\x1f{...}"); each body's own SHA-512 does not follow. A body stored with U+FFFD
-    (bytes that were not UTF-8, replaced) cannot be hashed back, and is not judged.
-    """
-    problems = []
-    for side in ("request", "response"):
-        body = rec[f"{side}_body"]
-        if type(body) is not str or "\ufffd" in body:
-            continue
-        digest = base64.b64encode(hashlib.sha512(body.encode()).digest()).decode()
-        if digest != rec[f"{side}_hash"]:
-            problems.append(
-                f"{where} was edited: its stored {side} body does not match its {side}_hash"
-            )
-    return problems
-
-
-MS_FIELDS = ("total_ms", "upstream_ms", "hub_ms")
-
-
-def _ms_problems(rec: dict[str, Any], where: str) -> list[str]:
-    """Milliseconds with more decimals than the hub writes (it rounds them to three).
-
-    The record's hash takes them to three decimals, so 12.5 made 12.5004 kept the hash
-    while the statistics and any SQL read the changed value.
-    """
-    bad = [
-        f"{name}={value!r}"
-        for name in MS_FIELDS
-        if type(value := rec[name]) is float and round(value, 3) != value
-    ]
-    if not bad:
-        return []
-    return [
-        f"{where} was edited: {', '.join(bad)} has more than the three decimals the hub "
-        "writes (the hash reads three, so it still holds)"
-    ]
-
-
 def _check_anchor(report: AuditReport, seq: int, found: str, kept: str) -> None:
     report.anchors_checked += 1
     if found != kept:
@@ -398,7 +311,7 @@ async def _batches_over(conn: AsyncConnection, first: int, last: int) -> dict[in
         )
     )
     # SQLite keeps whatever was written: text compares above every number, so a damaged
-    # row matches any range (``_State`` reports it).
+    # row matches any range (``LogState`` reports it).
     return {r.id: r for r in rows if type(r.first_seq) is int and type(r.last_seq) is int}
 
 
@@ -430,140 +343,3 @@ def _check_batch(
         report.signatures_checked += 1
         report.signed_by[b.key_id] += 1
         report.last_key = b.key_id
-
-
-async def _minutes_kept(
-    conn: AsyncConnection, minute_days: int, now: datetime | None, first: list[str]
-) -> datetime | None:
-    """The hour from which the minute rows are held to their hours; None: they are not.
-
-    Minutes a hub with fewer days pruned are no tampering, whatever the days given here.
-    """
-    try:
-        known, before = await read_pruned(conn)
-    except ValueError as exc:
-        first.append(f"the record of how far the minute rollups were pruned was changed: {exc}")
-        known, before = False, None
-    if known:
-        # Recorded with each prune's delete: every minute row from there on is kept, so
-        # the oldest ones missing were deleted, not pruned.
-        kept: datetime | None = before or datetime.min
-    else:
-        # Pruned by an older hub, which recorded nothing: from the oldest row's hour on,
-        # none when none is left.
-        kept = await first_whole_hour(conn)
-    if kept is None:
-        return None
-    return max(minute_horizon(minute_days, now) or datetime.min, kept)
-
-
-@dataclass
-class _State:
-    """What the walk is bounded by and checked against, read in one snapshot
-    (``begin_snapshot``)."""
-
-    end: int  # the last record's seq
-    head: Any | None
-    mark: int | None
-    bad_batches: dict[int, str]  # id -> its columns not stored as the hub writes them
-    first: list[str]  # problems to report before the records'
-    last_batch: Any | None  # the batch with the highest id
-    beyond: Any | None  # the first batch ending past the last record
-    stats: Statistics | None
-
-    @classmethod
-    async def read(
-        cls, conn: AsyncConnection, minute_days: int | None, now: datetime | None
-    ) -> _State:
-        sqlite = conn.dialect.name == "sqlite"
-        first: list[str] = []
-        head_cols: list[Any] = [_head.c.seq, _head.c.record_hash, _head.c.batch_id]
-        mark_cols: list[Any] = [_mark.c.seq]
-        if sqlite:
-            head_cols.append(sql(bad_form(head_cols)).label("bad_form"))
-            mark_cols.append(sql(bad_form(mark_cols)).label("bad_form"))
-        head = (await conn.execute(select(*head_cols).where(_head.c.id == 1))).first()
-        end = int((await conn.execute(select(func.max(_tx.c.seq)))).scalar() or 0)
-        bad_batches = {}
-        if sqlite:
-            cols = [_batches.c[c] for c in BATCH_COLS[1:]] + [_batches.c.committed_at]
-            damaged = select(
-                _batches.c.id, sql(bad_form(cols)), *(raw(c, String) for c in cols)
-            ).where(sql(f"NOT ({all_well_formed(cols)})"))
-            for row in await conn.execute(damaged):
-                stored = dict(zip((c.name for c in cols), row[2:], strict=True))
-                bad_batches[row[0]] = row[1]
-                first.append(f"batch {row[0]} was changed: {_shown(row[1], stored)}")
-            if head is not None and head.bad_form:
-                first.append(
-                    f"the chain head was changed: {_shown(head.bad_form, dict(head._mapping))}"
-                )
-        first.extend(await batch_problems(conn, bad_batches))
-        last_batch = (
-            await conn.execute(
-                select(_batches.c.id, _batches.c.last_seq).order_by(_batches.c.id.desc()).limit(1)
-            )
-        ).first()
-        beyond = None
-        for b in await conn.execute(
-            select(_batches.c.id, _batches.c.first_seq, _batches.c.last_seq)
-            .where(_batches.c.last_seq > end)
-            .order_by(_batches.c.last_seq)
-            .limit(1)
-        ):
-            beyond = b if type(b.last_seq) is int and b.id not in bad_batches else None
-        mark_row = (await conn.execute(select(*mark_cols).where(_mark.c.id == 1))).first()
-        mark, stats = None, None
-        if mark_row is None:
-            first.append("the rollup mark is missing (its row was deleted): statistics fail")
-        elif (sqlite and mark_row.bad_form) or type(mark_row.seq) is not int:
-            first.append(f"the rollup mark was changed: seq={mark_row.seq!r} is not a seq")
-        elif not 0 <= mark_row.seq <= end:
-            mark = mark_row.seq
-            first.append(
-                f"the rollup mark says the statistics count the log up to seq={mark}, but "
-                f"the records end at seq={end}: it was changed, or records were deleted from "
-                "the end"
-            )
-        else:
-            mark = mark_row.seq
-        if mark is not None:
-            horizon = None
-            if minute_days is not None:
-                horizon = await _minutes_kept(conn, minute_days, now, first)
-            stats = Statistics(mark, horizon)
-            await stats.read_tables(conn)
-        return cls(end, head, mark, bad_batches, first, last_batch, beyond, stats)
-
-    def tail(self, report: AuditReport) -> list[str]:
-        """Records deleted from the end leave the chain head or a batch pointing past them."""
-        end, problems = report.last_seq, []
-        b = self.beyond
-        if b is not None:
-            problems.append(
-                f"batch {b.id} covers records {b.first_seq}..{b.last_seq} but the records end "
-                f"at seq={end}: record seq={end + 1} and later were deleted from the end"
-            )
-        head = self.head
-        if head is None:
-            problems.append(
-                "the chain head is missing (its row was deleted): the hub cannot append, and "
-                "the end of the log cannot be checked against it"
-            )
-        elif head.seq != end:
-            problems.append(
-                f"the chain head says the log ends at seq={head.seq} but the records end at "
-                f"seq={end}: records were deleted from or added to the end"
-            )
-        elif head.record_hash != report.last_hash:
-            problems.append(
-                f"the chain head names record seq={end} with hash {head.record_hash!s:.16}..., "
-                f"but that record's hash is {report.last_hash:.16}...: the chain head was "
-                "changed, or the last record replaced"
-            )
-        elif self.last_batch is not None and head.batch_id != self.last_batch.id:
-            problems.append(
-                f"the chain head names batch {head.batch_id} but the last batch is "
-                f"{self.last_batch.id}: batches were deleted from or added to the end"
-            )
-        return problems

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.models import LogBatch, Transaction
 from hub.stats.repository import transaction
-from hub.txlog.audit import BATCH_COLS, begin_snapshot
+from hub.txlog.audit import begin_snapshot
+from hub.txlog.audit_state import BATCH_COLS
 from hub.txlog.chain import CHAINED_FIELDS, batch_message, canonical_text
 from hub.txlog.chain import _text as field_text  # the definition's text of one field
 from hub.txlog.signing import verify

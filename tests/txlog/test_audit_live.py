@@ -16,7 +16,7 @@ from hub.core.db import create_engine
 from hub.models import Transaction
 from hub.stats.rollup import Folder
 from hub.stats.timeutil import utcnow
-from hub.txlog import audit
+from hub.txlog import audit, audit_state
 from hub.txlog.audit import verify_log
 from hub.txlog.signing import Signer
 from hub.txlog.sqlite import create_writer_engine
@@ -98,7 +98,7 @@ async def test_the_check_stops_at_the_chain_head_it_began_with(
     hub = Hub(db_url, signer)
     await hub.writer.start()
     reader = create_engine(db_url)
-    read_state = audit._State.read
+    read_state = audit_state.LogState.read
 
     async def read_then_write(*args: Any, **kwargs: Any) -> Any:
         state = await read_state(*args, **kwargs)
@@ -107,7 +107,7 @@ async def test_the_check_stops_at_the_chain_head_it_began_with(
 
     try:
         await hub.exchanges(20)
-        monkeypatch.setattr(audit._State, "read", read_then_write)
+        monkeypatch.setattr(audit_state.LogState, "read", read_then_write)
         report = await verify_log(reader, public_key=signer.public_key)
         assert report.ok, report.problems
         assert report.last_seq == report.records == 20  # the 30 after were not read
