@@ -25,7 +25,7 @@ from hub.cli.common import (
 from hub.core.db import create_engine
 from hub.models import Base
 from hub.registry.events_verify import TrailReport, verify_trail
-from hub.stats.repository import count_same_id
+from hub.stats.records import count_same_id
 from hub.txlog.audit import AuditReport, begin_snapshot, verify_log
 from hub.txlog.proof import check_proof, make_proof
 from hub.txlog.signing import Signer, fingerprint, key_id, load_public_key, public_pem

@@ -35,7 +35,7 @@ from hub.cli.stats import (
 )
 from hub.cli.stats import query as stats_query
 from hub.stats import browse, synth
-from hub.stats import repository as stats_repo
+from hub.stats import records as stats_records
 from hub.stats.output import as_text, emit
 from hub.stats.timeutil import utcnow
 from hub.txlog.signing import Signer
@@ -44,7 +44,7 @@ from hub.txlog.sqlite import create_writer_engine
 app = typer.Typer(help="The transaction log: list, show, synthesise.", no_args_is_help=True)
 COLUMNS = ("started_at", "id", "client", "service", "status_code", "fault_code", "total_ms")
 LOG = "the transaction log"
-LIST_COLUMNS = tuple(c for c in stats_repo.LIST_COLUMNS if c != "seq")
+LIST_COLUMNS = tuple(c for c in stats_records.LIST_COLUMNS if c != "seq")
 
 
 @app.command("list")

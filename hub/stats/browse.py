@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hub.core.errors import ALL_ERRORS
-from hub.stats import repository as repo
+from hub.stats import records
 from hub.stats import timeutil as tu
 from hub.stats.common import id_filters
 from hub.stats.schemas import TransactionPage
@@ -71,7 +71,7 @@ def _jsonable(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def page(
-    conn: repo.Conn,
+    conn: records.Conn,
     *,
     tz: str,
     since: str | None = None,
@@ -107,7 +107,7 @@ async def page(
         "user_id": user_id or None,
         "issue": issue or None,
     }
-    rows = await repo.transactions(
+    rows = await records.transactions(
         conn,
         before_seq=before_seq,
         limit=limit + 1,
@@ -124,11 +124,11 @@ async def page(
     )
 
 
-async def show(conn: repo.Conn, ident: str) -> dict[str, Any] | None:
+async def show(conn: records.Conn, ident: str) -> dict[str, Any] | None:
     """One record by X-Road-Request-Id, else the newest with that X-Road-Id."""
-    rec = await repo.transaction(conn, ident)
+    rec = await records.transaction(conn, ident)
     if rec is None:
         return None
     out = _jsonable(rec)
-    out["same_xroad_id"] = await repo.count_same_id(conn, rec["id"])
+    out["same_xroad_id"] = await records.count_same_id(conn, rec["id"])
     return out

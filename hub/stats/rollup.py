@@ -14,7 +14,6 @@ writers on one log never count a record twice.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -22,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.models import (
@@ -35,6 +33,7 @@ from hub.models import (
     Transaction,
 )
 from hub.stats.histogram import bin_of
+from hub.stats.upserts import dicts, driver_sql, upsert, upsert_rows
 from hub.txlog.sqlite import INLINE_SAFE_HOOKS, inline_sqlite
 
 COUNT_TABLES: dict[str, Table] = {
@@ -173,52 +172,12 @@ def fold_grain(src: dict[Any, list[Any]], dst: dict[Any, list[Any]], grain: str)
                 row[i] += v
 
 
-def _dicts(
-    sums: dict[Any, list[Any]], key: tuple[str, ...], cols: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    return [dict(zip(key + cols, (*k, *v), strict=True)) for k, v in sums.items()]
-
-
-def upsert(dialect: str, table: Table, key: tuple[str, ...], sums: tuple[str, ...]) -> Any:
-    """``INSERT ... ON CONFLICT (key) DO UPDATE SET col = col + excluded.col``."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    return stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_={c: table.c[c] + stmt.excluded[c] for c in sums},
-    )
-
-
 def statements(dialect: str, records: Iterable[dict[str, Any]]) -> list[tuple[Any, list[dict]]]:
     """The upserts that add ``records`` to every rollup table."""
     return [
-        (upsert(dialect, table, key, cols), _dicts(sums, key, cols))
+        (upsert(dialect, table, key, cols), dicts(sums, key, cols))
         for table, key, cols, sums in Rollup(records).sums()
     ]
-
-
-_compiled: dict[tuple[str, str], tuple[str, Any]] = {}
-
-
-def _driver_sql(dialect: Any, table: Table, key: tuple[str, ...], sums: tuple[str, ...]) -> Any:
-    """The upsert compiled once per dialect, and the converter of its bucket parameter.
-
-    Rollups are written for every log batch, and synthetic loads write millions of rows:
-    compiling and binding through the ORM each time cost more than the database's work.
-    """
-    cache_key = (dialect.name, table.name)
-    found = _compiled.get(cache_key)
-    if found is None:
-        compiled = upsert(dialect.name, table, key, sums).compile(dialect=dialect)
-        if tuple(compiled.positiontup or ()) != key + sums:
-            raise RuntimeError(f"unexpected parameter order in the upsert of {table.name}")
-        bucket = table.c.bucket.type.dialect_impl(dialect).bind_processor(dialect)
-        if bucket is not None:
-            # A batch's rows share a few buckets: SQLite's string form of each was ~1 % of
-            # the hub's CPU under load (py-spy), formatted anew for every row and table.
-            bucket = functools.lru_cache(maxsize=256)(bucket)
-        found = _compiled[cache_key] = (str(compiled), bucket)
-    return found
 
 
 async def add_records(conn: AsyncConnection, records: list[dict[str, Any]]) -> None:
@@ -256,13 +215,13 @@ async def fold(
     # exec_driver_sql, the five upserts of a one-record batch cost about 200 us of CPU
     # against about 40 us in SQLite (cProfile, bench/profile_notes.md).
     for table, key, cols, sums in rollup.sums():
-        sql, bucket = _driver_sql(dialect, table, key, cols)
+        sql, bucket = driver_sql(dialect, table, key, cols)
         if bucket is None:
             params = [(*k, *v) for k, v in sums.items()]
         else:
             params = [(bucket(k[0]), *k[1:], *v) for k, v in sums.items()]
         if db is not None:
-            _upsert_rows(db, sql, params)
+            upsert_rows(db, sql, params)
         else:
             await conn.exec_driver_sql(sql, params)
     if db is not None:
@@ -391,36 +350,6 @@ async def records_after(conn: Any, mark: int, last: int | None = None) -> list[d
     if last is not None:
         query = query.where(_tx.c.seq <= last)
     return [row._asdict() for row in (await conn.execute(query.order_by(_tx.c.seq))).all()]
-
-
-# Rows a multi-row upsert takes at most: SQLite allows 32,766 parameters a statement, and
-# each (table, row count) is a statement of its own in the connection's cache.
-MULTI_ROWS = 32
-_multi: dict[tuple[str, int], str] = {}
-
-
-def _upsert_rows(db: sqlite3.Connection, sql: str, params: list[tuple[Any, ...]]) -> None:
-    """``db.executemany(sql, params)`` as one multi-row upsert per ``MULTI_ROWS`` rows.
-
-    The latency tables take about 20 rows a batch each under load (a bench batch of 17
-    exchanges with spread latencies): 65 against 45 us a table through one statement
-    (SQLite, WAL, 3,000 batches; bench/profile_notes.md, eighth round). SQLite takes the
-    rows in order, as executemany does, and a Rollup has one row per key anyway.
-    """
-    if len(params) == 1:
-        db.execute(sql, params[0])
-        return
-    for start in range(0, len(params), MULTI_ROWS):
-        chunk = params[start : start + MULTI_ROWS]
-        found = _multi.get((sql, len(chunk)))
-        if found is None:
-            head, sep, tail = sql.partition(" VALUES ")
-            values, close, conflict = tail.partition(") ")
-            if not (sep and close and conflict.startswith("ON CONFLICT")):
-                raise RuntimeError(f"unexpected upsert form: {sql[:80]}")
-            rows = ", ".join([values + ")"] * len(chunk))
-            found = _multi[(sql, len(chunk))] = f"{head} VALUES {rows} {conflict}"
-        db.execute(found, [value for row in chunk for value in row])
 
 
 INLINE_SAFE_HOOKS.update((add_records, Folder))

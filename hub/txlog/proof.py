@@ -13,7 +13,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.models import LogBatch, Transaction
-from hub.stats.repository import transaction
+from hub.stats.records import transaction
 from hub.txlog.audit import begin_snapshot
 from hub.txlog.audit_state import BATCH_COLS
 from hub.txlog.chain import CHAINED_FIELDS, batch_message, canonical_text

@@ -24,7 +24,7 @@ from sqlalchemy import select, text
 from hub.core.db import create_engine
 from hub.core.settings import Settings
 from hub.models import StatsMinute, Transaction
-from hub.stats import rollup
+from hub.stats import rollup, upserts
 from hub.stats.metrics import LATENCY_BUCKETS, Metrics
 from hub.txlog import sqlite as writer_mod
 from hub.txlog.audit import verify_log
@@ -288,13 +288,13 @@ def test_multi_row_upserts_add_what_executemany_adds(tmp_path: Path) -> None:
     from hub.core.migrate import upgrade
 
     table = rollup.LATENCY_TABLES["hour"]
-    sql, _ = rollup._driver_sql(
+    sql, _ = upserts.driver_sql(
         sqlite_dialect.dialect(), table, rollup.LATENCY_KEY, rollup.LATENCY_SUMS
     )
     key = ("2026-12-01 10:00:00.000000", "VN/GOV/A/a", "VN/GOV/B/b/s", "VN/GOV/B/b")
     # Past MULTI_ROWS, so the rows split into statements; half of them meet existing rows.
-    first = [(*key, b, b % 3, 1) for b in range(0, 2 * rollup.MULTI_ROWS + 5, 2)]
-    second = [(*key, b, 1, b % 2) for b in range(0, 2 * rollup.MULTI_ROWS + 5)]
+    first = [(*key, b, b % 3, 1) for b in range(0, 2 * upserts.MULTI_ROWS + 5, 2)]
+    second = [(*key, b, 1, b % 2) for b in range(0, 2 * upserts.MULTI_ROWS + 5)]
     tables = {}
     for how in ("executemany", "multi"):
         db = tmp_path / f"{how}.db"
@@ -304,7 +304,7 @@ def test_multi_row_upserts_add_what_executemany_adds(tmp_path: Path) -> None:
             if how == "executemany":
                 conn.executemany(sql, rows)
             else:
-                rollup._upsert_rows(conn, sql, rows)
+                upserts.upsert_rows(conn, sql, rows)
         tables[how] = conn.execute(
             f"SELECT bin, n_total, n_hub FROM {table.name} ORDER BY bin"
         ).fetchall()
