@@ -51,11 +51,25 @@ FORWARDING_BYTES = frozenset(
         b"x-real-ip",
     }
 )
+# What would have the provider run another method or route another path than the grant the
+# hub checked: method overrides (ASP.NET Core, Jersey, Express's method-override) and the
+# original-URL headers (Symfony, IIS, nginx's auth_request, Traefik) that rewrite the path.
+OVERRIDE_BYTES = frozenset(
+    {
+        b"x-http-method-override",
+        b"x-http-method",
+        b"x-method-override",
+        b"x-original-url",
+        b"x-original-uri",
+        b"x-rewrite-url",
+        b"x-forwarded-uri",
+    }
+)
 # Expect: the hub reads the whole body before it forwards, so the client's expectation is
 # met (or refused) here; passed on, a provider that knows no such expectation answered 417.
 # User-Agent and, in answers, Server: they can name the host at the other end, and X-Road's
 # REST protocol (PR-REST 4.3, "Filtered headers") has them rewritten or left out, as Host is.
-REQUEST_DROP = HOP_BY_HOP_BYTES | FORWARDING_BYTES | {b"expect", b"user-agent"}
+REQUEST_DROP = HOP_BY_HOP_BYTES | FORWARDING_BYTES | OVERRIDE_BYTES | {b"expect", b"user-agent"}
 RESPONSE_DROP = HOP_BY_HOP | {"server"}
 
 

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # The least time between two of ``RegistryCache.catch_up``'s checks of the registry version.
 CATCH_UP_S = 0.2
+# A path segment's parameters (";jsessionid=..."), which Servlet containers cut off.
+SEGMENT_PARAMS = re.compile(r";[^/]*")
 
 
 @dataclass(slots=True)
@@ -78,6 +80,10 @@ class ServiceEntry:
         service's and ``GET /records`` another's).
         """
         plain = unquote(path) if "%" in path else path
+        if ";" in plain:
+            # Tomcat, Jetty and Spring cut a segment's ";params" off before routing:
+            # /citizens/changes;x is /citizens/changes there.
+            plain = SEGMENT_PARAMS.sub("", plain)
         wanted = "GET" if method == "HEAD" else method
         first = None
         for pattern, owner, declared in self.shadows:
@@ -238,10 +244,12 @@ def _shadow(services: dict[str, ServiceEntry]) -> None:
                     ):
                         continue
                     seen.add((rest, method))
-                    entry.shadows.append((_compile(rest)[0], other.id, method))
+                    # Without regard to case, as Express and ASP.NET Core route.
+                    pattern = _compile(rest, re.IGNORECASE)[0]
+                    entry.shadows.append((pattern, other.id, method))
 
 
-def _compile(path: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+def _compile(path: str, flags: int = 0) -> tuple[re.Pattern[str], tuple[str, ...]]:
     names: list[str] = []
     out = []
     for part in path.strip("/").split("/"):
@@ -250,7 +258,7 @@ def _compile(path: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
             out.append(f"(?P<{part[1:-1]}>[^/]+)")
         else:
             out.append(re.escape(part))
-    return re.compile("^/" + "/".join(out) + "/?$"), tuple(names)
+    return re.compile("^/" + "/".join(out) + "/?$", flags), tuple(names)
 
 
 async def load(session: AsyncSession) -> Snapshot:

@@ -102,3 +102,25 @@ async def test_an_expectation_is_not_passed_on(sqlite_url: str, tmp_path: Path) 
             h = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {keys[CLIENT]}"}
             got = (await c.get(f"/r1/{SERVICE}/headers", headers=h | {"Expect": "x-y"})).json()
             assert got["x-road-client"] == CLIENT and "expect" not in got
+
+
+async def test_method_and_path_overrides_are_not_passed_on(sqlite_url: str, tmp_path: Path) -> None:
+    # A grant names a method and a path; a provider's framework that honours these (ASP.NET
+    # Core's and Jersey's method override, Express's method-override, Symfony's and IIS's
+    # X-Original-URL) would run another method or route another path than the hub checked.
+    async with serve(provider({})) as base_url:
+        keys = await load_registry(sqlite_url, doc(base_url))
+        async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+            h = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {keys[CLIENT]}"}
+            overrides = {
+                "X-HTTP-Method-Override": "DELETE", "X-HTTP-Method": "DELETE",
+                "X-Method-Override": "DELETE", "X-Original-URL": "/citizens/changes",
+                "X-Original-URI": "/citizens/changes", "X-Rewrite-URL": "/citizens/changes",
+                "X-Forwarded-Uri": "/citizens/changes", "X_HTTP_Method_Override": "DELETE",
+                "X-Kept": "yes",
+            }  # fmt: skip
+            got = (await c.get(f"/r1/{SERVICE}/headers", headers=h | overrides)).json()
+            assert got["x-kept"] == "yes" and got["x-road-client"] == CLIENT
+            for name in overrides:
+                if name != "X-Kept":
+                    assert name.lower() not in got, name

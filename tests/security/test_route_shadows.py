@@ -80,7 +80,11 @@ async def test_a_template_or_any_path_does_not_reach_another_services_endpoint(
                 200,
                 {"id": "079203001234"},
             )
-            for path in ("citizens/changes", "citizens/%63hanges", "citizens/changes/"):
+            # Tomcat, Jetty and Spring cut ";params" off a segment before routing, Express and
+            # ASP.NET Core route without regard to case: each reads these as /citizens/changes.
+            for path in ("citizens/changes", "citizens/%63hanges", "citizens/changes/",
+                         "citizens/changes;jsessionid=1", "citizens/changes%3Bx",
+                         "citizens/CHANGES", "citizens/Changes;x/"):  # fmt: skip
                 status, body = await get(f"citizen-lookup/{path}")
                 assert status == 403, (path, body)
                 assert body["type"] == "Client.AccessDenied"
