@@ -16,7 +16,8 @@ import httpx
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from hub.app import HubApp, create_app
+from hub.app import create_app
+from hub.front import HubApp
 from hub.core.migrate import upgrade_async
 from hub.core.ports import free_block as free_block
 from hub.core.ports import free_port as free_port

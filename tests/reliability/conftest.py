@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from hub.app import HubApp
+from hub.front import HubApp
 from hub.models import Transaction
 from tests.gateway.conftest import load_registry
 from tests.reliability.fakes import CLIENT, FaultyProvider, registry_doc, resetting_server
