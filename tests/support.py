@@ -17,11 +17,11 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from hub.app import create_app
-from hub.front import HubApp
 from hub.core.migrate import upgrade_async
 from hub.core.ports import free_block as free_block
 from hub.core.ports import free_port as free_port
 from hub.core.settings import Settings
+from hub.front import HubApp
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL")

@@ -1,7 +1,8 @@
 """Browser protections on the hub's own answers: the dashboard, /api, /admin, /docs.
 
 Not on the gateway's /r1: there the answer is the provider's, with the X-Road headers, on
-the hub's own protocol (hub/gateway/protocol.py); ``HubApp`` (hub/front.py) sends /r1 past this module.
+the hub's own protocol (hub/gateway/protocol.py); ``HubApp`` (hub/front.py) sends /r1 past
+this module.
 
 - The dashboard may load and fetch only the hub's own files (it has no inline script or
   style: dashboard.js colours the matrix through the DOM, not with style attributes).
