@@ -178,7 +178,10 @@ async def test_workers_stop_listening_as_soon_as_sigterm_arrives(tmp_path: Path)
                     resp = await http.get(hub.url + LOOKUP, headers=headers)
                     await asyncio.sleep(0.1)
                 assert resp.status_code == 200, resp.text
-                provider.delay_s = 2.0
+                # The four are held at the provider (not delayed: a busy machine's slow stop
+                # outlasted a 2 s delay) until a connection is refused, or for 8 s at most,
+                # within the lookup's 10 s timeout.
+                provider.hold = gate = asyncio.Event()
                 calls = [
                     asyncio.create_task(http.get(hub.url + LOOKUP, headers=headers))
                     for _ in range(4)
@@ -186,15 +189,20 @@ async def test_workers_stop_listening_as_soon_as_sigterm_arrives(tmp_path: Path)
                 await asyncio.wait_for(provider.wait_in_flight(4), 30)
                 assert hub.proc is not None
                 os.kill(hub.proc.pid, signal.SIGTERM)  # the parent alone, as systemd's main PID
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 8
                 refused = False
-                while provider.in_flight:  # the parent looks for signals every 0.5 s
-                    await asyncio.sleep(0.05)
-                    try:
-                        _, writer = await asyncio.open_connection("127.0.0.1", hub.port)
-                    except ConnectionRefusedError:
-                        refused = True
-                        break
-                    writer.close()
+                try:
+                    while loop.time() < deadline:  # the parent looks for signals every 0.5 s
+                        await asyncio.sleep(0.05)
+                        try:
+                            _, writer = await asyncio.open_connection("127.0.0.1", hub.port)
+                        except ConnectionRefusedError:
+                            refused = True
+                            break
+                        writer.close()
+                finally:
+                    gate.set()
                 answers = await asyncio.gather(*calls)
             assert refused, "connections were still accepted during the drain"
             assert await hub.wait() in (0, -signal.SIGTERM)

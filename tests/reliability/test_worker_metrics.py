@@ -61,7 +61,17 @@ async def test_every_scrape_counts_the_exchanges_of_every_worker(tmp_path: Path)
             for _ in range(CALLS):  # each on its own connection: the kernel deals them out
                 async with httpx.AsyncClient(timeout=30) as http:
                     assert (await http.get(hub.url + LOOKUP, headers=headers)).status_code == 200
-            await asyncio.sleep(1.5)  # each worker shares its figures once a second
+            # The last exchange is counted after its answer went out: wait until a scrape
+            # sees them all (on a busy machine that takes a while), then every scrape must.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while True:
+                async with httpx.AsyncClient(timeout=30) as http:
+                    first = exchanges((await http.get(hub.url + "/metrics")).text)
+                if first == CALLS or loop.time() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            assert first == CALLS, first
             seen = []
             for _ in range(SCRAPES):
                 async with httpx.AsyncClient(timeout=30) as http:

@@ -333,7 +333,7 @@ HUNG = """
       provider: VN/GOV/BCA/population
       url: MOCK
       add:
-        - {method: GET, path: "/citizens/{{ cid }}", latency_ms: 5000, body: {late: true}}
+        - {method: GET, path: "/citizens/{{ cid }}", latency_ms: 8000, body: {late: true}}
 """
 
 
@@ -341,8 +341,9 @@ def test_a_second_ctrl_c_aborts_requests_to_a_hung_provider_and_still_cleans_up(
     fake_hub: FakeHub, mock: str, write: Callable[..., Path], tmp_path: Path
 ) -> None:
     # docs/scenarios.md: the first Ctrl-C waits for the iterations in flight, the second
-    # aborts them at once (not after the provider's 5 s), without a report, yet the
-    # stubs are removed and the faults cleared, those of --fault too.
+    # aborts them at once (not after the provider's 8 s), without a report, yet the
+    # stubs are removed and the faults cleared, those of --fault too. (8 s leaves a busy
+    # machine time for the clean-up, and ends before the mock's stop gives up on it.)
     providers, report = tmp_path / "providers.json", tmp_path / "report.json"
     providers.write_text(json.dumps({"VN/GOV/BCA/population": mock}))
     path = write(scenario(mock, HUNG, CALL.format(id="slow", status=200)))
@@ -375,7 +376,7 @@ def test_a_second_ctrl_c_aborts_requests_to_a_hung_provider_and_still_cleans_up(
             proc.kill()
             proc.communicate()
     assert proc.returncode == 130, (out, err)
-    assert took < 3, f"the second Ctrl-C took {took:.1f} s"  # the stub answers after 5 s
+    assert took < 5, f"the second Ctrl-C took {took:.1f} s"  # the stub answers after 8 s
     assert "interrupted (Ctrl-C): no report" in err.decode() and out.decode() == ""
     assert not report.exists()
     assert httpx.get(f"{mock}/__stubs").json() == []

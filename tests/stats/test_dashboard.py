@@ -234,16 +234,37 @@ async def test_the_charts_show_the_range_chosen_last(sqlite_url: str, tmp_path: 
     async with dashboard(sqlite_url, tmp_path) as (page, problems):
         await page.wait_for_selector("body[data-loaded='yes']")
 
+        held = asyncio.Event()
+
         async def slow_30d(route: Any) -> None:
             if "since=30d" in route.request.url:
+                held.set()
                 await asyncio.sleep(1.5)
             await route.continue_()
 
+        summaries: list[Any] = []  # each refresh asks for one, after its series
+        both = asyncio.Event()
+
+        def answered(response: Any) -> None:
+            if "/api/stats/summary" in response.url:
+                summaries.append(response)
+                if len(summaries) == 2:
+                    both.set()
+
+        page.on("response", answered)
         await page.route("**/api/stats/timeseries*", slow_30d)
         await page.select_option("#range", "30d")
-        await page.wait_for_timeout(200)
+        await asyncio.wait_for(held.wait(), 30)  # the 30 days' series is held back
         await page.select_option("#range", "1h")
-        await page.wait_for_timeout(3000)
+        for _ in range(600):  # until the hour is drawn (30 s at most)
+            if await page.evaluate("Chart.getChart('volume').data.labels.length") == 61:
+                break
+            await asyncio.sleep(0.05)
+        # Then the range left behind answers too (however busy the machine), and has its
+        # moment to draw over the hour wrongly.
+        await asyncio.wait_for(both.wait(), 30)
+        await asyncio.gather(*(r.finished() for r in summaries))
+        await page.wait_for_timeout(300)
         labels = await page.evaluate("Chart.getChart('volume').data.labels")
         unit = await page.evaluate("Chart.getChart('volume').options.scales.y.title.text")
     assert len(labels) == 61  # the last hour's minutes, not the 31 days
