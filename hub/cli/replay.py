@@ -139,12 +139,19 @@ def replay_command(
             "a port, e.g. http://127.0.0.1:8000; nothing was run.",
         )
         raise typer.Exit(EXIT_BAD_INPUT)
-    from hub.replay.options import Ramp, evaluate, parse_stages, parse_threshold, same_report_path
+    from hub.replay.options import (
+        Ramp,
+        check_workers,
+        evaluate,
+        parse_stages,
+        parse_threshold,
+        same_report_path,
+    )
 
     if rate is not None and not math.isfinite(rate):
         # Else its schedule never ended: every iteration due at once, for ever.
         raise typer.BadParameter(f"{rate:g} is not a finite rate", param_hint="'--rate'")
-    duration_s = parse_duration(duration) if duration else None
+    duration_s = parse_duration(duration) if duration is not None else None
     ramp = None
     try:
         thresholds = [parse_threshold(t) for t in threshold or []]
@@ -156,6 +163,7 @@ def replay_command(
             # worker (k6's startVUs).
             ramp = Ramp(rate if rate else (concurrency or 1), parse_stages(stages))
             duration_s = ramp.duration_s
+        check_workers(ramp, concurrency, rate)
     except ValueError as exc:
         _say(errors, f"{exc}; nothing was run.")
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -57,6 +57,11 @@ def parse_fault(text: str) -> RunFault:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise ValueError(f"--fault {text!r}: the settings are not JSON or YAML: {exc}") from None
+    except RecursionError:
+        raise ValueError(
+            f"--fault {provider}=...: the settings are nested too deeply (mappings or lists "
+            "hundreds of levels deep)"
+        ) from None
     if not isinstance(data, dict) or not data:
         raise ValueError(f"--fault {text!r}: give the settings as a non-empty mapping")
     seed = data.get("seed")

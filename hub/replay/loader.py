@@ -80,6 +80,17 @@ def load_file(file: Path) -> ScenarioPlan:
 
 def load_text(text: str, *, file: str, default_name: str = "scenario") -> ScenarioPlan:
     """Parse, validate and compile one scenario given as text (``file`` names it in errors)."""
+    try:
+        return _load_text(text, file=file, default_name=default_name)
+    except RecursionError:
+        # Lists or mappings some hundreds deep: the YAML parser, the model and the
+        # compiler all recurse, and Python's stack ran out in one or the other.
+        raise ScenarioLoadError(
+            [f"{file}: nested too deeply: lists or mappings hundreds of levels deep"]
+        ) from None
+
+
+def _load_text(text: str, *, file: str, default_name: str) -> ScenarioPlan:
     data, lines, duplicates = parse_yaml(text, file)
     if duplicates:
         raise ScenarioLoadError(

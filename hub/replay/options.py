@@ -241,6 +241,28 @@ class Ramp:
         return None
 
 
+# Each worker of the closed model is a task of the one runner process (about 2 KB, more
+# with its exchange in flight): ten million of them ended in a MemoryError before the first
+# request. A load beyond this wants several runners, or the open model (--rate).
+MAX_WORKERS = 100_000
+
+
+def check_workers(ramp: Ramp | None, concurrency: int | None, rate: float | None) -> None:
+    """ValueError if the closed model would make more workers than one runner can hold."""
+    if rate is not None:
+        return  # the open model: --concurrency caps iterations in flight, makes no workers
+    asked = {"--concurrency": float(concurrency or 1)}
+    if ramp is not None:
+        asked["--stages"] = max(t for _, t in ramp.stages)
+    for option, workers in asked.items():
+        if workers > MAX_WORKERS:
+            raise ValueError(
+                f"{option} asks for {workers:g} workers: at most {MAX_WORKERS} workers in one "
+                "run (each is a task of this process); split the load over several runners, "
+                "or give an arrival rate with --rate"
+            )
+
+
 def parse_stages(text: str) -> tuple[tuple[float, float], ...]:
     """``--stages 10s:20,30s:50``; ValueError saying the accepted form if malformed."""
     stages: list[tuple[float, float]] = []

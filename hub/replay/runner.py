@@ -56,6 +56,9 @@ from hub.replay.templating import MissingVariable, render_value
 
 TRANSPORT_PAUSE_S = 0.1  # a closed-model worker's pause after a transport error
 RAMP_TICK_S = 0.05  # how often a worker a ramp holds back looks again
+# Open model: how far past the end of --duration the schedule may still start iterations it
+# is late for; after that, those left are dropped (the runner cannot start that rate).
+LATE_END_S = 0.1
 
 
 @dataclass(slots=True)
@@ -199,6 +202,8 @@ class Runner:
         workers = max(1, options.concurrency)
         if ramp is not None:
             workers = max(1, math.ceil(max(ramp.start, *(t for _, t in ramp.stages))))
+        if options.iterations is not None:
+            workers = min(workers, options.iterations)  # a worker more would find none left
         if plan.switches_faults:
             # A mock's faults are global: one iteration's clear lifted another's set mid-
             # exchange, and the shipped scenarios failed one run in three at --concurrency 2.
@@ -211,6 +216,7 @@ class Runner:
         loop = asyncio.get_running_loop()
         interval = 1.0 / options.rate
         start = loop.time()
+        late_end = None if options.duration_s is None else start + options.duration_s + LATE_END_S
         in_flight: set[asyncio.Task[bool]] = set()
         for index in itertools.count(1):
             if options.iterations is not None and index > options.iterations:
@@ -223,6 +229,11 @@ class Runner:
             delay = start + offset - loop.time()
             if delay > 0:
                 await self._pause(delay)
+            elif late_end is not None and loop.time() > late_end:
+                # Far behind a rate the runner cannot start, past the end: the schedule would
+                # go on, one loop turn per iteration due, for as long as the rate is high.
+                result.iterations_dropped += _due_within(options) - (index - 1)
+                break
             else:
                 # Behind schedule: still let the iterations in flight (and a Ctrl-C) run,
                 # or none would finish and every later one would be dropped.
@@ -338,6 +349,16 @@ class Runner:
         for stubbed in list(self._stubbed):
             await remove_stubs(self.session, stubbed.pop(), quiet=True)
         self._stubbed.clear()
+
+
+def _due_within(options: RunOptions) -> int:
+    """How many iterations the open model's schedule has due within its duration."""
+    assert options.rate and options.duration_s is not None
+    if options.ramp is None:
+        due = math.ceil(options.duration_s * options.rate)
+    else:
+        due = math.ceil(options.ramp.count(options.duration_s))
+    return due if options.iterations is None else min(due, options.iterations)
 
 
 def _empty_result(plan: ScenarioPlan) -> ScenarioResult:

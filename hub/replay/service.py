@@ -19,11 +19,14 @@ from hub.replay.runner import Runner, RunOptions
 from hub.replay.sources import (
     Providers,
     SourceError,
+    failure_text,
     fetch_json,
     load_credentials,
     load_providers,
     parse_credentials,
 )
+
+PREFLIGHT_TIMEOUT_S = 10.0  # the hub's GET /healthz, before anything runs
 
 
 async def replay(
@@ -116,9 +119,8 @@ async def replay(
                 try:
                     status, said = await fault_control.send(runner.session, url, fault.settings)
                 except (TimeoutError, aiohttp.ClientError) as exc:
-                    raise SourceError(
-                        f"--fault {fault.text}: PUT {url} failed: {type(exc).__name__}: {exc}"
-                    ) from None
+                    why = failure_text(exc, options.timeout_s)
+                    raise SourceError(f"--fault {fault.text}: PUT {url} failed: {why}") from None
                 if not 200 <= status < 300:
                     raise SourceError(
                         f"--fault {fault.text}: the mock refused it with {status}: {said}"
@@ -157,12 +159,13 @@ async def check_hub(session: aiohttp.ClientSession, hub_url: str) -> None:
     not serve demo credentials"), or in every request of the run.
     """
     url = f"{hub_url}/healthz"
+    seconds = PREFLIGHT_TIMEOUT_S
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as response:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=seconds)) as response:
             status, body = response.status, await response.read()
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise SourceError(
-            f"cannot reach the hub at {hub_url}: GET {url} failed: {type(exc).__name__}: {exc}"
+            f"cannot reach the hub at {hub_url}: GET {url} failed: {failure_text(exc, seconds)}"
         ) from None
     try:
         answer = json.loads(body)

@@ -15,6 +15,16 @@ class SourceError(Exception):
     """Credentials or provider URLs could not be had; the message says what to do."""
 
 
+FETCH_TIMEOUT_S = 10.0  # a demo endpoint of the hub, a mock's control
+
+
+def failure_text(exc: BaseException, timeout_s: float) -> str:
+    """Why a request got no answer; a timeout's own text is empty."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout_s:g} s"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _read_json(path: Path, what: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -25,13 +35,18 @@ def _read_json(path: Path, what: str) -> Any:
             f"{path}: cannot read the {what} file: it is not UTF-8 text (save it as UTF-8)"
         ) from None
     try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SourceError(f"{path}: the {what} file is neither JSON nor YAML: {exc}") from None
+    except RecursionError:  # both parsers recurse: lists in lists some thousands deep
+        raise SourceError(
+            f"{path}: the {what} file is nested too deeply (lists or mappings hundreds of "
+            "levels deep)"
+        ) from None
 
 
 def parse_credentials(data: Any, origin: str) -> dict[str, str]:
@@ -87,7 +102,8 @@ def load_providers(path: Path) -> dict[str, str]:
 async def fetch_json(session: aiohttp.ClientSession, url: str, what: str) -> Any:
     """GET a demo endpoint of the hub; a SourceError that explains any failure."""
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as response:
+        timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)
+        async with session.get(url, timeout=timeout) as response:
             body = await response.read()
             if response.status != 200:
                 raise SourceError(
@@ -95,7 +111,7 @@ async def fetch_json(session: aiohttp.ClientSession, url: str, what: str) -> Any
                     "(demo endpoints exist only in development)"
                 )
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise SourceError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
+        raise SourceError(f"GET {url} failed: {failure_text(exc, FETCH_TIMEOUT_S)}") from None
     try:
         return json.loads(body)
     except ValueError:

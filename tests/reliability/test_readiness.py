@@ -79,5 +79,5 @@ async def test_a_database_that_refuses_writes_keeps_the_hub_not_ready(
             await asyncio.sleep(LOG_PROBE_EVERY_S * 3)  # the background probe agrees
             assert app.state.writer.healthy is False
         ready = await c.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["ready"] is True
+        assert ready.status_code == 200 and ready.json()["ready"] is True, ready.json()
         assert app.state.writer.committed == 0

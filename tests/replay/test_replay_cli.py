@@ -410,8 +410,10 @@ def test_no_credentials_is_a_clear_refusal(fake_hub: Any, write: Callable[..., P
     assert "--credentials" in result.output and "Traceback" not in result.output
 
 
-def test_bad_duration_is_a_usage_error(write: Callable[..., Path]) -> None:
-    result = run(str(write(GOOD)), "--duration", "soon")
+@pytest.mark.parametrize("duration", ["soon", "", " "])
+def test_bad_duration_is_a_usage_error(write: Callable[..., Path], duration: str) -> None:
+    # An empty one (`--duration "$D"` with D unset) ran the scenario once instead.
+    result = run(str(write(GOOD)), "--duration", duration)
     assert result.exit_code == 2 and "not a duration" in result.output
 
 
@@ -849,7 +851,7 @@ def test_a_second_signal_quits_at_once_and_still_clears_the_faults(
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
-        while not fake_hub.arrivals:  # the 3 s request is in flight
+        while not fake_hub.arrivals:  # the 8 s request is in flight
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the run never started"
             time.sleep(0.05)
@@ -873,7 +875,8 @@ def test_a_second_signal_quits_at_once_and_still_clears_the_faults(
     assert fake_hub.faults == [("PUT", {"latency_ms": 1}), ("DELETE", None)]
 
 
-SLOW_SERVICE = "service: VN/GOV/BCA/population/slow\n    query: {ms: 3000}"
+# 8 s: on a busy machine the two signals still come while the request is in flight.
+SLOW_SERVICE = "service: VN/GOV/BCA/population/slow\n    query: {ms: 8000}"
 
 
 @pytest.mark.parametrize("reader", ["head", "full"], ids=["| head -1", "> /dev/full"])
@@ -961,3 +964,35 @@ def test_a_ctrl_c_while_the_command_loads_is_no_traceback(write: Callable[..., P
     err = b"".join(lines).decode() + rest.decode()
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-2000:]
     assert proc.returncode == 130
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--concurrency", "10000000"],
+        ["--stages", "1s:1e20"],
+        ["--concurrency", "200000", "--stages", "1s:0"],
+    ],
+    ids=["concurrency", "stage-target", "start"],
+)
+def test_more_workers_than_one_runner_can_hold_are_refused(
+    write: Callable[..., Path], args: list[str]
+) -> None:
+    # Each worker is a task of one process: ten million of them ended in a MemoryError
+    # traceback (or the kernel's OOM killer) before the first request.
+    result = run(str(write(GOOD)), "--hub", "http://127.0.0.1:9", *args)
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert "at most 100000 workers in one run" in output and "nothing was run" in output
+
+
+def test_the_open_model_takes_a_large_cap_and_stage_rate(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # With --rate, --concurrency only caps the iterations in flight and the stages' targets
+    # are rates: neither makes workers, so neither has the closed model's limit.
+    report = tmp_path / "r.json"
+    args = ["--rate", "10", "--concurrency", "10000000", "--stages", "100ms:10"]
+    result = run(str(write(GOOD)), "--hub", fake_hub.url, *args, "--json", str(report))
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["scenarios"][0]["iterations"]["started"] == 1

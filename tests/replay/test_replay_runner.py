@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -167,15 +168,18 @@ steps:
 """
     rate, duration = 25.0, 2.0
     options = RunOptions(iterations=None, duration_s=duration, rate=rate)
+    before = time.monotonic()  # the arrivals' clock, and the event loop's
     results, _ = await replay([load_file(write(text))], hub_url=fake_hub.url, options=options)
     assert results[0].iterations_started == 50 and results[0].ok
     arrivals = sorted(fake_hub.arrivals)
     assert len(arrivals) == 50
-    observed = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
-    assert abs(observed - rate) / rate < 0.10, observed
-    # Every one-second window holds about `rate` starts: no burst, no stall.
-    first_second = sum(1 for t in arrivals if t - arrivals[0] < 1.0)
-    assert abs(first_second - rate) <= rate * 0.10 + 1, first_second
+    # No burst: the k-th start waits for its due time, k / rate after the run began. (A busy
+    # machine can only make starts later, so no bound on how late: that is its timing.)
+    early = [k for k, t in enumerate(arrivals) if t - before < k / rate - 0.005]
+    assert not early, early
+    # Not one after another: iterations waited for would span 50 x 200 ms = 10 s; on the
+    # schedule they span 1.96 s (the margin is for a busy machine's late starts).
+    assert arrivals[-1] - arrivals[0] < 5.0, arrivals[-1] - arrivals[0]
 
 
 async def test_closed_model_with_duration_stops_starting_at_the_deadline(
@@ -731,3 +735,61 @@ async def test_a_client_without_a_key_is_refused_with_the_files_that_name_it(
     message = str(refused.value)
     assert "no API key for client(s) VN/COM/0101234565/ekyc (named in " in message
     assert "uses-ekyc.yaml" in message and "ok.yaml" not in message
+
+
+async def test_closed_model_makes_no_more_workers_than_iterations(
+    fake_hub: FakeHub, write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --concurrency 1000000 --iterations 1 made a million workers for one exchange.
+    import asyncio
+
+    gathered: list[int] = []
+    gather = asyncio.gather
+
+    def counting(*aws: Any, **kwargs: Any) -> Any:
+        gathered.append(len(aws))
+        return gather(*aws, **kwargs)
+
+    monkeypatch.setattr("hub.replay.runner.asyncio.gather", counting)
+    options = RunOptions(iterations=3, concurrency=500)
+    results, _ = await replay([load_file(write(SCENARIO))], hub_url=fake_hub.url, options=options)
+    assert results[0].iterations_passed == 3
+    assert 3 in gathered and 500 not in gathered
+
+
+async def test_open_model_far_behind_its_schedule_ends_with_its_duration(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # A rate no runner can start (a stage target of 1e20 per second): the schedule went on
+    # through every iteration due, one event-loop turn each, long after the duration
+    # (hours for this one). Past the end, those not started are dropped, in one count.
+    import asyncio
+
+    text = """
+steps:
+  - client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+"""
+    options = RunOptions(iterations=None, duration_s=0.01, rate=1e12, max_in_flight=2)
+    run = replay([load_file(write(text))], hub_url=fake_hub.url, options=options)
+    results, _ = await asyncio.wait_for(run, 120)
+    planned = results[0].iterations_started + results[0].iterations_dropped
+    assert abs(planned - 10_000_000_000) <= 1
+    assert results[0].iterations_started >= 2
+
+
+async def test_a_hub_that_never_answers_is_said_so_before_anything_runs(
+    write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A port that accepts and never answers (a hung hub): the refusal read "GET .../healthz
+    # failed: TimeoutError: ", the exception's empty text, saying neither what nor how long.
+    monkeypatch.setattr("hub.replay.service.PREFLIGHT_TIMEOUT_S", 0.2)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(SourceError) as caught:
+            await replay([load_file(write(SCENARIO))], hub_url=url, options=RunOptions())
+    assert str(caught.value) == (
+        f"cannot reach the hub at {url}: GET {url}/healthz failed: no answer within 0.2 s"
+    )

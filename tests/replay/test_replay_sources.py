@@ -41,3 +41,21 @@ def test_the_output_of_hub_demo_credentials_is_read(tmp_path: Path) -> None:
     path = tmp_path / "creds.json"
     path.write_text('[{"client": "A/B/C/d", "api_key": "k", "services": ["A/B/C/d/e"]}]')
     assert load_credentials(path) == {"A/B/C/d": "k"}
+
+
+def test_a_file_nested_too_deeply_is_refused_in_words(tmp_path: Path) -> None:
+    # Lists 100 000 deep: the JSON parser's recursion ran out, a traceback ended the run.
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    for load in (load_credentials, load_providers):
+        with pytest.raises(SourceError) as caught:
+            load(path)
+        assert str(caught.value).startswith(f"{path}: the ")
+        assert "nested too deeply" in str(caught.value)
+
+
+def test_fault_settings_nested_too_deeply_are_refused_in_words() -> None:
+    from hub.replay.faults import parse_fault
+
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parse_fault("VN/GOV/BCA/population=" + "{a: " * 3000 + "1" + "}" * 3000)

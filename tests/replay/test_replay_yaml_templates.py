@@ -65,3 +65,20 @@ def test_a_whole_value_template_is_a_string_and_errors_keep_their_columns() -> N
         caught.value.messages[0].split(": bad YAML")[0]
         == plain.value.messages[0].split(": bad YAML")[0]
     )
+
+
+@pytest.mark.parametrize("where", ["json", "vars"])
+def test_a_file_nested_too_deeply_is_refused_not_a_traceback(where: str) -> None:
+    # Lists in lists 5000 deep: the YAML parser's recursion ran out, and `hub replay`
+    # printed a RecursionError traceback instead of naming the file.
+    deep = "[" * 5000 + "]" * 5000
+    text = SPEC_EXAMPLE
+    if where == "json":
+        text = text.replace('json: {id: "{{ cid }}", full_name: "{{ name }}"}', f"json: {deep}")
+        assert deep in text
+    else:
+        text = f"vars: {{v: {deep}}}\n" + text
+    with pytest.raises(ScenarioLoadError) as caught:
+        load_text(text, file="deep.yaml")
+    [message] = caught.value.messages
+    assert message.startswith("deep.yaml: nested too deeply"), message
