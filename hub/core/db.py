@@ -48,6 +48,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        @event.listens_for(engine.sync_engine, "handle_error")
+        def _read_only_is_lost(ctx: Any) -> None:
+            # SQLite opens a WAL it cannot write read-only, and the connection stays so:
+            # one opened while the disk or file refused writes refused every write after
+            # they were taken again. Dropped like a lost connection, the pool opens anew.
+            if "readonly database" in str(ctx.original_exception):
+                ctx.is_disconnect = True
+
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("pool_pre_ping", True)

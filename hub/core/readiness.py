@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 if TYPE_CHECKING:
@@ -47,15 +48,24 @@ def log_takes_exchanges(state: HubState) -> bool:
 
 async def takes_writes(state: HubState) -> bool:
     """Whether the log's database takes a write now (``write_probe``), within READY_PROBE_S."""
-    try:
-        await write_probe(
-            state.engine,
-            sqlite=state.settings.is_sqlite,
-            busy_ms=state.settings.sqlite_busy_timeout_ms,
-        )
-    except Exception:
-        return False
-    return True
+    for _ in range(2):
+        try:
+            await write_probe(
+                state.engine,
+                sqlite=state.settings.is_sqlite,
+                busy_ms=state.settings.sqlite_busy_timeout_ms,
+            )
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                return False
+            # The pool's connections were lost (a server restart; on SQLite, ones opened
+            # while the file refused writes, which stay read-only): the pool drops them all,
+            # and the next try has a fresh connection.
+        except Exception:
+            return False
+        else:
+            return True
+    return False
 
 
 async def write_probe(engine: AsyncEngine, *, sqlite: bool, busy_ms: int) -> None:
@@ -79,5 +89,5 @@ async def write_probe(engine: AsyncEngine, *, sqlite: bool, busy_ms: int) -> Non
             await conn.execute(text("UPDATE chain_head SET seq = seq + 1 WHERE id = 1"))
             await conn.execute(text("UPDATE chain_head SET seq = seq - 1 WHERE id = 1"))
         finally:
-            if sqlite:
+            if sqlite and not conn.invalidated:  # an invalidated one is not pooled again
                 await conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")

@@ -81,3 +81,37 @@ async def test_a_database_that_refuses_writes_keeps_the_hub_not_ready(
         ready = await c.get("/readyz")
         assert ready.status_code == 200 and ready.json()["ready"] is True, ready.json()
         assert app.state.writer.committed == 0
+
+
+async def test_a_connection_opened_while_the_file_was_read_only_is_not_kept(
+    sqlite_url: str,
+) -> None:
+    """SQLite opens the WAL read-only when it cannot write it, and the connection stays so:
+    pooled, it refused every write after the file took writes again (the hub's readiness
+    then flapped with each probe's connection, and admin changes failed at random)."""
+    from sqlalchemy.exc import OperationalError
+
+    from hub.core.db import create_engine
+
+    path = make_url(sqlite_url).database
+    assert path is not None
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("CREATE TABLE probe_t (n INTEGER)")
+        # The WAL file stays while a connection is open (the last one to close removes it).
+        holder = sqlite3.connect(path)
+        holder.execute("SELECT count(*) FROM probe_t").fetchone()
+        await engine.dispose()  # the next connection is opened while the files refuse writes
+        with (
+            contextlib.closing(holder),
+            unwritable(path, f"{path}-wal"),
+            pytest.raises(OperationalError, match="readonly"),
+        ):
+            async with engine.begin() as conn:
+                await conn.exec_driver_sql("INSERT INTO probe_t VALUES (1)")
+        for _ in range(3):  # every connection the pool hands out now takes writes
+            async with engine.begin() as conn:
+                await conn.exec_driver_sql("INSERT INTO probe_t VALUES (2)")
+    finally:
+        await engine.dispose()
