@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.orm.exc import StaleDataError
 
+from hub.core.hints import unknown_key
 from hub.registry import service as registry
 from hub.registry.yamlio import RegistryFileError, decode
 
@@ -73,7 +74,8 @@ class AdminRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                raise explained(exc, request) from None
+                body = self.body_field.field_info.annotation if self.body_field else None
+                raise explained(exc, request, body) from None
             except StaleDataError:
                 # The entry read was deleted before this change was written (a 500 before);
                 # the session rolled back, so nothing of the change was kept.
@@ -132,9 +134,10 @@ async def _yaml_as_json(request: Request) -> Request:
     return Request(scope, receive)
 
 
-def explained(exc: RequestValidationError, request: Request) -> Exception:
+def explained(exc: RequestValidationError, request: Request, body: Any = None) -> Exception:
     """A refusal saying what to send when the body was not JSON or is missing; else ``exc``
-    in words of its own (without pydantic's "Value error, " before each sentence)."""
+    in words of its own (without pydantic's "Value error, " before each sentence; an unknown
+    key of the body, of type ``body``, with the keys allowed there)."""
     errors = exc.errors()
     body_errors = [e for e in errors if e["loc"] and e["loc"][0] == "body"]
     media = media_type(request)
@@ -144,10 +147,14 @@ def explained(exc: RequestValidationError, request: Request) -> Exception:
         got = f"it came as {media}" if media else "it came with no Content-Type"
         also = "; YAML goes with 'Content-Type: application/yaml'" if _registry(request) else ""
         return HTTPException(415, f"{SEND_JSON} ({CURL_FORM}); {got}{also}")
-    return RequestValidationError(
-        [{**e, "msg": str(e["msg"]).removeprefix("Value error, ")} for e in errors],
-        body=exc.body,
-    )
+    return RequestValidationError([_worded(e, body) for e in errors], body=exc.body)
+
+
+def _worded(error: Any, body: Any) -> Any:
+    if error["type"] == "extra_forbidden" and error["loc"][:1] == ("body",):
+        # Without its input: "(got 'dup')" after an unknown key tells nothing new.
+        return {**error, "msg": unknown_key(body, error["loc"][1:]), "input": None}
+    return {**error, "msg": str(error["msg"]).removeprefix("Value error, ")}
 
 
 def _registry(request: Request) -> bool:

@@ -266,8 +266,12 @@ def change_actor(s: Settings) -> Actor:
     from hub.txlog.signing import Signer
 
     path = s.signing_key_file
+    # Not for a registry the hub has signed already: the key is elsewhere (the default
+    # var/ is relative, and this command ran from another folder), and one made here signed
+    # with a key the hub never had, which `hub audit verify` called tampering.
+    create = s.env != "production" and (Path(path).exists() or not _signed_already(s.database_url))
     try:
-        return local_actor(signer=Signer.from_file(path, create=s.env != "production"))
+        return local_actor(signer=Signer.from_file(path, create=create))
     except (FileNotFoundError, PermissionError):
         return local_actor()
     except (OSError, ValueError) as exc:
@@ -278,6 +282,25 @@ def change_actor(s: Settings) -> Actor:
             f"events of this change: {where}{said}",
             2,
         )
+
+
+def _signed_already(url: str) -> bool:
+    from hub.core.db import create_engine, session_factory
+    from hub.registry.repository import signed_already
+
+    async def ask() -> bool:
+        engine = create_engine(url)
+        try:
+            async with session_factory(engine)() as session:
+                return await signed_already(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return run(ask())
+    except Exception:  # no schema yet (a dry run before `hub db upgrade`), no server: the
+        # command says what is wrong when it reaches the database itself
+        return False
 
 
 def unsigned_note(s: Settings, actor: Actor) -> None:

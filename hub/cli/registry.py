@@ -37,8 +37,14 @@ app = typer.Typer(
 def _read(files: list[Path]) -> list[tuple[str, str]]:
     """Each file's (name, text); stops with exit 2 on one that cannot be read as UTF-8."""
     texts = []
+    seen: set[Path] = set()
     for f in files:
         source = "<stdin>" if str(f) == "-" else str(f)
+        if source != "<stdin>" and f.is_file():
+            if f.resolve() in seen:
+                # Its every entry "appeared twice", at the same line: no mistake in the file.
+                fail(f"{f}: this file is given twice; give each file once", 2)
+            seen.add(f.resolve())
         if source == "<stdin>":
             data = sys.stdin.buffer.read()
         elif f.is_dir():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 import time
+import unicodedata
 from typing import NamedTuple
 
 PART = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -28,7 +29,7 @@ def check_parts(parts: list[str], kind: str, raw: str) -> None:
                 )
             raise IdError(
                 f"{kind} identifier {_short(raw)!r} has an invalid part {_short(part)!r}: "
-                "use letters, digits, '-', '_' or '.'"
+                f"use letters, digits, '-', '_' or '.'{_ascii_hint(part)}"
             )
     if parts[0] not in INSTANCES:
         raise IdError(f"{kind} identifier {raw!r}: unknown instance {parts[0]!r} (use VN)")
@@ -36,6 +37,17 @@ def check_parts(parts: list[str], kind: str, raw: str) -> None:
         raise IdError(
             f"{kind} identifier {raw!r}: unknown member class {parts[1]!r} (use GOV, LOC or COM)"
         )
+
+
+def _ascii_hint(part: str) -> str:
+    """For a part written in Vietnamese ("một-cửa"), the ASCII one it most likely means."""
+    if part.isascii():
+        return ""
+    folded = unicodedata.normalize("NFD", part.replace("đ", "d").replace("Đ", "D"))
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).replace(" ", "-")
+    if not PART.match(folded):
+        return " (ASCII only)"
+    return f" (ASCII only; without diacritics: {folded!r})"
 
 
 def _short(text: str, limit: int = 100) -> str:

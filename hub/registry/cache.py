@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.core import security
 from hub.registry import repository as repo
-from hub.registry.schemas import request_validator
+from hub.registry.request_schema import request_validator
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,16 @@ from typing import Any
 from sqlalchemy import JSON, ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.models import ApiKey, Grant, Member, RegistryVersion, Service, Subsystem
+from hub.models import (
+    ApiKey,
+    Grant,
+    LogBatch,
+    Member,
+    RegistryEvent,
+    RegistryVersion,
+    Service,
+    Subsystem,
+)
 
 
 def _utcnow() -> datetime:
@@ -193,3 +202,12 @@ async def bump_version(session: AsyncSession) -> None:
             .where(RegistryVersion.id == 1)
             .values(version=RegistryVersion.version + 1)
         )
+
+
+async def signed_already(session: AsyncSession) -> bool:
+    """Whether an event of the registry's trail or a batch of the log is signed: the
+    database's hub has a signing key of its own."""
+    for column in (RegistryEvent.key_id, LogBatch.key_id):
+        if (await session.execute(select(column).where(column.is_not(None)).limit(1))).first():
+            return True
+    return False

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -17,15 +16,18 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from referencing import Registry
-from referencing.exceptions import Unresolvable
-from referencing.jsonschema import DRAFT202012
 
 from hub.core.ids import IdError, parse_member, parse_service, parse_subsystem
 from hub.core.urls import http_url_problem
+from hub.registry.request_schema import check_request_schema
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 TEMPLATE_PART = re.compile(r"^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9._~!$&'()*+,;=:@-]+)$")
+_SEGMENT_RULE = (
+    "a segment is either text of letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = : @ (not "
+    "'.' or '..'), or a {name} (a letter or '_', then letters, digits or '_') as a whole "
+    "segment of its own"
+)
 
 
 def _check(parser: Any, limit: int) -> Any:
@@ -62,9 +64,17 @@ def _not_only_spaces(value: str) -> str:
     return value
 
 
-Name = Annotated[str, Field(max_length=300), AfterValidator(_not_only_spaces)]
+def _nfc(value: str) -> str:
+    # "Hà Nội" typed composed or decomposed (NFD, as some editors save it) is one name: kept
+    # in NFC, a file saved the other way is no change, and a search finds either.
+    return unicodedata.normalize("NFC", value)
+
+
+Text = Annotated[str, AfterValidator(_nfc)]
+# The length first: after a validator of its own, pydantic would count "items".
+Name = Annotated[str, Field(max_length=300), AfterValidator(_nfc), AfterValidator(_not_only_spaces)]
 # What the admin API's POST and PATCH of a member take: the agency's name, never blank.
-MemberName = Annotated[str, Field(max_length=300), AfterValidator(_not_blank)]
+MemberName = Annotated[str, Field(max_length=300), AfterValidator(_nfc), AfterValidator(_not_blank)]
 
 # The gateway takes /r1/{subsystem}/listMethods (and the others) as the metaservice, so a
 # service of that code could never be called (hub/gateway/paths.py METASERVICES).
@@ -133,10 +143,22 @@ class Endpoint(Strict):
     def _template(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError(f"endpoint path {value!r} must start with '/'")
+        if "?" in value or "#" in value:
+            raise ValueError(
+                f"endpoint path {value!r}: a path holds no query or fragment ('?...', "
+                "'#...'); the query a caller sends goes to the provider as it came"
+            )
         names: set[str] = set()
         for part in value.strip("/").split("/"):
+            if not part and value.strip("/"):
+                raise ValueError(
+                    f"endpoint path {value!r} has an empty segment ('//'): give one '/' "
+                    "between segments"
+                )
             if part and (part in (".", "..") or not TEMPLATE_PART.fullmatch(part)):
-                raise ValueError(f"endpoint path {value!r} has an invalid segment {part!r}")
+                raise ValueError(
+                    f"endpoint path {value!r} has an invalid segment {part!r}: {_SEGMENT_RULE}"
+                )
             if part.startswith("{"):
                 if part in names:
                     # Two segments of one name: which one the name means would be a guess,
@@ -193,64 +215,12 @@ class SubsystemIn(Strict):
     cert_sha256: CertFingerprint | None = None
 
 
-SCHEMA_URI = "urn:hub:request-schema"  # the base of a request schema without its own $id
-
-
-def request_validator(schema: dict[str, Any]) -> Draft202012Validator:
-    """The validator of a service's request bodies: ``$ref`` only within the schema.
-
-    jsonschema fetches a remote ``$ref`` (http://...) itself unless given a registry: from
-    the gateway, that was a blocking download inside an exchange, to any address the
-    schema named.
-    """
-    return Draft202012Validator(schema, registry=Registry())
-
-
-def check_request_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``schema`` if it is a JSON Schema whose every ``$ref`` resolves within it."""
-    if schema is None:
-        return None
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        raise ValueError(f"request_schema is not a valid JSON Schema: {exc.message}") from None
-    resource = DRAFT202012.create_resource(schema)
-    uri = resource.id() or SCHEMA_URI
-    resolver = Registry().with_resource(uri, resource).resolver(base_uri=uri)
-
-    def walk(node: Any, top: bool = False) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-            return
-        if not isinstance(node, dict) or (not top and "$id" in node):
-            return  # a subschema with an $id of its own: its references are relative to it
-        for keyword in ("$ref", "$dynamicRef"):
-            ref = node.get(keyword)
-            if not isinstance(ref, str):
-                continue
-            try:
-                resolver.lookup(ref)
-            except Unresolvable:
-                raise ValueError(
-                    f"request_schema's {keyword} {ref!r} resolves to nothing: a reference "
-                    "must point inside the schema (e.g. #/$defs/name), which the hub never "
-                    "downloads"
-                ) from None
-        for key, value in node.items():
-            if key not in ("const", "enum", "default", "examples"):  # data, not schemas
-                walk(value)
-
-    walk(schema, top=True)
-    return schema
-
-
 RequestSchema = Annotated[dict[str, Any], AfterValidator(check_request_schema)]
 
 
 class ServiceIn(Strict):
     id: Annotated[ServiceIdStr, AfterValidator(_not_reserved)]
-    description: str = ""
+    description: Text = ""
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     service_type: Literal["REST", "OPENAPI"] = "REST"
     endpoints: list[Endpoint] = Field(default_factory=list)
@@ -331,7 +301,7 @@ class ServicePatch(Patch):
     # No endpoints is an empty list, which null also means (see the admin router).
     clearable = frozenset({"base_url", "request_schema", "endpoints"})
 
-    description: str | None = None
+    description: Text | None = None
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     service_type: Literal["REST", "OPENAPI"] | None = None
     endpoints: list[Endpoint] | None = None

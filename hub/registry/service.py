@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.core.ids import parse_member, parse_service, parse_subsystem
 from hub.models import Grant, Member, Service, Subsystem
 from hub.registry import repository as repo
+from hub.registry.advice import member_code_warnings, unreachable_services
 from hub.registry.events import Actor, Change, grant_target, record, updated
 from hub.registry.export import SERVICE_FIELDS as SERVICE_FIELDS
 from hub.registry.export import SUBSYSTEM_OPTIONAL as SUBSYSTEM_OPTIONAL
@@ -33,13 +34,14 @@ class RegistryConflict(ValueError):
 def parse_documents(texts: list[tuple[str, str]]) -> RegistryDoc:
     """Validate YAML texts (source, text) into one document; errors name file, line and key."""
     merged = RegistryDoc()
+    earlier_files: dict[tuple[str, Any], Any] = {}  # (section, key) -> the entry
     for source, text in texts:
         data, node = load(text, source)
         try:
             doc = RegistryDoc.model_validate(data)
         except ValidationError as exc:
             raise RegistryFileError(
-                describe(exc, source, node), bad_identifier=names_bad_identifier(exc)
+                describe(exc, source, node, RegistryDoc), bad_identifier=names_bad_identifier(exc)
             ) from None
         _check_duplicates(doc, source, node)
         # The sections a file names, even empty: what prune_all may empty on purpose.
@@ -47,10 +49,18 @@ def parse_documents(texts: list[tuple[str, str]]) -> RegistryDoc:
         for section in ("members", "subsystems", "services", "grants"):
             into = getattr(merged, section)
             for i, item in enumerate(getattr(doc, section)):
+                earlier = earlier_files.get((section, _key(section, item)))
+                if earlier is not None and _given(item) == _given(earlier):
+                    # Declared alike by an earlier file (a provider's file and a client's
+                    # both name their agency): one entry. Declared otherwise, apply refuses.
+                    continue
                 line = line_of(node, (section, i))
                 merged._where[(section, len(into))] = f"{source}:{line}" if line else source
                 merged._index[(section, len(into))] = i
                 into.append(item)
+        for section in ("members", "subsystems", "services", "grants"):
+            for item in getattr(doc, section):
+                earlier_files.setdefault((section, _key(section, item)), item)
     # References are checked by apply(), which knows what the database holds already.
     return merged
 
@@ -76,19 +86,42 @@ def _entry(doc: RegistryDoc, section: str, i: int) -> str:
     return f"{where}: {named}" if where else named
 
 
+def _source(doc: RegistryDoc, section: str, i: int) -> str | None:
+    """The file entry ``i`` of ``section`` was read from (None for a JSON body)."""
+    where = doc._where.get((section, i))
+    return where.rsplit(":", 1)[0] if where else None
+
+
+def _key(section: str, item: Any) -> Any:
+    return (item.client, item.service) if section == "grants" else item.id
+
+
+def _given(item: Any) -> dict[str, Any]:
+    return item.model_dump(exclude_unset=True)
+
+
+def _differing(first: Any, second: Any) -> str:
+    """How an entry that two files declare differs between them, as the refusal says it
+    (files may declare one entry alike: parse_documents keeps one)."""
+    a, b = _given(first), _given(second)
+    fields = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    return f", with another {' and '.join(fields)}: declare it once, or alike in every file"
+
+
 def _check_unique(doc: RegistryDoc) -> None:
     """Each entry once in all the files (or the body) together: which of two would count
     was a guess, and a new one given twice failed in the database (a 500)."""
     for section in ("members", "subsystems", "services", "grants"):
         first: dict[Any, int] = {}
         for i, item in enumerate(getattr(doc, section)):
-            key = (item.client, item.service) if section == "grants" else item.id
+            key = _key(section, item)
             if key in first:
                 named = f"{key[0]} -> {key[1]}" if section == "grants" else key
                 earlier = doc._where.get((section, first[key])) or f"{section}[{first[key]}]"
-                raise RegistryFileError(
-                    f"{_entry(doc, section, i)}: {named} appears twice (also at {earlier})"
-                )
+                said = f"{_entry(doc, section, i)}: {named} appears twice (also at {earlier})"
+                if _source(doc, section, i) != _source(doc, section, first[key]):
+                    said += _differing(getattr(doc, section)[first[key]], item)
+                raise RegistryFileError(said)
             first[key] = i
 
 
@@ -312,7 +345,13 @@ async def apply(
                 )
             )
         await record(session, actor, trail)
-    warnings = same_endpoints(await repo.services(session), {svc.id for svc in doc.services})
+    services = await repo.services(session)
+    touched = {svc.id for svc in doc.services}
+    warnings = [
+        *member_code_warnings(m.id for m in doc.members),
+        *unreachable_services(services, await repo.subsystems(session), touched),
+        *same_endpoints(services, touched),
+    ]
     return ApplyResult(
         created=counts["created"],
         updated=counts["updated"],

@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from hub.core.hints import unknown_key
 from hub.core.ids import IdError
 
 
@@ -34,10 +35,13 @@ def decode(data: bytes, source: str, fix: str = "save it as UTF-8") -> str:
         ) from None
 
 
-def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
-    for key in loc:
+def _node_at(node: yaml.Node, loc: tuple[Any, ...], key_node: bool = False) -> yaml.Node:
+    """The node at ``loc``; with ``key_node``, the last key's own node (where a key that is
+    refused stands, rather than the block below it)."""
+    for i, key in enumerate(loc):
         if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == key), None)
+            last = key_node and i == len(loc) - 1
+            nxt = next((k if last else v for k, v in node.value if k.value == key), None)
             if nxt is None:
                 nxt = next((k for k, _ in node.value if k.value == key), None)
                 return nxt or node
@@ -121,10 +125,10 @@ def names_bad_identifier(exc: ValidationError) -> bool:
     return any(isinstance(e.get("ctx", {}).get("error"), IdError) for e in exc.errors())
 
 
-def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...], key_node: bool = False) -> int | None:
     if node is None:
         return None
-    return _node_at(node, loc).start_mark.line + 1
+    return _node_at(node, loc, key_node).start_mark.line + 1
 
 
 def _given(err: Any) -> str:
@@ -136,17 +140,18 @@ def _given(err: Any) -> str:
     return repr(value)
 
 
-def describe(exc: ValidationError, source: str, node: yaml.Node | None) -> str:
-    """One line per problem: ``file:line: services[2].endpoints[0].method: what to fix``."""
+def describe(exc: ValidationError, source: str, node: yaml.Node | None, model: Any = None) -> str:
+    """One line per problem: ``file:line: services[2].endpoints[0].method: what to fix``;
+    ``model`` (the document's) lets an unknown key name the keys allowed in its place."""
     lines = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        line = line_of(node, loc)
+        line = line_of(node, loc, key_node=err["type"] == "extra_forbidden")
         where = f"{source}:{line}" if line else source
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = f"unknown key {loc[-1]!r}"
+            msg = unknown_key(model, loc)
         elif err["type"] == "model_type":  # pydantic names the model class here
             msg = f"an entry is a mapping (id: ... and its other keys), not {_given(err)}"
         elif err["type"].endswith(("_type", "_parsing")):

@@ -215,3 +215,24 @@ async def test_a_key_file_that_is_no_key_stops_the_change(db_url: str, tmp_path:
     assert result.exit_code == 2, result.output
     assert "HUB_SIGNING_KEY_FILE: cannot load the signing key" in flat(result)
     assert await rows(db_url) == []
+
+
+async def test_no_key_is_made_for_a_registry_the_hub_signs_already(
+    db_url: str, tmp_path: Path
+) -> None:
+    # `hub registry apply` from another folder, with the hub's HUB_DATABASE_URL: the default
+    # var/signing-key.pem is another folder's. A key made there signed the change with a
+    # key the hub never had, and `hub audit verify` called the trail tampered with.
+    hubs = tmp_path / "hub.pem"
+    signer = Signer.from_file(hubs, create=True)
+    await applied(db_url, hubs, tmp_path)
+    elsewhere = tmp_path / "elsewhere" / "var" / "signing-key.pem"
+    issued = await cli(db_url, elsewhere, "keys", "issue", "VN/GOV/BTP/civil-status")
+    assert issued.exit_code == 0, issued.output
+    assert not elsewhere.exists()
+    note = " ".join(issued.stderr.split())
+    assert f"{elsewhere} does not exist" in note and "written unsigned" in note
+    found = await rows(db_url)
+    assert [r.key_id for r in found] == [signer.key_id] * 7 + [None]
+    verified = flat(await cli(db_url, hubs, "audit", "verify"))
+    assert "tampered" not in verified and "event id=8 (key.issue key:1): not signed" in verified

@@ -193,3 +193,15 @@ def test_a_section_whose_entries_are_all_commented_out_is_empty(
     exported = runner.invoke(app, ["registry", "export"]).output
     assert "VN/LOC/01/permits/record-lookup" in exported
     assert "client: VN/LOC/01/portal" not in exported
+
+
+def test_a_file_given_twice_is_said_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `hub registry apply reg/*.yaml reg/permits.yaml`: every entry "appeared twice" at the
+    # same line of the same file, which pointed at no mistake in it.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reg.yaml").write_text(MEMBER, encoding="utf-8")
+    result = CliRunner().invoke(app, ["registry", "apply", "reg.yaml", str(tmp_path / "reg.yaml")])
+    assert result.exit_code == 2
+    assert " ".join(result.output.split()) == (
+        f"error: {tmp_path / 'reg.yaml'}: this file is given twice; give each file once"
+    )

@@ -13,7 +13,7 @@ import pytest
 
 from connectors.demo import demo_registry
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at
-from hub.registry.schemas import check_request_schema, request_validator
+from hub.registry.request_schema import check_request_schema, request_validator
 
 PERSON = citizen_at(42, DEFAULT_SIZE, 0)
 UNKNOWN_ID = "079000000001"

@@ -194,7 +194,10 @@ def test_an_entry_of_the_second_file_is_named_by_its_place_in_that_file() -> Non
     with pytest.raises(RegistryFileError) as caught:
         doc = registry.parse_documents([("a.yaml", first), ("b.yaml", second)])
         registry._check_unique(doc)
-    assert str(caught.value) == "b.yaml:2: members[0]: VN/GOV/BCA appears twice (also at a.yaml:2)"
+    assert str(caught.value) == (
+        "b.yaml:2: members[0]: VN/GOV/BCA appears twice (also at a.yaml:2), with another name: "
+        "declare it once, or alike in every file"
+    )
     grant = "grants:\n  - client: VN/GOV/BCA/c\n    service: VN/GOV/BCA/p/s\n"
     doc = registry.parse_documents([("a.yaml", first), ("b.yaml", grant)])
     with pytest.raises(RegistryFileError) as caught:

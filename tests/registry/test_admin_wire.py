@@ -82,7 +82,9 @@ async def test_put_registry_takes_the_yaml_get_gives(db_url: str, tmp_path: Path
         r = await c.put("/admin/registry", content=bad.encode(), headers=YAML_H)
         assert (
             r.status_code == 422
-            and r.json()["detail"] == "body:3: members[0].nam: unknown key 'nam'"
+            and r.json()["detail"]
+            == "body:3: members[0].nam: unknown key 'nam' (did you mean "
+            "'name'?); allowed: id, name, enabled"
         )
         r = await c.put("/admin/registry", content=DOC.encode("utf-16"), headers=YAML_H)
         assert r.status_code == 422

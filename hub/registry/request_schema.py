@@ -1,0 +1,79 @@
+"""A service's request schema: checked when it is registered (a JSON Schema whose every
+``$ref`` resolves within it; a refusal says where in it), and the validator of the request
+bodies the gateway checks with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+SCHEMA_URI = "urn:hub:request-schema"  # the base of a request schema without its own $id
+
+
+def request_validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """The validator of a service's request bodies: ``$ref`` only within the schema.
+
+    jsonschema fetches a remote ``$ref`` (http://...) itself unless given a registry: from
+    the gateway, that was a blocking download inside an exchange, to any address the
+    schema named.
+    """
+    return Draft202012Validator(schema, registry=Registry())
+
+
+_TYPES = "array, boolean, integer, null, number, object or string"
+
+
+def _schema_problem(exc: SchemaError) -> str:
+    """Where in the schema it breaks the metaschema (``properties.name.minLength``) and how."""
+    where = ".".join(str(p) for p in exc.path)
+    said = exc.message
+    if exc.path and exc.path[-1] == "type" and exc.validator == "anyOf":
+        said = f"{exc.instance!r} is no JSON Schema type; use {_TYPES} (or a list of them)"
+    elif exc.validator == "format" and exc.validator_value == "regex":
+        said += " (the hub's are Python's regular expressions: no \\p{...} classes)"
+    return f"at {where}: {said}" if where else said
+
+
+def check_request_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``schema`` if it is a JSON Schema whose every ``$ref`` resolves within it."""
+    if schema is None:
+        return None
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        problem = _schema_problem(exc)
+        raise ValueError(f"request_schema is not a valid JSON Schema: {problem}") from None
+    resource = DRAFT202012.create_resource(schema)
+    uri = resource.id() or SCHEMA_URI
+    resolver = Registry().with_resource(uri, resource).resolver(base_uri=uri)
+
+    def walk(node: Any, top: bool = False) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+            return
+        if not isinstance(node, dict) or (not top and "$id" in node):
+            return  # a subschema with an $id of its own: its references are relative to it
+        for keyword in ("$ref", "$dynamicRef"):
+            ref = node.get(keyword)
+            if not isinstance(ref, str):
+                continue
+            try:
+                resolver.lookup(ref)
+            except Unresolvable:
+                raise ValueError(
+                    f"request_schema's {keyword} {ref!r} resolves to nothing: a reference "
+                    "must point inside the schema (e.g. #/$defs/name), which the hub never "
+                    "downloads"
+                ) from None
+        for key, value in node.items():
+            if key not in ("const", "enum", "default", "examples"):  # data, not schemas
+                walk(value)
+
+    walk(schema, top=True)
+    return schema
