@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from bench import light, logwriter, memory, others, report, targets, wrk
+from bench import light, logwriter, memory, others, report, sections, targets, wrk
 from bench.cli import COUNT, LENGTH
 from bench.procs import ROOT, running
 from bench.rounds import throughput
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "loadavg_before": load_average(),
         "argv": list(argv if argv is not None else sys.argv[1:]),
-        "machine": report.machine(),  # a report rewritten later may run elsewhere
+        "machine": sections.machine(),  # a report rewritten later may run elsewhere
     }
     say(f"bench: working in {workdir}")
     try:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import platform
 import sqlite3
 import statistics
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from bench import scale
 from bench.light import LightResult, percentile
+from bench.sections import machine, ms, others_section, workers_section, writer_section
 
 NOTES = Path(__file__).resolve().parent / "profile_notes.md"
 
@@ -144,44 +143,6 @@ def verdict_lines(vs: list[tuple[str, bool | None, str]], res: dict[str, Any]) -
     return lines
 
 
-def machine() -> dict[str, str]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown",
-    )
-    mem_kb = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": model,
-        "ram": f"{mem_kb / 2**20:.1f} GiB",
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "wrk": _first_line(["wrk", "--version"]),
-        "nginx": _first_line(["nginx", "-v"]),
-    }
-
-
-def _first_line(cmd: list[str]) -> str:
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-    except OSError:
-        return "not installed"
-    return ((p.stdout or p.stderr).strip().splitlines() or ["?"])[0]
-
-
-def _ms(x: float) -> str:
-    return f"{x:.2f}"
-
-
 # Options that say only where the figures go, not what is measured: left out of the
 # report's command to reproduce them (the option, and the value of those that take one).
 _OUTPUT_ONLY = {"--no-docs": 0, "--keep": 0, "--out": 1, "--report-only": 1}
@@ -277,7 +238,7 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
     for name, v in tp.items():
         out.append(
             f"| {name} | {v['rps']:,.0f} | {v['rps'] / direct:.2f} | {v['rps'] / bare:.2f} | "
-            f"{_ms(v['p50_ms'])} | {_ms(v['p90_ms'])} | {_ms(v['p99_ms'])} | {v['errors']} | "
+            f"{ms(v['p50_ms'])} | {ms(v['p90_ms'])} | {ms(v['p99_ms'])} | {v['errors']} | "
             f"{', '.join(f'{x:,}' for x in v['rounds'])} |"
         )
     out += [
@@ -369,94 +330,10 @@ def markdown(res: dict[str, Any], vs: list[tuple[str, bool | None, str]], argv: 
         f"The hub's SQLite file after this run held {res['hub_db_bytes_per_record']:.0f} bytes "
         "per transaction record (indexes, batch signatures and registry included).",
     ]
-    out += _writer_section(res["writer"])
-    out += _workers_section(res["workers"])
+    out += writer_section(res["writer"])
+    out += workers_section(res["workers"])
     if NOTES.is_file():
         out += ["", NOTES.read_text().strip()]
     out += ["", scale.markdown(res).strip()]
-    out += _others_section(res.get("others", []))
+    out += others_section(res.get("others", []))
     return "\n".join(out) + "\n"
-
-
-def _writer_section(ws: list[dict[str, Any]]) -> list[str]:
-    out = [
-        "",
-        "## The log writer alone",
-        "",
-        "`bench/logwriter.py` drives `hub.txlog.writer.LogWriter` directly: N coroutines each",
-        "submit records one after another and wait for the commit, as exchanges do; the",
-        "writer group-commits whatever is queued (chained, with the batch signed). 32 waiting",
-        "is what the gateway sees at 32 connections; 1,000 shows the writer's ceiling. The",
-        "records are built before the clock starts, in the order they are submitted, so a",
-        "batch's request ids and start times follow one another as the gateway's do. Each run",
-        "is made without and with the statistics feature's rollup hook (each batch summed in",
-        "memory, five upserts and the rollup mark in one batch's transaction every 0.25 s);",
-        "the hub always runs with it, so that row is what a hub's log sustains.",
-        "",
-        "| engine | rollups | waiting | records | records/s | mean batch | bytes/record |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for w in ws:
-        if "skipped" in w:
-            out.append(f"| {w['engine']} | - | - | - | not run: {w['skipped']} | | |")
-            continue
-        out.append(
-            f"| {w['engine']} | {'yes' if w.get('rollups') else 'no'} | {w['concurrency']:,} | "
-            f"{w['records']:,} | {w['rate']:,.0f} | {w['mean_batch']:.0f} | "
-            f"{w['bytes_per_record']:.0f} |"
-        )
-    out += [
-        "",
-        "Bytes per record: the SQLite file's growth after a WAL checkpoint; for PostgreSQL",
-        "`pg_total_relation_size` of `transactions` and `log_batches` (heap, indexes, TOAST)",
-        "after `VACUUM ANALYZE`, divided by the records (rollup tables not counted).",
-    ]
-    return out
-
-
-def _workers_section(ws: dict[str, Any]) -> list[str]:
-    one = ws.get("hub", {}).get("rps")
-    out = [
-        "",
-        "## `hub serve --workers N`",
-        "",
-        "Two hubs at once (each on its own SQLite database), wrk rounds alternating between",
-        "them, against the same provider. With N = 2 the two workers send their records to",
-        "one log writer process, which commits them together (the default with more than",
-        "one worker); one worker writes its log itself.",
-        "",
-        "| workers | req/s | vs 1 worker | p50 ms | p99 ms | hub CPU | provider CPU | wrk CPU |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, v in ws.items():
-        n = name.split("x")[-1].strip() if "x" in name else "1"
-        rel = f"{v['rps'] / one:.2f}" if one else "-"
-        out.append(
-            f"| {n} | {v['rps']:,.0f} | {rel} | {_ms(v['p50_ms'])} | {_ms(v['p99_ms'])} | "
-            f"{v['cpu_server']:.0%} | {v['cpu_provider']:.0%} | {v['cpu_wrk']:.0%} |"
-        )
-    out += [
-        "",
-        "CPU is in cores (100 % = one core). On two cores the provider and wrk take a large",
-        "share, so a second worker has little idle CPU to use; the per-core figure used in",
-        "the scale estimate below divides throughput by the hub's own CPU instead.",
-    ]
-    return out
-
-
-def _others_section(others: list[dict[str, Any]]) -> list[str]:
-    out: list[str] = []
-    for o in others:
-        out += ["", f"## {o['title']}", ""]
-        if o["returncode"] is None:
-            out.append(f"`bench/{o['name']}.py` does not exist yet; nothing measured.")
-            continue
-        status = "finished" if o["returncode"] == 0 else f"failed (exit {o['returncode']})"
-        out.append(f"`{o['command']}` {status} in {o['seconds']:.0f} s.")
-        if o["results_md"]:
-            body = o["results_md"].strip().splitlines()
-            body = ["#" + line if line.startswith("#") else line for line in body]
-            out += ["", f"From `{o['results_file']}`:", "", *body]
-        else:
-            out += ["", "```", o["output"].strip()[-3000:], "```"]
-    return out
