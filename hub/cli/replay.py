@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,13 +16,23 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from hub.cli.replay_output import (
+    Stdout,
+    print_report,
+    progress_line,
+    say,
+    say_fault_scenarios,
+    say_skipped,
+    scenario_counts,
+    stdout_gone,
+    unwritable,
+    write_report,
+)
 from hub.core.urls import is_http_url
 
 if TYPE_CHECKING:
-    from hub.replay.options import Outcome
-    from hub.replay.plan import ScenarioPlan
     from hub.replay.results import ScenarioResult
-    from hub.replay.runner import Runner, RunOptions
+    from hub.replay.runner import Runner
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -129,11 +137,11 @@ def replay_command(
     from hub.replay.service import replay
     from hub.replay.sources import SourceError
 
-    console = _Stdout()
+    console = Stdout()
     errors = Console(stderr=True)
     if not is_http_url(hub):
         # Else every request of the run failed on its own, one failure per step.
-        _say(
+        say(
             errors,
             f"--hub {hub!r} is not the hub's base URL: give http:// or https://, a host and "
             "a port, e.g. http://127.0.0.1:8000; nothing was run.",
@@ -165,7 +173,7 @@ def replay_command(
             duration_s = ramp.duration_s
         check_workers(ramp, concurrency, rate)
     except ValueError as exc:
-        _say(errors, f"{exc}; nothing was run.")
+        say(errors, f"{exc}; nothing was run.")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     # Not given and 1 differ: the open model's cap defaults to 1000, yet 1 is a valid cap.
     options = RunOptions(
@@ -180,7 +188,7 @@ def replay_command(
     report_problems = [
         problem
         for option, path in (("--junit", junit), ("--json", json_report))
-        if path is not None and (problem := _unwritable(option, path))
+        if path is not None and (problem := unwritable(option, path))
     ]
     clash = same_report_path(junit, json_report)
     if clash:
@@ -188,20 +196,20 @@ def replay_command(
     if report_problems:
         # Found now rather than after a run of many minutes whose figures would be lost.
         for problem in report_problems:
-            _say(errors, problem)
+            say(errors, problem)
         errors.print("nothing was run.")
         raise typer.Exit(EXIT_BAD_INPUT)
     skipped: list[Path] = []
     try:
         plans = load_paths(paths, skipped)
     except ScenarioLoadError as exc:
-        _say_skipped(errors, skipped)
+        say_skipped(errors, skipped)
         for message in exc.messages:
-            _say(errors, message)
+            say(errors, message)
         errors.print(f"refused: {len(exc.messages)} problem(s); nothing was run.")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    _say_skipped(errors, skipped)
-    _say_fault_scenarios(errors, plans, options)
+    say_skipped(errors, skipped)
+    say_fault_scenarios(errors, plans, options)
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -234,7 +242,7 @@ def replay_command(
             name = _SIGNAL_NAMES[signum]
             if len(signals) == 1 and runners:
                 runners[0].stop(name)
-                _say(
+                say(
                     errors,
                     f"stopping ({name}): no new iterations; waiting for those in flight, "
                     "clearing faults and stubs, then the report (Ctrl-C again to abort them "
@@ -263,7 +271,7 @@ def replay_command(
                     if not errors.is_terminal and time.monotonic() - last_line >= progress_every:
                         # No bar in a CI log: a line now and then shows the run is alive.
                         last_line = time.monotonic()
-                        _say(
+                        say(
                             errors,
                             progress_line(runner, done, progress.tasks[0].total),
                         )
@@ -292,7 +300,7 @@ def replay_command(
         if signals:  # stopped while the run was being prepared: nothing ran
             errors.print(f"interrupted ({_SIGNAL_NAMES[signals[0]]}) before the run: no report")
             raise typer.Exit(_exit_status(signals[0])) from None
-        _say(errors, str(exc))
+        say(errors, str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except asyncio.CancelledError:
         name = _SIGNAL_NAMES[signals[0]] if signals else "Ctrl-C"
@@ -308,11 +316,11 @@ def replay_command(
     # Each report is written on its own: one that cannot be written costs only itself.
     unwritten = False
     if junit:
-        unwritten |= _write_report(
+        unwritten |= write_report(
             "--junit", junit, lambda: write_junit(junit, results, outcomes), errors
         )
     if json_report:
-        unwritten |= _write_report(
+        unwritten |= write_report(
             "--json",
             json_report,
             lambda: write_json(
@@ -327,107 +335,17 @@ def replay_command(
             errors,
         )
     try:
-        _print_report(console, results, outcomes, plans=len(plans), stopped=stopped,
+        print_report(console, results, outcomes, plans=len(plans), stopped=stopped,
                       held=[f.text for f in run_faults])  # fmt: skip
         sys.stdout.flush()  # here, not at exit, where click took EPIPE for a failure
     except OSError as exc:  # BrokenPipeError too: the reader went away
-        _stdout_gone()
+        stdout_gone()
         with contextlib.suppress(OSError):
             errors.print(f"the report could not be printed ({exc.strerror or exc})")
     if stopped:
         raise typer.Exit(_exit_status(signals[0] if signals else signal.SIGINT))
     if unwritten or not all(r.ok for r in results) or not all(o.ok for o in outcomes):
         raise typer.Exit(EXIT_FAILED)
-
-
-def _print_report(
-    console: Console,
-    results: list[ScenarioResult],
-    outcomes: list[Outcome],
-    *,
-    plans: int,
-    stopped: bool,
-    held: list[str],
-) -> None:
-    """The report, all of it, on stdout (`> run.log` keeps it whole); stderr is for the
-    tool's own errors."""
-    from hub.replay.reports import render_tables, render_thresholds
-
-    render_tables(console, results)
-    if stopped:
-        cut = [r.name for r in results if r.interrupted]
-        _say(
-            console,
-            f"interrupted: {len(results) - len(cut)} of {plans} scenario(s) ran in full"
-            + "".join(f", {name!r} was cut short" for name in cut)
-            + "; the figures above are for what ran",
-        )
-    for text in held:
-        _say(console, f"fault held for the whole run: {text}")
-    render_thresholds(console, outcomes)
-
-
-class _Stdout(Console):
-    """The report's console: a reader gone (`| head -1`) is an OSError to handle, where rich's
-    own ended the process with status 1, before the run's own status was known."""
-
-    def on_broken_pipe(self) -> None:
-        raise BrokenPipeError(32, "the reader of stdout went away")
-
-
-def _stdout_gone() -> None:
-    """Point stdout at /dev/null, so that the interpreter's last flush of what could not be
-    written raises no second error on the way out."""
-    with contextlib.suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-def _say_fault_scenarios(errors: Console, plans: list[ScenarioPlan], options: RunOptions) -> None:
-    """Say which scenarios run one iteration at a time: those that switch a mock's faults,
-    which every iteration shares (the runner's choice), or warn when --rate overlaps them."""
-    from hub.replay.plan import MOCK_STEPS, FaultPlan
-
-    switching = [repr(p.name) for p in plans if p.switches_faults]
-    if not switching:
-        return
-    names = ", ".join(switching)
-    verb, own = ("switches", "its") if len(switching) == 1 else ("switch", "their")
-    faults_only = all(
-        isinstance(s, FaultPlan) for p in plans for s in p.steps if isinstance(s, MOCK_STEPS)
-    )
-    what, undo = (
-        ("a mock's faults", "one iteration's clear may lift another's fault mid-exchange")
-        if faults_only
-        else (
-            "a mock's faults, stubs or request journal",
-            "one iteration's clean-up may undo another's stubs or counts mid-exchange",
-        )
-    )
-    if options.rate:
-        _say(
-            errors,
-            f"note: {names} {verb} {what}, which overlapping iterations at --rate share: {undo}",
-        )
-    elif options.concurrency > 1 or options.ramp is not None:
-        _say(
-            errors,
-            f"note: {names} {verb} {what}, which every iteration shares: {own} "
-            "iterations run one at a time (use --fault to load the hub under a fault)",
-        )
-
-
-def _say_skipped(errors: Console, skipped: list[Path]) -> None:
-    """Name the YAML files of the folders given that are not scenarios.
-
-    A folder may hold a providers file or a registry export: as pytest does, these are left
-    out; said, so that a scenario with a typo in ``steps:`` is not lost quietly.
-    """
-    if skipped:
-        _say(
-            errors,
-            f"skipped {len(skipped)} YAML file(s) without a top-level 'steps:' (not "
-            f"scenarios): {', '.join(str(p) for p in skipped)}",
-        )
 
 
 _SIGNAL_NAMES: dict[int, str] = {
@@ -442,52 +360,6 @@ def _exit_status(signum: int) -> int:
     return 128 + int(signum)
 
 
-def progress_line(runner: Runner, done: float, total: float | None) -> str:
-    """A progress line for a log, where no bar can be drawn."""
-    current = runner.current
-    share = f" ({100 * done / total:.0f}%)" if total else ""
-    if current is None:
-        return f"progress: starting{share}"
-    # The scenario's own counts beside its name; the run's in all after it.
-    return f"progress: {scenario_counts(current)}; {runner.iterations_done} in all{share}"
-
-
-def scenario_counts(current: ScenarioResult) -> str:
-    """A scenario's name and iterations so far, for the bar and the log's progress lines."""
-    ran = current.iterations_passed + current.iterations_failed
-    return f"{current.name}: {ran} iteration(s) done, {current.iterations_failed} failed"
-
-
-def _unwritable(option: str, path: Path) -> str | None:
-    """Why a report cannot be written at ``path``, or None."""
-    if path.is_dir():
-        return f"{option} {path}: is a folder; give a file name, e.g. {path / 'report'}"
-    folder = path.parent
-    if not folder.is_dir():
-        return f"{option} {path}: the folder {folder} does not exist"
-    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return f"{option} {path}: not writable (permission denied)"
-    return None
-
-
-def _write_report(option: str, path: Path, write: Callable[[], None], errors: Console) -> bool:
-    """Write one report; True (and a one-line message) if it could not be written."""
-    try:
-        write()
-    except OSError as exc:
-        _say(
-            errors,
-            f"{option} {path}: the report could not be written: {exc.strerror or exc}",
-        )
-        return True
-    return False
-
-
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the top-level app."""
     app.command("replay")(replay_command)
-
-
-def _say(console: Console, text: str) -> None:
-    """One line as written: no markup, no highlighting, never wrapped (paths, ids, JSON)."""
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
