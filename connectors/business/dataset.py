@@ -16,96 +16,22 @@ from pathlib import Path
 from typing import Any
 
 from connectors.business.seeded import Shuffle, rng
+from connectors.business.vocabulary import (
+    BRANDS,
+    CAPITALS,
+    CYCLE,
+    SECTORS,
+    STATUSES,
+    TYPES,
+    address,
+    weighted,
+)
 from connectors.kit import ConflictError, Dataset, NotFoundError, Overlay, ProviderError
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at, index_of
 from schemas import enterprise_code
 from schemas.business import TYPE_PREFIX, EnterpriseRegistration
-from schemas.identifiers import COMMUNES, COMMUNES_BY_PROVINCE, PROVINCES
+from schemas.identifiers import COMMUNES, PROVINCES
 
-# Enterprises cluster in the big cities: each province appears this many times in the cycle
-# that assigns head-office provinces (index k is in province CYCLE[k % len(CYCLE)]).
-_WEIGHTS = {"79": 30, "01": 20, "48": 4, "31": 4, "75": 4, "92": 3, "24": 3, "56": 2}
-CYCLE = tuple(p for p in PROVINCES for _ in range(_WEIGHTS.get(p, 1)))
-Weights = tuple[tuple[str, int], ...]
-_TYPES: Weights = (
-    ("llc-single", 35),
-    ("llc-multi", 30),
-    ("joint-stock", 20),
-    ("private", 12),
-    ("partnership", 3),
-)
-_STATUSES: Weights = (
-    ("active", 80),
-    ("suspended", 8),
-    ("dissolving", 4),
-    ("dissolved", 7),
-    ("bankrupt", 1),
-)
-_SECTORS = (
-    "Thương mại",
-    "Xây dựng",
-    "Đầu tư",
-    "Công nghệ",
-    "Sản xuất",
-    "Vận tải",
-    "Du lịch",
-    "Thực phẩm",
-    "Nông sản",
-    "Dược phẩm",
-    "Bất động sản",
-    "Giáo dục",
-    "Cơ khí",
-    "May mặc",
-    "Xuất nhập khẩu",
-    "Phần mềm",
-    "Thủy sản",
-    "Dịch vụ",
-)
-_BRANDS = (
-    "Minh Phát",
-    "Hoàng Long",
-    "An Phú",
-    "Thành Công",
-    "Việt Tiến",
-    "Phú Thịnh",
-    "Sao Mai",
-    "Hưng Thịnh",
-    "Đại Việt",
-    "Tân Tiến",
-    "Bình Minh",
-    "Kim Long",
-    "Phúc An",
-    "Hải Đăng",
-    "Trường Sơn",
-    "Hồng Hà",
-    "Nam Việt",
-    "Thiên Phúc",
-    "Hòa Bình",
-    "Quang Minh",
-    "Đông Á",
-    "Cửu Long",
-    "Tây Nguyên",
-    "Bảo Ngọc",
-    "Gia Huy",
-    "Lộc Phát",
-    "Thịnh Vượng",
-    "Ánh Dương",
-)
-_STREETS = (
-    "Lê Lợi",
-    "Nguyễn Huệ",
-    "Trần Hưng Đạo",
-    "Lý Thường Kiệt",
-    "Hai Bà Trưng",
-    "Điện Biên Phủ",
-    "Nguyễn Trãi",
-    "Lê Duẩn",
-    "Quang Trung",
-    "Phan Chu Trinh",
-    "Hùng Vương",
-    "Võ Văn Kiệt",
-)
-_CAPITALS = (100, 500, 1_000, 2_000, 5_000, 10_000, 50_000, 200_000)  # million VND
 ADULT_BY = dt.date(2007, 6, 30)  # 18 by the last registration date
 LAST_REGISTRATION = dt.date(2025, 6, 30)
 FIRST_REGISTRATION = dt.date(2000, 1, 1)
@@ -135,34 +61,12 @@ def name_key(name: str) -> str:
 # seed names at all (a scan of every seed enterprise, made once).
 SEED_NAMES = frozenset(
     name_key(f"{TYPE_PREFIX[kind]} {sector} {brand}")
-    for kind, _ in _TYPES
-    for sector in _SECTORS
-    for brand in _BRANDS
+    for kind, _ in TYPES
+    for sector in SECTORS
+    for brand in BRANDS
 )
 # Enterprises whose names may be registered again by another.
 _NAME_FREED = ("dissolved", "bankrupt")
-
-
-def _weighted(draw: Any, table: Weights) -> str:
-    return draw.choices([v for v, _ in table], weights=[w for _, w in table])[0]
-
-
-def street_address(draw: Any, commune: str) -> str:
-    """A house number and street (wards) or hamlet (rural communes)."""
-    if commune.startswith("Phường"):
-        return f"Số {draw.randint(1, 399)} {draw.choice(_STREETS)}"
-    return f"Thôn {draw.randint(1, 12)}"
-
-
-def address(draw: Any, province: str) -> dict[str, Any]:
-    commune = draw.choice(COMMUNES_BY_PROVINCE[province])
-    return {
-        "province": province,
-        "commune": commune.code,
-        "province_name": PROVINCES[province],
-        "commune_name": commune.name,
-        "detail": street_address(draw, commune.name),
-    }
 
 
 def adult_at(seed: int, size: int, k: int) -> tuple[int, dict[str, Any]]:
@@ -242,16 +146,16 @@ class Enterprises(Dataset):
         # Everything but the representative: searches by name or status read only this, as
         # making the representative costs a household of the population.
         draw = rng(self.seed, "enterprise", k)
-        kind = _weighted(draw, _TYPES)
+        kind = weighted(draw, TYPES)
         code = self.code_at(k)
         branch_count = draw.choice((0, 0, 0, 0, 0, 0, 1, 2, 3))
         return {
             "code": code,
-            "name": f"{TYPE_PREFIX[kind]} {draw.choice(_SECTORS)} {draw.choice(_BRANDS)}",
+            "name": f"{TYPE_PREFIX[kind]} {draw.choice(SECTORS)} {draw.choice(BRANDS)}",
             "type": kind,
-            "status": _weighted(draw, _STATUSES),
+            "status": weighted(draw, STATUSES),
             "head_office": address(draw, self.province_of(k)),
-            "charter_capital_vnd": draw.choice(_CAPITALS) * 1_000_000,
+            "charter_capital_vnd": draw.choice(CAPITALS) * 1_000_000,
             "parent_code": None,
             "branches": [enterprise_code.branch_code(code, b) for b in range(1, branch_count + 1)],
         }
