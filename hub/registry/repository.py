@@ -174,21 +174,30 @@ async def version(session: AsyncSession) -> int:
 
 
 async def hold(session: AsyncSession) -> None:
-    """On PostgreSQL, take the registry's write lock before a change reads what it changes.
+    """Take the registry's write lock before a change reads what it changes.
 
-    The row lock of the registry version, which the change's own bump (``bump_version``)
-    takes anyway, held until the commit: two changes at once (two workers, a worker and
+    Held until the commit: two changes at once (two requests, two workers, a worker and
     `hub keys`) then read one after the other, so the second sees what the first wrote.
     Without it both read the entry as it was, and a key revoked twice at once was two
     events, an update's ``from`` the value before the other update. Call it first in the
-    transaction: rows read before it stay as they were read. SQLite: nothing, since its
-    write lock would block every other writer for the change's reads (and a worker there
-    may still read an entry another worker is changing as it was).
+    transaction: rows read before it stay as they were read.
+
+    PostgreSQL: the row lock of the registry version, which the change's own bump
+    (``bump_version``) takes anyway. SQLite: an update of that row to itself, which begins
+    the write transaction (the driver begins one only at the first write, so the reads
+    before it saw whatever was committed at each moment): other writers, the log writer
+    among them, wait the change's few milliseconds of reads as they wait its writes.
     """
+    stmt: Any
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            select(RegistryVersion.version).where(RegistryVersion.id == 1).with_for_update()
+        stmt = select(RegistryVersion.version).where(RegistryVersion.id == 1).with_for_update()
+    else:
+        stmt = (
+            update(RegistryVersion)
+            .where(RegistryVersion.id == 1)
+            .values(version=RegistryVersion.version)
         )
+    await session.execute(stmt)
 
 
 async def bump_version(session: AsyncSession) -> None:

@@ -4,16 +4,19 @@ operators who read a service and both changed it: the second silently undid the 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from hub.admin import entries, grants
 from hub.core.db import create_engine
 from hub.registry import repository as repo
+from tests.registry.conftest import change_can_come_between
 from tests.support import ADMIN, hub_client, make_settings
 
 ADMIN_H = {"Authorization": f"Bearer {ADMIN}"}
@@ -196,10 +199,50 @@ async def test_the_openapi_document_names_if_match_on_each_change(
                 assert "412" in paths[path][method]["responses"]
 
 
+async def test_on_sqlite_no_change_comes_between_a_change_read_and_its_write(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another admin's change (another worker, `hub keys`) tried between a PATCH's read and
+    # its write waits for the PATCH's lock: here it gives up at once, and the PATCH's own
+    # event then says what was there. Before, it committed in between, and on SQLite two
+    # revocations of one key at once were two events (tests/registry/test_events_race.py).
+    db = make_url(sqlite_url).database
+    assert db is not None
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        await _load(c)
+        path = f"/admin/services/{SERVICE}"
+        before = (await _get(c, path)).json()
+        refused: list[str] = []
+        real = entries._get
+
+        async def read(*args: Any, **kwargs: Any) -> Any:
+            row = await real(*args, **kwargs)
+            monkeypatch.setattr(entries, "_get", real)
+            other = sqlite3.connect(db, timeout=0.2)
+            try:
+                other.execute(
+                    "UPDATE services SET timeout_ms = timeout_ms + 1 WHERE id = ?", (SERVICE,)
+                )
+                other.commit()
+            except sqlite3.OperationalError as exc:
+                refused.append(str(exc))
+            finally:
+                other.close()
+            return row
+
+        tag = (await _get(c, path)).headers["ETag"]
+        monkeypatch.setattr(entries, "_get", read)
+        r = await c.patch(path, json={"description": "mine"}, headers=_if(tag))
+        assert r.status_code == 200, r.text
+        assert refused == ["database is locked"]
+        assert (await _get(c, path)).json() == {**before, "description": "mine"}
+
+
 @pytest.mark.parametrize("touches_updated_at", [True, False])
 async def test_a_change_made_between_the_check_and_the_write_is_a_412(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, touches_updated_at: bool
 ) -> None:
+    change_can_come_between(db_url)
     # The request checks If-Match against the entry it read; another operator's change
     # committed after that read and before the write must not be overwritten.
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
@@ -251,6 +294,7 @@ async def test_a_change_made_between_the_check_and_the_write_is_a_412(
 async def test_a_grant_switched_between_the_check_and_the_write_is_a_412(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    change_can_come_between(db_url)
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
         await _load(c)
         engine = create_engine(db_url)
@@ -271,6 +315,7 @@ async def test_a_grant_switched_between_the_check_and_the_write_is_a_412(
 async def test_a_grant_deleted_between_the_read_and_the_write_is_a_404_as_an_entry_is(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    change_can_come_between(db_url)
     # Two operators delete the same grant at once: the second is told it was not there, as
     # a DELETE of a service or member is, with If-Match or without.
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):

@@ -1,4 +1,4 @@
-"""Changes made at once on PostgreSQL (as two workers or a worker and `hub keys` make them):
+"""Changes made at once (as two workers or a worker and `hub keys` make them):
 each event tells what its change found, so the trail reads as one change after another.
 
 A change reads what it changes only once it holds the registry's lock: a key revoked six
@@ -20,16 +20,21 @@ from hub.registry.events_verify import verify_trail
 from tests.registry.test_events_api import CLIENT, LOOKUP, H, events, setup
 from tests.support import hub_client, make_settings
 
-pytestmark = pytest.mark.postgres
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine_name(request: pytest.FixtureRequest) -> str:
+    from tests.support import POSTGRES_URL
+
+    if request.param == "postgres" and not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need HUB_TEST_POSTGRES_URL")
+    return str(request.param)
 
 
-async def _race(tmp_path: Path, body: Any) -> None:
-    from tests.support import POSTGRES_URL, database
+async def _race(tmp_path: Path, body: Any, engine_name: str) -> None:
+    from tests.support import database
 
-    if not POSTGRES_URL:
-        pytest.skip("needs HUB_TEST_POSTGRES_URL")
     async with (
-        database("postgres", tmp_path) as url,
+        database(engine_name, tmp_path) as url,
         hub_client(make_settings(url, tmp_path)) as (_app, c),
     ):
         await setup(c)
@@ -51,7 +56,7 @@ def _details(items: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
     ]
 
 
-async def test_a_key_revoked_at_once_is_one_event(tmp_path: Path) -> None:
+async def test_a_key_revoked_at_once_is_one_event(tmp_path: Path, engine_name: str) -> None:
     async def body(c: httpx.AsyncClient) -> None:
         r = await c.post("/admin/keys", json={"client": CLIENT}, headers=H)
         key_id = r.json()["id"]
@@ -64,10 +69,10 @@ async def test_a_key_revoked_at_once_is_one_event(tmp_path: Path) -> None:
         (key,) = [k for k in (await c.get("/admin/keys", headers=H)).json() if k["id"] == key_id]
         assert key["revoked_at"].startswith(revokes[0]["revoked_at"][:19])
 
-    await _race(tmp_path, body)
+    await _race(tmp_path, body, engine_name)
 
 
-async def test_a_grant_switched_off_at_once_is_one_event(tmp_path: Path) -> None:
+async def test_a_grant_switched_off_at_once_is_one_event(tmp_path: Path, engine_name: str) -> None:
     async def body(c: httpx.AsyncClient) -> None:
         grant = {"client": CLIENT, "service": LOOKUP}
         assert (await c.post("/admin/grants", json=grant, headers=H)).status_code == 201
@@ -82,10 +87,10 @@ async def test_a_grant_switched_off_at_once_is_one_event(tmp_path: Path) -> None
             {"enabled": {"from": True, "to": False}}
         ]
 
-    await _race(tmp_path, body)
+    await _race(tmp_path, body, engine_name)
 
 
-async def test_updates_at_once_chain_from_one_to_the_next(tmp_path: Path) -> None:
+async def test_updates_at_once_chain_from_one_to_the_next(tmp_path: Path, engine_name: str) -> None:
     async def body(c: httpx.AsyncClient) -> None:
         doc = {"members": [{"id": "VN/GOV/BTP", "name": "from a document"}]}
         answers = await asyncio.gather(
@@ -104,4 +109,4 @@ async def test_updates_at_once_chain_from_one_to_the_next(tmp_path: Path) -> Non
         member = (await c.get("/admin/members/VN/GOV/BTP", headers=H)).json()
         assert member["name"] == names[-1]["to"]
 
-    await _race(tmp_path, body)
+    await _race(tmp_path, body, engine_name)

@@ -17,6 +17,7 @@ from hub.admin import entries, grants
 from hub.core.db import create_engine
 from hub.registry import repository as repo
 from hub.registry import service as registry
+from tests.registry.conftest import change_can_come_between
 from tests.support import ADMIN, hub_client, make_settings
 
 ADMIN_H = {"Authorization": f"Bearer {ADMIN}"}
@@ -180,6 +181,7 @@ async def test_certificates_swap_and_move_in_one_document(db_url: str, tmp_path:
 async def test_a_change_to_an_entry_deleted_meanwhile_is_a_409_with_a_sentence(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    change_can_come_between(db_url)
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
         await _load(c)
         key = await _issue(c, PORTAL)
@@ -219,6 +221,7 @@ async def test_a_change_to_an_entry_deleted_meanwhile_is_a_409_with_a_sentence(
 async def test_a_key_rotated_or_revoked_meanwhile_is_not_rotated_again(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    change_can_come_between(db_url)
     # Four operators rotating one key at once got four 201s: four new keys, the old one's
     # end moved by each, though a key is rotated once (docs/security.md).
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
@@ -259,6 +262,7 @@ async def test_a_key_rotated_or_revoked_meanwhile_is_not_rotated_again(
 async def test_an_entry_created_meanwhile_is_a_409_and_stays_as_it_was(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    change_can_come_between(db_url)
     # Two operators posting one entry at once both got 201: the second's apply found the
     # first's entry and updated it with its own fields, though a POST never changes what
     # is there.
@@ -310,6 +314,7 @@ async def test_an_entry_created_meanwhile_is_a_409_and_stays_as_it_was(
 async def test_an_entry_deleted_meanwhile_is_a_404_to_the_second_delete(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    change_can_come_between(db_url)
     # Two operators deleting one entry at once both got 204, and the server's log a
     # SQLAlchemy warning ("expected to delete 1 row(s); 0 were matched").
     async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
