@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
+from fastapi.encoders import jsonable_encoder
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,16 +69,19 @@ async def _create(
     state: Any,
     response: Response,
     model: Any,
-    key: str,
     what: str,
-    doc: RegistryDoc,
-) -> None:
+    body: MemberCreate | SubsystemIn | ServiceIn,
+) -> dict[str, Any]:
+    """Create ``body``; answer it as sent, with what ``hub registry apply`` would warn of it
+    (a member code no agency has, a service with nowhere to forward)."""
+    key, doc = body.id, RegistryDoc.model_validate({f"{what}s": [body]})
     exists = f"{what} {key} exists; PATCH it instead"
     await repo.hold(session)
     if await session.get(model, key):
         raise HTTPException(409, exists)
-    await apply_doc(session, state, doc, exists=exists)
+    result = await apply_doc(session, state, doc, exists=exists)
     response.headers["ETag"] = _tag(await session.get(model, key))
+    return {**jsonable_encoder(body), "warnings": result.warnings}
 
 
 async def _current(
@@ -145,8 +149,7 @@ async def list_members(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]
 async def create_member(
     body: MemberCreate, response: Response, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
-    await _create(session, state, response, Member, body.id, "member", RegistryDoc(members=[body]))
-    return body
+    return await _create(session, state, response, Member, "member", body)
 
 
 @router.get("/members/{member_id:path}", summary="One member")
@@ -198,10 +201,7 @@ async def create_subsystem(
     body: SubsystemIn, response: Response, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
     await _cert_free(session, body.cert_sha256, body.id)
-    await _create(
-        session, state, response, Subsystem, body.id, "subsystem", RegistryDoc(subsystems=[body])
-    )
-    return body
+    return await _create(session, state, response, Subsystem, "subsystem", body)
 
 
 async def _cert_free(session: AsyncSession, cert: str | None, subsystem_id: str) -> None:
@@ -257,10 +257,7 @@ async def list_services(
 async def create_service(
     body: ServiceIn, response: Response, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
-    await _create(
-        session, state, response, Service, body.id, "service", RegistryDoc(services=[body])
-    )
-    return body
+    return await _create(session, state, response, Service, "service", body)
 
 
 @router.get("/services/{service_id:path}", summary="One service")

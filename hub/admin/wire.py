@@ -60,6 +60,12 @@ class AdminRoute(APIRoute):
     the whole list came back; ``?dryrun=true`` applied for real) and explains a body it
     cannot take."""
 
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if kwargs.get("status_code") == 204:
+            # A 204 has no body, so no Content-Type either (JSONResponse gave one).
+            kwargs["response_class"] = Response
+        super().__init__(path, endpoint, **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         takes = _query_names(self.dependant)

@@ -307,8 +307,10 @@ def unsigned_note(s: Settings, actor: Actor) -> None:
     """Say on stderr that the events a change wrote are unsigned, when they are."""
     if actor.signer is not None:
         return
-    path = s.signing_key_file
-    why = "is not readable by this user" if Path(path).exists() else "does not exist"
+    # Absolute: the default var/signing-key.pem is relative, and the folder is what is wrong
+    # when the command ran from another one than the hub.
+    path = Path(s.signing_key_file).absolute()
+    why = "is not readable by this user" if path.exists() else "does not exist"
     err_console.print(
         f"[yellow]note:[/yellow] HUB_SIGNING_KEY_FILE {path} {why}: the audit trail's events "
         "of this change were written unsigned, and `hub audit verify` names them. Run "

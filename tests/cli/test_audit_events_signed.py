@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
@@ -236,3 +237,14 @@ async def test_no_key_is_made_for_a_registry_the_hub_signs_already(
     assert [r.key_id for r in found] == [signer.key_id] * 7 + [None]
     verified = flat(await cli(db_url, hubs, "audit", "verify"))
     assert "tampered" not in verified and "event id=8 (key.issue key:1): not signed" in verified
+
+
+async def test_the_unsigned_note_names_the_key_file_by_its_absolute_path(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default var/signing-key.pem is relative: the note says which folder's it looked in.
+    monkeypatch.chdir(tmp_path)
+    done = await applied(db_url, Path("var/signing-key.pem"), tmp_path, **PRODUCTION)
+    note = " ".join(done.stderr.split())
+    looked = tmp_path / "var" / "signing-key.pem"
+    assert f"HUB_SIGNING_KEY_FILE {looked} does not exist" in note, note

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -252,3 +253,25 @@ async def test_a_key_past_its_expiry_is_refused_at_the_gateway(db_url: str, tmp_
             await asyncio.sleep(0.05)
         r = await c.get(url, headers=headers)
         assert r.headers["X-Road-Error"] == "Client.Unauthorized", r.text
+
+
+async def test_a_delete_answers_204_with_no_body_and_no_content_type(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        await _load(c)
+        r = await c.post("/admin/keys", json={"client": "VN/GOV/BCA/client"}, headers=ADMIN_H)
+        assert r.status_code == 201, r.text
+        grant = {"client": "VN/GOV/BCA/other", "service": "VN/GOV/BCA/population/citizen-lookup"}
+        deletes: list[tuple[str, dict[str, Any]]] = [
+            ("/admin/grants", {"json": grant}),
+            (f"/admin/keys/{r.json()['id']}", {}),
+            ("/admin/services/VN/GOV/BCA/other/thing", {}),
+            ("/admin/subsystems/VN/GOV/BCA/other", {}),
+            ("/admin/members/VN/GOV/BCA", {}),
+        ]
+        for url, body in deletes:
+            r = await c.request("DELETE", url, headers=ADMIN_H, **body)
+            assert r.status_code == 204, (url, r.text)
+            assert r.content == b""
+            assert "content-type" not in r.headers, (url, r.headers)

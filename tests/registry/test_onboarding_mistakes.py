@@ -11,6 +11,7 @@ import pytest
 
 from hub.core.db import create_engine, session_factory
 from hub.registry import service as registry
+from hub.registry.advice import member_code_warnings
 from hub.registry.yamlio import RegistryFileError
 from tests.support import ADMIN, hub_client, make_settings
 
@@ -220,3 +221,35 @@ async def test_files_may_declare_the_same_entry_alike_but_not_differently(db_url
         "client.yaml:2: members[0]: VN/LOC/01 appears twice (also at permits.yaml:2), "
         "with another name: declare it once, or alike in every file"
     )
+
+
+async def test_an_entry_posted_alone_answers_the_warnings_apply_gives(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        r = await c.post(
+            "/admin/members", json={"id": "VN/LOC/02", "name": "Hà Giang"}, headers=ADMIN_H
+        )
+        assert r.status_code == 201, r.text
+        assert r.json() == {
+            "id": "VN/LOC/02",
+            "name": "Hà Giang",
+            "enabled": True,
+            "warnings": member_code_warnings(["VN/LOC/02"]),
+        }
+        assert "02 was a province code before the merger" in r.json()["warnings"][0]
+        r = await c.post(
+            "/admin/members", json={"id": "VN/LOC/01", "name": "Hà Nội"}, headers=ADMIN_H
+        )
+        assert r.status_code == 201 and r.json()["warnings"] == [], r.text
+        r = await c.post("/admin/subsystems", json={"id": "VN/LOC/01/mot-cua"}, headers=ADMIN_H)
+        assert r.status_code == 201 and r.json()["warnings"] == [], r.text
+        svc = {"id": "VN/LOC/01/mot-cua/record-lookup"}
+        r = await c.post("/admin/services", json=svc, headers=ADMIN_H)
+        assert r.status_code == 201, r.text
+        assert r.json()["id"] == svc["id"]
+        assert r.json()["warnings"] == [
+            "VN/LOC/01/mot-cua/record-lookup: neither it nor its subsystem VN/LOC/01/mot-cua has "
+            "a base_url, so its calls answer 502 until one is given (a provider's subsystem has "
+            "base_url: http://...; a client's has none)"
+        ]
