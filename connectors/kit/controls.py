@@ -73,6 +73,15 @@ class _Takes:
             # Ignored, DELETE /__requests?method=GET cleared every call, not the GETs.
             what = self.what or f"{request.method} {request.scope['route'].path}"
             raise InvalidRequestError(unknown_query(what, unknown, self.names))
+        # Only the last value counted: "method=GET&method=POST" meant POST, not either.
+        given = [k for k, _ in request.query_params.multi_items()]
+        twice = {k: n for k in dict.fromkeys(given) if (n := given.count(k)) > 1}
+        if twice:
+            name, times = next(iter(twice.items()))
+            raise InvalidRequestError(
+                f"query parameter {name} is given {times} times: each filter takes one value "
+                "(ask once per value and add up the answers)"
+            )
 
 
 def _stubs(body: Any, *, many: bool, content_type: str) -> list[Stub]:

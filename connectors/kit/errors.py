@@ -28,7 +28,15 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+CONTROLS = ("/__health", "/__reset", "/__faults", "/__stubs", "/__requests")
+_WIREMOCK_ADMIN = {
+    "mappings": "/__stubs",
+    "requests": "/__requests",
+    "reset": "/__reset",
+    "near-misses": "the 404 of a call no stub answers, which names the closest stub,",
+}
 # Past this many, a sentence stops helping: the rest are counted.
 MAX_ERRORS = 5
 _PLACES = {"query": "query parameter ", "path": "path parameter ", "header": "header "}
@@ -96,7 +104,9 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     call = f"{request.method} {request.url.path}"
     headers = dict(exc.headers or {})
-    if exc.status_code == 404 and exc.detail == "Not Found":
+    if exc.status_code == 404 and exc.detail == "Not Found" and request.url.path.startswith("/__"):
+        kind, message = "NotFound", _no_control(call, request.url.path)
+    elif exc.status_code == 404 and exc.detail == "Not Found":
         kind = "NotFound"
         message = f"no service of this mock and no stub answers {call}" + (
             await _near_miss(request)
@@ -104,12 +114,34 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
         )
     elif exc.status_code == 405:
         kind = "MethodNotAllowed"
-        message = f"{call}: this path takes {headers.get('Allow', 'other methods')} only"
+        # The router names the methods of the first route of the path only.
+        headers["Allow"] = _allowed(request) or headers.get("Allow", "")
+        message = f"{call}: this path takes {headers['Allow'] or 'other methods'} only"
         message += await _near_miss(request)
     else:
         kind, message = HTTPStatus(exc.status_code).phrase.replace(" ", ""), str(exc.detail)
     body = {"type": kind, "message": message}
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def _allowed(request: Request) -> str:
+    """The methods of every route of the request's path, in the order the app declares them."""
+    methods: dict[str, None] = {}
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods.update(dict.fromkeys(getattr(route, "methods", None) or ()))
+    if "GET" in methods and "HEAD" in methods:
+        del methods["HEAD"]  # as FastAPI's routes: HEAD of a GET goes without saying
+    return ", ".join(methods)
+
+
+def _no_control(call: str, path: str) -> str:
+    """For ``/__...`` no control has: the controls there are, and WireMock's that it meant."""
+    said = f"no control {call}: this mock's controls are {', '.join(CONTROLS)}"
+    admin = path.removeprefix("/__admin/").split("/")[0] if path.startswith("/__admin/") else ""
+    if admin in _WIREMOCK_ADMIN:
+        said += f" (WireMock's /__admin/{admin} is {_WIREMOCK_ADMIN[admin]} here)"
+    return said + " (docs/connectors.md)"
 
 
 async def _near_miss(request: Request) -> str:

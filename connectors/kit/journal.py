@@ -93,7 +93,7 @@ class Entry:
         headers: dict[str, str] = {}
         size = self.size
         for raw_name, raw_value in self.headers:
-            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            name, value = raw_name.decode("latin-1"), header_text(raw_value)
             if name == "content-length" and not size and value.isdigit():
                 size = int(value)  # a body nobody read: the handler did not need it
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
@@ -114,6 +114,15 @@ class Entry:
             "duration_ms": None if self.duration is None else round(self.duration * 1000, 3),
             "unmatched": self.unmatched,
         }
+
+
+def header_text(raw: bytes) -> str:
+    """A header value as its sender wrote it: UTF-8 (what clients send beyond ASCII), else
+    Latin-1 (HTTP's old default, which any bytes decode as)."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def redact(name: str, value: str) -> str:

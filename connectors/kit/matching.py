@@ -9,12 +9,13 @@ what keeps a stub from answering a call (``method POST (got GET)``, ``query v=1 
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from starlette.types import Scope
 
-from connectors.kit.journal import redact
+from connectors.kit.journal import header_text, redact
 
 if TYPE_CHECKING:
     from connectors.kit.stubs import LiveStub
@@ -34,7 +35,7 @@ def header_values(scope: Scope) -> dict[str, list[str]]:
     """The call's headers by lower-case name, each with every line it came in."""
     values: dict[str, list[str]] = {}
     for name, value in scope["headers"]:
-        values.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+        values.setdefault(name.decode("latin-1"), []).append(header_text(value))
     return values
 
 
@@ -77,7 +78,9 @@ def misses(live: LiveStub, scope: Scope, body: bytes | None) -> list[str]:
         given = query_values(scope)
         for name, value in s.query.items():
             if value not in given.get(name, ()):
-                said.append(f"query {name}={_cut(value)} (got {_got(given.get(name))})")
+                got = given.get(name, [])
+                form = next((_forms(v, value) for v in got if _nfc(v) == _nfc(value)), None)
+                said.append(f"query {name}={_cut(value)} (got {form or _got(got)})")
     if s.request_headers:
         headers = header_values(scope)
         for name, value in s.request_headers.items():
@@ -86,10 +89,45 @@ def misses(live: LiveStub, scope: Scope, body: bytes | None) -> list[str]:
                 said.append(f"header {name}: {_cut(redact(name, value))} (got {_got(got)})")
     if live.reads_body and not body_holds(body, s.request_json):
         wanted = json.dumps(s.request_json, ensure_ascii=False, separators=(",", ":"))
-        said.append(f"request_json {_cut(wanted)} (the body does not hold it)")
+        said.append(f"request_json {_cut(wanted)} ({_body_form(body, s.request_json)})")
     if not live.live:
         said.append(f"used up (times {s.times})")
     return said
+
+
+def _nfc(value: Any) -> Any:
+    """JSON ``value`` with its text in Unicode NFC."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {_nfc(k): _nfc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nfc(v) for v in value]
+    return value
+
+
+def _form(text: str) -> str:
+    for form in ("NFC", "NFD"):
+        if unicodedata.is_normalized(form, text):
+            return form
+    return "mixed"
+
+
+def _forms(got: str, wanted: str) -> str:
+    # "Nguyễn" composed and decomposed look alike: say why they still differ.
+    return f"it in another Unicode form ({_form(got)}, not {_form(wanted)})"
+
+
+def _body_form(body: bytes | None, wanted: Any) -> str:
+    """Why the body does not hold ``wanted``: not at all, or in another Unicode form."""
+    try:
+        given = json.loads(body or b"")
+        if contains(_nfc(given), _nfc(wanted)):
+            got, shown = (json.dumps(v, ensure_ascii=False) for v in (given, wanted))
+            return f"the body holds {_forms(got, shown)}"
+    except ValueError:
+        pass
+    return "the body does not hold it"
 
 
 def _cut(text: str) -> str:

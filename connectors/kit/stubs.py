@@ -47,6 +47,7 @@ Whole = Annotated[int, Strict()]
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110)
 _VALUE = re.compile(r"[\x20-\x7e\t]*")  # printable ASCII: h11 refuses the rest mid-answer
+_LINE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")  # what a header sent can hold: no line break
 _WORKED_OUT = ("content-length", "transfer-encoding", "x-mock-stub")
 _NO_BODY = (204, 304)
 # WireMock's names of what a stub here gives under another name, for a mapping pasted from it.
@@ -72,6 +73,8 @@ def _header_names(headers: dict[str, str], *, values: bool) -> dict[str, str]:
             raise ValueError(f"{name[:40]!r} is not a header name: use letters, digits and '-'")
         if values and not _VALUE.fullmatch(value):
             raise ValueError(f"{name!r} must be printable ASCII on one line")
+        if not _LINE.fullmatch(value):
+            raise ValueError(f"{name!r} must be on one line, with no control characters")
     return headers
 
 
@@ -292,7 +295,8 @@ class StubError(ValueError):
 def read_stubs(path: Path) -> list[Stub]:
     """The stubs of a JSON file holding a list of them, as ``PUT /__stubs`` takes."""
     try:
-        given = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte order mark (Notepad writes one) is no part of the JSON.
+        given = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise StubError(f"cannot read the stubs file {path}: {exc.strerror}") from None
     except ValueError as exc:
