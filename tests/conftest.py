@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import POSTGRES_URL, database
+
+# Started as a background job of a script (`make test &`, a CI runner's shell), this process
+# ignores SIGINT, and so did every `hub` it started: the tests that stop one as Ctrl-C does
+# saw it run on and exit 0, not 130. Its children get the default action back this way.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
