@@ -50,18 +50,25 @@ async def refuse_unknown(request: Request, _: OperatorDep) -> None:
     """A 400 for a query parameter the route does not take (after the token, so a caller
     without one learns no parameter names). A misspelt filter (consumer=, from=) or one the
     route has not (the matrix's client=) was ignored: the figures of everything, as if
-    narrowed."""
+    narrowed. A parameter given twice is refused too, for the same reason."""
     route = request.scope.get("route")
     if route is None:
         return
     known = _query_names(route.dependant)
     unknown = [k for k in dict.fromkeys(request.query_params) if k not in known]
+    where = getattr(route, "path_format", route.path)  # {ident}, not {ident:path}
     if unknown:
         names = ", ".join(repr(k[:40]) for k in unknown[:5])
         takes = ", ".join(known) if known else "no parameters"
         plural = "s" if len(unknown) > 1 else ""
-        where = getattr(route, "path_format", route.path)  # {ident}, not {ident:path}
         raise HTTPException(400, f"unknown parameter{plural} {names}: {where} takes {takes}")
+    # A repeated one (client=A&client=B) kept its last value alone: B's figures, as if both.
+    for key in dict.fromkeys(request.query_params):
+        times = len(request.query_params.getlist(key))
+        if times > 1:
+            raise HTTPException(
+                400, f"{key} is given {times} times: {where} takes one value of each parameter"
+            )
 
 
 api = APIRouter(prefix="/api", tags=["operator"], dependencies=[Depends(refuse_unknown)])

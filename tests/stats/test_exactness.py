@@ -263,6 +263,25 @@ async def test_bad_parameters_get_a_4xx_sentence(
 
 
 @pytest.mark.parametrize(
+    ("path", "params", "words"),
+    [
+        # The second value won: client=A&client=B answered B's figures alone, as if both.
+        ("/api/stats/summary", [("client", "VN/GOV/BTP/civil-status"),
+                                ("client", "VN/COM/0101234565/ekyc")],
+         "client is given 2 times: /api/stats/summary takes one value of each parameter"),
+        ("/api/transactions", [("since", "1d"), ("since", "2d"), ("fault", "none")],
+         "since is given 2 times"),
+    ],
+)  # fmt: skip
+async def test_a_repeated_parameter_is_a_400(
+    hub: Hub, path: str, params: list[tuple[str, str]], words: str
+) -> None:
+    resp = await hub.client.get(path, params=params, headers=AUTH)
+    assert resp.status_code == 400
+    assert words in resp.json()["detail"]
+
+
+@pytest.mark.parametrize(
     ("params", "first", "last"),
     [
         # About 2,900 spans of days and hours: one OR of them all was deeper than SQLite's
