@@ -26,7 +26,7 @@ from hub import __version__
 from hub.admin.router import router as admin_router
 from hub.core import apidocs, errors, readiness, security
 from hub.core.children import end_with_parent, is_child, orphaned
-from hub.core.db import create_engine, refusal_message, session_factory
+from hub.core.db import create_engine, refusal_message, session_factory, unreachable_message
 from hub.core.ids import IdError, request_id
 from hub.core.settings import Settings, warn_unknown_variables
 from hub.front import HubApp
@@ -206,6 +206,15 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
         said = refusal_message(exc)
         if said is None:
             log.error("a request failed on the database", exc_info=exc)
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        log.warning("%s", said)  # one line: the database's state, not the hub's fault
+        return JSONResponse({"detail": said}, status_code=503, headers={"Retry-After": "5"})
+
+    @api.exception_handler(OSError)
+    async def _unreachable(_: Request, exc: OSError) -> Response:
+        said = unreachable_message(exc)
+        if said is None:
+            log.error("a request failed", exc_info=exc)
             return JSONResponse({"detail": "internal error"}, status_code=500)
         log.warning("%s", said)  # one line: the database's state, not the hub's fault
         return JSONResponse({"detail": said}, status_code=503, headers={"Retry-After": "5"})

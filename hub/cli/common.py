@@ -20,8 +20,10 @@ if TYPE_CHECKING:
     from hub.registry.events import Actor
 
 T = TypeVar("T")
-console = Console()
-err_console = Console(stderr=True)
+# A sentence is never broken at the terminal's width (80 columns in a pipe or a deploy
+# log): a script's grep for "revision 0011" or a hash must find it whole. Tables still fit.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class Unwritable(Exception):

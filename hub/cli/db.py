@@ -20,17 +20,27 @@ def upgrade_cmd(
 ) -> None:
     """Apply the migrations (SQLite or PostgreSQL); safe to run again."""
     s = settings(db)
+    script = ScriptDirectory.from_config(alembic_config(s.database_url))
+    ids = [r.revision for r in script.walk_revisions()]  # newest first
+    if revision != "head" and revision not in ids:
+        # Alembic's own forms ("base", "+1", a prefix) made a database file, said "is at
+        # revision None" or "Can't locate revision", and exited 0 or 1.
+        fail(
+            f"--revision {revision} is no migration of this hub: give one from {ids[-1]} to "
+            f"{ids[0]}, or leave --revision out for the newest",
+            2,
+        )
     try:
         upgrade(s.database_url, revision)
         current, head = revisions(s.database_url)
-        asked = ScriptDirectory.from_config(alembic_config(s.database_url)).get_revision(revision)
     except Exception as exc:  # a CLI user gets the reason, not a traceback
         fail(f"could not migrate {shown(s.database_url)}: {reason(exc)}", not_ours(exc))
-    if asked is not None and asked.revision != current:
+    asked = head if revision == "head" else revision
+    if asked != current:
         # Alembic does nothing when asked to upgrade to a revision the database is past.
         fail(
             f"the database at {shown(s.database_url)} is at revision {current}, past "
-            f"{asked.revision}: `hub db upgrade` never goes back",
+            f"{asked}: `hub db upgrade` never goes back",
             2,
         )
     newest = " (the newest)" if current == head else ""

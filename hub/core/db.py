@@ -83,3 +83,20 @@ def refusal_message(exc: DBAPIError) -> str | None:
     cause = exc.orig if exc.orig is not None else exc
     first = (str(cause).splitlines() or [type(cause).__name__])[0] or type(cause).__name__
     return f"the database refused this request ({first}); try again once it takes requests"
+
+
+def unreachable_message(exc: OSError) -> str | None:
+    """What to tell an admin or operator when the database server cannot be reached, or None
+    when ``exc`` did not come from the database's driver or SQLAlchemy (it stays a 500).
+
+    asyncpg raises the socket's own error (refused, timed out, no such host), which
+    SQLAlchemy does not wrap as it wraps the database's: while PostgreSQL was down every
+    request was a bare "Internal Server Error" with a traceback in the log.
+    """
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(("asyncpg", "sqlalchemy")):
+            first = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+            return f"the database cannot be reached ({first}); try again once it answers"
+        tb = tb.tb_next
+    return None

@@ -61,7 +61,9 @@ def has_revision(script: ScriptDirectory, revision: str) -> bool:
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url)
+    # Alembic's options are ConfigParser's, where "%" starts an interpolation: a password
+    # written percent-encoded (p%40ss for p@ss) failed every migration, quoted in full.
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 

@@ -124,6 +124,19 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("admin_token", "operator_token")
+    @classmethod
+    def _no_blank_at_the_ends(cls, value: str) -> str:
+        # A token read from a secret file keeps its newline: the hub started and refused
+        # every request with 401, since no Authorization header can carry one.
+        if value != value.strip():
+            # Not the value itself: a token is never echoed to a log.
+            raise ValueError(
+                "starts or ends with a blank or a newline, which no Authorization header can "
+                "carry: remove it (a secret file's last newline, a CRLF env file)"
+            )
+        return value
+
     @field_validator("minute_rollup_days")
     @classmethod
     def _within_a_century(cls, value: int) -> int:

@@ -378,10 +378,26 @@ class RegistryCache:
             self._check = None
 
     async def poll(self, interval_s: float) -> None:
-        """Reload when another worker or the CLI changed the registry."""
+        """Reload when another worker or the CLI changed the registry.
+
+        A failure is logged once, with its traceback, until it works again or fails another
+        way: while the database was down each worker logged one at every interval."""
+        failing: type[BaseException] | None = None
         while True:
             await asyncio.sleep(interval_s)
             try:
                 await self.refresh()
-            except Exception:  # keep serving the last good snapshot
-                log.warning("registry refresh failed", exc_info=True)
+            except Exception as exc:  # keep serving the last good snapshot
+                if type(exc) is not failing:
+                    first = (str(exc).splitlines() or [""])[0]
+                    log.warning(
+                        "registry refresh failed: %s: %s (said once until it works again)",
+                        type(exc).__name__,
+                        first,
+                        exc_info=True,
+                    )
+                failing = type(exc)
+            else:
+                if failing is not None:
+                    log.warning("registry refresh works again")
+                failing = None

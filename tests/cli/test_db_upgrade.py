@@ -41,6 +41,47 @@ def test_db_upgrade_names_the_revision_and_never_claims_an_older_one(
     assert revisions(url)[0] == head
 
 
+def test_what_it_says_is_one_line_in_a_deploy_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Printed to a pipe (80 columns), "is at revision 0011" was cut into two lines, so a
+    # deploy script's `grep "revision 0011"` found nothing after a good upgrade.
+    url = f"sqlite+aiosqlite:///{tmp_path / ('long-folder-name-' * 3)}/hub.db"
+    Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir()
+    head = revisions(url)[1]
+    result = CliRunner().invoke(app, ["db", "upgrade", "--db", url], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(f"is at revision {head} (the newest)\n"), result.output
+    assert result.output.count("\n") == 1, result.output
+
+
+@pytest.mark.parametrize("revision", ["9999", "000", "base", "+1"])
+def test_a_revision_that_is_no_migration_is_refused_before_the_database_is_touched(
+    revision: str, tmp_path: Path
+) -> None:
+    # "9999" made an empty database file and ended in exit 1 with "Can't locate revision
+    # identified by '9999'"; "base" said "is at revision None" and exit 0.
+    path = tmp_path / "hub.db"
+    code, said = _said(["--revision", revision, "--db", f"sqlite+aiosqlite:///{path}"])
+    assert code == 2, said
+    assert f"--revision {revision} is no migration of this hub: give one from 0001 to " in said
+    assert "or leave --revision out for the newest" in said, said
+    assert not path.exists()
+
+
+def test_a_percent_sign_in_the_url_is_taken_as_written(tmp_path: Path) -> None:
+    # A password with "@" or "/" is written percent-encoded (postgresql+asyncpg://hub:p%40ss@db/
+    # hub): Alembic's configuration read "%" as its own syntax and every migration failed with
+    # "invalid interpolation syntax", quoting the password.
+    folder = tmp_path / "a@b"  # written a%40b in the URL, as a password's "@" is
+    folder.mkdir()
+    url = f"sqlite+aiosqlite:///{tmp_path}/a%40b/hub.db"
+    head = revisions(url)[1]
+    code, said = _said(["--db", url])
+    assert code == 0 and said.endswith(f"is at revision {head} (the newest)"), said
+    assert _tables(folder / "hub.db"), "no tables made"
+
+
 def _tables(path: Path) -> list[str]:
     with sqlite3.connect(path) as db:
         return sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))

@@ -76,6 +76,27 @@ def test_an_empty_secret_in_production_asks_for_a_secret_not_the_placeholder(
     assert "change-me" not in error["msg"], error["msg"]
 
 
+@pytest.mark.parametrize("env", ["development", "production"])
+@pytest.mark.parametrize("name", ["HUB_ADMIN_TOKEN", "HUB_OPERATOR_TOKEN"])
+@pytest.mark.parametrize("padded", ["{}\n", "{}\r\n", " {}"])
+def test_a_token_with_a_newline_or_blank_at_an_end_is_refused(
+    padded: str, name: str, env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A token read from a secret file ends with its newline: the hub started, and refused
+    # every request with 401, since no Authorization header can carry it.
+    secrets = {
+        "HUB_ADMIN_TOKEN": "a" * 24,
+        "HUB_OPERATOR_TOKEN": "o" * 24,
+        "HUB_SECRET_KEY": "s" * 32,
+    }
+    with pytest.raises(ValidationError) as caught:
+        _settings(monkeypatch, HUB_ENV=env, **{**secrets, name: padded.format("t" * 24)})
+    (error,) = caught.value.errors()
+    assert error["loc"] == (name.removeprefix("HUB_").lower(),)
+    assert "starts or ends with a blank or a newline" in error["msg"], error["msg"]
+    assert "remove it" in error["msg"], error["msg"]
+
+
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
 @pytest.mark.parametrize("name", ["HUB_REGISTRY_REFRESH_S", "HUB_BREAKER_FAILURE_RATIO"])
 def test_a_duration_or_ratio_must_be_a_finite_number(

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import socket
 from pathlib import Path
 
+import pytest
+
+from hub.core.db import create_engine, session_factory
 from hub.core.migrate import upgrade_async
+from hub.registry.cache import RegistryCache
 from tests.support import ADMIN, hub_client, make_settings
 
 ADMIN_H = {"Authorization": f"Bearer {ADMIN}"}
@@ -27,3 +34,66 @@ async def test_a_write_the_database_refuses_is_a_503_saying_why(tmp_path: Path) 
         assert (await c.get("/admin/members", headers=ADMIN_H)).status_code == 200
         r = await c.get("/api/stats/summary", headers=ADMIN_H)
         assert r.status_code == 200 and r.json()["total"] == 0, r.text
+
+
+async def test_a_database_server_that_cannot_be_reached_is_a_503_saying_so(
+    tmp_path: Path,
+) -> None:
+    # PostgreSQL down or unreachable: asyncpg raises the socket's own error, which SQLAlchemy
+    # does not wrap, and every admin and operator request was a bare "Internal Server Error"
+    # (500) with a traceback in the hub's log, while /readyz said what was wrong.
+    path = tmp_path / "hub.db"
+    await upgrade_async(f"sqlite+aiosqlite:///{path}")
+    async with hub_client(make_settings(f"sqlite+aiosqlite:///{path}", tmp_path)) as (app, c):
+        with socket.socket() as closed:  # bound, never listening: a refused connection
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+            down = create_engine(f"postgresql+asyncpg://hub@127.0.0.1:{port}/hub")
+            app.state.sessions = session_factory(down)
+            try:
+                for route in ("/admin/members", "/api/transactions/abc"):
+                    r = await c.get(route, headers=ADMIN_H)
+                    assert r.status_code == 503, r.text
+                    said = r.json()["detail"]
+                    assert said.startswith("the database cannot be reached ("), said
+                    assert said.endswith("try again once it answers"), said
+                    assert r.headers["retry-after"] == "5"
+            finally:
+                await down.dispose()
+
+
+async def test_a_database_outage_is_logged_once_by_the_registry_poll(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Every worker logged "registry refresh failed" with a full traceback at every interval
+    # (2 s) for as long as PostgreSQL was down: thirty tracebacks a minute each.
+    outcomes: list[BaseException | None] = [
+        ConnectionRefusedError(111, "Connection refused"),
+        ConnectionRefusedError(111, "Connection refused"),
+        ConnectionRefusedError(111, "Connection refused"),
+        None,
+        ConnectionRefusedError(111, "Connection refused"),
+        asyncio.CancelledError(),
+    ]
+    cache = RegistryCache(sessions=None)  # type: ignore[arg-type]
+
+    async def refresh(*, force: bool = False) -> None:
+        outcome = outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+    cache.refresh = refresh  # type: ignore[method-assign]
+    with (
+        caplog.at_level(logging.WARNING, logger="hub.registry.cache"),
+        pytest.raises(asyncio.CancelledError),
+    ):
+        await cache.poll(0)
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        "registry refresh failed: ConnectionRefusedError: [Errno 111] Connection refused "
+        "(said once until it works again)",
+        "registry refresh works again",
+        "registry refresh failed: ConnectionRefusedError: [Errno 111] Connection refused "
+        "(said once until it works again)",
+    ], said
+    assert caplog.records[0].exc_info is not None  # the first one has its traceback
