@@ -203,21 +203,11 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
 
     @api.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> Response:
-        said = refusal_message(exc)
-        if said is None:
-            log.error("a request failed on the database", exc_info=exc)
-            return JSONResponse({"detail": "internal error"}, status_code=500)
-        log.warning("%s", said)  # one line: the database's state, not the hub's fault
-        return JSONResponse({"detail": said}, status_code=503, headers={"Retry-After": "5"})
+        return _database_state(refusal_message(exc), exc, "a request failed on the database")
 
     @api.exception_handler(OSError)
     async def _unreachable(_: Request, exc: OSError) -> Response:
-        said = unreachable_message(exc)
-        if said is None:
-            log.error("a request failed", exc_info=exc)
-            return JSONResponse({"detail": "internal error"}, status_code=500)
-        log.warning("%s", said)  # one line: the database's state, not the hub's fault
-        return JSONResponse({"detail": said}, status_code=503, headers={"Retry-After": "5"})
+        return _database_state(unreachable_message(exc), exc, "a request failed")
 
     @api.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
@@ -297,6 +287,16 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
         return {
             sid: url for sid, (_n, url, _e) in state.registry.snapshot.subsystems.items() if url
         }
+
+
+def _database_state(said: str | None, exc: Exception, failed: str) -> Response:
+    """A 503 that says what the database is doing, or a 500 when ``said`` is None (the
+    error is the hub's own: its traceback goes to the log)."""
+    if said is None:
+        log.error(failed, exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+    log.warning("%s", said)  # one line: the database's state, not the hub's fault
+    return JSONResponse({"detail": said}, status_code=503, headers={"Retry-After": "5"})
 
 
 def _demo_off(settings: Settings) -> str:
