@@ -57,18 +57,17 @@ def test_an_empty_variable_of_a_setting_with_a_default_is_refused_naming_it(
     assert "set but empty" in error["msg"] and f"the default ({default})" in error["msg"]
 
 
+# Secrets production takes: each test changes one of them.
+SECRETS = {"HUB_ADMIN_TOKEN": "a" * 24, "HUB_OPERATOR_TOKEN": "o" * 24, "HUB_SECRET_KEY": "s" * 32}
+
+
 @pytest.mark.parametrize("name", ["HUB_ADMIN_TOKEN", "HUB_OPERATOR_TOKEN", "HUB_SECRET_KEY"])
 def test_an_empty_secret_in_production_asks_for_a_secret_not_the_placeholder(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # It said "unset it for the default (change-me)", which production refuses in turn.
-    secrets = {
-        "HUB_ADMIN_TOKEN": "a" * 24,
-        "HUB_OPERATOR_TOKEN": "o" * 24,
-        "HUB_SECRET_KEY": "s" * 32,
-    }
     with pytest.raises(ValidationError) as caught:
-        _settings(monkeypatch, HUB_ENV="production", **{**secrets, name: ""})
+        _settings(monkeypatch, HUB_ENV="production", **{**SECRETS, name: ""})
     (error,) = caught.value.errors()
     assert error["loc"] == (name.removeprefix("HUB_").lower(),)
     assert "set but empty" in error["msg"], error["msg"]
@@ -84,13 +83,8 @@ def test_a_token_with_a_newline_or_blank_at_an_end_is_refused(
 ) -> None:
     # A token read from a secret file ends with its newline: the hub started, and refused
     # every request with 401, since no Authorization header can carry it.
-    secrets = {
-        "HUB_ADMIN_TOKEN": "a" * 24,
-        "HUB_OPERATOR_TOKEN": "o" * 24,
-        "HUB_SECRET_KEY": "s" * 32,
-    }
     with pytest.raises(ValidationError) as caught:
-        _settings(monkeypatch, HUB_ENV=env, **{**secrets, name: padded.format("t" * 24)})
+        _settings(monkeypatch, HUB_ENV=env, **{**SECRETS, name: padded.format("t" * 24)})
     (error,) = caught.value.errors()
     assert error["loc"] == (name.removeprefix("HUB_").lower(),)
     assert "starts or ends with a blank or a newline" in error["msg"], error["msg"]

@@ -62,6 +62,16 @@ async def setup(c: httpx.AsyncClient) -> None:
         assert (await c.post(url, json=body, headers=H)).status_code == 201
 
 
+async def trail_report(url: str) -> Any:
+    """``verify_trail`` of the database at ``url``, on a connection of its own."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await verify_trail(conn)
+    finally:
+        await engine.dispose()
+
+
 async def test_each_entry_change_is_one_event_and_a_refusal_none(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -122,12 +132,7 @@ async def test_each_entry_change_is_one_event_and_a_refusal_none(
         e = await changed(c, "DELETE", "/admin/members/VN/GOV/BCA", 204)
         assert e["detail"] == {"subsystems": ["VN/GOV/BCA/population"], "services": [LOOKUP]}
 
-        engine = create_engine(db_url)
-        try:
-            async with engine.connect() as conn:
-                report = await verify_trail(conn)
-        finally:
-            await engine.dispose()
+        report = await trail_report(db_url)
         trail = await events(c)
         assert report.problems == [] and report.events == len(trail)
         assert {e["action"] for e in trail} <= ACTIONS  # each one ?action= takes
@@ -233,11 +238,6 @@ async def test_changes_at_once_on_postgres_keep_one_chain(tmp_path: Path) -> Non
         )
         made = sum(r.status_code in (200, 201) for r in answers)
         assert made >= 12, [r.text for r in answers]
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                report = await verify_trail(conn)
-        finally:
-            await engine.dispose()
+        report = await trail_report(url)
         assert report.problems == []
         assert report.events == 5 + made

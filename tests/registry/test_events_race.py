@@ -15,9 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.core.db import create_engine
-from hub.registry.events_verify import verify_trail
-from tests.registry.test_events_api import CLIENT, LOOKUP, H, events, setup
+from tests.registry.test_events_api import CLIENT, LOOKUP, H, events, setup, trail_report
 from tests.support import hub_client, make_settings
 
 
@@ -39,13 +37,7 @@ async def _race(tmp_path: Path, body: Any, engine_name: str) -> None:
     ):
         await setup(c)
         await body(c)
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                report = await verify_trail(conn)
-        finally:
-            await engine.dispose()
-        assert report.problems == []
+        assert (await trail_report(url)).problems == []
 
 
 def _details(items: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
