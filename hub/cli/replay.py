@@ -126,10 +126,11 @@ def replay_command(
 ) -> None:
     """Replay exchange scenarios against a hub and report per-step pass/fail and latency.
 
-    Exit status: 0 when every expectation held, 1 when any failed, 2 on bad input; 130,
-    143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP (after the report of what ran).
+    Exit status: 0 when every expectation and --threshold held, 1 when any failed,
+    2 on bad input; 130, 143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP
+    (after the report of what ran).
     """
-    from hub.replay.faults import parse_fault
+    from hub.replay.faults import parse_faults
     from hub.replay.loader import load_paths
     from hub.replay.problems import ScenarioLoadError
     from hub.replay.reports import write_json, write_junit
@@ -153,6 +154,7 @@ def replay_command(
         evaluate,
         parse_stages,
         parse_threshold,
+        report_over_input,
         same_report_path,
     )
 
@@ -163,7 +165,7 @@ def replay_command(
     ramp = None
     try:
         thresholds = [parse_threshold(t) for t in threshold or []]
-        run_faults = [parse_fault(f) for f in fault or []]
+        run_faults = parse_faults(fault or [])
         if stages is not None:
             if duration_s is not None:
                 raise ValueError("--stages sets how long each scenario runs: drop --duration")
@@ -188,7 +190,11 @@ def replay_command(
     report_problems = [
         problem
         for option, path in (("--junit", junit), ("--json", json_report))
-        if path is not None and (problem := unwritable(option, path))
+        if path is not None
+        and (
+            problem := unwritable(option, path)
+            or report_over_input(option, path, [credentials, providers])
+        )
     ]
     clash = same_report_path(junit, json_report)
     if clash:

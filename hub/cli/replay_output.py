@@ -32,7 +32,7 @@ def print_report(
     tool's own errors."""
     from hub.replay.reports import render_tables, render_thresholds
 
-    render_tables(console, results)
+    render_tables(console, results, outcomes)
     if stopped:
         cut = [r.name for r in results if r.interrupted]
         say(

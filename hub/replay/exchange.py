@@ -14,7 +14,6 @@ import time
 import zlib
 from typing import Any
 
-import orjson
 from multidict import CIMultiDict
 
 from hub.gateway.client import ClientError, HttpClient
@@ -27,6 +26,7 @@ from hub.replay.wire import (
     decoded,
     head_lines,
     hub_words,
+    json_body,
     request_target,
     transport_kind,
 )
@@ -67,8 +67,8 @@ async def run_exchange(
             if not any(name.lower() == "content-type" for name in headers):
                 headers["Content-Type"] = "application/json"
             try:
-                data = orjson.dumps(render_value(step.json, variables))
-            except TypeError as exc:  # orjson.JSONEncodeError: e.g. a non-text key
+                data = json_body(render_value(step.json, variables))
+            except (TypeError, ValueError) as exc:
                 return None, Failure("request", "json", "a body JSON can hold", str(exc))
         elif step.body is not None:
             # Raw text, said so: a body without Content-Type is guesswork for the

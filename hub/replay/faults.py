@@ -111,6 +111,23 @@ def _whole(value: object) -> bool:
     return False
 
 
+def parse_faults(texts: list[str]) -> list[RunFault]:
+    """The ``--fault`` options; ValueError on a malformed one, or on two for one provider:
+    the mock holds one setting, so the second replaced the first, which the report still
+    said was held for the whole run."""
+    faults = [parse_fault(text) for text in texts]
+    seen: set[str] = set()
+    for fault in faults:
+        if fault.provider in seen:
+            raise ValueError(
+                f"--fault: {fault.provider} is given twice, and its mock holds one setting "
+                "(the second would replace the first): give all its settings in one --fault, "
+                f"e.g. {fault.provider}={{latency_ms: 200, error_rate: 0.1}}"
+            )
+        seen.add(fault.provider)
+    return faults
+
+
 def conflicts(faults: list[RunFault], plans: list[ScenarioPlan]) -> list[str]:
     """Scenario fault steps on a provider a ``--fault`` holds: each would undo the run's."""
     held = {f.provider for f in faults}

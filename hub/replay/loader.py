@@ -26,30 +26,64 @@ def discover(paths: list[Path], skipped: list[Path] | None = None) -> list[Path]
     """The scenario files named by ``paths``: files as given, folders searched recursively.
 
     A YAML file found in a folder without a top-level ``steps:`` is not a scenario (a
-    providers file, a registry export): it is left out, and added to ``skipped``.
+    providers file, a registry export): it is left out, and added to ``skipped``. A file
+    reached twice (named twice, or named and in a folder given too) is refused: run once,
+    a second copy asked for was lost without a word; as ``hub registry apply`` does.
     """
     found: list[Path] = []
     problems: list[str] = []
+    given: dict[Path, Path] = {}  # each file reached, resolved -> the argument that gave it
     for path in paths:
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
             scenarios = [p for p in files if looks_like_scenario(p)]
             others = [p for p in files if p not in scenarios]
-            if skipped is not None:
-                skipped += others
+            if skipped is not None:  # named once, even in a folder given twice
+                skipped += [p for p in others if p not in skipped]
             if not scenarios:
                 also = (
                     f" ({len(others)} YAML file(s) without a top-level 'steps:')" if others else ""
                 )
                 problems.append(f"{path}: no scenario files in this folder{also}")
-            found += scenarios
         elif path.is_file():
-            found.append(path)
+            scenarios = [path]
         else:
             problems.append(f"{path}: no such file or folder")
+            continue
+        earlier = _given_before(path, scenarios, given)
+        if earlier is not None:
+            problems.append(_twice(path, earlier))
+            continue
+        found += scenarios
     if problems:
         raise ScenarioLoadError(problems)
-    return list(dict.fromkeys(found))
+    return found
+
+
+def _given_before(path: Path, files: list[Path], given: dict[Path, Path]) -> Path | None:
+    """The earlier argument that gave one of ``files`` already, if any; else they are noted
+    in ``given`` as given by ``path``."""
+    resolved = [f.resolve() for f in files]
+    for file in resolved:
+        if file in given:
+            return given[file]
+    given.update(dict.fromkeys(resolved, path))
+    return None
+
+
+def _twice(path: Path, earlier: Path) -> str:
+    """Why ``path`` gives a file that ``earlier`` gave already, in a sentence."""
+    here, there = path.resolve(), earlier.resolve()
+    kind = "folder" if path.is_dir() else "file"
+    if here == there:
+        return f"{path}: this {kind} is given twice; give each {kind} once"
+    if here.is_relative_to(there):
+        what = f"this {kind} is inside the folder {earlier}"
+    elif there.is_relative_to(here):
+        what = f"this folder holds {earlier}"
+    else:  # a link: the folders overlap with neither inside the other
+        what = f"this folder's scenario files are reached through {earlier} too"
+    return f"{path}: {what}, given before it; give each file once"
 
 
 def load_paths(paths: list[Path], skipped: list[Path] | None = None) -> list[ScenarioPlan]:
@@ -86,7 +120,11 @@ def load_text(text: str, *, file: str, default_name: str = "scenario") -> Scenar
         # Lists or mappings some hundreds deep: the YAML parser, the model and the
         # compiler all recurse, and Python's stack ran out in one or the other.
         raise ScenarioLoadError(
-            [f"{file}: nested too deeply: lists or mappings hundreds of levels deep"]
+            [
+                f"{file}: nested too deeply: lists or mappings hundreds of levels deep (a "
+                "request body that deep can still be sent as text: 'body:' with a header "
+                "Content-Type: application/json)"
+            ]
         ) from None
 
 

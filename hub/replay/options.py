@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.replay.files import looks_like_scenario
 from hub.replay.results import ScenarioResult, percentile
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -184,6 +185,28 @@ def same_report_path(junit: Path | None, json_report: Path | None) -> str | None
     if junit.resolve() == json_report.resolve():
         return f"--junit and --json name the same file ({junit}); give each its own"
     return None
+
+
+def report_over_input(option: str, report: Path, inputs: list[Path | None]) -> str | None:
+    """Why a report cannot be written at ``report``, or None: it would overwrite a file the
+    run reads (``inputs``: --credentials, --providers) or a scenario.
+
+    ``hub replay --json scenarios/a.yaml scenarios/b.yaml`` (the report's name forgotten)
+    took a.yaml for the report's path and wrote the JSON over it, without a word.
+    """
+    target = report.resolve()
+    read = next((f for f in inputs if f is not None and f.resolve() == target), None)
+    if read is not None:
+        what = f"is a file this run reads ({read})"
+    elif report.is_file() and looks_like_scenario(report):
+        what = "is a scenario file (it has a top-level 'steps:')"
+    else:
+        return None
+    suffix = "xml" if option == "--junit" else "json"
+    return (
+        f"{option} {report}: {what}; the report would overwrite it: give the report a file "
+        f"of its own, e.g. {option} report.{suffix}"
+    )
 
 
 STAGES_FORMS = (

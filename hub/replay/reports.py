@@ -95,8 +95,11 @@ def _title(result: ScenarioResult) -> str:
     )
 
 
-def render_tables(console: Console, results: list[ScenarioResult]) -> None:
-    """A table per scenario, a row per step, then a one-line total."""
+def render_tables(
+    console: Console, results: list[ScenarioResult], outcomes: list[Outcome] | None = None
+) -> None:
+    """A table per scenario, a row per step, then a one-line total (which names the
+    ``--threshold``s not met: their own lines come after it)."""
     for result in results:
         _say(console, _title(result))
         table = Table(expand=False)
@@ -144,10 +147,19 @@ def render_tables(console: Console, results: list[ScenarioResult]) -> None:
             + ("" if by == "Ctrl-C" else f" (stopped by {by})"),
         )
         return
+    # A threshold not met fails the run (exit 1) as a failed expectation does: never "all
+    # expectations held" then, which a CI log is read (or grepped) for.
+    missed = [o.threshold.text for o in outcomes or [] if not o.ok]
+    verdict = [] if passed == given else ["[red]failures above[/]"]
+    if missed:
+        verdict.append(
+            f"[red]{len(missed)} of {len(outcomes or [])} threshold(s) FAILED: "
+            f"{escape(', '.join(missed))}[/]"
+        )
     _say(
         console,
         f"{passed} of {given} scenarios passed; {requests} requests; "
-        + ("[green]all expectations held[/]" if passed == given else "[red]failures above[/]"),
+        + ("; ".join(verdict) or "[green]all expectations held[/]"),
     )
 
 

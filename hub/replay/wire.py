@@ -6,10 +6,14 @@ helpers shape what it sends and name what went wrong in words about the hub.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import zlib
+from typing import Any
 from urllib.parse import quote, urlencode
+
+import orjson
 
 from hub.gateway.client import ClientError, header_lines
 
@@ -56,6 +60,25 @@ def request_target(path: str, params: list[tuple[str, str]]) -> str:
     if params:
         target += ("&" if "?" in target else "?") + urlencode(params)
     return target
+
+
+def json_body(value: Any) -> bytes:
+    """``value`` as a JSON request body; ValueError (or TypeError) if JSON cannot hold it.
+
+    orjson, for speed, writes no more than 254 levels of nesting and no integer beyond 64
+    bits, where JSON itself has no such limits: a scenario may well send a body some
+    hundreds of levels deep, to see the hub refuse it (hub/gateway/body.py), or an
+    identifier of 30 digits. Those go out as the standard library writes them.
+    """
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        pass
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except RecursionError:
+        raise ValueError("nested too deeply for this process to write") from None
+    return text.encode()
 
 
 USER_AGENT = "hub-replay"

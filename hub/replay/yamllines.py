@@ -110,6 +110,24 @@ def _quote_hint(line: str) -> str:
 
 
 _NOT_JSON_TAGS = {f"tag:yaml.org,2002:{kind}" for kind in ("set", "binary", "omap", "pairs")}
+# "\ud83d\ude00" as JSON writes an emoji: YAML reads it as two lone halves of a UTF-16
+# pair, which no UTF-8 request can carry (each iteration failed on it, its whole request
+# head, API key included, in the report).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate(node: yaml.Node) -> str | None:
+    """What is wrong with a scalar holding a lone UTF-16 surrogate, or None."""
+    if not isinstance(node, yaml.ScalarNode) or not isinstance(node.value, str):
+        return None
+    found = _SURROGATE.search(node.value)
+    if found is None:
+        return None
+    return (
+        f"the text holds \\u{ord(found.group()):04x}, half of a UTF-16 surrogate pair, "
+        "which UTF-8 cannot carry; write the character itself, or one beyond \\uffff as "
+        "\\U and 8 hex digits (e.g. \\U0001F600)"
+    )
 
 
 class _RecursiveAlias(Exception):
@@ -125,6 +143,9 @@ def _walk(
     parents: tuple[yaml.Node, ...],
 ) -> None:
     lines.setdefault(loc, node.start_mark.line + 1)
+    problem = _surrogate(node)
+    if problem:
+        duplicates.append((loc, problem))
     if node.tag in _NOT_JSON_TAGS:
         # A set or bytes would fail, or go out as something else, only once the run began.
         kind = node.tag.rsplit(":", 1)[-1]
@@ -146,6 +167,9 @@ def _walk(
                 duplicates.append((child, f"key {key!r} appears twice"))
             seen.add(key)
             lines[child] = key_node.start_mark.line + 1
+            problem = _surrogate(key_node)
+            if problem:
+                duplicates.append((child, problem))
             _walk(value_node, child, lines, duplicates, parents)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):

@@ -165,6 +165,16 @@ def run(*args: str) -> Any:
             ],
         ),
         (
+            # Each iteration failed unsent on it, its request head (API key too) in the report.
+            GOOD + '    headers: {X-Note: "\\ud83d\\ude00"}\n    json: {"\\udc00": 1}\n',
+            [
+                ":8: step 'find' (steps[0]), field headers.X-Note: the text holds \\ud83d, half "
+                "of a UTF-16 surrogate pair, which UTF-8 cannot carry; write the character "
+                "itself, or one beyond \\uffff as \\U and 8 hex digits (e.g. \\U0001F600)",
+                ":9: step 'find' (steps[0]), field json.",
+            ],
+        ),
+        (
             GOOD + "    json: {tags: !!set {a, b}, raw: !!binary aGVsbG8=}\n",
             [
                 "field json.tags: YAML's !!set is not a JSON-like value",
@@ -330,6 +340,35 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     assert run(str(tmp_path / "nope.yaml")).exit_code == 2
     result = run(str(tmp_path))
     assert result.exit_code == 2 and "no scenario files in this folder" in result.output
+
+
+def test_a_scenario_file_given_twice_is_refused(
+    write: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It ran once, without a word, where twice was asked for.
+    write(GOOD, "scen/good.yaml")
+    write(GOOD.replace("name: good", "name: other"), "scen/sub/other.yaml")
+    monkeypatch.chdir(tmp_path)
+    cases = {
+        ("scen/good.yaml", "scen/../scen/good.yaml"): (
+            "scen/../scen/good.yaml: this file is given twice; give each file once"
+        ),
+        ("scen", "scen/good.yaml"): (
+            "scen/good.yaml: this file is inside the folder scen, given before it; "
+            "give each file once"
+        ),
+        ("scen/sub", "scen"): (
+            "scen: this folder holds scen/sub, given before it; give each file once"
+        ),
+        ("scen", str(tmp_path / "scen")): (
+            f"{tmp_path / 'scen'}: this folder is given twice; give each folder once"
+        ),
+    }
+    for paths, said in cases.items():
+        result = run(*paths, "--hub", "http://127.0.0.1:9")
+        assert result.exit_code == 2, result.output
+        assert said in " ".join(result.output.split())
+        assert "nothing was run" in result.output
 
 
 def test_a_folder_with_other_yaml_runs_its_scenarios_as_pytest_does(
@@ -525,6 +564,27 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_anything_runs(
     assert "nothing was run" in result.output
 
 
+def test_a_report_path_that_would_overwrite_a_scenario_or_an_input_is_refused(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # `--json a.yaml b.yaml`, the report's name forgotten, wrote the JSON over a.yaml.
+    first, second = write(GOOD, "a.yaml"), write(GOOD, "b.yaml")
+    result = run("--json", str(first), str(second), "--hub", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert (
+        f"--json {first}: is a scenario file (it has a top-level 'steps:'); the report would "
+        "overwrite it: give the report a file of its own, e.g. --json report.json"
+    ) in " ".join(result.output.split())
+    assert first.read_text() == GOOD
+    keys = tmp_path / "keys.json"
+    keys.write_text("[]")
+    read = run(str(second), "--hub", "http://127.0.0.1:9", "--credentials", str(keys),
+               "--junit", str(keys))  # fmt: skip
+    assert read.exit_code == 2, read.output
+    assert f"--junit {keys}: is a file this run reads ({keys})" in " ".join(read.output.split())
+    assert keys.read_text() == "[]" and "nothing was run" in read.output
+
+
 def test_a_report_that_fails_to_write_does_not_cost_the_other(
     fake_hub: Any, write: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -592,6 +652,29 @@ def test_thresholds_pass_or_fail_the_run_and_reach_the_json(
     assert missed.exit_code == 1 and "threshold rps>=1000000000 FAILED" in missed.output
     bad = run(str(good), "--hub", fake_hub.url, "--threshold", "p95 under 200")
     assert bad.exit_code == 2 and "is malformed" in bad.output and "nothing was run" in bad.output
+
+
+def test_a_failed_threshold_is_named_in_the_summary_not_all_expectations_held(
+    fake_hub: Any, write: Callable[..., Path]
+) -> None:
+    # Every step passed, the run exited 1 on the threshold, and the summary read "1 of 1
+    # scenarios passed; 1 requests; all expectations held".
+    good = write(GOOD)
+    result = run(str(good), "--hub", fake_hub.url, "--threshold", "failed==0",
+                 "--threshold", "rps>=1000000000")  # fmt: skip
+    assert result.exit_code == 1
+    assert "all expectations held" not in result.output
+    assert (
+        "1 of 1 scenarios passed; 1 requests; 1 of 2 threshold(s) FAILED: rps>=1000000000"
+        in result.output
+    )
+    both = run(str(good), str(write(FAILING, "bad.yaml")), "--hub", fake_hub.url,
+               "--threshold", "rps>=1000000000")  # fmt: skip
+    assert both.exit_code == 1
+    assert (
+        "1 of 2 scenarios passed; 2 requests; failures above; 1 of 1 threshold(s) FAILED: "
+        "rps>=1000000000" in both.output
+    )
 
 
 def test_compound_durations_and_one_path_for_two_reports(
@@ -684,6 +767,21 @@ def test_a_malformed_fault_option_is_refused_before_anything_runs(
     result = run(str(write(GOOD)), "--hub", "http://127.0.0.1:9", "--fault", value)
     assert result.exit_code == 2, result.output
     assert said in result.output and "nothing was run" in result.output
+
+
+def test_two_faults_for_one_provider_are_refused(fake_hub: Any, write: Callable[..., Path]) -> None:
+    # The second PUT replaced the first, and the report said both were held for the run.
+    second = "VN/GOV/BCA/population={error_rate: 1}"
+    result = run(
+        str(write(GOOD)), "--hub", fake_hub.url, "--fault", POPULATION_FAULT, "--fault", second
+    )
+    assert result.exit_code == 2, result.output
+    assert (
+        "--fault: VN/GOV/BCA/population is given twice, and its mock holds one setting (the "
+        "second would replace the first): give all its settings in one --fault"
+    ) in " ".join(result.output.split())
+    assert "nothing was run" in result.output
+    assert fake_hub.faults == [] and fake_hub.arrivals == []
 
 
 def test_a_scenario_switching_a_provider_the_run_holds_is_refused(

@@ -605,6 +605,29 @@ steps:
     assert results[0].ok, results[0].to_dict()
 
 
+async def test_a_body_deeper_or_larger_than_orjson_writes_is_sent_as_json_has_it(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # 300 levels (past orjson's 254) loaded, then failed every iteration unsent ("Recursion
+    # limit reached"): a body a tester sends to see the hub refuse it, as it does past 64.
+    deep = "{a: " * 300 + "'{{ run.iteration }}'" + "}" * 300
+    sent = '{"n":123456789012345678901234567890,"deep":' + '{"a":' * 300 + "1" + "}" * 301
+    text = f"""
+steps:
+  - id: deep
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    method: POST
+    json: {{n: 123456789012345678901234567890, deep: {deep}}}
+    expect: {{status: 200, json: {{$.body: '{sent}'}}}}
+"""
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=1)
+    )
+    assert results[0].ok, results[0].steps[0].first_failure
+    assert results[0].requests == 1
+
+
 @pytest.mark.parametrize(("workers", "started"), [(0, False), (2, True)])
 async def test_a_ramp_holds_back_the_workers_it_does_not_want(
     fake_hub: FakeHub, write: Callable[..., Path], workers: int, started: bool
