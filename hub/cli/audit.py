@@ -199,8 +199,8 @@ def _print_ok(report: AuditReport, *, signatures: bool) -> None:
             highlight=False,
         )
     extra = []
-    if report.rollup_mark is not None:
-        extra.append(f"statistics agree with the log up to seq={report.rollup_mark}")
+    if report.rollup_mark is not None and report.last_seq:
+        extra.append(_rollup_note(report.rollup_mark, report.last_seq))
     if report.anchors_checked:
         extra.append(f"{report.anchors_checked} kept anchor(s) found unchanged")
     extra.append(
@@ -218,6 +218,22 @@ def _print_ok(report: AuditReport, *, signatures: bool) -> None:
         f"next audit against it: hub audit verify --expect {report.anchor}",
         highlight=False,
         soft_wrap=True,  # never break the hash
+    )
+
+
+def _rollup_note(mark: int, last: int) -> str:
+    """What the rollup mark means for the statistics. "Up to seq=0" read as if the
+    statistics counted nothing, when the hub had only not folded its last records yet (it
+    folds with a later batch, or when it stops) and every query counts those from the log."""
+    if mark >= last:
+        return f"the statistics' rollups agree with the log and count all of it (seq={mark})"
+    behind = last - mark
+    pending = f"last {behind} records are" if behind > 1 else "last record is"
+    folded = f"agree with the log up to seq={mark}" if mark else "have folded no record yet"
+    return (
+        f"the statistics' rollups {folded}; the {pending} counted by every statistics query "
+        "from the log itself until the hub folds them (with its next exchanges, or when it "
+        "stops)"
     )
 
 

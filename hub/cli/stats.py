@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -120,7 +122,7 @@ def summary_cmd(
     rows += [{"figure": f"status {code}", "value": n} for code, n in s.by_status.items()]
     emit(
         s, rows, ("figure", "value"), title="Exchanges", as_json=as_json, as_csv=as_csv,
-        console=console, caption=f"{s.since or 'start'} .. {s.until} (UTC)",
+        console=console, caption=window(s),
     )  # fmt: skip
 
 
@@ -165,7 +167,7 @@ def timeseries_cmd(
         rows.append(row)
     emit(
         ts, rows, columns + names, title=f"Exchanges per {bucket}", as_json=as_json,
-        as_csv=as_csv, console=console, caption=ts.timezone,
+        as_csv=as_csv, console=console, caption=f"times in {ts.timezone}",
     )  # fmt: skip
 
 
@@ -203,10 +205,23 @@ def matrix_cmd(
     ]
     columns = ["client", "name", *heads]
     emit(m, rows, columns, title=f"Sharing matrix ({m.total:,} exchanges)",
-         as_json=False, as_csv=False, console=console)  # fmt: skip
+         as_json=False, as_csv=False, console=console, caption=window(m))  # fmt: skip
 
 
 UNIDENTIFIED = "(not identified)"
+
+
+def window(answer: Any) -> str:
+    """The range a table counts, in the zone its days are: "--since 2026-12-07" read back as
+    2026-12-06T17:00:00Z was right in UTC and looked like the wrong day in Ha Noi."""
+    zone = ZoneInfo(answer.timezone)
+
+    def local(iso: str) -> str:
+        at = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
+        return at.strftime("%Y-%m-%d %H:%M" + (":%S" if at.second or at.microsecond else ""))
+
+    first = local(answer.since) if answer.since else "the first record"
+    return f"{first} .. {local(answer.until)} ({answer.timezone})"
 
 
 def named(key: str) -> str:
@@ -247,7 +262,8 @@ def top_cmd(
     elif not as_json:  # the data keeps "", the table says what it is
         rows = [r | {"key": named(r["key"])} for r in rows]
         columns.insert(1, "name")
-    emit(t, rows, columns, title=f"Top {by}s", as_json=as_json, as_csv=as_csv, console=console)
+    emit(t, rows, columns, title=f"Top {by}s", as_json=as_json, as_csv=as_csv, console=console,
+         caption=window(t))  # fmt: skip
 
 
 @app.command("growth")

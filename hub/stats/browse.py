@@ -98,7 +98,8 @@ async def page(
     start = tu.parse_instant(since, zone, name="since", now=now) if since else None
     end = tu.parse_instant(until, zone, name="until", now=now) if until else None
     if start is not None and end is not None and start >= end:
-        raise tu.not_before(since, until)  # as the statistics say it
+        # As the statistics say it.
+        raise tu.not_before(since, until, start=start, end=end, tz=zone)
     no_fault = fault is not None and fault.strip().lower() == "none"
     equal = {
         **id_filters(client, service, provider),

@@ -27,7 +27,7 @@ def time_range(
     start = tu.parse_instant(since, tz, name="since", now=now) if since else None
     end = tu.parse_instant(until, tz, name="until", now=now) if until else now
     if start is not None and start >= end:
-        raise tu.not_before(since, until)
+        raise tu.not_before(since, until, start=start, end=end, tz=tz)
     return start, end
 
 

@@ -36,7 +36,9 @@ def emit(
         writer.writeheader()
         writer.writerows(map(as_text, rows))
         return
-    table = Table(title=title, caption=caption, title_justify="left")
+    # The caption (the range counted) is a line below, not the table's own caption, which
+    # rich wraps to the table's width: an empty matrix's split "(Asia/Ho_Chi_Minh" from ")".
+    table = Table(title=title, title_justify="left")
     for col in columns:
         numeric = bool(rows) and isinstance(rows[0].get(col), int | float)
         # A narrow terminal wraps a value rather than cut it to "VN/GOV/…": ids are copied.
@@ -46,6 +48,8 @@ def emit(
         table.add_row(*(_cell(row.get(c)) for c in columns))
     if console.is_terminal:
         console.print(table)
+        if caption:
+            console.print(escape(caption), highlight=False, soft_wrap=True)
         return
     # Piped into grep, less or a file, there is no width to keep to: every row on one line.
     wide = Console(file=console.file, width=100_000, color_system=None)
@@ -54,6 +58,8 @@ def emit(
     with out.capture() as text:
         out.print(table)
     console.file.write("".join(line.rstrip() + "\n" for line in text.get().splitlines()))
+    if caption:
+        console.file.write(caption + "\n")
 
 
 # A cell a spreadsheet reads as a formula. Clients choose their X-Road-Id, X-Road-UserId

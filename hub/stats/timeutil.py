@@ -47,8 +47,16 @@ def bad(name: str, problem: str) -> InputError:
     return InputError(f"{name} {problem}", f"{option(name)} {problem}")
 
 
-def not_before(since: str | None = None, until: str | None = None) -> InputError:
-    """The refusal of a range that ends before it starts, with the likely reason."""
+def not_before(
+    since: str | None = None,
+    until: str | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    tz: ZoneInfo | None = None,
+) -> InputError:
+    """The refusal of a range that ends before it starts, with the likely reason; given
+    the instants read (``start``, ``end``) and the zone, it says them in that zone."""
     api = cli = ""
     if not until:  # a since in the future: "before until" named an until never given
         api, cli = " (now, as no until was given)", " (now, as no --until was given)"
@@ -56,6 +64,19 @@ def not_before(since: str | None = None, until: str | None = None) -> InputError
         why = "relative forms count back from now ({} is the last day but its final hour)"
         api = ": " + why.format("since=24h&until=1h")
         cli = ": " + why.format("--since 24h --until 1h")
+    if start is not None and end is not None and tz is not None:
+        # "since=2026-12-07T00:00:00Z" at 02:00 in Ha Noi is 07:00 there, hours ahead: the
+        # bare refusal left the operator to find out that the Z made it a future instant.
+        # To the second; to the microsecond where only that tells the two apart.
+        close = start != end and start.replace(microsecond=0) == end.replace(microsecond=0)
+        spec = "microseconds" if close else "seconds"
+        first, last = (to_local(t, tz).isoformat(timespec=spec) for t in (start, end))
+        if start == end:
+            empty = f"; both are {first}, an empty range"
+            api, cli = api + empty, cli + empty
+        else:
+            api += f"; since is {first}, {'until' if until else 'now'} {last}"
+            cli += f"; --since is {first}, {'--until' if until else 'now'} {last}"
     return InputError(f"since must be before until{api}", f"--since must be before --until{cli}")
 
 

@@ -143,6 +143,12 @@ def test_bad_input_exits_2_with_a_sentence(cli_db: str) -> None:
         (["stats", "top", "--since", "2025-02-01", "--until", "2025-01-01"],
          "--since must be before --until"),
         (["tx", "list", "--since", "1d", "--until", "2d"], "--since must be before --until"),
+        (["stats", "summary", "--since", "2026-05-01T00:00:00Z", "--until", "2026-05-01T06:00"],
+         "--since must be before --until; --since is 2026-05-01T07:00:00+07:00, --until "
+         "2026-05-01T06:00:00+07:00"),
+        (["tx", "list", "--since", "2026-05-01", "--until", "2026-04-30T17:00:00Z", "--tz",
+          "Asia/Ho_Chi_Minh"],
+         "--since must be before --until; both are 2026-05-01T00:00:00+07:00, an empty range"),
         (["stats", "timeseries", "--bucket", "week"], "--bucket must be one of minute, hour,"),
         (["stats", "timeseries", "--group-by", "x"], "--group-by must be one of client, service,"),
         (["stats", "timeseries", "--bucket", "minute", "--since", "2d"],
@@ -346,3 +352,18 @@ async def test_an_unidentified_caller_is_named_so_in_tables_and_blank_in_data(
     mine = await asyncio.to_thread(run, "stats", "top", "--by", "client", "--since", "1h",
                                    "--client", "VN/GOV/BTP/civil-status", "--json")  # fmt: skip
     assert [r["key"] for r in json.loads(mine)["rows"]] == ["VN/GOV/BTP/civil-status"]
+
+
+@pytest.mark.parametrize("command", ["summary", "matrix", "top"])
+def test_tables_say_their_range_in_the_zone_of_their_days(
+    command: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The summary's caption said 2026-04-30T17:00:00.000000Z for --since 2026-05-01 (right
+    # in UTC, the day before in Ha Noi); the matrix and top said no range at all.
+    monkeypatch.setenv("HUB_DATABASE_URL", sqlite_url)
+    args = ["stats", command, "--since", "2026-05-01", "--until", "2026-05-02T06:30"]
+    text = " ".join(run(*args).split())
+    assert "2026-05-01 00:00 .. 2026-05-02 06:30 (Asia/Ho_Chi_Minh)" in text, text
+    assert "T17:00" not in text
+    utc = " ".join(run(*args, "--tz", "UTC").split())
+    assert "2026-05-01 00:00 .. 2026-05-02 06:30 (UTC)" in utc, utc

@@ -242,6 +242,15 @@ async def test_an_empty_status_or_grouping_is_none(hub: Hub) -> None:
          "since must be before until (now, as no until was given)"),
         ("/api/stats/summary", {"since": "1h", "until": "2h"}, 400,
          "relative forms count back from now"),
+        # The instants as read, in the hub's zone: an operator in Ha Noi who wrote Z meant
+        # midnight there, and the bare refusal did not say the Z made it 07:00.
+        ("/api/stats/summary", {"since": "2026-05-01T00:00:00Z", "until": "2026-05-01T06:00"},
+         400, "since must be before until; since is 2026-05-01T07:00:00+07:00, until "
+         "2026-05-01T06:00:00+07:00"),
+        ("/api/transactions", {"since": "2026-05-01", "until": "2026-04-30T17:00:00Z"}, 400,
+         "since must be before until; both are 2026-05-01T00:00:00+07:00, an empty range"),
+        ("/api/stats/matrix", {"since": "2999-01-01"}, 400,
+         "(now, as no until was given); since is 2999-01-01T00:00:00+07:00, now 20"),
         # A misspelt or unsupported filter was ignored: the figures of everything, as if
         # narrowed. The matrix takes no client, though the summary does.
         ("/api/stats/summary", {"consumer": "VN/GOV/BTP/civil-status"}, 400,

@@ -71,7 +71,10 @@ async def test_bad_input_on_the_query_thread_is_still_a_400(hub: Hub) -> None:
         headers=AUTH,
     )  # fmt: skip
     assert resp.status_code == 400
-    assert resp.json()["detail"] == "since must be before until"
+    assert resp.json()["detail"] == (
+        "since must be before until; since is 2026-05-01T00:00:00+07:00, until "
+        "2026-04-01T00:00:00+07:00"
+    )
     assert resp.headers["content-type"] == "application/json"
 
 

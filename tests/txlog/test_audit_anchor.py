@@ -15,8 +15,10 @@ from typer.testing import CliRunner
 from hub.cli.main import app as cli
 from hub.core.db import create_engine
 from hub.models import ChainHead, LogBatch, Transaction
+from hub.stats import rollup
 from hub.txlog.audit import verify_log
 from hub.txlog.signing import Signer
+from hub.txlog.sqlite import create_writer_engine
 from tests.txlog.test_audit import BATCHES, PER_BATCH, write_log
 
 _tx = Transaction.__table__
@@ -259,3 +261,28 @@ def test_a_key_file_that_is_not_an_ed25519_key_is_one_line_and_exit_2(tmp_path: 
             result = runner.invoke(cli, args)
             assert result.exit_code == 2, (args, result.output)
             assert words in result.output and str(key.name) in result.output
+
+
+async def test_an_unfolded_tail_is_said_as_such_not_as_statistics_up_to_seq_0(
+    log_url: str, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # write_log appends as the writer does between two folds: a hub gone quiet leaves its
+    # last records after the rollup mark, which stays at 0 on a young log.
+    result = await verify(log_url, signer, tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "up to seq=0" not in result.output
+    assert (
+        f"the statistics' rollups have folded no record yet; the last {LAST} records are "
+        "counted by every statistics query from the log itself"
+    ) in result.output
+    engine = create_writer_engine(log_url)
+    async with engine.begin() as conn:
+        await rollup.fold(conn, LAST - 1)
+    await engine.dispose()
+    result = await verify(log_url, signer, tmp_path, monkeypatch)
+    assert f"agree with the log up to seq={LAST - 1}; the last record is counted" in result.output
+    async with engine.begin() as conn:
+        await rollup.fold(conn, LAST)
+    await engine.dispose()
+    result = await verify(log_url, signer, tmp_path, monkeypatch)
+    assert f"agree with the log and count all of it (seq={LAST})" in result.output
