@@ -75,14 +75,21 @@ def verify_cmd(
     anchors = _anchors(expect)
     event_anchors = _anchors(expect_event, flag="--expect-event", thing="event", number="id")
     keys: list[Ed25519PublicKey] = []
-    if not no_signatures:
+    if public_key and not no_signatures:
         try:
-            if public_key:
-                keys = [_public_key(path) for path in public_key]
-            else:
-                keys = [Signer.from_file(s.signing_key_file, create=False).public_key]
+            keys = [_public_key(path) for path in public_key]
         except (OSError, ValueError) as exc:
-            fail(f"cannot load the signing key ({exc}); pass --public-key or --no-signatures", 2)
+            # It said "pass --public-key" to whoever had passed one.
+            fail(f"--public-key: cannot read the key ({exc})", 2)
+    elif not no_signatures:
+        try:
+            keys = [Signer.from_file(s.signing_key_file, create=False).public_key]
+        except (OSError, ValueError) as exc:
+            fail(
+                f"HUB_SIGNING_KEY_FILE: cannot load the signing key ({exc}); pass --public-key "
+                "or --no-signatures",
+                2,
+            )
 
     async def go() -> tuple[AuditReport, TrailReport]:
         engine = create_engine(s.database_url)
@@ -163,6 +170,9 @@ def _public_key(path: Path) -> Ed25519PublicKey:
         raise ValueError(f"{path}: {exc}") from exc
 
 
+SEQ_MAX = 2**63 - 1  # a BIGINT: the largest seq or id a row can have
+
+
 def _anchors(
     values: list[str], *, flag: str = "--expect", thing: str = "record", number: str = "seq"
 ) -> dict[int, str]:
@@ -171,7 +181,9 @@ def _anchors(
     anchors: dict[int, str] = {}
     for value in values:
         found = ANCHOR.match(value)
-        if found is None or int(found[1]) < 1:
+        # Past the largest number a row can have, it was "missing": the log called tampered
+        # with over a typo, exit 1.
+        if found is None or not 1 <= int(found[1]) <= SEQ_MAX:
             fail(
                 f"{flag} {value!r} is not an anchor: give {number.upper()}:HASH as `hub audit "
                 f"verify` printed it, the {thing}'s {number} (1 or more), a colon and its "

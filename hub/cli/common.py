@@ -121,14 +121,33 @@ def on_disk(url: str) -> None:
         )
 
 
-def migrated(url: str) -> None:
-    """Bring the database up to date, or stop with why it cannot be opened."""
-    from hub.core.migrate import upgrade
+UPGRADE_ONLY = (
+    "the hub's other commands never migrate a database in use, where hubs of the older "
+    "version may still run"
+)
 
+
+def new_or_current(url: str, *, serving: bool = False) -> None:
+    """Give a new database (no tables at all) this hub's tables; stop, changing nothing,
+    unless the database is then at this hub's revision.
+
+    A database at an older revision is never migrated here: hubs of the older version may
+    run on it still (a rolling upgrade, nodes upgraded one by one), and their registry
+    reloads and log writes would meet tables and columns they do not know. `hub registry
+    apply` migrated it silently while `hub keys` refused; `hub db upgrade` (or `hub serve
+    --migrate`, ``serving``) is the operator's own decision to migrate.
+    """
+    from hub.core.migrate import revisions, upgrade
+
+    on_disk(url)
     try:
-        upgrade(url)
+        current, _head = revisions(url)
+        if current is None:  # nobody runs on it: made as `hub db upgrade` makes it
+            upgrade(url)  # refuses another application's tables (ForeignDatabase)
+            return
     except Exception as exc:  # a CLI user gets the reason, not a traceback
         fail(f"cannot open the database at {shown(url)}: {reason(exc)}", not_ours(exc))
+    up_to_date(url, serving=serving)
 
 
 def not_ours(exc: BaseException) -> int:
@@ -175,6 +194,7 @@ def existing(url: str) -> None:
     Connecting creates a missing SQLite file (and the engine its folder), so a typo in --db
     left an empty database behind and the error blamed its schema.
     """
+    on_disk(url)  # an in-memory one is empty to every connection: "no hub tables", for ever
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -222,7 +242,7 @@ def unreadable(exc: BaseException, url: str, what: str) -> str:
     return f"cannot read {what} from {shown(url)}: {why}"
 
 
-def up_to_date(url: str, what: str | None = None, code: int = 1) -> None:
+def up_to_date(url: str, what: str | None = None, code: int = 1, *, serving: bool = False) -> None:
     """Stop unless the database has this hub's schema, changing nothing.
 
     For `hub serve --no-migrate` (every worker failed its startup with a traceback on a
@@ -246,24 +266,34 @@ def up_to_date(url: str, what: str | None = None, code: int = 1) -> None:
     if not known(url, current):
         fail(unknown_revision(current, head, f"the database at {shown(url)}"), 2)
     if current != head:
+        advice = (
+            "run `hub db upgrade` first, or start with `hub serve --migrate` if no hub of the "
+            "older version runs on it: without --migrate, `hub serve` never migrates a "
+            "database in use"
+            if serving  # the one command that takes --migrate
+            else f"run `hub db upgrade` first: {UPGRADE_ONLY}"
+        )
         fail(
             f"the database at {shown(url)} is at revision {current} and this hub needs {head}: "
-            "run `hub db upgrade` first (`hub serve` does it itself without --no-migrate)",
+            f"{advice}",
             2,
         )
 
 
-def change_actor(s: Settings) -> Actor:
+def change_actor(s: Settings, *, writes: bool = True) -> Actor:
     """The OS user on this host, as the author of registry and key changes, with the hub's
     signing key (HUB_SIGNING_KEY_FILE) to sign their events: commands run on the hub's host
     with its variables.
 
     A missing key is made as the hub makes it, outside production only: a development
     registry is applied before the first `hub serve`, which then takes the same file (the
-    events of that first apply were unsigned, and `hub audit verify` failed on them). In
-    production, where the hub refuses to start without the file, none is made: without it
-    (or leave to read it) the events are unsigned (``unsigned_note``). A file that is there
-    but no key stops the command."""
+    events of that first apply were unsigned, and `hub audit verify` failed on them).
+    Outside production, without the file (or leave to read it) the events are unsigned
+    (``unsigned_note``). In production a change that ``writes`` stops instead, as `hub
+    serve` does there: an unsigned event is a finding `hub audit verify` reports until an
+    auditor settles it, and a command run from the wrong shell or account (the usual cause)
+    is better told at once, with the admin API (which the hub signs) still open. A file
+    that is there but no key stops the command."""
     from hub.registry.events import local_actor
     from hub.txlog.signing import Signer
 
@@ -275,6 +305,14 @@ def change_actor(s: Settings) -> Actor:
     try:
         return local_actor(signer=Signer.from_file(path, create=create))
     except (FileNotFoundError, PermissionError):
+        if s.env == "production" and writes:
+            fail(
+                f"HUB_SIGNING_KEY_FILE {_key_file_problem(s)}: in production a change is not "
+                "written to the audit trail unsigned, which `hub audit verify` could not prove, "
+                "so nothing was changed. Run the command on the hub's host, as its user, with its "
+                "variables, or make the change through the admin API, which the hub signs",
+                2,
+            )
         return local_actor()
     except (OSError, ValueError) as exc:
         said = str(exc)
@@ -284,6 +322,13 @@ def change_actor(s: Settings) -> Actor:
             f"events of this change: {where}{said}",
             2,
         )
+
+
+def _key_file_problem(s: Settings) -> str:
+    # Absolute: the default var/signing-key.pem is relative, and the folder is what is wrong
+    # when the command ran from another one than the hub.
+    path = Path(s.signing_key_file).absolute()
+    return f"{path} {'is not readable by this user' if path.exists() else 'does not exist'}"
 
 
 def _signed_already(url: str) -> bool:
@@ -309,15 +354,11 @@ def unsigned_note(s: Settings, actor: Actor) -> None:
     """Say on stderr that the events a change wrote are unsigned, when they are."""
     if actor.signer is not None:
         return
-    # Absolute: the default var/signing-key.pem is relative, and the folder is what is wrong
-    # when the command ran from another one than the hub.
-    path = Path(s.signing_key_file).absolute()
-    why = "is not readable by this user" if path.exists() else "does not exist"
     err_console.print(
-        f"[yellow]note:[/yellow] HUB_SIGNING_KEY_FILE {path} {why}: the audit trail's events "
-        "of this change were written unsigned, and `hub audit verify` names them. Run "
-        "commands that change the registry on the hub's host, as its user, with its "
-        "variables, to sign them.",
+        f"[yellow]note:[/yellow] HUB_SIGNING_KEY_FILE {_key_file_problem(s)}: the audit "
+        "trail's events of this change were written unsigned, and `hub audit verify` names "
+        "them. Run commands that change the registry on the hub's host, as its user, with "
+        "its variables, to sign them.",
         highlight=False,
         soft_wrap=True,
     )

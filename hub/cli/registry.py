@@ -16,7 +16,7 @@ from hub.cli.common import (
     err_console,
     existing,
     fail,
-    migrated,
+    new_or_current,
     read_failed,
     run,
     settings,
@@ -108,7 +108,8 @@ def apply_cmd(
 
     --dry-run prints what would be created, updated and deleted, and changes nothing.
 
-    The database must exist: `hub db upgrade` makes one.
+    The database must exist (`hub db upgrade` makes one) and be at this hub's revision: an
+    older one is left to `hub db upgrade`, as hubs of the older version may run on it.
     """
     try:
         doc = registry.parse_documents(_read(files))
@@ -118,9 +119,15 @@ def apply_cmd(
     # A write must not make a database: from another folder, the default var/hub.db was
     # a new, empty one that took the registry while the hub went on reading its own.
     existing(s.database_url)
-    if not dry_run:
-        migrated(s.database_url)
-    actor = change_actor(s)
+    # In production the signing key is checked first (reading no database there): a change
+    # refused for want of it makes no tables either.
+    actor = change_actor(s, writes=not dry_run) if s.env == "production" else None
+    if dry_run:
+        up_to_date(s.database_url, "the registry")  # changes nothing, makes no database
+    else:
+        new_or_current(s.database_url)  # a new database gets its tables; an older one refused
+    if actor is None:  # elsewhere it looks at the database: is it signed already?
+        actor = change_actor(s, writes=not dry_run)
 
     async def go() -> ApplyResult:
         engine = create_engine(s.database_url)

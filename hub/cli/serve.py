@@ -22,6 +22,7 @@ from hub.cli.common import (
     console,
     existing,
     fail,
+    new_or_current,
     not_ours,
     on_disk,
     reason,
@@ -35,7 +36,7 @@ from hub.cli.listen import UVICORN_FAST, run_server
 from hub.cli.preflight import listenable, ready_to_sign, usable_tls
 from hub.core import workers as worker_link
 from hub.core.children import PARENT_ENV, child_env
-from hub.core.migrate import upgrade
+from hub.core.migrate import revisions, upgrade
 from hub.core.settings import Settings
 from hub.registry import keys
 from hub.txlog.service import WriterProcess
@@ -94,7 +95,15 @@ def up(
     ready_to_sign(s)  # the demo's events are signed with it, before the hub starts
     on_disk(s.database_url)
     try:
+        # The demo stack's database is the developer's own (`hub up` is refused in
+        # production): after a `git pull`, `make run` migrates it, and says so.
+        before, head = revisions(s.database_url)
         upgrade(s.database_url)
+        if before not in (None, head):
+            console.print(
+                f"note: migrated {shown(s.database_url)} from revision {before} to {head}",
+                highlight=False,
+            )
         clients = asyncio.run(load_demo(s, demo_registry(base_urls)))
     except Exception as exc:
         fail(
@@ -259,7 +268,15 @@ def serve(
     host: str | None = HostOption,
     workers: int = typer.Option(1, min=1, help="Worker processes (one per core)."),
     db: str | None = DbOption,
-    migrate: bool = typer.Option(True, help="Apply migrations before starting."),
+    migrate: bool | None = typer.Option(
+        None,
+        "--migrate/--no-migrate",
+        help="--migrate: bring an older database to this hub's revision before starting, "
+        "when no hub of the older version runs on it. --no-migrate: not even a new database "
+        "gets its tables. Default: a new database gets its tables, an older one is refused "
+        "(`hub db upgrade` migrates it).",
+        show_default=False,
+    ),
     ssl_certfile: str | None = typer.Option(None, help="TLS certificate (PEM)."),
     ssl_keyfile: str | None = typer.Option(None, help="TLS private key (PEM)."),
     ssl_ca_certs: str | None = typer.Option(
@@ -289,13 +306,17 @@ def serve(
         # made once, on purpose, by `hub db upgrade`.
         existing(s.database_url)
     on_disk(s.database_url)
-    if migrate:
+    if migrate:  # asked for: the operator knows no older hub runs on the database
         try:
             upgrade(s.database_url)
         except Exception as exc:
             fail(f"could not migrate {shown(s.database_url)}: {reason(exc)}", not_ours(exc))
+    elif migrate is None:
+        # Migrating an older database at start changed it under the nodes still running the
+        # older hub, in the middle of a rolling upgrade: that is `hub db upgrade`'s to do.
+        new_or_current(s.database_url, serving=True)
     else:
-        up_to_date(s.database_url)
+        up_to_date(s.database_url, serving=True)
     takes_writes(s.database_url)
     if log_process is None:
         # One worker: the log inside it carried more exchanges a second than a writer

@@ -16,7 +16,7 @@ from hub.cli.common import (
     console,
     err_console,
     fail,
-    migrated,
+    new_or_current,
     reason,
     run,
     settings,
@@ -156,7 +156,7 @@ def synth_cmd(
         signer = Signer.from_file(s.signing_key_file, create=True)
     except (OSError, ValueError) as exc:
         fail(f"cannot load the signing key: {exc}", 2)
-    migrated(s.database_url)  # a new database gets its tables, as `hub up` and `apply` do
+    new_or_current(s.database_url)  # a new database gets its tables, as with `apply`
 
     async def go() -> synth.LoadReport:
         engine = create_writer_engine(s.database_url)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PLACEHOLDER = "change-me"
 MINUTE_DAYS_MAX = 36500  # HUB_MINUTE_ROLLUP_DAYS: a century
@@ -122,6 +124,22 @@ class Settings(BaseSettings):
                 f"the database URL starts with {scheme!r}: use sqlite+aiosqlite:///PATH or "
                 "postgresql+asyncpg://USER@HOST:PORT/DATABASE (the hub's two drivers)"
             )
+        # SQLAlchemy reads it when a command connects: a port that was no number was a
+        # traceback there, and a password's "@" left the rest of the password in the host
+        # name, printed in the error. Neither is quoted here: a password may be in it.
+        try:
+            host = make_url(value).host or ""
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "the database URL cannot be read (a port that is no number, a bracket left "
+                "open?): give postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE with a "
+                "password's @, /, : or % percent-encoded (p%40ss for p@ss)"
+            ) from None
+        if "@" in host:
+            raise ValueError(
+                "the database URL has more than one @: percent-encode an @ in the user or "
+                "password as %40 (p%40ss for p@ss)"
+            )
         return value
 
     @field_validator("admin_token", "operator_token")
@@ -134,6 +152,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 "starts or ends with a blank or a newline, which no Authorization header can "
                 "carry: remove it (a secret file's last newline, a CRLF env file)"
+            )
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_without_blank_at_the_ends(cls, value: str) -> str:
+        # Taken as it came, a secret read from a file kept its newline: this node's key
+        # hashes and pseudonyms then differed from those of a node given the same secret
+        # without one, silently (its keys refused elsewhere, one person two pseudonyms).
+        # All blanks is no secret at all: production's own rule says what it needs.
+        if value != value.strip() and value.strip():
+            raise ValueError(
+                "starts or ends with a blank or a newline (a secret file's last newline, a "
+                "CRLF env file): remove it, or this node's key hashes and pseudonyms differ "
+                "from those of a node given the same secret without it"
             )
         return value
 

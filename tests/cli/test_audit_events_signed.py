@@ -91,21 +91,47 @@ async def test_cli_changes_are_signed_with_the_key_file(db_url: str, tmp_path: P
     assert f"hub audit verify --expect-event 8:{found[-1].hash}" in said
 
 
-async def test_without_the_key_file_events_are_unsigned_and_said(
+async def test_in_production_a_change_without_the_key_file_is_refused(
     db_url: str, tmp_path: Path
 ) -> None:
-    # In production, where the hub itself refuses to start without the file, no command
-    # makes one.
+    # As `hub serve` refuses to start there without it: the change was written unsigned, a
+    # finding of every `hub audit verify` after it, made by a command run from the wrong
+    # shell or account. A dry run writes no event, and goes on.
     absent = tmp_path / "absent.pem"
-    done = await applied(db_url, absent, tmp_path, **PRODUCTION)
+    (tmp_path / "reg.yaml").write_text(DOC, encoding="utf-8")
+    tried = await cli(db_url, absent, "registry", "apply", "--dry-run", str(tmp_path / "reg.yaml"),
+                      **PRODUCTION)  # fmt: skip
+    assert tried.exit_code == 0, tried.output
+    for args in (
+        ["registry", "apply", str(tmp_path / "reg.yaml")],
+        ["keys", "issue", "VN/GOV/BTP/civil-status"],
+        ["keys", "revoke", "1"],
+    ):
+        refused = await cli(db_url, absent, *args, **PRODUCTION)
+        assert refused.exit_code == 2, refused.output
+        said = " ".join(refused.stderr.split())
+        assert said.startswith(f"error: HUB_SIGNING_KEY_FILE {absent} does not exist: in ")
+        assert "production a change is not written to the audit trail unsigned" in said
+        assert "nothing was changed" in said and "admin API, which the hub signs" in said
+    assert await rows(db_url) == [] and not absent.exists()
+
+
+async def test_without_the_key_file_events_are_unsigned_and_said(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outside production, a registry its hub signs already, and a command run where its key
+    # is not (another folder's var/): the events are unsigned, said, and never a key made.
+    monkeypatch.setattr("hub.cli.common._signed_already", lambda _url: True)
+    absent = tmp_path / "absent.pem"
+    done = await applied(db_url, absent, tmp_path)
     note = " ".join(done.stderr.split())
     assert f"{absent} does not exist" in note and "written unsigned" in note
     assert not absent.exists()
     assert {r.signature for r in await rows(db_url)} == {None}
 
-    issued = await cli(db_url, absent, "keys", "issue", "VN/GOV/BTP/civil-status", **PRODUCTION)
+    issued = await cli(db_url, absent, "keys", "issue", "VN/GOV/BTP/civil-status")
     assert issued.exit_code == 0 and "were written unsigned" in issued.stderr
-    refused = await cli(db_url, absent, "keys", "revoke", "999", **PRODUCTION)
+    refused = await cli(db_url, absent, "keys", "revoke", "999")
     assert refused.exit_code == 1 and "unsigned" not in refused.stderr  # nothing written
     assert not absent.exists()
     hubs = tmp_path / "hub.pem"
@@ -244,7 +270,12 @@ async def test_the_unsigned_note_names_the_key_file_by_its_absolute_path(
 ) -> None:
     # The default var/signing-key.pem is relative: the note says which folder's it looked in.
     monkeypatch.chdir(tmp_path)
-    done = await applied(db_url, Path("var/signing-key.pem"), tmp_path, **PRODUCTION)
-    note = " ".join(done.stderr.split())
+    relative = Path("var/signing-key.pem")
     looked = tmp_path / "var" / "signing-key.pem"
+    refused = await cli(db_url, relative, "keys", "revoke", "1", **PRODUCTION)
+    assert refused.exit_code == 2, refused.output
+    assert f"HUB_SIGNING_KEY_FILE {looked} does not exist" in " ".join(refused.stderr.split())
+    monkeypatch.setattr("hub.cli.common._signed_already", lambda _url: True)  # not made here
+    done = await applied(db_url, relative, tmp_path)
+    note = " ".join(done.stderr.split())
     assert f"HUB_SIGNING_KEY_FILE {looked} does not exist" in note, note

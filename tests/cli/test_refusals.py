@@ -616,6 +616,44 @@ def test_an_in_memory_database_is_refused_by_the_servers(
     assert "in-memory SQLite database" in said and "give a file" in said, said
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["db", "upgrade"], ["registry", "export"], ["stats", "summary"], ["keys", "list"],
+     ["tx", "synth", "--records", "10"], ["audit", "verify"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_an_in_memory_database_is_refused_by_every_command(command: list[str]) -> None:
+    # `hub db upgrade` migrated a database gone with its connection, then said "is at
+    # revision None, past 0011"; the others said to run `hub db upgrade`, which said so.
+    url = "sqlite+aiosqlite:///:memory:"
+    result = CliRunner().invoke(app, [*command, "--db", url], env={"HUB_ENV": "development"})
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert "in-memory SQLite database" in said and "give a file" in said, said
+    assert "revision None" not in said and "hub db upgrade" not in said, said
+
+
+def test_audit_verify_names_the_key_that_cannot_be_read(tmp_path: Path) -> None:
+    # A --public-key that could not be read said "cannot load the signing key (...); pass
+    # --public-key or --no-signatures" to the operator who had passed one.
+    from hub.core.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    upgrade(url)
+    absent = tmp_path / "auditor.pub.pem"
+    result = CliRunner().invoke(app, ["audit", "verify", "--public-key", str(absent), "--db", url])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert said.startswith("error: --public-key: cannot read the key ("), said
+    assert str(absent) in said and "pass --public-key" not in said, said
+    env = {"HUB_SIGNING_KEY_FILE": str(absent)}
+    result = CliRunner().invoke(app, ["audit", "verify", "--db", url], env=env)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert said.startswith("error: HUB_SIGNING_KEY_FILE: cannot load the signing key"), said
+    assert "pass --public-key or --no-signatures" in said, said
+
+
 def test_hub_mock_on_a_taken_port_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     # uvicorn's own refusal came after the "permits ... on http://..." line, as
     # "ERROR: [Errno 98] ... address already in use", and exit 3.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -89,6 +91,63 @@ def test_a_token_with_a_newline_or_blank_at_an_end_is_refused(
     assert error["loc"] == (name.removeprefix("HUB_").lower(),)
     assert "starts or ends with a blank or a newline" in error["msg"], error["msg"]
     assert "remove it" in error["msg"], error["msg"]
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+@pytest.mark.parametrize("padded", ["{}\n", "{}\r\n", " {}", "{}\t"])
+def test_a_secret_key_with_a_newline_or_blank_at_an_end_is_refused(
+    padded: str, env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # HUB_SECRET_KEY read from a file kept its newline, and was taken: the node's key hashes
+    # and pseudonyms silently differed from those of a node given the secret without it.
+    with pytest.raises(ValidationError) as caught:
+        _settings(
+            monkeypatch, HUB_ENV=env, **{**SECRETS, "HUB_SECRET_KEY": padded.format("k" * 32)}
+        )
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("secret_key",)
+    assert "starts or ends with a blank or a newline" in error["msg"], error["msg"]
+    assert "remove it" in error["msg"] and "pseudonyms differ" in error["msg"], error["msg"]
+    assert "k" * 32 not in error["msg"]  # a secret is never echoed
+
+
+def test_a_command_refuses_a_padded_secret_key_in_one_sentence(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hub.cli.main import app
+
+    env = {"HUB_SECRET_KEY": "k" * 32 + "\n", "HUB_ENV": "development"}
+    db = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+    result = CliRunner().invoke(app, ["keys", "list", "--db", db], env=env)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.split())
+    assert said.startswith("error: HUB_SECRET_KEY: starts or ends with a blank or a newline")
+    assert "k" * 32 not in said and "Traceback" not in said
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql+asyncpg://hub:s3cret@db:abc/hub", "the database URL cannot be read"),
+        ("postgresql+asyncpg://hub:s3cret@[::1/hub", "the database URL cannot be read"),
+        ("postgresql+asyncpg://hub:s3c@ret@db/hub", "the database URL has more than one @"),
+    ],
+    ids=["port", "bracket", "at sign"],
+)
+def test_a_database_url_sqlalchemy_cannot_read_is_one_sentence(
+    url: str, said: str, tmp_path: Path
+) -> None:
+    # A port that was no number was a ValueError traceback from every command; a password's
+    # "@" left its end in the host name, which the error printed ("u:***@ret@db").
+    from typer.testing import CliRunner
+
+    from hub.cli.main import app
+
+    result = CliRunner().invoke(app, ["registry", "export", "--db", url])
+    assert result.exit_code == 2, result.output
+    out = " ".join(result.output.split())
+    assert out.startswith(f"error: --db: {said}"), out
+    assert "Traceback" not in out and "s3c" not in out and "ret@" not in out
 
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
