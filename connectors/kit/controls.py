@@ -29,6 +29,7 @@ from connectors.kit.errors import (
 from connectors.kit.faults import FaultConfig
 from connectors.kit.journal import JOURNAL_SIZE, Journal
 from connectors.kit.manifest import Manifest
+from connectors.kit.matching import encoded_path_problem
 from connectors.kit.stubs import LiveStub, Stub, StubError, Stubs, compile_pattern
 from schemas.common import Problem
 
@@ -108,6 +109,40 @@ def _stubs(body: Any, *, many: bool, content_type: str) -> list[Stub]:
     if errors:
         raise RequestValidationError(errors, body=body)
     return stubs
+
+
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP method is a token (RFC 9110)
+
+
+def _method(method: str | None) -> str | None:
+    # Empty, it was taken for no filter at all: "method=" counted every call.
+    if method is None:
+        return None
+    if not _METHOD.fullmatch(method):
+        raise InvalidRequestError(
+            f"method: {method!r} is no HTTP method: give one such as GET or POST (any case), "
+            "or leave method out for calls of every method"
+        )
+    return method
+
+
+def _path(path: str | None) -> str | None:
+    # Every path the journal holds starts with "/" and holds no query: another matched nothing.
+    if path is None:
+        return None
+    if not path.startswith("/"):
+        raise InvalidRequestError(
+            f"path: a path starts with '/' (got {path[:60]!r}): give the exact path, such as "
+            "/citizens/079203001234, or leave path out for calls of every path"
+        )
+    if "?" in path:
+        raise InvalidRequestError(
+            f"path: a path holds no query; the journal's paths have none (got {path[:60]!r})"
+        )
+    encoded = encoded_path_problem(path)
+    if encoded is not None:
+        raise InvalidRequestError(f"path: {encoded}")
+    return path
 
 
 def _pattern(path_pattern: str | None) -> re.Pattern[str] | None:
@@ -231,6 +266,16 @@ def _add_stub_routes(app: ConnectorApp, plain: list[Any]) -> None:
             raise NotFoundError(f"no stub {stub_id[:64]!r}: GET /__stubs lists them")
         return removed.view()
 
+    @app.api_route("/__stubs/", methods=["GET", "PUT", "POST", "DELETE"], include_in_schema=False)
+    async def no_stub_id(request: Request) -> None:
+        # Else the router redirected (307) to /__stubs, and a client that follows redirects
+        # (Python's requests does, method and all) deleted every stub for one whose id came
+        # out empty: DELETE /__stubs/{id} with no id.
+        raise NotFoundError(
+            f"no stub id given in {request.method} /__stubs/: /__stubs/{{id}} is one stub "
+            "(GET, DELETE), /__stubs with no slash the list (GET, PUT, POST, DELETE)"
+        )
+
 
 async def _filters(
     method: MethodFilter = None,
@@ -243,15 +288,22 @@ async def _filters(
     until: TimeFilter = None,
 ) -> dict[str, Any]:
     """The journal's filters, as ``Journal.select`` takes them."""
+    start, end = _instant("since", since), _instant("until", until)
+    if start is not None and end is not None and end <= start:
+        # No call is at or after one time and before an earlier one: a count of 0 said nothing.
+        raise InvalidRequestError(
+            f"until ({until}) is not after since ({since}): no call could match; give an "
+            "until later than since"
+        )
     return {
-        "method": method,
-        "path": path,
+        "method": _method(method),
+        "path": _path(path),
         "pattern": _pattern(path_pattern),
         "status": status,
         "stub": stub,
         "unmatched": unmatched,
-        "since": _instant("since", since),
-        "until": _instant("until", until),
+        "since": start,
+        "until": end,
     }
 
 

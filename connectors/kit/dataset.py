@@ -18,6 +18,20 @@ from typing import Any
 
 from connectors.kit.state import Overlay, StateFile
 
+# The largest whole number a JSON client in JavaScript (a browser) reads back exactly: past it,
+# a seed shown by /__health or /__faults came back as another number (2^53 + 1 read as 2^53).
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def seed_problem(seed: int) -> str | None:
+    """Why ``seed`` cannot be a seed (a sentence), or None."""
+    if -MAX_SAFE_INTEGER <= seed <= MAX_SAFE_INTEGER:
+        return None
+    return (
+        f"seed must be a whole number from -{MAX_SAFE_INTEGER} to {MAX_SAFE_INTEGER} (2^53 - 1, "
+        f"the largest that JSON clients such as browsers read back exactly; got {seed})"
+    )
+
 
 class Dataset:
     """Base of connector datasets: ``seed`` and ``size`` fix the seed state."""
@@ -31,6 +45,9 @@ class Dataset:
         size = self.default_size if size is None else size
         if not 0 < size <= self.max_size:
             raise ValueError(f"size must be between 1 and {self.max_size}, got {size}")
+        problem = seed_problem(seed)
+        if problem is not None:
+            raise ValueError(problem)
         self.seed = seed
         self.size = size
         self._overlays: list[Overlay[Any, Any]] = []

@@ -24,10 +24,19 @@ import random
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from connectors.kit.dataset import seed_problem
 from connectors.kit.journal import Entry, Journal
 from connectors.kit.stubs import Stubs
 
@@ -65,6 +74,14 @@ class FaultConfig(FaultSpec):
 
     seed: Whole | None = None
     services: dict[str, FaultSpec] = Field(default_factory=dict)
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_reads_back(cls, value: int | None) -> int | None:
+        problem = None if value is None else seed_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _merged_rates_fit_one_draw(self) -> FaultConfig:

@@ -8,19 +8,97 @@ what keeps a stub from answering a call (``method POST (got GET)``, ``query v=1 
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from starlette.types import Scope
 
 from connectors.kit.journal import header_text, redact
 
+_regex_parser: Any
+try:  # the parser re.compile uses; private, so the check below is skipped if it moves
+    _regex_parser = importlib.import_module("re._parser")
+except ImportError:  # pragma: no cover
+    _regex_parser = None
+
 if TYPE_CHECKING:
     from connectors.kit.stubs import LiveStub
 
 _SHOWN = 60  # characters of a value quoted in a miss
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def encoded_path_problem(path: str) -> str | None:
+    """Why ``path`` cannot match as given, if it is percent-encoded (``/files/a%20b``)."""
+    # The server decodes a call's path before anything sees it: "/files/a%20b" arrives as
+    # "/files/a b", so a stub of the encoded form, copied from a URL, never answered.
+    if _ESCAPE.search(path) is None:
+        return None
+    return (
+        f"calls are matched on their decoded path, as the journal shows it: give "
+        f"{unquote(path)[:60]!r} (got {path[:60]!r})"
+    )
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled, or a ``ValueError`` saying why it is no pattern of a path.
+
+    Every path starts with ``/``, so an empty pattern, or one that must start with another
+    character (``citizens/.*``), could match no call: a stub of it never answered, and a
+    journal count of it was 0 whatever the mock received.
+    """
+    if not pattern:
+        raise ValueError(
+            "an empty pattern matches no path (every path starts with '/'): give a regular "
+            "expression the whole path must match, such as /citizens/.*"
+        )
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc} (got {pattern[:60]!r})") from None
+    first = _first_characters(pattern)
+    if first and "/" not in first:
+        raise ValueError(
+            f"no path can match it: every path starts with '/', and this pattern starts with "
+            f"{' or '.join(repr(c) for c in sorted(first))} (got {pattern[:60]!r}); begin it "
+            "with /"
+        )
+    return compiled
+
+
+def _first_characters(pattern: str) -> set[str] | None:
+    """The characters every match of ``pattern`` must start with, or None if not plain."""
+    if _regex_parser is None:  # pragma: no cover
+        return None
+    try:
+        return _leading(_regex_parser.parse(pattern))
+    except Exception:  # a parser that changed shape: no check rather than a refusal
+        return None
+
+
+def _leading(items: Any) -> set[str] | None:
+    p = _regex_parser
+    for op, arg in items:
+        if op is p.AT:  # ^, \b...: they match no character
+            continue
+        if op is p.LITERAL:
+            return {chr(arg)}
+        if op is p.SUBPATTERN:  # a group: (group, add_flags, del_flags, items)
+            return _leading(arg[-1])
+        if op is p.BRANCH:  # a|b: every branch must say
+            found: set[str] = set()
+            for branch in arg[1]:
+                first = _leading(branch)
+                if not first:
+                    return None
+                found |= first
+            return found
+        return None  # a class, a repeat, any character...: not worked out
+    return None  # matches the empty string here: what comes after the group decides
 
 
 def query_values(scope: Scope) -> dict[str, list[str]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,17 @@ from pydantic import (
 )
 from starlette.types import Receive, Scope, Send
 
+from connectors.kit.dataset import MAX_SAFE_INTEGER
 from connectors.kit.errors import describe
-from connectors.kit.matching import body_holds, header_holds, header_values, misses, query_values
+from connectors.kit.matching import (
+    body_holds,
+    compile_pattern,
+    encoded_path_problem,
+    header_holds,
+    header_values,
+    misses,
+    query_values,
+)
 
 MAX_STUBS = 1000
 DEFAULT_PRIORITY = 5  # WireMock's: a stub without a priority comes after those of 1 to 4
@@ -94,9 +104,9 @@ class Stub(BaseModel):
     request_json: Any = None
     body: Any = None
     text: str | None = None
-    times: Whole | None = Field(default=None, ge=1)
+    times: Whole | None = Field(default=None, ge=1, le=MAX_SAFE_INTEGER)
     latency_ms: Number = Field(default=0, ge=0, le=600_000)
-    priority: Whole | None = Field(default=None, ge=1)
+    priority: Whole | None = Field(default=None, ge=1, le=MAX_SAFE_INTEGER)
     # As GET shows them, so its answer can be PUT back; a PUT starts them afresh.
     hits: Whole | None = Field(default=None, exclude=True)
     remaining: Whole | None = Field(default=None, exclude=True)
@@ -143,6 +153,9 @@ class Stub(BaseModel):
             raise ValueError(
                 f"a path holds no query: give its parameters in query (got {value[:60]!r})"
             )
+        encoded = None if value is None else encoded_path_problem(value)
+        if encoded is not None:
+            raise ValueError(encoded)
         return value
 
     @field_validator("body", "request_json")
@@ -197,14 +210,6 @@ class Stub(BaseModel):
     def wire(self) -> dict[str, Any]:
         """What was given, with the defaults that decide the answer."""
         return {"method": self.method, "status": self.status, **self.model_dump(exclude_unset=True)}
-
-
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """``pattern`` compiled, or a ``ValueError`` saying why it is no regular expression."""
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"not a regular expression: {exc} (got {pattern[:60]!r})") from None
 
 
 @dataclass(eq=False)
@@ -324,25 +329,30 @@ class Stubs:
     def __init__(self) -> None:
         self.stubs: list[LiveStub] = []
         self.initial: list[Stub] = []
-        self._ids = itertools.count(1)
+        self._next = 1
 
     def start_with(self, stubs: list[Stub]) -> None:
         """Serve ``stubs`` now and again after each reset (``hub mock --stubs``)."""
         self.replace(stubs)
         self.initial = stubs
 
-    def _make(self, stubs: Iterable[Stub], taken: set[str]) -> list[LiveStub]:
+    def _make(self, stubs: list[Stub], taken: set[str]) -> list[LiveStub]:
+        # The ids given are set aside first: a stub without one listed before a stub named
+        # "s1" took s1 itself, and the list was refused as giving "s1" twice.
+        given = [s.id for s in stubs if s.id is not None]
+        twice = next((i for i, n in Counter(given).items() if n > 1 or i in taken), None)
+        if twice is not None:
+            raise StubError(f"id {twice!r} is given twice; give each stub its own")
+        taken = taken | set(given)
+        ids = itertools.count(self._next)  # taken up only once the stubs are
         made = []
         for stub in stubs:
-            stub_id = stub.id
-            if stub_id is None:
-                stub_id = next(f"s{n}" for n in self._ids if f"s{n}" not in taken)
-            elif stub_id in taken:
-                raise StubError(f"id {stub_id!r} is given twice; give each stub its own")
+            stub_id = stub.id or next(f"s{n}" for n in ids if f"s{n}" not in taken)
             taken.add(stub_id)
             made.append(LiveStub(stub_id, stub))
         if len(taken) > MAX_STUBS:
             raise StubError(f"a mock holds at most {MAX_STUBS} stubs; delete some first")
+        self._next = next(ids)
         return made
 
     def replace(self, stubs: list[Stub]) -> list[LiveStub]:
@@ -374,7 +384,7 @@ class Stubs:
     def reset(self) -> None:
         """The stubs started with, unused, and ids from ``s1`` again (the journal that named
         the old ones is gone)."""
-        self._ids = itertools.count(1)
+        self._next = 1
         self.replace(self.initial)
 
     def needs_body(self, scope: Scope) -> bool:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 import connectors
 from connectors.kit import Connector, FaultConfig, FaultSpec
 from connectors.kit.app import ConnectorApp
+from connectors.kit.dataset import seed_problem
 from connectors.kit.stubs import StubError, read_stubs
 from hub.cli.common import PORT_MAX
 from hub.cli.preflight import listenable
@@ -56,8 +57,10 @@ def _fault_options_problem(exc: ValidationError) -> str:
             text = str((error.get("ctx") or {}).get("error", error["msg"]))
         else:
             text = re.sub(r"^Input should ", "must ", error["msg"]) + f" (got {error['input']})"
-        if error["loc"]:
+        if error["loc"] and not text.startswith(str(error["loc"][0])):
             text = f"{error['loc'][0]} {text}"
+        if text.startswith("seed "):  # the data's seed is --seed; this one, --fault-seed
+            text = "--fault-" + text
         said.append(re.sub(r"\b[a-z]+_[a-z_]+\b", lambda m: _FAULT_OPTIONS.get(m[0], m[0]), text))
     return "; ".join(said)
 
@@ -117,6 +120,10 @@ def mock(
     end_with_parent()  # a no-op unless `hub up` started this one
 
     connector = _connector(name)
+    seed_wrong = seed_problem(seed)
+    if seed_wrong is not None:
+        typer.echo(f"error: --{seed_wrong}", err=True)
+        raise typer.Exit(2)
     try:
         faults = FaultConfig(
             latency_ms=latency_ms,

@@ -80,6 +80,10 @@ def up(
         fail("`hub up` runs the demo stack; use `hub serve` in production", 2)
     import connectors
     from connectors.demo import demo_registry
+    from connectors.kit.dataset import seed_problem
+
+    if (seed_wrong := seed_problem(seed)) is not None:
+        fail(f"--{seed_wrong}", 2)
 
     try:
         names = connectors.names()
