@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from starlette.routing import Route
 
 from hub import __version__
 from hub.admin.router import router as admin_router
@@ -233,12 +234,14 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
 
     def refused(refusal: errors.HubError) -> Response:
         # In X-Road's error shape, as the metaservices under /r1 refuse (FastAPI's own 405
-        # body was {"detail": "Method Not Allowed"}).
+        # body was {"detail": "Method Not Allowed"}); its detail is the X-Road-Request-Id
+        # the answer carries, as theirs is.
+        rid = request_id()
         return Response(
-            refusal.body(request_id()),
+            refusal.body(rid),
             status_code=refusal.status,
             media_type="application/json",
-            headers={"X-Road-Error": refusal.code},
+            headers={"X-Road-Error": refusal.code, "X-Road-Request-Id": rid},
         )
 
     def clients(request: Request) -> Response:
@@ -264,15 +267,17 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
     async def list_clients_head(request: Request) -> Response:
         return clients(request)
 
-    @api.api_route(
-        "/listClients",
-        methods=["POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        include_in_schema=False,
+    async def list_clients_other(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        method = scope["method"]
+        refusal = errors.BadRequest(f"listClients answers GET and HEAD only (got {method})")
+        await refused(refusal)(scope, receive, send)
+
+    # Every other method, TRACE and unregistered ones too (a list of them left TRACE to
+    # FastAPI's 405 {"detail": ...}): a route of an ASGI app (not of a function, which
+    # Starlette gives GET alone) takes them all, matched after the GET and HEAD above.
+    api.router.routes.append(
+        Route("/listClients", _AnyMethod(list_clients_other), include_in_schema=False)
     )
-    async def list_clients_other(request: Request) -> Response:
-        return refused(
-            errors.BadRequest(f"listClients answers GET and HEAD only (got {request.method})")
-        )
 
     @api.get("/demo/credentials", tags=["demo"], summary="Demo clients' keys (development)")
     async def demo_credentials() -> list[dict[str, Any]]:
@@ -287,6 +292,16 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
         return {
             sid: url for sid, (_n, url, _e) in state.registry.snapshot.subsystems.items() if url
         }
+
+
+class _AnyMethod:
+    """An ASGI app of one function: Starlette routes it for every method."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
 
 
 def _database_state(said: str | None, exc: Exception, failed: str) -> Response:
