@@ -29,8 +29,9 @@ from connectors.kit.errors import (
 from connectors.kit.faults import FaultConfig
 from connectors.kit.journal import JOURNAL_SIZE, Journal
 from connectors.kit.manifest import Manifest
-from connectors.kit.matching import encoded_path_problem
-from connectors.kit.stubs import LiveStub, Stub, StubError, Stubs, compile_pattern
+from connectors.kit.matching import compile_pattern, encoded_path_problem
+from connectors.kit.stub_model import Stub
+from connectors.kit.stubs import LiveStub, StubError, Stubs
 from schemas.common import Problem
 
 if TYPE_CHECKING:

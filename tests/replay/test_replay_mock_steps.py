@@ -148,7 +148,7 @@ def post(step_id: str, json: str, status: int) -> str:
 async def test_a_stub_matches_the_request_body_with_request_json_templated(
     fake_hub: FakeHub, mock: str, write: Callable[..., Path]
 ) -> None:
-    # The mock's stubs take request_json (connectors/kit/stubs.py); a stub step refused it
+    # The mock's stubs take request_json (connectors/kit/stub_model.py); a stub step refused it
     # as an unknown key, so a scenario could not answer one POST and not another.
     text = scenario(
         mock,

@@ -1,0 +1,175 @@
+"""A stub as the wire gives it (``PUT``/``POST /__stubs``, ``hub mock --stubs``): what it
+may match and answer, checked before it is taken, with WireMock's names pointed to ours.
+``connectors.kit.stubs`` keeps the stubs in use and answers with them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+
+from connectors.kit.dataset import MAX_SAFE_INTEGER
+from connectors.kit.matching import compile_pattern, encoded_path_problem
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
+Number = Annotated[float, Strict()]
+Whole = Annotated[int, Strict()]
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110)
+_VALUE = re.compile(r"[\x20-\x7e\t]*")  # printable ASCII: h11 refuses the rest mid-answer
+_LINE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")  # what a header sent can hold: no line break
+NO_BODY = (204, 304)  # statuses that answer no body
+_WORKED_OUT = ("content-length", "transfer-encoding", "x-mock-stub")
+# WireMock's names of what a stub here gives under another name, for a mapping pasted from it.
+_WIREMOCK = {
+    "url": "path (and query for its parameters)",
+    "urlPath": "path",
+    "urlPattern": "path_pattern",
+    "urlPathPattern": "path_pattern",
+    "queryParameters": "query",
+    "bodyPatterns": "request_json",
+    "jsonBody": "body",
+    "fixedDelayMilliseconds": "latency_ms",
+}
+_FLAT = (
+    "method, path or path_pattern, query, request_headers, request_json, status, headers, "
+    "body or text, latency_ms, times, priority, id"
+)
+
+
+def _header_names(headers: dict[str, str], *, values: bool) -> dict[str, str]:
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"{name[:40]!r} is not a header name: use letters, digits and '-'")
+        if values and not _VALUE.fullmatch(value):
+            raise ValueError(f"{name!r} must be printable ASCII on one line")
+        if not _LINE.fullmatch(value):
+            raise ValueError(f"{name!r} must be on one line, with no control characters")
+    return headers
+
+
+class Stub(BaseModel):
+    """One stub as the wire gives it: what to match and what to answer."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    id: str | None = None
+    method: str
+    path: str | None = None
+    path_pattern: str | None = None
+    query: dict[str, str] = Field(default_factory=dict)
+    request_headers: dict[str, str] = Field(default_factory=dict)
+    status: Whole = Field(default=200, ge=200, le=599)
+    headers: dict[str, str] = Field(default_factory=dict)
+    request_json: Any = None
+    body: Any = None
+    text: str | None = None
+    times: Whole | None = Field(default=None, ge=1, le=MAX_SAFE_INTEGER)
+    latency_ms: Number = Field(default=0, ge=0, le=600_000)
+    priority: Whole | None = Field(default=None, ge=1, le=MAX_SAFE_INTEGER)
+    # As GET shows them, so its answer can be PUT back; a PUT starts them afresh.
+    hits: Whole | None = Field(default=None, exclude=True)
+    remaining: Whole | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_wiremock(cls, given: Any) -> Any:
+        if not isinstance(given, dict):
+            return given
+        if "request" in given or "response" in given:
+            raise ValueError(
+                f"this is WireMock's mapping (request, response): a stub of this mock is "
+                f"flat: {_FLAT}"
+            )
+        theirs = [f"{k} is WireMock's name: give {_WIREMOCK[k]}" for k in given if k in _WIREMOCK]
+        if theirs:
+            raise ValueError("; ".join(theirs))
+        return given
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_a_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ID.fullmatch(value):
+            raise ValueError(
+                "use letters, digits, '.', '_' or '-', at most 64, starting with a letter "
+                f"or digit (got {value[:40]!r})"
+            )
+        return value
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value.upper() not in METHODS:
+            raise ValueError(f"must be one of {', '.join(METHODS)} (got {value[:20]!r})")
+        return value.upper()
+
+    @field_validator("path")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"must start with '/' (got {value[:60]!r})")
+        if value is not None and "?" in value:
+            # A call's path holds no query, so such a stub could never match.
+            raise ValueError(
+                f"a path holds no query: give its parameters in query (got {value[:60]!r})"
+            )
+        encoded = None if value is None else encoded_path_problem(value)
+        if encoded is not None:
+            raise ValueError(encoded)
+        return value
+
+    @field_validator("body", "request_json")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        # Python's parser takes NaN and Infinity, which no JSON client would read back.
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise ValueError("NaN and Infinity are not JSON: give numbers, or strings") from None
+        return value
+
+    @field_validator("path_pattern")
+    @classmethod
+    def _a_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_pattern(value)
+        return value
+
+    @field_validator("request_headers")
+    @classmethod
+    def _request_header_names(cls, value: dict[str, str]) -> dict[str, str]:
+        return {k.lower(): v for k, v in _header_names(value, values=False).items()}
+
+    @field_validator("headers")
+    @classmethod
+    def _answer_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        _header_names(value, values=True)
+        for name in value:
+            if name.lower() in _WORKED_OUT:
+                raise ValueError(f"{name.lower()} is worked out by the mock; leave it out")
+        return value
+
+    @model_validator(mode="after")
+    def _one_path_one_answer(self) -> Stub:
+        if (self.path is None) == (self.path_pattern is None):
+            raise ValueError(
+                "give path (exact) or path_pattern (a regular expression), not both"
+                if self.path is not None
+                else "a stub needs a path to match: give path (exact) or path_pattern "
+                "(a regular expression)"
+            )
+        if (self.path or self.path_pattern or "").startswith("/__"):
+            raise ValueError("the mock's controls (/__...) cannot be stubbed; give another path")
+        has_body = "body" in self.model_fields_set or self.text is not None
+        if "body" in self.model_fields_set and self.text is not None:
+            raise ValueError("give the answer as body (JSON) or text, not both")
+        if has_body and self.status in NO_BODY:
+            raise ValueError(f"status {self.status} answers no body: leave body and text out")
+        return self
+
+    def wire(self) -> dict[str, Any]:
+        """What was given, with the defaults that decide the answer."""
+        return {"method": self.method, "status": self.status, **self.model_dump(exclude_unset=True)}
