@@ -24,11 +24,11 @@ def compile_scenario(
     clients: set[str] = set()
     first_index: dict[str, int] = {}
     captured: set[str] = set()
-    captured_by: dict[str, str] = {}  # capture name -> id of the first step that captures it
-    for step in scenario.steps:
+    captured_by: dict[str, tuple[int, str | None]] = {}  # name -> first step capturing it
+    for index, step in enumerate(scenario.steps):
         if isinstance(step, ExchangeStep):
             for name in step.capture or {}:
-                captured_by.setdefault(name, step.id or "")
+                captured_by.setdefault(name, (index, step.id))
     names = Names(compiler, set(scenario.vars), captured_by)
     for index, step in enumerate(scenario.steps):
         step_id = step.id or ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from jsonpath_ng.ext import parse as _parse_jsonpath
+from multidict import MultiMapping
 
 from hub.replay.results import Failure, show_json
 from hub.replay.templating import MissingVariable, Template, as_text, render_value
@@ -45,15 +48,29 @@ class Reply:
     """The parts of a response the checks look at."""
 
     status: int
-    headers: Mapping[str, str]  # case-insensitive
+    headers: MultiMapping[str]  # case-insensitive; a repeated header keeps every value
     body: bytes
     elapsed_ms: float
     _json: Any = _UNSET
+    _exact: Any = _UNSET
 
     def json(self) -> Any:
         if self._json is _UNSET:
             self._json = orjson.loads(self.body)  # ValueError when not JSON
         return self._json
+
+    def exact_json(self) -> Any:
+        """The body as :meth:`json` has it, but read again by the standard library when
+        orjson turned an integer beyond 64 bits into a float (that lost its last digits).
+        Asked only when a check failed or a capture holds such a float: never on the way of
+        a check that holds."""
+        if self._exact is _UNSET:
+            self._exact = self.json()
+            # Digits beyond Python's limit (4300) stay as orjson read them.
+            if inexact(self._exact):
+                with contextlib.suppress(ValueError):
+                    self._exact = json.loads(self.body)
+        return self._exact
 
     @property
     def x_road_id(self) -> str | None:
@@ -93,6 +110,21 @@ def find(compiled_path: Any, document: Any) -> Any:
     if len(matches) == 1:
         return matches[0].value
     return [m.value for m in matches]
+
+
+# orjson reads integers from -2**63 to 2**64 - 1 as such; beyond, as floats.
+_EXACT_LIMIT = float(2**63)
+
+
+def inexact(value: Any) -> bool:
+    """``value`` holds a float that may be an integer orjson could not hold (beyond 64 bits)."""
+    if isinstance(value, float):
+        return abs(value) >= _EXACT_LIMIT and value.is_integer()
+    if isinstance(value, list):
+        return any(inexact(item) for item in value)
+    if isinstance(value, dict):
+        return any(inexact(item) for item in value.values())
+    return False
 
 
 def same_json(got: Any, expected: Any) -> bool:
@@ -145,24 +177,22 @@ def _broken(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> I
         expected = plan.status[0] if len(plan.status) == 1 else list(plan.status)
         yield _fail(reply, "status", "", expected, reply.status)
     for name, compiled in plan.expect_headers:
-        got = reply.headers.get(name)
+        values = reply.headers.getall(name, [])
+        shown = ABSENT if not values else values[0] if len(values) == 1 else values
         if compiled is None:
-            if got is not None:
-                yield _fail(reply, "headers", name, "absent", got)
+            if values:
+                yield _fail(reply, "headers", name, "absent", shown)
             continue
         try:
             expected = render_value(compiled, variables)
         except MissingVariable as exc:
             yield _missing(reply, f"headers {name}", exc)
             continue
-        shown = ABSENT if got is None else got
         # A header is text: a variable's true is "true", as a request header sends it.
-        if isinstance(expected, list):
-            texts = [as_text(e) for e in expected]
-            if got not in texts:
-                yield _fail(reply, "headers", name, f"one of {show_json(texts)}", shown)
-        elif got != as_text(expected):
-            yield _fail(reply, "headers", name, as_text(expected), shown)
+        texts = [as_text(e) for e in expected] if isinstance(expected, list) else None
+        if not _header_holds(values, [as_text(expected)] if texts is None else texts):
+            wanted = as_text(expected) if texts is None else f"one of {show_json(texts)}"
+            yield _fail(reply, "headers", name, wanted, shown)
     if plan.expect_json:
         document = _document(reply)
         if document is _UNSET:
@@ -179,12 +209,23 @@ def _broken(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> I
                     yield _fail(reply, "json", source, "a valid JSONPath", str(exc))
                     continue
                 got = find(compiled_path, document)
+                if not same_json(got, expected) and reply.exact_json() is not document:
+                    got = find(compiled_path, reply.exact_json())  # 30 digits, as sent
                 if not same_json(got, expected):
                     yield _fail(reply, "json", _shown_path(source, rendered), expected, got)
     if plan.max_ms is not None and reply.elapsed_ms > plan.max_ms:
         failure = _fail(reply, "max_ms", "", plan.max_ms, round(reply.elapsed_ms, 1))
         failure.text = f"took {reply.elapsed_ms:.1f} ms, over the {plan.max_ms:g} ms allowed"
         yield failure
+
+
+def _header_holds(values: list[str], wanted: list[str]) -> bool:
+    """A header repeated in the answer holds if one of its values is wanted, or the field
+    value RFC 9110 combines them to (``a, b``); a Set-Cookie is never combined, and a list
+    such as Vary may come as one line or several."""
+    if any(value in wanted for value in values):
+        return True
+    return len(values) > 1 and ", ".join(values) in wanted
 
 
 def _missing(reply: Reply, what: str, exc: MissingVariable) -> Failure:
@@ -211,14 +252,20 @@ def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Fail
             return _missing(reply, f"capture {name}", exc)
         except JSONPathError as exc:
             return _fail(reply, "capture", name, f"a JSONPath from {source}", str(exc))
-        if match == "one":
-            got = NO_MATCH if document is _UNSET else find(path, document)
-        else:
-            values = [] if document is _UNSET else [m.value for m in path.find(document)]
-            got = values if match == "all" else (values[0] if values else NO_MATCH)
+        got = _captured(path, document, match)
+        if inexact(got):  # an id of 30 digits is kept as such, not as 1.2e+29
+            got = _captured(path, reply.exact_json(), match)
         if got is NO_MATCH:
             why = NO_MATCH if document is not _UNSET else "a body that is not JSON"
             where = _shown_path(source, rendered)
             return _fail(reply, "capture", name, f"a value at {where}", why)
         variables[name] = got
     return None
+
+
+def _captured(path: Any, document: Any, match: str) -> Any:
+    """What a capture takes from ``document`` (``_UNSET``: a body that is not JSON)."""
+    if match == "one":
+        return NO_MATCH if document is _UNSET else find(path, document)
+    values = [] if document is _UNSET else [m.value for m in path.find(document)]
+    return values if match == "all" else (values[0] if values else NO_MATCH)

@@ -63,7 +63,12 @@ def parse_fault(text: str) -> RunFault:
             "hundreds of levels deep)"
         ) from None
     if not isinstance(data, dict) or not data:
-        raise ValueError(f"--fault {text!r}: give the settings as a non-empty mapping")
+        # error_rate=0.5 read as the text "error_rate=0.5": say how a mapping is written.
+        raise ValueError(
+            f"--fault {text!r}: give the settings as a non-empty mapping in YAML or JSON, "
+            f"e.g. {provider}='{{error_rate: 0.5, latency_ms: 200}}'"
+            + (" (not KEY=VALUE)" if isinstance(data, str) and "=" in data else "")
+        )
     seed = data.get("seed")
     if seed is not None and not _whole(seed):
         # Checked here: the model's own message offers a template, which --fault cannot take.

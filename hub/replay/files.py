@@ -4,14 +4,39 @@ Kept free of heavy imports: the pytest plugin asks it about every YAML file of a
 A folder may hold other YAML (a providers file, a registry export); a file found in a
 folder is a scenario only if it has a top-level ``steps:``. A file named explicitly is
 always read as a scenario, so a typo there (``stpes:``) is reported, not skipped.
+A folder search, as pytest's, leaves hidden folders (``.git``, ``.venv``) and virtualenvs
+alone.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 SUFFIXES = (".yaml", ".yml")
+
+
+def is_yaml(path: Path) -> bool:
+    """``path`` ends in ``.yaml`` or ``.yml``, in any case (``X.YAML`` too)."""
+    return path.suffix.lower() in SUFFIXES
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    """The YAML files under ``folder``, sorted; none from a hidden folder below it (one whose
+    name starts with a dot) or a virtualenv (``venv/``, with its ``pyvenv.cfg``), nor through
+    a link to a folder. ``folder`` itself may be either: it was asked for."""
+    found: list[Path] = []
+    for top, folders, files in os.walk(folder):
+        folders[:] = [
+            name
+            for name in folders
+            if not name.startswith(".") and not Path(top, name, "pyvenv.cfg").is_file()
+        ]
+        found += [path for name in files if is_yaml(path := Path(top, name)) and path.is_file()]
+    return sorted(found)
+
+
 _STEPS = re.compile(rb"^steps\s*:", re.MULTILINE)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from hub.replay.compiling import compile_scenario
-from hub.replay.files import SUFFIXES, looks_like_scenario
+from hub.replay.files import looks_like_scenario, yaml_files
 from hub.replay.plan import ScenarioPlan
 from hub.replay.problems import ScenarioLoadError, format_problem, validation_messages
 from hub.replay.schemas import Scenario
@@ -23,7 +23,8 @@ __all__ = ["ScenarioLoadError", "discover", "load_file", "load_paths", "load_tex
 
 
 def discover(paths: list[Path], skipped: list[Path] | None = None) -> list[Path]:
-    """The scenario files named by ``paths``: files as given, folders searched recursively.
+    """The scenario files named by ``paths``: files as given, folders searched recursively
+    (hidden folders below them left out, as pytest leaves them).
 
     A YAML file found in a folder without a top-level ``steps:`` is not a scenario (a
     providers file, a registry export): it is left out, and added to ``skipped``. A file
@@ -35,7 +36,7 @@ def discover(paths: list[Path], skipped: list[Path] | None = None) -> list[Path]
     given: dict[Path, Path] = {}  # each file reached, resolved -> the argument that gave it
     for path in paths:
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            files = yaml_files(path)
             scenarios = [p for p in files if looks_like_scenario(p)]
             others = [p for p in files if p not in scenarios]
             if skipped is not None:  # named once, even in a folder given twice

@@ -18,7 +18,10 @@ class Names:
     every iteration; it is a mistake (``{{ cdi }}``) to report before anything runs."""
 
     def __init__(
-        self, compiler: Compiler, var_names: set[str], captured_by: dict[str, str]
+        self,
+        compiler: Compiler,
+        var_names: set[str],
+        captured_by: dict[str, tuple[int, str | None]],
     ) -> None:
         self.compiler = compiler
         self.known = set(var_names)
@@ -36,12 +39,18 @@ class Names:
                 continue
             if head in self.known or head in extra:
                 continue
-            later = self.captured_by.get(head)
-            why = (
-                f"it is captured only by a later step ({later!r})"
-                if later is not None
-                else "no var declares it and no earlier step captures it"
-            )
+            index, step_id = self.captured_by.get(head, (None, None))
+            if index is None:
+                why = "no var declares it and no earlier step captures it"
+            elif loc[:2] == ("steps", index):
+                # Checked before its captures are taken: the request too is sent before.
+                why = (
+                    "this step captures it, after its request and checks; capture it in an "
+                    "earlier step to use it here"
+                )
+            else:
+                step = f"step {step_id!r} (steps[{index}])" if step_id else f"steps[{index}]"
+                why = f"only a later step captures it, {step}"
             known = ", ".join([*RUN_NAMES, *sorted(self.known)])
             self.compiler.errors.append(
                 (where, f"variable {head!r} is not defined: {why} (defined here: {known})")

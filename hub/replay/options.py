@@ -288,17 +288,40 @@ def check_workers(ramp: Ramp | None, concurrency: int | None, rate: float | None
 
 def parse_stages(text: str) -> tuple[tuple[float, float], ...]:
     """``--stages 10s:20,30s:50``; ValueError saying the accepted form if malformed."""
+    malformed = f"--stages {text!r} is malformed: give {STAGES_FORMS}"
     stages: list[tuple[float, float]] = []
     for part in text.split(","):
         duration, sep, target = part.strip().rpartition(":")
         try:
-            if not sep:
-                raise ValueError
-            seconds = parse_duration(duration)
             value = float(target)
         except ValueError:
-            raise ValueError(f"--stages {text!r} is malformed: give {STAGES_FORMS}") from None
+            raise ValueError(malformed) from None
+        if sep and _is_zero(duration):
+            raise ValueError(
+                f"--stages {text!r}: stage {part.strip()!r} lasts no time; a stage must last "
+                "more than zero seconds (to jump to a load, give a short stage, e.g. 1s:TARGET)"
+            )
+        try:
+            seconds = parse_duration(duration) if sep else None
+        except ValueError:
+            seconds = None
+        if seconds is None:
+            raise ValueError(malformed)
         if not 0 <= value < float("inf"):
             raise ValueError(f"--stages {text!r}: a target is a number, 0 or more")
         stages.append((seconds, value))
     return tuple(stages)
+
+
+def _is_zero(duration: str) -> bool:
+    """``duration`` reads as zero: ``0``, ``0s``, ``0m0s``."""
+    compact = duration.strip().replace(" ", "")
+    try:
+        return float(compact) == 0
+    except ValueError:
+        parts = _PART.findall(compact)
+        return (
+            bool(parts)
+            and "".join(n + u for n, u in parts) == compact
+            and all(float(n) == 0 for n, _ in parts)
+        )

@@ -65,9 +65,9 @@ def _roots(config: pytest.Config) -> list[Path]:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    from hub.replay.files import SUFFIXES, looks_like_scenario
+    from hub.replay.files import is_yaml, looks_like_scenario
 
-    if file_path.suffix not in SUFFIXES:
+    if not is_yaml(file_path):
         return None
     resolved = file_path.resolve()
     roots = _roots(parent.config)

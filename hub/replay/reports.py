@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +38,16 @@ def _failure_text(failure: Failure | None) -> str:
         return ""
     xid = f" [X-Road-Id {failure.x_road_id}]" if failure.x_road_id else ""
     body = f"\n    body: {failure.body[:300]}" if failure.body else ""
-    return f"#{failure.iteration}: {failure.message()}{xid}{body}"
+    return _CONTROL.sub(_escaped, f"#{failure.iteration}: {failure.message()}{xid}{body}")
+
+
+# What an answer holds reaches the terminal as text: an ESC in a body excerpt or a JSON
+# value had cleared the screen or recoloured the report; a NUL cut some terminals' line.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]
 
 
 def _counts(counts: dict[Any, int]) -> str:
@@ -343,7 +353,20 @@ def junit_tree(
     for key, value in totals.items():
         root.set(key, str(value))
     root.set("time", f"{total_time:.3f}")
+    for node in root.iter():
+        node.text = node.text and _xml_text(node.text)
+        node.attrib = {name: _xml_text(text) for name, text in node.attrib.items()}
     return root
+
+
+# Characters XML 1.0 cannot hold, escaped or not: a body excerpt with a NUL or an ESC made
+# a report that every JUnit reader refused, the passed steps with it.
+_NOT_XML = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` with each character XML cannot hold written as ``\\xNN`` / ``\\uNNNN``."""
+    return _NOT_XML.sub(_escaped, text)
 
 
 NOT_RUN = "not run: the run was interrupted ({by}) before this scenario"

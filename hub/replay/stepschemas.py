@@ -40,6 +40,18 @@ class Expect(Model):
     )
     max_ms: Number | None = Field(default=None, gt=0, description="Latency ceiling in ms.")
 
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        # An empty list of acceptable values held for no answer: every run failed.
+        for name, wanted in (value or {}).items():
+            if wanted == []:
+                raise ValueError(
+                    f"{name}: an empty list accepts no value; give one or more values, or "
+                    "null for a header that must be absent"
+                )
+        return value
+
     @field_validator("status", mode="before")
     @classmethod
     def _status(cls, value: Any) -> Any:
@@ -75,7 +87,10 @@ class Capture(Model):
         if (self.path is None) == (self.header is None):
             raise ValueError("give exactly one of 'path: JSONPath' or 'header: NAME'")
         if self.header is not None and "match" in self.model_fields_set:
-            raise ValueError("'match' applies to a JSONPath; a header has one value")
+            raise ValueError(
+                "'match' applies to a JSONPath; a header capture keeps the header's value (the "
+                "first, if the answer repeats it)"
+            )
         return self
 
 

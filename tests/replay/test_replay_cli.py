@@ -72,6 +72,10 @@ def run(*args: str) -> Any:
             GOOD.replace("status: 200", "status: 999"),
             ["field expect.status: must be an HTTP status"],
         ),
+        (  # it held for no answer: every run failed
+            GOOD.replace("status: 200", "headers: {X-Road-Error: []}"),
+            ["field expect.headers: X-Road-Error: an empty list accepts no value"],
+        ),
         (GOOD.replace("name: good\n", "nmae: good\n"), [":2: unknown key 'nmae'"]),
         ("- just\n- a list\n", [":1: a scenario is a mapping"]),
         (GOOD + "  - fault: {provider: VN/GOV/BCA/population}\n", ["give exactly one of"]),
@@ -105,7 +109,7 @@ def run(*args: str) -> Any:
         ),
         (
             GOOD + "    capture: {x: {header: X-Road-Id, match: all}}\n",
-            ["field capture.x: 'match' applies to a JSONPath; a header has one value"],
+            ["field capture.x: 'match' applies to a JSONPath; a header capture keeps the header's"],
         ),
         (
             GOOD + "    capture: {x: {header: X Road}}\n",
@@ -201,9 +205,19 @@ def run(*args: str) -> Any:
             + "  - id: later\n    client: VN/GOV/BTP/civil-status\n"
             + "    service: VN/GOV/BCA/population/echo\n    capture: {cid: $.id}\n",
             [
-                "field path: variable 'cid' is not defined: it is captured only by a later "
-                "step ('later')",
+                "field path: variable 'cid' is not defined: only a later step captures it, "
+                "step 'later' (steps[1])",
                 "field path: 'run.iter' does not exist: run has only run.iteration, run.id",
+            ],
+        ),
+        (
+            # It said "captured only by a later step ('find')" of the step itself.
+            GOOD.replace("status: 200", "headers: {X-Road-Id: '{{ rid }}'}")
+            + "    capture: {rid: {header: X-Road-Id}}\n",
+            [
+                ":7: step 'find' (steps[0]), field expect.headers.X-Road-Id: variable 'rid' is "
+                "not defined: this step captures it, after its request and checks; capture it "
+                "in an earlier step to use it here",
             ],
         ),
         (
@@ -392,6 +406,26 @@ def test_a_folder_with_other_yaml_runs_its_scenarios_as_pytest_does(
     assert "no scenario files in this folder (1 YAML file(s) without a top-level 'steps:')" in (
         only_others.output
     )
+
+
+def test_a_folder_search_skips_hidden_folders_and_takes_any_case_of_suffix(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `hub replay .` ran the scenarios of .venv and .git; X.YAML was not found at all.
+    write(GOOD, "proj/scen/upper.YAML")
+    write(GOOD.replace("name: good", "name: yml"), "proj/scen/deep/x.Yml")
+    write(FAILING, "proj/.venv/lib/site/pkg/failing.yaml")
+    write(FAILING, "proj/scen/.cache/failing.yaml")
+    write(FAILING, "proj/venv/lib/site/pkg/failing.yaml")
+    write("home = /usr/bin\n", "proj/venv/pyvenv.cfg")
+    write("steps: [", "proj/.git/broken.yaml")
+    monkeypatch.chdir(tmp_path / "proj")
+    result = run(".", "--hub", fake_hub.url)
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 scenarios passed" in " ".join(result.output.split())
+    # A hidden folder named on the command line is searched, and its hidden folders not.
+    named = run(".venv", "--hub", fake_hub.url)
+    assert named.exit_code == 1 and "0 of 1 scenarios passed" in " ".join(named.output.split())
 
 
 def test_exit_codes_and_reports(fake_hub: Any, write: Callable[..., Path], tmp_path: Path) -> None:
@@ -759,6 +793,13 @@ def test_a_fault_held_for_the_run_is_cleared_when_a_scenario_fails(
         # Not the scenario's hint at a template, nor pydantic's two union branches.
         ("VN/GOV/BCA/population={seed: x}", "seed must be an integer, e.g. 7 (there is"),
         ("VN/GOV/BCA/population={seed: 7.5}", "seed must be an integer, e.g. 7 (there is"),
+        # It said "a non-empty mapping", without how one is written.
+        (
+            "VN/GOV/BCA/population=error_rate=0.5",
+            "give the settings as a non-empty mapping in YAML or JSON, e.g. "
+            "VN/GOV/BCA/population='{error_rate: 0.5, latency_ms: 200}' (not KEY=VALUE)",
+        ),
+        ("VN/GOV/BCA/population=", "a non-empty mapping in YAML or JSON, e.g."),
     ],
 )
 def test_a_malformed_fault_option_is_refused_before_anything_runs(

@@ -8,6 +8,7 @@ import orjson
 import pytest
 from multidict import CIMultiDict
 
+from hub.replay import expect as expect_module
 from hub.replay.expect import Reply, capture, check
 from hub.replay.loader import load_text
 from hub.replay.plan import ExchangePlan
@@ -114,6 +115,56 @@ def test_an_expected_header_from_a_variable_is_compared_as_its_text() -> None:
     assert check(step, reply(X_Flag="true", X_N="2"), variables) is None
     got = check(step, reply(X_Flag="True", X_N="2"), variables)
     assert got is not None and (got.what, got.expected, got.got) == ("X-Flag", "true", "True")
+
+
+def test_a_repeated_header_holds_if_one_value_or_their_combined_field_value_is_expected() -> None:
+    # Only the first of the values was compared, and the failure showed only that one.
+    answer = reply()
+    answer.headers.add("Vary", "Accept")
+    answer.headers.add("vary", "Origin")
+    for wanted in ("Accept", "Origin", "Accept, Origin", "[x, Origin]"):
+        assert check(plan(f"    expect: {{headers: {{Vary: {wanted}}}}}\n"), answer, {}) is None
+    got = check(plan("    expect: {headers: {Vary: Cookie}}\n"), answer, {})
+    assert got is not None and (got.expected, got.got) == ("Cookie", ["Accept", "Origin"])
+    got = check(plan("    expect: {headers: {Vary: [a, b]}}\n"), answer, {})
+    assert got is not None and got.got == ["Accept", "Origin"]
+    got = check(plan("    expect: {headers: {Vary: null}}\n"), answer, {})
+    assert got is not None and (got.expected, got.got) == ("absent", ["Accept", "Origin"])
+    assert 'got ["Accept", "Origin"]' in got.message()
+
+
+BIG = 123456789012345678901234567890  # beyond 64 bits: orjson reads it as a float
+
+
+def test_integers_beyond_64_bits_are_compared_and_captured_exactly() -> None:
+    # orjson read them as floats: an expectation of the very integer sent failed, and a
+    # capture went on as 1.2345678901234568e+29.
+    body = f'{{"n": {BIG}, "ids": [{BIG}, 2], "small": 7, "f": 1e30}}'.encode()
+    variables: dict[str, Any] = {}
+    for expect in (f"$.n: {BIG}", f"$.ids: [{BIG}, 2]", f'"$.ids[?(@ == {BIG})]": {BIG}'):
+        assert check(plan(f"    expect: {{json: {{{expect}}}}}\n"), reply(body=body), {}) is None
+    got = check(plan(f"    expect: {{json: {{$.n: {BIG + 1}}}}}\n"), reply(body=body), {})
+    assert got is not None and (got.expected, got.got) == (BIG + 1, BIG)
+    assert (
+        check(plan("    expect: {json: {$.f: 1.0e+30, $.small: 7}}\n"), reply(body=body), {})
+        is None
+    )
+    step = plan("    capture: {n: $.n, ids: {path: '$.ids[*]', match: all}}\n")
+    assert capture(step, reply(body=body), variables) is None
+    assert variables == {"n": BIG, "ids": [BIG, 2]}
+    assert type(variables["n"]) is int
+
+
+def test_checks_that_hold_never_read_the_body_a_second_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def read_again(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the body was read a second time")
+
+    monkeypatch.setattr(expect_module.json, "loads", read_again)
+    answer = reply(body=f'{{"n": {BIG}, "m": 1, "f": 1e30}}'.encode())
+    step = plan("    expect: {json: {$.m: 1, $.f: 1.0e+30}}\n    capture: {m: $.m}\n")
+    assert check(step, answer, {}) is None and capture(step, answer, {}) is None
 
 
 def test_expectation_with_undefined_variable_is_a_template_failure() -> None:

@@ -136,7 +136,10 @@ def test_stages_ramp_linearly_as_k6_has_them() -> None:
 @pytest.mark.parametrize(
     ("text", "said"),
     [("10s", "is malformed"), ("10s:x", "is malformed"), ("soon:5", "is malformed"),
-     ("0s:5", "is malformed"), ("10s:-1", "a target is a number, 0 or more")],
+     ("0s:x", "is malformed"), ("10s:-1", "a target is a number, 0 or more"),
+     # A zero stage was "malformed", without a word of why.
+     ("0s:5", "stage '0s:5' lasts no time; a stage must last more than zero seconds"),
+     ("10s:20, 0m0s:5", "stage '0m0s:5' lasts no time")],
 )  # fmt: skip
 def test_malformed_stages_are_refused(text: str, said: str) -> None:
     with pytest.raises(ValueError, match=said):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from rich.console import Console
 
-from hub.replay.reports import render_tables
+from hub.replay.reports import render_tables, write_junit
 from hub.replay.results import Failure, RunResults, ScenarioResult, StepStats
 
 
@@ -34,3 +36,24 @@ def test_a_scenario_cut_short_after_failures_counts_as_failed_as_its_title_says(
     text = _printed(results)
     assert "FAIL failing (failing.yaml)" in text and "CUT SHORT clean (clean.yaml)" in text
     assert "interrupted: 0 of 2 scenarios passed; 1 failed; 1 cut short; 0 did not run" in text
+
+
+def test_the_junit_report_is_xml_whatever_bytes_the_answer_held(tmp_path: Path) -> None:
+    # A body excerpt with a NUL or an ESC was written as it was: every JUnit reader then
+    # refused the whole report, passed steps and all.
+    step = StepStats(id="find", kind="exchange", label="GET x")
+    step.record(3.0, Failure("status", "", 200, 503, body="\x00\x1b[31mred\ufffe é 😀"))
+    result = ScenarioResult(name="n", file="n.yaml", steps=[step])
+    write_junit(tmp_path / "r.xml", [result])
+    [failure] = ET.parse(tmp_path / "r.xml").getroot().iter("failure")
+    assert "body: \\x00\\x1b[31mred\\ufffe é 😀\n" in (failure.text or "")
+
+
+def test_control_characters_of_an_answer_do_not_reach_the_terminal() -> None:
+    # An ESC in a body excerpt or a JSON text was printed as it was: `\x1b[2J` cleared the
+    # screen the report was on.
+    step = StepStats(id="find", kind="exchange", label="GET x")
+    step.record(3.0, Failure("json", "$.a", "x", "\x1b[31mred", body='{"a": "\x1b[2J\x00"}'))
+    text = _printed(RunResults([ScenarioResult(name="n", file="n.yaml", steps=[step])]))
+    assert "\x1b" not in text and "\x00" not in text
+    assert "got \\x1b[31mred" in text and 'body: {"a": "\\x1b[2J\\x00"}' in text
