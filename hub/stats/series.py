@@ -64,7 +64,8 @@ async def _bucketed(
     horizon: datetime | None,
 ) -> list[dict[Any, list[float]]]:
     """Per output bucket (edges[i], edges[i+1]): group key -> sums."""
-    ranges = tu.merge_covers([tu.cover(a, b, horizon) for a, b in tu.pairs(edges)])
+    # exact_cover: the last edge may be the range's end, inside a minute.
+    ranges = tu.merge_covers([tu.exact_cover(a, b, horizon) for a, b in tu.pairs(edges)])
     cols = ("bucket", group) if group else ("bucket",)
     rows = await repo.count_sums(conn, ranges, group=cols, filters=filters)
     out: list[dict[Any, list[float]]] = [{} for _ in range(len(edges) - 1)]
@@ -94,17 +95,25 @@ async def timeseries(
     zone = tu.zone(tz)
     if group_by is not None and group_by not in GROUPS:
         raise tu.bad("group_by", f"must be one of {', '.join(GROUPS)}; got {group_by!r}")
+    now = tu.utcnow() if now is None else now
     edges = _edges(bucket, since, until, zone, now)
     if bucket == "minute" and minute_horizon is not None and edges[0] < minute_horizon:
-        days = (tu.utcnow() if now is None else now) - minute_horizon
+        days = now - minute_horizon
         kept = f"minute buckets are kept for {max(days.days, 0)} days (HUB_MINUTE_ROLLUP_DAYS)"
         raise InputError(
             f"{kept}; use bucket=hour for older ranges",
             f"{kept}; use --bucket hour for older ranges",
         )
+    # The bucket still filling is counted up to the range's end (until, or now), not to its
+    # own, and `until` says that instant: a summary of the same since and until adds up to
+    # the bars (the dashboard asks it so), without what was logged in between. A bucket
+    # over stays whole.
+    last = edges[-1]
+    if last > now:
+        last = min(last, time_range(since or DEFAULT_SPAN[bucket], until, zone, now)[1])
     buckets = await _bucketed(
         conn,
-        edges,
+        [*edges[:-1], last],
         group=group_by,
         filters=id_filters(client, service, provider),
         horizon=minute_horizon,
@@ -134,7 +143,7 @@ async def timeseries(
         )
     keys = [k for k, _ in sorted(key_totals.items(), key=lambda kv: (-kv[1], kv[0]))]
     return Timeseries(
-        **window_of(edges[0], edges[-1], zone),
+        **window_of(edges[0], last, zone),
         bucket=bucket,
         group_by=group_by,
         keys=keys,

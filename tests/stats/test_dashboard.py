@@ -162,11 +162,12 @@ async def dashboard(
     width: int = 1280,
     before: Callable[[httpx.AsyncClient], Awaitable[None]] | None = None,
     zone: str = "Asia/Ho_Chi_Minh",
+    locale: str = "en-US",
     **settings: Any,
 ) -> AsyncIterator[tuple[Any, list[str]]]:
     """The hub on ``db_url`` and a Chromium page on its dashboard (not yet loaded), with the
     page's errors collected; ``token`` is what the browser has kept, ``before`` runs against
-    the hub first, ``zone`` is the browser's time zone."""
+    the hub first, ``zone`` and ``locale`` are the browser's."""
     from playwright.async_api import async_playwright
 
     from hub.app import create_app
@@ -179,7 +180,7 @@ async def dashboard(
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = await browser.new_page(
-                viewport={"width": width, "height": 900}, timezone_id=zone
+                viewport={"width": width, "height": 900}, timezone_id=zone, locale=locale
             )
             problems: list[str] = []
             page.on("console", lambda m: m.type == "error" and "401" not in m.text

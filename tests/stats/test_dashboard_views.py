@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.gateway.conftest import load_registry, registry_doc
 from tests.stats.conftest import log_records, record
 from tests.stats.test_dashboard import dashboard, pytestmark  # noqa: F401  (browser, chromium)
 
@@ -113,6 +114,7 @@ async def test_tables_name_their_headers_and_empty_charts_say_so(
 ) -> None:
     """A screen reader reads each matrix figure with its client and provider; charts with
     nothing to draw say so rather than show bare axes."""
+    await load_registry(sqlite_url, registry_doc("http://127.0.0.1:9"))  # providers' health
     async with dashboard(sqlite_url, tmp_path) as (page, problems):
         await page.wait_for_selector("body[data-loaded='yes']")
         empty = await page.locator("#errors-empty").inner_text()
@@ -197,4 +199,28 @@ async def test_the_matrix_and_the_volume_download_as_csv(sqlite_url: str, tmp_pa
     assert len(lines) == 1 + len(ts["points"])
     assert sum(int(line.split(",")[1]) for line in lines[1:]) == sum(
         p["total"] for p in ts["points"]) == 3 * len(PROVIDERS) + len(FAULTS) + 1  # fmt: skip
+    assert problems == []
+
+
+async def test_a_vietnamese_browser_reads_one_number_format_and_no_empty_health_table(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """In a vi-VN browser the axes wrote "1.200" (Chart.js takes the browser's locale) beside
+    tiles reading "1,200" and "81.5 ms": the dot meant thousands here and a decimal there.
+    A registry without providers showed an empty table under "0 of 0 providers reachable"."""
+    now = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=2)
+    failed = {"succeeded": False, "status_code": 503, "fault_code": "Server.ServiceFailed"}
+    await log_records(sqlite_url, [record(now, **failed) for _ in range(1200)])
+    async with dashboard(sqlite_url, tmp_path, locale="vi-VN") as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        total = await page.locator("[data-figure='exchanges']").inner_text()
+        ticks = await page.evaluate("Chart.getChart('volume').scales.y.ticks.map(t => t.label)")
+        health = await page.locator("#health").inner_text()
+        cell = await page.locator("#matrix td.cell").first.get_attribute("title")
+        tables = await page.locator("#health table").count()
+    assert total == "1,200"
+    assert "1,200" in ticks or "1,000" in ticks, ticks
+    assert not any("." in str(t) for t in ticks), ticks
+    assert "No providers registered" in health and tables == 0, health
+    assert cell == "1,200 failed", cell
     assert problems == []

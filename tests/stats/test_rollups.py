@@ -237,3 +237,36 @@ async def test_a_range_at_any_instants_counts_and_ranks_exactly_its_records(db_u
     wide = await _with(db_url, service.summary, tz=TZ, since="2024-06-01T09:59:59Z",
                        until="2024-06-01T10:01:00.5Z")  # fmt: skip
     assert wide.total == 60 and wide.latency_ms.p50 == pytest.approx(500.0, rel=0.05)
+
+
+async def test_the_bucket_still_filling_counts_up_to_until_as_the_summary_does(
+    db_url: str,
+) -> None:
+    # The dashboard asks the series and the summary for one instant (until): the series
+    # counted its current hour whole, with what was logged after that instant, and its
+    # bars came out above the tiles by what the hub logged between the two requests.
+    base = datetime(2024, 6, 1, 10, 0)
+    await log_records(db_url, [record(base + timedelta(minutes=m, seconds=s))
+                               for m in (5, 20, 40) for s in (10, 50)])  # fmt: skip
+    since, until = "2024-06-01T09:00:00Z", "2024-06-01T10:20:30Z"
+    now = datetime(2024, 6, 1, 10, 45)  # the hour 10:00-11:00 is not over
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            ts = await service.timeseries(conn, tz=TZ, bucket="hour", since=since, until=until,
+                                          now=now)  # fmt: skip
+            s = await service.summary(conn, tz=TZ, since=ts.since, until=until, now=now)
+            in_minute = base + timedelta(minutes=20, seconds=40)  # 10:20-10:21 not over
+            minutes = await service.timeseries(conn, tz=TZ, bucket="minute",
+                since="2024-06-01T10:19:00Z", until=until, now=in_minute)  # fmt: skip
+            over = await service.timeseries(conn, tz=TZ, bucket="hour", since=since,
+                                            until=until, now=base + timedelta(hours=1))  # fmt: skip
+    finally:
+        await engine.dispose()
+    assert [(p.label, p.total) for p in ts.points] == [("2024-06-01T16:00", 0),
+                                                      ("2024-06-01T17:00", 3)]  # fmt: skip
+    assert s.total == sum(p.total for p in ts.points) == 3
+    assert ts.until == s.until == "2024-06-01T10:20:30.000000Z"  # the instant counted to
+    assert [p.total for p in minutes.points] == [0, 1]
+    assert [p.total for p in over.points] == [0, 6]  # an hour over is counted whole
+    assert over.until == "2024-06-01T11:00:00.000000Z"

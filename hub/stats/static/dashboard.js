@@ -111,9 +111,12 @@ function fit(text, width) {
   return text.length > most ? text.slice(0, most - 1).trimEnd() + "…" : text;
 }
 
-// Every chart fills its box (.chart in the page's CSS) rather than keep an aspect ratio.
+// Every chart fills its box (.chart in the page's CSS) rather than keep an aspect ratio,
+// and writes its numbers as the tiles and tables do ("1,200"): in the browser's locale, a
+// Vietnamese one wrote "1.200" on the axes beside "81.5 ms" and "100,000" in the tiles.
 function draw(id, config) {
   config.options.maintainAspectRatio = false;
+  config.options.locale = "en";
   if (charts[id]) {
     charts[id].data = config.data;
     charts[id].options = config.options;  // a new range can bring a new unit
@@ -244,7 +247,7 @@ function matrix(m) {
     const c = at[client + "\u0000" + p];
     if (!c) return '<td class="cell">·</td>';
     const alpha = (0.12 + 0.88 * Math.sqrt(c.count / max)).toFixed(2);
-    return `<td class="cell" title="${c.failed} failed" data-alpha="${alpha}">${fmt(c.count)}</td>`;
+    return `<td class="cell" title="${fmt(c.failed)} failed" data-alpha="${alpha}">${fmt(c.count)}</td>`;
   }).join("") + "</tr>").join("");
   const box = document.getElementById("matrix");
   box.innerHTML = m.cells.length ? `<table>${head}<tbody>${rows}</tbody></table>` :
@@ -272,6 +275,11 @@ function health(h) {
         ' class="bad"'}>${esc(p.circuit)}</td></tr>`;
   }).join("");
   const share = h.connection_rate === null ? "–" : (h.connection_rate * 100).toFixed(0) + " %";
+  if (!h.providers.length) {  // not an empty table under "0 of 0 providers reachable"
+    document.getElementById("health").innerHTML =
+      '<p class="empty">No providers registered: the registry has none to check.</p>';
+    return;
+  }
   document.getElementById("health").innerHTML =
     `<p>Connection rate: <b id="connection-rate">${share}</b> (${h.reachable} of ${h.registered} ` +
     `providers reachable)</p><table><thead><tr><th scope="col">provider</th>` +
@@ -337,9 +345,13 @@ async function refresh() {
     providers.catch(() => {});  // awaited below; not "unhandled" if the series fails first
     // The chart's buckets are whole local hours or days, so its range starts at the first
     // one's edge; the tiles and the matrix count from that same instant, so that they add
-    // up to the bars (with "30d" alone they started mid-day and counted fewer).
+    // up to the bars (with "30d" alone they started mid-day and counted fewer). They end
+    // where the series does too, at the hub's "now" when it answered (its `until`): each
+    // asked up to its own "now", the tiles counted the exchanges logged between the
+    // requests and the bars did not. The hub's clock, not the browser's: one set wrong made
+    // future buckets, or a range refused for ending before it began.
     const ts = await api(`/api/stats/timeseries?${q}&bucket=${bucketFor(since)}&group_by=provider`);
-    const same = "since=" + encodeURIComponent(ts.since);
+    const same = `since=${encodeURIComponent(ts.since)}&until=${encodeURIComponent(ts.until)}`;
     const [s, m, h] = await Promise.all([
       api("/api/stats/summary?" + same),
       api("/api/stats/matrix?" + same),
@@ -351,8 +363,9 @@ async function refresh() {
     drawn.volume = ts;
     document.getElementById("matrix-csv").disabled = false;
     document.getElementById("volume-csv").disabled = false;
-    // In the hub's zone, as the chart's buckets are, not the browser's.
-    shownAt = new Date().toLocaleTimeString("en-GB", { timeZone: ts.timezone });
+    // The instant the figures describe, by the hub's clock, in the hub's zone (as the
+    // chart's buckets are), not the browser's.
+    shownAt = new Date(ts.until).toLocaleTimeString("en-GB", { timeZone: ts.timezone });
     shownRange = range;
     status.className = "";
     status.textContent = "updated " + shownAt;
