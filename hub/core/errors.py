@@ -59,6 +59,11 @@ class MissingPurpose(ClientError):
 class Unauthorized(ClientError):
     code, status = "Client.Unauthorized", 401
 
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        # RFC 9110 15.5.2: a 401 names the scheme that would be let in (an API key as a
+        # bearer token), as the admin and operator APIs' 401s do.
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer", **(headers or {})})
+
 
 class AccessDenied(ClientError):
     code, status = "Client.AccessDenied", 403

@@ -184,9 +184,10 @@ class Gateway:
             total_ms = (time.perf_counter() - t0) * 1000
             return message(ex, answer, extra, upstream_ms, total_ms)
         except errors.HubError as exc:
-            answer = Answer(
-                exc.status, list(exc.headers.items()), exc.body(ex.request_id), "application/json"
-            )
+            # Its headers (Retry-After, WWW-Authenticate) are the hub's own, as X-Road-Error:
+            # as the provider's they had cost the refusal its Date (see message).
+            answer = Answer(exc.status, [], exc.body(ex.request_id), "application/json")
+            extra += exc.headers.items()
             extra.append(("X-Road-Error", exc.code))
             fault = exc.code
         except Exception:

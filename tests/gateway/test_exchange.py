@@ -178,6 +178,9 @@ async def test_hub_errors_carry_code_status_and_body_and_are_logged(
     resp = await hub.client.request(method, path, headers=headers, content=body)
     assert resp.status_code == status, resp.text
     assert resp.headers["X-Road-Error"] == code
+    assert "Date" in resp.headers  # the hub's own answer
+    # RFC 9110 15.5.2: a 401 names the scheme that lets a caller in; no other refusal does.
+    assert resp.headers.get("WWW-Authenticate") == ("Bearer" if status == 401 else None)
     payload = resp.json()
     assert payload["type"] == code
     assert payload["detail"] == resp.headers["X-Road-Request-Id"]
@@ -198,6 +201,7 @@ async def test_rate_limited_sets_retry_after(hub: Hub) -> None:
     assert resp.status_code == 429
     assert resp.headers["X-Road-Error"] == "Client.RateLimited"
     assert resp.headers["Retry-After"] == "3"
+    assert "Date" in resp.headers  # Retry-After had cost it its Date
 
 
 def _stop_log_probe(hub: Hub) -> None:
