@@ -23,7 +23,8 @@ router = APIRouter(route_class=AdminRoute)
     "registry.apply...), its `target`, what changed (`detail`; never a key or token), its "
     "chained `hash` and the hub's key that signed it (`key_id`; null: unsigned). "
     "`since`/`until`: ISO times (UTC without a zone) or 24h, 7d; `action`: one, or a kind "
-    "(`grant`); `target`: an entry's id, which also finds the grants it is part of. "
+    "(`grant`); `target`: an entry's id, which also finds the grants it is part of, a "
+    "grant as `CLIENT -> SERVICE`, a key as `key:ID` (one no event could have is a 400). "
     "`next_cursor` gives the next (older) page.",
 )
 async def list_events(

@@ -52,7 +52,9 @@ async def issue_key(
             actor=admin_api(state.signer),
         )
     except RegistryConflict as exc:
-        raise HTTPException(404, str(exc)) from None
+        # The body names a client there is not: a 422, as a grant's unknown client is (the
+        # 404 is for a path, /admin/keys/{id}, naming a key there is not).
+        raise HTTPException(422, str(exc)) from None
     await commit(session, state)
     response.headers["Cache-Control"] = NO_STORE
     return {**keys.fields(row, state.settings.secret_key), "api_key": key}

@@ -7,7 +7,7 @@ routes are matched in.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], route_class=AdminRoute)
 
 @router.get("/registry", summary="Export the whole registry (the YAML of `hub registry export`)")
 async def export_registry(
-    _: AdminDep, session: SessionDep, format: str = Query("json", pattern="^(json|yaml)$")
+    _: AdminDep, session: SessionDep, format: Literal["json", "yaml"] = Query("json")
 ) -> Any:
     doc = await registry.export(session)
     if format == "yaml":

@@ -13,10 +13,11 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.requests import ClientDisconnect
 
 from hub.core.hints import unknown_key
 from hub.registry import service as registry
-from hub.registry.yamlio import RegistryFileError, decode
+from hub.registry.yamlio import NESTED, RegistryFileError, decode
 
 # What `curl -d @file.yaml` sends: curl drops a file's line breaks with -d, not with
 # --data-binary, and YAML without them rarely parses.
@@ -57,8 +58,8 @@ def _query_names(dependant: Dependant) -> set[str]:
 
 class AdminRoute(APIRoute):
     """An admin route: refuses unknown query parameters (a filter misspelt was ignored, and
-    the whole list came back; ``?dryrun=true`` applied for real) and explains a body it
-    cannot take."""
+    the whole list came back; ``?dryrun=true`` applied for real) and one given twice (the
+    last was taken), and explains a body it cannot take."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if kwargs.get("status_code") == 204:
@@ -77,6 +78,20 @@ class AdminRoute(APIRoute):
                 raise HTTPException(
                     422, f"unknown query parameter {unknown[0]!r}; this takes: {known}"
                 )
+            given = [name for name, _ in request.query_params.multi_items()]
+            twice = sorted({name for name in given if given.count(name) > 1})
+            if twice:
+                # ?client=A&client=B: one of them was taken, the other silently dropped.
+                raise HTTPException(
+                    422, f"query parameter {twice[0]!r} is given more than once; give it once"
+                )
+            if is_json(media_type(request)):
+                try:
+                    sent = await request.body()
+                except ClientDisconnect:
+                    # Gone, or cut off past the cap (hub/front.py, whose 413 is the answer).
+                    raise HTTPException(400, "the body did not arrive whole") from None
+                _read_once(sent)
             try:
                 return await handler(request)
             except RequestValidationError as exc:
@@ -88,6 +103,48 @@ class AdminRoute(APIRoute):
                 raise HTTPException(409, GONE) from None
 
         return route
+
+
+class _Twice(Exception):
+    pass
+
+
+def _each_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            raise _Twice(name)
+        seen.add(name)
+    return dict(pairs)
+
+
+def _read_once(body: bytes) -> None:
+    """Refuse a JSON body with a key given twice in one object ({"id": A, ..., "id": B}
+    created B: the last was kept silently, where the YAML of the registry refuses it), or
+    one that is not UTF-8 (a 400 "There was an error parsing the body" before). Invalid
+    JSON is left to the route, which says where it stops."""
+    if not body.strip():
+        return
+    try:
+        json.loads(body, object_pairs_hook=_each_once)
+    except _Twice as twice:
+        raise HTTPException(
+            422,
+            f"body: the key {str(twice)[:60]!r} is given twice in one object (only the last "
+            "would count); give it once",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise HTTPException(
+            422,
+            f"the body is not UTF-8 (byte 0x{body[exc.start]:02x} at position {exc.start}): "
+            "send the JSON as UTF-8 text",
+        ) from None
+    except RecursionError:
+        # Thousands of [ or { deep: Python's parser gives up (a 400 "There was an error
+        # parsing the body" before).
+        raise HTTPException(422, f"the body is {NESTED}") from None
+    except ValueError:
+        return
 
 
 class RegistryRoute(AdminRoute):

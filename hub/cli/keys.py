@@ -132,7 +132,7 @@ def _on_database(s: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T
 
     try:
         return run(go())
-    except RegistryConflict as exc:  # the API's 404
+    except RegistryConflict as exc:  # the API's 422
         fail(str(exc))
     except keys.KeyRefused as exc:  # the API's 404 and 409
         fail(str(exc))

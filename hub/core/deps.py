@@ -39,7 +39,12 @@ REFUSED = (
     "the token sent is neither this hub's admin token nor its operator token: check the value "
     "(HUB_ADMIN_TOKEN or HUB_OPERATOR_TOKEN of the hub)"
 )
-ADMIN_ONLY = "this needs the admin token; the operator token only reads"
+# The operator token reads /api; under /admin, a GET as much as a change needs the admin's
+# ("the operator token only reads" was said to a GET /admin/members too).
+ADMIN_ONLY = (
+    "/admin needs the admin token (HUB_ADMIN_TOKEN), for reading as for changing; the "
+    "operator token reads /api (statistics and the log)"
+)
 
 
 def unauthorized_message(token: str | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.core.ids import IdError, parse_member, parse_service, parse_subsystem
 from hub.models import RegistryEvent
 from hub.stats import timeutil as tu
 from hub.stats.timeutil import InputError
@@ -37,6 +38,43 @@ def _check(name: str, value: str | None, cli_name: str | None = None) -> None:
         flag = cli_name or tu.option(name)
         problem = "must be a non-empty text of at most 800 characters"
         raise InputError(f"{name} {problem}", f"{flag} {problem}")
+
+
+TARGETS = (
+    "a member's, subsystem's or service's id (VN/GOV/BCA, VN/GOV/BCA/population, "
+    "VN/GOV/BCA/population/citizen-lookup), a grant as CLIENT -> SERVICE, a key as key:ID "
+    "(its id in GET /admin/keys, `hub keys list`) or registry (the documents applied)"
+)
+
+
+def _target(target: str) -> str:
+    """``target`` as the events write it (a grant's arrow spaced as theirs); a target no
+    event could have (a mistyped id) is refused, as it would match nothing and read as "no
+    such change was made"."""
+    if target == "registry":
+        return target
+    try:
+        if target.startswith("key:"):
+            number = target[4:]
+            if not (number.isascii() and number.isdigit() and 1 <= int(number) <= MAX_ID):
+                raise IdError(f"{target[:60]!r} names no key: its ID is a number")
+            return f"key:{int(number)}"
+        if "->" in target:
+            client, _, service = (part.strip() for part in target.partition("->"))
+            parse_subsystem(client, "client")
+            parse_service(service)
+            return f"{client} -> {service}"
+        parts = target.count("/") + 1
+        if parts == 3:
+            parse_member(target)
+        elif parts in (4, 5):
+            (parse_subsystem if parts == 4 else parse_service)(target)
+        else:
+            raise IdError(f"{target[:60]!r} is no entry's id")
+    except IdError as exc:
+        problem = f"{exc}; a target is {TARGETS}"
+        raise InputError(f"target: {problem}", f"--target: {problem}") from None
+    return target
 
 
 async def page(
@@ -70,9 +108,13 @@ async def page(
         )
         raise InputError(f"action={problem}", f"--action {problem}")
     _check("target", target)
+    if target is not None:
+        target = _target(target)
     now = now or tu.utcnow()
-    start = tu.parse_instant(since, tu.zone("UTC"), name="since", now=now) if since else None
-    end = tu.parse_instant(until, tu.zone("UTC"), name="until", now=now) if until else None
+    # An empty since= is no time (a 400 that says what one is), not "from the start".
+    utc = tu.zone("UTC")
+    start = None if since is None else tu.parse_instant(since, utc, name="since", now=now)
+    end = None if until is None else tu.parse_instant(until, utc, name="until", now=now)
     if start is not None and end is not None and start >= end:
         raise tu.not_before(since, until)
     query = select(_events).order_by(_events.c.id.desc()).limit(limit + 1)

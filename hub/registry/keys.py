@@ -88,7 +88,9 @@ async def _new_key(
     expires_at: datetime | None,
 ) -> tuple[ApiKey, str]:
     if await session.get(Subsystem, client) is None:
-        raise RegistryConflict(f"no subsystem {client}: register it before issuing keys")
+        raise RegistryConflict(
+            f"unknown client {client}: no subsystem has that id; register it before issuing keys"
+        )
     key = key or security.new_api_key()
     prefix = security.key_prefix(key)
     assert prefix is not None

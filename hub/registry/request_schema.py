@@ -39,10 +39,32 @@ def _schema_problem(exc: SchemaError) -> str:
     return f"at {where}: {said}" if where else said
 
 
+# Levels of objects and lists in a request schema: an object property is two (properties,
+# then its schema), so 50 properties nested in one another. Thousands were a 500 (jsonschema
+# recursed past Python's limit); a body would be checked against it just as deep.
+MAX_DEPTH = 100
+
+
+def _too_deep(schema: Any) -> bool:
+    stack = [(schema, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
 def check_request_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
     """``schema`` if it is a JSON Schema whose every ``$ref`` resolves within it."""
     if schema is None:
         return None
+    if _too_deep(schema):
+        raise ValueError(
+            f"request_schema nests objects and lists more than {MAX_DEPTH} levels deep; "
+            "give nested parts a name under $defs and point to them with $ref"
+        )
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:

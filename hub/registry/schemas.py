@@ -10,6 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -75,6 +76,17 @@ Text = Annotated[str, AfterValidator(_nfc)]
 Name = Annotated[str, Field(max_length=300), AfterValidator(_nfc), AfterValidator(_not_only_spaces)]
 # What the admin API's POST and PATCH of a member take: the agency's name, never blank.
 MemberName = Annotated[str, Field(max_length=300), AfterValidator(_nfc), AfterValidator(_not_blank)]
+
+
+def _not_bool(value: Any) -> Any:
+    # JSON's true is a 1 to pydantic: {"timeout_ms": true} gave a service a 1 ms timeout.
+    if isinstance(value, bool):
+        raise ValueError(f"takes a whole number, not {str(value).lower()}")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_bool)]
+OptionalCount = Annotated[int | None, BeforeValidator(_not_bool)]
 
 # The gateway takes /r1/{subsystem}/listMethods (and the others) as the metaservice, so a
 # service of that code could never be called (hub/gateway/paths.py METASERVICES).
@@ -209,8 +221,8 @@ class SubsystemIn(Strict):
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     enabled: bool = True
     # Quotas of a client subsystem; None means the hub's default (HUB_DEFAULT_QUOTA_*).
-    quota_rps: int | None = Field(default=None, ge=1, le=1_000_000)
-    quota_per_day: int | None = Field(default=None, ge=1, le=2_000_000_000)
+    quota_rps: OptionalCount = Field(default=None, ge=1, le=1_000_000)
+    quota_per_day: OptionalCount = Field(default=None, ge=1, le=2_000_000_000)
     # Client certificate that authenticates this subsystem over mutual TLS.
     cert_sha256: CertFingerprint | None = None
 
@@ -225,8 +237,8 @@ class ServiceIn(Strict):
     service_type: Literal["REST", "OPENAPI"] = "REST"
     endpoints: list[Endpoint] = Field(default_factory=list)
     personal_data: bool = False
-    timeout_ms: int = Field(default=10_000, gt=0, le=600_000)
-    max_body_bytes: int = Field(default=1024 * 1024, ge=0, le=100 * 1024 * 1024)
+    timeout_ms: Count = Field(default=10_000, gt=0, le=600_000)
+    max_body_bytes: Count = Field(default=1024 * 1024, ge=0, le=100 * 1024 * 1024)
     request_schema: RequestSchema | None = None
     enabled: bool = True
     keep_bodies: bool = False
@@ -292,8 +304,8 @@ class SubsystemPatch(Patch):
     name: Name | None = None
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     enabled: bool | None = None
-    quota_rps: int | None = Field(default=None, ge=1, le=1_000_000)
-    quota_per_day: int | None = Field(default=None, ge=1, le=2_000_000_000)
+    quota_rps: OptionalCount = Field(default=None, ge=1, le=1_000_000)
+    quota_per_day: OptionalCount = Field(default=None, ge=1, le=2_000_000_000)
     cert_sha256: CertFingerprint | None = None
 
 
@@ -306,8 +318,8 @@ class ServicePatch(Patch):
     service_type: Literal["REST", "OPENAPI"] | None = None
     endpoints: list[Endpoint] | None = None
     personal_data: bool | None = None
-    timeout_ms: int | None = Field(default=None, gt=0, le=600_000)
-    max_body_bytes: int | None = Field(default=None, ge=0, le=100 * 1024 * 1024)
+    timeout_ms: OptionalCount = Field(default=None, gt=0, le=600_000)
+    max_body_bytes: OptionalCount = Field(default=None, ge=0, le=100 * 1024 * 1024)
     request_schema: RequestSchema | None = None
     enabled: bool | None = None
     keep_bodies: bool | None = None
@@ -322,15 +334,19 @@ def _future_utc(value: datetime | None) -> datetime | None:
     try:
         utc = aware.astimezone(UTC)
     except OverflowError:  # 9999-12-31T23:59-14:00 is in the year 10000 in UTC: was a 500
-        raise ValueError(
-            f"expires_at {value.isoformat()} is past the years a time can hold in UTC; give "
-            "an earlier one, e.g. 2030-01-01T00:00:00Z, or leave it out for a key that does "
-            "not expire"
-        ) from None
+        if value.year == 1:  # 0001-01-01T00:00+01:00, before the year 1: long past
+            utc = datetime.min.replace(tzinfo=UTC)
+        else:
+            raise ValueError(
+                f"expires_at {value.isoformat()} is past the years a time can hold in UTC; "
+                "give an earlier one, e.g. 2030-01-01T00:00:00Z, or leave it out for a key "
+                "that does not expire"
+            ) from None
     if utc <= datetime.now(UTC):
         raise ValueError(
-            f"expires_at {utc:%Y-%m-%dT%H:%M:%SZ} is not in the future: give a later time, "
-            "e.g. 2030-01-01T00:00:00Z (UTC), or leave it out for a key that does not expire"
+            f"expires_at {utc.year:04}-{utc:%m-%dT%H:%M:%S}Z is not in the future: give a "
+            "later time, e.g. 2030-01-01T00:00:00Z (UTC), or leave it out for a key that does "
+            "not expire"
         )
     return utc.replace(tzinfo=None)
 
@@ -349,7 +365,7 @@ class KeyRequest(KeyIn):
 
 
 class RotateIn(Strict):
-    grace_seconds: int = Field(default=3600, ge=0, le=30 * 24 * 3600)
+    grace_seconds: Count = Field(default=3600, ge=0, le=30 * 24 * 3600)
 
 
 class KeyOut(BaseModel):

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from hub.core.hints import unknown_key
 from hub.core.ids import IdError
 
+NESTED = "nested too deep to read: lists or mappings thousands of levels inside one another"
+
 
 class RegistryFileError(ValueError):
     """A registry file that cannot be applied; the message names the file, line and key.
@@ -60,6 +62,9 @@ def load(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RegistryFileError(_yaml_error(exc, source)) from None
+    except RecursionError:
+        # [[[[... thousands deep: PyYAML's parser recurses (a traceback, a 500 from the API).
+        raise RegistryFileError(f"{source}: {NESTED}") from None
     _check_keys(node, source)
     if data is None:
         data = {}

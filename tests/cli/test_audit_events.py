@@ -96,6 +96,9 @@ async def test_cli_changes_are_events_of_the_os_user(db_url: str, tmp_path: Path
     )
     bad = await cli(db_url, "audit", "events", "--since", "yesterday")
     assert bad.exit_code == 2 and "--since 'yesterday' is not a time" in bad.output
+    # A target no event could have listed nothing and exited 0, as if no change was made.
+    bad = await cli(db_url, "audit", "events", "--target", "civil-status")
+    assert bad.exit_code == 2 and "--target: 'civil-status' is no entry's id" in bad.output
 
     verified = await cli(db_url, "audit", "verify", "--no-signatures")
     assert verified.exit_code == 0, verified.output

@@ -165,7 +165,7 @@ async def test_grace_zero_ends_the_old_key_now(sqlite_url: str, tmp_path: Path) 
 @pytest.mark.parametrize(
     ("args", "code", "said"),
     [
-        (["issue", "VN/GOV/XYZ/nobody"], 1, "no subsystem VN/GOV/XYZ/nobody"),
+        (["issue", "VN/GOV/XYZ/nobody"], 1, "unknown client VN/GOV/XYZ/nobody: no subsystem"),
         (["issue", "not-an-id"], 2, "CLIENT: subsystem identifier 'not-an-id'"),
         (["issue", CLIENT, "--expires", "2001-01-01T00:00:00Z"], 2, "--expires"),
         (["issue", CLIENT, "--expires", "soon"], 2, "--expires"),

@@ -158,7 +158,8 @@ async def test_key_changes_are_events_without_the_key(db_url: str, tmp_path: Pat
         e = await one_more(c, before)
         assert (e["action"], e["target"]) == ("key.issue", f"key:{issued['id']}")
         assert e["detail"] == {"client": CLIENT, "label": "ci", "expires_at": None}
-        await refused(c, "POST", "/admin/keys", 404, json={"client": "VN/GOV/BTP/none"})
+        # A body naming a client there is not: a 422, as a grant's (a 404 is for the path).
+        await refused(c, "POST", "/admin/keys", 422, json={"client": "VN/GOV/BTP/none"})
         await refused(c, "POST", "/admin/keys/999/rotate", 404)
         e = await changed(
             c, "POST", f"/admin/keys/{issued['id']}/rotate", 201, json={"grace_seconds": 60}
@@ -216,6 +217,46 @@ async def test_events_are_filtered_and_paged_and_bad_parameters_said(
         # An until that was given is not said to be missing.
         both = await c.get("/admin/events?since=2030-01-01&until=2020-01-01", headers=H)
         assert both.json() == {"detail": "since must be before until"}, both.text
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        # Each matched nothing and answered an empty trail, as if no such change was made.
+        ({"target": "civil-status"}, "'civil-status' is no entry's id"),
+        ({"target": "VN/GOV/BTP/civil status"}, "invalid part 'civil status'"),
+        ({"target": "VN/GOV/BCA/population/citizen-lookup/v2"}, "is no entry's id"),
+        ({"target": "key:abc"}, "'key:abc' names no key"),
+        ({"target": f"{CLIENT} -> citizen-lookup"}, "service identifier 'citizen-lookup'"),
+        ({"target": f"VN/GOV/BTP -> {LOOKUP}"}, "client identifier 'VN/GOV/BTP'"),
+        # An empty time was taken as none given: the whole trail.
+        ({"since": ""}, "since='' is not a time"),
+        ({"until": ""}, "until='' is not a time"),
+    ],
+)
+async def test_a_filter_no_event_could_match_is_a_400_not_an_empty_trail(
+    sqlite_url: str, tmp_path: Path, query: dict[str, str], said: str
+) -> None:
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        await setup(c)
+        r = await c.get("/admin/events", params=query, headers=H)
+        assert r.status_code == 400 and said in r.json()["detail"], r.text
+        if "target" in query:
+            assert "a grant as CLIENT -> SERVICE, a key as key:ID" in r.json()["detail"]
+
+
+async def test_a_target_is_found_however_a_grant_arrow_is_spaced(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        await setup(c)
+        await c.post("/admin/grants", json={"client": CLIENT, "service": LOOKUP}, headers=H)
+        key = (await c.post("/admin/keys", json={"client": CLIENT}, headers=H)).json()["id"]
+        for target in (GRANT, f"{CLIENT}->{LOOKUP}", f"{CLIENT}  ->  {LOOKUP}"):
+            assert [e["target"] for e in await events(c, target=target)] == [GRANT], target
+        assert [e["action"] for e in await events(c, target=f"key:{key}")] == ["key.issue"]
+        assert [e["action"] for e in await events(c, target="key:999")] == []
+        assert [e["target"] for e in await events(c, target="VN/GOV/BTP")] == ["VN/GOV/BTP"]
 
 
 @pytest.mark.postgres

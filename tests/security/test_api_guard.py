@@ -54,7 +54,13 @@ async def test_no_token_or_the_wrong_one_is_refused_before_the_body_is_read(
         operator = {"Authorization": f"Bearer {OPERATOR}"}
         out = await call(app, "/admin/registry", operator, big)
         assert (out["status"], out["read"]) == (403, 0)
-        assert out["json"]["detail"] == "this needs the admin token; the operator token only reads"
+        # "the operator token only reads" was said to a GET of /admin as well, which it cannot.
+        assert out["json"]["detail"] == (
+            "/admin needs the admin token (HUB_ADMIN_TOKEN), for reading as for changing; the "
+            "operator token reads /api (statistics and the log)"
+        )
+        read = await _c.get("/admin/members", headers=operator)
+        assert (read.status_code, read.json()) == (403, out["json"])
 
 
 async def test_bodies_over_the_cap_are_refused_with_or_without_a_length(
