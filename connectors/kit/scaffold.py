@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import keyword
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from string import Template
 
@@ -41,14 +42,24 @@ class ScaffoldError(ValueError):
     """The scaffold cannot be written; the message says why."""
 
 
+def default_member_id(name: str) -> str:
+    """The member a connector ``name`` belongs to when ``--member-id`` is not given."""
+    return f"VN/GOV/{name.upper().replace('_', '-')}"
+
+
 def scaffold(
     name: str,
     root: Path,
     *,
     member_id: str | None = None,
     member_name: str | None = None,
+    taken: Mapping[str, str] | None = None,
 ) -> list[Path]:
-    """Write connector ``name`` under ``root`` (the project root); return the files written."""
+    """Write connector ``name`` under ``root`` (the project root); return the files written.
+
+    ``taken`` maps the subsystem IDs already declared (by another connector, a demo client)
+    to whose they are: a second subsystem of the same ID stopped `hub up`.
+    """
     if not NAME_RE.fullmatch(name):
         raise ScaffoldError(
             f"connector name {name!r}: use 2-31 lower-case letters, digits or '_', "
@@ -62,9 +73,15 @@ def scaffold(
     if member_name is not None and not member_name.strip():
         # The registry refuses it, and `hub up` with it.
         raise ScaffoldError("--member-name is blank: give the agency's name, or leave it out")
-    member_id = member_id or f"VN/GOV/{name.upper().replace('_', '-')}"
+    member_id = member_id or default_member_id(name)
     if len(member_id.split("/")) != 3:
         raise ScaffoldError(f"member id {member_id!r} must be INSTANCE/CLASS/MEMBER")
+    subsystem = f"{member_id}/{name.replace('_', '-')}"
+    if taken and subsystem in taken:
+        raise ScaffoldError(
+            f"subsystem {subsystem} is already {taken[subsystem]}: choose another name, "
+            "or another --member-id"
+        )
     module = root / "connectors" / f"{name}.py"
     if module.exists():
         # The package would hide the module from every import of connectors.<name>
@@ -75,7 +92,10 @@ def scaffold(
     targets = {tmpl: root / path.format(name=name) for tmpl, path in FILES.items()}
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing:
-        raise ScaffoldError(f"refusing to overwrite {', '.join(existing)}")
+        raise ScaffoldError(
+            f"connector name {name!r} is taken: refusing to overwrite {', '.join(existing)}; "
+            "choose another name"
+        )
     member_name = member_name or f"{name.replace('_', ' ').title()} agency"
     values = {
         "name": name,
@@ -85,11 +105,37 @@ def scaffold(
         "member_name": member_name,
         "member_name_literal": _python_string(member_name),
     }
-    for tmpl, target in targets.items():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        text = Template((TEMPLATES / tmpl).read_text(encoding="utf-8")).substitute(values)
-        target.write_text(_sort_own_imports(text), encoding="utf-8")
+    texts = {
+        target: _sort_own_imports(
+            Template((TEMPLATES / tmpl).read_text(encoding="utf-8")).substitute(values)
+        )
+        for tmpl, target in targets.items()
+    }
+    _write_all(texts)
     return list(targets.values())
+
+
+def _write_all(texts: dict[Path, str]) -> None:
+    """Write every file or none: a folder it could not write into (``tests`` a file, say)
+    left a package without its test, and running the command again refused to overwrite it."""
+    made: list[Path] = []  # files and folders this call created, in that order
+    try:
+        for target, text in texts.items():
+            missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+            made += reversed(missing)  # before mkdir, which may stop halfway
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.append(target)
+            target.write_text(text, encoding="utf-8")
+    except OSError:
+        for path in reversed(made):
+            try:
+                if path.is_dir():
+                    path.rmdir()
+                else:
+                    path.unlink(missing_ok=True)
+            except OSError:
+                pass  # not empty (someone else's file) or gone: leave it
+        raise
 
 
 def _python_string(text: str) -> str:

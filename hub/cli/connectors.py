@@ -200,15 +200,18 @@ def new(
     member_name: Annotated[str | None, typer.Option(help="The agency's name")] = None,
 ) -> None:
     """Scaffold connectors/NAME/ (manifest, models, dataset, app, README) and its test."""
-    from connectors.kit.scaffold import ScaffoldError, project_root, scaffold
+    from connectors.kit.scaffold import ScaffoldError, default_member_id, project_root, scaffold
 
     root = dir if dir is not None else project_root()
     try:
         if member_id is not None:
             parse_member(member_id)  # the registry refuses it later, and `hub up` with it
-            if member_name is None:
-                member_name = _known_member_name(member_id)
-        written = scaffold(name, root, member_id=member_id, member_name=member_name)
+        if member_name is None:
+            # `new bca` is a system of Bộ Công an's too, not of a "Bca agency".
+            member_name = _known_member_name(member_id or default_member_id(name))
+        written = scaffold(
+            name, root, member_id=member_id, member_name=member_name, taken=_taken_subsystems()
+        )
     except (ScaffoldError, IdError, connectors.BrokenConnector) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -239,6 +242,15 @@ def _known_member_name(member_id: str) -> str | None:
         if connector.manifest.member_id == member_id:
             return connector.manifest.member_name
     return next((m["name"] for m in CLIENT_MEMBERS if m["id"] == member_id), None)
+
+
+def _taken_subsystems() -> dict[str, str]:
+    """Subsystem ID -> whose it is, for those a new connector must not declare again."""
+    from connectors.demo import CLIENT_SUBSYSTEMS
+
+    taken = {s["id"]: "a demo client's" for s in CLIENT_SUBSYSTEMS}
+    taken.update({c.manifest.subsystem_id: f"the {c.name} connector's" for c in connectors.all()})
+    return taken
 
 
 @app.command("list")

@@ -160,3 +160,47 @@ def test_a_folder_it_cannot_write_into_is_named_as_such(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith(f"error: {not_a_folder}/connectors"), done.stderr
     assert done.stderr.endswith(": Not a directory\n") and done.stderr.count("\n") == 1
+
+
+def test_the_default_member_id_of_a_known_member_keeps_its_name(tmp_path: Path) -> None:
+    # `new bca` (member VN/GOV/BCA by default) wrote "Bca agency": applying its registry file
+    # renamed Bộ Công an.
+    result = CliRunner().invoke(app, ["connectors", "new", "bca", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    manifest = (tmp_path / "connectors" / "bca" / "manifest.py").read_text(encoding="utf-8")
+    assert 'member_name="Bộ Công an"' in manifest
+
+
+def test_a_subsystem_already_declared_is_refused(tmp_path: Path) -> None:
+    # A second VN/GOV/BHXH/health-insurance stopped `hub up`: "appears twice".
+    for name, whose in (
+        ("health_insurance", "the insurance connector's"),
+        ("social_insurance", "a demo client's"),
+    ):
+        args = ["connectors", "new", name, "--dir", str(tmp_path), "--member-id", "VN/GOV/BHXH"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert f"VN/GOV/BHXH/{name.replace('_', '-')} is already {whose}" in result.output
+    assert not (tmp_path / "connectors").exists()
+
+
+def test_a_scaffold_it_cannot_finish_leaves_nothing(tmp_path: Path) -> None:
+    # The package was written, its test was not: running the command again after the fix
+    # refused to overwrite the half.
+    (tmp_path / "tests").write_text("")
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "connectors", "new", "permits", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "Not a directory" in done.stderr, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tests"]
+
+
+def test_a_scaffolded_test_cannot_clash_with_another_test_module() -> None:
+    # tests/connectors/ was no package, so its test_<name>.py was the top-level module
+    # test_<name>: `new replay_cli` gave a second one beside tests/replay/test_replay_cli.py,
+    # and pytest stopped collecting the whole suite ("import file mismatch").
+    folders = {p.parent for p in (ROOT / "tests").rglob("test_*.py")}
+    assert [f for f in sorted(folders) if not (f / "__init__.py").is_file()] == []
