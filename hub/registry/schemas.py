@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
 from hub.core.ids import IdError, parse_member, parse_service, parse_subsystem
 from hub.core.urls import http_url_problem
 from hub.registry.request_schema import check_request_schema
+from hub.registry.values import Flag, FutureUtc, OneLine, OptionalFlag, TimeText
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 TEMPLATE_PART = re.compile(r"^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9._~!$&'()*+,;=:@-]+)$")
@@ -73,9 +74,13 @@ def _nfc(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_nfc)]
 # The length first: after a validator of its own, pydantic would count "items".
-Name = Annotated[str, Field(max_length=300), AfterValidator(_nfc), AfterValidator(_not_only_spaces)]
+Name = Annotated[
+    str, Field(max_length=300), AfterValidator(_nfc), AfterValidator(_not_only_spaces), OneLine
+]
 # What the admin API's POST and PATCH of a member take: the agency's name, never blank.
-MemberName = Annotated[str, Field(max_length=300), AfterValidator(_nfc), AfterValidator(_not_blank)]
+MemberName = Annotated[
+    str, Field(max_length=300), AfterValidator(_nfc), AfterValidator(_not_blank), OneLine
+]
 
 
 def _not_bool(value: Any) -> Any:
@@ -193,7 +198,7 @@ def _check_url(value: str | None) -> str | None:
 class MemberIn(Strict):
     id: MemberIdStr
     name: Name = ""
-    enabled: bool = True
+    enabled: Flag = True
 
 
 class MemberCreate(MemberIn):
@@ -219,7 +224,7 @@ class SubsystemIn(Strict):
     id: SubsystemIdStr
     name: Name = ""
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
-    enabled: bool = True
+    enabled: Flag = True
     # Quotas of a client subsystem; None means the hub's default (HUB_DEFAULT_QUOTA_*).
     quota_rps: OptionalCount = Field(default=None, ge=1, le=1_000_000)
     quota_per_day: OptionalCount = Field(default=None, ge=1, le=2_000_000_000)
@@ -236,12 +241,12 @@ class ServiceIn(Strict):
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     service_type: Literal["REST", "OPENAPI"] = "REST"
     endpoints: list[Endpoint] = Field(default_factory=list)
-    personal_data: bool = False
+    personal_data: Flag = False
     timeout_ms: Count = Field(default=10_000, gt=0, le=600_000)
     max_body_bytes: Count = Field(default=1024 * 1024, ge=0, le=100 * 1024 * 1024)
     request_schema: RequestSchema | None = None
-    enabled: bool = True
-    keep_bodies: bool = False
+    enabled: Flag = True
+    keep_bodies: Flag = False
 
 
 class GrantKey(Strict):
@@ -250,7 +255,7 @@ class GrantKey(Strict):
 
 
 class GrantIn(GrantKey):
-    enabled: bool = True
+    enabled: Flag = True
 
 
 class RegistryDoc(Strict):
@@ -287,7 +292,7 @@ class Patch(Strict):
 
 class MemberPatch(Patch):
     name: MemberName | None = None
-    enabled: bool | None = None
+    enabled: OptionalFlag = None
 
 
 class GrantPatch(Patch):
@@ -295,7 +300,7 @@ class GrantPatch(Patch):
 
     client: SubsystemIdStr
     service: ServiceIdStr
-    enabled: bool | None = None
+    enabled: OptionalFlag = None
 
 
 class SubsystemPatch(Patch):
@@ -303,7 +308,7 @@ class SubsystemPatch(Patch):
 
     name: Name | None = None
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
-    enabled: bool | None = None
+    enabled: OptionalFlag = None
     quota_rps: OptionalCount = Field(default=None, ge=1, le=1_000_000)
     quota_per_day: OptionalCount = Field(default=None, ge=1, le=2_000_000_000)
     cert_sha256: CertFingerprint | None = None
@@ -317,43 +322,17 @@ class ServicePatch(Patch):
     base_url: Annotated[str | None, AfterValidator(_check_url)] = None
     service_type: Literal["REST", "OPENAPI"] | None = None
     endpoints: list[Endpoint] | None = None
-    personal_data: bool | None = None
+    personal_data: OptionalFlag = None
     timeout_ms: OptionalCount = Field(default=None, gt=0, le=600_000)
     max_body_bytes: OptionalCount = Field(default=None, ge=0, le=100 * 1024 * 1024)
     request_schema: RequestSchema | None = None
-    enabled: bool | None = None
-    keep_bodies: bool | None = None
-
-
-def _future_utc(value: datetime | None) -> datetime | None:
-    """``value`` as the naive UTC time the database keeps; it must lie ahead."""
-    if value is None:
-        return None
-    # A time without a zone is taken as UTC, the zone of every time the hub answers with.
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    try:
-        utc = aware.astimezone(UTC)
-    except OverflowError:  # 9999-12-31T23:59-14:00 is in the year 10000 in UTC: was a 500
-        if value.year == 1:  # 0001-01-01T00:00+01:00, before the year 1: long past
-            utc = datetime.min.replace(tzinfo=UTC)
-        else:
-            raise ValueError(
-                f"expires_at {value.isoformat()} is past the years a time can hold in UTC; "
-                "give an earlier one, e.g. 2030-01-01T00:00:00Z, or leave it out for a key "
-                "that does not expire"
-            ) from None
-    if utc <= datetime.now(UTC):
-        raise ValueError(
-            f"expires_at {utc.year:04}-{utc:%m-%dT%H:%M:%S}Z is not in the future: give a "
-            "later time, e.g. 2030-01-01T00:00:00Z (UTC), or leave it out for a key that does "
-            "not expire"
-        )
-    return utc.replace(tzinfo=None)
+    enabled: OptionalFlag = None
+    keep_bodies: OptionalFlag = None
 
 
 class KeyIn(Strict):
-    label: str = Field(default="", max_length=200)
-    expires_at: Annotated[datetime | None, AfterValidator(_future_utc)] = Field(
+    label: Annotated[str, Field(max_length=200), OneLine] = ""
+    expires_at: Annotated[datetime | None, TimeText, FutureUtc] = Field(
         default=None,
         description="When the key stops working (ISO 8601; UTC when no zone is given). "
         "Default: never.",
