@@ -75,15 +75,21 @@ FutureUtc = AfterValidator(_future_utc)
 
 def _one_line(value: str) -> str:
     # A newline or ESC in a label broke the lines of `hub keys list` and could recolour or
-    # rewrite an operator's terminal; a name is one line of text.
+    # rewrite an operator's terminal; a name is one line of text. The bidirectional
+    # overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder what a table or the
+    # dashboard shows ("Trojan Source", CVE-2021-42574): a name "VN/GOV/\u202eATB" reads
+    # as another agency's; no Vietnamese name needs one.
     for i, char in enumerate(value):
-        if unicodedata.category(char) == "Cc":
+        if unicodedata.category(char) == "Cc" or char in _BIDI:
             name = unicodedata.name(char, "") or _CONTROL_NAMES.get(ord(char), "a control")
             raise ValueError(
                 f"holds a control character (U+{ord(char):04X}, {name}) at position {i + 1}: "
                 "give one line of text without it"
             )
     return value
+
+
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 _CONTROL_NAMES = {0x09: "TAB", 0x0A: "LINE FEED", 0x0D: "CARRIAGE RETURN", 0x1B: "ESCAPE"}

@@ -100,6 +100,9 @@ def test_yaml_booleans_are_still_booleans() -> None:
         ({"label": "trial\nrevoked"}, 422, "body.label: holds a control character (U+000A, "
          "LINE FEED) at position 6: give one line of text without it"),
         ({"label": "\x1b[31mred"}, 422, "(U+001B, ESCAPE) at position 1"),
+        # Reordered on screen: reads as "trial" spelt backwards after the override.
+        ({"label": "key \u202elairt"}, 422, "(U+202E, RIGHT-TO-LEFT OVERRIDE) at position 5"),
+        ({"label": "a\u2067b\u2069"}, 422, "(U+2067, RIGHT-TO-LEFT ISOLATE) at position 2"),
         ({"label": "thử nghiệm"}, 201, "thử nghiệm"),
     ],
 )  # fmt: skip
@@ -120,6 +123,7 @@ async def test_a_key_takes_its_end_as_text_and_its_label_as_one_line(
         ("PATCH", "/admin/members/VN/GOV/BCA", {"name": "Bộ\tCông an"}),
         ("PATCH", f"/admin/subsystems/{CLIENT}", {"name": "client\x1b]0;owned\x07"}),
         ("PUT", "/admin/registry", {**DOC, "members": [{"id": "VN/GOV/BCA", "name": "a\rb"}]}),
+        ("PATCH", "/admin/members/VN/GOV/BCA", {"name": "B\u1ed9 C\u00f4ng an \u202e"}),
     ],
 )
 async def test_a_name_is_one_line(
@@ -129,4 +133,4 @@ async def test_a_name_is_one_line(
         assert (await c.put("/admin/registry", json=DOC, headers=ADMIN_H)).status_code == 200
         r = await c.request(method, path, json=body, headers=ADMIN_H)
         assert r.status_code == 422, r.text
-        assert "name: holds a control character (U+00" in r.json()["detail"], r.text
+        assert "name: holds a control character (U+" in r.json()["detail"], r.text
