@@ -11,20 +11,13 @@ import pytest
 
 from hub.registry import service as registry
 from hub.registry.yamlio import RegistryFileError
-from tests.support import ADMIN, hub_client, make_settings
+from tests.registry.registries import ADMIN_H, CLIENT, SERVICE, small_registry
+from tests.support import hub_client, make_settings
 
-ADMIN_H = {"Authorization": f"Bearer {ADMIN}"}
 YAML_H = {**ADMIN_H, "Content-Type": "application/yaml"}
-CLIENT = "VN/GOV/BCA/client"
-SERVICE = "VN/GOV/BCA/population/citizen-lookup"
-DOC = {
-    "members": [{"id": "VN/GOV/BCA", "name": "Bộ Công an"}],
-    "subsystems": [
-        {"id": "VN/GOV/BCA/population", "base_url": "http://127.0.0.1:9"},
-        {"id": CLIENT},
-    ],
-    "services": [{"id": SERVICE, "endpoints": [{"method": "GET", "path": "/citizens/{id}"}]}],
-}
+DOC = small_registry(
+    services=[{"id": SERVICE, "endpoints": [{"method": "GET", "path": "/citizens/{id}"}]}]
+)
 
 
 async def _load(c: httpx.AsyncClient) -> None:

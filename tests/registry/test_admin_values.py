@@ -10,20 +10,10 @@ import pytest
 
 from hub.registry import service as registry
 from hub.registry.yamlio import RegistryFileError
-from tests.support import ADMIN, hub_client, make_settings
+from tests.registry.registries import ADMIN_H, CLIENT, SERVICE, small_registry
+from tests.support import hub_client, make_settings
 
-ADMIN_H = {"Authorization": f"Bearer {ADMIN}"}
-CLIENT = "VN/GOV/BCA/client"
-SERVICE = "VN/GOV/BCA/population/citizen-lookup"
-DOC = {
-    "members": [{"id": "VN/GOV/BCA", "name": "Bộ Công an"}],
-    "subsystems": [
-        {"id": "VN/GOV/BCA/population", "base_url": "http://127.0.0.1:9"},
-        {"id": CLIENT},
-    ],
-    "services": [{"id": SERVICE}],
-    "grants": [{"client": CLIENT, "service": SERVICE}],
-}
+DOC = small_registry(grants=[{"client": CLIENT, "service": SERVICE}])
 GRANT = {"client": CLIENT, "service": SERVICE}
 
 
