@@ -142,33 +142,26 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("admin_token", "operator_token")
+    @field_validator("admin_token", "operator_token", "secret_key")
     @classmethod
-    def _no_blank_at_the_ends(cls, value: str) -> str:
-        # A token read from a secret file keeps its newline: the hub started and refused
-        # every request with 401, since no Authorization header can carry one.
-        if value != value.strip():
-            # Not the value itself: a token is never echoed to a log.
-            raise ValueError(
-                "starts or ends with a blank or a newline, which no Authorization header can "
-                "carry: remove it (a secret file's last newline, a CRLF env file)"
-            )
-        return value
-
-    @field_validator("secret_key")
-    @classmethod
-    def _secret_without_blank_at_the_ends(cls, value: str) -> str:
-        # Taken as it came, a secret read from a file kept its newline: this node's key
-        # hashes and pseudonyms then differed from those of a node given the same secret
-        # without one, silently (its keys refused elsewhere, one person two pseudonyms).
-        # All blanks is no secret at all: production's own rule says what it needs.
-        if value != value.strip() and value.strip():
-            raise ValueError(
-                "starts or ends with a blank or a newline (a secret file's last newline, a "
-                "CRLF env file): remove it, or this node's key hashes and pseudonyms differ "
-                "from those of a node given the same secret without it"
-            )
-        return value
+    def _no_blank_at_the_ends(cls, value: str, info: ValidationInfo) -> str:
+        # A secret read from a file keeps its newline. A token then refused every request
+        # with 401 (no Authorization header can carry one); a secret key gave this node
+        # other key hashes and pseudonyms than a node given it without one, silently. A
+        # secret key of blanks alone is no secret: production's own rule says what it needs.
+        if value == value.strip() or (info.field_name == "secret_key" and not value.strip()):
+            return value
+        # Not the value itself: a secret is never echoed to a log.
+        why = (
+            "this node's key hashes and pseudonyms differ from those of a node given the "
+            "same secret without it"
+            if info.field_name == "secret_key"
+            else "no Authorization header can carry it"
+        )
+        raise ValueError(
+            "starts or ends with a blank or a newline (a secret file's last newline, a CRLF "
+            f"env file): remove it, since {why}"
+        )
 
     @field_validator("minute_rollup_days")
     @classmethod
