@@ -105,8 +105,8 @@ async def report(
     window_minutes: int = 15,
     others: list[dict[str, str]] | None = None,
 ) -> HealthReport:
-    """Every provider's last active check, passive 5xx rate, and circuit state; ``others``:
-    the circuit states of the other workers of ``hub serve --workers N``."""
+    """Every provider's last active check, passive error rate (its own errors), and circuit
+    state; ``others``: the circuit states of the other workers of ``hub serve --workers N``."""
     since = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(
         minutes=window_minutes
     )

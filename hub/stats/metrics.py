@@ -76,7 +76,7 @@ class Metrics:
 
 
 class _Sums:
-    """One (service, fault code[, client]) series: exchanges and failures."""
+    """One (service, fault code[, client], provider) series: exchanges and failures."""
 
     __slots__ = ("exchanges", "failed")
 
@@ -86,7 +86,7 @@ class _Sums:
 
 
 class _Latencies:
-    """One (service[, client]) series: bytes and three latency histograms."""
+    """One (service[, client], provider) series: bytes and three latency histograms."""
 
     __slots__ = ("request_bytes", "response_bytes", "total", "upstream", "added")
 
@@ -115,8 +115,8 @@ class ExchangeCollector(Collector):
     def __init__(self, *, with_client: bool, known: RegistryCache | None = None) -> None:
         self.with_client = with_client
         self.known = known
-        self.sums: dict[tuple[str, str, str], _Sums] = {}
-        self.latencies: dict[tuple[str, str], _Latencies] = {}
+        self.sums: dict[tuple[str, str, str, str], _Sums] = {}
+        self.latencies: dict[tuple[str, str, str], _Latencies] = {}
 
     def observe(self, record: dict[str, Any]) -> None:
         """Count one committed exchange.
@@ -127,6 +127,9 @@ class ExchangeCollector(Collector):
         """
         service = record["service"] or "-"
         client = (record["client"] or "-") if self.with_client else ""
+        # The provider label of a service counted as "-"; "" when it is made from the service
+        # label on a scrape (a known service: the success path does nothing more here).
+        owner = ""
         if self.known is not None:
             snap = self.known.snapshot
             if service not in snap.services:
@@ -135,16 +138,23 @@ class ExchangeCollector(Collector):
                     service = "-"
             if client and client not in snap.subsystems:
                 client = "-"
-        key = (service, record["fault_code"] or "none", client)
+            if service == "-":
+                # An unknown service of a registered provider: the API counts it under that
+                # provider (its record names it), and so does /metrics, or the two disagreed
+                # on the provider's traffic. Providers are registered: no new series from it.
+                owner = record["provider"] or ""
+                if owner not in snap.subsystems:
+                    owner = ""
+        key = (service, record["fault_code"] or "none", client, owner)
         sums = self.sums.get(key)
         if sums is None:
             sums = self.sums[key] = _Sums()
         sums.exchanges += 1
         if not record["succeeded"]:
             sums.failed += 1
-        lat = self.latencies.get((service, client))
+        lat = self.latencies.get((service, client, owner))
         if lat is None:
-            lat = self.latencies[(service, client)] = _Latencies()
+            lat = self.latencies[(service, client, owner)] = _Latencies()
         lat.request_bytes += record["request_bytes"]
         lat.response_bytes += record["response_bytes"]
         _observe(lat.total, record["total_ms"] / 1000)
@@ -157,13 +167,14 @@ class ExchangeCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         families = self._families()
-        for (service, fault, client), sums in list(self.sums.items()):
-            values = [service, _provider(service), fault] + ([client] if self.with_client else [])
+        for (service, fault, client, owner), sums in list(self.sums.items()):
+            provider = owner or _provider(service)
+            values = [service, provider, fault] + ([client] if self.with_client else [])
             families[0].add_metric(values, sums.exchanges)
             if sums.failed:
                 families[1].add_metric(values, sums.failed)
-        for (service, client), lat in list(self.latencies.items()):
-            values = [service, _provider(service)] + ([client] if self.with_client else [])
+        for (service, client, owner), lat in list(self.latencies.items()):
+            values = [service, owner or _provider(service)] + ([client] if self.with_client else [])
             families[2].add_metric(values, lat.request_bytes)
             families[3].add_metric(values, lat.response_bytes)
             for family, hist in zip(

@@ -41,6 +41,8 @@ SUMS = ("count", "succeeded", "request_bytes", "response_bytes", "total_ms", "hu
 # refuses past 1,000 levels ("Expression tree is too large"): monthly buckets since 1905
 # are some 2,900 spans of days and hours.
 MAX_SPANS = 200
+# The faults that are a provider's doing: its answer broken or missing, or too late.
+PROVIDER_FAULTS = ("Server.ServiceFailed", "Server.ServiceTimeout")
 
 
 async def _holding(
@@ -329,9 +331,15 @@ async def log_latency_bins(
 
 
 async def provider_errors(conn: Conn, since: datetime) -> dict[str, tuple[int, int]]:
-    """provider -> (exchanges, 5xx answers) since ``since``, from the minute rollups."""
+    """provider -> (exchanges, the provider's errors) since ``since``, from the minute rollups.
+
+    An error is a 5xx the provider answered, or a call it failed or let time out. The hub's
+    own 5xx refusals are not the provider's: a service an operator disabled (503) made a
+    healthy provider's error rate rise, though it was never asked.
+    """
     t = COUNT_TABLES["minute"]
-    errors = func.sum(case((t.c.status_code >= 500, t.c.count), else_=0))
+    its_own = or_(t.c.fault_code == "", t.c.fault_code.in_(PROVIDER_FAULTS))
+    errors = func.sum(case((and_(t.c.status_code >= 500, its_own), t.c.count), else_=0))
     query = (
         select(t.c.provider, func.sum(t.c.count), errors, MARK.scalar_subquery().label("mark"))
         .where(t.c.bucket >= since)
@@ -345,6 +353,7 @@ async def provider_errors(conn: Conn, since: datetime) -> dict[str, tuple[int, i
     for key, values in recent.counts["minute"].items():
         if key[0] >= since:
             n, e = out.get(key[3], (0, 0))
-            fails = int(values[0]) if key[4] >= 500 else 0
+            failed = key[4] >= 500 and (not key[5] or key[5] in PROVIDER_FAULTS)
+            fails = int(values[0]) if failed else 0
             out[key[3]] = (n + int(values[0]), e + fails)
     return out

@@ -139,11 +139,14 @@ class ProviderHealth(BaseModel):
     checked_at: str | None
     error: str | None
     exchanges: int = Field(description="exchanges in the passive window")
-    errors: int = Field(description="of which answered 5xx (provider or hub failure)")
+    errors: int = Field(
+        description="of which the provider's errors: its own 5xx answers, Server.ServiceFailed "
+        "and Server.ServiceTimeout (not the hub's own refusals, such as a disabled service's)"
+    )
     error_rate: float | None
     circuit: str = Field(
         description="closed, open or half_open (n/a without a breaker); with several workers "
-        "the least open of theirs: open in one is open"
+        "the most refusing of theirs: open in one is open"
     )
     circuit_workers: dict[str, int] | None = Field(
         default=None,
