@@ -7,6 +7,7 @@ routing, dependency injection and validation layers cost more than the whole hop
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -311,6 +312,19 @@ class Gateway:
             if exc.message.startswith("the provider"):
                 exc.message = f"provider {service.provider}{exc.message[12:]}"
             raise
+        except asyncio.CancelledError:
+            # The hub is stopping and its graceful wait (30 s) ran out before the provider
+            # answered (a service's timeout may be longer). The request reached the provider,
+            # so it is recorded, as a timeout, by the log's last flush: the cancel is taken
+            # back so that the record's commit can still be awaited.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            raise errors.ServiceTimeout(
+                f"the hub stopped before provider {service.provider} answered (the service's "
+                f"timeout is {service.timeout_s:g} s); the provider may have carried out the "
+                "request: check before sending it again"
+            ) from None
         if answer.body and "json" in answer.content_type:
             try:
                 orjson.loads(answer.body)
