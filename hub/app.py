@@ -349,6 +349,8 @@ def _problem(error: dict[str, Any]) -> str:
     where = ".".join(str(p) for p in error["loc"])
     value = error.get("input")
     got = ""
-    if isinstance(value, str | int | float | bool) and len(repr(value)) <= 60:
+    if isinstance(value, bool):  # as the caller wrote it in JSON, not Python's True
+        got = f" (got {'true' if value else 'false'})"
+    elif isinstance(value, str | int | float) and len(repr(value)) <= 60:
         got = f" (got {value!r})"
     return f"{where}: {error['msg']}{got}"

@@ -66,8 +66,7 @@ def verify_cmd(
 ) -> None:
     """Recompute the hash chain and batch signatures, hold the statistics to the log.
 
-    Checks the chain of registry changes (`hub audit events`) and their signatures too,
-    with the same keys.
+    Checks the registry changes' chain (`hub audit events`) and signatures too, same keys.
 
     Exit 1 naming the first bad record or event."""
     s = settings(db)

@@ -37,8 +37,8 @@ def events_cmd(
 ) -> None:
     """Registry and key changes, newest first: when, who, from where, what, on what.
 
-    Every change through the admin API, `hub registry apply`, `hub keys` and `hub up`'s
-    demo loading is one event; `hub audit verify` checks their hash chain."""
+    Every change is one event: through the admin API, `hub registry apply` or `hub keys`;
+    and each demo loading of `hub up`. `hub audit verify` checks their hash chain."""
     s = settings(db)
     up_to_date(s.database_url, "the audit trail", 2)
 

@@ -46,7 +46,8 @@ def settings(db: str | None = None, **overrides: Any) -> Settings:
     # bad value is named as the flag it came from, not as a variable the user never set; so
     # are the other flags given.
     flags = {"database_url": "--db"} if db else {}
-    flags |= {name: "--" + name.replace("_", "-") for name in overrides}
+    # Only the flags given: one left out (None) leaves its variable to be blamed (HUB_PORT=).
+    flags |= {k: "--" + k.replace("_", "-") for k, v in overrides.items() if v is not None}
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:

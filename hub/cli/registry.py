@@ -108,8 +108,8 @@ def apply_cmd(
 
     --dry-run prints what would be created, updated and deleted, and changes nothing.
 
-    The database must exist (`hub db upgrade` makes one) and be at this hub's revision: an
-    older one is left to `hub db upgrade`, as hubs of the older version may run on it.
+    The database must exist (`hub db upgrade` makes one) and be at this hub's revision.
+    An older one is left to `hub db upgrade`, as hubs of the older version may run on it.
     """
     try:
         doc = registry.parse_documents(_read(files))

@@ -126,9 +126,9 @@ def replay_command(
 ) -> None:
     """Replay exchange scenarios against a hub and report per-step pass/fail and latency.
 
-    Exit status: 0 when every expectation and --threshold held, 1 when any failed,
-    2 on bad input; 130, 143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP
-    (after the report of what ran).
+    Exit status: 0 when every expectation and --threshold held, 1 when any failed;
+    2 on bad input; 130, 143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP.
+    A stopped run reports what ran first.
     """
     from hub.replay.faults import parse_faults
     from hub.replay.loader import load_paths

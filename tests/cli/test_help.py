@@ -60,3 +60,20 @@ def test_every_option_says_what_it_is_for(path: tuple[str, ...]) -> None:
         command = command.commands[name]
     bare = [p.opts[0] for p in command.params if p.param_type_name == "option" and not p.help]
     assert bare == [], (path, bare)
+
+
+GROUPS = sorted({p[:i] for p in COMMANDS for i in range(len(p) + 1)})
+
+
+@pytest.mark.parametrize("path", GROUPS, ids=[" ".join(p) or "hub" for p in GROUPS])
+def test_a_description_breaks_its_lines_only_where_a_sentence_or_clause_ends(
+    path: tuple[str, ...],
+) -> None:
+    # Typer keeps a docstring's line breaks: one made mid-sentence in the source showed as
+    # "...be at this hub's revision: an" with "older one is left..." under it, in any terminal.
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "1000"})
+    lines = result.output.splitlines()[3:]  # past the blank line and the usage
+    text = [x.strip() for x in lines[: next(i for i, x in enumerate(lines) if x[:1] in "╭")]]
+    for line, after in zip(text, text[1:], strict=False):
+        if line and after:
+            assert line.endswith((".", ":", ";", ")")), (line, after)

@@ -268,6 +268,24 @@ def test_a_bad_database_url_is_blamed_on_where_it_came_from(
     assert ("HUB_DATABASE_URL" in result.output) == ("--db" not in args), result.output
 
 
+@pytest.mark.parametrize("command", ["up", "serve"])
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [("", "error: HUB_PORT: set but empty"), ("abc", "error: HUB_PORT: must be a port number")],
+)
+def test_a_bad_hub_port_is_blamed_on_the_variable_when_no_flag_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, value: str, said: str
+) -> None:
+    # `HUB_PORT= hub up` said "error: --port: set but empty", naming a flag never given.
+    monkeypatch.chdir(tmp_path)
+    env = {"HUB_DATABASE_URL": None, "HUB_PORT": value, "HUB_HOST": None, "HUB_GC_FREEZE": None}
+    result = CliRunner().invoke(app, [command], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(said), result.output
+    assert "--port" not in result.output, result.output
+    assert not list(tmp_path.iterdir())  # refused before a database or key was made
+
+
 def test_hub_serve_refuses_a_database_it_cannot_run_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

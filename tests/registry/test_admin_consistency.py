@@ -280,6 +280,8 @@ async def test_true_or_false_is_no_number(
         assert r.status_code == 422, r.text
         detail = r.json()["detail"]
         assert field in detail and "takes a whole number, not " in detail, detail
+        # The value as the caller wrote it, in JSON: "(got true)", not Python's "(got True)".
+        assert "True" not in detail and "False" not in detail, detail
         service = (await c.get(f"/admin/services/{SERVICE}", headers=ADMIN_H)).json()
         assert service["timeout_ms"] == 10_000 and service["max_body_bytes"] == 1024 * 1024
         assert (await c.get(f"/admin/subsystems/{CLIENT}", headers=ADMIN_H)).json()[
