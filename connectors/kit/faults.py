@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.kit.dataset import seed_problem
 from connectors.kit.journal import Entry, Journal
+from connectors.kit.stub_model import NO_BODY
 from connectors.kit.stubs import Stubs
 
 # A "never answer" still ends eventually, so a forgotten fault cannot pin a server forever.
@@ -372,6 +373,11 @@ class _Truncating:
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
+            if message["status"] in NO_BODY:
+                # Nothing to cut: a body and its length after a 204 or 304 would be read as
+                # the start of the next answer on the connection.
+                await self.send(message)
+                return
             self.start = message
             return
         if message["type"] != "http.response.body" or self.start is None:

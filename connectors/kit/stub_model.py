@@ -22,7 +22,9 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 
 _VALUE = re.compile(r"[\x20-\x7e\t]*")  # printable ASCII: h11 refuses the rest mid-answer
 _LINE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")  # what a header sent can hold: no line break
 NO_BODY = (204, 304)  # statuses that answer no body
+MAX_DEPTH = 100  # levels of a body or request_json: the answer and GET /__stubs serialise it
 _WORKED_OUT = ("content-length", "transfer-encoding", "x-mock-stub")
+_SINGLE = ("content-type", "location")  # two of these leave a client to guess (RFC 9110)
 # WireMock's names of what a stub here gives under another name, for a mapping pasted from it.
 _WIREMOCK = {
     "url": "path (and query for its parameters)",
@@ -40,14 +42,54 @@ _FLAT = (
 )
 
 
-def _header_names(headers: dict[str, str], *, values: bool) -> dict[str, str]:
-    for name, value in headers.items():
+def _header_names(headers: dict[str, Any], *, values: bool) -> dict[str, Any]:
+    for name, given in headers.items():
         if not _TOKEN.fullmatch(name):
             raise ValueError(f"{name[:40]!r} is not a header name: use letters, digits and '-'")
-        if values and not _VALUE.fullmatch(value):
-            raise ValueError(f"{name!r} must be printable ASCII on one line")
-        if not _LINE.fullmatch(value):
-            raise ValueError(f"{name!r} must be on one line, with no control characters")
+        for value in given if isinstance(given, list) else [given]:
+            if values and not _VALUE.fullmatch(value):
+                raise ValueError(f"{name!r} must be printable ASCII on one line")
+            if not _LINE.fullmatch(value):
+                raise ValueError(f"{name!r} must be on one line, with no control characters")
+    return headers
+
+
+def _depth(value: Any) -> int:
+    """How many lists and objects deep ``value`` nests (without recursing: it may be deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack += [(v, level + 1) for v in (item.values() if isinstance(item, dict) else item)]
+    return deepest
+
+
+def _shown(value: Any) -> str:
+    kind = {dict: "an object", list: "a list", bool: "true or false", type(None): "null"}
+    return kind.get(type(value)) or json.dumps(value)[:40]
+
+
+def _header_values(headers: Any) -> Any:
+    """An answer header's value is a string, or a list of them sent each on its own line (two
+    ``Set-Cookie``, say), as WireMock takes; the shape is checked here to say so."""
+    if not isinstance(headers, dict):
+        return headers  # the field's own check names the type
+    for name, given in headers.items():
+        if isinstance(given, str):
+            continue
+        if not isinstance(given, list):
+            raise ValueError(
+                f"{name[:40]!r} must be a string, or a list of strings to send it on several "
+                f"lines (got {_shown(given)})"
+            )
+        if not given:
+            raise ValueError(
+                f"{name[:40]!r} is an empty list: give at least one value, or leave it out"
+            )
+        odd = [v for v in given if not isinstance(v, str)]
+        if odd:
+            raise ValueError(f"{name[:40]!r} must list strings only (got {_shown(odd[0])})")
     return headers
 
 
@@ -63,7 +105,7 @@ class Stub(BaseModel):
     query: dict[str, str] = Field(default_factory=dict)
     request_headers: dict[str, str] = Field(default_factory=dict)
     status: Whole = Field(default=200, ge=200, le=599)
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str | list[str]] = Field(default_factory=dict)
     request_json: Any = None
     body: Any = None
     text: str | None = None
@@ -124,6 +166,10 @@ class Stub(BaseModel):
     @field_validator("body", "request_json")
     @classmethod
     def _json(cls, value: Any) -> Any:
+        levels = _depth(value)
+        if levels > MAX_DEPTH:
+            # Deeper, it was taken, then its answer and GET /__stubs failed to serialise.
+            raise ValueError(f"nests {levels} levels deep; a stub's JSON takes at most {MAX_DEPTH}")
         # Python's parser takes NaN and Infinity, which no JSON client would read back.
         try:
             json.dumps(value, allow_nan=False)
@@ -141,15 +187,42 @@ class Stub(BaseModel):
     @field_validator("request_headers")
     @classmethod
     def _request_header_names(cls, value: dict[str, str]) -> dict[str, str]:
-        return {k.lower(): v for k, v in _header_names(value, values=False).items()}
+        matched = {k.lower(): v for k, v in _header_names(value, values=False).items()}
+        padded = next((k for k, v in value.items() if v != v.strip(" \t")), None)
+        if padded is not None:
+            # HTTP drops them from every value it carries: no call could match.
+            raise ValueError(
+                f"{padded!r} has spaces or tabs at its ends, which HTTP drops from a header's "
+                "value, so no call could match it: leave them out"
+            )
+        if len(matched) < len(value):
+            # {"X-A": "1", "x-a": "2"} kept only the last, and the stub matched x-a: 2 alone.
+            twice = next(k for k in matched if sum(n.lower() == k for n in value) > 1)
+            raise ValueError(
+                f"{twice} is given twice in another case; a header name matches in any "
+                "case: give it once"
+            )
+        return matched
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _answer_header_shapes(cls, value: Any) -> Any:
+        return _header_values(value)
 
     @field_validator("headers")
     @classmethod
-    def _answer_headers(cls, value: dict[str, str]) -> dict[str, str]:
+    def _answer_headers(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
         _header_names(value, values=True)
         for name in value:
             if name.lower() in _WORKED_OUT:
                 raise ValueError(f"{name.lower()} is worked out by the mock; leave it out")
+        for single in _SINGLE:
+            given = [v for k, v in value.items() if k.lower() == single]
+            if sum(len(v) if isinstance(v, list) else 1 for v in given) > 1:
+                raise ValueError(
+                    f"{single} is sent once: give it one value (no list, and under one name "
+                    "whatever its case)"
+                )
         return value
 
     @model_validator(mode="after")

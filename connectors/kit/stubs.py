@@ -64,7 +64,11 @@ class LiveStub:
         else:
             content, kind = b"", None
         given = {k.lower() for k in s.headers}
-        headers = [(k.lower().encode(), v.encode()) for k, v in s.headers.items()]
+        headers = [
+            (k.lower().encode(), v.encode())
+            for k, given in s.headers.items()
+            for v in (given if isinstance(given, list) else [given])
+        ]
         if kind is not None and "content-type" not in given:
             headers.append((b"content-type", kind.encode()))
         if s.status not in NO_BODY:

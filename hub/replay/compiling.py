@@ -147,7 +147,7 @@ def _capture(compiler: Compiler, loc: Loc, name: str, spec: str | Capture) -> Ca
         return CapturePlan(name, spec, compiler.path(loc, spec), "one")
     if spec.header is not None:
         compiler.header_name((*loc, "header"), spec.header)
-        return CapturePlan(name, spec.header, None, "one", header=spec.header)
+        return CapturePlan(name, spec.header, None, spec.match, header=spec.header)
     assert spec.path is not None  # the model holds one of the two
     return CapturePlan(name, spec.path, compiler.path((*loc, "path"), spec.path), spec.match)
 

@@ -241,10 +241,10 @@ def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Fail
     document = _document(reply)
     for name, source, templated, match, header in plan.capture:
         if header is not None:
-            value = reply.headers.get(header)
-            if value is None:
+            values = reply.headers.getall(header, [])
+            if not values and match != "all":
                 return _fail(reply, "capture", name, f"a header {header}", ABSENT)
-            variables[name] = value
+            variables[name] = _header_captured(header, values, match)
             continue
         try:
             path, rendered = resolved(templated, variables)
@@ -261,6 +261,17 @@ def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Fail
             return _fail(reply, "capture", name, f"a value at {where}", why)
         variables[name] = got
     return None
+
+
+def _header_captured(header: str, values: list[str], match: str) -> Any:
+    """What a capture keeps of a header the answer carries on one line or several: with
+    ``one``, the field value RFC 9110 combines them to (``a, b``, which ``expect: headers:``
+    holds too), but a Set-Cookie's list, as its values hold commas and are never combined."""
+    if match == "all":
+        return values
+    if match == "first" or len(values) == 1:
+        return values[0]
+    return values if header.lower() == "set-cookie" else ", ".join(values)
 
 
 def _captured(path: Any, document: Any, match: str) -> Any:

@@ -51,7 +51,7 @@ def compile_stub(compiler: Any, loc: Loc, step: StubStep) -> StubPlan:
             raw = item.model_dump(exclude_unset=True)
             for name in ("query", "request_headers", "headers"):
                 if name in raw:
-                    raw[name] = {k: _text(v) for k, v in raw[name].items()}
+                    raw[name] = {k: _texts(v) for k, v in raw[name].items()}
             for name in ("request_json", "body"):
                 if name in raw:  # a null given is kept: request_json: null matches a null body
                     raw[name] = compiler.json_value((*where, name), raw[name])
@@ -92,6 +92,11 @@ def _text(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else str(value)
+
+
+def _texts(value: Any) -> Any:
+    # An answer header's list (two Set-Cookie) stays a list, each value as text.
+    return [_text(v) for v in value] if isinstance(value, list) else _text(value)
 
 
 def calls_text(request: dict[str, Any]) -> str:

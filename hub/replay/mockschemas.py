@@ -109,7 +109,10 @@ class MockStub(Model):
         description="Answer only a request whose body is JSON holding this value (an object's "
         "other keys may come too; null matches a body that is null).",
     )
-    headers: dict[str, Scalar] | None = Field(default=None, description="The answer's headers.")
+    headers: dict[str, Scalar | list[Scalar]] | None = Field(
+        default=None,
+        description="The answer's headers; a list sends one line per value (two Set-Cookie).",
+    )
     body: Any = Field(default=None, description="The answer as JSON.")
     text: str | None = Field(default=None, description="The answer as text (instead of body).")
     times: Whole | str | None = Field(default=None, description="Answer that many calls only.")
@@ -151,6 +154,17 @@ class MockStub(Model):
             raise ValueError(
                 "must be a number of milliseconds 0-600000, or a template that renders to one"
             )
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_lists(
+        cls, value: dict[str, Scalar | list[Scalar]] | None
+    ) -> dict[str, Scalar | list[Scalar]] | None:
+        # Else it loaded, and the mock refused the stub in every iteration.
+        empty = next((k for k, v in (value or {}).items() if v == []), None)
+        if empty is not None:
+            raise ValueError(f"{empty}: an empty list sends nothing; give one or more values")
         return value
 
     @model_validator(mode="after")

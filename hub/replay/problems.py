@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -99,6 +100,8 @@ def _shown(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)  # as YAML writes them (null, true), not Python's None, True
     hint = " (an unquoted date; quote it)" if isinstance(value, dt.date) else ""
     return f"{value!r}{hint}"
 

@@ -78,7 +78,9 @@ class Capture(Model):
         default="one",
         description=(
             "For a path: one: the value, or the list when several match; first: the first "
-            "match; all: always the list of matches (may be empty)."
+            "match; all: always the list of matches (may be empty). For a header the answer "
+            "repeats, one joins its values with ', ' (a Set-Cookie's: their list), first "
+            "keeps the first, all always gives the list of them (may be empty)."
         ),
     )
 
@@ -86,11 +88,6 @@ class Capture(Model):
     def _one_source(self) -> Capture:
         if (self.path is None) == (self.header is None):
             raise ValueError("give exactly one of 'path: JSONPath' or 'header: NAME'")
-        if self.header is not None and "match" in self.model_fields_set:
-            raise ValueError(
-                "'match' applies to a JSONPath; a header capture keeps the header's value (the "
-                "first, if the answer repeats it)"
-            )
         return self
 
 

@@ -125,6 +125,27 @@ async def test_malformed_body_is_labelled_json_but_is_not(mock: httpx.AsyncClien
         answer.json()
 
 
+async def test_malformed_leaves_an_answer_without_a_body_as_it_is(
+    mock: httpx.AsyncClient,
+) -> None:
+    # A 204 stub went out with content-length: 2 and '{"' after it, which a client read as
+    # the start of its next answer on the connection ("illegal status line").
+    stubs = [
+        {"method": "GET", "path": "/v2/empty", "status": 204, "headers": {"X-Case": "a"}},
+        {"method": "GET", "path": "/v2/same", "status": 304, "headers": {"ETag": '"v1"'}},
+        {"method": "GET", "path": "/v2/next", "text": "after"},
+    ]
+    assert (await mock.put("/__stubs", json=stubs)).status_code == 200
+    await put(mock, {"malformed_rate": 1})
+    for path, status in (("/v2/empty", 204), ("/v2/same", 304)):
+        answer = await mock.get(path)  # then another call on the same connection
+        assert answer.status_code == status and answer.content == b""
+        assert "content-length" not in answer.headers
+        assert "content-type" not in answer.headers
+        assert (await mock.get("/v2/next")).status_code == 200
+    assert (await mock.get("/v2/empty")).headers["x-case"] == "a"
+
+
 async def test_per_service_faults_hit_only_that_service(mock: httpx.AsyncClient) -> None:
     await put(mock, {"services": {"citizen-verify": {"error_rate": 1, "error_status": 502}}})
     assert (await mock.post("/citizens/verify", json=VERIFY)).status_code == 502

@@ -25,6 +25,9 @@ POPULATION = "VN/GOV/BCA/population"
 MOCK_SERVICES = ("citizen-lookup", "citizen-search", "echo")
 
 
+Headers = dict[str, str] | list[tuple[str, str]]
+
+
 class FakeHub:
     """Routes under ``/r1/VN/GOV/BCA/population/<code>``: echo, status/N, slow, denied."""
 
@@ -62,11 +65,12 @@ class FakeHub:
                 break
         status, headers, payload = await self.handle(scope, body)
         raw = [(b"content-type", b"application/json"), (b"x-road-id", uuid.uuid4().hex.encode())]
-        raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        pairs = headers.items() if isinstance(headers, dict) else headers
+        raw += [(k.lower().encode(), v.encode()) for k, v in pairs]
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": json.dumps(payload).encode()})
 
-    async def handle(self, scope: dict, body: bytes) -> tuple[int, dict[str, str], Any]:
+    async def handle(self, scope: dict, body: bytes) -> tuple[int, Headers, Any]:
         path, method = scope["path"], scope["method"]
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         if path == "/readyz":
@@ -123,7 +127,14 @@ class FakeHub:
                 answer = await client.request(
                     method, target, params=query, content=body, headers=sent
                 )
-            return answer.status_code, {}, answer.json()
+            # The provider's own headers are passed on, a repeated one line by line, as the
+            # hub does; those of the body are this answer's.
+            kept = [
+                (k, v)
+                for k, v in answer.headers.multi_items()
+                if k not in ("content-length", "content-type", "date", "server")
+            ]
+            return answer.status_code, kept, answer.json()
         if code == "status":
             return int(rest[0]), {}, {"status": int(rest[0])}
         if code == "slow":

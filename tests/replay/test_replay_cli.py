@@ -108,8 +108,8 @@ def run(*args: str) -> Any:
             [":8: step 'find' (steps[0]), field capture.x: give exactly one of 'path: JSONPath'"],
         ),
         (
-            GOOD + "    capture: {x: {header: X-Road-Id, match: all}}\n",
-            ["field capture.x: 'match' applies to a JSONPath; a header capture keeps the header's"],
+            GOOD + "    capture: {x: {header: X-Road-Id, match: every}}\n",
+            ["field capture.x.match: Input should be 'one', 'first' or 'all' (got 'every')"],
         ),
         (
             GOOD + "    capture: {x: {header: X Road}}\n",
@@ -119,9 +119,9 @@ def run(*args: str) -> Any:
             GOOD.replace("{status: 200}", "{status: 200, max_ms: true}")
             + "  - sleep: true\n  - fault: {provider: A/B/C/D, set: {error_rate: true}}\n",
             [
-                "field expect.max_ms: Input should be a valid number (got True)",
-                ":8: step steps[1], field sleep: Input should be a valid number (got True)",
-                "field fault.set.error_rate: Input should be a valid number (got True)",
+                "field expect.max_ms: Input should be a valid number (got true)",
+                ":8: step steps[1], field sleep: Input should be a valid number (got true)",
+                "field fault.set.error_rate: Input should be a valid number (got true)",
             ],
         ),
         (

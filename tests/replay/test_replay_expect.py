@@ -231,3 +231,40 @@ def test_a_failed_templated_jsonpath_is_shown_rendered() -> None:
         got.what
         == "$.items[?(@.id == '079123456789')].sex (from $.items[?(@.id == '{{ cid }}')].sex)"
     )
+
+
+def test_a_header_capture_keeps_every_value_of_a_repeated_header() -> None:
+    # Only the first value was kept: a Link header repeated for next and last lost "last".
+    answer = reply()
+    for name, value in [("Link", "<b>; rel=next"), ("link", "<z>; rel=last")]:
+        answer.headers.add(name, value)
+    for name, value in [("Set-Cookie", "a=1; Path=/"), ("Set-Cookie", "b=2")]:
+        answer.headers.add(name, value)
+    step = plan(
+        "    capture:\n"
+        "      links: {header: Link}\n"  # RFC 9110's field value: the lines joined with ", "
+        "      cookies: {header: set-cookie}\n"  # never joined (RFC 6265): the list
+        "      rid: {header: X-Road-Id}\n"  # once: the value
+        "      next: {header: Link, match: first}\n"
+        "      all_links: {header: Link, match: all}\n"
+        "      all_ids: {header: X-Road-Id, match: all}\n"
+        "      none: {header: X-Not-There, match: all}\n"  # all never fails, as a JSONPath's
+        "      one_cookie: {header: Set-Cookie, match: first}\n"
+    )
+    variables: dict[str, Any] = {}
+    assert capture(step, answer, variables) is None
+    assert variables == {
+        "links": "<b>; rel=next, <z>; rel=last",
+        "cookies": ["a=1; Path=/", "b=2"],
+        "rid": "xid-1",
+        "next": "<b>; rel=next",
+        "all_links": ["<b>; rel=next", "<z>; rel=last"],
+        "all_ids": ["xid-1"],
+        "none": [],
+        "one_cookie": "a=1; Path=/",
+    }
+    # What is captured by default is a value that expect: headers: holds.
+    holds = plan('    expect: {headers: {Link: "<b>; rel=next, <z>; rel=last"}}\n')
+    assert check(holds, answer, {}) is None
+    missing = capture(plan("    capture: {x: {header: X-Gone, match: first}}\n"), answer, {})
+    assert missing is not None and (missing.what, missing.got) == ("x", "<absent>")

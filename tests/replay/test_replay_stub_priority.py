@@ -99,6 +99,17 @@ async def _run(mock: httpx.AsyncClient, fake_hub: FakeHub, write: Callable[..., 
             "field fault.set.error_status: Input should be greater than or equal to 400",
         ),
         (
+            "  - stub: {provider: VN/GOV/BCA/population, add: [{method: GET, path: /a, "
+            "headers: {Set-Cookie: []}}]}",
+            "field stub.add.0.headers: Set-Cookie: an empty list sends nothing; give one or more",
+        ),
+        (  # YAML's null, not Python's None
+            "  - stub: {provider: VN/GOV/BCA/population, add: [{method: GET, path: /a, "
+            "headers: {X-A: null}}]}",
+            "field stub.add.0.headers.X-A: expected a valid string or a valid integer or a valid "
+            "number or a valid boolean or a valid list, got null",
+        ),
+        (
             "  - verify: {provider: VN/GOV/BCA/population, request: {unmatched: maybe}, count: 0}",
             "field verify.request.unmatched",
         ),
@@ -111,3 +122,53 @@ def test_bad_priorities_statuses_and_filters_are_refused_at_load_time(
     with pytest.raises(ScenarioLoadError) as caught:
         load_file(path)
     assert f"{path}:2: step steps[0], {message}" in str(caught.value)
+
+
+REPEATED = """
+vars: {cid: "CID"}
+steps:
+  - id: login
+    stub:
+      provider: VN/GOV/BCA/population
+      url: MOCK
+      add:
+        - method: GET
+          path: /v2/login
+          headers:
+            Set-Cookie: ["sid={{ cid }}; Path=/", theme=dark]
+            Link: ["</p/2>; rel=next", "</p/9>; rel=last"]
+          body: {ok: true}
+  - id: call
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/forward
+    path: /v2/login
+    expect: {status: 200, headers: {Set-Cookie: theme=dark, Link: "</p/9>; rel=last"}}
+    capture:
+      cookies: {header: Set-Cookie}
+      links: {header: link}
+      next: {header: Link, match: first}
+  - id: echo
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    headers: {X-Sid: "{{ cookies.0 }}", X-Links: "{{ links }}", X-Next: "{{ next }}"}
+    expect:
+      json:
+        $.headers.x-sid: "sid={{ cid }}; Path=/"
+        $.headers.x-links: "</p/2>; rel=next, </p/9>; rel=last"
+        $.headers.x-next: "</p/2>; rel=next"
+"""
+
+
+async def test_a_stub_step_sends_a_repeated_header_and_a_capture_keeps_every_value(
+    _mock: str, fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # A stub step's header took one string only, and a capture kept the first line only.
+    async with httpx.AsyncClient() as client:
+        await client.post(f"{_mock}/__reset")
+    fake_hub.forward_to = _mock
+    text = REPEATED.replace("MOCK", _mock).replace("CID", CID)
+    results, _ = await replay(
+        [load_file(write(text))], hub_url=fake_hub.url, options=RunOptions(iterations=1)
+    )
+    [result] = results
+    assert result.ok, [s.first_failure for s in result.steps]
