@@ -26,7 +26,8 @@ check uvicorn makes (``cycles.encode_answer``). Figures: bench/profile_notes.md,
 
 What the protocol refuses itself, with the hub's error body: what httptools cannot parse,
 an HTTP version other than 1.0 and 1.1 (505), an HTTP/1.1 request without exactly one Host,
-CONNECT and an Upgrade with a body (its body would be lost), a transfer coding other than
+CONNECT and an Upgrade with a body (its body would be lost; one without is served in
+HTTP/1.1, a WebSocket's too: the hub serves none), a transfer coding other than
 chunked (it would go on undecoded), a head over HEAD_READ_MAX or not whole within
 HEAD_TIMEOUT_S, a body that stops coming for BODY_IDLE_TIMEOUT_S. A refusal goes out after
 the answers of the requests before it on the connection, never ahead of them; a chunked
@@ -360,14 +361,10 @@ class HubHttpProtocol(HttpToolsProtocol):
                 f"{hosts} Host headers",
             )
             raise _Refusal
-        close = websocket = False
-        if parser.should_upgrade():
-            if self._should_upgrade():  # a WebSocket, uvicorn's to take (with its headers)
-                whole = False
-                websocket = True
-            else:
-                self._no_upgrade(length)  # raises _Refusal when a body would be lost
-                close = True  # httptools reads nothing after this request
+        close = False
+        if parser.should_upgrade():  # a WebSocket too: _should_upgrade_to_ws says why
+            self._no_upgrade(length)  # raises _Refusal when a body would be lost
+            close = True  # httptools reads nothing after this request
         if self._gateway is not None:
             if whole and length <= WHOLE_BODY_MAX and self.url.startswith(GATEWAY_PREFIX):
                 self._gateway_request(close, version)
@@ -380,8 +377,7 @@ class HubHttpProtocol(HttpToolsProtocol):
             self.url, self.headers, self.expect_100_continue = url, headers, expect
             self.scope["headers"] = headers
         super().on_headers_complete()
-        if not websocket:
-            self.headers = _TRAILERS  # type: ignore[assignment]
+        self.headers = _TRAILERS  # type: ignore[assignment]
         self._in_body = True
         # uvicorn makes the request's cycle in there; it becomes the subclass, which has no
         # state of its own, rather than copying uvicorn's method to change one name.
@@ -416,6 +412,12 @@ class HubHttpProtocol(HttpToolsProtocol):
                 f"Upgrade {upgrade} with a body",
             )
             raise _Refusal
+
+    def _should_upgrade_to_ws(self) -> bool:
+        # The hub serves no WebSocket: uvicorn's handshake answered one, to /r1 as to any
+        # route, with a bare 403 (no error body, no X-Road-Error, no record). Such a request
+        # is served in HTTP/1.1 as any other Upgrade is (_no_upgrade).
+        return False
 
     def _unsupported_upgrade_warning(self) -> None:
         pass  # said by _no_upgrade: the request is served, then its connection closed

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 CATCH_UP_S = 0.2
 # A path segment's parameters (";jsessionid=..."), which Servlet containers cut off.
 SEGMENT_PARAMS = re.compile(r";[^/]*")
+# What other servers cut off a path before routing: the last segment's ".suffix" (Spring
+# MVC's suffix pattern match, its default before 5.3, routes /x.json and /x. to /x), and a
+# segment's trailing dots and spaces (Windows drops them from names: IIS).
+LOOSE_ENDS = re.compile(r"[. ]+(?=/)|\.[^/]*$|[. ]+$")
 
 
 @dataclass(slots=True)
@@ -85,13 +89,26 @@ class ServiceEntry:
             # /citizens/changes;x is /citizens/changes there.
             plain = SEGMENT_PARAMS.sub("", plain)
         wanted = "GET" if method == "HEAD" else method
-        first = None
-        for pattern, owner, declared in self.shadows:
-            if pattern.match(plain):
-                if declared == wanted:
-                    return owner
-                first = first or owner
-        return first
+        owner = _shadow_owner(self.shadows, plain, wanted)
+        if owner is None and ("." in plain or " " in plain):
+            loose = LOOSE_ENDS.sub("", plain)
+            if loose != plain:
+                owner = _shadow_owner(self.shadows, loose, wanted)
+        return owner
+
+
+def _shadow_owner(
+    shadows: list[tuple[re.Pattern[str], str, str]], path: str, method: str
+) -> str | None:
+    """The service among ``shadows`` that declares ``path``: the one with ``method`` there
+    when one has it, else the first."""
+    first = None
+    for pattern, owner, declared in shadows:
+        if pattern.match(path):
+            if declared == method:
+                return owner
+            first = first or owner
+    return first
 
 
 @dataclass(slots=True)

@@ -106,6 +106,30 @@ async def test_an_upgrade_without_a_body_is_served_and_the_connection_then_close
     assert len(await hub.records()) == 1
 
 
+@pytest.mark.parametrize("path", [lookup(), "/healthz"], ids=["gateway", "api"])
+async def test_a_websocket_upgrade_is_served_as_any_upgrade(hub: Hub, path: str) -> None:
+    # The hub serves no WebSocket: uvicorn's handshake answered a bare 403 (an empty
+    # text/plain body, no X-Road-Error, no record) for /r1, as for every other route.
+    request = raw_request(
+        hub,
+        "GET",
+        path,
+        Connection="Upgrade",
+        Upgrade="websocket",
+        **{"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"},
+    )
+    async with served_hub(hub) as base:
+        got = await exchange_raw(base, request, 1)
+    assert _statuses(got) == [200], got[:300]
+    assert b"\r\nconnection: close\r\n" in got.lower()
+    if path.startswith("/r1/"):
+        assert len(await hub.records()) == 1
+        assert not any(
+            "upgrade" in seen["headers"] or "connection" in seen["headers"]
+            for seen in hub.provider.state.seen
+        )
+
+
 @pytest.mark.parametrize("hosts", ["", "Host: a\r\nHost: b\r\n"], ids=["no host", "two hosts"])
 async def test_an_http11_request_needs_exactly_one_host(hub: Hub, hosts: str) -> None:
     request = raw_request(hub, "GET", "/healthz").replace(b"Host: hub\r\n", hosts.encode())

@@ -127,3 +127,24 @@ async def test_the_service_named_is_the_one_that_declares_the_method(
     # A method neither declares is still refused: the path is another service's.
     assert said["DELETE"][1]["message"].startswith("/records is served by")
     assert said["HEAD"][0] == "Client.AccessDenied"
+
+
+async def test_a_suffix_trailing_dot_or_space_does_not_reach_another_services_endpoint(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with serve(provider()) as base_url:
+        keys = await load_registry(db_url, doc(base_url))
+        async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+            h = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {keys[CLIENT]}", **PURPOSE}
+            # Spring MVC's suffix pattern match (its default before 5.3) routes /x.* to /x, and
+            # Windows drops a name's trailing dots and spaces (IIS): each reads these as
+            # /citizens/changes.
+            for path in ("citizens/changes.", "citizens/changes.json", "citizens/changes..",
+                         "citizens/Changes.xml;x", "citizens/changes%20", "citizens/changes./",
+                         "citizens/changes.%20"):  # fmt: skip
+                r = await c.get(f"/r1/{PROVIDER}/citizen-lookup/{path}", headers=h)
+                assert r.status_code == 403, (path, r.text)
+                assert f"is served by {PROVIDER}/citizen-changes" in r.json()["message"]
+            # A dot elsewhere is no other service's: the template takes it.
+            r = await c.get(f"/r1/{PROVIDER}/citizen-lookup/citizens/a.changes", headers=h)
+            assert r.status_code == 200 and r.json() == {"id": "a.changes"}
