@@ -12,14 +12,12 @@ most one fault, with these bands in this order: ``reset_rate`` (the connection i
 no answer), ``timeout_rate`` (no answer until the client gives up), ``error_rate`` (a JSON
 error with ``error_status``), ``malformed_rate`` (the real answer, cut short so it is invalid
 JSON, still labelled ``application/json``). The draws come from ``random.Random(seed)``, so the
-same seed and the same request sequence give the same faults.
+same seed and the same request sequence give the same faults. How each fault is played on the
+connection is ``fault_acts.py``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import random
 from collections.abc import Iterable
 from typing import Annotated, Any
@@ -36,13 +34,12 @@ from pydantic import (
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from connectors.kit import fault_acts
 from connectors.kit.dataset import seed_problem
+from connectors.kit.fault_acts import ConnectionResetByFault as ConnectionResetByFault
 from connectors.kit.journal import Entry, Journal
-from connectors.kit.stub_model import NO_BODY
 from connectors.kit.stubs import Stubs
 
-# A "never answer" still ends eventually, so a forgotten fault cannot pin a server forever.
-MAX_HANG_S = 600.0
 KINDS = ("reset", "timeout", "error", "malformed")
 # Numbers only: pydantic took true for 1 (every call failed) and "0.5" for 0.5.
 Number = Annotated[float, Strict()]
@@ -224,7 +221,7 @@ class FaultMiddleware:
     ) -> None:
         body = None
         if self.stubs.stubs and self.stubs.needs_body(scope):
-            body, receive = await _read_body(receive)
+            body, receive = await fault_acts.read_body(receive)
             if body is None:
                 return  # the client left mid-body
         routed, code = self._route(scope)
@@ -237,21 +234,21 @@ class FaultMiddleware:
         if entry is not None:
             entry.delay, entry.fault = delay, kind
         if delay:
-            replay = await _delay(delay, receive)
+            replay = await fault_acts.delay(delay, receive)
             if replay is None:
                 return  # the client gave up waiting: nobody is left to answer
             receive = replay
         if kind == "reset":
-            await _reset(raw_send)
+            await fault_acts.reset(raw_send)
             return
         if kind == "timeout":
-            await _hang(receive)
+            await fault_acts.hang(receive)
             return
         if kind == "error":
-            await _error(send, spec.error_status, code or scope["path"])
+            await fault_acts.error(send, spec.error_status, code or scope["path"])
             return
         if kind == "malformed":
-            send = _Truncating(send)
+            send = fault_acts.Truncating(send)
         # Found again: another call may have used the stub up during the delay.
         stub = self.stubs.find(scope, body) if self.stubs.stubs else None
         if stub is None:
@@ -263,145 +260,8 @@ class FaultMiddleware:
         if entry is not None:
             entry.stub = stub.id
         if stub.stub.latency_ms:
-            replay = await _delay(stub.stub.latency_ms / 1000, receive)
+            replay = await fault_acts.delay(stub.stub.latency_ms / 1000, receive)
             if replay is None:
                 return
             receive = replay
         await stub.answer(receive, send)
-
-
-class ConnectionResetByFault(ConnectionResetError):
-    """Raised where no server transport can be aborted (in-process test clients)."""
-
-
-async def _reset(send: Send) -> None:
-    # uvicorn passes a bound method of its request cycle as ``send``; the cycle owns the
-    # transport. Aborting it closes the socket with no answer at all, as a crashed peer would.
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    if transport is None or not hasattr(transport, "abort"):
-        raise ConnectionResetByFault("connection reset by fault injection")
-    transport.abort()
-    # Let connection_lost run so the server sees a disconnect and does not answer 500.
-    for _ in range(3):
-        await asyncio.sleep(0)
-
-
-async def _read_body(receive: Receive) -> tuple[bytes | None, Receive]:
-    """The whole request body (None if the client left), and a ``receive`` that gives it again."""
-    chunks = []
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None, receive
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    body = b"".join(chunks)
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replay() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return body, replay
-
-
-async def _delay(seconds: float, receive: Receive) -> Receive | None:
-    """Wait ``seconds`` unless the client leaves first; then None, else a ``receive`` for the app.
-
-    A client that stops waiting (the hub after its service timeout) closes its connection;
-    a plain sleep held the request for the whole latency regardless, piling up under load
-    with a slow-provider fault, and a mock stopped meanwhile logged each one's cancellation
-    as a traceback. The request's body messages read while watching are handed on.
-    """
-    read: list[Message] = []
-
-    async def until_gone() -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            read.append(message)
-
-    try:
-        await asyncio.wait_for(until_gone(), seconds)
-    except TimeoutError:
-        pass
-    else:
-        return None
-
-    async def replay() -> Message:
-        return read.pop(0) if read else await receive()
-
-    return replay
-
-
-async def _hang(receive: Receive) -> None:
-    # Read until the client disconnects: nothing is sent, and the task ends with the socket.
-    async def wait_disconnect() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-    # Returning without an answer once the client is gone is silent in uvicorn.
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(wait_disconnect(), MAX_HANG_S)
-
-
-async def _error(send: Send, status: int, code: str) -> None:
-    body = json.dumps(
-        {"type": "InjectedFault", "message": f"fault injection: {code} answered {status}"}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-class _Truncating:
-    """A ``send`` that buffers the real answer and sends its first half as invalid JSON."""
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-        self.start: Message | None = None
-        self.body = b""
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            if message["status"] in NO_BODY:
-                # Nothing to cut: a body and its length after a 204 or 304 would be read as
-                # the start of the next answer on the connection.
-                await self.send(message)
-                return
-            self.start = message
-            return
-        if message["type"] != "http.response.body" or self.start is None:
-            await self.send(message)
-            return
-        self.body += message.get("body", b"")
-        if message.get("more_body", False):
-            return
-        cut = self.body[: len(self.body) // 2] or b'{"'
-        if _parses(cut):
-            cut = b'{"truncated'
-        headers = [
-            (k, v)
-            for k, v in self.start["headers"]
-            if k not in (b"content-length", b"content-type")
-        ]
-        headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(cut))]
-        await self.send({**self.start, "headers": headers})
-        await self.send({"type": "http.response.body", "body": cut})
-
-
-def _parses(body: bytes) -> bool:
-    try:
-        json.loads(body)
-    except ValueError:
-        return False
-    return True

@@ -7,7 +7,8 @@ the keys were first set) and loaded back from it when the mock starts again. ``r
 the tables with the dicts. Without a file an overlay is a plain dict in memory.
 
 The file remembers which dataset, seed and size wrote it, because writes only make sense over
-the seed records they were made on: opening it with others is refused with a ``StateFileError``.
+the seed records they were made on: opening it with others is refused with a ``StateFileError``
+(a file that holds no writes is taken under another seed or size, not another dataset).
 Keys are strings or integers; values are JSON (tuples come back as lists). A value is stored
 when it is set, so change a record by setting it again, not in place.
 """
@@ -58,21 +59,54 @@ class StateFile:
     def _check_owner(self) -> None:
         conn = self._connection()
         conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        found = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
-        if not found:
-            conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [(k, json.dumps(v)) for k, v in self.owner.items()],
-            )
-        elif found != self.owner:
+        # One transaction: a mock starting on the file at the same time sees it whole.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+            if found and found != self.owner:
+                self._refuse_or_take(conn, found)
+            if found != self.owner:
+                conn.execute("DELETE FROM meta")
+                conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [(k, json.dumps(v)) for k, v in self.owner.items()],
+                )
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             self.close()
-            differ = [k for k in {**found, **self.owner} if found.get(k) != self.owner.get(k)]
-            had = ", ".join(f"{k} {found.get(k)}" for k in differ)
-            wants = ", ".join(f"{k} {self.owner.get(k)}" for k in differ)
+            raise
+        conn.execute("COMMIT")
+
+    def _refuse_or_take(self, conn: sqlite3.Connection, found: dict[str, Any]) -> None:
+        """Refuse a file made for other seed records, unless it holds no writes: nothing in
+        it then depends on the seed or size, and it is taken for this mock's. Another
+        dataset's file is refused all the same: most likely two mocks' files mixed up."""
+        writes = self._holds_writes(conn)
+        if found.get("dataset") != self.owner.get("dataset"):
+            held = "holds writes" if writes else "holds no writes"
             raise StateFileError(
-                f"{self.path} holds writes made with {had}, not {wants}: start the mock "
-                "with the same seed and size, or give it another state file"
+                f"{self.path} is the state file of dataset {found.get('dataset')} (it {held}), "
+                f"not of {self.owner.get('dataset')}: give this mock its own state file"
             )
+        if not writes:
+            return
+        differ = [k for k in {**found, **self.owner} if found.get(k) != self.owner.get(k)]
+        had = ", ".join(f"{k} {found.get(k)}" for k in differ)
+        wants = ", ".join(f"{k} {self.owner.get(k)}" for k in differ)
+        raise StateFileError(
+            f"{self.path} holds writes made with {had}, not {wants}: start the mock "
+            "with the same seed and size, or give it another state file"
+        )
+
+    @staticmethod
+    def _holds_writes(conn: sqlite3.Connection) -> bool:
+        tables = [
+            name
+            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if name.startswith("overlay_")
+        ]
+        return any(conn.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone() for t in tables)
 
     def _table(self, name: str) -> str:
         if not _NAME.fullmatch(name):

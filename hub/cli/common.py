@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -78,12 +79,24 @@ DbOption = typer.Option(
 )
 
 
+# The password of SQLAlchemy's own URL pattern: after "user:", up to the "@".
+_PASSWORD = re.compile(r"^([\w+]+://[^:/]*:)[^@]*@")
+
+
 def shown(url: str) -> str:
-    """A database URL fit to print: its password masked."""
+    """A database URL fit to print: as given, its password masked.
+
+    SQLAlchemy's rendering quotes the database part, so a URI filename read "file%3A/..."
+    and a Vietnamese file name turned to %-escapes: not what the user typed.
+    """
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return url
+    if parsed.password is None:
+        return url
+    masked, found = _PASSWORD.subn(r"\1***@", url, count=1)
+    return masked if found else parsed.render_as_string(hide_password=True)
 
 
 def reason(exc: BaseException) -> str:

@@ -100,17 +100,22 @@ def _expiry(value: str | None) -> datetime | str | None:
     return datetime.now(UTC) + timedelta(**{unit: amount})
 
 
-def _open(db: str | None, *, hashing: bool) -> Settings:
+def _open(db: str | None) -> Settings:
     """The settings, once the database is found at this hub's revision (never migrated:
     a running hub's database is upgraded by the operator, not as a side effect)."""
     s = settings(db)
     up_to_date(s.database_url, WHAT)
-    if hashing and s.secret_key == PLACEHOLDER:
+    return s
+
+
+def _placeholder_note(s: Settings) -> None:
+    """Warn of a key just made under the development secret; said only once a key was made,
+    so that a refusal is its error alone."""
+    if s.secret_key == PLACEHOLDER:
         _note(
             "[yellow]warning:[/yellow] HUB_SECRET_KEY is not set: the key is hashed under the "
             "development placeholder, and only a hub running without HUB_SECRET_KEY accepts it"
         )
-    return s
 
 
 def _note(text: str) -> None:
@@ -193,7 +198,7 @@ def issue_cmd(
     """
     flags = {"client": "CLIENT", "label": "--label", "expires_at": "--expires"}
     body = _checked(KeyRequest, flags, client=client, label=label, expires_at=_expiry(expires))
-    s = _open(db, hashing=True)
+    s = _open(db)
     actor = change_actor(s)
 
     async def work(session: AsyncSession) -> tuple[dict[str, Any], str]:
@@ -208,6 +213,7 @@ def issue_cmd(
         return keys.fields(row, s.secret_key), key
 
     row, key = _on_database(s, work)
+    _placeholder_note(s)
     ends = f", expires {_when(row['expires_at'])}" if row["expires_at"] else ""
     _note(
         f"issued key {row['id']} for {row['client']} (prefix {row['prefix']}{ends}): it is "
@@ -230,7 +236,7 @@ def list_cmd(
         except ValidationError as exc:
             problem = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
             fail(f"--client: {problem}", 2)
-    s = _open(db, hashing=False)
+    s = _open(db)
 
     async def work(session: AsyncSession) -> list[dict[str, Any]]:
         return [keys.fields(k, s.secret_key) for k in await repo.api_keys(session, client)]
@@ -290,7 +296,7 @@ def rotate_cmd(
     Hubs accept the new key at once; they refuse the old one within HUB_REGISTRY_REFRESH_S.
     """
     grace = _checked(RotateIn, {"grace_seconds": "--grace-seconds"}, grace_seconds=grace_seconds)
-    s = _open(db, hashing=True)
+    s = _open(db)
     actor = change_actor(s)
 
     async def work(session: AsyncSession) -> tuple[dict[str, Any], str, datetime | None]:
@@ -311,6 +317,7 @@ def rotate_cmd(
         return keys.fields(new, s.secret_key), key, keys.utc(old.expires_at) if old else None
 
     row, key, ends = _on_database(s, work)
+    _placeholder_note(s)
     _note(
         f"rotated key {key_id}: it works until {_when(ends)}; the new key is {row['id']} "
         f"(prefix {row['prefix']}), shown once: store it now. " + SEEN
@@ -325,7 +332,7 @@ def revoke_cmd(key_id: int = KeyIdArg, db: str | None = DbOption) -> None:
 
     Revoking a key revoked already changes nothing, and says when it was.
     """
-    s = _open(db, hashing=False)
+    s = _open(db)
     actor = change_actor(s)
 
     async def work(session: AsyncSession) -> tuple[dict[str, Any], bool]:

@@ -39,6 +39,8 @@ def test_hub_serve_refuses_a_database_that_takes_no_writes(
         assert isinstance(result.exception, SystemExit), result.exception
         assert "refuses writes (attempt to write a readonly database)" in said, said
         assert "Traceback" not in said
+        # The URL as given, not as SQLAlchemy renders it ("file%3A").
+        assert f"the database at {url} refuses" in said, said
 
 
 def test_a_damaged_copy_is_named_as_one(tmp_path: Path) -> None:

@@ -218,6 +218,35 @@ async def test_development_placeholder_secret_is_warned_about(
     assert "HUB_SECRET_KEY is not set" in " ".join(result.stderr.split())
 
 
+async def test_a_refusal_without_the_secret_is_not_preceded_by_its_warning(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # The placeholder warning is about a key made: a refused command made none, and the
+    # warning printed before its error was noise (it was printed before the database said no).
+    await _registry(sqlite_url, tmp_path)
+    unset: dict[str, str | None] = {"HUB_SECRET_KEY": None, "HUB_ENV": "test"}
+
+    def keys_cmd(*args: str) -> Result:
+        return CliRunner().invoke(app, ["keys", *args, "--db", sqlite_url], env=unset)
+
+    for args in (["issue", "VN/GOV/XYZ/nobody"], ["rotate", "999"], ["revoke", "999"]):
+        refused = await asyncio.to_thread(keys_cmd, *args)
+        assert refused.exit_code == 1, refused.output
+        assert refused.stderr.startswith("error: "), refused.stderr
+        assert "HUB_SECRET_KEY" not in refused.stderr, refused.stderr
+
+    issued = await asyncio.to_thread(keys_cmd, "issue", CLIENT)
+    assert issued.exit_code == 0, issued.output
+    rotated = await asyncio.to_thread(keys_cmd, "rotate", "1")
+    assert rotated.exit_code == 0, rotated.output
+    assert "HUB_SECRET_KEY is not set" in " ".join(rotated.stderr.split())
+    revoked = await asyncio.to_thread(keys_cmd, "revoke", "2")
+    assert revoked.exit_code == 0, revoked.output
+    again = await asyncio.to_thread(keys_cmd, "revoke", "2")
+    assert again.exit_code == 0 and "already revoked" in " ".join(again.stdout.split())
+    assert "HUB_SECRET_KEY" not in revoked.stderr + again.stderr
+
+
 @pytest.mark.parametrize("command", ["issue", "list", "rotate", "revoke"])
 def test_each_command_has_help(command: str) -> None:
     result = CliRunner().invoke(app, ["keys", command, "--help"], env={"COLUMNS": "200"})

@@ -14,7 +14,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 import connectors
-from connectors.kit import faults
+from connectors.kit import fault_acts
 from hub.cli.main import app as hub_cli
 
 MAX_SAFE_INTEGER = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER
@@ -139,13 +139,13 @@ async def test_a_stub_deleted_during_its_latency_still_gives_its_answer(
     # The stub was chosen when the call came: the caller gets its answer, and the journal,
     # the deleted stub's hits and the x-mock-stub header all name it.
     released = asyncio.Event()
-    wait = faults._delay
+    wait = fault_acts.delay
 
     async def held(seconds: float, receive: Any) -> Any:  # the latency lasts until released
         await released.wait()
         return await wait(0, receive)
 
-    monkeypatch.setattr(faults, "_delay", held)
+    monkeypatch.setattr(fault_acts, "delay", held)
     stub = {"id": "slow", "method": "GET", "path": "/slow", "latency_ms": 5, "body": {"a": 1}}
     assert (await api.post("/__stubs", json=stub)).status_code == 201
     call = asyncio.create_task(api.get("/slow"))

@@ -107,7 +107,9 @@ def test_atomic_writes_land_together_or_not_at_all(tmp_path: Path) -> None:
 
 def test_a_file_of_other_writes_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    StateFile(path, owner=OWNER).close()
+    state = StateFile(path, owner=OWNER)
+    Overlay[str, int]("things", state)["a"] = 1
+    state.close()
     with pytest.raises(StateFileError, match=r"holds writes made with seed 1, not seed 2: start"):
         StateFile(path, owner={**OWNER, "seed": 2})
     junk = tmp_path / "junk.db"
@@ -267,11 +269,49 @@ async def test_without_a_file_writes_last_only_as_long_as_the_app() -> None:
 # --- hub mock --state ---------------------------------------------------------------------
 
 
-def test_hub_mock_refuses_a_state_file_of_another_seed(tmp_path: Path) -> None:
+def test_a_file_without_writes_is_taken_under_another_seed_or_size(tmp_path: Path) -> None:
+    # Nothing in it depends on the seed: refusing it said it "holds writes made with seed 1",
+    # which was not true, and sent the user to remove a file with nothing to lose.
+    path = tmp_path / "s.db"
+    state = StateFile(path, owner=OWNER)
+    things = Overlay[str, int]("things", state)
+    things["a"] = 1
+    things.clear()  # as POST /__reset: the file holds no writes again
+    state.close()
+    other = {**OWNER, "seed": 2, "size": 20}
+    state = StateFile(path, owner=other)
+    Overlay[str, int]("things", state)["b"] = 2
+    state.close()
+    with closing(sqlite3.connect(path)) as conn:  # the file is the new seed's now
+        assert {k: v for k, v in conn.execute("SELECT key, value FROM meta")} == {
+            k: str(v) if k != "dataset" else f'"{v}"' for k, v in other.items()
+        }
+    with pytest.raises(StateFileError, match=r"holds writes made with seed 2, size 20, not seed 1"):
+        StateFile(path, owner=OWNER)
+
+
+def test_another_datasets_file_is_refused_even_without_writes(tmp_path: Path) -> None:
+    # Most likely two mocks' files mixed up: said, and the file left to its own mock.
+    path = tmp_path / "s.db"
+    StateFile(path, owner=OWNER).close()
+    with pytest.raises(StateFileError) as refused:
+        StateFile(path, owner={**OWNER, "dataset": "tests.Others"})
+    said = str(refused.value)
+    assert "holds writes" not in said, said
+    assert "is the state file of dataset tests.Things (it holds no writes), not of " in said
+    assert "give this mock its own state file" in said
+
+
+async def test_hub_mock_refuses_a_state_file_of_another_seed(tmp_path: Path) -> None:
     state = tmp_path / "insurance.db"
-    connectors.get("insurance").create_app(seed=42, state_path=state).state.dataset.close()
-    result = CliRunner().invoke(cli, ["mock", "insurance", "--seed", "7", "--state", str(state)])
+    body = {"holder_id": "079325123456", "full_name": "Lê Bảo An", "date_of_birth": "2025-04-01"}
+    async with running("insurance", state) as api:
+        assert (await api.post("/cards", json=body)).status_code == 201
+    args = ["mock", "insurance", "--seed", "7", "--size", str(SIZE), "--state", str(state)]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2
-    assert "seed 42" in result.output and "start the mock with the same seed" in result.output
+    said = " ".join(result.output.split())
+    assert f"holds writes made with seed {SEED}, not seed 7" in said
+    assert "start the mock with the same seed" in said
     with closing(sqlite3.connect(state)) as conn:  # the refusal left the file as it was
-        assert dict(conn.execute("SELECT key, value FROM meta"))["seed"] == "42"
+        assert dict(conn.execute("SELECT key, value FROM meta"))["seed"] == str(SEED)
