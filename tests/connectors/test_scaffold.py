@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
+import pytest
 from typer.testing import CliRunner
 
 import connectors
+from connectors.kit import ProviderError
 from connectors.kit.scaffold import project_root
 from hub.cli.main import app
 
@@ -204,3 +208,51 @@ def test_a_scaffolded_test_cannot_clash_with_another_test_module() -> None:
     # and pytest stopped collecting the whole suite ("import file mismatch").
     folders = {p.parent for p in (ROOT / "tests").rglob("test_*.py")}
     assert [f for f in sorted(folders) if not (f / "__init__.py").is_file()] == []
+
+
+def _scaffolded_dataset(tmp_path: Path) -> ModuleType:
+    result = CliRunner().invoke(app, ["connectors", "new", "big_agency", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "connectors" / "big_agency" / "dataset.py"
+    spec = importlib.util.spec_from_file_location("scaffolded_big_agency_dataset", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_scaffolded_search_does_not_make_every_record_for_one_page(tmp_path: Path) -> None:
+    # `hub up --size 1000000` gives every mock that size: the scaffold's search made all
+    # million records for each page, blocking its mock past the hub's timeout.
+    module = _scaffolded_dataset(tmp_path)
+    made = 0
+    record_at = module.record_at
+
+    def counted(seed: int, index: int) -> dict[str, object]:
+        nonlocal made
+        made += 1
+        return record_at(seed, index)  # type: ignore[no-any-return]
+
+    setattr(module, "record_at", counted)  # noqa: B010 (a module made at run time)
+    data = module.Records(seed=1, size=1_000_000)
+    items, next_cursor = data.search(name=None, limit=5, cursor=0)
+    assert [r["id"] for r in items] == [f"R{i:06d}" for i in range(5)] and next_cursor == "5"
+    assert made == 5
+    made = 0
+    # A name nobody has: a short (here empty) page with a cursor to go on, as population's.
+    items, next_cursor = data.search(name="Nobody", limit=5, cursor=0)
+    assert items == [] and next_cursor is not None and int(next_cursor) == made
+    assert made < 100_000
+    # The last page ends the list.
+    items, next_cursor = data.search(name=None, limit=5, cursor=999_998)
+    assert [r["id"] for r in items] == ["R999998", "R999999"] and next_cursor is None
+
+
+def test_a_scaffolded_lookup_answers_only_its_own_id(tmp_path: Path) -> None:
+    # R0000001 answered R000001's record, under another id than the one asked for.
+    module = _scaffolded_dataset(tmp_path)
+    data = module.Records(seed=1)
+    assert data.get("R000001")["id"] == "R000001"
+    for alias in ("R0000001", "R00000001"):
+        with pytest.raises(ProviderError, match="R and 6 digits"):
+            data.get(alias)
