@@ -258,10 +258,10 @@ def top_cmd(
     rows = [r.model_dump() | {"name": t.names.get(r.key, "")} for r in t.rows]
     columns = ["key", "count", "failed", "share", "request_bytes", "response_bytes"]
     if as_csv:
-        columns.append("name")  # after the columns scripts already read by position
+        columns += ["name", "succeeded"]  # after the columns scripts already read by position
     elif not as_json:  # the data keeps "", the table says what it is
         rows = [r | {"key": named(r["key"])} for r in rows]
-        columns.insert(1, "name")
+        columns = ["key", "name", "count", "succeeded", *columns[2:]]
     emit(t, rows, columns, title=f"Top {by}s", as_json=as_json, as_csv=as_csv, console=console,
          caption=window(t))  # fmt: skip
 

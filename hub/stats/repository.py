@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from hub.gateway.paths import METASERVICES
 from hub.models import Transaction
 from hub.stats.histogram import bin_of
 from hub.stats.retention import whole_minutes_from
@@ -330,19 +331,32 @@ async def log_latency_bins(
         hub[b] = hub.get(b, 0) + 1
 
 
+def reached(service: str, provider: str, fault: str) -> bool:
+    """Whether exchanges of a rollup key reached the provider: it answered (no fault), or
+    the call failed or timed out. What the hub refused itself never did, and neither did a
+    metaservice: the hub answers those (getOpenAPI from its cache for a minute). A hub's own
+    failure (Server.InternalError) may come before or after the call: it counts as the hub's."""
+    if fault and fault not in PROVIDER_FAULTS:
+        return False
+    return not any(service == f"{provider}/{m}" for m in METASERVICES)
+
+
 async def provider_errors(conn: Conn, since: datetime) -> dict[str, tuple[int, int]]:
-    """provider -> (exchanges, the provider's errors) since ``since``, from the minute rollups.
+    """provider -> (exchanges that reached it, its errors) since ``since``, from the minute
+    rollups (``reached`` decides on a rollup row's key alike for the rollups and the tail).
 
     An error is a 5xx the provider answered, or a call it failed or let time out. The hub's
-    own 5xx refusals are not the provider's: a service an operator disabled (503) made a
-    healthy provider's error rate rise, though it was never asked.
+    own refusals are not the provider's, nor its exchanges: a service an operator disabled
+    (503) made a healthy provider's error rate rise, and refused callers (403, 429) diluted
+    the rate of a provider that failed every call it was sent.
     """
     t = COUNT_TABLES["minute"]
-    its_own = or_(t.c.fault_code == "", t.c.fault_code.in_(PROVIDER_FAULTS))
-    errors = func.sum(case((and_(t.c.status_code >= 500, its_own), t.c.count), else_=0))
+    meta = or_(*(t.c.service == t.c.provider + f"/{m}" for m in sorted(METASERVICES)))
+    asked = and_(or_(t.c.fault_code == "", t.c.fault_code.in_(PROVIDER_FAULTS)), ~meta)
+    errors = func.sum(case((t.c.status_code >= 500, t.c.count), else_=0))
     query = (
         select(t.c.provider, func.sum(t.c.count), errors, MARK.scalar_subquery().label("mark"))
-        .where(t.c.bucket >= since)
+        .where(t.c.bucket >= since, asked)
         .group_by(t.c.provider)
     )
     tail = _Tail(conn)
@@ -351,9 +365,8 @@ async def provider_errors(conn: Conn, since: datetime) -> dict[str, tuple[int, i
     out = {p: (int(n), int(e or 0)) for p, n, e, _mark in rows}
     recent = await tail.at(tail.mark_of(rows))
     for key, values in recent.counts["minute"].items():
-        if key[0] >= since:
+        if key[0] >= since and reached(key[2], key[3], key[5]):
             n, e = out.get(key[3], (0, 0))
-            failed = key[4] >= 500 and (not key[5] or key[5] in PROVIDER_FAULTS)
-            fails = int(values[0]) if failed else 0
+            fails = int(values[0]) if key[4] >= 500 else 0
             out[key[3]] = (n + int(values[0]), e + fails)
     return out

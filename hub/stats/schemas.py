@@ -138,12 +138,17 @@ class ProviderHealth(BaseModel):
     check_ms: float | None
     checked_at: str | None
     error: str | None
-    exchanges: int = Field(description="exchanges in the passive window")
+    exchanges: int = Field(
+        description="exchanges in the passive window that reached the provider: it answered "
+        "(any status), or the call failed (Server.ServiceFailed) or timed out "
+        "(Server.ServiceTimeout); not those the hub refused or answered itself (no grant, an "
+        "unknown key, a disabled service, an open circuit, a quota, a metaservice)"
+    )
     errors: int = Field(
         description="of which the provider's errors: its own 5xx answers, Server.ServiceFailed "
         "and Server.ServiceTimeout (not the hub's own refusals, such as a disabled service's)"
     )
-    error_rate: float | None
+    error_rate: float | None = Field(description="errors / exchanges; null without exchanges")
     circuit: str = Field(
         description="closed, open or half_open (n/a without a breaker); with several workers "
         "the most refusing of theirs: open in one is open"

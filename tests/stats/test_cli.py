@@ -66,6 +66,18 @@ def test_series_matrix_top_growth(cli_db: str) -> None:
     assert "Sharing matrix" in run("stats", "matrix")
 
 
+def test_top_csv_has_every_figure_of_its_json(cli_db: str) -> None:
+    """The CSV lacked ``succeeded``: a spreadsheet could not tell failed from succeeded
+    without reading the JSON. It comes after the columns scripts read by position."""
+    top = json.loads(run("stats", "top", "--by", "client", "--json"))
+    rows = list(csv.DictReader(io.StringIO(run("stats", "top", "--by", "client", "--csv"))))
+    assert list(rows[0])[-2:] == ["name", "succeeded"]
+    assert {r["key"]: int(r["succeeded"]) for r in rows} == {
+        r["key"]: r["succeeded"] for r in top["rows"]
+    }
+    assert all(int(r["succeeded"]) + int(r["failed"]) == int(r["count"]) for r in rows)
+
+
 def test_tx_list_pages_and_show(cli_db: str) -> None:
     first = json.loads(run("tx", "list", "--limit", "5", "--json"))
     assert len(first["items"]) == 5 and first["next_cursor"]

@@ -353,8 +353,12 @@ async def test_health_shows_a_stopped_provider_and_its_open_circuit(
         why = await row.locator(".bad").first.get_attribute("title")
         circuit_bad = await row.locator("td").nth(4).get_attribute("class")
         rate = await page.locator("#connection-rate").inner_text()
+        heads = await page.locator("#health th").all_inner_texts()
     assert cells[0].splitlines() == ["Bộ Công an · Dân cư", PROVIDER], cells  # name, then id
     assert cells[1] == "down" and cells[4] == "open", cells
+    # The third exchange the open circuit refused: it never reached the provider.
+    assert heads[2:4] == ["calls (15 min)", "error rate"], heads
+    assert cells[2:4] == ["2", "100.0 %"], cells
     assert why, "the reason the provider is down, on hover"
     assert circuit_bad == "bad"
     assert rate == "0 %"

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub.core.db import create_engine
+from hub.stats import repository as repo
 from hub.stats.health import HealthMonitor
+from hub.stats.repository import PROVIDER_FAULTS
 from tests.gateway.conftest import PROVIDER, Hub, load_registry, provider_app, registry_doc
-from tests.stats.conftest import AUTH
+from tests.stats.conftest import AUTH, log_records, record
 from tests.stats.test_exactness import traffic
+from tests.stats.test_folding import _append_unfolded
 from tests.support import hub_client, make_settings, serve
 
 
@@ -80,7 +86,10 @@ async def test_provider_health_reports_reachability_errors_and_circuit(hub: Hub)
     (row,) = report["providers"]
     assert row["provider"] == PROVIDER and row["reachable"] is True
     assert row["circuit"] == "open"
-    assert row["exchanges"] == sum(r["provider"] == PROVIDER for r in records)
+    # The exchanges that reached the provider: its answers, and the calls it failed.
+    assert row["exchanges"] == sum(
+        r["provider"] == PROVIDER and r["fault_code"] in (None, *PROVIDER_FAULTS) for r in records
+    )
     assert row["errors"] == sum(
         r["provider"] == PROVIDER and r["status_code"] >= 500 for r in records
     )
@@ -183,7 +192,69 @@ async def test_provider_errors_are_the_providers_not_the_hubs_own_refusals(hub: 
     assert r.headers["X-Road-Error"] == "Server.ServiceTimeout"
     r = await hub.client.get(f"/r1/{PROVIDER}/unreachable/x", headers=headers)
     assert r.headers["X-Road-Error"] == "Server.ServiceFailed"
+    r = await hub.client.get(f"/r1/{PROVIDER}/answers/status/404", headers=headers)
+    assert r.status_code == 404 and "X-Road-Error" not in r.headers  # answered: no error
     report = (await hub.client.get("/api/health/providers", headers=AUTH)).json()
     (row,) = report["providers"]
-    assert row["exchanges"] == 6
-    assert row["errors"] == 3 and row["error_rate"] == 0.5
+    assert row["exchanges"] == 4
+    assert row["errors"] == 3 and row["error_rate"] == 0.75
+
+
+async def test_provider_exchanges_are_those_that_reached_it(hub: Hub) -> None:
+    """Refusals the provider never saw (no grant, an unknown key, a metaservice the hub
+    answers itself) counted in ``exchanges`` and diluted the error rate: one failed call
+    among 9 refusals read as 10 %, though every call that reached the provider failed."""
+    headers = hub.headers()
+    r = await hub.client.get(f"/r1/{PROVIDER}/unreachable/x", headers=headers)
+    assert r.headers["X-Road-Error"] == "Server.ServiceFailed"
+    for _ in range(3):
+        r = await hub.client.get(f"/r1/{PROVIDER}/ungranted/citizens/1", headers=headers)
+        assert r.headers["X-Road-Error"] == "Client.AccessDenied"
+        r = await hub.client.get(f"/r1/{PROVIDER}/closed/citizens/1", headers=headers)
+        assert r.headers["X-Road-Error"] == "Server.ServiceDisabled"
+        r = await hub.client.get(f"/r1/{PROVIDER}/listMethods", headers=headers)
+        assert r.status_code == 200
+    (row,) = (await hub.client.get("/api/health/providers", headers=AUTH)).json()["providers"]
+    assert (row["exchanges"], row["errors"], row["error_rate"]) == (1, 1, 1.0)
+
+
+def _mix(start: datetime) -> list[dict[str, Any]]:
+    """One of each way an exchange of the provider ends, a second apart."""
+    provider = "VN/GOV/BCA/population"
+    ends = [
+        (200, None, "citizen-lookup"),
+        (404, None, "citizen-lookup"),
+        (500, None, "citizen-lookup"),
+        (502, "Server.ServiceFailed", "citizen-lookup"),
+        (504, "Server.ServiceTimeout", "citizen-lookup"),
+        (403, "Client.AccessDenied", "citizen-lookup"),
+        (429, "Client.RateLimited", "citizen-lookup"),
+        (503, "Server.ServiceDisabled", "citizen-lookup"),
+        (503, "Server.ServiceUnavailable", "citizen-lookup"),
+        (500, "Server.InternalError", "citizen-lookup"),
+        (200, None, "listMethods"),
+        (502, "Server.ServiceFailed", "getOpenAPI"),
+    ]
+    return [
+        record(start + timedelta(seconds=i), status_code=status, fault_code=fault,
+               succeeded=fault is None and status < 400, service=f"{provider}/{code}")
+        for i, (status, fault, code) in enumerate(ends)
+    ]  # fmt: skip
+
+
+async def test_provider_errors_count_alike_folded_or_not(db_url: str) -> None:
+    """The rollups' sums and the unfolded tail's decide alike which exchanges reached the
+    provider: 5 of the 12 (200, 404, 500, a failed call, a timeout), 3 of them errors."""
+    start = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    await log_records(db_url, _mix(start))
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            folded = await repo.provider_errors(conn, start)
+        await _append_unfolded(db_url, _mix(start))
+        async with engine.connect() as conn:
+            both = await repo.provider_errors(conn, start)
+    finally:
+        await engine.dispose()
+    assert folded == {"VN/GOV/BCA/population": (5, 3)}
+    assert both == {"VN/GOV/BCA/population": (10, 6)}

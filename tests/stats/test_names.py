@@ -159,9 +159,10 @@ def test_cli_tables_show_names_beside_ids(named_db: str) -> None:
 
 def test_cli_csv_adds_names_after_the_columns_it_had(named_db: str) -> None:
     top = list(csv.reader(io.StringIO(run("stats", "top", "--by", "client", "--csv"))))
-    assert top[0] == ["key", "count", "failed", "share", "request_bytes", "response_bytes", "name"]
+    assert top[0] == ["key", "count", "failed", "share", "request_bytes", "response_bytes", "name",
+                      "succeeded"]  # fmt: skip
     rows = {r[0]: r for r in top[1:]}
-    assert rows[CIVIL][-1] == NAMES[CIVIL] and rows[GONE][-1] == "" and rows[""][-1] == ""
+    assert rows[CIVIL][-2] == NAMES[CIVIL] and rows[GONE][-2] == "" and rows[""][-2] == ""
     matrix = list(csv.reader(io.StringIO(run("stats", "matrix", "--since", "1h", "--csv"))))
     assert matrix[0] == ["client", "provider", "count", "succeeded", "failed",
                          "client_name", "provider_name"]  # fmt: skip

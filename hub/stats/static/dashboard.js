@@ -263,6 +263,13 @@ function matrix(m) {
   });
 }
 
+// What the health table counts, as GET /api/health/providers does: "5xx rate" of
+// "exchanges" read as the hub's 503 refusals too, which never reached the provider.
+const CALLED = "exchanges that reached the provider: it answered, or the call failed or " +
+  "timed out; not those the hub refused or answered itself";
+const FAILED = "share of those calls that failed: the provider's 5xx answers, failed calls " +
+  "and timeouts";
+
 function health(h) {
   const rows = h.providers.map((p) => {
     const reach = p.reachable === null ? '<span class="unknown">not checked</span>' :
@@ -283,8 +290,9 @@ function health(h) {
   document.getElementById("health").innerHTML =
     `<p>Connection rate: <b id="connection-rate">${share}</b> (${h.reachable} of ${h.registered} ` +
     `providers reachable)</p><table><thead><tr><th scope="col">provider</th>` +
-    `<th scope="col">state</th><th scope="col" class="num">exchanges (${h.window_minutes} min)` +
-    `</th><th scope="col" class="num">5xx rate</th><th scope="col">circuit</th></tr></thead>` +
+    `<th scope="col">state</th><th scope="col" class="num" title="${CALLED}">calls ` +
+    `(${h.window_minutes} min)</th><th scope="col" class="num" title="${FAILED}">error rate` +
+    `</th><th scope="col">circuit</th></tr></thead>` +
     `<tbody>${rows}</tbody></table>`;
 }
 
