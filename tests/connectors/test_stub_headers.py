@@ -3,39 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 import connectors
-from tests.support import free_port
+from tests.support import serve
 
 
 @pytest.fixture
 async def mock() -> AsyncIterator[httpx.AsyncClient]:
     """The population mock served by uvicorn on a free port, and a client of it."""
-    port = free_port()
     app = connectors.get("population").create_app(seed=42)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="critical", ws="none",
-        timeout_graceful_shutdown=1,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):  # uvicorn offers no event to await; poll for up to 5 s
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as client:
+    async with (
+        serve(app, ws="none", timeout_graceful_shutdown=1) as base,
+        httpx.AsyncClient(base_url=base, timeout=5.0) as client,
+    ):
         yield client
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def raw_head(port: int, path: str) -> list[bytes]:
