@@ -98,6 +98,12 @@ def _title(result: ScenarioResult) -> str:
         f"{result.iterations_started} iteration(s), "
         f"{result.iterations_failed} failed"
         + (f", {result.iterations_dropped} dropped" if result.iterations_dropped else "")
+        + (
+            f", [yellow]{result.iterations_late} started late[/] (up to "
+            f"{result.start_lag_ms_max:.0f} ms behind schedule, not in the latencies)"
+            if result.iterations_late
+            else ""
+        )
         + f", {result.requests} requests{rate}"
         + (f", [red]{transport} transport error(s)[/]" if transport else "")
         + (", [yellow]interrupted[/]" if result.interrupted else "")

@@ -179,6 +179,10 @@ class ScenarioResult:
     iterations_passed: int = 0
     iterations_failed: int = 0
     iterations_dropped: int = 0  # open model: not started because too many were in flight
+    # Open model: started past their due time by the runner itself (it could not keep up),
+    # and the worst such lag; latencies count from sending, so this lag is not in them.
+    iterations_late: int = 0
+    start_lag_ms_max: float = 0.0
     # exchanges that got an HTTP answer; one that failed before sending, or got no answer
     # (refused, reset, timed out: see transport_errors), is not one
     requests: int = 0
@@ -188,6 +192,12 @@ class ScenarioResult:
     interrupted: bool = False  # stopped early (Ctrl-C): fewer iterations or less time than asked
     vars_failed: int = 0  # iterations whose vars could not be rendered (no step ran)
     vars_failure: Failure | None = None
+
+    def record_start_lag(self, lag_s: float, late_s: float) -> None:
+        """Note how far past its due time an open-model iteration started."""
+        if lag_s > late_s:
+            self.iterations_late += 1
+            self.start_lag_ms_max = max(self.start_lag_ms_max, lag_s * 1000)
 
     def record_vars_failure(self, failure: Failure) -> None:
         self.vars_failed += 1
@@ -235,6 +245,8 @@ class ScenarioResult:
                 "passed": self.iterations_passed,
                 "failed": self.iterations_failed,
                 "dropped": self.iterations_dropped,
+                "late": self.iterations_late,
+                "start_lag_ms_max": round(self.start_lag_ms_max, 1),
             },
             "vars": {
                 "failed": self.vars_failed,

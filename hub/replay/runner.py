@@ -25,6 +25,7 @@ import itertools
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,10 @@ RAMP_TICK_S = 0.05  # how often a worker a ramp holds back looks again
 # Open model: how far past the end of --duration the schedule may still start iterations it
 # is late for; after that, those left are dropped (the runner cannot start that rate).
 LATE_END_S = 0.1
+# Open model: an iteration started this long after its due time counts as started late. Its
+# latency counts from when it was sent, so the lag (the runner's own coordinated omission,
+# when it cannot start the rate) is reported beside it rather than hidden.
+LATE_START_S = 0.05
 
 
 @dataclass(slots=True)
@@ -107,6 +112,7 @@ class Runner:
         self.stopped_by: str | None = None
         self._faulted: dict[str, str] = {}
         self._stubbed: set[Stubbed] = set()  # stubs of iterations in flight (or cut short)
+        self.clock: Callable[[], float] | None = None  # the open model's; None: the loop's
 
     async def __aenter__(self) -> Runner:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
@@ -214,8 +220,9 @@ class Runner:
         options = self.options
         assert options.rate
         loop = asyncio.get_running_loop()
+        clock = self.clock or loop.time
         interval = 1.0 / options.rate
-        start = loop.time()
+        start = clock()
         late_end = None if options.duration_s is None else start + options.duration_s + LATE_END_S
         in_flight: set[asyncio.Task[bool]] = set()
         for index in itertools.count(1):
@@ -226,10 +233,10 @@ class Runner:
             if due is None or (options.duration_s is not None and due >= options.duration_s):
                 break
             offset = due
-            delay = start + offset - loop.time()
+            delay = start + offset - clock()
             if delay > 0:
                 await self._pause(delay)
-            elif late_end is not None and loop.time() > late_end:
+            elif late_end is not None and clock() > late_end:
                 # Far behind a rate the runner cannot start, past the end: the schedule would
                 # go on, one loop turn per iteration due, for as long as the rate is high.
                 result.iterations_dropped += _due_within(options) - (index - 1)
@@ -243,6 +250,7 @@ class Runner:
             if len(in_flight) >= options.max_in_flight:
                 result.iterations_dropped += 1
                 continue
+            result.record_start_lag(clock() - (start + offset), LATE_START_S)
             task = loop.create_task(self._iteration(plan, result, index))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)

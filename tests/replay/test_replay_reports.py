@@ -57,3 +57,15 @@ def test_control_characters_of_an_answer_do_not_reach_the_terminal() -> None:
     text = _printed(RunResults([ScenarioResult(name="n", file="n.yaml", steps=[step])]))
     assert "\x1b" not in text and "\x00" not in text
     assert "got \\x1b[31mred" in text and 'body: {"a": "\\x1b[2J\\x00"}' in text
+
+
+def test_the_title_says_how_many_iterations_started_late_and_by_how_much() -> None:
+    # An open-model run whose runner fell behind its schedule printed only the latencies
+    # measured from sending, which leave that lag out.
+    result = _interrupted("behind", failed=0)
+    result.interrupted = False
+    result.record_start_lag(0.01, 0.05)  # on time, within the tolerance
+    result.record_start_lag(0.8, 0.05)
+    result.record_start_lag(1.6, 0.05)
+    text = _printed(RunResults([result]))
+    assert "2 started late (up to 1600 ms behind schedule, not in the latencies)" in text

@@ -816,3 +816,64 @@ async def test_a_hub_that_never_answers_is_said_so_before_anything_runs(
     assert str(caught.value) == (
         f"cannot reach the hub at {url}: GET {url}/healthz failed: no answer within 0.2 s"
     )
+
+
+class _Clock:
+    """The open model's schedule clock, moved by the test: ``step`` seconds per reading."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 1000.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+ONE_STEP = """
+steps:
+  - client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+"""
+
+
+async def test_open_model_counts_iterations_the_runner_started_behind_schedule(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # `--rate 4000` on two shared cores started iterations up to 1.6 s after their due
+    # times; their latency counts from when they were sent, so that lag (the runner's own
+    # coordinated omission) showed nowhere. A clock that runs 0.5 s per reading puts every
+    # start behind its due time.
+    options = RunOptions(iterations=4, rate=100.0)
+    clock = _Clock(0.5)
+
+    def on_start(runner: Runner) -> None:
+        runner.clock = clock
+
+    results, _ = await replay(
+        [load_file(write(ONE_STEP))], hub_url=fake_hub.url, options=options, on_start=on_start
+    )
+    result = results[0]
+    assert result.iterations_started == 4
+    assert result.iterations_late == 4
+    assert result.start_lag_ms_max >= 500.0
+    document = result.to_dict()
+    assert document["iterations"]["late"] == 4
+    assert document["iterations"]["start_lag_ms_max"] >= 500.0
+
+
+async def test_open_model_on_schedule_has_no_late_starts(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # A clock that never moves: every iteration is due at or after "now", none is late.
+    options = RunOptions(iterations=3, rate=100.0)
+
+    def on_start(runner: Runner) -> None:
+        runner.clock = _Clock(0.0)
+
+    results, _ = await replay(
+        [load_file(write(ONE_STEP))], hub_url=fake_hub.url, options=options, on_start=on_start
+    )
+    assert results[0].iterations_started == 3
+    assert results[0].iterations_late == 0
+    assert results[0].to_dict()["iterations"]["late"] == 0
