@@ -1,8 +1,10 @@
 """A request body: read from ASGI within the service's limit, and checked against the
-service's request schema (``Client.PayloadTooLarge``, ``Client.InvalidPayload``)."""
+service's request schema (``Client.PayloadTooLarge``, ``Client.InvalidPayload``; a body
+that is no JSON, or that repeats a key in one object, ``Client.BadRequest``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -32,8 +34,11 @@ def validate(service: ServiceEntry, body: bytes) -> None:
             f"the request schema of {service.id} is checked to {MAX_BODY_DEPTH} at most"
         )
     try:
-        error = next(iter(service.validator.iter_errors(doc)), None)
-    except RecursionError:  # the last resort: a schema that recurses more per level
+        key = _repeated_key(body, doc) if doc is not None else None
+        error = None if key is not None else next(iter(service.validator.iter_errors(doc)), None)
+    except RecursionError:
+        # The last resort: a schema that recurses more per level (or json, in the repeat
+        # check, on a body past MAX_BODY_DEPTH, should that limit be raised).
         raise errors.InvalidPayload(
             f"the body nests too deeply for the request schema of {service.id} to be "
             "checked; send a flatter body"
@@ -43,6 +48,12 @@ def validate(service: ServiceEntry, body: bytes) -> None:
             f"the request schema of {service.id} has a $ref that resolves to nothing "
             f"({exc}); the service cannot be called until its schema is fixed"
         ) from None
+    if key is not None:
+        raise errors.BadRequest(
+            f"the body repeats the key {orjson.dumps(key[:100]).decode()} in one object; "
+            "send each key once (the hub checks the last value, and the provider's parser "
+            "may read the first)"
+        )
     if error is not None and doc is None:
         raise errors.InvalidPayload(
             f"the request has no body; {service.id} takes a JSON body that matches its "
@@ -98,6 +109,53 @@ def _too_deep(body: bytes, doc: Any) -> bool:
             return False
         level = inner
     return True
+
+
+class _Repeated(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Repeated(key)
+            seen.add(key)
+    return obj
+
+
+def _repeated_key(body: bytes, doc: Any) -> str | None:
+    """The first key that ``body`` repeats in one of its objects (decoded), if any.
+
+    orjson keeps a repeated key's last value, so the schema checks that one; a provider's
+    parser may act on the first. A count rules repeats out without parsing again: outside
+    strings each colon is one member, and orjson writes each member of ``doc`` with one
+    colon and a string's colons as they are. So unless the body spells a colon as an escape
+    (``\\u003a``), it has as many colons as ``doc`` written again when no member was
+    dropped, and more when one was. Only a body with more colons, or an escaped one, is
+    parsed again, with ``json``, which hands an object's members over before the dict.
+
+    timeit (best of 7 on a shared 2-core machine, so ranges): on a 300-byte citizen-verify
+    body this check takes 1.6-3.5 us, its \\u escapes or not; orjson.loads 1.1, validate()
+    as a whole 115-200 before and after (the schema's validation is most of it). On a 100 KB
+    body of 655 records: 0.3-0.6 ms; orjson.loads 0.7-1.1 ms, validate() 58-100 ms. Parsing
+    every body again with ``json`` and the hook costs 11-24 us and 2.4-6 ms instead; a Python
+    walk counting members in place of orjson.dumps, 2 us and 4.6 ms.
+    """
+    try:
+        written = orjson.dumps(doc)
+    except orjson.JSONEncodeError:  # past its 254 levels, which MAX_BODY_DEPTH keeps out
+        written = b""
+    if b"\\u003" not in body and body.count(b":") == written.count(b":"):
+        return None
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs)
+    except _Repeated as exc:
+        return exc.key
+    return None
 
 
 def schema_problem(error: Any) -> str:
