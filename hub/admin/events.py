@@ -24,7 +24,9 @@ router = APIRouter(route_class=AdminRoute)
     "chained `hash` and the hub's key that signed it (`key_id`; null: unsigned). "
     "`since`/`until`: ISO times (UTC without a zone) or 24h, 7d; `action`: one, or a kind "
     "(`grant`); `target`: an entry's id, which also finds the grants it is part of, a "
-    "grant as `CLIENT -> SERVICE`, a key as `key:ID` (one no event could have is a 400). "
+    "grant as `CLIENT -> SERVICE`, a key as `key:ID` (one no event could have is a 400); "
+    "`under`: a member's, subsystem's or service's id, which finds its events and those of "
+    "the entries below it (a subsystem's services) and of the grants any of them is part of. "
     "`next_cursor` gives the next (older) page.",
 )
 async def list_events(
@@ -34,6 +36,7 @@ async def list_events(
     until: str | None = None,
     action: str | None = None,
     target: str | None = None,
+    under: str | None = None,
     limit: Annotated[int, Query(ge=1, le=events_read.MAX_LIMIT)] = 100,
     cursor: Annotated[int | None, Query(ge=1, le=events_read.MAX_ID)] = None,
 ) -> dict[str, Any]:
@@ -44,6 +47,7 @@ async def list_events(
             until=until,
             action=action,
             target=target,
+            under=under,
             limit=limit,
             cursor=cursor,
         )

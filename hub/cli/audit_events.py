@@ -28,6 +28,11 @@ def events_cmd(
         help="An entry's id (a grant: CLIENT -> SERVICE; a key: key:ID); an entry's id "
         "also finds the grants it is part of.",
     ),
+    under: str | None = typer.Option(
+        None,
+        help="A member's, subsystem's or service's id: its events, those of the entries "
+        "below it (a subsystem's services) and of the grants any of them is part of.",
+    ),
     limit: int = typer.Option(100, min=1, max=events_read.MAX_LIMIT, help="Events a page."),
     cursor: int | None = typer.Option(
         None, min=1, max=events_read.MAX_ID, help="next_cursor of the previous page."
@@ -52,6 +57,7 @@ def events_cmd(
                     until=until,
                     action=action,
                     target=target,
+                    under=under,
                     limit=limit,
                     cursor=cursor,
                 )

@@ -87,7 +87,8 @@ def apply_cmd(
         False,
         help="Also delete what the files leave out within what they declare: the services "
         "of each subsystem they declare, and the grants between a client and a service "
-        "they both declare. Members, subsystems and other providers' entries stay.",
+        "they both declare. Members, subsystems and other providers' entries stay, and so "
+        "do grants to or from entries they do not declare (a note names them).",
     ),
     prune_all: bool = typer.Option(
         False,
@@ -155,6 +156,8 @@ def apply_cmd(
         console.print(f"{would}{change}", markup=False, highlight=False, soft_wrap=True)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    for note in result.notes:
+        err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if dry_run:
         console.print(
             f"dry run, nothing changed: would create {result.created}, update "

@@ -77,6 +77,23 @@ def _target(target: str) -> str:
     return target
 
 
+def _under(under: str) -> str:
+    """``under`` checked as a member's, subsystem's or service's id: what is below it is
+    found by its id's parts, which neither a grant, a key nor ``registry`` has."""
+    if under == "registry" or under.startswith("key:") or "->" in under:
+        problem = (
+            f"{under[:60]!r} is not a member's, subsystem's or service's id (VN/GOV/BCA, "
+            "VN/GOV/BCA/population...); for a grant's or a key's events give target"
+        )
+        raise InputError(f"under: {problem}", f"--under: {problem}".replace("target", "--target"))
+    try:
+        return _target(under)
+    except InputError as exc:
+        raise InputError(
+            str(exc).replace("target:", "under:", 1), exc.cli.replace("--target:", "--under:", 1)
+        ) from None
+
+
 async def page(
     session: AsyncSession,
     *,
@@ -84,13 +101,16 @@ async def page(
     until: str | None = None,
     action: str | None = None,
     target: str | None = None,
+    under: str | None = None,
     limit: int = 100,
     cursor: int | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The events newest first, filtered; ``next_cursor`` (an event id) gives the page
     after. ``action``: one (``grant.create``) or a kind (``grant``); ``target``: an entry's
-    id, which also finds the grants it is the client or service of."""
+    id, which also finds the grants it is the client or service of; ``under``: an entry's
+    id, which finds its events and those of every entry below it (a member's subsystems and
+    services) and the grants any of them is part of."""
     if not 1 <= limit <= MAX_LIMIT:
         raise tu.bad("limit", f"must be between 1 and {MAX_LIMIT}; got {limit}")
     if cursor is not None and not 1 <= cursor <= MAX_ID:
@@ -110,6 +130,9 @@ async def page(
     _check("target", target)
     if target is not None:
         target = _target(target)
+    _check("under", under)
+    if under is not None:
+        under = _under(under)
     now = now or tu.utcnow()
     # An empty since= is no time (a 400 that says what one is), not "from the start".
     utc = tu.zone("UTC")
@@ -134,6 +157,17 @@ async def page(
                 _events.c.target == target,
                 _events.c.target.like(f"{t} -> %", escape="\\"),
                 _events.c.target.like(f"% -> {t}", escape="\\"),
+            )
+        )
+    if under is not None:
+        u = _like(under)
+        # Below it: its id, then "/" (a grant's target starts with its client's id).
+        query = query.where(
+            or_(
+                *(
+                    _events.c.target.like(pattern, escape="\\")
+                    for pattern in (u, f"{u}/%", f"{u} -> %", f"% -> {u}", f"% -> {u}/%")
+                )
             )
         )
     rows = (await session.execute(query)).mappings().all()

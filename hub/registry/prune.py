@@ -1,5 +1,6 @@
-"""What ``apply`` deletes with ``--prune`` (within the files' scope) or ``--prune-all``, and
-what it warns about: two services of one provider on one route (a rename's leftover)."""
+"""What ``apply`` deletes with ``--prune`` (within the files' scope) or ``--prune-all``, what
+``--prune`` leaves that its user may have expected gone, and what it warns about: two
+services of one provider on one route (a rename's leftover)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,38 @@ async def prune_entries(
         await session.flush()
 
 
+# Grants named in a note, at most: a provider granted to many clients would drown the output.
+_NOTED = 5
+
+
+def left_grants(doc: RegistryDoc, grants: Sequence[tuple[str, str]]) -> list[str]:
+    """A note (none or one) on the grants ``--prune`` leaves though one end of each is the
+    document's: a grant is the document's to delete only when it declares both its client
+    and its service, so a grant line deleted from a provider's file, to a client the file
+    does not declare, stays (so does one from a client it declares to another provider's
+    service). ``grants`` is what the registry holds after the prune."""
+    subsystems = {s.id for s in doc.subsystems}
+    services = {s.id for s in doc.services}
+    wanted = {(g.client, g.service) for g in doc.grants}
+    left = sorted(
+        (client, service)
+        for client, service in grants
+        if (client in subsystems) != (service in services) and (client, service) not in wanted
+    )
+    if not left:
+        return []
+    named = "; ".join(f"{c} -> {s}" for c, s in left[:_NOTED])
+    more = f" (and {len(left) - _NOTED} more)" if len(left) > _NOTED else ""
+    client, service = left[0]
+    return [
+        f"--prune leaves {len(left)} grant{'s' * (len(left) != 1)} between an entry the files "
+        f"declare and one they do not: {named}{more}. --prune deletes only grants whose "
+        "client and service the files both declare; remove one with DELETE "
+        f"/admin/grants?client={client}&service={service} (or --prune-all with a file of "
+        "the whole registry)"
+    ]
+
+
 def _route(path: str) -> str:
     """An endpoint path as the gateway matches it: the names of ``{...}`` segments do not
     count (``/records/{id}`` and ``/records/{rid}`` are one route)."""
@@ -96,8 +129,9 @@ def same_endpoints(services: Sequence[Service], touched: set[str]) -> list[str]:
         if len(holders) < 2 or not touched & holders.keys():
             continue
         ids = sorted(holders)
+        named = f"{', '.join(ids[:-1])} and {ids[-1]} {'both' if len(ids) == 2 else 'all'}"
         warnings.append(
-            f"{' and '.join(ids)} both declare {method} {holders[ids[0]]}: if one of them was "
+            f"{named} declare {method} {holders[ids[0]]}: if one of them was "
             "renamed, delete the old one (`hub registry apply --prune` with the provider's "
             "file, or DELETE /admin/services/ID)"
         )

@@ -384,3 +384,8 @@ class ApplyResult(BaseModel):
         description="What was applied but looks wrong, e.g. two services of one provider "
         "declaring the same method and path (a renamed service whose old entry is left).",
     )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="With `prune`: the grants it leaves though the document declares one "
+        "end of each (only grants whose client and service it declares both are its own).",
+    )

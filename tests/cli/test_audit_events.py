@@ -94,6 +94,13 @@ async def test_cli_changes_are_events_of_the_os_user(db_url: str, tmp_path: Path
     assert "grant.create VN/GOV/BTP/civil-status -> VN/GOV/BCA/population/citizen-lookup" in (
         table.output
     )
+    # --target is the subsystem's own events; --under adds its services' and grants'.
+    table = await cli(db_url, "audit", "events", "--under", "VN/GOV/BCA/population")
+    assert table.exit_code == 0, table.output
+    assert "service.create VN/GOV/BCA/population/citizen-lookup" in table.output
+    assert "grant.create VN/GOV/BTP/civil-status -> VN/GOV/BCA/population" in table.output
+    bad = await cli(db_url, "audit", "events", "--under", "key:1")
+    assert bad.exit_code == 2 and "--under: 'key:1' is not a member's" in bad.output
     bad = await cli(db_url, "audit", "events", "--since", "yesterday")
     assert bad.exit_code == 2 and "--since 'yesterday' is not a time" in bad.output
     # A target no event could have listed nothing and exited 0, as if no change was made.

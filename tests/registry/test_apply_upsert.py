@@ -259,3 +259,64 @@ async def test_the_admin_api_applies_with_dry_run_prune_and_warnings(
             "GET /records/{rid}: if one of them was renamed, delete the old one (`hub registry "
             "apply --prune` with the provider's file, or DELETE /admin/services/ID)"
         ]
+
+
+def test_prune_notes_the_grants_it_leaves_to_clients_the_file_does_not_declare(
+    registry_db: Path,
+) -> None:
+    # The connector's file once listed the grant to a client it does not declare; the line
+    # deleted, --prune leaves the grant (not the file's to delete), and says so.
+    civil = "VN/GOV/BTP/civil-status -> VN/LOC/01/permits/record-lookup"
+    with_grant = registry_db / "with-grant.yaml"
+    with_grant.write_text(
+        PROVIDER_FILE + "grants:\n  - client: VN/GOV/BTP/civil-status\n"
+        "    service: VN/LOC/01/permits/record-lookup\n",
+        encoding="utf-8",
+    )
+    code, out = _cli("registry", "apply", "--prune", str(with_grant))
+    assert code == 0 and "note:" not in out, out  # the file lists it: nothing to say
+    for dry in (["--dry-run"], []):
+        code, out = _cli("registry", "apply", "--prune", *dry, str(registry_db / "permits.yaml"))
+        assert code == 0, out
+        said = " ".join(out.split())
+        assert "delete 0" in said or "deleted 0" in said, out
+        assert (
+            "note: --prune leaves 1 grant between an entry the files declare and one they "
+            f"do not: {civil}"
+        ) in said, out
+        assert "DELETE /admin/grants?client=VN/GOV/BTP/civil-status" in said, out
+    grants = _exported()["grants"]
+    assert {"client": "VN/GOV/BTP/civil-status", "service": "VN/LOC/01/permits/record-lookup"} in (
+        grants
+    )
+    # Without --prune, nothing is pruned and nothing said.
+    code, out = _cli("registry", "apply", str(registry_db / "permits.yaml"))
+    assert code == 0 and "note:" not in out, out
+
+
+async def test_the_admin_api_notes_what_prune_leaves(db_url: str, tmp_path: Path) -> None:
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        doc = yaml.safe_load(PROVIDER_FILE)
+        r = await c.put("/admin/registry", json=yaml.safe_load(GOOD), headers=ADMIN_H)
+        r = await c.put("/admin/registry", json=doc, headers=ADMIN_H)
+        grant = {"client": "VN/GOV/BTP/civil-status", "service": "VN/LOC/01/permits/record-lookup"}
+        r = await c.post("/admin/grants", json=grant, headers=ADMIN_H)
+        assert r.status_code == 201, r.text
+        r = await c.put("/admin/registry?prune=true", json=doc, headers=ADMIN_H)
+        assert r.status_code == 200 and r.json()["deleted"] == 0, r.text
+        assert len(r.json()["notes"]) == 1, r.text
+        assert "VN/GOV/BTP/civil-status -> VN/LOC/01/permits/record-lookup" in r.json()["notes"][0]
+        r = await c.put("/admin/registry", json=doc, headers=ADMIN_H)
+        assert r.json()["notes"] == [], r.text
+
+
+async def test_three_services_on_one_route_are_named_in_one_sentence(db_url: str) -> None:
+    three = PROVIDER_FILE + "".join(
+        f"  - id: VN/LOC/01/permits/copy-{n}\n    endpoints: [{{method: GET, path: /records}}]\n"
+        for n in (1, 2)
+    )
+    result = await _apply(db_url, three)
+    assert result.warnings[0].startswith(
+        "VN/LOC/01/permits/copy-1, VN/LOC/01/permits/copy-2 and "
+        "VN/LOC/01/permits/record-search all declare GET /records: "
+    ), result.warnings

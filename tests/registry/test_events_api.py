@@ -259,6 +259,40 @@ async def test_a_target_is_found_however_a_grant_arrow_is_spaced(
         assert [e["target"] for e in await events(c, target="VN/GOV/BTP")] == ["VN/GOV/BTP"]
 
 
+async def test_under_finds_what_is_below_an_entry_and_its_grants(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # --target VN/GOV/BCA is the member's own events: a subsystem's history, its services'
+    # and their grants' included, is asked for with under.
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        await setup(c)
+        await c.post("/admin/grants", json={"client": CLIENT, "service": LOOKUP}, headers=H)
+        population = "VN/GOV/BCA/population"
+        assert [e["target"] for e in await events(c, under="VN/GOV/BCA")] == [
+            GRANT, LOOKUP, population, "VN/GOV/BCA",
+        ]  # fmt: skip
+        assert [e["target"] for e in await events(c, under=population)] == [
+            GRANT, LOOKUP, population,
+        ]  # fmt: skip
+        assert [e["target"] for e in await events(c, under="VN/GOV/BTP")] == [
+            GRANT, CLIENT, "VN/GOV/BTP",
+        ]  # fmt: skip
+        assert [e["target"] for e in await events(c, under=LOOKUP)] == [GRANT, LOOKUP]
+        # An id that is a prefix of another's in text, not in parts, is not under it.
+        assert await events(c, under="VN/GOV/BC") == []
+        assert await events(c, under="VN/GOV/BCA", action="grant") == await events(
+            c, action="grant"
+        )
+        for under, said in (
+            ("key:1", "under: 'key:1' is not a member's, subsystem's or service's id"),
+            ("registry", "under: 'registry' is not a member's"),
+            (GRANT, "is not a member's, subsystem's or service's id"),
+            ("civil-status", "'civil-status' is no entry's id"),
+        ):
+            r = await c.get("/admin/events", params={"under": under}, headers=H)
+            assert r.status_code == 400 and said in r.json()["detail"], r.text
+
+
 @pytest.mark.postgres
 async def test_changes_at_once_on_postgres_keep_one_chain(tmp_path: Path) -> None:
     from tests.support import POSTGRES_URL, database
