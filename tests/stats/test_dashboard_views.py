@@ -119,6 +119,8 @@ async def test_tables_name_their_headers_and_empty_charts_say_so(
         await page.wait_for_selector("body[data-loaded='yes']")
         empty = await page.locator("#errors-empty").inner_text()
         empty_latency = await page.locator("#latency-empty").inner_text()
+        empty_volume = await page.locator("#volume-empty").inner_text()
+        volume_said = await page.locator("#volume-empty").is_visible()
         denied = record(datetime.now(UTC) - timedelta(minutes=1), succeeded=False,
                         status_code=403, fault_code="Client.AccessDenied")  # fmt: skip
         await log_records(sqlite_url, [denied])
@@ -135,12 +137,14 @@ async def test_tables_name_their_headers_and_empty_charts_say_so(
         )
         still_empty = await page.locator("#errors-empty").is_visible()
         latency_empty = await page.locator("#latency-empty").is_visible()
+        volume_empty = await page.locator("#volume-empty").is_visible()
         said = await page.locator("#errors").get_attribute("aria-label")
     assert "no failed exchanges" in empty.lower()
     assert "no exchanges" in empty_latency.lower()
     assert cols == ["col", "col"] and rows == ["row"], (cols, rows)
     assert health and set(health) == {"col"}, health
-    assert not still_empty and not latency_empty
+    assert volume_said and "no exchanges" in empty_volume.lower()  # not bare axes 0 to 1
+    assert not still_empty and not latency_empty and not volume_empty
     assert said == "Failed exchanges by code: Client.AccessDenied 1", said
     assert problems == []
 
@@ -224,3 +228,77 @@ async def test_a_vietnamese_browser_reads_one_number_format_and_no_empty_health_
     assert "No providers registered" in health and tables == 0, health
     assert cell == "1,200 failed", cell
     assert problems == []
+
+
+async def test_on_a_phone_no_figure_of_the_health_table_is_split_from_its_unit(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """At 375 px the health table's error rate read "31.3" on one line and "%" on the next,
+    beside a provider name wrapped into five lines."""
+    await some_traffic(sqlite_url)
+
+    async def health(route: Any) -> None:
+        resp = await route.fetch()
+        h = await resp.json()
+        h["providers"] = [{"provider": p, "base_url": "http://x", "reachable": True,
+                           "status": 200, "check_ms": 1.0, "checked_at": None, "error": None,
+                           "exchanges": 1_234_567, "errors": 386_419, "error_rate": 0.313,
+                           "circuit": "half-open", "circuit_workers": None}
+                          for p in PROVIDERS]  # fmt: skip
+        h["registered"] = h["reachable"] = len(PROVIDERS)
+        h["connection_rate"] = 1.0
+        await route.fulfill(response=resp, json=h)
+
+    async with dashboard(sqlite_url, tmp_path, width=375) as (page, problems):
+        await page.route("**/api/health/providers*", health)
+        await page.reload()
+        await page.wait_for_selector("body[data-loaded='yes']")
+        await page.wait_for_selector("#health td.num")
+        lines = await page.evaluate(
+            """[...document.querySelectorAll('#health td.num')].map((td) => {
+                 const r = document.createRange(); r.selectNodeContents(td);
+                 return [td.innerText, new Set([...r.getClientRects()]
+                   .map((x) => Math.round(x.top))).size];
+               })"""
+        )
+    assert lines and all(n == 1 for _, n in lines), lines
+    assert problems == []
+
+
+async def test_the_latency_axis_writes_no_label_over_another(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The logarithmic axis labelled 60, 80 and 100 (and 6, 8, 10) a few pixels apart: on a
+    phone their figures touched."""
+    now = datetime.now(UTC) - timedelta(minutes=2)
+    slow = [record(now, total_ms=ms, hub_ms=1.0) for ms in (1, 20, 80, 190, 200)]
+    await log_records(sqlite_url, slow)
+    async with dashboard(sqlite_url, tmp_path, width=375) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        gaps = await page.evaluate(
+            """(() => { const y = Chart.getChart('latency').scales.y;
+                 const at = y.ticks.filter((t) => t.label !== '' && t.label != null)
+                   .map((t) => y.getPixelForValue(t.value)).sort((a, b) => a - b);
+                 return at.slice(1).map((p, i) => p - at[i]); })()"""
+        )
+    assert gaps and min(gaps) >= 14, gaps  # a 12 px label each
+    assert problems == []
+
+
+async def test_on_a_phone_the_hub_away_message_takes_a_line_of_its_own(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """At 375 px the header kept the title, the range and the message side by side: the
+    message ran down ten lines of a few words and the title broke into three."""
+    async with dashboard(sqlite_url, tmp_path, width=375) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        await page.route("**/api/**", lambda route: route.abort())
+        await page.select_option("#range", "7d")
+        await page.wait_for_selector("#status.error")
+        lines = await page.evaluate(
+            """['h1', '#status'].map((sel) => { const el = document.querySelector(sel);
+                 return Math.round(el.getBoundingClientRect().height
+                   / parseFloat(getComputedStyle(el).lineHeight)); })"""
+        )
+    assert lines[0] == 1 and lines[1] <= 3, lines
+    assert problems == [] or all("ERR_FAILED" in p for p in problems), problems

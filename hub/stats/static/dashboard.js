@@ -164,6 +164,7 @@ function volume(ts) {
       data: ts.points.map((p, j) => p.total - datasets.reduce((n, d) => n + d.data[j], 0)) });
   }
   document.getElementById("volume-zone").textContent = "times in " + ts.timezone;
+  document.getElementById("volume-empty").hidden = ts.points.some((p) => p.total > 0);
   draw("volume", {
     type: "bar",
     data: { labels: ticks(ts.points.map((p) => p.label)), datasets },
@@ -182,6 +183,19 @@ function volume(ts) {
   });
 }
 
+// Chart.js labels 1 to 9 of every decade, a few pixels apart at 60, 80, 100: the labels
+// kept are 1, 2 and 5 of each decade where those have room, else its power of ten alone
+// (every second or third one over very many decades).
+function logTick(v) {
+  const power = Math.floor(Math.log10(v) + 1e-9);
+  const mantissa = v / 10 ** power;
+  const perDecade = this.height / Math.max(Math.log10(this.max / this.min), 1e-9);
+  const shown = perDecade * Math.log10(2) >= 16 ? [1, 2, 5] : [1];
+  const every = Math.ceil(16 / Math.max(perDecade, 1e-9));
+  const keep = shown.some((m) => Math.abs(mantissa - m) < 1e-6) && power % every === 0;
+  return keep ? v.toLocaleString("en", { maximumSignificantDigits: 3 }) : "";
+}
+
 function latency(s) {
   const qs = ["p50", "p95", "p99"];
   document.getElementById("latency-empty").hidden = s.total > 0;
@@ -195,7 +209,7 @@ function latency(s) {
     // millisecond) was no bar at all.
     options: { animation: false, responsive: true,
       scales: { y: { type: "logarithmic", title: { display: true, text: "ms" },
-        ticks: { callback: (v) => v.toLocaleString("en", { maximumSignificantDigits: 3 }) } } } },
+        ticks: { autoSkip: false, callback: logTick } } } },
   });
   document.getElementById("latency").setAttribute("aria-label", "Latency percentiles: " +
     qs.map((q) => `${q} ${ms(s.latency_ms[q])} (hub ${ms(s.hub_ms[q])})`).join(", "));
