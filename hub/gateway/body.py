@@ -155,6 +155,8 @@ def _repeated_key(body: bytes, doc: Any) -> str | None:
         json.loads(body, object_pairs_hook=_unique_pairs)
     except _Repeated as exc:
         return exc.key
+    except ValueError:  # a form orjson reads and json does not: orjson's document is checked
+        return None
     return None
 
 
