@@ -156,7 +156,7 @@ def _repeated_key(body: bytes, doc: Any) -> str | None:
     except _Repeated as exc:
         return exc.key
     except ValueError:  # a form orjson reads and json does not: orjson's document is checked
-        return None
+        pass
     return None
 
 

@@ -4,6 +4,8 @@ parameter it does not take rather than doing something else than asked."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -25,11 +27,18 @@ async def _load(c: httpx.AsyncClient) -> None:
     assert r.status_code == 200, r.text
 
 
+@asynccontextmanager
+async def loaded(url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A hub on ``url`` after ``_load``."""
+    async with hub_client(make_settings(url, tmp_path)) as (_app, c):
+        await _load(c)
+        yield c
+
+
 async def test_a_grant_posted_twice_is_a_409_as_any_other_duplicate(
     db_url: str, tmp_path: Path
 ) -> None:
-    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
-        await _load(c)
+    async with loaded(db_url, tmp_path) as c:
         grant = {"client": CLIENT, "service": SERVICE}
         assert (await c.post("/admin/grants", json=grant, headers=ADMIN_H)).status_code == 201
         r = await c.post("/admin/grants", json=grant, headers=ADMIN_H)
@@ -47,8 +56,7 @@ async def test_a_grant_posted_twice_is_a_409_as_any_other_duplicate(
 async def test_a_write_refuses_a_query_parameter_it_does_not_take(
     db_url: str, tmp_path: Path
 ) -> None:
-    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
-        await _load(c)
+    async with loaded(db_url, tmp_path) as c:
         new = {"members": [{"id": "VN/GOV/BTP", "name": "Bộ Tư pháp"}]}
         # dry_run misspelt: it applied for real, and said dry_run false.
         r = await c.put("/admin/registry", params={"dryrun": "true"}, json=new, headers=ADMIN_H)
@@ -93,8 +101,7 @@ async def test_a_write_refuses_a_query_parameter_it_does_not_take(
 async def test_a_malformed_identifier_is_a_400_wherever_it_is_sent(
     sqlite_url: str, tmp_path: Path, method: str, path: str, body: dict | None, said: str
 ) -> None:
-    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
-        await _load(c)
+    async with loaded(sqlite_url, tmp_path) as c:
         r = await c.request(method, path, json=body, headers=ADMIN_H)
         assert r.status_code == 400 and said in r.json()["detail"], r.text
         assert len((await c.get("/admin/services", headers=ADMIN_H)).json()) == 1
@@ -144,8 +151,7 @@ FINGERPRINT = "ab" * 32
 
 
 async def test_one_certificate_proves_one_subsystem(sqlite_url: str, tmp_path: Path) -> None:
-    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
-        await _load(c)
+    async with loaded(sqlite_url, tmp_path) as c:
         r = await c.patch(
             f"/admin/subsystems/{CLIENT}", json={"cert_sha256": FINGERPRINT}, headers=ADMIN_H
         )
@@ -230,8 +236,7 @@ async def test_an_unknown_entry_is_a_422_in_a_body_and_a_404_in_a_path(
     status: int,
     said: str,
 ) -> None:
-    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
-        await _load(c)
+    async with loaded(sqlite_url, tmp_path) as c:
         before = (await c.get("/admin/events", headers=ADMIN_H)).json()["items"]
         r = await c.request(method, path, json=body, headers=ADMIN_H)
         assert r.status_code == status and said in r.json()["detail"], r.text
@@ -241,8 +246,7 @@ async def test_an_unknown_entry_is_a_422_in_a_body_and_a_404_in_a_path(
 async def test_a_query_parameter_given_twice_is_refused_not_one_of_them_taken(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
-        await _load(c)
+    async with loaded(sqlite_url, tmp_path) as c:
         await c.post("/admin/grants", json={"client": CLIENT, "service": SERVICE}, headers=ADMIN_H)
         # The last was taken: [] here, with no word that the first was dropped.
         r = await c.get(
@@ -273,8 +277,7 @@ async def test_a_query_parameter_given_twice_is_refused_not_one_of_them_taken(
 async def test_true_or_false_is_no_number(
     sqlite_url: str, tmp_path: Path, method: str, path: str, body: dict, field: str
 ) -> None:
-    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
-        await _load(c)
+    async with loaded(sqlite_url, tmp_path) as c:
         r = await c.request(method, path, json=body, headers=ADMIN_H)
         # It was taken for 1: a service that timed out after 1 ms, a client let 1 call a second.
         assert r.status_code == 422, r.text

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,14 @@ async def setup(c: httpx.AsyncClient) -> None:
         ("/admin/services", {"id": LOOKUP}),
     ):
         assert (await c.post(url, json=body, headers=H)).status_code == 201
+
+
+@asynccontextmanager
+async def set_up(url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A hub on ``url`` after ``setup``."""
+    async with hub_client(make_settings(url, tmp_path)) as (_app, c):
+        await setup(c)
+        yield c
 
 
 async def trail_report(url: str) -> Any:
@@ -150,8 +160,7 @@ async def setup_rest(c: httpx.AsyncClient) -> None:
 
 
 async def test_key_changes_are_events_without_the_key(db_url: str, tmp_path: Path) -> None:
-    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
-        await setup(c)
+    async with set_up(db_url, tmp_path) as c:
         before = len(await events(c))
         r = await c.post("/admin/keys", json={"client": CLIENT, "label": "ci"}, headers=H)
         issued = r.json()
@@ -183,8 +192,7 @@ async def test_key_changes_are_events_without_the_key(db_url: str, tmp_path: Pat
 async def test_events_are_filtered_and_paged_and_bad_parameters_said(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
-        await setup(c)
+    async with set_up(sqlite_url, tmp_path) as c:
         await c.post("/admin/grants", json={"client": CLIENT, "service": LOOKUP}, headers=H)
         assert [e["action"] for e in await events(c, action="grant")] == ["grant.create"]
         assert [e["action"] for e in await events(c, action="member.create")] == [
@@ -237,8 +245,7 @@ async def test_events_are_filtered_and_paged_and_bad_parameters_said(
 async def test_a_filter_no_event_could_match_is_a_400_not_an_empty_trail(
     sqlite_url: str, tmp_path: Path, query: dict[str, str], said: str
 ) -> None:
-    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
-        await setup(c)
+    async with set_up(sqlite_url, tmp_path) as c:
         r = await c.get("/admin/events", params=query, headers=H)
         assert r.status_code == 400 and said in r.json()["detail"], r.text
         if "target" in query:
@@ -248,8 +255,7 @@ async def test_a_filter_no_event_could_match_is_a_400_not_an_empty_trail(
 async def test_a_target_is_found_however_a_grant_arrow_is_spaced(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
-        await setup(c)
+    async with set_up(sqlite_url, tmp_path) as c:
         await c.post("/admin/grants", json={"client": CLIENT, "service": LOOKUP}, headers=H)
         key = (await c.post("/admin/keys", json={"client": CLIENT}, headers=H)).json()["id"]
         for target in (GRANT, f"{CLIENT}->{LOOKUP}", f"{CLIENT}  ->  {LOOKUP}"):
@@ -264,8 +270,7 @@ async def test_under_finds_what_is_below_an_entry_and_its_grants(
 ) -> None:
     # --target VN/GOV/BCA is the member's own events: a subsystem's history, its services'
     # and their grants' included, is asked for with under.
-    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
-        await setup(c)
+    async with set_up(sqlite_url, tmp_path) as c:
         await c.post("/admin/grants", json={"client": CLIENT, "service": LOOKUP}, headers=H)
         population = "VN/GOV/BCA/population"
         assert [e["target"] for e in await events(c, under="VN/GOV/BCA")] == [
@@ -299,11 +304,7 @@ async def test_changes_at_once_on_postgres_keep_one_chain(tmp_path: Path) -> Non
 
     if not POSTGRES_URL:
         pytest.skip("needs HUB_TEST_POSTGRES_URL")
-    async with (
-        database("postgres", tmp_path) as url,
-        hub_client(make_settings(url, tmp_path)) as (_app, c),
-    ):
-        await setup(c)
+    async with database("postgres", tmp_path) as url, set_up(url, tmp_path) as c:
         answers = await asyncio.gather(
             *[c.post("/admin/keys", json={"client": CLIENT}, headers=H) for _ in range(12)],
             *[
