@@ -34,6 +34,7 @@ def upgrade_cmd(
             2,
         )
     try:
+        before = revisions(s.database_url)[0]
         upgrade(s.database_url, revision)
         current, head = revisions(s.database_url)
     except Exception as exc:  # a CLI user gets the reason, not a traceback
@@ -47,4 +48,12 @@ def upgrade_cmd(
             2,
         )
     newest = " (the newest)" if current == head else ""
-    console.print(f"database at {shown(s.database_url)} is at revision {current}{newest}")
+    # What was done first (it said the same of a new database, one migrated and one left as
+    # it was), then where the database is, the words a deploy script greps for.
+    if before is None:
+        done = "made the hub's tables"
+    elif before != current:
+        done = f"migrated from {before}"
+    else:
+        done = "nothing to migrate"
+    console.print(f"{done}: database at {shown(s.database_url)} is at revision {current}{newest}")

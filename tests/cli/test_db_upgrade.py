@@ -30,10 +30,14 @@ def test_db_upgrade_names_the_revision_and_never_claims_an_older_one(
     head = revisions(url)[1]
     code, said = _said(["--revision", "0007"])
     assert code == 0 and said.endswith("is at revision 0007"), said
+    assert said.startswith("made the hub's tables: database at "), said
     code, said = _said([])
     assert code == 0 and said.endswith(f"is at revision {head} (the newest)"), said
+    assert said.startswith("migrated from 0007: database at "), said
     code, said = _said([])  # again: nothing to do, and it says where the database is
     assert code == 0 and said.endswith(f"is at revision {head} (the newest)"), said
+    # All three said only "database at ... is at revision ...".
+    assert said.startswith("nothing to migrate: database at "), said
     # It said "is at revision 0007" of a database left at the newest, and exited 0.
     code, said = _said(["--revision", "0007"])
     assert code == 2, said
