@@ -21,17 +21,26 @@ from hub.cli.common import (
     up_to_date,
 )
 from hub.core.db import create_engine
-from hub.stats import service
+from hub.stats import health, service
 from hub.stats.output import emit
 from hub.stats.retention import minute_horizon
+from hub.stats.schemas import ProviderHealth
 from hub.stats.timeutil import InputError
 
 T = TypeVar("T")
 app = typer.Typer(
-    help="Operator statistics: volumes, faults, latency, growth.", no_args_is_help=True
+    help="Operator statistics: volumes, faults, latency, growth, provider health.",
+    no_args_is_help=True,
 )
 
-SinceOpt = typer.Option(None, "--since", help="24h, 7d, 3mo, an ISO date or datetime.")
+
+def since_option(default: str) -> Any:
+    """--since, saying where a command starts without one (the default span differs)."""
+    forms = "24h, 7d, 3mo, an ISO date or datetime"
+    return typer.Option(None, "--since", help=f"{forms}; default {default}.")
+
+
+SinceOpt = since_option("the first record")
 UntilOpt = typer.Option(None, "--until", help="Same forms as --since; default now.")
 ClientOpt = typer.Option(
     None, "--client", help="Only this client subsystem; none: callers not identified."
@@ -53,7 +62,9 @@ def _one_format(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> 
 
 JsonOpt = typer.Option(False, "--json", help="Print the API's JSON.", callback=_one_format)
 CsvOpt = typer.Option(False, "--csv", help="Print CSV rows.", callback=_one_format)
-TzOpt = typer.Option(None, "--tz", help="Time zone of days and months (default HUB_TIMEZONE).")
+TzOpt = typer.Option(
+    None, "--tz", help="Time zone of the dates given and the days shown (default HUB_TIMEZONE)."
+)
 
 
 def query(
@@ -64,16 +75,23 @@ def query(
     what: str = "statistics",
     **kw: Any,
 ) -> T:
-    """Run a service function on a connection of the configured database (``what`` it reads)."""
+    """Run a service function on a connection of the configured database (``what`` it reads),
+    with the settings it takes: its time zone (``tz`` or HUB_TIMEZONE), the minute rollups'
+    horizon, the interval of the hub's health checks."""
     s = settings(db)
 
     async def go() -> T:
         engine = create_engine(s.database_url)
         try:
             async with engine.connect() as conn:
-                if "minute_horizon" in inspect.signature(fn).parameters:
+                takes = inspect.signature(fn).parameters
+                if "minute_horizon" in takes:
                     kw["minute_horizon"] = minute_horizon(s.minute_rollup_days)
-                return await fn(conn, tz=tz or s.timezone, **kw)
+                if "tz" in takes:
+                    kw["tz"] = tz or s.timezone
+                if "interval_s" in takes:
+                    kw["interval_s"] = s.health_interval_s
+                return await fn(conn, **kw)
         finally:
             await engine.dispose()
 
@@ -130,7 +148,9 @@ def summary_cmd(
 def timeseries_cmd(
     bucket: str = typer.Option("hour", help="minute, hour, day, month or year."),
     group_by: str | None = typer.Option(None, "--group-by", help="client, service or provider."),
-    since: str | None = SinceOpt,
+    since: str | None = since_option(
+        "the last 60 minutes, 24 hours, 30 days, 12 months or 5 years, by --bucket"
+    ),
     until: str | None = UntilOpt,
     client: str | None = ClientOpt,
     service_: str | None = ServiceOpt,
@@ -232,7 +252,8 @@ def named(key: str) -> str:
 
 
 def heading(key: str, names: dict[str, str]) -> str:
-    """A column headed by a client, service or provider: its id, and its name below."""
+    """A client, service or provider as a column's header or a row's first cell: its id, and
+    its name below."""
     return named(key) + (f"\n{names[key]}" if key in names else "")
 
 
@@ -269,7 +290,7 @@ def top_cmd(
 @app.command("growth")
 def growth_cmd(
     period: str = typer.Option("month", help="day, month or year."),
-    since: str | None = SinceOpt,
+    since: str | None = since_option("the last 30 days, 12 months or 5 years, by --period"),
     until: str | None = UntilOpt,
     as_json: bool = JsonOpt,
     as_csv: bool = CsvOpt,
@@ -281,3 +302,61 @@ def growth_cmd(
     rows = [p.model_dump() for p in g.periods]
     emit(g, rows, ("period", "total", "change", "change_pct", "partial"),
          title=f"Growth per {period}", as_json=as_json, as_csv=as_csv, console=console)  # fmt: skip
+
+
+@app.command("health")
+def health_cmd(
+    window_minutes: int = typer.Option(
+        15,
+        "--window-minutes",
+        min=1,
+        max=1440,
+        help="Count exchanges over the last this many minutes and the current one.",
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="Ask each provider's /__health now, from this machine."
+    ),
+    as_json: bool = JsonOpt,
+    as_csv: bool = CsvOpt,
+    db: str | None = DbOption,
+) -> None:
+    """How reliably each provider serves: its calls, errors and error rate.
+
+    The figures of GET /api/health/providers; --check also asks each provider if it is up.
+    Circuit states are the serving hub's alone: its API and dashboard show them.
+    """
+    h = query(db, None, health.read, what="provider health", window_minutes=window_minutes,
+              check=check)  # fmt: skip
+    if as_json or as_csv:
+        rows = [r.model_dump(exclude={"circuit_workers"}) | {"name": h.names.get(r.provider, "")}
+                for r in h.providers]  # fmt: skip
+        fields = [f for f in ProviderHealth.model_fields if f != "circuit_workers"] + ["name"]
+        emit(h, rows, fields, title="", as_json=as_json, as_csv=as_csv, console=console)
+        return
+    # The dashboard's table: the reason a provider is down goes below it, whole, and the
+    # check's status and time are in --json and --csv, so that it fits 80 columns.
+    rows = [
+        {
+            "provider": heading(r.provider, h.names),
+            "state": "not checked" if r.reachable is None else "reachable" if r.reachable
+            else "down",
+            "exchanges": r.exchanges,
+            "errors": r.errors,
+            "error_rate": r.error_rate,
+        }
+        for r in h.providers
+    ]  # fmt: skip
+    notes = [f"exchanges: the last {h.window_minutes} minutes and the current one"]
+    if not h.providers:  # as the dashboard says it, not an empty table without a word
+        notes = ["no providers registered: the registry has none with a base URL to check"]
+    elif check:
+        rate = "-" if h.connection_rate is None else f"{h.connection_rate:.0%}"
+        notes.append(f"{h.reachable} of {h.registered} providers reachable ({rate})")
+        notes += [f"{r.provider} down: {r.error}" for r in h.providers if r.reachable is False]
+    else:
+        notes.append("reachability not checked: --check asks each provider now")
+    if h.providers:
+        notes.append("circuit states: the serving hub's GET /api/health/providers")
+    emit(h, rows, ("provider", "state", "exchanges", "errors", "error_rate"),
+         title="Provider health", as_json=False, as_csv=False, console=console,
+         caption="\n".join(notes))  # fmt: skip

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from hub.registry.cache import RegistryCache
 from hub.stats import repository as repo
@@ -60,7 +61,7 @@ class HealthMonitor:
         }
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(timeout=CHECK_TIMEOUT_S, follow_redirects=False)
+        self._client = _new_client()
         self._task = asyncio.create_task(self._loop(), name="provider-health")
 
     async def stop(self) -> None:
@@ -80,12 +81,22 @@ class HealthMonitor:
             await asyncio.sleep(self.interval_s)
 
     async def check_all(self) -> None:
+        if self._client is None:  # a monitor never started (`hub stats health --check`)
+            async with _new_client() as client:
+                await self._check_all(client)
+        else:
+            await self._check_all(self._client)
+
+    async def _check_all(self, client: httpx.AsyncClient) -> None:
         providers = self.providers()
-        results = await asyncio.gather(*(self._check(url) for url in providers.values()))
+        checks = (self._check(url, client) for url in providers.values())
+        results = await asyncio.gather(*checks)
         self.results = dict(zip(providers, results, strict=True))
 
-    async def _check(self, base_url: str) -> Check:
-        client = self._client or httpx.AsyncClient(timeout=CHECK_TIMEOUT_S)
+    async def _check(self, base_url: str, client: httpx.AsyncClient | None = None) -> Check:
+        if client is None:
+            async with _new_client() as own:
+                return await self._check(base_url, own)
         t0 = time.perf_counter()
         now = datetime.now(UTC).replace(tzinfo=None)
         try:
@@ -95,6 +106,24 @@ class HealthMonitor:
         ms = round((time.perf_counter() - t0) * 1000, 3)
         ok = resp.status_code < 500
         return Check(ok, resp.status_code, ms, None if ok else f"HTTP {resp.status_code}", now)
+
+
+def _new_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=CHECK_TIMEOUT_S, follow_redirects=False)
+
+
+async def read(
+    conn: AsyncConnection, *, interval_s: float, window_minutes: int = 15, check: bool = False
+) -> HealthReport:
+    """The report of a process that serves nothing (the CLI): the registry read from the
+    database, each provider checked now if ``check`` (else ``reachable`` is null, as before
+    a hub's first check), and no breaker, whose circuits only the serving hub holds."""
+    registry = RegistryCache(async_sessionmaker(bind=conn, expire_on_commit=False))
+    await registry.refresh(force=True)
+    monitor = HealthMonitor(registry, interval_s=interval_s)
+    if check:
+        await monitor.check_all()
+    return await report(conn, monitor, None, window_minutes=window_minutes)
 
 
 async def report(

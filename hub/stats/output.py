@@ -40,7 +40,10 @@ def emit(
     # rich wraps to the table's width: an empty matrix's split "(Asia/Ho_Chi_Minh" from ")".
     table = Table(title=title, title_justify="left")
     for col in columns:
-        numeric = bool(rows) and isinstance(rows[0].get(col), int | float)
+        # By the first value there is: a first row without one (growth's first change_pct,
+        # an empty bucket's mean_ms) left the numbers under it aligned left.
+        first = next((r[col] for r in rows if r.get(col) is not None), None)
+        numeric = isinstance(first, int | float)
         # A narrow terminal wraps a value rather than cut it to "VN/GOV/…": ids are copied.
         # Escaped as the cells are: a registry name heads a column and may hold "[".
         table.add_column(escape(col), justify="right" if numeric else "left", overflow="fold")

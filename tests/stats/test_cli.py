@@ -379,3 +379,35 @@ def test_tables_say_their_range_in_the_zone_of_their_days(
     assert "T17:00" not in text
     utc = " ".join(run(*args, "--tz", "UTC").split())
     assert "2026-05-01 00:00 .. 2026-05-02 06:30 (UTC)" in utc, utc
+
+
+def test_a_column_of_numbers_is_right_aligned_when_its_first_value_is_missing() -> None:
+    # Judged on the first row alone: growth's change_pct (none for the first period) and
+    # timeseries' mean_ms (none for an empty bucket) were left-aligned under their numbers.
+    screen = Console(file=io.StringIO(), width=60, force_terminal=True, color_system=None)
+    rows = [
+        {"period": "2026-12-01", "change_pct": None},
+        {"period": "2026-12-02", "change_pct": 12.5},
+    ]
+    emit({}, rows, ("period", "change_pct"), title="t", as_json=False, as_csv=False,
+         console=screen)  # fmt: skip
+    lines = screen.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    first = next(x for x in lines if "2026-12-01" in x)
+    second = next(x for x in lines if "2026-12-02" in x)
+    assert first.endswith("    - │") and second.endswith(" 12.5 │"), "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        ("summary", "default the first record"),
+        ("top", "default the first record"),
+        ("timeseries", "default the last 60 minutes, 24 hours, 30 days, 12 months or 5 years"),
+        ("growth", "default the last 30 days, 12 months or 5 years, by --period"),
+    ],
+)  # fmt: skip
+def test_since_says_where_each_command_starts_without_it(command: str, said: str) -> None:
+    # `hub stats growth` printed twelve months (eleven of zeros, on a new hub) and its --help
+    # said nothing of why: --since read alike for every command, as if all began at the first.
+    shown = " ".join(run("stats", command, "--help").replace("│", " ").split())
+    assert said in shown, shown
