@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import inspect
 
 from hub.cli.audit_events import events_cmd
 from hub.cli.common import (
@@ -22,13 +20,12 @@ from hub.cli.common import (
     unreadable,
     up_to_date,
 )
-from hub.core.db import create_engine
-from hub.models import Base
-from hub.registry.events_verify import TrailReport, verify_trail
-from hub.stats.records import count_same_id
-from hub.txlog.audit import AuditReport, begin_snapshot, verify_log
-from hub.txlog.proof import check_proof, make_proof
-from hub.txlog.signing import Signer, fingerprint, key_id, load_public_key, public_pem
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from hub.registry.events_verify import TrailReport
+    from hub.txlog.audit import AuditReport
 
 app = typer.Typer(
     help="Integrity of the transaction log, and the audit trail of registry changes.",
@@ -69,6 +66,11 @@ def verify_cmd(
     Checks the registry changes' chain (`hub audit events`) and signatures too, same keys.
 
     Exit 1 naming the first bad record or event."""
+    from hub.core.db import create_engine
+    from hub.registry.events_verify import verify_trail
+    from hub.txlog.audit import begin_snapshot, verify_log
+    from hub.txlog.signing import Signer
+
     s = settings(db)
     up_to_date(s.database_url, "the log", 2)
     anchors = _anchors(expect)
@@ -144,6 +146,10 @@ def verify_cmd(
 
 def _dropped_tables(url: str) -> list[str]:
     """The hub's tables missing from a database at its revision; [] when it cannot tell."""
+    from sqlalchemy import inspect
+
+    from hub.core.db import create_engine
+    from hub.models import Base
 
     async def go() -> list[str]:
         engine = create_engine(url)
@@ -162,6 +168,8 @@ def _dropped_tables(url: str) -> list[str]:
 
 def _public_key(path: Path) -> Ed25519PublicKey:
     """The key in ``path``; OSError or ValueError naming the file."""
+    from hub.txlog.signing import load_public_key
+
     pem = path.read_bytes()  # its OSError names the file already
     try:
         return load_public_key(pem)
@@ -288,6 +296,8 @@ def public_key_cmd(
     ),
 ) -> None:
     """Print the public key that verifies this hub's log batches, or its key id."""
+    from hub.txlog.signing import Signer, fingerprint, key_id, public_pem
+
     try:
         if key_file is not None:
             key = _public_key(key_file)
@@ -309,6 +319,10 @@ def proof_cmd(
     db: str | None = DbOption,
 ) -> None:
     """Write a JSON proof that one exchange is in the signed log, to check offline."""
+    from hub.core.db import create_engine
+    from hub.stats.records import count_same_id
+    from hub.txlog.proof import make_proof
+
     s = settings(db)
     up_to_date(s.database_url, "the log", 2)
 
@@ -364,6 +378,9 @@ def check_proof_cmd(
     ),
 ) -> None:
     """Check a proof against the public key, without the hub or its database."""
+    from hub.txlog.proof import check_proof
+    from hub.txlog.signing import key_id
+
     try:
         keys = {key_id(k): k for k in map(_public_key, public_key)}
     except (OSError, ValueError) as exc:

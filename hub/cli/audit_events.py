@@ -7,12 +7,9 @@ import sys
 from typing import Any
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from hub.cli.common import DbOption, console, fail, read_failed, run, settings, up_to_date
-from hub.core.db import create_engine, session_factory
-from hub.registry import events_read
-from hub.stats.timeutil import InputError
+from hub.core.limits import PAGE_MAX, ROW_ID_MAX
 
 
 def events_cmd(
@@ -33,9 +30,9 @@ def events_cmd(
         help="A member's, subsystem's or service's id: its events, those of the entries "
         "below it (a subsystem's services) and of the grants any of them is part of.",
     ),
-    limit: int = typer.Option(100, min=1, max=events_read.MAX_LIMIT, help="Events a page."),
+    limit: int = typer.Option(100, min=1, max=PAGE_MAX, help="Events a page."),
     cursor: int | None = typer.Option(
-        None, min=1, max=events_read.MAX_ID, help="next_cursor of the previous page."
+        None, min=1, max=ROW_ID_MAX, help="next_cursor of the previous page."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the admin API's JSON instead."),
     db: str | None = DbOption,
@@ -44,6 +41,12 @@ def events_cmd(
 
     Every change is one event: through the admin API, `hub registry apply` or `hub keys`;
     and each demo loading of `hub up`. `hub audit verify` checks their hash chain."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hub.core.db import create_engine, session_factory
+    from hub.registry import events_read
+    from hub.stats.timeutil import InputError
+
     s = settings(db)
     up_to_date(s.database_url, "the audit trail", 2)
 

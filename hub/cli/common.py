@@ -1,4 +1,10 @@
-"""Helpers the CLI commands share: settings from flags, running coroutines, failing well."""
+"""Helpers the CLI commands share: settings from flags, running coroutines, failing well.
+
+Every call of `hub`, `hub --help` included, imports all the command modules and this one:
+in them, what is slow to import (SQLAlchemy, the settings, FastAPI, Alembic, uvicorn, the
+connector kit) is imported by the function that uses it, so that a command waits for what
+it runs and its help for none of it (tests/cli/test_startup.py).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
-
-from hub.core.settings import Settings, warn_unknown_variables
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+    from hub.core.settings import Settings
     from hub.registry.events import Actor
 
 T = TypeVar("T")
@@ -38,6 +42,10 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def settings(db: str | None = None, **overrides: Any) -> Settings:
     """Settings from HUB_* variables, with flags taking precedence."""
+    from pydantic import ValidationError
+
+    from hub.core.settings import Settings, warn_unknown_variables
+
     # Before any refusal, which the typo may explain (HUB_ADMN_TOKEN: "HUB_ADMIN_TOKEN must
     # be set").
     warn_unknown_variables()
@@ -89,9 +97,8 @@ def shown(url: str) -> str:
     SQLAlchemy's rendering quotes the database part, so a URI filename read "file%3A/..."
     and a Vietnamese file name turned to %-escapes: not what the user typed.
     """
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
+    parsed = parsed_url(url)
+    if parsed is None:
         return url
     if parsed.password is None:
         return url
@@ -99,8 +106,21 @@ def shown(url: str) -> str:
     return masked if found else parsed.render_as_string(hide_password=True)
 
 
+def parsed_url(url: str) -> URL | None:
+    """``url`` as SQLAlchemy reads it; None when it is no URL at all."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except ArgumentError:
+        return None
+
+
 def reason(exc: BaseException) -> str:
     """The first line of an error: SQLAlchemy adds SQL and a "Background on this error" link."""
+    from sqlalchemy.exc import DBAPIError
+
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     first = (str(cause).splitlines() or [type(cause).__name__])[0] or type(cause).__name__
     if first == "unable to open database file":  # SQLite's, naming nothing
@@ -122,9 +142,8 @@ def on_disk(url: str) -> None:
     Each SQLite connection to ":memory:" has a database of its own: the one migrated was not
     the one the app read, and `hub serve` ended in "no such table" tracebacks.
     """
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
+    parsed = parsed_url(url)
+    if parsed is None:
         return  # not a URL at all: opening it says why
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         fail(
@@ -209,9 +228,8 @@ def existing(url: str) -> None:
     left an empty database behind and the error blamed its schema.
     """
     on_disk(url)  # an in-memory one is empty to every connection: "no hub tables", for ever
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
+    parsed = parsed_url(url)
+    if parsed is None:
         return  # not a URL at all: opening it says why
     path = parsed.database
     if parsed.get_backend_name() != "sqlite" or path in (None, "", ":memory:"):

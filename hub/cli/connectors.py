@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
-from pydantic import ValidationError
 
 import connectors
-from connectors.kit import Connector, FaultConfig, FaultSpec
-from connectors.kit.app import ConnectorApp
-from connectors.kit.dataset import seed_problem
-from connectors.kit.stubs import StubError, read_stubs
 from hub.cli.common import PORT_MAX
 from hub.cli.preflight import listenable
 from hub.core.children import end_with_parent
 from hub.core.ids import IdError, parse_member
 from hub.core.urls import http_url_problem
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    # The kit's package imports its FastAPI app: what `hub mock` serves, and only it.
+    from connectors.kit import Connector
 
 app = typer.Typer(help="Mock agency connectors: scaffold, list, registry entries.")
 
@@ -42,15 +42,15 @@ def _all_connectors() -> list[Connector]:
         raise typer.Exit(2) from None
 
 
-# The fault options are FaultConfig's fields under these names.
-_FAULT_OPTIONS = {
-    **{field: "--" + field.replace("_", "-") for field in FaultSpec.model_fields},
-    "seed": "--fault-seed",
-}
-
-
 def _fault_options_problem(exc: ValidationError) -> str:
     """pydantic's report on the fault options, as sentences naming the options."""
+    from connectors.kit import FaultSpec
+
+    # The fault options are FaultConfig's fields under these names.
+    options = {
+        **{field: "--" + field.replace("_", "-") for field in FaultSpec.model_fields},
+        "seed": "--fault-seed",
+    }
     said = []
     for error in exc.errors():
         if error["type"] == "value_error":  # FaultConfig's own checks: their sentence
@@ -61,7 +61,7 @@ def _fault_options_problem(exc: ValidationError) -> str:
             text = f"{error['loc'][0]} {text}"
         if text.startswith("seed "):  # the data's seed is --seed; this one, --fault-seed
             text = "--fault-" + text
-        said.append(re.sub(r"\b[a-z]+_[a-z_]+\b", lambda m: _FAULT_OPTIONS.get(m[0], m[0]), text))
+        said.append(re.sub(r"\b[a-z]+_[a-z_]+\b", lambda m: options.get(m[0], m[0]), text))
     return "; ".join(said)
 
 
@@ -116,6 +116,12 @@ def mock(
 ) -> None:
     """Run one mock agency (population, business, land, insurance...) as an HTTP server."""
     import uvicorn
+    from pydantic import ValidationError
+
+    from connectors.kit import FaultConfig
+    from connectors.kit.app import ConnectorApp
+    from connectors.kit.dataset import seed_problem
+    from connectors.kit.stubs import StubError, read_stubs
 
     end_with_parent()  # a no-op unless `hub up` started this one
 
@@ -272,6 +278,8 @@ def registry(
     base_url: Annotated[str, typer.Option(help="Where the hub reaches this mock")],
 ) -> None:
     """Print the registry YAML of one connector, for `hub registry apply`."""
+    import yaml
+
     problem = http_url_problem(base_url)
     if problem is not None:
         # `hub registry apply` refuses it: better said now, about the flag given.

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import typer
-from alembic.script import ScriptDirectory
 
 from hub.cli.common import DbOption, console, fail, not_ours, on_disk, reason, settings, shown
-from hub.core.migrate import alembic_config, revisions, upgrade
 
 app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 
@@ -19,6 +17,10 @@ def upgrade_cmd(
     ),
 ) -> None:
     """Apply the migrations (SQLite or PostgreSQL); safe to run again."""
+    from alembic.script import ScriptDirectory
+
+    from hub.core.migrate import alembic_config, revisions, upgrade
+
     s = settings(db)
     # Each connection to an in-memory SQLite database has one of its own: the migrated one
     # was gone at once, and the check after it said "is at revision None, past 0011".

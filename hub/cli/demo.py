@@ -6,12 +6,8 @@ import json
 import sys
 
 import typer
-from sqlalchemy import select
 
 from hub.cli.common import DbOption, existing, fail, run, settings, up_to_date
-from hub.core import security
-from hub.core.db import create_engine, session_factory
-from hub.models import ApiKey, Grant
 
 app = typer.Typer(help="Demo registry helpers (refused in production).", no_args_is_help=True)
 
@@ -19,6 +15,12 @@ app = typer.Typer(help="Demo registry helpers (refused in production).", no_args
 @app.command("credentials")
 def credentials_cmd(db: str | None = DbOption) -> None:
     """Print the demo clients as JSON: client, api_key, services it may call."""
+    from sqlalchemy import select
+
+    from hub.core import security
+    from hub.core.db import create_engine, session_factory
+    from hub.models import ApiKey, Grant
+
     s = settings(db)
     if s.env == "production":
         fail("demo credentials are refused in production (HUB_ENV=production)", 2)

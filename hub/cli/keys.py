@@ -7,12 +7,9 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.common import (
     DbOption,
@@ -26,13 +23,13 @@ from hub.cli.common import (
     unsigned_note,
     up_to_date,
 )
-from hub.core.db import create_engine, session_factory
-from hub.core.settings import PLACEHOLDER, Settings
-from hub.registry import keys
-from hub.registry import repository as repo
-from hub.registry.schemas import KeyOut, KeyRequest, NewKeyOut, RotateIn, SubsystemIdStr
-from hub.registry.service import RegistryConflict
-from hub.stats.output import emit
+from hub.core.limits import KEY_GRACE_S, ROW_ID_MAX
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hub.core.settings import Settings
 
 T = TypeVar("T")
 WHAT = "the API keys"
@@ -51,7 +48,7 @@ app = typer.Typer(
 )
 
 KeyIdArg = typer.Argument(
-    ..., min=1, max=2**63 - 1, metavar="ID", help="The key's id, from `hub keys list`."
+    ..., min=1, max=ROW_ID_MAX, metavar="ID", help="The key's id, from `hub keys list`."
 )
 JsonOpt = typer.Option(False, "--json", help="Print the admin API's JSON instead.")
 
@@ -70,6 +67,8 @@ _HINTS = {
 
 def _checked(model: type[BaseModel], flags: dict[str, str], **values: Any) -> Any:
     """``model`` of ``values``, as the admin API validates them; else exit 2 naming the flag."""
+    from pydantic import ValidationError
+
     try:
         return model(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
@@ -111,6 +110,8 @@ def _open(db: str | None) -> Settings:
 def _placeholder_note(s: Settings) -> None:
     """Warn of a key just made under the development secret; said only once a key was made,
     so that a refusal is its error alone."""
+    from hub.core.settings import PLACEHOLDER
+
     if s.secret_key == PLACEHOLDER:
         _note(
             "[yellow]warning:[/yellow] HUB_SECRET_KEY is not set: the key is hashed under the "
@@ -124,6 +125,11 @@ def _note(text: str) -> None:
 
 def _on_database(s: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """``work`` in one transaction on the hub's database, committed when it returns."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hub.core.db import create_engine, session_factory
+    from hub.registry.keys import KeyRefused
+    from hub.registry.service import RegistryConflict
 
     async def go() -> T:
         engine = create_engine(s.database_url)
@@ -139,7 +145,7 @@ def _on_database(s: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T
         return run(go())
     except RegistryConflict as exc:  # the API's 422
         fail(str(exc))
-    except keys.KeyRefused as exc:  # the API's 404 and 409
+    except KeyRefused as exc:  # the API's 404 and 409
         fail(str(exc))
     except SQLAlchemyError as exc:
         read_failed(exc, s.database_url, WHAT)
@@ -161,6 +167,8 @@ def _state(row: dict[str, Any], now: datetime) -> str:
 def _new_key(row: dict[str, Any], key: str, as_json: bool) -> None:
     """The new key alone on stdout (``KEY=$(hub keys issue ...)``), or the API's JSON."""
     if as_json:
+        from hub.registry.schemas import NewKeyOut
+
         out = NewKeyOut.model_validate({**row, "api_key": key}).model_dump(mode="json")
         text = json.dumps(out, indent=2, ensure_ascii=False) + "\n"
     else:
@@ -196,6 +204,9 @@ def issue_cmd(
 
     Hubs running on the database accept it at once.
     """
+    from hub.registry import keys
+    from hub.registry.schemas import KeyRequest
+
     flags = {"client": "CLIENT", "label": "--label", "expires_at": "--expires"}
     body = _checked(KeyRequest, flags, client=client, label=label, expires_at=_expiry(expires))
     s = _open(db)
@@ -230,6 +241,14 @@ def list_cmd(
     db: str | None = DbOption,
 ) -> None:
     """The keys: id, client, prefix, label, when made, and whether active (never the key)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from hub.core.settings import PLACEHOLDER
+    from hub.registry import keys
+    from hub.registry import repository as repo
+    from hub.registry.schemas import KeyOut, SubsystemIdStr
+    from hub.stats.output import emit
+
     if client is not None:
         try:
             client = TypeAdapter(SubsystemIdStr).validate_python(client)
@@ -280,7 +299,7 @@ def _live(row: dict[str, Any], now: datetime) -> bool:
 def rotate_cmd(
     key_id: int = KeyIdArg,
     grace_seconds: int = typer.Option(
-        RotateIn().grace_seconds,
+        KEY_GRACE_S,
         "--grace-seconds",
         help="How long the old key keeps working (0: it ends now; at most 30 days).",
     ),
@@ -295,6 +314,10 @@ def rotate_cmd(
 
     Hubs accept the new key at once; they refuse the old one within HUB_REGISTRY_REFRESH_S.
     """
+    from hub.registry import keys
+    from hub.registry import repository as repo
+    from hub.registry.schemas import RotateIn
+
     grace = _checked(RotateIn, {"grace_seconds": "--grace-seconds"}, grace_seconds=grace_seconds)
     s = _open(db)
     actor = change_actor(s)
@@ -332,6 +355,8 @@ def revoke_cmd(key_id: int = KeyIdArg, db: str | None = DbOption) -> None:
 
     Revoking a key revoked already changes nothing, and says when it was.
     """
+    from hub.registry import keys
+
     s = _open(db)
     actor = change_actor(s)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import errno
 import socket
+from typing import TYPE_CHECKING
 
 from hub.cli.common import fail
-from hub.core.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.core.settings import Settings
 
 
 def ready_to_sign(s: Settings) -> None:

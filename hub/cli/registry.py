@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hub.cli.common import (
     DbOption,
@@ -17,6 +16,7 @@ from hub.cli.common import (
     existing,
     fail,
     new_or_current,
+    parsed_url,
     read_failed,
     run,
     settings,
@@ -24,10 +24,9 @@ from hub.cli.common import (
     unsigned_note,
     up_to_date,
 )
-from hub.core.db import create_engine, session_factory
-from hub.registry import service as registry
-from hub.registry.schemas import ApplyResult
-from hub.registry.yamlio import RegistryFileError, decode
+
+if TYPE_CHECKING:
+    from hub.registry.schemas import ApplyResult
 
 app = typer.Typer(
     help="Registry of members, subsystems, services and grants.", no_args_is_help=True
@@ -36,6 +35,8 @@ app = typer.Typer(
 
 def _read(files: list[Path]) -> list[tuple[str, str]]:
     """Each file's (name, text); stops with exit 2 on one that cannot be read as UTF-8."""
+    from hub.registry.yamlio import RegistryFileError, decode
+
     texts = []
     seen: set[Path] = set()
     for f in files:
@@ -65,9 +66,8 @@ def _read(files: list[Path]) -> list[tuple[str, str]]:
 
 def where(url: str) -> str:
     """The database at ``url`` as a person finds it: a SQLite file's absolute path."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
+    parsed = parsed_url(url)
+    if parsed is None:
         return url
     path = parsed.database
     if (
@@ -112,6 +112,12 @@ def apply_cmd(
     The database must exist (`hub db upgrade` makes one) and be at this hub's revision.
     An older one is left to `hub db upgrade`, as hubs of the older version may run on it.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hub.core.db import create_engine, session_factory
+    from hub.registry import service as registry
+    from hub.registry.yamlio import RegistryFileError
+
     try:
         doc = registry.parse_documents(_read(files))
     except RegistryFileError as exc:
@@ -183,6 +189,9 @@ def apply_cmd(
 @app.command("export")
 def export_cmd(db: str | None = DbOption) -> None:
     """Print the registry as YAML (what `apply` takes back)."""
+    from hub.core.db import create_engine, session_factory
+    from hub.registry import service as registry
+
     s = settings(db)
     up_to_date(s.database_url)  # reads only: an older database is said so, not migrated
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hub.cli.replay_output import (
     Stdout,
@@ -216,6 +215,8 @@ def replay_command(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     say_skipped(errors, skipped)
     say_fault_scenarios(errors, plans, options)
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(
         TextColumn("{task.description}"),

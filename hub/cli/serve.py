@@ -9,12 +9,9 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import typer
-import uvicorn
-from rich.table import Table
 
 from hub.cli.common import (
     PORT_MAX,
@@ -32,14 +29,11 @@ from hub.cli.common import (
     takes_writes,
     up_to_date,
 )
-from hub.cli.listen import UVICORN_FAST, run_server
 from hub.cli.preflight import listenable, ready_to_sign, usable_tls
-from hub.core import workers as worker_link
 from hub.core.children import PARENT_ENV, child_env
-from hub.core.migrate import revisions, upgrade
-from hub.core.settings import Settings
-from hub.registry import keys
-from hub.txlog.service import WriterProcess
+
+if TYPE_CHECKING:
+    from hub.core.settings import Settings
 
 
 def port_option(help_: str) -> Any:
@@ -74,6 +68,11 @@ def up(
     ),
 ) -> None:
     """Start the hub and the mock agencies, with the demo registry loaded."""
+    import uvicorn
+
+    from hub.cli.listen import UVICORN_FAST
+    from hub.core.migrate import revisions, upgrade
+
     s = settings(db, port=port, host=host, gc_freeze=True)
     port, host = s.port, s.host  # the flags, else HUB_PORT and HUB_HOST, else the defaults
     if s.env == "production":
@@ -228,6 +227,8 @@ async def load_demo(s: Settings, doc: dict[str, Any]) -> set[str]:
 
 
 def _wait_healthy(base_urls: dict[str, str], procs: list[subprocess.Popen[bytes]]) -> None:
+    import httpx
+
     deadline = time.monotonic() + 60
     pending = dict(base_urls)
     with httpx.Client(timeout=1.0) as client:
@@ -251,6 +252,8 @@ def _wait_healthy(base_urls: dict[str, str], procs: list[subprocess.Popen[bytes]
 
 
 def _print_where(s: Settings, base_urls: dict[str, str], hub_url: str) -> None:
+    from rich.table import Table
+
     table = Table(title="Data-exchange hub", show_header=True)
     table.add_column("what")
     table.add_column("where")
@@ -296,6 +299,12 @@ def serve(
     ),
 ) -> None:
     """Start the hub alone (production): gateway, admin and operator API, dashboard."""
+    from hub.cli.listen import run_server
+    from hub.core import workers as worker_link
+    from hub.core.migrate import upgrade
+    from hub.registry import keys
+    from hub.txlog.service import WriterProcess
+
     # The workers read their settings from the environment: the flags go there, and what
     # the workers will read is checked here, so a bad HUB_* value is one line and exit 2
     # rather than a traceback in every worker (which uvicorn restarted for ever).

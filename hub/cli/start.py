@@ -1,8 +1,8 @@
 """The ``hub`` command's entry point, kept apart so that it can catch what its imports raise.
 
-Loading the commands (FastAPI, SQLAlchemy, the mock agencies' kit) takes a second or two;
-a Ctrl-C in that time printed a traceback of importlib, where a Ctrl-C at any other time
-ends the command quietly.
+Loading the commands (typer, rich and the command modules; each imports what else it uses
+when it runs, hub/cli/common.py) takes a moment: a Ctrl-C in that time printed a traceback
+of importlib, where a Ctrl-C at any other time ends the command quietly.
 """
 
 from __future__ import annotations

@@ -20,12 +20,6 @@ from hub.cli.common import (
     settings,
     up_to_date,
 )
-from hub.core.db import create_engine
-from hub.stats import health, service
-from hub.stats.output import emit
-from hub.stats.retention import minute_horizon
-from hub.stats.schemas import ProviderHealth
-from hub.stats.timeutil import InputError
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -78,6 +72,10 @@ def query(
     """Run a service function on a connection of the configured database (``what`` it reads),
     with the settings it takes: its time zone (``tz`` or HUB_TIMEZONE), the minute rollups'
     horizon, the interval of the hub's health checks."""
+    from hub.core.db import create_engine
+    from hub.stats.retention import minute_horizon
+    from hub.stats.timeutil import InputError
+
     s = settings(db)
 
     async def go() -> T:
@@ -119,6 +117,9 @@ def summary_cmd(
     db: str | None = DbOption,
 ) -> None:
     """Totals, faults by code, bytes and latency percentiles."""
+    from hub.stats import service
+    from hub.stats.output import emit
+
     s = query(
         db, tz, service.summary, since=since, until=until, client=client, service=service_,
         provider=provider,
@@ -161,6 +162,9 @@ def timeseries_cmd(
     db: str | None = DbOption,
 ) -> None:
     """Volume per bucket (local days and months), optionally split into groups."""
+    from hub.stats import service
+    from hub.stats.output import emit
+
     ts = query(
         db, tz, service.timeseries, bucket=bucket, group_by=group_by, since=since, until=until,
         client=client, service=service_, provider=provider,
@@ -201,6 +205,9 @@ def matrix_cmd(
     db: str | None = DbOption,
 ) -> None:
     """Who shared with whom: exchanges per client and provider."""
+    from hub.stats import service
+    from hub.stats.output import emit
+
     m = query(db, tz, service.matrix, since=since, until=until)
     if as_json or as_csv:
         # The names after the columns scripts already read by position.
@@ -272,6 +279,9 @@ def top_cmd(
     db: str | None = DbOption,
 ) -> None:
     """The busiest clients, services or providers."""
+    from hub.stats import service
+    from hub.stats.output import emit
+
     t = query(
         db, tz, service.top, by=by, limit=limit, since=since, until=until, client=client,
         service=service_, provider=provider,
@@ -298,6 +308,9 @@ def growth_cmd(
     db: str | None = DbOption,
 ) -> None:
     """Volume per period and its change against the period before."""
+    from hub.stats import service
+    from hub.stats.output import emit
+
     g = query(db, tz, service.growth, period=period, since=since, until=until)
     rows = [p.model_dump() for p in g.periods]
     emit(g, rows, ("period", "total", "change", "change_pct", "partial"),
@@ -325,6 +338,10 @@ def health_cmd(
     The figures of GET /api/health/providers; --check also asks each provider if it is up.
     Circuit states are the serving hub's alone: its API and dashboard show them.
     """
+    from hub.stats import health
+    from hub.stats.output import emit
+    from hub.stats.schemas import ProviderHealth
+
     h = query(db, None, health.read, what="provider health", window_minutes=window_minutes,
               check=check)  # fmt: skip
     if as_json or as_csv:

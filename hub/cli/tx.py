@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 import typer
-from rich.progress import MofNCompleteColumn, Progress
 
 from hub.cli.common import (
     DbOption,
@@ -34,17 +33,18 @@ from hub.cli.stats import (
     named,
 )
 from hub.cli.stats import query as stats_query
-from hub.stats import browse, synth
-from hub.stats import records as stats_records
-from hub.stats.output import as_text, emit
-from hub.stats.timeutil import utcnow
-from hub.txlog.signing import Signer
-from hub.txlog.sqlite import create_writer_engine
+from hub.core.limits import PAGE_MAX
 
 app = typer.Typer(help="The transaction log: list, show, synthesise.", no_args_is_help=True)
 COLUMNS = ("started_at", "id", "client", "service", "status_code", "fault_code", "total_ms")
 LOG = "the transaction log"
-LIST_COLUMNS = tuple(c for c in stats_records.LIST_COLUMNS if c != "seq")
+
+
+def _csv_columns() -> tuple[str, ...]:
+    """Every field of the listing but its seq: what a CSV gives scripts."""
+    from hub.stats.records import LIST_COLUMNS
+
+    return tuple(c for c in LIST_COLUMNS if c != "seq")
 
 
 @app.command("list")
@@ -58,7 +58,7 @@ def list_cmd(
     fault: str | None = typer.Option(None, help="Only this fault code, or 'none'."),
     user_id: str | None = typer.Option(None, "--user-id", help="Only this officer."),
     issue: str | None = typer.Option(None, help="Only this case or dossier."),
-    limit: int = typer.Option(20, min=1, max=browse.MAX_LIMIT, help="Records per page."),
+    limit: int = typer.Option(20, min=1, max=PAGE_MAX, help="Records per page."),
     cursor: str | None = typer.Option(None, help="next_cursor of the previous page."),
     every: bool = typer.Option(
         False, "--all", help="Every page, streamed: CSV, or with --json one record a line."
@@ -69,6 +69,9 @@ def list_cmd(
     db: str | None = DbOption,
 ) -> None:
     """The newest records first, filtered; prints the cursor of the next page."""
+    from hub.stats import browse
+    from hub.stats.output import emit
+
     if every:
         if as_json == as_csv:
             fail("--all streams every record for a script: add --csv or --json (not both)", 2)
@@ -89,7 +92,7 @@ def list_cmd(
         items = [i | {k: named(i[k]) for k in ("client", "service")} for i in items]
     emit(
         # CSV is for scripts: every field of the listing, the provider and purpose included.
-        page, items, LIST_COLUMNS if as_csv else COLUMNS,
+        page, items, _csv_columns() if as_csv else COLUMNS,
         title="Transactions (newest first)", as_json=as_json, as_csv=as_csv, console=console,
         caption=f"next page: --cursor {page.next_cursor}" if page.next_cursor else None,
     )  # fmt: skip
@@ -97,8 +100,12 @@ def list_cmd(
 
 async def _stream(conn: Any, *, tz: str, as_csv: bool, **filters: Any) -> int:
     """Write every page of the listing to stdout as it is read; the number of records."""
+    from hub.stats import browse
+    from hub.stats.output import as_text
+    from hub.stats.timeutil import utcnow
+
     now = utcnow()  # "24h" means the same instant on every page
-    out = csv.DictWriter(sys.stdout, fieldnames=LIST_COLUMNS, extrasaction="ignore")
+    out = csv.DictWriter(sys.stdout, fieldnames=_csv_columns(), extrasaction="ignore")
 
     def write(items: list[dict[str, Any]], first: bool) -> None:
         try:
@@ -130,6 +137,7 @@ def show_cmd(
     db: str | None = DbOption,
 ) -> None:
     """One record, every field, as JSON."""
+    from hub.stats import browse
 
     async def one(conn: Any, *, tz: str) -> dict[str, Any] | None:
         return await browse.show(conn, ident)
@@ -149,6 +157,12 @@ def synth_cmd(
     db: str | None = DbOption,
 ) -> None:
     """Bulk-load realistic past traffic through the log's chain and rollups (not in production)."""
+    from rich.progress import MofNCompleteColumn, Progress
+
+    from hub.stats import synth
+    from hub.txlog.signing import Signer
+    from hub.txlog.sqlite import create_writer_engine
+
     s = settings(db)
     if s.env == "production":
         fail("synthetic traffic would mix with real records; refused in production", 2)

@@ -12,13 +12,14 @@ from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core.ids import IdError, parse_member, parse_service, parse_subsystem
+from hub.core.limits import PAGE_MAX, ROW_ID_MAX
 from hub.models import RegistryEvent
 from hub.stats import timeutil as tu
 from hub.stats.timeutil import InputError
 
 _events: Table = RegistryEvent.__table__  # type: ignore[assignment]
-MAX_LIMIT = 1000
-MAX_ID = 2**63 - 1
+MAX_LIMIT = PAGE_MAX
+MAX_ID = ROW_ID_MAX
 ENTRIES = ("member", "subsystem", "service", "grant")
 # Every action the hub records (hub/registry/events.py's callers), and the kinds they make.
 ACTIONS = frozenset(

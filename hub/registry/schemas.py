@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from hub.core.ids import IdError, parse_member, parse_service, parse_subsystem
+from hub.core.limits import KEY_GRACE_MAX_S, KEY_GRACE_S
 from hub.core.urls import http_url_problem
 from hub.registry.request_schema import check_request_schema
 from hub.registry.values import Flag, FutureUtc, OneLine, OptionalFlag, TimeText
@@ -344,7 +345,7 @@ class KeyRequest(KeyIn):
 
 
 class RotateIn(Strict):
-    grace_seconds: Count = Field(default=3600, ge=0, le=30 * 24 * 3600)
+    grace_seconds: Count = Field(default=KEY_GRACE_S, ge=0, le=KEY_GRACE_MAX_S)
 
 
 class KeyOut(BaseModel):

@@ -8,14 +8,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hub.core.errors import ALL_ERRORS
+from hub.core.limits import PAGE_MAX, ROW_ID_MAX
 from hub.stats import records
 from hub.stats import timeutil as tu
 from hub.stats.common import id_filters
 from hub.stats.schemas import TransactionPage
 from hub.stats.timeutil import InputError
 
-MAX_LIMIT = 1000
-MAX_SEQ = 2**63 - 1  # the databases' BIGINT: a cursor past it is none we gave out
+MAX_LIMIT = PAGE_MAX
+MAX_SEQ = ROW_ID_MAX  # a cursor past it is none we gave out
 HIDDEN = ("prev_hash", "record_hash")
 
 

@@ -36,7 +36,7 @@ async def new_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The ports `hub serve` would have listened on; nothing is served."""
     ports: list[int] = []
-    monkeypatch.setattr("hub.cli.serve.run_server", lambda _host, port, *_a: ports.append(port))
+    monkeypatch.setattr("hub.cli.listen.run_server", lambda _host, port, *_a: ports.append(port))
     return ports
 
 

@@ -1,0 +1,10 @@
+"""Bounds that the API, its queries and the CLI's options all hold inputs to.
+
+Apart from the queries (SQLAlchemy, the models), because the CLI's options name them when
+`hub` starts: `hub --help` must not wait for the database layer to import.
+"""
+
+PAGE_MAX = 1000  # records or events in a page of a listing
+ROW_ID_MAX = 2**63 - 1  # the databases' BIGINT: the largest seq or id a row can have
+KEY_GRACE_S = 3600  # how long a rotated key works on, unless the rotation says
+KEY_GRACE_MAX_S = 30 * 24 * 3600
