@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -12,10 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from jsonpath_ng.ext import parse as _parse_jsonpath
+from jsonpath_ng.jsonpath import Child, Fields, Index, Root
 from multidict import MultiMapping
 
 from hub.replay.results import Failure, show_json
-from hub.replay.templating import MissingVariable, Template, as_text, render_value
+from hub.replay.templating import (
+    MissingVariable,
+    Template,
+    as_text,
+    kind_of,
+    no_item,
+    no_key,
+    render_value,
+)
 
 if TYPE_CHECKING:
     from hub.replay.plan import ExchangePlan
@@ -110,6 +120,49 @@ def find(compiled_path: Any, document: Any) -> Any:
     if len(matches) == 1:
         return matches[0].value
     return [m.value for m in matches]
+
+
+def why_no_match(compiled_path: Any, document: Any) -> str | None:
+    """Where ``document`` parts from a JSONPath that matched nothing, in words, or None.
+
+    The path's keys and indices are walked from ``$`` as far as the document goes: a typo
+    (``$.itmes``) is then named with the keys that are there, where "got <nothing matched>"
+    and a body excerpt cut at 300 characters left a tester to find it. A filter or a
+    wildcard that matched nothing says no more, but for an empty list or mapping.
+    """
+    segments: list[Any] = []
+    node = compiled_path
+    while isinstance(node, Child):
+        segments.insert(0, node.right)
+        node = node.left
+    if not isinstance(node, Root):
+        return None  # $..id and the like: no single place to point at
+    value, walked = document, "$"
+    for segment in segments:
+        if isinstance(segment, Fields) and len(segment.fields) == 1 and segment.fields != ("*",):
+            key = segment.fields[0]
+            if not isinstance(value, dict):
+                return f"{walked} is {kind_of(value)}, not a mapping"
+            if key not in value:
+                return no_key(walked, value, key)
+            value = value[key]
+            walked += f".{key}" if _PLAIN_KEY.fullmatch(key) else f"[{json.dumps(key)}]"
+        elif isinstance(segment, Index) and len(segment.indices) == 1:
+            index = segment.indices[0]
+            if not isinstance(value, list):
+                return f"{walked} is {kind_of(value)}, not a list"
+            if not -len(value) <= index < len(value):
+                return no_item(walked, value)
+            value = value[index]
+            walked += f"[{index}]"
+        else:
+            if isinstance(value, list | dict) and not value:
+                return f"{walked} is {kind_of(value)}"
+            return None
+    return None
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 # orjson reads integers from -2**63 to 2**64 - 1 as such; beyond, as floats.
@@ -212,7 +265,10 @@ def _broken(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> I
                 if not same_json(got, expected) and reply.exact_json() is not document:
                     got = find(compiled_path, reply.exact_json())  # 30 digits, as sent
                 if not same_json(got, expected):
-                    yield _fail(reply, "json", _shown_path(source, rendered), expected, got)
+                    failure = _fail(reply, "json", _shown_path(source, rendered), expected, got)
+                    if got is NO_MATCH:
+                        failure.note = why_no_match(compiled_path, document)
+                    yield failure
     if plan.max_ms is not None and reply.elapsed_ms > plan.max_ms:
         failure = _fail(reply, "max_ms", "", plan.max_ms, round(reply.elapsed_ms, 1))
         failure.text = f"took {reply.elapsed_ms:.1f} ms, over the {plan.max_ms:g} ms allowed"
@@ -258,7 +314,10 @@ def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Fail
         if got is NO_MATCH:
             why = NO_MATCH if document is not _UNSET else "a body that is not JSON"
             where = _shown_path(source, rendered)
-            return _fail(reply, "capture", name, f"a value at {where}", why)
+            failure = _fail(reply, "capture", name, f"a value at {where}", why)
+            if document is not _UNSET:
+                failure.note = why_no_match(path, document)
+            return failure
         variables[name] = got
     return None
 

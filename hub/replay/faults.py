@@ -24,7 +24,7 @@ from hub.replay.fields import CLIENT_PATTERN
 from hub.replay.mockschemas import FaultSettings, FaultSpec
 from hub.replay.plan import FaultPlan, ScenarioPlan
 from hub.replay.results import Failure, missing_variable
-from hub.replay.sources import Providers, SourceError
+from hub.replay.sources import Providers, SourceError, failure_text, yaml_problem
 from hub.replay.templating import MissingVariable, Template, render_value
 
 
@@ -47,6 +47,15 @@ FAULT_FORMS = (
 )
 
 
+def _yaml_problem(exc: yaml.YAMLError, raw: str) -> str:
+    """PyYAML's complaint on one line, placed in the settings."""
+    said, line, column = yaml_problem(exc, raw)
+    if line is None:
+        return said
+    where = f"line {line}, column {column}" if "\n" in raw.strip() else f"column {column}"
+    return f"{said}, at {where} of the settings"
+
+
 def parse_fault(text: str) -> RunFault:
     """A ``--fault`` option; ValueError saying what is wrong and the accepted form."""
     provider, sep, raw = text.partition("=")
@@ -56,7 +65,9 @@ def parse_fault(text: str) -> RunFault:
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise ValueError(f"--fault {text!r}: the settings are not JSON or YAML: {exc}") from None
+        raise ValueError(
+            f"--fault {text!r}: the settings are not JSON or YAML: {_yaml_problem(exc, raw)}"
+        ) from None
     except RecursionError:
         raise ValueError(
             f"--fault {provider}=...: the settings are nested too deeply (mappings or lists "
@@ -179,7 +190,8 @@ async def run_fault(
             faulted[step.provider] = url
             status, answer = await send(session, url, settings)
     except (TimeoutError, aiohttp.ClientError) as exc:
-        return None, Failure("fault", url, "a 2xx answer", f"{type(exc).__name__}: {exc}")
+        why = failure_text(exc, session.timeout.total or 0)
+        return None, Failure("fault", url, "a 2xx answer", why)
     elapsed = (time.perf_counter() - started) * 1000
     if not 200 <= status < 300:
         got: str | int = f"{status}: {answer}" if answer else status

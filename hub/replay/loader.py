@@ -48,6 +48,12 @@ def discover(paths: list[Path], skipped: list[Path] | None = None) -> list[Path]
                 problems.append(f"{path}: no scenario files in this folder{also}")
         elif path.is_file():
             scenarios = [path]
+        elif path.exists():  # /dev/stdin under a pipe: "no such file" of a path that is
+            problems.append(
+                f"{path}: not a file or folder (a pipe or a device); save the scenario to a "
+                "file and name that"
+            )
+            continue
         else:
             problems.append(f"{path}: no such file or folder")
             continue
@@ -107,10 +113,30 @@ def load_paths(paths: list[Path], skipped: list[Path] | None = None) -> list[Sce
 def load_file(file: Path) -> ScenarioPlan:
     """Parse, validate and compile one scenario file."""
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioLoadError([f"{file}: cannot read: {exc}"]) from None
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ScenarioLoadError([f"{file}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioLoadError([_not_utf8(file, raw, exc.start)]) from None
     return load_text(text, file=str(file), default_name=file.stem)
+
+
+def _not_utf8(file: Path, raw: bytes, start: int) -> str:
+    """Where a file stops being UTF-8, as a line and column, and what to do about it.
+
+    Python's own words ("'utf-8' codec can't decode byte 0xe9 in position 9") gave a byte
+    offset into the file, which no editor shows.
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # the byte order mark of UTF-16
+        return f"{file}:1:1: not UTF-8 text: the file is UTF-16; save the file as UTF-8"
+    line_start = raw.rfind(b"\n", 0, start) + 1
+    line = raw.count(b"\n", 0, start) + 1
+    column = len(raw[line_start:start].decode("utf-8")) + 1  # all UTF-8 before ``start``
+    return (
+        f"{file}:{line}:{column}: not UTF-8 text (byte 0x{raw[start]:02x}); save the file as UTF-8"
+    )
 
 
 def load_text(text: str, *, file: str, default_name: str = "scenario") -> ScenarioPlan:

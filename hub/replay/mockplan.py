@@ -100,17 +100,28 @@ def _texts(value: Any) -> Any:
 
 
 def calls_text(request: dict[str, Any]) -> str:
-    """The calls a verify step counts, in words: ``GET /citizens/079...`` or ``any call``."""
-    what = request.get("method", "any")
+    """The calls a verify step counts, in words: ``GET /citizens/079... answered 503``, or
+    ``any method or path answered by stub s1`` (it said "any any path")."""
+    method = request.get("method")
     where = request.get("path") or (
-        f"~{request['path_pattern']}" if "path_pattern" in request else "any path"
+        f"~{request['path_pattern']}" if "path_pattern" in request else None
     )
-    status = f" answered {request['status']}" if "status" in request else ""
+    if method and where:
+        text = f"{method} {where}"
+    elif method:
+        text = f"{method} to any path"
+    elif where:
+        text = f"any method to {where}"
+    else:
+        text = "any method or path"
+    if "status" in request:
+        text += f" answered {request['status']}"
     if "stub" in request:
-        status += f" by stub {request['stub']}"
+        text += " by" if "status" in request else " answered by"
+        text += f" stub {request['stub']}"
     if "unmatched" in request:
-        status += " unmatched" if request["unmatched"] in (True, "true") else " matched"
-    return f"{what} {where}{status}"
+        text += " unmatched" if request["unmatched"] in (True, "true") else " matched"
+    return text
 
 
 def _bounds(low: int | None, high: int | None) -> str:

@@ -22,7 +22,7 @@ import aiohttp
 from hub.replay.faults import said
 from hub.replay.mockplan import StubPlan, VerifyPlan, calls_text
 from hub.replay.results import Failure, missing_variable
-from hub.replay.sources import Providers, SourceError
+from hub.replay.sources import Providers, SourceError, failure_text
 from hub.replay.templating import MissingVariable, render_value
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -85,7 +85,7 @@ async def clear_journal(session: aiohttp.ClientSession, base: str) -> str | None
         async with session.delete(url, timeout=TIMEOUT) as response:
             status, body = response.status, await response.read()
     except (TimeoutError, aiohttp.ClientError) as exc:
-        return f"DELETE {url} failed: {type(exc).__name__}: {exc}"
+        return f"DELETE {url} failed: {failure_text(exc, TIMEOUT.total or 0)}"
     if status != 200:
         return f"DELETE {url} answered {status}: {said(body)} (is it a mock with a journal?)"
     return None
@@ -183,7 +183,8 @@ async def run_stub(
         else:
             failure = await add_stubs(session, url, stubs, stubbed)
     except (TimeoutError, aiohttp.ClientError) as exc:
-        return None, Failure("stub", url, "an answer", f"{type(exc).__name__}: {exc}")
+        why = failure_text(exc, session.timeout.total or 0)
+        return None, Failure("stub", url, "an answer", why)
     return (time.perf_counter() - started) * 1000, failure
 
 

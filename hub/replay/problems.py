@@ -115,6 +115,15 @@ def _said(item: Any) -> str:
     return str(item["msg"]).removeprefix("Value error, ")
 
 
+def _is_step_key(key: Any) -> bool:
+    """``key`` belongs to some kind of step: found at the top of a file, it lost its indent."""
+    steps = (ExchangeStep, SleepStep, FaultStep, StubStep, VerifyStep)
+    return (
+        any(key in (f.alias or name for name, f in model.model_fields.items()) for model in steps)
+        and key not in Scenario.model_fields
+    )
+
+
 def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
     """The model that validates the mapping at ``loc`` (for listing its allowed keys)."""
     if not loc:
@@ -182,6 +191,10 @@ def validation_messages(
                 close = difflib.get_close_matches(str(key), allowed, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 hint += f"; allowed: {', '.join(allowed)}"
+            if len(loc) == 1 and _is_step_key(key):
+                hint += (
+                    f" ({key!r} is a step's key: indent it under its step, as the keys above it)"
+                )
             message = f"unknown key {key!r}{hint}"
             loc_for_field = loc[:-1]
         elif kind == "missing":
@@ -201,14 +214,29 @@ def validation_messages(
             # Pydantic says "a valid dictionary or instance of ExchangeStep"; YAML has mappings.
             message = f"expected a mapping (key: value), got {_shown(item.get('input'))}"
             loc_for_field = loc
-        elif kind == "too_short" and loc == ("steps",):
+        elif loc == ("steps",) and (
+            kind == "too_short" or (kind == "list_type" and item.get("input") is None)
+        ):
+            # `steps: []`, or `steps:` with nothing (or only comments) under it.
             message = "a scenario needs at least one step"
+            loc_for_field = loc
+        elif kind == "list_type" and loc == ("steps",):
+            # Pydantic says "Input should be a valid list": a step's keys without its `- `.
+            message = (
+                "expected a list of steps (each starting with '- '), "
+                f"got {_shown(item.get('input'))}"
+            )
             loc_for_field = loc
         else:
             text = _said(item)
             shown = item.get("input")
             if not isinstance(shown, dict | list):
                 text += f" (got {_shown(shown)})"
+            elif kind == "string_type":
+                # "Input should be a valid string" alone hid that a mapping or list came.
+                text += f" (got {_shown(shown)})"
+                if len(loc) == 3 and loc[0] == "steps" and loc[2] == "body":
+                    text += "; a JSON body goes under 'json:'"
             message = text
             loc_for_field = loc
         entry = format_problem(file, data, lines, loc, message, field_loc=loc_for_field)

@@ -31,6 +31,7 @@ class Failure:
     # defined"); expected and got still say it for tools reading the JSON.
     text: str | None = None
     also: list[Failure] = field(default_factory=list)  # the step's other failed checks
+    note: str | None = None  # why, after "expected X, got Y": "$ has no key 'itmes'"
 
     def check_message(self) -> str:
         """This check alone, in words."""
@@ -41,7 +42,8 @@ class Failure:
         if expected == got:
             # Alike as text, so unlike in type: the number 96 and the text "96".
             expected, got = _show(self.expected, typed=True), _show(self.got, typed=True)
-        return f"{self.kind}{where}: expected {expected}, got {got}"
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.kind}{where}: expected {expected}, got {got}{note}"
 
     def message(self) -> str:
         """Every failed check of the step, not only the first."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,35 @@ def failure_text(exc: BaseException, timeout_s: float) -> str:
     """Why a request got no answer; a timeout's own text is empty."""
     if isinstance(exc, TimeoutError):
         return f"no answer within {timeout_s:g} s"
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+        exc.os_error, ConnectionRefusedError
+    ):
+        # aiohttp's words: "Cannot connect to host H:P ssl:default [Connect call failed ...]".
+        return f"connection refused: nothing listens on {exc.host}:{exc.port}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def yaml_problem(exc: yaml.YAMLError, text: str) -> tuple[str, int | None, int | None]:
+    """What PyYAML found wrong with ``text``, on one line, and its line and column (from 1).
+
+    PyYAML's own text spans several lines, with a caret drawing under a copy of the line and
+    'in "<unicode string>"' for where; a character it refuses (a NUL, an ESC) it places by
+    its offset in the text, which no editor shows.
+    """
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character
+        escape = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+        kind = "control character" if unicodedata.category(chr(code)) == "Cc" else "character"
+        return f"the {kind} {escape} is not allowed in YAML", line, column
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem is None or mark is None:
+        return " ".join(str(exc).split()), None, None
+    context = getattr(exc, "context", None)
+    said = f"{problem} ({context})" if context else problem
+    return said, mark.line + 1, mark.column + 1
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -41,7 +70,9 @@ def _read_json(path: Path, what: str) -> Any:
             pass
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SourceError(f"{path}: the {what} file is neither JSON nor YAML: {exc}") from None
+        said, line, column = yaml_problem(exc, text)
+        where = f"{path}:{line}:{column}" if line else str(path)
+        raise SourceError(f"{where}: the {what} file is neither JSON nor YAML: {said}") from None
     except RecursionError:  # both parsers recurse: lists in lists some thousands deep
         raise SourceError(
             f"{path}: the {what} file is nested too deeply (lists or mappings hundreds of "

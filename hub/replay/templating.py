@@ -8,6 +8,7 @@ JSON). Dotted names walk into dicts and lists (``{{ child.id }}``, ``{{ items.0 
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -24,11 +25,14 @@ class TemplateSyntaxError(ValueError):
 class MissingVariable(LookupError):
     """A placeholder names a variable the iteration does not have (yet)."""
 
-    def __init__(self, name: str, available: list[str]) -> None:
+    def __init__(self, name: str, available: list[str], lacking: str | None = None) -> None:
         self.name = name
         self.available = available
-        shown = ", ".join(sorted(available)) or "none"
-        super().__init__(f"variable {name!r} is not defined (defined: {shown})")
+        if lacking is None:
+            shown = ", ".join(sorted(available)) or "none"
+            super().__init__(f"variable {name!r} is not defined (defined: {shown})")
+        else:
+            super().__init__(f"variable {name!r} is not defined: {lacking}")
 
 
 def _lookup(name: str, variables: Mapping[str, Any]) -> Any:
@@ -36,7 +40,7 @@ def _lookup(name: str, variables: Mapping[str, Any]) -> Any:
     if head not in variables:
         raise MissingVariable(name, list(variables))
     value = variables[head]
-    for part in rest:
+    for index, part in enumerate(rest):
         if isinstance(value, Mapping) and part in value:
             value = value[part]
         elif (
@@ -44,8 +48,57 @@ def _lookup(name: str, variables: Mapping[str, Any]) -> Any:
         ):
             value = value[int(part)]
         else:
-            raise MissingVariable(name, list(variables))
+            walked = ".".join([head, *rest[:index]])
+            raise MissingVariable(name, list(variables), _lacking(walked, value, part))
     return value
+
+
+def _lacking(walked: str, value: Any, part: str) -> str:
+    """Why ``value`` (reached by ``walked``) has no ``part``: a typo in a dotted name
+    (``{{ person.idd }}``) is then told by what the value does hold, not by the list of
+    variables, which holds ``person`` all right."""
+    if isinstance(value, Mapping):
+        return no_key(walked, value, part)
+    if isinstance(value, list):
+        if part.isascii() and part.isdigit():
+            return no_item(walked, value)
+        if not value:
+            return f"{walked} is an empty list"
+        return f"{walked} is a list, whose items are numbered from 0"
+    return f"{walked} is {kind_of(value)}, not a mapping or a list"
+
+
+def no_key(walked: str, value: Mapping[str, Any], key: str) -> str:
+    """A mapping (at ``walked``) without ``key``, said with the keys it has."""
+    keys = [str(k) for k in value]
+    if not keys:
+        return f"{walked} is an empty mapping"
+    close = difflib.get_close_matches(key, keys, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    shown = ", ".join(keys[:20]) + (", ..." if len(keys) > 20 else "")
+    return f"{walked} has no key {key!r}{hint}; its keys: {shown}"
+
+
+def no_item(walked: str, value: list[Any]) -> str:
+    """A list (at ``walked``) too short for an index, said with the indices it has."""
+    if not value:
+        return f"{walked} is an empty list"
+    if len(value) == 1:
+        return f"{walked} has 1 item, numbered 0"
+    return f"{walked} has {len(value)} items, 0 to {len(value) - 1}"
+
+
+def kind_of(value: Any) -> str:
+    """What a JSON value is, in words: "a mapping", "an empty list", "text", ..."""
+    if isinstance(value, Mapping):
+        return "a mapping" if value else "an empty mapping"
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    return "a number" if isinstance(value, int | float) else "text"
 
 
 def as_text(value: Any) -> str:

@@ -9,6 +9,7 @@ import yaml
 
 from hub.replay.compiler import Loc
 from hub.replay.problems import ScenarioLoadError
+from hub.replay.sources import yaml_problem
 
 # A template in a plain YAML value inside a flow mapping breaks the YAML ("{" opens a
 # mapping there): ``headers: {X-Road-Issue: KYC-{{ run.iteration }}}``, as written in the
@@ -62,10 +63,15 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple[Lo
 
 
 def _parse_masked(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple[Loc, str]]]:
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        # The loader checks every character as it is made: a NUL or an ESC in the file
+        # raised out of here, a traceback instead of the line that holds it.
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except yaml.reader.ReaderError as exc:
+        raise ScenarioLoadError([_unprintable(file, text, exc)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
@@ -74,10 +80,12 @@ def _parse_masked(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple
         detail = f"{problem} ({context})" if context else problem
         if mark is not None:
             rows = text.splitlines()
-            detail += _quote_hint(rows[mark.line] if mark.line < len(rows) else "")
+            hint = _quote_hint(rows[mark.line] if mark.line < len(rows) else "")
+            detail += hint or _indent_hint(problem)
         raise ScenarioLoadError([f"{where}: bad YAML: {detail}"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[Loc, int] = {}
     duplicates: list[tuple[Loc, str]] = []
     if node is not None:
@@ -94,13 +102,47 @@ def _parse_masked(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple
     return data, lines, duplicates
 
 
+def _indent_hint(problem: str) -> str:
+    """What PyYAML's words for a misindented line ("expected <block end>, but found
+    '<block mapping start>'") mean in the file."""
+    if problem.startswith("expected <block end>"):
+        return (
+            "; check this line's indentation: a key lines up with the other keys of its "
+            "mapping, a '- ' with the other items of its list"
+        )
+    if problem == "mapping values are not allowed here":
+        return (
+            "; a key indented deeper than the key above it, or a value holding ': ' that "
+            "needs quotes"
+        )
+    return ""
+
+
+def _unprintable(file: str, text: str, error: yaml.reader.ReaderError) -> str:
+    """A character YAML does not allow in a file (NUL, ESC, ...), with its line and column."""
+    said, line, column = yaml_problem(error, text)
+    code = error.character
+    escape = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return (
+        f"{file}:{line}:{column}: bad YAML: {said} files; remove it, or write it as an "
+        f'escape in double quotes ("{escape}")'
+    )
+
+
 # An unquoted JSONPath as a value: ``cid: $.items[0].id`` inside ``{ }``, where YAML reads
 # "[" as the start of a list and "," as the end of the value.
 _UNQUOTED_PATH = re.compile(r"(?:^|[{,\s])[\w.-]+:\s+(\$[^\s,{}'\"]*)")
 
 
+# An unquoted JSONPath as a key: ``json: {$.items[0].id: x}``, as the docs' ``{$.match: true}``
+# invites.
+_UNQUOTED_KEY = re.compile(r"[{,]\s*(\$[^\s,{}'\"]*?):(?:\s|$)")
+
+
 def _quote_hint(line: str) -> str:
     match = _UNQUOTED_PATH.search(line)
+    if match is None:
+        match = next((m for m in _UNQUOTED_KEY.finditer(line) if "[" in m.group(1)), None)
     if match is None or any(c in match.group(1) for c in MASK_CHARS):
         return ""
     path = match.group(1)

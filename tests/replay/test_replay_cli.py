@@ -77,6 +77,13 @@ def run(*args: str) -> Any:
             ["field expect.headers: X-Road-Error: an empty list accepts no value"],
         ),
         (GOOD.replace("name: good\n", "nmae: good\n"), [":2: unknown key 'nmae'"]),
+        (  # A step's key that lost its indentation: "allowed: name, ..." said no more.
+            GOOD.replace("    expect:", "expect:"),
+            [
+                ":7: unknown key 'expect'; allowed: name, description, vars, steps ('expect' "
+                "is a step's key: indent it under its step, as the keys above it)"
+            ],
+        ),
         ("- just\n- a list\n", [":1: a scenario is a mapping"]),
         (GOOD + "  - fault: {provider: VN/GOV/BCA/population}\n", ["give exactly one of"]),
         (
@@ -220,6 +227,29 @@ def run(*args: str) -> Any:
                 "in an earlier step to use it here",
             ],
         ),
+        (  # The docs write `json: {$.match: true}`; a path with [ ] there needs quotes too.
+            GOOD.replace("{status: 200}", "{json: {$.match: true, $.items[0].id: x}}"),
+            [
+                ":7:43: bad YAML: expected ',' or '}', but got '['",
+                "a JSONPath holding [ ] or other YAML punctuation must be quoted, "
+                'e.g. "$.items[0].id"',
+            ],
+        ),
+        (  # PyYAML's token names alone: "expected <block end>, but found '?'"
+            GOOD.replace("    expect:", "  expect:"),
+            [
+                ":7:3: bad YAML: expected <block end>, but found '?' (while parsing a block "
+                "collection); check this line's indentation: a key lines up with the other "
+                "keys of its mapping, a '- ' with the other items of its list"
+            ],
+        ),
+        (
+            GOOD.replace("    expect:", "      expect:"),
+            [
+                ":7:13: bad YAML: mapping values are not allowed here; a key indented deeper "
+                "than the key above it, or a value holding ': ' that needs quotes"
+            ],
+        ),
         (
             GOOD + "    capture: {cid: $.items[0].id}\n",
             [
@@ -304,8 +334,32 @@ def test_a_malformed_identifier_says_what_a_valid_one_looks_like(
             "(key: value), got a list",
         ),
         ("vars: [a]\n" + GOOD, ":1: field vars: expected a mapping (key: value), got a list"),
+        # "Input should be a valid list (got null)": `steps:` with nothing under it.
+        ("name: x\nsteps:\n", ":2: field steps: a scenario needs at least one step"),
+        (
+            "name: x\nsteps:\n  id: a\n",
+            ":2: field steps: expected a list of steps (each starting with '- '), got a mapping",
+        ),
+        # "Input should be a valid string", without what it got nor where JSON goes.
+        (
+            GOOD + "    body: {a: 1}\n",
+            ":8: step 'find' (steps[0]), field body: Input should be a valid string (got a "
+            "mapping); a JSON body goes under 'json:'",
+        ),
+        (
+            GOOD.replace("name: good", "name: [a]"),
+            ":2: field name: Input should be a valid string (got a list)",
+        ),
     ],
-    ids=["no steps", "json list", "vars list"],
+    ids=[
+        "no steps",
+        "json list",
+        "vars list",
+        "steps null",
+        "steps mapping",
+        "body mapping",
+        "name list",
+    ],
 )
 def test_a_wrong_shape_is_said_in_the_words_of_yaml(
     write: Callable[..., Path], text: str, said: str
@@ -348,6 +402,54 @@ def test_every_problem_of_every_file_is_listed(write: Callable[..., Path], tmp_p
     # Named on its own, a file is a scenario whatever it holds: its problem is said.
     named = run(str(z), "--hub", "http://127.0.0.1:9")
     assert named.exit_code == 2 and f"{z}:1: unknown key 'x'" in named.output
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        # "cannot read: 'utf-8' codec can't decode byte 0xe9 in position 9: ...".
+        (
+            "name: caf\u00e9\nsteps: []\n".encode("latin-1"),
+            ":1:10: not UTF-8 text (byte 0xe9); save the file as UTF-8",
+        ),
+        (
+            "name: x\nsteps: []\n".encode("utf-16"),
+            ":1:1: not UTF-8 text: the file is UTF-16; save the file as UTF-8",
+        ),
+        # A traceback: PyYAML refuses control characters before it parses anything.
+        (
+            b"name: x\nsteps:\n  - id: a\x00b\n",
+            ":3:10: bad YAML: the control character \\x00 is not allowed in YAML files; "
+            'remove it, or write it as an escape in double quotes ("\\x00")',
+        ),
+        (
+            b"name: x\x1b[0m\nsteps: []\n",
+            ":1:8: bad YAML: the control character \\x1b is not allowed",
+        ),
+    ],
+    ids=["latin-1", "utf-16", "nul", "esc"],
+)
+def test_a_file_that_is_not_yaml_text_is_refused_with_its_line(
+    tmp_path: Path, raw: bytes, said: str
+) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_bytes(raw)
+    result = run(str(path), "--hub", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert f"{path}{said}" in result.output
+    assert "nothing was run" in result.output
+
+
+def test_a_pipe_is_refused_as_what_it_is(tmp_path: Path) -> None:
+    # `cat x.yaml | hub replay /dev/stdin` said "no such file or folder" of a path that is.
+    fifo = tmp_path / "scenario.yaml"
+    os.mkfifo(fifo)
+    result = run(str(fifo), "--hub", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert (
+        f"{fifo}: not a file or folder (a pipe or a device); save the scenario to a file "
+        "and name that"
+    ) in " ".join(result.output.split())
 
 
 def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
@@ -800,6 +902,13 @@ def test_a_fault_held_for_the_run_is_cleared_when_a_scenario_fails(
             "VN/GOV/BCA/population='{error_rate: 0.5, latency_ms: 200}' (not KEY=VALUE)",
         ),
         ("VN/GOV/BCA/population=", "a non-empty mapping in YAML or JSON, e.g."),
+        # PyYAML's own text: five lines, a caret drawing, 'in "<unicode string>"'.
+        (
+            "VN/GOV/BCA/population={latency_ms: 5",
+            "--fault 'VN/GOV/BCA/population={latency_ms: 5': the settings are not JSON or "
+            "YAML: expected ',' or '}', but got '<stream end>' (while parsing a flow mapping), "
+            "at column 15 of the settings; nothing was run",
+        ),
     ],
 )
 def test_a_malformed_fault_option_is_refused_before_anything_runs(
@@ -808,6 +917,7 @@ def test_a_malformed_fault_option_is_refused_before_anything_runs(
     result = run(str(write(GOOD)), "--hub", "http://127.0.0.1:9", "--fault", value)
     assert result.exit_code == 2, result.output
     assert said in result.output and "nothing was run" in result.output
+    assert "<unicode string>" not in result.output
 
 
 def test_two_faults_for_one_provider_are_refused(fake_hub: Any, write: Callable[..., Path]) -> None:

@@ -268,3 +268,60 @@ def test_a_header_capture_keeps_every_value_of_a_repeated_header() -> None:
     assert check(holds, answer, {}) is None
     missing = capture(plan("    capture: {x: {header: X-Gone, match: first}}\n"), answer, {})
     assert missing is not None and (missing.what, missing.got) == ("x", "<absent>")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "said"),
+    [
+        # A typo in a capture path said only "got <nothing matched>", and the body excerpt
+        # (its first 300 characters) may not reach the key that was meant.
+        (
+            "$.itmes[0].id",
+            BODY,
+            "capture cid: expected a value at $.itmes[0].id, got <nothing matched> "
+            "($ has no key 'itmes' (did you mean 'items'?); its keys: items, n)",
+        ),
+        (
+            "$.items[5].id",
+            BODY,
+            "capture cid: expected a value at $.items[5].id, got <nothing matched> "
+            "($.items has 2 items, 0 to 1)",
+        ),
+        (
+            "$.items[0].idd",
+            BODY,
+            "capture cid: expected a value at $.items[0].idd, got <nothing matched> "
+            "($.items[0] has no key 'idd' (did you mean 'id'?); its keys: id, sex)",
+        ),
+        (
+            "$.n.id",
+            BODY,
+            "capture cid: expected a value at $.n.id, got <nothing matched> "
+            "($.n is a number, not a mapping)",
+        ),
+        (
+            "$.items[*].id",
+            {"items": []},
+            "capture cid: expected a value at $.items[*].id, got <nothing matched> "
+            "($.items is an empty list)",
+        ),
+        # A filter that matched none: the path itself is not wrong, so nothing more is said.
+        (
+            "$.items[?(@.sex == 'x')].id",
+            BODY,
+            "capture cid: expected a value at $.items[?(@.sex == 'x')].id, got <nothing matched>",
+        ),
+    ],
+)
+def test_a_jsonpath_that_matches_nothing_says_where_the_body_differs(
+    path: str, body: Any, said: str
+) -> None:
+    got = capture(plan(f'    capture: {{cid: "{path}"}}\n'), reply(body=body), {})
+    assert got is not None and got.got == "<nothing matched>"
+    assert got.message() == said
+    step = plan(f'    expect: {{json: {{"{path}": 1}}}}\n')
+    failed = check(step, reply(body=body), {})
+    assert failed is not None
+    assert failed.message() == said.replace("capture cid: expected a value at ", "json ").replace(
+        ", got", ": expected 1, got"
+    )

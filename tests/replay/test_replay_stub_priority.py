@@ -172,3 +172,23 @@ async def test_a_stub_step_sends_a_repeated_header_and_a_capture_keeps_every_val
     )
     [result] = results
     assert result.ok, [s.first_failure for s in result.steps]
+
+
+@pytest.mark.parametrize(
+    ("request_filter", "said"),
+    [
+        ({"method": "GET", "path": "/c/1", "status": 503}, "GET /c/1 answered 503"),
+        # It said "any any path by stub s1".
+        ({"stub": "s1"}, "any method or path answered by stub s1"),
+        ({"method": "POST"}, "POST to any path"),
+        ({"path_pattern": "/c/.*"}, "any method to ~/c/.*"),
+        ({"status": 404, "stub": "s1"}, "any method or path answered 404 by stub s1"),
+        ({"unmatched": True}, "any method or path unmatched"),
+    ],
+)
+def test_the_calls_a_verify_step_counts_read_as_words(
+    request_filter: dict[str, Any], said: str
+) -> None:
+    from hub.replay.mockplan import calls_text
+
+    assert calls_text(request_filter) == said

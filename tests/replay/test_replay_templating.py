@@ -45,12 +45,34 @@ def test_nested_bodies_render_and_plain_values_are_untouched() -> None:
     assert compile_value(plain) is plain
 
 
-@pytest.mark.parametrize("name", ["missing", "child.nope", "child.tags.5"])
-def test_missing_variable_names_what_is_missing(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("missing", "variable 'missing' is not defined (defined: child, cid, n, ok)"),
+        # It said "(defined: child, cid, n, ok)" here too: child is, what lacks is its key.
+        (
+            "child.idd",
+            "variable 'child.idd' is not defined: child has no key 'idd' (did you mean 'id'?); "
+            "its keys: id, tags",
+        ),
+        ("child.tags.5", "variable 'child.tags.5' is not defined: child.tags has 2 items, 0 to 1"),
+        (
+            "child.tags.x",
+            "variable 'child.tags.x' is not defined: child.tags is a list, "
+            "whose items are numbered from 0",
+        ),
+        ("cid.x", "variable 'cid.x' is not defined: cid is text, not a mapping or a list"),
+        (
+            "child.id.0",
+            "variable 'child.id.0' is not defined: child.id is text, not a mapping or a list",
+        ),
+    ],
+)
+def test_missing_variable_names_what_is_missing(name: str, said: str) -> None:
     with pytest.raises(MissingVariable) as caught:
         Template(f"x {{{{ {name} }}}}").render(VARS)
     assert caught.value.name == name
-    assert "cid" in str(caught.value)
+    assert str(caught.value) == said
 
 
 @pytest.mark.parametrize("source", ["{{ cid }", "{{ }}", "{{ a b }}", "x {{ 1a }}", "{{"])
