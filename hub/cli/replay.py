@@ -65,8 +65,11 @@ def replay_command(
     concurrency: Annotated[
         int | None,
         typer.Option(
+            "--concurrency",
+            "--vus",  # k6's name for them: its users tried it first
             min=1,
-            help="Closed model: workers (default 1); open model: cap on in-flight (default 1000).",
+            help="Closed model: workers, k6's VUs (default 1); open model: cap on in-flight "
+            "(default 1000).",
         ),
     ] = None,
     rate: Annotated[

@@ -850,6 +850,22 @@ def test_a_fault_held_for_the_whole_run_loads_under_it_with_concurrency(
     assert type(held[0]["set"]["latency_ms"]) is int
 
 
+def test_k6s_vus_names_the_workers_as_concurrency_does(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # `--vus 4`, as k6 has it, said "No such option: --vus. Possible options: --hub".
+    # As --concurrency 1 above: one iteration in flight, so most of 20 starts a second drop.
+    report = tmp_path / "r.json"
+    args = [str(write(SLOW)), "--hub", fake_hub.url, "--rate", "20", "--iterations", "6"]
+    result = run(*args, "--vus", "1", "--json", str(report))
+    assert result.exit_code == 0, result.output
+    iterations = json.loads(report.read_text())["scenarios"][0]["iterations"]
+    assert iterations["dropped"] >= 4 and iterations["started"] <= 2, iterations
+    refused = run(str(write(GOOD)), "--hub", fake_hub.url, "--vus", "0")
+    assert refused.exit_code == 2
+    assert "Invalid value for '--concurrency' / '--vus'" in " ".join(refused.output.split())
+
+
 def test_fault_settings_print_as_given_whole_numbers_as_integers(
     write: Callable[..., Path],
 ) -> None:
