@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from hub import __version__
@@ -193,6 +195,17 @@ async def _stop(state: HubState) -> None:
         await state.writer_engine.dispose()
 
 
+def _no_route(path: str) -> str:
+    """The refusal of a path that no route takes: where exchanges and the APIs are."""
+    if path.startswith(("/admin/", "/api/")):
+        return f"nothing is served at {path}: /docs lists the routes of the admin and operator API"
+    return (
+        f"nothing is served at {path}: exchanges go to "
+        "/r1/INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE/... (r1 in lower case), the admin API "
+        "is under /admin/ and the operator API under /api/ (/docs lists every route)"
+    )
+
+
 def _add_routes(api: FastAPI, state: HubState) -> None:
     @api.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -201,6 +214,14 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
         # A malformed identifier is a 400 wherever it is sent (SPEC §4); the rest a 422.
         bad_id = any(isinstance(e.get("ctx", {}).get("error"), IdError) for e in errs)
         return JSONResponse({"detail": "; ".join(problems)}, status_code=400 if bad_id else 422)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            # No route took the path (a route's own 404 says what it lacks): most often a
+            # provider's path sent without /r1, or with /R1.
+            exc = StarletteHTTPException(404, _no_route(request.url.path), exc.headers)
+        return await http_exception_handler(request, exc)
 
     @api.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> Response:

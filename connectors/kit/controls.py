@@ -25,6 +25,7 @@ from connectors.kit.errors import (
     InvalidRequestError,
     NotFoundError,
     unknown_query,
+    with_fields,
 )
 from connectors.kit.faults import FaultConfig
 from connectors.kit.journal import JOURNAL_SIZE, Journal
@@ -108,7 +109,7 @@ def _stubs(body: Any, *, many: bool, content_type: str) -> list[Stub]:
         except ValidationError as exc:
             errors += [{**e, "loc": (*where, *e["loc"])} for e in exc.errors()]
     if errors:
-        raise RequestValidationError(errors, body=body)
+        raise RequestValidationError(with_fields(errors, Stub), body=body)
     return stubs
 
 

@@ -22,11 +22,12 @@ import difflib
 import json
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -169,13 +170,52 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     then failed the answer's own encoding, and the client got a 500).
     """
     assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
+    errors = with_fields(list(exc.errors()), _body_model(request))
     invalid_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
     if invalid_json is not None:
         message = _invalid_json(invalid_json, exc.body)
     else:
         message = describe(errors, request.headers.get("content-type", ""))
     return JSONResponse({"type": "InvalidRequest", "message": message}, status_code=422)
+
+
+def with_fields(errors: list[Any], model: Any) -> list[Any]:
+    """``errors``, each unknown field's with the fields of the model it was sent to (as
+    ``ctx["fields"]``), so that its sentence can name the one meant: "leave it out" was the
+    advice, and a stub without its mistyped ``"stauts": 404`` answers 200."""
+    out = []
+    for error in errors:
+        if error.get("type") == "extra_forbidden" and "fields" not in (error.get("ctx") or {}):
+            # loc[0] is where it was sent (body, query...), loc[-1] the unknown field.
+            found = _model_at(_model_in(model), error.get("loc", ())[1:-1])
+            if found is not None:
+                fields = [field.alias or name for name, field in found.model_fields.items()]
+                error = {**error, "ctx": {**(error.get("ctx") or {}), "fields": fields}}
+        out.append(error)
+    return out
+
+
+def _body_model(request: Request) -> Any:
+    """The model of the route's body, when it takes one."""
+    params = getattr(getattr(request.scope.get("route"), "dependant", None), "body_params", [])
+    return params[0].field_info.annotation if len(params) == 1 else None
+
+
+def _model_at(model: type[BaseModel] | None, path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model at ``path`` below ``model``; a part that is no field (a list's index, a
+    key of a mapping of models, ``stubs[0]``) keeps the model it is in."""
+    for part in path:
+        field = model.model_fields.get(str(part)) if model is not None else None
+        if field is not None:
+            model = _model_in(field.annotation)
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model ``annotation`` holds: itself, or that of ``list[...]``, ``X | None``..."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next(filter(None, map(_model_in, get_args(annotation))), None)
 
 
 def describe(errors: list[Any], content_type: str = "application/json") -> str:
@@ -211,7 +251,12 @@ def _sentence(error: Any, content_type: str) -> str:
     if kind == "missing":
         return f"{where} is required" if path else "the body is missing: send a JSON object"
     if kind == "extra_forbidden":
-        return f"{where} is not a field of this request; leave it out"
+        fields = (error.get("ctx") or {}).get("fields")
+        if not fields:
+            return f"{where} is not a field of this request; leave it out"
+        close = difflib.get_close_matches(loc[-1], fields, n=1)
+        meant = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{where} is not a field of this request{meant}; it takes {', '.join(fields)}"
     if kind in ("model_attributes_type", "model_type", "dict_type") and not path:
         if isinstance(value, str | bytes) and "json" not in content_type.lower():
             return (

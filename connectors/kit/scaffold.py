@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import keyword
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from string import Template
 
@@ -54,11 +54,14 @@ def scaffold(
     member_id: str | None = None,
     member_name: str | None = None,
     taken: Mapping[str, str] | None = None,
+    discovered: Sequence[Path] = (),
 ) -> list[Path]:
     """Write connector ``name`` under ``root`` (the project root); return the files written.
 
     ``taken`` maps the subsystem IDs already declared (by another connector, a demo client)
-    to whose they are: a second subsystem of the same ID stopped `hub up`.
+    to whose they are: a second subsystem of the same ID stopped `hub up`. ``discovered``
+    are the folders discovery reads when ``root`` has none of them, where the package must
+    be moved to be served.
     """
     if not NAME_RE.fullmatch(name):
         raise ScaffoldError(
@@ -89,6 +92,14 @@ def scaffold(
         raise ScaffoldError(
             f"connector name {name!r} is taken by the module {module}; choose another name"
         )
+    for folder in discovered:
+        for there in (folder / name, folder / f"{name}.py"):
+            if there.exists():
+                # Written elsewhere, the package could never be moved where it is served.
+                raise ScaffoldError(
+                    f"connector name {name!r} is taken where `hub mock` and `hub up` look for "
+                    f"connectors ({there}); choose another name"
+                )
     targets = {tmpl: root / path.format(name=name) for tmpl, path in FILES.items()}
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing:

@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
-from connectors.kit.errors import describe
+from connectors.kit.errors import describe, with_fields
 from connectors.kit.matching import (
     body_holds,
     compile_pattern,
@@ -151,7 +151,7 @@ def read_stubs(path: Path) -> list[Stub]:
         except ValidationError as exc:
             errors += [{**e, "loc": ("body", f"stubs[{i}]", *e["loc"])} for e in exc.errors()]
     if errors:
-        raise StubError(f"the stubs file {path}: {describe(errors)}")
+        raise StubError(f"the stubs file {path}: {describe(with_fields(errors, Stub))}")
     try:
         Stubs().replace(stubs)  # an id given twice, or too many stubs
     except StubError as exc:

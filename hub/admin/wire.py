@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect
 
 from hub.core.hints import unknown_key
 from hub.registry import service as registry
-from hub.registry.yamlio import NESTED, RegistryFileError, decode
+from hub.registry.yamlio import NESTED, YAML_FIXES, RegistryFileError, decode
 
 # What `curl -d @file.yaml` sends: curl drops a file's line breaks with -d, not with
 # --data-binary, and YAML without them rarely parses.
@@ -171,6 +171,9 @@ async def _yaml_as_json(request: Request) -> Request:
     except RegistryFileError as exc:
         message = str(exc)
         if b"\n" not in data.strip() and ": not valid YAML: " in message:
+            # The lines are what is wrong, not their indentation or quotes.
+            for _said, fix in YAML_FIXES:
+                message = message.removesuffix(f"; {fix}")
             message += f"; {ONE_LINE}"
         raise HTTPException(400 if exc.bad_identifier else 422, message) from None
     body = json.dumps(doc.model_dump(exclude_unset=True)).encode()

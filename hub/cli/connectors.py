@@ -76,8 +76,9 @@ def mock(
     size: Annotated[
         int | None,
         typer.Option(
+            min=1,
             help="Size of the data (the population's citizens; business and land derive "
-            "theirs from it, so give mocks that refer to each other the same --seed and --size)"
+            "theirs from it, so give mocks that refer to each other the same --seed and --size)",
         ),
     ] = None,
     hub_url: Annotated[str | None, typer.Option(help="Hub to call other agencies through")] = None,
@@ -163,7 +164,9 @@ def mock(
             state_path=state,
         )
     except ValueError as exc:  # pydantic's ValidationError and StateFileError are ones too
-        typer.echo(f"error: {exc}", err=True)
+        # The dataset's "(population) size must be between 1 and N" is about --size.
+        said = re.sub(r"^(\w+ )?size must", "--size must", str(exc))
+        typer.echo(f"error: {said}", err=True)
         raise typer.Exit(2) from None
     except TypeError as exc:
         # A factory written before state files has no state_path parameter.
@@ -207,8 +210,11 @@ def new(
 ) -> None:
     """Scaffold connectors/NAME/ (manifest, models, dataset, app, README) and its test."""
     from connectors.kit.scaffold import ScaffoldError, default_member_id, project_root, scaffold
+    from hub.registry.advice import member_code_warnings
 
     root = dir if dir is not None else project_root()
+    found = [Path(p).resolve() for p in connectors.__path__]
+    elsewhere = (root / "connectors").resolve() not in found
     try:
         if member_id is not None:
             parse_member(member_id)  # the registry refuses it later, and `hub up` with it
@@ -216,15 +222,22 @@ def new(
             # `new bca` is a system of Bộ Công an's too, not of a "Bca agency".
             member_name = _known_member_name(member_id or default_member_id(name))
         written = scaffold(
-            name, root, member_id=member_id, member_name=member_name, taken=_taken_subsystems()
+            name,
+            root,
+            member_id=member_id,
+            member_name=member_name,
+            taken=_taken_subsystems(),
+            discovered=found if elsewhere else (),
         )
     except (ScaffoldError, IdError, connectors.BrokenConnector) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     for path in written:
         typer.echo(f"created {path}")
-    found = [Path(p).resolve() for p in connectors.__path__]
-    if (root / "connectors").resolve() not in found:
+    # What `hub registry apply` would warn of the member, before code is written around it.
+    for warning in member_code_warnings([member_id or default_member_id(name)]):
+        typer.echo(f"warning: {warning}", err=True)
+    if elsewhere:
         # An installed hub: discovery does not read the directory written into.
         typer.echo(
             f"note: `hub mock` and `hub up` look for connectors in {found[0]}, not in "

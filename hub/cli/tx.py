@@ -88,13 +88,16 @@ def list_cmd(
         limit=limit, cursor=cursor,
     )  # fmt: skip
     items = page.items
+    caption = f"next page: --cursor {page.next_cursor}" if page.next_cursor else None
     if not (as_json or as_csv):  # the data keeps "", the table says what it is
         items = [i | {k: named(i[k]) for k in ("client", "service")} for i in items]
+        if not items:  # a header alone looked like a listing cut short
+            caption = "no record matches these filters"
     emit(
         # CSV is for scripts: every field of the listing, the provider and purpose included.
         page, items, _csv_columns() if as_csv else COLUMNS,
         title="Transactions (newest first)", as_json=as_json, as_csv=as_csv, console=console,
-        caption=f"next page: --cursor {page.next_cursor}" if page.next_cursor else None,
+        caption=caption,
     )  # fmt: skip
 
 

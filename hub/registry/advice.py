@@ -6,10 +6,14 @@
   before the merger of 1 July 2025.
 - A service that neither it nor its subsystem gives a ``base_url``: its calls answer 502
   until one is given (a service declared on a client subsystem by mistake, say).
+- An endpoint segment written as Express or Rails write a parameter (``/records/:id``): ``:``
+  may stand in a segment, so it is applied, but as text: only ``/records/:id`` itself
+  matches it, and every real call is refused as an endpoint the service does not offer.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from hub.core.ids import parse_member
@@ -18,6 +22,8 @@ from schemas import enterprise_code
 from schemas.identifiers import OLD_PROVINCE_CODES, PROVINCES
 
 _IN_FORCE = ", ".join(sorted(PROVINCES))
+# A whole segment that is ":" and a name: a parameter in Express's and Rails's routes.
+_COLON_PARAM = re.compile(r":[A-Za-z_][A-Za-z0-9_]*")
 
 
 def member_code_warnings(members: Iterable[str]) -> list[str]:
@@ -68,3 +74,20 @@ def unreachable_services(
         for svc in services
         if svc.id in touched and not svc.base_url and not bases.get(svc.subsystem_id)
     ]
+
+
+def colon_parameters(services: Sequence[Service], touched: set[str]) -> list[str]:
+    """A warning for each endpoint of a service of ``touched`` with a segment ``:name``."""
+    warnings = []
+    for svc in services:
+        if svc.id not in touched:
+            continue
+        for e in svc.endpoints or []:
+            found = [p for p in e["path"].split("/") if _COLON_PARAM.fullmatch(p)]
+            if found:
+                named = " and ".join(repr(p) for p in found)
+                warnings.append(
+                    f"{svc.id}: {e['method']} {e['path']} takes {named} as text, matched "
+                    f"only as written; a parameter is written {{{found[0][1:]}}}"
+                )
+    return warnings

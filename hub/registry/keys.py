@@ -193,7 +193,12 @@ def rotatable(row: ApiKey | None, key_id: int) -> ApiKey:
     if row.expires_at is not None:
         # Rotating it again would move its end, and an expired key would work once more.
         if row.expires_at <= repo.utcnow():
-            raise KeyRefused(f"there is no active key {key_id}: it expired", gone=True)
+            raise KeyRefused(
+                f"there is no active key {key_id}: it expired at "
+                f"{row.expires_at:%Y-%m-%d %H:%M:%S} UTC (it was rotated, or issued with an "
+                "end); rotate the key that replaced it, or issue a new key",
+                gone=True,
+            )
         raise KeyRefused(
             f"key {key_id} already has an end: it works until "
             f"{row.expires_at:%Y-%m-%d %H:%M:%S} UTC (it was rotated, or issued with an "

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.core.ids import parse_member, parse_service, parse_subsystem
 from hub.models import Grant, Member, Service, Subsystem
 from hub.registry import repository as repo
-from hub.registry.advice import member_code_warnings, unreachable_services
+from hub.registry.advice import colon_parameters, member_code_warnings, unreachable_services
 from hub.registry.events import Actor, Change, grant_target, record, updated
 from hub.registry.export import SERVICE_FIELDS as SERVICE_FIELDS
 from hub.registry.export import SUBSYSTEM_OPTIONAL as SUBSYSTEM_OPTIONAL
@@ -164,6 +164,13 @@ EMPTY_PRUNE_ALL = (
     "the document holds no entries (it is empty or all comments), so --prune-all (prune_all) "
     "would delete the whole registry, keys included; to empty it on purpose, name its "
     "sections empty (members: [])"
+)
+
+# Applied without --prune-all, the same changes nothing, and said so only as "created 0":
+# the file a refused `hub connectors registry ... > FILE` leaves empty looked applied.
+EMPTY_APPLY = (
+    "the document holds no entries (empty, or all comments), so nothing was applied; write "
+    "it again (a refused `hub connectors registry ... > FILE` leaves FILE empty)"
 )
 
 
@@ -351,7 +358,10 @@ async def apply(
         *member_code_warnings(m.id for m in doc.members),
         *unreachable_services(services, await repo.subsystems(session), touched),
         *same_endpoints(services, touched),
+        *colon_parameters(services, touched),
     ]
+    if not doc.model_fields_set & SECTIONS:
+        warnings.insert(0, EMPTY_APPLY)
     notes = []
     if prune and not prune_all:
         notes = left_grants(doc, [(g.client_id, g.service_id) for g in await repo.grants(session)])

@@ -12,6 +12,18 @@ from hub.core.hints import unknown_key
 from hub.core.ids import IdError
 
 NESTED = "nested too deep to read: lists or mappings thousands of levels inside one another"
+# What to do about PyYAML's complaints at the usual slips of a hand-edited file, which name
+# only the parser's tokens ("<block end>"): a value holding ": ", a key indented one space
+# off, a key without its colon and space.
+YAML_FIXES = (
+    (
+        "mapping values are not allowed here",
+        "a value holding ': ' goes in quotes (name: \"a: b\"), and a key is indented as the "
+        "keys beside it",
+    ),
+    ("expected <block end>", "indent this line as the keys or list items beside it"),
+    ("could not find expected ':'", "write each key as 'key: value', with a space after the colon"),
+)
 
 
 class RegistryFileError(ValueError):
@@ -95,6 +107,8 @@ def _yaml_error(exc: yaml.YAMLError, source: str) -> str:
         problem += f" (in the {what} that starts at line {opened.line + 1})"
     if "'\\t'" in problem:
         problem += "; YAML indents with spaces, not tabs"
+    else:
+        problem += next((f"; {fix}" for said, fix in YAML_FIXES if problem.startswith(said)), "")
     return f"{where}: not valid YAML: {problem}"
 
 

@@ -160,6 +160,12 @@ async def test_grace_zero_ends_the_old_key_now(sqlite_url: str, tmp_path: Path) 
     assert ended <= datetime.now(UTC)
     _, *rows = cells((await cli(sqlite_url, "list")).stdout)
     assert {row[0]: row[-1] for row in rows}[str(issued["id"])].startswith("expired 20")
+    # Rotating it again says when it ended and which key to rotate instead.
+    again = await cli(sqlite_url, "rotate", str(issued["id"]))
+    assert again.exit_code == 1
+    said = " ".join(again.stderr.split())
+    assert f"there is no active key {issued['id']}: it expired at 20" in said, said
+    assert "rotate the key that replaced it, or issue a new key" in said
 
 
 @pytest.mark.parametrize(

@@ -144,8 +144,34 @@ grants:
             "reg.yaml:2: not valid YAML: found character '\\t' that cannot start any token; "
             "YAML indents with spaces, not tabs",
         ),
+        (
+            CONNECTOR.replace("name: Permits office", "name: Permits: office"),
+            "reg.yaml:3: not valid YAML: mapping values are not allowed here; a value "
+            "holding ': ' goes in quotes (name: \"a: b\"), and a key is indented as the keys "
+            "beside it",
+        ),
+        (
+            CONNECTOR.replace("    timeout_ms: 5000", "     timeout_ms: 5000"),
+            "reg.yaml:12: not valid YAML: expected <block end>, but found '<block mapping "
+            "start>' (in the block mapping that starts at line 9); indent this line as the "
+            "keys or list items beside it",
+        ),
+        (
+            CONNECTOR.replace("    base_url: http", "    base_url http"),
+            "reg.yaml:7: not valid YAML: could not find expected ':' (in the simple key that "
+            "starts at line 6); write each key as 'key: value', with a space after the colon",
+        ),
     ],
-    ids=["wrong type", "duplicate id", "entry not a mapping", "unclosed brace", "tab"],
+    ids=[
+        "wrong type",
+        "duplicate id",
+        "entry not a mapping",
+        "unclosed brace",
+        "tab",
+        "colon in a value",
+        "indentation",
+        "no colon",
+    ],
 )
 def test_a_refused_file_says_where_and_what_and_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, said: str
@@ -205,3 +231,25 @@ def test_a_file_given_twice_is_said_so(tmp_path: Path, monkeypatch: pytest.Monke
     assert " ".join(result.output.split()) == (
         f"error: {tmp_path / 'reg.yaml'}: this file is given twice; give each file once"
     )
+
+
+def test_a_file_of_no_entries_is_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `hub connectors registry permits --base-url localhost:8010 > permits.yaml` is refused,
+    # and leaves permits.yaml empty: applied, it said "created 0, ..." as a file that changed
+    # nothing.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    for text in ("", "# nothing yet\n"):
+        (tmp_path / "permits.yaml").write_text(text, encoding="utf-8")
+        result = runner.invoke(app, ["registry", "apply", "permits.yaml"])
+        assert result.exit_code == 0, result.output
+        said = " ".join(result.stderr.split())
+        assert "warning: the document holds no entries (empty, or all comments)" in said, said
+    # Sections named empty are no mistake.
+    (tmp_path / "permits.yaml").write_text("grants: []\n", encoding="utf-8")
+    result = runner.invoke(app, ["registry", "apply", "permits.yaml"])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output

@@ -40,7 +40,17 @@ def problem(answer: httpx.Response) -> str:
         ({"latency_ms": "x"}, 'latency_ms: must be a valid number (got "x")'),
         ({"error_status": 200}, "error_status: must be at least 400 (got 200)"),
         ({"services": []}, "services: must be a valid dictionary (got a list)"),
-        ({"noise": 1}, "noise is not a field of this request; leave it out"),
+        (
+            {"noise": 1},
+            "noise is not a field of this request; it takes latency_ms, jitter_ms, error_rate, "
+            "error_status, timeout_rate, reset_rate, malformed_rate, seed, services",
+        ),
+        (
+            {"services": {"x": {"eror_rate": 1}}},
+            "services.x.eror_rate is not a field of this request (did you mean 'error_rate'?); "
+            "it takes latency_ms, jitter_ms, error_rate, error_status, timeout_rate, "
+            "reset_rate, malformed_rate",
+        ),
         (
             {"services": {"x": {"reset_rate": 2}}},
             "services.x.reset_rate: must be at most 1 (got 2)",
@@ -330,3 +340,26 @@ async def test_a_charter_capital_out_of_range_is_named(capital: float) -> None:
     assert said.startswith("charter_capital_vnd: must be"), said
     schema = EnterpriseRegistration.model_json_schema()["properties"]["charter_capital_vnd"]
     assert {"maximum": 10**18} in [{"maximum": s.get("maximum")} for s in schema["anyOf"]]
+
+
+async def test_a_mistyped_field_is_named_with_the_one_meant(mock: httpx.AsyncClient) -> None:
+    # "leave it out" was the advice: a stub without its mistyped "status" answers 200.
+    stub = {"method": "GET", "path": "/x", "stauts": 404}
+    said = problem(await mock.put("/__stubs", json=[stub]))
+    assert said.startswith(
+        "stubs[0].stauts is not a field of this request (did you mean 'status'?); it takes id, "
+        "method, path, "
+    ), said
+    said = problem(await mock.put("/__faults", json={"eror_rate": 0.5}))
+    assert said.startswith("eror_rate is not a field of this request (did you mean 'error_rate'?)")
+
+
+async def test_a_mistyped_field_of_a_service_is_named_with_the_one_meant() -> None:
+    app = connectors.get("population").create_app(seed=42, size=200)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        body = {"id": "079203001234", "fullname": "Nguyễn Văn An"}
+        said = problem(await client.post("/citizens/verify", json=body))
+    assert "fullname is not a field of this request (did you mean 'full_name'?); it takes id, " in (
+        said
+    ), said

@@ -117,6 +117,8 @@ def test_a_data_seed_past_2_53_is_refused() -> None:
         (["mock", "population", "--fault-seed", str(PAST_SAFE)], "--fault-seed must be a whole"),
         (["mock", "population", "--fault-seed", str(-PAST_SAFE)], "to 9007199254740991"),
         (["up", "--seed", str(PAST_SAFE)], "--seed must be a whole number"),
+        # The dataset's refusal named "size", no option of the command.
+        (["mock", "population", "--size", "2000000"], "error: --size must be between 1 and"),
     ],
 )
 def test_the_cli_refuses_a_seed_past_2_53(

@@ -87,6 +87,20 @@ def test_a_name_of_a_module_of_the_package_is_refused(tmp_path: Path) -> None:
     assert (ROOT / "connectors" / "demo.py").is_file()  # the name the default root refuses
 
 
+def test_outside_the_project_a_name_taken_where_discovery_looks_is_refused(
+    tmp_path: Path,
+) -> None:
+    # The note says to move the package into the folder discovery reads, where a package
+    # (population) or module (demo) of that name already is.
+    for name, there in (("population", "population"), ("demo", "demo.py")):
+        result = CliRunner().invoke(app, ["connectors", "new", name, "--dir", str(tmp_path)])
+        assert result.exit_code == 2, (name, result.output)
+        said = " ".join(result.output.split())
+        assert f"connector name {name!r} is taken where" in said, said
+        assert str(ROOT / "connectors" / there) in said, said
+    assert not (tmp_path / "connectors").exists()
+
+
 def test_a_known_member_keeps_its_name(tmp_path: Path) -> None:
     # "Passports agency" in the manifest renamed Bộ Công an in the registry once applied.
     for member, name in (("VN/GOV/BCA", "Bộ Công an"), ("VN/GOV/BTP", "Bộ Tư pháp")):
@@ -256,3 +270,14 @@ def test_a_scaffolded_lookup_answers_only_its_own_id(tmp_path: Path) -> None:
     for alias in ("R0000001", "R00000001"):
         with pytest.raises(ProviderError, match="R and 6 digits"):
             data.get(alias)
+
+
+def test_a_member_code_no_agency_has_is_warned_about_at_once(tmp_path: Path) -> None:
+    # Only `hub registry apply` said so, after the connector was written around it.
+    args = ["connectors", "new", "old_code", "--dir", str(tmp_path), "--member-id", "VN/LOC/02"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "warning: VN/LOC/02: 02 was a province code before the merger" in said, said
+    args = ["connectors", "new", "new_code", "--dir", str(tmp_path), "--member-id", "VN/LOC/01"]
+    assert "warning" not in CliRunner().invoke(app, args).output

@@ -47,3 +47,21 @@ async def test_every_answer_has_one_date(hub: Hub) -> None:
         dates = r.headers.get_list("date")
         assert len(dates) == 1, r.headers
         assert parsedate_to_datetime(dates[0]).tzinfo is not None
+
+
+async def test_a_path_outside_every_route_says_where_exchanges_go(hub: Hub) -> None:
+    # A provider's path without /r1, or /R1: FastAPI's bare {"detail": "Not Found"} said
+    # nothing of the protocol's prefix.
+    for path in (LOOKUP.replace("/r1/", "/R1/"), LOOKUP.removeprefix("/r1")):
+        r = await hub.client.get(path, headers=hub.headers(**PURPOSE))
+        assert r.status_code == 404, r.text
+        said = r.json()["detail"]
+        assert said.startswith(f"nothing is served at {path}: "), said
+        assert "/r1/INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE/" in said and "/docs" in said
+    r = await hub.client.get("/admin/nothing", headers=ADMIN_H)
+    assert r.status_code == 404 and r.json()["detail"] == (
+        "nothing is served at /admin/nothing: /docs lists the routes of the admin and operator API"
+    )
+    # A 404 of a route's own keeps its message.
+    r = await hub.client.get("/admin/members/VN/GOV/NOBODY", headers=ADMIN_H)
+    assert r.status_code == 404 and "nothing is served" not in r.json()["detail"], r.text

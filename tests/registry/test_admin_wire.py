@@ -111,6 +111,14 @@ async def test_yaml_sent_on_one_line_says_to_keep_its_line_breaks(
             "; the body came as one line: curl -d @FILE drops a file's line breaks, "
             "send it with --data-binary @FILE"
         )
+        # Nor what to do about a file's lines, which the body lost.
+        flat = b"members: []grants: []"
+        r = await c.put("/admin/registry", content=flat, headers=YAML_H)
+        assert r.json()["detail"] == (
+            "body:1: not valid YAML: expected <block end>, but found '<scalar>'; the body came "
+            "as one line: curl -d @FILE drops a file's line breaks, send it with --data-binary "
+            "@FILE"
+        )
         # A YAML body of several lines with a mistake of its own gets no such hint.
         r = await c.put("/admin/registry", content=b"members:\n  - {id: [\n", headers=YAML_H)
         assert r.status_code == 422 and "--data-binary" not in r.text

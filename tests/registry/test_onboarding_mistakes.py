@@ -253,3 +253,24 @@ async def test_an_entry_posted_alone_answers_the_warnings_apply_gives(
             "a base_url, so its calls answer 502 until one is given (a provider's subsystem has "
             "base_url: http://...; a client's has none)"
         ]
+
+
+async def test_a_parameter_written_as_other_frameworks_do_is_warned_about(db_url: str) -> None:
+    # Express's /records/:id is a legal segment, the text ":id": every call to /records/R1
+    # was refused as an endpoint the service does not offer.
+    from tests.registry.test_yaml import _apply
+
+    text = (
+        "members:\n  - id: VN/LOC/01\n    name: UBND TP. Hà Nội\n"
+        "subsystems:\n  - id: VN/LOC/01/permits\n    base_url: http://127.0.0.1:9\n"
+        "services:\n  - id: VN/LOC/01/permits/record-lookup\n"
+        "    endpoints:\n      - {method: GET, path: '/records/:id/files/:file_no'}\n"
+    )
+    result = await _apply(db_url, text)
+    assert result.created == 3
+    assert result.warnings == [
+        "VN/LOC/01/permits/record-lookup: GET /records/:id/files/:file_no takes ':id' and "
+        "':file_no' as text, matched only as written; a parameter is written {id}"
+    ]
+    fixed = text.replace(":id/files/:file_no", "{id}/files/{file_no}")
+    assert (await _apply(db_url, fixed)).warnings == []

@@ -89,6 +89,13 @@ def test_tx_list_pages_and_show(cli_db: str) -> None:
     assert shown["record_hash"] and shown["seq"] == first["items"][0]["seq"]
 
 
+def test_an_empty_listing_says_that_nothing_matched(cli_db: str) -> None:
+    # A mistyped service showed the table's header alone, as a listing that failed might.
+    said = run("tx", "list", "--service", "VN/GOV/BCA/population/citizen-lookp")
+    assert "no record matches these filters" in " ".join(said.split()), said
+    assert json.loads(run("tx", "list", "--service", "VN/GOV/X/y/z", "--json"))["items"] == []
+
+
 def test_tables_keep_whole_values_piped_and_in_a_narrow_terminal(cli_db: str) -> None:
     items = json.loads(run("tx", "list", "--limit", "3", "--json"))["items"]
     piped = run("tx", "list", "--limit", "3")  # not a terminal: one line per record
