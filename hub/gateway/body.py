@@ -4,9 +4,12 @@ that is no JSON, or that repeats a key in one object, ``Client.BadRequest``)."""
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from referencing.exceptions import Unresolvable
@@ -27,7 +30,7 @@ def validate(service: ServiceEntry, body: bytes) -> None:
     try:
         doc = orjson.loads(body) if body else None
     except orjson.JSONDecodeError as exc:
-        raise errors.BadRequest(f"the body is not valid JSON: {exc}") from None
+        raise errors.BadRequest(f"the body is not valid JSON: {exc}{_as_form(body)}") from None
     if doc is not None and _too_deep(body, doc):
         raise errors.InvalidPayload(
             f"the body nests deeper than {MAX_BODY_DEPTH} levels of arrays and objects; "
@@ -160,12 +163,55 @@ def _repeated_key(body: bytes, doc: Any) -> str | None:
     return None
 
 
+def _as_form(body: bytes) -> str:
+    """A hint when ``body`` is form fields (``curl -d 'id=1'``): the JSON object meant."""
+    if body[:1] in (b"{", b"[", b'"') or b"=" not in body:
+        return ""
+    try:
+        fields = parse_qsl(body[:1000].decode(), strict_parsing=True, max_num_fields=3)
+    except (ValueError, UnicodeDecodeError):  # not fields, or more than three
+        fields = parse_qsl(body[:200].decode("utf-8", "replace"))[:3]
+    if not fields:
+        return ""
+    shown = json.dumps(dict(fields), ensure_ascii=False)
+    return (
+        f"; it reads as form fields (name=value&...): send them as one JSON object, such as {shown}"
+    )
+
+
+def _closed_fields(error: Any) -> str | None:
+    """An object's keys that a schema with ``additionalProperties: false`` does not take, in
+    words, each with the field it was likely meant to be (jsonschema names them alone)."""
+    schema, doc = error.schema, error.instance
+    if not isinstance(schema, dict) or not isinstance(doc, dict):
+        return None
+    fields = list(schema.get("properties") or {})
+    patterns = list(schema.get("patternProperties") or {})
+    try:
+        extra = [k for k in doc if k not in fields and not any(re.search(p, k) for p in patterns)]
+    except re.error:  # a pattern Python reads otherwise than the schema's dialect
+        return None
+    if not extra:
+        return None
+    named = []
+    for key in extra[:10]:
+        close = difflib.get_close_matches(key, fields, n=1)
+        named.append(repr(key) + (f" (did you mean {close[0]!r}?)" if close else ""))
+    what = "is not a field of it" if len(extra) == 1 else "are not fields of it"
+    takes = f"; it takes {', '.join(fields)}" if fields else ""
+    return f"{', '.join(named)} {what}{takes}"
+
+
 def schema_problem(error: Any) -> str:
     """What to fix: for a choice of forms (anyOf, oneOf), what each form asks for.
 
     jsonschema's own message for them repeats the whole body ("{...} is not valid under any
     of the given schemas") and says nothing of what would be.
     """
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        said = _closed_fields(error)
+        if said is not None:
+            return said
     if error.validator in ("anyOf", "oneOf") and error.context:
         forms = sorted({sub.message for sub in error.context})
         return "it must meet one of these: " + "; or ".join(forms)

@@ -6,6 +6,7 @@ the handler (hub/gateway/handler.py) runs them and records whatever they refuse.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from typing import NoReturn
@@ -161,6 +162,23 @@ def _foreign_secret(snap: Snapshot, secret: str, key: str) -> None:
         )
 
 
+def _nearest(service_id: str, snap: Snapshot) -> str:
+    """What a service id no service has was meant to be: " (did you mean ...?)", or why none.
+
+    Only a refusal runs it. The codes are no secret from a client with a key: listMethods
+    lists them (X-Road's metaservice).
+    """
+    provider, _, code = service_id.rpartition("/")
+    if provider not in snap.subsystems:
+        close = difflib.get_close_matches(provider, list(snap.subsystems), n=1)
+        meant = f" (did you mean {close[0]}?)" if close else ""
+        return f": no subsystem {provider} is registered{meant}"
+    prefix = provider + "/"
+    codes = [sid[len(prefix) :] for sid in snap.services if sid.startswith(prefix)]
+    close = difflib.get_close_matches(code, codes, n=1)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
+
+
 def refuse_disabled(client: str, snap: Snapshot) -> NoReturn:
     """Refuse a disabled client, as X-Road does, whether its key or its certificate proved it."""
     member = snap.off_member(client)
@@ -182,7 +200,9 @@ def authorize(ex: Exchange, client: str, snap: Snapshot) -> ServiceEntry:
                 f"there is no service {ex.target.service_id}; the metaservice {code} takes "
                 f"no path after it: GET /r1/{ex.target.provider}/{code}"
             )
-        raise errors.UnknownService(f"there is no service {ex.target.service_id}")
+        raise errors.UnknownService(
+            f"there is no service {ex.target.service_id}{_nearest(ex.target.service_id, snap)}"
+        )
     ex.service = service
     if service.problem is not None:
         raise errors.ServiceUnavailable(service.problem)

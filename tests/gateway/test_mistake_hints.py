@@ -1,0 +1,104 @@
+"""A refusal of a connector developer's slip points at the slip: a mistyped service code, a
+form sent where JSON is asked for, a misspelt field of a body with a closed schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.gateway.conftest import (
+    CLIENT,
+    PROVIDER,
+    Hub,
+    load_registry,
+    provider_app,
+    registry_doc,
+)
+from tests.support import hub_client, make_settings, serve
+
+PURPOSE = {"X-Road-UserId": "officer-01", "X-Road-Issue": "HS-0001"}
+
+
+async def test_a_mistyped_service_code_is_told_the_one_meant(hub: Hub) -> None:
+    # It said "there is no service .../citizen-lookp" and nothing more.
+    r = await hub.client.get(f"/r1/{PROVIDER}/citizen-lookp/citizens/1", headers=hub.headers())
+    assert r.status_code == 404 and r.headers["X-Road-Error"] == "Client.UnknownService"
+    assert r.json()["message"] == (
+        f"there is no service {PROVIDER}/citizen-lookp (did you mean {PROVIDER}/citizen-lookup?)"
+    )
+    # Nothing near: no guess.
+    r = await hub.client.get(f"/r1/{PROVIDER}/zzzzzz/x", headers=hub.headers())
+    assert r.json()["message"] == f"there is no service {PROVIDER}/zzzzzz"
+    # A provider that is not registered is said to be the reason.
+    r = await hub.client.get("/r1/VN/GOV/BCA/populaton/citizen-lookup/x", headers=hub.headers())
+    assert r.status_code == 404 and r.json()["message"] == (
+        "there is no service VN/GOV/BCA/populaton/citizen-lookup: no subsystem "
+        f"VN/GOV/BCA/populaton is registered (did you mean {PROVIDER}?)"
+    )
+
+
+async def test_a_form_sent_for_json_is_told_to_send_json(hub: Hub) -> None:
+    # curl -d 'id=1' got "the body is not valid JSON: unexpected character: line 1 column 1
+    # (char 0)", which did not say what had been sent instead.
+    headers = hub.headers(**{"Content-Type": "application/x-www-form-urlencoded"})
+    r = await hub.client.post(f"/r1/{PROVIDER}/echo/echo", content=b"id=1&x=2", headers=headers)
+    assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
+    message = r.json()["message"]
+    assert message.startswith("the body is not valid JSON: "), message
+    assert message.endswith(
+        "; it reads as form fields (name=value&...): send them as one JSON object, such as "
+        '{"id": "1", "x": "2"}'
+    ), message
+    # Broken JSON keeps the parser's words alone.
+    r = await hub.client.post(f"/r1/{PROVIDER}/echo/echo", content=b"{nope", headers=headers)
+    assert "form fields" not in r.json()["message"]
+
+
+def closed_doc(base_url: str) -> dict[str, Any]:
+    doc = registry_doc(base_url)
+    doc["services"].append(
+        {
+            "id": f"{PROVIDER}/verify",
+            "endpoints": [{"method": "POST", "path": "/echo"}],
+            "request_schema": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "full_name": {"type": "string"},
+                    "date_of_birth": {"type": "string"},
+                },
+                "patternProperties": {"^x-": {}},
+                "additionalProperties": False,
+            },
+        }
+    )
+    doc["grants"].append({"client": CLIENT, "service": f"{PROVIDER}/verify"})
+    return doc
+
+
+async def test_a_misspelt_field_of_a_closed_schema_is_told_the_one_meant(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with serve(provider_app()) as base_url:
+        keys = await load_registry(db_url, closed_doc(base_url))
+        async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+            h = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {keys[CLIENT]}", **PURPOSE}
+
+            async def said(body: dict[str, Any]) -> str:
+                r = await c.post(f"/r1/{PROVIDER}/verify/echo", json=body, headers=h)
+                assert r.status_code == 422, r.text
+                assert r.headers["X-Road-Error"] == "Client.InvalidPayload"
+                return str(r.json()["message"])
+
+            # jsonschema's "Additional properties are not allowed ('fullname' was
+            # unexpected)" named the slip but not the field meant.
+            message = await said({"id": "1", "fullname": "A", "x-trace": "t"})
+            assert message == (
+                f"the body does not match the request schema of {PROVIDER}/verify: at (body): "
+                "'fullname' (did you mean 'full_name'?) is not a field of it; it takes id, "
+                "full_name, date_of_birth"
+            )
+            message = await said({"id": "1", "dob": "2000-01-01", "zz": 1})
+            assert message.endswith(
+                "'dob', 'zz' are not fields of it; it takes id, full_name, date_of_birth"
+            ), message
