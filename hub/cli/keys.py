@@ -247,7 +247,7 @@ def list_cmd(
     from hub.registry import keys
     from hub.registry import repository as repo
     from hub.registry.schemas import KeyOut, SubsystemIdStr
-    from hub.stats.output import emit
+    from hub.stats.output import Layout, col, emit
 
     if client is not None:
         try:
@@ -271,7 +271,18 @@ def list_cmd(
         for r in rows
     ]
     columns = ("id", "client", "prefix", "label", "created", "state")
-    emit({}, table, columns, title="API keys", as_json=False, as_csv=False, console=console)
+    # Narrower, the label goes under its client, then the prefix too, and the state under
+    # the time it was made: ids, prefixes and times whole.
+    ident, made = col("id"), col("created\nstate", "created", "state")
+    layouts = [
+        Layout([*map(col, columns[:3]), col("label", wraps=["label"]), *map(col, columns[4:])]),
+        Layout([ident, col("client\nlabel", "client", "label", wraps=["label"]), col("prefix"),
+                made]),
+        Layout([ident, col("client\nprefix\nlabel", "client", "prefix", "label",
+                           wraps=["label"]), made]),
+    ]  # fmt: skip
+    emit({}, table, columns, title="API keys", as_json=False, as_csv=False, console=console,
+         layouts=layouts)  # fmt: skip
     if not rows:
         _note(f"no keys for {client}" if client else "no keys")
     other = [str(r["id"]) for r in table if r["current_secret"] is False and _live(r, now)]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -20,6 +18,10 @@ from hub.cli.common import (
     settings,
     up_to_date,
 )
+from hub.cli.stats_tables import heading, matrix_layouts, named, series_layouts, window
+
+if TYPE_CHECKING:
+    pass
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -192,6 +194,7 @@ def timeseries_cmd(
     emit(
         ts, rows, columns + names, title=f"Exchanges per {bucket}", as_json=as_json,
         as_csv=as_csv, console=console, caption=f"times in {ts.timezone}",
+        layouts=() if as_json or as_csv else series_layouts(names),
     )  # fmt: skip
 
 
@@ -231,37 +234,10 @@ def matrix_cmd(
         for client in m.clients
     ]
     columns = ["client", "name", *heads]
+    layouts = matrix_layouts(m, heads)
     emit(m, rows, columns, title=f"Sharing matrix ({m.total:,} exchanges)",
-         as_json=False, as_csv=False, console=console, caption=window(m))  # fmt: skip
-
-
-UNIDENTIFIED = "(not identified)"
-
-
-def window(answer: Any) -> str:
-    """The range a table counts, in the zone its days are: "--since 2026-12-07" read back as
-    2026-12-06T17:00:00Z was right in UTC and looked like the wrong day in Ha Noi."""
-    zone = ZoneInfo(answer.timezone)
-
-    def local(iso: str) -> str:
-        at = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
-        return at.strftime("%Y-%m-%d %H:%M" + (":%S" if at.second or at.microsecond else ""))
-
-    first = local(answer.since) if answer.since else "the first record"
-    return f"{first} .. {local(answer.until)} ({answer.timezone})"
-
-
-def named(key: str) -> str:
-    """A client, service or provider as a table shows it: "" is a caller refused before the
-    hub knew who it was, or an unknown service or provider (a blank header, row or cell; the
-    dashboard's label)."""
-    return key or UNIDENTIFIED
-
-
-def heading(key: str, names: dict[str, str]) -> str:
-    """A client, service or provider as a column's header or a row's first cell: its id, and
-    its name below."""
-    return named(key) + (f"\n{names[key]}" if key in names else "")
+         as_json=False, as_csv=False, console=console, caption=window(m),
+         layouts=layouts)  # fmt: skip
 
 
 @app.command("top")
@@ -280,7 +256,7 @@ def top_cmd(
 ) -> None:
     """The busiest clients, services or providers."""
     from hub.stats import service
-    from hub.stats.output import emit
+    from hub.stats.output import Layout, col, emit, narrowing
 
     t = query(
         db, tz, service.top, by=by, limit=limit, since=since, until=until, client=client,
@@ -291,10 +267,20 @@ def top_cmd(
     if as_csv:
         columns += ["name", "succeeded"]  # after the columns scripts already read by position
     elif not as_json:  # the data keeps "", the table says what it is
-        rows = [r | {"key": named(r["key"])} for r in rows]
+        rows = [r | {"key": named(r["key"]), "share_pct": round(r["share"] * 100, 1)} for r in rows]
         columns = ["key", "name", "count", "succeeded", *columns[2:]]
+    ok, share = col("succeeded"), col("share %", "share_pct")
+    sent, received = col("request bytes", "request_bytes"), col("response bytes", "response_bytes")
+    figures = [col("count"), ok, col("failed"), share, sent, received]
+    # The name beside the id where it fits (a pipe: one line a row, for grep), else below it;
+    # then the figures a narrow terminal has least need of (succeeded is count - failed).
+    layouts = [
+        Layout([col(by, "key"), col("name", wraps=["name"]), *figures]),
+        *narrowing([col(by, "key", "name", wraps=["name"]), *figures],
+                   [[ok], [sent, received], [share]]),
+    ]  # fmt: skip
     emit(t, rows, columns, title=f"Top {by}s", as_json=as_json, as_csv=as_csv, console=console,
-         caption=window(t))  # fmt: skip
+         caption=window(t), layouts=layouts)  # fmt: skip
 
 
 @app.command("growth")
@@ -309,12 +295,15 @@ def growth_cmd(
 ) -> None:
     """Volume per period and its change against the period before."""
     from hub.stats import service
-    from hub.stats.output import emit
+    from hub.stats.output import Layout, col, emit
 
     g = query(db, tz, service.growth, period=period, since=since, until=until)
     rows = [p.model_dump() for p in g.periods]
-    emit(g, rows, ("period", "total", "change", "change_pct", "partial"),
-         title=f"Growth per {period}", as_json=as_json, as_csv=as_csv, console=console)  # fmt: skip
+    columns = ("period", "total", "change", "change_pct", "partial")
+    shown = [col("period"), col("total"), col("change"), col("change %", "change_pct"),
+             col("partial")]  # fmt: skip
+    emit(g, rows, columns, title=f"Growth per {period}", as_json=as_json, as_csv=as_csv,
+         console=console, layouts=[Layout(shown)])  # fmt: skip
 
 
 @app.command("health")
@@ -339,7 +328,7 @@ def health_cmd(
     Circuit states are the serving hub's alone: its API and dashboard show them.
     """
     from hub.stats import health
-    from hub.stats.output import emit
+    from hub.stats.output import Layout, col, emit
     from hub.stats.schemas import ProviderHealth
 
     h = query(db, None, health.read, what="provider health", window_minutes=window_minutes,
@@ -354,7 +343,8 @@ def health_cmd(
     # check's status and time are in --json and --csv, so that it fits 80 columns.
     rows = [
         {
-            "provider": heading(r.provider, h.names),
+            "provider": r.provider,
+            "name": h.names.get(r.provider, ""),
             "state": "not checked" if r.reachable is None else "reachable" if r.reachable
             else "down",
             "exchanges": r.exchanges,
@@ -363,6 +353,11 @@ def health_cmd(
         }
         for r in h.providers
     ]  # fmt: skip
+    figures = [col("state"), col("exchanges"), col("errors"), col("error rate", "error_rate")]
+    layouts = [
+        Layout([col("provider"), col("name", wraps=["name"]), *figures]),
+        Layout([col("provider", "provider", "name", wraps=["name"]), *figures]),
+    ]
     notes = [f"exchanges: the last {h.window_minutes} minutes and the current one"]
     if not h.providers:  # as the dashboard says it, not an empty table without a word
         notes = ["no providers registered: the registry has none with a base URL to check"]
@@ -374,6 +369,6 @@ def health_cmd(
         notes.append("reachability not checked: --check asks each provider now")
     if h.providers:
         notes.append("circuit states: the serving hub's GET /api/health/providers")
-    emit(h, rows, ("provider", "state", "exchanges", "errors", "error_rate"),
+    emit(h, rows, ("provider", "name", "state", "exchanges", "errors", "error_rate"),
          title="Provider health", as_json=False, as_csv=False, console=console,
-         caption="\n".join(notes))  # fmt: skip
+         caption="\n".join(notes), layouts=layouts)  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -30,10 +30,13 @@ from hub.cli.stats import (
     SinceOpt,
     TzOpt,
     UntilOpt,
-    named,
 )
 from hub.cli.stats import query as stats_query
+from hub.cli.stats_tables import named
 from hub.core.limits import PAGE_MAX
+
+if TYPE_CHECKING:
+    from hub.stats.output import Layout
 
 app = typer.Typer(help="The transaction log: list, show, synthesise.", no_args_is_help=True)
 COLUMNS = ("started_at", "id", "client", "service", "status_code", "fault_code", "total_ms")
@@ -98,7 +101,29 @@ def list_cmd(
         page, items, _csv_columns() if as_csv else COLUMNS,
         title="Transactions (newest first)", as_json=as_json, as_csv=as_csv, console=console,
         caption=caption,
+        layouts=_layouts(),
     )  # fmt: skip
+
+
+def _layouts() -> list[Layout]:
+    """The listing's tables, widest first. A record's id (32 characters), a service's (up to
+    52) and its time (27) do not fit 80 columns side by side: narrower, they go one below
+    the other in a cell, each whole."""
+    from hub.stats.output import Layout, col
+
+    started, ident, client, service, status, fault, ms = (
+        col("started", "started_at"), col("id"), col("client"), col("service"),
+        col("status", "status_code"), col("fault", "fault_code"), col("total ms", "total_ms"),
+    )  # fmt: skip
+    when = col("id\nstarted", "id", "started_at")
+    who = col("client\nservice", "client", "service")
+    how = col("status\nfault\ntotal ms", "status_code", "fault_code", "total_ms")
+    return [
+        Layout([started, ident, client, service, status, fault, ms]),
+        Layout([when, who, status, fault, ms]),
+        Layout([when, who, how]),
+        Layout([col("id\nstarted\nclient\nservice", "id", "started_at", "client", "service"), how]),
+    ]
 
 
 async def _stream(conn: Any, *, tz: str, as_csv: bool, **filters: Any) -> int:

@@ -56,7 +56,7 @@ def test_series_matrix_top_growth(cli_db: str) -> None:
     for column in ("request_bytes", "response_bytes"):
         assert sum(int(r[column]) for r in series_csv) == summary[column] > 0
     table = run("stats", "timeseries", "--bucket", "day", "--since", "7d")
-    assert "request_bytes" in table and "response_bytes" in table
+    assert "request bytes" in table and "response bytes" in table
     matrix = json.loads(run("stats", "matrix", "--json"))
     assert matrix["total"] == 3000
     top = json.loads(run("stats", "top", "--by", "provider", "--json"))
