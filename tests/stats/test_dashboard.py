@@ -129,7 +129,9 @@ async def test_dashboard_loads_without_errors_and_draws_data(
     # matrix's colours are set from the script, not as inline style attributes.
     assert "default-src 'self'" in policy and "unsafe-inline" not in policy, policy
     assert refused == [], refused
-    assert sorted(cells) == ["1", "5", "·", "·"]  # a row and a column each
+    # A row and a column each, with the failures under the count (the unknown citizen and
+    # the ungranted call; the caller refused before it was known).
+    assert sorted(cells) == ["1\n1 failed", "5\n2 failed", "·", "·"], cells
     coloured = [c for c in cells_bg if c]
     assert len(coloured) == 2 and all("(11, 107, 203" in c for c in coloured), coloured
     # The tiles and the matrix count from the chart's first bucket edge, not from 24 hours
@@ -421,7 +423,8 @@ async def test_the_token_dialog_and_the_hub_going_away(sqlite_url: str, tmp_path
         labelled = await page.get_by_label("Operator token").count()
         await page.get_by_role("button", name="Cancel").click()
         still_open = await page.evaluate("document.getElementById('token-dialog').open")
-        charts = await page.get_by_role("img").count()
+        # In the DOM: with no exchanges the charts are hidden (their "No exchanges" said).
+        charts = await page.locator("canvas[role='img']").count()
         unnamed = await page.evaluate(
             "[...document.querySelectorAll('canvas')].filter(c => !c.getAttribute('aria-label'))"
             ".length"

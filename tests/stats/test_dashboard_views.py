@@ -3,6 +3,7 @@ reader's tables, and with the hub gone while the page is open."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,222 @@ async def test_on_a_phone_the_hub_away_message_takes_a_line_of_its_own(
         )
     assert lines[0] == 1 and lines[1] <= 3, lines
     assert problems == [] or all("ERR_FAILED" in p for p in problems), problems
+
+
+async def test_on_a_phone_the_health_table_shows_every_column(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """At 375 px the health table was wider than its card: the error rate and the circuit,
+    what an operator on call looks for, were off to the right behind a sideways scroll."""
+    await some_traffic(sqlite_url)
+    name = "Bộ Nông nghiệp và Môi trường · Cơ sở dữ liệu quốc gia về đất đai"
+
+    async def health(route: Any) -> None:
+        resp = await route.fetch()
+        h = await resp.json()
+        h["providers"] = [{"provider": p, "base_url": "http://x", "reachable": None,
+                           "status": None, "check_ms": None, "checked_at": None, "error": None,
+                           "exchanges": 1_234_567, "errors": 386_419, "error_rate": 0.313,
+                           "circuit": "half-open", "circuit_workers": None}
+                          for p in PROVIDERS]  # fmt: skip
+        h["names"] = {p: name for p in PROVIDERS}
+        h["registered"], h["reachable"], h["connection_rate"] = len(PROVIDERS), 0, 0.0
+        await route.fulfill(response=resp, json=h)
+
+    async with dashboard(sqlite_url, tmp_path, width=375) as (page, problems):
+        await page.route("**/api/health/providers*", health)
+        await page.reload()
+        await page.wait_for_selector("body[data-loaded='yes']")
+        await page.wait_for_selector("#health td.num")
+        box = await page.evaluate(
+            "(b => [b.scrollWidth, b.clientWidth, b.getBoundingClientRect().right])"
+            "(document.getElementById('health'))"
+        )
+        # Each cell: its right edge, and whether its text runs past it.
+        cells = await page.evaluate(
+            """[...document.querySelectorAll('#health tbody td')].map((td) => [td.innerText,
+                 td.getBoundingClientRect().right, td.scrollWidth > td.clientWidth])"""
+        )
+        # Each column's header above its figures.
+        heads = await page.evaluate(
+            "[...document.querySelectorAll('#health thead th')]"
+            ".map(th => Math.round(th.getBoundingClientRect().left))"
+        )
+        first = await page.evaluate(
+            "[...document.querySelectorAll('#health tbody tr:first-child td')]"
+            ".map(td => Math.round(td.getBoundingClientRect().left))"
+        )
+    assert box[0] <= box[1], box  # nothing to scroll to
+    assert all(right <= box[2] + 0.5 and not spills for _, right, spills in cells), cells
+    assert [t for t, _, _ in cells[:5]][1:] == ["not checked", "1,234,567", "31.3 %", "half-open"]
+    assert heads == first, (heads, first)
+    assert problems == []
+
+
+# How each chart's box shows: [its canvas' id, its height on the page].
+CHART_BOXES = """[...document.querySelectorAll('.chart canvas')].map((c) =>
+  [c.id, Math.round(c.parentElement.getBoundingClientRect().height)])"""
+
+
+async def test_a_range_with_no_exchanges_draws_no_empty_axes(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Under "No exchanges in this range." each chart still drew its bare axes (latency 1 to
+    10 ms, faults 0 to 1) as if figures were missing; the matrix offered a CSV of nothing.
+    Their cards, a blank 240 px each, then made a phone scroll past four screens of nothing."""
+    async with dashboard(sqlite_url, tmp_path, width=375) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        empty = await page.evaluate(CHART_BOXES)
+        cards = await page.evaluate(
+            "[...document.querySelectorAll('main > .card')].slice(0, 4)"
+            ".map(c => Math.round(c.getBoundingClientRect().height))"
+        )
+        said = await page.locator("#matrix p.empty").inner_text()
+        csv_off = await page.locator("#matrix-csv").is_disabled()
+        await some_traffic(sqlite_url)
+        await page.evaluate("document.body.dataset.loaded = 'no'; refresh()")
+        await page.wait_for_selector("body[data-loaded='yes']")
+        await page.wait_for_timeout(300)  # the charts take their new size on the next frame
+        drawn = await page.evaluate(CHART_BOXES)
+        plots = await page.evaluate(
+            "['volume', 'latency', 'errors'].map(id => Chart.getChart(id).chartArea.height)"
+        )
+        csv_on = await page.locator("#matrix-csv").is_enabled()
+    assert empty == [["volume", 0], ["latency", 0], ["errors", 0]], empty
+    assert all(h < 150 for h in cards), cards  # a title and a line each
+    assert said == "No exchanges in this range."
+    assert csv_off
+    assert all(h >= 200 for _, h in drawn), drawn
+    assert all(h >= 120 for h in plots), plots
+    assert csv_on
+    assert problems == []
+
+
+# Each tile's figure as the lines it is written on: its characters grouped by their top.
+TILE_LINES = """[...document.querySelectorAll('.tile b')].map((b) => {
+  const lines = new Map();
+  const walk = document.createTreeWalker(b, NodeFilter.SHOW_TEXT);
+  for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+    for (let i = 0; i < node.length; i += 1) {
+      const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1);
+      const top = Math.round(r.getBoundingClientRect().top);
+      lines.set(top, (lines.get(top) || '') + node.data[i]);
+    }
+  }
+  return [...lines.values()];
+})"""
+
+
+async def test_tile_figures_never_break_inside_a_number(sqlite_url: str, tmp_path: Path) -> None:
+    """At 1024 px seven tiles shared the row: a month's "1,234,567" exchanges read
+    "1,234,56" over "7", and "data shared" sat alone on a second row; in four columns at
+    640 px "62.9" and its "ms" took a line each."""
+
+    async def summary(route: Any) -> None:
+        resp = await route.fetch()
+        s = await resp.json()
+        s.update(total=1_234_567, succeeded=1_200_000, failed=34_567,
+                 request_bytes=123_000_000, response_bytes=456_000_000)  # fmt: skip
+        s["latency_ms"]["p95"], s["hub_ms"]["p95"] = 5100.0, 0.463
+        await route.fulfill(response=resp, json=s)
+
+    async def huge(route: Any) -> None:
+        resp = await route.fetch()
+        s = await resp.json()
+        s.update(total=12_345_678_901_234, succeeded=12_345_678_901_000, failed=234)
+        await route.fulfill(response=resp, json=s)
+
+    rows = {}
+    async with dashboard(sqlite_url, tmp_path, width=1024) as (page, problems):
+        await page.route("**/api/stats/summary*", summary)
+        await page.reload()
+        await page.wait_for_selector("body[data-loaded='yes']")
+        tops = await page.evaluate(
+            "[...document.querySelectorAll('.tile')]"
+            ".map(t => Math.round(t.getBoundingClientRect().top))"
+        )
+        for top in tops:
+            rows[top] = rows.get(top, 0) + 1
+        desk = await page.evaluate(TILE_LINES)
+    async with dashboard(sqlite_url, tmp_path, width=640) as (page, tablet_problems):
+        await page.route("**/api/stats/summary*", summary)
+        await page.reload()
+        await page.wait_for_selector("body[data-loaded='yes']")
+        tablet = await page.evaluate(TILE_LINES)
+    async with dashboard(sqlite_url, tmp_path, width=375) as (page, phone_problems):
+        await page.route("**/api/stats/summary*", huge)
+        await page.reload()
+        await page.wait_for_selector("body[data-loaded='yes']")
+        phone = await page.evaluate(TILE_LINES)
+    assert sorted(rows.values()) == [3, 4], rows  # not six and one alone
+    assert all(len(lines) == 1 for lines in desk), desk
+    assert all(len(lines) == 1 for lines in tablet), tablet
+    # Thirteen digits on a phone take lines, each cut after a group's comma.
+    assert len(phone[0]) > 1 and "".join(phone[0]) == "12,345,678,901,234", phone
+    assert all(line.endswith(",") for lines in phone for line in lines[:-1]), phone
+    assert problems == [] and tablet_problems == [] and phone_problems == []
+
+
+async def test_screen_readers_hear_the_volume_and_no_clock_every_15_seconds(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The volume chart was read as "Exchanges per time bucket, by provider", no figure (the
+    latency and error charts say theirs); and the status, a live region, read "updated
+    09:03:24" aloud every 15 seconds."""
+    await some_traffic(sqlite_url)
+    async with dashboard(sqlite_url, tmp_path) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        said = await page.locator("#volume").get_attribute("aria-label")
+        quiet = await page.locator("#status").get_attribute("aria-live")
+        await page.route("**/api/**", lambda route: route.abort())
+        await page.evaluate("refresh()")
+        await page.wait_for_selector("#status.error")
+        away = await page.locator("#status").get_attribute("aria-live")
+        await page.unroute("**/api/**")
+        await page.evaluate("refresh()")
+        await page.wait_for_function("!document.getElementById('status').className")
+        back = await page.locator("#status").get_attribute("aria-live")
+        await page.evaluate("refresh()")
+        await page.wait_for_timeout(500)
+        again = await page.locator("#status").get_attribute("aria-live")
+    total = len(PROVIDERS) * 3 + len(FAULTS)
+    # The busiest hour with its date, as "07-12 09:00" (the axis writes the date once a day).
+    heard = rf"Exchanges per hour, by provider: {total} in all, most at \d\d-\d\d \d\d:00 "
+    heard += rf"\({total}\)"
+    assert re.fullmatch(heard, said or ""), said
+    assert quiet == "off" and again == "off"  # an ordinary refresh says nothing
+    assert away == "polite" and back == "polite"  # the hub gone, and back
+    assert problems == [] or all("ERR_FAILED" in p for p in problems), problems
+
+
+async def test_the_matrix_shows_each_pair_s_failures_without_a_mouse(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A pair's failed exchanges were only in the cell's tooltip: on a phone, or from the
+    keyboard, nothing said that 120 of a client's 1,200 calls had failed."""
+
+    async def matrix(route: Any) -> None:
+        resp = await route.fetch()
+        m = await resp.json()
+        m["clients"], m["providers"] = ["VN/GOV/BTP/civil-status"], PROVIDERS[:2]
+        m["cells"] = [{"client": "VN/GOV/BTP/civil-status", "provider": PROVIDERS[0],
+                       "count": 1200, "succeeded": 1080, "failed": 120},
+                      {"client": "VN/GOV/BTP/civil-status", "provider": PROVIDERS[1],
+                       "count": 1000, "succeeded": 1000, "failed": 0}]  # fmt: skip
+        await route.fulfill(response=resp, json=m)
+
+    async with dashboard(sqlite_url, tmp_path, width=375) as (page, problems):
+        await page.route("**/api/stats/matrix*", matrix)
+        await page.reload()
+        await page.wait_for_selector("#matrix td.cell")
+        cells = await page.locator("#matrix td.cell").all_inner_texts()
+        inside = await page.evaluate(
+            """[...document.querySelectorAll('#matrix td.cell .failed')].map((s) => {
+                 const a = s.getBoundingClientRect(), b = s.parentElement.getBoundingClientRect();
+                 return a.width > 0 && a.left >= b.left && a.right <= b.right; })"""
+        )
+        ratios = await page.evaluate(CELL_CONTRAST)
+    assert cells == ["1,200\n120 failed", "1,000"], cells
+    assert inside == [True]
+    assert min(ratios) >= 4.5, ratios
+    assert problems == []

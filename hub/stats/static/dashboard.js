@@ -111,6 +111,13 @@ function fit(text, width) {
   return text.length > most ? text.slice(0, most - 1).trimEnd() + "…" : text;
 }
 
+// A chart with nothing to draw is not shown: under "No exchanges in this range." its bare
+// axes (latency 1 to 10 ms, faults 0 to 1) read as figures missing.
+function shown(id, any) {
+  document.getElementById(id + "-empty").hidden = any;
+  document.getElementById(id).parentElement.hidden = !any;
+}
+
 // Every chart fills its box (.chart in the page's CSS) rather than keep an aspect ratio,
 // and writes its numbers as the tiles and tables do ("1,200"): in the browser's locale, a
 // Vietnamese one wrote "1.200" on the axes beside "81.5 ms" and "100,000" in the tiles.
@@ -133,9 +140,10 @@ function tiles(s) {
     ["p95 hub-added", ms(s.hub_ms.p95)],
     ["data shared", bytes(s.request_bytes + s.response_bytes),
       `${fmt(s.request_bytes)} bytes sent to providers, ${fmt(s.response_bytes)} bytes returned`]];
+  // A figure too long for its tile wraps after a group's comma, not inside a number.
   document.getElementById("tiles").innerHTML = items.map(([k, v, title]) =>
     `<div class="tile"${title ? ` title="${esc(title)}"` : ""}><b data-figure="${esc(k)}">` +
-    `${esc(v)}</b><span>${esc(k)}</span></div>`).join("");
+    `${esc(v).replace(/,/g, ",<wbr>")}</b><span>${esc(k)}</span></div>`).join("");
 }
 
 function ticks(labels) {
@@ -164,7 +172,15 @@ function volume(ts) {
       data: ts.points.map((p, j) => p.total - datasets.reduce((n, d) => n + d.data[j], 0)) });
   }
   document.getElementById("volume-zone").textContent = "times in " + ts.timezone;
-  document.getElementById("volume-empty").hidden = ts.points.some((p) => p.total > 0);
+  // Read out by screen readers, as the latency and error charts say theirs: the range's
+  // total and its busiest bucket, dated ("07-12 09:00": the axis dates only a day's first).
+  const totals = ts.points.map((p) => p.total);
+  const most = Math.max(0, ...totals);
+  const busiest = most ? ticks([ts.points[totals.indexOf(most)].label])[0] : "";
+  document.getElementById("volume").setAttribute("aria-label", `Exchanges per ${ts.bucket}, ` +
+    "by provider: " + (most ? `${fmt(totals.reduce((a, b) => a + b, 0))} in all, most at ` +
+    `${busiest} (${fmt(most)})` : "none"));
+  shown("volume", ts.points.some((p) => p.total > 0));
   draw("volume", {
     type: "bar",
     data: { labels: ticks(ts.points.map((p) => p.label)), datasets },
@@ -198,7 +214,7 @@ function logTick(v) {
 
 function latency(s) {
   const qs = ["p50", "p95", "p99"];
-  document.getElementById("latency-empty").hidden = s.total > 0;
+  shown("latency", s.total > 0);
   draw("latency", {
     type: "bar",
     data: { labels: qs, datasets: [
@@ -220,7 +236,7 @@ function errors(s) {
   // data"): together, every failed exchange of the range.
   const entries = Object.entries(s.by_fault).concat(
     Object.entries(s.provider_failed || {}).map(([status, n]) => [`provider ${status}`, n]));
-  document.getElementById("errors-empty").hidden = entries.length > 0;
+  shown("errors", entries.length > 0);
   // A line of its own for each code (they were written over one another on a phone).
   document.getElementById("errors-box").style.height = Math.max(200, 70 + 24 * entries.length) + "px";
   draw("errors", {
@@ -261,11 +277,13 @@ function matrix(m) {
     const c = at[client + "\u0000" + p];
     if (!c) return '<td class="cell">·</td>';
     const alpha = (0.12 + 0.88 * Math.sqrt(c.count / max)).toFixed(2);
-    return `<td class="cell" title="${fmt(c.failed)} failed" data-alpha="${alpha}">${fmt(c.count)}</td>`;
+    // Its failures written under the count, not only in a tooltip no phone or keyboard shows.
+    return `<td class="cell" title="${fmt(c.failed)} failed" data-alpha="${alpha}">${fmt(c.count)}` +
+      (c.failed ? `<span class="failed">${fmt(c.failed)} failed</span>` : "") + "</td>";
   }).join("") + "</tr>").join("");
   const box = document.getElementById("matrix");
   box.innerHTML = m.cells.length ? `<table>${head}<tbody>${rows}</tbody></table>` :
-    "<p>No exchanges in this range.</p>";
+    '<p class="empty">No exchanges in this range.</p>';
   // Coloured through the DOM: the page's policy refuses style attributes in markup.
   // Its figure in black or white, whichever stands out more on the shade (at least 4.5:1;
   // white on the mid blues was 2.4:1).
@@ -344,6 +362,13 @@ function saveCsv(what) {
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 }
 
+// The status is a live region: a screen reader reads out what goes wrong and that it works
+// again, not "updated 09:03:24" every 15 seconds.
+function say(status, className) {
+  status.setAttribute("aria-live", className || status.className ? "polite" : "off");
+  status.className = className;
+}
+
 let generation = 0;
 let shownAt = null;  // when the figures on the page were fetched, in the hub's time zone
 let shownRange = null;  // and of which range ("last 24 hours"): the select may say another
@@ -352,7 +377,7 @@ async function refresh() {
   const status = document.getElementById("status");
   if (!token()) {
     askToken();
-    status.className = "error";
+    say(status, "error");
     status.textContent = "no operator token: press Token to enter it";
     return;
   }
@@ -383,18 +408,18 @@ async function refresh() {
     tiles(s); volume(ts); latency(s); errors(s); matrix(m); health(h);
     drawn.matrix = m;
     drawn.volume = ts;
-    document.getElementById("matrix-csv").disabled = false;
+    document.getElementById("matrix-csv").disabled = !m.cells.length;  // no CSV of nothing
     document.getElementById("volume-csv").disabled = false;
     // The instant the figures describe, by the hub's clock, in the hub's zone (as the
     // chart's buckets are), not the browser's.
     shownAt = new Date(ts.until).toLocaleTimeString("en-GB", { timeZone: ts.timezone });
     shownRange = range;
-    status.className = "";
+    say(status, "");
     status.textContent = "updated " + shownAt;
     document.body.dataset.loaded = "yes";
   } catch (err) {
     if (mine !== generation) return;
-    status.className = "error";
+    say(status, "error");
     // The charts left on the page are the last ones fetched: say how old, and that the
     // page tries again by itself (a token refused waits for the operator instead).
     const waiting = document.getElementById("token-dialog").open;
