@@ -13,6 +13,16 @@ from hub.cli.main import app
 MEMBER = "members:\n  - id: VN/GOV/BCA\n    name: Bộ Công an\n"
 
 
+@pytest.fixture
+def upgraded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A runner in ``tmp_path``, whose HUB_DATABASE_URL is a migrated SQLite database there."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    return runner
+
+
 def test_apply_makes_no_database_and_names_the_one_it_wrote(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -82,12 +92,8 @@ def test_connectors_registry_refuses_a_base_url_apply_would_refuse(url: str, sai
     assert "members:" not in result.output  # no YAML to apply
 
 
-def test_connectors_registry_output_applies(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+def test_connectors_registry_output_applies(tmp_path: Path, upgraded: CliRunner) -> None:
+    runner = upgraded
     result = runner.invoke(
         app, ["connectors", "registry", "land", "--base-url", "http://127.0.0.1:9603/"]
     )
@@ -174,12 +180,9 @@ grants:
     ],
 )
 def test_a_refused_file_says_where_and_what_and_changes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, said: str
+    tmp_path: Path, upgraded: CliRunner, text: str, said: str
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    runner = upgraded
     (tmp_path / "good.yaml").write_text(CONNECTOR, encoding="utf-8")
     assert runner.invoke(app, ["registry", "apply", "good.yaml"]).exit_code == 0
     before = runner.invoke(app, ["registry", "export"]).output
@@ -200,13 +203,10 @@ def test_apply_help_says_what_happens_to_entries_the_files_leave_out() -> None:
 
 
 def test_a_section_whose_entries_are_all_commented_out_is_empty(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, upgraded: CliRunner
 ) -> None:
     # `grants:` with nothing under it is YAML's null; it was refused as "not a valid list".
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    runner = upgraded
     grants = CONNECTOR.index("grants:\n")
     text = (
         CONNECTOR[:grants]
@@ -233,16 +233,11 @@ def test_a_file_given_twice_is_said_so(tmp_path: Path, monkeypatch: pytest.Monke
     )
 
 
-def test_a_file_of_no_entries_is_warned_about(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_file_of_no_entries_is_warned_about(tmp_path: Path, upgraded: CliRunner) -> None:
     # `hub connectors registry permits --base-url localhost:8010 > permits.yaml` is refused,
     # and leaves permits.yaml empty: applied, it said "created 0, ..." as a file that changed
     # nothing.
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/hub.db")
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    runner = upgraded
     for text in ("", "# nothing yet\n"):
         (tmp_path / "permits.yaml").write_text(text, encoding="utf-8")
         result = runner.invoke(app, ["registry", "apply", "permits.yaml"])
