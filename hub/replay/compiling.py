@@ -88,6 +88,7 @@ def compile_scenario(
         vars=variables,
         steps=steps,
         clients=clients,
+        named_after_file=scenario.name is None,
     )
     return plan, compiler.errors
 

@@ -231,10 +231,12 @@ def _broken(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> I
         yield _fail(reply, "status", "", expected, reply.status)
     for name, compiled in plan.expect_headers:
         values = reply.headers.getall(name, [])
-        shown = ABSENT if not values else values[0] if len(values) == 1 else values
+        # As the scenario writes an expectation, in the JSON report: null for absent, a list
+        # for any one of them; "absent" and "one of [...]" were text a header can hold.
+        shown = None if not values else values[0] if len(values) == 1 else values
         if compiled is None:
             if values:
-                yield _fail(reply, "headers", name, "absent", shown)
+                yield _header_failure(reply, name, None, shown)
             continue
         try:
             expected = render_value(compiled, variables)
@@ -244,8 +246,7 @@ def _broken(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> I
         # A header is text: a variable's true is "true", as a request header sends it.
         texts = [as_text(e) for e in expected] if isinstance(expected, list) else None
         if not _header_holds(values, [as_text(expected)] if texts is None else texts):
-            wanted = as_text(expected) if texts is None else f"one of {show_json(texts)}"
-            yield _fail(reply, "headers", name, wanted, shown)
+            yield _header_failure(reply, name, as_text(expected) if texts is None else texts, shown)
     if plan.expect_json:
         document = _document(reply)
         if document is _UNSET:
@@ -273,6 +274,29 @@ def _broken(plan: ExchangePlan, reply: Reply, variables: Mapping[str, Any]) -> I
         failure = _fail(reply, "max_ms", "", plan.max_ms, round(reply.elapsed_ms, 1))
         failure.text = f"took {reply.elapsed_ms:.1f} ms, over the {plan.max_ms:g} ms allowed"
         yield failure
+
+
+def _header_failure(
+    reply: Reply, name: str, expected: str | list[str] | None, got: str | list[str] | None
+) -> Failure:
+    """A header not as expected; in words, null is "absent" (expected) or ABSENT (got), a
+    list "one of [...]", and a value that reads like those is quoted."""
+    failure = _fail(reply, "headers", name, expected, got)
+    if expected is None:
+        failure.expected_text = "absent"
+    elif isinstance(expected, list):
+        failure.expected_text = f"one of {show_json(expected)}"
+    elif _MISREAD.fullmatch(expected):
+        failure.expected_text = show_json(expected)
+    if got is None:
+        failure.got_text = ABSENT
+    elif isinstance(got, str) and _MISREAD.fullmatch(got):
+        failure.got_text = show_json(got)
+    return failure
+
+
+# A header's value that would read as the words above.
+_MISREAD = re.compile(r"absent|<absent>|one of .*", re.DOTALL)
 
 
 def _header_holds(values: list[str], wanted: list[str]) -> bool:

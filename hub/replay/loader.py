@@ -105,9 +105,34 @@ def load_paths(paths: list[Path], skipped: list[Path] | None = None) -> list[Sce
             plans.append(load_file(file))
         except ScenarioLoadError as exc:
             messages += exc.messages
+    messages += _same_names(plans)
     if messages:
         raise ScenarioLoadError(messages)
     return plans
+
+
+def _same_names(plans: list[ScenarioPlan]) -> list[str]:
+    """A sentence for each scenario named as an earlier one.
+
+    The name is the scenario's in every report: two of one name made two JUnit suites of
+    one name with the same test names, which CI (Jenkins, GitLab) merges into one or lets
+    one overwrite, and JSON entries no script could tell apart. Refused, as a file given
+    twice is, rather than renamed: a name the tester did not write in no report.
+    """
+    first: dict[str, ScenarioPlan] = {}
+    problems = []
+    for plan in plans:
+        earlier = first.setdefault(plan.name, plan)
+        if earlier is plan:
+            continue
+        # Where a name came from the file's, said so: neither file has it written in.
+        this = ", named after its file," if plan.named_after_file else ""
+        that = " (named after its file)" if earlier.named_after_file else ""
+        problems.append(
+            f"{plan.file}: scenario name {plan.name!r}{this} is that of {earlier.file} "
+            f"too{that}; give each scenario a name of its own ('name:')"
+        )
+    return problems
 
 
 def load_file(file: Path) -> ScenarioPlan:

@@ -83,6 +83,7 @@ class ScenarioPlan:
     vars: list[tuple[str, Any]]
     steps: list[Step]
     clients: set[str] = field(default_factory=set)  # static clients, to check keys up front
+    named_after_file: bool = False  # no `name:`: said so when another has the same name
 
     @property
     def needs_gateway(self) -> bool:

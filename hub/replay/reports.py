@@ -289,7 +289,8 @@ def junit_tree(
                 text = (
                     f"{stats.label}\n{stats.failed} of {stats.runs} runs failed; "
                     f"first in iteration {failure.iteration}\n"
-                    f"expected: {show_json(failure.expected)}\ngot: {show_json(failure.got)}\n"
+                    f"expected: {failure.expected_text or show_json(failure.expected)}\n"
+                    f"got: {failure.got_text or show_json(failure.got)}\n"
                 )
                 if failure.x_road_id:  # none when no answer came (a transport failure)
                     text += f"X-Road-Id: {failure.x_road_id}\n"

@@ -32,6 +32,10 @@ class Failure:
     text: str | None = None
     also: list[Failure] = field(default_factory=list)  # the step's other failed checks
     note: str | None = None  # why, after "expected X, got Y": "$ has no key 'itmes'"
+    # The words for expected and got where the values (in the JSON report) would read
+    # otherwise: a header expected absent is null there, "absent" here.
+    expected_text: str | None = None
+    got_text: str | None = None
 
     def check_message(self) -> str:
         """This check alone, in words."""
@@ -42,6 +46,8 @@ class Failure:
         if expected == got:
             # Alike as text, so unlike in type: the number 96 and the text "96".
             expected, got = _show(self.expected, typed=True), _show(self.got, typed=True)
+        expected = self.expected_text or expected
+        got = self.got_text or got
         note = f" ({self.note})" if self.note else ""
         return f"{self.kind}{where}: expected {expected}, got {got}{note}"
 

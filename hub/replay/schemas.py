@@ -33,12 +33,29 @@ class Scenario(Model):
         },
     )
 
-    name: str | None = Field(default=None, description="Defaults to the file name.")
+    name: str | None = Field(
+        default=None,
+        description="Defaults to the file name; names the scenario in every report, so "
+        "each scenario run together has its own.",
+        json_schema_extra={"pattern": r"\S"},
+    )
     description: str | None = None
     vars: dict[str, Any] = Field(
         default_factory=dict, description="Variables for {{ templates }}; may use run.*."
     )
     steps: list[Step] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        # An empty one fell back to the file name without a word: a name meant and lost
+        # (a template left blank), and the reports named the scenario otherwise.
+        if value is not None and not value.strip():
+            raise ValueError(
+                "the name is empty; give the scenario a name, or leave out 'name:' to name "
+                "it after its file"
+            )
+        return value
 
     @field_validator("vars")
     @classmethod

@@ -157,6 +157,13 @@ def run(*args: str) -> Any:
             [":9: step 'find' (steps[0]), field capture.cid: var 'q': bad JSONPath '$.items['"],
         ),
         (GOOD.replace("steps:", "name: again\nsteps:"), [":3:", "'name' appears twice"]),
+        (  # It fell back to the file name without a word.
+            GOOD.replace("name: good", 'name: " "'),
+            [
+                ":2: field name: the name is empty; give the scenario a name, or leave out "
+                "'name:' to name it after its file"
+            ],
+        ),
         (
             GOOD + "    headers: {X Road-UserId: officer-01}\n",
             [
@@ -485,6 +492,32 @@ def test_a_scenario_file_given_twice_is_refused(
         assert result.exit_code == 2, result.output
         assert said in " ".join(result.output.split())
         assert "nothing was run" in result.output
+
+
+def test_two_scenarios_of_one_name_are_refused(
+    write: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two files named alike made two JUnit suites of one name and the same test names,
+    which Jenkins and GitLab merge into one (or one overwrites the other), and two JSON
+    reports' scenarios no script could tell apart."""
+    write(GOOD, "scen/good.yaml")
+    write(GOOD.replace("status: 200", "status: 201"), "scen/copy.yaml")  # name: good too
+    write(GOOD.replace("name: good\n", ""), "a/smoke.yaml")  # named after the file
+    write(GOOD.replace("name: good", "name: smoke"), "b/smoke-2.yaml")
+    write(GOOD.replace("name: good", "name: other"), "c/other.yaml")
+    monkeypatch.chdir(tmp_path)
+    result = run("scen", "a", "b", "c", "--hub", "http://127.0.0.1:9")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert (  # a folder's files in order
+        "scen/good.yaml: scenario name 'good' is that of scen/copy.yaml too; give each "
+        "scenario a name of its own ('name:')"
+    ) in said, said
+    assert (
+        "b/smoke-2.yaml: scenario name 'smoke' is that of a/smoke.yaml too (named after its "
+        "file); give each scenario a name of its own ('name:')"
+    ) in said, said
+    assert "other" not in said and "refused: 2 problem(s); nothing was run." in said
 
 
 def test_a_folder_with_other_yaml_runs_its_scenarios_as_pytest_does(

@@ -364,7 +364,8 @@ async def test_a_range_with_no_exchanges_draws_no_empty_axes(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     """Under "No exchanges in this range." each chart still drew its bare axes (latency 1 to
-    10 ms, faults 0 to 1) as if figures were missing; the matrix offered a CSV of nothing.
+    10 ms, faults 0 to 1) as if figures were missing; the matrix and the volume chart offered
+    a CSV of nothing (the chart's, a row of zeros for each bucket).
     Their cards, a blank 240 px each, then made a phone scroll past four screens of nothing."""
     async with dashboard(sqlite_url, tmp_path, width=375) as (page, problems):
         await page.wait_for_selector("body[data-loaded='yes']")
@@ -374,7 +375,7 @@ async def test_a_range_with_no_exchanges_draws_no_empty_axes(
             ".map(c => Math.round(c.getBoundingClientRect().height))"
         )
         said = await page.locator("#matrix p.empty").inner_text()
-        csv_off = await page.locator("#matrix-csv").is_disabled()
+        csv_off = [await page.locator(f"#{b}").is_disabled() for b in ("matrix-csv", "volume-csv")]
         await some_traffic(sqlite_url)
         await page.evaluate("document.body.dataset.loaded = 'no'; refresh()")
         await page.wait_for_selector("body[data-loaded='yes']")
@@ -383,14 +384,14 @@ async def test_a_range_with_no_exchanges_draws_no_empty_axes(
         plots = await page.evaluate(
             "['volume', 'latency', 'errors'].map(id => Chart.getChart(id).chartArea.height)"
         )
-        csv_on = await page.locator("#matrix-csv").is_enabled()
+        csv_on = [await page.locator(f"#{b}").is_enabled() for b in ("matrix-csv", "volume-csv")]
     assert empty == [["volume", 0], ["latency", 0], ["errors", 0]], empty
     assert all(h < 150 for h in cards), cards  # a title and a line each
     assert said == "No exchanges in this range."
-    assert csv_off
+    assert csv_off == [True, True], csv_off
     assert all(h >= 200 for _, h in drawn), drawn
     assert all(h >= 120 for h in plots), plots
-    assert csv_on
+    assert csv_on == [True, True], csv_on
     assert problems == []
 
 

@@ -322,10 +322,13 @@ function health(h) {
   document.getElementById("health").innerHTML =
     `<p>Connection rate: <b id="connection-rate">${share}</b> (${h.reachable} of ${h.registered} ` +
     `providers reachable)</p><table><thead><tr><th scope="col">provider</th>` +
-    `<th scope="col">state</th><th scope="col" class="num" title="${CALLED}">calls ` +
-    `(${h.window_minutes} min)</th><th scope="col" class="num" title="${FAILED}">error rate` +
-    `</th><th scope="col">circuit</th></tr></thead>` +
-    `<tbody>${rows}</tbody></table>`;
+    `<th scope="col">state</th><th scope="col" class="num" title="${CALLED}">calls</th>` +
+    `<th scope="col" class="num" title="${FAILED}">error rate</th><th scope="col">circuit</th>` +
+    `</tr></thead><tbody>${rows}</tbody></table>` +
+    // Their window under the table, as `hub stats health` says it: "calls (15 min)" wrapped
+    // on a phone, and counted up to 16 (the current minute too).
+    `<p class="note" id="health-window">calls and error rate: the last ${h.window_minutes} ` +
+    "minutes and the current one</p>";
 }
 
 // The answers drawn last, for "Download CSV": the columns of `hub stats matrix --csv` and
@@ -408,8 +411,9 @@ async function refresh() {
     tiles(s); volume(ts); latency(s); errors(s); matrix(m); health(h);
     drawn.matrix = m;
     drawn.volume = ts;
-    document.getElementById("matrix-csv").disabled = !m.cells.length;  // no CSV of nothing
-    document.getElementById("volume-csv").disabled = false;
+    document.getElementById("matrix-csv").disabled = !m.cells.length;  // no CSV of nothing,
+    // Nor a row of zeros for each bucket.
+    document.getElementById("volume-csv").disabled = !ts.points.some((p) => p.total > 0);
     // The instant the figures describe, by the hub's clock, in the hub's zone (as the
     // chart's buckets are), not the browser's.
     shownAt = new Date(ts.until).toLocaleTimeString("en-GB", { timeZone: ts.timezone });
