@@ -4,6 +4,8 @@ reader's tables, and with the hub gone while the page is open."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,43 @@ async def some_traffic(db_url: str) -> None:
     records = [record(now, provider=p) for p in PROVIDERS for _ in range(3)]
     records += [record(now, succeeded=False, status_code=403, fault_code=f) for f in FAULTS]
     await log_records(db_url, records)
+
+
+@asynccontextmanager
+async def busy_health_on_a_phone(
+    db_url: str, tmp_path: Path, *, reachable: bool | None, names: dict[str, str] | None = None
+) -> AsyncIterator[tuple[Any, list[str]]]:
+    """The dashboard at 375 px, its health table of PROVIDERS at seven-digit figures, 31.3 %
+    failed and half-open (``reachable`` as checked, or not yet)."""
+    await some_traffic(db_url)
+
+    async def health(route: Any) -> None:
+        resp = await route.fetch()
+        h = await resp.json()
+        checked = (
+            {"status": 200, "check_ms": 1.0} if reachable else {"status": None, "check_ms": None}
+        )
+        h["providers"] = [{"provider": p, "base_url": "http://x", "reachable": reachable,
+                           **checked, "checked_at": None, "error": None,
+                           "exchanges": 1_234_567, "errors": 386_419, "error_rate": 0.313,
+                           "circuit": "half-open", "circuit_workers": None}
+                          for p in PROVIDERS]  # fmt: skip
+        if names is not None:
+            h["names"] = names
+        up = len(PROVIDERS) if reachable else 0
+        h["registered"], h["reachable"], h["connection_rate"] = (
+            len(PROVIDERS),
+            up,
+            up / len(PROVIDERS),
+        )
+        await route.fulfill(response=resp, json=h)
+
+    async with dashboard(db_url, tmp_path, width=375) as (page, problems):
+        await page.route("**/api/health/providers*", health)
+        await page.reload()
+        await page.wait_for_selector("body[data-loaded='yes']")
+        await page.wait_for_selector("#health td.num")
+        yield page, problems
 
 
 async def test_on_a_phone_every_chart_keeps_room_for_its_data(
@@ -236,25 +275,7 @@ async def test_on_a_phone_no_figure_of_the_health_table_is_split_from_its_unit(
 ) -> None:
     """At 375 px the health table's error rate read "31.3" on one line and "%" on the next,
     beside a provider name wrapped into five lines."""
-    await some_traffic(sqlite_url)
-
-    async def health(route: Any) -> None:
-        resp = await route.fetch()
-        h = await resp.json()
-        h["providers"] = [{"provider": p, "base_url": "http://x", "reachable": True,
-                           "status": 200, "check_ms": 1.0, "checked_at": None, "error": None,
-                           "exchanges": 1_234_567, "errors": 386_419, "error_rate": 0.313,
-                           "circuit": "half-open", "circuit_workers": None}
-                          for p in PROVIDERS]  # fmt: skip
-        h["registered"] = h["reachable"] = len(PROVIDERS)
-        h["connection_rate"] = 1.0
-        await route.fulfill(response=resp, json=h)
-
-    async with dashboard(sqlite_url, tmp_path, width=375) as (page, problems):
-        await page.route("**/api/health/providers*", health)
-        await page.reload()
-        await page.wait_for_selector("body[data-loaded='yes']")
-        await page.wait_for_selector("#health td.num")
+    async with busy_health_on_a_phone(sqlite_url, tmp_path, reachable=True) as (page, problems):
         lines = await page.evaluate(
             """[...document.querySelectorAll('#health td.num')].map((td) => {
                  const r = document.createRange(); r.selectNodeContents(td);
@@ -310,26 +331,12 @@ async def test_on_a_phone_the_health_table_shows_every_column(
 ) -> None:
     """At 375 px the health table was wider than its card: the error rate and the circuit,
     what an operator on call looks for, were off to the right behind a sideways scroll."""
-    await some_traffic(sqlite_url)
     name = "Bộ Nông nghiệp và Môi trường · Cơ sở dữ liệu quốc gia về đất đai"
-
-    async def health(route: Any) -> None:
-        resp = await route.fetch()
-        h = await resp.json()
-        h["providers"] = [{"provider": p, "base_url": "http://x", "reachable": None,
-                           "status": None, "check_ms": None, "checked_at": None, "error": None,
-                           "exchanges": 1_234_567, "errors": 386_419, "error_rate": 0.313,
-                           "circuit": "half-open", "circuit_workers": None}
-                          for p in PROVIDERS]  # fmt: skip
-        h["names"] = {p: name for p in PROVIDERS}
-        h["registered"], h["reachable"], h["connection_rate"] = len(PROVIDERS), 0, 0.0
-        await route.fulfill(response=resp, json=h)
-
-    async with dashboard(sqlite_url, tmp_path, width=375) as (page, problems):
-        await page.route("**/api/health/providers*", health)
-        await page.reload()
-        await page.wait_for_selector("body[data-loaded='yes']")
-        await page.wait_for_selector("#health td.num")
+    names = {p: name for p in PROVIDERS}
+    async with busy_health_on_a_phone(sqlite_url, tmp_path, reachable=None, names=names) as (
+        page,
+        problems,
+    ):
         box = await page.evaluate(
             "(b => [b.scrollWidth, b.clientWidth, b.getBoundingClientRect().right])"
             "(document.getElementById('health'))"
