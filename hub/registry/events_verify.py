@@ -8,7 +8,7 @@ What each check catches:
   recomputed after it (the database administrator's attack: the signed hash is no longer
   the event's), a signature forged or moved from another event, a key the hub never had;
 - the registry version: events cut from the end while the version moved on past the last
-  one;
+  one, and a version set back below the last event's (it only grows) or its row deleted;
 - anchors (``expect``: id -> hash of events an earlier audit saw): events cut from the end
   with the version set back too, which nothing else shows, and a trail cut back and made
   again past the anchor.
@@ -50,6 +50,7 @@ class TrailReport:
     vouched_to: int = 0  # the last event id a kept anchor was found unchanged at
     unsigned: list[tuple[int, str]] = field(default_factory=list)  # id, the event named
     unproven: int = 0  # of ``problems``, those that say only that events are unsigned
+    version: int | None = None  # the registry's version when read
 
     @property
     def anchor(self) -> str:
@@ -105,18 +106,36 @@ async def verify_trail(
             )
         )
     _unsigned_problems(report)
+    report.version = version = (await conn.execute(select(RegistryVersion.version))).scalar()
     if report.events:
-        version = (await conn.execute(select(RegistryVersion.version))).scalar()
         last = (
             await conn.execute(select(_events.c.version).where(_events.c.id == report.last_id))
         ).scalar()
-        if version is not None and last is not None and version > last:
-            report.problems.append(
-                f"the registry is at version {version}, but the last event (id="
-                f"{report.last_id}) made version {last}: events were cut from the end, or "
-                "the registry was changed around the hub"
-            )
+        _check_version(report, version, last)
     return report
+
+
+def _check_version(report: TrailReport, version: int | None, last: int | None) -> None:
+    """The registry's version against the one the last event's change made: it only grows,
+    so one below was set back by hand (hubs holding a newer snapshot then miss changes), and
+    a row gone is made again at 1 by the next change."""
+    if last is None:
+        return
+    where = f"the last event (id={report.last_id}) made version {last}"
+    if version is None:
+        report.problems.append(
+            f"the registry's version row is gone, but {where}: it was deleted around the hub"
+        )
+    elif version > last:
+        report.problems.append(
+            f"the registry is at version {version}, but {where}: events were cut from the "
+            "end, or the registry was changed around the hub"
+        )
+    elif version < last:
+        report.problems.append(
+            f"the registry is at version {version}, but {where}: the version was set back "
+            "around the hub (it only grows)"
+        )
 
 
 def _check_chain(report: TrailReport, row: Any, where: str, prev_id: int, prev_hash: str) -> None:

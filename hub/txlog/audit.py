@@ -338,7 +338,11 @@ def _check_batch(
     elif not verify(
         keys[b.key_id], batch_message(b.id, b.first_seq, b.last_seq, b.last_hash), b.signature
     ):
-        report.problems.append(f"{span} has an invalid signature: its row was changed")
+        report.problems.append(
+            f"{span} has an invalid signature: its signature, range or last hash was changed "
+            "(a signature forged or moved from another batch, or a record among seq "
+            f"{b.first_seq}..{b.last_seq} rewritten and the chain recomputed after it)"
+        )
     else:
         report.signatures_checked += 1
         report.signed_by[b.key_id] += 1

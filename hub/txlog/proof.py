@@ -77,6 +77,35 @@ def _hashes(first: str, texts: Iterable[str]) -> list[str]:
     return out
 
 
+class _Malformed(Exception):
+    """A part of a proof missing or of another type, said in words."""
+
+
+_TYPES = {"exchange": dict, "fields": dict, "batch": dict, "chain": list}
+_TYPE_NAMES = {dict: "an object", list: "a list"}
+
+
+def _part(parent: Mapping[str, Any], name: str, whose: str = "its") -> Any:
+    """``parent[name]``, if it is there and of the type the format gives it."""
+    verb = "are" if name == "fields" else "is"
+    if name not in parent:
+        raise _Malformed(
+            f"it has no {name}" if whose == "its" else f"{whose} {name} {verb} missing"
+        )
+    value, kind = parent[name], _TYPES[name]
+    if not isinstance(value, kind):
+        raise _Malformed(f"{whose} {name} {verb} not {_TYPE_NAMES[kind]}")
+    return value
+
+
+def _number(parent: Mapping[str, Any], name: str, whose: str) -> int:
+    value = parent.get(name)
+    # A bool is an int to Python, and text "12" is what the format never writes.
+    if type(value) is not int:
+        raise _Malformed(f"{whose} {name} is not a whole number")
+    return value
+
+
 def check_proof(proof: Mapping[str, Any], keys: Mapping[str, Ed25519PublicKey]) -> list[str]:
     """What is wrong with ``proof`` (``make_proof``'s); nothing when it holds.
 
@@ -86,13 +115,16 @@ def check_proof(proof: Mapping[str, Any], keys: Mapping[str, Ed25519PublicKey]) 
     if proof.get("format") != PROOF_FORMAT:
         return [f"not a {PROOF_FORMAT} proof"]
     try:
-        ex, chain, b = proof["exchange"], list(proof["chain"]), proof["batch"]
-        fields, seq, batch_id = dict(ex["fields"]), int(ex["seq"]), int(b["id"])
-        first, last = int(b["first_seq"]), int(b["last_seq"])
+        ex, chain, b = _part(proof, "exchange"), _part(proof, "chain"), _part(proof, "batch")
+        fields = _part(ex, "fields", "its exchange's")
+        seq = _number(ex, "seq", "its exchange's")
+        batch_id, first, last = (
+            _number(b, n, "its batch's") for n in ("id", "first_seq", "last_seq")
+        )
         if not all(type(v) is str for v in [*fields.values(), *chain]):
-            raise TypeError("its fields and chain are not all text")
-    except (KeyError, TypeError, ValueError) as exc:
-        return [f"not a complete {PROOF_FORMAT} proof: {exc!r}"]
+            raise _Malformed("its fields and chain are not all text")
+    except _Malformed as exc:
+        return [f"not a complete {PROOF_FORMAT} proof: {exc}"]
     if list(fields) != list(CHAINED_FIELDS):
         return ["its fields are not the chained fields, in their order"]
     # Read below as text; each was a KeyError or TypeError out of `hub audit check-proof`.

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from hub.cli.main import app
 from hub.core.db import create_engine
-from hub.models import RegistryEvent
+from hub.models import RegistryEvent, RegistryVersion
 from tests.support import SECRET
 
 DOC = """\
@@ -165,6 +165,39 @@ async def test_events_cut_from_the_end_are_said(db_url: str, tmp_path: Path) -> 
     await sql(db_url, delete(RegistryEvent).where(RegistryEvent.id == 8))
     said = await _verify(db_url)
     assert "events were cut from the end" in said
+
+
+async def test_a_registry_version_set_back_below_the_last_event_is_said(
+    db_url: str, tmp_path: Path
+) -> None:
+    # The version only grows, and each event keeps the one its change made: a version below
+    # the last event's was set back by hand (or its row deleted, which the next change makes
+    # again at 1), and hubs holding a newer snapshot would no longer see changes.
+    await _applied(db_url, tmp_path)
+    await sql(db_url, update(RegistryVersion).values(version=0))
+    said = await _verify(db_url)
+    assert "the registry is at version 0, but the last event (id=7) made version 1" in said
+    assert "set back" in said
+
+    await sql(db_url, delete(RegistryVersion))
+    said = await _verify(db_url)
+    assert "the registry's version row is gone, but the last event (id=7) made version 1" in said
+
+
+async def test_a_trail_deleted_whole_is_not_passed_as_no_events_yet(
+    db_url: str, tmp_path: Path
+) -> None:
+    await _applied(db_url, tmp_path)
+    await sql(db_url, delete(RegistryEvent))
+    result = await cli(db_url, "audit", "verify", "--no-signatures")
+    # A database upgraded from before the trail (migration 0011) and not changed since looks
+    # the same, so it is not a finding; but "no events yet" would say the registry was never
+    # changed, when its version says it was.
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "no events yet" not in said
+    assert "no events, but the registry is at version 1" in said
+    assert "or its trail was deleted whole" in said
 
 
 async def test_hub_ups_demo_loading_is_the_demos_and_once(sqlite_url: str, tmp_path: Path) -> None:

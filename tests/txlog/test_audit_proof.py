@@ -178,6 +178,41 @@ def test_what_is_not_a_proof_is_said_to_be_none(proof: dict[str, Any], problem: 
 
 
 @pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        ("no exchange", "it has no exchange"),
+        ("batch null", "its batch is not an object"),
+        ("fields text", "its exchange's fields are not an object"),
+        ("seq text", "its batch's first_seq is not a whole number"),
+        ("chain numbers", "its fields and chain are not all text"),
+        ("chain text", "its chain is not a list"),
+    ],
+)
+def test_a_malformed_proof_says_which_part_in_words(how: str, said: str) -> None:
+    # They read "ValueError('dictionary update sequence element #0 ...')" and the like.
+    proof: dict[str, Any] = {
+        "format": "hub-log-proof/1",
+        "exchange": {"seq": 1, "fields": {"seq": "1"}},
+        "chain": [],
+        "batch": {"id": 1, "first_seq": 1, "last_seq": 1},
+    }
+    if how == "no exchange":
+        del proof["exchange"]
+    elif how == "batch null":
+        proof["batch"] = None
+    elif how == "fields text":
+        proof["exchange"]["fields"] = "x"
+    elif how == "seq text":
+        proof["batch"]["first_seq"] = "abc"
+    elif how == "chain numbers":
+        proof["chain"] = [5]
+    else:
+        proof["chain"] = "13"
+    problems = check_proof(proof, {})
+    assert problems == [f"not a complete hub-log-proof/1 proof: {said}"]
+
+
+@pytest.mark.parametrize(
     "how",
     ["no record_hash", "no prev_hash", "no last_hash", "key_id a list", "signature a number"],
 )
