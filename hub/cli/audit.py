@@ -146,9 +146,34 @@ def verify_cmd(
         for problem in trail.problems:
             console.print(f"  - {problem}", highlight=False)
     if not report.ok or trail.problems:
+        _rotation_hint(report.unknown_keys | trail.unknown_keys)
         raise typer.Exit(1)
     _print_ok(report, signatures=bool(keys))
     _print_trail(trail, signatures=bool(keys))
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _rotation_hint(unknown: set[str]) -> None:
+    """What to do when batches or events were signed by a key the check was not given.
+
+    After a rotation of the signing key (docs/security.md), a plain verify holds the old
+    key's batches against the new key alone and lists every one of them as tampered with:
+    the operator who has just followed the rotation steps needs the way out, not only that.
+    """
+    if not unknown:
+        return
+    ids = ", ".join(sorted(unknown))
+    keys = "key" if len(unknown) == 1 else "keys"
+    console.print(
+        f"signed by {keys} {ids}, which this check was not given: if HUB_SIGNING_KEY_FILE was "
+        'replaced (docs/security.md, "Rotating secrets"), pass the public key of each key the '
+        "hub signed with, the old ones too: hub audit verify --public-key OLD.pub.pem "
+        "--public-key NEW.pub.pem",
+        highlight=False,
+    )
 
 
 def _dropped_tables(url: str) -> list[str]:
@@ -211,7 +236,9 @@ def _anchors(
 
 
 def _print_ok(report: AuditReport, *, signatures: bool) -> None:
-    by_key = ", ".join(f"{k} ({n} batches)" for k, n in sorted(report.signed_by.items()))
+    by_key = ", ".join(
+        f"{k} ({_plural(n, 'batch', 'batches')})" for k, n in sorted(report.signed_by.items())
+    )
     found = f"{report.records} records chained, {report.batches} batches, "
     if signatures:
         found += f"{report.signatures_checked} signatures valid"
@@ -280,7 +307,9 @@ def _print_trail(trail: TrailReport, *, signatures: bool) -> None:
         return
     found = f"registry changes: {trail.events} events chained"
     if signatures:
-        by_key = ", ".join(f"{k} ({n} events)" for k, n in sorted(trail.signed_by.items()))
+        by_key = ", ".join(
+            f"{k} ({_plural(n, 'event', 'events')})" for k, n in sorted(trail.signed_by.items())
+        )
         found += f", {trail.signatures_checked} signatures valid"
         found += f", by key {by_key}" if by_key else ""
         if trail.vouched:

@@ -159,9 +159,11 @@ def _state(row: dict[str, Any], now: datetime) -> str:
     if row["revoked_at"] is not None:
         return f"revoked {_when(row['revoked_at'])}"
     ends = row["expires_at"]
-    if ends is None:
-        return "active"
-    return f"expired {_when(ends)}" if ends <= now else f"active until {_when(ends)}"
+    if ends is not None and ends <= now:
+        return f"expired {_when(ends)}"
+    state = "active" if ends is None else f"active until {_when(ends)}"
+    # "active" alone read as a key that works: a hub with this secret refuses every call.
+    return f"{state} (another secret)" if row.get("current_secret") is False else state
 
 
 def _new_key(row: dict[str, Any], key: str, as_json: bool) -> None:

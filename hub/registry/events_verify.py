@@ -46,6 +46,7 @@ class TrailReport:
     problems: list[str] = field(default_factory=list)
     signatures_checked: int = 0
     signed_by: Counter[str] = field(default_factory=Counter)  # key id -> events it signed
+    unknown_keys: set[str] = field(default_factory=set)  # key ids of events not checkable
     anchors_checked: int = 0
     vouched_to: int = 0  # the last event id a kept anchor was found unchanged at
     unsigned: list[tuple[int, str]] = field(default_factory=list)  # id, the event named
@@ -163,6 +164,7 @@ def _check_signature(
         report.unsigned.append((row["id"], where))
     elif kid not in keys:
         report.problems.append(f"{where}: signed by an unknown key ({kid})")
+        report.unknown_keys.add(kid)
     elif not verify(keys[kid], event_message(row["hash"]), signature):
         report.problems.append(
             f"{where}: its signature does not match its hash: the event was rewritten and the "

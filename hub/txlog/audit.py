@@ -64,6 +64,7 @@ class AuditReport:
     last_batch: int | None = None  # the batch of the last record
     last_key: str | None = None  # the key id that signed the last batch checked
     signed_by: Counter[str] = field(default_factory=Counter)  # key id -> batches it signed
+    unknown_keys: set[str] = field(default_factory=set)  # key ids of batches not checkable
     anchors_checked: int = 0
     rollup_mark: int | None = None  # the statistics were compared up to this seq
     problems: list[str] = field(default_factory=list)
@@ -335,6 +336,7 @@ def _check_batch(
         report.problems.append(f"{span} is not signed")
     elif b.key_id not in keys:
         report.problems.append(f"{span} was signed by an unknown key ({b.key_id})")
+        report.unknown_keys.add(b.key_id)
     elif not verify(
         keys[b.key_id], batch_message(b.id, b.first_seq, b.last_seq, b.last_hash), b.signature
     ):

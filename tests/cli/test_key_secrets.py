@@ -63,6 +63,12 @@ async def test_a_key_made_under_another_secret_is_named_at_start_in_the_log_and_
     )
     assert named is not None, table.stderr
     assert named[1].split(", ") == [str(by_prefix[prefix]["id"])]
+    # Its row says so too: "active" alone read as a key that works, which no call with it does.
+    row = next(line for line in table.stdout.splitlines() if prefix in line)
+    assert "active (another secret)" in row, table.stdout
+    lines = table.stdout.splitlines()
+    mine_rows = [line for line in lines if "active" in line and prefix not in line]
+    assert mine_rows and not any("another secret" in line for line in mine_rows)
     theirs_view = await cli(sqlite_url, "list", HUB_SECRET_KEY=OTHER_SECRET)
     assert theirs_view.exit_code == 0, theirs_view.output
     # Seen from the other secret, the hub's own keys are the foreign ones, not this one.

@@ -380,3 +380,38 @@ async def test_a_table_of_the_log_dropped_is_tampering_not_an_old_database(
     assert f"{what} has been tampered with" in said
     assert f"table {table} was dropped" in said and f"so {what} cannot be checked" in said
     assert "hub db upgrade" not in result.output
+
+
+async def test_after_a_key_rotation_verify_says_to_pass_the_old_public_key(
+    log_url: str, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/security.md's rotation: a new key file in place, the old public key saved. A
+    # plain `hub audit verify` then reads the batches of the old key as signed by an unknown
+    # one: the operator who just rotated it is told how to verify, not only "tampered".
+    new = Signer.from_file(tmp_path / "new-key.pem", create=True)
+    await write_log(log_url, new, batches=1, start=BATCHES * PER_BATCH + 1)
+    monkeypatch.setenv("HUB_SIGNING_KEY_FILE", str(tmp_path / "new-key.pem"))
+    monkeypatch.setenv("HUB_DATABASE_URL", log_url)
+    args = ["audit", "verify", "--db", log_url]
+    result = await asyncio.to_thread(CliRunner().invoke, cli, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    out = " ".join(result.output.split())
+    assert f"was signed by an unknown key ({signer.key_id})" in out
+    assert (
+        f"signed by key {signer.key_id}, which this check was not given: if "
+        'HUB_SIGNING_KEY_FILE was replaced (docs/security.md, "Rotating secrets"), pass the '
+        "public key of each key the hub signed with, the old ones too: hub audit verify "
+        "--public-key OLD.pub.pem --public-key NEW.pub.pem"
+    ) in out
+    # Given both, it passes, and a failure with every key known says nothing of rotations.
+    old_pub, new_pub = tmp_path / "old.pub.pem", tmp_path / "new.pub.pem"
+    old_pub.write_text(signer.public_pem())
+    new_pub.write_text(new.public_pem())
+    both = args + ["--public-key", str(old_pub), "--public-key", str(new_pub)]
+    result = await asyncio.to_thread(CliRunner().invoke, cli, both, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "which this check was not given" not in result.output
+    # The ok line names the batches each key signed: one is "1 batch", not "1 batches".
+    assert f"{signer.key_id} ({BATCHES} batches)" in result.output
+    assert f"{new.key_id} (1 batch)" in result.output
+    assert "(1 batches)" not in result.output
