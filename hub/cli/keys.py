@@ -379,8 +379,16 @@ def revoke_cmd(key_id: int = KeyIdArg, db: str | None = DbOption) -> None:
 
     row, before = _on_database(s, work)
     said = f"key {key_id} of {row['client']} (prefix {row['prefix']})"
+    ended = row["expires_at"]
     if before:
         text = f"{said} was already revoked at {_when(row['revoked_at'])}; nothing changed"
+    elif ended is not None and ended <= row["revoked_at"]:
+        # "hubs refuse it within 2 s" read as if it had worked until now.
+        text = (
+            f"revoked {said}: it had expired already at {_when(ended)}, and hubs refused it "
+            "since; the revocation is recorded"
+        )
+        unsigned_note(s, actor)
     else:
         text = (
             f"revoked {said}: hubs running on this database refuse it within "

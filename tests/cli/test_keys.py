@@ -118,6 +118,20 @@ async def test_list_is_a_table_without_secrets(sqlite_url: str, tmp_path: Path) 
     assert {r["client"] for r in json.loads(only.stdout)} == {OTHER}
 
 
+async def test_revoking_an_expired_key_says_it_had_expired(sqlite_url: str, tmp_path: Path) -> None:
+    # It said "hubs running on this database refuse it within HUB_REGISTRY_REFRESH_S", as
+    # of a key that had worked until then.
+    async with running_hub(sqlite_url, tmp_path):
+        issued = json.loads((await cli(sqlite_url, "issue", CLIENT, "--json")).stdout)
+        rotated = await cli(sqlite_url, "rotate", str(issued["id"]), "--grace-seconds", "0")
+        assert rotated.exit_code == 0, rotated.output
+        revoked = await cli(sqlite_url, "revoke", str(issued["id"]))
+    assert revoked.exit_code == 0, revoked.output
+    said = " ".join(revoked.stdout.split())
+    assert f"revoked key {issued['id']} of {CLIENT}" in said
+    assert ": it had expired already at 20" in said and "within" not in said, said
+
+
 async def test_rotate_keeps_the_old_key_through_its_grace_then_revoke_ends_the_new(
     sqlite_url: str, tmp_path: Path
 ) -> None:
