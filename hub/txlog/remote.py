@@ -196,13 +196,17 @@ class RemoteLogWriter(asyncio.Protocol):
                     fut.set_result(None)
             if doc["err"]:
                 self.failed_batches += 1
-                self.healthy = False
-                for failing in self.on_failure:
-                    failing()
                 for tag, message in doc["err"]:
                     fut = pending.pop(tag, None)
                     if fut is not None and not fut.done():
                         fut.set_exception(LoggingFailed(message))
+            if doc["err"] or doc.get("down"):
+                # "down": a batch failed, maybe another worker's (see Peer.down in
+                # hub/txlog/service.py); an "ok" beside it is of an earlier batch, so it does
+                # not clear it: the probe does (hub/core/readiness.py).
+                self.healthy = False
+                for failing in self.on_failure:
+                    failing()
             elif doc["ok"]:
                 self.healthy = True
             if not pending:

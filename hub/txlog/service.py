@@ -16,7 +16,8 @@ The wire is a stream of frames, each a 4-byte big-endian length and a JSON docum
 the worker sends ``[[tag, record], ...]``; the writer answers ``{"ok": [tag, ...],
 "err": [[tag, message], ...], "commits": [[records, seconds], ...]}`` once the records are
 committed (``commits``: this worker's share of each batch and the batch's commit time,
-for its /metrics). A tag is the worker's own number for a record.
+for its /metrics). A tag is the worker's own number for a record. ``"down": true`` in a
+document says that a batch failed, whoever's records it held (see Peer.down).
 
 The process stops when its standard input closes, which happens when ``hub serve`` exits
 for whatever reason, SIGKILL included; SIGINT and SIGTERM, which reach the whole process
@@ -113,11 +114,29 @@ class Peer(asyncio.Protocol):
         self.ok: list[int] = []
         self.err: list[list[Any]] = []
         self.commits: dict[int, list[Any]] = {}  # batch number -> [records, seconds]
+        self.announce_down = False  # the next document says a batch failed (see down)
         self._scheduled = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.peers.add(self)
+        if not self.writer.healthy:  # a worker that (re)connects during an outage
+            self.down()
+
+    def down(self) -> None:
+        """Tell the worker that a batch failed, though none of its records were in it.
+
+        A worker refuses exchanges before their provider only once it knows the log's last
+        write failed (RemoteLogWriter.refusal), and it learnt that only from a batch of its
+        own: with the database refusing connections, each other worker still forwarded one
+        more exchange and then answered 503 "could not be recorded ... the provider may
+        have carried out the request". Told at once (and a worker that connects meanwhile
+        as well), every worker stops forwarding until its own probe finds the database
+        taking writes, so only the exchanges already forwarded when the batch failed reach
+        a provider unrecorded.
+        """
+        self.announce_down = True
+        self._schedule()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None  # records already queued are still committed
@@ -164,8 +183,14 @@ class Peer(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._scheduled = False
-        doc = {"ok": self.ok, "err": self.err, "commits": list(self.commits.values())}
-        self.ok, self.err, self.commits = [], [], {}
+        doc: dict[str, Any] = {
+            "ok": self.ok,
+            "err": self.err,
+            "commits": list(self.commits.values()),
+        }
+        if self.announce_down:
+            doc["down"] = True
+        self.ok, self.err, self.commits, self.announce_down = [], [], {}, False
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(frame(doc))
 
@@ -191,6 +216,12 @@ async def serve(settings: Settings, path: str, *, stop: asyncio.Event | None = N
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # left by a writer that was killed
     peers: set[Peer] = set()
+
+    def failed() -> None:  # every worker, not only the one whose records failed: Peer.down
+        for peer in list(peers):
+            peer.down()
+
+    writer.on_failure.append(failed)
     server = await loop.create_unix_server(lambda: Peer(writer, peers), path)
     os.chmod(path, 0o600)
     try:

@@ -24,6 +24,7 @@ from hub.txlog import service
 from hub.txlog.audit import verify_log
 from hub.txlog.remote import RemoteLogWriter
 from hub.txlog.signing import Signer
+from hub.txlog.writer import LogWriter
 from tests.support import make_settings
 from tests.txlog.test_writer import record
 
@@ -125,6 +126,44 @@ async def test_a_record_the_writer_cannot_read_is_refused_alone(
         await remote.stop()
     ids, _, _ = await committed(sqlite_url)
     assert ids == {record(0)["request_id"]}
+
+
+async def test_a_failed_batch_stops_every_worker_not_only_the_one_whose_records_it_held(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker learnt of a failed write only from a batch of its own, so each other worker
+    # still forwarded an exchange to its provider before the 503 "could not be recorded".
+    async with writer_service(sqlite_url, tmp_path) as (path, _stop):
+        a, b = RemoteLogWriter(path), RemoteLogWriter(path)
+        told = asyncio.Event()
+        b.on_failure.append(told.set)  # what starts the worker's probe (hub/core/readiness.py)
+        await a.start()
+        await b.start()
+        await asyncio.gather(a.submit(record(0, "a")), b.submit(record(0, "b")))
+
+        async def refused(self: object, records: list[dict[str, Any]]) -> None:
+            raise OSError("the database refuses connections")
+
+        monkeypatch.setattr(LogWriter, "_commit", refused)
+        with pytest.raises(LoggingFailed):
+            await a.submit(record(1, "a"))
+        await asyncio.wait_for(told.wait(), 10)
+        assert not b.healthy and b.refusal(0.0) == "the transaction log's last write failed"
+        assert b.failed_batches == 0  # none of its records were lost
+        late = RemoteLogWriter(path)  # a worker that (re)connects during the outage
+        await late.start()
+        for _ in range(500):
+            if not late.healthy:
+                break
+            await asyncio.sleep(0.01)
+        assert late.refusal(0.0) is not None
+        monkeypatch.undo()
+        for remote in (a, b, late):  # each one's probe finds the database taking writes
+            remote.recovered()
+        await asyncio.gather(a.submit(record(2, "a")), b.submit(record(2, "b")))
+        assert a.healthy and b.healthy
+        for remote in (a, b, late):
+            await remote.stop()
 
 
 async def test_without_the_writer_exchanges_fail_then_recover_when_it_returns(
