@@ -3,10 +3,16 @@ several workers under a supervisor that stops them all."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import socket
+import sys
 import time
+from types import FrameType
 from typing import Any
 
 import uvicorn
+from uvicorn.server import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from hub.cli.common import console, err_console
@@ -27,6 +33,29 @@ UVICORN_FAST: dict[str, Any] = {
 WORKER_PING_S = 60
 # How long, past the graceful shutdown's 30 s, the parent waits for a worker to stop.
 WORKER_STOP_MARGIN_S = 5
+# How long exchanges in flight may take to finish once the hub begins to stop.
+GRACEFUL_S = 30
+
+
+# On stderr, which Python flushes by line: with one worker the process ends by the signal
+# uvicorn raises again, and what waits in stdout's buffer is lost then. Said so that an
+# operator reading the journal tells a clean stop from a crash.
+def _say_stopping(signum: int) -> None:
+    err_console.print(
+        f"hub stopping on {signal.Signals(signum).name}: no new connections are taken; "
+        f"exchanges in flight may finish, for up to {GRACEFUL_S} s",
+        highlight=False,
+    )
+
+
+def _say_stopped(committed: int | None, killed: int = 0) -> None:
+    if killed:
+        said = f"hub stopped: {killed} worker(s) killed, their exchanges in flight cut off"
+    else:
+        said = "hub stopped: exchanges in flight answered, log flushed"
+    if committed is not None:
+        said += f" ({committed} records committed by this process)"
+    err_console.print(said, highlight=False)
 
 
 def run_server(
@@ -59,7 +88,7 @@ def run_server(
             "port": port,
             "workers": workers,
             "log_level": "warning",
-            "timeout_graceful_shutdown": 30,
+            "timeout_graceful_shutdown": GRACEFUL_S,
             # A worker answers the parent's health pings once it has imported the hub: a
             # few seconds, more on a busy host or a fraction of a core. uvicorn's 5 s killed
             # such workers before they served, and their replacements, silently, for ever.
@@ -68,11 +97,42 @@ def run_server(
         | UVICORN_FAST
         | tls
     )
-    if workers == 1:
-        uvicorn.run("hub.app:create_app", **options)
-        return
     config = uvicorn.Config("hub.app:create_app", **options)
-    Supervisor(config, sockets=[config.bind_socket()]).run()
+    if workers > 1:
+        Supervisor(config, sockets=[config.bind_socket()]).run()
+        return
+    # What uvicorn.run does with one worker, with a server that says when it stops.
+    server = Server(config)
+    # SIGINT is raised again once the server has stopped cleanly.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, which says on stderr when a signal stops it and when it stopped.
+
+    Both before uvicorn raises the signal again, which ends the process (status 143)."""
+
+    stop_signal: int | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Not said here: a print inside a signal handler may land inside another print.
+        if self.stop_signal is None:
+            self.stop_signal = sig
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.stop_signal is None:  # no signal: not a stop the operator asked for
+            await super().shutdown(sockets)
+            return
+        _say_stopping(self.stop_signal)
+        await super().shutdown(sockets)
+        from hub.front import HubApp  # loaded by now: the app this server ran
+
+        app = self.config.loaded_app
+        _say_stopped(app.state.writer.committed if isinstance(app, HubApp) else None)
 
 
 class Supervisor(Multiprocess):
@@ -84,7 +144,20 @@ class Supervisor(Multiprocess):
     worker, and a load balancer sends it elsewhere.
     """
 
+    stop_signal: int | None = None
+
+    def handle_int(self) -> None:
+        self.stop_signal = self.stop_signal or signal.SIGINT
+        super().handle_int()
+
+    def handle_term(self) -> None:
+        self.stop_signal = self.stop_signal or signal.SIGTERM
+        super().handle_term()
+
     def terminate_all(self) -> None:
+        # Once for all the workers, which are processes of their own: not once each.
+        if self.stop_signal is not None:
+            _say_stopping(self.stop_signal)
         for sock in self.sockets:
             sock.close()
         super().terminate_all()
@@ -97,6 +170,7 @@ class Supervisor(Multiprocess):
         """
         graceful = self.config.timeout_graceful_shutdown or 0
         deadline = time.monotonic() + graceful + WORKER_STOP_MARGIN_S
+        killed = 0
         for worker in self.processes:
             worker.process.join(max(deadline - time.monotonic(), 0))
             if worker.process.exitcode is None:
@@ -109,3 +183,8 @@ class Supervisor(Multiprocess):
                 )
                 worker.process.kill()
                 worker.process.join()
+                killed += 1
+        if self.stop_signal is not None:
+            # The workers' records are committed before they exit (the log is theirs, or
+            # the log writer process answered them); their counts died with them.
+            _say_stopped(None, killed)

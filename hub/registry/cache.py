@@ -397,8 +397,9 @@ class RegistryCache:
     async def poll(self, interval_s: float) -> None:
         """Reload when another worker or the CLI changed the registry.
 
-        A failure is logged once, with its traceback, until it works again or fails another
-        way: while the database was down each worker logged one at every interval."""
+        A failure is logged once, in one line, until it works again or fails another way:
+        while the database was down each worker logged one at every interval, and each with
+        a traceback of some 170 lines that said no more than its last (DEBUG has it)."""
         failing: type[BaseException] | None = None
         while True:
             await asyncio.sleep(interval_s)
@@ -411,8 +412,8 @@ class RegistryCache:
                         "registry refresh failed: %s: %s (said once until it works again)",
                         type(exc).__name__,
                         first,
-                        exc_info=True,
                     )
+                    log.debug("registry refresh failed", exc_info=True)
                 failing = type(exc)
             else:
                 if failing is not None:

@@ -226,7 +226,9 @@ class _Worker:
         self.process.join()
 
 
-def test_a_hung_worker_does_not_keep_hub_serve_from_stopping() -> None:
+def test_a_hung_worker_does_not_keep_hub_serve_from_stopping(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     # A worker that no longer runs (SIGSTOP, a deadlock) never acts on SIGTERM: uvicorn's
     # parent waited for it for ever, and `hub serve` never exited.
     hung = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(120,))
@@ -236,12 +238,16 @@ def test_a_hung_worker_does_not_keep_hub_serve_from_stopping() -> None:
     supervisor = object.__new__(Supervisor)
     supervisor.config = SimpleNamespace(timeout_graceful_shutdown=0.5)  # type: ignore[assignment]
     supervisor.processes = [_Worker(hung)]  # type: ignore[list-item]
+    supervisor.stop_signal = signal.SIGTERM
     joiner = threading.Thread(target=supervisor.join_all, daemon=True)
     try:
         joiner.start()
         joiner.join(20)
         assert not joiner.is_alive()
         assert hung.exitcode == -signal.SIGKILL
+        # Not "exchanges in flight answered": the killed worker's were cut off.
+        said = capsys.readouterr().err.splitlines()
+        assert said[-1] == "hub stopped: 1 worker(s) killed, their exchanges in flight cut off"
     finally:
         if hung.exitcode is None:
             hung.kill()

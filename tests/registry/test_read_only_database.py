@@ -96,4 +96,16 @@ async def test_a_database_outage_is_logged_once_by_the_registry_poll(
         "registry refresh failed: ConnectionRefusedError: [Errno 111] Connection refused "
         "(said once until it works again)",
     ], said
-    assert caplog.records[0].exc_info is not None  # the first one has its traceback
+    # One line each, not one line and a traceback of some 170 lines: the traceback is
+    # for DEBUG, where it is logged too.
+    assert all(r.exc_info is None for r in caplog.records), said
+    caplog.clear()
+    outcomes[:] = [ConnectionRefusedError(111, "Connection refused"), asyncio.CancelledError()]
+    with (
+        caplog.at_level(logging.DEBUG, logger="hub.registry.cache"),
+        pytest.raises(asyncio.CancelledError),
+    ):
+        await cache.poll(0)
+    assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.DEBUG]
+    assert caplog.records[0].exc_info is None
+    assert caplog.records[1].exc_info is not None
