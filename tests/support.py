@@ -131,6 +131,18 @@ async def serve(app: Any, port: int | None = None, **options: Any) -> AsyncItera
         await task
 
 
+def serve_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a `hub serve` subprocess: a development hub on a SQLite file in
+    ``tmp_path``, none of this process's HUB_* variables (Redis, the test databases)."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_ENV": "development",
+        "HUB_SECRET_KEY": SECRET,
+        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+        "HUB_SIGNING_KEY_FILE": str(tmp_path / "key.pem"),
+    }
+
+
 def wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, seconds: float = 60) -> None:
     """Wait until the hub started as ``proc`` answers ``url``/healthz; fail with its log."""
     deadline = time.monotonic() + seconds

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from hub.cli.listen import Supervisor
-from tests.support import SECRET, free_block, free_port, wait_healthy
+from tests.support import free_block, free_port, serve_env, wait_healthy
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's"
@@ -33,13 +33,7 @@ def _listening(port: int) -> bool:
 
 def test_workers_end_when_hub_serve_is_killed(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "HUB_REDIS_URL"},
-        "HUB_ENV": "development",
-        "HUB_SECRET_KEY": SECRET,
-        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
-        "HUB_SIGNING_KEY_FILE": str(tmp_path / "key.pem"),
-    }
+    env = serve_env(tmp_path)
     cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port), "--workers", "2"]
     with (tmp_path / "serve.log").open("ab") as log:
         # A session of its own, so that a failure here cannot leave its workers behind.
@@ -80,13 +74,7 @@ def test_workers_slow_to_start_are_waited_for(tmp_path: Path) -> None:
         "    sys.exit(main())\n"
     )
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "HUB_REDIS_URL"},
-        "HUB_ENV": "development",
-        "HUB_SECRET_KEY": SECRET,
-        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
-        "HUB_SIGNING_KEY_FILE": str(tmp_path / "key.pem"),
-    }
+    env = serve_env(tmp_path)
     cmd = [sys.executable, str(main), "serve", "--port", str(port), "--workers", "2"]
     with (tmp_path / "serve.log").open("ab") as log:
         proc = subprocess.Popen(
@@ -184,13 +172,7 @@ def test_children_do_not_import_packages_from_the_current_directory(
     for package in ("hub", "connectors", "schemas"):
         (work / package).mkdir(parents=True)
         (work / package / "__init__.py").write_text(SHADOW)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-        "HUB_ENV": "development",
-        "HUB_SECRET_KEY": SECRET,
-        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
-        "HUB_SIGNING_KEY_FILE": str(tmp_path / "key.pem"),
-    }
+    env = serve_env(tmp_path)
     script = Path(sys.executable).with_name("hub")  # the console script: not `python -m`
     if command == "up":
         port = free_block(5)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import SECRET, free_port, wait_healthy
+from tests.support import free_port, serve_env, wait_healthy
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="signals and process groups as on Linux"
@@ -23,13 +23,7 @@ def test_hub_serve_says_it_stops_and_has_stopped(tmp_path: Path, workers: int, s
     # It said when it started and nothing when it stopped: an operator reading the journal
     # could not tell a clean stop from a crash.
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-        "HUB_ENV": "development",
-        "HUB_SECRET_KEY": SECRET,
-        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
-        "HUB_SIGNING_KEY_FILE": str(tmp_path / "key.pem"),
-    }
+    env = serve_env(tmp_path)
     cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port), "--workers", str(workers)]
     out_path, err_path = tmp_path / "serve.out", tmp_path / "serve.err"
     with out_path.open("ab") as out, err_path.open("ab") as err:
