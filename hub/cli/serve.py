@@ -17,6 +17,7 @@ from hub.cli.common import (
     PORT_MAX,
     DbOption,
     console,
+    err_console,
     existing,
     fail,
     new_or_current,
@@ -70,7 +71,7 @@ def up(
     """Start the hub and the mock agencies, with the demo registry loaded."""
     import uvicorn
 
-    from hub.cli.listen import UVICORN_FAST
+    from hub.cli.listen import UVICORN_FAST, Server
     from hub.core.migrate import revisions, upgrade
 
     s = settings(db, port=port, host=host, gc_freeze=True)
@@ -163,18 +164,34 @@ def up(
         _wait_healthy(base_urls, procs)
         _print_where(s, base_urls, hub_url)
         config = uvicorn.Config(_app(s), host=host, port=port, log_level="warning", **UVICORN_FAST)
-        uvicorn.Server(config).run()
+        # The server `hub serve` runs with one worker, which says when a signal stops it.
+        Server(config).run()
     finally:
         for sig in (signal.SIGTERM, signal.SIGHUP):  # a second one must not cut this short
             signal.signal(sig, signal.SIG_IGN)
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop_mocks(procs)
+
+
+def _stop_mocks(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Stop the mock agencies, and say so once they have (on stderr, as the hub's own stop).
+
+    A Ctrl-C in the terminal reaches them too, and they may have stopped already."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    killed = 0
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            killed += 1
+    if procs:
+        said = f"mock agencies stopped ({len(procs)})"
+        if killed:
+            said += f": {killed} did not stop within 10 s of SIGTERM and were killed"
+        err_console.print(said, highlight=False)
 
 
 def _exit_on_signal(signum: int, _frame: Any) -> None:

@@ -150,4 +150,17 @@ def test_hub_up_stops_its_mock_agencies_on_a_signal(tmp_path: Path, sig: signal.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    assert left == [], (tmp_path / "up.log").read_text()
+    said = (tmp_path / "up.log").read_text()
+    assert left == [], said
+    if sig != signal.SIGKILL:
+        # It said when it started and nothing when it stopped: as `hub serve`, it now says
+        # when it begins to stop, when the hub has stopped, and when its mocks have.
+        stopped_on = signal.SIGTERM if sig == signal.SIGHUP else sig
+        lines = said.splitlines()
+        stopping = [line for line in lines if line.startswith("hub stopping on")]
+        assert stopping and stopping[0].startswith(f"hub stopping on {stopped_on.name}:"), said
+        assert any(
+            line.startswith("hub stopped: exchanges in flight answered, log flushed")
+            for line in lines
+        ), said
+        assert f"mock agencies stopped ({n})" in lines, said
