@@ -98,8 +98,8 @@ def replay_command(
     threshold: Annotated[
         list[str] | None,
         typer.Option(
-            help="Pass/fail on the whole run, as k6: p95<200 (ms), failed<1%, dropped==0, "
-            "rps>=100; repeatable. A threshold not met exits 1."
+            help="Pass/fail on the whole run, as k6: p95<200 or p(95)<200 (ms), failed<1%, "
+            "dropped==0, rps>=100; repeatable. A threshold not met exits 1."
         ),
     ] = None,
     fault: Annotated[

@@ -50,16 +50,37 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 LATENCY_METRICS = ("min", "mean", "p50", "p90", "p95", "p99", "max")
 SHARE_METRICS = ("failed", "dropped")
+# k6's names, as its users write them: avg, med, p(95), p(99.9).
+_K6_NAMES = {"avg": "mean", "med": "p50"}
+_PERCENTILE = re.compile(r"p\(?(?P<q>\d+(?:\.\d+)?)\)?")
 _THRESHOLD = re.compile(
-    r"^\s*(?P<metric>[a-z0-9]+)\s*(?P<op><=|>=|==|<|>)\s*"
+    r"^\s*(?P<metric>[a-z]+(?:\(\d+(?:\.\d+)?\)|\d+(?:\.\d+)?)?)\s*(?P<op><=|>=|==|<|>)\s*"
     r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>%|ms)?\s*$"
 )
 THRESHOLD_FORMS = (
     "METRIC OP NUMBER with OP one of < <= > >= ==; METRIC one of "
-    f"{', '.join(LATENCY_METRICS)} (ms, e.g. p95<200), failed or dropped (a share of "
+    f"{', '.join(LATENCY_METRICS)} (ms, e.g. p95<200; also any percentile, p99.9, and k6's "
+    "p(95), avg and med), failed or dropped (a share of "
     "iterations with %, e.g. failed<1%, or a count without, e.g. failed==0), "
     "rps (requests per second, e.g. rps>=100)"
 )
+
+
+def _latency_metric(name: str) -> str | None:
+    """``name`` as a latency metric (``p(95)`` is ``p95``, ``avg`` is ``mean``), or None."""
+    name = _K6_NAMES.get(name, name)
+    if name in LATENCY_METRICS:
+        return name
+    match = _PERCENTILE.fullmatch(name)
+    if match is None or name.startswith("p(") != name.endswith(")"):
+        return None
+    q = float(match["q"])
+    return f"p{q:.10g}" if 0 < q <= 100 else None
+
+
+def _is_latency(metric: str) -> bool:
+    """``metric`` (as parsed) is a latency in ms: min, mean, max or a percentile."""
+    return metric in LATENCY_METRICS or _PERCENTILE.fullmatch(metric) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +100,7 @@ class Threshold:
     def shown(self, measured: float | None) -> str:
         if measured is None:
             return "none measured"
-        if self.metric in LATENCY_METRICS:
+        if _is_latency(self.metric):
             return f"{measured:.1f} ms"
         if self.share:
             return f"{measured:.2f}%"
@@ -89,13 +110,12 @@ class Threshold:
 def parse_threshold(text: str) -> Threshold:
     """A ``--threshold`` expression; ValueError saying the accepted forms if malformed."""
     match = _THRESHOLD.match(text)
-    known = (*LATENCY_METRICS, *SHARE_METRICS, "rps")
-    if match is None or match["metric"] not in known:
+    name = match["metric"] if match else ""
+    metric = name if name in (*SHARE_METRICS, "rps") else _latency_metric(name)
+    if match is None or metric is None:
         raise ValueError(f"threshold {text!r} is malformed: give {THRESHOLD_FORMS}")
-    metric, unit = match["metric"], match["unit"]
-    if (unit == "ms" and metric not in LATENCY_METRICS) or (
-        unit == "%" and metric not in SHARE_METRICS
-    ):
+    unit = match["unit"]
+    if (unit == "ms" and not _is_latency(metric)) or (unit == "%" and metric not in SHARE_METRICS):
         raise ValueError(f"threshold {text!r}: {unit} does not go with {metric}")
     if unit == "%" and float(match["value"]) > 100:
         raise ValueError(f"threshold {text!r}: a share of iterations is at most 100%")
@@ -115,7 +135,7 @@ class Outcome:
             "measured": self.measured,
             "ok": self.ok,
         }
-        if self.threshold.metric in LATENCY_METRICS:
+        if _is_latency(self.threshold.metric):
             out["timeouts"] = self.timeouts
         return out
 
@@ -138,7 +158,7 @@ def timeouts(results: list[ScenarioResult]) -> list[float]:
 
 def measure(metric: str, results: list[ScenarioResult], *, share: bool) -> float | None:
     """The run's figure for ``metric``, over every scenario that ran."""
-    if metric in LATENCY_METRICS:
+    if _is_latency(metric):
         # A request that timed out counts at the time it waited (about --timeout), as k6
         # counts it: left out, 47 timeouts in 100 still let "max<=1000" hold.
         latencies = sorted(
@@ -153,7 +173,7 @@ def measure(metric: str, results: list[ScenarioResult], *, share: bool) -> float
             return latencies[-1]
         if metric == "mean":
             return sum(latencies) / len(latencies)
-        return percentile(latencies, int(metric[1:]))
+        return percentile(latencies, float(metric[1:]))
     if metric == "rps":
         duration = sum(r.duration_s for r in results)
         return sum(r.requests for r in results) / duration if duration > 0 else None
@@ -172,7 +192,7 @@ def evaluate(thresholds: list[Threshold], results: list[ScenarioResult]) -> list
     outcomes = []
     for threshold in thresholds:
         measured = measure(threshold.metric, results, share=threshold.share)
-        timed_out = len(timeouts(results)) if threshold.metric in LATENCY_METRICS else 0
+        timed_out = len(timeouts(results)) if _is_latency(threshold.metric) else 0
         outcomes.append(Outcome(threshold, measured, threshold.holds(measured), timed_out))
     return outcomes
 

@@ -157,3 +157,34 @@ def test_latency_thresholds_count_timed_out_requests_at_the_time_they_waited() -
     assert p50.ok and p50.measured == 5.0
     assert "47 request(s) timed out with no answer" in held_before.message()
     assert held_before.to_dict()["timeouts"] == 47
+
+
+@pytest.mark.parametrize(
+    ("text", "metric", "measured"),
+    [
+        ("p(95)<200", "p95", 95.0),  # k6's own spelling of a percentile
+        ("p(99.9)<=100", "p99.9", 100.0),
+        ("p99.9<=100", "p99.9", 100.0),
+        ("p(75)<80", "p75", 75.0),
+        ("avg<60", "mean", 50.5),  # k6's name of the mean
+        ("med<60", "p50", 50.0),  # and of the median
+    ],
+)
+def test_k6_spellings_of_latency_thresholds_are_measured(
+    text: str, metric: str, measured: float
+) -> None:
+    # `--threshold 'p(95)<200'`, as a k6 user writes it, was refused as malformed.
+    results = [_result([float(ms) for ms in range(1, 101)], started=100, failed=0, dropped=0)]
+    threshold = parse_threshold(text)
+    assert threshold.metric == metric
+    (outcome,) = evaluate([threshold], results)
+    assert (outcome.measured, outcome.ok) == (measured, True)
+    assert outcome.message().startswith(f"threshold {text} held: {metric} = ")
+    assert outcome.to_dict()["timeouts"] == 0
+
+
+@pytest.mark.parametrize("text", ["p(0)<200", "p(101)<200", "p101<200", "p(95<200", "p()<2"])
+def test_percentiles_outside_0_to_100_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="threshold") as caught:
+        parse_threshold(text)
+    assert text in str(caught.value)
