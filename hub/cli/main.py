@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import sys
 from typing import Annotated
@@ -67,8 +69,26 @@ def _standard_fds() -> None:
             os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
 
 
+def _utf8_output() -> None:
+    """Write UTF-8 into a file or a pipe whatever the locale's code page says.
+
+    Under Windows-1258 (a Vietnamese PC) or LANG=en_US.ISO-8859-1, `hub stats matrix --csv >
+    m.csv` ended at the first "Bộ Công an" with a UnicodeEncodeError and half a file. A
+    terminal keeps its encoding; what it cannot show reads "?" rather than ending the command.
+    The same for stderr, where messages name agencies too.
+    """
+    for out in (sys.stdout, sys.stderr):
+        if not isinstance(out, io.TextIOWrapper) or codecs.lookup(out.encoding).name == "utf-8":
+            continue
+        if out.isatty():
+            out.reconfigure(errors="replace")
+        else:
+            out.reconfigure(encoding="utf-8")
+
+
 def main() -> None:
     _standard_fds()
+    _utf8_output()
     try:
         app()
     except OSError as exc:

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 
 import pytest
 from rich.console import Console
@@ -15,6 +16,7 @@ from hub.cli.main import app
 from hub.stats.output import emit
 from hub.stats.timeutil import utcnow
 from tests.stats.conftest import log_records, record
+from tests.stats.test_names import CIVIL, NAMES, named_traffic
 
 # What a client may send in X-Road-Id, X-Road-UserId and X-Road-Issue (printable ASCII):
 # a spreadsheet opening the export ran it, here a link that sends cell A1 away.
@@ -56,3 +58,22 @@ def test_numbers_stay_numbers() -> None:
     with contextlib.redirect_stdout(out):
         emit({}, rows, list(rows[0]), title="", as_json=False, as_csv=True, console=console)
     assert out.getvalue().splitlines()[1] == "2026-11,5,-3,-37.5,"
+
+
+@pytest.fixture
+async def named(db_url: str) -> str:
+    await named_traffic(db_url)
+    return db_url
+
+
+@pytest.mark.parametrize("args", [("stats", "matrix", "--csv"), ("stats", "top", "--by", "client")])
+def test_output_is_utf8_whatever_the_locale(named: str, args: tuple[str, ...]) -> None:
+    """A PC in Vietnam writes Windows-1258: the names went no further than "B"."""
+    import subprocess
+    import sys
+
+    env = os.environ | {"PYTHONIOENCODING": "cp1258", "HUB_DATABASE_URL": named}
+    done = subprocess.run([sys.executable, "-m", "hub", *args], capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert NAMES[CIVIL] in done.stdout.decode("utf-8")
+    assert not done.stdout.startswith(b"\xef\xbb\xbf")  # a pipe's first field stays its own

