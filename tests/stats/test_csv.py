@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -77,3 +78,19 @@ def test_output_is_utf8_whatever_the_locale(named: str, args: tuple[str, ...]) -
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     assert NAMES[CIVIL] in done.stdout.decode("utf-8")
     assert not done.stdout.startswith(b"\xef\xbb\xbf")  # a pipe's first field stays its own
+
+
+def test_messages_are_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    """stderr too: a message naming a file (or an agency) with a diacritic came out escaped."""
+    import subprocess
+    import sys
+
+    env = os.environ | {"PYTHONIOENCODING": "cp1258"}
+    missing = tmp_path / "Bộ Công an.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "registry", "apply", str(missing)],
+        capture_output=True,
+        env=env,
+    )
+    assert done.returncode == 2
+    assert f"{missing}: no such file" in done.stderr.decode("utf-8")
