@@ -30,7 +30,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
@@ -230,8 +233,52 @@ def build_app(
                 "x-timeout-ms": spec.timeout_ms,
             },
         )
+        _check_handler(spec, app.router.routes[-1])
     add_control_routes(app, manifest, dataset)
     return app
+
+
+def _check_handler(spec: ServiceSpec, route: object) -> None:
+    """Refuse a handler that does not take what its service declares.
+
+    FastAPI takes a handler's parameter that the path does not name for a query parameter, so
+    the mock started and answered every call ``422 query parameter plate is required``; and a
+    body model other than the manifest's ``request_model`` left the hub checking bodies
+    against another schema (or none) than the mock's.
+    """
+    if not isinstance(route, APIRoute):  # build_app adds the service's route just before
+        raise TypeError(f"service {spec.code}: its route is a {type(route).__name__}")
+    handler = getattr(route.endpoint, "__name__", spec.code)
+    taken = _path_parameters(route.dependant)
+    missing = [name for name in route.param_convertors if name not in taken]
+    if missing:
+        query = ", ".join(param.alias for param in route.dependant.query_params) or "nothing"
+        raise ValueError(
+            f"service {spec.code}: its path {spec.path} has "
+            f"{', '.join('{' + name + '}' for name in missing)}, which its handler {handler} "
+            f"does not take (it takes {query}): name the handler's parameter as the path does"
+        )
+    bodies = [param.field_info.annotation for param in route.dependant.body_params]
+    model = bodies[0] if len(bodies) == 1 else None
+    if isinstance(model, type) and issubclass(model, BaseModel) and model is not spec.request_model:
+        declared = (
+            f"the manifest's request_model is {spec.request_model.__name__}, whose JSON Schema"
+            " the hub would check bodies against"
+            if spec.request_model
+            else "the manifest gives it no request_model, so the hub would check no body"
+        )
+        raise ValueError(
+            f"service {spec.code}: its handler {handler} takes a body of {model.__name__}, but "
+            f"{declared}: give the service request_model={model.__name__}"
+        )
+
+
+def _path_parameters(dependant: Dependant) -> set[str]:
+    """The path parameters a handler takes, its dependencies' included."""
+    names = {param.alias for param in dependant.path_params}
+    for dependency in dependant.dependencies:
+        names |= _path_parameters(dependency)
+    return names
 
 
 def _fault_config(faults: FaultsArg) -> FaultConfig:

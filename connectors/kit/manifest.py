@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, PydanticUserError, TypeAdapter
 
 _PART = re.compile(r"[A-Za-z0-9._-]+")  # fullmatch: "$" lets a final "\n" through
+_PARAM = re.compile(r"\{[^}]*\}")
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 # The X-Road metaservices' names: the hub takes /r1/{subsystem}/listMethods as the metaservice,
 # so a service of that code could never be called (the kit does not import the hub; a test
@@ -50,7 +51,10 @@ class ServiceSpec:
                 "answers itself: the service could never be called; choose another code"
             )
         if self.method not in METHODS:
-            raise ValueError(f"service {self.code}: method {self.method!r} not in {METHODS}")
+            raise ValueError(
+                f"service {self.code}: method {self.method!r} is not one of "
+                f"{', '.join(sorted(METHODS))}"
+            )
         if not self.path.startswith("/"):
             raise ValueError(f"service {self.code}: path must start with '/'")
         if not all(400 <= status <= 599 for status in self.errors):
@@ -102,6 +106,18 @@ class Manifest:
         codes = [s.code for s in self.services]
         if len(codes) != len(set(codes)):
             raise ValueError(f"{self.name}: duplicate service codes in {codes}")
+        # /vehicles/{plate} and /vehicles/{id} are one route: the mock would answer every call
+        # with the first service's handler, and the second could never be reached.
+        taken: dict[tuple[str, str], str] = {}
+        for spec in self.services:
+            route = (spec.method, _PARAM.sub("{}", spec.path))
+            if route in taken:
+                raise ValueError(
+                    f"{self.name}: services {taken[route]} and {spec.code} both take "
+                    f"{spec.method} {spec.path}: a call could reach only one of them; give "
+                    "one another path or method"
+                )
+            taken[route] = spec.code
 
     def service(self, code: str) -> ServiceSpec:
         """The service with this code (KeyError when there is none)."""

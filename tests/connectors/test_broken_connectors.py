@@ -1,9 +1,11 @@
-"""A connector package that does not load, or whose models have no JSON Schema, is named in
-one sentence that says what to fix, never a traceback."""
+"""A connector package that does not load, whose models have no JSON Schema, or whose
+handlers do not take what its manifest declares, is named in one sentence that says what to
+fix, never a traceback."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from typer.testing import CliRunner
 
 import connectors
+from connectors.kit import Dataset, Manifest, build_app
 from connectors.kit.manifest import ServiceSpec
 from hub.cli.main import app
 
@@ -106,3 +109,89 @@ def test_a_model_without_a_json_schema_is_refused_naming_the_service(role: str) 
     with pytest.raises(ValueError, match=r"service x-create: .*WithStamp.*no JSON Schema") as e:
         ServiceSpec(code="x-create", method="POST", path="/x", description="x", **{role: WithStamp})
     assert "Stamp" in str(e.value) and "WithJsonSchema" in str(e.value)
+
+
+def _manifest(*services: ServiceSpec) -> Manifest:
+    return Manifest(
+        name="vehicles",
+        member_id="VN/GOV/BCA",
+        member_name="Bộ Công an",
+        subsystem_id="VN/GOV/BCA/vehicles",
+        subsystem_name="Vehicles",
+        services=services,
+    )
+
+
+def test_two_services_of_one_method_and_path_are_refused_naming_both() -> None:
+    # Both loaded: the mock answered every call with the first one's handler, the other
+    # service could never be reached, and the registry file declared both.
+    lookup = ServiceSpec(
+        code="vehicle-lookup", method="GET", path="/vehicles/{plate}", description="x"
+    )
+    owner = ServiceSpec(code="owner-vehicles", method="GET", path="/vehicles/{id}", description="x")
+    with pytest.raises(ValueError, match="vehicle-lookup and owner-vehicles both take GET") as e:
+        _manifest(lookup, owner)
+    assert "/vehicles/{id}" in str(e.value)
+    # Another method on the same path is another service.
+    assert len(_manifest(lookup, replace(owner, method="POST")).services) == 2
+
+
+def test_a_method_in_lower_case_is_refused_naming_the_methods() -> None:
+    with pytest.raises(ValueError) as e:
+        ServiceSpec(code="x-create", method="post", path="/x", description="x")
+    assert "method 'post' is not one of DELETE, GET, PATCH, POST, PUT" in str(e.value)
+    assert "frozenset" not in str(e.value)
+
+
+def test_a_path_parameter_its_handler_does_not_take_is_refused() -> None:
+    # The mock started, took the handler's `plate` for a query parameter, and answered every
+    # lookup `422 query parameter plate is required`.
+    async def vehicle_lookup(plate: str) -> dict[str, str]:
+        return {"plate": plate}
+
+    spec = ServiceSpec(code="vehicle-lookup", method="GET", path="/vehicles/{id}", description="x")
+    with pytest.raises(ValueError) as e:
+        build_app(_manifest(spec), dataset=Dataset(), handlers={"vehicle-lookup": vehicle_lookup})
+    said = str(e.value)
+    assert "service vehicle-lookup: its path /vehicles/{id} has {id}" in said
+    assert "vehicle_lookup does not take (it takes plate)" in said
+    fixed = replace(spec, path="/vehicles/{plate}")
+    assert build_app(
+        _manifest(fixed), dataset=Dataset(), handlers={"vehicle-lookup": vehicle_lookup}
+    )
+
+
+class OwnerQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner_id: str
+
+
+class OtherQuery(BaseModel):
+    owner_id: int
+
+
+@pytest.mark.parametrize("declared", [None, OtherQuery])
+def test_a_body_its_manifest_does_not_declare_is_refused(declared: type[BaseModel] | None) -> None:
+    # Built as it was, the mock checked bodies against the handler's model while the registry
+    # file gave the hub the manifest's request_schema (none, or another model's): the hub
+    # forwarded bodies the mock refused, or refused bodies the mock takes.
+    async def owner_vehicles(body: OwnerQuery) -> dict[str, str]:
+        return {"owner_id": body.owner_id}
+
+    spec = ServiceSpec(
+        code="owner-vehicles",
+        method="POST",
+        path="/vehicles/by-owner",
+        description="x",
+        request_model=declared,
+    )
+    with pytest.raises(ValueError) as e:
+        build_app(_manifest(spec), dataset=Dataset(), handlers={"owner-vehicles": owner_vehicles})
+    said = str(e.value)
+    assert "service owner-vehicles: its handler owner_vehicles takes a body of OwnerQuery" in said
+    assert "request_model=OwnerQuery" in said
+    fixed = replace(spec, request_model=OwnerQuery)
+    assert build_app(
+        _manifest(fixed), dataset=Dataset(), handlers={"owner-vehicles": owner_vehicles}
+    )
