@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from hub.core.db import create_engine
 from hub.models import RegistryEvent
@@ -125,3 +125,27 @@ def test_a_signature_covers_the_events_hash_only_in_its_own_form() -> None:
     # Not a batch's message: a batch signature cannot pass for an event's, nor the reverse.
     message = event_message("a" * 64)
     assert message == f"hub-registry-event|{'a' * 64}".encode()
+
+
+async def test_an_event_time_stored_in_another_form_on_sqlite_is_found(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # "2026-...T09:00" reads back as the same time (the hash holds), but SQL compares the text:
+    # the event dropped out of `hub audit events --until`, and verify said the trail was whole.
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (app, c):
+        signer: Signer = app.api.state.hub.signer  # type: ignore[attr-defined]
+        for n in range(3):
+            body = {"id": f"VN/GOV/M{n}", "name": f"M{n}"}
+            assert (await c.post("/admin/members", json=body, headers=H)).status_code == 201
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE registry_events SET at = replace(at, ' ', 'T') WHERE id = 2")
+            )
+    finally:
+        await engine.dispose()
+    assert await _trail(sqlite_url, signer) == [
+        "event id=2 (member.create VN/GOV/M1): its time (at) was changed: it is not stored as "
+        "the hub writes it, so time ranges (--since, --until) no longer find it"
+    ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,10 @@ from hub.core.db import create_engine
 from hub.models import Transaction
 from hub.txlog.chain import CHAINED_FIELDS
 from hub.txlog.proof import check_proof, make_proof
+from hub.txlog.repository import append
 from hub.txlog.signing import Signer
-from tests.txlog.test_audit import write_log
+from hub.txlog.sqlite import create_writer_engine
+from tests.txlog.test_audit import record, write_log
 
 _tx = Transaction.__table__
 
@@ -284,3 +288,30 @@ async def test_a_proof_by_a_shared_x_road_id_says_which_exchange_it_proves(
     one = await hub(db_url, monkeypatch, "audit", "proof", "msg-4", "--db", db_url)
     by_request = await hub(db_url, monkeypatch, "audit", "proof", "req-0002", "--db", db_url)
     assert "note:" not in one.output + by_request.output
+
+
+async def test_a_proof_with_text_moved_from_one_kept_body_to_the_other_does_not_hold(
+    sqlite_url: str, signer: Signer
+) -> None:
+    # The record's hash joins its fields with U+001F, which a kept body may hold itself: the
+    # same text split elsewhere gives the same hash, and a proof showed another request.
+    def sha(text: str) -> str:
+        return base64.b64encode(hashlib.sha512(text.encode()).digest()).decode()
+
+    sent, answered = "transfer 100 to A\x1fnote", '{"ok": true}'
+    kept = record(1) | {"request_body": sent, "response_body": answered,
+                        "request_hash": sha(sent), "response_hash": sha(answered)}  # fmt: skip
+    engine = create_writer_engine(sqlite_url)
+    async with engine.begin() as conn:
+        await append(conn, [kept, record(2)], signer=signer, lock=False)
+    await engine.dispose()
+    proof = await proof_of(sqlite_url, "req-0001")
+    assert proof is not None
+    keys = {signer.key_id: signer.public_key}
+    assert check_proof(proof, keys) == []
+    fields = proof["exchange"]["fields"]
+    fields["request_body"], fields["response_body"] = "transfer 100 to A", 'note\x1f{"ok": true}'
+    assert check_proof(proof, keys) == [
+        "record seq=1 was edited: its stored request body does not match its request_hash",
+        "record seq=1 was edited: its stored response body does not match its response_hash",
+    ]
