@@ -23,7 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from hub import __version__
 from hub.admin.router import router as admin_router
@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Callable:
         redoc_url=None,
     )
     apidocs.install(api)
+    apidocs.describe_errors(api)
     engine = create_engine(settings.database_url)
     writer_engine: AsyncEngine | None = None
     sessions = session_factory(engine)
@@ -206,6 +207,27 @@ def _no_route(path: str) -> str:
     )
 
 
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed(request: Request) -> str:
+    """The methods some route of the request's path takes (HEAD, which every GET answers,
+    goes without saying): each asked of the router, which holds included routers whole."""
+    allowed = []
+    for method in METHODS:
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+            "query_string": b"",
+        }
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def _add_routes(api: FastAPI, state: HubState) -> None:
     @api.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -221,6 +243,15 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
             # No route took the path (a route's own 404 says what it lacks): most often a
             # provider's path sent without /r1, or with /R1.
             exc = StarletteHTTPException(404, _no_route(request.url.path), exc.headers)
+        elif exc.status_code == 405 and exc.detail == "Method Not Allowed":
+            # The router's Allow named the methods of the path's first route only: a PUT of
+            # /admin/members/ID said "Allow: GET", as if PATCH and DELETE were not there.
+            allow = _allowed(request) or (exc.headers or {}).get("Allow", "")
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": allow})
+            call = f"{request.method} {request.url.path}"
+            message = f"{call}: this path takes {allow or 'other methods'} only"
+            exc = StarletteHTTPException(405, message, {**(exc.headers or {}), "Allow": allow})
         return await http_exception_handler(request, exc)
 
     @api.exception_handler(DBAPIError)

@@ -46,6 +46,9 @@ class HubApp:
         if scope["type"] == "http" and (scope["path"].startswith("/r1/") or scope["path"] == "/r1"):
             await self.gateway(scope, receive, send)
         elif scope["type"] == "http":
+            if scope["method"] == "HEAD":
+                # FastAPI's routes answer GET alone: HEAD of any was a 405.
+                scope, send = {**scope, "method": "GET"}, _headers_only(send)
             # The hub's own answers (not /r1's) get the browser protections.
             await self._own(scope, receive, protect(scope["path"], send, self.docs_paths))
         else:
@@ -130,6 +133,19 @@ async def _refuse(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _headers_only(send: Callable) -> Callable:
+    """``send`` for a HEAD answered as its GET: the GET's status and headers, no body."""
+
+    async def head(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b""}
+        await send(message)
+
+    return head
 
 
 def _query(scope: dict) -> str:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Response
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.convertors import Convertor, register_url_convertor
 
 from hub.admin.apply import apply_doc, cert_taken, refusal
 from hub.admin.common import PRECONDITION, IfMatch, commit, etag, guards, lost, precondition
@@ -31,6 +32,24 @@ from hub.registry.schemas import (
 )
 
 router = APIRouter(route_class=AdminRoute)
+
+
+class _EntryId(Convertor[str]):
+    """An entry's id in a path: its parts with the slashes between them, never empty.
+    ``/admin/members/`` matched as the member ``''`` (a 400 "member identifier ''", and a
+    405 to a POST); it is redirected without its slash now, as ``/admin/grants/`` is. An
+    id ending in a slash is still taken, and refused as malformed."""
+
+    regex = ".+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("entry_id", _EntryId())
 
 
 async def _get(session: AsyncSession, model: Any, key: str, what: str) -> Any:
@@ -81,6 +100,7 @@ async def _create(
         raise HTTPException(409, exists)
     result = await apply_doc(session, state, doc, exists=exists)
     response.headers["ETag"] = _tag(await session.get(model, key))
+    response.headers["Location"] = f"/admin/{what}s/{key}"
     return {**jsonable_encoder(body), "warnings": result.warnings}
 
 
@@ -152,7 +172,7 @@ async def create_member(
     return await _create(session, state, response, Member, "member", body)
 
 
-@router.get("/members/{member_id:path}", summary="One member")
+@router.get("/members/{member_id:entry_id}", summary="One member")
 async def get_member(
     member_id: MemberIdStr, response: Response, _: AdminDep, session: SessionDep
 ) -> Any:
@@ -160,7 +180,7 @@ async def get_member(
 
 
 @router.patch(
-    "/members/{member_id:path}",
+    "/members/{member_id:entry_id}",
     summary="Change a member (enabled=false disables)",
     responses=PRECONDITION,
 )
@@ -178,7 +198,7 @@ async def change_member(
     return _out(await _change(session, state, row, "member", changes, if_match), response)
 
 
-@router.delete("/members/{member_id:path}", status_code=204, responses=PRECONDITION)
+@router.delete("/members/{member_id:entry_id}", status_code=204, responses=PRECONDITION)
 async def delete_member(
     member_id: MemberIdStr,
     _: AdminDep,
@@ -212,14 +232,14 @@ async def _cert_free(session: AsyncSession, cert: str | None, subsystem_id: str)
         raise HTTPException(409, taken)
 
 
-@router.get("/subsystems/{subsystem_id:path}", summary="One subsystem")
+@router.get("/subsystems/{subsystem_id:entry_id}", summary="One subsystem")
 async def get_subsystem(
     subsystem_id: SubsystemIdStr, response: Response, _: AdminDep, session: SessionDep
 ) -> Any:
     return _out(await _get(session, Subsystem, subsystem_id, "subsystem"), response)
 
 
-@router.patch("/subsystems/{subsystem_id:path}", responses=PRECONDITION)
+@router.patch("/subsystems/{subsystem_id:entry_id}", responses=PRECONDITION)
 async def change_subsystem(
     subsystem_id: SubsystemIdStr,
     body: SubsystemPatch,
@@ -235,7 +255,7 @@ async def change_subsystem(
     return _out(await _change(session, state, row, "subsystem", changes, if_match), response)
 
 
-@router.delete("/subsystems/{subsystem_id:path}", status_code=204, responses=PRECONDITION)
+@router.delete("/subsystems/{subsystem_id:entry_id}", status_code=204, responses=PRECONDITION)
 async def delete_subsystem(
     subsystem_id: SubsystemIdStr,
     _: AdminDep,
@@ -260,7 +280,7 @@ async def create_service(
     return await _create(session, state, response, Service, "service", body)
 
 
-@router.get("/services/{service_id:path}", summary="One service")
+@router.get("/services/{service_id:entry_id}", summary="One service")
 async def get_service(
     service_id: ServiceIdStr, response: Response, _: AdminDep, session: SessionDep
 ) -> Any:
@@ -268,7 +288,7 @@ async def get_service(
 
 
 @router.patch(
-    "/services/{service_id:path}",
+    "/services/{service_id:entry_id}",
     summary="Change a service (enabled=false disables)",
     responses=PRECONDITION,
 )
@@ -288,7 +308,7 @@ async def change_service(
     return _out(await _change(session, state, row, "service", changes, if_match), response)
 
 
-@router.delete("/services/{service_id:path}", status_code=204, responses=PRECONDITION)
+@router.delete("/services/{service_id:entry_id}", status_code=204, responses=PRECONDITION)
 async def delete_service(
     service_id: ServiceIdStr,
     _: AdminDep,

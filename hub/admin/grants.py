@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,6 +78,9 @@ async def create_grant(
         raise HTTPException(409, exists)
     await apply_doc(session, state, RegistryDoc(grants=[body]), exists=exists)
     response.headers["ETag"] = _grant_tag(await _grant(session, body, change=False))
+    # A grant has no path of its own: where it is read alone.
+    named = urlencode({"client": body.client, "service": body.service}, safe="/")
+    response.headers["Location"] = f"/admin/grants?{named}"
     return body
 
 

@@ -57,6 +57,7 @@ async def issue_key(
         raise HTTPException(422, str(exc)) from None
     await commit(session, state)
     response.headers["Cache-Control"] = NO_STORE
+    response.headers["Location"] = f"/admin/keys/{row.id}"
     return {**keys.fields(row, state.settings.secret_key), "api_key": key}
 
 
@@ -84,7 +85,16 @@ async def rotate_key(
     await commit(session, state)
     new, key = rotated
     response.headers["Cache-Control"] = NO_STORE
+    response.headers["Location"] = f"/admin/keys/{new.id}"
     return {**keys.fields(new, state.settings.secret_key), "api_key": key}
+
+
+@router.get("/keys/{key_id}", response_model=KeyOut, summary="One key (never its secret)")
+async def get_key(key_id: KeyId, _: AdminDep, session: SessionDep, state: StateDep) -> Any:
+    row = await repo.get_key(session, key_id)
+    if row is None:
+        raise HTTPException(404, f"there is no key {key_id}")
+    return keys.fields(row, state.settings.secret_key)
 
 
 @router.delete("/keys/{key_id}", status_code=204)

@@ -13,22 +13,43 @@ from fastapi import APIRouter, Query, Request, Response
 
 from hub.admin import entries, events, grants, keys
 from hub.admin.apply import apply_doc
+from hub.admin.common import PRECONDITION, IfMatch, guards, precondition
 from hub.admin.wire import YAML_TYPES, AdminRoute, RegistryRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
+from hub.registry import repository as repo
 from hub.registry import service as registry
 from hub.registry.schemas import ApplyResult, RegistryDoc
 
 router = APIRouter(prefix="/admin", tags=["admin"], route_class=AdminRoute)
 
 
-@router.get("/registry", summary="Export the whole registry (the YAML of `hub registry export`)")
+@router.get(
+    "/registry",
+    summary="Export the whole registry (the YAML of `hub registry export`)",
+    description="Its `ETag`, sent back as `If-Match` with `PUT /admin/registry`, applies the "
+    "document only to the registry as it was exported.",
+    responses={200: {"content": {"application/yaml": {}}}},
+)
 async def export_registry(
-    _: AdminDep, session: SessionDep, format: Literal["json", "yaml"] = Query("json")
+    response: Response,
+    _: AdminDep,
+    session: SessionDep,
+    format: Literal["json", "yaml"] = Query("json"),
 ) -> Any:
+    # Read before the export: a change made in between gives an older tag (a 412 to come,
+    # never a document applied over a change it did not see).
+    tag = _registry_tag(await repo.version(session))
     doc = await registry.export(session)
     if format == "yaml":
-        return Response(registry.dump_yaml(doc), media_type="application/yaml")
+        yaml = registry.dump_yaml(doc)
+        return Response(yaml, media_type="application/yaml", headers={"ETag": tag})
+    response.headers["ETag"] = tag
     return doc
+
+
+def _registry_tag(version: int) -> str:
+    """The registry's validator: its version, which every change to it moves."""
+    return f'"registry-{version}"'
 
 
 REGISTRY_BODY = {
@@ -46,16 +67,24 @@ REGISTRY_BODY = {
 async def apply_registry(
     doc: RegistryDoc,
     request: Request,
+    response: Response,
     _: AdminDep,
     session: SessionDep,
     state: StateDep,
     prune: bool = False,
     prune_all: bool = False,
     dry_run: bool = False,
+    if_match: IfMatch = None,
 ) -> ApplyResult:
     # From YAML, the document as parsed there: it knows the line of each entry.
     doc = request.scope.get("hub.registry_doc", doc)
-    return await apply_doc(session, state, doc, prune=prune, prune_all=prune_all, dry_run=dry_run)
+    if guards(if_match):
+        # Compared once this change holds the registry's lock: none can come in between.
+        await repo.hold(session)
+        precondition(if_match, _registry_tag(await repo.version(session)), "the registry")
+    result = await apply_doc(session, state, doc, prune=prune, prune_all=prune_all, dry_run=dry_run)
+    response.headers["ETag"] = _registry_tag(await repo.version(session))
+    return result
 
 
 router.add_api_route(
@@ -68,9 +97,11 @@ router.add_api_route(
     "grants between a client and a service it declares both of); `prune_all` deletes "
     "everything it leaves out. `dry_run` answers what would change and changes nothing. "
     "YAML (what `GET /admin/registry?format=yaml` gives) goes with "
-    "`Content-Type: application/yaml`.",
+    "`Content-Type: application/yaml`. With `If-Match` (the `ETag` of the export), it "
+    "applies only to the registry as it was exported, else 412.",
     route_class_override=RegistryRoute,
     openapi_extra=REGISTRY_BODY,
+    responses=PRECONDITION,
 )
 
 

@@ -9,6 +9,7 @@ and are served under /docs/assets; the pages are FastAPI's, pointed at them.
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (
@@ -69,3 +70,66 @@ def install(api: FastAPI) -> None:
 def _root(request: Request) -> str:
     """The path the hub is served under (behind a proxy), as FastAPI's own pages take it."""
     return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+ERROR = {
+    "type": "object",
+    "title": "Error",
+    "description": "What a refusal of the admin and operator API answers.",
+    "properties": {"detail": {"type": "string", "title": "Detail", "description": "why"}},
+    "required": ["detail"],
+}
+_ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+_REFUSALS = {
+    "400": "A malformed identifier, time, cursor or header",
+    "401": "No token, or one that is neither the admin's nor the operator's",
+    "422": "A value, body or query parameter refused (one it does not take, or given twice)",
+}
+_WRITES = {
+    "409": "The entry is there already, or another change took it first",
+}
+_BODIES = {
+    "413": "A body over 16 MiB",
+    "415": "A body that is not JSON (or, for the registry, YAML)",
+}
+
+
+def describe_errors(api: FastAPI) -> None:
+    """Make ``api``'s OpenAPI describe the refusals it sends, ``{"detail": "<sentence>"}``.
+
+    FastAPI described a 422 as its own ``{"detail": [{"loc", "msg", "type"}]}``, which the
+    hub never sends, and no 401 or 403: a client generated from /openapi.json failed to
+    read the refusals it got."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        doc = build()
+        _with_errors(doc)
+        return doc
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
+def _with_errors(doc: dict[str, Any]) -> None:
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["Error"] = ERROR
+    for path, operations in doc.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if operation.get("security"):
+                said = dict(_REFUSALS)
+                if path.startswith("/admin"):
+                    said["403"] = "The operator token: /admin takes the admin token"
+                if "{" in path:
+                    said["404"] = "No such entry"
+                if path.startswith("/admin") and method != "get":
+                    said.update(_WRITES)
+                if "requestBody" in operation:
+                    said.update(_BODIES)
+                for status, description in said.items():
+                    responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    response["content"] = _ERROR_BODY
