@@ -10,8 +10,9 @@ fourth round, has the before and after.
 What it does, and what it leaves out on purpose:
 - one idle pool per (scheme, host, port), most recent first; a connection goes back only
   after a whole answer on a keep-alive connection, and an idle one is dropped after
-  ``IDLE_S`` seconds, shorter than uvicorn's own 5 s keep-alive, so the hub rarely writes
-  to a socket the provider is closing;
+  ``IDLE_S`` seconds (when it is next taken, or when another goes back to its pool),
+  shorter than uvicorn's own 5 s keep-alive, so the hub rarely writes to a socket the
+  provider is closing;
 - a reused connection that closes before the first byte of the answer is retried once on
   a new connection, for idempotent methods only (RFC 9110 9.2.2);
 - bodies sized by Content-Length, chunked, or read to the end of the connection; HEAD,
@@ -141,10 +142,16 @@ class HttpClient:
             conn.close()
             return
         pool = self._idle.setdefault(key, [])
+        now = time.monotonic()
+        # Taken newest first, the oldest of a burst's connections are never looked at by
+        # _pooled: closed here once idle too long, or a provider that keeps idle connections
+        # open (Go's net/http does) kept up to POOL_MAX sockets of the hub's for ever.
+        while pool and now - pool[0].idle_since >= IDLE_S:
+            pool.pop(0).close()
         if len(pool) >= POOL_MAX:
             conn.close()
             return
-        conn.idle_since = time.monotonic()
+        conn.idle_since = now
         pool.append(conn)
 
     def _ssl_context(self) -> ssl.SSLContext:

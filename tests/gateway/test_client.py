@@ -6,6 +6,7 @@ import asyncio
 import socket
 import ssl
 import struct
+import types
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -211,6 +212,27 @@ async def test_idle_connections_expire(http: HttpClient, monkeypatch: pytest.Mon
     for _ in range(2):
         await http.request("GET", url, [], b"")
     assert server.connections == 2
+    await server.stop()
+
+
+async def test_idle_connections_left_by_a_burst_are_closed(
+    http: HttpClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taken newest first, the oldest of a burst's connections were never looked at again:
+    with a provider that keeps idle connections open (Go's net/http does), the hub held up
+    to POOL_MAX sockets to it for ever, under a trickle of traffic."""
+    now = [1000.0]
+    monkeypatch.setattr(client_mod, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    server, url = await serve(lambda _n, _r: ok())
+    await asyncio.gather(*(http.request("GET", url, [], b"") for _ in range(10)))
+    (pool,) = http._idle.values()
+    burst = list(pool)
+    assert server.connections == len(burst) > 1  # the burst left several idle
+    for _ in range(3):  # a trickle: one at a time, each IDLE_S / 2 apart
+        now[0] += client_mod.IDLE_S / 2
+        await http.request("GET", url, [], b"")
+    assert len(pool) == 1
+    assert sum(conn.closed for conn in burst) == len(burst) - 1
     await server.stop()
 
 
