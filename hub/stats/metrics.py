@@ -61,8 +61,9 @@ class Metrics:
         self.observe = self.exchanges.observe
         self.shared: SharedMetrics | None = None  # with several workers: hub/stats/shared.py
 
-    def _on_commit(self, n: int, seconds: float) -> None:
-        self.commits.observe(seconds)
+    def _on_commit(self, n: int, seconds: float | None) -> None:
+        if seconds is not None:  # None: another worker's figures count this batch's commit
+            self.commits.observe(seconds)
         self.committed.inc(n)
 
     async def scrape(self) -> bytes:

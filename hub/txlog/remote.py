@@ -33,7 +33,9 @@ class RemoteLogWriter(asyncio.Protocol):
     def __init__(self, path: str, *, queue_max: int = 50_000) -> None:
         self.path = path
         self.queue_max = queue_max
-        self.on_commit: list[Callable[[int, float], None]] = []
+        # (records, seconds): the seconds of the batch, None when another worker had records
+        # in it too and was given them (hub/txlog/service.py, Timed).
+        self.on_commit: list[Callable[[int, float | None], None]] = []
         self.on_failure: list[Callable[[], None]] = []  # see LogWriter.on_failure
         self.committed = 0
         self.failed_batches = 0
@@ -215,7 +217,8 @@ class RemoteLogWriter(asyncio.Protocol):
                 self._drained.set_result(None)
             for n, seconds in doc["commits"]:
                 self.committed += n
-                self.last_commit_s = seconds
+                if seconds is not None:
+                    self.last_commit_s = seconds
                 for callback in self.on_commit:
                     callback(n, seconds)
 

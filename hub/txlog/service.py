@@ -16,8 +16,10 @@ The wire is a stream of frames, each a 4-byte big-endian length and a JSON docum
 the worker sends ``[[tag, record], ...]``; the writer answers ``{"ok": [tag, ...],
 "err": [[tag, message], ...], "commits": [[records, seconds], ...]}`` once the records are
 committed (``commits``: this worker's share of each batch and the batch's commit time,
-for its /metrics). A tag is the worker's own number for a record. ``"down": true`` in a
-document says that a batch failed, whoever's records it held (see Peer.down).
+for its /metrics; the time is null for all but the first worker that had records in the
+batch, so the workers' ``hub_log_commit_seconds`` add up to the batches committed). A tag
+is the worker's own number for a record. ``"down": true`` in a document says that a batch
+failed, whoever's records it held (see Peer.down).
 
 The process stops when its standard input closes, which happens when ``hub serve`` exits
 for whatever reason, SIGKILL included; SIGINT and SIGTERM, which reach the whole process
@@ -103,12 +105,22 @@ class _Ack:
         self.peer.failed(self.tag, str(exception))
 
 
+class Timed:
+    """The last batch whose commit time a worker was given: each batch's time goes to one
+    worker only, as /metrics adds up the workers' figures (a batch of two workers' records
+    counted as two commits in ``hub_log_commit_seconds``)."""
+
+    def __init__(self) -> None:
+        self.batch = 0
+
+
 class Peer(asyncio.Protocol):
     """One hub worker's connection: records in, acknowledgements out once committed."""
 
-    def __init__(self, writer: LogWriter, peers: set[Peer]) -> None:
+    def __init__(self, writer: LogWriter, peers: set[Peer], timed: Timed) -> None:
         self.writer = writer
         self.peers = peers
+        self.timed = timed
         self.reader = FrameReader()
         self.transport: asyncio.Transport | None = None
         self.ok: list[int] = []
@@ -164,9 +176,13 @@ class Peer(asyncio.Protocol):
     # before it can start the next one, so its counters still describe that batch here.
     def committed(self, tag: int) -> None:
         self.ok.append(tag)
-        batch = self.commits.get(self.writer.batches)
+        number = self.writer.batches
+        batch = self.commits.get(number)
         if batch is None:
-            self.commits[self.writer.batches] = [1, self.writer.last_commit_s]
+            seconds = None
+            if self.timed.batch != number:  # the first worker with records in it
+                self.timed.batch, seconds = number, self.writer.last_commit_s
+            self.commits[number] = [1, seconds]
         else:
             batch[0] += 1
         self._schedule()
@@ -216,13 +232,14 @@ async def serve(settings: Settings, path: str, *, stop: asyncio.Event | None = N
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # left by a writer that was killed
     peers: set[Peer] = set()
+    timed = Timed()
 
     def failed() -> None:  # every worker, not only the one whose records failed: Peer.down
         for peer in list(peers):
             peer.down()
 
     writer.on_failure.append(failed)
-    server = await loop.create_unix_server(lambda: Peer(writer, peers), path)
+    server = await loop.create_unix_server(lambda: Peer(writer, peers, timed), path)
     os.chmod(path, 0o600)
     try:
         if stop is None:

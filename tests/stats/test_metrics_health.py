@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,8 @@ from tests.stats.conftest import AUTH, log_records, record
 from tests.stats.test_exactness import traffic
 from tests.stats.test_folding import _append_unfolded
 from tests.support import hub_client, make_settings, serve
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def samples(text: str, name: str) -> list:  # type: ignore[type-arg]
@@ -53,6 +56,25 @@ async def test_metrics_counters_match_the_log(hub: Hub) -> None:
     assert sum(s.value for s in samples(text, "hub_log_records_total")) == len(records)
     assert samples(text, "hub_log_commit_seconds_count")[0].value >= 1
     assert samples(text, "hub_log_queue_depth")[0].value == 0
+
+
+async def test_the_operators_table_lists_every_metric_with_its_labels(hub: Hub) -> None:
+    await traffic(hub)  # every series of the exchanges, the upstream histogram included
+    exposed: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families((await hub.client.get("/metrics")).text):
+        name = family.name + ("_total" if family.type == "counter" else "")
+        exposed[name] = {k for s in family.samples for k in s.labels if k != "le"}
+    text = (ROOT / "docs" / "operators.md").read_text()
+    table = text.split("## Prometheus: `GET /metrics`", 1)[1].split("\n\n")[1]
+    documented: dict[str, set[str]] = {}
+    labels: set[str] = set()
+    for row in table.splitlines()[2:]:
+        names, said, _what = (cell.strip() for cell in row.strip().strip("|").split("|"))
+        if said != "same":
+            labels = set(re.findall(r"\b[a-z_]+\b", re.sub(r"\(.*?\)", "", said)))
+        for name in re.findall(r"`([a-z_]+)`", names):
+            documented[name] = labels
+    assert exposed == documented
 
 
 async def test_client_label_can_be_switched_off(db_url: str, tmp_path: Path) -> None:

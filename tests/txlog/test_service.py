@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from hub.core.db import create_engine
 from hub.core.errors import LoggingFailed
-from hub.models import StatsMinute, Transaction
+from hub.models import LogBatch, StatsMinute, Transaction
 from hub.stats import repository as repo
 from hub.stats import timeutil as tu
 from hub.txlog import service
@@ -108,6 +108,35 @@ async def test_two_workers_share_one_chain_and_every_ack_means_committed(
     assert report.records == 600 and report.signatures_checked == report.batches
     # The writer's last fold, as it stopped: the tables alone count the whole log.
     assert (await committed(db_url))[1:] == (600, 600)
+
+
+async def test_each_batch_is_timed_once_however_many_workers_it_held_records_of(
+    db_url: str, tmp_path: Path
+) -> None:
+    # hub_log_commit_seconds of the workers add up on a scrape (hub/stats/shared.py): a batch
+    # of two workers' records timed by both counted as two commits.
+    async with writer_service(db_url, tmp_path) as (path, _stop):
+        a, b = RemoteLogWriter(path), RemoteLogWriter(path)
+        commits: list[tuple[int, float | None]] = []
+        a.on_commit.append(lambda n, s: commits.append((n, s)))
+        b.on_commit.append(lambda n, s: commits.append((n, s)))
+        await a.start()
+        await b.start()
+        for round_ in range(20):
+            await asyncio.gather(
+                a.submit(record(2 * round_, "a")), b.submit(record(2 * round_ + 1, "b"))
+            )
+        await a.stop()
+        await b.stop()
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            batches = await conn.scalar(select(func.count()).select_from(LogBatch))
+    finally:
+        await engine.dispose()
+    assert sum(n for n, _ in commits) == 40
+    assert len([s for _, s in commits if s is not None]) == batches
+    assert all(s > 0 for _, s in commits if s is not None)
 
 
 async def test_a_record_the_writer_cannot_read_is_refused_alone(
