@@ -14,7 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Table, insert, select, update
+from sqlalchemy import DateTime, String, Table, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.models import ChainHead, LogBatch, Transaction
@@ -33,6 +34,12 @@ _SELECT_HEAD_LOCKED = _SELECT_HEAD.with_for_update()
 _INSERT_TX = insert(_tx)
 _INSERT_BATCH = insert(_batches)
 _UPDATE_HEAD = update(_head).where(_head.c.id == 1)
+# One array parameter, however large the batch (asyncpg takes at most 32,767 parameters).
+_COUNT_REQUESTS = (
+    select(func.count())
+    .select_from(_tx)
+    .where(_tx.c.request_id == any_(bindparam("ids", type_=ARRAY(String))))
+)
 
 
 async def append(
@@ -64,6 +71,19 @@ async def append(
         sql["batch"], (batch_id, first_seq, seq, prev, committed_at, key_id, signature)
     )
     await conn.exec_driver_sql(sql["move_head"], (seq, prev, batch_id))
+
+
+async def landed(conn: AsyncConnection, records: list[dict[str, Any]]) -> bool:
+    """Whether ``records`` are in the log already (PostgreSQL), in the caller's transaction.
+
+    For a batch whose connection was lost, maybe during its COMMIT: the records' request ids
+    are unique, and a batch commits whole or not at all. The chain head is locked first, so
+    a transaction of the lost connection that the server has not ended yet ends (or the lock
+    wait times out) before the answer is read.
+    """
+    await conn.execute(_SELECT_HEAD_LOCKED)
+    ids = [rec["request_id"] for rec in records]
+    return await conn.scalar(_COUNT_REQUESTS, {"ids": ids}) == len(ids)
 
 
 def append_inline(

@@ -16,10 +16,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.core.errors import LoggingFailed
-from hub.txlog.repository import GIVEN_COLUMNS, append, append_inline
+from hub.txlog.repository import GIVEN_COLUMNS, append, append_inline, landed
 from hub.txlog.signing import Signer
 from hub.txlog.sqlite import (
     INLINE_SAFE_HOOKS,
@@ -180,17 +181,28 @@ class LogWriter:
     async def _write(self, items: list[tuple[dict[str, Any], Waiter]]) -> None:
         """Commit one batch and settle its waiters, each with the batch's outcome."""
         self.busy_since = time.perf_counter()
+        records = [rec for rec, _ in items]
         try:
-            await self._commit([rec for rec, _ in items])
+            try:
+                await self._commit(records)
+            except Exception as exc:
+                if not (self.is_postgres and _connection_lost(exc)):
+                    raise
+                # The server ended the connection inside the batch's transaction (a DBA's
+                # pg_terminate_backend, a failover, a proxy's reset) while the database is
+                # up: the exchanges were carried out already, so write the batch again on
+                # a new connection, once, rather than refuse them.
+                log.warning(
+                    "log batch of %d lost its connection, written again: %s", len(items), exc
+                )
+                self._hooks_rolled_back()
+                await self._commit(records, again=True)
         except Exception as exc:
             self.failed_batches += 1
             self.healthy = False
             for callback in self.on_failure:
                 callback()
-            for hook in self.hooks:  # a hook that keeps state across batches forgets this one
-                rolled_back = getattr(hook, "rolled_back", None)
-                if rolled_back is not None:
-                    rolled_back()
+            self._hooks_rolled_back()
             log.error("log batch of %d failed: %s", len(items), exc)
             _settle(
                 items,
@@ -204,6 +216,13 @@ class LogWriter:
             _settle(items, None)
         finally:
             self.busy_since = 0.0
+
+    def _hooks_rolled_back(self) -> None:
+        """A hook that keeps state across batches forgets the batch that failed."""
+        for hook in self.hooks:
+            rolled_back = getattr(hook, "rolled_back", None)
+            if rolled_back is not None:
+                rolled_back()
 
     linked = True  # in this process: nothing to connect to (see RemoteLogWriter)
 
@@ -257,7 +276,8 @@ class LogWriter:
                 still = 0
                 seen = now
 
-    async def _commit(self, records: list[dict[str, Any]]) -> None:
+    async def _commit(self, records: list[dict[str, Any]], *, again: bool = False) -> None:
+        """Write one batch; ``again``: its first attempt lost its connection (see _write)."""
         t0 = time.perf_counter()
         if self.is_postgres and self._conn is not None and _closed(self._conn):
             # The server closed the kept connection since the last batch (a restart, a DBA,
@@ -288,9 +308,12 @@ class LogWriter:
                 await _commit_inline(db, conn, records, self.signer, self.hooks)
             else:
                 async with conn.begin():
-                    await append(conn, records, signer=self.signer, lock=self.is_postgres)
-                    for hook in self.hooks:
-                        await hook(conn, records)
+                    # A COMMIT whose answer was lost may have landed: then it is not
+                    # written twice, and its waiters are told it is committed.
+                    if not (again and await landed(conn, records)):
+                        await append(conn, records, signer=self.signer, lock=self.is_postgres)
+                        for hook in self.hooks:
+                            await hook(conn, records)
         except BaseException:
             self._conn = None  # a broken connection is not reused; the next batch reconnects
             with contextlib.suppress(Exception):
@@ -312,6 +335,19 @@ def _closed(conn: AsyncConnection) -> bool:
         return bool(driver.is_closed())
     except Exception:  # invalidated already, or no such method: the batch will tell
         return False
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection was lost, not that the database refused the batch.
+
+    SQLAlchemy marks an error ``connection_invalidated`` when the driver finds its connection
+    closed after it (asyncpg: "connection was closed in the middle of operation", "cannot
+    switch to state ..", "connection is closed"); a constraint, a full disk or a lock wait
+    leave the connection open. ConnectionError: the socket's own, unwrapped.
+    """
+    return isinstance(exc, ConnectionError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 def _inline_safe(hook: BatchHook) -> bool:
