@@ -87,10 +87,11 @@ class _Takes:
             )
 
 
-def _stubs(body: Any, *, many: bool, content_type: str) -> list[Stub]:
+async def _stubs(request: Request, body: Any, *, many: bool) -> list[Stub]:
     """The stubs of a request body (one object or a list; a list only where ``many``)."""
     wanted = "a JSON list of stubs ([] for none)" if many else "a stub as a JSON object"
-    if body is None:
+    content_type = request.headers.get("content-type", "")
+    if body is None and not (await request.body()).strip():
         raise InvalidRequestError(f"the body is missing: send {wanted}")
     if isinstance(body, str | bytes) and "json" not in content_type.lower():
         raise InvalidRequestError(
@@ -98,7 +99,8 @@ def _stubs(body: Any, *, many: bool, content_type: str) -> list[Stub]:
             f"(got {content_type or 'no Content-Type'})"
         )
     if not isinstance(body, list) and (many or not isinstance(body, dict)):
-        kind = _KINDS.get(type(body), "a number")
+        # JSON null is a body sent, not a missing one.
+        kind = "null" if body is None else _KINDS.get(type(body), "a number")
         raise InvalidRequestError(f"the body must be {wanted} (got {kind})")
     items = body if isinstance(body, list) else [body]
     stubs, errors = [], []
@@ -124,6 +126,12 @@ def _method(method: str | None) -> str | None:
         raise InvalidRequestError(
             f"method: {method!r} is no HTTP method: give one such as GET or POST (any case), "
             "or leave method out for calls of every method"
+        )
+    if method.upper() == "ANY":
+        # The journal holds each call's own method: "ANY" matched none, and counted 0.
+        raise InvalidRequestError(
+            "method: ANY is a stub's any method; each call in the journal has its own: leave "
+            "method out for calls of every method"
         )
     return method
 
@@ -230,7 +238,7 @@ def _add_stub_routes(app: ConnectorApp, plain: list[Any]) -> None:
     async def put_stubs(
         request: Request, body: Annotated[Any, Body()] = None
     ) -> list[dict[str, Any]]:
-        given = _stubs(body, many=True, content_type=request.headers.get("content-type", ""))
+        given = await _stubs(request, body, many=True)
         try:
             return _views(stubs.replace(given))
         except StubError as exc:
@@ -238,7 +246,7 @@ def _add_stub_routes(app: ConnectorApp, plain: list[Any]) -> None:
 
     @app.post("/__stubs", include_in_schema=False, dependencies=plain)
     async def add_stubs(request: Request, body: Annotated[Any, Body()] = None) -> JSONResponse:
-        given = _stubs(body, many=False, content_type=request.headers.get("content-type", ""))
+        given = await _stubs(request, body, many=False)
         taken = stubs.taken(given)
         if taken is not None:
             raise ConflictError(

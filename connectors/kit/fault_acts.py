@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
+import struct
 
 from starlette.types import Message, Receive, Send
 
@@ -30,6 +32,13 @@ async def reset(send: Send) -> None:
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     if transport is None or not hasattr(transport, "abort"):
         raise ConnectionResetByFault("connection reset by fault injection")
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        # Linger on, for 0 s: the close sends a TCP RST ("connection reset by peer"), as
+        # WireMock's CONNECTION_RESET_BY_PEER does; a plain abort sent a FIN, which clients
+        # read as an empty answer, as a server closing an idle kept-alive connection.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
     # Let connection_lost run so the server sees a disconnect and does not answer 500.
     for _ in range(3):

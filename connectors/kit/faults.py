@@ -228,6 +228,12 @@ class FaultMiddleware:
         if code is None and not (self.stubs.stubs and self.stubs.find(scope, body)):
             if entry is not None:
                 entry.unmatched = not routed  # the app answers 404, or 405 for another method
+            if entry is not None and not routed and body is None:
+                # Its 404 reads no body, and what was sent where nothing answers is what the
+                # journal is looked at for: read it, so the entry shows it.
+                body, receive = await fault_acts.read_body(receive)
+                if body is None:
+                    return
             await self.app(scope, receive, send)
             return
         delay, kind, spec = self.faults.decide(code)

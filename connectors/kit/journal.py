@@ -97,7 +97,7 @@ class Entry:
             if name == "content-length" and not size and value.isdigit():
                 size = int(value)  # a body nobody read: the handler did not need it
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        preview = _redact_body(self.head.decode("utf-8", "replace"))[:PREVIEW]
+        preview = redact_body(self.head.decode("utf-8", "replace"))[:PREVIEW]
         return {
             "id": self.seq,
             "time": self.time.isoformat(),
@@ -133,7 +133,8 @@ def redact(name: str, value: str) -> str:
     return f"{scheme} {REDACTED}" if name.endswith("authorization") and rest else REDACTED
 
 
-def _redact_body(text: str) -> str:
+def redact_body(text: str) -> str:
+    """JSON ``text`` with the values of members whose names suggest a secret ``[redacted]``."""
     if not _SECRET.search(text):
         return text
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, unquote
 
 from starlette.types import Scope
 
-from connectors.kit.journal import header_text, redact
+from connectors.kit.journal import header_text, redact, redact_body
 
 _regex_parser: Any
 try:  # the parser re.compile uses; private, so the check below is skipped if it moves
@@ -158,7 +158,9 @@ def misses(live: LiveStub, scope: Scope, body: bytes | None) -> list[str]:
             if value not in given.get(name, ()):
                 got = given.get(name, [])
                 form = next((_forms(v, value) for v in got if _nfc(v) == _nfc(value)), None)
-                said.append(f"query {name}={_cut(value)} (got {form or _got(got)})")
+                # Hidden as the journal hides them: the 404 goes back to the caller.
+                hidden = form or _got([redact(name, v) for v in got])
+                said.append(f"query {name}={_cut(redact(name, value))} (got {hidden})")
     if s.request_headers:
         headers = header_values(scope)
         for name, value in s.request_headers.items():
@@ -167,7 +169,8 @@ def misses(live: LiveStub, scope: Scope, body: bytes | None) -> list[str]:
                 said.append(f"header {name}: {_cut(redact(name, value))} (got {_got(got)})")
     if live.reads_body and not body_holds(body, s.request_json):
         wanted = json.dumps(s.request_json, ensure_ascii=False, separators=(",", ":"))
-        said.append(f"request_json {_cut(wanted)} ({_body_form(body, s.request_json)})")
+        shown = redact_body(wanted)
+        said.append(f"request_json {_cut(shown)} ({_body_form(body, s.request_json)})")
     if not live.live:
         said.append(f"used up (times {s.times})")
     return said

@@ -165,8 +165,15 @@ class Connection(asyncio.Protocol):
             # cut body went on as the provider's whole answer (RFC 9112 8).
             self.keep_alive = False
             waiter.set_result(Response(self._status, self._headers, b"".join(self._body)))
-        elif not self._got_bytes and self.reused:
+        elif not self._got_bytes and self.reused and exc is None:
+            # An orderly close before any byte: the provider closed the idle connection as
+            # the request went out, and never read it; it may be sent again (client.py).
             waiter.set_exception(StaleConnection("the kept-alive connection was closed"))
+        elif not self._got_bytes and exc is not None:
+            # A reset: the provider read the request and aborted (crashed, or was killed),
+            # and may have carried it out. Not sent again: the hub never repeats a request
+            # its provider may have acted on (docs/security.md, "No retries").
+            waiter.set_exception(ClientError("the provider reset the connection before answering"))
         else:
             waiter.set_exception(ClientError("the provider closed the connection mid-answer"))
 

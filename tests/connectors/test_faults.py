@@ -115,6 +115,20 @@ async def test_reset_drops_the_connection(mock: httpx.AsyncClient) -> None:
         await mock.post("/citizens/verify", json=VERIFY)
 
 
+async def test_reset_is_a_reset_not_an_orderly_close() -> None:
+    # The connection was closed with a FIN, so clients read an empty answer ("Empty reply
+    # from server") instead of the "connection reset by peer" a crashed provider gives.
+    async with serving() as (client, server):
+        await put(client, {"reset_rate": 1})
+        port = server.config.port
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET /citizens/{PERSON['id']} HTTP/1.1\r\nHost: mock\r\n\r\n".encode())
+        await writer.drain()
+        with pytest.raises(ConnectionResetError):
+            await asyncio.wait_for(reader.read(), 2)
+        writer.close()
+
+
 async def test_malformed_body_is_labelled_json_but_is_not(mock: httpx.AsyncClient) -> None:
     await put(mock, {"malformed_rate": 1})
     answer = await mock.get(f"/citizens/{PERSON['id']}")

@@ -101,6 +101,16 @@ async def test_a_body_that_is_no_object(mock: httpx.AsyncClient) -> None:
     )
 
 
+async def test_a_stub_body_of_null_is_not_called_missing(mock: httpx.AsyncClient) -> None:
+    # JSON null was taken for no body at all: "the body is missing" to a body that was sent.
+    said = problem(await mock.put("/__stubs", content=b"null", headers=JSON))
+    assert said == "the body must be a JSON list of stubs ([] for none) (got null)"
+    said = problem(await mock.post("/__stubs", content=b"null", headers=JSON))
+    assert said == "the body must be a stub as a JSON object (got null)"
+    said = problem(await mock.post("/__stubs", content=b"", headers=JSON))
+    assert said == "the body is missing: send a stub as a JSON object"
+
+
 async def test_a_number_json_cannot_carry_is_named_not_a_500(mock: httpx.AsyncClient) -> None:
     # Python's json writes NaN; echoing it back once broke the answer's own encoding.
     answer = await mock.put("/__faults", content=b'{"latency_ms": NaN}', headers=JSON)

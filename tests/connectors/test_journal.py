@@ -171,6 +171,22 @@ async def test_unmatched_calls_are_those_no_service_nor_stub_answered(
     assert count.json()["count"] == 4
 
 
+async def test_an_unmatched_call_shows_its_body(api: httpx.AsyncClient) -> None:
+    # What a connector sent to a path the mock does not serve is what a tester looks for;
+    # nobody read that body, so the journal showed its size and an empty preview.
+    await api.post("/v2/orders", json={"order": 7})
+    await api.put(f"/citizens/{PERSON['id']}", json={"full_name": "X"})  # a method it lacks
+    await api.put("/__stubs", json=[{"method": "GET", "path": "/v2/ping"}])
+    await api.post("/v2/ping", content=b"ping body")  # a stub of its path, another method
+    found = (await api.get("/__requests", params={"unmatched": "true"})).json()["items"]
+    assert [(e["status"], e["body_preview"]) for e in found] == [
+        (404, "ping body"),
+        (405, '{"full_name":"X"}'),
+        (404, '{"order":7}'),
+    ]
+    assert [e["body_size"] for e in found] == [9, 17, 11]
+
+
 async def test_calls_since_and_until_a_time(api: httpx.AsyncClient) -> None:
     await api.get("/v2/first")
     [first] = (await api.get("/__requests")).json()["items"]
@@ -201,6 +217,8 @@ async def test_calls_since_and_until_a_time(api: httpx.AsyncClient) -> None:
         ({"until": "2026-13-01"}, "until: '2026-13-01' is not a time"),
         ({"unmatched": "maybe"}, "query parameter unmatched"),
         ({"stub": ""}, "query parameter stub"),
+        # A stub's "any method", which no call has: every count of it was 0.
+        ({"method": "any"}, "method: ANY is a stub's any method"),
     ],
 )
 async def test_bad_time_and_stub_filters_are_refused(

@@ -108,6 +108,23 @@ async def test_a_near_miss_names_a_used_up_stub_and_a_body(api: httpx.AsyncClien
     assert "closest" not in said and "GET /__stubs the stubs" in said
 
 
+async def test_a_near_miss_hides_secrets_as_the_journal_does(api: httpx.AsyncClient) -> None:
+    # The 404 goes back to the caller, through the hub too: it told a wrong token the right one.
+    token = {"id": "token", "method": "GET", "path": "/v2/data", "query": {"api_key": "k-right"}}
+    login = {
+        "id": "login",
+        "method": "POST",
+        "path": "/v2/login",
+        "request_json": {"password": "p-right"},
+    }
+    await put(api, [token, login])
+    said = (await api.get("/v2/data", params={"api_key": "k-wrong"})).json()["message"]
+    assert "query api_key=[redacted] (got [redacted])" in said, said
+    said = (await api.post("/v2/login", json={"password": "p-wrong"})).json()["message"]
+    assert 'request_json {"password":"[redacted]"}' in said, said
+    assert "right" not in said and "wrong" not in said
+
+
 @pytest.mark.parametrize(
     ("stub", "said"),
     [

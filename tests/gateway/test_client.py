@@ -167,6 +167,33 @@ async def test_stale_connection_is_retried_for_idempotent_methods(http: HttpClie
     await server.stop()
 
 
+async def test_a_reset_before_the_answer_is_not_sent_again(http: HttpClient) -> None:
+    """A provider that resets a kept-alive connection after reading the request (it crashed)
+    may have carried it out: a GET re-sent on a new connection reached it twice, and the
+    hub's one record stood for two calls. An orderly close (above) is still retried."""
+
+    class Resetting(Scripted):
+        async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            while True:
+                self.requests.append(await reader.readuntil(b"\r\n\r\n"))
+                if len(self.requests) % 2 == 0:
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    writer.transport.abort()
+                    return
+                writer.write(ok())
+                await writer.drain()
+
+    server = Resetting(lambda _n, _r: ok())
+    url = await server.start()
+    assert (await http.request("GET", url, [], b"")).status == 200
+    with pytest.raises(ClientError, match="reset the connection before answering"):
+        await http.request("GET", url, [], b"")
+    assert len(server.requests) == 2 and server.connections == 1
+    await server.stop()
+
+
 async def test_closed_mid_answer_or_malformed_is_an_error(http: HttpClient) -> None:
     server, url = await serve(
         lambda _n, _r: b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nshort"
