@@ -33,6 +33,48 @@ def ready_to_sign(s: Settings) -> None:
         fail(f"HUB_SIGNING_KEY_FILE: cannot load the signing key: {where}{said}", 2)
 
 
+def same_signing_key(s: Settings) -> None:
+    """Warn when the log's last batch was signed by another key than the hub's.
+
+    Every node on one database signs its batches into the one chain: a node given another
+    key file started without a word, and its batches showed only at the next audit, as
+    signed by a key the auditors' public key does not verify. A warning, not a refusal:
+    a rotation (docs/security.md, "Rotating secrets") starts the new key this way.
+    """
+    from hub.cli.common import console, run
+    from hub.txlog.signing import Signer
+
+    last = run(_last_batch_key(s.database_url))
+    mine = Signer.from_file(s.signing_key_file, create=False).key_id
+    if last is None or last == mine:
+        return
+    console.print(
+        f"warning: the log's last batch was signed by key {last}, and this hub signs with key "
+        f"{mine} ({s.signing_key_file}): every node on one database signs with the same key. "
+        "Unless you are rotating it, this node or the one that signed that batch has the "
+        "wrong HUB_SIGNING_KEY_FILE; if you are, give every node the new key and keep the old "
+        "public key for `hub audit verify --public-key`",
+        style="yellow",
+        soft_wrap=True,
+    )
+
+
+async def _last_batch_key(url: str) -> str | None:
+    """The key id that signed the log's newest batch; None for none, or an unsigned one."""
+    from sqlalchemy import select
+
+    from hub.core.db import create_engine
+    from hub.models import LogBatch
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            newest = select(LogBatch.key_id).order_by(LogBatch.id.desc()).limit(1)
+            return (await conn.execute(newest)).scalar()
+    finally:
+        await engine.dispose()
+
+
 def usable_tls(certfile: str | None, keyfile: str | None, ca_certs: str | None) -> None:
     """Stop with one line unless the TLS files given can be loaded as the workers will.
 

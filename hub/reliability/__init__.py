@@ -12,6 +12,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 from hub.reliability.breaker import Breaker
 from hub.reliability.mtls import peer_authenticator
@@ -28,9 +29,9 @@ def install(state: HubState) -> None:
     policy = QuotaPolicy(state.registry, (s.default_quota_rps, s.default_quota_per_day), s.timezone)
     quotas: LocalQuotas | RedisQuotas
     if s.redis_url:
-        # Hubs on the same database share counters; other hubs on the same Redis do not.
-        namespace = hashlib.sha256(s.database_url.encode()).hexdigest()[:12]
-        quotas = RedisQuotas(policy, s.redis_url, prefix=f"hub:{namespace}:quota:")
+        quotas = RedisQuotas(
+            policy, s.redis_url, prefix=f"hub:{quota_namespace(s.database_url)}:quota:"
+        )
         state.on_shutdown.append(quotas.close)
     else:
         quotas = LocalQuotas(policy)
@@ -50,6 +51,19 @@ def install(state: HubState) -> None:
         # the lock itself (hub/txlog/sqlite.py, LOCK_WAIT_S), so a blocking wait there
         # would stall every exchange.
         _busy_timeout(state.engine.sync_engine, s.sqlite_busy_timeout_ms)
+
+
+def quota_namespace(database_url: str) -> str:
+    """Hubs on the same database share counters; other hubs on the same Redis do not.
+
+    The URL names the database, less its password: nodes given a new password one at a
+    time (docs/security.md, rotating secrets) counted apart until the last had it, each
+    group letting a client through its whole quota. A URL without one hashes as it did.
+    """
+    url = make_url(database_url)
+    if url.password is not None:
+        database_url = url._replace(password=None).render_as_string(hide_password=False)
+    return hashlib.sha256(database_url.encode()).hexdigest()[:12]
 
 
 def _busy_timeout(sync_engine: Any, ms: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -11,12 +12,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from hub.app import create_app
 from hub.registry.cache import RegistryCache, Snapshot
 from hub.reliability.quota import LocalQuotas, QuotaPolicy, RedisQuotas
 from tests.reliability.conftest import RHub, running_hub
 from tests.reliability.fakes import CLIENT, LOOKUP, OTHER, PURPOSE, FaultyProvider, registry_doc
 from tests.reliability.procs import apply_registry, hub_env, hub_process, issue_key
-from tests.support import ADMIN, REDIS_URL, serve
+from tests.support import ADMIN, REDIS_URL, make_settings, serve
 
 TZ = "Asia/Ho_Chi_Minh"
 
@@ -255,6 +257,26 @@ async def test_a_burst_against_a_redis_that_hangs_waits_no_longer_than_one_timeo
             w.close()
         server.close()
         await quotas.close()
+
+
+def quota_prefix(db_url: str, tmp_path: Path) -> str:
+    """The Redis key prefix a hub on ``db_url`` counts its quotas under (nothing connects)."""
+    app = create_app(make_settings(db_url, tmp_path, redis_url="redis://127.0.0.1:1/0"))
+    return app.state.extras["quotas"].prefix
+
+
+def test_nodes_logging_in_with_another_password_share_the_quota_counters(tmp_path: Path) -> None:
+    """A password rotated one node at a time: the nodes already given the new password and
+    those still on the old one count one quota, not one each (the same database)."""
+    old = quota_prefix("postgresql+asyncpg://hub:old-pw@db.internal:5432/hub", tmp_path)
+    new = quota_prefix("postgresql+asyncpg://hub:new%40pw@db.internal:5432/hub", tmp_path)
+    assert old == new
+    assert old == quota_prefix("postgresql+asyncpg://hub@db.internal:5432/hub", tmp_path)
+    # Another database keeps counters of its own, and a URL without a password counts
+    # where it did before (an upgrade splits no counters there).
+    assert old != quota_prefix("postgresql+asyncpg://hub:old-pw@db.internal:5432/other", tmp_path)
+    plain = "postgresql+asyncpg://hub@db.internal:5432/hub"
+    assert old == f"hub:{hashlib.sha256(plain.encode()).hexdigest()[:12]}:quota:"
 
 
 @pytest.mark.redis
