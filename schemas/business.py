@@ -29,8 +29,8 @@ TYPE_PREFIX: dict[str, str] = {
     "branch": "Chi nhánh",
 }
 
-CITIZEN_ID = r"^\d{12}$"
-ENTERPRISE_CODE = r"^\d{10}(-\d{3})?$"
+CITIZEN_ID = r"^[0-9]{12}$"
+ENTERPRISE_CODE = r"^[0-9]{10}(-[0-9]{3})?$"
 
 
 class Representative(BaseModel):
@@ -60,7 +60,7 @@ class RepresentativeClaim(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=CITIZEN_ID)
+    id: str = Field(pattern=CITIZEN_ID, max_length=12)
     full_name: Text = Field(min_length=1, max_length=200)
     date_of_birth: IsoDate | None = None
 

@@ -39,6 +39,9 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True), BeforeValidator(
 # [0-9], not \d: the hub's validator runs the pattern with Python's re, where \d also takes
 # other scripts' digits; maxLength stops the "\n" that Python's $ lets through at the end.
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# Province (2 digits) and commune (5 digits) codes: with a maxLength each, as "$" takes "79\n".
+PROVINCE_CODE = r"^[0-9]{2}$"
+COMMUNE_CODE = r"^[0-9]{5}$"
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -118,8 +121,8 @@ class Place(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    province: str = Field(pattern=r"^\d{2}$", examples=["79"])
-    commune: str = Field(pattern=r"^\d{5}$", examples=["26734"])
+    province: str = Field(pattern=PROVINCE_CODE, max_length=2, examples=["79"])
+    commune: str = Field(pattern=COMMUNE_CODE, max_length=5, examples=["26734"])
     province_name: str | None = None
     commune_name: str | None = None
 

@@ -66,6 +66,11 @@ def is_valid(code: str) -> bool:
 def split(code: str) -> tuple[str, int | None]:
     """The enterprise code and branch number (None for the head office) of a valid code."""
     match = CODE_RE.fullmatch(code)
+    if match is None and re.fullmatch(r"[0-9]{13}", code) and mst.is_valid(code):
+        raise EnterpriseCodeError(
+            f"{code!r} is branch {code[10:]} of enterprise {code[:10]} written without its "
+            f"dash: give it as {code[:10]}-{code[10:]}"
+        )
     if match is None or not mst.is_valid(code):
         raise EnterpriseCodeError(
             f"{code!r} is not a valid enterprise code: 10 digits with a correct check digit, "

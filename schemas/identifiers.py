@@ -60,6 +60,32 @@ _OLD_CODES = (
     "92 93 94 95 96"
 )
 OLD_PROVINCE_CODES = frozenset(_OLD_CODES.split())
+# The provinces each of the 34 absorbed (Resolution 202/2025/QH15); the others kept their code.
+_MERGED_INTO = {
+    "08": "02", "15": "10", "19": "06", "24": "27", "25": "17 26", "31": "30", "33": "34",
+    "37": "35 36", "44": "45", "48": "49", "51": "62", "52": "64", "56": "58", "66": "54",
+    "68": "60 67", "75": "70", "79": "74 77", "80": "72", "82": "87", "86": "83 84",
+    "91": "89", "92": "93 94", "96": "95",
+}  # fmt: skip
+# Province code before 2025 -> the code of the province it belongs to now (itself if kept).
+CURRENT_PROVINCE: dict[str, str] = {
+    **{code: code for code in PROVINCES},
+    **{old: new for new, olds in _MERGED_INTO.items() for old in olds.split()},
+}
+
+
+def province_problem(code: str) -> str | None:
+    """Why ``code`` is not a province code in force (a sentence), or None when it is one."""
+    if code in PROVINCES:
+        return None
+    now = CURRENT_PROVINCE.get(code)
+    if now is None:
+        return f"unknown province code {code}"
+    return (
+        f"province {code} is a code from before the 2025 merger: give {now} "
+        f"({PROVINCES[now]}), the province in force since"
+    )
+
 
 _COMMUNE_NAMES: dict[str, tuple[str, ...]] = {
     "01": ("Phường Hoàn Kiếm", "Phường Ba Đình", "Phường Cầu Giấy", "Phường Hà Đông", "Xã Sóc Sơn"),

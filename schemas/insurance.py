@@ -11,9 +11,9 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import IsoDate, Page, PersonalId, Text
+from schemas.common import PROVINCE_CODE, IsoDate, Page, PersonalId, Text
 
-CARD_CODE = r"^[A-Z]{2}\d{13}$"
+CARD_CODE = r"^[A-Z]{2}[0-9]{13}$"
 
 
 class CardIssue(BaseModel):
@@ -24,7 +24,7 @@ class CardIssue(BaseModel):
     holder_id: PersonalId
     full_name: Text | None = Field(default=None, min_length=1, max_length=200)
     date_of_birth: IsoDate | None = None
-    province: str | None = Field(default=None, pattern=r"^\d{2}$")
+    province: str | None = Field(default=None, pattern=PROVINCE_CODE, max_length=2)
 
 
 class Card(BaseModel):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from schemas.common import Text
+from schemas import land_ids
+from schemas.common import COMMUNE_CODE, PROVINCE_CODE, Text
 
 LandUserKind = Literal["citizen", "enterprise"]
 
@@ -25,9 +26,58 @@ LAND_USES: dict[str, str] = {
     "SKC": "Đất cơ sở sản xuất phi nông nghiệp",
 }
 
+# [0-9], not \d: the hub runs these with Python's re, where \d takes other scripts' digits.
 PARCEL_ID = r"^[0-9b-hjkmnp-z]{12}$"
-CERTIFICATE_CODE = r"^\d{12}$"
-CERTIFICATE_SERIAL = r"^[A-Z]{2}\d{8}$"
+CERTIFICATE_CODE = r"^[0-9]{12}$"
+CERTIFICATE_SERIAL = r"^[A-Z]{2}[0-9]{8}$"
+
+
+# A certificate code, serial or parcel ID no certificate or parcel could have is refused (422)
+# with what one looks like: "7924-1234567-0", or one digit mistyped, was answered
+# {"valid": false, "status": "unknown"}, as if the certificate were forged.
+def _certificate_code(value: str) -> str:
+    if not land_ids.CERTIFICATE_CODE_RE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a certificate code: it must be 12 digits (e.g. 792412345670)"
+        )
+    if not land_ids.is_certificate_code(value):
+        raise ValueError(
+            f"{value!r} is not a certificate code: its check digit (the last) does not match "
+            "the eleven before it; one of them is mistyped"
+        )
+    return value
+
+
+def _certificate_serial(value: str) -> str:
+    if not land_ids.is_certificate_serial(value):
+        raise ValueError(
+            f"{value!r} is not a certificate serial: two capital letters and eight digits "
+            "(e.g. AK01234567)"
+        )
+    return value
+
+
+def _parcel_id(value: str) -> str:
+    if not land_ids.is_parcel_id(value):
+        raise ValueError(f"{value!r} is not a parcel ID: 12 GeoHash characters ({land_ids.BASE32})")
+    return value
+
+
+CertificateCode = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": CERTIFICATE_CODE, "maxLength": 12}),
+    AfterValidator(_certificate_code),
+]
+CertificateSerial = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": CERTIFICATE_SERIAL, "maxLength": 10}),
+    AfterValidator(_certificate_serial),
+]
+ParcelId = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": PARCEL_ID, "maxLength": 12}),
+    AfterValidator(_parcel_id),
+]
 
 
 class LandUser(BaseModel):
@@ -42,8 +92,8 @@ class CertificateRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=CERTIFICATE_CODE, examples=["792412345670"])
-    serial: str = Field(pattern=CERTIFICATE_SERIAL, examples=["AK01234567"])
+    code: CertificateCode = Field(examples=["792412345670"])
+    serial: CertificateSerial = Field(examples=["AK01234567"])
 
 
 class Certificate(CertificateRef):
@@ -56,8 +106,8 @@ class Parcel(BaseModel):
     """A land parcel: commune + map sheet + number, and its nationwide GeoHash ID."""
 
     id: str = Field(pattern=PARCEL_ID, examples=["w3gvk1td8f2q"])
-    province: str = Field(pattern=r"^\d{2}$")
-    commune: str = Field(pattern=r"^\d{5}$")
+    province: str = Field(pattern=PROVINCE_CODE)
+    commune: str = Field(pattern=COMMUNE_CODE)
     sheet: int = Field(ge=1)
     number: int = Field(ge=1)
     area_m2: float = Field(gt=0)
@@ -73,9 +123,9 @@ class CertificateVerify(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str
-    serial: str
-    parcel_id: str | None = None
+    code: CertificateCode
+    serial: CertificateSerial
+    parcel_id: ParcelId | None = None
 
 
 class CertificateVerdict(BaseModel):

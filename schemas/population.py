@@ -12,9 +12,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import Address, IsoDate, Page, PersonalId, Place, Text
+from schemas.common import (
+    COMMUNE_CODE,
+    PROVINCE_CODE,
+    Address,
+    IsoDate,
+    Page,
+    PersonalId,
+    Place,
+    Text,
+)
 
-PERSONAL_ID = r"^\d{12}$"
+PERSONAL_ID = r"^[0-9]{12}$"
 HOUSEHOLD_ID = r"^HK[0-9]{8}$"  # HK, the province code, six digits
 Sex = Literal["male", "female"]
 Relation = Literal["head", "spouse", "child", "parent", "other"]
@@ -29,7 +38,7 @@ class Citizen(BaseModel):
     sex: Sex
     ethnicity: str = Field(examples=["Kinh"])
     nationality: str = Field(examples=["Việt Nam"])
-    birth_registration_province: str = Field(pattern=r"^\d{2}$", examples=["79"])
+    birth_registration_province: str = Field(pattern=PROVINCE_CODE, examples=["79"])
     native_place: Place
     permanent_address: Address
     current_residence: Address
@@ -89,7 +98,8 @@ class BirthRegistration(BaseModel):
     mother_id: PersonalId | None = None
     birth_registration_province: str | None = Field(
         default=None,
-        pattern=r"^\d{2}$",
+        pattern=PROVINCE_CODE,
+        max_length=2,
         description="Province registering the birth; defaults to the parents' household's",
     )
     ethnicity: Text | None = Field(default=None, min_length=1, max_length=100)
@@ -109,8 +119,8 @@ class DeathRegistration(BaseModel):
 class NewAddress(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    province: str = Field(pattern=r"^\d{2}$")
-    commune: str = Field(pattern=r"^\d{5}$")
+    province: str = Field(pattern=PROVINCE_CODE, max_length=2)
+    commune: str = Field(pattern=COMMUNE_CODE, max_length=5)
     detail: Text = Field(min_length=1, max_length=300)
 
 
@@ -129,6 +139,7 @@ class ResidenceRegistration(BaseModel):
     household_id: str | None = Field(
         default=None,
         pattern=HOUSEHOLD_ID,
+        max_length=10,
         description="Permanent only: the household at the address to join",
     )
 

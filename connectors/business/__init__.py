@@ -27,7 +27,12 @@ from connectors.kit.app import FaultsArg
 from connectors.kit.checks import verify_citizen
 from connectors.kit.queries import Cursor, PersonalIdFilter, ProvinceFilter
 from schemas.business import EnterpriseRegistration, EnterpriseStatus
-from schemas.identifiers import COMMUNES, PROVINCES, is_valid_personal_id, personal_id_facts
+from schemas.identifiers import (
+    COMMUNES,
+    is_valid_personal_id,
+    personal_id_facts,
+    province_problem,
+)
 
 __all__ = ["MANIFEST", "Enterprises", "connector", "create_app"]
 
@@ -68,8 +73,9 @@ def create_app(
 
     async def register(body: EnterpriseRegistration, request: Request) -> dict[str, Any]:
         office = body.head_office
-        if office.province not in PROVINCES:
-            raise UnprocessableError(f"head_office.province {office.province!r} is not a province")
+        said = province_problem(office.province)
+        if said is not None:
+            raise UnprocessableError(f"head_office.province: {said}")
         commune = COMMUNES.get(office.commune)
         if commune is None or commune.province != office.province:
             raise UnprocessableError(

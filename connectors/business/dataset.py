@@ -27,7 +27,7 @@ from connectors.business.vocabulary import (
     weighted,
 )
 from connectors.kit import ConflictError, Dataset, NotFoundError, Overlay, ProviderError
-from connectors.population.dataset import DEFAULT_SIZE, citizen_at, index_of
+from connectors.population.dataset import DEFAULT_SIZE, citizen_at, index_of, years_after
 from schemas import enterprise_code
 from schemas.business import TYPE_PREFIX, EnterpriseRegistration
 from schemas.identifiers import COMMUNES, PROVINCES
@@ -163,7 +163,9 @@ class Enterprises(Dataset):
     def _complete(self, k: int, profile: dict[str, Any]) -> dict[str, Any]:
         _, person = self._representative_of(k)
         born = dt.date.fromisoformat(str(person["date_of_birth"]))
-        earliest = max(FIRST_REGISTRATION, born.replace(year=born.year + 18, day=28))
+        # The 18th birthday itself: the 28th of its month let one born on the 29th-31st
+        # represent an enterprise registered a day or three before it, aged 17.
+        earliest = max(FIRST_REGISTRATION, years_after(born, 18))
         span = max((LAST_REGISTRATION - earliest).days, 0)
         registered = earliest + dt.timedelta(
             days=rng(self.seed, "enterprise-registered", k).randint(0, span)

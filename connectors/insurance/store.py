@@ -25,9 +25,11 @@ from connectors.kit import (
 from connectors.population import dataset as population
 from schemas.identifiers import (
     COMMUNES,
+    CURRENT_PROVINCE,
     OLD_PROVINCE_CODES,
     PROVINCES,
     personal_id_facts,
+    province_problem,
 )
 from schemas.insurance import CARD_CODE, CardIssue
 
@@ -111,11 +113,16 @@ class InsuranceData(Dataset):
             raise UnprocessableError(
                 f"{holder} is not in the seed population: give full_name and date_of_birth"
             )
+        # An ID keeps the province of birth registration as it was: one born in Hà Giang (02)
+        # lives, since 2025, in Tuyên Quang (08).
         province = request.province or (
-            citizen["permanent_address"]["province"] if citizen else personal_id_facts(holder)[0]
+            citizen["permanent_address"]["province"]
+            if citizen
+            else CURRENT_PROVINCE[personal_id_facts(holder)[0]]
         )
-        if province not in PROVINCES:
-            raise UnprocessableError(f"unknown province code {province}")
+        said = province_problem(province)
+        if said is not None:
+            raise UnprocessableError(said)
         facility = f"Trạm Y tế {_first_commune(province)}"
         card = _card(holder, name, born, province, facility, today)
         self.issued[card["code"]] = card
@@ -154,8 +161,14 @@ class InsuranceData(Dataset):
 def _card(
     holder: str, name: str, born: dt.date, province: str, facility: str, start: dt.date
 ) -> Record:
-    age = (start - born).days // 365
-    group = "TE" if age < 6 else "HT" if age >= 62 else "GD"
+    # In calendar years: days // 365 made a child six a day or two before the birthday.
+    group = (
+        "TE"
+        if start < population.years_after(born, 6)
+        else "HT"
+        if start >= population.years_after(born, 62)
+        else "GD"
+    )
     if group == "TE":
         # A child's card runs until the day before the sixth birthday.
         valid_to = population.years_after(born, 6) - dt.timedelta(days=1)

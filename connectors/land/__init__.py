@@ -7,7 +7,9 @@ Services (base URL of the mock; through the hub prefix ``/r1/VN/GOV/BNNMT/land-r
 - ``parcel-search``  ``GET /parcels?province=&commune=&land_user=&limit=&cursor=``
   (``land_user``: a personal ID number or an enterprise code)
 - ``certificate-verify``  ``POST /certificates/verify`` ``{code, serial, parcel_id?}`` ->
-  ``{"valid": bool, "status": "current" | "superseded" | "mismatch" | "unknown"}``
+  ``{"valid": bool, "status": "current" | "superseded" | "mismatch" | "unknown"}``; a code,
+  serial or parcel ID no certificate could have (12 digits with a Luhn check digit; two
+  capital letters and eight digits; 12 GeoHash characters) is refused (422), not "unknown"
 - ``land-transfer``  ``POST /parcels/{id}/transfers`` ``{from, to, certificate}``: checks
   both parties through the hub (population ``citizen-verify``, business
   ``enterprise-lookup``), then replaces the giving users and issues a new certificate (201)

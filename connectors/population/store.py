@@ -14,7 +14,7 @@ from connectors.population.households import HouseholdRecords, relation, same_ad
 from connectors.population.models import household_id_problem
 from connectors.population.names import fold, same_name
 from connectors.population.records import Record
-from schemas.identifiers import PERSONAL_ID_FORM, PROVINCES, is_valid_personal_id
+from schemas.identifiers import PERSONAL_ID_FORM, is_valid_personal_id, province_problem
 from schemas.population import (
     BirthRegistration,
     DeathRegistration,
@@ -156,8 +156,9 @@ class PopulationData(HouseholdRecords):
                 f"{request.mother_id or request.father_id})"
             )
         province = request.birth_registration_province or home["permanent_address"]["province"]
-        if province not in PROVINCES:
-            raise UnprocessableError(f"unknown province code {province}")
+        said = province_problem(province)
+        if said is not None:
+            raise UnprocessableError(said)
         child_id = self._new_id(province, request.date_of_birth, request.sex)
         lineage = parents.get("father_id") or home
         child: Record = {

@@ -72,3 +72,15 @@ def test_a_trailing_newline_is_not_part_of_a_code() -> None:
         assert not enterprise_code.is_valid(bad)
         with pytest.raises(enterprise_code.EnterpriseCodeError):
             enterprise_code.split(bad)
+
+
+def test_a_branch_code_written_without_its_dash_is_refused_naming_the_form_to_give() -> None:
+    # 13 digits is how some systems store a branch's tax code, and stdnum takes it; it was
+    # told "is not a valid enterprise code", as if the check digit were wrong.
+    code = enterprise_code.code_for("79", 42)
+    with pytest.raises(enterprise_code.EnterpriseCodeError) as refused:
+        enterprise_code.split(f"{code}007")
+    assert str(refused.value) == (
+        f"'{code}007' is branch 007 of enterprise {code} written without its dash: give it "
+        f"as {code}-007"
+    )

@@ -10,7 +10,7 @@ from stdnum.vn import mst
 
 from connectors.business.dataset import SCAN_BUDGET, Enterprises
 from connectors.kit import ConflictError
-from connectors.population.dataset import DEFAULT_SIZE, citizen_at, index_of
+from connectors.population.dataset import DEFAULT_SIZE, citizen_at, index_of, years_after
 from schemas.business import Enterprise, EnterpriseRegistration
 from schemas.identifiers import COMMUNES, PROVINCES
 
@@ -51,8 +51,19 @@ def test_representatives_are_real_adult_citizens(data: Enterprises) -> None:
         citizen = citizen_at(7, SIZE, index)
         assert citizen["full_name"] == person["full_name"]
         born = dt.date.fromisoformat(citizen["date_of_birth"])
-        adult = born.replace(year=born.year + 18, day=min(born.day, 28))
-        assert adult <= dt.date.fromisoformat(record["registration_date"])
+        assert years_after(born, 18) <= dt.date.fromisoformat(record["registration_date"])
+
+
+def test_a_representative_born_late_in_a_month_is_18_on_the_registration_date() -> None:
+    # Enterprise 4176 of seed 1: its representative, born 31 May 2007, was given 28 May 2025
+    # as the first day of 18 and the enterprise was registered on 29 May, aged 17.
+    record = Enterprises(seed=1, size=DEFAULT_SIZE).enterprise_at(4176)
+    person = record["legal_representative"]
+    index = index_of(1, DEFAULT_SIZE, person["id"])
+    assert index is not None
+    born = dt.date.fromisoformat(citizen_at(1, DEFAULT_SIZE, index)["date_of_birth"])
+    assert born.day > 28
+    assert years_after(born, 18) <= dt.date.fromisoformat(record["registration_date"])
 
 
 def test_lookup_by_code_and_by_branch_code(data: Enterprises) -> None:

@@ -199,6 +199,15 @@ async def test_a_bad_head_office_is_refused_before_any_call(hub: tuple[FakeHub, 
         )
         assert answer.status_code == 422
         assert "not a commune of province 79" in answer.json()["message"]
+        # Bắc Ninh's code before the 2025 merger: the answer names the province in force.
+        office = {"province": "27", "commune": "00301", "detail": "x"}
+        answer = await client.post(
+            "/enterprises", json=application(adult(), head_office=office), headers=PURPOSE
+        )
+        assert answer.json()["message"] == (
+            "head_office.province: province 27 is a code from before the 2025 merger: give 24 "
+            "(Bắc Ninh), the province in force since"
+        )
         answer = await client.post("/enterprises", json={"name": "x"}, headers=PURPOSE)
         assert answer.status_code == 422
     assert fake.requests == []

@@ -9,10 +9,13 @@ import pytest
 from schemas.identifiers import (
     COMMUNES,
     COMMUNES_BY_PROVINCE,
+    CURRENT_PROVINCE,
+    OLD_PROVINCE_CODES,
     PROVINCES,
     is_valid_personal_id,
     make_personal_id,
     personal_id_facts,
+    province_problem,
 )
 
 
@@ -53,3 +56,18 @@ def test_invalid_ids_are_refused() -> None:
     assert not is_valid_personal_id("079299123456", today=dt.date(2026, 1, 1))
     with pytest.raises(ValueError):
         make_personal_id("99", dt.date(1990, 1, 1), "male", 1)
+
+
+def test_every_province_code_before_the_merger_leads_to_one_in_force() -> None:
+    assert set(CURRENT_PROVINCE) == OLD_PROVINCE_CODES and len(OLD_PROVINCE_CODES) == 63
+    assert set(CURRENT_PROVINCE.values()) == set(PROVINCES)
+    # Hà Giang joined Tuyên Quang, Bình Dương and Bà Rịa - Vũng Tàu Hồ Chí Minh City.
+    assert [CURRENT_PROVINCE[c] for c in ("02", "74", "77", "79", "01")] == [
+        "08",
+        "79",
+        "79",
+        "79",
+        "01",
+    ]
+    assert province_problem("79") is None
+    assert province_problem("99") == "unknown province code 99"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
@@ -9,7 +10,9 @@ import httpx
 import pytest
 
 import connectors
+from connectors.insurance.store import InsuranceData
 from connectors.population.dataset import DEFAULT_SIZE, citizen_at
+from schemas.insurance import CardIssue
 
 
 @pytest.fixture
@@ -97,3 +100,46 @@ async def test_a_malformed_card_code_is_a_400_saying_what_one_is(
         "beneficiary group) and 13 digits (e.g. GD4799090001234)",
     }
     assert (await api.get("/cards/GD4799090001234")).status_code == 404  # well-formed: no data
+
+
+@pytest.mark.parametrize(
+    ("holder", "born", "group", "valid_to"),
+    [
+        # Five until 3 January 2026: 2190 days old on 1 January, which 365-day years made six.
+        ("079220123456", "2020-01-03", "TE", "2026-01-02"),
+        # 61 until 2 January 2026, and pensioners' cards start at 62.
+        ("079164123456", "1964-01-02", "GD", "2026-12-31"),
+        ("079164123457", "1964-01-01", "HT", "2026-12-31"),
+    ],
+)
+def test_the_beneficiary_group_follows_the_age_in_calendar_years(
+    holder: str, born: str, group: str, valid_to: str
+) -> None:
+    data = InsuranceData(seed=42)
+    request = CardIssue(holder_id=holder, full_name="Lê Bảo An", date_of_birth=born)
+    card = data.issue(request, today=dt.date(2026, 1, 1))
+    assert (card["beneficiary_group"], card["valid_to"]) == (group, valid_to)
+
+
+async def test_a_holder_whose_id_carries_a_merged_provinces_code_gets_a_card_of_today(
+    api: httpx.AsyncClient,
+) -> None:
+    # Born in Hà Giang (02) in 1990: the ID keeps 002, and the card's province, taken from
+    # it, was refused as "unknown province code 02", a field the client never sent.
+    body = {"holder_id": "002190001298", "full_name": "Vàng Thị Mai", "date_of_birth": "1990-01-01"}
+    issued = await api.post("/cards", json=body)
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["province"] == "08"  # Hà Giang is Tuyên Quang's since 2025
+    assert issued.json()["code"] == "GD408" + "2190001298"
+
+
+async def test_a_pre_merger_province_code_given_is_refused_naming_the_one_in_force(
+    api: httpx.AsyncClient,
+) -> None:
+    body = {"holder_id": "079190001299", "full_name": "Lê An", "date_of_birth": "1990-01-01"}
+    refused = await api.post("/cards", json={**body, "province": "26"})
+    assert refused.status_code == 422
+    assert refused.json()["message"] == (
+        "province 26 is a code from before the 2025 merger: give 25 (Phú Thọ), the province "
+        "in force since"
+    )

@@ -204,8 +204,12 @@ async def test_lookup_search_and_verify_over_http() -> None:
         assert (await client.get(f"/parcels/{parcel['id']}")).json() == parcel
         missing = await client.get("/parcels/s000000000000"[:-1])
         assert missing.status_code == 404 and missing.json()["type"] == "NotFound"
-        bad = await client.post("/certificates/verify", json={"code": "1", "serial": "2"})
+        forged = {"code": "123456789015", "serial": "AK01234567"}  # well formed, never issued
+        bad = await client.post("/certificates/verify", json=forged)
         assert bad.json() == {"valid": False, "status": "unknown"}
+        assert (
+            await client.post("/certificates/verify", json={"code": "1", "serial": "2"})
+        ).status_code == 422
         assert (await client.get("/parcels", params={"land_user": "abc"})).status_code == 422
         branch = await client.get("/parcels", params={"land_user": "0186709705-001"})
         assert branch.status_code == 422

@@ -582,3 +582,23 @@ async def test_a_malformed_household_id_is_a_400_saying_what_one_is(
         "type": "BadRequest",
         "message": "'79000000' is not a household ID: HK and 8 digits (e.g. HK79000000)",
     }
+
+
+async def test_a_birth_in_a_merged_province_is_refused_naming_the_one_in_force(
+    api: httpx.AsyncClient,
+) -> None:
+    head = head_of_family()
+    parent = "father_id" if head["sex"] == "male" else "mother_id"
+    body = {"full_name": "Nguyễn Minh Khôi", "date_of_birth": "2025-09-02", "sex": "male"}
+    refused = await api.post(
+        "/births", json={**body, parent: head["id"], "birth_registration_province": "02"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["message"] == (
+        "province 02 is a code from before the 2025 merger: give 08 (Tuyên Quang), the "
+        "province in force since"
+    )
+    unknown = await api.post(
+        "/births", json={**body, parent: head["id"], "birth_registration_province": "99"}
+    )
+    assert unknown.json()["message"] == "unknown province code 99"
