@@ -37,7 +37,9 @@ def since_option(default: str) -> Any:
 
 
 SinceOpt = since_option("the first record")
-UntilOpt = typer.Option(None, "--until", help="Same forms as --since; default now.")
+UntilOpt = typer.Option(
+    None, "--until", help="Same forms as --since (the range ends before it); default now."
+)
 ClientOpt = typer.Option(
     None, "--client", help="Only this client subsystem; none: callers not identified."
 )

@@ -62,7 +62,9 @@ def list_cmd(
     user_id: str | None = typer.Option(None, "--user-id", help="Only this officer."),
     issue: str | None = typer.Option(None, help="Only this case or dossier."),
     limit: int = typer.Option(20, min=1, max=PAGE_MAX, help="Records per page."),
-    cursor: str | None = typer.Option(None, help="next_cursor of the previous page."),
+    cursor: str | None = typer.Option(
+        None, help="next_cursor of the previous page, with the same filters."
+    ),
     every: bool = typer.Option(
         False, "--all", help="Every page, streamed: CSV, or with --json one record a line."
     ),

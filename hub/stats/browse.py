@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,33 +19,52 @@ from hub.stats.timeutil import InputError
 MAX_LIMIT = PAGE_MAX
 MAX_SEQ = ROW_ID_MAX  # a cursor past it is none we gave out
 HIDDEN = ("prev_hash", "record_hash")
+_SCOPE_CHARS = 12  # hex digits of a cursor's hash of its listing's filters
+_HEX = set("0123456789abcdef")
 
 
-def encode_cursor(seq: int, at: datetime) -> str:
-    """The next page: records before ``seq``, their range read at ``at`` (its "now")."""
+def encode_cursor(seq: int, at: datetime, scope: str = "") -> str:
+    """The next page: records before ``seq``, their range read at ``at`` (its "now"), of
+    the listing whose filters hash to ``scope``."""
     micros = (at - tu.EPOCH) // timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(f"seq:{seq}:{micros}".encode()).decode().rstrip("=")
+    text = f"seq:{seq}:{micros}" + (f":{scope}" if scope else "")
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[int, datetime | None]:
     """The ``seq`` a cursor continues before, and the instant its listing began (None in
     the cursors of older hubs, which carried no instant)."""
+    seq, at, _ = _decode(cursor)
+    return seq, at
+
+
+def _decode(cursor: str) -> tuple[int, datetime | None, str | None]:
+    """As decode_cursor, with the scope of the listing (None in the cursors of older hubs)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, rest = raw.partition(":")
-        value, timed, micros = rest.partition(":")
+        value, timed, rest = rest.partition(":")
+        micros, scoped, scope = rest.partition(":")
         numbers = (value, micros) if timed else (value,)
         digits = all(n.isascii() and n.isdigit() for n in numbers)
-        if kind == "seq" and digits and int(value) <= MAX_SEQ:
+        known = not scoped or (len(scope) == _SCOPE_CHARS and set(scope) <= _HEX)
+        if kind == "seq" and digits and known and int(value) <= MAX_SEQ:
             at = tu.EPOCH + timedelta(microseconds=int(micros)) if timed else None
             if at is None or tu.EPOCH < at < datetime(3000, 1, 1):
-                return int(value), at
+                return int(value), at, scope or None
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         pass
     raise InputError(
         "cursor is not one this API gave out; pass next_cursor from the last page",
         "--cursor is not one this hub gave out; give the one the last page printed",
     )
+
+
+def _scope(*filters: Any) -> str:
+    """A short hash of a listing's filters (its range as read): a cursor continues only
+    the listing that gave it out."""
+    digest = hashlib.blake2b(repr(filters).encode(), digest_size=_SCOPE_CHARS // 2)
+    return digest.hexdigest()
 
 
 # The codes the hub logs, by their lower case: a typo (Client.AccesDenied) listed nothing,
@@ -92,7 +112,7 @@ async def page(
     if not 1 <= limit <= MAX_LIMIT:
         raise tu.bad("limit", f"must be between 1 and {MAX_LIMIT}; got {limit}")
     zone = tu.zone(tz)
-    before_seq, began = decode_cursor(cursor) if cursor else (None, None)
+    before_seq, began, given = _decode(cursor) if cursor else (None, None, None)
     # Relative forms (since=24h) mean the instants the first page read them as: a listing
     # paged over some minutes lost the records that had slipped out of the range meanwhile.
     now = began or now or tu.utcnow()
@@ -109,6 +129,16 @@ async def page(
         "user_id": user_id or None,
         "issue": issue or None,
     }
+    scope = _scope(start, end, no_fault, sorted(equal.items()))
+    if given is not None and given != scope:
+        # Another listing's cursor answered a page from the middle of this one.
+        again = "or leave it out to start from the newest"
+        raise InputError(
+            f"cursor is of a listing with other filters: pass the since, until and filters "
+            f"of the page that gave it, {again}",
+            f"--cursor is of a listing with other filters: give the --since, --until and "
+            f"filters of the command that printed it, {again}",
+        )
     rows = await records.transactions(
         conn,
         before_seq=before_seq,
@@ -122,7 +152,7 @@ async def page(
     rows = rows[:limit]
     return TransactionPage(
         items=[_jsonable(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1]["seq"], now) if more else None,
+        next_cursor=encode_cursor(rows[-1]["seq"], now, scope) if more else None,
     )
 
 

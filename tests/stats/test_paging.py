@@ -66,3 +66,28 @@ def test_cursors_of_older_hubs_still_read_and_forged_instants_do_not() -> None:
     for forged in ("seq:42:99999999999999999999999", "seq:42:", "seq:42:-5", "seq:42:1:2"):
         with pytest.raises(InputError, match="next_cursor"):
             browse.decode_cursor(made(forged))
+
+
+async def test_a_cursor_of_other_filters_is_refused_not_paged(db_url: str) -> None:
+    # A cursor carried only its place in the log: reused with other filters it answered
+    # a page of that other listing, from the middle, as if it were the whole of it.
+    import pytest
+
+    from hub.stats.timeutil import InputError
+
+    now = utcnow().replace(microsecond=0)
+    records = [record(now - timedelta(minutes=m)) for m in range(6, 0, -1)]
+    await log_records(db_url, records)
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            first = await browse.page(conn, tz="UTC", since="1h", limit=2, now=now)
+            assert first.next_cursor is not None
+            same = await browse.page(conn, tz="UTC", since="1h", limit=10, cursor=first.next_cursor)
+            assert len(same.items) == 4  # the same filters: the rest of the listing
+            for other in ({"since": "2h"}, {"since": "1h", "fault": "none"}, {}):
+                with pytest.raises(InputError, match="other filters") as refused:
+                    await browse.page(conn, tz="UTC", limit=10, cursor=first.next_cursor, **other)
+                assert "--cursor" in refused.value.cli
+    finally:
+        await engine.dispose()
