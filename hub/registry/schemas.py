@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -117,31 +117,72 @@ class Strict(BaseModel):
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
         # PostgreSQL stores no NUL character in text or JSON (a 500 from asyncpg); SQLite
-        # would keep it, and the registry must not differ by its database.
-        where = _nul_at(data)
-        if where is not None:
+        # would keep it, and the registry must not differ by its database. A lone surrogate
+        # (JSON's or YAML's "\udc00", half of a UTF-16 pair) is no character: no database
+        # stores it, nor can the trail hash it.
+        # Each entry looks at its own fields (an entry of a section, an endpoint, its own),
+        # so that a file's refusal names the entry's line, not the file's first.
+        found = None
+        if isinstance(data, dict):
+            nested = cls._nested()
+            for key, value in data.items():
+                if key not in nested:
+                    found = _unstorable_at({key: value})
+                    if found is not None:
+                        break
+        if found is None:
+            return data
+        where, char = found
+        if char == "\x00":
             raise ValueError(
-                f"{where or 'a value'} holds a NUL character (\\u0000), which no text field "
-                "may hold; remove it"
+                f"{where} holds a NUL character (\\u0000), which no text field may hold; remove it"
             )
-        return data
+        raise ValueError(
+            f"{where} holds a lone surrogate (\\u{ord(char):04x}), half of a "
+            "UTF-16 pair and no character; write the character itself, or both halves"
+        )
+
+    @classmethod
+    def _nested(cls) -> frozenset[str]:
+        """The fields that hold entries validated by a model of their own."""
+        return frozenset(
+            name for name, field in cls.model_fields.items() if _holds_model(field.annotation)
+        )
 
 
-def _nul_at(value: Any, path: str = "") -> str | None:
-    """Where in ``value`` (a JSON-like document) a NUL character stands, or None."""
+def _holds_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_model(arg) for arg in get_args(annotation))
+
+
+def _bad_char(text: str) -> str | None:
+    """The first character of ``text`` that no database stores (NUL, a lone surrogate)."""
+    if "\x00" in text:
+        return "\x00"
+    if text.isascii():
+        return None
+    return next((c for c in text if "\ud800" <= c <= "\udfff"), None)
+
+
+def _unstorable_at(value: Any, path: str = "") -> tuple[str, str] | None:
+    """Where in ``value`` (a JSON-like document) a character no database stores stands
+    (NUL, a lone surrogate), and which; None when there is none."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        char = _bad_char(value)
+        return (path, char) if char else None
     if isinstance(value, dict):
         for key, item in value.items():
             here = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and "\x00" in key:
-                return here
-            found = _nul_at(item, here)
+            char = _bad_char(key) if isinstance(key, str) else None
+            # The key said as an escape, which any output can print.
+            shown = here.encode("utf-8", "backslashreplace").decode("utf-8")
+            found = (shown, char) if char else _unstorable_at(item, here)
             if found is not None:
                 return found
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            found = _nul_at(item, f"{path}[{i}]")
+            found = _unstorable_at(item, f"{path}[{i}]")
             if found is not None:
                 return found
     return None

@@ -248,3 +248,22 @@ def test_a_file_of_no_entries_is_warned_about(tmp_path: Path, upgraded: CliRunne
     (tmp_path / "permits.yaml").write_text("grants: []\n", encoding="utf-8")
     result = runner.invoke(app, ["registry", "apply", "permits.yaml"])
     assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+@pytest.mark.parametrize(("escape", "said"), [("\\udc00", "lone surrogate"), ("\\0", "NUL")])
+def test_a_character_no_database_stores_is_refused_with_its_line(
+    tmp_path: Path, upgraded: CliRunner, escape: str, said: str
+) -> None:
+    # YAML's "\udc00" is half of a UTF-16 pair, no character: a traceback from SQLite before;
+    # a NUL was named at the file's first line, not its entry's.
+    text = MEMBER + (
+        "subsystems:\n  - id: VN/GOV/BCA/pop\n    base_url: http://127.0.0.1:9\n"
+        f'services:\n  - id: VN/GOV/BCA/pop/s\n    description: "x{escape}y"\n'
+    )
+    (tmp_path / "reg.yaml").write_text(text, encoding="utf-8")
+    for dry in (["--dry-run"], []):
+        result = upgraded.invoke(app, ["registry", "apply", *dry, "reg.yaml"])
+        assert result.exit_code == 2, result.output
+        output = " ".join(result.output.split())
+        assert f"reg.yaml:8: services[0]: description holds a {said}" in output, output
+    assert "VN/GOV/BCA" not in upgraded.invoke(app, ["registry", "export"]).output

@@ -33,3 +33,24 @@ async def test_a_nul_character_is_refused_on_every_route(db_url: str, tmp_path: 
         assert r.status_code == 201  # nothing else was refused
         r = await c.patch("/admin/members/VN/GOV/BCA", json={"name": "\x00"}, headers=ADMIN_H)
         assert r.status_code == 422 and "NUL character" in r.text
+
+
+async def test_a_lone_surrogate_is_refused_not_a_500(db_url: str, tmp_path: Path) -> None:
+    # JSON's "\udc00" (and YAML's) is half of a UTF-16 pair: no character, and no database
+    # stores it (a 503 "try again" from asyncpg, a 500 from SQLite and the trail's hash).
+    async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+        base = '{"members": [{"id": "VN/GOV/BCA", "name": "ok"}], "subsystems": [{"id": '
+        base += '"VN/GOV/BCA/pop", "base_url": "http://127.0.0.1:9"}], "services": [{"id": '
+        base += '"VN/GOV/BCA/pop/s", %s}]}'
+        h = {**ADMIN_H, "Content-Type": "application/json"}
+        for field, said in (
+            ('"description": "x\\udc00y"', "services.0: description"),
+            ('"request_schema": {"title": "x\\ud800"}', "services.0: request_schema.title"),
+            ('"request_schema": {"properties": {"\\udfff": {}}}', "schema.properties.\\\\udfff"),
+        ):
+            for query in ("?dry_run=true", ""):
+                r = await c.put(f"/admin/registry{query}", content=base % field, headers=h)
+                assert r.status_code == 422, (field, r.status_code, r.text)
+                assert "surrogate" in r.text and said in r.text, r.text
+        r = await c.get("/admin/registry", headers=ADMIN_H)
+        assert r.json()["services"] == []  # nothing of it was applied
