@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,26 @@ def record(n: int) -> dict[str, Any]:
         "response_hash": f"resp-hash-{n}",
         "request_body": None,
         "response_body": None,
+    }
+
+
+def body_hash(text: str) -> str:
+    """A kept body's hash as the hub writes it: base64 of its SHA-512."""
+    return base64.b64encode(hashlib.sha512(text.encode()).digest()).decode()
+
+
+# A kept request body holding U+001F, the separator of the record's text: moved to the other
+# body, the same text splits another way under the same record hash.
+SPLIT_SENT, SPLIT_ANSWERED = "transfer 100 to A\x1fnote", '{"ok": true}'
+
+
+def split_bodies_record(n: int) -> dict[str, Any]:
+    """Record ``n`` with the bodies above kept, and their hashes."""
+    return record(n) | {
+        "request_body": SPLIT_SENT,
+        "response_body": SPLIT_ANSWERED,
+        "request_hash": body_hash(SPLIT_SENT),
+        "response_hash": body_hash(SPLIT_ANSWERED),
     }
 
 
@@ -318,15 +340,8 @@ async def test_stopping_at_the_problem_limit_claims_nothing_about_the_unread_res
 async def test_text_moved_from_one_stored_body_to_the_other_is_found(
     db_url: str, signer: Signer
 ) -> None:
-    import base64
-    import hashlib
-
-    def sha(text: str) -> str:
-        return base64.b64encode(hashlib.sha512(text.encode()).digest()).decode()
-
-    sent, answered = "transfer 100 to A\x1fnote", '{"ok": true}'
-    kept = record(1) | {"request_body": sent, "response_body": answered,
-                        "request_hash": sha(sent), "response_hash": sha(answered)}  # fmt: skip
+    sha = body_hash
+    kept = split_bodies_record(1)
     not_utf8 = record(2) | {"request_body": "caf\ufffd", "request_hash": sha("café")}
     engine = create_writer_engine(db_url)
     async with engine.begin() as conn:

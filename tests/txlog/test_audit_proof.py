@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from hub.txlog.proof import check_proof, make_proof
 from hub.txlog.repository import append
 from hub.txlog.signing import Signer
 from hub.txlog.sqlite import create_writer_engine
-from tests.txlog.test_audit import record, write_log
+from tests.txlog.test_audit import record, split_bodies_record, write_log
 
 _tx = Transaction.__table__
 
@@ -295,12 +293,7 @@ async def test_a_proof_with_text_moved_from_one_kept_body_to_the_other_does_not_
 ) -> None:
     # The record's hash joins its fields with U+001F, which a kept body may hold itself: the
     # same text split elsewhere gives the same hash, and a proof showed another request.
-    def sha(text: str) -> str:
-        return base64.b64encode(hashlib.sha512(text.encode()).digest()).decode()
-
-    sent, answered = "transfer 100 to A\x1fnote", '{"ok": true}'
-    kept = record(1) | {"request_body": sent, "response_body": answered,
-                        "request_hash": sha(sent), "response_hash": sha(answered)}  # fmt: skip
+    kept = split_bodies_record(1)
     engine = create_writer_engine(sqlite_url)
     async with engine.begin() as conn:
         await append(conn, [kept, record(2)], signer=signer, lock=False)
