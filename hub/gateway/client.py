@@ -13,8 +13,9 @@ What it does, and what it leaves out on purpose:
   ``IDLE_S`` seconds (when it is next taken, or when another goes back to its pool),
   shorter than uvicorn's own 5 s keep-alive, so the hub rarely writes to a socket the
   provider is closing;
-- a reused connection that closes before the first byte of the answer is retried once on
-  a new connection, for idempotent methods only (RFC 9110 9.2.2);
+- a reused connection that the provider closes in order (not a reset) before the first byte
+  of the answer is retried once on a new connection, for idempotent methods only (RFC 9110
+  9.2.2);
 - bodies sized by Content-Length, chunked, or read to the end of the connection; HEAD,
   204 and 304 answers have none; a chunked body's trailer fields are dropped, and bytes
   after an answer (a second one nobody asked for) close its connection;
