@@ -247,7 +247,9 @@ async def test_keys_take_an_expiry_and_answer_in_utc(db_url: str, tmp_path: Path
 async def test_a_key_past_its_expiry_is_refused_at_the_gateway(db_url: str, tmp_path: Path) -> None:
     async with hub_client(make_settings(db_url, tmp_path)) as (app, c):
         await _load(c)
-        soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+        # Whole seconds, as the hub keeps them: now + 1 s cut to its second left as little
+        # as a few ms before the key's end, and a loaded machine took longer to issue it.
+        soon = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0).isoformat()
         r = await c.post(
             "/admin/keys", json={"client": "VN/GOV/BCA/client", "expires_at": soon}, headers=ADMIN_H
         )
