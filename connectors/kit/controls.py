@@ -171,7 +171,7 @@ def _instant(name: str, value: str | None) -> dt.datetime | None:
     if spaced:
         text = f"{spaced[1]}+{spaced[2]}"
     try:
-        when = dt.datetime.fromisoformat(text)
+        when = dt.datetime.fromisoformat(text.upper())  # RFC 3339 lets T and Z be lower case
     except ValueError:
         raise InvalidRequestError(
             f"{name}: {value[:40]!r} is not a time: give an ISO 8601 datetime such as "

@@ -137,7 +137,8 @@ def _instant(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
         if len(text) == 10:
             parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
         else:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+            # upper(): RFC 3339 lets T and Z be lower case; fromisoformat takes no "z".
+            parsed = datetime.fromisoformat(text.upper().replace("Z", "+00:00").replace(" ", "T"))
     except ValueError:
         return None
     if parsed.tzinfo is None:

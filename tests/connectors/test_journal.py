@@ -203,6 +203,7 @@ async def test_calls_since_and_until_a_time(api: httpx.AsyncClient) -> None:
     assert await paths(until=after.isoformat()) == ["/v2/first"]
     # Z, and a time without an offset, are UTC as the journal shows it.
     assert await paths(since=after.strftime("%Y-%m-%dT%H:%M:%S.%fZ")) == ["/v2/second"]
+    assert await paths(since=after.strftime("%Y-%m-%dt%H:%M:%S.%fz")) == ["/v2/second"]
     assert await paths(since=after.replace(tzinfo=None).isoformat()) == ["/v2/second"]
     # An unescaped + in a URL arrives as a space: it is taken as the + it was.
     assert await paths(since=after.isoformat().replace("+", " ")) == ["/v2/second"]

@@ -43,3 +43,13 @@ def test_edges_since_1900_start_their_local_bucket(zone: str, bucket: str) -> No
 )
 def test_an_offset_whose_plus_became_a_space_still_reads(text: str, utc: datetime) -> None:
     assert tu.parse_instant(text, tu.zone("Asia/Ho_Chi_Minh"), name="since") == utc
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-06-01t08:00:00z", "2024-06-01T08:00:00Z", "2024-06-01T08:00:00z"]
+)
+def test_t_and_z_may_be_lower_case(text: str) -> None:
+    """RFC 3339 (5.6) lets T and Z be lower case, as some tools write them."""
+    assert tu.parse_instant(text, tu.zone("Asia/Ho_Chi_Minh"), name="since") == datetime(
+        2024, 6, 1, 8
+    )
