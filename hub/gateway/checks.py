@@ -134,7 +134,11 @@ def authenticate(ex: Exchange, headers: dict[str, str], snap: Snapshot, secret: 
     # any client it liked, and the log and its statistics counted its exchange there.
     ex.client = owner
     if owner != client:
-        raise errors.AccessDenied(f"this API key belongs to another client, not to {client}")
+        # Naming the owner tells the key's holder nothing allowedMethods would not.
+        raise errors.AccessDenied(
+            f"this API key belongs to {owner}, not to {client}: "
+            f"send X-Road-Client: {owner}, or the API key of {client}"
+        )
     subsystem = snap.subsystems.get(client)
     if subsystem is not None and not subsystem[2]:
         refuse_disabled(client, snap)

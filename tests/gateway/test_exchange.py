@@ -192,6 +192,17 @@ async def test_hub_errors_carry_code_status_and_body_and_are_logged(
     assert rec["request_id"] == resp.headers["X-Road-Request-Id"]
 
 
+async def test_a_key_of_another_client_names_its_client(hub: Hub) -> None:
+    # The holder of a key can learn its client from allowedMethods anyway; naming it here
+    # saves a connector developer a mistyped X-Road-Client hunt.
+    resp = await hub.client.get(LOOKUP, headers=_headers(hub, "otherkey"))
+    assert resp.status_code == 403, resp.text
+    assert resp.json()["message"] == (
+        f"this API key belongs to {OTHER}, not to {CLIENT}: "
+        f"send X-Road-Client: {OTHER}, or the API key of {CLIENT}"
+    )
+
+
 async def test_rate_limited_sets_retry_after(hub: Hub) -> None:
     async def quota(client: str) -> float | None:
         return 2.5
