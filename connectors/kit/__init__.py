@@ -13,10 +13,11 @@ create_app)``. The pieces:
   when it is started with one (``state_path``, ``hub mock --state FILE``).
 - ``build_app(manifest, dataset=, handlers=, hub=, faults=)`` (``app.py``): the FastAPI app,
   with the controls of ``controls.py``: ``/__health``, ``/__reset``, ``/__faults``,
-  ``/__stubs`` and ``/__requests``.
+  ``/__stubs``, ``/__scenarios`` and ``/__requests``.
 - ``FaultConfig`` / ``FaultSpec`` (``faults.py``): latency, jitter, errors, timeouts, resets,
   malformed bodies; global or per service; seeded.
-- ``Stub`` / ``Stubs`` (``stubs.py``): answers set at run time, matched before the handlers.
+- ``Stub`` / ``Stubs`` (``stubs.py``): answers set at run time, matched before the handlers;
+  ``Scenarios`` (``scenarios.py``): the states that decide which stateful stubs answer.
 - ``Journal`` (``journal.py``): the last calls received, with secrets redacted.
 - ``HubClient`` (``hub.py``): call other agencies through the hub with the connector's own
   client identity.

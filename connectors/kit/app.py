@@ -9,9 +9,11 @@ also serves:
 
 - ``GET /__health``: ``{"status": "ok", "connector", "subsystem", "seed", "size", ...}``
 - ``POST /__reset``: drop every write (in the state file too), restore the starting faults and
-  stubs, clear the journal
+  stubs (their scenarios in ``Started``), clear the journal
 - ``GET|PUT|DELETE /__faults``: see ``connectors.kit.faults``
 - ``GET|PUT|POST|DELETE /__stubs``: answers set at run time, see ``connectors.kit.stubs``
+- ``GET|DELETE /__scenarios``, ``PUT /__scenarios/{name}``: the states of stateful stubs, see
+  ``connectors.kit.scenarios``
 - ``GET|DELETE /__requests``, ``GET /__requests/count``: what the mock received, see
   ``connectors.kit.journal``
 

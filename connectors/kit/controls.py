@@ -2,6 +2,7 @@
 
 - ``GET /__health``, ``POST /__reset``, ``GET|PUT|DELETE /__faults`` (``connectors.kit.faults``)
 - ``GET|PUT|POST|DELETE /__stubs``, ``GET|DELETE /__stubs/{id}`` (``connectors.kit.stubs``)
+- ``GET|DELETE /__scenarios``, ``PUT /__scenarios/{name}`` (``connectors.kit.scenarios``)
 - ``GET|DELETE /__requests``, ``GET /__requests/count`` (``connectors.kit.journal``)
 
 All but ``/__health`` answer 403 to a request that came through the hub.
@@ -31,7 +32,7 @@ from connectors.kit.faults import FaultConfig
 from connectors.kit.journal import JOURNAL_SIZE, Journal
 from connectors.kit.manifest import Manifest
 from connectors.kit.matching import compile_pattern, encoded_path_problem
-from connectors.kit.stub_model import Stub
+from connectors.kit.stub_model import ScenarioState, Stub
 from connectors.kit.stubs import LiveStub, StubError, Stubs
 from schemas.common import Problem
 
@@ -224,6 +225,7 @@ def add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) 
         return app.faults.config
 
     _add_stub_routes(app, plain)
+    _add_scenario_routes(app, plain)
     _add_journal_routes(app, direct)
 
 
@@ -284,6 +286,49 @@ def _add_stub_routes(app: ConnectorApp, plain: list[Any]) -> None:
         raise NotFoundError(
             f"no stub id given in {request.method} /__stubs/: /__stubs/{{id}} is one stub "
             "(GET, DELETE), /__stubs with no slash the list (GET, PUT, POST, DELETE)"
+        )
+
+
+def _add_scenario_routes(app: ConnectorApp, plain: list[Any]) -> None:
+    stubs: Stubs = app.stubs
+
+    def views() -> list[dict[str, Any]]:
+        return stubs.scenarios.views(s.stub for s in stubs.stubs)
+
+    @app.get("/__scenarios", include_in_schema=False, dependencies=plain)
+    async def list_scenarios() -> list[dict[str, Any]]:
+        return views()
+
+    @app.put("/__scenarios/{name}", include_in_schema=False, dependencies=plain)
+    async def set_scenario(name: str, given: ScenarioState) -> dict[str, Any]:
+        found = next((v for v in views() if v["name"] == name), None)
+        if found is None:
+            raise NotFoundError(
+                f"no scenario {name[:64]!r}: a scenario is named by a stub's scenario field, "
+                "and GET /__scenarios lists them"
+            )
+        if given.state not in found["states"]:
+            # Else a typo ("submited") left every stub of the scenario waiting for a state
+            # that none of them moves it out of.
+            raise InvalidRequestError(
+                f"scenario {name!r} has no state {given.state[:64]!r}: its stubs know "
+                f"{', '.join(found['states'])}"
+            )
+        stubs.scenarios.set(name, given.state)
+        return {**found, "state": given.state}
+
+    @app.delete("/__scenarios", include_in_schema=False, dependencies=plain)
+    async def reset_scenarios() -> list[dict[str, Any]]:
+        stubs.scenarios.reset()
+        return views()
+
+    @app.api_route("/__scenarios/", methods=["GET", "PUT", "DELETE"], include_in_schema=False)
+    async def no_scenario_name(request: Request) -> None:
+        # Else the router redirected (307) to /__scenarios, and DELETE reset every scenario.
+        raise NotFoundError(
+            f"no scenario name given in {request.method} /__scenarios/: PUT "
+            "/__scenarios/{name} sets one, /__scenarios with no slash lists them (GET) or "
+            "puts them all back to Started (DELETE)"
         )
 
 

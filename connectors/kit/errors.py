@@ -31,11 +31,12 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-CONTROLS = ("/__health", "/__reset", "/__faults", "/__stubs", "/__requests")
+CONTROLS = ("/__health", "/__reset", "/__faults", "/__stubs", "/__scenarios", "/__requests")
 _WIREMOCK_ADMIN = {
     "mappings": "/__stubs",
     "requests": "/__requests",
     "reset": "/__reset",
+    "scenarios": "/__scenarios",
     "near-misses": "the 404 of a call no stub answers, which names the closest stub,",
 }
 # Past this many, a sentence stops helping: the rest are counted.

@@ -158,9 +158,9 @@ class FaultMiddleware:
     Each call but the controls (``/__*``) is recorded in ``journal``. A call of a service (the
     route it matches), or of a path only a stub answers, then gets its latency and fault draw;
     a call the fault leaves to be answered goes to the first live stub matching it, else to
-    the app. A stub's hits count the calls it answered, so a faulted call does not use it up.
-    It must sit outermost (the kit puts it there) so that a reset can reach the server's
-    transport through the server's own ``send``.
+    the app. A stub's hits count the calls it answered, so a faulted call does not use it up,
+    nor move its scenario. It must sit outermost (the kit puts it there) so that a reset can
+    reach the server's transport through the server's own ``send``.
     """
 
     def __init__(
@@ -255,16 +255,17 @@ class FaultMiddleware:
             return
         if kind == "malformed":
             send = fault_acts.Truncating(send)
-        # Found again: another call may have used the stub up during the delay.
-        stub = self.stubs.find(scope, body) if self.stubs.stubs else None
-        if stub is None:
+        # Found again: another call may have used the stub up, or moved its scenario on,
+        # during the delay. Chosen here, after the fault: a faulted call takes no stub.
+        chosen = self.stubs.choose(scope, body) if self.stubs.stubs else None
+        if chosen is None:
             if entry is not None:
                 entry.unmatched = not routed
             await self.app(scope, receive, send)
             return
-        stub.hits += 1
+        stub, move = chosen
         if entry is not None:
-            entry.stub = stub.id
+            entry.stub, entry.scenario = stub.id, move
         if stub.stub.latency_ms:
             replay = await fault_acts.delay(stub.stub.latency_ms / 1000, receive)
             if replay is None:

@@ -2,7 +2,8 @@
 
 Each call of the mock (not its ``/__`` controls) is an ``Entry`` in a bounded deque, newest
 last: the raw method, path, query and headers, the body's size and first bytes, and, as the
-call goes on, the status answered, the stub or fault that applied and the duration. Turning
+call goes on, the status answered, the stub or fault that applied (and the scenario that stub
+moved) and the duration. Turning
 that into JSON (decoding, redacting secrets) waits for ``GET /__requests``, so a call costs an
 append and a few attribute sets. ``Journal.select`` finds calls by method, path, status, the
 stub that answered, whether anything did (``unmatched``: neither a service nor a stub), and
@@ -20,10 +21,13 @@ import itertools
 import re
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import Scope
+
+if TYPE_CHECKING:
+    from connectors.kit.scenarios import Move
 
 JOURNAL_SIZE = 1000
 PREVIEW = 200  # characters of the body shown
@@ -52,6 +56,7 @@ class Entry:
         "head",
         "status",
         "stub",
+        "scenario",
         "fault",
         "delay",
         "duration",
@@ -70,6 +75,7 @@ class Entry:
         self.head = b""
         self.status: int | None = None
         self.stub: str | None = None
+        self.scenario: Move | None = None
         self.fault: str | None = None
         self.delay = 0.0
         self.duration: float | None = None
@@ -109,6 +115,7 @@ class Entry:
             "body_preview": preview,
             "status": self.status,
             "stub": self.stub,
+            "scenario": None if self.scenario is None else self.scenario.view(),
             "fault": self.fault,
             "delay_ms": round(self.delay * 1000, 3),
             "duration_ms": None if self.duration is None else round(self.duration * 1000, 3),
@@ -160,8 +167,10 @@ class Journal:
     def __init__(self, size: int = JOURNAL_SIZE) -> None:
         self.size = size
         self.entries: deque[Entry] = deque(maxlen=size)
+        # Never restarted, not by clear() either: a test holding an id from before a clear
+        # or a reset must not find it on another call.
         self._seq = itertools.count(1)
-        self._opened = 0
+        self._opened = 0  # since the last clear(), for dropped
 
     def open(self, scope: Scope) -> Entry:
         """Record a call as it arrives (so one still waiting is already counted)."""
@@ -175,7 +184,7 @@ class Journal:
         return self._opened - len(self.entries)
 
     def clear(self) -> int:
-        """Forget every call; return how many there were."""
+        """Forget every call; return how many there were. Ids go on from where they were."""
         held = len(self.entries)
         self.entries.clear()
         self._opened = 0

@@ -3,7 +3,8 @@
 A query parameter or header sent more than once matches on any of its values; a header also
 matches on all its values joined with ``", "``, as the journal shows them. ``misses`` lists
 what keeps a stub from answering a call (``method POST (got GET)``, ``query v=1 (got 2)``,
-``used up (times 1)``), so the mock's 404 can name the closest stub as WireMock's does.
+``used up (times 1)``, ``scenario 'transfer' is in state 'Started' (needs 'submitted')``), so
+the mock's 404 can name the closest stub as WireMock's does.
 """
 
 from __future__ import annotations
@@ -145,9 +146,9 @@ def body_holds(body: bytes | None, wanted: Any) -> bool:
         return False
 
 
-def misses(live: LiveStub, scope: Scope, body: bytes | None) -> list[str]:
+def misses(live: LiveStub, scope: Scope, body: bytes | None, state: str | None) -> list[str]:
     """What keeps ``live``, a stub of the call's path, from answering it, in words; [] if
-    nothing does."""
+    nothing does. ``state`` is the current state of the stub's scenario, if it has one."""
     s = live.stub
     said = []
     if s.method not in ("ANY", scope["method"]):
@@ -173,6 +174,8 @@ def misses(live: LiveStub, scope: Scope, body: bytes | None) -> list[str]:
         said.append(f"request_json {_cut(shown)} ({_body_form(body, s.request_json)})")
     if not live.live:
         said.append(f"used up (times {s.times})")
+    if s.required_state is not None and state != s.required_state:
+        said.append(f"scenario {s.scenario!r} is in state {state!r} (needs {s.required_state!r})")
     return said
 
 

@@ -21,6 +21,7 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110)
 _VALUE = re.compile(r"[\x20-\x7e\t]*")  # printable ASCII: h11 refuses the rest mid-answer
 _LINE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")  # what a header sent can hold: no line break
+STARTED = "Started"  # the state every scenario starts in, as WireMock's
 NO_BODY = (204, 304)  # statuses that answer no body
 MAX_DEPTH = 100  # levels of a body or request_json: the answer and GET /__stubs serialise it
 _WORKED_OUT = ("content-length", "transfer-encoding", "x-mock-stub")
@@ -35,11 +36,26 @@ _WIREMOCK = {
     "bodyPatterns": "request_json",
     "jsonBody": "body",
     "fixedDelayMilliseconds": "latency_ms",
+    "scenarioName": "scenario",
+    "requiredScenarioState": "required_state",
+    "newScenarioState": "new_state",
 }
 _FLAT = (
     "method, path or path_pattern, query, request_headers, request_json, status, headers, "
-    "body or text, latency_ms, times, priority, id"
+    "body or text, latency_ms, times, priority, id, scenario, required_state, new_state"
 )
+State = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def state_name(value: str) -> str:
+    """``value``, if it can name a scenario's state."""
+    # A state is shown in the 404 of a near miss and set by name: one line of text.
+    if not value.strip() or not _LINE.fullmatch(value):
+        raise ValueError(
+            f"a state is a name on one line, not blank, with no control characters "
+            f"(got {value[:40]!r})"
+        )
+    return value
 
 
 def _header_names(headers: dict[str, Any], *, values: bool) -> dict[str, Any]:
@@ -112,6 +128,9 @@ class Stub(BaseModel):
     times: Whole | None = Field(default=None, ge=1, le=MAX_SAFE_INTEGER)
     latency_ms: Number = Field(default=0, ge=0, le=600_000)
     priority: Whole | None = Field(default=None, ge=1, le=MAX_SAFE_INTEGER)
+    scenario: str | None = None
+    required_state: State | None = None
+    new_state: State | None = None
     # As GET shows them, so its answer can be PUT back; a PUT starts them afresh.
     hits: Whole | None = Field(default=None, exclude=True)
     remaining: Whole | None = Field(default=None, exclude=True)
@@ -131,7 +150,7 @@ class Stub(BaseModel):
             raise ValueError("; ".join(theirs))
         return given
 
-    @field_validator("id")
+    @field_validator("id", "scenario")
     @classmethod
     def _id_is_a_name(cls, value: str | None) -> str | None:
         if value is not None and not _ID.fullmatch(value):
@@ -140,6 +159,11 @@ class Stub(BaseModel):
                 f"or digit (got {value[:40]!r})"
             )
         return value
+
+    @field_validator("required_state", "new_state")
+    @classmethod
+    def _a_state(cls, value: str | None) -> str | None:
+        return value if value is None else state_name(value)
 
     @field_validator("method")
     @classmethod
@@ -241,8 +265,28 @@ class Stub(BaseModel):
             raise ValueError("give the answer as body (JSON) or text, not both")
         if has_body and self.status in NO_BODY:
             raise ValueError(f"status {self.status} answers no body: leave body and text out")
+        states = [n for n in ("required_state", "new_state") if getattr(self, n) is not None]
+        if self.scenario is None and states:
+            given = states[0]
+            raise ValueError(
+                f"{given} is the state of a scenario: give scenario too, the name of the "
+                "scenario it belongs to"
+            )
         return self
 
     def wire(self) -> dict[str, Any]:
         """What was given, with the defaults that decide the answer."""
         return {"method": self.method, "status": self.status, **self.model_dump(exclude_unset=True)}
+
+
+class ScenarioState(BaseModel):
+    """The body of ``PUT /__scenarios/{name}``: the state to put the scenario in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: State
+
+    @field_validator("state")
+    @classmethod
+    def _a_state(cls, value: str) -> str:
+        return state_name(value)

@@ -7,6 +7,8 @@ value). It answers ``status`` with ``headers`` and a JSON ``body`` or a ``text``
 ``latency_ms``; with ``times`` it answers that many calls, then no more. ``request_json`` matches
 the body: it must parse as JSON and contain the value given (an object's other keys may come too;
 lists and other values must be as given), so a stub can answer one ``POST`` and not another.
+With ``scenario``, ``required_state`` and ``new_state`` a stub answers only in a state of its
+scenario, and moves it on (``connectors.kit.scenarios``).
 
 ``Stubs`` keeps them in the order they are tried: by ``priority`` (1 first; none is 5, as in
 WireMock), then, within a priority, as ``PUT`` gives the list, with the stubs of a ``POST`` in
@@ -38,6 +40,7 @@ from connectors.kit.matching import (
     misses,
     query_values,
 )
+from connectors.kit.scenarios import Move, Scenarios
 from connectors.kit.stub_model import NO_BODY, Stub
 
 MAX_STUBS = 1000
@@ -165,6 +168,7 @@ class Stubs:
     def __init__(self) -> None:
         self.stubs: list[LiveStub] = []
         self.initial: list[Stub] = []
+        self.scenarios = Scenarios()
         self._next = 1
 
     def start_with(self, stubs: list[Stub]) -> None:
@@ -192,7 +196,10 @@ class Stubs:
         return made
 
     def replace(self, stubs: list[Stub]) -> list[LiveStub]:
+        """Serve ``stubs`` instead, their scenarios from ``Started``: a new set of stubs is a
+        new test, which a state left by the last one would only confuse."""
         self.stubs = sorted(self._make(stubs, set()), key=_rank)
+        self.scenarios.reset()
         return self.stubs
 
     def add(self, stubs: list[Stub]) -> list[LiveStub]:
@@ -211,10 +218,12 @@ class Stubs:
         found = next((s for s in self.stubs if s.id == stub_id), None)
         if found is not None:
             self.stubs.remove(found)
+            self.scenarios.keep_only(s.stub.scenario for s in self.stubs if s.stub.scenario)
         return found
 
     def clear(self) -> list[LiveStub]:
         removed, self.stubs = self.stubs, []
+        self.scenarios.reset()
         return removed
 
     def reset(self) -> None:
@@ -228,15 +237,35 @@ class Stubs:
         return any(s.reads_body and s.live and s.matches_all_but_body(scope) for s in self.stubs)
 
     def find(self, scope: Scope, body: bytes | None = None) -> LiveStub | None:
-        """The first live stub matching the request (and its ``body``, once read), or None."""
+        """The first live stub matching the request (and its ``body``, once read) in the
+        current state of its scenario, or None."""
         for stub in self.stubs:
-            if stub.live and stub.matches(scope, body):
+            if stub.live and self.scenarios.allows(stub.stub) and stub.matches(scope, body):
                 return stub
         return None
 
+    def choose(
+        self, scope: Scope, body: bytes | None = None
+    ) -> tuple[LiveStub, Move | None] | None:
+        """The stub that answers the call, taken (a hit, its scenario moved), or None.
+
+        Finding and taking have no ``await`` between them, so no other call of the event
+        loop comes in between: of calls made together, one alone takes a stub that moves
+        its scenario on, or that has one use left.
+        """
+        stub = self.find(scope, body)
+        if stub is None:
+            return None
+        stub.hits += 1
+        return stub, self.scenarios.move(stub.stub)
+
     def closest(self, scope: Scope, body: bytes | None = None) -> tuple[LiveStub, list[str]] | None:
         """For a call no stub answered: the stub of its path that misses it least, and how."""
-        near = [(misses(s, scope, body), s) for s in self.stubs if s.path_matches(scope["path"])]
+        near = [
+            (misses(s, scope, body, self.scenarios.state_of(s.stub)), s)
+            for s in self.stubs
+            if s.path_matches(scope["path"])
+        ]
         if not near:
             return None
         said, stub = min(near, key=lambda pair: len(pair[0]))  # the first of the fewest
