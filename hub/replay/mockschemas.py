@@ -120,6 +120,15 @@ class MockStub(Model):
     priority: Whole | str | None = Field(
         default=None, description="1 is tried first; without one, 5 (as in WireMock)."
     )
+    scenario: str | None = Field(
+        default=None, description="A scenario of the mock's; every scenario starts in Started."
+    )
+    required_state: str | None = Field(
+        default=None, description="Answer only while the scenario is in this state."
+    )
+    new_state: str | None = Field(
+        default=None, description="Move the scenario to this state on answering."
+    )
 
     @field_validator("method")
     @classmethod
@@ -175,6 +184,11 @@ class MockStub(Model):
             raise ValueError("path must start with '/'")
         if "body" in self.model_fields_set and self.text is not None:
             raise ValueError("give the answer as 'body' (JSON) or 'text', not both")
+        if self.scenario is None and (self.required_state or self.new_state):
+            # Else it loaded, and the mock refused the stub in every iteration.
+            raise ValueError(
+                "required_state and new_state are states of a scenario: give scenario too"
+            )
         return self
 
 
