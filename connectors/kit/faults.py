@@ -271,4 +271,4 @@ class FaultMiddleware:
             if replay is None:
                 return
             receive = replay
-        await stub.answer(receive, send)
+        await stub.answer(receive, send, scope)

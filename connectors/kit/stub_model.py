@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, mode
 
 from connectors.kit.dataset import MAX_SAFE_INTEGER
 from connectors.kit.matching import compile_pattern, encoded_path_problem
+from connectors.kit.templating import check as check_templates
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 Number = Annotated[float, Strict()]
@@ -131,6 +132,8 @@ class Stub(BaseModel):
     scenario: str | None = None
     required_state: State | None = None
     new_state: State | None = None
+    # body, text and headers hold placeholders ({{ request.path.1 }}): connectors.kit.templating
+    template: Annotated[bool, Strict()] = False
     # As GET shows them, so its answer can be PUT back; a PUT starts them afresh.
     hits: Whole | None = Field(default=None, exclude=True)
     remaining: Whole | None = Field(default=None, exclude=True)
@@ -272,6 +275,8 @@ class Stub(BaseModel):
                 f"{given} is the state of a scenario: give scenario too, the name of the "
                 "scenario it belongs to"
             )
+        if self.template:
+            check_templates(self)
         return self
 
     def wire(self) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from connectors.kit.matching import (
 )
 from connectors.kit.scenarios import Move, Scenarios
 from connectors.kit.stub_model import NO_BODY, Stub
+from connectors.kit.templating import render
 
 MAX_STUBS = 1000
 DEFAULT_PRIORITY = 5  # WireMock's: a stub without a priority comes after those of 1 to 4
@@ -118,18 +119,24 @@ class LiveStub:
         remaining = None if times is None else max(times - self.hits, 0)
         return {"id": self.id, **self.stub.wire(), "hits": self.hits, "remaining": remaining}
 
-    async def answer(self, receive: Receive, send: Send) -> None:
+    async def answer(self, receive: Receive, send: Send, scope: Scope) -> None:
         # Read the request's body first: the journal then knows its size, and a client still
-        # sending is not answered mid-body.
+        # sending is not answered mid-body. A templated stub keeps it, to render from it.
+        chunks: list[bytes] = []
         more = True
         while more:
             message = await receive()
             if message["type"] != "http.request":
                 return  # the client left
+            if self.stub.template:
+                chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
+        done = self
+        if self.stub.template:
+            done = LiveStub(self.id, render(self.stub, scope, b"".join(chunks)))
         start = {"type": "http.response.start", "status": self.stub.status}
-        await send({**start, "headers": self.raw_headers})
-        await send({"type": "http.response.body", "body": self.content})
+        await send({**start, "headers": done.raw_headers})
+        await send({"type": "http.response.body", "body": done.content})
 
 
 class StubError(ValueError):
