@@ -55,9 +55,9 @@ class Compiler:
         # JSONPaths that are one whole placeholder: the variable holds the path itself.
         self.whole_paths: list[tuple[Loc, str]] = []
 
-    def value(self, loc: Loc, value: Any) -> Any:
+    def value(self, loc: Loc, value: Any, keep: re.Pattern[str] | None = None) -> Any:
         try:
-            return compile_value(value)
+            return compile_value(value, keep)
         except TemplateSyntaxError as exc:
             self.errors.append((_where_bad(loc, value), str(exc)))
             return value

@@ -6,11 +6,18 @@ problems with their location, as for every other step.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from hub.replay.compiler import Loc
 from hub.replay.stepschemas import StubStep, VerifyStep
+
+# What a templated stub's answer asks of the mock (connectors.kit.templating): in its body,
+# text and headers these are the mock's, and a scenario variable of those names is not seen.
+MOCK_PLACEHOLDER = re.compile(
+    r"\{\{\s*(?:request(?:\.[^\s{}]+)?|now|uuid|jsonpath\s*(?:'[^']*'|\"[^\"]*\"))\s*\}\}"
+)
 
 
 @dataclass(slots=True)
@@ -55,6 +62,11 @@ def compile_stub(compiler: Any, loc: Loc, step: StubStep) -> StubPlan:
             for name in ("request_json", "body"):
                 if name in raw:  # a null given is kept: request_json: null matches a null body
                     raw[name] = compiler.json_value((*where, name), raw[name])
+            if raw.get("template"):
+                # The mock's own placeholders in what it answers are left for it to render.
+                for name in ("body", "text", "headers"):
+                    if name in raw:
+                        raw[name] = compiler.value((*where, name), raw[name], MOCK_PLACEHOLDER)
             stubs.append(compiler.value(where, raw))
     action = "clear its stubs" if stubs is None else f"add {len(stubs)} stub(s)"
     return StubPlan(

@@ -129,6 +129,11 @@ class MockStub(Model):
     new_state: str | None = Field(
         default=None, description="Move the scenario to this state on answering."
     )
+    template: bool | None = Field(
+        default=None,
+        description="The mock renders {{ request.* }}, {{ jsonpath '...' }}, {{ now }} and "
+        "{{ uuid }} in body, text and headers from each call it answers.",
+    )
 
     @field_validator("method")
     @classmethod

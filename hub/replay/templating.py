@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 _OPEN = "{{"
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*)\s*\}\}")
+_NAME = r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*"
+_OWN = rf"\{{\{{\s*(?P<name>{_NAME})\s*\}}\}}"
+_PLACEHOLDER = re.compile(_OWN)
 
 
 class TemplateSyntaxError(ValueError):
@@ -117,20 +119,27 @@ class Template:
 
     __slots__ = ("source", "parts", "whole", "names")
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, keep: re.Pattern[str] | None = None) -> None:
+        """``keep`` matches placeholders that are someone else's (a mock's templated stub
+        answers ``{{ request.path.1 }}`` itself): they stay in the text as written."""
         self.source = source
         parts: list[str] = []
         position = 0
-        for match in _PLACEHOLDER.finditer(source):
+        held = ""  # literal text so far, kept placeholders included
+        for match in _scan(keep).finditer(source):
             literal = source[position : match.start()]
             if _OPEN in literal:
                 raise TemplateSyntaxError(_bad(source, literal))
-            parts += [literal, match.group(1)]
             position = match.end()
+            if match.lastgroup == "keep":
+                held += literal + match.group()
+                continue
+            parts += [held + literal, match.group("name")]
+            held = ""
         tail = source[position:]
         if _OPEN in tail:
             raise TemplateSyntaxError(_bad(source, tail))
-        parts.append(tail)
+        parts.append(held + tail)
         self.parts = parts
         self.names = parts[1::2]
         # "{{ x }}" alone renders x itself, not its text.
@@ -145,6 +154,11 @@ class Template:
         return "".join(out)
 
 
+def _scan(keep: re.Pattern[str] | None) -> re.Pattern[str]:
+    """The scenario's placeholders, after (at the same place) those ``keep`` leaves alone."""
+    return _PLACEHOLDER if keep is None else re.compile(f"(?P<keep>{keep.pattern})|{_OWN}")
+
+
 def _bad(source: str, fragment: str) -> str:
     start = fragment.index(_OPEN)
     snippet = fragment[start : start + 30]
@@ -154,15 +168,16 @@ def _bad(source: str, fragment: str) -> str:
     )
 
 
-def compile_value(value: Any) -> Any:
-    """Compile every templated string inside ``value``; ``value`` itself if none is."""
+def compile_value(value: Any, keep: re.Pattern[str] | None = None) -> Any:
+    """Compile every templated string inside ``value``; ``value`` itself if none is.
+    ``keep``: placeholders to leave as written (``Template``)."""
     if isinstance(value, str):
-        return Template(value) if _OPEN in value else value
+        return Template(value, keep) if _OPEN in value else value
     if isinstance(value, list):
-        items = [compile_value(v) for v in value]
+        items = [compile_value(v, keep) for v in value]
         return _Dynamic(items) if any(_is_dynamic(v) for v in items) else value
     if isinstance(value, dict):
-        entries = {compile_value(k): compile_value(v) for k, v in value.items()}
+        entries = {compile_value(k, keep): compile_value(v, keep) for k, v in value.items()}
         if any(_is_dynamic(k) or _is_dynamic(v) for k, v in entries.items()):
             return _Dynamic(entries)
         return value
