@@ -40,10 +40,12 @@ _WIREMOCK = {
     "scenarioName": "scenario",
     "requiredScenarioState": "required_state",
     "newScenarioState": "new_state",
+    "transformers": "template: true",  # ["response-template"]
 }
 _FLAT = (
     "method, path or path_pattern, query, request_headers, request_json, status, headers, "
-    "body or text, latency_ms, times, priority, id, scenario, required_state, new_state"
+    "body or text, latency_ms, times, priority, id, scenario, required_state, new_state, "
+    "template"
 )
 State = Annotated[str, Field(min_length=1, max_length=64)]
 

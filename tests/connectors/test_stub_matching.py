@@ -141,6 +141,10 @@ async def test_a_near_miss_hides_secrets_as_the_journal_does(api: httpx.AsyncCli
             {"method": "GET", "urlPathPattern": "/a.*", "fixedDelayMilliseconds": 5},
             "urlPathPattern is WireMock's name: give path_pattern; fixedDelayMilliseconds",
         ),
+        (
+            {"method": "GET", "path": "/a", "transformers": ["response-template"]},
+            "transformers is WireMock's name: give template: true",
+        ),
     ],
 )
 async def test_a_wiremock_mapping_is_refused_saying_how_to_write_it(
