@@ -51,7 +51,20 @@ class Stack:
 
 @pytest.fixture
 async def stack(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
-    settings = make_settings(sqlite_url, tmp_path)
+    async with demo_stack(sqlite_url, tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+async def any_db_stack(db_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    """The stack on SQLite, and on PostgreSQL when HUB_TEST_POSTGRES_URL is set."""
+    async with demo_stack(db_url, tmp_path) as s:
+        yield s
+
+
+@contextlib.asynccontextmanager
+async def demo_stack(db_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    settings = make_settings(db_url, tmp_path)
     hub_port = free_port()
     hub_url = f"http://127.0.0.1:{hub_port}"
     ports = {name: free_port() for name in connectors.names()}
