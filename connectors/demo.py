@@ -6,10 +6,11 @@ given a base URL, plus the demo clients. Grants name only services that exist, s
 whichever connectors are present.
 
 Each client gets what its exchanges in DOMAIN.md need and no more: civil status runs the
-birth and death linked procedures, social insurance checks who it insures, the Hồ Chí Minh
-City one-stop portal handles enterprise and land dossiers, a bank's eKYC may only verify (and
-find) citizens, and the business and land registries verify the people (and enterprises) in
-their own procedures through the hub.
+birth and death linked procedures, social insurance checks who it insures (one by one or in
+batches), the Hồ Chí Minh City one-stop portal handles enterprise and land dossiers (who held
+a parcel on a contract's date: ``parcel-lookup`` with ``as_of``), a bank's eKYC may verify and
+find citizens and check its customers in batches, and the business and land registries verify
+the people (and enterprises) in their own procedures through the hub.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ CLIENT_SUBSYSTEMS = (
 GRANTS: dict[str, tuple[str, ...]] = {
     "VN/GOV/BTP/civil-status": (
         f"{POPULATION}/citizen-lookup",
+        f"{POPULATION}/citizen-batch-lookup",
         f"{POPULATION}/citizen-search",
         f"{POPULATION}/household-lookup",
         f"{POPULATION}/birth-registration",
@@ -51,6 +53,7 @@ GRANTS: dict[str, tuple[str, ...]] = {
     ),
     "VN/GOV/BHXH/social-insurance": (
         f"{POPULATION}/citizen-lookup",
+        f"{POPULATION}/citizen-batch-lookup",
         f"{POPULATION}/citizen-verify",
         f"{INSURANCE}/card-lookup",
         f"{INSURANCE}/card-search",
@@ -62,6 +65,7 @@ GRANTS: dict[str, tuple[str, ...]] = {
         f"{BUSINESS}/enterprise-search",
         f"{BUSINESS}/enterprise-registration",
         f"{LAND}/parcel-lookup",
+        f"{LAND}/parcel-batch-lookup",
         f"{LAND}/parcel-search",
         f"{LAND}/certificate-verify",
         f"{LAND}/land-transfer",
@@ -69,6 +73,7 @@ GRANTS: dict[str, tuple[str, ...]] = {
     f"VN/COM/{BANK_MST}/ekyc": (
         f"{POPULATION}/citizen-verify",
         f"{POPULATION}/citizen-search",
+        f"{POPULATION}/citizen-batch-lookup",
     ),
     BUSINESS: (f"{POPULATION}/citizen-verify",),
     LAND: (f"{POPULATION}/citizen-verify", f"{BUSINESS}/enterprise-lookup"),

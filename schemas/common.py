@@ -75,6 +75,50 @@ IsoDate = Annotated[
 ]
 
 
+# The earliest date a point-in-time read (``as_of``) may ask about: the registers hold no
+# record older than that, and a typo such as 0202-05-17 should say so, not answer "no data".
+EARLIEST_AS_OF = dt.date(1900, 1, 1)
+BATCH_MAX = 100  # identifiers one batch lookup takes
+
+
+def check_as_of(value: dt.date | None) -> dt.date | None:
+    """``value`` if a register can answer as of that day, else a ValueError saying what to send.
+
+    Today is the later of the local and the UTC date, so the day a write was made (the UTC
+    date the mocks record it under) is never refused as a day to come.
+    """
+    if value is None:
+        return value
+    today = max(dt.date.today(), dt.datetime.now(dt.UTC).date())
+    if value > today:
+        raise ValueError(
+            f"{value} is in the future: give a date from {EARLIEST_AS_OF} to today ({today}), "
+            "or leave as_of out for the record as it is now"
+        )
+    if value < EARLIEST_AS_OF:
+        raise ValueError(
+            f"{value} is before {EARLIEST_AS_OF}, older than any record the register holds: "
+            f"give a date from {EARLIEST_AS_OF} to today ({today}), as YYYY-MM-DD"
+        )
+    return value
+
+
+# ``as_of`` in a request body: the record as it was at the end of that day.
+AsOfDate = Annotated[IsoDate, AfterValidator(check_as_of)]
+
+
+class Batch(BaseModel, Generic[T]):
+    """A batch lookup's answer: the records found, in the order asked, and the IDs not found.
+
+    An ID asked twice is answered once; an ID no record could have is refused with the whole
+    request (422), as the single lookup refuses it, so ``not_found`` only holds well-formed
+    IDs the register has no record for (on ``as_of``, when given).
+    """
+
+    items: list[T]
+    not_found: list[str]
+
+
 def check_personal_id(value: str) -> str:
     """``value`` if it is a personal identification number, else a ValueError saying why.
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from schemas import land_ids
-from schemas.common import COMMUNE_CODE, PROVINCE_CODE, Text
+from schemas.common import BATCH_MAX, COMMUNE_CODE, PROVINCE_CODE, AsOfDate, Batch, Text
 
 LandUserKind = Literal["citizen", "enterprise"]
 
@@ -116,6 +116,19 @@ class Parcel(BaseModel):
     address: str
     land_users: list[LandUser]
     certificate: Certificate
+
+
+class ParcelBatchRequest(BaseModel):
+    """``parcel-batch-lookup``: up to 100 parcel IDs, optionally as of a date."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[ParcelId] = Field(min_length=1, max_length=BATCH_MAX)
+    as_of: AsOfDate | None = None
+
+
+class ParcelBatch(Batch[Parcel]):
+    """The answer of ``parcel-batch-lookup``."""
 
 
 class CertificateVerify(BaseModel):

@@ -13,9 +13,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.common import (
+    BATCH_MAX,
     COMMUNE_CODE,
     PROVINCE_CODE,
     Address,
+    AsOfDate,
+    Batch,
     IsoDate,
     Page,
     PersonalId,
@@ -53,6 +56,19 @@ class Citizen(BaseModel):
 
 class CitizenPage(Page[Citizen]):
     """A page of ``citizen-search``."""
+
+
+class CitizenBatchRequest(BaseModel):
+    """``citizen-batch-lookup``: up to 100 personal ID numbers, optionally as of a date."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[PersonalId] = Field(min_length=1, max_length=BATCH_MAX)
+    as_of: AsOfDate | None = None
+
+
+class CitizenBatch(Batch[Citizen]):
+    """The answer of ``citizen-batch-lookup``."""
 
 
 class HouseholdMember(BaseModel):

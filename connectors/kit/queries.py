@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import AfterValidator, BeforeValidator
 
-from schemas.common import ISO_DATE, PERSONAL_ID_PATTERN, check_personal_id, iso_date
+from schemas.common import (
+    ISO_DATE,
+    PERSONAL_ID_PATTERN,
+    check_as_of,
+    check_personal_id,
+    iso_date,
+)
 from schemas.identifiers import COMMUNES, PROVINCES
 
 
@@ -90,4 +96,15 @@ DateFilter = Annotated[
         json_schema_extra={"pattern": ISO_DATE},
     ),
     BeforeValidator(iso_date),
+]
+
+# The record as it was at the end of that day (DOMAIN.md: "data valid at a point in time").
+AsOf = Annotated[
+    dt.date | None,
+    Query(
+        description="The record as it was on this date, YYYY-MM-DD (1900-01-01 to today)",
+        json_schema_extra={"pattern": ISO_DATE},
+    ),
+    BeforeValidator(iso_date),
+    AfterValidator(check_as_of),
 ]

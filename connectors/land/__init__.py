@@ -3,7 +3,11 @@
 Services (base URL of the mock; through the hub prefix ``/r1/VN/GOV/BNNMT/land-registry/
 <service>``):
 
-- ``parcel-lookup``  ``GET /parcels/{id}``: one parcel by its 12-character GeoHash ID
+- ``parcel-lookup``  ``GET /parcels/{id}?as_of=``: one parcel by its 12-character GeoHash ID,
+  as it is now or as it was on ``as_of`` (YYYY-MM-DD; ``dataset.py`` says how history is kept)
+- ``parcel-batch-lookup``  ``POST /parcels/batch`` ``{ids: [1 to 100 parcel IDs], as_of?}`` ->
+  ``{"items": [parcels found], "not_found": [IDs]}``; an ID no parcel could have is refused
+  (422), as the single lookup refuses it (400)
 - ``parcel-search``  ``GET /parcels?province=&commune=&land_user=&limit=&cursor=``
   (``land_user``: a personal ID number or an enterprise code)
 - ``certificate-verify``  ``POST /certificates/verify`` ``{code, serial, parcel_id?}`` ->
@@ -39,13 +43,13 @@ from connectors.kit import (
 )
 from connectors.kit.app import FaultsArg
 from connectors.kit.checks import lookup_enterprise, verify_citizen
-from connectors.kit.queries import CommuneFilter, Cursor, ProvinceFilter
+from connectors.kit.queries import AsOf, CommuneFilter, Cursor, ProvinceFilter
 from connectors.land.dataset import Parcels, same_name
 from connectors.land.manifest import MANIFEST
 from schemas import enterprise_code
 from schemas.common import check_personal_id
 from schemas.identifiers import COMMUNES, PROVINCES
-from schemas.land import CertificateVerify, LandTransfer, Party
+from schemas.land import CertificateVerify, LandTransfer, ParcelBatchRequest, Party
 
 __all__ = ["MANIFEST", "Parcels", "connector", "create_app"]
 
@@ -130,8 +134,11 @@ def create_app(
     data = Parcels(seed=seed, size=size, state_path=state_path)
     hub = HubClient(client_id=MANIFEST.subsystem_id, hub_url=hub_url, client_key=client_key)
 
-    async def lookup(id: str) -> dict[str, Any]:
-        return data.get(id)
+    async def lookup(id: str, as_of: AsOf = None) -> dict[str, Any]:
+        return data.get(id, as_of=as_of)
+
+    async def batch(body: ParcelBatchRequest) -> dict[str, Any]:
+        return data.batch(body.ids, as_of=body.as_of)
 
     async def search(
         province: ProvinceFilter = None,
@@ -178,6 +185,7 @@ def create_app(
         faults=faults,
         handlers={
             "parcel-lookup": lookup,
+            "parcel-batch-lookup": batch,
             "parcel-search": search,
             "certificate-verify": verify,
             "land-transfer": transfer,

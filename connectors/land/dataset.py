@@ -14,6 +14,12 @@ Layout, chosen so every lookup is O(1) and every search walks only its candidate
   back to ``i``;
 - certificate ``c`` (``c = i`` for the seed ones, then one more per transfer) has the number
   ``shuffle(c)`` inside its code, so a code leads back to ``c``.
+
+History (``as_of``): each transfer's certificate is kept with the land users it named, issued
+on the day of the transfer; a parcel as of a day is the seed record with the transfers issued
+on or before that day applied in order. The seed record stands for every day before the first
+transfer the registry recorded (its certificate, issued in 2024-2025 on the Circular 10/2024
+form, included): the mock has no older history.
 """
 
 from __future__ import annotations
@@ -104,6 +110,9 @@ class Parcels(Dataset):
         for i, change in self._changed.items():
             for user in change["land_users"]:
                 self._by_user.setdefault(user["id"], set()).add(i)
+        self._history: dict[int, list[int]] = {}  # parcel -> its transfers' certificates, in order
+        for c, issued in self._issued.items():
+            self._history.setdefault(issued["parcel"], []).append(c)
 
     @property
     def _transfers(self) -> int:
@@ -195,9 +204,21 @@ class Parcels(Dataset):
         record.update(self._changed.get(i, {}))
         return record
 
+    def parcel_on(self, i: int, day: dt.date) -> dict[str, Any]:
+        """Parcel ``i`` as it was at the end of ``day``: the transfers issued by then applied."""
+        record = self.seed_parcel(i)
+        for c in self._history.get(i, []):
+            issued = self._issued[c]
+            if issued["certificate"]["issued_on"] > day.isoformat():
+                break
+            # A state file written before transfers kept their users holds the latest only.
+            users = issued.get("land_users", self._changed[i]["land_users"])
+            record.update(land_users=users, certificate=issued["certificate"])
+        return record
+
     # --- reads ----------------------------------------------------------------------
 
-    def get(self, parcel_id: str) -> dict[str, Any]:
+    def get(self, parcel_id: str, *, as_of: dt.date | None = None) -> dict[str, Any]:
         if not land_ids.is_parcel_id(parcel_id):  # no parcel could have it: not "no data"
             raise ProviderError(
                 f"{parcel_id!r} is not a parcel ID: 12 GeoHash characters ({land_ids.BASE32})"
@@ -205,7 +226,22 @@ class Parcels(Dataset):
         i = self.index_of(parcel_id)
         if i is None:
             raise NotFoundError(f"no parcel with ID {parcel_id}")
-        return self.parcel_at(i)
+        return self.parcel_at(i) if as_of is None else self.parcel_on(i, as_of)
+
+    def batch(self, ids: list[str], *, as_of: dt.date | None = None) -> dict[str, Any]:
+        """The parcels of ``ids`` found (each once, in the order asked) and the IDs not found.
+
+        The IDs are checked already (the request model): one no parcel could have refused
+        the whole request, as the single lookup's 400 does.
+        """
+        items, not_found = [], []
+        for parcel_id in dict.fromkeys(ids):
+            i = self.index_of(parcel_id)
+            if i is None:
+                not_found.append(parcel_id)
+            else:
+                items.append(self.parcel_at(i) if as_of is None else self.parcel_on(i, as_of))
+        return {"items": items, "not_found": not_found}
 
     def search(
         self,
@@ -340,10 +376,11 @@ class Parcels(Dataset):
         c = self.count + len(self._issued)
         certificate = self.certificate(c, before["province"], today)
         with self.atomic():
-            self._issued[c] = {"parcel": i, "certificate": certificate}
+            self._issued[c] = {"parcel": i, "certificate": certificate, "land_users": users}
             self._changed[i] = {"land_users": users, "certificate": certificate}
         for user in users:
             self._by_user.setdefault(user["id"], set()).add(i)
+        self._history.setdefault(i, []).append(c)
         transfer_id = f"BD-{today:%Y%m%d}-{self._transfers:06d}"
         previous = {
             "code": before["certificate"]["code"],

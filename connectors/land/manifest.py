@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from connectors.kit import Manifest, ServiceSpec
 from schemas.common import Page
-from schemas.land import CertificateVerdict, CertificateVerify, LandTransfer, Parcel, TransferResult
+from schemas.land import (
+    CertificateVerdict,
+    CertificateVerify,
+    LandTransfer,
+    Parcel,
+    ParcelBatch,
+    ParcelBatchRequest,
+    TransferResult,
+)
 
 MANIFEST = Manifest(
     name="land",
@@ -17,10 +25,27 @@ MANIFEST = Manifest(
             code="parcel-lookup",
             method="GET",
             path="/parcels/{id}",
-            description="Look up one land parcel by its 12-character GeoHash parcel ID.",
+            description=(
+                "Look up one land parcel by its 12-character GeoHash parcel ID; "
+                "as_of=YYYY-MM-DD answers who held it (and its certificate) on that date."
+            ),
             response_model=Parcel,
             personal_data=True,  # land users are citizens by personal ID number
             errors=(400,),  # not a parcel ID at all
+        ),
+        ServiceSpec(
+            code="parcel-batch-lookup",
+            method="POST",
+            path="/parcels/batch",
+            description=(
+                "Look up 1 to 100 parcels by parcel ID (optionally as_of a date): the parcels "
+                "found, and the IDs not found."
+            ),
+            request_model=ParcelBatchRequest,
+            response_model=ParcelBatch,
+            personal_data=True,
+            # 100 IDs take about 1.6 KB, 2.4 KB pretty-printed: room for a client's layout.
+            max_body_bytes=8192,
         ),
         ServiceSpec(
             code="parcel-search",

@@ -9,12 +9,13 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Query
 
 from connectors.kit import FaultConfig, Handler, HubClient, build_app
-from connectors.kit.queries import Cursor, DateFilter, ProvinceFilter
+from connectors.kit.queries import AsOf, Cursor, DateFilter, ProvinceFilter
 from connectors.population.manifest import manifest
 from connectors.population.models import CitizenVerifyRequest, HouseholdIdFilter
 from connectors.population.store import PopulationData
 from schemas.population import (
     BirthRegistration,
+    CitizenBatchRequest,
     DeathRegistration,
     ResidenceRegistration,
 )
@@ -34,8 +35,11 @@ def create_app(
     """A population mock with its own data (``seed``, ``size`` citizens) and faults."""
     data = PopulationData(seed=seed, size=size, state_path=state_path)
 
-    async def citizen_lookup(id: str) -> dict[str, Any]:
-        return data.get(id)
+    async def citizen_lookup(id: str, as_of: AsOf = None) -> dict[str, Any]:
+        return data.get(id, as_of=as_of)
+
+    async def citizen_batch_lookup(body: CitizenBatchRequest) -> dict[str, Any]:
+        return data.batch(body.ids, as_of=body.as_of)
 
     async def citizen_search(
         province: ProvinceFilter = None,
@@ -86,6 +90,7 @@ def create_app(
 
     handlers: dict[str, Handler] = {
         "citizen-lookup": citizen_lookup,
+        "citizen-batch-lookup": citizen_batch_lookup,
         "citizen-search": citizen_search,
         "citizen-verify": citizen_verify,
         "household-lookup": household_lookup,

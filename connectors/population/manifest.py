@@ -8,6 +8,8 @@ from schemas.population import (
     BirthRegistration,
     ChangePage,
     Citizen,
+    CitizenBatch,
+    CitizenBatchRequest,
     CitizenPage,
     DeathRegistration,
     Household,
@@ -29,7 +31,24 @@ manifest = Manifest(
             response_model=Citizen,
             personal_data=True,
             errors=(400,),  # not a personal identification number at all
-            description="Look up one citizen by personal identification number.",
+            description=(
+                "Look up one citizen by personal identification number; as_of=YYYY-MM-DD "
+                "answers the record as it was on that date."
+            ),
+        ),
+        ServiceSpec(
+            code="citizen-batch-lookup",
+            method="POST",
+            path="/citizens/batch",
+            request_model=CitizenBatchRequest,
+            response_model=CitizenBatch,
+            personal_data=True,
+            # 100 IDs take about 1.6 KB, 2.4 KB pretty-printed: room for a client's layout.
+            max_body_bytes=8192,
+            description=(
+                "Look up 1 to 100 citizens by personal identification number (optionally "
+                "as_of a date): the citizens found, and the IDs not found."
+            ),
         ),
         ServiceSpec(
             code="citizen-search",

@@ -1,10 +1,22 @@
 """Citizen records of the population mock: the seed population plus the writes since start.
 
 Writes (births, deaths, residence changes) are kept in an overlay of full records by ID, and
-each appends to the changes feed; both are kit overlays, so ``hub mock --state FILE`` keeps
-them (and the stream new ID serials come from) across restarts, and ``reset()`` drops them
-all. Scans go over the seed population lazily, household by household, skipping whole
-households on the cheap filters (province, birth year, born before) before generating names.
+each appends to the changes feed; a write that changes a record keeps the record as it was
+before in the history overlay, under the (UTC) day of the change. All are kit overlays, so
+``hub mock --state FILE`` keeps them (and the stream new ID serials come from) across
+restarts, and ``reset()`` drops them all. Scans go over the seed population lazily, household
+by household, skipping whole households on the cheap filters (province, birth year, born
+before) before generating names.
+
+A record as of a day (``as_of``), by these rules:
+
+- nobody is registered before their date of birth (the seed population's and newborns' alike):
+  the lookup answers "no data", saying so;
+- the address, household and relations are the record's before the first change made after
+  that day (the history); a seed citizen has no history before the mock started, so their
+  seed record stands from their birth until the first write;
+- status and date of death follow the date of death registered (the fact, not the day it was
+  registered): deceased from that date on, alive before it.
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from connectors.kit import Dataset, Overlay
+from connectors.kit import Dataset, NotFoundError, Overlay
 from connectors.population import dataset as gen
 from schemas.identifiers import is_valid_personal_id, make_personal_id
 
@@ -40,6 +52,8 @@ class CitizenRecords(Dataset):
         self.serials: Overlay[str, Any] = self.overlay("serials")  # "rng": the stream's state
         # households formed since start (by a move), by ID: {"address": ..., "formed_by": ID}
         self.households: Overlay[str, Record] = self.overlay("households")
+        # citizen ID -> [{"on": day of a change, "before": the record before it}], oldest first
+        self.history: Overlay[str, list[Record]] = self.overlay("history")
         self.reindex()
 
     def reindex(self) -> None:
@@ -75,6 +89,22 @@ class CitizenRecords(Dataset):
             return dict(self.records[citizen_id])
         index = gen.index_of(self.seed, self.size, citizen_id)
         return None if index is None else gen.citizen_at(self.seed, self.size, index)
+
+    def as_of(self, citizen: Record, day: dt.date) -> Record:
+        """``citizen`` (as now) as they were at the end of ``day`` (the module's rules)."""
+        when = day.isoformat()
+        born = citizen["date_of_birth"]
+        if born > when:
+            raise NotFoundError(
+                f"citizen {citizen['id']} was not yet registered on {when}: born {born}"
+            )
+        then = next(
+            (e["before"] for e in self.history.get(citizen["id"], []) if e["on"] > when), citizen
+        )
+        died = citizen["date_of_death"]
+        if died is not None and died <= when:
+            return {**then, "status": "deceased", "date_of_death": died}
+        return {**then, "status": "alive", "date_of_death": None}
 
     def _current(self, person: Record) -> Record:
         return dict(self.records.get(person["id"], person))
@@ -151,7 +181,13 @@ class CitizenRecords(Dataset):
         index = gen.index_of(self.seed, self.size, citizen["id"])
         if index is not None:
             self.changed_index[index] = citizen["id"]
+        before = self.find(citizen["id"])
         with self.atomic():
+            if before is not None:
+                day = dt.datetime.now(dt.UTC).date().isoformat()
+                kept = self.history.get(citizen["id"], [])
+                # Reassigned, not appended to: the overlay writes the state file on a set.
+                self.history[citizen["id"]] = [*kept, {"on": day, "before": before}]
             self.records[citizen["id"]] = citizen
             self._log(kind, citizen["id"])
         return dict(citizen)

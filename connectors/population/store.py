@@ -31,7 +31,7 @@ class PopulationData(HouseholdRecords):
 
     # Reads
 
-    def get(self, citizen_id: str) -> Record:
+    def get(self, citizen_id: str, *, as_of: dt.date | None = None) -> Record:
         if not is_valid_personal_id(citizen_id):  # no citizen could hold it: not "no data"
             raise ProviderError(
                 f"{citizen_id!r} is not a personal identification number: {PERSONAL_ID_FORM}"
@@ -39,7 +39,22 @@ class PopulationData(HouseholdRecords):
         citizen = self.find(citizen_id)
         if citizen is None:
             raise NotFoundError(f"no citizen with id {citizen_id}")
-        return citizen
+        return citizen if as_of is None else self.as_of(citizen, as_of)
+
+    def batch(self, ids: list[str], *, as_of: dt.date | None = None) -> Record:
+        """The citizens of ``ids`` found (each once, in the order asked) and those not found.
+
+        The IDs are checked already (the request model): one no citizen could hold refused
+        the whole request, as the single lookup's 400 does.
+        """
+        items: list[Record] = []
+        not_found: list[str] = []
+        for citizen_id in dict.fromkeys(ids):
+            try:
+                items.append(self.get(citizen_id, as_of=as_of))
+            except NotFoundError:  # none, or not yet born on as_of
+                not_found.append(citizen_id)
+        return {"items": items, "not_found": not_found}
 
     def verify(self, request: VerifyRequest) -> bool:
         citizen = self.find(request.id)

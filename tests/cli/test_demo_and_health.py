@@ -30,6 +30,7 @@ async def test_demo_credentials_cli_and_endpoint(
     creds = {c["client"]: c for c in json.loads(result.output)}
     bank = creds["VN/COM/0101234565/ekyc"]
     assert bank["services"] == [
+        "VN/GOV/BCA/population/citizen-batch-lookup",
         "VN/GOV/BCA/population/citizen-search",
         "VN/GOV/BCA/population/citizen-verify",
     ]

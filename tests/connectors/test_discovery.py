@@ -72,6 +72,7 @@ def test_demo_registry_grants_only_what_exists() -> None:
     assert bank == {
         "VN/GOV/BCA/population/citizen-verify",
         "VN/GOV/BCA/population/citizen-search",
+        "VN/GOV/BCA/population/citizen-batch-lookup",  # batch KYC of its customers
     }
     ids = [m["id"] for m in doc["members"]]
     assert len(ids) == len(set(ids)) and "VN/GOV/BTP" in ids
@@ -85,6 +86,9 @@ def test_demo_registry_with_every_connector() -> None:
     civil = {g["service"] for g in doc["grants"] if g["client"] == "VN/GOV/BTP/civil-status"}
     assert "VN/GOV/BHXH/health-insurance/card-issue" in civil
     assert "VN/GOV/BCA/population/citizen-verify" not in civil
+    assert "VN/GOV/BCA/population/citizen-batch-lookup" in civil
+    portal = {g["service"] for g in doc["grants"] if g["client"] == "VN/LOC/79/one-stop-portal"}
+    assert "VN/GOV/BNNMT/land-registry/parcel-batch-lookup" in portal
     assert yaml.safe_load(yaml.safe_dump(doc, allow_unicode=True)) == doc
 
 
