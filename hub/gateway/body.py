@@ -202,6 +202,25 @@ def _closed_fields(error: Any) -> str | None:
     return f"{', '.join(named)} {what}{takes}"
 
 
+# jsonschema's own words for these repeat the whole list or text ("[...] is too long") and
+# leave out the limit: say the size and the limit instead.
+_SIZES = {
+    "maxItems": ("item", "more than the {} it takes"),
+    "minItems": ("item", "fewer than the {} it needs"),
+    "maxLength": ("character", "more than the {} it takes"),
+    "minLength": ("character", "fewer than the {} it needs"),
+}
+
+
+def _size_problem(error: Any) -> str | None:
+    if error.validator not in _SIZES or not isinstance(error.instance, list | str):
+        return None
+    unit, bound = _SIZES[error.validator]
+    n = len(error.instance)
+    count = "no" if n == 0 else str(n)
+    return f"{count} {unit}{'' if n == 1 else 's'}, {bound.format(error.validator_value)}"
+
+
 def schema_problem(error: Any) -> str:
     """What to fix: for a choice of forms (anyOf, oneOf), what each form asks for.
 
@@ -212,6 +231,9 @@ def schema_problem(error: Any) -> str:
         said = _closed_fields(error)
         if said is not None:
             return said
+    sized = _size_problem(error)
+    if sized is not None:
+        return sized
     if error.validator in ("anyOf", "oneOf") and error.context:
         forms = sorted({sub.message for sub in error.context})
         return "it must meet one of these: " + "; or ".join(forms)

@@ -6,6 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+from jsonschema import Draft202012Validator
+
+from hub.gateway.body import schema_problem
 from tests.gateway.conftest import (
     CLIENT,
     PROVIDER,
@@ -102,3 +106,31 @@ async def test_a_misspelt_field_of_a_closed_schema_is_told_the_one_meant(
             assert message.endswith(
                 "'dob', 'zz' are not fields of it; it takes id, full_name, date_of_birth"
             ), message
+
+
+@pytest.mark.parametrize(
+    ("doc", "said"),
+    [
+        ({"ids": ["ab"] * 101}, "101 items, more than the 100 it takes"),
+        ({"ids": []}, "no items, fewer than the 1 it needs"),
+        ({"ids": ["abcdefgh"]}, "8 characters, more than the 4 it takes"),
+        ({"ids": ["a"]}, "1 character, fewer than the 2 it needs"),
+    ],
+)
+def test_a_list_or_text_of_the_wrong_size_is_told_its_size_and_the_limit(
+    doc: dict[str, Any], said: str
+) -> None:
+    # jsonschema said "['ab', 'ab', ... ] is too long": the whole list, and no limit.
+    schema = {
+        "type": "object",
+        "properties": {
+            "ids": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 100,
+                "items": {"type": "string", "minLength": 2, "maxLength": 4},
+            }
+        },
+    }
+    [error] = list(Draft202012Validator(schema).iter_errors(doc))
+    assert schema_problem(error) == said
