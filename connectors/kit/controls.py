@@ -3,15 +3,15 @@
 - ``GET /__health``, ``POST /__reset``, ``GET|PUT|DELETE /__faults`` (``connectors.kit.faults``)
 - ``GET|PUT|POST|DELETE /__stubs``, ``GET|DELETE /__stubs/{id}`` (``connectors.kit.stubs``)
 - ``GET|DELETE /__scenarios``, ``PUT /__scenarios/{name}`` (``connectors.kit.scenarios``)
-- ``GET|DELETE /__requests``, ``GET /__requests/count`` (``connectors.kit.journal``)
+- ``GET|DELETE /__requests``, ``GET /__requests/count`` (``connectors.kit.journal``; its
+  filters, ``connectors.kit.journal_filters``)
 
 All but ``/__health`` answer 403 to a request that came through the hub.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
+import difflib
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Body, Depends, Query, Request
@@ -30,8 +30,8 @@ from connectors.kit.errors import (
 )
 from connectors.kit.faults import FaultConfig
 from connectors.kit.journal import JOURNAL_SIZE, Journal
+from connectors.kit.journal_filters import FILTERS, journal_filters
 from connectors.kit.manifest import Manifest
-from connectors.kit.matching import compile_pattern, encoded_path_problem
 from connectors.kit.stub_model import ScenarioState, Stub
 from connectors.kit.stubs import LiveStub, StubError, Stubs
 from schemas.common import Problem
@@ -39,15 +39,6 @@ from schemas.common import Problem
 if TYPE_CHECKING:
     from connectors.kit.app import ConnectorApp
 
-_FILTERS = ("method", "path", "path_pattern", "status", "stub", "unmatched", "since", "until")
-MethodFilter = Annotated[str | None, Query(max_length=10)]
-PathFilter = Annotated[str | None, Query(max_length=2000)]
-StatusFilter = Annotated[int | None, Query(ge=100, le=599)]
-StubFilter = Annotated[str | None, Query(min_length=1, max_length=64)]
-UnmatchedFilter = Annotated[bool | None, Query()]
-TimeFilter = Annotated[str | None, Query(max_length=64)]
-# An ISO time whose "+" came unescaped in a URL, so arrived as a space: "...T08:00:00 07:00".
-_SPACED_OFFSET = re.compile(r"(.+T.+) (\d\d(?::?\d\d)?)")
 _KINDS = {list: "a list", dict: "an object", str: "a string", bytes: "text", bool: "a boolean"}
 
 
@@ -65,18 +56,32 @@ def _direct(request: Request) -> None:
 
 
 class _Takes:
-    """A route dependency: a query parameter the control does not take is a 422 naming it."""
+    """A route dependency: a query parameter the control does not take is a 422 naming it.
+
+    ``names`` may end with ``.NAME``: the control takes every name of that prefix
+    (``query.province``).
+    """
 
     def __init__(self, what: str | None = None, *names: str) -> None:
         self.what = what
         self.names = names
+        self.prefixes = tuple(n.removesuffix("NAME") for n in names if n.endswith(".NAME"))
+
+    def _known(self, name: str) -> bool:
+        return name in self.names or (bool(self.prefixes) and name.startswith(self.prefixes))
+
+    def _meant(self, name: str) -> str | None:
+        # "headers.x-a" is "header.x-a": the name after the dot is the caller's own.
+        prefix, dot, rest = name.partition(".")
+        close = difflib.get_close_matches(f"{prefix}.", self.prefixes, n=1) if dot else []
+        return f"{close[0]}{rest}" if close and rest else None
 
     async def __call__(self, request: Request) -> None:
-        unknown = [k for k in dict.fromkeys(request.query_params.keys()) if k not in self.names]
+        unknown = [k for k in dict.fromkeys(request.query_params.keys()) if not self._known(k)]
         if unknown:
             # Ignored, DELETE /__requests?method=GET cleared every call, not the GETs.
             what = self.what or f"{request.method} {request.scope['route'].path}"
-            raise InvalidRequestError(unknown_query(what, unknown, self.names))
+            raise InvalidRequestError(unknown_query(what, unknown, self.names, meant=self._meant))
         # Only the last value counted: "method=GET&method=POST" meant POST, not either.
         given = [k for k, _ in request.query_params.multi_items()]
         twice = {k: n for k in dict.fromkeys(given) if (n := given.count(k)) > 1}
@@ -114,71 +119,6 @@ async def _stubs(request: Request, body: Any, *, many: bool) -> list[Stub]:
     if errors:
         raise RequestValidationError(with_fields(errors, Stub), body=body)
     return stubs
-
-
-_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP method is a token (RFC 9110)
-
-
-def _method(method: str | None) -> str | None:
-    # Empty, it was taken for no filter at all: "method=" counted every call.
-    if method is None:
-        return None
-    if not _METHOD.fullmatch(method):
-        raise InvalidRequestError(
-            f"method: {method!r} is no HTTP method: give one such as GET or POST (any case), "
-            "or leave method out for calls of every method"
-        )
-    if method.upper() == "ANY":
-        # The journal holds each call's own method: "ANY" matched none, and counted 0.
-        raise InvalidRequestError(
-            "method: ANY is a stub's any method; each call in the journal has its own: leave "
-            "method out for calls of every method"
-        )
-    return method
-
-
-def _path(path: str | None) -> str | None:
-    # Every path the journal holds starts with "/" and holds no query: another matched nothing.
-    if path is None:
-        return None
-    if not path.startswith("/"):
-        raise InvalidRequestError(
-            f"path: a path starts with '/' (got {path[:60]!r}): give the exact path, such as "
-            "/citizens/079203001234, or leave path out for calls of every path"
-        )
-    if "?" in path:
-        raise InvalidRequestError(
-            f"path: a path holds no query; the journal's paths have none (got {path[:60]!r})"
-        )
-    encoded = encoded_path_problem(path)
-    if encoded is not None:
-        raise InvalidRequestError(f"path: {encoded}")
-    return path
-
-
-def _pattern(path_pattern: str | None) -> re.Pattern[str] | None:
-    try:
-        return None if path_pattern is None else compile_pattern(path_pattern)
-    except ValueError as exc:
-        raise InvalidRequestError(f"path_pattern: {exc}") from None
-
-
-def _instant(name: str, value: str | None) -> dt.datetime | None:
-    """A journal time filter: an ISO 8601 date or datetime, UTC unless it has an offset."""
-    if value is None:
-        return None
-    text = value.strip()
-    spaced = _SPACED_OFFSET.fullmatch(text)
-    if spaced:
-        text = f"{spaced[1]}+{spaced[2]}"
-    try:
-        when = dt.datetime.fromisoformat(text.upper())  # RFC 3339 lets T and Z be lower case
-    except ValueError:
-        raise InvalidRequestError(
-            f"{name}: {value[:40]!r} is not a time: give an ISO 8601 datetime such as "
-            "2026-12-06T07:56:16Z, as the journal's time shows it (UTC unless it has an offset)"
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def _views(stubs: list[LiveStub]) -> list[dict[str, Any]]:
@@ -332,45 +272,15 @@ def _add_scenario_routes(app: ConnectorApp, plain: list[Any]) -> None:
         )
 
 
-async def _filters(
-    method: MethodFilter = None,
-    path: PathFilter = None,
-    path_pattern: PathFilter = None,
-    status: StatusFilter = None,
-    stub: StubFilter = None,
-    unmatched: UnmatchedFilter = None,
-    since: TimeFilter = None,
-    until: TimeFilter = None,
-) -> dict[str, Any]:
-    """The journal's filters, as ``Journal.select`` takes them."""
-    start, end = _instant("since", since), _instant("until", until)
-    if start is not None and end is not None and end <= start:
-        # No call is at or after one time and before an earlier one: a count of 0 said nothing.
-        raise InvalidRequestError(
-            f"until ({until}) is not after since ({since}): no call could match; give an "
-            "until later than since"
-        )
-    return {
-        "method": _method(method),
-        "path": _path(path),
-        "pattern": _pattern(path_pattern),
-        "status": status,
-        "stub": stub,
-        "unmatched": unmatched,
-        "since": start,
-        "until": end,
-    }
-
-
 def _add_journal_routes(app: ConnectorApp, direct: list[Any]) -> None:
     journal: Journal = app.journal
     plain = [*direct, Depends(_Takes())]
-    listing = [*direct, Depends(_Takes("GET /__requests", *_FILTERS, "limit"))]
-    counting = [*direct, Depends(_Takes("GET /__requests/count", *_FILTERS))]
+    listing = [*direct, Depends(_Takes("GET /__requests", *FILTERS, "limit"))]
+    counting = [*direct, Depends(_Takes("GET /__requests/count", *FILTERS))]
 
     @app.get("/__requests", include_in_schema=False, dependencies=listing)
     async def list_requests(
-        filters: Annotated[dict[str, Any], Depends(_filters)],
+        filters: Annotated[dict[str, Any], Depends(journal_filters)],
         limit: Annotated[int, Query(ge=1, le=JOURNAL_SIZE)] = 100,
     ) -> dict[str, Any]:
         found = journal.select(**filters)
@@ -383,7 +293,7 @@ def _add_journal_routes(app: ConnectorApp, direct: list[Any]) -> None:
 
     @app.get("/__requests/count", include_in_schema=False, dependencies=counting)
     async def count_requests(
-        filters: Annotated[dict[str, Any], Depends(_filters)],
+        filters: Annotated[dict[str, Any], Depends(journal_filters)],
     ) -> dict[str, int]:
         return {"count": len(journal.select(**filters)), "dropped": journal.dropped}
 

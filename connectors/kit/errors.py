@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, get_args
 
@@ -30,6 +31,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+
+from connectors.kit.nearby import PathShape, near_limit
 
 CONTROLS = ("/__health", "/__reset", "/__faults", "/__stubs", "/__scenarios", "/__requests")
 _WIREMOCK_ADMIN = {
@@ -111,7 +114,7 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     elif exc.status_code == 404 and exc.detail == "Not Found":
         kind = "NotFound"
         message = f"no service of this mock and no stub answers {call}" + (
-            await _near_miss(request)
+            await _near_miss(request, across_paths=True)
             or ": GET /openapi.json lists the services, GET /__stubs the stubs"
         )
     elif exc.status_code == 405:
@@ -146,21 +149,52 @@ def _no_control(call: str, path: str) -> str:
     return said + " (docs/connectors.md)"
 
 
-async def _near_miss(request: Request) -> str:
+async def _near_miss(request: Request, *, across_paths: bool = False) -> str:
     """``; the closest stub 'x' did not answer: ...`` for a call that a stub of its path missed,
-    else ""."""
+    else "". ``across_paths`` (a 404: no route has the path) names a stub of a nearby path
+    too, or the service whose path it nearly is (``: did you mean GET /citizens/{id} ...``)."""
+    if request.url.path.startswith("/__"):
+        return ""
     stubs = getattr(request.app, "stubs", None)
-    if stubs is None or not stubs.stubs or request.url.path.startswith("/__"):
+    near: tuple[Any, int, list[str]] | None = None
+    if stubs is not None and stubs.stubs:
+        body = await request.body() if any(s.reads_body for s in stubs.stubs) else None
+        same = stubs.closest(request.scope, body)
+        if same is not None:
+            near = (same[0], 0, same[1])
+        elif across_paths:
+            near = stubs.nearby(request.scope, body)
+    service = _nearby_service(request) if across_paths else None
+    if service is not None and (near is None or service[0] < near[1]):
+        return (
+            f": did you mean {service[1]}? GET /openapi.json lists the services, GET /__stubs "
+            "the stubs"
+        )
+    if near is None or not near[2]:
         return ""
-    body = await request.body() if any(s.reads_body for s in stubs.stubs) else None
-    near = stubs.closest(request.scope, body)
-    if near is None or not near[1]:
-        return ""
-    stub, said = near
+    stub, _, said = near
     return (
         f"; the closest stub {stub.id!r} did not answer: {', '.join(said)} "
         f"(GET /__stubs/{stub.id} shows it)"
     )
+
+
+def _nearby_service(request: Request) -> tuple[int, str] | None:
+    """The service of the call's method whose path the call's comes nearest, within a few
+    edits: how near, and ``GET /citizens/{id} (service citizen-lookup)``."""
+    manifest = getattr(request.app.state, "manifest", None)
+    if manifest is None:
+        return None
+    path, method = request.scope["path"], request.method
+    limit = near_limit(path)
+    best: tuple[int, str] | None = None
+    for spec in manifest.services:
+        if spec.method != method:
+            continue
+        distance = PathShape.of_template(spec.path).distance(path, limit)
+        if distance <= limit and (best is None or distance < best[0]):
+            best = (distance, f"{spec.method} {spec.path} (service {spec.code})")
+    return best
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -320,12 +354,20 @@ def _got(value: Any, *, quoted: bool) -> str:
     return f" (got {shown[:60]}{'...' if len(shown) > 60 else ''})"
 
 
-def unknown_query(code: str, unknown: list[str], names: tuple[str, ...]) -> str:
-    """``unknown query parameter 'x' (did you mean 'y'?): CODE takes ...``."""
+def unknown_query(
+    code: str,
+    unknown: list[str],
+    names: tuple[str, ...],
+    *,
+    meant: Callable[[str], str | None] | None = None,
+) -> str:
+    """``unknown query parameter 'x' (did you mean 'y'?): CODE takes ...``; ``meant`` may
+    guess the name meant before the closest of ``names`` is looked for."""
     said = []
     for name in unknown[:MAX_ERRORS]:
         shown = name if len(name) <= 40 else name[:37] + "..."
-        close = difflib.get_close_matches(name, names, n=1)
+        guess = meant(name) if meant is not None else None
+        close = [guess] if guess else difflib.get_close_matches(name, names, n=1)
         said.append(f"'{shown}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     if len(unknown) > MAX_ERRORS:
         said.append(f"and {len(unknown) - MAX_ERRORS} more")

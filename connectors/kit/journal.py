@@ -1,17 +1,18 @@
 """The request journal: what a mock received, for tests that check what was called.
 
 Each call of the mock (not its ``/__`` controls) is an ``Entry`` in a bounded deque, newest
-last: the raw method, path, query and headers, the body's size and first bytes, and, as the
-call goes on, the status answered, the stub or fault that applied (and the scenario that stub
-moved) and the duration. Turning
+last: the raw method, path, query and headers, the body's size and its first ``BODY_KEPT``
+bytes, and, as the call goes on, the status answered, the stub or fault that applied (and the
+scenario that stub moved) and the duration. Turning
 that into JSON (decoding, redacting secrets) waits for ``GET /__requests``, so a call costs an
 append and a few attribute sets. ``Journal.select`` finds calls by method, path, status, the
-stub that answered, whether anything did (``unmatched``: neither a service nor a stub), and
-arrival time.
+stub that answered, whether anything did (``unmatched``: neither a service nor a stub),
+arrival time, and what was sent: a query parameter's or a header's value, a text of the body.
 
 Headers, query parameters and the JSON body's fields whose names suggest a secret
 (``Authorization``, cookies, keys, tokens, passwords) are shown as ``[redacted]``; an
-``Authorization`` keeps its scheme (``Bearer [redacted]``).
+``Authorization`` keeps its scheme (``Bearer [redacted]``). The filters see them so too: a
+filter that matched a secret's value would let whoever asks the journal guess it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ if TYPE_CHECKING:
 
 JOURNAL_SIZE = 1000
 PREVIEW = 200  # characters of the body shown
-_KEPT = 4 * PREVIEW  # bytes kept: enough for PREVIEW characters of UTF-8
+_PREVIEWED = 4 * PREVIEW  # bytes read for the preview: enough for PREVIEW characters of UTF-8
+# Bytes of each body kept for body_contains: more than any request of the mocks' services (a
+# land transfer of ten parties on each side is a few KB). An entry with a body this long or
+# longer takes about 17 KB (1.3 KB when 800 bytes were kept), so a full journal of them about
+# 17 MB (measured with tracemalloc, docs/connectors.md "Request journal").
+BODY_KEPT = 16 * 1024
 REDACTED = "[redacted]"
 _SECRET = re.compile(
     r"authorization|cookie|token|secret|passw|api[-_]?key|client[-_]?key|session|signature|^key$",
@@ -84,8 +90,8 @@ class Entry:
     def took(self, chunk: bytes) -> None:
         """Note a piece of the request body."""
         self.size += len(chunk)
-        if len(self.head) < _KEPT:
-            self.head += chunk[: _KEPT - len(self.head)]
+        if len(self.head) < BODY_KEPT:
+            self.head += chunk[: BODY_KEPT - len(self.head)]
 
     def done(self) -> None:
         if self.duration is None:
@@ -95,6 +101,38 @@ class Entry:
     def time(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.at, dt.UTC)
 
+    def sent_query(self, wanted: dict[str, str]) -> bool:
+        """Whether each named query parameter has that value (one given several times, any
+        of them), a secret's as the journal shows it."""
+        given = query_values(self.query)
+        return all(
+            (name in given) if _SECRET.search(name) else value in given.get(name, ())
+            for name, value in wanted.items()
+        )
+
+    def sent_headers(self, wanted: dict[str, str]) -> bool:
+        """Whether each named header (lower case) has that value, a secret's as the journal
+        shows it: on any of its lines, or on all of them joined as the journal joins them."""
+        given: dict[str, list[str]] = {}
+        for raw_name, raw_value in self.headers:
+            name = raw_name.decode("latin-1")
+            if name in wanted:
+                given.setdefault(name, []).append(header_text(raw_value))
+        for name, value in wanted.items():
+            values = given.get(name, [])
+            if _SECRET.search(name) and values:
+                # As the journal shows it: a line redacted, or all of them joined and redacted.
+                held = value in {redact(name, v) for v in (*values, ", ".join(values))}
+            else:
+                held = header_holds(values, value)
+            if not held:
+                return False
+        return True
+
+    def sent_text(self, text: str) -> bool:
+        """Whether the body kept holds ``text``, its secrets redacted as the journal shows."""
+        return text in redact_body(self.head.decode("utf-8", "replace"))
+
     def view(self) -> dict[str, Any]:
         headers: dict[str, str] = {}
         size = self.size
@@ -103,7 +141,7 @@ class Entry:
             if name == "content-length" and not size and value.isdigit():
                 size = int(value)  # a body nobody read: the handler did not need it
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        preview = redact_body(self.head.decode("utf-8", "replace"))[:PREVIEW]
+        preview = redact_body(self.head[:_PREVIEWED].decode("utf-8", "replace"))[:PREVIEW]
         return {
             "id": self.seq,
             "time": self.time.isoformat(),
@@ -130,6 +168,35 @@ def header_text(raw: bytes) -> str:
         return raw.decode()
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def query_values(raw: bytes) -> dict[str, list[str]]:
+    """A query string's parameters, each with every value it was given, decoded."""
+    values: dict[str, list[str]] = {}
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        values.setdefault(name, []).append(value)
+    return values
+
+
+def header_holds(values: list[str], wanted: str) -> bool:
+    """Whether a header sent on lines ``values`` has ``wanted``: on one line, or on all of
+    them joined with ``", "`` as the journal shows them."""
+    return wanted in values or (len(values) > 1 and ", ".join(values) == wanted)
+
+
+def is_secret(name: str) -> bool:
+    """Whether a header, query parameter or JSON member of this name is shown redacted."""
+    return _SECRET.search(name) is not None
+
+
+def secret_member(text: str) -> str | None:
+    """The name of the first member of JSON ``text`` whose value is a secret the journal would
+    hide (``"password": "hunter2"``), or None."""
+    for member in _MEMBER.finditer(text):
+        name, _, value = member.groups()
+        if _SECRET.search(name) and value != f'"{REDACTED}"':
+            return name
+    return None
 
 
 def redact(name: str, value: str) -> str:
@@ -201,9 +268,13 @@ class Journal:
         unmatched: bool | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
     ) -> list[Entry]:
         """The calls matching every filter given, newest first; ``since`` is inclusive,
-        ``until`` not (the times as the journal shows them, to the microsecond)."""
+        ``until`` not (the times as the journal shows them, to the microsecond). ``query``
+        and ``headers`` (by lower-case name) name values sent, ``body`` a text of the body."""
         wanted = method.upper() if method else None
         return [
             e
@@ -216,4 +287,7 @@ class Journal:
             and (unmatched is None or e.unmatched == unmatched)
             and (since is None or e.time >= since)
             and (until is None or e.time < until)
+            and (not query or e.sent_query(query))
+            and (not headers or e.sent_headers(headers))
+            and (body is None or e.sent_text(body))
         ]

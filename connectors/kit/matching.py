@@ -4,7 +4,8 @@ A query parameter or header sent more than once matches on any of its values; a 
 matches on all its values joined with ``", "``, as the journal shows them. ``misses`` lists
 what keeps a stub from answering a call (``method POST (got GET)``, ``query v=1 (got 2)``,
 ``used up (times 1)``, ``scenario 'transfer' is in state 'Started' (needs 'submitted')``), so
-the mock's 404 can name the closest stub as WireMock's does.
+the mock's 404 can name the closest stub as WireMock's does (one of a nearby path:
+``connectors.kit.nearby``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import json
 import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 from starlette.types import Scope
 
-from connectors.kit.journal import header_text, redact, redact_body
+from connectors.kit.journal import header_holds, header_text, query_values, redact, redact_body
 
 _regex_parser: Any
 try:  # the parser re.compile uses; private, so the check below is skipped if it moves
@@ -102,24 +103,12 @@ def _leading(items: Any) -> set[str] | None:
     return None  # matches the empty string here: what comes after the group decides
 
 
-def query_values(scope: Scope) -> dict[str, list[str]]:
-    """The call's query parameters, each with every value it was given."""
-    values: dict[str, list[str]] = {}
-    for name, value in parse_qsl(scope["query_string"].decode("latin-1"), True):
-        values.setdefault(name, []).append(value)
-    return values
-
-
 def header_values(scope: Scope) -> dict[str, list[str]]:
     """The call's headers by lower-case name, each with every line it came in."""
     values: dict[str, list[str]] = {}
     for name, value in scope["headers"]:
         values.setdefault(name.decode("latin-1"), []).append(header_text(value))
     return values
-
-
-def header_holds(values: list[str], wanted: str) -> bool:
-    return wanted in values or (len(values) > 1 and ", ".join(values) == wanted)
 
 
 def contains(given: Any, wanted: Any) -> bool:
@@ -154,24 +143,24 @@ def misses(live: LiveStub, scope: Scope, body: bytes | None, state: str | None) 
     if s.method not in ("ANY", scope["method"]):
         said.append(f"method {s.method} (got {scope['method']})")
     if s.query:
-        given = query_values(scope)
+        given = query_values(scope["query_string"])
         for name, value in s.query.items():
             if value not in given.get(name, ()):
                 got = given.get(name, [])
                 form = next((_forms(v, value) for v in got if _nfc(v) == _nfc(value)), None)
                 # Hidden as the journal hides them: the 404 goes back to the caller.
                 hidden = form or _got([redact(name, v) for v in got])
-                said.append(f"query {name}={_cut(redact(name, value))} (got {hidden})")
+                said.append(f"query {name}={cut(redact(name, value))} (got {hidden})")
     if s.request_headers:
         headers = header_values(scope)
         for name, value in s.request_headers.items():
             if not header_holds(headers.get(name, []), value):
                 got = [redact(name, v) for v in headers.get(name, [])]
-                said.append(f"header {name}: {_cut(redact(name, value))} (got {_got(got)})")
+                said.append(f"header {name}: {cut(redact(name, value))} (got {_got(got)})")
     if live.reads_body and not body_holds(body, s.request_json):
         wanted = json.dumps(s.request_json, ensure_ascii=False, separators=(",", ":"))
         shown = redact_body(wanted)
-        said.append(f"request_json {_cut(shown)} ({_body_form(body, s.request_json)})")
+        said.append(f"request_json {cut(shown)} ({_body_form(body, s.request_json)})")
     if not live.live:
         said.append(f"used up (times {s.times})")
     if s.required_state is not None and state != s.required_state:
@@ -214,9 +203,10 @@ def _body_form(body: bytes | None, wanted: Any) -> str:
     return "the body does not hold it"
 
 
-def _cut(text: str) -> str:
+def cut(text: str) -> str:
+    """``text``, cut to the length a miss quotes."""
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
 
 
 def _got(values: list[str] | None) -> str:
-    return ", ".join(_cut(v) for v in values) if values else "none"
+    return ", ".join(cut(v) for v in values) if values else "none"

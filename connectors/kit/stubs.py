@@ -14,12 +14,13 @@ scenario, and moves it on (``connectors.kit.scenarios``).
 WireMock), then, within a priority, as ``PUT`` gives the list, with the stubs of a ``POST`` in
 front (a stub a test adds is usually more specific than those set up before it). The first
 live stub that matches answers, before the mock's own handlers; faults come first (see
-``connectors.kit.faults``). Matching itself is ``connectors.kit.matching``; what a stub may
-say, ``connectors.kit.stub_model``.
+``connectors.kit.faults``). Matching itself is ``connectors.kit.matching``, how near a path
+comes to a stub's ``connectors.kit.nearby``; what a stub may say, ``connectors.kit.stub_model``.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections import Counter
@@ -32,14 +33,9 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from connectors.kit.errors import describe, with_fields
-from connectors.kit.matching import (
-    body_holds,
-    compile_pattern,
-    header_holds,
-    header_values,
-    misses,
-    query_values,
-)
+from connectors.kit.journal import header_holds, query_values
+from connectors.kit.matching import body_holds, compile_pattern, cut, header_values, misses
+from connectors.kit.nearby import PathShape, edit_distance, near_limit, pairs_of
 from connectors.kit.scenarios import Move, Scenarios
 from connectors.kit.stub_model import NO_BODY, Stub
 from connectors.kit.templating import render
@@ -91,6 +87,29 @@ class LiveStub:
             return False
         return not self.reads_body or body_holds(body, self.stub.request_json)
 
+    @functools.cached_property
+    def shape(self) -> PathShape | None:
+        """Its ``path_pattern`` cut at its ``/``s, for near misses across paths (worked out
+        at the first call no stub answered, not for every stub added)."""
+        pattern = self.stub.path_pattern
+        return None if pattern is None else PathShape.of_pattern(pattern)
+
+    @functools.cached_property
+    def pairs(self) -> frozenset[str]:
+        """The pairs of neighbouring characters of its ``path`` (none for a pattern)."""
+        return pairs_of(self.stub.path or "")
+
+    def path_distance(self, path: str, limit: int, pairs: frozenset[str]) -> int:
+        """How many edits ``path`` (whose ``pairs_of`` is ``pairs``) is from the stub's path,
+        or ``limit + 1`` once more."""
+        if self.stub.path is not None:
+            # Each edit breaks at most two pairs of the path: more of them missing from the
+            # stub's path is more edits, told without working the distance out.
+            if len(pairs - self.pairs) > 2 * limit:
+                return limit + 1
+            return edit_distance(self.stub.path, path, limit)
+        return limit + 1 if self.shape is None else self.shape.distance(path, limit)
+
     def path_matches(self, path: str) -> bool:
         if self.pattern is not None:
             return self.pattern.fullmatch(path) is not None
@@ -104,7 +123,7 @@ class LiveStub:
             return False
         if s.query:
             # A parameter given more than once matches on any of its values.
-            given = query_values(scope)
+            given = query_values(scope["query_string"])
             if any(v not in given.get(k, ()) for k, v in s.query.items()):
                 return False
         if s.request_headers:
@@ -277,6 +296,36 @@ class Stubs:
             return None
         said, stub = min(near, key=lambda pair: len(pair[0]))  # the first of the fewest
         return stub, said
+
+    def nearby(
+        self, scope: Scope, body: bytes | None = None
+    ) -> tuple[LiveStub, int, list[str]] | None:
+        """For a call that no stub of its path missed: the stub of its method whose path it
+        comes nearest (a few edits, ``near_limit``), how near, and what it missed, its path
+        first; WireMock names such a stub too (``/citizen/1`` for a stub of ``/citizens/1``).
+
+        Only the 404 asks, once per call: a bounded edit distance per stub of the method,
+        the first of the nearest kept.
+        """
+        path, method = scope["path"], scope["method"]
+        limit, pairs = near_limit(path), pairs_of(path)
+        best: tuple[int, LiveStub] | None = None
+        for stub in self.stubs:
+            if stub.stub.method not in ("ANY", method):
+                continue
+            distance = stub.path_distance(path, limit if best is None else best[0] - 1, pairs)
+            if distance <= limit and (best is None or distance < best[0]):
+                best = (distance, stub)
+                if distance == 1:
+                    break  # a path that matched would be 0: none comes nearer
+        if best is None:
+            return None
+        distance, stub = best
+        s = stub.stub
+        wanted = f"path {s.path}" if s.path is not None else f"path_pattern {s.path_pattern}"
+        said = [f"{cut(wanted)} (got {cut(path)})"]
+        said += misses(stub, scope, body, self.scenarios.state_of(s))
+        return stub, distance, said
 
 
 def _rank(stub: LiveStub) -> int:

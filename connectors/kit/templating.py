@@ -36,7 +36,8 @@ from urllib.parse import unquote
 from jsonpath_ng.ext import parse as parse_jsonpath
 from starlette.types import Scope
 
-from connectors.kit.matching import header_values, query_values
+from connectors.kit.journal import query_values
+from connectors.kit.matching import header_values
 
 if TYPE_CHECKING:
     from connectors.kit.stub_model import Stub
@@ -248,7 +249,7 @@ class _Call:
 
     @cached_property
     def query(self) -> dict[str, list[str]]:
-        return query_values(self.scope)
+        return query_values(self.scope["query_string"])
 
     @cached_property
     def headers(self) -> dict[str, list[str]]:

@@ -78,13 +78,21 @@ def compile_stub(compiler: Any, loc: Loc, step: StubStep) -> StubPlan:
     )
 
 
+# The journal's filters of what a call sent: the step's query: and headers: as the mock's
+# query.NAME and header.NAME parameters.
+_SENT = {"query": "query.", "headers": "header."}
+
+
 def compile_verify(compiler: Any, loc: Loc, step: VerifyStep) -> VerifyPlan:
     spec = step.verify
-    request = spec.request.model_dump(exclude_none=True)
-    filters = [
-        (name, compiler.value((*loc, "verify", "request", name), _text(value)))
-        for name, value in request.items()
-    ]
+    request: dict[str, Any] = {}
+    for name, value in spec.request.model_dump(exclude_none=True).items():
+        if name in _SENT:
+            request.update({f"{_SENT[name]}{k}": _text(v) for k, v in value.items()})
+        else:
+            request[name] = _text(value)
+    where = (*loc, "verify", "request")
+    filters = [(name, compiler.value((*where, name), value)) for name, value in request.items()]
     low, high = spec.at_least, spec.at_most
     if spec.count is not None:
         low, high = spec.count, spec.count
@@ -113,7 +121,8 @@ def _texts(value: Any) -> Any:
 
 def calls_text(request: dict[str, Any]) -> str:
     """The calls a verify step counts, in words: ``GET /citizens/079... answered 503``, or
-    ``any method or path answered by stub s1`` (it said "any any path")."""
+    ``any method or path answered by stub s1`` (it said "any any path"); ``request`` holds the
+    journal's parameters (``query.province``), as rendered or not."""
     method = request.get("method")
     where = request.get("path") or (
         f"~{request['path_pattern']}" if "path_pattern" in request else None
@@ -126,6 +135,17 @@ def calls_text(request: dict[str, Any]) -> str:
         text = f"any method to {where}"
     else:
         text = "any method or path"
+    sent = [
+        f"query {name.removeprefix('query.')}={value}"
+        if name.startswith("query.")
+        else f"header {name.removeprefix('header.')}: {value}"
+        for name, value in request.items()
+        if name.startswith(("query.", "header."))
+    ]
+    if "body_contains" in request:
+        sent.append(f"a body holding {str(request['body_contains'])!r}")
+    if sent:
+        text += f" sending {', '.join(sent)}"
     if "status" in request:
         text += f" answered {request['status']}"
     if "stub" in request:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import Field, field_serializer, field_validator, model_validator
@@ -85,6 +86,7 @@ class Fault(MockTarget):
 
 
 STUB_METHODS = (*HTTP_METHODS, "ANY")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header's name (RFC 9110)
 
 
 def _templated(value: Any) -> bool:
@@ -223,6 +225,39 @@ class JournalFilter(Model):
     unmatched: bool | None = Field(
         default=None, description="true: calls neither a service nor a stub answered."
     )
+    query: dict[str, Scalar] | None = Field(
+        default=None,
+        description="Calls that sent each query parameter with that value (one sent several "
+        "times, any of them).",
+    )
+    headers: dict[str, Scalar] | None = Field(
+        default=None,
+        description="Calls that sent each header (any case) with that value; a secret one "
+        "(Authorization...) only as the journal shows it: 'Bearer [redacted]'.",
+    )
+    body_contains: str | None = Field(
+        default=None, min_length=1, description="Calls whose body holds this text, as sent."
+    )
+
+    @field_validator("query")
+    @classmethod
+    def _query_names(cls, value: dict[str, Scalar] | None) -> dict[str, Scalar] | None:
+        if value is not None and "" in value:
+            raise ValueError("a parameter has a name: give it, as in query: {province: '79'}")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, value: dict[str, Scalar] | None) -> dict[str, Scalar] | None:
+        # Else it loaded, and the mock refused the count in every iteration.
+        bad = next((name for name in value or {} if not _TOKEN.fullmatch(name)), None)
+        if bad is not None:
+            raise ValueError(f"{bad!r} is no header name")
+        lower = [name.lower() for name in value or {}]
+        twice = next((name for name in lower if lower.count(name) > 1), None)
+        if twice is not None:
+            raise ValueError(f"header {twice} is given twice: names match in any case")
+        return value
 
     @model_validator(mode="after")
     def _one_path(self) -> JournalFilter:
