@@ -9,8 +9,10 @@ it runs and its help for none of it (tests/cli/test_startup.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -33,6 +35,13 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 class Unwritable(Exception):
     """The command's output could not be written (a full disk): not the database's fault."""
+
+
+def stdout_gone() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of what could not be
+    written raises no second error on the way out."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -12,7 +12,7 @@ import typer
 
 from hub import __version__
 from hub.cli import audit, connectors, db, demo, keys, registry, replay, serve, stats, tx
-from hub.cli.common import Unwritable
+from hub.cli.common import Unwritable, stdout_gone
 
 app = typer.Typer(
     help="Data-exchange hub: gateway, mock agencies, scenario replay and operator statistics.",
@@ -90,7 +90,20 @@ def main() -> None:
     _standard_fds()
     _utf8_output()
     try:
-        app()
+        try:
+            app()
+        finally:
+            # click ends every command with sys.exit(): what it left in stdout's buffer is
+            # written here, where a reader gone can be told from a failure, and not in the
+            # interpreter's last flush ("Exception ignored ... BrokenPipeError", status 120).
+            # None: started with descriptor 1 closed (see _standard_fds).
+            if sys.stdout is not None:
+                sys.stdout.flush()
+    except BrokenPipeError:  # `hub tx list | head -2`: the reader has what it wanted
+        # Python's note on SIGPIPE (the signal module's docs): status 1, and stdout
+        # pointed at /dev/null so that nothing fails on the way out.
+        stdout_gone()
+        sys.exit(1)
     except OSError as exc:
         if exc.filename is None:  # stdout on a full disk: one line, no traceback
             print(f"error: cannot write the output: {exc}", file=sys.stderr)

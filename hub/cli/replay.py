@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from hub.cli.common import stdout_gone
 from hub.cli.replay_output import (
     Stdout,
     print_report,
@@ -23,7 +24,6 @@ from hub.cli.replay_output import (
     say_fault_scenarios,
     say_skipped,
     scenario_counts,
-    stdout_gone,
     unwritable,
     write_report,
 )
@@ -348,7 +348,9 @@ def replay_command(
         print_report(console, results, outcomes, plans=len(plans), stopped=stopped,
                       held=[f.text for f in run_faults])  # fmt: skip
         sys.stdout.flush()  # here, not at exit, where click took EPIPE for a failure
-    except OSError as exc:  # BrokenPipeError too: the reader went away
+    except BrokenPipeError:  # `| head -1`: the reader has what it wanted, nothing to say
+        stdout_gone()
+    except OSError as exc:  # a full disk: the report is lost, and the user should know
         stdout_gone()
         with contextlib.suppress(OSError):
             errors.print(f"the report could not be printed ({exc.strerror or exc})")

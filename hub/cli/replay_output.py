@@ -3,9 +3,7 @@ lines for a log, and the reports written to files (hub/cli/replay.py runs the co
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,13 +50,6 @@ class Stdout(Console):
 
     def on_broken_pipe(self) -> None:
         raise BrokenPipeError(32, "the reader of stdout went away")
-
-
-def stdout_gone() -> None:
-    """Point stdout at /dev/null, so that the interpreter's last flush of what could not be
-    written raises no second error on the way out."""
-    with contextlib.suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def say_fault_scenarios(errors: Console, plans: list[ScenarioPlan], options: RunOptions) -> None:

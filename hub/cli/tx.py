@@ -96,6 +96,8 @@ def list_cmd(
     caption = f"next page: --cursor {page.next_cursor}" if page.next_cursor else None
     if not (as_json or as_csv):  # the data keeps "", the table says what it is
         items = [i | {k: named(i[k]) for k in ("client", "service")} for i in items]
+        if console.is_terminal:  # piped, the record's own time, for grep
+            items = [i | {"started_at": _when(i)} for i in items]
         if not items:  # a header alone looked like a listing cut short
             caption = "no record matches these filters"
     emit(
@@ -103,29 +105,48 @@ def list_cmd(
         page, items, _csv_columns() if as_csv else COLUMNS,
         title="Transactions (newest first)", as_json=as_json, as_csv=as_csv, console=console,
         caption=caption,
-        layouts=_layouts(),
+        layouts=_layouts(started="started (UTC)" if console.is_terminal else "started"),
     )  # fmt: skip
 
 
-def _layouts() -> list[Layout]:
+def _when(item: dict[str, Any]) -> str:
+    """A record's time as a terminal's table shows it: ``2026-12-07 09:34:29``, UTC, as the
+    header says. Its 27 characters (``2026-12-07T09:34:29.568956Z``) made the column that
+    stood between a record and two lines at 80 columns; piped, --json and --csv keep them."""
+    started = item["started_at"]
+    return f"{started[:10]} {started[11:19]}" if started else "-"
+
+
+def _layouts(*, started: str) -> list[Layout]:
     """The listing's tables, widest first. A record's id (32 characters), a service's (up to
-    52) and its time (27) do not fit 80 columns side by side: narrower, they go one below
-    the other in a cell, each whole."""
+    52) and its time do not fit 80 columns side by side: narrower, they go one below the
+    other in a cell, each whole. For two lines a record at 80 columns, the fault is left
+    out, and beside the longer services' ids (40 characters and more) the time taken: said
+    below the table."""
     from hub.stats.output import Layout, col
 
-    started, ident, client, service, status, fault, ms = (
-        col("started", "started_at"), col("id"), col("client"), col("service"),
+    at, ident, client, service, status, fault, ms = (
+        col(started, "started_at"), col("id"), col("client"), col("service"),
         col("status", "status_code"), col("fault", "fault_code"), col("total ms", "total_ms"),
     )  # fmt: skip
-    when = col("id\nstarted", "id", "started_at")
+    when = col(f"id\n{started}", "id", "started_at")
     who = col("client\nservice", "client", "service")
     how = col("status\nfault\ntotal ms", "status_code", "fault_code", "total_ms")
+    what = col("id\nservice", "id", "service")
+    by = col(f"{started}\nclient", "started_at", "client")
     return [
-        Layout([started, ident, client, service, status, fault, ms]),
+        Layout([at, ident, client, service, status, fault, ms]),
         Layout([when, who, status, fault, ms]),
         Layout([when, who, how]),
-        Layout([col("id\nstarted\nclient\nservice", "id", "started_at", "client", "service"), how]),
+        Layout([what, by, col("status\ntotal ms", "status_code", "total_ms")], _left_out("fault")),
+        Layout([what, by, status], _left_out("fault, total ms")),
+        Layout([col(f"id\n{started}\nclient\nservice", *ident.keys, *by.keys, *service.keys), how]),
     ]
+
+
+def _left_out(heads: str) -> str:
+    """The line under a table that leaves columns out, in hub/stats/output.py's words."""
+    return f"not shown at this width: {heads} (--json and --csv have them)"
 
 
 async def _stream(conn: Any, *, tz: str, as_csv: bool, **filters: Any) -> int:

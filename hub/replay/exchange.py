@@ -23,10 +23,12 @@ from hub.replay.results import Failure, ScenarioResult, StepStats, missing_varia
 from hub.replay.templating import MissingVariable, render_text, render_value
 from hub.replay.wire import (
     LINE_BREAK,
+    answer_size,
     decoded,
     head_lines,
     hub_words,
     json_body,
+    request_size,
     request_target,
     transport_kind,
 )
@@ -101,6 +103,9 @@ async def run_exchange(
         return None, Failure("transport", f"{step.method} {url}", "an HTTP answer", got)
     elapsed = (time.perf_counter() - started) * 1000
     result.requests += 1
+    # As requests: exchanges that got an answer (one cut short may or may not have gone out).
+    result.sent_bytes += request_size(step.method, url, head, data)
+    result.received_bytes += answer_size(response)
     answer = CIMultiDict(response.headers)
     stats.answered(response.status, answer.get("X-Road-Error"))
     try:

@@ -16,7 +16,7 @@ from jsonpath_ng.ext import parse as _parse_jsonpath
 from jsonpath_ng.jsonpath import Child, Fields, Index, Root
 from multidict import MultiMapping
 
-from hub.replay.results import Failure, show_json
+from hub.replay.results import CaptureFailure, Failure, show_json
 from hub.replay.templating import (
     MissingVariable,
     Template,
@@ -323,15 +323,26 @@ def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Fail
         if header is not None:
             values = reply.headers.getall(header, [])
             if not values and match != "all":
-                return _fail(reply, "capture", name, f"a header {header}", ABSENT)
+                failure = _fail(reply, "capture", name, f"a header {header}", ABSENT)
+                failure.capture = CaptureFailure(name, "no_header", header=header)
+                return failure
             variables[name] = _header_captured(header, values, match)
             continue
+        template = source if isinstance(templated, Template) else None
         try:
             path, rendered = resolved(templated, variables)
         except MissingVariable as exc:
-            return _missing(reply, f"capture {name}", exc)
+            failure = _missing(reply, f"capture {name}", exc)
+            failure.capture = CaptureFailure(
+                name, "undefined_variable", template=template, detail=str(exc)
+            )
+            return failure
         except JSONPathError as exc:
-            return _fail(reply, "capture", name, f"a JSONPath from {source}", str(exc))
+            failure = _fail(reply, "capture", name, f"a JSONPath from {source}", str(exc))
+            failure.capture = CaptureFailure(
+                name, "bad_jsonpath", template=template, detail=str(exc)
+            )
+            return failure
         got = _captured(path, document, match)
         if inexact(got):  # an id of 30 digits is kept as such, not as 1.2e+29
             got = _captured(path, reply.exact_json(), match)
@@ -341,6 +352,13 @@ def capture(plan: ExchangePlan, reply: Reply, variables: dict[str, Any]) -> Fail
             failure = _fail(reply, "capture", name, f"a value at {where}", why)
             if document is not _UNSET:
                 failure.note = why_no_match(path, document)
+            failure.capture = CaptureFailure(
+                name,
+                "no_match" if document is not _UNSET else "not_json",
+                jsonpath=source if rendered is None else rendered,
+                template=template,
+                detail=failure.note,
+            )
             return failure
         variables[name] = got
     return None

@@ -17,11 +17,13 @@ from rich.table import Table
 
 from hub.replay.options import Outcome
 from hub.replay.results import (
+    CaptureFailure,
     Failure,
     ScenarioResult,
     StepStats,
     iso,
     not_run,
+    run_data,
     show_json,
     stopped_by,
 )
@@ -31,6 +33,27 @@ LATENCIES = ("min", "mean", "p50", "p90", "p95", "p99", "max")
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+def _size(n: float) -> str:
+    """Bytes as k6 prints them: decimal units, ``512 B``, ``1.5 kB``, ``2.4 MB``."""
+    if n < 1000:
+        return f"{n:.0f} B"
+    for unit in ("kB", "MB"):
+        n /= 1000
+        if n < 1000:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1000:.1f} GB"
+
+
+def _data(data: dict[str, dict[str, float]], *, rates: bool) -> str:
+    """``40.0 kB sent (20.0 kB/s), 2.4 MB received (1.2 MB/s)``; without the rates when
+    they say nothing (one iteration)."""
+    parts = []
+    for key, word in (("data_sent", "sent"), ("data_received", "received")):
+        rate = f" ({_size(data[key]['per_s'])}/s)" if rates else ""
+        parts.append(f"{_size(data[key]['bytes'])} {word}{rate}")
+    return ", ".join(parts)
 
 
 def _failure_text(failure: Failure | None) -> str:
@@ -104,7 +127,7 @@ def _title(result: ScenarioResult) -> str:
             if result.iterations_late
             else ""
         )
-        + f", {result.requests} requests{rate}"
+        + f", {result.requests} requests{rate}, {_data(result.data(), rates=bool(rate))}"
         + (f", [red]{transport} transport error(s)[/]" if transport else "")
         + (", [yellow]interrupted[/]" if result.interrupted else "")
         + "; latency in ms"
@@ -147,6 +170,9 @@ def render_tables(
                 _say(console, f"  [red]{escape(stats.id)}[/] first failure: {escape(text)}")
     passed = sum(r.ok for r in results)
     requests = sum(r.requests for r in results)
+    if len(results) > 1:  # one scenario's title said it already
+        rates = any(r.iterations_started > 1 for r in results)
+        _say(console, f"data: {_data(run_data(results), rates=rates)}")
     unrun = not_run(results)
     given = len(results) + len(unrun)
     if unrun or any(r.interrupted for r in results):
@@ -215,6 +241,7 @@ def to_json(
         "stopped_by": stopped_by(results) if interrupted else None,  # Ctrl-C, SIGTERM, ...
         "started_at": iso(min(started)) if started else None,
         "ended_at": iso(max(ended)) if ended else None,
+        **run_data(results),  # k6's data_sent and data_received, the run's
         "scenarios": [r.to_dict() for r in results],
         "not_run": [{"name": r.name, "file": r.file} for r in unrun],
         "thresholds": [o.to_dict() for o in thresholds or []],
@@ -292,6 +319,8 @@ def junit_tree(
                     f"expected: {failure.expected_text or show_json(failure.expected)}\n"
                     f"got: {failure.got_text or show_json(failure.got)}\n"
                 )
+                if failure.capture is not None:
+                    text += _capture_line(failure.capture)
                 if failure.x_road_id:  # none when no answer came (a transport failure)
                     text += f"X-Road-Id: {failure.x_road_id}\n"
                 if failure.body:
@@ -364,6 +393,14 @@ def junit_tree(
         node.text = node.text and _xml_text(node.text)
         node.attrib = {name: _xml_text(text) for name, text in node.attrib.items()}
     return root
+
+
+def _capture_line(capture: CaptureFailure) -> str:
+    """``capture: cid from $.items[0].id: no_match ($ has no key 'items')``, for CI."""
+    source = f"header {capture.header}" if capture.header else capture.jsonpath
+    source = source or capture.template
+    detail = f" ({capture.detail})" if capture.detail else ""
+    return f"capture: {capture.variable} from {source}: {capture.reason}{detail}\n"
 
 
 # Characters XML 1.0 cannot hold, escaped or not: a body excerpt with a NUL or an ESC made

@@ -14,6 +14,29 @@ from hub.replay.templating import MissingVariable
 
 
 @dataclass(slots=True)
+class CaptureFailure:
+    """A capture that kept nothing, in parts for tools reading the JSON report."""
+
+    variable: str
+    # no_match | not_json | no_header | bad_jsonpath | undefined_variable
+    reason: str
+    jsonpath: str | None = None  # as used: rendered, when it was a template
+    template: str | None = None  # the JSONPath as written, when it held {{ }}
+    header: str | None = None  # a header capture's header
+    detail: str | None = None  # why, in words: "$ has no key 'items'; its keys: ..."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "variable": self.variable,
+            "jsonpath": self.jsonpath,
+            "template": self.template,
+            "header": self.header,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+@dataclass(slots=True)
 class Failure:
     """Why a step failed: which check, what it wanted, what it got."""
 
@@ -36,6 +59,8 @@ class Failure:
     # otherwise: a header expected absent is null there, "absent" here.
     expected_text: str | None = None
     got_text: str | None = None
+    step: str | None = None  # the step's id, once recorded on it
+    capture: CaptureFailure | None = None  # a capture that kept nothing: what and why
 
     def check_message(self) -> str:
         """This check alone, in words."""
@@ -57,6 +82,7 @@ class Failure:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "step": self.step,
             "kind": self.kind,
             "what": self.what,
             "expected": self.expected,
@@ -70,6 +96,7 @@ class Failure:
                 {"kind": f.kind, "what": f.what, "expected": f.expected, "got": f.got}
                 for f in self.also
             ],
+            "capture": self.capture.to_dict() if self.capture else None,
         }
 
 
@@ -144,6 +171,7 @@ class StepStats:
         else:
             self.failed += 1
             if self.first_failure is None:
+                failure.step = self.id
                 self.first_failure = failure
 
     def percentiles(self) -> dict[str, float | None]:
@@ -194,6 +222,10 @@ class ScenarioResult:
     # exchanges that got an HTTP answer; one that failed before sending, or got no answer
     # (refused, reset, timed out: see transport_errors), is not one
     requests: int = 0
+    # What those requests and their answers took on the wire (k6's data_sent and
+    # data_received): hub/replay/wire.py says what is counted.
+    sent_bytes: int = 0
+    received_bytes: int = 0
     duration_s: float = 0.0
     started_at: datetime | None = None
     ended_at: datetime | None = None
@@ -243,6 +275,10 @@ class ScenarioResult:
     def requests_per_s(self) -> float:
         return self.requests / self.duration_s if self.duration_s > 0 else 0.0
 
+    def data(self) -> dict[str, dict[str, float]]:
+        """data_sent and data_received: bytes, and bytes per second over the scenario."""
+        return data_figures(self.sent_bytes, self.received_bytes, self.duration_s)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -267,8 +303,30 @@ class ScenarioResult:
             "ended_at": iso(self.ended_at),
             "duration_s": round(self.duration_s, 3),
             "requests_per_s": round(self.requests_per_s, 1),
+            **self.data(),
             "steps": [s.to_dict() for s in self.steps],
         }
+
+
+def data_figures(sent: int, received: int, seconds: float) -> dict[str, dict[str, float]]:
+    """k6's data_sent and data_received: bytes, and their rate (0 over no time)."""
+
+    def rate(n: int) -> float:
+        return round(n / seconds, 1) if seconds > 0 else 0.0
+
+    return {
+        "data_sent": {"bytes": sent, "per_s": rate(sent)},
+        "data_received": {"bytes": received, "per_s": rate(received)},
+    }
+
+
+def run_data(results: list[ScenarioResult]) -> dict[str, dict[str, float]]:
+    """The run's data_sent and data_received: the scenarios run one after another."""
+    return data_figures(
+        sum(r.sent_bytes for r in results),
+        sum(r.received_bytes for r in results),
+        sum(r.duration_s for r in results),
+    )
 
 
 class RunResults(list[ScenarioResult]):

@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
+from yaml.events import (
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.reader import Reader
+from yaml.resolver import Resolver
 
 from hub.replay.compiler import Loc
 from hub.replay.problems import ScenarioLoadError
 from hub.replay.sources import yaml_problem
+
+try:
+    from yaml._yaml import CParser
+except ImportError:  # PyYAML built without libyaml: its own parser alone
+    FAST_PARSER: type | None = None
+else:
+    FAST_PARSER = CParser
+
+    class _Fast(CParser, SafeConstructor, Resolver):
+        """libyaml's scanner and parser, PyYAML's constructor and resolver."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
 
 # A template in a plain YAML value inside a flow mapping breaks the YAML ("{" opens a
 # mapping there): ``headers: {X-Road-Issue: KYC-{{ run.iteration }}}``, as written in the
@@ -63,13 +94,129 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple[Lo
 
 
 def _parse_masked(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple[Loc, str]]]:
+    with _no_collection():
+        parsed = _parse_fast(text)
+        node, data = parsed if parsed is not None else _parse_slow(text, file)
+        lines: dict[Loc, int] = {}
+        duplicates: list[tuple[Loc, str]] = []
+        if node is not None:
+            try:
+                _walk(node, (), lines, duplicates, ())
+            except _RecursiveAlias as exc:
+                where = ".".join(str(p) for p in exc.loc)
+                raise ScenarioLoadError(
+                    [
+                        f"{file}:{exc.line}: recursive YAML alias at {where}: it refers to the "
+                        f"anchor at line {exc.anchor_line} that contains it"
+                    ]
+                ) from None
+    return data, lines, duplicates
+
+
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a file's nodes and values are made.
+
+    The tens of thousands of nodes of a long file set it going again and again, over a
+    heap that only grew: it took 0.3 of the 0.45 s the nodes of 2000 steps took to make
+    from libyaml's events. Nothing made here is garbage before the file is read.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _parse_fast(text: str) -> tuple[Any, Any] | None:
+    """The node tree and the document, parsed by libyaml; None if not to be had so.
+
+    PyYAML's own scanner and parser, in Python, took 2.8 of the 3.2 s a scenario of 2000
+    steps took to load (cProfile). A file libyaml refuses is parsed again by PyYAML, for
+    its words, which the hints below read; so is a file with a tab or a character PyYAML's
+    reader refuses, which libyaml may take, or with an anchor (``_compose``).
+    """
+    if FAST_PARSER is None or "\t" in text or Reader.NON_PRINTABLE.search(text):
+        return None
+    loader = _Fast(text)
+    try:
+        node = _compose(loader)
+        if node is _CAREFUL:
+            return None
+        return node, loader.construct_document(node) if node is not None else None
+    except (yaml.YAMLError, UnicodeError):
+        return None
+    finally:
+        loader.dispose()
+
+
+_CAREFUL = ScalarNode("", "")  # what _compose answers for a file it leaves to PyYAML
+_NO_KEY = ScalarNode("", "")  # a mapping's next node is a key
+_NODE_EVENTS = (ScalarEvent, MappingStartEvent, SequenceStartEvent)
+
+
+def _compose(loader: Any) -> Any:
+    """The nodes of libyaml's events, as PyYAML's composer makes them, but in a loop.
+
+    libyaml's own composer recursed in C: a file nested some ten thousand deep overflowed
+    the stack and the process died; PyYAML's, in Python, took twice as long as this one.
+    Anchors and aliases, and a second document, are left to PyYAML (``_CAREFUL``).
+    """
+    get, resolve = loader.get_event, loader.resolve
+    get()  # the stream's start
+    if isinstance(get(), StreamEndEvent):  # else the document's start
+        return None
+    resolved: dict[tuple[str, Any], str] = {}  # the same text, the same tag: asked once
+    stack: list[list[Any]] = []  # [collection, a mapping's key waiting for its value]
+    while True:
+        event = get()
+        kind = type(event)
+        if kind is MappingEndEvent or kind is SequenceEndEvent:
+            node = stack.pop()[0]
+            node.end_mark = event.end_mark
+        elif kind not in _NODE_EVENTS or event.anchor is not None:
+            return _CAREFUL  # an alias, or an anchor
+        elif kind is ScalarEvent:
+            tag = event.tag
+            if tag is None or tag == "!":
+                key = (event.value, event.implicit)
+                tag = resolved.get(key)
+                if tag is None:
+                    tag = resolved[key] = resolve(ScalarNode, event.value, event.implicit)
+            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        else:
+            cls = MappingNode if kind is MappingStartEvent else SequenceNode
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = resolve(cls, None, event.implicit)
+            stack.append([cls(tag, [], event.start_mark, None, event.flow_style), _NO_KEY])
+            continue
+        if not stack:
+            break
+        frame = stack[-1]
+        if isinstance(frame[0], SequenceNode):
+            frame[0].value.append(node)
+        elif frame[1] is _NO_KEY:
+            frame[1] = node
+        else:
+            frame[0].value.append((frame[1], node))
+            frame[1] = _NO_KEY
+    get()  # the document's end
+    return node if isinstance(get(), StreamEndEvent) else _CAREFUL
+
+
+def _parse_slow(text: str, file: str) -> tuple[Any, Any]:
+    """The node tree and the document, parsed by PyYAML; ScenarioLoadError in its words."""
     loader = None
     try:
         # The loader checks every character as it is made: a NUL or an ESC in the file
         # raised out of here, a traceback instead of the line that holds it.
         loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        return node, loader.construct_document(node) if node is not None else None
     except yaml.reader.ReaderError as exc:
         raise ScenarioLoadError([_unprintable(file, text, exc)]) from None
     except yaml.YAMLError as exc:
@@ -86,20 +233,6 @@ def _parse_masked(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple
     finally:
         if loader is not None:
             loader.dispose()
-    lines: dict[Loc, int] = {}
-    duplicates: list[tuple[Loc, str]] = []
-    if node is not None:
-        try:
-            _walk(node, (), lines, duplicates, ())
-        except _RecursiveAlias as exc:
-            where = ".".join(str(p) for p in exc.loc)
-            raise ScenarioLoadError(
-                [
-                    f"{file}:{exc.line}: recursive YAML alias at {where}: it refers to the "
-                    f"anchor at line {exc.anchor_line} that contains it"
-                ]
-            ) from None
-    return data, lines, duplicates
 
 
 def _indent_hint(problem: str) -> str:

@@ -1199,6 +1199,9 @@ def test_reports_are_written_when_stdout_cannot_take_the_printed_one(
     assert json.loads(report.read_text())["ok"] is True
     assert ET.parse(junit).getroot().find("testsuite") is not None
     assert b"Traceback" not in done.stderr
+    # A reader gone has what it wanted: "the report could not be printed (the reader of
+    # stdout went away)" was noise; a full disk lost the report, and says so.
+    assert (b"the report could not be printed" in done.stderr) is (reader == "full")
 
 
 def test_the_note_on_a_fault_scenario_speaks_of_one_scenario_or_several(

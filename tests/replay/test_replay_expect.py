@@ -224,6 +224,46 @@ def test_missing_capture_fails_the_step() -> None:
     assert got is not None and got.got == "a body that is not JSON"
 
 
+def test_a_failed_capture_says_its_variable_path_and_reason_apart() -> None:
+    # The JSON report had them in two sentences only: expected "a value at $.items[5].id",
+    # got "<nothing matched>"; a tool had to parse words for the path and the reason.
+    step = plan("    capture: {cid: '$.items[5].id', rid: {header: X-Request-Id}}\n")
+    got = capture(step, reply(), {})
+    assert got is not None and got.capture is not None
+    assert got.capture.to_dict() == {
+        "variable": "cid",
+        "jsonpath": "$.items[5].id",
+        "template": None,
+        "header": None,
+        "reason": "no_match",
+        "detail": got.note,
+    }
+    assert got.note and got.note in got.message()  # the words, kept
+    got = capture(plan("    capture: {cid: $.id}\n"), reply(body=b"<html>"), {})
+    assert got is not None and got.capture is not None and got.capture.reason == "not_json"
+    got = capture(plan("    capture: {rid: {header: X-Request-Id}}\n"), reply(), {})
+    assert got is not None and got.capture is not None
+    assert (got.capture.variable, got.capture.header, got.capture.jsonpath) == (
+        "rid",
+        "X-Request-Id",
+        None,
+    )
+    assert got.capture.reason == "no_header"
+    templated = plan("    capture: {c: \"$.items[?(@.id == '{{ cid }}')]\"}\n")
+    got = capture(templated, reply(), {"cid": "0790"})
+    assert got is not None and got.capture is not None
+    assert got.capture.jsonpath == "$.items[?(@.id == '0790')]"
+    assert got.capture.template == "$.items[?(@.id == '{{ cid }}')]"
+    got = capture(templated, reply(), {})
+    assert got is not None and got.capture is not None
+    assert (got.kind, got.capture.variable, got.capture.reason) == (
+        "template",
+        "c",
+        "undefined_variable",
+    )
+    assert got.to_dict()["capture"]["detail"] == got.text
+
+
 def test_every_failed_check_of_a_step_is_reported_not_only_the_first() -> None:
     step = plan(
         "    expect:\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hub.replay.reports import render_tables, write_junit
+from hub.replay.reports import render_tables, to_json, write_junit
 from hub.replay.results import Failure, RunResults, ScenarioResult, StepStats
 
 
@@ -69,3 +69,58 @@ def test_the_title_says_how_many_iterations_started_late_and_by_how_much() -> No
     result.record_start_lag(1.6, 0.05)
     text = _printed(RunResults([result]))
     assert "2 started late (up to 1600 ms behind schedule, not in the latencies)" in text
+
+
+def _loaded(name: str, *, iterations: int, sent: int, received: int) -> ScenarioResult:
+    step = StepStats(id="find", kind="exchange", label="GET x")
+    for _ in range(iterations):
+        step.record(3.0, None)
+    result = ScenarioResult(name=name, file=f"{name}.yaml", steps=[step])
+    result.iterations_started = result.iterations_passed = result.requests = iterations
+    result.sent_bytes, result.received_bytes, result.duration_s = sent, received, 2.0
+    return result
+
+
+def test_data_sent_and_received_are_printed_and_in_the_json() -> None:
+    # k6 prints data_sent and data_received; the report said requests alone.
+    one = _loaded("one", iterations=1, sent=512, received=1_500)
+    many = _loaded("many", iterations=100, sent=40_000, received=2_400_000)
+    text = _printed(RunResults([one, many]))
+    # One iteration's rate says nothing about throughput: left out, as its req/s is.
+    assert "1 requests, 512 B sent, 1.5 kB received; latency in ms" in text
+    assert (
+        "100 requests, 50.0 req/s, 40.0 kB sent (20.0 kB/s), 2.4 MB received (1.2 MB/s); " in text
+    )
+    assert "data: 40.5 kB sent (10.1 kB/s), 2.4 MB received (600.4 kB/s)\n" in text
+    document = to_json(RunResults([one, many]), hub_url="http://hub", run_id="r")
+    assert document["data_sent"] == {"bytes": 40_512, "per_s": 10_128.0}
+    assert document["data_received"] == {"bytes": 2_401_500, "per_s": 600_375.0}
+    assert document["scenarios"][1]["data_sent"] == {"bytes": 40_000, "per_s": 20_000.0}
+
+
+def test_a_failed_capture_reaches_the_json_and_junit_reports_with_its_parts(
+    tmp_path: Path,
+) -> None:
+    from hub.replay.results import CaptureFailure
+
+    step = StepStats(id="find", kind="exchange", label="GET x")
+    failure = Failure("capture", "cid", "a value at $.items[0].id", "<nothing matched>")
+    failure.note = "$ has no key 'items'"
+    failure.capture = CaptureFailure("cid", "no_match", jsonpath="$.items[0].id", detail="why")
+    step.record(3.0, failure)
+    result = ScenarioResult(name="n", file="n.yaml", steps=[step])
+    entry = to_json([result], hub_url="http://hub", run_id="r")["scenarios"][0]["steps"][0]
+    first = entry["first_failure"]
+    assert first["step"] == "find"
+    assert first["capture"] == {
+        "variable": "cid",
+        "jsonpath": "$.items[0].id",
+        "template": None,
+        "header": None,
+        "reason": "no_match",
+        "detail": "why",
+    }
+    assert first["message"].startswith("capture cid: expected a value at $.items[0].id")
+    write_junit(tmp_path / "r.xml", [result])
+    [node] = ET.parse(tmp_path / "r.xml").getroot().iter("failure")
+    assert "capture: cid from $.items[0].id: no_match (why)\n" in (node.text or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -877,3 +878,77 @@ async def test_open_model_on_schedule_has_no_late_starts(
     assert results[0].iterations_started == 3
     assert results[0].iterations_late == 0
     assert results[0].to_dict()["iterations"]["late"] == 0
+
+
+# SCENARIO's requests (a query, headers, a JSON body), checked against a fixed answer.
+ON_THE_WIRE = """
+name: wire
+vars: {issue: "HS-{{ run.iteration }}"}
+steps:
+  - id: find
+    client: VN/GOV/BTP/civil-status
+    service: VN/GOV/BCA/population/echo
+    path: /citizens
+    query: {province: "79", tags: [a, b]}
+    headers: {X-Road-Issue: "{{ issue }}"}
+    expect: {status: 200, json: {$.n: 1}}
+    capture: {cid: "$.items[0].id"}
+  - id: verify
+    client: VN/COM/0101234565/ekyc
+    service: VN/GOV/BCA/population/echo
+    method: POST
+    path: /citizens/{{ cid }}/verify
+    json: {id: "{{ cid }}", n: "{{ run.iteration }}"}
+"""
+# A whole answer, as a hub would send it: its bytes are all counted as received.
+ANSWER = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-road-id: abc\r\n"
+    b'content-length: 43\r\n\r\n{"items": [{"id": "079123456789"}], "n": 1}'
+)
+
+
+async def test_data_sent_and_received_are_the_bytes_on_the_wire(
+    write: Callable[..., Path],
+) -> None:
+    # k6 reports data_sent and data_received; a replay said requests and latencies only.
+    # A hub that reads each request whole (head and Content-Length body) and counts it.
+    import asyncio
+
+    read = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal read
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+                body = await reader.readexactly(int(length[1]) if length else 0)
+                read += len(head) + len(body)
+                writer.write(ANSWER)
+                await writer.drain()
+        except asyncio.IncompleteReadError:  # the runner closed its connection
+            pass
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with Runner(
+            hub_url=url,
+            credentials=KEYS,
+            providers=Providers(url),
+            options=RunOptions(iterations=3),
+        ) as runner:
+            results = await runner.run([load_file(write(ON_THE_WIRE))])
+    finally:
+        server.close()
+        await server.wait_closed()
+    (result,) = results
+    assert result.ok, result.to_dict()
+    assert result.requests == 6
+    assert (result.sent_bytes, result.received_bytes) == (read, 6 * len(ANSWER))
+    figures = result.to_dict()
+    assert figures["data_sent"]["bytes"] == read
+    assert figures["data_received"]["bytes"] == 6 * len(ANSWER)
+    assert figures["data_received"]["per_s"] > 0

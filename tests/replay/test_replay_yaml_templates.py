@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+import yaml
+
+from hub.replay import yamllines
 from hub.replay.loader import load_text
 from hub.replay.problems import ScenarioLoadError
 from hub.replay.yamllines import parse_yaml
@@ -82,3 +86,50 @@ def test_a_file_nested_too_deeply_is_refused_not_a_traceback(where: str) -> None
         load_text(text, file="deep.yaml")
     [message] = caught.value.messages
     assert message.startswith("deep.yaml: nested too deeply"), message
+
+
+def test_a_well_formed_file_is_read_by_libyaml_and_a_malformed_one_named_as_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PyYAML's own scanner and parser, in Python, took 3 s of the 3.2 s a scenario of 2000
+    # steps took to load (cProfile); libyaml's take a tenth of that. PyYAML's reads again
+    # only a file libyaml refused, for its words, which the hints are made of.
+    if yamllines.FAST_PARSER is None:
+        pytest.skip("PyYAML was built without libyaml")
+    read_by_python: list[str] = []
+
+    class Watched(yaml.SafeLoader):
+        def __init__(self, stream: str) -> None:
+            read_by_python.append(stream)
+            super().__init__(stream)
+
+    monkeypatch.setattr(yamllines.yaml, "SafeLoader", Watched)
+    data, lines, _ = parse_yaml(SPEC_EXAMPLE, "ok.yaml")
+    assert read_by_python == [] and data["steps"][1]["id"] == "verify"
+    assert lines[("steps", 1, "id")] == 16
+    broken = SPEC_EXAMPLE.replace("    method: GET\n", "   method: GET\n")
+    with pytest.raises(ScenarioLoadError) as caught:
+        parse_yaml(broken, "bad.yaml")
+    assert len(read_by_python) == 1
+    assert "check this line's indentation" in caught.value.messages[0]
+    # A tab in a plain value, which PyYAML refuses and libyaml takes, is refused as before.
+    with pytest.raises(ScenarioLoadError) as caught:
+        parse_yaml(SPEC_EXAMPLE.replace("officer-01", "officer-\t01"), "tab.yaml")
+    assert caught.value.messages[0].startswith("tab.yaml:10:")
+
+
+def test_libyaml_and_pyyaml_read_every_shipped_scenario_alike() -> None:
+    if yamllines.FAST_PARSER is None:
+        pytest.skip("PyYAML was built without libyaml")
+    root = Path(__file__).parents[2]
+    files = sorted((root / "scenarios").rglob("*.yaml")) + sorted((root / "docs").rglob("*.yaml"))
+    assert files
+    for file in files:
+        text = file.read_text(encoding="utf-8")
+        fast, slow = yamllines._parse_fast(text), yamllines._parse_slow(text, str(file))
+        assert fast is not None, file
+        assert fast[1] == slow[1], file
+        lines: list[dict[object, int]] = [{}, {}]
+        for node, seen in zip((fast[0], slow[0]), lines, strict=True):
+            yamllines._walk(node, (), seen, [], ())
+        assert lines[0] == lines[1], file
