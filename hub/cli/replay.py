@@ -94,6 +94,13 @@ def replay_command(
     json_report: Annotated[
         Path | None, typer.Option("--json", help="Write a JSON report here.")
     ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a row per request sent here, as the run goes (k6's --out): "
+            "FILE.csv, or FILE.jsonl / FILE.ndjson for JSON Lines."
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(min=0.001, help="Per-request timeout, seconds.")] = 30.0,
     threshold: Annotated[
         list[str] | None,
@@ -132,6 +139,7 @@ def replay_command(
     2 on bad input; 130, 143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP.
     A stopped run reports what ran first.
     """
+    from hub.replay import requestlog
     from hub.replay.faults import parse_faults
     from hub.replay.loader import load_paths
     from hub.replay.problems import ScenarioLoadError
@@ -198,7 +206,10 @@ def replay_command(
             or report_over_input(option, path, [credentials, providers])
         )
     ]
-    clash = same_report_path(junit, json_report)
+    if out is not None:
+        problem = requestlog.unknown_kind(out) or unwritable("--out", out)
+        report_problems += [problem] if problem else []
+    clash = same_report_path(("--junit", junit), ("--json", json_report), ("--out", out))
     if clash:
         report_problems.append(clash)
     if report_problems:
@@ -218,6 +229,13 @@ def replay_command(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     say_skipped(errors, skipped)
     say_fault_scenarios(errors, plans, options)
+    request_log = None
+    if out is not None:
+        try:
+            request_log = requestlog.open_request_log(out)
+        except OSError as exc:  # a read-only file or file system, which os.access may miss
+            say(errors, f"--out {out}: cannot be opened: {exc.strerror or exc}; nothing was run.")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -297,6 +315,7 @@ def replay_command(
                 providers_file=providers,
                 on_start=runners.append,
                 faults=run_faults,
+                request_log=request_log,
             )
         finally:
             ticker.cancel()
@@ -316,6 +335,9 @@ def replay_command(
         name = _SIGNAL_NAMES[signals[0]] if signals else "Ctrl-C"
         errors.print(f"interrupted ({name}): no report")
         raise typer.Exit(_exit_status(signals[0] if signals else signal.SIGINT)) from None
+    finally:
+        if request_log is not None:  # the rows of what ran, however the run ended
+            request_log.close()
 
     # A Ctrl-C after the last iteration finished cut nothing short.
     stopped = len(results) < len(plans) or any(r.interrupted for r in results)
@@ -325,6 +347,10 @@ def replay_command(
     # -q`, a full disk) cost the --json and --junit files and turned the exit status into 1.
     # Each report is written on its own: one that cannot be written costs only itself.
     unwritten = False
+    if request_log is not None and request_log.error is not None:
+        why = request_log.error.strerror or request_log.error
+        say(errors, f"--out {out}: the rows could not all be written: {why}")
+        unwritten = True
     if junit:
         unwritten |= write_report(
             "--junit", junit, lambda: write_junit(junit, results, outcomes), errors

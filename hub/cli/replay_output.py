@@ -119,7 +119,8 @@ def scenario_counts(current: ScenarioResult) -> str:
 def unwritable(option: str, path: Path) -> str | None:
     """Why a report cannot be written at ``path``, or None."""
     if path.is_dir():
-        return f"{option} {path}: is a folder; give a file name, e.g. {path / 'report'}"
+        name = "requests.csv" if option == "--out" else "report"
+        return f"{option} {path}: is a folder; give a file name, e.g. {path / name}"
     folder = path.parent
     if not folder.is_dir():
         return f"{option} {path}: the folder {folder} does not exist"

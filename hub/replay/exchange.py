@@ -19,6 +19,7 @@ from multidict import CIMultiDict
 from hub.gateway.client import ClientError, HttpClient
 from hub.replay.expect import Reply, capture, check
 from hub.replay.plan import ExchangePlan
+from hub.replay.requestlog import RequestLog, RequestRow, failure_text, number, timestamp
 from hub.replay.results import Failure, ScenarioResult, StepStats, missing_variable
 from hub.replay.templating import MissingVariable, render_text, render_value
 from hub.replay.wire import (
@@ -44,10 +45,13 @@ async def run_exchange(
     hub_url: str,
     credentials: dict[str, str],
     timeout_s: float,
+    log: RequestLog | None = None,
+    iteration: int = 0,
 ) -> tuple[float | None, Failure | None]:
     """Send one exchange and check it. Only an exchange that got an HTTP answer is a
     request with a latency: counting one that failed before sending, or got no answer,
-    would make req/s and the percentiles lie (a refused connection takes microseconds)."""
+    would make req/s and the percentiles lie (a refused connection takes microseconds).
+    With ``log``, the request sent (answered or not) is a row of it."""
     try:
         client = render_text(step.client, variables)
         service = render_text(step.service, variables)
@@ -88,32 +92,98 @@ async def run_exchange(
         return None, missing_variable("request", exc)
     except ClientError as exc:  # a line break elsewhere (the path): never sent
         return None, Failure("request", "", "a request", str(exc), text=f"{exc}; not sent")
+    sent_at = time.time() if log is not None else 0.0
     started = time.perf_counter()
     try:
         response = await http.request_head(step.method, url, head, data, timeout_s=timeout_s)
     except (TimeoutError, ClientError, OSError, ValueError) as exc:
+        waited = (time.perf_counter() - started) * 1000
         kind = transport_kind(exc)
         stats.transport_errors[kind] += 1
         if kind == "timeout":
-            stats.timeouts_ms.append((time.perf_counter() - started) * 1000)
-        if kind == "timeout":
+            stats.timeouts_ms.append(waited)
             got = f"timeout: no answer within {timeout_s:g} s (--timeout)"
         else:
             got = f"{kind}: {type(exc).__name__}: {hub_words(exc)}".rstrip(": ")
-        return None, Failure("transport", f"{step.method} {url}", "an HTTP answer", got)
+        unanswered = Failure("transport", f"{step.method} {url}", "an HTTP answer", got)
+        if log is not None:
+            target = url[len(hub_url) :]
+            log.write(_row(sent_at, result, iteration, step, target, waited, unanswered))
+        return None, unanswered
     elapsed = (time.perf_counter() - started) * 1000
     result.requests += 1
     # As requests: exchanges that got an answer (one cut short may or may not have gone out).
-    result.sent_bytes += request_size(step.method, url, head, data)
-    result.received_bytes += answer_size(response)
+    sent = request_size(step.method, url, head, data)
+    received = answer_size(response)
+    result.sent_bytes += sent
+    result.received_bytes += received
     answer = CIMultiDict(response.headers)
     stats.answered(response.status, answer.get("X-Road-Error"))
+    failure: Failure | None
     try:
         body = decoded(response.body, answer.get("Content-Encoding"))
     except zlib.error as exc:
         got = f"a body that does not decode: {exc}"
-        status = response.status
-        return elapsed, Failure("body", "Content-Encoding", "a body", got, status=status)
-    reply = Reply(response.status, answer, body, elapsed)
-    failure = check(step, reply, variables) or capture(step, reply, variables)
-    return reply.elapsed_ms, failure
+        failure = Failure("body", "Content-Encoding", "a body", got, status=response.status)
+    else:
+        reply = Reply(response.status, answer, body, elapsed)
+        failure = check(step, reply, variables) or capture(step, reply, variables)
+    if log is not None:
+        target = url[len(hub_url) :]
+        log.write(
+            _row(
+                sent_at,
+                result,
+                iteration,
+                step,
+                target,
+                elapsed,
+                failure,
+                answer=answer,
+                status=response.status,
+                sent=sent,
+                received=received,
+            )
+        )
+    return elapsed, failure
+
+
+def _row(
+    sent_at: float,
+    result: ScenarioResult,
+    iteration: int,
+    step: ExchangePlan,
+    target: str,
+    elapsed_ms: float,
+    failure: Failure | None,
+    *,
+    answer: CIMultiDict[str] | None = None,
+    status: int | None = None,
+    sent: int | None = None,
+    received: int | None = None,
+) -> RequestRow:
+    """The ``--out`` row of a request sent; without ``answer``, one that got none."""
+    if failure is None:
+        outcome, reason = "passed", None
+    else:
+        outcome = "transport_error" if failure.kind == "transport" else "failed"
+        reason = failure_text(failure.message())
+    ids: tuple[str | None, str | None, float | None] = (None, None, None)
+    if answer is not None:
+        latency = number(answer.get("X-Hub-Latency"))
+        ids = (answer.get("X-Road-Id"), answer.get("X-Road-Request-Id"), latency)
+    return RequestRow(
+        timestamp(sent_at),
+        result.name,
+        iteration,
+        step.id,
+        step.method,
+        target,
+        status,
+        outcome,
+        reason,
+        round(elapsed_ms, 3),
+        *ids,
+        sent,
+        received,
+    )

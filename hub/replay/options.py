@@ -197,13 +197,14 @@ def evaluate(thresholds: list[Threshold], results: list[ScenarioResult]) -> list
     return outcomes
 
 
-def same_report_path(junit: Path | None, json_report: Path | None) -> str | None:
-    """Why ``--junit`` and ``--json`` cannot be written as given, or None: one would
-    overwrite the other."""
-    if junit is None or json_report is None:
-        return None
-    if junit.resolve() == json_report.resolve():
-        return f"--junit and --json name the same file ({junit}); give each its own"
+def same_report_path(*reports: tuple[str, Path | None]) -> str | None:
+    """Why the files of ``--junit``, ``--json`` and ``--out`` (option and path, None when
+    not given) cannot be written as given, or None: one would overwrite another."""
+    given = [(option, path) for option, path in reports if path is not None]
+    for index, (option, path) in enumerate(given):
+        for other, other_path in given[index + 1 :]:
+            if path.resolve() == other_path.resolve():
+                return f"{option} and {other} name the same file ({path}); give each its own"
     return None
 
 

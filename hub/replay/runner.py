@@ -44,6 +44,7 @@ from hub.replay.plan import (
     StubPlan,
     VerifyPlan,
 )
+from hub.replay.requestlog import RequestLog
 from hub.replay.results import (
     Failure,
     RunResults,
@@ -96,6 +97,7 @@ class Runner:
         providers: Providers,
         options: RunOptions,
         run_id: str | None = None,
+        request_log: RequestLog | None = None,
     ) -> None:
         self.hub_url = hub_url.rstrip("/")
         self.credentials = credentials
@@ -113,6 +115,7 @@ class Runner:
         self._faulted: dict[str, str] = {}
         self._stubbed: set[Stubbed] = set()  # stubs of iterations in flight (or cut short)
         self.clock: Callable[[], float] | None = None  # the open model's; None: the loop's
+        self.request_log = request_log  # --out: a row per request sent
 
     async def __aenter__(self) -> Runner:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
@@ -304,6 +307,8 @@ class Runner:
                             hub_url=self.hub_url,
                             credentials=self.credentials,
                             timeout_s=self.options.timeout_s,
+                            log=self.request_log,
+                            iteration=index,
                         )
                     else:
                         elapsed, failure = await self._other(step, variables, stubbed, journals)

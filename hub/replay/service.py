@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from hub.replay import faults as fault_control
 from hub.replay.faults import RunFault
 from hub.replay.mocks import lacks_control
 from hub.replay.plan import MOCK_STEPS, FaultPlan, ScenarioPlan, StubPlan
+from hub.replay.requestlog import RequestLog
 from hub.replay.results import ScenarioResult
 from hub.replay.runner import Runner, RunOptions
 from hub.replay.sources import (
@@ -39,6 +41,7 @@ async def replay(
     on_start: Callable[[Runner], None] | None = None,
     run_id: str | None = None,
     faults: list[RunFault] | None = None,
+    request_log: RequestLog | None = None,
 ) -> tuple[list[ScenarioResult], str]:
     """Run ``plans`` against ``hub_url``; SourceError if keys or provider URLs cannot be had.
 
@@ -46,7 +49,9 @@ async def replay(
     and a client or fault provider named by a step but missing from the credentials or the
     provider URLs stops the run here, not in every iteration; so does a fault setting for a
     service the mock does not have. ``faults`` are held for the whole run: set before the
-    first scenario, cleared after the last, however the run ends.
+    first scenario, cleared after the last, however the run ends. ``request_log`` (--out)
+    gets a row per request sent, flushed every second and when the run ends; the caller
+    opens and closes it.
     """
     faults = faults or []
     clashes = fault_control.conflicts(faults, plans)
@@ -61,6 +66,7 @@ async def replay(
         providers=providers,
         options=options,
         run_id=run_id,
+        request_log=request_log,
     ) as runner:
         await check_hub(runner.session, hub_url)
         needed = set().union(*(p.clients for p in plans))
@@ -127,7 +133,13 @@ async def replay(
                     )
             if on_start is not None:
                 on_start(runner)
-            results = await runner.run(plans)
+            flusher = asyncio.create_task(request_log.keep_flushed()) if request_log else None
+            try:
+                results = await runner.run(plans)
+            finally:
+                if flusher is not None and request_log is not None:
+                    flusher.cancel()
+                    request_log.flush()
         finally:
             # However the run ends (a refusal above, Ctrl-C, SIGTERM): no fault outlives it.
             for url in held:

@@ -115,9 +115,12 @@ def test_a_share_above_a_hundred_percent_is_refused(text: str) -> None:
 
 def test_one_path_for_both_reports_is_refused(tmp_path: Path) -> None:
     report = tmp_path / "r.out"
-    assert same_report_path(report, tmp_path / "." / "r.out") is not None
-    assert same_report_path(report, tmp_path / "r.json") is None
-    assert same_report_path(report, None) is None
+    junit = ("--junit", report)
+    assert same_report_path(junit, ("--json", tmp_path / "." / "r.out")) is not None
+    assert same_report_path(junit, ("--json", tmp_path / "r.json")) is None
+    assert same_report_path(junit, ("--json", None)) is None
+    clash = same_report_path(junit, ("--json", None), ("--out", tmp_path / "r.out"))
+    assert clash == f"--junit and --out name the same file ({report}); give each its own"
 
 
 def test_stages_ramp_linearly_as_k6_has_them() -> None:
