@@ -75,7 +75,16 @@ GRANTS: dict[str, tuple[str, ...]] = {
         f"{POPULATION}/citizen-search",
         f"{POPULATION}/citizen-batch-lookup",
     ),
-    BUSINESS: (f"{POPULATION}/citizen-verify",),
+    # The business registry subscribes to deaths (a legal representative who died), and the
+    # population database, as a client, delivers them to the registry's citizen-events.
+    BUSINESS: (
+        f"{POPULATION}/citizen-verify",
+        f"{POPULATION}/citizen-subscribe",
+        f"{POPULATION}/citizen-subscriptions",
+        f"{POPULATION}/citizen-unsubscribe",
+        f"{BUSINESS}/citizen-events-received",
+    ),
+    POPULATION: (f"{BUSINESS}/citizen-events",),
     LAND: (f"{POPULATION}/citizen-verify", f"{BUSINESS}/enterprise-lookup"),
 }
 

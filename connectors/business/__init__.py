@@ -10,6 +10,9 @@ Services (base URL of the mock; through the hub prefix ``/r1/VN/GOV/BTC/business
   population ``citizen-verify`` through the hub, then issues a new enterprise code (201); a
   name identical to a registered enterprise's (case and spacing aside) is refused (409), as
   the Law on Enterprises does, unless that enterprise is dissolved or bankrupt
+- ``citizen-events``  ``POST /events/citizens``: a population event of the registry's
+  subscription (``citizen-subscribe``), recorded once per subscription and change
+- ``citizen-events-received``  ``GET /events/citizens?citizen_id=&event=``: what arrived
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Header, Query, Request
 
 from connectors.business.dataset import Enterprises
 from connectors.business.manifest import MANIFEST
@@ -33,6 +36,7 @@ from schemas.identifiers import (
     personal_id_facts,
     province_problem,
 )
+from schemas.subscriptions import CitizenEvent, CitizenEventKind
 
 __all__ = ["MANIFEST", "Enterprises", "connector", "create_app"]
 
@@ -48,6 +52,7 @@ def create_app(
 ) -> FastAPI:
     """The business registry app; ``size`` is the population size it draws people from."""
     data = Enterprises(seed=seed, size=size, state_path=state_path)
+    events = data.overlay("citizen_events")  # by "subscription/seq": a resend is kept once
     hub = HubClient(client_id=MANIFEST.subsystem_id, hub_url=hub_url, client_key=client_key)
 
     async def lookup(code: str) -> dict[str, Any]:
@@ -115,6 +120,26 @@ def create_app(
             )
         return data.register(body, today=today)
 
+    async def receive_event(
+        body: CitizenEvent,
+        sender: Annotated[str | None, Header(alias="X-Road-Client")] = None,
+    ) -> dict[str, Any]:
+        key = f"{body.subscription}/{body.seq}"
+        if key not in events:
+            received = {"sender": sender, "received_at": dt.datetime.now(dt.UTC).isoformat()}
+            events[key] = {**body.model_dump(mode="json"), **received}
+        return dict(events[key])
+
+    async def received_events(
+        citizen_id: PersonalIdFilter = None, event: CitizenEventKind | None = None
+    ) -> dict[str, Any]:
+        items = [
+            e
+            for e in events.values()
+            if citizen_id in (None, e["citizen_id"]) and event in (None, e["event"])
+        ]
+        return {"items": items}
+
     return build_app(
         MANIFEST,
         dataset=data,
@@ -124,6 +149,8 @@ def create_app(
             "enterprise-lookup": lookup,
             "enterprise-search": search,
             "enterprise-registration": register,
+            "citizen-events": receive_event,
+            "citizen-events-received": received_events,
         },
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from connectors.kit import Manifest, ServiceSpec
 from schemas.business import Enterprise, EnterpriseRegistration
 from schemas.common import Page
+from schemas.subscriptions import CitizenEvent, ReceivedEvent, ReceivedEvents
 
 MANIFEST = Manifest(
     name="business",
@@ -44,6 +45,29 @@ MANIFEST = Manifest(
             timeout_ms=10000,
             status_code=201,
             errors=(409, 502),  # a name already taken; the population check failed
+        ),
+        # The receiving end of a population subscription: a legal representative who died
+        # matters to the registry (connectors.kit.subscriptions).
+        ServiceSpec(
+            code="citizen-events",
+            method="POST",
+            path="/events/citizens",
+            description=(
+                "Receive a population event (birth, death, residence) of a subscription: the "
+                "population database calls it through the hub."
+            ),
+            request_model=CitizenEvent,
+            response_model=ReceivedEvent,
+            personal_data=True,
+            max_body_bytes=4096,
+        ),
+        ServiceSpec(
+            code="citizen-events-received",
+            method="GET",
+            path="/events/citizens",
+            description="The population events received, oldest first, by citizen or kind.",
+            response_model=ReceivedEvents,
+            personal_data=True,
         ),
     ),
 )

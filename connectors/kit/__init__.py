@@ -21,6 +21,8 @@ create_app)``. The pieces:
 - ``Journal`` (``journal.py``): the last calls received, with secrets redacted.
 - ``HubClient`` (``hub.py``): call other agencies through the hub with the connector's own
   client identity.
+- ``Subscriptions`` (``subscriptions.py``): push a connector's changes to its subscribers'
+  own services, as a client of the hub, with retries.
 - ``NotFoundError`` and friends (``errors.py``): raise them in handlers for JSON problem answers.
 
 A minimal connector::

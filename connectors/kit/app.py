@@ -25,7 +25,7 @@ through the hub.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,8 +172,13 @@ def build_app(
     hub: HubClient | None = None,
     faults: FaultsArg = None,
     version: str = "1.0.0",
+    on_close: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> FastAPI:
-    """Build the app serving ``manifest`` with ``handlers`` (service code -> endpoint)."""
+    """Build the app serving ``manifest`` with ``handlers`` (service code -> endpoint).
+
+    ``on_close`` are awaited when the app shuts down, while its hub client is still open
+    (to stop the deliveries of ``connectors.kit.subscriptions`` under way, say).
+    """
     codes = {spec.code for spec in manifest.services}
     if set(handlers) != codes:
         raise ValueError(
@@ -185,7 +190,11 @@ def build_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             async with hub:
-                yield
+                try:
+                    yield
+                finally:
+                    for close in on_close:
+                        await close()
         finally:
             dataset.close()
 

@@ -9,6 +9,7 @@ The ``httpx.AsyncClient`` is opened in the app's lifespan (``async with hub``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -69,25 +70,29 @@ class HubClient:
         incoming: Request | None = None,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Call ``service_id`` through the hub; raise ``UpstreamError`` if it cannot be reached.
 
         The answer is returned whatever its status: a 404 "no data" or a 403 from the hub are
-        for the caller to interpret.
+        for the caller to interpret. ``headers`` are sent too (the X-Road-UserId and
+        X-Road-Issue of a call made with no incoming request, say), under the connector's own
+        X-Road-Client and key, which they cannot replace.
         """
         if self._http is None:
             raise UpstreamError(
                 f"{self.client_id} is not connected to a hub (start it with --hub-url), "
                 f"so it cannot call {service_id}"
             )
-        headers = {"X-Road-Client": self.client_id}
+        sent = httpx.Headers(headers)  # case-insensitive: ours replace any spelling
+        sent["X-Road-Client"] = self.client_id
         if self.client_key:
-            headers["Authorization"] = f"Bearer {self.client_key}"
+            sent["Authorization"] = f"Bearer {self.client_key}"
         if incoming is not None:
-            headers.update({h: incoming.headers[h] for h in PROPAGATED if h in incoming.headers})
+            sent.update({h: incoming.headers[h] for h in PROPAGATED if h in incoming.headers})
         try:
             return await self._http.request(
-                method, f"/r1/{service_id}{path}", json=json, params=params, headers=headers
+                method, f"/r1/{service_id}{path}", json=json, params=params, headers=sent
             )
         except httpx.HTTPError as exc:
             raise UpstreamError(f"the hub could not be reached for {service_id}: {exc}") from exc

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Header, Query, Request
 
 from connectors.kit import FaultConfig, Handler, HubClient, build_app
 from connectors.kit.queries import AsOf, Cursor, DateFilter, ProvinceFilter
+from connectors.kit.subscriptions import Subscriptions
 from connectors.population.manifest import manifest
 from connectors.population.models import CitizenVerifyRequest, HouseholdIdFilter
+from connectors.population.records import Record
 from connectors.population.store import PopulationData
 from schemas.population import (
     BirthRegistration,
@@ -19,8 +22,11 @@ from schemas.population import (
     DeathRegistration,
     ResidenceRegistration,
 )
+from schemas.subscriptions import SubscriptionRequest
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, at most 100")]
+# Set by the hub to the calling subsystem (the client's own X-Road-* headers are dropped).
+Caller = Annotated[str | None, Header(alias="X-Road-Client", include_in_schema=False)]
 
 
 def create_app(
@@ -34,6 +40,20 @@ def create_app(
 ) -> FastAPI:
     """A population mock with its own data (``seed``, ``size`` citizens) and faults."""
     data = PopulationData(seed=seed, size=size, state_path=state_path)
+    hub = HubClient(client_id=manifest.subsystem_id, hub_url=hub_url, client_key=client_key)
+    subscriptions = Subscriptions(data.overlay("subscriptions"), hub=hub)
+
+    def published(request: Request, write: Callable[[Any], Record], body: Any) -> Record:
+        """Make a write, then publish the changes it logged (a death may move others of the
+        household) to the subscriptions, with the officer and dossier of the write."""
+        before = len(data.changes)
+        done = write(body)
+        purpose = {h: request.headers.get(h, "") for h in ("X-Road-UserId", "X-Road-Issue")}
+        for seq in range(before + 1, len(data.changes) + 1):
+            change = data.changes[seq]
+            event = {"event": change["kind"], "citizen_id": change["citizen_id"]}
+            subscriptions.publish({**event, "at": change["at"], "seq": seq}, purpose=purpose)
+        return done
 
     async def citizen_lookup(id: str, as_of: AsOf = None) -> dict[str, Any]:
         return data.get(id, as_of=as_of)
@@ -71,14 +91,14 @@ def create_app(
     async def household_lookup(id: str) -> dict[str, Any]:
         return data.household(id)
 
-    async def birth_registration(body: BirthRegistration) -> dict[str, Any]:
-        return data.register_birth(body)
+    async def birth_registration(body: BirthRegistration, request: Request) -> Record:
+        return published(request, data.register_birth, body)
 
-    async def death_registration(body: DeathRegistration) -> dict[str, Any]:
-        return data.register_death(body)
+    async def death_registration(body: DeathRegistration, request: Request) -> Record:
+        return published(request, data.register_death, body)
 
-    async def residence_registration(body: ResidenceRegistration) -> dict[str, Any]:
-        return data.register_residence(body)
+    async def residence_registration(body: ResidenceRegistration, request: Request) -> Record:
+        return published(request, data.register_residence, body)
 
     async def citizen_changes(
         since: dt.datetime | None = None, limit: Limit = 100, cursor: Cursor = None
@@ -87,6 +107,17 @@ def create_app(
             since = since.replace(tzinfo=dt.UTC)
         items, next_cursor = data.changes_since(since, limit=limit, cursor=cursor)
         return {"items": items, "next_cursor": next_cursor}
+
+    async def subscribe(body: SubscriptionRequest, caller: Caller = None) -> dict[str, Any]:
+        return subscriptions.subscribe(
+            owner=caller, service=body.service, path=body.path, events=body.events
+        )
+
+    async def subscription_list(caller: Caller = None) -> dict[str, Any]:
+        return {"items": subscriptions.mine(caller)}
+
+    async def unsubscribe(id: str, caller: Caller = None) -> dict[str, Any]:
+        return subscriptions.cancel(caller, id)
 
     handlers: dict[str, Handler] = {
         "citizen-lookup": citizen_lookup,
@@ -98,6 +129,17 @@ def create_app(
         "death-registration": death_registration,
         "residence-registration": residence_registration,
         "citizen-changes": citizen_changes,
+        "citizen-subscribe": subscribe,
+        "citizen-subscriptions": subscription_list,
+        "citizen-unsubscribe": unsubscribe,
     }
-    hub = HubClient(client_id=manifest.subsystem_id, hub_url=hub_url, client_key=client_key)
-    return build_app(manifest, dataset=data, handlers=handlers, hub=hub, faults=faults)
+    app = build_app(
+        manifest,
+        dataset=data,
+        handlers=handlers,
+        hub=hub,
+        faults=faults,
+        on_close=[subscriptions.aclose],
+    )
+    app.state.subscriptions = subscriptions
+    return app

@@ -16,6 +16,7 @@ from schemas.population import (
     ResidenceRegistration,
     VerifyResult,
 )
+from schemas.subscriptions import Subscription, SubscriptionList, SubscriptionRequest
 
 manifest = Manifest(
     name="population",
@@ -115,6 +116,36 @@ manifest = Manifest(
             response_model=ChangePage,
             personal_data=True,
             description="Citizens changed since a time (births, deaths, residence).",
+        ),
+        # Subscriptions: the database calls the subscriber's own service through the hub
+        # at each change (connectors.kit.subscriptions). No personal data in them.
+        ServiceSpec(
+            code="citizen-subscribe",
+            method="POST",
+            path="/subscriptions",
+            request_model=SubscriptionRequest,
+            response_model=Subscription,
+            status_code=201,
+            max_body_bytes=4096,
+            errors=(409,),  # the mock runs without a hub: it could deliver nothing
+            description=(
+                "Subscribe to births, deaths and residence changes: each is POSTed to a "
+                "service of the caller's own, through the hub."
+            ),
+        ),
+        ServiceSpec(
+            code="citizen-subscriptions",
+            method="GET",
+            path="/subscriptions",
+            response_model=SubscriptionList,
+            description="The caller's own subscriptions, with how their deliveries went.",
+        ),
+        ServiceSpec(
+            code="citizen-unsubscribe",
+            method="DELETE",
+            path="/subscriptions/{id}",
+            response_model=Subscription,
+            description="Cancel one of the caller's subscriptions.",
         ),
     ),
 )

@@ -61,17 +61,17 @@ async def test_every_connector_gets_a_demo_key_to_call_through_the_hub(
     urls = {n: f"http://127.0.0.1:{9100 + i}" for i, n in enumerate(connectors.names())}
     clients = await load_demo(settings, demo_registry(urls))
     providers = {c.manifest.subsystem_id for c in connectors.all()}
-    assert "VN/GOV/BCA/population" in providers  # granted nothing in the demo registry
+    assert "VN/GOV/BHXH/health-insurance" in providers  # granted nothing in the demo registry
     assert providers <= clients
     async with hub_client(settings) as (_app, client):
         creds = {c["client"]: c for c in (await client.get("/demo/credentials")).json()}
-        population = creds["VN/GOV/BCA/population"]
-        assert population["services"] == []  # a key alone opens no service
+        insurance = creds["VN/GOV/BHXH/health-insurance"]
+        assert insurance["services"] == []  # a key alone opens no service
         listed = await client.get(
-            "/r1/VN/GOV/BCA/population/listMethods",
+            "/r1/VN/GOV/BHXH/health-insurance/listMethods",
             headers={
-                "X-Road-Client": "VN/GOV/BCA/population",
-                "Authorization": f"Bearer {population['api_key']}",
+                "X-Road-Client": "VN/GOV/BHXH/health-insurance",
+                "Authorization": f"Bearer {insurance['api_key']}",
             },
         )
         assert listed.status_code == 200, listed.text

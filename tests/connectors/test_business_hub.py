@@ -233,6 +233,8 @@ async def test_lookup_search_and_openapi_over_http() -> None:
         "VN/GOV/BTC/business-registry/enterprise-lookup",
         "VN/GOV/BTC/business-registry/enterprise-search",
         "VN/GOV/BTC/business-registry/enterprise-registration",
+        "VN/GOV/BTC/business-registry/citizen-events",
+        "VN/GOV/BTC/business-registry/citizen-events-received",
     ]
 
 
