@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -164,6 +165,41 @@ def _json_or_none(body: bytes) -> Any:
         return json.loads(body) if body else None
     except ValueError:  # a raw body
         return None
+
+
+class RawHub:
+    """A hub at the socket: it reads each request whole (head and Content-Length body),
+    counts its bytes in ``read``, and answers ``answer`` as given, byte for byte."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.read = 0
+        self.url = ""
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> RawHub:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+                body = await reader.readexactly(int(length[1]) if length else 0)
+                self.read += len(head) + len(body)
+                writer.write(self.answer)
+                await writer.drain()
+        except asyncio.IncompleteReadError:  # the runner closed its connection
+            pass
+        finally:
+            writer.close()
+            await writer.wait_closed()
 
 
 class ServerThread:

@@ -24,9 +24,11 @@ from hub.cli.main import app
 from hub.replay import requestlog
 from hub.replay.loader import load_file
 from hub.replay.requestlog import COLUMNS, open_request_log
+from hub.replay.results import ScenarioResult
 from hub.replay.runner import Runner, RunOptions
 from hub.replay.service import replay
 from hub.replay.sources import Providers
+from tests.replay.conftest import RawHub
 
 FakeHub = Any  # the fake_hub fixture of conftest.py
 KEYS = {"VN/GOV/BTP/civil-status": "key-civil", "VN/COM/0101234565/ekyc": "key-bank"}
@@ -149,40 +151,9 @@ steps:
 async def test_a_row_holds_the_hubs_ids_latency_and_the_bytes_on_the_wire(
     write: Callable[..., Path], tmp_path: Path
 ) -> None:
-    read = 0
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal read
-        try:
-            while head := await reader.readuntil(b"\r\n\r\n"):
-                length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
-                body = await reader.readexactly(int(length[1]) if length else 0)
-                read += len(head) + len(body)
-                writer.write(ANSWER)
-                await writer.drain()
-        except asyncio.IncompleteReadError:  # the runner closed its connection
-            pass
-        finally:
-            writer.close()
-            await writer.wait_closed()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     out = tmp_path / "requests.jsonl"
-    log = open_request_log(out)
-    try:
-        async with Runner(
-            hub_url=url,
-            credentials=KEYS,
-            providers=Providers(url),
-            options=RunOptions(iterations=1),
-            request_log=log,
-        ) as runner:
-            await runner.run([load_file(write(ONE_EXCHANGE))])
-    finally:
-        log.close()
-        server.close()
-        await server.wait_closed()
+    async with RawHub(ANSWER) as hub:
+        await _run_logged(hub.url, out, write(ONE_EXCHANGE), iterations=1)
     (row,) = read_rows(out)
     assert row.pop("timestamp").endswith("Z")
     assert float(row.pop("duration_ms")) > 0
@@ -198,7 +169,7 @@ async def test_a_row_holds_the_hubs_ids_latency_and_the_bytes_on_the_wire(
         "x_road_id": "xr-1",
         "x_road_request_id": "rq-1",
         "hub_latency_ms": 0.812,
-        "bytes_sent": read,
+        "bytes_sent": hub.read,
         "bytes_received": len(ANSWER),
     }
 
@@ -210,24 +181,30 @@ async def test_a_request_with_no_answer_is_a_row_without_status_nor_bytes(
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     out = tmp_path / "requests.csv"
-    log = open_request_log(out)
-    try:
-        async with Runner(
-            hub_url=url,
-            credentials=KEYS,
-            providers=Providers(url),
-            options=RunOptions(iterations=2),
-            request_log=log,
-        ) as runner:
-            (result,) = await runner.run([load_file(write(ONE_EXCHANGE))])
-    finally:
-        log.close()
+    result = await _run_logged(url, out, write(ONE_EXCHANGE), iterations=2)
     rows = read_rows(out)
     assert len(rows) == sum(result.transport_errors.values()) == 2
     for row in rows:
         assert row["outcome"] == "transport_error"
         assert (row["status"], row["bytes_sent"], row["bytes_received"]) == ("", "", "")
         assert "refused" in row["failure"] and float(row["duration_ms"]) >= 0
+
+
+async def _run_logged(url: str, out: Path, scenario: Path, *, iterations: int) -> ScenarioResult:
+    """Run ``scenario`` against the hub at ``url``, a row a request into ``out``."""
+    log = open_request_log(out)
+    try:
+        async with Runner(
+            hub_url=url,
+            credentials=KEYS,
+            providers=Providers(url),
+            options=RunOptions(iterations=iterations),
+            request_log=log,
+        ) as runner:
+            (result,) = await runner.run([load_file(scenario)])
+    finally:
+        log.close()
+    return result
 
 
 SLEEPS_AFTER_ONE = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from hub.replay.results import Failure
 from hub.replay.runner import TRANSPORT_PAUSE_S, Runner, RunOptions
 from hub.replay.service import replay
 from hub.replay.sources import Providers, SourceError
+from tests.replay.conftest import RawHub
 
 FakeHub = Any  # the fake_hub fixture of conftest.py
 POPULATION = "VN/GOV/BCA/population"
@@ -911,39 +911,17 @@ async def test_data_sent_and_received_are_the_bytes_on_the_wire(
     write: Callable[..., Path],
 ) -> None:
     # k6 reports data_sent and data_received; a replay said requests and latencies only.
-    # A hub that reads each request whole (head and Content-Length body) and counts it.
-    import asyncio
-
-    read = 0
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal read
-        try:
-            while head := await reader.readuntil(b"\r\n\r\n"):
-                length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
-                body = await reader.readexactly(int(length[1]) if length else 0)
-                read += len(head) + len(body)
-                writer.write(ANSWER)
-                await writer.drain()
-        except asyncio.IncompleteReadError:  # the runner closed its connection
-            pass
-        finally:
-            writer.close()
-            await writer.wait_closed()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    try:
-        async with Runner(
-            hub_url=url,
+    async with (
+        RawHub(ANSWER) as hub,
+        Runner(
+            hub_url=hub.url,
             credentials=KEYS,
-            providers=Providers(url),
+            providers=Providers(hub.url),
             options=RunOptions(iterations=3),
-        ) as runner:
-            results = await runner.run([load_file(write(ON_THE_WIRE))])
-    finally:
-        server.close()
-        await server.wait_closed()
+        ) as runner,
+    ):
+        results = await runner.run([load_file(write(ON_THE_WIRE))])
+    read = hub.read
     (result,) = results
     assert result.ok, result.to_dict()
     assert result.requests == 6
