@@ -22,6 +22,7 @@ HOP_BY_HOP = frozenset(
         "keep-alive",
         "proxy-authenticate",
         "proxy-authorization",
+        "proxy-connection",  # no standard's, but RFC 9110 7.6.1 names it for removal
         "te",
         "trailer",
         "trailers",

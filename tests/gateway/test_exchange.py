@@ -440,12 +440,15 @@ async def test_hop_by_hop_headers_are_not_forwarded(hub: Hub) -> None:
         "Connection": "keep-alive, X-Secret",
         "X-Secret": "for this hop only",
         "Proxy-Authorization": "Basic abc",
+        # Not in any standard, but sent by old clients; RFC 9110 7.6.1 names it for removal.
+        "Proxy-Connection": "keep-alive",
         "X-Custom": "kept",
     }
     resp = await hub.client.get(LOOKUP, headers=headers)
     assert resp.status_code == 200
     seen = hub.provider.state.seen[-1]["headers"]
     assert "proxy-authorization" not in seen and "x-secret" not in seen
+    assert "proxy-connection" not in seen
     assert seen["x-custom"] == "kept"
 
 
