@@ -72,6 +72,9 @@ OVERRIDE_BYTES = frozenset(
 # REST protocol (PR-REST 4.3, "Filtered headers") has them rewritten or left out, as Host is.
 REQUEST_DROP = HOP_BY_HOP_BYTES | FORWARDING_BYTES | OVERRIDE_BYTES | {b"expect", b"user-agent"}
 RESPONSE_DROP = HOP_BY_HOP | {"server"}
+# Answer fields that name a URL of the provider's, said again under the hub's path (RFC 9110
+# 10.2.2 Location, 8.7 Content-Location): a client cannot reach the provider's address.
+NAMES_A_URL = frozenset({"location", "content-location"})
 
 
 # Response headers only the hub may set: a provider's own would stand beside the hub's, and
@@ -139,9 +142,10 @@ class Forwarder:
     ) -> Answer:
         """``send`` with the header lines rendered already (see HttpClient.request_head).
 
-        ``moved`` is (the provider's base URL, the hub's path for it): a Location under the
-        base URL is rewritten to the hub's path, as nginx's proxy_redirect does, so that a
-        redirect neither leaks the provider's address nor leads the client around the hub.
+        ``moved`` is (the provider's base URL, the hub's path for it): a Location (or
+        Content-Location) under the base URL is rewritten to the hub's path, as nginx's
+        proxy_redirect does, so that a redirect neither leaks the provider's address nor
+        leads the client around the hub.
         """
         assert self.client is not None
         try:
@@ -170,7 +174,7 @@ class Forwarder:
                 named += value.split(",")
             elif lname == "content-length" and method == "HEAD":
                 head_length = value
-            elif lname == "location" and moved is not None:
+            elif lname in NAMES_A_URL and moved is not None:
                 out.append((name, _moved(value, *moved)))
             elif lname not in RESPONSE_DROP and not lname.startswith(HUB_ONLY_PREFIXES):
                 out.append((name, value))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from tests.gateway.conftest import load_registry
 from tests.support import hub_client, make_settings, serve
@@ -24,6 +24,12 @@ def provider(base: dict[str, str]) -> FastAPI:
     @app.get("/headers")
     async def headers(request: Request) -> dict[str, str]:
         return dict(request.headers)
+
+    @app.post("/made")
+    async def made() -> JSONResponse:
+        # A created resource is named by its provider's URL (RFC 9110 8.7: Content-Location).
+        where = {"Location": base["url"] + "/items/7", "Content-Location": base["url"] + "/items/7"}
+        return JSONResponse({"id": 7}, status_code=201, headers=where)
 
     @app.get("/go")
     async def go(to: str) -> RedirectResponse:
@@ -72,6 +78,10 @@ async def test_forwarding_claims_are_dropped_and_redirects_name_the_hub(
             assert await location("root") == f"/r1/{SERVICE}"
             assert await location("elsewhere") == "https://example.org/headers"
             assert await location("nearby") == base_url + "0/headers"  # another port
+            made = await c.post(f"/r1/{SERVICE}/made", headers=h)
+            assert made.status_code == 201, made.text
+            assert made.headers["location"] == f"/r1/{SERVICE}/items/7"
+            assert made.headers["content-location"] == f"/r1/{SERVICE}/items/7"
 
 
 async def test_claims_spelled_with_underscores_are_dropped_too(
