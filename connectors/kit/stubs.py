@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
+from connectors.kit.bodies import loads
 from connectors.kit.errors import describe, with_fields
 from connectors.kit.journal import header_holds, query_values
 from connectors.kit.matching import body_holds, compile_pattern, cut, header_values, misses
@@ -166,7 +167,7 @@ def read_stubs(path: Path) -> list[Stub]:
     """The stubs of a JSON file holding a list of them, as ``PUT /__stubs`` takes."""
     try:
         # utf-8-sig: a byte order mark (Notepad writes one) is no part of the JSON.
-        given = json.loads(path.read_text(encoding="utf-8-sig"))
+        given = loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise StubError(f"cannot read the stubs file {path}: {exc.strerror}") from None
     except ValueError as exc:

@@ -15,9 +15,10 @@ number); anywhere else a value is written as text, JSON for what is not a string
 call lacks renders as empty text: a test sees at once what was missing, and a mock that only
 echoes has nothing better to say (a 500 would blame the mock). ``now`` and ``uuid`` are the
 same everywhere in one answer, so its ``Location`` and its body's id agree. A header's value
-beyond printable ASCII is percent-encoded. ``\\{{ ... }}`` is written as it stands, braces
-and all, and ``\\}}`` a lone ``}}``. ``check`` refuses, when the stub is given, what could not
-render; ``render`` gives the stub as it answers one call.
+beyond printable ASCII is percent-encoded, and the values together are cut at 8 KiB.
+``\\{{ ... }}`` is written as it stands, braces and all, and ``\\}}`` a lone ``}}``. ``check``
+refuses, when the stub is given, what could not render; ``render`` gives the stub as it
+answers one call.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+import math
 import re
 import uuid
 import warnings
@@ -56,6 +58,11 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # levels), the answer must still serialise within Python's recursion limit.
 _REQUEST_DEPTH = 100
 _SHOWN = 60
+# What an answer's rendered header values take together, at most: past it a value is cut. A
+# call's own text echoed whole (a 1 MB JSON member) went out in one header line that no client
+# read (curl stops at 100 KB, Python's http.client at a 64 KiB line, httpx and Node at a 16 KiB
+# head, the hub at a 64 KiB one). 8 KiB leaves room for the rest of the head under them all.
+HEADERS_ROOM = 8192
 MISSING: Any = object()
 
 
@@ -210,10 +217,14 @@ def render(stub: Stub, scope: Scope, body: bytes) -> Stub:
     if stub.text is not None:
         update["text"] = call.text(parse(stub.text))
     if stub.headers:
-        update["headers"] = {
-            name: [call.header(v) for v in given] if isinstance(given, list) else call.header(given)
-            for name, given in stub.headers.items()
-        }
+        room, headers = HEADERS_ROOM, {}
+        for name, given in stub.headers.items():
+            values = []
+            for template in given if isinstance(given, list) else [given]:
+                values.append(call.header(template, room))
+                room -= len(values[-1])
+            headers[name] = values if isinstance(given, list) else values[0]
+        update["headers"] = headers
     return stub.model_copy(update=update)
 
 
@@ -292,12 +303,20 @@ class _Call:
     def text(self, parts: Parts) -> str:
         return "".join(p if isinstance(p, str) else _text(self.value(p)) for p in parts)
 
-    def header(self, template: str) -> str:
+    def header(self, template: str, room: int) -> str:
         """A header's value, rendered: what is not printable ASCII percent-encoded (UTF-8),
-        as a line break would split the answer and h11 refuses the rest mid-answer."""
-        text = self.text(parse(template))
-        safe = "".join(c if " " <= c <= "~" or c == "\t" else _escaped(c) for c in text)
-        return safe.strip(" \t")  # HTTP drops them at the ends; h11 refuses them there
+        as a line break would split the answer and h11 refuses the rest mid-answer; cut,
+        between two characters, to ``room`` characters at most."""
+        # Each character takes one at least: no more than room of them can fit.
+        text = self.text(parse(template)).lstrip(" \t")[: max(room, 0)]
+        pieces, size = [], 0
+        for char in text:
+            piece = char if " " <= char <= "~" or char == "\t" else _escaped(char)
+            size += len(piece)
+            if size > room:
+                break
+            pieces.append(piece)
+        return "".join(pieces).rstrip(" \t")  # HTTP drops them at the ends; h11 refuses them
 
 
 def _member(value: Any, keys: tuple[str, ...]) -> Any:
@@ -328,13 +347,17 @@ def _no_constant(name: str) -> Any:
 
 
 def _usable(value: Any) -> bool:
-    """Whether a request's JSON can go into an answer: not too deep, and no lone surrogate
-    (a ``\\ud800`` escape), which no UTF-8 answer could carry."""
+    """Whether a request's JSON can go into an answer: not too deep, no lone surrogate (a
+    ``\\ud800`` escape), which no UTF-8 answer could carry, and no number past a double's
+    range (``1e400``), which Python reads as inf and would write as ``Infinity``, no JSON."""
     stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
         if isinstance(item, str):
             if _SURROGATE.search(item):
+                return False
+        elif isinstance(item, float):
+            if not math.isfinite(item):
                 return False
         elif isinstance(item, dict | list):
             if level > _REQUEST_DEPTH:

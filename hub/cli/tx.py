@@ -121,8 +121,9 @@ def _layouts(*, started: str) -> list[Layout]:
     """The listing's tables, widest first. A record's id (32 characters), a service's (up to
     52) and its time do not fit 80 columns side by side: narrower, they go one below the
     other in a cell, each whole. For two lines a record at 80 columns, the fault is left
-    out, and beside the longer services' ids (40 characters and more) the time taken: said
-    below the table."""
+    out, and beside the longer services' ids (40 characters and more) the time taken; where a
+    page's service and client ids are too long together for that, three lines, without the
+    fault: each said below the table."""
     from hub.stats.output import Layout, col
 
     at, ident, client, service, status, fault, ms = (
@@ -134,12 +135,17 @@ def _layouts(*, started: str) -> list[Layout]:
     how = col("status\nfault\ntotal ms", "status_code", "fault_code", "total_ms")
     what = col("id\nservice", "id", "service")
     by = col(f"{started}\nclient", "started_at", "client")
+    # Three lines: the longest service (52) and client (28) cannot stand side by side at 80
+    # columns, one below the other they can, beside the time, status and time taken.
+    ids = col("id\nservice\nclient", "id", "service", "client")
+    rest = col(f"{started}\nstatus\ntotal ms", "started_at", "status_code", "total_ms")
     return [
         Layout([at, ident, client, service, status, fault, ms]),
         Layout([when, who, status, fault, ms]),
         Layout([when, who, how]),
         Layout([what, by, col("status\ntotal ms", "status_code", "total_ms")], _left_out("fault")),
         Layout([what, by, status], _left_out("fault, total ms")),
+        Layout([ids, rest], _left_out("fault")),
         Layout([col(f"id\n{started}\nclient\nservice", *ident.keys, *by.keys, *service.keys), how]),
     ]
 

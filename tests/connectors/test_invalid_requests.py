@@ -230,6 +230,33 @@ async def test_an_unknown_query_parameter_is_named_not_ignored(name: str) -> Non
             assert typo in said, said
 
 
+@pytest.mark.parametrize(
+    ("name", "path", "query", "said"),
+    [
+        (
+            "population",
+            "/citizens/079049355864?as_of=2024-02-29&as_of=2024-03-01",
+            "as_of",
+            "query parameter as_of is given 2 times (2024-02-29, 2024-03-01): citizen-lookup "
+            "takes one value of it",
+        ),
+        ("population", "/citizens?province=79&province=01", "province", "citizen-search"),
+        ("land", "/parcels/w7dytcbw9u29?as_of=2025-01-01&as_of=2025-01-01", "as_of", "parcel"),
+    ],
+)  # fmt: skip
+async def test_a_query_parameter_given_twice_is_refused(
+    name: str, path: str, query: str, said: str
+) -> None:
+    # The last one was taken, silently: a record as of another day than the first asked, a
+    # search of one province of two.
+    app = connectors.get(name).create_app(seed=42, size=200)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        message = problem(await client.get(path))
+    assert message.startswith(f"query parameter {query} is given 2 times"), message
+    assert said in message
+
+
 async def test_unknown_query_parameters_are_all_named_with_a_suggestion() -> None:
     app = connectors.get("population").create_app(seed=42, size=200)
     transport = httpx.ASGITransport(app=app)
@@ -373,3 +400,53 @@ async def test_a_mistyped_field_of_a_service_is_named_with_the_one_meant() -> No
     assert "fullname is not a field of this request (did you mean 'full_name'?); it takes id, " in (
         said
     ), said
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/__stubs", b'[{"method": "GET", "path": "/v2/x", "text": "\\ud800"}]'),
+        ("POST", "/__stubs", b'{"method": "GET", "path": "/v2/\\ud800"}'),
+        ("POST", "/__stubs", b'{"method": "GET", "path": "/v2/x", "query": {"a": "\\udc00"}}'),
+        ("PUT", "/__faults", b'{"\\ud800": 1}'),
+        ("PUT", "/__scenarios/transfer", b'{"state": "\\ud83d"}'),
+    ],
+)  # fmt: skip
+async def test_a_lone_surrogate_is_no_json_not_a_500(
+    mock: httpx.AsyncClient, method: str, path: str, body: bytes
+) -> None:
+    # "\ud800" is half of a UTF-16 pair, which Python's json reads; echoed in a message, or
+    # kept in a stub, it then failed the answer's UTF-8 (a 500), GET /__stubs included.
+    answer = await mock.request(method, path, content=body, headers=JSON)
+    said = problem(answer)
+    assert said.startswith("the body is not valid JSON: a lone surrogate, half of a utf-16 pair")
+    assert "(write the character itself, or both halves of the pair): \\u" in said, said
+    listed = await mock.get("/__stubs")
+    assert listed.status_code == 200 and listed.json() == []
+
+
+async def test_a_lone_surrogate_in_a_service_body_is_no_json() -> None:
+    app = connectors.get("population").create_app(seed=42, size=200)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://population") as client:
+        body = b'{"id": "079203001234", "full_name": "Nguy\\u1ec5n \\ud800"}'
+        said = problem(await client.post("/citizens/verify", content=body, headers=JSON))
+        # A pair (an emoji) is a character: read as ever.
+        pair = b'{"id": "079203001234", "full_name": "An \\ud83d\\ude00"}'
+        paired = await client.post("/citizens/verify", content=pair, headers=JSON)
+    assert said == (
+        "the body is not valid JSON: a lone surrogate, half of a utf-16 pair and no character "
+        "(write the character itself, or both halves of the pair): \\ud800 at line 1, column "
+        "50 (character 49)"
+    )
+    assert paired.status_code == 200 and paired.json() == {"match": False}
+
+
+async def test_a_body_that_is_not_utf8_says_so(mock: httpx.AsyncClient) -> None:
+    # It was a 400 "There was an error parsing the body", which said nothing of what to fix.
+    body = '{"services": {"Phú Yên": {}}}'.encode("latin-1")  # as a Windows editor saves it
+    said = problem(await mock.put("/__faults", content=body, headers=JSON))
+    assert said == (
+        "the body is not valid JSON: it is not utf-8 (send the text as utf-8): byte 0xfa at "
+        "line 1, column 18 (character 17)"
+    )

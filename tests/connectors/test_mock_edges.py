@@ -131,3 +131,20 @@ async def test_a_near_miss_names_text_in_another_unicode_form(api: httpx.AsyncCl
     assert said["message"].count("in another Unicode form (NFD, not NFC)") == 2, said
     # Matching stays exact: the stub answers the form it was given.
     assert (await api.post("/v2/verify", params={"name": nfc}, json={"full_name": nfc})).is_success
+
+
+def test_a_stubs_file_with_a_lone_surrogate_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The mock started, and its GET /__stubs was a 500 until it was stopped.
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda api, **_: served.append(api))
+    monkeypatch.setattr("hub.cli.connectors.listenable", lambda *_: None)
+    path = tmp_path / "stubs.json"
+    path.write_text('[{"method": "GET", "path": "/v2/x", "text": "\\udc00"}]', "utf-8")
+    args = ["mock", "population", "--size", "1000", "--port", "1", "--stubs", str(path)]
+    result = CliRunner().invoke(hub_cli, args)
+    assert result.exit_code == 2, result.output
+    assert "is not JSON: a lone surrogate, half of a UTF-16 pair" in result.output
+    assert "both halves of the pair): \\udc00: line 1 column 46" in result.output
+    assert not served

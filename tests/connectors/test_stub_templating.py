@@ -252,6 +252,9 @@ async def test_header_values_beyond_ascii_are_percent_encoded_on_the_wire(
         b'{"name": "\\ud800"}',  # a lone surrogate: no UTF-8 answer could carry it
         # Deeper than a stub's own body may nest: put in one, the answer could not serialise.
         b'{"name": "An", "a": ' + b"[" * 150 + b"]" * 150 + b"}",
+        # A number past a double's range, which Python reads as inf: echoed, the answer's
+        # JSON said Infinity, which no JSON parser but Python's reads.
+        b'{"name": "An", "a": [1e400, -1e400]}',
     ],
 )
 async def test_a_request_json_no_answer_could_carry_is_read_as_none(
@@ -262,6 +265,22 @@ async def test_a_request_json_no_answer_could_carry_is_read_as_none(
     answer = await api.post("/v2/people/an", content=sent)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"echo": "", "name": ""}
+
+
+async def test_header_values_are_cut_to_what_clients_read(
+    mock: tuple[httpx.AsyncClient, str],
+) -> None:
+    client, _ = mock
+    # A 1 MB member echoed in a header: the answer went out, and no client read it (curl
+    # stopped at 100 KB, Python's http.client at a 64 KiB line, httpx at a 16 KiB head).
+    headers = {"X-Big": "{{ request.json.big }}", "X-Then": "v={{ request.json.name }}"}
+    await put(client, [{**PEOPLE, "headers": headers, "text": "{{ request.json.name }}"}])
+    answer = await client.post("/v2/people/an", json={"big": "ễ" * 1_000_000, "name": NAME})
+    assert answer.status_code == 200 and answer.text == NAME  # the body is no header: whole
+    # The values together take 8 KiB at most, each cut between two characters, never in one.
+    big, then = answer.headers["x-big"], answer.headers["x-then"]
+    assert big == "%E1%BB%85" * (8192 // 9) and then == "v="
+    assert len(big) + len(then) <= 8192
 
 
 async def test_a_jsonpath_that_cannot_apply_to_the_body_finds_nothing(

@@ -171,6 +171,25 @@ def test_tx_list_takes_two_lines_a_record_at_80_columns(screen: Callable[[int], 
     assert items[0]["started_at"].endswith("Z") and "T" in items[0]["started_at"]
 
 
+@pytest.mark.usefixtures("cli_db")
+def test_tx_list_takes_three_lines_a_record_beside_the_longest_services(
+    screen: Callable[[int], Screen],
+) -> None:
+    # A page with a service and a client too long to stand side by side (the business
+    # registry's 52-character enterprise-registration, most land-registry services beside the
+    # one-stop portal) fell back to four lines a record, as most pages of the demo's do.
+    items = json.loads(run("tx", "list", "--limit", "10", "--json"))["items"]
+    assert max(len(i["service"]) + len(i["client"]) for i in items) > 64  # no two lines
+    table = screen(80)("tx", "list", "--limit", "10")
+    rows = [line for line in table.splitlines() if line.startswith("│")]
+    assert len(rows) == 3 * len(items), table
+    for first, second, third, item in zip(rows[::3], rows[1::3], rows[2::3], items, strict=True):
+        assert item["id"] in first and _started(item["started_at"]) in first
+        assert item["service"] in second and str(item["status_code"]) in second
+        assert item["client"] in third and shown(item["total_ms"]) in third
+    assert "not shown at this width: fault (--json and --csv have them)" in table
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.usefixtures("named_db")
 def test_health_and_keys_keep_ids_whole(screen: Callable[[int], Screen], width: int) -> None:
