@@ -30,7 +30,8 @@ def validate(service: ServiceEntry, body: bytes) -> None:
     try:
         doc = orjson.loads(body) if body else None
     except orjson.JSONDecodeError as exc:
-        raise errors.BadRequest(f"the body is not valid JSON: {exc}{_as_form(body)}") from None
+        said = _not_utf8(body) or exc
+        raise errors.BadRequest(f"the body is not valid JSON: {said}{_as_form(body)}") from None
     if doc is not None and _too_deep(body, doc):
         raise errors.InvalidPayload(
             f"the body nests deeper than {MAX_BODY_DEPTH} levels of arrays and objects; "
@@ -179,6 +180,21 @@ def _as_form(body: bytes) -> str:
     )
 
 
+def _not_utf8(body: bytes) -> str | None:
+    """Where ``body`` stops being UTF-8, if it does: orjson's words for it named line 1,
+    column 1 wherever the byte was."""
+    try:
+        body.decode()
+    except UnicodeDecodeError as exc:
+        before = body[: exc.start].decode()
+        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+        return (
+            f"it is not UTF-8 (send the text as UTF-8): byte 0x{body[exc.start]:02x} at "
+            f"line {line}, column {column}"
+        )
+    return None
+
+
 def _closed_fields(error: Any) -> str | None:
     """An object's keys that a schema with ``additionalProperties: false`` does not take, in
     words, each with the field it was likely meant to be (jsonschema names them alone)."""
@@ -235,6 +251,16 @@ def schema_problem(error: Any) -> str:
     if sized is not None:
         return sized
     if error.validator in ("anyOf", "oneOf") and error.context:
-        forms = sorted({sub.message for sub in error.context})
-        return "it must meet one of these: " + "; or ".join(forms)
+        own = f"{error.instance!r} "
+        if not all(str(sub.message).startswith(own) for sub in error.context):
+            forms = sorted({sub.message for sub in error.context})
+            return "it must meet one of these: " + "; or ".join(forms)
+        # Every form refused the value itself: name it once, then what each form asked.
+        asked = sorted(
+            {
+                "has " + size if (size := _size_problem(sub)) else str(sub.message)[len(own) :]
+                for sub in error.context
+            }
+        )
+        return f"{own[:-1][:60]} meets none of the forms it may take: it " + "; it ".join(asked)
     return str(error.message)

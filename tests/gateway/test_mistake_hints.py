@@ -58,6 +58,19 @@ async def test_a_form_sent_for_json_is_told_to_send_json(hub: Hub) -> None:
     assert "form fields" not in r.json()["message"]
 
 
+async def test_a_body_not_in_utf8_is_told_where(hub: Hub) -> None:
+    # orjson said "str is not valid UTF-8: surrogates not allowed: line 1 column 1 (char 0)",
+    # wherever the byte was.
+    headers = hub.headers(**{"Content-Type": "application/json"})
+    body = b'{"id": "1", "name": "Nguy\xe1n"}'  # Latin-1's idea of a Vietnamese letter
+    r = await hub.client.post(f"/r1/{PROVIDER}/echo/echo", content=body, headers=headers)
+    assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
+    assert r.json()["message"] == (
+        "the body is not valid JSON: it is not UTF-8 (send the text as UTF-8): "
+        "byte 0xe1 at line 1, column 26"
+    )
+
+
 def closed_doc(base_url: str) -> dict[str, Any]:
     doc = registry_doc(base_url)
     doc["services"].append(
@@ -134,3 +147,25 @@ def test_a_list_or_text_of_the_wrong_size_is_told_its_size_and_the_limit(
     }
     [error] = list(Draft202012Validator(schema).iter_errors(doc))
     assert schema_problem(error) == said
+
+
+def test_a_value_of_none_of_a_choice_of_forms_is_named_once() -> None:
+    # As a batch lookup's as_of (a date or null): jsonschema's words named the value three
+    # times, and "is too long" gave no limit.
+    schema = {
+        "type": "object",
+        "properties": {
+            "as_of": {
+                "anyOf": [
+                    {"type": "string", "maxLength": 10, "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+                    {"type": "null"},
+                ]
+            }
+        },
+    }
+    [error] = list(Draft202012Validator(schema).iter_errors({"as_of": "2024-01-01T00:00:00"}))
+    assert schema_problem(error) == (
+        "'2024-01-01T00:00:00' meets none of the forms it may take: "
+        "it does not match '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'; it has 19 characters, more than "
+        "the 10 it takes; it is not of type 'null'"
+    )
