@@ -8,13 +8,14 @@ forwarded, and a subscriber may only name a service of its own subsystem (else a
 could have the provider flood another's service).
 
 ``publish(event)`` starts one delivery per matching subscription in the background and
-returns at once, so a write never waits for its subscribers. A delivery tries up to
-``1 + len(retry_delays)`` times, waiting those delays between tries (2, 4, 8 and 16 s: about
-30 s in all) while the hub or the subscriber fails (a 5xx, 408, 429, or no answer); a 4xx
-other than those is the request's own fault, which sending it again would not mend, so it is
-given up at once. Each subscription counts its deliveries (delivered, failed, pending) and
-keeps the last error. Subscriptions live in one of the dataset's overlays, so ``/__reset``
-drops them and a state file keeps them.
+returns at once, so a write never waits for its subscribers. A delivery tries up to ``1 +
+len(retry_delays)`` times, waiting those delays between tries (2, 4, 8 and 16 s: about 30 s
+in all) while the hub or the subscriber fails (a 5xx, 408, 429, or no answer); a 4xx other
+than those is the request's own fault, which sending it again would not mend, so it is given
+up at once. At most ``in_flight`` (16) are sent at once, the others waiting their turn, so a
+write fanning out to thousands leaves the mock free to answer. Each subscription counts its
+deliveries (delivered, failed, pending) and keeps the last error. Subscriptions live in one
+of the dataset's overlays, so ``/__reset`` drops them and a state file keeps them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from connectors.kit.state import Overlay
 
 Record = dict[str, Any]
 RETRY_DELAYS = (2.0, 4.0, 8.0, 16.0)
+# Deliveries sent at once; the others wait their turn. Thousands started together would
+# queue in the HTTP client's pool, whose book-keeping grows with its queue: the mock spent
+# its CPU there, answered nothing (not even /health), and its calls timed out in the queue.
+IN_FLIGHT = 16
 # Worth sending again: the hub or the subscriber may be back (timeouts, quotas, failures).
 _RETRIED = frozenset({408, 429})
 _PURPOSE = ("X-Road-UserId", "X-Road-Issue")
@@ -49,10 +54,13 @@ class Subscriptions:
         *,
         hub: HubClient,
         retry_delays: Sequence[float] = RETRY_DELAYS,
+        in_flight: int = IN_FLIGHT,
     ) -> None:
         self.overlay = overlay
         self.hub = hub
         self.retry_delays = tuple(retry_delays)
+        self.in_flight = in_flight
+        self._slots: asyncio.Semaphore | None = None  # made at the first delivery
         self._tasks: set[asyncio.Task[None]] = set()
         # A state file may hold deliveries that were pending when the mock stopped: lost.
         for sub_id, sub in list(overlay.items()):
@@ -75,6 +83,13 @@ class Subscriptions:
             raise UnprocessableError(
                 f"service {service} is not one of {owner}'s: events go to a service your own "
                 f"subsystem provides ({owner}/<code>)"
+            )
+        # The hub client resolves dot segments, so "/../x" would send the events to a service
+        # other than the one named above (another subsystem's, even).
+        if {".", ".."} & {*service.split("/"), *path.split("/")}:
+            raise UnprocessableError(
+                f"service {service} with path {path} has a '.' or '..' segment, which would "
+                f"send the events elsewhere: name the service and path as they are"
             )
         sub: Record = {
             "id": f"sub-{uuid.uuid4().hex[:12]}",
@@ -168,10 +183,13 @@ class Subscriptions:
 
     async def _try(self, sub: Record, body: Record, headers: dict[str, str]) -> tuple[str, bool]:
         """("", _) when delivered, else the error and whether to try again."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.in_flight)
         try:
-            answer = await self.hub.call(
-                sub["service"], "POST", sub["path"], json=body, headers=headers
-            )
+            async with self._slots:
+                answer = await self.hub.call(
+                    sub["service"], "POST", sub["path"], json=body, headers=headers
+                )
         except UpstreamError as exc:
             return exc.message, True
         if 200 <= answer.status_code < 300:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -243,3 +244,53 @@ async def test_subscriptions_belong_to_their_subscriber(hub: tuple[FakeHub, str]
         await subscribe(client)
         assert (await client.post("/__reset")).status_code == 200  # a reset drops them
         assert (await client.get("/subscriptions", headers=AS_BUSINESS)).json() == {"items": []}
+
+
+async def test_a_path_or_service_with_dot_segments_is_refused(hub: tuple[FakeHub, str]) -> None:
+    # The hub client resolves "..", so such a path would point the notifications at a
+    # service other than the one named (another subsystem's, even): refused, as any other's.
+    _, url = hub
+    async with population(url) as (_, client):
+        for body in (
+            {"service": f"{BUSINESS}/nothing", "path": "/../citizen-events/events/citizens"},
+            {"service": f"{BUSINESS}/..", "path": "/events/citizens"},
+            {"service": EVENTS, "path": "/events/./citizens"},
+        ):
+            answer = await client.post("/subscriptions", json=body, headers=AS_BUSINESS)
+            assert answer.status_code == 422, body
+            assert "'.' or '..'" in answer.json()["message"]
+        assert (await client.get("/subscriptions", headers=AS_BUSINESS)).json() == {"items": []}
+
+
+class Counting:
+    """A receiving service that keeps how many notifications it held at once, at most."""
+
+    def __init__(self) -> None:
+        self.now = self.most = self.received = 0
+        self.app = Starlette(routes=[Route("/events/citizens", self._handle, methods=["POST"])])
+
+    async def _handle(self, request: Request) -> JSONResponse:
+        self.now += 1  # one event loop (the test server's thread): no lock needed
+        self.most, self.received = max(self.most, self.now), self.received + 1
+        await asyncio.sleep(0.01)  # an answer takes a moment, so calls under way overlap
+        self.now -= 1
+        return JSONResponse({})
+
+
+async def test_a_write_to_many_subscriptions_sends_a_few_at_a_time() -> None:
+    # Thousands of deliveries started at once queued in the HTTP client's pool, whose
+    # book-keeping grows with the queue: the mock spent its CPU there and answered nothing.
+    counting = Counting()
+    fake = FakeHub(seed=SEED, size=SIZE, upstreams={EVENTS: counting.app})
+    with serve(fake.app) as url:
+        async with population(url) as (app, client):
+            app.state.subscriptions.in_flight = 4
+            for _ in range(40):
+                await subscribe(client, events=["death"])
+            written = await client.post("/deaths", json=death(adult()), headers=PURPOSE)
+            assert written.status_code == 200
+            await app.state.subscriptions.wait()
+            items = (await client.get("/subscriptions", headers=AS_BUSINESS)).json()["items"]
+    assert counting.received == 40
+    assert sum(sub["deliveries"]["delivered"] for sub in items) == 40
+    assert counting.most <= 4
