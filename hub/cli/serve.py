@@ -190,7 +190,8 @@ def _stop_mocks(procs: list[subprocess.Popen[bytes]]) -> None:
     if procs:
         said = f"mock agencies stopped ({len(procs)})"
         if killed:
-            said += f": {killed} did not stop within 10 s of SIGTERM and were killed"
+            verb = "was" if killed == 1 else "were"
+            said += f": {killed} did not stop within 10 s of SIGTERM and {verb} killed"
         err_console.print(said, highlight=False)
 
 
