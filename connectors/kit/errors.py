@@ -61,8 +61,18 @@ class ProviderError(Exception):
     type = "BadRequest"
 
     def __init__(self, message: str) -> None:
+        message = _LONG_QUOTE.sub(_cut_quote, message)
         super().__init__(message)
         self.message = message
+
+
+# A value quoted whole in a message ("'7777...' is not a personal identification number"):
+# a 60,000-character id came back whole. Its start and its length say enough.
+_LONG_QUOTE = re.compile(r"'([^'\n]{81,})'")
+
+
+def _cut_quote(found: re.Match[str]) -> str:
+    return f"'{found[1][:40]}...' ({len(found[1]):,} characters)"
 
 
 class ForbiddenError(ProviderError):

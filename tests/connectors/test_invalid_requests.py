@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 import connectors
+from schemas.identifiers import PERSONAL_ID_FORM
 
 JSON = {"content-type": "application/json"}
 
@@ -450,3 +451,13 @@ async def test_a_body_that_is_not_utf8_says_so(mock: httpx.AsyncClient) -> None:
         "the body is not valid JSON: it is not utf-8 (send the text as utf-8): byte 0xfa at "
         "line 1, column 18 (character 17)"
     )
+
+
+async def test_a_huge_value_is_quoted_cut_in_the_refusal(api: httpx.AsyncClient) -> None:
+    # A 60,000-character id came back whole in the 400's message.
+    answer = await api.get("/citizens/" + "7" * 60_000)
+    assert answer.status_code == 400, answer.text[:200]
+    message = answer.json()["message"]
+    assert len(message) < 400, message[:400]
+    assert f"'{'7' * 40}...' (60,000 characters)" in message
+    assert message.endswith("is not a personal identification number: " + PERSONAL_ID_FORM)
