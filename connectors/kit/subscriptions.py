@@ -32,6 +32,9 @@ from connectors.kit.state import Overlay
 
 Record = dict[str, Any]
 RETRY_DELAYS = (2.0, 4.0, 8.0, 16.0)
+# Each write fans out to every subscription wanting it: a subscriber that subscribes in a
+# loop and never unsubscribes would grow every later write's work without end.
+MAX_PER_SUBSCRIBER = 1000
 # Deliveries sent at once; the others wait their turn. Thousands started together would
 # queue in the HTTP client's pool, whose book-keeping grows with its queue: the mock spent
 # its CPU there, answered nothing (not even /health), and its calls timed out in the queue.
@@ -60,6 +63,7 @@ class Subscriptions:
         self.hub = hub
         self.retry_delays = tuple(retry_delays)
         self.in_flight = in_flight
+        self.max_per_subscriber = MAX_PER_SUBSCRIBER
         self._slots: asyncio.Semaphore | None = None  # made at the first delivery
         self._tasks: set[asyncio.Task[None]] = set()
         # A state file may hold deliveries that were pending when the mock stopped: lost.
@@ -90,6 +94,13 @@ class Subscriptions:
             raise UnprocessableError(
                 f"service {service} with path {path} has a '.' or '..' segment, which would "
                 f"send the events elsewhere: name the service and path as they are"
+            )
+        held = sum(1 for sub in self.overlay.values() if sub["subscriber"] == owner)
+        if held >= self.max_per_subscriber:
+            raise ConflictError(
+                f"{owner} has {held:,} subscriptions already, as many as a subscriber may "
+                "hold: delete one it no longer needs (DELETE /subscriptions/{id}; GET "
+                "/subscriptions lists them)"
             )
         sub: Record = {
             "id": f"sub-{uuid.uuid4().hex[:12]}",

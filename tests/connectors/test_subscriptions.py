@@ -294,3 +294,26 @@ async def test_a_write_to_many_subscriptions_sends_a_few_at_a_time() -> None:
     assert counting.received == 40
     assert sum(sub["deliveries"]["delivered"] for sub in items) == 40
     assert counting.most <= 4
+
+
+async def test_a_subscriber_holds_a_bounded_number_of_subscriptions(
+    hub: tuple[FakeHub, str],
+) -> None:
+    # Each write fans out to every subscription: a subscriber looping on subscribe (never
+    # unsubscribing) grew the work of every later write without end.
+    _, url = hub
+    async with population(url) as (app, client):
+        app.state.subscriptions.max_per_subscriber = 3
+        for _ in range(3):
+            await subscribe(client)
+        answer = await client.post("/subscriptions", json={"service": EVENTS}, headers=AS_BUSINESS)
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["message"] == (
+            f"{BUSINESS} has 3 subscriptions already, as many as a subscriber may hold: "
+            "delete one it no longer needs (DELETE /subscriptions/{id}; GET /subscriptions "
+            "lists them)"
+        )
+        [first, *_] = (await client.get("/subscriptions", headers=AS_BUSINESS)).json()["items"]
+        deleted = await client.delete(f"/subscriptions/{first['id']}", headers=AS_BUSINESS)
+        assert deleted.status_code == 200, deleted.text
+        await subscribe(client)
