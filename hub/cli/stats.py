@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,6 +13,7 @@ from hub.cli.common import (
     DbOption,
     Unwritable,
     console,
+    err_console,
     fail,
     read_failed,
     run,
@@ -93,19 +95,60 @@ def query(
                     kw["tz"] = tz or s.timezone
                 if "interval_s" in takes:
                     kw["interval_s"] = s.health_interval_s
-                return await fn(conn, **kw)
+                found = await fn(conn, **kw)
+                notes.extend(await unheard_of(conn, kw))
+                return found
         finally:
             await engine.dispose()
 
     up_to_date(s.database_url, what)
+    notes: list[str] = []
     try:
-        return run(go())
+        found = run(go())
+        for note in notes:
+            err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        return found
     except InputError as exc:
         fail(exc.cli, 2)
     except (BrokenPipeError, Unwritable):
         raise  # the reader went (`| head`) or the disk is full: see hub/cli/main.py
     except Exception as exc:  # a CLI user gets the reason, not a traceback
         read_failed(exc, s.database_url, what)
+
+
+async def unheard_of(conn: Any, kw: dict[str, Any]) -> list[str]:
+    """What to say of a --client, --service or --provider that names nothing: an id neither
+    registered nor in the log (a typo, most often), which made every figure zero, as an
+    empty listing is, without a word on why."""
+    from sqlalchemy import text
+
+    notes = []
+    for name in ("client", "service", "provider"):
+        value = (kw.get(name) or "").strip()
+        if not value or value.lower() == "none":
+            continue
+        table = "services" if name == "service" else "subsystems"
+        known = list((await conn.execute(text(f"SELECT id FROM {table}"))).scalars())
+        if value in known:
+            continue
+        # On the log's (client, seq) and (service, seq) indexes; a provider is the start of
+        # its services' ids.
+        column = "service" if name == "provider" else name
+        bounds = {"low": value + "/", "high": value + "0"} if name == "provider" else {}
+        where = f"{column} >= :low AND {column} < :high" if bounds else f"{column} = :value"
+        seen = await conn.execute(
+            text(f"SELECT 1 FROM transactions WHERE {where} LIMIT 1"),
+            bounds or {"value": value},
+        )
+        if seen.first() is not None:
+            continue  # no longer registered, but in the log
+        close = difflib.get_close_matches(value, known, n=1, cutoff=0.8)
+        meant = f" (did you mean {close[0]}?)" if close else ""
+        notes.append(
+            f"no {name} {value} is registered or in the log{meant}: nothing matches "
+            f"--{name} {value}"
+        )
+    return notes
 
 
 @app.command("summary")

@@ -9,9 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
+import connectors
+from connectors.demo import demo_registry
 from hub.cli.main import app
 from hub.stats.output import emit
 
@@ -93,7 +96,47 @@ def test_an_empty_listing_says_that_nothing_matched(cli_db: str) -> None:
     # A mistyped service showed the table's header alone, as a listing that failed might.
     said = run("tx", "list", "--service", "VN/GOV/BCA/population/citizen-lookp")
     assert "no record matches these filters" in " ".join(said.split()), said
-    assert json.loads(run("tx", "list", "--service", "VN/GOV/X/y/z", "--json"))["items"] == []
+    listed = CliRunner().invoke(app, ["tx", "list", "--service", "VN/GOV/X/y/z", "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.stdout)["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "note"),
+    [
+        (["tx", "list", "--service", "VN/GOV/BCA/population/citizen-lookp"],
+         "no service VN/GOV/BCA/population/citizen-lookp is registered or in the log "
+         "(did you mean VN/GOV/BCA/population/citizen-lookup?)"),
+        (["stats", "summary", "--client", "VN/GOV/BTP/civil-statu", "--json"],
+         "no client VN/GOV/BTP/civil-statu is registered or in the log "
+         "(did you mean VN/GOV/BTP/civil-status?)"),
+        (["stats", "timeseries", "--provider", "VN/GOV/BCA/populatio"],
+         "no provider VN/GOV/BCA/populatio is registered or in the log "
+         "(did you mean VN/GOV/BCA/population?)"),
+    ],
+)  # fmt: skip
+def test_a_filter_naming_nothing_is_said_so(
+    cli_db: str, tmp_path: Path, args: list[str], note: str
+) -> None:
+    # A mistyped id made every figure zero, and nothing said why.
+    demo = tmp_path / "demo.yaml"
+    urls = {name: f"http://127.0.0.1:{8001 + i}" for i, name in enumerate(connectors.names())}
+    demo.write_text(yaml.safe_dump(demo_registry(urls)), encoding="utf-8")
+    registry = CliRunner().invoke(app, ["registry", "apply", str(demo)])
+    assert registry.exit_code == 0, registry.output
+    said = CliRunner().invoke(app, args)
+    assert said.exit_code == 0, said.output
+    assert f"note: {note}" in " ".join(said.stderr.split()), said.stderr
+    if "--json" in args:
+        json.loads(said.stdout)  # the note is on stderr: the JSON stays whole
+
+
+def test_an_id_in_the_log_is_no_typo_registered_or_not(cli_db: str) -> None:
+    # The synthetic log's ids are in no registry here: they are in the log, so no note.
+    some = json.loads(run("tx", "list", "--limit", "1", "--json"))["items"][0]
+    for option, value in (("--client", some["client"]), ("--service", some["service"]),
+                          ("--provider", some["provider"])):  # fmt: skip
+        said = CliRunner().invoke(app, ["stats", "summary", option, value, "--json"])
+        assert said.exit_code == 0 and said.stderr == "", (option, said.stderr)
 
 
 def test_tables_keep_whole_values_piped_and_in_a_narrow_terminal(cli_db: str) -> None:
