@@ -7,6 +7,7 @@ in a shape no other answer of the mocks has.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,14 @@ async def mock(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClien
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
         yield client
+
+
+async def _call(name: str, method: str, path: str, **kw: Any) -> httpx.Response:
+    """One call of the mock ``name`` (as the ``mock`` fixture makes it), in process."""
+    app = connectors.get(name).create_app(seed=42, size=200)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        return await client.request(method, path, **kw)
 
 
 def problem(answer: httpx.Response) -> str:
@@ -159,10 +168,7 @@ async def test_a_name_or_text_of_spaces_alone_is_refused(
     name: str, path: str, body: dict, where: str
 ) -> None:
     # "   " passed min_length=1 and was stored as a newborn's name or an enterprise's.
-    app = connectors.get(name).create_app(seed=42, size=200)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
-        answer = await client.post(path, json=body)
+    answer = await _call(name, "POST", path, json=body)
     assert f"{where}: must not be blank" in problem(answer)
 
 
@@ -250,10 +256,7 @@ async def test_a_query_parameter_given_twice_is_refused(
 ) -> None:
     # The last one was taken, silently: a record as of another day than the first asked, a
     # search of one province of two.
-    app = connectors.get(name).create_app(seed=42, size=200)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
-        message = problem(await client.get(path))
+    message = problem(await _call(name, "GET", path))
     assert message.startswith(f"query parameter {query} is given 2 times"), message
     assert said in message
 

@@ -95,13 +95,8 @@ def test_a_stubs_file_with_a_byte_order_mark_is_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Notepad saves UTF-8 with a BOM; PUT /__stubs took such a body, --stubs refused the file.
-    served: list[Any] = []
-    monkeypatch.setattr(uvicorn, "run", lambda api, **_: served.append(api))
-    monkeypatch.setattr("hub.cli.connectors.listenable", lambda *_: None)
-    path = tmp_path / "stubs.json"
-    path.write_text('[{"method": "GET", "path": "/v2/x", "text": "Xin chào"}]', "utf-8-sig")
-    args = ["mock", "population", "--size", "1000", "--port", "1", "--stubs", str(path)]
-    result = CliRunner().invoke(hub_cli, args)
+    text = '[{"method": "GET", "path": "/v2/x", "text": "Xin chào"}]'
+    result, served = _mock_with_stubs(tmp_path, monkeypatch, text, "utf-8-sig")
     assert result.exit_code == 0, result.output
     assert len(served) == 1
 
@@ -137,14 +132,23 @@ def test_a_stubs_file_with_a_lone_surrogate_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The mock started, and its GET /__stubs was a 500 until it was stopped.
-    served: list[Any] = []
-    monkeypatch.setattr(uvicorn, "run", lambda api, **_: served.append(api))
-    monkeypatch.setattr("hub.cli.connectors.listenable", lambda *_: None)
-    path = tmp_path / "stubs.json"
-    path.write_text('[{"method": "GET", "path": "/v2/x", "text": "\\udc00"}]', "utf-8")
-    args = ["mock", "population", "--size", "1000", "--port", "1", "--stubs", str(path)]
-    result = CliRunner().invoke(hub_cli, args)
+    text = '[{"method": "GET", "path": "/v2/x", "text": "\\udc00"}]'
+    result, served = _mock_with_stubs(tmp_path, monkeypatch, text, "utf-8")
     assert result.exit_code == 2, result.output
     assert "is not JSON: a lone surrogate, half of a UTF-16 pair" in result.output
     assert "both halves of the pair): \\udc00: line 1 column 46" in result.output
     assert not served
+
+
+def _mock_with_stubs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, encoding: str
+) -> tuple[Any, list[Any]]:
+    """`hub mock population --stubs FILE` with ``text`` in that file: the command's result,
+    and the apps uvicorn would have served (none when the mock refused to start)."""
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda api, **_: served.append(api))
+    monkeypatch.setattr("hub.cli.connectors.listenable", lambda *_: None)
+    path = tmp_path / "stubs.json"
+    path.write_text(text, encoding)
+    args = ["mock", "population", "--size", "1000", "--port", "1", "--stubs", str(path)]
+    return CliRunner().invoke(hub_cli, args), served
