@@ -4,10 +4,12 @@ several workers under a supervisor that stops them all."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -46,6 +48,11 @@ def _say_stopping(signum: int) -> None:
         f"exchanges in flight may finish, for up to {GRACEFUL_S} s",
         highlight=False,
     )
+
+
+def _say_ready(workers: int) -> None:
+    console.print(f"hub ready: {workers} worker(s) serving", highlight=False)
+    sys.stdout.flush()  # a file or a pipe holds stdout in a buffer: a supervisor waits on it
 
 
 def _say_stopped(committed: int | None, killed: int = 0) -> None:
@@ -117,6 +124,11 @@ class Server(uvicorn.Server):
 
     stop_signal: int | None = None
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            _say_ready(1)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # Not said here: a print inside a signal handler may land inside another print.
         if self.stop_signal is None:
@@ -145,6 +157,19 @@ class Supervisor(Multiprocess):
     """
 
     stop_signal: int | None = None
+    ready_said = False
+
+    def keep_subprocess_alive(self) -> None:
+        """uvicorn's check of its workers, every half second; and once every worker has
+        started (its socket is in HUB_WORKERS_DIR, hub/core/workers.py), say so: until then
+        the connections went to the workers already up, and an operator could not tell."""
+        super().keep_subprocess_alive()
+        if self.ready_said or self.should_exit.is_set():
+            return
+        workers_dir = os.environ.get("HUB_WORKERS_DIR")
+        if workers_dir and len(list(Path(workers_dir).glob("*.sock"))) >= self.processes_num:
+            self.ready_said = True
+            _say_ready(self.processes_num)
 
     def handle_int(self) -> None:
         self.stop_signal = self.stop_signal or signal.SIGINT

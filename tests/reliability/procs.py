@@ -81,7 +81,12 @@ class HubProcess:
                 if self.proc.returncode is not None:
                     raise AssertionError(f"hub exited early:\n{self.output()}")
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(self.url + "/readyz")).status_code == 200:
+                    # One worker answering is not all of them: with --workers N a test of
+                    # what each worker holds waits until the parent says every one started.
+                    if (
+                        "hub ready:" in self.output()
+                        and (await client.get(self.url + "/readyz")).status_code == 200
+                    ):
                         return
                 await asyncio.sleep(0.1)
         raise AssertionError(f"hub did not become ready:\n{self.output()}")
