@@ -54,6 +54,7 @@ from connectors.kit.faults import FaultConfig, FaultMiddleware, Faults
 from connectors.kit.hub import HubClient
 from connectors.kit.journal import Journal
 from connectors.kit.manifest import Manifest, ServiceSpec
+from connectors.kit.queries import repeated_query
 from connectors.kit.stubs import Stubs
 from schemas.common import NotFound, Problem
 
@@ -167,16 +168,10 @@ class _KnownQuery:
         unknown = [k for k in dict.fromkeys(request.query_params.keys()) if k not in self.names]
         if unknown:
             raise InvalidRequestError(unknown_query(self.spec.code, unknown, self.names))
-        # No service takes a list in its query: given twice, the last value was taken silently
-        # (a record as of another day than the first asked, one province of two searched).
-        for name in dict.fromkeys(request.query_params.keys()):
-            values = request.query_params.getlist(name)
-            if len(values) > 1:
-                shown = ", ".join(v if len(v) <= 40 else v[:37] + "..." for v in values[:5])
-                raise InvalidRequestError(
-                    f"query parameter {name} is given {len(values)} times ({shown}): "
-                    f"{self.spec.code} takes one value of it"
-                )
+        # No service takes a list in its query.
+        twice = repeated_query(request.query_params, f"{self.spec.code} takes one value of it")
+        if twice:
+            raise InvalidRequestError(twice)
 
 
 def build_app(

@@ -32,6 +32,7 @@ from connectors.kit.faults import FaultConfig
 from connectors.kit.journal import JOURNAL_SIZE, Journal
 from connectors.kit.journal_filters import FILTERS, journal_filters
 from connectors.kit.manifest import Manifest
+from connectors.kit.queries import repeated_query
 from connectors.kit.stub_model import ScenarioState, Stub
 from connectors.kit.stubs import LiveStub, StubError, Stubs
 from schemas.common import Problem
@@ -82,15 +83,12 @@ class _Takes:
             # Ignored, DELETE /__requests?method=GET cleared every call, not the GETs.
             what = self.what or f"{request.method} {request.scope['route'].path}"
             raise InvalidRequestError(unknown_query(what, unknown, self.names, meant=self._meant))
-        # Only the last value counted: "method=GET&method=POST" meant POST, not either.
-        given = [k for k, _ in request.query_params.multi_items()]
-        twice = {k: n for k in dict.fromkeys(given) if (n := given.count(k)) > 1}
+        twice = repeated_query(
+            request.query_params,
+            "each filter takes one value (ask once per value and add up the answers)",
+        )
         if twice:
-            name, times = next(iter(twice.items()))
-            raise InvalidRequestError(
-                f"query parameter {name} is given {times} times: each filter takes one value "
-                "(ask once per value and add up the answers)"
-            )
+            raise InvalidRequestError(twice)
 
 
 async def _stubs(request: Request, body: Any, *, many: bool) -> list[Stub]:

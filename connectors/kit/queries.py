@@ -1,4 +1,4 @@
-"""Query parameters that several mock agencies share."""
+"""Query parameters that several mock agencies share, and the refusal of one given twice."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Query
 from pydantic import AfterValidator, BeforeValidator
+from starlette.datastructures import QueryParams
 
 from schemas.common import (
     ISO_DATE,
@@ -16,6 +17,26 @@ from schemas.common import (
     iso_date,
 )
 from schemas.identifiers import COMMUNES, PROVINCES
+
+
+def _cut(value: str) -> str:
+    return value if len(value) <= 40 else value[:37] + "..."
+
+
+def repeated_query(params: QueryParams, takes: str) -> str | None:
+    """``query parameter x is given 2 times (a, b): TAKES``, for the first parameter given
+    more than once; None when each is given once.
+
+    Only the last value of such a parameter counted, silently: a record as of another day
+    than the first asked, one province of two searched, ``method=GET&method=POST`` in the
+    journal meaning POST alone.
+    """
+    for name in dict.fromkeys(params.keys()):
+        values = params.getlist(name)
+        if len(values) > 1:
+            shown = ", ".join(_cut(v) for v in values[:5])
+            return f"query parameter {name} is given {len(values)} times ({shown}): {takes}"
+    return None
 
 
 def _known_province(code: str | None) -> str | None:
@@ -59,10 +80,9 @@ def _given_cursor(cursor: str | None) -> str | None:
     # the same 422 InvalidRequest in every mock, and one of thousands of digits never reaches
     # int(), which refuses them (a 500).
     if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
-        shown = cursor if len(cursor) <= 40 else cursor[:37] + "..."
         raise ValueError(
-            f"cursor {shown!r} is not one this service gave out: send the next_cursor of the "
-            "page before as it came, or no cursor for the first page"
+            f"cursor {_cut(cursor)!r} is not one this service gave out: send the next_cursor of "
+            "the page before as it came, or no cursor for the first page"
         )
     return cursor
 

@@ -15,6 +15,7 @@ from hub.cli.common import (
     console,
     err_console,
     fail,
+    plural,
     run,
     settings,
     unreadable,
@@ -129,7 +130,8 @@ def verify_cmd(
             raise typer.Exit(1) from None
         fail(unreadable(exc, s.database_url, "the log"), 2)
     if not report.ok:
-        console.print(f"[red]the log has been tampered with[/red] ({report.records} records read):")
+        read = plural(report.records, "record")
+        console.print(f"[red]the log has been tampered with[/red] ({read} read):")
         for problem in report.problems:
             console.print(f"  - {problem}", highlight=False)
     if trail.problems:
@@ -140,9 +142,8 @@ def verify_cmd(
             if trail.unproven == len(trail.problems)
             else "has been tampered with"
         )
-        console.print(
-            f"[red]the audit trail of registry changes {said}[/red] ({trail.events} events read):"
-        )
+        read = plural(trail.events, "event")
+        console.print(f"[red]the audit trail of registry changes {said}[/red] ({read} read):")
         for problem in trail.problems:
             console.print(f"  - {problem}", highlight=False)
     if not report.ok or trail.problems:
@@ -150,10 +151,6 @@ def verify_cmd(
         raise typer.Exit(1)
     _print_ok(report, signatures=bool(keys))
     _print_trail(trail, signatures=bool(keys))
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 def _rotation_hint(unknown: set[str]) -> None:
@@ -237,11 +234,14 @@ def _anchors(
 
 def _print_ok(report: AuditReport, *, signatures: bool) -> None:
     by_key = ", ".join(
-        f"{k} ({_plural(n, 'batch', 'batches')})" for k, n in sorted(report.signed_by.items())
+        f"{k} ({plural(n, 'batch', 'batches')})" for k, n in sorted(report.signed_by.items())
     )
-    found = f"{report.records} records chained, {report.batches} batches, "
+    found = (
+        f"{plural(report.records, 'record')} chained, "
+        f"{plural(report.batches, 'batch', 'batches')}, "
+    )
     if signatures:
-        found += f"{report.signatures_checked} signatures valid"
+        found += f"{plural(report.signatures_checked, 'signature')} valid"
         found += f", by key {by_key}" if by_key else ""
         console.print(f"[green]ok[/green]: {found}", highlight=False)
     else:
@@ -305,17 +305,18 @@ def _print_trail(trail: TrailReport, *, signatures: bool) -> None:
             soft_wrap=True,
         )
         return
-    found = f"registry changes: {trail.events} events chained"
+    found = f"registry changes: {plural(trail.events, 'event')} chained"
     if signatures:
         by_key = ", ".join(
-            f"{k} ({_plural(n, 'event', 'events')})" for k, n in sorted(trail.signed_by.items())
+            f"{k} ({plural(n, 'event')})" for k, n in sorted(trail.signed_by.items())
         )
-        found += f", {trail.signatures_checked} signatures valid"
+        found += f", {plural(trail.signatures_checked, 'signature')} valid"
         found += f", by key {by_key}" if by_key else ""
         if trail.vouched:
+            all_, them = ("", "it") if trail.vouched == 1 else ("all ", "them")
             found += (
-                f"; {trail.vouched} events not signed, all at or before the kept anchor "
-                f"id={trail.vouched_to}, which vouches for them"
+                f"; {plural(trail.vouched, 'event')} not signed, {all_}at or before the kept "
+                f"anchor id={trail.vouched_to}, which vouches for {them}"
             )
     else:
         found += " (signatures NOT checked: --no-signatures)"

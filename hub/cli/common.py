@@ -96,6 +96,14 @@ DbOption = typer.Option(
 )
 
 
+def plural(n: int, one: str, many: str = "", *, sep: str = "") -> str:
+    """A count with its noun: ``1 day``, ``2 days`` (``many`` where adding an s is wrong).
+
+    ``sep=","`` groups the thousands (``3,000 records``).
+    """
+    return f"{n:{sep}} {one if n == 1 else many or one + 's'}"
+
+
 # The password of SQLAlchemy's own URL pattern: after "user:", up to the "@".
 _PASSWORD = re.compile(r"^([\w+]+://[^:/]*:)[^@]*@")
 

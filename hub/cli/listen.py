@@ -17,7 +17,7 @@ import uvicorn
 from uvicorn.server import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
-from hub.cli.common import console, err_console
+from hub.cli.common import console, err_console, plural
 
 # No Server or Date header of the hub's own: a provider's answer goes back with its own, and
 # uvicorn would otherwise add a second of each. No proxy-headers middleware: nothing in the
@@ -61,7 +61,7 @@ def _say_stopped(committed: int | None, killed: int = 0) -> None:
     else:
         said = "hub stopped: exchanges in flight answered, log flushed"
     if committed is not None:
-        said += f" ({committed} records committed by this process)"
+        said += f" ({plural(committed, 'record')} committed by this process)"
     err_console.print(said, highlight=False)
 
 

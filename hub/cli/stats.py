@@ -15,6 +15,7 @@ from hub.cli.common import (
     console,
     err_console,
     fail,
+    plural,
     read_failed,
     run,
     settings,
@@ -280,7 +281,7 @@ def matrix_cmd(
     ]
     columns = ["client", "name", *heads]
     layouts = matrix_layouts(m, heads)
-    emit(m, rows, columns, title=f"Sharing matrix ({m.total:,} exchanges)",
+    emit(m, rows, columns, title=f"Sharing matrix ({plural(m.total, 'exchange', sep=',')})",
          as_json=False, as_csv=False, console=console, caption=window(m),
          layouts=layouts)  # fmt: skip
 
@@ -403,7 +404,7 @@ def health_cmd(
         Layout([col("provider"), col("name", wraps=["name"]), *figures]),
         Layout([col("provider", "provider", "name", wraps=["name"]), *figures]),
     ]
-    notes = [f"exchanges: the last {h.window_minutes} minutes and the current one"]
+    notes = [f"exchanges: the last {plural(h.window_minutes, 'minute')} and the current one"]
     if not h.providers:  # as the dashboard says it, not an empty table without a word
         notes = ["no providers registered: the registry has none with a base URL to check"]
     elif check:

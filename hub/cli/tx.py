@@ -16,6 +16,7 @@ from hub.cli.common import (
     err_console,
     fail,
     new_or_current,
+    plural,
     reason,
     run,
     settings,
@@ -85,7 +86,7 @@ def list_cmd(
             service=service_, provider=provider, status=status, fault=fault, user_id=user_id,
             issue=issue, cursor=cursor,
         )  # fmt: skip
-        err_console.print(f"{n:,} records", style="dim")
+        err_console.print(plural(n, "record", sep=","), style="dim")
         return
     page = stats_query(
         db, tz, browse.page, what=LOG, since=since, until=until, client=client, service=service_,
@@ -250,6 +251,6 @@ def synth_cmd(
     except Exception as exc:
         fail(f"could not load synthetic traffic into {shown(s.database_url)}: {reason(exc)}")
     console.print(
-        f"added {report.records:,} records over {days} days in {report.seconds:.1f} s "
-        f"({report.rate:,.0f} records/s); check them with: hub audit verify"
+        f"added {plural(report.records, 'record', sep=',')} over {plural(days, 'day')} in "
+        f"{report.seconds:.1f} s ({report.rate:,.0f} records/s); check them with: hub audit verify"
     )

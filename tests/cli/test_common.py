@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.cli.common import shown
+from hub.cli.common import plural, shown
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,10 @@ from hub.cli.common import shown
 )
 def test_a_url_is_shown_as_given_with_its_password_masked(given: str, printed: str | None) -> None:
     assert shown(given) == (printed if printed is not None else given)
+
+
+def test_a_count_is_said_with_its_noun_in_the_singular_for_one() -> None:
+    assert [plural(n, "day") for n in (0, 1, 2)] == ["0 days", "1 day", "2 days"]
+    assert plural(1, "batch", "batches") == "1 batch"
+    assert plural(3000, "batch", "batches") == "3000 batches"
+    assert plural(3000, "record", sep=",") == "3,000 records"

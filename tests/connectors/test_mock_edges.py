@@ -115,6 +115,15 @@ async def test_a_journal_filter_given_twice_is_refused(api: httpx.AsyncClient, q
         assert (await api.get(f"/__requests/count?{query}")).status_code == 422
 
 
+async def test_a_journal_filter_given_twice_names_its_values(api: httpx.AsyncClient) -> None:
+    # As a service's refusal does: which values clashed, not only how many.
+    answer = await api.get("/__requests?method=GET&method=POST")
+    assert answer.json()["message"] == (
+        "query parameter method is given 2 times (GET, POST): each filter takes one value "
+        "(ask once per value and add up the answers)"
+    )
+
+
 async def test_a_near_miss_names_text_in_another_unicode_form(api: httpx.AsyncClient) -> None:
     # "Nguyễn" composed (NFC) and decomposed (NFD) look the same: the 404 said only that the
     # body did not hold the name, which a tester could not see.

@@ -302,6 +302,19 @@ def test_tx_synth_makes_the_tables_of_a_new_database(
     assert "added 100 records" in run("tx", "synth", "--records", "100", "--days", "1")
 
 
+def test_a_count_of_one_is_said_in_the_singular(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/one.db")
+    monkeypatch.setenv("HUB_SIGNING_KEY_FILE", str(tmp_path / "key.pem"))
+    # "added 1 records over 1 days", then "1 records chained, 1 batches".
+    added = run("tx", "synth", "--records", "1", "--days", "1")
+    assert "added 1 record over 1 day in " in added, added
+    assert "ok: 1 record chained, 1 batch, 1 signature valid" in run("audit", "verify")
+    listed = CliRunner().invoke(app, ["tx", "list", "--all", "--csv"])
+    assert listed.exit_code == 0 and listed.stderr.strip() == "1 record", listed.output
+
+
 def test_listed_records_carry_the_body_hashes_the_spec_names(cli_db: str) -> None:
     item = json.loads(run("tx", "list", "--limit", "1", "--json"))["items"][0]
     shown = json.loads(run("tx", "show", item["request_id"]))
