@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -79,9 +78,12 @@ def query(
     """Run a service function on a connection of the configured database (``what`` it reads),
     with the settings it takes: its time zone (``tz`` or HUB_TIMEZONE), the minute rollups'
     horizon, the interval of the hub's health checks."""
+    from pydantic import BaseModel
+
     from hub.core.db import create_engine
     from hub.stats.retention import minute_horizon
     from hub.stats.timeutil import InputError
+    from hub.stats.unheard import unheard_of
 
     s = settings(db)
 
@@ -97,7 +99,10 @@ def query(
                 if "interval_s" in takes:
                     kw["interval_s"] = s.health_interval_s
                 found = await fn(conn, **kw)
-                notes.extend(await unheard_of(conn, kw))
+                notes.extend(await unheard_of(conn, kw, cli=True))
+                # --json prints the API's JSON: its notes too.
+                if notes and isinstance(found, BaseModel) and "notes" in type(found).model_fields:
+                    found = found.model_copy(update={"notes": notes})
                 return found
         finally:
             await engine.dispose()
@@ -115,41 +120,6 @@ def query(
         raise  # the reader went (`| head`) or the disk is full: see hub/cli/main.py
     except Exception as exc:  # a CLI user gets the reason, not a traceback
         read_failed(exc, s.database_url, what)
-
-
-async def unheard_of(conn: Any, kw: dict[str, Any]) -> list[str]:
-    """What to say of a --client, --service or --provider that names nothing: an id neither
-    registered nor in the log (a typo, most often), which made every figure zero, as an
-    empty listing is, without a word on why."""
-    from sqlalchemy import text
-
-    notes = []
-    for name in ("client", "service", "provider"):
-        value = (kw.get(name) or "").strip()
-        if not value or value.lower() == "none":
-            continue
-        table = "services" if name == "service" else "subsystems"
-        known = list((await conn.execute(text(f"SELECT id FROM {table}"))).scalars())
-        if value in known:
-            continue
-        # On the log's (client, seq) and (service, seq) indexes; a provider is the start of
-        # its services' ids.
-        column = "service" if name == "provider" else name
-        bounds = {"low": value + "/", "high": value + "0"} if name == "provider" else {}
-        where = f"{column} >= :low AND {column} < :high" if bounds else f"{column} = :value"
-        seen = await conn.execute(
-            text(f"SELECT 1 FROM transactions WHERE {where} LIMIT 1"),
-            bounds or {"value": value},
-        )
-        if seen.first() is not None:
-            continue  # no longer registered, but in the log
-        close = difflib.get_close_matches(value, known, n=1, cutoff=0.8)
-        meant = f" (did you mean {close[0]}?)" if close else ""
-        notes.append(
-            f"no {name} {value} is registered or in the log{meant}: nothing matches "
-            f"--{name} {value}"
-        )
-    return notes
 
 
 @app.command("summary")

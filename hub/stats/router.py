@@ -33,6 +33,7 @@ from hub.stats.schemas import (
     TransactionPage,
 )
 from hub.stats.timeutil import InputError
+from hub.stats.unheard import unheard_of
 
 T = TypeVar("T")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -123,12 +124,20 @@ Range = Annotated[RangeQuery, Depends()]
 Filters = Annotated[FilterQuery, Depends()]
 
 
-async def _query(request: Request, fn: Callable[..., Awaitable[BaseModel]]) -> Response:
+async def _query(
+    request: Request,
+    fn: Callable[..., Awaitable[BaseModel]],
+    filters: FilterQuery | None = None,
+) -> Response:
     """``fn(conn)`` on the operator query thread (hub/stats/offload.py), as JSON made there;
-    cancelled there if the client goes first."""
+    cancelled there if the client goes first. With ``filters``, its ``notes`` say which of
+    them names nothing (hub/stats/unheard.py)."""
 
     async def answer(conn: Any) -> bytes:
-        return (await fn(conn)).model_dump_json().encode()
+        found = await fn(conn)
+        if filters is not None and (notes := await unheard_of(conn, asdict(filters))):
+            found = found.model_copy(update={"notes": notes})
+        return found.model_dump_json().encode()
 
     queries: QueryThread = request.app.state.hub.extras["queries"]
     try:
@@ -180,6 +189,7 @@ async def list_transactions(
             limit=limit,
             cursor=cursor,
         ),
+        filters,
     )
 
 
@@ -203,7 +213,9 @@ async def stats_summary(
     filters: Filters,
 ) -> Response:
     return await _query(
-        request, partial(service.summary, **_context(state), **asdict(window), **asdict(filters))
+        request,
+        partial(service.summary, **_context(state), **asdict(window), **asdict(filters)),
+        filters,
     )
 
 
@@ -228,6 +240,7 @@ async def stats_timeseries(
             **asdict(window),
             **asdict(filters),
         ),
+        filters,
     )
 
 
@@ -262,6 +275,7 @@ async def stats_top(
             **asdict(window),
             **asdict(filters),
         ),
+        filters,
     )
 
 

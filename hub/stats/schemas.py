@@ -25,6 +25,15 @@ def names_field() -> Any:
     )
 
 
+def notes_field() -> Any:
+    return Field(
+        default_factory=list,
+        description="a sentence for each client, service or provider filter that names an id "
+        "neither registered nor in the log (a typo, most often), with the registered id likely "
+        "meant: the figures are the zeros it matches; empty otherwise",
+    )
+
+
 class Window(BaseModel):
     """The range a figure covers: UTC instants, start included, end excluded."""
 
@@ -51,6 +60,7 @@ class Summary(Window):
         description="the range the percentiles are of: the summary's own (kept for clients "
         "of the time when it was widened to whole hours)"
     )
+    notes: list[str] = notes_field()
 
 
 class Point(BaseModel):
@@ -74,6 +84,7 @@ class Timeseries(Window):
     keys: list[str] = Field(description="the groups that appear, biggest first")
     points: list[Point]
     names: dict[str, str] = names_field()
+    notes: list[str] = notes_field()
 
 
 class Cell(BaseModel):
@@ -106,6 +117,7 @@ class Top(Window):
     by: str
     rows: list[TopRow]
     names: dict[str, str] = names_field()
+    notes: list[str] = notes_field()
 
 
 class Period(BaseModel):
@@ -128,6 +140,7 @@ class Growth(Window):
 class TransactionPage(BaseModel):
     items: list[dict[str, Any]]
     next_cursor: str | None
+    notes: list[str] = notes_field()
 
 
 class ProviderHealth(BaseModel):

@@ -126,8 +126,8 @@ def test_a_filter_naming_nothing_is_said_so(
     said = CliRunner().invoke(app, args)
     assert said.exit_code == 0, said.output
     assert f"note: {note}" in " ".join(said.stderr.split()), said.stderr
-    if "--json" in args:
-        json.loads(said.stdout)  # the note is on stderr: the JSON stays whole
+    if "--json" in args:  # the JSON stays whole, and carries the note as the API's does
+        assert json.loads(said.stdout)["notes"] == [note + f": nothing matches {args[2]} {args[3]}"]
 
 
 def test_an_id_in_the_log_is_no_typo_registered_or_not(cli_db: str) -> None:
