@@ -233,9 +233,8 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errs = exc.errors()
         problems = [_problem(e) for e in errs[:10]]
-        # A malformed identifier is a 400 wherever it is sent (SPEC §4); the rest a 422.
-        bad_id = any(isinstance(e.get("ctx", {}).get("error"), IdError) for e in errs)
-        return JSONResponse({"detail": "; ".join(problems)}, status_code=400 if bad_id else 422)
+        status = 400 if any(_unreadable(e) for e in errs) else 422
+        return JSONResponse({"detail": "; ".join(problems)}, status_code=status)
 
     @api.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -389,6 +388,16 @@ async def demo_credentials_list(state: HubState) -> list[dict[str, Any]]:
         services = sorted(s for c, s in grants if c == row.subsystem_id)
         out.append({"client": row.subsystem_id, "api_key": key, "services": services})
     return out
+
+
+def _unreadable(error: dict[str, Any]) -> bool:
+    """Whether ``error`` makes the request a 400 (docs/gateway.md, "The admin API in
+    detail"): the path, the query or a header is wrong, the body is no JSON, or an identifier
+    is malformed wherever it is sent (SPEC §4). The rest, a body read whose content is wrong,
+    is a 422: the same line the gateway draws between Client.BadRequest and InvalidPayload."""
+    if error["type"] == "json_invalid" or error["loc"][:1] in (("path",), ("query",), ("header",)):
+        return True
+    return isinstance(error.get("ctx", {}).get("error"), IdError)
 
 
 def _problem(error: dict[str, Any]) -> str:

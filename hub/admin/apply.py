@@ -39,7 +39,10 @@ async def apply_doc(
             summary=exists is None,
         )
     except RegistryFileError as exc:
-        raise HTTPException(400 if exc.bad_identifier else 422, str(exc)) from None
+        raise HTTPException(exc.status, str(exc)) from None
+    except registry.CertificateTaken as exc:
+        # What the registry holds refuses it, as a POST or PATCH of the subsystem is (409).
+        raise HTTPException(409, str(exc)) from None
     except registry.RegistryConflict as exc:
         raise HTTPException(422, str(exc)) from None
     except IntegrityError:

@@ -225,8 +225,9 @@ async def create_subsystem(
 
 
 async def _cert_free(session: AsyncSession, cert: str | None, subsystem_id: str) -> None:
-    # Checked before the write for a plain 409 (apply() calls a taken one a 422 conflict);
-    # the unique index catches one taken meanwhile (refusal).
+    # Checked before the write, for a PATCH (which goes without apply()) and for a refusal
+    # that names no document's entry (apply() says "subsystems[0]: ..."); the unique index
+    # catches one taken meanwhile (refusal).
     taken = await cert_taken(session, [(subsystem_id, cert)])
     if taken:
         raise HTTPException(409, taken)

@@ -136,14 +136,14 @@ async def delete_grant(
 ) -> None:
     if body is None:
         if client is None and service is None:
-            raise HTTPException(422, f"which grant? {NAME_THE_GRANT}")
+            raise HTTPException(400, f"which grant? {NAME_THE_GRANT}")
         if client is None or service is None:
             has, lacks = ("client", "service") if service is None else ("service", "client")
-            raise HTTPException(422, f"the query gives a {has} but no {lacks}: {NAME_THE_GRANT}")
+            raise HTTPException(400, f"the query gives a {has} but no {lacks}: {NAME_THE_GRANT}")
         body = GrantKey(client=client, service=service)
     elif client is not None or service is not None:
         raise HTTPException(
-            422, f"the grant is named twice, in the query and in the body; {NAME_THE_GRANT}"
+            400, f"the grant is named twice, in the query and in the body; {NAME_THE_GRANT}"
         )
     grant = await _grant(session, body)
     precondition(if_match, _grant_tag(grant), _grant_named(body))

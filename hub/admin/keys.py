@@ -22,7 +22,7 @@ router = APIRouter(route_class=AdminRoute)
 # An answer carrying a new key, shown once, must not stay in a proxy's or browser's cache.
 NO_STORE = "no-store"
 
-# A key's id as the database can hold it: a larger number is a 422, not an overflow in SQLite.
+# A key's id as the database can hold it: a larger number is a 400, not an overflow in SQLite.
 KeyId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The key's id, from GET /admin/keys")]
 
 

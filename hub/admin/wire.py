@@ -76,14 +76,14 @@ class AdminRoute(APIRoute):
             if unknown:
                 known = ", ".join(sorted(takes)) or "none"
                 raise HTTPException(
-                    422, f"unknown query parameter {unknown[0]!r}; this takes: {known}"
+                    400, f"unknown query parameter {unknown[0]!r}; this takes: {known}"
                 )
             given = [name for name, _ in request.query_params.multi_items()]
             twice = sorted({name for name in given if given.count(name) > 1})
             if twice:
                 # ?client=A&client=B: one of them was taken, the other silently dropped.
                 raise HTTPException(
-                    422, f"query parameter {twice[0]!r} is given more than once; give it once"
+                    400, f"query parameter {twice[0]!r} is given more than once; give it once"
                 )
             if is_json(media_type(request)):
                 try:
@@ -121,28 +121,29 @@ def _each_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _read_once(body: bytes) -> None:
     """Refuse a JSON body with a key given twice in one object ({"id": A, ..., "id": B}
     created B: the last was kept silently, where the YAML of the registry refuses it), or
-    one that is not UTF-8 (a 400 "There was an error parsing the body" before). Invalid
-    JSON is left to the route, which says where it stops."""
+    one that is not UTF-8 (a bare "There was an error parsing the body" before): each a 400,
+    a body that cannot be read, as invalid JSON is. Invalid JSON is left to the route, which
+    says where it stops."""
     if not body.strip():
         return
     try:
         json.loads(body, object_pairs_hook=_each_once)
     except _Twice as twice:
         raise HTTPException(
-            422,
+            400,
             f"body: the key {str(twice)[:60]!r} is given twice in one object (only the last "
             "would count); give it once",
         ) from None
     except UnicodeDecodeError as exc:
         raise HTTPException(
-            422,
+            400,
             f"the body is not UTF-8 (byte 0x{body[exc.start]:02x} at position {exc.start}): "
             "send the JSON as UTF-8 text",
         ) from None
     except RecursionError:
-        # Thousands of [ or { deep: Python's parser gives up (a 400 "There was an error
+        # Thousands of [ or { deep: Python's parser gives up (a bare "There was an error
         # parsing the body" before).
-        raise HTTPException(422, f"the body is {NESTED}") from None
+        raise HTTPException(400, f"the body is {NESTED}") from None
     except ValueError:
         return
 
@@ -175,7 +176,7 @@ async def _yaml_as_json(request: Request) -> Request:
             for _said, fix in YAML_FIXES:
                 message = message.removesuffix(f"; {fix}")
             message += f"; {ONE_LINE}"
-        raise HTTPException(400 if exc.bad_identifier else 422, message) from None
+        raise HTTPException(exc.status, message) from None
     body = json.dumps(doc.model_dump(exclude_unset=True)).encode()
     scope = dict(request.scope)
     scope["headers"] = [

@@ -81,9 +81,9 @@ ERROR = {
 }
 _ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _REFUSALS = {
-    "400": "A malformed identifier, time, cursor or header",
+    "400": "A request that cannot be read: a malformed identifier, time, cursor or header, a "
+    "query parameter it does not take, given twice or of the wrong form, a body that is no JSON",
     "401": "No token, or one that is neither the admin's nor the operator's",
-    "422": "A value, body or query parameter refused (one it does not take, or given twice)",
 }
 _WRITES = {
     "409": "The entry is there already, or another change took it first",
@@ -91,6 +91,8 @@ _WRITES = {
 _BODIES = {
     "413": "A body over 16 MiB",
     "415": "A body that is not JSON (or, for the registry, YAML)",
+    "422": "A body read but refused: a field missing, unknown, of the wrong type or out of "
+    "range, or naming an entry there is not",
 }
 
 
@@ -118,6 +120,10 @@ def _with_errors(doc: dict[str, Any]) -> None:
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
+            if "requestBody" not in operation:
+                # FastAPI's 422 of a route with parameters: a mistake in the path or the
+                # query is a 400 here, and a 422 is a body refused.
+                responses.pop("422", None)
             if operation.get("security"):
                 said = dict(_REFUSALS)
                 if path.startswith("/admin"):

@@ -31,6 +31,10 @@ class RegistryConflict(ValueError):
     """A change that would leave the registry inconsistent (a dangling reference)."""
 
 
+class CertificateTaken(RegistryConflict):
+    """A subsystem given a certificate another subsystem of the registry holds."""
+
+
 def parse_documents(texts: list[tuple[str, str]]) -> RegistryDoc:
     """Validate YAML texts (source, text) into one document; errors name file, line and key."""
     merged = RegistryDoc()
@@ -41,7 +45,7 @@ def parse_documents(texts: list[tuple[str, str]]) -> RegistryDoc:
             doc = RegistryDoc.model_validate(data)
         except ValidationError as exc:
             raise RegistryFileError(
-                describe(exc, source, node, RegistryDoc), bad_identifier=names_bad_identifier(exc)
+                describe(exc, source, node, RegistryDoc), malformed=names_bad_identifier(exc)
             ) from None
         _check_duplicates(doc, source, node)
         # The sections a file names, even empty: what prune_all may empty on purpose.
@@ -333,7 +337,7 @@ async def apply(
         claimed[s.cert_sha256] = i
         holder = await cert_holder(session, s.cert_sha256, besides=s.id)
         if holder:
-            raise RegistryConflict(
+            raise CertificateTaken(
                 f"{_entry(doc, 'subsystems', i)}: {cert_taken(s.cert_sha256, holder)}"
             )
     for row, cert in held:

@@ -29,13 +29,19 @@ YAML_FIXES = (
 class RegistryFileError(ValueError):
     """A registry file that cannot be applied; the message names the file, line and key.
 
-    ``bad_identifier``: it names an identifier that is not well-formed, which the admin API
-    answers with a 400 (SPEC §4) where it answers the other problems with a 422.
+    ``malformed``: the file cannot be read (not UTF-8, not YAML, a key given twice) or names
+    an identifier that is not well-formed (SPEC §4), which the admin API answers with a 400
+    (``status``) where it answers a document read whose content is wrong with a 422.
     """
 
-    def __init__(self, message: str, *, bad_identifier: bool = False) -> None:
+    def __init__(self, message: str, *, malformed: bool = False) -> None:
         super().__init__(message)
-        self.bad_identifier = bad_identifier
+        self.malformed = malformed
+
+    @property
+    def status(self) -> int:
+        """The status the admin API answers it with."""
+        return 400 if self.malformed else 422
 
 
 def decode(data: bytes, source: str, fix: str = "save it as UTF-8") -> str:
@@ -46,7 +52,7 @@ def decode(data: bytes, source: str, fix: str = "save it as UTF-8") -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         byte = data[exc.start]
         raise RegistryFileError(
-            f"{source}: not UTF-8 (byte 0x{byte:02x} at line {line}); {fix}"
+            f"{source}: not UTF-8 (byte 0x{byte:02x} at line {line}); {fix}", malformed=True
         ) from None
 
 
@@ -76,10 +82,10 @@ def load(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
         # time of a large file (a 5 MB one took minutes, parsed twice).
         data = None if node is None else SafeConstructor().construct_document(node)
     except yaml.YAMLError as exc:
-        raise RegistryFileError(_yaml_error(exc, source)) from None
+        raise RegistryFileError(_yaml_error(exc, source), malformed=True) from None
     except RecursionError:
         # [[[[... thousands deep: PyYAML's parser recurses (a traceback, a 500 from the API).
-        raise RegistryFileError(f"{source}: {NESTED}") from None
+        raise RegistryFileError(f"{source}: {NESTED}", malformed=True) from None
     _check_keys(node, source)
     if data is None:
         data = {}
@@ -133,7 +139,8 @@ def _check_keys(node: yaml.Node | None, source: str) -> None:
                         where = f"{source}:{line}: {path}: " if path else f"{source}:{line}: "
                         raise RegistryFileError(
                             f"{where}the key {key.value!r} is given twice (also at line "
-                            f"{first[key.value]})"
+                            f"{first[key.value]})",
+                            malformed=True,
                         )
                     first[key.value] = line
                     walk(value, f"{path}.{key.value}" if path else key.value)

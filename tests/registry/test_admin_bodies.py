@@ -35,14 +35,14 @@ def _nested(levels: int) -> dict:
     [
         # The last "id" was taken: VN/GOV/BTP was created, where YAML refuses a key twice.
         ("POST", "/admin/members", '{"id": "VN/GOV/BCA2", "name": "x", "id": "VN/GOV/BTP"}',
-         422, "body: the key 'id' is given twice in one object"),
+         400, "body: the key 'id' is given twice in one object"),
         ("PUT", "/admin/registry", '{"members": [{"id": "VN/GOV/BTP", "name": "a", "name": "b"}]}',
-         422, "the key 'name' is given twice"),
+         400, "the key 'name' is given twice"),
         ("POST", "/admin/members", b'{"id": "VN/GOV/BTP", "name": "B\xf4 T\xfa"}',
-         422, "the body is not UTF-8 (byte 0xf4 at position 31): send the JSON as UTF-8 text"),
+         400, "the body is not UTF-8 (byte 0xf4 at position 31): send the JSON as UTF-8 text"),
         # Each was "There was an error parsing the body".
-        ("PUT", "/admin/registry", DEEP, 422, "the body is nested too deep to read"),
-        ("PUT", "/admin/registry", '{"members": ' + DEEP + "}", 422, "nested too deep"),
+        ("PUT", "/admin/registry", DEEP, 400, "the body is nested too deep to read"),
+        ("PUT", "/admin/registry", '{"members": ' + DEEP + "}", 400, "nested too deep"),
         # A 500: jsonschema recursed past Python's limit checking the schema.
         ("PATCH", f"/admin/services/{SERVICE}", json.dumps({"request_schema": _nested(300)}),
          422, "request_schema nests objects and lists more than 100 levels deep"),
@@ -73,12 +73,12 @@ async def test_a_deep_schema_within_the_limit_is_taken(sqlite_url: str, tmp_path
         assert r.status_code == 200, r.text
 
 
-async def test_yaml_nested_thousands_deep_is_a_422_not_a_500(
+async def test_yaml_nested_thousands_deep_is_a_400_not_a_500(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
         r = await c.put("/admin/registry", content=f"members: {DEEP}\n", headers=YAML_H)
-        assert r.status_code == 422, r.text
+        assert r.status_code == 400, r.text
         assert r.json()["detail"] == (
             "body: nested too deep to read: lists or mappings thousands of levels inside one "
             "another"

@@ -202,14 +202,14 @@ async def test_an_empty_status_or_grouping_is_none(hub: Hub) -> None:
         ("/api/stats/summary", {"since": "yesterday-ish"}, 400, "ISO date"),
         ("/api/stats/summary", {"since": "1h", "until": "2h"}, 400, "before until"),
         ("/api/transactions", {"since": "2026-12-05", "until": "2026-12-04"}, 400, "before until"),
-        ("/api/stats/timeseries", {"bucket": "week"}, 422, "bucket"),
+        ("/api/stats/timeseries", {"bucket": "week"}, 400, "bucket"),
         ("/api/stats/timeseries", {"bucket": "minute", "since": "30d"}, 400, "coarser bucket"),
         ("/api/stats/growth", {"period": "day", "since": "1990-01-01"}, 400, "coarser period "),
-        ("/api/transactions", {"limit": 1001}, 422, "limit"),
+        ("/api/transactions", {"limit": 1001}, 400, "limit"),
         ("/api/transactions", {"cursor": "garbage!"}, 400, "next_cursor"),
         # seq:99999999999999999999999, past SQLite's and PostgreSQL's integers: was a 500.
         ("/api/transactions", {"cursor": "c2VxOjk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"}, 400, "cursor"),
-        ("/api/stats/growth", {"period": "week"}, 422, "period"),
+        ("/api/stats/growth", {"period": "week"}, 400, "period"),
         # Past the years datetime holds, once in UTC or a bucket further: these were 500s.
         ("/api/transactions", {"since": "0001-01-01"}, 400, "between 1900-01-01 and 2999"),
         ("/api/stats/summary", {"since": "0001-01-01"}, 400, "between 1900-01-01 and 2999"),
