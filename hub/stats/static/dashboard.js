@@ -10,12 +10,16 @@ const palette = ["#0b6bcb", "#e8710a", "#1e7b34", "#b3261e", "#7b3fbf", "#00838f
 
 function token() { return localStorage.getItem(TOKEN_KEY); }
 
+// The dialog was closed without a token saved (Cancel, Escape): the refreshes leave it
+// closed, and the status says to press Token; it opened again over the figures every 15 s.
+let dismissed = false;
+
 // Says why in the dialog; fills the field only when it opens, so that a refresh every 15
-// seconds never wipes what the operator is typing.
-function askToken(why) {
+// seconds never wipes what the operator is typing. `pressed`: the operator asked for it.
+function askToken(why, pressed) {
   const dialog = document.getElementById("token-dialog");
   document.getElementById("token-error").textContent = why || "";
-  if (dialog.open) return;
+  if (dialog.open || (dismissed && !pressed)) return;
   document.getElementById("token").value = token() || "";
   dialog.showModal();
 }
@@ -23,12 +27,16 @@ function askToken(why) {
 document.getElementById("token-form").addEventListener("submit", () => {
   localStorage.setItem(TOKEN_KEY, document.getElementById("token").value.trim());
   document.getElementById("token-error").textContent = "";
+  dismissed = false;
   refresh();
 });
 // Not askToken itself: the click event would be taken for the reason and shown as one.
-document.getElementById("change-token").addEventListener("click", () => askToken());
-document.getElementById("token-cancel").addEventListener("click", () =>
-  document.getElementById("token-dialog").close());
+document.getElementById("change-token").addEventListener("click", () => askToken("", true));
+document.getElementById("token-cancel").addEventListener("click", () => {
+  dismissed = true;
+  document.getElementById("token-dialog").close();
+});
+document.getElementById("token-dialog").addEventListener("cancel", () => { dismissed = true; });
 document.getElementById("range").addEventListener("change", () => refresh());
 document.getElementById("matrix-csv").addEventListener("click", () => saveCsv("matrix"));
 document.getElementById("volume-csv").addEventListener("click", () => saveCsv("volume"));
@@ -74,11 +82,27 @@ function ms(n) {
   return Number(n).toLocaleString("en", { maximumFractionDigits: digits }) + " ms";
 }
 
+// Three significant digits, rounded before the unit is chosen: 999,999 bytes read
+// "1000 kB" and 99,950 "100.0 kB".
 function bytes(n) {
   const units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
   let i = 0;
-  while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
-  return (i ? n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0) : String(n)) + " " + units[i];
+  while (Number(n.toPrecision(3)) >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
+  if (!i) return String(n) + " B";
+  const shown = Number(n.toPrecision(3));
+  return shown.toFixed(shown < 10 ? 2 : shown < 100 ? 1 : 0) + " " + units[i];
+}
+
+// A share as a percentage to `digits` places, never rounded to none or to all: "0.00 %"
+// read as no failure beside "3 failed" ("< 0.01 %"), and "100 %" as every provider
+// reachable with 249 of 250 ("> 99 %").
+function percent(share, digits) {
+  if (share === null || share === undefined) return "–";
+  const text = (share * 100).toFixed(digits);
+  const step = 10 ** -digits;
+  if (share > 0 && Number(text) === 0) return `< ${step.toFixed(digits)} %`;
+  if (share < 1 && Number(text) === 100) return `> ${(100 - step).toFixed(digits)} %`;
+  return text + " %";
 }
 
 function esc(s) {
@@ -125,6 +149,12 @@ function draw(id, config) {
   config.options.maintainAspectRatio = false;
   config.options.locale = "en";
   if (charts[id]) {
+    // A series hidden by a click on its legend entry stays hidden: the new datasets are new
+    // objects, which Chart.js showed again at every refresh.
+    const chart = charts[id];
+    const hidden = new Set(chart.data.datasets.filter((d, i) => !chart.isDatasetVisible(i))
+      .map(series));
+    config.data.datasets.forEach((d) => { if (hidden.has(series(d))) d.hidden = true; });
     charts[id].data = config.data;
     charts[id].options = config.options;  // a new range can bring a new unit
     charts[id].update("none");
@@ -133,8 +163,16 @@ function draw(id, config) {
   }
 }
 
+// What a dataset is of, from one refresh to the next: its provider's id (its label is the
+// registry's name, which can change), else its label.
+function series(d) { return d.key === undefined ? d.label : d.key; }
+
+// The "other" bar's key: no id holds a NUL character (the hub refuses them), and its label
+// changes with how many groups it holds.
+const OTHER = "\u0000other";
+
 function tiles(s) {
-  const rate = s.total ? ((s.failed / s.total) * 100).toFixed(2) + " %" : "–";
+  const rate = s.total ? percent(s.failed / s.total, 2) : "–";
   const items = [["exchanges", fmt(s.total)], ["succeeded", fmt(s.succeeded)],
     ["failed", fmt(s.failed)], ["error rate", rate], ["p95 latency", ms(s.latency_ms.p95)],
     ["p95 hub-added", ms(s.hub_ms.p95)],
@@ -168,7 +206,8 @@ function volume(ts) {
   const datasets = keys.map((k, i) => ({ label: names[k] || name(k), key: k,
     backgroundColor: palette[i], data: ts.points.map((p) => (p.groups || {})[k] || 0) }));
   if (many) {
-    datasets.push({ label: `other (${ts.keys.length - keys.length})`, backgroundColor: "#9aa5b1",
+    datasets.push({ label: `other (${ts.keys.length - keys.length})`, key: OTHER,
+      backgroundColor: "#9aa5b1",
       data: ts.points.map((p, j) => p.total - datasets.reduce((n, d) => n + d.data[j], 0)) });
   }
   document.getElementById("volume-zone").textContent = "times in " + ts.timezone;
@@ -306,14 +345,16 @@ function health(h) {
   const rows = h.providers.map((p) => {
     const reach = p.reachable === null ? '<span class="unknown">not checked</span>' :
       p.reachable ? '<span class="ok">reachable</span>' :
-      `<span class="bad" title="${esc(p.error || "HTTP " + p.status)}">down</span>`;
-    const rate = p.error_rate === null ? "–" : (p.error_rate * 100).toFixed(1) + " %";
+      // Why, written under it: in a tooltip alone, no phone or keyboard showed it.
+      '<span class="bad">down</span>' + (p.error || p.status ?
+        `<span class="reason">${esc(p.error || "HTTP " + p.status)}</span>` : "");
+    const rate = percent(p.error_rate, 1);
     return `<tr><td${labelled(p.provider, h.names)}>${label(p.provider, h.names)}</td>` +
       `<td>${reach}</td><td class="num">${fmt(p.exchanges)}</td>` +
       `<td class="num">${rate}</td><td${p.circuit === "closed" || p.circuit === "n/a" ? "" :
         ' class="bad"'}>${esc(p.circuit)}</td></tr>`;
   }).join("");
-  const share = h.connection_rate === null ? "–" : (h.connection_rate * 100).toFixed(0) + " %";
+  const share = percent(h.connection_rate, 0);
   if (!h.providers.length) {  // not an empty table under "0 of 0 providers reachable"
     document.getElementById("health").innerHTML =
       '<p class="empty">No providers registered: the registry has none to check.</p>';
@@ -363,8 +404,11 @@ function saveCsv(what) {
   // utf-8-sig read past it; `hub stats ... --csv`, for pipes, has none.
   const file = new Blob(["\uFEFF" + text], { type: "text/csv;charset=utf-8" });
   link.href = URL.createObjectURL(file);
-  // The range's first bucket in the name: hub-matrix-2026-12-05T13-00.csv
-  link.download = `hub-${what}-${drawn.volume.since.slice(0, 16).replace(/:/g, "-")}.csv`;
+  // The range's first bucket in the name, as its row and the chart label it (in the hub's
+  // zone, not the UTC of `since`): hub-matrix-2026-12-05T20-00.csv, hub-volume-2026-11-07.csv
+  const first = drawn.volume.points.length ? drawn.volume.points[0].label :
+    drawn.volume.since.slice(0, 16);
+  link.download = `hub-${what}-${first.replace(/:/g, "-")}.csv`;
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 }
@@ -377,6 +421,7 @@ function say(status, className) {
 }
 
 let generation = 0;
+let askedAt = null;  // when the refresh under way asked the hub (ms); null when none is
 let shownAt = null;  // when the figures on the page were fetched, in the hub's time zone
 let shownRange = null;  // and of which range ("last 24 hours"): the select may say another
 
@@ -390,6 +435,7 @@ async function refresh() {
   }
   // Only the newest refresh draws: a slow answer for a range left behind is dropped.
   const mine = ++generation;
+  askedAt = Date.now();
   const select = document.getElementById("range");
   const since = select.value;
   const range = select.selectedOptions[0].textContent;
@@ -434,8 +480,26 @@ async function refresh() {
     status.textContent = String(err.message || err) +
       (shownAt && !waiting ? `; figures from ${shownAt}, of the ${shownRange}` : "") +
       (waiting ? "" : `; retrying every ${REFRESH_MS / 1000} s`);
+  } finally {
+    if (mine === generation) askedAt = null;
   }
 }
 
+// Every period, a refresh; but not over one still waiting for its answers. Each refresh
+// dropped the one before it, so a hub slower than the period (a month of traffic on a busy
+// database) never had an answer drawn, and was sent another set of queries every period.
+// A new range or token still asks at once (refresh itself).
+function tick() {
+  if (askedAt === null) {
+    refresh();
+    return;
+  }
+  const status = document.getElementById("status");
+  say(status, "");
+  status.textContent = "waiting for the hub's answer (asked " +
+    `${Math.round((Date.now() - askedAt) / 1000)} s ago)` +
+    (shownAt ? `; figures from ${shownAt}, of the ${shownRange}` : "");
+}
+
 refresh();
-setInterval(refresh, REFRESH_MS);
+setInterval(tick, REFRESH_MS);
