@@ -45,7 +45,8 @@ def parse_duration(text: str) -> float:
     try:
         return seconds(text)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        # Called after parsing, where typer no longer knows which option the value was of.
+        raise typer.BadParameter(str(exc), param_hint="'--duration'") from None
 
 
 def _event_loop_runner() -> asyncio.Runner:
@@ -270,10 +271,12 @@ def replay_command(
             name = _SIGNAL_NAMES[signum]
             if len(signals) == 1 and runners:
                 runners[0].stop(name)
+                # Any second signal aborts; name the one that came, as a CI log shows it.
+                again = "Ctrl-C" if name == "Ctrl-C" else f"{name} or Ctrl-C"
                 say(
                     errors,
                     f"stopping ({name}): no new iterations; waiting for those in flight, "
-                    "clearing faults and stubs, then the report (Ctrl-C again to abort them "
+                    f"clearing faults and stubs, then the report ({again} again to abort them "
                     "and quit without a report)",
                 )
             else:

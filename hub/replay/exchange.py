@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import zlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from multidict import CIMultiDict
 
@@ -103,6 +104,11 @@ async def run_exchange(
         if kind == "timeout":
             stats.timeouts_ms.append(waited)
             got = f"timeout: no answer within {timeout_s:g} s (--timeout)"
+        elif kind == "refused":
+            # Python's words, "[Errno 111] Connect call failed ('127.0.0.1', 8000)", hid
+            # the likely cause: a hub that stopped (or restarted) during the run.
+            where = urlsplit(hub_url).netloc.rpartition("@")[2]
+            got = f"refused: nothing listens on {where}, the hub's address (it stopped?)"
         else:
             got = f"{kind}: {type(exc).__name__}: {hub_words(exc)}".rstrip(": ")
         unanswered = Failure("transport", f"{step.method} {url}", "an HTTP answer", got)

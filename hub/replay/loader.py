@@ -8,6 +8,7 @@ read by ``hub.replay.yamllines``; ``hub.replay.problems`` puts what is wrong in 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -187,9 +188,11 @@ def _load_text(text: str, *, file: str, default_name: str) -> ScenarioPlan:
             [format_problem(file, data, lines, loc, m) for loc, m in duplicates]
         )
     if not isinstance(data, dict):
-        got = "an empty file" if data is None else f"a {type(data).__name__}"
         raise ScenarioLoadError(
-            [f"{file}:1: a scenario is a mapping with 'name' and 'steps', got {got}"]
+            [
+                f"{file}:1: a scenario is a mapping with a 'steps:' list (and, if wanted, "
+                f"'name:', 'description:' and 'vars:'), got {_whole(data)}"
+            ]
         )
     try:
         scenario = Scenario.model_validate(data)
@@ -199,3 +202,20 @@ def _load_text(text: str, *, file: str, default_name: str) -> ScenarioPlan:
     if errors:
         raise ScenarioLoadError([format_problem(file, data, lines, loc, m) for loc, m in errors])
     return plan
+
+
+def _whole(data: Any) -> str:
+    """What a file that is no mapping holds, in YAML's words rather than Python's type names
+    ("a str"): most often a line of text, or a file that is not a scenario at all."""
+    if data is None:
+        return "an empty file"
+    if isinstance(data, list):
+        return "a list"
+    if isinstance(data, str):
+        shown = data if len(data) <= 60 else data[:57] + "..."
+        return f"the text {shown!r}"
+    if isinstance(data, bool):
+        return "true" if data else "false"
+    if isinstance(data, int | float):
+        return f"the number {data}"
+    return f"a single value ({data})"

@@ -55,8 +55,10 @@ _K6_NAMES = {"avg": "mean", "med": "p50"}
 _PERCENTILE = re.compile(r"p\(?(?P<q>\d+(?:\.\d+)?)\)?")
 _THRESHOLD = re.compile(
     r"^\s*(?P<metric>[a-z]+(?:\(\d+(?:\.\d+)?\)|\d+(?:\.\d+)?)?)\s*(?P<op><=|>=|==|<|>)\s*"
-    r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>%|ms)?\s*$"
+    r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>%|ms|us|µs|s|m|h)?\s*$"
 )
+# Units k6's users give a latency in, which the thresholds take in ms only.
+_IN_MS = {"us": 0.001, "µs": 0.001, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 THRESHOLD_FORMS = (
     "METRIC OP NUMBER with OP one of < <= > >= ==; METRIC one of "
     f"{', '.join(LATENCY_METRICS)} (ms, e.g. p95<200; also any percentile, p99.9, and k6's "
@@ -115,7 +117,14 @@ def parse_threshold(text: str) -> Threshold:
     if match is None or metric is None:
         raise ValueError(f"threshold {text!r} is malformed: give {THRESHOLD_FORMS}")
     unit = match["unit"]
-    if (unit == "ms" and not _is_latency(metric)) or (unit == "%" and metric not in SHARE_METRICS):
+    if unit in _IN_MS and _is_latency(metric):
+        # "Malformed" and every form the option takes hid that only the unit was wrong.
+        ms = float(match["value"]) * _IN_MS[unit]
+        written = text[: match.start("value")] + f"{ms:.10g}"
+        raise ValueError(f"threshold {text!r}: latencies are in ms: write {written.strip()}")
+    if (unit in ("ms", *_IN_MS) and not _is_latency(metric)) or (
+        unit == "%" and metric not in SHARE_METRICS
+    ):
         raise ValueError(f"threshold {text!r}: {unit} does not go with {metric}")
     if unit == "%" and float(match["value"]) > 100:
         raise ValueError(f"threshold {text!r}: a share of iterations is at most 100%")

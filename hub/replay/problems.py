@@ -20,6 +20,7 @@ from hub.replay.mockschemas import (
     Stubs,
     Verify,
 )
+from hub.replay.options import parse_duration
 from hub.replay.schemas import Scenario
 from hub.replay.stepschemas import (
     Capture,
@@ -106,6 +107,46 @@ def _shown(value: Any) -> str:
     return f"{value!r}{hint}"
 
 
+# What k6's scripts and other load tools set in the file, and ``hub replay`` takes on its
+# command line, so that one file serves a check once and a load of any size.
+_RUN_OPTIONS = {
+    "iterations": "--iterations",
+    "vus": "--vus",
+    "concurrency": "--concurrency",
+    "duration": "--duration",
+    "rate": "--rate",
+    "stages": "--stages",
+    "threshold": "--threshold",
+    "thresholds": "--threshold",
+    "timeout": "--timeout",
+    "options": "",
+}
+_ALL_OPTIONS = "--iterations, --vus, --duration, --rate, --stages, --threshold, --timeout"
+
+
+def _unit_advice(loc: Loc, kind: str, value: Any) -> str:
+    """For a number written with a unit, as k6's users write them (``sleep: 1s``,
+    ``max_ms: 2s``): the number to write instead, in the unit the field takes."""
+    if not kind.startswith(("float_", "int_")) or not isinstance(value, str) or not loc:
+        return ""
+    field = str(loc[-1])
+    if not (field == "sleep" or field.endswith("_ms")):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        pass
+    else:  # `sleep: "1.5"`: the number is right, its quotes make it text
+        return f"; write the number without quotes: {field}: {value.strip()}"
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        return ""
+    if field == "sleep":
+        return f"; give seconds as a number, without a unit: sleep: {seconds:.10g}"
+    return f"; give milliseconds as a number, without a unit: {field}: {seconds * 1000:.10g}"
+
+
 def _said(item: Any) -> str:
     """One pydantic error in words: what a pattern asks for, rather than the pattern."""
     if item["type"] == "string_pattern_mismatch":
@@ -189,8 +230,16 @@ def validation_messages(
             if model is not None:
                 allowed = [f.alias or name for name, f in model.model_fields.items()]
                 close = difflib.get_close_matches(str(key), allowed, n=1)
+                if len(loc) == 1 and key in _RUN_OPTIONS:
+                    close = []  # `duration:` is no misspelt `description:`
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 hint += f"; allowed: {', '.join(allowed)}"
+            if len(loc) == 1 and key in _RUN_OPTIONS:
+                hint += (
+                    f" ({key!r} is an option of the run: hub replay FILE {_RUN_OPTIONS[key]} ...)"
+                    if _RUN_OPTIONS[key]
+                    else f" (k6's options are those of the run: hub replay FILE {_ALL_OPTIONS})"
+                )
             if len(loc) == 1 and _is_step_key(key):
                 hint += (
                     f" ({key!r} is a step's key: indent it under its step, as the keys above it)"
@@ -227,11 +276,15 @@ def validation_messages(
                 f"got {_shown(item.get('input'))}"
             )
             loc_for_field = loc
+        elif kind == "list_type" and isinstance(item.get("input"), dict):
+            # Pydantic says "Input should be a valid list": one item without its `- `.
+            message = "expected a list (each item starting with '- '), got a mapping"
+            loc_for_field = loc
         else:
             text = _said(item)
             shown = item.get("input")
             if not isinstance(shown, dict | list):
-                text += f" (got {_shown(shown)})"
+                text += f" (got {_shown(shown)})" + _unit_advice(loc, kind, shown)
             elif kind == "string_type":
                 # "Input should be a valid string" alone hid that a mapping or list came.
                 text += f" (got {_shown(shown)})"

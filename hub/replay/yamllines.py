@@ -243,6 +243,9 @@ def _indent_hint(problem: str) -> str:
             "; check this line's indentation: a key lines up with the other keys of its "
             "mapping, a '- ' with the other items of its list"
         )
+    if problem.startswith("found character '\\t'"):
+        # An editor that indents with tabs: PyYAML names the character, not the rule.
+        return "; YAML indents with spaces, not tabs: replace this line's tabs with spaces"
     if problem == "mapping values are not allowed here":
         return (
             "; a key indented deeper than the key above it, or a value holding ': ' that "

@@ -85,6 +85,30 @@ def run(*args: str) -> Any:
             ],
         ),
         ("- just\n- a list\n", [":1: a scenario is a mapping"]),
+        (  # As in k6's scripts: "allowed: name, ..." did not say where these go.
+            GOOD.replace("name: good", "name: good\niterations: 10\nthresholds: [p95<200]"),
+            [
+                ":3: unknown key 'iterations'; allowed: name, description, vars, steps "
+                "('iterations' is an option of the run: hub replay FILE --iterations ...)",
+                ":4: unknown key 'thresholds'; allowed: name, description, vars, steps "
+                "('thresholds' is an option of the run: hub replay FILE --threshold ...)",
+            ],
+        ),
+        (
+            GOOD.replace("name: good", "name: good\nduration: 30s"),
+            [
+                ":3: unknown key 'duration'; allowed: name, description, vars, steps "
+                "('duration' is an option of the run: hub replay FILE --duration ...)"
+            ],
+        ),
+        (
+            GOOD.replace("name: good", "name: good\noptions: {vus: 10}"),
+            [
+                ":3: unknown key 'options'; allowed: name, description, vars, steps (k6's "
+                "options are those of the run: hub replay FILE --iterations, --vus, "
+                "--duration, --rate, --stages, --threshold, --timeout)"
+            ],
+        ),
         (GOOD + "  - fault: {provider: VN/GOV/BCA/population}\n", ["give exactly one of"]),
         (
             GOOD + "  - id: find\n    fault: {provider: A/B/C/D, clear: true}\n",
@@ -250,6 +274,14 @@ def run(*args: str) -> Any:
                 "keys of its mapping, a '- ' with the other items of its list"
             ],
         ),
+        (  # PyYAML's words only: "found character '\t' that cannot start any token".
+            GOOD.replace("    expect:", "\texpect:"),
+            [
+                ":7:1: bad YAML: found character '\\t' that cannot start any token (while "
+                "scanning for the next token); YAML indents with spaces, not tabs: replace "
+                "this line's tabs with spaces"
+            ],
+        ),
         (
             GOOD.replace("    expect:", "      expect:"),
             [
@@ -357,6 +389,20 @@ def test_a_malformed_identifier_says_what_a_valid_one_looks_like(
             GOOD.replace("name: good", "name: [a]"),
             ":2: field name: Input should be a valid string (got a list)",
         ),
+        # "Input should be a valid list", of one stub written without its `- `.
+        (
+            GOOD + "  - stub: {provider: A/B/C/D, add: {method: GET, path: /x, status: 503}}\n",
+            ":8: step steps[1], field stub.add: expected a list (each item starting with "
+            "'- '), got a mapping",
+        ),
+        # A scenario that is not a mapping: "got a str", in Python's words, and 'name'
+        # said to be needed where a scenario may leave it out.
+        (
+            "hello world\n",
+            ":1: a scenario is a mapping with a 'steps:' list (and, if wanted, 'name:', "
+            "'description:' and 'vars:'), got the text 'hello world'",
+        ),
+        ("42\n", ":1: a scenario is a mapping with a 'steps:' list (and, if wanted, "),
     ],
     ids=[
         "no steps",
@@ -366,6 +412,9 @@ def test_a_malformed_identifier_says_what_a_valid_one_looks_like(
         "steps mapping",
         "body mapping",
         "name list",
+        "stubs mapping",
+        "text",
+        "number",
     ],
 )
 def test_a_wrong_shape_is_said_in_the_words_of_yaml(
@@ -374,7 +423,65 @@ def test_a_wrong_shape_is_said_in_the_words_of_yaml(
     path = write(text)
     result = run(str(path), "--hub", "http://127.0.0.1:9")
     assert result.exit_code == 2, result.output
-    assert f"{path}{said}\n" in result.output
+    assert f"{path}{said}" in result.output
+    assert "got a str" not in result.output and "got a int" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            GOOD + "  - sleep: 1s\n",
+            ":8: step steps[1], field sleep: Input should be a valid "
+            "number (got '1s'); give seconds as a number, without a unit: sleep: 1",
+        ),
+        (
+            GOOD + "  - sleep: 500ms\n",
+            "field sleep: Input should be a valid number (got "
+            "'500ms'); give seconds as a number, without a unit: sleep: 0.5",
+        ),
+        (
+            GOOD.replace("{status: 200}", "{status: 200, max_ms: 2s}"),
+            ":7: step 'find' (steps[0]), field expect.max_ms: Input should be a valid number "
+            "(got '2s'); give milliseconds as a number, without a unit: max_ms: 2000",
+        ),
+        (
+            GOOD.replace("{status: 200}", "{status: 200, max_ms: 250 ms}"),
+            "(got '250 ms'); give milliseconds as a number, without a unit: max_ms: 250",
+        ),
+        (
+            GOOD + "  - fault: {provider: A/B/C/D, set: {latency_ms: 1.5s}}\n",
+            ":8: step steps[1], field fault.set.latency_ms: Input should be a valid number "
+            "(got '1.5s'); give milliseconds as a number, without a unit: latency_ms: 1500",
+        ),
+        (
+            GOOD + "  - sleep: 1m30s\n",
+            "(got '1m30s'); give seconds as a number, without a unit: sleep: 90",
+        ),
+        (
+            GOOD + '  - sleep: "1.5"\n',
+            "field sleep: Input should be a valid number (got '1.5'); write the number "
+            "without quotes: sleep: 1.5",
+        ),
+    ],
+    ids=[
+        "sleep s",
+        "sleep ms",
+        "max_ms s",
+        "max_ms ms",
+        "fault latency s",
+        "sleep compound",
+        "sleep quoted",
+    ],
+)
+def test_a_number_given_with_a_unit_says_the_number_to_write(
+    write: Callable[..., Path], text: str, said: str
+) -> None:
+    # k6's users write `sleep: 1s` and `max_ms: 2s`; pydantic said only "a valid number".
+    path = write(text)
+    result = run(str(path), "--hub", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert said in result.output
 
 
 @pytest.mark.parametrize(
@@ -623,6 +730,8 @@ def test_bad_duration_is_a_usage_error(write: Callable[..., Path], duration: str
     # An empty one (`--duration "$D"` with D unset) ran the scenario once instead.
     result = run(str(write(GOOD)), "--duration", duration)
     assert result.exit_code == 2 and "not a duration" in result.output
+    # It said "Invalid value: 'soon' is not a duration", naming no option.
+    assert "Invalid value for '--duration'" in result.output
 
 
 @pytest.mark.parametrize("rate", ["inf", "1e400"])
@@ -673,6 +782,7 @@ def test_ctrl_c_stops_the_load_and_still_reports_what_ran(
     assert "CUT SHORT good" in stdout
     assert "all expectations held" not in stdout
     assert "interrupted" not in stderr.replace("stopping (Ctrl-C)", "")
+    assert "(Ctrl-C again to abort them and quit without a report)" in stderr
     document = json.loads(report.read_text())
     assert document["interrupted"] is True and document["ok"] is False
     assert document["stopped_by"] == "Ctrl-C"
@@ -713,6 +823,8 @@ def test_sigterm_and_sighup_stop_like_ctrl_c_and_clear_the_faults(
     assert fake_hub.faults[0] == ("PUT", {"latency_ms": 1})
     assert fake_hub.faults[-1] == ("DELETE", None)  # cleared before the process ended
     assert "1 cut short; 0 did not run" in stdout and f"(stopped by {name})" in stdout
+    # It said "Ctrl-C again to abort" of a run that no Ctrl-C had stopped.
+    assert f"({name} or Ctrl-C again to abort them and quit without a report)" in stderr
     document = json.loads(report.read_text())
     assert document["interrupted"] is True and document["stopped_by"] == name
     marker = ET.parse(junit).getroot().find("testsuite/testcase[@name='interrupted']/skipped")

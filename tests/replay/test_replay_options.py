@@ -106,6 +106,24 @@ def test_malformed_thresholds_say_the_accepted_forms(text: str) -> None:
     assert text in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("p95<0.2s", "threshold 'p95<0.2s': latencies are in ms: write p95<200"),
+        ("p(99)<=1.5s", "threshold 'p(99)<=1.5s': latencies are in ms: write p(99)<=1500"),
+        ("max < 2 m", "threshold 'max < 2 m': latencies are in ms: write max < 120000"),
+        ("avg<500us", "threshold 'avg<500us': latencies are in ms: write avg<0.5"),
+        ("rps>=5s", "threshold 'rps>=5s': s does not go with rps"),
+    ],
+)
+def test_a_latency_threshold_in_another_unit_says_it_in_ms(text: str, said: str) -> None:
+    # It was "malformed", with every form the option takes, for a unit k6's users write.
+    with pytest.raises(ValueError) as caught:
+        parse_threshold(text)
+    assert str(caught.value) == said
+    assert parse_threshold("p95<200ms").value == 200
+
+
 @pytest.mark.parametrize("text", ["failed<150%", "dropped>=100.5%"])
 def test_a_share_above_a_hundred_percent_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="at most 100%"):

@@ -421,6 +421,11 @@ async def test_attempts_that_got_no_answer_are_transport_errors_not_requests(
     assert dict(find.transport_errors) == {"refused": 3} and not find.statuses
     assert (find.failed, verify.runs, result.iterations_failed) == (3, 0, 3) and not result.ok
     assert find.first_failure is not None and find.first_failure.kind == "transport"
+    # It said "refused: ConnectionRefusedError: [Errno 111] Connect call failed (...)".
+    port = url.rpartition(":")[2]
+    assert find.first_failure.got == (
+        f"refused: nothing listens on 127.0.0.1:{port}, the hub's address (it stopped?)"
+    )
     assert result.to_dict()["transport_errors"] == {"refused": 3}
     # The closed-model worker pauses after each such iteration instead of spinning.
     assert pauses == [TRANSPORT_PAUSE_S] * 3
