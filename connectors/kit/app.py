@@ -25,6 +25,7 @@ through the hub.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -174,6 +175,27 @@ class _KnownQuery:
             raise InvalidRequestError(twice)
 
 
+def _check_handlers(manifest: Manifest, handlers: Mapping[str, Handler]) -> None:
+    """Each service code of the manifest has one handler, and each handler a service.
+
+    Said one code at a time, with the handler a renamed code most likely left behind: two
+    sorted lists of codes left the reader to find what differs between them."""
+    codes = [spec.code for spec in manifest.services]
+    missing = [code for code in codes if code not in handlers]
+    extra = [code for code in handlers if code not in codes]
+    if not missing and not extra:
+        return
+    said = [f"service {code} of the manifest has no handler" for code in missing]
+    for code in extra:
+        close = difflib.get_close_matches(code, missing, n=1, cutoff=0.6)
+        meant = f" (did you mean {close[0]!r}?)" if close else ""
+        said.append(f"handler {code!r} names no service{meant}")
+    raise ValueError(
+        f"{manifest.name}: {'; '.join(said)}: give build_app's handlers one for each service "
+        "code, keyed by the code"
+    )
+
+
 def build_app(
     manifest: Manifest,
     *,
@@ -189,11 +211,8 @@ def build_app(
     ``on_close`` are awaited when the app shuts down, while its hub client is still open
     (to stop the deliveries of ``connectors.kit.subscriptions`` under way, say).
     """
+    _check_handlers(manifest, handlers)
     codes = {spec.code for spec in manifest.services}
-    if set(handlers) != codes:
-        raise ValueError(
-            f"{manifest.name}: handlers {sorted(handlers)} do not match services {sorted(codes)}"
-        )
     hub = hub or HubClient(client_id=manifest.subsystem_id)
 
     @asynccontextmanager

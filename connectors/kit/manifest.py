@@ -14,6 +14,22 @@ from typing import Any
 from pydantic import BaseModel, PydanticUserError, TypeAdapter
 
 _PART = re.compile(r"[A-Za-z0-9._-]+")  # fullmatch: "$" lets a final "\n" through
+
+
+def _part_problem(part: str) -> str | None:
+    """What the registry would refuse in one part of an id (hub.core.ids), said after the
+    part, else None: a manifest it refuses loaded, served and listed, and failed only when
+    registered."""
+    shown = part if len(part) <= 20 else part[:17] + "..."
+    if part in (".", ".."):
+        return f"{part!r} alone is a path's dot segment, which a URL resolves away: give a name"
+    if not _PART.fullmatch(part):
+        return f"{shown!r}: use letters, digits, '-', '_', '.'"
+    if len(part) > 128:
+        return f"{shown!r} has {len(part)} characters; the limit is 128"
+    return None
+
+
 _PARAM = re.compile(r"\{[^}]*\}")
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 # The X-Road metaservices' names: the hub takes /r1/{subsystem}/listMethods as the metaservice,
@@ -43,8 +59,9 @@ class ServiceSpec:
     errors: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if not _PART.fullmatch(self.code):
-            raise ValueError(f"service code {self.code!r}: use letters, digits, '-', '_', '.'")
+        problem = _part_problem(self.code)
+        if problem:
+            raise ValueError(f"service code {problem}")
         if self.code in RESERVED_CODES:
             raise ValueError(
                 f"service code {self.code!r} is an X-Road metaservice's name, which the hub "
@@ -99,8 +116,16 @@ class Manifest:
                 f"{self.name}: member id is INSTANCE/CLASS/MEMBER and subsystem id is "
                 f"member id + /SUBSYSTEM (got {self.member_id!r}, {self.subsystem_id!r})"
             )
-        if not all(_PART.fullmatch(part) for part in subsystem):
-            raise ValueError(f"{self.name}: bad characters in {self.subsystem_id!r}")
+        if subsystem[0] != "VN":
+            raise ValueError(f"{self.name}: unknown instance {subsystem[0]!r} (use VN)")
+        if subsystem[1] not in ("GOV", "LOC", "COM"):
+            raise ValueError(
+                f"{self.name}: unknown member class {subsystem[1]!r} (use GOV, LOC or COM)"
+            )
+        for part in subsystem:
+            problem = _part_problem(part)
+            if problem:
+                raise ValueError(f"{self.name}: subsystem id {self.subsystem_id!r}: part {problem}")
         if not self.member_name.strip():
             raise ValueError(f"{self.name}: member_name is blank; give the agency's name")
         codes = [s.code for s in self.services]

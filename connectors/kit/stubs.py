@@ -167,9 +167,18 @@ def read_stubs(path: Path) -> list[Stub]:
     """The stubs of a JSON file holding a list of them, as ``PUT /__stubs`` takes."""
     try:
         # utf-8-sig: a byte order mark (Notepad writes one) is no part of the JSON.
-        given = loads(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise StubError(f"cannot read the stubs file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise StubError(f"the stubs file {path} is not JSON: {exc}") from None
+    if not text.strip():
+        # A redirect that failed leaves the file empty: "Expecting value" said nothing of it.
+        raise StubError(f"the stubs file {path} is empty: write [] for no stubs, or a list of them")
+    try:
+        given = loads(text)
+    except json.JSONDecodeError as exc:
+        raise StubError(f"the stubs file {path} is not JSON: {exc}{_trailing_comma(exc)}") from None
     except ValueError as exc:
         raise StubError(f"the stubs file {path} is not JSON: {exc}") from None
     if not isinstance(given, list):
@@ -187,6 +196,21 @@ def read_stubs(path: Path) -> list[Stub]:
     except StubError as exc:
         raise StubError(f"the stubs file {path}: {exc}") from None
     return stubs
+
+
+def _trailing_comma(exc: json.JSONDecodeError) -> str:
+    """Where the parser stopped at a closing bracket after a ',' (as JavaScript's literals
+    allow), where that comma is: the parser names the bracket, often a line further on."""
+    before = exc.doc[: exc.pos].rstrip()
+    if not before.endswith(",") or exc.doc[exc.pos : exc.pos + 1] not in ("]", "}"):
+        return ""
+    at = len(before) - 1
+    line = exc.doc.count("\n", 0, at) + 1
+    column = at - exc.doc.rfind("\n", 0, at)
+    return (
+        f"; the ',' at line {line} column {column} comes before {exc.doc[exc.pos]!r}, which "
+        "JSON does not allow: delete it"
+    )
 
 
 class Stubs:

@@ -119,6 +119,20 @@ def _placeholder_note(s: Settings) -> None:
         )
 
 
+async def _unregistered(session: AsyncSession, client: str) -> str:
+    """``: no subsystem X is registered (did you mean Y?)`` for a --client the registry does
+    not hold, else nothing: "no keys for" a misspelt client read as a client without keys."""
+    from sqlalchemy import select
+
+    from hub.models import Subsystem
+    from hub.registry.service import meant
+
+    if await session.get(Subsystem, client) is not None:
+        return ""
+    ids = set((await session.scalars(select(Subsystem.id))).all())
+    return f": no subsystem {client} is registered{meant(client, ids)}"
+
+
 def _note(text: str) -> None:
     err_console.print(text, highlight=False, soft_wrap=True)
 
@@ -259,13 +273,16 @@ def list_cmd(
             fail(f"--client: {problem}", 2)
     s = _open(db)
 
-    async def work(session: AsyncSession) -> list[dict[str, Any]]:
-        return [keys.fields(k, s.secret_key) for k in await repo.api_keys(session, client)]
+    async def work(session: AsyncSession) -> tuple[list[dict[str, Any]], str]:
+        rows = [keys.fields(k, s.secret_key) for k in await repo.api_keys(session, client)]
+        return rows, await _unregistered(session, client) if client and not rows else ""
 
-    rows = _on_database(s, work)
+    rows, unregistered = _on_database(s, work)
     if as_json:
         out = [KeyOut.model_validate(r).model_dump(mode="json") for r in rows]
         sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        if unregistered:
+            _note(f"no keys for {client}{unregistered}")
         return
     now = datetime.now(UTC)
     table = [
@@ -286,7 +303,7 @@ def list_cmd(
     emit({}, table, columns, title="API keys", as_json=False, as_csv=False, console=console,
          layouts=layouts)  # fmt: skip
     if not rows:
-        _note(f"no keys for {client}" if client else "no keys")
+        _note(f"no keys for {client}{unregistered}" if client else "no keys")
     other = [str(r["id"]) for r in table if r["current_secret"] is False and _live(r, now)]
     if other:
         _note(

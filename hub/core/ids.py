@@ -21,7 +21,13 @@ class IdError(ValueError):
 def check_parts(parts: list[str], kind: str, raw: str) -> None:
     for part in parts:
         # "." and ".." are legal characters but would let a path walk upwards.
-        if not PART.match(part) or part in (".", ".."):
+        if part in (".", ".."):
+            raise IdError(
+                f"{kind} identifier {_short(raw)!r} has a part {part!r} alone, which a URL "
+                "resolves as a path's dot segment (the call would reach another path): give a "
+                "name with a letter or digit"
+            )
+        if not PART.match(part):
             if len(part) > 128 and CHARS.match(part):
                 raise IdError(
                     f"{kind} identifier {_short(raw)!r} has a part of {len(part)} characters "

@@ -13,6 +13,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core import security
@@ -21,7 +22,7 @@ from hub.models import ApiKey, Subsystem
 from hub.registry import repository as repo
 from hub.registry.cache import Snapshot, load
 from hub.registry.events import Actor, Change, key_target, record
-from hub.registry.service import RegistryConflict
+from hub.registry.service import RegistryConflict, meant
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,10 @@ async def _new_key(
     expires_at: datetime | None,
 ) -> tuple[ApiKey, str]:
     if await session.get(Subsystem, client) is None:
+        ids = set((await session.scalars(select(Subsystem.id))).all())
         raise RegistryConflict(
-            f"unknown client {client}: no subsystem has that id; register it before issuing keys"
+            f"unknown client {client}{meant(client, ids)}: no subsystem has that id; register "
+            "it before issuing keys"
         )
     key = key or security.new_api_key()
     prefix = security.key_prefix(key)

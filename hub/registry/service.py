@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from pydantic import ValidationError
@@ -140,25 +141,45 @@ def _check_references(doc: RegistryDoc, known: dict[str, set[str]] | None = None
         raise RegistryFileError(f"{_entry(doc, section, i)}: {problem}" if where else problem)
 
     for i, s in enumerate(doc.subsystems):
-        if str(parse_subsystem(s.id).member) not in members:
+        member = str(parse_subsystem(s.id).member)
+        if member not in members:
             refuse(
                 "subsystems",
                 i,
-                f"subsystem {s.id}: its member {parse_subsystem(s.id).member} is not declared",
+                f"subsystem {s.id}: its member {member} is not declared{meant(member, members)}",
             )
     for i, svc in enumerate(doc.services):
-        if str(parse_service(svc.id).subsystem) not in subsystems:
+        subsystem = str(parse_service(svc.id).subsystem)
+        if subsystem not in subsystems:
             refuse(
                 "services",
                 i,
-                f"service {svc.id}: its subsystem {parse_service(svc.id).subsystem} is not "
-                "declared",
+                f"service {svc.id}: its subsystem {subsystem} is not declared"
+                f"{meant(subsystem, subsystems)}",
             )
     for i, g in enumerate(doc.grants):
         if g.client not in subsystems:
-            refuse("grants", i, f"grant {g.client} -> {g.service}: unknown client {g.client}")
+            refuse(
+                "grants",
+                i,
+                f"grant {g.client} -> {g.service}: unknown client {g.client}"
+                f"{meant(g.client, subsystems)}",
+            )
         if g.service not in services:
-            refuse("grants", i, f"grant {g.client} -> {g.service}: unknown service {g.service}")
+            refuse(
+                "grants",
+                i,
+                f"grant {g.client} -> {g.service}: unknown service {g.service}"
+                f"{meant(g.service, services)}",
+            )
+
+
+def meant(given: str, known: set[str]) -> str:
+    """`` (did you mean X?)`` for the id of ``known`` that ``given`` most likely misspells
+    (a letter off, a transposition), else nothing: "unknown client" alone sent the reader
+    looking for the id the files or the registry do hold."""
+    close = difflib.get_close_matches(given, sorted(known), n=1, cutoff=0.85)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 SECTIONS = frozenset({"members", "subsystems", "services", "grants"})

@@ -183,6 +183,9 @@ def describe(exc: ValidationError, source: str, node: yaml.Node | None, model: A
             msg = unknown_key(model, loc)
         elif err["type"] == "model_type":  # pydantic names the model class here
             msg = f"an entry is a mapping (id: ... and its other keys), not {_given(err)}"
+        elif err["type"] == "list_type" and isinstance(err.get("input"), dict):
+            # A section or endpoints written without the dashes of its entries.
+            msg = "must be a list: start each entry with '- ' (got a mapping)"
         elif err["type"].endswith(("_type", "_parsing")):
             # YAML reads `no`, `0755`, `8010` as what they look like: say what it read.
             msg = f"{msg} (got {_given(err)})"

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from hub.cli.main import app
 from hub.core import security
 from tests.reliability.conftest import RHub, running_hub
-from tests.reliability.fakes import CLIENT, LOOKUP, OTHER, PURPOSE
+from tests.reliability.fakes import CLIENT, LOOKUP, OTHER, PROVIDER, PURPOSE
 from tests.support import SECRET
 
 KEY = re.compile(r"hub_[0-9a-f]{12}_\S+")
@@ -118,6 +118,25 @@ async def test_list_is_a_table_without_secrets(sqlite_url: str, tmp_path: Path) 
     assert {r["client"] for r in json.loads(only.stdout)} == {OTHER}
 
 
+async def test_listing_the_keys_of_a_misspelt_client_names_the_one_meant(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # "no keys for VN/GOV/BTP/civil-statu" read as a client without keys, not as a typo.
+    await _registry(sqlite_url, tmp_path)
+    assert (await cli(sqlite_url, "issue", CLIENT)).exit_code == 0
+    for args in (["list", "--client", CLIENT[:-1]], ["list", "--client", CLIENT[:-1], "--json"]):
+        listed = await cli(sqlite_url, *args)
+        assert listed.exit_code == 0, listed.output
+        said = " ".join(listed.stderr.split())
+        assert (
+            f"no keys for {CLIENT[:-1]}: no subsystem {CLIENT[:-1]} is registered "
+            f"(did you mean {CLIENT}?)"
+        ) in said, said
+    # A registered client without keys is only that.
+    listed = await cli(sqlite_url, "list", "--client", PROVIDER)
+    assert " ".join(listed.stderr.split()) == f"no keys for {PROVIDER}", listed.stderr
+
+
 async def test_revoking_an_expired_key_says_it_had_expired(sqlite_url: str, tmp_path: Path) -> None:
     # It said "hubs running on this database refuse it within HUB_REGISTRY_REFRESH_S", as
     # of a key that had worked until then.
@@ -186,6 +205,12 @@ async def test_grace_zero_ends_the_old_key_now(sqlite_url: str, tmp_path: Path) 
     ("args", "code", "said"),
     [
         (["issue", "VN/GOV/XYZ/nobody"], 1, "unknown client VN/GOV/XYZ/nobody: no subsystem"),
+        (
+            ["issue", "VN/GOV/BTP/civil-statu"],
+            1,
+            "unknown client VN/GOV/BTP/civil-statu (did you mean VN/GOV/BTP/civil-status?): "
+            "no subsystem has that id",
+        ),
         (["issue", "not-an-id"], 2, "CLIENT: subsystem identifier 'not-an-id'"),
         (["issue", CLIENT, "--expires", "2001-01-01T00:00:00Z"], 2, "--expires"),
         (["issue", CLIENT, "--expires", "soon"], 2, "--expires"),

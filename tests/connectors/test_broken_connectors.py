@@ -195,3 +195,91 @@ def test_a_body_its_manifest_does_not_declare_is_refused(declared: type[BaseMode
     assert build_app(
         _manifest(fixed), dataset=Dataset(), handlers={"owner-vehicles": owner_vehicles}
     )
+
+
+def test_a_service_without_a_handler_is_named_with_the_handler_it_likely_lost() -> None:
+    # A service code renamed in manifest.py (`record-lookup` to `record_lookup`) and not in
+    # app.py's handlers was told as two sorted lists, leaving the reader to diff them.
+    async def vehicle_lookup(id: str) -> dict[str, str]:
+        return {"id": id}
+
+    async def vehicle_search() -> dict[str, str]:
+        return {}
+
+    lookup = ServiceSpec(
+        code="vehicle_lookup", method="GET", path="/vehicles/{id}", description="x"
+    )
+    search = ServiceSpec(code="vehicle-search", method="GET", path="/vehicles", description="x")
+    with pytest.raises(ValueError) as e:
+        build_app(
+            _manifest(lookup, search),
+            dataset=Dataset(),
+            handlers={"vehicle-lookup": vehicle_lookup, "vehicle-search": vehicle_search},
+        )
+    said = str(e.value)
+    assert "service vehicle_lookup of the manifest has no handler" in said
+    assert "handler 'vehicle-lookup' names no service (did you mean 'vehicle_lookup'?)" in said
+    assert "vehicle-search" not in said  # matched: not named
+    with pytest.raises(ValueError) as e:
+        build_app(_manifest(lookup), dataset=Dataset(), handlers={})
+    assert str(e.value) == (
+        "vehicles: service vehicle_lookup of the manifest has no handler: give build_app's "
+        "handlers one for each service code, keyed by the code"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        ("..", "service code '..' alone is a path's dot segment"),
+        (".", "service code '.' alone is a path's dot segment"),
+        ("x" * 129, "service code 'xxxxxxxxxxxxxxxxx...' has 129 characters; the limit is 128"),
+        ("record lookup", "service code 'record lookup': use letters, digits, '-', '_', '.'"),
+    ],
+    ids=["dotdot", "dot", "long", "space"],
+)
+def test_a_service_code_the_registry_would_refuse_is_refused_when_the_manifest_loads(
+    code: str, said: str
+) -> None:
+    # `..` and a 129-character code loaded, served and listed, and only `hub registry apply`
+    # (or `hub up` registering the connector) refused the subsystem's file.
+    with pytest.raises(ValueError) as e:
+        ServiceSpec(code=code, method="GET", path="/x", description="x")
+    assert said in str(e.value)
+
+
+def test_a_subsystem_id_the_registry_would_refuse_is_refused_when_the_manifest_loads() -> None:
+    spec = ServiceSpec(code="x-lookup", method="GET", path="/x", description="x")
+    with pytest.raises(ValueError) as e:
+        Manifest(
+            name="dots",
+            member_id="VN/LOC/48",
+            member_name="UBND",
+            subsystem_id="VN/LOC/48/..",
+            subsystem_name="Dots",
+            services=(spec,),
+        )
+    assert "'..' alone is a path's dot segment" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("member", "said"),
+    [
+        ("vn/LOC/48", "unknown instance 'vn' (use VN)"),
+        ("VN/TINH/48", "unknown member class 'TINH' (use GOV, LOC or COM)"),
+    ],
+)
+def test_a_member_id_the_registry_would_refuse_is_refused_when_the_manifest_loads(
+    member: str, said: str
+) -> None:
+    spec = ServiceSpec(code="x-lookup", method="GET", path="/x", description="x")
+    with pytest.raises(ValueError) as e:
+        Manifest(
+            name="odd",
+            member_id=member,
+            member_name="UBND",
+            subsystem_id=f"{member}/odd",
+            subsystem_name="Odd",
+            services=(spec,),
+        )
+    assert said in str(e.value)

@@ -161,3 +161,34 @@ def _mock_with_stubs(
     path.write_text(text, encoding)
     args = ["mock", "population", "--size", "1000", "--port", "1", "--stubs", str(path)]
     return CliRunner().invoke(hub_cli, args), served
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("", "the stubs file {path} is empty: write [] for no stubs"),
+        ("\n  \n", "the stubs file {path} is empty: write [] for no stubs"),
+        (
+            '[{"method": "GET", "path": "/v2/x", "text": "a"},\n]',
+            "the stubs file {path} is not JSON: Expecting value: line 2 column 1 (char 50); "
+            "the ',' at line 1 column 49 comes before ']', which JSON does not allow: delete it",
+        ),
+        (
+            '[{"method": "GET", "path": "/v2/x", "text": "a",}]',
+            "is not JSON: Expecting property name enclosed in double quotes: line 1 column 49 "
+            "(char 48); the ',' at line 1 column 48 comes before '}', which JSON does not "
+            "allow: delete it",
+        ),
+    ],
+    ids=["empty", "blank", "comma before ]", "comma before }"],
+)
+def test_a_stubs_file_that_is_empty_or_has_a_trailing_comma_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, said: str
+) -> None:
+    # "Expecting value: line 2 column 1" pointed past the comma that was the mistake, and an
+    # empty file (a redirect that failed) was told the same.
+    result, served = _mock_with_stubs(tmp_path, monkeypatch, text, "utf-8")
+    assert result.exit_code == 2, result.output
+    path = tmp_path / "stubs.json"
+    assert said.replace("{path}", str(path)) in result.output, result.output
+    assert not served

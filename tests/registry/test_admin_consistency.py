@@ -214,6 +214,9 @@ def test_an_entry_of_the_second_file_is_named_by_its_place_in_that_file() -> Non
         # A body that names an entry there is not: 422, whatever the entry (POST /admin/keys
         # was a 404, which reads as a route that is not there).
         ("POST", "/admin/keys", {"client": "VN/GOV/BCA/nobody"}, 422, "unknown client"),
+        ("POST", "/admin/keys", {"client": CLIENT + "x"}, 422, f"(did you mean {CLIENT}?)"),
+        ("POST", "/admin/grants", {"client": CLIENT, "service": SERVICE + "x"}, 422,
+         f"(did you mean {SERVICE}?)"),
         ("POST", "/admin/grants", {"client": "VN/GOV/BCA/x", "service": SERVICE}, 422, "unknown"),
         ("POST", "/admin/grants", {"client": CLIENT, "service": SERVICE + "2"}, 422, "unknown"),
         ("POST", "/admin/subsystems", {"id": "VN/GOV/BTP/x"}, 422, "not declared"),

@@ -221,6 +221,101 @@ def test_dangling_references_are_refused_with_where(
     assert yaml.safe_load(export.output)["members"] == []  # nothing of the file was applied
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "  - client: VN/GOV/BTP/civil-status\n",
+            "  - client: VN/GOV/BTP/civil-statu\n",
+            "unknown client VN/GOV/BTP/civil-statu (did you mean VN/GOV/BTP/civil-status?)",
+        ),
+        (
+            "    service: VN/GOV/BCA/population/citizen-lookup\n",
+            "    service: VN/GOV/BCA/population/citizen-lokup\n",
+            "unknown service VN/GOV/BCA/population/citizen-lokup (did you mean "
+            "VN/GOV/BCA/population/citizen-lookup?)",
+        ),
+        (
+            "  - id: VN/GOV/BTP/civil-status\n",
+            "  - id: VN/GOV/BPT/civil-status\n",
+            "its member VN/GOV/BPT is not declared (did you mean VN/GOV/BTP?)",
+        ),
+        (
+            "  - id: VN/GOV/BCA/population/citizen-verify\n",
+            "  - id: VN/GOV/BCA/populaton/citizen-verify\n",
+            "its subsystem VN/GOV/BCA/populaton is not declared (did you mean "
+            "VN/GOV/BCA/population?)",
+        ),
+    ],
+    ids=["client", "service", "member", "subsystem"],
+)
+def test_a_misspelt_reference_names_the_entry_it_likely_meant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str, expected: str
+) -> None:
+    # A grant's client or service one letter off was told "unknown client ..." alone, and the
+    # reader went looking for the id the registry does hold.
+    _new_db(tmp_path, monkeypatch)
+    reg = tmp_path / "reg.yaml"
+    assert old in GOOD
+    reg.write_text(GOOD.replace(old, new, 1), encoding="utf-8")
+    result = CliRunner().invoke(app, ["registry", "apply", str(reg)])
+    assert result.exit_code == 2 and expected in " ".join(result.output.split()), result.output
+
+
+def test_a_misspelt_reference_is_matched_against_the_registry_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _new_db(tmp_path, monkeypatch)
+    (tmp_path / "reg.yaml").write_text(GOOD, encoding="utf-8")
+    assert CliRunner().invoke(app, ["registry", "apply", str(tmp_path / "reg.yaml")]).exit_code == 0
+    grants = tmp_path / "grants.yaml"
+    grants.write_text(
+        "grants:\n  - client: VN/GOV/BTP/civil-status\n"
+        "    service: VN/GOV/BCA/population/citizen-verfy\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["registry", "apply", str(grants)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert "(did you mean VN/GOV/BCA/population/citizen-verify?)" in said, said
+    # Nothing near: no guess.
+    grants.write_text(
+        "grants:\n  - client: VN/GOV/BTP/civil-status\n    service: VN/COM/0101234565/x/y\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["registry", "apply", str(grants)])
+    assert result.exit_code == 2 and "did you mean" not in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "grants:\n  - client: VN/GOV/BTP/civil-status\n    service:",
+            "grants:\n  client: VN/GOV/BTP/civil-status\n  service:",
+            "reg.yaml:24: grants: must be a list: start each entry with '- ' (got a mapping)",
+        ),
+        (
+            '      - {method: GET, path: "/citizens/{id}"}\n',
+            '      method: GET\n      path: "/citizens/{id}"\n',
+            "reg.yaml:14: services[0].endpoints: must be a list: start each entry with '- ' "
+            "(got a mapping)",
+        ),
+    ],
+    ids=["section", "endpoints"],
+)
+def test_a_list_written_without_its_dashes_says_to_add_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str, expected: str
+) -> None:
+    # "Input should be a valid list (got a mapping)" named pydantic's type, not the dash.
+    _new_db(tmp_path, monkeypatch)
+    assert old in GOOD
+    reg = tmp_path / "reg.yaml"
+    reg.write_text(GOOD.replace(old, new, 1), encoding="utf-8")
+    result = CliRunner().invoke(app, ["registry", "apply", str(reg)])
+    assert result.exit_code == 2 and expected in result.output, result.output
+
+
 def test_a_file_may_refer_to_what_the_registry_holds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -198,3 +198,15 @@ def test_an_identifier_error_names_the_rule_the_part_breaks() -> None:
         parse_member("VN/GOV/a b")
     with pytest.raises(IdError, match="invalid part .*: use letters, digits"):
         parse_member("VN/GOV/" + "a" * 129 + "!")  # both rules: the characters first
+
+
+@pytest.mark.parametrize("part", [".", ".."])
+def test_a_dot_part_is_told_as_such_not_as_bad_characters(part: str) -> None:
+    # "invalid part '..': use letters, digits, '-', '_' or '.'" refused dots while naming
+    # the dot as allowed.
+    with pytest.raises(IdError) as caught:
+        parse_service(f"VN/LOC/48/construction/{part}")
+    said = str(caught.value)
+    assert f"has a part {part!r} alone, which a URL resolves as a path's dot segment" in said
+    assert "give a name with a letter or digit" in said
+    assert "use letters, digits" not in said
