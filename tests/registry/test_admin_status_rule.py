@@ -102,25 +102,23 @@ async def _refusal(c: httpx.AsyncClient, method: str, path: str, sent: dict[str,
     return await c.request(method, path, **{"headers": ADMIN_H, **sent})
 
 
-@pytest.mark.parametrize(("method", "path", "sent", "said"), UNREADABLE)
-async def test_what_cannot_be_read_is_a_400(
-    sqlite_url: str, tmp_path: Path, method: str, path: str, sent: dict[str, Any], said: str
+@pytest.mark.parametrize(
+    ("method", "path", "sent", "said", "status"),
+    [(*case, 400) for case in UNREADABLE] + [(*case, 422) for case in INVALID],
+)
+async def test_what_cannot_be_read_is_a_400_and_a_body_read_but_wrong_a_422(
+    sqlite_url: str,
+    tmp_path: Path,
+    method: str,
+    path: str,
+    sent: dict[str, Any],
+    said: str,
+    status: int,
 ) -> None:
     async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
         await _loaded(c)
         r = await _refusal(c, method, path, sent)
-        assert r.status_code == 400, r.text
-        assert list(r.json()) == ["detail"] and said in r.json()["detail"]
-
-
-@pytest.mark.parametrize(("method", "path", "sent", "said"), INVALID)
-async def test_a_body_read_whose_content_is_wrong_is_a_422(
-    sqlite_url: str, tmp_path: Path, method: str, path: str, sent: dict[str, Any], said: str
-) -> None:
-    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
-        await _loaded(c)
-        r = await _refusal(c, method, path, sent)
-        assert r.status_code == 422, r.text
+        assert r.status_code == status, r.text
         assert list(r.json()) == ["detail"] and said in r.json()["detail"]
 
 
