@@ -37,11 +37,14 @@ from hub.cli.stats_tables import named
 from hub.core.limits import PAGE_MAX
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from hub.stats.output import Layout
 
 app = typer.Typer(help="The transaction log: list, show, synthesise.", no_args_is_help=True)
 COLUMNS = ("started_at", "id", "client", "service", "status_code", "fault_code", "total_ms")
 LOG = "the transaction log"
+LIMIT = 20
 
 
 def _csv_columns() -> tuple[str, ...]:
@@ -62,7 +65,7 @@ def list_cmd(
     fault: str | None = typer.Option(None, help="Only this fault code, or 'none'."),
     user_id: str | None = typer.Option(None, "--user-id", help="Only this officer."),
     issue: str | None = typer.Option(None, help="Only this case or dossier."),
-    limit: int = typer.Option(20, min=1, max=PAGE_MAX, help="Records per page."),
+    limit: int = typer.Option(LIMIT, min=1, max=PAGE_MAX, help="Records per page."),
     cursor: str | None = typer.Option(
         None, help="next_cursor of the previous page, with the same filters."
     ),
@@ -94,7 +97,15 @@ def list_cmd(
         limit=limit, cursor=cursor,
     )  # fmt: skip
     items = page.items
-    caption = f"next page: --cursor {page.next_cursor}" if page.next_cursor else None
+    caption = None
+    if page.next_cursor:
+        given = {
+            "--since": since, "--until": until, "--client": client, "--service": service_,
+            "--provider": provider, "--status": status, "--fault": fault, "--user-id": user_id,
+            "--issue": issue, "--limit": limit if limit != LIMIT else None, "--tz": tz,
+        }  # fmt: skip
+        width = console.width if console.is_terminal else None
+        caption = f"next page: {_next_page(given, page.next_cursor, width)}"
     if not (as_json or as_csv):  # the data keeps "", the table says what it is
         items = [i | {k: named(i[k]) for k in ("client", "service")} for i in items]
         if console.is_terminal:  # piped, the record's own time, for grep
@@ -108,6 +119,31 @@ def list_cmd(
         caption=caption,
         layouts=_layouts(started="started (UTC)" if console.is_terminal else "started"),
     )  # fmt: skip
+
+
+def _next_page(given: Mapping[str, object], cursor: str, width: int | None = None) -> str:
+    """The options that read the next page. A cursor continues only the listing of its
+    range and filters: `--cursor C` alone, as the line said, was refused after a filtered
+    page, so the line repeats them (its relative forms keep the first page's instants).
+    In a terminal ``width`` wide, the command is cut at its spaces into lines that a shell
+    joins again (`` \\``), to be copied whole; a cursor and a long service id run past 80."""
+    import shlex
+
+    options = [f"{name} {shlex.quote(str(value))}" for name, value in given.items() if value]
+    if not options:
+        return f"--cursor {cursor}"
+    words = ["hub tx list", *options, f"--cursor {cursor}"]
+    if width is None:
+        return " ".join(words)
+    lines = [words[0]]
+    for word in words[1:]:
+        # "next page: " before the first line, "  " and " \\" around the others.
+        room = width - (len("next page: ") if len(lines) == 1 else 2) - 2
+        if len(lines[-1]) + 1 + len(word) <= room:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return " \\\n  ".join(lines)
 
 
 def _when(item: dict[str, Any]) -> str:

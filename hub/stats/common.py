@@ -46,7 +46,13 @@ def id_filters(client: str | None, service: str | None, provider: str | None) ->
     for name, value in found.items():
         if value is None:
             continue
-        if value.strip().lower() == NONE:
+        # Blanks around an id (a field copied from a page or a spreadsheet) are no part of
+        # it, as the gateway takes X-Road-Client: "has an invalid part 'civil-status '"
+        # refused what was plainly meant, the blank to be spotted between the quotes.
+        value = found[name] = value.strip() or None
+        if value is None:  # blanks alone, as an empty field
+            continue
+        if value.lower() == NONE:
             found[name] = ""
             continue
         try:

@@ -18,8 +18,10 @@ from typing import Any
 
 from sqlalchemy import String, Table, delete, func, insert, or_, select, update
 from sqlalchemy import type_coerce as raw
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.core.db import refusal_message, unreachable_message
 from hub.models import MinutePrune
 from hub.stats import timeutil as tu
 from hub.stats.rollup import COUNT_TABLES
@@ -136,6 +138,25 @@ async def _record_pruned(conn: Any, before: datetime) -> None:
         await conn.execute(insert(_pruned).values(id=1, pruned_before=before))
 
 
+def _failed(exc: Exception) -> None:
+    """Log a failed pass. A database that cannot be reached or refuses the statements is
+    one line with the reason (its traceback at DEBUG): while PostgreSQL was down, each
+    worker's pass logged some 90 lines that said no more than their last. Anything else is
+    the hub's own error and keeps its traceback."""
+    reason = None
+    if isinstance(exc, OSError):
+        reason = unreachable_message(exc)
+    elif isinstance(exc, DBAPIError):
+        reason = refusal_message(exc)
+    if reason is None:
+        log.exception("pruning the minute rollups failed")
+        return
+    # The API's advice to try again is the pruner's own to follow: it does, at its next pass.
+    reason = reason.split("; try again", 1)[0]
+    log.warning("pruning the minute rollups failed: %s; the next pass tries again", reason)
+    log.debug("pruning the minute rollups failed", exc_info=True)
+
+
 class MinutePruner:
     """Prunes the minute rollups shortly after start, then about every hour."""
 
@@ -185,6 +206,6 @@ class MinutePruner:
         while True:
             try:
                 await self.run_once()
-            except Exception:  # a failed pass is retried at the next one
-                log.exception("pruning the minute rollups failed")
+            except Exception as exc:  # a failed pass is retried at the next one
+                _failed(exc)
             await asyncio.sleep(self.interval_s)

@@ -128,6 +128,7 @@ async def _query(
     request: Request,
     fn: Callable[..., Awaitable[BaseModel]],
     filters: FilterQuery | None = None,
+    purpose: dict[str, str | None] | None = None,
 ) -> Response:
     """``fn(conn)`` on the operator query thread (hub/stats/offload.py), as JSON made there;
     cancelled there if the client goes first. With ``filters``, its ``notes`` say which of
@@ -135,7 +136,8 @@ async def _query(
 
     async def answer(conn: Any) -> bytes:
         found = await fn(conn)
-        if filters is not None and (notes := await unheard_of(conn, asdict(filters))):
+        given = (asdict(filters) if filters is not None else {}) | (purpose or {})
+        if given and (notes := await unheard_of(conn, given)):
             found = found.model_copy(update={"notes": notes})
         return found.model_dump_json().encode()
 
@@ -190,6 +192,7 @@ async def list_transactions(
             cursor=cursor,
         ),
         filters,
+        {"user_id": user_id, "issue": issue},
     )
 
 

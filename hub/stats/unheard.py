@@ -15,9 +15,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.gateway.checks import SAFE_HEADER
 from hub.stats import timeutil as tu
 from hub.stats.common import GROUPS, NONE
 
+# Filters on the purpose headers a record keeps as the gateway read them.
+PURPOSE = {"user_id": "X-Road-UserId", "issue": "X-Road-Issue"}
 # How alike a registered id must be to be offered as the one meant: a letter or two off.
 CUTOFF = 0.8
 
@@ -59,4 +62,16 @@ async def unheard_of(
         notes.append(
             f"no {name} {value} is registered or in the log{meant}: nothing matches {given}"
         )
+    for name, header in PURPOSE.items():
+        value = filters.get(name) or ""
+        # The gateway logs these headers only as 1-300 printable ASCII characters, read
+        # without blanks at their ends: an officer's name in Vietnamese ("cán-bộ") or a
+        # field copied with its blank listed nothing, as if that officer had asked nothing.
+        if value and (not SAFE_HEADER.fullmatch(value) or value != value.strip(" \t")):
+            given = f"{tu.option(name)} {value}" if cli else f"{name}={value}"
+            notes.append(
+                f"no record can have {header} {value!r}: the gateway takes 1-300 printable "
+                f"ASCII characters (no diacritics), without blanks at either end; nothing "
+                f"matches {given}"
+            )
     return notes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -474,3 +475,43 @@ def test_since_says_where_each_command_starts_without_it(command: str, said: str
     # said nothing of why: --since read alike for every command, as if all began at the first.
     shown = " ".join(run("stats", command, "--help").replace("│", " ").split())
     assert said in shown, shown
+
+
+def test_the_next_page_line_is_a_command_that_reads_the_next_page(cli_db: str) -> None:
+    """The line under a filtered page said `--cursor C` alone, as the guide's example runs
+    it; run so, the cursor was refused as one of another listing (its filters left out)."""
+    ekyc = "VN/COM/0101234565/ekyc"
+    first = ["tx", "list", "--since", "5d", "--client", ekyc, "--fault", "none", "--limit", "3"]
+    table = run(*first)
+    said = " ".join(table.split()).split("next page: ", 1)[1]
+    assert said.startswith("hub tx list ")
+    command = shlex.split(said)[1:]
+    second = json.loads(run(*command, "--json"))
+    page = json.loads(run(*first, "--json"))
+    assert [i["seq"] for i in second["items"]] == [
+        i["seq"]
+        for i in json.loads(run(*first, "--cursor", page["next_cursor"], "--json"))["items"]
+    ]
+    assert len(second["items"]) == 3
+    assert all(i["client"] == ekyc and i["fault_code"] is None for i in second["items"])
+    # Without filters the cursor alone reads on, and the line stays as short.
+    plain = " ".join(run("tx", "list").split())
+    assert "next page: --cursor " in plain
+
+
+def test_a_client_copied_with_a_blank_is_counted_without_a_note(cli_db: str) -> None:
+    ekyc = "VN/COM/0101234565/ekyc"
+    padded = CliRunner().invoke(app, ["stats", "summary", "--client", f"{ekyc} ", "--json"])
+    assert padded.exit_code == 0, padded.output
+    assert "note:" not in padded.stderr
+    exact = json.loads(run("stats", "summary", "--client", ekyc, "--json"))
+    assert json.loads(padded.stdout)["total"] == exact["total"] > 0
+
+
+def test_an_officer_in_vietnamese_is_said_to_match_nothing(cli_db: str) -> None:
+    listed = CliRunner().invoke(app, ["tx", "list", "--user-id", "cán-bộ", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout)["items"] == []
+    said = " ".join(listed.stderr.split())
+    assert "note: no record can have X-Road-UserId 'cán-bộ'" in said
+    assert "nothing matches --user-id cán-bộ" in said

@@ -195,6 +195,10 @@ def test_tx_list_takes_three_lines_a_record_beside_the_longest_services(
         assert item["service"] in second and str(item["status_code"]) in second
         assert item["client"] in third and shown(item["total_ms"]) in third
     assert "not shown at this width: fault (--json and --csv have them)" in table
+    # The next page's command, cut at its spaces into lines a shell joins again.
+    assert " \\\n  " in table
+    joined = table.replace(" \\\n  ", " ")
+    assert f"next page: hub tx list --service {LONGEST} --limit 10 --cursor " in joined, table
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -185,6 +185,52 @@ async def test_empty_filters_are_no_filters(hub: Hub) -> None:
     assert len(page["items"]) == len(records)
 
 
+async def test_blanks_around_an_id_are_no_part_of_it(hub: Hub) -> None:
+    """An id copied with a blank at an end was refused as "an invalid part 'civil-status '",
+    the blank to be spotted between the quotes, where the gateway takes X-Road-Client so."""
+    records = await traffic(hub)
+    client, provider = records[0]["client"], records[0]["provider"]
+    assert client and provider
+    s = await get(hub, "/api/stats/summary", client=f"{client} ", provider=f"\t{provider}")
+    exact = await get(hub, "/api/stats/summary", client=client, provider=provider)
+    assert (
+        s["total"]
+        == exact["total"]
+        == sum(r["client"] == client and r["provider"] == provider for r in records)
+    )
+    assert s["notes"] == []
+    page = await get(hub, "/api/transactions", client=f" {client} ")
+    assert [i["seq"] for i in page["items"]] == [
+        i["seq"] for i in (await get(hub, "/api/transactions", client=client))["items"]
+    ]
+    # Its cursor continues the same listing, with or without the blanks.
+    first = await get(hub, "/api/transactions", client=f"{client} ", limit=1)
+    more = await get(hub, "/api/transactions", client=client, limit=1, cursor=first["next_cursor"])
+    assert more["items"][0]["seq"] == page["items"][1]["seq"]
+    blank = await get(hub, "/api/stats/summary", client="  ")
+    assert blank["total"] == len(records)
+
+
+async def test_an_officer_no_record_can_name_is_said_so(hub: Hub) -> None:
+    """The gateway logs X-Road-UserId and X-Road-Issue as printable ASCII without blanks at
+    their ends: user_id=cán-bộ-01 listed nothing without a word, as if the officer had made
+    no request."""
+    records = await traffic(hub)
+    officer = next(r["user_id"] for r in records if r["user_id"])
+    page = await get(hub, "/api/transactions", user_id="cán-bộ-01", issue=f"{officer} ")
+    assert page["items"] == []
+    assert page["notes"] == [
+        "no record can have X-Road-UserId 'cán-bộ-01': the gateway takes 1-300 printable "
+        "ASCII characters (no diacritics), without blanks at either end; nothing matches "
+        "user_id=cán-bộ-01",
+        f"no record can have X-Road-Issue '{officer} ': the gateway takes 1-300 printable "
+        f"ASCII characters (no diacritics), without blanks at either end; nothing matches "
+        f"issue={officer} ",
+    ]
+    found = await get(hub, "/api/transactions", user_id=officer)
+    assert found["items"] and found["notes"] == []
+
+
 async def test_an_empty_status_or_grouping_is_none(hub: Hub) -> None:
     """A form's empty status or group-by field is no filter and no grouping (docs/operators.md:
     an empty value is no filter); both were a 422 naming the empty value."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -261,3 +262,32 @@ async def test_the_pruner_records_how_far_it_pruned_as_it_deletes(history: str) 
             assert await retention.read_pruned(conn) == (True, HORIZON)
     finally:
         await engine.dispose()
+
+
+async def test_a_pass_without_the_database_is_one_line_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While PostgreSQL was down, each worker's pass logged a traceback of some 90 lines
+    that said no more than its last; the operator's journal gets the reason in one line."""
+    caplog.set_level(logging.DEBUG, logger=retention.log.name)
+    # Nothing listens on port 1: asyncpg raises the socket's own ConnectionRefusedError.
+    engine = create_engine("postgresql+asyncpg://hub@127.0.0.1:1/hub")
+    pruner = retention.MinutePruner(engine, days=DAYS, interval_s=3600, first_delay_s=0)
+    try:
+        await pruner.start()
+        for _ in range(200):
+            if any(r.levelno >= logging.WARNING for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await pruner.stop()
+        await engine.dispose()
+    shown = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(shown) == 1
+    assert shown[0].exc_info is None
+    message = shown[0].getMessage()
+    assert message.startswith("pruning the minute rollups failed: the database cannot be reached")
+    assert message.endswith("; the next pass tries again") and "try again once" not in message
+    assert "\n" not in message
+    # The traceback is still there for whoever asks for DEBUG.
+    assert any(r.levelno == logging.DEBUG and r.exc_info for r in caplog.records)
