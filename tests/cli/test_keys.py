@@ -171,7 +171,9 @@ async def test_rotate_keeps_the_old_key_through_its_grace_then_revoke_ends_the_n
         revoked = await cli(sqlite_url, "revoke", str(new_id))
         assert revoked.exit_code == 0, revoked.output
         assert f"revoked key {new_id}" in " ".join(revoked.stdout.split())
-        assert await refused_within(hub, new, 2.0)  # HUB_REGISTRY_REFRESH_S is 0.2 here
+        # By the periodic reload (HUB_REGISTRY_REFRESH_S is 0.2 here), which a busy machine
+        # can hold up for longer than the 2 s once allowed.
+        assert await refused_within(hub, new, 30.0)
         assert await status(hub, issued["api_key"]) == 200  # in its grace period still
 
         gone = await cli(sqlite_url, "rotate", str(new_id))

@@ -40,6 +40,15 @@ def _gone(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"  # exited, not yet reaped
 
 
+async def _said(hub: HubProcess, text: str, seconds: float = 30) -> None:
+    """Wait until ``hub`` has said ``text`` in its output."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while text not in hub.output():
+        assert loop.time() < deadline, f"the hub never said {text!r}:\n{hub.output()}"
+        await asyncio.sleep(0.05)
+
+
 pytestmark = pytest.mark.slow
 
 CONCURRENCY = 32
@@ -125,22 +134,30 @@ async def test_sigterm_drains_in_flight_exchanges_and_flushes_the_log(
         try:
             key = await issue_key(hub.url, CLIENT)
             headers = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {key}", **PURPOSE}
-            provider.delay_s = 1.0
+            # Held at the provider until the hub says it is stopping, so that all 20 are in
+            # flight at once and answered during the drain. (Delayed 1 s each instead, the
+            # first could be answered on a busy machine before the last had arrived, and
+            # 20 were then never in flight together.)
+            provider.hold = gate = asyncio.Event()
             async with httpx.AsyncClient(timeout=30) as http:
                 calls = [
                     asyncio.create_task(http.get(hub.url + LOOKUP, headers=headers))
                     for _ in range(20)
                 ]
-                await asyncio.wait_for(provider.wait_in_flight(20), 30)
-                assert hub.proc is not None
-                writers = writer_processes(hub.proc.pid)
-                if log_mode == "--log-process":
-                    (writer,) = writers
-                    socket_dir = _socket_dir(writer)
-                    assert socket_dir.is_dir()
-                else:
-                    assert writers == []  # one worker writes its log itself
-                hub.signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(provider.wait_in_flight(20), 30)
+                    assert hub.proc is not None
+                    writers = writer_processes(hub.proc.pid)
+                    if log_mode == "--log-process":
+                        (writer,) = writers
+                        socket_dir = _socket_dir(writer)
+                        assert socket_dir.is_dir()
+                    else:
+                        assert writers == []  # one worker writes its log itself
+                    hub.signal(signal.SIGTERM)
+                    await _said(hub, "hub stopping on SIGTERM")
+                finally:
+                    gate.set()
                 answers = await asyncio.gather(*calls)
             # uvicorn re-raises the signal once it has shut down cleanly.
             assert await hub.wait() == -signal.SIGTERM

@@ -221,8 +221,12 @@ class ServerThread:
 
     def __enter__(self) -> ServerThread:
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
+        # Until it listens (its socket is bound, not yet listening): it went on after 10 s
+        # regardless, and every request would then have been refused.
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert self.thread.is_alive(), "the server thread ended before it served"
+            assert time.monotonic() < deadline, "the server did not start within 60 s"
             time.sleep(0.01)
         return self
 
