@@ -25,7 +25,6 @@ through the hub.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from connectors.kit.faults import FaultConfig, FaultMiddleware, Faults
 from connectors.kit.hub import HubClient
 from connectors.kit.journal import Journal
 from connectors.kit.manifest import Manifest, ServiceSpec
+from connectors.kit.nearby import did_you_mean
 from connectors.kit.queries import repeated_query
 from connectors.kit.stubs import Stubs
 from schemas.common import NotFound, Problem
@@ -187,9 +187,7 @@ def _check_handlers(manifest: Manifest, handlers: Mapping[str, Handler]) -> None
         return
     said = [f"service {code} of the manifest has no handler" for code in missing]
     for code in extra:
-        close = difflib.get_close_matches(code, missing, n=1, cutoff=0.6)
-        meant = f" (did you mean {close[0]!r}?)" if close else ""
-        said.append(f"handler {code!r} names no service{meant}")
+        said.append(f"handler {code!r} names no service{did_you_mean(code, missing)}")
     raise ValueError(
         f"{manifest.name}: {'; '.join(said)}: give build_app's handlers one for each service "
         "code, keyed by the code"

@@ -18,7 +18,6 @@ a missing parameter, a body that is not JSON) gets the same answer as ``InvalidR
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from connectors.kit.nearby import PathShape, near_limit
+from connectors.kit.nearby import PathShape, did_you_mean, near_limit
 
 CONTROLS = ("/__health", "/__reset", "/__faults", "/__stubs", "/__scenarios", "/__requests")
 _WIREMOCK_ADMIN = {
@@ -299,8 +298,7 @@ def _sentence(error: Any, content_type: str) -> str:
         fields = (error.get("ctx") or {}).get("fields")
         if not fields:
             return f"{where} is not a field of this request; leave it out"
-        close = difflib.get_close_matches(loc[-1], fields, n=1)
-        meant = f" (did you mean {close[0]!r}?)" if close else ""
+        meant = did_you_mean(loc[-1], fields)
         return f"{where} is not a field of this request{meant}; it takes {', '.join(fields)}"
     if kind in ("model_attributes_type", "model_type", "dict_type") and not path:
         if isinstance(value, str | bytes) and "json" not in content_type.lower():
@@ -377,8 +375,8 @@ def unknown_query(
     for name in unknown[:MAX_ERRORS]:
         shown = name if len(name) <= 40 else name[:37] + "..."
         guess = meant(name) if meant is not None else None
-        close = [guess] if guess else difflib.get_close_matches(name, names, n=1)
-        said.append(f"'{shown}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        hint = f" (did you mean '{guess}'?)" if guess else did_you_mean(name, names)
+        said.append(f"'{shown}'{hint}")
     if len(unknown) > MAX_ERRORS:
         said.append(f"and {len(unknown) - MAX_ERRORS} more")
     takes = f"takes {', '.join(names)}" if names else "takes no query parameters"

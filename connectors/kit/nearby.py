@@ -1,4 +1,5 @@
-"""How near a path comes to a stub's or a service's, for the 404 of a call nothing answered.
+"""How near a path comes to a stub's or a service's, for the 404 of a call nothing answered;
+and the name a misspelt one was likely meant to be (``did_you_mean``).
 
 WireMock names the closest stub of an unmatched request whatever its URL; the mock does so
 for a stub of a nearby path (``/citizens/0792...`` for a call of ``/citizen/0792...``) and for
@@ -10,8 +11,17 @@ pays nothing for it.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Iterable
+
+
+def did_you_mean(given: str, known: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """`` (did you mean 'X'?)`` for the one of ``known`` that ``given`` most likely
+    misspells, or "" when none is alike enough (``cutoff``: difflib's ratio)."""
+    close = difflib.get_close_matches(given, list(known), n=1, cutoff=cutoff)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:

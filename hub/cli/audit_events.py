@@ -8,7 +8,16 @@ from typing import Any
 
 import typer
 
-from hub.cli.common import DbOption, console, fail, read_failed, run, settings, up_to_date
+from hub.cli.common import (
+    DbOption,
+    console,
+    err_console,
+    fail,
+    read_failed,
+    run,
+    settings,
+    up_to_date,
+)
 from hub.core.limits import PAGE_MAX, ROW_ID_MAX
 
 
@@ -50,11 +59,11 @@ def events_cmd(
     s = settings(db)
     up_to_date(s.database_url, "the audit trail", 2)
 
-    async def go() -> dict[str, Any]:
+    async def go() -> tuple[dict[str, Any], str | None]:
         engine = create_engine(s.database_url)
         try:
             async with session_factory(engine)() as session:
-                return await events_read.page(
+                found = await events_read.page(
                     session,
                     since=since,
                     until=until,
@@ -64,15 +73,22 @@ def events_cmd(
                     limit=limit,
                     cursor=cursor,
                 )
+                # A misspelt --target printed "no events" alone, as for an entry never changed.
+                unheard = None
+                if target is not None and not found["items"]:
+                    unheard = await events_read.unheard_of(session, target)
+                return found, unheard
         finally:
             await engine.dispose()
 
     try:
-        found = run(go())
+        found, unheard = run(go())
     except InputError as exc:
         fail(exc.cli, 2)
     except SQLAlchemyError as exc:
         read_failed(exc, s.database_url, "the audit trail", 2)
+    if unheard is not None:
+        err_console.print(f"note: {unheard}", markup=False, highlight=False, soft_wrap=True)
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
         return

@@ -1,13 +1,28 @@
-"""What a refusal of an unknown key adds, so that a typo in a registry file or an admin API
-body is fixed from the message alone: the key most likely meant, and the keys allowed there."""
+"""What a refusal of a misspelt name adds, so that the typo is fixed from the message alone:
+the id, key or setting most likely meant (``did_you_mean``) and, for an unknown key of a
+registry file or an admin API body, the keys allowed there (``unknown_key``)."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, get_args
 
 from pydantic import BaseModel
+
+
+def did_you_mean(
+    given: str, known: Iterable[str], *, cutoff: float = 0.6, quoted: bool = False
+) -> str:
+    """`` (did you mean X?)`` for the one of ``known`` that ``given`` most likely misspells,
+    or "" when none is alike enough. ``cutoff`` is difflib's: its 0.6 takes a word a few
+    letters off; an id is offered only a letter or two off (0.8 and more), as a long one
+    shares its start with all of its kind. ``quoted`` shows X as the message shows the name
+    it corrects (``'name'``)."""
+    close = difflib.get_close_matches(given, list(known), n=1, cutoff=cutoff)
+    if not close:
+        return ""
+    return f" (did you mean {close[0]!r}?)" if quoted else f" (did you mean {close[0]}?)"
 
 
 def unknown_key(root: Any, loc: Sequence[Any]) -> str:

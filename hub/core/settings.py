@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
@@ -16,6 +15,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from hub.core.hints import did_you_mean
 
 PLACEHOLDER = "change-me"
 MINUTE_DAYS_MAX = 36500  # HUB_MINUTE_ROLLUP_DAYS: a century
@@ -261,9 +262,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
             continue
         if upper in known or upper in NOT_SETTINGS:
             continue
-        close = difflib.get_close_matches(upper, known, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        found.append(f"{name} is not a hub setting{hint}; it is ignored.")
+        found.append(f"{name} is not a hub setting{did_you_mean(upper, known)}; it is ignored.")
     return found
 
 

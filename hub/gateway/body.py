@@ -4,7 +4,6 @@ that is no JSON, or that repeats a key in one object, ``Client.BadRequest``)."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Callable
@@ -15,6 +14,7 @@ import orjson
 from referencing.exceptions import Unresolvable
 
 from hub.core import errors
+from hub.core.hints import did_you_mean
 from hub.registry.cache import ServiceEntry
 
 # How deep a body checked against a request schema may nest (arrays and objects, the body
@@ -211,8 +211,7 @@ def _closed_fields(error: Any) -> str | None:
         return None
     named = []
     for key in extra[:10]:
-        close = difflib.get_close_matches(key, fields, n=1)
-        named.append(repr(key) + (f" (did you mean {close[0]!r}?)" if close else ""))
+        named.append(repr(key) + did_you_mean(key, fields, quoted=True))
     what = "is not a field of it" if len(extra) == 1 else "are not fields of it"
     takes = f"; it takes {', '.join(fields)}" if fields else ""
     return f"{', '.join(named)} {what}{takes}"

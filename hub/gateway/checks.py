@@ -12,6 +12,7 @@ import re
 from typing import NoReturn
 
 from hub.core import errors
+from hub.core.hints import did_you_mean
 from hub.core.ids import check_parts
 from hub.gateway import paths
 from hub.gateway.records import Exchange
@@ -174,9 +175,7 @@ def _nearest(service_id: str, snap: Snapshot) -> str:
     """
     provider, _, code = service_id.rpartition("/")
     if provider not in snap.subsystems:
-        close = difflib.get_close_matches(provider, list(snap.subsystems), n=1)
-        meant = f" (did you mean {close[0]}?)" if close else ""
-        return f": no subsystem {provider} is registered{meant}"
+        return f": no subsystem {provider} is registered{did_you_mean(provider, snap.subsystems)}"
     prefix = provider + "/"
     codes = [sid[len(prefix) :] for sid in snap.services if sid.startswith(prefix)]
     close = difflib.get_close_matches(code, codes, n=1)

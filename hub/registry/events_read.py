@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import ColumnElement, Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.core.hints import did_you_mean
 from hub.core.ids import IdError, parse_member, parse_service, parse_subsystem
 from hub.core.limits import PAGE_MAX, ROW_ID_MAX
-from hub.models import RegistryEvent
+from hub.models import ApiKey, Grant, Member, RegistryEvent, Service, Subsystem
+from hub.registry.service import meant
 from hub.stats import timeutil as tu
 from hub.stats.timeutil import InputError
 
@@ -121,8 +122,7 @@ async def page(
         )
     if action is not None and action not in ACTIONS and action not in KINDS:
         # A misspelt one would match nothing and read as "no such change was made".
-        close = difflib.get_close_matches(action, sorted(ACTIONS | KINDS), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        hint = did_you_mean(action, ACTIONS | KINDS)
         problem = (
             f"{action[:60]!r} is not an action{hint}: give one such as grant.create or a "
             "kind such as grant (member, subsystem, service, grant, key, registry)"
@@ -152,14 +152,7 @@ async def page(
         column = _events.c.action
         query = query.where(column == action if "." in action else column.like(f"{action}.%"))
     if target is not None:
-        t = _like(target)
-        query = query.where(
-            or_(
-                _events.c.target == target,
-                _events.c.target.like(f"{t} -> %", escape="\\"),
-                _events.c.target.like(f"% -> {t}", escape="\\"),
-            )
-        )
+        query = query.where(_of_target(target))
     if under is not None:
         u = _like(under)
         # Below it: its id, then "/" (a grant's target starts with its client's id).
@@ -175,6 +168,73 @@ async def page(
     more = len(rows) > limit
     items = [shown(r) for r in rows[:limit]]
     return {"items": items, "next_cursor": items[-1]["id"] if more else None}
+
+
+def _of_target(target: str) -> ColumnElement[bool]:
+    """The events of ``target`` and those of the grants it is the client or service of."""
+    t = _like(target)
+    return or_(
+        _events.c.target == target,
+        _events.c.target.like(f"{t} -> %", escape="\\"),
+        _events.c.target.like(f"% -> {t}", escape="\\"),
+    )
+
+
+# What a target names, by its form: a member's id has 3 parts, a subsystem's 4, a service's 5.
+_ENTRIES: dict[int, tuple[type[Member | Subsystem | Service], str]] = {
+    3: (Member, "member"),
+    4: (Subsystem, "subsystem"),
+    5: (Service, "service"),
+}
+
+
+def _kind(target: str) -> str | None:
+    """``target``'s kind as the events write it (member... grant, key); None: ``registry``."""
+    if target.startswith("key:"):
+        return "key"
+    if "->" in target:
+        return "grant"
+    entry = _ENTRIES.get(target.count("/") + 1)
+    return entry[1] if entry else None
+
+
+async def unheard_of(session: AsyncSession, target: str) -> str | None:
+    """A sentence for a ``target`` that is neither registered (or an issued key) nor in the
+    audit trail, naming the one likely meant; None for one either holds.
+
+    Such a target (a typo, most often) has no events, which reads as "no change was made
+    to it"; one that is held may rightly have none under the other filters. Only a page
+    with no events asks, and the ids are read whole only for a target found in neither."""
+    target = _target(target)
+    kind = _kind(target)
+    if kind is None:
+        return None
+    found = await session.execute(select(_events.c.id).where(_of_target(target)).limit(1))
+    if found.first() is not None:
+        return None
+    if kind == "key":
+        if await session.get(ApiKey, int(target[4:])) is not None:
+            return None
+        # A key's number is not misspelt as an id is: the one next to it is no better guess.
+        return f"no key {target} is issued or in the audit trail: nothing matches --target {target}"
+    if kind == "grant":
+        client, _, service = target.partition(" -> ")
+        if await session.get(Grant, (client, service)) is not None:
+            return None
+        held = select(Grant.client_id + " -> " + Grant.service_id)
+    else:
+        model = _ENTRIES[target.count("/") + 1][0]
+        if await session.get(model, target) is not None:
+            return None
+        held = select(model.id)
+    trail = select(_events.c.target).distinct()
+    known = set((await session.scalars(held)).all()) | {
+        t for t in (await session.scalars(trail)).all() if _kind(t) == kind
+    }
+    return (
+        f"no {kind} {target} is registered or in the audit trail{meant(target, known)}: "
+        f"nothing matches --target {target}"
+    )
 
 
 def shown(row: Any) -> dict[str, Any]:

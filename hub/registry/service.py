@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.core.hints import did_you_mean
 from hub.core.ids import parse_member, parse_service, parse_subsystem
 from hub.models import Grant, Member, Service, Subsystem
 from hub.registry import repository as repo
@@ -178,8 +178,7 @@ def meant(given: str, known: set[str]) -> str:
     """`` (did you mean X?)`` for the id of ``known`` that ``given`` most likely misspells
     (a letter off, a transposition), else nothing: "unknown client" alone sent the reader
     looking for the id the files or the registry do hold."""
-    close = difflib.get_close_matches(given, sorted(known), n=1, cutoff=0.85)
-    return f" (did you mean {close[0]}?)" if close else ""
+    return did_you_mean(given, known, cutoff=0.85)
 
 
 SECTIONS = frozenset({"members", "subsystems", "services", "grants"})

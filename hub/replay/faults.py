@@ -20,6 +20,7 @@ import aiohttp
 import yaml
 from pydantic import ValidationError
 
+from hub.core.hints import did_you_mean
 from hub.replay.fields import CLIENT_PATTERN
 from hub.replay.mockschemas import FaultSettings, FaultSpec
 from hub.replay.plan import FaultPlan, ScenarioPlan
@@ -261,8 +262,7 @@ def unknown_services(settings: dict[str, Any] | None, known: set[str]) -> str | 
         return None
     hints = []
     for code in unknown:
-        close = difflib.get_close_matches(code, sorted(known), n=1)
-        hints.append(f"{code!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        hints.append(f"{code!r}{did_you_mean(code, known, quoted=True)}")
     return (
         f"the mock has no service {', '.join(hints)} under set.services; "
         f"its services are {', '.join(sorted(known))}"

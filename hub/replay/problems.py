@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from hub.core.hints import did_you_mean
 from hub.replay.compiler import Loc
 from hub.replay.fields import PATTERN_ADVICE
 from hub.replay.mockschemas import (
@@ -229,10 +229,9 @@ def validation_messages(
             hint = ""
             if model is not None:
                 allowed = [f.alias or name for name, f in model.model_fields.items()]
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                if len(loc) == 1 and key in _RUN_OPTIONS:
-                    close = []  # `duration:` is no misspelt `description:`
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                # `duration:` is no misspelt `description:`
+                run_option = len(loc) == 1 and key in _RUN_OPTIONS
+                hint = "" if run_option else did_you_mean(str(key), allowed, quoted=True)
                 hint += f"; allowed: {', '.join(allowed)}"
             if len(loc) == 1 and key in _RUN_OPTIONS:
                 hint += (

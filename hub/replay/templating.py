@@ -8,11 +8,12 @@ JSON). Dotted names walk into dicts and lists (``{{ child.id }}``, ``{{ items.0 
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from hub.core.hints import did_you_mean
 
 _OPEN = "{{"
 _NAME = r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*"
@@ -75,8 +76,7 @@ def no_key(walked: str, value: Mapping[str, Any], key: str) -> str:
     keys = [str(k) for k in value]
     if not keys:
         return f"{walked} is an empty mapping"
-    close = difflib.get_close_matches(key, keys, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(key, keys, quoted=True)
     shown = ", ".join(keys[:20]) + (", ..." if len(keys) > 20 else "")
     return f"{walked} has no key {key!r}{hint}; its keys: {shown}"
 

@@ -8,13 +8,13 @@ answers the same zeros (a filter naming nothing is a valid question) with a note
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.core.hints import did_you_mean
 from hub.gateway.checks import SAFE_HEADER
 from hub.stats import timeutil as tu
 from hub.stats.common import GROUPS, NONE
@@ -56,8 +56,7 @@ async def unheard_of(
         if seen.first() is not None:
             continue  # no longer registered, but in the log: its exchanges are counted
         ids = list((await conn.execute(text(f"SELECT id FROM {table}"))).scalars())
-        close = difflib.get_close_matches(value, ids, n=1, cutoff=CUTOFF)
-        meant = f" (did you mean {close[0]}?)" if close else ""
+        meant = did_you_mean(value, ids, cutoff=CUTOFF)
         given = f"{tu.option(name)} {value}" if cli else f"{name}={value}"
         notes.append(
             f"no {name} {value} is registered or in the log{meant}: nothing matches {given}"

@@ -112,6 +112,54 @@ async def test_cli_changes_are_events_of_the_os_user(db_url: str, tmp_path: Path
     assert "registry changes: 9 events chained" in verified.output
 
 
+async def test_a_misspelt_target_is_said_with_the_id_meant(db_url: str, tmp_path: Path) -> None:
+    await _applied(db_url, tmp_path)
+    # "no events" alone read as "no change was made to it", and the id meant went unseen.
+    said = await cli(db_url, "audit", "events", "--target", "VN/GOV/BTP/civil-statsu")
+    assert said.exit_code == 0 and said.stdout == "no events\n", said.output
+    assert " ".join(said.stderr.split()) == (
+        "note: no subsystem VN/GOV/BTP/civil-statsu is registered or in the audit trail (did you "
+        "mean VN/GOV/BTP/civil-status?): nothing matches --target VN/GOV/BTP/civil-statsu"
+    )
+    grant = "VN/GOV/BTP/civil-status -> VN/GOV/BCA/population/citizen-lookpu"
+    said = await cli(db_url, "audit", "events", "--json", "--target", grant)
+    assert said.exit_code == 0 and json.loads(said.stdout)["items"] == [], said.output
+    assert "(did you mean VN/GOV/BTP/civil-status -> VN/GOV/BCA/population/citizen-lookup?)" in (
+        " ".join(said.stderr.split())
+    )
+    said = await cli(db_url, "audit", "events", "--target", "VN/GOV/XYZ/nothing-alike")
+    assert said.exit_code == 0 and said.stderr.startswith(
+        "note: no subsystem VN/GOV/XYZ/nothing-alike is registered or in the audit trail: "
+    ), said.stderr
+    assert "did you mean" not in said.stderr
+    said = await cli(db_url, "audit", "events", "--target", "key:12")
+    assert said.exit_code == 0 and " ".join(said.stderr.split()) == (
+        "note: no key key:12 is issued or in the audit trail: nothing matches --target key:12"
+    )
+
+    # No note for a target the registry or the trail holds, whatever the other filters leave.
+    for held in ("VN/GOV/BCA", "registry", grant.replace("lookpu", "lookup")):
+        said = await cli(db_url, "audit", "events", "--target", held, "--action", "key")
+        assert said.exit_code == 0 and said.stdout == "no events\n", said.output
+        assert said.stderr == "", (held, said.stderr)
+    issued = await cli(db_url, "keys", "issue", "VN/GOV/BCA/population", "--json")
+    assert issued.exit_code == 0, issued.output
+    held = f"key:{json.loads(issued.stdout)['id']}"
+    said = await cli(db_url, "audit", "events", "--target", held, "--action", "grant")
+    assert said.exit_code == 0 and said.stderr == "", said.stderr
+    # A subsystem deleted from the registry is still in the trail: its events are listed.
+    await sql(db_url, text("DELETE FROM grants"), text("DELETE FROM subsystems"))
+    said = await cli(db_url, "audit", "events", "--target", "VN/GOV/BTP/civil-status")
+    assert said.exit_code == 0 and "subsystem.create" in said.stdout and said.stderr == ""
+    said = await cli(
+        db_url, "audit", "events", "--target", "VN/GOV/BTP/civil-status", "--action", "key"
+    )
+    assert said.exit_code == 0 and said.stderr == "", said.stderr
+    # The id meant may be one the registry no longer holds: the trail's are offered too.
+    said = await cli(db_url, "audit", "events", "--target", "VN/GOV/BTP/civil-statsu")
+    assert "(did you mean VN/GOV/BTP/civil-status?)" in said.stderr, said.stderr
+
+
 async def _applied(url: str, tmp_path: Path) -> None:
     (tmp_path / "reg.yaml").write_text(DOC, encoding="utf-8")
     assert (await cli(url, "registry", "apply", str(tmp_path / "reg.yaml"))).exit_code == 0
