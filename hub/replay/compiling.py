@@ -140,6 +140,8 @@ def _exchange(compiler: Compiler, loc: Loc, step: ExchangeStep) -> ExchangePlan:
         ],
         sends_auth="authorization" in header_names,
         sends_client="x-road-client" in header_names,
+        attempts=step.retry.attempts if step.retry else 1,
+        every_ms=step.retry.every_ms if step.retry else 0.0,
     )
 
 

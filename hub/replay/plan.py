@@ -44,6 +44,8 @@ class ExchangePlan:
     capture: list[CapturePlan]
     sends_auth: bool  # the step sets Authorization itself (e.g. to test a bad key)
     sends_client: bool
+    attempts: int = 1  # `retry`: requests sent in all while the answer fails the step
+    every_ms: float = 0.0  # `retry`: the wait between two of them
 
 
 @dataclass(slots=True)

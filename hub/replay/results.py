@@ -61,6 +61,12 @@ class Failure:
     got_text: str | None = None
     step: str | None = None  # the step's id, once recorded on it
     capture: CaptureFailure | None = None  # a capture that kept nothing: what and why
+    attempts: int | None = None  # a step's `retry`: the requests it sent, all failed
+
+    def message(self) -> str:
+        """Every failed check of the step, not only the first (of its last attempt)."""
+        checks = "; ".join([self.check_message(), *(f.check_message() for f in self.also)])
+        return checks if self.attempts is None else f"{checks} (after {self.attempts} attempts)"
 
     def check_message(self) -> str:
         """This check alone, in words."""
@@ -75,10 +81,6 @@ class Failure:
         got = self.got_text or got
         note = f" ({self.note})" if self.note else ""
         return f"{self.kind}{where}: expected {expected}, got {got}{note}"
-
-    def message(self) -> str:
-        """Every failed check of the step, not only the first."""
-        return "; ".join([self.check_message(), *(f.check_message() for f in self.also)])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +99,7 @@ class Failure:
                 for f in self.also
             ],
             "capture": self.capture.to_dict() if self.capture else None,
+            "attempts": self.attempts,
         }
 
 

@@ -310,6 +310,10 @@ class Runner:
                             log=self.request_log,
                             iteration=index,
                         )
+                        if failure is not None and step.attempts > 1:
+                            elapsed, failure = await self._retry(
+                                step, variables, result, stats, index, elapsed, failure
+                            )
                     else:
                         elapsed, failure = await self._other(step, variables, stubbed, journals)
                 except Exception as exc:  # a bug must not end the run; report it on the step
@@ -330,6 +334,50 @@ class Runner:
             result.iterations_passed += 1
         self.iterations_done += 1
         return unanswered
+
+    async def _retry(
+        self,
+        step: ExchangePlan,
+        variables: dict[str, Any],
+        result: ScenarioResult,
+        stats: StepStats,
+        index: int,
+        elapsed: float | None,
+        failure: Failure | None,
+    ) -> tuple[float | None, Failure | None]:
+        """A step's ``retry``: its request sent again while its answer fails the step, up to
+        ``step.attempts`` requests in all. Each attempt is a request of the report (and a
+        row of ``--out``), as the hub logs it; the step's own run and latency are its last
+        attempt's, the failed attempts' latencies are counted beside them. An attempt that
+        got no answer (a transport error), or failed before it was sent, ends the retries:
+        waiting would not change a hub that is down, nor a template that does not render."""
+        attempt = 1
+        while (
+            failure is not None
+            and elapsed is not None
+            and attempt < step.attempts
+            and not self.stopped
+        ):
+            await self._pause(step.every_ms / 1000)
+            if self.stopped:  # Ctrl-C during the wait: no more attempts, the step fails
+                break
+            stats.latencies_ms.append(elapsed)
+            attempt += 1
+            elapsed, failure = await run_exchange(
+                self.http,
+                step,
+                variables,
+                result,
+                stats,
+                hub_url=self.hub_url,
+                credentials=self.credentials,
+                timeout_s=self.options.timeout_s,
+                log=self.request_log,
+                iteration=index,
+            )
+        if failure is not None and attempt > 1:
+            failure.attempts = attempt
+        return elapsed, failure
 
     async def _other(
         self,

@@ -16,6 +16,7 @@ from hub.replay.fields import (
     Model,
     Number,
     Scalar,
+    Whole,
 )
 from hub.replay.mockschemas import Fault, Stubs, Verify
 
@@ -91,6 +92,17 @@ class Capture(Model):
         return self
 
 
+class Retry(Model):
+    """Karate's ``retry until``: the request sent again while its answer fails the step."""
+
+    attempts: Whole = Field(
+        ge=2, le=100, description="Requests sent in all, the first one included: 2 to 100."
+    )
+    every_ms: Number = Field(
+        ge=1, le=60000, description="Wait between two attempts, in ms: 1 to 60000."
+    )
+
+
 class ExchangeStep(Model):
     """One request through the hub's gateway."""
 
@@ -111,6 +123,11 @@ class ExchangeStep(Model):
         default=None,
         description="Variable name -> JSONPath into the response body, or "
         "{path: JSONPath, match: ...} or {header: NAME}.",
+    )
+    retry: Retry | None = Field(
+        default=None,
+        description="Send the request again, every_ms apart, until expect and capture hold, "
+        "up to attempts requests in all; each attempt is a request of the report.",
     )
 
     @field_validator("method")
@@ -139,6 +156,12 @@ class ExchangeStep(Model):
     def _one_body(self) -> ExchangeStep:
         if self.json_ is not None and self.body is not None:
             raise ValueError("give either 'json' or 'body', not both")
+        if self.retry is not None and self.expect is None and not self.capture:
+            # Every answer would pass the first time: the retry was meant to wait for something.
+            raise ValueError(
+                "retry: the step has no expect or capture that could fail, so it would never "
+                "be retried; give the expect: it waits for"
+            )
         return self
 
 

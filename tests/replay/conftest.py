@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class FakeHub:
         self.forward_to = ""  # base URL the ``forward`` service passes calls on to
         self.journal: dict[str, int] | None = None  # what /__requests/count answers
         self.controls: list[tuple[str, str]] = []  # stub and journal control calls
+        self.polls: Counter[str] = Counter()  # calls of the ``ready`` service, by path
 
     def reset(self) -> None:
         self.arrivals.clear()
@@ -54,6 +56,7 @@ class FakeHub:
         self.forward_to = ""
         self.journal = None
         self.controls.clear()
+        self.polls.clear()
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -136,6 +139,14 @@ class FakeHub:
                 if k not in ("content-length", "content-type", "date", "server")
             ]
             return answer.status_code, kept, answer.json()
+        if code == "ready":
+            # A result not there yet: 404 until the path's call number ``after`` (default 1),
+            # as a pushed event the caller polls for.
+            key = "/".join(rest)
+            self.polls[key] += 1
+            call = self.polls[key]
+            ready = call >= int(query.get("after", "1"))
+            return (200 if ready else 404), {}, {"ready": ready, "call": call}
         if code == "status":
             return int(rest[0]), {}, {"status": int(rest[0])}
         if code == "slow":
