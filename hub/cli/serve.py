@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ from hub.cli.preflight import listenable, ready_to_sign, same_signing_key, usabl
 from hub.core.children import PARENT_ENV, child_env
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hub.core.settings import Settings
 
 
@@ -130,6 +133,7 @@ def up(
     # SIGHUP (the terminal closed) ended it the same way, without even uvicorn's shutdown.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _as_sigterm)
+    stopping = threading.Event()
     try:
         for name in names:
             mock_port = int(base_urls[name].rsplit(":", 1)[1])
@@ -165,11 +169,64 @@ def up(
         _print_where(s, base_urls, hub_url)
         config = uvicorn.Config(_app(s), host=host, port=port, log_level="warning", **UVICORN_FAST)
         # The server `hub serve` runs with one worker, which says when a signal stops it.
-        Server(config).run()
+        server = Server(config)
+        threading.Thread(
+            target=_watch_mocks,
+            args=(dict(zip(names, procs, strict=True)), lambda: server.should_exit, stopping),
+            name="mock-watch",
+            daemon=True,
+        ).start()
+        server.run()
     finally:
+        stopping.set()
         for sig in (signal.SIGTERM, signal.SIGHUP):  # a second one must not cut this short
             signal.signal(sig, signal.SIG_IGN)
         _stop_mocks(procs)
+
+
+# How often the stack looks for a mock agency that died, and how long it then waits before
+# saying so: a Ctrl-C reaches the mocks and the hub at once, and a mock may be gone before the
+# hub has taken its own signal, which is then no news to the operator.
+MOCK_WATCH_S = 0.5
+
+
+def _watch_mocks(
+    procs: dict[str, subprocess.Popen[bytes]],
+    hub_stopping: Callable[[], bool],
+    stopping: threading.Event,
+) -> None:
+    """Say once on stderr, for each mock agency that ends while the stack runs, which one
+    ended and how: the hub goes on answering 502 or 503 for its services, which a look at
+    `hub up`'s output did not explain.
+
+    Not restarted: a mock that crashed would mostly crash again, and one restarted without
+    ``--state-dir`` has lost its writes; a restart of the stack is the operator's to decide."""
+    running = dict(procs)
+    while running and not stopping.wait(MOCK_WATCH_S):
+        ended = {name: p for name, p in running.items() if p.poll() is not None}
+        if not ended:
+            continue
+        if stopping.wait(MOCK_WATCH_S) or hub_stopping():
+            return  # the stack is stopping: its mocks end with it
+        for name, p in ended.items():
+            del running[name]
+            err_console.print(
+                f"the {name} mock agency stopped ({_how_ended(p.returncode)}) while the stack "
+                f"runs: the hub answers 502 or 503 for its services until `hub up` is "
+                f"restarted (Ctrl-C, then `hub up` again); its own error, if any, is above",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def _how_ended(returncode: int) -> str:
+    """A child's end as the operator reads it: its exit status, or the signal that ended it."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"
 
 
 def _stop_mocks(procs: list[subprocess.Popen[bytes]]) -> None:

@@ -233,6 +233,9 @@ def show_cmd(
     """One record, every field, as JSON."""
     from hub.stats import browse
 
+    # Blanks around the id (one copied from a table) are no part of it, as with the filters.
+    ident = ident.strip()
+
     async def one(conn: Any, *, tz: str) -> dict[str, Any] | None:
         return await browse.show(conn, ident)
 

@@ -215,11 +215,19 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def as_text(row: dict[str, Any]) -> dict[str, Any]:
     """``row`` for a CSV cell by cell: text that would read as a formula gets a leading
-    ``'``, as spreadsheets themselves mark text (OWASP's advice); numbers stay numbers."""
-    return {
-        k: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v
-        for k, v in row.items()
-    }
+    ``'``, as spreadsheets themselves mark text (OWASP's advice); numbers stay numbers, and
+    a flag is ``true`` or ``false``."""
+    return {k: _csv_cell(v) for k, v in row.items()}
+
+
+def _csv_cell(value: Any) -> Any:
+    # A flag as the JSON writes it (and the dashboard's download, JavaScript's String(true)):
+    # Python's "True" and "False" were another spelling for a script that reads both.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _cell(value: Any) -> str:

@@ -164,3 +164,47 @@ def test_hub_up_stops_its_mock_agencies_on_a_signal(tmp_path: Path, sig: signal.
             for line in lines
         ), said
         assert f"mock agencies stopped ({n})" in lines, said
+
+
+def test_hub_up_says_when_a_mock_agency_dies_while_it_runs(tmp_path: Path) -> None:
+    """A mock agency killed while the stack runs left the hub answering 502 for its services
+    and nothing in `hub up`'s output said why: now one line names it and how it ended, the
+    hub keeps running, and the other mocks' end on a Ctrl-C is not taken for a death."""
+    n = len(connectors.names())
+    port = free_block(1 + n)
+    env = {
+        **os.environ,
+        "HUB_ENV": "development",
+        "HUB_SECRET_KEY": SECRET,
+        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+    }
+    cmd = [sys.executable, "-m", "hub", "up", "--port", str(port), "--size", "1000"]
+    log_path = tmp_path / "up.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_healthy(proc, f"http://127.0.0.1:{port}", log_path)
+        mocks = _children(proc.pid)
+        victim, cmdline = next(iter(mocks.items()))
+        name = next(n for n in connectors.names() if f" mock {n} " in cmdline)
+        os.kill(victim, signal.SIGKILL)
+        line = f"the {name} mock agency stopped (killed by SIGKILL) while the stack runs"
+        deadline = time.monotonic() + 60
+        while line not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        said = log_path.read_text()
+        assert line in said, said
+        assert "`hub up` is restarted" in said, said
+        assert proc.poll() is None, said  # the stack keeps running
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole group, mocks included
+        assert proc.wait(30) == 128 + signal.SIGINT
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    said = log_path.read_text()
+    # Said once, for the one that died; the others stopping with the stack say nothing.
+    assert sum("mock agency stopped" in line for line in said.splitlines()) == 1, said

@@ -94,3 +94,22 @@ def test_messages_are_utf8_whatever_the_locale(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert f"{missing}: no such file" in done.stderr.decode("utf-8")
+
+
+@pytest.mark.parametrize("args", [("--csv",), ("--all", "--csv")])
+def test_flags_are_spelled_as_the_json_spells_them(formulas: str, args: tuple[str, ...]) -> None:
+    # Python's "True" and "False" were a third spelling beside the JSON's and the dashboard's.
+    items = json.loads(CliRunner().invoke(app, ["tx", "list", "--json"]).stdout)["items"]
+    rows = _rows("tx", "list", *args)
+    assert {i["succeeded"] for i in items} == {True}
+    assert [r["succeeded"] for r in rows] == [json.dumps(i["succeeded"]) for i in items]
+
+
+def test_a_flag_is_true_or_false_and_an_unknown_one_empty() -> None:
+    out = io.StringIO()
+    console = Console(file=out)
+    rows = [{"provider": "a", "reachable": True}, {"provider": "b", "reachable": False},
+            {"provider": "c", "reachable": None}]  # fmt: skip
+    with contextlib.redirect_stdout(out):
+        emit({}, rows, list(rows[0]), title="", as_json=False, as_csv=True, console=console)
+    assert out.getvalue().splitlines()[1:] == ["a,true", "b,false", "c,"]

@@ -407,6 +407,17 @@ async def test_a_chosen_x_road_id_with_a_slash_is_found(hub: Hub) -> None:
     assert missing.status_code == 404 and "BTP/2026/78" in missing.json()["detail"]
 
 
+async def test_blanks_around_a_looked_up_id_are_dropped(hub: Hub) -> None:
+    # An id copied from a table with a blank at an end answered 404 "... 'case-2026-77 '".
+    sent = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE, **{"X-Road-Id": "c-9"}))
+    assert sent.status_code == 200
+    for path in ("/api/transactions/%20c-9%20", "/api/transactions/c-9%09"):
+        found = await get(hub, path)
+        assert found["request_id"] == sent.headers["x-road-request-id"]
+    missing = await hub.client.get("/api/transactions/%20c-8%20", headers=AUTH)
+    assert missing.status_code == 404 and "'c-8'" in missing.json()["detail"], missing.text
+
+
 async def test_listed_items_carry_each_records_body_hashes(hub: Hub) -> None:
     records = {r["request_id"]: r for r in await traffic(hub)}
     items = (await get(hub, "/api/transactions", limit=100))["items"]
