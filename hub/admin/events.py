@@ -27,7 +27,9 @@ router = APIRouter(route_class=AdminRoute)
     "grant as `CLIENT -> SERVICE`, a key as `key:ID` (one no event could have is a 400); "
     "`under`: a member's, subsystem's or service's id, which finds its events and those of "
     "the entries below it (a subsystem's services) and of the grants any of them is part of. "
-    "`next_cursor` gives the next (older) page.",
+    "`next_cursor` gives the next (older) page. `notes`: on an empty page, a sentence for a "
+    "`target` or `under` that is neither registered nor in the trail (a typo, most often), "
+    "with the id likely meant; the answer is still a 200. Empty otherwise.",
 )
 async def list_events(
     _: AdminDep,

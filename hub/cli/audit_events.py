@@ -59,11 +59,11 @@ def events_cmd(
     s = settings(db)
     up_to_date(s.database_url, "the audit trail", 2)
 
-    async def go() -> tuple[dict[str, Any], str | None]:
+    async def go() -> dict[str, Any]:
         engine = create_engine(s.database_url)
         try:
             async with session_factory(engine)() as session:
-                found = await events_read.page(
+                return await events_read.page(
                     session,
                     since=since,
                     until=until,
@@ -72,23 +72,21 @@ def events_cmd(
                     under=under,
                     limit=limit,
                     cursor=cursor,
+                    cli=True,
                 )
-                # A misspelt --target printed "no events" alone, as for an entry never changed.
-                unheard = None
-                if target is not None and not found["items"]:
-                    unheard = await events_read.unheard_of(session, target)
-                return found, unheard
         finally:
             await engine.dispose()
 
     try:
-        found, unheard = run(go())
+        found = run(go())
     except InputError as exc:
         fail(exc.cli, 2)
     except SQLAlchemyError as exc:
         read_failed(exc, s.database_url, "the audit trail", 2)
-    if unheard is not None:
-        err_console.print(f"note: {unheard}", markup=False, highlight=False, soft_wrap=True)
+    # A misspelt --target printed "no events" alone, as for an entry never changed; --json
+    # prints the API's JSON, its notes too.
+    for note in found["notes"]:
+        err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
         return

@@ -107,12 +107,15 @@ async def page(
     limit: int = 100,
     cursor: int | None = None,
     now: datetime | None = None,
+    cli: bool = False,
 ) -> dict[str, Any]:
     """The events newest first, filtered; ``next_cursor`` (an event id) gives the page
     after. ``action``: one (``grant.create``) or a kind (``grant``); ``target``: an entry's
     id, which also finds the grants it is the client or service of; ``under``: an entry's
     id, which finds its events and those of every entry below it (a member's subsystems and
-    services) and the grants any of them is part of."""
+    services) and the grants any of them is part of. ``notes``: on an empty page, a sentence
+    for a ``target`` or ``under`` that names nothing (``unheard_of``), in the API's words
+    (target=X) or with ``cli`` the command line's (--target X)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise tu.bad("limit", f"must be between 1 and {MAX_LIMIT}; got {limit}")
     if cursor is not None and not 1 <= cursor <= MAX_ID:
@@ -154,20 +157,32 @@ async def page(
     if target is not None:
         query = query.where(_of_target(target))
     if under is not None:
-        u = _like(under)
-        # Below it: its id, then "/" (a grant's target starts with its client's id).
-        query = query.where(
-            or_(
-                *(
-                    _events.c.target.like(pattern, escape="\\")
-                    for pattern in (u, f"{u}/%", f"{u} -> %", f"% -> {u}", f"% -> {u}/%")
-                )
-            )
-        )
+        query = query.where(_below(under))
     rows = (await session.execute(query)).mappings().all()
     more = len(rows) > limit
     items = [shown(r) for r in rows[:limit]]
-    return {"items": items, "next_cursor": items[-1]["id"] if more else None}
+    notes = []
+    if not items:
+        # A misspelt target or under answered an empty page alone, as for an entry never
+        # changed; a page with events shows the filter names something, and asks nothing.
+        for value, below in ((target, False), (under, True)):
+            if value is not None:
+                note = await unheard_of(session, value, under=below, cli=cli)
+                notes += [note] if note else []
+    return {"items": items, "next_cursor": items[-1]["id"] if more else None, "notes": notes}
+
+
+def _below(under: str) -> ColumnElement[bool]:
+    """The events of ``under``, of every entry below it and of the grants any of them is
+    part of."""
+    u = _like(under)
+    # Below it: its id, then "/" (a grant's target starts with its client's id).
+    return or_(
+        *(
+            _events.c.target.like(pattern, escape="\\")
+            for pattern in (u, f"{u}/%", f"{u} -> %", f"% -> {u}", f"% -> {u}/%")
+        )
+    )
 
 
 def _of_target(target: str) -> ColumnElement[bool]:
@@ -198,25 +213,32 @@ def _kind(target: str) -> str | None:
     return entry[1] if entry else None
 
 
-async def unheard_of(session: AsyncSession, target: str) -> str | None:
+async def unheard_of(
+    session: AsyncSession, target: str, *, under: bool = False, cli: bool = False
+) -> str | None:
     """A sentence for a ``target`` that is neither registered (or an issued key) nor in the
-    audit trail, naming the one likely meant; None for one either holds.
+    audit trail, naming the one likely meant; None for one either holds. With ``under``,
+    for that filter: an entry is in the trail when its events, or those of an entry below
+    it, are. In the API's words (target=X), or with ``cli`` the command line's (--target X).
 
     Such a target (a typo, most often) has no events, which reads as "no change was made
     to it"; one that is held may rightly have none under the other filters. Only a page
     with no events asks, and the ids are read whole only for a target found in neither."""
-    target = _target(target)
+    name = "under" if under else "target"
+    target = _under(target) if under else _target(target)
+    given = f"--{name} {target}" if cli else f"{name}={target}"
     kind = _kind(target)
     if kind is None:
         return None
-    found = await session.execute(select(_events.c.id).where(_of_target(target)).limit(1))
+    trailed = _below(target) if under else _of_target(target)
+    found = await session.execute(select(_events.c.id).where(trailed).limit(1))
     if found.first() is not None:
         return None
     if kind == "key":
         if await session.get(ApiKey, int(target[4:])) is not None:
             return None
         # A key's number is not misspelt as an id is: the one next to it is no better guess.
-        return f"no key {target} is issued or in the audit trail: nothing matches --target {target}"
+        return f"no key {target} is issued or in the audit trail: nothing matches {given}"
     if kind == "grant":
         client, _, service = target.partition(" -> ")
         if await session.get(Grant, (client, service)) is not None:
@@ -233,7 +255,7 @@ async def unheard_of(session: AsyncSession, target: str) -> str | None:
     }
     return (
         f"no {kind} {target} is registered or in the audit trail{meant(target, known)}: "
-        f"nothing matches --target {target}"
+        f"nothing matches {given}"
     )
 
 

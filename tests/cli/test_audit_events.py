@@ -137,6 +137,17 @@ async def test_a_misspelt_target_is_said_with_the_id_meant(db_url: str, tmp_path
         "note: no key key:12 is issued or in the audit trail: nothing matches --target key:12"
     )
 
+    # --under was as silent; --json prints the API's notes, in the command line's words.
+    said = await cli(db_url, "audit", "events", "--json", "--under", "VN/GOV/BCA/populatoin")
+    note = (
+        "no subsystem VN/GOV/BCA/populatoin is registered or in the audit trail (did you mean "
+        "VN/GOV/BCA/population?): nothing matches --under VN/GOV/BCA/populatoin"
+    )
+    assert said.exit_code == 0 and json.loads(said.stdout)["notes"] == [note], said.output
+    assert " ".join(said.stderr.split()) == f"note: {note}"
+    said = await cli(db_url, "audit", "events", "--under", "VN/GOV/BCA", "--action", "key")
+    assert said.exit_code == 0 and said.stdout == "no events\n" and said.stderr == ""
+
     # No note for a target the registry or the trail holds, whatever the other filters leave.
     for held in ("VN/GOV/BCA", "registry", grant.replace("lookpu", "lookup")):
         said = await cli(db_url, "audit", "events", "--target", held, "--action", "key")

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from hub.core.db import create_engine
 from hub.registry.events_read import ACTIONS
@@ -297,6 +298,62 @@ async def test_under_finds_what_is_below_an_entry_and_its_grants(
         ):
             r = await c.get("/admin/events", params={"under": under}, headers=H)
             assert r.status_code == 400 and said in r.json()["detail"], r.text
+
+
+async def test_a_target_or_under_naming_nothing_is_said_in_notes(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with set_up(db_url, tmp_path) as c:
+
+        async def answer(**query: str) -> dict[str, Any]:
+            r = await c.get("/admin/events", params=query, headers=H)
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        # A misspelt target answered an empty page alone, as for an entry never changed.
+        said = await answer(target="VN/GOV/BTP/civil-statsu")
+        assert said == {
+            "items": [],
+            "next_cursor": None,
+            "notes": [
+                "no subsystem VN/GOV/BTP/civil-statsu is registered or in the audit trail (did "
+                "you mean VN/GOV/BTP/civil-status?): nothing matches "
+                "target=VN/GOV/BTP/civil-statsu"
+            ],
+        }
+        assert (await answer(target="key:12"))["notes"] == [
+            "no key key:12 is issued or in the audit trail: nothing matches target=key:12"
+        ]
+        said = await answer(under="VN/GOV/BCA/populatoin")
+        assert said["items"] == [] and said["notes"] == [
+            "no subsystem VN/GOV/BCA/populatoin is registered or in the audit trail (did you "
+            "mean VN/GOV/BCA/population?): nothing matches under=VN/GOV/BCA/populatoin"
+        ]
+        said = await answer(target="VN/GOV/BTA", under="VN/GOV/BCX")
+        assert [note.split(" (did you mean")[0] for note in said["notes"]] == [
+            "no member VN/GOV/BTA is registered or in the audit trail",
+            "no member VN/GOV/BCX is registered or in the audit trail",
+        ]
+        # A page with events, or a filter the registry or the trail holds, has none, whatever
+        # the other filters leave.
+        assert (await answer(target=CLIENT))["notes"] == []
+        for query in ({"target": "VN/GOV/BCA"}, {"under": "VN/GOV/BCA"}, {"target": "registry"}):
+            said = await answer(**query, action="key")
+            assert said == {"items": [], "next_cursor": None, "notes": []}, query
+        # A subsystem deleted is in the trail still, and has none.
+        assert (await c.delete(f"/admin/subsystems/{CLIENT}", headers=H)).status_code == 204
+        assert (await answer(target=CLIENT, action="key"))["notes"] == []
+        assert (await c.delete("/admin/members/VN/GOV/BTP", headers=H)).status_code == 204
+        # Nor has an under whose own events are gone (as for a member from before the trail,
+        # migration 0011) but whose entries' below it are in the trail: it lists them.
+        engine = create_engine(db_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("DELETE FROM registry_events WHERE target = 'VN/GOV/BTP'"))
+        finally:
+            await engine.dispose()
+        assert (await answer(under="VN/GOV/BTP", action="key"))["notes"] == []
+        assert (await answer(under="VN/GOV/BTP"))["items"] != []
 
 
 @pytest.mark.postgres
