@@ -18,6 +18,7 @@ from rich.markup import escape
 from hub.cli.common import stdout_gone
 from hub.cli.replay_output import (
     Stdout,
+    bar_count,
     print_report,
     progress_line,
     say,
@@ -244,14 +245,16 @@ def replay_command(
         TextColumn("{task.description}"),
         BarColumn(),
         # A --duration run's bar counts seconds: said so, else "4/8" read as iterations.
-        TextColumn("{task.completed:.0f}/{task.total:.0f}" + (" s" if duration_s else "")),
+        TextColumn("{task.fields[count]}"),
         TimeElapsedColumn(),
         console=errors,
         transient=True,
         disable=not errors.is_terminal,
     )
     per_scenario = options.iterations if duration_s is None else duration_s
-    task = progress.add_task("starting", total=(per_scenario or 1) * len(plans))
+    total = (per_scenario or 1) * len(plans)
+    unit = " s" if duration_s else ""
+    task = progress.add_task("starting", total=total, count=bar_count(0, total, unit))
 
     signals: list[int] = []  # the signals received, in order
 
@@ -297,7 +300,10 @@ def replay_command(
                         elapsed = min(duration_s, time.monotonic() - runner.scenario_started)
                         done = runner.scenario_index * duration_s + elapsed
                     progress.update(
-                        task, completed=done, description=escape(scenario_counts(current))
+                        task,
+                        completed=done,
+                        description=escape(scenario_counts(current)),
+                        count=bar_count(done, total, unit),
                     )
                     if not errors.is_terminal and time.monotonic() - last_line >= progress_every:
                         # No bar in a CI log: a line now and then shows the run is alive.

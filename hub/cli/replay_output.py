@@ -100,6 +100,12 @@ def say_skipped(errors: Console, skipped: list[Path]) -> None:
         )
 
 
+def bar_count(done: float, total: float, unit: str) -> str:
+    """The bar's ``done/total``, whole and with thousands separators: 1,000,000,000 is read
+    at a glance, where 1000000000 has its zeros counted."""
+    return f"{done:,.0f}/{total:,.0f}{unit}"
+
+
 def progress_line(runner: Runner, done: float, total: float | None) -> str:
     """A progress line for a log, where no bar can be drawn."""
     current = runner.current
@@ -107,13 +113,13 @@ def progress_line(runner: Runner, done: float, total: float | None) -> str:
     if current is None:
         return f"progress: starting{share}"
     # The scenario's own counts beside its name; the run's in all after it.
-    return f"progress: {scenario_counts(current)}; {runner.iterations_done} in all{share}"
+    return f"progress: {scenario_counts(current)}; {runner.iterations_done:,} in all{share}"
 
 
 def scenario_counts(current: ScenarioResult) -> str:
     """A scenario's name and iterations so far, for the bar and the log's progress lines."""
     ran = current.iterations_passed + current.iterations_failed
-    return f"{current.name}: {ran} iteration(s) done, {current.iterations_failed} failed"
+    return f"{current.name}: {ran:,} iteration(s) done, {current.iterations_failed:,} failed"
 
 
 def unwritable(option: str, path: Path) -> str | None:

@@ -2,7 +2,8 @@
 
 Kept free of heavy imports: the pytest plugin asks it about every YAML file of a session.
 A folder may hold other YAML (a providers file, a registry export); a file found in a
-folder is a scenario only if it has a top-level ``steps:``. A file named explicitly is
+folder is a scenario only if it has a top-level ``steps:``, in block form or in flow form
+(JSON is YAML: ``{"name": ..., "steps": [...]}``). A file named explicitly is
 always read as a scenario, so a typo there (``stpes:``) is reported, not skipped.
 A folder search, as pytest's, leaves hidden folders (``.git``, ``.venv``) and virtualenvs
 alone.
@@ -10,6 +11,7 @@ alone.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -38,11 +40,34 @@ def yaml_files(folder: Path) -> list[Path]:
 
 
 _STEPS = re.compile(rb"^steps\s*:", re.MULTILINE)
+# A document that is one flow mapping, after any blank lines, comments and a "---".
+_FLOW = re.compile(rb"\A(?:\xef\xbb\xbf)?(?:[ \t\r]*(?:#[^\n]*)?\n)*\s*(?:---\s)?\s*\{")
+_ANY_STEPS = re.compile(rb"""["']?\bsteps["']?\s*:""")
 
 
 def looks_like_scenario(path: Path) -> bool:
     """``path`` has a top-level ``steps:`` key (False if it cannot be read)."""
     try:
-        return _STEPS.search(path.read_bytes()) is not None
+        data = path.read_bytes()
     except OSError:
         return False
+    if _STEPS.search(data) is not None:
+        return True
+    if _FLOW.match(data) is None:
+        return False
+    # A flow mapping (JSON, most often) has its keys anywhere on its lines: only parsing it
+    # tells a top-level "steps" from one further in. Few files are written so, and they are
+    # small, so the cost of parsing them is paid rarely.
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        import yaml  # a flow mapping that is not JSON; yaml is heavy to import up front
+
+        try:
+            parsed = yaml.safe_load(data)
+        except (yaml.YAMLError, RecursionError):
+            # A scenario with a typo in it is loaded, to be refused in words, not skipped.
+            return _ANY_STEPS.search(data) is not None
+    except RecursionError:
+        return _ANY_STEPS.search(data) is not None
+    return isinstance(parsed, dict) and "steps" in parsed

@@ -63,7 +63,7 @@ THRESHOLD_FORMS = (
     "METRIC OP NUMBER with OP one of < <= > >= ==; METRIC one of "
     f"{', '.join(LATENCY_METRICS)} (ms, e.g. p95<200; also any percentile, p99.9, and k6's "
     "p(95), avg and med), failed or dropped (a share of "
-    "iterations with %, e.g. failed<1%, or a count without, e.g. failed==0), "
+    "iterations with %, e.g. failed<1%, or a whole count without, e.g. failed==0), "
     "rps (requests per second, e.g. rps>=100)"
 )
 
@@ -128,7 +128,35 @@ def parse_threshold(text: str) -> Threshold:
         raise ValueError(f"threshold {text!r}: {unit} does not go with {metric}")
     if unit == "%" and float(match["value"]) > 100:
         raise ValueError(f"threshold {text!r}: a share of iterations is at most 100%")
+    if metric in SHARE_METRICS:
+        _check_share_or_count(text, metric, match["op"], float(match["value"]), unit == "%")
     return Threshold(text.strip(), metric, match["op"], float(match["value"]), unit == "%")
+
+
+def _check_share_or_count(text: str, metric: str, op: str, value: float, share: bool) -> None:
+    """ValueError for a failed/dropped threshold no one can mean, saying what to write."""
+    if not share and value != int(value):
+        # Half an iteration never fails: failed==0.5 failed every run, and k6's rate<0.01
+        # (1%) held only when none failed.
+        percent = value * 100 if value < 1 else value
+        k6 = f" (k6's rate{op}{value:g})" if value < 1 else ""
+        raise ValueError(
+            f"threshold {text!r}: without % {metric} counts iterations, a whole number: "
+            f"write {metric}{op}{percent:g}% for a share of them{k6}, or a count, "
+            f"e.g. {metric}==0"
+        )
+    if op == "<" and value == 0:
+        what, none = ("a share", "0%") if share else ("a count", "0")
+        raise ValueError(
+            f"threshold {text!r}: {what} is never below {none}, so it could never hold: "
+            f"write {metric}=={none} for none"
+        )
+    if share and op == "==" and 0 < value < 100:
+        # 1 of 100 iterations is 1%, 1 of 101 is not: the run's length decided it.
+        raise ValueError(
+            f"threshold {text!r}: a share is exactly {value:g}% only by chance of how many "
+            f"iterations ran: write {metric}<={value:g}% for at most that share"
+        )
 
 
 @dataclass(frozen=True, slots=True)

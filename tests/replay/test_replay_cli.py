@@ -1413,3 +1413,58 @@ def test_the_open_model_takes_a_large_cap_and_stage_rate(
     result = run(str(write(GOOD)), "--hub", fake_hub.url, *args, "--json", str(report))
     assert result.exit_code == 0, result.output
     assert json.loads(report.read_text())["scenarios"][0]["iterations"]["started"] == 1
+
+
+def test_a_scenario_written_as_json_in_a_folder_runs_as_any_yaml(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # JSON is YAML, and a .yaml file of JSON loaded when named, but a folder skipped it as
+    # "without a top-level 'steps:'": only the block form, steps: at a line's start, was seen.
+    scenario = {
+        "name": "as-json",
+        "steps": [
+            {
+                "id": "find",
+                "client": "VN/GOV/BTP/civil-status",
+                "service": "VN/GOV/BCA/population/echo",
+                "expect": {"status": 200},
+            }
+        ],
+    }
+    write(json.dumps(scenario), "scen/one-line.yaml")
+    write(json.dumps(scenario, indent=2).replace("as-json", "indented"), "scen/indented.yml")
+    flow = "{name: flow, steps: [{id: find, client: VN/GOV/BTP/civil-status, service: x}]}"
+    write(flow.replace("service: x", "service: VN/GOV/BCA/population/echo"), "scen/flow.yaml")
+    # Not scenarios: "steps" below the top, and JSON without it.
+    write('{"nested": {"steps": []}}', "scen/nested.yaml")
+    write('{"VN/GOV/BCA/population": "http://127.0.0.1:8001"}', "scen/providers.yaml")
+    result = run(str(tmp_path / "scen"), "--hub", fake_hub.url)
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "3 of 3 scenarios passed" in output, output
+    scen = tmp_path / "scen"
+    assert (
+        "skipped 2 YAML file(s) without a top-level 'steps:' (not scenarios): "
+        f"{scen / 'nested.yaml'}, {scen / 'providers.yaml'}" in output
+    ), output
+
+
+def test_the_progress_counts_are_whole_numbers_with_thousands_separators() -> None:
+    # --iterations 1000000000 had its zeros counted on the bar; a log's line likewise.
+    from hub.cli.replay_output import bar_count, progress_line, scenario_counts
+    from hub.replay.results import ScenarioResult
+
+    assert bar_count(1234567.0, 1_000_000_000, "") == "1,234,567/1,000,000,000"
+    assert bar_count(1.5, 2.0, " s") == "2/2 s"
+    current = ScenarioResult(name="big", file="big.yaml", steps=[])
+    current.iterations_passed, current.iterations_failed = 1_234_000, 5_678
+    assert scenario_counts(current) == "big: 1,239,678 iteration(s) done, 5,678 failed"
+
+    class _Runner:
+        iterations_done = 1_239_678
+
+    runner = _Runner()
+    runner.current = current  # type: ignore[attr-defined]
+    assert progress_line(runner, 1_239_678.0, 1e9) == (  # type: ignore[arg-type]
+        "progress: big: 1,239,678 iteration(s) done, 5,678 failed; 1,239,678 in all (0%)"
+    )

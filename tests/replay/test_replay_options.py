@@ -209,3 +209,68 @@ def test_percentiles_outside_0_to_100_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="threshold") as caught:
         parse_threshold(text)
     assert text in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "failed==0.5",
+            "threshold 'failed==0.5': without % failed counts iterations, a whole number: "
+            "write failed==50% for a share of them (k6's rate==0.5), or a count, e.g. failed==0",
+        ),
+        (
+            "failed<0.01",
+            "threshold 'failed<0.01': without % failed counts iterations, a whole number: "
+            "write failed<1% for a share of them (k6's rate<0.01), or a count, e.g. failed==0",
+        ),
+        (
+            "dropped <= 2.5",
+            "threshold 'dropped <= 2.5': without % dropped counts iterations, a whole number: "
+            "write dropped<=2.5% for a share of them, or a count, e.g. dropped==0",
+        ),
+        (
+            "failed==1%",
+            "threshold 'failed==1%': a share is exactly 1% only by chance of how many "
+            "iterations ran: write failed<=1% for at most that share",
+        ),
+        (
+            "dropped<0",
+            "threshold 'dropped<0': a count is never below 0, so it could never hold: "
+            "write dropped==0 for none",
+        ),
+        (
+            "failed<0%",
+            "threshold 'failed<0%': a share is never below 0%, so it could never hold: "
+            "write failed==0% for none",
+        ),
+    ],
+)
+def test_a_failed_or_dropped_threshold_that_cannot_be_meant_says_what_to_write(
+    text: str, said: str
+) -> None:
+    # failed==0.5 was taken as a count of half an iteration, and failed that run and every
+    # other; failed<0.01 (k6's rate<0.01, meant as 1%) held only when nothing failed.
+    with pytest.raises(ValueError) as caught:
+        parse_threshold(text)
+    assert str(caught.value) == said
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "failed==0",
+        "dropped==0",
+        "failed<1%",
+        "dropped<1%",
+        "failed<=3",
+        "failed==0%",
+        "failed==100%",
+        "failed<=100%",
+        "dropped>=0",
+        "failed<2.0",
+        "rps>=0.5",
+    ],
+)
+def test_documented_failed_and_dropped_thresholds_are_taken(text: str) -> None:
+    assert parse_threshold(text).text == text
