@@ -25,8 +25,9 @@ import itertools
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -298,7 +299,8 @@ class Runner:
                     continue
                 try:
                     if isinstance(step, ExchangePlan):  # the common case, called directly
-                        elapsed, failure = await run_exchange(
+                        once = partial(
+                            run_exchange,
                             self.http,
                             step,
                             variables,
@@ -310,9 +312,10 @@ class Runner:
                             log=self.request_log,
                             iteration=index,
                         )
+                        elapsed, failure = await once()
                         if failure is not None and step.attempts > 1:
                             elapsed, failure = await self._retry(
-                                step, variables, result, stats, index, elapsed, failure
+                                step, stats, once, elapsed, failure
                             )
                     else:
                         elapsed, failure = await self._other(step, variables, stubbed, journals)
@@ -338,16 +341,14 @@ class Runner:
     async def _retry(
         self,
         step: ExchangePlan,
-        variables: dict[str, Any],
-        result: ScenarioResult,
         stats: StepStats,
-        index: int,
+        once: Callable[[], Awaitable[tuple[float | None, Failure | None]]],
         elapsed: float | None,
         failure: Failure | None,
     ) -> tuple[float | None, Failure | None]:
-        """A step's ``retry``: its request sent again while its answer fails the step, up to
-        ``step.attempts`` requests in all. Each attempt is a request of the report (and a
-        row of ``--out``), as the hub logs it; the step's own run and latency are its last
+        """A step's ``retry``: its request sent again (``once``) while its answer fails the
+        step, up to ``step.attempts`` requests in all. Each attempt is a request of the report
+        (and a row of ``--out``), as the hub logs it; the step's own run and latency are its last
         attempt's, the failed attempts' latencies are counted beside them. An attempt that
         got no answer (a transport error), or failed before it was sent, ends the retries:
         waiting would not change a hub that is down, nor a template that does not render."""
@@ -363,18 +364,7 @@ class Runner:
                 break
             stats.latencies_ms.append(elapsed)
             attempt += 1
-            elapsed, failure = await run_exchange(
-                self.http,
-                step,
-                variables,
-                result,
-                stats,
-                hub_url=self.hub_url,
-                credentials=self.credentials,
-                timeout_s=self.options.timeout_s,
-                log=self.request_log,
-                iteration=index,
-            )
+            elapsed, failure = await once()
         if failure is not None and attempt > 1:
             failure.attempts = attempt
         return elapsed, failure
