@@ -114,12 +114,9 @@ def _port_taken(port: int) -> bool:
     return False
 
 
-@pytest.mark.parametrize(
-    "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name
-)
-def test_hub_up_stops_its_mock_agencies_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
-    """A process manager's SIGTERM, a closed terminal's SIGHUP, Ctrl-C and even SIGKILL each
-    end `hub up` with its mock agencies: none is left holding its port for the next `hub up`."""
+def _up(tmp_path: Path) -> tuple[int, int, dict[str, str], list[str]]:
+    """How many mock agencies, the hub's port, and the environment and command of a `hub up`
+    on a database of its own in ``tmp_path``."""
     n = len(connectors.names())
     port = free_block(1 + n)
     env = {
@@ -128,7 +125,16 @@ def test_hub_up_stops_its_mock_agencies_on_a_signal(tmp_path: Path, sig: signal.
         "HUB_SECRET_KEY": SECRET,
         "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
     }
-    cmd = [sys.executable, "-m", "hub", "up", "--port", str(port), "--size", "1000"]
+    return n, port, env, [sys.executable, "-m", "hub", "up", "--port", str(port), "--size", "1000"]
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name
+)
+def test_hub_up_stops_its_mock_agencies_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    """A process manager's SIGTERM, a closed terminal's SIGHUP, Ctrl-C and even SIGKILL each
+    end `hub up` with its mock agencies: none is left holding its port for the next `hub up`."""
+    n, port, env, cmd = _up(tmp_path)
     with (tmp_path / "up.log").open("ab") as log:
         # A session of its own, so that a failure here cannot leave its mocks behind.
         proc = subprocess.Popen(
@@ -170,15 +176,7 @@ def test_hub_up_says_when_a_mock_agency_dies_while_it_runs(tmp_path: Path) -> No
     """A mock agency killed while the stack runs left the hub answering 502 for its services
     and nothing in `hub up`'s output said why: now one line names it and how it ended, the
     hub keeps running, and the other mocks' end on a Ctrl-C is not taken for a death."""
-    n = len(connectors.names())
-    port = free_block(1 + n)
-    env = {
-        **os.environ,
-        "HUB_ENV": "development",
-        "HUB_SECRET_KEY": SECRET,
-        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
-    }
-    cmd = [sys.executable, "-m", "hub", "up", "--port", str(port), "--size", "1000"]
+    n, port, env, cmd = _up(tmp_path)
     log_path = tmp_path / "up.log"
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
