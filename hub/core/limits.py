@@ -4,7 +4,13 @@ Apart from the queries (SQLAlchemy, the models), because the CLI's options name 
 `hub` starts: `hub --help` must not wait for the database layer to import.
 """
 
+import re
+
 PAGE_MAX = 1000  # records or events in a page of a listing
 ROW_ID_MAX = 2**63 - 1  # the databases' BIGINT: the largest seq or id a row can have
 KEY_GRACE_S = 3600  # how long a rotated key works on, unless the rotation says
 KEY_GRACE_MAX_S = 30 * 24 * 3600
+# A purpose header (X-Road-UserId, X-Road-Issue) the gateway takes and logs: printable
+# ASCII, no CR/LF, at most 300 characters. Here, not in the gateway's checks, because the
+# operator commands test a filter on them against it and must not import the server.
+SAFE_HEADER = re.compile(r"^[\x20-\x7e]{1,300}$")

@@ -14,6 +14,7 @@ from typing import NoReturn
 from hub.core import errors
 from hub.core.hints import did_you_mean
 from hub.core.ids import check_parts
+from hub.core.limits import SAFE_HEADER
 from hub.gateway import paths
 from hub.gateway.records import Exchange
 from hub.registry.cache import ServiceEntry, Snapshot
@@ -32,7 +33,6 @@ SINGLE_HEADERS = {
         "Content-Type",
     )
 }
-SAFE_HEADER = re.compile(r"^[\x20-\x7e]{1,300}$")  # printable ASCII, no CR/LF
 # Header fields a request may carry, as providers' answers may (client.HEADERS_MAX, Apache's
 # LimitRequestFields): within the byte limit, thousands of tiny fields went on one by one.
 FIELDS_MAX = 100

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.core.hints import did_you_mean
-from hub.gateway.checks import SAFE_HEADER
+from hub.core.limits import SAFE_HEADER
 from hub.stats import timeutil as tu
 from hub.stats.common import GROUPS, NONE
 
