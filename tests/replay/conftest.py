@@ -272,3 +272,26 @@ def write(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return _write
+
+
+async def run_logged(url: str, out: Path, scenario: Path, *, iterations: int) -> Any:
+    """Run ``scenario`` against the hub at ``url``, a row a request into ``out``: its
+    ScenarioResult."""
+    from hub.replay.loader import load_file
+    from hub.replay.requestlog import open_request_log
+    from hub.replay.runner import Runner, RunOptions
+    from hub.replay.sources import Providers
+
+    log = open_request_log(out)
+    try:
+        async with Runner(
+            hub_url=url,
+            credentials=KEYS,
+            providers=Providers(url),
+            options=RunOptions(iterations=iterations),
+            request_log=log,
+        ) as runner:
+            (result,) = await runner.run([load_file(scenario)])
+    finally:
+        log.close()
+    return result

@@ -24,11 +24,9 @@ from hub.cli.main import app
 from hub.replay import requestlog
 from hub.replay.loader import load_file
 from hub.replay.requestlog import COLUMNS, open_request_log
-from hub.replay.results import ScenarioResult
 from hub.replay.runner import Runner, RunOptions
 from hub.replay.service import replay
-from hub.replay.sources import Providers
-from tests.replay.conftest import RawHub
+from tests.replay.conftest import RawHub, run_logged
 
 FakeHub = Any  # the fake_hub fixture of conftest.py
 KEYS = {"VN/GOV/BTP/civil-status": "key-civil", "VN/COM/0101234565/ekyc": "key-bank"}
@@ -153,7 +151,7 @@ async def test_a_row_holds_the_hubs_ids_latency_and_the_bytes_on_the_wire(
 ) -> None:
     out = tmp_path / "requests.jsonl"
     async with RawHub(ANSWER) as hub:
-        await _run_logged(hub.url, out, write(ONE_EXCHANGE), iterations=1)
+        await run_logged(hub.url, out, write(ONE_EXCHANGE), iterations=1)
     (row,) = read_rows(out)
     assert row.pop("timestamp").endswith("Z")
     assert float(row.pop("duration_ms")) > 0
@@ -181,30 +179,13 @@ async def test_a_request_with_no_answer_is_a_row_without_status_nor_bytes(
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     out = tmp_path / "requests.csv"
-    result = await _run_logged(url, out, write(ONE_EXCHANGE), iterations=2)
+    result = await run_logged(url, out, write(ONE_EXCHANGE), iterations=2)
     rows = read_rows(out)
     assert len(rows) == sum(result.transport_errors.values()) == 2
     for row in rows:
         assert row["outcome"] == "transport_error"
         assert (row["status"], row["bytes_sent"], row["bytes_received"]) == ("", "", "")
         assert "refused" in row["failure"] and float(row["duration_ms"]) >= 0
-
-
-async def _run_logged(url: str, out: Path, scenario: Path, *, iterations: int) -> ScenarioResult:
-    """Run ``scenario`` against the hub at ``url``, a row a request into ``out``."""
-    log = open_request_log(out)
-    try:
-        async with Runner(
-            hub_url=url,
-            credentials=KEYS,
-            providers=Providers(url),
-            options=RunOptions(iterations=iterations),
-            request_log=log,
-        ) as runner:
-            (result,) = await runner.run([load_file(scenario)])
-    finally:
-        log.close()
-    return result
 
 
 SLEEPS_AFTER_ONE = (

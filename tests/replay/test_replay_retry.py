@@ -12,10 +12,10 @@ import pytest
 
 from hub.replay.loader import load_file
 from hub.replay.problems import ScenarioLoadError
-from hub.replay.requestlog import open_request_log
 from hub.replay.runner import Runner, RunOptions
 from hub.replay.service import replay
 from hub.replay.sources import Providers
+from tests.replay.conftest import run_logged
 from tests.replay.test_replay_out import read_rows
 
 FakeHub = Any  # the fake_hub fixture of conftest.py
@@ -52,17 +52,7 @@ async def test_a_step_passes_on_the_attempt_whose_expect_holds(
     fake_hub: FakeHub, write: Callable[..., Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "requests.csv"
-    log = open_request_log(out)
-    try:
-        results, _ = await replay(
-            [load_file(write(polls(after=3, attempts=5)))],
-            hub_url=fake_hub.url,
-            options=RunOptions(iterations=2),
-            request_log=log,
-        )
-    finally:
-        log.close()
-    (result,) = results
+    result = await run_logged(fake_hub.url, out, write(polls(after=3, attempts=5)), iterations=2)
     wait, after = result.steps
     assert result.ok, result.to_dict()
     # One run of the step per iteration, passed; the capture is the passing attempt's (3).
@@ -96,17 +86,7 @@ async def test_a_step_that_never_holds_fails_after_its_attempts(
     fake_hub: FakeHub, write: Callable[..., Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "requests.jsonl"
-    log = open_request_log(out)
-    try:
-        results, _ = await replay(
-            [load_file(write(polls(after=10, attempts=3)))],
-            hub_url=fake_hub.url,
-            options=RunOptions(iterations=1),
-            request_log=log,
-        )
-    finally:
-        log.close()
-    (result,) = results
+    result = await run_logged(fake_hub.url, out, write(polls(after=10, attempts=3)), iterations=1)
     wait, after = result.steps
     assert not result.ok
     assert (wait.runs, wait.failed, after.runs) == (1, 1, 0)
