@@ -368,9 +368,11 @@ def proof_cmd(
 ) -> None:
     """Write a JSON proof that one exchange is in the signed log, to check offline."""
     from hub.core.db import create_engine
+    from hub.stats.browse import missing, typed_id
     from hub.stats.records import count_same_id
     from hub.txlog.proof import make_proof
 
+    ident = typed_id(ident)
     s = settings(db)
     up_to_date(s.database_url, "the log", 2)
 
@@ -393,7 +395,7 @@ def proof_cmd(
     except Exception as exc:
         fail(unreadable(exc, s.database_url, "the log"), 2)
     if proof is None:
-        fail(f"no transaction has X-Road-Id or X-Road-Request-Id {ident!r}")
+        fail(missing(ident))
     if shared > 1:
         # An X-Road-Id a client chose may name several exchanges; which one is proved
         # was said nowhere.

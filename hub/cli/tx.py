@@ -233,15 +233,12 @@ def show_cmd(
     """One record, every field, as JSON."""
     from hub.stats import browse
 
-    # Blanks around the id (one copied from a table) are no part of it, as with the filters.
-    ident = ident.strip()
-
     async def one(conn: Any, *, tz: str) -> dict[str, Any] | None:
         return await browse.show(conn, ident)
 
     found = stats_query(db, None, one, what=LOG)
     if found is None:
-        fail(f"no transaction has X-Road-Id or X-Road-Request-Id {ident!r}")
+        fail(browse.missing(ident))
     print(json.dumps(found, indent=2, ensure_ascii=False, default=str))
 
 

@@ -156,9 +156,22 @@ async def page(
     )
 
 
+def typed_id(ident: str) -> str:
+    """An X-Road-Id or X-Road-Request-Id as typed or sent: blanks around it (one copied
+    from a table) are no part of it, as with the filters; the gateway takes no blank in an
+    X-Road-Id. Without this the "no transaction has" message showed the blank between its
+    quotes."""
+    return ident.strip()
+
+
+def missing(ident: str) -> str:
+    """What `hub tx show`, `hub audit proof` and the API say when no record has ``ident``."""
+    return f"no transaction has X-Road-Id or X-Road-Request-Id {typed_id(ident)[:200]!r}"
+
+
 async def show(conn: records.Conn, ident: str) -> dict[str, Any] | None:
     """One record by X-Road-Request-Id, else the newest with that X-Road-Id."""
-    rec = await records.transaction(conn, ident)
+    rec = await records.transaction(conn, typed_id(ident))
     if rec is None:
         return None
     out = _jsonable(rec)

@@ -199,14 +199,9 @@ async def list_transactions(
 # `:path`: the gateway takes `/` in an X-Road-Id a client chooses.
 @api.get("/transactions/{ident:path}", summary="One record by X-Road-Id or X-Road-Request-Id")
 async def get_transaction(ident: str, _: OperatorDep, session: SessionDep) -> dict[str, Any]:
-    # Blanks around the id (one copied from a table) are no part of it, as with the filters:
-    # the 404 showed the blank between the quotes. The gateway takes no blank in an X-Road-Id.
-    ident = ident.strip()
     found = await browse.show(session, ident)
     if found is None:
-        raise HTTPException(
-            404, f"no transaction has X-Road-Id or X-Road-Request-Id {ident[:200]!r}"
-        )
+        raise HTTPException(404, browse.missing(ident))
     return found
 
 

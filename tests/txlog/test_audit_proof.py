@@ -147,6 +147,20 @@ async def test_the_cli_writes_and_checks_a_proof(
     assert unknown.exit_code == 1 and "no transaction has" in unknown.output
 
 
+async def test_a_proof_takes_an_id_with_blanks_around_it(
+    log_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An id copied from a table with a blank at an end: `hub tx show` and the API drop the
+    # blanks, `hub audit proof` answered "no transaction has ' req-0007 '".
+    out = tmp_path / "proof.json"
+    made = await hub(log_url, monkeypatch, "audit", "proof", " req-0007\t", "--out", str(out),
+                     "--db", log_url)  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert json.loads(out.read_text())["exchange"]["fields"]["request_id"] == "req-0007"
+    unknown = await hub(log_url, monkeypatch, "audit", "proof", " nope ", "--db", log_url)
+    assert unknown.exit_code == 1 and "'nope'" in unknown.output, unknown.output
+
+
 async def test_no_proof_is_made_where_the_log_does_not_hold(
     log_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
