@@ -271,9 +271,10 @@ async def test_the_charts_show_the_range_chosen_last(sqlite_url: str, tmp_path: 
         labels = await page.evaluate("Chart.getChart('volume').data.labels")
         unit = await page.evaluate("Chart.getChart('volume').options.scales.y.title.text")
     assert len(labels) == 61  # the last hour's minutes, not the 31 days
-    # Under each bar its time; its date ("06-12 09:15") on the first and where the day turns.
+    # Under each bar its time; its date ("6 Dec 09:15") on the first and where the day turns.
+    # "06-12 09:15" read as 12 June to anyone used to month-day.
     dated = [label for label in labels if " " in label]
-    assert re.fullmatch(r"\d\d-\d\d \d\d:\d\d", labels[0]), labels[0]
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d\d:\d\d", labels[0]), labels[0]
     assert all(re.fullmatch(r"\d\d:\d\d", label) for label in labels if label not in dated)
     assert 1 <= len(dated) <= 2, dated
     assert unit == "exchanges per minute"

@@ -184,14 +184,18 @@ function tiles(s) {
     `${esc(v).replace(/,/g, ",<wbr>")}</b><span>${esc(k)}</span></div>`).join("");
 }
 
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
 function ticks(labels) {
   // "2026-12-05T11:00" under every bar ran together: a time says only its hour and minute,
-  // and its date where the day changes (and on the first bar), as "05-12 00:00".
+  // and its date where the day changes (and on the first bar), as "5 Dec 00:00" ("05-12"
+  // read as 12 May to anyone used to month-day).
   let day = null;
   return labels.map((label) => {
     const [date, time] = label.split("T");
     if (time === undefined) return label;
-    const shown = date === day ? time : `${date.slice(8, 10)}-${date.slice(5, 7)} ${time}`;
+    const dated = `${Number(date.slice(8, 10))} ${MONTHS[Number(date.slice(5, 7)) - 1]}`;
+    const shown = date === day ? time : `${dated} ${time}`;
     day = date;
     return shown;
   });
@@ -212,7 +216,7 @@ function volume(ts) {
   }
   document.getElementById("volume-zone").textContent = "times in " + ts.timezone;
   // Read out by screen readers, as the latency and error charts say theirs: the range's
-  // total and its busiest bucket, dated ("07-12 09:00": the axis dates only a day's first).
+  // total and its busiest bucket, dated ("7 Dec 09:00": the axis dates only a day's first).
   const totals = ts.points.map((p) => p.total);
   const most = Math.max(0, ...totals);
   const busiest = most ? ticks([ts.points[totals.indexOf(most)].label])[0] : "";
