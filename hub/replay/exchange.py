@@ -48,11 +48,14 @@ async def run_exchange(
     timeout_s: float,
     log: RequestLog | None = None,
     iteration: int = 0,
+    attempt: int = 1,
 ) -> tuple[float | None, Failure | None]:
     """Send one exchange and check it. Only an exchange that got an HTTP answer is a
     request with a latency: counting one that failed before sending, or got no answer,
     would make req/s and the percentiles lie (a refused connection takes microseconds).
-    With ``log``, the request sent (answered or not) is a row of it."""
+    With ``log``, the request sent (answered or not) is a row of it. ``attempt``: its
+    number under the step's ``retry``; the failure of one after which no other is sent
+    says how many were, in the report as in its row."""
     try:
         client = render_text(step.client, variables)
         service = render_text(step.service, variables)
@@ -112,6 +115,8 @@ async def run_exchange(
         else:
             got = f"{kind}: {type(exc).__name__}: {hub_words(exc)}".rstrip(": ")
         unanswered = Failure("transport", f"{step.method} {url}", "an HTTP answer", got)
+        if attempt > 1:  # no answer ends the retries (the runner's _retry)
+            unanswered.attempts = attempt
         if log is not None:
             target = url[len(hub_url) :]
             log.write(_row(sent_at, result, iteration, step, target, waited, unanswered))
@@ -134,6 +139,8 @@ async def run_exchange(
     else:
         reply = Reply(response.status, answer, body, elapsed)
         failure = check(step, reply, variables) or capture(step, reply, variables)
+    if failure is not None and attempt > 1 and attempt == step.attempts:
+        failure.attempts = attempt  # the last attempt the step's retry sends
     if log is not None:
         target = url[len(hub_url) :]
         log.write(
@@ -173,7 +180,7 @@ def _row(
         outcome, reason = "passed", None
     else:
         outcome = "transport_error" if failure.kind == "transport" else "failed"
-        reason = failure_text(failure.message())
+        reason = failure_text(failure.checks_message(), failure.attempts_note())
     ids: tuple[str | None, str | None, float | None] = (None, None, None)
     if answer is not None:
         latency = number(answer.get("X-Hub-Latency"))

@@ -55,7 +55,7 @@ _K6_NAMES = {"avg": "mean", "med": "p50"}
 _PERCENTILE = re.compile(r"p\(?(?P<q>\d+(?:\.\d+)?)\)?")
 _THRESHOLD = re.compile(
     r"^\s*(?P<metric>[a-z]+(?:\(\d+(?:\.\d+)?\)|\d+(?:\.\d+)?)?)\s*(?P<op><=|>=|==|<|>)\s*"
-    r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>%|ms|us|µs|s|m|h)?\s*$"
+    r"(?P<value>-?\d+(?:\.\d+)?)\s*(?P<unit>%|ms|us|µs|s|m|h)?\s*$"
 )
 # Units k6's users give a latency in, which the thresholds take in ms only.
 _IN_MS = {"us": 0.001, "µs": 0.001, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -116,25 +116,96 @@ def parse_threshold(text: str) -> Threshold:
     metric = name if name in (*SHARE_METRICS, "rps") else _latency_metric(name)
     if match is None or metric is None:
         raise ValueError(f"threshold {text!r} is malformed: give {THRESHOLD_FORMS}")
-    unit = match["unit"]
-    if unit in _IN_MS and _is_latency(metric):
-        # "Malformed" and every form the option takes hid that only the unit was wrong.
-        ms = float(match["value"]) * _IN_MS[unit]
-        written = text[: match.start("value")] + f"{ms:.10g}"
-        raise ValueError(f"threshold {text!r}: latencies are in ms: write {written.strip()}")
+    unit, op, value = match["unit"], match["op"], float(match["value"])
     if (unit in ("ms", *_IN_MS) and not _is_latency(metric)) or (
         unit == "%" and metric not in SHARE_METRICS
     ):
         raise ValueError(f"threshold {text!r}: {unit} does not go with {metric}")
-    if unit == "%" and float(match["value"]) > 100:
-        raise ValueError(f"threshold {text!r}: a share of iterations is at most 100%")
-    if metric in SHARE_METRICS:
-        _check_share_or_count(text, metric, match["op"], float(match["value"]), unit == "%")
-    return Threshold(text.strip(), metric, match["op"], float(match["value"]), unit == "%")
+    if _is_latency(metric):
+        ms = value * _IN_MS.get(unit or "ms", 1.0)
+        _check_latency(text, text[: match.start("op")].strip(), op, ms)
+        if unit in _IN_MS:
+            # "Malformed" and every form the option takes hid that only the unit was wrong.
+            written = text[: match.start("value")] + f"{ms:.10g}"
+            raise ValueError(f"threshold {text!r}: latencies are in ms: write {written.strip()}")
+    elif metric == "rps":
+        _check_rate(text, op, value)
+    else:
+        _check_share_or_count(text, metric, op, value, unit == "%")
+    return Threshold(text.strip(), metric, op, value, unit == "%")
+
+
+def _beyond(op: str, value: float, low: float, high: float, *, above_low: bool) -> str | None:
+    """Whether ``OP value`` can be decided for a figure that is at least ``low`` (above it,
+    with ``above_low``) and at most ``high``: "never" when no such figure meets it, "always"
+    when every one does (so it checks nothing), else None."""
+    under = value < low or (value == low and above_low)  # at or below the lowest figure
+    if op == "<":
+        return "never" if value <= low else "always" if value > high else None
+    if op == "<=":
+        return "never" if under else "always" if value >= high else None
+    if op == ">":
+        return "never" if value >= high else "always" if under else None
+    if op == ">=":
+        return "never" if value > high else "always" if value <= low else None
+    return "never" if under or value > high else None  # ==
+
+
+def _refuse(text: str, verdict: str, why: str, instead: str) -> ValueError:
+    """The refusal of a threshold ``_beyond`` decided: what it is, and what to write."""
+    if verdict == "never":
+        return ValueError(f"threshold {text!r}: {why}, so it could never hold: write {instead}")
+    return ValueError(
+        f"threshold {text!r}: {why}, so it holds whatever the run and checks nothing: "
+        f"write {instead}"
+    )
+
+
+def _check_latency(text: str, name: str, op: str, ms: float) -> None:
+    """ValueError for a latency threshold (``name`` as written) no run can meet, or every
+    run meets. A request's time is above 0 ms: the clock reads microseconds."""
+    verdict = _beyond(op, ms, 0, math.inf, above_low=True)
+    if verdict is not None:
+        why = "a latency is always above 0 ms"
+        raise _refuse(text, verdict, why, f"a bound above 0 ms, e.g. {name}<200")
+    if op == "==":
+        # 41.2873 ms, not 41: a measured time equals a number only by chance.
+        raise ValueError(
+            f"threshold {text!r}: a latency is exactly {ms:.10g} ms only by chance, so it "
+            f"would almost never hold: write {name}<={ms:.10g} for at most that"
+        )
+
+
+def _check_rate(text: str, op: str, value: float) -> None:
+    """ValueError for an rps threshold no run can meet, or every run meets (rps==0, a
+    run that sent nothing, is left: it can be meant)."""
+    verdict = _beyond(op, value, 0, math.inf, above_low=False)
+    if verdict is not None:
+        why = "a rate is never below 0"
+        raise _refuse(text, verdict, why, "a rate above 0, e.g. rps>=100")
+    if op == "==" and value > 0:
+        raise ValueError(
+            f"threshold {text!r}: a rate is exactly {value:g} per second only by chance, so "
+            f"it would almost never hold: write rps>={value:g} for at least that"
+        )
 
 
 def _check_share_or_count(text: str, metric: str, op: str, value: float, share: bool) -> None:
     """ValueError for a failed/dropped threshold no one can mean, saying what to write."""
+    what, none = ("a share", "0%") if share else ("a count", "0")
+    verdict = _beyond(op, value, 0, 100 if share else math.inf, above_low=False)
+    if verdict is not None and value <= 0:
+        # Beside the lowest figure: none failed (or was dropped).
+        instead = f"{metric}=={none} for none"
+        if verdict == "always":
+            instead += f", or {metric}>{none} for at least one"
+        raise _refuse(text, verdict, f"{what} is never below {none}", instead)
+    if verdict is not None:
+        # Beside the highest: every iteration failed (or was dropped).
+        instead = f"{metric}==100% for all"
+        if verdict == "always":
+            instead = f"a share below 100%, e.g. {metric}<1%"
+        raise _refuse(text, verdict, "a share is never above 100%", instead)
     if not share and value != int(value):
         # Half an iteration never fails: failed==0.5 failed every run, and k6's rate<0.01
         # (1%) held only when none failed.
@@ -144,12 +215,6 @@ def _check_share_or_count(text: str, metric: str, op: str, value: float, share: 
             f"threshold {text!r}: without % {metric} counts iterations, a whole number: "
             f"write {metric}{op}{percent:g}% for a share of them{k6}, or a count, "
             f"e.g. {metric}==0"
-        )
-    if op == "<" and value == 0:
-        what, none = ("a share", "0%") if share else ("a count", "0")
-        raise ValueError(
-            f"threshold {text!r}: {what} is never below {none}, so it could never hold: "
-            f"write {metric}=={none} for none"
         )
     if share and op == "==" and 0 < value < 100:
         # 1 of 100 iterations is 1%, 1 of 101 is not: the run's length decided it.

@@ -54,10 +54,12 @@ def timestamp(seconds: float) -> str:
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def failure_text(message: str) -> str:
-    """A failure's words on one line, cut at ``FAILURE_CHARS``."""
+def failure_text(message: str, note: str = "") -> str:
+    """A failure's words on one line, cut at ``FAILURE_CHARS``; ``note`` (a retried step's
+    `` (after N attempts)``) ends it whole, the words cut shorter for it."""
     text = " ".join(message.split()) if "\n" in message or "\r" in message else message
-    return text if len(text) <= FAILURE_CHARS else text[: FAILURE_CHARS - 3] + "..."
+    room = FAILURE_CHARS - len(note)
+    return (text if len(text) <= room else text[: room - 3] + "...") + note
 
 
 def number(value: str | None) -> float | None:

@@ -65,8 +65,15 @@ class Failure:
 
     def message(self) -> str:
         """Every failed check of the step, not only the first (of its last attempt)."""
-        checks = "; ".join([self.check_message(), *(f.check_message() for f in self.also)])
-        return checks if self.attempts is None else f"{checks} (after {self.attempts} attempts)"
+        return self.checks_message() + self.attempts_note()
+
+    def checks_message(self) -> str:
+        """Every failed check, without the attempts note."""
+        return "; ".join([self.check_message(), *(f.check_message() for f in self.also)])
+
+    def attempts_note(self) -> str:
+        """`` (after N attempts)`` for a step whose ``retry`` sent N requests, all failed."""
+        return "" if self.attempts is None else f" (after {self.attempts} attempts)"
 
     def check_message(self) -> str:
         """This check alone, in words."""

@@ -342,7 +342,7 @@ class Runner:
         self,
         step: ExchangePlan,
         stats: StepStats,
-        once: Callable[[], Awaitable[tuple[float | None, Failure | None]]],
+        once: Callable[..., Awaitable[tuple[float | None, Failure | None]]],
         elapsed: float | None,
         failure: Failure | None,
     ) -> tuple[float | None, Failure | None]:
@@ -364,8 +364,10 @@ class Runner:
                 break
             stats.latencies_ms.append(elapsed)
             attempt += 1
-            elapsed, failure = await once()
+            elapsed, failure = await once(attempt=attempt)
         if failure is not None and attempt > 1:
+            # Said by run_exchange (and its --out row) when the attempts ran out or no
+            # answer came; here too when a stop cut the wait short.
             failure.attempts = attempt
         return elapsed, failure
 

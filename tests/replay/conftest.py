@@ -274,15 +274,26 @@ def write(tmp_path: Path) -> Callable[..., Path]:
     return _write
 
 
-async def run_logged(url: str, out: Path, scenario: Path, *, iterations: int) -> Any:
-    """Run ``scenario`` against the hub at ``url``, a row a request into ``out``: its
-    ScenarioResult."""
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A base URL where nothing listens: its port is bound, not listening, so connections
+    are refused; held for the test, so no other server takes the port meanwhile."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def run_scenario(
+    url: str, scenario: Path, *, iterations: int, out: Path | None = None
+) -> Any:
+    """Run ``scenario`` against the hub at ``url`` (with ``out``, a row a request into it):
+    its ScenarioResult."""
     from hub.replay.loader import load_file
     from hub.replay.requestlog import open_request_log
     from hub.replay.runner import Runner, RunOptions
     from hub.replay.sources import Providers
 
-    log = open_request_log(out)
+    log = open_request_log(out) if out is not None else None
     try:
         async with Runner(
             hub_url=url,
@@ -293,5 +304,6 @@ async def run_logged(url: str, out: Path, scenario: Path, *, iterations: int) ->
         ) as runner:
             (result,) = await runner.run([load_file(scenario)])
     finally:
-        log.close()
+        if log is not None:
+            log.close()
     return result

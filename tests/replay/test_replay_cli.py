@@ -1468,3 +1468,21 @@ def test_the_progress_counts_are_whole_numbers_with_thousands_separators() -> No
     assert progress_line(runner, 1_239_678.0, 1e9) == (  # type: ignore[arg-type]
         "progress: big: 1,239,678 iteration(s) done, 5,678 failed; 1,239,678 in all (0%)"
     )
+
+
+@pytest.mark.parametrize(
+    ("threshold", "said"),
+    [
+        ("p95<0", "threshold 'p95<0': a latency is always above 0 ms, so it could never hold"),
+        ("failed<=100%", "threshold 'failed<=100%': a share is never above 100%, so it holds"),
+    ],
+)
+def test_a_threshold_that_never_or_always_holds_is_refused_before_anything_runs(
+    fake_hub: Any, write: Callable[..., Path], threshold: str, said: str
+) -> None:
+    # p95<0 failed the run after it had all run; failed<=100% passed it whatever happened.
+    result = run(str(write(GOOD)), "--hub", fake_hub.url, "--threshold", threshold)
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert said in output and "nothing was run" in output, output
+    assert not fake_hub.arrivals

@@ -126,9 +126,9 @@ def test_a_latency_threshold_in_another_unit_says_it_in_ms(text: str, said: str)
 
 @pytest.mark.parametrize("text", ["failed<150%", "dropped>=100.5%"])
 def test_a_share_above_a_hundred_percent_is_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="at most 100%"):
+    with pytest.raises(ValueError, match="a share is never above 100%"):
         parse_threshold(text)
-    assert parse_threshold("failed<=100%").value == 100
+    assert parse_threshold("failed>=100%").value == 100
 
 
 def test_one_path_for_both_reports_is_refused(tmp_path: Path) -> None:
@@ -266,11 +266,157 @@ def test_a_failed_or_dropped_threshold_that_cannot_be_meant_says_what_to_write(
         "failed<=3",
         "failed==0%",
         "failed==100%",
-        "failed<=100%",
-        "dropped>=0",
+        "failed>=100%",
+        "failed<100%",
+        "failed<=0",
+        "failed>0",
+        "dropped>0%",
         "failed<2.0",
         "rps>=0.5",
+        "rps>0",
+        "rps==0",
+        "rps<=0",
+        "p95<200",
+        "p95<0.5",
+        "min>0.001",
+        "max>=1",
     ],
 )
-def test_documented_failed_and_dropped_thresholds_are_taken(text: str) -> None:
+def test_documented_thresholds_are_taken(text: str) -> None:
     assert parse_threshold(text).text == text
+
+
+NEVER = "so it could never hold"
+ALWAYS = "so it holds whatever the run and checks nothing"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        # Latencies (min, mean, max, every percentile): above 0 ms, never 0 nor below.
+        (
+            "p95<0",
+            f"threshold 'p95<0': a latency is always above 0 ms, {NEVER}: "
+            "write a bound above 0 ms, e.g. p95<200",
+        ),
+        (
+            "p99<=0",
+            f"threshold 'p99<=0': a latency is always above 0 ms, {NEVER}: "
+            "write a bound above 0 ms, e.g. p99<200",
+        ),
+        (
+            "p(95)<-5",
+            f"threshold 'p(95)<-5': a latency is always above 0 ms, {NEVER}: "
+            "write a bound above 0 ms, e.g. p(95)<200",
+        ),
+        (
+            "avg==0",
+            f"threshold 'avg==0': a latency is always above 0 ms, {NEVER}: "
+            "write a bound above 0 ms, e.g. avg<200",
+        ),
+        (
+            "max<-1s",
+            f"threshold 'max<-1s': a latency is always above 0 ms, {NEVER}: "
+            "write a bound above 0 ms, e.g. max<200",
+        ),
+        (
+            "p95>=0",
+            f"threshold 'p95>=0': a latency is always above 0 ms, {ALWAYS}: "
+            "write a bound above 0 ms, e.g. p95<200",
+        ),
+        (
+            "min>0",
+            f"threshold 'min>0': a latency is always above 0 ms, {ALWAYS}: "
+            "write a bound above 0 ms, e.g. min<200",
+        ),
+        (
+            "p99.9 > -1",
+            f"threshold 'p99.9 > -1': a latency is always above 0 ms, {ALWAYS}: "
+            "write a bound above 0 ms, e.g. p99.9<200",
+        ),
+        (
+            "p95==200",
+            "threshold 'p95==200': a latency is exactly 200 ms only by chance, so it would "
+            "almost never hold: write p95<=200 for at most that",
+        ),
+        (
+            "med==0.2s",
+            "threshold 'med==0.2s': a latency is exactly 200 ms only by chance, so it would "
+            "almost never hold: write med<=200 for at most that",
+        ),
+        # failed and dropped: a count from 0, a share from 0% to 100%.
+        (
+            "failed<=100%",
+            f"threshold 'failed<=100%': a share is never above 100%, {ALWAYS}: "
+            "write a share below 100%, e.g. failed<1%",
+        ),
+        (
+            "failed<101%",
+            f"threshold 'failed<101%': a share is never above 100%, {ALWAYS}: "
+            "write a share below 100%, e.g. failed<1%",
+        ),
+        (
+            "dropped>100%",
+            f"threshold 'dropped>100%': a share is never above 100%, {NEVER}: "
+            "write dropped==100% for all",
+        ),
+        (
+            "failed==150%",
+            f"threshold 'failed==150%': a share is never above 100%, {NEVER}: "
+            "write failed==100% for all",
+        ),
+        (
+            "dropped>=0",
+            f"threshold 'dropped>=0': a count is never below 0, {ALWAYS}: "
+            "write dropped==0 for none, or dropped>0 for at least one",
+        ),
+        (
+            "failed>=0%",
+            f"threshold 'failed>=0%': a share is never below 0%, {ALWAYS}: "
+            "write failed==0% for none, or failed>0% for at least one",
+        ),
+        (
+            "failed>-1",
+            f"threshold 'failed>-1': a count is never below 0, {ALWAYS}: "
+            "write failed==0 for none, or failed>0 for at least one",
+        ),
+        (
+            "failed<=-1",
+            f"threshold 'failed<=-1': a count is never below 0, {NEVER}: write failed==0 for none",
+        ),
+        (
+            "dropped==-2%",
+            f"threshold 'dropped==-2%': a share is never below 0%, {NEVER}: "
+            "write dropped==0% for none",
+        ),
+        # rps: requests per second, 0 for a run that sent none.
+        (
+            "rps<0",
+            f"threshold 'rps<0': a rate is never below 0, {NEVER}: "
+            "write a rate above 0, e.g. rps>=100",
+        ),
+        (
+            "rps>=0",
+            f"threshold 'rps>=0': a rate is never below 0, {ALWAYS}: "
+            "write a rate above 0, e.g. rps>=100",
+        ),
+        (
+            "rps>-5",
+            f"threshold 'rps>-5': a rate is never below 0, {ALWAYS}: "
+            "write a rate above 0, e.g. rps>=100",
+        ),
+        (
+            "rps==50",
+            "threshold 'rps==50': a rate is exactly 50 per second only by chance, so it would "
+            "almost never hold: write rps>=50 for at least that",
+        ),
+    ],
+)
+def test_a_threshold_that_never_holds_or_always_does_says_what_to_write(
+    text: str, said: str
+) -> None:
+    # p95<0 failed every run and p95>=0 or failed<=100% held in every one, each without a
+    # word; p95<-5 was "malformed", with every form the option takes.
+    with pytest.raises(ValueError) as caught:
+        parse_threshold(text)
+    assert str(caught.value) == said

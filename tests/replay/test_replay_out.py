@@ -7,7 +7,6 @@ import csv
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,10 +25,9 @@ from hub.replay.loader import load_file
 from hub.replay.requestlog import COLUMNS, open_request_log
 from hub.replay.runner import Runner, RunOptions
 from hub.replay.service import replay
-from tests.replay.conftest import RawHub, run_logged
+from tests.replay.conftest import RawHub, run_scenario
 
 FakeHub = Any  # the fake_hub fixture of conftest.py
-KEYS = {"VN/GOV/BTP/civil-status": "key-civil", "VN/COM/0101234565/ekyc": "key-bank"}
 
 GOOD = """
 name: good
@@ -151,7 +149,7 @@ async def test_a_row_holds_the_hubs_ids_latency_and_the_bytes_on_the_wire(
 ) -> None:
     out = tmp_path / "requests.jsonl"
     async with RawHub(ANSWER) as hub:
-        await run_logged(hub.url, out, write(ONE_EXCHANGE), iterations=1)
+        await run_scenario(hub.url, write(ONE_EXCHANGE), iterations=1, out=out)
     (row,) = read_rows(out)
     assert row.pop("timestamp").endswith("Z")
     assert float(row.pop("duration_ms")) > 0
@@ -173,13 +171,10 @@ async def test_a_row_holds_the_hubs_ids_latency_and_the_bytes_on_the_wire(
 
 
 async def test_a_request_with_no_answer_is_a_row_without_status_nor_bytes(
-    write: Callable[..., Path], tmp_path: Path
+    refused_url: str, write: Callable[..., Path], tmp_path: Path
 ) -> None:
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     out = tmp_path / "requests.csv"
-    result = await run_logged(url, out, write(ONE_EXCHANGE), iterations=2)
+    result = await run_scenario(refused_url, write(ONE_EXCHANGE), iterations=2, out=out)
     rows = read_rows(out)
     assert len(rows) == sum(result.transport_errors.values()) == 2
     for row in rows:

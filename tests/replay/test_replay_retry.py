@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hub.replay import requestlog
 from hub.replay.loader import load_file
 from hub.replay.problems import ScenarioLoadError
 from hub.replay.runner import Runner, RunOptions
 from hub.replay.service import replay
-from hub.replay.sources import Providers
-from tests.replay.conftest import run_logged
+from tests.replay.conftest import RawHub, run_scenario
 from tests.replay.test_replay_out import read_rows
 
 FakeHub = Any  # the fake_hub fixture of conftest.py
-KEYS = {"VN/GOV/BTP/civil-status": "key-civil", "VN/COM/0101234565/ekyc": "key-bank"}
 
 # The ``ready`` service answers 404 until the path's call number ``after``, then 200.
 POLLS = """
@@ -52,7 +50,8 @@ async def test_a_step_passes_on_the_attempt_whose_expect_holds(
     fake_hub: FakeHub, write: Callable[..., Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "requests.csv"
-    result = await run_logged(fake_hub.url, out, write(polls(after=3, attempts=5)), iterations=2)
+    scenario = write(polls(after=3, attempts=5))
+    result = await run_scenario(fake_hub.url, scenario, iterations=2, out=out)
     wait, after = result.steps
     assert result.ok, result.to_dict()
     # One run of the step per iteration, passed; the capture is the passing attempt's (3).
@@ -82,11 +81,13 @@ async def test_a_step_passes_on_the_attempt_whose_expect_holds(
     assert sum(int(r["bytes_received"]) for r in rows) == result.received_bytes
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 async def test_a_step_that_never_holds_fails_after_its_attempts(
-    fake_hub: FakeHub, write: Callable[..., Path], tmp_path: Path
+    fake_hub: FakeHub, write: Callable[..., Path], tmp_path: Path, suffix: str
 ) -> None:
-    out = tmp_path / "requests.jsonl"
-    result = await run_logged(fake_hub.url, out, write(polls(after=10, attempts=3)), iterations=1)
+    out = tmp_path / f"requests{suffix}"
+    scenario = write(polls(after=10, attempts=3))
+    result = await run_scenario(fake_hub.url, scenario, iterations=1, out=out)
     wait, after = result.steps
     assert not result.ok
     assert (wait.runs, wait.failed, after.runs) == (1, 1, 0)
@@ -95,12 +96,56 @@ async def test_a_step_that_never_holds_fails_after_its_attempts(
     failure = wait.first_failure
     assert failure is not None
     # The last attempt's failure, every check of it, and how many attempts were made.
-    assert failure.message() == (
-        "status: expected 200, got 404; json $.ready: expected true, got false (after 3 attempts)"
-    )
+    checks = "status: expected 200, got 404; json $.ready: expected true, got false"
+    assert failure.message() == f"{checks} (after 3 attempts)"
     assert result.to_dict()["steps"][0]["first_failure"]["attempts"] == 3
     rows = read_rows(out)
-    assert [(r["status"], r["outcome"]) for r in rows] == [(404, "failed")] * 3
+    assert [(str(r["status"]), r["outcome"]) for r in rows] == [("404", "failed")] * 3
+    # The last attempt's row says it as the report does; it said the checks alone. The
+    # attempts retried say theirs alone: another came after each.
+    assert [r["failure"] for r in rows] == [checks, checks, f"{checks} (after 3 attempts)"]
+
+
+async def test_a_long_failure_keeps_its_attempts_in_the_row(
+    fake_hub: FakeHub, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # A row's reason is cut at 300 characters: the note at its end went with the cut.
+    long = "x" * 400
+    checks = "{" + ", ".join(f"$.{key}: {long}" for key in ("ready", "call", "more")) + "}"
+    text = polls(after=1, attempts=2).replace("{$.ready: true}", checks)
+    out = tmp_path / "requests.csv"
+    result = await run_scenario(fake_hub.url, write(text), iterations=1, out=out)
+    failure = result.steps[0].first_failure
+    assert failure is not None and failure.attempts == 2
+    assert len(failure.message()) > requestlog.FAILURE_CHARS
+    first, last = (r["failure"] for r in read_rows(out))
+    assert len(first) == len(last) == requestlog.FAILURE_CHARS
+    assert first.endswith("...") and last.endswith("... (after 2 attempts)")
+    assert last.startswith(first[: -len("... (after 2 attempts)")])
+
+
+async def test_an_attempt_with_no_answer_ends_the_retries_and_its_row_says_so(
+    write: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A hub that answered the first attempt and was gone at the second.
+    answer = b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+    out = tmp_path / "requests.jsonl"
+    async with RawHub(answer) as hub:
+
+        async def pause(self: Runner, seconds: float) -> None:
+            await hub.__aexit__()  # nothing listens on its port from now on (closed twice: fine)
+
+        monkeypatch.setattr(Runner, "_pause", pause)
+        scenario = write(polls(after=1, attempts=3))
+        result = await run_scenario(hub.url, scenario, iterations=1, out=out)
+    failure = result.steps[0].first_failure
+    assert failure is not None and failure.kind == "transport" and failure.attempts == 2
+    first, second = read_rows(out)
+    assert (first["outcome"], second["outcome"]) == ("failed", "transport_error")
+    assert not first["failure"].endswith("attempts)")
+    assert second["failure"] == failure.message() and second["failure"].endswith(
+        " (after 2 attempts)"
+    )
 
 
 async def test_ctrl_c_in_the_wait_between_attempts_sends_no_more(
@@ -127,17 +172,10 @@ async def test_ctrl_c_in_the_wait_between_attempts_sends_no_more(
     assert result.steps[0].failed == 1
 
 
-async def test_a_transport_error_is_not_retried(write: Callable[..., Path]) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))  # bound but not listening: connections are refused
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        async with Runner(
-            hub_url=url,
-            credentials=KEYS,
-            providers=Providers(url),
-            options=RunOptions(iterations=1),
-        ) as runner:
-            (result,) = await runner.run([load_file(write(polls(after=1, attempts=5)))])
+async def test_a_transport_error_is_not_retried(
+    refused_url: str, write: Callable[..., Path]
+) -> None:
+    result = await run_scenario(refused_url, write(polls(after=1, attempts=5)), iterations=1)
     wait = result.steps[0]
     assert dict(wait.transport_errors) == {"refused": 1} and wait.failed == 1
     assert wait.first_failure is not None and "attempts" not in wait.first_failure.message()

@@ -18,7 +18,7 @@ from hub.replay.results import Failure
 from hub.replay.runner import TRANSPORT_PAUSE_S, Runner, RunOptions
 from hub.replay.service import replay
 from hub.replay.sources import Providers, SourceError
-from tests.replay.conftest import RawHub
+from tests.replay.conftest import RawHub, run_scenario
 
 FakeHub = Any  # the fake_hub fixture of conftest.py
 POPULATION = "VN/GOV/BCA/population"
@@ -398,7 +398,7 @@ steps:
 
 
 async def test_attempts_that_got_no_answer_are_transport_errors_not_requests(
-    write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    refused_url: str, write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A hub stopped mid-run made 197,146 "requests" at 13,143 req/s with p50 0.2 ms out of
     # its 8,317 real ones: each refused connection counted as a request with a latency.
@@ -408,17 +408,7 @@ async def test_attempts_that_got_no_answer_are_transport_errors_not_requests(
         pauses.append(seconds)
 
     monkeypatch.setattr(Runner, "_pause", pause)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))  # bound but not listening: connections are refused
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        async with Runner(
-            hub_url=url,
-            credentials=KEYS,
-            providers=Providers(url),
-            options=RunOptions(iterations=3),
-        ) as runner:
-            results = await runner.run([load_file(write(SCENARIO))])
-    (result,) = results
+    result = await run_scenario(refused_url, write(SCENARIO), iterations=3)
     find, verify = result.steps
     assert result.requests == 0 and result.requests_per_s == 0
     assert len(find.latencies_ms) == 0 and find.percentiles()["p50"] is None
@@ -426,7 +416,7 @@ async def test_attempts_that_got_no_answer_are_transport_errors_not_requests(
     assert (find.failed, verify.runs, result.iterations_failed) == (3, 0, 3) and not result.ok
     assert find.first_failure is not None and find.first_failure.kind == "transport"
     # It said "refused: ConnectionRefusedError: [Errno 111] Connect call failed (...)".
-    port = url.rpartition(":")[2]
+    port = refused_url.rpartition(":")[2]
     assert find.first_failure.got == (
         f"refused: nothing listens on 127.0.0.1:{port}, the hub's address (it stopped?)"
     )
