@@ -491,8 +491,8 @@ async def test_screen_readers_hear_the_volume_and_no_clock_every_15_seconds(
         again = await page.locator("#status").get_attribute("aria-live")
     total = len(PROVIDERS) * 3 + len(FAULTS)
     # The busiest hour with its date, as "7 Dec 09:00" (the axis writes the date once a day).
-    heard = rf"Exchanges per hour, by provider: {total} in all, most at \d{{1,2}} [A-Z][a-z]{{2}} \d\d:00 "
-    heard += rf"\({total}\)"
+    heard = rf"Exchanges per hour, by provider: {total} in all, most at "
+    heard += rf"\d{{1,2}} [A-Z][a-z]{{2}} \d\d:00 \({total}\)"
     assert re.fullmatch(heard, said or ""), said
     assert quiet == "off" and again == "off"  # an ordinary refresh says nothing
     assert away == "polite" and back == "polite"  # the hub gone, and back
