@@ -23,6 +23,7 @@ from hub.cli.replay_output import (
     progress_line,
     say,
     say_fault_scenarios,
+    say_fewer_workers,
     say_skipped,
     scenario_counts,
     unwritable,
@@ -231,6 +232,7 @@ def replay_command(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     say_skipped(errors, skipped)
     say_fault_scenarios(errors, plans, options)
+    say_fewer_workers(errors, plans, options)
     request_log = None
     if out is not None:
         try:

@@ -3,6 +3,7 @@ lines for a log, and the reports written to files (hub/cli/replay.py runs the co
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -84,6 +85,28 @@ def say_fault_scenarios(errors: Console, plans: list[ScenarioPlan], options: Run
             f"note: {names} {verb} {what}, which every iteration shares: {own} "
             "iterations run one at a time (use --fault to load the hub under a fault)",
         )
+
+
+def say_fewer_workers(errors: Console, plans: list[ScenarioPlan], options: RunOptions) -> None:
+    """Say when the closed model runs fewer workers than asked: never more than the
+    iterations, since a worker more would find none left (the runner's choice)."""
+    if options.rate or options.iterations is None:
+        return
+    ramp = options.ramp
+    if ramp is None:
+        asked, what = options.concurrency, f"--concurrency {options.concurrency}"
+    else:
+        asked = math.ceil(max(ramp.start, *(t for _, t in ramp.stages)))
+        what = f"--stages' peak of {asked} workers"
+    count = options.iterations
+    if asked <= count or all(p.switches_faults for p in plans):
+        return  # those that switch faults run one at a time, as say_fault_scenarios says
+    more = "more --iterations" if options.duration_s else "more --iterations, or --duration,"
+    say(
+        errors,
+        f"note: {what} is more than the {count} iteration(s) of each scenario: {count} "
+        f"workers run, one iteration each; give {more} to keep {asked} busy",
+    )
 
 
 def say_skipped(errors: Console, skipped: list[Path]) -> None:

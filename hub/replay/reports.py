@@ -118,7 +118,7 @@ def _title(result: ScenarioResult) -> str:
     rate = f", {result.requests_per_s:.1f} req/s" if result.iterations_started > 1 else ""
     return (
         f"{mark} {escape(result.name)} ({escape(result.file)}): "
-        f"{result.iterations_started} iteration(s), "
+        f"{result.iterations_started} iteration(s){_start_rate(result)}, "
         f"{result.iterations_failed} failed"
         + (f", {result.iterations_dropped} dropped" if result.iterations_dropped else "")
         + (
@@ -132,6 +132,16 @@ def _title(result: ScenarioResult) -> str:
         + (", [yellow]interrupted[/]" if result.interrupted else "")
         + "; latency in ms"
     )
+
+
+def _start_rate(result: ScenarioResult) -> str:
+    """`` started at 679.9/s of --rate 2000``: the open model's pace, beside the one asked
+    (req/s counts every step's requests, and can match --rate by chance)."""
+    rate = result.started_per_s
+    if rate is None:
+        return ""
+    asked = f" of --rate {result.target_rate:g}" if result.target_rate else " (--stages)"
+    return f" started at {rate:.1f}/s{asked}"
 
 
 def render_tables(

@@ -229,6 +229,13 @@ class ScenarioResult:
     # and the worst such lag; latencies count from sending, so this lag is not in them.
     iterations_late: int = 0
     start_lag_ms_max: float = 0.0
+    # Open model: the rate asked (--rate; None in the closed model, or ramped by --stages),
+    # and when the first and the last iteration started (the schedule's clock, in seconds),
+    # to say the rate the iterations did start at: req/s alone read like it, and is not.
+    target_rate: float | None = None
+    starts: int = 0
+    first_start_s: float = 0.0
+    last_start_s: float = 0.0
     # exchanges that got an HTTP answer; one that failed before sending, or got no answer
     # (refused, reset, timed out: see transport_errors), is not one
     requests: int = 0
@@ -248,6 +255,21 @@ class ScenarioResult:
         if lag_s > late_s:
             self.iterations_late += 1
             self.start_lag_ms_max = max(self.start_lag_ms_max, lag_s * 1000)
+
+    def record_start(self, at_s: float) -> None:
+        """Note when an open-model iteration started, on the schedule's clock."""
+        if not self.starts:
+            self.first_start_s = at_s
+        self.starts += 1
+        self.last_start_s = at_s
+
+    @property
+    def started_per_s(self) -> float | None:
+        """Open model: iterations started per second, first start to last; None without two
+        starts apart. On schedule it is --rate; below it, the runner or its cap (dropped
+        iterations) did not keep up."""
+        span = self.last_start_s - self.first_start_s
+        return (self.starts - 1) / span if self.starts > 1 and span > 0 else None
 
     def record_vars_failure(self, failure: Failure) -> None:
         self.vars_failed += 1
@@ -301,6 +323,8 @@ class ScenarioResult:
                 "dropped": self.iterations_dropped,
                 "late": self.iterations_late,
                 "start_lag_ms_max": round(self.start_lag_ms_max, 1),
+                "started_per_s": _rounded(self.started_per_s),
+                "target_per_s": self.target_rate,
             },
             "vars": {
                 "failed": self.vars_failed,
@@ -316,6 +340,10 @@ class ScenarioResult:
             **self.data(),
             "steps": [s.to_dict() for s in self.steps],
         }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def data_figures(sent: int, received: int, seconds: float) -> dict[str, dict[str, float]]:

@@ -168,6 +168,8 @@ class Runner:
                 results.not_run = [_empty_result(p) for p in plans[index:]]
                 break
             result = _empty_result(plan)
+            if self.options.rate and self.options.ramp is None:
+                result.target_rate = self.options.rate
             self.current = result
             self.scenario_index = index
             self.scenario_started = time.monotonic()
@@ -254,7 +256,9 @@ class Runner:
             if len(in_flight) >= options.max_in_flight:
                 result.iterations_dropped += 1
                 continue
-            result.record_start_lag(clock() - (start + offset), LATE_START_S)
+            now = clock()
+            result.record_start(now)
+            result.record_start_lag(now - (start + offset), LATE_START_S)
             task = loop.create_task(self._iteration(plan, result, index))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)

@@ -83,7 +83,7 @@ def _read_json(path: Path, what: str) -> Any:
 def parse_credentials(data: Any, origin: str) -> dict[str, str]:
     """``[{"client", "api_key", "services"}]`` (``hub demo credentials``) to client -> key."""
     if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
-        return dict(data)
+        return _sendable(dict(data), origin)
     if not isinstance(data, list):
         raise SourceError(
             f"{origin}: expected a JSON list of {{client, api_key, services}} "
@@ -98,6 +98,18 @@ def parse_credentials(data: Any, origin: str) -> dict[str, str]:
             # A null key went out as "Bearer None", and every step failed with 401.
             raise SourceError(f"{origin}: entry {index}: 'client' and 'api_key' must be text")
         keys[client] = key
+    return _sendable(keys, origin)
+
+
+def _sendable(keys: dict[str, str], origin: str) -> dict[str, str]:
+    """``keys``, unless one holds what no header can carry (a file edited by hand): the run
+    ended in a traceback of aiohttp's header check, or failed every step as it went."""
+    for client, key in keys.items():
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+            raise SourceError(
+                f"{origin}: the API key of {client} holds a line break or another control "
+                "character, which no header can carry"
+            )
     return keys
 
 

@@ -725,6 +725,29 @@ def test_no_credentials_is_a_clear_refusal(fake_hub: Any, write: Callable[..., P
     assert "--credentials" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("key", ["key\n", "key\r\nX-Injected: 1", "\x00key"])
+@pytest.mark.parametrize("shape", ["list", "mapping"])
+def test_a_key_no_header_can_carry_is_refused_when_the_file_is_read(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path, key: str, shape: str
+) -> None:
+    # A key with a line break (a file edited by hand) ended the run in a traceback of
+    # aiohttp's header check.
+    client = "VN/GOV/BTP/civil-status"
+    creds = tmp_path / "creds.json"
+    data: Any = [{"client": client, "api_key": key}] if shape == "list" else {client: key}
+    creds.write_text(json.dumps(data))
+    broken = run(str(write(GOOD)), "--hub", fake_hub.url, "--credentials", str(creds))
+    assert broken.exit_code == 2 and "Traceback" not in broken.output, broken.output
+    assert (
+        f"{creds}: the API key of {client} holds a line break or another control character, "
+        "which no header can carry" in " ".join(broken.output.split())
+    )
+    assert fake_hub.arrivals == []
+    creds.write_text(json.dumps([{"client": client, "api_key": "key-civil"}]))
+    good = run(str(write(GOOD)), "--hub", fake_hub.url, "--credentials", str(creds))
+    assert good.exit_code == 0, good.output
+
+
 @pytest.mark.parametrize("duration", ["soon", "", " "])
 def test_bad_duration_is_a_usage_error(write: Callable[..., Path], duration: str) -> None:
     # An empty one (`--duration "$D"` with D unset) ran the scenario once instead.
@@ -1334,6 +1357,25 @@ def test_the_note_on_a_fault_scenario_speaks_of_one_scenario_or_several(
     assert "note: 'good', 'other' switch a mock's faults, which overlapping iterations" in (
         " ".join(both.output.split())
     )
+
+
+def test_more_workers_than_iterations_is_said_not_run_quietly(
+    fake_hub: Any, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # `--iterations 3 --concurrency 10` ran 3 workers without a word: a load test of ten
+    # users that was one of three, read as ten.
+    report = tmp_path / "r.json"
+    result = run(str(write(GOOD)), "--hub", fake_hub.url, "--iterations", "3",
+                 "--concurrency", "10", "--json", str(report))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        "note: --concurrency 10 is more than the 3 iteration(s) of each scenario: 3 workers "
+        "run, one iteration each; give more --iterations, or --duration, to keep 10 busy"
+    ) in " ".join(result.output.split())
+    assert json.loads(report.read_text())["scenarios"][0]["iterations"]["started"] == 3
+    for quiet in (["--concurrency", "3"], ["--concurrency", "10", "--rate", "50"]):
+        other = run(str(write(GOOD)), "--hub", fake_hub.url, "--iterations", "3", *quiet)
+        assert other.exit_code == 0 and "note:" not in other.output, other.output
 
 
 def _strip_ansi(text: str) -> str:

@@ -124,3 +124,30 @@ def test_a_failed_capture_reaches_the_json_and_junit_reports_with_its_parts(
     write_junit(tmp_path / "r.xml", [result])
     [node] = ET.parse(tmp_path / "r.xml").getroot().iter("failure")
     assert "capture: cid from $.items[0].id: no_match (why)\n" in (node.text or "")
+
+
+def test_an_open_model_title_says_the_rate_it_started_and_the_rate_asked() -> None:
+    # `--rate 2000` that the runner could start at 680 a second printed "2001.4 req/s" (three
+    # requests an iteration) and nowhere the iterations' own rate: read against --rate, the
+    # run looked as if it had held it.
+    result = _loaded("open", iterations=11, sent=0, received=0)
+    result.target_rate = 50.0
+    for number in range(11):
+        result.record_start(100.0 + number * 0.04)  # 25 a second, half the rate asked
+    text = _printed(RunResults([result]))
+    assert "11 iteration(s) started at 25.0/s of --rate 50, 0 failed" in text
+    iterations = result.to_dict()["iterations"]
+    assert (iterations["started_per_s"], iterations["target_per_s"]) == (25.0, 50.0)
+
+
+def test_a_closed_model_or_a_single_start_has_no_start_rate() -> None:
+    closed = _loaded("closed", iterations=5, sent=0, received=0)
+    assert "started at" not in _printed(RunResults([closed]))
+    assert closed.to_dict()["iterations"]["started_per_s"] is None
+    assert closed.to_dict()["iterations"]["target_per_s"] is None
+    once = _loaded("once", iterations=1, sent=0, received=0)
+    once.target_rate = 10.0
+    once.record_start(5.0)  # one start has no rate
+    assert "1 iteration(s), 0 failed" in _printed(RunResults([once]))
+    assert once.to_dict()["iterations"]["started_per_s"] is None
+    assert once.to_dict()["iterations"]["target_per_s"] == 10.0

@@ -929,3 +929,32 @@ async def test_data_sent_and_received_are_the_bytes_on_the_wire(
     assert figures["data_sent"]["bytes"] == read
     assert figures["data_received"]["bytes"] == 6 * len(ANSWER)
     assert figures["data_received"]["per_s"] > 0
+
+
+async def test_open_model_records_when_iterations_started_and_the_rate_asked(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    # The report's start rate comes from the starts the schedule made: a clock that moves
+    # 0.1 s a reading gives every start its own time, so there is a span to measure over.
+    options = RunOptions(iterations=4, rate=100.0)
+
+    def on_start(runner: Runner) -> None:
+        runner.clock = _Clock(0.1)
+
+    results, _ = await replay(
+        [load_file(write(ONE_STEP))], hub_url=fake_hub.url, options=options, on_start=on_start
+    )
+    iterations = results[0].to_dict()["iterations"]
+    assert iterations["started"] == 4 and iterations["target_per_s"] == 100.0
+    assert iterations["started_per_s"] is not None and iterations["started_per_s"] > 0
+
+
+async def test_a_ramped_open_model_has_no_single_target_rate(
+    fake_hub: FakeHub, write: Callable[..., Path]
+) -> None:
+    from hub.replay.options import Ramp, parse_stages
+
+    ramp = Ramp(10.0, parse_stages("300ms:30"))
+    options = RunOptions(iterations=None, duration_s=ramp.duration_s, rate=10.0, ramp=ramp)
+    results, _ = await replay([load_file(write(ONE_STEP))], hub_url=fake_hub.url, options=options)
+    assert results[0].to_dict()["iterations"]["target_per_s"] is None
