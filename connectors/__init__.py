@@ -7,6 +7,7 @@ returns them all. A package is found by scanning, so a scaffolded ``connectors/<
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
 import traceback
@@ -86,8 +87,11 @@ def get(name: str) -> Connector:
     try:
         return _discover()[name]
     except KeyError:
+        known = names()
+        close = difflib.get_close_matches(name.lower(), known, n=1)
+        near = f" (did you mean {close[0]!r}?)" if close else ""
         raise UnknownConnector(
-            f"no connector named {name!r}; known: {', '.join(names()) or 'none'}"
+            f"no connector named {name!r}{near}; known: {', '.join(known) or 'none'}"
         ) from None
 
 

@@ -296,6 +296,15 @@ def _check_handler(spec: ServiceSpec, route: object) -> None:
             f"{', '.join('{' + name + '}' for name in missing)}, which its handler {handler} "
             f"does not take (it takes {query}): name the handler's parameter as the path does"
         )
+    # /vehicles/plate meant for /vehicles/{plate}: every lookup a 404, the path itself a 422.
+    segments = set(spec.path.strip("/").split("/"))
+    for param in route.dependant.query_params:
+        if param.alias in segments and param.field_info.is_required():
+            raise ValueError(
+                f"service {spec.code}: its path {spec.path} has the segment {param.alias!r}, "
+                f"and its handler {handler} takes {param.alias}, required, from the query: "
+                f"write the segment {{{param.alias}}} to take it from the path"
+            )
     bodies = [param.field_info.annotation for param in route.dependant.body_params]
     model = bodies[0] if len(bodies) == 1 else None
     if isinstance(model, type) and issubclass(model, BaseModel) and model is not spec.request_model:

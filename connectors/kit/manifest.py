@@ -31,11 +31,81 @@ def _part_problem(part: str) -> str | None:
 
 
 _PARAM = re.compile(r"\{[^}]*\}")
+# A segment of an endpoint path as the registry takes it (hub.registry.schemas.TEMPLATE_PART;
+# a test keeps the two in step): text, or a {name} as a whole segment.
+_SEGMENT = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9._~!$&'()*+,;=:@-]+")
+_SEGMENT_RULE = (
+    "a segment is either text of letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = : @ (not "
+    "'.' or '..'), or a {name} (a letter or '_', then letters, digits or '_') as a whole "
+    "segment of its own"
+)
+# The registry's bounds (hub.registry.schemas.ServiceIn), so `hub connectors registry` never
+# writes a file that `hub registry apply` refuses.
+TIMEOUT_MS_MAX = 600_000
+MAX_BODY_BYTES_MAX = 100 * 1024 * 1024
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 # The X-Road metaservices' names: the hub takes /r1/{subsystem}/listMethods as the metaservice,
 # so a service of that code could never be called (the kit does not import the hub; a test
 # keeps this equal to hub.gateway.paths.METASERVICES).
 RESERVED_CODES = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
+
+
+def _path_problem(path: str) -> str | None:
+    """What the registry would refuse in an endpoint path (its leading '/' checked), else
+    None: said after the path."""
+    if "?" in path or "#" in path:
+        return (
+            "holds no query or fragment ('?...', '#...'): the query a caller sends goes to "
+            "the mock as it came; take it as a handler parameter"
+        )
+    names: set[str] = set()
+    inner = path.strip("/")
+    for part in inner.split("/") if inner else ():
+        if not part:
+            return "has an empty segment ('//'): give one '/' between segments"
+        if part in (".", "..") or not _SEGMENT.fullmatch(part):
+            return f"has an invalid segment {part!r}: {_SEGMENT_RULE}"
+        if part.startswith("{"):
+            if part in names:
+                return f"names {part} twice; give each segment a name of its own"
+            names.add(part)
+    return None
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _settings_problem(spec: ServiceSpec) -> str | None:
+    """What is wrong with a service's request model, status or limits, else None."""
+    model = spec.request_model
+    if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
+        shown = (
+            f"the {model.__name__}"
+            if isinstance(model, type)
+            else f"the {type(model).__name__} {model!r}"
+            if isinstance(model, str)
+            else f"a {type(model).__name__} object"
+        )
+        return (
+            "request_model must be a pydantic model class (a class deriving from BaseModel, "
+            f"as models.py defines), not {shown}: the hub checks bodies against its JSON Schema"
+        )
+    if not _whole(spec.status_code, 200, 299):
+        return (
+            f"status_code {spec.status_code!r} must be a success status, 200 to 299; list "
+            "error statuses in errors"
+        )
+    if not _whole(spec.timeout_ms, 1, TIMEOUT_MS_MAX):
+        return f"timeout_ms {spec.timeout_ms!r} must be a whole number from 1 to {TIMEOUT_MS_MAX}"
+    if not _whole(spec.max_body_bytes, 0, MAX_BODY_BYTES_MAX):
+        return (
+            f"max_body_bytes {spec.max_body_bytes!r} must be a whole number from 0 to "
+            f"{MAX_BODY_BYTES_MAX}"
+        )
+    if not isinstance(spec.personal_data, bool):
+        return f"personal_data must be True or False, not {spec.personal_data!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -74,6 +144,12 @@ class ServiceSpec:
             )
         if not self.path.startswith("/"):
             raise ValueError(f"service {self.code}: path must start with '/'")
+        problem = _path_problem(self.path)
+        if problem:
+            raise ValueError(f"service {self.code}: path {self.path!r} {problem}")
+        problem = _settings_problem(self)
+        if problem:
+            raise ValueError(f"service {self.code}: {problem}")
         if not all(400 <= status <= 599 for status in self.errors):
             raise ValueError(f"service {self.code}: errors {self.errors} must be 4xx or 5xx")
         # Found here, at import, rather than as a 500 from the mock's /openapi.json and a

@@ -64,9 +64,12 @@ def scaffold(
     be moved to be served.
     """
     if not NAME_RE.fullmatch(name):
+        # "Permits", "land-permits", "Land Permits": the package name meant, said.
+        meant = re.sub(r"[\s-]+", "_", name.strip().lower())
+        such = f", such as {meant!r}" if NAME_RE.fullmatch(meant) else ""
         raise ScaffoldError(
             f"connector name {name!r}: use 2-31 lower-case letters, digits or '_', "
-            "starting with a letter (it becomes a Python package)"
+            f"starting with a letter (it becomes a Python package){such}"
         )
     if name == "kit" or keyword.iskeyword(name):
         # A keyword cannot be imported as connectors.<name>, and discovery imports them all:

@@ -246,13 +246,25 @@ def authorize(ex: Exchange, client: str, snap: Snapshot) -> ServiceEntry:
                 "call that service (its grant is its own)"
             )
     if service.personal_data and not (ex.user_id and ex.issue):
-        raise errors.MissingPurpose(
-            f"{service.id} serves personal data: send X-Road-UserId (the officer asking) "
-            "and X-Road-Issue (the case or dossier the request serves)"
-        )
+        raise errors.MissingPurpose(_purpose_missing(service.id, ex))
     if not service.base_url:
         raise errors.ServiceFailed(f"provider {service.provider} has no base URL")
     return service
+
+
+def _purpose_missing(service: str, ex: Exchange) -> str:
+    """Which of the purpose headers a personal-data service needs were not sent (or empty)."""
+    missing = [
+        name
+        for name, value in (("X-Road-UserId", ex.user_id), ("X-Road-Issue", ex.issue))
+        if not value
+    ]
+    verb = "are" if len(missing) > 1 else "is"
+    return (
+        f"{service} serves personal data, so it needs X-Road-UserId (the officer asking) and "
+        f"X-Road-Issue (the case or dossier the request serves): {' and '.join(missing)} "
+        f"{verb} missing"
+    )
 
 
 def _sent(value: str) -> str:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from hub.core import errors
+from hub.core.hints import did_you_mean
 from hub.core.ids import PART
 from hub.gateway import paths
 from hub.gateway.forwarder import Answer, Forwarder
@@ -118,6 +119,12 @@ class Metaservices:
         code = codes[0]
         if not code:
             raise errors.BadRequest("getOpenAPI needs ?serviceCode=<service code>")
+        provider, _, last = code.rpartition("/")
+        if provider.count("/") == 3 and PART.fullmatch(last):
+            raise errors.BadRequest(
+                f"serviceCode {code[:120]!r} is a service id: give its code alone, "
+                f"serviceCode={last} (the provider is the path's, {target.provider})"
+            )
         if not PART.fullmatch(code) or code in (".", ".."):
             raise errors.BadRequest(
                 f"serviceCode {code[:60]!r} is not a service code: use letters, digits, '-', '_' "
@@ -125,7 +132,11 @@ class Metaservices:
             )
         service = snap.services.get(f"{target.provider}/{code}")
         if service is None:
-            raise errors.UnknownService(f"there is no service {target.provider}/{code}")
+            prefix = target.provider + "/"
+            codes = [sid[len(prefix) :] for sid in snap.services if sid.startswith(prefix)]
+            raise errors.UnknownService(
+                f"there is no service {prefix}{code}{did_you_mean(code, codes)}"
+            )
         if not service.base_url:
             raise errors.ServiceFailed(f"provider {service.provider} has no base URL")
         cached = self._openapi.get(service.id)

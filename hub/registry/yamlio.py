@@ -182,7 +182,12 @@ def describe(exc: ValidationError, source: str, node: yaml.Node | None, model: A
         if err["type"] == "extra_forbidden":
             msg = unknown_key(model, loc)
         elif err["type"] == "model_type":  # pydantic names the model class here
-            msg = f"an entry is a mapping (id: ... and its other keys), not {_given(err)}"
+            keys = (
+                "client: ... and service: ..."
+                if loc[:1] == ("grants",)
+                else "id: ... and its other keys"
+            )
+            msg = f"an entry is a mapping ({keys}), not {_given(err)}"
         elif err["type"] == "list_type" and isinstance(err.get("input"), dict):
             # A section or endpoints written without the dashes of its entries.
             msg = "must be a list: start each entry with '- ' (got a mapping)"

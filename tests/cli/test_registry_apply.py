@@ -141,6 +141,15 @@ grants:
             "not 'VN/LOC/01'",
         ),
         (
+            # A grant has no id: the message told to write one.
+            CONNECTOR.replace(
+                "  - client: VN/LOC/01/portal\n    service: VN/LOC/01/permits/record-lookup\n",
+                "  - VN/LOC/01/portal VN/LOC/01/permits/record-lookup\n",
+            ),
+            "reg.yaml:14: grants[0]: an entry is a mapping (client: ... and service: ...), not "
+            "'VN/LOC/01/portal VN/LOC/01/permits/record-lookup'",
+        ),
+        (
             CONNECTOR.replace('"/records/{id}"}', '"/records/{id}"'),
             "reg.yaml:12: not valid YAML: expected ',' or '}', but got '<scalar>' (in the "
             "flow mapping that starts at line 11)",
@@ -172,6 +181,7 @@ grants:
         "wrong type",
         "duplicate id",
         "entry not a mapping",
+        "grant not a mapping",
         "unclosed brace",
         "tab",
         "colon in a value",

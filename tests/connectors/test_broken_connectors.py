@@ -161,6 +161,28 @@ def test_a_path_parameter_its_handler_does_not_take_is_refused() -> None:
     )
 
 
+def test_a_path_parameter_written_without_its_braces_is_refused() -> None:
+    # /vehicles/plate for /vehicles/{plate}: the mock started, answered every lookup 404 (no
+    # such path), and /vehicles/plate itself 422 "query parameter plate is required".
+    async def vehicle_lookup(plate: str) -> dict[str, str]:
+        return {"plate": plate}
+
+    spec = ServiceSpec(code="vehicle-lookup", method="GET", path="/vehicles/plate", description="x")
+    with pytest.raises(ValueError) as e:
+        build_app(_manifest(spec), dataset=Dataset(), handlers={"vehicle-lookup": vehicle_lookup})
+    assert str(e.value) == (
+        "service vehicle-lookup: its path /vehicles/plate has the segment 'plate', and its "
+        "handler vehicle_lookup takes plate, required, from the query: write the segment "
+        "{plate} to take it from the path"
+    )
+
+    # A query parameter of that name with a default is the handler's choice: it loads.
+    async def vehicle_list(plate: str | None = None) -> dict[str, str | None]:
+        return {"plate": plate}
+
+    assert build_app(_manifest(spec), dataset=Dataset(), handlers={"vehicle-lookup": vehicle_list})
+
+
 class OwnerQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -283,3 +305,117 @@ def test_a_member_id_the_registry_would_refuse_is_refused_when_the_manifest_load
             services=(spec,),
         )
     assert said in str(e.value)
+
+
+# Each loaded, served its /openapi.json and wrote its registry file, and only `hub registry
+# apply` (or `hub up` registering the connector) refused it, as the paths below, or the
+# mock dropped every connection (a status_code of 2010).
+REGISTRY_REFUSES = [
+    ("/records/{id", "invalid segment '{id'"),
+    ("/records/{id}/{id}", "names {id} twice"),
+    ("/records/{id}?full=1", "holds no query or fragment"),
+    ("/records#top", "holds no query or fragment"),
+    ("/rec ords/{id}", "invalid segment 'rec ords'"),
+    ("/records//{id}", "empty segment ('//')"),
+    ("/records/{1d}", "invalid segment '{1d}'"),
+    ("/records/id-{id}", "invalid segment 'id-{id}'"),
+    ("/records/..", "invalid segment '..'"),
+]
+
+
+@pytest.mark.parametrize(("path", "said"), REGISTRY_REFUSES)
+def test_a_path_the_registry_would_refuse_is_refused_when_the_manifest_loads(
+    path: str, said: str
+) -> None:
+    from hub.registry.schemas import Endpoint
+
+    with pytest.raises(ValueError) as e:
+        ServiceSpec(code="record-lookup", method="GET", path=path, description="x")
+    assert str(e.value).startswith(f"service record-lookup: path {path!r} ")
+    assert said in str(e.value)
+    with pytest.raises(ValueError, match="endpoint path"):
+        Endpoint(method="GET", path=path)
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/records", "/records/{id}", "/records/{id}/", "/a/{x_1}/b.c~d", "/p/@me:1"]
+)
+def test_a_path_the_registry_takes_loads(path: str) -> None:
+    from hub.registry.schemas import Endpoint
+
+    assert ServiceSpec(code="record-lookup", method="GET", path=path, description="x").path
+    assert Endpoint(method="GET", path=path).path == path
+
+
+def test_the_kits_path_rule_and_bounds_are_the_registrys() -> None:
+    import annotated_types
+
+    from connectors.kit import manifest
+    from hub.registry.schemas import TEMPLATE_PART, ServiceIn
+
+    assert f"^({manifest._SEGMENT.pattern})$" == TEMPLATE_PART.pattern
+    bounds = {
+        name: {type(m): m for m in ServiceIn.model_fields[name].metadata}
+        for name in ("timeout_ms", "max_body_bytes")
+    }
+    assert bounds["timeout_ms"][annotated_types.Gt].gt == 0
+    assert bounds["timeout_ms"][annotated_types.Le].le == manifest.TIMEOUT_MS_MAX
+    assert bounds["max_body_bytes"][annotated_types.Ge].ge == 0
+    assert bounds["max_body_bytes"][annotated_types.Le].le == manifest.MAX_BODY_BYTES_MAX
+
+
+class RecordCreate(BaseModel):
+    name: str
+
+
+@pytest.mark.parametrize(
+    ("model", "said"),
+    [
+        (dict, "the dict"),
+        ("RecordCreate", "the str 'RecordCreate'"),
+        (RecordCreate(name="x"), "a RecordCreate object"),
+    ],
+    ids=["dict", "name", "instance"],
+)
+def test_a_request_model_that_is_no_model_class_is_refused(model: object, said: str) -> None:
+    # `request_model=dict` loaded; `hub connectors registry` then ended in an AttributeError
+    # traceback ('dict' has no attribute 'model_json_schema').
+    with pytest.raises(ValueError) as e:
+        ServiceSpec(
+            code="record-create",
+            method="POST",
+            path="/records",
+            description="x",
+            request_model=model,  # type: ignore[arg-type]
+        )
+    assert str(e.value).startswith(
+        "service record-create: request_model must be a pydantic model class (a class "
+        f"deriving from BaseModel, as models.py defines), not {said}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("status_code", 2010, "status_code 2010 must be a success status, 200 to 299"),
+        ("status_code", 404, "status_code 404 must be a success status, 200 to 299"),
+        ("timeout_ms", -5, "timeout_ms -5 must be a whole number from 1 to 600000"),
+        ("timeout_ms", 0, "timeout_ms 0 must be a whole number from 1 to 600000"),
+        ("timeout_ms", 1.5, "timeout_ms 1.5 must be a whole number from 1 to 600000"),
+        ("max_body_bytes", -1, "max_body_bytes -1 must be a whole number from 0 to 104857600"),
+        ("max_body_bytes", True, "max_body_bytes True must be a whole number from 0 to"),
+        ("personal_data", "no", "personal_data must be True or False, not 'no'"),
+    ],
+)
+def test_a_setting_the_registry_would_refuse_is_refused_when_the_manifest_loads(
+    field: str, value: object, said: str
+) -> None:
+    with pytest.raises(ValueError) as e:
+        ServiceSpec(
+            code="record-create",
+            method="POST",
+            path="/records",
+            description="x",
+            **{field: value},  # type: ignore[arg-type]
+        )
+    assert str(e.value).startswith(f"service record-create: {said}")

@@ -102,6 +102,11 @@ def test_cli_registry_prints_yaml_and_unknown_name_exits_2() -> None:
     assert doc["subsystems"][0]["base_url"] == "http://127.0.0.1:8004"
     unknown = runner.invoke(app, ["mock", "nope"])
     assert unknown.exit_code == 2 and "no connector named 'nope'" in unknown.output
+    # A name a letter or a capital off was listed with the others, left to spot.
+    for given, meant in (("insurace", "insurance"), ("Population", "population")):
+        near = runner.invoke(app, ["mock", given])
+        assert near.exit_code == 2
+        assert f"no connector named {given!r} (did you mean {meant!r}?); known: " in near.output
     listed = runner.invoke(app, ["connectors", "list"])
     assert listed.exit_code == 0 and "VN/GOV/BCA/population" in listed.stdout
 

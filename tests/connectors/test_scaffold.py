@@ -77,6 +77,26 @@ def test_bad_names_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "connectors").exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [("Permits", "permits"), ("land-permits", "land_permits"), ("Land Permits", "land_permits")],
+)
+def test_a_bad_name_is_told_the_package_name_it_likely_meant(
+    tmp_path: Path, name: str, meant: str
+) -> None:
+    # "use 2-31 lower-case letters, digits or '_'" left the newcomer to work the name out.
+    result = CliRunner().invoke(app, ["connectors", "new", name, "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert " ".join(result.output.split()) == (
+        f"error: connector name {name!r}: use 2-31 lower-case letters, digits or '_', starting "
+        f"with a letter (it becomes a Python package), such as {meant!r}"
+    )
+    # No guess when none would do.
+    result = CliRunner().invoke(app, ["connectors", "new", "1", "--dir", str(tmp_path)])
+    assert result.exit_code == 2 and result.output.rstrip().endswith("Python package)")
+    assert not (tmp_path / "connectors").exists()
+
+
 def test_a_name_of_a_module_of_the_package_is_refused(tmp_path: Path) -> None:
     # connectors/demo/ would hide connectors/demo.py (the demo registry) and break `hub up`.
     (tmp_path / "connectors").mkdir()

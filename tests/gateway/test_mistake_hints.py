@@ -169,3 +169,50 @@ def test_a_value_of_none_of_a_choice_of_forms_is_named_once() -> None:
         "it does not match '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'; it has 19 characters, more than "
         "the 10 it takes; it is not of type 'null'"
     )
+
+
+@pytest.mark.parametrize(
+    ("sent", "missing"),
+    [
+        ({}, "X-Road-UserId and X-Road-Issue are missing"),
+        ({"X-Road-UserId": "officer-01"}, "X-Road-Issue is missing"),
+        ({"X-Road-UserId": "officer-01", "X-Road-Issue": ""}, "X-Road-Issue is missing"),
+        ({"X-Road-Issue": "HS-0001"}, "X-Road-UserId is missing"),
+    ],
+    ids=["both", "issue", "empty-issue", "userid"],
+)
+async def test_a_missing_purpose_header_is_named(
+    hub: Hub, sent: dict[str, str], missing: str
+) -> None:
+    # It said "send X-Road-UserId ... and X-Road-Issue ..." whichever one had been sent, so a
+    # developer who had sent one looked for the fault in the one that was there.
+    r = await hub.client.get(
+        f"/r1/{PROVIDER}/citizen-lookup/citizens/1", headers=hub.headers(**sent)
+    )
+    assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.MissingPurpose"
+    assert r.json()["message"] == (
+        f"{PROVIDER}/citizen-lookup serves personal data, so it needs X-Road-UserId (the "
+        f"officer asking) and X-Road-Issue (the case or dossier the request serves): {missing}"
+    )
+
+
+async def test_a_getopenapi_service_code_slip_is_told_the_code_meant(hub: Hub) -> None:
+    # A mistyped code was "there is no service ...", and the full service id given as the
+    # code was "not a service code: use letters, digits, ...", which hid what to send.
+    url = f"/r1/{PROVIDER}/getOpenAPI"
+    r = await hub.client.get(f"{url}?serviceCode=citizen-lookp", headers=hub.headers())
+    assert r.status_code == 404 and r.headers["X-Road-Error"] == "Client.UnknownService"
+    assert r.json()["message"] == (
+        f"there is no service {PROVIDER}/citizen-lookp (did you mean citizen-lookup?)"
+    )
+    r = await hub.client.get(f"{url}?serviceCode={PROVIDER}/citizen-lookup", headers=hub.headers())
+    assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
+    assert r.json()["message"] == (
+        f"serviceCode '{PROVIDER}/citizen-lookup' is a service id: give its code alone, "
+        f"serviceCode=citizen-lookup (the provider is the path's, {PROVIDER})"
+    )
+    for code in ("a b", "a/b"):
+        r = await hub.client.get(f"{url}?serviceCode={code}", headers=hub.headers())
+        assert r.json()["message"] == (
+            f"serviceCode '{code}' is not a service code: use letters, digits, '-', '_' or '.'"
+        )
