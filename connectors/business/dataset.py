@@ -286,10 +286,12 @@ class Enterprises(Dataset):
         # Enterprise k's representative is the first adult from citizen shuffle(k) on, so
         # the enterprises a citizen represents start their walk at one of adult_origins().
         found = []
+        # shuffle(k) is taken modulo size: under 10 citizens the 10 seed enterprises share
+        # them, and every k of the same remainder starts where the inverse does.
         for origin in adult_origins(self.seed, self.size, citizen_id):
-            k = self._people.inverse(origin)
-            if k < self.count and self._representative_of(k)[0] == citizen_id:
-                found.append(k)
+            for k in range(self._people.inverse(origin), self.count, self.size):
+                if self._representative_of(k)[0] == citizen_id:
+                    found.append(k)
         return sorted(found)
 
     # --- writes ---------------------------------------------------------------------

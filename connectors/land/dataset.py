@@ -13,7 +13,8 @@ Layout, chosen so every lookup is O(1) and every search walks only its candidate
   latitude and of longitude carry ``i`` (moving the point less than 80 m), so an ID decodes
   back to ``i``;
 - certificate ``c`` (``c = i`` for the seed ones, then one more per transfer) has the number
-  ``shuffle(c)`` inside its code, so a code leads back to ``c``.
+  ``shuffle(c)`` inside its code, so a code leads back to ``c``; a seed certificate is issued
+  on or after its citizen users' 18th birthdays (land users are adults).
 
 History (``as_of``): each transfer's certificate is kept with the land users it named, issued
 on the day of the transfer; a parcel as of a day is the seed record with the transfers issued
@@ -32,7 +33,7 @@ from typing import Any
 from connectors.business.dataset import Enterprises, adult_at, adult_origins, fold
 from connectors.business.seeded import Shuffle, rng
 from connectors.kit import Dataset, NotFoundError, Overlay, ProviderError, UnprocessableError
-from connectors.population.dataset import DEFAULT_SIZE
+from connectors.population.dataset import DEFAULT_SIZE, years_after
 from schemas import land_ids
 from schemas.identifiers import COMMUNES, COMMUNES_BY_PROVINCE, PROVINCES
 from schemas.land import LAND_USES, CertificateVerify, LandTransfer
@@ -162,18 +163,18 @@ class Parcels(Dataset):
             "issued_on": issued.isoformat(),
         }
 
-    def _seed_users(self, i: int, draw: Any, land_use: str) -> list[dict[str, str]]:
+    def _seed_users(self, i: int, draw: Any, land_use: str) -> tuple[list[dict[str, str]], dt.date]:
+        """The land users of parcel ``i``, and the first day on which all of them are 18."""
         if land_use in ("TMD", "SKC") or draw.random() < 0.03:
             k = (i + self._offset) % self.enterprises.count
-            return [{"kind": "enterprise", "id": self.enterprises.code_at(k)}]
-        users = [
-            {"kind": "citizen", "id": adult_at(self.seed, self.size, self._people(i))[1]["id"]}
-        ]
+            return [{"kind": "enterprise", "id": self.enterprises.code_at(k)}], FIRST_ISSUE
+        people = [adult_at(self.seed, self.size, self._people(i))[1]]
         if draw.random() < 0.35:  # held jointly, typically by a couple
             _, other = adult_at(self.seed, self.size, self._people(i + self.count))
-            if other["id"] != users[0]["id"]:
-                users.append({"kind": "citizen", "id": other["id"]})
-        return users
+            if other["id"] != people[0]["id"]:
+                people.append(other)
+        of_age = max(years_after(dt.date.fromisoformat(p["date_of_birth"]), 18) for p in people)
+        return [{"kind": "citizen", "id": p["id"]} for p in people], of_age
 
     def seed_parcel(self, i: int) -> dict[str, Any]:
         """Parcel ``i`` (0 <= i < count) as the seed made it."""
@@ -184,17 +185,25 @@ class Parcels(Dataset):
         land_use = draw.choices([c for c, _ in table], weights=[w for _, w in table])[0]
         low, high = _AREA[land_use]
         issued = FIRST_ISSUE + dt.timedelta(days=draw.randint(0, (LAST_ISSUE - FIRST_ISSUE).days))
+        area = round(draw.uniform(low, high), 1)
+        users, of_age = self._seed_users(i, draw, land_use)
+        if issued < of_age:
+            # Users are adults by the last issue date, not the first: a certificate named one
+            # aged 17. Issue it from their 18th birthday on, as a business registration waits
+            # for its representative's.
+            span = max((LAST_ISSUE - of_age).days, 0)
+            issued = of_age + dt.timedelta(days=rng(self.seed, "parcel-issued", i).randint(0, span))
         return {
             "id": self.parcel_id(i),
             "province": province,
             "commune": commune,
             "sheet": sheet,
             "number": number,
-            "area_m2": round(draw.uniform(low, high), 1),
+            "area_m2": area,
             "land_use": land_use,
             "land_use_name": LAND_USES[land_use],
             "address": f"Thửa {number}, tờ bản đồ {sheet}, {commune_name}, {PROVINCES[province]}",
-            "land_users": self._seed_users(i, draw, land_use),
+            "land_users": users,
             "certificate": self.certificate(i, province, issued),
         }
 
@@ -304,11 +313,12 @@ class Parcels(Dataset):
     def _held_by_citizen(self, citizen_id: str) -> set[int]:
         # Parcel i's users walk to the first adult from shuffle(i) (first user) and
         # shuffle(i + count) (joint user); invert both from where such a walk could start.
+        # shuffle is taken modulo size, which 2 * count passes under 20 citizens: every t of
+        # the inverse's remainder is then one.
         found = set()
         for origin in adult_origins(self.seed, self.size, citizen_id):
-            j = self._people.inverse(origin)
-            if j < 2 * self.count:
-                found.add(j % self.count)
+            for t in range(self._people.inverse(origin), 2 * self.count, self.size):
+                found.add(t % self.count)
         return found
 
     def verify_certificate(self, claim: CertificateVerify) -> tuple[bool, str]:
