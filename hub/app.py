@@ -19,7 +19,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -36,7 +36,6 @@ from hub.front import HubApp
 from hub.gateway.forwarder import Forwarder
 from hub.gateway.handler import Gateway
 from hub.gateway.metaservices import list_clients
-from hub.models import ApiKey
 from hub.registry import keys
 from hub.registry.cache import RegistryCache
 from hub.txlog.remote import RemoteLogWriter
@@ -374,14 +373,10 @@ def _demo_off(settings: Settings) -> str:
 async def demo_credentials_list(state: HubState) -> list[dict[str, Any]]:
     """Every client holding a demo key, its key (derived again) and what it may call."""
     async with state.sessions() as session:
-        rows = (
-            await session.scalars(
-                select(ApiKey).where(ApiKey.label == "demo", ApiKey.revoked_at.is_(None))
-            )
-        ).all()
+        rows = await keys.live_demo_keys(session)
     grants = state.registry.snapshot.grants
     out = []
-    for row in sorted(rows, key=lambda r: r.subsystem_id):
+    for row in rows:
         key = security.demo_api_key(state.settings.secret_key, row.subsystem_id)
         if security.hash_key(state.settings.secret_key, key) != row.key_hash:
             continue  # made with another secret; cannot be shown

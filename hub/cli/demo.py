@@ -19,7 +19,8 @@ def credentials_cmd(db: str | None = DbOption) -> None:
 
     from hub.core import security
     from hub.core.db import create_engine, session_factory
-    from hub.models import ApiKey, Grant
+    from hub.models import Grant
+    from hub.registry.keys import live_demo_keys
 
     s = settings(db)
     if s.env == "production":
@@ -33,16 +34,12 @@ def credentials_cmd(db: str | None = DbOption) -> None:
         engine = create_engine(s.database_url)
         try:
             async with session_factory(engine)() as session:
-                keys = (
-                    await session.scalars(
-                        select(ApiKey).where(ApiKey.label == "demo", ApiKey.revoked_at.is_(None))
-                    )
-                ).all()
+                keys = await live_demo_keys(session)
                 grants = (await session.scalars(select(Grant))).all()
         finally:
             await engine.dispose()
         out = []
-        for row in sorted(keys, key=lambda r: r.subsystem_id):
+        for row in keys:
             key = security.demo_api_key(s.secret_key, row.subsystem_id)
             if security.hash_key(s.secret_key, key) != row.key_hash:
                 continue

@@ -211,6 +211,16 @@ def rotatable(row: ApiKey | None, key_id: int) -> ApiKey:
     return row
 
 
+async def live_demo_keys(session: AsyncSession) -> list[ApiKey]:
+    """The demo keys the hub still accepts (`hub demo credentials`, /demo/credentials): one
+    revoked, or rotated and past its grace, is left out, as `hub up` does not bring it back."""
+    live = ApiKey.expires_at.is_(None) | (ApiKey.expires_at > repo.utcnow())
+    rows = await session.scalars(
+        select(ApiKey).where(ApiKey.label == "demo", ApiKey.revoked_at.is_(None), live)
+    )
+    return sorted(rows, key=lambda r: r.subsystem_id)
+
+
 async def ensure_demo_keys(
     session: AsyncSession, *, secret: str, clients: list[str], actor: Actor | None = None
 ) -> None:

@@ -177,3 +177,32 @@ async def test_demo_credentials_turned_off_in_development_say_by_what(
             answer = await client.get(path)
             assert answer.status_code == 404
             assert "HUB_DEMO_CREDENTIALS=false" in answer.json()["detail"], answer.json()
+
+
+async def test_demo_credentials_leave_out_a_demo_key_that_has_ended(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A demo key rotated (docs/security.md) ends with its grace period, and `hub up` does not
+    # bring it back; `hub demo credentials` and /demo/credentials still listed it, so the
+    # replay and the README's first exchange got 401 "this API key expired" with it.
+    settings = make_settings(sqlite_url, tmp_path, env="development")
+    urls = {n: f"http://127.0.0.1:{9100 + i}" for i, n in enumerate(connectors.names())}
+    await load_demo(settings, demo_registry(urls))
+    monkeypatch.setenv("HUB_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HUB_SECRET_KEY", settings.secret_key)
+    civil = "VN/GOV/BTP/civil-status"
+    async with hub_client(settings) as (_app, client):
+        admin = {"Authorization": f"Bearer {settings.admin_token}"}
+        keys = (await client.get("/admin/keys", params={"client": civil}, headers=admin)).json()
+        (demo_key,) = (k for k in keys if k["label"] == "demo")
+        rotated = await client.post(
+            f"/admin/keys/{demo_key['id']}/rotate", json={"grace_seconds": 0}, headers=admin
+        )
+        assert rotated.status_code == 201, rotated.text
+        listed = {c["client"] for c in (await client.get("/demo/credentials")).json()}
+        assert civil not in listed and "VN/COM/0101234565/ekyc" in listed
+    await load_demo(settings, demo_registry(urls))  # the next `hub up` leaves it ended
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["demo", "credentials"])
+    assert result.exit_code == 0, result.output
+    listed = {c["client"] for c in json.loads(result.output)}
+    assert civil not in listed and "VN/COM/0101234565/ekyc" in listed
