@@ -24,12 +24,20 @@ from hub.txlog.writer import LogWriter
 
 # Seconds; from a sub-millisecond hub hop up to the longest service timeouts. The hub adds
 # about 0.2 ms an exchange (docs/benchmarks.md): with 0.5 ms the first bound, 97 % of
-# hub_added_duration_seconds fell in it and its quantiles said nothing, hence 0.1 and 0.25.
+# hub_added_duration_seconds fell in it and its quantiles said nothing, hence 0.1 and 0.25;
+# with 0.1 ms first, 57 % still did on a faster host (0.07 ms its median), hence 0.05. A
+# service may wait up to 600 s (timeout_ms): past 30 s every slow exchange counted in +Inf
+# alone, hence 60 to 900 (a call cut at 600 s ends a little after it).
 LATENCY_BUCKETS = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0, 30.0,
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
 )  # fmt: skip
-COMMIT_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+# A one-record commit takes 0.2-0.5 ms on SQLite (90 % fell in a first bucket of 0.5 ms);
+# one that waits on a stalled database, seconds.
+COMMIT_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+)  # fmt: skip
 
 
 class Metrics:
