@@ -63,6 +63,21 @@ async def database(kind: str, tmp_path: Path, migrated: bool = True) -> AsyncIte
             await conn.close()
 
 
+class QuietWriter:
+    """What Metrics reads of a log writer, for metrics tests without a log: nothing waits,
+    nothing failed, nothing refused."""
+
+    depth = 0
+    failed_batches = 0
+    linked = True
+
+    def __init__(self) -> None:
+        self.on_commit: list[Any] = []
+
+    def refusal(self, now: float) -> str | None:
+        return None
+
+
 def make_settings(db_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "env": "test",

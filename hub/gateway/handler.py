@@ -57,6 +57,9 @@ class Gateway:
         self.forwarder = forwarder
         self.meta = Metaservices(registry=registry, forwarder=forwarder)
         self.observers: list[Observer] = []
+        # Exchanges refused with Server.LoggingFailed: none has a record, so no observer
+        # counts them (/metrics reads this: hub_exchanges_unlogged_total).
+        self.unlogged = 0
         # Set by the reliability features: quota(client) -> seconds to wait or None;
         # breaker.allow(provider) -> ticket (0: refused) / breaker.record(provider, ok, ticket).
         self.quota: Callable[[str], Awaitable[float | None]] | None = None
@@ -180,6 +183,7 @@ class Gateway:
                             service.provider, answer is not None and answer.status < 500, ticket
                         )
         except LogRefused as exc:  # not recorded: the log cannot take it (see refusal)
+            self.unlogged += 1
             answer = Answer(exc.status, [], exc.body(ex.request_id), "application/json")
             extra = [("X-Road-Error", exc.code)]
             total_ms = (time.perf_counter() - t0) * 1000
@@ -213,6 +217,7 @@ class Gateway:
         try:
             await self.writer.submit(entry)
         except errors.LoggingFailed as failed:
+            self.unlogged += 1
             unlogged = failed
             if upstream_ms is not None:
                 # Forwarded: the provider may have carried it out (see LogWriter.refusal).

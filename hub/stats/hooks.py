@@ -22,7 +22,8 @@ def install(state: HubState) -> None:
     if isinstance(state.writer, LogWriter):
         # (A log writer process runs the same hook itself: hub/txlog/service.py.)
         state.writer.hooks.append(rollup.Folder())
-    metrics = Metrics(state.settings, state.writer, state.registry)
+    gateway = state.gateway
+    metrics = Metrics(state.settings, state.writer, state.registry, lambda: gateway.unlogged)
     state.gateway.observers.append(metrics.observe)
     state.extras["metrics"] = metrics
     if (link := state.extras.get("workers")) is not None:

@@ -7,12 +7,18 @@ that answers a scrape adds the others' figures (hub/stats/shared.py).
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from hub.core.settings import Settings
@@ -48,6 +54,7 @@ class Metrics:
         settings: Settings,
         writer: LogWriter | RemoteLogWriter,
         known: RegistryCache | None = None,
+        unlogged: Callable[[], int] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.with_client = settings.metrics_client_label
@@ -65,6 +72,7 @@ class Metrics:
         )
         depth = Gauge("hub_log_queue_depth", "Records waiting for the log writer.", registry=r)
         depth.set_function(lambda: writer.depth)
+        r.register(LogHealthCollector(writer, unlogged or (lambda: 0)))
         writer.on_commit.append(self._on_commit)
         self.observe = self.exchanges.observe
         self.shared: SharedMetrics | None = None  # with several workers: hub/stats/shared.py
@@ -82,6 +90,39 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class LogHealthCollector(Collector):
+    """What an operator alerts on while the log cannot be written: the exchanges refused
+    for it (they have no record, so no other series counts them), the batches that failed,
+    and whether this worker refuses exchanges now. Read from the writer and the gateway on
+    a scrape: the gateway's refusal branches count, its passing path does nothing more."""
+
+    def __init__(self, writer: LogWriter | RemoteLogWriter, unlogged: Callable[[], int]) -> None:
+        self.writer = writer
+        self.unlogged = unlogged
+
+    def collect(self) -> Iterator[Metric]:
+        writer = self.writer
+        refused = CounterMetricFamily(
+            "hub_exchanges_unlogged",
+            "Exchanges refused with Server.LoggingFailed: the transaction log could not take "
+            "their record, so they are in no other series.",
+        )
+        refused.add_metric([], self.unlogged())
+        yield refused
+        failed = CounterMetricFamily(
+            "hub_log_failed_batches", "Group commits of the transaction log that failed."
+        )
+        failed.add_metric([], writer.failed_batches)
+        yield failed
+        failing = writer.refusal(time.perf_counter()) is not None or not writer.linked
+        yield GaugeMetricFamily(
+            "hub_log_failing",
+            "1 while this worker refuses exchanges because its log cannot take them (the last "
+            "write failed, a commit is stuck, or the log writer is out of reach), else 0.",
+            value=int(failing),
+        )
 
 
 class _Sums:

@@ -11,19 +11,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from hub.core.settings import Settings
 from hub.registry.schemas import ServiceIn
 from hub.stats.metrics import Metrics
+from tests.support import QuietWriter
 
 SERVICE = "VN/GOV/BCA/population/citizen-search"
 
 
-class _Writer:
-    depth = 0
-
-    def __init__(self) -> None:
-        self.on_commit: list[Any] = []
-
-
-def _metrics(writer: _Writer | None = None) -> Metrics:
-    return Metrics(Settings(), writer or _Writer())  # type: ignore[arg-type]
+def _metrics(writer: QuietWriter | None = None) -> Metrics:
+    return Metrics(Settings(), writer or QuietWriter())  # type: ignore[arg-type]
 
 
 def _record(total_s: float, hub_s: float = 0.0001) -> dict[str, Any]:
@@ -90,7 +84,7 @@ def test_the_time_the_hub_adds_is_not_all_in_the_first_bucket() -> None:
 def test_group_commits_are_not_all_in_the_first_bucket() -> None:
     # One-record commits on SQLite took 0.2 to 0.5 ms (mean 0.46 ms): 90 % of them fell in
     # the first bucket (0.5 ms); a database that stalls takes seconds, past the last (1 s).
-    writer = _Writer()
+    writer = QuietWriter()
     metrics = _metrics(writer)
     for i in range(100):
         for on_commit in writer.on_commit:  # as the log writer calls it after a commit

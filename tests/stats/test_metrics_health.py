@@ -280,3 +280,40 @@ async def test_provider_errors_count_alike_folded_or_not(db_url: str) -> None:
         await engine.dispose()
     assert folded == {"VN/GOV/BCA/population": (5, 3)}
     assert both == {"VN/GOV/BCA/population": (10, 6)}
+
+
+async def test_exchanges_the_log_could_not_take_are_counted(hub: Hub) -> None:
+    """An exchange refused with Server.LoggingFailed has no record, so it was in no counter:
+    an operator scraping /metrics had nothing to alert on while the database was down."""
+    from tests.gateway.test_exchange import LOOKUP, PURPOSE, _stop_log_probe
+
+    _stop_log_probe(hub)  # the log stays failing until /readyz finds it writable
+    await hub.app.state.writer.engine.dispose()
+
+    async def broken(conn, records):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    def figure(text: str, name: str) -> float:
+        return sum(s.value for s in samples(text, name))
+
+    before = (await hub.client.get("/metrics")).text
+    assert figure(before, "hub_exchanges_unlogged_total") == 0
+    assert figure(before, "hub_log_failing") == 0
+    assert figure(before, "hub_log_failed_batches_total") == 0
+    hub.app.state.writer.hooks.append(broken)
+    first = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))  # its batch fails
+    hub.app.state.writer.hooks.remove(broken)
+    second = await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))  # refused before
+    assert [first.status_code, second.status_code] == [503, 503]
+    assert {first.headers["X-Road-Error"], second.headers["X-Road-Error"]} == {
+        "Server.LoggingFailed"
+    }
+    during = (await hub.client.get("/metrics")).text
+    assert figure(during, "hub_exchanges_unlogged_total") == 2
+    assert figure(during, "hub_log_failing") == 1
+    assert figure(during, "hub_log_failed_batches_total") == 1
+    assert figure(during, "hub_exchanges_total") == 0  # neither is in the log
+    assert (await hub.client.get("/readyz")).status_code == 200  # the database takes writes
+    after = (await hub.client.get("/metrics")).text
+    assert figure(after, "hub_log_failing") == 0
+    assert figure(after, "hub_exchanges_unlogged_total") == 2  # a counter: it stays
