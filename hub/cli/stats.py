@@ -168,7 +168,7 @@ def timeseries_cmd(
     bucket: str = typer.Option("hour", help="minute, hour, day, month or year."),
     group_by: str | None = typer.Option(None, "--group-by", help="client, service or provider."),
     since: str | None = since_option(
-        "the last 60 minutes, 24 hours, 30 days, 12 months or 5 years, by --bucket"
+        "the last 60 minutes, 24 hours, 30 days, 12 months or 5 years, by --bucket, before --until"
     ),
     until: str | None = UntilOpt,
     client: str | None = ClientOpt,
@@ -302,7 +302,9 @@ def top_cmd(
 @app.command("growth")
 def growth_cmd(
     period: str = typer.Option("month", help="day, month or year."),
-    since: str | None = since_option("the last 30 days, 12 months or 5 years, by --period"),
+    since: str | None = since_option(
+        "the last 30 days, 12 months or 5 years, by --period, before --until"
+    ),
     until: str | None = UntilOpt,
     as_json: bool = JsonOpt,
     as_csv: bool = CsvOpt,

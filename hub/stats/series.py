@@ -33,8 +33,7 @@ def _edges(
     bucket (growth's is ``period``), for the refusal of too many."""
     if bucket not in tu.BUCKETS:
         raise tu.bad("bucket", f"must be one of {', '.join(tu.BUCKETS)}; got {bucket!r}")
-    start, end = time_range(since or DEFAULT_SPAN[bucket], until, zone, now)
-    assert start is not None
+    start, end = _span(bucket, since, until, zone, now)
     # Refuse before building the edges: a year of minutes would take a while to list.
     approx = (end - start) / _BUCKET_LENGTH[bucket]
     if approx > MAX_BUCKETS:
@@ -44,6 +43,22 @@ def _edges(
             f"{many}: use a coarser {tu.option(name)} or a shorter range",
         )
     return tu.local_buckets(start, end, bucket, zone)
+
+
+def _span(
+    bucket: str, since: str | None, until: str | None, zone: Any, now: datetime | None
+) -> tuple[datetime, datetime]:
+    """The range of a series: without since, the default span of ``bucket`` before until.
+
+    The span counted back from now whatever the until: ``until=2024-06-03`` alone was
+    refused as a range that ends before it starts, instead of the days before then.
+    """
+    if since:
+        start, end = time_range(since, until, zone, now)
+        assert start is not None
+        return start, end
+    end = time_range(None, until, zone, now)[1]
+    return tu.parse_instant(DEFAULT_SPAN[bucket], zone, name="since", now=end), end
 
 
 _BUCKET_LENGTH = {
@@ -110,7 +125,7 @@ async def timeseries(
     # over stays whole.
     last = edges[-1]
     if last > now:
-        last = min(last, time_range(since or DEFAULT_SPAN[bucket], until, zone, now)[1])
+        last = min(last, _span(bucket, since, until, zone, now)[1])
     buckets = await _bucketed(
         conn,
         [*edges[:-1], last],

@@ -477,8 +477,9 @@ def test_a_column_of_numbers_is_right_aligned_when_its_first_value_is_missing() 
     [
         ("summary", "default the first record"),
         ("top", "default the first record"),
-        ("timeseries", "default the last 60 minutes, 24 hours, 30 days, 12 months or 5 years"),
-        ("growth", "default the last 30 days, 12 months or 5 years, by --period"),
+        ("timeseries", "default the last 60 minutes, 24 hours, 30 days, 12 months or 5 years, "
+                       "by --bucket, before --until"),
+        ("growth", "default the last 30 days, 12 months or 5 years, by --period, before --until"),
     ],
 )  # fmt: skip
 def test_since_says_where_each_command_starts_without_it(command: str, said: str) -> None:

@@ -95,6 +95,27 @@ async def test_local_months_and_growth(edges: str) -> None:
     ]
 
 
+async def test_an_until_alone_ends_the_default_span(edges: str) -> None:
+    # Without since, the default span counted back from now, not from the until given:
+    # the days before 3 June (the log's edges, two months before NOW) were refused with
+    # "since must be before until", as if the operator had asked for a range backwards.
+    ts = await _with(edges, service.timeseries, tz=TZ, bucket="day", until="2024-06-03")
+    assert len(ts.points) == 30
+    assert ts.points[-1].label == "2024-06-02"
+    assert [(p.label, p.total) for p in ts.points if p.total] == [
+        ("2024-06-01", 1),
+        ("2024-06-02", 2),
+    ]
+    hours = await _with(edges, service.timeseries, tz=TZ, bucket="hour",
+                        until="2024-06-02T01:00")  # fmt: skip
+    assert hours.until == "2024-06-01T18:00:00.000000Z"
+    assert [p.label for p in hours.points][:2] == ["2024-06-01T01:00", "2024-06-01T02:00"]
+    assert sum(p.total for p in hours.points) == 2
+    g = await _with(edges, service.growth, tz=TZ, period="month", until="2024-07-01")
+    assert [(p.period, p.total) for p in g.periods][-2:] == [("2024-05", 0), ("2024-06", 4)]
+    assert len(g.periods) == 12
+
+
 async def test_summary_ranges_follow_the_time_zone(edges: str) -> None:
     day2 = await _with(edges, service.summary, tz=TZ, since="2024-06-02", until="2024-06-03")
     assert day2.total == 2
