@@ -8,10 +8,24 @@ from fastapi import APIRouter, HTTPException, Query
 
 from hub.admin.wire import AdminRoute
 from hub.core.deps import AdminDep, SessionDep
+from hub.core.ids import EXAMPLES, Described, id_regex
 from hub.registry import events_read
 from hub.stats.timeutil import InputError
 
 router = APIRouter(route_class=AdminRoute)
+
+# What events_read takes of a target and of under, as the events write them (it also takes
+# blanks around a grant's arrow, and a key's number with zeros before it).
+_ENTRY = "|".join(id_regex(parts) for parts in (3, 4, 5))
+_KEY = r"key:[1-9][0-9]{0,17}"  # any number of 18 digits or fewer is a key's id (MAX_ID)
+TARGET = Described(
+    f"^(?:registry|{_KEY}|{_ENTRY}|{id_regex(4)} -> {id_regex(5)})$",
+    (EXAMPLES[4], f"{EXAMPLES[4]} -> {EXAMPLES[5]}", "key:12", "registry"),
+    "an entry's id, a grant as `CLIENT -> SERVICE`, a key as `key:ID`, or `registry`",
+)
+UNDER = Described(
+    f"^(?:{_ENTRY})$", (EXAMPLES[3], EXAMPLES[4]), "a member's, subsystem's or service's id"
+)
 
 
 @router.get(
@@ -37,8 +51,8 @@ async def list_events(
     since: str | None = None,
     until: str | None = None,
     action: str | None = None,
-    target: str | None = None,
-    under: str | None = None,
+    target: Annotated[str, TARGET] | None = None,
+    under: Annotated[str, UNDER] | None = None,
     limit: Annotated[int, Query(ge=1, le=events_read.MAX_LIMIT)] = 100,
     cursor: Annotated[int | None, Query(ge=1, le=events_read.MAX_ID)] = None,
 ) -> dict[str, Any]:

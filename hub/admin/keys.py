@@ -23,7 +23,10 @@ router = APIRouter(route_class=AdminRoute)
 NO_STORE = "no-store"
 
 # A key's id as the database can hold it: a larger number is a 400, not an overflow in SQLite.
-KeyId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The key's id, from GET /admin/keys")]
+KeyId = Annotated[
+    int,
+    Path(ge=1, le=2**63 - 1, description="The key's id, from GET /admin/keys", examples=[12]),
+]
 
 
 def _refused(exc: keys.KeyRefused) -> HTTPException:

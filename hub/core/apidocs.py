@@ -84,6 +84,14 @@ _REFUSALS = {
     "400": "A request that cannot be read: a malformed identifier, time, cursor or header, a "
     "query parameter it does not take, given twice or of the wrong form, a body that is no JSON",
     "401": "No token, or one that is neither the admin's nor the operator's",
+    "503": "The database cannot be reached or refused the request: retry after the seconds "
+    "of Retry-After",
+}
+_HEADERS = {
+    "401": {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    "503": {
+        "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}},
+    },
 }
 _WRITES = {
     "409": "The entry is there already, or another change took it first",
@@ -128,7 +136,8 @@ def _with_errors(doc: dict[str, Any]) -> None:
                 said = dict(_REFUSALS)
                 if path.startswith("/admin"):
                     said["403"] = "The operator token: /admin takes the admin token"
-                if "{" in path:
+                # A grant's PATCH and DELETE name it by client and service, not by a path.
+                if "{" in path or (path.startswith("/admin") and method in ("patch", "delete")):
                     said["404"] = "No such entry"
                 if path.startswith("/admin") and method != "get":
                     said.update(_WRITES)
@@ -139,3 +148,5 @@ def _with_errors(doc: dict[str, Any]) -> None:
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     response["content"] = _ERROR_BODY
+                if status in _HEADERS:
+                    response.setdefault("headers", _HEADERS[status])

@@ -6,12 +6,79 @@ import random
 import re
 import time
 import unicodedata
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-PART = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-CHARS = re.compile(r"^[A-Za-z0-9._-]+$")  # ... at any length, to tell which rule a part breaks
+PART_CHARS = "[A-Za-z0-9._-]"
+PART_MAX = 128
+PART = re.compile(rf"^{PART_CHARS}{{1,{PART_MAX}}}$")
+CHARS = re.compile(rf"^{PART_CHARS}+$")  # ... at any length, to tell which rule a part breaks
 INSTANCES = frozenset({"VN"})
 CLASSES = frozenset({"GOV", "LOC", "COM"})
+# An X-Road-Id a client sends (the gateway refuses any other) and so what the log holds of
+# it; a request id the hub makes (``request_id``) is of this form too.
+XROAD_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,200}$")
+EXAMPLES = {
+    3: "VN/GOV/BCA",
+    4: "VN/GOV/BTP/civil-status",
+    5: "VN/GOV/BCA/population/citizen-lookup",
+}
+SHAPES = {3: "member", 4: "subsystem", 5: "service"}
+
+
+def pattern(parts: int, *also: str) -> str:
+    """The regular expression (ECMA-262, as OpenAPI's ``pattern``; Python reads it alike
+    with ``re.fullmatch``) of exactly the ids of ``parts`` parts that ``parse_member`` (3),
+    ``parse_subsystem`` (4) and ``parse_service`` (5) take, or one of the words ``also``:
+    built from the rules they check, so the API's description cannot say other than the hub
+    does."""
+    return "^(?:" + "|".join([id_regex(parts), *(re.escape(word) for word in also)]) + ")$"
+
+
+def id_regex(parts: int) -> str:
+    """``pattern(parts)`` without its anchors, to build others of."""
+
+    def one_of(codes: frozenset[str]) -> str:
+        return "(?:" + "|".join(re.escape(c) for c in sorted(codes)) + ")"
+
+    # A part of PART but "." or ".." (check_parts refuses those alone): one that starts
+    # with another character, or with one dot and another, or with two dots and more. No
+    # lookahead, which the regular expressions of Go and Rust clients lack.
+    other, n = PART_CHARS.replace(".", ""), PART_MAX
+    part = (
+        f"(?:{other}{PART_CHARS}{{0,{n - 1}}}|\\.{other}{PART_CHARS}{{0,{n - 2}}}"
+        f"|\\.\\.{PART_CHARS}{{1,{n - 2}}})"
+    )
+    return f"{one_of(INSTANCES)}/{one_of(CLASSES)}" + f"/{part}" * (parts - 2)
+
+
+@dataclass(frozen=True)
+class Described:
+    """In ``Annotated[str, Described(...)]``: the ``pattern`` and ``examples`` that pydantic,
+    and so /openapi.json, gives of the value. It describes; the hub's own checks refuse."""
+
+    pattern: str
+    examples: tuple[Any, ...]
+    description: str | None = None
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = handler(core_schema)
+        schema["pattern"] = self.pattern
+        schema["examples"] = list(self.examples)
+        if self.description:
+            schema.setdefault("description", self.description)
+        return schema
+
+
+def described(parts: int, *also: str) -> Described:
+    """How an id of ``parts`` parts (or one of the words ``also``) is described."""
+    shape = "/".join(["INSTANCE", "CLASS", "MEMBER", "SUBSYSTEM", "SERVICE"][:parts])
+    said = (
+        f"A {SHAPES[parts]} id, {shape}: instance {', '.join(sorted(INSTANCES))}, class "
+        f"{', '.join(sorted(CLASSES))}, then parts of 1-{PART_MAX} letters, digits, '-', '_' "
+        "or '.' (not '.' or '..' alone)"
+    )
+    return Described(pattern(parts, *also), (EXAMPLES[parts], *also), said)
 
 
 class IdError(ValueError):
@@ -27,11 +94,13 @@ def check_parts(parts: list[str], kind: str, raw: str) -> None:
                 "resolves as a path's dot segment (the call would reach another path): give a "
                 "name with a letter or digit"
             )
-        if not PART.match(part):
-            if len(part) > 128 and CHARS.match(part):
+        # fullmatch: "$" of match also matches before a final line break, and "BCA\n" was
+        # taken as a member code.
+        if not PART.fullmatch(part):
+            if len(part) > PART_MAX and CHARS.fullmatch(part):
                 raise IdError(
                     f"{kind} identifier {_short(raw)!r} has a part of {len(part)} characters "
-                    f"({_short(part, 20)!r}); the limit is 128"
+                    f"({_short(part, 20)!r}); the limit is {PART_MAX}"
                 )
             raise IdError(
                 f"{kind} identifier {_short(raw)!r} has an invalid part {_short(part)!r}: "

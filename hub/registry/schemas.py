@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from hub.core.ids import IdError, parse_member, parse_service, parse_subsystem
+from hub.core.ids import IdError, described, parse_member, parse_service, parse_subsystem
 from hub.core.limits import KEY_GRACE_MAX_S, KEY_GRACE_S
 from hub.core.urls import http_url_problem
 from hub.registry.request_schema import check_request_schema
@@ -48,9 +48,10 @@ def _check(parser: Any, limit: int) -> Any:
     return AfterValidator(check)
 
 
-MemberIdStr = Annotated[str, _check(parse_member, 200)]
-SubsystemIdStr = Annotated[str, _check(parse_subsystem, 300)]
-ServiceIdStr = Annotated[str, _check(parse_service, 400)]
+# Described in /openapi.json by the pattern of exactly what the check takes (hub/core/ids.py).
+MemberIdStr = Annotated[str, _check(parse_member, 200), described(3)]
+SubsystemIdStr = Annotated[str, _check(parse_subsystem, 300), described(4)]
+ServiceIdStr = Annotated[str, _check(parse_service, 400), described(5)]
 
 
 def _not_blank(value: str) -> str:
@@ -392,8 +393,8 @@ class RotateIn(Strict):
 class KeyOut(BaseModel):
     """A key as the admin API answers it; times in UTC (``...Z``), as the log's."""
 
-    id: int
-    client: str
+    id: int = Field(examples=[12])
+    client: Annotated[str, described(4)]
     prefix: str
     label: str
     created_at: datetime

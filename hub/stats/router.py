@@ -19,7 +19,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
 from hub.core.deps import OperatorDep, SessionDep, StateDep
+from hub.core.ids import XROAD_ID, Described, described
 from hub.stats import browse, health, service
+from hub.stats.common import NONE
 from hub.stats.names import Directory
 from hub.stats.offload import ClientGone, QueryThread
 from hub.stats.retention import minute_horizon
@@ -80,12 +82,25 @@ Since = Annotated[
     Query(description="ISO date or datetime (local time unless it has an offset), or 24h, 7d, 3mo"),
 ]
 Until = Annotated[str | None, Query(description="Same forms as since; default now")]
+# Blanks around an id, NONE as none and an empty value (no filter) are taken too
+# (hub/stats/common.py id_filters); the pattern says what a client sends.
 Client = Annotated[
-    str | None, Query(description="client subsystem id; none: callers not identified")
+    Annotated[str, described(4, NONE)] | None,
+    Query(description="client subsystem id; none: callers not identified"),
 ]
-Service = Annotated[str | None, Query(description="service id; none: no registered service")]
+Service = Annotated[
+    Annotated[str, described(5, NONE)] | None,
+    Query(description="service id; none: no registered service"),
+]
 Provider = Annotated[
-    str | None, Query(description="provider subsystem id; none: no registered one")
+    Annotated[str, described(4, NONE)] | None,
+    Query(description="provider subsystem id; none: no registered one"),
+]
+# What the log can hold as an X-Road-Id (the gateway refuses any other) or as an
+# X-Road-Request-Id (32 hex digits, which that takes too): any other names no record.
+Ident = Annotated[
+    str,
+    Described(XROAD_ID.pattern, ("case-2024-0042", "0193a5b2c4d87e1f9a0b1c2d3e4f5a6b")),
 ]
 Group = Literal["client", "service", "provider"]
 
@@ -198,7 +213,7 @@ async def list_transactions(
 
 # `:path`: the gateway takes `/` in an X-Road-Id a client chooses.
 @api.get("/transactions/{ident:path}", summary="One record by X-Road-Id or X-Road-Request-Id")
-async def get_transaction(ident: str, _: OperatorDep, session: SessionDep) -> dict[str, Any]:
+async def get_transaction(ident: Ident, _: OperatorDep, session: SessionDep) -> dict[str, Any]:
     found = await browse.show(session, ident)
     if found is None:
         raise HTTPException(404, browse.missing(ident))
