@@ -239,7 +239,9 @@ class ExchangeCollector(Collector):
         lat_labels = ["service", "provider"] + (["client"] if self.with_client else [])
         return [
             CounterMetricFamily(
-                "hub_exchanges", "Exchanges logged, by service and fault code.", labels=labels
+                "hub_exchanges",
+                "Exchanges logged, by service, provider and fault code (none: no fault).",
+                labels=labels,
             ),
             CounterMetricFamily(
                 "hub_exchanges_failed", "Exchanges that did not succeed.", labels=labels

@@ -205,7 +205,10 @@ def _reference(records: list[dict[str, Any]], with_client: bool) -> bytes:
     labels = ["service", "provider", "fault_code"] + (["client"] if with_client else [])
     lat = ["service", "provider"] + (["client"] if with_client else [])
     ex = Counter(
-        "hub_exchanges", "Exchanges logged, by service and fault code.", labels, registry=r
+        "hub_exchanges",
+        "Exchanges logged, by service, provider and fault code (none: no fault).",
+        labels,
+        registry=r,
     )
     failed = Counter("hub_exchanges_failed", "Exchanges that did not succeed.", labels, registry=r)
     req = Counter("hub_request_bytes", "Request body bytes received.", lat, registry=r)
