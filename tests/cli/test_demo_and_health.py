@@ -13,18 +13,25 @@ import connectors
 from connectors.demo import demo_registry
 from hub.cli.main import app
 from hub.cli.serve import load_demo
+from hub.core.settings import Settings
 from tests.support import hub_client, make_settings
+
+URLS = {n: f"http://127.0.0.1:{9100 + i}" for i, n in enumerate(connectors.names())}
+
+
+async def _demo_hub(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A development hub's database with the demo registry and keys, as the CLI reads it."""
+    settings = make_settings(sqlite_url, tmp_path, env="development")
+    await load_demo(settings, demo_registry(URLS))
+    monkeypatch.setenv("HUB_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HUB_SECRET_KEY", settings.secret_key)
+    return settings
 
 
 async def test_demo_credentials_cli_and_endpoint(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = make_settings(sqlite_url, tmp_path, env="development")
-    urls = {n: f"http://127.0.0.1:{9100 + i}" for i, n in enumerate(connectors.names())}
-    await load_demo(settings, demo_registry(urls))
-
-    monkeypatch.setenv("HUB_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("HUB_SECRET_KEY", settings.secret_key)
+    settings = await _demo_hub(sqlite_url, tmp_path, monkeypatch)
     result = await asyncio.to_thread(CliRunner().invoke, app, ["demo", "credentials"])
     assert result.exit_code == 0, result.output
     creds = {c["client"]: c for c in json.loads(result.output)}
@@ -39,7 +46,7 @@ async def test_demo_credentials_cli_and_endpoint(
     async with hub_client(settings) as (_app, client):
         assert (await client.get("/demo/credentials")).json() == json.loads(result.output)
         providers = (await client.get("/demo/providers")).json()
-        assert providers["VN/GOV/BCA/population"] == urls["population"]
+        assert providers["VN/GOV/BCA/population"] == URLS["population"]
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["ready"] is True
@@ -58,8 +65,7 @@ async def test_every_connector_gets_a_demo_key_to_call_through_the_hub(
     # a connector of the developer's own, which no demo grant names, had none, so every call
     # it made through the hub (`hub.call`, kit.checks) was a 401, whatever it was granted.
     settings = make_settings(sqlite_url, tmp_path, env="development")
-    urls = {n: f"http://127.0.0.1:{9100 + i}" for i, n in enumerate(connectors.names())}
-    clients = await load_demo(settings, demo_registry(urls))
+    clients = await load_demo(settings, demo_registry(URLS))
     providers = {c.manifest.subsystem_id for c in connectors.all()}
     assert "VN/GOV/BHXH/health-insurance" in providers  # granted nothing in the demo registry
     assert providers <= clients
@@ -98,8 +104,7 @@ async def test_hub_up_keeps_what_an_operator_disabled(sqlite_url: str, tmp_path:
     from hub.registry import repository as repo
 
     settings = make_settings(sqlite_url, tmp_path, env="development")
-    urls = {n: f"http://127.0.0.1:{9100 + i}" for i, n in enumerate(connectors.names())}
-    await load_demo(settings, demo_registry(urls))
+    await load_demo(settings, demo_registry(URLS))
     client, service = "VN/COM/0101234565/ekyc", "VN/GOV/BCA/population/citizen-verify"
     async with hub_client(settings) as (_app, c):
         admin = {"Authorization": f"Bearer {settings.admin_token}"}
@@ -110,7 +115,7 @@ async def test_hub_up_keeps_what_an_operator_disabled(sqlite_url: str, tmp_path:
         r = await c.patch(f"/admin/services/{service}", json={"enabled": False}, headers=admin)
         assert r.status_code == 200, r.text
 
-    moved = {**urls, "population": "http://127.0.0.1:9199"}
+    moved = {**URLS, "population": "http://127.0.0.1:9199"}
     await load_demo(settings, demo_registry(moved))  # the next `hub up`, mocks on other ports
 
     engine = create_engine(sqlite_url)
@@ -185,11 +190,7 @@ async def test_demo_credentials_leave_out_a_demo_key_that_has_ended(
     # A demo key rotated (docs/security.md) ends with its grace period, and `hub up` does not
     # bring it back; `hub demo credentials` and /demo/credentials still listed it, so the
     # replay and the README's first exchange got 401 "this API key expired" with it.
-    settings = make_settings(sqlite_url, tmp_path, env="development")
-    urls = {n: f"http://127.0.0.1:{9100 + i}" for i, n in enumerate(connectors.names())}
-    await load_demo(settings, demo_registry(urls))
-    monkeypatch.setenv("HUB_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("HUB_SECRET_KEY", settings.secret_key)
+    settings = await _demo_hub(sqlite_url, tmp_path, monkeypatch)
     civil = "VN/GOV/BTP/civil-status"
     async with hub_client(settings) as (_app, client):
         admin = {"Authorization": f"Bearer {settings.admin_token}"}
@@ -201,7 +202,7 @@ async def test_demo_credentials_leave_out_a_demo_key_that_has_ended(
         assert rotated.status_code == 201, rotated.text
         listed = {c["client"] for c in (await client.get("/demo/credentials")).json()}
         assert civil not in listed and "VN/COM/0101234565/ekyc" in listed
-    await load_demo(settings, demo_registry(urls))  # the next `hub up` leaves it ended
+    await load_demo(settings, demo_registry(URLS))  # the next `hub up` leaves it ended
     result = await asyncio.to_thread(CliRunner().invoke, app, ["demo", "credentials"])
     assert result.exit_code == 0, result.output
     listed = {c["client"] for c in json.loads(result.output)}
