@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
 from fastapi import Header, HTTPException
+from pydantic import WithJsonSchema
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,8 +19,22 @@ RACED = (
     "first; read it again and retry"
 )
 
+_TAG = r'(?:W/)?"[^"]*"'
+_TAGS = re.compile(rf"\s*{_TAG}\s*(?:,\s*{_TAG}\s*)*")
+# What precondition takes, as /openapi.json gives it: a client drawing an If-Match from the
+# document sent "null" and got 400.
+IF_MATCH_PATTERN = rf"^(?:\s*\*\s*|{_TAGS.pattern})$"
+
 IfMatch = Annotated[
     str | None,
+    # A header is text or absent: no "null" branch, which such a client sent as "null".
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": IF_MATCH_PATTERN,
+            "examples": ['"0f1e2d3c4b5a69788796a5b4c3d2e1f0"', "*"],
+        }
+    ),
     Header(
         alias="If-Match",
         description="The `ETag` a GET of the entry answered: the change is made only if the "
@@ -31,8 +46,6 @@ PRECONDITION: dict[int | str, dict[str, Any]] = {
     412: {"description": "The entry changed since the ETag in If-Match was read"}
 }
 
-_TAG = r'(?:W/)?"[^"]*"'
-_TAGS = re.compile(rf"\s*{_TAG}\s*(?:,\s*{_TAG}\s*)*")
 BAD_IF_MATCH = (
     "If-Match takes * or the ETag a GET of the entry answered, with its double quotes "
     '(If-Match: "..."), several separated by commas'

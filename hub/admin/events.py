@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -22,6 +23,13 @@ TARGET = Described(
     f"^(?:registry|{_KEY}|{_ENTRY}|{id_regex(4)} -> {id_regex(5)})$",
     (EXAMPLES[4], f"{EXAMPLES[4]} -> {EXAMPLES[5]}", "key:12", "registry"),
     "an entry's id, a grant as `CLIENT -> SERVICE`, a key as `key:ID`, or `registry`",
+)
+# The actions the trail takes (events_read.ACTIONS, KINDS), one or a kind, as a pattern: a
+# client drawing any text sent action=\U000528b6 and got 400.
+ACTION = Described(
+    "^(?:" + "|".join(re.escape(a) for a in sorted(events_read.ACTIONS | events_read.KINDS)) + ")$",
+    ("grant.create", "grant", "key.revoke"),
+    "an action (grant.create, key.revoke, registry.apply...) or a kind (grant)",
 )
 UNDER = Described(
     f"^(?:{_ENTRY})$", (EXAMPLES[3], EXAMPLES[4]), "a member's, subsystem's or service's id"
@@ -50,7 +58,7 @@ async def list_events(
     session: SessionDep,
     since: str | None = None,
     until: str | None = None,
-    action: str | None = None,
+    action: Annotated[str, ACTION] | None = None,
     target: Annotated[str, TARGET] | None = None,
     under: Annotated[str, UNDER] | None = None,
     limit: Annotated[int, Query(ge=1, le=events_read.MAX_LIMIT)] = 100,

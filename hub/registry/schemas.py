@@ -18,7 +18,14 @@ from pydantic import (
     model_validator,
 )
 
-from hub.core.ids import IdError, described, parse_member, parse_service, parse_subsystem
+from hub.core.ids import (
+    Described,
+    IdError,
+    described,
+    parse_member,
+    parse_service,
+    parse_subsystem,
+)
 from hub.core.limits import KEY_GRACE_MAX_S, KEY_GRACE_S
 from hub.core.urls import http_url_problem
 from hub.registry.request_schema import check_request_schema
@@ -75,13 +82,28 @@ def _nfc(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_nfc)]
+# What OneLine refuses (hub/registry/values.py), and a character that is no blank, for the
+# patterns /openapi.json gives of a name: a client drawing names from the document draws
+# none the hub refuses.
+_NOT_IN_A_LINE = r"\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+_SOME_NAME = rf"[^{_NOT_IN_A_LINE}]*[^\s{_NOT_IN_A_LINE}][^{_NOT_IN_A_LINE}]*"
 # The length first: after a validator of its own, pydantic would count "items".
 Name = Annotated[
-    str, Field(max_length=300), AfterValidator(_nfc), AfterValidator(_not_only_spaces), OneLine
+    str,
+    Field(max_length=300),
+    AfterValidator(_nfc),
+    AfterValidator(_not_only_spaces),
+    OneLine,
+    Described(rf"^(?:{_SOME_NAME})?$", ("Bộ Công an",)),
 ]
 # What the admin API's POST and PATCH of a member take: the agency's name, never blank.
 MemberName = Annotated[
-    str, Field(max_length=300), AfterValidator(_nfc), AfterValidator(_not_blank), OneLine
+    str,
+    Field(max_length=300),
+    AfterValidator(_nfc),
+    AfterValidator(_not_blank),
+    OneLine,
+    Described(rf"^{_SOME_NAME}$", ("Bộ Công an",)),
 ]
 
 
@@ -231,6 +253,19 @@ class Endpoint(Strict):
         return value
 
 
+# The form of what http_url_problem (hub/core/urls.py) takes, as /openapi.json gives it: an
+# http(s) URL with a host, no user, query, fragment nor blank; the port's range and the
+# length it checks alone.
+BaseUrl = Annotated[
+    str,
+    Described(
+        r"^[Hh][Tt][Tt][Pp][Ss]?://(?:\[[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\]|[^\s/?#@:\[\]]+)"
+        r"(?::[0-9]{1,5})?(?:/[^\s?#]*)?$",
+        ("http://127.0.0.1:9001",),
+    ),
+]
+
+
 def _check_url(value: str | None) -> str | None:
     problem = None if value is None else http_url_problem(value)
     if problem is not None:
@@ -260,13 +295,17 @@ def _check_fingerprint(value: str) -> str:
     return hexed
 
 
-CertFingerprint = Annotated[str, AfterValidator(_check_fingerprint)]
+CertFingerprint = Annotated[
+    str,
+    AfterValidator(_check_fingerprint),
+    Described(r"^:*(?:[0-9A-Fa-f]:*){64}$", (":".join(["3F"] * 32),)),
+]
 
 
 class SubsystemIn(Strict):
     id: SubsystemIdStr
     name: Name = ""
-    base_url: Annotated[str | None, AfterValidator(_check_url)] = None
+    base_url: Annotated[BaseUrl | None, AfterValidator(_check_url)] = None
     enabled: Flag = True
     # Quotas of a client subsystem; None means the hub's default (HUB_DEFAULT_QUOTA_*).
     quota_rps: OptionalCount = Field(default=None, ge=1, le=1_000_000)
@@ -281,7 +320,7 @@ RequestSchema = Annotated[dict[str, Any], AfterValidator(check_request_schema)]
 class ServiceIn(Strict):
     id: Annotated[ServiceIdStr, AfterValidator(_not_reserved)]
     description: Text = ""
-    base_url: Annotated[str | None, AfterValidator(_check_url)] = None
+    base_url: Annotated[BaseUrl | None, AfterValidator(_check_url)] = None
     service_type: Literal["REST", "OPENAPI"] = "REST"
     endpoints: list[Endpoint] = Field(default_factory=list)
     personal_data: Flag = False
@@ -315,8 +354,26 @@ class RegistryDoc(Strict):
     _index: dict[tuple[str, int], int] = PrivateAttr(default_factory=dict)
 
 
+def _null_only_where_clearable(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """/openapi.json says ``null`` of a change's field only where it clears it: a client
+    drawing a change from the document sent ``{"enabled": null}`` and got 422."""
+    clearable: frozenset[str] = getattr(model, "clearable", frozenset())
+    for name, field in schema.get("properties", {}).items():
+        options = field.get("anyOf")
+        if name in clearable or not options:
+            continue
+        kept = [option for option in options if option.get("type") != "null"]
+        if len(kept) == 1:
+            del field["anyOf"]
+            field.update(kept[0])
+        else:
+            field["anyOf"] = kept
+
+
 class Patch(Strict):
     """A change: fields left out keep their value; ``null`` clears only those that may be empty."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_null_only_where_clearable)
 
     clearable: ClassVar[frozenset[str]] = frozenset()
 
@@ -350,7 +407,7 @@ class SubsystemPatch(Patch):
     clearable = frozenset({"base_url", "quota_rps", "quota_per_day", "cert_sha256"})
 
     name: Name | None = None
-    base_url: Annotated[str | None, AfterValidator(_check_url)] = None
+    base_url: Annotated[BaseUrl | None, AfterValidator(_check_url)] = None
     enabled: OptionalFlag = None
     quota_rps: OptionalCount = Field(default=None, ge=1, le=1_000_000)
     quota_per_day: OptionalCount = Field(default=None, ge=1, le=2_000_000_000)
@@ -362,7 +419,7 @@ class ServicePatch(Patch):
     clearable = frozenset({"base_url", "request_schema", "endpoints"})
 
     description: Text | None = None
-    base_url: Annotated[str | None, AfterValidator(_check_url)] = None
+    base_url: Annotated[BaseUrl | None, AfterValidator(_check_url)] = None
     service_type: Literal["REST", "OPENAPI"] | None = None
     endpoints: list[Endpoint] | None = None
     personal_data: OptionalFlag = None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
 from hub.core.deps import OperatorDep, SessionDep, StateDep
@@ -328,7 +328,13 @@ async def providers_health(
     )
 
 
-@router.get("/metrics", tags=["health"], summary="Prometheus metrics of this hub, every worker's")
+@router.get(
+    "/metrics",
+    tags=["health"],
+    summary="Prometheus metrics of this hub, every worker's",
+    response_class=PlainTextResponse,
+    responses={200: {"description": "The Prometheus text exposition format"}},
+)
 async def metrics(state: StateDep) -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST
 

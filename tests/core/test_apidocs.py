@@ -267,3 +267,103 @@ def test_the_examples_are_valid_against_their_own_schemas(doc: dict[str, Any]) -
         assert not errors, (at, value, errors)
         if isinstance(value, str) and "pattern" in schema:
             assert re.fullmatch(schema["pattern"], value), (at, value)
+
+
+def _schema_of(doc: dict[str, Any], schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    # The components beside the schema, where its "#/components/..." references point.
+    return jsonschema.Draft202012Validator({**schema, "components": doc["components"]})
+
+
+MEMBER = {"id": "VN/GOV/BCA", "name": "Bộ Công an"}
+SUBSYSTEM = {"id": "VN/GOV/BCA/population"}
+SERVICE = {"id": "VN/GOV/BCA/population/lookup", "base_url": "http://127.0.0.1:9"}
+GRANT_KEY = {"client": "VN/GOV/BCA/population", "service": "VN/GOV/BCA/population/lookup"}
+
+
+# Bodies a property-based client (schemathesis --checks all) drew from the document and the
+# hub refused with 422: the document must not admit them. Each as that client sent it.
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PATCH", "/admin/grants", {**GRANT_KEY, "enabled": None}),
+        ("PATCH", "/admin/members/VN%2FGOV%2FBCA", {"enabled": None}),
+        ("PATCH", "/admin/members/VN%2FGOV%2FBCA", {"name": None}),
+        ("PATCH", "/admin/members/VN%2FGOV%2FBCA", {"name": "  "}),
+        ("PATCH", "/admin/subsystems/VN%2FGOV%2FBCA%2Fpopulation", {"enabled": None}),
+        ("PATCH", "/admin/subsystems/VN%2FGOV%2FBCA%2Fpopulation", {"name": None}),
+        ("PATCH", "/admin/subsystems/VN%2FGOV%2FBCA%2Fpopulation", {"cert_sha256": "Ã"}),
+        ("PATCH", "/admin/subsystems/VN%2FGOV%2FBCA%2Fpopulation", {"base_url": "&"}),
+        ("PATCH", "/admin/subsystems/VN%2FGOV%2FBCA%2Fpopulation", {"base_url": "HTTP://[0]:7/z"}),
+        ("PATCH", "/admin/subsystems/VN%2FGOV%2FBCA%2Fpopulation", {"name": "a\u202eb"}),
+        ("PATCH", "/admin/services/VN%2FGOV%2FBCA%2Fpopulation%2Flookup", {"timeout_ms": None}),
+        ("PATCH", "/admin/services/VN%2FGOV%2FBCA%2Fpopulation%2Flookup", {"enabled": None}),
+        ("POST", "/admin/members", {"id": "VN/GOV/BTP", "name": ""}),
+        ("POST", "/admin/subsystems", {"id": "VN/GOV/BCA/other", "cert_sha256": "abc"}),
+    ],
+)
+async def test_a_body_the_hub_refuses_is_one_the_document_does_not_admit(
+    sqlite_url: str, tmp_path: Path, method: str, path: str, body: dict[str, Any]
+) -> None:
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        doc = (await c.get("/openapi.json")).json()
+        for where, entry in (("members", MEMBER), ("subsystems", SUBSYSTEM)):
+            r = await c.post(f"/admin/{where}", json=entry, headers=ADMIN_H)
+            assert r.status_code == 201, r.text
+        assert (await c.post("/admin/services", json=SERVICE, headers=ADMIN_H)).status_code == 201
+        r = await c.post("/admin/grants", json=GRANT_KEY, headers=ADMIN_H)
+        assert r.status_code == 201, r.text
+        r = await c.request(method, path, json=body, headers=ADMIN_H)
+        assert r.status_code == 422, r.text
+        template = path.split("/VN%2F")[0] + ("/{id}" if "%2F" in path else "")
+        for documented, op in doc["paths"].items():
+            if re.sub(r"\{\w+\}", "{id}", documented) == template and method.lower() in op:
+                content = op[method.lower()]["requestBody"]["content"]["application/json"]
+                break
+        else:
+            raise AssertionError(f"{method} {path} is not in the document")
+        assert not _schema_of(doc, content["schema"]).is_valid(body), (path, body)
+
+
+@pytest.mark.parametrize("value", ["null", 'e72dE@zQ`o9"Qy=5p2', "abc"])
+async def test_an_if_match_the_hub_refuses_is_one_the_document_does_not_admit(
+    sqlite_url: str, tmp_path: Path, value: str
+) -> None:
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        doc = (await c.get("/openapi.json")).json()
+        assert (await c.post("/admin/members", json=MEMBER, headers=ADMIN_H)).status_code == 201
+        r = await c.patch(
+            "/admin/members/VN%2FGOV%2FBCA", json={}, headers={**ADMIN_H, "If-Match": value}
+        )
+        assert r.status_code == 400, r.text
+        params = doc["paths"]["/admin/members/{member_id}"]["patch"]["parameters"]
+        (header,) = [p for p in params if p["name"] == "If-Match"]
+        assert not _schema_of(doc, header["schema"]).is_valid(value)
+        assert not _schema_of(doc, header["schema"]).is_valid(None)  # sent as "null"
+        for taken in ("*", '"abc"', ' W/"a" , "b"'):
+            assert _schema_of(doc, header["schema"]).is_valid(taken), taken
+
+
+async def test_metrics_are_documented_as_the_text_they_are(sqlite_url: str, tmp_path: Path) -> None:
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        doc = (await c.get("/openapi.json")).json()
+        r = await c.get("/metrics", headers=OPERATOR_H)
+        assert r.status_code == 200
+        documented = doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+        assert r.headers["content-type"].split(";")[0] in documented, documented
+
+
+async def test_an_action_the_audit_trail_refuses_is_one_the_document_does_not_admit(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from hub.registry.events_read import ACTIONS, KINDS
+
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        doc = (await c.get("/openapi.json")).json()
+        for value in ("\U000528b6", "grant.creat", "grant.", ""):
+            r = await c.get("/admin/events", params={"action": value}, headers=ADMIN_H)
+            assert r.status_code == 400, (value, r.text)
+            assert not _matches(doc, "/admin/events", "action", value), value
+        for value in sorted(ACTIONS | KINDS):
+            r = await c.get("/admin/events", params={"action": value}, headers=ADMIN_H)
+            assert r.status_code == 200, (value, r.text)
+            assert _matches(doc, "/admin/events", "action", value), value
