@@ -19,7 +19,6 @@ from hub.gateway.records import Exchange
 from hub.registry.cache import ServiceEntry, Snapshot
 
 log = logging.getLogger(__name__)
-SAFE_ID = XROAD_ID  # one constant with /openapi.json's pattern of an X-Road-Id
 # Headers a request may carry once only, by their lower-case names.
 SINGLE_HEADERS = {
     h.lower(): h
@@ -69,7 +68,7 @@ def read_purpose(ex: Exchange, headers: dict[str, str]) -> None:
     xid = headers.get("x-road-id")
     if xid is not None:
         # fullmatch, not match: "$" also matches before a final line break.
-        if not SAFE_ID.fullmatch(xid):
+        if not XROAD_ID.fullmatch(xid):
             raise errors.BadRequest(
                 "X-Road-Id must be 1-200 characters of letters, digits and ._:@/+=-"
             )

@@ -273,6 +273,10 @@ def _check_url(value: str | None) -> str | None:
     return value.rstrip("/") if value else value
 
 
+# A provider's base URL where one may be left out (or cleared, in a change).
+OptionalUrl = Annotated[BaseUrl | None, AfterValidator(_check_url)]
+
+
 class MemberIn(Strict):
     id: MemberIdStr
     name: Name = ""
@@ -305,7 +309,7 @@ CertFingerprint = Annotated[
 class SubsystemIn(Strict):
     id: SubsystemIdStr
     name: Name = ""
-    base_url: Annotated[BaseUrl | None, AfterValidator(_check_url)] = None
+    base_url: OptionalUrl = None
     enabled: Flag = True
     # Quotas of a client subsystem; None means the hub's default (HUB_DEFAULT_QUOTA_*).
     quota_rps: OptionalCount = Field(default=None, ge=1, le=1_000_000)
@@ -320,7 +324,7 @@ RequestSchema = Annotated[dict[str, Any], AfterValidator(check_request_schema)]
 class ServiceIn(Strict):
     id: Annotated[ServiceIdStr, AfterValidator(_not_reserved)]
     description: Text = ""
-    base_url: Annotated[BaseUrl | None, AfterValidator(_check_url)] = None
+    base_url: OptionalUrl = None
     service_type: Literal["REST", "OPENAPI"] = "REST"
     endpoints: list[Endpoint] = Field(default_factory=list)
     personal_data: Flag = False
@@ -407,7 +411,7 @@ class SubsystemPatch(Patch):
     clearable = frozenset({"base_url", "quota_rps", "quota_per_day", "cert_sha256"})
 
     name: Name | None = None
-    base_url: Annotated[BaseUrl | None, AfterValidator(_check_url)] = None
+    base_url: OptionalUrl = None
     enabled: OptionalFlag = None
     quota_rps: OptionalCount = Field(default=None, ge=1, le=1_000_000)
     quota_per_day: OptionalCount = Field(default=None, ge=1, le=2_000_000_000)
@@ -419,7 +423,7 @@ class ServicePatch(Patch):
     clearable = frozenset({"base_url", "request_schema", "endpoints"})
 
     description: Text | None = None
-    base_url: Annotated[BaseUrl | None, AfterValidator(_check_url)] = None
+    base_url: OptionalUrl = None
     service_type: Literal["REST", "OPENAPI"] | None = None
     endpoints: list[Endpoint] | None = None
     personal_data: OptionalFlag = None
