@@ -7,7 +7,6 @@ returns them all. A package is found by scanning, so a scaffolded ``connectors/<
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import pkgutil
 import traceback
@@ -87,9 +86,10 @@ def get(name: str) -> Connector:
     try:
         return _discover()[name]
     except KeyError:
+        from connectors.kit.nearby import did_you_mean  # a refusal's, not every lookup's
+
         known = names()
-        close = difflib.get_close_matches(name.lower(), known, n=1)
-        near = f" (did you mean {close[0]!r}?)" if close else ""
+        near = did_you_mean(name.lower(), known)
         raise UnknownConnector(
             f"no connector named {name!r}{near}; known: {', '.join(known) or 'none'}"
         ) from None
