@@ -31,6 +31,13 @@ from hub.core import apidocs, errors, readiness, security
 from hub.core.children import end_with_parent, is_child, orphaned
 from hub.core.db import create_engine, refusal_message, session_factory, unreachable_message
 from hub.core.ids import IdError, request_id
+from hub.core.open_answers import (
+    DEMO_OFF,
+    LIST_CLIENTS,
+    READINESS,
+    DemoCredential,
+    Health,
+)
 from hub.core.settings import Settings, warn_unknown_variables
 from hub.front import HubApp
 from hub.gateway.forwarder import Forwarder
@@ -260,11 +267,21 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
     async def _unreachable(_: Request, exc: OSError) -> Response:
         return _database_state(unreachable_message(exc), exc, "a request failed")
 
-    @api.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    @api.get(
+        "/healthz",
+        tags=["health"],
+        response_model=Health,
+        summary="Liveness: the process answers",
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @api.get("/readyz", tags=["health"], summary="Readiness: database, log writer, registry")
+    @api.get(
+        "/readyz",
+        tags=["health"],
+        responses=READINESS,
+        summary="Readiness: database, log writer, registry",
+    )
     async def readyz() -> JSONResponse:
         checks = {
             "database": True,
@@ -307,6 +324,7 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
         "/listClients",
         tags=["metaservices"],
         summary="Members and subsystems (X-Road); ?xRoadInstance=VN names the instance",
+        **LIST_CLIENTS,
     )
     async def list_clients_route(request: Request) -> Response:
         return clients(request)
@@ -329,13 +347,24 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
         Route("/listClients", _AnyMethod(list_clients_other), include_in_schema=False)
     )
 
-    @api.get("/demo/credentials", tags=["demo"], summary="Demo clients' keys (development)")
+    @api.get(
+        "/demo/credentials",
+        tags=["demo"],
+        response_model=list[DemoCredential],
+        responses=DEMO_OFF,
+        summary="Demo clients' keys (development)",
+    )
     async def demo_credentials() -> list[dict[str, Any]]:
         if not state.settings.demo_credentials:
             raise HTTPException(404, _demo_off(state.settings))
         return await demo_credentials_list(state)
 
-    @api.get("/demo/providers", tags=["demo"], summary="Provider base URLs (development)")
+    @api.get(
+        "/demo/providers",
+        tags=["demo"],
+        responses=DEMO_OFF,
+        summary="Provider base URLs (development)",
+    )
     async def demo_providers() -> dict[str, str]:
         if not state.settings.demo_credentials:
             raise HTTPException(404, _demo_off(state.settings))

@@ -81,7 +81,7 @@ class HubApp:
                 length = int(value)
         role = role_of(self.state.settings, token)
         if role is None:
-            message = unauthorized_message(token)
+            message = unauthorized_message(token, scope["path"])
             await _refuse(send, 401, message, [(b"www-authenticate", b"Bearer")])
         elif role != "admin" and scope["path"].startswith("/admin"):
             await _refuse(send, 403, ADMIN_ONLY)
@@ -125,7 +125,8 @@ def _guarded(path: str) -> bool:
 async def _refuse(
     send: Callable, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    body = json.dumps({"detail": detail}).encode()
+    # Spaced as FastAPI's JSONResponse writes every other refusal of the API.
+    body = json.dumps({"detail": detail}, ensure_ascii=False, separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", b"%d" % len(body)),

@@ -128,6 +128,11 @@ def add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) 
     plain = [*direct, Depends(_Takes())]  # controls that take no query parameters
     refused: dict[int | str, dict[str, Any]] = {422: {"model": Problem}}
 
+    # Each also with a trailing slash, answered alike (WireMock's users asked the same of
+    # /__admin/docs/): the router's 307 to the path without it came with an empty body, which
+    # curl without -L printed as nothing, and the fault was not set. None holds anything
+    # below it, so the slash can mean nothing else (/__stubs/ and /__scenarios/ can: a 404).
+    @app.get("/__health/", include_in_schema=False)
     @app.get("/__health", include_in_schema=False)
     async def health() -> dict[str, Any]:
         return {
@@ -137,6 +142,7 @@ def add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) 
             **dataset.health(),
         }
 
+    @app.post("/__reset/", include_in_schema=False, dependencies=plain)
     @app.post("/__reset", include_in_schema=False, dependencies=plain)
     async def reset() -> dict[str, Any]:
         dataset.reset()
@@ -145,10 +151,12 @@ def add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) 
         app.journal.clear()
         return {"status": "reset", **dataset.health()}
 
+    @app.get("/__faults/", include_in_schema=False, dependencies=plain)
     @app.get("/__faults", include_in_schema=False, dependencies=plain)
     async def get_faults() -> FaultConfig:
         return app.faults.config
 
+    @app.put("/__faults/", include_in_schema=False, dependencies=plain, responses=refused)
     @app.put("/__faults", include_in_schema=False, dependencies=plain, responses=refused)
     async def put_faults(config: FaultConfig) -> FaultConfig:
         unknown = config.unknown_services(spec.code for spec in manifest.services)
@@ -157,6 +165,7 @@ def add_control_routes(app: ConnectorApp, manifest: Manifest, dataset: Dataset) 
         app.faults.set(config)
         return app.faults.config
 
+    @app.delete("/__faults/", include_in_schema=False, dependencies=plain)
     @app.delete("/__faults", include_in_schema=False, dependencies=plain)
     async def clear_faults() -> FaultConfig:
         app.faults.set(FaultConfig())  # as PUT {} does: the seed too goes back to the default

@@ -12,6 +12,14 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from hub.admin.apply import apply_doc, cert_taken, refusal
 from hub.admin.common import PRECONDITION, IfMatch, commit, etag, guards, lost, precondition
+from hub.admin.schemas import (
+    MemberCreated,
+    MemberOut,
+    ServiceCreated,
+    ServiceOut,
+    SubsystemCreated,
+    SubsystemOut,
+)
 from hub.admin.wire import GONE, AdminRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.models import Member, Service, Subsystem
@@ -160,19 +168,19 @@ async def _delete(
     await commit(session, state)
 
 
-@router.get("/members")
+@router.get("/members", response_model=list[MemberOut])
 async def list_members(_: AdminDep, session: SessionDep) -> list[dict[str, Any]]:
     return [_plain(m, MEMBER_FIELDS) for m in await repo.members(session)]
 
 
-@router.post("/members", status_code=201)
+@router.post("/members", status_code=201, response_model=MemberCreated)
 async def create_member(
     body: MemberCreate, response: Response, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
     return await _create(session, state, response, Member, "member", body)
 
 
-@router.get("/members/{member_id:entry_id}", summary="One member")
+@router.get("/members/{member_id:entry_id}", response_model=MemberOut, summary="One member")
 async def get_member(
     member_id: MemberIdStr, response: Response, _: AdminDep, session: SessionDep
 ) -> Any:
@@ -181,6 +189,7 @@ async def get_member(
 
 @router.patch(
     "/members/{member_id:entry_id}",
+    response_model=MemberOut,
     summary="Change a member (enabled=false disables)",
     responses=PRECONDITION,
 )
@@ -209,14 +218,18 @@ async def delete_member(
     await _delete(session, state, Member, member_id, "member", if_match)
 
 
-@router.get("/subsystems", summary="Subsystems (?member=ID: of that member)")
+@router.get(
+    "/subsystems",
+    response_model=list[SubsystemOut],
+    summary="Subsystems (?member=ID: of that member)",
+)
 async def list_subsystems(
     _: AdminDep, session: SessionDep, member: MemberIdStr | None = None
 ) -> list[dict[str, Any]]:
     return [_plain(s, SUBSYSTEM_FIELDS) for s in await repo.subsystems(session, member=member)]
 
 
-@router.post("/subsystems", status_code=201)
+@router.post("/subsystems", status_code=201, response_model=SubsystemCreated)
 async def create_subsystem(
     body: SubsystemIn, response: Response, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
@@ -233,14 +246,18 @@ async def _cert_free(session: AsyncSession, cert: str | None, subsystem_id: str)
         raise HTTPException(409, taken)
 
 
-@router.get("/subsystems/{subsystem_id:entry_id}", summary="One subsystem")
+@router.get(
+    "/subsystems/{subsystem_id:entry_id}", response_model=SubsystemOut, summary="One subsystem"
+)
 async def get_subsystem(
     subsystem_id: SubsystemIdStr, response: Response, _: AdminDep, session: SessionDep
 ) -> Any:
     return _out(await _get(session, Subsystem, subsystem_id, "subsystem"), response)
 
 
-@router.patch("/subsystems/{subsystem_id:entry_id}", responses=PRECONDITION)
+@router.patch(
+    "/subsystems/{subsystem_id:entry_id}", response_model=SubsystemOut, responses=PRECONDITION
+)
 async def change_subsystem(
     subsystem_id: SubsystemIdStr,
     body: SubsystemPatch,
@@ -267,21 +284,25 @@ async def delete_subsystem(
     await _delete(session, state, Subsystem, subsystem_id, "subsystem", if_match)
 
 
-@router.get("/services", summary="Services (?subsystem=ID: of that provider)")
+@router.get(
+    "/services",
+    response_model=list[ServiceOut],
+    summary="Services (?subsystem=ID: of that provider)",
+)
 async def list_services(
     _: AdminDep, session: SessionDep, subsystem: SubsystemIdStr | None = None
 ) -> list[dict[str, Any]]:
     return [_plain(s, SERVICE_FIELDS) for s in await repo.services(session, subsystem=subsystem)]
 
 
-@router.post("/services", status_code=201)
+@router.post("/services", status_code=201, response_model=ServiceCreated)
 async def create_service(
     body: ServiceIn, response: Response, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
     return await _create(session, state, response, Service, "service", body)
 
 
-@router.get("/services/{service_id:entry_id}", summary="One service")
+@router.get("/services/{service_id:entry_id}", response_model=ServiceOut, summary="One service")
 async def get_service(
     service_id: ServiceIdStr, response: Response, _: AdminDep, session: SessionDep
 ) -> Any:
@@ -290,6 +311,7 @@ async def get_service(
 
 @router.patch(
     "/services/{service_id:entry_id}",
+    response_model=ServiceOut,
     summary="Change a service (enabled=false disables)",
     responses=PRECONDITION,
 )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.admin.apply import apply_doc
 from hub.admin.common import PRECONDITION, IfMatch, commit, etag, guards, lost, precondition
+from hub.admin.schemas import GrantOut
 from hub.admin.wire import GONE, AdminRoute
 from hub.core.deps import AdminDep, SessionDep, StateDep
 from hub.models import Grant
@@ -50,6 +51,7 @@ async def _grant(session: AsyncSession, key: GrantKey | GrantPatch, change: bool
 
 @router.get(
     "/grants",
+    response_model=list[GrantOut],
     summary="Grants (?client=ID, ?service=ID: those of that client, service)",
     description="With both, the one grant, and its `ETag` (for `If-Match`) in the headers.",
 )
@@ -66,7 +68,7 @@ async def list_grants(
     return [_grant_out(g) for g in grants]
 
 
-@router.post("/grants", status_code=201)
+@router.post("/grants", status_code=201, response_model=GrantOut)
 async def create_grant(
     body: GrantIn, response: Response, _: AdminDep, session: SessionDep, state: StateDep
 ) -> Any:
@@ -86,6 +88,7 @@ async def create_grant(
 
 @router.patch(
     "/grants",
+    response_model=GrantOut,
     summary="Change a grant, named by client and service (enabled=false)",
     responses=PRECONDITION,
 )

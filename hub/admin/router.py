@@ -28,7 +28,16 @@ router = APIRouter(prefix="/admin", tags=["admin"], route_class=AdminRoute)
     summary="Export the whole registry (the YAML of `hub registry export`)",
     description="Its `ETag`, sent back as `If-Match` with `PUT /admin/registry`, applies the "
     "document only to the registry as it was exported.",
-    responses={200: {"content": {"application/yaml": {}}}},
+    # Its JSON is the document PUT /admin/registry takes (described, not checked again).
+    response_model=None,
+    responses={
+        200: {
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/RegistryDoc"}},
+                "application/yaml": {},
+            }
+        }
+    },
 )
 async def export_registry(
     response: Response,

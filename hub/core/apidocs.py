@@ -146,7 +146,14 @@ def _with_errors(doc: dict[str, Any]) -> None:
                 for status, description in said.items():
                     responses.setdefault(status, {"description": description})
             for status, response in responses.items():
-                if status.startswith(("4", "5")):
+                if status.startswith(("4", "5")) and not _own_body(response):
                     response["content"] = _ERROR_BODY
-                if status in _HEADERS:
-                    response.setdefault("headers", _HEADERS[status])
+                    if status in _HEADERS:
+                        response.setdefault("headers", _HEADERS[status])
+
+
+def _own_body(response: dict[str, Any]) -> bool:
+    """Whether a refusal's body is a route's own (/readyz's 503, /listClients' X-Road
+    error), not FastAPI's 422 nor none said."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return bool(schema) and schema.get("$ref") != "#/components/schemas/HTTPValidationError"

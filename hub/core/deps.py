@@ -32,13 +32,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-UNAUTHORIZED = (
-    "send 'Authorization: Bearer <token>' with the admin token (or, for /api, the operator token)"
-)
-REFUSED = (
-    "the token sent is neither this hub's admin token nor its operator token: check the value "
-    "(HUB_ADMIN_TOKEN or HUB_OPERATOR_TOKEN of the hub)"
-)
+# What each path takes, said in a 401: /admin only the admin token (the operator's is a
+# 403 there), the rest (/api, and the API's description in production) either.
+_ADMIN_TAKES = "the admin token (HUB_ADMIN_TOKEN of the hub)"
+_API_TAKES = "the operator token (HUB_OPERATOR_TOKEN of the hub) or the admin token"
 # The operator token reads /api; under /admin, a GET as much as a change needs the admin's
 # ("the operator token only reads" was said to a GET /admin/members too).
 ADMIN_ONLY = (
@@ -47,9 +44,20 @@ ADMIN_ONLY = (
 )
 
 
-def unauthorized_message(token: str | None) -> str:
-    """What a 401 says: how to send a token when none came, that it was refused when one did."""
-    return REFUSED if token else UNAUTHORIZED
+def unauthorized_message(token: str | None, path: str) -> str:
+    """What a 401 of ``path`` says, in the gateway's words for its own 401s: how to send a
+    token when none came (``None``), that the header is no bearer token (``""``), that the
+    one sent was refused."""
+    takes = _ADMIN_TAKES if _admin_path(path) else _API_TAKES
+    if token is None:
+        return f"no token: send 'Authorization: Bearer <token>' with {takes}"
+    if not token:
+        return f"the Authorization header must be 'Bearer <token>', with {takes}"
+    return f"the token sent is neither this hub's admin token nor its operator token: send {takes}"
+
+
+def _admin_path(path: str) -> bool:
+    return path == "/admin" or path.startswith("/admin/")
 
 
 def role_of(settings: Any, token: str | None) -> str | None:
@@ -65,8 +73,8 @@ def _role(request: Request, creds: HTTPAuthorizationCredentials | None) -> str |
     return role_of(request.app.state.hub.settings, creds.credentials if creds else None)
 
 
-def _unauthorized(creds: HTTPAuthorizationCredentials | None) -> HTTPException:
-    message = unauthorized_message(creds.credentials if creds else None)
+def _unauthorized(request: Request, creds: HTTPAuthorizationCredentials | None) -> HTTPException:
+    message = unauthorized_message(creds.credentials if creds else None, request.url.path)
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -75,7 +83,7 @@ def require_admin(
 ) -> str:
     role = _role(request, creds)
     if role is None:
-        raise _unauthorized(creds)
+        raise _unauthorized(request, creds)
     if role != "admin":
         raise HTTPException(403, ADMIN_ONLY)
     return role
@@ -86,7 +94,7 @@ def require_operator(
 ) -> str:
     role = _role(request, creds)
     if role is None:
-        raise _unauthorized(creds)
+        raise _unauthorized(request, creds)
     return role
 
 

@@ -461,8 +461,8 @@ class KeyOut(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    # No default: always sent (null or not), so the document names it required.
     current_secret: bool | None = Field(
-        default=None,
         description="Whether the key was hashed under this hub's HUB_SECRET_KEY: a key made "
         "under another secret is refused (401) until the hub runs with that secret again or "
         "the key is reissued. null for keys made before the hub kept track.",

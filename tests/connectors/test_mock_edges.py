@@ -192,3 +192,25 @@ def test_a_stubs_file_that_is_empty_or_has_a_trailing_comma_says_so(
     path = tmp_path / "stubs.json"
     assert said.replace("{path}", str(path)) in result.output, result.output
     assert not served
+
+
+async def test_a_control_with_a_trailing_slash_answers_as_without(api: httpx.AsyncClient) -> None:
+    # /__faults/ answered a 307 to /__faults, with an empty body: curl without -L printed
+    # nothing, and the fault was not set. The controls that hold nothing below them answer
+    # the same with the slash, as WireMock's users asked of its /__admin/docs/.
+    slow = {"latency_ms": 5}
+    put = await api.put("/__faults/", json=slow)
+    assert put.status_code == 200, put.text
+    assert (await api.get("/__faults")).json() == put.json()
+    assert put.json()["latency_ms"] == 5
+    got = await api.get("/__faults/")
+    assert got.status_code == 200 and got.json() == put.json()
+    cleared = await api.delete("/__faults/")
+    assert cleared.status_code == 200 and cleared.json()["latency_ms"] == 0
+    assert (await api.get("/__faults")).json() == cleared.json()
+    wrong = await api.patch("/__faults/")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, PUT, DELETE"
+    through_hub = await api.put("/__faults/", json=slow, headers={"X-Road-Client": "VN/GOV/A/b"})
+    assert through_hub.status_code == 403, through_hub.text
+    assert (await api.get("/__health/")).json()["status"] == "ok"
+    assert (await api.post("/__reset/")).json()["status"] == "reset"
