@@ -214,13 +214,31 @@ def explained(exc: RequestValidationError, request: Request, body: Any = None) -
         got = f"it came as {media}" if media else "it came with no Content-Type"
         also = "; YAML goes with 'Content-Type: application/yaml'" if _registry(request) else ""
         return HTTPException(415, f"{SEND_JSON} ({CURL_FORM}); {got}{also}")
-    return RequestValidationError([_worded(e, body) for e in errors], body=exc.body)
+    parts = request.url.path.split("/")
+    kind = parts[parts.index("admin") + 1] if "admin" in parts[:-1] else ""
+    renamed = _RENAME.get(kind) if request.method == "PATCH" else None
+    return RequestValidationError([_worded(e, body, renamed) for e in errors], body=exc.body)
 
 
-def _worded(error: Any, body: Any) -> Any:
+# How to rename an entry, said to a PATCH that sends it an ``id``: by its path's collection.
+_RENAME = {
+    "members": "a member, create it under the new id with its subsystems, then delete the old "
+    "one (its subsystems, services, grants and API keys go with it)",
+    "subsystems": "a subsystem, create it under the new id with its services, grants and new "
+    "API keys, then delete the old one (its services, grants and keys go with it)",
+    "services": "a service, create it under the new id, grant it to the old one's clients, "
+    "then delete the old one (or rename it in its provider's file and apply that with "
+    "--prune)",
+}
+
+
+def _worded(error: Any, body: Any, renamed: str | None = None) -> Any:
     if error["type"] == "extra_forbidden" and error["loc"][:1] == ("body",):
         # Without its input: "(got 'dup')" after an unknown key tells nothing new.
-        return {**error, "msg": unknown_key(body, error["loc"][1:]), "input": None}
+        said = unknown_key(body, error["loc"][1:])
+        if renamed and tuple(error["loc"]) == ("body", "id"):
+            said += f". An id cannot change: to rename {renamed}"
+        return {**error, "msg": said, "input": None}
     return {**error, "msg": str(error["msg"]).removeprefix("Value error, ")}
 
 

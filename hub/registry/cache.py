@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -354,17 +355,27 @@ class RegistryCache:
         # ``catch_up``'s check in flight, and when the last one began (time.monotonic).
         self._check: asyncio.Future[None] | None = None
         self._checked_at = -math.inf
+        # Called with (old, new) each time a snapshot replaces another, in every worker that
+        # reloads: state kept beside the registry that a change makes stale (a provider's
+        # circuit, opened by failures at an address an operator has since corrected).
+        self.on_reload: list[Callable[[Snapshot, Snapshot], None]] = []
 
     async def refresh(self, *, force: bool = False) -> None:
         async with self._lock, self.sessions() as session:
             if not force and await repo.version(session) == self.snapshot.version:
                 return
             try:
-                self.snapshot = await load(session)
+                snapshot = await load(session)
             except Exception:
                 self.failing = True
                 raise
             self.failing = False
+            old, self.snapshot = self.snapshot, snapshot
+            for listener in self.on_reload:
+                try:
+                    listener(old, snapshot)
+                except Exception:  # the registry is reloaded whatever a listener does
+                    log.exception("a listener of registry reloads failed")
 
     async def catch_up(self, seen: Snapshot) -> Snapshot | None:
         """A snapshot newer than ``seen``, reloaded if the registry moved since; else None.

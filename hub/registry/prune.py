@@ -109,6 +109,48 @@ def left_grants(doc: RegistryDoc, grants: Sequence[tuple[str, str]]) -> list[str
     ]
 
 
+def left_out(
+    doc: RegistryDoc, services: dict[str, Any], grants: Sequence[tuple[str, str]]
+) -> list[str]:
+    """A note (none or one), for an apply without --prune, on what --prune would delete:
+    the services of subsystems ``doc`` declares that it does not list, and the grants
+    between a client and a service it declares that it does not list. An operator who
+    deleted a grant line and applied the file read "unchanged" and took the grant for
+    gone; it was still in force. ``services`` and ``grants`` are the registry's before."""
+    gone = sorted(pruned_services(doc, services))
+    clients = {s.id for s in doc.subsystems}
+    listed = {s.id for s in doc.services}
+    wanted = {(g.client, g.service) for g in doc.grants}
+    hanging: dict[str, int] = {}
+    left = []
+    for client, service in sorted(grants):
+        if (client, service) in wanted:
+            continue
+        if service in gone:
+            hanging[service] = hanging.get(service, 0) + 1
+        elif client in clients and service in listed:
+            left.append(f"{client} -> {service}")
+    named = [
+        f"{sid} (with {hanging[sid]} grant{'s' * (hanging[sid] != 1)})" if sid in hanging else sid
+        for sid in gone
+    ] + left
+    if not named:
+        return []
+    counts = [
+        f"{n} {word}{'s' * (n != 1)}"
+        for n, word in ((len(gone), "service"), (len(left), "grant"))
+        if n
+    ]
+    one = len(named) == 1
+    more = f" (and {len(named) - _NOTED} more)" if len(named) > _NOTED else ""
+    return [
+        f"the files leave out {' and '.join(counts)} that the registry holds within what they "
+        f"declare, and {'it stays' if one else 'they stay'} in force: "
+        f"{'; '.join(named[:_NOTED])}{more}. apply changes only what the files give; --prune "
+        f"(prune=true) deletes {'it' if one else 'them'}"
+    ]
+
+
 def _route(path: str) -> str:
     """An endpoint path as the gateway matches it: the names of ``{...}`` segments do not
     count (``/records/{id}`` and ``/records/{rid}`` are one route)."""

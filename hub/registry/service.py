@@ -17,7 +17,13 @@ from hub.registry.export import SERVICE_FIELDS as SERVICE_FIELDS
 from hub.registry.export import SUBSYSTEM_OPTIONAL as SUBSYSTEM_OPTIONAL
 from hub.registry.export import dump_yaml as dump_yaml
 from hub.registry.export import export as export
-from hub.registry.prune import left_grants, prune_entries, pruned_services, same_endpoints
+from hub.registry.prune import (
+    left_grants,
+    left_out,
+    prune_entries,
+    pruned_services,
+    same_endpoints,
+)
 from hub.registry.schemas import ApplyResult, RegistryDoc, ServiceIn, SubsystemIn
 from hub.registry.yamlio import (
     RegistryFileError,
@@ -389,6 +395,8 @@ async def apply(
     notes = []
     if prune and not prune_all:
         notes = left_grants(doc, [(g.client_id, g.service_id) for g in await repo.grants(session)])
+    elif not prune_all:
+        notes = left_out(doc, existing["services"], list(current_grants))
     return ApplyResult(
         notes=notes,
         created=counts["created"],

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from hub.reliability.breaker import Breaker
+from hub.reliability.breaker import Breaker, readdressed
 from hub.reliability.mtls import peer_authenticator
 from hub.reliability.quota import LocalQuotas, QuotaPolicy, RedisQuotas
 
@@ -43,6 +43,7 @@ def install(state: HubState) -> None:
     )
     state.gateway.quota = quotas
     state.gateway.breaker = breaker
+    state.registry.on_reload.append(lambda old, new: breaker.forget(readdressed(old, new)))
     state.gateway.peer_auth = peer_authenticator(state.registry)
     state.extras["quotas"] = quotas
     state.extras["breaker"] = breaker

@@ -14,6 +14,10 @@ whether to try.
 ``allow`` answers with a ticket that ``record`` takes back: an exchange let through before
 the circuit opened can finish while the probe is out (a service timeout longer than
 ``open_s``), and only the probe's own outcome may decide the half-open circuit.
+
+A provider whose address or timeout an operator changes starts afresh (``readdressed``,
+``forget``): the failures counted were the old settings', and a corrected ``base_url`` was
+otherwise refused as "failing" until the circuit half-opened.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from hub.registry.cache import Snapshot
 
 State = Literal["closed", "open", "half_open"]
 PASS = 1  # allow's ticket for an exchange let through while closed; probes get 2, 3, ...
@@ -59,6 +66,11 @@ class Breaker:
         self._circuits: dict[str, _Circuit] = {}
         self._tickets = PASS
         self.opened = 0  # how many times any circuit opened
+
+    def forget(self, providers: set[str]) -> None:
+        """Drop the circuits of ``providers``: closed, with an empty window."""
+        for provider in providers:
+            self._circuits.pop(provider, None)
 
     def state(self, provider: str) -> State:
         c = self._circuits.get(provider)
@@ -129,3 +141,17 @@ class Breaker:
         if not ok:
             bucket[2] += 1
             c.failed += 1
+
+
+def readdressed(old: Snapshot, new: Snapshot) -> set[str]:
+    """The providers of which a service ``old`` held is forwarded otherwise in ``new``: to
+    another address or with another timeout, or no longer at all (deleted or renamed)."""
+    moved = set()
+    for sid, before in old.services.items():
+        after = new.services.get(sid)
+        if after is None or (after.base_url, after.timeout_s) != (
+            before.base_url,
+            before.timeout_s,
+        ):
+            moved.add(before.provider)
+    return moved

@@ -184,6 +184,37 @@ def test_prune_deletes_grants_only_between_entries_the_files_declare(registry_db
     ]
 
 
+def test_apply_without_prune_notes_what_prune_would_delete(registry_db: Path) -> None:
+    # An operator deleted a grant line from the registry's file and applied it: the grant
+    # stayed in force, and the output ("unchanged 5") read as if the file were applied.
+    without = registry_db / "without.yaml"
+    without.write_text(GOOD.split("grants:")[0], encoding="utf-8")
+    for dry in (["--dry-run"], []):
+        code, out = _cli("registry", "apply", *dry, str(without))
+        assert code == 0, out
+        said = " ".join(out.split())
+        assert (
+            "note: the files leave out 1 grant that the registry holds within what they "
+            f"declare, and it stays in force: VN/GOV/BTP/civil-status -> {LOOKUP}. apply "
+            "changes only what the files give; --prune (prune=true) deletes it"
+        ) in said, out
+    assert {"client": "VN/GOV/BTP/civil-status", "service": LOOKUP} in _exported()["grants"]
+    # A service renamed in its provider's file: the old one is left out, and stays.
+    renamed = registry_db / "renamed.yaml"
+    renamed.write_text(RENAMED, encoding="utf-8")
+    code, out = _cli("registry", "apply", str(renamed))
+    said = " ".join(out.split())
+    assert code == 0, out
+    assert (
+        "note: the files leave out 1 service that the registry holds within what they "
+        "declare, and it stays in force: VN/LOC/01/permits/record-lookup (with 1 grant)"
+    ) in said, out
+    # The whole registry, exported and applied back: nothing left out, nothing said.
+    (registry_db / "all.yaml").write_text(_cli("registry", "export")[1], encoding="utf-8")
+    code, out = _cli("registry", "apply", str(registry_db / "all.yaml"))
+    assert code == 0 and "note:" not in out, out
+
+
 def test_prune_all_deletes_everything_left_out_and_says_so(registry_db: Path) -> None:
     code, out = _cli(
         "registry", "apply", "--prune-all", "--dry-run", str(registry_db / "good.yaml")

@@ -78,10 +78,26 @@ async def test_an_admin_body_with_an_unknown_key_says_which_was_meant(
             "/admin/members", json={"id": "VN/LOC/01", "name": "Hà Nội"}, headers=ADMIN_H
         )
         assert r.status_code == 201, r.text
-        # An id is no field a change takes: the refusal lists those it does.
+        # An id is no field a change takes: the refusal lists those it does, and, as one
+        # sending it means to rename the entry, how that is done (it said no more than
+        # "unknown key 'id'", of the one key every entry has).
         r = await c.patch("/admin/members/VN/LOC/01", json={"id": "VN/LOC/02"}, headers=ADMIN_H)
         assert r.status_code == 422
-        assert r.json()["detail"] == "body.id: unknown key 'id'; allowed: name, enabled"
+        assert r.json()["detail"] == (
+            "body.id: unknown key 'id'; allowed: name, enabled. An id cannot change: to rename "
+            "a member, create it under the new id with its subsystems, then delete the old one "
+            "(its subsystems, services, grants and API keys go with it)"
+        )
+        svc = {"id": "VN/LOC/01/permits/x", "endpoints": []}
+        r = await c.post("/admin/subsystems", json={"id": "VN/LOC/01/permits"}, headers=ADMIN_H)
+        assert (await c.post("/admin/services", json=svc, headers=ADMIN_H)).status_code == 201
+        r = await c.patch(f"/admin/services/{svc['id']}", json={"id": "y"}, headers=ADMIN_H)
+        assert r.status_code == 422
+        assert r.json()["detail"].endswith(
+            "An id cannot change: to rename a service, create it under the new id, grant it to "
+            "the old one's clients, then delete the old one (or rename it in its provider's "
+            "file and apply that with --prune)"
+        )
         svc = {"id": "VN/LOC/01/permits/x", "endpoints": [{"method": "GET", "pth": "/x"}]}
         r = await c.post("/admin/services", json=svc, headers=ADMIN_H)
         assert r.status_code == 422

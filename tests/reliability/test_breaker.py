@@ -10,6 +10,7 @@ import httpx
 from hub.reliability.breaker import Breaker
 from tests.reliability.conftest import running_hub
 from tests.reliability.fakes import LOOKUP, PROVIDER, PURPOSE
+from tests.support import ADMIN, free_port
 
 P = "VN/GOV/BCA/population"
 
@@ -174,3 +175,68 @@ async def test_a_stale_outcome_does_not_stand_in_for_the_half_open_probe(
         finally:  # a request still held would keep the provider from stopping
             stale_hold.set()
             probe_hold.set()
+
+
+async def test_an_operator_correcting_a_providers_address_closes_its_circuit(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # A service given a wrong base_url opened its provider's circuit; the operator's
+    # correction took effect only when the circuit half-opened (HUB_BREAKER_OPEN_S later),
+    # and meanwhile every service of the provider, reached at the right address, was
+    # refused "is failing" too. The failures counted were those of the old address.
+    settings = {"breaker_min_requests": 4, "breaker_failure_ratio": 0.5, "breaker_open_s": 60}
+    wrong = {"endpoints": [], "base_url": f"http://127.0.0.1:{free_port()}"}
+    async with running_hub(sqlite_url, tmp_path, {"moved": wrong}, **settings) as hub:
+        b: Breaker = hub.app.state.extras["breaker"]
+        moved = f"/r1/{PROVIDER}/moved/citizens"
+        for _ in range(4):
+            assert (await hub.client.get(moved, headers=hub.headers(**PURPOSE))).status_code == 502
+        assert b.state(PROVIDER) == "open"
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        fixed = await hub.client.patch(
+            f"/admin/services/{PROVIDER}/moved", json={"base_url": None}, headers=admin
+        )
+        assert fixed.status_code == 200, fixed.text
+        assert b.state(PROVIDER) == "closed"
+        resp = await hub.client.get(moved, headers=hub.headers(**PURPOSE))
+        assert resp.status_code == 200, resp.text
+        assert (await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))).status_code == 200
+
+
+async def test_a_change_that_leaves_the_providers_address_keeps_its_circuit(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # Only what decides whether forwarding fails (an address, a timeout) resets a circuit:
+    # a description edited while the provider is down must not let the next calls through.
+    settings = {"breaker_min_requests": 4, "breaker_failure_ratio": 0.5, "breaker_open_s": 60}
+    async with running_hub(sqlite_url, tmp_path, **settings) as hub:
+        b: Breaker = hub.app.state.extras["breaker"]
+        hub.provider.mode = "error"
+        for _ in range(4):
+            assert (await hub.client.get(LOOKUP, headers=hub.headers(**PURPOSE))).status_code == 500
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        edited = await hub.client.patch(
+            f"/admin/services/{PROVIDER}/lookup", json={"description": "edited"}, headers=admin
+        )
+        assert edited.status_code == 200, edited.text
+        assert b.state(PROVIDER) == "open"
+
+
+async def test_a_longer_timeout_set_by_an_operator_closes_the_circuit_its_timeouts_opened(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = {"breaker_min_requests": 4, "breaker_failure_ratio": 0.5, "breaker_open_s": 60}
+    short = {"endpoints": [], "timeout_ms": 50}
+    async with running_hub(sqlite_url, tmp_path, {"slow": short}, **settings) as hub:
+        b: Breaker = hub.app.state.extras["breaker"]
+        hub.provider.delay_s = 0.2
+        slow = f"/r1/{PROVIDER}/slow/citizens"
+        for _ in range(4):
+            assert (await hub.client.get(slow, headers=hub.headers(**PURPOSE))).status_code == 504
+        assert b.state(PROVIDER) == "open"
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        longer = await hub.client.patch(
+            f"/admin/services/{PROVIDER}/slow", json={"timeout_ms": 5000}, headers=admin
+        )
+        assert longer.status_code == 200, longer.text
+        assert (await hub.client.get(slow, headers=hub.headers(**PURPOSE))).status_code == 200
