@@ -4,7 +4,9 @@ several workers under a supervisor that stops them all."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import pickle
 import signal
 import socket
 import sys
@@ -16,6 +18,7 @@ from typing import Any
 import uvicorn
 from uvicorn.server import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import Process
 
 from hub.cli.common import console, err_console, plural
 
@@ -63,6 +66,18 @@ def _say_stopped(committed: int | None, killed: int = 0) -> None:
     if committed is not None:
         said += f" ({plural(committed, 'record')} committed by this process)"
     err_console.print(said, highlight=False)
+
+
+def how_it_ended(exitcode: int | None, *, hung: bool) -> str:
+    """How a worker ended, for the line that says it was replaced."""
+    if hung:  # alive, but silent to uvicorn's pings: uvicorn killed it
+        return f"did not answer for {WORKER_PING_S} s: killed"
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"ended by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"ended by signal {-exitcode}"
+    return f"exited with status {exitcode}"
 
 
 def run_server(
@@ -160,16 +175,74 @@ class Supervisor(Multiprocess):
     ready_said = False
 
     def keep_subprocess_alive(self) -> None:
-        """uvicorn's check of its workers, every half second; and once every worker has
-        started (its socket is in HUB_WORKERS_DIR, hub/core/workers.py), say so: until then
-        the connections went to the workers already up, and an operator could not tell."""
-        super().keep_subprocess_alive()
-        if self.ready_said or self.should_exit.is_set():
+        """uvicorn's check of its workers, every half second, saying each one it replaces;
+        and once every worker has started (its socket is in HUB_WORKERS_DIR,
+        hub/core/workers.py), say so: until then the connections went to the workers
+        already up, and an operator could not tell."""
+        if self.should_exit.is_set():
+            return
+        for idx, worker in enumerate(self.processes):
+            hung = False
+            if worker.process.is_alive():
+                if self._answers(worker):
+                    continue
+                hung = worker.process.is_alive()  # else it died while it was asked
+            worker.kill()
+            worker.join()
+            if worker.exitcode == STARTUP_FAILURE:
+                # As uvicorn: the app, TLS or socket is broken, and every restart fails alike.
+                logging.getLogger("uvicorn.error").error(
+                    f"Child process [{worker.pid}] failed to start, stopping the parent process."
+                )
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            replacement = Process(self.config, self.sockets)
+            replacement.start()
+            self.processes[idx] = replacement
+            self._say_replaced(worker, replacement, hung=hung)
+        if self.ready_said:
             return
         workers_dir = os.environ.get("HUB_WORKERS_DIR")
         if workers_dir and len(list(Path(workers_dir).glob("*.sock"))) >= self.processes_num:
             self.ready_said = True
             _say_ready(self.processes_num)
+
+    def _answers(self, worker: Any) -> bool:
+        """Whether ``worker`` answers a ping within the health check's time.
+
+        uvicorn waited for the answer in one piece: a worker that died just after the ping
+        (the OOM killer) was replaced only when the 60 s were up, and looked hung.
+        """
+        try:
+            worker.parent_conn.send(b"ping")
+        except OSError:
+            return False
+        deadline = time.monotonic() + (self.config.timeout_worker_healthcheck or 0)
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                if worker.parent_conn.poll(max(min(left, 1.0), 0)):
+                    worker.parent_conn.recv()
+                    return True
+            except (OSError, EOFError, pickle.UnpicklingError):  # as uvicorn's own check
+                return False
+            if left <= 0 or not worker.process.is_alive():
+                return False
+
+    @staticmethod
+    def _say_replaced(old: Any, new: Any, *, hung: bool) -> None:
+        # uvicorn says it at INFO, below the level `hub serve` shows: a worker the kernel's
+        # OOM killer ended was replaced without a word, while the exchanges it had in flight
+        # were cut off and its /metrics counts were lost.
+        how = how_it_ended(old.process.exitcode, hung=hung)
+        err_console.print(
+            f"worker {old.process.pid} {how}: its exchanges in flight were cut off; "
+            f"started worker {new.process.pid} in its place",
+            style="yellow",
+            highlight=False,
+        )
 
     def handle_int(self) -> None:
         self.stop_signal = self.stop_signal or signal.SIGINT

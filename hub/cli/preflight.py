@@ -168,3 +168,35 @@ def _bind_problem(host: str, port: int) -> OSError | None:
         except OSError as exc:
             return exc
     return None
+
+
+def redis_answers(s: Settings) -> None:
+    """Warn when HUB_REDIS_URL does not answer now.
+
+    A warning, not a refusal: a quota is worth less than the exchanges it would stop, so the
+    hub counts in each process while Redis is away (docs/security.md, "Quotas"). But a typo
+    in its host or port started the hub without a word, and the first exchange under a
+    quota, perhaps hours later, was the first to say it.
+    """
+    if not s.redis_url:
+        return
+    import redis
+
+    from hub.cli.common import console
+    from hub.core.settings import masked_redis_url
+
+    client = redis.Redis.from_url(s.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except Exception as exc:  # whatever it is, the workers will fall back the same way
+        shown = masked_redis_url(s.redis_url)
+        console.print(
+            f"warning: HUB_REDIS_URL {shown} does not answer ({exc}): until it "
+            "does, each process counts client quotas on its own, and a client may get its "
+            'quota once per process (docs/security.md, "Quotas")',
+            style="yellow",
+            soft_wrap=True,
+            highlight=False,
+        )
+    finally:
+        client.close()

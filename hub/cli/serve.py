@@ -31,7 +31,13 @@ from hub.cli.common import (
     takes_writes,
     up_to_date,
 )
-from hub.cli.preflight import listenable, ready_to_sign, same_signing_key, usable_tls
+from hub.cli.preflight import (
+    listenable,
+    ready_to_sign,
+    redis_answers,
+    same_signing_key,
+    usable_tls,
+)
 from hub.core.children import PARENT_ENV, child_env
 
 if TYPE_CHECKING:
@@ -407,6 +413,7 @@ def serve(
         up_to_date(s.database_url, serving=True)
     takes_writes(s.database_url)
     same_signing_key(s)
+    redis_answers(s)
     if log_process is None:
         # One worker: the log inside it carried more exchanges a second than a writer
         # process beside it (6,345 against 4,754 on 2 cores, wrk at 32 connections: the

@@ -26,6 +26,17 @@ DRIVERS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 SERVICE_LINK = re.compile(r"^tcp://[^/:]+:\d+$")
 
 
+# A Redis URL's password: after "user:" (or a bare ":"), up to the "@". Percent-encoded
+# in a URL, it holds neither "/" nor ":" nor "@".
+_REDIS_PASSWORD = re.compile(r":[^:@/]*@")
+
+
+def masked_redis_url(url: str) -> str:
+    """A Redis URL fit to print (stderr is a process manager's journal): its password as
+    ``***``, as the database URL's is (hub/cli/common.py, shown)."""
+    return _REDIS_PASSWORD.sub(":***@", url, count=1)
+
+
 class Settings(BaseSettings):
     """Everything the hub can be told; one instance per app."""
 
@@ -191,7 +202,8 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(
-                f"{value[:60]!r} is no Redis URL: use redis://HOST:PORT/DB (rediss:// for TLS)"
+                f"{masked_redis_url(value)[:60]!r} is no Redis URL: use redis://HOST:PORT/DB "
+                "(rediss:// for TLS)"
             )
         if value and not value.startswith("unix://"):
             # redis-py takes these apart only when it connects: a port that is no number
@@ -203,7 +215,8 @@ class Settings(BaseSettings):
                 port = -1
             if port is not None and not 1 <= port <= 65535:
                 raise ValueError(
-                    f"the Redis URL's port must be a number from 1 to 65535: {value[:60]!r}"
+                    "the Redis URL's port must be a number from 1 to 65535: "
+                    f"{masked_redis_url(value)[:60]!r}"
                 )
             db = url.path.strip("/")
             if db and not db.isdigit():

@@ -50,6 +50,7 @@ class RemoteLogWriter(asyncio.Protocol):
         self._scheduled = False
         self._last_attempt = 0.0
         self._connecting: asyncio.Future[None] | None = None
+        self._unreachable_said = False  # "cannot reach" logged, "reached again" not yet
         self._drained: asyncio.Future[None] | None = None  # stop() waits on it
 
     @property
@@ -114,11 +115,22 @@ class RemoteLogWriter(asyncio.Protocol):
                 "the transaction log writer is not reachable, so the exchange is refused; "
                 "retry shortly"
             )
-            log.warning("cannot reach the log writer at %s: %s", self.path, exc)
+            # Once until it is back: each attempt (one each RECONNECT_EVERY_S) said it again,
+            # two dozen lines a worker while `hub serve` restarted a killed writer process.
+            if not self._unreachable_said:
+                self._unreachable_said = True
+                log.warning(
+                    "cannot reach the log writer at %s: %s (said once until it is reached again)",
+                    self.path,
+                    exc,
+                )
             self._connecting.set_exception(err)
             self._connecting.exception()  # retrieved: no "never retrieved" warning
             raise err from None
         else:
+            if self._unreachable_said:
+                self._unreachable_said = False
+                log.warning("reached the log writer at %s again", self.path)
             self._connecting.set_result(None)
         finally:
             self._connecting = None

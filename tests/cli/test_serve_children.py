@@ -234,3 +234,133 @@ def test_a_hung_worker_does_not_keep_hub_serve_from_stopping(
         if hung.exitcode is None:
             hung.kill()
             hung.join()
+
+
+def _worker_pids(serve_pid: int) -> list[int]:
+    """The pids of a `hub serve --workers N`'s workers, from the sockets they listen on."""
+    import tempfile
+
+    from hub.core.workers import PREFIX
+
+    found: list[int] = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}{serve_pid}-*"):
+        found += [int(p.stem) for p in folder.glob("*.sock") if p.stem.isdigit()]
+    return found
+
+
+def test_a_worker_killed_is_said_when_it_is_replaced(tmp_path: Path) -> None:
+    # A worker ended by the kernel's OOM killer (SIGKILL) was replaced by uvicorn, which
+    # says so at INFO, below `hub serve`'s level: the journal showed nothing, while the
+    # worker's exchanges in flight were cut off and its /metrics counts fell.
+    port = free_port()
+    env = serve_env(tmp_path)
+    cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port), "--workers", "2"]
+    log_path = tmp_path / "serve.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_healthy(proc, f"http://127.0.0.1:{port}", log_path)
+        deadline = time.monotonic() + 60
+        while len(_worker_pids(proc.pid)) < 2:
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        victim = _worker_pids(proc.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        said = ""
+        while f"worker {victim} " not in said:
+            assert time.monotonic() < deadline, said
+            time.sleep(0.2)
+            said = " ".join(log_path.read_text().split())
+        assert (
+            f"worker {victim} ended by SIGKILL: its exchanges in flight were cut off; "
+            "started worker " in said
+        ), said
+        assert proc.poll() is None  # the hub goes on serving
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("exitcode", "hung", "said"),
+    [
+        (-signal.SIGKILL, False, "ended by SIGKILL"),
+        (-signal.SIGSEGV, False, "ended by SIGSEGV"),
+        (1, False, "exited with status 1"),
+        (-signal.SIGKILL, True, f"did not answer for {60} s: killed"),
+    ],
+)
+def test_how_a_worker_ended_is_worded(exitcode: int, hung: bool, said: str) -> None:
+    from hub.cli.listen import how_it_ended
+
+    assert how_it_ended(exitcode, hung=hung) == said
+
+
+class _Asked:
+    """A worker as uvicorn's parent holds it, whose process is killed as it is pinged: it
+    died during the check, which then waited for its answer (60 s) and called it hung."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess) -> None:
+        self.process = process
+        self.parent_conn, self._child_end = multiprocessing.Pipe()
+
+    def ping_sent(self) -> None:
+        assert self.process.pid is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def join(self) -> None:
+        self.process.join()
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.process.exitcode
+
+
+class _Replacement:
+    def __init__(self, config: object, sockets: object) -> None:
+        self.process = SimpleNamespace(pid=4242)
+
+    def start(self) -> None:
+        pass
+
+
+def test_a_worker_that_dies_as_it_is_checked_is_not_called_hung(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hub.cli.listen as listen
+
+    doomed = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(120,))
+    doomed.start()
+    worker = _Asked(doomed)
+    sent = worker.parent_conn.send
+
+    def send(data: object) -> None:
+        sent(data)
+        worker.ping_sent()
+
+    monkeypatch.setattr(worker.parent_conn, "send", send)
+    monkeypatch.setattr(listen, "Process", _Replacement)
+    supervisor = object.__new__(Supervisor)
+    supervisor.config = SimpleNamespace(timeout_worker_healthcheck=60)  # type: ignore[assignment]
+    supervisor.sockets = []
+    supervisor.processes = [worker]  # type: ignore[list-item]
+    supervisor.should_exit = threading.Event()
+    supervisor.ready_said = True
+    checker = threading.Thread(target=supervisor.keep_subprocess_alive, daemon=True)
+    try:
+        checker.start()
+        checker.join(20)  # not the 60 s a hung worker is given
+        assert not checker.is_alive()
+        said = " ".join(capsys.readouterr().err.split())
+        assert f"worker {doomed.pid} ended by SIGKILL" in said, said
+        assert "started worker 4242 in its place" in said
+    finally:
+        if doomed.exitcode is None:
+            doomed.kill()
+            doomed.join()

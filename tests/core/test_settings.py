@@ -275,3 +275,24 @@ def test_a_service_default_the_hub_never_read_is_warned_about(name: str) -> None
     # its registry entry (timeout_ms, max_body_bytes), so setting them quietly did nothing.
     (line,) = settings_module.unknown_variables({name: "5000"})
     assert line.startswith(f"{name} is not a hub setting"), line
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:s3cret-pw@127.0.0.1:99999/0",  # a port out of range
+        "redis://hub:s3cret-pw@127.0.0.1:abc/0",  # a port that is no number
+        "redis//:s3cret-pw@127.0.0.1:6379/0",  # a scheme mistyped
+    ],
+)
+def test_a_refused_redis_url_is_named_without_its_password(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The refusal goes to stderr, a process manager's journal: it printed the URL whole, the
+    # password too, where HUB_DATABASE_URL's is masked. (The sentence is what the commands
+    # print: hub/cli/common.py, settings.)
+    with pytest.raises(ValidationError) as caught:
+        _settings(monkeypatch, HUB_REDIS_URL=url)
+    said = " ".join(str(e["msg"]) for e in caught.value.errors())
+    assert "s3cret-pw" not in said, said
+    assert ":***@127.0.0.1" in said, said

@@ -223,6 +223,30 @@ async def test_without_the_writer_exchanges_fail_then_recover_when_it_returns(
     assert ids == {record(0)["request_id"], record(2)["request_id"]}
 
 
+async def test_a_writer_out_of_reach_is_logged_once_until_it_is_reached_again(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # While `hub serve` restarted a killed writer process, each worker logged every attempt
+    # to reach it (one each 0.2 s): two dozen identical lines for a restart of a few seconds,
+    # and no line saying when the log could take exchanges again.
+    path = str(tmp_path / "writer.sock")
+    remote = RemoteLogWriter(path)
+    for n in range(3):
+        remote._last_attempt = 0.0  # past the reconnect back-off, without waiting for it
+        with pytest.raises(LoggingFailed, match="not reachable"):
+            await remote.submit(record(n))
+    said = [r.getMessage() for r in caplog.records if "log writer" in r.getMessage()]
+    assert len(said) == 1, said
+    assert said[0].startswith(f"cannot reach the log writer at {path}: ")
+    assert said[0].endswith("(said once until it is reached again)")
+    async with writer_service(sqlite_url, tmp_path):
+        remote._last_attempt = 0.0
+        await remote.submit(record(3))
+        await remote.stop()
+    said = [r.getMessage() for r in caplog.records if "log writer" in r.getMessage()]
+    assert said[1:] == [f"reached the log writer at {path} again"], said
+
+
 def test_frames_split_anywhere_are_read_whole() -> None:
     docs = [[[1, {"a": "é" * 50}]], {"ok": [1, 2], "err": [], "commits": [[2, 0.001]]}]
     stream = b"".join(service.frame(d) for d in docs)
