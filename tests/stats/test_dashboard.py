@@ -234,6 +234,7 @@ async def test_without_a_token_the_page_says_what_to_do(sqlite_url: str, tmp_pat
 
 async def test_the_charts_show_the_range_chosen_last(sqlite_url: str, tmp_path: Path) -> None:
     """A slow answer for a range left behind does not overwrite the range chosen since."""
+    await log_records(sqlite_url, [record(datetime.now(UTC) - timedelta(minutes=2))])  # drawn
     async with dashboard(sqlite_url, tmp_path) as (page, problems):
         await page.wait_for_selector("body[data-loaded='yes']")
 
@@ -269,13 +270,19 @@ async def test_the_charts_show_the_range_chosen_last(sqlite_url: str, tmp_path: 
         await asyncio.gather(*(r.finished() for r in summaries))
         await page.wait_for_timeout(300)
         labels = await page.evaluate("Chart.getChart('volume').data.labels")
+        axis = await page.evaluate(
+            "Chart.getChart('volume').scales.x.ticks.map(t => t.label).filter(Boolean)"
+        )
         unit = await page.evaluate("Chart.getChart('volume').options.scales.y.title.text")
     assert len(labels) == 61  # the last hour's minutes, not the 31 days
-    # Under each bar its time; its date ("6 Dec 09:15") on the first and where the day turns.
-    # "06-12 09:15" read as 12 June to anyone used to month-day.
-    dated = [label for label in labels if " " in label]
-    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d\d:\d\d", labels[0]), labels[0]
-    assert all(re.fullmatch(r"\d\d:\d\d", label) for label in labels if label not in dated)
+    # Each bar's tooltip with its date ("6 Dec 09:15": "06-12 09:15" read as 12 June to
+    # anyone used to month-day); on the axis, its time, and the date on the first label
+    # and where the day turns.
+    day_time = r"\d{1,2} [A-Z][a-z]{2} \d\d:\d\d"
+    assert all(re.fullmatch(day_time, label) for label in labels), labels
+    dated = [label for label in axis if " " in label]
+    assert re.fullmatch(day_time, axis[0]), axis[0]
+    assert all(re.fullmatch(r"\d\d:\d\d", label) for label in axis if label not in dated)
     assert 1 <= len(dated) <= 2, dated
     assert unit == "exchanges per minute"
     assert problems == []
@@ -352,9 +359,9 @@ async def test_health_shows_a_stopped_provider_and_its_open_circuit(
     async with opened as (page, problems):
         await page.wait_for_selector("body[data-loaded='yes']")
         row = page.locator("#health tr", has_text=PROVIDER)
-        cells = await row.locator("td").all_inner_texts()
+        cells = await row.locator("th, td").all_inner_texts()
         why = await row.locator(".reason").inner_text()
-        circuit_bad = await row.locator("td").nth(4).get_attribute("class")
+        circuit_bad = await row.locator("th, td").nth(4).get_attribute("class")
         rate = await page.locator("#connection-rate").inner_text()
         heads = await page.locator("#health th").all_inner_texts()
         window = await page.locator("#health-window").inner_text()

@@ -27,7 +27,7 @@ async def test_the_matrix_health_and_volume_name_each_id(sqlite_url: str, tmp_pa
         await page.wait_for_selector("body[data-loaded='yes']")
         columns = await page.evaluate(LABELS, "#matrix thead th[data-id]")
         rows = await page.evaluate(LABELS, "#matrix tbody th[data-id]")
-        health = await page.evaluate(LABELS, "#health td[data-id]")
+        health = await page.evaluate(LABELS, "#health tbody th[data-id]")
         titles = await page.evaluate(
             "[...document.querySelectorAll('#matrix th[data-id]')].map(th => th.title)"
         )
@@ -81,14 +81,14 @@ async def test_long_names_wrap_on_a_phone(sqlite_url: str, tmp_path: Path) -> No
     await named_traffic(sqlite_url)
     async with dashboard(sqlite_url, tmp_path, width=375) as (page, problems):
         await page.wait_for_selector("body[data-loaded='yes']")
-        health = await page.evaluate(BOXES, "#health td[data-id] .name")
+        health = await page.evaluate(BOXES, "#health tbody th[data-id] .name")
         client = await page.evaluate(BOXES, f"#matrix tbody th[data-id='{CIVIL}'] .name")
         widths = await page.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
         legend = await page.evaluate("Chart.getChart('volume').legend.legendItems.map(i => i.text)")
         chart = await page.evaluate("Chart.getChart('volume').width")
-        shown = await page.locator("#health td[data-id] .name").inner_text()
+        shown = await page.locator("#health tbody th[data-id] .name").inner_text()
     assert widths[0] <= widths[1], widths  # the page itself never scrolls sideways
     # "Bộ Công an · Cơ sở dữ liệu quốc gia về dân cư" on several lines, inside the screen.
     (width, height, line, right) = health[0]

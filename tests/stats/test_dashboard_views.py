@@ -343,8 +343,9 @@ async def test_on_a_phone_the_health_table_shows_every_column(
         )
         # Each cell: its right edge, and whether its text runs past it.
         cells = await page.evaluate(
-            """[...document.querySelectorAll('#health tbody td')].map((td) => [td.innerText,
-                 td.getBoundingClientRect().right, td.scrollWidth > td.clientWidth])"""
+            """[...document.querySelectorAll('#health tbody :is(th, td)')].map((td) =>
+                 [td.innerText, td.getBoundingClientRect().right,
+                  td.scrollWidth > td.clientWidth])"""
         )
         # Each column's header above its figures.
         heads = await page.evaluate(
@@ -352,7 +353,7 @@ async def test_on_a_phone_the_health_table_shows_every_column(
             ".map(th => Math.round(th.getBoundingClientRect().left))"
         )
         first = await page.evaluate(
-            "[...document.querySelectorAll('#health tbody tr:first-child td')]"
+            "[...document.querySelectorAll('#health tbody tr:first-child > *')]"
             ".map(td => Math.round(td.getBoundingClientRect().left))"
         )
     assert box[0] <= box[1], box  # nothing to scroll to

@@ -186,19 +186,43 @@ function tiles(s) {
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-function ticks(labels) {
-  // "2026-12-05T11:00" under every bar ran together: a time says only its hour and minute,
-  // and its date where the day changes (and on the first bar), as "5 Dec 00:00" ("05-12"
-  // read as 12 May to anyone used to month-day).
+// A bucket as a tooltip and a screen reader say it: "5 Dec 00:00" ("05-12" read as 12 May
+// to anyone used to month-day); a day, month or year as the hub labels it.
+function dated(label) {
+  const [date, time] = label.split("T");
+  if (time === undefined) return label;
+  return `${Number(date.slice(8, 10))} ${MONTHS[Number(date.slice(5, 7)) - 1]} ${time}`;
+}
+
+// Minutes between two labels of the time axis, the fewest that leave room for each.
+const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 240, 360, 720, 1440, 2880, 10080];
+
+// The time axis's labels for a chart `width` px wide: "" for the buckets left unlabelled.
+// Chart.js would skip labels by itself, and skipped the ones carrying the date: a week
+// read "1 Dec 02:00", then "02:00" seven times. So the labels kept are those on a round
+// time of the clock ("00:00", "06:00"), and the first of each day says its date.
+function axisLabels(labels, bucket, width) {
+  const minutes = bucket === "minute" ? 1 : 60;
+  const room = Math.max(width - 60, 1) / Math.max(labels.length, 1);  // px a bucket
+  // 22 px a label: at the axis' slant (50 degrees at most) a label's height and some air.
+  const step = STEPS.find((s) => s >= minutes && (s / minutes) * room >= 22) || 10080;
   let day = null;
   return labels.map((label) => {
     const [date, time] = label.split("T");
-    if (time === undefined) return label;
-    const dated = `${Number(date.slice(8, 10))} ${MONTHS[Number(date.slice(5, 7)) - 1]}`;
-    const shown = date === day ? time : `${dated} ${time}`;
+    const clock = Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
+    const days = Date.UTC(date.slice(0, 4), date.slice(5, 7) - 1, date.slice(8, 10)) / 864e5;
+    const round = step <= 1440 ? clock % step === 0 : clock === 0 && days % (step / 1440) === 0;
+    if (!round) return "";
+    const shown = date === day ? time : dated(label);
     day = date;
     return shown;
   });
+}
+
+// A grid line where the axis writes a label, none between: a line for each of 1 to 9 of
+// every decade, or for every hour of a week, greyed the bars out.
+function labelledLine(c) {
+  return c.tick && c.tick.label ? Chart.defaults.borderColor : "transparent";
 }
 
 function volume(ts) {
@@ -219,14 +243,17 @@ function volume(ts) {
   // total and its busiest bucket, dated ("7 Dec 09:00": the axis dates only a day's first).
   const totals = ts.points.map((p) => p.total);
   const most = Math.max(0, ...totals);
-  const busiest = most ? ticks([ts.points[totals.indexOf(most)].label])[0] : "";
+  const busiest = most ? dated(ts.points[totals.indexOf(most)].label) : "";
   document.getElementById("volume").setAttribute("aria-label", `Exchanges per ${ts.bucket}, ` +
     "by provider: " + (most ? `${fmt(totals.reduce((a, b) => a + b, 0))} in all, most at ` +
     `${busiest} (${fmt(most)})` : "none"));
   shown("volume", ts.points.some((p) => p.total > 0));
+  const labels = ts.points.map((p) => p.label);
+  const timed = labels.some((l) => l.includes("T"));  // minutes and hours; days are dates
+  let axis = { width: null, labels: [] };  // drawn for a width, until the chart is resized
   draw("volume", {
     type: "bar",
-    data: { labels: ticks(ts.points.map((p) => p.label)), datasets },
+    data: { labels: labels.map(dated), datasets },
     options: { animation: false, responsive: true, plugins: {
       legend: { labels: { boxWidth: 12, generateLabels: (chart) =>
         Chart.defaults.plugins.legend.labels.generateLabels(chart).map((item) =>
@@ -236,7 +263,14 @@ function volume(ts) {
         const line = `${item.dataset.label}: ${item.formattedValue}`;
         return names[item.dataset.key] ? [line, item.dataset.key] : line;
       } } } },
-      scales: { x: { stacked: true },
+      scales: { x: { stacked: true, ticks: timed ? { autoSkip: false, callback(value, i) {
+        if (axis.width !== this.chart.width) {
+          axis = { width: this.chart.width, labels: axisLabels(labels, ts.bucket, this.chart.width) };
+        }
+        return axis.labels[i];
+      } } : {},
+      // A line for each label, not for every bucket: 169 lines a week greyed the bars out.
+      grid: timed ? { color: labelledLine } : {} },
       y: { stacked: true, beginAtZero: true, ticks: { precision: 0 },
         title: { display: true, text: "exchanges per " + ts.bucket } } } },
   });
@@ -268,10 +302,17 @@ function latency(s) {
     // millisecond) was no bar at all.
     options: { animation: false, responsive: true,
       scales: { y: { type: "logarithmic", title: { display: true, text: "ms" },
-        ticks: { autoSkip: false, callback: logTick } } } },
+        ticks: { autoSkip: false, callback: logTick }, grid: { color: labelledLine } } } },
   });
   document.getElementById("latency").setAttribute("aria-label", "Latency percentiles: " +
     qs.map((q) => `${q} ${ms(s.latency_ms[q])} (hub ${ms(s.hub_ms[q])})`).join(", "));
+}
+
+// How wide the widest of `texts` is in the charts' font, in px.
+function widest(texts) {
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = Chart.helpers.toFont(Chart.defaults.font).string;
+  return Math.max(0, ...texts.map((t) => ctx.measureText(t).width));
 }
 
 function errors(s) {
@@ -280,17 +321,25 @@ function errors(s) {
   const entries = Object.entries(s.by_fault).concat(
     Object.entries(s.provider_failed || {}).map(([status, n]) => [`provider ${status}`, n]));
   shown("errors", entries.length > 0);
+  // Chart.js gives the codes half the chart's width at most, and cut the rest at the card's
+  // edge ("erver.ServiceUnavailable" at 375 px): where the longest does not fit, each code
+  // takes two lines, broken after its dot ("Server." over "ServiceUnavailable").
+  const box = document.getElementById("errors-box");
+  const split = box.clientWidth / 2 < widest(entries.map(([k]) => k)) + 20;
+  const lines = (k) => (split ? k.split(/(?<=\.)/) : k);
   // A line of its own for each code (they were written over one another on a phone).
-  document.getElementById("errors-box").style.height = Math.max(200, 70 + 24 * entries.length) + "px";
+  box.style.height = Math.max(200, 70 + (split ? 36 : 24) * entries.length) + "px";
   draw("errors", {
     type: "bar",
-    data: { labels: entries.map(([k]) => k), datasets: [{ label: "exchanges",
+    data: { labels: entries.map(([k]) => lines(k)), datasets: [{ label: "exchanges",
       backgroundColor: palette[3], data: entries.map(([, v]) => v) }] },
     // Every code keeps its label (Chart.js would skip every other one in a narrow card).
     options: { animation: false, indexAxis: "y", responsive: true,
       scales: { x: { beginAtZero: true, ticks: { precision: 0 },
         title: { display: true, text: "failed exchanges" } }, y: { ticks: { autoSkip: false } } },
-      plugins: { legend: { display: false } } },
+      // The tooltip names the code on one line, as the hub writes it.
+      plugins: { legend: { display: false }, tooltip: { callbacks: {
+        title: (items) => items.map((item) => entries[item.dataIndex][0]) } } } },
   });  // Read out by screen readers, as the bars show them.
   document.getElementById("errors").setAttribute("aria-label", "Failed exchanges by code" +
     (entries.length ? ": " + entries.map(([k, v]) => `${k} ${fmt(v)}`).join(", ") : ": none"));
@@ -325,7 +374,7 @@ function matrix(m) {
       (c.failed ? `<span class="failed">${fmt(c.failed)} failed</span>` : "") + "</td>";
   }).join("") + "</tr>").join("");
   const box = document.getElementById("matrix");
-  box.innerHTML = m.cells.length ? `<table>${head}<tbody>${rows}</tbody></table>` :
+  box.innerHTML = m.cells.length ? `<table aria-labelledby="matrix-title">${head}<tbody>${rows}</tbody></table>` :
     '<p class="empty">No exchanges in this range.</p>';
   // Coloured through the DOM: the page's policy refuses style attributes in markup.
   // Its figure in black or white, whichever stands out more on the shade (at least 4.5:1;
@@ -353,7 +402,8 @@ function health(h) {
       '<span class="bad">down</span>' + (p.error || p.status ?
         `<span class="reason">${esc(p.error || "HTTP " + p.status)}</span>` : "");
     const rate = percent(p.error_rate, 1);
-    return `<tr><td${labelled(p.provider, h.names)}>${label(p.provider, h.names)}</td>` +
+    // Its name a row header, so that a screen reader says whose figure "3.9 %" is.
+    return `<tr><th scope="row"${labelled(p.provider, h.names)}>${label(p.provider, h.names)}</th>` +
       `<td>${reach}</td><td class="num">${fmt(p.exchanges)}</td>` +
       `<td class="num">${rate}</td><td${p.circuit === "closed" || p.circuit === "n/a" ? "" :
         ' class="bad"'}>${esc(p.circuit)}</td></tr>`;
@@ -366,7 +416,7 @@ function health(h) {
   }
   document.getElementById("health").innerHTML =
     `<p>Connection rate: <b id="connection-rate">${share}</b> (${h.reachable} of ${h.registered} ` +
-    `providers reachable)</p><table><thead><tr><th scope="col">provider</th>` +
+    `providers reachable)</p><table aria-labelledby="health-title"><thead><tr><th scope="col">provider</th>` +
     `<th scope="col">state</th><th scope="col" class="num" title="${CALLED}">calls</th>` +
     `<th scope="col" class="num" title="${FAILED}">error rate</th><th scope="col">circuit</th>` +
     `</tr></thead><tbody>${rows}</tbody></table>` +
@@ -472,6 +522,12 @@ async function refresh() {
     // chart's buckets are), not the browser's.
     shownAt = new Date(ts.until).toLocaleTimeString("en-GB", { timeZone: ts.timezone });
     shownRange = range;
+    // Where the figures start: the first bucket's edge, up to an hour (a day) before the
+    // range's name says ("last 24 hours" counted from 03:00 at 03:59), which `hub stats
+    // summary --since 24h` does not count; the tooltip has both ends for the command line.
+    const span = document.getElementById("span");
+    span.textContent = ts.points.length ? "since " + dated(ts.points[0].label) : "";
+    span.title = `--since ${ts.since} --until ${ts.until}`;
     say(status, "");
     status.textContent = "updated " + shownAt;
     document.body.dataset.loaded = "yes";
