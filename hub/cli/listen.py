@@ -21,6 +21,7 @@ from uvicorn.supervisors import Multiprocess
 from uvicorn.supervisors.multiprocess import Process
 
 from hub.cli.common import console, err_console, plural
+from hub.core.children import how_ended
 
 # No Server or Date header of the hub's own: a provider's answer goes back with its own, and
 # uvicorn would otherwise add a second of each. No proxy-headers middleware: nothing in the
@@ -72,12 +73,7 @@ def how_it_ended(exitcode: int | None, *, hung: bool) -> str:
     """How a worker ended, for the line that says it was replaced."""
     if hung:  # alive, but silent to uvicorn's pings: uvicorn killed it
         return f"did not answer for {WORKER_PING_S} s: killed"
-    if exitcode is not None and exitcode < 0:
-        try:
-            return f"ended by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            return f"ended by signal {-exitcode}"
-    return f"exited with status {exitcode}"
+    return f"ended ({how_ended(exitcode)})"
 
 
 def run_server(

@@ -38,7 +38,7 @@ from hub.cli.preflight import (
     same_signing_key,
     usable_tls,
 )
-from hub.core.children import PARENT_ENV, child_env
+from hub.core.children import PARENT_ENV, child_env, how_ended
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -217,22 +217,12 @@ def _watch_mocks(
         for name, p in ended.items():
             del running[name]
             err_console.print(
-                f"the {name} mock agency stopped ({_how_ended(p.returncode)}) while the stack "
+                f"the {name} mock agency stopped ({how_ended(p.returncode)}) while the stack "
                 f"runs: the hub answers 502 or 503 for its services until `hub up` is "
                 f"restarted (Ctrl-C, then `hub up` again); its own error, if any, is above",
                 highlight=False,
                 soft_wrap=True,
             )
-
-
-def _how_ended(returncode: int) -> str:
-    """A child's end as the operator reads it: its exit status, or the signal that ended it."""
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit status {returncode}"
 
 
 def _stop_mocks(procs: list[subprocess.Popen[bytes]]) -> None:

@@ -229,6 +229,9 @@ async def _stream(conn: Any, *, tz: str, as_csv: bool, **filters: Any) -> int:
 def show_cmd(
     ident: str = typer.Argument(..., help="X-Road-Id or X-Road-Request-Id."),
     db: str | None = DbOption,
+    # Taken and changes nothing: the record is always JSON, and `hub tx show ID --json`, as
+    # `hub tx list --json` is written, was refused with "No such option".
+    _json: bool = typer.Option(False, "--json", help="The record is JSON anyway."),
 ) -> None:
     """One record, every field, as JSON."""
     from hub.stats import browse

@@ -24,6 +24,16 @@ WATCH_EVERY_S = 0.5
 GRACE_S = 10.0
 
 
+def how_ended(returncode: int | None) -> str:
+    """A child's end as an operator reads it: the signal that ended it, or its exit status."""
+    if returncode is not None and returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"
+
+
 def child_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a child that must end with this process."""
     return {**(os.environ if environ is None else environ), PARENT_ENV: str(os.getpid())}

@@ -46,6 +46,7 @@ from typing import Any
 
 import orjson
 
+from hub.core.children import how_ended
 from hub.core.errors import LoggingFailed
 from hub.core.settings import Settings
 from hub.txlog.writer import LogWriter
@@ -331,7 +332,7 @@ class WriterProcess:
             code = proc.wait()
             if self._stopping:
                 return
-            log.error("the log writer process exited with code %s; starting it again", code)
+            log.error("the log writer process ended (%s); starting it again", how_ended(code))
             time.sleep(0.5)
             try:
                 self._spawn(60.0)

@@ -274,7 +274,7 @@ def test_a_worker_killed_is_said_when_it_is_replaced(tmp_path: Path) -> None:
             time.sleep(0.2)
             said = " ".join(log_path.read_text().split())
         assert (
-            f"worker {victim} ended by SIGKILL: its exchanges in flight were cut off; "
+            f"worker {victim} ended (killed by SIGKILL): its exchanges in flight were cut off; "
             "started worker " in said
         ), said
         assert proc.poll() is None  # the hub goes on serving
@@ -287,9 +287,9 @@ def test_a_worker_killed_is_said_when_it_is_replaced(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("exitcode", "hung", "said"),
     [
-        (-signal.SIGKILL, False, "ended by SIGKILL"),
-        (-signal.SIGSEGV, False, "ended by SIGSEGV"),
-        (1, False, "exited with status 1"),
+        (-signal.SIGKILL, False, "ended (killed by SIGKILL)"),
+        (-signal.SIGSEGV, False, "ended (killed by SIGSEGV)"),
+        (1, False, "ended (exit status 1)"),
         (-signal.SIGKILL, True, f"did not answer for {60} s: killed"),
     ],
 )
@@ -358,7 +358,7 @@ def test_a_worker_that_dies_as_it_is_checked_is_not_called_hung(
         checker.join(20)  # not the 60 s a hung worker is given
         assert not checker.is_alive()
         said = " ".join(capsys.readouterr().err.split())
-        assert f"worker {doomed.pid} ended by SIGKILL" in said, said
+        assert f"worker {doomed.pid} ended (killed by SIGKILL)" in said, said
         assert "started worker 4242 in its place" in said
     finally:
         if doomed.exitcode is None:

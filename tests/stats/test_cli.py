@@ -93,6 +93,15 @@ def test_tx_list_pages_and_show(cli_db: str) -> None:
     assert shown["record_hash"] and shown["seq"] == first["items"][0]["seq"]
 
 
+def test_tx_show_takes_json_as_tx_list_does(cli_db: str) -> None:
+    # `--json`, written as for `tx list`, was refused with "No such option"; the record is
+    # JSON either way, and the same JSON.
+    item = json.loads(run("tx", "list", "--limit", "1", "--json"))["items"][0]
+    plain = json.loads(run("tx", "show", item["request_id"]))
+    assert json.loads(run("tx", "show", item["request_id"], "--json")) == plain
+    assert plain["request_id"] == item["request_id"]
+
+
 def test_tx_show_drops_blanks_around_the_id(cli_db: str) -> None:
     # An id copied from a table with a blank at an end answered "no transaction has ...
     # 'req-1 '", the blank to be spotted between the quotes; the stats filters drop them.

@@ -294,5 +294,8 @@ async def test_hub_serve_restarts_a_killed_writer_process(tmp_path: Path) -> Non
                     await asyncio.sleep(0.1)
             assert set(statuses) <= {200, 503} and statuses[-3:] == [200, 200, 200], statuses
             answered = {before.headers["X-Road-Request-Id"]}
+            # Named as the operator reads a signal ("exited with code -9" before).
+            said = hub.output()
+            assert "the log writer process ended (killed by SIGKILL); starting it again" in said
     ids, _, _ = await committed(db_url)
     assert answered <= ids
