@@ -285,6 +285,9 @@ def _add_journal_routes(app: ConnectorApp, direct: list[Any]) -> None:
     listing = [*direct, Depends(_Takes("GET /__requests", *FILTERS, "limit"))]
     counting = [*direct, Depends(_Takes("GET /__requests/count", *FILTERS))]
 
+    # With a trailing slash as without, as the other controls with no id below them
+    # (add_control_routes): only /__requests/count is below it.
+    @app.get("/__requests/", include_in_schema=False, dependencies=listing)
     @app.get("/__requests", include_in_schema=False, dependencies=listing)
     async def list_requests(
         filters: Annotated[dict[str, Any], Depends(journal_filters)],
@@ -304,6 +307,7 @@ def _add_journal_routes(app: ConnectorApp, direct: list[Any]) -> None:
     ) -> dict[str, int]:
         return {"count": len(journal.select(**filters)), "dropped": journal.dropped}
 
+    @app.delete("/__requests/", include_in_schema=False, dependencies=plain)
     @app.delete("/__requests", include_in_schema=False, dependencies=plain)
     async def clear_requests() -> dict[str, int]:
         return {"deleted": journal.clear()}

@@ -214,3 +214,11 @@ async def test_a_control_with_a_trailing_slash_answers_as_without(api: httpx.Asy
     assert through_hub.status_code == 403, through_hub.text
     assert (await api.get("/__health/")).json()["status"] == "ok"
     assert (await api.post("/__reset/")).json()["status"] == "reset"
+    # The journal too: only /__requests/count is below it, and no id, so /__requests/
+    # can mean nothing but the journal (a 307 with an empty body before).
+    assert (await api.get("/citizens", params={"limit": 1})).status_code == 200
+    listed = await api.get("/__requests/", params={"limit": 1})
+    assert listed.status_code == 200 and listed.json()["items"], listed.text
+    assert listed.json()["matched"] == (await api.get("/__requests")).json()["matched"]
+    emptied = await api.delete("/__requests/")
+    assert emptied.status_code == 200 and emptied.json()["deleted"] >= 1, emptied.text
