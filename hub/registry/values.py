@@ -8,7 +8,13 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 
 def _shown(value: Any) -> str:
@@ -27,21 +33,35 @@ Flag = Annotated[bool, BeforeValidator(_only_bool)]
 OptionalFlag = Annotated[bool | None, BeforeValidator(_only_bool)]
 
 
-def _time_text(value: Any) -> Any:
+_GIVE_TIME = (
+    'give e.g. "2030-01-01T00:00:00Z" (UTC when no zone is given), or leave it out for a key '
+    "that does not expire"
+)
+
+
+def _time_text(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     # A number (or text of digits) was read as seconds since 1970: 99999999999999 was a key
     # expiring in the year 5138. The command line passes the time of --expires 90d itself.
     if value is None or isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and not value.strip().replace(".", "", 1).isdigit():
-        return value
-    raise ValueError(
-        f"expires_at takes a time as ISO 8601 text, not {_shown(value)}: give e.g. "
-        '"2030-01-01T00:00:00Z" (UTC when no zone is given), or leave it out for a key that '
-        "does not expire"
-    )
+        return handler(value)
+    if not isinstance(value, str) or value.strip().replace(".", "", 1).isdigit():
+        raise ValueError(
+            f"expires_at takes a time as ISO 8601 text, not {_shown(value)}: {_GIVE_TIME}"
+        )
+    try:
+        return handler(value)
+    except ValidationError:
+        # pydantic said "unexpected extra characters at the end of the input" of an hour
+        # 25; Python's own reading names the part that is wrong, when it can.
+        try:
+            datetime.fromisoformat(value)
+            why = ""
+        except ValueError as exc:
+            why = "" if str(exc).startswith("Invalid isoformat") else f" ({exc})"
+        raise ValueError(f"expires_at {_shown(value)} is no time{why}: {_GIVE_TIME}") from None
 
 
-TimeText = BeforeValidator(_time_text)
+TimeText = WrapValidator(_time_text)
 
 
 def _future_utc(value: datetime | None) -> datetime | None:

@@ -83,6 +83,11 @@ def test_yaml_booleans_are_still_booleans() -> None:
         ({"expires_at": 99999999999999}, 422, "expires_at takes a time as ISO 8601 text, not 9"),
         ({"expires_at": "1900000000"}, 422, "not '1900000000': give e.g. \"2030-01-01T00:00:00Z\""),
         ({"expires_at": 1.9e9}, 422, "expires_at takes a time as ISO 8601 text"),
+        # An hour 25 was "unexpected extra characters at the end of the input".
+        ({"expires_at": "2099-01-01T25:00:00Z"}, 422, "expires_at '2099-01-01T25:00:00Z' is "
+         "no time (hour must be in 0..23): give e.g. \"2030-01-01T00:00:00Z\""),
+        ({"expires_at": "2099-02-30"}, 422, "is no time (day is out of range for month)"),
+        ({"expires_at": "tomorrow"}, 422, "expires_at 'tomorrow' is no time: give e.g."),
         # What docs/gateway.md promises stays: an offset, Z, or none (UTC).
         ({"expires_at": "2099-01-01T00:00:00+07:00"}, 201, "2098-12-31T17:00:00Z"),
         ({"expires_at": "2099-01-01T00:00:00"}, 201, "2099-01-01T00:00:00Z"),
