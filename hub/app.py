@@ -42,7 +42,7 @@ from hub.core.settings import Settings, warn_unknown_variables
 from hub.front import HubApp
 from hub.gateway.forwarder import Forwarder
 from hub.gateway.handler import Gateway
-from hub.gateway.metaservices import list_clients
+from hub.gateway.metaservices import XML, client_list_xml, list_clients, prefers_xml
 from hub.registry import keys
 from hub.registry.cache import RegistryCache
 from hub.txlog.remote import RemoteLogWriter
@@ -318,7 +318,11 @@ def _add_routes(api: FastAPI, state: HubState) -> None:
             )
         except errors.HubError as exc:
             return refused(exc)
-        return JSONResponse(body)
+        # JSON, or PR-META's XML to a client that asks for it; caches keep the two apart.
+        vary = {"Vary": "Accept"}
+        if prefers_xml(request.headers.get("accept")):
+            return Response(client_list_xml(body), media_type=XML, headers=vary)
+        return JSONResponse(body, headers=vary)
 
     @api.get(
         "/listClients",

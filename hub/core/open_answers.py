@@ -67,11 +67,16 @@ class XRoadError(BaseModel):
 LIST_CLIENTS: dict[str, Any] = {
     "response_model": ClientList,
     "responses": {
+        200: {
+            "description": "Members and subsystems: JSON, or X-Road's clientList XML (PR-META) "
+            "when Accept prefers text/xml or application/xml",
+            "content": {"text/xml": {"schema": {"type": "string"}}},
+        },
         400: {
             "model": XRoadError,
             "description": "xRoadInstance given twice or not an instance code; a method other "
             "than GET or HEAD",
-        }
+        },
     },
     "openapi_extra": {
         "parameters": [

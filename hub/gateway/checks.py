@@ -102,6 +102,13 @@ def authenticate(ex: Exchange, headers: dict[str, str], snap: Snapshot, secret: 
         )
     parts = client.split("/")
     if len(parts) != 4:
+        if len(parts) == 3 and all(parts):
+            # PR-REST lets a member alone be the client; here a client is always a subsystem.
+            raise errors.BadRequest(
+                f"X-Road-Client {client[:100]!r} names a member: the hub's clients are "
+                f"subsystems, send {client[:100]}/SUBSYSTEM with the subsystem the API key was "
+                "issued to"
+            )
         raise errors.BadRequest(
             f"X-Road-Client {client[:100]!r} must be INSTANCE/CLASS/MEMBER/SUBSYSTEM"
         )

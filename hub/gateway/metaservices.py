@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 import time
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl, urlsplit
+from xml.sax.saxutils import escape, quoteattr
 
 import orjson
 
@@ -20,8 +21,12 @@ from hub.gateway.forwarder import Answer, Forwarder
 from hub.registry.cache import RegistryCache, ServiceEntry, Snapshot
 
 JSON = "application/json"
+XML = "text/xml; charset=utf-8"
 OPENAPI_TTL_S = 60.0
 PARAM = re.compile(r"\{[^/{}]*\}")
+VARIABLE = re.compile(r"\{([^{}]*)\}")
+# Accept's media ranges that ask for listClients' XML, as X-Road's security server reads them.
+XML_TYPES = frozenset({"text/xml", "application/xml", "text/*"})
 
 
 def _service_json(svc: ServiceEntry) -> dict[str, Any]:
@@ -74,6 +79,64 @@ def list_clients(snap: Snapshot, instances: list[str] | None = None) -> dict[str
     return {"member": out}
 
 
+def prefers_xml(accept: str | None) -> bool:
+    """Whether an ``Accept`` header prefers listClients' XML (PR-META 2) to its JSON.
+
+    X-Road answers XML unless JSON is asked for; the hub answers JSON, the product spec's
+    shape, unless XML is asked for over it (``text/xml``, ``application/xml``, ``text/*``,
+    at a higher ``q`` than ``application/json``, ``application/*`` or ``*/*``).
+    """
+    if not accept:
+        return False
+    xml = json = 0.0
+    for item in accept.split(","):
+        media, *params = item.split(";")
+        media = media.strip().lower()
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        if media in XML_TYPES:
+            xml = max(xml, q)
+        elif media in ("application/json", "application/*", "*/*"):
+            json = max(json, q)
+    return xml > json
+
+
+def client_list_xml(body: dict[str, Any]) -> bytes:
+    """listClients' answer as PR-META's ``clientList`` element (its Annex A and C.1)."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+        '<ns2:clientList xmlns:ns1="http://x-road.eu/xsd/identifiers" '
+        'xmlns:ns2="http://x-road.eu/xsd/xroad.xsd">',
+    ]
+    for entry in body["member"]:
+        ident = entry["id"]
+        lines.append("<ns2:member>")
+        lines.append(f"<ns2:id ns1:objectType={quoteattr(ident['object_type'])}>")
+        for key, tag in (
+            ("xroad_instance", "xRoadInstance"),
+            ("member_class", "memberClass"),
+            ("member_code", "memberCode"),
+            ("subsystem_code", "subsystemCode"),
+        ):
+            if key in ident:
+                lines.append(f"<ns1:{tag}>{escape(ident[key])}</ns1:{tag}>")
+        lines.append("</ns2:id>")
+        lines.append(f"<ns2:name>{escape(entry['name'])}</ns2:name>")
+        if entry.get("subsystem_name") is not None:
+            lines.append(
+                f"<ns2:subsystemName>{escape(entry['subsystem_name'])}</ns2:subsystemName>"
+            )
+        lines.append("</ns2:member>")
+    lines.append("</ns2:clientList>")
+    return "\n".join(lines).encode("utf-8")
+
+
 class Metaservices:
     def __init__(self, *, registry: RegistryCache, forwarder: Forwarder) -> None:
         self.registry = registry
@@ -111,7 +174,9 @@ class Metaservices:
     async def _openapi_doc(
         self, snap: Snapshot, target: paths.Target, query: str
     ) -> tuple[Answer, float | None]:
-        codes = parse_qs(query).get("serviceCode") or [""]
+        # X-Road reads the parameter's name in any case (?servicecode=...), as the hub does.
+        pairs = parse_qsl(query, keep_blank_values=True)
+        codes = [v for k, v in pairs if k.lower() == "servicecode"] or [""]
         if len(codes) > 1:
             raise errors.BadRequest(
                 "getOpenAPI takes one serviceCode; send one request per service"
@@ -120,6 +185,13 @@ class Metaservices:
         if not code:
             raise errors.BadRequest("getOpenAPI needs ?serviceCode=<service code>")
         provider, _, last = code.rpartition("/")
+        parts = code.split("/")
+        if len(parts) in (2, 6) and f"{target.provider}/{parts[-2]}" in snap.services:
+            # X-Road's SOAP form, code (or service id) then version: getWsdl's serviceVersion.
+            raise errors.BadRequest(
+                f"serviceCode {code[:120]!r} has a version: a REST service has no version "
+                f"part, its code alone names it: serviceCode={parts[-2]}"
+            )
         if provider.count("/") == 3 and PART.fullmatch(last):
             raise errors.BadRequest(
                 f"serviceCode {code[:120]!r} is a service id: give its code alone, "
@@ -163,7 +235,7 @@ class Metaservices:
                 f"provider {service.provider} serves at /openapi.json JSON that is not an "
                 "OpenAPI document (it has no 'openapi' field)"
             )
-        doc = _only_service_paths(doc, service)
+        doc = _hide_servers(_only_service_paths(doc, service), service.base_url)
         if service.endpoints and isinstance(doc, dict) and doc.get("paths") == {}:
             # An empty document would read as a service with nothing to call.
             wanted = ", ".join(f"{e['method']} {e['path']}" for e in service.endpoints)
@@ -194,3 +266,59 @@ def _only_service_paths(doc: Any, service: ServiceEntry) -> Any:
             if sel:
                 kept[path] = sel
     return {**doc, "paths": kept}
+
+
+def _hide_servers(doc: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """The document's server URLs, each cut to its path, as X-Road's getOpenAPI does: the
+    provider's host is no client's business, and a client generated from the document would
+    call it around the hub. Also those of a path or an operation, which X-Road leaves."""
+    doc = _cut_servers(doc, base_url)
+    if isinstance(doc.get("paths"), dict):
+        doc["paths"] = {
+            path: {
+                name: _cut_servers(op, base_url) if isinstance(op, dict) else op
+                for name, op in _cut_servers(item, base_url).items()
+            }
+            if isinstance(item, dict)
+            else item
+            for path, item in doc["paths"].items()
+        }
+    return doc
+
+
+def _cut_servers(obj: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """``obj`` with each of its ``servers`` cut to its URL's path. A URL under the service's
+    base URL keeps the path below it, the part a client sends after ``/r1/{service id}``;
+    variables take their defaults first."""
+    servers = obj.get("servers")
+    if not isinstance(servers, list):
+        return obj
+    base = base_url.rstrip("/")
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    kept = []
+    for server in servers:
+        url = server.get("url") if isinstance(server, dict) else None
+        if not isinstance(url, str):
+            kept.append(server)
+            continue
+        variables = server.get("variables")
+        defaults = variables if isinstance(variables, dict) else {}
+
+        def default(m: re.Match[str], defaults: dict[str, Any] = defaults) -> str:
+            value = defaults.get(m.group(1))
+            found = value.get("default") if isinstance(value, dict) else None
+            return found if isinstance(found, str) else ""
+
+        url = VARIABLE.sub(default, url)
+        if url.startswith("/") and not url.startswith("//"):
+            url = origin + url  # on the provider's host, as the document was read from it
+        if url == base or url.startswith(base + "/"):
+            path = url[len(base) :]
+        else:
+            try:
+                path = urlsplit(url).path
+            except ValueError:  # an unreadable URL (a bad IPv6 host): nothing of it is shown
+                path = ""
+        kept.append({k: v for k, v in server.items() if k != "variables"} | {"url": path})
+    return {**obj, "servers": kept}

@@ -52,10 +52,7 @@ def parse(raw_path: str, known: Container[str] = ()) -> Target:
     # parts[0] == "" and parts[1] == "r1"; parts[7], when there is one, the provider's path
     ids = parts[2:7]
     if len(ids) < 5 or not all(ids):
-        raise BadRequest(
-            "the path must be /r1/INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE[/path], e.g. "
-            "/r1/VN/GOV/BCA/population/citizen-lookup/citizens/001099000001"
-        )
+        raise BadRequest(_short(ids))
     service_id = "/".join(ids)
     if service_id not in known:
         try:
@@ -76,6 +73,24 @@ def parse(raw_path: str, known: Container[str] = ()) -> Target:
                     "encode special characters"
                 )
     return Target(service_id, provider, ids[4], "/" + rest, None)
+
+
+def _short(ids: list[str]) -> str:
+    """What to fix in a path with fewer than five identifier parts (the rare branch)."""
+    last = next((p for p in reversed(ids) if p), "")
+    if last == "listClients":
+        return "listClients is served at /listClients, outside /r1: GET /listClients"
+    if last in METASERVICES and len(ids) == 4 and all(ids):
+        # X-Road lets a member alone provide services; here a subsystem provides them.
+        member = "/".join(ids[:3])[:120]
+        return (
+            f"the metaservice {last} is called on a subsystem: /r1/{member}/SUBSYSTEM/{last} "
+            f"(/listClients lists the subsystems of {member})"
+        )
+    return (
+        "the path must be /r1/INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE[/path], e.g. "
+        "/r1/VN/GOV/BCA/population/citizen-lookup/citizens/001099000001"
+    )
 
 
 def _dot_segment(rest: str) -> bool:
