@@ -96,9 +96,14 @@ def verify_cmd(
     async def go() -> tuple[AuditReport, TrailReport]:
         engine = create_engine(s.database_url)
         try:
-            report = await verify_log(
-                engine, public_keys=keys, expect=anchors, minute_days=s.minute_rollup_days
-            )
+            with _Progress() as shown:
+                report = await verify_log(
+                    engine,
+                    public_keys=keys,
+                    expect=anchors,
+                    minute_days=s.minute_rollup_days,
+                    progress=shown.update,
+                )
             async with engine.connect() as conn:
                 conn, _ = await begin_snapshot(conn)
                 trail = await verify_trail(conn, public_keys=keys, expect=event_anchors)
@@ -151,6 +156,36 @@ def verify_cmd(
         raise typer.Exit(1)
     _print_ok(report, signatures=bool(keys))
     _print_trail(trail, signatures=bool(keys))
+
+
+class _Progress:
+    """How far the walk over the records got, on a terminal's stderr: a million records take
+    half a minute or more, and a silent command looked stuck. Nothing when stderr is piped
+    (scripts and CI read the result lines alone)."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.bar = Progress(
+            "checking records",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=not err_console.is_terminal,
+        )
+        self.task = self.bar.add_task("records", total=None)
+
+    def __enter__(self) -> _Progress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.bar.stop()
+
+    def update(self, seq: int, end: int) -> None:
+        self.bar.update(self.task, completed=seq, total=end)
 
 
 def _rotation_hint(unknown: set[str]) -> None:

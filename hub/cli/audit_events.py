@@ -81,7 +81,9 @@ def events_cmd(
         found = run(go())
     except InputError as exc:
         fail(exc.cli, 2)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, ValueError) as exc:
+        # ValueError: a time stored in a form the hub never writes (SQLite), which `hub audit
+        # verify` names by its event; it was a traceback.
         read_failed(exc, s.database_url, "the audit trail", 2)
     # A misspelt --target printed "no events" alone, as for an entry never changed; --json
     # prints the API's JSON, its notes too.

@@ -24,10 +24,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Table, literal_column, select
+from sqlalchemy import String, Table, func, literal_column, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.models import RegistryEvent, RegistryVersion
@@ -81,21 +82,28 @@ async def verify_trail(
     after = 0
     # SQLite keeps a time written "...T09:00" as text that reads back as the same time (the
     # hash holds) while SQL compares it as stored: it leaves `--since`/`--until` ranges.
-    at_form: list[Any] = []
-    if conn.dialect.name == "sqlite":
-        at_form.append(literal_column(f"NOT {well_formed(_events.c.at)}").label("at_bad"))
+    sqlite = conn.dialect.name == "sqlite"
+    columns: list[Any] = list(_events.c)
+    if sqlite:
+        columns.append(literal_column(f"NOT {well_formed(_events.c.at)}").label("at_bad"))
+        # As stored, not through SQLAlchemy's processor: a time that is no time failed the
+        # whole check ("cannot read the log") instead of naming its event.
+        columns[columns.index(_events.c.at)] = type_coerce(_events.c.at, String).label("at")
+    await _below_the_trail(conn, report)
     while len(report.problems) < max_problems:
-        query = (
-            select(_events, *at_form).where(_events.c.id > after).order_by(_events.c.id).limit(5000)
-        )
+        query = select(*columns).where(_events.c.id > after).order_by(_events.c.id).limit(5000)
         rows = (await conn.execute(query)).mappings().all()
         if not rows:
             break
-        for row in rows:
+        for stored in rows:
             report.events += 1
+            row = dict(stored)
             where = f"event id={row['id']} ({row['action']} {row['target']})"
-            _check_chain(report, row, where, prev_id, prev_hash)
-            if row.get("at_bad"):
+            if sqlite and not _read_at(report, row, where):
+                _check_links(report, row, where, prev_id, prev_hash)
+            else:
+                _check_chain(report, row, where, prev_id, prev_hash)
+            if row.get("at_bad") and isinstance(row["at"], datetime):
                 report.problems.append(
                     f"{where}: its time (at) was changed: it is not stored as the hub writes "
                     "it, so time ranges (--since, --until) no longer find it"
@@ -152,7 +160,45 @@ def _check_version(report: TrailReport, version: int | None, last: int | None) -
         )
 
 
+async def _below_the_trail(conn: AsyncConnection, report: TrailReport) -> None:
+    """Events below id 1, where the hub begins the trail: the walk starts there, so one put
+    below it (id 0, or negative) was never read while `hub audit events` listed it."""
+    below = _events.c.id < 1
+    found = (
+        await conn.execute(
+            select(_events.c.id, _events.c.action, _events.c.target)
+            .where(below)
+            .order_by(_events.c.id)
+            .limit(1)
+        )
+    ).first()
+    if found is None:
+        return
+    n = int((await conn.execute(select(func.count()).where(below))).scalar() or 0)
+    report.problems.append(
+        f"event id={found.id} ({found.action} {found.target}) lies before id=1, where the hub "
+        f"begins the trail: it was inserted ({n} event{'' if n == 1 else 's'} below id=1)"
+    )
+
+
+def _read_at(report: TrailReport, row: dict[str, Any], where: str) -> bool:
+    """SQLite: the stored time as a datetime; False (said so) when it is no time at all."""
+    try:
+        row["at"] = datetime.fromisoformat(row["at"])
+    except (TypeError, ValueError):
+        report.problems.append(f"{where}: its time was changed: at={row['at']!r:.40} is no time")
+        return False
+    return True
+
+
 def _check_chain(report: TrailReport, row: Any, where: str, prev_id: int, prev_hash: str) -> None:
+    _check_links(report, row, where, prev_id, prev_hash)
+    if event_hash(row["prev_hash"], dict(row)) != row["hash"]:
+        report.problems.append(f"{where}: its hash does not match its content: edited")
+
+
+def _check_links(report: TrailReport, row: Any, where: str, prev_id: int, prev_hash: str) -> None:
+    """Whether the event follows the one before it, by id and by hash."""
     if row["id"] != prev_id + 1:
         first, last = prev_id + 1, row["id"] - 1
         gap = f"event id={first} was" if first == last else f"events id={first}..{last} were"
@@ -165,8 +211,6 @@ def _check_chain(report: TrailReport, row: Any, where: str, prev_id: int, prev_h
             f"{where}: does not follow the event before it (its prev_hash differs): an "
             "event before it was deleted, inserted or rewritten"
         )
-    if event_hash(row["prev_hash"], dict(row)) != row["hash"]:
-        report.problems.append(f"{where}: its hash does not match its content: edited")
 
 
 def _check_signature(
@@ -175,6 +219,11 @@ def _check_signature(
     signature, kid = row["signature"], row["key_id"]
     if signature is None:
         report.unsigned.append((row["id"], where))
+    elif kid is None:
+        # Not an unknown key: no key was named at all, and no public key passed could help.
+        report.problems.append(
+            f"{where}: signed, but its key_id was erased: its signature cannot be checked"
+        )
     elif kid not in keys:
         report.problems.append(f"{where}: signed by an unknown key ({kid})")
         report.unknown_keys.add(kid)

@@ -88,6 +88,7 @@ async def verify_log(
     minute_days: int | None = None,
     now: datetime | None = None,
     max_problems: int = 20,
+    progress: Callable[[int, int], None] | None = None,
 ) -> AuditReport:
     """Walk the log in ``seq`` order; the first problem names the first bad record.
 
@@ -95,7 +96,9 @@ async def verify_log(
     valid for the batches they signed after a rotation); none given skips signatures.
     ``expect``: seq -> record hash of records an earlier audit saw. ``minute_days``: the
     minute rollups' retention (``HUB_MINUTE_ROLLUP_DAYS``, 0 keeps all); None leaves the
-    minute rollups unchecked (hours and days are always checked).
+    minute rollups unchecked (hours and days are always checked). ``progress(seq, end)``:
+    called after each chunk of records with the last seq checked and the last of the log
+    (a million records take half a minute: the CLI shows how far it got).
     """
     keys = {key_id(k): k for k in [*([public_key] if public_key else []), *public_keys]}
     report = AuditReport()
@@ -113,7 +116,7 @@ async def verify_log(
             # while this one walks the log: 200,000 records, 4.1 -> 3.3 s on SQLite.
             aside = asyncio.ensure_future(_on_its_own(engine, stats.check_tables))
         try:
-            stopped = await _walk(conn, state, keys, anchors, report, max_problems)
+            stopped = await _walk(conn, state, keys, anchors, report, max_problems, progress)
         finally:
             if aside is not None:
                 await asyncio.wait([aside])  # never left running; its error is raised below
@@ -183,6 +186,7 @@ async def _walk(
     anchors: dict[int, str],
     report: AuditReport,
     max_problems: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> bool:
     """The records up to ``state.end`` in order; True when stopped at ``max_problems``."""
     walker = _Walker(conn.dialect.name == "sqlite", state, keys, anchors, report, max_problems)
@@ -200,6 +204,8 @@ async def _walk(
         if walker.chunk(rows, batches):
             return True
         last = rows[-1][0]
+        if progress is not None:
+            progress(last, state.end)
     return False
 
 
@@ -246,9 +252,13 @@ class _Walker:
             seq = rec["seq"]
             where = f"record seq={seq} id={rec['id']}"
             if seq > expected_seq:
-                problems.append(
-                    f"records {expected_seq}..{seq - 1} are missing (deleted) before {where}"
+                # "records 12..12 are missing" for the one record most deletions take.
+                gone = (
+                    f"record seq={expected_seq} is"
+                    if seq - 1 == expected_seq
+                    else f"records {expected_seq}..{seq - 1} are"
                 )
+                problems.append(f"{gone} missing (deleted) before {where}")
             if rec["prev_hash"] != prev:
                 problems.append(
                     f"{where} does not follow the record before it (inserted, or its "
@@ -334,6 +344,11 @@ def _check_batch(
         return
     if b.signature is None:
         report.problems.append(f"{span} is not signed")
+    elif b.key_id is None:
+        # Not an unknown key: no key was named at all, and no public key passed could help.
+        report.problems.append(
+            f"{span} is signed, but its key_id was erased: its signature cannot be checked"
+        )
     elif b.key_id not in keys:
         report.problems.append(f"{span} was signed by an unknown key ({b.key_id})")
         report.unknown_keys.add(b.key_id)

@@ -58,6 +58,22 @@ async def _minutes_kept(
     return max(minute_horizon(minute_days, now) or datetime.min, kept)
 
 
+async def _below_the_log(conn: AsyncConnection) -> list[str]:
+    """Records below seq 1, where the hub begins the log: the walk starts there, so one put
+    below it (seq 0, or negative) was never read while `hub tx show` showed it."""
+    below = _tx.c.seq < 1
+    found = (
+        await conn.execute(select(_tx.c.seq, _tx.c.id).where(below).order_by(_tx.c.seq).limit(1))
+    ).first()
+    if found is None:
+        return []
+    n = int((await conn.execute(select(func.count()).where(below))).scalar() or 0)
+    return [
+        f"record seq={found.seq} id={found.id} lies before seq=1, where the hub begins the log: "
+        f"it was inserted ({n} record{'' if n == 1 else 's'} below seq=1)"
+    ]
+
+
 @dataclass
 class LogState:
     """What the walk is bounded by and checked against, read in one snapshot
@@ -85,6 +101,7 @@ class LogState:
             mark_cols.append(sql(bad_form(mark_cols)).label("bad_form"))
         head = (await conn.execute(select(*head_cols).where(_head.c.id == 1))).first()
         end = int((await conn.execute(select(func.max(_tx.c.seq)))).scalar() or 0)
+        first.extend(await _below_the_log(conn))
         bad_batches = {}
         if sqlite:
             cols = [_batches.c[c] for c in BATCH_COLS[1:]] + [_batches.c.committed_at]

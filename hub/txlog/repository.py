@@ -58,7 +58,9 @@ async def append(
     if sql is None:  # a driver this module has no plain SQL for: SQLAlchemy all the way
         await _append_core(conn, records, signer=signer, lock=lock)
         return
-    head: Any = (await conn.exec_driver_sql(sql["head_locked" if lock else "head"])).one()
+    head: Any = (await conn.exec_driver_sql(sql["head_locked" if lock else "head"])).first()
+    if head is None:
+        raise HeadGone(HEAD_GONE)
     first_seq, batch_id = head[0] + 1, head[2] + 1
     seq, prev = _chain(records, head[0], head[1], batch_id)
     await _insert_records(conn, records)
@@ -86,12 +88,28 @@ async def landed(conn: AsyncConnection, records: list[dict[str, Any]]) -> bool:
     return await conn.scalar(_COUNT_REQUESTS, {"ids": ids}) == len(ids)
 
 
+# The hub makes the row with the log's tables and never deletes it; every batch fails
+# until it is put back, and the writer's log said "cannot unpack non-iterable NoneType".
+HEAD_GONE = (
+    "the chain head (table chain_head) is gone: it was deleted around the hub, so no record "
+    "can be appended and every exchange is refused; run `hub audit verify` to see what else "
+    "was changed"
+)
+
+
+class HeadGone(LookupError):
+    """The chain head's row is missing."""
+
+
 def append_inline(
     db: sqlite3.Connection, records: list[dict[str, Any]], signer: Signer | None
 ) -> None:
     """``append`` on the writer's own SQLite connection, inside its open transaction."""
     sql = _SQL["qmark"]
-    seq, prev, batch_id = db.execute(sql["head"]).fetchone()
+    head = db.execute(sql["head"]).fetchone()
+    if head is None:
+        raise HeadGone(HEAD_GONE)
+    seq, prev, batch_id = head
     batch_id += 1
     first_seq = seq + 1
     rows = []

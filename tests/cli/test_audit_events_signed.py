@@ -279,3 +279,71 @@ async def test_the_unsigned_note_names_the_key_file_by_its_absolute_path(
     done = await applied(db_url, relative, tmp_path)
     note = " ".join(done.stderr.split())
     assert f"HUB_SIGNING_KEY_FILE {looked} does not exist" in note, note
+
+
+async def test_an_event_whose_key_id_was_erased_is_named_without_a_traceback(
+    db_url: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "key.pem"
+    Signer.from_file(key, create=True)
+    await applied(db_url, key, tmp_path)
+    await sql(db_url, update(RegistryEvent).where(RegistryEvent.id == 3).values(key_id=None))
+    result = await cli(db_url, key, "audit", "verify")
+    # The rotation hint sorted the key ids it had not been given, None among them: TypeError.
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 1, result.output
+    said = flat(result)
+    assert (
+        "event id=3 (subsystem.create VN/GOV/BCA/population): signed, but its key_id was "
+        "erased: its signature cannot be checked" in said
+    )
+    assert "unknown key (None)" not in said and "pass the public key" not in said
+
+
+async def test_an_event_time_that_is_no_time_is_named_by_its_event(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "key.pem"
+    Signer.from_file(key, create=True)
+    await applied(sqlite_url, key, tmp_path)
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("UPDATE registry_events SET at = 'garbage' WHERE id = 3")
+    finally:
+        await engine.dispose()
+    result = await cli(sqlite_url, key, "audit", "verify")
+    # It exited 2, "cannot read the log", telling to run `hub audit verify` to name the rows.
+    assert result.exit_code == 1, result.output
+    said = flat(result)
+    assert "the audit trail of registry changes has been tampered with" in said
+    assert (
+        "event id=3 (subsystem.create VN/GOV/BCA/population): its time was changed: "
+        "at='garbage' is no time" in said
+    )
+    assert "cannot read" not in said
+    listed = await cli(sqlite_url, key, "audit", "events")
+    # A traceback (ValueError from SQLAlchemy's reading of the time).
+    assert listed.exit_code == 2 and not isinstance(listed.exception, ValueError), listed.output
+    assert "`hub audit verify` names the rows" in flat(listed)
+
+
+async def test_an_event_forged_before_id_1_is_found(db_url: str, tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    Signer.from_file(key, create=True)
+    await applied(db_url, key, tmp_path)
+    first = (await rows(db_url))[0]
+    # The walk began after id 0, so an event put below it was never read, while `hub audit
+    # events` listed it.
+    forged = {c.name: getattr(first, c.name) for c in RegistryEvent.__table__.c}
+    forged |= {"id": 0, "actor": "someone else"}
+    forged["hash"] = event_hash(forged["prev_hash"], forged)
+    await sql(db_url, RegistryEvent.__table__.insert().values(forged))
+    result = await cli(db_url, key, "audit", "verify")
+    assert result.exit_code == 1, result.output
+    said = flat(result)
+    assert "the audit trail of registry changes has been tampered with" in said
+    assert (
+        f"event id=0 ({first.action} {first.target}) lies before id=1, where the hub begins the "
+        "trail: it was inserted (1 event below id=1)" in said
+    )

@@ -301,3 +301,24 @@ def test_sqlite_datetimes_are_written_as_sqlalchemy_writes_them(value: datetime)
     assert processor is not None
     # SQLAlchemy keeps a SQLite DATETIME's wall time and drops the zone.
     assert _sqlite_value(value) == processor(value.replace(tzinfo=None))
+
+
+async def test_a_chain_head_deleted_around_the_hub_is_named_in_its_log(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = create_writer_engine(db_url)
+    writer = LogWriter(engine)
+    await writer.start()
+    try:
+        await writer.submit(record(1))
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM chain_head"))
+        with pytest.raises(LoggingFailed):
+            await asyncio.wait_for(writer.submit(record(2)), timeout=10)
+    finally:
+        await writer.stop()
+        await engine.dispose()
+    # It said "cannot unpack non-iterable NoneType object" (SQLite) or "No row was found
+    # when one was required" (PostgreSQL): the operator was not told what broke.
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "the chain head (table chain_head) is gone" in said, said
