@@ -143,7 +143,8 @@ class Statistics:
         )
         self.found.append(
             f"statistics disagree with the log: stats_minute has lost the minutes of "
-            f"{int(lost):,} exchanges, in {hours:,} hours {span} that stats_hour counts: "
+            f"{int(lost):,} exchange{'s' * (lost != 1)}, in {hours:,} hour{'s' * (hours != 1)} "
+            f"{span} that stats_hour counts: "
             f"their rows were deleted, or their counts lowered ({kept})"
         )
         return True

@@ -185,16 +185,20 @@ async def test_the_oldest_minutes_deleted_inside_the_kept_range_are_found(
 
     problems = (await audit(log_url, signer)).problems
     assert len(problems) == 1, problems
+    # "of 1 exchanges, in 1 hours" before: the nouns follow their counts.
+    exchanges = f"exchange{'s' * (missing != 1)}"
     assert problems[0].startswith(
         f"statistics disagree with the log: stats_minute has lost the minutes of {missing:,} "
-        "exchanges, in "
+        f"{exchanges}, in "
     )
-    assert f" hours {hours} that stats_hour counts: their rows were deleted, or " in problems[0]
+    counted = re.search(r", in (\d+) (hours?) ", problems[0])
+    assert counted and counted[2] == "hour" + "s" * (counted[1] != "1"), problems[0]
+    assert f" {hours} that stats_hour counts: their rows were deleted, or " in problems[0]
 
     result = await cli_result(log_url, signer, tmp_path, monkeypatch)
     assert result.exit_code == 1
     assert "the log has been tampered with" in result.output
-    assert f"stats_minute has lost the minutes of {missing:,} exchanges" in result.output
+    assert f"stats_minute has lost the minutes of {missing:,} {exchanges}" in result.output
 
 
 async def test_minutes_an_older_hub_pruned_are_no_tampering(log_url: str, signer: Signer) -> None:
