@@ -195,3 +195,19 @@ async def test_the_latency_axis_draws_a_line_only_under_its_labels(
     assert lines and all(lines), axis
     assert len(lines) == len([label for label, _ in axis if label]), axis
     assert problems == []
+
+
+async def test_a_latency_bar_s_tooltip_gives_its_unit(sqlite_url: str, tmp_path: Path) -> None:
+    """Pointing at a latency bar showed "whole exchange: 0.8", the unit only on the axis."""
+    now = datetime.now(UTC) - timedelta(minutes=2)
+    await log_records(sqlite_url, [record(now, total_ms=0.8, upstream_ms=0.5)])
+    async with dashboard(sqlite_url, tmp_path) as (page, problems):
+        await page.wait_for_selector("body[data-loaded='yes']")
+        said = await page.evaluate(
+            """(c => c.data.datasets.map((d, i) => c.options.plugins.tooltip.callbacks.label(
+              {dataset: d, datasetIndex: i, raw: d.data[0], parsed: {y: d.data[0]}})))
+              (Chart.getChart('latency'))"""
+        )
+    assert len(said) == 2 and all(re.fullmatch(r"[a-z ]+: [\d.,]+ ms", s) for s in said), said
+    assert said[0].startswith("whole exchange: "), said
+    assert problems == []

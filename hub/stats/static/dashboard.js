@@ -301,6 +301,9 @@ function latency(s) {
     // Logarithmic: a few timeouts put p99 in seconds, and on a linear axis p50 (a
     // millisecond) was no bar at all.
     options: { animation: false, responsive: true,
+      // With its unit: the tooltip said "whole exchange: 0.8", the "ms" only on the axis.
+      plugins: { tooltip: { callbacks: {
+        label: (item) => `${item.dataset.label}: ${ms(item.parsed.y)}` } } },
       scales: { y: { type: "logarithmic", title: { display: true, text: "ms" },
         ticks: { autoSkip: false, callback: logTick }, grid: { color: labelledLine } } } },
   });
