@@ -203,10 +203,26 @@ class Transaction(Base):
     # Every index is paid on every insert. (client, seq) and (service, seq) serve the
     # operator's list, newest first by seq, without a sort; batch_id had no reader
     # (migration 0004). The X-Road-Id is indexed only where a client chose it: else it is
-    # the request id, indexed already (migration 0005).
+    # the request id, indexed already (migration 0005). A fault and a status other than 200
+    # have theirs, on failed exchanges only: without them a rare fault was found by reading
+    # the whole log; provider, officer and case have none, as every exchange would pay for
+    # them (5.5 % of the gateway's throughput, migration 0012).
     __table_args__ = (
         Index("ix_transactions_client_seq", "client", "seq"),
         Index("ix_transactions_service_seq", "service", "seq"),
+        *(
+            Index(
+                f"ix_transactions_{name}_seq",
+                column,
+                "seq",
+                sqlite_where=text(where),
+                postgresql_where=text(where),
+            )
+            for name, column, where in (
+                ("fault", "fault_code", "fault_code IS NOT NULL"),
+                ("status", "status_code", "status_code <> 200"),
+            )
+        ),
         Index(
             "ix_transactions_chosen_id",
             "id",
