@@ -63,13 +63,24 @@ async def any_db_stack(db_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
 
 
 @contextlib.asynccontextmanager
-async def demo_stack(db_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
-    settings = make_settings(db_url, tmp_path)
+async def demo_stack(
+    db_url: str,
+    tmp_path: Path,
+    *,
+    timeouts_ms: dict[str, int] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[Stack]:
+    """``timeouts_ms`` replaces the demo registry's timeout of the services it names;
+    ``overrides`` are settings (``breaker_window_s=3``)."""
+    settings = make_settings(db_url, tmp_path, **overrides)
     hub_port = free_port()
     hub_url = f"http://127.0.0.1:{hub_port}"
     ports = {name: free_port() for name in connectors.names()}
     base_urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    clients = await load_demo(settings, demo_registry(base_urls))
+    registry = demo_registry(base_urls)
+    for service in registry["services"]:
+        service["timeout_ms"] = (timeouts_ms or {}).get(service["id"], service["timeout_ms"])
+    clients = await load_demo(settings, registry)
     async with contextlib.AsyncExitStack() as stack_:
         for name in connectors.names():
             connector = connectors.get(name)
