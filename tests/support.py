@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +158,29 @@ def serve_env(tmp_path: Path) -> dict[str, str]:
         "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db",
         "HUB_SIGNING_KEY_FILE": str(tmp_path / "key.pem"),
     }
+
+
+@contextlib.contextmanager
+def serving(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`hub serve ARGS` on a free port in its own process group, once it answers: the
+    process and the file its output goes to. Killed with its group (SIGKILL) after."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port), *args]
+    log_path = tmp_path / "serve.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            cmd, env=env or serve_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_healthy(proc, f"http://127.0.0.1:{port}", log_path)
+        yield proc, log_path
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, seconds: float = 60) -> None:

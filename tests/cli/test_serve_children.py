@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from hub.cli.listen import Supervisor
-from tests.support import free_block, free_port, serve_env, wait_healthy
+from tests.support import free_block, free_port, serve_env, serving, wait_healthy
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's"
@@ -252,16 +252,7 @@ def test_a_worker_killed_is_said_when_it_is_replaced(tmp_path: Path) -> None:
     # A worker ended by the kernel's OOM killer (SIGKILL) was replaced by uvicorn, which
     # says so at INFO, below `hub serve`'s level: the journal showed nothing, while the
     # worker's exchanges in flight were cut off and its /metrics counts fell.
-    port = free_port()
-    env = serve_env(tmp_path)
-    cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port), "--workers", "2"]
-    log_path = tmp_path / "serve.log"
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        wait_healthy(proc, f"http://127.0.0.1:{port}", log_path)
+    with serving(tmp_path, "--workers", "2") as (proc, log_path):
         deadline = time.monotonic() + 60
         while len(_worker_pids(proc.pid)) < 2:
             assert time.monotonic() < deadline, log_path.read_text()
@@ -278,10 +269,6 @@ def test_a_worker_killed_is_said_when_it_is_replaced(tmp_path: Path) -> None:
             "started worker " in said
         ), said
         assert proc.poll() is None  # the hub goes on serving
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.mark.parametrize(

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import REDIS_URL, free_port, serve_env, wait_healthy
+from tests.support import REDIS_URL, free_port, serve_env, serving
 
 
 def _started(tmp_path: Path, redis_url: str) -> str:
     """What `hub serve` said by the time it serves, given ``redis_url``."""
-    port = free_port()
     env = serve_env(tmp_path) | {"HUB_REDIS_URL": redis_url}
-    cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port)]
-    log_path = tmp_path / "serve.log"
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        wait_healthy(proc, f"http://127.0.0.1:{port}", log_path)
+    with serving(tmp_path, env=env) as (_proc, log_path):
         return " ".join(log_path.read_text().split())
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def test_a_redis_that_does_not_answer_is_said_at_start(tmp_path: Path) -> None:
