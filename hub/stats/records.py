@@ -54,7 +54,7 @@ _UNUSUAL_STATUS = _tx.c.status_code != literal_column(str(COMMON_STATUS))
 WINDOW_SORTED = 10_000
 
 
-def _unindexed(column: Any) -> Any:
+def unindexed(column: Any) -> Any:
     """``column``'s values, which no index offers the database: ``coalesce(x, x)`` is x."""
     return func.coalesce(column, column)
 
@@ -83,7 +83,7 @@ async def transactions(
     few = bool(window) and await _at_most(conn, window, WINDOW_SORTED)
     # A few records: read them all by time, no other index. Else: their seqs bound the
     # walk through seq or a filter's index, and time is only checked.
-    indexed = _unindexed if few else (lambda c: c)
+    indexed = unindexed if few else (lambda c: c)
     conds = [indexed(_tx.c[k]) == v for k, v in equal.items() if v is not None]
     status = equal.get("status_code")
     if status is not None and status != COMMON_STATUS and not few:
@@ -95,8 +95,8 @@ async def transactions(
     if not window or few:
         return await _page(conn, [*window, *conds], limit)
     checked = [
-        *([_unindexed(_tx.c.started_at) >= since] if since is not None else []),
-        *([_unindexed(_tx.c.started_at) < until] if until is not None else []),
+        *([unindexed(_tx.c.started_at) >= since] if since is not None else []),
+        *([unindexed(_tx.c.started_at) < until] if until is not None else []),
     ]
     # A page is most often in the seqs just before the last page's, or the newest (an
     # export of `hub tx list --all` reads a thousand pages, and `--since 30d` starts at the
