@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -104,23 +103,20 @@ def plural(n: int, one: str, many: str = "", *, sep: str = "") -> str:
     return f"{n:{sep}} {one if n == 1 else many or one + 's'}"
 
 
-# The password of SQLAlchemy's own URL pattern: after "user:", up to the "@".
-_PASSWORD = re.compile(r"^([\w+]+://[^:/]*:)[^@]*@")
-
-
 def shown(url: str) -> str:
     """A database URL fit to print: as given, its password masked.
 
     SQLAlchemy's rendering quotes the database part, so a URI filename read "file%3A/..."
-    and a Vietnamese file name turned to %-escapes: not what the user typed.
+    and a Vietnamese file name turned to %-escapes: not what the user typed. It is the
+    fallback for a password the pattern cannot find (one with a bare "/" in it).
     """
     parsed = parsed_url(url)
-    if parsed is None:
+    if parsed is None or parsed.password is None:
         return url
-    if parsed.password is None:
-        return url
-    masked, found = _PASSWORD.subn(r"\1***@", url, count=1)
-    return masked if found else parsed.render_as_string(hide_password=True)
+    from hub.core.settings import masked_url
+
+    masked = masked_url(url)
+    return masked if masked != url else parsed.render_as_string(hide_password=True)
 
 
 def parsed_url(url: str) -> URL | None:

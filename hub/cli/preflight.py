@@ -183,13 +183,13 @@ def redis_answers(s: Settings) -> None:
     import redis
 
     from hub.cli.common import console
-    from hub.core.settings import masked_redis_url
+    from hub.core.settings import masked_url
 
     client = redis.Redis.from_url(s.redis_url, socket_timeout=2, socket_connect_timeout=2)
     try:
         client.ping()
     except Exception as exc:  # whatever it is, the workers will fall back the same way
-        shown = masked_redis_url(s.redis_url)
+        shown = masked_url(s.redis_url)
         console.print(
             f"warning: HUB_REDIS_URL {shown} does not answer ({exc}): until it "
             "does, each process counts client quotas on its own, and a client may get its "

@@ -26,15 +26,15 @@ DRIVERS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 SERVICE_LINK = re.compile(r"^tcp://[^/:]+:\d+$")
 
 
-# A Redis URL's password: after "user:" (or a bare ":"), up to the "@". Percent-encoded
-# in a URL, it holds neither "/" nor ":" nor "@".
-_REDIS_PASSWORD = re.compile(r":[^:@/]*@")
+# A URL's password: after "scheme://user:" up to the last "@" before the path, so that one
+# typed with a bare "@" (p@ss) is masked whole, not cut at its first "@" to show the rest.
+_PASSWORD = re.compile(r"^([A-Za-z][\w+.-]*://[^:/?#@]*:)[^/?#]*@")
 
 
-def masked_redis_url(url: str) -> str:
-    """A Redis URL fit to print (stderr is a process manager's journal): its password as
-    ``***``, as the database URL's is (hub/cli/common.py, shown)."""
-    return _REDIS_PASSWORD.sub(":***@", url, count=1)
+def masked_url(url: str) -> str:
+    """A database or Redis URL fit to print (stderr is a process manager's journal): as
+    given, its password as ``***``."""
+    return _PASSWORD.sub(r"\1***@", url, count=1)
 
 
 class Settings(BaseSettings):
@@ -202,7 +202,7 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(
-                f"{masked_redis_url(value)[:60]!r} is no Redis URL: use redis://HOST:PORT/DB "
+                f"{masked_url(value)[:60]!r} is no Redis URL: use redis://HOST:PORT/DB "
                 "(rediss:// for TLS)"
             )
         if value and not value.startswith("unix://"):
@@ -216,7 +216,7 @@ class Settings(BaseSettings):
             if port is not None and not 1 <= port <= 65535:
                 raise ValueError(
                     "the Redis URL's port must be a number from 1 to 65535: "
-                    f"{masked_redis_url(value)[:60]!r}"
+                    f"{masked_url(value)[:60]!r}"
                 )
             db = url.path.strip("/")
             if db and not db.isdigit():
