@@ -29,12 +29,15 @@ SERVICE_LINK = re.compile(r"^tcp://[^/:]+:\d+$")
 # A URL's password: after "scheme://user:" up to the last "@" before the path, so that one
 # typed with a bare "@" (p@ss) is masked whole, not cut at its first "@" to show the rest.
 _PASSWORD = re.compile(r"^([A-Za-z][\w+.-]*://[^:/?#@]*:)[^/?#]*@")
+# In what is no URL ("redis//:pw@host", a refused setting), any ":...@" with no "/" in it.
+_LOOSE_PASSWORD = re.compile(r":[^:@/]*@")
 
 
 def masked_url(url: str) -> str:
     """A database or Redis URL fit to print (stderr is a process manager's journal): as
     given, its password as ``***``."""
-    return _PASSWORD.sub(r"\1***@", url, count=1)
+    masked, found = _PASSWORD.subn(r"\1***@", url, count=1)
+    return masked if found else _LOOSE_PASSWORD.sub(":***@", url, count=1)
 
 
 class Settings(BaseSettings):
