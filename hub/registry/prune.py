@@ -81,6 +81,12 @@ async def prune_entries(
 _NOTED = 5
 
 
+def _listed(names: Sequence[str]) -> str:
+    """The first few of ``names``, then how many more there are."""
+    more = f" (and {len(names) - _NOTED} more)" if len(names) > _NOTED else ""
+    return "; ".join(names[:_NOTED]) + more
+
+
 def left_grants(doc: RegistryDoc, grants: Sequence[tuple[str, str]]) -> list[str]:
     """A note (none or one) on the grants ``--prune`` leaves though one end of each is the
     document's: a grant is the document's to delete only when it declares both its client
@@ -97,12 +103,11 @@ def left_grants(doc: RegistryDoc, grants: Sequence[tuple[str, str]]) -> list[str
     )
     if not left:
         return []
-    named = "; ".join(f"{c} -> {s}" for c, s in left[:_NOTED])
-    more = f" (and {len(left) - _NOTED} more)" if len(left) > _NOTED else ""
+    named = _listed([f"{c} -> {s}" for c, s in left])
     client, service = left[0]
     return [
         f"--prune leaves {len(left)} grant{'s' * (len(left) != 1)} between an entry the files "
-        f"declare and one they do not: {named}{more}. --prune deletes only grants whose "
+        f"declare and one they do not: {named}. --prune deletes only grants whose "
         "client and service the files both declare; remove one with DELETE "
         f"/admin/grants?client={client}&service={service} (or --prune-all with a file of "
         "the whole registry)"
@@ -142,11 +147,10 @@ def left_out(
         if n
     ]
     one = len(named) == 1
-    more = f" (and {len(named) - _NOTED} more)" if len(named) > _NOTED else ""
     return [
         f"the files leave out {' and '.join(counts)} that the registry holds within what they "
         f"declare, and {'it stays' if one else 'they stay'} in force: "
-        f"{'; '.join(named[:_NOTED])}{more}. apply changes only what the files give; --prune "
+        f"{_listed(named)}. apply changes only what the files give; --prune "
         f"(prune=true) deletes {'it' if one else 'them'}"
     ]
 

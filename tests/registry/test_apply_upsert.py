@@ -351,3 +351,19 @@ async def test_three_services_on_one_route_are_named_in_one_sentence(db_url: str
         "VN/LOC/01/permits/copy-1, VN/LOC/01/permits/copy-2 and "
         "VN/LOC/01/permits/record-search all declare GET /records: "
     ), result.warnings
+
+
+def test_a_note_on_many_left_out_entries_names_five_and_counts_the_rest() -> None:
+    from types import SimpleNamespace
+
+    from hub.registry.prune import left_grants, left_out
+    from hub.registry.schemas import RegistryDoc
+
+    sub = "VN/LOC/01/permits"
+    doc = RegistryDoc.model_validate({"subsystems": [{"id": sub}]})
+    stored = {f"{sub}/s{i}": SimpleNamespace(subsystem_id=sub) for i in range(7)}
+    [note] = left_out(doc, stored, [])
+    assert f"{sub}/s0; {sub}/s1; {sub}/s2; {sub}/s3; {sub}/s4 (and 2 more). apply" in note
+    grants = [(sub, f"VN/GOV/BCA/population/q{i}") for i in range(6)]
+    [note] = left_grants(doc, grants)
+    assert f"{sub} -> VN/GOV/BCA/population/q4 (and 1 more). --prune deletes" in note
