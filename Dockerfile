@@ -13,7 +13,7 @@ RUN groupadd --system --gid 10001 hub \
     && mkdir -p /app /data && chown hub:hub /data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY hub ./hub
 COPY connectors ./connectors
 COPY schemas ./schemas

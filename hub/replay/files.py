@@ -14,9 +14,26 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from pathlib import Path
 
 SUFFIXES = (".yaml", ".yml")
+# The scenario library the project ships: the checkout's ``scenarios/``, or, installed from
+# the wheel, the ``scenarios/`` beside the installed ``hub`` package (in site-packages).
+LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def library_hint(path: Path) -> str:
+    """For a missing ``scenarios/...`` path: where the shipped library is, when it is
+    elsewhere (a hub installed from its wheel, run outside the project); else ``""``."""
+    if path.is_absolute() or not path.parts or path.parts[0] != "scenarios":
+        return ""
+    if not LIBRARY.is_dir() or Path("scenarios").resolve() == LIBRARY:
+        return ""
+    shipped = LIBRARY.joinpath(*path.parts[1:])
+    if not shipped.exists():
+        return f"; the hub's own scenarios are in {LIBRARY}"
+    return f"; the hub's own scenarios are in {LIBRARY}: hub replay {shlex.quote(str(shipped))}"
 
 
 def is_yaml(path: Path) -> bool:

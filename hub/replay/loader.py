@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hub.replay.compiling import compile_scenario
-from hub.replay.files import looks_like_scenario, yaml_files
+from hub.replay.files import library_hint, looks_like_scenario, yaml_files
 from hub.replay.plan import ScenarioPlan
 from hub.replay.problems import ScenarioLoadError, format_problem, validation_messages
 from hub.replay.schemas import Scenario
@@ -56,7 +56,7 @@ def discover(paths: list[Path], skipped: list[Path] | None = None) -> list[Path]
             )
             continue
         else:
-            problems.append(f"{path}: no such file or folder")
+            problems.append(f"{path}: no such file or folder{library_hint(path)}")
             continue
         earlier = _given_before(path, scenarios, given)
         if earlier is not None:

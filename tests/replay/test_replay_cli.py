@@ -572,6 +572,32 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "no scenario files in this folder" in result.output
 
 
+def test_a_missing_scenarios_path_names_the_shipped_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `hub replay scenarios/bank-ekyc.yaml`, as docs/scenarios.md writes it, run outside the
+    # checkout (a hub installed from its wheel) said only "no such file or folder".
+    library = Path(__file__).resolve().parents[2] / "scenarios"
+    monkeypatch.chdir(tmp_path)
+    result = run("scenarios/bank-ekyc.yaml", "scenarios/nope.yaml", "--hub", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert (
+        f"scenarios/bank-ekyc.yaml: no such file or folder; the hub's own scenarios are in "
+        f"{library}: hub replay {library / 'bank-ekyc.yaml'}"
+    ) in said
+    assert (
+        f"scenarios/nope.yaml: no such file or folder; the hub's own scenarios are in {library}"
+        in said
+    )
+    assert "nothing was run" in said
+    # In the checkout, where scenarios/ is the library, a typo gets no such pointer.
+    monkeypatch.chdir(library.parent)
+    result = run("scenarios/nope.yaml", "--hub", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert "scenarios/nope.yaml: no such file or folder\n" in result.output
+
+
 def test_a_scenario_file_given_twice_is_refused(
     write: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
