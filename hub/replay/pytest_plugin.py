@@ -13,6 +13,7 @@ end of the session.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +27,10 @@ import pytest
 
 from hub.core.ports import free_block
 
+# A key only a scenario's steps have. `pytest .` in a project whose environment holds the
+# hub found its azure-pipelines.yml (a top-level `steps:` of `- script:`s) and failed it as
+# a malformed scenario; a file named on the command line is still read whatever it holds.
+_STEP_KEY = re.compile(rb"""\b(?:client|service|fault|sleep|stub|verify)["']?\s*:""")
 _ROOTS = pytest.StashKey[list[Path]]()
 _HUB = pytest.StashKey["HubProcess"]()
 
@@ -77,7 +82,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if resolved not in roots:
         if not any(root in resolved.parents for root in roots):
             return None
-        if not looks_like_scenario(file_path):
+        if not looks_like_scenario(file_path) or _STEP_KEY.search(file_path.read_bytes()) is None:
             return None
     return ScenarioFile.from_parent(parent, path=file_path)
 

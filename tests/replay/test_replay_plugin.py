@@ -33,17 +33,21 @@ def test_collects_and_runs_scenarios_against_a_hub(
     write(GOOD, "scen/good.yaml")
     write(GOOD.replace("status: 200", "status: 418").replace("good", "teapot"), "scen/bad.yml")
     write("steps_are_not_here: 1\n", "scen/config.yaml")  # not a scenario: not collected
+    # Nor a CI file with steps of its own (pytest run on a project with the hub installed).
+    write("trigger: [main]\nsteps:\n  - script: make test\n", "scen/azure-pipelines.yml")
+    flow = '{"name": "flow", "steps": [{"client": "VN/GOV/BTP/civil-status", '
+    write(flow + '"service": "VN/GOV/BCA/population/echo"}]}\n', "scen/flow.yaml")
     write(GOOD, "scen/UPPER.YAML")  # as `hub replay` takes it: the suffix in any case
     write(GOOD, "scen/.cache/hidden.yaml")  # as `hub replay` leaves it: a hidden folder
     (tmp_path / "pytest.ini").write_text(
         "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
     )
     collected = pytest_in(tmp_path, "scen", "--collect-only")
-    assert "3 tests collected" in collected.stdout, collected.stdout + collected.stderr
+    assert "4 tests collected" in collected.stdout, collected.stdout + collected.stderr
 
     result = pytest_in(tmp_path, "scen", "--hub", fake_hub.url)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "1 failed, 2 passed" in result.stdout
+    assert "1 failed, 3 passed" in result.stdout
     assert "status: expected 418, got 200" in result.stdout
 
 
