@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import orjson
 
+from hub.core.security import without_key_secrets
+
 
 class HubError(Exception):
     """An answer made by the hub, not by a provider."""
@@ -37,7 +39,10 @@ class HubError(Exception):
         self.headers = headers or {}
 
     def body(self, request_id: str) -> bytes:
-        return orjson.dumps({"type": self.code, "message": self.message, "detail": request_id})
+        # A sentence may quote what the client sent (its X-Road-Client, its path), and a key
+        # sent there by mistake keeps its public prefix only, as in the log.
+        message = without_key_secrets(self.message)
+        return orjson.dumps({"type": self.code, "message": message, "detail": request_id})
 
 
 class ClientError(HubError):

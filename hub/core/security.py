@@ -6,10 +6,23 @@ import base64
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 from typing import Any
 
 KEY_PREFIX_LEN = 12
+# The secret part of a hub API key (hub_<12 hex>_<secret>, new_api_key) sent by mistake in a
+# URL (`?api_key=...`) or another header: the log and the hub's refusals keep the key's public
+# prefix, not its secret. Also written with encoded underscores (hub%5F..., or encoded twice:
+# hub%255F...) or in capitals (HUB_...): its secret is the same.
+API_KEY = re.compile(
+    r"(hub(?:_|%(?:25)?5f)[0-9a-f]{12}(?:_|%(?:25)?5f))(?:[a-z0-9_-]|%[0-9a-f]{2})+", re.IGNORECASE
+)
+
+
+def without_key_secrets(text: str) -> str:
+    """``text`` with the secret of every API key in it replaced by ``~``: ``hub_<prefix>_~``."""
+    return API_KEY.sub(r"\1~", text) if "hub" in text.lower() else text
 
 
 def new_api_key() -> str:

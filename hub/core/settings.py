@@ -178,6 +178,19 @@ class Settings(BaseSettings):
             f"env file): remove it, since {why}"
         )
 
+    @field_validator("admin_token", "operator_token")
+    @classmethod
+    def _carried_by_a_header(cls, value: str) -> str:
+        # A header's bytes reach the hub read as Latin-1: a token of other characters (Vietnamese
+        # letters sent in UTF-8) never equalled the one set, and every request got a 401.
+        if all(" " <= c <= "~" or c == "\t" for c in value):
+            return value
+        raise ValueError(
+            "must be printable ASCII (letters, digits, punctuation, inner blanks): an "
+            "Authorization header cannot carry other characters as they are written here, so "
+            "no request could send it"
+        )
+
     @field_validator("minute_rollup_days")
     @classmethod
     def _within_a_century(cls, value: int) -> int:

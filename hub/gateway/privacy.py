@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import quote, unquote, unquote_plus
 
-from hub.core.security import pseudonym
+from hub.core.security import pseudonym, without_key_secrets
 
 # Query parameters that never carry personal data; everything else of a personal-data
 # service's query is pseudonymised.
@@ -37,13 +38,6 @@ WORD = re.compile(r"[a-z][a-z_-]*")
 # other name of a personal-data service's query (a name, an ID with separators) may be a
 # value sent where a name stands, and is pseudonymised.
 PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*(?:\[[A-Za-z0-9_.-]*\])*")
-# The secret part of a hub API key (hub/core/security.py: hub_<12 hex>_<secret>) sent by
-# mistake in a URL (`?api_key=...`): the log keeps the key's public prefix, not its secret.
-# Also written with encoded underscores (hub%5F...) or in capitals (HUB_...): its secret
-# is the same.
-API_KEY = re.compile(
-    r"(hub(?:_|%5f)[0-9a-f]{12}(?:_|%5f))(?:[a-z0-9_-]|%[0-9a-f]{2})+", re.IGNORECASE
-)
 
 
 def log_path(
@@ -71,7 +65,27 @@ def log_path(
     for token in tokens:
         if token in logged:
             logged = logged.replace(token, "~")
-    return API_KEY.sub(r"\1~", logged) if "hub" in logged.lower() else logged
+    if tokens and ("%" in logged or "+" in logged):
+        # Sent encoded: an HTTP client encodes a token's / + = in a query (?token=q7%2FZk...).
+        logged = _spelled(tokens).sub("~", logged)
+    return without_key_secrets(logged)
+
+
+@functools.lru_cache(maxsize=4)
+def _spelled(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    """Every spelling of ``tokens`` a URL may carry: each character as itself or as the
+    percent-escapes of its UTF-8 bytes (in either case of hex digit, encoded once or twice),
+    a blank also as ``+``."""
+
+    def char(c: str) -> str:
+        escaped = "".join(
+            "%(?:25)?" + "".join(f"[{h}{h.upper()}]" if h.isalpha() else h for h in f"{b:02x}")
+            for b in c.encode()
+        )
+        return f"(?:{re.escape(c)}|{escaped}{'|[+]' if c == ' ' else ''})"
+
+    longest = sorted(tokens, key=len, reverse=True)  # a token inside another goes second
+    return re.compile("|".join("".join(char(c) for c in token) for token in longest))
 
 
 def _logged(

@@ -94,6 +94,29 @@ def test_a_token_with_a_newline_or_blank_at_an_end_is_refused(
 
 
 @pytest.mark.parametrize("env", ["development", "production"])
+@pytest.mark.parametrize("name", ["HUB_ADMIN_TOKEN", "HUB_OPERATOR_TOKEN"])
+@pytest.mark.parametrize(
+    "token", ["quản-trị-viên-bí-mật-2026", "token-0123456789\x7f", "token-01234\n56789"]
+)
+def test_a_token_no_authorization_header_can_carry_is_refused(
+    token: str, name: str, env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A header's value reaches the hub as bytes read as Latin-1: a token of Vietnamese letters
+    # sent in UTF-8 never equalled the one set, and the hub refused it with 401 for ever.
+    with pytest.raises(ValidationError) as caught:
+        _settings(monkeypatch, HUB_ENV=env, **{**SECRETS, name: token})
+    (error,) = caught.value.errors()
+    assert error["loc"] == (name.removeprefix("HUB_").lower(),)
+    assert "printable ASCII" in error["msg"], error["msg"]
+    assert token not in error["msg"]  # a secret is never echoed
+
+
+def test_a_token_with_a_blank_inside_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "admin token 0123456789"
+    assert _settings(monkeypatch, **{**SECRETS, "HUB_ADMIN_TOKEN": token}).admin_token == token
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
 @pytest.mark.parametrize("padded", ["{}\n", "{}\r\n", " {}", "{}\t"])
 def test_a_secret_key_with_a_newline_or_blank_at_an_end_is_refused(
     padded: str, env: str, monkeypatch: pytest.MonkeyPatch

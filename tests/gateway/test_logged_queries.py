@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from hub.gateway.privacy import log_path
 from tests.gateway.conftest import CLIENT, PROVIDER, Hub
 from tests.support import ADMIN, OPERATOR
 
@@ -69,3 +70,51 @@ async def test_an_admin_or_operator_token_in_a_gateway_url_is_not_logged(hub: Hu
         assert resp.status_code == 404  # the provider has no such path; the log has it
     paths = [r["path"] for r in await hub.records()]
     assert paths == ["/x/~?token=~", "/x/~?token=~"], paths
+
+
+def _escaped(text: str) -> str:
+    """Every byte of ``text`` percent-encoded: what a URL may say for any character."""
+    return "".join(f"%{b:02X}" for b in text.encode())
+
+
+async def test_a_token_or_key_percent_encoded_in_a_gateway_url_is_not_logged(hub: Hub) -> None:
+    # A URL may encode any character; the token is the same, and so was the operators' loss.
+    key = hub.keys[CLIENT]
+    prefix, secret = key.split("_", 2)[1:]
+    sent = [
+        f"/x/{_escaped(ADMIN)}?token={_escaped(OPERATOR)}",
+        f"/x/y?token={ADMIN[:5]}{_escaped(ADMIN[5:])}",
+        f"/x/y?api_key={key.replace('_', '%255F')}",  # encoded twice
+    ]
+    for path in sent:
+        resp = await hub.client.get(f"/r1/{PROVIDER}/answers{path}", headers=hub.headers())
+        assert resp.status_code == 404  # the provider has no such path; the log has it
+    paths = [r["path"] for r in await hub.records()]
+    assert paths[:2] == ["/x/~?token=~", "/x/y?token=~"], paths
+    assert prefix in paths[2] and secret[:8] not in paths[2], paths
+
+
+def test_a_token_as_an_http_client_encodes_it_is_not_logged() -> None:
+    # openssl rand -base64 makes tokens of / + =, which a query string carries encoded.
+    token = "q7/Zk+0aB9x2Lm4Wv8Tn=="
+    for query in (f"token={quote(token, safe='')}", f"token={quote(token)}", f"t={token}"):
+        logged = log_path("s", "/x", query, {}, False, tokens=(token,))
+        assert logged in ("/x?token=~", "/x?t=~"), logged
+
+
+async def test_a_refusal_does_not_echo_an_api_key_sent_in_the_wrong_place(hub: Hub) -> None:
+    # Refusals are printed by replays, kept in clients' logs and pasted into tickets.
+    key = hub.keys[CLIENT]
+    prefix, secret = key.split("_", 2)[1:]
+    sent = [
+        (f"/r1/{PROVIDER}/files/x", {"X-Road-Client": key, "Authorization": f"Bearer {key}"}),
+        (f"/r1/{PROVIDER}/files/x/{key}", hub.headers()),
+    ]
+    messages = []
+    for path, headers in sent:
+        resp = await hub.client.get(path, headers=headers)
+        assert resp.status_code in (400, 401, 403), resp.text
+        messages.append(resp.json()["message"])
+    assert not [m for m in messages if secret[:8] in m], messages
+    # The public prefix may stay, as in the log: it names the key, not its secret.
+    assert f"hub_{prefix}_~" in messages[1], messages
