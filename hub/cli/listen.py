@@ -59,9 +59,20 @@ def _say_ready(workers: int) -> None:
     sys.stdout.flush()  # a file or a pipe holds stdout in a buffer: a supervisor waits on it
 
 
-def _say_stopped(committed: int | None, killed: int = 0) -> None:
+def _say_stopped(
+    committed: int | None, killed: int = 0, *, cut_off: bool = False, unwritten: bool = False
+) -> None:
+    """``cut_off``: exchanges still in flight when the graceful wait ran out were cancelled
+    unanswered; ``unwritten``: a batch of the log's last flush failed."""
     if killed:
         said = f"hub stopped: {killed} worker(s) killed, their exchanges in flight cut off"
+    elif cut_off or unwritten:
+        parts = []
+        if cut_off:
+            parts.append(f"exchanges still in flight after {GRACEFUL_S} s were cut off")
+        if unwritten:
+            parts.append("the log's last records were not written (see the error above)")
+        said = "hub stopped: " + "; ".join(parts)
     else:
         said = "hub stopped: exchanges in flight answered, log flushed"
     if committed is not None:
@@ -151,11 +162,25 @@ class Server(uvicorn.Server):
             await super().shutdown(sockets)
             return
         _say_stopping(self.stop_signal)
-        await super().shutdown(sockets)
         from hub.front import HubApp  # loaded by now: the app this server ran
 
         app = self.config.loaded_app
-        _say_stopped(app.state.writer.committed if isinstance(app, HubApp) else None)
+        writer = app.state.writer if isinstance(app, HubApp) else None
+        failed = writer.failed_batches if writer is not None else 0
+        await super().shutdown(sockets)
+        _say_stopped(
+            writer.committed if writer is not None else None,
+            cut_off=not self.drained,
+            unwritten=writer is not None and writer.failed_batches > failed,
+        )
+
+    drained = False  # the exchanges in flight finished within the graceful wait
+
+    async def _wait_tasks_to_complete(self) -> None:
+        # uvicorn's wait, which it cancels once timeout_graceful_shutdown has passed, and
+        # then cancels the exchanges still in flight: they get no answer.
+        await super()._wait_tasks_to_complete()
+        self.drained = True
 
 
 class Supervisor(Multiprocess):

@@ -59,7 +59,22 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _read_only_session_is_lost(ctx: Any) -> None:
+        # A session opened while PostgreSQL refused writes (default_transaction_read_only
+        # set on the database, a standby reached in a failover) stays read-only for its
+        # life: pooled, it refused the log's batches and the readiness probe after the
+        # database took writes again, and the hub answered 503 until restarted. Dropped
+        # like a lost connection, with the pool's others, the next one is opened anew.
+        if getattr(ctx.original_exception, "sqlstate", None) == READ_ONLY_SQL_TRANSACTION:
+            ctx.is_disconnect = True
+
+    return engine
+
+
+READ_ONLY_SQL_TRANSACTION = "25006"  # PostgreSQL's SQLSTATE for a write in a read-only one
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
