@@ -33,12 +33,20 @@ def compile_scenario(
     for index, step in enumerate(scenario.steps):
         step_id = step.id or ""
         if step_id in first_index:
-            compiler.errors.append(
-                (
-                    ("steps", index, "id"),
-                    f"step id {step_id!r} is used twice (first by steps[{first_index[step_id]}])",
+            first = first_index[step_id]
+            if index in scenario.named_by_place:
+                said = (
+                    f"this step has no id, and {step_id!r}, the one it is given after its "
+                    f"place, is the id of steps[{first}]: give one of them an id of its own"
                 )
-            )
+            elif first in scenario.named_by_place:
+                said = (
+                    f"step id {step_id!r} is that of steps[{first}] too, which has no id and "
+                    "is named after its place: give one of them an id of its own"
+                )
+            else:
+                said = f"step id {step_id!r} is used twice (first by steps[{first}])"
+            compiler.errors.append((("steps", index, "id"), said))
         first_index.setdefault(step_id, index)
         if isinstance(step, FaultStep):
             fault = _fault(compiler, ("steps", index), step)

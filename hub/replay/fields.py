@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Strict
@@ -20,6 +21,19 @@ CLIENT_PATTERN = r"^[^/\s]+/[^/\s]+/[^/\s]+/[^/\s]+$"
 SERVICE_PATTERN = r"^[^/\s]+/[^/\s]+/[^/\s]+/[^/\s]+/[^/\s]+$"
 STEP_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 VAR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+
+
+def var_name_problem(kind: str, name: object) -> str | None:
+    """Why ``name`` cannot name a variable (``kind``: "variable" or "capture"), or None."""
+    if name == "run":
+        return f"{kind} name 'run' is taken by run.iteration and run.id: give it another name"
+    if not isinstance(name, str) or not re.fullmatch(VAR_NAME_PATTERN, name):
+        return (
+            f"{kind} name {name!r} is not a valid variable name: ASCII letters, digits, '_' "
+            "and '-', starting with a letter or '_' (e.g. cid, mother_id)"
+        )
+    return None
+
 
 # What each pattern asks for, in words: a file that breaks one is told this, not the regex.
 PATTERN_ADVICE = {

@@ -187,6 +187,9 @@ def _load_text(text: str, *, file: str, default_name: str) -> ScenarioPlan:
         raise ScenarioLoadError(
             [format_problem(file, data, lines, loc, m) for loc, m in duplicates]
         )
+    other = _other_file(data)
+    if other:
+        raise ScenarioLoadError([f"{file}:1: {other}"])
     if not isinstance(data, dict):
         raise ScenarioLoadError(
             [
@@ -202,6 +205,29 @@ def _load_text(text: str, *, file: str, default_name: str) -> ScenarioPlan:
     if errors:
         raise ScenarioLoadError([format_problem(file, data, lines, loc, m) for loc, m in errors])
     return plan
+
+
+_REGISTRY_SECTIONS = ("members", "subsystems", "services", "grants")
+
+
+def _other_file(data: Any) -> str | None:
+    """What a file that `hub replay` was given by name holds instead of a scenario, when it
+    is one of the project's other files: a key per section of it was refused else."""
+    if isinstance(data, dict) and data and set(data) <= set(_REGISTRY_SECTIONS):
+        return (
+            f"this is a registry file ({', '.join(_REGISTRY_SECTIONS)}), not a scenario: "
+            "give it to `hub registry apply`"
+        )
+    if (
+        isinstance(data, list)
+        and data
+        and all(isinstance(item, dict) and {"client", "api_key"} <= set(item) for item in data)
+    ):
+        return (
+            "this is a list of API keys (as `hub demo credentials` prints), not a scenario: "
+            "give it as --credentials FILE"
+        )
+    return None
 
 
 def _whole(data: Any) -> str:

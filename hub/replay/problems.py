@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from hub.core.hints import did_you_mean
@@ -124,6 +126,19 @@ _RUN_OPTIONS = {
 _ALL_OPTIONS = "--iterations, --vus, --duration, --rate, --stages, --threshold, --timeout"
 
 
+def _yaml_number(number: float) -> str | None:
+    """``number`` as YAML 1.1 reads a number, or None for one too large for any."""
+    if not math.isfinite(number):
+        return None
+    if number == int(number) and abs(number) < 1e16:
+        return str(int(number))
+    text = f"{number:.10g}"
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
 def _unit_advice(loc: Loc, kind: str, value: Any) -> str:
     """For a number written with a unit, as k6's users write them (``sleep: 1s``,
     ``max_ms: 2s``): the number to write instead, in the unit the field takes."""
@@ -133,10 +148,26 @@ def _unit_advice(loc: Loc, kind: str, value: Any) -> str:
     if not (field == "sleep" or field.endswith("_ms")):
         return ""
     try:
-        float(value)
+        number = float(value)
     except ValueError:
         pass
-    else:  # `sleep: "1.5"`: the number is right, its quotes make it text
+    else:
+        if not math.isfinite(number):  # `sleep: inf`: text to YAML, and no time to wait
+            unit, example = ("seconds", 1) if field == "sleep" else ("milliseconds", 500)
+            return (
+                f"; YAML reads {value.strip()} as text: give a finite number of {unit}, "
+                f"e.g. {field}: {example}"
+            )
+        if "e" in value.lower() and isinstance(yaml.safe_load(value.strip()), str):
+            # `max_ms: 1e3`, unquoted: YAML 1.1 takes an exponent only after a '.' and
+            # with a sign (1.0e+3), so it is text, and "write it without quotes" went round.
+            said = (
+                f"; YAML reads {value.strip()} as text, not as a number (its exponent needs "
+                "a '.' before it and a sign)"
+            )
+            written = _yaml_number(number)
+            return f"{said}: write {field}: {written}" if written else said
+        # `sleep: "1.5"`: the number is right, its quotes make it text
         return f"; write the number without quotes: {field}: {value.strip()}"
     try:
         seconds = parse_duration(value)

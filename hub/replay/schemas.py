@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from hub.replay.fields import VAR_NAME_PATTERN, Model
+from hub.replay.fields import Model, var_name_problem
 from hub.replay.stepschemas import FaultStep, SleepStep, Step, StubStep, VerifyStep
 
 
@@ -44,6 +44,8 @@ class Scenario(Model):
         default_factory=dict, description="Variables for {{ templates }}; may use run.*."
     )
     steps: list[Step] = Field(min_length=1)
+    # The indexes of the steps without an id, named after their place ("step-3").
+    _named_by_place: set[int] = PrivateAttr(default_factory=set)
 
     @field_validator("name")
     @classmethod
@@ -55,15 +57,33 @@ class Scenario(Model):
                 "the name is empty; give the scenario a name, or leave out 'name:' to name "
                 "it after its file"
             )
+        # It titles a report's table and a JUnit suite: a line break broke the title in
+        # two, and an ESC went to the terminal as it was.
+        control = re.search(r"[\x00-\x1f\x7f-\x9f]", value or "")
+        if control:
+            char = control.group()
+            escaped = char.encode("unicode_escape").decode()
+            said = (
+                f"a line break ({escaped})"
+                if char in "\r\n"
+                else f"the control character {escaped}"
+            )
+            raise ValueError(f"the name holds {said}; a name is one line of text: remove it")
         return value
 
     @field_validator("vars")
     @classmethod
     def _var_names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
-            if not re.match(VAR_NAME_PATTERN, str(name)) or name == "run":
-                raise ValueError(f"variable name {name!r} is not a valid variable name")
+            problem = var_name_problem("variable", name)
+            if problem:
+                raise ValueError(problem)
         return value
+
+    @property
+    def named_by_place(self) -> frozenset[int]:
+        """The indexes of the steps given no id, which are named after their place."""
+        return frozenset(self._named_by_place)
 
     @model_validator(mode="after")
     def _ids(self) -> Scenario:
@@ -78,6 +98,7 @@ class Scenario(Model):
                 }
                 kind = kinds.get(type(step), "step")
                 step.id = f"{kind}-{index + 1}"
+                self._named_by_place.add(index)
         return self
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -85,9 +86,15 @@ async def replay(
             origin = str(credentials_file) if credentials_file else f"{hub_url}/demo/credentials"
             # Which files: in a folder of scenarios, a typo in one client is else a grep away.
             files = [p.file for p in plans if p.clients.intersection(missing)]
+            known = sorted(runner.credentials)
+            named = []
+            for client in missing:
+                close = difflib.get_close_matches(client, known, n=1, cutoff=0.8)
+                named.append(f"{client} (did you mean {close[0]}?)" if close else client)
             raise SourceError(
-                f"no API key for client(s) {', '.join(missing)} (named in "
-                f"{', '.join(dict.fromkeys(files))}) in {origin}"
+                f"no API key for client(s) {', '.join(named)} (named in "
+                f"{', '.join(dict.fromkeys(files))}) in {origin}: check the client id, or "
+                "give --credentials FILE with a key for it (`hub keys issue CLIENT` makes one)"
             )
         checks = _MockServices(runner.session)
         controls: dict[str, str | None] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
@@ -12,11 +11,11 @@ from hub.replay.fields import (
     METHOD_PATTERN,
     SERVICE_PATTERN,
     STEP_ID_PATTERN,
-    VAR_NAME_PATTERN,
     Model,
     Number,
     Scalar,
     Whole,
+    var_name_problem,
 )
 from hub.replay.mockschemas import Fault, Stubs, Verify
 
@@ -148,8 +147,9 @@ class ExchangeStep(Model):
         cls, value: dict[str, str | Capture] | None
     ) -> dict[str, str | Capture] | None:
         for name in value or {}:
-            if not re.match(VAR_NAME_PATTERN, name) or name == "run":
-                raise ValueError(f"capture name {name!r} is not a valid variable name")
+            problem = var_name_problem("capture", name)
+            if problem:
+                raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

@@ -100,8 +100,21 @@ def _parse_masked(text: str, file: str) -> tuple[Any, dict[Loc, int], list[tuple
         lines: dict[Loc, int] = {}
         duplicates: list[tuple[Loc, str]] = []
         if node is not None:
+            # Without aliases a file has fewer values than characters; aliases of aliases
+            # ("billion laughs") multiply them, and each is walked, checked and compiled.
+            budget = [budget_of(text)]
             try:
-                _walk(node, (), lines, duplicates, ())
+                _walk(node, (), lines, duplicates, (), budget)
+            except _TooLarge as exc:
+                where = ".".join(str(p) for p in exc.loc)
+                raise ScenarioLoadError(
+                    [
+                        f"{file}:{exc.line}: YAML aliases at {where} make this file hold more "
+                        f"than {budget_of(text):,} values, far more than it writes out; "
+                        "refer to each anchor fewer times (an alias of a list of aliases "
+                        "multiplies them), or write the values out"
+                    ]
+                ) from None
             except _RecursiveAlias as exc:
                 where = ".".join(str(p) for p in exc.loc)
                 raise ScenarioLoadError(
@@ -308,6 +321,20 @@ def _surrogate(node: yaml.Node) -> str | None:
     )
 
 
+# How many values aliases may add to a file, beyond what it writes out.
+ALIASED_VALUES = 100_000
+
+
+def budget_of(text: str) -> int:
+    """The most values a file of ``text`` may hold, its aliases expanded."""
+    return 2 * len(text) + ALIASED_VALUES
+
+
+class _TooLarge(Exception):
+    def __init__(self, loc: Loc, line: int) -> None:
+        self.loc, self.line = loc, line
+
+
 class _RecursiveAlias(Exception):
     def __init__(self, loc: Loc, line: int, anchor_line: int) -> None:
         self.loc, self.line, self.anchor_line = loc, line, anchor_line
@@ -319,8 +346,14 @@ def _walk(
     lines: dict[Loc, int],
     duplicates: list[tuple[Loc, str]],
     parents: tuple[yaml.Node, ...],
+    budget: list[int] | None = None,
 ) -> None:
     lines.setdefault(loc, node.start_mark.line + 1)
+    if budget is not None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            # The line of the top-level entry: deeper ones are those of the anchors, far above.
+            raise _TooLarge(loc, lines[loc[:2]])
     problem = _surrogate(node)
     if problem:
         duplicates.append((loc, problem))
@@ -348,8 +381,8 @@ def _walk(
             problem = _surrogate(key_node)
             if problem:
                 duplicates.append((child, problem))
-            _walk(value_node, child, lines, duplicates, parents)
+            _walk(value_node, child, lines, duplicates, parents, budget)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines.setdefault((*loc, index), item.start_mark.line + 1)
-            _walk(item, (*loc, index), lines, duplicates, parents)
+            _walk(item, (*loc, index), lines, duplicates, parents, budget)

@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.cli.main import app
+from hub.replay.loader import load_text
 
 GOOD = """
 name: good
@@ -114,6 +115,25 @@ def run(*args: str) -> Any:
             GOOD + "  - id: find\n    fault: {provider: A/B/C/D, clear: true}\n",
             [":8: step 'find' (steps[1]), field id: step id 'find' is used twice"],
         ),
+        (  # "step steps[1], field id: step id 'step-2' is used twice": an id never written.
+            GOOD.replace("id: find", "id: step-2")
+            + "  - client: VN/GOV/BTP/civil-status\n    service: VN/GOV/BCA/population/echo\n",
+            [
+                ":8: step steps[1], field id: this step has no id, and 'step-2', the one it "
+                "is given after its place, is the id of steps[0]: give one of them an id of "
+                "its own"
+            ],
+        ),
+        (
+            GOOD.replace("  - id: find\n    client", "  - client")
+            + "  - id: step-1\n    client: VN/GOV/BTP/civil-status\n"
+            "    service: VN/GOV/BCA/population/echo\n",
+            [
+                ":7: step 'step-1' (steps[1]), field id: step id 'step-1' is that of steps[0] "
+                "too, which has no id and is named after its place: give one of them an id of "
+                "its own"
+            ],
+        ),
         (
             GOOD.replace("name: good", "name: good\nvars: {a: &x [*x]}"),
             [":3: recursive YAML alias at vars.a.0"],
@@ -187,6 +207,46 @@ def run(*args: str) -> Any:
                 ":2: field name: the name is empty; give the scenario a name, or leave out "
                 "'name:' to name it after its file"
             ],
+        ),
+        (  # Named on the command line: five lines on 'steps' and unknown keys.
+            "members: []\nsubsystems: []\nservices: []\ngrants: []\n",
+            [
+                ":1: this is a registry file (members, subsystems, services, grants), not a "
+                "scenario: give it to `hub registry apply`\nrefused: 1 problem(s)"
+            ],
+        ),
+        (
+            '[{"client": "VN/GOV/BTP/civil-status", "api_key": "k", "services": []}]\n',
+            [
+                ":1: this is a list of API keys (as `hub demo credentials` prints), not a "
+                "scenario: give it as --credentials FILE"
+            ],
+        ),
+        (  # It said the name was not valid, not what one is.
+            GOOD.replace("name: good", "name: good\nvars: {tên: 1}"),
+            [
+                ":3: field vars: variable name 'tên' is not a valid variable name: ASCII "
+                "letters, digits, '_' and '-', starting with a letter or '_' (e.g. cid, "
+                "mother_id)"
+            ],
+        ),
+        (
+            GOOD + "    capture: {run: $.id}\n",
+            [
+                ":8: step 'find' (steps[0]), field capture: capture name 'run' is taken by "
+                "run.iteration and run.id: give it another name"
+            ],
+        ),
+        (  # It broke the report's title in two and went to the terminal raw (an ESC).
+            GOOD.replace("name: good", 'name: "bank\\nekyc"'),
+            [
+                ":2: field name: the name holds a line break (\\n); a name is one line "
+                "of text: remove it"
+            ],
+        ),
+        (
+            GOOD.replace("name: good", 'name: "bank\\x1b[31mekyc"'),
+            [":2: field name: the name holds the control character \\x1b;"],
         ),
         (
             GOOD + "    headers: {X Road-UserId: officer-01}\n",
@@ -311,6 +371,34 @@ def test_malformed_files_are_refused_before_anything_runs(
     assert str(path) in result.output
     assert "Traceback" not in result.output
     assert "nothing was run" in result.output
+
+
+def test_aliases_of_aliases_are_refused_rather_than_expanded(
+    write: Callable[..., Path],
+) -> None:
+    # Six levels of nine aliases: 531,441 values from eight lines, each walked and compiled
+    # (seconds); nine levels ("billion laughs") held `hub replay` for hours.
+    levels = ['  l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 6)]
+    path = write(GOOD.replace("name: good", "name: good\nvars:\n" + "\n".join(levels)))
+    result = run(str(path), "--hub", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert f"{path}:" in result.output
+    assert f"{path}:9: YAML aliases at vars.l5." in result.output
+    assert "refer to each anchor fewer times" in result.output
+    assert "nothing was run" in result.output
+
+
+def test_a_few_aliases_are_taken(write: Callable[..., Path]) -> None:
+    headers = "    headers: *h\n"
+    steps = "".join(
+        f"  - id: s{n}\n    client: VN/GOV/BTP/civil-status\n"
+        f"    service: VN/GOV/BCA/population/echo\n{headers}"
+        for n in range(2000)
+    )
+    text = "name: many\nvars: {h: &h {X-Road-UserId: o, X-Road-Issue: i}}\nsteps:\n" + steps
+    plan = load_text(text, file="many.yaml")
+    assert len(plan.steps) == 2000
 
 
 @pytest.mark.parametrize(
@@ -463,6 +551,25 @@ def test_a_wrong_shape_is_said_in_the_words_of_yaml(
             "field sleep: Input should be a valid number (got '1.5'); write the number "
             "without quotes: sleep: 1.5",
         ),
+        (  # It said to write 1e3 without quotes: it was, and YAML 1.1 reads it as text.
+            GOOD.replace("{status: 200}", "{status: 200, max_ms: 1e3}"),
+            "(got '1e3'); YAML reads 1e3 as text, not as a number (its exponent needs a "
+            "'.' before it and a sign): write max_ms: 1000",
+        ),
+        (
+            GOOD + "  - sleep: 2.5e1\n",
+            "(got '2.5e1'); YAML reads 2.5e1 as text, not as a number (its exponent needs "
+            "a '.' before it and a sign): write sleep: 25",
+        ),
+        (
+            GOOD + "  - sleep: 1e-05\n",
+            "YAML reads 1e-05 as text, not as a number (its exponent needs a '.' before it "
+            "and a sign): write sleep: 1.0e-05",
+        ),
+        (  # It said to write inf without quotes, as it was.
+            GOOD + "  - sleep: inf\n",
+            "(got 'inf'); YAML reads inf as text: give a finite number of seconds, e.g. sleep: 1",
+        ),
     ],
     ids=[
         "sleep s",
@@ -472,6 +579,10 @@ def test_a_wrong_shape_is_said_in_the_words_of_yaml(
         "fault latency s",
         "sleep compound",
         "sleep quoted",
+        "max_ms exponent",
+        "sleep exponent",
+        "sleep small exponent",
+        "sleep inf",
     ],
 )
 def test_a_number_given_with_a_unit_says_the_number_to_write(

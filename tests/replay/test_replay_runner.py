@@ -760,6 +760,26 @@ async def test_a_client_without_a_key_is_refused_with_the_files_that_name_it(
     assert "uses-ekyc.yaml" in message and "ok.yaml" not in message
 
 
+async def test_a_client_without_a_key_says_the_client_meant_and_how_to_give_a_key(
+    fake_hub: FakeHub, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # A typo in a client id only said that it had no key, as if a key were to be found.
+    typo = "steps:\n  - {client: VN/GOV/BTP/civil-statu, service: VN/GOV/BCA/population/echo}\n"
+    creds = tmp_path / "creds.json"
+    creds.write_text('[{"client": "VN/GOV/BTP/civil-status", "api_key": "key-civil"}]')
+    with pytest.raises(SourceError) as refused:
+        await replay(
+            [load_file(write(typo, "typo.yaml"))],
+            hub_url=fake_hub.url,
+            options=RunOptions(),
+            credentials_file=creds,
+        )
+    message = str(refused.value)
+    assert "VN/GOV/BTP/civil-statu (did you mean VN/GOV/BTP/civil-status?)" in message
+    assert "typo.yaml" in message
+    assert "check the client id, or give --credentials FILE with a key for it" in message
+
+
 async def test_closed_model_makes_no_more_workers_than_iterations(
     fake_hub: FakeHub, write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
