@@ -14,3 +14,12 @@ KEY_GRACE_MAX_S = 30 * 24 * 3600
 # ASCII, no CR/LF, at most 300 characters. Here, not in the gateway's checks, because the
 # operator commands test a filter on them against it and must not import the server.
 SAFE_HEADER = re.compile(r"^[\x20-\x7e]{1,300}$")
+# A YAML file (a scenario, a registry file) may hold this many values more than it writes
+# out, its aliases expanded: an alias of a list of aliases multiplies them ("billion
+# laughs"), and nine levels in 14 lines held `hub replay` and `hub registry apply` for hours.
+ALIASED_VALUES = 100_000
+
+
+def budget_of(text: str) -> int:
+    """The most values a YAML file of ``text`` may hold, its aliases expanded."""
+    return 2 * len(text) + ALIASED_VALUES

@@ -10,6 +10,7 @@ from yaml.constructor import SafeConstructor
 
 from hub.core.hints import unknown_key
 from hub.core.ids import IdError
+from hub.core.limits import budget_of
 
 NESTED = "nested too deep to read: lists or mappings thousands of levels inside one another"
 # What to do about PyYAML's complaints at the usual slips of a hand-edited file, which name
@@ -87,6 +88,7 @@ def load(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
         # [[[[... thousands deep: PyYAML's parser recurses (a traceback, a 500 from the API).
         raise RegistryFileError(f"{source}: {NESTED}", malformed=True) from None
     _check_keys(node, source)
+    _check_size(node, text, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -116,6 +118,40 @@ def _yaml_error(exc: yaml.YAMLError, source: str) -> str:
     else:
         problem += next((f"; {fix}" for said, fix in YAML_FIXES if problem.startswith(said)), "")
     return f"{where}: not valid YAML: {problem}"
+
+
+def _check_size(node: yaml.Node | None, text: str, source: str) -> None:
+    """Refuse a file whose aliases expand it far past what it writes out: each value is
+    validated (and checked for characters no database stores) as often as it is referred to,
+    and nine levels of aliases of lists of aliases held `hub registry apply` for hours."""
+    budget = budget_of(text)
+    sizes: dict[int, int] = {}  # each node's values, its aliases expanded, counted once
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = 1  # a recursive alias: counted once, as the walk above sees it
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(item) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(key) + size(value) for key, value in node.value)
+        else:
+            total = 1
+        sizes[id(node)] = min(total, budget + 1)  # no need to count on past the limit
+        return sizes[id(node)]
+
+    try:
+        held = 0 if node is None else size(node)
+    except RecursionError:
+        raise RegistryFileError(f"{source}: {NESTED}", malformed=True) from None
+    if held > budget:
+        raise RegistryFileError(
+            f"{source}: YAML aliases make this file hold more than {budget:,} values, far "
+            "more than it writes out; refer to each anchor fewer times (an alias of a list "
+            "of aliases multiplies them), or write the values out",
+            malformed=True,
+        )
 
 
 def _check_keys(node: yaml.Node | None, source: str) -> None:

@@ -22,6 +22,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from yaml.reader import Reader
 from yaml.resolver import Resolver
 
+from hub.core.limits import budget_of
 from hub.replay.compiler import Loc
 from hub.replay.problems import ScenarioLoadError
 from hub.replay.sources import yaml_problem
@@ -319,15 +320,6 @@ def _surrogate(node: yaml.Node) -> str | None:
         "which UTF-8 cannot carry; write the character itself, or one beyond \\uffff as "
         "\\U and 8 hex digits (e.g. \\U0001F600)"
     )
-
-
-# How many values aliases may add to a file, beyond what it writes out.
-ALIASED_VALUES = 100_000
-
-
-def budget_of(text: str) -> int:
-    """The most values a file of ``text`` may hold, its aliases expanded."""
-    return 2 * len(text) + ALIASED_VALUES
 
 
 class _TooLarge(Exception):

@@ -89,3 +89,23 @@ def test_a_registry_file_nested_thousands_deep_is_a_refusal_not_a_traceback() ->
     # `hub registry apply` printed a RecursionError's traceback.
     with pytest.raises(RegistryFileError, match=r"^reg\.yaml: nested too deep to read"):
         load(f"members: {DEEP}\n", "reg.yaml")
+
+
+def _aliases(levels: int) -> str:
+    """A registry file whose member's unknown key holds ``levels`` of aliases of lists of
+    aliases, 9 to the power of ``levels`` values in a few lines ("billion laughs")."""
+    lines = [
+        "x-laughs:",
+        '  l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+    ]
+    lines += [f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return "\n".join(lines) + f"\nmembers:\n  - id: VN/GOV/BCA\n    extra: *l{levels - 1}\n"
+
+
+def test_a_registry_file_of_aliases_of_aliases_is_refused_at_once() -> None:
+    # Nine levels held `hub registry apply` for hours, walking 387 million values.
+    with pytest.raises(RegistryFileError, match=r"^reg\.yaml: YAML aliases make this file"):
+        load(_aliases(9), "reg.yaml")
+    # A few aliases, as YAML's users write them, are taken.
+    data, _node = load(_aliases(3), "reg.yaml")
+    assert len(data["members"][0]["extra"]) == 9
