@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.message
 import json
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -144,8 +145,16 @@ def _read_once(body: bytes) -> None:
         # Thousands of [ or { deep: Python's parser gives up (a bare "There was an error
         # parsing the body" before).
         raise HTTPException(400, f"the body is {NESTED}") from None
-    except ValueError:
+    except json.JSONDecodeError:
         return
+    except ValueError:
+        # Not invalid JSON: a whole number longer than Python reads (a bare "There was an
+        # error parsing the body" before, naming neither field nor number).
+        raise HTTPException(
+            400,
+            f"the body holds a whole number longer than {sys.get_int_max_str_digits()} "
+            "digits, which no field takes: send a number within the field's range",
+        ) from None
 
 
 class RegistryRoute(AdminRoute):

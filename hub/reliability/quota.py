@@ -88,10 +88,11 @@ class LocalQuotas:
             w[0], w[1] = second, 0
         if w[2] != day:
             w[2], w[3] = day, 0
-        if rps is not None and w[1] >= rps:
-            return max(second + 1 - now, 0.001)
+        # The day first: a client over both would be refused again at the second's end.
         if per_day is not None and w[3] >= per_day:
             return _until_next_day(now, self.policy.utc_offset_s(now))
+        if rps is not None and w[1] >= rps:
+            return max(second + 1 - now, 0.001)
         w[1] += 1
         w[3] += 1
         return None
@@ -103,7 +104,8 @@ def _until_next_day(now: float, offset_s: int) -> float:
 
 
 # KEYS[1]: the client's key prefix. ARGV: rps, per day (-1: none), UTC offset in seconds.
-# Returns {0} when allowed, else {1, milliseconds to wait}.
+# Returns {0} when allowed, else {1, milliseconds to wait}: to the day's end when the day is
+# full, whatever the second (the day first, as in LocalQuotas.take).
 TAKE_SCRIPT = """
 local rps, per_day, offset = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
@@ -112,11 +114,11 @@ local second = tonumber(t[1])
 local day = math.floor((second + offset) / 86400)
 local skey = KEYS[1] .. ':s:' .. second
 local dkey = KEYS[1] .. ':d:' .. day
-if rps >= 0 and tonumber(redis.call('GET', skey) or '0') >= rps then
-  return {1, (second + 1) * 1000 - now_ms}
-end
 if per_day >= 0 and tonumber(redis.call('GET', dkey) or '0') >= per_day then
   return {1, (day + 1) * 86400000 - (now_ms + offset * 1000)}
+end
+if rps >= 0 and tonumber(redis.call('GET', skey) or '0') >= rps then
+  return {1, (second + 1) * 1000 - now_ms}
 end
 if rps >= 0 then
   redis.call('INCR', skey)

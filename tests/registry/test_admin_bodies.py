@@ -1,5 +1,6 @@
 """Bodies the admin API cannot take as they are, each refused with a sentence saying what to
-fix: a key given twice in a JSON object, bytes that are not UTF-8, nesting thousands deep."""
+fix: a key given twice in a JSON object, bytes that are not UTF-8, nesting thousands deep,
+a number too long to read."""
 
 from __future__ import annotations
 
@@ -43,6 +44,10 @@ def _nested(levels: int) -> dict:
         # Each was "There was an error parsing the body".
         ("PUT", "/admin/registry", DEEP, 400, "the body is nested too deep to read"),
         ("PUT", "/admin/registry", '{"members": ' + DEEP + "}", 400, "nested too deep"),
+        # A count of 5,000 digits (past Python's 4,300 for reading an integer) was also "There
+        # was an error parsing the body", which named neither the field nor the number.
+        ("PATCH", "/admin/subsystems/VN/GOV/BCA/population", '{"quota_rps": ' + "9" * 5000 + "}",
+         400, "the body holds a whole number longer than 4300 digits, which no field takes"),
         # A 500: jsonschema recursed past Python's limit checking the schema.
         ("PATCH", f"/admin/services/{SERVICE}", json.dumps({"request_schema": _nested(300)}),
          422, "request_schema nests objects and lists more than 100 levels deep"),
@@ -109,3 +114,31 @@ def test_a_registry_file_of_aliases_of_aliases_is_refused_at_once() -> None:
     # A few aliases, as YAML's users write them, are taken.
     data, _node = load(_aliases(3), "reg.yaml")
     assert len(data["members"][0]["extra"]) == 9
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        # PyYAML reads these as an integer and a date, and Python refuses to make them: a
+        # ValueError's traceback from `hub registry apply`, a 500 from the API.
+        ("9" * 5000, "reg.yaml:3: not valid YAML: a whole number of 5000 digits"),
+        ("2024-13-01", "reg.yaml:3: not valid YAML: '2024-13-01' is no date (month must be"),
+    ],
+)
+def test_a_value_yaml_reads_but_python_cannot_make_is_refused_with_its_line(
+    value: str, said: str
+) -> None:
+    text = f"subsystems:\n  - id: VN/GOV/BTP/civil-status\n    quota_rps: {value}\n"
+    with pytest.raises(RegistryFileError) as info:
+        load(text, "reg.yaml")
+    assert str(info.value).startswith(said)
+
+
+async def test_a_number_too_long_for_python_in_yaml_is_a_400_not_a_500(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with hub_client(make_settings(sqlite_url, tmp_path)) as (_app, c):
+        text = "subsystems:\n  - id: VN/GOV/BTP/civil-status\n    quota_rps: " + "9" * 5000 + "\n"
+        r = await c.put("/admin/registry?dry_run=true", content=text, headers=YAML_H)
+        assert r.status_code == 400, r.text
+        assert r.json()["detail"].startswith("body:3: not valid YAML: a whole number of 5000")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -60,6 +61,17 @@ def test_per_day_quota_resets_at_local_midnight() -> None:
     assert quotas.take(CLIENT) == pytest.approx(3600)  # Retry-After: the day's end
     clock.now = midnight
     assert quotas.take(CLIENT) is None
+
+
+def test_a_client_over_both_quotas_is_told_to_wait_for_the_day_not_the_second() -> None:
+    """Retry-After is when a call passes: the second's end would only be refused again."""
+    midnight = datetime(2026, 3, 3, tzinfo=ZoneInfo(TZ)).timestamp()
+    clock = Clock(midnight - 3600 + 0.25)
+    quotas = LocalQuotas(policy({CLIENT: (2, 2)}), clock)
+    assert quotas.take(CLIENT) is None and quotas.take(CLIENT) is None
+    assert quotas.take(CLIENT) == pytest.approx(3600 - 0.25)
+    clock.now += 0.75  # the next second: still refused, as the wait said
+    assert quotas.take(CLIENT) == pytest.approx(3600 - 1)
 
 
 def test_the_hub_default_applies_where_a_subsystem_sets_none() -> None:
@@ -145,6 +157,29 @@ async def test_redis_quotas_are_shared_and_exact_across_instances() -> None:
             await a.client.delete(key)
         await a.close()
         await b.close()
+
+
+@pytest.mark.redis
+@needs_redis
+async def test_redis_tells_a_client_over_both_quotas_to_wait_for_the_day() -> None:
+    assert REDIS_URL
+    prefix = f"hub:test-{uuid.uuid4().hex[:8]}:quota:"
+    quotas = patient(RedisQuotas(policy({CLIENT: (2, 2)}), REDIS_URL, prefix))
+    try:
+        results = await asyncio.gather(*[quotas(CLIENT) for _ in range(3)])
+        assert sorted(results, key=lambda r: r or 0)[:2] == [None, None]
+        (wait,) = [r for r in results if r is not None]
+        # The day's end, not the second's (1 s or less): a day-full client retrying then
+        # is only refused again. Redis's clock and ours differ by far less than a minute.
+        now = time.time()
+        day_end = datetime.fromtimestamp(now, ZoneInfo(TZ)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        ) + timedelta(days=1)
+        assert wait == pytest.approx(day_end.timestamp() - now, abs=60)
+    finally:
+        for key in await quotas.client.keys(prefix + "*"):
+            await quotas.client.delete(key)
+        await quotas.close()
 
 
 async def test_an_unreachable_redis_falls_back_to_counting_in_the_process() -> None:
