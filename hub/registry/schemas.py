@@ -289,20 +289,40 @@ class MemberCreate(MemberIn):
     name: MemberName
 
 
+# What `openssl x509 -noout -fingerprint -sha256` prints before the digits: "sha256
+# Fingerprint=" (OpenSSL 3) or "SHA256 Fingerprint=" (OpenSSL 1.1, LibreSSL). Operators
+# paste the line whole, often with its end.
+_OPENSSL_LINE = re.compile(r"([a-z0-9-]+) fingerprint=(.*)", re.ASCII | re.IGNORECASE | re.DOTALL)
+_LINE_BLANKS = " \t\r\n"
+
+
 def _check_fingerprint(value: str) -> str:
-    hexed = value.replace(":", "").lower()
+    text = value.strip(_LINE_BLANKS)
+    if line := _OPENSSL_LINE.fullmatch(text):
+        algorithm, text = line[1], line[2].strip(_LINE_BLANKS)
+        if algorithm.lower().replace("-", "") != "sha256":
+            raise ValueError(
+                f"cert_sha256 {algorithm} Fingerprint=... is a {algorithm.upper()} fingerprint: "
+                "print the SHA-256 one (openssl x509 -noout -fingerprint -sha256)"
+            )
+    hexed = text.replace(":", "").lower()
     if not re.fullmatch(r"[0-9a-f]{64}", hexed):
         raise ValueError(
             "cert_sha256 must be the certificate's SHA-256 fingerprint: 64 hex digits, colons "
-            "allowed (openssl x509 -noout -fingerprint -sha256)"
+            "allowed, or the line openssl x509 -noout -fingerprint -sha256 prints"
         )
     return hexed
 
 
+_BLANK = "[ \\t\\r\\n]*"
 CertFingerprint = Annotated[
     str,
     AfterValidator(_check_fingerprint),
-    Described(r"^:*(?:[0-9A-Fa-f]:*){64}$", (":".join(["3F"] * 32),)),
+    Described(
+        f"^{_BLANK}(?:[Ss][Hh][Aa]-?256 [Ff][Ii][Nn][Gg][Ee][Rr][Pp][Rr][Ii][Nn][Tt]={_BLANK})?"
+        f":*(?:[0-9A-Fa-f]:*){{64}}{_BLANK}$",
+        (":".join(["3F"] * 32),),
+    ),
 ]
 
 

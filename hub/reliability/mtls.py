@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.core import errors
+from hub.gateway import checks
 from hub.gateway.checks import refuse_disabled
 from hub.gateway.cycles import EXTENSION
 from hub.gateway.protocol import HubHttpProtocol
@@ -67,9 +68,10 @@ def peer_authenticator(
     Only when the request carries no API key (a key, when sent, is checked as usual) and
     the certificate is registered for exactly the subsystem named in X-Road-Client. A
     certificate that proves nothing is refused saying why (the key check would say "no API
-    key" to a client that sent its certificate), and a disabled client's as its key is. The
-    exchange gets the client it claimed (a registered id, said again in the answer as the key
-    check does) and the one its certificate proved (the log's client), as far as known.
+    key" to a client that sent its certificate, also when X-Road-Client names no registered
+    subsystem), and a disabled client's as its key is. The exchange gets the client it
+    claimed (said again in the answer as the key check does) and the one its certificate
+    proved (the log's client), as far as known.
     """
 
     def authenticate(scope: dict, headers: dict[str, str], ex: Exchange) -> str | None:
@@ -79,10 +81,22 @@ def peer_authenticator(
         fingerprint = tls.get("client_cert_sha256")
         claimed = headers.get("x-road-client")
         snap = registry.snapshot
-        if not fingerprint or claimed is None or claimed not in snap.subsystems:
-            return None  # the key check says what to send, and what is wrong with the id
-        ex.claimed = claimed
+        if not fingerprint or claimed is None:
+            return None  # the key check says what to send
         owner = snap.certs.get(fingerprint)
+        if claimed not in snap.subsystems:
+            if owner is None:
+                return None  # the key check says what is wrong with the id
+            # A registered certificate and an id no one registered (a typo, most often):
+            # what is wrong with the id's form first, as the key check says it, then whose
+            # the certificate is rather than "no API key".
+            try:
+                checks.authenticate(ex, headers, snap, "")
+            except errors.BadRequest:
+                raise
+            except errors.Unauthorized:
+                pass
+        ex.claimed = claimed
         if owner is None:
             raise errors.Unauthorized(
                 f"no API key, and the client certificate (SHA-256 {fingerprint[:16]}...) is "

@@ -63,6 +63,20 @@ def test_a_certificate_of_another_subsystem_says_whose_it_is() -> None:
     assert (ex.claimed, ex.client) == (OTHER, "")
 
 
+def test_a_certificate_with_an_unregistered_client_id_says_whose_it_is() -> None:
+    # A typo in X-Road-Client was told "no API key", as if the certificate had not come.
+    typo = "VN/GOV/BTP/civil-statu"
+    with pytest.raises(errors.Unauthorized) as refused:
+        authenticator()(scope(CERT), {"x-road-client": typo}, ex := Exchange("GET"))
+    message = refused.value.message
+    assert f"registered for {CLIENT}, not for {typo}" in message
+    assert f"send X-Road-Client: {CLIENT}" in message
+    assert (ex.claimed, ex.client) == (typo, "")
+    # An id of the wrong form is still said to be so, as without a certificate.
+    with pytest.raises(errors.BadRequest, match="must be INSTANCE/CLASS/MEMBER/SUBSYSTEM"):
+        authenticator()(scope(CERT), {"x-road-client": "VN/GOV"}, Exchange("GET"))
+
+
 def test_an_unregistered_certificate_says_so() -> None:
     with pytest.raises(errors.Unauthorized) as refused:
         authenticator()(scope(STRANGER), {"x-road-client": CLIENT}, Exchange("GET"))
