@@ -381,13 +381,18 @@ def public_key_cmd(
     """Print the public key that verifies this hub's log batches, or its key id."""
     from hub.txlog.signing import Signer, fingerprint, key_id, public_pem
 
-    try:
-        if key_file is not None:
+    # Said as `hub audit verify` says it: the flag or variable first, then what is wrong (a
+    # bare "[Errno 2] No such file or directory" named neither).
+    if key_file is not None:
+        try:
             key = _public_key(key_file)
-        else:
+        except (OSError, ValueError) as exc:
+            fail(f"--file: cannot read the key ({exc})", 2)
+    else:
+        try:
             key = Signer.from_file(settings().signing_key_file, create=False).public_key
-    except (OSError, ValueError) as exc:
-        fail(str(exc), 2)
+        except (OSError, ValueError) as exc:
+            fail(f"HUB_SIGNING_KEY_FILE: cannot load the signing key ({exc})", 2)
     if show_id:
         # The key id is what every batch row names, and what `hub audit verify` prints.
         print(f"key id: {key_id(key)}\nsha256: {fingerprint(key)}")
@@ -401,7 +406,10 @@ def proof_cmd(
     out: Path | None = typer.Option(None, "--out", help="Write it to this file, not stdout."),
     db: str | None = DbOption,
 ) -> None:
-    """Write a JSON proof that one exchange is in the signed log, to check offline."""
+    """Write a JSON proof that one exchange is in the signed log, to check offline.
+
+    Example: hub audit proof 00662131f62691fa3b0ca980000007d0 --out proof.json
+    """
     from hub.core.db import create_engine
     from hub.stats.browse import missing, typed_id
     from hub.stats.records import count_same_id
@@ -469,7 +477,7 @@ def check_proof_cmd(
     try:
         keys = {key_id(k): k for k in map(_public_key, public_key)}
     except (OSError, ValueError) as exc:
-        fail(f"cannot read the key: {exc}", 2)
+        fail(f"--public-key: cannot read the key ({exc})", 2)
     try:
         proof = json.loads(file.read_text())
     except (OSError, ValueError) as exc:

@@ -49,7 +49,10 @@ def events_cmd(
     """Registry and key changes, newest first: when, who, from where, what, on what.
 
     Every change is one event: through the admin API, `hub registry apply` or `hub keys`;
-    and each demo loading of `hub up`. `hub audit verify` checks their hash chain."""
+    and each demo loading of `hub up`. `hub audit verify` checks their hash chain.
+
+    Example, the week's key changes: hub audit events --since 7d --action key
+    """
     from sqlalchemy.exc import SQLAlchemyError
 
     from hub.core.db import create_engine, session_factory

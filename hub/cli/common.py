@@ -57,6 +57,9 @@ def settings(db: str | None = None, **overrides: Any) -> Settings:
     # Before any refusal, which the typo may explain (HUB_ADMN_TOKEN: "HUB_ADMIN_TOKEN must
     # be set").
     warn_unknown_variables()
+    if db is not None and not db.strip():
+        # `--db "$URL"` with $URL unset: the default database is not what was meant.
+        fail("--db: empty; give a database URL, or leave --db out for HUB_DATABASE_URL", 2)
     if db:
         os.environ["HUB_DATABASE_URL"] = db
     # --db goes through the environment (the workers of `hub serve` read it there), but a

@@ -115,7 +115,11 @@ def mock(
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Print a line per request")] = True,
 ) -> None:
-    """Run one mock agency (population, business, land, insurance...) as an HTTP server."""
+    """Run one mock agency (population, business, land, insurance...) as an HTTP server.
+
+    Example, slow and failing one call in ten:
+    hub mock population --port 8101 --latency-ms 200 --error-rate 0.1
+    """
     import uvicorn
     from pydantic import ValidationError
 
@@ -127,6 +131,14 @@ def mock(
     end_with_parent()  # a no-op unless `hub up` started this one
 
     connector = _connector(name)
+    if hub_url is not None and (problem := http_url_problem(hub_url)) is not None:
+        # Else the mock started, and each call it made through the hub failed at run time.
+        typer.echo(
+            f"error: --hub-url {hub_url!r} {problem}; give the hub's base URL, e.g. "
+            "--hub-url http://127.0.0.1:8000",
+            err=True,
+        )
+        raise typer.Exit(2)
     seed_wrong = seed_problem(seed)
     if seed_wrong is not None:
         typer.echo(f"error: --{seed_wrong}", err=True)
@@ -184,9 +196,8 @@ def mock(
             raise typer.Exit(2)
         api.stubs.start_with(start_stubs)
     where = f" (writes kept in {state})" if state is not None else ""
-    typer.echo(
-        f"{name} ({connector.manifest.subsystem_id}) on http://{host}:{port}{where}", err=True
-    )
+    at = f"[{host}]" if ":" in host else host  # an IPv6 address, as a URL holds it
+    typer.echo(f"{name} ({connector.manifest.subsystem_id}) on http://{at}:{port}{where}", err=True)
     # A "timeout" fault holds its connection open; do not let it hold up Ctrl-C.
     uvicorn.run(
         api,
@@ -273,15 +284,31 @@ def _taken_subsystems() -> dict[str, str]:
 
 
 @app.command("list")
-def list_() -> None:
+def list_(
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print a JSON list of {name, subsystem, services} instead of a table."
+        ),
+    ] = False,
+) -> None:
     """List the connectors found, with their subsystem and services."""
+    import json
+
     from rich.console import Console
     from rich.table import Table
 
+    found = [
+        (c.name, c.manifest.subsystem_id, [s.code for s in c.manifest.services])
+        for c in _all_connectors()
+    ]
+    if as_json:
+        rows = [{"name": n, "subsystem": sub, "services": codes} for n, sub, codes in found]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
     table = Table("name", "subsystem", "services")
-    for connector in _all_connectors():
-        codes = ", ".join(s.code for s in connector.manifest.services)
-        table.add_row(connector.name, connector.manifest.subsystem_id, codes)
+    for name, subsystem, codes in found:
+        table.add_row(name, subsystem, ", ".join(codes))
     Console().print(table)
 
 

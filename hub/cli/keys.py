@@ -79,6 +79,10 @@ def _checked(model: type[BaseModel], flags: dict[str, str], **values: Any) -> An
             if e["type"] != "value_error" and field in _HINTS:  # the hub's own say what to do
                 given = f" (it is {values[field]!r})" if isinstance(values[field], str) else ""
                 message += f"{given}: {_HINTS[field]}"
+            elif field == "expires_at" and " is no time" in message:
+                # The admin API's advice knows no spans, which --expires takes as well.
+                said = message.removeprefix("expires_at ").split(": give", 1)[0]
+                message = f"{said}: {_HINTS[field]}"
             problems.append(f"{flags.get(field, field)}: {message}")
         fail("; ".join(problems), 2)
 
@@ -219,6 +223,8 @@ def issue_cmd(
     The key is shown once: the database keeps only its prefix and a keyed hash.
 
     Hubs running on the database accept it at once.
+
+    Example: hub keys issue VN/GOV/BTP/civil-status --label "one-stop portal" --expires 90d
     """
     from hub.registry import keys
     from hub.registry.schemas import KeyRequest

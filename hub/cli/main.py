@@ -86,12 +86,39 @@ def _utf8_output() -> None:
             out.reconfigure(encoding="utf-8")
 
 
+def _interrupted(exc: SystemExit) -> bool:
+    """Whether click ended the command for a Ctrl-C: typer turns the KeyboardInterrupt into
+    a silent exit 130, and a check or a load stopped halfway read as one that ended."""
+    ended = exc.__context__
+    return ended is not None and isinstance(ended.__cause__, KeyboardInterrupt)
+
+
+def _command_named() -> str:
+    """``hub`` and the words of the command line that name the command run (not its values)."""
+    words = ["hub"]
+    command: object = typer.main.get_command(app)
+    for arg in sys.argv[1:]:
+        subs = getattr(command, "commands", None)
+        if not subs or arg not in subs:
+            break
+        words.append(arg)
+        command = subs[arg]
+    return " ".join(words)
+
+
 def main() -> None:
     _standard_fds()
     _utf8_output()
     try:
         try:
             app()
+        except SystemExit as exc:
+            if _interrupted(exc):
+                print(
+                    f"interrupted (Ctrl-C): `{_command_named()}` stopped before it finished",
+                    file=sys.stderr,
+                )
+            raise
         finally:
             # click ends every command with sys.exit(): what it left in stdout's buffer is
             # written here, where a reader gone can be told from a failure, and not in the

@@ -111,6 +111,8 @@ def apply_cmd(
 
     The database must exist (`hub db upgrade` makes one) and be at this hub's revision.
     An older one is left to `hub db upgrade`, as hubs of the older version may run on it.
+
+    Example, the changes first, then for real: hub registry apply registry.yaml --dry-run
     """
     from sqlalchemy.exc import SQLAlchemyError
 

@@ -141,6 +141,9 @@ def replay_command(
     Exit status: 0 when every expectation and --threshold held, 1 when any failed;
     2 on bad input; 130, 143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP.
     A stopped run reports what ran first.
+
+    Example, 50 workers for 2 minutes, failing unless p95 stays under 200 ms:
+    hub replay scenarios/ --concurrency 50 --duration 2m --threshold 'p95<200'
     """
     from hub.replay import requestlog
     from hub.replay.faults import parse_faults

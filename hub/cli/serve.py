@@ -93,6 +93,9 @@ def up(
 
     if (seed_wrong := seed_problem(seed)) is not None:
         fail(f"--{seed_wrong}", 2)
+    if state_dir is not None and os.path.exists(state_dir) and not os.path.isdir(state_dir):
+        # Else each mock failed on it in turn ("File exists"), and `hub up` exited 1 after.
+        fail(f"--state-dir {state_dir}: is a file; give a folder (it is made if missing)", 2)
 
     try:
         names = connectors.names()
@@ -104,7 +107,9 @@ def up(
             f"the ports after the hub's: pick {PORT_MAX - len(names)} or lower",
             2,
         )
-    base_urls = {name: f"http://{host}:{port + 1 + i}" for i, name in enumerate(names)}
+    # An IPv6 address goes in brackets in a URL: http://::1:8001 was refused by the registry.
+    at = f"[{host}]" if ":" in host else host
+    base_urls = {name: f"http://{at}:{port + 1 + i}" for i, name in enumerate(names)}
     ready_to_sign(s)  # the demo's events are signed with it, before the hub starts
     on_disk(s.database_url)
     try:
@@ -132,11 +137,12 @@ def up(
         f" (the hub takes it and the mock agencies the {len(names)} after it)",
     )
     procs: list[subprocess.Popen[bytes]] = []
-    hub_url = f"http://{host}:{port}"
+    hub_url = f"http://{at}:{port}"
     # uvicorn stops gracefully on SIGTERM, then raises the signal again once its handlers are
     # gone: with the default action there, the process died before the `finally` below and
     # left the mock agencies running on their ports (the next `hub up` refused to start).
     # SIGHUP (the terminal closed) ended it the same way, without even uvicorn's shutdown.
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _as_sigterm)
     stopping = threading.Event()
@@ -188,6 +194,10 @@ def up(
         for sig in (signal.SIGTERM, signal.SIGHUP):  # a second one must not cut this short
             signal.signal(sig, signal.SIG_IGN)
         _stop_mocks(procs)
+        # As they were: an ignored SIGTERM is inherited by every process started after,
+        # and a `hub serve` run by the same process (a test's) then outlived its SIGTERM.
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 # How often the stack looks for a mock agency that died, and how long it then waits before

@@ -134,7 +134,10 @@ def summary_cmd(
     tz: str | None = TzOpt,
     db: str | None = DbOption,
 ) -> None:
-    """Totals, faults by code, bytes and latency percentiles."""
+    """Totals, faults by code, bytes and latency percentiles.
+
+    Example, one client's last week: hub stats summary --since 7d --client VN/LOC/79/one-stop-portal
+    """
     from hub.stats import service
     from hub.stats.output import emit
 
@@ -179,7 +182,11 @@ def timeseries_cmd(
     tz: str | None = TzOpt,
     db: str | None = DbOption,
 ) -> None:
-    """Volume per bucket (local days and months), optionally split into groups."""
+    """Volume per bucket (local days and months), optionally split into groups.
+
+    Example, a day a row for 30 days, per provider:
+    hub stats timeseries --bucket day --since 30d --group-by provider
+    """
     from hub.stats import service
     from hub.stats.output import emit
 
@@ -223,7 +230,10 @@ def matrix_cmd(
     tz: str | None = TzOpt,
     db: str | None = DbOption,
 ) -> None:
-    """Who shared with whom: exchanges per client and provider."""
+    """Who shared with whom: exchanges per client and provider.
+
+    Example, the last month as CSV: hub stats matrix --since 30d --csv > matrix.csv
+    """
     from hub.stats import service
     from hub.stats.output import emit
 
@@ -270,7 +280,10 @@ def top_cmd(
     tz: str | None = TzOpt,
     db: str | None = DbOption,
 ) -> None:
-    """The busiest clients, services or providers."""
+    """The busiest clients, services or providers.
+
+    Example, the five busiest clients this week: hub stats top --by client --limit 5 --since 7d
+    """
     from hub.stats import service
     from hub.stats.output import Layout, col, emit, narrowing
 
@@ -311,7 +324,10 @@ def growth_cmd(
     tz: str | None = TzOpt,
     db: str | None = DbOption,
 ) -> None:
-    """Volume per period and its change against the period before."""
+    """Volume per period and its change against the period before.
+
+    Example, month on month over a year: hub stats growth --period month --since 12mo
+    """
     from hub.stats import service
     from hub.stats.output import Layout, col, emit
 

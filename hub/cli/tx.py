@@ -77,7 +77,11 @@ def list_cmd(
     tz: str | None = TzOpt,
     db: str | None = DbOption,
 ) -> None:
-    """The newest records first, filtered; prints the cursor of the next page."""
+    """The newest records first, filtered; prints the cursor of the next page.
+
+    Example, the last day's 502s from one provider as CSV:
+    hub tx list --since 24h --provider VN/GOV/BCA/population --status 502 --csv
+    """
     from hub.stats import browse
     from hub.stats.output import emit
 
@@ -233,7 +237,10 @@ def show_cmd(
     # `hub tx list --json` is written, was refused with "No such option".
     _json: bool = typer.Option(False, "--json", help="The record is JSON anyway."),
 ) -> None:
-    """One record, every field, as JSON."""
+    """One record, every field, as JSON.
+
+    Example (an id from `hub tx list`): hub tx show 00662131f62691fa3b0ca980000007d0
+    """
     from hub.stats import browse
 
     async def one(conn: Any, *, tz: str) -> dict[str, Any] | None:
