@@ -142,7 +142,7 @@ def up(
     # gone: with the default action there, the process died before the `finally` below and
     # left the mock agencies running on their ports (the next `hub up` refused to start).
     # SIGHUP (the terminal closed) ended it the same way, without even uvicorn's shutdown.
-    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _as_sigterm)
     stopping = threading.Event()
@@ -196,8 +196,8 @@ def up(
         _stop_mocks(procs)
         # As they were: an ignored SIGTERM is inherited by every process started after,
         # and a `hub serve` run by the same process (a test's) then outlived its SIGTERM.
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
+        for sig, handler in handlers.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
 # How often the stack looks for a mock agency that died, and how long it then waits before
