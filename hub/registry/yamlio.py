@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from yaml.constructor import ConstructorError, SafeConstructor
 
 from hub.core.hints import unknown_key
 from hub.core.ids import IdError
 from hub.core.limits import budget_of
+from hub.core.yamlsafe import SafeValues
 
 NESTED = "nested too deep to read: lists or mappings thousands of levels inside one another"
 # What to do about PyYAML's complaints at the usual slips of a hand-edited file, which name
@@ -26,42 +25,6 @@ YAML_FIXES = (
     ("expected <block end>", "indent this line as the keys or list items beside it"),
     ("could not find expected ':'", "write each key as 'key: value', with a space after the colon"),
 )
-
-
-class _Constructor(SafeConstructor):
-    """PyYAML's safe constructor, refusing with the value's line what Python cannot make of
-    a value YAML reads (a traceback from `hub registry apply` and a 500 from the API before):
-    a whole number longer than Python reads, a date that does not exist."""
-
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
-        try:
-            return super().construct_yaml_int(node)
-        except ValueError:
-            digits = sum(ch.isdigit() for ch in node.value)
-            raise ConstructorError(
-                None,
-                None,
-                f"a whole number of {digits} digits, longer than the "
-                f"{sys.get_int_max_str_digits()} Python reads: no field takes one",
-                node.start_mark,
-            ) from None
-
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError as exc:
-            raise ConstructorError(
-                None,
-                None,
-                f"{node.value[:40]!r} is no date ({exc}); put it in quotes to give it as text",
-                node.start_mark,
-            ) from None
-
-    yaml_constructors = {
-        **SafeConstructor.yaml_constructors,
-        "tag:yaml.org,2002:int": construct_yaml_int,
-        "tag:yaml.org,2002:timestamp": construct_yaml_timestamp,
-    }
 
 
 class RegistryFileError(ValueError):
@@ -118,7 +81,7 @@ def load(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         # The data is built from the node tree, not parsed again: parsing is most of the
         # time of a large file (a 5 MB one took minutes, parsed twice).
-        data = None if node is None else _Constructor().construct_document(node)
+        data = None if node is None else SafeValues().construct_document(node)
     except yaml.YAMLError as exc:
         raise RegistryFileError(_yaml_error(exc, source), malformed=True) from None
     except RecursionError:

@@ -21,6 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from hub.core.hints import did_you_mean
+from hub.core.yamlsafe import SafeValuesLoader
 from hub.replay.fields import CLIENT_PATTERN
 from hub.replay.mockschemas import FaultSettings, FaultSpec
 from hub.replay.plan import FaultPlan, ScenarioPlan
@@ -64,7 +65,7 @@ def parse_fault(text: str) -> RunFault:
     if not sep or not re.match(CLIENT_PATTERN, provider):
         raise ValueError(f"--fault {text!r} is malformed: give {FAULT_FORMS}")
     try:
-        data = yaml.safe_load(raw)
+        data = yaml.load(raw, Loader=SafeValuesLoader)
     except yaml.YAMLError as exc:
         raise ValueError(
             f"--fault {text!r}: the settings are not JSON or YAML: {_yaml_problem(exc, raw)}"

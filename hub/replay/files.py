@@ -80,8 +80,10 @@ def looks_like_scenario(path: Path) -> bool:
     except ValueError:
         import yaml  # a flow mapping that is not JSON; yaml is heavy to import up front
 
+        from hub.core.yamlsafe import SafeValuesLoader
+
         try:
-            parsed = yaml.safe_load(data)
+            parsed = yaml.load(data, Loader=SafeValuesLoader)
         except (yaml.YAMLError, RecursionError):
             # A scenario with a typo in it is loaded, to be refused in words, not skipped.
             return _ANY_STEPS.search(data) is not None

@@ -11,6 +11,8 @@ from typing import Any
 import aiohttp
 import yaml
 
+from hub.core.yamlsafe import SafeValuesLoader
+
 
 class SourceError(Exception):
     """Credentials or provider URLs could not be had; the message says what to do."""
@@ -68,7 +70,7 @@ def _read_json(path: Path, what: str) -> Any:
             return json.loads(text)
         except ValueError:
             pass
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SafeValuesLoader)
     except yaml.YAMLError as exc:
         said, line, column = yaml_problem(exc, text)
         where = f"{path}:{line}:{column}" if line else str(path)

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
 from yaml.events import (
     MappingEndEvent,
     MappingStartEvent,
@@ -23,6 +22,7 @@ from yaml.reader import Reader
 from yaml.resolver import Resolver
 
 from hub.core.limits import budget_of
+from hub.core.yamlsafe import SafeValues, SafeValuesLoader
 from hub.replay.compiler import Loc
 from hub.replay.problems import ScenarioLoadError
 from hub.replay.sources import yaml_problem
@@ -34,12 +34,12 @@ except ImportError:  # PyYAML built without libyaml: its own parser alone
 else:
     FAST_PARSER = CParser
 
-    class _Fast(CParser, SafeConstructor, Resolver):
+    class _Fast(CParser, SafeValues, Resolver):
         """libyaml's scanner and parser, PyYAML's constructor and resolver."""
 
         def __init__(self, text: str) -> None:
             CParser.__init__(self, text)
-            SafeConstructor.__init__(self)
+            SafeValues.__init__(self)
             Resolver.__init__(self)
 
 
@@ -228,7 +228,7 @@ def _parse_slow(text: str, file: str) -> tuple[Any, Any]:
     try:
         # The loader checks every character as it is made: a NUL or an ESC in the file
         # raised out of here, a traceback instead of the line that holds it.
-        loader = yaml.SafeLoader(text)
+        loader = SafeValuesLoader(text)
         node = loader.get_single_node()
         return node, loader.construct_document(node) if node is not None else None
     except yaml.reader.ReaderError as exc:

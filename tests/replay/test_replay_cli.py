@@ -389,6 +389,33 @@ def test_aliases_of_aliases_are_refused_rather_than_expanded(
     assert "nothing was run" in result.output
 
 
+@pytest.mark.parametrize(
+    ("replace", "said"),
+    [
+        (
+            ("status: 200", "status: " + "9" * 5000),
+            ":7:22: bad YAML: a whole number of 5000 digits",
+        ),
+        (("name: good", "name: 2024-13-01"), ":2:7: bad YAML: '2024-13-01' is no date"),
+        (("name: good", "name: good\nvars: {when: 2024-02-30}"), ":3:14: bad YAML: '2024-02-30'"),
+    ],
+)
+def test_a_value_python_cannot_make_is_a_refusal_with_its_line(
+    write: Callable[..., Path], replace: tuple[str, str], said: str
+) -> None:
+    # A 5000-digit number or a date that does not exist was a ValueError's traceback.
+    path = write(GOOD.replace(*replace))
+    result = run(str(path), "--hub", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert f"{path}{said}" in result.output
+    assert "Traceback" not in result.output and "nothing was run" in result.output
+    # As a --fault's settings too.
+    fault = "VN/GOV/BCA/population={latency_ms: " + "9" * 5000 + "}"
+    result = run(str(write(GOOD)), "--hub", "http://127.0.0.1:9", "--fault", fault)
+    assert result.exit_code == 2, result.output
+    assert "a whole number of 5000 digits" in result.output
+
+
 def test_a_few_aliases_are_taken(write: Callable[..., Path]) -> None:
     headers = "    headers: *h\n"
     steps = "".join(

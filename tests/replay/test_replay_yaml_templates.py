@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from hub.replay import yamllines
 from hub.replay.loader import load_text
@@ -98,12 +97,12 @@ def test_a_well_formed_file_is_read_by_libyaml_and_a_malformed_one_named_as_befo
         pytest.skip("PyYAML was built without libyaml")
     read_by_python: list[str] = []
 
-    class Watched(yaml.SafeLoader):
+    class Watched(yamllines.SafeValuesLoader):
         def __init__(self, stream: str) -> None:
             read_by_python.append(stream)
             super().__init__(stream)
 
-    monkeypatch.setattr(yamllines.yaml, "SafeLoader", Watched)
+    monkeypatch.setattr(yamllines, "SafeValuesLoader", Watched)
     data, lines, _ = parse_yaml(SPEC_EXAMPLE, "ok.yaml")
     assert read_by_python == [] and data["steps"][1]["id"] == "verify"
     assert lines[("steps", 1, "id")] == 16
