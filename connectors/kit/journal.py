@@ -9,8 +9,8 @@ append and a few attribute sets. ``Journal.select`` finds calls by method, path,
 stub that answered, whether anything did (``unmatched``: neither a service nor a stub),
 arrival time, and what was sent: a query parameter's or a header's value, a text of the body.
 
-Headers, query parameters and the JSON body's fields whose names suggest a secret
-(``Authorization``, cookies, keys, tokens, passwords) are shown as ``[redacted]``; an
+Headers, query parameters, the JSON body's fields and a form body's pairs whose names suggest
+a secret (``Authorization``, cookies, keys, tokens, passwords) are shown as ``[redacted]``; an
 ``Authorization`` keeps its scheme (``Bearer [redacted]``). The filters see them so too: a
 filter that matched a secret's value would let whoever asks the journal guess it.
 """
@@ -23,7 +23,7 @@ import re
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 from starlette.types import Scope
 
@@ -45,6 +45,9 @@ _SECRET = re.compile(
 )
 # A JSON member: its name, the colon, and its value (a string, cut short or not, or a scalar).
 _MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^\s,}\]{\[][^\s,}\]]*)')
+# A pair of a form body (``application/x-www-form-urlencoded``, what ``curl -d`` and an OAuth
+# token request send): the ``&`` or start before it, its name, and its value, still encoded.
+_FORM_PAIR = re.compile(r"(^|&)([^=&]*)=([^&]*)")
 
 
 class Entry:
@@ -189,13 +192,19 @@ def is_secret(name: str) -> bool:
     return _SECRET.search(name) is not None
 
 
-def secret_member(text: str) -> str | None:
+def secret_member(text: str) -> tuple[str, str] | None:
     """The name of the first member of JSON ``text`` whose value is a secret the journal would
-    hide (``"password": "hunter2"``), or None."""
+    hide (``"password": "hunter2"``), or of such a pair of a form (``password=hunter2``), with
+    how the journal shows it; or None."""
     for member in _MEMBER.finditer(text):
         name, _, value = member.groups()
         if _SECRET.search(name) and value != f'"{REDACTED}"':
-            return name
+            return name, f'\'"{name[:60]}": "{REDACTED}"\' (as the body spaces it)'
+    if _is_form(text):
+        for pair in _FORM_PAIR.finditer(text):
+            _, name, value = pair.groups()
+            if value not in ("", REDACTED) and _SECRET.search(unquote_plus(name)):
+                return name, f"'{name[:60]}={REDACTED}'"
     return None
 
 
@@ -208,7 +217,10 @@ def redact(name: str, value: str) -> str:
 
 
 def redact_body(text: str) -> str:
-    """JSON ``text`` with the values of members whose names suggest a secret ``[redacted]``."""
+    """JSON ``text`` with the values of members whose names suggest a secret ``[redacted]``;
+    a form body (``a=1&password=x``) with the values of such pairs so."""
+    if _is_form(text):
+        return _FORM_PAIR.sub(_hidden_pair, text)
     if not _SECRET.search(text):
         return text
 
@@ -217,6 +229,17 @@ def redact_body(text: str) -> str:
         return f'"{name}"{colon}"{REDACTED}"' if _SECRET.search(name) else member[0]
 
     return _MEMBER.sub(hidden, text)
+
+
+def _is_form(text: str) -> bool:
+    """Whether ``text`` reads as a form body rather than JSON: pairs, and no JSON opening."""
+    return "=" in text and text.lstrip()[:1] not in ("{", "[", '"')
+
+
+def _hidden_pair(pair: re.Match[str]) -> str:
+    start, name, _ = pair.groups()
+    # Names are matched decoded, as the server reads them (``client%5Fsecret``).
+    return f"{start}{name}={REDACTED}" if _SECRET.search(unquote_plus(name)) else pair[0]
 
 
 def _query(raw: bytes) -> str:

@@ -177,9 +177,9 @@ def _body_text(text: str | None) -> str | None:
     secret = secret_member(text)
     if secret is not None:
         raise InvalidRequestError(
-            f"body_contains: the journal shows the value of {secret[:60]!r} redacted, so a "
+            f"body_contains: the journal shows the value of {secret[0][:60]!r} redacted, so a "
             f"filter on it would let whoever asks the journal guess it: give "
-            f'\'"{secret[:60]}": "{REDACTED}"\' (as the body spaces it), or leave the value out'
+            f"{secret[1]}, or leave the value out"
         )
     return text
 

@@ -14,12 +14,23 @@ import importlib
 import json
 import re
 import unicodedata
+import warnings
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from jsonpath_ng.ext import parse as parse_jsonpath
 from starlette.types import Scope
 
-from connectors.kit.journal import header_holds, header_text, query_values, redact, redact_body
+from connectors.kit.journal import (
+    REDACTED,
+    header_holds,
+    header_text,
+    is_secret,
+    query_values,
+    redact,
+    redact_body,
+)
 
 _regex_parser: Any
 try:  # the parser re.compile uses; private, so the check below is skipped if it moves
@@ -128,6 +139,46 @@ def contains(given: Any, wanted: Any) -> bool:
     return bool(given == wanted)
 
 
+@lru_cache(maxsize=1024)
+def compile_jsonpath(path: str) -> Any:
+    """``path`` parsed as JSONPath (jsonpath-ng's extended grammar, as the templates' and the
+    replay's), or a ``ValueError`` saying why it is none."""
+    if not path.startswith("$"):
+        raise ValueError(f"bad JSONPath: it must start with '$' (got {path[:60]!r})")
+    try:
+        with warnings.catch_warnings():
+            # jsonpath-ng deprecates '&' in filters for '&&'; both still parse the same.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return parse_jsonpath(path)
+    except Exception as exc:  # jsonpath-ng raises bare Exceptions from its lexer and parser
+        raise ValueError(f"bad JSONPath: {exc} (got {path[:60]!r})") from None
+
+
+def _json_of(body: bytes | None) -> Any:
+    """The body's JSON, or ``_NOT_JSON``."""
+    try:
+        return _NOT_JSON if body is None else json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, or too deep for Python's parser
+        return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+def finds(path: str, given: Any) -> bool:
+    """Whether JSONPath ``path`` finds anything in JSON ``given``."""
+    try:
+        return bool(compile_jsonpath(path).find(given))
+    except Exception:  # a filter comparing text with a number raises: it finds nothing there
+        return False
+
+
+def body_finds(body: bytes | None, paths: list[str]) -> bool:
+    """Whether each JSONPath of ``paths`` finds something in the JSON body."""
+    given = _json_of(body)
+    return given is not _NOT_JSON and all(finds(path, given) for path in paths)
+
+
 def body_holds(body: bytes | None, wanted: Any) -> bool:
     try:
         return body is not None and contains(json.loads(body), wanted)
@@ -157,10 +208,18 @@ def misses(live: LiveStub, scope: Scope, body: bytes | None, state: str | None) 
             if not header_holds(headers.get(name, []), value):
                 got = [redact(name, v) for v in headers.get(name, [])]
                 said.append(f"header {name}: {cut(redact(name, value))} (got {_got(got)})")
-    if live.reads_body and not body_holds(body, s.request_json):
+    if "request_json" in s.model_fields_set and not body_holds(body, s.request_json):
         wanted = json.dumps(s.request_json, ensure_ascii=False, separators=(",", ":"))
         shown = redact_body(wanted)
         said.append(f"request_json {cut(shown)} ({_body_form(body, s.request_json)})")
+    if s.request_jsonpath:
+        given = _json_of(body)
+        for path in s.request_jsonpath:
+            if given is _NOT_JSON or not finds(path, given):
+                why = "the body is not JSON" if given is _NOT_JSON else "found nothing in the body"
+                # Hidden as request_json's members are: the 404 goes back to the caller.
+                shown = REDACTED if is_secret(path) else cut(path)
+                said.append(f"request_jsonpath {shown} ({why})")
     if not live.live:
         said.append(f"used up (times {s.times})")
     if s.required_state is not None and state != s.required_state:

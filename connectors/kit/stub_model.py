@@ -9,10 +9,18 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 from connectors.kit.dataset import MAX_SAFE_INTEGER
-from connectors.kit.matching import compile_pattern, encoded_path_problem
+from connectors.kit.matching import compile_jsonpath, compile_pattern, encoded_path_problem
 from connectors.kit.templating import check as check_templates
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
@@ -34,7 +42,7 @@ _WIREMOCK = {
     "urlPattern": "path_pattern",
     "urlPathPattern": "path_pattern",
     "queryParameters": "query",
-    "bodyPatterns": "request_json",
+    "bodyPatterns": "request_json (equalToJson) or request_jsonpath (matchesJsonPath)",
     "jsonBody": "body",
     "fixedDelayMilliseconds": "latency_ms",
     "scenarioName": "scenario",
@@ -43,11 +51,20 @@ _WIREMOCK = {
     "transformers": "template: true",  # ["response-template"]
 }
 _FLAT = (
-    "method, path or path_pattern, query, request_headers, request_json, status, headers, "
+    "method, path or path_pattern, query, request_headers, request_json, request_jsonpath, "
+    "status, headers, "
     "body or text, latency_ms, times, priority, id, scenario, required_state, new_state, "
     "template"
 )
 State = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _jsonpath(value: str) -> str:
+    compile_jsonpath(value)  # a ValueError says why it is no JSONPath
+    return value
+
+
+JsonPath = Annotated[str, AfterValidator(_jsonpath)]
 
 
 def state_name(value: str) -> str:
@@ -126,6 +143,7 @@ class Stub(BaseModel):
     status: Whole = Field(default=200, ge=200, le=599)
     headers: dict[str, str | list[str]] = Field(default_factory=dict)
     request_json: Any = None
+    request_jsonpath: list[JsonPath] = Field(default_factory=list)
     body: Any = None
     text: str | None = None
     times: Whole | None = Field(default=None, ge=1, le=MAX_SAFE_INTEGER)
@@ -204,6 +222,14 @@ class Stub(BaseModel):
             json.dumps(value, allow_nan=False)
         except ValueError:
             raise ValueError("NaN and Infinity are not JSON: give numbers, or strings") from None
+        return value
+
+    @field_validator("request_jsonpath", mode="before")
+    @classmethod
+    def _some_paths(cls, value: Any) -> Any:
+        if value == []:
+            # A stub that reads the body for nothing: leave the field out instead.
+            raise ValueError("give at least one JSONPath, or leave request_jsonpath out")
         return value
 
     @field_validator("path_pattern")

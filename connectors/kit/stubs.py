@@ -6,7 +6,8 @@ value; others may come too) and ``request_headers`` (each named header, in any c
 value). It answers ``status`` with ``headers`` and a JSON ``body`` or a ``text``, after
 ``latency_ms``; with ``times`` it answers that many calls, then no more. ``request_json`` matches
 the body: it must parse as JSON and contain the value given (an object's other keys may come too;
-lists and other values must be as given), so a stub can answer one ``POST`` and not another.
+lists and other values must be as given), so a stub can answer one ``POST`` and not another;
+``request_jsonpath`` does by JSONPath: each expression must find something in the body.
 With ``scenario``, ``required_state`` and ``new_state`` a stub answers only in a state of its
 scenario, and moves it on (``connectors.kit.scenarios``).
 
@@ -35,7 +36,14 @@ from starlette.types import Receive, Scope, Send
 from connectors.kit.bodies import loads
 from connectors.kit.errors import describe, with_fields
 from connectors.kit.journal import header_holds, query_values
-from connectors.kit.matching import body_holds, compile_pattern, cut, header_values, misses
+from connectors.kit.matching import (
+    body_finds,
+    body_holds,
+    compile_pattern,
+    cut,
+    header_values,
+    misses,
+)
 from connectors.kit.nearby import PathShape, edit_distance, near_limit, pairs_of
 from connectors.kit.scenarios import Move, Scenarios
 from connectors.kit.stub_model import NO_BODY, Stub
@@ -56,7 +64,7 @@ class LiveStub:
     def __post_init__(self) -> None:
         s = self.stub
         self.pattern = compile_pattern(s.path_pattern) if s.path_pattern is not None else None
-        self.reads_body = "request_json" in s.model_fields_set
+        self.reads_body = "request_json" in s.model_fields_set or bool(s.request_jsonpath)
         if "body" in s.model_fields_set:
             content: bytes = json.dumps(s.body, ensure_ascii=False, separators=(",", ":")).encode()
             kind: str | None = "application/json"
@@ -86,7 +94,10 @@ class LiveStub:
         """Whether the call matches; with ``request_json``, only once its ``body`` is read."""
         if not self.matches_all_but_body(scope):
             return False
-        return not self.reads_body or body_holds(body, self.stub.request_json)
+        s = self.stub
+        if "request_json" in s.model_fields_set and not body_holds(body, s.request_json):
+            return False
+        return not s.request_jsonpath or body_finds(body, s.request_jsonpath)
 
     @functools.cached_property
     def shape(self) -> PathShape | None:

@@ -111,6 +111,11 @@ class MockStub(Model):
         description="Answer only a request whose body is JSON holding this value (an object's "
         "other keys may come too; null matches a body that is null).",
     )
+    request_jsonpath: list[str] | None = Field(
+        default=None,
+        description="Answer only a request whose JSON body each of these JSONPath expressions "
+        "finds something in (WireMock's matchesJsonPath).",
+    )
     headers: dict[str, Scalar | list[Scalar]] | None = Field(
         default=None,
         description="The answer's headers; a list sends one line per value (two Set-Cookie).",

@@ -136,6 +136,36 @@ async def test_secrets_in_a_json_body_are_redacted(api: httpx.AsyncClient) -> No
     assert '"password":"[redacted]"' in preview and PERSON["id"] in preview
 
 
+async def test_secrets_in_a_form_body_are_redacted(api: httpx.AsyncClient) -> None:
+    # An OAuth token request, as curl -d and HTML forms send it: no JSON, the same secrets.
+    body = "grant_type=password&username=an&password=hunter2&client%5Fsecret=cs-9&scope=x+y"
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    await api.post("/v2/oauth/token", content=body, headers=headers)
+    [seen] = (await api.get("/__requests")).json()["items"]
+    preview = seen["body_preview"]
+    assert "hunter2" not in preview and "cs-9" not in preview, preview
+    assert preview == (
+        "grant_type=password&username=an&password=[redacted]&client%5Fsecret=[redacted]&scope=x+y"
+    )
+    for guess in ("hunter2", "password=hunter2", "cs-9"):
+        found = await api.get("/__requests/count", params={"body_contains": guess})
+        assert found.status_code == 422 or found.json()["count"] == 0, (guess, found.text)
+    found = await api.get("/__requests/count", params={"body_contains": "password=[redacted]"})
+    assert found.json()["count"] == 1, found.text
+    refused = await api.get("/__requests/count", params={"body_contains": "password=hunter2"})
+    assert refused.status_code == 422, refused.text
+    said = refused.json()["message"]
+    assert "journal shows the value of 'password' redacted" in said, said
+    assert "give 'password=[redacted]', or leave the value out" in said, said
+
+
+async def test_a_json_body_is_not_read_as_a_form(api: httpx.AsyncClient) -> None:
+    body = {"id": PERSON["id"], "note": "a=b&token=kept-as-text"}
+    await api.post("/citizens/verify", json=body)
+    [seen] = (await api.get("/__requests")).json()["items"]
+    assert "token=kept-as-text" in seen["body_preview"], seen["body_preview"]
+
+
 async def test_calls_by_the_stub_that_answered_them(api: httpx.AsyncClient) -> None:
     stubs = [
         {"id": "down", "method": "GET", "path_pattern": "/citizens/.*", "status": 503},

@@ -154,3 +154,59 @@ async def test_a_wiremock_mapping_is_refused_saying_how_to_write_it(
     answer = await api.post("/__stubs", json=stub)
     assert answer.status_code == 422, answer.text
     assert said in answer.json()["message"], answer.text
+
+
+async def test_request_jsonpath_matches_what_the_expressions_find(api: httpx.AsyncClient) -> None:
+    # WireMock's matchesJsonPath: each expression must find something in the JSON body.
+    stub = {
+        "id": "big",
+        "method": "POST",
+        "path": "/v2/orders",
+        "request_jsonpath": ["$.items[?qty > 1]", "$.customer.id"],
+        "text": "big order",
+    }
+    listed = await put(api, [stub])
+    assert listed[0]["request_jsonpath"] == ["$.items[?qty > 1]", "$.customer.id"]
+    big = {"customer": {"id": "c1"}, "items": [{"qty": 1}, {"qty": 3}]}
+    answer = await api.post("/v2/orders", json=big)
+    assert (answer.status_code, answer.text) == (200, "big order")
+    small = {"customer": {"id": "c1"}, "items": [{"qty": 1}]}
+    missed = await api.post("/v2/orders", json=small)
+    said = missed.json()["message"]
+    assert missed.status_code == 404 and "closest stub 'big'" in said, said
+    assert "request_jsonpath $.items[?qty > 1] (found nothing in the body)" in said, said
+    assert "$.customer.id" not in said, said
+    text = await api.post("/v2/orders", content=b"qty=3", headers={"content-type": "text/plain"})
+    assert "request_jsonpath $.items[?qty > 1] (the body is not JSON)" in text.json()["message"]
+    # A filter comparing text with a number finds nothing rather than failing the call.
+    odd = await api.post("/v2/orders", json={"customer": {"id": 1}, "items": [{"qty": "x"}]})
+    assert odd.status_code == 404, odd.text
+
+
+async def test_a_request_jsonpath_naming_a_secret_is_hidden_in_a_miss(
+    api: httpx.AsyncClient,
+) -> None:
+    stub = {"id": "login", "method": "POST", "path": "/v2/login"}
+    await put(api, [{**stub, "request_jsonpath": ["$[?$.password == 'p-right']"], "text": "in"}])
+    assert (await api.post("/v2/login", json={"password": "p-right"})).text == "in"
+    missed = await api.post("/v2/login", json={"password": "p-wrong"})
+    said = missed.json()["message"]
+    assert "p-right" not in said and "request_jsonpath [redacted]" in said, said
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (["$.items["], "stubs[0].request_jsonpath.0: bad JSONPath"),
+        ([""], "stubs[0].request_jsonpath.0: bad JSONPath"),
+        ("$.a", "stubs[0].request_jsonpath: must be a valid list"),
+        ([], "stubs[0].request_jsonpath: give at least one JSONPath"),
+    ],
+)
+async def test_a_request_jsonpath_that_cannot_match_is_refused(
+    api: httpx.AsyncClient, given: Any, said: str
+) -> None:
+    stub = {"method": "POST", "path": "/v2/orders", "request_jsonpath": given}
+    answer = await api.put("/__stubs", json=[stub])
+    assert answer.status_code == 422 and said in answer.json()["message"], answer.text
+    assert (await api.get("/__stubs")).json() == []

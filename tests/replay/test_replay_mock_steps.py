@@ -163,6 +163,36 @@ async def test_a_stub_matches_the_request_body_with_request_json_templated(
     assert await stubs_at(mock) == []
 
 
+MATCH_JSONPATH = """
+  - id: matching
+    stub:
+      provider: VN/GOV/BCA/population
+      url: MOCK
+      add:
+        - method: POST
+          path: /citizens/verify
+          request_jsonpath: ["$[?$.id == '{{ cid }}']", "$.tags[0]"]
+          status: 299
+          body: {matched: true}
+"""
+
+
+async def test_a_stub_matches_the_request_body_with_request_jsonpath_templated(
+    fake_hub: FakeHub, mock: str, write: Callable[..., Path]
+) -> None:
+    # The mock's stubs take request_jsonpath (WireMock's matchesJsonPath); a stub step must too.
+    text = scenario(
+        mock,
+        MATCH_JSONPATH,
+        post("same", '{id: "{{ cid }}", tags: ["a"]}', 299),
+        post("other", '{id: "{{ cid }}", tags: []}', 422),
+        verify("count: 2", "method: POST, path: /citizens/verify"),
+    )
+    result = await run(write, fake_hub, text, iterations=2)
+    assert result.ok, [s.first_failure for s in result.steps]
+    assert await stubs_at(mock) == []
+
+
 async def test_a_count_that_does_not_hold_fails_the_step_in_plain_words(
     fake_hub: FakeHub, mock: str, write: Callable[..., Path], tmp_path: Path
 ) -> None:
