@@ -5,6 +5,7 @@ Apart from the queries (SQLAlchemy, the models), because the CLI's options name 
 """
 
 import re
+import unicodedata
 
 PAGE_MAX = 1000  # records or events in a page of a listing
 ROW_ID_MAX = 2**63 - 1  # the databases' BIGINT: the largest seq or id a row can have
@@ -23,3 +24,23 @@ ALIASED_VALUES = 100_000
 def budget_of(text: str) -> int:
     """The most values a YAML file of ``text`` may hold, its aliases expanded."""
     return 2 * len(text) + ALIASED_VALUES
+
+
+def header_hint(value: str) -> str:
+    """For a purpose header refused as not printable ASCII, what to send instead.
+
+    ``value`` as the server reads it, each byte a character (latin-1): text a client sent
+    in UTF-8 with diacritics ("Nguyễn Văn Ả", composed or not) gives the same text without
+    them ("Nguyen Van A"), which the header may carry.
+    """
+    try:
+        text = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return ""
+    if text.isascii():
+        return ""
+    folded = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    if not SAFE_HEADER.fullmatch(folded):
+        return ": letters beyond ASCII cannot be sent in a header"
+    return f": letters with diacritics cannot be sent in a header; send {folded!r}"

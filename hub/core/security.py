@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from typing import Any
 
 KEY_PREFIX_LEN = 12
@@ -74,7 +75,14 @@ def token_matches(given: str | None, expected: str) -> bool:
 
 
 def pseudonym(secret: str, value: str) -> str:
-    """Keyed hash of a personal identifier: groupable and searchable, not reversible."""
+    """Keyed hash of a personal identifier: groupable and searchable, not reversible.
+
+    Text beyond ASCII is hashed in Unicode NFC: "Nguyễn" sent decomposed (NFD), as some
+    systems send it, is the same name and gets the same pseudonym. ASCII (ID numbers) is
+    hashed as it is.
+    """
+    if not value.isascii():
+        value = unicodedata.normalize("NFC", value)
     digest = hmac_sha256(secret, f"pii:{value}".encode())
     return "~" + base64.urlsafe_b64encode(digest[:12]).decode()
 

@@ -16,6 +16,7 @@ from referencing.exceptions import Unresolvable
 from hub.core import errors
 from hub.core.hints import did_you_mean
 from hub.registry.cache import ServiceEntry
+from hub.registry.request_schema import composed_hint
 
 # How deep a body checked against a request schema may nest (arrays and objects, the body
 # itself the first level). jsonschema recurses into each level, and writes the value into
@@ -67,7 +68,7 @@ def validate(service: ServiceEntry, body: bytes) -> None:
         where = "/".join(str(p) for p in error.absolute_path) or "(body)"
         raise errors.InvalidPayload(
             f"the body does not match the request schema of {service.id}: at {where}: "
-            f"{schema_problem(error)[:300]}"
+            f"{schema_problem(error)[:300]}{composed_hint(service.validator, doc, body, where)}"
         )
 
 

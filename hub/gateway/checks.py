@@ -13,7 +13,7 @@ from typing import NoReturn
 from hub.core import errors
 from hub.core.hints import did_you_mean
 from hub.core.ids import XROAD_ID, check_parts
-from hub.core.limits import SAFE_HEADER
+from hub.core.limits import SAFE_HEADER, header_hint
 from hub.gateway import paths
 from hub.gateway.records import Exchange
 from hub.registry.cache import ServiceEntry, Snapshot
@@ -79,6 +79,7 @@ def read_purpose(ex: Exchange, headers: dict[str, str]) -> None:
             if not SAFE_HEADER.fullmatch(value):
                 raise errors.BadRequest(
                     f"{SINGLE_HEADERS[name]} must be 1-300 printable ASCII characters"
+                    + header_hint(value)
                 )
             setattr(ex, attr, value)
 

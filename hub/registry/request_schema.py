@@ -4,6 +4,7 @@ bodies the gateway checks with it."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -23,6 +24,41 @@ def request_validator(schema: dict[str, Any]) -> Draft202012Validator:
     schema named.
     """
     return Draft202012Validator(schema, registry=Registry())
+
+
+def composed_hint(validator: Draft202012Validator, doc: Any, body: bytes, where: str) -> str:
+    """For a body its schema refused: a note if its text came decomposed (NFD, as some
+    systems send Vietnamese) and would match composed (NFC), else "".
+
+    The schema compares text as written, so "Nữ" decomposed is not the enum's "Nữ" though
+    the two look the same; the refusal said only "'Nữ' is not one of ['Nam', 'Nữ']". Run
+    on refusals alone: a body that matches costs nothing more.
+    """
+    if body.isascii():
+        return ""
+    composed = _composed(doc)
+    if composed == doc:
+        return ""
+    try:
+        if next(iter(validator.iter_errors(composed)), None) is not None:
+            return ""
+    except (RecursionError, Unresolvable):
+        return ""
+    return (
+        f"; at {where} the text is decomposed (Unicode NFD), and the body would match "
+        "composed: send text in NFC"
+    )
+
+
+def _composed(value: Any) -> Any:
+    """``value`` with every string in it, keys too, in Unicode NFC."""
+    if isinstance(value, str):
+        return value if value.isascii() else unicodedata.normalize("NFC", value)
+    if isinstance(value, list):
+        return [_composed(v) for v in value]
+    if isinstance(value, dict):
+        return {_composed(k): _composed(v) for k, v in value.items()}
+    return value
 
 
 _TYPES = "array, boolean, integer, null, number, object or string"

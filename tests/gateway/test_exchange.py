@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import unicodedata
 
 import pytest
 
@@ -512,6 +513,26 @@ async def test_a_bad_purpose_header_is_named_as_the_client_writes_it(hub: Hub) -
         r = await hub.client.get(LOOKUP, headers=hub.headers(**(PURPOSE | {name: "a" * 301})))
         assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
         assert r.json()["message"] == f"{name} must be 1-300 printable ASCII characters"
+
+
+async def test_a_purpose_header_in_vietnamese_is_refused_with_what_to_send(hub: Hub) -> None:
+    # An officer's name or a case's title typed with diacritics, as clients send it (UTF-8):
+    # the refusal said only "printable ASCII", not what the same text is in ASCII.
+    sent = {"X-Road-UserId": "Nguyễn Văn Ả", "X-Road-Issue": "Hồ sơ Đất đai 12"}
+    ascii_ = {"X-Road-UserId": "Nguyen Van A", "X-Road-Issue": "Ho so Dat dai 12"}
+    for name, value in sent.items():
+        headers: dict[str, str | bytes] = dict(hub.headers(**PURPOSE))
+        headers[name] = value.encode()  # as clients send it: UTF-8
+        r = await hub.client.get(LOOKUP, headers=headers)
+        assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
+        assert r.json()["message"] == (
+            f"{name} must be 1-300 printable ASCII characters: letters with diacritics "
+            f"cannot be sent in a header; send {ascii_[name]!r}"
+        )
+        headers[name] = unicodedata.normalize("NFD", value).encode()
+        r = await hub.client.get(LOOKUP, headers=headers)
+        assert r.status_code == 400
+        assert r.json()["message"].endswith(f"send {ascii_[name]!r}")
 
 
 async def test_the_openapi_document_follows_a_registry_change_at_once(hub: Hub) -> None:

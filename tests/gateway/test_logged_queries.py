@@ -8,8 +8,10 @@ public prefix, unless written ``hub%5F...`` or ``HUB_...``: then its secret went
 
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import quote
 
+from hub.core.security import pseudonym
 from hub.gateway.privacy import log_path
 from tests.gateway.conftest import CLIENT, PROVIDER, Hub
 from tests.support import ADMIN, OPERATOR
@@ -118,3 +120,36 @@ async def test_a_refusal_does_not_echo_an_api_key_sent_in_the_wrong_place(hub: H
     assert not [m for m in messages if secret[:8] in m], messages
     # The public prefix may stay, as in the log: it names the key, not its secret.
     assert f"hub_{prefix}_~" in messages[1], messages
+
+
+async def test_a_name_typed_composed_or_decomposed_gets_one_pseudonym(hub: Hub) -> None:
+    # Some systems send Vietnamese decomposed (NFD): "Nguyễn" as "Nguye" + U+0302 + U+0303.
+    # It is the same text, the provider's search finds the same people, and an operator
+    # grouping the log by person must see one pseudonym, not two.
+    composed = unicodedata.normalize("NFC", "Nguyễn Văn Ả")
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+    for form in (composed, decomposed):
+        for query in (f"name={quote(form)}", quote(form)):
+            resp = await hub.client.get(
+                f"/r1/{PROVIDER}/people/people?{query}", headers=hub.headers(**PURPOSE)
+            )
+            assert resp.status_code == 200, resp.text
+    paths = [r["path"] for r in await hub.records()]
+    assert len(paths) == 4
+    assert len(set(paths)) == 2, paths
+    assert not [p for p in paths if "Nguy" in p or "%CC" in p], paths
+
+
+def test_a_decomposed_value_in_a_personal_path_gets_the_composed_ones_pseudonym() -> None:
+    composed = unicodedata.normalize("NFC", "Hồ Thị Ánh")
+    decomposed = unicodedata.normalize("NFD", composed)
+    logged = {
+        log_path("s", f"/people/{quote(form)}", "", {}, True, opaque=True)
+        for form in (composed, decomposed)
+    }
+    assert len(logged) == 1, logged
+    # ASCII values (ID numbers, officer ids) keep the pseudonyms already in the log.
+    assert log_path("s", "/people", "q=079203001234", {}, True) == (
+        "/people?q=" + pseudonym("s", "079203001234")
+    )

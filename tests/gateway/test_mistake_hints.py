@@ -3,6 +3,7 @@ form sent where JSON is asked for, a misspelt field of a body with a closed sche
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,57 @@ async def test_a_getopenapi_service_code_slip_is_told_the_code_meant(hub: Hub) -
         assert r.json()["message"] == (
             f"serviceCode '{code}' is not a service code: use letters, digits, '-', '_' or '.'"
         )
+
+
+def vietnamese_doc(base_url: str) -> dict[str, Any]:
+    doc = registry_doc(base_url)
+    doc["services"].append(
+        {
+            "id": f"{PROVIDER}/card",
+            "endpoints": [{"method": "POST", "path": "/echo"}],
+            "request_schema": {
+                "type": "object",
+                "properties": {
+                    "sex": {"enum": ["Nam", "Nữ"]},
+                    "province": {"const": "Thành phố Hồ Chí Minh"},
+                    # "Nguyễn Văn Ả": 12 characters composed, 16 decomposed
+                    "full_name": {"type": "string", "maxLength": 12},
+                },
+            },
+        }
+    )
+    doc["grants"].append({"client": CLIENT, "service": f"{PROVIDER}/card"})
+    return doc
+
+
+async def test_vietnamese_sent_decomposed_is_told_to_send_it_composed(
+    db_url: str, tmp_path: Path
+) -> None:
+    # "Nữ" sent decomposed (NFD, "Nu" and two combining marks) against a schema's composed
+    # "Nữ": the refusal read "'Nữ' is not one of ['Nam', 'Nữ']", the two looking the same.
+    nfd = {
+        "sex": unicodedata.normalize("NFD", "Nữ"),
+        "province": unicodedata.normalize("NFD", "Thành phố Hồ Chí Minh"),
+        "full_name": unicodedata.normalize("NFD", "Nguyễn Văn Ả"),
+    }
+    async with serve(provider_app()) as base_url:
+        keys = await load_registry(db_url, vietnamese_doc(base_url))
+        async with hub_client(make_settings(db_url, tmp_path)) as (_app, c):
+            h = {"X-Road-Client": CLIENT, "Authorization": f"Bearer {keys[CLIENT]}", **PURPOSE}
+            url = f"/r1/{PROVIDER}/card/echo"
+            for field, value in nfd.items():
+                r = await c.post(url, json={field: value}, headers=h)
+                assert r.status_code == 422, r.text
+                assert r.headers["X-Road-Error"] == "Client.InvalidPayload"
+                message = r.json()["message"]
+                assert message.startswith("the body does not match the request schema"), message
+                assert message.endswith(
+                    f"; at {field} the text is decomposed (Unicode NFD), and the body would "
+                    "match composed: send text in NFC"
+                ), message
+                composed = unicodedata.normalize("NFC", value)
+                r = await c.post(url, json={field: composed}, headers=h)
+                assert r.status_code == 201, r.text  # the provider's echo
+            # A body that does not match composed either is told no more than before.
+            r = await c.post(url, json={"sex": unicodedata.normalize("NFD", "Nũ")}, headers=h)
+            assert r.status_code == 422 and "NFD" not in r.json()["message"], r.text
