@@ -132,10 +132,15 @@ async def _change(
     if_match: str | None,
 ) -> Any:
     model, key, now = type(row), row.id, repo.utcnow()
+    diff = updated(row, changes)
+    if not diff:
+        # Nothing to change (the values it holds, a name typed in the other Unicode form):
+        # no event and updated_at kept, as `hub registry apply` of an unchanged file.
+        return row
     if guards(if_match) and not await repo.claim(session, row, FIELDS[model], now):
         # Written or deleted by another change since _current read it: this one is not made.
         await lost(session, model, key, f"{what} {key}", HTTPException(409, GONE))
-    change = Change(f"{what}.update", key, updated(row, changes))
+    change = Change(f"{what}.update", key, diff)
     for k, v in changes.items():
         setattr(row, k, v)
     row.updated_at = now

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -115,6 +116,14 @@ async def test_each_entry_change_is_one_event_and_a_refusal_none(
         )
         e = await changed(c, "PATCH", f"/admin/services/{LOOKUP}", 200, json={"timeout_ms": 3000})
         assert e["detail"] == {"timeout_ms": {"from": 10000, "to": 3000}}
+        # A PATCH to the values held (the name typed decomposed, NFD) is no change: no
+        # event, the ETag (its updated_at) kept ("member.update" with nothing in it before).
+        held = await c.get("/admin/members/VN/GOV/BCA", headers=H)
+        same = {"enabled": False, "name": unicodedata.normalize("NFD", "B")}
+        await refused(c, "PATCH", "/admin/members/VN/GOV/BCA", 200, json=same)
+        now = await c.get("/admin/members/VN/GOV/BCA", headers=H)
+        assert now.json() == held.json()
+        assert now.headers["ETag"] == held.headers["ETag"]
         query = {"client": CLIENT, "service": LOOKUP}
         e = await changed(c, "DELETE", "/admin/grants", 204, params=query)
         assert (e["action"], e["target"], e["detail"]) == (
