@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import typer
@@ -93,7 +92,9 @@ def events_cmd(
     for note in found["notes"]:
         err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if as_json:
-        sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+        from hub.stats.output import write_whole
+
+        write_whole(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
         return
     if not found["items"]:
         console.print("no events", highlight=False)

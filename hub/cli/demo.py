@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import typer
 
@@ -50,4 +49,6 @@ def credentials_cmd(db: str | None = DbOption) -> None:
     creds = run(go())
     if not creds:
         fail("no demo clients in this database: start `hub up` (or `make run`) first", 1)
-    sys.stdout.write(json.dumps(creds, indent=2, ensure_ascii=False) + "\n")
+    from hub.stats.output import write_whole
+
+    write_whole(json.dumps(creds, indent=2, ensure_ascii=False) + "\n")

@@ -269,7 +269,7 @@ def list_cmd(
     from hub.registry import keys
     from hub.registry import repository as repo
     from hub.registry.schemas import KeyOut, SubsystemIdStr
-    from hub.stats.output import Layout, col, emit
+    from hub.stats.output import Layout, col, emit, write_whole
 
     if client is not None:
         try:
@@ -286,7 +286,7 @@ def list_cmd(
     rows, unregistered = _on_database(s, work)
     if as_json:
         out = [KeyOut.model_validate(r).model_dump(mode="json") for r in rows]
-        sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        write_whole(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
         if unregistered:
             _note(f"no keys for {client}{unregistered}")
         return

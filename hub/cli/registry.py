@@ -205,4 +205,7 @@ def export_cmd(db: str | None = DbOption) -> None:
         finally:
             await engine.dispose()
 
-    sys.stdout.write(registry.dump_yaml(run(go())))
+    from hub.stats.output import write_whole
+
+    # All of it or an error: a backup cut short by a full disk exited 0.
+    write_whole(registry.dump_yaml(run(go())))

@@ -332,8 +332,11 @@ def growth_cmd(
     from hub.stats.output import Layout, col, emit
 
     g = query(db, tz, service.growth, period=period, since=since, until=until)
-    rows = [p.model_dump() for p in g.periods]
-    columns = ("period", "total", "change", "change_pct", "partial")
+    rows = [p.model_dump() | {"start": _start(p)} for p in g.periods]
+    # The period's local name has no zone: the CSV ends with its `start`, as the JSON has it.
+    columns = ("period", "total", "change", "change_pct", "partial") + (
+        ("start",) if as_csv else ()
+    )
     shown = [col("period"), col("total"), col("change"), col("change %", "change_pct"),
              col("partial")]  # fmt: skip
     emit(g, rows, columns, title=f"Growth per {period}", as_json=as_json, as_csv=as_csv,
@@ -406,3 +409,8 @@ def health_cmd(
     emit(h, rows, ("provider", "name", "state", "exchanges", "errors", "error_rate"),
          title="Provider health", as_json=False, as_csv=False, console=console,
          caption="\n".join(notes), layouts=layouts)  # fmt: skip
+
+
+def _start(point: Any) -> str:
+    """A bucket's or period's ``start`` as its JSON writes it: ISO 8601 with the offset."""
+    return str(point.model_dump(mode="json", include={"start"})["start"])

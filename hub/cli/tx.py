@@ -249,7 +249,9 @@ def show_cmd(
     found = stats_query(db, None, one, what=LOG)
     if found is None:
         fail(browse.missing(ident))
-    print(json.dumps(found, indent=2, ensure_ascii=False, default=str))
+    from hub.stats.output import write_whole
+
+    write_whole(json.dumps(found, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 @app.command("synth")
@@ -279,8 +281,9 @@ def synth_cmd(
     async def go() -> synth.LoadReport:
         engine = create_writer_engine(s.database_url)
         try:
+            # On stderr, as every note is: stdout keeps the one line a script reads.
             with Progress(
-                *Progress.get_default_columns(), MofNCompleteColumn(), console=console,
+                *Progress.get_default_columns(), MofNCompleteColumn(), console=err_console,
                 transient=True,
             ) as bar:  # fmt: skip
                 task = bar.add_task("logging", total=records)

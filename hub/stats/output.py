@@ -64,6 +64,24 @@ def narrowing(cols: Sequence[Col], drops: Sequence[Sequence[Col]], note: str = "
     return layouts
 
 
+def write_whole(text: str) -> None:
+    """Write ``text`` to stdout, all of it or an error. Python's buffered stdout answers a
+    large write that the pipe or disk took only part of (the reader of `| head` gone, a full
+    disk) with the count taken and drops the rest, without an error: the command exited 0
+    with its JSON cut short. The rest is written again, so that the error is raised."""
+    out = sys.stdout
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:  # a StringIO (tests) takes everything
+        out.write(text)
+        return
+    out.flush()
+    data = memoryview(text.encode(out.encoding, out.errors or "strict"))
+    while data:
+        taken = buffer.write(data)
+        data = data[taken if taken is not None else len(data) :]
+    buffer.flush()
+
+
 def emit(
     model: BaseModel | dict[str, Any],
     rows: Sequence[dict[str, Any]],
@@ -80,7 +98,7 @@ def emit(
     the first of ``layouts`` that fits the terminal (``columns`` side by side without them)."""
     if as_json:
         data = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        write_whole(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return
     if as_csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore")

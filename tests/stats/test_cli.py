@@ -536,3 +536,18 @@ def test_an_officer_in_vietnamese_is_said_to_match_nothing(cli_db: str) -> None:
     said = " ".join(listed.stderr.split())
     assert "note: no record can have X-Road-UserId 'cán-bộ'" in said
     assert "nothing matches --user-id cán-bộ" in said
+
+
+def test_growth_csv_carries_each_start_with_its_offset(cli_db: str) -> None:
+    # Its CSV had only the period's local name ("2026-12-07"), with no zone: a script joining
+    # it with the log's UTC times had to know HUB_TIMEZONE. The JSON's `start` carries the
+    # offset; the CSV has it too, after the columns it always had.
+    args = ("growth", "--period", "day", "--since", "7d")
+    text = run("stats", *args, "--csv")
+    answer = json.loads(run("stats", *args, "--json"))
+    assert next(csv.reader(io.StringIO(text))) == [
+        "period", "total", "change", "change_pct", "partial", "start",
+    ]  # fmt: skip
+    table = list(csv.DictReader(io.StringIO(text)))
+    assert [r["start"] for r in table] == [p["start"] for p in answer["periods"]]
+    assert all(datetime.fromisoformat(r["start"]).utcoffset() is not None for r in table)
