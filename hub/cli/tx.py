@@ -243,6 +243,10 @@ def show_cmd(
     """
     from hub.stats import browse
 
+    if not ident.strip():
+        # `hub tx show "$ID"` with $ID unset: no id to look for, not one that is missing.
+        fail("give an X-Road-Id or X-Road-Request-Id (from `hub tx list`); got an empty one", 2)
+
     async def one(conn: Any, *, tz: str) -> dict[str, Any] | None:
         return await browse.show(conn, ident)
 

@@ -53,3 +53,12 @@ def test_a_json_answer_cut_short_by_its_reader_is_no_success() -> None:
         said = writer.stderr.read().decode()
         assert writer.wait() == 0, said
     assert said == "reader gone\n", said
+
+
+def test_tx_show_of_an_empty_id_is_a_usage_error(tmp_path: Path) -> None:
+    # `hub tx show "$ID"` with $ID unset said "no transaction has ... ''", exit 1: as if
+    # looked for and missing, where a script checks for 1 to mean "not there".
+    db = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    result = CliRunner().invoke(app, ["tx", "show", " ", "--db", db])
+    assert result.exit_code == 2, result.output
+    assert "got an empty one" in result.output
