@@ -59,6 +59,8 @@ def test_tx_show_of_an_empty_id_is_a_usage_error(tmp_path: Path) -> None:
     # `hub tx show "$ID"` with $ID unset said "no transaction has ... ''", exit 1: as if
     # looked for and missing, where a script checks for 1 to mean "not there".
     db = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    assert CliRunner().invoke(app, ["db", "upgrade", "--db", db]).exit_code == 0
+    assert CliRunner().invoke(app, ["tx", "show", "nothing-such", "--db", db]).exit_code == 1
     result = CliRunner().invoke(app, ["tx", "show", " ", "--db", db])
     assert result.exit_code == 2, result.output
     assert "got an empty one" in result.output
