@@ -189,3 +189,63 @@ async def test_the_reference_check_in_the_docs_holds_a_log_and_finds_it_edited(
         "record seq=21: its response body does not match its response_hash",
         "event id=1: edited, deleted before it or inserted",
     ]
+
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _prose(path: Path) -> str:
+    """A document without its code blocks, where a shell line is no link."""
+    return re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+
+
+def _titles(path: Path) -> set[str]:
+    """The headings of a document and the bold titles that open a paragraph."""
+    text = path.read_text()
+    headings = re.findall(r"^#+ (.+)$", text, flags=re.M)
+    leads = re.findall(r"^\*\*([^*]+?)\.?\*\*", text, flags=re.M)
+    return {title.strip() for title in headings + leads}
+
+
+def _anchor(title: str) -> str:
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_relative_link_of_the_docs_reaches_a_file_and_heading(doc: Path) -> None:
+    broken = []
+    for link in re.findall(r"\]\(([^)\s]+)\)", _prose(doc)):
+        if re.match(r"[a-z]+:", link):
+            continue
+        path, _, anchor = link.partition("#")
+        target = (doc.parent / path).resolve() if path else doc
+        if not target.exists():
+            broken.append(link)
+            continue
+        if anchor and anchor not in {_anchor(t) for t in _titles(target)}:
+            broken.append(link)
+    assert broken == []
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_section_the_docs_send_a_reader_to_is_titled_so(doc: Path) -> None:
+    """`docs/gateway.md, "The admin API in detail"`: a title the reader can search for."""
+    missing = []
+    for name, title in re.findall(r'((?:README|docs/[a-z]+)\.md),? "([^"]+)"', _prose(doc)):
+        title = " ".join(title.split())
+        if title not in _titles(ROOT / name):
+            missing.append(f'{name}, "{title}"')
+    assert missing == []
+
+
+def test_the_readmes_first_exchange_runs_hub_from_the_virtualenv() -> None:
+    """`make run` creates .venv but activates nothing: a bare `hub` is not on the reader's
+    PATH yet (docs/connectors.md is where they `source .venv/bin/activate`)."""
+    text = (ROOT / "README.md").read_text()
+    start = text.split("## Your first exchange", 1)[1].split("## Where to go next", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", start, flags=re.S)
+    shown = [line for block in blocks for line in block.splitlines()]
+    shown += re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", start, flags=re.S))
+    commands = [c for c in shown if re.match(r"(\.venv/bin/)?hub [a-z]", c.strip())]
+    assert len(commands) > 4, "the README's first exchange names hub commands"
+    assert [c for c in commands if not c.strip().startswith(".venv/bin/")] == []

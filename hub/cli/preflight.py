@@ -138,12 +138,14 @@ def _ssl_reason(exc: Exception) -> str:
     }.get(why, why.lower().replace("_", " "))
 
 
-def listenable(host: str, ports: list[int], note: str = "") -> None:
+def listenable(host: str, ports: list[int], note: str = "", variable: str = "") -> None:
     """Stop with one line unless every port can be listened on at ``host``.
 
     uvicorn's own refusal was a log line with an errno, and exit 3; ``note`` says what
-    else takes ports after the one given with --port.
+    else takes ports after the one given with --port, and ``variable`` the setting that
+    gives the port without the flag (`make run` passes no flags).
     """
+    alternative = f" or {variable}" if variable else ""
     for port in ports:
         problem = _bind_problem(host, port)
         if problem is None:
@@ -151,7 +153,7 @@ def listenable(host: str, ports: list[int], note: str = "") -> None:
         if problem.errno == errno.EADDRINUSE:
             fail(
                 f"port {port} on {host} is in use: stop what holds it, or pick another "
-                f"with --port{note}",
+                f"with --port{alternative}{note}",
                 2,
             )
         fail(f"cannot listen on {host} port {port}: {problem.strerror or problem}", 2)

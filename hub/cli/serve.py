@@ -135,6 +135,7 @@ def up(
         host,
         [port, *(int(u.rsplit(":", 1)[1]) for u in base_urls.values())],
         f" (the hub takes it and the mock agencies the {len(names)} after it)",
+        "HUB_PORT",
     )
     procs: list[subprocess.Popen[bytes]] = []
     hub_url = f"http://{at}:{port}"
@@ -393,7 +394,7 @@ def serve(
     port, host = s.port, s.host  # the flags, else HUB_PORT and HUB_HOST, else the defaults
     os.environ |= {"HUB_PORT": str(port), "HUB_HOST": host, "HUB_GC_FREEZE": "1"}
     usable_tls(ssl_certfile, ssl_keyfile, ssl_ca_certs)
-    listenable(host, [port])  # before the key is made or the database migrated
+    listenable(host, [port], "", "HUB_PORT")  # before the key is made or the db migrated
     ready_to_sign(s)
     if s.env == "production":
         # A typo in the path would start an empty registry and a new chain: the database is

@@ -718,3 +718,5 @@ def test_hub_port_and_hub_host_are_where_the_servers_listen_without_flags(
     said = " ".join(result.output.split())
     assert result.exit_code == 2, said
     assert f"error: port {port} on 127.0.0.1 is in use" in said, said
+    # `make run` is `hub up` with no flags: the way out it names is the variable too.
+    assert "pick another with --port or HUB_PORT" in said, said
