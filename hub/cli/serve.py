@@ -347,9 +347,22 @@ def _print_where(s: Settings, base_urls: dict[str, str], hub_url: str) -> None:
     table.add_row("database", shown(s.database_url))
     console.print(table)
     console.print(
-        "demo keys: [bold]hub demo credentials[/bold] or GET /demo/credentials; "
+        f"demo keys: [bold]{_hub_command()} demo credentials[/bold] or GET /demo/credentials; "
         "Ctrl-C stops everything."
     )
+
+
+def _hub_command() -> str:
+    """``hub`` as the user can type it: the path of this one when ``hub`` on PATH is not it
+    (`make run` starts .venv/bin/hub, and a shell without the virtualenv has no `hub`)."""
+    me = shutil.which(sys.argv[0]) or sys.argv[0]
+    on_path = shutil.which("hub")
+    if on_path and os.path.realpath(on_path) == os.path.realpath(me):
+        return "hub"
+    if os.path.basename(me) != "hub":  # `python -m hub`: as it was run
+        return "hub"
+    mine = os.path.relpath(me) if not os.path.relpath(me).startswith("..") else me
+    return mine if os.sep in mine else f".{os.sep}{mine}"
 
 
 def serve(

@@ -194,3 +194,23 @@ def test_mock_on_an_ipv6_host_says_a_url_that_can_be_opened(
     result = CliRunner().invoke(app, ["mock", "population", "--host", "::1", "--port", "20391"])
     assert result.exit_code == 0, result.output
     assert "on http://[::1]:20391" in result.output, result.output
+
+
+def test_hub_up_names_the_hub_command_the_user_can_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make run` starts .venv/bin/hub; its banner said "hub demo credentials", which a shell
+    # without the virtualenv answers with "command not found".
+    from hub.cli.serve import _hub_command
+
+    venv_bin = tmp_path / "project" / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    hub = venv_bin / "hub"
+    hub.write_text("#!/bin/sh\n")
+    hub.chmod(0o755)
+    monkeypatch.chdir(tmp_path / "project")
+    monkeypatch.setattr(sys, "argv", [str(hub), "up"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert _hub_command() == ".venv/bin/hub"
+    monkeypatch.setenv("PATH", f"{venv_bin}:/usr/bin:/bin")  # the virtualenv activated
+    assert _hub_command() == "hub"
