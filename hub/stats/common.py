@@ -9,6 +9,7 @@ and the minutes before the minute rows' retention horizon are counted from the l
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from hub.core.ids import IdError, parse_service, parse_subsystem
@@ -80,4 +81,13 @@ def add_sums(acc: dict[Any, list[float]], key: Any, row: Any) -> None:
 
 
 def mean_of(total: float, n: float) -> float | None:
-    return round(total / n, 3) if n else None
+    """The mean to the microsecond of latencies logged to the microsecond.
+
+    Their float sum differs in its last bits between SQLite and PostgreSQL (each adds in its
+    own order), so a mean falling on a half microsecond would round up on one and down on
+    the other: the sum is rounded to the microsecond first and divided exactly.
+    """
+    if not n:
+        return None
+    exact = Decimal(repr(round(total, 3))) / Decimal(repr(n))
+    return float(exact.quantize(Decimal("0.001"), rounding=ROUND_HALF_EVEN))

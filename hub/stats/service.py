@@ -74,7 +74,7 @@ async def summary(
         total=int(total),
         succeeded=int(succeeded),
         failed=int(total - succeeded),
-        by_fault=dict(sorted(by_fault.items(), key=lambda kv: -kv[1])),
+        by_fault=dict(sorted(by_fault.items(), key=lambda kv: (-kv[1], kv[0]))),
         by_status=dict(sorted(by_status.items())),
         provider_failed=dict(sorted(provider_failed.items())),
         request_bytes=int(req),
