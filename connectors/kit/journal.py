@@ -40,7 +40,8 @@ _PREVIEWED = 4 * PREVIEW  # bytes read for the preview: enough for PREVIEW chara
 BODY_KEPT = 16 * 1024
 REDACTED = "[redacted]"
 _SECRET = re.compile(
-    r"authorization|cookie|token|secret|passw|api[-_]?key|client[-_]?key|session|signature|^key$",
+    r"authorization|cookie|token|secret|passw|api[-_]?key|client[-_]?key|session|signature"
+    r"|credential|private[-_]?key|^(?:key|pwd|pin|otp|passcode)$",
     re.IGNORECASE,
 )
 # A JSON member: its name, the colon, and its value (a string, cut short or not, or a scalar).

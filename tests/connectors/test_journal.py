@@ -53,6 +53,16 @@ async def test_secrets_are_redacted(api: httpx.AsyncClient) -> None:
     assert "sk-very-secret" not in shown and "tok-123" not in shown and "key-456" not in shown
 
 
+async def test_short_secret_names_are_redacted_too(api: httpx.AsyncClient) -> None:
+    # A one-time code, a PIN and a password sent as pwd were shown as sent.
+    secrets = {"otp": "493021", "PIN": "1234", "pwd": "hunter2", "credentials": "c-9"}
+    await api.get("/citizens", params={"province": "79", "pinned": "yes", **secrets})
+    [seen] = (await api.get("/__requests")).json()["items"]
+    assert seen["query"] == (
+        "province=79&pinned=yes&otp=[redacted]&PIN=[redacted]&pwd=[redacted]&credentials=[redacted]"
+    )
+
+
 async def test_a_long_body_is_previewed_short(api: httpx.AsyncClient) -> None:
     await api.post("/citizens/verify", json={"id": PERSON["id"], "full_name": "Đ" * 3000})
     [seen] = (await api.get("/__requests")).json()["items"]
